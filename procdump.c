@@ -1,0 +1,3060 @@
+/* procdump.c - an open-source ProcDump for Windows, in one C file.
+ *
+ * Writes minidumps of a running process with its own minidump writer (not
+ * dbghelp), takes the same command lines as Sysinternals ProcDump, and has
+ * documented exit codes.  Cross-compiled from Linux, tested under Wine.
+ *
+ * Build (mingw-w64; the Makefile does this):
+ *   x86_64-w64-mingw32-gcc -O2 -municode -static procdump.c -o procdump64.exe -ladvapi32
+ *   i686-w64-mingw32-gcc   -O2 -municode -static procdump.c -o procdump.exe   -ladvapi32
+ * Library mode (no main, no exit; call pd_main() or pd_write_dump()):
+ *   x86_64-w64-mingw32-gcc -c -DPROCDUMP_NO_MAIN procdump.c
+ *
+ * Exit codes (also in man/procdump.1 and `procdump -?`):
+ *   0  every requested dump was written
+ *   1  monitoring ended before the count was reached (target exited, cancelled)
+ *   2  usage error (bad switch, bad value, conflicting switches, not implemented)
+ *   3  target problem (not found, several match a name, access denied)
+ *   4  a dump could not be written (I/O error, file exists without -o)
+ *
+ * Sections (grep -n '^/\* ===' procdump.c):
+ *   Config   build settings, the configuration struct, the library API
+ *   Util     messages, strings, buffers, time
+ *   Win32    wrappers around Windows and ntdll calls, NT structures
+ *   Args     the option table, parser, validation, usage text
+ *   Targets  PID / process name / service name to a process
+ *   Triggers when to dump: the timed series (-n/-s), cancellation
+ *   Debugger debug-event triggers (not yet: see the issue tracker)
+ *   Writer   the minidump writer: snapshot, collect, plan, write, rename
+ *   Install  AeDebug postmortem registration (not yet)
+ *   Main     pd_main(): parse, resolve, run, choose the exit code
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+/* ================================ Config ================================ */
+/* Build-time settings, the parsed command line (struct pd_config) and the
+ * functions exported in library mode.  No Windows calls here. */
+
+#define __USE_MINGW_ANSI_STDIO 1
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0601
+#endif
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <tlhelp32.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+#include <wctype.h>
+#include <time.h>
+#if defined(__i386__) || defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+#ifndef PD_VERSION
+#define PD_VERSION "0.1.0"
+#endif
+#ifndef PD_API
+#define PD_API
+#endif
+
+#define PD_EXIT_OK       0
+#define PD_EXIT_NOTDONE  1
+#define PD_EXIT_USAGE    2
+#define PD_EXIT_TARGET   3
+#define PD_EXIT_WRITE    4
+
+/* Dump types, in the order ProcDump lists them. */
+enum pd_type { PD_MINI, PD_FULL, PD_TRIAGE, PD_MINIPLUS, PD_CUSTOM, PD_CALLBACK, PD_NTYPES };
+
+struct pd_config {
+	int types[PD_NTYPES];   /* dump types in command-line order */
+	int ntypes;
+	int mm, ma, mt, mp, mk; /* dump type switches seen */
+	wchar_t *mc;            /* -mc mask text (hex) */
+	unsigned long long mc_mask;
+	wchar_t *md;            /* -md callback DLL */
+	long long n, s;         /* -n count, -s seconds; -1 = not given */
+	long long c, cl;        /* CPU thresholds; -1 = not given */
+	int u;                  /* -u: per core with -c/-cl, uninstall alone */
+	long long m, ml;        /* commit thresholds in MB; -1 = not given */
+	wchar_t *p, *pl;        /* performance counter paths */
+	long long p_thr, pl_thr;
+	int h, e, e_first, g, b, ld, ud, ct, et, l, t;
+	wchar_t *f, *fx;        /* comma-separated filter lists (may be "") */
+	int f_set, fx_set;
+	wchar_t *dc;            /* dump comment */
+	int o, r, r_n, a, wer, x64, w, k, v, accepteula, help;
+	wchar_t *y;             /* hidden -y activation id */
+	long long at;           /* -at seconds; -1 = not given */
+	wchar_t *x_folder, *x_image, **x_args;  /* -x folder image args... */
+	int x, x_nargs;
+	int i;                  /* -i [folder] */
+	wchar_t *i_folder;
+	int j;                  /* hidden AeDebug entry point */
+	long long cancel;       /* -cancel PID; -1 = not given */
+	wchar_t *target;        /* PID, process name or service name */
+	wchar_t *output;        /* dump file or folder */
+	int uninstall;          /* -u alone */
+};
+
+/* The whole tool: parses argv, runs, returns an exit code above. */
+PD_API int pd_main(int argc, wchar_t **argv);
+/* Write one dump of process pid to path (type PD_MINI or PD_FULL).
+ * Returns 0 or an exit code above; prints diagnostics to stderr. */
+PD_API int pd_write_dump(unsigned long pid, const wchar_t *path, int type,
+                         const wchar_t *comment, int overwrite);
+
+/* ================================= Util ================================= */
+/* Messages, strings, growable buffers and time.  Everything that prints goes
+ * through out()/warn() so that UTF-8, consoles and pipes behave the same. */
+
+typedef unsigned long long u64;
+typedef unsigned int u32;
+typedef unsigned short u16;
+typedef unsigned char u8;
+
+static int g_verbose;
+
+/* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
+static void
+emit(FILE *fp, const char *s)
+{
+	HANDLE h = GetStdHandle(fp == stderr ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
+	DWORD mode, n;
+	if (h != INVALID_HANDLE_VALUE && h && GetConsoleMode(h, &mode)) {
+		int wn = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
+		wchar_t *w = wn > 0 ? malloc(wn * sizeof *w) : NULL;
+		if (w) {
+			MultiByteToWideChar(CP_UTF8, 0, s, -1, w, wn);
+			WriteConsoleW(h, w, wn - 1, &n, NULL);
+			free(w);
+			return;
+		}
+	}
+	fputs(s, fp);
+	fflush(fp);
+}
+
+static void
+vemit(FILE *fp, const char *fmt, va_list ap)
+{
+	char buf[4096];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	emit(fp, buf);
+}
+
+static void
+out(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vemit(stdout, fmt, ap);
+	va_end(ap);
+}
+
+/* Wide to UTF-8 in one of eight rotating buffers: for messages only. */
+static const char *
+u8s(const wchar_t *w)
+{
+	static char ring[8][2048];
+	static int k;
+	char *b = ring[k++ & 7];
+	if (!w)
+		w = L"(null)";
+	if (!WideCharToMultiByte(CP_UTF8, 0, w, -1, b, sizeof ring[0], NULL, NULL))
+		b[sizeof ring[0] - 1] = 0;
+	return b;
+}
+
+/* warn("OpenProcess %lu:", pid) -> "procdump: OpenProcess 1234: Access is
+ * denied. (5)".  A trailing ':' appends the system text of GetLastError(),
+ * which is read before anything else can change it. */
+static void
+warn(const char *fmt, ...)
+{
+	DWORD err = GetLastError();
+	char buf[2048], sys[512] = "";
+	size_t len;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	len = strlen(buf);
+	if (len && buf[len - 1] == ':') {
+		wchar_t w[400];
+		DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+		                         NULL, err, 0, w, 400, NULL);
+		while (n && (w[n - 1] == L'\n' || w[n - 1] == L'\r' || w[n - 1] == L' '))
+			w[--n] = 0;
+		snprintf(sys, sizeof sys, " %s (%lu)", n ? u8s(w) : "error", err);
+	}
+	{
+		char line[2600];
+		snprintf(line, sizeof line, "procdump: %s%s\n", buf, sys);
+		emit(stderr, line);
+	}
+	SetLastError(err);
+}
+
+static void
+vlog(const char *fmt, ...)
+{
+	va_list ap;
+	if (!g_verbose)
+		return;
+	va_start(ap, fmt);
+	emit(stderr, "procdump: [v] ");
+	vemit(stderr, fmt, ap);
+	va_end(ap);
+}
+
+static void *
+xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+	if (!p)
+		warn("out of memory (%zu bytes)", n * sz);
+	return p;
+}
+
+static wchar_t *
+wdup(const wchar_t *s)
+{
+	size_t n = wcslen(s) + 1;
+	wchar_t *d = malloc(n * sizeof *d);
+	if (d)
+		memcpy(d, s, n * sizeof *d);
+	return d;
+}
+
+/* A growable byte buffer; offsets into it are file offsets (RVAs). */
+struct buf {
+	u8 *p;
+	size_t len, cap;
+	int oom;
+};
+
+static int
+buf_reserve(struct buf *b, size_t extra)
+{
+	if (b->oom)
+		return -1;
+	if (b->len + extra > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		u8 *p;
+		while (cap < b->len + extra)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = 1;
+			warn("out of memory (%zu bytes)", cap);
+			return -1;
+		}
+		memset(p + b->cap, 0, cap - b->cap);
+		b->p = p;
+		b->cap = cap;
+	}
+	return 0;
+}
+
+/* Appends n bytes (zeros if data is NULL) aligned to align; returns the offset. */
+static size_t
+buf_add(struct buf *b, const void *data, size_t n, size_t align)
+{
+	size_t pad = align > 1 ? (align - b->len % align) % align : 0, off;
+	if (buf_reserve(b, pad + n) < 0)
+		return 0;
+	memset(b->p + b->len, 0, pad);
+	b->len += pad;
+	off = b->len;
+	if (data)
+		memcpy(b->p + off, data, n);
+	else
+		memset(b->p + off, 0, n);
+	b->len += n;
+	return off;
+}
+
+static double
+now_sec(void)
+{
+	static LARGE_INTEGER f;
+	LARGE_INTEGER c;
+	if (!f.QuadPart)
+		QueryPerformanceFrequency(&f);
+	QueryPerformanceCounter(&c);
+	return (double)c.QuadPart / (double)f.QuadPart;
+}
+
+/* "[HH:MM:SS] " prefix of ProcDump's event lines. */
+static const char *
+stamp(void)
+{
+	static char s[16];
+	SYSTEMTIME t;
+	GetLocalTime(&t);
+	snprintf(s, sizeof s, "[%02u:%02u:%02u]", t.wHour, t.wMinute, t.wSecond);
+	return s;
+}
+
+/* 100 ns ticks since 1601 to seconds since 1970. */
+static u32
+ticks_to_time_t(u64 t)
+{
+	if (t < 116444736000000000ULL)
+		return 0;
+	return (u32)((t - 116444736000000000ULL) / 10000000ULL);
+}
+
+static int
+wcs_endswith_i(const wchar_t *s, const wchar_t *suf)
+{
+	size_t a = wcslen(s), b = wcslen(suf);
+	return a >= b && !_wcsicmp(s + a - b, suf);
+}
+
+/* Parses a whole decimal integer; 0 on success. */
+static int
+parse_int(const wchar_t *s, long long *v)
+{
+	wchar_t *end;
+	long long x;
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	x = wcstoll(s, &end, 10);
+	if (*end || errno)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static int
+parse_hex(const wchar_t *s, unsigned long long *v)
+{
+	wchar_t *end;
+	if (!s || !*s)
+		return -1;
+	if (s[0] == L'0' && (s[1] == L'x' || s[1] == L'X'))
+		s += 2;
+	if (!*s)
+		return -1;
+	errno = 0;
+	*v = wcstoull(s, &end, 16);
+	return *end || errno ? -1 : 0;
+}
+
+static int
+all_digits(const wchar_t *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (*s < L'0' || *s > L'9')
+			return 0;
+	return 1;
+}
+
+/* ================================= Win32 ================================ */
+/* Small wrappers named by intent, ntdll entry points resolved at run time,
+ * and the NT structures the mingw headers lack.  Callers never call
+ * GetLastError themselves: wrappers warn() and return NULL/-1. */
+
+typedef LONG pd_ntstatus;
+#define PD_NT_SUCCESS(s) ((s) >= 0)
+#define PD_STATUS_INFO_LENGTH_MISMATCH ((pd_ntstatus)0xC0000004L)
+
+typedef pd_ntstatus (NTAPI *fn_NtQuerySystemInformation)(ULONG, PVOID, ULONG, PULONG);
+typedef pd_ntstatus (NTAPI *fn_NtQueryInformationProcess)(HANDLE, ULONG, PVOID, ULONG, PULONG);
+typedef pd_ntstatus (NTAPI *fn_NtQueryInformationThread)(HANDLE, ULONG, PVOID, ULONG, PULONG);
+typedef pd_ntstatus (NTAPI *fn_RtlGetVersion)(OSVERSIONINFOEXW *);
+
+static struct {
+	fn_NtQuerySystemInformation NtQuerySystemInformation;
+	fn_NtQueryInformationProcess NtQueryInformationProcess;
+	fn_NtQueryInformationThread NtQueryInformationThread;
+	fn_RtlGetVersion RtlGetVersion;
+} nt;
+
+struct pd_unicode_string {
+	USHORT Length, MaximumLength;
+	PWSTR Buffer;
+};
+
+/* SYSTEM_THREAD_INFORMATION and SYSTEM_PROCESS_INFORMATION as Windows
+ * lays them out; Wine fills the same offsets (it calls the field after
+ * SessionId dwUnknown4 and follows it with VM_COUNTERS_EX, same size). */
+struct pd_sys_thread {
+	LARGE_INTEGER KernelTime, UserTime, CreateTime;
+	ULONG WaitTime;
+	PVOID StartAddress;             /* 0 under Wine */
+	HANDLE UniqueProcess, UniqueThread;
+	LONG Priority, BasePriority;
+	ULONG ContextSwitches, ThreadState, WaitReason;
+};
+
+struct pd_sys_process {
+	ULONG NextEntryOffset, NumberOfThreads;
+	LARGE_INTEGER WorkingSetPrivateSize;
+	ULONG HardFaultCount, NumberOfThreadsHighWatermark;
+	ULONGLONG CycleTime;
+	LARGE_INTEGER CreateTime, UserTime, KernelTime;
+	struct pd_unicode_string ImageName;
+	LONG BasePriority;
+	HANDLE UniqueProcessId, InheritedFromUniqueProcessId;
+	ULONG HandleCount, SessionId;
+	ULONG_PTR UniqueProcessKey;
+	SIZE_T PeakVirtualSize, VirtualSize;
+	ULONG PageFaultCount;
+	SIZE_T PeakWorkingSetSize, WorkingSetSize, QuotaPeakPagedPoolUsage,
+	       QuotaPagedPoolUsage, QuotaPeakNonPagedPoolUsage, QuotaNonPagedPoolUsage,
+	       PagefileUsage, PeakPagefileUsage, PrivatePageCount;
+	LARGE_INTEGER IoCounters[6];
+	/* struct pd_sys_thread Threads[NumberOfThreads] follows */
+};
+
+#ifdef _WIN64
+_Static_assert(sizeof(struct pd_sys_thread) == 0x50, "SYSTEM_THREAD_INFORMATION x64");
+_Static_assert(sizeof(struct pd_sys_process) == 0x100, "SYSTEM_PROCESS_INFORMATION x64");
+#else
+_Static_assert(sizeof(struct pd_sys_thread) == 0x40, "SYSTEM_THREAD_INFORMATION x86");
+_Static_assert(sizeof(struct pd_sys_process) == 0xB8, "SYSTEM_PROCESS_INFORMATION x86");
+#endif
+
+struct pd_thread_basic {
+	pd_ntstatus ExitStatus;
+	PVOID TebBaseAddress;
+	HANDLE UniqueProcess, UniqueThread;
+	ULONG_PTR AffinityMask;
+	LONG Priority, BasePriority;
+};
+
+struct pd_process_basic {
+	pd_ntstatus ExitStatus;
+	PVOID PebBaseAddress;
+	ULONG_PTR AffinityMask;
+	LONG BasePriority;
+	ULONG_PTR UniqueProcessId, InheritedFromUniqueProcessId;
+};
+
+static int
+w32_init(void)
+{
+	HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+	if (!ntdll) {
+		warn("ntdll.dll:");
+		return -1;
+	}
+	nt.NtQuerySystemInformation = (fn_NtQuerySystemInformation)(void (*)(void))
+		GetProcAddress(ntdll, "NtQuerySystemInformation");
+	nt.NtQueryInformationProcess = (fn_NtQueryInformationProcess)(void (*)(void))
+		GetProcAddress(ntdll, "NtQueryInformationProcess");
+	nt.NtQueryInformationThread = (fn_NtQueryInformationThread)(void (*)(void))
+		GetProcAddress(ntdll, "NtQueryInformationThread");
+	nt.RtlGetVersion = (fn_RtlGetVersion)(void (*)(void))GetProcAddress(ntdll, "RtlGetVersion");
+	if (!nt.NtQuerySystemInformation || !nt.NtQueryInformationProcess ||
+	    !nt.NtQueryInformationThread) {
+		warn("ntdll.dll lacks NtQuery* entry points");
+		return -1;
+	}
+	return 0;
+}
+
+/* Best effort: lets an administrator dump other users' processes. */
+static void
+w32_enable_privilege(const wchar_t *name)
+{
+	HANDLE tok;
+	TOKEN_PRIVILEGES tp = { 1, { { { 0, 0 }, SE_PRIVILEGE_ENABLED } } };
+	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES, &tok))
+		return;
+	if (LookupPrivilegeValueW(NULL, name, &tp.Privileges[0].Luid))
+		AdjustTokenPrivileges(tok, FALSE, &tp, 0, NULL, NULL);
+	CloseHandle(tok);
+}
+
+/* The SystemProcessInformation snapshot of every process (free() it). */
+static struct pd_sys_process *
+w32_process_list(void)
+{
+	ULONG size = 256 * 1024, need = 0;
+	int tries;
+	for (tries = 0; tries < 20; tries++) {
+		void *p = malloc(size);
+		pd_ntstatus st;
+		if (!p) {
+			warn("out of memory (%lu bytes)", size);
+			return NULL;
+		}
+		st = nt.NtQuerySystemInformation(5 /* SystemProcessInformation */, p, size, &need);
+		if (PD_NT_SUCCESS(st))
+			return p;
+		free(p);
+		if (st != PD_STATUS_INFO_LENGTH_MISMATCH) {
+			warn("NtQuerySystemInformation failed (status 0x%08lX)", (unsigned long)st);
+			return NULL;
+		}
+		size = (need > size ? need : size * 2) + 65536;
+	}
+	warn("NtQuerySystemInformation: the process list keeps growing");
+	return NULL;
+}
+
+static struct pd_sys_process *
+w32_process_next(struct pd_sys_process *p)
+{
+	return p->NextEntryOffset ? (struct pd_sys_process *)((u8 *)p + p->NextEntryOffset) : NULL;
+}
+
+static struct pd_sys_thread *
+w32_process_threads(struct pd_sys_process *p)
+{
+	return (struct pd_sys_thread *)(p + 1);
+}
+
+static struct pd_sys_process *
+w32_process_find(struct pd_sys_process *list, DWORD pid)
+{
+	struct pd_sys_process *p;
+	for (p = list; p; p = w32_process_next(p))
+		if ((DWORD)(ULONG_PTR)p->UniqueProcessId == pid)
+			return p;
+	return NULL;
+}
+
+static int
+w32_read(HANDLE h, u64 addr, void *buf, size_t n)
+{
+	SIZE_T got = 0;
+	if (!n)
+		return 0;
+	if (addr + n < addr || addr > (u64)(ULONG_PTR)-1)
+		return -1;
+	if (!ReadProcessMemory(h, (LPCVOID)(ULONG_PTR)addr, buf, n, &got) || got != n)
+		return -1;
+	return 0;
+}
+
+static u64
+w32_read_ptr(HANDLE h, u64 addr, int *ok)
+{
+	ULONG_PTR v = 0;
+	if (w32_read(h, addr, &v, sizeof v) < 0)
+		*ok = 0;
+	return v;
+}
+
+/* The directory part of a path, with its trailing separator removed. */
+static wchar_t *
+w32_dirname(const wchar_t *path)
+{
+	wchar_t *d = wdup(path), *s;
+	if (!d)
+		return NULL;
+	s = wcsrchr(d, L'\\');
+	if (!s || (wcsrchr(d, L'/') && wcsrchr(d, L'/') > s))
+		s = wcsrchr(d, L'/');
+	if (!s)
+		wcscpy(d, L".");
+	else if (s == d || (s == d + 2 && d[1] == L':'))
+		s[1] = 0;
+	else
+		*s = 0;
+	return d;
+}
+
+static int
+w32_is_dir(const wchar_t *path)
+{
+	DWORD a = GetFileAttributesW(path);
+	return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY);
+}
+
+static int
+w32_exists(const wchar_t *path)
+{
+	return GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES;
+}
+
+static wchar_t *
+w32_full_path(const wchar_t *path)
+{
+	DWORD n = GetFullPathNameW(path, 0, NULL, NULL);
+	wchar_t *p = n ? malloc((n + 1) * sizeof *p) : NULL;
+	if (!p || !GetFullPathNameW(path, n + 1, p, NULL)) {
+		free(p);
+		return wdup(path);
+	}
+	return p;
+}
+
+/* ================================= Args ================================= */
+/* One table drives parsing, the -? text and the man-page test.  Args speaks
+ * in plain C types; cross-option rules live in args_validate() only. */
+
+enum optkind {
+	OPT_FLAG,    /* -x */
+	OPT_INT,     /* -x N */
+	OPT_STR,     /* -x TEXT */
+	OPT_LIST,    /* -x TEXT, may repeat; values are joined with ',' */
+	OPT_HEX,     /* -x HEXMASK */
+	OPT_COUNTER, /* -x "\Object(Instance)\Counter" N */
+	OPT_E,       /* -e [1] */
+	OPT_R,       /* -r [1..5] */
+	OPT_I,       /* -i [folder] */
+	OPT_X,       /* -x folder image [args...] */
+	OPT_REST,    /* swallows the rest (hidden -j) */
+	OPT_TYPE     /* a dump type switch */
+};
+
+#define OF_NOTYET  1  /* parsed and validated, but not implemented yet */
+#define OF_HIDDEN  2  /* not in -? (documented in the man page) */
+#define OF_INSTALL 4  /* allowed with -i */
+
+struct opt {
+	const wchar_t *name;    /* without the leading - or / */
+	enum optkind kind;
+	size_t off;             /* offsetof(struct pd_config, field) */
+	size_t off2;            /* second field (counter threshold, type id) */
+	const char *arg;        /* metavariable in usage, NULL for flags */
+	const char *help;       /* one line */
+	int flags;
+};
+
+#define CO(f) offsetof(struct pd_config, f)
+static const struct opt opts[] = {
+	{ L"mm", OPT_TYPE, CO(mm), PD_MINI, NULL, "Write a 'Mini' dump file (default): stacks and the code around each thread.", OF_INSTALL },
+	{ L"ma", OPT_TYPE, CO(ma), PD_FULL, NULL, "Write a 'Full' dump file: all committed readable memory.", OF_INSTALL },
+	{ L"mt", OPT_TYPE, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata.", OF_NOTYET | OF_INSTALL },
+	{ L"mp", OPT_TYPE, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory.", OF_NOTYET | OF_INSTALL },
+	{ L"mc", OPT_HEX, CO(mc), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_NOTYET | OF_INSTALL },
+	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_NOTYET | OF_INSTALL },
+	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_NOTYET | OF_INSTALL },
+	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0 },
+	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0 },
+	{ L"c", OPT_INT, CO(c), 0, "<CPU_Usage>", "CPU threshold (percent) above which to write a dump.", OF_NOTYET },
+	{ L"cl", OPT_INT, CO(cl), 0, "<CPU_Usage>", "CPU threshold (percent) below which to write a dump.", OF_NOTYET },
+	{ L"u", OPT_FLAG, CO(u), 0, NULL, "With -c/-cl: CPU usage relative to one core. Alone: uninstall the postmortem debugger.", 0 },
+	{ L"m", OPT_INT, CO(m), 0, "<Commit_Usage>", "Memory commit threshold in MB at which to write a dump.", OF_NOTYET },
+	{ L"ml", OPT_INT, CO(ml), 0, "<Commit_Usage>", "Write a dump when memory commit drops below this many MB.", OF_NOTYET },
+	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", OF_NOTYET },
+	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_NOTYET },
+	{ L"h", OPT_FLAG, CO(h), 0, NULL, "Write a dump when a window of the process does not respond for 5 seconds.", OF_NOTYET },
+	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", OF_NOTYET },
+	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop).", OF_NOTYET },
+	{ L"b", OPT_FLAG, CO(b), 0, NULL, "Treat debug breakpoints as exceptions (otherwise ignore them).", OF_NOTYET },
+	{ L"ld", OPT_FLAG, CO(ld), 0, NULL, "With -e: write a dump when a DLL is loaded (filters apply).", OF_NOTYET },
+	{ L"ud", OPT_FLAG, CO(ud), 0, NULL, "With -e: write a dump when a DLL is unloaded (filters apply).", OF_NOTYET },
+	{ L"ct", OPT_FLAG, CO(ct), 0, NULL, "With -e: write a dump when a thread is created.", OF_NOTYET },
+	{ L"et", OPT_FLAG, CO(et), 0, NULL, "With -e: write a dump when a thread exits.", OF_NOTYET },
+	{ L"l", OPT_FLAG, CO(l), 0, NULL, "Display the debug logging (OutputDebugString) of the process.", OF_NOTYET },
+	{ L"t", OPT_FLAG, CO(t), 0, NULL, "Write a dump when the process terminates.", OF_NOTYET },
+	{ L"f", OPT_LIST, CO(f), CO(f_set), "<Include_Filter>,...", "Include filter on exception, debug string or DLL name; * wildcards.", OF_NOTYET },
+	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>,...", "Exclude filter on exception, debug string or DLL name; * wildcards.", OF_NOTYET },
+	{ L"dc", OPT_STR, CO(dc), 0, "<Comment>", "Add the comment to the dump (CommentStreamA/W).", 0 },
+	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0 },
+	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_NOTYET | OF_INSTALL },
+	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", OF_NOTYET },
+	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_NOTYET | OF_INSTALL },
+	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL },
+	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0 },
+	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", OF_NOTYET },
+	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", OF_NOTYET },
+	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", OF_NOTYET },
+	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL },
+	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0 },
+	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN },
+	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_NOTYET | OF_HIDDEN },
+	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0 },
+	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility; there is no EULA to accept.", OF_INSTALL },
+	{ L"?", OPT_FLAG, CO(help), 0, NULL, "Show this help; -? -e shows example command lines.", 0 },
+};
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+static const struct opt *
+args_find(const wchar_t *a)
+{
+	size_t i;
+	if (a[0] != L'-' && a[0] != L'/')
+		return NULL;
+	for (i = 0; i < NOPTS; i++)
+		if (!_wcsicmp(a + 1, opts[i].name))
+			return &opts[i];
+	return NULL;
+}
+
+static int
+args_is_switch(const wchar_t *a)
+{
+	return (a[0] == L'-' || a[0] == L'/') && a[1];
+}
+
+static const char usage_text[] =
+"Capture Usage:\n"
+"   procdump.exe [-mm] [-ma] [-mt] [-mp] [-mc <Mask>] [-md <Callback_DLL>] [-mk]\n"
+"                [-n <Count>]\n"
+"                [-s <Seconds>]\n"
+"                [-c|-cl <CPU_Usage> [-u]]\n"
+"                [-m|-ml <Commit_Usage>]\n"
+"                [-p|-pl <Counter> <Threshold>]\n"
+"                [-h]\n"
+"                [-e [1] [-g] [-b] [-ld] [-ud] [-ct] [-et]]\n"
+"                [-l]\n"
+"                [-t]\n"
+"                [-f  <Include_Filter>, ...]\n"
+"                [-fx <Exclude_Filter>, ...]\n"
+"                [-dc <Comment>]\n"
+"                [-o]\n"
+"                [-r [1..5] [-a]]\n"
+"                [-at <Timeout>]\n"
+"                [-wer]\n"
+"                [-64]\n"
+"                {\n"
+"                    {{[-w] <Process_Name> | <Service_Name> | <PID>} [<Dump_File> | <Dump_Folder>]}\n"
+"                |\n"
+"                    {-x <Dump_Folder> <Image_File> [Argument, ...]}\n"
+"                }\n"
+"\n"
+"Install Usage:\n"
+"   procdump.exe -i [Dump_Folder]\n"
+"                [-mm] [-ma] [-mt] [-mp] [-mc <Mask>] [-md <Callback_DLL>] [-mk]\n"
+"                [-r]\n"
+"                [-at <Timeout>]\n"
+"                [-k]\n"
+"                [-wer]\n"
+"\n"
+"Uninstall Usage:\n"
+"   procdump.exe -u\n"
+"\n"
+"Automated Termination:\n"
+"   procdump.exe -cancel <Target Process PID>\n"
+"   (or set the event named ProcDump-<PID>)\n"
+"\n"
+"Options:\n";
+
+static const char usage_tail[] =
+"\n"
+"Dump file name: PROCESSNAME_YYMMDD_HHMMSS.dmp by default. A given file name may\n"
+"use the substitutions PROCESSNAME, PID, EXCEPTIONCODE, YYMMDD and HHMMSS.\n"
+"\n"
+"Exit codes:\n"
+"   0  every requested dump was written\n"
+"   1  monitoring ended before the count was reached (target exited, cancelled)\n"
+"   2  usage error (bad switch or value, conflicting switches, not implemented)\n"
+"   3  target problem (not found, several processes match, access denied)\n"
+"   4  a dump could not be written (I/O error, file exists without -o)\n"
+"\n"
+"Use -? -e to see example command lines.\n";
+
+static const char examples_text[] =
+"Examples:\n"
+"\n"
+"   Write a Mini dump of a process named 'notepad' (only one match can exist):\n"
+"      C:\\>procdump notepad\n"
+"\n"
+"   Write a Full dump of a process with PID '4572':\n"
+"      C:\\>procdump -ma 4572\n"
+"\n"
+"   Write a Mini first, and then a Full dump of a process with PID '4572':\n"
+"      C:\\>procdump -mm -ma 4572\n"
+"\n"
+"   Write 3 Mini dumps 5 seconds apart of a process named 'notepad':\n"
+"      C:\\>procdump -n 3 -s 5 notepad\n"
+"\n"
+"   Write up to 3 Mini dumps of a process named 'consume' when it exceeds\n"
+"   20% CPU usage for five seconds:\n"
+"      C:\\>procdump -n 3 -s 5 -c 20 consume\n"
+"\n"
+"   Write a Mini dump for a process named 'hang.exe' when one of its\n"
+"   windows is unresponsive for more than 5 seconds:\n"
+"      C:\\>procdump -h hang.exe\n"
+"\n"
+"   Write a Full and Kernel dump for a process named 'hang.exe' when one of its\n"
+"   windows is unresponsive for more than 5 seconds:\n"
+"      C:\\>procdump -ma -mk -h hang.exe\n"
+"\n"
+"   Write a Mini dump of a process named 'outlook' when total system CPU\n"
+"   usage exceeds 20% for 10 seconds:\n"
+"      C:\\>procdump outlook -s 10 -p \"\\Processor(_Total)\\% Processor Time\" 20\n"
+"\n"
+"   Write a Full dump of a process named 'outlook' when Outlook's handle\n"
+"   count exceeds 10,000:\n"
+"      C:\\>procdump -ma outlook -p \"\\Process(Outlook)\\Handle Count\" 10000\n"
+"\n"
+"   Write a Full dump of 'svchost' PID 1234, Instance #87, when the handle\n"
+"   count exceeds 10,000:\n"
+"      C:\\>procdump -ma 1234 -p \"\\Process(svchost#87)\\Handle Count\" 10000\n"
+"\n"
+"   Write a Full dump for a 2nd chance exception:\n"
+"      C:\\>procdump -ma -e w3wp.exe\n"
+"\n"
+"   Write a Full dump for a 1st or 2nd chance exception:\n"
+"      C:\\>procdump -ma -e 1 w3wp.exe\n"
+"\n"
+"   Write a Full dump for a debug string message:\n"
+"      C:\\>procdump -ma -l w3wp.exe\n"
+"\n"
+"   Write up to 10 Full dumps of each 1st or 2nd chance exception of w3wp.exe:\n"
+"      C:\\>procdump -ma -n 10 -e 1 w3wp.exe\n"
+"\n"
+"   Write up to 10 Full dumps if an exception's code/name/msg contains 'NotFound':\n"
+"      C:\\>procdump -ma -n 10 -e 1 -f NotFound w3wp.exe\n"
+"\n"
+"   Write up to 10 Full dumps if a debug string message contains 'NotFound':\n"
+"      C:\\>procdump -ma -n 10 -l -f NotFound w3wp.exe\n"
+"\n"
+"   Wait for a process called 'notepad' (and monitor it for exceptions):\n"
+"      C:\\>procdump -e -w notepad\n"
+"\n"
+"   Launch a process called 'notepad' (and monitor it for exceptions):\n"
+"      C:\\>procdump -e -x c:\\dumps notepad\n"
+"\n"
+"   Write a MiniPlus dump of the Microsoft Exchange Information Store when it\n"
+"   has an unhandled exception:\n"
+"      C:\\>procdump -mp -e store.exe\n"
+"\n"
+"   Display without writing a dump, the exception codes/names of w3wp.exe:\n"
+"      C:\\>procdump -e 1 -f \"\" w3wp.exe\n"
+"\n"
+"   Use a clone to reduce outage for 5 consecutive triggers:\n"
+"      C:\\>procdump -r -ma -n 5 -s 15 wmplayer.exe\n"
+"\n"
+"   Use a clone to reduce outage for 5 concurrent triggers:\n"
+"      C:\\>procdump -r 5 -ma -n 5 -s 15 wmplayer.exe\n"
+"\n"
+"   Install ProcDump as the (AeDebug) postmortem debugger:\n"
+"      C:\\>procdump -ma -i c:\\dumps\n"
+"     ..or..\n"
+"      C:\\Dumps>procdump -ma -i\n"
+"\n"
+"   Uninstall ProcDump as the (AeDebug) postmortem debugger:\n"
+"      C:\\>procdump -u\n"
+"\n"
+"   Stop every procdump monitoring PID 4572 (the target keeps running):\n"
+"      C:\\>procdump -cancel 4572\n";
+
+static void
+args_usage(int examples)
+{
+	size_t i;
+	if (examples) {
+		out("%s", examples_text);
+		return;
+	}
+	out("%s", usage_text);
+	for (i = 0; i < NOPTS; i++) {
+		char left[64];
+		if (opts[i].flags & OF_HIDDEN)
+			continue;
+		snprintf(left, sizeof left, "-%s", u8s(opts[i].name));
+		out("   %-12s%s%s\n", left, opts[i].help,
+		    (opts[i].flags & OF_NOTYET) ? " [not implemented yet]" : "");
+	}
+	out("%s", usage_tail);
+}
+
+static int
+args_fail(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	SetLastError(0);
+	warn("%s (see procdump -?)", buf);
+	return PD_EXIT_USAGE;
+}
+
+/* Parses argv into cfg; returns 0 or PD_EXIT_USAGE after a one-line error. */
+static int
+args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
+{
+	unsigned char seen[NOPTS] = { 0 };
+	int k, npos = 0;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->n = cfg->s = cfg->c = cfg->cl = cfg->m = cfg->ml = cfg->at = cfg->cancel = -1;
+	for (k = 1; k < argc; k++) {
+		const wchar_t *a = argv[k];
+		const struct opt *o;
+		char *base = (char *)cfg;
+		const char *nm;
+		if (!args_is_switch(a)) {
+			if (npos == 0)
+				cfg->target = (wchar_t *)a;
+			else if (npos == 1)
+				cfg->output = (wchar_t *)a;
+			else
+				return args_fail("unexpected argument '%s': the target and the dump file are already given",
+				                 u8s(a));
+			npos++;
+			continue;
+		}
+		o = args_find(a);
+		if (!o)
+			return args_fail("unknown switch '%s'", u8s(a));
+		nm = u8s(o->name);
+		if (seen[o - opts] && o->kind != OPT_LIST)
+			return args_fail("-%s is given twice", nm);
+		seen[o - opts] = 1;
+		switch (o->kind) {
+		case OPT_FLAG:
+			*(int *)(base + o->off) = 1;
+			break;
+		case OPT_TYPE:
+			*(int *)(base + o->off) = 1;
+			cfg->types[cfg->ntypes++] = (int)o->off2;
+			break;
+		case OPT_INT: {
+			long long v;
+			if (k + 1 >= argc || args_find(argv[k + 1]))
+				return args_fail("-%s needs a value (%s)", nm, o->arg);
+			if (parse_int(argv[k + 1], &v) < 0)
+				return args_fail("-%s: '%s' is not a whole number", nm, u8s(argv[k + 1]));
+			*(long long *)(base + o->off) = v;
+			k++;
+			break;
+		}
+		case OPT_HEX:
+			if (k + 1 >= argc || args_find(argv[k + 1]))
+				return args_fail("-%s needs a value (%s)", nm, o->arg);
+			if (parse_hex(argv[k + 1], &cfg->mc_mask) < 0)
+				return args_fail("-%s: '%s' is not a hexadecimal mask", nm, u8s(argv[k + 1]));
+			*(wchar_t **)(base + o->off) = argv[++k];
+			cfg->types[cfg->ntypes++] = (int)o->off2;
+			break;
+		case OPT_STR:
+			if (k + 1 >= argc || args_find(argv[k + 1]))
+				return args_fail("-%s needs a value (%s)", nm, o->arg);
+			*(wchar_t **)(base + o->off) = argv[++k];
+			if (o->off == CO(md))
+				cfg->types[cfg->ntypes++] = (int)o->off2;
+			break;
+		case OPT_LIST: {
+			wchar_t **dst = (wchar_t **)(base + o->off), *v, *old = *dst;
+			if (k + 1 >= argc || args_find(argv[k + 1]))
+				return args_fail("-%s needs a value (%s)", nm, o->arg);
+			v = argv[++k];
+			if (old && *old && *v) {
+				size_t n = wcslen(old) + wcslen(v) + 2;
+				wchar_t *j = malloc(n * sizeof *j);
+				if (!j)
+					return PD_EXIT_USAGE;
+				swprintf(j, n, L"%ls,%ls", old, v);
+				v = j;
+			} else if (old && *old)
+				v = old;
+			*dst = v;
+			*(int *)(base + o->off2) = 1;
+			break;
+		}
+		case OPT_COUNTER: {
+			long long v;
+			if (k + 2 >= argc || args_find(argv[k + 1]))
+				return args_fail("-%s needs a counter path and a threshold", nm);
+			if (parse_int(argv[k + 2], &v) < 0)
+				return args_fail("-%s: threshold '%s' is not a whole number", nm, u8s(argv[k + 2]));
+			*(wchar_t **)(base + o->off) = argv[k + 1];
+			*(long long *)(base + o->off2) = v;
+			k += 2;
+			break;
+		}
+		case OPT_E:
+			cfg->e = 1;
+			if (k + 1 < argc && !wcscmp(argv[k + 1], L"1")) {
+				cfg->e_first = 1;
+				k++;
+			}
+			break;
+		case OPT_R:
+			/* Only a single digit is taken as the limit, so `-r 1234`
+			 * still means PID 1234 (Windows PIDs below 10 are System). */
+			cfg->r = 1;
+			cfg->r_n = 1;
+			if (k + 1 < argc && all_digits(argv[k + 1]) && wcslen(argv[k + 1]) == 1) {
+				cfg->r_n = argv[++k][0] - L'0';
+				if (cfg->r_n < 1 || cfg->r_n > 5)
+					return args_fail("-r: the concurrent limit must be 1 to 5, not %d", cfg->r_n);
+			}
+			break;
+		case OPT_I:
+			cfg->i = 1;
+			if (k + 1 < argc && !args_is_switch(argv[k + 1]))
+				cfg->i_folder = argv[++k];
+			break;
+		case OPT_X:
+			if (k + 2 >= argc)
+				return args_fail("-x needs a dump folder and an image file");
+			cfg->x = 1;
+			cfg->x_folder = argv[k + 1];
+			cfg->x_image = argv[k + 2];
+			cfg->x_args = argv + k + 3;
+			cfg->x_nargs = argc - (k + 3);
+			k = argc;
+			break;
+		case OPT_REST:
+			*(int *)(base + o->off) = 1;
+			k = argc;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Cross-option rules.  Returns 0 or PD_EXIT_USAGE after a one-line error. */
+static int
+args_validate(struct pd_config *cfg)
+{
+	size_t i;
+	int ncpu;
+	SYSTEM_INFO si;
+
+	if (cfg->help)
+		return 0;
+	GetSystemInfo(&si);
+	ncpu = (int)si.dwNumberOfProcessors;
+
+	if (cfg->n != -1 && cfg->n < 1)
+		return args_fail("-n: the dump count must be at least 1, not %lld", cfg->n);
+	if (cfg->s != -1 && cfg->s < 1)
+		return args_fail("-s: seconds must be at least 1, not %lld", cfg->s);
+	if (cfg->c != -1 && cfg->cl != -1)
+		return args_fail("-c and -cl cannot be used together");
+	if (cfg->m != -1 && cfg->ml != -1)
+		return args_fail("-m and -ml cannot be used together");
+	if (cfg->p && cfg->pl)
+		return args_fail("-p and -pl cannot be used together");
+	{
+		long long cpu = cfg->c != -1 ? cfg->c : cfg->cl;
+		long long max = cfg->u ? 100LL : 100LL;
+		const char *sw = cfg->c != -1 ? "-c" : "-cl";
+		/* -u makes the value relative to one core; the whole machine is
+		 * then ncpu*100 percent of one core. */
+		if (cfg->u)
+			max = 100LL * ncpu;
+		if (cpu != -1 && (cpu < 0 || cpu > max))
+			return args_fail("%s: CPU usage must be 0 to %lld%s, not %lld", sw, max,
+			                 cfg->u ? " (percent of one core, -u)" : " percent", cpu);
+	}
+	if (cfg->m != -1 && cfg->m < 1)
+		return args_fail("-m: commit must be at least 1 MB, not %lld", cfg->m);
+	if (cfg->ml != -1 && cfg->ml < 1)
+		return args_fail("-ml: commit must be at least 1 MB, not %lld", cfg->ml);
+	if (cfg->at != -1 && cfg->at < 1)
+		return args_fail("-at: the timeout must be at least 1 second, not %lld", cfg->at);
+	if (cfg->cancel != -1 && (cfg->cancel < 1 || cfg->cancel > 0xFFFFFFFFLL))
+		return args_fail("-cancel: '%lld' is not a process id", cfg->cancel);
+	if ((cfg->p && !cfg->p[0]) || (cfg->pl && !cfg->pl[0]))
+		return args_fail("%s: the counter path is empty", cfg->p ? "-p" : "-pl");
+	if (cfg->a && !cfg->r)
+		return args_fail("-a needs -r");
+	if (cfg->mk && cfg->r)
+		return args_fail("-mk cannot be used with -r (the OS cannot write a kernel dump of a clone)");
+	if ((cfg->f_set || cfg->fx_set) && !cfg->e && !cfg->l)
+		return args_fail("%s needs -e or -l", cfg->f_set ? "-f" : "-fx");
+	if (!cfg->e) {
+		static const struct { size_t off; const char *n; } sub[] = {
+			{ CO(g), "-g" }, { CO(b), "-b" }, { CO(ld), "-ld" },
+			{ CO(ud), "-ud" }, { CO(ct), "-ct" }, { CO(et), "-et" } };
+		for (i = 0; i < sizeof sub / sizeof sub[0]; i++)
+			if (*(int *)((char *)cfg + sub[i].off))
+				return args_fail("%s needs -e", sub[i].n);
+	}
+#ifndef _WIN64
+	if (cfg->x64)
+		return args_fail("-64 needs procdump64.exe (this is the 32-bit procdump.exe)");
+#endif
+
+	/* Modes: cancel, uninstall, install, launch, capture. */
+	if (cfg->cancel != -1) {
+		if (cfg->target || cfg->ntypes || cfg->n != -1 || cfg->x || cfg->i || cfg->u)
+			return args_fail("-cancel takes only a PID and no other switch or target");
+		return 0;
+	}
+	if (cfg->u && cfg->c == -1 && cfg->cl == -1) {
+		/* -u alone: uninstall */
+		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || cfg->n != -1)
+			return args_fail("-u needs -c or -cl (or stands alone to uninstall)");
+		cfg->uninstall = 1;
+		return 0;
+	}
+	if (cfg->i) {
+		char bad[32] = "";
+		for (i = 0; i < NOPTS; i++) {
+			const struct opt *o = &opts[i];
+			int set;
+			if ((o->flags & OF_INSTALL) || o->off == CO(i) || o->off == CO(v) || o->off == CO(help))
+				continue;
+			switch (o->kind) {
+			case OPT_INT: set = *(long long *)((char *)cfg + o->off) != -1; break;
+			case OPT_STR: case OPT_COUNTER: case OPT_HEX:
+				set = *(wchar_t **)((char *)cfg + o->off) != NULL; break;
+			case OPT_LIST: set = *(int *)((char *)cfg + o->off2); break;
+			default: set = *(int *)((char *)cfg + o->off) != 0; break;
+			}
+			if (set) {
+				snprintf(bad, sizeof bad, "-%s", u8s(o->name));
+				break;
+			}
+		}
+		if (bad[0])
+			return args_fail("%s cannot be used with -i", bad);
+		if (cfg->target)
+			return args_fail("-i takes a dump folder, not a target ('%s')", u8s(cfg->target));
+		return 0;
+	}
+	if (cfg->j)
+		return 0;
+	if (cfg->x) {
+		if (cfg->w)
+			return args_fail("-w cannot be used with -x");
+		if (cfg->target)
+			return args_fail("-x launches its own target; '%s' is extra", u8s(cfg->target));
+		return 0;
+	}
+	if (!cfg->target)
+		return args_fail("no target: give a PID, a process name or a service name");
+	if (cfg->w && all_digits(cfg->target))
+		return args_fail("-w waits for a process name, not a PID (%s)", u8s(cfg->target));
+	if (cfg->target[0] == 0)
+		return args_fail("the target is empty");
+	return 0;
+}
+
+/* A switch that is parsed but not built yet says so and exits 2. */
+static int
+args_check_implemented(const struct pd_config *cfg)
+{
+	size_t i;
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		int set;
+		if (!(o->flags & OF_NOTYET))
+			continue;
+		switch (o->kind) {
+		case OPT_INT: set = *(long long *)((const char *)cfg + o->off) != -1; break;
+		case OPT_STR: case OPT_COUNTER: case OPT_HEX:
+			set = *(wchar_t *const *)((const char *)cfg + o->off) != NULL; break;
+		case OPT_LIST: set = *(const int *)((const char *)cfg + o->off2); break;
+		default: set = *(const int *)((const char *)cfg + o->off) != 0; break;
+		}
+		if (set) {
+			SetLastError(0);
+			warn("-%s is not implemented yet in procdump.c " PD_VERSION, u8s(o->name));
+			return PD_EXIT_USAGE;
+		}
+	}
+	if (cfg->u && !cfg->uninstall) {
+		warn("-u (CPU relative to one core) is not implemented yet in procdump.c " PD_VERSION);
+		return PD_EXIT_USAGE;
+	}
+	if (cfg->uninstall) {
+		warn("-u (uninstall) is not implemented yet in procdump.c " PD_VERSION);
+		return PD_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* ================================ Targets =============================== */
+/* Turns a PID, a process name (with or without .exe, any case) or a service
+ * name into an open process.  Owns struct pd_target; prints nothing but
+ * errors. */
+
+struct pd_target {
+	DWORD pid;
+	u64 create_time;        /* with the PID, identifies the process */
+	wchar_t name[MAX_PATH]; /* image name, e.g. app.exe */
+	HANDLE h;
+	int wow64;
+};
+
+static const DWORD TGT_ACCESS = PROCESS_QUERY_INFORMATION | PROCESS_VM_READ |
+	PROCESS_DUP_HANDLE | 0x0800 /* PROCESS_SUSPEND_RESUME */ | SYNCHRONIZE;
+
+static int
+tgt_open(struct pd_target *t, int kill)
+{
+	DWORD access = TGT_ACCESS | (kill ? PROCESS_TERMINATE : 0);
+	BOOL w = FALSE;
+	t->h = OpenProcess(access, FALSE, t->pid);
+	if (!t->h) {
+		if (GetLastError() == ERROR_INVALID_PARAMETER)
+			warn("no process with PID %lu", t->pid);
+		else
+			warn("OpenProcess %lu:", t->pid);
+		return PD_EXIT_TARGET;
+	}
+	if (IsWow64Process(t->h, &w))
+		t->wow64 = w;
+#ifndef _WIN64
+	{
+		BOOL self = FALSE;
+		IsWow64Process(GetCurrentProcess(), &self);
+		if (self && !w) {
+			warn("process %lu is 64-bit: use procdump64.exe", t->pid);
+			return PD_EXIT_TARGET;
+		}
+	}
+#endif
+	return 0;
+}
+
+static void
+tgt_close(struct pd_target *t)
+{
+	if (t->h)
+		CloseHandle(t->h);
+	t->h = NULL;
+}
+
+static void
+tgt_fill(struct pd_target *t, struct pd_sys_process *p)
+{
+	size_t n = p->ImageName.Length / 2;
+	if (n >= MAX_PATH)
+		n = MAX_PATH - 1;
+	if (p->ImageName.Buffer)
+		memcpy(t->name, p->ImageName.Buffer, n * 2);
+	t->name[n] = 0;
+	t->pid = (DWORD)(ULONG_PTR)p->UniqueProcessId;
+	t->create_time = (u64)p->CreateTime.QuadPart;
+}
+
+static int
+tgt_name_matches(const wchar_t *image, const wchar_t *want)
+{
+	size_t n = wcslen(want);
+	if (!_wcsicmp(image, want))
+		return 1;
+	/* "notepad" matches "notepad.exe" */
+	return !_wcsnicmp(image, want, n) && !_wcsicmp(image + n, L".exe");
+}
+
+static int
+tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process *list)
+{
+	SC_HANDLE scm, svc;
+	SERVICE_STATUS_PROCESS ss;
+	DWORD need;
+	struct pd_sys_process *p;
+	int rc = -1;
+
+	scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT);
+	if (!scm)
+		return -1;
+	svc = OpenServiceW(scm, name, SERVICE_QUERY_STATUS);
+	if (svc) {
+		if (QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&ss, sizeof ss, &need)) {
+			if (!ss.dwProcessId) {
+				SetLastError(0);
+				warn("service '%s' is not running", u8s(name));
+				rc = PD_EXIT_TARGET;
+			} else if ((p = w32_process_find(list, ss.dwProcessId))) {
+				tgt_fill(t, p);
+				rc = 0;
+			}
+		}
+		CloseServiceHandle(svc);
+	}
+	CloseServiceHandle(scm);
+	return rc;
+}
+
+/* Resolves cfg->target; returns 0 or PD_EXIT_TARGET after an error line. */
+static int
+tgt_resolve(struct pd_target *t, const wchar_t *spec)
+{
+	struct pd_sys_process *list, *p;
+	DWORD self = GetCurrentProcessId();
+	DWORD pids[64];
+	int n = 0, rc = PD_EXIT_TARGET;
+
+	memset(t, 0, sizeof *t);
+	list = w32_process_list();
+	if (!list)
+		return PD_EXIT_TARGET;
+	if (all_digits(spec)) {
+		long long v;
+		parse_int(spec, &v);
+		p = v > 0 && v <= 0xFFFFFFFFLL ? w32_process_find(list, (DWORD)v) : NULL;
+		if (!p || !v) {
+			SetLastError(0);
+			warn("no process with PID %s", u8s(spec));
+		} else if ((DWORD)v == self) {
+			SetLastError(0);
+			warn("PID %lu is procdump itself", (DWORD)v);
+		} else {
+			tgt_fill(t, p);
+			rc = 0;
+		}
+		free(list);
+		return rc;
+	}
+	for (p = list; p; p = w32_process_next(p)) {
+		wchar_t img[MAX_PATH];
+		size_t len = p->ImageName.Length / 2;
+		if (!p->ImageName.Buffer || len >= MAX_PATH || (DWORD)(ULONG_PTR)p->UniqueProcessId == self)
+			continue;
+		memcpy(img, p->ImageName.Buffer, len * 2);
+		img[len] = 0;
+		if (tgt_name_matches(img, spec)) {
+			if (n == 0)
+				tgt_fill(t, p);
+			if (n < 64)
+				pids[n] = (DWORD)(ULONG_PTR)p->UniqueProcessId;
+			n++;
+		}
+	}
+	if (n == 1) {
+		rc = 0;
+	} else if (n > 1) {
+		char lst[64 * 12] = "";
+		int i;
+		for (i = 0; i < n && i < 64; i++)
+			snprintf(lst + strlen(lst), sizeof lst - strlen(lst), "%s%lu", i ? ", " : "", pids[i]);
+		SetLastError(0);
+		warn("Multiple processes match the specified name '%s' (PIDs %s%s); give a PID",
+		     u8s(spec), lst, n > 64 ? ", ..." : "");
+	} else {
+		int s = tgt_from_service(t, spec, list);
+		if (s == 0)
+			rc = 0;
+		else if (s < 0) {
+			SetLastError(0);
+			warn("no process or service named '%s'", u8s(spec));
+		}
+	}
+	free(list);
+	return rc;
+}
+
+/* Is the process identified by pid and creation time still alive? */
+static int
+tgt_alive(const struct pd_target *t)
+{
+	return WaitForSingleObject(t->h, 0) == WAIT_TIMEOUT;
+}
+
+/* ================================ Writer ================================ */
+/* The minidump writer: snapshot (suspend every thread) -> collect (threads,
+ * modules, memory map) -> plan (ranges, every RVA) -> write sequentially ->
+ * signature last -> rename into place.  It never reads trigger state: what
+ * it needs arrives in struct pd_dump_req.  Resumes the target on every path. */
+
+#pragma pack(push, 4)
+struct md_header {
+	u32 sig, version, nstreams, dir_rva, checksum, timestamp;
+	u64 flags;
+};
+struct md_dir { u32 type, size, rva; };
+struct md_loc { u32 size, rva; };
+struct md_memdesc { u64 start; struct md_loc mem; };
+struct md_memdesc64 { u64 start, size; };
+struct md_thread {
+	u32 id, suspend, prio_class, prio;
+	u64 teb;
+	struct md_memdesc stack;
+	struct md_loc ctx;
+};
+struct md_vsfixed { u32 v[13]; };
+struct md_module {
+	u64 base;
+	u32 size, checksum, timestamp, name_rva;
+	struct md_vsfixed ver;
+	struct md_loc cv, misc;
+	u64 r0, r1;
+};
+struct md_sysinfo {
+	u16 arch, level, revision;
+	u8 nproc, product_type;
+	u32 major, minor, build, platform, csd_rva;
+	u16 suite, reserved2;
+	union {
+		struct { u32 vendor[3], version, features, amd_ext; } x86;
+		struct { u64 features[2]; } other;
+	} cpu;
+};
+struct md_misc1 { u32 size, flags1, pid, create, user, kernel; };
+struct md_meminfo_list { u32 hdr_size, entry_size; u64 n; };
+struct md_meminfo {
+	u64 base, alloc_base;
+	u32 alloc_protect, pad1;
+	u64 size;
+	u32 state, protect, type, pad2;
+};
+struct md_exception {
+	u32 tid, pad;
+	u32 code, flags;
+	u64 record, address;
+	u32 nparams, pad2;
+	u64 info[15];
+	struct md_loc ctx;
+};
+#pragma pack(pop)
+
+_Static_assert(sizeof(struct md_header) == 32, "MINIDUMP_HEADER");
+_Static_assert(sizeof(struct md_dir) == 12, "MINIDUMP_DIRECTORY");
+_Static_assert(sizeof(struct md_memdesc) == 16, "MINIDUMP_MEMORY_DESCRIPTOR");
+_Static_assert(sizeof(struct md_thread) == 48, "MINIDUMP_THREAD");
+_Static_assert(sizeof(struct md_vsfixed) == 52, "VS_FIXEDFILEINFO");
+_Static_assert(sizeof(struct md_module) == 108, "MINIDUMP_MODULE");
+_Static_assert(sizeof(struct md_sysinfo) == 56, "MINIDUMP_SYSTEM_INFO");
+_Static_assert(sizeof(struct md_misc1) == 24, "MINIDUMP_MISC_INFO");
+_Static_assert(sizeof(struct md_meminfo_list) == 16, "MINIDUMP_MEMORY_INFO_LIST");
+_Static_assert(sizeof(struct md_meminfo) == 48, "MINIDUMP_MEMORY_INFO");
+_Static_assert(sizeof(struct md_exception) == 168, "MINIDUMP_EXCEPTION_STREAM");
+#ifdef _WIN64
+_Static_assert(sizeof(CONTEXT) == 1232, "CONTEXT AMD64");
+#else
+_Static_assert(sizeof(CONTEXT) == 716, "CONTEXT x86");
+#endif
+
+enum {
+	MD_THREADLIST = 3, MD_MODULELIST = 4, MD_MEMORYLIST = 5, MD_EXCEPTION = 6,
+	MD_SYSTEMINFO = 7, MD_MEMORY64LIST = 9, MD_COMMENTA = 10, MD_COMMENTW = 11,
+	MD_MISCINFO = 15, MD_MEMORYINFOLIST = 16
+};
+
+/* MINIDUMP_TYPE bits this writer honours, by dump type. */
+#define MDT_FULLMEMORY        0x00002
+#define MDT_FULLMEMORYINFO    0x00800
+#define MDT_IGNOREINACCESSIBLE 0x20000
+
+/* What caused a dump (filled by a trigger, read by the writer). */
+struct pd_event {
+	int has_exception;
+	DWORD tid;                 /* faulting thread */
+	EXCEPTION_RECORD rec;
+	CONTEXT ctx;
+	DWORD exception_code;      /* for EXCEPTIONCODE in file names */
+};
+
+struct pd_dump_req {
+	int type;                  /* PD_MINI or PD_FULL */
+	const wchar_t *path;       /* final file name */
+	const wchar_t *comment;    /* -dc, may be NULL */
+	int overwrite;
+	const struct pd_event *ev; /* may be NULL */
+	volatile LONG *cancel;     /* set by Ctrl+C / ProcDump-<PID>; may be NULL */
+	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
+	void *ctx;
+};
+
+struct pd_dump_result {
+	u64 bytes;
+	double seconds;
+};
+
+struct dthread {
+	DWORD tid;
+	HANDLE h;
+	int suspended;         /* we hold one suspension */
+	DWORD prev_suspend;    /* suspend count before us */
+	int ctx_ok;
+	CONTEXT *ctx;
+	u64 teb, stack_base, stack_limit, sp, ip;
+	int prio;
+	u64 stk_start, stk_size; /* captured stack range */
+	u32 stk_rva;
+};
+
+struct dmodule {
+	u64 base;
+	u32 size, checksum, timestamp;
+	wchar_t *name;
+	u8 *cv;  u32 cv_len;
+	u8 *misc; u32 misc_len;
+	struct md_vsfixed ver;
+};
+
+struct dregion {
+	u64 base, alloc_base, size;
+	u32 alloc_protect, state, protect, type;
+};
+
+struct range { u64 start, size; };
+
+struct dump_state {
+	HANDLE h;
+	DWORD pid;
+	struct dthread *th; int nth, cap_th;
+	struct dmodule *mod; int nmod;
+	struct dregion *reg; int nreg;
+	struct range *rng; int nrng, cap_rng;
+	u64 create_time, user_time, kernel_time;
+	const struct pd_dump_req *req;
+};
+
+static int
+dump_readable(const struct dregion *r)
+{
+	return r->state == MEM_COMMIT && r->protect &&
+	       !(r->protect & (PAGE_NOACCESS | PAGE_GUARD));
+}
+
+/* Suspends every thread, re-listing until no new thread appears, so nothing
+ * runs while the dump is read.  Threads that cannot be opened are skipped. */
+static int
+dump_suspend(struct dump_state *d)
+{
+	int pass;
+	for (pass = 0; pass < 16; pass++) {
+		struct pd_sys_process *list = w32_process_list(), *p;
+		struct pd_sys_thread *st;
+		ULONG i;
+		int added = 0;
+		if (!list)
+			return -1;
+		p = w32_process_find(list, d->pid);
+		if (!p) {
+			free(list);
+			SetLastError(0);
+			warn("process %lu has exited", d->pid);
+			return -1;
+		}
+		if (pass == 0) {
+			d->create_time = (u64)p->CreateTime.QuadPart;
+			d->user_time = (u64)p->UserTime.QuadPart;
+			d->kernel_time = (u64)p->KernelTime.QuadPart;
+		}
+		st = w32_process_threads(p);
+		for (i = 0; i < p->NumberOfThreads; i++) {
+			DWORD tid = (DWORD)(ULONG_PTR)st[i].UniqueThread;
+			int j, known = 0;
+			HANDLE th;
+			DWORD prev;
+			for (j = 0; j < d->nth; j++)
+				if (d->th[j].tid == tid)
+					known = 1;
+			if (known)
+				continue;
+			th = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT |
+			                THREAD_QUERY_INFORMATION, FALSE, tid);
+			if (!th)
+				continue;
+			prev = SuspendThread(th);
+			if (prev == (DWORD)-1) {
+				CloseHandle(th);
+				continue;
+			}
+			if (d->nth == d->cap_th) {
+				int cap = d->cap_th ? d->cap_th * 2 : 64;
+				struct dthread *n = realloc(d->th, cap * sizeof *n);
+				if (!n) {
+					ResumeThread(th);
+					CloseHandle(th);
+					free(list);
+					warn("out of memory");
+					return -1;
+				}
+				d->th = n;
+				d->cap_th = cap;
+			}
+			memset(&d->th[d->nth], 0, sizeof d->th[0]);
+			d->th[d->nth].tid = tid;
+			d->th[d->nth].h = th;
+			d->th[d->nth].suspended = 1;
+			d->th[d->nth].prev_suspend = prev;
+			d->th[d->nth].prio = st[i].Priority;
+			d->nth++;
+			added++;
+		}
+		free(list);
+		if (!added && pass > 0)
+			return 0;
+	}
+	return 0;
+}
+
+static void
+dump_resume(struct dump_state *d)
+{
+	int i;
+	for (i = 0; i < d->nth; i++) {
+		if (d->th[i].suspended)
+			ResumeThread(d->th[i].h);
+		d->th[i].suspended = 0;
+		CloseHandle(d->th[i].h);
+		free(d->th[i].ctx);
+	}
+	free(d->th);
+	d->th = NULL;
+	d->nth = 0;
+}
+
+static void
+dump_collect_threads(struct dump_state *d)
+{
+	int i, ok;
+	const u64 ps = sizeof(void *);
+	for (i = 0; i < d->nth; i++) {
+		struct dthread *t = &d->th[i];
+		struct pd_thread_basic tbi;
+		t->ctx = _aligned_malloc(sizeof(CONTEXT), 16);
+		if (t->ctx) {
+			memset(t->ctx, 0, sizeof(CONTEXT));
+			t->ctx->ContextFlags = CONTEXT_ALL;
+			t->ctx_ok = GetThreadContext(t->h, t->ctx) != 0;
+#ifdef _WIN64
+			t->sp = t->ctx->Rsp;
+			t->ip = t->ctx->Rip;
+#else
+			t->sp = t->ctx->Esp;
+			t->ip = t->ctx->Eip;
+#endif
+		}
+		if (PD_NT_SUCCESS(nt.NtQueryInformationThread(t->h, 0, &tbi, sizeof tbi, NULL))) {
+			t->teb = (u64)(ULONG_PTR)tbi.TebBaseAddress;
+			ok = 1;
+			/* NT_TIB: ExceptionList, StackBase, StackLimit */
+			t->stack_base = w32_read_ptr(d->h, t->teb + ps, &ok);
+			t->stack_limit = w32_read_ptr(d->h, t->teb + 2 * ps, &ok);
+			if (!ok)
+				t->stack_base = t->stack_limit = 0;
+		}
+	}
+}
+
+/* free with _aligned_free: contexts come from _aligned_malloc */
+static void
+dump_free_contexts(struct dump_state *d)
+{
+	int i;
+	for (i = 0; i < d->nth; i++) {
+		_aligned_free(d->th[i].ctx);
+		d->th[i].ctx = NULL;
+	}
+}
+
+static int
+dump_collect_memory_map(struct dump_state *d)
+{
+	u64 addr = 0;
+	int cap = 0;
+	for (;;) {
+		MEMORY_BASIC_INFORMATION mbi;
+		if (!VirtualQueryEx(d->h, (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi))
+			break;
+		if (d->nreg == cap) {
+			int nc = cap ? cap * 2 : 512;
+			struct dregion *n = realloc(d->reg, nc * sizeof *n);
+			if (!n) {
+				warn("out of memory");
+				return -1;
+			}
+			d->reg = n;
+			cap = nc;
+		}
+		d->reg[d->nreg].base = (u64)(ULONG_PTR)mbi.BaseAddress;
+		d->reg[d->nreg].alloc_base = (u64)(ULONG_PTR)mbi.AllocationBase;
+		d->reg[d->nreg].size = mbi.RegionSize;
+		d->reg[d->nreg].alloc_protect = mbi.AllocationProtect;
+		d->reg[d->nreg].state = mbi.State;
+		d->reg[d->nreg].protect = mbi.Protect;
+		d->reg[d->nreg].type = mbi.Type;
+		d->nreg++;
+		if ((u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize <= addr)
+			break;
+		addr = (u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize;
+		if (addr == 0 || addr > (u64)(ULONG_PTR)-1)
+			break;
+	}
+	if (!d->nreg) {
+		warn("VirtualQueryEx %lu:", d->pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads what the PE headers in target memory say about a module: size,
+ * checksum, timestamp, the CodeView and Misc debug records and the fixed
+ * version resource.  Reading target memory (not the file on disk) gives
+ * the image that is really loaded. */
+static void
+dump_module_pe(struct dump_state *d, struct dmodule *m)
+{
+	u8 hdr[4096];
+	u32 lfanew, opt, ndirs, dd, i;
+	u16 magic;
+	u32 dbg_rva, dbg_size, rsrc_rva, rsrc_size;
+
+	if (w32_read(d->h, m->base, hdr, sizeof hdr) < 0)
+		return;
+	memcpy(&lfanew, hdr + 0x3C, 4);
+	if (hdr[0] != 'M' || hdr[1] != 'Z' || lfanew > sizeof hdr - 264 || memcmp(hdr + lfanew, "PE\0\0", 4))
+		return;
+	memcpy(&m->timestamp, hdr + lfanew + 8, 4);
+	opt = lfanew + 24;
+	memcpy(&magic, hdr + opt, 2);
+	if (magic == 0x20B) {
+		memcpy(&ndirs, hdr + opt + 108, 4);
+		dd = opt + 112;
+	} else if (magic == 0x10B) {
+		memcpy(&ndirs, hdr + opt + 92, 4);
+		dd = opt + 96;
+	} else
+		return;
+	memcpy(&m->checksum, hdr + opt + 64, 4);
+	if (!m->size)
+		memcpy(&m->size, hdr + opt + 56, 4);
+	if (dd + 8 * 7 > sizeof hdr)
+		return;
+	memcpy(&rsrc_rva, hdr + dd + 8 * 2, 4);
+	memcpy(&rsrc_size, hdr + dd + 8 * 2 + 4, 4);
+	memcpy(&dbg_rva, hdr + dd + 8 * 6, 4);
+	memcpy(&dbg_size, hdr + dd + 8 * 6 + 4, 4);
+	if (ndirs <= 6)
+		dbg_rva = dbg_size = 0;
+	if (ndirs <= 2)
+		rsrc_rva = rsrc_size = 0;
+
+	/* Debug directory: CodeView (type 2) and Misc (type 4) records. */
+	if (dbg_rva && dbg_size && dbg_size % 28 == 0 && dbg_size <= 28 * 32) {
+		u8 dir[28 * 32];
+		if (w32_read(d->h, m->base + dbg_rva, dir, dbg_size) == 0) {
+			for (i = 0; i < dbg_size / 28; i++) {
+				u32 type, size, rva;
+				u8 *rec;
+				memcpy(&type, dir + i * 28 + 12, 4);
+				memcpy(&size, dir + i * 28 + 16, 4);
+				memcpy(&rva, dir + i * 28 + 20, 4);
+				if (!rva || !size || size > 4096 || (type != 2 && type != 4))
+					continue;
+				if ((type == 2 && m->cv) || (type == 4 && m->misc))
+					continue;
+				rec = xcalloc(size + 1, 1);
+				if (!rec)
+					continue;
+				if (w32_read(d->h, m->base + rva, rec, size) < 0) {
+					free(rec);
+					continue;
+				}
+				if (type == 2) {
+					if (size < 24 || (memcmp(rec, "RSDS", 4) && memcmp(rec, "NB10", 4))) {
+						free(rec);
+						continue;
+					}
+					/* Breakpad wants the PDB name NUL-terminated */
+					if (rec[size - 1] != 0)
+						size++;
+					m->cv = rec;
+					m->cv_len = size;
+				} else {
+					m->misc = rec;
+					m->misc_len = size;
+				}
+			}
+		}
+	}
+
+	/* Resource directory: RT_VERSION (16) -> first name -> first language. */
+	if (rsrc_rva && rsrc_size >= 16) {
+		u8 dirb[16 + 8 * 64], ent[8];
+		u64 root = m->base + rsrc_rva;
+		u32 off = 0, lvl;
+		for (lvl = 0; lvl < 3; lvl++) {
+			u16 named, ids;
+			u32 cnt, k, found = 0;
+			if (w32_read(d->h, root + off, dirb, 16) < 0)
+				return;
+			memcpy(&named, dirb + 12, 2);
+			memcpy(&ids, dirb + 14, 2);
+			cnt = (u32)named + ids;
+			if (cnt > 64)
+				cnt = 64;
+			for (k = 0; k < cnt; k++) {
+				u32 id, to;
+				if (w32_read(d->h, root + off + 16 + 8 * k, ent, 8) < 0)
+					return;
+				memcpy(&id, ent, 4);
+				memcpy(&to, ent + 4, 4);
+				if (lvl == 0 && id != 16)
+					continue;
+				if (lvl < 2 && !(to & 0x80000000u))
+					return;
+				if (lvl == 2 && (to & 0x80000000u))
+					return;
+				off = to & 0x7FFFFFFFu;
+				found = 1;
+				break;
+			}
+			if (!found)
+				return;
+		}
+		{
+			u32 data_rva, data_size;
+			u8 vi[40 + 52];
+			u16 wlen, vlen;
+			u32 sig;
+			if (w32_read(d->h, root + off, ent, 8) < 0)
+				return;
+			memcpy(&data_rva, ent, 4);
+			memcpy(&data_size, ent + 4, 4);
+			if (data_size < sizeof vi || w32_read(d->h, m->base + data_rva, vi, sizeof vi) < 0)
+				return;
+			memcpy(&wlen, vi, 2);
+			memcpy(&vlen, vi + 2, 2);
+			memcpy(&sig, vi + 40, 4);
+			if (vlen == 52 && sig == 0xFEEF04BDu && !memcmp(vi + 6, L"VS_VERSION_INFO", 30)) {
+				memcpy(&m->ver, vi + 40, 52);
+				m->ver.v[10] &= m->ver.v[9]; /* FileFlags &= FileFlagsMask */
+			}
+			(void)wlen;
+		}
+	}
+}
+
+/* Modules in load order from the PEB's loader list (main executable first). */
+static int
+dump_collect_modules(struct dump_state *d)
+{
+	struct pd_process_basic pbi;
+	const u64 ps = sizeof(void *);
+	/* PEB.Ldr, PEB_LDR_DATA.InLoadOrderModuleList and LDR_DATA_TABLE_ENTRY
+	 * offsets for this build's pointer size (the target has the same). */
+	const u64 off_ldr = ps == 8 ? 0x18 : 0x0C, off_list = ps == 8 ? 0x10 : 0x0C;
+	const u64 off_base = ps == 8 ? 0x30 : 0x18, off_size = ps == 8 ? 0x40 : 0x20;
+	const u64 off_name = ps == 8 ? 0x48 : 0x24;
+	u64 head, cur;
+	int ok = 1, guard = 0, cap = 0;
+
+	if (!PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 0, &pbi, sizeof pbi, NULL))) {
+		warn("cannot read the process environment block of %lu", d->pid);
+		return -1;
+	}
+	head = w32_read_ptr(d->h, (u64)(ULONG_PTR)pbi.PebBaseAddress + off_ldr, &ok) + off_list;
+	if (!ok)
+		return -1;
+	cur = w32_read_ptr(d->h, head, &ok);
+	while (ok && cur && cur != head && guard++ < 4096) {
+		struct dmodule m;
+		u16 len = 0;
+		u64 nbuf;
+		memset(&m, 0, sizeof m);
+		m.base = w32_read_ptr(d->h, cur + off_base, &ok);
+		{
+			u32 sz = 0;
+			if (w32_read(d->h, cur + off_size, &sz, 4) < 0)
+				ok = 0;
+			m.size = sz;
+		}
+		if (w32_read(d->h, cur + off_name, &len, 2) < 0)
+			ok = 0;
+		nbuf = w32_read_ptr(d->h, cur + off_name + ps, &ok);
+		if (!ok)
+			break;
+		if (m.base) {
+			m.name = xcalloc(len / 2 + 1, sizeof(wchar_t));
+			if (m.name && len && w32_read(d->h, nbuf, m.name, len & ~1u) < 0)
+				m.name[0] = 0;
+			dump_module_pe(d, &m);
+			if (d->nmod == cap) {
+				int nc = cap ? cap * 2 : 64;
+				struct dmodule *n = realloc(d->mod, nc * sizeof *n);
+				if (!n)
+					break;
+				d->mod = n;
+				cap = nc;
+			}
+			d->mod[d->nmod++] = m;
+		}
+		cur = w32_read_ptr(d->h, cur, &ok); /* InLoadOrderLinks.Flink */
+	}
+	return 0;
+}
+
+static void
+dump_free_modules(struct dump_state *d)
+{
+	int i;
+	for (i = 0; i < d->nmod; i++) {
+		free(d->mod[i].name);
+		free(d->mod[i].cv);
+		free(d->mod[i].misc);
+	}
+	free(d->mod);
+	d->mod = NULL;
+	d->nmod = 0;
+}
+
+static int
+dump_add_range(struct dump_state *d, u64 start, u64 size)
+{
+	if (!size)
+		return 0;
+	if (d->nrng == d->cap_rng) {
+		int nc = d->cap_rng ? d->cap_rng * 2 : 256;
+		struct range *n = realloc(d->rng, nc * sizeof *n);
+		if (!n) {
+			warn("out of memory");
+			return -1;
+		}
+		d->rng = n;
+		d->cap_rng = nc;
+	}
+	d->rng[d->nrng].start = start;
+	d->rng[d->nrng].size = size;
+	d->nrng++;
+	return 0;
+}
+
+/* Adds [start, start+size) clipped to readable regions of the map. */
+static void
+dump_add_readable(struct dump_state *d, u64 start, u64 size)
+{
+	u64 end = start + size;
+	int i;
+	if (end < start)
+		end = ~0ULL;
+	for (i = 0; i < d->nreg; i++) {
+		const struct dregion *r = &d->reg[i];
+		u64 a = r->base, b = r->base + r->size;
+		if (b <= start || a >= end || !dump_readable(r))
+			continue;
+		if (a < start)
+			a = start;
+		if (b > end)
+			b = end;
+		dump_add_range(d, a, b - a);
+	}
+}
+
+static int
+range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Sorts, then merges overlapping and touching ranges: no reader accepts
+ * overlaps, and a read that straddles two descriptors gets truncated. */
+static void
+dump_coalesce(struct dump_state *d, u64 max_size)
+{
+	int i, o = 0;
+	if (!d->nrng)
+		return;
+	qsort(d->rng, d->nrng, sizeof *d->rng, range_cmp);
+	for (i = 1; i < d->nrng; i++) {
+		struct range *c = &d->rng[o];
+		u64 cend = c->start + c->size, nend = d->rng[i].start + d->rng[i].size;
+		if (d->rng[i].start <= cend && (nend <= cend || nend - c->start <= max_size)) {
+			if (nend > cend)
+				c->size = nend - c->start;
+		} else
+			d->rng[++o] = d->rng[i];
+	}
+	d->nrng = o + 1;
+}
+
+/* Reads target memory, zero-filling pages that cannot be read so that the
+ * layout planned before writing stays exact. */
+static u64
+dump_read_fill(HANDLE h, u64 addr, u8 *buf, size_t n)
+{
+	SIZE_T got = 0;
+	u64 bad = 0;
+	size_t off = 0;
+	if (ReadProcessMemory(h, (LPCVOID)(ULONG_PTR)addr, buf, n, &got) && got == n)
+		return 0;
+	while (off < n) {
+		size_t step = 4096 - (size_t)((addr + off) & 4095);
+		if (step > n - off)
+			step = n - off;
+		if (!ReadProcessMemory(h, (LPCVOID)(ULONG_PTR)(addr + off), buf + off, step, &got) || got != step) {
+			memset(buf + off, 0, step);
+			bad += step;
+		}
+		off += step;
+	}
+	return bad;
+}
+
+static u32
+dump_add_string(struct buf *b, const wchar_t *s)
+{
+	u32 len = (u32)(wcslen(s) * 2);
+	size_t off = buf_add(b, &len, 4, 4);
+	buf_add(b, s, len + 2, 1);
+	return (u32)off;
+}
+
+static void
+dump_system_info(struct buf *b, struct md_dir *dir)
+{
+	struct md_sysinfo si;
+	SYSTEM_INFO ns;
+	OSVERSIONINFOEXW v;
+	size_t off;
+	u32 csd;
+	int i;
+
+	memset(&si, 0, sizeof si);
+	memset(&v, 0, sizeof v);
+	v.dwOSVersionInfoSize = sizeof v;
+	GetNativeSystemInfo(&ns);
+	if (!nt.RtlGetVersion || !PD_NT_SUCCESS(nt.RtlGetVersion(&v))) {
+		v.dwOSVersionInfoSize = sizeof v;
+		GetVersionExW((OSVERSIONINFOW *)&v);
+	}
+#ifdef _WIN64
+	si.arch = PROCESSOR_ARCHITECTURE_AMD64;
+	for (i = 0; i < 128; i++)
+		if (IsProcessorFeaturePresent(i))
+			si.cpu.other.features[i / 64] |= 1ULL << (i % 64);
+#else
+	si.arch = PROCESSOR_ARCHITECTURE_INTEL;
+	{
+		unsigned a, bx, c, dx;
+		if (__get_cpuid(0, &a, &bx, &c, &dx)) {
+			si.cpu.x86.vendor[0] = bx;
+			si.cpu.x86.vendor[1] = dx;
+			si.cpu.x86.vendor[2] = c;
+			if (__get_cpuid(1, &a, &bx, &c, &dx)) {
+				si.cpu.x86.version = a;
+				si.cpu.x86.features = dx;
+			}
+			if (si.cpu.x86.vendor[0] == 0x68747541 /* "Auth" */ &&
+			    __get_cpuid(0x80000001, &a, &bx, &c, &dx))
+				si.cpu.x86.amd_ext = dx;
+		}
+	}
+	(void)i;
+#endif
+	si.level = ns.wProcessorLevel;
+	si.revision = ns.wProcessorRevision;
+	si.nproc = (u8)(ns.dwNumberOfProcessors > 255 ? 255 : ns.dwNumberOfProcessors);
+	si.product_type = v.wProductType;
+	si.major = v.dwMajorVersion;
+	si.minor = v.dwMinorVersion;
+	si.build = v.dwBuildNumber;
+	si.platform = VER_PLATFORM_WIN32_NT;
+	si.suite = v.wSuiteMask;
+	off = buf_add(b, &si, sizeof si, 4);
+	csd = dump_add_string(b, v.szCSDVersion);
+	memcpy(b->p + off + offsetof(struct md_sysinfo, csd_rva), &csd, 4);
+	dir->type = MD_SYSTEMINFO;
+	dir->size = sizeof si;
+	dir->rva = (u32)off;
+}
+
+/* Plans the memory ranges of the dump type (see minidump-writer-spec.md). */
+static int
+dump_plan_memory(struct dump_state *d, int type)
+{
+	int i;
+	if (type == PD_FULL) {
+		for (i = 0; i < d->nreg; i++)
+			if (dump_readable(&d->reg[i]))
+				dump_add_range(d, d->reg[i].base, d->reg[i].size);
+		dump_coalesce(d, ~0ULL);
+		return 0;
+	}
+	/* Mini: every stack from SP (less one word) to its base, and 256 bytes
+	 * around every instruction pointer. */
+	for (i = 0; i < d->nth; i++) {
+		struct dthread *t = &d->th[i];
+		if (t->stack_base > t->stack_limit) {
+			u64 lo = t->sp - sizeof(void *);
+			if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
+				lo = t->stack_limit;
+			dump_add_readable(d, lo, t->stack_base - lo);
+		}
+		if (t->ctx_ok && t->ip > 128)
+			dump_add_readable(d, t->ip - 128, 256);
+	}
+	if (d->req->ev && d->req->ev->has_exception) {
+		u64 a = (u64)(ULONG_PTR)d->req->ev->rec.ExceptionAddress;
+		if (a > 128)
+			dump_add_readable(d, a - 128, 256);
+	}
+	/* Keep descriptors under 4 GiB each (DataSize is 32-bit). */
+	dump_coalesce(d, 0xFFFFF000ULL);
+	return 0;
+}
+
+/* The captured stack of a thread: the part of [SP-word, StackBase) that the
+ * planned ranges hold, within the range that contains SP. */
+static void
+dump_thread_stack(struct dump_state *d, struct dthread *t)
+{
+	u64 lo, hi = t->stack_base;
+	int i;
+	t->stk_start = t->stk_size = 0;
+	if (t->stack_base <= t->stack_limit)
+		return;
+	lo = t->sp - sizeof(void *);
+	if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
+		lo = t->stack_limit;
+	for (i = 0; i < d->nrng; i++) {
+		const struct range *r = &d->rng[i];
+		u64 e = r->start + r->size;
+		if (lo < r->start) {
+			/* SP fell into a hole (unreadable page): take what follows */
+			if (r->start < hi)
+				lo = r->start;
+			else
+				continue;
+		}
+		if (lo >= r->start && lo < e) {
+			t->stk_start = lo;
+			t->stk_size = (hi < e ? hi : e) - lo;
+			return;
+		}
+	}
+}
+
+/* Double-buffered copy of target memory to the file: the worker thread
+ * writes one buffer while the caller reads the next. */
+struct wq {
+	HANDLE file;
+	HANDLE go[2], done[2], thread;
+	u8 *b[2];
+	DWORD len[2];
+	volatile LONG err;
+	volatile LONG quit;
+};
+
+static DWORD WINAPI
+wq_worker(void *arg)
+{
+	struct wq *q = arg;
+	unsigned k;
+	for (k = 0;; k++) {
+		int i = k & 1;
+		DWORD put;
+		WaitForSingleObject(q->go[i], INFINITE);
+		if (q->quit)
+			return 0;
+		if (!q->err && (!WriteFile(q->file, q->b[i], q->len[i], &put, NULL) || put != q->len[i]))
+			q->err = GetLastError() ? (LONG)GetLastError() : ERROR_WRITE_FAULT;
+		SetEvent(q->done[i]);
+	}
+}
+
+#define WQ_CHUNK (4u << 20)
+
+static int
+wq_start(struct wq *q, HANDLE file)
+{
+	int i;
+	memset(q, 0, sizeof *q);
+	q->file = file;
+	for (i = 0; i < 2; i++) {
+		q->go[i] = CreateEventW(NULL, FALSE, FALSE, NULL);
+		q->done[i] = CreateEventW(NULL, FALSE, TRUE, NULL);
+		q->b[i] = VirtualAlloc(NULL, WQ_CHUNK, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+		if (!q->go[i] || !q->done[i] || !q->b[i]) {
+			warn("cannot set up the write buffers:");
+			return -1;
+		}
+	}
+	q->thread = CreateThread(NULL, 0, wq_worker, q, 0, NULL);
+	if (!q->thread) {
+		warn("CreateThread:");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+wq_stop(struct wq *q)
+{
+	int i;
+	if (q->thread) {
+		WaitForSingleObject(q->done[0], INFINITE);
+		WaitForSingleObject(q->done[1], INFINITE);
+		q->quit = 1;
+		SetEvent(q->go[0]);
+		SetEvent(q->go[1]);
+		WaitForSingleObject(q->thread, INFINITE);
+		CloseHandle(q->thread);
+	}
+	for (i = 0; i < 2; i++) {
+		if (q->go[i]) CloseHandle(q->go[i]);
+		if (q->done[i]) CloseHandle(q->done[i]);
+		if (q->b[i]) VirtualFree(q->b[i], 0, MEM_RELEASE);
+	}
+}
+
+static int
+dump_cancelled(const struct pd_dump_req *r)
+{
+	return r->cancel && *r->cancel;
+}
+
+/* Builds the whole dump.  Metadata (and, for Mini, the memory bytes) are
+ * laid out in one buffer whose offsets are the file offsets; Full memory is
+ * streamed after it as the Memory64 blob. */
+static int
+dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *res)
+{
+	const struct pd_dump_req *rq = d->req;
+	struct buf b = { 0 };
+	struct md_dir dir[16];
+	int nd = 0, i, rc = -1;
+	struct md_header hd;
+	size_t dir_off, threads_off, mem_off = 0;
+	u64 blob_rva = 0, blob_size = 0, bad = 0;
+	u32 *stack_rvas = NULL;
+	DWORD put;
+	int full = rq->type == PD_FULL;
+
+	memset(dir, 0, sizeof dir);
+	memset(&hd, 0, sizeof hd);
+	buf_add(&b, NULL, sizeof hd, 1);
+	dir_off = buf_add(&b, NULL, sizeof dir, 4); /* trimmed to nd entries below */
+
+	dump_system_info(&b, &dir[nd++]);
+
+	{ /* MiscInfo, level 1: PID and process times */
+		struct md_misc1 mi = { sizeof mi, 0x1 | 0x2, d->pid, 0, 0, 0 };
+		mi.create = ticks_to_time_t(d->create_time);
+		mi.user = (u32)((d->user_time + 5000000) / 10000000);
+		mi.kernel = (u32)((d->kernel_time + 5000000) / 10000000);
+		dir[nd].type = MD_MISCINFO;
+		dir[nd].size = sizeof mi;
+		dir[nd++].rva = (u32)buf_add(&b, &mi, sizeof mi, 4);
+	}
+
+	{ /* ThreadList: entries now, contexts after; stack RVAs patched later */
+		u32 n = (u32)d->nth;
+		size_t off = buf_add(&b, &n, 4, 4);
+		threads_off = buf_add(&b, NULL, sizeof(struct md_thread) * n, 4);
+		dir[nd].type = MD_THREADLIST;
+		dir[nd].size = 4 + sizeof(struct md_thread) * n;
+		dir[nd++].rva = (u32)off;
+		for (i = 0; i < d->nth; i++) {
+			struct dthread *t = &d->th[i];
+			struct md_thread mt;
+			memset(&mt, 0, sizeof mt);
+			mt.id = t->tid;
+			mt.suspend = t->prev_suspend;
+			mt.prio_class = GetPriorityClass(d->h);
+			mt.prio = (u32)t->prio;
+			mt.teb = t->teb;
+			mt.stack.start = t->stk_start;
+			mt.stack.mem.size = (u32)t->stk_size;
+			mt.ctx.size = sizeof(CONTEXT);
+			mt.ctx.rva = (u32)buf_add(&b, t->ctx, sizeof(CONTEXT), 16);
+			if (!t->ctx_ok)
+				mt.ctx.size = mt.ctx.rva = 0;
+			if (b.oom)
+				goto out;
+			memcpy(b.p + threads_off + i * sizeof mt, &mt, sizeof mt);
+		}
+	}
+
+	{ /* ModuleList */
+		u32 n = (u32)d->nmod;
+		size_t off = buf_add(&b, &n, 4, 4), mods = buf_add(&b, NULL, sizeof(struct md_module) * n, 4);
+		dir[nd].type = MD_MODULELIST;
+		dir[nd].size = 4 + sizeof(struct md_module) * n;
+		dir[nd++].rva = (u32)off;
+		for (i = 0; i < d->nmod; i++) {
+			struct dmodule *m = &d->mod[i];
+			struct md_module mm;
+			memset(&mm, 0, sizeof mm);
+			mm.base = m->base;
+			mm.size = m->size;
+			mm.checksum = m->checksum;
+			mm.timestamp = m->timestamp;
+			mm.name_rva = dump_add_string(&b, m->name ? m->name : L"");
+			mm.ver = m->ver;
+			mm.ver.v[0] = 0xFEEF04BDu;
+			if (!mm.ver.v[1])
+				mm.ver.v[1] = 0x10000;
+			if (m->cv) {
+				mm.cv.size = m->cv_len;
+				mm.cv.rva = (u32)buf_add(&b, m->cv, m->cv_len, 4);
+			}
+			if (m->misc) {
+				mm.misc.size = m->misc_len;
+				mm.misc.rva = (u32)buf_add(&b, m->misc, m->misc_len, 4);
+			}
+			if (b.oom)
+				goto out;
+			memcpy(b.p + mods + i * sizeof mm, &mm, sizeof mm);
+		}
+	}
+
+	if (rq->ev && rq->ev->has_exception) { /* Exception */
+		struct md_exception ex;
+		const EXCEPTION_RECORD *er = &rq->ev->rec;
+		DWORD k;
+		memset(&ex, 0, sizeof ex);
+		ex.tid = rq->ev->tid;
+		ex.code = er->ExceptionCode;
+		ex.flags = er->ExceptionFlags;
+		ex.record = (u64)(ULONG_PTR)er->ExceptionRecord;
+		ex.address = (u64)(ULONG_PTR)er->ExceptionAddress;
+		ex.nparams = er->NumberParameters > 15 ? 15 : er->NumberParameters;
+		for (k = 0; k < ex.nparams; k++)
+			ex.info[k] = (u64)er->ExceptionInformation[k];
+		ex.ctx.size = sizeof(CONTEXT);
+		ex.ctx.rva = (u32)buf_add(&b, &rq->ev->ctx, sizeof(CONTEXT), 16);
+		dir[nd].type = MD_EXCEPTION;
+		dir[nd].size = sizeof ex;
+		dir[nd++].rva = (u32)buf_add(&b, &ex, sizeof ex, 4);
+	}
+
+	{ /* MemoryInfoList: every region, free ones included */
+		struct md_meminfo_list hl = { sizeof hl, sizeof(struct md_meminfo), (u64)d->nreg };
+		size_t off = buf_add(&b, &hl, sizeof hl, 8);
+		for (i = 0; i < d->nreg; i++) {
+			struct md_meminfo mi;
+			const struct dregion *r = &d->reg[i];
+			memset(&mi, 0, sizeof mi);
+			mi.base = r->base;
+			mi.size = r->size;
+			mi.state = r->state;
+			if (r->state != MEM_FREE) {
+				mi.alloc_base = r->alloc_base;
+				mi.alloc_protect = r->alloc_protect;
+				mi.protect = r->protect;
+				mi.type = r->type;
+			} else
+				mi.protect = PAGE_NOACCESS;
+			buf_add(&b, &mi, sizeof mi, 1);
+		}
+		dir[nd].type = MD_MEMORYINFOLIST;
+		dir[nd].size = (u32)(sizeof hl + sizeof(struct md_meminfo) * d->nreg);
+		dir[nd++].rva = (u32)off;
+	}
+
+	if (rq->comment) { /* CommentStreamA and CommentStreamW, NUL included */
+		int na = WideCharToMultiByte(CP_ACP, 0, rq->comment, -1, NULL, 0, NULL, NULL);
+		char *a = na > 0 ? xcalloc(na, 1) : NULL;
+		if (a) {
+			WideCharToMultiByte(CP_ACP, 0, rq->comment, -1, a, na, NULL, NULL);
+			dir[nd].type = MD_COMMENTA;
+			dir[nd].size = (u32)na;
+			dir[nd++].rva = (u32)buf_add(&b, a, na, 4);
+			free(a);
+		}
+		dir[nd].type = MD_COMMENTW;
+		dir[nd].size = (u32)((wcslen(rq->comment) + 1) * 2);
+		dir[nd].rva = (u32)buf_add(&b, rq->comment, dir[nd].size, 4);
+		nd++;
+	}
+
+	stack_rvas = xcalloc(d->nth ? d->nth : 1, sizeof *stack_rvas);
+	if (!stack_rvas)
+		goto out;
+
+	if (!full) { /* MemoryList with the bytes right after it */
+		u32 n = (u32)d->nrng;
+		size_t off = buf_add(&b, &n, 4, 4), descs = buf_add(&b, NULL, 16 * (size_t)n, 4);
+		dir[nd].type = MD_MEMORYLIST;
+		dir[nd].size = 4 + 16 * n;
+		dir[nd++].rva = (u32)off;
+		for (i = 0; i < d->nrng; i++) {
+			struct md_memdesc md;
+			size_t at;
+			int j;
+			if (b.oom || dump_cancelled(rq))
+				goto out;
+			at = buf_add(&b, NULL, (size_t)d->rng[i].size, 16);
+			if (b.oom)
+				goto out;
+			if (i == 0)
+				mem_off = at;
+			bad += dump_read_fill(d->h, d->rng[i].start, b.p + at, (size_t)d->rng[i].size);
+			md.start = d->rng[i].start;
+			md.mem.size = (u32)d->rng[i].size;
+			md.mem.rva = (u32)at;
+			memcpy(b.p + descs + 16 * (size_t)i, &md, 16);
+			for (j = 0; j < d->nth; j++) {
+				struct dthread *t = &d->th[j];
+				if (t->stk_size && t->stk_start >= md.start && t->stk_start < md.start + md.mem.size)
+					stack_rvas[j] = (u32)(at + (t->stk_start - md.start));
+			}
+		}
+#ifdef _WIN64
+		if (b.len > 0xFFFFFFFFULL) {
+			SetLastError(0);
+			warn("a mini dump over 4 GiB cannot be written");
+			goto out;
+		}
+#endif
+	} else { /* Memory64List: descriptors here, the blob last and gap-free */
+		u64 n = (u64)d->nrng, acc = 0;
+		size_t off = buf_add(&b, &n, 8, 8);
+		size_t base_at = buf_add(&b, NULL, 8, 1);
+		for (i = 0; i < d->nrng; i++) {
+			struct md_memdesc64 m = { d->rng[i].start, d->rng[i].size };
+			buf_add(&b, &m, sizeof m, 1);
+			blob_size += m.size;
+		}
+		dir[nd].type = MD_MEMORY64LIST;
+		dir[nd].size = (u32)(16 + 16 * n);
+		dir[nd++].rva = (u32)off;
+		/* Stacks that would sit past 4 GiB in the blob get a copy here,
+		 * because a thread's stack RVA is 32-bit. */
+		{
+			u64 meta_guess = b.len + 4096, copies = 0;
+			for (i = 0; i < d->nth; i++)
+				copies += d->th[i].stk_size;
+			for (i = 0, acc = 0; i < d->nrng; i++) {
+				int j;
+				for (j = 0; j < d->nth; j++) {
+					struct dthread *t = &d->th[j];
+					if (!t->stk_size || t->stk_start < d->rng[i].start ||
+					    t->stk_start + t->stk_size > d->rng[i].start + d->rng[i].size)
+						continue;
+					if (meta_guess + copies + acc + (t->stk_start - d->rng[i].start) + t->stk_size < 0xFFFFFFFFULL)
+						stack_rvas[j] = 1; /* in the blob: patched below */
+				}
+				acc += d->rng[i].size;
+			}
+			for (i = 0; i < d->nth; i++) {
+				struct dthread *t = &d->th[i];
+				if (!t->stk_size || stack_rvas[i] == 1)
+					continue;
+				{
+					size_t at = buf_add(&b, NULL, (size_t)t->stk_size, 16);
+					if (b.oom)
+						goto out;
+					dump_read_fill(d->h, t->stk_start, b.p + at, (size_t)t->stk_size);
+					stack_rvas[i] = (u32)at;
+				}
+			}
+		}
+		blob_rva = (b.len + 4095) & ~(u64)4095;
+		memcpy(b.p + base_at, &blob_rva, 8);
+		for (i = 0, acc = 0; i < d->nrng; i++) {
+			int j;
+			for (j = 0; j < d->nth; j++) {
+				struct dthread *t = &d->th[j];
+				if (stack_rvas[j] == 1 && t->stk_start >= d->rng[i].start &&
+				    t->stk_start < d->rng[i].start + d->rng[i].size)
+					stack_rvas[j] = (u32)(blob_rva + acc + (t->stk_start - d->rng[i].start));
+			}
+			acc += d->rng[i].size;
+		}
+		buf_add(&b, NULL, (size_t)(blob_rva - b.len), 1);
+	}
+	(void)mem_off;
+	if (b.oom)
+		goto out;
+
+	/* Patch thread stack descriptors now that their bytes have RVAs. */
+	for (i = 0; i < d->nth; i++) {
+		struct md_thread *mt = (struct md_thread *)(b.p + threads_off + i * sizeof *mt);
+		struct md_memdesc sd;
+		memcpy(&sd, &mt->stack, sizeof sd);
+		sd.mem.rva = stack_rvas[i];
+		if (!sd.mem.rva)
+			sd.mem.size = 0;
+		memcpy(&mt->stack, &sd, sizeof sd);
+	}
+
+	/* Header (signature last) and the directory, trimmed to nd entries
+	 * by moving it: entries past nd stay as type 0 (unused). */
+	hd.sig = 0;
+	hd.version = 0xA793;
+	hd.nstreams = (u32)(sizeof dir / sizeof dir[0]);
+	hd.dir_rva = (u32)dir_off;
+	hd.timestamp = (u32)time(NULL);
+	hd.flags = MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE | (full ? MDT_FULLMEMORY : 0);
+	memcpy(b.p, &hd, sizeof hd);
+	memcpy(b.p + dir_off, dir, sizeof dir);
+
+	if (rq->on_plan)
+		rq->on_plan(rq->ctx, b.len + blob_size);
+
+	if (!WriteFile(file, b.p, (DWORD)b.len, &put, NULL) || put != b.len) {
+		warn("writing the dump:");
+		goto out;
+	}
+	if (full) {
+		struct wq q;
+		unsigned k = 0;
+		if (wq_start(&q, file) < 0) {
+			wq_stop(&q);
+			goto out;
+		}
+		for (i = 0; i < d->nrng && !q.err; i++) {
+			u64 a = d->rng[i].start, left = d->rng[i].size;
+			while (left && !q.err) {
+				int bi = k & 1;
+				DWORD n = left > WQ_CHUNK ? WQ_CHUNK : (DWORD)left;
+				if (dump_cancelled(rq)) {
+					q.err = ERROR_CANCELLED;
+					break;
+				}
+				WaitForSingleObject(q.done[bi], INFINITE);
+				bad += dump_read_fill(d->h, a, q.b[bi], n);
+				q.len[bi] = n;
+				SetEvent(q.go[bi]);
+				a += n;
+				left -= n;
+				k++;
+			}
+		}
+		wq_stop(&q);
+		if (q.err) {
+			if (q.err == ERROR_CANCELLED)
+				warn("dump cancelled");
+			else {
+				SetLastError((DWORD)q.err);
+				warn("writing the dump:");
+			}
+			goto out;
+		}
+	}
+	if (bad)
+		vlog("%llu bytes could not be read and were written as zeros\n", bad);
+	res->bytes = b.len + blob_size;
+	rc = 0;
+out:
+	free(stack_rvas);
+	free(b.p);
+	return rc;
+}
+
+static void
+dump_free_state(struct dump_state *d)
+{
+	dump_free_modules(d);
+	free(d->reg);
+	free(d->rng);
+	d->reg = NULL;
+	d->rng = NULL;
+}
+
+/* Writes one dump of target t as req says.  Returns 0 or PD_EXIT_*. */
+static int
+dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_result *res)
+{
+	struct dump_state d;
+	wchar_t *tmp = NULL;
+	HANDLE file = INVALID_HANDLE_VALUE;
+	int rc = PD_EXIT_WRITE, written = 0;
+	double t0 = now_sec(), t1;
+	size_t n;
+
+	memset(&d, 0, sizeof d);
+	memset(res, 0, sizeof *res);
+	d.h = t->h;
+	d.pid = t->pid;
+	d.req = req;
+
+	if (req->type != PD_MINI && req->type != PD_FULL) {
+		SetLastError(0);
+		warn("this dump type is not implemented yet");
+		return PD_EXIT_USAGE;
+	}
+	if (!req->overwrite && w32_exists(req->path)) {
+		SetLastError(0);
+		warn("dump file '%s' already exists (use -o to overwrite)", u8s(req->path));
+		return PD_EXIT_WRITE;
+	}
+	n = wcslen(req->path) + 32;
+	tmp = malloc(n * sizeof *tmp);
+	if (!tmp)
+		return PD_EXIT_WRITE;
+	swprintf(tmp, n, L"%ls.%lu.tmp", req->path, GetCurrentProcessId());
+	file = CreateFileW(tmp, GENERIC_WRITE | GENERIC_READ, 0, NULL, CREATE_ALWAYS,
+	                   FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, NULL);
+	if (file == INVALID_HANDLE_VALUE) {
+		warn("cannot create '%s':", u8s(tmp));
+		free(tmp);
+		return PD_EXIT_WRITE;
+	}
+
+	if (dump_suspend(&d) < 0) {
+		rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
+		goto out;
+	}
+	vlog("suspended %d threads in %.1f ms\n", d.nth, (now_sec() - t0) * 1e3);
+	dump_collect_threads(&d);
+	if (dump_collect_memory_map(&d) < 0)
+		goto out;
+	dump_collect_modules(&d);
+	{
+		int i;
+		dump_plan_memory(&d, req->type);
+		for (i = 0; i < d.nth; i++)
+			dump_thread_stack(&d, &d.th[i]);
+	}
+	t1 = now_sec();
+	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms\n",
+	     d.nth, d.nmod, d.nreg, d.nrng, (t1 - t0) * 1e3);
+	if (dump_build_and_write(&d, file, res) < 0)
+		goto out;
+	{ /* signature last: a file cut short is never taken for a dump */
+		u32 sig = 0x504D444D;
+		DWORD put;
+		LARGE_INTEGER z = { 0 };
+		if (!SetFilePointerEx(file, z, NULL, FILE_BEGIN) ||
+		    !WriteFile(file, &sig, 4, &put, NULL) || put != 4) {
+			warn("writing the dump header:");
+			goto out;
+		}
+	}
+	written = 1;
+	rc = 0;
+out:
+	dump_free_contexts(&d);
+	dump_resume(&d);
+	dump_free_state(&d);
+	if (file != INVALID_HANDLE_VALUE)
+		CloseHandle(file);
+	if (written) {
+		if (!MoveFileExW(tmp, req->path, req->overwrite ? MOVEFILE_REPLACE_EXISTING : 0)) {
+			if (GetLastError() == ERROR_ALREADY_EXISTS || GetLastError() == ERROR_FILE_EXISTS)
+				warn("dump file '%s' appeared while writing; not replaced (use -o)", u8s(req->path));
+			else
+				warn("cannot rename '%s' to '%s':", u8s(tmp), u8s(req->path));
+			rc = PD_EXIT_WRITE;
+		}
+	}
+	if (rc != 0)
+		DeleteFileW(tmp);
+	free(tmp);
+	res->seconds = now_sec() - t0;
+	vlog("dump took %.3f s\n", res->seconds);
+	return rc;
+}
+
+/* =============================== Triggers =============================== */
+/* Decides when to dump.  This release has the immediate dump and the timed
+ * series (-n N -s S with no other trigger); cancellation comes from Ctrl+C,
+ * `procdump -cancel PID` or the named event ProcDump-<PID>. */
+
+static volatile LONG g_cancel;
+static HANDLE g_cancel_event;
+
+static BOOL WINAPI
+trig_ctrl_handler(DWORD type)
+{
+	if (type == CTRL_C_EVENT || type == CTRL_BREAK_EVENT || type == CTRL_CLOSE_EVENT) {
+		InterlockedExchange(&g_cancel, 1);
+		if (g_cancel_event)
+			SetEvent(g_cancel_event);
+		return TRUE;
+	}
+	return FALSE;
+}
+
+/* The file name of one dump (see "Filename" in the man page). */
+struct trig_names {
+	wchar_t **used;
+	int n, cap;
+};
+
+static wchar_t *
+trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, DWORD code)
+{
+	wchar_t val[5][64];
+	static const wchar_t *keys[5] = { L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS" };
+	size_t cap = wcslen(pat) * 4 + MAX_PATH + 64, o = 0;
+	wchar_t *r = malloc(cap * sizeof *r);
+	const wchar_t *s = pat;
+	if (!r)
+		return NULL;
+	swprintf(val[0], 64, L"%ls", t->name);
+	swprintf(val[1], 64, L"%lu", t->pid);
+	swprintf(val[2], 64, L"%08lX", code);
+	swprintf(val[3], 64, L"%02u%02u%02u", st->wYear % 100, st->wMonth, st->wDay);
+	swprintf(val[4], 64, L"%02u%02u%02u", st->wHour, st->wMinute, st->wSecond);
+	if (!code)
+		wcscpy(val[2], L"0");
+	while (*s) {
+		int k, hit = 0;
+		for (k = 0; k < 5; k++) {
+			size_t kl = wcslen(keys[k]);
+			if (!wcsncmp(s, keys[k], kl)) {
+				size_t vl = wcslen(val[k]);
+				if (o + vl + 1 >= cap)
+					break;
+				wmemcpy(r + o, val[k], vl);
+				o += vl;
+				s += kl;
+				hit = 1;
+				break;
+			}
+		}
+		if (!hit) {
+			if (o + 2 >= cap)
+				break;
+			r[o++] = *s++;
+		}
+	}
+	r[o] = 0;
+	return r;
+}
+
+/* Full path of the next dump: folder + default name, or the given file name
+ * with substitutions and .dmp; a name this run already wrote gets -2, -3...
+ * so several dumps in one second never collide. */
+static wchar_t *
+trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct trig_names *nm,
+               DWORD code, int out_is_dir)
+{
+	SYSTEMTIME st;
+	wchar_t *name, *full, *cand;
+	size_t n;
+	int k, i;
+
+	GetLocalTime(&st);
+	if (!cfg->output || out_is_dir) {
+		wchar_t *dflt = trig_subst(L"PROCESSNAME_YYMMDD_HHMMSS", t, &st, code);
+		const wchar_t *dir = cfg->output ? cfg->output : L".";
+		if (!dflt)
+			return NULL;
+		n = wcslen(dir) + wcslen(dflt) + 8;
+		name = malloc(n * sizeof *name);
+		if (!name) {
+			free(dflt);
+			return NULL;
+		}
+		swprintf(name, n, L"%ls%ls%ls.dmp", dir,
+		         (wcs_endswith_i(dir, L"\\") || wcs_endswith_i(dir, L"/")) ? L"" : L"\\", dflt);
+		free(dflt);
+	} else {
+		wchar_t *s = trig_subst(cfg->output, t, &st, code);
+		if (!s)
+			return NULL;
+		n = wcslen(s) + 8;
+		name = malloc(n * sizeof *name);
+		if (!name) {
+			free(s);
+			return NULL;
+		}
+		swprintf(name, n, L"%ls%ls", s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
+		free(s);
+	}
+	full = w32_full_path(name);
+	free(name);
+	if (!full)
+		return NULL;
+	for (k = 1; k < 10000; k++) {
+		int clash = 0;
+		if (k == 1)
+			cand = wdup(full);
+		else {
+			n = wcslen(full) + 16;
+			cand = malloc(n * sizeof *cand);
+			if (cand)
+				swprintf(cand, n, L"%.*ls-%d.dmp", (int)(wcslen(full) - 4), full, k);
+		}
+		if (!cand)
+			break;
+		for (i = 0; i < nm->n; i++)
+			if (!_wcsicmp(nm->used[i], cand))
+				clash = 1;
+		if (!clash) {
+			free(full);
+			if (nm->n == nm->cap) {
+				int c = nm->cap ? nm->cap * 2 : 16;
+				wchar_t **u = realloc(nm->used, c * sizeof *u);
+				if (!u) {
+					free(cand);
+					return NULL;
+				}
+				nm->used = u;
+				nm->cap = c;
+			}
+			nm->used[nm->n++] = wdup(cand);
+			return cand;
+		}
+		free(cand);
+	}
+	free(full);
+	return NULL;
+}
+
+static const char *
+trig_type_name(int type)
+{
+	static const char *n[PD_NTYPES] = { "Mini", "Full", "Triage", "MiniPlus", "Custom", "Callback" };
+	return type >= 0 && type < PD_NTYPES ? n[type] : "?";
+}
+
+struct trig_plan_ctx { int num; };
+
+static void
+trig_on_plan(void *ctx, u64 bytes)
+{
+	struct trig_plan_ctx *c = ctx;
+	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), c->num,
+	    (bytes + (1 << 20) - 1) >> 20);
+}
+
+/* Writes one dump of each requested type for one trigger.  Returns 0 or
+ * PD_EXIT_*; *dumpno counts files across the run. */
+static int
+trig_fire(const struct pd_config *cfg, struct pd_target *t, struct trig_names *nm,
+          const struct pd_event *ev, int out_is_dir, int *dumpno)
+{
+	int i;
+	for (i = 0; i < cfg->ntypes; i++) {
+		struct pd_dump_req rq;
+		struct pd_dump_result res;
+		struct trig_plan_ctx pc;
+		wchar_t *path = trig_dump_path(cfg, t, nm, ev ? ev->exception_code : 0, out_is_dir);
+		int rc;
+		if (!path) {
+			warn("cannot make a dump file name");
+			return PD_EXIT_WRITE;
+		}
+		pc.num = ++*dumpno;
+		memset(&rq, 0, sizeof rq);
+		rq.type = cfg->types[i];
+		rq.path = path;
+		rq.comment = cfg->dc;
+		rq.overwrite = cfg->o;
+		rq.ev = ev;
+		rq.cancel = &g_cancel;
+		rq.on_plan = trig_on_plan;
+		rq.ctx = &pc;
+		out("%s Dump %d initiated: %s\n", stamp(), pc.num, u8s(path));
+		vlog("dump type %s\n", trig_type_name(rq.type));
+		rc = dump_write(t, &rq, &res);
+		if (rc) {
+			out("%s Dump %d failed.\n", stamp(), pc.num);
+			free(path);
+			return rc;
+		}
+		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), pc.num,
+		    (res.bytes + (1 << 20) - 1) >> 20, res.seconds);
+		free(path);
+	}
+	return 0;
+}
+
+/* The timed series: dump now, then every S seconds until N triggers.
+ * Ends early (exit 1) when the target exits or the run is cancelled. */
+static int
+trig_run_timed(const struct pd_config *cfg, struct pd_target *t, int out_is_dir)
+{
+	struct trig_names nm = { 0 };
+	long long count = cfg->n == -1 ? 1 : cfg->n, sec = cfg->s == -1 ? 10 : cfg->s, k;
+	int dumpno = 0, rc = 0, i;
+	wchar_t evname[64];
+	HANDLE named;
+
+	swprintf(evname, 64, L"ProcDump-%lu", t->pid);
+	named = CreateEventW(NULL, TRUE, FALSE, evname);
+	for (k = 0; k < count; k++) {
+		HANDLE w[3];
+		DWORD r;
+		int nw = 0;
+		if (k > 0) {
+			w[nw++] = g_cancel_event;
+			w[nw++] = t->h;
+			if (named)
+				w[nw++] = named;
+			r = WaitForMultipleObjects(nw, w, FALSE, (DWORD)(sec * 1000));
+			if (r == WAIT_OBJECT_0 + 1) {
+				out("%s The process has exited.\n", stamp());
+				rc = PD_EXIT_NOTDONE;
+				break;
+			}
+			if (r != WAIT_TIMEOUT) {
+				out("%s Cancelled.\n", stamp());
+				rc = PD_EXIT_NOTDONE;
+				break;
+			}
+		}
+		if (g_cancel || (named && WaitForSingleObject(named, 0) == WAIT_OBJECT_0)) {
+			out("%s Cancelled.\n", stamp());
+			rc = PD_EXIT_NOTDONE;
+			break;
+		}
+		if (!tgt_alive(t)) {
+			out("%s The process has exited.\n", stamp());
+			rc = PD_EXIT_NOTDONE;
+			break;
+		}
+		rc = trig_fire(cfg, t, &nm, NULL, out_is_dir, &dumpno);
+		if (rc) {
+			if (g_cancel || (named && WaitForSingleObject(named, 0) == WAIT_OBJECT_0))
+				rc = PD_EXIT_NOTDONE;
+			break;
+		}
+	}
+	if (!rc)
+		out("%s Dump count reached.\n", stamp());
+	else if (rc == PD_EXIT_NOTDONE)
+		out("%s Dump count not reached.\n", stamp());
+	if (named)
+		CloseHandle(named);
+	for (i = 0; i < nm.n; i++)
+		free(nm.used[i]);
+	free(nm.used);
+	return rc;
+}
+
+/* -cancel PID: set ProcDump-<PID>, which every instance monitoring PID waits on. */
+static int
+trig_cancel_pid(DWORD pid)
+{
+	wchar_t name[64];
+	HANDLE e;
+	swprintf(name, 64, L"ProcDump-%lu", pid);
+	e = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
+	if (!e) {
+		SetLastError(0);
+		warn("no procdump is monitoring PID %lu", pid);
+		return PD_EXIT_TARGET;
+	}
+	SetEvent(e);
+	CloseHandle(e);
+	out("Cancel signalled to every procdump monitoring PID %lu.\n", pid);
+	return 0;
+}
+
+/* =============================== Debugger =============================== */
+/* Debug-event triggers (-e, -l, -ld, -ud, -ct, -et, -t, -b) and launch (-x)
+ * are parsed and validated by Args; they are built in a later release, and
+ * using one says so (args_check_implemented). */
+
+/* ================================ Install =============================== */
+/* AeDebug registration (-i, -u, -j) is parsed and validated by Args and
+ * built in a later release; using it says so. */
+
+/* ================================= Main ================================= */
+/* pd_main(): parse, validate, resolve the target, run the trigger, choose
+ * the exit code.  The only place that prints the banner and summary. */
+
+static void
+main_banner(void)
+{
+	out("procdump.c v" PD_VERSION " - open-source process dump utility (ProcDump-compatible)\n");
+	out("Free software (MIT). Exit codes are documented: procdump -?\n\n");
+}
+
+PD_API int
+pd_write_dump(unsigned long pid, const wchar_t *path, int type, const wchar_t *comment, int overwrite)
+{
+	struct pd_target t;
+	struct pd_dump_req rq;
+	struct pd_dump_result res;
+	wchar_t spec[16];
+	int rc;
+	if (!nt.NtQuerySystemInformation && w32_init() < 0)
+		return PD_EXIT_TARGET;
+	swprintf(spec, 16, L"%lu", pid);
+	if ((rc = tgt_resolve(&t, spec)) || (rc = tgt_open(&t, 0)))
+		return rc;
+	memset(&rq, 0, sizeof rq);
+	rq.type = type;
+	rq.path = path;
+	rq.comment = comment;
+	rq.overwrite = overwrite;
+	rc = dump_write(&t, &rq, &res);
+	tgt_close(&t);
+	return rc;
+}
+
+PD_API int
+pd_main(int argc, wchar_t **argv)
+{
+	struct pd_config cfg;
+	struct pd_target t;
+	int rc, out_is_dir = 0, i;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	setvbuf(stderr, NULL, _IONBF, 0);
+	if (argc < 2) {
+		main_banner();
+		args_usage(0);
+		return PD_EXIT_USAGE;
+	}
+	if ((rc = args_parse(&cfg, argc, argv)))
+		return rc;
+	if (cfg.help) {
+		main_banner();
+		args_usage(cfg.e);
+		return PD_EXIT_OK;
+	}
+	if ((rc = args_validate(&cfg)) || (rc = args_check_implemented(&cfg)))
+		return rc;
+	g_verbose = cfg.v;
+	if (w32_init() < 0)
+		return PD_EXIT_TARGET;
+	if (cfg.cancel != -1)
+		return trig_cancel_pid((DWORD)cfg.cancel);
+	if (!cfg.ntypes)
+		cfg.types[cfg.ntypes++] = PD_MINI;
+
+	/* The output: a folder (existing, or named with a trailing separator)
+	 * or a file name whose folder must exist. */
+	if (cfg.output) {
+		if (w32_is_dir(cfg.output))
+			out_is_dir = 1;
+		else if (wcs_endswith_i(cfg.output, L"\\") || wcs_endswith_i(cfg.output, L"/")) {
+			SetLastError(0);
+			warn("dump folder '%s' does not exist", u8s(cfg.output));
+			return PD_EXIT_USAGE;
+		} else {
+			wchar_t *dir = w32_dirname(cfg.output);
+			int ok = dir && w32_is_dir(dir);
+			if (!ok) {
+				SetLastError(0);
+				warn("the folder of dump file '%s' does not exist", u8s(cfg.output));
+				free(dir);
+				return PD_EXIT_USAGE;
+			}
+			free(dir);
+		}
+	}
+
+	main_banner();
+	w32_enable_privilege(L"SeDebugPrivilege");
+	g_cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+	SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
+
+	if ((rc = tgt_resolve(&t, cfg.target)))
+		return rc;
+	if ((rc = tgt_open(&t, cfg.k)))
+		return rc;
+#ifdef _WIN64
+	if (t.wow64 && !cfg.x64) {
+		tgt_close(&t);
+		SetLastError(0);
+		warn("process %lu is 32-bit (WOW64): the x86 view is not implemented yet; use -64 for a "
+		     "64-bit view or procdump.exe", t.pid);
+		return PD_EXIT_USAGE;
+	}
+#endif
+	out("Process:               %s (%lu)\n", u8s(t.name), t.pid);
+	out("Dump types:           ");
+	for (i = 0; i < cfg.ntypes; i++)
+		out(" %s", trig_type_name(cfg.types[i]));
+	out("\nNumber of dumps:       %lld\n", cfg.n == -1 ? 1LL : cfg.n);
+	if (cfg.n > 1)
+		out("Seconds between dumps: %lld\n", cfg.s == -1 ? 10LL : cfg.s);
+	out("\n");
+
+	rc = trig_run_timed(&cfg, &t, out_is_dir);
+
+	if (cfg.k && tgt_alive(&t)) {
+		if (TerminateProcess(t.h, 1))
+			out("%s Killed process %lu (-k).\n", stamp(), t.pid);
+		else
+			warn("TerminateProcess %lu:", t.pid);
+	}
+	tgt_close(&t);
+	if (g_cancel_event)
+		CloseHandle(g_cancel_event);
+	return rc;
+}
+
+#ifndef PROCDUMP_NO_MAIN
+int
+wmain(int argc, wchar_t **argv)
+{
+	return pd_main(argc, argv);
+}
+#endif

@@ -1,0 +1,90 @@
+/* target.c - a live process for the dump tests.
+ *
+ * Prints, one per line, before anything else can be asked of it:
+ *   pid=<PID>
+ *   tid=<TID> role=<main|worker>          (one line per thread)
+ *   marker=<hex address> bytes=<hex of the first 16 bytes>   (heap buffer)
+ *   stack=<hex address> bytes=<hex of 16 bytes>              (main's stack local)
+ *   ready
+ * then "heartbeat N" every 100 ms, so a test can see that it still runs.
+ * Usage: target.exe [threads] [heap-MiB]
+ */
+#include <windows.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile LONG started;
+
+static void
+fill(unsigned char *p, size_t n, unsigned seed)
+{
+	size_t i;
+	for (i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (unsigned char)(seed >> 16);
+	}
+}
+
+static void
+hex(const unsigned char *p, int n, char *out)
+{
+	int i;
+	for (i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+__attribute__((noinline)) static DWORD WINAPI
+target_worker(void *arg)
+{
+	volatile unsigned char local[64];
+	(void)arg;
+	local[0] = 1;
+	printf("tid=%lu role=worker\n", GetCurrentThreadId());
+	InterlockedIncrement(&started);
+	for (;;)
+		Sleep(1000 + local[0]);
+	return 0;
+}
+
+__attribute__((noinline)) static void
+target_heartbeat(unsigned char *stack_marker)
+{
+	int n = 0;
+	for (;;) {
+		printf("heartbeat %d %02x\n", n++, stack_marker[0]);
+		Sleep(100);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	int nthreads = argc > 1 ? atoi(argv[1]) : 3, i;
+	size_t mib = argc > 2 ? (size_t)atoi(argv[2]) : 1;
+	unsigned char stack_local[256];
+	unsigned char *marker;
+	char h[64];
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	printf("pid=%lu\n", GetCurrentProcessId());
+	printf("tid=%lu role=main\n", GetCurrentThreadId());
+	marker = VirtualAlloc(NULL, mib << 20, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+	if (!marker)
+		return 1;
+	fill(marker, mib << 20, GetCurrentProcessId());
+	memcpy(marker, "PDMARKER", 8);
+	fill(stack_local, sizeof stack_local, GetCurrentProcessId() ^ 0x5a5a);
+	memcpy(stack_local, "PDSTACK!", 8);
+	for (i = 0; i < nthreads; i++)
+		CloseHandle(CreateThread(NULL, 0, target_worker, NULL, 0, NULL));
+	while (started < nthreads)
+		Sleep(1);
+	hex(marker, 16, h);
+	printf("marker=%p bytes=%s\n", (void *)marker, h);
+	hex(stack_local, 16, h);
+	printf("stack=%p bytes=%s\n", (void *)stack_local, h);
+	printf("ready\n");
+	target_heartbeat(stack_local);
+	return 0;
+}
