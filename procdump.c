@@ -2456,11 +2456,11 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		memcpy(&mt->stack, &sd, sizeof sd);
 	}
 
-	/* Header (signature last) and the directory, trimmed to nd entries
-	 * by moving it: entries past nd stay as type 0 (unused). */
+	/* Header (signature last) and the directory: nd entries; the rest of
+	 * the space reserved for it stays zero and unreferenced. */
 	hd.sig = 0;
 	hd.version = 0xA793;
-	hd.nstreams = (u32)(sizeof dir / sizeof dir[0]);
+	hd.nstreams = (u32)nd;
 	hd.dir_rva = (u32)dir_off;
 	hd.timestamp = (u32)time(NULL);
 	hd.flags = MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE | (full ? MDT_FULLMEMORY : 0);

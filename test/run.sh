@@ -1,0 +1,855 @@
+#!/bin/sh
+# run.sh - procdump.c's test suite.
+#
+#   sh test/run.sh [group ...]     groups: build cli names targets writer series lib
+#
+# Prints TAP lines and closes with "N passed, N failed, N skipped".  Under
+# Linux every Windows program runs under Wine in a prefix of its own; under
+# Git Bash/MSYS2 on Windows they run natively.  Dumps are checked with readers
+# nobody on this project wrote: lldb, llvm's obj2yaml and Breakpad's
+# minidump_dump, against what the target printed about itself.
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+T=$top/test
+O=$T/out
+PD=$top/procdump64.exe
+rm -rf "$O"
+mkdir -p "$O"
+: >"$O/bg.list"
+
+case $(uname -s) in
+MINGW* | MSYS* | CYGWIN*) native=1 ;;
+*) native=0 ;;
+esac
+
+CC=x86_64-w64-mingw32-gcc
+TCFLAGS="-O1 -g -gdwarf-4 -Wall -Wextra -Werror -Wl,--build-id"
+BP=$top/.deps/node_modules/minidump/bin/linux-x64/minidump_dump
+WINEDLLS=$(ls -d /usr/lib/x86_64-linux-gnu/wine/x86_64-windows /usr/lib/wine/x86_64-windows \
+	/usr/lib64/wine/x86_64-windows 2>/dev/null | head -n 1)
+export PYTHONPATH=/usr/lib/llvm-14/lib/python3.11/dist-packages # silences Debian's lldb 14
+
+# ---------------------------------------------------------------- platform --
+
+if [ $native = 1 ]; then
+	WINE=""
+	wpath() { cygpath -w "$1"; }
+else
+	WINE=wine
+	export WINEDEBUG=-all
+	export WINEPREFIX="${PD_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/procdump-test-wine}"
+	wpath() { printf 'Z:%s' "$1" | tr / '\\'; }
+fi
+
+cleanup() {
+	for p in $(cat "$O/bg.list" 2>/dev/null); do
+		kill "$p" 2>/dev/null
+	done
+	if [ $native = 0 ]; then
+		[ -f "$O/svc.made" ] && { wine sc stop PdTestSvc >/dev/null 2>&1; wine sc delete PdTestSvc >/dev/null 2>&1; }
+		wineserver -k 2>/dev/null
+	fi
+}
+
+wine_setup() {
+	[ $native = 1 ] && return 0
+	mkdir -p "$WINEPREFIX"
+	wineserver -p 2>/dev/null
+	if [ ! -f "$WINEPREFIX/system.reg" ]; then
+		echo "# creating the Wine prefix $WINEPREFIX (once, about 10 s)"
+		wineboot -i >/dev/null 2>&1
+	fi
+	# WINE.md facts 3-4: windows without X; crashes exit at once, no winedbg
+	wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null 2>&1
+	wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger /d '' /f >/dev/null 2>&1
+}
+
+# ------------------------------------------------------------------ harness --
+
+N=0 PASS=0 FAIL=0 SKIP=0
+GROUPS_WANTED="$*"
+
+selected() {
+	[ -z "$GROUPS_WANTED" ] && return 0
+	for g in $GROUPS_WANTED; do [ "$g" = "$1" ] && return 0; done
+	return 1
+}
+
+# t 'group: what must hold' function
+t() {
+	desc=$1 fn=$2 grp=${1%%:*}
+	selected "$grp" || return 0
+	N=$((N + 1))
+	: >"$O/pd.cmd"
+	(set -e; $fn) >"$O/case.log" 2>&1
+	rc=$?
+	if [ $rc = 0 ]; then
+		PASS=$((PASS + 1))
+		echo "ok $N - $desc"
+	elif [ $rc = 77 ]; then
+		SKIP=$((SKIP + 1))
+		echo "ok $N - $desc # SKIP $(tail -n 1 "$O/case.log")"
+	else
+		FAIL=$((FAIL + 1))
+		echo "not ok $N - $desc"
+		sed 's/^/#   /' "$O/case.log" | tail -n 15
+		if [ -s "$O/pd.cmd" ]; then
+			printf '#   last command: %s  (exit %s)\n' "$(cat "$O/pd.cmd")" "$(cat "$O/pd.rc" 2>/dev/null)"
+			tail -n 8 "$O/pd.out" 2>/dev/null | sed 's/^/#   stdout: /'
+			tail -n 4 "$O/pd.err" 2>/dev/null | sed 's/^/#   stderr: /'
+		fi
+	fi
+}
+
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "$*"; exit 77; }
+
+# wait_for FILE REGEX SECONDS: until a line matches, or fail at the deadline
+wait_for() {
+	_end=$(($(date +%s) + $3))
+	while :; do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+}
+
+# wait_gone UPID SECONDS: until the Unix process is gone
+wait_gone() {
+	_end=$(($(date +%s) + $2))
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# pd ARGS...: run procdump64.exe; stdout/stderr/exit code in $O/pd.{out,err,rc}
+pd() {
+	printf '%s\n' "procdump64.exe $*" >"$O/pd.cmd"
+	_rc=0
+	timeout 120 $WINE "$PD" "$@" >"$O/pd.raw" 2>"$O/pd.err" || _rc=$?
+	echo $_rc >"$O/pd.rc"
+	tr -d '\r' <"$O/pd.raw" >"$O/pd.out"
+	RC=$(cat "$O/pd.rc")
+}
+pd_in() { # pd_in DIR ARGS...: the same, with DIR as the current folder
+	_d=$1
+	shift
+	printf '%s\n' "(cd $_d) procdump64.exe $*" >"$O/pd.cmd"
+	_rc=0
+	(cd "$_d" && timeout 120 $WINE "$PD" "$@") >"$O/pd.raw" 2>"$O/pd.err" || _rc=$?
+	echo $_rc >"$O/pd.rc"
+	tr -d '\r' <"$O/pd.raw" >"$O/pd.out"
+	RC=$(cat "$O/pd.rc")
+}
+
+expect_rc() { [ "$RC" = "$1" ] || fail "exit code: wanted $1, got $RC"; }
+expect_out() { grep -q -- "$1" "$O/pd.out" || fail "stdout lacks /$1/"; }
+expect_err() { grep -q -- "$1" "$O/pd.err" || fail "stderr lacks /$1/"; }
+expect_err_one_line() { [ "$(grep -c . "$O/pd.err")" = 1 ] || fail "stderr is not one line"; }
+
+# start_target NAME EXE [ARGS...]: start, wait for "ready" (30 s deadline)
+start_target() {
+	_n=$1 _exe=$2
+	shift 2
+	$WINE "$_exe" "$@" >"$O/$_n.log" 2>&1 &
+	echo $! >"$O/$_n.upid"
+	echo $! >>"$O/bg.list"
+	wait_for "$O/$_n.log" '^ready' 30 || fail "target $_n did not start: $(tail -n 3 "$O/$_n.log")"
+}
+# field NAME KEY: a key=value the target printed (first match)
+field() { sed -n "s/^$2=\([^ ]*\).*/\1/p" "$O/$1.log" | tr -d '\r' | head -n 1; }
+upid() { cat "$O/$1.upid"; }
+tids() { sed -n 's/^tid=\([0-9]*\).*/\1/p' "$O/$1.log" | tr -d '\r'; }
+stop_target() { kill "$(upid "$1")" 2>/dev/null; wait_gone "$(upid "$1")" 10 || true; }
+
+# alive NAME: the target still runs and is not suspended: its heartbeat advances
+alive() {
+	_c=$(grep -c '^heartbeat' "$O/$1.log" || true)
+	_end=$(($(date +%s) + 10))
+	while :; do
+		[ "$(grep -c '^heartbeat' "$O/$1.log" || true)" -ge $((_c + 2)) ] && return 0
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+}
+
+# ------------------------------------------------------------------ readers --
+
+lldb_do() { # lldb_do DUMP OUTFILE CMD...: lldb batch, with Wine's DLLs and test/ as search paths
+	_dump=$1 _out=$2
+	shift 2
+	_args=""
+	for _c in "$@"; do _args="$_args -o \"$_c\""; done
+	eval "timeout 120 lldb -b -O 'settings set target.exec-search-paths $WINEDLLS $T' --core \"$_dump\" $_args" \
+		>"$_out" 2>&1 </dev/null || true
+}
+yaml() { timeout 60 obj2yaml "$1" >"$2" 2>&1 || fail "obj2yaml rejects $1: $(head -n 3 "$2")"; }
+need_bp() { [ -x "$BP" ] || skip "Breakpad readers missing (run make deps)"; }
+hexaddr() { printf '0x%x' "$1"; }
+
+# ------------------------------------------------------------------- builds --
+
+build_test_programs() {
+	for p in target svc sample; do
+		if [ ! -f "$T/$p.exe" ] || [ "$T/$p.c" -nt "$T/$p.exe" ]; then
+			$CC $TCFLAGS "$T/$p.c" -o "$T/$p.exe" || return 1
+		fi
+	done
+	# a second image name, so that only the tests' own processes match it
+	cp "$T/target.exe" "$T/pdtgt.exe"
+}
+
+# ==================================================================== build ==
+
+build_exes_exist() {
+	[ -f "$top/procdump64.exe" ] && [ -f "$top/procdump.exe" ] || fail "make did not build both exes"
+	file "$top/procdump64.exe" | grep -q 'x86-64' || fail "procdump64.exe is not x86-64"
+	file "$top/procdump.exe" | grep -q 'Intel 80386' || fail "procdump.exe is not i386"
+}
+build_imports_system_only() {
+	for e in procdump64.exe procdump.exe; do
+		x86_64-w64-mingw32-objdump -p "$top/$e" | sed -n 's/.*DLL Name: //p' | tr 'A-Z' 'a-z' >"$O/dlls"
+		[ -s "$O/dlls" ] || fail "$e: no imports found"
+		while read -r d; do
+			case $d in
+			kernel32.dll | advapi32.dll | msvcrt.dll | ntdll.dll | user32.dll) ;;
+			*) fail "$e imports $d, not a Windows system DLL" ;;
+			esac
+		done <"$O/dlls"
+	done
+}
+build_library_mode() {
+	for cc in x86_64-w64-mingw32-gcc i686-w64-mingw32-gcc; do
+		$cc -O2 -Wall -Wextra -Werror -DPROCDUMP_NO_MAIN -c "$top/procdump.c" -o "$O/lib-$cc.o" ||
+			fail "$cc -DPROCDUMP_NO_MAIN failed"
+		x86_64-w64-mingw32-nm "$O/lib-$cc.o" >"$O/nm" 2>/dev/null || i686-w64-mingw32-nm "$O/lib-$cc.o" >"$O/nm"
+		grep -Eq ' T _?pd_main$' "$O/nm" || fail "$cc: pd_main not exported"
+		grep -Eq ' T _?pd_write_dump$' "$O/nm" || fail "$cc: pd_write_dump not exported"
+		! grep -Eq ' T _?w?main$' "$O/nm" || fail "$cc: library mode still defines main"
+		! grep -Eq ' U _?exit$' "$O/nm" || fail "$cc: library mode can reach exit()"
+	done
+}
+build_man_lists_every_switch() {
+	pd -?
+	sed -n 's/^   -\([^ ]*\) .*/\1/p' "$O/pd.out" | grep -v '^$' >"$O/switches"
+	[ "$(wc -l <"$O/switches")" -ge 40 ] || fail "-? lists only $(wc -l <"$O/switches") switches"
+	for s in $(cat "$O/switches") y j; do
+		awk -v s="$s" '$1 == ".It" && $2 == "Fl" && ($3 == s || $3 == s "\\&") { f = 1 } END { exit !f }' \
+			"$top/man/procdump.1" || fail "man/procdump.1 lacks -$s"
+	done
+}
+build_readme_commands() {
+	grep -q 'make demo' "$top/README.md" || fail "README lacks make demo"
+	grep -q 'make test' "$top/README.md" || fail "README lacks make test"
+}
+
+# ====================================================================== cli ==
+
+cli_help() {
+	pd -?
+	expect_rc 0
+	expect_out 'Capture Usage:'
+	expect_out 'Install Usage:'
+	expect_out '-ma '
+	expect_out 'Exit codes:'
+}
+cli_help_examples() {
+	pd -? -e
+	expect_rc 0
+	expect_out 'procdump -ma 4572'
+	expect_out 'procdump -e 1 -f "" w3wp.exe'
+}
+cli_no_args() {
+	pd
+	expect_rc 2
+	expect_out 'Capture Usage:'
+}
+cli_unknown_switch() {
+	pd -zz 1234
+	expect_rc 2
+	expect_err "unknown switch '-zz'"
+	expect_err_one_line
+}
+cli_missing_value() {
+	pd -ma 1234 -n
+	expect_rc 2
+	expect_err '-n needs a value'
+	pd -n -ma 1234
+	expect_rc 2
+	expect_err '-n needs a value'
+}
+cli_not_numeric() {
+	pd -n three 1234
+	expect_rc 2
+	expect_err "-n: 'three' is not a whole number"
+	pd -s 1.5 1234
+	expect_rc 2
+	expect_err '-s:'
+	pd -mc xyz 1234
+	expect_rc 2
+	expect_err '-mc:'
+}
+cli_out_of_range() {
+	pd -n 0 1234
+	expect_rc 2
+	expect_err '-n: the dump count must be at least 1'
+	pd -s 0 1234
+	expect_rc 2
+	expect_err '-s: seconds must be at least 1'
+	pd -c 101 1234
+	expect_rc 2
+	expect_err '-c: CPU usage must be 0 to 100'
+	ncpu=$(nproc)
+	pd -c $((ncpu * 100 + 1)) -u 1234
+	expect_rc 2
+	expect_err "-c: CPU usage must be 0 to $((ncpu * 100))"
+	pd -r 7 -ma 1234
+	expect_rc 2
+	expect_err '-r: the concurrent limit must be 1 to 5'
+}
+cli_conflicts() {
+	pd -a -ma 1234
+	expect_rc 2
+	expect_err '-a needs -r'
+	pd -mk -r -ma 1234
+	expect_rc 2
+	expect_err '-mk cannot be used with -r'
+	pd -f NotFound 1234
+	expect_rc 2
+	expect_err '-f needs -e or -l'
+	pd -c 10 -cl 5 1234
+	expect_rc 2
+	expect_err '-c and -cl cannot be used together'
+	pd -ld 1234
+	expect_rc 2
+	expect_err '-ld needs -e'
+	pd -ma 1234 Z:\\tmp\\a.dmp extra
+	expect_rc 2
+	expect_err "unexpected argument 'extra'"
+	pd -ma
+	expect_rc 2
+	expect_err 'no target'
+	pd -w 1234
+	expect_rc 2
+	expect_err '-w waits for a process name'
+	pd -n 2 -n 3 1234
+	expect_rc 2
+	expect_err '-n is given twice'
+	pd -i 'C:\dumps' -n 2
+	expect_rc 2
+	expect_err '-n cannot be used with -i'
+	pd -u notepad
+	expect_rc 2
+	expect_err '-u needs -c or -cl'
+}
+cli_not_implemented_says_so() {
+	for args in "-e 1 1234" "-mt 1234" "-mp 1234" "-c 50 1234" "-h 1234" "-x Z:\\tmp Z:\\tmp\\a.exe" \
+		"-i Z:\\tmp" "-u" "-r -ma 1234" "-mk -ma 1234" "-wer 1234" "-l 1234" "-t 1234"; do
+		# shellcheck disable=SC2086
+		pd $args
+		expect_rc 2
+		grep -q 'is not implemented yet' "$O/pd.err" || fail "'$args': no 'not implemented yet' message"
+		expect_err_one_line
+	done
+}
+# Every example of ProcDump's reference page parses: it runs, says "not
+# implemented yet", or fails on the (absent) target; never a usage error.
+cli_every_example_parses() {
+	pd -? -e
+	sed -n 's/^      C:\\[^>]*>procdump //p' "$O/pd.out" >"$O/examples"
+	[ "$(wc -l <"$O/examples")" -ge 25 ] || fail "only $(wc -l <"$O/examples") examples"
+	while read -r line; do
+		eval "set -- $line"
+		pd "$@"
+		case $RC in
+		2) grep -q 'is not implemented yet' "$O/pd.err" || fail "example '$line': $(cat "$O/pd.err")" ;;
+		3) grep -Eq 'no process|not running|no procdump is monitoring' "$O/pd.err" || fail "example '$line': $(cat "$O/pd.err")" ;;
+		*) fail "example '$line' exited $RC" ;;
+		esac
+	done <"$O/examples"
+}
+cli_switch_case_and_slash() {
+	start_target cs "$T/target.exe" 1
+	pid=$(field cs pid)
+	mkdir -p "$O/cs"
+	pd /MA "$pid" "$(wpath "$O/cs/a.dmp")"
+	expect_rc 0
+	pd -Mm /N 1 "$pid" "$(wpath "$O/cs/b.dmp")"
+	expect_rc 0
+	yaml "$O/cs/a.dmp" "$O/cs/a.yaml"
+	grep -q 'Type:            Memory64List' "$O/cs/a.yaml" || fail "/MA did not write a full dump"
+	stop_target cs
+}
+
+# ==================================================================== names ==
+
+names_default_in_cwd() {
+	start_target nm "$T/target.exe" 1
+	mkdir -p "$O/nm1"
+	pd_in "$O/nm1" -ma "$(field nm pid)"
+	expect_rc 0
+	ls "$O/nm1" >"$O/nm1.ls"
+	grep -Eq '^target\.exe_[0-9]{6}_[0-9]{6}\.dmp$' "$O/nm1.ls" || fail "default name: $(cat "$O/nm1.ls")"
+	[ "$(wc -l <"$O/nm1.ls")" = 1 ] || fail "expected one file: $(cat "$O/nm1.ls")"
+	f=$(cat "$O/nm1.ls")
+	d=$(date +%y%m%d)
+	case $f in target.exe_"$d"_*) ;; *) fail "date part of $f is not $d" ;; esac
+	expect_out "Dump 1 initiated: .*$f"
+	expect_out 'Dump 1 writing: Estimated dump file size is [0-9]* MB\.'
+	expect_out 'Dump 1 complete: [0-9]* MB written in [0-9.]* seconds'
+	expect_out 'Dump count reached\.'
+}
+names_folder() {
+	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
+	mkdir -p "$O/nm2"
+	pd -mm "$(field nm pid)" "$(wpath "$O/nm2")"
+	expect_rc 0
+	ls "$O/nm2" | grep -Eq '^target\.exe_[0-9]{6}_[0-9]{6}\.dmp$' || fail "nothing in the folder: $(ls "$O/nm2")"
+}
+names_file_gets_dmp() {
+	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
+	mkdir -p "$O/nm3"
+	pd -mm "$(field nm pid)" "$(wpath "$O/nm3/crash")"
+	expect_rc 0
+	[ -f "$O/nm3/crash.dmp" ] || fail "no crash.dmp: $(ls "$O/nm3")"
+}
+names_substitutions() {
+	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
+	pid=$(field nm pid)
+	mkdir -p "$O/nm4"
+	pd -mm "$pid" "$(wpath "$O/nm4/PROCESSNAME-PID-YYMMDD-HHMMSS-EXCEPTIONCODE.dmp")"
+	expect_rc 0
+	ls "$O/nm4" >"$O/nm4.ls"
+	grep -Eq "^target\.exe-$pid-[0-9]{6}-[0-9]{6}-0\.dmp\$" "$O/nm4.ls" || fail "got $(cat "$O/nm4.ls")"
+}
+names_no_overwrite_without_o() {
+	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
+	mkdir -p "$O/nm5"
+	echo "precious" >"$O/nm5/x.dmp"
+	pd -mm "$(field nm pid)" "$(wpath "$O/nm5/x.dmp")"
+	expect_rc 4
+	expect_err 'already exists (use -o to overwrite)'
+	expect_err_one_line
+	[ "$(cat "$O/nm5/x.dmp")" = precious ] || fail "x.dmp was changed"
+	[ "$(ls "$O/nm5")" = x.dmp ] || fail "left files behind: $(ls "$O/nm5")"
+}
+names_overwrite_with_o() {
+	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
+	mkdir -p "$O/nm6"
+	echo "old" >"$O/nm6/x.dmp"
+	pd -mm -o "$(field nm pid)" "$(wpath "$O/nm6/x.dmp")"
+	expect_rc 0
+	yaml "$O/nm6/x.dmp" "$O/nm6/x.yaml"
+	[ "$(ls "$O/nm6")" = "x.dmp
+x.yaml" ] || fail "left files behind: $(ls "$O/nm6")"
+}
+names_two_types_one_trigger() {
+	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
+	mkdir -p "$O/nm7"
+	pd -mm -ma "$(field nm pid)" "$(wpath "$O/nm7/both.dmp")"
+	expect_rc 0
+	[ -f "$O/nm7/both.dmp" ] && [ -f "$O/nm7/both-2.dmp" ] || fail "want both.dmp and both-2.dmp: $(ls "$O/nm7")"
+	yaml "$O/nm7/both.dmp" "$O/nm7/a.yaml"
+	yaml "$O/nm7/both-2.dmp" "$O/nm7/b.yaml"
+	grep -q 'Type:            MemoryList' "$O/nm7/a.yaml" || fail "first (-mm) dump has no MemoryList"
+	grep -q 'Type:            Memory64List' "$O/nm7/b.yaml" || fail "second (-ma) dump has no Memory64List"
+	expect_out 'Dump 2 complete'
+	[ "$(grep -c 'initiated' "$O/pd.out")" = 2 ] || fail "want two dumps"
+}
+names_missing_folder() {
+	pd -mm 1234 "$(wpath "$O/no/such/dir/x.dmp")"
+	expect_rc 2
+	expect_err 'does not exist'
+}
+
+# ================================================================== targets ==
+
+targets_by_pid_name_case() {
+	start_target tg "$T/pdtgt.exe" 1
+	pid=$(field tg pid)
+	mkdir -p "$O/tg"
+	k=0
+	for spec in pdtgt PDTGT.EXE pdtgt.exe "$pid"; do
+		k=$((k + 1))
+		pd -mm "$spec" "$(wpath "$O/tg/$k.dmp")"
+		expect_rc 0
+		expect_out "Process: *pdtgt.exe ($pid)"
+		yaml "$O/tg/$k.dmp" "$O/tg/$k.yaml"
+		# MiscInfo: SizeOfInfo, Flags1, ProcessId (little-endian)
+		want=$(printf '%08X' "$pid" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
+		grep -A1 'Type:            MiscInfo' "$O/tg/$k.yaml" | grep -q "Content: *1800000003000000$want" ||
+			fail "MiscInfo of the dump of '$spec' does not carry PID $pid"
+	done
+}
+targets_several_match() {
+	[ -f "$O/tg.log" ] || start_target tg "$T/pdtgt.exe" 1
+	start_target tg2 "$T/pdtgt.exe" 1
+	pd -mm pdtgt
+	expect_rc 3
+	expect_err 'Multiple processes match'
+	expect_err "$(field tg pid)"
+	expect_err "$(field tg2 pid)"
+	expect_err_one_line
+	stop_target tg2
+}
+targets_not_found() {
+	pd -mm no_such_process_here
+	expect_rc 3
+	expect_err "no process or service named 'no_such_process_here'"
+	expect_err_one_line
+	pd -mm 999996
+	expect_rc 3
+	expect_err 'no process with PID 999996'
+}
+targets_service() {
+	[ $native = 1 ] && skip "service test needs Wine's sc (run as admin on Windows)"
+	rm -f "$O/svc.pid"
+	wine sc delete PdTestSvc >/dev/null 2>&1 || true # left by an interrupted run
+	wine sc create PdTestSvc binpath= "$(wpath "$T/svc.exe") $(wpath "$O/svc.pid")" >"$O/sc.log" 2>&1 ||
+		fail "sc create: $(tr -d '\r' <"$O/sc.log")"
+	echo PdTestSvc >"$O/svc.made"
+	wine sc start PdTestSvc >>"$O/sc.log" 2>&1 || fail "sc start: $(tr -d '\r' <"$O/sc.log")"
+	wait_for "$O/svc.pid" '^[0-9]' 30 || fail "the service did not write its PID"
+	spid=$(tr -d '\r\n' <"$O/svc.pid")
+	mkdir -p "$O/svc"
+	pd -mm PdTestSvc "$(wpath "$O/svc/s.dmp")"
+	rc=$RC
+	wine sc stop PdTestSvc >/dev/null 2>&1 || true
+	[ "$rc" = 0 ] || fail "dump by service name exited $rc: $(cat "$O/pd.err")"
+	expect_out "Process: *svc.exe ($spid)"
+	lldb_do "$O/svc/s.dmp" "$O/svc/l.txt" 'thread list'
+	grep -q "Process $spid stopped" "$O/svc/l.txt" || fail "lldb does not see PID $spid: $(head -n 5 "$O/svc/l.txt")"
+	# stopped: a clear error
+	_end=$(($(date +%s) + 20))
+	while :; do
+		pd -mm PdTestSvc
+		[ "$RC" = 3 ] && grep -q 'is not running' "$O/pd.err" && break
+		[ "$(date +%s)" -ge $_end ] && fail "stopped service: exit $RC, $(cat "$O/pd.err")"
+		sleep 0.2
+	done
+	wine sc delete PdTestSvc >/dev/null 2>&1 || true
+	rm -f "$O/svc.made"
+}
+
+# =================================================================== writer ==
+# One target (3 workers, a heap marker, a stack marker) and one dump of each
+# type, checked by lldb, obj2yaml and Breakpad.
+
+wr_setup() {
+	[ -f "$O/wr.log" ] && return 0
+	start_target wr "$T/target.exe" 3 4
+	mkdir -p "$O/wr"
+	pd -mm "$(field wr pid)" "$(wpath "$O/wr/mini.dmp")"
+	[ "$RC" = 0 ] || fail "-mm exited $RC: $(cat "$O/pd.err")"
+	pd -ma -dc "written by the test suite" "$(field wr pid)" "$(wpath "$O/wr/full.dmp")"
+	[ "$RC" = 0 ] || fail "-ma exited $RC: $(cat "$O/pd.err")"
+	for k in mini full; do
+		lldb_do "$O/wr/$k.dmp" "$O/wr/$k.lldb" 'thread list' 'bt all' 'image list'
+		_rc=0
+		timeout 60 obj2yaml "$O/wr/$k.dmp" >"$O/wr/$k.yaml" 2>&1 || _rc=$?
+		echo $_rc >"$O/wr/$k.yamlrc"
+	done
+}
+
+writer_readers_load() {
+	wr_setup
+	for k in mini full; do
+		grep -q "Core file .* was loaded" "$O/wr/$k.lldb" || fail "lldb did not load $k.dmp"
+		[ "$(cat "$O/wr/$k.yamlrc")" = 0 ] || fail "obj2yaml rejects $k.dmp: $(head -n 3 "$O/wr/$k.yaml")"
+	done
+}
+writer_thread_ids() {
+	wr_setup
+	n=0
+	for tid in $(tids wr); do
+		n=$((n + 1))
+		h=$(printf '0x%04x' "$tid")
+		H=$(printf '0x%X' "$tid")
+		for k in mini full; do
+			grep -q "tid = $h," "$O/wr/$k.lldb" || fail "lldb: thread $tid missing from $k.dmp"
+			grep -q "Thread Id: *$H\$" "$O/wr/$k.yaml" || fail "obj2yaml: thread $tid missing from $k.dmp"
+		done
+	done
+	[ $n = 4 ] || fail "the target printed $n thread ids, wanted 4"
+}
+writer_backtraces_name_target_functions() {
+	wr_setup
+	for k in mini full; do
+		[ "$(grep -c 'target.exe`target_worker' "$O/wr/$k.lldb")" -ge 3 ] ||
+			fail "$k: bt all does not show target_worker on the 3 workers"
+		grep -q 'target.exe`target_heartbeat' "$O/wr/$k.lldb" || fail "$k: no target_heartbeat frame"
+		grep -q 'target.exe`main' "$O/wr/$k.lldb" || fail "$k: no main frame"
+		grep -q 'kernel32.dll`BaseThreadInitThunk' "$O/wr/$k.lldb" || fail "$k: walk does not reach thread start"
+	done
+}
+writer_full_has_marker() {
+	wr_setup
+	addr=0x$(field wr marker)
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	lldb_do "$O/wr/full.dmp" "$O/wr/m.txt" "memory read --force -c 16 $addr"
+	got=$(sed -n 's/^0x[0-9a-f]*: \(\([0-9a-f][0-9a-f] \)\{16\}\).*/\1/p' "$O/wr/m.txt" | tr -d ' ')
+	[ "$got" = "$want" ] || fail "marker at $addr: wanted $want, lldb read '$got' ($(tail -n 2 "$O/wr/m.txt"))"
+	# the whole 4 MiB buffer is there: its last bytes too
+	end=$(printf '0x%x' $((addr + 4 * 1048576 - 16)))
+	lldb_do "$O/wr/full.dmp" "$O/wr/m2.txt" "memory read --force -c 16 $end"
+	grep -q "^0x0*${end#0x}: " "$O/wr/m2.txt" || fail "end of the marker buffer missing: $(tail -n 2 "$O/wr/m2.txt")"
+}
+writer_mini_has_stack_not_heap() {
+	wr_setup
+	addr=0x$(field wr stack)
+	want=$(sed -n 's/^stack=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	lldb_do "$O/wr/mini.dmp" "$O/wr/s.txt" "memory read --force -c 16 $addr"
+	got=$(sed -n 's/^0x[0-9a-f]*: \(\([0-9a-f][0-9a-f] \)\{16\}\).*/\1/p' "$O/wr/s.txt" | tr -d ' ')
+	[ "$got" = "$want" ] || fail "stack local at $addr: wanted $want, got '$got'"
+	lldb_do "$O/wr/mini.dmp" "$O/wr/h.txt" "memory read --force -c 16 0x$(field wr marker)"
+	! grep -q '^0x[0-9a-f]*: ' "$O/wr/h.txt" || fail "the mini dump holds the heap marker"
+}
+writer_streams() {
+	wr_setup
+	grep '^  - Type:' "$O/wr/mini.yaml" | awk '{print $3}' >"$O/wr/mini.types"
+	grep '^  - Type:' "$O/wr/full.yaml" | awk '{print $3}' >"$O/wr/full.types"
+	for s in SystemInfo MiscInfo ThreadList ModuleList MemoryInfoList MemoryList; do
+		grep -qx "$s" "$O/wr/mini.types" || fail "mini lacks $s"
+	done
+	for s in SystemInfo MiscInfo ThreadList ModuleList MemoryInfoList Memory64List CommentA CommentW; do
+		grep -qx "$s" "$O/wr/full.types" || fail "full lacks $s"
+	done
+	! grep -qx MemoryList "$O/wr/full.types" || fail "full has a MemoryList as well"
+	! grep -qx Memory64List "$O/wr/mini.types" || fail "mini has a Memory64List as well"
+	for k in mini full; do
+		d=$(sort "$O/wr/$k.types" | uniq -d)
+		[ -z "$d" ] || fail "$k: duplicate streams $d"
+	done
+	want=$(printf '%s' 'written by the test suite' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)00
+	grep -A1 'Type:            CommentA' "$O/wr/full.yaml" | grep -q "Content: *'$want'" ||
+		fail "the -dc comment is not in CommentStreamA (want $want)"
+	wantw=$(printf '%s' 'written by the test suite' | od -An -tx1 | tr -d ' \n' | sed 's/\(..\)/\100/g' | tr a-f A-F)0000
+	grep -A1 'Type:            CommentW' "$O/wr/full.yaml" | grep -q "Content: *'$wantw'" ||
+		fail "the -dc comment is not in CommentStreamW"
+}
+writer_codeview_matches_pe() {
+	wr_setup
+	sig=$(x86_64-w64-mingw32-objdump -p "$T/target.exe" | sed -n 's/.*format RSDS signature \([0-9a-f]*\) age \([0-9]*\).*/\1 \2/p')
+	[ -n "$sig" ] || fail "objdump finds no RSDS record in target.exe"
+	guid=${sig% *} age=${sig#* }
+	# lldb's UUID for the module is GUID-age, from the dump's CodeView record
+	want=$(echo "$guid" | tr a-f A-F | sed 's/\(........\)\(....\)\(....\)\(....\)\(.*\)/\1-\2-\3-\4-\5/')-$(printf '%08X' "$age")
+	grep -q "$want .*target.exe" "$O/wr/mini.lldb" || fail "lldb: no module target.exe with UUID $want"
+	# obj2yaml: the raw record is 'RSDS', GUID (mixed endian), age (LE), name, NUL
+	cv=$(grep -A20 "Module Name: *'.*target.exe'" "$O/wr/full.yaml" | sed -n 's/.*CodeView Record: *\([0-9A-F]*\).*/\1/p' | head -n 1)
+	raw=$(echo "$guid" | tr a-f A-F | sed 's/\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(.*\)/\4\3\2\1\6\5\8\7\9/')
+	agele=$(printf '%08X' "$age" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
+	case $cv in 52534453"$raw$agele"*00) ;; *) fail "CodeView record $cv != RSDS $raw $agele" ;; esac
+}
+writer_breakpad_accepts_mini() {
+	need_bp
+	wr_setup
+	rc=0
+	"$BP" "$O/wr/mini.dmp" >"$O/wr/bp.txt" 2>&1 || rc=$?
+	[ $rc = 0 ] || fail "minidump_dump exited $rc: $(grep -m 3 -i error "$O/wr/bp.txt")"
+	pid=$(field wr pid)
+	grep -q "process_id *= $pid\$" "$O/wr/bp.txt" || fail "Breakpad: MiscInfo process_id is not $pid"
+	grep -q "process_create_time *= 0x[0-9a-f]* $(date -u +%Y-%m-%d)" "$O/wr/bp.txt" ||
+		fail "Breakpad: process_create_time is not today: $(grep process_create_time "$O/wr/bp.txt")"
+	! grep -q ' ERROR: ' "$O/wr/bp.txt" || fail "Breakpad: $(grep -m 1 ' ERROR: ' "$O/wr/bp.txt")"
+	for tid in $(tids wr); do
+		grep -q "thread_id *= $(hexaddr "$tid")\$" "$O/wr/bp.txt" || fail "Breakpad: thread $tid missing"
+	done
+	grep -q 'debug_identifier *= "[0-9A-F]\{33\}"' "$O/wr/bp.txt" || fail "Breakpad: no debug identifier"
+}
+writer_memory64_layout() {
+	wr_setup
+	# Decode the Memory64List from obj2yaml's raw hex: count, BaseRva, (start,size)*
+	hex=$(grep -A1 'Type:            Memory64List' "$O/wr/full.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ -n "$hex" ] || fail "no Memory64List content"
+	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{s=""; for(i=NF;i>0;i--) s=s $i; print s}'; }
+	n=$((0x$(le "$(echo "$hex" | cut -c1-16)")))
+	base=$((0x$(le "$(echo "$hex" | cut -c17-32)")))
+	[ $((${#hex} / 2)) = $((16 + 16 * n)) ] || fail "Memory64List size $((${#hex} / 2)) != 16+16*$n"
+	total=0 prev_end=0 i=0
+	while [ $i -lt $n ]; do
+		o=$((33 + 32 * i))
+		s=$((0x$(le "$(echo "$hex" | cut -c$o-$((o + 15)))")))
+		z=$((0x$(le "$(echo "$hex" | cut -c$((o + 16))-$((o + 31)))")))
+		[ $z -gt 0 ] || fail "range $i is empty"
+		[ $s -ge $prev_end ] || fail "range $i overlaps or is out of order"
+		prev_end=$((s + z))
+		total=$((total + z))
+		i=$((i + 1))
+	done
+	size=$(wc -c <"$O/wr/full.dmp")
+	[ $((base + total)) = "$size" ] || fail "BaseRva $base + $total bytes != file size $size"
+	[ $((base % 4096)) = 0 ] || fail "BaseRva $base is not page-aligned"
+}
+writer_header_and_flags() {
+	wr_setup
+	# obj2yaml prints the header fields it knows; file(1) reads the signature
+	for k in mini full; do
+		file "$O/wr/$k.dmp" | grep -q 'Mini DuMP crash report' || fail "$k: file(1) does not see MDMP"
+	done
+	file "$O/wr/full.dmp" | grep -q '0x20802 type' || fail "full: header Flags not 0x20802: $(file "$O/wr/full.dmp")"
+	file "$O/wr/mini.dmp" | grep -q '0x20800 type' || fail "mini: header Flags not 0x20800: $(file "$O/wr/mini.dmp")"
+}
+writer_target_keeps_running() {
+	wr_setup
+	alive wr || fail "the target's heartbeat stopped after the dumps"
+	kill -0 "$(upid wr)" || fail "the target is gone"
+	grep -q 'Suspend Count' "$O/wr/mini.yaml" && fail "a thread had a non-zero suspend count before the dump"
+	for f in "$O"/wr/*; do case $f in *.tmp) fail "temporary file left: $f" ;; esac; done
+}
+writer_suspended_thread_count() {
+	wr_setup
+	# ThreadList count in obj2yaml equals the threads the target printed
+	n=$(grep -c '^      - Thread Id:' "$O/wr/mini.yaml")
+	[ "$n" = 4 ] || fail "ThreadList has $n threads, want 4"
+}
+
+# =================================================================== series ==
+
+series_n_s() {
+	start_target se "$T/target.exe" 1
+	mkdir -p "$O/se"
+	pd -n 3 -s 1 "$(field se pid)" "$(wpath "$O/se")"
+	expect_rc 0
+	[ "$(ls "$O/se" | grep -c '\.dmp$')" = 3 ] || fail "want 3 dumps: $(ls "$O/se")"
+	expect_out 'Dump 3 complete'
+	expect_out 'Dump count reached.'
+	for f in "$O"/se/*.dmp; do yaml "$f" "$O/se/y"; done
+	alive se || fail "target stopped"
+}
+series_cancel_by_pid() {
+	[ -f "$O/se.log" ] || start_target se "$T/target.exe" 1
+	pid=$(field se pid)
+	mkdir -p "$O/sc"
+	$WINE "$PD" -n 5 -s 30 "$pid" "$(wpath "$O/sc")" >"$O/sc.out" 2>&1 &
+	bg=$!
+	echo $bg >>"$O/bg.list"
+	wait_for "$O/sc.out" 'Dump 1 complete' 30 || fail "first dump not written: $(cat "$O/sc.out")"
+	pd -cancel "$pid"
+	expect_rc 0
+	rc=0
+	wait "$bg" || rc=$?
+	[ $rc = 1 ] || fail "the cancelled procdump exited $rc, want 1: $(tail -n 3 "$O/sc.out")"
+	grep -q 'Dump count not reached' "$O/sc.out" || fail "no 'Dump count not reached'"
+	alive se || fail "the target stopped"
+	pd -cancel "$pid"
+	expect_rc 3
+	expect_err "no procdump is monitoring PID $pid"
+}
+series_ctrl_c() {
+	[ $native = 1 ] && skip "Ctrl+C is sent with kill -INT under Wine"
+	[ -f "$O/se.log" ] || start_target se "$T/target.exe" 1
+	mkdir -p "$O/cc"
+	$WINE "$PD" -n 5 -s 30 "$(field se pid)" "$(wpath "$O/cc")" >"$O/cc.out" 2>&1 &
+	bg=$!
+	echo $bg >>"$O/bg.list"
+	wait_for "$O/cc.out" 'Dump 1 complete' 30 || fail "first dump not written"
+	kill -INT $bg
+	rc=0
+	wait "$bg" || rc=$?
+	[ $rc = 1 ] || fail "exit $rc after Ctrl+C, want 1"
+	grep -q 'Dump count not reached' "$O/cc.out" || fail "no 'Dump count not reached'"
+	alive se || fail "the target stopped"
+}
+series_target_exits() {
+	start_target sx "$T/target.exe" 1
+	mkdir -p "$O/sx"
+	$WINE "$PD" -n 3 -s 2 "$(field sx pid)" "$(wpath "$O/sx")" >"$O/sx.out" 2>&1 &
+	bg=$!
+	echo $bg >>"$O/bg.list"
+	wait_for "$O/sx.out" 'Dump 1 complete' 30 || fail "first dump not written"
+	stop_target sx
+	rc=0
+	wait "$bg" || rc=$?
+	[ $rc = 1 ] || fail "exit $rc when the target exited, want 1"
+	grep -q 'The process has exited' "$O/sx.out" || fail "no 'The process has exited'"
+}
+series_kill() {
+	start_target sk "$T/target.exe" 1
+	mkdir -p "$O/sk"
+	pd -k -mm "$(field sk pid)" "$(wpath "$O/sk")"
+	expect_rc 0
+	expect_out 'Killed process'
+	wait_gone "$(upid sk)" 10 || fail "-k did not end the target"
+}
+
+# ====================================================================== lib ==
+
+lib_pd_write_dump() {
+	x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -DPROCDUMP_NO_MAIN -municode -static \
+		"$top/procdump.c" "$T/libuse.c" -o "$O/libuse.exe" -ladvapi32 || fail "cannot link libuse.exe"
+	start_target lu "$T/target.exe" 1
+	timeout 60 $WINE "$O/libuse.exe" "$(field lu pid)" "$(wpath "$O/lu.dmp")" >"$O/lu.out" 2>&1
+	tr -d '\r' <"$O/lu.out" | grep -q '^rc=0$' || fail "libuse: $(cat "$O/lu.out")"
+	lldb_do "$O/lu.dmp" "$O/lu.lldb" 'thread list'
+	for tid in $(tids lu); do
+		grep -q "tid = $(printf '0x%04x' "$tid")," "$O/lu.lldb" || fail "thread $tid missing"
+	done
+	alive lu || fail "target stopped"
+}
+
+# ===================================================================== main ==
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+echo "# procdump.c test suite ($(uname -s), $([ $native = 1 ] && echo native || wine --version 2>/dev/null))"
+build_test_programs || { echo "Bail out! cannot build the test programs"; echo "0 passed, 1 failed"; exit 1; }
+wine_setup
+
+t 'build: make builds procdump64.exe (x86-64) and procdump.exe (i386)' build_exes_exist
+t 'build: both exes import only Windows system DLLs' build_imports_system_only
+t 'build: -DPROCDUMP_NO_MAIN compiles for both targets, exports pd_*, no main, no exit' build_library_mode
+t 'build: man/procdump.1 documents every switch of -?' build_man_lists_every_switch
+t 'build: README gives make demo and make test' build_readme_commands
+
+t 'cli: -? prints the usage and exits 0' cli_help
+t 'cli: -? -e prints the examples' cli_help_examples
+t 'cli: no arguments prints the usage and exits 2' cli_no_args
+t 'cli: an unknown switch is one line naming it, exit 2' cli_unknown_switch
+t 'cli: a missing value names the switch, exit 2' cli_missing_value
+t 'cli: a non-numeric value names the switch, exit 2' cli_not_numeric
+t 'cli: out-of-range -n -s -c (-u per core) -r are refused, exit 2' cli_out_of_range
+t 'cli: conflicting or incomplete switches are refused, exit 2' cli_conflicts
+t 'cli: a switch not built yet says so in one line, exit 2' cli_not_implemented_says_so
+t 'cli: every example command line of the reference page parses' cli_every_example_parses
+t 'cli: switches take / or - and any case' cli_switch_case_and_slash
+
+t 'names: no output: PROCESSNAME_YYMMDD_HHMMSS.dmp in the current folder, ProcDump lines' names_default_in_cwd
+t 'names: a folder gets the default name' names_folder
+t 'names: a file name without .dmp gets .dmp' names_file_gets_dmp
+t 'names: PROCESSNAME PID YYMMDD HHMMSS EXCEPTIONCODE are substituted' names_substitutions
+t 'names: an existing file is not replaced without -o, exit 4' names_no_overwrite_without_o
+t 'names: -o replaces an existing file' names_overwrite_with_o
+t 'names: -mm -ma writes two dumps with distinct names' names_two_types_one_trigger
+t 'names: a missing folder is refused, exit 2' names_missing_folder
+
+t 'targets: by PID, by name with or without .exe, any case' targets_by_pid_name_case
+t 'targets: a name that several processes match lists their PIDs, exit 3' targets_several_match
+t 'targets: unknown name or PID, exit 3' targets_not_found
+t 'targets: by service name (wine sc), and a stopped service, exit 3' targets_service
+
+t 'writer: lldb and obj2yaml load the -mm and -ma dumps' writer_readers_load
+t 'writer: every thread id the target printed is in both dumps' writer_thread_ids
+t 'writer: lldb bt all names the target functions on every thread' writer_backtraces_name_target_functions
+t 'writer: -ma holds the heap marker bytes at their address (4 MiB, first and last bytes)' writer_full_has_marker
+t 'writer: -mm holds the stack local, not the heap marker' writer_mini_has_stack_not_heap
+t 'writer: streams per type, one memory list, no duplicates, -dc comment' writer_streams
+t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' writer_codeview_matches_pe
+t 'writer: Breakpad minidump_dump accepts -mm (exit 0), PID and thread ids' writer_breakpad_accepts_mini
+t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
+t 'writer: header signature and Flags describe the content' writer_header_and_flags
+t 'writer: ThreadList holds all 4 threads' writer_suspended_thread_count
+t 'writer: the target runs on, unsuspended; no temporary file left' writer_target_keeps_running
+
+t 'series: -n 3 -s 1 writes three dumps and exits 0' series_n_s
+t 'series: -cancel PID stops a series (exit 1), target runs on' series_cancel_by_pid
+t 'series: Ctrl+C stops a series (exit 1), target runs on' series_ctrl_c
+t 'series: the target exiting ends the series, exit 1' series_target_exits
+t 'series: -k kills the target after the dump' series_kill
+
+t 'lib: pd_write_dump() from a program linked with procdump.c' lib_pd_write_dump
+
+echo "$PASS passed, $FAIL failed, $SKIP skipped"
+[ $FAIL = 0 ]
