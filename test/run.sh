@@ -657,7 +657,10 @@ writer_breakpad_accepts_mini() {
 	for tid in $(tids wr); do
 		grep -q "thread_id *= $(hexaddr "$tid")\$" "$O/wr/bp.txt" || fail "Breakpad: thread $tid missing"
 	done
-	grep -q 'debug_identifier *= "[0-9A-F]\{33\}"' "$O/wr/bp.txt" || fail "Breakpad: no debug identifier"
+	sig=$(x86_64-w64-mingw32-objdump -p "$T/target.exe" | sed -n 's/.*format RSDS signature \([0-9a-f]*\) age \([0-9]*\).*/\1 \2/p')
+	want=$(echo "${sig% *}" | tr a-f A-F)$(printf '%X' "${sig#* }")
+	grep -q "(debug_identifier) *= \"$want\"" "$O/wr/bp.txt" || fail "Breakpad: no debug identifier $want"
+	grep -q '(code_file) *= ".*target.exe"' "$O/wr/bp.txt" || fail "Breakpad: no target.exe module"
 }
 writer_memory64_layout() {
 	wr_setup
