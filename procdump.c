@@ -2481,6 +2481,14 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			wq_stop(&q);
 			goto out;
 		}
+		/* PROCDUMP_TEST_CHUNK_DELAY_MS slows the copy so that the test
+		 * suite can cancel a dump in the middle, deterministically. */
+		DWORD delay = 0;
+		{
+			wchar_t v[16];
+			if (GetEnvironmentVariableW(L"PROCDUMP_TEST_CHUNK_DELAY_MS", v, 16) && v[0])
+				delay = wcstoul(v, NULL, 10);
+		}
 		for (i = 0; i < d->nrng && !q.err; i++) {
 			u64 a = d->rng[i].start, left = d->rng[i].size;
 			while (left && !q.err) {
@@ -2492,6 +2500,8 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 				}
 				WaitForSingleObject(q.done[bi], INFINITE);
 				bad += dump_read_fill(d->h, a, q.b[bi], n);
+				if (delay)
+					Sleep(delay);
 				q.len[bi] = n;
 				SetEvent(q.go[bi]);
 				a += n;

@@ -5,7 +5,7 @@
 # Usage: sh bench/fulldump.sh [MiB]          (default 256)
 # Environment:
 #   RUNS=3              runs per method; the median is reported
-#   SKIP_DBGHELP=1      skip the dbghelp baseline (about 9 MiB/s: ~33 s per run at 256 MiB)
+#   SKIP_DBGHELP=1      skip the dbghelp baseline (about 10 MiB/s: ~25-30 s per run at 256 MiB)
 #   BENCH_PREFIX=...    Wine prefix, default $TMPDIR/pd-bench-prefix (created on first use, ~10 s);
 #                       an inherited WINEPREFIX is ignored, as the script kills its wineserver
 #   BENCH_DIR=...       work folder for binaries and dumps, default $TMPDIR/pd-bench
@@ -54,9 +54,10 @@ winpath() { printf 'Z:%s\n' "$1" | tr / '\\'; }
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
 	echo "== creating Wine prefix $WINEPREFIX (about 10 s)"
 	wineboot -i >/dev/null 2>&1 || die "wineboot -i failed for $WINEPREFIX"
-	wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null 2>&1
+	wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null 2>&1 ||
+		die "reg add Graphics=null failed"
 	wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' \
-		/v Debugger /d '' /f >/dev/null 2>&1
+		/v Debugger /d '' /f >/dev/null 2>&1 || die "reg add AeDebug Debugger='' failed"
 	wineserver -w # let the prefix's own server save the registry and exit
 fi
 
@@ -195,7 +196,7 @@ if [ -n "${SKIP_DBGHELP:-}" ]; then
 	echo "== (c) dbghelp: skipped (SKIP_DBGHELP is set)"
 	dbg_s=; dbg_b=; dbg_w=; dbg_m=
 else
-	echo "== (c) dbghelp: MiniDumpWriteDump(FullMemory), $runs runs (about 11 MB/s)"
+	echo "== (c) dbghelp: MiniDumpWriteDump(FullMemory), $runs runs (about 10 MiB/s: ~25-30 s a run at 256 MiB)"
 	: > "$work/out/dbghelp.times"
 	i=1
 	while [ "$i" -le "$runs" ]; do

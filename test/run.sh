@@ -192,10 +192,10 @@ hexaddr() { printf '0x%x' "$1"; }
 # ------------------------------------------------------------------- builds --
 
 build_test_programs() {
-	for p in target svc sample; do
-		if [ ! -f "$T/$p.exe" ] || [ "$T/$p.c" -nt "$T/$p.exe" ]; then
-			$CC $TCFLAGS "$T/$p.c" -o "$T/$p.exe" || return 1
-		fi
+	x86_64-w64-mingw32-windres "$T/target.rc" -O coff -o "$O/target.res" || return 1
+	$CC $TCFLAGS "$T/target.c" "$O/target.res" -o "$T/target.exe" || return 1
+	for p in svc sample; do
+		$CC $TCFLAGS "$T/$p.c" -o "$T/$p.exe" || return 1
 	done
 	# a second image name, so that only the tests' own processes match it
 	cp "$T/target.exe" "$T/pdtgt.exe"
@@ -647,13 +647,13 @@ writer_breakpad_accepts_mini() {
 	need_bp
 	wr_setup
 	rc=0
-	"$BP" "$O/wr/mini.dmp" >"$O/wr/bp.txt" 2>&1 || rc=$?
-	[ $rc = 0 ] || fail "minidump_dump exited $rc: $(grep -m 3 -i error "$O/wr/bp.txt")"
+	"$BP" "$O/wr/mini.dmp" >"$O/wr/bp.txt" 2>"$O/wr/bp.err" || rc=$?
+	[ $rc = 0 ] || fail "minidump_dump exited $rc: $(grep -m 3 -i error "$O/wr/bp.err")"
 	pid=$(field wr pid)
 	grep -q "process_id *= $pid\$" "$O/wr/bp.txt" || fail "Breakpad: MiscInfo process_id is not $pid"
 	grep -q "process_create_time *= 0x[0-9a-f]* $(date -u +%Y-%m-%d)" "$O/wr/bp.txt" ||
 		fail "Breakpad: process_create_time is not today: $(grep process_create_time "$O/wr/bp.txt")"
-	! grep -q ' ERROR: ' "$O/wr/bp.txt" || fail "Breakpad: $(grep -m 1 ' ERROR: ' "$O/wr/bp.txt")"
+	! grep -q ' ERROR: ' "$O/wr/bp.err" || fail "Breakpad: $(grep -m 1 ' ERROR: ' "$O/wr/bp.err")"
 	for tid in $(tids wr); do
 		grep -q "thread_id *= $(hexaddr "$tid")\$" "$O/wr/bp.txt" || fail "Breakpad: thread $tid missing"
 	done
@@ -695,6 +695,41 @@ writer_header_and_flags() {
 	file "$O/wr/full.dmp" | grep -q '0x20802 type' || fail "full: header Flags not 0x20802: $(file "$O/wr/full.dmp")"
 	file "$O/wr/mini.dmp" | grep -q '0x20800 type' || fail "mini: header Flags not 0x20800: $(file "$O/wr/mini.dmp")"
 }
+writer_guard_page_untouched() {
+	wr_setup
+	g=0x$(field wr guard)
+	tail -n 1 "$O/wr.log" | grep -q 'guard=104 ' || fail "guard page lost PAGE_GUARD: $(tail -n 1 "$O/wr.log")"
+	alive wr || fail "the target stopped"
+	tail -n 1 "$O/wr.log" | grep -q 'guard=104 ' || fail "guard page lost PAGE_GUARD after the dumps"
+	lldb_do "$O/wr/full.dmp" "$O/wr/g.txt" "memory read --force -c 16 $g"
+	! grep -q '^0x[0-9a-f]*: ' "$O/wr/g.txt" || fail "the full dump holds bytes of the guard page"
+	# and the memory-info list describes it as committed guard memory
+	lldb_do "$O/wr/full.dmp" "$O/wr/gr.txt" "memory region $g"
+	grep -q "\[0x0*${g#0x}-" "$O/wr/gr.txt" || fail "lldb: no memory region at $g: $(tail -n 2 "$O/wr/gr.txt")"
+}
+writer_memorylist_sane() {
+	wr_setup
+	# (start, size) of every MemoryList range from obj2yaml: ascending, no overlap, not empty
+	awk '/Type: *MemoryList/ { m = 1 } m && /Start of Memory Range:/ { s = $NF }
+	     m && /Content:/ { print s, length($NF) / 2 }' "$O/wr/mini.yaml" >"$O/wr/ml"
+	n=$(wc -l <"$O/wr/ml")
+	[ "$n" -ge 4 ] || fail "MemoryList has $n ranges"
+	[ "$n" -le 4096 ] || fail "MemoryList has $n ranges (Breakpad's cap is 4096)"
+	prev=0
+	while read -r s z; do
+		[ "$z" -gt 0 ] || fail "empty range at $s"
+		[ $((s)) -ge $prev ] || fail "range $s overlaps or is out of order"
+		prev=$((s + z))
+	done <"$O/wr/ml"
+}
+writer_version_info() {
+	wr_setup
+	grep -A12 "Module Name: *'.*target.exe'" "$O/wr/mini.yaml" >"$O/wr/vi"
+	grep -q 'File Version High: 0x10002$' "$O/wr/vi" || fail "FileVersion high is not 1.2: $(cat "$O/wr/vi")"
+	grep -q 'File Version Low: 0x30004$' "$O/wr/vi" || fail "FileVersion low is not 3.4"
+	grep -q 'Product Version High: 0x50006$' "$O/wr/vi" || fail "ProductVersion high is not 5.6"
+	grep -q 'Product Version Low: 0x70008$' "$O/wr/vi" || fail "ProductVersion low is not 7.8"
+}
 writer_target_keeps_running() {
 	wr_setup
 	alive wr || fail "the target's heartbeat stopped after the dumps"
@@ -707,6 +742,24 @@ writer_suspended_thread_count() {
 	# ThreadList count in obj2yaml equals the threads the target printed
 	n=$(grep -c '^      - Thread Id:' "$O/wr/mini.yaml")
 	[ "$n" = 4 ] || fail "ThreadList has $n threads, want 4"
+}
+
+writer_cancel_mid_dump() {
+	[ $native = 1 ] && skip "Ctrl+C is sent with kill -INT under Wine"
+	wr_setup
+	mkdir -p "$O/wc"
+	PROCDUMP_TEST_CHUNK_DELAY_MS=200 $WINE "$PD" -ma "$(field wr pid)" "$(wpath "$O/wc/c.dmp")" >"$O/wc.out" 2>&1 &
+	bg=$!
+	echo $bg >>"$O/bg.list"
+	wait_for "$O/wc.out" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/wc.out")"
+	ls "$O/wc" | grep -q '\.tmp$' || fail "no temporary file while writing: $(ls "$O/wc")"
+	kill -INT $bg
+	rc=0
+	wait "$bg" || rc=$?
+	[ $rc = 1 ] || fail "exit $rc after Ctrl+C mid-dump, want 1: $(tail -n 3 "$O/wc.out")"
+	grep -q 'dump cancelled' "$O/wc.out" || fail "no 'dump cancelled': $(tail -n 3 "$O/wc.out")"
+	[ -z "$(ls "$O/wc")" ] || fail "files left behind: $(ls "$O/wc")"
+	alive wr || fail "the target was left suspended"
 }
 
 # =================================================================== series ==
@@ -844,7 +897,11 @@ t 'writer: Breakpad minidump_dump accepts -mm (exit 0), PID and thread ids' writ
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 4 threads' writer_suspended_thread_count
+t 'writer: the guard page keeps PAGE_GUARD and is not in the dump' writer_guard_page_untouched
+t 'writer: MemoryList ranges ascending, non-empty, no overlap, at most 4096' writer_memorylist_sane
+t 'writer: VersionInfo equals the image version resource (1.2.3.4 / 5.6.7.8)' writer_version_info
 t 'writer: the target runs on, unsuspended; no temporary file left' writer_target_keeps_running
+t 'writer: Ctrl+C mid-dump removes the partial file and resumes the target, exit 1' writer_cancel_mid_dump
 
 t 'series: -n 3 -s 1 writes three dumps and exits 0' series_n_s
 t 'series: -cancel PID stops a series (exit 1), target runs on' series_cancel_by_pid

@@ -5,8 +5,10 @@
  *   tid=<TID> role=<main|worker>          (one line per thread)
  *   marker=<hex address> bytes=<hex of the first 16 bytes>   (heap buffer)
  *   stack=<hex address> bytes=<hex of 16 bytes>              (main's stack local)
+ *   guard=<hex address>              (a committed PAGE_READWRITE|PAGE_GUARD page)
  *   ready
- * then "heartbeat N" every 100 ms, so a test can see that it still runs.
+ * then "heartbeat N guard=<protection of that page, hex>" every 100 ms, so a
+ * test can see that it still runs and that its guard page was not touched.
  * Usage: target.exe [threads] [heap-MiB]
  */
 #include <windows.h>
@@ -47,12 +49,16 @@ target_worker(void *arg)
 	return 0;
 }
 
+static void *guard;
+
 __attribute__((noinline)) static void
 target_heartbeat(unsigned char *stack_marker)
 {
 	int n = 0;
 	for (;;) {
-		printf("heartbeat %d %02x\n", n++, stack_marker[0]);
+		MEMORY_BASIC_INFORMATION mbi;
+		VirtualQuery(guard, &mbi, sizeof mbi);
+		printf("heartbeat %d guard=%lx %02x\n", n++, mbi.Protect, stack_marker[0]);
 		Sleep(100);
 	}
 }
@@ -84,6 +90,8 @@ main(int argc, char **argv)
 	printf("marker=%p bytes=%s\n", (void *)marker, h);
 	hex(stack_local, 16, h);
 	printf("stack=%p bytes=%s\n", (void *)stack_local, h);
+	guard = VirtualAlloc(NULL, 65536, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE | PAGE_GUARD);
+	printf("guard=%p\n", guard);
 	printf("ready\n");
 	target_heartbeat(stack_local);
 	return 0;
