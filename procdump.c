@@ -45,6 +45,7 @@
 #include <tlhelp32.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,10 @@
 #define PD_API
 #endif
 
+/* "not given" for numeric options, so that any value a user types
+ * (even -1) is seen and range-checked. */
+#define PD_UNSET LLONG_MIN
+
 #define PD_EXIT_OK       0
 #define PD_EXIT_NOTDONE  1
 #define PD_EXIT_USAGE    2
@@ -79,10 +84,10 @@ struct pd_config {
 	wchar_t *mc;            /* -mc mask text (hex) */
 	unsigned long long mc_mask;
 	wchar_t *md;            /* -md callback DLL */
-	long long n, s;         /* -n count, -s seconds; -1 = not given */
-	long long c, cl;        /* CPU thresholds; -1 = not given */
+	long long n, s;         /* -n count, -s seconds; PD_UNSET = not given */
+	long long c, cl;        /* CPU thresholds; PD_UNSET = not given */
 	int u;                  /* -u: per core with -c/-cl, uninstall alone */
-	long long m, ml;        /* commit thresholds in MB; -1 = not given */
+	long long m, ml;        /* commit thresholds in MB; PD_UNSET = not given */
 	wchar_t *p, *pl;        /* performance counter paths */
 	long long p_thr, pl_thr;
 	int h, e, e_first, g, b, ld, ud, ct, et, l, t;
@@ -91,13 +96,13 @@ struct pd_config {
 	wchar_t *dc;            /* dump comment */
 	int o, r, r_n, a, wer, x64, w, k, v, accepteula, help;
 	wchar_t *y;             /* hidden -y activation id */
-	long long at;           /* -at seconds; -1 = not given */
+	long long at;           /* -at seconds; PD_UNSET = not given */
 	wchar_t *x_folder, *x_image, **x_args;  /* -x folder image args... */
 	int x, x_nargs;
 	int i;                  /* -i [folder] */
 	wchar_t *i_folder;
 	int j;                  /* hidden AeDebug entry point */
-	long long cancel;       /* -cancel PID; -1 = not given */
+	long long cancel;       /* -cancel PID; PD_UNSET = not given */
 	wchar_t *target;        /* PID, process name or service name */
 	wchar_t *output;        /* dump file or folder */
 	int uninstall;          /* -u alone */
@@ -880,7 +885,7 @@ args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
 	int k, npos = 0;
 
 	memset(cfg, 0, sizeof *cfg);
-	cfg->n = cfg->s = cfg->c = cfg->cl = cfg->m = cfg->ml = cfg->at = cfg->cancel = -1;
+	cfg->n = cfg->s = cfg->c = cfg->cl = cfg->m = cfg->ml = cfg->at = cfg->cancel = PD_UNSET;
 	for (k = 1; k < argc; k++) {
 		const wchar_t *a = argv[k];
 		const struct opt *o;
@@ -1021,35 +1026,35 @@ args_validate(struct pd_config *cfg)
 	GetSystemInfo(&si);
 	ncpu = (int)si.dwNumberOfProcessors;
 
-	if (cfg->n != -1 && cfg->n < 1)
+	if (cfg->n != PD_UNSET && cfg->n < 1)
 		return args_fail("-n: the dump count must be at least 1, not %lld", cfg->n);
-	if (cfg->s != -1 && cfg->s < 1)
+	if (cfg->s != PD_UNSET && cfg->s < 1)
 		return args_fail("-s: seconds must be at least 1, not %lld", cfg->s);
-	if (cfg->c != -1 && cfg->cl != -1)
+	if (cfg->c != PD_UNSET && cfg->cl != PD_UNSET)
 		return args_fail("-c and -cl cannot be used together");
-	if (cfg->m != -1 && cfg->ml != -1)
+	if (cfg->m != PD_UNSET && cfg->ml != PD_UNSET)
 		return args_fail("-m and -ml cannot be used together");
 	if (cfg->p && cfg->pl)
 		return args_fail("-p and -pl cannot be used together");
 	{
-		long long cpu = cfg->c != -1 ? cfg->c : cfg->cl;
+		long long cpu = cfg->c != PD_UNSET ? cfg->c : cfg->cl;
 		long long max = cfg->u ? 100LL : 100LL;
-		const char *sw = cfg->c != -1 ? "-c" : "-cl";
+		const char *sw = cfg->c != PD_UNSET ? "-c" : "-cl";
 		/* -u makes the value relative to one core; the whole machine is
 		 * then ncpu*100 percent of one core. */
 		if (cfg->u)
 			max = 100LL * ncpu;
-		if (cpu != -1 && (cpu < 0 || cpu > max))
+		if (cpu != PD_UNSET && (cpu < 0 || cpu > max))
 			return args_fail("%s: CPU usage must be 0 to %lld%s, not %lld", sw, max,
 			                 cfg->u ? " (percent of one core, -u)" : " percent", cpu);
 	}
-	if (cfg->m != -1 && cfg->m < 1)
+	if (cfg->m != PD_UNSET && cfg->m < 1)
 		return args_fail("-m: commit must be at least 1 MB, not %lld", cfg->m);
-	if (cfg->ml != -1 && cfg->ml < 1)
+	if (cfg->ml != PD_UNSET && cfg->ml < 1)
 		return args_fail("-ml: commit must be at least 1 MB, not %lld", cfg->ml);
-	if (cfg->at != -1 && cfg->at < 1)
+	if (cfg->at != PD_UNSET && cfg->at < 1)
 		return args_fail("-at: the timeout must be at least 1 second, not %lld", cfg->at);
-	if (cfg->cancel != -1 && (cfg->cancel < 1 || cfg->cancel > 0xFFFFFFFFLL))
+	if (cfg->cancel != PD_UNSET && (cfg->cancel < 1 || cfg->cancel > 0xFFFFFFFFLL))
 		return args_fail("-cancel: '%lld' is not a process id", cfg->cancel);
 	if ((cfg->p && !cfg->p[0]) || (cfg->pl && !cfg->pl[0]))
 		return args_fail("%s: the counter path is empty", cfg->p ? "-p" : "-pl");
@@ -1073,14 +1078,14 @@ args_validate(struct pd_config *cfg)
 #endif
 
 	/* Modes: cancel, uninstall, install, launch, capture. */
-	if (cfg->cancel != -1) {
-		if (cfg->target || cfg->ntypes || cfg->n != -1 || cfg->x || cfg->i || cfg->u)
+	if (cfg->cancel != PD_UNSET) {
+		if (cfg->target || cfg->ntypes || cfg->n != PD_UNSET || cfg->x || cfg->i || cfg->u)
 			return args_fail("-cancel takes only a PID and no other switch or target");
 		return 0;
 	}
-	if (cfg->u && cfg->c == -1 && cfg->cl == -1) {
+	if (cfg->u && cfg->c == PD_UNSET && cfg->cl == PD_UNSET) {
 		/* -u alone: uninstall */
-		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || cfg->n != -1)
+		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || cfg->n != PD_UNSET)
 			return args_fail("-u needs -c or -cl (or stands alone to uninstall)");
 		cfg->uninstall = 1;
 		return 0;
@@ -1093,7 +1098,7 @@ args_validate(struct pd_config *cfg)
 			if ((o->flags & OF_INSTALL) || o->off == CO(i) || o->off == CO(v) || o->off == CO(help))
 				continue;
 			switch (o->kind) {
-			case OPT_INT: set = *(long long *)((char *)cfg + o->off) != -1; break;
+			case OPT_INT: set = *(long long *)((char *)cfg + o->off) != PD_UNSET; break;
 			case OPT_STR: case OPT_COUNTER: case OPT_HEX:
 				set = *(wchar_t **)((char *)cfg + o->off) != NULL; break;
 			case OPT_LIST: set = *(int *)((char *)cfg + o->off2); break;
@@ -1139,7 +1144,7 @@ args_check_implemented(const struct pd_config *cfg)
 		if (!(o->flags & OF_NOTYET))
 			continue;
 		switch (o->kind) {
-		case OPT_INT: set = *(long long *)((const char *)cfg + o->off) != -1; break;
+		case OPT_INT: set = *(long long *)((const char *)cfg + o->off) != PD_UNSET; break;
 		case OPT_STR: case OPT_COUNTER: case OPT_HEX:
 			set = *(wchar_t *const *)((const char *)cfg + o->off) != NULL; break;
 		case OPT_LIST: set = *(const int *)((const char *)cfg + o->off2); break;
@@ -2315,13 +2320,10 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			mi.base = r->base;
 			mi.size = r->size;
 			mi.state = r->state;
-			if (r->state != MEM_FREE) {
-				mi.alloc_base = r->alloc_base;
-				mi.alloc_protect = r->alloc_protect;
-				mi.protect = r->protect;
-				mi.type = r->type;
-			} else
-				mi.protect = PAGE_NOACCESS;
+			mi.alloc_base = r->alloc_base;
+			mi.alloc_protect = r->alloc_protect;
+			mi.protect = r->protect;
+			mi.type = r->type;
 			buf_add(&b, &mi, sizeof mi, 1);
 		}
 		dir[nd].type = MD_MEMORYINFOLIST;
@@ -2848,7 +2850,7 @@ static int
 trig_run_timed(const struct pd_config *cfg, struct pd_target *t, int out_is_dir)
 {
 	struct trig_names nm = { 0 };
-	long long count = cfg->n == -1 ? 1 : cfg->n, sec = cfg->s == -1 ? 10 : cfg->s, k;
+	long long count = cfg->n == PD_UNSET ? 1 : cfg->n, sec = cfg->s == PD_UNSET ? 10 : cfg->s, k;
 	int dumpno = 0, rc = 0, i;
 	wchar_t evname[64];
 	HANDLE named;
@@ -2993,7 +2995,7 @@ pd_main(int argc, wchar_t **argv)
 	g_verbose = cfg.v;
 	if (w32_init() < 0)
 		return PD_EXIT_TARGET;
-	if (cfg.cancel != -1)
+	if (cfg.cancel != PD_UNSET)
 		return trig_cancel_pid((DWORD)cfg.cancel);
 	if (!cfg.ntypes)
 		cfg.types[cfg.ntypes++] = PD_MINI;
@@ -3042,9 +3044,9 @@ pd_main(int argc, wchar_t **argv)
 	out("Dump types:           ");
 	for (i = 0; i < cfg.ntypes; i++)
 		out(" %s", trig_type_name(cfg.types[i]));
-	out("\nNumber of dumps:       %lld\n", cfg.n == -1 ? 1LL : cfg.n);
+	out("\nNumber of dumps:       %lld\n", cfg.n == PD_UNSET ? 1LL : cfg.n);
 	if (cfg.n > 1)
-		out("Seconds between dumps: %lld\n", cfg.s == -1 ? 10LL : cfg.s);
+		out("Seconds between dumps: %lld\n", cfg.s == PD_UNSET ? 10LL : cfg.s);
 	out("\n");
 
 	rc = trig_run_timed(&cfg, &t, out_is_dir);

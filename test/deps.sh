@@ -16,6 +16,7 @@ command -v lldb >/dev/null 2>&1 || need="$need lldb"
 command -v obj2yaml >/dev/null 2>&1 || need="$need llvm"
 command -v npm >/dev/null 2>&1 || need="$need npm"
 command -v make >/dev/null 2>&1 || need="$need make"
+command -v file >/dev/null 2>&1 || need="$need file"
 if [ -n "$need" ]; then
 	echo "deps: installing$need"
 	$sudo apt-get update -q

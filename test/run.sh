@@ -295,6 +295,9 @@ cli_out_of_range() {
 	pd -n 0 1234
 	expect_rc 2
 	expect_err '-n: the dump count must be at least 1'
+	pd -n -1 1234
+	expect_rc 2
+	expect_err '-n: the dump count must be at least 1, not -1'
 	pd -s 0 1234
 	expect_rc 2
 	expect_err '-s: seconds must be at least 1'
@@ -911,5 +914,6 @@ t 'series: -k kills the target after the dump' series_kill
 
 t 'lib: pd_write_dump() from a program linked with procdump.c' lib_pd_write_dump
 
+echo "1..$N"
 echo "$PASS passed, $FAIL failed, $SKIP skipped"
 [ $FAIL = 0 ]
