@@ -58,6 +58,10 @@ wine_setup() {
 	if [ ! -f "$WINEPREFIX/system.reg" ]; then
 		echo "# creating the Wine prefix $WINEPREFIX (once, about 10 s)"
 		wineboot -i >/dev/null 2>&1
+		# In the session that created the prefix, services.exe does not see
+		# services created with sc (sc start fails silently); a restart does.
+		wineserver -k 2>/dev/null
+		wineserver -p 2>/dev/null
 	fi
 	# WINE.md facts 3-4: windows without X; crashes exit at once, no winedbg
 	wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null 2>&1
