@@ -651,17 +651,17 @@ static const struct opt opts[] = {
 	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", OF_NOTYET },
 	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_NOTYET },
 	{ L"h", OPT_FLAG, CO(h), 0, NULL, "Write a dump when a window of the process does not respond for 5 seconds.", OF_NOTYET },
-	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", OF_NOTYET },
-	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop).", OF_NOTYET },
-	{ L"b", OPT_FLAG, CO(b), 0, NULL, "Treat debug breakpoints as exceptions (otherwise ignore them).", OF_NOTYET },
-	{ L"ld", OPT_FLAG, CO(ld), 0, NULL, "With -e: write a dump when a DLL is loaded (filters apply).", OF_NOTYET },
-	{ L"ud", OPT_FLAG, CO(ud), 0, NULL, "With -e: write a dump when a DLL is unloaded (filters apply).", OF_NOTYET },
-	{ L"ct", OPT_FLAG, CO(ct), 0, NULL, "With -e: write a dump when a thread is created.", OF_NOTYET },
-	{ L"et", OPT_FLAG, CO(et), 0, NULL, "With -e: write a dump when a thread exits.", OF_NOTYET },
-	{ L"l", OPT_FLAG, CO(l), 0, NULL, "Display the debug logging (OutputDebugString) of the process.", OF_NOTYET },
-	{ L"t", OPT_FLAG, CO(t), 0, NULL, "Write a dump when the process terminates.", OF_NOTYET },
-	{ L"f", OPT_LIST, CO(f), CO(f_set), "<Include_Filter>,...", "Include filter on exception, debug string or DLL name; * wildcards.", OF_NOTYET },
-	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>,...", "Exclude filter on exception, debug string or DLL name; * wildcards.", OF_NOTYET },
+	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", 0 },
+	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop).", 0 },
+	{ L"b", OPT_FLAG, CO(b), 0, NULL, "Treat debug breakpoints as exceptions (otherwise ignore them).", 0 },
+	{ L"ld", OPT_FLAG, CO(ld), 0, NULL, "With -e: write a dump when a DLL is loaded (filters apply).", 0 },
+	{ L"ud", OPT_FLAG, CO(ud), 0, NULL, "With -e: write a dump when a DLL is unloaded (filters apply).", 0 },
+	{ L"ct", OPT_FLAG, CO(ct), 0, NULL, "With -e: write a dump when a thread is created.", 0 },
+	{ L"et", OPT_FLAG, CO(et), 0, NULL, "With -e: write a dump when a thread exits.", 0 },
+	{ L"l", OPT_FLAG, CO(l), 0, NULL, "Display the debug logging (OutputDebugString) of the process.", 0 },
+	{ L"t", OPT_FLAG, CO(t), 0, NULL, "Write a dump when the process terminates.", 0 },
+	{ L"f", OPT_LIST, CO(f), CO(f_set), "<Include_Filter>,...", "Include filter on exception, debug string or DLL name; * wildcards.", 0 },
+	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>,...", "Exclude filter on exception, debug string or DLL name; * wildcards.", 0 },
 	{ L"dc", OPT_STR, CO(dc), 0, "<Comment>", "Add the comment to the dump (CommentStreamA/W).", 0 },
 	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0 },
 	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_NOTYET | OF_INSTALL },
@@ -669,8 +669,8 @@ static const struct opt opts[] = {
 	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_NOTYET | OF_INSTALL },
 	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0 },
-	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", OF_NOTYET },
-	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", OF_NOTYET },
+	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0 },
+	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0 },
 	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", OF_NOTYET },
 	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL },
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0 },
@@ -819,6 +819,14 @@ static const char examples_text[] =
 "\n"
 "   Launch a process called 'notepad' (and monitor it for exceptions):\n"
 "      C:\\>procdump -e -x c:\\dumps notepad\n"
+"\n"
+"   Register for launch, and attempt to activate, a store 'application'. A new\n"
+"   ProcDump instance will start when it is activated:\n"
+"      C:\\>procdump -e -x c:\\dumps Microsoft.BingMaps_8wekyb3d8bbwe!AppexMaps\n"
+"\n"
+"   Register for launch of a store 'package'. A new ProcDump instance will start\n"
+"   when it is (manually) activated:\n"
+"      C:\\>procdump -e -x c:\\dumps Microsoft.BingMaps_1.2.0.136_x64__8wekyb3d8bbwe\n"
 "\n"
 "   Write a MiniPlus dump of the Microsoft Exchange Information Store when it\n"
 "   has an unhandled exception:\n"
@@ -1274,7 +1282,17 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 
 /* Resolves cfg->target; returns 0 or PD_EXIT_TARGET after an error line. */
 static int
+tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing);
+
+static int
 tgt_resolve(struct pd_target *t, const wchar_t *spec)
+{
+	return tgt_resolve_ex(t, spec, 0);
+}
+
+/* Resolves spec; with quiet_missing, "not found" returns -1 silently (-w). */
+static int
+tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 {
 	struct pd_sys_process *list, *p;
 	DWORD self = GetCurrentProcessId();
@@ -1327,6 +1345,8 @@ tgt_resolve(struct pd_target *t, const wchar_t *spec)
 		SetLastError(0);
 		warn("Multiple processes match the specified name '%s' (PIDs %s%s); give a PID",
 		     u8s(spec), lst, n > 64 ? ", ..." : "");
+	} else if (quiet_missing) {
+		rc = -1;
 	} else {
 		int s = tgt_from_service(t, spec, list);
 		if (s == 0)
@@ -1435,6 +1455,7 @@ enum {
 /* What caused a dump (filled by a trigger, read by the writer). */
 struct pd_event {
 	int has_exception;
+	int at_exit;               /* the process is exiting (-t) */
 	DWORD tid;                 /* faulting thread */
 	EXCEPTION_RECORD rec;
 	CONTEXT ctx;
@@ -1448,6 +1469,7 @@ struct pd_dump_req {
 	int overwrite;
 	const struct pd_event *ev; /* may be NULL */
 	volatile LONG *cancel;     /* set by Ctrl+C / ProcDump-<PID>; may be NULL */
+	int at_exit;               /* stopped at EXIT_PROCESS: no threads left */
 	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
 	void *ctx;
 };
@@ -1519,7 +1541,11 @@ dump_suspend(struct dump_state *d)
 			return -1;
 		p = w32_process_find(list, d->pid);
 		if (!p) {
+			/* Gone from the list: at EXIT_PROCESS (-t) the address space
+			 * is still there to read, with no thread left. */
 			free(list);
+			if (pass == 0 && d->req->at_exit)
+				return 0;
 			SetLastError(0);
 			warn("process %lu has exited", d->pid);
 			return -1;
@@ -1672,7 +1698,12 @@ dump_collect_memory_map(struct dump_state *d)
 			break;
 	}
 	if (!d->nreg) {
-		warn("VirtualQueryEx %lu:", d->pid);
+		if (d->req->at_exit) {
+			SetLastError(0);
+			warn("process %lu released its memory before its exit event could be dumped "
+			     "(it ended without ExitProcess)", d->pid);
+		} else
+			warn("VirtualQueryEx %lu:", d->pid);
 		return -1;
 	}
 	return 0;
@@ -2657,6 +2688,120 @@ trig_ctrl_handler(DWORD type)
 	return FALSE;
 }
 
+/* Names ProcDump shows after an exception code (C0000005.ACCESS_VIOLATION). */
+static const struct { DWORD code; const char *name; } trig_exc_names[] = {
+	{ 0x80000001, "GUARD_PAGE_VIOLATION" }, { 0x80000002, "DATATYPE_MISALIGNMENT" },
+	{ 0x80000003, "BREAKPOINT" }, { 0x80000004, "SINGLE_STEP" },
+	{ 0xC0000005, "ACCESS_VIOLATION" }, { 0xC0000006, "IN_PAGE_ERROR" },
+	{ 0xC0000008, "INVALID_HANDLE" }, { 0xC000001D, "ILLEGAL_INSTRUCTION" },
+	{ 0xC0000025, "NONCONTINUABLE_EXCEPTION" }, { 0xC0000026, "INVALID_DISPOSITION" },
+	{ 0xC000008C, "ARRAY_BOUNDS_EXCEEDED" }, { 0xC000008D, "FLT_DENORMAL_OPERAND" },
+	{ 0xC000008E, "FLT_DIVIDE_BY_ZERO" }, { 0xC000008F, "FLT_INEXACT_RESULT" },
+	{ 0xC0000090, "FLT_INVALID_OPERATION" }, { 0xC0000091, "FLT_OVERFLOW" },
+	{ 0xC0000092, "FLT_STACK_CHECK" }, { 0xC0000093, "FLT_UNDERFLOW" },
+	{ 0xC0000094, "INT_DIVIDE_BY_ZERO" }, { 0xC0000095, "INT_OVERFLOW" },
+	{ 0xC0000096, "PRIV_INSTRUCTION" }, { 0xC00000FD, "STACK_OVERFLOW" },
+	{ 0xC0000194, "POSSIBLE_DEADLOCK" }, { 0xC0000374, "HEAP_CORRUPTION" },
+	{ 0xC0000409, "STACK_BUFFER_OVERRUN" }, { 0xC0000417, "INVALID_CRUNTIME_PARAMETER" },
+	{ 0xC0000420, "ASSERTION_FAILURE" }, { 0x4000001E, "WX86_SINGLE_STEP" },
+	{ 0x4000001F, "WX86_BREAKPOINT" }, { 0x406D1388, "SET_THREAD_NAME" },
+	{ 0xE06D7363, "CPP_EH_EXCEPTION" }, { 0xE0434F4D, "CLR_EXCEPTION" },
+	{ 0xE0434352, "CLR_EXCEPTION" }, { 0x20474343, "GCC_EXCEPTION" },
+	{ 0xC06D007E, "DELAYLOAD_MODULE_NOT_FOUND" }, { 0xC06D007F, "DELAYLOAD_PROC_NOT_FOUND" },
+};
+
+static const char *
+trig_exception_name(DWORD code)
+{
+	size_t i;
+	for (i = 0; i < sizeof trig_exc_names / sizeof trig_exc_names[0]; i++)
+		if (trig_exc_names[i].code == code)
+			return trig_exc_names[i].name;
+	return "UNKNOWN";
+}
+
+/* '*' matches any run of characters, case-insensitively; the pattern may
+ * match anywhere in text, as ProcDump's filters "contain" their text. */
+static int
+trig_glob(const wchar_t *p, const wchar_t *t)
+{
+	const wchar_t *star = NULL, *ts = NULL;
+	while (*t) {
+		if (*p == L'*') {
+			star = p++;
+			ts = t;
+		} else if (*p && towlower(*p) == towlower(*t)) {
+			p++;
+			t++;
+		} else if (star) {
+			p = star + 1;
+			t = ++ts;
+		} else
+			return 0;
+	}
+	while (*p == L'*')
+		p++;
+	return !*p;
+}
+
+/* Does one of the comma-separated patterns of list match one of texts? */
+static int
+trig_list_match(const wchar_t *list, const wchar_t *const *texts, int n)
+{
+	const wchar_t *s = list;
+	while (s && *s) {
+		const wchar_t *e = wcschr(s, L',');
+		size_t len = e ? (size_t)(e - s) : wcslen(s);
+		wchar_t pat[512];
+		int i;
+		while (len && *s == L' ') {
+			s++;
+			len--;
+		}
+		if (len && len + 3 < sizeof pat / sizeof pat[0]) {
+			swprintf(pat, sizeof pat / sizeof pat[0], L"*%.*ls*", (int)len, s);
+			for (i = 0; i < n; i++)
+				if (texts[i] && trig_glob(pat, texts[i]))
+					return 1;
+		}
+		s = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+/* -f / -fx: an include list, when given, must match (an empty one, -f "",
+ * matches nothing: display only); an exclude list must not. */
+static int
+trig_filter_pass(const struct pd_config *cfg, const wchar_t *const *texts, int n)
+{
+	if (cfg->f_set && !trig_list_match(cfg->f, texts, n))
+		return 0;
+	if (cfg->fx_set && trig_list_match(cfg->fx, texts, n))
+		return 0;
+	return 1;
+}
+
+typedef void (WINAPI *fn_GetSystemTimePreciseAsFileTime)(FILETIME *);
+
+/* 100 ns ticks since 1601, as precise as the system offers (for -v). */
+static u64
+trig_precise_now(void)
+{
+	static fn_GetSystemTimePreciseAsFileTime f;
+	static int looked;
+	FILETIME ft;
+	if (!looked) {
+		f = (fn_GetSystemTimePreciseAsFileTime)(void (*)(void))GetProcAddress(
+			GetModuleHandleW(L"kernel32.dll"), "GetSystemTimePreciseAsFileTime");
+		looked = 1;
+	}
+	if (f)
+		f(&ft);
+	else
+		GetSystemTimeAsFileTime(&ft);
+	return ((u64)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+}
+
 /* The file name of one dump (see "Filename" in the man page). */
 struct trig_names {
 	wchar_t **used;
@@ -2826,6 +2971,7 @@ trig_fire(const struct pd_config *cfg, struct pd_target *t, struct trig_names *n
 		rq.comment = cfg->dc;
 		rq.overwrite = cfg->o;
 		rq.ev = ev;
+		rq.at_exit = ev && ev->at_exit;
 		rq.cancel = &g_cancel;
 		rq.on_plan = trig_on_plan;
 		rq.ctx = &pc;
@@ -2839,6 +2985,7 @@ trig_fire(const struct pd_config *cfg, struct pd_target *t, struct trig_names *n
 		}
 		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), pc.num,
 		    (res.bytes + (1 << 20) - 1) >> 20, res.seconds);
+		vlog("dump %d complete at %llu (FILETIME)\n", pc.num, trig_precise_now());
 		free(path);
 	}
 	return 0;
@@ -2927,9 +3074,749 @@ trig_cancel_pid(DWORD pid)
 }
 
 /* =============================== Debugger =============================== */
-/* Debug-event triggers (-e, -l, -ld, -ud, -ct, -et, -t, -b) and launch (-x)
- * are parsed and validated by Args; they are built in a later release, and
- * using one says so (args_check_implemented). */
+/* Attaches (or launches with -x) as a debugger and turns debug events into
+ * triggers.  Events handled:
+ *   CREATE_PROCESS  remember the main thread; close the image file handle
+ *   CREATE_THREAD   remember the thread; -ct dumps (after the initial break)
+ *   EXIT_THREAD     -et dumps (not for the injected break-in thread)
+ *   LOAD_DLL        remember base and name; -ld dumps (filtered by name)
+ *   UNLOAD_DLL      -ud dumps (filtered by name)
+ *   OUTPUT_DEBUG_STRING  -l shows it and dumps (filtered by text)
+ *   EXCEPTION       the first breakpoint is the debugger's own (continued);
+ *                   other breakpoints count only with -b; -e dumps second
+ *                   chance, -e 1 first chance too (filtered by code/name);
+ *                   every exception is passed to the target unchanged
+ *   EXIT_PROCESS    -t dumps; the run ends
+ *   RIP_INFO        ignored
+ * The target keeps running when procdump ends (DebugSetProcessKillOnExit
+ * FALSE, then DebugActiveProcessStop), unless -k asked to kill it. */
+
+typedef BOOL (WINAPI *fn_WaitForDebugEventEx)(LPDEBUG_EVENT, DWORD);
+
+struct dbg_dll {
+	u64 base;
+	wchar_t *name;
+};
+
+struct dbg_thread {
+	DWORD tid;
+	HANDLE h;          /* from the debug event: owned by the system */
+};
+
+struct dbg {
+	const struct pd_config *cfg;
+	struct pd_target *t;
+	struct trig_names names;
+	int out_is_dir;
+	int dumpno;            /* files written */
+	long long fired;       /* triggers that wrote their dumps */
+	long long count;       /* -n */
+	int initial_done;      /* the attach or loader breakpoint was seen */
+	int wow_initial_done;  /* and, for a WOW64 target, its x86 one */
+	DWORD breakin_tid;     /* thread injected by DebugActiveProcess */
+	int attached;          /* we are its debugger */
+	int exited;            /* EXIT_PROCESS seen */
+	int done;              /* count reached or a dump failed */
+	int rc;
+	int triggers;          /* any debug-event trigger armed */
+	HANDLE hproc;          /* the debug event's process handle (full access) */
+	u64 exit_bp;           /* -t: int3 planted at ntdll!RtlExitUserProcess */
+	u8 exit_bp_orig;       /* the byte it replaced */
+	int exit_fired;        /* -t fired at that breakpoint */
+	struct dbg_dll *dll;
+	int ndll, capdll;
+	struct dbg_thread *th;
+	int nth, capth;
+	HANDLE named;          /* ProcDump-<PID> */
+};
+
+static void
+dbg_add_thread(struct dbg *d, DWORD tid, HANDLE h)
+{
+	if (d->nth == d->capth) {
+		int c = d->capth ? d->capth * 2 : 32;
+		struct dbg_thread *n = realloc(d->th, c * sizeof *n);
+		if (!n)
+			return;
+		d->th = n;
+		d->capth = c;
+	}
+	d->th[d->nth].tid = tid;
+	d->th[d->nth].h = h;
+	d->nth++;
+}
+
+static HANDLE
+dbg_thread_handle(struct dbg *d, DWORD tid)
+{
+	int i;
+	for (i = 0; i < d->nth; i++)
+		if (d->th[i].tid == tid)
+			return d->th[i].h;
+	return NULL;
+}
+
+static void
+dbg_del_thread(struct dbg *d, DWORD tid)
+{
+	int i;
+	for (i = 0; i < d->nth; i++)
+		if (d->th[i].tid == tid) {
+			d->th[i] = d->th[--d->nth];
+			return;
+		}
+}
+
+static const wchar_t *
+dbg_basename(const wchar_t *p)
+{
+	const wchar_t *b = p, *s;
+	for (s = p; *s; s++)
+		if (*s == L'\\' || *s == L'/')
+			b = s + 1;
+	return b;
+}
+
+/* A module's name at LOAD_DLL: lpImageName (a pointer, in the target, to
+ * the name) when the loader filled it, else the file handle's final path
+ * (Wine gives NULL names for ntdll, and Unix paths for builtin DLLs). */
+static wchar_t *
+dbg_dll_name(struct dbg *d, HANDLE file, void *image_name, WORD unicode)
+{
+	wchar_t buf[MAX_PATH + 8];
+	int ok = 1;
+	u64 p = image_name ? w32_read_ptr(d->t->h, (u64)(ULONG_PTR)image_name, &ok) : 0;
+	if (ok && p) {
+		if (unicode) {
+			/* in 64-byte steps: the name may end near an unreadable page */
+			size_t k = 0;
+			memset(buf, 0, sizeof buf);
+			while (k < MAX_PATH - 32 && w32_read(d->t->h, p + k * 2, buf + k, 64) == 0) {
+				if (wmemchr(buf + k, 0, 32))
+					break;
+				k += 32;
+			}
+			buf[MAX_PATH] = 0;
+			if (buf[0])
+				return wdup(buf);
+		} else {
+			char a[MAX_PATH + 1];
+			SIZE_T got = 0;
+			if (ReadProcessMemory(d->t->h, (LPCVOID)(ULONG_PTR)p, a, MAX_PATH, &got) && got) {
+				a[got < MAX_PATH ? got : MAX_PATH] = 0;
+				if (a[0] && MultiByteToWideChar(CP_ACP, 0, a, -1, buf, MAX_PATH))
+					return wdup(buf);
+			}
+		}
+	}
+	if (file && GetFinalPathNameByHandleW(file, buf, MAX_PATH, 0)) {
+		const wchar_t *b = buf;
+		if (!wcsncmp(b, L"\\\\?\\", 4))
+			b += 4;
+		return wdup(b);
+	}
+	return wdup(L"");
+}
+
+static void
+dbg_add_dll(struct dbg *d, u64 base, wchar_t *name)
+{
+	if (d->ndll == d->capdll) {
+		int c = d->capdll ? d->capdll * 2 : 64;
+		struct dbg_dll *n = realloc(d->dll, c * sizeof *n);
+		if (!n) {
+			free(name);
+			return;
+		}
+		d->dll = n;
+		d->capdll = c;
+	}
+	d->dll[d->ndll].base = base;
+	d->dll[d->ndll].name = name;
+	d->ndll++;
+}
+
+/* Writes the dumps of one trigger and counts it toward -n. */
+static void
+dbg_fire(struct dbg *d, const struct pd_event *ev)
+{
+	int rc = trig_fire(d->cfg, d->t, &d->names, ev, d->out_is_dir, &d->dumpno);
+	if (rc) {
+		d->rc = g_cancel ? PD_EXIT_NOTDONE : rc;
+		d->done = 1;
+		return;
+	}
+	if (++d->fired >= d->count) {
+		d->rc = PD_EXIT_OK;
+		d->done = 1;
+	}
+}
+
+/* The context of a thread stopped at a debug event, for the Exception stream. */
+static void
+dbg_event_context(struct dbg *d, DWORD tid, CONTEXT *ctx)
+{
+	HANDLE h = dbg_thread_handle(d, tid), own = NULL;
+	memset(ctx, 0, sizeof *ctx);
+	if (!h)
+		h = own = OpenThread(THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
+	ctx->ContextFlags = CONTEXT_ALL;
+	if (!h || !GetThreadContext(h, ctx))
+		vlog("GetThreadContext %lu failed (%lu)\n", tid, GetLastError());
+	if (own)
+		CloseHandle(own);
+}
+
+/* -t: at EXIT_PROCESS the address space may already be gone (it is under
+ * Wine, and on Windows every thread is), so plant an int3 at the entry of
+ * ntdll!RtlExitUserProcess, which ExitProcess calls first: the -t dump then
+ * shows all threads and the caller of ExitProcess.  ntdll sits at the same
+ * base in every process of a boot; if the target's differs, only the
+ * EXIT_PROCESS fallback is left. */
+static void
+dbg_plant_exit_breakpoint(struct dbg *d)
+{
+	HMODULE nt_self = GetModuleHandleW(L"ntdll.dll");
+	FARPROC f = GetProcAddress(nt_self, "RtlExitUserProcess");
+	u8 cc = 0xCC;
+	SIZE_T n;
+	int i, same = 0;
+	if (!f || !d->hproc || d->t->wow64)
+		return;
+	for (i = 0; i < d->ndll; i++)
+		if (!_wcsicmp(dbg_basename(d->dll[i].name), L"ntdll.dll") &&
+		    d->dll[i].base == (u64)(ULONG_PTR)nt_self)
+			same = 1;
+	if (!same)
+		return;
+	if (!ReadProcessMemory(d->hproc, (LPCVOID)f, &d->exit_bp_orig, 1, &n) ||
+	    !WriteProcessMemory(d->hproc, (LPVOID)f, &cc, 1, &n)) {
+		vlog("cannot plant the exit breakpoint (%lu)\n", GetLastError());
+		return;
+	}
+	FlushInstructionCache(d->hproc, (LPCVOID)f, 1);
+	d->exit_bp = (u64)(ULONG_PTR)f;
+	vlog("exit breakpoint at %p\n", (void *)f);
+}
+
+/* Takes the planted int3 out and puts the thread back on the original
+ * instruction, so RtlExitUserProcess runs as if nothing had happened. */
+static void
+dbg_remove_exit_breakpoint(struct dbg *d, DWORD tid)
+{
+	SIZE_T n;
+	if (!d->exit_bp)
+		return;
+	WriteProcessMemory(d->hproc, (LPVOID)(ULONG_PTR)d->exit_bp, &d->exit_bp_orig, 1, &n);
+	FlushInstructionCache(d->hproc, (LPCVOID)(ULONG_PTR)d->exit_bp, 1);
+	if (tid) {
+		HANDLE h = dbg_thread_handle(d, tid);
+		CONTEXT *c = _aligned_malloc(sizeof *c, 16);
+		if (h && c) {
+			memset(c, 0, sizeof *c);
+			c->ContextFlags = CONTEXT_CONTROL;
+			if (GetThreadContext(h, c)) {
+#ifdef _WIN64
+				c->Rip = d->exit_bp;
+#else
+				c->Eip = (DWORD)d->exit_bp;
+#endif
+				SetThreadContext(h, c);
+			}
+		}
+		_aligned_free(c);
+	}
+	d->exit_bp = 0;
+}
+
+static DWORD
+dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
+{
+	const EXCEPTION_DEBUG_INFO *x = &ev->u.Exception;
+	DWORD code = x->ExceptionRecord.ExceptionCode;
+	int first = x->dwFirstChance != 0;
+	int bp = code == EXCEPTION_BREAKPOINT || code == 0x4000001F /* STATUS_WX86_BREAKPOINT */;
+	wchar_t hex[16], hex0x[16], name[64], both[96];
+	const wchar_t *texts[4];
+	const char *nm = trig_exception_name(code);
+
+	if (bp && first && !d->initial_done) {
+		/* the attach (break-in thread) or loader breakpoint: ours */
+		d->initial_done = 1;
+		if (d->attached == 1)
+			d->breakin_tid = ev->dwThreadId;
+		return DBG_CONTINUE;
+	}
+	if (bp && first && d->exit_bp && (u64)(ULONG_PTR)x->ExceptionRecord.ExceptionAddress == d->exit_bp) {
+		out("%s Process exit: thread %lu called ExitProcess.\n", stamp(), ev->dwThreadId);
+		/* first put the code and the thread back, so that the dump shows
+		 * the thread at the entry of RtlExitUserProcess, not after an int3 */
+		dbg_remove_exit_breakpoint(d, ev->dwThreadId);
+		if (!d->done) {
+			struct pd_event pe;
+			memset(&pe, 0, sizeof pe);
+			pe.tid = ev->dwThreadId;
+			d->exit_fired = 1;
+			dbg_fire(d, &pe);
+		}
+		return DBG_CONTINUE;
+	}
+	if (code == 0x4000001F && first && d->t->wow64 && !d->wow_initial_done) {
+		d->wow_initial_done = 1; /* the x86 loader breakpoint of a WOW64 target */
+		return DBG_CONTINUE;
+	}
+	if (!d->cfg->e)
+		return DBG_EXCEPTION_NOT_HANDLED;
+	if (bp && first && !d->cfg->b)
+		return DBG_EXCEPTION_NOT_HANDLED; /* breakpoints are passed over without -b */
+
+	vlog("exception %08lX on thread %lu at %llu (FILETIME)\n", code, ev->dwThreadId, trig_precise_now());
+	out("%s %s: %08lX.%s\n", stamp(), first ? "Exception" : "Unhandled", code, nm);
+	swprintf(hex, 16, L"%08lX", code);
+	swprintf(hex0x, 16, L"0x%08lX", code);
+	MultiByteToWideChar(CP_ACP, 0, nm, -1, name, 64);
+	swprintf(both, 96, L"%ls.%ls", hex, name);
+	texts[0] = hex;
+	texts[1] = hex0x;
+	texts[2] = name;
+	texts[3] = both;
+	if ((!first || d->cfg->e_first) && trig_filter_pass(d->cfg, texts, 4)) {
+		struct pd_event pe;
+		memset(&pe, 0, sizeof pe);
+		pe.has_exception = 1;
+		pe.tid = ev->dwThreadId;
+		pe.rec = x->ExceptionRecord;
+		pe.exception_code = code;
+		dbg_event_context(d, ev->dwThreadId, &pe.ctx);
+		dbg_fire(d, &pe);
+	}
+	return DBG_EXCEPTION_NOT_HANDLED;
+}
+
+static void
+dbg_on_debug_string(struct dbg *d, const DEBUG_EVENT *ev)
+{
+	const OUTPUT_DEBUG_STRING_INFO *o = &ev->u.DebugString;
+	size_t n = o->nDebugStringLength;
+	wchar_t *w = NULL;
+	const wchar_t *texts[1];
+
+	if (!d->cfg->l || !n)
+		return;
+	if (n > 65536)
+		n = 65536;
+	/* Wine delivers OutputDebugStringW as ANSI (fUnicode 0): handle both. */
+	if (o->fUnicode) {
+		w = xcalloc(n + 1, sizeof *w);
+		if (!w || w32_read(d->t->h, (u64)(ULONG_PTR)o->lpDebugStringData, w, n * 2) < 0) {
+			free(w);
+			return;
+		}
+	} else {
+		char *a = xcalloc(n + 1, 1);
+		int wn;
+		if (!a || w32_read(d->t->h, (u64)(ULONG_PTR)o->lpDebugStringData, a, n) < 0) {
+			free(a);
+			return;
+		}
+		wn = MultiByteToWideChar(CP_ACP, 0, a, -1, NULL, 0);
+		w = wn > 0 ? xcalloc(wn, sizeof *w) : NULL;
+		if (w)
+			MultiByteToWideChar(CP_ACP, 0, a, -1, w, wn);
+		free(a);
+		if (!w)
+			return;
+	}
+	n = wcslen(w);
+	while (n && (w[n - 1] == L'\n' || w[n - 1] == L'\r'))
+		w[--n] = 0;
+	out("%s Debug String: %s\n", stamp(), u8s(w));
+	texts[0] = w;
+	if (trig_filter_pass(d->cfg, texts, 1)) {
+		struct pd_event pe;
+		memset(&pe, 0, sizeof pe);
+		pe.tid = ev->dwThreadId;
+		dbg_fire(d, &pe);
+	}
+	free(w);
+}
+
+static void
+dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
+{
+	const wchar_t *name = L"";
+	const wchar_t *texts[2];
+	int i;
+	u64 base;
+
+	if (load) {
+		const LOAD_DLL_DEBUG_INFO *l = &ev->u.LoadDll;
+		wchar_t *nmw = dbg_dll_name(d, l->hFile, l->lpImageName, l->fUnicode);
+		base = (u64)(ULONG_PTR)l->lpBaseOfDll;
+		if (l->hFile)
+			CloseHandle(l->hFile);
+		if (!nmw)
+			return;
+		dbg_add_dll(d, base, nmw);
+		name = nmw;
+	} else {
+		base = (u64)(ULONG_PTR)ev->u.UnloadDll.lpBaseOfDll;
+		for (i = 0; i < d->ndll; i++)
+			if (d->dll[i].base == base)
+				name = d->dll[i].name;
+	}
+	if (d->initial_done && (load ? d->cfg->ld : d->cfg->ud)) {
+		out("%s DLL %s: %s\n", stamp(), load ? "Load" : "Unload", u8s(name));
+		texts[0] = name;
+		texts[1] = dbg_basename(name);
+		if (trig_filter_pass(d->cfg, texts, 2)) {
+			struct pd_event pe;
+			memset(&pe, 0, sizeof pe);
+			pe.tid = ev->dwThreadId;
+			dbg_fire(d, &pe);
+		}
+	}
+	if (!load) {
+		for (i = 0; i < d->ndll; i++)
+			if (d->dll[i].base == base) {
+				free(d->dll[i].name);
+				d->dll[i] = d->dll[--d->ndll];
+				break;
+			}
+	}
+}
+
+static int
+dbg_has_clr(const struct dbg *d)
+{
+	static const wchar_t *clr[] = { L"clr.dll", L"coreclr.dll", L"mscorwks.dll", L"mscorsvr.dll" };
+	int i;
+	size_t k;
+	for (i = 0; i < d->ndll; i++)
+		for (k = 0; k < sizeof clr / sizeof clr[0]; k++)
+			if (!_wcsicmp(dbg_basename(d->dll[i].name), clr[k]))
+				return 1;
+	return 0;
+}
+
+static int
+dbg_cancelled(const struct dbg *d)
+{
+	return g_cancel || (d->named && WaitForSingleObject(d->named, 0) == WAIT_OBJECT_0);
+}
+
+/* Runs the event loop until the count is reached, the target exits, or the
+ * run is cancelled.  With until_initial, returns at the initial breakpoint
+ * (used by -x with no debug trigger: launch, then the timed series). */
+static void
+dbg_loop(struct dbg *d, int until_initial)
+{
+	static fn_WaitForDebugEventEx wait_ex;
+	static int looked;
+	DEBUG_EVENT ev;
+
+	if (!looked) {
+		/* WaitForDebugEventEx (Windows 10) delivers wide debug strings as
+		 * wide; Wine 8 does not export it. */
+		wait_ex = (fn_WaitForDebugEventEx)(void (*)(void))GetProcAddress(
+			GetModuleHandleW(L"kernel32.dll"), "WaitForDebugEventEx");
+		looked = 1;
+	}
+	while (!d->done && !d->exited) {
+		DWORD cont = DBG_CONTINUE;
+		BOOL got;
+		if (dbg_cancelled(d)) {
+			out("%s Cancelled.\n", stamp());
+			d->rc = PD_EXIT_NOTDONE;
+			return;
+		}
+		got = wait_ex ? wait_ex(&ev, 100) : WaitForDebugEvent(&ev, 100);
+		if (!got) {
+			DWORD e = GetLastError();
+			if (e == ERROR_SEM_TIMEOUT || e == WAIT_TIMEOUT)
+				continue;
+			warn("WaitForDebugEvent:");
+			d->rc = PD_EXIT_TARGET;
+			return;
+		}
+		switch (ev.dwDebugEventCode) {
+		case CREATE_PROCESS_DEBUG_EVENT: {
+			const CREATE_PROCESS_DEBUG_INFO *c = &ev.u.CreateProcessInfo;
+			d->hproc = c->hProcess;
+			dbg_add_thread(d, ev.dwThreadId, c->hThread);
+			dbg_add_dll(d, (u64)(ULONG_PTR)c->lpBaseOfImage,
+			            dbg_dll_name(d, c->hFile, c->lpImageName, c->fUnicode));
+			if (c->hFile)
+				CloseHandle(c->hFile);
+			break;
+		}
+		case CREATE_THREAD_DEBUG_EVENT:
+			dbg_add_thread(d, ev.dwThreadId, ev.u.CreateThread.hThread);
+			if (d->initial_done && d->cfg->ct) {
+				struct pd_event pe;
+				out("%s Thread Create: %lu\n", stamp(), ev.dwThreadId);
+				memset(&pe, 0, sizeof pe);
+				pe.tid = ev.dwThreadId;
+				dbg_fire(d, &pe);
+			}
+			break;
+		case EXIT_THREAD_DEBUG_EVENT:
+			if (d->initial_done && d->cfg->et && ev.dwThreadId != d->breakin_tid) {
+				struct pd_event pe;
+				out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev.dwThreadId,
+				    ev.u.ExitThread.dwExitCode);
+				memset(&pe, 0, sizeof pe);
+				pe.tid = ev.dwThreadId;
+				dbg_fire(d, &pe);
+			}
+			dbg_del_thread(d, ev.dwThreadId);
+			break;
+		case LOAD_DLL_DEBUG_EVENT:
+			dbg_on_dll(d, &ev, 1);
+			break;
+		case UNLOAD_DLL_DEBUG_EVENT:
+			dbg_on_dll(d, &ev, 0);
+			break;
+		case OUTPUT_DEBUG_STRING_EVENT:
+			dbg_on_debug_string(d, &ev);
+			break;
+		case EXCEPTION_DEBUG_EVENT: {
+			int was = d->initial_done;
+			cont = dbg_on_exception(d, &ev);
+			if (!was && d->initial_done) {
+				if (d->cfg->t)
+					dbg_plant_exit_breakpoint(d);
+				if (d->cfg->g) {
+					if (!dbg_has_clr(d)) {
+						SetLastError(0);
+						warn("-g: process %lu has no CLR loaded (clr.dll or coreclr.dll); "
+						     "managed debugging needs one", d->t->pid);
+						d->rc = PD_EXIT_TARGET;
+					} else {
+						SetLastError(0);
+						warn("-g: managed-only debugging of a CLR process is not implemented yet");
+						d->rc = PD_EXIT_USAGE;
+					}
+					d->done = 1;
+				}
+				if (until_initial)
+					d->done = 1;
+			}
+			break;
+		}
+		case EXIT_PROCESS_DEBUG_EVENT:
+			out("%s The process has exited. Exit code: 0x%08lX\n", stamp(), ev.u.ExitProcess.dwExitCode);
+			if (d->cfg->t && !d->done && !d->exit_fired) {
+				/* TerminateProcess or a crash: no ExitProcess breakpoint */
+				struct pd_event pe;
+				memset(&pe, 0, sizeof pe);
+				pe.tid = ev.dwThreadId;
+				pe.at_exit = 1;
+				dbg_fire(d, &pe);
+			}
+			d->exited = 1;
+			if (!d->done)
+				d->rc = PD_EXIT_NOTDONE;
+			break;
+		default:
+			break;
+		}
+		if (!ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont)) {
+			warn("ContinueDebugEvent:");
+			d->rc = PD_EXIT_TARGET;
+			return;
+		}
+	}
+}
+
+/* Ends the debugging session: the target runs on (detached) unless -k. */
+static void
+dbg_finish(struct dbg *d)
+{
+	int i;
+	if (!d->attached || d->exited)
+		goto out;
+	dbg_remove_exit_breakpoint(d, 0); /* a detached target must not hit it */
+	if (d->cfg->k) {
+		DEBUG_EVENT ev;
+		DWORD end = GetTickCount() + 5000;
+		if (TerminateProcess(d->t->h, 1))
+			out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
+		else
+			warn("TerminateProcess %lu:", d->t->pid);
+		/* drain events until the exit, so nothing is left pending */
+		while (GetTickCount() < end && WaitForDebugEvent(&ev, 200)) {
+			ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
+			                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
+			if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
+				break;
+		}
+	}
+	if (!DebugActiveProcessStop(d->t->pid) && !d->cfg->k)
+		warn("DebugActiveProcessStop %lu:", d->t->pid);
+out:
+	d->attached = 0;
+	for (i = 0; i < d->ndll; i++)
+		free(d->dll[i].name);
+	free(d->dll);
+	free(d->th);
+	d->dll = NULL;
+	d->th = NULL;
+	d->ndll = d->nth = 0;
+}
+
+/* Attaches to t (or takes over the launched one) and runs the triggers. */
+static int
+dbg_run(const struct pd_config *cfg, struct pd_target *t, int launched, int out_is_dir)
+{
+	struct dbg d;
+	wchar_t evname[64];
+	int i;
+
+	memset(&d, 0, sizeof d);
+	d.cfg = cfg;
+	d.t = t;
+	d.out_is_dir = out_is_dir;
+	d.count = cfg->n == PD_UNSET ? 1 : cfg->n;
+	d.triggers = cfg->e || cfg->l || cfg->t || cfg->ld || cfg->ud || cfg->ct || cfg->et;
+	swprintf(evname, 64, L"ProcDump-%lu", t->pid);
+	d.named = CreateEventW(NULL, TRUE, FALSE, evname);
+	if (launched)
+		d.attached = 2;
+	else {
+		if (!DebugActiveProcess(t->pid)) {
+			warn("cannot attach to process %lu (is another debugger attached?):", t->pid);
+			if (d.named)
+				CloseHandle(d.named);
+			return PD_EXIT_TARGET;
+		}
+		d.attached = 1;
+	}
+	/* procdump ending, even killed, must not take the target with it */
+	DebugSetProcessKillOnExit(FALSE);
+	if (d.triggers)
+		out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
+	dbg_loop(&d, !d.triggers);
+	if (!d.triggers && !d.done)
+		; /* launched with no debug trigger and cancelled or exited early */
+	else if (!d.triggers && d.rc == PD_EXIT_OK) {
+		/* -x with no debug trigger: detach and run the timed series */
+		dbg_finish(&d);
+		if (d.named)
+			CloseHandle(d.named);
+		return trig_run_timed(cfg, t, out_is_dir);
+	}
+	if (d.done && d.rc == PD_EXIT_OK)
+		out("%s Dump count reached.\n", stamp());
+	else if (d.rc == PD_EXIT_NOTDONE)
+		out("%s Dump count not reached.\n", stamp());
+	dbg_finish(&d);
+	if (d.named)
+		CloseHandle(d.named);
+	for (i = 0; i < d.names.n; i++)
+		free(d.names.used[i]);
+	free(d.names.used);
+	return d.rc;
+}
+
+/* Quotes one argument the way CommandLineToArgvW reads it back. */
+static void
+dbg_quote_arg(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a)
+{
+	int need = !*a || wcspbrk(a, L" \t\"") != NULL;
+	size_t bs = 0;
+#define PUT(c) do { if (*o + 1 < cap) dst[(*o)++] = (c); } while (0)
+	if (*o)
+		PUT(L' ');
+	if (!need) {
+		while (*a)
+			PUT(*a++);
+		return;
+	}
+	PUT(L'"');
+	for (; *a; a++) {
+		if (*a == L'\\') {
+			bs++;
+			continue;
+		}
+		if (*a == L'"') {
+			bs = bs * 2 + 1;
+		}
+		while (bs) {
+			PUT(L'\\');
+			bs--;
+		}
+		PUT(*a);
+	}
+	bs *= 2;
+	while (bs--)
+		PUT(L'\\');
+	PUT(L'"');
+#undef PUT
+}
+
+/* -x: starts the image under the debugger; fills t. */
+static int
+dbg_launch(const struct pd_config *cfg, struct pd_target *t)
+{
+	size_t cap = wcslen(cfg->x_image) * 2 + 8, o = 0;
+	wchar_t *cmd, path[MAX_PATH];
+	STARTUPINFOW si;
+	PROCESS_INFORMATION pi;
+	DWORD plen = MAX_PATH;
+	int i;
+
+	/* Store applications (Name_Publisher!App) and packages (..._x64__Publisher)
+	 * are activated through the package manager, not CreateProcess. */
+	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__")) {
+		SetLastError(0);
+		warn("-x: Store application and package activation is not implemented yet ('%s')",
+		     u8s(cfg->x_image));
+		return PD_EXIT_USAGE;
+	}
+	for (i = 0; i < cfg->x_nargs; i++)
+		cap += wcslen(cfg->x_args[i]) * 2 + 4;
+	cmd = xcalloc(cap, sizeof *cmd);
+	if (!cmd)
+		return PD_EXIT_TARGET;
+	dbg_quote_arg(cmd, cap, &o, cfg->x_image);
+	for (i = 0; i < cfg->x_nargs; i++)
+		dbg_quote_arg(cmd, cap, &o, cfg->x_args[i]);
+	cmd[o] = 0;
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	si.dwFlags = STARTF_USESTDHANDLES;
+	si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+	si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, DEBUG_ONLY_THIS_PROCESS, NULL, NULL, &si, &pi)) {
+		warn("cannot launch '%s':", u8s(cfg->x_image));
+		free(cmd);
+		return PD_EXIT_TARGET;
+	}
+	free(cmd);
+	CloseHandle(pi.hThread);
+	memset(t, 0, sizeof *t);
+	t->pid = pi.dwProcessId;
+	t->h = pi.hProcess;
+	if (QueryFullProcessImageNameW(pi.hProcess, 0, path, &plen))
+		wcsncpy(t->name, dbg_basename(path), MAX_PATH - 1);
+	else
+		wcsncpy(t->name, dbg_basename(cfg->x_image), MAX_PATH - 1);
+	{
+		BOOL w = FALSE;
+		if (IsWow64Process(pi.hProcess, &w))
+			t->wow64 = w;
+	}
+	{
+		struct pd_sys_process *list = w32_process_list(), *p;
+		if (list && (p = w32_process_find(list, t->pid)))
+			t->create_time = (u64)p->CreateTime.QuadPart;
+		free(list);
+	}
+	out("Launched:              %s (%lu)\n", u8s(cfg->x_image), t->pid);
+	return 0;
+}
 
 /* ================================ Install =============================== */
 /* AeDebug registration (-i, -u, -j) is parsed and validated by Args and
@@ -2944,6 +3831,60 @@ main_banner(void)
 {
 	out("procdump.c v" PD_VERSION " - open-source process dump utility (ProcDump-compatible)\n");
 	out("Free software (MIT). Exit codes are documented: procdump -?\n\n");
+}
+
+/* The configuration table ProcDump prints before it monitors. */
+static void
+main_print_config(const struct pd_config *cfg, const struct pd_target *t)
+{
+	int i;
+	out("Process:               %s (%lu)\n", u8s(t->name), t->pid);
+	out("Dump types:           ");
+	for (i = 0; i < cfg->ntypes; i++)
+		out(" %s", trig_type_name(cfg->types[i]));
+	out("\n");
+	if (cfg->e)
+		out("Exception monitor:     %s\n", cfg->e_first ? "First Chance+Unhandled" : "Unhandled");
+	if (cfg->f_set || cfg->fx_set)
+		out("Exception filter:      [Includes]%s%s [Excludes]%s%s\n",
+		    cfg->f_set ? " " : "", cfg->f_set ? u8s(cfg->f) : "",
+		    cfg->fx_set ? " " : "", cfg->fx_set ? u8s(cfg->fx) : "");
+	if (cfg->l)
+		out("Log debug strings:     Enabled\n");
+	if (cfg->t)
+		out("Terminate monitor:     Enabled\n");
+	if (cfg->ld || cfg->ud || cfg->ct || cfg->et)
+		out("Events:               %s%s%s%s\n", cfg->ld ? " DLL-load" : "", cfg->ud ? " DLL-unload" : "",
+		    cfg->ct ? " thread-create" : "", cfg->et ? " thread-exit" : "");
+	out("Number of dumps:       %lld\n", cfg->n == PD_UNSET ? 1LL : cfg->n);
+	if (cfg->n != PD_UNSET && cfg->n > 1 && !(cfg->e || cfg->l || cfg->t || cfg->ld || cfg->ud || cfg->ct || cfg->et))
+		out("Seconds between dumps: %lld\n", cfg->s == PD_UNSET ? 10LL : cfg->s);
+	if (cfg->output)
+		out("Dump folder/file:      %s\n", u8s(cfg->output));
+	if (cfg->k)
+		out("Kill after dump:       Enabled\n");
+	out("\n");
+}
+
+/* -w: waits for a process of that name (polling 10 times a second). */
+static int
+main_wait(const struct pd_config *cfg, struct pd_target *t)
+{
+	int rc = tgt_resolve_ex(t, cfg->target, 1);
+	if (rc != -1)
+		return rc;
+	out("Waiting for process named %s...\n", u8s(cfg->target));
+	for (;;) {
+		if (WaitForSingleObject(g_cancel_event, 100) == WAIT_OBJECT_0) {
+			out("%s Cancelled.\n", stamp());
+			return PD_EXIT_NOTDONE;
+		}
+		rc = tgt_resolve_ex(t, cfg->target, 1);
+		if (rc == 0)
+			out("%s Process %s (%lu) started.\n", stamp(), u8s(t->name), t->pid);
+		if (rc != -1)
+			return rc;
+	}
 }
 
 PD_API int
@@ -2974,7 +3915,7 @@ pd_main(int argc, wchar_t **argv)
 {
 	struct pd_config cfg;
 	struct pd_target t;
-	int rc, out_is_dir = 0, i;
+	int rc, out_is_dir = 0, launched = 0;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	setvbuf(stderr, NULL, _IONBF, 0);
@@ -3027,12 +3968,28 @@ pd_main(int argc, wchar_t **argv)
 	g_cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 	SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
 
-	if ((rc = tgt_resolve(&t, cfg.target)))
-		return rc;
-	if ((rc = tgt_open(&t, cfg.k)))
-		return rc;
+	if (cfg.x) {
+		if (!w32_is_dir(cfg.x_folder)) {
+			SetLastError(0);
+			warn("-x: dump folder '%s' does not exist", u8s(cfg.x_folder));
+			return PD_EXIT_USAGE;
+		}
+		cfg.output = cfg.x_folder;
+		out_is_dir = 1;
+		if ((rc = dbg_launch(&cfg, &t)))
+			return rc;
+		launched = 1;
+	} else {
+		rc = cfg.w ? main_wait(&cfg, &t) : tgt_resolve(&t, cfg.target);
+		if (rc)
+			return rc;
+		if ((rc = tgt_open(&t, cfg.k)))
+			return rc;
+	}
 #ifdef _WIN64
 	if (t.wow64 && !cfg.x64) {
+		if (launched)
+			TerminateProcess(t.h, 1);
 		tgt_close(&t);
 		SetLastError(0);
 		warn("process %lu is 32-bit (WOW64): the x86 view is not implemented yet; use -64 for a "
@@ -3040,16 +3997,11 @@ pd_main(int argc, wchar_t **argv)
 		return PD_EXIT_USAGE;
 	}
 #endif
-	out("Process:               %s (%lu)\n", u8s(t.name), t.pid);
-	out("Dump types:           ");
-	for (i = 0; i < cfg.ntypes; i++)
-		out(" %s", trig_type_name(cfg.types[i]));
-	out("\nNumber of dumps:       %lld\n", cfg.n == PD_UNSET ? 1LL : cfg.n);
-	if (cfg.n > 1)
-		out("Seconds between dumps: %lld\n", cfg.s == PD_UNSET ? 10LL : cfg.s);
-	out("\n");
-
-	rc = trig_run_timed(&cfg, &t, out_is_dir);
+	main_print_config(&cfg, &t);
+	if (cfg.x || cfg.e || cfg.l || cfg.t || cfg.ld || cfg.ud || cfg.ct || cfg.et)
+		rc = dbg_run(&cfg, &t, launched, out_is_dir);
+	else
+		rc = trig_run_timed(&cfg, &t, out_is_dir);
 
 	if (cfg.k && tgt_alive(&t)) {
 		if (TerminateProcess(t.h, 1))

@@ -1,7 +1,8 @@
 #!/bin/sh
-# demo.sh - what `make demo` runs: start the bundled sample (two threads in a
-# lock-order deadlock) under Wine, dump it with procdump64.exe -ma, and print
-# a summary of the dump read back by lldb and obj2yaml (not by procdump).
+# demo.sh - what `make demo` runs: launch the bundled sample (an order
+# processor whose worker thread dereferences NULL) under procdump64.exe -ma -e
+# in Wine, then print a summary of the dump written at the crash, read back by
+# obj2yaml and lldb (not by procdump).
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 T=$top/test
@@ -12,38 +13,37 @@ export WINEDEBUG=-all
 export WINEPREFIX="${PD_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/procdump-test-wine}"
 export PYTHONPATH=/usr/lib/llvm-14/lib/python3.11/dist-packages
 WINEDLLS=$(ls -d /usr/lib/x86_64-linux-gnu/wine/x86_64-windows /usr/lib/wine/x86_64-windows 2>/dev/null | head -n 1)
+wpath() { printf 'Z:%s' "$1" | tr / '\\'; }
 
 x86_64-w64-mingw32-gcc -O1 -g -gdwarf-4 -Wall -Wextra -Werror -Wl,--build-id "$T/sample.c" -o "$T/sample.exe"
 mkdir -p "$WINEPREFIX"
-wineserver -p
-trap 'kill $sample 2>/dev/null; wineserver -k' EXIT
-[ -f "$WINEPREFIX/system.reg" ] || { echo "demo: creating the Wine prefix (once, about 10 s)"; wineboot -i >/dev/null 2>&1; }
+# keep one server up for the run; stop it at the end only if we started it
+if wineserver -p 2>/dev/null; then trap 'wineserver -k' EXIT; fi
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+	echo "demo: creating the Wine prefix (once, about 10 s)"
+	wineboot -i >/dev/null 2>&1
+fi
+# no winedbg on crashes (WINE.md fact 4)
+wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger /d '' /f >/dev/null 2>&1
 
-wine "$T/sample.exe" >"$out/sample.log" 2>&1 &
-sample=$!
-i=0
-until grep -q '^ready' "$out/sample.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 600 ] && { echo "demo: the sample did not start"; exit 1; }
-	sleep 0.05
-done
-pid=$(sed -n 's/^pid=//p' "$out/sample.log" | tr -d '\r')
-
-echo "\$ wine procdump64.exe -ma sample.exe $(printf 'Z:%s' "$out" | tr / '\\')"
-wine "$top/procdump64.exe" -ma sample.exe "$(printf 'Z:%s' "$out" | tr / '\\')" | tr -d '\r'
+echo "\$ wine procdump64.exe -ma -e -x $(wpath "$out") sample.exe"
+wine "$top/procdump64.exe" -ma -e -x "$(wpath "$out")" "$(wpath "$T/sample.exe")" | tr -d '\r'
 dump=$(ls "$out"/*.dmp)
 
 echo
 echo "=== Summary of $(basename "$dump") ($(wc -c <"$dump") bytes), read by obj2yaml and lldb ==="
-echo "Streams:"
-obj2yaml "$dump" | sed -n 's/^  - Type: *//p' | sed 's/^/  /'
-lldb -b -O "settings set target.exec-search-paths $WINEDLLS $T" --core "$dump" \
-	-o 'image list' -o 'bt all' </dev/null 2>/dev/null >"$out/lldb.txt" || true
-echo "Modules:"
-sed -n 's/^\[ *[0-9]*\] *\([0-9A-F-]*\) *\(0x[0-9a-f]*\) \(.*\)/  \2 \3 \1/p' "$out/lldb.txt"
-echo "Threads (lldb bt all):"
-sed -n '/^(lldb) bt all/,$p' "$out/lldb.txt" | grep -v '^(lldb)' | grep -v 'DW_AT' |
-	sed 's/(\(stack_marker\|unknown\|entry\|arg\)=[^)]*)/(...)/g' | cut -c1-110
+obj2yaml "$dump" >"$out/dump.yaml"
+printf 'Streams:  '
+sed -n 's/^  - Type: *//p' "$out/dump.yaml" | tr '\n' ' '
 echo
-echo "Both worker threads sit in EnterCriticalSection: transfer_thread holds 'accounts'"
-echo "and wants 'ledger', audit_thread holds 'ledger' and wants 'accounts'."
+awk '/Type: *Exception/ { e = 1 } e && /Thread ID|Exception Code|Exception Address|Parameter [01]/ {
+	sub(/^ */, "  "); print } e && /Thread Context/ { exit }' "$out/dump.yaml"
+lldb -b -O "settings set target.exec-search-paths $WINEDLLS $T" --core "$dump" \
+	-o 'image list' -o 'thread list' -o 'bt' </dev/null 2>/dev/null >"$out/lldb.txt" || true
+echo "Modules (base, file, CodeView identity):"
+sed -n 's/^\[ *[0-9]*\] *\([0-9A-F-]*\) *\(0x[0-9a-f]*\) \(.*\)/  \2 \3 \1/p' "$out/lldb.txt"
+echo "Threads:"
+sed -n 's/^[* ] thread #[0-9]*: \(tid = [^,]*\), [^ ]* \(.*\)/  \1  \2/p' "$out/lldb.txt" | cut -c1-110
+echo "Backtrace of the crashing thread:"
+sed -n '/^(lldb) bt$/,$p' "$out/lldb.txt" | grep 'frame #' | cut -c1-110
+echo "The worker thread read a NULL customer (c=0x0) for order 1003: see charge_customer."

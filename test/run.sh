@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh - procdump.c's test suite.
 #
-#   sh test/run.sh [group ...]     groups: build cli names targets writer series lib
+#   sh test/run.sh [group ...]     groups: build cli names targets writer series debugger lib
 #
 # Prints TAP lines and closes with "N passed, N failed, N skipped".  Under
 # Linux every Windows program runs under Wine in a prefix of its own; under
@@ -198,9 +198,12 @@ hexaddr() { printf '0x%x' "$1"; }
 build_test_programs() {
 	x86_64-w64-mingw32-windres "$T/target.rc" -O coff -o "$O/target.res" || return 1
 	$CC $TCFLAGS "$T/target.c" "$O/target.res" -o "$T/target.exe" || return 1
-	for p in svc sample; do
+	for p in svc sample crasher; do
 		$CC $TCFLAGS "$T/$p.c" -o "$T/$p.exe" || return 1
 	done
+	$CC $TCFLAGS -municode "$T/setevent.c" -o "$T/setevent.exe" || return 1
+	$CC $TCFLAGS -shared "$T/testdll.c" -o "$T/pdtestdll.dll" || return 1
+	cp "$T/crasher.exe" "$T/pdwait.exe"
 	# a second image name, so that only the tests' own processes match it
 	cp "$T/target.exe" "$T/pdtgt.exe"
 }
@@ -247,6 +250,14 @@ build_man_lists_every_switch() {
 build_readme_commands() {
 	grep -q 'make demo' "$top/README.md" || fail "README lacks make demo"
 	grep -q 'make test' "$top/README.md" || fail "README lacks make test"
+}
+
+build_demo() {
+	[ $native = 1 ] && skip "the demo runs under Wine"
+	timeout 300 sh "$T/demo.sh" >"$O/demo.txt" 2>&1 || fail "demo failed: $(tail -n 5 "$O/demo.txt")"
+	grep -q 'Unhandled: C0000005.ACCESS_VIOLATION' "$O/demo.txt" || fail "demo: no crash caught"
+	grep -q 'frame #0: .*sample.exe`charge_customer(c=0x0000000000000000' "$O/demo.txt" ||
+		fail "demo: the summary does not show charge_customer with c=NULL"
 }
 
 # ====================================================================== cli ==
@@ -352,8 +363,8 @@ cli_conflicts() {
 	expect_err '-u needs -c or -cl'
 }
 cli_not_implemented_says_so() {
-	for args in "-e 1 1234" "-mt 1234" "-mp 1234" "-c 50 1234" "-h 1234" "-x Z:\\tmp Z:\\tmp\\a.exe" \
-		"-i Z:\\tmp" "-u" "-r -ma 1234" "-mk -ma 1234" "-wer 1234" "-l 1234" "-t 1234"; do
+	for args in "-mt 1234" "-mp 1234" "-c 50 1234" "-h 1234" "-i Z:\\tmp" "-u" "-r -ma 1234" \
+		"-mk -ma 1234" "-wer 1234" "-p \\System\\Processes 3 1234" "-at 5 1234" "-mc 2 1234"; do
 		# shellcheck disable=SC2086
 		pd $args
 		expect_rc 2
@@ -362,18 +373,37 @@ cli_not_implemented_says_so() {
 	done
 }
 # Every example of ProcDump's reference page parses: it runs, says "not
-# implemented yet", or fails on the (absent) target; never a usage error.
+# implemented yet", fails on the (absent) target, or starts monitoring (then
+# Ctrl+C ends it); never a usage error.
 cli_every_example_parses() {
 	pd -? -e
 	sed -n 's/^      C:\\[^>]*>procdump //p' "$O/pd.out" >"$O/examples"
 	[ "$(wc -l <"$O/examples")" -ge 25 ] || fail "only $(wc -l <"$O/examples") examples"
+	[ $native = 0 ] && mkdir -p "$WINEPREFIX/drive_c/dumps"
+	k=0
 	while read -r line; do
+		k=$((k + 1))
 		eval "set -- $line"
-		pd "$@"
+		pd_bg ex$k "$@"
+		_p=$(cat "$O/ex$k.pdpid")
+		_end=$(($(date +%s) + 30))
+		while kill -0 "$_p" 2>/dev/null; do
+			if grep -Eq 'Waiting for process named|Press Ctrl-C' "$O/ex$k.raw"; then
+				kill -INT "$_p"
+				break
+			fi
+			[ "$(date +%s)" -ge $_end ] && fail "example '$line' neither ended nor monitored in 30 s"
+			sleep 0.05
+		done
+		pd_join ex$k 20
+		tr -d '\r' <"$O/ex$k.raw" >"$O/ex.txt"
 		case $RC in
-		2) grep -q 'is not implemented yet' "$O/pd.err" || fail "example '$line': $(cat "$O/pd.err")" ;;
-		3) grep -Eq 'no process|not running|no procdump is monitoring' "$O/pd.err" || fail "example '$line': $(cat "$O/pd.err")" ;;
-		*) fail "example '$line' exited $RC" ;;
+		0) ;;
+		1) grep -q 'Cancelled' "$O/ex.txt" || fail "example '$line': exit 1 without a cancel" ;;
+		2) grep -q 'is not implemented yet' "$O/ex.txt" || fail "example '$line': $(tail -n 1 "$O/ex.txt")" ;;
+		3) grep -Eq 'no process|not running|no procdump is monitoring|cannot launch' "$O/ex.txt" ||
+			fail "example '$line': $(tail -n 1 "$O/ex.txt")" ;;
+		*) fail "example '$line' exited $RC: $(tail -n 2 "$O/ex.txt")" ;;
 		esac
 	done <"$O/examples"
 }
@@ -838,6 +868,285 @@ series_kill() {
 	wait_gone "$(upid sk)" 10 || fail "-k did not end the target"
 }
 
+# ================================================================= debugger ==
+# crasher.exe waits until a debugger is attached, then raises one event.
+
+# pd_bg NAME ARGS...: procdump in the background, output in $O/NAME.out
+pd_bg() {
+	_n=$1
+	shift
+	printf '%s\n' "procdump64.exe $* &" >"$O/pd.cmd"
+	$WINE "$PD" "$@" >"$O/$_n.raw" 2>&1 &
+	echo $! >"$O/$_n.pdpid"
+	echo $! >>"$O/bg.list"
+}
+# pd_join NAME SECONDS: wait for it (deadline), RC = its exit code, $O/pd.out = its output
+pd_join() {
+	_p=$(cat "$O/$1.pdpid")
+	wait_gone "$_p" "$2" || { kill "$_p"; fail "procdump did not end within $2 s: $(tail -n 5 "$O/$1.raw")"; }
+	RC=0
+	wait "$_p" || RC=$?
+	tr -d '\r' <"$O/$1.raw" >"$O/pd.out"
+	cp "$O/pd.out" "$O/$1.out"
+	: >"$O/pd.err"
+}
+# crash NAME MODE [ARG]: start crasher.exe (it waits for a debugger)
+crash() {
+	_n=$1
+	shift
+	start_target "$_n" "$T/crasher.exe" "$@"
+}
+# target_status NAME: TS = exit status of the finished target (8 bits under
+# Wine: 0xC0000005 -> 5).  Not in $(...): wait needs the shell that started it.
+target_status() {
+	_u=$(upid "$1")
+	wait_gone "$_u" 15 || fail "target $1 still runs"
+	TS=0
+	wait "$_u" || TS=$?
+}
+# ex_field YAML FIELD: a field of the Exception stream, from obj2yaml
+ex_field() { awk '/Type: *Exception/ { e = 1 } e && $0 ~ "'"$2"'" { sub(/.*: */, ""); print; exit }' "$1"; }
+one_dump() { # one_dump DIR: the path of the only dump in DIR
+	_c=$(ls "$1" | grep -c '\.dmp$' || true)
+	[ "$_c" = 1 ] || fail "want 1 dump in $(basename "$1"), found $_c: $(ls "$1")"
+	echo "$1/$(ls "$1" | grep '\.dmp$')"
+}
+
+debugger_av_second_chance() {
+	crash av av
+	mkdir -p "$O/dav"
+	pd -e "$(field av pid)" "$(wpath "$O/dav")"
+	expect_rc 0
+	expect_out 'Unhandled: C0000005.ACCESS_VIOLATION'
+	expect_out 'Dump count reached.'
+	f=$(one_dump "$O/dav")
+	yaml "$f" "$O/dav/y"
+	[ "$(ex_field "$O/dav/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/dav/y" 'Exception Code')"
+	[ "$(ex_field "$O/dav/y" 'Thread ID')" = "$(printf '0x%X' "$(field av tid)")" ] || fail "faulting thread is not $(field av tid)"
+	[ "$(ex_field "$O/dav/y" 'Parameter 1')" = 0x10 ] || fail "the AV address (parameter 1) is not 0x10"
+	lldb_do "$f" "$O/dav/l" 'thread list' 'bt'
+	grep -q 'stop reason = Exception 0xc0000005' "$O/dav/l" || fail "lldb: no exception stop reason"
+	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/dav/l" || fail "lldb: frame 0 is not crash_av"
+	grep -q 'crasher.exe`main' "$O/dav/l" || fail "lldb: no main frame"
+	target_status av
+	[ "$TS" = 5 ] || fail "the target did not die of the AV (second chance passed on)"
+}
+debugger_stack_overflow() {
+	crash so so
+	mkdir -p "$O/dso"
+	pd -e "$(field so pid)" "$(wpath "$O/dso")"
+	expect_rc 0
+	expect_out 'Unhandled: C00000FD.STACK_OVERFLOW'
+	yaml "$(one_dump "$O/dso")" "$O/dso/y"
+	[ "$(ex_field "$O/dso/y" 'Exception Code')" = 0xC00000FD ] || fail "code is not C00000FD"
+	target_status so
+	[ "$TS" = 253 ] || fail "the target did not die of the stack overflow"
+}
+debugger_quick_reference_filter() {
+	# 002's "procdump -ma -e 1 -f "0xc00000fd" <PID>": a hex code in any case
+	crash sf so
+	mkdir -p "$O/dsf"
+	pd -ma -e 1 -f "0xc00000fd" "$(field sf pid)" "$(wpath "$O/dsf")"
+	expect_rc 0
+	expect_out 'Exception: C00000FD.STACK_OVERFLOW'
+	yaml "$(one_dump "$O/dsf")" "$O/dsf/y"
+	grep -q 'Type: *Memory64List' "$O/dsf/y" || fail "-ma did not write a full dump"
+	[ "$(ex_field "$O/dsf/y" 'Exception Code')" = 0xC00000FD ] || fail "code"
+}
+debugger_custom_code_name() {
+	crash rz raise E0001234
+	mkdir -p "$O/drz"
+	pd -e "$(field rz pid)" "$(wpath "$O/drz/PROCESSNAME_EXCEPTIONCODE.dmp")"
+	expect_rc 0
+	expect_out 'Unhandled: E0001234.UNKNOWN'
+	[ -f "$O/drz/crasher.exe_E0001234.dmp" ] || fail "EXCEPTIONCODE not substituted: $(ls "$O/drz")"
+	yaml "$O/drz/crasher.exe_E0001234.dmp" "$O/drz/y"
+	[ "$(ex_field "$O/drz/y" 'Exception Code')" = 0xE0001234 ] || fail "code is not E0001234"
+	target_status rz
+	[ "$TS" = 52 ] || fail "the target did not exit with 0xE0001234"
+}
+debugger_first_chance_needs_e1() {
+	crash c1 caught E0005678
+	mkdir -p "$O/dc1"
+	pd_bg c1 -e "$(field c1 pid)" "$(wpath "$O/dc1")"
+	wait_for "$O/c1.log" '^survived' 30 || fail "the caught exception did not let the target go on"
+	wait_for "$O/c1.raw" 'Exception: E0005678' 10 || fail "no 'Exception: E0005678' line"
+	pd -cancel "$(field c1 pid)"
+	expect_rc 0
+	pd_join c1 20
+	expect_rc 1
+	expect_out 'Dump count not reached.'
+	[ -z "$(ls "$O/dc1")" ] || fail "-e (no 1) dumped a first-chance exception: $(ls "$O/dc1")"
+	alive c1 || fail "the target stopped"
+}
+debugger_first_chance_e1() {
+	crash c2 caught E0005678
+	mkdir -p "$O/dc2"
+	pd -e 1 "$(field c2 pid)" "$(wpath "$O/dc2")"
+	expect_rc 0
+	expect_out 'Exception: E0005678.UNKNOWN'
+	yaml "$(one_dump "$O/dc2")" "$O/dc2/y"
+	[ "$(ex_field "$O/dc2/y" 'Exception Code')" = 0xE0005678 ] || fail "code"
+	[ "$(ex_field "$O/dc2/y" 'Number of Parameters')" = 2 ] || fail "parameters"
+	[ "$(ex_field "$O/dc2/y" 'Parameter 1')" = 0x22 ] || fail "parameter 1 is not 0x22"
+	wait_for "$O/c2.log" '^survived' 20 || fail "the target did not survive its caught exception"
+	alive c2 || fail "the target stopped after detach"
+}
+debugger_filter_display_only() {
+	crash fd caught E0005678
+	mkdir -p "$O/dfd"
+	pd_bg fd -e 1 -f "" "$(field fd pid)" "$(wpath "$O/dfd")"
+	wait_for "$O/fd.raw" 'Exception: E0005678' 30 || fail "no exception line"
+	wait_for "$O/fd.log" '^survived' 10 || fail "target did not go on"
+	$WINE "$T/setevent.exe" "ProcDump-$(field fd pid)" >"$O/fd.set" 2>&1 || fail "setevent: $(cat "$O/fd.set")"
+	pd_join fd 20
+	expect_rc 1
+	[ -z "$(ls "$O/dfd")" ] || fail "-f \"\" wrote a dump"
+	alive fd || fail "the target stopped"
+}
+debugger_filters() {
+	crash fi caught E0005678
+	mkdir -p "$O/dfi"
+	pd_bg fi -e 1 -f 'NoSuchThing,E00056*' -fx 'C0000005' "$(field fi pid)" "$(wpath "$O/dfi")"
+	pd_join fi 30
+	expect_rc 0
+	one_dump "$O/dfi" >/dev/null
+	crash fx caught E0005678
+	mkdir -p "$O/dfx"
+	pd_bg fx -e 1 -fx '*5678' "$(field fx pid)" "$(wpath "$O/dfx")"
+	wait_for "$O/fx.log" '^survived' 30 || fail "target did not go on"
+	wait_for "$O/fx.raw" 'Exception: E0005678' 10 || fail "no exception line"
+	pd -cancel "$(field fx pid)"
+	pd_join fx 20
+	expect_rc 1
+	[ -z "$(ls "$O/dfx")" ] || fail "-fx did not exclude the exception"
+}
+debugger_breakpoints() {
+	crash b1 int3
+	mkdir -p "$O/db1"
+	pd_bg b1 -e 1 "$(field b1 pid)" "$(wpath "$O/db1")"
+	wait_for "$O/b1.log" '^survived' 30 || fail "the target did not get past its int3"
+	pd -cancel "$(field b1 pid)"
+	pd_join b1 20
+	expect_rc 1
+	! grep -q 'BREAKPOINT' "$O/pd.out" || fail "a breakpoint counted without -b"
+	[ -z "$(ls "$O/db1")" ] || fail "a breakpoint was dumped without -b"
+	crash b2 int3
+	mkdir -p "$O/db2"
+	pd -e 1 -b "$(field b2 pid)" "$(wpath "$O/db2")"
+	expect_rc 0
+	expect_out 'Exception: 80000003.BREAKPOINT'
+	yaml "$(one_dump "$O/db2")" "$O/db2/y"
+	[ "$(ex_field "$O/db2/y" 'Exception Code')" = 0x80000003 ] || fail "code"
+	wait_for "$O/b2.log" '^survived' 20 || fail "the target did not survive"
+}
+debugger_debug_strings() {
+	crash ds ods
+	mkdir -p "$O/dds"
+	pd -l -f NotFound "$(field ds pid)" "$(wpath "$O/dds")"
+	expect_rc 0
+	expect_out 'Debug String: procdump-test ansi NotFound'
+	one_dump "$O/dds" >/dev/null
+	crash ds2 ods
+	mkdir -p "$O/dds2"
+	pd -l -n 2 "$(field ds2 pid)" "$(wpath "$O/dds2")"
+	expect_rc 0
+	expect_out 'Debug String: procdump-test ansi NotFound'
+	expect_out 'Debug String: procdump-test wide'
+	[ "$(ls "$O/dds2" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/dds2")"
+}
+debugger_dll_load_unload() {
+	crash dl dll "$(wpath "$T/pdtestdll.dll")"
+	mkdir -p "$O/ddl"
+	pd -e -ld -ud -n 2 -f pdtestdll "$(field dl pid)" "$(wpath "$O/ddl")"
+	expect_rc 0
+	expect_out 'DLL Load: .*pdtestdll.dll'
+	expect_out 'DLL Unload: .*pdtestdll.dll'
+	[ "$(ls "$O/ddl" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps"
+	wait_for "$O/dl.log" '^freed' 20 || fail "the target did not go on"
+}
+debugger_thread_create_exit() {
+	crash th thread
+	mkdir -p "$O/dth"
+	pd -e -ct -et -n 2 "$(field th pid)" "$(wpath "$O/dth")"
+	expect_rc 0
+	expect_out 'Thread Create: '
+	expect_out 'Thread Exit: [0-9]* (exit code 7)'
+	[ "$(ls "$O/dth" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps"
+	wait_for "$O/th.log" '^thread done' 20 || fail "the target did not go on"
+}
+debugger_terminate() {
+	crash tx exit 3
+	mkdir -p "$O/dtx"
+	pd -t "$(field tx pid)" "$(wpath "$O/dtx")"
+	expect_rc 0
+	expect_out "Process exit: thread $(field tx tid) called ExitProcess."
+	f=$(one_dump "$O/dtx")
+	lldb_do "$f" "$O/dtx/l" 'bt all'
+	grep -q 'frame #0: .*ntdll.dll`RtlExitUserProcess(status=3)' "$O/dtx/l" ||
+		fail "the -t dump's thread is not at RtlExitUserProcess(status=3)"
+	grep -q 'kernel32.dll`ExitProcess(status=3)' "$O/dtx/l" || fail "no ExitProcess(status=3) frame"
+	grep -q 'crasher.exe`__tmainCRTStartup' "$O/dtx/l" || fail "the walk does not reach the exe"
+	target_status tx
+	[ "$TS" = 3 ] || fail "the target's exit code became $TS, want 3"
+	rm -f "$f"
+	crash tn exit 4
+	pd -e "$(field tn pid)" "$(wpath "$O/dtx")"
+	expect_rc 1
+	expect_out 'Dump count not reached.'
+}
+debugger_launch_x() {
+	mkdir -p "$O/dx"
+	pd -e -x "$(wpath "$O/dx")" "$(wpath "$T/crasher.exe")" raise E0004321
+	expect_rc 0
+	expect_out 'Launched: '
+	expect_out 'Unhandled: E0004321.UNKNOWN'
+	grep -q '^debugger=1' "$O/pd.out" || fail "the launched target did not see its debugger"
+	yaml "$(one_dump "$O/dx")" "$O/dx/y"
+	[ "$(ex_field "$O/dx/y" 'Exception Code')" = 0xE0004321 ] || fail "code"
+}
+debugger_wait_w() {
+	mkdir -p "$O/dw"
+	pd_bg w -e -w pdwait "$(wpath "$O/dw")"
+	wait_for "$O/w.raw" 'Waiting for process named pdwait' 30 || fail "no waiting line"
+	start_target pw "$T/pdwait.exe" av
+	pd_join w 30
+	expect_rc 0
+	expect_out "Process pdwait.exe ($(field pw pid)) started"
+	expect_out 'Unhandled: C0000005.ACCESS_VIOLATION'
+	one_dump "$O/dw" >/dev/null
+}
+debugger_kill_k() {
+	crash kk caught E0005678
+	mkdir -p "$O/dkk"
+	pd -e 1 -k "$(field kk pid)" "$(wpath "$O/dkk")"
+	expect_rc 0
+	expect_out 'Killed process'
+	wait_gone "$(upid kk)" 10 || fail "-k did not kill the target"
+}
+debugger_attach_twice() {
+	crash at sleep
+	mkdir -p "$O/dat"
+	pd_bg at -e "$(field at pid)" "$(wpath "$O/dat")"
+	wait_for "$O/at.raw" 'Press Ctrl-C' 30 || fail "first procdump did not attach"
+	pd -e "$(field at pid)"
+	expect_rc 3
+	expect_err 'cannot attach to process'
+	expect_err_one_line
+	pd -cancel "$(field at pid)"
+	pd_join at 20
+	expect_rc 1
+	alive at || fail "the target stopped"
+}
+debugger_g_without_clr() {
+	crash gc sleep
+	pd -e -g "$(field gc pid)"
+	expect_rc 3
+	expect_err 'has no CLR loaded'
+	# (attach and detach can be quicker than the target's IsDebuggerPresent poll)
+	kill -0 "$(upid gc)" || fail "the target is gone"
+}
+
 # ====================================================================== lib ==
 
 lib_pd_write_dump() {
@@ -866,6 +1175,7 @@ t 'build: both exes import only Windows system DLLs' build_imports_system_only
 t 'build: -DPROCDUMP_NO_MAIN compiles for both targets, exports pd_*, no main, no exit' build_library_mode
 t 'build: man/procdump.1 documents every switch of -?' build_man_lists_every_switch
 t 'build: README gives make demo and make test' build_readme_commands
+t 'build: make demo dumps the bundled crasher at its AV and summarises it' build_demo
 
 t 'cli: -? prints the usage and exits 0' cli_help
 t 'cli: -? -e prints the examples' cli_help_examples
@@ -915,6 +1225,25 @@ t 'series: -cancel PID stops a series (exit 1), target runs on' series_cancel_by
 t 'series: Ctrl+C stops a series (exit 1), target runs on' series_ctrl_c
 t 'series: the target exiting ends the series, exit 1' series_target_exits
 t 'series: -k kills the target after the dump' series_kill
+
+t 'debugger: -e dumps a second-chance AV: record, thread, lldb frame; the target dies of it' debugger_av_second_chance
+t 'debugger: -e dumps a stack overflow (C00000FD)' debugger_stack_overflow
+t 'debugger: -ma -e 1 -f "0xc00000fd" (quick reference) dumps the first chance' debugger_quick_reference_filter
+t 'debugger: a custom code (E0001234), EXCEPTIONCODE in the file name' debugger_custom_code_name
+t 'debugger: -e ignores a caught first-chance exception; -cancel ends it, exit 1' debugger_first_chance_needs_e1
+t 'debugger: -e 1 dumps a caught first-chance exception; the target survives' debugger_first_chance_e1
+t 'debugger: -e 1 -f "" only displays; the named event ProcDump-PID ends it' debugger_filter_display_only
+t 'debugger: -f includes by code pattern, -fx excludes' debugger_filters
+t 'debugger: breakpoints count only with -b' debugger_breakpoints
+t 'debugger: -l shows ANSI and wide debug strings; -f selects; -n 2' debugger_debug_strings
+t 'debugger: -ld and -ud dump on the test DLL load and unload' debugger_dll_load_unload
+t 'debugger: -ct and -et dump on thread create and exit' debugger_thread_create_exit
+t 'debugger: -t dumps at process exit; -e on a clean exit ends with exit 1' debugger_terminate
+t 'debugger: -x launches the image with its arguments and dumps its crash' debugger_launch_x
+t 'debugger: -w waits for the named process, then attaches' debugger_wait_w
+t 'debugger: -k kills the target after the dump' debugger_kill_k
+t 'debugger: a second procdump cannot attach, exit 3, one line' debugger_attach_twice
+t 'debugger: -g on a process without a CLR says so, exit 3' debugger_g_without_clr
 
 t 'lib: pd_write_dump() from a program linked with procdump.c' lib_pd_write_dump
 

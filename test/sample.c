@@ -1,51 +1,56 @@
-/* sample.c - the bundled sample for `make demo`: a program that hangs the
- * classic way, two threads each holding one lock and waiting for the other.
- * Prints "pid=<PID>" and "ready" once both threads are stuck. */
+/* sample.c - the bundled sample for `make demo`: a small "order processor"
+ * whose worker thread crashes on an order that has no customer record (a
+ * NULL dereference), the kind of crash a dump is taken for.
+ * Prints "pid=<PID>" and "ready", then processes three orders. */
 #include <windows.h>
 #include <stdio.h>
+#include <string.h>
 
-static CRITICAL_SECTION accounts, ledger;
-static HANDLE both_locked[2];
+struct customer {
+	char name[32];
+	int credit;
+};
 
-__attribute__((noinline)) static DWORD WINAPI
-transfer_thread(void *arg)
+struct order {
+	int id;
+	int amount;
+	struct customer *customer;   /* NULL for the third order */
+};
+
+static struct customer alice = { "alice", 500 };
+static struct customer bob = { "bob", 80 };
+static struct order orders[3] = { { 1001, 120, &alice }, { 1002, 60, &bob }, { 1003, 75, NULL } };
+
+__attribute__((noinline)) static int
+charge_customer(struct customer *c, int amount)
 {
-	(void)arg;
-	EnterCriticalSection(&accounts);
-	SetEvent(both_locked[0]);
-	WaitForSingleObject(both_locked[1], INFINITE);
-	EnterCriticalSection(&ledger);      /* never returns: audit_thread holds it */
-	LeaveCriticalSection(&ledger);
-	LeaveCriticalSection(&accounts);
-	return 0;
+	if (c->credit < amount)          /* order 1003: c is NULL */
+		return 0;
+	c->credit -= amount;
+	return 1;
 }
 
 __attribute__((noinline)) static DWORD WINAPI
-audit_thread(void *arg)
+process_orders(void *arg)
 {
+	int i;
 	(void)arg;
-	EnterCriticalSection(&ledger);
-	SetEvent(both_locked[1]);
-	WaitForSingleObject(both_locked[0], INFINITE);
-	EnterCriticalSection(&accounts);    /* never returns: transfer_thread holds it */
-	LeaveCriticalSection(&accounts);
-	LeaveCriticalSection(&ledger);
+	for (i = 0; i < 3; i++) {
+		printf("order %d: %s\n", orders[i].id,
+		       charge_customer(orders[i].customer, orders[i].amount) ? "charged" : "declined");
+		Sleep(50);
+	}
 	return 0;
 }
 
 int
 main(void)
 {
-	HANDLE t[2];
+	HANDLE worker;
 	setvbuf(stdout, NULL, _IONBF, 0);
-	InitializeCriticalSection(&accounts);
-	InitializeCriticalSection(&ledger);
-	both_locked[0] = CreateEventA(NULL, TRUE, FALSE, NULL);
-	both_locked[1] = CreateEventA(NULL, TRUE, FALSE, NULL);
-	t[0] = CreateThread(NULL, 0, transfer_thread, NULL, 0, NULL);
-	t[1] = CreateThread(NULL, 0, audit_thread, NULL, 0, NULL);
-	WaitForMultipleObjects(2, both_locked, TRUE, INFINITE);
 	printf("pid=%lu\nready\n", GetCurrentProcessId());
-	WaitForMultipleObjects(2, t, TRUE, INFINITE);
+	worker = CreateThread(NULL, 0, process_orders, NULL, 0, NULL);
+	WaitForSingleObject(worker, INFINITE);
+	printf("all orders processed\n");
 	return 0;
 }

@@ -1,0 +1,128 @@
+/* crasher.c - one debug event per mode, for the debugger-trigger tests.
+ *
+ * Usage: crasher.exe MODE [ARG]
+ * Prints "pid=<PID>", "tid=<TID>", "ready", then waits (30 s deadline) until
+ * a debugger is attached, so that a test can attach procdump first.  Then:
+ *   av             write to address 0x10 (unhandled access violation)
+ *   so             unbounded recursion (stack overflow)
+ *   raise CODE     RaiseException(CODE) with no handler (second chance)
+ *   caught CODE    RaiseException(CODE) caught by a vectored handler (first
+ *                  chance only); then prints "survived" and keeps running
+ *   int3           __debugbreak(), stepped over by a vectored handler
+ *   ods            OutputDebugStringA then OutputDebugStringW
+ *   dll PATH       LoadLibrary(PATH) then FreeLibrary
+ *   thread         starts a thread that exits at once
+ *   exit CODE      returns CODE from main
+ *   sleep          nothing: keeps running
+ * Before the event it prints "event=<FILETIME, 100 ns since 1601>" (from
+ * GetSystemTimePreciseAsFileTime) for the latency benchmark.  Modes that
+ * survive print "heartbeat N" every 100 ms afterwards. */
+#include <windows.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (WINAPI *precise_fn)(FILETIME *);
+
+static void
+stamp_event(void)
+{
+	FILETIME ft;
+	precise_fn f = (precise_fn)(void (*)(void))GetProcAddress(GetModuleHandleA("kernel32.dll"),
+	                                                         "GetSystemTimePreciseAsFileTime");
+	if (f)
+		f(&ft);
+	else
+		GetSystemTimeAsFileTime(&ft);
+	printf("event=%llu\n", ((unsigned long long)ft.dwHighDateTime << 32) | ft.dwLowDateTime);
+}
+
+static LONG WINAPI
+veh(EXCEPTION_POINTERS *ep)
+{
+	DWORD code = ep->ExceptionRecord->ExceptionCode;
+	if (code == EXCEPTION_BREAKPOINT) {
+#ifdef _WIN64
+		if (*(unsigned char *)ep->ContextRecord->Rip == 0xCC)
+			ep->ContextRecord->Rip++;
+#endif
+		return EXCEPTION_CONTINUE_EXECUTION;
+	}
+	if ((code & 0xF0000000u) == 0xE0000000u)
+		return EXCEPTION_CONTINUE_EXECUTION;
+	return EXCEPTION_CONTINUE_SEARCH;
+}
+
+__attribute__((noinline)) static int
+crash_recurse(volatile int *depth)
+{
+	volatile char pad[4096];
+	pad[0] = (char)*depth;
+	if (++*depth < 0)   /* never: keeps the compiler from calling it infinite */
+		return 0;
+	return crash_recurse(depth) + pad[0];
+}
+
+__attribute__((noinline)) static void
+crash_av(void)
+{
+	*(volatile int *)0x10 = 1;
+}
+
+static DWORD WINAPI
+short_thread(void *arg)
+{
+	(void)arg;
+	return 7;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "sleep";
+	unsigned long code = argc > 2 ? strtoul(argv[2], NULL, 16) : 0;
+	int i, n = 0;
+	volatile int depth = 0;
+	void *veh_handle;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	printf("pid=%lu\ntid=%lu\nready\n", GetCurrentProcessId(), GetCurrentThreadId());
+	for (i = 0; i < 3000 && !IsDebuggerPresent(); i++)
+		Sleep(10);
+	printf("debugger=%d\n", IsDebuggerPresent());
+	veh_handle = AddVectoredExceptionHandler(1, veh);
+	stamp_event();
+	if (!strcmp(mode, "av"))
+		crash_av();
+	else if (!strcmp(mode, "so"))
+		crash_recurse(&depth);
+	else if (!strcmp(mode, "raise")) {
+		RemoveVectoredExceptionHandler(veh_handle);
+		RaiseException(code, 0, 0, NULL);
+	} else if (!strcmp(mode, "caught")) {
+		ULONG_PTR args[2] = { 0x11, 0x22 };
+		RaiseException(code, 0, 2, args);
+		printf("survived\n");
+	} else if (!strcmp(mode, "int3")) {
+		__debugbreak();
+		printf("survived\n");
+	} else if (!strcmp(mode, "ods")) {
+		OutputDebugStringA("procdump-test ansi NotFound\n");
+		OutputDebugStringW(L"procdump-test wide\n");
+	} else if (!strcmp(mode, "dll")) {
+		HMODULE h = LoadLibraryA(argv[2]);
+		printf("loaded=%p\n", (void *)h);
+		if (h)
+			FreeLibrary(h);
+		printf("freed\n");
+	} else if (!strcmp(mode, "thread")) {
+		HANDLE t = CreateThread(NULL, 0, short_thread, NULL, 0, NULL);
+		WaitForSingleObject(t, INFINITE);
+		printf("thread done\n");
+	} else if (!strcmp(mode, "exit"))
+		return (int)code;
+	for (;;) {
+		printf("heartbeat %d\n", n++);
+		Sleep(100);
+	}
+}
