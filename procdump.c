@@ -73,6 +73,8 @@
 #define PD_EXIT_USAGE    2
 #define PD_EXIT_TARGET   3
 #define PD_EXIT_WRITE    4
+/* internal, never an exit code: a collection cancelled by -at; the run goes on */
+#define PD_TIMEOUT       100
 
 /* Dump types, in the order ProcDump lists them. */
 enum pd_type { PD_MINI, PD_FULL, PD_TRIAGE, PD_MINIPLUS, PD_CUSTOM, PD_CALLBACK, PD_NTYPES };
@@ -643,14 +645,14 @@ static const struct opt opts[] = {
 	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_NOTYET | OF_INSTALL },
 	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0 },
 	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0 },
-	{ L"c", OPT_INT, CO(c), 0, "<CPU_Usage>", "CPU threshold (percent) above which to write a dump.", OF_NOTYET },
-	{ L"cl", OPT_INT, CO(cl), 0, "<CPU_Usage>", "CPU threshold (percent) below which to write a dump.", OF_NOTYET },
+	{ L"c", OPT_INT, CO(c), 0, "<CPU_Usage>", "CPU threshold (percent) above which to write a dump.", 0 },
+	{ L"cl", OPT_INT, CO(cl), 0, "<CPU_Usage>", "CPU threshold (percent) below which to write a dump.", 0 },
 	{ L"u", OPT_FLAG, CO(u), 0, NULL, "With -c/-cl: CPU usage relative to one core. Alone: uninstall the postmortem debugger.", 0 },
-	{ L"m", OPT_INT, CO(m), 0, "<Commit_Usage>", "Memory commit threshold in MB at which to write a dump.", OF_NOTYET },
-	{ L"ml", OPT_INT, CO(ml), 0, "<Commit_Usage>", "Write a dump when memory commit drops below this many MB.", OF_NOTYET },
-	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", OF_NOTYET },
-	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_NOTYET },
-	{ L"h", OPT_FLAG, CO(h), 0, NULL, "Write a dump when a window of the process does not respond for 5 seconds.", OF_NOTYET },
+	{ L"m", OPT_INT, CO(m), 0, "<Commit_Usage>", "Memory commit threshold in MB at which to write a dump.", 0 },
+	{ L"ml", OPT_INT, CO(ml), 0, "<Commit_Usage>", "Write a dump when memory commit drops below this many MB.", 0 },
+	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", 0 },
+	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", 0 },
+	{ L"h", OPT_FLAG, CO(h), 0, NULL, "Write a dump when a window of the process does not respond for 5 seconds.", 0 },
 	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", 0 },
 	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop).", 0 },
 	{ L"b", OPT_FLAG, CO(b), 0, NULL, "Treat debug breakpoints as exceptions (otherwise ignore them).", 0 },
@@ -666,7 +668,7 @@ static const struct opt opts[] = {
 	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0 },
 	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_NOTYET | OF_INSTALL },
 	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", OF_NOTYET },
-	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_NOTYET | OF_INSTALL },
+	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL },
 	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0 },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0 },
@@ -1164,10 +1166,6 @@ args_check_implemented(const struct pd_config *cfg)
 			return PD_EXIT_USAGE;
 		}
 	}
-	if (cfg->u && !cfg->uninstall) {
-		warn("-u (CPU relative to one core) is not implemented yet in procdump.c " PD_VERSION);
-		return PD_EXIT_USAGE;
-	}
 	if (cfg->uninstall) {
 		warn("-u (uninstall) is not implemented yet in procdump.c " PD_VERSION);
 		return PD_EXIT_USAGE;
@@ -1469,6 +1467,8 @@ struct pd_dump_req {
 	int overwrite;
 	const struct pd_event *ev; /* may be NULL */
 	volatile LONG *cancel;     /* set by Ctrl+C / ProcDump-<PID>; may be NULL */
+	double deadline;           /* -at: now_sec() limit for the collection; 0 = none */
+	int timed_out;             /* set by the writer when the deadline passed */
 	int at_exit;               /* stopped at EXIT_PROCESS: no threads left */
 	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
 	void *ctx;
@@ -2223,6 +2223,10 @@ wq_stop(struct wq *q)
 static int
 dump_cancelled(const struct pd_dump_req *r)
 {
+	if (r->deadline > 0 && now_sec() > r->deadline) {
+		((struct pd_dump_req *)r)->timed_out = 1;
+		return 1;
+	}
 	return r->cancel && *r->cancel;
 }
 
@@ -2544,7 +2548,9 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		}
 		wq_stop(&q);
 		if (q.err) {
-			if (q.err == ERROR_CANCELLED)
+			if (q.err == ERROR_CANCELLED && rq->timed_out)
+				; /* reported by the caller (-at) */
+			else if (q.err == ERROR_CANCELLED)
 				warn("dump cancelled");
 			else {
 				SetLastError((DWORD)q.err);
@@ -2631,8 +2637,11 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	t1 = now_sec();
 	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms\n",
 	     d.nth, d.nmod, d.nreg, d.nrng, (t1 - t0) * 1e3);
-	if (dump_build_and_write(&d, file, res) < 0)
+	if (dump_build_and_write(&d, file, res) < 0) {
+		if (req->timed_out)
+			rc = PD_TIMEOUT;
 		goto out;
+	}
 	{ /* signature last: a file cut short is never taken for a dump */
 		u32 sig = 0x504D444D;
 		DWORD put;
@@ -2973,11 +2982,19 @@ trig_fire(const struct pd_config *cfg, struct pd_target *t, struct trig_names *n
 		rq.ev = ev;
 		rq.at_exit = ev && ev->at_exit;
 		rq.cancel = &g_cancel;
+		if (cfg->at != PD_UNSET)
+			rq.deadline = now_sec() + (double)cfg->at;
 		rq.on_plan = trig_on_plan;
 		rq.ctx = &pc;
 		out("%s Dump %d initiated: %s\n", stamp(), pc.num, u8s(path));
 		vlog("dump type %s\n", trig_type_name(rq.type));
 		rc = dump_write(t, &rq, &res);
+		if (rc == PD_TIMEOUT) {
+			out("%s Dump %d cancelled: the collection took longer than %lld seconds (-at); "
+			    "the process was resumed.\n", stamp(), pc.num, cfg->at);
+			free(path);
+			return rc;
+		}
 		if (rc) {
 			out("%s Dump %d failed.\n", stamp(), pc.num);
 			free(path);
@@ -2998,6 +3015,7 @@ trig_run_timed(const struct pd_config *cfg, struct pd_target *t, int out_is_dir)
 {
 	struct trig_names nm = { 0 };
 	long long count = cfg->n == PD_UNSET ? 1 : cfg->n, sec = cfg->s == PD_UNSET ? 10 : cfg->s, k;
+	long long missed = 0;
 	int dumpno = 0, rc = 0, i;
 	wchar_t evname[64];
 	HANDLE named;
@@ -3036,13 +3054,431 @@ trig_run_timed(const struct pd_config *cfg, struct pd_target *t, int out_is_dir)
 			break;
 		}
 		rc = trig_fire(cfg, t, &nm, NULL, out_is_dir, &dumpno);
+		if (rc == PD_TIMEOUT) {
+			rc = 0;
+			missed++; /* -at cancelled it: not written, the series goes on */
+			continue;
+		}
 		if (rc) {
 			if (g_cancel || (named && WaitForSingleObject(named, 0) == WAIT_OBJECT_0))
 				rc = PD_EXIT_NOTDONE;
 			break;
 		}
 	}
+	if (!rc && missed)
+		rc = PD_EXIT_NOTDONE;
 	if (!rc)
+		out("%s Dump count reached.\n", stamp());
+	else if (rc == PD_EXIT_NOTDONE)
+		out("%s Dump count not reached.\n", stamp());
+	if (named)
+		CloseHandle(named);
+	for (i = 0; i < nm.n; i++)
+		free(nm.used[i]);
+	free(nm.used);
+	return rc;
+}
+
+/* ---- Sampling monitors (-c -cl -m -ml -p -pl -h): rows of one table,
+ * sampled once a second by whichever loop owns the target (the debugger
+ * loop when attached, trig_run_monitors otherwise).  A row's condition
+ * must hold for -s consecutive seconds (default 10; -h needs one sample:
+ * IsHungAppWindow already waits 5 s) before a dump is wanted. */
+
+struct pd_vm_counters {        /* VM_COUNTERS_EX (ProcessVmCounters = 3) */
+	SIZE_T PeakVirtualSize, VirtualSize;
+	ULONG PageFaultCount;
+	SIZE_T PeakWorkingSetSize, WorkingSetSize, QuotaPeakPagedPoolUsage, QuotaPagedPoolUsage,
+	       QuotaPeakNonPagedPoolUsage, QuotaNonPagedPoolUsage, PagefileUsage,
+	       PeakPagefileUsage, PrivateUsage;
+};
+#ifdef _WIN64
+_Static_assert(sizeof(struct pd_vm_counters) == 96, "VM_COUNTERS_EX x64");
+#endif
+
+struct pd_pdh_value {          /* PDH_FMT_COUNTERVALUE */
+	DWORD status, pad;
+	union { LONG l; double d; LONGLONG ll; void *p; } v;
+};
+typedef LONG (WINAPI *fn_PdhOpenQueryW)(LPCWSTR, DWORD_PTR, HANDLE *);
+typedef LONG (WINAPI *fn_PdhAddCounterW)(HANDLE, LPCWSTR, DWORD_PTR, HANDLE *);
+typedef LONG (WINAPI *fn_PdhCollectQueryData)(HANDLE);
+typedef LONG (WINAPI *fn_PdhGetFormattedCounterValue)(HANDLE, DWORD, LPDWORD, struct pd_pdh_value *);
+typedef LONG (WINAPI *fn_PdhCloseQuery)(HANDLE);
+#define PD_PDH_FMT_LARGE 0x00000400
+#define PD_PDH_FMT_NOCAP100 0x00008000
+
+typedef BOOL (WINAPI *fn_EnumWindows)(WNDENUMPROC, LPARAM);
+typedef DWORD (WINAPI *fn_GetWindowThreadProcessId)(HWND, LPDWORD);
+typedef BOOL (WINAPI *fn_IsWindowVisible)(HWND);
+typedef BOOL (WINAPI *fn_IsHungAppWindow)(HWND);
+typedef HWND (WINAPI *fn_GetWindow)(HWND, UINT);
+
+struct trig_mon;
+struct trig_row {
+	const char *name;       /* as printed: CPU, Commit, Counter, Hung Window */
+	int armed;
+	int above;              /* 1: fire at/above the threshold, 0: below it */
+	int strict;             /* above means > rather than >= */
+	long long thr;
+	int need;               /* consecutive samples to fire */
+	int held;               /* consecutive samples so far */
+	int (*sample)(struct trig_mon *, long long *v); /* 1 value, 0 none yet, -1 error */
+	const char *unit;
+};
+
+struct trig_mon {
+	const struct pd_config *cfg;
+	struct pd_target *t;
+	int ncpu;
+	u64 prev_cpu;           /* user+kernel 100 ns of the target */
+	double prev_wall;
+	int have_prev;
+	HMODULE pdh;
+	HANDLE query, counter;
+	fn_PdhCollectQueryData PdhCollectQueryData;
+	fn_PdhGetFormattedCounterValue PdhGetFormattedCounterValue;
+	fn_PdhCloseQuery PdhCloseQuery;
+	const wchar_t *counter_path;
+	HMODULE user32;
+	fn_EnumWindows EnumWindows;
+	fn_GetWindowThreadProcessId GetWindowThreadProcessId;
+	fn_IsWindowVisible IsWindowVisible;
+	fn_IsHungAppWindow IsHungAppWindow;
+	fn_GetWindow GetWindow;
+	int hung_found;
+	struct trig_row rows[4];
+	int nrows;
+	double next_tick;
+	char why[128];          /* what fired, for the console */
+};
+
+/* CPU of the target in percent of the machine (of one core with -u), from
+ * SystemProcessInformation: remote GetProcessTimes stays 0 under Wine. */
+static int
+trig_sample_cpu(struct trig_mon *m, long long *v)
+{
+	struct pd_sys_process *list = w32_process_list(), *p;
+	double wall = now_sec();
+	u64 cpu;
+	int r = 0;
+	if (!list)
+		return -1;
+	p = w32_process_find(list, m->t->pid);
+	if (!p || (u64)p->CreateTime.QuadPart != m->t->create_time) {
+		free(list);
+		return -1;
+	}
+	cpu = (u64)p->UserTime.QuadPart + (u64)p->KernelTime.QuadPart;
+	free(list);
+	if (m->have_prev && wall > m->prev_wall) {
+		double pct = (double)(cpu - m->prev_cpu) / 1e5 / (wall - m->prev_wall);
+		if (!m->cfg->u)
+			pct /= m->ncpu;
+		*v = (long long)(pct + 0.5);
+		r = 1;
+	}
+	m->prev_cpu = cpu;
+	m->prev_wall = wall;
+	m->have_prev = 1;
+	return r;
+}
+
+/* Commit (private bytes) in MB.  Under Wine this counter is resident
+ * memory: only touched pages count (WINE.md section 2). */
+static int
+trig_sample_commit(struct trig_mon *m, long long *v)
+{
+	struct pd_vm_counters vm;
+	memset(&vm, 0, sizeof vm);
+	if (!PD_NT_SUCCESS(nt.NtQueryInformationProcess(m->t->h, 3 /* ProcessVmCounters */, &vm, sizeof vm, NULL)))
+		return -1;
+	*v = (long long)((vm.PrivateUsage ? vm.PrivateUsage : vm.PagefileUsage) >> 20);
+	return 1;
+}
+
+static int
+trig_sample_counter(struct trig_mon *m, long long *v)
+{
+	struct pd_pdh_value val;
+	DWORD type = 0;
+	LONG st = m->PdhCollectQueryData(m->query);
+	if (st)
+		return 0;
+	memset(&val, 0, sizeof val);
+	/* integers as integers: PDH_FMT_DOUBLE gives 0 for them under Wine */
+	st = m->PdhGetFormattedCounterValue(m->counter, PD_PDH_FMT_LARGE | PD_PDH_FMT_NOCAP100, &type, &val);
+	if (st || (val.status != 0 && val.status != 1 /* PDH_CSTATUS_VALID_DATA, NEW_DATA */))
+		return 0; /* rate counters need two samples */
+	*v = val.v.ll;
+	return 1;
+}
+
+static BOOL CALLBACK
+trig_hung_cb(HWND w, LPARAM lp)
+{
+	struct trig_mon *m = (struct trig_mon *)lp;
+	DWORD pid = 0;
+	m->GetWindowThreadProcessId(w, &pid);
+	/* visible, unowned top-level windows only (not the IME window) */
+	if (pid == m->t->pid && m->IsWindowVisible(w) && !m->GetWindow(w, GW_OWNER) && m->IsHungAppWindow(w))
+		m->hung_found = 1;
+	return !m->hung_found;
+}
+
+static int
+trig_sample_hung(struct trig_mon *m, long long *v)
+{
+	m->hung_found = 0;
+	m->EnumWindows(trig_hung_cb, (LPARAM)m);
+	*v = m->hung_found;
+	return 1;
+}
+
+static const char *
+trig_pdh_status(LONG st)
+{
+	switch ((DWORD)st) {
+	case 0xC0000BB8: return "PDH_CSTATUS_NO_OBJECT: no such object";
+	case 0xC0000BB9: return "PDH_CSTATUS_NO_COUNTER: no such counter";
+	case 0xC0000BC0: return "PDH_CSTATUS_BAD_COUNTERNAME: the path is not a counter path";
+	case 0x800007D1: return "PDH_CSTATUS_NO_INSTANCE: no such instance";
+	case 0x800007D0: return "PDH_CSTATUS_NO_MACHINE: no such computer";
+	case 0xC0000BD3: return "PDH_NOT_IMPLEMENTED: not implemented on this system";
+	case 0xC0000BBD: return "PDH_INVALID_ARGUMENT: invalid argument";
+	default: return "PDH error";
+	}
+}
+
+/* Arms the rows the command line asks for and checks that each can be
+ * measured now, so that a bad counter fails at once, not in the loop.
+ * Returns 0, or PD_EXIT_USAGE after a one-line error. */
+static int
+trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target *t)
+{
+	SYSTEM_INFO si;
+	long long secs = cfg->s == PD_UNSET ? 10 : cfg->s;
+	struct trig_row *r;
+
+	memset(m, 0, sizeof *m);
+	m->cfg = cfg;
+	m->t = t;
+	GetSystemInfo(&si);
+	m->ncpu = si.dwNumberOfProcessors ? (int)si.dwNumberOfProcessors : 1;
+	if (cfg->c != PD_UNSET || cfg->cl != PD_UNSET) {
+		r = &m->rows[m->nrows++];
+		r->name = "CPU";
+		r->above = cfg->c != PD_UNSET;
+		r->strict = 1;
+		r->thr = r->above ? cfg->c : cfg->cl;
+		r->sample = trig_sample_cpu;
+		r->unit = "%";
+	}
+	if (cfg->m != PD_UNSET || cfg->ml != PD_UNSET) {
+		r = &m->rows[m->nrows++];
+		r->name = "Commit";
+		r->above = cfg->m != PD_UNSET;
+		r->thr = r->above ? cfg->m : cfg->ml;
+		r->sample = trig_sample_commit;
+		r->unit = " MB";
+	}
+	if (cfg->p || cfg->pl) {
+		const char *sw = cfg->p ? "-p" : "-pl";
+		fn_PdhOpenQueryW open_q;
+		fn_PdhAddCounterW add_c;
+		LONG st;
+		r = &m->rows[m->nrows++];
+		r->name = "Counter";
+		r->above = cfg->p != NULL;
+		r->thr = r->above ? cfg->p_thr : cfg->pl_thr;
+		r->sample = trig_sample_counter;
+		r->unit = "";
+		m->counter_path = cfg->p ? cfg->p : cfg->pl;
+		m->pdh = LoadLibraryW(L"pdh.dll");
+		if (!m->pdh) {
+			warn("%s: performance counters need pdh.dll:", sw);
+			return PD_EXIT_USAGE;
+		}
+		open_q = (fn_PdhOpenQueryW)(void (*)(void))GetProcAddress(m->pdh, "PdhOpenQueryW");
+		/* English names work on every UI language (Vista and later) */
+		add_c = (fn_PdhAddCounterW)(void (*)(void))GetProcAddress(m->pdh, "PdhAddEnglishCounterW");
+		if (!add_c)
+			add_c = (fn_PdhAddCounterW)(void (*)(void))GetProcAddress(m->pdh, "PdhAddCounterW");
+		m->PdhCollectQueryData = (fn_PdhCollectQueryData)(void (*)(void))GetProcAddress(m->pdh, "PdhCollectQueryData");
+		m->PdhGetFormattedCounterValue = (fn_PdhGetFormattedCounterValue)(void (*)(void))
+			GetProcAddress(m->pdh, "PdhGetFormattedCounterValue");
+		m->PdhCloseQuery = (fn_PdhCloseQuery)(void (*)(void))GetProcAddress(m->pdh, "PdhCloseQuery");
+		if (!open_q || !add_c || !m->PdhCollectQueryData || !m->PdhGetFormattedCounterValue || !m->PdhCloseQuery) {
+			SetLastError(0);
+			warn("%s: pdh.dll lacks the counter functions", sw);
+			return PD_EXIT_USAGE;
+		}
+		if ((st = open_q(NULL, 0, &m->query)) != 0) {
+			SetLastError(0);
+			warn("%s: cannot open a counter query: %s (0x%08lX)", sw, trig_pdh_status(st), (unsigned long)st);
+			return PD_EXIT_USAGE;
+		}
+		if ((st = add_c(m->query, m->counter_path, 0, &m->counter)) != 0) {
+			SetLastError(0);
+			warn("%s: counter '%s' cannot be read: %s (0x%08lX)", sw, u8s(m->counter_path),
+			     trig_pdh_status(st), (unsigned long)st);
+			return PD_EXIT_USAGE;
+		}
+		m->PdhCollectQueryData(m->query);
+	}
+	if (cfg->h) {
+		r = &m->rows[m->nrows++];
+		r->name = "Hung Window";
+		r->above = 1;
+		r->thr = 1;
+		r->sample = trig_sample_hung;
+		r->unit = "";
+		m->user32 = LoadLibraryW(L"user32.dll");
+		if (m->user32) {
+			m->EnumWindows = (fn_EnumWindows)(void (*)(void))GetProcAddress(m->user32, "EnumWindows");
+			m->GetWindowThreadProcessId = (fn_GetWindowThreadProcessId)(void (*)(void))
+				GetProcAddress(m->user32, "GetWindowThreadProcessId");
+			m->IsWindowVisible = (fn_IsWindowVisible)(void (*)(void))GetProcAddress(m->user32, "IsWindowVisible");
+			m->IsHungAppWindow = (fn_IsHungAppWindow)(void (*)(void))GetProcAddress(m->user32, "IsHungAppWindow");
+			m->GetWindow = (fn_GetWindow)(void (*)(void))GetProcAddress(m->user32, "GetWindow");
+		}
+		if (!m->EnumWindows || !m->GetWindowThreadProcessId || !m->IsWindowVisible ||
+		    !m->IsHungAppWindow || !m->GetWindow) {
+			SetLastError(0);
+			warn("-h: user32.dll lacks the window functions");
+			return PD_EXIT_USAGE;
+		}
+	}
+	for (r = m->rows; r < m->rows + m->nrows; r++) {
+		r->armed = 1;
+		r->need = r->sample == trig_sample_hung ? 1 : (int)secs;
+	}
+	m->next_tick = now_sec() + 1.0;
+	if (m->rows[0].sample == trig_sample_cpu)
+		trig_sample_cpu(m, &secs); /* the baseline */
+	return 0;
+}
+
+static void
+trig_mon_free(struct trig_mon *m)
+{
+	if (m->query && m->PdhCloseQuery)
+		m->PdhCloseQuery(m->query);
+	if (m->pdh)
+		FreeLibrary(m->pdh);
+	if (m->user32)
+		FreeLibrary(m->user32);
+	m->pdh = m->user32 = NULL;
+	m->query = NULL;
+}
+
+/* One sample of every row.  Returns 1 when a row held long enough (a dump
+ * is wanted; m->why says which), 0 otherwise, -1 when the target is gone. */
+static int
+trig_mon_tick(struct trig_mon *m)
+{
+	int i;
+	m->next_tick += 1.0;
+	if (m->next_tick < now_sec())
+		m->next_tick = now_sec() + 1.0;
+	for (i = 0; i < m->nrows; i++) {
+		struct trig_row *r = &m->rows[i];
+		long long v = 0;
+		int got = r->sample(m, &v), hold;
+		if (got < 0)
+			return -1;
+		if (!got)
+			continue;
+		hold = r->above ? (r->strict ? v > r->thr : v >= r->thr) : v < r->thr;
+		vlog("%s %lld%s (%s %lld%s)\n", r->name, v, r->unit,
+		     r->above ? (r->strict ? ">" : ">=") : "<", r->thr, r->unit);
+		if (!hold) {
+			r->held = 0;
+			continue;
+		}
+		r->held++;
+		if (r->sample == trig_sample_hung)
+			out("%s Hung Window: not responding for 5 seconds.\n", stamp());
+		else
+			out("%s %s: %lld%s %ds\n", stamp(), r->name, v, r->unit, r->held);
+		if (r->held >= r->need) {
+			if (r->sample == trig_sample_hung)
+				snprintf(m->why, sizeof m->why, "Hung Window");
+			else
+				snprintf(m->why, sizeof m->why, "%s %lld%s for %d s", r->name, v, r->unit, r->held);
+			r->held = 0;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* After a dump (the target was suspended): start the CPU measure afresh. */
+static void
+trig_mon_after_dump(struct trig_mon *m)
+{
+	int i;
+	long long v;
+	m->have_prev = 0;
+	for (i = 0; i < m->nrows; i++)
+		if (m->rows[i].sample == trig_sample_cpu)
+			trig_sample_cpu(m, &v);
+	m->next_tick = now_sec() + 1.0;
+}
+
+/* Monitors without a debugger: sample once a second until -n dumps, the
+ * target's exit, or cancellation. */
+static int
+trig_run_monitors(struct trig_mon *m, int out_is_dir)
+{
+	const struct pd_config *cfg = m->cfg;
+	struct trig_names nm = { 0 };
+	long long count = cfg->n == PD_UNSET ? 1 : cfg->n, written = 0;
+	int dumpno = 0, rc = PD_EXIT_NOTDONE, i;
+	wchar_t evname[64];
+	HANDLE named, w[3];
+
+	swprintf(evname, 64, L"ProcDump-%lu", m->t->pid);
+	named = CreateEventW(NULL, TRUE, FALSE, evname);
+	out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
+	w[0] = g_cancel_event;
+	w[1] = m->t->h;
+	w[2] = named;
+	for (;;) {
+		double wait = m->next_tick - now_sec();
+		DWORD r = WaitForMultipleObjects(named ? 3 : 2, w, FALSE, wait > 0 ? (DWORD)(wait * 1000) : 0);
+		int f;
+		if (r == WAIT_OBJECT_0 + 1) {
+			out("%s The process has exited.\n", stamp());
+			break;
+		}
+		if (r != WAIT_TIMEOUT) {
+			out("%s Cancelled.\n", stamp());
+			break;
+		}
+		f = trig_mon_tick(m);
+		if (f < 0) {
+			out("%s The process has exited.\n", stamp());
+			break;
+		}
+		if (f == 1) {
+			int fr;
+			out("%s Trigger: %s\n", stamp(), m->why);
+			fr = trig_fire(cfg, m->t, &nm, NULL, out_is_dir, &dumpno);
+			trig_mon_after_dump(m);
+			if (fr == PD_TIMEOUT)
+				continue;
+			if (fr) {
+				rc = g_cancel ? PD_EXIT_NOTDONE : fr;
+				break;
+			}
+			if (++written >= count) {
+				rc = PD_EXIT_OK;
+				break;
+			}
+		}
+	}
+	if (rc == PD_EXIT_OK)
 		out("%s Dump count reached.\n", stamp());
 	else if (rc == PD_EXIT_NOTDONE)
 		out("%s Dump count not reached.\n", stamp());
@@ -3128,6 +3564,7 @@ struct dbg {
 	struct dbg_thread *th;
 	int nth, capth;
 	HANDLE named;          /* ProcDump-<PID> */
+	struct trig_mon *mon;  /* sampling monitors, or NULL */
 };
 
 static void
@@ -3241,6 +3678,8 @@ static void
 dbg_fire(struct dbg *d, const struct pd_event *ev)
 {
 	int rc = trig_fire(d->cfg, d->t, &d->names, ev, d->out_is_dir, &d->dumpno);
+	if (rc == PD_TIMEOUT)
+		return; /* not counted; monitoring goes on */
 	if (rc) {
 		d->rc = g_cancel ? PD_EXIT_NOTDONE : rc;
 		d->done = 1;
@@ -3530,6 +3969,17 @@ dbg_loop(struct dbg *d, int until_initial)
 			d->rc = PD_EXIT_NOTDONE;
 			return;
 		}
+		/* the monitors run on this thread too, between debug events */
+		if (d->mon && d->initial_done && now_sec() >= d->mon->next_tick) {
+			if (trig_mon_tick(d->mon) == 1) {
+				struct pd_event pe;
+				memset(&pe, 0, sizeof pe);
+				out("%s Trigger: %s\n", stamp(), d->mon->why);
+				dbg_fire(d, &pe);
+				trig_mon_after_dump(d->mon);
+				continue;
+			}
+		}
 		got = wait_ex ? wait_ex(&ev, 100) : WaitForDebugEvent(&ev, 100);
 		if (!got) {
 			DWORD e = GetLastError();
@@ -3667,7 +4117,8 @@ out:
 
 /* Attaches to t (or takes over the launched one) and runs the triggers. */
 static int
-dbg_run(const struct pd_config *cfg, struct pd_target *t, int launched, int out_is_dir)
+dbg_run(const struct pd_config *cfg, struct pd_target *t, int launched, int out_is_dir,
+        struct trig_mon *mon)
 {
 	struct dbg d;
 	wchar_t evname[64];
@@ -3678,7 +4129,8 @@ dbg_run(const struct pd_config *cfg, struct pd_target *t, int launched, int out_
 	d.t = t;
 	d.out_is_dir = out_is_dir;
 	d.count = cfg->n == PD_UNSET ? 1 : cfg->n;
-	d.triggers = cfg->e || cfg->l || cfg->t || cfg->ld || cfg->ud || cfg->ct || cfg->et;
+	d.mon = mon;
+	d.triggers = cfg->e || cfg->l || cfg->t || cfg->ld || cfg->ud || cfg->ct || cfg->et || mon;
 	swprintf(evname, 64, L"ProcDump-%lu", t->pid);
 	d.named = CreateEventW(NULL, TRUE, FALSE, evname);
 	if (launched)
@@ -3849,6 +4301,22 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t)
 		out("Exception filter:      [Includes]%s%s [Excludes]%s%s\n",
 		    cfg->f_set ? " " : "", cfg->f_set ? u8s(cfg->f) : "",
 		    cfg->fx_set ? " " : "", cfg->fx_set ? u8s(cfg->fx) : "");
+	if (cfg->c != PD_UNSET || cfg->cl != PD_UNSET)
+		out("CPU threshold:         %s%lld%% of %s\n", cfg->c != PD_UNSET ? ">" : "<",
+		    cfg->c != PD_UNSET ? cfg->c : cfg->cl, cfg->u ? "one core" : "the machine");
+	if (cfg->m != PD_UNSET || cfg->ml != PD_UNSET)
+		out("Commit threshold:      %s%lld MB\n", cfg->m != PD_UNSET ? ">=" : "<",
+		    cfg->m != PD_UNSET ? cfg->m : cfg->ml);
+	if (cfg->p || cfg->pl)
+		out("Performance counter:   %s %s%lld\n", u8s(cfg->p ? cfg->p : cfg->pl), cfg->p ? ">=" : "<",
+		    cfg->p ? cfg->p_thr : cfg->pl_thr);
+	if (cfg->c != PD_UNSET || cfg->cl != PD_UNSET || cfg->m != PD_UNSET || cfg->ml != PD_UNSET ||
+	    cfg->p || cfg->pl)
+		out("Threshold seconds:     %lld\n", cfg->s == PD_UNSET ? 10LL : cfg->s);
+	if (cfg->h)
+		out("Hung window check:     Enabled\n");
+	if (cfg->at != PD_UNSET)
+		out("Collection timeout:    %lld seconds (-at)\n", cfg->at);
 	if (cfg->l)
 		out("Log debug strings:     Enabled\n");
 	if (cfg->t)
@@ -3857,7 +4325,9 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t)
 		out("Events:               %s%s%s%s\n", cfg->ld ? " DLL-load" : "", cfg->ud ? " DLL-unload" : "",
 		    cfg->ct ? " thread-create" : "", cfg->et ? " thread-exit" : "");
 	out("Number of dumps:       %lld\n", cfg->n == PD_UNSET ? 1LL : cfg->n);
-	if (cfg->n != PD_UNSET && cfg->n > 1 && !(cfg->e || cfg->l || cfg->t || cfg->ld || cfg->ud || cfg->ct || cfg->et))
+	if (cfg->n != PD_UNSET && cfg->n > 1 && !(cfg->e || cfg->l || cfg->t || cfg->ld || cfg->ud || cfg->ct ||
+	    cfg->et || cfg->c != PD_UNSET || cfg->cl != PD_UNSET || cfg->m != PD_UNSET || cfg->ml != PD_UNSET ||
+	    cfg->p || cfg->pl || cfg->h))
 		out("Seconds between dumps: %lld\n", cfg->s == PD_UNSET ? 10LL : cfg->s);
 	if (cfg->output)
 		out("Dump folder/file:      %s\n", u8s(cfg->output));
@@ -3915,7 +4385,8 @@ pd_main(int argc, wchar_t **argv)
 {
 	struct pd_config cfg;
 	struct pd_target t;
-	int rc, out_is_dir = 0, launched = 0;
+	struct trig_mon mon;
+	int rc, out_is_dir = 0, launched = 0, have_mon = 0;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	setvbuf(stderr, NULL, _IONBF, 0);
@@ -3997,11 +4468,24 @@ pd_main(int argc, wchar_t **argv)
 		return PD_EXIT_USAGE;
 	}
 #endif
+	have_mon = cfg.c != PD_UNSET || cfg.cl != PD_UNSET || cfg.m != PD_UNSET || cfg.ml != PD_UNSET ||
+	           cfg.p || cfg.pl || cfg.h;
+	if (have_mon && (rc = trig_mon_init(&mon, &cfg, &t))) {
+		trig_mon_free(&mon);
+		if (launched)
+			TerminateProcess(t.h, 1);
+		tgt_close(&t);
+		return rc;
+	}
 	main_print_config(&cfg, &t);
 	if (cfg.x || cfg.e || cfg.l || cfg.t || cfg.ld || cfg.ud || cfg.ct || cfg.et)
-		rc = dbg_run(&cfg, &t, launched, out_is_dir);
+		rc = dbg_run(&cfg, &t, launched, out_is_dir, have_mon ? &mon : NULL);
+	else if (have_mon)
+		rc = trig_run_monitors(&mon, out_is_dir);
 	else
 		rc = trig_run_timed(&cfg, &t, out_is_dir);
+	if (have_mon)
+		trig_mon_free(&mon);
 
 	if (cfg.k && tgt_alive(&t)) {
 		if (TerminateProcess(t.h, 1))

@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh - procdump.c's test suite.
 #
-#   sh test/run.sh [group ...]     groups: build cli names targets writer series debugger lib
+#   sh test/run.sh [group ...]     groups: build cli names targets writer series debugger monitors lib
 #
 # Prints TAP lines and closes with "N passed, N failed, N skipped".  Under
 # Linux every Windows program runs under Wine in a prefix of its own; under
@@ -201,6 +201,7 @@ build_test_programs() {
 	for p in svc sample crasher; do
 		$CC $TCFLAGS "$T/$p.c" -o "$T/$p.exe" || return 1
 	done
+	$CC $TCFLAGS "$T/load.c" -o "$T/load.exe" -luser32 || return 1
 	$CC $TCFLAGS -municode "$T/setevent.c" -o "$T/setevent.exe" || return 1
 	$CC $TCFLAGS -shared "$T/testdll.c" -o "$T/pdtestdll.dll" || return 1
 	cp "$T/crasher.exe" "$T/pdwait.exe"
@@ -363,8 +364,8 @@ cli_conflicts() {
 	expect_err '-u needs -c or -cl'
 }
 cli_not_implemented_says_so() {
-	for args in "-mt 1234" "-mp 1234" "-c 50 1234" "-h 1234" "-i Z:\\tmp" "-u" "-r -ma 1234" \
-		"-mk -ma 1234" "-wer 1234" "-p \\System\\Processes 3 1234" "-at 5 1234" "-mc 2 1234"; do
+	for args in "-mt 1234" "-mp 1234" "-i Z:\\tmp" "-u" "-r -ma 1234" "-mk -ma 1234" "-wer 1234" \
+		"-mc 2 1234" "-md x.dll 1234" "-y app 1234"; do
 		# shellcheck disable=SC2086
 		pd $args
 		expect_rc 2
@@ -1147,6 +1148,146 @@ debugger_g_without_clr() {
 	kill -0 "$(upid gc)" || fail "the target is gone"
 }
 
+# ================================================================= monitors ==
+# load.exe spins, allocates or hangs a window; procdump -v prints every sample,
+# which is what "does not fire" waits for (three samples, then cancel).
+
+# wait_count FILE REGEX N SECONDS: until N lines match (deadline)
+wait_count() {
+	_end=$(($(date +%s) + $4))
+	while [ "$(tr -d '\r' <"$1" 2>/dev/null | grep -c -- "$2" || true)" -lt "$3" ]; do
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+# no_fire NAME ARGS...: procdump samples three times, does not dump; cancel, exit 1
+no_fire() {
+	_n=$1
+	shift
+	mkdir -p "$O/$_n.d"
+	pd_bg "$_n" -v "$@" "$(wpath "$O/$_n.d")"
+	wait_count "$O/$_n.raw" '\[v\] ' 3 30 || fail "no samples: $(tail -n 3 "$O/$_n.raw")"
+	kill -INT "$(cat "$O/$_n.pdpid")"
+	pd_join "$_n" 20
+	expect_rc 1
+	[ -z "$(ls "$O/$_n.d")" ] || fail "it dumped: $(ls "$O/$_n.d")"
+	! grep -q 'Trigger:' "$O/pd.out" || fail "it fired: $(grep Trigger: "$O/pd.out")"
+}
+
+monitor_cpu_above() {
+	start_target sp "$T/load.exe" spin 1
+	mkdir -p "$O/mcpu"
+	pd -c 30 -s 2 "$(field sp pid)" "$(wpath "$O/mcpu")"
+	expect_rc 0
+	expect_out 'CPU threshold: *>30% of the machine'
+	expect_out 'CPU: [0-9]*% 1s'
+	expect_out 'CPU: [0-9]*% 2s'
+	expect_out 'Trigger: CPU [0-9]*% for 2 s'
+	v=$(sed -n 's/.*CPU: \([0-9]*\)% 2s/\1/p' "$O/pd.out")
+	[ "$v" -ge 35 ] && [ "$v" -le 65 ] || fail "one spinning thread of $(nproc) cores measured $v%"
+	yaml "$(one_dump "$O/mcpu")" "$O/mcpu/y"
+	alive_pid sp
+}
+alive_pid() { kill -0 "$(upid "$1")" || fail "target $1 is gone"; }
+monitor_cpu_per_core() {
+	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
+	mkdir -p "$O/mcpu1"
+	pd -c 80 -u -s 1 "$(field sp pid)" "$(wpath "$O/mcpu1")"
+	expect_rc 0
+	expect_out 'CPU threshold: *>80% of one core'
+	v=$(sed -n 's/.*CPU: \([0-9]*\)% 1s/\1/p' "$O/pd.out")
+	[ "$v" -ge 85 ] || fail "one spinning thread is $v% of one core"
+	one_dump "$O/mcpu1" >/dev/null
+}
+monitor_cpu_not_below_threshold() {
+	start_target id "$T/load.exe" idle
+	no_fire nf1 -c 50 -s 1 "$(field id pid)"
+	grep -q '\[v\] CPU [0-9]*% (> 50%)' "$O/pd.out" || fail "no CPU samples shown"
+}
+monitor_cpu_below() {
+	[ -f "$O/id.log" ] || start_target id "$T/load.exe" idle
+	mkdir -p "$O/mcl"
+	pd -cl 10 -s 2 "$(field id pid)" "$(wpath "$O/mcl")"
+	expect_rc 0
+	expect_out 'Trigger: CPU [0-9]*% for 2 s'
+	one_dump "$O/mcl" >/dev/null
+	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
+	no_fire nf2 -cl 10 -s 1 "$(field sp pid)"
+}
+monitor_commit() {
+	start_target al "$T/load.exe" alloc 64
+	mkdir -p "$O/mm"
+	pd -m 50 -s 1 "$(field al pid)" "$(wpath "$O/mm")"
+	expect_rc 0
+	expect_out 'Trigger: Commit [0-9]* MB for 1 s'
+	v=$(sed -n 's/.*Commit: \([0-9]*\) MB 1s/\1/p' "$O/pd.out")
+	[ "$v" -ge 64 ] || fail "64 MiB touched, commit measured $v MB"
+	no_fire nf3 -m 5000 -s 1 "$(field al pid)"
+	mkdir -p "$O/mml"
+	pd -ml 5000 -s 2 "$(field al pid)" "$(wpath "$O/mml")"
+	expect_rc 0
+	expect_out 'Commit: [0-9]* MB 2s'
+	no_fire nf4 -ml 50 -s 1 "$(field al pid)"
+}
+monitor_counter() {
+	[ -f "$O/id.log" ] || start_target id "$T/load.exe" idle
+	mkdir -p "$O/mp"
+	pd -p '\System\System Up Time' 1 -s 2 "$(field id pid)" "$(wpath "$O/mp")"
+	expect_rc 0
+	expect_out 'Performance counter: *\\System\\System Up Time >=1'
+	expect_out 'Counter: [0-9]* 2s'
+	one_dump "$O/mp" >/dev/null
+	no_fire nf5 -pl '\System\System Up Time' 1 -s 1 "$(field id pid)"
+	pd -p '\No Such Object\Nothing' 5 "$(field id pid)"
+	expect_rc 2
+	expect_err "counter '\\\\No Such Object\\\\Nothing' cannot be read"
+	expect_err_one_line
+	pd -p '\System\System Up Time' lots "$(field id pid)"
+	expect_rc 2
+	expect_err "-p: threshold 'lots' is not a whole number"
+}
+monitor_hung_window() {
+	start_target hw "$T/load.exe" window
+	mkdir -p "$O/mh"
+	pd_bg hw -h "$(field hw pid)" "$(wpath "$O/mh")"
+	pd_join hw 30
+	expect_rc 0
+	expect_out 'Hung window check: *Enabled'
+	expect_out 'Hung Window: not responding for 5 seconds.'
+	lldb_do "$(one_dump "$O/mh")" "$O/mh/l" 'bt all'
+	grep -q 'load.exe`main' "$O/mh/l" || fail "the hung thread (main) is not in the dump"
+}
+monitor_n_count() {
+	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
+	mkdir -p "$O/mn"
+	pd -c 30 -s 1 -n 2 "$(field sp pid)" "$(wpath "$O/mn")"
+	expect_rc 0
+	[ "$(ls "$O/mn" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/mn")"
+	[ "$(grep -c 'Trigger: CPU' "$O/pd.out")" = 2 ] || fail "want 2 triggers"
+	expect_out 'Dump count reached.'
+}
+monitor_with_debugger() {
+	start_target ae "$T/load.exe" alloc 64
+	mkdir -p "$O/mae"
+	pd -e -m 50 -s 1 "$(field ae pid)" "$(wpath "$O/mae")"
+	expect_rc 0
+	expect_out 'Exception monitor: *Unhandled'
+	expect_out 'Trigger: Commit'
+	one_dump "$O/mae" >/dev/null
+	alive ae || fail "the target did not run on after the detach"
+}
+monitor_at_timeout() {
+	start_target ta "$T/target.exe" 1 64
+	mkdir -p "$O/mat"
+	PROCDUMP_TEST_CHUNK_DELAY_MS=500 pd -ma -at 1 "$(field ta pid)" "$(wpath "$O/mat")"
+	expect_rc 1
+	expect_out 'Dump 1 cancelled: the collection took longer than 1 seconds (-at)'
+	expect_out 'Dump count not reached.'
+	[ -z "$(ls "$O/mat")" ] || fail "files left behind: $(ls "$O/mat")"
+	alive ta || fail "the target was left suspended"
+}
+
 # ====================================================================== lib ==
 
 lib_pd_write_dump() {
@@ -1244,6 +1385,17 @@ t 'debugger: -w waits for the named process, then attaches' debugger_wait_w
 t 'debugger: -k kills the target after the dump' debugger_kill_k
 t 'debugger: a second procdump cannot attach, exit 3, one line' debugger_attach_twice
 t 'debugger: -g on a process without a CLR says so, exit 3' debugger_g_without_clr
+
+t 'monitors: -c fires after -s seconds above the threshold (one core of the machine)' monitor_cpu_above
+t 'monitors: -c -u measures against one core' monitor_cpu_per_core
+t 'monitors: -c does not fire below the threshold' monitor_cpu_not_below_threshold
+t 'monitors: -cl fires when CPU stays low, not when it is high' monitor_cpu_below
+t 'monitors: -m / -ml on touched memory, and their opposites do not fire' monitor_commit
+t 'monitors: -p / -pl on \\System\\System Up Time; unknown counter and bad threshold, exit 2' monitor_counter
+t 'monitors: -h fires on a window that stopped pumping' monitor_hung_window
+t 'monitors: -n 2 with -c writes two dumps, monitoring resumes between' monitor_n_count
+t 'monitors: -e and -m together: the monitor fires while attached' monitor_with_debugger
+t 'monitors: -at cancels a slow collection; target resumed, no file, exit 1' monitor_at_timeout
 
 t 'lib: pd_write_dump() from a program linked with procdump.c' lib_pd_write_dump
 

@@ -1,0 +1,85 @@
+/* load.c - targets for the monitor tests (-c -cl -m -ml -h).
+ *
+ * Usage: load.exe MODE [N]
+ *   spin N     N threads burn CPU
+ *   idle       does nothing (for -cl and for "does not fire" checks)
+ *   alloc N    allocates N MiB and touches every page (Wine counts only
+ *              touched pages as private bytes)
+ *   window     creates a visible window and pumps messages for 1 s, then
+ *              prints "hung" and stops pumping (a hung window after 5 s)
+ * Prints "pid=<PID>", then "ready" once the load is in place, then
+ * "heartbeat N" every 100 ms from the main thread (except in window mode,
+ * whose main thread is the hung one). */
+#include <windows.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static DWORD WINAPI
+spin(void *arg)
+{
+	volatile unsigned long long x = (unsigned long long)(ULONG_PTR)arg;
+	for (;;)
+		x = x * 6364136223846793005ULL + 1;
+	return 0;
+}
+
+static LRESULT CALLBACK
+wndproc(HWND w, UINT m, WPARAM wp, LPARAM lp)
+{
+	return DefWindowProcW(w, m, wp, lp);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "idle";
+	int n = argc > 2 ? atoi(argv[2]) : 1, i;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	printf("pid=%lu\n", GetCurrentProcessId());
+	if (!strcmp(mode, "spin")) {
+		for (i = 0; i < n; i++)
+			CloseHandle(CreateThread(NULL, 0, spin, (void *)(ULONG_PTR)(i + 1), 0, NULL));
+	} else if (!strcmp(mode, "alloc")) {
+		size_t sz = (size_t)n << 20;
+		unsigned char *p = VirtualAlloc(NULL, sz, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+		if (!p)
+			return 1;
+		for (i = 0; (size_t)i < sz; i += 4096)
+			p[i] = (unsigned char)i;
+	} else if (!strcmp(mode, "window")) {
+		WNDCLASSW wc;
+		HWND w;
+		MSG msg;
+		DWORD end;
+		memset(&wc, 0, sizeof wc);
+		wc.lpfnWndProc = wndproc;
+		wc.hInstance = GetModuleHandleW(NULL);
+		wc.lpszClassName = L"PdHangTest";
+		RegisterClassW(&wc);
+		w = CreateWindowW(L"PdHangTest", L"procdump hang test", WS_OVERLAPPEDWINDOW | WS_VISIBLE,
+		                  0, 0, 200, 100, NULL, NULL, wc.hInstance, NULL);
+		if (!w) {
+			printf("no window (%lu)\n", GetLastError());
+			return 1;
+		}
+		printf("ready\n");
+		end = GetTickCount() + 1000;
+		while (GetTickCount() < end) {
+			while (PeekMessageW(&msg, NULL, 0, 0, PM_REMOVE)) {
+				TranslateMessage(&msg);
+				DispatchMessageW(&msg);
+			}
+			Sleep(10);
+		}
+		printf("hung\n");
+		for (;;)
+			Sleep(1000);
+	}
+	printf("ready\n");
+	for (i = 0;; i++) {
+		printf("heartbeat %d\n", i);
+		Sleep(100);
+	}
+}
