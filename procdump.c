@@ -288,6 +288,26 @@ buf_add(struct buf *b, const void *data, size_t n, size_t align)
 	return off;
 }
 
+/* Makes room for one more element in a malloc'd array: *pp holds n of
+ * *cap elements of size bytes.  Returns 0, or -1 (array unchanged). */
+static int
+vec_grow(void *pp, int *cap, int n, size_t size, int first)
+{
+	void **p = pp, *q;
+	int c;
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : first;
+	q = realloc(*p, (size_t)c * size);
+	if (!q) {
+		warn("out of memory");
+		return -1;
+	}
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
 static double
 now_sec(void)
 {
@@ -1575,18 +1595,11 @@ dump_suspend(struct dump_state *d)
 				CloseHandle(th);
 				continue;
 			}
-			if (d->nth == d->cap_th) {
-				int cap = d->cap_th ? d->cap_th * 2 : 64;
-				struct dthread *n = realloc(d->th, cap * sizeof *n);
-				if (!n) {
-					ResumeThread(th);
-					CloseHandle(th);
-					free(list);
-					warn("out of memory");
-					return -1;
-				}
-				d->th = n;
-				d->cap_th = cap;
+			if (vec_grow(&d->th, &d->cap_th, d->nth, sizeof *d->th, 64) < 0) {
+				ResumeThread(th);
+				CloseHandle(th);
+				free(list);
+				return -1;
 			}
 			memset(&d->th[d->nth], 0, sizeof d->th[0]);
 			d->th[d->nth].tid = tid;
@@ -1673,16 +1686,8 @@ dump_collect_memory_map(struct dump_state *d)
 		MEMORY_BASIC_INFORMATION mbi;
 		if (!VirtualQueryEx(d->h, (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi))
 			break;
-		if (d->nreg == cap) {
-			int nc = cap ? cap * 2 : 512;
-			struct dregion *n = realloc(d->reg, nc * sizeof *n);
-			if (!n) {
-				warn("out of memory");
-				return -1;
-			}
-			d->reg = n;
-			cap = nc;
-		}
+		if (vec_grow(&d->reg, &cap, d->nreg, sizeof *d->reg, 512) < 0)
+			return -1;
 		d->reg[d->nreg].base = (u64)(ULONG_PTR)mbi.BaseAddress;
 		d->reg[d->nreg].alloc_base = (u64)(ULONG_PTR)mbi.AllocationBase;
 		d->reg[d->nreg].size = mbi.RegionSize;
@@ -1891,13 +1896,11 @@ dump_collect_modules(struct dump_state *d)
 			if (m.name && len && w32_read(d->h, nbuf, m.name, len & ~1u) < 0)
 				m.name[0] = 0;
 			dump_module_pe(d, &m);
-			if (d->nmod == cap) {
-				int nc = cap ? cap * 2 : 64;
-				struct dmodule *n = realloc(d->mod, nc * sizeof *n);
-				if (!n)
-					break;
-				d->mod = n;
-				cap = nc;
+			if (vec_grow(&d->mod, &cap, d->nmod, sizeof *d->mod, 64) < 0) {
+				free(m.name);
+				free(m.cv);
+				free(m.misc);
+				break;
 			}
 			d->mod[d->nmod++] = m;
 		}
@@ -1925,16 +1928,8 @@ dump_add_range(struct dump_state *d, u64 start, u64 size)
 {
 	if (!size)
 		return 0;
-	if (d->nrng == d->cap_rng) {
-		int nc = d->cap_rng ? d->cap_rng * 2 : 256;
-		struct range *n = realloc(d->rng, nc * sizeof *n);
-		if (!n) {
-			warn("out of memory");
-			return -1;
-		}
-		d->rng = n;
-		d->cap_rng = nc;
-	}
+	if (vec_grow(&d->rng, &d->cap_rng, d->nrng, sizeof *d->rng, 256) < 0)
+		return -1;
 	d->rng[d->nrng].start = start;
 	d->rng[d->nrng].size = size;
 	d->nrng++;
@@ -2811,6 +2806,16 @@ trig_precise_now(void)
 	return ((u64)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
 }
 
+/* ProcDump-<PID>: the named event that -cancel (or any program) sets to
+ * stop every procdump monitoring PID; manual-reset, so all of them see it. */
+static HANDLE
+trig_cancel_event(DWORD pid)
+{
+	wchar_t name[64];
+	swprintf(name, 64, L"ProcDump-%lu", pid);
+	return CreateEventW(NULL, TRUE, FALSE, name);
+}
+
 /* The file name of one dump (see "Filename" in the man page). */
 struct trig_names {
 	wchar_t **used;
@@ -2920,15 +2925,9 @@ trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct tr
 				clash = 1;
 		if (!clash) {
 			free(full);
-			if (nm->n == nm->cap) {
-				int c = nm->cap ? nm->cap * 2 : 16;
-				wchar_t **u = realloc(nm->used, c * sizeof *u);
-				if (!u) {
-					free(cand);
-					return NULL;
-				}
-				nm->used = u;
-				nm->cap = c;
+			if (vec_grow(&nm->used, &nm->cap, nm->n, sizeof *nm->used, 16) < 0) {
+				free(cand);
+				return NULL;
 			}
 			nm->used[nm->n++] = wdup(cand);
 			return cand;
@@ -2937,6 +2936,17 @@ trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct tr
 	}
 	free(full);
 	return NULL;
+}
+
+static void
+trig_names_free(struct trig_names *nm)
+{
+	int i;
+	for (i = 0; i < nm->n; i++)
+		free(nm->used[i]);
+	free(nm->used);
+	nm->used = NULL;
+	nm->n = nm->cap = 0;
 }
 
 static const char *
@@ -3016,12 +3026,10 @@ trig_run_timed(const struct pd_config *cfg, struct pd_target *t, int out_is_dir)
 	struct trig_names nm = { 0 };
 	long long count = cfg->n == PD_UNSET ? 1 : cfg->n, sec = cfg->s == PD_UNSET ? 10 : cfg->s, k;
 	long long missed = 0;
-	int dumpno = 0, rc = 0, i;
-	wchar_t evname[64];
+	int dumpno = 0, rc = 0;
 	HANDLE named;
 
-	swprintf(evname, 64, L"ProcDump-%lu", t->pid);
-	named = CreateEventW(NULL, TRUE, FALSE, evname);
+	named = trig_cancel_event(t->pid);
 	for (k = 0; k < count; k++) {
 		HANDLE w[3];
 		DWORD r;
@@ -3073,9 +3081,7 @@ trig_run_timed(const struct pd_config *cfg, struct pd_target *t, int out_is_dir)
 		out("%s Dump count not reached.\n", stamp());
 	if (named)
 		CloseHandle(named);
-	for (i = 0; i < nm.n; i++)
-		free(nm.used[i]);
-	free(nm.used);
+	trig_names_free(&nm);
 	return rc;
 }
 
@@ -3434,12 +3440,10 @@ trig_run_monitors(struct trig_mon *m, int out_is_dir)
 	const struct pd_config *cfg = m->cfg;
 	struct trig_names nm = { 0 };
 	long long count = cfg->n == PD_UNSET ? 1 : cfg->n, written = 0;
-	int dumpno = 0, rc = PD_EXIT_NOTDONE, i;
-	wchar_t evname[64];
+	int dumpno = 0, rc = PD_EXIT_NOTDONE;
 	HANDLE named, w[3];
 
-	swprintf(evname, 64, L"ProcDump-%lu", m->t->pid);
-	named = CreateEventW(NULL, TRUE, FALSE, evname);
+	named = trig_cancel_event(m->t->pid);
 	out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
 	w[0] = g_cancel_event;
 	w[1] = m->t->h;
@@ -3484,9 +3488,7 @@ trig_run_monitors(struct trig_mon *m, int out_is_dir)
 		out("%s Dump count not reached.\n", stamp());
 	if (named)
 		CloseHandle(named);
-	for (i = 0; i < nm.n; i++)
-		free(nm.used[i]);
-	free(nm.used);
+	trig_names_free(&nm);
 	return rc;
 }
 
@@ -3570,14 +3572,8 @@ struct dbg {
 static void
 dbg_add_thread(struct dbg *d, DWORD tid, HANDLE h)
 {
-	if (d->nth == d->capth) {
-		int c = d->capth ? d->capth * 2 : 32;
-		struct dbg_thread *n = realloc(d->th, c * sizeof *n);
-		if (!n)
-			return;
-		d->th = n;
-		d->capth = c;
-	}
+	if (vec_grow(&d->th, &d->capth, d->nth, sizeof *d->th, 32) < 0)
+		return;
 	d->th[d->nth].tid = tid;
 	d->th[d->nth].h = h;
 	d->nth++;
@@ -3658,15 +3654,9 @@ dbg_dll_name(struct dbg *d, HANDLE file, void *image_name, WORD unicode)
 static void
 dbg_add_dll(struct dbg *d, u64 base, wchar_t *name)
 {
-	if (d->ndll == d->capdll) {
-		int c = d->capdll ? d->capdll * 2 : 64;
-		struct dbg_dll *n = realloc(d->dll, c * sizeof *n);
-		if (!n) {
-			free(name);
-			return;
-		}
-		d->dll = n;
-		d->capdll = c;
+	if (vec_grow(&d->dll, &d->capdll, d->ndll, sizeof *d->dll, 64) < 0) {
+		free(name);
+		return;
 	}
 	d->dll[d->ndll].base = base;
 	d->dll[d->ndll].name = name;
@@ -3779,11 +3769,13 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 	const wchar_t *texts[4];
 	const char *nm = trig_exception_name(code);
 
-	if (bp && first && !d->initial_done) {
-		/* the attach (break-in thread) or loader breakpoint: ours */
+	if (bp && first && !d->initial_done && (!d->breakin_tid || ev->dwThreadId == d->breakin_tid)) {
+		/* the attach (break-in thread) or loader breakpoint: ours; a
+		 * breakpoint of the target's own that races the attach is not */
 		d->initial_done = 1;
 		if (d->attached == 1)
 			d->breakin_tid = ev->dwThreadId;
+		vlog("attached: initial breakpoint on thread %lu\n", ev->dwThreadId);
 		return DBG_CONTINUE;
 	}
 	if (bp && first && d->exit_bp && (u64)(ULONG_PTR)x->ExceptionRecord.ExceptionAddress == d->exit_bp) {
@@ -4002,6 +3994,12 @@ dbg_loop(struct dbg *d, int until_initial)
 		}
 		case CREATE_THREAD_DEBUG_EVENT:
 			dbg_add_thread(d, ev.dwThreadId, ev.u.CreateThread.hThread);
+			/* DebugActiveProcess injects a thread that starts at
+			 * ntdll!DbgUiRemoteBreakin: its breakpoint is the attach one */
+			if (!d->initial_done && d->attached == 1 &&
+			    (ULONG_PTR)ev.u.CreateThread.lpStartAddress ==
+			    (ULONG_PTR)GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "DbgUiRemoteBreakin"))
+				d->breakin_tid = ev.dwThreadId;
 			if (d->initial_done && d->cfg->ct) {
 				struct pd_event pe;
 				out("%s Thread Create: %lu\n", stamp(), ev.dwThreadId);
@@ -4121,8 +4119,6 @@ dbg_run(const struct pd_config *cfg, struct pd_target *t, int launched, int out_
         struct trig_mon *mon)
 {
 	struct dbg d;
-	wchar_t evname[64];
-	int i;
 
 	memset(&d, 0, sizeof d);
 	d.cfg = cfg;
@@ -4131,8 +4127,7 @@ dbg_run(const struct pd_config *cfg, struct pd_target *t, int launched, int out_
 	d.count = cfg->n == PD_UNSET ? 1 : cfg->n;
 	d.mon = mon;
 	d.triggers = cfg->e || cfg->l || cfg->t || cfg->ld || cfg->ud || cfg->ct || cfg->et || mon;
-	swprintf(evname, 64, L"ProcDump-%lu", t->pid);
-	d.named = CreateEventW(NULL, TRUE, FALSE, evname);
+	d.named = trig_cancel_event(t->pid);
 	if (launched)
 		d.attached = 2;
 	else {
@@ -4165,9 +4160,7 @@ dbg_run(const struct pd_config *cfg, struct pd_target *t, int launched, int out_
 	dbg_finish(&d);
 	if (d.named)
 		CloseHandle(d.named);
-	for (i = 0; i < d.names.n; i++)
-		free(d.names.used[i]);
-	free(d.names.used);
+	trig_names_free(&d.names);
 	return d.rc;
 }
 

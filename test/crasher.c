@@ -14,6 +14,10 @@
  *   thread         starts a thread that exits at once
  *   exit CODE      returns CODE from main
  *   sleep          nothing: keeps running
+ * The modes dll, thread and exit then also wait for the event PdGo-<PID>
+ * (set by the test once procdump has finished attaching), because a DLL or
+ * thread that appears during the attach is reported with the existing ones,
+ * and -t can plant its breakpoint only once attached.
  * Before the event it prints "event=<FILETIME, 100 ns since 1601>" (from
  * GetSystemTimePreciseAsFileTime) for the latency benchmark.  Modes that
  * survive print "heartbeat N" every 100 ms afterwards. */
@@ -90,6 +94,14 @@ main(int argc, char **argv)
 	for (i = 0; i < 3000 && !IsDebuggerPresent(); i++)
 		Sleep(10);
 	printf("debugger=%d\n", IsDebuggerPresent());
+	if (!strcmp(mode, "dll") || !strcmp(mode, "thread") || !strcmp(mode, "exit")) {
+		char name[64];
+		HANDLE go;
+		snprintf(name, sizeof name, "PdGo-%lu", GetCurrentProcessId());
+		go = CreateEventA(NULL, TRUE, FALSE, name);
+		printf("waiting for %s\n", name);
+		printf("go=%lu\n", WaitForSingleObject(go, 30000));
+	}
 	veh_handle = AddVectoredExceptionHandler(1, veh);
 	stamp_event();
 	if (!strcmp(mode, "av"))

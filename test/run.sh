@@ -1056,10 +1056,18 @@ debugger_debug_strings() {
 	expect_out 'Debug String: procdump-test wide'
 	[ "$(ls "$O/dds2" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/dds2")"
 }
+# go NAME: once procdump (pd_bg NAME) has attached, let crasher NAME go on
+go() {
+	wait_for "$O/$1.raw" 'attached: initial breakpoint' 30 || fail "procdump did not attach"
+	wait_for "$O/$1.log" '^waiting for PdGo' 30 || fail "the target does not wait"
+	$WINE "$T/setevent.exe" "PdGo-$(field "$1" pid)" >/dev/null 2>&1 || fail "cannot set PdGo"
+}
 debugger_dll_load_unload() {
 	crash dl dll "$(wpath "$T/pdtestdll.dll")"
 	mkdir -p "$O/ddl"
-	pd -e -ld -ud -n 2 -f pdtestdll "$(field dl pid)" "$(wpath "$O/ddl")"
+	pd_bg dl -v -e -ld -ud -n 2 -f pdtestdll "$(field dl pid)" "$(wpath "$O/ddl")"
+	go dl
+	pd_join dl 30
 	expect_rc 0
 	expect_out 'DLL Load: .*pdtestdll.dll'
 	expect_out 'DLL Unload: .*pdtestdll.dll'
@@ -1069,7 +1077,9 @@ debugger_dll_load_unload() {
 debugger_thread_create_exit() {
 	crash th thread
 	mkdir -p "$O/dth"
-	pd -e -ct -et -n 2 "$(field th pid)" "$(wpath "$O/dth")"
+	pd_bg th -v -e -ct -et -n 2 "$(field th pid)" "$(wpath "$O/dth")"
+	go th
+	pd_join th 30
 	expect_rc 0
 	expect_out 'Thread Create: '
 	expect_out 'Thread Exit: [0-9]* (exit code 7)'
@@ -1079,7 +1089,9 @@ debugger_thread_create_exit() {
 debugger_terminate() {
 	crash tx exit 3
 	mkdir -p "$O/dtx"
-	pd -t "$(field tx pid)" "$(wpath "$O/dtx")"
+	pd_bg tx -v -t "$(field tx pid)" "$(wpath "$O/dtx")"
+	go tx
+	pd_join tx 30
 	expect_rc 0
 	expect_out "Process exit: thread $(field tx tid) called ExitProcess."
 	f=$(one_dump "$O/dtx")
@@ -1092,7 +1104,9 @@ debugger_terminate() {
 	[ "$TS" = 3 ] || fail "the target's exit code became $TS, want 3"
 	rm -f "$f"
 	crash tn exit 4
-	pd -e "$(field tn pid)" "$(wpath "$O/dtx")"
+	pd_bg tn -v -e "$(field tn pid)" "$(wpath "$O/dtx")"
+	go tn
+	pd_join tn 30
 	expect_rc 1
 	expect_out 'Dump count not reached.'
 }

@@ -1,0 +1,64 @@
+#!/bin/sh
+# monitor.sh - what monitoring costs: procdump64.exe's own CPU time while it
+# watches an idle target with -c and -m (thresholds never reached) for
+# DURATION seconds, and the CPU it causes in wineserver (each sample is a
+# system call that Wine serves there), against a window of the same length
+# without procdump.
+#
+# Usage: sh bench/monitor.sh            (DURATION=60 by default)
+# Goal (issue 5): procdump <= 0.5 % of one core for one target.
+# CPU times come from /proc/<pid>/stat (utime+stime) of the Unix processes.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+tmp=${TMPDIR:-/tmp}
+dur=${DURATION:-60}
+work=${BENCH_DIR:-$tmp/pd-bench}/monitor
+export WINEPREFIX="${BENCH_PREFIX:-$tmp/pd-bench-prefix}"
+export WINEDEBUG=-all
+hz=$(getconf CLK_TCK)
+
+make -C "$top" procdump64.exe >/dev/null
+mkdir -p "$work"
+x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/load.exe" -luser32
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+	echo "== creating Wine prefix $WINEPREFIX (about 10 s)"
+	wineboot -i >/dev/null 2>&1
+fi
+wineserver -k 2>/dev/null || true
+wineserver -p
+trap 'kill $tgt 2>/dev/null; wineserver -k' EXIT
+
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+server=$(pgrep -n wineserver)
+
+wine "$work/load.exe" idle >"$work/load.log" 2>&1 &
+tgt=$!
+until grep -q '^ready' "$work/load.log" 2>/dev/null; do sleep 0.05; done
+pid=$(sed -n 's/^pid=//p' "$work/load.log" | tr -d '\r')
+
+echo "== baseline: $dur s of the idle target alone"
+s0=$(ticks "$server")
+sleep "$dur"
+s1=$(ticks "$server")
+
+echo "== procdump64.exe -c 95 -m 100000 -s 10 $pid, $dur s"
+wine "$top/procdump64.exe" -c 95 -m 100000 -s 10 "$pid" >"$work/pd.log" 2>&1 &
+pdu=$!
+until grep -q 'Press Ctrl-C' "$work/pd.log" 2>/dev/null; do sleep 0.05; done
+p0=$(ticks "$pdu")
+w0=$(ticks "$server")
+sleep "$dur"
+p1=$(ticks "$pdu")
+w1=$(ticks "$server")
+kill -INT "$pdu"
+wait "$pdu" || true
+
+awk -v p="$((p1 - p0))" -v w="$((w1 - w0))" -v b="$((s1 - s0))" -v hz="$hz" -v d="$dur" 'BEGIN {
+	printf "\nCPU over %d s (percent of one core; clock ticks of 1/%d s)\n", d, hz
+	printf "  procdump64.exe itself        %6.3f %%  (%d ticks)\n", 100 * p / hz / d, p
+	printf "  wineserver, with procdump    %6.3f %%  (%d ticks)\n", 100 * w / hz / d, w
+	printf "  wineserver, baseline         %6.3f %%  (%d ticks)\n", 100 * b / hz / d, b
+	printf "goal: procdump64.exe <= 0.5 %% of one core\n"
+}'
+echo "command: wine procdump64.exe -c 95 -m 100000 -s 10 <pid of an idle target>"
