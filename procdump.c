@@ -1466,7 +1466,10 @@ enum {
 };
 
 /* MINIDUMP_TYPE bits this writer honours, by dump type. */
+#define MDT_DATASEGS          0x00001
 #define MDT_FULLMEMORY        0x00002
+#define MDT_INDIRECT          0x00040
+#define MDT_PROCESSTHREADDATA 0x00100
 #define MDT_FULLMEMORYINFO    0x00800
 #define MDT_IGNOREINACCESSIBLE 0x20000
 
@@ -1519,6 +1522,8 @@ struct dmodule {
 	u8 *cv;  u32 cv_len;
 	u8 *misc; u32 misc_len;
 	struct md_vsfixed ver;
+	struct { u32 rva, size; } wsec[16]; /* writable sections (DataSegs) */
+	int nwsec;
 };
 
 struct dregion {
@@ -1745,6 +1750,24 @@ dump_module_pe(struct dump_state *d, struct dmodule *m)
 	memcpy(&m->checksum, hdr + opt + 64, 4);
 	if (!m->size)
 		memcpy(&m->size, hdr + opt + 56, 4);
+	{ /* section table: remember the writable sections for DataSegs */
+		u16 nsec, optsize;
+		u32 k, sec;
+		memcpy(&nsec, hdr + lfanew + 6, 2);
+		memcpy(&optsize, hdr + lfanew + 20, 2);
+		sec = opt + optsize;
+		for (k = 0; k < nsec && sec + 40 * (k + 1) <= sizeof hdr && m->nwsec < 16; k++) {
+			u32 vsize, va, ch;
+			memcpy(&vsize, hdr + sec + 40 * k + 8, 4);
+			memcpy(&va, hdr + sec + 40 * k + 12, 4);
+			memcpy(&ch, hdr + sec + 40 * k + 36, 4);
+			if ((ch & 0x80000000u /* IMAGE_SCN_MEM_WRITE */) && vsize && va < m->size) {
+				m->wsec[m->nwsec].rva = va;
+				m->wsec[m->nwsec].size = vsize;
+				m->nwsec++;
+			}
+		}
+	}
 	if (dd + 8 * 7 > sizeof hdr)
 		return;
 	memcpy(&rsrc_rva, hdr + dd + 8 * 2, 4);
@@ -1936,6 +1959,28 @@ dump_add_range(struct dump_state *d, u64 start, u64 size)
 	return 0;
 }
 
+/* The index of the region holding addr, or of the first one after it. */
+static int
+dump_region_index(const struct dump_state *d, u64 addr)
+{
+	int lo = 0, hi = d->nreg;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (d->reg[mid].base + d->reg[mid].size <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct dregion *
+dump_region_of(const struct dump_state *d, u64 addr)
+{
+	int i = dump_region_index(d, addr);
+	return i < d->nreg && d->reg[i].base <= addr ? &d->reg[i] : NULL;
+}
+
 /* Adds [start, start+size) clipped to readable regions of the map. */
 static void
 dump_add_readable(struct dump_state *d, u64 start, u64 size)
@@ -1944,7 +1989,7 @@ dump_add_readable(struct dump_state *d, u64 start, u64 size)
 	int i;
 	if (end < start)
 		end = ~0ULL;
-	for (i = 0; i < d->nreg; i++) {
+	for (i = dump_region_index(d, start); i < d->nreg && d->reg[i].base < end; i++) {
 		const struct dregion *r = &d->reg[i];
 		u64 a = r->base, b = r->base + r->size;
 		if (b <= start || a >= end || !dump_readable(r))
@@ -2076,6 +2121,173 @@ dump_system_info(struct buf *b, struct md_dir *dir)
 	dir->rva = (u32)off;
 }
 
+/* ProcessThreadData: the PEB, the loader data and its module entries with
+ * their names, the process parameters with their strings and environment,
+ * and every TEB: what !peb and !teb read.  Layouts for this build's pointer
+ * size (the target has the same).  Every pointer is checked against the
+ * memory map before it is followed; a suspended loader may be mid-update. */
+static void
+dump_plan_process_data(struct dump_state *d)
+{
+	struct pd_process_basic pbi;
+	const u64 ps = sizeof(void *);
+	const u64 peb_size = ps == 8 ? 0x7C8 : 0x480, ldr_size = ps == 8 ? 0x58 : 0x30;
+	const u64 entry_size = ps == 8 ? 0x120 : 0xA8, params_size = ps == 8 ? 0x440 : 0x2C0;
+	const u64 teb_size = ps == 8 ? 0x1838 : 0xFE4;
+	u64 peb, ldr, params, head, cur, env;
+	int ok = 1, i, guard = 0;
+	/* UNICODE_STRING fields of RTL_USER_PROCESS_PARAMETERS: CurrentDirectory,
+	 * DllPath, ImagePathName, CommandLine, WindowTitle, DesktopInfo, ShellInfo */
+	static const u16 str64[] = { 0x38, 0x50, 0x60, 0x70, 0xB0, 0xC0, 0xD0 };
+	static const u16 str32[] = { 0x24, 0x30, 0x38, 0x40, 0x70, 0x78, 0x80 };
+
+	for (i = 0; i < d->nth; i++)
+		if (d->th[i].teb)
+			dump_add_readable(d, d->th[i].teb, teb_size);
+	if (!PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 0, &pbi, sizeof pbi, NULL)))
+		return;
+	peb = (u64)(ULONG_PTR)pbi.PebBaseAddress;
+	dump_add_readable(d, peb, peb_size);
+	ldr = w32_read_ptr(d->h, peb + (ps == 8 ? 0x18 : 0x0C), &ok);
+	if (ok && dump_region_of(d, ldr)) {
+		dump_add_readable(d, ldr, ldr_size);
+		head = ldr + (ps == 8 ? 0x10 : 0x0C);
+		cur = w32_read_ptr(d->h, head, &ok);
+		while (ok && cur && cur != head && guard++ < 4096 && dump_region_of(d, cur)) {
+			int k;
+			dump_add_readable(d, cur, entry_size);
+			for (k = 0; k < 2; k++) { /* FullDllName, BaseDllName */
+				u64 us = cur + (ps == 8 ? 0x48 : 0x24) + k * (ps == 8 ? 16 : 8);
+				u16 len = 0;
+				u64 buf;
+				if (w32_read(d->h, us, &len, 2) < 0)
+					break;
+				buf = w32_read_ptr(d->h, us + ps, &ok);
+				if (ok && buf && len)
+					dump_add_readable(d, buf, (u64)len + 2);
+			}
+			cur = w32_read_ptr(d->h, cur, &ok);
+		}
+	}
+	ok = 1;
+	params = w32_read_ptr(d->h, peb + (ps == 8 ? 0x20 : 0x10), &ok);
+	if (!ok || !dump_region_of(d, params))
+		return;
+	dump_add_readable(d, params, params_size);
+	for (i = 0; i < 7; i++) {
+		u64 us = params + (ps == 8 ? str64[i] : str32[i]);
+		u16 len = 0;
+		u64 buf;
+		if (w32_read(d->h, us, &len, 2) < 0)
+			continue;
+		buf = w32_read_ptr(d->h, us + ps, &ok);
+		if (ok && buf && len)
+			dump_add_readable(d, buf, (u64)len + 2);
+		ok = 1;
+	}
+	/* the environment block ends with two NULs; at most 32 K characters */
+	env = w32_read_ptr(d->h, params + (ps == 8 ? 0x80 : 0x48), &ok);
+	if (ok && env && dump_region_of(d, env)) {
+		wchar_t chunk[2048];
+		u64 n = 0;
+		while (n < 32768) {
+			size_t k;
+			if (w32_read(d->h, env + n * 2, chunk, sizeof chunk) < 0)
+				break;
+			for (k = 0; k + 1 < 2048; k++)
+				if (!chunk[k] && !chunk[k + 1])
+					break;
+			if (k + 1 < 2048) {
+				n += k + 2;
+				break;
+			}
+			n += 2047;
+		}
+		dump_add_readable(d, env, n * 2);
+	}
+}
+
+/* Indirectly referenced memory (Crashpad's algorithm): every register and
+ * every pointer-aligned word of each captured stack that points into
+ * readable memory outside that stack adds [v-128, v+384).  One level, with
+ * a budget of 16 MiB of windows. */
+#define PD_INDIRECT_BUDGET (16u << 20)
+
+static void
+dump_plan_indirect(struct dump_state *d)
+{
+	u64 spent = 0, top = d->nreg ? d->reg[d->nreg - 1].base + d->reg[d->nreg - 1].size : 0;
+	int i;
+	for (i = 0; i < d->nth && spent < PD_INDIRECT_BUDGET; i++) {
+		struct dthread *t = &d->th[i];
+		ULONG_PTR *words = NULL;
+		size_t nw = 0, k, nreg = 0;
+		u64 lo, hi = t->stack_base, regs[17];
+		if (t->ctx_ok) {
+#ifdef _WIN64
+			const CONTEXT *c = t->ctx;
+			u64 r[] = { c->Rax, c->Rbx, c->Rcx, c->Rdx, c->Rsi, c->Rdi, c->Rbp, c->R8, c->R9,
+			            c->R10, c->R11, c->R12, c->R13, c->R14, c->R15 };
+#else
+			const CONTEXT *c = t->ctx;
+			u64 r[] = { c->Eax, c->Ebx, c->Ecx, c->Edx, c->Esi, c->Edi, c->Ebp };
+#endif
+			for (nreg = 0; nreg < sizeof r / sizeof r[0]; nreg++)
+				regs[nreg] = r[nreg];
+		}
+		lo = t->sp & ~(u64)(sizeof(void *) - 1);
+		if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
+			lo = t->stack_limit;
+		if (hi > lo && hi - lo <= (4u << 20)) {
+			nw = (size_t)((hi - lo) / sizeof(void *));
+			words = malloc(nw * sizeof *words);
+			if (words && dump_read_fill(d->h, lo, (u8 *)words, nw * sizeof *words) == nw * sizeof *words)
+				nw = 0; /* nothing readable */
+			if (!words)
+				nw = 0;
+		}
+		for (k = 0; k < nreg + nw && spent < PD_INDIRECT_BUDGET; k++) {
+			u64 v = k < nreg ? regs[k] : (u64)words[k - nreg], a;
+			const struct dregion *r;
+			if (v < 0x10000 || v > top - 0x10000)
+				continue;
+			if (v >= lo && v < hi)
+				continue; /* into this thread's own stack: already there */
+			r = dump_region_of(d, v);
+			if (!r || !dump_readable(r))
+				continue;
+			a = v - 128;
+			dump_add_readable(d, a, 512);
+			spent += 512;
+		}
+		free(words);
+	}
+	if (spent >= PD_INDIRECT_BUDGET)
+		vlog("indirectly referenced memory: budget of %u MiB spent\n", PD_INDIRECT_BUDGET >> 20);
+}
+
+/* Breakpad rejects a MemoryList of more than 4096 ranges: merge ranges
+ * across small gaps (within one readable region) until few enough. */
+static void
+dump_limit_ranges(struct dump_state *d, int max)
+{
+	u64 gap = 4096;
+	while (d->nrng > max && gap < (1ULL << 32)) {
+		int i, o = 0;
+		for (i = 1; i < d->nrng; i++) {
+			struct range *c = &d->rng[o];
+			u64 cend = c->start + c->size;
+			const struct dregion *ra = dump_region_of(d, cend - 1), *rb = dump_region_of(d, d->rng[i].start);
+			if (d->rng[i].start - cend <= gap && ra && ra == rb)
+				c->size = d->rng[i].start + d->rng[i].size - c->start;
+			else
+				d->rng[++o] = d->rng[i];
+		}
+		d->nrng = o + 1;
+		gap *= 4;
+	}
+}
+
 /* Plans the memory ranges of the dump type (see minidump-writer-spec.md). */
 static int
 dump_plan_memory(struct dump_state *d, int type)
@@ -2106,8 +2318,17 @@ dump_plan_memory(struct dump_state *d, int type)
 		if (a > 128)
 			dump_add_readable(d, a - 128, 256);
 	}
+	/* DataSegs: every writable section of every module (globals) */
+	for (i = 0; i < d->nmod; i++) {
+		int k;
+		for (k = 0; k < d->mod[i].nwsec; k++)
+			dump_add_readable(d, d->mod[i].base + d->mod[i].wsec[k].rva, d->mod[i].wsec[k].size);
+	}
+	dump_plan_process_data(d);
+	dump_plan_indirect(d);
 	/* Keep descriptors under 4 GiB each (DataSize is 32-bit). */
 	dump_coalesce(d, 0xFFFFF000ULL);
+	dump_limit_ranges(d, 4000);
 	return 0;
 }
 
@@ -2495,7 +2716,8 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	hd.nstreams = (u32)nd;
 	hd.dir_rva = (u32)dir_off;
 	hd.timestamp = (u32)time(NULL);
-	hd.flags = MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE | (full ? MDT_FULLMEMORY : 0);
+	hd.flags = MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE |
+		   (full ? MDT_FULLMEMORY : MDT_DATASEGS | MDT_INDIRECT | MDT_PROCESSTHREADDATA);
 	memcpy(b.p, &hd, sizeof hd);
 	memcpy(b.p + dir_off, dir, sizeof dir);
 

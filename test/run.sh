@@ -644,6 +644,46 @@ writer_mini_has_stack_not_heap() {
 	lldb_do "$O/wr/mini.dmp" "$O/wr/h.txt" "memory read --force -c 16 0x$(field wr marker)"
 	! grep -q '^0x[0-9a-f]*: ' "$O/wr/h.txt" || fail "the mini dump holds the heap marker"
 }
+# read16 DUMP ADDR OUT: the 16 bytes lldb reads at ADDR, as hex ('' if none)
+read16() {
+	lldb_do "$1" "$3" "memory read --force -c 16 $2"
+	sed -n 's/^0x[0-9a-f]*: \(\([0-9a-f][0-9a-f] \)\{16\}\).*/\1/p' "$3" | tr -d ' '
+}
+writer_mini_indirect_and_data() {
+	wr_setup
+	a=0x$(field wr indirect)
+	want=$(sed -n 's/^indirect=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	got=$(read16 "$O/wr/mini.dmp" "$a" "$O/wr/i.txt")
+	[ "$got" = "$want" ] || fail "the heap block a stack pointer refers to is not in -mm: '$got' != $want"
+	far=$(printf '0x%x' $((a + 32768)))
+	got=$(read16 "$O/wr/mini.dmp" "$far" "$O/wr/i2.txt")
+	[ -z "$got" ] || fail "-mm holds bytes 32 KiB into that block (no pointer refers there)"
+	d=0x$(field wr data)
+	want=$(sed -n 's/^data=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	got=$(read16 "$O/wr/mini.dmp" "$d" "$O/wr/d.txt")
+	[ "$got" = "$want" ] || fail "the .data global is not in -mm (DataSegs): '$got' != $want"
+}
+# u64 at ADDR in DUMP, via lldb (little-endian bytes to a number)
+peek64() {
+	_h=$(read16 "$1" "$2" "$O/wr/p.txt")
+	[ -n "$_h" ] || fail "nothing at $2 in $(basename "$1")"
+	printf '%s' "$_h" | cut -c1-16 | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print "0x" s }'
+}
+writer_mini_peb_teb_cmdline() {
+	wr_setup
+	m="$O/wr/mini.dmp"
+	teb=$(awk '/Thread Id: *0x/ { n++ } n == 1 && /Environment Block:/ { print $NF; exit }' "$O/wr/mini.yaml")
+	[ -n "$teb" ] || fail "no TEB address in the thread list"
+	self=$(peek64 "$m" "$(printf '0x%x' $((teb + 0x30)))")
+	[ $((self)) = $((teb)) ] || fail "TEB NtTib.Self is $self, not $teb"
+	peb=$(peek64 "$m" "$(printf '0x%x' $((teb + 0x60)))")
+	params=$(peek64 "$m" "$(printf '0x%x' $((peb + 0x20)))")
+	cmd=$(peek64 "$m" "$(printf '0x%x' $((params + 0x78)))") # CommandLine.Buffer
+	lldb_do "$m" "$O/wr/c.txt" "memory read --force -c 128 $cmd"
+	# UTF-16: lldb shows "t.a.r.g.e.t...e.x.e"; drop the dots and the line breaks
+	sed -n 's/^0x[0-9a-f]*: [0-9a-f ]*  //p' "$O/wr/c.txt" | tr -d '.\n' | grep -q 'targetexe' ||
+		fail "the command line (at $cmd) does not read back: $(tail -n 3 "$O/wr/c.txt")"
+}
 writer_streams() {
 	wr_setup
 	grep '^  - Type:' "$O/wr/mini.yaml" | awk '{print $3}' >"$O/wr/mini.types"
@@ -731,7 +771,7 @@ writer_header_and_flags() {
 		file "$O/wr/$k.dmp" | grep -q 'Mini DuMP crash report' || fail "$k: file(1) does not see MDMP"
 	done
 	file "$O/wr/full.dmp" | grep -q '0x20802 type' || fail "full: header Flags not 0x20802: $(file "$O/wr/full.dmp")"
-	file "$O/wr/mini.dmp" | grep -q '0x20800 type' || fail "mini: header Flags not 0x20800: $(file "$O/wr/mini.dmp")"
+	file "$O/wr/mini.dmp" | grep -q '0x20941 type' || fail "mini: header Flags not 0x20941: $(file "$O/wr/mini.dmp")"
 }
 writer_guard_page_untouched() {
 	wr_setup
@@ -1363,6 +1403,8 @@ t 'writer: every thread id the target printed is in both dumps' writer_thread_id
 t 'writer: lldb bt all names the target functions on every thread' writer_backtraces_name_target_functions
 t 'writer: -ma holds the heap marker bytes at their address (4 MiB, first and last bytes)' writer_full_has_marker
 t 'writer: -mm holds the stack local, not the heap marker' writer_mini_has_stack_not_heap
+t 'writer: -mm holds indirectly referenced heap (not beyond its window) and .data globals' writer_mini_indirect_and_data
+t 'writer: -mm holds the TEBs, the PEB and the command line (NtTib.Self, PEB chain)' writer_mini_peb_teb_cmdline
 t 'writer: streams per type, one memory list, no duplicates, -dc comment' writer_streams
 t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' writer_codeview_matches_pe
 t 'writer: Breakpad minidump_dump accepts -mm (exit 0), PID and thread ids' writer_breakpad_accepts_mini

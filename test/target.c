@@ -6,6 +6,9 @@
  *   marker=<hex address> bytes=<hex of the first 16 bytes>   (heap buffer)
  *   stack=<hex address> bytes=<hex of 16 bytes>              (main's stack local)
  *   guard=<hex address>              (a committed PAGE_READWRITE|PAGE_GUARD page)
+ *   indirect=<hex address> bytes=<hex of 16 bytes>  (64 KiB heap block that only
+ *                                    a pointer on the heartbeat's stack refers to)
+ *   data=<hex address> bytes=<hex of 16 bytes>      (a global in .data)
  *   ready
  * then "heartbeat N guard=<protection of that page, hex>" every 100 ms, so a
  * test can see that it still runs and that its guard page was not touched.
@@ -50,15 +53,17 @@ target_worker(void *arg)
 }
 
 static void *guard;
+static unsigned char data_marker[64] = "PDDATASEG!global in .data of target.exe";
 
 __attribute__((noinline)) static void
-target_heartbeat(unsigned char *stack_marker)
+target_heartbeat(unsigned char *stack_marker, unsigned char *indirect)
 {
 	int n = 0;
+	unsigned char *volatile ref = indirect; /* kept on this stack frame */
 	for (;;) {
 		MEMORY_BASIC_INFORMATION mbi;
 		VirtualQuery(guard, &mbi, sizeof mbi);
-		printf("heartbeat %d guard=%lx %02x\n", n++, mbi.Protect, stack_marker[0]);
+		printf("heartbeat %d guard=%lx %02x %02x\n", n++, mbi.Protect, stack_marker[0], ref[0]);
 		Sleep(100);
 	}
 }
@@ -69,7 +74,7 @@ main(int argc, char **argv)
 	int nthreads = argc > 1 ? atoi(argv[1]) : 3, i;
 	size_t mib = argc > 2 ? (size_t)atoi(argv[2]) : 1;
 	unsigned char stack_local[256];
-	unsigned char *marker;
+	unsigned char *marker, *indirect;
 	char h[64];
 
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -92,7 +97,14 @@ main(int argc, char **argv)
 	printf("stack=%p bytes=%s\n", (void *)stack_local, h);
 	guard = VirtualAlloc(NULL, 65536, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE | PAGE_GUARD);
 	printf("guard=%p\n", guard);
+	indirect = malloc(65536);
+	fill(indirect, 65536, GetCurrentProcessId() ^ 0x1d1d);
+	memcpy(indirect, "PDINDIRECT", 10);
+	hex(indirect, 16, h);
+	printf("indirect=%p bytes=%s\n", (void *)indirect, h);
+	hex(data_marker, 16, h);
+	printf("data=%p bytes=%s\n", (void *)data_marker, h);
 	printf("ready\n");
-	target_heartbeat(stack_local);
+	target_heartbeat(stack_local, indirect);
 	return 0;
 }
