@@ -1432,6 +1432,14 @@ struct md_meminfo {
 	u64 size;
 	u32 state, protect, type, pad2;
 };
+struct md_threadinfo_list { u32 hdr_size, entry_size, n; };
+struct md_threadinfo {
+	u32 tid, dump_flags, dump_error, exit_status;
+	u64 create_time, exit_time, kernel_time, user_time, start_address, affinity;
+};
+struct md_threadname { u32 tid; u64 name_rva; };
+struct md_unloaded_list { u32 hdr_size, entry_size, n; };
+struct md_unloaded { u64 base; u32 size, checksum, timestamp, name_rva; };
 struct md_exception {
 	u32 tid, pad;
 	u32 code, flags;
@@ -1453,6 +1461,11 @@ _Static_assert(sizeof(struct md_misc1) == 24, "MINIDUMP_MISC_INFO");
 _Static_assert(sizeof(struct md_meminfo_list) == 16, "MINIDUMP_MEMORY_INFO_LIST");
 _Static_assert(sizeof(struct md_meminfo) == 48, "MINIDUMP_MEMORY_INFO");
 _Static_assert(sizeof(struct md_exception) == 168, "MINIDUMP_EXCEPTION_STREAM");
+_Static_assert(sizeof(struct md_threadinfo_list) == 12, "MINIDUMP_THREAD_INFO_LIST");
+_Static_assert(sizeof(struct md_threadinfo) == 64, "MINIDUMP_THREAD_INFO");
+_Static_assert(sizeof(struct md_threadname) == 12, "MINIDUMP_THREAD_NAME");
+_Static_assert(sizeof(struct md_unloaded_list) == 12, "MINIDUMP_UNLOADED_MODULE_LIST");
+_Static_assert(sizeof(struct md_unloaded) == 24, "MINIDUMP_UNLOADED_MODULE");
 #ifdef _WIN64
 _Static_assert(sizeof(CONTEXT) == 1232, "CONTEXT AMD64");
 #else
@@ -1462,15 +1475,18 @@ _Static_assert(sizeof(CONTEXT) == 716, "CONTEXT x86");
 enum {
 	MD_THREADLIST = 3, MD_MODULELIST = 4, MD_MEMORYLIST = 5, MD_EXCEPTION = 6,
 	MD_SYSTEMINFO = 7, MD_MEMORY64LIST = 9, MD_COMMENTA = 10, MD_COMMENTW = 11,
-	MD_MISCINFO = 15, MD_MEMORYINFOLIST = 16
+	MD_UNLOADEDMODULELIST = 14, MD_MISCINFO = 15, MD_MEMORYINFOLIST = 16, MD_THREADINFOLIST = 17,
+	MD_THREADNAMES = 24
 };
 
 /* MINIDUMP_TYPE bits this writer honours, by dump type. */
 #define MDT_DATASEGS          0x00001
 #define MDT_FULLMEMORY        0x00002
+#define MDT_UNLOADEDMODULES   0x00020
 #define MDT_INDIRECT          0x00040
 #define MDT_PROCESSTHREADDATA 0x00100
 #define MDT_FULLMEMORYINFO    0x00800
+#define MDT_THREADINFO        0x01000
 #define MDT_IGNOREINACCESSIBLE 0x20000
 
 /* What caused a dump (filled by a trigger, read by the writer). */
@@ -1513,6 +1529,8 @@ struct dthread {
 	int prio;
 	u64 stk_start, stk_size; /* captured stack range */
 	u32 stk_rva;
+	struct md_threadinfo info; /* ThreadInfoList entry */
+	wchar_t *name;           /* GetThreadDescription, or NULL */
 };
 
 struct dmodule {
@@ -1533,8 +1551,17 @@ struct dregion {
 
 struct range { u64 start, size; };
 
+struct dunloaded {
+	u64 base;
+	u32 size, checksum, timestamp;
+	wchar_t name[33];
+};
+
 struct dump_state {
 	HANDLE h;
+	struct dunloaded *unl; int nunl; int have_unl;
+	/* GetThreadDescription (Windows 10 1607+; Wine): not in mingw headers */
+	HRESULT (WINAPI *get_description)(HANDLE, PWSTR *);
 	DWORD pid;
 	struct dthread *th; int nth, cap_th;
 	struct dmodule *mod; int nmod;
@@ -1631,7 +1658,7 @@ dump_resume(struct dump_state *d)
 			ResumeThread(d->th[i].h);
 		d->th[i].suspended = 0;
 		CloseHandle(d->th[i].h);
-		free(d->th[i].ctx);
+		free(d->th[i].name);
 	}
 	free(d->th);
 	d->th = NULL;
@@ -1659,7 +1686,35 @@ dump_collect_threads(struct dump_state *d)
 			t->ip = t->ctx->Eip;
 #endif
 		}
+		t->info.tid = t->tid;
+		t->info.exit_status = STILL_ACTIVE;
+		{
+			FILETIME c, e, k, u;
+			ULONG_PTR start = 0;
+			if (GetThreadTimes(t->h, &c, &e, &k, &u)) {
+				t->info.create_time = ((u64)c.dwHighDateTime << 32) | c.dwLowDateTime;
+				t->info.exit_time = ((u64)e.dwHighDateTime << 32) | e.dwLowDateTime;
+				t->info.kernel_time = ((u64)k.dwHighDateTime << 32) | k.dwLowDateTime;
+				t->info.user_time = ((u64)u.dwHighDateTime << 32) | u.dwLowDateTime;
+			} else
+				t->info.dump_flags |= 0x8; /* MINIDUMP_THREAD_INFO_INVALID_INFO */
+			if (PD_NT_SUCCESS(nt.NtQueryInformationThread(t->h, 9 /* ThreadQuerySetWin32StartAddress */,
+			                                              &start, sizeof start, NULL)))
+				t->info.start_address = start;
+			if (d->get_description) {
+				wchar_t *desc = NULL;
+				if (SUCCEEDED(d->get_description(t->h, &desc)) && desc) {
+					if (desc[0])
+						t->name = wdup(desc);
+					LocalFree(desc);
+				}
+			}
+		}
+		if (!t->ctx_ok)
+			t->info.dump_flags |= 0x10; /* MINIDUMP_THREAD_INFO_INVALID_CONTEXT */
 		if (PD_NT_SUCCESS(nt.NtQueryInformationThread(t->h, 0, &tbi, sizeof tbi, NULL))) {
+			t->info.exit_status = (u32)tbi.ExitStatus;
+			t->info.affinity = tbi.AffinityMask;
 			t->teb = (u64)(ULONG_PTR)tbi.TebBaseAddress;
 			ok = 1;
 			/* NT_TIB: ExceptionList, StackBase, StackLimit */
@@ -1930,6 +1985,82 @@ dump_collect_modules(struct dump_state *d)
 		cur = w32_read_ptr(d->h, cur, &ok); /* InLoadOrderLinks.Flink */
 	}
 	return 0;
+}
+
+/* Reads count entries of ntdll's unload ring at addr in the target into
+ * d->unl, keeping those that look like modules.  Returns how many. */
+static int
+dump_read_unload_ring(struct dump_state *d, u64 addr, u32 esize, u32 count)
+{
+	const u64 ps = sizeof(void *);
+	u8 *ring;
+	u32 i;
+	if (!addr || esize < 2 * ps + 12 + 64 || esize > 4096 || count > 1024)
+		return 0;
+	ring = xcalloc(count, esize);
+	if (!ring || w32_read(d->h, addr, ring, (size_t)esize * count) < 0) {
+		free(ring);
+		return 0;
+	}
+	free(d->unl);
+	d->unl = xcalloc(count ? count : 1, sizeof *d->unl);
+	d->nunl = 0;
+	for (i = 0; d->unl && i < count; i++) {
+		const u8 *e = ring + (size_t)i * esize;
+		struct dunloaded u;
+		ULONG_PTR base = 0, size = 0;
+		memset(&u, 0, sizeof u);
+		memcpy(&base, e, ps);
+		memcpy(&size, e + ps, ps);
+		memcpy(&u.timestamp, e + 2 * ps + 4, 4);
+		memcpy(&u.checksum, e + 2 * ps + 8, 4);
+		memcpy(u.name, e + 2 * ps + 12, 64);
+		u.name[32] = 0;
+		if (!base || !size || size > 0xFFFFFFFFu || !u.name[0])
+			continue;
+		u.base = base;
+		u.size = (u32)size;
+		d->unl[d->nunl++] = u;
+	}
+	free(ring);
+	return d->nunl;
+}
+
+/* Unloaded modules from ntdll's unload event trace.  RtlGetUnloadEventTraceEx
+ * answers with addresses inside our own ntdll; ntdll sits at the same base
+ * in every process of a boot, so the same addresses hold the target's ring
+ * (Crashpad does the same).  Skipped when the bases differ. */
+static void
+dump_collect_unloaded(struct dump_state *d)
+{
+	typedef void (NTAPI *fn_trace)(PULONG *, PULONG *, PVOID *);
+	HMODULE nt_self = GetModuleHandleW(L"ntdll.dll");
+	fn_trace f = (fn_trace)(void (*)(void))GetProcAddress(nt_self, "RtlGetUnloadEventTraceEx");
+	PULONG psize = NULL, pcount = NULL;
+	PVOID ptrace = NULL;
+	u32 esize = 0, count = 0;
+	int i, same = 0, ok = 1;
+	u64 ring;
+	if (!f)
+		return;
+	for (i = 0; i < d->nmod; i++) {
+		const wchar_t *n = d->mod[i].name ? d->mod[i].name : L"";
+		size_t len = wcslen(n);
+		if (len >= 9 && !_wcsicmp(n + len - 9, L"ntdll.dll") && d->mod[i].base == (u64)(ULONG_PTR)nt_self)
+			same = 1;
+	}
+	if (!same)
+		return;
+	f(&psize, &pcount, &ptrace);
+	if (!psize || !pcount || !ptrace || w32_read(d->h, (u64)(ULONG_PTR)psize, &esize, 4) < 0 ||
+	    w32_read(d->h, (u64)(ULONG_PTR)pcount, &count, 4) < 0)
+		return;
+	d->have_unl = 1;
+	/* ptrace holds the address of the ring's pointer (Windows); if what it
+	 * points to holds no module, take ptrace as the ring itself. */
+	ring = w32_read_ptr(d->h, (u64)(ULONG_PTR)ptrace, &ok);
+	if (!ok || !dump_read_unload_ring(d, ring, esize, count))
+		dump_read_unload_ring(d, (u64)(ULONG_PTR)ptrace, esize, count);
 }
 
 static void
@@ -2508,6 +2639,58 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		}
 	}
 
+	{ /* ThreadInfoList: times, start address, affinity, exit status */
+		struct md_threadinfo_list hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->nth };
+		size_t off = buf_add(&b, &hl, sizeof hl, 4);
+		for (i = 0; i < d->nth; i++)
+			buf_add(&b, &d->th[i].info, sizeof d->th[i].info, 1);
+		dir[nd].type = MD_THREADINFOLIST;
+		dir[nd].size = (u32)(sizeof hl + sizeof(struct md_threadinfo) * d->nth);
+		dir[nd++].rva = (u32)off;
+	}
+
+	{ /* ThreadNames, when some thread has a description */
+		u32 n = 0;
+		for (i = 0; i < d->nth; i++)
+			n += d->th[i].name != NULL;
+		if (n) {
+			size_t off = buf_add(&b, &n, 4, 4), ents = buf_add(&b, NULL, sizeof(struct md_threadname) * n, 1);
+			u32 k = 0;
+			dir[nd].type = MD_THREADNAMES;
+			dir[nd].size = 4 + sizeof(struct md_threadname) * n;
+			dir[nd++].rva = (u32)off;
+			for (i = 0; i < d->nth; i++) {
+				struct md_threadname tn;
+				if (!d->th[i].name)
+					continue;
+				tn.tid = d->th[i].tid;
+				tn.name_rva = dump_add_string(&b, d->th[i].name);
+				if (b.oom)
+					goto out;
+				memcpy(b.p + ents + sizeof tn * k++, &tn, sizeof tn);
+			}
+		}
+	}
+
+	if (d->have_unl) { /* UnloadedModuleList */
+		struct md_unloaded_list hl = { sizeof hl, sizeof(struct md_unloaded), (u32)d->nunl };
+		size_t off = buf_add(&b, &hl, sizeof hl, 4), ents = buf_add(&b, NULL, sizeof(struct md_unloaded) * d->nunl, 1);
+		dir[nd].type = MD_UNLOADEDMODULELIST;
+		dir[nd].size = (u32)(sizeof hl + sizeof(struct md_unloaded) * d->nunl);
+		dir[nd++].rva = (u32)off;
+		for (i = 0; i < d->nunl; i++) {
+			struct md_unloaded u;
+			u.base = d->unl[i].base;
+			u.size = d->unl[i].size;
+			u.checksum = d->unl[i].checksum;
+			u.timestamp = d->unl[i].timestamp;
+			u.name_rva = dump_add_string(&b, d->unl[i].name);
+			if (b.oom)
+				goto out;
+			memcpy(b.p + ents + sizeof u * i, &u, sizeof u);
+		}
+	}
+
 	{ /* ModuleList */
 		u32 n = (u32)d->nmod;
 		size_t off = buf_add(&b, &n, 4, 4), mods = buf_add(&b, NULL, sizeof(struct md_module) * n, 4);
@@ -2716,7 +2899,8 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	hd.nstreams = (u32)nd;
 	hd.dir_rva = (u32)dir_off;
 	hd.timestamp = (u32)time(NULL);
-	hd.flags = MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE |
+	hd.flags = MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE | MDT_THREADINFO |
+		   (d->have_unl ? MDT_UNLOADEDMODULES : 0) |
 		   (full ? MDT_FULLMEMORY : MDT_DATASEGS | MDT_INDIRECT | MDT_PROCESSTHREADDATA);
 	memcpy(b.p, &hd, sizeof hd);
 	memcpy(b.p + dir_off, dir, sizeof dir);
@@ -2790,6 +2974,8 @@ static void
 dump_free_state(struct dump_state *d)
 {
 	dump_free_modules(d);
+	free(d->unl);
+	d->unl = NULL;
 	free(d->reg);
 	free(d->rng);
 	d->reg = NULL;
@@ -2841,10 +3027,16 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		goto out;
 	}
 	vlog("suspended %d threads in %.1f ms\n", d.nth, (now_sec() - t0) * 1e3);
+	d.get_description = (HRESULT (WINAPI *)(HANDLE, PWSTR *))(void (*)(void))
+		GetProcAddress(GetModuleHandleW(L"kernel32.dll"), "GetThreadDescription");
+	if (!d.get_description)
+		d.get_description = (HRESULT (WINAPI *)(HANDLE, PWSTR *))(void (*)(void))
+			GetProcAddress(GetModuleHandleW(L"kernelbase.dll"), "GetThreadDescription");
 	dump_collect_threads(&d);
 	if (dump_collect_memory_map(&d) < 0)
 		goto out;
 	dump_collect_modules(&d);
+	dump_collect_unloaded(&d);
 	{
 		int i;
 		dump_plan_memory(&d, req->type);

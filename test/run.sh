@@ -577,7 +577,7 @@ targets_service() {
 
 wr_setup() {
 	[ -f "$O/wr.log" ] && return 0
-	start_target wr "$T/target.exe" 3 4
+	start_target wr "$T/target.exe" 3 4 "$(wpath "$T/pdtestdll.dll")"
 	mkdir -p "$O/wr"
 	pd -mm "$(field wr pid)" "$(wpath "$O/wr/mini.dmp")"
 	[ "$RC" = 0 ] || fail "-mm exited $RC: $(cat "$O/pd.err")"
@@ -688,7 +688,7 @@ writer_streams() {
 	wr_setup
 	grep '^  - Type:' "$O/wr/mini.yaml" | awk '{print $3}' >"$O/wr/mini.types"
 	grep '^  - Type:' "$O/wr/full.yaml" | awk '{print $3}' >"$O/wr/full.types"
-	for s in SystemInfo MiscInfo ThreadList ModuleList MemoryInfoList MemoryList; do
+	for s in SystemInfo MiscInfo ThreadList ModuleList MemoryInfoList MemoryList ThreadInfoList 0x18 UnloadedModuleList; do
 		grep -qx "$s" "$O/wr/mini.types" || fail "mini lacks $s"
 	done
 	for s in SystemInfo MiscInfo ThreadList ModuleList MemoryInfoList Memory64List CommentA CommentW; do
@@ -740,6 +740,64 @@ writer_breakpad_accepts_mini() {
 	grep -q "(debug_identifier) *= \"$want\"" "$O/wr/bp.txt" || fail "Breakpad: no debug identifier $want"
 	grep -q '(code_file) *= ".*target.exe"' "$O/wr/bp.txt" || fail "Breakpad: no target.exe module"
 }
+writer_thread_names_and_unloaded() {
+	need_bp
+	wr_setup
+	for k in mini full; do
+		"$BP" "$O/wr/$k.dmp" >"$O/wr/bp-$k.txt" 2>"$O/wr/bp-$k.err" || true
+		grep -q 'thread_name *= "pd-main"' "$O/wr/bp-$k.txt" || fail "$k: Breakpad shows no thread named pd-main"
+		for w in 1 2 3; do
+			grep -q "thread_name *= \"pd-worker-$w\"" "$O/wr/bp-$k.txt" || fail "$k: no thread named pd-worker-$w"
+		done
+		grep -q 'stream_type *= 0xe (MD_UNLOADED_MODULE_LIST_STREAM)' "$O/wr/bp-$k.txt" ||
+			fail "$k: no unloaded-module stream"
+		! grep -q 'MinidumpUnloadedModule' "$O/wr/bp-$k.err" ||
+			fail "$k: Breakpad: $(grep -m 1 MinidumpUnloaded "$O/wr/bp-$k.err")"
+	done
+	# the entry, from obj2yaml's bytes: header 12/24/n, then base, size, ..., name RVA
+	grep -q '^unloaded=' "$O/wr.log" || fail "the target did not unload its DLL"
+	base=$((0x$(field wr unloaded)))
+	size=$((0x$(sed -n 's/^unloaded=[^ ]* size=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')))
+	hex=$(grep -A1 'Type: *UnloadedModuleList' "$O/wr/mini.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
+	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
+	found=0 i=0
+	while [ $i -lt $n ]; do
+		e=$(echo "$hex" | cut -c$((25 + 48 * i))-$((24 + 48 * (i + 1))))
+		if [ $((0x$(le "$(echo "$e" | cut -c1-16)"))) = $base ]; then
+			[ $((0x$(le "$(echo "$e" | cut -c17-24)"))) = $size ] || fail "unloaded size is not $size"
+			rva=$((0x$(le "$(echo "$e" | cut -c41-48)")))
+			name=$(od -An -tx1 -j $((rva + 4)) -N 26 "$O/wr/mini.dmp" | tr -d ' \n')
+			want=$(printf '%s' pdtestdll.dll | od -An -tx1 | tr -d ' \n' | sed 's/\(..\)/\100/g')
+			[ "$name" = "$want" ] || fail "unloaded name at RVA $rva is not pdtestdll.dll"
+			found=1
+		fi
+		i=$((i + 1))
+	done
+	[ $found = 1 ] || fail "no unloaded entry at base $(printf '0x%x' $base) among $n"
+}
+writer_thread_info_list() {
+	wr_setup
+	# MINIDUMP_THREAD_INFO_LIST from obj2yaml's raw bytes: header 12/64/n, then
+	# per thread: id, flags, error, exit status (0x103 = running), times, start
+	hex=$(grep -A1 'Type: *ThreadInfoList' "$O/wr/mini.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ -n "$hex" ] || fail "no ThreadInfoList (stream 17)"
+	le32() { echo "$1" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/'; }
+	[ "$(le32 "$(echo "$hex" | cut -c1-8)")" = 0000000C ] || fail "header size is not 12"
+	[ "$(le32 "$(echo "$hex" | cut -c9-16)")" = 00000040 ] || fail "entry size is not 64"
+	n=$((0x$(le32 "$(echo "$hex" | cut -c17-24)")))
+	[ $n = 4 ] || fail "$n entries, want 4"
+	i=0
+	while [ $i -lt $n ]; do
+		e=$(echo "$hex" | cut -c$((25 + 128 * i))-$((24 + 128 * (i + 1))))
+		tid=$((0x$(le32 "$(echo "$e" | cut -c1-8)")))
+		tids wr | grep -qx "$tid" || fail "entry $i: thread $tid is not one of the target's"
+		[ "$(le32 "$(echo "$e" | cut -c25-32)")" = 00000103 ] || fail "thread $tid: exit status is not STILL_ACTIVE"
+		[ "$(echo "$e" | cut -c33-48)" != 0000000000000000 ] || fail "thread $tid: no create time"
+		[ "$(echo "$e" | cut -c97-112)" != 0000000000000000 ] || fail "thread $tid: no start address"
+		i=$((i + 1))
+	done
+}
 writer_memory64_layout() {
 	wr_setup
 	# Decode the Memory64List from obj2yaml's raw hex: count, BaseRva, (start,size)*
@@ -770,8 +828,8 @@ writer_header_and_flags() {
 	for k in mini full; do
 		file "$O/wr/$k.dmp" | grep -q 'Mini DuMP crash report' || fail "$k: file(1) does not see MDMP"
 	done
-	file "$O/wr/full.dmp" | grep -q '0x20802 type' || fail "full: header Flags not 0x20802: $(file "$O/wr/full.dmp")"
-	file "$O/wr/mini.dmp" | grep -q '0x20941 type' || fail "mini: header Flags not 0x20941: $(file "$O/wr/mini.dmp")"
+	file "$O/wr/full.dmp" | grep -q '0x21822 type' || fail "full: header Flags not 0x21822: $(file "$O/wr/full.dmp")"
+	file "$O/wr/mini.dmp" | grep -q '0x21961 type' || fail "mini: header Flags not 0x21961: $(file "$O/wr/mini.dmp")"
 }
 writer_guard_page_untouched() {
 	wr_setup
@@ -1408,6 +1466,8 @@ t 'writer: -mm holds the TEBs, the PEB and the command line (NtTib.Self, PEB cha
 t 'writer: streams per type, one memory list, no duplicates, -dc comment' writer_streams
 t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' writer_codeview_matches_pe
 t 'writer: Breakpad minidump_dump accepts -mm (exit 0), PID and thread ids' writer_breakpad_accepts_mini
+t 'writer: thread names and the unloaded test DLL, as Breakpad reads them' writer_thread_names_and_unloaded
+t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' writer_thread_info_list
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 4 threads' writer_suspended_thread_count

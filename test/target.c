@@ -12,7 +12,9 @@
  *   ready
  * then "heartbeat N guard=<protection of that page, hex>" every 100 ms, so a
  * test can see that it still runs and that its guard page was not touched.
- * Usage: target.exe [threads] [heap-MiB]
+ *   unloaded=<base> size=<hex> path=<path>  (with a DLL argument: loaded, then freed)
+ * Threads are named (SetThreadDescription): pd-main, pd-worker-1, ...
+ * Usage: target.exe [threads] [heap-MiB] [dll-to-load-and-free]
  */
 #include <windows.h>
 #include <stdio.h>
@@ -20,6 +22,20 @@
 #include <string.h>
 
 static volatile LONG started;
+
+typedef HRESULT (WINAPI *set_desc_fn)(HANDLE, PCWSTR);
+
+static void
+name_thread(const wchar_t *name)
+{
+	set_desc_fn f = (set_desc_fn)(void (*)(void))GetProcAddress(GetModuleHandleA("kernel32.dll"),
+	                                                           "SetThreadDescription");
+	if (!f)
+		f = (set_desc_fn)(void (*)(void))GetProcAddress(GetModuleHandleA("kernelbase.dll"),
+		                                              "SetThreadDescription");
+	if (f)
+		f(GetCurrentThread(), name);
+}
 
 static void
 fill(unsigned char *p, size_t n, unsigned seed)
@@ -43,7 +59,9 @@ __attribute__((noinline)) static DWORD WINAPI
 target_worker(void *arg)
 {
 	volatile unsigned char local[64];
-	(void)arg;
+	wchar_t name[32];
+	swprintf(name, 32, L"pd-worker-%d", (int)(ULONG_PTR)arg);
+	name_thread(name);
 	local[0] = 1;
 	printf("tid=%lu role=worker\n", GetCurrentThreadId());
 	InterlockedIncrement(&started);
@@ -80,6 +98,16 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	printf("pid=%lu\n", GetCurrentProcessId());
 	printf("tid=%lu role=main\n", GetCurrentThreadId());
+	name_thread(L"pd-main");
+	if (argc > 3) {
+		HMODULE dll = LoadLibraryA(argv[3]);
+		if (dll) {
+			unsigned char *b = (unsigned char *)dll;
+			DWORD size = *(DWORD *)(b + *(LONG *)(b + 0x3C) + 24 + 56); /* SizeOfImage */
+			if (FreeLibrary(dll))
+				printf("unloaded=%p size=%lx path=%s\n", (void *)b, size, argv[3]);
+		}
+	}
 	marker = VirtualAlloc(NULL, mib << 20, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
 	if (!marker)
 		return 1;
@@ -88,7 +116,7 @@ main(int argc, char **argv)
 	fill(stack_local, sizeof stack_local, GetCurrentProcessId() ^ 0x5a5a);
 	memcpy(stack_local, "PDSTACK!", 8);
 	for (i = 0; i < nthreads; i++)
-		CloseHandle(CreateThread(NULL, 0, target_worker, NULL, 0, NULL));
+		CloseHandle(CreateThread(NULL, 0, target_worker, (void *)(ULONG_PTR)(i + 1), 0, NULL));
 	while (started < nthreads)
 		Sleep(1);
 	hex(marker, 16, h);
