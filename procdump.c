@@ -1440,6 +1440,11 @@ struct md_threadinfo {
 struct md_threadname { u32 tid; u64 name_rva; };
 struct md_unloaded_list { u32 hdr_size, entry_size, n; };
 struct md_unloaded { u64 base; u32 size, checksum, timestamp, name_rva; };
+struct md_handle_stream { u32 hdr_size, desc_size, n, reserved; };
+struct md_handle {
+	u64 handle;
+	u32 type_rva, name_rva, attributes, granted_access, handle_count, pointer_count, info_rva, reserved0;
+};
 struct md_exception {
 	u32 tid, pad;
 	u32 code, flags;
@@ -1462,6 +1467,8 @@ _Static_assert(sizeof(struct md_meminfo_list) == 16, "MINIDUMP_MEMORY_INFO_LIST"
 _Static_assert(sizeof(struct md_meminfo) == 48, "MINIDUMP_MEMORY_INFO");
 _Static_assert(sizeof(struct md_exception) == 168, "MINIDUMP_EXCEPTION_STREAM");
 _Static_assert(sizeof(struct md_threadinfo_list) == 12, "MINIDUMP_THREAD_INFO_LIST");
+_Static_assert(sizeof(struct md_handle_stream) == 16, "MINIDUMP_HANDLE_DATA_STREAM");
+_Static_assert(sizeof(struct md_handle) == 40, "MINIDUMP_HANDLE_DESCRIPTOR_2");
 _Static_assert(sizeof(struct md_threadinfo) == 64, "MINIDUMP_THREAD_INFO");
 _Static_assert(sizeof(struct md_threadname) == 12, "MINIDUMP_THREAD_NAME");
 _Static_assert(sizeof(struct md_unloaded_list) == 12, "MINIDUMP_UNLOADED_MODULE_LIST");
@@ -1474,7 +1481,7 @@ _Static_assert(sizeof(CONTEXT) == 716, "CONTEXT x86");
 
 enum {
 	MD_THREADLIST = 3, MD_MODULELIST = 4, MD_MEMORYLIST = 5, MD_EXCEPTION = 6,
-	MD_SYSTEMINFO = 7, MD_MEMORY64LIST = 9, MD_COMMENTA = 10, MD_COMMENTW = 11,
+	MD_SYSTEMINFO = 7, MD_MEMORY64LIST = 9, MD_COMMENTA = 10, MD_COMMENTW = 11, MD_HANDLEDATA = 12,
 	MD_UNLOADEDMODULELIST = 14, MD_MISCINFO = 15, MD_MEMORYINFOLIST = 16, MD_THREADINFOLIST = 17,
 	MD_THREADNAMES = 24
 };
@@ -1482,6 +1489,7 @@ enum {
 /* MINIDUMP_TYPE bits this writer honours, by dump type. */
 #define MDT_DATASEGS          0x00001
 #define MDT_FULLMEMORY        0x00002
+#define MDT_HANDLEDATA        0x00004
 #define MDT_UNLOADEDMODULES   0x00020
 #define MDT_INDIRECT          0x00040
 #define MDT_PROCESSTHREADDATA 0x00100
@@ -1557,8 +1565,15 @@ struct dunloaded {
 	wchar_t name[33];
 };
 
+struct dhandle {
+	u64 value;
+	u32 attributes, access, handle_count, pointer_count;
+	wchar_t *type, *name;
+};
+
 struct dump_state {
 	HANDLE h;
+	struct dhandle *hdl; int nhdl; int have_hdl;
 	struct dunloaded *unl; int nunl; int have_unl;
 	/* GetThreadDescription (Windows 10 1607+; Wine): not in mingw headers */
 	HRESULT (WINAPI *get_description)(HANDLE, PWSTR *);
@@ -2061,6 +2076,148 @@ dump_collect_unloaded(struct dump_state *d)
 	ring = w32_read_ptr(d->h, (u64)(ULONG_PTR)ptrace, &ok);
 	if (!ok || !dump_read_unload_ring(d, ring, esize, count))
 		dump_read_unload_ring(d, (u64)(ULONG_PTR)ptrace, esize, count);
+}
+
+/* ---- Handles: SystemExtendedHandleInformation lists them (per-process
+ * handle queries are missing under Wine); each is duplicated to read its
+ * type, counts and name.  Name queries can block for ever on synchronous
+ * pipes, so File names are read on a worker thread with a deadline, and
+ * after one timeout no more File names are asked for in this dump. */
+
+struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
+	PVOID Object;
+	ULONG_PTR UniqueProcessId, HandleValue;
+	ULONG GrantedAccess;
+	USHORT CreatorBackTraceIndex, ObjectTypeIndex;
+	ULONG HandleAttributes, Reserved;
+};
+
+typedef pd_ntstatus (NTAPI *fn_NtQueryObject)(HANDLE, ULONG, PVOID, ULONG, PULONG);
+
+struct name_job {
+	fn_NtQueryObject query;
+	HANDLE h;
+	u8 buf[2048];
+	pd_ntstatus st;
+};
+
+static DWORD WINAPI
+dump_name_worker(void *arg)
+{
+	struct name_job *j = arg;
+	j->st = j->query(j->h, 1 /* ObjectNameInformation */, j->buf, sizeof j->buf - 2, NULL);
+	return 0;
+}
+
+static wchar_t *
+dump_unicode_dup(const u8 *buf)
+{
+	const struct pd_unicode_string *us = (const struct pd_unicode_string *)buf;
+	wchar_t *w;
+	if (!us->Buffer || !us->Length)
+		return NULL;
+	w = xcalloc(us->Length / 2 + 1, sizeof *w);
+	if (w)
+		memcpy(w, us->Buffer, us->Length & ~1u);
+	return w;
+}
+
+static void
+dump_collect_handles(struct dump_state *d)
+{
+	fn_NtQueryObject query = (fn_NtQueryObject)(void (*)(void))
+		GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQueryObject");
+	ULONG size = 2u << 20;
+	u8 *buf = NULL;
+	ULONG_PTR n, i;
+	struct pd_handle_entry *e;
+	int file_names = 1, cap = 0;
+	pd_ntstatus st;
+
+	if (!query)
+		return;
+	for (;;) {
+		free(buf);
+		buf = malloc(size);
+		if (!buf)
+			return;
+		st = nt.NtQuerySystemInformation(64 /* SystemExtendedHandleInformation */, buf, size, NULL);
+		if (st != PD_STATUS_INFO_LENGTH_MISMATCH || size >= (256u << 20))
+			break;
+		size *= 2; /* the length it reports is not what it needs */
+	}
+	if (!PD_NT_SUCCESS(st)) {
+		vlog("SystemExtendedHandleInformation failed (0x%08lX)\n", (unsigned long)st);
+		free(buf);
+		return;
+	}
+	d->have_hdl = 1;
+	n = *(ULONG_PTR *)buf;
+	e = (struct pd_handle_entry *)(buf + 2 * sizeof(ULONG_PTR));
+	for (i = 0; i < n; i++) {
+		struct dhandle h;
+		HANDLE dup = NULL;
+		u8 info[1024];
+		if (e[i].UniqueProcessId != d->pid)
+			continue;
+		memset(&h, 0, sizeof h);
+		h.value = e[i].HandleValue;
+		h.attributes = e[i].HandleAttributes;
+		h.access = e[i].GrantedAccess;
+		if (DuplicateHandle(d->h, (HANDLE)e[i].HandleValue, GetCurrentProcess(), &dup, 0, FALSE,
+		                    DUPLICATE_SAME_ACCESS)) {
+			ULONG basic[14];
+			if (PD_NT_SUCCESS(query(dup, 0 /* ObjectBasicInformation */, basic, sizeof basic, NULL))) {
+				/* less the references our duplicate adds */
+				h.handle_count = basic[2] ? basic[2] - 1 : 0;
+				h.pointer_count = basic[3] >= 2 ? basic[3] - 2 : 0;
+			}
+			memset(info, 0, sizeof info);
+			if (PD_NT_SUCCESS(query(dup, 2 /* ObjectTypeInformation */, info, sizeof info - 2, NULL)))
+				h.type = dump_unicode_dup(info);
+			if (h.type && !wcscmp(h.type, L"File")) {
+				if (file_names) {
+					struct name_job *j = xcalloc(1, sizeof *j);
+					HANDLE th = NULL;
+					if (j) {
+						j->query = query;
+						j->h = dup;
+						th = CreateThread(NULL, 0, dump_name_worker, j, 0, NULL);
+					}
+					if (th && WaitForSingleObject(th, 200) == WAIT_OBJECT_0) {
+						if (PD_NT_SUCCESS(j->st))
+							h.name = dump_unicode_dup(j->buf);
+						free(j);
+						CloseHandle(dup);
+					} else if (th) {
+						/* blocked (a synchronous pipe): leave the thread,
+						 * its job and the duplicate; ask no more File names */
+						file_names = 0;
+						vlog("handle 0x%llx: name query blocked; File names skipped\n", h.value);
+					} else {
+						free(j);
+						CloseHandle(dup);
+					}
+					if (th)
+						CloseHandle(th);
+					dup = NULL;
+				}
+			} else {
+				memset(info, 0, sizeof info);
+				if (PD_NT_SUCCESS(query(dup, 1 /* ObjectNameInformation */, info, sizeof info - 2, NULL)))
+					h.name = dump_unicode_dup(info);
+			}
+			if (dup)
+				CloseHandle(dup);
+		}
+		if (vec_grow(&d->hdl, &cap, d->nhdl, sizeof *d->hdl, 64) < 0) {
+			free(h.type);
+			free(h.name);
+			break;
+		}
+		d->hdl[d->nhdl++] = h;
+	}
+	free(buf);
 }
 
 static void
@@ -2765,6 +2922,38 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		dir[nd++].rva = (u32)off;
 	}
 
+	if (d->have_hdl) { /* HandleData, descriptor v2; type names shared */
+		struct md_handle_stream hs = { sizeof hs, sizeof(struct md_handle), (u32)d->nhdl, 0 };
+		size_t off = buf_add(&b, &hs, sizeof hs, 4), ents = buf_add(&b, NULL, sizeof(struct md_handle) * d->nhdl, 1);
+		dir[nd].type = MD_HANDLEDATA;
+		dir[nd].size = (u32)(sizeof hs + sizeof(struct md_handle) * d->nhdl);
+		dir[nd++].rva = (u32)off;
+		for (i = 0; i < d->nhdl; i++) {
+			struct md_handle mh;
+			int k;
+			memset(&mh, 0, sizeof mh);
+			mh.handle = d->hdl[i].value;
+			mh.attributes = d->hdl[i].attributes;
+			mh.granted_access = d->hdl[i].access;
+			mh.handle_count = d->hdl[i].handle_count;
+			mh.pointer_count = d->hdl[i].pointer_count;
+			for (k = 0; k < i && d->hdl[i].type; k++)
+				if (d->hdl[k].type && !wcscmp(d->hdl[k].type, d->hdl[i].type)) {
+					struct md_handle prev;
+					memcpy(&prev, b.p + ents + sizeof prev * k, sizeof prev);
+					mh.type_rva = prev.type_rva;
+					break;
+				}
+			if (d->hdl[i].type && !mh.type_rva)
+				mh.type_rva = dump_add_string(&b, d->hdl[i].type);
+			if (d->hdl[i].name)
+				mh.name_rva = dump_add_string(&b, d->hdl[i].name);
+			if (b.oom)
+				goto out;
+			memcpy(b.p + ents + sizeof mh * i, &mh, sizeof mh);
+		}
+	}
+
 	if (rq->comment) { /* CommentStreamA and CommentStreamW, NUL included */
 		int na = WideCharToMultiByte(CP_ACP, 0, rq->comment, -1, NULL, 0, NULL, NULL);
 		char *a = na > 0 ? xcalloc(na, 1) : NULL;
@@ -2900,7 +3089,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	hd.dir_rva = (u32)dir_off;
 	hd.timestamp = (u32)time(NULL);
 	hd.flags = MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE | MDT_THREADINFO |
-		   (d->have_unl ? MDT_UNLOADEDMODULES : 0) |
+		   (d->have_unl ? MDT_UNLOADEDMODULES : 0) | (d->have_hdl ? MDT_HANDLEDATA : 0) |
 		   (full ? MDT_FULLMEMORY : MDT_DATASEGS | MDT_INDIRECT | MDT_PROCESSTHREADDATA);
 	memcpy(b.p, &hd, sizeof hd);
 	memcpy(b.p + dir_off, dir, sizeof dir);
@@ -2976,6 +3165,16 @@ dump_free_state(struct dump_state *d)
 	dump_free_modules(d);
 	free(d->unl);
 	d->unl = NULL;
+	{
+		int i;
+		for (i = 0; i < d->nhdl; i++) {
+			free(d->hdl[i].type);
+			free(d->hdl[i].name);
+		}
+		free(d->hdl);
+		d->hdl = NULL;
+		d->nhdl = 0;
+	}
 	free(d->reg);
 	free(d->rng);
 	d->reg = NULL;
@@ -3037,6 +3236,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		goto out;
 	dump_collect_modules(&d);
 	dump_collect_unloaded(&d);
+	dump_collect_handles(&d);
 	{
 		int i;
 		dump_plan_memory(&d, req->type);

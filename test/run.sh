@@ -610,7 +610,7 @@ writer_thread_ids() {
 			grep -q "Thread Id: *$H\$" "$O/wr/$k.yaml" || fail "obj2yaml: thread $tid missing from $k.dmp"
 		done
 	done
-	[ $n = 4 ] || fail "the target printed $n thread ids, wanted 4"
+	[ $n = 5 ] || fail "the target printed $n thread ids, wanted 5"
 }
 writer_backtraces_name_target_functions() {
 	wr_setup
@@ -786,7 +786,7 @@ writer_thread_info_list() {
 	[ "$(le32 "$(echo "$hex" | cut -c1-8)")" = 0000000C ] || fail "header size is not 12"
 	[ "$(le32 "$(echo "$hex" | cut -c9-16)")" = 00000040 ] || fail "entry size is not 64"
 	n=$((0x$(le32 "$(echo "$hex" | cut -c17-24)")))
-	[ $n = 4 ] || fail "$n entries, want 4"
+	[ $n = 5 ] || fail "$n entries, want 5"
 	i=0
 	while [ $i -lt $n ]; do
 		e=$(echo "$hex" | cut -c$((25 + 128 * i))-$((24 + 128 * (i + 1))))
@@ -796,6 +796,36 @@ writer_thread_info_list() {
 		[ "$(echo "$e" | cut -c33-48)" != 0000000000000000 ] || fail "thread $tid: no create time"
 		[ "$(echo "$e" | cut -c97-112)" != 0000000000000000 ] || fail "thread $tid: no start address"
 		i=$((i + 1))
+	done
+}
+writer_handle_data() {
+	wr_setup
+	pid=$(field wr pid)
+	for k in mini full; do
+		# obj2yaml gives the stream's bytes: header 16/40/n/0, descriptors of
+		# 40 bytes; the names are MINIDUMP_STRINGs at their RVAs in the file
+		hex=$(grep -A1 'Type: *HandleData' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		[ -n "$hex" ] || fail "$k: no HandleData stream (12)"
+		le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
+		[ "$(le "$(echo "$hex" | cut -c1-8)")" = 00000010 ] || fail "$k: header size is not 16"
+		[ "$(le "$(echo "$hex" | cut -c9-16)")" = 00000028 ] || fail "$k: descriptor size is not 40"
+		n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
+		[ $n -ge 3 ] || fail "$k: only $n handles"
+		str() { # the MINIDUMP_STRING at RVA $1, as ASCII
+			_len=$((0x$(od -An -tx1 -j "$1" -N 4 "$O/wr/$k.dmp" | tr -d ' \n' | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')))
+			od -An -c -j $(($1 + 4)) -N "$_len" "$O/wr/$k.dmp" | tr -d ' \n' | sed 's/\\0//g'
+		}
+		found=0 i=0
+		while [ $i -lt $n ]; do
+			e=$(echo "$hex" | cut -c$((33 + 80 * i))-$((32 + 80 * (i + 1))))
+			tr=$((0x$(le "$(echo "$e" | cut -c17-24)"))) nr=$((0x$(le "$(echo "$e" | cut -c25-32)")))
+			if [ $nr != 0 ] && str "$nr" | grep -q "PdTestEvent-$pid\$"; then
+				[ $tr != 0 ] && [ "$(str "$tr")" = Event ] || fail "$k: PdTestEvent-$pid has type '$(str "$tr")'"
+				found=1
+			fi
+			i=$((i + 1))
+		done
+		[ $found = 1 ] || fail "$k: no Event handle named PdTestEvent-$pid among $n"
 	done
 }
 writer_memory64_layout() {
@@ -828,8 +858,8 @@ writer_header_and_flags() {
 	for k in mini full; do
 		file "$O/wr/$k.dmp" | grep -q 'Mini DuMP crash report' || fail "$k: file(1) does not see MDMP"
 	done
-	file "$O/wr/full.dmp" | grep -q '0x21822 type' || fail "full: header Flags not 0x21822: $(file "$O/wr/full.dmp")"
-	file "$O/wr/mini.dmp" | grep -q '0x21961 type' || fail "mini: header Flags not 0x21961: $(file "$O/wr/mini.dmp")"
+	file "$O/wr/full.dmp" | grep -q '0x21826 type' || fail "full: header Flags not 0x21826: $(file "$O/wr/full.dmp")"
+	file "$O/wr/mini.dmp" | grep -q '0x21965 type' || fail "mini: header Flags not 0x21965: $(file "$O/wr/mini.dmp")"
 }
 writer_guard_page_untouched() {
 	wr_setup
@@ -877,7 +907,7 @@ writer_suspended_thread_count() {
 	wr_setup
 	# ThreadList count in obj2yaml equals the threads the target printed
 	n=$(grep -c '^      - Thread Id:' "$O/wr/mini.yaml")
-	[ "$n" = 4 ] || fail "ThreadList has $n threads, want 4"
+	[ "$n" = 5 ] || fail "ThreadList has $n threads, want 5"
 }
 
 writer_cancel_mid_dump() {
@@ -1468,9 +1498,10 @@ t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' wr
 t 'writer: Breakpad minidump_dump accepts -mm (exit 0), PID and thread ids' writer_breakpad_accepts_mini
 t 'writer: thread names and the unloaded test DLL, as Breakpad reads them' writer_thread_names_and_unloaded
 t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' writer_thread_info_list
+t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' writer_handle_data
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
-t 'writer: ThreadList holds all 4 threads' writer_suspended_thread_count
+t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
 t 'writer: the guard page keeps PAGE_GUARD and is not in the dump' writer_guard_page_untouched
 t 'writer: MemoryList ranges ascending, non-empty, no overlap, at most 4096' writer_memorylist_sane
 t 'writer: VersionInfo equals the image version resource (1.2.3.4 / 5.6.7.8)' writer_version_info

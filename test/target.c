@@ -14,6 +14,9 @@
  * test can see that it still runs and that its guard page was not touched.
  *   unloaded=<base> size=<hex> path=<path>  (with a DLL argument: loaded, then freed)
  * Threads are named (SetThreadDescription): pd-main, pd-worker-1, ...
+ * Handles: an event named PdTestEvent-<PID>, and a synchronous named pipe
+ * \\.\pipe\PdTestPipe-<PID> whose server thread blocks in ConnectNamedPipe
+ * (the case where a name query on the handle can hang).
  * Usage: target.exe [threads] [heap-MiB] [dll-to-load-and-free]
  */
 #include <windows.h>
@@ -53,6 +56,13 @@ hex(const unsigned char *p, int n, char *out)
 	int i;
 	for (i = 0; i < n; i++)
 		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+static DWORD WINAPI
+pipe_server(void *arg)
+{
+	ConnectNamedPipe((HANDLE)arg, NULL);   /* blocks: nobody connects */
+	return 0;
 }
 
 __attribute__((noinline)) static DWORD WINAPI
@@ -99,6 +109,19 @@ main(int argc, char **argv)
 	printf("pid=%lu\n", GetCurrentProcessId());
 	printf("tid=%lu role=main\n", GetCurrentThreadId());
 	name_thread(L"pd-main");
+	{
+		char name[64];
+		HANDLE pipe;
+		snprintf(name, sizeof name, "PdTestEvent-%lu", GetCurrentProcessId());
+		CreateEventA(NULL, TRUE, FALSE, name);
+		snprintf(name, sizeof name, "\\\\.\\pipe\\PdTestPipe-%lu", GetCurrentProcessId());
+		pipe = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 1, 4096, 4096, 0, NULL);
+		if (pipe != INVALID_HANDLE_VALUE) {
+			DWORD ptid;
+			CloseHandle(CreateThread(NULL, 0, pipe_server, pipe, 0, &ptid));
+			printf("tid=%lu role=pipe\n", ptid);
+		}
+	}
 	if (argc > 3) {
 		HMODULE dll = LoadLibraryA(argv[3]);
 		if (dll) {
