@@ -339,6 +339,16 @@ ticks_to_time_t(u64 t)
 	return (u32)((t - 116444736000000000ULL) / 10000000ULL);
 }
 
+static const wchar_t *
+dbg_basename_w(const wchar_t *p)
+{
+	const wchar_t *b = p, *s;
+	for (s = p; *s; s++)
+		if (*s == L'\\' || *s == L'/')
+			b = s + 1;
+	return b;
+}
+
 static int
 wcs_endswith_i(const wchar_t *s, const wchar_t *suf)
 {
@@ -660,7 +670,7 @@ static const struct opt opts[] = {
 	{ L"ma", OPT_TYPE, CO(ma), PD_FULL, NULL, "Write a 'Full' dump file: all committed readable memory.", OF_INSTALL },
 	{ L"mt", OPT_TYPE, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata.", OF_NOTYET | OF_INSTALL },
 	{ L"mp", OPT_TYPE, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory.", OF_NOTYET | OF_INSTALL },
-	{ L"mc", OPT_HEX, CO(mc), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_NOTYET | OF_INSTALL },
+	{ L"mc", OPT_HEX, CO(mc), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL },
 	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_NOTYET | OF_INSTALL },
 	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_NOTYET | OF_INSTALL },
 	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0 },
@@ -1492,9 +1502,25 @@ enum {
 #define MDT_HANDLEDATA        0x00004
 #define MDT_UNLOADEDMODULES   0x00020
 #define MDT_INDIRECT          0x00040
+#define MDT_FILTERMODULEPATHS 0x00080
 #define MDT_PROCESSTHREADDATA 0x00100
+#define MDT_PRIVATERW         0x00200
+#define MDT_WITHOUTOPTIONAL   0x00400
 #define MDT_FULLMEMORYINFO    0x00800
 #define MDT_THREADINFO        0x01000
+#define MDT_CODESEGS          0x02000
+#define MDT_PRIVATEWC         0x10000
+#define MDT_SCANMEMORY        0x00010
+#define MDT_MODULEHEADERS     0x80000
+/* what this writer honours; any other bit of -mc is named and dropped */
+#define MDT_HONOURED (MDT_DATASEGS | MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_SCANMEMORY | \
+	MDT_UNLOADEDMODULES | MDT_INDIRECT | MDT_FILTERMODULEPATHS | MDT_PROCESSTHREADDATA | \
+	MDT_PRIVATERW | MDT_WITHOUTOPTIONAL | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_CODESEGS | \
+	MDT_PRIVATEWC | MDT_IGNOREINACCESSIBLE | MDT_MODULEHEADERS)
+#define MDT_MINI  (MDT_DATASEGS | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_INDIRECT | \
+	MDT_PROCESSTHREADDATA | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_IGNOREINACCESSIBLE)
+#define MDT_FULL  (MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_FULLMEMORYINFO | \
+	MDT_THREADINFO | MDT_IGNOREINACCESSIBLE)
 #define MDT_IGNOREINACCESSIBLE 0x20000
 
 /* What caused a dump (filled by a trigger, read by the writer). */
@@ -1508,7 +1534,8 @@ struct pd_event {
 };
 
 struct pd_dump_req {
-	int type;                  /* PD_MINI or PD_FULL */
+	int type;                  /* PD_MINI, PD_FULL or PD_CUSTOM */
+	u64 mask;                  /* PD_CUSTOM: the MINIDUMP_TYPE bits asked for */
 	const wchar_t *path;       /* final file name */
 	const wchar_t *comment;    /* -dc, may be NULL */
 	int overwrite;
@@ -1550,6 +1577,9 @@ struct dmodule {
 	struct md_vsfixed ver;
 	struct { u32 rva, size; } wsec[16]; /* writable sections (DataSegs) */
 	int nwsec;
+	struct { u32 rva, size; } csec[16]; /* code sections (CodeSegs) */
+	int ncsec;
+	u32 header_size;                    /* SizeOfHeaders (ModuleHeaders) */
 };
 
 struct dregion {
@@ -1573,6 +1603,7 @@ struct dhandle {
 
 struct dump_state {
 	HANDLE h;
+	u64 mask;                  /* MINIDUMP_TYPE bits this dump honours */
 	struct dhandle *hdl; int nhdl; int have_hdl;
 	struct dunloaded *unl; int nunl; int have_unl;
 	/* GetThreadDescription (Windows 10 1607+; Wine): not in mingw headers */
@@ -1820,7 +1851,8 @@ dump_module_pe(struct dump_state *d, struct dmodule *m)
 	memcpy(&m->checksum, hdr + opt + 64, 4);
 	if (!m->size)
 		memcpy(&m->size, hdr + opt + 56, 4);
-	{ /* section table: remember the writable sections for DataSegs */
+	memcpy(&m->header_size, hdr + opt + 60, 4);
+	{ /* section table: writable sections (DataSegs) and code (CodeSegs) */
 		u16 nsec, optsize;
 		u32 k, sec;
 		memcpy(&nsec, hdr + lfanew + 6, 2);
@@ -1835,6 +1867,12 @@ dump_module_pe(struct dump_state *d, struct dmodule *m)
 				m->wsec[m->nwsec].rva = va;
 				m->wsec[m->nwsec].size = vsize;
 				m->nwsec++;
+			}
+			if ((ch & (0x20u /* CNT_CODE */ | 0x20000000u /* MEM_EXECUTE */)) && vsize &&
+			    va < m->size && m->ncsec < 16) {
+				m->csec[m->ncsec].rva = va;
+				m->csec[m->ncsec].size = vsize;
+				m->ncsec++;
 			}
 		}
 	}
@@ -2576,12 +2614,16 @@ dump_limit_ranges(struct dump_state *d, int max)
 	}
 }
 
-/* Plans the memory ranges of the dump type (see minidump-writer-spec.md). */
+/* Plans the memory ranges of a MINIDUMP_TYPE mask (minidump-writer-spec.md
+ * section 1.4; -mm and -ma are fixed masks). */
 static int
-dump_plan_memory(struct dump_state *d, int type)
+dump_plan_memory(struct dump_state *d, u64 mask)
 {
 	int i;
-	if (type == PD_FULL) {
+	/* WithoutOptionalData drops what these flags would add */
+	u64 opt = mask & MDT_WITHOUTOPTIONAL ? mask & ~(u64)(MDT_PROCESSTHREADDATA | MDT_INDIRECT |
+	                                                     MDT_PRIVATERW) : mask;
+	if (mask & MDT_FULLMEMORY) {
 		for (i = 0; i < d->nreg; i++)
 			if (dump_readable(&d->reg[i]))
 				dump_add_range(d, d->reg[i].base, d->reg[i].size);
@@ -2606,14 +2648,31 @@ dump_plan_memory(struct dump_state *d, int type)
 		if (a > 128)
 			dump_add_readable(d, a - 128, 256);
 	}
-	/* DataSegs: every writable section of every module (globals) */
 	for (i = 0; i < d->nmod; i++) {
+		const struct dmodule *m = &d->mod[i];
 		int k;
-		for (k = 0; k < d->mod[i].nwsec; k++)
-			dump_add_readable(d, d->mod[i].base + d->mod[i].wsec[k].rva, d->mod[i].wsec[k].size);
+		if (mask & MDT_DATASEGS) /* every writable section: the globals */
+			for (k = 0; k < m->nwsec; k++)
+				dump_add_readable(d, m->base + m->wsec[k].rva, m->wsec[k].size);
+		if (mask & MDT_CODESEGS)
+			for (k = 0; k < m->ncsec; k++)
+				dump_add_readable(d, m->base + m->csec[k].rva, m->csec[k].size);
+		if ((mask & MDT_MODULEHEADERS) && m->header_size)
+			dump_add_readable(d, m->base, m->header_size);
 	}
-	dump_plan_process_data(d);
-	dump_plan_indirect(d);
+	for (i = 0; i < d->nreg; i++) {
+		const struct dregion *r = &d->reg[i];
+		if (!dump_readable(r))
+			continue;
+		if ((opt & MDT_PRIVATERW) && r->type == MEM_PRIVATE && (r->protect & 0xFF) == PAGE_READWRITE)
+			dump_add_range(d, r->base, r->size);
+		if ((mask & MDT_PRIVATEWC) && (r->protect & 0xFF) == PAGE_WRITECOPY)
+			dump_add_range(d, r->base, r->size);
+	}
+	if (opt & MDT_PROCESSTHREADDATA)
+		dump_plan_process_data(d);
+	if (opt & MDT_INDIRECT)
+		dump_plan_indirect(d);
 	/* Keep descriptors under 4 GiB each (DataSize is 32-bit). */
 	dump_coalesce(d, 0xFFFFF000ULL);
 	dump_limit_ranges(d, 4000);
@@ -2749,7 +2808,15 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	u64 blob_rva = 0, blob_size = 0, bad = 0;
 	u32 *stack_rvas = NULL;
 	DWORD put;
-	int full = rq->type == PD_FULL;
+	u64 mask = d->mask;
+	int full = (mask & MDT_FULLMEMORY) != 0;
+	u64 planned = 0;
+
+	for (i = 0; i < d->nrng; i++)
+		planned += d->rng[i].size;
+	/* RVAs are 32-bit: a large custom selection goes to Memory64List too */
+	if (planned > (7ULL << 29))
+		full = 1;
 
 	memset(dir, 0, sizeof dir);
 	memset(&hd, 0, sizeof hd);
@@ -2796,7 +2863,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		}
 	}
 
-	{ /* ThreadInfoList: times, start address, affinity, exit status */
+	if (mask & MDT_THREADINFO) { /* ThreadInfoList: times, start address, affinity, exit status */
 		struct md_threadinfo_list hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->nth };
 		size_t off = buf_add(&b, &hl, sizeof hl, 4);
 		for (i = 0; i < d->nth; i++)
@@ -2829,7 +2896,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		}
 	}
 
-	if (d->have_unl) { /* UnloadedModuleList */
+	if (d->have_unl && (mask & MDT_UNLOADEDMODULES)) { /* UnloadedModuleList */
 		struct md_unloaded_list hl = { sizeof hl, sizeof(struct md_unloaded), (u32)d->nunl };
 		size_t off = buf_add(&b, &hl, sizeof hl, 4), ents = buf_add(&b, NULL, sizeof(struct md_unloaded) * d->nunl, 1);
 		dir[nd].type = MD_UNLOADEDMODULELIST;
@@ -2862,7 +2929,8 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			mm.size = m->size;
 			mm.checksum = m->checksum;
 			mm.timestamp = m->timestamp;
-			mm.name_rva = dump_add_string(&b, m->name ? m->name : L"");
+			mm.name_rva = dump_add_string(&b, !m->name ? L"" :
+			                              (mask & MDT_FILTERMODULEPATHS) ? dbg_basename_w(m->name) : m->name);
 			mm.ver = m->ver;
 			mm.ver.v[0] = 0xFEEF04BDu;
 			if (!mm.ver.v[1])
@@ -2901,7 +2969,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		dir[nd++].rva = (u32)buf_add(&b, &ex, sizeof ex, 4);
 	}
 
-	{ /* MemoryInfoList: every region, free ones included */
+	if (mask & MDT_FULLMEMORYINFO) { /* MemoryInfoList: every region, free ones included */
 		struct md_meminfo_list hl = { sizeof hl, sizeof(struct md_meminfo), (u64)d->nreg };
 		size_t off = buf_add(&b, &hl, sizeof hl, 8);
 		for (i = 0; i < d->nreg; i++) {
@@ -2922,7 +2990,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		dir[nd++].rva = (u32)off;
 	}
 
-	if (d->have_hdl) { /* HandleData, descriptor v2; type names shared */
+	if (d->have_hdl && (mask & MDT_HANDLEDATA)) { /* HandleData, descriptor v2; type names shared */
 		struct md_handle_stream hs = { sizeof hs, sizeof(struct md_handle), (u32)d->nhdl, 0 };
 		size_t off = buf_add(&b, &hs, sizeof hs, 4), ents = buf_add(&b, NULL, sizeof(struct md_handle) * d->nhdl, 1);
 		dir[nd].type = MD_HANDLEDATA;
@@ -3088,9 +3156,8 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	hd.nstreams = (u32)nd;
 	hd.dir_rva = (u32)dir_off;
 	hd.timestamp = (u32)time(NULL);
-	hd.flags = MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE | MDT_THREADINFO |
-		   (d->have_unl ? MDT_UNLOADEDMODULES : 0) | (d->have_hdl ? MDT_HANDLEDATA : 0) |
-		   (full ? MDT_FULLMEMORY : MDT_DATASEGS | MDT_INDIRECT | MDT_PROCESSTHREADDATA);
+	/* Flags: what was asked and honoured, less streams that could not be read */
+	hd.flags = mask & ~(u64)((d->have_unl ? 0 : MDT_UNLOADEDMODULES) | (d->have_hdl ? 0 : MDT_HANDLEDATA));
 	memcpy(b.p, &hd, sizeof hd);
 	memcpy(b.p + dir_off, dir, sizeof dir);
 
@@ -3198,7 +3265,11 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	d.pid = t->pid;
 	d.req = req;
 
-	if (req->type != PD_MINI && req->type != PD_FULL) {
+	switch (req->type) {
+	case PD_MINI: d.mask = MDT_MINI; break;
+	case PD_FULL: d.mask = MDT_FULL; break;
+	case PD_CUSTOM: d.mask = req->mask & MDT_HONOURED; break;
+	default:
 		SetLastError(0);
 		warn("this dump type is not implemented yet");
 		return PD_EXIT_USAGE;
@@ -3235,11 +3306,13 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	if (dump_collect_memory_map(&d) < 0)
 		goto out;
 	dump_collect_modules(&d);
-	dump_collect_unloaded(&d);
-	dump_collect_handles(&d);
+	if (d.mask & MDT_UNLOADEDMODULES)
+		dump_collect_unloaded(&d);
+	if (d.mask & MDT_HANDLEDATA)
+		dump_collect_handles(&d);
 	{
 		int i;
-		dump_plan_memory(&d, req->type);
+		dump_plan_memory(&d, d.mask);
 		for (i = 0; i < d.nth; i++)
 			dump_thread_stack(&d, &d.th[i]);
 	}
@@ -3600,6 +3673,7 @@ trig_fire(const struct pd_config *cfg, struct pd_target *t, struct trig_names *n
 		pc.num = ++*dumpno;
 		memset(&rq, 0, sizeof rq);
 		rq.type = cfg->types[i];
+		rq.mask = cfg->mc_mask;
 		rq.path = path;
 		rq.comment = cfg->dc;
 		rq.overwrite = cfg->o;
@@ -4892,6 +4966,37 @@ main_banner(void)
 	out("Free software (MIT). Exit codes are documented: procdump -?\n\n");
 }
 
+/* -mc: names the MINIDUMP_TYPE bits this writer cannot honour; they are
+ * left out of the dump and of its header Flags. */
+static void
+main_check_mask(unsigned long long mask)
+{
+	static const struct { u64 bit; const char *name; } names[] = {
+		{ 0x8, "FilterMemory" }, { 0x4000, "WithoutAuxiliaryState" },
+		{ 0x8000, "WithFullAuxiliaryState" }, { 0x40000, "WithTokenInformation" },
+		{ 0x100000, "FilterTriage" }, { 0x200000, "WithAvxXStateContext" },
+		{ 0x400000, "WithIptTrace" } };
+	u64 bad = mask & ~(u64)MDT_HONOURED;
+	size_t i;
+	char list[512] = "";
+	if (!bad)
+		return;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (bad & names[i].bit)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s0x%llx %s",
+			         list[0] ? ", " : "", names[i].bit, names[i].name);
+	{
+		u64 rest = bad;
+		for (i = 0; i < sizeof names / sizeof names[0]; i++)
+			rest &= ~names[i].bit;
+		if (rest)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s0x%llx (unknown)",
+			         list[0] ? ", " : "", rest);
+	}
+	SetLastError(0);
+	warn("-mc: not supported, left out of the dump and its Flags: %s", list);
+}
+
 /* The configuration table ProcDump prints before it monitors. */
 static void
 main_print_config(const struct pd_config *cfg, const struct pd_target *t)
@@ -5084,6 +5189,8 @@ pd_main(int argc, wchar_t **argv)
 		tgt_close(&t);
 		return rc;
 	}
+	if (cfg.mc)
+		main_check_mask(cfg.mc_mask);
 	main_print_config(&cfg, &t);
 	if (cfg.x || cfg.e || cfg.l || cfg.t || cfg.ld || cfg.ud || cfg.ct || cfg.et)
 		rc = dbg_run(&cfg, &t, launched, out_is_dir, have_mon ? &mon : NULL);

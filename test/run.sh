@@ -365,7 +365,7 @@ cli_conflicts() {
 }
 cli_not_implemented_says_so() {
 	for args in "-mt 1234" "-mp 1234" "-i Z:\\tmp" "-u" "-r -ma 1234" "-mk -ma 1234" "-wer 1234" \
-		"-mc 2 1234" "-md x.dll 1234" "-y app 1234"; do
+		"-md x.dll 1234" "-y app 1234"; do
 		# shellcheck disable=SC2086
 		pd $args
 		expect_rc 2
@@ -827,6 +827,47 @@ writer_handle_data() {
 		done
 		[ $found = 1 ] || fail "$k: no Event handle named PdTestEvent-$pid among $n"
 	done
+}
+writer_custom_masks() {
+	wr_setup
+	pid=$(field wr pid)
+	mkdir -p "$O/wm"
+	# MiniDumpNormal: stacks, no optional streams, Flags 0
+	pd -mc 0 "$pid" "$(wpath "$O/wm/normal.dmp")"
+	expect_rc 0
+	expect_out 'Dump types: *Custom'
+	yaml "$O/wm/normal.dmp" "$O/wm/normal.yaml"
+	for s in MemoryInfoList ThreadInfoList HandleData UnloadedModuleList Memory64List; do
+		! grep -q "Type: *$s\$" "$O/wm/normal.yaml" || fail "-mc 0 wrote $s"
+	done
+	file "$O/wm/normal.dmp" | grep -q ', 0 type' || fail "-mc 0: Flags not 0: $(file "$O/wm/normal.dmp")"
+	got=$(read16 "$O/wm/normal.dmp" "0x$(field wr stack)" "$O/wm/s.txt")
+	[ -n "$got" ] || fail "-mc 0 lacks the stack"
+	got=$(read16 "$O/wm/normal.dmp" "0x$(field wr indirect)" "$O/wm/i.txt")
+	[ -z "$got" ] || fail "-mc 0 holds indirectly referenced memory"
+	# an unsupported bit is named on stderr and left out of Flags
+	pd -mc 0x40004 "$pid" "$(wpath "$O/wm/token.dmp")"
+	expect_rc 0
+	expect_err '0x40000 WithTokenInformation'
+	file "$O/wm/token.dmp" | grep -q ' 0x4 type' || fail "-mc 0x40004: Flags not 0x4: $(file "$O/wm/token.dmp")"
+	yaml "$O/wm/token.dmp" "$O/wm/token.yaml"
+	grep -q 'Type: *HandleData' "$O/wm/token.yaml" || fail "-mc 0x4 wrote no HandleData"
+	# PrivateReadWrite: the 4 MiB private buffer, in a MemoryList
+	pd -mc 0x200 "$pid" "$(wpath "$O/wm/prw.dmp")"
+	expect_rc 0
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	got=$(read16 "$O/wm/prw.dmp" "0x$(field wr marker)" "$O/wm/m.txt")
+	[ "$got" = "$want" ] || fail "-mc 0x200 lacks the private read/write marker"
+	need_bp
+	# (minidump_dump exits 1 for any dump without MemoryInfoList: read its log)
+	"$BP" "$O/wm/prw.dmp" >"$O/wm/bp.txt" 2>"$O/wm/bp.err" || true
+	! grep -Eq 'GetMemoryList|MinidumpMemoryList|memory region' "$O/wm/bp.err" ||
+		fail "Breakpad rejects the -mc 0x200 MemoryList: $(grep -m1 -i memory "$O/wm/bp.err")"
+	# FilterModulePaths: module names without their folders
+	pd -mc 0x80 "$pid" "$(wpath "$O/wm/paths.dmp")"
+	yaml "$O/wm/paths.dmp" "$O/wm/paths.yaml"
+	grep -q "Module Name: *'\\?target.exe'\\?\$" "$O/wm/paths.yaml" || fail "-mc 0x80 kept the module path"
+	! grep 'Module Name:' "$O/wm/paths.yaml" | grep -q '\\' || fail "-mc 0x80 left a path"
 }
 writer_memory64_layout() {
 	wr_setup
@@ -1499,6 +1540,7 @@ t 'writer: Breakpad minidump_dump accepts -mm (exit 0), PID and thread ids' writ
 t 'writer: thread names and the unloaded test DLL, as Breakpad reads them' writer_thread_names_and_unloaded
 t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' writer_thread_info_list
 t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' writer_handle_data
+t 'writer: -mc masks: 0 (Normal), HandleData with an unsupported bit named, PrivateReadWrite, FilterModulePaths' writer_custom_masks
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
