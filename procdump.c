@@ -668,7 +668,7 @@ struct opt {
 static const struct opt opts[] = {
 	{ L"mm", OPT_TYPE, CO(mm), PD_MINI, NULL, "Write a 'Mini' dump file (default): stacks and the code around each thread.", OF_INSTALL },
 	{ L"ma", OPT_TYPE, CO(ma), PD_FULL, NULL, "Write a 'Full' dump file: all committed readable memory.", OF_INSTALL },
-	{ L"mt", OPT_TYPE, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata.", OF_NOTYET | OF_INSTALL },
+	{ L"mt", OPT_TYPE, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata, sensitive data removed.", OF_INSTALL },
 	{ L"mp", OPT_TYPE, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory.", OF_NOTYET | OF_INSTALL },
 	{ L"mc", OPT_HEX, CO(mc), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL },
 	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_NOTYET | OF_INSTALL },
@@ -1512,11 +1512,13 @@ enum {
 #define MDT_PRIVATEWC         0x10000
 #define MDT_SCANMEMORY        0x00010
 #define MDT_MODULEHEADERS     0x80000
+#define MDT_FILTERTRIAGE      0x100000
 /* what this writer honours; any other bit of -mc is named and dropped */
 #define MDT_HONOURED (MDT_DATASEGS | MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_SCANMEMORY | \
 	MDT_UNLOADEDMODULES | MDT_INDIRECT | MDT_FILTERMODULEPATHS | MDT_PROCESSTHREADDATA | \
 	MDT_PRIVATERW | MDT_WITHOUTOPTIONAL | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_CODESEGS | \
-	MDT_PRIVATEWC | MDT_IGNOREINACCESSIBLE | MDT_MODULEHEADERS)
+	MDT_PRIVATEWC | MDT_IGNOREINACCESSIBLE | MDT_MODULEHEADERS | MDT_FILTERTRIAGE)
+#define MDT_TRIAGE (MDT_HANDLEDATA | MDT_FILTERTRIAGE | MDT_IGNOREINACCESSIBLE)
 #define MDT_MINI  (MDT_DATASEGS | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_INDIRECT | \
 	MDT_PROCESSTHREADDATA | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_IGNOREINACCESSIBLE)
 #define MDT_FULL  (MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_FULLMEMORYINFO | \
@@ -2169,7 +2171,7 @@ dump_collect_handles(struct dump_state *d)
 	u8 *buf = NULL;
 	ULONG_PTR n, i;
 	struct pd_handle_entry *e;
-	int file_names = 1, cap = 0;
+	int file_names = 1, cap = 0, names = !(d->mask & MDT_FILTERTRIAGE); /* triage: types only */
 	pd_ntstatus st;
 
 	if (!query)
@@ -2213,7 +2215,9 @@ dump_collect_handles(struct dump_state *d)
 			memset(info, 0, sizeof info);
 			if (PD_NT_SUCCESS(query(dup, 2 /* ObjectTypeInformation */, info, sizeof info - 2, NULL)))
 				h.type = dump_unicode_dup(info);
-			if (h.type && !wcscmp(h.type, L"File")) {
+			if (!names) {
+				; /* no strings from handles in a triage dump */
+			} else if (h.type && !wcscmp(h.type, L"File")) {
 				if (file_names) {
 					struct name_job *j = xcalloc(1, sizeof *j);
 					HANDLE th = NULL;
@@ -2710,6 +2714,47 @@ dump_thread_stack(struct dump_state *d, struct dthread *t)
 	}
 }
 
+/* FilterTriage (model: Breakpad's SanitizeStackCopy): in the stack part of
+ * [addr, addr+n), keep a word only if it is a small integer (|v| <= 4096),
+ * points into that thread's stack, or points into executable memory (return
+ * addresses); overwrite the rest with 0x0defaced.  Frames still walk; data
+ * such as strings and keys on the stacks is gone. */
+static void
+dump_sanitize_stacks(struct dump_state *d, u64 addr, u8 *bytes, u64 n)
+{
+	const size_t ws = sizeof(ULONG_PTR);
+	int i;
+	for (i = 0; i < d->nth; i++) {
+		const struct dthread *t = &d->th[i];
+		u64 lo = t->stk_start, hi = t->stk_start + t->stk_size, a;
+		if (!t->stk_size || hi <= addr || lo >= addr + n)
+			continue;
+		if (lo < addr)
+			lo = addr;
+		if (hi > addr + n)
+			hi = addr + n;
+		lo = (lo + ws - 1) & ~(u64)(ws - 1);
+		for (a = lo; a + ws <= hi; a += ws) {
+			ULONG_PTR v;
+			const struct dregion *r;
+			memcpy(&v, bytes + (a - addr), ws);
+			if (v <= 4096 || v >= (ULONG_PTR)-4096)
+				continue;
+			if (v >= t->stack_limit && v < t->stack_base)
+				continue;
+			r = dump_region_of(d, v);
+			if (r && r->state == MEM_COMMIT && (r->protect & 0xF0)) /* PAGE_EXECUTE* */
+				continue;
+#ifdef _WIN64
+			v = (ULONG_PTR)0x0defaced0defacedULL;
+#else
+			v = 0x0defaced;
+#endif
+			memcpy(bytes + (a - addr), &v, ws);
+		}
+	}
+}
+
 /* Double-buffered copy of target memory to the file: the worker thread
  * writes one buffer while the caller reads the next. */
 struct wq {
@@ -3060,6 +3105,8 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			if (i == 0)
 				mem_off = at;
 			bad += dump_read_fill(d->h, d->rng[i].start, b.p + at, (size_t)d->rng[i].size);
+			if (mask & MDT_FILTERTRIAGE)
+				dump_sanitize_stacks(d, d->rng[i].start, b.p + at, d->rng[i].size);
 			md.start = d->rng[i].start;
 			md.mem.size = (u32)d->rng[i].size;
 			md.mem.rva = (u32)at;
@@ -3269,6 +3316,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	case PD_MINI: d.mask = MDT_MINI; break;
 	case PD_FULL: d.mask = MDT_FULL; break;
 	case PD_CUSTOM: d.mask = req->mask & MDT_HONOURED; break;
+	case PD_TRIAGE: d.mask = MDT_TRIAGE; break;
 	default:
 		SetLastError(0);
 		warn("this dump type is not implemented yet");

@@ -364,7 +364,7 @@ cli_conflicts() {
 	expect_err '-u needs -c or -cl'
 }
 cli_not_implemented_says_so() {
-	for args in "-mt 1234" "-mp 1234" "-i Z:\\tmp" "-u" "-r -ma 1234" "-mk -ma 1234" "-wer 1234" \
+	for args in "-mp 1234" "-i Z:\\tmp" "-u" "-r -ma 1234" "-mk -ma 1234" "-wer 1234" \
 		"-md x.dll 1234" "-y app 1234"; do
 		# shellcheck disable=SC2086
 		pd $args
@@ -868,6 +868,42 @@ writer_custom_masks() {
 	yaml "$O/wm/paths.dmp" "$O/wm/paths.yaml"
 	grep -q "Module Name: *'\\?target.exe'\\?\$" "$O/wm/paths.yaml" || fail "-mc 0x80 kept the module path"
 	! grep 'Module Name:' "$O/wm/paths.yaml" | grep -q '\\' || fail "-mc 0x80 left a path"
+}
+writer_triage() {
+	wr_setup
+	mkdir -p "$O/wt"
+	pd -mt "$(field wr pid)" "$(wpath "$O/wt/t.dmp")"
+	expect_rc 0
+	expect_out 'Dump types: *Triage'
+	file "$O/wt/t.dmp" | grep -q ' 0x120004 type' || fail "Flags not 0x120004: $(file "$O/wt/t.dmp")"
+	yaml "$O/wt/t.dmp" "$O/wt/y"
+	for s in MemoryInfoList ThreadInfoList UnloadedModuleList Memory64List; do
+		! grep -q "Type: *$s\$" "$O/wt/y" || fail "-mt wrote $s"
+	done
+	grep -q 'Type: *HandleData' "$O/wt/y" || fail "-mt has no HandleData"
+	# handle names are gone: every descriptor's ObjectName RVA is 0
+	hex=$(grep -A1 'Type: *HandleData' "$O/wt/y" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	n=$(( $(echo "$hex" | wc -c) / 80 ))
+	i=0
+	while [ $i -lt "$n" ]; do
+		e=$(echo "$hex" | cut -c$((33 + 80 * i))-$((32 + 80 * (i + 1))))
+		[ "$(echo "$e" | cut -c25-32)" = 00000000 ] || fail "-mt handle $i has an object name"
+		i=$((i + 1))
+	done
+	# the secret bytes of the stack local are overwritten; the heap is absent
+	got=$(read16 "$O/wt/t.dmp" "0x$(field wr stack)" "$O/wt/s.txt")
+	[ -n "$got" ] || fail "-mt lacks the stack"
+	want=$(sed -n 's/^stack=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	[ "$got" != "$want" ] || fail "-mt kept the stack local's bytes"
+	[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "-mt stack local: $got, want the 0defaced marker"
+	for f in marker indirect data; do
+		got=$(read16 "$O/wt/t.dmp" "0x$(field wr $f)" "$O/wt/h.txt")
+		[ -z "$got" ] || fail "-mt holds the $f bytes"
+	done
+	# return addresses and frame links survive: lldb still walks the stacks
+	lldb_do "$O/wt/t.dmp" "$O/wt/l" 'bt all'
+	[ "$(grep -c 'target.exe`target_worker' "$O/wt/l")" -ge 3 ] || fail "-mt stacks no longer walk to target_worker"
+	grep -q 'target.exe`main' "$O/wt/l" || fail "-mt stacks no longer walk to main"
 }
 writer_memory64_layout() {
 	wr_setup
@@ -1541,6 +1577,7 @@ t 'writer: thread names and the unloaded test DLL, as Breakpad reads them' write
 t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' writer_thread_info_list
 t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' writer_handle_data
 t 'writer: -mc masks: 0 (Normal), HandleData with an unsupported bit named, PrivateReadWrite, FilterModulePaths' writer_custom_masks
+t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optional streams' writer_triage
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
