@@ -898,7 +898,8 @@ writer_triage() {
 	[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "-mt stack local: $got, want the 0defaced marker"
 	for f in marker indirect data; do
 		got=$(read16 "$O/wt/t.dmp" "0x$(field wr $f)" "$O/wt/h.txt")
-		[ -z "$got" ] || fail "-mt holds the $f bytes"
+		want=$(sed -n "s/^$f=[^ ]* bytes=\\([0-9a-f]*\\).*/\\1/p" "$O/wr.log" | tr -d '\r')
+		[ "$got" != "$want" ] || fail "-mt holds the $f bytes"
 	done
 	# return addresses and frame links survive: lldb still walks the stacks
 	lldb_do "$O/wt/t.dmp" "$O/wt/l" 'bt all'

@@ -153,6 +153,10 @@ main(int argc, char **argv)
 	memcpy(indirect, "PDINDIRECT", 10);
 	hex(indirect, 16, h);
 	printf("indirect=%p bytes=%s\n", (void *)indirect, h);
+	/* changed at run time, so that a reader that falls back to the image
+	 * file on disk (lldb does, for image sections) cannot fake it */
+	fill(data_marker, sizeof data_marker, GetCurrentProcessId() ^ 0xda7a);
+	memcpy(data_marker, "PDDATARUN", 9);
 	hex(data_marker, 16, h);
 	printf("data=%p bytes=%s\n", (void *)data_marker, h);
 	printf("ready\n");
