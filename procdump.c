@@ -669,7 +669,7 @@ static const struct opt opts[] = {
 	{ L"mm", OPT_TYPE, CO(mm), PD_MINI, NULL, "Write a 'Mini' dump file (default): stacks and the code around each thread.", OF_INSTALL },
 	{ L"ma", OPT_TYPE, CO(ma), PD_FULL, NULL, "Write a 'Full' dump file: all committed readable memory.", OF_INSTALL },
 	{ L"mt", OPT_TYPE, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata, sensitive data removed.", OF_INSTALL },
-	{ L"mp", OPT_TYPE, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory.", OF_NOTYET | OF_INSTALL },
+	{ L"mp", OPT_TYPE, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory, less the largest area over 512 MB.", OF_INSTALL },
 	{ L"mc", OPT_HEX, CO(mc), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL },
 	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_NOTYET | OF_INSTALL },
 	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_NOTYET | OF_INSTALL },
@@ -1606,6 +1606,9 @@ struct dhandle {
 struct dump_state {
 	HANDLE h;
 	u64 mask;                  /* MINIDUMP_TYPE bits this dump honours */
+	int miniplus;              /* -mp: MiniPlus selection, Memory64List */
+	u64 mp_excluded, mp_excluded_size; /* the area left out, and its allocation size */
+	int mp_excluded_count;
 	struct dhandle *hdl; int nhdl; int have_hdl;
 	struct dunloaded *unl; int nunl; int have_unl;
 	/* GetThreadDescription (Windows 10 1607+; Wine): not in mingw headers */
@@ -2543,16 +2546,23 @@ dump_plan_process_data(struct dump_state *d)
  * a budget of 16 MiB of windows. */
 #define PD_INDIRECT_BUDGET (16u << 20)
 
+/* Calls fn for every register and every pointer-aligned word of each
+ * thread's captured stack ([SP, StackBase), at most 4 MiB), with the stack's
+ * bounds; fn returns nonzero to stop.  Values that cannot be user-space
+ * pointers (below 64 KiB or in the top 64 KiB) are skipped. */
+typedef int (*dump_word_fn)(struct dump_state *, u64 lo, u64 hi, u64 v, void *ctx);
+
 static void
-dump_plan_indirect(struct dump_state *d)
+dump_scan_pointers(struct dump_state *d, dump_word_fn fn, void *ctx)
 {
-	u64 spent = 0, top = d->nreg ? d->reg[d->nreg - 1].base + d->reg[d->nreg - 1].size : 0;
+	u64 top = d->nreg ? d->reg[d->nreg - 1].base + d->reg[d->nreg - 1].size : 0;
 	int i;
-	for (i = 0; i < d->nth && spent < PD_INDIRECT_BUDGET; i++) {
+	for (i = 0; i < d->nth; i++) {
 		struct dthread *t = &d->th[i];
 		ULONG_PTR *words = NULL;
 		size_t nw = 0, k, nreg = 0;
 		u64 lo, hi = t->stack_base, regs[17];
+		int stop = 0;
 		if (t->ctx_ok) {
 #ifdef _WIN64
 			const CONTEXT *c = t->ctx;
@@ -2571,29 +2581,151 @@ dump_plan_indirect(struct dump_state *d)
 		if (hi > lo && hi - lo <= (4u << 20)) {
 			nw = (size_t)((hi - lo) / sizeof(void *));
 			words = malloc(nw * sizeof *words);
-			if (words && dump_read_fill(d->h, lo, (u8 *)words, nw * sizeof *words) == nw * sizeof *words)
+			if (!words || dump_read_fill(d->h, lo, (u8 *)words, nw * sizeof *words) == nw * sizeof *words)
 				nw = 0; /* nothing readable */
-			if (!words)
-				nw = 0;
 		}
-		for (k = 0; k < nreg + nw && spent < PD_INDIRECT_BUDGET; k++) {
-			u64 v = k < nreg ? regs[k] : (u64)words[k - nreg], a;
-			const struct dregion *r;
+		for (k = 0; k < nreg + nw && !stop; k++) {
+			u64 v = k < nreg ? regs[k] : (u64)words[k - nreg];
 			if (v < 0x10000 || v > top - 0x10000)
 				continue;
-			if (v >= lo && v < hi)
-				continue; /* into this thread's own stack: already there */
-			r = dump_region_of(d, v);
-			if (!r || !dump_readable(r))
-				continue;
-			a = v - 128;
-			dump_add_readable(d, a, 512);
-			spent += 512;
+			stop = fn(d, lo, hi, v, ctx);
 		}
 		free(words);
+		if (stop)
+			break;
 	}
+}
+
+static int
+dump_indirect_word(struct dump_state *d, u64 lo, u64 hi, u64 v, void *ctx)
+{
+	u64 *spent = ctx;
+	const struct dregion *r;
+	if (v >= lo && v < hi)
+		return 0; /* into this thread's own stack: already there */
+	r = dump_region_of(d, v);
+	if (!r || !dump_readable(r))
+		return 0;
+	dump_add_readable(d, v - 128, 512);
+	*spent += 512;
+	return *spent >= PD_INDIRECT_BUDGET;
+}
+
+static void
+dump_plan_indirect(struct dump_state *d)
+{
+	u64 spent = 0;
+	dump_scan_pointers(d, dump_indirect_word, &spent);
 	if (spent >= PD_INDIRECT_BUDGET)
 		vlog("indirectly referenced memory: budget of %u MiB spent\n", PD_INDIRECT_BUDGET >> 20);
+}
+
+/* MiniPlus (Windows Sysinternals Administrator's Reference, p. 234): the
+ * Mini content plus all private memory and the writable image and mapped
+ * pages, less the heaviest "area" over 512 MB (an area is every private
+ * allocation of one size; its weight is count times size), of which each
+ * 4 MB chunk that a register or stack word points into comes back. */
+struct mp_alloc { u64 base, size; int excluded; };
+
+struct mp_ctx { struct mp_alloc *a; int n; };
+
+static int
+dump_mp_word(struct dump_state *d, u64 lo, u64 hi, u64 v, void *ctx)
+{
+	struct mp_ctx *c = ctx;
+	int i;
+	(void)lo; (void)hi;
+	for (i = 0; i < c->n; i++)
+		if (c->a[i].excluded && v >= c->a[i].base && v < c->a[i].base + c->a[i].size) {
+			u64 chunk = c->a[i].base + ((v - c->a[i].base) & ~(u64)((4u << 20) - 1));
+			dump_add_readable(d, chunk, 4u << 20);
+		}
+	return 0;
+}
+
+static int
+mp_alloc_cmp(const void *x, const void *y)
+{
+	const struct mp_alloc *a = x, *b = y;
+	return a->size < b->size ? -1 : a->size > b->size;
+}
+
+static void
+dump_plan_miniplus(struct dump_state *d)
+{
+	struct mp_alloc *a = NULL;
+	struct mp_ctx c;
+	int n = 0, cap = 0, i, j;
+	u64 best_size = 0, best_weight = 0;
+	int best_count = 0;
+
+	/* private allocations (by AllocationBase) and their committed readable sizes */
+	for (i = 0; i < d->nreg; i++) {
+		const struct dregion *r = &d->reg[i];
+		if (!dump_readable(r) || r->type != MEM_PRIVATE)
+			continue;
+		if (n && a[n - 1].base == r->alloc_base) {
+			a[n - 1].size += r->size;
+			continue;
+		}
+		if (vec_grow(&a, &cap, n, sizeof *a, 256) < 0) {
+			free(a);
+			return;
+		}
+		a[n].base = r->alloc_base;
+		a[n].size = r->size;
+		a[n].excluded = 0;
+		n++;
+	}
+	/* the heaviest area: sort by size, weigh runs of equal sizes */
+	{
+		struct mp_alloc *s = n ? malloc(n * sizeof *s) : NULL;
+		if (s) {
+			memcpy(s, a, n * sizeof *s);
+			qsort(s, n, sizeof *s, mp_alloc_cmp);
+			for (i = 0; i < n; i = j) {
+				for (j = i; j < n && s[j].size == s[i].size; j++)
+					;
+				if ((u64)(j - i) * s[i].size > best_weight) {
+					best_weight = (u64)(j - i) * s[i].size;
+					best_size = s[i].size;
+					best_count = j - i;
+				}
+			}
+			free(s);
+		}
+	}
+	if (best_weight > (512ULL << 20)) {
+		for (i = 0; i < n; i++)
+			a[i].excluded = a[i].size == best_size;
+		d->mp_excluded = best_weight;
+		d->mp_excluded_count = best_count;
+		d->mp_excluded_size = best_size;
+	}
+	/* candidates: private memory not excluded, writable image/mapped pages */
+	for (i = 0; i < d->nreg; i++) {
+		const struct dregion *r = &d->reg[i];
+		DWORD p = r->protect & 0xFF;
+		if (!dump_readable(r))
+			continue;
+		if (r->type == MEM_PRIVATE) {
+			int ex = 0;
+			for (j = 0; j < n; j++)
+				if (a[j].base == r->alloc_base && a[j].excluded)
+					ex = 1;
+			if (!ex)
+				dump_add_range(d, r->base, r->size);
+		} else if (p == PAGE_READWRITE || p == PAGE_WRITECOPY || p == PAGE_EXECUTE_READWRITE ||
+		           p == PAGE_EXECUTE_WRITECOPY)
+			dump_add_range(d, r->base, r->size);
+	}
+	/* second chance for the excluded area: chunks something points into */
+	if (d->mp_excluded) {
+		c.a = a;
+		c.n = n;
+		dump_scan_pointers(d, dump_mp_word, &c);
+	}
+	free(a);
 }
 
 /* Breakpad rejects a MemoryList of more than 4096 ranges: merge ranges
@@ -2664,7 +2796,7 @@ dump_plan_memory(struct dump_state *d, u64 mask)
 		if ((mask & MDT_MODULEHEADERS) && m->header_size)
 			dump_add_readable(d, m->base, m->header_size);
 	}
-	for (i = 0; i < d->nreg; i++) {
+	for (i = 0; i < d->nreg && !d->miniplus; i++) { /* (MiniPlus selects its own) */
 		const struct dregion *r = &d->reg[i];
 		if (!dump_readable(r))
 			continue;
@@ -2677,6 +2809,8 @@ dump_plan_memory(struct dump_state *d, u64 mask)
 		dump_plan_process_data(d);
 	if (opt & MDT_INDIRECT)
 		dump_plan_indirect(d);
+	if (d->miniplus)
+		dump_plan_miniplus(d);
 	/* Keep descriptors under 4 GiB each (DataSize is 32-bit). */
 	dump_coalesce(d, 0xFFFFF000ULL);
 	dump_limit_ranges(d, 4000);
@@ -2859,8 +2993,9 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 
 	for (i = 0; i < d->nrng; i++)
 		planned += d->rng[i].size;
-	/* RVAs are 32-bit: a large custom selection goes to Memory64List too */
-	if (planned > (7ULL << 29))
+	/* RVAs are 32-bit: a large custom selection goes to Memory64List too;
+	 * MiniPlus always does, as Full (rule 5 of the writer spec) */
+	if (planned > (7ULL << 29) || d->miniplus)
 		full = 1;
 
 	memset(dir, 0, sizeof dir);
@@ -3317,6 +3452,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	case PD_FULL: d.mask = MDT_FULL; break;
 	case PD_CUSTOM: d.mask = req->mask & MDT_HONOURED; break;
 	case PD_TRIAGE: d.mask = MDT_TRIAGE; break;
+	case PD_MINIPLUS: d.mask = MDT_MINI | MDT_PRIVATERW | MDT_PRIVATEWC; d.miniplus = 1; break;
 	default:
 		SetLastError(0);
 		warn("this dump type is not implemented yet");
@@ -3354,6 +3490,19 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	if (dump_collect_memory_map(&d) < 0)
 		goto out;
 	dump_collect_modules(&d);
+	if (d.miniplus) {
+		/* ProcDump: "CLR processes are dumped as Full (-ma)" */
+		int i;
+		for (i = 0; i < d.nmod; i++) {
+			const wchar_t *b = dbg_basename_w(d.mod[i].name ? d.mod[i].name : L"");
+			if (!_wcsicmp(b, L"clr.dll") || !_wcsicmp(b, L"coreclr.dll") || !_wcsicmp(b, L"mscorwks.dll")) {
+				out("%s MiniPlus: %s is loaded; writing a Full dump instead.\n", stamp(), u8s(b));
+				d.mask = MDT_FULL;
+				d.miniplus = 0;
+				break;
+			}
+		}
+	}
 	if (d.mask & MDT_UNLOADEDMODULES)
 		dump_collect_unloaded(&d);
 	if (d.mask & MDT_HANDLEDATA)
@@ -3364,6 +3513,9 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		for (i = 0; i < d.nth; i++)
 			dump_thread_stack(&d, &d.th[i]);
 	}
+	if (d.mp_excluded)
+		out("%s MiniPlus: left out %d allocations of %llu MB (%llu MB); referenced 4 MB chunks kept.\n",
+		    stamp(), d.mp_excluded_count, d.mp_excluded_size >> 20, d.mp_excluded >> 20);
 	t1 = now_sec();
 	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms\n",
 	     d.nth, d.nmod, d.nreg, d.nrng, (t1 - t0) * 1e3);

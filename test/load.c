@@ -5,6 +5,10 @@
  *   idle       does nothing (for -cl and for "does not fire" checks)
  *   alloc N    allocates N MiB and touches every page (Wine counts only
  *              touched pages as private bytes)
+ *   area N M   N private allocations of M MiB each (an "area" for -mp), the
+ *              first 16 bytes of each set; a pointer into allocation 2 at
+ *              +10 MiB kept on the main stack.  Prints "block<k>=<addr>",
+ *              "ref=<addr> bytes=<hex>", and a 4 MiB "other=<addr> bytes=<hex>"
  *   window     creates a visible window and pumps messages for 1 s, then
  *              prints "hung" and stops pumping (a hung window after 5 s)
  * Prints "pid=<PID>", then "ready" once the load is in place, then
@@ -48,6 +52,36 @@ main(int argc, char **argv)
 			return 1;
 		for (i = 0; (size_t)i < sz; i += 4096)
 			p[i] = (unsigned char)i;
+	} else if (!strcmp(mode, "area")) {
+		int m = argc > 3 ? atoi(argv[3]) : 96;
+		unsigned char *blk[64], *other;
+		unsigned char *volatile ref;
+		for (i = 0; i < n && i < 64; i++) {
+			blk[i] = VirtualAlloc(NULL, (size_t)m << 20, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+			if (!blk[i])
+				return 1;
+			snprintf((char *)blk[i], 16, "PDAREA%02d-%lu", i, GetCurrentProcessId());
+			printf("block%d=%p\n", i, (void *)blk[i]);
+		}
+		ref = blk[2 < n ? 2 : 0] + (10u << 20);
+		snprintf((char *)ref, 16, "PDREF-%lu", GetCurrentProcessId());
+		printf("ref=%p bytes=", (void *)ref);
+		for (i = 0; i < 16; i++)
+			printf("%02x", ref[i]);
+		other = VirtualAlloc(NULL, 4u << 20, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+		snprintf((char *)other, 16, "PDOTHER-%lu", GetCurrentProcessId());
+		printf("\nother=%p bytes=", (void *)other);
+		for (i = 0; i < 16; i++)
+			printf("%02x", other[i]);
+		printf("\n");
+		/* no pointer to the blocks may stay on the stack but ref */
+		SecureZeroMemory(blk, sizeof blk);
+		other = NULL;
+		printf("ready\n");
+		for (i = 0;; i++) {
+			printf("heartbeat %d %02x\n", i, ref[0]);
+			Sleep(100);
+		}
 	} else if (!strcmp(mode, "window")) {
 		WNDCLASSW wc;
 		HWND w;

@@ -364,7 +364,7 @@ cli_conflicts() {
 	expect_err '-u needs -c or -cl'
 }
 cli_not_implemented_says_so() {
-	for args in "-mp 1234" "-i Z:\\tmp" "-u" "-r -ma 1234" "-mk -ma 1234" "-wer 1234" \
+	for args in "-i Z:\\tmp" "-u" "-r -ma 1234" "-mk -ma 1234" "-wer 1234" \
 		"-md x.dll 1234" "-y app 1234"; do
 		# shellcheck disable=SC2086
 		pd $args
@@ -905,6 +905,28 @@ writer_triage() {
 	lldb_do "$O/wt/t.dmp" "$O/wt/l" 'bt all'
 	[ "$(grep -c 'target.exe`target_worker' "$O/wt/l")" -ge 3 ] || fail "-mt stacks no longer walk to target_worker"
 	grep -q 'target.exe`main' "$O/wt/l" || fail "-mt stacks no longer walk to main"
+}
+writer_miniplus() {
+	start_target ar "$T/load.exe" area 6 96
+	pid=$(field ar pid)
+	mkdir -p "$O/wp"
+	pd -mp "$pid" "$(wpath "$O/wp/p.dmp")"
+	expect_rc 0
+	expect_out 'Dump types: *MiniPlus'
+	expect_out 'MiniPlus: left out 6 allocations of 96 MB (576 MB)'
+	file "$O/wp/p.dmp" | grep -q ' 0x31b65 type' || fail "Flags not 0x31b65: $(file "$O/wp/p.dmp")"
+	yaml "$O/wp/p.dmp" "$O/wp/y"
+	grep -q 'Type: *Memory64List' "$O/wp/y" || fail "-mp wrote no Memory64List"
+	size=$(wc -c <"$O/wp/p.dmp")
+	[ "$size" -lt $((256 << 20)) ] || fail "-mp is $size bytes: the 576 MB area was not left out"
+	for f in ref other; do
+		want=$(sed -n "s/^$f=[^ ]* bytes=\\([0-9a-f]*\\).*/\\1/p" "$O/ar.log" | tr -d '\r')
+		got=$(read16 "$O/wp/p.dmp" "0x$(field ar $f)" "$O/wp/$f.txt")
+		[ "$got" = "$want" ] || fail "-mp lacks the $f bytes ($got != $want)"
+	done
+	got=$(read16 "$O/wp/p.dmp" "0x$(field ar block0)" "$O/wp/b0.txt")
+	[ -z "$got" ] || fail "-mp holds block 0 of the excluded area"
+	stop_target ar
 }
 writer_memory64_layout() {
 	wr_setup
@@ -1579,6 +1601,7 @@ t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start 
 t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' writer_handle_data
 t 'writer: -mc masks: 0 (Normal), HandleData with an unsupported bit named, PrivateReadWrite, FilterModulePaths' writer_custom_masks
 t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optional streams' writer_triage
+t 'writer: -mp leaves out the 576 MB area but keeps the chunk a stack points into' writer_miniplus
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
