@@ -1518,7 +1518,9 @@ enum {
 	MDT_UNLOADEDMODULES | MDT_INDIRECT | MDT_FILTERMODULEPATHS | MDT_PROCESSTHREADDATA | \
 	MDT_PRIVATERW | MDT_WITHOUTOPTIONAL | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_CODESEGS | \
 	MDT_PRIVATEWC | MDT_IGNOREINACCESSIBLE | MDT_MODULEHEADERS | MDT_FILTERTRIAGE)
-#define MDT_TRIAGE (MDT_HANDLEDATA | MDT_FILTERTRIAGE | MDT_IGNOREINACCESSIBLE)
+/* Triage keeps the memory map (addresses, no contents): Breakpad's readers
+ * reject a dump without one. */
+#define MDT_TRIAGE (MDT_HANDLEDATA | MDT_FILTERTRIAGE | MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE)
 #define MDT_MINI  (MDT_DATASEGS | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_INDIRECT | \
 	MDT_PROCESSTHREADDATA | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_IGNOREINACCESSIBLE)
 #define MDT_FULL  (MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_FULLMEMORYINFO | \
@@ -3053,7 +3055,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		dir[nd++].rva = (u32)off;
 	}
 
-	{ /* ThreadNames, when some thread has a description */
+	if (!(mask & MDT_FILTERTRIAGE)) { /* ThreadNames, when some thread has a description */
 		u32 n = 0;
 		for (i = 0; i < d->nth; i++)
 			n += d->th[i].name != NULL;

@@ -875,9 +875,9 @@ writer_triage() {
 	pd -mt "$(field wr pid)" "$(wpath "$O/wt/t.dmp")"
 	expect_rc 0
 	expect_out 'Dump types: *Triage'
-	file "$O/wt/t.dmp" | grep -q ' 0x120004 type' || fail "Flags not 0x120004: $(file "$O/wt/t.dmp")"
+	file "$O/wt/t.dmp" | grep -q ' 0x120804 type' || fail "Flags not 0x120804: $(file "$O/wt/t.dmp")"
 	yaml "$O/wt/t.dmp" "$O/wt/y"
-	for s in MemoryInfoList ThreadInfoList UnloadedModuleList Memory64List; do
+	for s in ThreadInfoList UnloadedModuleList Memory64List 0x18; do
 		! grep -q "Type: *$s\$" "$O/wt/y" || fail "-mt wrote $s"
 	done
 	grep -q 'Type: *HandleData' "$O/wt/y" || fail "-mt has no HandleData"
@@ -927,6 +927,24 @@ writer_miniplus() {
 	got=$(read16 "$O/wp/p.dmp" "0x$(field ar block0)" "$O/wp/b0.txt")
 	[ -z "$got" ] || fail "-mp holds block 0 of the excluded area"
 	stop_target ar
+}
+writer_breakpad_accepts_memorylist_types() {
+	need_bp
+	wr_setup
+	pid=$(field wr pid)
+	mkdir -p "$O/wb"
+	for args in "-mt" "-mc 0xA00" "-mc 0x1805"; do
+		f="$O/wb/$(echo "$args" | tr -d ' -').dmp"
+		# shellcheck disable=SC2086
+		pd $args "$pid" "$(wpath "$f")"
+		expect_rc 0
+		rc=0
+		"$BP" "$f" >"$f.txt" 2>"$f.err" || rc=$?
+		[ $rc = 0 ] || fail "minidump_dump exits $rc on $args: $(grep -m 2 ERROR "$f.err")"
+		for tid in $(tids wr); do
+			grep -q "thread_id *= $(hexaddr "$tid")\$" "$f.txt" || fail "$args: Breakpad lacks thread $tid"
+		done
+	done
 }
 writer_memory64_layout() {
 	wr_setup
@@ -1602,6 +1620,7 @@ t 'writer: HandleData lists the named event with its type (dump done despite a b
 t 'writer: -mc masks: 0 (Normal), HandleData with an unsupported bit named, PrivateReadWrite, FilterModulePaths' writer_custom_masks
 t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optional streams' writer_triage
 t 'writer: -mp leaves out the 576 MB area but keeps the chunk a stack points into' writer_miniplus
+t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' writer_breakpad_accepts_memorylist_types
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
