@@ -946,6 +946,26 @@ writer_breakpad_accepts_memorylist_types() {
 		done
 	done
 }
+writer_dbghelp_switch() {
+	wr_setup
+	pid=$(field wr pid)
+	mkdir -p "$O/wd"
+	pd -dbghelp -mm -dc "by dbghelp" "$pid" "$(wpath "$O/wd/m.dmp")"
+	expect_rc 0
+	yaml "$O/wd/m.dmp" "$O/wd/m.yaml"
+	# Wine's dbghelp writes its private ELF module list (0xFFF0): it wrote this
+	grep -q 'Type: *0xFFF0' "$O/wd/m.yaml" || fail "-dbghelp -mm was not written by Wine's dbghelp"
+	grep -q 'Type: *CommentA' "$O/wd/m.yaml" || fail "-dbghelp lost the -dc comment"
+	for tid in $(tids wr); do
+		grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/wd/m.yaml" || fail "-dbghelp -mm lacks thread $tid"
+	done
+	pd -dbghelp -ma "$pid" "$(wpath "$O/wd/f.dmp")"
+	expect_rc 0
+	got=$(read16 "$O/wd/f.dmp" "0x$(field wr marker)" "$O/wd/r.txt")
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	[ "$got" = "$want" ] || fail "-dbghelp -ma lacks the marker"
+	alive wr || fail "the target stopped"
+}
 writer_memory64_layout() {
 	wr_setup
 	# Decode the Memory64List from obj2yaml's raw hex: count, BaseRva, (start,size)*
@@ -1621,6 +1641,7 @@ t 'writer: -mc masks: 0 (Normal), HandleData with an unsupported bit named, Priv
 t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optional streams' writer_triage
 t 'writer: -mp leaves out the 576 MB area but keeps the chunk a stack points into' writer_miniplus
 t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' writer_breakpad_accepts_memorylist_types
+t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' writer_dbghelp_switch
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
