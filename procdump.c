@@ -43,6 +43,7 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <tlhelp32.h>
+#include <dbghelp.h>   /* types only (MINIDUMP_CALLBACK_*): dbghelp.dll is loaded at run time */
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
@@ -672,7 +673,7 @@ static const struct opt opts[] = {
 	{ L"mt", OPT_TYPE, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata, sensitive data removed.", OF_INSTALL },
 	{ L"mp", OPT_TYPE, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory, less the largest area over 512 MB.", OF_INSTALL },
 	{ L"mc", OPT_HEX, CO(mc), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL },
-	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_NOTYET | OF_INSTALL },
+	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_INSTALL },
 	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_NOTYET | OF_INSTALL },
 	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0 },
 	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0 },
@@ -1551,6 +1552,8 @@ struct pd_dump_req {
 	int timed_out;             /* set by the writer when the deadline passed */
 	int at_exit;               /* stopped at EXIT_PROCESS: no threads left */
 	int dbghelp;               /* -dbghelp: the system's MiniDumpWriteDump */
+	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
+	void *callback_param;
 	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
 	void *ctx;
 };
@@ -1572,6 +1575,7 @@ struct dthread {
 	u64 stk_start, stk_size; /* captured stack range */
 	u32 stk_rva;
 	struct md_threadinfo info; /* ThreadInfoList entry */
+	ULONG write_flags;       /* THREAD_WRITE_FLAGS left by a -md callback */
 	wchar_t *name;           /* GetThreadDescription, or NULL */
 };
 
@@ -1585,6 +1589,7 @@ struct dmodule {
 	struct { u32 rva, size; } wsec[16]; /* writable sections (DataSegs) */
 	int nwsec;
 	struct { u32 rva, size; } csec[16]; /* code sections (CodeSegs) */
+	ULONG write_flags;                  /* MODULE_WRITE_FLAGS left by a -md callback */
 	int ncsec;
 	u32 header_size;                    /* SizeOfHeaders (ModuleHeaders) */
 };
@@ -1620,6 +1625,7 @@ struct dump_state {
 	HRESULT (WINAPI *get_description)(HANDLE, PWSTR *);
 	DWORD pid;
 	struct dthread *th; int nth, cap_th;
+	int nth_all;               /* suspended threads; nth of them are written */
 	struct dmodule *mod; int nmod;
 	struct dregion *reg; int nreg;
 	struct range *rng; int nrng, cap_rng;
@@ -1709,6 +1715,8 @@ static void
 dump_resume(struct dump_state *d)
 {
 	int i;
+	if (d->nth_all > d->nth)
+		d->nth = d->nth_all;
 	for (i = 0; i < d->nth; i++) {
 		if (d->th[i].suspended)
 			ResumeThread(d->th[i].h);
@@ -1787,6 +1795,8 @@ static void
 dump_free_contexts(struct dump_state *d)
 {
 	int i;
+	if (d->nth_all > d->nth)
+		d->nth = d->nth_all;
 	for (i = 0; i < d->nth; i++) {
 		_aligned_free(d->th[i].ctx);
 		d->th[i].ctx = NULL;
@@ -2755,6 +2765,184 @@ dump_limit_ranges(struct dump_state *d, int max)
 	}
 }
 
+/* ---- -md: MiniDumpWriteDump's callback protocol, called as dbghelp calls
+ * it: IncludeThread and Thread for each thread, IncludeModule and Module
+ * for each module (FALSE leaves it out; the write flags it leaves out
+ * parts), then Memory until it returns FALSE or size 0 (ranges to add),
+ * RemoveMemory likewise (ranges to cut), and Cancel before writing. */
+
+static BOOL
+dump_call(struct dump_state *d, ULONG type, MINIDUMP_CALLBACK_INPUT *in, MINIDUMP_CALLBACK_OUTPUT *out)
+{
+	in->ProcessId = d->pid;
+	in->ProcessHandle = d->h;
+	in->CallbackType = type;
+	return d->req->callback(d->req->callback_param, in, out);
+}
+
+/* Cuts [start, start+size) out of the planned (sorted, merged) ranges. */
+static void
+dump_remove_range(struct dump_state *d, u64 start, u64 size)
+{
+	u64 end = start + size;
+	int i;
+	for (i = 0; i < d->nrng; i++) {
+		struct range *r = &d->rng[i];
+		u64 rs = r->start, re = r->start + r->size;
+		if (re <= start || rs >= end)
+			continue;
+		if (rs < start && re > end) { /* split in two */
+			r->size = start - rs;
+			dump_add_range(d, end, re - end);
+			continue;
+		}
+		if (rs < start)
+			r->size = start - rs;
+		else if (re > end) {
+			r->start = end;
+			r->size = re - end;
+		} else
+			r->size = 0;
+	}
+	for (i = 0; i < d->nrng;) /* drop emptied ranges */
+		if (!d->rng[i].size)
+			d->rng[i] = d->rng[--d->nrng];
+		else
+			i++;
+	qsort(d->rng, d->nrng, sizeof *d->rng, range_cmp);
+}
+
+/* Thread and module callbacks; before the plan.  Returns -1 on no memory. */
+static int
+dump_callbacks_select(struct dump_state *d)
+{
+	MINIDUMP_CALLBACK_INPUT *in = _aligned_malloc(sizeof *in, 16);
+	MINIDUMP_CALLBACK_OUTPUT out;
+	int i, keep;
+	if (!in)
+		return -1;
+	d->nth_all = d->nth;
+	for (i = 0, keep = 0; i < d->nth; i++) {
+		struct dthread *t = &d->th[i], tmp;
+		int ok;
+		memset(in, 0, sizeof *in);
+		memset(&out, 0, sizeof out);
+		out.ThreadWriteFlags = 0x7F;
+		in->IncludeThread.ThreadId = t->tid;
+		ok = dump_call(d, IncludeThreadCallback, in, &out);
+		t->write_flags = out.ThreadWriteFlags;
+		if (ok) {
+			memset(in, 0, sizeof *in);
+			memset(&out, 0, sizeof out);
+			out.ThreadWriteFlags = t->write_flags;
+			in->Thread.ThreadId = t->tid;
+			in->Thread.ThreadHandle = t->h;
+			if (t->ctx)
+				memcpy(&in->Thread.Context, t->ctx, sizeof(CONTEXT));
+			in->Thread.SizeOfContext = sizeof(CONTEXT);
+			in->Thread.StackBase = t->stack_base;
+			in->Thread.StackEnd = t->stack_limit;
+			ok = dump_call(d, ThreadCallback, in, &out);
+			t->write_flags = out.ThreadWriteFlags;
+		}
+		if (!ok || !(t->write_flags & 0x1 /* ThreadWriteThread */)) {
+			vlog("callback: thread %lu left out\n", t->tid);
+			continue;
+		}
+		/* keep: move to the front; excluded ones stay suspended at the end */
+		tmp = d->th[keep];
+		d->th[keep] = *t;
+		*t = tmp;
+		keep++;
+	}
+	d->nth = keep;
+	for (i = 0, keep = 0; i < d->nmod; i++) {
+		struct dmodule *m = &d->mod[i];
+		int ok;
+		memset(in, 0, sizeof *in);
+		memset(&out, 0, sizeof out);
+		out.ModuleWriteFlags = 0x7F;
+		in->IncludeModule.BaseOfImage = m->base;
+		ok = dump_call(d, IncludeModuleCallback, in, &out);
+		m->write_flags = out.ModuleWriteFlags;
+		if (ok) {
+			memset(in, 0, sizeof *in);
+			memset(&out, 0, sizeof out);
+			out.ModuleWriteFlags = m->write_flags;
+			in->Module.FullPath = m->name;
+			in->Module.BaseOfImage = m->base;
+			in->Module.SizeOfImage = m->size;
+			in->Module.CheckSum = m->checksum;
+			in->Module.TimeDateStamp = m->timestamp;
+			memcpy(&in->Module.VersionInfo, &m->ver, sizeof m->ver);
+			in->Module.CvRecord = m->cv;
+			in->Module.SizeOfCvRecord = m->cv_len;
+			in->Module.MiscRecord = m->misc;
+			in->Module.SizeOfMiscRecord = m->misc_len;
+			ok = dump_call(d, ModuleCallback, in, &out);
+			m->write_flags = out.ModuleWriteFlags;
+		}
+		if (!ok || !(m->write_flags & 0x1 /* ModuleWriteModule */)) {
+			vlog("callback: module %s left out\n", u8s(m->name ? m->name : L"?"));
+			free(m->name);
+			free(m->cv);
+			free(m->misc);
+			continue;
+		}
+		if (!(m->write_flags & 0x8)) { /* ModuleWriteCvRecord */
+			free(m->cv);
+			m->cv = NULL;
+		}
+		if (!(m->write_flags & 0x4)) { /* ModuleWriteMiscRecord */
+			free(m->misc);
+			m->misc = NULL;
+		}
+		if (!(m->write_flags & 0x2)) /* ModuleWriteDataSeg */
+			m->nwsec = 0;
+		if (!(m->write_flags & 0x40)) /* ModuleWriteCodeSegs */
+			m->ncsec = 0;
+		d->mod[keep++] = *m;
+	}
+	d->nmod = keep;
+	_aligned_free(in);
+	return 0;
+}
+
+/* Memory and RemoveMemory callbacks, after the plan; then Cancel.
+ * Returns 1 when the callback cancels the dump. */
+static int
+dump_callbacks_memory(struct dump_state *d)
+{
+	MINIDUMP_CALLBACK_INPUT *in = _aligned_malloc(sizeof *in, 16);
+	MINIDUMP_CALLBACK_OUTPUT out;
+	int k, cancel = 0, added = 0;
+	if (!in)
+		return 0;
+	for (k = 0; k < 100000; k++) {
+		memset(in, 0, sizeof *in);
+		memset(&out, 0, sizeof out);
+		if (!dump_call(d, MemoryCallback, in, &out) || !out.MemorySize)
+			break;
+		dump_add_readable(d, out.MemoryBase, out.MemorySize);
+		added = 1;
+	}
+	if (added)
+		dump_coalesce(d, 0xFFFFF000ULL);
+	for (k = 0; k < 100000; k++) {
+		memset(in, 0, sizeof *in);
+		memset(&out, 0, sizeof out);
+		if (!dump_call(d, RemoveMemoryCallback, in, &out) || !out.MemorySize)
+			break;
+		dump_remove_range(d, out.MemoryBase, out.MemorySize);
+	}
+	memset(in, 0, sizeof *in);
+	memset(&out, 0, sizeof out);
+	if (dump_call(d, CancelCallback, in, &out) && out.Cancel)
+		cancel = 1;
+	_aligned_free(in);
+	return cancel;
+}
+
 /* Plans the memory ranges of a MINIDUMP_TYPE mask (minidump-writer-spec.md
  * section 1.4; -mm and -ma are fixed masks). */
 static int
@@ -2775,13 +2963,14 @@ dump_plan_memory(struct dump_state *d, u64 mask)
 	 * around every instruction pointer. */
 	for (i = 0; i < d->nth; i++) {
 		struct dthread *t = &d->th[i];
-		if (t->stack_base > t->stack_limit) {
+		ULONG wf = d->req->callback ? t->write_flags : 0x7F;
+		if (t->stack_base > t->stack_limit && (wf & 0x2 /* ThreadWriteStack */)) {
 			u64 lo = t->sp - sizeof(void *);
 			if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
 				lo = t->stack_limit;
 			dump_add_readable(d, lo, t->stack_base - lo);
 		}
-		if (t->ctx_ok && t->ip > 128)
+		if (t->ctx_ok && t->ip > 128 && (wf & 0x10 /* ThreadWriteInstructionWindow */))
 			dump_add_readable(d, t->ip - 128, 256);
 	}
 	if (d->req->ev && d->req->ev->has_exception) {
@@ -3447,7 +3636,7 @@ struct pd_user_stream { ULONG type, size; void *buffer; };
 struct pd_user_streams { ULONG count; struct pd_user_stream *streams; };
 #pragma pack(pop)
 typedef BOOL (WINAPI *fn_MiniDumpWriteDump)(HANDLE, DWORD, HANDLE, DWORD, struct pd_mdei *,
-                                            struct pd_user_streams *, void *);
+                                            struct pd_user_streams *, MINIDUMP_CALLBACK_INFORMATION *);
 typedef BOOL (WINAPI *fn_SymInitializeW)(HANDLE, PCWSTR, BOOL);
 typedef BOOL (WINAPI *fn_SymCleanup)(HANDLE);
 
@@ -3469,7 +3658,10 @@ dump_write_dbghelp(struct pd_target *t, const struct pd_dump_req *req, HANDLE fi
 	LARGE_INTEGER size;
 	HANDLE h = NULL;
 	int rc = -1;
+	MINIDUMP_CALLBACK_INFORMATION cbi;
 
+	cbi.CallbackRoutine = req->callback;
+	cbi.CallbackParam = req->callback_param;
 	if (!dh) {
 		warn("-dbghelp: dbghelp.dll:");
 		return -1;
@@ -3518,7 +3710,8 @@ dump_write_dbghelp(struct pd_target *t, const struct pd_dump_req *req, HANDLE fi
 	 * module's symbols first (seconds under Wine) */
 	if (sym_init)
 		sym_init(h, NULL, FALSE);
-	if (!mdwd(h, t->pid, file, (DWORD)mask, pei, uss.count ? &uss : NULL, NULL)) {
+	if (!mdwd(h, t->pid, file, (DWORD)mask, pei, uss.count ? &uss : NULL,
+	          req->callback ? &cbi : NULL)) {
 		warn("-dbghelp: MiniDumpWriteDump:");
 	} else if (!GetFileSizeEx(file, &size) || size.QuadPart <= 32) {
 		SetLastError(0);
@@ -3561,6 +3754,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	case PD_CUSTOM: d.mask = req->mask & MDT_HONOURED; break;
 	case PD_TRIAGE: d.mask = MDT_TRIAGE; break;
 	case PD_MINIPLUS: d.mask = MDT_MINI | MDT_PRIVATERW | MDT_PRIVATEWC; d.miniplus = 1; break;
+	case PD_CALLBACK: d.mask = MDT_MINI; break; /* all metadata; memory as the callback says */
 	default:
 		SetLastError(0);
 		warn("this dump type is not implemented yet");
@@ -3620,11 +3814,18 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		dump_collect_unloaded(&d);
 	if (d.mask & MDT_HANDLEDATA)
 		dump_collect_handles(&d);
+	if (req->callback && dump_callbacks_select(&d) < 0)
+		goto out;
 	{
 		int i;
 		dump_plan_memory(&d, d.mask);
 		for (i = 0; i < d.nth; i++)
 			dump_thread_stack(&d, &d.th[i]);
+	}
+	if (req->callback && dump_callbacks_memory(&d)) {
+		SetLastError(0);
+		warn("the -md callback DLL cancelled the dump");
+		goto out;
 	}
 	if (d.mp_excluded)
 		out("%s MiniPlus: left out %d allocations of %llu MB (%llu MB); referenced 4 MB chunks kept.\n",
@@ -3679,6 +3880,7 @@ out:
 
 static volatile LONG g_cancel;
 static HANDLE g_cancel_event;
+static MINIDUMP_CALLBACK_ROUTINE g_md_callback; /* -md, loaded by Main */
 
 static BOOL WINAPI
 trig_ctrl_handler(DWORD type)
@@ -3993,6 +4195,8 @@ trig_fire(const struct pd_config *cfg, struct pd_target *t, struct trig_names *n
 		rq.ev = ev;
 		rq.at_exit = ev && ev->at_exit;
 		rq.dbghelp = cfg->dbghelp;
+		if (rq.type == PD_CALLBACK)
+			rq.callback = g_md_callback;
 		rq.cancel = &g_cancel;
 		if (cfg->at != PD_UNSET)
 			rq.deadline = now_sec() + (double)cfg->at;
@@ -5505,6 +5709,19 @@ pd_main(int argc, wchar_t **argv)
 	}
 	if (cfg.mc && !cfg.dbghelp)
 		main_check_mask(cfg.mc_mask);
+	if (cfg.md) {
+		HMODULE dll = LoadLibraryW(cfg.md);
+		if (!dll) {
+			warn("-md: cannot load '%s':", u8s(cfg.md));
+			return PD_EXIT_USAGE;
+		}
+		g_md_callback = (MINIDUMP_CALLBACK_ROUTINE)(void (*)(void))GetProcAddress(dll, "MiniDumpCallbackRoutine");
+		if (!g_md_callback) {
+			SetLastError(0);
+			warn("-md: '%s' exports no MiniDumpCallbackRoutine", u8s(cfg.md));
+			return PD_EXIT_USAGE;
+		}
+	}
 	main_print_config(&cfg, &t);
 	if (cfg.x || cfg.e || cfg.l || cfg.t || cfg.ld || cfg.ud || cfg.ct || cfg.et)
 		rc = dbg_run(&cfg, &t, launched, out_is_dir, have_mon ? &mon : NULL);

@@ -365,7 +365,7 @@ cli_conflicts() {
 }
 cli_not_implemented_says_so() {
 	for args in "-i Z:\\tmp" "-u" "-r -ma 1234" "-mk -ma 1234" "-wer 1234" \
-		"-md x.dll 1234" "-y app 1234"; do
+		"-y app 1234"; do
 		# shellcheck disable=SC2086
 		pd $args
 		expect_rc 2
@@ -965,6 +965,35 @@ writer_dbghelp_switch() {
 	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
 	[ "$got" = "$want" ] || fail "-dbghelp -ma lacks the marker"
 	alive wr || fail "the target stopped"
+}
+writer_callback_dll() {
+	wr_setup
+	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -shared "$T/mdcallback.c" -o "$O/mdcallback.dll" ||
+		fail "cannot build the callback DLL"
+	pid=$(field wr pid)
+	drop=$(sed -n 's/^tid=\([0-9]*\) role=worker.*/\1/p' "$O/wr.log" | tr -d '\r' | head -n 1)
+	mk=0x$(field wr marker)
+	mkdir -p "$O/wc2"
+	PD_TEST_EXCLUDE_TID=$drop PD_TEST_ADD="${mk#0x}:1000" PD_TEST_LOG="$(wpath "$O/wc2/calls.txt")" \
+		pd -md "$(wpath "$O/mdcallback.dll")" "$pid" "$(wpath "$O/wc2/c.dmp")"
+	expect_rc 0
+	expect_out 'Dump types: *Callback'
+	yaml "$O/wc2/c.dmp" "$O/wc2/y"
+	! grep -q "Thread Id: *$(printf '0x%X' "$drop")\$" "$O/wc2/y" || fail "thread $drop was not left out"
+	for tid in $(tids wr); do
+		[ "$tid" = "$drop" ] && continue
+		grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/wc2/y" || fail "thread $tid is missing"
+	done
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	got=$(read16 "$O/wc2/c.dmp" "$mk" "$O/wc2/m.txt")
+	[ "$got" = "$want" ] || fail "the callback's memory range is not in the dump"
+	tr -d '\r' <"$O/wc2/calls.txt" >"$O/wc2/calls"
+	grep -q '^type 3: 5$' "$O/wc2/calls" || fail "IncludeThread was not called once per thread: $(cat "$O/wc2/calls")"
+	grep -q '^type 4: ' "$O/wc2/calls" || fail "IncludeModule was not called"
+	grep -q '^type 5: 2$' "$O/wc2/calls" || fail "Memory was not called until it said no"
+	pd -md "$(wpath "$O/no-such.dll")" "$pid"
+	expect_rc 2
+	expect_err '-md: cannot load'
 }
 writer_memory64_layout() {
 	wr_setup
@@ -1642,6 +1671,7 @@ t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optio
 t 'writer: -mp leaves out the 576 MB area but keeps the chunk a stack points into' writer_miniplus
 t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' writer_breakpad_accepts_memorylist_types
 t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' writer_dbghelp_switch
+t 'writer: -md: the callback DLL leaves a thread out and adds a memory range' writer_callback_dll
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
