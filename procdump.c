@@ -64,6 +64,14 @@
 #ifndef PD_API
 #define PD_API
 #endif
+#define PD_WIDEN2(x) L ## x
+#define PD_WIDEN(x) PD_WIDEN2(x)
+#define PD_VERSION_W PD_WIDEN(PD_VERSION)
+#ifdef _WIN64
+#define PD_ARCH L"amd64"
+#else
+#define PD_ARCH L"x86"
+#endif
 
 /* "not given" for numeric options, so that any value a user types
  * (even -1) is seen and range-checked. */
@@ -1438,6 +1446,19 @@ struct md_sysinfo {
 	} cpu;
 };
 struct md_misc1 { u32 size, flags1, pid, create, user, kernel; };
+/* MINIDUMP_MISC_INFO_5: level 1 + processor power (2) + integrity, execute
+ * flags, protection, time zone (3) + build strings (4) + XState, cookie (5) */
+struct md_misc5 {
+	struct md_misc1 m1;
+	u32 max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle;
+	u32 integrity, execute_flags, protected_process, tz_id;
+	u8 tz[172];                /* TIME_ZONE_INFORMATION */
+	u16 build[260], dbg_bld[40];
+	u32 xs_size, xs_context_size;
+	u64 xs_enabled;
+	struct { u32 offset, size; } xs_features[64];
+	u32 cookie;
+};
 struct md_meminfo_list { u32 hdr_size, entry_size; u64 n; };
 struct md_meminfo {
 	u64 base, alloc_base;
@@ -1476,6 +1497,9 @@ _Static_assert(sizeof(struct md_vsfixed) == 52, "VS_FIXEDFILEINFO");
 _Static_assert(sizeof(struct md_module) == 108, "MINIDUMP_MODULE");
 _Static_assert(sizeof(struct md_sysinfo) == 56, "MINIDUMP_SYSTEM_INFO");
 _Static_assert(sizeof(struct md_misc1) == 24, "MINIDUMP_MISC_INFO");
+_Static_assert(sizeof(struct md_misc5) == 1364, "MINIDUMP_MISC_INFO_5");
+_Static_assert(offsetof(struct md_misc5, tz) == 60 && offsetof(struct md_misc5, build) == 232 &&
+               offsetof(struct md_misc5, xs_size) == 832, "MINIDUMP_MISC_INFO_5 layout");
 _Static_assert(sizeof(struct md_meminfo_list) == 16, "MINIDUMP_MEMORY_INFO_LIST");
 _Static_assert(sizeof(struct md_meminfo) == 48, "MINIDUMP_MEMORY_INFO");
 _Static_assert(sizeof(struct md_exception) == 168, "MINIDUMP_EXCEPTION_STREAM");
@@ -3011,6 +3035,88 @@ dump_plan_memory(struct dump_state *d, u64 mask)
 	return 0;
 }
 
+/* MiscInfo processor power (level 2): CallNtPowerInformation's
+ * PROCESSOR_POWER_INFORMATION of CPU 0, from powrprof.dll if it is there. */
+static void
+dump_misc_power(struct md_misc5 *mi)
+{
+	typedef LONG (WINAPI *fn_power)(int, PVOID, ULONG, PVOID, ULONG);
+	struct { ULONG number, max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle; } ppi[64];
+	HMODULE pp = LoadLibraryW(L"powrprof.dll");
+	fn_power f = pp ? (fn_power)(void (*)(void))GetProcAddress(pp, "CallNtPowerInformation") : NULL;
+	SYSTEM_INFO si;
+	GetSystemInfo(&si);
+	if (f && si.dwNumberOfProcessors <= 64 &&
+	    f(11 /* ProcessorInformation */, NULL, 0, ppi, sizeof ppi[0] * si.dwNumberOfProcessors) == 0 &&
+	    ppi[0].max_mhz) {
+		mi->m1.flags1 |= 0x4; /* PROCESSOR_POWER_INFO */
+		mi->max_mhz = ppi[0].max_mhz;
+		mi->cur_mhz = ppi[0].cur_mhz;
+		mi->mhz_limit = ppi[0].mhz_limit;
+		mi->max_idle = ppi[0].max_idle;
+		mi->cur_idle = ppi[0].cur_idle;
+	}
+	if (pp)
+		FreeLibrary(pp);
+}
+
+/* MiscInfo levels 3-4: the target's integrity level, the time zone, the
+ * OS build string and which writer wrote the dump. */
+static void
+dump_misc_more(struct dump_state *d, struct md_misc5 *mi)
+{
+	TIME_ZONE_INFORMATION tz;
+	HANDLE tok;
+	DWORD id;
+	HKEY key;
+	OSVERSIONINFOEXW v;
+	wchar_t lab[128] = L"", w[260];
+	DWORD n = sizeof lab;
+
+	if (OpenProcessToken(d->h, TOKEN_QUERY, &tok)) {
+		u8 buf[64];
+		DWORD got;
+		if (GetTokenInformation(tok, TokenIntegrityLevel, buf, sizeof buf, &got)) {
+			PSID sid = ((TOKEN_MANDATORY_LABEL *)buf)->Label.Sid;
+			UCHAR cnt = *GetSidSubAuthorityCount(sid);
+			if (cnt) {
+				mi->integrity = *GetSidSubAuthority(sid, cnt - 1);
+				mi->m1.flags1 |= 0x10; /* PROCESS_INTEGRITY */
+			}
+		}
+		CloseHandle(tok);
+	}
+	id = GetTimeZoneInformation(&tz);
+	if (id != TIME_ZONE_ID_INVALID) {
+		_Static_assert(sizeof tz == 172, "TIME_ZONE_INFORMATION");
+		memcpy(mi->tz, &tz, sizeof tz);
+		mi->tz_id = id;
+		mi->m1.flags1 |= 0x40; /* TIMEZONE */
+	}
+	memset(&v, 0, sizeof v);
+	v.dwOSVersionInfoSize = sizeof v;
+	if (nt.RtlGetVersion)
+		nt.RtlGetVersion(&v);
+	if (!RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", 0,
+	                   KEY_QUERY_VALUE, &key)) {
+		if (RegQueryValueExW(key, L"BuildLabEx", NULL, NULL, (BYTE *)lab, &n) != 0) {
+			n = sizeof lab;
+			if (RegQueryValueExW(key, L"BuildLab", NULL, NULL, (BYTE *)lab, &n) != 0)
+				lab[0] = 0;
+		}
+		lab[127] = 0;
+		RegCloseKey(key);
+	}
+	if (lab[0])
+		swprintf(w, 260, L"%ls", lab);
+	else
+		swprintf(w, 260, L"%lu.%lu.%lu", v.dwMajorVersion, v.dwMinorVersion, v.dwBuildNumber);
+	memcpy(mi->build, w, (wcslen(w) + 1) * 2);
+	swprintf(w, 40, L"procdump.c." PD_ARCH "," PD_VERSION_W);
+	memcpy(mi->dbg_bld, w, (wcslen(w) + 1) * 2);
+	mi->m1.flags1 |= 0x100; /* BUILDSTRING */
+}
+
 /* The captured stack of a thread: the part of [SP-word, StackBase) that the
  * planned ranges hold, within the range that contains SP. */
 static void
@@ -3199,14 +3305,22 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 
 	dump_system_info(&b, &dir[nd++]);
 
-	{ /* MiscInfo, level 1: PID and process times */
-		struct md_misc1 mi = { sizeof mi, 0x1 | 0x2, d->pid, 0, 0, 0 };
-		mi.create = ticks_to_time_t(d->create_time);
-		mi.user = (u32)((d->user_time + 5000000) / 10000000);
-		mi.kernel = (u32)((d->kernel_time + 5000000) / 10000000);
+	{ /* MiscInfo: level 5, or level 2 for triage (no build strings) */
+		struct md_misc5 mi;
+		int triage = (mask & MDT_FILTERTRIAGE) != 0;
+		memset(&mi, 0, sizeof mi);
+		mi.m1.size = triage ? 44 : sizeof mi;
+		mi.m1.flags1 = 0x1 | 0x2; /* PROCESS_ID, PROCESS_TIMES */
+		mi.m1.pid = d->pid;
+		mi.m1.create = ticks_to_time_t(d->create_time);
+		mi.m1.user = (u32)((d->user_time + 5000000) / 10000000);
+		mi.m1.kernel = (u32)((d->kernel_time + 5000000) / 10000000);
+		dump_misc_power(&mi);
+		if (!triage)
+			dump_misc_more(d, &mi);
 		dir[nd].type = MD_MISCINFO;
-		dir[nd].size = sizeof mi;
-		dir[nd++].rva = (u32)buf_add(&b, &mi, sizeof mi, 4);
+		dir[nd].size = mi.m1.size;
+		dir[nd++].rva = (u32)buf_add(&b, &mi, mi.m1.size, 4);
 	}
 
 	{ /* ThreadList: entries now, contexts after; stack RVAs patched later */

@@ -732,6 +732,12 @@ writer_breakpad_accepts_mini() {
 	grep -q "process_create_time *= 0x[0-9a-f]* $(date -u +%Y-%m-%d)" "$O/wr/bp.txt" ||
 		fail "Breakpad: process_create_time is not today: $(grep process_create_time "$O/wr/bp.txt")"
 	! grep -q ' ERROR: ' "$O/wr/bp.err" || fail "Breakpad: $(grep -m 1 ' ERROR: ' "$O/wr/bp.err")"
+	# MiscInfo level 5: times, processor power, integrity, time zone, build strings
+	grep -q 'size_of_info *= 1364$' "$O/wr/bp.txt" || fail "Breakpad: MiscInfo is not level 5 (1364)"
+	grep -q 'dbg_bld_str *= procdump.c.amd64,' "$O/wr/bp.txt" || fail "Breakpad: no dbg_bld_str naming procdump.c"
+	grep -q 'build_string *= [0-9]' "$O/wr/bp.txt" || fail "Breakpad: no OS build string"
+	grep -q 'time_zone.standard_name *= [A-Za-z]' "$O/wr/bp.txt" || fail "Breakpad: no time zone"
+	grep -q 'process_integrity_level *= 0x' "$O/wr/bp.txt" || fail "Breakpad: no integrity level"
 	for tid in $(tids wr); do
 		grep -q "thread_id *= $(hexaddr "$tid")\$" "$O/wr/bp.txt" || fail "Breakpad: thread $tid missing"
 	done
@@ -1662,7 +1668,7 @@ t 'writer: -mm holds indirectly referenced heap (not beyond its window) and .dat
 t 'writer: -mm holds the TEBs, the PEB and the command line (NtTib.Self, PEB chain)' writer_mini_peb_teb_cmdline
 t 'writer: streams per type, one memory list, no duplicates, -dc comment' writer_streams
 t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' writer_codeview_matches_pe
-t 'writer: Breakpad minidump_dump accepts -mm (exit 0), PID and thread ids' writer_breakpad_accepts_mini
+t 'writer: Breakpad minidump_dump accepts -mm (exit 0): PID, threads, CodeView id, MiscInfo level 5' writer_breakpad_accepts_mini
 t 'writer: thread names and the unloaded test DLL, as Breakpad reads them' writer_thread_names_and_unloaded
 t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' writer_thread_info_list
 t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' writer_handle_data
