@@ -721,6 +721,29 @@ writer_codeview_matches_pe() {
 	agele=$(printf '%08X' "$age" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
 	case $cv in 52534453"$raw$agele"*00) ;; *) fail "CodeView record $cv != RSDS $raw $agele" ;; esac
 }
+writer_codeview_every_module() {
+	wr_setup
+	# each module of the dump against its file: RSDS there <=> the same record here
+	awk '/Module Name:/ { sub(/.*Module Name: */, ""); gsub(/\x27/, ""); name = $0 }
+	     /CodeView Record:/ { sub(/.*CodeView Record: */, ""); gsub(/\x27/, ""); print name "|" $0 }' \
+		"$O/wr/full.yaml" >"$O/wr/cv"
+	[ "$(wc -l <"$O/wr/cv")" -ge 4 ] || fail "fewer than 4 modules"
+	while IFS='|' read -r name cv; do
+		case $name in
+		[Cc]:\\windows\\system32\\*) file="$WINEDLLS/$(printf '%s' "${name##*\\}" | tr 'A-Z' 'a-z')" ;;
+		Z:*) file=$(printf '%s' "${name#Z:}" | tr '\\' /) ;;
+		*) fail "unexpected module path $name" ;;
+		esac
+		[ -f "$file" ] || fail "no file for module $name ($file)"
+		sig=$(x86_64-w64-mingw32-objdump -p "$file" | sed -n 's/.*format RSDS signature \([0-9a-f]*\) age \([0-9]*\).*/\1 \2/p')
+		if [ -z "$sig" ]; then
+			[ -z "$cv" ] || fail "$name has no RSDS in its file but a CodeView record in the dump"
+		else
+			raw=$(echo "${sig% *}" | tr a-f A-F | sed 's/\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(.*\)/\4\3\2\1\6\5\8\7\9/')
+			case $cv in 52534453"$raw"*) ;; *) fail "$name: CodeView $cv does not match the file's RSDS" ;; esac
+		fi
+	done <"$O/wr/cv"
+}
 writer_breakpad_accepts_mini() {
 	need_bp
 	wr_setup
@@ -1668,6 +1691,7 @@ t 'writer: -mm holds indirectly referenced heap (not beyond its window) and .dat
 t 'writer: -mm holds the TEBs, the PEB and the command line (NtTib.Self, PEB chain)' writer_mini_peb_teb_cmdline
 t 'writer: streams per type, one memory list, no duplicates, -dc comment' writer_streams
 t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' writer_codeview_matches_pe
+t 'writer: every module has a CodeView record exactly when its file has RSDS, and they match' writer_codeview_every_module
 t 'writer: Breakpad minidump_dump accepts -mm (exit 0): PID, threads, CodeView id, MiscInfo level 5' writer_breakpad_accepts_mini
 t 'writer: thread names and the unloaded test DLL, as Breakpad reads them' writer_thread_names_and_unloaded
 t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' writer_thread_info_list
