@@ -517,8 +517,9 @@ targets_by_pid_name_case() {
 		yaml "$O/tg/$k.dmp" "$O/tg/$k.yaml"
 		# MiscInfo: SizeOfInfo, Flags1, ProcessId (little-endian)
 		want=$(printf '%08X' "$pid" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
-		grep -A1 'Type:            MiscInfo' "$O/tg/$k.yaml" | grep -q "Content: *1800000003000000$want" ||
-			fail "MiscInfo of the dump of '$spec' does not carry PID $pid"
+		mi=$(grep -A1 'Type:            MiscInfo' "$O/tg/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		[ "$(echo "$mi" | cut -c17-24)" = "$want" ] ||
+			fail "MiscInfo of the dump of '$spec' does not carry PID $pid: $(echo "$mi" | cut -c1-32)"
 	done
 }
 targets_several_match() {
