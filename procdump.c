@@ -17,16 +17,20 @@
  *   3  target problem (not found, several match a name, access denied)
  *   4  a dump could not be written (I/O error, file exists without -o)
  *
- * Sections (grep -n '^/\* ===' procdump.c):
+ * Sections, callees before callers (grep -n '^/\* ===' procdump.c):
  *   Config   build settings, the configuration struct, the library API
  *   Util     messages, strings, buffers, time
  *   Win32    wrappers around Windows and ntdll calls, NT structures
  *   Args     the option table, parser, validation, usage text
  *   Targets  PID / process name / service name to a process
- *   Triggers when to dump: the timed series (-n/-s), cancellation
- *   Debugger debug-event triggers (not yet: see the issue tracker)
- *   Writer   the minidump writer: snapshot, collect, plan, write, rename
- *   Install  AeDebug postmortem registration (not yet)
+ *   Writer   the minidump writer: snapshot, collect, plan (Mini, Full,
+ *            Triage, MiniPlus, custom masks, -md callbacks), write, rename;
+ *            -dbghelp hands the same request to MiniDumpWriteDump
+ *   Triggers when to dump: the timed series (-n/-s), the sampled monitors
+ *            (-c -cl -m -ml -p -pl -h), file names, cancellation, -at
+ *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
+ *            -t -g), detach
+ *   Install  AeDebug postmortem registration (-i -u -j: not yet)
  *   Main     pd_main(): parse, resolve, run, choose the exit code
  *
  * SPDX-License-Identifier: MIT
@@ -2795,6 +2799,16 @@ dump_limit_ranges(struct dump_state *d, int max)
  * parts), then Memory until it returns FALSE or size 0 (ranges to add),
  * RemoveMemory likewise (ranges to cut), and Cancel before writing. */
 
+/* Clears both blocks for the next call; flags is the Thread/ModuleWriteFlags
+ * default (the same union slot). */
+static void
+dump_call_reset(MINIDUMP_CALLBACK_INPUT *in, MINIDUMP_CALLBACK_OUTPUT *out, ULONG flags)
+{
+	memset(in, 0, sizeof *in);
+	memset(out, 0, sizeof *out);
+	out->ModuleWriteFlags = flags;
+}
+
 static BOOL
 dump_call(struct dump_state *d, ULONG type, MINIDUMP_CALLBACK_INPUT *in, MINIDUMP_CALLBACK_OUTPUT *out)
 {
@@ -2849,16 +2863,12 @@ dump_callbacks_select(struct dump_state *d)
 	for (i = 0, keep = 0; i < d->nth; i++) {
 		struct dthread *t = &d->th[i], tmp;
 		int ok;
-		memset(in, 0, sizeof *in);
-		memset(&out, 0, sizeof out);
-		out.ThreadWriteFlags = 0x7F;
+		dump_call_reset(in, &out, 0x7F);
 		in->IncludeThread.ThreadId = t->tid;
 		ok = dump_call(d, IncludeThreadCallback, in, &out);
 		t->write_flags = out.ThreadWriteFlags;
 		if (ok) {
-			memset(in, 0, sizeof *in);
-			memset(&out, 0, sizeof out);
-			out.ThreadWriteFlags = t->write_flags;
+			dump_call_reset(in, &out, t->write_flags);
 			in->Thread.ThreadId = t->tid;
 			in->Thread.ThreadHandle = t->h;
 			if (t->ctx)
@@ -2883,16 +2893,12 @@ dump_callbacks_select(struct dump_state *d)
 	for (i = 0, keep = 0; i < d->nmod; i++) {
 		struct dmodule *m = &d->mod[i];
 		int ok;
-		memset(in, 0, sizeof *in);
-		memset(&out, 0, sizeof out);
-		out.ModuleWriteFlags = 0x7F;
+		dump_call_reset(in, &out, 0x7F);
 		in->IncludeModule.BaseOfImage = m->base;
 		ok = dump_call(d, IncludeModuleCallback, in, &out);
 		m->write_flags = out.ModuleWriteFlags;
 		if (ok) {
-			memset(in, 0, sizeof *in);
-			memset(&out, 0, sizeof out);
-			out.ModuleWriteFlags = m->write_flags;
+			dump_call_reset(in, &out, m->write_flags);
 			in->Module.FullPath = m->name;
 			in->Module.BaseOfImage = m->base;
 			in->Module.SizeOfImage = m->size;
@@ -2943,8 +2949,7 @@ dump_callbacks_memory(struct dump_state *d)
 	if (!in)
 		return 0;
 	for (k = 0; k < 100000; k++) {
-		memset(in, 0, sizeof *in);
-		memset(&out, 0, sizeof out);
+		dump_call_reset(in, &out, 0);
 		if (!dump_call(d, MemoryCallback, in, &out) || !out.MemorySize)
 			break;
 		dump_add_readable(d, out.MemoryBase, out.MemorySize);
@@ -2953,14 +2958,12 @@ dump_callbacks_memory(struct dump_state *d)
 	if (added)
 		dump_coalesce(d, 0xFFFFF000ULL);
 	for (k = 0; k < 100000; k++) {
-		memset(in, 0, sizeof *in);
-		memset(&out, 0, sizeof out);
+		dump_call_reset(in, &out, 0);
 		if (!dump_call(d, RemoveMemoryCallback, in, &out) || !out.MemorySize)
 			break;
 		dump_remove_range(d, out.MemoryBase, out.MemorySize);
 	}
-	memset(in, 0, sizeof *in);
-	memset(&out, 0, sizeof out);
+	dump_call_reset(in, &out, 0);
 	if (dump_call(d, CancelCallback, in, &out) && out.Cancel)
 		cancel = 1;
 	_aligned_free(in);

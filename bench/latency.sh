@@ -12,27 +12,11 @@
 #   raise->complete  what a user waits for
 # Goal (issue 4): event->complete <= 150 ms for -mm.
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/.." && pwd)
-tmp=${TMPDIR:-/tmp}
 runs=${RUNS:-5}
-work=${BENCH_DIR:-$tmp/pd-bench}/latency
-export WINEPREFIX="${BENCH_PREFIX:-$tmp/pd-bench-prefix}"
-export WINEDEBUG=-all
-winpath() { printf 'Z:%s\n' "$1" | tr / '\\'; }
-
-make -C "$top" procdump64.exe >/dev/null
-x86_64-w64-mingw32-gcc -O1 -g -Wall -Wextra -Werror "$top/test/crasher.c" -o "$work.crasher.exe" 2>/dev/null ||
-	{ mkdir -p "$(dirname "$work")"; x86_64-w64-mingw32-gcc -O1 -g -Wall -Wextra -Werror "$top/test/crasher.c" -o "$work.crasher.exe"; }
-mkdir -p "$work"
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-	echo "== creating Wine prefix $WINEPREFIX (about 10 s)"
-	wineboot -i >/dev/null 2>&1
-fi
-wineserver -k 2>/dev/null || true
-wineserver -p
+name=latency
+. "$(dirname "$0")/common.sh"
 trap 'wineserver -k' EXIT
-wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger /d '' /f >/dev/null 2>&1
+x86_64-w64-mingw32-gcc -O1 -g -Wall -Wextra -Werror "$top/test/crasher.c" -o "$work.crasher.exe"
 
 ms() { echo "$1 $2" | awk '{ printf "%.1f\n", ($2 - $1) / 10000 }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

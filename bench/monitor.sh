@@ -9,25 +9,13 @@
 # Goal (issue 5): procdump <= 0.5 % of one core for one target.
 # CPU times come from /proc/<pid>/stat (utime+stime) of the Unix processes.
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/.." && pwd)
-tmp=${TMPDIR:-/tmp}
 dur=${DURATION:-60}
-work=${BENCH_DIR:-$tmp/pd-bench}/monitor
-export WINEPREFIX="${BENCH_PREFIX:-$tmp/pd-bench-prefix}"
-export WINEDEBUG=-all
 hz=$(getconf CLK_TCK)
-
-make -C "$top" procdump64.exe >/dev/null
-mkdir -p "$work"
-x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/load.exe" -luser32
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-	echo "== creating Wine prefix $WINEPREFIX (about 10 s)"
-	wineboot -i >/dev/null 2>&1
-fi
-wineserver -k 2>/dev/null || true
-wineserver -p
+tgt=
+name=monitor
+. "$(dirname "$0")/common.sh"
 trap 'kill $tgt 2>/dev/null; wineserver -k' EXIT
+x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/load.exe" -luser32
 
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 server=$(pgrep -n wineserver)

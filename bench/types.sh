@@ -7,24 +7,11 @@
 # Usage: sh bench/types.sh        (about 2 minutes: dbghelp's -ma reads
 #                                  ~600 MB 1 KiB at a time; SKIP_DBGHELP_MA=1 skips it)
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/.." && pwd)
-tmp=${TMPDIR:-/tmp}
-work=${BENCH_DIR:-$tmp/pd-bench}/types
-export WINEPREFIX="${BENCH_PREFIX:-$tmp/pd-bench-prefix}"
-export WINEDEBUG=-all
-winpath() { printf 'Z:%s\n' "$1" | tr / '\\'; }
-
-make -C "$top" procdump64.exe >/dev/null
-mkdir -p "$work"
-x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/load.exe" -luser32
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-	echo "== creating Wine prefix $WINEPREFIX (about 10 s)"
-	wineboot -i >/dev/null 2>&1
-fi
-wineserver -k 2>/dev/null || true
-wineserver -p
+tgt=
+name=types
+. "$(dirname "$0")/common.sh"
 trap 'kill $tgt 2>/dev/null; rm -f "$work"/*.dmp; wineserver -k' EXIT
+x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/load.exe" -luser32
 
 wine "$work/load.exe" area 6 96 >"$work/load.log" 2>&1 &
 tgt=$!
