@@ -9,6 +9,8 @@
  *              first 16 bytes of each set; a pointer into allocation 2 at
  *              +10 MiB kept on the main stack.  Prints "block<k>=<addr>",
  *              "ref=<addr> bytes=<hex>", and a 4 MiB "other=<addr> bytes=<hex>"
+ *   churn N    N threads that each start a short-lived thread, wait for
+ *              it and start the next, forever (threads come and go all the time)
  *   window     creates a visible window and pumps messages for 1 s, then
  *              prints "hung" and stops pumping (a hung window after 5 s)
  * Prints "pid=<PID>", then "ready" once the load is in place, then
@@ -25,6 +27,30 @@ spin(void *arg)
 	volatile unsigned long long x = (unsigned long long)(ULONG_PTR)arg;
 	for (;;)
 		x = x * 6364136223846793005ULL + 1;
+	return 0;
+}
+
+static DWORD WINAPI
+brief(void *arg)
+{
+	volatile int x = 0;
+	(void)arg;
+	while (x < 1000)
+		x++;
+	return 0;
+}
+
+static DWORD WINAPI
+churner(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		HANDLE t = CreateThread(NULL, 0, brief, NULL, 0, NULL);
+		if (t) {
+			WaitForSingleObject(t, INFINITE);
+			CloseHandle(t);
+		}
+	}
 	return 0;
 }
 
@@ -45,6 +71,9 @@ main(int argc, char **argv)
 	if (!strcmp(mode, "spin")) {
 		for (i = 0; i < n; i++)
 			CloseHandle(CreateThread(NULL, 0, spin, (void *)(ULONG_PTR)(i + 1), 0, NULL));
+	} else if (!strcmp(mode, "churn")) {
+		for (i = 0; i < n; i++)
+			CloseHandle(CreateThread(NULL, 0, churner, NULL, 0, NULL));
 	} else if (!strcmp(mode, "alloc")) {
 		size_t sz = (size_t)n << 20;
 		unsigned char *p = VirtualAlloc(NULL, sz, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);

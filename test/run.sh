@@ -1025,6 +1025,24 @@ writer_callback_dll() {
 	expect_rc 2
 	expect_err '-md: cannot load'
 }
+writer_thread_churn() {
+	start_target ch "$T/load.exe" churn 2
+	mkdir -p "$O/wch"
+	for k in 1 2 3; do
+		for ty in mm ma; do
+			pd -$ty "$(field ch pid)" "$(wpath "$O/wch/$ty$k.dmp")"
+			expect_rc 0
+			yaml "$O/wch/$ty$k.dmp" "$O/wch/$ty$k.yaml"
+			n=$(grep -c '^      - Thread Id:' "$O/wch/$ty$k.yaml")
+			[ "$n" -ge 3 ] || fail "$ty$k: only $n threads"
+			# every listed thread has a context (ThreadContext size 1232)
+			lldb_do "$O/wch/$ty$k.dmp" "$O/wch/$ty$k.l" 'thread list'
+			[ "$(grep -c 'tid = 0x' "$O/wch/$ty$k.l")" = "$n" ] || fail "$ty$k: lldb lists other threads than obj2yaml"
+		done
+	done
+	alive ch || fail "the churning target stopped"
+	stop_target ch
+}
 writer_memory64_layout() {
 	wr_setup
 	# Decode the Memory64List from obj2yaml's raw hex: count, BaseRva, (start,size)*
@@ -1703,6 +1721,7 @@ t 'writer: -mp leaves out the 576 MB area but keeps the chunk a stack points int
 t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' writer_breakpad_accepts_memorylist_types
 t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' writer_dbghelp_switch
 t 'writer: -md: the callback DLL leaves a thread out and adds a memory range' writer_callback_dll
+t 'writer: a target whose threads come and go is dumped whole, six times' writer_thread_churn
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
