@@ -1043,6 +1043,40 @@ writer_thread_churn() {
 	alive ch || fail "the churning target stopped"
 	stop_target ch
 }
+writer_memory_info_and_stacks() {
+	wr_setup
+	# MemoryInfoList as obj2yaml decodes it: from 0, ascending and contiguous,
+	# free regions included, the guard page described as such
+	awk '/Type: *MemoryInfoList/ { m = 1; next } m && /^  - Type:/ { exit }
+	     m && /Base Address:/ { b = $NF } m && /Region Size:/ { print b, $NF }' "$O/wr/mini.yaml" >"$O/wr/mi"
+	[ "$(wc -l <"$O/wr/mi")" -ge 20 ] || fail "MemoryInfoList has $(wc -l <"$O/wr/mi") entries"
+	next=0
+	while read -r b z; do
+		[ $((b)) = $next ] || fail "region at $b does not follow the previous one (want $(printf '0x%x' $next))"
+		next=$((b + z))
+	done <"$O/wr/mi"
+	[ $next -ge $((0x7ff000000000)) ] || fail "the map stops at $(printf '0x%x' $next), short of the top"
+	grep -q 'MEM_FREE' "$O/wr/mini.yaml" || fail "no free region listed"
+	g=$(printf '0x%X' $((0x$(field wr guard))))
+	awk -v g="$g" '/Base Address:/ { hit = ($NF == g) } hit && /Protect:.*PAGE_GUARD/ { f = 1 } END { exit !f }' \
+		"$O/wr/mini.yaml" || fail "the guard region at $g is not described with PAGE_GUARD"
+	# every thread: the captured stack holds RSP (context offset 0x98) and,
+	# for the main thread, ends at the TEB's StackBase
+	awk '/Thread Id:/ { id = $NF } /Context:/ { ctx = $NF }
+	     /Start of Memory Range:/ && ctx != "" { s = $NF }
+	     /Content:/ && s != "" { print id, s, length($NF) / 2, substr(ctx, 305, 16); s = ""; ctx = "" }' \
+		"$O/wr/mini.yaml" >"$O/wr/st"
+	[ "$(wc -l <"$O/wr/st")" = 5 ] || fail "want 5 thread stacks, got $(wc -l <"$O/wr/st")"
+	while read -r id s len rsp; do
+		rsp=0x$(echo "$rsp" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }')
+		[ $((rsp)) -ge $((s)) ] && [ $((rsp)) -lt $((s + len)) ] ||
+			fail "thread $id: RSP $rsp is outside its stack [$s, +$len)"
+	done <"$O/wr/st"
+	teb=$(awk '/Thread Id: *0x/ { n++ } n == 1 && /Environment Block:/ { print $NF; exit }' "$O/wr/mini.yaml")
+	base=$(peek64 "$O/wr/mini.dmp" "$(printf '0x%x' $((teb + 8)))")
+	read -r id s len rsp <"$O/wr/st"
+	[ $((s + len)) = $((base)) ] || fail "main stack ends at $(printf '0x%x' $((s + len))), StackBase is $base"
+}
 writer_memory64_layout() {
 	wr_setup
 	# Decode the Memory64List from obj2yaml's raw hex: count, BaseRva, (start,size)*
@@ -1722,6 +1756,7 @@ t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryL
 t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' writer_dbghelp_switch
 t 'writer: -md: the callback DLL leaves a thread out and adds a memory range' writer_callback_dll
 t 'writer: a target whose threads come and go is dumped whole, six times' writer_thread_churn
+t 'writer: MemoryInfoList covers the address space; stacks hold RSP and end at StackBase' writer_memory_info_and_stacks
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
