@@ -5601,6 +5601,59 @@ main_banner(void)
 	out("Free software (MIT). Exit codes are documented: procdump -?\n\n");
 }
 
+#ifdef _WIN64
+/* The x86 view of a 32-bit (WOW64) process comes from the 32-bit build, as
+ * Sysinternals ProcDump does it: procdump64.exe runs procdump.exe from its
+ * own folder with the same arguments and returns its exit code.  The child
+ * shares the console (Ctrl+C), and -cancel reaches it through ProcDump-<PID>.
+ * Returns -1 when there is no procdump.exe beside us. */
+static int
+main_delegate_x86(int argc, wchar_t **argv)
+{
+	wchar_t self[MAX_PATH + 16], *slash, *cmd;
+	size_t cap = MAX_PATH * 2 + 16, o = 0;
+	STARTUPINFOW si;
+	PROCESS_INFORMATION pi;
+	DWORD code = PD_EXIT_TARGET;
+	int i;
+
+	if (!GetModuleFileNameW(NULL, self, MAX_PATH))
+		return -1;
+	slash = wcsrchr(self, L'\\');
+	wcscpy(slash ? slash + 1 : self, L"procdump.exe");
+	if (!w32_exists(self))
+		return -1;
+	for (i = 1; i < argc; i++)
+		cap += wcslen(argv[i]) * 2 + 4;
+	cmd = xcalloc(cap, sizeof *cmd);
+	if (!cmd)
+		return PD_EXIT_TARGET;
+	dbg_quote_arg(cmd, cap, &o, self);
+	for (i = 1; i < argc; i++)
+		dbg_quote_arg(cmd, cap, &o, argv[i]);
+	cmd[o] = 0;
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	si.dwFlags = STARTF_USESTDHANDLES;
+	si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+	si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+	SetEnvironmentVariableW(L"PROCDUMP_DELEGATED", L"1"); /* no second banner */
+	if (!CreateProcessW(self, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+		warn("cannot run '%s' for the 32-bit target:", u8s(self));
+		free(cmd);
+		return PD_EXIT_TARGET;
+	}
+	free(cmd);
+	CloseHandle(pi.hThread);
+	/* Ctrl+C reaches the child on the shared console; keep waiting for it */
+	WaitForSingleObject(pi.hProcess, INFINITE);
+	GetExitCodeProcess(pi.hProcess, &code);
+	CloseHandle(pi.hProcess);
+	return (int)code;
+}
+#endif
+
 /* -mc: names the MINIDUMP_TYPE bits this writer cannot honour; they are
  * left out of the dump and of its header Flags. */
 static void
@@ -5781,7 +5834,11 @@ pd_main(int argc, wchar_t **argv)
 		}
 	}
 
-	main_banner();
+	{
+		wchar_t v[4];
+		if (!GetEnvironmentVariableW(L"PROCDUMP_DELEGATED", v, 4))
+			main_banner();
+	}
 	w32_enable_privilege(L"SeDebugPrivilege");
 	g_cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 	SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
@@ -5794,6 +5851,14 @@ pd_main(int argc, wchar_t **argv)
 		}
 		cfg.output = cfg.x_folder;
 		out_is_dir = 1;
+#ifdef _WIN64
+		{ /* a 32-bit image: procdump.exe launches it, for the x86 view */
+			DWORD bt;
+			if (!cfg.x64 && GetBinaryTypeW(cfg.x_image, &bt) && bt == SCS_32BIT_BINARY &&
+			    (rc = main_delegate_x86(argc, argv)) != -1)
+				return rc;
+		}
+#endif
 		if ((rc = dbg_launch(&cfg, &t)))
 			return rc;
 		launched = 1;
@@ -5806,13 +5871,16 @@ pd_main(int argc, wchar_t **argv)
 	}
 #ifdef _WIN64
 	if (t.wow64 && !cfg.x64) {
+		/* (a launched 32-bit image was handed over before the launch) */
 		if (launched)
 			TerminateProcess(t.h, 1);
 		tgt_close(&t);
+		if (!launched && (rc = main_delegate_x86(argc, argv)) != -1)
+			return rc;
 		SetLastError(0);
-		warn("process %lu is 32-bit (WOW64): the x86 view is not implemented yet; use -64 for a "
-		     "64-bit view or procdump.exe", t.pid);
-		return PD_EXIT_USAGE;
+		warn("process %lu is 32-bit (WOW64): its x86 dump is written by procdump.exe, which is not "
+		     "beside procdump64.exe; put it there, or use -64 for a 64-bit view", t.pid);
+		return PD_EXIT_TARGET;
 	}
 #endif
 	have_mon = cfg.c != PD_UNSET || cfg.cl != PD_UNSET || cfg.m != PD_UNSET || cfg.ml != PD_UNSET ||
