@@ -1757,6 +1757,58 @@ dump_resume(struct dump_state *d)
 	d->nth = 0;
 }
 
+/* GetThreadContext can block for ever under Wine on a thread that was
+ * suspended before it first ran (its context is never saved: seen with a
+ * process whose threads start and exit all the time).  So the context is
+ * asked for on a worker thread with a deadline; on timeout the worker and
+ * its job are abandoned (it finishes when the target resumes) and the
+ * thread is written without a context (ThreadInfo INVALID_CONTEXT). */
+struct ctx_job {
+	CONTEXT ctx;               /* first: 16-byte aligned with the job */
+	HANDLE h;
+	volatile LONG ok;
+};
+
+static DWORD WINAPI
+dump_ctx_worker(void *arg)
+{
+	struct ctx_job *j = arg;
+	j->ok = GetThreadContext(j->h, &j->ctx) != 0;
+	return 0;
+}
+
+static int
+dump_get_context(HANDLE h, CONTEXT *out)
+{
+	struct ctx_job *j = _aligned_malloc(sizeof *j, 16);
+	HANDLE w;
+	int ok = 0;
+	if (!j)
+		return 0;
+	memset(j, 0, sizeof *j);
+	j->ctx.ContextFlags = out->ContextFlags;
+	if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &j->h, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+		_aligned_free(j);
+		return 0;
+	}
+	w = CreateThread(NULL, 64 * 1024, dump_ctx_worker, j, 0, NULL);
+	if (!w) {
+		CloseHandle(j->h);
+		_aligned_free(j);
+		return 0;
+	}
+	if (WaitForSingleObject(w, 250) == WAIT_OBJECT_0) {
+		ok = j->ok;
+		if (ok)
+			memcpy(out, &j->ctx, sizeof *out);
+		CloseHandle(j->h);
+		_aligned_free(j);
+	} else
+		vlog("GetThreadContext did not return in 250 ms: thread written without a context\n");
+	CloseHandle(w);
+	return ok;
+}
+
 static void
 dump_collect_threads(struct dump_state *d)
 {
@@ -1769,7 +1821,7 @@ dump_collect_threads(struct dump_state *d)
 		if (t->ctx) {
 			memset(t->ctx, 0, sizeof(CONTEXT));
 			t->ctx->ContextFlags = CONTEXT_ALL;
-			t->ctx_ok = GetThreadContext(t->h, t->ctx) != 0;
+			t->ctx_ok = dump_get_context(t->h, t->ctx);
 #ifdef _WIN64
 			t->sp = t->ctx->Rsp;
 			t->ip = t->ctx->Rip;
@@ -3345,9 +3397,22 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			mt.stack.start = t->stk_start;
 			mt.stack.mem.size = (u32)t->stk_size;
 			mt.ctx.size = sizeof(CONTEXT);
-			mt.ctx.rva = (u32)buf_add(&b, t->ctx, sizeof(CONTEXT), 16);
-			if (!t->ctx_ok)
-				mt.ctx.size = mt.ctx.rva = 0;
+			if (t->ctx_ok && t->ctx)
+				mt.ctx.rva = (u32)buf_add(&b, t->ctx, sizeof(CONTEXT), 16);
+			else {
+				/* no context could be read: a zeroed one that still names
+				 * the CPU, as readers expect one per thread (ThreadInfo says
+				 * INVALID_CONTEXT) */
+				mt.ctx.rva = (u32)buf_add(&b, NULL, sizeof(CONTEXT), 16);
+				if (!b.oom) {
+#ifdef _WIN64
+					DWORD cpu = CONTEXT_AMD64;
+#else
+					DWORD cpu = CONTEXT_i386;
+#endif
+					memcpy(b.p + mt.ctx.rva + offsetof(CONTEXT, ContextFlags), &cpu, 4);
+				}
+			}
 			if (b.oom)
 				goto out;
 			memcpy(b.p + threads_off + i * sizeof mt, &mt, sizeof mt);
