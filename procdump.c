@@ -354,7 +354,7 @@ ticks_to_time_t(u64 t)
 }
 
 static const wchar_t *
-dbg_basename_w(const wchar_t *p)
+path_basename(const wchar_t *p)
 {
 	const wchar_t *b = p, *s;
 	for (s = p; *s; s++)
@@ -3379,7 +3379,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	}
 
 	{ /* ThreadList: entries now, contexts after; stack RVAs patched later */
-		u32 n = (u32)d->nth;
+		u32 n = (u32)d->nth, prio_class = GetPriorityClass(d->h);
 		size_t off = buf_add(&b, &n, 4, 4);
 		threads_off = buf_add(&b, NULL, sizeof(struct md_thread) * n, 4);
 		dir[nd].type = MD_THREADLIST;
@@ -3391,7 +3391,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			memset(&mt, 0, sizeof mt);
 			mt.id = t->tid;
 			mt.suspend = t->prev_suspend;
-			mt.prio_class = GetPriorityClass(d->h);
+			mt.prio_class = prio_class;
 			mt.prio = (u32)t->prio;
 			mt.teb = t->teb;
 			mt.stack.start = t->stk_start;
@@ -3486,7 +3486,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			mm.checksum = m->checksum;
 			mm.timestamp = m->timestamp;
 			mm.name_rva = dump_add_string(&b, !m->name ? L"" :
-			                              (mask & MDT_FILTERMODULEPATHS) ? dbg_basename_w(m->name) : m->name);
+			                              (mask & MDT_FILTERMODULEPATHS) ? path_basename(m->name) : m->name);
 			mm.ver = m->ver;
 			mm.ver.v[0] = 0xFEEF04BDu;
 			if (!mm.ver.v[1])
@@ -3983,7 +3983,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		/* ProcDump: "CLR processes are dumped as Full (-ma)" */
 		int i;
 		for (i = 0; i < d.nmod; i++) {
-			const wchar_t *b = dbg_basename_w(d.mod[i].name ? d.mod[i].name : L"");
+			const wchar_t *b = path_basename(d.mod[i].name ? d.mod[i].name : L"");
 			if (!_wcsicmp(b, L"clr.dll") || !_wcsicmp(b, L"coreclr.dll") || !_wcsicmp(b, L"mscorwks.dll")) {
 				out("%s MiniPlus: %s is loaded; writing a Full dump instead.\n", stamp(), u8s(b));
 				d.mask = MDT_FULL;
@@ -4988,16 +4988,6 @@ dbg_del_thread(struct dbg *d, DWORD tid)
 		}
 }
 
-static const wchar_t *
-dbg_basename(const wchar_t *p)
-{
-	const wchar_t *b = p, *s;
-	for (s = p; *s; s++)
-		if (*s == L'\\' || *s == L'/')
-			b = s + 1;
-	return b;
-}
-
 /* A module's name at LOAD_DLL: lpImageName (a pointer, in the target, to
  * the name) when the loader filled it, else the file handle's final path
  * (Wine gives NULL names for ntdll, and Unix paths for builtin DLLs). */
@@ -5101,7 +5091,7 @@ dbg_plant_exit_breakpoint(struct dbg *d)
 	if (!f || !d->hproc || d->t->wow64)
 		return;
 	for (i = 0; i < d->ndll; i++)
-		if (!_wcsicmp(dbg_basename(d->dll[i].name), L"ntdll.dll") &&
+		if (!_wcsicmp(path_basename(d->dll[i].name), L"ntdll.dll") &&
 		    d->dll[i].base == (u64)(ULONG_PTR)nt_self)
 			same = 1;
 	if (!same)
@@ -5287,7 +5277,7 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 	if (d->initial_done && (load ? d->cfg->ld : d->cfg->ud)) {
 		out("%s DLL %s: %s\n", stamp(), load ? "Load" : "Unload", u8s(name));
 		texts[0] = name;
-		texts[1] = dbg_basename(name);
+		texts[1] = path_basename(name);
 		if (trig_filter_pass(d->cfg, texts, 2)) {
 			struct pd_event pe;
 			memset(&pe, 0, sizeof pe);
@@ -5313,7 +5303,7 @@ dbg_has_clr(const struct dbg *d)
 	size_t k;
 	for (i = 0; i < d->ndll; i++)
 		for (k = 0; k < sizeof clr / sizeof clr[0]; k++)
-			if (!_wcsicmp(dbg_basename(d->dll[i].name), clr[k]))
+			if (!_wcsicmp(path_basename(d->dll[i].name), clr[k]))
 				return 1;
 	return 0;
 }
@@ -5633,9 +5623,9 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	t->pid = pi.dwProcessId;
 	t->h = pi.hProcess;
 	if (QueryFullProcessImageNameW(pi.hProcess, 0, path, &plen))
-		wcsncpy(t->name, dbg_basename(path), MAX_PATH - 1);
+		wcsncpy(t->name, path_basename(path), MAX_PATH - 1);
 	else
-		wcsncpy(t->name, dbg_basename(cfg->x_image), MAX_PATH - 1);
+		wcsncpy(t->name, path_basename(cfg->x_image), MAX_PATH - 1);
 	{
 		BOOL w = FALSE;
 		if (IsWow64Process(pi.hProcess, &w))
