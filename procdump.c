@@ -1524,7 +1524,7 @@ enum {
 	MD_THREADLIST = 3, MD_MODULELIST = 4, MD_MEMORYLIST = 5, MD_EXCEPTION = 6,
 	MD_SYSTEMINFO = 7, MD_MEMORY64LIST = 9, MD_COMMENTA = 10, MD_COMMENTW = 11, MD_HANDLEDATA = 12,
 	MD_UNLOADEDMODULELIST = 14, MD_MISCINFO = 15, MD_MEMORYINFOLIST = 16, MD_THREADINFOLIST = 17,
-	MD_THREADNAMES = 24
+	MD_TOKEN = 19, MD_THREADNAMES = 24
 };
 
 /* MINIDUMP_TYPE bits this writer honours, by dump type. */
@@ -1542,20 +1542,24 @@ enum {
 #define MDT_CODESEGS          0x02000
 #define MDT_PRIVATEWC         0x10000
 #define MDT_SCANMEMORY        0x00010
+#define MDT_FILTERMEMORY      0x00008
+#define MDT_WITHOUTAUXSTATE   0x04000 /* honoured by nature: no auxiliary providers */
 #define MDT_MODULEHEADERS     0x80000
+#define MDT_TOKEN             0x40000
 #define MDT_FILTERTRIAGE      0x100000
 /* what this writer honours; any other bit of -mc is named and dropped */
 #define MDT_HONOURED (MDT_DATASEGS | MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_SCANMEMORY | \
 	MDT_UNLOADEDMODULES | MDT_INDIRECT | MDT_FILTERMODULEPATHS | MDT_PROCESSTHREADDATA | \
 	MDT_PRIVATERW | MDT_WITHOUTOPTIONAL | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_CODESEGS | \
-	MDT_PRIVATEWC | MDT_IGNOREINACCESSIBLE | MDT_MODULEHEADERS | MDT_FILTERTRIAGE)
+	MDT_PRIVATEWC | MDT_IGNOREINACCESSIBLE | MDT_MODULEHEADERS | MDT_FILTERTRIAGE | MDT_TOKEN | \
+	MDT_FILTERMEMORY | MDT_WITHOUTAUXSTATE)
 /* Triage keeps the memory map (addresses, no contents): Breakpad's readers
  * reject a dump without one. */
 #define MDT_TRIAGE (MDT_HANDLEDATA | MDT_FILTERTRIAGE | MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE)
 #define MDT_MINI  (MDT_DATASEGS | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_INDIRECT | \
-	MDT_PROCESSTHREADDATA | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_IGNOREINACCESSIBLE)
+	MDT_PROCESSTHREADDATA | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_IGNOREINACCESSIBLE | MDT_TOKEN)
 #define MDT_FULL  (MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_FULLMEMORYINFO | \
-	MDT_THREADINFO | MDT_IGNOREINACCESSIBLE)
+	MDT_THREADINFO | MDT_IGNOREINACCESSIBLE | MDT_TOKEN)
 #define MDT_IGNOREINACCESSIBLE 0x20000
 
 /* What caused a dump (filled by a trigger, read by the writer). */
@@ -1649,6 +1653,7 @@ struct dump_state {
 	int mp_excluded_count;
 	struct dhandle *hdl; int nhdl; int have_hdl;
 	struct dunloaded *unl; int nunl; int have_unl;
+	struct buf tok; u32 ntok; int have_tok; /* TokenStream records */
 	/* GetThreadDescription (Windows 10 1607+; Wine): not in mingw headers */
 	HRESULT (WINAPI *get_description)(HANDLE, PWSTR *);
 	DWORD pid;
@@ -2358,6 +2363,165 @@ dump_collect_handles(struct dump_state *d)
 		d->hdl[d->nhdl++] = h;
 	}
 	free(buf);
+}
+
+/* TokenStream (WithTokenInformation, 0x40000).  Only the list header
+ * (MINIDUMP_TOKEN_INFO_LIST) and each record's MINIDUMP_TOKEN_INFO_HEADER
+ * are in minidumpapiset.h; the data after them is undocumented.  We write
+ * the layout of a reverse-engineered account of dbghelp's: after the header,
+ * seven {offset, size} pairs (offsets from the record's start) for
+ * TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
+ * TokenPrivileges, TokenStatistics and TokenRestrictedSids, each field
+ * 8-aligned, with every SID pointer replaced by its offset from the start
+ * of its field.  ElementHeaderSize is therefore 16 + 7 * 8.  One record for
+ * the process token (TokenId = PID) and one per impersonating thread
+ * (TokenId = TID); a class the token does not answer has size 0. */
+#define TOK_NFIELDS 7
+
+static u8 *
+dump_token_query(HANDLE tok, TOKEN_INFORMATION_CLASS c, DWORD *len)
+{
+	DWORD need = 0;
+	u8 *p;
+	*len = 0;
+	if (GetTokenInformation(tok, c, NULL, 0, &need) || GetLastError() != ERROR_INSUFFICIENT_BUFFER || !need)
+		return NULL;
+	p = malloc(need);
+	if (p && !GetTokenInformation(tok, c, p, need, &need)) {
+		free(p);
+		return NULL;
+	}
+	*len = need;
+	return p;
+}
+
+/* A SID pointed to from inside a GetTokenInformation buffer, checked */
+static DWORD
+dump_token_sid(const u8 *info, DWORD len, PSID sid)
+{
+	if (!sid || (const u8 *)sid < info || (const u8 *)sid + 8 > info + len || !IsValidSid(sid))
+		return 0;
+	if ((const u8 *)sid + GetLengthSid(sid) > info + len)
+		return 0;
+	return GetLengthSid(sid);
+}
+
+/* {u32 count, count x {u32 sid_offset, u32 attributes}}, 8-aligned, SIDs */
+static int
+dump_token_groups(struct buf *b, const u8 *info, DWORD len)
+{
+	const TOKEN_GROUPS *g = (const TOKEN_GROUPS *)info;
+	size_t start = b->len;
+	u32 i;
+	if (len < sizeof(DWORD) || g->GroupCount > (len - offsetof(TOKEN_GROUPS, Groups)) / sizeof(SID_AND_ATTRIBUTES))
+		return -1;
+	buf_add(b, &g->GroupCount, 4, 1);
+	buf_add(b, NULL, 8 * (size_t)g->GroupCount, 1);
+	for (i = 0; i < g->GroupCount && !b->oom; i++) {
+		DWORD n = dump_token_sid(info, len, g->Groups[i].Sid);
+		u32 pair[2];
+		size_t at;
+		if (!n)
+			return -1;
+		at = buf_add(b, g->Groups[i].Sid, n, i ? 1 : 8);
+		pair[0] = (u32)(at - start);
+		pair[1] = g->Groups[i].Attributes;
+		if (!b->oom)
+			memcpy(b->p + start + 4 + 8 * (size_t)i, pair, 8);
+	}
+	return b->oom ? -1 : 0;
+}
+
+/* One record in d->tok; 0, or -1 if the token says too little (no user) */
+static int
+dump_token_record(struct dump_state *d, HANDLE tok, DWORD id)
+{
+	static const TOKEN_INFORMATION_CLASS cls[TOK_NFIELDS] = {
+		TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
+		TokenPrivileges, TokenStatistics, TokenRestrictedSids };
+	struct buf *b = &d->tok;
+	size_t start = b->len, hdr;
+	u32 pairs[2 * TOK_NFIELDS];
+	int i, ok = 0;
+
+	memset(pairs, 0, sizeof pairs);
+	hdr = buf_add(b, NULL, 16 + sizeof pairs, 8);
+	start = hdr;
+	for (i = 0; i < TOK_NFIELDS && !b->oom; i++) {
+		DWORD len;
+		u8 *info = dump_token_query(tok, cls[i], &len);
+		size_t at;
+		buf_add(b, NULL, 0, 8);
+		at = b->len;
+		if (info) {
+			if (cls[i] == TokenUser || cls[i] == TokenPrimaryGroup) {
+				/* {u32 sid_offset = 8, u32 attributes}, SID */
+				PSID sid = cls[i] == TokenUser ? ((TOKEN_USER *)info)->User.Sid
+				                               : ((TOKEN_PRIMARY_GROUP *)info)->PrimaryGroup;
+				DWORD n = len >= sizeof(void *) ? dump_token_sid(info, len, sid) : 0;
+				if (n) {
+					u32 two[2] = { 8, cls[i] == TokenUser ? ((TOKEN_USER *)info)->User.Attributes : 0 };
+					buf_add(b, two, 8, 1);
+					buf_add(b, sid, n, 1);
+					ok |= cls[i] == TokenUser;
+				}
+			} else if (cls[i] == TokenGroups || cls[i] == TokenRestrictedSids) {
+				if (dump_token_groups(b, info, len) < 0)
+					b->len = at; /* a malformed answer: left out */
+			} else {
+				buf_add(b, info, len, 1); /* no pointers inside */
+			}
+			free(info);
+		}
+		pairs[2 * i] = (u32)(at - start);
+		pairs[2 * i + 1] = (u32)(b->len - at);
+	}
+	buf_add(b, NULL, 0, 8);
+	if (b->oom || !ok) {
+		b->len = start;
+		return -1;
+	}
+	{
+		u32 h[4];
+		u64 hv = (u64)(ULONG_PTR)tok;
+		h[0] = (u32)(b->len - start);
+		h[1] = id;
+		memcpy(&h[2], &hv, 8);
+		memcpy(b->p + start, h, 16);
+		memcpy(b->p + start + 16, pairs, sizeof pairs);
+	}
+	d->ntok++;
+	return 0;
+}
+
+static void
+dump_collect_tokens(struct dump_state *d)
+{
+	HANDLE tok;
+	int i;
+	buf_add(&d->tok, NULL, 16, 1); /* MINIDUMP_TOKEN_INFO_LIST, filled in at the end */
+	if (OpenProcessToken(d->h, TOKEN_QUERY, &tok)) {
+		dump_token_record(d, tok, d->pid);
+		CloseHandle(tok);
+	} else {
+		vlog("token of process %lu: error %lu\n", d->pid, GetLastError());
+	}
+	for (i = 0; i < d->nth; i++)
+		if (OpenThreadToken(d->th[i].h, TOKEN_QUERY, TRUE, &tok)) { /* impersonating */
+			dump_token_record(d, tok, d->th[i].tid);
+			CloseHandle(tok);
+		}
+	if (d->tok.oom || !d->ntok) {
+		free(d->tok.p);
+		memset(&d->tok, 0, sizeof d->tok);
+		d->ntok = 0;
+		return;
+	}
+	{
+		u32 h[4] = { (u32)d->tok.len, d->ntok, 16, 16 + 8 * TOK_NFIELDS };
+		memcpy(d->tok.p, h, 16);
+	}
+	d->have_tok = 1;
 }
 
 static void
@@ -3578,6 +3742,12 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		}
 	}
 
+	if (d->have_tok && (mask & MDT_TOKEN)) { /* Token: built whole by dump_collect_tokens */
+		dir[nd].type = MD_TOKEN;
+		dir[nd].size = (u32)d->tok.len;
+		dir[nd++].rva = (u32)buf_add(&b, d->tok.p, d->tok.len, 8);
+	}
+
 	if (rq->comment) { /* CommentStreamA and CommentStreamW, NUL included */
 		int na = WideCharToMultiByte(CP_ACP, 0, rq->comment, -1, NULL, 0, NULL, NULL);
 		char *a = na > 0 ? xcalloc(na, 1) : NULL;
@@ -3616,7 +3786,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			if (i == 0)
 				mem_off = at;
 			bad += dump_read_fill(d->h, d->rng[i].start, b.p + at, (size_t)d->rng[i].size);
-			if (mask & MDT_FILTERTRIAGE)
+			if (mask & (MDT_FILTERTRIAGE | MDT_FILTERMEMORY))
 				dump_sanitize_stacks(d, d->rng[i].start, b.p + at, d->rng[i].size);
 			md.start = d->rng[i].start;
 			md.mem.size = (u32)d->rng[i].size;
@@ -3715,7 +3885,9 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	hd.dir_rva = (u32)dir_off;
 	hd.timestamp = (u32)time(NULL);
 	/* Flags: what was asked and honoured, less streams that could not be read */
-	hd.flags = mask & ~(u64)((d->have_unl ? 0 : MDT_UNLOADEDMODULES) | (d->have_hdl ? 0 : MDT_HANDLEDATA));
+	hd.flags = mask & ~(u64)((d->have_unl ? 0 : MDT_UNLOADEDMODULES) | (d->have_hdl ? 0 : MDT_HANDLEDATA) |
+	                         (d->have_tok ? 0 : MDT_TOKEN) |
+	                         (full ? MDT_FILTERMEMORY : 0)); /* stacks in a Memory64 blob are not filtered */
 	memcpy(b.p, &hd, sizeof hd);
 	memcpy(b.p + dir_off, dir, sizeof dir);
 
@@ -3790,6 +3962,8 @@ dump_free_state(struct dump_state *d)
 	dump_free_modules(d);
 	free(d->unl);
 	d->unl = NULL;
+	free(d->tok.p);
+	memset(&d->tok, 0, sizeof d->tok);
 	{
 		int i;
 		for (i = 0; i < d->nhdl; i++) {
@@ -3996,6 +4170,8 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		dump_collect_unloaded(&d);
 	if (d.mask & MDT_HANDLEDATA)
 		dump_collect_handles(&d);
+	if (d.mask & MDT_TOKEN)
+		dump_collect_tokens(&d);
 	if (req->callback && dump_callbacks_select(&d) < 0)
 		goto out;
 	{
@@ -5715,13 +5891,17 @@ static void
 main_check_mask(unsigned long long mask)
 {
 	static const struct { u64 bit; const char *name; } names[] = {
-		{ 0x8, "FilterMemory" }, { 0x4000, "WithoutAuxiliaryState" },
-		{ 0x8000, "WithFullAuxiliaryState" }, { 0x40000, "WithTokenInformation" },
+		{ 0x8000, "WithFullAuxiliaryState" },
 		{ 0x100000, "FilterTriage" }, { 0x200000, "WithAvxXStateContext" },
 		{ 0x400000, "WithIptTrace" } };
 	u64 bad = mask & ~(u64)MDT_HONOURED;
 	size_t i;
 	char list[512] = "";
+	if ((mask & MDT_FILTERMEMORY) && (mask & MDT_FULLMEMORY)) {
+		SetLastError(0);
+		warn("-mc: 0x8 FilterMemory applies to stacks in a MemoryList; with 0x2 FullMemory it is "
+		     "left out of the dump and its Flags");
+	}
 	if (!bad)
 		return;
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)

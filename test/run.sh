@@ -876,12 +876,21 @@ writer_custom_masks() {
 	got=$(read16 "$O/wm/normal.dmp" "0x$(field wr indirect)" "$O/wm/i.txt")
 	[ -z "$got" ] || fail "-mc 0 holds indirectly referenced memory"
 	# an unsupported bit is named on stderr and left out of Flags
-	pd -mc 0x40004 "$pid" "$(wpath "$O/wm/token.dmp")"
+	pd -mc 0x400004 "$pid" "$(wpath "$O/wm/ipt.dmp")"
 	expect_rc 0
-	expect_err '0x40000 WithTokenInformation'
-	file "$O/wm/token.dmp" | grep -q ' 0x4 type' || fail "-mc 0x40004: Flags not 0x4: $(file "$O/wm/token.dmp")"
-	yaml "$O/wm/token.dmp" "$O/wm/token.yaml"
-	grep -q 'Type: *HandleData' "$O/wm/token.yaml" || fail "-mc 0x4 wrote no HandleData"
+	expect_err '0x400000 WithIptTrace'
+	file "$O/wm/ipt.dmp" | grep -q ' 0x4 type' || fail "-mc 0x400004: Flags not 0x4: $(file "$O/wm/ipt.dmp")"
+	yaml "$O/wm/ipt.dmp" "$O/wm/ipt.yaml"
+	grep -q 'Type: *HandleData' "$O/wm/ipt.yaml" || fail "-mc 0x4 wrote no HandleData"
+	# FilterMemory: the stack local's bytes become the 0defaced marker; the
+	# stacks still walk
+	pd -mc 0x8 "$pid" "$(wpath "$O/wm/filter.dmp")"
+	expect_rc 0
+	file "$O/wm/filter.dmp" | grep -q ' 0x8 type' || fail "-mc 0x8: Flags not 0x8: $(file "$O/wm/filter.dmp")"
+	got=$(read16 "$O/wm/filter.dmp" "0x$(field wr stack)" "$O/wm/f.txt")
+	[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "-mc 0x8 stack local: '$got', want the 0defaced marker"
+	lldb_do "$O/wm/filter.dmp" "$O/wm/fl" 'bt all'
+	grep -q 'target.exe`main' "$O/wm/fl" || fail "-mc 0x8 stacks no longer walk to main"
 	# PrivateReadWrite: the 4 MiB private buffer, in a MemoryList
 	pd -mc 0x200 "$pid" "$(wpath "$O/wm/prw.dmp")"
 	expect_rc 0
@@ -907,7 +916,7 @@ writer_triage() {
 	expect_out 'Dump types: *Triage'
 	file "$O/wt/t.dmp" | grep -q ' 0x120804 type' || fail "Flags not 0x120804: $(file "$O/wt/t.dmp")"
 	yaml "$O/wt/t.dmp" "$O/wt/y"
-	for s in ThreadInfoList UnloadedModuleList Memory64List 0x18; do
+	for s in ThreadInfoList UnloadedModuleList Memory64List 0x18 Token; do
 		! grep -q "Type: *$s\$" "$O/wt/y" || fail "-mt wrote $s"
 	done
 	grep -q 'Type: *HandleData' "$O/wt/y" || fail "-mt has no HandleData"
@@ -944,7 +953,7 @@ writer_miniplus() {
 	expect_rc 0
 	expect_out 'Dump types: *MiniPlus'
 	expect_out 'MiniPlus: left out 6 allocations of 96 MB (576 MB)'
-	file "$O/wp/p.dmp" | grep -q ' 0x31b65 type' || fail "Flags not 0x31b65: $(file "$O/wp/p.dmp")"
+	file "$O/wp/p.dmp" | grep -q ' 0x71b65 type' || fail "Flags not 0x71b65: $(file "$O/wp/p.dmp")"
 	yaml "$O/wp/p.dmp" "$O/wp/y"
 	grep -q 'Type: *Memory64List' "$O/wp/y" || fail "-mp wrote no Memory64List"
 	size=$(wc -c <"$O/wp/p.dmp")
@@ -1107,8 +1116,43 @@ writer_header_and_flags() {
 	for k in mini full; do
 		file "$O/wr/$k.dmp" | grep -q 'Mini DuMP crash report' || fail "$k: file(1) does not see MDMP"
 	done
-	file "$O/wr/full.dmp" | grep -q '0x21826 type' || fail "full: header Flags not 0x21826: $(file "$O/wr/full.dmp")"
-	file "$O/wr/mini.dmp" | grep -q '0x21965 type' || fail "mini: header Flags not 0x21965: $(file "$O/wr/mini.dmp")"
+	file "$O/wr/full.dmp" | grep -q '0x61826 type' || fail "full: header Flags not 0x61826: $(file "$O/wr/full.dmp")"
+	file "$O/wr/mini.dmp" | grep -q '0x61965 type' || fail "mini: header Flags not 0x61965: $(file "$O/wr/mini.dmp")"
+}
+
+# TokenStream (19): obj2yaml gives its bytes; the layout after each record's
+# MINIDUMP_TOKEN_INFO_HEADER is the one procdump.c documents (seven
+# {offset, size} pairs, the TokenUser field being {8, attributes, SID})
+writer_token() {
+	wr_setup
+	pid=$(field wr pid)
+	imp=$(field wr impersonating)
+	sid=$(field wr usersid | tr a-f A-F)
+	[ -n "$imp" ] && [ -n "$sid" ] || fail "the target did not report its SID and impersonating thread"
+	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
+	u32() { echo $((0x$(le "$(echo "$hex" | cut -c$((2 * $1 + 1))-$((2 * $1 + 8)))"))); }
+	for k in mini full; do
+		hex=$(grep -A1 'Type: *Token$' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		[ -n "$hex" ] || fail "$k: no Token stream (19)"
+		[ "$(u32 0)" = $(( ${#hex} / 2 )) ] || fail "$k: TokenListSize $(u32 0) is not the stream size $(( ${#hex} / 2 ))"
+		n=$(u32 4)
+		[ "$(u32 8)" = 16 ] && [ "$(u32 12)" = 72 ] || fail "$k: list header sizes $(u32 8)/$(u32 12), want 16/72"
+		at=16 i=0 seen_pid=0 seen_imp=0
+		while [ $i -lt "$n" ]; do
+			size=$(u32 $at) id=$(u32 $((at + 4)))
+			uoff=$(u32 $((at + 16 + 8))) ulen=$(u32 $((at + 16 + 12)))
+			[ "$(u32 $((at + uoff)))" = 8 ] || fail "$k: token $i: TokenUser SID offset is not 8"
+			got=$(echo "$hex" | cut -c$((2 * (at + uoff + 8) + 1))-$((2 * (at + uoff + 8) + ${#sid})))
+			[ "$got" = "$sid" ] || fail "$k: token $i (id $id): user SID $got, the target says $sid"
+			[ "$ulen" = $((8 + ${#sid} / 2)) ] || fail "$k: token $i: TokenUser field size $ulen"
+			[ "$id" = "$pid" ] && seen_pid=1
+			[ "$id" = "$imp" ] && seen_imp=1
+			at=$((at + size)) i=$((i + 1))
+		done
+		[ $at = $(( ${#hex} / 2 )) ] || fail "$k: records end at $at, the stream at $(( ${#hex} / 2 ))"
+		[ $seen_pid = 1 ] || fail "$k: no token record for the process ($pid)"
+		[ $seen_imp = 1 ] || fail "$k: no token record for impersonating thread $imp"
+	done
 }
 writer_guard_page_untouched() {
 	wr_setup
@@ -1749,7 +1793,7 @@ t 'writer: Breakpad minidump_dump accepts -mm (exit 0): PID, threads, CodeView i
 t 'writer: thread names and the unloaded test DLL, as Breakpad reads them' writer_thread_names_and_unloaded
 t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' writer_thread_info_list
 t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' writer_handle_data
-t 'writer: -mc masks: 0 (Normal), HandleData with an unsupported bit named, PrivateReadWrite, FilterModulePaths' writer_custom_masks
+t 'writer: -mc masks: 0 (Normal), HandleData with an unsupported bit named, FilterMemory, PrivateReadWrite, FilterModulePaths' writer_custom_masks
 t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optional streams' writer_triage
 t 'writer: -mp leaves out the 576 MB area but keeps the chunk a stack points into' writer_miniplus
 t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' writer_breakpad_accepts_memorylist_types
@@ -1759,6 +1803,7 @@ t 'writer: a target whose threads come and go is dumped whole, six times' writer
 t 'writer: MemoryInfoList covers the address space; stacks hold RSP and end at StackBase' writer_memory_info_and_stacks
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
+t 'writer: Token stream: the process token and the impersonating thread, with the user SID' writer_token
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
 t 'writer: the guard page keeps PAGE_GUARD and is not in the dump' writer_guard_page_untouched
 t 'writer: MemoryList ranges ascending, non-empty, no overlap, at most 4096' writer_memorylist_sane

@@ -74,6 +74,9 @@ target_worker(void *arg)
 	name_thread(name);
 	local[0] = 1;
 	printf("tid=%lu role=worker\n", GetCurrentThreadId());
+	/* the first worker impersonates: its token is a TokenStream record */
+	if ((ULONG_PTR)arg == 1 && ImpersonateSelf(SecurityImpersonation))
+		printf("impersonating=%lu\n", GetCurrentThreadId());
 	InterlockedIncrement(&started);
 	for (;;)
 		Sleep(1000 + local[0]);
@@ -109,6 +112,17 @@ main(int argc, char **argv)
 	printf("pid=%lu\n", GetCurrentProcessId());
 	printf("tid=%lu role=main\n", GetCurrentThreadId());
 	name_thread(L"pd-main");
+	{ /* the user SID, as bytes, for the TokenStream test */
+		HANDLE tok;
+		union { TOKEN_USER u; unsigned char b[256]; } tu;
+		DWORD got;
+		char sh[2 * 68 + 1];
+		if (OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok) &&
+		    GetTokenInformation(tok, TokenUser, &tu, sizeof tu, &got) && GetLengthSid(tu.u.User.Sid) <= 68) {
+			hex(tu.u.User.Sid, GetLengthSid(tu.u.User.Sid), sh);
+			printf("usersid=%s\n", sh);
+		}
+	}
 	{
 		char name[64];
 		HANDLE pipe;
