@@ -1584,6 +1584,7 @@ struct pd_dump_req {
 	int timed_out;             /* set by the writer when the deadline passed */
 	int at_exit;               /* stopped at EXIT_PROCESS: no threads left */
 	int dbghelp;               /* -dbghelp: the system's MiniDumpWriteDump */
+	int native_view;           /* -64: a WOW64 target's 64-bit view, not its x86 one */
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
 	void *callback_param;
 	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
@@ -1664,7 +1665,24 @@ struct dump_state {
 	struct range *rng; int nrng, cap_rng;
 	u64 create_time, user_time, kernel_time;
 	const struct pd_dump_req *req;
+	/* The view: native, or (procdump64, WOW64 target, no -64) x86: 32-bit
+	 * contexts, TEBs, PEB and modules, the address space below 4 GiB. */
+	int x86;
+	u32 ps;                    /* the view's pointer size */
+	u64 peb;                   /* the view's PEB */
 };
+
+/* A pointer of the view's size in target memory */
+static u64
+dump_rptr(const struct dump_state *d, u64 addr, int *ok)
+{
+	u32 v = 0;
+	if (d->ps == 8)
+		return w32_read_ptr(d->h, addr, ok);
+	if (w32_read(d->h, addr, &v, 4) < 0)
+		*ok = 0;
+	return v;
+}
 
 static int
 dump_readable(const struct dregion *r)
@@ -1771,19 +1789,38 @@ dump_resume(struct dump_state *d)
 struct ctx_job {
 	CONTEXT ctx;               /* first: 16-byte aligned with the job */
 	HANDLE h;
+	int wow;                   /* a WOW64_CONTEXT, in ctx's first 716 bytes */
 	volatile LONG ok;
 };
+
+_Static_assert(sizeof(WOW64_CONTEXT) == 716, "WOW64_CONTEXT");
+_Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a CONTEXT");
+
+/* Wow64GetThreadContext (Windows 7+, Wine): resolved at run time */
+typedef BOOL (WINAPI *fn_Wow64GetThreadContext)(HANDLE, WOW64_CONTEXT *);
+static fn_Wow64GetThreadContext
+w32_wow64_get_context(void)
+{
+	return (fn_Wow64GetThreadContext)(void (*)(void))GetProcAddress(GetModuleHandleW(L"kernel32.dll"),
+	                                                                "Wow64GetThreadContext");
+}
 
 static DWORD WINAPI
 dump_ctx_worker(void *arg)
 {
 	struct ctx_job *j = arg;
-	j->ok = GetThreadContext(j->h, &j->ctx) != 0;
+	if (j->wow) {
+		fn_Wow64GetThreadContext f = w32_wow64_get_context();
+		j->ok = f && f(j->h, (WOW64_CONTEXT *)&j->ctx);
+	} else
+		j->ok = GetThreadContext(j->h, &j->ctx) != 0;
 	return 0;
 }
 
+/* out: a CONTEXT, or (wow) a WOW64_CONTEXT in its first bytes; its
+ * ContextFlags say what to read */
 static int
-dump_get_context(HANDLE h, CONTEXT *out)
+dump_get_context(HANDLE h, CONTEXT *out, int wow)
 {
 	struct ctx_job *j = _aligned_malloc(sizeof *j, 16);
 	HANDLE w;
@@ -1791,7 +1828,8 @@ dump_get_context(HANDLE h, CONTEXT *out)
 	if (!j)
 		return 0;
 	memset(j, 0, sizeof *j);
-	j->ctx.ContextFlags = out->ContextFlags;
+	j->wow = wow;
+	memcpy(&j->ctx, out, sizeof j->ctx); /* its ContextFlags, wherever the layout keeps them */
 	if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &j->h, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
 		_aligned_free(j);
 		return 0;
@@ -1818,15 +1856,22 @@ static void
 dump_collect_threads(struct dump_state *d)
 {
 	int i, ok;
-	const u64 ps = sizeof(void *);
+	const u64 ps = d->ps;
 	for (i = 0; i < d->nth; i++) {
 		struct dthread *t = &d->th[i];
 		struct pd_thread_basic tbi;
 		t->ctx = _aligned_malloc(sizeof(CONTEXT), 16);
-		if (t->ctx) {
+		if (t->ctx && d->x86) {
+			WOW64_CONTEXT *w = (WOW64_CONTEXT *)t->ctx;
+			memset(t->ctx, 0, sizeof(CONTEXT));
+			w->ContextFlags = WOW64_CONTEXT_ALL;
+			t->ctx_ok = dump_get_context(t->h, t->ctx, 1);
+			t->sp = w->Esp;
+			t->ip = w->Eip;
+		} else if (t->ctx) {
 			memset(t->ctx, 0, sizeof(CONTEXT));
 			t->ctx->ContextFlags = CONTEXT_ALL;
-			t->ctx_ok = dump_get_context(t->h, t->ctx);
+			t->ctx_ok = dump_get_context(t->h, t->ctx, 0);
 #ifdef _WIN64
 			t->sp = t->ctx->Rsp;
 			t->ip = t->ctx->Rip;
@@ -1866,12 +1911,47 @@ dump_collect_threads(struct dump_state *d)
 			t->info.affinity = tbi.AffinityMask;
 			t->teb = (u64)(ULONG_PTR)tbi.TebBaseAddress;
 			ok = 1;
+			if (d->x86 && t->teb) {
+				/* the 32-bit TEB: TEB64.WowTebOffset (Windows 10+, Wine),
+				 * else the fixed 2 pages of earlier WOW64 */
+				LONG off = 0;
+				if (w32_read(d->h, t->teb + 0x180C, &off, 4) < 0 || off <= 0 || off > 0x10000)
+					off = 0x2000;
+				t->teb += (u64)off;
+			}
 			/* NT_TIB: ExceptionList, StackBase, StackLimit */
-			t->stack_base = w32_read_ptr(d->h, t->teb + ps, &ok);
-			t->stack_limit = w32_read_ptr(d->h, t->teb + 2 * ps, &ok);
+			t->stack_base = dump_rptr(d, t->teb + ps, &ok);
+			t->stack_limit = dump_rptr(d, t->teb + 2 * ps, &ok);
 			if (!ok)
 				t->stack_base = t->stack_limit = 0;
 		}
+	}
+}
+
+/* The view's PEB: the native one, or the 32-bit one that a 32-bit TEB
+ * names (TEB32.ProcessEnvironmentBlock), else ProcessWow64Information. */
+static void
+dump_find_peb(struct dump_state *d)
+{
+	struct pd_process_basic pbi;
+	int i, ok;
+	if (!d->x86) {
+		if (PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 0, &pbi, sizeof pbi, NULL)))
+			d->peb = (u64)(ULONG_PTR)pbi.PebBaseAddress;
+		return;
+	}
+	for (i = 0; i < d->nth && !d->peb; i++) {
+		ok = 1;
+		if (d->th[i].teb)
+			d->peb = dump_rptr(d, d->th[i].teb + 0x30, &ok);
+		if (!ok || d->peb < 0x10000)
+			d->peb = 0;
+	}
+	if (!d->peb) {
+		ULONG_PTR p = 0;
+		if (PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 26 /* ProcessWow64Information */, &p,
+		                                               sizeof p, NULL)) && p >= 0x10000)
+			d->peb = p;
 	}
 }
 
@@ -1910,6 +1990,14 @@ dump_collect_memory_map(struct dump_state *d)
 		if ((u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize <= addr)
 			break;
 		addr = (u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize;
+		if (d->x86 && addr >= (1ULL << 32)) { /* the x86 view ends at 4 GiB */
+			struct dregion *r = &d->reg[d->nreg - 1];
+			if (r->base >= (1ULL << 32))
+				d->nreg--;
+			else
+				r->size = (1ULL << 32) - r->base;
+			break;
+		}
 		if (addr == 0 || addr > (u64)(ULONG_PTR)-1)
 			break;
 	}
@@ -2092,30 +2180,29 @@ dump_module_pe(struct dump_state *d, struct dmodule *m)
 static int
 dump_collect_modules(struct dump_state *d)
 {
-	struct pd_process_basic pbi;
-	const u64 ps = sizeof(void *);
+	const u64 ps = d->ps;
 	/* PEB.Ldr, PEB_LDR_DATA.InLoadOrderModuleList and LDR_DATA_TABLE_ENTRY
-	 * offsets for this build's pointer size (the target has the same). */
+	 * offsets for the view's pointer size */
 	const u64 off_ldr = ps == 8 ? 0x18 : 0x0C, off_list = ps == 8 ? 0x10 : 0x0C;
 	const u64 off_base = ps == 8 ? 0x30 : 0x18, off_size = ps == 8 ? 0x40 : 0x20;
 	const u64 off_name = ps == 8 ? 0x48 : 0x24;
 	u64 head, cur;
 	int ok = 1, guard = 0, cap = 0;
 
-	if (!PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 0, &pbi, sizeof pbi, NULL))) {
+	if (!d->peb) {
 		warn("cannot read the process environment block of %lu", d->pid);
 		return -1;
 	}
-	head = w32_read_ptr(d->h, (u64)(ULONG_PTR)pbi.PebBaseAddress + off_ldr, &ok) + off_list;
+	head = dump_rptr(d, d->peb + off_ldr, &ok) + off_list;
 	if (!ok)
 		return -1;
-	cur = w32_read_ptr(d->h, head, &ok);
+	cur = dump_rptr(d, head, &ok);
 	while (ok && cur && cur != head && guard++ < 4096) {
 		struct dmodule m;
 		u16 len = 0;
 		u64 nbuf;
 		memset(&m, 0, sizeof m);
-		m.base = w32_read_ptr(d->h, cur + off_base, &ok);
+		m.base = dump_rptr(d, cur + off_base, &ok);
 		{
 			u32 sz = 0;
 			if (w32_read(d->h, cur + off_size, &sz, 4) < 0)
@@ -2124,7 +2211,7 @@ dump_collect_modules(struct dump_state *d)
 		}
 		if (w32_read(d->h, cur + off_name, &len, 2) < 0)
 			ok = 0;
-		nbuf = w32_read_ptr(d->h, cur + off_name + ps, &ok);
+		nbuf = dump_rptr(d, cur + off_name + ps, &ok);
 		if (!ok)
 			break;
 		if (m.base) {
@@ -2140,7 +2227,7 @@ dump_collect_modules(struct dump_state *d)
 			}
 			d->mod[d->nmod++] = m;
 		}
-		cur = w32_read_ptr(d->h, cur, &ok); /* InLoadOrderLinks.Flink */
+		cur = dump_rptr(d, cur, &ok); /* InLoadOrderLinks.Flink */
 	}
 	return 0;
 }
@@ -2655,7 +2742,7 @@ dump_add_string(struct buf *b, const wchar_t *s)
 }
 
 static void
-dump_system_info(struct buf *b, struct md_dir *dir)
+dump_system_info(struct buf *b, struct md_dir *dir, int x86)
 {
 	struct md_sysinfo si;
 	SYSTEM_INFO ns;
@@ -2672,15 +2759,14 @@ dump_system_info(struct buf *b, struct md_dir *dir)
 		v.dwOSVersionInfoSize = sizeof v;
 		GetVersionExW((OSVERSIONINFOW *)&v);
 	}
-#ifdef _WIN64
-	si.arch = PROCESSOR_ARCHITECTURE_AMD64;
-	for (i = 0; i < 128; i++)
-		if (IsProcessorFeaturePresent(i))
-			si.cpu.other.features[i / 64] |= 1ULL << (i % 64);
-#else
-	si.arch = PROCESSOR_ARCHITECTURE_INTEL;
-	{
+	if (!x86) {
+		si.arch = PROCESSOR_ARCHITECTURE_AMD64;
+		for (i = 0; i < 128; i++)
+			if (IsProcessorFeaturePresent(i))
+				si.cpu.other.features[i / 64] |= 1ULL << (i % 64);
+	} else {
 		unsigned a, bx, c, dx;
+		si.arch = PROCESSOR_ARCHITECTURE_INTEL;
 		if (__get_cpuid(0, &a, &bx, &c, &dx)) {
 			si.cpu.x86.vendor[0] = bx;
 			si.cpu.x86.vendor[1] = dx;
@@ -2694,8 +2780,6 @@ dump_system_info(struct buf *b, struct md_dir *dir)
 				si.cpu.x86.amd_ext = dx;
 		}
 	}
-	(void)i;
-#endif
 	si.level = ns.wProcessorLevel;
 	si.revision = ns.wProcessorRevision;
 	si.nproc = (u8)(ns.dwNumberOfProcessors > 255 ? 255 : ns.dwNumberOfProcessors);
@@ -2721,8 +2805,7 @@ dump_system_info(struct buf *b, struct md_dir *dir)
 static void
 dump_plan_process_data(struct dump_state *d)
 {
-	struct pd_process_basic pbi;
-	const u64 ps = sizeof(void *);
+	const u64 ps = d->ps;
 	const u64 peb_size = ps == 8 ? 0x7C8 : 0x480, ldr_size = ps == 8 ? 0x58 : 0x30;
 	const u64 entry_size = ps == 8 ? 0x120 : 0xA8, params_size = ps == 8 ? 0x440 : 0x2C0;
 	const u64 teb_size = ps == 8 ? 0x1838 : 0xFE4;
@@ -2736,15 +2819,15 @@ dump_plan_process_data(struct dump_state *d)
 	for (i = 0; i < d->nth; i++)
 		if (d->th[i].teb)
 			dump_add_readable(d, d->th[i].teb, teb_size);
-	if (!PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 0, &pbi, sizeof pbi, NULL)))
+	if (!d->peb)
 		return;
-	peb = (u64)(ULONG_PTR)pbi.PebBaseAddress;
+	peb = d->peb;
 	dump_add_readable(d, peb, peb_size);
-	ldr = w32_read_ptr(d->h, peb + (ps == 8 ? 0x18 : 0x0C), &ok);
+	ldr = dump_rptr(d, peb + (ps == 8 ? 0x18 : 0x0C), &ok);
 	if (ok && dump_region_of(d, ldr)) {
 		dump_add_readable(d, ldr, ldr_size);
 		head = ldr + (ps == 8 ? 0x10 : 0x0C);
-		cur = w32_read_ptr(d->h, head, &ok);
+		cur = dump_rptr(d, head, &ok);
 		while (ok && cur && cur != head && guard++ < 4096 && dump_region_of(d, cur)) {
 			int k;
 			dump_add_readable(d, cur, entry_size);
@@ -2754,15 +2837,15 @@ dump_plan_process_data(struct dump_state *d)
 				u64 buf;
 				if (w32_read(d->h, us, &len, 2) < 0)
 					break;
-				buf = w32_read_ptr(d->h, us + ps, &ok);
+				buf = dump_rptr(d, us + ps, &ok);
 				if (ok && buf && len)
 					dump_add_readable(d, buf, (u64)len + 2);
 			}
-			cur = w32_read_ptr(d->h, cur, &ok);
+			cur = dump_rptr(d, cur, &ok);
 		}
 	}
 	ok = 1;
-	params = w32_read_ptr(d->h, peb + (ps == 8 ? 0x20 : 0x10), &ok);
+	params = dump_rptr(d, peb + (ps == 8 ? 0x20 : 0x10), &ok);
 	if (!ok || !dump_region_of(d, params))
 		return;
 	dump_add_readable(d, params, params_size);
@@ -2772,13 +2855,13 @@ dump_plan_process_data(struct dump_state *d)
 		u64 buf;
 		if (w32_read(d->h, us, &len, 2) < 0)
 			continue;
-		buf = w32_read_ptr(d->h, us + ps, &ok);
+		buf = dump_rptr(d, us + ps, &ok);
 		if (ok && buf && len)
 			dump_add_readable(d, buf, (u64)len + 2);
 		ok = 1;
 	}
 	/* the environment block ends with two NULs; at most 32 K characters */
-	env = w32_read_ptr(d->h, params + (ps == 8 ? 0x80 : 0x48), &ok);
+	env = dump_rptr(d, params + (ps == 8 ? 0x80 : 0x48), &ok);
 	if (ok && env && dump_region_of(d, env)) {
 		wchar_t chunk[2048];
 		u64 n = 0;
@@ -2818,11 +2901,16 @@ dump_scan_pointers(struct dump_state *d, dump_word_fn fn, void *ctx)
 	int i;
 	for (i = 0; i < d->nth; i++) {
 		struct dthread *t = &d->th[i];
-		ULONG_PTR *words = NULL;
+		u8 *words = NULL;
 		size_t nw = 0, k, nreg = 0;
 		u64 lo, hi = t->stack_base, regs[17];
 		int stop = 0;
-		if (t->ctx_ok) {
+		if (t->ctx_ok && d->x86) {
+			const WOW64_CONTEXT *c = (const WOW64_CONTEXT *)t->ctx;
+			u64 r[] = { c->Eax, c->Ebx, c->Ecx, c->Edx, c->Esi, c->Edi, c->Ebp };
+			for (nreg = 0; nreg < sizeof r / sizeof r[0]; nreg++)
+				regs[nreg] = r[nreg];
+		} else if (t->ctx_ok) {
 #ifdef _WIN64
 			const CONTEXT *c = t->ctx;
 			u64 r[] = { c->Rax, c->Rbx, c->Rcx, c->Rdx, c->Rsi, c->Rdi, c->Rbp, c->R8, c->R9,
@@ -2834,17 +2922,21 @@ dump_scan_pointers(struct dump_state *d, dump_word_fn fn, void *ctx)
 			for (nreg = 0; nreg < sizeof r / sizeof r[0]; nreg++)
 				regs[nreg] = r[nreg];
 		}
-		lo = t->sp & ~(u64)(sizeof(void *) - 1);
+		lo = t->sp & ~(u64)(d->ps - 1);
 		if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
 			lo = t->stack_limit;
 		if (hi > lo && hi - lo <= (4u << 20)) {
-			nw = (size_t)((hi - lo) / sizeof(void *));
-			words = malloc(nw * sizeof *words);
-			if (!words || dump_read_fill(d->h, lo, (u8 *)words, nw * sizeof *words) == nw * sizeof *words)
+			nw = (size_t)((hi - lo) / d->ps);
+			words = malloc(nw * d->ps);
+			if (!words || dump_read_fill(d->h, lo, words, nw * d->ps) == nw * d->ps)
 				nw = 0; /* nothing readable */
 		}
 		for (k = 0; k < nreg + nw && !stop; k++) {
-			u64 v = k < nreg ? regs[k] : (u64)words[k - nreg];
+			u64 v = 0;
+			if (k < nreg)
+				v = regs[k];
+			else
+				memcpy(&v, words + (k - nreg) * d->ps, d->ps); /* little-endian */
 			if (v < 0x10000 || v > top - 0x10000)
 				continue;
 			stop = fn(d, lo, hi, v, ctx);
@@ -3089,7 +3181,7 @@ dump_callbacks_select(struct dump_state *d)
 			in->Thread.ThreadHandle = t->h;
 			if (t->ctx)
 				memcpy(&in->Thread.Context, t->ctx, sizeof(CONTEXT));
-			in->Thread.SizeOfContext = sizeof(CONTEXT);
+			in->Thread.SizeOfContext = d->x86 ? sizeof(WOW64_CONTEXT) : sizeof(CONTEXT);
 			in->Thread.StackBase = t->stack_base;
 			in->Thread.StackEnd = t->stack_limit;
 			ok = dump_call(d, ThreadCallback, in, &out);
@@ -3208,7 +3300,7 @@ dump_plan_memory(struct dump_state *d, u64 mask)
 		struct dthread *t = &d->th[i];
 		ULONG wf = d->req->callback ? t->write_flags : 0x7F;
 		if (t->stack_base > t->stack_limit && (wf & 0x2 /* ThreadWriteStack */)) {
-			u64 lo = t->sp - sizeof(void *);
+			u64 lo = t->sp - d->ps;
 			if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
 				lo = t->stack_limit;
 			dump_add_readable(d, lo, t->stack_base - lo);
@@ -3346,7 +3438,7 @@ dump_thread_stack(struct dump_state *d, struct dthread *t)
 	t->stk_start = t->stk_size = 0;
 	if (t->stack_base <= t->stack_limit)
 		return;
-	lo = t->sp - sizeof(void *);
+	lo = t->sp - d->ps;
 	if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
 		lo = t->stack_limit;
 	for (i = 0; i < d->nrng; i++) {
@@ -3375,7 +3467,8 @@ dump_thread_stack(struct dump_state *d, struct dthread *t)
 static void
 dump_sanitize_stacks(struct dump_state *d, u64 addr, u8 *bytes, u64 n)
 {
-	const size_t ws = sizeof(ULONG_PTR);
+	const size_t ws = d->ps;
+	const u64 vmax = ws == 8 ? ~0ULL : 0xFFFFFFFFULL;
 	int i;
 	for (i = 0; i < d->nth; i++) {
 		const struct dthread *t = &d->th[i];
@@ -3388,21 +3481,17 @@ dump_sanitize_stacks(struct dump_state *d, u64 addr, u8 *bytes, u64 n)
 			hi = addr + n;
 		lo = (lo + ws - 1) & ~(u64)(ws - 1);
 		for (a = lo; a + ws <= hi; a += ws) {
-			ULONG_PTR v;
+			u64 v = 0;
 			const struct dregion *r;
-			memcpy(&v, bytes + (a - addr), ws);
-			if (v <= 4096 || v >= (ULONG_PTR)-4096)
+			memcpy(&v, bytes + (a - addr), ws); /* little-endian */
+			if (v <= 4096 || v >= vmax - 4095)
 				continue;
 			if (v >= t->stack_limit && v < t->stack_base)
 				continue;
 			r = dump_region_of(d, v);
 			if (r && r->state == MEM_COMMIT && (r->protect & 0xF0)) /* PAGE_EXECUTE* */
 				continue;
-#ifdef _WIN64
-			v = (ULONG_PTR)0x0defaced0defacedULL;
-#else
-			v = 0x0defaced;
-#endif
+			v = 0x0defaced0defacedULL; /* its low 4 bytes in the x86 view */
 			memcpy(bytes + (a - addr), &v, ws);
 		}
 	}
@@ -3494,6 +3583,21 @@ dump_cancelled(const struct pd_dump_req *r)
 /* Builds the whole dump.  Metadata (and, for Mini, the memory bytes) are
  * laid out in one buffer whose offsets are the file offsets; Full memory is
  * streamed after it as the Memory64 blob. */
+/* A zeroed context that still names the CPU (ContextFlags), for a thread
+ * whose context could not be read: readers expect one per thread. */
+static void
+dump_context_cpu(const struct dump_state *d, u8 *ctx)
+{
+#ifdef _WIN64
+	DWORD cpu = d->x86 ? WOW64_CONTEXT_i386 : CONTEXT_AMD64;
+	memcpy(ctx + (d->x86 ? offsetof(WOW64_CONTEXT, ContextFlags) : offsetof(CONTEXT, ContextFlags)), &cpu, 4);
+#else
+	DWORD cpu = CONTEXT_i386;
+	(void)d;
+	memcpy(ctx + offsetof(CONTEXT, ContextFlags), &cpu, 4);
+#endif
+}
+
 static int
 dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *res)
 {
@@ -3509,6 +3613,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	u64 mask = d->mask;
 	int full = (mask & MDT_FULLMEMORY) != 0;
 	u64 planned = 0;
+	const u32 ctx_size = d->x86 ? (u32)sizeof(WOW64_CONTEXT) : (u32)sizeof(CONTEXT);
 
 	for (i = 0; i < d->nrng; i++)
 		planned += d->rng[i].size;
@@ -3522,7 +3627,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	buf_add(&b, NULL, sizeof hd, 1);
 	dir_off = buf_add(&b, NULL, sizeof dir, 4); /* trimmed to nd entries below */
 
-	dump_system_info(&b, &dir[nd++]);
+	dump_system_info(&b, &dir[nd++], d->x86);
 
 	{ /* MiscInfo: level 5, or level 2 for triage (no build strings) */
 		struct md_misc5 mi;
@@ -3560,22 +3665,16 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			mt.teb = t->teb;
 			mt.stack.start = t->stk_start;
 			mt.stack.mem.size = (u32)t->stk_size;
-			mt.ctx.size = sizeof(CONTEXT);
+			mt.ctx.size = ctx_size;
 			if (t->ctx_ok && t->ctx)
-				mt.ctx.rva = (u32)buf_add(&b, t->ctx, sizeof(CONTEXT), 16);
+				mt.ctx.rva = (u32)buf_add(&b, t->ctx, ctx_size, 16);
 			else {
 				/* no context could be read: a zeroed one that still names
 				 * the CPU, as readers expect one per thread (ThreadInfo says
 				 * INVALID_CONTEXT) */
-				mt.ctx.rva = (u32)buf_add(&b, NULL, sizeof(CONTEXT), 16);
-				if (!b.oom) {
-#ifdef _WIN64
-					DWORD cpu = CONTEXT_AMD64;
-#else
-					DWORD cpu = CONTEXT_i386;
-#endif
-					memcpy(b.p + mt.ctx.rva + offsetof(CONTEXT, ContextFlags), &cpu, 4);
-				}
+				mt.ctx.rva = (u32)buf_add(&b, NULL, ctx_size, 16);
+				if (!b.oom)
+					dump_context_cpu(d, b.p + mt.ctx.rva);
 			}
 			if (b.oom)
 				goto out;
@@ -3676,14 +3775,28 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		memset(&ex, 0, sizeof ex);
 		ex.tid = rq->ev->tid;
 		ex.code = er->ExceptionCode;
+		if (d->x86 && ex.code == 0x4000001F) /* STATUS_WX86_BREAKPOINT, as x86 sees it */
+			ex.code = EXCEPTION_BREAKPOINT;
+		if (d->x86 && ex.code == 0x4000001E) /* STATUS_WX86_SINGLE_STEP */
+			ex.code = EXCEPTION_SINGLE_STEP;
 		ex.flags = er->ExceptionFlags;
 		ex.record = (u64)(ULONG_PTR)er->ExceptionRecord;
 		ex.address = (u64)(ULONG_PTR)er->ExceptionAddress;
 		ex.nparams = er->NumberParameters > 15 ? 15 : er->NumberParameters;
 		for (k = 0; k < ex.nparams; k++)
 			ex.info[k] = (u64)er->ExceptionInformation[k];
-		ex.ctx.size = sizeof(CONTEXT);
-		ex.ctx.rva = (u32)buf_add(&b, &rq->ev->ctx, sizeof(CONTEXT), 16);
+		ex.ctx.size = ctx_size;
+		if (!d->x86)
+			ex.ctx.rva = (u32)buf_add(&b, &rq->ev->ctx, sizeof(CONTEXT), 16);
+		else { /* the x86 view: that thread's WOW64 context, read while it is stopped */
+			const struct dthread *et = NULL;
+			for (k = 0; k < (DWORD)d->nth; k++)
+				if (d->th[k].tid == ex.tid && d->th[k].ctx_ok)
+					et = &d->th[k];
+			ex.ctx.rva = (u32)buf_add(&b, et ? (const void *)et->ctx : NULL, ctx_size, 16);
+			if (!et && !b.oom)
+				dump_context_cpu(d, b.p + ex.ctx.rva);
+		}
 		dir[nd].type = MD_EXCEPTION;
 		dir[nd].size = sizeof ex;
 		dir[nd++].rva = (u32)buf_add(&b, &ex, sizeof ex, 4);
@@ -4103,6 +4216,12 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	d.h = t->h;
 	d.pid = t->pid;
 	d.req = req;
+	d.ps = sizeof(void *);
+#ifdef _WIN64
+	d.x86 = t->wow64 && !req->native_view;
+	if (d.x86)
+		d.ps = 4;
+#endif
 
 	switch (req->type) {
 	case PD_MINI: d.mask = MDT_MINI; break;
@@ -4150,6 +4269,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		d.get_description = (HRESULT (WINAPI *)(HANDLE, PWSTR *))(void (*)(void))
 			GetProcAddress(GetModuleHandleW(L"kernelbase.dll"), "GetThreadDescription");
 	dump_collect_threads(&d);
+	dump_find_peb(&d);
 	if (dump_collect_memory_map(&d) < 0)
 		goto out;
 	dump_collect_modules(&d);
@@ -4553,6 +4673,7 @@ trig_fire(const struct pd_config *cfg, struct pd_target *t, struct trig_names *n
 		rq.ev = ev;
 		rq.at_exit = ev && ev->at_exit;
 		rq.dbghelp = cfg->dbghelp;
+		rq.native_view = cfg->x64;
 		if (rq.type == PD_CALLBACK)
 			rq.callback = g_md_callback;
 		rq.cancel = &g_cancel;
@@ -5832,59 +5953,6 @@ main_banner(void)
 	out("Free software (MIT). Exit codes are documented: procdump -?\n\n");
 }
 
-#ifdef _WIN64
-/* The x86 view of a 32-bit (WOW64) process comes from the 32-bit build, as
- * Sysinternals ProcDump does it: procdump64.exe runs procdump.exe from its
- * own folder with the same arguments and returns its exit code.  The child
- * shares the console (Ctrl+C), and -cancel reaches it through ProcDump-<PID>.
- * Returns -1 when there is no procdump.exe beside us. */
-static int
-main_delegate_x86(int argc, wchar_t **argv)
-{
-	wchar_t self[MAX_PATH + 16], *slash, *cmd;
-	size_t cap = MAX_PATH * 2 + 16, o = 0;
-	STARTUPINFOW si;
-	PROCESS_INFORMATION pi;
-	DWORD code = PD_EXIT_TARGET;
-	int i;
-
-	if (!GetModuleFileNameW(NULL, self, MAX_PATH))
-		return -1;
-	slash = wcsrchr(self, L'\\');
-	wcscpy(slash ? slash + 1 : self, L"procdump.exe");
-	if (!w32_exists(self))
-		return -1;
-	for (i = 1; i < argc; i++)
-		cap += wcslen(argv[i]) * 2 + 4;
-	cmd = xcalloc(cap, sizeof *cmd);
-	if (!cmd)
-		return PD_EXIT_TARGET;
-	dbg_quote_arg(cmd, cap, &o, self);
-	for (i = 1; i < argc; i++)
-		dbg_quote_arg(cmd, cap, &o, argv[i]);
-	cmd[o] = 0;
-	memset(&si, 0, sizeof si);
-	si.cb = sizeof si;
-	si.dwFlags = STARTF_USESTDHANDLES;
-	si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
-	si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
-	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
-	SetEnvironmentVariableW(L"PROCDUMP_DELEGATED", L"1"); /* no second banner */
-	if (!CreateProcessW(self, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
-		warn("cannot run '%s' for the 32-bit target:", u8s(self));
-		free(cmd);
-		return PD_EXIT_TARGET;
-	}
-	free(cmd);
-	CloseHandle(pi.hThread);
-	/* Ctrl+C reaches the child on the shared console; keep waiting for it */
-	WaitForSingleObject(pi.hProcess, INFINITE);
-	GetExitCodeProcess(pi.hProcess, &code);
-	CloseHandle(pi.hProcess);
-	return (int)code;
-}
-#endif
-
 /* -mc: names the MINIDUMP_TYPE bits this writer cannot honour; they are
  * left out of the dump and of its header Flags. */
 static void
@@ -6069,11 +6137,7 @@ pd_main(int argc, wchar_t **argv)
 		}
 	}
 
-	{
-		wchar_t v[4];
-		if (!GetEnvironmentVariableW(L"PROCDUMP_DELEGATED", v, 4))
-			main_banner();
-	}
+	main_banner();
 	w32_enable_privilege(L"SeDebugPrivilege");
 	g_cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 	SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
@@ -6086,14 +6150,6 @@ pd_main(int argc, wchar_t **argv)
 		}
 		cfg.output = cfg.x_folder;
 		out_is_dir = 1;
-#ifdef _WIN64
-		{ /* a 32-bit image: procdump.exe launches it, for the x86 view */
-			DWORD bt;
-			if (!cfg.x64 && GetBinaryTypeW(cfg.x_image, &bt) && bt == SCS_32BIT_BINARY &&
-			    (rc = main_delegate_x86(argc, argv)) != -1)
-				return rc;
-		}
-#endif
 		if ((rc = dbg_launch(&cfg, &t)))
 			return rc;
 		launched = 1;
@@ -6105,18 +6161,8 @@ pd_main(int argc, wchar_t **argv)
 			return rc;
 	}
 #ifdef _WIN64
-	if (t.wow64 && !cfg.x64) {
-		/* (a launched 32-bit image was handed over before the launch) */
-		if (launched)
-			TerminateProcess(t.h, 1);
-		tgt_close(&t);
-		if (!launched && (rc = main_delegate_x86(argc, argv)) != -1)
-			return rc;
-		SetLastError(0);
-		warn("process %lu is 32-bit (WOW64): its x86 dump is written by procdump.exe, which is not "
-		     "beside procdump64.exe; put it there, or use -64 for a 64-bit view", t.pid);
-		return PD_EXIT_TARGET;
-	}
+	if (t.wow64)
+		vlog("process %lu is 32-bit (WOW64): writing its %s view\n", t.pid, cfg.x64 ? "native 64-bit" : "x86");
 #endif
 	have_mon = cfg.c != PD_UNSET || cfg.cl != PD_UNSET || cfg.m != PD_UNSET || cfg.ml != PD_UNSET ||
 	           cfg.p || cfg.pl || cfg.h;

@@ -17,6 +17,7 @@ command -v obj2yaml >/dev/null 2>&1 || need="$need llvm"
 command -v npm >/dev/null 2>&1 || need="$need npm"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v file >/dev/null 2>&1 || need="$need file"
+command -v curl >/dev/null 2>&1 || need="$need curl"
 if [ -n "$need" ]; then
 	echo "deps: installing$need"
 	$sudo apt-get update -q
@@ -29,5 +30,32 @@ if [ ! -x "$top/.deps/node_modules/minidump/bin/linux-x64/minidump_dump" ]; then
 	echo "deps: installing Breakpad readers (npm minidump) into .deps/"
 	mkdir -p "$top/.deps"
 	npm install --prefix "$top/.deps" --ignore-scripts --no-audit --no-fund minidump >/dev/null
+fi
+# Wine's 32-bit PE DLLs, so that 32-bit programs run in Wine's "new WoW64"
+# mode (wine64 alone runs them, given WINEDLLPATH): taken from the i386
+# libwine package of the installed Wine version, unpacked into .deps/wine32;
+# nothing is installed.  Without them the 32-bit tests are skipped, by name.
+if [ ! -f "$top/.deps/wine32/i386-windows/ntdll.dll" ]; then
+	ver=$(dpkg-query -W -f='${Version}' libwine 2>/dev/null || true)
+	if [ -n "$ver" ]; then
+		mkdir -p "$top/.deps/wine32"
+		tmp="$top/.deps/wine32.tmp"
+		rm -rf "$tmp"
+		mkdir -p "$tmp"
+		for base in http://deb.debian.org/debian http://archive.ubuntu.com/ubuntu; do
+			for comp in main universe; do
+				curl -fsSL -o "$tmp/libwine.deb" "$base/pool/$comp/w/wine/libwine_${ver}_i386.deb" 2>/dev/null &&
+					break 2
+			done
+		done
+		if [ -s "$tmp/libwine.deb" ] && dpkg-deb -x "$tmp/libwine.deb" "$tmp/x"; then
+			d=$(find "$tmp/x" -type d -name i386-windows | head -n 1)
+			[ -n "$d" ] && [ -f "$d/ntdll.dll" ] && rm -rf "$top/.deps/wine32/i386-windows" &&
+				mv "$d" "$top/.deps/wine32/i386-windows" && echo "deps: Wine's 32-bit DLLs in .deps/wine32"
+		else
+			echo "deps: no i386 libwine $ver found; the 32-bit tests will be skipped"
+		fi
+		rm -rf "$tmp"
+	fi
 fi
 echo "deps: ok"
