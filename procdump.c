@@ -3627,7 +3627,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	buf_add(&b, NULL, sizeof hd, 1);
 	dir_off = buf_add(&b, NULL, sizeof dir, 4); /* trimmed to nd entries below */
 
-	dump_system_info(&b, &dir[nd++], d->x86);
+	dump_system_info(&b, &dir[nd++], d->x86 || sizeof(void *) == 4);
 
 	{ /* MiscInfo: level 5, or level 2 for triage (no build strings) */
 		struct md_misc5 mi;

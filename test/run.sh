@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh - procdump.c's test suite.
 #
-#   sh test/run.sh [group ...]     groups: build cli names targets writer series debugger monitors lib
+#   sh test/run.sh [group ...]     groups: build cli names targets writer series debugger monitors wow64 lib
 #
 # Prints TAP lines and closes with "N passed, N failed, N skipped".  Under
 # Linux every Windows program runs under Wine in a prefix of its own; under
@@ -40,6 +40,15 @@ else
 	export WINEPREFIX="${PD_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/procdump-test-wine}"
 	wpath() { printf 'Z:%s' "$1" | tr / '\\'; }
 fi
+# 32-bit programs: native on Windows; under Wine with the 32-bit DLLs of
+# .deps/wine32 (test/deps.sh), found through WINEDLLPATH
+W32=0 W32DLLS=""
+if [ $native = 1 ]; then
+	W32=1
+elif [ -f "$top/.deps/wine32/i386-windows/ntdll.dll" ]; then
+	W32=1 W32DLLS=$top/.deps/wine32/i386-windows
+	export WINEDLLPATH="$top/.deps/wine32"
+fi
 
 cleanup() {
 	for p in $(cat "$O/bg.list" 2>/dev/null); do
@@ -62,6 +71,13 @@ wine_setup() {
 		# services created with sc (sc start fails silently); a restart does.
 		wineserver -k 2>/dev/null
 		wineserver -p 2>/dev/null
+	fi
+	# 32-bit DLLs arrived after the prefix was made: an update copies them
+	# into syswow64, where a 32-bit program's loader looks for them
+	if [ "$W32" = 1 ] && [ ! -f "$WINEPREFIX/drive_c/windows/syswow64/kernel32.dll" ]; then
+		echo "# adding 32-bit DLLs to the Wine prefix (once)"
+		rm -f "$WINEPREFIX/.update-timestamp" # else wineboot -u skips the copy
+		wineboot -u >/dev/null 2>&1
 	fi
 	# WINE.md facts 3-4: windows without X; crashes exit at once, no winedbg
 	wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null 2>&1
@@ -186,7 +202,7 @@ lldb_do() { # lldb_do DUMP OUTFILE CMD...: lldb batch, with Wine's DLLs and test
 	shift 2
 	_args=""
 	for _c in "$@"; do _args="$_args -o \"$_c\""; done
-	eval "timeout 120 lldb -b -O 'settings set target.exec-search-paths $WINEDLLS $T' --core \"$_dump\" $_args" \
+	eval "timeout 120 lldb -b -O 'settings set target.exec-search-paths $WINEDLLS $W32DLLS $T' --core \"$_dump\" $_args" \
 		>"$_out" 2>&1 </dev/null || true
 }
 yaml() { timeout 60 obj2yaml "$1" >"$2" 2>&1 || fail "obj2yaml rejects $1: $(head -n 3 "$2")"; }
@@ -1723,6 +1739,121 @@ monitor_at_timeout() {
 	alive ta || fail "the target was left suspended"
 }
 
+# ==================================================================== wow64 ==
+# 32-bit targets: under Wine they run in its "new WoW64" mode, given the
+# 32-bit PE DLLs that test/deps.sh unpacks into .deps/wine32 (WINE.md: a
+# 32-bit exe that cannot run exits 0 silently, so each test first checks
+# that the 32-bit target printed its PID).
+
+need_w32() {
+	[ "$W32" = 1 ] || skip "no 32-bit Wine DLLs in .deps/wine32 (run sh test/deps.sh)"
+}
+pd32() { # the same as pd, with procdump.exe (i686)
+	printf '%s\n' "procdump.exe $*" >"$O/pd.cmd"
+	_rc=0
+	timeout 120 $WINE "$top/procdump.exe" "$@" >"$O/pd.raw" 2>"$O/pd.err" || _rc=$?
+	echo $_rc >"$O/pd.rc"
+	tr -d '\r' <"$O/pd.raw" >"$O/pd.out"
+	RC=$(cat "$O/pd.rc")
+}
+w32_setup() {
+	need_w32
+	[ -f "$O/w32.log" ] && return 0
+	i686-w64-mingw32-gcc $TCFLAGS "$T/target.c" -o "$T/target32.exe" -ladvapi32 || fail "cannot build target32.exe"
+	file "$T/target32.exe" | grep -q 'Intel 80386' || fail "target32.exe is not i386"
+	start_target w32 "$T/target32.exe" 3 4
+	[ -n "$(field w32 pid)" ] || fail "the 32-bit target printed no PID"
+	mkdir -p "$O/w32"
+	pid=$(field w32 pid)
+	pd32 -mm "$pid" "$(wpath "$O/w32/i686-mini.dmp")"
+	[ "$RC" = 0 ] || fail "procdump.exe -mm exited $RC: $(cat "$O/pd.err")"
+	pd -mm "$pid" "$(wpath "$O/w32/mini.dmp")"
+	[ "$RC" = 0 ] || fail "procdump64 -mm exited $RC: $(cat "$O/pd.err")"
+	pd -ma "$pid" "$(wpath "$O/w32/full.dmp")"
+	[ "$RC" = 0 ] || fail "procdump64 -ma exited $RC: $(cat "$O/pd.err")"
+	pd -64 -mm "$pid" "$(wpath "$O/w32/native.dmp")"
+	[ "$RC" = 0 ] || fail "procdump64 -64 -mm exited $RC: $(cat "$O/pd.err")"
+	for k in i686-mini mini full native; do
+		lldb_do "$O/w32/$k.dmp" "$O/w32/$k.lldb" 'bt all'
+		yaml "$O/w32/$k.dmp" "$O/w32/$k.yaml"
+	done
+}
+# w32_x86_dump NAME: the dump is an x86 one of the 32-bit target, as lldb
+# and obj2yaml read it: i386, 716-byte contexts, the target's own thread ids,
+# backtraces into its functions, 32-bit modules only, nothing above 4 GiB
+w32_x86_dump() {
+	y=$O/w32/$1.yaml
+	grep -q 'Core file .* (i386) was loaded' "$O/w32/$1.lldb" || fail "$1: lldb does not load an i386 core"
+	grep -q 'Processor Arch: *X86$' "$y" || fail "$1: SystemInfo is not X86"
+	for tid in $(tids w32); do
+		grep -qi "Thread Id: *$(hexaddr "$tid")\$" "$y" || fail "$1: thread $tid missing"
+	done
+	n=$(awk '/^ *Context: /{ c = $2; gsub(/\047/, "", c); print length(c) / 2 }' "$y" | sort -u)
+	[ "$n" = 716 ] || fail "$1: context sizes '$n', want 716"
+	[ "$(grep -Ec 'target32.exe`_?target_worker' "$O/w32/$1.lldb")" -ge 3 ] || fail "$1: lldb does not walk to target_worker"
+	grep -Eq 'target32.exe`_?target_heartbeat' "$O/w32/$1.lldb" || fail "$1: lldb does not walk to target_heartbeat"
+	! grep -qi "Module Name:.*wow64" "$y" || fail "$1: a 64-bit module (wow64) in the x86 view"
+	! grep -q 'Base of Image: *0x[0-9A-Fa-f]\{9,\}' "$y" || fail "$1: a module above 4 GiB"
+}
+w32_i686_build() {
+	w32_setup
+	w32_x86_dump i686-mini
+}
+w32_procdump64_x86_view() {
+	w32_setup
+	w32_x86_dump mini
+	w32_x86_dump full
+	# the bytes the target reported: its stack local and heap block (Mini),
+	# its 1 MiB private marker (Full)
+	for f in stack indirect; do
+		want=$(sed -n "s/^$f=[^ ]* bytes=\\([0-9a-f]*\\).*/\\1/p" "$O/w32.log" | tr -d '\r')
+		got=$(read16 "$O/w32/mini.dmp" "0x$(field w32 $f)" "$O/w32/$f.txt")
+		[ "$got" = "$want" ] || fail "x86 -mm: $f bytes '$got', the target says $want"
+	done
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/w32.log" | tr -d '\r')
+	got=$(read16 "$O/w32/full.dmp" "0x$(field w32 marker)" "$O/w32/m.txt")
+	[ "$got" = "$want" ] || fail "x86 -ma: marker bytes '$got', the target says $want"
+	# the memory map stops at 4 GiB; the process and thread tokens are there
+	last=$(awk '/Base Address:/ { b = $NF } /Region Size:/ { s = $NF } END { print b, s }' "$O/w32/full.yaml")
+	[ $(( ${last% *} + ${last#* } )) -le 4294967296 ] || fail "x86 -ma: MemoryInfoList goes past 4 GiB ($last)"
+	grep -q 'Type: *Token$' "$O/w32/mini.yaml" || fail "x86 -mm: no Token stream"
+}
+w32_native_view() {
+	w32_setup
+	y=$O/w32/native.yaml
+	grep -q 'Core file .* (x86_64) was loaded' "$O/w32/native.lldb" || fail "-64: lldb does not load an x86_64 core"
+	grep -q 'Processor Arch: *AMD64$' "$y" || fail "-64: SystemInfo is not AMD64"
+	n=$(awk '/^ *Context: /{ c = $2; gsub(/\047/, "", c); print length(c) / 2 }' "$y" | sort -u)
+	[ "$n" = 1232 ] || fail "-64: context sizes '$n', want 1232"
+	grep -qi "Module Name:.*wow64.dll" "$y" || fail "-64: wow64.dll is not in the module list"
+}
+w32_triage_and_miniplus() {
+	w32_setup
+	pid=$(field w32 pid)
+	pd -mt "$pid" "$(wpath "$O/w32/t.dmp")"
+	expect_rc 0
+	got=$(read16 "$O/w32/t.dmp" "0x$(field w32 stack)" "$O/w32/ts.txt")
+	[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "x86 -mt stack local: '$got', want 4-byte 0defaced words"
+	lldb_do "$O/w32/t.dmp" "$O/w32/t.lldb" 'bt all'
+	grep -Eq 'target32.exe`_?target_heartbeat' "$O/w32/t.lldb" || fail "x86 -mt stacks no longer walk"
+	pd -mp "$pid" "$(wpath "$O/w32/p.dmp")"
+	expect_rc 0
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/w32.log" | tr -d '\r')
+	got=$(read16 "$O/w32/p.dmp" "0x$(field w32 marker)" "$O/w32/pm.txt")
+	[ "$got" = "$want" ] || fail "x86 -mp lacks the private marker"
+	[ "$(wc -c <"$O/w32/p.dmp")" -lt "$(wc -c <"$O/w32/full.dmp")" ] || fail "x86 -mp is not smaller than -ma"
+}
+w32_breakpad() {
+	need_bp
+	w32_setup
+	rc=0
+	"$BP" "$O/w32/mini.dmp" >"$O/w32/bp.txt" 2>"$O/w32/bp.err" || rc=$?
+	[ $rc = 0 ] || fail "minidump_dump exited $rc on the x86 view: $(grep -m 3 -i error "$O/w32/bp.err")"
+	grep -q "process_id *= $(field w32 pid)\$" "$O/w32/bp.txt" || fail "Breakpad: MiscInfo process_id is not the target's"
+	grep -q 'processor_architecture *= 0x0 (x86)$' "$O/w32/bp.txt" || fail "Breakpad: processor_architecture is not x86 (0)"
+	grep -q '(code_file) *= ".*target32.exe"' "$O/w32/bp.txt" || fail "Breakpad: no target32.exe module"
+}
+
 # ====================================================================== lib ==
 
 lib_pd_write_dump() {
@@ -1847,6 +1978,11 @@ t 'monitors: -n 2 with -c writes two dumps, monitoring resumes between' monitor_
 t 'monitors: -e and -m together: the monitor fires while attached' monitor_with_debugger
 t 'monitors: -at cancels a slow collection; target resumed, no file, exit 1' monitor_at_timeout
 
+t 'wow64: procdump.exe (i686) dumps a 32-bit process: i386, its threads, backtraces' w32_i686_build
+t 'wow64: procdump64 writes the x86 view: 716-byte contexts, 32-bit modules, the target bytes, below 4 GiB' w32_procdump64_x86_view
+t 'wow64: -64 writes the native view: AMD64 contexts, wow64.dll listed' w32_native_view
+t 'wow64: x86 -mt filters 4-byte stack words and still walks; x86 -mp keeps the marker, smaller than -ma' w32_triage_and_miniplus
+t 'wow64: Breakpad minidump_dump reads the x86 view' w32_breakpad
 t 'lib: pd_write_dump() from a program linked with procdump.c' lib_pd_write_dump
 
 echo "1..$N"
