@@ -1668,6 +1668,7 @@ struct dump_state {
 	/* The view: native, or (procdump64, WOW64 target, no -64) x86: 32-bit
 	 * contexts, TEBs, PEB and modules, the address space below 4 GiB. */
 	int x86;
+	int wow_native;            /* the -64 view of a WOW64 process */
 	u32 ps;                    /* the view's pointer size */
 	u64 peb;                   /* the view's PEB */
 };
@@ -3280,6 +3281,42 @@ dump_callbacks_memory(struct dump_state *d)
 
 /* Plans the memory ranges of a MINIDUMP_TYPE mask (minidump-writer-spec.md
  * section 1.4; -mm and -ma are fixed masks). */
+/* The -64 view of a WOW64 process also holds what lets a reader switch to
+ * the x86 side (lldb reads the x86 CONTEXT at TEB64.TlsSlots[1] + 4,
+ * WOW64_TLS_CPURESERVED; WinDbg's !wow64exts.sw): that area, the 32-bit
+ * TEB, the 32-bit stack from ESP to its base and the code around EIP. */
+static void
+dump_plan_wow64_thread(struct dump_state *d, const struct dthread *t)
+{
+	u64 cpu, teb32, base, limit, lo;
+	u32 v = 0, esp = 0, eip = 0;
+	LONG off = 0;
+	int ok = 1;
+	if (!t->teb)
+		return;
+	cpu = w32_read_ptr(d->h, t->teb + 0x1480 + 8, &ok); /* TlsSlots[1] */
+	if (ok && cpu) {
+		dump_add_readable(d, cpu, 4 + sizeof(WOW64_CONTEXT));
+		w32_read(d->h, cpu + 4 + offsetof(WOW64_CONTEXT, Esp), &esp, 4);
+		w32_read(d->h, cpu + 4 + offsetof(WOW64_CONTEXT, Eip), &eip, 4);
+	}
+	if (w32_read(d->h, t->teb + 0x180C, &off, 4) < 0 || off <= 0 || off > 0x10000)
+		off = 0x2000;
+	teb32 = t->teb + (u64)off;
+	dump_add_readable(d, teb32, 0xFE4);
+	if (w32_read(d->h, teb32 + 4, &v, 4) < 0)
+		return;
+	base = v;
+	if (w32_read(d->h, teb32 + 8, &v, 4) < 0)
+		return;
+	limit = v;
+	lo = esp >= limit && esp < base ? esp - 4 : limit;
+	if (base > lo && base - lo <= (16u << 20))
+		dump_add_readable(d, lo, base - lo);
+	if (eip > 128)
+		dump_add_readable(d, eip - 128, 256);
+}
+
 static int
 dump_plan_memory(struct dump_state *d, u64 mask)
 {
@@ -3307,6 +3344,8 @@ dump_plan_memory(struct dump_state *d, u64 mask)
 		}
 		if (t->ctx_ok && t->ip > 128 && (wf & 0x10 /* ThreadWriteInstructionWindow */))
 			dump_add_readable(d, t->ip - 128, 256);
+		if (d->wow_native && (wf & 0x2))
+			dump_plan_wow64_thread(d, t);
 	}
 	if (d->req->ev && d->req->ev->has_exception) {
 		u64 a = (u64)(ULONG_PTR)d->req->ev->rec.ExceptionAddress;
@@ -4219,6 +4258,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	d.ps = sizeof(void *);
 #ifdef _WIN64
 	d.x86 = t->wow64 && !req->native_view;
+	d.wow_native = t->wow64 && req->native_view;
 	if (d.x86)
 		d.ps = 4;
 #endif

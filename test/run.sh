@@ -1826,6 +1826,16 @@ w32_native_view() {
 	n=$(awk '/^ *Context: /{ c = $2; gsub(/\047/, "", c); print length(c) / 2 }' "$y" | sort -u)
 	[ "$n" = 1232 ] || fail "-64: context sizes '$n', want 1232"
 	grep -qi "Module Name:.*wow64.dll" "$y" || fail "-64: wow64.dll is not in the module list"
+	# lldb sees wow64.dll and reads each thread's x86 context at
+	# TEB64.TlsSlots[1] + 4: the workers' x86 PCs are where the x86 view
+	# has them, sleeping in the 32-bit ntdll
+	w=$(sed -n 's/.*frame #0: \(0x[0-9a-f]*\) ntdll.dll`NtDelayExecution.*/\1/p' "$O/w32/mini.lldb" | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
+	[ -n "$w" ] || fail "the x86 view shows no thread in NtDelayExecution"
+	n=0
+	for pc in $(sed -n 's/.*frame #0: \(0x[0-9a-f]*\).*/\1/p' "$O/w32/native.lldb"); do
+		[ $((pc)) = $((w)) ] && n=$((n + 1))
+	done
+	[ $n -ge 3 ] || fail "-64: lldb finds the x86 PC $w on $n threads, want 3 (no WOW64 CPU area in the dump?)"
 }
 w32_triage_and_miniplus() {
 	w32_setup
@@ -1980,7 +1990,7 @@ t 'monitors: -at cancels a slow collection; target resumed, no file, exit 1' mon
 
 t 'wow64: procdump.exe (i686) dumps a 32-bit process: i386, its threads, backtraces' w32_i686_build
 t 'wow64: procdump64 writes the x86 view: 716-byte contexts, 32-bit modules, the target bytes, below 4 GiB' w32_procdump64_x86_view
-t 'wow64: -64 writes the native view: AMD64 contexts, wow64.dll listed' w32_native_view
+t 'wow64: -64 writes the native view: AMD64 contexts, wow64.dll listed, x86 registers recoverable (lldb)' w32_native_view
 t 'wow64: x86 -mt filters 4-byte stack words and still walks; x86 -mp keeps the marker, smaller than -ma' w32_triage_and_miniplus
 t 'wow64: Breakpad minidump_dump reads the x86 view' w32_breakpad
 t 'lib: pd_write_dump() from a program linked with procdump.c' lib_pd_write_dump
