@@ -1833,7 +1833,7 @@ w32_native_view() {
 	[ -n "$w" ] || fail "the x86 view shows no thread in NtDelayExecution"
 	n=0
 	for pc in $(sed -n 's/.*frame #0: \(0x[0-9a-f]*\).*/\1/p' "$O/w32/native.lldb"); do
-		[ $((pc)) = $((w)) ] && n=$((n + 1))
+		[ "$(echo "$pc" | sed 's/^0x0*/0x/')" = "$w" ] && n=$((n + 1))
 	done
 	[ $n -ge 3 ] || fail "-64: lldb finds the x86 PC $w on $n threads, want 3 (no WOW64 CPU area in the dump?)"
 }
