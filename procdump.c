@@ -2238,7 +2238,7 @@ dump_collect_modules(struct dump_state *d)
 static int
 dump_read_unload_ring(struct dump_state *d, u64 addr, u32 esize, u32 count)
 {
-	const u64 ps = sizeof(void *);
+	const u64 ps = d->ps;
 	u8 *ring;
 	u32 i;
 	if (!addr || esize < 2 * ps + 12 + 64 || esize > 4096 || count > 1024)
@@ -2254,7 +2254,7 @@ dump_read_unload_ring(struct dump_state *d, u64 addr, u32 esize, u32 count)
 	for (i = 0; d->unl && i < count; i++) {
 		const u8 *e = ring + (size_t)i * esize;
 		struct dunloaded u;
-		ULONG_PTR base = 0, size = 0;
+		u64 base = 0, size = 0; /* little-endian: the view's pointer size */
 		memset(&u, 0, sizeof u);
 		memcpy(&base, e, ps);
 		memcpy(&size, e + ps, ps);
@@ -2276,6 +2276,82 @@ dump_read_unload_ring(struct dump_state *d, u64 addr, u32 esize, u32 count)
  * answers with addresses inside our own ntdll; ntdll sits at the same base
  * in every process of a boot, so the same addresses hold the target's ring
  * (Crashpad does the same).  Skipped when the bases differ. */
+/* The x86 view: the 32-bit ntdll's unload trace.  Its
+ * RtlGetUnloadEventTraceEx stores three addresses of globals through its
+ * three arguments, "mov dword ptr [reg], imm32" (C7 /0) each, in Windows'
+ * and Wine's builds alike: take the first three such immediates that lie
+ * inside that ntdll, from the export found in target memory. */
+static int
+dump_unload_trace32(struct dump_state *d, u64 *psize, u64 *pcount, u64 *ptrace)
+{
+	const struct dmodule *nt = NULL;
+	u8 hdr[1024], code[64], *ex = NULL;
+	u32 lfanew, erva = 0, esz = 0, nnames, afun, anames, aords, i, found = 0, fn = 0;
+	u64 imm[3];
+	int k;
+	for (k = 0; k < d->nmod; k++)
+		if (d->mod[k].name && !_wcsicmp(path_basename(d->mod[k].name), L"ntdll.dll"))
+			nt = &d->mod[k];
+	if (!nt || w32_read(d->h, nt->base, hdr, sizeof hdr) < 0)
+		return -1;
+	memcpy(&lfanew, hdr + 0x3C, 4);
+	if (lfanew > sizeof hdr - 128 || memcmp(hdr + lfanew, "PE\0\0", 4))
+		return -1;
+	memcpy(&erva, hdr + lfanew + 24 + 96, 4); /* PE32: DataDirectory[0] */
+	memcpy(&esz, hdr + lfanew + 24 + 100, 4);
+	if (!erva || esz < 40 || esz > (16u << 20) || (u64)erva + esz > nt->size)
+		return -1;
+	ex = malloc(esz);
+	if (!ex || w32_read(d->h, nt->base + erva, ex, esz) < 0)
+		goto out;
+	memcpy(&nnames, ex + 24, 4);
+	memcpy(&afun, ex + 28, 4);
+	memcpy(&anames, ex + 32, 4);
+	memcpy(&aords, ex + 36, 4);
+	for (i = 0; i < nnames && !found; i++) { /* names and tables lie in the export section */
+		u32 nrva = 0, o = anames - erva + 4 * i;
+		u16 ord = 0;
+		static const char want[] = "RtlGetUnloadEventTraceEx";
+		if ((u64)o + 4 > esz)
+			break;
+		memcpy(&nrva, ex + o, 4);
+		if (nrva < erva || (u64)nrva - erva + sizeof want > esz || memcmp(ex + (nrva - erva), want, sizeof want))
+			continue;
+		o = aords - erva + 2 * i;
+		if ((u64)o + 2 > esz)
+			break;
+		memcpy(&ord, ex + o, 2);
+		o = afun - erva + 4 * ord;
+		if ((u64)o + 4 > esz)
+			break;
+		memcpy(&fn, ex + o, 4);
+		found = 1;
+	}
+	if (!found || !fn || fn >= nt->size || w32_read(d->h, nt->base + fn, code, sizeof code) < 0)
+		goto out;
+	for (i = 0, k = 0; i + 6 <= sizeof code && k < 3; i++) {
+		u8 m = code[i + 1];
+		u32 v;
+		if (code[i] != 0xC7 || (m & 0xF8) != 0 || (m & 7) == 4 || (m & 7) == 5) /* C7 /0, [reg] */
+			continue;
+		memcpy(&v, code + i + 2, 4);
+		if (v < nt->base || v >= nt->base + nt->size)
+			continue;
+		imm[k++] = v;
+		i += 5;
+	}
+	if (k == 3) {
+		*psize = imm[0];
+		*pcount = imm[1];
+		*ptrace = imm[2];
+		free(ex);
+		return 0;
+	}
+out:
+	free(ex);
+	return -1;
+}
+
 static void
 dump_collect_unloaded(struct dump_state *d)
 {
@@ -2287,6 +2363,17 @@ dump_collect_unloaded(struct dump_state *d)
 	u32 esize = 0, count = 0;
 	int i, same = 0, ok = 1;
 	u64 ring;
+	if (d->x86) {
+		u64 s32, c32, t32;
+		if (dump_unload_trace32(d, &s32, &c32, &t32) < 0 || w32_read(d->h, s32, &esize, 4) < 0 ||
+		    w32_read(d->h, c32, &count, 4) < 0)
+			return;
+		d->have_unl = 1;
+		ring = dump_rptr(d, t32, &ok);
+		if (!ok || !dump_read_unload_ring(d, ring, esize, count))
+			dump_read_unload_ring(d, t32, esize, count);
+		return;
+	}
 	if (!f)
 		return;
 	for (i = 0; i < d->nmod; i++) {
@@ -2304,7 +2391,7 @@ dump_collect_unloaded(struct dump_state *d)
 	d->have_unl = 1;
 	/* ptrace holds the address of the ring's pointer (Windows); if what it
 	 * points to holds no module, take ptrace as the ring itself. */
-	ring = w32_read_ptr(d->h, (u64)(ULONG_PTR)ptrace, &ok);
+	ring = dump_rptr(d, (u64)(ULONG_PTR)ptrace, &ok);
 	if (!ok || !dump_read_unload_ring(d, ring, esize, count))
 		dump_read_unload_ring(d, (u64)(ULONG_PTR)ptrace, esize, count);
 }

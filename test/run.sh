@@ -800,11 +800,18 @@ writer_thread_names_and_unloaded() {
 		! grep -q 'MinidumpUnloadedModule' "$O/wr/bp-$k.err" ||
 			fail "$k: Breakpad: $(grep -m 1 MinidumpUnloaded "$O/wr/bp-$k.err")"
 	done
-	# the entry, from obj2yaml's bytes: header 12/24/n, then base, size, ..., name RVA
-	grep -q '^unloaded=' "$O/wr.log" || fail "the target did not unload its DLL"
-	base=$((0x$(field wr unloaded)))
-	size=$((0x$(sed -n 's/^unloaded=[^ ]* size=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')))
-	hex=$(grep -A1 'Type: *UnloadedModuleList' "$O/wr/mini.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	unloaded_has wr "$O/wr/mini"
+}
+# unloaded_has TARGET DUMP (without .dmp; DUMP.yaml is obj2yaml's): the
+# entry for the DLL the target unloaded, from obj2yaml's bytes: header
+# 12/24/n, then base, size, ..., name RVA; base, size and name as the
+# target reported them
+unloaded_has() {
+	grep -q '^unloaded=' "$O/$1.log" || fail "the target did not unload its DLL"
+	base=$((0x$(field "$1" unloaded)))
+	size=$((0x$(sed -n 's/^unloaded=[^ ]* size=\([0-9a-f]*\).*/\1/p' "$O/$1.log" | tr -d '\r')))
+	hex=$(grep -A1 'Type: *UnloadedModuleList' "$2.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ -n "$hex" ] || fail "$2: no UnloadedModuleList"
 	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
 	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
 	found=0 i=0
@@ -813,7 +820,7 @@ writer_thread_names_and_unloaded() {
 		if [ $((0x$(le "$(echo "$e" | cut -c1-16)"))) = $base ]; then
 			[ $((0x$(le "$(echo "$e" | cut -c17-24)"))) = $size ] || fail "unloaded size is not $size"
 			rva=$((0x$(le "$(echo "$e" | cut -c41-48)")))
-			name=$(od -An -tx1 -j $((rva + 4)) -N 26 "$O/wr/mini.dmp" | tr -d ' \n')
+			name=$(od -An -tx1 -j $((rva + 4)) -N 26 "$2.dmp" | tr -d ' \n')
 			want=$(printf '%s' pdtestdll.dll | od -An -tx1 | tr -d ' \n' | sed 's/\(..\)/\100/g')
 			[ "$name" = "$want" ] || fail "unloaded name at RVA $rva is not pdtestdll.dll"
 			found=1
@@ -1761,7 +1768,9 @@ w32_setup() {
 	[ -f "$O/w32.log" ] && return 0
 	i686-w64-mingw32-gcc $TCFLAGS "$T/target.c" -o "$T/target32.exe" -ladvapi32 || fail "cannot build target32.exe"
 	file "$T/target32.exe" | grep -q 'Intel 80386' || fail "target32.exe is not i386"
-	start_target w32 "$T/target32.exe" 3 4
+	mkdir -p "$O/w32dll"
+	i686-w64-mingw32-gcc $TCFLAGS -shared "$T/testdll.c" -o "$O/w32dll/pdtestdll.dll" || fail "cannot build the 32-bit DLL"
+	start_target w32 "$T/target32.exe" 3 4 "$(wpath "$O/w32dll/pdtestdll.dll")"
 	[ -n "$(field w32 pid)" ] || fail "the 32-bit target printed no PID"
 	mkdir -p "$O/w32"
 	pid=$(field w32 pid)
@@ -1817,6 +1826,9 @@ w32_procdump64_x86_view() {
 	last=$(awk '/Base Address:/ { b = $NF } /Region Size:/ { s = $NF } END { print b, s }' "$O/w32/full.yaml")
 	[ $(( ${last% *} + ${last#* } )) -le 4294967296 ] || fail "x86 -ma: MemoryInfoList goes past 4 GiB ($last)"
 	grep -q 'Type: *Token$' "$O/w32/mini.yaml" || fail "x86 -mm: no Token stream"
+	# the unload trace of the 32-bit ntdll, with the DLL the target unloaded
+	unloaded_has w32 "$O/w32/mini"
+	unloaded_has w32 "$O/w32/i686-mini"
 }
 w32_native_view() {
 	w32_setup
@@ -1989,7 +2001,7 @@ t 'monitors: -e and -m together: the monitor fires while attached' monitor_with_
 t 'monitors: -at cancels a slow collection; target resumed, no file, exit 1' monitor_at_timeout
 
 t 'wow64: procdump.exe (i686) dumps a 32-bit process: i386, its threads, backtraces' w32_i686_build
-t 'wow64: procdump64 writes the x86 view: 716-byte contexts, 32-bit modules, the target bytes, below 4 GiB' w32_procdump64_x86_view
+t 'wow64: procdump64 writes the x86 view: 716-byte contexts, 32-bit modules, the target bytes, below 4 GiB, 32-bit unload trace' w32_procdump64_x86_view
 t 'wow64: -64 writes the native view: AMD64 contexts, wow64.dll listed, x86 registers recoverable (lldb)' w32_native_view
 t 'wow64: x86 -mt filters 4-byte stack words and still walks; x86 -mp keeps the marker, smaller than -ma' w32_triage_and_miniplus
 t 'wow64: Breakpad minidump_dump reads the x86 view' w32_breakpad
