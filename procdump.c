@@ -1547,12 +1547,13 @@ enum {
 #define MDT_MODULEHEADERS     0x80000
 #define MDT_TOKEN             0x40000
 #define MDT_FILTERTRIAGE      0x100000
+#define MDT_XSTATE            0x200000 /* native 64-bit view only */
 /* what this writer honours; any other bit of -mc is named and dropped */
 #define MDT_HONOURED (MDT_DATASEGS | MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_SCANMEMORY | \
 	MDT_UNLOADEDMODULES | MDT_INDIRECT | MDT_FILTERMODULEPATHS | MDT_PROCESSTHREADDATA | \
 	MDT_PRIVATERW | MDT_WITHOUTOPTIONAL | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_CODESEGS | \
 	MDT_PRIVATEWC | MDT_IGNOREINACCESSIBLE | MDT_MODULEHEADERS | MDT_FILTERTRIAGE | MDT_TOKEN | \
-	MDT_FILTERMEMORY | MDT_WITHOUTAUXSTATE)
+	MDT_FILTERMEMORY | MDT_WITHOUTAUXSTATE | MDT_XSTATE)
 /* Triage keeps the memory map (addresses, no contents): Breakpad's readers
  * reject a dump without one. */
 #define MDT_TRIAGE (MDT_HANDLEDATA | MDT_FILTERTRIAGE | MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE)
@@ -1610,6 +1611,7 @@ struct dthread {
 	struct md_threadinfo info; /* ThreadInfoList entry */
 	ULONG write_flags;       /* THREAD_WRITE_FLAGS left by a -md callback */
 	wchar_t *name;           /* GetThreadDescription, or NULL */
+	u8 *xctx; u32 xlen;      /* WithAvxXStateContext: CONTEXT, CONTEXT_EX, XSAVE */
 };
 
 struct dmodule {
@@ -1791,8 +1793,18 @@ struct ctx_job {
 	CONTEXT ctx;               /* first: 16-byte aligned with the job */
 	HANDLE h;
 	int wow;                   /* a WOW64_CONTEXT, in ctx's first 716 bytes */
+	CONTEXT *xctx;             /* or an XState context (InitializeContext), in xbuf */
+	void *xbuf;
 	volatile LONG ok;
 };
+
+/* XState contexts (Windows 7 SP1+, Wine): resolved at run time */
+typedef DWORD64 (WINAPI *fn_GetEnabledXStateFeatures)(void);
+typedef BOOL (WINAPI *fn_InitializeContext)(PVOID, DWORD, PCONTEXT *, PDWORD);
+typedef BOOL (WINAPI *fn_SetXStateFeaturesMask)(PCONTEXT, DWORD64);
+#ifndef CONTEXT_XSTATE
+#define CONTEXT_XSTATE (CONTEXT_AMD64 | 0x40)
+#endif
 
 _Static_assert(sizeof(WOW64_CONTEXT) == 716, "WOW64_CONTEXT");
 _Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a CONTEXT");
@@ -1813,15 +1825,20 @@ dump_ctx_worker(void *arg)
 	if (j->wow) {
 		fn_Wow64GetThreadContext f = w32_wow64_get_context();
 		j->ok = f && f(j->h, (WOW64_CONTEXT *)&j->ctx);
-	} else
+	} else if (j->xctx)
+		j->ok = GetThreadContext(j->h, j->xctx) != 0;
+	else
 		j->ok = GetThreadContext(j->h, &j->ctx) != 0;
 	return 0;
 }
 
 /* out: a CONTEXT, or (wow) a WOW64_CONTEXT in its first bytes; its
- * ContextFlags say what to read */
+ * ContextFlags say what to read.  With xlen (the native 64-bit view,
+ * WithAvxXStateContext), the context is read with its XSAVE state and
+ * *xout gets the whole of it (CONTEXT, CONTEXT_EX, XSAVE area: what
+ * CONTEXT_EX.All covers), *xlen its size; out gets its CONTEXT part. */
 static int
-dump_get_context(HANDLE h, CONTEXT *out, int wow)
+dump_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 {
 	struct ctx_job *j = _aligned_malloc(sizeof *j, 16);
 	HANDLE w;
@@ -1831,6 +1848,31 @@ dump_get_context(HANDLE h, CONTEXT *out, int wow)
 	memset(j, 0, sizeof *j);
 	j->wow = wow;
 	memcpy(&j->ctx, out, sizeof j->ctx); /* its ContextFlags, wherever the layout keeps them */
+#ifdef _WIN64
+	if (xlen) {
+		HMODULE k32 = GetModuleHandleW(L"kernel32.dll");
+		fn_GetEnabledXStateFeatures ge = (fn_GetEnabledXStateFeatures)(void (*)(void))
+			GetProcAddress(k32, "GetEnabledXStateFeatures");
+		fn_InitializeContext ic = (fn_InitializeContext)(void (*)(void))GetProcAddress(k32, "InitializeContext");
+		fn_SetXStateFeaturesMask sm = (fn_SetXStateFeaturesMask)(void (*)(void))
+			GetProcAddress(k32, "SetXStateFeaturesMask");
+		DWORD len = 0;
+		*xlen = 0;
+		if (ge && ic && sm && (ge() & ~3ULL)) {
+			ic(NULL, CONTEXT_ALL | CONTEXT_XSTATE, NULL, &len);
+			j->xbuf = len ? malloc(len) : NULL;
+			if (j->xbuf && (!ic(j->xbuf, CONTEXT_ALL | CONTEXT_XSTATE, &j->xctx, &len) ||
+			                !sm(j->xctx, ge()))) {
+				free(j->xbuf);
+				j->xbuf = NULL;
+				j->xctx = NULL;
+			}
+		}
+	}
+#else
+	(void)xout;
+	(void)xlen;
+#endif
 	if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &j->h, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
 		_aligned_free(j);
 		return 0;
@@ -1843,9 +1885,33 @@ dump_get_context(HANDLE h, CONTEXT *out, int wow)
 	}
 	if (WaitForSingleObject(w, 250) == WAIT_OBJECT_0) {
 		ok = j->ok;
-		if (ok)
+		if (ok && j->xctx) {
+			/* CONTEXT_EX follows the CONTEXT: {All, Legacy, XState}, each
+			 * {LONG Offset (from CONTEXT_EX), DWORD Length}.  Where the
+			 * XSAVE area starts depends on the buffer's address (64-byte
+			 * alignment); the dump gets one layout for every thread: the
+			 * XSAVE area at 1280 (64-aligned from the CONTEXT's start) */
+			LONG xs_off;
+			DWORD xs_len;
+			const u32 at = (sizeof(CONTEXT) + 24 + 63) & ~63u;
+			const u8 *cx = (const u8 *)j->xctx + sizeof(CONTEXT);
+			memcpy(out, j->xctx, sizeof *out);
+			memcpy(&xs_off, cx + 16, 4);
+			memcpy(&xs_len, cx + 20, 4);
+			if (xs_off > 0 && xs_off < 4096 && xs_len >= 64 && xs_len < (1u << 20) &&
+			    (*xout = calloc(1, at + xs_len)) != NULL) {
+				LONG ex[6] = { -(LONG)sizeof(CONTEXT), (LONG)(at + xs_len),     /* All */
+				               -(LONG)sizeof(CONTEXT), (LONG)sizeof(CONTEXT),   /* Legacy */
+				               (LONG)(at - sizeof(CONTEXT)), (LONG)xs_len };     /* XState */
+				memcpy(*xout, j->xctx, sizeof(CONTEXT));
+				memcpy(*xout + sizeof(CONTEXT), ex, sizeof ex);
+				memcpy(*xout + at, cx + xs_off, xs_len);
+				*xlen = at + xs_len;
+			}
+		} else if (ok)
 			memcpy(out, &j->ctx, sizeof *out);
 		CloseHandle(j->h);
+		free(j->xbuf);
 		_aligned_free(j);
 	} else
 		vlog("GetThreadContext did not return in 250 ms: thread written without a context\n");
@@ -1866,13 +1932,14 @@ dump_collect_threads(struct dump_state *d)
 			WOW64_CONTEXT *w = (WOW64_CONTEXT *)t->ctx;
 			memset(t->ctx, 0, sizeof(CONTEXT));
 			w->ContextFlags = WOW64_CONTEXT_ALL;
-			t->ctx_ok = dump_get_context(t->h, t->ctx, 1);
+			t->ctx_ok = dump_get_context(t->h, t->ctx, 1, NULL, NULL);
 			t->sp = w->Esp;
 			t->ip = w->Eip;
 		} else if (t->ctx) {
 			memset(t->ctx, 0, sizeof(CONTEXT));
 			t->ctx->ContextFlags = CONTEXT_ALL;
-			t->ctx_ok = dump_get_context(t->h, t->ctx, 0);
+			t->ctx_ok = dump_get_context(t->h, t->ctx, 0, &t->xctx,
+			                             (d->mask & MDT_XSTATE) ? &t->xlen : NULL);
 #ifdef _WIN64
 			t->sp = t->ctx->Rsp;
 			t->ip = t->ctx->Rip;
@@ -1966,6 +2033,9 @@ dump_free_contexts(struct dump_state *d)
 	for (i = 0; i < d->nth; i++) {
 		_aligned_free(d->th[i].ctx);
 		d->th[i].ctx = NULL;
+		free(d->th[i].xctx);
+		d->th[i].xctx = NULL;
+		d->th[i].xlen = 0;
 	}
 }
 
@@ -3474,6 +3544,30 @@ dump_plan_memory(struct dump_state *d, u64 mask)
 
 /* MiscInfo processor power (level 2): CallNtPowerInformation's
  * PROCESSOR_POWER_INFORMATION of CPU 0, from powrprof.dll if it is there. */
+/* MINIDUMP_MISC_INFO_5.XStateData (XSTATE_CONFIG_FEATURE_MSC_INFO): the
+ * size of the thread contexts and, from KUSER_SHARED_DATA.XState (the
+ * XSTATE_CONFIGURATION at 0x7FFE03D8, as dbghelp copies it), the enabled
+ * features and each one's offset and size in the XSAVE area. */
+static void
+dump_misc_xstate(struct md_misc5 *mi, u32 context_size)
+{
+#ifdef _WIN64
+	const u8 *cfg = (const u8 *)(ULONG_PTR)0x7FFE03D8;
+	u64 enabled;
+	int i;
+	memcpy(&enabled, cfg, 8);
+	mi->xs_size = 16 + 8 * 64;
+	mi->xs_context_size = context_size;
+	mi->xs_enabled = enabled;
+	for (i = 0; i < 64; i++)
+		if (enabled & (1ULL << i))
+			memcpy(&mi->xs_features[i], cfg + 24 + 8 * i, 8);
+#else
+	(void)mi;
+	(void)context_size;
+#endif
+}
+
 static void
 dump_misc_power(struct md_misc5 *mi)
 {
@@ -3740,6 +3834,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	int full = (mask & MDT_FULLMEMORY) != 0;
 	u64 planned = 0;
 	const u32 ctx_size = d->x86 ? (u32)sizeof(WOW64_CONTEXT) : (u32)sizeof(CONTEXT);
+	int xstate = 0;            /* some thread has an XState context */
 
 	for (i = 0; i < d->nrng; i++)
 		planned += d->rng[i].size;
@@ -3768,6 +3863,12 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		dump_misc_power(&mi);
 		if (!triage)
 			dump_misc_more(d, &mi);
+		for (i = 0; i < d->nth && !triage; i++)
+			if (d->th[i].xlen) { /* XStateData: the machine's XSTATE_CONFIGURATION */
+				xstate = 1;
+				dump_misc_xstate(&mi, d->th[i].xlen);
+				break;
+			}
 		dir[nd].type = MD_MISCINFO;
 		dir[nd].size = mi.m1.size;
 		dir[nd++].rva = (u32)buf_add(&b, &mi, mi.m1.size, 4);
@@ -3792,7 +3893,10 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			mt.stack.start = t->stk_start;
 			mt.stack.mem.size = (u32)t->stk_size;
 			mt.ctx.size = ctx_size;
-			if (t->ctx_ok && t->ctx)
+			if (t->ctx_ok && t->xlen) { /* WithAvxXStateContext: CONTEXT, CONTEXT_EX, XSAVE */
+				mt.ctx.size = t->xlen;
+				mt.ctx.rva = (u32)buf_add(&b, t->xctx, t->xlen, 64);
+			} else if (t->ctx_ok && t->ctx)
 				mt.ctx.rva = (u32)buf_add(&b, t->ctx, ctx_size, 16);
 			else {
 				/* no context could be read: a zeroed one that still names
@@ -4125,7 +4229,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	hd.timestamp = (u32)time(NULL);
 	/* Flags: what was asked and honoured, less streams that could not be read */
 	hd.flags = mask & ~(u64)((d->have_unl ? 0 : MDT_UNLOADEDMODULES) | (d->have_hdl ? 0 : MDT_HANDLEDATA) |
-	                         (d->have_tok ? 0 : MDT_TOKEN) |
+	                         (d->have_tok ? 0 : MDT_TOKEN) | (xstate ? 0 : MDT_XSTATE) |
 	                         (full ? MDT_FILTERMEMORY : 0)); /* stacks in a Memory64 blob are not filtered */
 	memcpy(b.p, &hd, sizeof hd);
 	memcpy(b.p + dir_off, dir, sizeof dir);
@@ -4361,6 +4465,11 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		SetLastError(0);
 		warn("this dump type is not implemented yet");
 		return PD_EXIT_USAGE;
+	}
+	if ((d.mask & MDT_XSTATE) && d.ps == 4) {
+		SetLastError(0);
+		warn("-mc: 0x200000 WithAvxXStateContext is written for 64-bit views only; left out of this x86 dump");
+		d.mask &= ~(u64)MDT_XSTATE;
 	}
 	if (!req->overwrite && w32_exists(req->path)) {
 		SetLastError(0);
@@ -6087,7 +6196,7 @@ main_check_mask(unsigned long long mask)
 {
 	static const struct { u64 bit; const char *name; } names[] = {
 		{ 0x8000, "WithFullAuxiliaryState" },
-		{ 0x100000, "FilterTriage" }, { 0x200000, "WithAvxXStateContext" },
+		{ 0x100000, "FilterTriage" },
 		{ 0x400000, "WithIptTrace" } };
 	u64 bad = mask & ~(u64)MDT_HONOURED;
 	size_t i;

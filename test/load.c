@@ -13,6 +13,8 @@
  *              it and start the next, forever (threads come and go all the time)
  *   window     creates a visible window and pumps messages for 1 s, then
  *              prints "hung" and stops pumping (a hung window after 5 s)
+ *   ymm        a thread holds 32 marker bytes in AVX register ymm5 and spins
+ *              (pause); prints "tid=<TID> ymm5=<hex of the 32 bytes>"
  * Prints "pid=<PID>", then "ready" once the load is in place, then
  * "heartbeat N" every 100 ms from the main thread (except in window mode,
  * whose main thread is the hung one). */
@@ -51,6 +53,23 @@ churner(void *arg)
 			CloseHandle(t);
 		}
 	}
+	return 0;
+}
+
+static unsigned char ymm_marker[32] __attribute__((aligned(32)));
+static volatile LONG ymm_ready;
+
+/* one asm block, so that nothing the compiler emits touches ymm5 after it
+ * is loaded; the loop holds it for good */
+static DWORD WINAPI
+ymm_hold(void *arg)
+{
+	(void)arg;
+	__asm__ volatile("vmovdqu %0, %%ymm5\n\t"
+	                 "movl $1, %1\n"
+	                 "1:\tpause\n\t"
+	                 "jmp 1b"
+	                 : : "m"(ymm_marker), "m"(ymm_ready) : "xmm5", "memory");
 	return 0;
 }
 
@@ -111,6 +130,18 @@ main(int argc, char **argv)
 			printf("heartbeat %d %02x\n", i, ref[0]);
 			Sleep(100);
 		}
+	} else if (!strcmp(mode, "ymm")) {
+		DWORD tid;
+		for (i = 0; i < 32; i++)
+			ymm_marker[i] = (unsigned char)(0xA0 + i) ^ (unsigned char)GetCurrentProcessId();
+		memcpy(ymm_marker, "PDYMM5", 6);
+		CloseHandle(CreateThread(NULL, 0, ymm_hold, NULL, 0, &tid));
+		while (!ymm_ready)
+			Sleep(1);
+		printf("tid=%lu ymm5=", tid);
+		for (i = 0; i < 32; i++)
+			printf("%02x", ymm_marker[i]);
+		printf("\n");
 	} else if (!strcmp(mode, "window")) {
 		WNDCLASSW wc;
 		HWND w;

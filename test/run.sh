@@ -1143,6 +1143,47 @@ writer_header_and_flags() {
 	file "$O/wr/mini.dmp" | grep -q '0x61965 type' || fail "mini: header Flags not 0x61965: $(file "$O/wr/mini.dmp")"
 }
 
+# WithAvxXStateContext (-mc 0x200000): a thread holds 32 marker bytes in
+# ymm5; its context in the dump (obj2yaml's bytes) is CONTEXT, CONTEXT_EX and
+# the XSAVE header and extended state, MiscInfo's XStateData gives that size
+# and the AVX offset,
+# and ymm5's low half is in the CONTEXT, its high half in the AVX area
+writer_xstate() {
+	start_target ym "$T/load.exe" ymm
+	pid=$(field ym pid)
+	tid=$(sed -n 's/^tid=\([0-9]*\) ymm5=.*/\1/p' "$O/ym.log" | tr -d '\r')
+	m=$(sed -n 's/^tid=[0-9]* ymm5=\([0-9a-f]*\).*/\1/p' "$O/ym.log" | tr -d '\r' | tr a-f A-F)
+	[ ${#m} = 64 ] || fail "the target printed no ymm5 marker"
+	mkdir -p "$O/xs"
+	pd -mc 0x200000 "$pid" "$(wpath "$O/xs/x.dmp")"
+	expect_rc 0
+	stop_target ym
+	file "$O/xs/x.dmp" | grep -q ' 0x200000 type' || fail "Flags not 0x200000: $(file "$O/xs/x.dmp")"
+	yaml "$O/xs/x.dmp" "$O/xs/x.yaml"
+	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
+	u32() { echo $((0x$(le "$(echo "$2" | cut -c$((2 * $1 + 1))-$((2 * $1 + 8)))"))); }
+	ctx=$(awk -v t="$(printf '0x%X' "$tid")" '/Thread Id:/ { on = ($NF == t) } on && /Context:/ { c = $2; gsub(/\047/, "", c); print c; exit }' "$O/xs/x.yaml")
+	size=$(( ${#ctx} / 2 ))
+	[ $size -gt 1232 ] || fail "thread $tid: context of $size bytes, no XSAVE area"
+	# CONTEXT_EX after the CONTEXT: All {-1232, size}, Legacy, XState {offset, length}
+	all_off=$(u32 1232 "$ctx") all_len=$(u32 1236 "$ctx") xs_off=$(u32 1248 "$ctx")
+	[ "$all_off" = $((0xFFFFFFFF - 1231)) ] && [ "$all_len" = $size ] ||
+		fail "CONTEXT_EX.All is {$all_off, $all_len}, want {-1232, $size}"
+	misc=$(grep -A1 'Type: *MiscInfo' "$O/xs/x.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ "$(u32 832 "$misc")" = 528 ] || fail "MiscInfo XStateData.SizeOfInfo is $(u32 832 "$misc"), want 528"
+	[ "$(u32 836 "$misc")" = $size ] || fail "XStateData.ContextSize $(u32 836 "$misc") is not the context size $size"
+	[ $(( $(u32 840 "$misc") & 4 )) = 4 ] || fail "XStateData.EnabledFeatures lacks AVX (bit 2)"
+	avx=$(u32 $((848 + 16)) "$misc")
+	lo=$(echo "$ctx" | cut -c$((2 * (0x1A0 + 5 * 16) + 1))-$((2 * (0x1A0 + 6 * 16))))
+	# the XState chunk starts at the XSAVE header, 512 bytes into the XSAVE
+	# layout whose offsets Features[] gives (the legacy part is the CONTEXT's)
+	at=$((1232 + xs_off + avx - 512 + 5 * 16))
+	hi=$(echo "$ctx" | cut -c$((2 * at + 1))-$((2 * at + 32)))
+	[ "$lo$hi" = "$m" ] || fail "ymm5 in the dump is $lo$hi, the target holds $m"
+	lldb_do "$O/xs/x.dmp" "$O/xs/l" 'thread list'
+	grep -q 'load.exe`ymm_hold' "$O/xs/l" || fail "lldb does not read the XState context of thread $tid"
+}
+
 # TokenStream (19): obj2yaml gives its bytes; the layout after each record's
 # MINIDUMP_TOKEN_INFO_HEADER is the one procdump.c documents (seven
 # {offset, size} pairs, the TokenUser field being {8, attributes, SID})
@@ -1957,6 +1998,7 @@ t 'writer: MemoryInfoList covers the address space; stacks hold RSP and end at S
 t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
 t 'writer: header signature and Flags describe the content' writer_header_and_flags
 t 'writer: Token stream: the process token and the impersonating thread, with the user SID' writer_token
+t 'writer: -mc 0x200000 writes XState contexts: the ymm5 a thread holds, XStateData in MiscInfo' writer_xstate
 t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
 t 'writer: the guard page keeps PAGE_GUARD and is not in the dump' writer_guard_page_untouched
 t 'writer: MemoryList ranges ascending, non-empty, no overlap, at most 4096' writer_memorylist_sane
