@@ -478,6 +478,17 @@ _Static_assert(sizeof(struct pd_sys_thread) == 0x40, "SYSTEM_THREAD_INFORMATION 
 _Static_assert(sizeof(struct pd_sys_process) == 0xB8, "SYSTEM_PROCESS_INFORMATION x86");
 #endif
 
+struct pd_vm_counters {        /* VM_COUNTERS_EX (ProcessVmCounters = 3) */
+	SIZE_T PeakVirtualSize, VirtualSize;
+	ULONG PageFaultCount;
+	SIZE_T PeakWorkingSetSize, WorkingSetSize, QuotaPeakPagedPoolUsage, QuotaPagedPoolUsage,
+	       QuotaPeakNonPagedPoolUsage, QuotaNonPagedPoolUsage, PagefileUsage,
+	       PeakPagefileUsage, PrivateUsage;
+};
+#ifdef _WIN64
+_Static_assert(sizeof(struct pd_vm_counters) == 96, "VM_COUNTERS_EX x64");
+#endif
+
 struct pd_thread_basic {
 	pd_ntstatus ExitStatus;
 	PVOID TebBaseAddress;
@@ -1524,7 +1535,7 @@ enum {
 	MD_THREADLIST = 3, MD_MODULELIST = 4, MD_MEMORYLIST = 5, MD_EXCEPTION = 6,
 	MD_SYSTEMINFO = 7, MD_MEMORY64LIST = 9, MD_COMMENTA = 10, MD_COMMENTW = 11, MD_HANDLEDATA = 12,
 	MD_UNLOADEDMODULELIST = 14, MD_MISCINFO = 15, MD_MEMORYINFOLIST = 16, MD_THREADINFOLIST = 17,
-	MD_TOKEN = 19, MD_THREADNAMES = 24
+	MD_TOKEN = 19, MD_PROCESSVMCOUNTERS = 22, MD_THREADNAMES = 24
 };
 
 /* MINIDUMP_TYPE bits this writer honours, by dump type. */
@@ -3823,7 +3834,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 {
 	const struct pd_dump_req *rq = d->req;
 	struct buf b = { 0 };
-	struct md_dir dir[16];
+	struct md_dir dir[20];
 	int nd = 0, i, rc = -1;
 	struct md_header hd;
 	size_t dir_off, threads_off, mem_off = 0;
@@ -4082,6 +4093,29 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			if (b.oom)
 				goto out;
 			memcpy(b.p + ents + sizeof mh * i, &mh, sizeof mh);
+		}
+	}
+
+	if (!(mask & MDT_FILTERTRIAGE)) { /* ProcessVmCounters (22), as recent dbghelp writes by default */
+		struct pd_vm_counters vm;
+		u8 v[152];
+		u16 rev = 2, flags = 0x1 | 0x2 | 0x4; /* VM_COUNTERS, VIRTUALSIZE, EX */
+		u64 f[11];
+		memset(&vm, 0, sizeof vm);
+		if (PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 3 /* ProcessVmCounters */, &vm, sizeof vm, NULL))) {
+			memset(v, 0, sizeof v);
+			f[0] = vm.PeakWorkingSetSize; f[1] = vm.WorkingSetSize;
+			f[2] = vm.QuotaPeakPagedPoolUsage; f[3] = vm.QuotaPagedPoolUsage;
+			f[4] = vm.QuotaPeakNonPagedPoolUsage; f[5] = vm.QuotaNonPagedPoolUsage;
+			f[6] = vm.PagefileUsage; f[7] = vm.PeakPagefileUsage;
+			f[8] = vm.PeakVirtualSize; f[9] = vm.VirtualSize; f[10] = vm.PrivateUsage;
+			memcpy(v, &rev, 2);
+			memcpy(v + 2, &flags, 2);
+			memcpy(v + 4, &vm.PageFaultCount, 4);
+			memcpy(v + 8, f, sizeof f);
+			dir[nd].type = MD_PROCESSVMCOUNTERS;
+			dir[nd].size = sizeof v;
+			dir[nd++].rva = (u32)buf_add(&b, v, sizeof v, 8);
 		}
 	}
 
@@ -5011,17 +5045,6 @@ trig_run_timed(const struct pd_config *cfg, struct pd_target *t, int out_is_dir)
  * loop when attached, trig_run_monitors otherwise).  A row's condition
  * must hold for -s consecutive seconds (default 10; -h needs one sample:
  * IsHungAppWindow already waits 5 s) before a dump is wanted. */
-
-struct pd_vm_counters {        /* VM_COUNTERS_EX (ProcessVmCounters = 3) */
-	SIZE_T PeakVirtualSize, VirtualSize;
-	ULONG PageFaultCount;
-	SIZE_T PeakWorkingSetSize, WorkingSetSize, QuotaPeakPagedPoolUsage, QuotaPagedPoolUsage,
-	       QuotaPeakNonPagedPoolUsage, QuotaNonPagedPoolUsage, PagefileUsage,
-	       PeakPagefileUsage, PrivateUsage;
-};
-#ifdef _WIN64
-_Static_assert(sizeof(struct pd_vm_counters) == 96, "VM_COUNTERS_EX x64");
-#endif
 
 struct pd_pdh_value {          /* PDH_FMT_COUNTERVALUE */
 	DWORD status, pad;

@@ -714,6 +714,17 @@ writer_streams() {
 	for s in SystemInfo MiscInfo ThreadList ModuleList MemoryInfoList Memory64List CommentA CommentW; do
 		grep -qx "$s" "$O/wr/full.types" || fail "full lacks $s"
 	done
+	# ProcessVMCounters (22): MINIDUMP_PROCESS_VM_COUNTERS_2, revision 2,
+	# flags 7; private usage holds the 4 MiB marker the target touched
+	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
+	for k in mini full; do
+		grep -qx ProcessVMCounters "$O/wr/$k.types" || fail "$k lacks ProcessVMCounters"
+		vm=$(grep -A1 'Type: *ProcessVMCounters' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		[ ${#vm} = 304 ] || fail "$k: ProcessVMCounters is $(( ${#vm} / 2 )) bytes, want 152"
+		[ "$(echo "$vm" | cut -c1-8)" = 02000700 ] || fail "$k: ProcessVMCounters revision/flags $(echo "$vm" | cut -c1-8)"
+		priv=$((0x$(le "$(echo "$vm" | cut -c177-192)"))) virt=$((0x$(le "$(echo "$vm" | cut -c161-176)")))
+		[ $priv -ge 4194304 ] && [ $virt -ge $priv ] || fail "$k: PrivateUsage $priv, VirtualSize $virt"
+	done
 	! grep -qx MemoryList "$O/wr/full.types" || fail "full has a MemoryList as well"
 	! grep -qx Memory64List "$O/wr/mini.types" || fail "mini has a Memory64List as well"
 	for k in mini full; do
@@ -942,7 +953,7 @@ writer_triage() {
 	expect_out 'Dump types: *Triage'
 	file "$O/wt/t.dmp" | grep -q ' 0x120804 type' || fail "Flags not 0x120804: $(file "$O/wt/t.dmp")"
 	yaml "$O/wt/t.dmp" "$O/wt/y"
-	for s in ThreadInfoList UnloadedModuleList Memory64List 0x18 Token; do
+	for s in ThreadInfoList UnloadedModuleList Memory64List 0x18 Token ProcessVMCounters; do
 		! grep -q "Type: *$s\$" "$O/wt/y" || fail "-mt wrote $s"
 	done
 	grep -q 'Type: *HandleData' "$O/wt/y" || fail "-mt has no HandleData"
@@ -1989,7 +2000,7 @@ t 'writer: -ma holds the heap marker bytes at their address (4 MiB, first and la
 t 'writer: -mm holds the stack local, not the heap marker' writer_mini_has_stack_not_heap
 t 'writer: -mm holds indirectly referenced heap (not beyond its window) and .data globals' writer_mini_indirect_and_data
 t 'writer: -mm holds the TEBs, the PEB and the command line (NtTib.Self, PEB chain)' writer_mini_peb_teb_cmdline
-t 'writer: streams per type, one memory list, no duplicates, -dc comment' writer_streams
+t 'writer: streams per type, one memory list, no duplicates, -dc comment, ProcessVMCounters' writer_streams
 t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' writer_codeview_matches_pe
 t 'writer: every module has a CodeView record exactly when its file has RSDS, and they match' writer_codeview_every_module
 t 'writer: Breakpad minidump_dump accepts -mm (exit 0): PID, threads, CodeView id, MiscInfo level 5' writer_breakpad_accepts_mini
