@@ -1686,6 +1686,17 @@ struct dump_state {
 	u64 peb;                   /* the view's PEB */
 };
 
+/* The 32-bit TEB of a WOW64 thread, from its 64-bit one: TEB64.WowTebOffset
+ * (Windows 10+, Wine), else the fixed two pages of earlier WOW64 */
+static u64
+dump_teb32(const struct dump_state *d, u64 teb64)
+{
+	LONG off = 0;
+	if (w32_read(d->h, teb64 + 0x180C, &off, 4) < 0 || off <= 0 || off > 0x10000)
+		off = 0x2000;
+	return teb64 + (u64)off;
+}
+
 /* A pointer of the view's size in target memory */
 static u64
 dump_rptr(const struct dump_state *d, u64 addr, int *ok)
@@ -1820,23 +1831,37 @@ typedef BOOL (WINAPI *fn_SetXStateFeaturesMask)(PCONTEXT, DWORD64);
 _Static_assert(sizeof(WOW64_CONTEXT) == 716, "WOW64_CONTEXT");
 _Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a CONTEXT");
 
-/* Wow64GetThreadContext (Windows 7+, Wine): resolved at run time */
+/* Wow64GetThreadContext (Windows 7+, Wine) and the XState calls, resolved
+ * at run time, once (before any context worker starts) */
 typedef BOOL (WINAPI *fn_Wow64GetThreadContext)(HANDLE, WOW64_CONTEXT *);
-static fn_Wow64GetThreadContext
-w32_wow64_get_context(void)
+static struct {
+	int done;
+	fn_Wow64GetThreadContext wow64_get;
+	fn_GetEnabledXStateFeatures xs_enabled;
+	fn_InitializeContext init;
+	fn_SetXStateFeaturesMask xs_mask;
+} ctxfn;
+
+static void
+w32_resolve_context_fns(void)
 {
-	return (fn_Wow64GetThreadContext)(void (*)(void))GetProcAddress(GetModuleHandleW(L"kernel32.dll"),
-	                                                                "Wow64GetThreadContext");
+	HMODULE k32 = GetModuleHandleW(L"kernel32.dll");
+	if (ctxfn.done)
+		return;
+	ctxfn.wow64_get = (fn_Wow64GetThreadContext)(void (*)(void))GetProcAddress(k32, "Wow64GetThreadContext");
+	ctxfn.xs_enabled = (fn_GetEnabledXStateFeatures)(void (*)(void))GetProcAddress(k32, "GetEnabledXStateFeatures");
+	ctxfn.init = (fn_InitializeContext)(void (*)(void))GetProcAddress(k32, "InitializeContext");
+	ctxfn.xs_mask = (fn_SetXStateFeaturesMask)(void (*)(void))GetProcAddress(k32, "SetXStateFeaturesMask");
+	ctxfn.done = 1;
 }
 
 static DWORD WINAPI
 dump_ctx_worker(void *arg)
 {
 	struct ctx_job *j = arg;
-	if (j->wow) {
-		fn_Wow64GetThreadContext f = w32_wow64_get_context();
-		j->ok = f && f(j->h, (WOW64_CONTEXT *)&j->ctx);
-	} else if (j->xctx)
+	if (j->wow)
+		j->ok = ctxfn.wow64_get && ctxfn.wow64_get(j->h, (WOW64_CONTEXT *)&j->ctx);
+	else if (j->xctx)
 		j->ok = GetThreadContext(j->h, j->xctx) != 0;
 	else
 		j->ok = GetThreadContext(j->h, &j->ctx) != 0;
@@ -1859,21 +1884,17 @@ dump_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 	memset(j, 0, sizeof *j);
 	j->wow = wow;
 	memcpy(&j->ctx, out, sizeof j->ctx); /* its ContextFlags, wherever the layout keeps them */
+	w32_resolve_context_fns();
 #ifdef _WIN64
 	if (xlen) {
-		HMODULE k32 = GetModuleHandleW(L"kernel32.dll");
-		fn_GetEnabledXStateFeatures ge = (fn_GetEnabledXStateFeatures)(void (*)(void))
-			GetProcAddress(k32, "GetEnabledXStateFeatures");
-		fn_InitializeContext ic = (fn_InitializeContext)(void (*)(void))GetProcAddress(k32, "InitializeContext");
-		fn_SetXStateFeaturesMask sm = (fn_SetXStateFeaturesMask)(void (*)(void))
-			GetProcAddress(k32, "SetXStateFeaturesMask");
 		DWORD len = 0;
+		u64 features = ctxfn.xs_enabled && ctxfn.init && ctxfn.xs_mask ? ctxfn.xs_enabled() : 0;
 		*xlen = 0;
-		if (ge && ic && sm && (ge() & ~3ULL)) {
-			ic(NULL, CONTEXT_ALL | CONTEXT_XSTATE, NULL, &len);
+		if (features & ~3ULL) { /* more than x87 and SSE, which the CONTEXT holds */
+			ctxfn.init(NULL, CONTEXT_ALL | CONTEXT_XSTATE, NULL, &len);
 			j->xbuf = len ? malloc(len) : NULL;
-			if (j->xbuf && (!ic(j->xbuf, CONTEXT_ALL | CONTEXT_XSTATE, &j->xctx, &len) ||
-			                !sm(j->xctx, ge()))) {
+			if (j->xbuf && (!ctxfn.init(j->xbuf, CONTEXT_ALL | CONTEXT_XSTATE, &j->xctx, &len) ||
+			                !ctxfn.xs_mask(j->xctx, features))) {
 				free(j->xbuf);
 				j->xbuf = NULL;
 				j->xctx = NULL;
@@ -1990,14 +2011,8 @@ dump_collect_threads(struct dump_state *d)
 			t->info.affinity = tbi.AffinityMask;
 			t->teb = (u64)(ULONG_PTR)tbi.TebBaseAddress;
 			ok = 1;
-			if (d->x86 && t->teb) {
-				/* the 32-bit TEB: TEB64.WowTebOffset (Windows 10+, Wine),
-				 * else the fixed 2 pages of earlier WOW64 */
-				LONG off = 0;
-				if (w32_read(d->h, t->teb + 0x180C, &off, 4) < 0 || off <= 0 || off > 0x10000)
-					off = 0x2000;
-				t->teb += (u64)off;
-			}
+			if (d->x86 && t->teb)
+				t->teb = dump_teb32(d, t->teb);
 			/* NT_TIB: ExceptionList, StackBase, StackLimit */
 			t->stack_base = dump_rptr(d, t->teb + ps, &ok);
 			t->stack_limit = dump_rptr(d, t->teb + 2 * ps, &ok);
@@ -2353,10 +2368,6 @@ dump_read_unload_ring(struct dump_state *d, u64 addr, u32 esize, u32 count)
 	return d->nunl;
 }
 
-/* Unloaded modules from ntdll's unload event trace.  RtlGetUnloadEventTraceEx
- * answers with addresses inside our own ntdll; ntdll sits at the same base
- * in every process of a boot, so the same addresses hold the target's ring
- * (Crashpad does the same).  Skipped when the bases differ. */
 /* The x86 view: the 32-bit ntdll's unload trace.  Its
  * RtlGetUnloadEventTraceEx stores three addresses of globals through its
  * three arguments, "mov dword ptr [reg], imm32" (C7 /0) each, in Windows'
@@ -2433,6 +2444,11 @@ out:
 	return -1;
 }
 
+/* Unloaded modules from ntdll's unload event trace.  RtlGetUnloadEventTraceEx
+ * answers with addresses inside our own ntdll; ntdll sits at the same base
+ * in every process of a boot, so the same addresses hold the target's ring
+ * (Crashpad does the same).  Skipped when the bases differ.  The x86 view
+ * reads the 32-bit ntdll's trace instead (dump_unload_trace32). */
 static void
 dump_collect_unloaded(struct dump_state *d)
 {
@@ -2696,13 +2712,12 @@ dump_token_record(struct dump_state *d, HANDLE tok, DWORD id)
 		TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
 		TokenPrivileges, TokenStatistics, TokenRestrictedSids };
 	struct buf *b = &d->tok;
-	size_t start = b->len, hdr;
 	u32 pairs[2 * TOK_NFIELDS];
 	int i, ok = 0;
+	size_t start;
 
 	memset(pairs, 0, sizeof pairs);
-	hdr = buf_add(b, NULL, 16 + sizeof pairs, 8);
-	start = hdr;
+	start = buf_add(b, NULL, 16 + sizeof pairs, 8); /* header and pairs, filled in last */
 	for (i = 0; i < TOK_NFIELDS && !b->oom; i++) {
 		DWORD len;
 		u8 *info = dump_token_query(tok, cls[i], &len);
@@ -3447,8 +3462,6 @@ dump_callbacks_memory(struct dump_state *d)
 	return cancel;
 }
 
-/* Plans the memory ranges of a MINIDUMP_TYPE mask (minidump-writer-spec.md
- * section 1.4; -mm and -ma are fixed masks). */
 /* The -64 view of a WOW64 process also holds what lets a reader switch to
  * the x86 side (lldb reads the x86 CONTEXT at TEB64.TlsSlots[1] + 4,
  * WOW64_TLS_CPURESERVED; WinDbg's !wow64exts.sw): that area, the 32-bit
@@ -3458,7 +3471,6 @@ dump_plan_wow64_thread(struct dump_state *d, const struct dthread *t)
 {
 	u64 cpu, teb32, base, limit, lo;
 	u32 v = 0, esp = 0, eip = 0;
-	LONG off = 0;
 	int ok = 1;
 	if (!t->teb)
 		return;
@@ -3468,9 +3480,7 @@ dump_plan_wow64_thread(struct dump_state *d, const struct dthread *t)
 		w32_read(d->h, cpu + 4 + offsetof(WOW64_CONTEXT, Esp), &esp, 4);
 		w32_read(d->h, cpu + 4 + offsetof(WOW64_CONTEXT, Eip), &eip, 4);
 	}
-	if (w32_read(d->h, t->teb + 0x180C, &off, 4) < 0 || off <= 0 || off > 0x10000)
-		off = 0x2000;
-	teb32 = t->teb + (u64)off;
+	teb32 = dump_teb32(d, t->teb);
 	dump_add_readable(d, teb32, 0xFE4);
 	if (w32_read(d->h, teb32 + 4, &v, 4) < 0)
 		return;
@@ -3485,6 +3495,8 @@ dump_plan_wow64_thread(struct dump_state *d, const struct dthread *t)
 		dump_add_readable(d, eip - 128, 256);
 }
 
+/* Plans the memory ranges of a MINIDUMP_TYPE mask (minidump-writer-spec.md
+ * section 1.4; -mm and -ma are fixed masks). */
 static int
 dump_plan_memory(struct dump_state *d, u64 mask)
 {
@@ -3553,8 +3565,6 @@ dump_plan_memory(struct dump_state *d, u64 mask)
 	return 0;
 }
 
-/* MiscInfo processor power (level 2): CallNtPowerInformation's
- * PROCESSOR_POWER_INFORMATION of CPU 0, from powrprof.dll if it is there. */
 /* MINIDUMP_MISC_INFO_5.XStateData (XSTATE_CONFIG_FEATURE_MSC_INFO): the
  * size of the thread contexts and, from KUSER_SHARED_DATA.XState (the
  * XSTATE_CONFIGURATION at 0x7FFE03D8, as dbghelp copies it), the enabled
@@ -3579,6 +3589,8 @@ dump_misc_xstate(struct md_misc5 *mi, u32 context_size)
 #endif
 }
 
+/* MiscInfo processor power (level 2): CallNtPowerInformation's
+ * PROCESSOR_POWER_INFORMATION of CPU 0, from powrprof.dll if it is there. */
 static void
 dump_misc_power(struct md_misc5 *mi)
 {
@@ -3811,9 +3823,6 @@ dump_cancelled(const struct pd_dump_req *r)
 	return r->cancel && *r->cancel;
 }
 
-/* Builds the whole dump.  Metadata (and, for Mini, the memory bytes) are
- * laid out in one buffer whose offsets are the file offsets; Full memory is
- * streamed after it as the Memory64 blob. */
 /* A zeroed context that still names the CPU (ContextFlags), for a thread
  * whose context could not be read: readers expect one per thread. */
 static void
@@ -3829,6 +3838,9 @@ dump_context_cpu(const struct dump_state *d, u8 *ctx)
 #endif
 }
 
+/* Builds the whole dump.  Metadata (and, for Mini, the memory bytes) are
+ * laid out in one buffer whose offsets are the file offsets; Full memory is
+ * streamed after it as the Memory64 blob. */
 static int
 dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *res)
 {

@@ -159,12 +159,9 @@ pd_exe() { # pd_exe EXE ARGS...: run that procdump build, as pd does
 pd_in() { # pd_in DIR ARGS...: the same, with DIR as the current folder
 	_d=$1
 	shift
-	printf '%s\n' "(cd $_d) procdump64.exe $*" >"$O/pd.cmd"
-	_rc=0
-	(cd "$_d" && timeout 120 $WINE "$PD" "$@") >"$O/pd.raw" 2>"$O/pd.err" || _rc=$?
-	echo $_rc >"$O/pd.rc"
-	tr -d '\r' <"$O/pd.raw" >"$O/pd.out"
+	(cd "$_d" && pd "$@")
 	RC=$(cat "$O/pd.rc")
+	printf '(cd %s) %s\n' "$_d" "$(cat "$O/pd.cmd")" >"$O/pd.cmd"
 }
 
 expect_rc() { [ "$RC" = "$1" ] || fail "exit code: wanted $1, got $RC"; }
@@ -208,6 +205,10 @@ lldb_do() { # lldb_do DUMP OUTFILE CMD...: lldb batch, with Wine's DLLs and test
 	eval "timeout 120 lldb -b -O 'settings set target.exec-search-paths $WINEDLLS $W32DLLS $T' --core \"$_dump\" $_args" \
 		>"$_out" 2>&1 </dev/null || true
 }
+# le HEX: little-endian hex bytes (obj2yaml's Content) as one hex number
+le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
+# u32at OFFSET HEX: the little-endian 32-bit value at byte OFFSET of HEX, in decimal
+u32at() { echo $((0x$(le "$(echo "$2" | cut -c$((2 * $1 + 1))-$((2 * $1 + 8)))"))); }
 yaml() { timeout 60 obj2yaml "$1" >"$2" 2>&1 || fail "obj2yaml rejects $1: $(head -n 3 "$2")"; }
 need_bp() { [ -x "$BP" ] || skip "Breakpad readers missing (run make deps)"; }
 hexaddr() { printf '0x%x' "$1"; }
@@ -716,7 +717,6 @@ writer_streams() {
 	done
 	# ProcessVMCounters (22): MINIDUMP_PROCESS_VM_COUNTERS_2, revision 2,
 	# flags 7; private usage holds the 4 MiB marker the target touched
-	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
 	for k in mini full; do
 		grep -qx ProcessVMCounters "$O/wr/$k.types" || fail "$k lacks ProcessVMCounters"
 		vm=$(grep -A1 'Type: *ProcessVMCounters' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
@@ -826,7 +826,6 @@ unloaded_has() {
 	size=$((0x$(sed -n 's/^unloaded=[^ ]* size=\([0-9a-f]*\).*/\1/p' "$O/$1.log" | tr -d '\r')))
 	hex=$(grep -A1 'Type: *UnloadedModuleList' "$2.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
 	[ -n "$hex" ] || fail "$2: no UnloadedModuleList"
-	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
 	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
 	found=0 i=0
 	while [ $i -lt $n ]; do
@@ -873,7 +872,6 @@ writer_handle_data() {
 		# 40 bytes; the names are MINIDUMP_STRINGs at their RVAs in the file
 		hex=$(grep -A1 'Type: *HandleData' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
 		[ -n "$hex" ] || fail "$k: no HandleData stream (12)"
-		le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
 		[ "$(le "$(echo "$hex" | cut -c1-8)")" = 00000010 ] || fail "$k: header size is not 16"
 		[ "$(le "$(echo "$hex" | cut -c9-16)")" = 00000028 ] || fail "$k: descriptor size is not 40"
 		n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
@@ -1128,7 +1126,6 @@ writer_memory64_layout() {
 	# Decode the Memory64List from obj2yaml's raw hex: count, BaseRva, (start,size)*
 	hex=$(grep -A1 'Type:            Memory64List' "$O/wr/full.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
 	[ -n "$hex" ] || fail "no Memory64List content"
-	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{s=""; for(i=NF;i>0;i--) s=s $i; print s}'; }
 	n=$((0x$(le "$(echo "$hex" | cut -c1-16)")))
 	base=$((0x$(le "$(echo "$hex" | cut -c17-32)")))
 	[ $((${#hex} / 2)) = $((16 + 16 * n)) ] || fail "Memory64List size $((${#hex} / 2)) != 16+16*$n"
@@ -1160,8 +1157,8 @@ writer_header_and_flags() {
 # WithAvxXStateContext (-mc 0x200000): a thread holds 32 marker bytes in
 # ymm5; its context in the dump (obj2yaml's bytes) is CONTEXT, CONTEXT_EX and
 # the XSAVE header and extended state, MiscInfo's XStateData gives that size
-# and the AVX offset,
-# and ymm5's low half is in the CONTEXT, its high half in the AVX area
+# and the AVX offset, and ymm5's low half is in the CONTEXT, its high half in
+# the AVX area
 writer_xstate() {
 	start_target ym "$T/load.exe" ymm
 	pid=$(field ym pid)
@@ -1170,24 +1167,22 @@ writer_xstate() {
 	[ ${#m} = 64 ] || fail "the target printed no ymm5 marker"
 	mkdir -p "$O/xs"
 	pd -mc 0x200000 "$pid" "$(wpath "$O/xs/x.dmp")"
+	stop_target ym # it spins: never leave it running into the monitor tests
 	expect_rc 0
-	stop_target ym
 	file "$O/xs/x.dmp" | grep -q ' 0x200000 type' || fail "Flags not 0x200000: $(file "$O/xs/x.dmp")"
 	yaml "$O/xs/x.dmp" "$O/xs/x.yaml"
-	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
-	u32() { echo $((0x$(le "$(echo "$2" | cut -c$((2 * $1 + 1))-$((2 * $1 + 8)))"))); }
 	ctx=$(awk -v t="$(printf '0x%X' "$tid")" '/Thread Id:/ { on = ($NF == t) } on && /Context:/ { c = $2; gsub(/\047/, "", c); print c; exit }' "$O/xs/x.yaml")
 	size=$(( ${#ctx} / 2 ))
 	[ $size -gt 1232 ] || fail "thread $tid: context of $size bytes, no XSAVE area"
 	# CONTEXT_EX after the CONTEXT: All {-1232, size}, Legacy, XState {offset, length}
-	all_off=$(u32 1232 "$ctx") all_len=$(u32 1236 "$ctx") xs_off=$(u32 1248 "$ctx")
+	all_off=$(u32at 1232 "$ctx") all_len=$(u32at 1236 "$ctx") xs_off=$(u32at 1248 "$ctx")
 	[ "$all_off" = $((0xFFFFFFFF - 1231)) ] && [ "$all_len" = $size ] ||
 		fail "CONTEXT_EX.All is {$all_off, $all_len}, want {-1232, $size}"
 	misc=$(grep -A1 'Type: *MiscInfo' "$O/xs/x.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
-	[ "$(u32 832 "$misc")" = 528 ] || fail "MiscInfo XStateData.SizeOfInfo is $(u32 832 "$misc"), want 528"
-	[ "$(u32 836 "$misc")" = $size ] || fail "XStateData.ContextSize $(u32 836 "$misc") is not the context size $size"
-	[ $(( $(u32 840 "$misc") & 4 )) = 4 ] || fail "XStateData.EnabledFeatures lacks AVX (bit 2)"
-	avx=$(u32 $((848 + 16)) "$misc")
+	[ "$(u32at 832 "$misc")" = 528 ] || fail "MiscInfo XStateData.SizeOfInfo is $(u32at 832 "$misc"), want 528"
+	[ "$(u32at 836 "$misc")" = $size ] || fail "XStateData.ContextSize $(u32at 836 "$misc") is not the context size $size"
+	[ $(( $(u32at 840 "$misc") & 4 )) = 4 ] || fail "XStateData.EnabledFeatures lacks AVX (bit 2)"
+	avx=$(u32at $((848 + 16)) "$misc")
 	lo=$(echo "$ctx" | cut -c$((2 * (0x1A0 + 5 * 16) + 1))-$((2 * (0x1A0 + 6 * 16))))
 	# the XState chunk starts at the XSAVE header, 512 bytes into the XSAVE
 	# layout whose offsets Features[] gives (the legacy part is the CONTEXT's)
@@ -1207,19 +1202,17 @@ writer_token() {
 	imp=$(field wr impersonating)
 	sid=$(field wr usersid | tr a-f A-F)
 	[ -n "$imp" ] && [ -n "$sid" ] || fail "the target did not report its SID and impersonating thread"
-	le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
-	u32() { echo $((0x$(le "$(echo "$hex" | cut -c$((2 * $1 + 1))-$((2 * $1 + 8)))"))); }
 	for k in mini full; do
 		hex=$(grep -A1 'Type: *Token$' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
 		[ -n "$hex" ] || fail "$k: no Token stream (19)"
-		[ "$(u32 0)" = $(( ${#hex} / 2 )) ] || fail "$k: TokenListSize $(u32 0) is not the stream size $(( ${#hex} / 2 ))"
-		n=$(u32 4)
-		[ "$(u32 8)" = 16 ] && [ "$(u32 12)" = 72 ] || fail "$k: list header sizes $(u32 8)/$(u32 12), want 16/72"
+		[ "$(u32at 0 "$hex")" = $(( ${#hex} / 2 )) ] || fail "$k: TokenListSize $(u32at 0 "$hex") is not the stream size $(( ${#hex} / 2 ))"
+		n=$(u32at 4 "$hex")
+		[ "$(u32at 8 "$hex")" = 16 ] && [ "$(u32at 12 "$hex")" = 72 ] || fail "$k: list header sizes $(u32at 8 "$hex")/$(u32at 12 "$hex"), want 16/72"
 		at=16 i=0 seen_pid=0 seen_imp=0
 		while [ $i -lt "$n" ]; do
-			size=$(u32 $at) id=$(u32 $((at + 4)))
-			uoff=$(u32 $((at + 16 + 8))) ulen=$(u32 $((at + 16 + 12)))
-			[ "$(u32 $((at + uoff)))" = 8 ] || fail "$k: token $i: TokenUser SID offset is not 8"
+			size=$(u32at $at "$hex") id=$(u32at $((at + 4)) "$hex")
+			uoff=$(u32at $((at + 16 + 8)) "$hex") ulen=$(u32at $((at + 16 + 12)) "$hex")
+			[ "$(u32at $((at + uoff)) "$hex")" = 8 ] || fail "$k: token $i: TokenUser SID offset is not 8"
 			got=$(echo "$hex" | cut -c$((2 * (at + uoff + 8) + 1))-$((2 * (at + uoff + 8) + ${#sid})))
 			[ "$got" = "$sid" ] || fail "$k: token $i (id $id): user SID $got, the target says $sid"
 			[ "$ulen" = $((8 + ${#sid} / 2)) ] || fail "$k: token $i: TokenUser field size $ulen"
