@@ -144,14 +144,19 @@ wait_gone() {
 	return 0
 }
 
-# pd ARGS...: run procdump64.exe; stdout/stderr/exit code in $O/pd.{out,err,rc}
+# pd ARGS...: run procdump64.exe; stdout/stderr/exit code in $O/pd.{out,err,rc}.
+# Through pdrun.exe, which records the exit code the Windows side gave: under
+# Wine the shell's own can read 137 for a clean exit on a loaded machine.
 pd() { pd_exe "$PD" "$@"; }
 pd_exe() { # pd_exe EXE ARGS...: run that procdump build, as pd does
 	_exe=$1
 	shift
 	printf '%s\n' "${_exe##*/} $*" >"$O/pd.cmd"
+	rm -f "$O/pd.code"
 	_rc=0
-	timeout 120 $WINE "$_exe" "$@" >"$O/pd.raw" 2>"$O/pd.err" || _rc=$?
+	timeout 130 $WINE "$T/pdrun.exe" "$(wpath "$O/pd.code")" 120 "$(wpath "$_exe")" "$@" \
+		>"$O/pd.raw" 2>"$O/pd.err" || _rc=$?
+	[ -s "$O/pd.code" ] && _rc=$(tr -d '\r' <"$O/pd.code")
 	echo $_rc >"$O/pd.rc"
 	tr -d '\r' <"$O/pd.raw" >"$O/pd.out"
 	RC=$(cat "$O/pd.rc")
@@ -223,6 +228,7 @@ build_test_programs() {
 	done
 	$CC $TCFLAGS "$T/load.c" -o "$T/load.exe" -luser32 || return 1
 	$CC $TCFLAGS -municode "$T/setevent.c" -o "$T/setevent.exe" || return 1
+	$CC $TCFLAGS -municode "$T/pdrun.c" -o "$T/pdrun.exe" || return 1
 	$CC $TCFLAGS -shared "$T/testdll.c" -o "$T/pdtestdll.dll" || return 1
 	cp "$T/crasher.exe" "$T/pdwait.exe"
 	# a second image name, so that only the tests' own processes match it
@@ -1278,16 +1284,15 @@ writer_cancel_mid_dump() {
 	[ $native = 1 ] && skip "Ctrl+C is sent with kill -INT under Wine"
 	wr_setup
 	mkdir -p "$O/wc"
-	PROCDUMP_TEST_CHUNK_DELAY_MS=200 $WINE "$PD" -ma "$(field wr pid)" "$(wpath "$O/wc/c.dmp")" >"$O/wc.out" 2>&1 &
-	bg=$!
-	echo $bg >>"$O/bg.list"
-	wait_for "$O/wc.out" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/wc.out")"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg wc -ma "$(field wr pid)" "$(wpath "$O/wc/c.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/wc.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/wc.raw")"
 	ls "$O/wc" | grep -q '\.tmp$' || fail "no temporary file while writing: $(ls "$O/wc")"
-	kill -INT $bg
-	rc=0
-	wait "$bg" || rc=$?
-	[ $rc = 1 ] || fail "exit $rc after Ctrl+C mid-dump, want 1: $(tail -n 3 "$O/wc.out")"
-	grep -q 'dump cancelled' "$O/wc.out" || fail "no 'dump cancelled': $(tail -n 3 "$O/wc.out")"
+	kill -INT "$(cat "$O/wc.pdpid")"
+	pd_join wc 30
+	expect_rc 1
+	expect_out 'dump cancelled'
 	[ -z "$(ls "$O/wc")" ] || fail "files left behind: $(ls "$O/wc")"
 	alive wr || fail "the target was left suspended"
 }
@@ -1309,16 +1314,13 @@ series_cancel_by_pid() {
 	[ -f "$O/se.log" ] || start_target se "$T/target.exe" 1
 	pid=$(field se pid)
 	mkdir -p "$O/sc"
-	$WINE "$PD" -n 5 -s 30 "$pid" "$(wpath "$O/sc")" >"$O/sc.out" 2>&1 &
-	bg=$!
-	echo $bg >>"$O/bg.list"
-	wait_for "$O/sc.out" 'Dump 1 complete' 30 || fail "first dump not written: $(cat "$O/sc.out")"
+	pd_bg sc -n 5 -s 30 "$pid" "$(wpath "$O/sc")"
+	wait_for "$O/sc.raw" 'Dump 1 complete' 30 || fail "first dump not written: $(cat "$O/sc.raw")"
 	pd -cancel "$pid"
 	expect_rc 0
-	rc=0
-	wait "$bg" || rc=$?
-	[ $rc = 1 ] || fail "the cancelled procdump exited $rc, want 1: $(tail -n 3 "$O/sc.out")"
-	grep -q 'Dump count not reached' "$O/sc.out" || fail "no 'Dump count not reached'"
+	pd_join sc 30
+	expect_rc 1
+	expect_out 'Dump count not reached'
 	alive se || fail "the target stopped"
 	pd -cancel "$pid"
 	expect_rc 3
@@ -1328,29 +1330,23 @@ series_ctrl_c() {
 	[ $native = 1 ] && skip "Ctrl+C is sent with kill -INT under Wine"
 	[ -f "$O/se.log" ] || start_target se "$T/target.exe" 1
 	mkdir -p "$O/cc"
-	$WINE "$PD" -n 5 -s 30 "$(field se pid)" "$(wpath "$O/cc")" >"$O/cc.out" 2>&1 &
-	bg=$!
-	echo $bg >>"$O/bg.list"
-	wait_for "$O/cc.out" 'Dump 1 complete' 30 || fail "first dump not written"
-	kill -INT $bg
-	rc=0
-	wait "$bg" || rc=$?
-	[ $rc = 1 ] || fail "exit $rc after Ctrl+C, want 1"
-	grep -q 'Dump count not reached' "$O/cc.out" || fail "no 'Dump count not reached'"
+	pd_bg cc -n 5 -s 30 "$(field se pid)" "$(wpath "$O/cc")"
+	wait_for "$O/cc.raw" 'Dump 1 complete' 30 || fail "first dump not written"
+	kill -INT "$(cat "$O/cc.pdpid")"
+	pd_join cc 30
+	expect_rc 1
+	expect_out 'Dump count not reached'
 	alive se || fail "the target stopped"
 }
 series_target_exits() {
 	start_target sx "$T/target.exe" 1
 	mkdir -p "$O/sx"
-	$WINE "$PD" -n 3 -s 2 "$(field sx pid)" "$(wpath "$O/sx")" >"$O/sx.out" 2>&1 &
-	bg=$!
-	echo $bg >>"$O/bg.list"
-	wait_for "$O/sx.out" 'Dump 1 complete' 30 || fail "first dump not written"
+	pd_bg sx -n 3 -s 2 "$(field sx pid)" "$(wpath "$O/sx")"
+	wait_for "$O/sx.raw" 'Dump 1 complete' 30 || fail "first dump not written"
 	stop_target sx
-	rc=0
-	wait "$bg" || rc=$?
-	[ $rc = 1 ] || fail "exit $rc when the target exited, want 1"
-	grep -q 'The process has exited' "$O/sx.out" || fail "no 'The process has exited'"
+	pd_join sx 30
+	expect_rc 1
+	expect_out 'The process has exited'
 }
 series_kill() {
 	start_target sk "$T/target.exe" 1
@@ -1364,12 +1360,14 @@ series_kill() {
 # ================================================================= debugger ==
 # crasher.exe waits until a debugger is attached, then raises one event.
 
-# pd_bg NAME ARGS...: procdump in the background, output in $O/NAME.out
+# pd_bg NAME ARGS...: procdump in the background (through pdrun.exe, as pd),
+# output in $O/NAME.out; kill -INT on $O/NAME.pdpid is a Ctrl+C to procdump
 pd_bg() {
 	_n=$1
 	shift
 	printf '%s\n' "procdump64.exe $* &" >"$O/pd.cmd"
-	$WINE "$PD" "$@" >"$O/$_n.raw" 2>&1 &
+	rm -f "$O/$_n.code"
+	$WINE "$T/pdrun.exe" "$(wpath "$O/$_n.code")" 300 "$(wpath "$PD")" "$@" >"$O/$_n.raw" 2>&1 &
 	echo $! >"$O/$_n.pdpid"
 	echo $! >>"$O/bg.list"
 }
@@ -1379,6 +1377,7 @@ pd_join() {
 	wait_gone "$_p" "$2" || { kill "$_p"; fail "procdump did not end within $2 s: $(tail -n 5 "$O/$1.raw")"; }
 	RC=0
 	wait "$_p" || RC=$?
+	[ -s "$O/$1.code" ] && RC=$(tr -d '\r' <"$O/$1.code")
 	tr -d '\r' <"$O/$1.raw" >"$O/pd.out"
 	cp "$O/pd.out" "$O/$1.out"
 	: >"$O/pd.err"
