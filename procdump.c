@@ -1915,7 +1915,7 @@ dump_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		_aligned_free(j);
 		return 0;
 	}
-	if (WaitForSingleObject(w, 250) == WAIT_OBJECT_0) {
+	if (WaitForSingleObject(w, 1000) == WAIT_OBJECT_0) {
 		ok = j->ok;
 		if (ok && j->xctx) {
 			/* CONTEXT_EX follows the CONTEXT: {All, Legacy, XState}, each
@@ -1946,7 +1946,7 @@ dump_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		free(j->xbuf);
 		_aligned_free(j);
 	} else
-		vlog("GetThreadContext did not return in 250 ms: thread written without a context\n");
+		vlog("GetThreadContext did not return in 1 s: thread written without a context\n");
 	CloseHandle(w);
 	return ok;
 }
