@@ -1680,17 +1680,40 @@ no_fire() {
 	! grep -q 'Trigger:' "$O/pd.out" || fail "it fired: $(grep Trigger: "$O/pd.out")"
 }
 
+# cpu_begin NAME / cpu_used [CORES]: the percentage of CORES (default: all)
+# that target NAME used in between, as Linux counts it (/proc/PID/stat, user
+# plus system ticks): what procdump's figure is held to, whatever else the
+# machine is doing.  Empty where there is no /proc for the target.
+cpu_begin() {
+	_cpid=$(upid "$1")
+	_c0=$(cpu_ticks) _t0=$(date +%s%N)
+}
+cpu_ticks() { [ -r "/proc/$_cpid/stat" ] && sed 's/.*) //' "/proc/$_cpid/stat" | awk '{ print $12 + $13 }'; }
+cpu_used() {
+	_c1=$(cpu_ticks) _t1=$(date +%s%N)
+	[ -n "$_c0" ] && [ -n "$_c1" ] || return 0
+	echo $(((_c1 - _c0) * 100000000000 / ($(getconf CLK_TCK) * (_t1 - _t0) * ${1:-$(nproc)})))
+}
+# near V REF TOLERANCE WHAT: procdump's V within TOLERANCE points of REF
+near() {
+	[ -n "$2" ] || return 0
+	[ "$1" -ge $(($2 - $3)) ] && [ "$1" -le $(($2 + $3)) ] || fail "$4: procdump measured $1%, Linux counted $2%"
+}
+
 monitor_cpu_above() {
 	start_target sp "$T/load.exe" spin 1
 	mkdir -p "$O/mcpu"
-	pd -c 30 -s 2 "$(field sp pid)" "$(wpath "$O/mcpu")"
+	cpu_begin sp
+	pd -c 20 -s 2 "$(field sp pid)" "$(wpath "$O/mcpu")"
+	ref=$(cpu_used)
 	expect_rc 0
-	expect_out 'CPU threshold: *>30% of the machine'
+	expect_out 'CPU threshold: *>20% of the machine'
 	expect_out 'CPU: [0-9]*% 1s'
 	expect_out 'CPU: [0-9]*% 2s'
 	expect_out 'Trigger: CPU [0-9]*% for 2 s'
 	v=$(sed -n 's/.*CPU: \([0-9]*\)% 2s/\1/p' "$O/pd.out")
-	[ "$v" -ge 35 ] && [ "$v" -le 65 ] || fail "one spinning thread of $(nproc) cores measured $v%"
+	[ "$v" -gt 20 ] || fail "one spinning thread of $(nproc) cores measured $v%"
+	near "$v" "$ref" 12 "one spinning thread of $(nproc) cores"
 	yaml "$(one_dump "$O/mcpu")" "$O/mcpu/y"
 	alive_pid sp
 }
@@ -1698,11 +1721,14 @@ alive_pid() { kill -0 "$(upid "$1")" || fail "target $1 is gone"; }
 monitor_cpu_per_core() {
 	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
 	mkdir -p "$O/mcpu1"
-	pd -c 80 -u -s 1 "$(field sp pid)" "$(wpath "$O/mcpu1")"
+	cpu_begin sp
+	pd -c 40 -u -s 1 "$(field sp pid)" "$(wpath "$O/mcpu1")"
+	ref=$(cpu_used 1)
 	expect_rc 0
-	expect_out 'CPU threshold: *>80% of one core'
+	expect_out 'CPU threshold: *>40% of one core'
 	v=$(sed -n 's/.*CPU: \([0-9]*\)% 1s/\1/p' "$O/pd.out")
-	[ "$v" -ge 85 ] || fail "one spinning thread is $v% of one core"
+	[ "$v" -gt 40 ] || fail "one spinning thread is $v% of one core"
+	near "$v" "$ref" 15 "one spinning thread, per core"
 	one_dump "$O/mcpu1" >/dev/null
 }
 monitor_cpu_not_below_threshold() {
@@ -2043,8 +2069,8 @@ t 'debugger: -k kills the target after the dump' debugger_kill_k
 t 'debugger: a second procdump cannot attach, exit 3, one line' debugger_attach_twice
 t 'debugger: -g on a process without a CLR says so, exit 3' debugger_g_without_clr
 
-t 'monitors: -c fires after -s seconds above the threshold (one core of the machine)' monitor_cpu_above
-t 'monitors: -c -u measures against one core' monitor_cpu_per_core
+t 'monitors: -c fires after -s seconds above the threshold; its figure (share of all cores) is what Linux counts' monitor_cpu_above
+t 'monitors: -c -u measures against one core, as Linux counts it' monitor_cpu_per_core
 t 'monitors: -c does not fire below the threshold' monitor_cpu_not_below_threshold
 t 'monitors: -cl fires when CPU stays low, not when it is high' monitor_cpu_below
 t 'monitors: -m / -ml on touched memory, and their opposites do not fire' monitor_commit
