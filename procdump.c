@@ -1946,7 +1946,7 @@ dump_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		free(j->xbuf);
 		_aligned_free(j);
 	} else
-		vlog("GetThreadContext did not return in 1 s: thread written without a context\n");
+		vlog("GetThreadContext did not return in 1 s\n");
 	CloseHandle(w);
 	return ok;
 }
@@ -2004,8 +2004,10 @@ dump_collect_threads(struct dump_state *d)
 				}
 			}
 		}
-		if (!t->ctx_ok)
+		if (!t->ctx_ok) {
+			vlog("thread %lu: written without a context\n", (unsigned long)t->tid);
 			t->info.dump_flags |= 0x10; /* MINIDUMP_THREAD_INFO_INVALID_CONTEXT */
+		}
 		if (PD_NT_SUCCESS(nt.NtQueryInformationThread(t->h, 0, &tbi, sizeof tbi, NULL))) {
 			t->info.exit_status = (u32)tbi.ExitStatus;
 			t->info.affinity = tbi.AffinityMask;
