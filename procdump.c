@@ -363,6 +363,18 @@ path_basename(const wchar_t *p)
 	return b;
 }
 
+/* the runtime of .NET: CLR 2 (workstation, server), 4, and Core */
+static int
+path_is_clr(const wchar_t *p)
+{
+	static const wchar_t *clr[] = { L"clr.dll", L"coreclr.dll", L"mscorwks.dll", L"mscorsvr.dll" };
+	size_t k;
+	for (k = 0; k < sizeof clr / sizeof clr[0]; k++)
+		if (!_wcsicmp(path_basename(p), clr[k]))
+			return 1;
+	return 0;
+}
+
 static int
 wcs_endswith_i(const wchar_t *s, const wchar_t *suf)
 {
@@ -1817,6 +1829,7 @@ struct ctx_job {
 	int wow;                   /* a WOW64_CONTEXT, in ctx's first 716 bytes */
 	CONTEXT *xctx;             /* or an XState context (InitializeContext), in xbuf */
 	void *xbuf;
+	DWORD xbuf_len;
 	volatile LONG ok;
 };
 
@@ -1893,6 +1906,7 @@ dump_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		if (features & ~3ULL) { /* more than x87 and SSE, which the CONTEXT holds */
 			ctxfn.init(NULL, CONTEXT_ALL | CONTEXT_XSTATE, NULL, &len);
 			j->xbuf = len ? malloc(len) : NULL;
+			j->xbuf_len = len;
 			if (j->xbuf && (!ctxfn.init(j->xbuf, CONTEXT_ALL | CONTEXT_XSTATE, &j->xctx, &len) ||
 			                !ctxfn.xs_mask(j->xctx, features))) {
 				free(j->xbuf);
@@ -1930,7 +1944,8 @@ dump_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 			memcpy(out, j->xctx, sizeof *out);
 			memcpy(&xs_off, cx + 16, 4);
 			memcpy(&xs_len, cx + 20, 4);
-			if (xs_off > 0 && xs_off < 4096 && xs_len >= 64 && xs_len < (1u << 20) &&
+			if (xs_off > 0 && xs_len >= 64 &&
+			    (size_t)(cx - (const u8 *)j->xbuf) + (size_t)xs_off + xs_len <= j->xbuf_len &&
 			    (*xout = calloc(1, at + xs_len)) != NULL) {
 				LONG ex[6] = { -(LONG)sizeof(CONTEXT), (LONG)(at + xs_len),     /* All */
 				               -(LONG)sizeof(CONTEXT), (LONG)sizeof(CONTEXT),   /* Legacy */
@@ -2150,12 +2165,12 @@ dump_module_pe(struct dump_state *d, struct dmodule *m)
 		memcpy(&nsec, hdr + lfanew + 6, 2);
 		memcpy(&optsize, hdr + lfanew + 20, 2);
 		sec = opt + optsize;
-		for (k = 0; k < nsec && sec + 40 * (k + 1) <= sizeof hdr && m->nwsec < 16; k++) {
+		for (k = 0; k < nsec && sec + 40 * (k + 1) <= sizeof hdr; k++) {
 			u32 vsize, va, ch;
 			memcpy(&vsize, hdr + sec + 40 * k + 8, 4);
 			memcpy(&va, hdr + sec + 40 * k + 12, 4);
 			memcpy(&ch, hdr + sec + 40 * k + 36, 4);
-			if ((ch & 0x80000000u /* IMAGE_SCN_MEM_WRITE */) && vsize && va < m->size) {
+			if ((ch & 0x80000000u /* IMAGE_SCN_MEM_WRITE */) && vsize && va < m->size && m->nwsec < 16) {
 				m->wsec[m->nwsec].rva = va;
 				m->wsec[m->nwsec].size = vsize;
 				m->nwsec++;
@@ -2475,12 +2490,10 @@ dump_collect_unloaded(struct dump_state *d)
 	}
 	if (!f)
 		return;
-	for (i = 0; i < d->nmod; i++) {
-		const wchar_t *n = d->mod[i].name ? d->mod[i].name : L"";
-		size_t len = wcslen(n);
-		if (len >= 9 && !_wcsicmp(n + len - 9, L"ntdll.dll") && d->mod[i].base == (u64)(ULONG_PTR)nt_self)
+	for (i = 0; i < d->nmod; i++)
+		if (d->mod[i].name && !_wcsicmp(path_basename(d->mod[i].name), L"ntdll.dll") &&
+		    d->mod[i].base == (u64)(ULONG_PTR)nt_self)
 			same = 1;
-	}
 	if (!same)
 		return;
 	f(&psize, &pcount, &ptrace);
@@ -3312,7 +3325,8 @@ dump_call(struct dump_state *d, ULONG type, MINIDUMP_CALLBACK_INPUT *in, MINIDUM
 	return d->req->callback(d->req->callback_param, in, out);
 }
 
-/* Cuts [start, start+size) out of the planned (sorted, merged) ranges. */
+/* Cuts [start, start+size) out of the planned ranges; they are left
+ * unsorted (the caller sorts once after all cuts). */
 static void
 dump_remove_range(struct dump_state *d, u64 start, u64 size)
 {
@@ -3341,7 +3355,6 @@ dump_remove_range(struct dump_state *d, u64 start, u64 size)
 			d->rng[i] = d->rng[--d->nrng];
 		else
 			i++;
-	qsort(d->rng, d->nrng, sizeof *d->rng, range_cmp);
 }
 
 /* Thread and module callbacks; before the plan.  Returns -1 on no memory. */
@@ -3439,7 +3452,7 @@ dump_callbacks_memory(struct dump_state *d)
 {
 	MINIDUMP_CALLBACK_INPUT *in = _aligned_malloc(sizeof *in, 16);
 	MINIDUMP_CALLBACK_OUTPUT out;
-	int k, cancel = 0, added = 0;
+	int k, cancel = 0, added = 0, removed = 0;
 	if (!in)
 		return 0;
 	for (k = 0; k < 100000; k++) {
@@ -3456,7 +3469,10 @@ dump_callbacks_memory(struct dump_state *d)
 		if (!dump_call(d, RemoveMemoryCallback, in, &out) || !out.MemorySize)
 			break;
 		dump_remove_range(d, out.MemoryBase, out.MemorySize);
+		removed = 1;
 	}
+	if (removed)
+		qsort(d->rng, d->nrng, sizeof *d->rng, range_cmp);
 	dump_call_reset(in, &out, 0);
 	if (dump_call(d, CancelCallback, in, &out) && out.Cancel)
 		cancel = 1;
@@ -4084,6 +4100,10 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		dir[nd].type = MD_HANDLEDATA;
 		dir[nd].size = (u32)(sizeof hs + sizeof(struct md_handle) * d->nhdl);
 		dir[nd++].rva = (u32)off;
+		/* the few distinct type names, each written once (a table past
+		 * its size only costs repeated strings) */
+		struct { const wchar_t *name; u32 rva; } types[128];
+		int ntypes = 0;
 		for (i = 0; i < d->nhdl; i++) {
 			struct md_handle mh;
 			int k;
@@ -4093,15 +4113,18 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 			mh.granted_access = d->hdl[i].access;
 			mh.handle_count = d->hdl[i].handle_count;
 			mh.pointer_count = d->hdl[i].pointer_count;
-			for (k = 0; k < i && d->hdl[i].type; k++)
-				if (d->hdl[k].type && !wcscmp(d->hdl[k].type, d->hdl[i].type)) {
-					struct md_handle prev;
-					memcpy(&prev, b.p + ents + sizeof prev * k, sizeof prev);
-					mh.type_rva = prev.type_rva;
+			for (k = 0; k < ntypes && d->hdl[i].type; k++)
+				if (!wcscmp(types[k].name, d->hdl[i].type)) {
+					mh.type_rva = types[k].rva;
 					break;
 				}
-			if (d->hdl[i].type && !mh.type_rva)
+			if (d->hdl[i].type && !mh.type_rva) {
 				mh.type_rva = dump_add_string(&b, d->hdl[i].type);
+				if (ntypes < (int)(sizeof types / sizeof types[0])) {
+					types[ntypes].name = d->hdl[i].type;
+					types[ntypes++].rva = mh.type_rva;
+				}
+			}
 			if (d->hdl[i].name)
 				mh.name_rva = dump_add_string(&b, d->hdl[i].name);
 			if (b.oom)
@@ -4402,7 +4425,7 @@ dump_write_dbghelp(struct pd_target *t, const struct pd_dump_req *req, HANDLE fi
 	struct pd_user_stream us[2];
 	struct pd_user_streams uss = { 0, us };
 	char *ansi = NULL;
-	LARGE_INTEGER size;
+	LARGE_INTEGER size = { .QuadPart = 0 };
 	HANDLE h = NULL;
 	int rc = -1;
 	MINIDUMP_CALLBACK_INFORMATION cbi;
@@ -4482,6 +4505,8 @@ out:
 static int
 dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_result *res)
 {
+	static HRESULT (WINAPI *get_description)(HANDLE, PWSTR *);
+	static int get_description_looked;
 	struct dump_state d;
 	wchar_t *tmp = NULL;
 	HANDLE file = INVALID_HANDLE_VALUE;
@@ -4515,8 +4540,11 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		return PD_EXIT_USAGE;
 	}
 	if ((d.mask & MDT_XSTATE) && d.ps == 4) {
-		SetLastError(0);
-		warn("-mc: 0x200000 WithAvxXStateContext is written for 64-bit views only; left out of this x86 dump");
+		static int warned; /* once, not at every dump of a series */
+		if (!warned++) {
+			SetLastError(0);
+			warn("-mc: 0x200000 WithAvxXStateContext is written for 64-bit views only; left out of x86 dumps");
+		}
 		d.mask &= ~(u64)MDT_XSTATE;
 	}
 	if (!req->overwrite && w32_exists(req->path)) {
@@ -4547,11 +4575,15 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		goto out;
 	}
 	vlog("suspended %d threads in %.1f ms\n", d.nth, (now_sec() - t0) * 1e3);
-	d.get_description = (HRESULT (WINAPI *)(HANDLE, PWSTR *))(void (*)(void))
-		GetProcAddress(GetModuleHandleW(L"kernel32.dll"), "GetThreadDescription");
-	if (!d.get_description)
-		d.get_description = (HRESULT (WINAPI *)(HANDLE, PWSTR *))(void (*)(void))
-			GetProcAddress(GetModuleHandleW(L"kernelbase.dll"), "GetThreadDescription");
+	if (!get_description_looked) { /* Windows 10 1607 and later */
+		get_description = (HRESULT (WINAPI *)(HANDLE, PWSTR *))(void (*)(void))
+			GetProcAddress(GetModuleHandleW(L"kernel32.dll"), "GetThreadDescription");
+		if (!get_description)
+			get_description = (HRESULT (WINAPI *)(HANDLE, PWSTR *))(void (*)(void))
+				GetProcAddress(GetModuleHandleW(L"kernelbase.dll"), "GetThreadDescription");
+		get_description_looked = 1;
+	}
+	d.get_description = get_description;
 	dump_collect_threads(&d);
 	dump_find_peb(&d);
 	if (dump_collect_memory_map(&d) < 0)
@@ -4561,9 +4593,9 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		/* ProcDump: "CLR processes are dumped as Full (-ma)" */
 		int i;
 		for (i = 0; i < d.nmod; i++) {
-			const wchar_t *b = path_basename(d.mod[i].name ? d.mod[i].name : L"");
-			if (!_wcsicmp(b, L"clr.dll") || !_wcsicmp(b, L"coreclr.dll") || !_wcsicmp(b, L"mscorwks.dll")) {
-				out("%s MiniPlus: %s is loaded; writing a Full dump instead.\n", stamp(), u8s(b));
+			if (d.mod[i].name && path_is_clr(d.mod[i].name)) {
+				out("%s MiniPlus: %s is loaded; writing a Full dump instead.\n", stamp(),
+				    u8s(path_basename(d.mod[i].name)));
 				d.mask = MDT_FULL;
 				d.miniplus = 0;
 				break;
@@ -4578,16 +4610,16 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		dump_collect_tokens(&d);
 	if (req->callback && dump_callbacks_select(&d) < 0)
 		goto out;
-	{
-		int i;
-		dump_plan_memory(&d, d.mask);
-		for (i = 0; i < d.nth; i++)
-			dump_thread_stack(&d, &d.th[i]);
-	}
+	dump_plan_memory(&d, d.mask);
 	if (req->callback && dump_callbacks_memory(&d)) {
 		SetLastError(0);
 		warn("the -md callback DLL cancelled the dump");
 		goto out;
+	}
+	{ /* from the final ranges: a callback may have cut into a stack */
+		int i;
+		for (i = 0; i < d.nth; i++)
+			dump_thread_stack(&d, &d.th[i]);
 	}
 	if (d.mp_excluded)
 		out("%s MiniPlus: left out %d allocations of %llu MB (%llu MB); referenced 4 MB chunks kept.\n",
@@ -5081,7 +5113,6 @@ typedef HWND (WINAPI *fn_GetWindow)(HWND, UINT);
 struct trig_mon;
 struct trig_row {
 	const char *name;       /* as printed: CPU, Commit, Counter, Hung Window */
-	int armed;
 	int above;              /* 1: fire at/above the threshold, 0: below it */
 	int strict;             /* above means > rather than >= */
 	long long thr;
@@ -5103,7 +5134,6 @@ struct trig_mon {
 	fn_PdhCollectQueryData PdhCollectQueryData;
 	fn_PdhGetFormattedCounterValue PdhGetFormattedCounterValue;
 	fn_PdhCloseQuery PdhCloseQuery;
-	const wchar_t *counter_path;
 	HMODULE user32;
 	fn_EnumWindows EnumWindows;
 	fn_GetWindowThreadProcessId GetWindowThreadProcessId;
@@ -5248,6 +5278,7 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 	}
 	if (cfg->p || cfg->pl) {
 		const char *sw = cfg->p ? "-p" : "-pl";
+		const wchar_t *path = cfg->p ? cfg->p : cfg->pl;
 		fn_PdhOpenQueryW open_q;
 		fn_PdhAddCounterW add_c;
 		LONG st;
@@ -5257,7 +5288,6 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 		r->thr = r->above ? cfg->p_thr : cfg->pl_thr;
 		r->sample = trig_sample_counter;
 		r->unit = "";
-		m->counter_path = cfg->p ? cfg->p : cfg->pl;
 		m->pdh = LoadLibraryW(L"pdh.dll");
 		if (!m->pdh) {
 			warn("%s: performance counters need pdh.dll:", sw);
@@ -5282,9 +5312,9 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 			warn("%s: cannot open a counter query: %s (0x%08lX)", sw, trig_pdh_status(st), (unsigned long)st);
 			return PD_EXIT_USAGE;
 		}
-		if ((st = add_c(m->query, m->counter_path, 0, &m->counter)) != 0) {
+		if ((st = add_c(m->query, path, 0, &m->counter)) != 0) {
 			SetLastError(0);
-			warn("%s: counter '%s' cannot be read: %s (0x%08lX)", sw, u8s(m->counter_path),
+			warn("%s: counter '%s' cannot be read: %s (0x%08lX)", sw, u8s(path),
 			     trig_pdh_status(st), (unsigned long)st);
 			return PD_EXIT_USAGE;
 		}
@@ -5314,7 +5344,6 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 		}
 	}
 	for (r = m->rows; r < m->rows + m->nrows; r++) {
-		r->armed = 1;
 		r->need = r->sample == trig_sample_hung ? 1 : (int)secs;
 	}
 	m->next_tick = now_sec() + 1.0;
@@ -5518,6 +5547,7 @@ struct dbg {
 	HANDLE hproc;          /* the debug event's process handle (full access) */
 	u64 exit_bp;           /* -t: int3 planted at ntdll!RtlExitUserProcess */
 	u8 exit_bp_orig;       /* the byte it replaced */
+	u64 exit_bp_was;       /* where it was, once removed */
 	int exit_fired;        /* -t fired at that breakpoint */
 	struct dbg_dll *dll;
 	int ndll, capdll;
@@ -5676,6 +5706,28 @@ dbg_plant_exit_breakpoint(struct dbg *d)
 	vlog("exit breakpoint at %p\n", (void *)f);
 }
 
+/* Puts a thread that executed the planted int3 back on the original
+ * instruction at ip. */
+static void
+dbg_rewind(struct dbg *d, DWORD tid, u64 ip)
+{
+	HANDLE h = dbg_thread_handle(d, tid);
+	CONTEXT *c = _aligned_malloc(sizeof *c, 16);
+	if (h && c) {
+		memset(c, 0, sizeof *c);
+		c->ContextFlags = CONTEXT_CONTROL;
+		if (GetThreadContext(h, c)) {
+#ifdef _WIN64
+			c->Rip = ip;
+#else
+			c->Eip = (DWORD)ip;
+#endif
+			SetThreadContext(h, c);
+		}
+	}
+	_aligned_free(c);
+}
+
 /* Takes the planted int3 out and puts the thread back on the original
  * instruction, so RtlExitUserProcess runs as if nothing had happened. */
 static void
@@ -5686,23 +5738,9 @@ dbg_remove_exit_breakpoint(struct dbg *d, DWORD tid)
 		return;
 	WriteProcessMemory(d->hproc, (LPVOID)(ULONG_PTR)d->exit_bp, &d->exit_bp_orig, 1, &n);
 	FlushInstructionCache(d->hproc, (LPCVOID)(ULONG_PTR)d->exit_bp, 1);
-	if (tid) {
-		HANDLE h = dbg_thread_handle(d, tid);
-		CONTEXT *c = _aligned_malloc(sizeof *c, 16);
-		if (h && c) {
-			memset(c, 0, sizeof *c);
-			c->ContextFlags = CONTEXT_CONTROL;
-			if (GetThreadContext(h, c)) {
-#ifdef _WIN64
-				c->Rip = d->exit_bp;
-#else
-				c->Eip = (DWORD)d->exit_bp;
-#endif
-				SetThreadContext(h, c);
-			}
-		}
-		_aligned_free(c);
-	}
+	if (tid)
+		dbg_rewind(d, tid, d->exit_bp);
+	d->exit_bp_was = d->exit_bp;
 	d->exit_bp = 0;
 }
 
@@ -5738,6 +5776,12 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 			d->exit_fired = 1;
 			dbg_fire(d, &pe);
 		}
+		return DBG_CONTINUE;
+	}
+	if (bp && first && d->exit_bp_was && (u64)(ULONG_PTR)x->ExceptionRecord.ExceptionAddress == d->exit_bp_was) {
+		/* a second thread that reached the int3 before it was taken out:
+		 * on it goes into RtlExitUserProcess, not into an unhandled int3 */
+		dbg_rewind(d, ev->dwThreadId, d->exit_bp_was);
 		return DBG_CONTINUE;
 	}
 	if (code == 0x4000001F && first && d->t->wow64 && !d->wow_initial_done) {
@@ -5868,13 +5912,10 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 static int
 dbg_has_clr(const struct dbg *d)
 {
-	static const wchar_t *clr[] = { L"clr.dll", L"coreclr.dll", L"mscorwks.dll", L"mscorsvr.dll" };
 	int i;
-	size_t k;
 	for (i = 0; i < d->ndll; i++)
-		for (k = 0; k < sizeof clr / sizeof clr[0]; k++)
-			if (!_wcsicmp(path_basename(d->dll[i].name), clr[k]))
-				return 1;
+		if (path_is_clr(d->dll[i].name))
+			return 1;
 	return 0;
 }
 
@@ -5891,6 +5932,7 @@ static void
 dbg_loop(struct dbg *d, int until_initial)
 {
 	static fn_WaitForDebugEventEx wait_ex;
+	static FARPROC breakin;
 	static int looked;
 	DEBUG_EVENT ev;
 
@@ -5899,6 +5941,7 @@ dbg_loop(struct dbg *d, int until_initial)
 		 * wide; Wine 8 does not export it. */
 		wait_ex = (fn_WaitForDebugEventEx)(void (*)(void))GetProcAddress(
 			GetModuleHandleW(L"kernel32.dll"), "WaitForDebugEventEx");
+		breakin = GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "DbgUiRemoteBreakin");
 		looked = 1;
 	}
 	while (!d->done && !d->exited) {
@@ -5945,8 +5988,7 @@ dbg_loop(struct dbg *d, int until_initial)
 			/* DebugActiveProcess injects a thread that starts at
 			 * ntdll!DbgUiRemoteBreakin: its breakpoint is the attach one */
 			if (!d->initial_done && d->attached == 1 &&
-			    (ULONG_PTR)ev.u.CreateThread.lpStartAddress ==
-			    (ULONG_PTR)GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "DbgUiRemoteBreakin"))
+			    (ULONG_PTR)ev.u.CreateThread.lpStartAddress == (ULONG_PTR)breakin)
 				d->breakin_tid = ev.dwThreadId;
 			if (d->initial_done && d->cfg->ct) {
 				struct pd_event pe;
@@ -6092,10 +6134,9 @@ dbg_run(const struct pd_config *cfg, struct pd_target *t, int launched, int out_
 	if (d.triggers)
 		out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
 	dbg_loop(&d, !d.triggers);
-	if (!d.triggers && !d.done)
-		; /* launched with no debug trigger and cancelled or exited early */
-	else if (!d.triggers && d.rc == PD_EXIT_OK) {
-		/* -x with no debug trigger: detach and run the timed series */
+	if (!d.triggers && d.done && d.rc == PD_EXIT_OK) {
+		/* -x with no debug trigger, at the initial breakpoint: detach and
+		 * run the timed series */
 		dbg_finish(&d);
 		if (d.named)
 			CloseHandle(d.named);
@@ -6415,6 +6456,22 @@ pd_main(int argc, wchar_t **argv)
 	g_cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 	SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
 
+	/* before a target is opened or launched: nothing to undo on failure */
+	if (cfg.mc && !cfg.dbghelp)
+		main_check_mask(cfg.mc_mask);
+	if (cfg.md) {
+		HMODULE dll = LoadLibraryW(cfg.md);
+		if (!dll) {
+			warn("-md: cannot load '%s':", u8s(cfg.md));
+			return PD_EXIT_USAGE;
+		}
+		g_md_callback = (MINIDUMP_CALLBACK_ROUTINE)(void (*)(void))GetProcAddress(dll, "MiniDumpCallbackRoutine");
+		if (!g_md_callback) {
+			SetLastError(0);
+			warn("-md: '%s' exports no MiniDumpCallbackRoutine", u8s(cfg.md));
+			return PD_EXIT_USAGE;
+		}
+	}
 	if (cfg.x) {
 		if (!w32_is_dir(cfg.x_folder)) {
 			SetLastError(0);
@@ -6445,21 +6502,6 @@ pd_main(int argc, wchar_t **argv)
 			TerminateProcess(t.h, 1);
 		tgt_close(&t);
 		return rc;
-	}
-	if (cfg.mc && !cfg.dbghelp)
-		main_check_mask(cfg.mc_mask);
-	if (cfg.md) {
-		HMODULE dll = LoadLibraryW(cfg.md);
-		if (!dll) {
-			warn("-md: cannot load '%s':", u8s(cfg.md));
-			return PD_EXIT_USAGE;
-		}
-		g_md_callback = (MINIDUMP_CALLBACK_ROUTINE)(void (*)(void))GetProcAddress(dll, "MiniDumpCallbackRoutine");
-		if (!g_md_callback) {
-			SetLastError(0);
-			warn("-md: '%s' exports no MiniDumpCallbackRoutine", u8s(cfg.md));
-			return PD_EXIT_USAGE;
-		}
 	}
 	main_print_config(&cfg, &t);
 	if (cfg.x || cfg.e || cfg.l || cfg.t || cfg.ld || cfg.ud || cfg.ct || cfg.et)
