@@ -9,6 +9,22 @@ work=${BENCH_DIR:-$tmp/pd-bench}/$name
 export WINEPREFIX="${BENCH_PREFIX:-$tmp/pd-bench-prefix}"
 export WINEDEBUG=-all
 winpath() { printf 'Z:%s\n' "$1" | tr / '\\'; }
+# await FILE PATTERN [SECONDS]: until a line of FILE matches (30 s deadline)
+await() {
+	_end=$(($(date +%s) + ${3:-30}))
+	until grep -q "$2" "$1" 2>/dev/null; do
+		[ "$(date +%s)" -lt $_end ] || { echo "no '$2' in $1 after ${3:-30} s" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+# gone PID [SECONDS]: until process PID has ended (30 s deadline)
+gone() {
+	_end=$(($(date +%s) + ${2:-30}))
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$(date +%s)" -lt $_end ] || { echo "process $1 still there after ${2:-30} s" >&2; exit 1; }
+		sleep 0.05
+	done
+}
 
 make -C "$top" procdump64.exe >/dev/null
 mkdir -p "$work"

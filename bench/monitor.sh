@@ -22,7 +22,7 @@ server=$(pgrep -n wineserver)
 
 wine "$work/load.exe" idle >"$work/load.log" 2>&1 &
 tgt=$!
-until grep -q '^ready' "$work/load.log" 2>/dev/null; do sleep 0.05; done
+await "$work/load.log" '^ready'
 pid=$(sed -n 's/^pid=//p' "$work/load.log" | tr -d '\r')
 
 echo "== baseline: $dur s of the idle target alone"
@@ -33,13 +33,14 @@ s1=$(ticks "$server")
 echo "== procdump64.exe -c 95 -m 100000 -s 10 $pid, $dur s"
 wine "$top/procdump64.exe" -c 95 -m 100000 -s 10 "$pid" >"$work/pd.log" 2>&1 &
 pdu=$!
-until grep -q 'Press Ctrl-C' "$work/pd.log" 2>/dev/null; do sleep 0.05; done
+await "$work/pd.log" 'Press Ctrl-C'
 p0=$(ticks "$pdu")
 w0=$(ticks "$server")
 sleep "$dur"
 p1=$(ticks "$pdu")
 w1=$(ticks "$server")
 kill -INT "$pdu"
+gone "$pdu"
 wait "$pdu" || true
 
 awk -v p="$((p1 - p0))" -v w="$((w1 - w0))" -v b="$((s1 - s0))" -v hz="$hz" -v d="$dur" 'BEGIN {

@@ -15,7 +15,7 @@ x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/lo
 
 wine "$work/load.exe" area 6 96 >"$work/load.log" 2>&1 &
 tgt=$!
-until grep -q '^ready' "$work/load.log" 2>/dev/null; do sleep 0.05; done
+await "$work/load.log" '^ready' 60
 pid=$(sed -n 's/^pid=//p' "$work/load.log" | tr -d '\r')
 
 run() { # run LABEL ARGS...: one dump, prints "seconds bytes"
