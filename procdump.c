@@ -19,15 +19,27 @@
  *
  * Sections, callees before callers (grep -n '^/\* ===' procdump.c):
  *   Config   build settings, the configuration struct, the library API
- *   Util     messages, strings, buffers, time
- *   Win32    wrappers around Windows and ntdll calls, NT structures
- *   Args     the option table, parser, validation, usage text
+ *   Util     messages, strings, buffers, time; the process-wide state (g)
+ *   Win32    wrappers around Windows and ntdll calls, the table of entry
+ *            points resolved at run time, NT structures
+ *   Args     the option table (parser, defaults, -? text), cross-option rules
  *   Targets  PID / process name / service name to a process
- *   Writer   the minidump writer: snapshot, collect, plan (Mini, Full,
- *            Triage, MiniPlus, custom masks, -md callbacks), write, rename;
- *            -dbghelp hands the same request to MiniDumpWriteDump
- *   Triggers when to dump: the timed series (-n/-s), the sampled monitors
- *            (-c -cl -m -ml -p -pl -h), file names, cancellation, -at
+ *   Writer   the minidump writer, in sub-sections:
+ *     Writer: Snapshot   the seam: how the target is frozen and read
+ *     Writer: Threads    contexts, TEBs, stacks; ThreadList, -InfoList, -Names
+ *     Writer: Modules    loader list, PE headers; ModuleList, UnloadedModuleList
+ *     Writer: Handles    HandleData
+ *     Writer: Tokens     Token
+ *     Writer: System     process facts; SystemInfo, MiscInfo, VmCounters,
+ *                        Exception, Comments
+ *     Writer: Memory     which memory each dump type holds; MemoryInfoList,
+ *                        MemoryList, Memory64List
+ *     Writer: Callbacks  -md (the MiniDumpCallbackRoutine protocol)
+ *     Writer: Plan       the stream table; collect, plan, lay out
+ *     Writer: File       temporary file, write, signature, rename; -dbghelp
+ *   Triggers when to dump: the run (count, cancel, names, summary), the
+ *            timed series (-n/-s), the sampled monitors (-c -cl -m -ml -p
+ *            -pl -h), -cancel
  *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
  *            -t -g), detach
  *   Install  AeDebug postmortem registration (-i -u -j: not yet)
@@ -89,17 +101,23 @@
 /* internal, never an exit code: a collection cancelled by -at; the run goes on */
 #define PD_TIMEOUT       100
 
+typedef unsigned long long u64;
+typedef unsigned int u32;
+typedef unsigned short u16;
+typedef unsigned char u8;
+
 /* Dump types, in the order ProcDump lists them. */
 enum pd_type { PD_MINI, PD_FULL, PD_TRIAGE, PD_MINIPLUS, PD_CUSTOM, PD_CALLBACK, PD_NTYPES };
+
+#define PD_MAXOPTS 64     /* room in pd_config.given for every switch */
 
 struct pd_config {
 	int types[PD_NTYPES];   /* dump types in command-line order */
 	int ntypes;
 	int mm, ma, mt, mp, mk; /* dump type switches seen */
-	wchar_t *mc;            /* -mc mask text (hex) */
-	unsigned long long mc_mask;
+	u64 mc_mask;            /* -mc: the MINIDUMP_TYPE bits asked for */
 	wchar_t *md;            /* -md callback DLL */
-	long long n, s;         /* -n count, -s seconds; PD_UNSET = not given */
+	long long n, s;         /* -n count (default 1), -s seconds (default 10) */
 	long long c, cl;        /* CPU thresholds; PD_UNSET = not given */
 	int u;                  /* -u: per core with -c/-cl, uninstall alone */
 	long long m, ml;        /* commit thresholds in MB; PD_UNSET = not given */
@@ -122,6 +140,10 @@ struct pd_config {
 	wchar_t *target;        /* PID, process name or service name */
 	wchar_t *output;        /* dump file or folder */
 	int uninstall;          /* -u alone */
+	/* derived by Args from the option table */
+	unsigned char given[PD_MAXOPTS]; /* by row of opts[]: the switch was on the command line */
+	int debug;              /* a debugger trigger (-e -l -t -ld -ud -ct -et) is armed */
+	int monitor;            /* a sampled monitor (-c -cl -m -ml -p -pl -h) is armed */
 };
 
 /* The whole tool: parses argv, runs, returns an exit code above. */
@@ -135,12 +157,15 @@ PD_API int pd_write_dump(unsigned long pid, const wchar_t *path, int type,
 /* Messages, strings, growable buffers and time.  Everything that prints goes
  * through out()/warn() so that UTF-8, consoles and pipes behave the same. */
 
-typedef unsigned long long u64;
-typedef unsigned int u32;
-typedef unsigned short u16;
-typedef unsigned char u8;
-
-static int g_verbose;
+/* Process-wide state, kept in one place so that library mode can reset it
+ * (main_reset) and pd_main can run again in the same process. */
+static struct pd_global {
+	int verbose;              /* -v */
+	volatile LONG cancel;     /* Ctrl+C (or Break, or the console closing) */
+	HANDLE cancel_event;      /* set with cancel: wakes every wait */
+	int ctrl_handler;         /* trig_ctrl_handler is installed */
+	int xstate_warned;        /* the x86 XState warning was printed */
+} g;
 
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
 static void
@@ -163,20 +188,14 @@ emit(FILE *fp, const char *s)
 }
 
 static void
-vemit(FILE *fp, const char *fmt, va_list ap)
-{
-	char buf[4096];
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	emit(fp, buf);
-}
-
-static void
 out(const char *fmt, ...)
 {
+	char buf[4096];
 	va_list ap;
 	va_start(ap, fmt);
-	vemit(stdout, fmt, ap);
+	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	emit(stdout, buf);
 }
 
 /* Wide to UTF-8 in one of eight rotating buffers: for messages only. */
@@ -193,20 +212,18 @@ u8s(const wchar_t *w)
 	return b;
 }
 
-/* warn("OpenProcess %lu:", pid) -> "procdump: OpenProcess 1234: Access is
- * denied. (5)".  A trailing ':' appends the system text of GetLastError(),
- * which is read before anything else can change it. */
+/* One diagnostic line on stderr: prefix, the message, and, when fmt ends
+ * with ':', the system text and code of err.  Lines end with a newline
+ * whether or not fmt has one. */
 static void
-warn(const char *fmt, ...)
+vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 {
-	DWORD err = GetLastError();
-	char buf[2048], sys[512] = "";
+	char buf[2048], sys[512] = "", line[2600];
 	size_t len;
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
 	len = strlen(buf);
+	while (len && buf[len - 1] == '\n')
+		buf[--len] = 0;
 	if (len && buf[len - 1] == ':') {
 		wchar_t w[400];
 		DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
@@ -215,24 +232,36 @@ warn(const char *fmt, ...)
 			w[--n] = 0;
 		snprintf(sys, sizeof sys, " %s (%lu)", n ? u8s(w) : "error", err);
 	}
-	{
-		char line[2600];
-		snprintf(line, sizeof line, "procdump: %s%s\n", buf, sys);
-		emit(stderr, line);
-	}
+	snprintf(line, sizeof line, "%s%s%s\n", prefix, buf, sys);
+	emit(stderr, line);
+}
+
+/* warn("OpenProcess %lu:", pid) -> "procdump: OpenProcess 1234: Access is
+ * denied. (5)".  A trailing ':' appends the system text of GetLastError(),
+ * which is read before anything else can change it (and kept). */
+static void
+warn(const char *fmt, ...)
+{
+	DWORD err = GetLastError();
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg("procdump: ", err, fmt, ap);
+	va_end(ap);
 	SetLastError(err);
 }
 
+/* -v: the same, on stderr, only when verbose. */
 static void
 vlog(const char *fmt, ...)
 {
+	DWORD err = GetLastError();
 	va_list ap;
-	if (!g_verbose)
+	if (!g.verbose)
 		return;
 	va_start(ap, fmt);
-	emit(stderr, "procdump: [v] ");
-	vemit(stderr, fmt, ap);
+	vmsg("procdump: [v] ", err, fmt, ap);
 	va_end(ap);
+	SetLastError(err);
 }
 
 static void *
@@ -425,25 +454,15 @@ all_digits(const wchar_t *s)
 }
 
 /* ================================= Win32 ================================ */
-/* Small wrappers named by intent, ntdll entry points resolved at run time,
- * and the NT structures the mingw headers lack.  Callers never call
- * GetLastError themselves: wrappers warn() and return NULL/-1. */
+/* Windows and ntdll calls: small wrappers named by intent, the NT structures
+ * the mingw headers lack, and one table of the entry points an older
+ * Windows or Wine may lack, resolved once (w32_load).  A wrapper that fails
+ * warn()s, or vlog()s when the failure is expected, and returns NULL or -1;
+ * GetLastError is read here and in warn() only. */
 
 typedef LONG pd_ntstatus;
 #define PD_NT_SUCCESS(s) ((s) >= 0)
 #define PD_STATUS_INFO_LENGTH_MISMATCH ((pd_ntstatus)0xC0000004L)
-
-typedef pd_ntstatus (NTAPI *fn_NtQuerySystemInformation)(ULONG, PVOID, ULONG, PULONG);
-typedef pd_ntstatus (NTAPI *fn_NtQueryInformationProcess)(HANDLE, ULONG, PVOID, ULONG, PULONG);
-typedef pd_ntstatus (NTAPI *fn_NtQueryInformationThread)(HANDLE, ULONG, PVOID, ULONG, PULONG);
-typedef pd_ntstatus (NTAPI *fn_RtlGetVersion)(OSVERSIONINFOEXW *);
-
-static struct {
-	fn_NtQuerySystemInformation NtQuerySystemInformation;
-	fn_NtQueryInformationProcess NtQueryInformationProcess;
-	fn_NtQueryInformationThread NtQueryInformationThread;
-	fn_RtlGetVersion RtlGetVersion;
-} nt;
 
 struct pd_unicode_string {
 	USHORT Length, MaximumLength;
@@ -517,23 +536,168 @@ struct pd_process_basic {
 	ULONG_PTR UniqueProcessId, InheritedFromUniqueProcessId;
 };
 
+struct pd_pdh_value {          /* PDH_FMT_COUNTERVALUE */
+	DWORD status, pad;
+	union { LONG l; double d; LONGLONG ll; void *p; } v;
+};
+#define PD_PDH_FMT_LARGE 0x00000400
+#define PD_PDH_FMT_NOCAP100 0x00008000
+
+/* MiniDumpWriteDump's exception and user-stream arguments (-dbghelp) */
+#pragma pack(push, 4)
+struct pd_mdei { DWORD tid; EXCEPTION_POINTERS *ep; BOOL client_pointers; };
+struct pd_user_stream { ULONG type, size; void *buffer; };
+struct pd_user_streams { ULONG count; struct pd_user_stream *streams; };
+#pragma pack(pop)
+
+#ifndef CONTEXT_XSTATE
+#define CONTEXT_XSTATE (CONTEXT_AMD64 | 0x40)
+#endif
+_Static_assert(sizeof(WOW64_CONTEXT) == 716, "WOW64_CONTEXT");
+_Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a CONTEXT");
+
+/* The DLLs of the table.  The first three are mapped in every process
+ * (GetModuleHandle); the others are loaded on first use and freed by
+ * w32_unload. */
+enum w32_dll { W32_NTDLL, W32_KERNEL32, W32_KERNELBASE, W32_POWRPROF, W32_PDH, W32_USER32,
+               W32_DBGHELP, W32_NDLL };
+
+/* Every entry point resolved at run time; NULL where the system lacks it. */
+static struct w32_fns {
+	/* ntdll (the first three are required: w32_init fails without them) */
+	pd_ntstatus (NTAPI *NtQuerySystemInformation)(ULONG, PVOID, ULONG, PULONG);
+	pd_ntstatus (NTAPI *NtQueryInformationProcess)(HANDLE, ULONG, PVOID, ULONG, PULONG);
+	pd_ntstatus (NTAPI *NtQueryInformationThread)(HANDLE, ULONG, PVOID, ULONG, PULONG);
+	pd_ntstatus (NTAPI *NtQueryObject)(HANDLE, ULONG, PVOID, ULONG, PULONG);
+	pd_ntstatus (NTAPI *RtlGetVersion)(OSVERSIONINFOEXW *);
+	void (NTAPI *RtlGetUnloadEventTraceEx)(PULONG *, PULONG *, PVOID *);
+	void (*RtlExitUserProcess)(void);   /* its address only: -t plants an int3 there */
+	void (*DbgUiRemoteBreakin)(void);   /* its address only: the attach thread starts there */
+	/* kernel32 (kernelbase for GetThreadDescription on some builds) */
+	BOOL (WINAPI *Wow64GetThreadContext)(HANDLE, WOW64_CONTEXT *);       /* Windows 7 */
+	DWORD64 (WINAPI *GetEnabledXStateFeatures)(void);                    /* 7 SP1 */
+	BOOL (WINAPI *InitializeContext)(PVOID, DWORD, PCONTEXT *, PDWORD);  /* 7 SP1 */
+	BOOL (WINAPI *SetXStateFeaturesMask)(PCONTEXT, DWORD64);             /* 7 SP1 */
+	HRESULT (WINAPI *GetThreadDescription)(HANDLE, PWSTR *);             /* 10 1607 */
+	void (WINAPI *GetSystemTimePreciseAsFileTime)(FILETIME *);           /* 8 */
+	BOOL (WINAPI *WaitForDebugEventEx)(LPDEBUG_EVENT, DWORD);            /* 10; not Wine 8 */
+	/* powrprof */
+	LONG (WINAPI *CallNtPowerInformation)(int, PVOID, ULONG, PVOID, ULONG);
+	/* pdh */
+	LONG (WINAPI *PdhOpenQueryW)(LPCWSTR, DWORD_PTR, HANDLE *);
+	LONG (WINAPI *PdhAddCounterW)(HANDLE, LPCWSTR, DWORD_PTR, HANDLE *); /* the English one if there */
+	LONG (WINAPI *PdhCollectQueryData)(HANDLE);
+	LONG (WINAPI *PdhGetFormattedCounterValue)(HANDLE, DWORD, LPDWORD, struct pd_pdh_value *);
+	LONG (WINAPI *PdhCloseQuery)(HANDLE);
+	/* user32 */
+	BOOL (WINAPI *EnumWindows)(WNDENUMPROC, LPARAM);
+	DWORD (WINAPI *GetWindowThreadProcessId)(HWND, LPDWORD);
+	BOOL (WINAPI *IsWindowVisible)(HWND);
+	BOOL (WINAPI *IsHungAppWindow)(HWND);
+	HWND (WINAPI *GetWindow)(HWND, UINT);
+	/* dbghelp */
+	BOOL (WINAPI *MiniDumpWriteDump)(HANDLE, DWORD, HANDLE, DWORD, struct pd_mdei *,
+	                                 struct pd_user_streams *, MINIDUMP_CALLBACK_INFORMATION *);
+	BOOL (WINAPI *SymInitializeW)(HANDLE, PCWSTR, BOOL);
+	BOOL (WINAPI *SymCleanup)(HANDLE);
+} w32;
+
+#define W32_FN(dll, name, alt) { dll, #name, alt, offsetof(struct w32_fns, name) }
+static const struct w32_import {
+	enum w32_dll dll;
+	const char *name, *alt;    /* the export, and a second choice */
+	size_t off;                /* its slot in struct w32_fns */
+} w32_imports[] = {
+	W32_FN(W32_NTDLL, NtQuerySystemInformation, NULL),
+	W32_FN(W32_NTDLL, NtQueryInformationProcess, NULL),
+	W32_FN(W32_NTDLL, NtQueryInformationThread, NULL),
+	W32_FN(W32_NTDLL, NtQueryObject, NULL),
+	W32_FN(W32_NTDLL, RtlGetVersion, NULL),
+	W32_FN(W32_NTDLL, RtlGetUnloadEventTraceEx, NULL),
+	W32_FN(W32_NTDLL, RtlExitUserProcess, NULL),
+	W32_FN(W32_NTDLL, DbgUiRemoteBreakin, NULL),
+	W32_FN(W32_KERNEL32, Wow64GetThreadContext, NULL),
+	W32_FN(W32_KERNEL32, GetEnabledXStateFeatures, NULL),
+	W32_FN(W32_KERNEL32, InitializeContext, NULL),
+	W32_FN(W32_KERNEL32, SetXStateFeaturesMask, NULL),
+	W32_FN(W32_KERNEL32, GetThreadDescription, NULL),
+	W32_FN(W32_KERNELBASE, GetThreadDescription, NULL),
+	W32_FN(W32_KERNEL32, GetSystemTimePreciseAsFileTime, NULL),
+	W32_FN(W32_KERNEL32, WaitForDebugEventEx, NULL),
+	W32_FN(W32_POWRPROF, CallNtPowerInformation, NULL),
+	W32_FN(W32_PDH, PdhOpenQueryW, NULL),
+	/* English names work on every UI language (Vista and later) */
+	W32_FN(W32_PDH, PdhAddCounterW, "PdhAddEnglishCounterW"),
+	W32_FN(W32_PDH, PdhCollectQueryData, NULL),
+	W32_FN(W32_PDH, PdhGetFormattedCounterValue, NULL),
+	W32_FN(W32_PDH, PdhCloseQuery, NULL),
+	W32_FN(W32_USER32, EnumWindows, NULL),
+	W32_FN(W32_USER32, GetWindowThreadProcessId, NULL),
+	W32_FN(W32_USER32, IsWindowVisible, NULL),
+	W32_FN(W32_USER32, IsHungAppWindow, NULL),
+	W32_FN(W32_USER32, GetWindow, NULL),
+	W32_FN(W32_DBGHELP, MiniDumpWriteDump, NULL),
+	W32_FN(W32_DBGHELP, SymInitializeW, NULL),
+	W32_FN(W32_DBGHELP, SymCleanup, NULL),
+};
+
+static const wchar_t *const w32_dll_names[W32_NDLL] = {
+	L"ntdll.dll", L"kernel32.dll", L"kernelbase.dll", L"powrprof.dll", L"pdh.dll", L"user32.dll",
+	L"dbghelp.dll" };
+static HMODULE w32_dlls[W32_NDLL];   /* mapped or loaded; NULL: not yet, or missing */
+static unsigned char w32_tried[W32_NDLL];
+
+/* Resolves the table's rows of one DLL, once.  Returns 0, or -1 when the
+ * DLL is missing (its rows stay NULL). */
+static int
+w32_load(enum w32_dll dll)
+{
+	size_t i;
+	if (w32_tried[dll])
+		return w32_dlls[dll] ? 0 : -1;
+	w32_tried[dll] = 1;
+	w32_dlls[dll] = dll <= W32_KERNELBASE ? GetModuleHandleW(w32_dll_names[dll])
+	                                      : LoadLibraryW(w32_dll_names[dll]);
+	if (!w32_dlls[dll])
+		return -1;
+	for (i = 0; i < sizeof w32_imports / sizeof w32_imports[0]; i++) {
+		const struct w32_import *r = &w32_imports[i];
+		FARPROC p = NULL, have;
+		if (r->dll != dll)
+			continue;
+		memcpy(&have, (char *)&w32 + r->off, sizeof have);
+		if (have)
+			continue;   /* a first choice (another DLL's row) is there */
+		if (r->alt)
+			p = GetProcAddress(w32_dlls[dll], r->alt);
+		if (!p)
+			p = GetProcAddress(w32_dlls[dll], r->name);
+		memcpy((char *)&w32 + r->off, &p, sizeof p);
+	}
+	return 0;
+}
+
+/* Frees what w32_load loaded and forgets every entry point (library mode). */
+static void
+w32_unload(void)
+{
+	int k;
+	for (k = W32_KERNELBASE + 1; k < W32_NDLL; k++)
+		if (w32_dlls[k])
+			FreeLibrary(w32_dlls[k]);
+	memset(w32_dlls, 0, sizeof w32_dlls);
+	memset(w32_tried, 0, sizeof w32_tried);
+	memset(&w32, 0, sizeof w32);
+}
+
 static int
 w32_init(void)
 {
-	HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-	if (!ntdll) {
-		warn("ntdll.dll:");
-		return -1;
-	}
-	nt.NtQuerySystemInformation = (fn_NtQuerySystemInformation)(void (*)(void))
-		GetProcAddress(ntdll, "NtQuerySystemInformation");
-	nt.NtQueryInformationProcess = (fn_NtQueryInformationProcess)(void (*)(void))
-		GetProcAddress(ntdll, "NtQueryInformationProcess");
-	nt.NtQueryInformationThread = (fn_NtQueryInformationThread)(void (*)(void))
-		GetProcAddress(ntdll, "NtQueryInformationThread");
-	nt.RtlGetVersion = (fn_RtlGetVersion)(void (*)(void))GetProcAddress(ntdll, "RtlGetVersion");
-	if (!nt.NtQuerySystemInformation || !nt.NtQueryInformationProcess ||
-	    !nt.NtQueryInformationThread) {
+	w32_load(W32_NTDLL);
+	w32_load(W32_KERNEL32);
+	w32_load(W32_KERNELBASE);
+	if (!w32.NtQuerySystemInformation || !w32.NtQueryInformationProcess ||
+	    !w32.NtQueryInformationThread) {
 		warn("ntdll.dll lacks NtQuery* entry points");
 		return -1;
 	}
@@ -553,6 +717,28 @@ w32_enable_privilege(const wchar_t *name)
 	CloseHandle(tok);
 }
 
+/* OpenProcess with a message that says which of "no such PID" and "not
+ * allowed" it was. */
+static HANDLE
+w32_open_process(DWORD pid, DWORD access)
+{
+	HANDLE h = OpenProcess(access, FALSE, pid);
+	if (!h) {
+		if (GetLastError() == ERROR_INVALID_PARAMETER)
+			warn("no process with PID %lu", pid);
+		else
+			warn("OpenProcess %lu:", pid);
+	}
+	return h;
+}
+
+static int
+w32_is_wow64(HANDLE h)
+{
+	BOOL w = FALSE;
+	return IsWow64Process(h, &w) && w;
+}
+
 /* The SystemProcessInformation snapshot of every process (free() it). */
 static struct pd_sys_process *
 w32_process_list(void)
@@ -566,7 +752,7 @@ w32_process_list(void)
 			warn("out of memory (%lu bytes)", size);
 			return NULL;
 		}
-		st = nt.NtQuerySystemInformation(5 /* SystemProcessInformation */, p, size, &need);
+		st = w32.NtQuerySystemInformation(5 /* SystemProcessInformation */, p, size, &need);
 		if (PD_NT_SUCCESS(st))
 			return p;
 		free(p);
@@ -602,6 +788,18 @@ w32_process_find(struct pd_sys_process *list, DWORD pid)
 	return NULL;
 }
 
+/* A process's creation time from the process list, 0 if it is gone. */
+static u64
+w32_process_create_time(DWORD pid)
+{
+	struct pd_sys_process *list = w32_process_list(), *p;
+	u64 t = 0;
+	if (list && (p = w32_process_find(list, pid)))
+		t = (u64)p->CreateTime.QuadPart;
+	free(list);
+	return t;
+}
+
 static int
 w32_read(HANDLE h, u64 addr, void *buf, size_t n)
 {
@@ -615,6 +813,7 @@ w32_read(HANDLE h, u64 addr, void *buf, size_t n)
 	return 0;
 }
 
+/* A pointer of this build's size in another process; *ok = 0 if unreadable. */
 static u64
 w32_read_ptr(HANDLE h, u64 addr, int *ok)
 {
@@ -622,6 +821,29 @@ w32_read_ptr(HANDLE h, u64 addr, int *ok)
 	if (w32_read(h, addr, &v, sizeof v) < 0)
 		*ok = 0;
 	return v;
+}
+
+/* Reads n bytes, zero-filling the pages that cannot be read; returns how
+ * many bytes were zero-filled. */
+static u64
+w32_read_fill(HANDLE h, u64 addr, u8 *buf, size_t n)
+{
+	SIZE_T got = 0;
+	u64 bad = 0;
+	size_t off = 0;
+	if (ReadProcessMemory(h, (LPCVOID)(ULONG_PTR)addr, buf, n, &got) && got == n)
+		return 0;
+	while (off < n) {
+		size_t step = 4096 - (size_t)((addr + off) & 4095);
+		if (step > n - off)
+			step = n - off;
+		if (!ReadProcessMemory(h, (LPCVOID)(ULONG_PTR)(addr + off), buf + off, step, &got) || got != step) {
+			memset(buf + off, 0, step);
+			bad += step;
+		}
+		off += step;
+	}
+	return bad;
 }
 
 /* The directory part of a path, with its trailing separator removed. */
@@ -668,9 +890,257 @@ w32_full_path(const wchar_t *path)
 	return p;
 }
 
+/* A number from the environment (test hooks), 0 if unset. */
+static unsigned long
+w32_env_number(const wchar_t *name)
+{
+	wchar_t v[16];
+	return GetEnvironmentVariableW(name, v, 16) && v[0] ? wcstoul(v, NULL, 10) : 0;
+}
+
+/* Renames a finished dump into place.  Returns 0, or -1 after a message
+ * (an existing file that appeared meanwhile is kept unless overwrite). */
+static int
+w32_rename(const wchar_t *from, const wchar_t *to, int overwrite)
+{
+	if (MoveFileExW(from, to, overwrite ? MOVEFILE_REPLACE_EXISTING : 0))
+		return 0;
+	if (GetLastError() == ERROR_ALREADY_EXISTS || GetLastError() == ERROR_FILE_EXISTS)
+		warn("dump file '%s' appeared while writing; not replaced (use -o)", u8s(to));
+	else
+		warn("cannot rename '%s' to '%s':", u8s(from), u8s(to));
+	return -1;
+}
+
+/* WriteFile of all n bytes; 0, or the Windows error code. */
+static DWORD
+w32_write_all(HANDLE f, const void *p, DWORD n)
+{
+	DWORD put = 0;
+	if (WriteFile(f, p, n, &put, NULL) && put == n)
+		return 0;
+	return GetLastError() ? GetLastError() : ERROR_WRITE_FAULT;
+}
+
+/* GetTokenInformation into a malloc'd buffer (free() it); NULL if the
+ * token does not answer that class. */
+static u8 *
+w32_token_info(HANDLE tok, TOKEN_INFORMATION_CLASS c, DWORD *len)
+{
+	DWORD need = 0;
+	u8 *p;
+	*len = 0;
+	if (GetTokenInformation(tok, c, NULL, 0, &need) || GetLastError() != ERROR_INSUFFICIENT_BUFFER || !need)
+		return NULL;
+	p = malloc(need);
+	if (p && !GetTokenInformation(tok, c, p, need, &need)) {
+		free(p);
+		return NULL;
+	}
+	*len = need;
+	return p;
+}
+
+/* A thread's description (Windows 10 1607+, Wine), or NULL. */
+static wchar_t *
+w32_thread_description(HANDLE th)
+{
+	wchar_t *desc = NULL, *r = NULL;
+	if (w32.GetThreadDescription && SUCCEEDED(w32.GetThreadDescription(th, &desc)) && desc) {
+		if (desc[0])
+			r = wdup(desc);
+		LocalFree(desc);
+	}
+	return r;
+}
+
+/* 100 ns ticks since 1601, as precise as the system offers (for -v). */
+static u64
+w32_precise_now(void)
+{
+	FILETIME ft;
+	if (w32.GetSystemTimePreciseAsFileTime)
+		w32.GetSystemTimePreciseAsFileTime(&ft);
+	else
+		GetSystemTimeAsFileTime(&ft);
+	return ((u64)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+}
+
+/* Processor power of CPU 0 (CallNtPowerInformation ProcessorInformation):
+ * max, current and limit MHz, max and current idle state.  0 or -1. */
+static int
+w32_power_info(u32 out[5])
+{
+	struct { ULONG number, max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle; } ppi[64];
+	SYSTEM_INFO si;
+	GetSystemInfo(&si);
+	if (w32_load(W32_POWRPROF) < 0 || !w32.CallNtPowerInformation || si.dwNumberOfProcessors > 64 ||
+	    w32.CallNtPowerInformation(11, NULL, 0, ppi, sizeof ppi[0] * si.dwNumberOfProcessors) != 0 ||
+	    !ppi[0].max_mhz)
+		return -1;
+	out[0] = ppi[0].max_mhz;
+	out[1] = ppi[0].cur_mhz;
+	out[2] = ppi[0].mhz_limit;
+	out[3] = ppi[0].max_idle;
+	out[4] = ppi[0].cur_idle;
+	return 0;
+}
+
+/* Waits up to ms for a debug event.  1: got one; 0: none yet; -1: error
+ * (after a message).  WaitForDebugEventEx (Windows 10) delivers wide debug
+ * strings as wide. */
+static int
+w32_wait_debug_event(DEBUG_EVENT *ev, DWORD ms)
+{
+	DWORD e;
+	if (w32.WaitForDebugEventEx ? w32.WaitForDebugEventEx(ev, ms) : WaitForDebugEvent(ev, ms))
+		return 1;
+	e = GetLastError();
+	if (e == ERROR_SEM_TIMEOUT || e == WAIT_TIMEOUT)
+		return 0;
+	warn("WaitForDebugEvent:");
+	return -1;
+}
+
+/* A performance counter (-p/-pl) through pdh.dll. */
+struct w32_counter {
+	HANDLE query, counter;
+};
+
+static const char *
+w32_pdh_status(LONG st)
+{
+	switch ((DWORD)st) {
+	case 0xC0000BB8: return "PDH_CSTATUS_NO_OBJECT: no such object";
+	case 0xC0000BB9: return "PDH_CSTATUS_NO_COUNTER: no such counter";
+	case 0xC0000BC0: return "PDH_CSTATUS_BAD_COUNTERNAME: the path is not a counter path";
+	case 0x800007D1: return "PDH_CSTATUS_NO_INSTANCE: no such instance";
+	case 0x800007D0: return "PDH_CSTATUS_NO_MACHINE: no such computer";
+	case 0xC0000BD3: return "PDH_NOT_IMPLEMENTED: not implemented on this system";
+	case 0xC0000BBD: return "PDH_INVALID_ARGUMENT: invalid argument";
+	default: return "PDH error";
+	}
+}
+
+/* Opens the counter and takes a first sample.  0, or -1 after a message
+ * naming sw. */
+static int
+w32_counter_open(struct w32_counter *c, const wchar_t *path, const char *sw)
+{
+	LONG st;
+	memset(c, 0, sizeof *c);
+	if (w32_load(W32_PDH) < 0) {
+		warn("%s: performance counters need pdh.dll:", sw);
+		return -1;
+	}
+	if (!w32.PdhOpenQueryW || !w32.PdhAddCounterW || !w32.PdhCollectQueryData ||
+	    !w32.PdhGetFormattedCounterValue || !w32.PdhCloseQuery) {
+		warn("%s: pdh.dll lacks the counter functions", sw);
+		return -1;
+	}
+	if ((st = w32.PdhOpenQueryW(NULL, 0, &c->query)) != 0) {
+		warn("%s: cannot open a counter query: %s (0x%08lX)", sw, w32_pdh_status(st), (unsigned long)st);
+		return -1;
+	}
+	if ((st = w32.PdhAddCounterW(c->query, path, 0, &c->counter)) != 0) {
+		warn("%s: counter '%s' cannot be read: %s (0x%08lX)", sw, u8s(path),
+		     w32_pdh_status(st), (unsigned long)st);
+		return -1;
+	}
+	w32.PdhCollectQueryData(c->query);
+	return 0;
+}
+
+/* 1: *v is the counter's value now; 0: no value yet (rate counters need
+ * two samples). */
+static int
+w32_counter_read(struct w32_counter *c, long long *v)
+{
+	struct pd_pdh_value val;
+	DWORD type = 0;
+	LONG st;
+	if (w32.PdhCollectQueryData(c->query))
+		return 0;
+	memset(&val, 0, sizeof val);
+	/* integers as integers: PDH_FMT_DOUBLE gives 0 for them under Wine */
+	st = w32.PdhGetFormattedCounterValue(c->counter, PD_PDH_FMT_LARGE | PD_PDH_FMT_NOCAP100, &type, &val);
+	if (st || (val.status != 0 && val.status != 1 /* PDH_CSTATUS_VALID_DATA, NEW_DATA */))
+		return 0;
+	*v = val.v.ll;
+	return 1;
+}
+
+static void
+w32_counter_close(struct w32_counter *c)
+{
+	if (c->query && w32.PdhCloseQuery)
+		w32.PdhCloseQuery(c->query);
+	c->query = c->counter = NULL;
+}
+
+/* -h: user32's window functions.  0, or -1 after a message. */
+static int
+w32_windows_open(void)
+{
+	if (w32_load(W32_USER32) < 0 || !w32.EnumWindows || !w32.GetWindowThreadProcessId ||
+	    !w32.IsWindowVisible || !w32.IsHungAppWindow || !w32.GetWindow) {
+		warn("-h: user32.dll lacks the window functions");
+		return -1;
+	}
+	return 0;
+}
+
+struct w32_hung { DWORD pid; int found; };
+
+static BOOL CALLBACK
+w32_hung_cb(HWND w, LPARAM lp)
+{
+	struct w32_hung *h = (struct w32_hung *)lp;
+	DWORD pid = 0;
+	w32.GetWindowThreadProcessId(w, &pid);
+	/* visible, unowned top-level windows only (not the IME window) */
+	if (pid == h->pid && w32.IsWindowVisible(w) && !w32.GetWindow(w, GW_OWNER) && w32.IsHungAppWindow(w))
+		h->found = 1;
+	return !h->found;
+}
+
+/* Does a top-level window of pid not respond (IsHungAppWindow: 5 s)? */
+static int
+w32_hung_window(DWORD pid)
+{
+	struct w32_hung h = { pid, 0 };
+	w32.EnumWindows(w32_hung_cb, (LPARAM)&h);
+	return h.found;
+}
+
+/* -md: loads the DLL and finds its MiniDumpCallbackRoutine.  Returns it,
+ * or NULL after a message; *dll is to be freed with FreeLibrary. */
+static MINIDUMP_CALLBACK_ROUTINE
+w32_load_callback(const wchar_t *path, HMODULE *dll)
+{
+	FARPROC p;
+	MINIDUMP_CALLBACK_ROUTINE f;
+	*dll = LoadLibraryW(path);
+	if (!*dll) {
+		warn("-md: cannot load '%s':", u8s(path));
+		return NULL;
+	}
+	p = GetProcAddress(*dll, "MiniDumpCallbackRoutine");
+	if (!p) {
+		warn("-md: '%s' exports no MiniDumpCallbackRoutine", u8s(path));
+		FreeLibrary(*dll);
+		*dll = NULL;
+		return NULL;
+	}
+	memcpy(&f, &p, sizeof f);
+	return f;
+}
+
 /* ================================= Args ================================= */
-/* One table drives parsing, the -? text and the man-page test.  Args speaks
- * in plain C types; cross-option rules live in args_validate() only. */
+/* One table, opts[], is the only description of a switch: it drives the
+ * parser, the defaults, the -? synopsis and option list, the checks that
+ * span switches (flags on the rows) and the man-page test.  Args speaks in
+ * plain C types; the rules between switches live in args_validate(). */
 
 enum optkind {
 	OPT_FLAG,    /* -x */
@@ -683,74 +1153,87 @@ enum optkind {
 	OPT_R,       /* -r [1..5] */
 	OPT_I,       /* -i [folder] */
 	OPT_X,       /* -x folder image [args...] */
-	OPT_REST,    /* swallows the rest (hidden -j) */
-	OPT_TYPE     /* a dump type switch */
+	OPT_REST     /* swallows the rest (hidden -j) */
 };
 
-#define OF_NOTYET  1  /* parsed and validated, but not implemented yet */
-#define OF_HIDDEN  2  /* not in -? (documented in the man page) */
-#define OF_INSTALL 4  /* allowed with -i */
+#define OF_NOTYET  0x01 /* parsed and validated, but not implemented yet */
+#define OF_HIDDEN  0x02 /* not in -? (documented in the man page) */
+#define OF_INSTALL 0x04 /* allowed with -i */
+#define OF_TYPE    0x08 /* asks for a dump type (off2 = enum pd_type) */
+#define OF_DEBUG   0x10 /* a debugger trigger: procdump attaches */
+#define OF_MONITOR 0x20 /* a sampled monitor */
+#define OF_NEEDS_E 0x40 /* only with -e */
+
+/* Where a switch stands in the -? synopsis: not there, first on a line,
+ * beside the previous one, an alternative to it (-c|-cl), or nested in
+ * its brackets (-e [-g]). */
+enum optsyn { SYN_NONE, SYN_LINE, SYN_SAME, SYN_ALT, SYN_SUB };
 
 struct opt {
 	const wchar_t *name;    /* without the leading - or / */
 	enum optkind kind;
 	size_t off;             /* offsetof(struct pd_config, field) */
-	size_t off2;            /* second field (counter threshold, type id) */
+	size_t off2;            /* second field (counter threshold, list given) or dump type */
 	const char *arg;        /* metavariable in usage, NULL for flags */
 	const char *help;       /* one line */
-	int flags;
+	int flags;              /* OF_* */
+	enum optsyn syn;
+	long long dflt;         /* OPT_INT: the value when not given (PD_UNSET: none) */
 };
 
 #define CO(f) offsetof(struct pd_config, f)
+#define U PD_UNSET
 static const struct opt opts[] = {
-	{ L"mm", OPT_TYPE, CO(mm), PD_MINI, NULL, "Write a 'Mini' dump file (default): stacks and the code around each thread.", OF_INSTALL },
-	{ L"ma", OPT_TYPE, CO(ma), PD_FULL, NULL, "Write a 'Full' dump file: all committed readable memory.", OF_INSTALL },
-	{ L"mt", OPT_TYPE, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata, sensitive data removed.", OF_INSTALL },
-	{ L"mp", OPT_TYPE, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory, less the largest area over 512 MB.", OF_INSTALL },
-	{ L"mc", OPT_HEX, CO(mc), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL },
-	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_INSTALL },
-	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_NOTYET | OF_INSTALL },
-	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0 },
-	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0 },
-	{ L"c", OPT_INT, CO(c), 0, "<CPU_Usage>", "CPU threshold (percent) above which to write a dump.", 0 },
-	{ L"cl", OPT_INT, CO(cl), 0, "<CPU_Usage>", "CPU threshold (percent) below which to write a dump.", 0 },
-	{ L"u", OPT_FLAG, CO(u), 0, NULL, "With -c/-cl: CPU usage relative to one core. Alone: uninstall the postmortem debugger.", 0 },
-	{ L"m", OPT_INT, CO(m), 0, "<Commit_Usage>", "Memory commit threshold in MB at which to write a dump.", 0 },
-	{ L"ml", OPT_INT, CO(ml), 0, "<Commit_Usage>", "Write a dump when memory commit drops below this many MB.", 0 },
-	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", 0 },
-	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", 0 },
-	{ L"h", OPT_FLAG, CO(h), 0, NULL, "Write a dump when a window of the process does not respond for 5 seconds.", 0 },
-	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", 0 },
-	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop).", 0 },
-	{ L"b", OPT_FLAG, CO(b), 0, NULL, "Treat debug breakpoints as exceptions (otherwise ignore them).", 0 },
-	{ L"ld", OPT_FLAG, CO(ld), 0, NULL, "With -e: write a dump when a DLL is loaded (filters apply).", 0 },
-	{ L"ud", OPT_FLAG, CO(ud), 0, NULL, "With -e: write a dump when a DLL is unloaded (filters apply).", 0 },
-	{ L"ct", OPT_FLAG, CO(ct), 0, NULL, "With -e: write a dump when a thread is created.", 0 },
-	{ L"et", OPT_FLAG, CO(et), 0, NULL, "With -e: write a dump when a thread exits.", 0 },
-	{ L"l", OPT_FLAG, CO(l), 0, NULL, "Display the debug logging (OutputDebugString) of the process.", 0 },
-	{ L"t", OPT_FLAG, CO(t), 0, NULL, "Write a dump when the process terminates.", 0 },
-	{ L"f", OPT_LIST, CO(f), CO(f_set), "<Include_Filter>,...", "Include filter on exception, debug string or DLL name; * wildcards.", 0 },
-	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>,...", "Exclude filter on exception, debug string or DLL name; * wildcards.", 0 },
-	{ L"dc", OPT_STR, CO(dc), 0, "<Comment>", "Add the comment to the dump (CommentStreamA/W).", 0 },
-	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0 },
-	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_NOTYET | OF_INSTALL },
-	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", OF_NOTYET },
-	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL },
-	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL },
-	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0 },
-	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0 },
-	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0 },
-	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0 },
-	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", OF_NOTYET },
-	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL },
-	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0 },
-	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN },
-	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_NOTYET | OF_HIDDEN },
-	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0 },
-	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility; there is no EULA to accept.", OF_INSTALL },
-	{ L"?", OPT_FLAG, CO(help), 0, NULL, "Show this help; -? -e shows example command lines.", 0 },
+	{ L"mm", OPT_FLAG, CO(mm), PD_MINI, NULL, "Write a 'Mini' dump file (default): stacks and the code around each thread.", OF_INSTALL | OF_TYPE, SYN_LINE, U },
+	{ L"ma", OPT_FLAG, CO(ma), PD_FULL, NULL, "Write a 'Full' dump file: all committed readable memory.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"mt", OPT_FLAG, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata, sensitive data removed.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"mp", OPT_FLAG, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory, less the largest area over 512 MB.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"mc", OPT_HEX, CO(mc_mask), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_NOTYET | OF_INSTALL, SYN_SAME, U },
+	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0, SYN_LINE, 1 },
+	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0, SYN_LINE, 10 },
+	{ L"c", OPT_INT, CO(c), 0, "<CPU_Usage>", "CPU threshold (percent) above which to write a dump.", OF_MONITOR, SYN_LINE, U },
+	{ L"cl", OPT_INT, CO(cl), 0, "<CPU_Usage>", "CPU threshold (percent) below which to write a dump.", OF_MONITOR, SYN_ALT, U },
+	{ L"u", OPT_FLAG, CO(u), 0, NULL, "With -c/-cl: CPU usage relative to one core. Alone: uninstall the postmortem debugger.", 0, SYN_SUB, U },
+	{ L"m", OPT_INT, CO(m), 0, "<Commit_Usage>", "Memory commit threshold in MB at which to write a dump.", OF_MONITOR, SYN_LINE, U },
+	{ L"ml", OPT_INT, CO(ml), 0, "<Commit_Usage>", "Write a dump when memory commit drops below this many MB.", OF_MONITOR, SYN_ALT, U },
+	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", OF_MONITOR, SYN_LINE, U },
+	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_MONITOR, SYN_ALT, U },
+	{ L"h", OPT_FLAG, CO(h), 0, NULL, "Write a dump when a window of the process does not respond for 5 seconds.", OF_MONITOR, SYN_LINE, U },
+	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", OF_DEBUG, SYN_LINE, U },
+	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop).", OF_NEEDS_E, SYN_SUB, U },
+	{ L"b", OPT_FLAG, CO(b), 0, NULL, "Treat debug breakpoints as exceptions (otherwise ignore them).", OF_NEEDS_E, SYN_SUB, U },
+	{ L"ld", OPT_FLAG, CO(ld), 0, NULL, "With -e: write a dump when a DLL is loaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
+	{ L"ud", OPT_FLAG, CO(ud), 0, NULL, "With -e: write a dump when a DLL is unloaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
+	{ L"ct", OPT_FLAG, CO(ct), 0, NULL, "With -e: write a dump when a thread is created.", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
+	{ L"et", OPT_FLAG, CO(et), 0, NULL, "With -e: write a dump when a thread exits.", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
+	{ L"l", OPT_FLAG, CO(l), 0, NULL, "Display the debug logging (OutputDebugString) of the process.", OF_DEBUG, SYN_LINE, U },
+	{ L"t", OPT_FLAG, CO(t), 0, NULL, "Write a dump when the process terminates.", OF_DEBUG, SYN_LINE, U },
+	{ L"f", OPT_LIST, CO(f), CO(f_set), "<Include_Filter>,...", "Include filter on exception, debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
+	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>,...", "Exclude filter on exception, debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
+	{ L"dc", OPT_STR, CO(dc), 0, "<Comment>", "Add the comment to the dump (CommentStreamA/W).", 0, SYN_LINE, U },
+	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0, SYN_LINE, U },
+	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
+	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", OF_NOTYET, SYN_SUB, U },
+	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, U },
+	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
+	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
+	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
+	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
+	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
+	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
+	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
+	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", OF_NOTYET, SYN_NONE, U },
+	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
+	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
+	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, U },
+	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility; there is no EULA to accept.", OF_INSTALL, SYN_NONE, U },
+	{ L"?", OPT_FLAG, CO(help), 0, NULL, "Show this help; -? -e shows example command lines.", 0, SYN_NONE, U },
 };
+#undef U
 #define NOPTS (sizeof opts / sizeof opts[0])
+_Static_assert(sizeof opts / sizeof opts[0] <= PD_MAXOPTS, "pd_config.given has a slot per switch");
 
 static const struct opt *
 args_find(const wchar_t *a)
@@ -770,48 +1253,69 @@ args_is_switch(const wchar_t *a)
 	return (a[0] == L'-' || a[0] == L'/') && a[1];
 }
 
-static const char usage_text[] =
-"Capture Usage:\n"
-"   procdump.exe [-mm] [-ma] [-mt] [-mp] [-mc <Mask>] [-md <Callback_DLL>] [-mk]\n"
-"                [-n <Count>]\n"
-"                [-s <Seconds>]\n"
-"                [-c|-cl <CPU_Usage> [-u]]\n"
-"                [-m|-ml <Commit_Usage>]\n"
-"                [-p|-pl <Counter> <Threshold>]\n"
-"                [-h]\n"
-"                [-e [1] [-g] [-b] [-ld] [-ud] [-ct] [-et]]\n"
-"                [-l]\n"
-"                [-t]\n"
-"                [-f  <Include_Filter>, ...]\n"
-"                [-fx <Exclude_Filter>, ...]\n"
-"                [-dc <Comment>]\n"
-"                [-o]\n"
-"                [-r [1..5] [-a]]\n"
-"                [-at <Timeout>]\n"
-"                [-wer]\n"
-"                [-64]\n"
-"                {\n"
-"                    {{[-w] <Process_Name> | <Service_Name> | <PID>} [<Dump_File> | <Dump_Folder>]}\n"
-"                |\n"
-"                    {-x <Dump_Folder> <Image_File> [Argument, ...]}\n"
-"                }\n"
-"\n"
-"Install Usage:\n"
-"   procdump.exe -i [Dump_Folder]\n"
-"                [-mm] [-ma] [-mt] [-mp] [-mc <Mask>] [-md <Callback_DLL>] [-mk]\n"
-"                [-r]\n"
-"                [-at <Timeout>]\n"
-"                [-k]\n"
-"                [-wer]\n"
-"\n"
-"Uninstall Usage:\n"
-"   procdump.exe -u\n"
-"\n"
-"Automated Termination:\n"
-"   procdump.exe -cancel <Target Process PID>\n"
-"   (or set the event named ProcDump-<PID>)\n"
-"\n"
-"Options:\n";
+/* Was the switch whose field is at off on the command line? */
+static int
+args_given(const struct pd_config *cfg, size_t off)
+{
+	size_t i;
+	for (i = 0; i < NOPTS; i++)
+		if (opts[i].off == off)
+			return cfg->given[i];
+	return 0;
+}
+#define GIVEN(cfg, f) args_given(cfg, CO(f))
+
+/* The first switch given whose row has one of flags, or NULL. */
+static const struct opt *
+args_first_with(const struct pd_config *cfg, int flags)
+{
+	size_t i;
+	for (i = 0; i < NOPTS; i++)
+		if (cfg->given[i] && (opts[i].flags & flags))
+			return &opts[i];
+	return NULL;
+}
+
+/* One part of the synopsis, built from the rows' syn: lines of
+ * "[-a|-b <arg> [-c]] [-d]", each after lead.  install: the rows allowed
+ * with -i, without their optional arguments. */
+static void
+args_synopsis(const char *lead, int install)
+{
+	char line[512] = "";
+	const char *arg = NULL;     /* the open bracket's argument, written when it closes */
+	size_t i, n = 0;
+#define ADD(...) (n += snprintf(line + n, n < sizeof line ? sizeof line - n : 0, __VA_ARGS__))
+#define CLOSE() do { if (arg) ADD(" %s", arg); if (n) ADD("]"); arg = NULL; } while (0)
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		const char *a = o->arg && !(install && o->arg[0] == '[') ? o->arg : NULL;
+		if (o->syn == SYN_NONE || (o->flags & OF_HIDDEN) || (install && !(o->flags & OF_INSTALL)))
+			continue;
+		if (o->syn == SYN_ALT && n) {
+			ADD("|-%s", u8s(o->name));
+			arg = a;
+		} else if (o->syn == SYN_SUB && n) {
+			if (arg)
+				ADD(" %s", arg);
+			arg = NULL;
+			ADD(" [-%s%s%s]", u8s(o->name), a ? " " : "", a ? a : "");
+		} else {
+			CLOSE();
+			if (o->syn == SYN_LINE && n) {
+				out("%s%s\n", lead, line);
+				lead = "                ";
+				n = 0;
+			}
+			ADD("%s[-%s", n ? " " : "", u8s(o->name));
+			arg = a;
+		}
+	}
+	CLOSE();
+	out("%s%s\n", lead, line);
+#undef ADD
+#undef CLOSE
+}
 
 static const char usage_tail[] =
 "\n"
@@ -930,7 +1434,19 @@ args_usage(int examples)
 		out("%s", examples_text);
 		return;
 	}
-	out("%s", usage_text);
+	out("Capture Usage:\n");
+	args_synopsis("   procdump.exe ", 0);
+	out("                {\n"
+	    "                    {{[-w] <Process_Name> | <Service_Name> | <PID>} [<Dump_File> | <Dump_Folder>]}\n"
+	    "                |\n"
+	    "                    {-x <Dump_Folder> <Image_File> [Argument, ...]}\n"
+	    "                }\n\n"
+	    "Install Usage:\n"
+	    "   procdump.exe -i [Dump_Folder]\n");
+	args_synopsis("                ", 1);
+	out("\nUninstall Usage:\n   procdump.exe -u\n\n"
+	    "Automated Termination:\n   procdump.exe -cancel <Target Process PID>\n"
+	    "   (or set the event named ProcDump-<PID>)\n\nOptions:\n");
 	for (i = 0; i < NOPTS; i++) {
 		char left[64];
 		if (opts[i].flags & OF_HIDDEN)
@@ -950,25 +1466,132 @@ args_fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	SetLastError(0);
 	warn("%s (see procdump -?)", buf);
 	return PD_EXIT_USAGE;
+}
+
+/* The value after switch k (a switch there means it is missing). */
+static const wchar_t *
+args_value(int argc, wchar_t **argv, int k)
+{
+	return k + 1 < argc && !args_find(argv[k + 1]) ? argv[k + 1] : NULL;
+}
+
+/* -f a -f b: "a,b" (an empty list stays empty: -f "" shows, never dumps) */
+static int
+args_join_list(wchar_t **dst, wchar_t *v)
+{
+	wchar_t *old = *dst;
+	if (old && *old && *v) {
+		size_t n = wcslen(old) + wcslen(v) + 2;
+		wchar_t *j = malloc(n * sizeof *j);
+		if (!j)
+			return -1;
+		swprintf(j, n, L"%ls,%ls", old, v);
+		v = j;  /* lives as long as the run, like argv */
+	} else if (old && *old)
+		v = old;
+	*dst = v;
+	return 0;
+}
+
+/* Reads the value(s) of one switch at argv[*k] into cfg, by its kind, and
+ * moves *k past them.  Returns 0 or PD_EXIT_USAGE. */
+static int
+args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, int *k)
+{
+	char *base = (char *)cfg;
+	const char *nm = u8s(o->name);
+	const wchar_t *v = args_value(argc, argv, *k);
+	long long n;
+	switch (o->kind) {
+	case OPT_FLAG:
+	case OPT_REST:
+		*(int *)(base + o->off) = 1;
+		if (o->kind == OPT_REST)
+			*k = argc;
+		return 0;
+	case OPT_INT:
+	case OPT_HEX:
+	case OPT_STR:
+	case OPT_LIST:
+		if (!v)
+			return args_fail("-%s needs a value (%s)", nm, o->arg);
+		if (o->kind == OPT_INT && parse_int(v, &n) < 0)
+			return args_fail("-%s: '%s' is not a whole number", nm, u8s(v));
+		if (o->kind == OPT_INT)
+			*(long long *)(base + o->off) = n;
+		else if (o->kind == OPT_HEX && parse_hex(v, (u64 *)(base + o->off)) < 0)
+			return args_fail("-%s: '%s' is not a hexadecimal mask", nm, u8s(v));
+		else if (o->kind == OPT_STR)
+			*(wchar_t **)(base + o->off) = argv[*k + 1];
+		else if (o->kind == OPT_LIST) {
+			if (args_join_list((wchar_t **)(base + o->off), argv[*k + 1]) < 0)
+				return PD_EXIT_USAGE;
+			*(int *)(base + o->off2) = 1;
+		}
+		++*k;
+		return 0;
+	case OPT_COUNTER:
+		if (!v || *k + 2 >= argc)
+			return args_fail("-%s needs a counter path and a threshold", nm);
+		if (parse_int(argv[*k + 2], &n) < 0)
+			return args_fail("-%s: threshold '%s' is not a whole number", nm, u8s(argv[*k + 2]));
+		*(wchar_t **)(base + o->off) = argv[*k + 1];
+		*(long long *)(base + o->off2) = n;
+		*k += 2;
+		return 0;
+	case OPT_E:
+		cfg->e = 1;
+		if (*k + 1 < argc && !wcscmp(argv[*k + 1], L"1")) {
+			cfg->e_first = 1;
+			++*k;
+		}
+		return 0;
+	case OPT_R:
+		/* Only a single digit is taken as the limit, so `-r 1234`
+		 * still means PID 1234 (Windows PIDs below 10 are System). */
+		cfg->r = 1;
+		cfg->r_n = 1;
+		if (*k + 1 < argc && all_digits(argv[*k + 1]) && wcslen(argv[*k + 1]) == 1) {
+			cfg->r_n = argv[++*k][0] - L'0';
+			if (cfg->r_n < 1 || cfg->r_n > 5)
+				return args_fail("-r: the concurrent limit must be 1 to 5, not %d", cfg->r_n);
+		}
+		return 0;
+	case OPT_I:
+		cfg->i = 1;
+		if (*k + 1 < argc && !args_is_switch(argv[*k + 1]))
+			cfg->i_folder = argv[++*k];
+		return 0;
+	case OPT_X:
+		if (*k + 2 >= argc)
+			return args_fail("-x needs a dump folder and an image file");
+		cfg->x = 1;
+		cfg->x_folder = argv[*k + 1];
+		cfg->x_image = argv[*k + 2];
+		cfg->x_args = argv + *k + 3;
+		cfg->x_nargs = argc - (*k + 3);
+		*k = argc;
+		return 0;
+	}
+	return 0;
 }
 
 /* Parses argv into cfg; returns 0 or PD_EXIT_USAGE after a one-line error. */
 static int
 args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
 {
-	unsigned char seen[NOPTS] = { 0 };
-	int k, npos = 0;
+	int k, npos = 0, rc;
+	size_t i;
 
 	memset(cfg, 0, sizeof *cfg);
-	cfg->n = cfg->s = cfg->c = cfg->cl = cfg->m = cfg->ml = cfg->at = cfg->cancel = PD_UNSET;
+	for (i = 0; i < NOPTS; i++)   /* "not given", so that any value typed is range-checked */
+		if (opts[i].kind == OPT_INT)
+			*(long long *)((char *)cfg + opts[i].off) = PD_UNSET;
 	for (k = 1; k < argc; k++) {
 		const wchar_t *a = argv[k];
 		const struct opt *o;
-		char *base = (char *)cfg;
-		const char *nm;
 		if (!args_is_switch(a)) {
 			if (npos == 0)
 				cfg->target = (wchar_t *)a;
@@ -983,212 +1606,98 @@ args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
 		o = args_find(a);
 		if (!o)
 			return args_fail("unknown switch '%s'", u8s(a));
-		nm = u8s(o->name);
-		if (seen[o - opts] && o->kind != OPT_LIST)
-			return args_fail("-%s is given twice", nm);
-		seen[o - opts] = 1;
-		switch (o->kind) {
-		case OPT_FLAG:
-			*(int *)(base + o->off) = 1;
-			break;
-		case OPT_TYPE:
-			*(int *)(base + o->off) = 1;
+		if (cfg->given[o - opts] && o->kind != OPT_LIST)
+			return args_fail("-%s is given twice", u8s(o->name));
+		cfg->given[o - opts] = 1;
+		if ((rc = args_take(cfg, o, argc, argv, &k)))
+			return rc;
+		if (o->flags & OF_TYPE)
 			cfg->types[cfg->ntypes++] = (int)o->off2;
-			break;
-		case OPT_INT: {
-			long long v;
-			if (k + 1 >= argc || args_find(argv[k + 1]))
-				return args_fail("-%s needs a value (%s)", nm, o->arg);
-			if (parse_int(argv[k + 1], &v) < 0)
-				return args_fail("-%s: '%s' is not a whole number", nm, u8s(argv[k + 1]));
-			*(long long *)(base + o->off) = v;
-			k++;
-			break;
-		}
-		case OPT_HEX:
-			if (k + 1 >= argc || args_find(argv[k + 1]))
-				return args_fail("-%s needs a value (%s)", nm, o->arg);
-			if (parse_hex(argv[k + 1], &cfg->mc_mask) < 0)
-				return args_fail("-%s: '%s' is not a hexadecimal mask", nm, u8s(argv[k + 1]));
-			*(wchar_t **)(base + o->off) = argv[++k];
-			cfg->types[cfg->ntypes++] = (int)o->off2;
-			break;
-		case OPT_STR:
-			if (k + 1 >= argc || args_find(argv[k + 1]))
-				return args_fail("-%s needs a value (%s)", nm, o->arg);
-			*(wchar_t **)(base + o->off) = argv[++k];
-			if (o->off == CO(md))
-				cfg->types[cfg->ntypes++] = (int)o->off2;
-			break;
-		case OPT_LIST: {
-			wchar_t **dst = (wchar_t **)(base + o->off), *v, *old = *dst;
-			if (k + 1 >= argc || args_find(argv[k + 1]))
-				return args_fail("-%s needs a value (%s)", nm, o->arg);
-			v = argv[++k];
-			if (old && *old && *v) {
-				size_t n = wcslen(old) + wcslen(v) + 2;
-				wchar_t *j = malloc(n * sizeof *j);
-				if (!j)
-					return PD_EXIT_USAGE;
-				swprintf(j, n, L"%ls,%ls", old, v);
-				v = j;
-			} else if (old && *old)
-				v = old;
-			*dst = v;
-			*(int *)(base + o->off2) = 1;
-			break;
-		}
-		case OPT_COUNTER: {
-			long long v;
-			if (k + 2 >= argc || args_find(argv[k + 1]))
-				return args_fail("-%s needs a counter path and a threshold", nm);
-			if (parse_int(argv[k + 2], &v) < 0)
-				return args_fail("-%s: threshold '%s' is not a whole number", nm, u8s(argv[k + 2]));
-			*(wchar_t **)(base + o->off) = argv[k + 1];
-			*(long long *)(base + o->off2) = v;
-			k += 2;
-			break;
-		}
-		case OPT_E:
-			cfg->e = 1;
-			if (k + 1 < argc && !wcscmp(argv[k + 1], L"1")) {
-				cfg->e_first = 1;
-				k++;
-			}
-			break;
-		case OPT_R:
-			/* Only a single digit is taken as the limit, so `-r 1234`
-			 * still means PID 1234 (Windows PIDs below 10 are System). */
-			cfg->r = 1;
-			cfg->r_n = 1;
-			if (k + 1 < argc && all_digits(argv[k + 1]) && wcslen(argv[k + 1]) == 1) {
-				cfg->r_n = argv[++k][0] - L'0';
-				if (cfg->r_n < 1 || cfg->r_n > 5)
-					return args_fail("-r: the concurrent limit must be 1 to 5, not %d", cfg->r_n);
-			}
-			break;
-		case OPT_I:
-			cfg->i = 1;
-			if (k + 1 < argc && !args_is_switch(argv[k + 1]))
-				cfg->i_folder = argv[++k];
-			break;
-		case OPT_X:
-			if (k + 2 >= argc)
-				return args_fail("-x needs a dump folder and an image file");
-			cfg->x = 1;
-			cfg->x_folder = argv[k + 1];
-			cfg->x_image = argv[k + 2];
-			cfg->x_args = argv + k + 3;
-			cfg->x_nargs = argc - (k + 3);
-			k = argc;
-			break;
-		case OPT_REST:
-			*(int *)(base + o->off) = 1;
-			k = argc;
-			break;
-		}
 	}
+	cfg->debug = args_first_with(cfg, OF_DEBUG) != NULL;
+	cfg->monitor = args_first_with(cfg, OF_MONITOR) != NULL;
 	return 0;
 }
 
-/* Cross-option rules.  Returns 0 or PD_EXIT_USAGE after a one-line error. */
+/* Values out of range.  0 or PD_EXIT_USAGE. */
 static int
-args_validate(struct pd_config *cfg)
+args_check_values(const struct pd_config *cfg)
 {
-	size_t i;
-	int ncpu;
 	SYSTEM_INFO si;
-
-	if (cfg->help)
-		return 0;
+	long long cpu = GIVEN(cfg, c) ? cfg->c : cfg->cl, max = 100;
 	GetSystemInfo(&si);
-	ncpu = (int)si.dwNumberOfProcessors;
-
-	if (cfg->n != PD_UNSET && cfg->n < 1)
+	if (GIVEN(cfg, n) && cfg->n < 1)
 		return args_fail("-n: the dump count must be at least 1, not %lld", cfg->n);
-	if (cfg->s != PD_UNSET && cfg->s < 1)
+	if (GIVEN(cfg, s) && cfg->s < 1)
 		return args_fail("-s: seconds must be at least 1, not %lld", cfg->s);
-	if (cfg->c != PD_UNSET && cfg->cl != PD_UNSET)
-		return args_fail("-c and -cl cannot be used together");
-	if (cfg->m != PD_UNSET && cfg->ml != PD_UNSET)
-		return args_fail("-m and -ml cannot be used together");
-	if (cfg->p && cfg->pl)
-		return args_fail("-p and -pl cannot be used together");
-	{
-		long long cpu = cfg->c != PD_UNSET ? cfg->c : cfg->cl;
-		long long max = cfg->u ? 100LL : 100LL;
-		const char *sw = cfg->c != PD_UNSET ? "-c" : "-cl";
-		/* -u makes the value relative to one core; the whole machine is
-		 * then ncpu*100 percent of one core. */
-		if (cfg->u)
-			max = 100LL * ncpu;
-		if (cpu != PD_UNSET && (cpu < 0 || cpu > max))
-			return args_fail("%s: CPU usage must be 0 to %lld%s, not %lld", sw, max,
-			                 cfg->u ? " (percent of one core, -u)" : " percent", cpu);
-	}
-	if (cfg->m != PD_UNSET && cfg->m < 1)
+	/* -u makes the value relative to one core; the whole machine is then
+	 * ncpu*100 percent of one core */
+	if (cfg->u)
+		max = 100LL * (long long)si.dwNumberOfProcessors;
+	if ((GIVEN(cfg, c) || GIVEN(cfg, cl)) && (cpu < 0 || cpu > max))
+		return args_fail("%s: CPU usage must be 0 to %lld%s, not %lld", GIVEN(cfg, c) ? "-c" : "-cl", max,
+		                 cfg->u ? " (percent of one core, -u)" : " percent", cpu);
+	if (GIVEN(cfg, m) && cfg->m < 1)
 		return args_fail("-m: commit must be at least 1 MB, not %lld", cfg->m);
-	if (cfg->ml != PD_UNSET && cfg->ml < 1)
+	if (GIVEN(cfg, ml) && cfg->ml < 1)
 		return args_fail("-ml: commit must be at least 1 MB, not %lld", cfg->ml);
-	if (cfg->at != PD_UNSET && cfg->at < 1)
+	if (GIVEN(cfg, at) && cfg->at < 1)
 		return args_fail("-at: the timeout must be at least 1 second, not %lld", cfg->at);
-	if (cfg->cancel != PD_UNSET && (cfg->cancel < 1 || cfg->cancel > 0xFFFFFFFFLL))
+	if (GIVEN(cfg, cancel) && (cfg->cancel < 1 || cfg->cancel > 0xFFFFFFFFLL))
 		return args_fail("-cancel: '%lld' is not a process id", cfg->cancel);
 	if ((cfg->p && !cfg->p[0]) || (cfg->pl && !cfg->pl[0]))
 		return args_fail("%s: the counter path is empty", cfg->p ? "-p" : "-pl");
+	return 0;
+}
+
+/* Switches that conflict or need another.  0 or PD_EXIT_USAGE. */
+static int
+args_check_pairs(const struct pd_config *cfg)
+{
+	const struct opt *o;
+	if (GIVEN(cfg, c) && GIVEN(cfg, cl))
+		return args_fail("-c and -cl cannot be used together");
+	if (GIVEN(cfg, m) && GIVEN(cfg, ml))
+		return args_fail("-m and -ml cannot be used together");
+	if (cfg->p && cfg->pl)
+		return args_fail("-p and -pl cannot be used together");
 	if (cfg->a && !cfg->r)
 		return args_fail("-a needs -r");
 	if (cfg->mk && cfg->r)
 		return args_fail("-mk cannot be used with -r (the OS cannot write a kernel dump of a clone)");
 	if ((cfg->f_set || cfg->fx_set) && !cfg->e && !cfg->l)
 		return args_fail("%s needs -e or -l", cfg->f_set ? "-f" : "-fx");
-	if (!cfg->e) {
-		static const struct { size_t off; const char *n; } sub[] = {
-			{ CO(g), "-g" }, { CO(b), "-b" }, { CO(ld), "-ld" },
-			{ CO(ud), "-ud" }, { CO(ct), "-ct" }, { CO(et), "-et" } };
-		for (i = 0; i < sizeof sub / sizeof sub[0]; i++)
-			if (*(int *)((char *)cfg + sub[i].off))
-				return args_fail("%s needs -e", sub[i].n);
-	}
+	if (!cfg->e && (o = args_first_with(cfg, OF_NEEDS_E)))
+		return args_fail("-%s needs -e", u8s(o->name));
 #ifndef _WIN64
 	if (cfg->x64)
 		return args_fail("-64 needs procdump64.exe (this is the 32-bit procdump.exe)");
 #endif
+	return 0;
+}
 
-	/* Modes: cancel, uninstall, install, launch, capture. */
-	if (cfg->cancel != PD_UNSET) {
-		if (cfg->target || cfg->ntypes || cfg->n != PD_UNSET || cfg->x || cfg->i || cfg->u)
+/* The mode (cancel, uninstall, install, launch, capture) and what each
+ * takes.  0 or PD_EXIT_USAGE. */
+static int
+args_check_mode(struct pd_config *cfg)
+{
+	size_t i;
+	if (GIVEN(cfg, cancel)) {
+		if (cfg->target || cfg->ntypes || GIVEN(cfg, n) || cfg->x || cfg->i || cfg->u)
 			return args_fail("-cancel takes only a PID and no other switch or target");
 		return 0;
 	}
-	if (cfg->u && cfg->c == PD_UNSET && cfg->cl == PD_UNSET) {
-		/* -u alone: uninstall */
-		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || cfg->n != PD_UNSET)
+	if (cfg->u && !GIVEN(cfg, c) && !GIVEN(cfg, cl)) {
+		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || GIVEN(cfg, n))
 			return args_fail("-u needs -c or -cl (or stands alone to uninstall)");
 		cfg->uninstall = 1;
 		return 0;
 	}
 	if (cfg->i) {
-		char bad[32] = "";
-		for (i = 0; i < NOPTS; i++) {
-			const struct opt *o = &opts[i];
-			int set;
-			if ((o->flags & OF_INSTALL) || o->off == CO(i) || o->off == CO(v) || o->off == CO(help))
-				continue;
-			switch (o->kind) {
-			case OPT_INT: set = *(long long *)((char *)cfg + o->off) != PD_UNSET; break;
-			case OPT_STR: case OPT_COUNTER: case OPT_HEX:
-				set = *(wchar_t **)((char *)cfg + o->off) != NULL; break;
-			case OPT_LIST: set = *(int *)((char *)cfg + o->off2); break;
-			default: set = *(int *)((char *)cfg + o->off) != 0; break;
-			}
-			if (set) {
-				snprintf(bad, sizeof bad, "-%s", u8s(o->name));
-				break;
-			}
-		}
-		if (bad[0])
-			return args_fail("%s cannot be used with -i", bad);
+		for (i = 0; i < NOPTS; i++)
+			if (cfg->given[i] && !(opts[i].flags & OF_INSTALL) && opts[i].off != CO(i) &&
+			    opts[i].off != CO(v))
+				return args_fail("-%s cannot be used with -i", u8s(opts[i].name));
 		if (cfg->target)
 			return args_fail("-i takes a dump folder, not a target ('%s')", u8s(cfg->target));
 		return 0;
@@ -1211,28 +1720,33 @@ args_validate(struct pd_config *cfg)
 	return 0;
 }
 
+/* Cross-option rules, then the defaults (-n 1, -s 10, a Mini dump) of what
+ * was not given.  Returns 0 or PD_EXIT_USAGE after a one-line error. */
+static int
+args_validate(struct pd_config *cfg)
+{
+	size_t i;
+	int rc;
+	if (cfg->help)
+		return 0;
+	if ((rc = args_check_values(cfg)) || (rc = args_check_pairs(cfg)) || (rc = args_check_mode(cfg)))
+		return rc;
+	for (i = 0; i < NOPTS; i++)
+		if (opts[i].kind == OPT_INT && !cfg->given[i] && opts[i].dflt != PD_UNSET)
+			*(long long *)((char *)cfg + opts[i].off) = opts[i].dflt;
+	if (!cfg->ntypes)
+		cfg->types[cfg->ntypes++] = PD_MINI;
+	return 0;
+}
+
 /* A switch that is parsed but not built yet says so and exits 2. */
 static int
 args_check_implemented(const struct pd_config *cfg)
 {
-	size_t i;
-	for (i = 0; i < NOPTS; i++) {
-		const struct opt *o = &opts[i];
-		int set;
-		if (!(o->flags & OF_NOTYET))
-			continue;
-		switch (o->kind) {
-		case OPT_INT: set = *(long long *)((const char *)cfg + o->off) != PD_UNSET; break;
-		case OPT_STR: case OPT_COUNTER: case OPT_HEX:
-			set = *(wchar_t *const *)((const char *)cfg + o->off) != NULL; break;
-		case OPT_LIST: set = *(const int *)((const char *)cfg + o->off2); break;
-		default: set = *(const int *)((const char *)cfg + o->off) != 0; break;
-		}
-		if (set) {
-			SetLastError(0);
-			warn("-%s is not implemented yet in procdump.c " PD_VERSION, u8s(o->name));
-			return PD_EXIT_USAGE;
-		}
+	const struct opt *o = args_first_with(cfg, OF_NOTYET);
+	if (o) {
+		warn("-%s is not implemented yet in procdump.c " PD_VERSION, u8s(o->name));
+		return PD_EXIT_USAGE;
 	}
 	if (cfg->uninstall) {
 		warn("-u (uninstall) is not implemented yet in procdump.c " PD_VERSION);
@@ -1260,26 +1774,14 @@ static const DWORD TGT_ACCESS = PROCESS_QUERY_INFORMATION | PROCESS_VM_READ |
 static int
 tgt_open(struct pd_target *t, int kill)
 {
-	DWORD access = TGT_ACCESS | (kill ? PROCESS_TERMINATE : 0);
-	BOOL w = FALSE;
-	t->h = OpenProcess(access, FALSE, t->pid);
-	if (!t->h) {
-		if (GetLastError() == ERROR_INVALID_PARAMETER)
-			warn("no process with PID %lu", t->pid);
-		else
-			warn("OpenProcess %lu:", t->pid);
+	t->h = w32_open_process(t->pid, TGT_ACCESS | (kill ? PROCESS_TERMINATE : 0));
+	if (!t->h)
 		return PD_EXIT_TARGET;
-	}
-	if (IsWow64Process(t->h, &w))
-		t->wow64 = w;
+	t->wow64 = w32_is_wow64(t->h);
 #ifndef _WIN64
-	{
-		BOOL self = FALSE;
-		IsWow64Process(GetCurrentProcess(), &self);
-		if (self && !w) {
-			warn("process %lu is 64-bit: use procdump64.exe", t->pid);
-			return PD_EXIT_TARGET;
-		}
+	if (w32_is_wow64(GetCurrentProcess()) && !t->wow64) {
+		warn("process %lu is 64-bit: use procdump64.exe", t->pid);
+		return PD_EXIT_TARGET;
 	}
 #endif
 	return 0;
@@ -1332,7 +1834,6 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 	if (svc) {
 		if (QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&ss, sizeof ss, &need)) {
 			if (!ss.dwProcessId) {
-				SetLastError(0);
 				warn("service '%s' is not running", u8s(name));
 				rc = PD_EXIT_TARGET;
 			} else if ((p = w32_process_find(list, ss.dwProcessId))) {
@@ -1344,16 +1845,6 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 	}
 	CloseServiceHandle(scm);
 	return rc;
-}
-
-/* Resolves cfg->target; returns 0 or PD_EXIT_TARGET after an error line. */
-static int
-tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing);
-
-static int
-tgt_resolve(struct pd_target *t, const wchar_t *spec)
-{
-	return tgt_resolve_ex(t, spec, 0);
 }
 
 /* Resolves spec; with quiet_missing, "not found" returns -1 silently (-w). */
@@ -1374,10 +1865,8 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 		parse_int(spec, &v);
 		p = v > 0 && v <= 0xFFFFFFFFLL ? w32_process_find(list, (DWORD)v) : NULL;
 		if (!p || !v) {
-			SetLastError(0);
 			warn("no process with PID %s", u8s(spec));
 		} else if ((DWORD)v == self) {
-			SetLastError(0);
 			warn("PID %lu is procdump itself", (DWORD)v);
 		} else {
 			tgt_fill(t, p);
@@ -1408,7 +1897,6 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 		int i;
 		for (i = 0; i < n && i < 64; i++)
 			snprintf(lst + strlen(lst), sizeof lst - strlen(lst), "%s%lu", i ? ", " : "", pids[i]);
-		SetLastError(0);
 		warn("Multiple processes match the specified name '%s' (PIDs %s%s); give a PID",
 		     u8s(spec), lst, n > 64 ? ", ..." : "");
 	} else if (quiet_missing) {
@@ -1418,12 +1906,19 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 		if (s == 0)
 			rc = 0;
 		else if (s < 0) {
-			SetLastError(0);
 			warn("no process or service named '%s'", u8s(spec));
 		}
 	}
 	free(list);
 	return rc;
+}
+
+/* Resolves a PID, process name or service name; 0 or PD_EXIT_TARGET after
+ * an error line. */
+static int
+tgt_resolve(struct pd_target *t, const wchar_t *spec)
+{
+	return tgt_resolve_ex(t, spec, 0);
 }
 
 /* Is the process identified by pid and creation time still alive? */
@@ -1434,10 +1929,17 @@ tgt_alive(const struct pd_target *t)
 }
 
 /* ================================ Writer ================================ */
-/* The minidump writer: snapshot (suspend every thread) -> collect (threads,
- * modules, memory map) -> plan (ranges, every RVA) -> write sequentially ->
- * signature last -> rename into place.  It never reads trigger state: what
- * it needs arrives in struct pd_dump_req.  Resumes the target on every path. */
+/* The minidump writer (minidump-writer-spec.md), a pipeline:
+ *   snapshot (freeze the target: Writer: Snapshot)
+ *   -> collect (Threads, Modules, Handles, Tokens, System)
+ *   -> plan (Memory: the ranges of the dump type; -md callbacks)
+ *   -> lay out (Plan: one row of dump_streams[] per stream, then the memory)
+ *   -> write sequentially, signature last, rename into place (File).
+ * It never reads trigger state: what it needs arrives in struct
+ * pd_dump_req, and it reads the target only through struct snap.  Its
+ * sub-sections each keep a stream's collect, put and free code together;
+ * a new stream is a row of dump_streams[] and a put function.  The target
+ * is thawed on every path. */
 
 #pragma pack(push, 4)
 struct md_header {
@@ -1554,6 +2056,8 @@ enum {
 #define MDT_DATASEGS          0x00001
 #define MDT_FULLMEMORY        0x00002
 #define MDT_HANDLEDATA        0x00004
+#define MDT_FILTERMEMORY      0x00008
+#define MDT_SCANMEMORY        0x00010
 #define MDT_UNLOADEDMODULES   0x00020
 #define MDT_INDIRECT          0x00040
 #define MDT_FILTERMODULEPATHS 0x00080
@@ -1563,12 +2067,11 @@ enum {
 #define MDT_FULLMEMORYINFO    0x00800
 #define MDT_THREADINFO        0x01000
 #define MDT_CODESEGS          0x02000
-#define MDT_PRIVATEWC         0x10000
-#define MDT_SCANMEMORY        0x00010
-#define MDT_FILTERMEMORY      0x00008
 #define MDT_WITHOUTAUXSTATE   0x04000 /* honoured by nature: no auxiliary providers */
-#define MDT_MODULEHEADERS     0x80000
+#define MDT_PRIVATEWC         0x10000
+#define MDT_IGNOREINACCESSIBLE 0x20000
 #define MDT_TOKEN             0x40000
+#define MDT_MODULEHEADERS     0x80000
 #define MDT_FILTERTRIAGE      0x100000
 #define MDT_XSTATE            0x200000 /* native 64-bit view only */
 /* what this writer honours; any other bit of -mc is named and dropped */
@@ -1584,7 +2087,6 @@ enum {
 	MDT_PROCESSTHREADDATA | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_IGNOREINACCESSIBLE | MDT_TOKEN)
 #define MDT_FULL  (MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_FULLMEMORYINFO | \
 	MDT_THREADINFO | MDT_IGNOREINACCESSIBLE | MDT_TOKEN)
-#define MDT_IGNOREINACCESSIBLE 0x20000
 
 /* What caused a dump (filled by a trigger, read by the writer). */
 struct pd_event {
@@ -1597,16 +2099,15 @@ struct pd_event {
 };
 
 struct pd_dump_req {
-	int type;                  /* PD_MINI, PD_FULL or PD_CUSTOM */
+	int type;                  /* enum pd_type */
 	u64 mask;                  /* PD_CUSTOM: the MINIDUMP_TYPE bits asked for */
 	const wchar_t *path;       /* final file name */
 	const wchar_t *comment;    /* -dc, may be NULL */
 	int overwrite;
 	const struct pd_event *ev; /* may be NULL */
-	volatile LONG *cancel;     /* set by Ctrl+C / ProcDump-<PID>; may be NULL */
+	volatile LONG *cancel;     /* set by Ctrl+C; may be NULL */
 	double deadline;           /* -at: now_sec() limit for the collection; 0 = none */
 	int timed_out;             /* set by the writer when the deadline passed */
-	int at_exit;               /* stopped at EXIT_PROCESS: no threads left */
 	int dbghelp;               /* -dbghelp: the system's MiniDumpWriteDump */
 	int native_view;           /* -64: a WOW64 target's 64-bit view, not its x86 one */
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
@@ -1620,21 +2121,24 @@ struct pd_dump_result {
 	double seconds;
 };
 
+/* A thread as captured, and where its stack goes in the dump. */
 struct dthread {
 	DWORD tid;
 	HANDLE h;
-	int suspended;         /* we hold one suspension */
-	DWORD prev_suspend;    /* suspend count before us */
+	int suspended;           /* we hold one suspension */
+	DWORD prev_suspend;      /* suspend count before us */
 	int ctx_ok;
-	CONTEXT *ctx;
+	CONTEXT *ctx;            /* a CONTEXT, or in the x86 view a WOW64_CONTEXT in its first bytes */
+	u8 *xctx; u32 xlen;      /* WithAvxXStateContext: CONTEXT, CONTEXT_EX, XSAVE */
 	u64 teb, stack_base, stack_limit, sp, ip;
+	u64 stk_lo, stk_hi;      /* the stack to capture (dump_stack_bounds) */
+	int alt_stack;           /* SP lies outside the TEB's stack (Go, fibers) */
 	int prio;
-	u64 stk_start, stk_size; /* captured stack range */
-	u32 stk_rva;
+	u64 stk_start, stk_size; /* the captured part, from the final ranges */
+	int stk_copied;          /* Memory64: copied into the metadata (it would end past 4 GiB) */
 	struct md_threadinfo info; /* ThreadInfoList entry */
 	ULONG write_flags;       /* THREAD_WRITE_FLAGS left by a -md callback */
 	wchar_t *name;           /* GetThreadDescription, or NULL */
-	u8 *xctx; u32 xlen;      /* WithAvxXStateContext: CONTEXT, CONTEXT_EX, XSAVE */
 };
 
 struct dmodule {
@@ -1647,9 +2151,9 @@ struct dmodule {
 	struct { u32 rva, size; } wsec[16]; /* writable sections (DataSegs) */
 	int nwsec;
 	struct { u32 rva, size; } csec[16]; /* code sections (CodeSegs) */
-	ULONG write_flags;                  /* MODULE_WRITE_FLAGS left by a -md callback */
 	int ncsec;
 	u32 header_size;                    /* SizeOfHeaders (ModuleHeaders) */
+	ULONG write_flags;                  /* MODULE_WRITE_FLAGS left by a -md callback */
 };
 
 struct dregion {
@@ -1671,126 +2175,230 @@ struct dhandle {
 	wchar_t *type, *name;
 };
 
-struct dump_state {
-	HANDLE h;
-	u64 mask;                  /* MINIDUMP_TYPE bits this dump honours */
-	int miniplus;              /* -mp: MiniPlus selection, Memory64List */
-	u64 mp_excluded, mp_excluded_size; /* the area left out, and its allocation size */
-	int mp_excluded_count;
-	struct dhandle *hdl; int nhdl; int have_hdl;
-	struct dunloaded *unl; int nunl; int have_unl;
-	struct buf tok; u32 ntok; int have_tok; /* TokenStream records */
-	/* GetThreadDescription (Windows 10 1607+; Wine): not in mingw headers */
-	HRESULT (WINAPI *get_description)(HANDLE, PWSTR *);
+/* The snapshot: everything the writer knows of the target, and the one
+ * way it reads the target's memory.  Filled through a struct snap_ops
+ * (Writer: Snapshot); the rest of the writer reads only this. */
+struct snap_ops;
+struct snap {
+	const struct snap_ops *ops;
+	void *impl;                /* the implementation's own state */
 	DWORD pid;
-	struct dthread *th; int nth, cap_th;
-	int nth_all;               /* suspended threads; nth of them are written */
-	struct dmodule *mod; int nmod;
-	struct dregion *reg; int nreg;
-	struct range *rng; int nrng, cap_rng;
-	u64 create_time, user_time, kernel_time;
-	const struct pd_dump_req *req;
+	HANDLE process_handle;     /* the process, where there is one (-md callbacks get it) */
+	int at_exit;               /* stopped at EXIT_PROCESS: no threads left */
 	/* The view: native, or (procdump64, WOW64 target, no -64) x86: 32-bit
 	 * contexts, TEBs, PEB and modules, the address space below 4 GiB. */
 	int x86;
 	int wow_native;            /* the -64 view of a WOW64 process */
 	u32 ps;                    /* the view's pointer size */
 	u64 peb;                   /* the view's PEB */
+	u64 create_time, user_time, kernel_time;
+	u32 prio_class;
+	struct pd_vm_counters vm; int have_vm;
+	u32 integrity; int have_integrity;
+	struct dthread *th; int nth, cap_th;
+	int nth_all;               /* threads held; the first nth of them are written */
+	struct dregion *reg; int nreg;
+	struct dmodule *mod; int nmod;
+	struct dunloaded *unl; int nunl; int have_unl;
+	struct dhandle *hdl; int nhdl; int have_hdl;
+	struct buf tok; u32 ntok; int have_tok; /* Token stream records */
 };
 
-/* The 32-bit TEB of a WOW64 thread, from its 64-bit one: TEB64.WowTebOffset
- * (Windows 10+, Wine), else the fixed two pages of earlier WOW64 */
-static u64
-dump_teb32(const struct dump_state *d, u64 teb64)
+/* One dump being built: the snapshot, the plan, and the layout. */
+struct dump_state {
+	struct snap *s;
+	const struct pd_dump_req *req;
+	u64 mask;                  /* MINIDUMP_TYPE bits this dump honours */
+	u64 dropped;               /* bits of mask the dump could not honour (not in Flags) */
+	int miniplus;              /* -mp: MiniPlus selection, Memory64List */
+	u64 mp_excluded, mp_excluded_size; /* the area left out, and its allocation size */
+	int mp_excluded_count;
+	struct range *rng; int nrng, cap_rng;
+	int full;                  /* memory as a Memory64List blob */
+	struct md_sysinfo sysinfo; wchar_t csd[128];
+	struct md_misc5 misc;
+	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
+	u32 *stack_rvas;
+	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
+	DWORD chunk_delay;         /* PROCDUMP_TEST_CHUNK_DELAY_MS: slows the copy for tests */
+};
+
+/* A MINIDUMP_STRING (length, UTF-16, NUL) in the buffer; returns its RVA. */
+static u32
+dump_add_string(struct buf *b, const wchar_t *s)
 {
-	LONG off = 0;
-	if (w32_read(d->h, teb64 + 0x180C, &off, 4) < 0 || off <= 0 || off > 0x10000)
-		off = 0x2000;
-	return teb64 + (u64)off;
+	u32 len = (u32)(wcslen(s) * 2);
+	size_t off = buf_add(b, &len, 4, 4);
+	buf_add(b, s, len + 2, 1);
+	return (u32)off;
 }
 
-/* A pointer of the view's size in target memory */
-static u64
-dump_rptr(const struct dump_state *d, u64 addr, int *ok)
+/* Ctrl+C, the named event, or (-at) the collection's deadline passed. */
+static int
+dump_cancelled(const struct pd_dump_req *r)
 {
-	u32 v = 0;
-	if (d->ps == 8)
-		return w32_read_ptr(d->h, addr, ok);
-	if (w32_read(d->h, addr, &v, 4) < 0)
+	if (r->deadline > 0 && now_sec() > r->deadline) {
+		((struct pd_dump_req *)r)->timed_out = 1;
+		return 1;
+	}
+	return r->cancel && *r->cancel;
+}
+
+/* ============================ Writer: Snapshot ========================== */
+/* The seam between the target and the writer.  A struct snap_ops says how
+ * a snapshot is taken and read; everything after this section reads the
+ * target only through snap_read() and the struct snap it filled, never
+ * through a process handle.  Today's implementation is the live process,
+ * frozen by suspending its threads (the live_* functions, gathered in the
+ * table snap_live in Writer: File).  The clone (-r: an in-memory copy, or
+ * a PSS snapshot) and the postmortem target (-j) are further tables. */
+
+struct snap_ops {
+	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 */
+	void (*thaw)(struct snap *);        /* undo freeze, on every path */
+	u64 (*read)(struct snap *, u64 addr, void *buf, size_t n); /* bytes not read (zero-filled) */
+	int (*regions)(struct snap *);      /* the memory map, s->reg; 0 or -1 */
+	void (*threads)(struct snap *, int xstate); /* contexts, TEBs, times, names */
+	void (*process)(struct snap *);     /* priority class, VM counters, integrity */
+	void (*handles)(struct snap *, int names);
+	void (*tokens)(struct snap *);
+};
+
+/* Reads all of [addr, addr+n); 0, or -1 if any byte could not be read. */
+static int
+snap_read(struct snap *s, u64 addr, void *buf, size_t n)
+{
+	if (!n)
+		return 0;
+	if (addr + n < addr)
+		return -1;
+	return s->ops->read(s, addr, buf, n) ? -1 : 0;
+}
+
+/* Reads [addr, addr+n), zeros where it cannot; returns how many bytes are zeros. */
+static u64
+snap_read_fill(struct snap *s, u64 addr, void *buf, size_t n)
+{
+	return n ? s->ops->read(s, addr, buf, n) : 0;
+}
+
+/* A pointer of the view's size in target memory; *ok = 0 if unreadable. */
+static u64
+snap_ptr(struct snap *s, u64 addr, int *ok)
+{
+	u64 v = 0; /* little-endian: the low bytes take a 4-byte pointer */
+	if (snap_read(s, addr, &v, s->ps) < 0)
 		*ok = 0;
 	return v;
 }
 
 static int
-dump_readable(const struct dregion *r)
+snap_readable(const struct dregion *r)
 {
 	return r->state == MEM_COMMIT && r->protect &&
 	       !(r->protect & (PAGE_NOACCESS | PAGE_GUARD));
 }
 
-/* Suspends every thread, re-listing until no new thread appears, so nothing
- * runs while the dump is read.  Threads that cannot be opened are skipped. */
+/* The index of the region holding addr, or of the first one after it. */
 static int
-dump_suspend(struct dump_state *d)
+snap_region_index(const struct snap *s, u64 addr)
+{
+	int lo = 0, hi = s->nreg;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (s->reg[mid].base + s->reg[mid].size <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct dregion *
+snap_region_of(const struct snap *s, u64 addr)
+{
+	int i = snap_region_index(s, addr);
+	return i < s->nreg && s->reg[i].base <= addr ? &s->reg[i] : NULL;
+}
+
+static HANDLE
+live_process(const struct snap *s)
+{
+	return (HANDLE)s->impl;
+}
+
+/* Opens and suspends one thread not held yet.  1: added; 0: known, gone
+ * or not ours to suspend; -1: no memory. */
+static int
+live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
+{
+	struct dthread *t;
+	HANDLE th;
+	DWORD prev;
+	int j;
+	for (j = 0; j < s->nth; j++)
+		if (s->th[j].tid == tid)
+			return 0;
+	th = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
+	if (!th)
+		return 0;
+	prev = SuspendThread(th);
+	if (prev == (DWORD)-1) {
+		CloseHandle(th);
+		return 0;
+	}
+	if (vec_grow(&s->th, &s->cap_th, s->nth, sizeof *s->th, 64) < 0) {
+		ResumeThread(th);
+		CloseHandle(th);
+		return -1;
+	}
+	t = &s->th[s->nth++];
+	memset(t, 0, sizeof *t);
+	t->tid = tid;
+	t->h = th;
+	t->suspended = 1;
+	t->prev_suspend = prev;
+	t->prio = prio;
+	s->nth_all = s->nth;
+	return 1;
+}
+
+/* Suspends every thread, re-listing until no new thread appears, so nothing
+ * runs while the dump is read.  The process times come from the first
+ * listing. */
+static int
+live_freeze(struct snap *s)
 {
 	int pass;
 	for (pass = 0; pass < 16; pass++) {
 		struct pd_sys_process *list = w32_process_list(), *p;
 		struct pd_sys_thread *st;
 		ULONG i;
-		int added = 0;
+		int added = 0, r;
 		if (!list)
 			return -1;
-		p = w32_process_find(list, d->pid);
+		p = w32_process_find(list, s->pid);
 		if (!p) {
 			/* Gone from the list: at EXIT_PROCESS (-t) the address space
 			 * is still there to read, with no thread left. */
 			free(list);
-			if (pass == 0 && d->req->at_exit)
+			if (pass == 0 && s->at_exit)
 				return 0;
-			SetLastError(0);
-			warn("process %lu has exited", d->pid);
+			warn("process %lu has exited", s->pid);
 			return -1;
 		}
 		if (pass == 0) {
-			d->create_time = (u64)p->CreateTime.QuadPart;
-			d->user_time = (u64)p->UserTime.QuadPart;
-			d->kernel_time = (u64)p->KernelTime.QuadPart;
+			s->create_time = (u64)p->CreateTime.QuadPart;
+			s->user_time = (u64)p->UserTime.QuadPart;
+			s->kernel_time = (u64)p->KernelTime.QuadPart;
 		}
 		st = w32_process_threads(p);
 		for (i = 0; i < p->NumberOfThreads; i++) {
-			DWORD tid = (DWORD)(ULONG_PTR)st[i].UniqueThread;
-			int j, known = 0;
-			HANDLE th;
-			DWORD prev;
-			for (j = 0; j < d->nth; j++)
-				if (d->th[j].tid == tid)
-					known = 1;
-			if (known)
-				continue;
-			th = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT |
-			                THREAD_QUERY_INFORMATION, FALSE, tid);
-			if (!th)
-				continue;
-			prev = SuspendThread(th);
-			if (prev == (DWORD)-1) {
-				CloseHandle(th);
-				continue;
-			}
-			if (vec_grow(&d->th, &d->cap_th, d->nth, sizeof *d->th, 64) < 0) {
-				ResumeThread(th);
-				CloseHandle(th);
+			if ((r = live_freeze_thread(s, (DWORD)(ULONG_PTR)st[i].UniqueThread, st[i].Priority)) < 0) {
 				free(list);
 				return -1;
 			}
-			memset(&d->th[d->nth], 0, sizeof d->th[0]);
-			d->th[d->nth].tid = tid;
-			d->th[d->nth].h = th;
-			d->th[d->nth].suspended = 1;
-			d->th[d->nth].prev_suspend = prev;
-			d->th[d->nth].prio = st[i].Priority;
-			d->nth++;
-			added++;
+			added += r;
 		}
 		free(list);
 		if (!added && pass > 0)
@@ -1799,23 +2407,105 @@ dump_suspend(struct dump_state *d)
 	return 0;
 }
 
+/* Resumes and closes every thread held, those a -md callback left out too. */
 static void
-dump_resume(struct dump_state *d)
+live_thaw(struct snap *s)
 {
 	int i;
-	if (d->nth_all > d->nth)
-		d->nth = d->nth_all;
-	for (i = 0; i < d->nth; i++) {
-		if (d->th[i].suspended)
-			ResumeThread(d->th[i].h);
-		d->th[i].suspended = 0;
-		CloseHandle(d->th[i].h);
-		free(d->th[i].name);
+	for (i = 0; i < s->nth_all; i++) {
+		if (s->th[i].suspended)
+			ResumeThread(s->th[i].h);
+		s->th[i].suspended = 0;
+		CloseHandle(s->th[i].h);
 	}
-	free(d->th);
-	d->th = NULL;
-	d->nth = 0;
 }
+
+static u64
+live_read(struct snap *s, u64 addr, void *buf, size_t n)
+{
+	if (addr + n < addr || addr + n - 1 > (u64)(ULONG_PTR)-1) {
+		memset(buf, 0, n);
+		return n;
+	}
+	return w32_read_fill(live_process(s), addr, buf, n);
+}
+
+/* The memory map, VirtualQueryEx region by region (the x86 view ends at
+ * 4 GiB). */
+static int
+live_regions(struct snap *s)
+{
+	u64 addr = 0;
+	int cap = 0;
+	MEMORY_BASIC_INFORMATION mbi;
+	while (VirtualQueryEx(live_process(s), (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi)) {
+		struct dregion *r;
+		if (vec_grow(&s->reg, &cap, s->nreg, sizeof *s->reg, 512) < 0)
+			return -1;
+		r = &s->reg[s->nreg++];
+		r->base = (u64)(ULONG_PTR)mbi.BaseAddress;
+		r->alloc_base = (u64)(ULONG_PTR)mbi.AllocationBase;
+		r->size = mbi.RegionSize;
+		r->alloc_protect = mbi.AllocationProtect;
+		r->state = mbi.State;
+		r->protect = mbi.Protect;
+		r->type = mbi.Type;
+		if (r->base + r->size <= addr)
+			break;
+		addr = r->base + r->size;
+		if (s->x86 && addr >= (1ULL << 32)) {
+			if (r->base >= (1ULL << 32))
+				s->nreg--;
+			else
+				r->size = (1ULL << 32) - r->base;
+			break;
+		}
+		if (addr == 0 || addr > (u64)(ULONG_PTR)-1)
+			break;
+	}
+	if (!s->nreg) {
+		if (s->at_exit)
+			warn("process %lu released its memory before its exit event could be dumped "
+			     "(it ended without ExitProcess)", s->pid);
+		else
+			warn("VirtualQueryEx %lu:", s->pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Frees what a snapshot holds (after thaw). */
+static void
+snap_free(struct snap *s)
+{
+	int i;
+	for (i = 0; i < s->nth_all; i++) {
+		_aligned_free(s->th[i].ctx);
+		free(s->th[i].xctx);
+		free(s->th[i].name);
+	}
+	free(s->th);
+	for (i = 0; i < s->nmod; i++) {
+		free(s->mod[i].name);
+		free(s->mod[i].cv);
+		free(s->mod[i].misc);
+	}
+	free(s->mod);
+	for (i = 0; i < s->nhdl; i++) {
+		free(s->hdl[i].type);
+		free(s->hdl[i].name);
+	}
+	free(s->hdl);
+	free(s->unl);
+	free(s->reg);
+	free(s->tok.p);
+	memset(s, 0, sizeof *s);
+}
+
+/* ============================ Writer: Threads =========================== */
+/* Each thread's context (with its XSAVE state for WithAvxXStateContext),
+ * TEB, stack and ThreadInfo, read from the frozen live process; the stack
+ * to capture; and the ThreadList, ThreadInfoList and ThreadNames streams. */
 
 /* GetThreadContext can block for ever under Wine on a thread that was
  * suspended before it first ran (its context is never saved: seen with a
@@ -1833,47 +2523,14 @@ struct ctx_job {
 	volatile LONG ok;
 };
 
-/* XState contexts (Windows 7 SP1+, Wine): resolved at run time */
-typedef DWORD64 (WINAPI *fn_GetEnabledXStateFeatures)(void);
-typedef BOOL (WINAPI *fn_InitializeContext)(PVOID, DWORD, PCONTEXT *, PDWORD);
-typedef BOOL (WINAPI *fn_SetXStateFeaturesMask)(PCONTEXT, DWORD64);
-#ifndef CONTEXT_XSTATE
-#define CONTEXT_XSTATE (CONTEXT_AMD64 | 0x40)
-#endif
-
-_Static_assert(sizeof(WOW64_CONTEXT) == 716, "WOW64_CONTEXT");
-_Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a CONTEXT");
-
-/* Wow64GetThreadContext (Windows 7+, Wine) and the XState calls, resolved
- * at run time, once (before any context worker starts) */
-typedef BOOL (WINAPI *fn_Wow64GetThreadContext)(HANDLE, WOW64_CONTEXT *);
-static struct {
-	int done;
-	fn_Wow64GetThreadContext wow64_get;
-	fn_GetEnabledXStateFeatures xs_enabled;
-	fn_InitializeContext init;
-	fn_SetXStateFeaturesMask xs_mask;
-} ctxfn;
-
-static void
-w32_resolve_context_fns(void)
-{
-	HMODULE k32 = GetModuleHandleW(L"kernel32.dll");
-	if (ctxfn.done)
-		return;
-	ctxfn.wow64_get = (fn_Wow64GetThreadContext)(void (*)(void))GetProcAddress(k32, "Wow64GetThreadContext");
-	ctxfn.xs_enabled = (fn_GetEnabledXStateFeatures)(void (*)(void))GetProcAddress(k32, "GetEnabledXStateFeatures");
-	ctxfn.init = (fn_InitializeContext)(void (*)(void))GetProcAddress(k32, "InitializeContext");
-	ctxfn.xs_mask = (fn_SetXStateFeaturesMask)(void (*)(void))GetProcAddress(k32, "SetXStateFeaturesMask");
-	ctxfn.done = 1;
-}
+#define PD_CONTEXT_DEADLINE_MS 1000
 
 static DWORD WINAPI
-dump_ctx_worker(void *arg)
+live_ctx_worker(void *arg)
 {
 	struct ctx_job *j = arg;
 	if (j->wow)
-		j->ok = ctxfn.wow64_get && ctxfn.wow64_get(j->h, (WOW64_CONTEXT *)&j->ctx);
+		j->ok = w32.Wow64GetThreadContext && w32.Wow64GetThreadContext(j->h, (WOW64_CONTEXT *)&j->ctx);
 	else if (j->xctx)
 		j->ok = GetThreadContext(j->h, j->xctx) != 0;
 	else
@@ -1881,13 +2538,67 @@ dump_ctx_worker(void *arg)
 	return 0;
 }
 
+/* Prepares an XState context buffer in the job (InitializeContext with
+ * every enabled feature), if the machine has more than x87 and SSE. */
+static void
+live_ctx_xstate_buffer(struct ctx_job *j)
+{
+#ifdef _WIN64
+	DWORD len = 0;
+	u64 features = w32.GetEnabledXStateFeatures && w32.InitializeContext && w32.SetXStateFeaturesMask
+	             ? w32.GetEnabledXStateFeatures() : 0;
+	if (!(features & ~3ULL)) /* x87 and SSE are in the CONTEXT */
+		return;
+	w32.InitializeContext(NULL, CONTEXT_ALL | CONTEXT_XSTATE, NULL, &len);
+	j->xbuf = len ? malloc(len) : NULL;
+	j->xbuf_len = len;
+	if (j->xbuf && (!w32.InitializeContext(j->xbuf, CONTEXT_ALL | CONTEXT_XSTATE, &j->xctx, &len) ||
+	                !w32.SetXStateFeaturesMask(j->xctx, features))) {
+		free(j->xbuf);
+		j->xbuf = NULL;
+		j->xctx = NULL;
+	}
+#else
+	(void)j;
+#endif
+}
+
+/* The dump's XState context: the CONTEXT, a CONTEXT_EX {All, Legacy,
+ * XState}, each {LONG Offset (from CONTEXT_EX), DWORD Length}, and the
+ * XSAVE area.  Where Windows puts the XSAVE area depends on the buffer's
+ * address (64-byte alignment); the dump gets one layout for every thread:
+ * the XSAVE area at 1280 (64-aligned from the CONTEXT's start). */
+static void
+live_ctx_xstate_copy(const struct ctx_job *j, u8 **xout, u32 *xlen)
+{
+	const u32 at = (sizeof(CONTEXT) + 24 + 63) & ~63u;
+	const u8 *cx = (const u8 *)j->xctx + sizeof(CONTEXT);
+	LONG xs_off;
+	DWORD xs_len;
+	memcpy(&xs_off, cx + 16, 4);
+	memcpy(&xs_len, cx + 20, 4);
+	if (xs_off <= 0 || xs_len < 64 ||
+	    (size_t)(cx - (const u8 *)j->xbuf) + (size_t)xs_off + xs_len > j->xbuf_len ||
+	    !(*xout = calloc(1, at + xs_len)))
+		return;
+	{
+		LONG ex[6] = { -(LONG)sizeof(CONTEXT), (LONG)(at + xs_len),     /* All */
+		               -(LONG)sizeof(CONTEXT), (LONG)sizeof(CONTEXT),   /* Legacy */
+		               (LONG)(at - sizeof(CONTEXT)), (LONG)xs_len };     /* XState */
+		memcpy(*xout, j->xctx, sizeof(CONTEXT));
+		memcpy(*xout + sizeof(CONTEXT), ex, sizeof ex);
+		memcpy(*xout + at, cx + xs_off, xs_len);
+		*xlen = at + xs_len;
+	}
+}
+
 /* out: a CONTEXT, or (wow) a WOW64_CONTEXT in its first bytes; its
  * ContextFlags say what to read.  With xlen (the native 64-bit view,
- * WithAvxXStateContext), the context is read with its XSAVE state and
- * *xout gets the whole of it (CONTEXT, CONTEXT_EX, XSAVE area: what
- * CONTEXT_EX.All covers), *xlen its size; out gets its CONTEXT part. */
+ * WithAvxXStateContext), the context is read with its XSAVE state into
+ * *xout (live_ctx_xstate_copy), *xlen its size; out gets its CONTEXT part.
+ * Returns 1 when read within the deadline. */
 static int
-dump_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
+live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 {
 	struct ctx_job *j = _aligned_malloc(sizeof *j, 16);
 	HANDLE w;
@@ -1897,404 +2608,452 @@ dump_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 	memset(j, 0, sizeof *j);
 	j->wow = wow;
 	memcpy(&j->ctx, out, sizeof j->ctx); /* its ContextFlags, wherever the layout keeps them */
-	w32_resolve_context_fns();
-#ifdef _WIN64
 	if (xlen) {
-		DWORD len = 0;
-		u64 features = ctxfn.xs_enabled && ctxfn.init && ctxfn.xs_mask ? ctxfn.xs_enabled() : 0;
 		*xlen = 0;
-		if (features & ~3ULL) { /* more than x87 and SSE, which the CONTEXT holds */
-			ctxfn.init(NULL, CONTEXT_ALL | CONTEXT_XSTATE, NULL, &len);
-			j->xbuf = len ? malloc(len) : NULL;
-			j->xbuf_len = len;
-			if (j->xbuf && (!ctxfn.init(j->xbuf, CONTEXT_ALL | CONTEXT_XSTATE, &j->xctx, &len) ||
-			                !ctxfn.xs_mask(j->xctx, features))) {
-				free(j->xbuf);
-				j->xbuf = NULL;
-				j->xctx = NULL;
-			}
-		}
+		live_ctx_xstate_buffer(j);
 	}
-#else
-	(void)xout;
-	(void)xlen;
-#endif
 	if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &j->h, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+		free(j->xbuf);
 		_aligned_free(j);
 		return 0;
 	}
-	w = CreateThread(NULL, 64 * 1024, dump_ctx_worker, j, 0, NULL);
+	w = CreateThread(NULL, 64 * 1024, live_ctx_worker, j, 0, NULL);
 	if (!w) {
-		CloseHandle(j->h);
-		_aligned_free(j);
-		return 0;
-	}
-	if (WaitForSingleObject(w, 1000) == WAIT_OBJECT_0) {
-		ok = j->ok;
-		if (ok && j->xctx) {
-			/* CONTEXT_EX follows the CONTEXT: {All, Legacy, XState}, each
-			 * {LONG Offset (from CONTEXT_EX), DWORD Length}.  Where the
-			 * XSAVE area starts depends on the buffer's address (64-byte
-			 * alignment); the dump gets one layout for every thread: the
-			 * XSAVE area at 1280 (64-aligned from the CONTEXT's start) */
-			LONG xs_off;
-			DWORD xs_len;
-			const u32 at = (sizeof(CONTEXT) + 24 + 63) & ~63u;
-			const u8 *cx = (const u8 *)j->xctx + sizeof(CONTEXT);
-			memcpy(out, j->xctx, sizeof *out);
-			memcpy(&xs_off, cx + 16, 4);
-			memcpy(&xs_len, cx + 20, 4);
-			if (xs_off > 0 && xs_len >= 64 &&
-			    (size_t)(cx - (const u8 *)j->xbuf) + (size_t)xs_off + xs_len <= j->xbuf_len &&
-			    (*xout = calloc(1, at + xs_len)) != NULL) {
-				LONG ex[6] = { -(LONG)sizeof(CONTEXT), (LONG)(at + xs_len),     /* All */
-				               -(LONG)sizeof(CONTEXT), (LONG)sizeof(CONTEXT),   /* Legacy */
-				               (LONG)(at - sizeof(CONTEXT)), (LONG)xs_len };     /* XState */
-				memcpy(*xout, j->xctx, sizeof(CONTEXT));
-				memcpy(*xout + sizeof(CONTEXT), ex, sizeof ex);
-				memcpy(*xout + at, cx + xs_off, xs_len);
-				*xlen = at + xs_len;
-			}
-		} else if (ok)
-			memcpy(out, &j->ctx, sizeof *out);
 		CloseHandle(j->h);
 		free(j->xbuf);
 		_aligned_free(j);
-	} else
-		vlog("GetThreadContext did not return in 1 s\n");
+		return 0;
+	}
+	if (WaitForSingleObject(w, PD_CONTEXT_DEADLINE_MS) != WAIT_OBJECT_0) {
+		CloseHandle(w);
+		return 0; /* the worker owns the job now */
+	}
+	ok = j->ok;
+	if (ok && j->xctx) {
+		memcpy(out, j->xctx, sizeof *out);
+		live_ctx_xstate_copy(j, xout, xlen);
+	} else if (ok)
+		memcpy(out, &j->ctx, sizeof *out);
+	CloseHandle(j->h);
 	CloseHandle(w);
+	free(j->xbuf);
+	_aligned_free(j);
 	return ok;
 }
 
-static void
-dump_collect_threads(struct dump_state *d)
+/* The 32-bit TEB of a WOW64 thread, from its 64-bit one: TEB64.WowTebOffset
+ * (Windows 10+, Wine), else the fixed two pages of earlier WOW64 */
+static u64
+dump_teb32(struct snap *s, u64 teb64)
 {
-	int i, ok;
-	const u64 ps = d->ps;
-	for (i = 0; i < d->nth; i++) {
-		struct dthread *t = &d->th[i];
-		struct pd_thread_basic tbi;
-		t->ctx = _aligned_malloc(sizeof(CONTEXT), 16);
-		if (t->ctx && d->x86) {
-			WOW64_CONTEXT *w = (WOW64_CONTEXT *)t->ctx;
-			memset(t->ctx, 0, sizeof(CONTEXT));
-			w->ContextFlags = WOW64_CONTEXT_ALL;
-			t->ctx_ok = dump_get_context(t->h, t->ctx, 1, NULL, NULL);
-			t->sp = w->Esp;
-			t->ip = w->Eip;
-		} else if (t->ctx) {
-			memset(t->ctx, 0, sizeof(CONTEXT));
-			t->ctx->ContextFlags = CONTEXT_ALL;
-			t->ctx_ok = dump_get_context(t->h, t->ctx, 0, &t->xctx,
-			                             (d->mask & MDT_XSTATE) ? &t->xlen : NULL);
-#ifdef _WIN64
-			t->sp = t->ctx->Rsp;
-			t->ip = t->ctx->Rip;
-#else
-			t->sp = t->ctx->Esp;
-			t->ip = t->ctx->Eip;
-#endif
-		}
-		t->info.tid = t->tid;
-		t->info.exit_status = STILL_ACTIVE;
-		{
-			FILETIME c, e, k, u;
-			ULONG_PTR start = 0;
-			if (GetThreadTimes(t->h, &c, &e, &k, &u)) {
-				t->info.create_time = ((u64)c.dwHighDateTime << 32) | c.dwLowDateTime;
-				t->info.exit_time = ((u64)e.dwHighDateTime << 32) | e.dwLowDateTime;
-				t->info.kernel_time = ((u64)k.dwHighDateTime << 32) | k.dwLowDateTime;
-				t->info.user_time = ((u64)u.dwHighDateTime << 32) | u.dwLowDateTime;
-			} else
-				t->info.dump_flags |= 0x8; /* MINIDUMP_THREAD_INFO_INVALID_INFO */
-			if (PD_NT_SUCCESS(nt.NtQueryInformationThread(t->h, 9 /* ThreadQuerySetWin32StartAddress */,
-			                                              &start, sizeof start, NULL)))
-				t->info.start_address = start;
-			if (d->get_description) {
-				wchar_t *desc = NULL;
-				if (SUCCEEDED(d->get_description(t->h, &desc)) && desc) {
-					if (desc[0])
-						t->name = wdup(desc);
-					LocalFree(desc);
-				}
-			}
-		}
-		if (!t->ctx_ok) {
-			vlog("thread %lu: written without a context\n", (unsigned long)t->tid);
-			t->info.dump_flags |= 0x10; /* MINIDUMP_THREAD_INFO_INVALID_CONTEXT */
-		}
-		if (PD_NT_SUCCESS(nt.NtQueryInformationThread(t->h, 0, &tbi, sizeof tbi, NULL))) {
-			t->info.exit_status = (u32)tbi.ExitStatus;
-			t->info.affinity = tbi.AffinityMask;
-			t->teb = (u64)(ULONG_PTR)tbi.TebBaseAddress;
-			ok = 1;
-			if (d->x86 && t->teb)
-				t->teb = dump_teb32(d, t->teb);
-			/* NT_TIB: ExceptionList, StackBase, StackLimit */
-			t->stack_base = dump_rptr(d, t->teb + ps, &ok);
-			t->stack_limit = dump_rptr(d, t->teb + 2 * ps, &ok);
-			if (!ok)
-				t->stack_base = t->stack_limit = 0;
-		}
-	}
+	LONG off = 0;
+	if (snap_read(s, teb64 + 0x180C, &off, 4) < 0 || off <= 0 || off > 0x10000)
+		off = 0x2000;
+	return teb64 + (u64)off;
 }
 
-/* The view's PEB: the native one, or the 32-bit one that a 32-bit TEB
- * names (TEB32.ProcessEnvironmentBlock), else ProcessWow64Information. */
+/* The thread's context in the view: sp and ip from it. */
 static void
-dump_find_peb(struct dump_state *d)
+live_thread_context(struct snap *s, struct dthread *t, int xstate)
 {
-	struct pd_process_basic pbi;
-	int i, ok;
-	if (!d->x86) {
-		if (PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 0, &pbi, sizeof pbi, NULL)))
-			d->peb = (u64)(ULONG_PTR)pbi.PebBaseAddress;
+	t->ctx = _aligned_malloc(sizeof(CONTEXT), 16);
+	if (!t->ctx)
+		return;
+	memset(t->ctx, 0, sizeof(CONTEXT));
+	if (s->x86) {
+		WOW64_CONTEXT *w = (WOW64_CONTEXT *)t->ctx;
+		w->ContextFlags = WOW64_CONTEXT_ALL;
+		t->ctx_ok = live_get_context(t->h, t->ctx, 1, NULL, NULL);
+		t->sp = w->Esp;
+		t->ip = w->Eip;
 		return;
 	}
-	for (i = 0; i < d->nth && !d->peb; i++) {
-		ok = 1;
-		if (d->th[i].teb)
-			d->peb = dump_rptr(d, d->th[i].teb + 0x30, &ok);
-		if (!ok || d->peb < 0x10000)
-			d->peb = 0;
-	}
-	if (!d->peb) {
-		ULONG_PTR p = 0;
-		if (PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 26 /* ProcessWow64Information */, &p,
-		                                               sizeof p, NULL)) && p >= 0x10000)
-			d->peb = p;
-	}
+	t->ctx->ContextFlags = CONTEXT_ALL;
+	t->ctx_ok = live_get_context(t->h, t->ctx, 0, &t->xctx, xstate ? &t->xlen : NULL);
+#ifdef _WIN64
+	t->sp = t->ctx->Rsp;
+	t->ip = t->ctx->Rip;
+#else
+	t->sp = t->ctx->Esp;
+	t->ip = t->ctx->Eip;
+#endif
 }
 
-/* free with _aligned_free: contexts come from _aligned_malloc */
+/* ThreadInfo (times, start address, affinity, exit status), the name, the
+ * TEB and, from its NT_TIB, the stack's base and limit. */
 static void
-dump_free_contexts(struct dump_state *d)
+live_thread_info(struct snap *s, struct dthread *t)
+{
+	struct pd_thread_basic tbi;
+	FILETIME c, e, k, u;
+	ULONG_PTR start = 0;
+	int ok = 1;
+	t->info.tid = t->tid;
+	t->info.exit_status = STILL_ACTIVE;
+	if (GetThreadTimes(t->h, &c, &e, &k, &u)) {
+		t->info.create_time = ((u64)c.dwHighDateTime << 32) | c.dwLowDateTime;
+		t->info.exit_time = ((u64)e.dwHighDateTime << 32) | e.dwLowDateTime;
+		t->info.kernel_time = ((u64)k.dwHighDateTime << 32) | k.dwLowDateTime;
+		t->info.user_time = ((u64)u.dwHighDateTime << 32) | u.dwLowDateTime;
+	} else
+		t->info.dump_flags |= 0x8; /* MINIDUMP_THREAD_INFO_INVALID_INFO */
+	if (PD_NT_SUCCESS(w32.NtQueryInformationThread(t->h, 9 /* ThreadQuerySetWin32StartAddress */,
+	                                               &start, sizeof start, NULL)))
+		t->info.start_address = start;
+	t->name = w32_thread_description(t->h);
+	if (!t->ctx_ok) {
+		vlog("thread %lu: written without a context (GetThreadContext did not return in %d ms)",
+		     (unsigned long)t->tid, PD_CONTEXT_DEADLINE_MS);
+		t->info.dump_flags |= 0x10; /* MINIDUMP_THREAD_INFO_INVALID_CONTEXT */
+	}
+	if (!PD_NT_SUCCESS(w32.NtQueryInformationThread(t->h, 0, &tbi, sizeof tbi, NULL)))
+		return;
+	t->info.exit_status = (u32)tbi.ExitStatus;
+	t->info.affinity = tbi.AffinityMask;
+	t->teb = (u64)(ULONG_PTR)tbi.TebBaseAddress;
+	if (s->x86 && t->teb)
+		t->teb = dump_teb32(s, t->teb);
+	/* NT_TIB: ExceptionList, StackBase, StackLimit */
+	t->stack_base = snap_ptr(s, t->teb + s->ps, &ok);
+	t->stack_limit = snap_ptr(s, t->teb + 2 * s->ps, &ok);
+	if (!ok)
+		t->stack_base = t->stack_limit = 0;
+}
+
+static void
+live_threads(struct snap *s, int xstate)
 {
 	int i;
-	if (d->nth_all > d->nth)
-		d->nth = d->nth_all;
-	for (i = 0; i < d->nth; i++) {
-		_aligned_free(d->th[i].ctx);
-		d->th[i].ctx = NULL;
-		free(d->th[i].xctx);
-		d->th[i].xctx = NULL;
-		d->th[i].xlen = 0;
+	for (i = 0; i < s->nth; i++) {
+		live_thread_context(s, &s->th[i], xstate);
+		live_thread_info(s, &s->th[i]);
 	}
 }
 
-static int
-dump_collect_memory_map(struct dump_state *d)
-{
-	u64 addr = 0;
-	int cap = 0;
-	for (;;) {
-		MEMORY_BASIC_INFORMATION mbi;
-		if (!VirtualQueryEx(d->h, (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi))
-			break;
-		if (vec_grow(&d->reg, &cap, d->nreg, sizeof *d->reg, 512) < 0)
-			return -1;
-		d->reg[d->nreg].base = (u64)(ULONG_PTR)mbi.BaseAddress;
-		d->reg[d->nreg].alloc_base = (u64)(ULONG_PTR)mbi.AllocationBase;
-		d->reg[d->nreg].size = mbi.RegionSize;
-		d->reg[d->nreg].alloc_protect = mbi.AllocationProtect;
-		d->reg[d->nreg].state = mbi.State;
-		d->reg[d->nreg].protect = mbi.Protect;
-		d->reg[d->nreg].type = mbi.Type;
-		d->nreg++;
-		if ((u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize <= addr)
-			break;
-		addr = (u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize;
-		if (d->x86 && addr >= (1ULL << 32)) { /* the x86 view ends at 4 GiB */
-			struct dregion *r = &d->reg[d->nreg - 1];
-			if (r->base >= (1ULL << 32))
-				d->nreg--;
-			else
-				r->size = (1ULL << 32) - r->base;
-			break;
-		}
-		if (addr == 0 || addr > (u64)(ULONG_PTR)-1)
-			break;
-	}
-	if (!d->nreg) {
-		if (d->req->at_exit) {
-			SetLastError(0);
-			warn("process %lu released its memory before its exit event could be dumped "
-			     "(it ended without ExitProcess)", d->pid);
-		} else
-			warn("VirtualQueryEx %lu:", d->pid);
-		return -1;
-	}
-	return 0;
-}
+/* A stack pointer outside the TEB's stack (Go's goroutines, fibers,
+ * coroutines) gets at most this much of its region. */
+#define PD_ALT_STACK_MAX (1u << 20)
 
-/* Reads what the PE headers in target memory say about a module: size,
- * checksum, timestamp, the CodeView and Misc debug records and the fixed
- * version resource.  Reading target memory (not the file on disk) gives
- * the image that is really loaded. */
+/* The stack to capture, [stk_lo, stk_hi): from SP less one word to the
+ * TEB's StackBase; or, when SP lies elsewhere in readable memory, from SP
+ * less one word to the end of its region (capped), with alt_stack set; or,
+ * with no usable SP, the TEB's committed range.  Needs the memory map. */
 static void
-dump_module_pe(struct dump_state *d, struct dmodule *m)
+dump_stack_bounds(const struct snap *s, struct dthread *t)
+{
+	const struct dregion *r = t->ctx_ok ? snap_region_of(s, t->sp) : NULL;
+	t->stk_lo = t->stack_limit;
+	t->stk_hi = t->stack_base;
+	t->alt_stack = 0;
+	if (!t->ctx_ok)
+		return;
+	if (t->stack_base > t->stack_limit && t->sp >= t->stack_limit && t->sp <= t->stack_base) {
+		t->stk_lo = t->sp - s->ps > t->stack_limit ? t->sp - s->ps : t->stack_limit;
+		return;
+	}
+	if (!r || !snap_readable(r))
+		return;
+	t->alt_stack = 1;
+	t->stk_lo = t->sp - s->ps >= r->base ? t->sp - s->ps : r->base;
+	t->stk_hi = r->base + r->size;
+	if (t->stk_hi - t->sp > PD_ALT_STACK_MAX)
+		t->stk_hi = t->sp + PD_ALT_STACK_MAX;
+}
+
+/* A zeroed context that still names the CPU (ContextFlags), for a thread
+ * whose context could not be read: readers expect one per thread. */
+static void
+dump_context_cpu(const struct snap *s, u8 *ctx)
+{
+#ifdef _WIN64
+	DWORD cpu = s->x86 ? WOW64_CONTEXT_i386 : CONTEXT_AMD64;
+	memcpy(ctx + (s->x86 ? offsetof(WOW64_CONTEXT, ContextFlags) : offsetof(CONTEXT, ContextFlags)), &cpu, 4);
+#else
+	DWORD cpu = CONTEXT_i386;
+	(void)s;
+	memcpy(ctx + offsetof(CONTEXT, ContextFlags), &cpu, 4);
+#endif
+}
+
+static u32
+dump_context_size(const struct snap *s)
+{
+	return s->x86 ? (u32)sizeof(WOW64_CONTEXT) : (u32)sizeof(CONTEXT);
+}
+
+/* A thread's context into the buffer: its XState context, its CONTEXT, or
+ * a zeroed one naming the CPU (ThreadInfo says INVALID_CONTEXT). */
+static struct md_loc
+dump_put_context(struct dump_state *d, struct buf *b, const struct dthread *t)
+{
+	struct md_loc l;
+	l.size = dump_context_size(d->s);
+	if (t->ctx_ok && t->xlen) {
+		l.size = t->xlen;
+		l.rva = (u32)buf_add(b, t->xctx, t->xlen, 64);
+	} else if (t->ctx_ok && t->ctx)
+		l.rva = (u32)buf_add(b, t->ctx, l.size, 16);
+	else {
+		l.rva = (u32)buf_add(b, NULL, l.size, 16);
+		if (!b->oom)
+			dump_context_cpu(d->s, b->p + l.rva);
+	}
+	return l;
+}
+
+/* ThreadList: entries now, their stack RVAs once the memory is laid out
+ * (dump_patch_stacks). */
+static int
+put_thread_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	struct snap *s = d->s;
+	u32 n = (u32)s->nth;
+	int i, xstate = 0;
+	dir->rva = (u32)buf_add(b, &n, 4, 4);
+	dir->size = 4 + sizeof(struct md_thread) * n;
+	d->threads_off = buf_add(b, NULL, sizeof(struct md_thread) * n, 4);
+	for (i = 0; i < s->nth && !b->oom; i++) {
+		const struct dthread *t = &s->th[i];
+		struct md_thread mt;
+		memset(&mt, 0, sizeof mt);
+		mt.id = t->tid;
+		mt.suspend = t->prev_suspend;
+		mt.prio_class = s->prio_class;
+		mt.prio = (u32)t->prio;
+		mt.teb = t->teb;
+		mt.stack.start = t->stk_start;
+		mt.stack.mem.size = (u32)t->stk_size;
+		mt.ctx = dump_put_context(d, b, t);
+		xstate |= t->ctx_ok && t->xlen;
+		if (!b->oom)
+			memcpy(b->p + d->threads_off + i * sizeof mt, &mt, sizeof mt);
+	}
+	if (!xstate)
+		d->dropped |= MDT_XSTATE;
+	return b->oom ? -1 : 1;
+}
+
+/* ThreadInfoList: times, start address, affinity, exit status. */
+static int
+put_thread_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	struct md_threadinfo_list hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->s->nth };
+	int i;
+	dir->rva = (u32)buf_add(b, &hl, sizeof hl, 4);
+	dir->size = (u32)(sizeof hl + sizeof(struct md_threadinfo) * d->s->nth);
+	for (i = 0; i < d->s->nth; i++)
+		buf_add(b, &d->s->th[i].info, sizeof d->s->th[i].info, 1);
+	return b->oom ? -1 : 1;
+}
+
+/* ThreadNames, when some thread has a description. */
+static int
+put_thread_names(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	struct snap *s = d->s;
+	u32 n = 0, k = 0;
+	size_t ents;
+	int i;
+	for (i = 0; i < s->nth; i++)
+		n += s->th[i].name != NULL;
+	if (!n)
+		return 0;
+	dir->rva = (u32)buf_add(b, &n, 4, 4);
+	dir->size = 4 + sizeof(struct md_threadname) * n;
+	ents = buf_add(b, NULL, sizeof(struct md_threadname) * n, 1);
+	for (i = 0; i < s->nth && !b->oom; i++) {
+		struct md_threadname tn;
+		if (!s->th[i].name)
+			continue;
+		tn.tid = s->th[i].tid;
+		tn.name_rva = dump_add_string(b, s->th[i].name);
+		if (!b->oom)
+			memcpy(b->p + ents + sizeof tn * k++, &tn, sizeof tn);
+	}
+	return b->oom ? -1 : 1;
+}
+
+/* ============================ Writer: Modules =========================== */
+/* Modules from the PEB's loader list, each one's PE headers read from
+ * target memory (the image really loaded, not the file on disk): size,
+ * checksum, timestamp, sections, the CodeView and Misc debug records and
+ * the fixed version resource; the unloaded modules from ntdll's unload
+ * trace; the ModuleList and UnloadedModuleList streams. */
+
+/* The data directories a module's headers point to. */
+struct pe_dirs { u32 rsrc_rva, rsrc_size, dbg_rva, dbg_size; };
+
+/* Records a section: writable ones are DataSegs, code ones CodeSegs. */
+static void
+dump_pe_section(struct dmodule *m, const u8 *sec)
+{
+	u32 vsize, va, ch;
+	memcpy(&vsize, sec + 8, 4);
+	memcpy(&va, sec + 12, 4);
+	memcpy(&ch, sec + 36, 4);
+	if (!vsize || va >= m->size)
+		return;
+	if ((ch & 0x80000000u /* IMAGE_SCN_MEM_WRITE */) && m->nwsec < 16) {
+		m->wsec[m->nwsec].rva = va;
+		m->wsec[m->nwsec++].size = vsize;
+	}
+	if ((ch & (0x20u /* CNT_CODE */ | 0x20000000u /* MEM_EXECUTE */)) && m->ncsec < 16) {
+		m->csec[m->ncsec].rva = va;
+		m->csec[m->ncsec++].size = vsize;
+	}
+}
+
+/* The PE headers: timestamp, checksum, size, SizeOfHeaders, the section
+ * table, and where the resource and debug directories are.  0 or -1. */
+static int
+dump_pe_headers(struct snap *s, struct dmodule *m, struct pe_dirs *pd)
 {
 	u8 hdr[4096];
-	u32 lfanew, opt, ndirs, dd, i;
-	u16 magic;
-	u32 dbg_rva, dbg_size, rsrc_rva, rsrc_size;
-
-	if (w32_read(d->h, m->base, hdr, sizeof hdr) < 0)
-		return;
+	u32 lfanew, opt, ndirs, dd, sec, k;
+	u16 magic, nsec, optsize;
+	memset(pd, 0, sizeof *pd);
+	if (snap_read(s, m->base, hdr, sizeof hdr) < 0)
+		return -1;
 	memcpy(&lfanew, hdr + 0x3C, 4);
 	if (hdr[0] != 'M' || hdr[1] != 'Z' || lfanew > sizeof hdr - 264 || memcmp(hdr + lfanew, "PE\0\0", 4))
-		return;
+		return -1;
 	memcpy(&m->timestamp, hdr + lfanew + 8, 4);
 	opt = lfanew + 24;
 	memcpy(&magic, hdr + opt, 2);
-	if (magic == 0x20B) {
-		memcpy(&ndirs, hdr + opt + 108, 4);
-		dd = opt + 112;
-	} else if (magic == 0x10B) {
-		memcpy(&ndirs, hdr + opt + 92, 4);
-		dd = opt + 96;
-	} else
-		return;
+	if (magic != 0x20B && magic != 0x10B)
+		return -1;
+	memcpy(&ndirs, hdr + opt + (magic == 0x20B ? 108 : 92), 4);
+	dd = opt + (magic == 0x20B ? 112 : 96);
 	memcpy(&m->checksum, hdr + opt + 64, 4);
 	if (!m->size)
 		memcpy(&m->size, hdr + opt + 56, 4);
 	memcpy(&m->header_size, hdr + opt + 60, 4);
-	{ /* section table: writable sections (DataSegs) and code (CodeSegs) */
-		u16 nsec, optsize;
-		u32 k, sec;
-		memcpy(&nsec, hdr + lfanew + 6, 2);
-		memcpy(&optsize, hdr + lfanew + 20, 2);
-		sec = opt + optsize;
-		for (k = 0; k < nsec && sec + 40 * (k + 1) <= sizeof hdr; k++) {
-			u32 vsize, va, ch;
-			memcpy(&vsize, hdr + sec + 40 * k + 8, 4);
-			memcpy(&va, hdr + sec + 40 * k + 12, 4);
-			memcpy(&ch, hdr + sec + 40 * k + 36, 4);
-			if ((ch & 0x80000000u /* IMAGE_SCN_MEM_WRITE */) && vsize && va < m->size && m->nwsec < 16) {
-				m->wsec[m->nwsec].rva = va;
-				m->wsec[m->nwsec].size = vsize;
-				m->nwsec++;
-			}
-			if ((ch & (0x20u /* CNT_CODE */ | 0x20000000u /* MEM_EXECUTE */)) && vsize &&
-			    va < m->size && m->ncsec < 16) {
-				m->csec[m->ncsec].rva = va;
-				m->csec[m->ncsec].size = vsize;
-				m->ncsec++;
-			}
-		}
-	}
+	memcpy(&nsec, hdr + lfanew + 6, 2);
+	memcpy(&optsize, hdr + lfanew + 20, 2);
+	sec = opt + optsize;
+	for (k = 0; k < nsec && sec + 40 * (k + 1) <= sizeof hdr; k++)
+		dump_pe_section(m, hdr + sec + 40 * k);
 	if (dd + 8 * 7 > sizeof hdr)
+		return 0;
+	if (ndirs > 2) {
+		memcpy(&pd->rsrc_rva, hdr + dd + 8 * 2, 4);
+		memcpy(&pd->rsrc_size, hdr + dd + 8 * 2 + 4, 4);
+	}
+	if (ndirs > 6) {
+		memcpy(&pd->dbg_rva, hdr + dd + 8 * 6, 4);
+		memcpy(&pd->dbg_size, hdr + dd + 8 * 6 + 4, 4);
+	}
+	return 0;
+}
+
+/* The debug directory: the first CodeView (type 2, RSDS or NB10) and Misc
+ * (type 4) records. */
+static void
+dump_pe_debug(struct snap *s, struct dmodule *m, const struct pe_dirs *pd)
+{
+	u8 dir[28 * 32];
+	u32 i;
+	if (!pd->dbg_rva || !pd->dbg_size || pd->dbg_size % 28 || pd->dbg_size > sizeof dir ||
+	    snap_read(s, m->base + pd->dbg_rva, dir, pd->dbg_size) < 0)
 		return;
-	memcpy(&rsrc_rva, hdr + dd + 8 * 2, 4);
-	memcpy(&rsrc_size, hdr + dd + 8 * 2 + 4, 4);
-	memcpy(&dbg_rva, hdr + dd + 8 * 6, 4);
-	memcpy(&dbg_size, hdr + dd + 8 * 6 + 4, 4);
-	if (ndirs <= 6)
-		dbg_rva = dbg_size = 0;
-	if (ndirs <= 2)
-		rsrc_rva = rsrc_size = 0;
-
-	/* Debug directory: CodeView (type 2) and Misc (type 4) records. */
-	if (dbg_rva && dbg_size && dbg_size % 28 == 0 && dbg_size <= 28 * 32) {
-		u8 dir[28 * 32];
-		if (w32_read(d->h, m->base + dbg_rva, dir, dbg_size) == 0) {
-			for (i = 0; i < dbg_size / 28; i++) {
-				u32 type, size, rva;
-				u8 *rec;
-				memcpy(&type, dir + i * 28 + 12, 4);
-				memcpy(&size, dir + i * 28 + 16, 4);
-				memcpy(&rva, dir + i * 28 + 20, 4);
-				if (!rva || !size || size > 4096 || (type != 2 && type != 4))
-					continue;
-				if ((type == 2 && m->cv) || (type == 4 && m->misc))
-					continue;
-				rec = xcalloc(size + 1, 1);
-				if (!rec)
-					continue;
-				if (w32_read(d->h, m->base + rva, rec, size) < 0) {
-					free(rec);
-					continue;
-				}
-				if (type == 2) {
-					if (size < 24 || (memcmp(rec, "RSDS", 4) && memcmp(rec, "NB10", 4))) {
-						free(rec);
-						continue;
-					}
-					/* Breakpad wants the PDB name NUL-terminated */
-					if (rec[size - 1] != 0)
-						size++;
-					m->cv = rec;
-					m->cv_len = size;
-				} else {
-					m->misc = rec;
-					m->misc_len = size;
-				}
-			}
+	for (i = 0; i < pd->dbg_size / 28; i++) {
+		u32 type, size, rva;
+		u8 *rec;
+		memcpy(&type, dir + i * 28 + 12, 4);
+		memcpy(&size, dir + i * 28 + 16, 4);
+		memcpy(&rva, dir + i * 28 + 20, 4);
+		if (!rva || !size || size > 4096 || (type != 2 && type != 4) || (type == 2 && m->cv) ||
+		    (type == 4 && m->misc))
+			continue;
+		rec = xcalloc(size + 1, 1);
+		if (!rec || snap_read(s, m->base + rva, rec, size) < 0 ||
+		    (type == 2 && (size < 24 || (memcmp(rec, "RSDS", 4) && memcmp(rec, "NB10", 4))))) {
+			free(rec);
+			continue;
 		}
+		if (type == 4) {
+			m->misc = rec;
+			m->misc_len = size;
+			continue;
+		}
+		/* Breakpad wants the PDB name NUL-terminated (rec has a spare 0) */
+		m->cv = rec;
+		m->cv_len = rec[size - 1] ? size + 1 : size;
 	}
+}
 
-	/* Resource directory: RT_VERSION (16) -> first name -> first language. */
-	if (rsrc_rva && rsrc_size >= 16) {
-		u8 dirb[16 + 8 * 64], ent[8];
-		u64 root = m->base + rsrc_rva;
-		u32 off = 0, lvl;
-		for (lvl = 0; lvl < 3; lvl++) {
-			u16 named, ids;
-			u32 cnt, k, found = 0;
-			if (w32_read(d->h, root + off, dirb, 16) < 0)
-				return;
-			memcpy(&named, dirb + 12, 2);
-			memcpy(&ids, dirb + 14, 2);
-			cnt = (u32)named + ids;
-			if (cnt > 64)
-				cnt = 64;
-			for (k = 0; k < cnt; k++) {
-				u32 id, to;
-				if (w32_read(d->h, root + off + 16 + 8 * k, ent, 8) < 0)
-					return;
-				memcpy(&id, ent, 4);
-				memcpy(&to, ent + 4, 4);
-				if (lvl == 0 && id != 16)
-					continue;
-				if (lvl < 2 && !(to & 0x80000000u))
-					return;
-				if (lvl == 2 && (to & 0x80000000u))
-					return;
-				off = to & 0x7FFFFFFFu;
-				found = 1;
-				break;
-			}
-			if (!found)
-				return;
+/* The resource directory: RT_VERSION (16) -> its first name -> its first
+ * language: the offset of that data entry, or 0. */
+static u32
+dump_pe_version_entry(struct snap *s, u64 root)
+{
+	u8 dirb[16], ent[8];
+	u32 off = 0, lvl;
+	for (lvl = 0; lvl < 3; lvl++) {
+		u16 named, ids;
+		u32 cnt, k, found = 0;
+		if (snap_read(s, root + off, dirb, 16) < 0)
+			return 0;
+		memcpy(&named, dirb + 12, 2);
+		memcpy(&ids, dirb + 14, 2);
+		cnt = (u32)named + ids;
+		for (k = 0; k < cnt && k < 64 && !found; k++) {
+			u32 id, to;
+			if (snap_read(s, root + off + 16 + 8 * k, ent, 8) < 0)
+				return 0;
+			memcpy(&id, ent, 4);
+			memcpy(&to, ent + 4, 4);
+			if (lvl == 0 && id != 16)
+				continue;
+			if ((lvl < 2) != !!(to & 0x80000000u)) /* subdirectories, then a data entry */
+				return 0;
+			off = to & 0x7FFFFFFFu;
+			found = 1;
 		}
-		{
-			u32 data_rva, data_size;
-			u8 vi[40 + 52];
-			u16 wlen, vlen;
-			u32 sig;
-			if (w32_read(d->h, root + off, ent, 8) < 0)
-				return;
-			memcpy(&data_rva, ent, 4);
-			memcpy(&data_size, ent + 4, 4);
-			if (data_size < sizeof vi || w32_read(d->h, m->base + data_rva, vi, sizeof vi) < 0)
-				return;
-			memcpy(&wlen, vi, 2);
-			memcpy(&vlen, vi + 2, 2);
-			memcpy(&sig, vi + 40, 4);
-			if (vlen == 52 && sig == 0xFEEF04BDu && !memcmp(vi + 6, L"VS_VERSION_INFO", 30)) {
-				memcpy(&m->ver, vi + 40, 52);
-				m->ver.v[10] &= m->ver.v[9]; /* FileFlags &= FileFlagsMask */
-			}
-			(void)wlen;
-		}
+		if (!found)
+			return 0;
 	}
+	return off;
+}
+
+/* The fixed part of VS_VERSION_INFO (VS_FIXEDFILEINFO). */
+static void
+dump_pe_version(struct snap *s, struct dmodule *m, const struct pe_dirs *pd)
+{
+	u64 root = m->base + pd->rsrc_rva;
+	u32 off, data_rva, data_size, sig;
+	u8 ent[8], vi[40 + 52];
+	u16 vlen;
+	if (!pd->rsrc_rva || pd->rsrc_size < 16 || !(off = dump_pe_version_entry(s, root)) ||
+	    snap_read(s, root + off, ent, 8) < 0)
+		return;
+	memcpy(&data_rva, ent, 4);
+	memcpy(&data_size, ent + 4, 4);
+	if (data_size < sizeof vi || snap_read(s, m->base + data_rva, vi, sizeof vi) < 0)
+		return;
+	memcpy(&vlen, vi + 2, 2);
+	memcpy(&sig, vi + 40, 4);
+	if (vlen == 52 && sig == 0xFEEF04BDu && !memcmp(vi + 6, L"VS_VERSION_INFO", 30)) {
+		memcpy(&m->ver, vi + 40, 52);
+		m->ver.v[10] &= m->ver.v[9]; /* FileFlags &= FileFlagsMask */
+	}
+}
+
+static void
+dump_module_pe(struct snap *s, struct dmodule *m)
+{
+	struct pe_dirs pd;
+	if (dump_pe_headers(s, m, &pd) < 0)
+		return;
+	dump_pe_debug(s, m, &pd);
+	dump_pe_version(s, m, &pd);
 }
 
 /* Modules in load order from the PEB's loader list (main executable first). */
 static int
-dump_collect_modules(struct dump_state *d)
+dump_collect_modules(struct snap *s)
 {
-	const u64 ps = d->ps;
+	const u64 ps = s->ps;
 	/* PEB.Ldr, PEB_LDR_DATA.InLoadOrderModuleList and LDR_DATA_TABLE_ENTRY
 	 * offsets for the view's pointer size */
 	const u64 off_ldr = ps == 8 ? 0x18 : 0x0C, off_list = ps == 8 ? 0x10 : 0x0C;
@@ -2303,68 +3062,70 @@ dump_collect_modules(struct dump_state *d)
 	u64 head, cur;
 	int ok = 1, guard = 0, cap = 0;
 
-	if (!d->peb) {
-		warn("cannot read the process environment block of %lu", d->pid);
+	if (!s->peb) {
+		warn("cannot read the process environment block of %lu", s->pid);
 		return -1;
 	}
-	head = dump_rptr(d, d->peb + off_ldr, &ok) + off_list;
-	if (!ok)
-		return -1;
-	cur = dump_rptr(d, head, &ok);
+	head = snap_ptr(s, s->peb + off_ldr, &ok) + off_list;
+	cur = ok ? snap_ptr(s, head, &ok) : 0;
 	while (ok && cur && cur != head && guard++ < 4096) {
 		struct dmodule m;
 		u16 len = 0;
 		u64 nbuf;
 		memset(&m, 0, sizeof m);
-		m.base = dump_rptr(d, cur + off_base, &ok);
-		{
-			u32 sz = 0;
-			if (w32_read(d->h, cur + off_size, &sz, 4) < 0)
-				ok = 0;
-			m.size = sz;
-		}
-		if (w32_read(d->h, cur + off_name, &len, 2) < 0)
+		m.base = snap_ptr(s, cur + off_base, &ok);
+		if (snap_read(s, cur + off_size, &m.size, 4) < 0 || snap_read(s, cur + off_name, &len, 2) < 0)
 			ok = 0;
-		nbuf = dump_rptr(d, cur + off_name + ps, &ok);
+		nbuf = snap_ptr(s, cur + off_name + ps, &ok);
 		if (!ok)
 			break;
 		if (m.base) {
 			m.name = xcalloc(len / 2 + 1, sizeof(wchar_t));
-			if (m.name && len && w32_read(d->h, nbuf, m.name, len & ~1u) < 0)
+			if (m.name && len && snap_read(s, nbuf, m.name, len & ~1u) < 0)
 				m.name[0] = 0;
-			dump_module_pe(d, &m);
-			if (vec_grow(&d->mod, &cap, d->nmod, sizeof *d->mod, 64) < 0) {
+			dump_module_pe(s, &m);
+			if (vec_grow(&s->mod, &cap, s->nmod, sizeof *s->mod, 64) < 0) {
 				free(m.name);
 				free(m.cv);
 				free(m.misc);
 				break;
 			}
-			d->mod[d->nmod++] = m;
+			s->mod[s->nmod++] = m;
 		}
-		cur = dump_rptr(d, cur, &ok); /* InLoadOrderLinks.Flink */
+		cur = snap_ptr(s, cur, &ok); /* InLoadOrderLinks.Flink */
 	}
 	return 0;
 }
 
-/* Reads count entries of ntdll's unload ring at addr in the target into
- * d->unl, keeping those that look like modules.  Returns how many. */
-static int
-dump_read_unload_ring(struct dump_state *d, u64 addr, u32 esize, u32 count)
+static const struct dmodule *
+dump_find_module(const struct snap *s, const wchar_t *base_name)
 {
-	const u64 ps = d->ps;
+	int i;
+	for (i = 0; i < s->nmod; i++)
+		if (s->mod[i].name && !_wcsicmp(path_basename(s->mod[i].name), base_name))
+			return &s->mod[i];
+	return NULL;
+}
+
+/* Reads count entries of ntdll's unload ring at addr in the target into
+ * s->unl, keeping those that look like modules.  Returns how many. */
+static int
+dump_read_unload_ring(struct snap *s, u64 addr, u32 esize, u32 count)
+{
+	const u64 ps = s->ps;
 	u8 *ring;
 	u32 i;
 	if (!addr || esize < 2 * ps + 12 + 64 || esize > 4096 || count > 1024)
 		return 0;
 	ring = xcalloc(count, esize);
-	if (!ring || w32_read(d->h, addr, ring, (size_t)esize * count) < 0) {
+	if (!ring || snap_read(s, addr, ring, (size_t)esize * count) < 0) {
 		free(ring);
 		return 0;
 	}
-	free(d->unl);
-	d->unl = xcalloc(count ? count : 1, sizeof *d->unl);
-	d->nunl = 0;
-	for (i = 0; d->unl && i < count; i++) {
+	free(s->unl);
+	s->unl = xcalloc(count ? count : 1, sizeof *s->unl);
+	s->nunl = 0;
+	for (i = 0; s->unl && i < count; i++) {
 		const u8 *e = ring + (size_t)i * esize;
 		struct dunloaded u;
 		u64 base = 0, size = 0; /* little-endian: the view's pointer size */
@@ -2379,52 +3140,42 @@ dump_read_unload_ring(struct dump_state *d, u64 addr, u32 esize, u32 count)
 			continue;
 		u.base = base;
 		u.size = (u32)size;
-		d->unl[d->nunl++] = u;
+		s->unl[s->nunl++] = u;
 	}
 	free(ring);
-	return d->nunl;
+	return s->nunl;
 }
 
-/* The x86 view: the 32-bit ntdll's unload trace.  Its
- * RtlGetUnloadEventTraceEx stores three addresses of globals through its
- * three arguments, "mov dword ptr [reg], imm32" (C7 /0) each, in Windows'
- * and Wine's builds alike: take the first three such immediates that lie
- * inside that ntdll, from the export found in target memory. */
-static int
-dump_unload_trace32(struct dump_state *d, u64 *psize, u64 *pcount, u64 *ptrace)
+/* The RVA of an export of a PE32 image in target memory, or 0. */
+static u32
+dump_export32(struct snap *s, const struct dmodule *m, const char *want)
 {
-	const struct dmodule *nt = NULL;
-	u8 hdr[1024], code[64], *ex = NULL;
-	u32 lfanew, erva = 0, esz = 0, nnames, afun, anames, aords, i, found = 0, fn = 0;
-	u64 imm[3];
-	int k;
-	for (k = 0; k < d->nmod; k++)
-		if (d->mod[k].name && !_wcsicmp(path_basename(d->mod[k].name), L"ntdll.dll"))
-			nt = &d->mod[k];
-	if (!nt || w32_read(d->h, nt->base, hdr, sizeof hdr) < 0)
-		return -1;
+	u8 hdr[1024], *ex = NULL;
+	u32 lfanew, erva = 0, esz = 0, nnames, afun, anames, aords, i, fn = 0;
+	size_t wl = strlen(want) + 1;
+	if (snap_read(s, m->base, hdr, sizeof hdr) < 0)
+		return 0;
 	memcpy(&lfanew, hdr + 0x3C, 4);
 	if (lfanew > sizeof hdr - 128 || memcmp(hdr + lfanew, "PE\0\0", 4))
-		return -1;
+		return 0;
 	memcpy(&erva, hdr + lfanew + 24 + 96, 4); /* PE32: DataDirectory[0] */
 	memcpy(&esz, hdr + lfanew + 24 + 100, 4);
-	if (!erva || esz < 40 || esz > (16u << 20) || (u64)erva + esz > nt->size)
-		return -1;
-	ex = malloc(esz);
-	if (!ex || w32_read(d->h, nt->base + erva, ex, esz) < 0)
-		goto out;
+	if (!erva || esz < 40 || esz > (16u << 20) || (u64)erva + esz > m->size || !(ex = malloc(esz)) ||
+	    snap_read(s, m->base + erva, ex, esz) < 0) {
+		free(ex);
+		return 0;
+	}
 	memcpy(&nnames, ex + 24, 4);
 	memcpy(&afun, ex + 28, 4);
 	memcpy(&anames, ex + 32, 4);
 	memcpy(&aords, ex + 36, 4);
-	for (i = 0; i < nnames && !found; i++) { /* names and tables lie in the export section */
+	for (i = 0; i < nnames && !fn; i++) { /* names and tables lie in the export section */
 		u32 nrva = 0, o = anames - erva + 4 * i;
 		u16 ord = 0;
-		static const char want[] = "RtlGetUnloadEventTraceEx";
 		if ((u64)o + 4 > esz)
 			break;
 		memcpy(&nrva, ex + o, 4);
-		if (nrva < erva || (u64)nrva - erva + sizeof want > esz || memcmp(ex + (nrva - erva), want, sizeof want))
+		if (nrva < erva || (u64)nrva - erva + wl > esz || memcmp(ex + (nrva - erva), want, wl))
 			continue;
 		o = aords - erva + 2 * i;
 		if ((u64)o + 2 > esz)
@@ -2434,10 +3185,26 @@ dump_unload_trace32(struct dump_state *d, u64 *psize, u64 *pcount, u64 *ptrace)
 		if ((u64)o + 4 > esz)
 			break;
 		memcpy(&fn, ex + o, 4);
-		found = 1;
 	}
-	if (!found || !fn || fn >= nt->size || w32_read(d->h, nt->base + fn, code, sizeof code) < 0)
-		goto out;
+	free(ex);
+	return fn < m->size ? fn : 0;
+}
+
+/* The x86 view: the 32-bit ntdll's unload trace.  Its
+ * RtlGetUnloadEventTraceEx stores three addresses of globals through its
+ * three arguments, "mov dword ptr [reg], imm32" (C7 /0) each, in Windows'
+ * and Wine's builds alike: take the first three such immediates that lie
+ * inside that ntdll, from the export found in target memory. */
+static int
+dump_unload_trace32(struct snap *s, u64 out[3])
+{
+	const struct dmodule *nt = dump_find_module(s, L"ntdll.dll");
+	u8 code[64];
+	u32 fn, i;
+	int k;
+	if (!nt || !(fn = dump_export32(s, nt, "RtlGetUnloadEventTraceEx")) ||
+	    snap_read(s, nt->base + fn, code, sizeof code) < 0)
+		return -1;
 	for (i = 0, k = 0; i + 6 <= sizeof code && k < 3; i++) {
 		u8 m = code[i + 1];
 		u32 v;
@@ -2446,19 +3213,10 @@ dump_unload_trace32(struct dump_state *d, u64 *psize, u64 *pcount, u64 *ptrace)
 		memcpy(&v, code + i + 2, 4);
 		if (v < nt->base || v >= nt->base + nt->size)
 			continue;
-		imm[k++] = v;
+		out[k++] = v;
 		i += 5;
 	}
-	if (k == 3) {
-		*psize = imm[0];
-		*pcount = imm[1];
-		*ptrace = imm[2];
-		free(ex);
-		return 0;
-	}
-out:
-	free(ex);
-	return -1;
+	return k == 3 ? 0 : -1;
 }
 
 /* Unloaded modules from ntdll's unload event trace.  RtlGetUnloadEventTraceEx
@@ -2467,52 +3225,105 @@ out:
  * (Crashpad does the same).  Skipped when the bases differ.  The x86 view
  * reads the 32-bit ntdll's trace instead (dump_unload_trace32). */
 static void
-dump_collect_unloaded(struct dump_state *d)
+dump_collect_unloaded(struct snap *s)
 {
-	typedef void (NTAPI *fn_trace)(PULONG *, PULONG *, PVOID *);
-	HMODULE nt_self = GetModuleHandleW(L"ntdll.dll");
-	fn_trace f = (fn_trace)(void (*)(void))GetProcAddress(nt_self, "RtlGetUnloadEventTraceEx");
-	PULONG psize = NULL, pcount = NULL;
-	PVOID ptrace = NULL;
+	const struct dmodule *nt = dump_find_module(s, L"ntdll.dll");
+	u64 a[3] = { 0, 0, 0 }, ring;  /* the addresses of: entry size, count, ring */
 	u32 esize = 0, count = 0;
-	int i, same = 0, ok = 1;
-	u64 ring;
-	if (d->x86) {
-		u64 s32, c32, t32;
-		if (dump_unload_trace32(d, &s32, &c32, &t32) < 0 || w32_read(d->h, s32, &esize, 4) < 0 ||
-		    w32_read(d->h, c32, &count, 4) < 0)
+	int ok = 1;
+	if (s->x86) {
+		if (dump_unload_trace32(s, a) < 0)
 			return;
-		d->have_unl = 1;
-		ring = dump_rptr(d, t32, &ok);
-		if (!ok || !dump_read_unload_ring(d, ring, esize, count))
-			dump_read_unload_ring(d, t32, esize, count);
-		return;
+	} else {
+		PULONG psize = NULL, pcount = NULL;
+		PVOID ptrace = NULL;
+		if (!w32.RtlGetUnloadEventTraceEx || !nt || nt->base != (u64)(ULONG_PTR)w32_dlls[W32_NTDLL])
+			return;
+		w32.RtlGetUnloadEventTraceEx(&psize, &pcount, &ptrace);
+		a[0] = (u64)(ULONG_PTR)psize;
+		a[1] = (u64)(ULONG_PTR)pcount;
+		a[2] = (u64)(ULONG_PTR)ptrace;
 	}
-	if (!f)
+	if (!a[0] || !a[1] || !a[2] || snap_read(s, a[0], &esize, 4) < 0 || snap_read(s, a[1], &count, 4) < 0)
 		return;
-	for (i = 0; i < d->nmod; i++)
-		if (d->mod[i].name && !_wcsicmp(path_basename(d->mod[i].name), L"ntdll.dll") &&
-		    d->mod[i].base == (u64)(ULONG_PTR)nt_self)
-			same = 1;
-	if (!same)
-		return;
-	f(&psize, &pcount, &ptrace);
-	if (!psize || !pcount || !ptrace || w32_read(d->h, (u64)(ULONG_PTR)psize, &esize, 4) < 0 ||
-	    w32_read(d->h, (u64)(ULONG_PTR)pcount, &count, 4) < 0)
-		return;
-	d->have_unl = 1;
-	/* ptrace holds the address of the ring's pointer (Windows); if what it
-	 * points to holds no module, take ptrace as the ring itself. */
-	ring = dump_rptr(d, (u64)(ULONG_PTR)ptrace, &ok);
-	if (!ok || !dump_read_unload_ring(d, ring, esize, count))
-		dump_read_unload_ring(d, (u64)(ULONG_PTR)ptrace, esize, count);
+	s->have_unl = 1;
+	/* a[2] holds the address of the ring's pointer (Windows); if what it
+	 * points to holds no module, a[2] is the ring itself. */
+	ring = snap_ptr(s, a[2], &ok);
+	if (!ok || !dump_read_unload_ring(s, ring, esize, count))
+		dump_read_unload_ring(s, a[2], esize, count);
 }
 
-/* ---- Handles: SystemExtendedHandleInformation lists them (per-process
- * handle queries are missing under Wine); each is duplicated to read its
- * type, counts and name.  Name queries can block for ever on synchronous
- * pipes, so File names are read on a worker thread with a deadline, and
- * after one timeout no more File names are asked for in this dump. */
+static int
+put_unloaded(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	struct snap *s = d->s;
+	struct md_unloaded_list hl = { sizeof hl, sizeof(struct md_unloaded), (u32)s->nunl };
+	size_t ents;
+	int i;
+	if (!s->have_unl)
+		return 0;
+	dir->rva = (u32)buf_add(b, &hl, sizeof hl, 4);
+	dir->size = (u32)(sizeof hl + sizeof(struct md_unloaded) * s->nunl);
+	ents = buf_add(b, NULL, sizeof(struct md_unloaded) * s->nunl, 1);
+	for (i = 0; i < s->nunl && !b->oom; i++) {
+		struct md_unloaded u;
+		u.base = s->unl[i].base;
+		u.size = s->unl[i].size;
+		u.checksum = s->unl[i].checksum;
+		u.timestamp = s->unl[i].timestamp;
+		u.name_rva = dump_add_string(b, s->unl[i].name);
+		if (!b->oom)
+			memcpy(b->p + ents + sizeof u * i, &u, sizeof u);
+	}
+	return b->oom ? -1 : 1;
+}
+
+static int
+put_modules(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	struct snap *s = d->s;
+	u32 n = (u32)s->nmod;
+	size_t mods;
+	int i;
+	dir->rva = (u32)buf_add(b, &n, 4, 4);
+	dir->size = 4 + sizeof(struct md_module) * n;
+	mods = buf_add(b, NULL, sizeof(struct md_module) * n, 4);
+	for (i = 0; i < s->nmod && !b->oom; i++) {
+		const struct dmodule *m = &s->mod[i];
+		struct md_module mm;
+		memset(&mm, 0, sizeof mm);
+		mm.base = m->base;
+		mm.size = m->size;
+		mm.checksum = m->checksum;
+		mm.timestamp = m->timestamp;
+		mm.name_rva = dump_add_string(b, !m->name ? L"" :
+		                              (d->mask & MDT_FILTERMODULEPATHS) ? path_basename(m->name) : m->name);
+		mm.ver = m->ver;
+		mm.ver.v[0] = 0xFEEF04BDu;
+		if (!mm.ver.v[1])
+			mm.ver.v[1] = 0x10000;
+		if (m->cv) {
+			mm.cv.size = m->cv_len;
+			mm.cv.rva = (u32)buf_add(b, m->cv, m->cv_len, 4);
+		}
+		if (m->misc) {
+			mm.misc.size = m->misc_len;
+			mm.misc.rva = (u32)buf_add(b, m->misc, m->misc_len, 4);
+		}
+		if (!b->oom)
+			memcpy(b->p + mods + i * sizeof mm, &mm, sizeof mm);
+	}
+	return b->oom ? -1 : 1;
+}
+
+/* ============================ Writer: Handles =========================== */
+/* The HandleData stream.  SystemExtendedHandleInformation lists the handles
+ * (per-process handle queries are missing under Wine); each is duplicated
+ * to read its type, counts and name.  Name queries can block for ever on
+ * synchronous pipes, so File names are read on a worker thread with a
+ * deadline, and after one timeout no more File names are asked for in this
+ * dump. */
 
 struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
 	PVOID Object;
@@ -2522,25 +3333,22 @@ struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
 	ULONG HandleAttributes, Reserved;
 };
 
-typedef pd_ntstatus (NTAPI *fn_NtQueryObject)(HANDLE, ULONG, PVOID, ULONG, PULONG);
-
 struct name_job {
-	fn_NtQueryObject query;
 	HANDLE h;
 	u8 buf[2048];
 	pd_ntstatus st;
 };
 
 static DWORD WINAPI
-dump_name_worker(void *arg)
+live_name_worker(void *arg)
 {
 	struct name_job *j = arg;
-	j->st = j->query(j->h, 1 /* ObjectNameInformation */, j->buf, sizeof j->buf - 2, NULL);
+	j->st = w32.NtQueryObject(j->h, 1 /* ObjectNameInformation */, j->buf, sizeof j->buf - 2, NULL);
 	return 0;
 }
 
 static wchar_t *
-dump_unicode_dup(const u8 *buf)
+live_unicode_dup(const u8 *buf)
 {
 	const struct pd_unicode_string *us = (const struct pd_unicode_string *)buf;
 	wchar_t *w;
@@ -2552,106 +3360,171 @@ dump_unicode_dup(const u8 *buf)
 	return w;
 }
 
-static void
-dump_collect_handles(struct dump_state *d)
+/* The name of a File handle (our duplicate dup), on a worker with a
+ * 200 ms deadline.  On timeout the worker keeps its job and the duplicate,
+ * and *file_names becomes 0.  Takes dup (it is closed or left to the
+ * worker). */
+static wchar_t *
+live_file_name(HANDLE dup, int *file_names)
 {
-	fn_NtQueryObject query = (fn_NtQueryObject)(void (*)(void))
-		GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQueryObject");
+	struct name_job *j = xcalloc(1, sizeof *j);
+	HANDLE th = NULL;
+	wchar_t *name = NULL;
+	if (j) {
+		j->h = dup;
+		th = CreateThread(NULL, 0, live_name_worker, j, 0, NULL);
+	}
+	if (!th) {
+		free(j);
+		CloseHandle(dup);
+		return NULL;
+	}
+	if (WaitForSingleObject(th, 200) == WAIT_OBJECT_0) {
+		if (PD_NT_SUCCESS(j->st))
+			name = live_unicode_dup(j->buf);
+		free(j);
+		CloseHandle(dup);
+	} else {
+		/* blocked (a synchronous pipe): ask no more File names */
+		*file_names = 0;
+		vlog("a File name query blocked; File names skipped");
+	}
+	CloseHandle(th);
+	return name;
+}
+
+/* Type, counts and (unless names is 0) name of one handle of the target. */
+static void
+live_handle_detail(struct snap *s, struct dhandle *h, int names, int *file_names)
+{
+	HANDLE dup = NULL;
+	u8 info[1024];
+	ULONG basic[14];
+	if (!DuplicateHandle(live_process(s), (HANDLE)(ULONG_PTR)h->value, GetCurrentProcess(), &dup, 0,
+	                     FALSE, DUPLICATE_SAME_ACCESS))
+		return;
+	if (PD_NT_SUCCESS(w32.NtQueryObject(dup, 0 /* ObjectBasicInformation */, basic, sizeof basic, NULL))) {
+		/* less the references our duplicate adds */
+		h->handle_count = basic[2] ? basic[2] - 1 : 0;
+		h->pointer_count = basic[3] >= 2 ? basic[3] - 2 : 0;
+	}
+	memset(info, 0, sizeof info);
+	if (PD_NT_SUCCESS(w32.NtQueryObject(dup, 2 /* ObjectTypeInformation */, info, sizeof info - 2, NULL)))
+		h->type = live_unicode_dup(info);
+	if (names && h->type && !wcscmp(h->type, L"File")) {
+		if (*file_names)
+			h->name = live_file_name(dup, file_names);
+		else
+			CloseHandle(dup);
+		return;
+	}
+	memset(info, 0, sizeof info);
+	if (names && PD_NT_SUCCESS(w32.NtQueryObject(dup, 1 /* ObjectNameInformation */, info, sizeof info - 2, NULL)))
+		h->name = live_unicode_dup(info);
+	CloseHandle(dup);
+}
+
+/* The system's handle table (free() it), or NULL. */
+static u8 *
+live_handle_table(void)
+{
 	ULONG size = 2u << 20;
 	u8 *buf = NULL;
-	ULONG_PTR n, i;
-	struct pd_handle_entry *e;
-	int file_names = 1, cap = 0, names = !(d->mask & MDT_FILTERTRIAGE); /* triage: types only */
 	pd_ntstatus st;
-
-	if (!query)
-		return;
 	for (;;) {
 		free(buf);
-		buf = malloc(size);
-		if (!buf)
-			return;
-		st = nt.NtQuerySystemInformation(64 /* SystemExtendedHandleInformation */, buf, size, NULL);
+		if (!(buf = malloc(size)))
+			return NULL;
+		st = w32.NtQuerySystemInformation(64 /* SystemExtendedHandleInformation */, buf, size, NULL);
 		if (st != PD_STATUS_INFO_LENGTH_MISMATCH || size >= (256u << 20))
 			break;
 		size *= 2; /* the length it reports is not what it needs */
 	}
 	if (!PD_NT_SUCCESS(st)) {
-		vlog("SystemExtendedHandleInformation failed (0x%08lX)\n", (unsigned long)st);
+		vlog("SystemExtendedHandleInformation failed (0x%08lX)", (unsigned long)st);
 		free(buf);
-		return;
+		return NULL;
 	}
-	d->have_hdl = 1;
+	return buf;
+}
+
+/* Every handle of the target; names: with their names (not in triage). */
+static void
+live_handles(struct snap *s, int names)
+{
+	u8 *buf = w32.NtQueryObject ? live_handle_table() : NULL;
+	ULONG_PTR n, i;
+	struct pd_handle_entry *e;
+	int file_names = 1, cap = 0;
+	if (!buf)
+		return;
+	s->have_hdl = 1;
 	n = *(ULONG_PTR *)buf;
 	e = (struct pd_handle_entry *)(buf + 2 * sizeof(ULONG_PTR));
 	for (i = 0; i < n; i++) {
 		struct dhandle h;
-		HANDLE dup = NULL;
-		u8 info[1024];
-		if (e[i].UniqueProcessId != d->pid)
+		if (e[i].UniqueProcessId != s->pid)
 			continue;
 		memset(&h, 0, sizeof h);
 		h.value = e[i].HandleValue;
 		h.attributes = e[i].HandleAttributes;
 		h.access = e[i].GrantedAccess;
-		if (DuplicateHandle(d->h, (HANDLE)e[i].HandleValue, GetCurrentProcess(), &dup, 0, FALSE,
-		                    DUPLICATE_SAME_ACCESS)) {
-			ULONG basic[14];
-			if (PD_NT_SUCCESS(query(dup, 0 /* ObjectBasicInformation */, basic, sizeof basic, NULL))) {
-				/* less the references our duplicate adds */
-				h.handle_count = basic[2] ? basic[2] - 1 : 0;
-				h.pointer_count = basic[3] >= 2 ? basic[3] - 2 : 0;
-			}
-			memset(info, 0, sizeof info);
-			if (PD_NT_SUCCESS(query(dup, 2 /* ObjectTypeInformation */, info, sizeof info - 2, NULL)))
-				h.type = dump_unicode_dup(info);
-			if (!names) {
-				; /* no strings from handles in a triage dump */
-			} else if (h.type && !wcscmp(h.type, L"File")) {
-				if (file_names) {
-					struct name_job *j = xcalloc(1, sizeof *j);
-					HANDLE th = NULL;
-					if (j) {
-						j->query = query;
-						j->h = dup;
-						th = CreateThread(NULL, 0, dump_name_worker, j, 0, NULL);
-					}
-					if (th && WaitForSingleObject(th, 200) == WAIT_OBJECT_0) {
-						if (PD_NT_SUCCESS(j->st))
-							h.name = dump_unicode_dup(j->buf);
-						free(j);
-						CloseHandle(dup);
-					} else if (th) {
-						/* blocked (a synchronous pipe): leave the thread,
-						 * its job and the duplicate; ask no more File names */
-						file_names = 0;
-						vlog("handle 0x%llx: name query blocked; File names skipped\n", h.value);
-					} else {
-						free(j);
-						CloseHandle(dup);
-					}
-					if (th)
-						CloseHandle(th);
-					dup = NULL;
-				}
-			} else {
-				memset(info, 0, sizeof info);
-				if (PD_NT_SUCCESS(query(dup, 1 /* ObjectNameInformation */, info, sizeof info - 2, NULL)))
-					h.name = dump_unicode_dup(info);
-			}
-			if (dup)
-				CloseHandle(dup);
-		}
-		if (vec_grow(&d->hdl, &cap, d->nhdl, sizeof *d->hdl, 64) < 0) {
+		live_handle_detail(s, &h, names, &file_names);
+		if (vec_grow(&s->hdl, &cap, s->nhdl, sizeof *s->hdl, 64) < 0) {
 			free(h.type);
 			free(h.name);
 			break;
 		}
-		d->hdl[d->nhdl++] = h;
+		s->hdl[s->nhdl++] = h;
 	}
 	free(buf);
 }
 
+/* HandleData, descriptor v2; each distinct type name written once (a table
+ * past its size only costs repeated strings). */
+static int
+put_handles(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	struct snap *s = d->s;
+	struct md_handle_stream hs = { sizeof hs, sizeof(struct md_handle), (u32)s->nhdl, 0 };
+	struct { const wchar_t *name; u32 rva; } types[128];
+	int ntypes = 0, i, k;
+	size_t ents;
+	if (!s->have_hdl)
+		return 0;
+	dir->rva = (u32)buf_add(b, &hs, sizeof hs, 4);
+	dir->size = (u32)(sizeof hs + sizeof(struct md_handle) * s->nhdl);
+	ents = buf_add(b, NULL, sizeof(struct md_handle) * s->nhdl, 1);
+	for (i = 0; i < s->nhdl && !b->oom; i++) {
+		const struct dhandle *h = &s->hdl[i];
+		struct md_handle mh;
+		memset(&mh, 0, sizeof mh);
+		mh.handle = h->value;
+		mh.attributes = h->attributes;
+		mh.granted_access = h->access;
+		mh.handle_count = h->handle_count;
+		mh.pointer_count = h->pointer_count;
+		for (k = 0; k < ntypes && h->type; k++)
+			if (!wcscmp(types[k].name, h->type)) {
+				mh.type_rva = types[k].rva;
+				break;
+			}
+		if (h->type && !mh.type_rva) {
+			mh.type_rva = dump_add_string(b, h->type);
+			if (ntypes < (int)(sizeof types / sizeof types[0])) {
+				types[ntypes].name = h->type;
+				types[ntypes++].rva = mh.type_rva;
+			}
+		}
+		if (h->name)
+			mh.name_rva = dump_add_string(b, h->name);
+		if (!b->oom)
+			memcpy(b->p + ents + sizeof mh * i, &mh, sizeof mh);
+	}
+	return b->oom ? -1 : 1;
+}
+
+/* ============================ Writer: Tokens ============================ */
 /* TokenStream (WithTokenInformation, 0x40000).  Only the list header
  * (MINIDUMP_TOKEN_INFO_LIST) and each record's MINIDUMP_TOKEN_INFO_HEADER
  * are in minidumpapiset.h; the data after them is undocumented.  We write
@@ -2665,26 +3538,9 @@ dump_collect_handles(struct dump_state *d)
  * (TokenId = TID); a class the token does not answer has size 0. */
 #define TOK_NFIELDS 7
 
-static u8 *
-dump_token_query(HANDLE tok, TOKEN_INFORMATION_CLASS c, DWORD *len)
-{
-	DWORD need = 0;
-	u8 *p;
-	*len = 0;
-	if (GetTokenInformation(tok, c, NULL, 0, &need) || GetLastError() != ERROR_INSUFFICIENT_BUFFER || !need)
-		return NULL;
-	p = malloc(need);
-	if (p && !GetTokenInformation(tok, c, p, need, &need)) {
-		free(p);
-		return NULL;
-	}
-	*len = need;
-	return p;
-}
-
 /* A SID pointed to from inside a GetTokenInformation buffer, checked */
 static DWORD
-dump_token_sid(const u8 *info, DWORD len, PSID sid)
+live_token_sid(const u8 *info, DWORD len, PSID sid)
 {
 	if (!sid || (const u8 *)sid < info || (const u8 *)sid + 8 > info + len || !IsValidSid(sid))
 		return 0;
@@ -2695,7 +3551,7 @@ dump_token_sid(const u8 *info, DWORD len, PSID sid)
 
 /* {u32 count, count x {u32 sid_offset, u32 attributes}}, 8-aligned, SIDs */
 static int
-dump_token_groups(struct buf *b, const u8 *info, DWORD len)
+live_token_groups(struct buf *b, const u8 *info, DWORD len)
 {
 	const TOKEN_GROUPS *g = (const TOKEN_GROUPS *)info;
 	size_t start = b->len;
@@ -2705,7 +3561,7 @@ dump_token_groups(struct buf *b, const u8 *info, DWORD len)
 	buf_add(b, &g->GroupCount, 4, 1);
 	buf_add(b, NULL, 8 * (size_t)g->GroupCount, 1);
 	for (i = 0; i < g->GroupCount && !b->oom; i++) {
-		DWORD n = dump_token_sid(info, len, g->Groups[i].Sid);
+		DWORD n = live_token_sid(info, len, g->Groups[i].Sid);
 		u32 pair[2];
 		size_t at;
 		if (!n)
@@ -2719,110 +3575,448 @@ dump_token_groups(struct buf *b, const u8 *info, DWORD len)
 	return b->oom ? -1 : 0;
 }
 
-/* One record in d->tok; 0, or -1 if the token says too little (no user) */
+/* TokenUser or TokenPrimaryGroup: {u32 sid_offset = 8, u32 attributes},
+ * SID.  Returns 1 if written. */
 static int
-dump_token_record(struct dump_state *d, HANDLE tok, DWORD id)
+live_token_sid_field(struct buf *b, TOKEN_INFORMATION_CLASS c, const u8 *info, DWORD len)
+{
+	PSID sid = c == TokenUser ? ((const TOKEN_USER *)info)->User.Sid
+	                          : ((const TOKEN_PRIMARY_GROUP *)info)->PrimaryGroup;
+	DWORD n = len >= sizeof(void *) ? live_token_sid(info, len, sid) : 0;
+	u32 two[2] = { 8, c == TokenUser ? ((const TOKEN_USER *)info)->User.Attributes : 0 };
+	if (!n)
+		return 0;
+	buf_add(b, two, 8, 1);
+	buf_add(b, sid, n, 1);
+	return 1;
+}
+
+/* One record in s->tok; 0, or -1 if the token says too little (no user) */
+static int
+live_token_record(struct snap *s, HANDLE tok, DWORD id)
 {
 	static const TOKEN_INFORMATION_CLASS cls[TOK_NFIELDS] = {
 		TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
 		TokenPrivileges, TokenStatistics, TokenRestrictedSids };
-	struct buf *b = &d->tok;
-	u32 pairs[2 * TOK_NFIELDS];
-	int i, ok = 0;
+	struct buf *b = &s->tok;
+	u32 pairs[2 * TOK_NFIELDS], h[4];
+	u64 hv = (u64)(ULONG_PTR)tok;
+	int i, user = 0;
 	size_t start;
 
 	memset(pairs, 0, sizeof pairs);
 	start = buf_add(b, NULL, 16 + sizeof pairs, 8); /* header and pairs, filled in last */
 	for (i = 0; i < TOK_NFIELDS && !b->oom; i++) {
 		DWORD len;
-		u8 *info = dump_token_query(tok, cls[i], &len);
+		u8 *info = w32_token_info(tok, cls[i], &len);
 		size_t at;
 		buf_add(b, NULL, 0, 8);
 		at = b->len;
-		if (info) {
-			if (cls[i] == TokenUser || cls[i] == TokenPrimaryGroup) {
-				/* {u32 sid_offset = 8, u32 attributes}, SID */
-				PSID sid = cls[i] == TokenUser ? ((TOKEN_USER *)info)->User.Sid
-				                               : ((TOKEN_PRIMARY_GROUP *)info)->PrimaryGroup;
-				DWORD n = len >= sizeof(void *) ? dump_token_sid(info, len, sid) : 0;
-				if (n) {
-					u32 two[2] = { 8, cls[i] == TokenUser ? ((TOKEN_USER *)info)->User.Attributes : 0 };
-					buf_add(b, two, 8, 1);
-					buf_add(b, sid, n, 1);
-					ok |= cls[i] == TokenUser;
-				}
-			} else if (cls[i] == TokenGroups || cls[i] == TokenRestrictedSids) {
-				if (dump_token_groups(b, info, len) < 0)
-					b->len = at; /* a malformed answer: left out */
-			} else {
-				buf_add(b, info, len, 1); /* no pointers inside */
-			}
-			free(info);
-		}
+		if (!info)
+			;
+		else if (cls[i] == TokenUser || cls[i] == TokenPrimaryGroup)
+			user |= live_token_sid_field(b, cls[i], info, len) && cls[i] == TokenUser;
+		else if (cls[i] == TokenGroups || cls[i] == TokenRestrictedSids) {
+			if (live_token_groups(b, info, len) < 0)
+				b->len = at; /* a malformed answer: left out */
+		} else
+			buf_add(b, info, len, 1); /* no pointers inside */
+		free(info);
 		pairs[2 * i] = (u32)(at - start);
 		pairs[2 * i + 1] = (u32)(b->len - at);
 	}
 	buf_add(b, NULL, 0, 8);
-	if (b->oom || !ok) {
+	if (b->oom || !user) {
 		b->len = start;
 		return -1;
 	}
-	{
-		u32 h[4];
-		u64 hv = (u64)(ULONG_PTR)tok;
-		h[0] = (u32)(b->len - start);
-		h[1] = id;
-		memcpy(&h[2], &hv, 8);
-		memcpy(b->p + start, h, 16);
-		memcpy(b->p + start + 16, pairs, sizeof pairs);
-	}
-	d->ntok++;
+	h[0] = (u32)(b->len - start);
+	h[1] = id;
+	memcpy(&h[2], &hv, 8);
+	memcpy(b->p + start, h, 16);
+	memcpy(b->p + start + 16, pairs, sizeof pairs);
+	s->ntok++;
 	return 0;
 }
 
+/* The process token and every impersonating thread's, as one stream. */
 static void
-dump_collect_tokens(struct dump_state *d)
+live_tokens(struct snap *s)
 {
 	HANDLE tok;
 	int i;
-	buf_add(&d->tok, NULL, 16, 1); /* MINIDUMP_TOKEN_INFO_LIST, filled in at the end */
-	if (OpenProcessToken(d->h, TOKEN_QUERY, &tok)) {
-		dump_token_record(d, tok, d->pid);
+	buf_add(&s->tok, NULL, 16, 1); /* MINIDUMP_TOKEN_INFO_LIST, filled in at the end */
+	if (OpenProcessToken(live_process(s), TOKEN_QUERY, &tok)) {
+		live_token_record(s, tok, s->pid);
 		CloseHandle(tok);
-	} else {
-		vlog("token of process %lu: error %lu\n", d->pid, GetLastError());
-	}
-	for (i = 0; i < d->nth; i++)
-		if (OpenThreadToken(d->th[i].h, TOKEN_QUERY, TRUE, &tok)) { /* impersonating */
-			dump_token_record(d, tok, d->th[i].tid);
+	} else
+		vlog("token of process %lu:", s->pid);
+	for (i = 0; i < s->nth; i++)
+		if (OpenThreadToken(s->th[i].h, TOKEN_QUERY, TRUE, &tok)) { /* impersonating */
+			live_token_record(s, tok, s->th[i].tid);
 			CloseHandle(tok);
 		}
-	if (d->tok.oom || !d->ntok) {
-		free(d->tok.p);
-		memset(&d->tok, 0, sizeof d->tok);
-		d->ntok = 0;
+	if (s->tok.oom || !s->ntok) {
+		free(s->tok.p);
+		memset(&s->tok, 0, sizeof s->tok);
+		s->ntok = 0;
 		return;
 	}
 	{
-		u32 h[4] = { (u32)d->tok.len, d->ntok, 16, 16 + 8 * TOK_NFIELDS };
-		memcpy(d->tok.p, h, 16);
+		u32 h[4] = { (u32)s->tok.len, s->ntok, 16, 16 + 8 * TOK_NFIELDS };
+		memcpy(s->tok.p, h, 16);
 	}
-	d->have_tok = 1;
+	s->have_tok = 1;
+}
+
+/* Token: built whole by live_tokens. */
+static int
+put_tokens(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	if (!d->s->have_tok)
+		return 0;
+	dir->size = (u32)d->s->tok.len;
+	dir->rva = (u32)buf_add(b, d->s->tok.p, d->s->tok.len, 8);
+	return b->oom ? -1 : 1;
+}
+
+/* ============================ Writer: System ============================ */
+/* What the dump says of the process and the machine: the process facts the
+ * live snapshot takes (PEB, priority class, VM counters, integrity), the
+ * SystemInfo, MiscInfo, ProcessVmCounters, Exception and Comment streams. */
+
+/* The view's PEB (the native one, or the 32-bit one that a 32-bit TEB
+ * names: TEB32.ProcessEnvironmentBlock, else ProcessWow64Information), the
+ * priority class, the VM counters and the integrity level. */
+static void
+live_facts(struct snap *s)
+{
+	HANDLE h = live_process(s), tok;
+	struct pd_process_basic pbi;
+	ULONG_PTR p = 0;
+	int i, ok;
+	u8 buf[64];
+	DWORD got;
+	if (!s->x86 && PD_NT_SUCCESS(w32.NtQueryInformationProcess(h, 0, &pbi, sizeof pbi, NULL)))
+		s->peb = (u64)(ULONG_PTR)pbi.PebBaseAddress;
+	for (i = 0; s->x86 && i < s->nth && !s->peb; i++) {
+		ok = 1;
+		if (s->th[i].teb)
+			s->peb = snap_ptr(s, s->th[i].teb + 0x30, &ok);
+		if (!ok || s->peb < 0x10000)
+			s->peb = 0;
+	}
+	if (s->x86 && !s->peb && PD_NT_SUCCESS(w32.NtQueryInformationProcess(h, 26 /* ProcessWow64Information */,
+	                                                                     &p, sizeof p, NULL)) && p >= 0x10000)
+		s->peb = p;
+	s->prio_class = GetPriorityClass(h);
+	s->have_vm = PD_NT_SUCCESS(w32.NtQueryInformationProcess(h, 3 /* ProcessVmCounters */, &s->vm,
+	                                                         sizeof s->vm, NULL));
+	if (OpenProcessToken(h, TOKEN_QUERY, &tok)) {
+		if (GetTokenInformation(tok, TokenIntegrityLevel, buf, sizeof buf, &got)) {
+			PSID sid = ((TOKEN_MANDATORY_LABEL *)buf)->Label.Sid;
+			UCHAR cnt = *GetSidSubAuthorityCount(sid);
+			if (cnt) {
+				s->integrity = *GetSidSubAuthority(sid, cnt - 1);
+				s->have_integrity = 1;
+			}
+		}
+		CloseHandle(tok);
+	}
 }
 
 static void
-dump_free_modules(struct dump_state *d)
+dump_os_version(OSVERSIONINFOEXW *v)
 {
-	int i;
-	for (i = 0; i < d->nmod; i++) {
-		free(d->mod[i].name);
-		free(d->mod[i].cv);
-		free(d->mod[i].misc);
+	memset(v, 0, sizeof *v);
+	v->dwOSVersionInfoSize = sizeof *v;
+	if (!w32.RtlGetVersion || !PD_NT_SUCCESS(w32.RtlGetVersion(v))) {
+		v->dwOSVersionInfoSize = sizeof *v;
+		GetVersionExW((OSVERSIONINFOW *)v);
 	}
-	free(d->mod);
-	d->mod = NULL;
-	d->nmod = 0;
 }
+
+/* SystemInfo of the view: AMD64 with the processor feature bits, or x86
+ * with cpuid's vendor, version and feature words. */
+static void
+dump_collect_sysinfo(struct dump_state *d)
+{
+	struct md_sysinfo *si = &d->sysinfo;
+	SYSTEM_INFO ns;
+	OSVERSIONINFOEXW v;
+	int i;
+	memset(si, 0, sizeof *si);
+	GetNativeSystemInfo(&ns);
+	dump_os_version(&v);
+	if (!d->s->x86 && sizeof(void *) == 8) {
+		si->arch = PROCESSOR_ARCHITECTURE_AMD64;
+		for (i = 0; i < 128; i++)
+			if (IsProcessorFeaturePresent(i))
+				si->cpu.other.features[i / 64] |= 1ULL << (i % 64);
+	} else {
+		unsigned a, bx, c, dx;
+		si->arch = PROCESSOR_ARCHITECTURE_INTEL;
+		if (__get_cpuid(0, &a, &bx, &c, &dx)) {
+			si->cpu.x86.vendor[0] = bx;
+			si->cpu.x86.vendor[1] = dx;
+			si->cpu.x86.vendor[2] = c;
+			if (__get_cpuid(1, &a, &bx, &c, &dx)) {
+				si->cpu.x86.version = a;
+				si->cpu.x86.features = dx;
+			}
+			if (si->cpu.x86.vendor[0] == 0x68747541 /* "Auth" */ && __get_cpuid(0x80000001, &a, &bx, &c, &dx))
+				si->cpu.x86.amd_ext = dx;
+		}
+	}
+	si->level = ns.wProcessorLevel;
+	si->revision = ns.wProcessorRevision;
+	si->nproc = (u8)(ns.dwNumberOfProcessors > 255 ? 255 : ns.dwNumberOfProcessors);
+	si->product_type = v.wProductType;
+	si->major = v.dwMajorVersion;
+	si->minor = v.dwMinorVersion;
+	si->build = v.dwBuildNumber;
+	si->platform = VER_PLATFORM_WIN32_NT;
+	si->suite = v.wSuiteMask;
+	wcsncpy(d->csd, v.szCSDVersion, sizeof d->csd / sizeof d->csd[0] - 1);
+}
+
+/* MINIDUMP_MISC_INFO_5.XStateData (XSTATE_CONFIG_FEATURE_MSC_INFO): the
+ * size of the thread contexts and, from KUSER_SHARED_DATA.XState (the
+ * XSTATE_CONFIGURATION at 0x7FFE03D8, as dbghelp copies it), the enabled
+ * features and each one's offset and size in the XSAVE area. */
+static void
+dump_misc_xstate(struct md_misc5 *mi, u32 context_size)
+{
+#ifdef _WIN64
+	const u8 *cfg = (const u8 *)(ULONG_PTR)0x7FFE03D8;
+	u64 enabled;
+	int i;
+	memcpy(&enabled, cfg, 8);
+	mi->xs_size = 16 + 8 * 64;
+	mi->xs_context_size = context_size;
+	mi->xs_enabled = enabled;
+	for (i = 0; i < 64; i++)
+		if (enabled & (1ULL << i))
+			memcpy(&mi->xs_features[i], cfg + 24 + 8 * i, 8);
+#else
+	(void)mi;
+	(void)context_size;
+#endif
+}
+
+/* MiscInfo levels 3-4: integrity, time zone, the OS build string and which
+ * writer wrote the dump. */
+static void
+dump_misc_build(const struct snap *s, struct md_misc5 *mi)
+{
+	TIME_ZONE_INFORMATION tz;
+	DWORD id = GetTimeZoneInformation(&tz), n = sizeof(wchar_t) * 128;
+	OSVERSIONINFOEXW v;
+	HKEY key;
+	wchar_t lab[128] = L"", w[260];
+	if (s->have_integrity) {
+		mi->integrity = s->integrity;
+		mi->m1.flags1 |= 0x10; /* PROCESS_INTEGRITY */
+	}
+	if (id != TIME_ZONE_ID_INVALID) {
+		_Static_assert(sizeof tz == 172, "TIME_ZONE_INFORMATION");
+		memcpy(mi->tz, &tz, sizeof tz);
+		mi->tz_id = id;
+		mi->m1.flags1 |= 0x40; /* TIMEZONE */
+	}
+	dump_os_version(&v);
+	if (!RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", 0,
+	                   KEY_QUERY_VALUE, &key)) {
+		if (RegQueryValueExW(key, L"BuildLabEx", NULL, NULL, (BYTE *)lab, &n) != 0) {
+			n = sizeof lab;
+			if (RegQueryValueExW(key, L"BuildLab", NULL, NULL, (BYTE *)lab, &n) != 0)
+				lab[0] = 0;
+		}
+		lab[127] = 0;
+		RegCloseKey(key);
+	}
+	if (lab[0])
+		swprintf(w, 260, L"%ls", lab);
+	else
+		swprintf(w, 260, L"%lu.%lu.%lu", v.dwMajorVersion, v.dwMinorVersion, v.dwBuildNumber);
+	memcpy(mi->build, w, (wcslen(w) + 1) * 2);
+	swprintf(w, 40, L"procdump.c." PD_ARCH "," PD_VERSION_W);
+	memcpy(mi->dbg_bld, w, (wcslen(w) + 1) * 2);
+	mi->m1.flags1 |= 0x100; /* BUILDSTRING */
+}
+
+/* MiscInfo: level 5, or level 2 for triage (no build strings): PID,
+ * process times, processor power, and the rest above. */
+static void
+dump_collect_misc(struct dump_state *d)
+{
+	const struct snap *s = d->s;
+	struct md_misc5 *mi = &d->misc;
+	int triage = (d->mask & MDT_FILTERTRIAGE) != 0, i;
+	u32 power[5];
+	memset(mi, 0, sizeof *mi);
+	mi->m1.size = triage ? 44 : sizeof *mi;
+	mi->m1.flags1 = 0x1 | 0x2; /* PROCESS_ID, PROCESS_TIMES */
+	mi->m1.pid = s->pid;
+	mi->m1.create = ticks_to_time_t(s->create_time);
+	mi->m1.user = (u32)((s->user_time + 5000000) / 10000000);
+	mi->m1.kernel = (u32)((s->kernel_time + 5000000) / 10000000);
+	if (w32_power_info(power) == 0) {
+		mi->m1.flags1 |= 0x4; /* PROCESSOR_POWER_INFO */
+		memcpy(&mi->max_mhz, power, sizeof power);
+	}
+	if (triage)
+		return;
+	dump_misc_build(s, mi);
+	for (i = 0; i < s->nth; i++)
+		if (s->th[i].xlen) { /* XStateData: the machine's XSTATE_CONFIGURATION */
+			dump_misc_xstate(mi, s->th[i].xlen);
+			break;
+		}
+}
+
+static int
+put_system_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	size_t off = buf_add(b, &d->sysinfo, sizeof d->sysinfo, 4);
+	u32 csd = dump_add_string(b, d->csd);
+	if (b->oom)
+		return -1;
+	memcpy(b->p + off + offsetof(struct md_sysinfo, csd_rva), &csd, 4);
+	dir->size = sizeof d->sysinfo;
+	dir->rva = (u32)off;
+	return 1;
+}
+
+static int
+put_misc_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	dir->size = d->misc.m1.size;
+	dir->rva = (u32)buf_add(b, &d->misc, d->misc.m1.size, 4);
+	return b->oom ? -1 : 1;
+}
+
+/* ProcessVmCounters (22): MINIDUMP_PROCESS_VM_COUNTERS_2, as recent dbghelp
+ * writes by default. */
+static int
+put_vm_counters(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	const struct pd_vm_counters *vm = &d->s->vm;
+	u8 v[152];
+	u16 rev = 2, flags = 0x1 | 0x2 | 0x4; /* VM_COUNTERS, VIRTUALSIZE, EX */
+	u64 f[11];
+	if (!d->s->have_vm)
+		return 0;
+	memset(v, 0, sizeof v);
+	f[0] = vm->PeakWorkingSetSize; f[1] = vm->WorkingSetSize;
+	f[2] = vm->QuotaPeakPagedPoolUsage; f[3] = vm->QuotaPagedPoolUsage;
+	f[4] = vm->QuotaPeakNonPagedPoolUsage; f[5] = vm->QuotaNonPagedPoolUsage;
+	f[6] = vm->PagefileUsage; f[7] = vm->PeakPagefileUsage;
+	f[8] = vm->PeakVirtualSize; f[9] = vm->VirtualSize; f[10] = vm->PrivateUsage;
+	memcpy(v, &rev, 2);
+	memcpy(v + 2, &flags, 2);
+	memcpy(v + 4, &vm->PageFaultCount, 4);
+	memcpy(v + 8, f, sizeof f);
+	dir->size = sizeof v;
+	dir->rva = (u32)buf_add(b, v, sizeof v, 8);
+	return b->oom ? -1 : 1;
+}
+
+/* Exception: the record, and the faulting thread's context (in the x86
+ * view, its WOW64 context, read while it is stopped). */
+static int
+put_exception(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	const struct pd_event *ev = d->req->ev;
+	const EXCEPTION_RECORD *er;
+	struct md_exception ex;
+	const struct dthread *et = NULL;
+	DWORD k;
+	int i;
+	if (!ev || !ev->has_exception)
+		return 0;
+	er = &ev->rec;
+	memset(&ex, 0, sizeof ex);
+	ex.tid = ev->tid;
+	ex.code = er->ExceptionCode;
+	if (d->s->x86 && ex.code == 0x4000001F) /* STATUS_WX86_BREAKPOINT, as x86 sees it */
+		ex.code = EXCEPTION_BREAKPOINT;
+	if (d->s->x86 && ex.code == 0x4000001E) /* STATUS_WX86_SINGLE_STEP */
+		ex.code = EXCEPTION_SINGLE_STEP;
+	ex.flags = er->ExceptionFlags;
+	ex.record = (u64)(ULONG_PTR)er->ExceptionRecord;
+	ex.address = (u64)(ULONG_PTR)er->ExceptionAddress;
+	ex.nparams = er->NumberParameters > 15 ? 15 : er->NumberParameters;
+	for (k = 0; k < ex.nparams; k++)
+		ex.info[k] = (u64)er->ExceptionInformation[k];
+	ex.ctx.size = dump_context_size(d->s);
+	if (!d->s->x86)
+		ex.ctx.rva = (u32)buf_add(b, &ev->ctx, sizeof(CONTEXT), 16);
+	else {
+		for (i = 0; i < d->s->nth; i++)
+			if (d->s->th[i].tid == ex.tid && d->s->th[i].ctx_ok)
+				et = &d->s->th[i];
+		ex.ctx.rva = (u32)buf_add(b, et ? (const void *)et->ctx : NULL, ex.ctx.size, 16);
+		if (!et && !b->oom)
+			dump_context_cpu(d->s, b->p + ex.ctx.rva);
+	}
+	dir->size = sizeof ex;
+	dir->rva = (u32)buf_add(b, &ex, sizeof ex, 4);
+	return b->oom ? -1 : 1;
+}
+
+/* CommentStreamA and CommentStreamW of a comment (-dc), NUL included, as
+ * MiniDumpWriteDump user streams: us[0] the ANSI text (malloc'd: free
+ * us[0].buffer; size 0 if it cannot be converted), us[1] the wide one.
+ * Our writer and -dbghelp both take them from here. */
+static void
+dump_comment_streams(const wchar_t *comment, struct pd_user_stream us[2])
+{
+	int na = WideCharToMultiByte(CP_ACP, 0, comment, -1, NULL, 0, NULL, NULL);
+	char *a = na > 0 ? xcalloc(na, 1) : NULL;
+	us[0].type = MD_COMMENTA;
+	us[0].size = 0;
+	us[0].buffer = a;
+	if (a && WideCharToMultiByte(CP_ACP, 0, comment, -1, a, na, NULL, NULL))
+		us[0].size = (ULONG)na;
+	us[1].type = MD_COMMENTW;
+	us[1].size = (ULONG)((wcslen(comment) + 1) * 2);
+	us[1].buffer = (void *)comment;
+}
+
+static int
+dump_put_comment(struct dump_state *d, struct buf *b, struct md_dir *dir, int wide)
+{
+	struct pd_user_stream us[2];
+	if (!d->req->comment)
+		return 0;
+	dump_comment_streams(d->req->comment, us);
+	if (us[wide].size) {
+		dir->size = us[wide].size;
+		dir->rva = (u32)buf_add(b, us[wide].buffer, us[wide].size, 4);
+	}
+	free(us[0].buffer);
+	return b->oom ? -1 : us[wide].size != 0;
+}
+
+static int
+put_comment_a(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	return dump_put_comment(d, b, dir, 0);
+}
+
+static int
+put_comment_w(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	return dump_put_comment(d, b, dir, 1);
+}
+
+/* ============================ Writer: Memory ============================ */
+/* Which memory a dump holds (minidump-writer-spec.md section 1.4): ranges
+ * added, clipped to readable regions, coalesced and cut; the plan of each
+ * dump type (Mini: stacks, code around each IP, data sections, PEB/TEBs,
+ * indirectly referenced memory; Full; MiniPlus); the triage sanitizer; the
+ * MemoryInfoList stream and the MemoryList or Memory64List. */
 
 static int
 dump_add_range(struct dump_state *d, u64 start, u64 size)
@@ -2837,46 +4031,21 @@ dump_add_range(struct dump_state *d, u64 start, u64 size)
 	return 0;
 }
 
-/* The index of the region holding addr, or of the first one after it. */
-static int
-dump_region_index(const struct dump_state *d, u64 addr)
-{
-	int lo = 0, hi = d->nreg;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		if (d->reg[mid].base + d->reg[mid].size <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static const struct dregion *
-dump_region_of(const struct dump_state *d, u64 addr)
-{
-	int i = dump_region_index(d, addr);
-	return i < d->nreg && d->reg[i].base <= addr ? &d->reg[i] : NULL;
-}
-
 /* Adds [start, start+size) clipped to readable regions of the map. */
 static void
 dump_add_readable(struct dump_state *d, u64 start, u64 size)
 {
+	const struct snap *s = d->s;
 	u64 end = start + size;
 	int i;
 	if (end < start)
 		end = ~0ULL;
-	for (i = dump_region_index(d, start); i < d->nreg && d->reg[i].base < end; i++) {
-		const struct dregion *r = &d->reg[i];
+	for (i = snap_region_index(s, start); i < s->nreg && s->reg[i].base < end; i++) {
+		const struct dregion *r = &s->reg[i];
 		u64 a = r->base, b = r->base + r->size;
-		if (b <= start || a >= end || !dump_readable(r))
+		if (b <= start || a >= end || !snap_readable(r))
 			continue;
-		if (a < start)
-			a = start;
-		if (b > end)
-			b = end;
-		dump_add_range(d, a, b - a);
+		dump_add_range(d, a < start ? start : a, (b > end ? end : b) - (a < start ? start : a));
 	}
 }
 
@@ -2908,376 +4077,6 @@ dump_coalesce(struct dump_state *d, u64 max_size)
 	d->nrng = o + 1;
 }
 
-/* Reads target memory, zero-filling pages that cannot be read so that the
- * layout planned before writing stays exact. */
-static u64
-dump_read_fill(HANDLE h, u64 addr, u8 *buf, size_t n)
-{
-	SIZE_T got = 0;
-	u64 bad = 0;
-	size_t off = 0;
-	if (ReadProcessMemory(h, (LPCVOID)(ULONG_PTR)addr, buf, n, &got) && got == n)
-		return 0;
-	while (off < n) {
-		size_t step = 4096 - (size_t)((addr + off) & 4095);
-		if (step > n - off)
-			step = n - off;
-		if (!ReadProcessMemory(h, (LPCVOID)(ULONG_PTR)(addr + off), buf + off, step, &got) || got != step) {
-			memset(buf + off, 0, step);
-			bad += step;
-		}
-		off += step;
-	}
-	return bad;
-}
-
-static u32
-dump_add_string(struct buf *b, const wchar_t *s)
-{
-	u32 len = (u32)(wcslen(s) * 2);
-	size_t off = buf_add(b, &len, 4, 4);
-	buf_add(b, s, len + 2, 1);
-	return (u32)off;
-}
-
-static void
-dump_system_info(struct buf *b, struct md_dir *dir, int x86)
-{
-	struct md_sysinfo si;
-	SYSTEM_INFO ns;
-	OSVERSIONINFOEXW v;
-	size_t off;
-	u32 csd;
-	int i;
-
-	memset(&si, 0, sizeof si);
-	memset(&v, 0, sizeof v);
-	v.dwOSVersionInfoSize = sizeof v;
-	GetNativeSystemInfo(&ns);
-	if (!nt.RtlGetVersion || !PD_NT_SUCCESS(nt.RtlGetVersion(&v))) {
-		v.dwOSVersionInfoSize = sizeof v;
-		GetVersionExW((OSVERSIONINFOW *)&v);
-	}
-	if (!x86) {
-		si.arch = PROCESSOR_ARCHITECTURE_AMD64;
-		for (i = 0; i < 128; i++)
-			if (IsProcessorFeaturePresent(i))
-				si.cpu.other.features[i / 64] |= 1ULL << (i % 64);
-	} else {
-		unsigned a, bx, c, dx;
-		si.arch = PROCESSOR_ARCHITECTURE_INTEL;
-		if (__get_cpuid(0, &a, &bx, &c, &dx)) {
-			si.cpu.x86.vendor[0] = bx;
-			si.cpu.x86.vendor[1] = dx;
-			si.cpu.x86.vendor[2] = c;
-			if (__get_cpuid(1, &a, &bx, &c, &dx)) {
-				si.cpu.x86.version = a;
-				si.cpu.x86.features = dx;
-			}
-			if (si.cpu.x86.vendor[0] == 0x68747541 /* "Auth" */ &&
-			    __get_cpuid(0x80000001, &a, &bx, &c, &dx))
-				si.cpu.x86.amd_ext = dx;
-		}
-	}
-	si.level = ns.wProcessorLevel;
-	si.revision = ns.wProcessorRevision;
-	si.nproc = (u8)(ns.dwNumberOfProcessors > 255 ? 255 : ns.dwNumberOfProcessors);
-	si.product_type = v.wProductType;
-	si.major = v.dwMajorVersion;
-	si.minor = v.dwMinorVersion;
-	si.build = v.dwBuildNumber;
-	si.platform = VER_PLATFORM_WIN32_NT;
-	si.suite = v.wSuiteMask;
-	off = buf_add(b, &si, sizeof si, 4);
-	csd = dump_add_string(b, v.szCSDVersion);
-	memcpy(b->p + off + offsetof(struct md_sysinfo, csd_rva), &csd, 4);
-	dir->type = MD_SYSTEMINFO;
-	dir->size = sizeof si;
-	dir->rva = (u32)off;
-}
-
-/* ProcessThreadData: the PEB, the loader data and its module entries with
- * their names, the process parameters with their strings and environment,
- * and every TEB: what !peb and !teb read.  Layouts for this build's pointer
- * size (the target has the same).  Every pointer is checked against the
- * memory map before it is followed; a suspended loader may be mid-update. */
-static void
-dump_plan_process_data(struct dump_state *d)
-{
-	const u64 ps = d->ps;
-	const u64 peb_size = ps == 8 ? 0x7C8 : 0x480, ldr_size = ps == 8 ? 0x58 : 0x30;
-	const u64 entry_size = ps == 8 ? 0x120 : 0xA8, params_size = ps == 8 ? 0x440 : 0x2C0;
-	const u64 teb_size = ps == 8 ? 0x1838 : 0xFE4;
-	u64 peb, ldr, params, head, cur, env;
-	int ok = 1, i, guard = 0;
-	/* UNICODE_STRING fields of RTL_USER_PROCESS_PARAMETERS: CurrentDirectory,
-	 * DllPath, ImagePathName, CommandLine, WindowTitle, DesktopInfo, ShellInfo */
-	static const u16 str64[] = { 0x38, 0x50, 0x60, 0x70, 0xB0, 0xC0, 0xD0 };
-	static const u16 str32[] = { 0x24, 0x30, 0x38, 0x40, 0x70, 0x78, 0x80 };
-
-	for (i = 0; i < d->nth; i++)
-		if (d->th[i].teb)
-			dump_add_readable(d, d->th[i].teb, teb_size);
-	if (!d->peb)
-		return;
-	peb = d->peb;
-	dump_add_readable(d, peb, peb_size);
-	ldr = dump_rptr(d, peb + (ps == 8 ? 0x18 : 0x0C), &ok);
-	if (ok && dump_region_of(d, ldr)) {
-		dump_add_readable(d, ldr, ldr_size);
-		head = ldr + (ps == 8 ? 0x10 : 0x0C);
-		cur = dump_rptr(d, head, &ok);
-		while (ok && cur && cur != head && guard++ < 4096 && dump_region_of(d, cur)) {
-			int k;
-			dump_add_readable(d, cur, entry_size);
-			for (k = 0; k < 2; k++) { /* FullDllName, BaseDllName */
-				u64 us = cur + (ps == 8 ? 0x48 : 0x24) + k * (ps == 8 ? 16 : 8);
-				u16 len = 0;
-				u64 buf;
-				if (w32_read(d->h, us, &len, 2) < 0)
-					break;
-				buf = dump_rptr(d, us + ps, &ok);
-				if (ok && buf && len)
-					dump_add_readable(d, buf, (u64)len + 2);
-			}
-			cur = dump_rptr(d, cur, &ok);
-		}
-	}
-	ok = 1;
-	params = dump_rptr(d, peb + (ps == 8 ? 0x20 : 0x10), &ok);
-	if (!ok || !dump_region_of(d, params))
-		return;
-	dump_add_readable(d, params, params_size);
-	for (i = 0; i < 7; i++) {
-		u64 us = params + (ps == 8 ? str64[i] : str32[i]);
-		u16 len = 0;
-		u64 buf;
-		if (w32_read(d->h, us, &len, 2) < 0)
-			continue;
-		buf = dump_rptr(d, us + ps, &ok);
-		if (ok && buf && len)
-			dump_add_readable(d, buf, (u64)len + 2);
-		ok = 1;
-	}
-	/* the environment block ends with two NULs; at most 32 K characters */
-	env = dump_rptr(d, params + (ps == 8 ? 0x80 : 0x48), &ok);
-	if (ok && env && dump_region_of(d, env)) {
-		wchar_t chunk[2048];
-		u64 n = 0;
-		while (n < 32768) {
-			size_t k;
-			if (w32_read(d->h, env + n * 2, chunk, sizeof chunk) < 0)
-				break;
-			for (k = 0; k + 1 < 2048; k++)
-				if (!chunk[k] && !chunk[k + 1])
-					break;
-			if (k + 1 < 2048) {
-				n += k + 2;
-				break;
-			}
-			n += 2047;
-		}
-		dump_add_readable(d, env, n * 2);
-	}
-}
-
-/* Indirectly referenced memory (Crashpad's algorithm): every register and
- * every pointer-aligned word of each captured stack that points into
- * readable memory outside that stack adds [v-128, v+384).  One level, with
- * a budget of 16 MiB of windows. */
-#define PD_INDIRECT_BUDGET (16u << 20)
-
-/* Calls fn for every register and every pointer-aligned word of each
- * thread's captured stack ([SP, StackBase), at most 4 MiB), with the stack's
- * bounds; fn returns nonzero to stop.  Values that cannot be user-space
- * pointers (below 64 KiB or in the top 64 KiB) are skipped. */
-typedef int (*dump_word_fn)(struct dump_state *, u64 lo, u64 hi, u64 v, void *ctx);
-
-static void
-dump_scan_pointers(struct dump_state *d, dump_word_fn fn, void *ctx)
-{
-	u64 top = d->nreg ? d->reg[d->nreg - 1].base + d->reg[d->nreg - 1].size : 0;
-	int i;
-	for (i = 0; i < d->nth; i++) {
-		struct dthread *t = &d->th[i];
-		u8 *words = NULL;
-		size_t nw = 0, k, nreg = 0;
-		u64 lo, hi = t->stack_base, regs[17];
-		int stop = 0;
-		if (t->ctx_ok && d->x86) {
-			const WOW64_CONTEXT *c = (const WOW64_CONTEXT *)t->ctx;
-			u64 r[] = { c->Eax, c->Ebx, c->Ecx, c->Edx, c->Esi, c->Edi, c->Ebp };
-			for (nreg = 0; nreg < sizeof r / sizeof r[0]; nreg++)
-				regs[nreg] = r[nreg];
-		} else if (t->ctx_ok) {
-#ifdef _WIN64
-			const CONTEXT *c = t->ctx;
-			u64 r[] = { c->Rax, c->Rbx, c->Rcx, c->Rdx, c->Rsi, c->Rdi, c->Rbp, c->R8, c->R9,
-			            c->R10, c->R11, c->R12, c->R13, c->R14, c->R15 };
-#else
-			const CONTEXT *c = t->ctx;
-			u64 r[] = { c->Eax, c->Ebx, c->Ecx, c->Edx, c->Esi, c->Edi, c->Ebp };
-#endif
-			for (nreg = 0; nreg < sizeof r / sizeof r[0]; nreg++)
-				regs[nreg] = r[nreg];
-		}
-		lo = t->sp & ~(u64)(d->ps - 1);
-		if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
-			lo = t->stack_limit;
-		if (hi > lo && hi - lo <= (4u << 20)) {
-			nw = (size_t)((hi - lo) / d->ps);
-			words = malloc(nw * d->ps);
-			if (!words || dump_read_fill(d->h, lo, words, nw * d->ps) == nw * d->ps)
-				nw = 0; /* nothing readable */
-		}
-		for (k = 0; k < nreg + nw && !stop; k++) {
-			u64 v = 0;
-			if (k < nreg)
-				v = regs[k];
-			else
-				memcpy(&v, words + (k - nreg) * d->ps, d->ps); /* little-endian */
-			if (v < 0x10000 || v > top - 0x10000)
-				continue;
-			stop = fn(d, lo, hi, v, ctx);
-		}
-		free(words);
-		if (stop)
-			break;
-	}
-}
-
-static int
-dump_indirect_word(struct dump_state *d, u64 lo, u64 hi, u64 v, void *ctx)
-{
-	u64 *spent = ctx;
-	const struct dregion *r;
-	if (v >= lo && v < hi)
-		return 0; /* into this thread's own stack: already there */
-	r = dump_region_of(d, v);
-	if (!r || !dump_readable(r))
-		return 0;
-	dump_add_readable(d, v - 128, 512);
-	*spent += 512;
-	return *spent >= PD_INDIRECT_BUDGET;
-}
-
-static void
-dump_plan_indirect(struct dump_state *d)
-{
-	u64 spent = 0;
-	dump_scan_pointers(d, dump_indirect_word, &spent);
-	if (spent >= PD_INDIRECT_BUDGET)
-		vlog("indirectly referenced memory: budget of %u MiB spent\n", PD_INDIRECT_BUDGET >> 20);
-}
-
-/* MiniPlus (Windows Sysinternals Administrator's Reference, p. 234): the
- * Mini content plus all private memory and the writable image and mapped
- * pages, less the heaviest "area" over 512 MB (an area is every private
- * allocation of one size; its weight is count times size), of which each
- * 4 MB chunk that a register or stack word points into comes back. */
-struct mp_alloc { u64 base, size; int excluded; };
-
-struct mp_ctx { struct mp_alloc *a; int n; };
-
-static int
-dump_mp_word(struct dump_state *d, u64 lo, u64 hi, u64 v, void *ctx)
-{
-	struct mp_ctx *c = ctx;
-	int i;
-	(void)lo; (void)hi;
-	for (i = 0; i < c->n; i++)
-		if (c->a[i].excluded && v >= c->a[i].base && v < c->a[i].base + c->a[i].size) {
-			u64 chunk = c->a[i].base + ((v - c->a[i].base) & ~(u64)((4u << 20) - 1));
-			dump_add_readable(d, chunk, 4u << 20);
-		}
-	return 0;
-}
-
-static int
-mp_alloc_cmp(const void *x, const void *y)
-{
-	const struct mp_alloc *a = x, *b = y;
-	return a->size < b->size ? -1 : a->size > b->size;
-}
-
-static void
-dump_plan_miniplus(struct dump_state *d)
-{
-	struct mp_alloc *a = NULL;
-	struct mp_ctx c;
-	int n = 0, cap = 0, i, j;
-	u64 best_size = 0, best_weight = 0;
-	int best_count = 0;
-
-	/* private allocations (by AllocationBase) and their committed readable sizes */
-	for (i = 0; i < d->nreg; i++) {
-		const struct dregion *r = &d->reg[i];
-		if (!dump_readable(r) || r->type != MEM_PRIVATE)
-			continue;
-		if (n && a[n - 1].base == r->alloc_base) {
-			a[n - 1].size += r->size;
-			continue;
-		}
-		if (vec_grow(&a, &cap, n, sizeof *a, 256) < 0) {
-			free(a);
-			return;
-		}
-		a[n].base = r->alloc_base;
-		a[n].size = r->size;
-		a[n].excluded = 0;
-		n++;
-	}
-	/* the heaviest area: sort by size, weigh runs of equal sizes */
-	{
-		struct mp_alloc *s = n ? malloc(n * sizeof *s) : NULL;
-		if (s) {
-			memcpy(s, a, n * sizeof *s);
-			qsort(s, n, sizeof *s, mp_alloc_cmp);
-			for (i = 0; i < n; i = j) {
-				for (j = i; j < n && s[j].size == s[i].size; j++)
-					;
-				if ((u64)(j - i) * s[i].size > best_weight) {
-					best_weight = (u64)(j - i) * s[i].size;
-					best_size = s[i].size;
-					best_count = j - i;
-				}
-			}
-			free(s);
-		}
-	}
-	if (best_weight > (512ULL << 20)) {
-		for (i = 0; i < n; i++)
-			a[i].excluded = a[i].size == best_size;
-		d->mp_excluded = best_weight;
-		d->mp_excluded_count = best_count;
-		d->mp_excluded_size = best_size;
-	}
-	/* candidates: private memory not excluded, writable image/mapped pages */
-	for (i = 0; i < d->nreg; i++) {
-		const struct dregion *r = &d->reg[i];
-		DWORD p = r->protect & 0xFF;
-		if (!dump_readable(r))
-			continue;
-		if (r->type == MEM_PRIVATE) {
-			int ex = 0;
-			for (j = 0; j < n; j++)
-				if (a[j].base == r->alloc_base && a[j].excluded)
-					ex = 1;
-			if (!ex)
-				dump_add_range(d, r->base, r->size);
-		} else if (p == PAGE_READWRITE || p == PAGE_WRITECOPY || p == PAGE_EXECUTE_READWRITE ||
-		           p == PAGE_EXECUTE_WRITECOPY)
-			dump_add_range(d, r->base, r->size);
-	}
-	/* second chance for the excluded area: chunks something points into */
-	if (d->mp_excluded) {
-		c.a = a;
-		c.n = n;
-		dump_scan_pointers(d, dump_mp_word, &c);
-	}
-	free(a);
-}
-
 /* Breakpad rejects a MemoryList of more than 4096 ranges: merge ranges
  * across small gaps (within one readable region) until few enough. */
 static void
@@ -3289,7 +4088,7 @@ dump_limit_ranges(struct dump_state *d, int max)
 		for (i = 1; i < d->nrng; i++) {
 			struct range *c = &d->rng[o];
 			u64 cend = c->start + c->size;
-			const struct dregion *ra = dump_region_of(d, cend - 1), *rb = dump_region_of(d, d->rng[i].start);
+			const struct dregion *ra = snap_region_of(d->s, cend - 1), *rb = snap_region_of(d->s, d->rng[i].start);
 			if (d->rng[i].start - cend <= gap && ra && ra == rb)
 				c->size = d->rng[i].start + d->rng[i].size - c->start;
 			else
@@ -3298,31 +4097,6 @@ dump_limit_ranges(struct dump_state *d, int max)
 		d->nrng = o + 1;
 		gap *= 4;
 	}
-}
-
-/* ---- -md: MiniDumpWriteDump's callback protocol, called as dbghelp calls
- * it: IncludeThread and Thread for each thread, IncludeModule and Module
- * for each module (FALSE leaves it out; the write flags it leaves out
- * parts), then Memory until it returns FALSE or size 0 (ranges to add),
- * RemoveMemory likewise (ranges to cut), and Cancel before writing. */
-
-/* Clears both blocks for the next call; flags is the Thread/ModuleWriteFlags
- * default (the same union slot). */
-static void
-dump_call_reset(MINIDUMP_CALLBACK_INPUT *in, MINIDUMP_CALLBACK_OUTPUT *out, ULONG flags)
-{
-	memset(in, 0, sizeof *in);
-	memset(out, 0, sizeof *out);
-	out->ModuleWriteFlags = flags;
-}
-
-static BOOL
-dump_call(struct dump_state *d, ULONG type, MINIDUMP_CALLBACK_INPUT *in, MINIDUMP_CALLBACK_OUTPUT *out)
-{
-	in->ProcessId = d->pid;
-	in->ProcessHandle = d->h;
-	in->CallbackType = type;
-	return d->req->callback(d->req->callback_param, in, out);
 }
 
 /* Cuts [start, start+size) out of the planned ranges; they are left
@@ -3357,90 +4131,770 @@ dump_remove_range(struct dump_state *d, u64 start, u64 size)
 			i++;
 }
 
-/* Thread and module callbacks; before the plan.  Returns -1 on no memory. */
+/* A UNICODE_STRING at us in the target: its buffer, with the NUL after. */
+static void
+dump_add_unicode_string(struct dump_state *d, u64 us)
+{
+	u16 len = 0;
+	int ok = 1;
+	u64 buf;
+	if (snap_read(d->s, us, &len, 2) < 0)
+		return;
+	buf = snap_ptr(d->s, us + d->s->ps, &ok);
+	if (ok && buf && len)
+		dump_add_readable(d, buf, (u64)len + 2);
+}
+
+/* The environment block: it ends with two NULs; at most 32 K characters. */
+static void
+dump_add_environment(struct dump_state *d, u64 env)
+{
+	wchar_t chunk[2048];
+	u64 n = 0;
+	while (n < 32768) {
+		size_t k;
+		if (snap_read(d->s, env + n * 2, chunk, sizeof chunk) < 0)
+			break;
+		for (k = 0; k + 1 < 2048; k++)
+			if (!chunk[k] && !chunk[k + 1])
+				break;
+		if (k + 1 < 2048) {
+			n += k + 2;
+			break;
+		}
+		n += 2047;
+	}
+	dump_add_readable(d, env, n * 2);
+}
+
+/* ProcessThreadData: the PEB, the loader data and its module entries with
+ * their names, the process parameters with their strings and environment,
+ * and every TEB: what !peb and !teb read.  Layouts for the view's pointer
+ * size.  Every pointer is checked against the memory map before it is
+ * followed; a suspended loader may be mid-update. */
+static void
+dump_plan_process_data(struct dump_state *d)
+{
+	struct snap *s = d->s;
+	const u64 ps = s->ps;
+	const u64 peb_size = ps == 8 ? 0x7C8 : 0x480, ldr_size = ps == 8 ? 0x58 : 0x30;
+	const u64 entry_size = ps == 8 ? 0x120 : 0xA8, params_size = ps == 8 ? 0x440 : 0x2C0;
+	const u64 teb_size = ps == 8 ? 0x1838 : 0xFE4;
+	/* UNICODE_STRING fields of RTL_USER_PROCESS_PARAMETERS: CurrentDirectory,
+	 * DllPath, ImagePathName, CommandLine, WindowTitle, DesktopInfo, ShellInfo */
+	static const u16 str64[] = { 0x38, 0x50, 0x60, 0x70, 0xB0, 0xC0, 0xD0 };
+	static const u16 str32[] = { 0x24, 0x30, 0x38, 0x40, 0x70, 0x78, 0x80 };
+	u64 ldr, params, head, cur, env;
+	int ok = 1, i, guard = 0;
+
+	for (i = 0; i < s->nth; i++)
+		if (s->th[i].teb)
+			dump_add_readable(d, s->th[i].teb, teb_size);
+	if (!s->peb)
+		return;
+	dump_add_readable(d, s->peb, peb_size);
+	ldr = snap_ptr(s, s->peb + (ps == 8 ? 0x18 : 0x0C), &ok);
+	if (ok && snap_region_of(s, ldr)) {
+		dump_add_readable(d, ldr, ldr_size);
+		head = ldr + (ps == 8 ? 0x10 : 0x0C);
+		cur = snap_ptr(s, head, &ok);
+		while (ok && cur && cur != head && guard++ < 4096 && snap_region_of(s, cur)) {
+			dump_add_readable(d, cur, entry_size);
+			dump_add_unicode_string(d, cur + (ps == 8 ? 0x48 : 0x24));          /* FullDllName */
+			dump_add_unicode_string(d, cur + (ps == 8 ? 0x48 + 16 : 0x24 + 8)); /* BaseDllName */
+			cur = snap_ptr(s, cur, &ok);
+		}
+	}
+	ok = 1;
+	params = snap_ptr(s, s->peb + (ps == 8 ? 0x20 : 0x10), &ok);
+	if (!ok || !snap_region_of(s, params))
+		return;
+	dump_add_readable(d, params, params_size);
+	for (i = 0; i < 7; i++)
+		dump_add_unicode_string(d, params + (ps == 8 ? str64[i] : str32[i]));
+	env = snap_ptr(s, params + (ps == 8 ? 0x80 : 0x48), &ok);
+	if (ok && env && snap_region_of(s, env))
+		dump_add_environment(d, env);
+}
+
+/* The general registers of a thread's context, as pointer-sized values. */
+static size_t
+dump_context_registers(const struct snap *s, const struct dthread *t, u64 regs[17])
+{
+	size_t n = 0;
+	if (!t->ctx_ok)
+		return 0;
+	if (s->x86) {
+		const WOW64_CONTEXT *c = (const WOW64_CONTEXT *)t->ctx;
+		u64 r[] = { c->Eax, c->Ebx, c->Ecx, c->Edx, c->Esi, c->Edi, c->Ebp };
+		for (n = 0; n < sizeof r / sizeof r[0]; n++)
+			regs[n] = r[n];
+	} else {
+#ifdef _WIN64
+		const CONTEXT *c = t->ctx;
+		u64 r[] = { c->Rax, c->Rbx, c->Rcx, c->Rdx, c->Rsi, c->Rdi, c->Rbp, c->R8, c->R9,
+		            c->R10, c->R11, c->R12, c->R13, c->R14, c->R15 };
+#else
+		const CONTEXT *c = t->ctx;
+		u64 r[] = { c->Eax, c->Ebx, c->Ecx, c->Edx, c->Esi, c->Edi, c->Ebp };
+#endif
+		for (n = 0; n < sizeof r / sizeof r[0]; n++)
+			regs[n] = r[n];
+	}
+	return n;
+}
+
+/* Calls fn for every register and every pointer-aligned word of each
+ * thread's stack ([stk_lo, stk_hi), at most 4 MiB), with the stack's
+ * bounds; fn returns nonzero to stop.  Values that cannot be user-space
+ * pointers (below 64 KiB or in the top 64 KiB) are skipped. */
+typedef int (*dump_word_fn)(struct dump_state *, u64 lo, u64 hi, u64 v, void *ctx);
+
+static void
+dump_scan_pointers(struct dump_state *d, dump_word_fn fn, void *ctx)
+{
+	struct snap *s = d->s;
+	u64 top = s->nreg ? s->reg[s->nreg - 1].base + s->reg[s->nreg - 1].size : 0;
+	int i, stop = 0;
+	for (i = 0; i < s->nth && !stop; i++) {
+		const struct dthread *t = &s->th[i];
+		u8 *words = NULL;
+		size_t nw = 0, k, nreg;
+		u64 lo = t->stk_lo & ~(u64)(s->ps - 1), hi = t->stk_hi, regs[17];
+		nreg = dump_context_registers(s, t, regs);
+		if (hi > lo && hi - lo <= (4u << 20)) {
+			nw = (size_t)((hi - lo) / s->ps);
+			words = malloc(nw * s->ps);
+			if (!words || snap_read_fill(s, lo, words, nw * s->ps) == nw * s->ps)
+				nw = 0; /* nothing readable */
+		}
+		for (k = 0; k < nreg + nw && !stop; k++) {
+			u64 v = 0;
+			if (k < nreg)
+				v = regs[k];
+			else
+				memcpy(&v, words + (k - nreg) * s->ps, s->ps); /* little-endian */
+			if (v < 0x10000 || v > top - 0x10000)
+				continue;
+			stop = fn(d, lo, hi, v, ctx);
+		}
+		free(words);
+	}
+}
+
+/* Indirectly referenced memory (Crashpad's algorithm): every register and
+ * every pointer-aligned word of each captured stack that points into
+ * readable memory outside that stack adds [v-128, v+384).  One level, with
+ * a budget of 16 MiB of windows. */
+#define PD_INDIRECT_BUDGET (16u << 20)
+
+static int
+dump_indirect_word(struct dump_state *d, u64 lo, u64 hi, u64 v, void *ctx)
+{
+	u64 *spent = ctx;
+	const struct dregion *r;
+	if (v >= lo && v < hi)
+		return 0; /* into this thread's own stack: already there */
+	r = snap_region_of(d->s, v);
+	if (!r || !snap_readable(r))
+		return 0;
+	dump_add_readable(d, v - 128, 512);
+	*spent += 512;
+	return *spent >= PD_INDIRECT_BUDGET;
+}
+
+static void
+dump_plan_indirect(struct dump_state *d)
+{
+	u64 spent = 0;
+	dump_scan_pointers(d, dump_indirect_word, &spent);
+	if (spent >= PD_INDIRECT_BUDGET)
+		vlog("indirectly referenced memory: budget of %u MiB spent", PD_INDIRECT_BUDGET >> 20);
+}
+
+/* MiniPlus (Windows Sysinternals Administrator's Reference, p. 234): the
+ * Mini content plus all private memory and the writable image and mapped
+ * pages, less the heaviest "area" over 512 MB (an area is every private
+ * allocation of one size; its weight is count times size), of which each
+ * 4 MB chunk that a register or stack word points into comes back. */
+struct mp_alloc { u64 base, size; int excluded; };
+
+struct mp_ctx { struct mp_alloc *a; int n; };
+
+static int
+dump_mp_word(struct dump_state *d, u64 lo, u64 hi, u64 v, void *ctx)
+{
+	struct mp_ctx *c = ctx;
+	int i;
+	(void)lo; (void)hi;
+	for (i = 0; i < c->n; i++)
+		if (c->a[i].excluded && v >= c->a[i].base && v < c->a[i].base + c->a[i].size) {
+			u64 chunk = c->a[i].base + ((v - c->a[i].base) & ~(u64)((4u << 20) - 1));
+			dump_add_readable(d, chunk, 4u << 20);
+		}
+	return 0;
+}
+
+static int
+mp_alloc_cmp(const void *x, const void *y)
+{
+	const struct mp_alloc *a = x, *b = y;
+	return a->size < b->size ? -1 : a->size > b->size;
+}
+
+/* Private allocations (by AllocationBase) and their committed readable
+ * sizes, in address order.  Returns how many, or -1. */
+static int
+mp_allocations(const struct snap *s, struct mp_alloc **out)
+{
+	struct mp_alloc *a = NULL;
+	int n = 0, cap = 0, i;
+	for (i = 0; i < s->nreg; i++) {
+		const struct dregion *r = &s->reg[i];
+		if (!snap_readable(r) || r->type != MEM_PRIVATE)
+			continue;
+		if (n && a[n - 1].base == r->alloc_base) {
+			a[n - 1].size += r->size;
+			continue;
+		}
+		if (vec_grow(&a, &cap, n, sizeof *a, 256) < 0) {
+			free(a);
+			return -1;
+		}
+		a[n].base = r->alloc_base;
+		a[n].size = r->size;
+		a[n].excluded = 0;
+		n++;
+	}
+	*out = a;
+	return n;
+}
+
+/* Marks the heaviest area over 512 MB excluded (sort by size, weigh runs
+ * of equal sizes) and records it in d. */
+static void
+mp_exclude_heaviest(struct dump_state *d, struct mp_alloc *a, int n)
+{
+	struct mp_alloc *s = n ? malloc(n * sizeof *s) : NULL;
+	u64 best_size = 0, best_weight = 0;
+	int best_count = 0, i, j;
+	if (!s)
+		return;
+	memcpy(s, a, n * sizeof *s);
+	qsort(s, n, sizeof *s, mp_alloc_cmp);
+	for (i = 0; i < n; i = j) {
+		for (j = i; j < n && s[j].size == s[i].size; j++)
+			;
+		if ((u64)(j - i) * s[i].size > best_weight) {
+			best_weight = (u64)(j - i) * s[i].size;
+			best_size = s[i].size;
+			best_count = j - i;
+		}
+	}
+	free(s);
+	if (best_weight <= (512ULL << 20))
+		return;
+	for (i = 0; i < n; i++)
+		a[i].excluded = a[i].size == best_size;
+	d->mp_excluded = best_weight;
+	d->mp_excluded_count = best_count;
+	d->mp_excluded_size = best_size;
+}
+
+static void
+dump_plan_miniplus(struct dump_state *d)
+{
+	const struct snap *s = d->s;
+	struct mp_alloc *a = NULL;
+	struct mp_ctx c;
+	int n = mp_allocations(s, &a), i, j;
+	if (n < 0)
+		return;
+	mp_exclude_heaviest(d, a, n);
+	/* candidates: private memory not excluded, writable image/mapped pages */
+	for (i = 0; i < s->nreg; i++) {
+		const struct dregion *r = &s->reg[i];
+		DWORD p = r->protect & 0xFF;
+		int ex = 0;
+		if (!snap_readable(r))
+			continue;
+		for (j = 0; j < n && r->type == MEM_PRIVATE; j++)
+			if (a[j].base == r->alloc_base && a[j].excluded)
+				ex = 1;
+		if ((r->type == MEM_PRIVATE && !ex) ||
+		    (r->type != MEM_PRIVATE && (p == PAGE_READWRITE || p == PAGE_WRITECOPY ||
+		                                p == PAGE_EXECUTE_READWRITE || p == PAGE_EXECUTE_WRITECOPY)))
+			dump_add_range(d, r->base, r->size);
+	}
+	/* second chance for the excluded area: chunks something points into */
+	if (d->mp_excluded) {
+		c.a = a;
+		c.n = n;
+		dump_scan_pointers(d, dump_mp_word, &c);
+	}
+	free(a);
+}
+
+/* The -64 view of a WOW64 process also holds what lets a reader switch to
+ * the x86 side (lldb reads the x86 CONTEXT at TEB64.TlsSlots[1] + 4,
+ * WOW64_TLS_CPURESERVED; WinDbg's !wow64exts.sw): that area, the 32-bit
+ * TEB, the 32-bit stack from ESP to its base and the code around EIP. */
+static void
+dump_plan_wow64_thread(struct dump_state *d, const struct dthread *t)
+{
+	struct snap *s = d->s;
+	u64 cpu, teb32, base, limit, lo;
+	u32 v = 0, esp = 0, eip = 0;
+	int ok = 1;
+	if (!t->teb)
+		return;
+	cpu = snap_ptr(s, t->teb + 0x1480 + 8, &ok); /* TlsSlots[1] */
+	if (ok && cpu) {
+		dump_add_readable(d, cpu, 4 + sizeof(WOW64_CONTEXT));
+		snap_read(s, cpu + 4 + offsetof(WOW64_CONTEXT, Esp), &esp, 4);
+		snap_read(s, cpu + 4 + offsetof(WOW64_CONTEXT, Eip), &eip, 4);
+	}
+	teb32 = dump_teb32(s, t->teb);
+	dump_add_readable(d, teb32, 0xFE4);
+	if (snap_read(s, teb32 + 4, &v, 4) < 0)
+		return;
+	base = v;
+	if (snap_read(s, teb32 + 8, &v, 4) < 0)
+		return;
+	limit = v;
+	lo = esp >= limit && esp < base ? esp - 4 : limit;
+	if (base > lo && base - lo <= (16u << 20))
+		dump_add_readable(d, lo, base - lo);
+	if (eip > 128)
+		dump_add_readable(d, eip - 128, 256);
+}
+
+/* Every stack (dump_stack_bounds; a stack pointer outside the TEB's stack
+ * adds the TEB's committed stack too, where the thread's OS frames are),
+ * 256 bytes around every instruction pointer and the exception address, as
+ * the -md write flags allow. */
+static void
+dump_plan_threads(struct dump_state *d)
+{
+	const struct snap *s = d->s;
+	const struct pd_event *ev = d->req->ev;
+	int i;
+	for (i = 0; i < s->nth; i++) {
+		const struct dthread *t = &s->th[i];
+		ULONG wf = d->req->callback ? t->write_flags : 0x7F;
+		if (t->stk_hi > t->stk_lo && (wf & 0x2 /* ThreadWriteStack */))
+			dump_add_readable(d, t->stk_lo, t->stk_hi - t->stk_lo);
+		if (t->alt_stack && t->stack_base > t->stack_limit && (wf & 0x2))
+			dump_add_readable(d, t->stack_limit, t->stack_base - t->stack_limit);
+		if (t->ctx_ok && t->ip > 128 && (wf & 0x10 /* ThreadWriteInstructionWindow */))
+			dump_add_readable(d, t->ip - 128, 256);
+		if (s->wow_native && (wf & 0x2))
+			dump_plan_wow64_thread(d, t);
+	}
+	if (ev && ev->has_exception && (u64)(ULONG_PTR)ev->rec.ExceptionAddress > 128)
+		dump_add_readable(d, (u64)(ULONG_PTR)ev->rec.ExceptionAddress - 128, 256);
+}
+
+/* Module sections: writable ones (DataSegs: the globals), code (CodeSegs),
+ * the headers (ModuleHeaders). */
+static void
+dump_plan_modules(struct dump_state *d, u64 mask)
+{
+	int i, k;
+	for (i = 0; i < d->s->nmod; i++) {
+		const struct dmodule *m = &d->s->mod[i];
+		for (k = 0; k < m->nwsec && (mask & MDT_DATASEGS); k++)
+			dump_add_readable(d, m->base + m->wsec[k].rva, m->wsec[k].size);
+		for (k = 0; k < m->ncsec && (mask & MDT_CODESEGS); k++)
+			dump_add_readable(d, m->base + m->csec[k].rva, m->csec[k].size);
+		if ((mask & MDT_MODULEHEADERS) && m->header_size)
+			dump_add_readable(d, m->base, m->header_size);
+	}
+}
+
+/* Plans the memory ranges of a MINIDUMP_TYPE mask (-mm and -ma are fixed
+ * masks). */
+static void
+dump_plan_memory(struct dump_state *d)
+{
+	const struct snap *s = d->s;
+	u64 mask = d->mask;
+	/* WithoutOptionalData drops what these flags would add */
+	u64 opt = mask & MDT_WITHOUTOPTIONAL ? mask & ~(u64)(MDT_PROCESSTHREADDATA | MDT_INDIRECT |
+	                                                     MDT_PRIVATERW) : mask;
+	int i;
+	if (mask & MDT_FULLMEMORY) {
+		for (i = 0; i < s->nreg; i++)
+			if (snap_readable(&s->reg[i]))
+				dump_add_range(d, s->reg[i].base, s->reg[i].size);
+		dump_coalesce(d, ~0ULL);
+		return;
+	}
+	dump_plan_threads(d);
+	dump_plan_modules(d, mask);
+	for (i = 0; i < s->nreg && !d->miniplus; i++) { /* (MiniPlus selects its own) */
+		const struct dregion *r = &s->reg[i];
+		if (!snap_readable(r))
+			continue;
+		if ((opt & MDT_PRIVATERW) && r->type == MEM_PRIVATE && (r->protect & 0xFF) == PAGE_READWRITE)
+			dump_add_range(d, r->base, r->size);
+		if ((mask & MDT_PRIVATEWC) && (r->protect & 0xFF) == PAGE_WRITECOPY)
+			dump_add_range(d, r->base, r->size);
+	}
+	if (opt & MDT_PROCESSTHREADDATA)
+		dump_plan_process_data(d);
+	if (opt & MDT_INDIRECT)
+		dump_plan_indirect(d);
+	if (d->miniplus)
+		dump_plan_miniplus(d);
+	/* Keep descriptors under 4 GiB each (DataSize is 32-bit). */
+	dump_coalesce(d, 0xFFFFF000ULL);
+	dump_limit_ranges(d, 4000);
+}
+
+/* The captured stack of a thread: the part of [stk_lo, stk_hi) that the
+ * planned ranges hold, within the range that contains its start. */
+static void
+dump_thread_stack(struct dump_state *d, struct dthread *t)
+{
+	u64 lo = t->stk_lo, hi = t->stk_hi;
+	int i;
+	t->stk_start = t->stk_size = 0;
+	if (hi <= lo)
+		return;
+	for (i = 0; i < d->nrng; i++) {
+		const struct range *r = &d->rng[i];
+		u64 e = r->start + r->size;
+		if (lo < r->start) {
+			/* SP fell into a hole (unreadable page): take what follows */
+			if (r->start < hi)
+				lo = r->start;
+			else
+				continue;
+		}
+		if (lo >= r->start && lo < e) {
+			t->stk_start = lo;
+			t->stk_size = (hi < e ? hi : e) - lo;
+			return;
+		}
+	}
+}
+
+/* FilterTriage (model: Breakpad's SanitizeStackCopy): in the stack part of
+ * [addr, addr+n), keep a word only if it is a small integer (|v| <= 4096),
+ * points into that thread's stack, or points into executable memory (return
+ * addresses); overwrite the rest with 0x0defaced.  Frames still walk; data
+ * such as strings and keys on the stacks is gone. */
+static void
+dump_sanitize_stacks(struct dump_state *d, u64 addr, u8 *bytes, u64 n)
+{
+	const struct snap *s = d->s;
+	const size_t ws = s->ps;
+	const u64 vmax = ws == 8 ? ~0ULL : 0xFFFFFFFFULL;
+	int i;
+	for (i = 0; i < s->nth; i++) {
+		const struct dthread *t = &s->th[i];
+		u64 lo = t->stk_start, hi = t->stk_start + t->stk_size, a;
+		if (!t->stk_size || hi <= addr || lo >= addr + n)
+			continue;
+		lo = ((lo < addr ? addr : lo) + ws - 1) & ~(u64)(ws - 1);
+		if (hi > addr + n)
+			hi = addr + n;
+		for (a = lo; a + ws <= hi; a += ws) {
+			u64 v = 0;
+			const struct dregion *r;
+			memcpy(&v, bytes + (a - addr), ws); /* little-endian */
+			if (v <= 4096 || v >= vmax - 4095 || (v >= t->stk_lo && v < t->stk_hi) ||
+			    (v >= t->stack_limit && v < t->stack_base))
+				continue;
+			r = snap_region_of(s, v);
+			if (r && r->state == MEM_COMMIT && (r->protect & 0xF0)) /* PAGE_EXECUTE* */
+				continue;
+			v = 0x0defaced0defacedULL; /* its low 4 bytes in the x86 view */
+			memcpy(bytes + (a - addr), &v, ws);
+		}
+	}
+}
+
+/* MemoryInfoList: every region, free ones included. */
+static int
+put_memory_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	const struct snap *s = d->s;
+	struct md_meminfo_list hl = { sizeof hl, sizeof(struct md_meminfo), (u64)s->nreg };
+	int i;
+	dir->rva = (u32)buf_add(b, &hl, sizeof hl, 8);
+	dir->size = (u32)(sizeof hl + sizeof(struct md_meminfo) * s->nreg);
+	for (i = 0; i < s->nreg; i++) {
+		struct md_meminfo mi;
+		const struct dregion *r = &s->reg[i];
+		memset(&mi, 0, sizeof mi);
+		mi.base = r->base;
+		mi.size = r->size;
+		mi.state = r->state;
+		mi.alloc_base = r->alloc_base;
+		mi.alloc_protect = r->alloc_protect;
+		mi.protect = r->protect;
+		mi.type = r->type;
+		buf_add(b, &mi, sizeof mi, 1);
+	}
+	return b->oom ? -1 : 1;
+}
+
+/* The stacks whose captured part starts in [start, start+size), laid at
+ * rva: their RVAs, where they end below 4 GiB (a stack RVA is 32-bit).
+ * Stacks copied into the metadata keep theirs. */
+static void
+dump_stacks_at(struct dump_state *d, u64 start, u64 size, u64 rva)
+{
+	int j;
+	for (j = 0; j < d->s->nth; j++) {
+		const struct dthread *t = &d->s->th[j];
+		if (t->stk_size && !t->stk_copied && t->stk_start >= start && t->stk_start < start + size &&
+		    rva + (t->stk_start - start) + t->stk_size < 0xFFFFFFFFULL)
+			d->stack_rvas[j] = (u32)(rva + (t->stk_start - start));
+	}
+}
+
+/* MemoryList, with the bytes right after it (Mini and custom dumps whose
+ * memory fits 32-bit RVAs).  Returns 1, or -1 (no memory, cancelled). */
+static int
+dump_put_memory_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	u32 n = (u32)d->nrng;
+	size_t descs;
+	int i;
+	dir->type = MD_MEMORYLIST;
+	dir->rva = (u32)buf_add(b, &n, 4, 4);
+	dir->size = 4 + 16 * n;
+	descs = buf_add(b, NULL, 16 * (size_t)n, 4);
+	for (i = 0; i < d->nrng; i++) {
+		struct md_memdesc md;
+		size_t at;
+		if (b->oom || dump_cancelled(d->req))
+			return -1;
+		at = buf_add(b, NULL, (size_t)d->rng[i].size, 16);
+		if (b->oom)
+			return -1;
+		snap_read_fill(d->s, d->rng[i].start, b->p + at, (size_t)d->rng[i].size);
+		if (d->mask & (MDT_FILTERTRIAGE | MDT_FILTERMEMORY))
+			dump_sanitize_stacks(d, d->rng[i].start, b->p + at, d->rng[i].size);
+		md.start = d->rng[i].start;
+		md.mem.size = (u32)d->rng[i].size;
+		md.mem.rva = (u32)at;
+		memcpy(b->p + descs + 16 * (size_t)i, &md, 16);
+		dump_stacks_at(d, md.start, md.mem.size, at);
+	}
+#ifdef _WIN64
+	if (b->len > 0xFFFFFFFFULL) {
+		warn("a mini dump over 4 GiB cannot be written");
+		return -1;
+	}
+#endif
+	return 1;
+}
+
+/* Memory64List: descriptors here, the blob last and gap-free (written by
+ * dump_write_blob).  A stack that would end past 4 GiB in the blob gets a
+ * copy in the buffer, because a thread's stack RVA is 32-bit.  Stacks in
+ * a blob are not filtered (FilterMemory is dropped from Flags). */
+static int
+dump_put_memory64(struct dump_state *d, struct buf *b, struct md_dir *dir)
+{
+	struct snap *s = d->s;
+	u64 n = (u64)d->nrng, acc, guess;
+	size_t base_at;
+	int i;
+	dir->type = MD_MEMORY64LIST;
+	dir->rva = (u32)buf_add(b, &n, 8, 8);
+	dir->size = (u32)(16 + 16 * n);
+	base_at = buf_add(b, NULL, 8, 1);
+	for (i = 0; i < d->nrng; i++) {
+		struct md_memdesc64 m = { d->rng[i].start, d->rng[i].size };
+		buf_add(b, &m, sizeof m, 1);
+		d->blob_size += m.size;
+	}
+	d->dropped |= MDT_FILTERMEMORY;
+	/* the blob starts at most here, after a copy of every stack */
+	guess = b->len + 4096;
+	for (i = 0; i < s->nth; i++)
+		guess += s->th[i].stk_size;
+	for (i = 0, acc = 0; i < d->nrng; acc += d->rng[i++].size)
+		dump_stacks_at(d, d->rng[i].start, d->rng[i].size, guess + acc);
+	for (i = 0; i < s->nth; i++) {
+		struct dthread *t = &s->th[i];
+		size_t at;
+		if (!t->stk_size || d->stack_rvas[i])
+			continue;
+		at = buf_add(b, NULL, (size_t)t->stk_size, 16);
+		if (b->oom)
+			return -1;
+		snap_read_fill(s, t->stk_start, b->p + at, (size_t)t->stk_size);
+		d->stack_rvas[i] = (u32)at;
+		t->stk_copied = 1;
+	}
+	d->blob_rva = (b->len + 4095) & ~(u64)4095;
+	memcpy(b->p + base_at, &d->blob_rva, 8);
+	for (i = 0; i < s->nth; i++) /* from the guess to where the blob really starts */
+		if (!s->th[i].stk_copied)
+			d->stack_rvas[i] = 0;
+	for (i = 0, acc = 0; i < d->nrng; acc += d->rng[i++].size)
+		dump_stacks_at(d, d->rng[i].start, d->rng[i].size, d->blob_rva + acc);
+	buf_add(b, NULL, (size_t)(d->blob_rva - b->len), 1);
+	return b->oom ? -1 : 1;
+}
+
+/* Each thread's Stack descriptor, now that its bytes have an RVA (none:
+ * an empty stack). */
+static void
+dump_patch_stacks(struct dump_state *d, struct buf *b)
+{
+	int i;
+	for (i = 0; i < d->s->nth; i++) {
+		struct md_thread *mt = (struct md_thread *)(b->p + d->threads_off + i * sizeof *mt);
+		struct md_memdesc sd;
+		memcpy(&sd, &mt->stack, sizeof sd);
+		sd.mem.rva = d->stack_rvas[i];
+		if (!sd.mem.rva)
+			sd.mem.size = 0;
+		memcpy(&mt->stack, &sd, sizeof sd);
+	}
+}
+
+/* =========================== Writer: Callbacks ========================== */
+/* -md: MiniDumpWriteDump's callback protocol, called as dbghelp calls it:
+ * IncludeThread and Thread for each thread, IncludeModule and Module for
+ * each module (FALSE leaves it out; the write flags it leaves out parts),
+ * then Memory until it returns FALSE or size 0 (ranges to add),
+ * RemoveMemory likewise (ranges to cut), and Cancel before writing. */
+
+/* Clears both blocks for the next call; flags is the Thread/ModuleWriteFlags
+ * default (the same union slot). */
+static void
+dump_call_reset(MINIDUMP_CALLBACK_INPUT *in, MINIDUMP_CALLBACK_OUTPUT *out, ULONG flags)
+{
+	memset(in, 0, sizeof *in);
+	memset(out, 0, sizeof *out);
+	out->ModuleWriteFlags = flags;
+}
+
+static BOOL
+dump_call(struct dump_state *d, ULONG type, MINIDUMP_CALLBACK_INPUT *in, MINIDUMP_CALLBACK_OUTPUT *out)
+{
+	in->ProcessId = d->s->pid;
+	in->ProcessHandle = d->s->process_handle;
+	in->CallbackType = type;
+	return d->req->callback(d->req->callback_param, in, out);
+}
+
+/* IncludeThread, then Thread: does the callback keep t?  t->write_flags
+ * gets what it left. */
+static int
+dump_callback_thread(struct dump_state *d, MINIDUMP_CALLBACK_INPUT *in, struct dthread *t)
+{
+	MINIDUMP_CALLBACK_OUTPUT out;
+	int ok;
+	dump_call_reset(in, &out, 0x7F);
+	in->IncludeThread.ThreadId = t->tid;
+	ok = dump_call(d, IncludeThreadCallback, in, &out);
+	t->write_flags = out.ThreadWriteFlags;
+	if (ok) {
+		dump_call_reset(in, &out, t->write_flags);
+		in->Thread.ThreadId = t->tid;
+		in->Thread.ThreadHandle = t->h;
+		if (t->ctx)
+			memcpy(&in->Thread.Context, t->ctx, sizeof(CONTEXT));
+		in->Thread.SizeOfContext = dump_context_size(d->s);
+		in->Thread.StackBase = t->stack_base;
+		in->Thread.StackEnd = t->stack_limit;
+		ok = dump_call(d, ThreadCallback, in, &out);
+		t->write_flags = out.ThreadWriteFlags;
+	}
+	return ok && (t->write_flags & 0x1 /* ThreadWriteThread */);
+}
+
+/* IncludeModule, then Module: does the callback keep m?  m->write_flags
+ * gets what it left. */
+static int
+dump_callback_module(struct dump_state *d, MINIDUMP_CALLBACK_INPUT *in, struct dmodule *m)
+{
+	MINIDUMP_CALLBACK_OUTPUT out;
+	int ok;
+	dump_call_reset(in, &out, 0x7F);
+	in->IncludeModule.BaseOfImage = m->base;
+	ok = dump_call(d, IncludeModuleCallback, in, &out);
+	m->write_flags = out.ModuleWriteFlags;
+	if (ok) {
+		dump_call_reset(in, &out, m->write_flags);
+		in->Module.FullPath = m->name;
+		in->Module.BaseOfImage = m->base;
+		in->Module.SizeOfImage = m->size;
+		in->Module.CheckSum = m->checksum;
+		in->Module.TimeDateStamp = m->timestamp;
+		memcpy(&in->Module.VersionInfo, &m->ver, sizeof m->ver);
+		in->Module.CvRecord = m->cv;
+		in->Module.SizeOfCvRecord = m->cv_len;
+		in->Module.MiscRecord = m->misc;
+		in->Module.SizeOfMiscRecord = m->misc_len;
+		ok = dump_call(d, ModuleCallback, in, &out);
+		m->write_flags = out.ModuleWriteFlags;
+	}
+	return ok && (m->write_flags & 0x1 /* ModuleWriteModule */);
+}
+
+/* A kept module loses the parts its write flags leave out. */
+static void
+dump_module_flags(struct dmodule *m)
+{
+	if (!(m->write_flags & 0x8)) { /* ModuleWriteCvRecord */
+		free(m->cv);
+		m->cv = NULL;
+	}
+	if (!(m->write_flags & 0x4)) { /* ModuleWriteMiscRecord */
+		free(m->misc);
+		m->misc = NULL;
+	}
+	if (!(m->write_flags & 0x2)) /* ModuleWriteDataSeg */
+		m->nwsec = 0;
+	if (!(m->write_flags & 0x40)) /* ModuleWriteCodeSegs */
+		m->ncsec = 0;
+}
+
+/* Thread and module callbacks; before the plan.  Threads left out move to
+ * the end (still held: thawed with the rest), modules left out are freed.
+ * Returns -1 on no memory. */
 static int
 dump_callbacks_select(struct dump_state *d)
 {
+	struct snap *s = d->s;
 	MINIDUMP_CALLBACK_INPUT *in = _aligned_malloc(sizeof *in, 16);
-	MINIDUMP_CALLBACK_OUTPUT out;
 	int i, keep;
 	if (!in)
 		return -1;
-	d->nth_all = d->nth;
-	for (i = 0, keep = 0; i < d->nth; i++) {
-		struct dthread *t = &d->th[i], tmp;
-		int ok;
-		dump_call_reset(in, &out, 0x7F);
-		in->IncludeThread.ThreadId = t->tid;
-		ok = dump_call(d, IncludeThreadCallback, in, &out);
-		t->write_flags = out.ThreadWriteFlags;
-		if (ok) {
-			dump_call_reset(in, &out, t->write_flags);
-			in->Thread.ThreadId = t->tid;
-			in->Thread.ThreadHandle = t->h;
-			if (t->ctx)
-				memcpy(&in->Thread.Context, t->ctx, sizeof(CONTEXT));
-			in->Thread.SizeOfContext = d->x86 ? sizeof(WOW64_CONTEXT) : sizeof(CONTEXT);
-			in->Thread.StackBase = t->stack_base;
-			in->Thread.StackEnd = t->stack_limit;
-			ok = dump_call(d, ThreadCallback, in, &out);
-			t->write_flags = out.ThreadWriteFlags;
-		}
-		if (!ok || !(t->write_flags & 0x1 /* ThreadWriteThread */)) {
-			vlog("callback: thread %lu left out\n", t->tid);
+	for (i = 0, keep = 0; i < s->nth; i++) {
+		struct dthread tmp;
+		if (!dump_callback_thread(d, in, &s->th[i])) {
+			vlog("callback: thread %lu left out", s->th[i].tid);
 			continue;
 		}
-		/* keep: move to the front; excluded ones stay suspended at the end */
-		tmp = d->th[keep];
-		d->th[keep] = *t;
-		*t = tmp;
-		keep++;
+		tmp = s->th[keep];
+		s->th[keep++] = s->th[i];
+		s->th[i] = tmp;
 	}
-	d->nth = keep;
-	for (i = 0, keep = 0; i < d->nmod; i++) {
-		struct dmodule *m = &d->mod[i];
-		int ok;
-		dump_call_reset(in, &out, 0x7F);
-		in->IncludeModule.BaseOfImage = m->base;
-		ok = dump_call(d, IncludeModuleCallback, in, &out);
-		m->write_flags = out.ModuleWriteFlags;
-		if (ok) {
-			dump_call_reset(in, &out, m->write_flags);
-			in->Module.FullPath = m->name;
-			in->Module.BaseOfImage = m->base;
-			in->Module.SizeOfImage = m->size;
-			in->Module.CheckSum = m->checksum;
-			in->Module.TimeDateStamp = m->timestamp;
-			memcpy(&in->Module.VersionInfo, &m->ver, sizeof m->ver);
-			in->Module.CvRecord = m->cv;
-			in->Module.SizeOfCvRecord = m->cv_len;
-			in->Module.MiscRecord = m->misc;
-			in->Module.SizeOfMiscRecord = m->misc_len;
-			ok = dump_call(d, ModuleCallback, in, &out);
-			m->write_flags = out.ModuleWriteFlags;
-		}
-		if (!ok || !(m->write_flags & 0x1 /* ModuleWriteModule */)) {
-			vlog("callback: module %s left out\n", u8s(m->name ? m->name : L"?"));
+	s->nth = keep;
+	for (i = 0, keep = 0; i < s->nmod; i++) {
+		struct dmodule *m = &s->mod[i];
+		if (!dump_callback_module(d, in, m)) {
+			vlog("callback: module %s left out", u8s(m->name ? m->name : L"?"));
 			free(m->name);
 			free(m->cv);
 			free(m->misc);
 			continue;
 		}
-		if (!(m->write_flags & 0x8)) { /* ModuleWriteCvRecord */
-			free(m->cv);
-			m->cv = NULL;
-		}
-		if (!(m->write_flags & 0x4)) { /* ModuleWriteMiscRecord */
-			free(m->misc);
-			m->misc = NULL;
-		}
-		if (!(m->write_flags & 0x2)) /* ModuleWriteDataSeg */
-			m->nwsec = 0;
-		if (!(m->write_flags & 0x40)) /* ModuleWriteCodeSegs */
-			m->ncsec = 0;
-		d->mod[keep++] = *m;
+		dump_module_flags(m);
+		s->mod[keep++] = *m;
 	}
-	d->nmod = keep;
+	s->nmod = keep;
 	_aligned_free(in);
 	return 0;
 }
@@ -3480,283 +4934,158 @@ dump_callbacks_memory(struct dump_state *d)
 	return cancel;
 }
 
-/* The -64 view of a WOW64 process also holds what lets a reader switch to
- * the x86 side (lldb reads the x86 CONTEXT at TEB64.TlsSlots[1] + 4,
- * WOW64_TLS_CPURESERVED; WinDbg's !wow64exts.sw): that area, the 32-bit
- * TEB, the 32-bit stack from ESP to its base and the code around EIP. */
-static void
-dump_plan_wow64_thread(struct dump_state *d, const struct dthread *t)
-{
-	u64 cpu, teb32, base, limit, lo;
-	u32 v = 0, esp = 0, eip = 0;
-	int ok = 1;
-	if (!t->teb)
-		return;
-	cpu = w32_read_ptr(d->h, t->teb + 0x1480 + 8, &ok); /* TlsSlots[1] */
-	if (ok && cpu) {
-		dump_add_readable(d, cpu, 4 + sizeof(WOW64_CONTEXT));
-		w32_read(d->h, cpu + 4 + offsetof(WOW64_CONTEXT, Esp), &esp, 4);
-		w32_read(d->h, cpu + 4 + offsetof(WOW64_CONTEXT, Eip), &eip, 4);
-	}
-	teb32 = dump_teb32(d, t->teb);
-	dump_add_readable(d, teb32, 0xFE4);
-	if (w32_read(d->h, teb32 + 4, &v, 4) < 0)
-		return;
-	base = v;
-	if (w32_read(d->h, teb32 + 8, &v, 4) < 0)
-		return;
-	limit = v;
-	lo = esp >= limit && esp < base ? esp - 4 : limit;
-	if (base > lo && base - lo <= (16u << 20))
-		dump_add_readable(d, lo, base - lo);
-	if (eip > 128)
-		dump_add_readable(d, eip - 128, 256);
-}
+/* ============================= Writer: Plan ============================= */
+/* Collect, plan and lay out one dump.  dump_streams[] has one row per
+ * stream, in file order: its type, the MINIDUMP_TYPE bits that ask for it
+ * (0: every dump), the bits that leave it out, and its put function, which
+ * appends the stream to the buffer and fills its directory entry (1), has
+ * nothing to write (0: a wanted stream that wrote nothing takes its bits
+ * out of the header's Flags), or ran out of memory (-1).  The memory list
+ * comes after them, then the header. */
 
-/* Plans the memory ranges of a MINIDUMP_TYPE mask (minidump-writer-spec.md
- * section 1.4; -mm and -ma are fixed masks). */
-static int
-dump_plan_memory(struct dump_state *d, u64 mask)
+typedef int (*dump_put_fn)(struct dump_state *, struct buf *, struct md_dir *);
+
+static const struct dump_stream {
+	u32 type;
+	u64 want, unless;
+	dump_put_fn put;
+} dump_streams[] = {
+	{ MD_SYSTEMINFO, 0, 0, put_system_info },
+	{ MD_MISCINFO, 0, 0, put_misc_info },
+	{ MD_THREADLIST, 0, 0, put_thread_list },
+	{ MD_THREADINFOLIST, MDT_THREADINFO, 0, put_thread_info },
+	{ MD_THREADNAMES, 0, MDT_FILTERTRIAGE, put_thread_names },
+	{ MD_UNLOADEDMODULELIST, MDT_UNLOADEDMODULES, 0, put_unloaded },
+	{ MD_MODULELIST, 0, 0, put_modules },
+	{ MD_EXCEPTION, 0, 0, put_exception },
+	{ MD_MEMORYINFOLIST, MDT_FULLMEMORYINFO, 0, put_memory_info },
+	{ MD_HANDLEDATA, MDT_HANDLEDATA, 0, put_handles },
+	{ MD_PROCESSVMCOUNTERS, 0, MDT_FILTERTRIAGE, put_vm_counters },
+	{ MD_TOKEN, MDT_TOKEN, 0, put_tokens },
+	{ MD_COMMENTA, 0, 0, put_comment_a },
+	{ MD_COMMENTW, 0, 0, put_comment_w },
+};
+#define NSTREAMS (sizeof dump_streams / sizeof dump_streams[0])
+
+/* ProcDump: "CLR processes are dumped as Full (-ma)" when MiniPlus is asked. */
+static void
+dump_miniplus_clr(struct dump_state *d)
 {
 	int i;
-	/* WithoutOptionalData drops what these flags would add */
-	u64 opt = mask & MDT_WITHOUTOPTIONAL ? mask & ~(u64)(MDT_PROCESSTHREADDATA | MDT_INDIRECT |
-	                                                     MDT_PRIVATERW) : mask;
-	if (mask & MDT_FULLMEMORY) {
-		for (i = 0; i < d->nreg; i++)
-			if (dump_readable(&d->reg[i]))
-				dump_add_range(d, d->reg[i].base, d->reg[i].size);
-		dump_coalesce(d, ~0ULL);
-		return 0;
-	}
-	/* Mini: every stack from SP (less one word) to its base, and 256 bytes
-	 * around every instruction pointer. */
-	for (i = 0; i < d->nth; i++) {
-		struct dthread *t = &d->th[i];
-		ULONG wf = d->req->callback ? t->write_flags : 0x7F;
-		if (t->stack_base > t->stack_limit && (wf & 0x2 /* ThreadWriteStack */)) {
-			u64 lo = t->sp - d->ps;
-			if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
-				lo = t->stack_limit;
-			dump_add_readable(d, lo, t->stack_base - lo);
+	for (i = 0; i < d->s->nmod && d->miniplus; i++)
+		if (d->s->mod[i].name && path_is_clr(d->s->mod[i].name)) {
+			out("%s MiniPlus: %s is loaded; writing a Full dump instead.\n", stamp(),
+			    u8s(path_basename(d->s->mod[i].name)));
+			d->mask = MDT_FULL;
+			d->miniplus = 0;
 		}
-		if (t->ctx_ok && t->ip > 128 && (wf & 0x10 /* ThreadWriteInstructionWindow */))
-			dump_add_readable(d, t->ip - 128, 256);
-		if (d->wow_native && (wf & 0x2))
-			dump_plan_wow64_thread(d, t);
-	}
-	if (d->req->ev && d->req->ev->has_exception) {
-		u64 a = (u64)(ULONG_PTR)d->req->ev->rec.ExceptionAddress;
-		if (a > 128)
-			dump_add_readable(d, a - 128, 256);
-	}
-	for (i = 0; i < d->nmod; i++) {
-		const struct dmodule *m = &d->mod[i];
-		int k;
-		if (mask & MDT_DATASEGS) /* every writable section: the globals */
-			for (k = 0; k < m->nwsec; k++)
-				dump_add_readable(d, m->base + m->wsec[k].rva, m->wsec[k].size);
-		if (mask & MDT_CODESEGS)
-			for (k = 0; k < m->ncsec; k++)
-				dump_add_readable(d, m->base + m->csec[k].rva, m->csec[k].size);
-		if ((mask & MDT_MODULEHEADERS) && m->header_size)
-			dump_add_readable(d, m->base, m->header_size);
-	}
-	for (i = 0; i < d->nreg && !d->miniplus; i++) { /* (MiniPlus selects its own) */
-		const struct dregion *r = &d->reg[i];
-		if (!dump_readable(r))
-			continue;
-		if ((opt & MDT_PRIVATERW) && r->type == MEM_PRIVATE && (r->protect & 0xFF) == PAGE_READWRITE)
-			dump_add_range(d, r->base, r->size);
-		if ((mask & MDT_PRIVATEWC) && (r->protect & 0xFF) == PAGE_WRITECOPY)
-			dump_add_range(d, r->base, r->size);
-	}
-	if (opt & MDT_PROCESSTHREADDATA)
-		dump_plan_process_data(d);
-	if (opt & MDT_INDIRECT)
-		dump_plan_indirect(d);
-	if (d->miniplus)
-		dump_plan_miniplus(d);
-	/* Keep descriptors under 4 GiB each (DataSize is 32-bit). */
-	dump_coalesce(d, 0xFFFFF000ULL);
-	dump_limit_ranges(d, 4000);
+}
+
+/* Everything the streams show, read from the frozen target.  0 or -1. */
+static int
+dump_collect(struct dump_state *d)
+{
+	struct snap *s = d->s;
+	int i;
+	s->ops->threads(s, (d->mask & MDT_XSTATE) != 0);
+	if (s->ops->regions(s) < 0)
+		return -1;
+	s->ops->process(s);
+	for (i = 0; i < s->nth; i++)
+		dump_stack_bounds(s, &s->th[i]);
+	dump_collect_modules(s);
+	dump_miniplus_clr(d);
+	if (d->mask & MDT_UNLOADEDMODULES)
+		dump_collect_unloaded(s);
+	if (d->mask & MDT_HANDLEDATA)
+		s->ops->handles(s, !(d->mask & MDT_FILTERTRIAGE)); /* triage: types only */
+	if (d->mask & MDT_TOKEN)
+		s->ops->tokens(s);
+	dump_collect_sysinfo(d);
+	dump_collect_misc(d);
 	return 0;
 }
 
-/* MINIDUMP_MISC_INFO_5.XStateData (XSTATE_CONFIG_FEATURE_MSC_INFO): the
- * size of the thread contexts and, from KUSER_SHARED_DATA.XState (the
- * XSTATE_CONFIGURATION at 0x7FFE03D8, as dbghelp copies it), the enabled
- * features and each one's offset and size in the XSAVE area. */
-static void
-dump_misc_xstate(struct md_misc5 *mi, u32 context_size)
+/* The memory ranges and the captured stacks, the -md callbacks having
+ * their say.  0 or -1 (no memory, or the callback cancelled). */
+static int
+dump_plan(struct dump_state *d)
 {
-#ifdef _WIN64
-	const u8 *cfg = (const u8 *)(ULONG_PTR)0x7FFE03D8;
-	u64 enabled;
 	int i;
-	memcpy(&enabled, cfg, 8);
-	mi->xs_size = 16 + 8 * 64;
-	mi->xs_context_size = context_size;
-	mi->xs_enabled = enabled;
-	for (i = 0; i < 64; i++)
-		if (enabled & (1ULL << i))
-			memcpy(&mi->xs_features[i], cfg + 24 + 8 * i, 8);
-#else
-	(void)mi;
-	(void)context_size;
-#endif
+	if (d->req->callback && dump_callbacks_select(d) < 0)
+		return -1;
+	dump_plan_memory(d);
+	if (d->req->callback && dump_callbacks_memory(d)) {
+		warn("the -md callback DLL cancelled the dump");
+		return -1;
+	}
+	for (i = 0; i < d->s->nth; i++) /* from the final ranges: a callback may have cut into a stack */
+		dump_thread_stack(d, &d->s->th[i]);
+	if (d->mp_excluded)
+		out("%s MiniPlus: left out %d allocations of %llu MB (%llu MB); referenced 4 MB chunks kept.\n",
+		    stamp(), d->mp_excluded_count, d->mp_excluded_size >> 20, d->mp_excluded >> 20);
+	return 0;
 }
 
-/* MiscInfo processor power (level 2): CallNtPowerInformation's
- * PROCESSOR_POWER_INFORMATION of CPU 0, from powrprof.dll if it is there. */
-static void
-dump_misc_power(struct md_misc5 *mi)
+/* Lays the whole dump out in b (offsets are file offsets): the header, a
+ * directory with room for every row, the streams of the table, the memory
+ * list (a Memory64List's bytes follow the buffer: d->blob_*), the stack
+ * RVAs and the header.  The signature stays 0: it is written last, after
+ * everything else is on disk.  0 or -1. */
+static int
+dump_layout(struct dump_state *d, struct buf *b)
 {
-	typedef LONG (WINAPI *fn_power)(int, PVOID, ULONG, PVOID, ULONG);
-	struct { ULONG number, max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle; } ppi[64];
-	HMODULE pp = LoadLibraryW(L"powrprof.dll");
-	fn_power f = pp ? (fn_power)(void (*)(void))GetProcAddress(pp, "CallNtPowerInformation") : NULL;
-	SYSTEM_INFO si;
-	GetSystemInfo(&si);
-	if (f && si.dwNumberOfProcessors <= 64 &&
-	    f(11 /* ProcessorInformation */, NULL, 0, ppi, sizeof ppi[0] * si.dwNumberOfProcessors) == 0 &&
-	    ppi[0].max_mhz) {
-		mi->m1.flags1 |= 0x4; /* PROCESSOR_POWER_INFO */
-		mi->max_mhz = ppi[0].max_mhz;
-		mi->cur_mhz = ppi[0].cur_mhz;
-		mi->mhz_limit = ppi[0].mhz_limit;
-		mi->max_idle = ppi[0].max_idle;
-		mi->cur_idle = ppi[0].cur_idle;
-	}
-	if (pp)
-		FreeLibrary(pp);
-}
+	struct md_dir dir[NSTREAMS + 1];
+	struct md_header hd;
+	size_t dir_off, i;
+	u32 nd = 0;
+	u64 planned = 0;
+	int w;
 
-/* MiscInfo levels 3-4: the target's integrity level, the time zone, the
- * OS build string and which writer wrote the dump. */
-static void
-dump_misc_more(struct dump_state *d, struct md_misc5 *mi)
-{
-	TIME_ZONE_INFORMATION tz;
-	HANDLE tok;
-	DWORD id;
-	HKEY key;
-	OSVERSIONINFOEXW v;
-	wchar_t lab[128] = L"", w[260];
-	DWORD n = sizeof lab;
-
-	if (OpenProcessToken(d->h, TOKEN_QUERY, &tok)) {
-		u8 buf[64];
-		DWORD got;
-		if (GetTokenInformation(tok, TokenIntegrityLevel, buf, sizeof buf, &got)) {
-			PSID sid = ((TOKEN_MANDATORY_LABEL *)buf)->Label.Sid;
-			UCHAR cnt = *GetSidSubAuthorityCount(sid);
-			if (cnt) {
-				mi->integrity = *GetSidSubAuthority(sid, cnt - 1);
-				mi->m1.flags1 |= 0x10; /* PROCESS_INTEGRITY */
-			}
-		}
-		CloseHandle(tok);
-	}
-	id = GetTimeZoneInformation(&tz);
-	if (id != TIME_ZONE_ID_INVALID) {
-		_Static_assert(sizeof tz == 172, "TIME_ZONE_INFORMATION");
-		memcpy(mi->tz, &tz, sizeof tz);
-		mi->tz_id = id;
-		mi->m1.flags1 |= 0x40; /* TIMEZONE */
-	}
-	memset(&v, 0, sizeof v);
-	v.dwOSVersionInfoSize = sizeof v;
-	if (nt.RtlGetVersion)
-		nt.RtlGetVersion(&v);
-	if (!RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", 0,
-	                   KEY_QUERY_VALUE, &key)) {
-		if (RegQueryValueExW(key, L"BuildLabEx", NULL, NULL, (BYTE *)lab, &n) != 0) {
-			n = sizeof lab;
-			if (RegQueryValueExW(key, L"BuildLab", NULL, NULL, (BYTE *)lab, &n) != 0)
-				lab[0] = 0;
-		}
-		lab[127] = 0;
-		RegCloseKey(key);
-	}
-	if (lab[0])
-		swprintf(w, 260, L"%ls", lab);
-	else
-		swprintf(w, 260, L"%lu.%lu.%lu", v.dwMajorVersion, v.dwMinorVersion, v.dwBuildNumber);
-	memcpy(mi->build, w, (wcslen(w) + 1) * 2);
-	swprintf(w, 40, L"procdump.c." PD_ARCH "," PD_VERSION_W);
-	memcpy(mi->dbg_bld, w, (wcslen(w) + 1) * 2);
-	mi->m1.flags1 |= 0x100; /* BUILDSTRING */
-}
-
-/* The captured stack of a thread: the part of [SP-word, StackBase) that the
- * planned ranges hold, within the range that contains SP. */
-static void
-dump_thread_stack(struct dump_state *d, struct dthread *t)
-{
-	u64 lo, hi = t->stack_base;
-	int i;
-	t->stk_start = t->stk_size = 0;
-	if (t->stack_base <= t->stack_limit)
-		return;
-	lo = t->sp - d->ps;
-	if (!t->ctx_ok || t->sp < t->stack_limit || t->sp > t->stack_base)
-		lo = t->stack_limit;
-	for (i = 0; i < d->nrng; i++) {
-		const struct range *r = &d->rng[i];
-		u64 e = r->start + r->size;
-		if (lo < r->start) {
-			/* SP fell into a hole (unreadable page): take what follows */
-			if (r->start < hi)
-				lo = r->start;
-			else
-				continue;
-		}
-		if (lo >= r->start && lo < e) {
-			t->stk_start = lo;
-			t->stk_size = (hi < e ? hi : e) - lo;
-			return;
-		}
-	}
-}
-
-/* FilterTriage (model: Breakpad's SanitizeStackCopy): in the stack part of
- * [addr, addr+n), keep a word only if it is a small integer (|v| <= 4096),
- * points into that thread's stack, or points into executable memory (return
- * addresses); overwrite the rest with 0x0defaced.  Frames still walk; data
- * such as strings and keys on the stacks is gone. */
-static void
-dump_sanitize_stacks(struct dump_state *d, u64 addr, u8 *bytes, u64 n)
-{
-	const size_t ws = d->ps;
-	const u64 vmax = ws == 8 ? ~0ULL : 0xFFFFFFFFULL;
-	int i;
-	for (i = 0; i < d->nth; i++) {
-		const struct dthread *t = &d->th[i];
-		u64 lo = t->stk_start, hi = t->stk_start + t->stk_size, a;
-		if (!t->stk_size || hi <= addr || lo >= addr + n)
+	memset(dir, 0, sizeof dir);
+	memset(&hd, 0, sizeof hd);
+	buf_add(b, NULL, sizeof hd, 1);
+	dir_off = buf_add(b, NULL, sizeof dir, 4);
+	for (i = 0; i < NSTREAMS; i++) {
+		const struct dump_stream *r = &dump_streams[i];
+		if ((r->want && !(d->mask & r->want)) || (d->mask & r->unless))
 			continue;
-		if (lo < addr)
-			lo = addr;
-		if (hi > addr + n)
-			hi = addr + n;
-		lo = (lo + ws - 1) & ~(u64)(ws - 1);
-		for (a = lo; a + ws <= hi; a += ws) {
-			u64 v = 0;
-			const struct dregion *r;
-			memcpy(&v, bytes + (a - addr), ws); /* little-endian */
-			if (v <= 4096 || v >= vmax - 4095)
-				continue;
-			if (v >= t->stack_limit && v < t->stack_base)
-				continue;
-			r = dump_region_of(d, v);
-			if (r && r->state == MEM_COMMIT && (r->protect & 0xF0)) /* PAGE_EXECUTE* */
-				continue;
-			v = 0x0defaced0defacedULL; /* its low 4 bytes in the x86 view */
-			memcpy(bytes + (a - addr), &v, ws);
-		}
+		if ((w = r->put(d, b, &dir[nd])) < 0 || b->oom)
+			return -1;
+		if (w)
+			dir[nd++].type = r->type;
+		else
+			d->dropped |= r->want;
 	}
+	for (i = 0; i < (size_t)d->nrng; i++)
+		planned += d->rng[i].size;
+	/* RVAs are 32-bit: a large custom selection goes to a Memory64List;
+	 * MiniPlus always does, as Full (rule 5 of the writer spec) */
+	d->full = (d->mask & MDT_FULLMEMORY) || planned > (7ULL << 29) || d->miniplus;
+	d->stack_rvas = xcalloc(d->s->nth ? d->s->nth : 1, sizeof *d->stack_rvas);
+	if (!d->stack_rvas)
+		return -1;
+	w = d->full ? dump_put_memory64(d, b, &dir[nd]) : dump_put_memory_list(d, b, &dir[nd]);
+	if (w < 0 || b->oom)
+		return -1;
+	nd++;
+	dump_patch_stacks(d, b);
+	hd.version = 0xA793;
+	hd.nstreams = nd;
+	hd.dir_rva = (u32)dir_off;
+	hd.timestamp = (u32)time(NULL);
+	hd.flags = d->mask & ~d->dropped; /* what was asked and could be honoured */
+	memcpy(b->p, &hd, sizeof hd);
+	memcpy(b->p + dir_off, dir, sizeof dir);
+	return 0;
 }
+
+/* ============================= Writer: File ============================= */
+/* One dump file: created under a temporary name in the target folder,
+ * written sequentially (the Memory64 blob through a double-buffered write
+ * queue), signature last, renamed into place only when complete; on any
+ * failure the partial file is removed.  dump_write() is the writer's entry
+ * point; -dbghelp hands the same request to the system's MiniDumpWriteDump. */
 
 /* Double-buffered copy of target memory to the file: the worker thread
  * writes one buffer while the caller reads the next. */
@@ -3769,6 +5098,8 @@ struct wq {
 	volatile LONG quit;
 };
 
+#define WQ_CHUNK (4u << 20)
+
 static DWORD WINAPI
 wq_worker(void *arg)
 {
@@ -3776,17 +5107,15 @@ wq_worker(void *arg)
 	unsigned k;
 	for (k = 0;; k++) {
 		int i = k & 1;
-		DWORD put;
+		DWORD e;
 		WaitForSingleObject(q->go[i], INFINITE);
 		if (q->quit)
 			return 0;
-		if (!q->err && (!WriteFile(q->file, q->b[i], q->len[i], &put, NULL) || put != q->len[i]))
-			q->err = GetLastError() ? (LONG)GetLastError() : ERROR_WRITE_FAULT;
+		if (!q->err && (e = w32_write_all(q->file, q->b[i], q->len[i])))
+			q->err = (LONG)e;
 		SetEvent(q->done[i]);
 	}
 }
-
-#define WQ_CHUNK (4u << 20)
 
 static int
 wq_start(struct wq *q, HANDLE file)
@@ -3831,567 +5160,116 @@ wq_stop(struct wq *q)
 	}
 }
 
+/* The Memory64 blob: every range in order, in 4 MiB chunks, reading the
+ * next while the worker writes the last.  0 or -1 (after a message; a
+ * cancellation by -at is reported by the caller). */
 static int
-dump_cancelled(const struct pd_dump_req *r)
+dump_write_blob(struct dump_state *d, HANDLE file)
 {
-	if (r->deadline > 0 && now_sec() > r->deadline) {
-		((struct pd_dump_req *)r)->timed_out = 1;
-		return 1;
+	struct wq q;
+	unsigned k = 0;
+	int i;
+	if (wq_start(&q, file) < 0) {
+		wq_stop(&q);
+		return -1;
 	}
-	return r->cancel && *r->cancel;
-}
-
-/* A zeroed context that still names the CPU (ContextFlags), for a thread
- * whose context could not be read: readers expect one per thread. */
-static void
-dump_context_cpu(const struct dump_state *d, u8 *ctx)
-{
-#ifdef _WIN64
-	DWORD cpu = d->x86 ? WOW64_CONTEXT_i386 : CONTEXT_AMD64;
-	memcpy(ctx + (d->x86 ? offsetof(WOW64_CONTEXT, ContextFlags) : offsetof(CONTEXT, ContextFlags)), &cpu, 4);
-#else
-	DWORD cpu = CONTEXT_i386;
-	(void)d;
-	memcpy(ctx + offsetof(CONTEXT, ContextFlags), &cpu, 4);
-#endif
-}
-
-/* Builds the whole dump.  Metadata (and, for Mini, the memory bytes) are
- * laid out in one buffer whose offsets are the file offsets; Full memory is
- * streamed after it as the Memory64 blob. */
-static int
-dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *res)
-{
-	const struct pd_dump_req *rq = d->req;
-	struct buf b = { 0 };
-	struct md_dir dir[20];
-	int nd = 0, i, rc = -1;
-	struct md_header hd;
-	size_t dir_off, threads_off, mem_off = 0;
-	u64 blob_rva = 0, blob_size = 0, bad = 0;
-	u32 *stack_rvas = NULL;
-	DWORD put;
-	u64 mask = d->mask;
-	int full = (mask & MDT_FULLMEMORY) != 0;
-	u64 planned = 0;
-	const u32 ctx_size = d->x86 ? (u32)sizeof(WOW64_CONTEXT) : (u32)sizeof(CONTEXT);
-	int xstate = 0;            /* some thread has an XState context */
-
-	for (i = 0; i < d->nrng; i++)
-		planned += d->rng[i].size;
-	/* RVAs are 32-bit: a large custom selection goes to Memory64List too;
-	 * MiniPlus always does, as Full (rule 5 of the writer spec) */
-	if (planned > (7ULL << 29) || d->miniplus)
-		full = 1;
-
-	memset(dir, 0, sizeof dir);
-	memset(&hd, 0, sizeof hd);
-	buf_add(&b, NULL, sizeof hd, 1);
-	dir_off = buf_add(&b, NULL, sizeof dir, 4); /* trimmed to nd entries below */
-
-	dump_system_info(&b, &dir[nd++], d->x86 || sizeof(void *) == 4);
-
-	{ /* MiscInfo: level 5, or level 2 for triage (no build strings) */
-		struct md_misc5 mi;
-		int triage = (mask & MDT_FILTERTRIAGE) != 0;
-		memset(&mi, 0, sizeof mi);
-		mi.m1.size = triage ? 44 : sizeof mi;
-		mi.m1.flags1 = 0x1 | 0x2; /* PROCESS_ID, PROCESS_TIMES */
-		mi.m1.pid = d->pid;
-		mi.m1.create = ticks_to_time_t(d->create_time);
-		mi.m1.user = (u32)((d->user_time + 5000000) / 10000000);
-		mi.m1.kernel = (u32)((d->kernel_time + 5000000) / 10000000);
-		dump_misc_power(&mi);
-		if (!triage)
-			dump_misc_more(d, &mi);
-		for (i = 0; i < d->nth && !triage; i++)
-			if (d->th[i].xlen) { /* XStateData: the machine's XSTATE_CONFIGURATION */
-				xstate = 1;
-				dump_misc_xstate(&mi, d->th[i].xlen);
+	for (i = 0; i < d->nrng && !q.err; i++) {
+		u64 a = d->rng[i].start, left = d->rng[i].size;
+		while (left && !q.err) {
+			int bi = k++ & 1;
+			DWORD n = left > WQ_CHUNK ? WQ_CHUNK : (DWORD)left;
+			if (dump_cancelled(d->req)) {
+				q.err = ERROR_CANCELLED;
 				break;
 			}
-		dir[nd].type = MD_MISCINFO;
-		dir[nd].size = mi.m1.size;
-		dir[nd++].rva = (u32)buf_add(&b, &mi, mi.m1.size, 4);
-	}
-
-	{ /* ThreadList: entries now, contexts after; stack RVAs patched later */
-		u32 n = (u32)d->nth, prio_class = GetPriorityClass(d->h);
-		size_t off = buf_add(&b, &n, 4, 4);
-		threads_off = buf_add(&b, NULL, sizeof(struct md_thread) * n, 4);
-		dir[nd].type = MD_THREADLIST;
-		dir[nd].size = 4 + sizeof(struct md_thread) * n;
-		dir[nd++].rva = (u32)off;
-		for (i = 0; i < d->nth; i++) {
-			struct dthread *t = &d->th[i];
-			struct md_thread mt;
-			memset(&mt, 0, sizeof mt);
-			mt.id = t->tid;
-			mt.suspend = t->prev_suspend;
-			mt.prio_class = prio_class;
-			mt.prio = (u32)t->prio;
-			mt.teb = t->teb;
-			mt.stack.start = t->stk_start;
-			mt.stack.mem.size = (u32)t->stk_size;
-			mt.ctx.size = ctx_size;
-			if (t->ctx_ok && t->xlen) { /* WithAvxXStateContext: CONTEXT, CONTEXT_EX, XSAVE */
-				mt.ctx.size = t->xlen;
-				mt.ctx.rva = (u32)buf_add(&b, t->xctx, t->xlen, 64);
-			} else if (t->ctx_ok && t->ctx)
-				mt.ctx.rva = (u32)buf_add(&b, t->ctx, ctx_size, 16);
-			else {
-				/* no context could be read: a zeroed one that still names
-				 * the CPU, as readers expect one per thread (ThreadInfo says
-				 * INVALID_CONTEXT) */
-				mt.ctx.rva = (u32)buf_add(&b, NULL, ctx_size, 16);
-				if (!b.oom)
-					dump_context_cpu(d, b.p + mt.ctx.rva);
-			}
-			if (b.oom)
-				goto out;
-			memcpy(b.p + threads_off + i * sizeof mt, &mt, sizeof mt);
+			WaitForSingleObject(q.done[bi], INFINITE);
+			snap_read_fill(d->s, a, q.b[bi], n);
+			if (d->chunk_delay)
+				Sleep(d->chunk_delay);
+			q.len[bi] = n;
+			SetEvent(q.go[bi]);
+			a += n;
+			left -= n;
 		}
 	}
-
-	if (mask & MDT_THREADINFO) { /* ThreadInfoList: times, start address, affinity, exit status */
-		struct md_threadinfo_list hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->nth };
-		size_t off = buf_add(&b, &hl, sizeof hl, 4);
-		for (i = 0; i < d->nth; i++)
-			buf_add(&b, &d->th[i].info, sizeof d->th[i].info, 1);
-		dir[nd].type = MD_THREADINFOLIST;
-		dir[nd].size = (u32)(sizeof hl + sizeof(struct md_threadinfo) * d->nth);
-		dir[nd++].rva = (u32)off;
+	wq_stop(&q);
+	if (!q.err)
+		return 0;
+	if (q.err == ERROR_CANCELLED && !d->req->timed_out)
+		warn("dump cancelled");
+	else if (q.err != ERROR_CANCELLED) {
+		SetLastError((DWORD)q.err);
+		warn("writing the dump:");
 	}
+	return -1;
+}
 
-	if (!(mask & MDT_FILTERTRIAGE)) { /* ThreadNames, when some thread has a description */
-		u32 n = 0;
-		for (i = 0; i < d->nth; i++)
-			n += d->th[i].name != NULL;
-		if (n) {
-			size_t off = buf_add(&b, &n, 4, 4), ents = buf_add(&b, NULL, sizeof(struct md_threadname) * n, 1);
-			u32 k = 0;
-			dir[nd].type = MD_THREADNAMES;
-			dir[nd].size = 4 + sizeof(struct md_threadname) * n;
-			dir[nd++].rva = (u32)off;
-			for (i = 0; i < d->nth; i++) {
-				struct md_threadname tn;
-				if (!d->th[i].name)
-					continue;
-				tn.tid = d->th[i].tid;
-				tn.name_rva = dump_add_string(&b, d->th[i].name);
-				if (b.oom)
-					goto out;
-				memcpy(b.p + ents + sizeof tn * k++, &tn, sizeof tn);
-			}
-		}
+/* The signature, last: a file cut short is never taken for a dump. */
+static int
+dump_write_signature(HANDLE file)
+{
+	u32 sig = 0x504D444D; /* "MDMP" */
+	LARGE_INTEGER z = { .QuadPart = 0 };
+	DWORD e;
+	if (!SetFilePointerEx(file, z, NULL, FILE_BEGIN) || (e = w32_write_all(file, &sig, 4))) {
+		warn("writing the dump header:");
+		return -1;
 	}
+	return 0;
+}
 
-	if (d->have_unl && (mask & MDT_UNLOADEDMODULES)) { /* UnloadedModuleList */
-		struct md_unloaded_list hl = { sizeof hl, sizeof(struct md_unloaded), (u32)d->nunl };
-		size_t off = buf_add(&b, &hl, sizeof hl, 4), ents = buf_add(&b, NULL, sizeof(struct md_unloaded) * d->nunl, 1);
-		dir[nd].type = MD_UNLOADEDMODULELIST;
-		dir[nd].size = (u32)(sizeof hl + sizeof(struct md_unloaded) * d->nunl);
-		dir[nd++].rva = (u32)off;
-		for (i = 0; i < d->nunl; i++) {
-			struct md_unloaded u;
-			u.base = d->unl[i].base;
-			u.size = d->unl[i].size;
-			u.checksum = d->unl[i].checksum;
-			u.timestamp = d->unl[i].timestamp;
-			u.name_rva = dump_add_string(&b, d->unl[i].name);
-			if (b.oom)
-				goto out;
-			memcpy(b.p + ents + sizeof u * i, &u, sizeof u);
-		}
-	}
-
-	{ /* ModuleList */
-		u32 n = (u32)d->nmod;
-		size_t off = buf_add(&b, &n, 4, 4), mods = buf_add(&b, NULL, sizeof(struct md_module) * n, 4);
-		dir[nd].type = MD_MODULELIST;
-		dir[nd].size = 4 + sizeof(struct md_module) * n;
-		dir[nd++].rva = (u32)off;
-		for (i = 0; i < d->nmod; i++) {
-			struct dmodule *m = &d->mod[i];
-			struct md_module mm;
-			memset(&mm, 0, sizeof mm);
-			mm.base = m->base;
-			mm.size = m->size;
-			mm.checksum = m->checksum;
-			mm.timestamp = m->timestamp;
-			mm.name_rva = dump_add_string(&b, !m->name ? L"" :
-			                              (mask & MDT_FILTERMODULEPATHS) ? path_basename(m->name) : m->name);
-			mm.ver = m->ver;
-			mm.ver.v[0] = 0xFEEF04BDu;
-			if (!mm.ver.v[1])
-				mm.ver.v[1] = 0x10000;
-			if (m->cv) {
-				mm.cv.size = m->cv_len;
-				mm.cv.rva = (u32)buf_add(&b, m->cv, m->cv_len, 4);
-			}
-			if (m->misc) {
-				mm.misc.size = m->misc_len;
-				mm.misc.rva = (u32)buf_add(&b, m->misc, m->misc_len, 4);
-			}
-			if (b.oom)
-				goto out;
-			memcpy(b.p + mods + i * sizeof mm, &mm, sizeof mm);
-		}
-	}
-
-	if (rq->ev && rq->ev->has_exception) { /* Exception */
-		struct md_exception ex;
-		const EXCEPTION_RECORD *er = &rq->ev->rec;
-		DWORD k;
-		memset(&ex, 0, sizeof ex);
-		ex.tid = rq->ev->tid;
-		ex.code = er->ExceptionCode;
-		if (d->x86 && ex.code == 0x4000001F) /* STATUS_WX86_BREAKPOINT, as x86 sees it */
-			ex.code = EXCEPTION_BREAKPOINT;
-		if (d->x86 && ex.code == 0x4000001E) /* STATUS_WX86_SINGLE_STEP */
-			ex.code = EXCEPTION_SINGLE_STEP;
-		ex.flags = er->ExceptionFlags;
-		ex.record = (u64)(ULONG_PTR)er->ExceptionRecord;
-		ex.address = (u64)(ULONG_PTR)er->ExceptionAddress;
-		ex.nparams = er->NumberParameters > 15 ? 15 : er->NumberParameters;
-		for (k = 0; k < ex.nparams; k++)
-			ex.info[k] = (u64)er->ExceptionInformation[k];
-		ex.ctx.size = ctx_size;
-		if (!d->x86)
-			ex.ctx.rva = (u32)buf_add(&b, &rq->ev->ctx, sizeof(CONTEXT), 16);
-		else { /* the x86 view: that thread's WOW64 context, read while it is stopped */
-			const struct dthread *et = NULL;
-			for (k = 0; k < (DWORD)d->nth; k++)
-				if (d->th[k].tid == ex.tid && d->th[k].ctx_ok)
-					et = &d->th[k];
-			ex.ctx.rva = (u32)buf_add(&b, et ? (const void *)et->ctx : NULL, ctx_size, 16);
-			if (!et && !b.oom)
-				dump_context_cpu(d, b.p + ex.ctx.rva);
-		}
-		dir[nd].type = MD_EXCEPTION;
-		dir[nd].size = sizeof ex;
-		dir[nd++].rva = (u32)buf_add(&b, &ex, sizeof ex, 4);
-	}
-
-	if (mask & MDT_FULLMEMORYINFO) { /* MemoryInfoList: every region, free ones included */
-		struct md_meminfo_list hl = { sizeof hl, sizeof(struct md_meminfo), (u64)d->nreg };
-		size_t off = buf_add(&b, &hl, sizeof hl, 8);
-		for (i = 0; i < d->nreg; i++) {
-			struct md_meminfo mi;
-			const struct dregion *r = &d->reg[i];
-			memset(&mi, 0, sizeof mi);
-			mi.base = r->base;
-			mi.size = r->size;
-			mi.state = r->state;
-			mi.alloc_base = r->alloc_base;
-			mi.alloc_protect = r->alloc_protect;
-			mi.protect = r->protect;
-			mi.type = r->type;
-			buf_add(&b, &mi, sizeof mi, 1);
-		}
-		dir[nd].type = MD_MEMORYINFOLIST;
-		dir[nd].size = (u32)(sizeof hl + sizeof(struct md_meminfo) * d->nreg);
-		dir[nd++].rva = (u32)off;
-	}
-
-	if (d->have_hdl && (mask & MDT_HANDLEDATA)) { /* HandleData, descriptor v2; type names shared */
-		struct md_handle_stream hs = { sizeof hs, sizeof(struct md_handle), (u32)d->nhdl, 0 };
-		size_t off = buf_add(&b, &hs, sizeof hs, 4), ents = buf_add(&b, NULL, sizeof(struct md_handle) * d->nhdl, 1);
-		dir[nd].type = MD_HANDLEDATA;
-		dir[nd].size = (u32)(sizeof hs + sizeof(struct md_handle) * d->nhdl);
-		dir[nd++].rva = (u32)off;
-		/* the few distinct type names, each written once (a table past
-		 * its size only costs repeated strings) */
-		struct { const wchar_t *name; u32 rva; } types[128];
-		int ntypes = 0;
-		for (i = 0; i < d->nhdl; i++) {
-			struct md_handle mh;
-			int k;
-			memset(&mh, 0, sizeof mh);
-			mh.handle = d->hdl[i].value;
-			mh.attributes = d->hdl[i].attributes;
-			mh.granted_access = d->hdl[i].access;
-			mh.handle_count = d->hdl[i].handle_count;
-			mh.pointer_count = d->hdl[i].pointer_count;
-			for (k = 0; k < ntypes && d->hdl[i].type; k++)
-				if (!wcscmp(types[k].name, d->hdl[i].type)) {
-					mh.type_rva = types[k].rva;
-					break;
-				}
-			if (d->hdl[i].type && !mh.type_rva) {
-				mh.type_rva = dump_add_string(&b, d->hdl[i].type);
-				if (ntypes < (int)(sizeof types / sizeof types[0])) {
-					types[ntypes].name = d->hdl[i].type;
-					types[ntypes++].rva = mh.type_rva;
-				}
-			}
-			if (d->hdl[i].name)
-				mh.name_rva = dump_add_string(&b, d->hdl[i].name);
-			if (b.oom)
-				goto out;
-			memcpy(b.p + ents + sizeof mh * i, &mh, sizeof mh);
-		}
-	}
-
-	if (!(mask & MDT_FILTERTRIAGE)) { /* ProcessVmCounters (22), as recent dbghelp writes by default */
-		struct pd_vm_counters vm;
-		u8 v[152];
-		u16 rev = 2, flags = 0x1 | 0x2 | 0x4; /* VM_COUNTERS, VIRTUALSIZE, EX */
-		u64 f[11];
-		memset(&vm, 0, sizeof vm);
-		if (PD_NT_SUCCESS(nt.NtQueryInformationProcess(d->h, 3 /* ProcessVmCounters */, &vm, sizeof vm, NULL))) {
-			memset(v, 0, sizeof v);
-			f[0] = vm.PeakWorkingSetSize; f[1] = vm.WorkingSetSize;
-			f[2] = vm.QuotaPeakPagedPoolUsage; f[3] = vm.QuotaPagedPoolUsage;
-			f[4] = vm.QuotaPeakNonPagedPoolUsage; f[5] = vm.QuotaNonPagedPoolUsage;
-			f[6] = vm.PagefileUsage; f[7] = vm.PeakPagefileUsage;
-			f[8] = vm.PeakVirtualSize; f[9] = vm.VirtualSize; f[10] = vm.PrivateUsage;
-			memcpy(v, &rev, 2);
-			memcpy(v + 2, &flags, 2);
-			memcpy(v + 4, &vm.PageFaultCount, 4);
-			memcpy(v + 8, f, sizeof f);
-			dir[nd].type = MD_PROCESSVMCOUNTERS;
-			dir[nd].size = sizeof v;
-			dir[nd++].rva = (u32)buf_add(&b, v, sizeof v, 8);
-		}
-	}
-
-	if (d->have_tok && (mask & MDT_TOKEN)) { /* Token: built whole by dump_collect_tokens */
-		dir[nd].type = MD_TOKEN;
-		dir[nd].size = (u32)d->tok.len;
-		dir[nd++].rva = (u32)buf_add(&b, d->tok.p, d->tok.len, 8);
-	}
-
-	if (rq->comment) { /* CommentStreamA and CommentStreamW, NUL included */
-		int na = WideCharToMultiByte(CP_ACP, 0, rq->comment, -1, NULL, 0, NULL, NULL);
-		char *a = na > 0 ? xcalloc(na, 1) : NULL;
-		if (a) {
-			WideCharToMultiByte(CP_ACP, 0, rq->comment, -1, a, na, NULL, NULL);
-			dir[nd].type = MD_COMMENTA;
-			dir[nd].size = (u32)na;
-			dir[nd++].rva = (u32)buf_add(&b, a, na, 4);
-			free(a);
-		}
-		dir[nd].type = MD_COMMENTW;
-		dir[nd].size = (u32)((wcslen(rq->comment) + 1) * 2);
-		dir[nd].rva = (u32)buf_add(&b, rq->comment, dir[nd].size, 4);
-		nd++;
-	}
-
-	stack_rvas = xcalloc(d->nth ? d->nth : 1, sizeof *stack_rvas);
-	if (!stack_rvas)
+/* Collect, plan, lay out and write a frozen snapshot to file.  0 or -1. */
+static int
+dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *res, double t0)
+{
+	struct buf b = { 0 };
+	DWORD e;
+	int rc = -1;
+	if (dump_collect(d) < 0 || dump_plan(d) < 0)
+		return -1;
+	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms",
+	     d->s->nth, d->s->nmod, d->s->nreg, d->nrng, (now_sec() - t0) * 1e3);
+	if (dump_layout(d, &b) < 0)
 		goto out;
-
-	if (!full) { /* MemoryList with the bytes right after it */
-		u32 n = (u32)d->nrng;
-		size_t off = buf_add(&b, &n, 4, 4), descs = buf_add(&b, NULL, 16 * (size_t)n, 4);
-		dir[nd].type = MD_MEMORYLIST;
-		dir[nd].size = 4 + 16 * n;
-		dir[nd++].rva = (u32)off;
-		for (i = 0; i < d->nrng; i++) {
-			struct md_memdesc md;
-			size_t at;
-			int j;
-			if (b.oom || dump_cancelled(rq))
-				goto out;
-			at = buf_add(&b, NULL, (size_t)d->rng[i].size, 16);
-			if (b.oom)
-				goto out;
-			if (i == 0)
-				mem_off = at;
-			bad += dump_read_fill(d->h, d->rng[i].start, b.p + at, (size_t)d->rng[i].size);
-			if (mask & (MDT_FILTERTRIAGE | MDT_FILTERMEMORY))
-				dump_sanitize_stacks(d, d->rng[i].start, b.p + at, d->rng[i].size);
-			md.start = d->rng[i].start;
-			md.mem.size = (u32)d->rng[i].size;
-			md.mem.rva = (u32)at;
-			memcpy(b.p + descs + 16 * (size_t)i, &md, 16);
-			for (j = 0; j < d->nth; j++) {
-				struct dthread *t = &d->th[j];
-				if (t->stk_size && t->stk_start >= md.start && t->stk_start < md.start + md.mem.size)
-					stack_rvas[j] = (u32)(at + (t->stk_start - md.start));
-			}
-		}
-#ifdef _WIN64
-		if (b.len > 0xFFFFFFFFULL) {
-			SetLastError(0);
-			warn("a mini dump over 4 GiB cannot be written");
-			goto out;
-		}
-#endif
-	} else { /* Memory64List: descriptors here, the blob last and gap-free */
-		u64 n = (u64)d->nrng, acc = 0;
-		size_t off = buf_add(&b, &n, 8, 8);
-		size_t base_at = buf_add(&b, NULL, 8, 1);
-		for (i = 0; i < d->nrng; i++) {
-			struct md_memdesc64 m = { d->rng[i].start, d->rng[i].size };
-			buf_add(&b, &m, sizeof m, 1);
-			blob_size += m.size;
-		}
-		dir[nd].type = MD_MEMORY64LIST;
-		dir[nd].size = (u32)(16 + 16 * n);
-		dir[nd++].rva = (u32)off;
-		/* Stacks that would sit past 4 GiB in the blob get a copy here,
-		 * because a thread's stack RVA is 32-bit. */
-		{
-			u64 meta_guess = b.len + 4096, copies = 0;
-			for (i = 0; i < d->nth; i++)
-				copies += d->th[i].stk_size;
-			for (i = 0, acc = 0; i < d->nrng; i++) {
-				int j;
-				for (j = 0; j < d->nth; j++) {
-					struct dthread *t = &d->th[j];
-					if (!t->stk_size || t->stk_start < d->rng[i].start ||
-					    t->stk_start + t->stk_size > d->rng[i].start + d->rng[i].size)
-						continue;
-					if (meta_guess + copies + acc + (t->stk_start - d->rng[i].start) + t->stk_size < 0xFFFFFFFFULL)
-						stack_rvas[j] = 1; /* in the blob: patched below */
-				}
-				acc += d->rng[i].size;
-			}
-			for (i = 0; i < d->nth; i++) {
-				struct dthread *t = &d->th[i];
-				if (!t->stk_size || stack_rvas[i] == 1)
-					continue;
-				{
-					size_t at = buf_add(&b, NULL, (size_t)t->stk_size, 16);
-					if (b.oom)
-						goto out;
-					dump_read_fill(d->h, t->stk_start, b.p + at, (size_t)t->stk_size);
-					stack_rvas[i] = (u32)at;
-				}
-			}
-		}
-		blob_rva = (b.len + 4095) & ~(u64)4095;
-		memcpy(b.p + base_at, &blob_rva, 8);
-		for (i = 0, acc = 0; i < d->nrng; i++) {
-			int j;
-			for (j = 0; j < d->nth; j++) {
-				struct dthread *t = &d->th[j];
-				if (stack_rvas[j] == 1 && t->stk_start >= d->rng[i].start &&
-				    t->stk_start < d->rng[i].start + d->rng[i].size)
-					stack_rvas[j] = (u32)(blob_rva + acc + (t->stk_start - d->rng[i].start));
-			}
-			acc += d->rng[i].size;
-		}
-		buf_add(&b, NULL, (size_t)(blob_rva - b.len), 1);
-	}
-	(void)mem_off;
-	if (b.oom)
-		goto out;
-
-	/* Patch thread stack descriptors now that their bytes have RVAs. */
-	for (i = 0; i < d->nth; i++) {
-		struct md_thread *mt = (struct md_thread *)(b.p + threads_off + i * sizeof *mt);
-		struct md_memdesc sd;
-		memcpy(&sd, &mt->stack, sizeof sd);
-		sd.mem.rva = stack_rvas[i];
-		if (!sd.mem.rva)
-			sd.mem.size = 0;
-		memcpy(&mt->stack, &sd, sizeof sd);
-	}
-
-	/* Header (signature last) and the directory: nd entries; the rest of
-	 * the space reserved for it stays zero and unreferenced. */
-	hd.sig = 0;
-	hd.version = 0xA793;
-	hd.nstreams = (u32)nd;
-	hd.dir_rva = (u32)dir_off;
-	hd.timestamp = (u32)time(NULL);
-	/* Flags: what was asked and honoured, less streams that could not be read */
-	hd.flags = mask & ~(u64)((d->have_unl ? 0 : MDT_UNLOADEDMODULES) | (d->have_hdl ? 0 : MDT_HANDLEDATA) |
-	                         (d->have_tok ? 0 : MDT_TOKEN) | (xstate ? 0 : MDT_XSTATE) |
-	                         (full ? MDT_FILTERMEMORY : 0)); /* stacks in a Memory64 blob are not filtered */
-	memcpy(b.p, &hd, sizeof hd);
-	memcpy(b.p + dir_off, dir, sizeof dir);
-
-	if (rq->on_plan)
-		rq->on_plan(rq->ctx, b.len + blob_size);
-
-	if (!WriteFile(file, b.p, (DWORD)b.len, &put, NULL) || put != b.len) {
+	if (d->req->on_plan)
+		d->req->on_plan(d->req->ctx, b.len + d->blob_size);
+	if ((e = w32_write_all(file, b.p, (DWORD)b.len))) {
+		SetLastError(e);
 		warn("writing the dump:");
 		goto out;
 	}
-	if (full) {
-		struct wq q;
-		unsigned k = 0;
-		if (wq_start(&q, file) < 0) {
-			wq_stop(&q);
-			goto out;
-		}
-		/* PROCDUMP_TEST_CHUNK_DELAY_MS slows the copy so that the test
-		 * suite can cancel a dump in the middle, deterministically. */
-		DWORD delay = 0;
-		{
-			wchar_t v[16];
-			if (GetEnvironmentVariableW(L"PROCDUMP_TEST_CHUNK_DELAY_MS", v, 16) && v[0])
-				delay = wcstoul(v, NULL, 10);
-		}
-		for (i = 0; i < d->nrng && !q.err; i++) {
-			u64 a = d->rng[i].start, left = d->rng[i].size;
-			while (left && !q.err) {
-				int bi = k & 1;
-				DWORD n = left > WQ_CHUNK ? WQ_CHUNK : (DWORD)left;
-				if (dump_cancelled(rq)) {
-					q.err = ERROR_CANCELLED;
-					break;
-				}
-				WaitForSingleObject(q.done[bi], INFINITE);
-				bad += dump_read_fill(d->h, a, q.b[bi], n);
-				if (delay)
-					Sleep(delay);
-				q.len[bi] = n;
-				SetEvent(q.go[bi]);
-				a += n;
-				left -= n;
-				k++;
-			}
-		}
-		wq_stop(&q);
-		if (q.err) {
-			if (q.err == ERROR_CANCELLED && rq->timed_out)
-				; /* reported by the caller (-at) */
-			else if (q.err == ERROR_CANCELLED)
-				warn("dump cancelled");
-			else {
-				SetLastError((DWORD)q.err);
-				warn("writing the dump:");
-			}
-			goto out;
-		}
-	}
-	if (bad)
-		vlog("%llu bytes could not be read and were written as zeros\n", bad);
-	res->bytes = b.len + blob_size;
+	if (d->full && dump_write_blob(d, file) < 0)
+		goto out;
+	if (dump_write_signature(file) < 0)
+		goto out;
+	res->bytes = b.len + d->blob_size;
 	rc = 0;
 out:
-	free(stack_rvas);
 	free(b.p);
 	return rc;
 }
 
-static void
-dump_free_state(struct dump_state *d)
+/* The MINIDUMP_TYPE bits of the requested dump type.  0, or -1. */
+static int
+dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
 {
-	dump_free_modules(d);
-	free(d->unl);
-	d->unl = NULL;
-	free(d->tok.p);
-	memset(&d->tok, 0, sizeof d->tok);
-	{
-		int i;
-		for (i = 0; i < d->nhdl; i++) {
-			free(d->hdl[i].type);
-			free(d->hdl[i].name);
-		}
-		free(d->hdl);
-		d->hdl = NULL;
-		d->nhdl = 0;
+	switch (req->type) {
+	case PD_MINI: d->mask = MDT_MINI; break;
+	case PD_FULL: d->mask = MDT_FULL; break;
+	case PD_CUSTOM: d->mask = req->mask & MDT_HONOURED; break;
+	case PD_TRIAGE: d->mask = MDT_TRIAGE; break;
+	case PD_MINIPLUS: d->mask = MDT_MINI | MDT_PRIVATERW | MDT_PRIVATEWC; d->miniplus = 1; break;
+	case PD_CALLBACK: d->mask = MDT_MINI; break; /* all metadata; memory as the callback says */
+	default:
+		warn("this dump type is not implemented yet");
+		return -1;
 	}
-	free(d->reg);
-	free(d->rng);
-	d->reg = NULL;
-	d->rng = NULL;
+	if ((d->mask & MDT_XSTATE) && d->s->ps == 4) {
+		if (!g.xstate_warned++) /* once, not at every dump of a series */
+			warn("-mc: 0x200000 WithAvxXStateContext is written for 64-bit views only; left out of x86 dumps");
+		d->mask &= ~(u64)MDT_XSTATE;
+	}
+	return 0;
 }
 
 /* -dbghelp: the same dump type written by the system's dbghelp.dll
@@ -4399,290 +5277,173 @@ dump_free_state(struct dump_state *d)
  * the benchmarks.  Under Wine it drops handle, thread-info, memory-info and
  * unloaded-module streams and writes full memory 1 KiB at a time (WINE.md
  * section 5).  The file is checked afterwards: Wine's can return TRUE
- * without writing. */
-#pragma pack(push, 4)
-struct pd_mdei { DWORD tid; EXCEPTION_POINTERS *ep; BOOL client_pointers; };
-struct pd_user_stream { ULONG type, size; void *buffer; };
-struct pd_user_streams { ULONG count; struct pd_user_stream *streams; };
-#pragma pack(pop)
-typedef BOOL (WINAPI *fn_MiniDumpWriteDump)(HANDLE, DWORD, HANDLE, DWORD, struct pd_mdei *,
-                                            struct pd_user_streams *, MINIDUMP_CALLBACK_INFORMATION *);
-typedef BOOL (WINAPI *fn_SymInitializeW)(HANDLE, PCWSTR, BOOL);
-typedef BOOL (WINAPI *fn_SymCleanup)(HANDLE);
-
+ * without writing.  0 or -1. */
 static int
-dump_write_dbghelp(struct pd_target *t, const struct pd_dump_req *req, HANDLE file, u64 mask,
+dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE file, u64 mask,
                    struct pd_dump_result *res)
 {
-	HMODULE dh = LoadLibraryW(L"dbghelp.dll");
-	fn_MiniDumpWriteDump mdwd;
-	fn_SymInitializeW sym_init;
-	fn_SymCleanup sym_clean;
-	struct pd_mdei ei, *pei = NULL;
+	struct pd_mdei ei;
 	EXCEPTION_POINTERS ep;
 	EXCEPTION_RECORD rec;
 	CONTEXT *ctx = NULL;
 	struct pd_user_stream us[2];
 	struct pd_user_streams uss = { 0, us };
-	char *ansi = NULL;
 	LARGE_INTEGER size = { .QuadPart = 0 };
-	HANDLE h = NULL;
+	MINIDUMP_CALLBACK_INFORMATION cbi = { req->callback, req->callback_param };
+	HANDLE h;
 	int rc = -1;
-	MINIDUMP_CALLBACK_INFORMATION cbi;
 
-	cbi.CallbackRoutine = req->callback;
-	cbi.CallbackParam = req->callback_param;
-	if (!dh) {
-		warn("-dbghelp: dbghelp.dll:");
+	if (w32_load(W32_DBGHELP) < 0 || !w32.MiniDumpWriteDump) {
+		warn("-dbghelp: dbghelp.dll with MiniDumpWriteDump is not available:");
 		return -1;
 	}
-	mdwd = (fn_MiniDumpWriteDump)(void (*)(void))GetProcAddress(dh, "MiniDumpWriteDump");
-	sym_init = (fn_SymInitializeW)(void (*)(void))GetProcAddress(dh, "SymInitializeW");
-	sym_clean = (fn_SymCleanup)(void (*)(void))GetProcAddress(dh, "SymCleanup");
-	if (!mdwd) {
-		SetLastError(0);
-		warn("-dbghelp: dbghelp.dll has no MiniDumpWriteDump");
-		goto out;
-	}
-	/* dbghelp wants PROCESS_ALL_ACCESS-like rights (it reads threads too) */
-	h = OpenProcess(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ | PROCESS_DUP_HANDLE, FALSE, t->pid);
-	if (!h) {
-		warn("-dbghelp: OpenProcess %lu:", t->pid);
-		goto out;
-	}
-	if (req->ev && req->ev->has_exception) {
+	/* dbghelp reads threads and handles too: a handle of its own */
+	if (!(h = w32_open_process(s->pid, PROCESS_QUERY_INFORMATION | PROCESS_VM_READ | PROCESS_DUP_HANDLE)))
+		return -1;
+	if (req->ev && req->ev->has_exception && (ctx = _aligned_malloc(sizeof *ctx, 16))) {
 		rec = req->ev->rec;
-		ctx = _aligned_malloc(sizeof *ctx, 16);
-		if (ctx) {
-			*ctx = req->ev->ctx;
-			ep.ExceptionRecord = &rec;
-			ep.ContextRecord = ctx;
-			ei.tid = req->ev->tid;
-			ei.ep = &ep;
-			ei.client_pointers = FALSE; /* the record and context are ours */
-			pei = &ei;
-		}
+		*ctx = req->ev->ctx;
+		ep.ExceptionRecord = &rec;
+		ep.ContextRecord = ctx;
+		ei.tid = req->ev->tid;
+		ei.ep = &ep;
+		ei.client_pointers = FALSE; /* the record and context are ours */
 	}
+	memset(us, 0, sizeof us);
 	if (req->comment) {
-		int na = WideCharToMultiByte(CP_ACP, 0, req->comment, -1, NULL, 0, NULL, NULL);
-		ansi = na > 0 ? xcalloc(na, 1) : NULL;
-		if (ansi) {
-			WideCharToMultiByte(CP_ACP, 0, req->comment, -1, ansi, na, NULL, NULL);
-			us[uss.count].type = MD_COMMENTA;
-			us[uss.count].size = (ULONG)na;
-			us[uss.count++].buffer = ansi;
-		}
-		us[uss.count].type = MD_COMMENTW;
-		us[uss.count].size = (ULONG)((wcslen(req->comment) + 1) * 2);
-		us[uss.count++].buffer = (void *)req->comment;
+		dump_comment_streams(req->comment, us);
+		uss.count = us[0].size ? 2 : 1; /* no ANSI text: the wide stream alone */
+		uss.streams = us[0].size ? us : us + 1;
 	}
 	/* SymInitialize without invading: dbghelp otherwise loads every
 	 * module's symbols first (seconds under Wine) */
-	if (sym_init)
-		sym_init(h, NULL, FALSE);
-	if (!mdwd(h, t->pid, file, (DWORD)mask, pei, uss.count ? &uss : NULL,
-	          req->callback ? &cbi : NULL)) {
+	if (w32.SymInitializeW)
+		w32.SymInitializeW(h, NULL, FALSE);
+	if (!w32.MiniDumpWriteDump(h, s->pid, file, (DWORD)mask, ctx ? &ei : NULL, uss.count ? &uss : NULL,
+	                           req->callback ? &cbi : NULL))
 		warn("-dbghelp: MiniDumpWriteDump:");
-	} else if (!GetFileSizeEx(file, &size) || size.QuadPart <= 32) {
-		SetLastError(0);
+	else if (!GetFileSizeEx(file, &size) || size.QuadPart <= 32)
 		warn("-dbghelp: MiniDumpWriteDump reported success but wrote %lld bytes", (long long)size.QuadPart);
-	} else {
+	else {
 		res->bytes = (u64)size.QuadPart;
 		rc = 0;
 	}
-	if (sym_clean)
-		sym_clean(h);
-out:
-	if (h)
-		CloseHandle(h);
+	if (w32.SymCleanup)
+		w32.SymCleanup(h);
+	CloseHandle(h);
 	_aligned_free(ctx);
-	free(ansi);
-	FreeLibrary(dh);
+	free(us[0].buffer);
 	return rc;
 }
 
-/* Writes one dump of target t as req says.  Returns 0 or PD_EXIT_*. */
+/* The live process, frozen by suspending its threads. */
+static const struct snap_ops snap_live = {
+	live_freeze, live_thaw, live_read, live_regions, live_threads, live_facts, live_handles, live_tokens,
+};
+
+static void
+snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_req *req)
+{
+	memset(s, 0, sizeof *s);
+	s->ops = &snap_live;
+	s->impl = t->h;
+	s->process_handle = t->h;
+	s->pid = t->pid;
+	s->at_exit = req->ev && req->ev->at_exit;
+	s->ps = sizeof(void *);
+#ifdef _WIN64
+	s->x86 = t->wow64 && !req->native_view;
+	s->wow_native = t->wow64 && req->native_view;
+	if (s->x86)
+		s->ps = 4;
+#endif
+}
+
+/* The temporary file beside the final one: PATH.PID.tmp. */
+static HANDLE
+dump_create_temp(const wchar_t *path, wchar_t **tmp)
+{
+	size_t n = wcslen(path) + 32;
+	HANDLE f;
+	*tmp = malloc(n * sizeof **tmp);
+	if (!*tmp)
+		return INVALID_HANDLE_VALUE;
+	swprintf(*tmp, n, L"%ls.%lu.tmp", path, GetCurrentProcessId());
+	f = CreateFileW(*tmp, GENERIC_WRITE | GENERIC_READ, 0, NULL, CREATE_ALWAYS,
+	                FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, NULL);
+	if (f == INVALID_HANDLE_VALUE) {
+		warn("cannot create '%s':", u8s(*tmp));
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return f;
+}
+
+/* Writes one dump of target t as req says.  Returns 0, PD_EXIT_*, or
+ * PD_TIMEOUT when -at cancelled the collection. */
 static int
 dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_result *res)
 {
-	static HRESULT (WINAPI *get_description)(HANDLE, PWSTR *);
-	static int get_description_looked;
+	struct snap s;
 	struct dump_state d;
 	wchar_t *tmp = NULL;
-	HANDLE file = INVALID_HANDLE_VALUE;
-	int rc = PD_EXIT_WRITE, written = 0;
-	double t0 = now_sec(), t1;
-	size_t n;
+	HANDLE file;
+	int rc = PD_EXIT_WRITE;
+	double t0 = now_sec();
 
 	memset(&d, 0, sizeof d);
 	memset(res, 0, sizeof *res);
-	d.h = t->h;
-	d.pid = t->pid;
+	snap_live_open(&s, t, req);
+	d.s = &s;
 	d.req = req;
-	d.ps = sizeof(void *);
-#ifdef _WIN64
-	d.x86 = t->wow64 && !req->native_view;
-	d.wow_native = t->wow64 && req->native_view;
-	if (d.x86)
-		d.ps = 4;
-#endif
-
-	switch (req->type) {
-	case PD_MINI: d.mask = MDT_MINI; break;
-	case PD_FULL: d.mask = MDT_FULL; break;
-	case PD_CUSTOM: d.mask = req->mask & MDT_HONOURED; break;
-	case PD_TRIAGE: d.mask = MDT_TRIAGE; break;
-	case PD_MINIPLUS: d.mask = MDT_MINI | MDT_PRIVATERW | MDT_PRIVATEWC; d.miniplus = 1; break;
-	case PD_CALLBACK: d.mask = MDT_MINI; break; /* all metadata; memory as the callback says */
-	default:
-		SetLastError(0);
-		warn("this dump type is not implemented yet");
+	d.chunk_delay = (DWORD)w32_env_number(L"PROCDUMP_TEST_CHUNK_DELAY_MS");
+	if (dump_type_mask(&d, req) < 0)
 		return PD_EXIT_USAGE;
-	}
-	if ((d.mask & MDT_XSTATE) && d.ps == 4) {
-		static int warned; /* once, not at every dump of a series */
-		if (!warned++) {
-			SetLastError(0);
-			warn("-mc: 0x200000 WithAvxXStateContext is written for 64-bit views only; left out of x86 dumps");
-		}
-		d.mask &= ~(u64)MDT_XSTATE;
-	}
 	if (!req->overwrite && w32_exists(req->path)) {
-		SetLastError(0);
 		warn("dump file '%s' already exists (use -o to overwrite)", u8s(req->path));
 		return PD_EXIT_WRITE;
 	}
-	n = wcslen(req->path) + 32;
-	tmp = malloc(n * sizeof *tmp);
-	if (!tmp)
+	if ((file = dump_create_temp(req->path, &tmp)) == INVALID_HANDLE_VALUE)
 		return PD_EXIT_WRITE;
-	swprintf(tmp, n, L"%ls.%lu.tmp", req->path, GetCurrentProcessId());
-	file = CreateFileW(tmp, GENERIC_WRITE | GENERIC_READ, 0, NULL, CREATE_ALWAYS,
-	                   FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, NULL);
-	if (file == INVALID_HANDLE_VALUE) {
-		warn("cannot create '%s':", u8s(tmp));
-		free(tmp);
-		return PD_EXIT_WRITE;
-	}
-
-	if (req->dbghelp) {
-		written = dump_write_dbghelp(t, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) == 0;
-		rc = written ? 0 : PD_EXIT_WRITE;
-		goto out;
-	}
-	if (dump_suspend(&d) < 0) {
+	if (req->dbghelp)
+		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ? PD_EXIT_WRITE : 0;
+	else if (s.ops->freeze(&s) < 0)
 		rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
-		goto out;
+	else {
+		vlog("suspended %d threads in %.1f ms", s.nth, (now_sec() - t0) * 1e3);
+		rc = dump_build_and_write(&d, file, res, t0) ? (req->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
 	}
-	vlog("suspended %d threads in %.1f ms\n", d.nth, (now_sec() - t0) * 1e3);
-	if (!get_description_looked) { /* Windows 10 1607 and later */
-		get_description = (HRESULT (WINAPI *)(HANDLE, PWSTR *))(void (*)(void))
-			GetProcAddress(GetModuleHandleW(L"kernel32.dll"), "GetThreadDescription");
-		if (!get_description)
-			get_description = (HRESULT (WINAPI *)(HANDLE, PWSTR *))(void (*)(void))
-				GetProcAddress(GetModuleHandleW(L"kernelbase.dll"), "GetThreadDescription");
-		get_description_looked = 1;
-	}
-	d.get_description = get_description;
-	dump_collect_threads(&d);
-	dump_find_peb(&d);
-	if (dump_collect_memory_map(&d) < 0)
-		goto out;
-	dump_collect_modules(&d);
-	if (d.miniplus) {
-		/* ProcDump: "CLR processes are dumped as Full (-ma)" */
-		int i;
-		for (i = 0; i < d.nmod; i++) {
-			if (d.mod[i].name && path_is_clr(d.mod[i].name)) {
-				out("%s MiniPlus: %s is loaded; writing a Full dump instead.\n", stamp(),
-				    u8s(path_basename(d.mod[i].name)));
-				d.mask = MDT_FULL;
-				d.miniplus = 0;
-				break;
-			}
-		}
-	}
-	if (d.mask & MDT_UNLOADEDMODULES)
-		dump_collect_unloaded(&d);
-	if (d.mask & MDT_HANDLEDATA)
-		dump_collect_handles(&d);
-	if (d.mask & MDT_TOKEN)
-		dump_collect_tokens(&d);
-	if (req->callback && dump_callbacks_select(&d) < 0)
-		goto out;
-	dump_plan_memory(&d, d.mask);
-	if (req->callback && dump_callbacks_memory(&d)) {
-		SetLastError(0);
-		warn("the -md callback DLL cancelled the dump");
-		goto out;
-	}
-	{ /* from the final ranges: a callback may have cut into a stack */
-		int i;
-		for (i = 0; i < d.nth; i++)
-			dump_thread_stack(&d, &d.th[i]);
-	}
-	if (d.mp_excluded)
-		out("%s MiniPlus: left out %d allocations of %llu MB (%llu MB); referenced 4 MB chunks kept.\n",
-		    stamp(), d.mp_excluded_count, d.mp_excluded_size >> 20, d.mp_excluded >> 20);
-	t1 = now_sec();
-	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms\n",
-	     d.nth, d.nmod, d.nreg, d.nrng, (t1 - t0) * 1e3);
-	if (dump_build_and_write(&d, file, res) < 0) {
-		if (req->timed_out)
-			rc = PD_TIMEOUT;
-		goto out;
-	}
-	{ /* signature last: a file cut short is never taken for a dump */
-		u32 sig = 0x504D444D;
-		DWORD put;
-		LARGE_INTEGER z = { 0 };
-		if (!SetFilePointerEx(file, z, NULL, FILE_BEGIN) ||
-		    !WriteFile(file, &sig, 4, &put, NULL) || put != 4) {
-			warn("writing the dump header:");
-			goto out;
-		}
-	}
-	written = 1;
-	rc = 0;
-out:
-	dump_free_contexts(&d);
-	dump_resume(&d);
-	dump_free_state(&d);
-	if (file != INVALID_HANDLE_VALUE)
-		CloseHandle(file);
-	if (written) {
-		if (!MoveFileExW(tmp, req->path, req->overwrite ? MOVEFILE_REPLACE_EXISTING : 0)) {
-			if (GetLastError() == ERROR_ALREADY_EXISTS || GetLastError() == ERROR_FILE_EXISTS)
-				warn("dump file '%s' appeared while writing; not replaced (use -o)", u8s(req->path));
-			else
-				warn("cannot rename '%s' to '%s':", u8s(tmp), u8s(req->path));
-			rc = PD_EXIT_WRITE;
-		}
-	}
+	s.ops->thaw(&s);
+	snap_free(&s);
+	free(d.rng);
+	free(d.stack_rvas);
+	CloseHandle(file);
+	if (rc == 0 && w32_rename(tmp, req->path, req->overwrite) < 0)
+		rc = PD_EXIT_WRITE;
 	if (rc != 0)
 		DeleteFileW(tmp);
 	free(tmp);
 	res->seconds = now_sec() - t0;
-	vlog("dump took %.3f s\n", res->seconds);
+	vlog("dump took %.3f s", res->seconds);
 	return rc;
 }
 
 /* =============================== Triggers =============================== */
-/* Decides when to dump.  This release has the immediate dump and the timed
- * series (-n N -s S with no other trigger); cancellation comes from Ctrl+C,
- * `procdump -cancel PID` or the named event ProcDump-<PID>. */
-
-static volatile LONG g_cancel;
-static HANDLE g_cancel_event;
-static MINIDUMP_CALLBACK_ROUTINE g_md_callback; /* -md, loaded by Main */
+/* Decides when to dump: the immediate dump and the timed series (-n -s),
+ * the sampled monitors (-c -cl -m -ml -p -pl -h, rows of trig_kinds[]),
+ * and, for the Debugger, what its events share.  Every loop runs inside a
+ * struct pd_run (run_*: count, cancellation, file names, the summary), fills
+ * a struct pd_event and calls run_fire(); only the writer touches files.
+ * Cancellation comes from Ctrl+C, `procdump -cancel PID` or the named event
+ * ProcDump-<PID>. */
 
 static BOOL WINAPI
 trig_ctrl_handler(DWORD type)
 {
 	if (type == CTRL_C_EVENT || type == CTRL_BREAK_EVENT || type == CTRL_CLOSE_EVENT) {
-		InterlockedExchange(&g_cancel, 1);
-		if (g_cancel_event)
-			SetEvent(g_cancel_event);
+		InterlockedExchange(&g.cancel, 1);
+		if (g.cancel_event)
+			SetEvent(g.cancel_event);
 		return TRUE;
 	}
 	return FALSE;
@@ -4779,27 +5540,6 @@ trig_filter_pass(const struct pd_config *cfg, const wchar_t *const *texts, int n
 	if (cfg->fx_set && trig_list_match(cfg->fx, texts, n))
 		return 0;
 	return 1;
-}
-
-typedef void (WINAPI *fn_GetSystemTimePreciseAsFileTime)(FILETIME *);
-
-/* 100 ns ticks since 1601, as precise as the system offers (for -v). */
-static u64
-trig_precise_now(void)
-{
-	static fn_GetSystemTimePreciseAsFileTime f;
-	static int looked;
-	FILETIME ft;
-	if (!looked) {
-		f = (fn_GetSystemTimePreciseAsFileTime)(void (*)(void))GetProcAddress(
-			GetModuleHandleW(L"kernel32.dll"), "GetSystemTimePreciseAsFileTime");
-		looked = 1;
-	}
-	if (f)
-		f(&ft);
-	else
-		GetSystemTimeAsFileTime(&ft);
-	return ((u64)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
 }
 
 /* ProcDump-<PID>: the named event that -cancel (or any program) sets to
@@ -4952,174 +5692,217 @@ trig_type_name(int type)
 	return type >= 0 && type < PD_NTYPES ? n[type] : "?";
 }
 
-struct trig_plan_ctx { int num; };
+/* A trigger's event with no exception record: the thread it is about. */
+static struct pd_event
+trig_event(DWORD tid, int at_exit)
+{
+	struct pd_event e;
+	memset(&e, 0, sizeof e);
+	e.tid = tid;
+	e.at_exit = at_exit;
+	return e;
+}
+
+/* One run of triggers (the timed series, the monitors, the debugger):
+ * what every loop shares, so that a loop only decides when. */
+struct pd_run {
+	const struct pd_config *cfg;
+	struct pd_target *t;
+	MINIDUMP_CALLBACK_ROUTINE callback; /* -md, loaded by Main */
+	struct trig_names names;   /* files this run wrote */
+	int out_is_dir;            /* the output is a folder */
+	HANDLE named;              /* ProcDump-<PID>, set by -cancel */
+	int dumpno;                /* files written: Dump N */
+	long long fired;           /* triggers whose dumps were all written */
+	long long missed;          /* triggers whose collection -at cancelled */
+	int done;                  /* stop: count reached, a dump failed, or cancelled */
+	int rc;                    /* the exit code once done */
+};
 
 static void
-trig_on_plan(void *ctx, u64 bytes)
+run_begin(struct pd_run *r, const struct pd_config *cfg, struct pd_target *t, int out_is_dir,
+          MINIDUMP_CALLBACK_ROUTINE callback)
 {
-	struct trig_plan_ctx *c = ctx;
-	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), c->num,
-	    (bytes + (1 << 20) - 1) >> 20);
+	memset(r, 0, sizeof *r);
+	r->cfg = cfg;
+	r->t = t;
+	r->out_is_dir = out_is_dir;
+	r->callback = callback;
+	r->named = trig_cancel_event(t->pid);
 }
 
-/* Writes one dump of each requested type for one trigger.  Returns 0 or
- * PD_EXIT_*; *dumpno counts files across the run. */
 static int
-trig_fire(const struct pd_config *cfg, struct pd_target *t, struct trig_names *nm,
-          const struct pd_event *ev, int out_is_dir, int *dumpno)
+run_cancelled(const struct pd_run *r)
 {
-	int i;
-	for (i = 0; i < cfg->ntypes; i++) {
-		struct pd_dump_req rq;
-		struct pd_dump_result res;
-		struct trig_plan_ctx pc;
-		wchar_t *path = trig_dump_path(cfg, t, nm, ev ? ev->exception_code : 0, out_is_dir);
-		int rc;
-		if (!path) {
-			warn("cannot make a dump file name");
-			return PD_EXIT_WRITE;
-		}
-		pc.num = ++*dumpno;
-		memset(&rq, 0, sizeof rq);
-		rq.type = cfg->types[i];
-		rq.mask = cfg->mc_mask;
-		rq.path = path;
-		rq.comment = cfg->dc;
-		rq.overwrite = cfg->o;
-		rq.ev = ev;
-		rq.at_exit = ev && ev->at_exit;
-		rq.dbghelp = cfg->dbghelp;
-		rq.native_view = cfg->x64;
-		if (rq.type == PD_CALLBACK)
-			rq.callback = g_md_callback;
-		rq.cancel = &g_cancel;
-		if (cfg->at != PD_UNSET)
-			rq.deadline = now_sec() + (double)cfg->at;
-		rq.on_plan = trig_on_plan;
-		rq.ctx = &pc;
-		out("%s Dump %d initiated: %s\n", stamp(), pc.num, u8s(path));
-		vlog("dump type %s\n", trig_type_name(rq.type));
-		rc = dump_write(t, &rq, &res);
-		if (rc == PD_TIMEOUT) {
-			out("%s Dump %d cancelled: the collection took longer than %lld seconds (-at); "
-			    "the process was resumed.\n", stamp(), pc.num, cfg->at);
-			free(path);
-			return rc;
-		}
-		if (rc) {
-			out("%s Dump %d failed.\n", stamp(), pc.num);
-			free(path);
-			return rc;
-		}
-		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), pc.num,
-		    (res.bytes + (1 << 20) - 1) >> 20, res.seconds);
-		vlog("dump %d complete at %llu (FILETIME)\n", pc.num, trig_precise_now());
-		free(path);
-	}
-	return 0;
+	return g.cancel || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
 }
 
-/* The timed series: dump now, then every S seconds until N triggers.
- * Ends early (exit 1) when the target exits or the run is cancelled. */
-static int
-trig_run_timed(const struct pd_config *cfg, struct pd_target *t, int out_is_dir)
+/* Ends the run early (cancelled, the process exited): says why, exit 1. */
+static void
+run_stop(struct pd_run *r, const char *why)
 {
-	struct trig_names nm = { 0 };
-	long long count = cfg->n == PD_UNSET ? 1 : cfg->n, sec = cfg->s == PD_UNSET ? 10 : cfg->s, k;
-	long long missed = 0;
-	int dumpno = 0, rc = 0;
-	HANDLE named;
+	out("%s %s\n", stamp(), why);
+	r->rc = PD_EXIT_NOTDONE;
+	r->done = 1;
+}
 
-	named = trig_cancel_event(t->pid);
-	for (k = 0; k < count; k++) {
-		HANDLE w[3];
-		DWORD r;
-		int nw = 0;
-		if (k > 0) {
-			w[nw++] = g_cancel_event;
-			w[nw++] = t->h;
-			if (named)
-				w[nw++] = named;
-			r = WaitForMultipleObjects(nw, w, FALSE, (DWORD)(sec * 1000));
-			if (r == WAIT_OBJECT_0 + 1) {
-				out("%s The process has exited.\n", stamp());
-				rc = PD_EXIT_NOTDONE;
-				break;
-			}
-			if (r != WAIT_TIMEOUT) {
-				out("%s Cancelled.\n", stamp());
-				rc = PD_EXIT_NOTDONE;
-				break;
-			}
-		}
-		if (g_cancel || (named && WaitForSingleObject(named, 0) == WAIT_OBJECT_0)) {
-			out("%s Cancelled.\n", stamp());
-			rc = PD_EXIT_NOTDONE;
-			break;
-		}
-		if (!tgt_alive(t)) {
-			out("%s The process has exited.\n", stamp());
-			rc = PD_EXIT_NOTDONE;
-			break;
-		}
-		rc = trig_fire(cfg, t, &nm, NULL, out_is_dir, &dumpno);
-		if (rc == PD_TIMEOUT) {
-			rc = 0;
-			missed++; /* -at cancelled it: not written, the series goes on */
-			continue;
-		}
-		if (rc) {
-			if (g_cancel || (named && WaitForSingleObject(named, 0) == WAIT_OBJECT_0))
-				rc = PD_EXIT_NOTDONE;
-			break;
-		}
-	}
-	if (!rc && missed)
-		rc = PD_EXIT_NOTDONE;
-	if (!rc)
+/* Waits up to ms for the target's exit or a cancel; stops the run on
+ * either.  Returns 1 if the run goes on. */
+static int
+run_wait(struct pd_run *r, DWORD ms)
+{
+	HANDLE w[3];
+	DWORD n = 0, k;
+	w[n++] = g.cancel_event;
+	w[n++] = r->t->h;
+	if (r->named)
+		w[n++] = r->named;
+	k = WaitForMultipleObjects(n, w, FALSE, ms);
+	if (k == WAIT_OBJECT_0 + 1)
+		run_stop(r, "The process has exited.");
+	else if (k != WAIT_TIMEOUT || run_cancelled(r))
+		run_stop(r, "Cancelled.");
+	return !r->done;
+}
+
+/* Closes the run: the summary line ProcDump prints, and its exit code. */
+static int
+run_end(struct pd_run *r)
+{
+	int rc = r->done ? r->rc : PD_EXIT_NOTDONE;
+	if (rc == PD_EXIT_OK && r->missed)
+		rc = PD_EXIT_NOTDONE; /* -at cancelled some: the count was not reached */
+	if (rc == PD_EXIT_OK)
 		out("%s Dump count reached.\n", stamp());
 	else if (rc == PD_EXIT_NOTDONE)
 		out("%s Dump count not reached.\n", stamp());
-	if (named)
-		CloseHandle(named);
-	trig_names_free(&nm);
+	if (r->named)
+		CloseHandle(r->named);
+	r->named = NULL;
+	trig_names_free(&r->names);
 	return rc;
 }
 
-/* ---- Sampling monitors (-c -cl -m -ml -p -pl -h): rows of one table,
+static void
+run_on_plan(void *ctx, u64 bytes)
+{
+	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), *(int *)ctx,
+	    (bytes + (1 << 20) - 1) >> 20);
+}
+
+/* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, or
+ * PD_TIMEOUT (-at cancelled it). */
+static int
+run_dump(struct pd_run *r, int type, const struct pd_event *ev)
+{
+	const struct pd_config *cfg = r->cfg;
+	struct pd_dump_req rq;
+	struct pd_dump_result res;
+	wchar_t *path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir);
+	int num = ++r->dumpno, rc;
+	if (!path) {
+		warn("cannot make a dump file name");
+		return PD_EXIT_WRITE;
+	}
+	memset(&rq, 0, sizeof rq);
+	rq.type = type;
+	rq.mask = cfg->mc_mask;
+	rq.path = path;
+	rq.comment = cfg->dc;
+	rq.overwrite = cfg->o;
+	rq.ev = ev;
+	rq.dbghelp = cfg->dbghelp;
+	rq.native_view = cfg->x64;
+	rq.callback = type == PD_CALLBACK ? r->callback : NULL;
+	rq.cancel = &g.cancel;
+	rq.deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
+	rq.on_plan = run_on_plan;
+	rq.ctx = &num;
+	out("%s Dump %d initiated: %s\n", stamp(), num, u8s(path));
+	vlog("dump type %s", trig_type_name(type));
+	rc = dump_write(r->t, &rq, &res);
+	if (rc == PD_TIMEOUT)
+		out("%s Dump %d cancelled: the collection took longer than %lld seconds (-at); "
+		    "the process was resumed.\n", stamp(), num, cfg->at);
+	else if (rc)
+		out("%s Dump %d failed.\n", stamp(), num);
+	else {
+		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), num,
+		    (res.bytes + (1 << 20) - 1) >> 20, res.seconds);
+		vlog("dump %d complete at %llu (FILETIME)", num, w32_precise_now());
+	}
+	free(path);
+	return rc;
+}
+
+/* A trigger fired: one dump of each requested type, counted toward -n. */
+static void
+run_fire(struct pd_run *r, const struct pd_event *ev)
+{
+	int i, rc = 0;
+	for (i = 0; i < r->cfg->ntypes && !rc; i++)
+		rc = run_dump(r, r->cfg->types[i], ev);
+	if (rc == PD_TIMEOUT) {
+		r->missed++; /* not written, not counted; monitoring goes on */
+		return;
+	}
+	if (rc) {
+		r->rc = run_cancelled(r) ? PD_EXIT_NOTDONE : rc;
+		r->done = 1;
+	} else if (++r->fired >= r->cfg->n) {
+		r->rc = PD_EXIT_OK;
+		r->done = 1;
+	}
+}
+
+static void
+run_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
+{
+	struct pd_event e = trig_event(tid, at_exit);
+	run_fire(r, &e);
+}
+
+/* The timed series: dump now, then every -s seconds, -n times.  Ends early
+ * (exit 1) when the target exits or the run is cancelled. */
+static void
+trig_run_timed(struct pd_run *r)
+{
+	long long k;
+	for (k = 0; k < r->cfg->n && !r->done; k++) {
+		if (k > 0 && !run_wait(r, (DWORD)(r->cfg->s * 1000)))
+			break;
+		if (run_cancelled(r))
+			run_stop(r, "Cancelled.");
+		else if (!tgt_alive(r->t))
+			run_stop(r, "The process has exited.");
+		else
+			run_fire_tid(r, 0, 0);
+	}
+}
+
+/* ---- Sampling monitors (-c -cl -m -ml -p -pl -h): rows of trig_kinds[],
  * sampled once a second by whichever loop owns the target (the debugger
  * loop when attached, trig_run_monitors otherwise).  A row's condition
- * must hold for -s consecutive seconds (default 10; -h needs one sample:
- * IsHungAppWindow already waits 5 s) before a dump is wanted. */
-
-struct pd_pdh_value {          /* PDH_FMT_COUNTERVALUE */
-	DWORD status, pad;
-	union { LONG l; double d; LONGLONG ll; void *p; } v;
-};
-typedef LONG (WINAPI *fn_PdhOpenQueryW)(LPCWSTR, DWORD_PTR, HANDLE *);
-typedef LONG (WINAPI *fn_PdhAddCounterW)(HANDLE, LPCWSTR, DWORD_PTR, HANDLE *);
-typedef LONG (WINAPI *fn_PdhCollectQueryData)(HANDLE);
-typedef LONG (WINAPI *fn_PdhGetFormattedCounterValue)(HANDLE, DWORD, LPDWORD, struct pd_pdh_value *);
-typedef LONG (WINAPI *fn_PdhCloseQuery)(HANDLE);
-#define PD_PDH_FMT_LARGE 0x00000400
-#define PD_PDH_FMT_NOCAP100 0x00008000
-
-typedef BOOL (WINAPI *fn_EnumWindows)(WNDENUMPROC, LPARAM);
-typedef DWORD (WINAPI *fn_GetWindowThreadProcessId)(HWND, LPDWORD);
-typedef BOOL (WINAPI *fn_IsWindowVisible)(HWND);
-typedef BOOL (WINAPI *fn_IsHungAppWindow)(HWND);
-typedef HWND (WINAPI *fn_GetWindow)(HWND, UINT);
+ * must hold for -s consecutive seconds (-h: one sample, as IsHungAppWindow
+ * already waits 5 s) before a dump is wanted. */
 
 struct trig_mon;
+struct trig_kind {
+	const char *name, *unit;   /* as printed: CPU 45% */
+	int strict;                /* "above" means > rather than >= */
+	const char *held;          /* printed when it holds, instead of the value */
+	/* armed by the command line?  Its threshold, and above (1) or below (0) */
+	int (*armed)(const struct pd_config *, long long *thr, int *above);
+	int (*open)(struct trig_mon *);          /* NULL: nothing to open; 0 or -1 */
+	int (*sample)(struct trig_mon *, long long *v); /* 1 value, 0 none yet, -1 target gone */
+};
+
 struct trig_row {
-	const char *name;       /* as printed: CPU, Commit, Counter, Hung Window */
-	int above;              /* 1: fire at/above the threshold, 0: below it */
-	int strict;             /* above means > rather than >= */
+	const struct trig_kind *k;
+	int above;
 	long long thr;
 	int need;               /* consecutive samples to fire */
 	int held;               /* consecutive samples so far */
-	int (*sample)(struct trig_mon *, long long *v); /* 1 value, 0 none yet, -1 error */
-	const char *unit;
 };
 
 struct trig_mon {
@@ -5129,18 +5912,7 @@ struct trig_mon {
 	u64 prev_cpu;           /* user+kernel 100 ns of the target */
 	double prev_wall;
 	int have_prev;
-	HMODULE pdh;
-	HANDLE query, counter;
-	fn_PdhCollectQueryData PdhCollectQueryData;
-	fn_PdhGetFormattedCounterValue PdhGetFormattedCounterValue;
-	fn_PdhCloseQuery PdhCloseQuery;
-	HMODULE user32;
-	fn_EnumWindows EnumWindows;
-	fn_GetWindowThreadProcessId GetWindowThreadProcessId;
-	fn_IsWindowVisible IsWindowVisible;
-	fn_IsHungAppWindow IsHungAppWindow;
-	fn_GetWindow GetWindow;
-	int hung_found;
+	struct w32_counter counter;
 	struct trig_row rows[4];
 	int nrows;
 	double next_tick;
@@ -5185,7 +5957,7 @@ trig_sample_commit(struct trig_mon *m, long long *v)
 {
 	struct pd_vm_counters vm;
 	memset(&vm, 0, sizeof vm);
-	if (!PD_NT_SUCCESS(nt.NtQueryInformationProcess(m->t->h, 3 /* ProcessVmCounters */, &vm, sizeof vm, NULL)))
+	if (!PD_NT_SUCCESS(w32.NtQueryInformationProcess(m->t->h, 3 /* ProcessVmCounters */, &vm, sizeof vm, NULL)))
 		return -1;
 	*v = (long long)((vm.PrivateUsage ? vm.PrivateUsage : vm.PagefileUsage) >> 20);
 	return 1;
@@ -5194,54 +5966,85 @@ trig_sample_commit(struct trig_mon *m, long long *v)
 static int
 trig_sample_counter(struct trig_mon *m, long long *v)
 {
-	struct pd_pdh_value val;
-	DWORD type = 0;
-	LONG st = m->PdhCollectQueryData(m->query);
-	if (st)
-		return 0;
-	memset(&val, 0, sizeof val);
-	/* integers as integers: PDH_FMT_DOUBLE gives 0 for them under Wine */
-	st = m->PdhGetFormattedCounterValue(m->counter, PD_PDH_FMT_LARGE | PD_PDH_FMT_NOCAP100, &type, &val);
-	if (st || (val.status != 0 && val.status != 1 /* PDH_CSTATUS_VALID_DATA, NEW_DATA */))
-		return 0; /* rate counters need two samples */
-	*v = val.v.ll;
-	return 1;
-}
-
-static BOOL CALLBACK
-trig_hung_cb(HWND w, LPARAM lp)
-{
-	struct trig_mon *m = (struct trig_mon *)lp;
-	DWORD pid = 0;
-	m->GetWindowThreadProcessId(w, &pid);
-	/* visible, unowned top-level windows only (not the IME window) */
-	if (pid == m->t->pid && m->IsWindowVisible(w) && !m->GetWindow(w, GW_OWNER) && m->IsHungAppWindow(w))
-		m->hung_found = 1;
-	return !m->hung_found;
+	return w32_counter_read(&m->counter, v);
 }
 
 static int
 trig_sample_hung(struct trig_mon *m, long long *v)
 {
-	m->hung_found = 0;
-	m->EnumWindows(trig_hung_cb, (LPARAM)m);
-	*v = m->hung_found;
+	*v = w32_hung_window(m->t->pid);
 	return 1;
 }
 
-static const char *
-trig_pdh_status(LONG st)
+static int
+trig_open_counter(struct trig_mon *m)
 {
-	switch ((DWORD)st) {
-	case 0xC0000BB8: return "PDH_CSTATUS_NO_OBJECT: no such object";
-	case 0xC0000BB9: return "PDH_CSTATUS_NO_COUNTER: no such counter";
-	case 0xC0000BC0: return "PDH_CSTATUS_BAD_COUNTERNAME: the path is not a counter path";
-	case 0x800007D1: return "PDH_CSTATUS_NO_INSTANCE: no such instance";
-	case 0x800007D0: return "PDH_CSTATUS_NO_MACHINE: no such computer";
-	case 0xC0000BD3: return "PDH_NOT_IMPLEMENTED: not implemented on this system";
-	case 0xC0000BBD: return "PDH_INVALID_ARGUMENT: invalid argument";
-	default: return "PDH error";
-	}
+	return w32_counter_open(&m->counter, m->cfg->p ? m->cfg->p : m->cfg->pl, m->cfg->p ? "-p" : "-pl");
+}
+
+static int
+trig_open_hung(struct trig_mon *m)
+{
+	(void)m;
+	return w32_windows_open();
+}
+
+static int
+trig_armed_cpu(const struct pd_config *cfg, long long *thr, int *above)
+{
+	*above = GIVEN(cfg, c);
+	*thr = *above ? cfg->c : cfg->cl;
+	return GIVEN(cfg, c) || GIVEN(cfg, cl);
+}
+
+static int
+trig_armed_commit(const struct pd_config *cfg, long long *thr, int *above)
+{
+	*above = GIVEN(cfg, m);
+	*thr = *above ? cfg->m : cfg->ml;
+	return GIVEN(cfg, m) || GIVEN(cfg, ml);
+}
+
+static int
+trig_armed_counter(const struct pd_config *cfg, long long *thr, int *above)
+{
+	*above = cfg->p != NULL;
+	*thr = *above ? cfg->p_thr : cfg->pl_thr;
+	return cfg->p || cfg->pl;
+}
+
+static int
+trig_armed_hung(const struct pd_config *cfg, long long *thr, int *above)
+{
+	*above = 1;
+	*thr = 1;
+	return cfg->h;
+}
+
+static const struct trig_kind trig_kinds[] = {
+	{ "CPU", "%", 1, NULL, trig_armed_cpu, NULL, trig_sample_cpu },
+	{ "Commit", " MB", 0, NULL, trig_armed_commit, NULL, trig_sample_commit },
+	{ "Counter", "", 0, NULL, trig_armed_counter, trig_open_counter, trig_sample_counter },
+	{ "Hung Window", "", 0, "not responding for 5 seconds.", trig_armed_hung, trig_open_hung, trig_sample_hung },
+};
+
+/* Is a monitor armed that must hold for -s seconds (all but -h)? */
+static int
+trig_holds_seconds(const struct pd_config *cfg)
+{
+	size_t i;
+	long long thr;
+	int above;
+	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0]; i++)
+		if (!trig_kinds[i].held && trig_kinds[i].armed(cfg, &thr, &above))
+			return 1;
+	return 0;
+}
+
+static void
+trig_mon_free(struct trig_mon *m)
+{
+	w32_counter_close(&m->counter);
 }
 
 /* Arms the rows the command line asks for and checks that each can be
@@ -5251,118 +6054,27 @@ static int
 trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target *t)
 {
 	SYSTEM_INFO si;
-	long long secs = cfg->s == PD_UNSET ? 10 : cfg->s;
-	struct trig_row *r;
-
+	size_t i;
+	long long v;
 	memset(m, 0, sizeof *m);
 	m->cfg = cfg;
 	m->t = t;
 	GetSystemInfo(&si);
 	m->ncpu = si.dwNumberOfProcessors ? (int)si.dwNumberOfProcessors : 1;
-	if (cfg->c != PD_UNSET || cfg->cl != PD_UNSET) {
-		r = &m->rows[m->nrows++];
-		r->name = "CPU";
-		r->above = cfg->c != PD_UNSET;
-		r->strict = 1;
-		r->thr = r->above ? cfg->c : cfg->cl;
-		r->sample = trig_sample_cpu;
-		r->unit = "%";
-	}
-	if (cfg->m != PD_UNSET || cfg->ml != PD_UNSET) {
-		r = &m->rows[m->nrows++];
-		r->name = "Commit";
-		r->above = cfg->m != PD_UNSET;
-		r->thr = r->above ? cfg->m : cfg->ml;
-		r->sample = trig_sample_commit;
-		r->unit = " MB";
-	}
-	if (cfg->p || cfg->pl) {
-		const char *sw = cfg->p ? "-p" : "-pl";
-		const wchar_t *path = cfg->p ? cfg->p : cfg->pl;
-		fn_PdhOpenQueryW open_q;
-		fn_PdhAddCounterW add_c;
-		LONG st;
-		r = &m->rows[m->nrows++];
-		r->name = "Counter";
-		r->above = cfg->p != NULL;
-		r->thr = r->above ? cfg->p_thr : cfg->pl_thr;
-		r->sample = trig_sample_counter;
-		r->unit = "";
-		m->pdh = LoadLibraryW(L"pdh.dll");
-		if (!m->pdh) {
-			warn("%s: performance counters need pdh.dll:", sw);
+	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0]; i++) {
+		const struct trig_kind *k = &trig_kinds[i];
+		struct trig_row *r = &m->rows[m->nrows];
+		if (!k->armed(cfg, &r->thr, &r->above))
+			continue;
+		r->k = k;
+		r->need = k->held ? 1 : (int)cfg->s;
+		m->nrows++;
+		if (k->open && k->open(m) < 0)
 			return PD_EXIT_USAGE;
-		}
-		open_q = (fn_PdhOpenQueryW)(void (*)(void))GetProcAddress(m->pdh, "PdhOpenQueryW");
-		/* English names work on every UI language (Vista and later) */
-		add_c = (fn_PdhAddCounterW)(void (*)(void))GetProcAddress(m->pdh, "PdhAddEnglishCounterW");
-		if (!add_c)
-			add_c = (fn_PdhAddCounterW)(void (*)(void))GetProcAddress(m->pdh, "PdhAddCounterW");
-		m->PdhCollectQueryData = (fn_PdhCollectQueryData)(void (*)(void))GetProcAddress(m->pdh, "PdhCollectQueryData");
-		m->PdhGetFormattedCounterValue = (fn_PdhGetFormattedCounterValue)(void (*)(void))
-			GetProcAddress(m->pdh, "PdhGetFormattedCounterValue");
-		m->PdhCloseQuery = (fn_PdhCloseQuery)(void (*)(void))GetProcAddress(m->pdh, "PdhCloseQuery");
-		if (!open_q || !add_c || !m->PdhCollectQueryData || !m->PdhGetFormattedCounterValue || !m->PdhCloseQuery) {
-			SetLastError(0);
-			warn("%s: pdh.dll lacks the counter functions", sw);
-			return PD_EXIT_USAGE;
-		}
-		if ((st = open_q(NULL, 0, &m->query)) != 0) {
-			SetLastError(0);
-			warn("%s: cannot open a counter query: %s (0x%08lX)", sw, trig_pdh_status(st), (unsigned long)st);
-			return PD_EXIT_USAGE;
-		}
-		if ((st = add_c(m->query, path, 0, &m->counter)) != 0) {
-			SetLastError(0);
-			warn("%s: counter '%s' cannot be read: %s (0x%08lX)", sw, u8s(path),
-			     trig_pdh_status(st), (unsigned long)st);
-			return PD_EXIT_USAGE;
-		}
-		m->PdhCollectQueryData(m->query);
-	}
-	if (cfg->h) {
-		r = &m->rows[m->nrows++];
-		r->name = "Hung Window";
-		r->above = 1;
-		r->thr = 1;
-		r->sample = trig_sample_hung;
-		r->unit = "";
-		m->user32 = LoadLibraryW(L"user32.dll");
-		if (m->user32) {
-			m->EnumWindows = (fn_EnumWindows)(void (*)(void))GetProcAddress(m->user32, "EnumWindows");
-			m->GetWindowThreadProcessId = (fn_GetWindowThreadProcessId)(void (*)(void))
-				GetProcAddress(m->user32, "GetWindowThreadProcessId");
-			m->IsWindowVisible = (fn_IsWindowVisible)(void (*)(void))GetProcAddress(m->user32, "IsWindowVisible");
-			m->IsHungAppWindow = (fn_IsHungAppWindow)(void (*)(void))GetProcAddress(m->user32, "IsHungAppWindow");
-			m->GetWindow = (fn_GetWindow)(void (*)(void))GetProcAddress(m->user32, "GetWindow");
-		}
-		if (!m->EnumWindows || !m->GetWindowThreadProcessId || !m->IsWindowVisible ||
-		    !m->IsHungAppWindow || !m->GetWindow) {
-			SetLastError(0);
-			warn("-h: user32.dll lacks the window functions");
-			return PD_EXIT_USAGE;
-		}
-	}
-	for (r = m->rows; r < m->rows + m->nrows; r++) {
-		r->need = r->sample == trig_sample_hung ? 1 : (int)secs;
 	}
 	m->next_tick = now_sec() + 1.0;
-	if (m->rows[0].sample == trig_sample_cpu)
-		trig_sample_cpu(m, &secs); /* the baseline */
+	trig_sample_cpu(m, &v); /* the baseline */
 	return 0;
-}
-
-static void
-trig_mon_free(struct trig_mon *m)
-{
-	if (m->query && m->PdhCloseQuery)
-		m->PdhCloseQuery(m->query);
-	if (m->pdh)
-		FreeLibrary(m->pdh);
-	if (m->user32)
-		FreeLibrary(m->user32);
-	m->pdh = m->user32 = NULL;
-	m->query = NULL;
 }
 
 /* One sample of every row.  Returns 1 when a row held long enough (a dump
@@ -5377,28 +6089,28 @@ trig_mon_tick(struct trig_mon *m)
 	for (i = 0; i < m->nrows; i++) {
 		struct trig_row *r = &m->rows[i];
 		long long v = 0;
-		int got = r->sample(m, &v), hold;
+		int got = r->k->sample(m, &v), hold;
 		if (got < 0)
 			return -1;
 		if (!got)
 			continue;
-		hold = r->above ? (r->strict ? v > r->thr : v >= r->thr) : v < r->thr;
-		vlog("%s %lld%s (%s %lld%s)\n", r->name, v, r->unit,
-		     r->above ? (r->strict ? ">" : ">=") : "<", r->thr, r->unit);
+		hold = r->above ? (r->k->strict ? v > r->thr : v >= r->thr) : v < r->thr;
+		vlog("%s %lld%s (%s %lld%s)", r->k->name, v, r->k->unit,
+		     r->above ? (r->k->strict ? ">" : ">=") : "<", r->thr, r->k->unit);
 		if (!hold) {
 			r->held = 0;
 			continue;
 		}
 		r->held++;
-		if (r->sample == trig_sample_hung)
-			out("%s Hung Window: not responding for 5 seconds.\n", stamp());
+		if (r->k->held)
+			out("%s %s: %s\n", stamp(), r->k->name, r->k->held);
 		else
-			out("%s %s: %lld%s %ds\n", stamp(), r->name, v, r->unit, r->held);
+			out("%s %s: %lld%s %ds\n", stamp(), r->k->name, v, r->k->unit, r->held);
 		if (r->held >= r->need) {
-			if (r->sample == trig_sample_hung)
-				snprintf(m->why, sizeof m->why, "Hung Window");
+			if (r->k->held)
+				snprintf(m->why, sizeof m->why, "%s", r->k->name);
 			else
-				snprintf(m->why, sizeof m->why, "%s %lld%s for %d s", r->name, v, r->unit, r->held);
+				snprintf(m->why, sizeof m->why, "%s %lld%s for %d s", r->k->name, v, r->k->unit, r->held);
 			r->held = 0;
 			return 1;
 		}
@@ -5406,77 +6118,37 @@ trig_mon_tick(struct trig_mon *m)
 	return 0;
 }
 
-/* After a dump (the target was suspended): start the CPU measure afresh. */
-static void
-trig_mon_after_dump(struct trig_mon *m)
+/* A sample is due: fires the run when a row held long enough, then starts
+ * the CPU measure afresh (the target was suspended).  Returns -1 when the
+ * target is gone. */
+static int
+trig_mon_step(struct trig_mon *m, struct pd_run *r)
 {
-	int i;
+	int f = trig_mon_tick(m);
 	long long v;
+	if (f != 1)
+		return f;
+	out("%s Trigger: %s\n", stamp(), m->why);
+	run_fire_tid(r, 0, 0);
 	m->have_prev = 0;
-	for (i = 0; i < m->nrows; i++)
-		if (m->rows[i].sample == trig_sample_cpu)
-			trig_sample_cpu(m, &v);
+	trig_sample_cpu(m, &v);
 	m->next_tick = now_sec() + 1.0;
+	return 1;
 }
 
 /* Monitors without a debugger: sample once a second until -n dumps, the
  * target's exit, or cancellation. */
-static int
-trig_run_monitors(struct trig_mon *m, int out_is_dir)
+static void
+trig_run_monitors(struct trig_mon *m, struct pd_run *r)
 {
-	const struct pd_config *cfg = m->cfg;
-	struct trig_names nm = { 0 };
-	long long count = cfg->n == PD_UNSET ? 1 : cfg->n, written = 0;
-	int dumpno = 0, rc = PD_EXIT_NOTDONE;
-	HANDLE named, w[3];
-
-	named = trig_cancel_event(m->t->pid);
 	out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
-	w[0] = g_cancel_event;
-	w[1] = m->t->h;
-	w[2] = named;
-	for (;;) {
+	while (!r->done) {
 		double wait = m->next_tick - now_sec();
-		DWORD r = WaitForMultipleObjects(named ? 3 : 2, w, FALSE, wait > 0 ? (DWORD)(wait * 1000) : 0);
-		int f;
-		if (r == WAIT_OBJECT_0 + 1) {
-			out("%s The process has exited.\n", stamp());
+		if (!run_wait(r, wait > 0 ? (DWORD)(wait * 1000) : 0))
 			break;
-		}
-		if (r != WAIT_TIMEOUT) {
-			out("%s Cancelled.\n", stamp());
-			break;
-		}
-		f = trig_mon_tick(m);
-		if (f < 0) {
-			out("%s The process has exited.\n", stamp());
-			break;
-		}
-		if (f == 1) {
-			int fr;
-			out("%s Trigger: %s\n", stamp(), m->why);
-			fr = trig_fire(cfg, m->t, &nm, NULL, out_is_dir, &dumpno);
-			trig_mon_after_dump(m);
-			if (fr == PD_TIMEOUT)
-				continue;
-			if (fr) {
-				rc = g_cancel ? PD_EXIT_NOTDONE : fr;
-				break;
-			}
-			if (++written >= count) {
-				rc = PD_EXIT_OK;
-				break;
-			}
-		}
+		if (trig_mon_step(m, r) < 0)
+			run_stop(r, "The process has exited.");
 	}
-	if (rc == PD_EXIT_OK)
-		out("%s Dump count reached.\n", stamp());
-	else if (rc == PD_EXIT_NOTDONE)
-		out("%s Dump count not reached.\n", stamp());
-	if (named)
-		CloseHandle(named);
-	trig_names_free(&nm);
-	return rc;
 }
 
 /* -cancel PID: set ProcDump-<PID>, which every instance monitoring PID waits on. */
@@ -5488,7 +6160,6 @@ trig_cancel_pid(DWORD pid)
 	swprintf(name, 64, L"ProcDump-%lu", pid);
 	e = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
 	if (!e) {
-		SetLastError(0);
 		warn("no procdump is monitoring PID %lu", pid);
 		return PD_EXIT_TARGET;
 	}
@@ -5516,8 +6187,6 @@ trig_cancel_pid(DWORD pid)
  * The target keeps running when procdump ends (DebugSetProcessKillOnExit
  * FALSE, then DebugActiveProcessStop), unless -k asked to kill it. */
 
-typedef BOOL (WINAPI *fn_WaitForDebugEventEx)(LPDEBUG_EVENT, DWORD);
-
 struct dbg_dll {
 	u64 base;
 	wchar_t *name;
@@ -5531,19 +6200,13 @@ struct dbg_thread {
 struct dbg {
 	const struct pd_config *cfg;
 	struct pd_target *t;
-	struct trig_names names;
-	int out_is_dir;
-	int dumpno;            /* files written */
-	long long fired;       /* triggers that wrote their dumps */
-	long long count;       /* -n */
+	struct pd_run *run;    /* count, cancellation, names, summary */
 	int initial_done;      /* the attach or loader breakpoint was seen */
 	int wow_initial_done;  /* and, for a WOW64 target, its x86 one */
 	DWORD breakin_tid;     /* thread injected by DebugActiveProcess */
-	int attached;          /* we are its debugger */
+	int attached;          /* we are its debugger: 1 attached, 2 launched */
 	int exited;            /* EXIT_PROCESS seen */
-	int done;              /* count reached or a dump failed */
-	int rc;
-	int triggers;          /* any debug-event trigger armed */
+	int triggers;          /* any debug-event trigger or monitor armed */
 	HANDLE hproc;          /* the debug event's process handle (full access) */
 	u64 exit_bp;           /* -t: int3 planted at ntdll!RtlExitUserProcess */
 	u8 exit_bp_orig;       /* the byte it replaced */
@@ -5553,7 +6216,6 @@ struct dbg {
 	int ndll, capdll;
 	struct dbg_thread *th;
 	int nth, capth;
-	HANDLE named;          /* ProcDump-<PID> */
 	struct trig_mon *mon;  /* sampling monitors, or NULL */
 };
 
@@ -5641,24 +6303,6 @@ dbg_add_dll(struct dbg *d, u64 base, wchar_t *name)
 	d->ndll++;
 }
 
-/* Writes the dumps of one trigger and counts it toward -n. */
-static void
-dbg_fire(struct dbg *d, const struct pd_event *ev)
-{
-	int rc = trig_fire(d->cfg, d->t, &d->names, ev, d->out_is_dir, &d->dumpno);
-	if (rc == PD_TIMEOUT)
-		return; /* not counted; monitoring goes on */
-	if (rc) {
-		d->rc = g_cancel ? PD_EXIT_NOTDONE : rc;
-		d->done = 1;
-		return;
-	}
-	if (++d->fired >= d->count) {
-		d->rc = PD_EXIT_OK;
-		d->done = 1;
-	}
-}
-
 /* The context of a thread stopped at a debug event, for the Exception stream. */
 static void
 dbg_event_context(struct dbg *d, DWORD tid, CONTEXT *ctx)
@@ -5669,7 +6313,7 @@ dbg_event_context(struct dbg *d, DWORD tid, CONTEXT *ctx)
 		h = own = OpenThread(THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
 	ctx->ContextFlags = CONTEXT_ALL;
 	if (!h || !GetThreadContext(h, ctx))
-		vlog("GetThreadContext %lu failed (%lu)\n", tid, GetLastError());
+		vlog("GetThreadContext %lu:", tid);
 	if (own)
 		CloseHandle(own);
 }
@@ -5683,8 +6327,7 @@ dbg_event_context(struct dbg *d, DWORD tid, CONTEXT *ctx)
 static void
 dbg_plant_exit_breakpoint(struct dbg *d)
 {
-	HMODULE nt_self = GetModuleHandleW(L"ntdll.dll");
-	FARPROC f = GetProcAddress(nt_self, "RtlExitUserProcess");
+	u64 f = (u64)(ULONG_PTR)w32.RtlExitUserProcess;
 	u8 cc = 0xCC;
 	SIZE_T n;
 	int i, same = 0;
@@ -5692,18 +6335,18 @@ dbg_plant_exit_breakpoint(struct dbg *d)
 		return;
 	for (i = 0; i < d->ndll; i++)
 		if (!_wcsicmp(path_basename(d->dll[i].name), L"ntdll.dll") &&
-		    d->dll[i].base == (u64)(ULONG_PTR)nt_self)
+		    d->dll[i].base == (u64)(ULONG_PTR)w32_dlls[W32_NTDLL])
 			same = 1;
 	if (!same)
 		return;
-	if (!ReadProcessMemory(d->hproc, (LPCVOID)f, &d->exit_bp_orig, 1, &n) ||
-	    !WriteProcessMemory(d->hproc, (LPVOID)f, &cc, 1, &n)) {
-		vlog("cannot plant the exit breakpoint (%lu)\n", GetLastError());
+	if (!ReadProcessMemory(d->hproc, (LPCVOID)(ULONG_PTR)f, &d->exit_bp_orig, 1, &n) ||
+	    !WriteProcessMemory(d->hproc, (LPVOID)(ULONG_PTR)f, &cc, 1, &n)) {
+		vlog("cannot plant the exit breakpoint:");
 		return;
 	}
-	FlushInstructionCache(d->hproc, (LPCVOID)f, 1);
-	d->exit_bp = (u64)(ULONG_PTR)f;
-	vlog("exit breakpoint at %p\n", (void *)f);
+	FlushInstructionCache(d->hproc, (LPCVOID)(ULONG_PTR)f, 1);
+	d->exit_bp = f;
+	vlog("exit breakpoint at 0x%llx", f);
 }
 
 /* Puts a thread that executed the planted int3 back on the original
@@ -5744,6 +6387,48 @@ dbg_remove_exit_breakpoint(struct dbg *d, DWORD tid)
 	d->exit_bp = 0;
 }
 
+/* The breakpoints that are the debugger's own: the initial one (attach or
+ * loader), the -t exit breakpoint, a second thread at the removed one, the
+ * x86 loader breakpoint of a WOW64 target.  1 if bp was one (continue). */
+static int
+dbg_own_breakpoint(struct dbg *d, const DEBUG_EVENT *ev, DWORD code)
+{
+	u64 at = (u64)(ULONG_PTR)ev->u.Exception.ExceptionRecord.ExceptionAddress;
+	if (!d->initial_done && (!d->breakin_tid || ev->dwThreadId == d->breakin_tid)) {
+		/* the attach (break-in thread) or loader breakpoint: ours; a
+		 * breakpoint of the target's own that races the attach is not */
+		d->initial_done = 1;
+		if (d->attached == 1)
+			d->breakin_tid = ev->dwThreadId;
+		vlog("attached: initial breakpoint on thread %lu", ev->dwThreadId);
+		return 1;
+	}
+	if (d->exit_bp && at == d->exit_bp) {
+		out("%s Process exit: thread %lu called ExitProcess.\n", stamp(), ev->dwThreadId);
+		/* first put the code and the thread back, so that the dump shows
+		 * the thread at the entry of RtlExitUserProcess, not after an int3 */
+		dbg_remove_exit_breakpoint(d, ev->dwThreadId);
+		if (!d->run->done) {
+			d->exit_fired = 1;
+			run_fire_tid(d->run, ev->dwThreadId, 0);
+		}
+		return 1;
+	}
+	if (d->exit_bp_was && at == d->exit_bp_was) {
+		/* a second thread that reached the int3 before it was taken out:
+		 * on it goes into RtlExitUserProcess, not into an unhandled int3 */
+		dbg_rewind(d, ev->dwThreadId, d->exit_bp_was);
+		return 1;
+	}
+	if (code == 0x4000001F && d->t->wow64 && !d->wow_initial_done) {
+		d->wow_initial_done = 1; /* the x86 loader breakpoint of a WOW64 target */
+		return 1;
+	}
+	return 0;
+}
+
+/* -e: shows the exception; dumps it when its chance is wanted and the
+ * filters let it through.  Every exception goes back to the target. */
 static DWORD
 dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 {
@@ -5752,118 +6437,76 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 	int first = x->dwFirstChance != 0;
 	int bp = code == EXCEPTION_BREAKPOINT || code == 0x4000001F /* STATUS_WX86_BREAKPOINT */;
 	wchar_t hex[16], hex0x[16], name[64], both[96];
-	const wchar_t *texts[4];
+	const wchar_t *texts[4] = { hex, hex0x, name, both };
 	const char *nm = trig_exception_name(code);
 
-	if (bp && first && !d->initial_done && (!d->breakin_tid || ev->dwThreadId == d->breakin_tid)) {
-		/* the attach (break-in thread) or loader breakpoint: ours; a
-		 * breakpoint of the target's own that races the attach is not */
-		d->initial_done = 1;
-		if (d->attached == 1)
-			d->breakin_tid = ev->dwThreadId;
-		vlog("attached: initial breakpoint on thread %lu\n", ev->dwThreadId);
+	if (bp && first && dbg_own_breakpoint(d, ev, code))
 		return DBG_CONTINUE;
-	}
-	if (bp && first && d->exit_bp && (u64)(ULONG_PTR)x->ExceptionRecord.ExceptionAddress == d->exit_bp) {
-		out("%s Process exit: thread %lu called ExitProcess.\n", stamp(), ev->dwThreadId);
-		/* first put the code and the thread back, so that the dump shows
-		 * the thread at the entry of RtlExitUserProcess, not after an int3 */
-		dbg_remove_exit_breakpoint(d, ev->dwThreadId);
-		if (!d->done) {
-			struct pd_event pe;
-			memset(&pe, 0, sizeof pe);
-			pe.tid = ev->dwThreadId;
-			d->exit_fired = 1;
-			dbg_fire(d, &pe);
-		}
-		return DBG_CONTINUE;
-	}
-	if (bp && first && d->exit_bp_was && (u64)(ULONG_PTR)x->ExceptionRecord.ExceptionAddress == d->exit_bp_was) {
-		/* a second thread that reached the int3 before it was taken out:
-		 * on it goes into RtlExitUserProcess, not into an unhandled int3 */
-		dbg_rewind(d, ev->dwThreadId, d->exit_bp_was);
-		return DBG_CONTINUE;
-	}
-	if (code == 0x4000001F && first && d->t->wow64 && !d->wow_initial_done) {
-		d->wow_initial_done = 1; /* the x86 loader breakpoint of a WOW64 target */
-		return DBG_CONTINUE;
-	}
-	if (!d->cfg->e)
-		return DBG_EXCEPTION_NOT_HANDLED;
-	if (bp && first && !d->cfg->b)
+	if (!d->cfg->e || (bp && first && !d->cfg->b))
 		return DBG_EXCEPTION_NOT_HANDLED; /* breakpoints are passed over without -b */
-
-	vlog("exception %08lX on thread %lu at %llu (FILETIME)\n", code, ev->dwThreadId, trig_precise_now());
+	vlog("exception %08lX on thread %lu at %llu (FILETIME)", code, ev->dwThreadId, w32_precise_now());
 	out("%s %s: %08lX.%s\n", stamp(), first ? "Exception" : "Unhandled", code, nm);
 	swprintf(hex, 16, L"%08lX", code);
 	swprintf(hex0x, 16, L"0x%08lX", code);
 	MultiByteToWideChar(CP_ACP, 0, nm, -1, name, 64);
 	swprintf(both, 96, L"%ls.%ls", hex, name);
-	texts[0] = hex;
-	texts[1] = hex0x;
-	texts[2] = name;
-	texts[3] = both;
 	if ((!first || d->cfg->e_first) && trig_filter_pass(d->cfg, texts, 4)) {
-		struct pd_event pe;
-		memset(&pe, 0, sizeof pe);
+		struct pd_event pe = trig_event(ev->dwThreadId, 0);
 		pe.has_exception = 1;
-		pe.tid = ev->dwThreadId;
 		pe.rec = x->ExceptionRecord;
 		pe.exception_code = code;
 		dbg_event_context(d, ev->dwThreadId, &pe.ctx);
-		dbg_fire(d, &pe);
+		run_fire(d->run, &pe);
 	}
 	return DBG_EXCEPTION_NOT_HANDLED;
 }
 
+/* The text of an OUTPUT_DEBUG_STRING event (malloc'd), or NULL.  Wine
+ * delivers OutputDebugStringW as ANSI (fUnicode 0): both are handled. */
+static wchar_t *
+dbg_debug_string(struct dbg *d, const OUTPUT_DEBUG_STRING_INFO *o)
+{
+	size_t n = o->nDebugStringLength; /* a WORD: at most 65535 */
+	wchar_t *w = NULL;
+	char *a;
+	int wn;
+	if (o->fUnicode) {
+		w = xcalloc(n + 1, sizeof *w);
+		if (w && w32_read(d->t->h, (u64)(ULONG_PTR)o->lpDebugStringData, w, n * 2) < 0) {
+			free(w);
+			w = NULL;
+		}
+		return w;
+	}
+	a = xcalloc(n + 1, 1);
+	if (a && w32_read(d->t->h, (u64)(ULONG_PTR)o->lpDebugStringData, a, n) == 0 &&
+	    (wn = MultiByteToWideChar(CP_ACP, 0, a, -1, NULL, 0)) > 0 && (w = xcalloc(wn, sizeof *w)))
+		MultiByteToWideChar(CP_ACP, 0, a, -1, w, wn);
+	free(a);
+	return w;
+}
+
+/* -l: shows the string; dumps when the filters let it through. */
 static void
 dbg_on_debug_string(struct dbg *d, const DEBUG_EVENT *ev)
 {
-	const OUTPUT_DEBUG_STRING_INFO *o = &ev->u.DebugString;
-	size_t n = o->nDebugStringLength;
-	wchar_t *w = NULL;
+	wchar_t *w;
 	const wchar_t *texts[1];
-
-	if (!d->cfg->l || !n)
+	size_t n;
+	if (!d->cfg->l || !ev->u.DebugString.nDebugStringLength || !(w = dbg_debug_string(d, &ev->u.DebugString)))
 		return;
-	if (n > 65536)
-		n = 65536;
-	/* Wine delivers OutputDebugStringW as ANSI (fUnicode 0): handle both. */
-	if (o->fUnicode) {
-		w = xcalloc(n + 1, sizeof *w);
-		if (!w || w32_read(d->t->h, (u64)(ULONG_PTR)o->lpDebugStringData, w, n * 2) < 0) {
-			free(w);
-			return;
-		}
-	} else {
-		char *a = xcalloc(n + 1, 1);
-		int wn;
-		if (!a || w32_read(d->t->h, (u64)(ULONG_PTR)o->lpDebugStringData, a, n) < 0) {
-			free(a);
-			return;
-		}
-		wn = MultiByteToWideChar(CP_ACP, 0, a, -1, NULL, 0);
-		w = wn > 0 ? xcalloc(wn, sizeof *w) : NULL;
-		if (w)
-			MultiByteToWideChar(CP_ACP, 0, a, -1, w, wn);
-		free(a);
-		if (!w)
-			return;
-	}
 	n = wcslen(w);
 	while (n && (w[n - 1] == L'\n' || w[n - 1] == L'\r'))
 		w[--n] = 0;
 	out("%s Debug String: %s\n", stamp(), u8s(w));
 	texts[0] = w;
-	if (trig_filter_pass(d->cfg, texts, 1)) {
-		struct pd_event pe;
-		memset(&pe, 0, sizeof pe);
-		pe.tid = ev->dwThreadId;
-		dbg_fire(d, &pe);
-	}
+	if (trig_filter_pass(d->cfg, texts, 1))
+		run_fire_tid(d->run, ev->dwThreadId, 0);
 	free(w);
 }
 
+/* LOAD_DLL / UNLOAD_DLL: keeps the list of modules; -ld / -ud dump
+ * (filtered by path or base name). */
 static void
 dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 {
@@ -5892,21 +6535,15 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 		out("%s DLL %s: %s\n", stamp(), load ? "Load" : "Unload", u8s(name));
 		texts[0] = name;
 		texts[1] = path_basename(name);
-		if (trig_filter_pass(d->cfg, texts, 2)) {
-			struct pd_event pe;
-			memset(&pe, 0, sizeof pe);
-			pe.tid = ev->dwThreadId;
-			dbg_fire(d, &pe);
+		if (trig_filter_pass(d->cfg, texts, 2))
+			run_fire_tid(d->run, ev->dwThreadId, 0);
+	}
+	for (i = 0; !load && i < d->ndll; i++)
+		if (d->dll[i].base == base) {
+			free(d->dll[i].name);
+			d->dll[i] = d->dll[--d->ndll];
+			break;
 		}
-	}
-	if (!load) {
-		for (i = 0; i < d->ndll; i++)
-			if (d->dll[i].base == base) {
-				free(d->dll[i].name);
-				d->dll[i] = d->dll[--d->ndll];
-				break;
-			}
-	}
 }
 
 static int
@@ -5919,151 +6556,144 @@ dbg_has_clr(const struct dbg *d)
 	return 0;
 }
 
-static int
-dbg_cancelled(const struct dbg *d)
+/* Right after the initial breakpoint: -t plants its breakpoint; -g checks
+ * for a CLR (managed-only debugging is not built yet). */
+static void
+dbg_after_initial(struct dbg *d)
 {
-	return g_cancel || (d->named && WaitForSingleObject(d->named, 0) == WAIT_OBJECT_0);
+	if (d->cfg->t)
+		dbg_plant_exit_breakpoint(d);
+	if (!d->cfg->g)
+		return;
+	if (!dbg_has_clr(d)) {
+		warn("-g: process %lu has no CLR loaded (clr.dll or coreclr.dll); managed debugging needs one",
+		     d->t->pid);
+		d->run->rc = PD_EXIT_TARGET;
+	} else {
+		warn("-g: managed-only debugging of a CLR process is not implemented yet");
+		d->run->rc = PD_EXIT_USAGE;
+	}
+	d->run->done = 1;
 }
 
-/* Runs the event loop until the count is reached, the target exits, or the
- * run is cancelled.  With until_initial, returns at the initial breakpoint
- * (used by -x with no debug trigger: launch, then the timed series). */
+static void
+dbg_on_create_process(struct dbg *d, const DEBUG_EVENT *ev)
+{
+	const CREATE_PROCESS_DEBUG_INFO *c = &ev->u.CreateProcessInfo;
+	d->hproc = c->hProcess;
+	dbg_add_thread(d, ev->dwThreadId, c->hThread);
+	dbg_add_dll(d, (u64)(ULONG_PTR)c->lpBaseOfImage, dbg_dll_name(d, c->hFile, c->lpImageName, c->fUnicode));
+	if (c->hFile)
+		CloseHandle(c->hFile);
+}
+
+static void
+dbg_on_create_thread(struct dbg *d, const DEBUG_EVENT *ev)
+{
+	dbg_add_thread(d, ev->dwThreadId, ev->u.CreateThread.hThread);
+	/* DebugActiveProcess injects a thread that starts at
+	 * ntdll!DbgUiRemoteBreakin: its breakpoint is the attach one */
+	if (!d->initial_done && d->attached == 1 && w32.DbgUiRemoteBreakin &&
+	    (ULONG_PTR)ev->u.CreateThread.lpStartAddress == (ULONG_PTR)w32.DbgUiRemoteBreakin)
+		d->breakin_tid = ev->dwThreadId;
+	if (d->initial_done && d->cfg->ct) {
+		out("%s Thread Create: %lu\n", stamp(), ev->dwThreadId);
+		run_fire_tid(d->run, ev->dwThreadId, 0);
+	}
+}
+
+static void
+dbg_on_exit_thread(struct dbg *d, const DEBUG_EVENT *ev)
+{
+	if (d->initial_done && d->cfg->et && ev->dwThreadId != d->breakin_tid) {
+		out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev->dwThreadId, ev->u.ExitThread.dwExitCode);
+		run_fire_tid(d->run, ev->dwThreadId, 0);
+	}
+	dbg_del_thread(d, ev->dwThreadId);
+}
+
+static void
+dbg_on_exit_process(struct dbg *d, const DEBUG_EVENT *ev)
+{
+	out("%s The process has exited. Exit code: 0x%08lX\n", stamp(), ev->u.ExitProcess.dwExitCode);
+	if (d->cfg->t && !d->run->done && !d->exit_fired)
+		run_fire_tid(d->run, ev->dwThreadId, 1); /* TerminateProcess or a crash: no ExitProcess breakpoint */
+	d->exited = 1;
+	if (!d->run->done) {
+		d->run->rc = PD_EXIT_NOTDONE;
+		d->run->done = 1;
+	}
+}
+
+/* One debug event; returns how to continue it. */
+static DWORD
+dbg_on_event(struct dbg *d, const DEBUG_EVENT *ev)
+{
+	DWORD cont = DBG_CONTINUE;
+	int was = d->initial_done;
+	switch (ev->dwDebugEventCode) {
+	case CREATE_PROCESS_DEBUG_EVENT: dbg_on_create_process(d, ev); break;
+	case CREATE_THREAD_DEBUG_EVENT: dbg_on_create_thread(d, ev); break;
+	case EXIT_THREAD_DEBUG_EVENT: dbg_on_exit_thread(d, ev); break;
+	case LOAD_DLL_DEBUG_EVENT: dbg_on_dll(d, ev, 1); break;
+	case UNLOAD_DLL_DEBUG_EVENT: dbg_on_dll(d, ev, 0); break;
+	case OUTPUT_DEBUG_STRING_EVENT: dbg_on_debug_string(d, ev); break;
+	case EXCEPTION_DEBUG_EVENT: cont = dbg_on_exception(d, ev); break;
+	case EXIT_PROCESS_DEBUG_EVENT: dbg_on_exit_process(d, ev); break;
+	default: break; /* RIP_INFO */
+	}
+	if (!was && d->initial_done)
+		dbg_after_initial(d);
+	return cont;
+}
+
+/* Runs the event loop until the run is done (count reached, a dump failed,
+ * cancelled, the target exited).  With until_initial, stops after the
+ * initial breakpoint (-x with no debug trigger: launch, then the timed
+ * series). */
 static void
 dbg_loop(struct dbg *d, int until_initial)
 {
-	static fn_WaitForDebugEventEx wait_ex;
-	static FARPROC breakin;
-	static int looked;
 	DEBUG_EVENT ev;
-
-	if (!looked) {
-		/* WaitForDebugEventEx (Windows 10) delivers wide debug strings as
-		 * wide; Wine 8 does not export it. */
-		wait_ex = (fn_WaitForDebugEventEx)(void (*)(void))GetProcAddress(
-			GetModuleHandleW(L"kernel32.dll"), "WaitForDebugEventEx");
-		breakin = GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "DbgUiRemoteBreakin");
-		looked = 1;
-	}
-	while (!d->done && !d->exited) {
-		DWORD cont = DBG_CONTINUE;
-		BOOL got;
-		if (dbg_cancelled(d)) {
-			out("%s Cancelled.\n", stamp());
-			d->rc = PD_EXIT_NOTDONE;
+	while (!d->run->done && !d->exited && !(until_initial && d->initial_done)) {
+		DWORD cont;
+		int got;
+		if (run_cancelled(d->run)) {
+			run_stop(d->run, "Cancelled.");
 			return;
 		}
 		/* the monitors run on this thread too, between debug events */
-		if (d->mon && d->initial_done && now_sec() >= d->mon->next_tick) {
-			if (trig_mon_tick(d->mon) == 1) {
-				struct pd_event pe;
-				memset(&pe, 0, sizeof pe);
-				out("%s Trigger: %s\n", stamp(), d->mon->why);
-				dbg_fire(d, &pe);
-				trig_mon_after_dump(d->mon);
+		if (d->mon && d->initial_done && now_sec() >= d->mon->next_tick && trig_mon_step(d->mon, d->run) == 1)
+			continue;
+		if ((got = w32_wait_debug_event(&ev, 100)) == 0)
+			continue;
+		if (got > 0) {
+			cont = dbg_on_event(d, &ev);
+			if (ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont))
 				continue;
-			}
-		}
-		got = wait_ex ? wait_ex(&ev, 100) : WaitForDebugEvent(&ev, 100);
-		if (!got) {
-			DWORD e = GetLastError();
-			if (e == ERROR_SEM_TIMEOUT || e == WAIT_TIMEOUT)
-				continue;
-			warn("WaitForDebugEvent:");
-			d->rc = PD_EXIT_TARGET;
-			return;
-		}
-		switch (ev.dwDebugEventCode) {
-		case CREATE_PROCESS_DEBUG_EVENT: {
-			const CREATE_PROCESS_DEBUG_INFO *c = &ev.u.CreateProcessInfo;
-			d->hproc = c->hProcess;
-			dbg_add_thread(d, ev.dwThreadId, c->hThread);
-			dbg_add_dll(d, (u64)(ULONG_PTR)c->lpBaseOfImage,
-			            dbg_dll_name(d, c->hFile, c->lpImageName, c->fUnicode));
-			if (c->hFile)
-				CloseHandle(c->hFile);
-			break;
-		}
-		case CREATE_THREAD_DEBUG_EVENT:
-			dbg_add_thread(d, ev.dwThreadId, ev.u.CreateThread.hThread);
-			/* DebugActiveProcess injects a thread that starts at
-			 * ntdll!DbgUiRemoteBreakin: its breakpoint is the attach one */
-			if (!d->initial_done && d->attached == 1 &&
-			    (ULONG_PTR)ev.u.CreateThread.lpStartAddress == (ULONG_PTR)breakin)
-				d->breakin_tid = ev.dwThreadId;
-			if (d->initial_done && d->cfg->ct) {
-				struct pd_event pe;
-				out("%s Thread Create: %lu\n", stamp(), ev.dwThreadId);
-				memset(&pe, 0, sizeof pe);
-				pe.tid = ev.dwThreadId;
-				dbg_fire(d, &pe);
-			}
-			break;
-		case EXIT_THREAD_DEBUG_EVENT:
-			if (d->initial_done && d->cfg->et && ev.dwThreadId != d->breakin_tid) {
-				struct pd_event pe;
-				out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev.dwThreadId,
-				    ev.u.ExitThread.dwExitCode);
-				memset(&pe, 0, sizeof pe);
-				pe.tid = ev.dwThreadId;
-				dbg_fire(d, &pe);
-			}
-			dbg_del_thread(d, ev.dwThreadId);
-			break;
-		case LOAD_DLL_DEBUG_EVENT:
-			dbg_on_dll(d, &ev, 1);
-			break;
-		case UNLOAD_DLL_DEBUG_EVENT:
-			dbg_on_dll(d, &ev, 0);
-			break;
-		case OUTPUT_DEBUG_STRING_EVENT:
-			dbg_on_debug_string(d, &ev);
-			break;
-		case EXCEPTION_DEBUG_EVENT: {
-			int was = d->initial_done;
-			cont = dbg_on_exception(d, &ev);
-			if (!was && d->initial_done) {
-				if (d->cfg->t)
-					dbg_plant_exit_breakpoint(d);
-				if (d->cfg->g) {
-					if (!dbg_has_clr(d)) {
-						SetLastError(0);
-						warn("-g: process %lu has no CLR loaded (clr.dll or coreclr.dll); "
-						     "managed debugging needs one", d->t->pid);
-						d->rc = PD_EXIT_TARGET;
-					} else {
-						SetLastError(0);
-						warn("-g: managed-only debugging of a CLR process is not implemented yet");
-						d->rc = PD_EXIT_USAGE;
-					}
-					d->done = 1;
-				}
-				if (until_initial)
-					d->done = 1;
-			}
-			break;
-		}
-		case EXIT_PROCESS_DEBUG_EVENT:
-			out("%s The process has exited. Exit code: 0x%08lX\n", stamp(), ev.u.ExitProcess.dwExitCode);
-			if (d->cfg->t && !d->done && !d->exit_fired) {
-				/* TerminateProcess or a crash: no ExitProcess breakpoint */
-				struct pd_event pe;
-				memset(&pe, 0, sizeof pe);
-				pe.tid = ev.dwThreadId;
-				pe.at_exit = 1;
-				dbg_fire(d, &pe);
-			}
-			d->exited = 1;
-			if (!d->done)
-				d->rc = PD_EXIT_NOTDONE;
-			break;
-		default:
-			break;
-		}
-		if (!ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont)) {
 			warn("ContinueDebugEvent:");
-			d->rc = PD_EXIT_TARGET;
-			return;
 		}
+		d->run->rc = PD_EXIT_TARGET;
+		d->run->done = 1;
+	}
+}
+
+/* -k while attached: kill, then drain the events until the exit, so
+ * nothing is left pending (at most 5 s). */
+static void
+dbg_kill(struct dbg *d)
+{
+	DEBUG_EVENT ev;
+	DWORD end = GetTickCount() + 5000;
+	if (TerminateProcess(d->t->h, 1))
+		out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
+	else
+		warn("TerminateProcess %lu:", d->t->pid);
+	while (GetTickCount() < end && w32_wait_debug_event(&ev, 200) > 0) {
+		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
+		                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
+		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
+			break;
 	}
 }
 
@@ -6072,27 +6702,13 @@ static void
 dbg_finish(struct dbg *d)
 {
 	int i;
-	if (!d->attached || d->exited)
-		goto out;
-	dbg_remove_exit_breakpoint(d, 0); /* a detached target must not hit it */
-	if (d->cfg->k) {
-		DEBUG_EVENT ev;
-		DWORD end = GetTickCount() + 5000;
-		if (TerminateProcess(d->t->h, 1))
-			out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
-		else
-			warn("TerminateProcess %lu:", d->t->pid);
-		/* drain events until the exit, so nothing is left pending */
-		while (GetTickCount() < end && WaitForDebugEvent(&ev, 200)) {
-			ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
-			                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
-			if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
-				break;
-		}
+	if (d->attached && !d->exited) {
+		dbg_remove_exit_breakpoint(d, 0); /* a detached target must not hit it */
+		if (d->cfg->k)
+			dbg_kill(d);
+		if (!DebugActiveProcessStop(d->t->pid) && !d->cfg->k)
+			warn("DebugActiveProcessStop %lu:", d->t->pid);
 	}
-	if (!DebugActiveProcessStop(d->t->pid) && !d->cfg->k)
-		warn("DebugActiveProcessStop %lu:", d->t->pid);
-out:
 	d->attached = 0;
 	for (i = 0; i < d->ndll; i++)
 		free(d->dll[i].name);
@@ -6103,54 +6719,36 @@ out:
 	d->ndll = d->nth = 0;
 }
 
-/* Attaches to t (or takes over the launched one) and runs the triggers. */
-static int
-dbg_run(const struct pd_config *cfg, struct pd_target *t, int launched, int out_is_dir,
-        struct trig_mon *mon)
+/* Attaches to the run's target (or takes over the launched one) and runs
+ * the triggers; the caller ends the run (run_end). */
+static void
+dbg_run(struct pd_run *r, int launched, struct trig_mon *mon)
 {
 	struct dbg d;
 
 	memset(&d, 0, sizeof d);
-	d.cfg = cfg;
-	d.t = t;
-	d.out_is_dir = out_is_dir;
-	d.count = cfg->n == PD_UNSET ? 1 : cfg->n;
+	d.cfg = r->cfg;
+	d.t = r->t;
+	d.run = r;
 	d.mon = mon;
-	d.triggers = cfg->e || cfg->l || cfg->t || cfg->ld || cfg->ud || cfg->ct || cfg->et || mon;
-	d.named = trig_cancel_event(t->pid);
+	d.triggers = r->cfg->debug || mon;
 	if (launched)
 		d.attached = 2;
-	else {
-		if (!DebugActiveProcess(t->pid)) {
-			warn("cannot attach to process %lu (is another debugger attached?):", t->pid);
-			if (d.named)
-				CloseHandle(d.named);
-			return PD_EXIT_TARGET;
-		}
+	else if (!DebugActiveProcess(r->t->pid)) {
+		warn("cannot attach to process %lu (is another debugger attached?):", r->t->pid);
+		r->rc = PD_EXIT_TARGET;
+		r->done = 1;
+		return;
+	} else
 		d.attached = 1;
-	}
 	/* procdump ending, even killed, must not take the target with it */
 	DebugSetProcessKillOnExit(FALSE);
 	if (d.triggers)
 		out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
 	dbg_loop(&d, !d.triggers);
-	if (!d.triggers && d.done && d.rc == PD_EXIT_OK) {
-		/* -x with no debug trigger, at the initial breakpoint: detach and
-		 * run the timed series */
-		dbg_finish(&d);
-		if (d.named)
-			CloseHandle(d.named);
-		return trig_run_timed(cfg, t, out_is_dir);
-	}
-	if (d.done && d.rc == PD_EXIT_OK)
-		out("%s Dump count reached.\n", stamp());
-	else if (d.rc == PD_EXIT_NOTDONE)
-		out("%s Dump count not reached.\n", stamp());
 	dbg_finish(&d);
-	if (d.named)
-		CloseHandle(d.named);
-	trig_names_free(&d.names);
-	return d.rc;
+	if (!d.triggers && !r->done)
+		trig_run_timed(r); /* -x alone: launched; now the timed series */
 }
 
 /* Quotes one argument the way CommandLineToArgvW reads it back. */
@@ -6203,7 +6801,6 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	/* Store applications (Name_Publisher!App) and packages (..._x64__Publisher)
 	 * are activated through the package manager, not CreateProcess. */
 	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__")) {
-		SetLastError(0);
 		warn("-x: Store application and package activation is not implemented yet ('%s')",
 		     u8s(cfg->x_image));
 		return PD_EXIT_USAGE;
@@ -6237,28 +6834,21 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 		wcsncpy(t->name, path_basename(path), MAX_PATH - 1);
 	else
 		wcsncpy(t->name, path_basename(cfg->x_image), MAX_PATH - 1);
-	{
-		BOOL w = FALSE;
-		if (IsWow64Process(pi.hProcess, &w))
-			t->wow64 = w;
-	}
-	{
-		struct pd_sys_process *list = w32_process_list(), *p;
-		if (list && (p = w32_process_find(list, t->pid)))
-			t->create_time = (u64)p->CreateTime.QuadPart;
-		free(list);
-	}
+	t->wow64 = w32_is_wow64(pi.hProcess);
+	t->create_time = w32_process_create_time(t->pid);
 	out("Launched:              %s (%lu)\n", u8s(cfg->x_image), t->pid);
 	return 0;
 }
 
 /* ================================ Install =============================== */
 /* AeDebug registration (-i, -u, -j) is parsed and validated by Args and
- * built in a later release; using it says so. */
+ * built in a later release; using it says so (args_check_implemented). */
 
 /* ================================= Main ================================= */
-/* pd_main(): parse, validate, resolve the target, run the trigger, choose
- * the exit code.  The only place that prints the banner and summary. */
+/* pd_main(): parse, validate, resolve or launch the target, run the
+ * triggers, choose the exit code; in library mode, reset every
+ * process-wide state before returning.  Prints the banner and the
+ * configuration table; the run's summary line is run_end's. */
 
 static void
 main_banner(void)
@@ -6270,35 +6860,27 @@ main_banner(void)
 /* -mc: names the MINIDUMP_TYPE bits this writer cannot honour; they are
  * left out of the dump and of its header Flags. */
 static void
-main_check_mask(unsigned long long mask)
+main_check_mask(u64 mask)
 {
 	static const struct { u64 bit; const char *name; } names[] = {
 		{ 0x8000, "WithFullAuxiliaryState" },
 		{ 0x100000, "FilterTriage" },
 		{ 0x400000, "WithIptTrace" } };
-	u64 bad = mask & ~(u64)MDT_HONOURED;
-	size_t i;
+	u64 bad = mask & ~(u64)MDT_HONOURED, rest = bad;
+	size_t i, n = 0;
 	char list[512] = "";
-	if ((mask & MDT_FILTERMEMORY) && (mask & MDT_FULLMEMORY)) {
-		SetLastError(0);
+	if ((mask & MDT_FILTERMEMORY) && (mask & MDT_FULLMEMORY))
 		warn("-mc: 0x8 FilterMemory applies to stacks in a MemoryList; with 0x2 FullMemory it is "
 		     "left out of the dump and its Flags");
-	}
 	if (!bad)
 		return;
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (bad & names[i].bit)
-			snprintf(list + strlen(list), sizeof list - strlen(list), "%s0x%llx %s",
-			         list[0] ? ", " : "", names[i].bit, names[i].name);
-	{
-		u64 rest = bad;
-		for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (bad & names[i].bit) {
+			n += snprintf(list + n, sizeof list - n, "%s0x%llx %s", n ? ", " : "", names[i].bit, names[i].name);
 			rest &= ~names[i].bit;
-		if (rest)
-			snprintf(list + strlen(list), sizeof list - strlen(list), "%s0x%llx (unknown)",
-			         list[0] ? ", " : "", rest);
-	}
-	SetLastError(0);
+		}
+	if (rest)
+		snprintf(list + n, sizeof list - n, "%s0x%llx (unknown)", n ? ", " : "", rest);
 	warn("-mc: not supported, left out of the dump and its Flags: %s", list);
 }
 
@@ -6318,21 +6900,19 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t)
 		out("Exception filter:      [Includes]%s%s [Excludes]%s%s\n",
 		    cfg->f_set ? " " : "", cfg->f_set ? u8s(cfg->f) : "",
 		    cfg->fx_set ? " " : "", cfg->fx_set ? u8s(cfg->fx) : "");
-	if (cfg->c != PD_UNSET || cfg->cl != PD_UNSET)
-		out("CPU threshold:         %s%lld%% of %s\n", cfg->c != PD_UNSET ? ">" : "<",
-		    cfg->c != PD_UNSET ? cfg->c : cfg->cl, cfg->u ? "one core" : "the machine");
-	if (cfg->m != PD_UNSET || cfg->ml != PD_UNSET)
-		out("Commit threshold:      %s%lld MB\n", cfg->m != PD_UNSET ? ">=" : "<",
-		    cfg->m != PD_UNSET ? cfg->m : cfg->ml);
+	if (GIVEN(cfg, c) || GIVEN(cfg, cl))
+		out("CPU threshold:         %s%lld%% of %s\n", GIVEN(cfg, c) ? ">" : "<",
+		    GIVEN(cfg, c) ? cfg->c : cfg->cl, cfg->u ? "one core" : "the machine");
+	if (GIVEN(cfg, m) || GIVEN(cfg, ml))
+		out("Commit threshold:      %s%lld MB\n", GIVEN(cfg, m) ? ">=" : "<", GIVEN(cfg, m) ? cfg->m : cfg->ml);
 	if (cfg->p || cfg->pl)
 		out("Performance counter:   %s %s%lld\n", u8s(cfg->p ? cfg->p : cfg->pl), cfg->p ? ">=" : "<",
 		    cfg->p ? cfg->p_thr : cfg->pl_thr);
-	if (cfg->c != PD_UNSET || cfg->cl != PD_UNSET || cfg->m != PD_UNSET || cfg->ml != PD_UNSET ||
-	    cfg->p || cfg->pl)
-		out("Threshold seconds:     %lld\n", cfg->s == PD_UNSET ? 10LL : cfg->s);
+	if (trig_holds_seconds(cfg))
+		out("Threshold seconds:     %lld\n", cfg->s);
 	if (cfg->h)
 		out("Hung window check:     Enabled\n");
-	if (cfg->at != PD_UNSET)
+	if (GIVEN(cfg, at))
 		out("Collection timeout:    %lld seconds (-at)\n", cfg->at);
 	if (cfg->l)
 		out("Log debug strings:     Enabled\n");
@@ -6341,11 +6921,9 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t)
 	if (cfg->ld || cfg->ud || cfg->ct || cfg->et)
 		out("Events:               %s%s%s%s\n", cfg->ld ? " DLL-load" : "", cfg->ud ? " DLL-unload" : "",
 		    cfg->ct ? " thread-create" : "", cfg->et ? " thread-exit" : "");
-	out("Number of dumps:       %lld\n", cfg->n == PD_UNSET ? 1LL : cfg->n);
-	if (cfg->n != PD_UNSET && cfg->n > 1 && !(cfg->e || cfg->l || cfg->t || cfg->ld || cfg->ud || cfg->ct ||
-	    cfg->et || cfg->c != PD_UNSET || cfg->cl != PD_UNSET || cfg->m != PD_UNSET || cfg->ml != PD_UNSET ||
-	    cfg->p || cfg->pl || cfg->h))
-		out("Seconds between dumps: %lld\n", cfg->s == PD_UNSET ? 10LL : cfg->s);
+	out("Number of dumps:       %lld\n", cfg->n);
+	if (cfg->n > 1 && !cfg->debug && !cfg->monitor)
+		out("Seconds between dumps: %lld\n", cfg->s);
 	if (cfg->output)
 		out("Dump folder/file:      %s\n", u8s(cfg->output));
 	if (cfg->k)
@@ -6362,7 +6940,7 @@ main_wait(const struct pd_config *cfg, struct pd_target *t)
 		return rc;
 	out("Waiting for process named %s...\n", u8s(cfg->target));
 	for (;;) {
-		if (WaitForSingleObject(g_cancel_event, 100) == WAIT_OBJECT_0) {
+		if (WaitForSingleObject(g.cancel_event, 100) == WAIT_OBJECT_0) {
 			out("%s Cancelled.\n", stamp());
 			return PD_EXIT_NOTDONE;
 		}
@@ -6374,6 +6952,128 @@ main_wait(const struct pd_config *cfg, struct pd_target *t)
 	}
 }
 
+/* The output: a folder (existing, or named with a trailing separator) or
+ * a file name whose folder must exist.  0 or PD_EXIT_USAGE. */
+static int
+main_check_output(const struct pd_config *cfg, int *out_is_dir)
+{
+	wchar_t *dir;
+	int ok;
+	*out_is_dir = 0;
+	if (!cfg->output)
+		return 0;
+	if (w32_is_dir(cfg->output)) {
+		*out_is_dir = 1;
+		return 0;
+	}
+	if (wcs_endswith_i(cfg->output, L"\\") || wcs_endswith_i(cfg->output, L"/")) {
+		warn("dump folder '%s' does not exist", u8s(cfg->output));
+		return PD_EXIT_USAGE;
+	}
+	dir = w32_dirname(cfg->output);
+	ok = dir && w32_is_dir(dir);
+	free(dir);
+	if (!ok) {
+		warn("the folder of dump file '%s' does not exist", u8s(cfg->output));
+		return PD_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The target: launched (-x, into its dump folder), waited for (-w), or
+ * resolved and opened.  0 or PD_EXIT_*. */
+static int
+main_target(struct pd_config *cfg, struct pd_target *t, int *out_is_dir, int *launched)
+{
+	int rc;
+	*launched = 0;
+	if (!cfg->x) {
+		if ((rc = cfg->w ? main_wait(cfg, t) : tgt_resolve(t, cfg->target)))
+			return rc;
+		return tgt_open(t, cfg->k);
+	}
+	if (!w32_is_dir(cfg->x_folder)) {
+		warn("-x: dump folder '%s' does not exist", u8s(cfg->x_folder));
+		return PD_EXIT_USAGE;
+	}
+	cfg->output = cfg->x_folder;
+	*out_is_dir = 1;
+	if ((rc = dbg_launch(cfg, t)))
+		return rc;
+	*launched = 1;
+	return 0;
+}
+
+/* Everything after the command line was read: the target, the triggers,
+ * -k.  Returns the exit code. */
+static int
+main_run(struct pd_config *cfg, HMODULE *md_dll)
+{
+	MINIDUMP_CALLBACK_ROUTINE cb = NULL;
+	struct pd_target t;
+	struct trig_mon mon;
+	struct pd_run run;
+	int rc, out_is_dir, launched;
+
+	if ((rc = main_check_output(cfg, &out_is_dir)))
+		return rc;
+	main_banner();
+	w32_enable_privilege(L"SeDebugPrivilege");
+	/* before a target is opened or launched: nothing to undo on failure */
+	if (GIVEN(cfg, mc_mask) && !cfg->dbghelp)
+		main_check_mask(cfg->mc_mask);
+	if (cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
+		return PD_EXIT_USAGE;
+	memset(&t, 0, sizeof t);
+	if ((rc = main_target(cfg, &t, &out_is_dir, &launched))) {
+		tgt_close(&t);
+		return rc;
+	}
+	if (t.wow64 && sizeof(void *) == 8)
+		vlog("process %lu is 32-bit (WOW64): writing its %s view", t.pid, cfg->x64 ? "native 64-bit" : "x86");
+	if (cfg->monitor && (rc = trig_mon_init(&mon, cfg, &t))) {
+		trig_mon_free(&mon);
+		if (launched)
+			TerminateProcess(t.h, 1);
+		tgt_close(&t);
+		return rc;
+	}
+	main_print_config(cfg, &t);
+	run_begin(&run, cfg, &t, out_is_dir, cb);
+	if (cfg->x || cfg->debug)
+		dbg_run(&run, launched, cfg->monitor ? &mon : NULL);
+	else if (cfg->monitor)
+		trig_run_monitors(&mon, &run);
+	else
+		trig_run_timed(&run);
+	rc = run_end(&run);
+	if (cfg->monitor)
+		trig_mon_free(&mon);
+	if (cfg->k && tgt_alive(&t)) {
+		if (TerminateProcess(t.h, 1))
+			out("%s Killed process %lu (-k).\n", stamp(), t.pid);
+		else
+			warn("TerminateProcess %lu:", t.pid);
+	}
+	tgt_close(&t);
+	return rc;
+}
+
+/* Undoes every process-wide change, so that a program linked with
+ * procdump.c can call pd_main again (library mode). */
+static void
+main_reset(HMODULE md_dll)
+{
+	if (g.ctrl_handler)
+		SetConsoleCtrlHandler(trig_ctrl_handler, FALSE);
+	if (g.cancel_event)
+		CloseHandle(g.cancel_event);
+	if (md_dll)
+		FreeLibrary(md_dll);
+	w32_unload();
+	memset(&g, 0, sizeof g);
+}
+
 PD_API int
 pd_write_dump(unsigned long pid, const wchar_t *path, int type, const wchar_t *comment, int overwrite)
 {
@@ -6382,11 +7082,13 @@ pd_write_dump(unsigned long pid, const wchar_t *path, int type, const wchar_t *c
 	struct pd_dump_result res;
 	wchar_t spec[16];
 	int rc;
-	if (!nt.NtQuerySystemInformation && w32_init() < 0)
+	if (!w32.NtQuerySystemInformation && w32_init() < 0)
 		return PD_EXIT_TARGET;
 	swprintf(spec, 16, L"%lu", pid);
-	if ((rc = tgt_resolve(&t, spec)) || (rc = tgt_open(&t, 0)))
+	if ((rc = tgt_resolve(&t, spec)) || (rc = tgt_open(&t, 0))) {
+		tgt_close(&t);
 		return rc;
+	}
 	memset(&rq, 0, sizeof rq);
 	rq.type = type;
 	rq.path = path;
@@ -6401,9 +7103,8 @@ PD_API int
 pd_main(int argc, wchar_t **argv)
 {
 	struct pd_config cfg;
-	struct pd_target t;
-	struct trig_mon mon;
-	int rc, out_is_dir = 0, launched = 0, have_mon = 0;
+	HMODULE md_dll = NULL;
+	int rc;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	setvbuf(stderr, NULL, _IONBF, 0);
@@ -6421,114 +7122,43 @@ pd_main(int argc, wchar_t **argv)
 	}
 	if ((rc = args_validate(&cfg)) || (rc = args_check_implemented(&cfg)))
 		return rc;
-	g_verbose = cfg.v;
+	g.verbose = cfg.v;
+	g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+	g.ctrl_handler = SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
 	if (w32_init() < 0)
-		return PD_EXIT_TARGET;
-	if (cfg.cancel != PD_UNSET)
-		return trig_cancel_pid((DWORD)cfg.cancel);
-	if (!cfg.ntypes)
-		cfg.types[cfg.ntypes++] = PD_MINI;
-
-	/* The output: a folder (existing, or named with a trailing separator)
-	 * or a file name whose folder must exist. */
-	if (cfg.output) {
-		if (w32_is_dir(cfg.output))
-			out_is_dir = 1;
-		else if (wcs_endswith_i(cfg.output, L"\\") || wcs_endswith_i(cfg.output, L"/")) {
-			SetLastError(0);
-			warn("dump folder '%s' does not exist", u8s(cfg.output));
-			return PD_EXIT_USAGE;
-		} else {
-			wchar_t *dir = w32_dirname(cfg.output);
-			int ok = dir && w32_is_dir(dir);
-			if (!ok) {
-				SetLastError(0);
-				warn("the folder of dump file '%s' does not exist", u8s(cfg.output));
-				free(dir);
-				return PD_EXIT_USAGE;
-			}
-			free(dir);
-		}
-	}
-
-	main_banner();
-	w32_enable_privilege(L"SeDebugPrivilege");
-	g_cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
-	SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
-
-	/* before a target is opened or launched: nothing to undo on failure */
-	if (cfg.mc && !cfg.dbghelp)
-		main_check_mask(cfg.mc_mask);
-	if (cfg.md) {
-		HMODULE dll = LoadLibraryW(cfg.md);
-		if (!dll) {
-			warn("-md: cannot load '%s':", u8s(cfg.md));
-			return PD_EXIT_USAGE;
-		}
-		g_md_callback = (MINIDUMP_CALLBACK_ROUTINE)(void (*)(void))GetProcAddress(dll, "MiniDumpCallbackRoutine");
-		if (!g_md_callback) {
-			SetLastError(0);
-			warn("-md: '%s' exports no MiniDumpCallbackRoutine", u8s(cfg.md));
-			return PD_EXIT_USAGE;
-		}
-	}
-	if (cfg.x) {
-		if (!w32_is_dir(cfg.x_folder)) {
-			SetLastError(0);
-			warn("-x: dump folder '%s' does not exist", u8s(cfg.x_folder));
-			return PD_EXIT_USAGE;
-		}
-		cfg.output = cfg.x_folder;
-		out_is_dir = 1;
-		if ((rc = dbg_launch(&cfg, &t)))
-			return rc;
-		launched = 1;
-	} else {
-		rc = cfg.w ? main_wait(&cfg, &t) : tgt_resolve(&t, cfg.target);
-		if (rc)
-			return rc;
-		if ((rc = tgt_open(&t, cfg.k)))
-			return rc;
-	}
-#ifdef _WIN64
-	if (t.wow64)
-		vlog("process %lu is 32-bit (WOW64): writing its %s view\n", t.pid, cfg.x64 ? "native 64-bit" : "x86");
-#endif
-	have_mon = cfg.c != PD_UNSET || cfg.cl != PD_UNSET || cfg.m != PD_UNSET || cfg.ml != PD_UNSET ||
-	           cfg.p || cfg.pl || cfg.h;
-	if (have_mon && (rc = trig_mon_init(&mon, &cfg, &t))) {
-		trig_mon_free(&mon);
-		if (launched)
-			TerminateProcess(t.h, 1);
-		tgt_close(&t);
-		return rc;
-	}
-	main_print_config(&cfg, &t);
-	if (cfg.x || cfg.e || cfg.l || cfg.t || cfg.ld || cfg.ud || cfg.ct || cfg.et)
-		rc = dbg_run(&cfg, &t, launched, out_is_dir, have_mon ? &mon : NULL);
-	else if (have_mon)
-		rc = trig_run_monitors(&mon, out_is_dir);
+		rc = PD_EXIT_TARGET;
+	else if (GIVEN(&cfg, cancel))
+		rc = trig_cancel_pid((DWORD)cfg.cancel);
 	else
-		rc = trig_run_timed(&cfg, &t, out_is_dir);
-	if (have_mon)
-		trig_mon_free(&mon);
-
-	if (cfg.k && tgt_alive(&t)) {
-		if (TerminateProcess(t.h, 1))
-			out("%s Killed process %lu (-k).\n", stamp(), t.pid);
-		else
-			warn("TerminateProcess %lu:", t.pid);
-	}
-	tgt_close(&t);
-	if (g_cancel_event)
-		CloseHandle(g_cancel_event);
+		rc = main_run(&cfg, &md_dll);
+	main_reset(md_dll);
 	return rc;
 }
 
 #ifndef PROCDUMP_NO_MAIN
+/* PROCDUMP_TEST_EXIT_FILE (tests): the exit code, written at a clean exit
+ * only, so that a harness can tell a killed procdump from one that
+ * returned. */
+static void
+main_test_exit_file(int rc)
+{
+	wchar_t path[MAX_PATH];
+	HANDLE f;
+	char line[16];
+	if (!GetEnvironmentVariableW(L"PROCDUMP_TEST_EXIT_FILE", path, MAX_PATH) || !path[0])
+		return;
+	f = CreateFileW(path, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+	if (f == INVALID_HANDLE_VALUE)
+		return;
+	w32_write_all(f, line, (DWORD)snprintf(line, sizeof line, "%d\n", rc));
+	CloseHandle(f);
+}
+
 int
 wmain(int argc, wchar_t **argv)
 {
-	return pd_main(argc, argv);
+	int rc = pd_main(argc, argv);
+	main_test_exit_file(rc);
+	return rc;
 }
 #endif
