@@ -1,8 +1,10 @@
 #!/bin/sh
 # deps.sh - install what a fresh Debian/Ubuntu machine lacks to build procdump.c
 # and run its tests: mingw-w64 (both targets), Wine (64-bit), lldb and llvm
-# (obj2yaml), and Breakpad's readers (npm package `minidump`, into .deps/).
-# Safe to run again: it installs only what is missing.
+# (obj2yaml), mandoc (the man page's lint), Breakpad's readers (npm package
+# `minidump`, into .deps/) and Wine's 32-bit DLLs (the i386 libwine package,
+# unpacked into .deps/wine32).  Everything comes by package name through
+# apt-get or npm.  Safe to run again: it installs only what is missing.
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 sudo=""
@@ -17,7 +19,7 @@ command -v obj2yaml >/dev/null 2>&1 || need="$need llvm"
 command -v npm >/dev/null 2>&1 || need="$need npm"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v file >/dev/null 2>&1 || need="$need file"
-command -v curl >/dev/null 2>&1 || need="$need curl"
+command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
 if [ -n "$need" ]; then
 	echo "deps: installing$need"
 	$sudo apt-get update -q
@@ -32,28 +34,38 @@ if [ ! -x "$top/.deps/node_modules/minidump/bin/linux-x64/minidump_dump" ]; then
 	npm install --prefix "$top/.deps" --ignore-scripts --no-audit --no-fund minidump >/dev/null
 fi
 # Wine's 32-bit PE DLLs, so that 32-bit programs run in Wine's "new WoW64"
-# mode (wine64 alone runs them, given WINEDLLPATH): taken from the i386
-# libwine package of the installed Wine version, unpacked into .deps/wine32;
-# nothing is installed.  Without them the 32-bit tests are skipped, by name.
+# mode (wine64 alone runs them, given WINEDLLPATH): the i386 libwine package
+# of the installed Wine version, fetched by name with `apt-get download` and
+# unpacked into .deps/wine32; nothing i386 is installed (dpkg only learns the
+# architecture, so that apt has its package lists).  Installing wine32:i386
+# instead is not an option on these machines: its dependencies need the
+# i386 index of bookworm-security, which fails to download ("File has
+# unexpected size"); apt leaves a failed index out and libwine:i386 comes
+# from bookworm's.  Without the DLLs the 32-bit tests are skipped, by name.
 if [ ! -f "$top/.deps/wine32/i386-windows/ntdll.dll" ]; then
 	ver=$(dpkg-query -W -f='${Version}' libwine 2>/dev/null || true)
+	tmp="$top/.deps/wine32.tmp"
 	if [ -n "$ver" ]; then
-		mkdir -p "$top/.deps/wine32"
-		tmp="$top/.deps/wine32.tmp"
+		if ! dpkg --print-foreign-architectures | grep -qx i386; then
+			echo "deps: adding the i386 architecture to dpkg (for apt-get download libwine:i386)"
+			$sudo dpkg --add-architecture i386
+			$sudo apt-get update -q || echo "deps: some package lists failed to download; going on with the others"
+		fi
 		rm -rf "$tmp"
-		mkdir -p "$tmp"
-		for base in http://deb.debian.org/debian http://archive.ubuntu.com/ubuntu; do
-			for comp in main universe; do
-				curl -fsSL -o "$tmp/libwine.deb" "$base/pool/$comp/w/wine/libwine_${ver}_i386.deb" 2>/dev/null &&
-					break 2
-			done
+		mkdir -p "$tmp" "$top/.deps/wine32"
+		got=""
+		for try in 1 2 3; do
+			(cd "$tmp" && apt-get download -q "libwine:i386=$ver") >"$tmp/log" 2>&1 && got=1 && break
+			$sudo apt-get update -q >/dev/null 2>&1 || true
 		done
-		if [ -s "$tmp/libwine.deb" ] && dpkg-deb -x "$tmp/libwine.deb" "$tmp/x"; then
+		deb=$(ls "$tmp"/libwine_*_i386.deb 2>/dev/null | head -n 1)
+		if [ -n "$got" ] && [ -n "$deb" ] && dpkg-deb -x "$deb" "$tmp/x"; then
 			d=$(find "$tmp/x" -type d -name i386-windows | head -n 1)
 			[ -n "$d" ] && [ -f "$d/ntdll.dll" ] && rm -rf "$top/.deps/wine32/i386-windows" &&
-				mv "$d" "$top/.deps/wine32/i386-windows" && echo "deps: Wine's 32-bit DLLs in .deps/wine32"
+				mv "$d" "$top/.deps/wine32/i386-windows" && echo "deps: Wine's 32-bit DLLs (libwine:i386 $ver) in .deps/wine32"
 		else
-			echo "deps: no i386 libwine $ver found; the 32-bit tests will be skipped"
+			echo "deps: apt-get download libwine:i386=$ver failed; the 32-bit tests will be skipped:"
+			tail -n 3 "$tmp/log" 2>/dev/null
 		fi
 		rm -rf "$tmp"
 	fi

@@ -15,6 +15,10 @@
  *              prints "hung" and stops pumping (a hung window after 5 s)
  *   ymm        a thread holds 32 marker bytes in AVX register ymm5 and spins
  *              (pause); prints "tid=<TID> ymm5=<hex of the 32 bytes>"
+ *   gostack    a thread moves its stack pointer into a 256 KiB heap block, as
+ *              Go's runtime does for a goroutine, and sleeps there with a
+ *              16-byte local; prints "tid=<TID> local=<addr> bytes=<hex>
+ *              block=<addr>" (x86_64 only)
  * Prints "pid=<PID>", then "ready" once the load is in place, then
  * "heartbeat N" every 100 ms from the main thread (except in window mode,
  * whose main thread is the hung one). */
@@ -72,6 +76,75 @@ ymm_hold(void *arg)
 	                 : : "m"(ymm_marker), "m"(ymm_ready) : "xmm5", "memory");
 	return 0;
 }
+
+#ifdef __x86_64__
+/* on_stack(top, fn, arg): calls fn(arg) with the stack pointer at top (a
+ * heap block outside the TEB's StackLimit..StackBase), as Go runs a
+ * goroutine; rbp keeps the way back to the thread's own stack. */
+void on_stack(void *top, void (*fn)(void *), void *arg);
+__asm__(".text\n"
+        ".globl on_stack\n"
+        "on_stack:\n\t"
+        "pushq %rbp\n\t"
+        "movq %rsp, %rbp\n\t"
+        "movq %rcx, %rsp\n\t"
+        "subq $32, %rsp\n\t"      /* the callee's home space */
+        "movq %r8, %rcx\n\t"
+        "callq *%rdx\n\t"
+        "movq %rbp, %rsp\n\t"
+        "popq %rbp\n\t"
+        "ret\n");
+
+static volatile LONG gostack_ready, gostack_quit;
+
+static void __attribute__((noinline))
+gostack_sleep(volatile unsigned char *pad)
+{
+	gostack_ready = 1;
+	while (!gostack_quit) /* never set: the thread sleeps there for good */
+		Sleep(100 + pad[0]);
+}
+
+/* 4 KiB frames between the stack pointer and gostack_hold's local, so that
+ * no reader finds it by luck (indirect memory around a register) */
+static void __attribute__((noinline))
+gostack_deep(int depth)
+{
+	volatile unsigned char pad[4096];
+	pad[0] = pad[4095] = (unsigned char)depth;
+	if (depth > 0)
+		gostack_deep(depth - 1);
+	else
+		gostack_sleep(pad);
+	pad[1] = pad[0];
+}
+
+static void __attribute__((noinline))
+gostack_hold(void *block)
+{
+	volatile unsigned char local[16];
+	int i;
+	for (i = 0; i < 16; i++)
+		local[i] = (unsigned char)(0x60 + i) ^ (unsigned char)GetCurrentThreadId();
+	memcpy((void *)local, "PDGO", 4);
+	printf("tid=%lu local=%p bytes=", GetCurrentThreadId(), (void *)local);
+	for (i = 0; i < 16; i++)
+		printf("%02x", local[i]);
+	printf(" block=%p\n", block);
+	gostack_deep(4);
+	local[0] = 0; /* keeps local alive across the call */
+}
+
+static DWORD WINAPI
+gostack(void *arg)
+{
+	unsigned char *block = VirtualAlloc(NULL, 256 << 10, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+	(void)arg;
+	if (block)
+		on_stack(block + (256 << 10) - 64, gostack_hold, block);
+	return 0;
+}
+#endif
 
 static LRESULT CALLBACK
 wndproc(HWND w, UINT m, WPARAM wp, LPARAM lp)
@@ -142,6 +215,12 @@ main(int argc, char **argv)
 		for (i = 0; i < 32; i++)
 			printf("%02x", ymm_marker[i]);
 		printf("\n");
+#ifdef __x86_64__
+	} else if (!strcmp(mode, "gostack")) {
+		CloseHandle(CreateThread(NULL, 0, gostack, NULL, 0, NULL));
+		while (!gostack_ready)
+			Sleep(1);
+#endif
 	} else if (!strcmp(mode, "window")) {
 		WNDCLASSW wc;
 		HWND w;

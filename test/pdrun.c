@@ -5,7 +5,12 @@
  * Starts PROGRAM with the rest of pdrun's own command line, unchanged, on the
  * same standard handles and folder; waits for it; writes the exit code that
  * GetExitCodeProcess gives (decimal, all 32 bits) to CODEFILE.  After SECONDS
- * it terminates the program and writes "timeout".  Ctrl+C sent to pdrun (under
+ * it terminates the program and writes "timeout".  A program that did not
+ * return from its main (killed, crashed) is written as "killed": procdump
+ * writes its exit code to the file PROCDUMP_TEST_EXIT_FILE names, which pdrun
+ * sets to CODEFILE.exit, when it returns, and only then.  (Under Wine a
+ * process killed with SIGKILL has exit code 0: GetExitCodeProcess alone
+ * cannot tell it from a success.)  Ctrl+C sent to pdrun (under
  * Wine: kill -INT) is passed on as a Ctrl+C to the program, by the thread
  * Windows itself would start there (kernelbase's CtrlRoutine).
  *
@@ -53,6 +58,20 @@ on_ctrl(DWORD type)
 	return TRUE;
 }
 
+/* The exit code procdump wrote at its clean exit, or -1 if there is none. */
+static long long
+returned(const wchar_t *file)
+{
+	FILE *f = _wfopen(file, L"r");
+	long long v = -1;
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
 static void
 record(const wchar_t *file, const char *text)
 {
@@ -71,7 +90,7 @@ wmain(int argc, wchar_t **argv)
 	JOBOBJECT_EXTENDED_LIMIT_INFORMATION lim;
 	HANDLE job;
 	HMODULE kb;
-	wchar_t *cmd;
+	wchar_t *cmd, exitfile[MAX_PATH + 8];
 	char text[32];
 	DWORD code, ms;
 	int i, tries = 0;
@@ -89,6 +108,10 @@ wmain(int argc, wchar_t **argv)
 		ctrl_routine = (LPTHREAD_START_ROUTINE)(void (*)(void))GetProcAddress(kb, "CtrlRoutine");
 	if (!ctrl_routine)
 		ctrl_routine = (LPTHREAD_START_ROUTINE)(void (*)(void))GetProcAddress(GetModuleHandleW(L"kernel32.dll"), "CtrlRoutine");
+
+	swprintf(exitfile, MAX_PATH + 8, L"%ls.exit", argv[1]);
+	DeleteFileW(exitfile);
+	SetEnvironmentVariableW(L"PROCDUMP_TEST_EXIT_FILE", exitfile);
 
 	memset(&si, 0, sizeof si);
 	memset(&lim, 0, sizeof lim);
@@ -126,6 +149,10 @@ wmain(int argc, wchar_t **argv)
 		return 124;
 	}
 	GetExitCodeProcess(pi.hProcess, &code);
+	if (returned(exitfile) < 0) {
+		record(argv[1], "killed");
+		return 137;
+	}
 	snprintf(text, sizeof text, "%lu", code);
 	record(argv[1], text);
 	return (int)code;
