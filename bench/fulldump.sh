@@ -4,7 +4,8 @@
 #
 # Usage: sh bench/fulldump.sh [MiB]          (default 256)
 # Environment:
-#   RUNS=3              runs per method; the median is reported
+#   RUNS=3              runs per method; the median is reported (for an even
+#                       RUNS the lower of the two middle runs: lower_median)
 #   SKIP_DBGHELP=1      skip the dbghelp baseline (about 10 MiB/s: ~25-30 s per run at 256 MiB)
 #   BENCH_PREFIX=...    Wine prefix, default $TMPDIR/pd-bench-prefix (created on first use, ~10 s);
 #                       an inherited WINEPREFIX is ignored, as the script kills its wineserver
@@ -18,6 +19,7 @@ die() { echo "fulldump.sh: $*" >&2; exit 1; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
+. "$top/test/lib.sh" # wpath and wine_prefix, shared with the tests
 tmp=${TMPDIR:-/tmp}
 mib=${1:-256}
 runs=${RUNS:-3}
@@ -46,21 +48,6 @@ for p in filler rpmlimit; do
 done
 "$CC" -O2 -Wall -Wextra -static -o "$work/bin/dbghelpdump.exe" "$here/dbghelpdump.c" -ldbghelp
 
-# Unix path -> Windows path on drive Z: (Z: is / in every Wine prefix).
-# shellcheck disable=SC1003 # '\\' is tr's escaped backslash, not a quote
-winpath() { printf 'Z:%s\n' "$1" | tr / '\\'; }
-
-# ---------------------------------------------------------------- prefix
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-	echo "== creating Wine prefix $WINEPREFIX (about 10 s)"
-	wineboot -i >/dev/null 2>&1 || die "wineboot -i failed for $WINEPREFIX"
-	wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null 2>&1 ||
-		die "reg add Graphics=null failed"
-	wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' \
-		/v Debugger /d '' /f >/dev/null 2>&1 || die "reg add AeDebug Debugger='' failed"
-	wineserver -w # let the prefix's own server save the registry and exit
-fi
-
 filler_job=
 filler_pid=
 cleanup() {
@@ -79,13 +66,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# Keep one server up for the whole run (WINE.md fact 3). 'wineserver -p' fails
-# (rc 2) if a server already runs in this prefix: replace that one.
-if ! wineserver -p 2>/dev/null; then
-	wineserver -k 2>/dev/null || :
-	wineserver -w 2>/dev/null || :
-	wineserver -p || die "wineserver -p failed"
-fi
+# ---------------------------------------------------------------- prefix
+# Keep one server up for the whole run (WINE.md fact 3), replacing any that
+# runs in this prefix; create the prefix on first use (about 10 s), with
+# Graphics=null and an empty AeDebug Debugger (test/lib.sh's wine_prefix).
+wine_prefix '== ' replace || die "cannot set up the Wine prefix $WINEPREFIX"
 
 # ---------------------------------------------------------------- target
 log="$work/out/filler.log"
@@ -107,9 +92,11 @@ echo "   filler pid $filler_pid"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 fsize() { if [ -f "$1" ]; then wc -c < "$1" | tr -d ' '; else echo 0; fi; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-# field NAME: value of NAME=... in a "bytes=N seconds=S" line on stdin
-field() { tr -d '\r' | tr ' ' '\n' | sed -n "s/^$1=//p" | tail -n 1; }
+# lower_median: of the numbers on stdin, the middle one, or of two middle
+# ones the lower: always a value one run gave (whole bytes, a real time)
+lower_median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+# reported NAME: value of NAME=... in a "bytes=N seconds=S" line on stdin
+reported() { tr -d '\r' | tr ' ' '\n' | sed -n "s/^$1=//p" | tail -n 1; }
 
 # run_one NAME I: one run of run_NAME (which sets secs, wall and bytes),
 # appending "seconds bytes wall" to $work/out/NAME.times.
@@ -120,9 +107,9 @@ run_one() {
 }
 # medians NAME: sets med_s, med_b, med_w and min_s (fastest run) from $work/out/NAME.times.
 medians() {
-	med_s=$(awk '{ print $1 }' "$work/out/$1.times" | median)
-	med_b=$(awk '{ print $2 }' "$work/out/$1.times" | median)
-	med_w=$(awk '{ print $3 }' "$work/out/$1.times" | median)
+	med_s=$(awk '{ print $1 }' "$work/out/$1.times" | lower_median)
+	med_b=$(awk '{ print $2 }' "$work/out/$1.times" | lower_median)
+	med_w=$(awk '{ print $3 }' "$work/out/$1.times" | lower_median)
 	min_s=$(awk '{ print $1 }' "$work/out/$1.times" | sort -n | head -n 1)
 }
 
@@ -131,21 +118,21 @@ limit_out="$work/out/limit.bin"
 run_limit() {
 	rm -f "$limit_out"
 	t0=$(now)
-	r=$(wine "$work/bin/rpmlimit.exe" "$filler_pid" "$(winpath "$limit_out")") || return 1
+	r=$(wine "$work/bin/rpmlimit.exe" "$filler_pid" "$(wpath "$limit_out")") || return 1
 	wall=$(elapsed "$t0")
-	secs=$(echo "$r" | field seconds)
+	secs=$(echo "$r" | reported seconds)
 	bytes=$(fsize "$limit_out")
 	[ "$bytes" -gt 0 ]
 }
 
 # (b) ours: wall time of the whole wine call, measured here.
 ours_out="$work/out/ours.dmp"
-ours_cmd="wine $pd -accepteula -ma $filler_pid $(winpath "$ours_out")"
+ours_cmd="wine $pd -accepteula -ma $filler_pid $(wpath "$ours_out")"
 run_ours() {
 	rm -f "$work/out/"ours*.dmp "$work/out/"ours*.tmp
 	rc=0
 	t0=$(now)
-	wine "$pd" -accepteula -ma "$filler_pid" "$(winpath "$ours_out")" \
+	wine "$pd" -accepteula -ma "$filler_pid" "$(wpath "$ours_out")" \
 		> "$work/out/ours.stdout" 2>&1 || rc=$?
 	secs=$(elapsed "$t0")
 	wall=$secs
@@ -168,9 +155,9 @@ dbghelp_out="$work/out/dbghelp.dmp"
 run_dbghelp() {
 	rm -f "$dbghelp_out"
 	t0=$(now)
-	r=$(wine "$work/bin/dbghelpdump.exe" "$filler_pid" "$(winpath "$dbghelp_out")" 2) || return 1
+	r=$(wine "$work/bin/dbghelpdump.exe" "$filler_pid" "$(wpath "$dbghelp_out")" 2) || return 1
 	wall=$(elapsed "$t0")
-	secs=$(echo "$r" | field seconds)
+	secs=$(echo "$r" | reported seconds)
 	bytes=$(fsize "$dbghelp_out")
 	[ "$bytes" -gt 0 ]
 }

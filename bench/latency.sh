@@ -19,6 +19,8 @@ trap 'wineserver -k' EXIT
 x86_64-w64-mingw32-gcc -O1 -g -Wall -Wextra -Werror "$top/test/crasher.c" -o "$work.crasher.exe"
 
 ms() { echo "$1 $2" | awk '{ printf "%.1f\n", ($2 - $1) / 10000 }'; }
+# median: of the numbers on stdin, the middle one, or the mean of the two middle
+# ones (fulldump.sh keeps a run's own value instead: lower_median)
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 for type in mm ma; do
@@ -36,7 +38,7 @@ for type in mm ma; do
 			sleep 0.05
 		done
 		pid=$(sed -n 's/^pid=//p' "$work/c.log" | tr -d '\r')
-		wine "$top/procdump64.exe" -$type -e -v "$pid" "$(winpath "$work")" >"$work/p.log" 2>&1
+		wine "$top/procdump64.exe" -$type -e -v "$pid" "$(wpath "$work")" >"$work/p.log" 2>&1
 		wait
 		raise=$(sed -n 's/^event=//p' "$work/c.log" | tr -d '\r')
 		event=$(sed -n 's/.*exception C0000005 on thread .* at \([0-9]*\) .*/\1/p' "$work/p.log" | tail -n 1)

@@ -21,7 +21,7 @@ pid=$(sed -n 's/^pid=//p' "$work/load.log" | tr -d '\r')
 run() { # run LABEL ARGS...: one dump, prints "seconds bytes"
 	rm -f "$work/x.dmp"
 	t0=$(date +%s.%N)
-	wine "$top/procdump64.exe" "$@" "$pid" "$(winpath "$work/x.dmp")" >/dev/null 2>&1 || { echo "- -"; return; }
+	wine "$top/procdump64.exe" "$@" "$pid" "$(wpath "$work/x.dmp")" >/dev/null 2>&1 || { echo "- -"; return; }
 	t1=$(date +%s.%N)
 	echo "$t0 $t1 $(wc -c <"$work/x.dmp")" | awk '{ printf "%.2f %d\n", $2 - $1, $3 }'
 }

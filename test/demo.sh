@@ -5,28 +5,18 @@
 # obj2yaml and lldb (not by procdump).
 set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
-T=$top/test
-out=$T/out/demo
+. "$top/test/lib.sh" # T, O, WINEPREFIX (PD_WINEPREFIX), WINEDLLS, wpath, wine_prefix
+out=$O/demo
 mkdir -p "$out"
 rm -f "$out"/*.dmp
-export WINEDEBUG=-all
-export WINEPREFIX="${PD_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/procdump-test-wine}"
-export PYTHONPATH=/usr/lib/llvm-14/lib/python3.11/dist-packages
-WINEDLLS=$(ls -d /usr/lib/x86_64-linux-gnu/wine/x86_64-windows /usr/lib/wine/x86_64-windows 2>/dev/null | head -n 1)
-wpath() { printf 'Z:%s' "$1" | tr / '\\'; }
 
-x86_64-w64-mingw32-gcc -O1 -g -gdwarf-4 -Wall -Wextra -Werror -Wl,--build-id "$T/sample.c" -o "$T/sample.exe"
-mkdir -p "$WINEPREFIX"
+$CC64 $TCFLAGS "$T/sample.c" -o "$T/sample.exe"
 # keep one server up for the run; stop it at the end only if we started it
-if wineserver -p 2>/dev/null; then trap 'wineserver -k' EXIT; fi
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-	echo "demo: creating the Wine prefix (once, about 10 s)"
-	wineboot -i >/dev/null 2>&1
-fi
-# no winedbg on crashes (WINE.md fact 4)
-wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger /d '' /f >/dev/null 2>&1
+trap '[ "${WINE_STARTED:-0}" = 0 ] || wineserver -k' EXIT
+wine_prefix 'demo: '
 
-echo "\$ wine procdump64.exe -ma -e -x $(wpath "$out") sample.exe"
+# printf, not echo: dash's echo turns the \t of Z:\tmp\... into a tab
+printf '%s\n' "\$ wine procdump64.exe -ma -e -x $(wpath "$out") sample.exe"
 wine "$top/procdump64.exe" -ma -e -x "$(wpath "$out")" "$(wpath "$T/sample.exe")" | tr -d '\r'
 dump=$(ls "$out"/*.dmp)
 

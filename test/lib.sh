@@ -1,0 +1,379 @@
+# lib.sh - what test/run.sh's groups (test/t-*.sh), test/demo.sh and bench/
+# share.  Sourced after setting `top` (the repository's top folder); it
+# defines variables and functions and starts nothing.
+#
+#   platform   native (Git Bash/MSYS2) or Wine, paths, wpath, wine_prefix
+#   harness    t, fail, skip, t_summary: TAP lines and the closing count
+#   waits      wait_for, wait_gone, wait_count: each with a deadline
+#   procdump   pd, pd_exe, pd_in, pd_bg, pd_join, pd32, expect_*
+#   targets    start_target, field, upid, tids, stop_target, alive, crash,
+#              target_status, one_dump
+#   readers    lldb_do, le, u32at, yaml, need_bp, hexaddr, read16, peek64,
+#              ex_field, unloaded_has
+#   builds     build_test_programs, w32_probe
+#
+# What bench/ uses (wpath, wine_prefix, wait_for, wait_gone) is safe under
+# its `set -eu`: a command there that may fail is tested or followed by `|| :`.
+
+# ---------------------------------------------------------------- platform --
+
+T=$top/test
+O=$T/out
+PD=$top/procdump64.exe
+
+case $(uname -s) in
+MINGW* | MSYS* | CYGWIN*) native=1 ;;
+*) native=0 ;;
+esac
+
+CC64=x86_64-w64-mingw32-gcc
+TCFLAGS="-O1 -g -gdwarf-4 -Wall -Wextra -Werror -Wl,--build-id"
+BP=$top/.deps/node_modules/minidump/bin/linux-x64/minidump_dump
+WINEDLLS=$(ls -d /usr/lib/x86_64-linux-gnu/wine/x86_64-windows /usr/lib/wine/x86_64-windows \
+	/usr/lib64/wine/x86_64-windows 2>/dev/null | head -n 1)
+export PYTHONPATH=/usr/lib/llvm-14/lib/python3.11/dist-packages # silences Debian's lldb 14
+
+if [ $native = 1 ]; then
+	WINE=""
+else
+	WINE=wine
+	export WINEDEBUG=-all
+	export WINEPREFIX="${PD_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/procdump-test-wine}"
+fi
+# 32-bit programs: native on Windows; under Wine with the 32-bit DLLs of
+# .deps/wine32 (test/deps.sh), found through WINEDLLPATH
+W32=0 W32DLLS=""
+if [ $native = 1 ]; then
+	W32=1
+elif [ -f "$top/.deps/wine32/i386-windows/ntdll.dll" ]; then
+	W32=1 W32DLLS=$top/.deps/wine32/i386-windows
+	export WINEDLLPATH="$top/.deps/wine32"
+fi
+
+# wpath PATH: the Windows path of a Unix path: cygpath's on Windows; under
+# Wine, drive Z: (which is / in every Wine prefix) and backslashes
+# shellcheck disable=SC1003 # '\\' is tr's escaped backslash, not a quote
+wpath() {
+	if [ $native = 1 ]; then
+		cygpath -w "$1"
+	else
+		printf 'Z:%s' "$1" | tr / '\\'
+	fi
+}
+
+# wine_prefix LEADER [replace]: make $WINEPREFIX ready and keep one
+# wineserver up in it for the run (WINE.md fact 3): create the prefix once
+# (wineboot -i, then a server restart), copy the 32-bit DLLs into syswow64
+# once they are there, no graphics driver (windows without X) and an empty
+# AeDebug debugger (fact 4: a crash ends the process at once, no winedbg).
+# A server already up in the prefix is used, or with `replace` stopped first
+# (bench/ owns its prefix).  Progress lines start with LEADER.  Sets
+# WINE_STARTED=1 when this call started the server: the caller stops it
+# (wineserver -k) at its end.  Non-zero, with a message on stderr, if a step
+# that matters fails.  Nothing to do on Windows.
+wine_prefix() {
+	WINE_STARTED=0
+	[ $native = 1 ] && return 0
+	mkdir -p "$WINEPREFIX" || return 1
+	if [ "${2:-}" = replace ]; then
+		wineserver -k 2>/dev/null || :
+		wineserver -w 2>/dev/null || :
+		wineserver -p || { echo "wineserver -p failed for $WINEPREFIX" >&2; return 1; }
+		WINE_STARTED=1
+	elif wineserver -p 2>/dev/null; then
+		WINE_STARTED=1
+	fi
+	if [ ! -f "$WINEPREFIX/system.reg" ]; then
+		echo "${1}creating the Wine prefix $WINEPREFIX (once, about 10 s)"
+		wineboot -i >/dev/null 2>&1 || { echo "wineboot -i failed for $WINEPREFIX" >&2; return 1; }
+		# In the session that created the prefix, services.exe does not see
+		# services created with sc (sc start fails silently); a restart does.
+		wineserver -k 2>/dev/null || :
+		wineserver -p 2>/dev/null && WINE_STARTED=1
+	fi
+	# 32-bit DLLs arrived after the prefix was made: an update copies them
+	# into syswow64, where a 32-bit program's loader looks for them
+	if [ "$W32" = 1 ] && [ ! -f "$WINEPREFIX/drive_c/windows/syswow64/kernel32.dll" ]; then
+		echo "${1}adding 32-bit DLLs to the Wine prefix (once)"
+		rm -f "$WINEPREFIX/.update-timestamp" # else wineboot -u skips the copy
+		wineboot -u >/dev/null 2>&1 || :
+	fi
+	wine reg add 'HKCU\Software\Wine\Drivers' /v Graphics /d null /f >/dev/null 2>&1 ||
+		{ echo "wine reg add Graphics=null failed in $WINEPREFIX" >&2; return 1; }
+	wine reg add 'HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug' /v Debugger /d '' /f >/dev/null 2>&1 ||
+		{ echo "wine reg add AeDebug Debugger='' failed in $WINEPREFIX" >&2; return 1; }
+}
+
+# ----------------------------------------------------------------- harness --
+# A test is a function run by t in a subshell under set -e.  Exit 0 passes,
+# 77 (skip) skips with its last output line as the reason, anything else
+# fails and prints the output's tail and the last procdump command.
+
+N=0 PASS=0 FAIL=0 SKIP=0
+GROUPS_WANTED="" # run.sh's arguments: the groups to run, all if empty
+
+selected() {
+	[ -z "$GROUPS_WANTED" ] && return 0
+	for g in $GROUPS_WANTED; do [ "$g" = "$1" ] && return 0; done
+	return 1
+}
+# t 'group: what must hold' function
+t() {
+	desc=$1 fn=$2 grp=${1%%:*}
+	selected "$grp" || return 0
+	N=$((N + 1))
+	: >"$O/pd.cmd"
+	(set -e; $fn) >"$O/case.log" 2>&1
+	rc=$?
+	if [ $rc = 0 ]; then
+		PASS=$((PASS + 1))
+		echo "ok $N - $desc"
+	elif [ $rc = 77 ]; then
+		SKIP=$((SKIP + 1))
+		echo "ok $N - $desc # SKIP $(tail -n 1 "$O/case.log")"
+	else
+		FAIL=$((FAIL + 1))
+		echo "not ok $N - $desc"
+		sed 's/^/#   /' "$O/case.log" | tail -n 15
+		if [ -s "$O/pd.cmd" ]; then
+			printf '#   last command: %s  (exit %s)\n' "$(cat "$O/pd.cmd")" "$(cat "$O/pd.rc" 2>/dev/null)"
+			tail -n 8 "$O/pd.out" 2>/dev/null | sed 's/^/#   stdout: /'
+			tail -n 4 "$O/pd.err" 2>/dev/null | sed 's/^/#   stderr: /'
+		fi
+	fi
+}
+# fail WHAT / skip WHY: end the test (its subshell) as failed or skipped
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "$*"; exit 77; }
+# t_summary: the TAP plan, then the count on a line of its own; non-zero if
+# a test failed
+t_summary() {
+	echo "1..$N"
+	echo "$PASS passed, $FAIL failed, $SKIP skipped"
+	[ $FAIL = 0 ]
+}
+
+# ------------------------------------------------------------------- waits --
+
+# wait_for FILE REGEX SECONDS: until a line matches, or fail at the deadline
+wait_for() {
+	_end=$(($(date +%s) + $3))
+	while :; do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+}
+# wait_gone UPID SECONDS: until the Unix process is gone
+wait_gone() {
+	_end=$(($(date +%s) + $2))
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+# wait_count FILE REGEX N SECONDS: until N lines match (deadline)
+wait_count() {
+	_end=$(($(date +%s) + $4))
+	while [ "$(tr -d '\r' <"$1" 2>/dev/null | grep -c -- "$2" || true)" -lt "$3" ]; do
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------- procdump --
+
+# pd ARGS...: run procdump64.exe; stdout/stderr/exit code in $O/pd.{out,err,rc}.
+# Through pdrun.exe, which records the exit code the Windows side gave: under
+# Wine the shell's own can read 137 for a clean exit on a loaded machine.
+pd() { pd_exe "$PD" "$@"; }
+pd_exe() { # pd_exe EXE ARGS...: run that procdump build, as pd does
+	_exe=$1
+	shift
+	printf '%s\n' "${_exe##*/} $*" >"$O/pd.cmd"
+	rm -f "$O/pd.code"
+	_rc=0
+	timeout 130 $WINE "$T/pdrun.exe" "$(wpath "$O/pd.code")" 120 "$(wpath "$_exe")" "$@" \
+		>"$O/pd.raw" 2>"$O/pd.err" || _rc=$?
+	[ -s "$O/pd.code" ] && _rc=$(tr -d '\r' <"$O/pd.code")
+	echo $_rc >"$O/pd.rc"
+	tr -d '\r' <"$O/pd.raw" >"$O/pd.out"
+	RC=$(cat "$O/pd.rc")
+}
+pd_in() { # pd_in DIR ARGS...: the same, with DIR as the current folder
+	_d=$1
+	shift
+	(cd "$_d" && pd "$@")
+	RC=$(cat "$O/pd.rc")
+	printf '(cd %s) %s\n' "$_d" "$(cat "$O/pd.cmd")" >"$O/pd.cmd"
+}
+# pd_bg NAME ARGS...: procdump in the background (through pdrun.exe, as pd),
+# output in $O/NAME.raw (NAME.out once joined); kill -INT on $O/NAME.pdpid is a Ctrl+C to procdump
+pd_bg() {
+	_n=$1
+	shift
+	printf '%s\n' "procdump64.exe $* &" >"$O/pd.cmd"
+	rm -f "$O/$_n.code"
+	$WINE "$T/pdrun.exe" "$(wpath "$O/$_n.code")" 300 "$(wpath "$PD")" "$@" >"$O/$_n.raw" 2>&1 &
+	echo $! >"$O/$_n.pdpid"
+	echo $! >>"$O/bg.list"
+}
+# pd_join NAME SECONDS: wait for it (deadline), RC = its exit code, $O/pd.out = its output
+pd_join() {
+	_p=$(cat "$O/$1.pdpid")
+	wait_gone "$_p" "$2" || { kill "$_p"; fail "procdump did not end within $2 s: $(tail -n 5 "$O/$1.raw")"; }
+	RC=0
+	wait "$_p" || RC=$?
+	[ -s "$O/$1.code" ] && RC=$(tr -d '\r' <"$O/$1.code")
+	tr -d '\r' <"$O/$1.raw" >"$O/pd.out"
+	cp "$O/pd.out" "$O/$1.out"
+	: >"$O/pd.err"
+}
+pd32() { pd_exe "$top/procdump.exe" "$@"; } # the same as pd, with procdump.exe (i686)
+
+expect_rc() { [ "$RC" = "$1" ] || fail "exit code: wanted $1, got $RC"; }
+expect_out() { grep -q -- "$1" "$O/pd.out" || fail "stdout lacks /$1/"; }
+expect_err() { grep -q -- "$1" "$O/pd.err" || fail "stderr lacks /$1/"; }
+expect_err_one_line() { [ "$(grep -c . "$O/pd.err")" = 1 ] || fail "stderr is not one line"; }
+
+# ----------------------------------------------------------------- targets --
+
+# start_target NAME EXE [ARGS...]: start, wait for "ready" (30 s deadline)
+start_target() {
+	_n=$1 _exe=$2
+	shift 2
+	$WINE "$_exe" "$@" >"$O/$_n.log" 2>&1 &
+	echo $! >"$O/$_n.upid"
+	echo $! >>"$O/bg.list"
+	wait_for "$O/$_n.log" '^ready' 30 || fail "target $_n did not start: $(tail -n 3 "$O/$_n.log")"
+}
+# field NAME KEY: a key=value the target printed (first match)
+field() { sed -n "s/^$2=\([^ ]*\).*/\1/p" "$O/$1.log" | tr -d '\r' | head -n 1; }
+# upid NAME: the Unix PID of target NAME (of wine, under Wine)
+upid() { cat "$O/$1.upid"; }
+# tids NAME: the thread ids target NAME printed, one a line
+tids() { sed -n 's/^tid=\([0-9]*\).*/\1/p' "$O/$1.log" | tr -d '\r'; }
+# stop_target NAME: end it and wait until it is gone (10 s, then go on)
+stop_target() { kill "$(upid "$1")" 2>/dev/null; wait_gone "$(upid "$1")" 10 || true; }
+# alive NAME: the target still runs and is not suspended: its heartbeat advances
+alive() {
+	_c=$(grep -c '^heartbeat' "$O/$1.log" || true)
+	_end=$(($(date +%s) + 10))
+	while :; do
+		[ "$(grep -c '^heartbeat' "$O/$1.log" || true)" -ge $((_c + 2)) ] && return 0
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+}
+# crash NAME MODE [ARG]: start crasher.exe (it waits for a debugger)
+crash() {
+	_n=$1
+	shift
+	start_target "$_n" "$T/crasher.exe" "$@"
+}
+# target_status NAME: TS = exit status of the finished target (8 bits under
+# Wine: 0xC0000005 -> 5).  Not in $(...): wait needs the shell that started it.
+target_status() {
+	_u=$(upid "$1")
+	wait_gone "$_u" 15 || fail "target $1 still runs"
+	TS=0
+	wait "$_u" || TS=$?
+}
+one_dump() { # one_dump DIR: the path of the only dump in DIR
+	_c=$(ls "$1" | grep -c '\.dmp$' || true)
+	[ "$_c" = 1 ] || fail "want 1 dump in $(basename "$1"), found $_c: $(ls "$1")"
+	echo "$1/$(ls "$1" | grep '\.dmp$')"
+}
+
+# ----------------------------------------------------------------- readers --
+
+lldb_do() { # lldb_do DUMP OUTFILE CMD...: lldb batch, with Wine's DLLs and test/ as search paths
+	_dump=$1 _out=$2
+	shift 2
+	_args=""
+	for _c in "$@"; do _args="$_args -o \"$_c\""; done
+	eval "timeout 120 lldb -b -O 'settings set target.exec-search-paths $WINEDLLS $W32DLLS $T' --core \"$_dump\" $_args" \
+		>"$_out" 2>&1 </dev/null || true
+}
+# le HEX: little-endian hex bytes (obj2yaml's Content) as one hex number
+le() { echo "$1" | sed 's/\(..\)/\1 /g' | awk '{ s = ""; for (i = NF; i > 0; i--) s = s $i; print s }'; }
+# u32at OFFSET HEX: the little-endian 32-bit value at byte OFFSET of HEX, in decimal
+u32at() { echo $((0x$(le "$(echo "$2" | cut -c$((2 * $1 + 1))-$((2 * $1 + 8)))"))); }
+# yaml DUMP OUT: obj2yaml's reading of DUMP into OUT; fail if it rejects DUMP
+yaml() { timeout 60 obj2yaml "$1" >"$2" 2>&1 || fail "obj2yaml rejects $1: $(head -n 3 "$2")"; }
+# need_bp: skip the test unless Breakpad's minidump_dump is installed
+need_bp() { [ -x "$BP" ] || skip "Breakpad readers missing (run make deps)"; }
+# hexaddr N: N as 0x... in lower case
+hexaddr() { printf '0x%x' "$1"; }
+# read16 DUMP ADDR OUT: the 16 bytes lldb reads at ADDR, as hex ('' if none)
+read16() {
+	lldb_do "$1" "$3" "memory read --force -c 16 $2"
+	sed -n 's/^0x[0-9a-f]*: \(\([0-9a-f][0-9a-f] \)\{16\}\).*/\1/p' "$3" | tr -d ' '
+}
+# peek64 DUMP ADDR: the u64 at ADDR in DUMP, via lldb (little-endian bytes to
+# a number)
+peek64() {
+	_h=$(read16 "$1" "$2" "$O/peek64.txt")
+	[ -n "$_h" ] || fail "nothing at $2 in $(basename "$1")"
+	echo "0x$(le "$(printf '%s' "$_h" | cut -c1-16)")"
+}
+# ex_field YAML FIELD: a field of the Exception stream, from obj2yaml
+ex_field() { awk '/Type: *Exception/ { e = 1 } e && $0 ~ "'"$2"'" { sub(/.*: */, ""); print; exit }' "$1"; }
+# unloaded_has TARGET DUMP (without .dmp; DUMP.yaml is obj2yaml's): the
+# entry for the DLL the target unloaded, from obj2yaml's bytes: header
+# 12/24/n, then base, size, ..., name RVA; base, size and name as the
+# target reported them
+unloaded_has() {
+	grep -q '^unloaded=' "$O/$1.log" || fail "the target did not unload its DLL"
+	base=$((0x$(field "$1" unloaded)))
+	size=$((0x$(sed -n 's/^unloaded=[^ ]* size=\([0-9a-f]*\).*/\1/p' "$O/$1.log" | tr -d '\r')))
+	hex=$(grep -A1 'Type: *UnloadedModuleList' "$2.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ -n "$hex" ] || fail "$2: no UnloadedModuleList"
+	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
+	found=0 i=0
+	while [ $i -lt $n ]; do
+		e=$(echo "$hex" | cut -c$((25 + 48 * i))-$((24 + 48 * (i + 1))))
+		if [ $((0x$(le "$(echo "$e" | cut -c1-16)"))) = $base ]; then
+			[ $((0x$(le "$(echo "$e" | cut -c17-24)"))) = $size ] || fail "unloaded size is not $size"
+			rva=$((0x$(le "$(echo "$e" | cut -c41-48)")))
+			name=$(od -An -tx1 -j $((rva + 4)) -N 26 "$2.dmp" | tr -d ' \n')
+			want=$(printf '%s' pdtestdll.dll | od -An -tx1 | tr -d ' \n' | sed 's/\(..\)/\100/g')
+			[ "$name" = "$want" ] || fail "unloaded name at RVA $rva is not pdtestdll.dll"
+			found=1
+		fi
+		i=$((i + 1))
+	done
+	[ $found = 1 ] || fail "no unloaded entry at base $(printf '0x%x' $base) among $n"
+}
+
+# ------------------------------------------------------------------ builds --
+
+# build_test_programs: the targets, helpers and the test DLL, from test/*.c
+build_test_programs() {
+	x86_64-w64-mingw32-windres "$T/target.rc" -O coff -o "$O/target.res" || return 1
+	$CC64 $TCFLAGS "$T/target.c" "$O/target.res" -o "$T/target.exe" || return 1
+	for p in svc sample crasher; do
+		$CC64 $TCFLAGS "$T/$p.c" -o "$T/$p.exe" || return 1
+	done
+	$CC64 $TCFLAGS "$T/load.c" -o "$T/load.exe" -luser32 || return 1
+	$CC64 $TCFLAGS -municode "$T/setevent.c" -o "$T/setevent.exe" || return 1
+	$CC64 $TCFLAGS -municode "$T/pdrun.c" -o "$T/pdrun.exe" || return 1
+	$CC64 $TCFLAGS -shared "$T/testdll.c" -o "$T/pdtestdll.dll" || return 1
+	cp "$T/crasher.exe" "$T/pdwait.exe"
+	# a second image name, so that only the tests' own processes match it
+	cp "$T/target.exe" "$T/pdtgt.exe"
+}
+# w32_probe: does a 32-bit program really run here?  (Wine older than 7 has
+# no new WoW64 mode: it would exit 0 without output.)  W32=0 if not.
+w32_probe() {
+	[ "$W32" = 1 ] && [ $native = 0 ] || return 0
+	printf '#include <stdio.h>\nint main(void) { printf("w32 %%d\\n", (int)sizeof(void *)); return 0; }\n' >"$O/w32probe.c"
+	if i686-w64-mingw32-gcc "$O/w32probe.c" -o "$O/w32probe.exe" 2>/dev/null &&
+		[ "$(timeout 60 $WINE "$O/w32probe.exe" 2>/dev/null | tr -d '\r')" = "w32 4" ]; then
+		return 0
+	fi
+	echo "# 32-bit programs do not run under this Wine: the wow64 tests are skipped"
+	W32=0
+}

@@ -1,0 +1,65 @@
+# t-build.sh - the build: both exes, their imports, library mode, the man page,
+# the README and the demo.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'build: what must hold' function
+
+build_exes_exist() {
+	[ -f "$top/procdump64.exe" ] && [ -f "$top/procdump.exe" ] || fail "make did not build both exes"
+	file "$top/procdump64.exe" | grep -q 'x86-64' || fail "procdump64.exe is not x86-64"
+	file "$top/procdump.exe" | grep -q 'Intel 80386' || fail "procdump.exe is not i386"
+}
+t 'build: make builds procdump64.exe (x86-64) and procdump.exe (i386)' build_exes_exist
+
+build_imports_system_only() {
+	for e in procdump64.exe procdump.exe; do
+		x86_64-w64-mingw32-objdump -p "$top/$e" | sed -n 's/.*DLL Name: //p' | tr 'A-Z' 'a-z' >"$O/dlls"
+		[ -s "$O/dlls" ] || fail "$e: no imports found"
+		while read -r d; do
+			case $d in
+			kernel32.dll | advapi32.dll | msvcrt.dll | ntdll.dll | user32.dll) ;;
+			*) fail "$e imports $d, not a Windows system DLL" ;;
+			esac
+		done <"$O/dlls"
+	done
+}
+t 'build: both exes import only Windows system DLLs' build_imports_system_only
+
+build_library_mode() {
+	for cc in x86_64-w64-mingw32-gcc i686-w64-mingw32-gcc; do
+		$cc -O2 -Wall -Wextra -Werror -DPROCDUMP_NO_MAIN -c "$top/procdump.c" -o "$O/lib-$cc.o" ||
+			fail "$cc -DPROCDUMP_NO_MAIN failed"
+		x86_64-w64-mingw32-nm "$O/lib-$cc.o" >"$O/nm" 2>/dev/null || i686-w64-mingw32-nm "$O/lib-$cc.o" >"$O/nm"
+		grep -Eq ' T _?pd_main$' "$O/nm" || fail "$cc: pd_main not exported"
+		grep -Eq ' T _?pd_write_dump$' "$O/nm" || fail "$cc: pd_write_dump not exported"
+		! grep -Eq ' T _?w?main$' "$O/nm" || fail "$cc: library mode still defines main"
+		! grep -Eq ' U _?exit$' "$O/nm" || fail "$cc: library mode can reach exit()"
+	done
+}
+t 'build: -DPROCDUMP_NO_MAIN compiles for both targets, exports pd_*, no main, no exit' build_library_mode
+
+build_man_lists_every_switch() {
+	pd -?
+	sed -n 's/^   -\([^ ]*\) .*/\1/p' "$O/pd.out" | grep -v '^$' >"$O/switches"
+	[ "$(wc -l <"$O/switches")" -ge 40 ] || fail "-? lists only $(wc -l <"$O/switches") switches"
+	for s in $(cat "$O/switches") y j; do
+		awk -v s="$s" '$1 == ".It" && $2 == "Fl" && ($3 == s || $3 == s "\\&") { f = 1 } END { exit !f }' \
+			"$top/man/procdump.1" || fail "man/procdump.1 lacks -$s"
+	done
+}
+t 'build: man/procdump.1 documents every switch of -?' build_man_lists_every_switch
+
+build_readme_commands() {
+	grep -q 'make demo' "$top/README.md" || fail "README lacks make demo"
+	grep -q 'make test' "$top/README.md" || fail "README lacks make test"
+}
+t 'build: README gives make demo and make test' build_readme_commands
+
+build_demo() {
+	[ $native = 1 ] && skip "the demo runs under Wine"
+	timeout 300 sh "$T/demo.sh" >"$O/demo.txt" 2>&1 || fail "demo failed: $(tail -n 5 "$O/demo.txt")"
+	grep -q 'Unhandled: C0000005.ACCESS_VIOLATION' "$O/demo.txt" || fail "demo: no crash caught"
+	grep -q 'frame #0: .*sample.exe`charge_customer(c=0x0000000000000000' "$O/demo.txt" ||
+		fail "demo: the summary does not show charge_customer with c=NULL"
+}
+t 'build: make demo dumps the bundled crasher at its AV and summarises it' build_demo

@@ -1,0 +1,294 @@
+# t-debugger.sh - procdump as a debugger: exceptions, filters, debug strings,
+# DLL and thread events, -x, -w.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'debugger: what must hold' function
+#
+# crasher.exe waits until a debugger is attached, then raises one event.
+
+# go NAME: once procdump (pd_bg NAME) has attached, let crasher NAME go on
+go() {
+	wait_for "$O/$1.raw" 'attached: initial breakpoint' 30 || fail "procdump did not attach"
+	wait_for "$O/$1.log" '^waiting for PdGo' 30 || fail "the target does not wait"
+	$WINE "$T/setevent.exe" "PdGo-$(field "$1" pid)" >"$O/$1.set" 2>&1 || true
+	grep -q '^set ' "$O/$1.set" || fail "cannot set PdGo: $(cat "$O/$1.set")"
+}
+
+debugger_av_second_chance() {
+	crash av av
+	mkdir -p "$O/dav"
+	pd -e "$(field av pid)" "$(wpath "$O/dav")"
+	expect_rc 0
+	expect_out 'Unhandled: C0000005.ACCESS_VIOLATION'
+	expect_out 'Dump count reached.'
+	f=$(one_dump "$O/dav")
+	yaml "$f" "$O/dav/y"
+	[ "$(ex_field "$O/dav/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/dav/y" 'Exception Code')"
+	[ "$(ex_field "$O/dav/y" 'Thread ID')" = "$(printf '0x%X' "$(field av tid)")" ] || fail "faulting thread is not $(field av tid)"
+	[ "$(ex_field "$O/dav/y" 'Parameter 1')" = 0x10 ] || fail "the AV address (parameter 1) is not 0x10"
+	lldb_do "$f" "$O/dav/l" 'thread list' 'bt'
+	grep -q 'stop reason = Exception 0xc0000005' "$O/dav/l" || fail "lldb: no exception stop reason"
+	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/dav/l" || fail "lldb: frame 0 is not crash_av"
+	grep -q 'crasher.exe`main' "$O/dav/l" || fail "lldb: no main frame"
+	target_status av
+	[ "$TS" = 5 ] || fail "the target did not die of the AV (second chance passed on)"
+}
+t 'debugger: -e dumps a second-chance AV: record, thread, lldb frame; the target dies of it' debugger_av_second_chance
+
+debugger_stack_overflow() {
+	crash so so
+	mkdir -p "$O/dso"
+	pd -e "$(field so pid)" "$(wpath "$O/dso")"
+	expect_rc 0
+	expect_out 'Unhandled: C00000FD.STACK_OVERFLOW'
+	yaml "$(one_dump "$O/dso")" "$O/dso/y"
+	[ "$(ex_field "$O/dso/y" 'Exception Code')" = 0xC00000FD ] || fail "code is not C00000FD"
+	target_status so
+	[ "$TS" = 253 ] || fail "the target did not die of the stack overflow"
+}
+t 'debugger: -e dumps a stack overflow (C00000FD)' debugger_stack_overflow
+
+debugger_quick_reference_filter() {
+	# 002's "procdump -ma -e 1 -f "0xc00000fd" <PID>": a hex code in any case
+	crash sf so
+	mkdir -p "$O/dsf"
+	pd -ma -e 1 -f "0xc00000fd" "$(field sf pid)" "$(wpath "$O/dsf")"
+	expect_rc 0
+	expect_out 'Exception: C00000FD.STACK_OVERFLOW'
+	yaml "$(one_dump "$O/dsf")" "$O/dsf/y"
+	grep -q 'Type: *Memory64List' "$O/dsf/y" || fail "-ma did not write a full dump"
+	[ "$(ex_field "$O/dsf/y" 'Exception Code')" = 0xC00000FD ] || fail "code"
+}
+t 'debugger: -ma -e 1 -f "0xc00000fd" (quick reference) dumps the first chance' debugger_quick_reference_filter
+
+debugger_custom_code_name() {
+	crash rz raise E0001234
+	mkdir -p "$O/drz"
+	pd -e "$(field rz pid)" "$(wpath "$O/drz/PROCESSNAME_EXCEPTIONCODE.dmp")"
+	expect_rc 0
+	expect_out 'Unhandled: E0001234.UNKNOWN'
+	[ -f "$O/drz/crasher.exe_E0001234.dmp" ] || fail "EXCEPTIONCODE not substituted: $(ls "$O/drz")"
+	yaml "$O/drz/crasher.exe_E0001234.dmp" "$O/drz/y"
+	[ "$(ex_field "$O/drz/y" 'Exception Code')" = 0xE0001234 ] || fail "code is not E0001234"
+	target_status rz
+	[ "$TS" = 52 ] || fail "the target did not exit with 0xE0001234"
+}
+t 'debugger: a custom code (E0001234), EXCEPTIONCODE in the file name' debugger_custom_code_name
+
+debugger_first_chance_needs_e1() {
+	crash c1 caught E0005678
+	mkdir -p "$O/dc1"
+	pd_bg c1 -e "$(field c1 pid)" "$(wpath "$O/dc1")"
+	wait_for "$O/c1.log" '^survived' 30 || fail "the caught exception did not let the target go on"
+	wait_for "$O/c1.raw" 'Exception: E0005678' 10 || fail "no 'Exception: E0005678' line"
+	pd -cancel "$(field c1 pid)"
+	expect_rc 0
+	pd_join c1 20
+	expect_rc 1
+	expect_out 'Dump count not reached.'
+	[ -z "$(ls "$O/dc1")" ] || fail "-e (no 1) dumped a first-chance exception: $(ls "$O/dc1")"
+	alive c1 || fail "the target stopped"
+}
+t 'debugger: -e ignores a caught first-chance exception; -cancel ends it, exit 1' debugger_first_chance_needs_e1
+
+debugger_first_chance_e1() {
+	crash c2 caught E0005678
+	mkdir -p "$O/dc2"
+	pd -e 1 "$(field c2 pid)" "$(wpath "$O/dc2")"
+	expect_rc 0
+	expect_out 'Exception: E0005678.UNKNOWN'
+	yaml "$(one_dump "$O/dc2")" "$O/dc2/y"
+	[ "$(ex_field "$O/dc2/y" 'Exception Code')" = 0xE0005678 ] || fail "code"
+	[ "$(ex_field "$O/dc2/y" 'Number of Parameters')" = 2 ] || fail "parameters"
+	[ "$(ex_field "$O/dc2/y" 'Parameter 1')" = 0x22 ] || fail "parameter 1 is not 0x22"
+	wait_for "$O/c2.log" '^survived' 20 || fail "the target did not survive its caught exception"
+	alive c2 || fail "the target stopped after detach"
+}
+t 'debugger: -e 1 dumps a caught first-chance exception; the target survives' debugger_first_chance_e1
+
+debugger_filter_display_only() {
+	crash fd caught E0005678
+	mkdir -p "$O/dfd"
+	pd_bg fd -e 1 -f "" "$(field fd pid)" "$(wpath "$O/dfd")"
+	wait_for "$O/fd.raw" 'Exception: E0005678' 30 || fail "no exception line"
+	wait_for "$O/fd.log" '^survived' 10 || fail "target did not go on"
+	$WINE "$T/setevent.exe" "ProcDump-$(field fd pid)" >"$O/fd.set" 2>&1 || true
+	grep -q '^set ' "$O/fd.set" || fail "setevent: $(cat "$O/fd.set")"
+	pd_join fd 20
+	expect_rc 1
+	[ -z "$(ls "$O/dfd")" ] || fail "-f \"\" wrote a dump"
+	alive fd || fail "the target stopped"
+}
+t 'debugger: -e 1 -f "" only displays; the named event ProcDump-PID ends it' debugger_filter_display_only
+
+debugger_filters() {
+	crash fi caught E0005678
+	mkdir -p "$O/dfi"
+	pd_bg fi -e 1 -f 'NoSuchThing,E00056*' -fx 'C0000005' "$(field fi pid)" "$(wpath "$O/dfi")"
+	pd_join fi 30
+	expect_rc 0
+	one_dump "$O/dfi" >/dev/null
+	crash fx caught E0005678
+	mkdir -p "$O/dfx"
+	pd_bg fx -e 1 -fx '*5678' "$(field fx pid)" "$(wpath "$O/dfx")"
+	wait_for "$O/fx.log" '^survived' 30 || fail "target did not go on"
+	wait_for "$O/fx.raw" 'Exception: E0005678' 10 || fail "no exception line"
+	pd -cancel "$(field fx pid)"
+	pd_join fx 20
+	expect_rc 1
+	[ -z "$(ls "$O/dfx")" ] || fail "-fx did not exclude the exception"
+}
+t 'debugger: -f includes by code pattern, -fx excludes' debugger_filters
+
+debugger_breakpoints() {
+	crash b1 int3
+	mkdir -p "$O/db1"
+	pd_bg b1 -e 1 "$(field b1 pid)" "$(wpath "$O/db1")"
+	wait_for "$O/b1.log" '^survived' 30 || fail "the target did not get past its int3"
+	pd -cancel "$(field b1 pid)"
+	pd_join b1 20
+	expect_rc 1
+	! grep -q 'BREAKPOINT' "$O/pd.out" || fail "a breakpoint counted without -b"
+	[ -z "$(ls "$O/db1")" ] || fail "a breakpoint was dumped without -b"
+	crash b2 int3
+	mkdir -p "$O/db2"
+	pd -e 1 -b "$(field b2 pid)" "$(wpath "$O/db2")"
+	expect_rc 0
+	expect_out 'Exception: 80000003.BREAKPOINT'
+	yaml "$(one_dump "$O/db2")" "$O/db2/y"
+	[ "$(ex_field "$O/db2/y" 'Exception Code')" = 0x80000003 ] || fail "code"
+	wait_for "$O/b2.log" '^survived' 20 || fail "the target did not survive"
+}
+t 'debugger: breakpoints count only with -b' debugger_breakpoints
+
+debugger_debug_strings() {
+	crash ds ods
+	mkdir -p "$O/dds"
+	pd -l -f NotFound "$(field ds pid)" "$(wpath "$O/dds")"
+	expect_rc 0
+	expect_out 'Debug String: procdump-test ansi NotFound'
+	one_dump "$O/dds" >/dev/null
+	crash ds2 ods
+	mkdir -p "$O/dds2"
+	pd -l -n 2 "$(field ds2 pid)" "$(wpath "$O/dds2")"
+	expect_rc 0
+	expect_out 'Debug String: procdump-test ansi NotFound'
+	expect_out 'Debug String: procdump-test wide'
+	[ "$(ls "$O/dds2" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/dds2")"
+}
+t 'debugger: -l shows ANSI and wide debug strings; -f selects; -n 2' debugger_debug_strings
+
+debugger_dll_load_unload() {
+	crash dl dll "$(wpath "$T/pdtestdll.dll")"
+	mkdir -p "$O/ddl"
+	pd_bg dl -v -e -ld -ud -n 2 -f pdtestdll "$(field dl pid)" "$(wpath "$O/ddl")"
+	go dl
+	pd_join dl 30
+	expect_rc 0
+	expect_out 'DLL Load: .*pdtestdll.dll'
+	expect_out 'DLL Unload: .*pdtestdll.dll'
+	[ "$(ls "$O/ddl" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps"
+	wait_for "$O/dl.log" '^freed' 20 || fail "the target did not go on"
+}
+t 'debugger: -ld and -ud dump on the test DLL load and unload' debugger_dll_load_unload
+
+debugger_thread_create_exit() {
+	crash th thread
+	mkdir -p "$O/dth"
+	pd_bg th -v -e -ct -et -n 2 "$(field th pid)" "$(wpath "$O/dth")"
+	go th
+	pd_join th 30
+	expect_rc 0
+	expect_out 'Thread Create: '
+	expect_out 'Thread Exit: [0-9]* (exit code 7)'
+	[ "$(ls "$O/dth" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps"
+	wait_for "$O/th.log" '^thread done' 20 || fail "the target did not go on"
+}
+t 'debugger: -ct and -et dump on thread create and exit' debugger_thread_create_exit
+
+debugger_terminate() {
+	crash tx exit 3
+	mkdir -p "$O/dtx"
+	pd_bg tx -v -t "$(field tx pid)" "$(wpath "$O/dtx")"
+	go tx
+	pd_join tx 30
+	expect_rc 0
+	expect_out "Process exit: thread $(field tx tid) called ExitProcess."
+	f=$(one_dump "$O/dtx")
+	lldb_do "$f" "$O/dtx/l" 'bt all'
+	grep -q 'frame #0: .*ntdll.dll`RtlExitUserProcess(status=3)' "$O/dtx/l" ||
+		fail "the -t dump's thread is not at RtlExitUserProcess(status=3)"
+	grep -q 'kernel32.dll`ExitProcess(status=3)' "$O/dtx/l" || fail "no ExitProcess(status=3) frame"
+	grep -q 'crasher.exe`__tmainCRTStartup' "$O/dtx/l" || fail "the walk does not reach the exe"
+	target_status tx
+	[ "$TS" = 3 ] || fail "the target's exit code became $TS, want 3"
+	rm -f "$f"
+	crash tn exit 4
+	pd_bg tn -v -e "$(field tn pid)" "$(wpath "$O/dtx")"
+	go tn
+	pd_join tn 30
+	expect_rc 1
+	expect_out 'Dump count not reached.'
+}
+t 'debugger: -t dumps at process exit; -e on a clean exit ends with exit 1' debugger_terminate
+
+debugger_launch_x() {
+	mkdir -p "$O/dx"
+	pd -e -x "$(wpath "$O/dx")" "$(wpath "$T/crasher.exe")" raise E0004321
+	expect_rc 0
+	expect_out 'Launched: '
+	expect_out 'Unhandled: E0004321.UNKNOWN'
+	grep -q '^debugger=1' "$O/pd.out" || fail "the launched target did not see its debugger"
+	yaml "$(one_dump "$O/dx")" "$O/dx/y"
+	[ "$(ex_field "$O/dx/y" 'Exception Code')" = 0xE0004321 ] || fail "code"
+}
+t 'debugger: -x launches the image with its arguments and dumps its crash' debugger_launch_x
+
+debugger_wait_w() {
+	mkdir -p "$O/dw"
+	pd_bg w -e -w pdwait "$(wpath "$O/dw")"
+	wait_for "$O/w.raw" 'Waiting for process named pdwait' 30 || fail "no waiting line"
+	start_target pw "$T/pdwait.exe" av
+	pd_join w 30
+	expect_rc 0
+	expect_out "Process pdwait.exe ($(field pw pid)) started"
+	expect_out 'Unhandled: C0000005.ACCESS_VIOLATION'
+	one_dump "$O/dw" >/dev/null
+}
+t 'debugger: -w waits for the named process, then attaches' debugger_wait_w
+
+debugger_kill_k() {
+	crash kk caught E0005678
+	mkdir -p "$O/dkk"
+	pd -e 1 -k "$(field kk pid)" "$(wpath "$O/dkk")"
+	expect_rc 0
+	expect_out 'Killed process'
+	wait_gone "$(upid kk)" 10 || fail "-k did not kill the target"
+}
+t 'debugger: -k kills the target after the dump' debugger_kill_k
+
+debugger_attach_twice() {
+	crash at sleep
+	mkdir -p "$O/dat"
+	pd_bg at -e "$(field at pid)" "$(wpath "$O/dat")"
+	wait_for "$O/at.raw" 'Press Ctrl-C' 30 || fail "first procdump did not attach"
+	pd -e "$(field at pid)"
+	expect_rc 3
+	expect_err 'cannot attach to process'
+	expect_err_one_line
+	pd -cancel "$(field at pid)"
+	pd_join at 20
+	expect_rc 1
+	alive at || fail "the target stopped"
+}
+t 'debugger: a second procdump cannot attach, exit 3, one line' debugger_attach_twice
+
+debugger_g_without_clr() {
+	crash gc sleep
+	pd -e -g "$(field gc pid)"
+	expect_rc 3
+	expect_err 'has no CLR loaded'
+	# (attach and detach can be quicker than the target's IsDebuggerPresent poll)
+	kill -0 "$(upid gc)" || fail "the target is gone"
+}
+t 'debugger: -g on a process without a CLR says so, exit 3' debugger_g_without_clr

@@ -1,0 +1,187 @@
+# t-monitors.sh - the monitors: CPU, commit, performance counters, hung
+# windows.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'monitors: what must hold' function
+#
+# load.exe spins, allocates or hangs a window; procdump -v prints every sample,
+# which is what "does not fire" waits for (three samples, then cancel).
+
+# no_fire NAME ARGS...: procdump samples three times, does not dump; cancel, exit 1
+no_fire() {
+	_n=$1
+	shift
+	mkdir -p "$O/$_n.d"
+	pd_bg "$_n" -v "$@" "$(wpath "$O/$_n.d")"
+	wait_count "$O/$_n.raw" '\[v\] ' 3 30 || fail "no samples: $(tail -n 3 "$O/$_n.raw")"
+	kill -INT "$(cat "$O/$_n.pdpid")"
+	pd_join "$_n" 20
+	expect_rc 1
+	[ -z "$(ls "$O/$_n.d")" ] || fail "it dumped: $(ls "$O/$_n.d")"
+	! grep -q 'Trigger:' "$O/pd.out" || fail "it fired: $(grep Trigger: "$O/pd.out")"
+}
+# cpu_begin NAME / cpu_used [CORES]: the percentage of CORES (default: all)
+# that target NAME used in between, as Linux counts it (/proc/PID/stat, user
+# plus system ticks): what procdump's figure is held to, whatever else the
+# machine is doing.  Empty where there is no /proc for the target.
+cpu_begin() {
+	_cpid=$(upid "$1")
+	_c0=$(cpu_ticks) _t0=$(date +%s%N)
+}
+cpu_ticks() { [ -r "/proc/$_cpid/stat" ] && sed 's/.*) //' "/proc/$_cpid/stat" | awk '{ print $12 + $13 }'; }
+cpu_used() {
+	_c1=$(cpu_ticks) _t1=$(date +%s%N)
+	[ -n "$_c0" ] && [ -n "$_c1" ] || return 0
+	echo $(((_c1 - _c0) * 100000000000 / ($(getconf CLK_TCK) * (_t1 - _t0) * ${1:-$(nproc)})))
+}
+# near V REF TOLERANCE WHAT: procdump's V within TOLERANCE points of REF
+near() {
+	[ -n "$2" ] || return 0
+	[ "$1" -ge $(($2 - $3)) ] && [ "$1" -le $(($2 + $3)) ] || fail "$4: procdump measured $1%, Linux counted $2%"
+}
+# spin_share [PERCENT]: that share (default 40 %) of what one spinning thread
+# takes of the machine (100 / cores), at least 1: -c thresholds that fire on
+# a machine of any size, and busy, and -cl ones that do not
+spin_share() { _s=$((${1:-40} / $(nproc))); [ $_s -ge 1 ] || _s=1; echo $_s; }
+alive_pid() { kill -0 "$(upid "$1")" || fail "target $1 is gone"; }
+
+monitor_cpu_above() {
+	start_target sp "$T/load.exe" spin 1
+	mkdir -p "$O/mcpu"
+	th=$(spin_share)
+	cpu_begin sp
+	pd -c "$th" -s 2 "$(field sp pid)" "$(wpath "$O/mcpu")"
+	ref=$(cpu_used)
+	expect_rc 0
+	expect_out "CPU threshold: *>$th% of the machine"
+	expect_out 'CPU: [0-9]*% 1s'
+	expect_out 'CPU: [0-9]*% 2s'
+	expect_out 'Trigger: CPU [0-9]*% for 2 s'
+	v=$(sed -n 's/.*CPU: \([0-9]*\)% 2s/\1/p' "$O/pd.out")
+	[ "$v" -gt "$th" ] || fail "one spinning thread of $(nproc) cores measured $v%"
+	near "$v" "$ref" 12 "one spinning thread of $(nproc) cores"
+	yaml "$(one_dump "$O/mcpu")" "$O/mcpu/y"
+	alive_pid sp
+}
+t 'monitors: -c fires after -s seconds above the threshold; its figure (share of all cores) is what Linux counts' monitor_cpu_above
+
+monitor_cpu_per_core() {
+	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
+	mkdir -p "$O/mcpu1"
+	cpu_begin sp
+	pd -c 40 -u -s 1 "$(field sp pid)" "$(wpath "$O/mcpu1")"
+	ref=$(cpu_used 1)
+	expect_rc 0
+	expect_out 'CPU threshold: *>40% of one core'
+	v=$(sed -n 's/.*CPU: \([0-9]*\)% 1s/\1/p' "$O/pd.out")
+	[ "$v" -gt 40 ] || fail "one spinning thread is $v% of one core"
+	near "$v" "$ref" 15 "one spinning thread, per core"
+	one_dump "$O/mcpu1" >/dev/null
+}
+t 'monitors: -c -u measures against one core, as Linux counts it' monitor_cpu_per_core
+
+monitor_cpu_not_below_threshold() {
+	start_target id "$T/load.exe" idle
+	no_fire nf1 -c 50 -s 1 "$(field id pid)"
+	grep -q '\[v\] CPU [0-9]*% (> 50%)' "$O/pd.out" || fail "no CPU samples shown"
+}
+t 'monitors: -c does not fire below the threshold' monitor_cpu_not_below_threshold
+
+monitor_cpu_below() {
+	[ -f "$O/id.log" ] || start_target id "$T/load.exe" idle
+	mkdir -p "$O/mcl"
+	pd -cl 10 -s 2 "$(field id pid)" "$(wpath "$O/mcl")"
+	expect_rc 0
+	expect_out 'Trigger: CPU [0-9]*% for 2 s'
+	one_dump "$O/mcl" >/dev/null
+	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
+	no_fire nf2 -cl "$(spin_share 25)" -s 1 "$(field sp pid)"
+}
+t 'monitors: -cl fires when CPU stays low, not when it is high' monitor_cpu_below
+
+monitor_commit() {
+	start_target al "$T/load.exe" alloc 64
+	mkdir -p "$O/mm"
+	pd -m 50 -s 1 "$(field al pid)" "$(wpath "$O/mm")"
+	expect_rc 0
+	expect_out 'Trigger: Commit [0-9]* MB for 1 s'
+	v=$(sed -n 's/.*Commit: \([0-9]*\) MB 1s/\1/p' "$O/pd.out")
+	[ "$v" -ge 64 ] || fail "64 MiB touched, commit measured $v MB"
+	no_fire nf3 -m 5000 -s 1 "$(field al pid)"
+	mkdir -p "$O/mml"
+	pd -ml 5000 -s 2 "$(field al pid)" "$(wpath "$O/mml")"
+	expect_rc 0
+	expect_out 'Commit: [0-9]* MB 2s'
+	no_fire nf4 -ml 50 -s 1 "$(field al pid)"
+}
+t 'monitors: -m / -ml on touched memory, and their opposites do not fire' monitor_commit
+
+monitor_counter() {
+	[ -f "$O/id.log" ] || start_target id "$T/load.exe" idle
+	mkdir -p "$O/mp"
+	pd -p '\System\System Up Time' 1 -s 2 "$(field id pid)" "$(wpath "$O/mp")"
+	expect_rc 0
+	expect_out 'Performance counter: *\\System\\System Up Time >=1'
+	expect_out 'Counter: [0-9]* 2s'
+	one_dump "$O/mp" >/dev/null
+	no_fire nf5 -pl '\System\System Up Time' 1 -s 1 "$(field id pid)"
+	pd -p '\No Such Object\Nothing' 5 "$(field id pid)"
+	expect_rc 2
+	expect_err "counter '\\\\No Such Object\\\\Nothing' cannot be read"
+	expect_err_one_line
+	pd -p '\System\System Up Time' lots "$(field id pid)"
+	expect_rc 2
+	expect_err "-p: threshold 'lots' is not a whole number"
+}
+t 'monitors: -p / -pl on \\System\\System Up Time; unknown counter and bad threshold, exit 2' monitor_counter
+
+monitor_hung_window() {
+	start_target hw "$T/load.exe" window
+	mkdir -p "$O/mh"
+	pd_bg hw -h "$(field hw pid)" "$(wpath "$O/mh")"
+	pd_join hw 30
+	expect_rc 0
+	expect_out 'Hung window check: *Enabled'
+	expect_out 'Hung Window: not responding for 5 seconds.'
+	lldb_do "$(one_dump "$O/mh")" "$O/mh/l" 'bt all'
+	grep -q 'load.exe`main' "$O/mh/l" || fail "the hung thread (main) is not in the dump"
+}
+t 'monitors: -h fires on a window that stopped pumping' monitor_hung_window
+
+monitor_n_count() {
+	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
+	mkdir -p "$O/mn"
+	pd -c "$(spin_share)" -s 1 -n 2 "$(field sp pid)" "$(wpath "$O/mn")"
+	expect_rc 0
+	[ "$(ls "$O/mn" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/mn")"
+	[ "$(grep -c 'Trigger: CPU' "$O/pd.out")" = 2 ] || fail "want 2 triggers"
+	expect_out 'Dump count reached.'
+	# the spinner's last test: it would hold a core through the rest
+	stop_target sp
+	rm -f "$O/sp.log"
+}
+t 'monitors: -n 2 with -c writes two dumps, monitoring resumes between' monitor_n_count
+
+monitor_with_debugger() {
+	start_target ae "$T/load.exe" alloc 64
+	mkdir -p "$O/mae"
+	pd -e -m 50 -s 1 "$(field ae pid)" "$(wpath "$O/mae")"
+	expect_rc 0
+	expect_out 'Exception monitor: *Unhandled'
+	expect_out 'Trigger: Commit'
+	one_dump "$O/mae" >/dev/null
+	alive ae || fail "the target did not run on after the detach"
+}
+t 'monitors: -e and -m together: the monitor fires while attached' monitor_with_debugger
+
+monitor_at_timeout() {
+	start_target ta "$T/target.exe" 1 64
+	mkdir -p "$O/mat"
+	PROCDUMP_TEST_CHUNK_DELAY_MS=500 pd -ma -at 1 "$(field ta pid)" "$(wpath "$O/mat")"
+	expect_rc 1
+	expect_out 'Dump 1 cancelled: the collection took longer than 1 seconds (-at)'
+	expect_out 'Dump count not reached.'
+	[ -z "$(ls "$O/mat")" ] || fail "files left behind: $(ls "$O/mat")"
+	alive ta || fail "the target was left suspended"
+}
+t 'monitors: -at cancels a slow collection; target resumed, no file, exit 1' monitor_at_timeout

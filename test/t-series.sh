@@ -1,0 +1,71 @@
+# t-series.sh - series of dumps (-n, -s) and how they end.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'series: what must hold' function
+
+series_n_s() {
+	start_target se "$T/target.exe" 1
+	mkdir -p "$O/se"
+	pd -n 3 -s 1 "$(field se pid)" "$(wpath "$O/se")"
+	expect_rc 0
+	[ "$(ls "$O/se" | grep -c '\.dmp$')" = 3 ] || fail "want 3 dumps: $(ls "$O/se")"
+	expect_out 'Dump 3 complete'
+	expect_out 'Dump count reached.'
+	for f in "$O"/se/*.dmp; do yaml "$f" "$O/se/y"; done
+	alive se || fail "target stopped"
+}
+t 'series: -n 3 -s 1 writes three dumps and exits 0' series_n_s
+
+series_cancel_by_pid() {
+	[ -f "$O/se.log" ] || start_target se "$T/target.exe" 1
+	pid=$(field se pid)
+	mkdir -p "$O/sc"
+	pd_bg sc -n 5 -s 30 "$pid" "$(wpath "$O/sc")"
+	wait_for "$O/sc.raw" 'Dump 1 complete' 30 || fail "first dump not written: $(cat "$O/sc.raw")"
+	pd -cancel "$pid"
+	expect_rc 0
+	pd_join sc 30
+	expect_rc 1
+	expect_out 'Dump count not reached'
+	alive se || fail "the target stopped"
+	pd -cancel "$pid"
+	expect_rc 3
+	expect_err "no procdump is monitoring PID $pid"
+}
+t 'series: -cancel PID stops a series (exit 1), target runs on' series_cancel_by_pid
+
+series_ctrl_c() {
+	[ $native = 1 ] && skip "Ctrl+C is sent with kill -INT under Wine"
+	[ -f "$O/se.log" ] || start_target se "$T/target.exe" 1
+	mkdir -p "$O/cc"
+	pd_bg cc -n 5 -s 30 "$(field se pid)" "$(wpath "$O/cc")"
+	wait_for "$O/cc.raw" 'Dump 1 complete' 30 || fail "first dump not written"
+	kill -INT "$(cat "$O/cc.pdpid")"
+	pd_join cc 30
+	expect_rc 1
+	expect_out 'Dump count not reached'
+	alive se || fail "the target stopped"
+}
+t 'series: Ctrl+C stops a series (exit 1), target runs on' series_ctrl_c
+
+series_target_exits() {
+	start_target sx "$T/target.exe" 1
+	mkdir -p "$O/sx"
+	pd_bg sx -n 3 -s 2 "$(field sx pid)" "$(wpath "$O/sx")"
+	wait_for "$O/sx.raw" 'Dump 1 complete' 30 || fail "first dump not written"
+	stop_target sx
+	pd_join sx 30
+	expect_rc 1
+	expect_out 'The process has exited'
+}
+t 'series: the target exiting ends the series, exit 1' series_target_exits
+
+series_kill() {
+	start_target sk "$T/target.exe" 1
+	mkdir -p "$O/sk"
+	pd -k -mm "$(field sk pid)" "$(wpath "$O/sk")"
+	expect_rc 0
+	expect_out 'Killed process'
+	wait_gone "$(upid sk)" 10 || fail "-k did not end the target"
+}
+t 'series: -k kills the target after the dump' series_kill

@@ -1,0 +1,80 @@
+# t-targets.sh - finding the target: by PID, by name, by service name; none or
+# several.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'targets: what must hold' function
+
+targets_by_pid_name_case() {
+	start_target tg "$T/pdtgt.exe" 1
+	pid=$(field tg pid)
+	mkdir -p "$O/tg"
+	k=0
+	for spec in pdtgt PDTGT.EXE pdtgt.exe "$pid"; do
+		k=$((k + 1))
+		pd -mm "$spec" "$(wpath "$O/tg/$k.dmp")"
+		expect_rc 0
+		expect_out "Process: *pdtgt.exe ($pid)"
+		yaml "$O/tg/$k.dmp" "$O/tg/$k.yaml"
+		# MiscInfo: SizeOfInfo, Flags1, ProcessId (little-endian)
+		want=$(printf '%08X' "$pid" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
+		mi=$(grep -A1 'Type:            MiscInfo' "$O/tg/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		[ "$(echo "$mi" | cut -c17-24)" = "$want" ] ||
+			fail "MiscInfo of the dump of '$spec' does not carry PID $pid: $(echo "$mi" | cut -c1-32)"
+	done
+}
+t 'targets: by PID, by name with or without .exe, any case' targets_by_pid_name_case
+
+targets_several_match() {
+	[ -f "$O/tg.log" ] || start_target tg "$T/pdtgt.exe" 1
+	start_target tg2 "$T/pdtgt.exe" 1
+	pd -mm pdtgt
+	expect_rc 3
+	expect_err 'Multiple processes match'
+	expect_err "$(field tg pid)"
+	expect_err "$(field tg2 pid)"
+	expect_err_one_line
+	stop_target tg2
+}
+t 'targets: a name that several processes match lists their PIDs, exit 3' targets_several_match
+
+targets_not_found() {
+	pd -mm no_such_process_here
+	expect_rc 3
+	expect_err "no process or service named 'no_such_process_here'"
+	expect_err_one_line
+	pd -mm 999996
+	expect_rc 3
+	expect_err 'no process with PID 999996'
+}
+t 'targets: unknown name or PID, exit 3' targets_not_found
+
+targets_service() {
+	[ $native = 1 ] && skip "service test needs Wine's sc (run as admin on Windows)"
+	rm -f "$O/svc.pid"
+	wine sc delete PdTestSvc >/dev/null 2>&1 || true # left by an interrupted run
+	wine sc create PdTestSvc binpath= "$(wpath "$T/svc.exe") $(wpath "$O/svc.pid")" >"$O/sc.log" 2>&1 ||
+		fail "sc create: $(tr -d '\r' <"$O/sc.log")"
+	echo PdTestSvc >"$O/svc.made"
+	wine sc start PdTestSvc >>"$O/sc.log" 2>&1 || fail "sc start: $(tr -d '\r' <"$O/sc.log")"
+	wait_for "$O/svc.pid" '^[0-9]' 30 || fail "the service did not write its PID"
+	spid=$(tr -d '\r\n' <"$O/svc.pid")
+	mkdir -p "$O/svc"
+	pd -mm PdTestSvc "$(wpath "$O/svc/s.dmp")"
+	rc=$RC
+	wine sc stop PdTestSvc >/dev/null 2>&1 || true
+	[ "$rc" = 0 ] || fail "dump by service name exited $rc: $(cat "$O/pd.err")"
+	expect_out "Process: *svc.exe ($spid)"
+	lldb_do "$O/svc/s.dmp" "$O/svc/l.txt" 'thread list'
+	grep -q "Process $spid stopped" "$O/svc/l.txt" || fail "lldb does not see PID $spid: $(head -n 5 "$O/svc/l.txt")"
+	# stopped: a clear error
+	_end=$(($(date +%s) + 20))
+	while :; do
+		pd -mm PdTestSvc
+		[ "$RC" = 3 ] && grep -q 'is not running' "$O/pd.err" && break
+		[ "$(date +%s)" -ge $_end ] && fail "stopped service: exit $RC, $(cat "$O/pd.err")"
+		sleep 0.2
+	done
+	wine sc delete PdTestSvc >/dev/null 2>&1 || true
+	rm -f "$O/svc.made"
+}
+t 'targets: by service name (wine sc), and a stopped service, exit 3' targets_service

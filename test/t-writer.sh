@@ -1,0 +1,777 @@
+# t-writer.sh - the dump writer: what each dump type holds, checked by lldb,
+# obj2yaml and Breakpad.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'writer: what must hold' function
+#
+# One target (3 workers, a heap marker, a stack marker) and one dump of each
+# type, checked by lldb, obj2yaml and Breakpad.
+
+# wr_setup: start the target and write its -mm and -ma dumps (wr/mini.dmp,
+# wr/full.dmp) with lldb's and obj2yaml's readings beside them; once
+wr_setup() {
+	[ -f "$O/wr.log" ] && return 0
+	start_target wr "$T/target.exe" 3 4 "$(wpath "$T/pdtestdll.dll")"
+	mkdir -p "$O/wr"
+	pd -mm "$(field wr pid)" "$(wpath "$O/wr/mini.dmp")"
+	[ "$RC" = 0 ] || fail "-mm exited $RC: $(cat "$O/pd.err")"
+	pd -ma -dc "written by the test suite" "$(field wr pid)" "$(wpath "$O/wr/full.dmp")"
+	[ "$RC" = 0 ] || fail "-ma exited $RC: $(cat "$O/pd.err")"
+	for k in mini full; do
+		lldb_do "$O/wr/$k.dmp" "$O/wr/$k.lldb" 'thread list' 'bt all' 'image list'
+		_rc=0
+		timeout 60 obj2yaml "$O/wr/$k.dmp" >"$O/wr/$k.yaml" 2>&1 || _rc=$?
+		echo $_rc >"$O/wr/$k.yamlrc"
+	done
+}
+
+writer_readers_load() {
+	wr_setup
+	for k in mini full; do
+		grep -q "Core file .* was loaded" "$O/wr/$k.lldb" || fail "lldb did not load $k.dmp"
+		[ "$(cat "$O/wr/$k.yamlrc")" = 0 ] || fail "obj2yaml rejects $k.dmp: $(head -n 3 "$O/wr/$k.yaml")"
+	done
+}
+t 'writer: lldb and obj2yaml load the -mm and -ma dumps' writer_readers_load
+
+writer_thread_ids() {
+	wr_setup
+	n=0
+	for tid in $(tids wr); do
+		n=$((n + 1))
+		h=$(printf '0x%04x' "$tid")
+		H=$(printf '0x%X' "$tid")
+		for k in mini full; do
+			grep -q "tid = $h," "$O/wr/$k.lldb" || fail "lldb: thread $tid missing from $k.dmp"
+			grep -q "Thread Id: *$H\$" "$O/wr/$k.yaml" || fail "obj2yaml: thread $tid missing from $k.dmp"
+		done
+	done
+	[ $n = 5 ] || fail "the target printed $n thread ids, wanted 5"
+}
+t 'writer: every thread id the target printed is in both dumps' writer_thread_ids
+
+writer_backtraces_name_target_functions() {
+	wr_setup
+	for k in mini full; do
+		[ "$(grep -c 'target.exe`target_worker' "$O/wr/$k.lldb")" -ge 3 ] ||
+			fail "$k: bt all does not show target_worker on the 3 workers"
+		grep -q 'target.exe`target_heartbeat' "$O/wr/$k.lldb" || fail "$k: no target_heartbeat frame"
+		grep -q 'target.exe`main' "$O/wr/$k.lldb" || fail "$k: no main frame"
+		grep -q 'kernel32.dll`BaseThreadInitThunk' "$O/wr/$k.lldb" || fail "$k: walk does not reach thread start"
+	done
+}
+t 'writer: lldb bt all names the target functions on every thread' writer_backtraces_name_target_functions
+
+writer_full_has_marker() {
+	wr_setup
+	addr=0x$(field wr marker)
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	lldb_do "$O/wr/full.dmp" "$O/wr/m.txt" "memory read --force -c 16 $addr"
+	got=$(sed -n 's/^0x[0-9a-f]*: \(\([0-9a-f][0-9a-f] \)\{16\}\).*/\1/p' "$O/wr/m.txt" | tr -d ' ')
+	[ "$got" = "$want" ] || fail "marker at $addr: wanted $want, lldb read '$got' ($(tail -n 2 "$O/wr/m.txt"))"
+	# the whole 4 MiB buffer is there: its last bytes too
+	end=$(printf '0x%x' $((addr + 4 * 1048576 - 16)))
+	lldb_do "$O/wr/full.dmp" "$O/wr/m2.txt" "memory read --force -c 16 $end"
+	grep -q "^0x0*${end#0x}: " "$O/wr/m2.txt" || fail "end of the marker buffer missing: $(tail -n 2 "$O/wr/m2.txt")"
+}
+t 'writer: -ma holds the heap marker bytes at their address (4 MiB, first and last bytes)' writer_full_has_marker
+
+writer_mini_has_stack_not_heap() {
+	wr_setup
+	addr=0x$(field wr stack)
+	want=$(sed -n 's/^stack=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	lldb_do "$O/wr/mini.dmp" "$O/wr/s.txt" "memory read --force -c 16 $addr"
+	got=$(sed -n 's/^0x[0-9a-f]*: \(\([0-9a-f][0-9a-f] \)\{16\}\).*/\1/p' "$O/wr/s.txt" | tr -d ' ')
+	[ "$got" = "$want" ] || fail "stack local at $addr: wanted $want, got '$got'"
+	lldb_do "$O/wr/mini.dmp" "$O/wr/h.txt" "memory read --force -c 16 0x$(field wr marker)"
+	! grep -q '^0x[0-9a-f]*: ' "$O/wr/h.txt" || fail "the mini dump holds the heap marker"
+}
+t 'writer: -mm holds the stack local, not the heap marker' writer_mini_has_stack_not_heap
+
+writer_mini_indirect_and_data() {
+	wr_setup
+	a=0x$(field wr indirect)
+	want=$(sed -n 's/^indirect=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	got=$(read16 "$O/wr/mini.dmp" "$a" "$O/wr/i.txt")
+	[ "$got" = "$want" ] || fail "the heap block a stack pointer refers to is not in -mm: '$got' != $want"
+	far=$(printf '0x%x' $((a + 32768)))
+	got=$(read16 "$O/wr/mini.dmp" "$far" "$O/wr/i2.txt")
+	[ -z "$got" ] || fail "-mm holds bytes 32 KiB into that block (no pointer refers there)"
+	d=0x$(field wr data)
+	want=$(sed -n 's/^data=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	got=$(read16 "$O/wr/mini.dmp" "$d" "$O/wr/d.txt")
+	[ "$got" = "$want" ] || fail "the .data global is not in -mm (DataSegs): '$got' != $want"
+}
+t 'writer: -mm holds indirectly referenced heap (not beyond its window) and .data globals' writer_mini_indirect_and_data
+
+writer_mini_peb_teb_cmdline() {
+	wr_setup
+	m="$O/wr/mini.dmp"
+	teb=$(awk '/Thread Id: *0x/ { n++ } n == 1 && /Environment Block:/ { print $NF; exit }' "$O/wr/mini.yaml")
+	[ -n "$teb" ] || fail "no TEB address in the thread list"
+	self=$(peek64 "$m" "$(printf '0x%x' $((teb + 0x30)))")
+	[ $((self)) = $((teb)) ] || fail "TEB NtTib.Self is $self, not $teb"
+	peb=$(peek64 "$m" "$(printf '0x%x' $((teb + 0x60)))")
+	params=$(peek64 "$m" "$(printf '0x%x' $((peb + 0x20)))")
+	cmd=$(peek64 "$m" "$(printf '0x%x' $((params + 0x78)))") # CommandLine.Buffer
+	lldb_do "$m" "$O/wr/c.txt" "memory read --force -c 128 $cmd"
+	# UTF-16: lldb shows "t.a.r.g.e.t...e.x.e"; drop the dots and the line breaks
+	sed -n 's/^0x[0-9a-f]*: [0-9a-f ]*  //p' "$O/wr/c.txt" | tr -d '.\n' | grep -q 'targetexe' ||
+		fail "the command line (at $cmd) does not read back: $(tail -n 3 "$O/wr/c.txt")"
+}
+t 'writer: -mm holds the TEBs, the PEB and the command line (NtTib.Self, PEB chain)' writer_mini_peb_teb_cmdline
+
+writer_streams() {
+	wr_setup
+	grep '^  - Type:' "$O/wr/mini.yaml" | awk '{print $3}' >"$O/wr/mini.types"
+	grep '^  - Type:' "$O/wr/full.yaml" | awk '{print $3}' >"$O/wr/full.types"
+	for s in SystemInfo MiscInfo ThreadList ModuleList MemoryInfoList MemoryList ThreadInfoList 0x18 UnloadedModuleList; do
+		grep -qx "$s" "$O/wr/mini.types" || fail "mini lacks $s"
+	done
+	for s in SystemInfo MiscInfo ThreadList ModuleList MemoryInfoList Memory64List CommentA CommentW; do
+		grep -qx "$s" "$O/wr/full.types" || fail "full lacks $s"
+	done
+	# ProcessVMCounters (22): MINIDUMP_PROCESS_VM_COUNTERS_2, revision 2,
+	# flags 7; private usage holds the 4 MiB marker the target touched
+	for k in mini full; do
+		grep -qx ProcessVMCounters "$O/wr/$k.types" || fail "$k lacks ProcessVMCounters"
+		vm=$(grep -A1 'Type: *ProcessVMCounters' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		[ ${#vm} = 304 ] || fail "$k: ProcessVMCounters is $(( ${#vm} / 2 )) bytes, want 152"
+		[ "$(echo "$vm" | cut -c1-8)" = 02000700 ] || fail "$k: ProcessVMCounters revision/flags $(echo "$vm" | cut -c1-8)"
+		priv=$((0x$(le "$(echo "$vm" | cut -c177-192)"))) virt=$((0x$(le "$(echo "$vm" | cut -c161-176)")))
+		[ $priv -ge 4194304 ] && [ $virt -ge $priv ] || fail "$k: PrivateUsage $priv, VirtualSize $virt"
+	done
+	! grep -qx MemoryList "$O/wr/full.types" || fail "full has a MemoryList as well"
+	! grep -qx Memory64List "$O/wr/mini.types" || fail "mini has a Memory64List as well"
+	for k in mini full; do
+		d=$(sort "$O/wr/$k.types" | uniq -d)
+		[ -z "$d" ] || fail "$k: duplicate streams $d"
+	done
+	want=$(printf '%s' 'written by the test suite' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)00
+	grep -A1 'Type:            CommentA' "$O/wr/full.yaml" | grep -q "Content: *'$want'" ||
+		fail "the -dc comment is not in CommentStreamA (want $want)"
+	wantw=$(printf '%s' 'written by the test suite' | od -An -tx1 | tr -d ' \n' | sed 's/\(..\)/\100/g' | tr a-f A-F)0000
+	grep -A1 'Type:            CommentW' "$O/wr/full.yaml" | grep -q "Content: *'$wantw'" ||
+		fail "the -dc comment is not in CommentStreamW"
+}
+t 'writer: streams per type, one memory list, no duplicates, -dc comment, ProcessVMCounters' writer_streams
+
+writer_codeview_matches_pe() {
+	wr_setup
+	sig=$(x86_64-w64-mingw32-objdump -p "$T/target.exe" | sed -n 's/.*format RSDS signature \([0-9a-f]*\) age \([0-9]*\).*/\1 \2/p')
+	[ -n "$sig" ] || fail "objdump finds no RSDS record in target.exe"
+	guid=${sig% *} age=${sig#* }
+	# lldb's UUID for the module is GUID-age, from the dump's CodeView record
+	want=$(echo "$guid" | tr a-f A-F | sed 's/\(........\)\(....\)\(....\)\(....\)\(.*\)/\1-\2-\3-\4-\5/')-$(printf '%08X' "$age")
+	grep -q "$want .*target.exe" "$O/wr/mini.lldb" || fail "lldb: no module target.exe with UUID $want"
+	# obj2yaml: the raw record is 'RSDS', GUID (mixed endian), age (LE), name, NUL
+	cv=$(grep -A20 "Module Name: *'.*target.exe'" "$O/wr/full.yaml" | sed -n 's/.*CodeView Record: *\([0-9A-F]*\).*/\1/p' | head -n 1)
+	raw=$(echo "$guid" | tr a-f A-F | sed 's/\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(.*\)/\4\3\2\1\6\5\8\7\9/')
+	agele=$(printf '%08X' "$age" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
+	case $cv in 52534453"$raw$agele"*00) ;; *) fail "CodeView record $cv != RSDS $raw $agele" ;; esac
+}
+t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' writer_codeview_matches_pe
+
+writer_codeview_every_module() {
+	wr_setup
+	# each module of the dump against its file: RSDS there <=> the same record here
+	awk '/Module Name:/ { sub(/.*Module Name: */, ""); gsub(/\x27/, ""); name = $0 }
+	     /CodeView Record:/ { sub(/.*CodeView Record: */, ""); gsub(/\x27/, ""); print name "|" $0 }' \
+		"$O/wr/full.yaml" >"$O/wr/cv"
+	[ "$(wc -l <"$O/wr/cv")" -ge 4 ] || fail "fewer than 4 modules"
+	while IFS='|' read -r name cv; do
+		case $name in
+		[Cc]:\\windows\\system32\\*) file="$WINEDLLS/$(printf '%s' "${name##*\\}" | tr 'A-Z' 'a-z')" ;;
+		Z:*) file=$(printf '%s' "${name#Z:}" | tr '\\' /) ;;
+		*) fail "unexpected module path $name" ;;
+		esac
+		[ -f "$file" ] || fail "no file for module $name ($file)"
+		sig=$(x86_64-w64-mingw32-objdump -p "$file" | sed -n 's/.*format RSDS signature \([0-9a-f]*\) age \([0-9]*\).*/\1 \2/p')
+		if [ -z "$sig" ]; then
+			[ -z "$cv" ] || fail "$name has no RSDS in its file but a CodeView record in the dump"
+		else
+			raw=$(echo "${sig% *}" | tr a-f A-F | sed 's/\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(.*\)/\4\3\2\1\6\5\8\7\9/')
+			case $cv in 52534453"$raw"*) ;; *) fail "$name: CodeView $cv does not match the file's RSDS" ;; esac
+		fi
+	done <"$O/wr/cv"
+}
+t 'writer: every module has a CodeView record exactly when its file has RSDS, and they match' writer_codeview_every_module
+
+writer_breakpad_accepts_mini() {
+	need_bp
+	wr_setup
+	rc=0
+	"$BP" "$O/wr/mini.dmp" >"$O/wr/bp.txt" 2>"$O/wr/bp.err" || rc=$?
+	[ $rc = 0 ] || fail "minidump_dump exited $rc: $(grep -m 3 -i error "$O/wr/bp.err")"
+	pid=$(field wr pid)
+	grep -q "process_id *= $pid\$" "$O/wr/bp.txt" || fail "Breakpad: MiscInfo process_id is not $pid"
+	grep -q "process_create_time *= 0x[0-9a-f]* $(date -u +%Y-%m-%d)" "$O/wr/bp.txt" ||
+		fail "Breakpad: process_create_time is not today: $(grep process_create_time "$O/wr/bp.txt")"
+	! grep -q ' ERROR: ' "$O/wr/bp.err" || fail "Breakpad: $(grep -m 1 ' ERROR: ' "$O/wr/bp.err")"
+	# MiscInfo level 5: times, processor power, integrity, time zone, build strings
+	grep -q 'size_of_info *= 1364$' "$O/wr/bp.txt" || fail "Breakpad: MiscInfo is not level 5 (1364)"
+	grep -q 'dbg_bld_str *= procdump.c.amd64,' "$O/wr/bp.txt" || fail "Breakpad: no dbg_bld_str naming procdump.c"
+	grep -q 'build_string *= [0-9]' "$O/wr/bp.txt" || fail "Breakpad: no OS build string"
+	grep -q 'time_zone.standard_name *= [A-Za-z]' "$O/wr/bp.txt" || fail "Breakpad: no time zone"
+	grep -q 'process_integrity_level *= 0x' "$O/wr/bp.txt" || fail "Breakpad: no integrity level"
+	for tid in $(tids wr); do
+		grep -q "thread_id *= $(hexaddr "$tid")\$" "$O/wr/bp.txt" || fail "Breakpad: thread $tid missing"
+	done
+	sig=$(x86_64-w64-mingw32-objdump -p "$T/target.exe" | sed -n 's/.*format RSDS signature \([0-9a-f]*\) age \([0-9]*\).*/\1 \2/p')
+	want=$(echo "${sig% *}" | tr a-f A-F)$(printf '%X' "${sig#* }")
+	grep -q "(debug_identifier) *= \"$want\"" "$O/wr/bp.txt" || fail "Breakpad: no debug identifier $want"
+	grep -q '(code_file) *= ".*target.exe"' "$O/wr/bp.txt" || fail "Breakpad: no target.exe module"
+}
+t 'writer: Breakpad minidump_dump accepts -mm (exit 0): PID, threads, CodeView id, MiscInfo level 5' writer_breakpad_accepts_mini
+
+writer_thread_names_breakpad() {
+	need_bp
+	wr_setup
+	for k in mini full; do
+		"$BP" "$O/wr/$k.dmp" >"$O/wr/bp-$k.txt" 2>"$O/wr/bp-$k.err" || true
+		grep -q 'thread_name *= "pd-main"' "$O/wr/bp-$k.txt" || fail "$k: Breakpad shows no thread named pd-main"
+		for w in 1 2 3; do
+			grep -q "thread_name *= \"pd-worker-$w\"" "$O/wr/bp-$k.txt" || fail "$k: no thread named pd-worker-$w"
+		done
+		grep -q 'stream_type *= 0xe (MD_UNLOADED_MODULE_LIST_STREAM)' "$O/wr/bp-$k.txt" ||
+			fail "$k: no unloaded-module stream"
+		! grep -q 'MinidumpUnloadedModule' "$O/wr/bp-$k.err" ||
+			fail "$k: Breakpad: $(grep -m 1 MinidumpUnloaded "$O/wr/bp-$k.err")"
+	done
+}
+t 'writer: thread names and the unloaded-module stream, as Breakpad reads them' writer_thread_names_breakpad
+
+writer_unloaded_module() {
+	wr_setup
+	unloaded_has wr "$O/wr/mini"
+}
+t 'writer: UnloadedModuleList holds the test DLL the target unloaded: base, size, name (obj2yaml)' writer_unloaded_module
+
+writer_thread_info_list() {
+	wr_setup
+	# MINIDUMP_THREAD_INFO_LIST from obj2yaml's raw bytes: header 12/64/n, then
+	# per thread: id, flags, error, exit status (0x103 = running), times, start
+	hex=$(grep -A1 'Type: *ThreadInfoList' "$O/wr/mini.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ -n "$hex" ] || fail "no ThreadInfoList (stream 17)"
+	[ "$(u32at 0 "$hex")" = 12 ] || fail "header size is not 12"
+	[ "$(u32at 4 "$hex")" = 64 ] || fail "entry size is not 64"
+	n=$(u32at 8 "$hex")
+	[ $n = 5 ] || fail "$n entries, want 5"
+	i=0
+	while [ $i -lt $n ]; do
+		e=$(echo "$hex" | cut -c$((25 + 128 * i))-$((24 + 128 * (i + 1))))
+		tid=$(u32at 0 "$e")
+		tids wr | grep -qx "$tid" || fail "entry $i: thread $tid is not one of the target's"
+		[ "$(u32at 12 "$e")" = 259 ] || fail "thread $tid: exit status is not STILL_ACTIVE (0x103)"
+		[ "$(echo "$e" | cut -c33-48)" != 0000000000000000 ] || fail "thread $tid: no create time"
+		[ "$(echo "$e" | cut -c97-112)" != 0000000000000000 ] || fail "thread $tid: no start address"
+		i=$((i + 1))
+	done
+}
+t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' writer_thread_info_list
+
+writer_handle_data() {
+	wr_setup
+	pid=$(field wr pid)
+	for k in mini full; do
+		# obj2yaml gives the stream's bytes: header 16/40/n/0, descriptors of
+		# 40 bytes; the names are MINIDUMP_STRINGs at their RVAs in the file
+		hex=$(grep -A1 'Type: *HandleData' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		[ -n "$hex" ] || fail "$k: no HandleData stream (12)"
+		[ "$(le "$(echo "$hex" | cut -c1-8)")" = 00000010 ] || fail "$k: header size is not 16"
+		[ "$(le "$(echo "$hex" | cut -c9-16)")" = 00000028 ] || fail "$k: descriptor size is not 40"
+		n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
+		[ $n -ge 3 ] || fail "$k: only $n handles"
+		str() { # the MINIDUMP_STRING at RVA $1, as ASCII
+			_len=$((0x$(od -An -tx1 -j "$1" -N 4 "$O/wr/$k.dmp" | tr -d ' \n' | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')))
+			od -An -c -j $(($1 + 4)) -N "$_len" "$O/wr/$k.dmp" | tr -d ' \n' | sed 's/\\0//g'
+		}
+		found=0 i=0
+		while [ $i -lt $n ]; do
+			e=$(echo "$hex" | cut -c$((33 + 80 * i))-$((32 + 80 * (i + 1))))
+			tr=$((0x$(le "$(echo "$e" | cut -c17-24)"))) nr=$((0x$(le "$(echo "$e" | cut -c25-32)")))
+			if [ $nr != 0 ] && str "$nr" | grep -q "PdTestEvent-$pid\$"; then
+				[ $tr != 0 ] && [ "$(str "$tr")" = Event ] || fail "$k: PdTestEvent-$pid has type '$(str "$tr")'"
+				found=1
+			fi
+			i=$((i + 1))
+		done
+		[ $found = 1 ] || fail "$k: no Event handle named PdTestEvent-$pid among $n"
+	done
+}
+t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' writer_handle_data
+
+# -mc 0 is MiniDumpNormal: stacks, no optional streams, Flags 0
+writer_mask_normal() {
+	wr_setup
+	mkdir -p "$O/wm"
+	pd -mc 0 "$(field wr pid)" "$(wpath "$O/wm/normal.dmp")"
+	expect_rc 0
+	expect_out 'Dump types: *Custom'
+	yaml "$O/wm/normal.dmp" "$O/wm/normal.yaml"
+	for s in MemoryInfoList ThreadInfoList HandleData UnloadedModuleList Memory64List; do
+		! grep -q "Type: *$s\$" "$O/wm/normal.yaml" || fail "-mc 0 wrote $s"
+	done
+	file "$O/wm/normal.dmp" | grep -q ', 0 type' || fail "-mc 0: Flags not 0: $(file "$O/wm/normal.dmp")"
+	got=$(read16 "$O/wm/normal.dmp" "0x$(field wr stack)" "$O/wm/s.txt")
+	[ -n "$got" ] || fail "-mc 0 lacks the stack"
+	got=$(read16 "$O/wm/normal.dmp" "0x$(field wr indirect)" "$O/wm/i.txt")
+	[ -z "$got" ] || fail "-mc 0 holds indirectly referenced memory"
+}
+t 'writer: -mc 0 (MiniDumpNormal): Custom, Flags 0, the stacks, no optional streams, no indirect memory' writer_mask_normal
+
+# an unsupported bit is named on stderr and left out of Flags
+writer_mask_unsupported_bit() {
+	wr_setup
+	mkdir -p "$O/wm"
+	pd -mc 0x400004 "$(field wr pid)" "$(wpath "$O/wm/ipt.dmp")"
+	expect_rc 0
+	expect_err '0x400000 WithIptTrace'
+	file "$O/wm/ipt.dmp" | grep -q ' 0x4 type' || fail "-mc 0x400004: Flags not 0x4: $(file "$O/wm/ipt.dmp")"
+	yaml "$O/wm/ipt.dmp" "$O/wm/ipt.yaml"
+	grep -q 'Type: *HandleData' "$O/wm/ipt.yaml" || fail "-mc 0x4 wrote no HandleData"
+}
+t 'writer: -mc 0x400004: the unsupported bit is named (WithIptTrace) and left out of Flags, HandleData written' writer_mask_unsupported_bit
+
+# FilterMemory: the stack local's bytes become the 0defaced marker; the
+# stacks still walk
+writer_mask_filter_memory() {
+	wr_setup
+	mkdir -p "$O/wm"
+	pd -mc 0x8 "$(field wr pid)" "$(wpath "$O/wm/filter.dmp")"
+	expect_rc 0
+	file "$O/wm/filter.dmp" | grep -q ' 0x8 type' || fail "-mc 0x8: Flags not 0x8: $(file "$O/wm/filter.dmp")"
+	got=$(read16 "$O/wm/filter.dmp" "0x$(field wr stack)" "$O/wm/f.txt")
+	[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "-mc 0x8 stack local: '$got', want the 0defaced marker"
+	lldb_do "$O/wm/filter.dmp" "$O/wm/fl" 'bt all'
+	grep -q 'target.exe`main' "$O/wm/fl" || fail "-mc 0x8 stacks no longer walk to main"
+}
+t 'writer: -mc 0x8 (FilterMemory): the stack local reads 0defaced, the stacks still walk' writer_mask_filter_memory
+
+# PrivateReadWrite: the 4 MiB private buffer, in a MemoryList
+writer_mask_private_rw() {
+	wr_setup
+	mkdir -p "$O/wm"
+	pd -mc 0x200 "$(field wr pid)" "$(wpath "$O/wm/prw.dmp")"
+	expect_rc 0
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	got=$(read16 "$O/wm/prw.dmp" "0x$(field wr marker)" "$O/wm/m.txt")
+	[ "$got" = "$want" ] || fail "-mc 0x200 lacks the private read/write marker"
+}
+t 'writer: -mc 0x200 (PrivateReadWrite) holds the 4 MiB private marker' writer_mask_private_rw
+
+# Breakpad reads the MemoryList of that -mc 0x200 dump (written by the case
+# before; again here if that one did not get so far)
+writer_mask_private_rw_breakpad() {
+	need_bp
+	wr_setup
+	if [ ! -f "$O/wm/prw.dmp" ]; then
+		mkdir -p "$O/wm"
+		pd -mc 0x200 "$(field wr pid)" "$(wpath "$O/wm/prw.dmp")"
+		expect_rc 0
+	fi
+	# (minidump_dump exits 1 for any dump without MemoryInfoList: read its log)
+	"$BP" "$O/wm/prw.dmp" >"$O/wm/bp.txt" 2>"$O/wm/bp.err" || true
+	! grep -Eq 'GetMemoryList|MinidumpMemoryList|memory region' "$O/wm/bp.err" ||
+		fail "Breakpad rejects the -mc 0x200 MemoryList: $(grep -m1 -i memory "$O/wm/bp.err")"
+	# and it lists a region that holds the marker
+	m=$((0x$(field wr marker))) in=0
+	sed -n '/^MinidumpMemoryList/,$ { s/^  start_of_memory_range = \(0x[0-9a-f]*\)/\1/p; s/^  memory.data_size *= \(0x[0-9a-f]*\)/\1/p; }' \
+		"$O/wm/bp.txt" | paste - - >"$O/wm/bp.regions"
+	while read -r b n; do
+		[ $m -ge $((b)) ] && [ $m -lt $((b + n)) ] && in=1
+	done <"$O/wm/bp.regions"
+	[ $in = 1 ] || fail "Breakpad lists no MemoryList region holding the marker $(field wr marker)"
+}
+t 'writer: Breakpad minidump_dump takes the -mc 0x200 MemoryList and lists the region of the marker' writer_mask_private_rw_breakpad
+
+# FilterModulePaths: module names without their folders
+writer_mask_module_paths() {
+	wr_setup
+	mkdir -p "$O/wm"
+	pd -mc 0x80 "$(field wr pid)" "$(wpath "$O/wm/paths.dmp")"
+	expect_rc 0
+	yaml "$O/wm/paths.dmp" "$O/wm/paths.yaml"
+	grep -q "Module Name: *'\\?target.exe'\\?\$" "$O/wm/paths.yaml" || fail "-mc 0x80 kept the module path"
+	! grep 'Module Name:' "$O/wm/paths.yaml" | grep -q '\\' || fail "-mc 0x80 left a path"
+}
+t 'writer: -mc 0x80 (FilterModulePaths): module names without their folders' writer_mask_module_paths
+
+writer_triage() {
+	wr_setup
+	mkdir -p "$O/wt"
+	pd -mt "$(field wr pid)" "$(wpath "$O/wt/t.dmp")"
+	expect_rc 0
+	expect_out 'Dump types: *Triage'
+	file "$O/wt/t.dmp" | grep -q ' 0x120804 type' || fail "Flags not 0x120804: $(file "$O/wt/t.dmp")"
+	yaml "$O/wt/t.dmp" "$O/wt/y"
+	for s in ThreadInfoList UnloadedModuleList Memory64List 0x18 Token ProcessVMCounters; do
+		! grep -q "Type: *$s\$" "$O/wt/y" || fail "-mt wrote $s"
+	done
+	grep -q 'Type: *HandleData' "$O/wt/y" || fail "-mt has no HandleData"
+	# handle names are gone: every descriptor's ObjectName RVA is 0
+	hex=$(grep -A1 'Type: *HandleData' "$O/wt/y" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	n=$(( $(echo "$hex" | wc -c) / 80 ))
+	i=0
+	while [ $i -lt "$n" ]; do
+		e=$(echo "$hex" | cut -c$((33 + 80 * i))-$((32 + 80 * (i + 1))))
+		[ "$(echo "$e" | cut -c25-32)" = 00000000 ] || fail "-mt handle $i has an object name"
+		i=$((i + 1))
+	done
+	# the secret bytes of the stack local are overwritten; the heap is absent
+	got=$(read16 "$O/wt/t.dmp" "0x$(field wr stack)" "$O/wt/s.txt")
+	[ -n "$got" ] || fail "-mt lacks the stack"
+	want=$(sed -n 's/^stack=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	[ "$got" != "$want" ] || fail "-mt kept the stack local's bytes"
+	[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "-mt stack local: $got, want the 0defaced marker"
+	for f in marker indirect data; do
+		got=$(read16 "$O/wt/t.dmp" "0x$(field wr $f)" "$O/wt/h.txt")
+		want=$(sed -n "s/^$f=[^ ]* bytes=\\([0-9a-f]*\\).*/\\1/p" "$O/wr.log" | tr -d '\r')
+		[ "$got" != "$want" ] || fail "-mt holds the $f bytes"
+	done
+	# return addresses and frame links survive: lldb still walks the stacks
+	lldb_do "$O/wt/t.dmp" "$O/wt/l" 'bt all'
+	[ "$(grep -c 'target.exe`target_worker' "$O/wt/l")" -ge 3 ] || fail "-mt stacks no longer walk to target_worker"
+	grep -q 'target.exe`main' "$O/wt/l" || fail "-mt stacks no longer walk to main"
+}
+t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optional streams' writer_triage
+
+writer_miniplus() {
+	start_target ar "$T/load.exe" area 6 96
+	pid=$(field ar pid)
+	mkdir -p "$O/wp"
+	pd -mp "$pid" "$(wpath "$O/wp/p.dmp")"
+	expect_rc 0
+	expect_out 'Dump types: *MiniPlus'
+	expect_out 'MiniPlus: left out 6 allocations of 96 MB (576 MB)'
+	file "$O/wp/p.dmp" | grep -q ' 0x71b65 type' || fail "Flags not 0x71b65: $(file "$O/wp/p.dmp")"
+	yaml "$O/wp/p.dmp" "$O/wp/y"
+	grep -q 'Type: *Memory64List' "$O/wp/y" || fail "-mp wrote no Memory64List"
+	size=$(wc -c <"$O/wp/p.dmp")
+	[ "$size" -lt $((256 << 20)) ] || fail "-mp is $size bytes: the 576 MB area was not left out"
+	for f in ref other; do
+		want=$(sed -n "s/^$f=[^ ]* bytes=\\([0-9a-f]*\\).*/\\1/p" "$O/ar.log" | tr -d '\r')
+		got=$(read16 "$O/wp/p.dmp" "0x$(field ar $f)" "$O/wp/$f.txt")
+		[ "$got" = "$want" ] || fail "-mp lacks the $f bytes ($got != $want)"
+	done
+	got=$(read16 "$O/wp/p.dmp" "0x$(field ar block0)" "$O/wp/b0.txt")
+	[ -z "$got" ] || fail "-mp holds block 0 of the excluded area"
+	stop_target ar
+}
+t 'writer: -mp leaves out the 576 MB area but keeps the chunk a stack points into' writer_miniplus
+
+writer_breakpad_accepts_memorylist_types() {
+	need_bp
+	wr_setup
+	pid=$(field wr pid)
+	mkdir -p "$O/wb"
+	for args in "-mt" "-mc 0xA00" "-mc 0x1805"; do
+		f="$O/wb/$(echo "$args" | tr -d ' -').dmp"
+		# shellcheck disable=SC2086
+		pd $args "$pid" "$(wpath "$f")"
+		expect_rc 0
+		rc=0
+		"$BP" "$f" >"$f.txt" 2>"$f.err" || rc=$?
+		[ $rc = 0 ] || fail "minidump_dump exits $rc on $args: $(grep -m 2 ERROR "$f.err")"
+		for tid in $(tids wr); do
+			grep -q "thread_id *= $(hexaddr "$tid")\$" "$f.txt" || fail "$args: Breakpad lacks thread $tid"
+		done
+	done
+}
+t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' writer_breakpad_accepts_memorylist_types
+
+writer_dbghelp_switch() {
+	wr_setup
+	pid=$(field wr pid)
+	mkdir -p "$O/wd"
+	pd -dbghelp -mm -dc "by dbghelp" "$pid" "$(wpath "$O/wd/m.dmp")"
+	expect_rc 0
+	yaml "$O/wd/m.dmp" "$O/wd/m.yaml"
+	# Wine's dbghelp writes its private ELF module list (0xFFF0): it wrote this
+	grep -q 'Type: *0xFFF0' "$O/wd/m.yaml" || fail "-dbghelp -mm was not written by Wine's dbghelp"
+	grep -q 'Type: *CommentA' "$O/wd/m.yaml" || fail "-dbghelp lost the -dc comment"
+	for tid in $(tids wr); do
+		grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/wd/m.yaml" || fail "-dbghelp -mm lacks thread $tid"
+	done
+	pd -dbghelp -ma "$pid" "$(wpath "$O/wd/f.dmp")"
+	expect_rc 0
+	got=$(read16 "$O/wd/f.dmp" "0x$(field wr marker)" "$O/wd/r.txt")
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	[ "$got" = "$want" ] || fail "-dbghelp -ma lacks the marker"
+	alive wr || fail "the target stopped"
+}
+t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' writer_dbghelp_switch
+
+writer_callback_dll() {
+	wr_setup
+	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -shared "$T/mdcallback.c" -o "$O/mdcallback.dll" ||
+		fail "cannot build the callback DLL"
+	pid=$(field wr pid)
+	drop=$(sed -n 's/^tid=\([0-9]*\) role=worker.*/\1/p' "$O/wr.log" | tr -d '\r' | head -n 1)
+	mk=0x$(field wr marker)
+	mkdir -p "$O/wc2"
+	PD_TEST_EXCLUDE_TID=$drop PD_TEST_ADD="${mk#0x}:1000" PD_TEST_LOG="$(wpath "$O/wc2/calls.txt")" \
+		pd -md "$(wpath "$O/mdcallback.dll")" "$pid" "$(wpath "$O/wc2/c.dmp")"
+	expect_rc 0
+	expect_out 'Dump types: *Callback'
+	yaml "$O/wc2/c.dmp" "$O/wc2/y"
+	! grep -q "Thread Id: *$(printf '0x%X' "$drop")\$" "$O/wc2/y" || fail "thread $drop was not left out"
+	for tid in $(tids wr); do
+		[ "$tid" = "$drop" ] && continue
+		grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/wc2/y" || fail "thread $tid is missing"
+	done
+	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	got=$(read16 "$O/wc2/c.dmp" "$mk" "$O/wc2/m.txt")
+	[ "$got" = "$want" ] || fail "the callback's memory range is not in the dump"
+	tr -d '\r' <"$O/wc2/calls.txt" >"$O/wc2/calls"
+	grep -q '^type 3: 5$' "$O/wc2/calls" || fail "IncludeThread was not called once per thread: $(cat "$O/wc2/calls")"
+	grep -q '^type 4: ' "$O/wc2/calls" || fail "IncludeModule was not called"
+	grep -q '^type 5: 2$' "$O/wc2/calls" || fail "Memory was not called until it said no"
+	pd -md "$(wpath "$O/no-such.dll")" "$pid"
+	expect_rc 2
+	expect_err '-md: cannot load'
+}
+t 'writer: -md: the callback DLL leaves a thread out and adds a memory range' writer_callback_dll
+
+writer_thread_churn() {
+	start_target ch "$T/load.exe" churn 2
+	mkdir -p "$O/wch"
+	for k in 1 2 3; do
+		for ty in mm ma; do
+			pd -$ty "$(field ch pid)" "$(wpath "$O/wch/$ty$k.dmp")"
+			expect_rc 0
+			yaml "$O/wch/$ty$k.dmp" "$O/wch/$ty$k.yaml"
+			n=$(grep -c '^      - Thread Id:' "$O/wch/$ty$k.yaml")
+			[ "$n" -ge 3 ] || fail "$ty$k: only $n threads"
+			# lldb loads it and lists the threads obj2yaml lists (a thread
+			# whose context missed its deadline under Wine is still listed)
+			lldb_do "$O/wch/$ty$k.dmp" "$O/wch/$ty$k.l" 'thread list'
+			[ "$(grep -c 'tid = 0x' "$O/wch/$ty$k.l")" = "$n" ] || fail "$ty$k: lldb lists other threads than obj2yaml"
+		done
+	done
+	alive ch || fail "the churning target stopped"
+	stop_target ch
+}
+t 'writer: a target whose threads come and go is dumped whole, six times' writer_thread_churn
+
+writer_memory_info_and_stacks() {
+	wr_setup
+	# MemoryInfoList as obj2yaml decodes it: from 0, ascending and contiguous,
+	# free regions included, the guard page described as such
+	awk '/Type: *MemoryInfoList/ { m = 1; next } m && /^  - Type:/ { exit }
+	     m && /Base Address:/ { b = $NF } m && /Region Size:/ { print b, $NF }' "$O/wr/mini.yaml" >"$O/wr/mi"
+	[ "$(wc -l <"$O/wr/mi")" -ge 20 ] || fail "MemoryInfoList has $(wc -l <"$O/wr/mi") entries"
+	next=0
+	while read -r b z; do
+		[ $((b)) = $next ] || fail "region at $b does not follow the previous one (want $(printf '0x%x' $next))"
+		next=$((b + z))
+	done <"$O/wr/mi"
+	[ $next -ge $((0x7ff000000000)) ] || fail "the map stops at $(printf '0x%x' $next), short of the top"
+	grep -q 'MEM_FREE' "$O/wr/mini.yaml" || fail "no free region listed"
+	g=$(printf '0x%X' $((0x$(field wr guard))))
+	awk -v g="$g" '/Base Address:/ { hit = ($NF == g) } hit && /Protect:.*PAGE_GUARD/ { f = 1 } END { exit !f }' \
+		"$O/wr/mini.yaml" || fail "the guard region at $g is not described with PAGE_GUARD"
+	# every thread: the captured stack holds RSP (context offset 0x98) and,
+	# for the main thread, ends at the TEB's StackBase
+	awk '/Thread Id:/ { id = $NF } /Context:/ { ctx = $NF }
+	     /Start of Memory Range:/ && ctx != "" { s = $NF }
+	     /Content:/ && s != "" { print id, s, length($NF) / 2, substr(ctx, 305, 16); s = ""; ctx = "" }' \
+		"$O/wr/mini.yaml" >"$O/wr/st"
+	[ "$(wc -l <"$O/wr/st")" = 5 ] || fail "want 5 thread stacks, got $(wc -l <"$O/wr/st")"
+	while read -r id s len rsp; do
+		rsp=0x$(le "$rsp")
+		[ $((rsp)) -ge $((s)) ] && [ $((rsp)) -lt $((s + len)) ] ||
+			fail "thread $id: RSP $rsp is outside its stack [$s, +$len)"
+	done <"$O/wr/st"
+	teb=$(awk '/Thread Id: *0x/ { n++ } n == 1 && /Environment Block:/ { print $NF; exit }' "$O/wr/mini.yaml")
+	base=$(peek64 "$O/wr/mini.dmp" "$(printf '0x%x' $((teb + 8)))")
+	read -r id s len rsp <"$O/wr/st"
+	[ $((s + len)) = $((base)) ] || fail "main stack ends at $(printf '0x%x' $((s + len))), StackBase is $base"
+}
+t 'writer: MemoryInfoList covers the address space; stacks hold RSP and end at StackBase' writer_memory_info_and_stacks
+
+writer_memory64_layout() {
+	wr_setup
+	# Decode the Memory64List from obj2yaml's raw hex: count, BaseRva, (start,size)*
+	hex=$(grep -A1 'Type:            Memory64List' "$O/wr/full.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ -n "$hex" ] || fail "no Memory64List content"
+	n=$((0x$(le "$(echo "$hex" | cut -c1-16)")))
+	base=$((0x$(le "$(echo "$hex" | cut -c17-32)")))
+	[ $((${#hex} / 2)) = $((16 + 16 * n)) ] || fail "Memory64List size $((${#hex} / 2)) != 16+16*$n"
+	total=0 prev_end=0 i=0
+	while [ $i -lt $n ]; do
+		o=$((33 + 32 * i))
+		s=$((0x$(le "$(echo "$hex" | cut -c$o-$((o + 15)))")))
+		z=$((0x$(le "$(echo "$hex" | cut -c$((o + 16))-$((o + 31)))")))
+		[ $z -gt 0 ] || fail "range $i is empty"
+		[ $s -ge $prev_end ] || fail "range $i overlaps or is out of order"
+		prev_end=$((s + z))
+		total=$((total + z))
+		i=$((i + 1))
+	done
+	size=$(wc -c <"$O/wr/full.dmp")
+	[ $((base + total)) = "$size" ] || fail "BaseRva $base + $total bytes != file size $size"
+	[ $((base % 4096)) = 0 ] || fail "BaseRva $base is not page-aligned"
+}
+t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
+
+writer_header_and_flags() {
+	wr_setup
+	# obj2yaml prints the header fields it knows; file(1) reads the signature
+	for k in mini full; do
+		file "$O/wr/$k.dmp" | grep -q 'Mini DuMP crash report' || fail "$k: file(1) does not see MDMP"
+	done
+	file "$O/wr/full.dmp" | grep -q '0x61826 type' || fail "full: header Flags not 0x61826: $(file "$O/wr/full.dmp")"
+	file "$O/wr/mini.dmp" | grep -q '0x61965 type' || fail "mini: header Flags not 0x61965: $(file "$O/wr/mini.dmp")"
+}
+t 'writer: header signature and Flags describe the content' writer_header_and_flags
+
+# TokenStream (19): obj2yaml gives its bytes; the layout after each record's
+# MINIDUMP_TOKEN_INFO_HEADER is the one procdump.c documents (seven
+# {offset, size} pairs, the TokenUser field being {8, attributes, SID})
+writer_token() {
+	wr_setup
+	pid=$(field wr pid)
+	imp=$(field wr impersonating)
+	sid=$(field wr usersid | tr a-f A-F)
+	[ -n "$imp" ] && [ -n "$sid" ] || fail "the target did not report its SID and impersonating thread"
+	for k in mini full; do
+		hex=$(grep -A1 'Type: *Token$' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		[ -n "$hex" ] || fail "$k: no Token stream (19)"
+		[ "$(u32at 0 "$hex")" = $(( ${#hex} / 2 )) ] || fail "$k: TokenListSize $(u32at 0 "$hex") is not the stream size $(( ${#hex} / 2 ))"
+		n=$(u32at 4 "$hex")
+		[ "$(u32at 8 "$hex")" = 16 ] && [ "$(u32at 12 "$hex")" = 72 ] || fail "$k: list header sizes $(u32at 8 "$hex")/$(u32at 12 "$hex"), want 16/72"
+		at=16 i=0 seen_pid=0 seen_imp=0
+		while [ $i -lt "$n" ]; do
+			size=$(u32at $at "$hex") id=$(u32at $((at + 4)) "$hex")
+			uoff=$(u32at $((at + 16 + 8)) "$hex") ulen=$(u32at $((at + 16 + 12)) "$hex")
+			[ "$(u32at $((at + uoff)) "$hex")" = 8 ] || fail "$k: token $i: TokenUser SID offset is not 8"
+			got=$(echo "$hex" | cut -c$((2 * (at + uoff + 8) + 1))-$((2 * (at + uoff + 8) + ${#sid})))
+			[ "$got" = "$sid" ] || fail "$k: token $i (id $id): user SID $got, the target says $sid"
+			[ "$ulen" = $((8 + ${#sid} / 2)) ] || fail "$k: token $i: TokenUser field size $ulen"
+			[ "$id" = "$pid" ] && seen_pid=1
+			[ "$id" = "$imp" ] && seen_imp=1
+			at=$((at + size)) i=$((i + 1))
+		done
+		[ $at = $(( ${#hex} / 2 )) ] || fail "$k: records end at $at, the stream at $(( ${#hex} / 2 ))"
+		[ $seen_pid = 1 ] || fail "$k: no token record for the process ($pid)"
+		[ $seen_imp = 1 ] || fail "$k: no token record for impersonating thread $imp"
+	done
+}
+t 'writer: Token stream: the process token and the impersonating thread, with the user SID' writer_token
+
+# WithAvxXStateContext (-mc 0x200000): a thread holds 32 marker bytes in
+# ymm5; its context in the dump (obj2yaml's bytes) is CONTEXT, CONTEXT_EX and
+# the XSAVE header and extended state, MiscInfo's XStateData gives that size
+# and the AVX offset, and ymm5's low half is in the CONTEXT, its high half in
+# the AVX area
+writer_xstate() {
+	start_target ym "$T/load.exe" ymm
+	pid=$(field ym pid)
+	tid=$(sed -n 's/^tid=\([0-9]*\) ymm5=.*/\1/p' "$O/ym.log" | tr -d '\r')
+	m=$(sed -n 's/^tid=[0-9]* ymm5=\([0-9a-f]*\).*/\1/p' "$O/ym.log" | tr -d '\r' | tr a-f A-F)
+	[ ${#m} = 64 ] || fail "the target printed no ymm5 marker"
+	mkdir -p "$O/xs"
+	pd -mc 0x200000 "$pid" "$(wpath "$O/xs/x.dmp")"
+	stop_target ym # it spins: never leave it running into the monitor tests
+	expect_rc 0
+	file "$O/xs/x.dmp" | grep -q ' 0x200000 type' || fail "Flags not 0x200000: $(file "$O/xs/x.dmp")"
+	yaml "$O/xs/x.dmp" "$O/xs/x.yaml"
+	ctx=$(awk -v t="$(printf '0x%X' "$tid")" '/Thread Id:/ { on = ($NF == t) } on && /Context:/ { c = $2; gsub(/\047/, "", c); print c; exit }' "$O/xs/x.yaml")
+	size=$(( ${#ctx} / 2 ))
+	[ $size -gt 1232 ] || fail "thread $tid: context of $size bytes, no XSAVE area"
+	# CONTEXT_EX after the CONTEXT: All {-1232, size}, Legacy, XState {offset, length}
+	all_off=$(u32at 1232 "$ctx") all_len=$(u32at 1236 "$ctx") xs_off=$(u32at 1248 "$ctx")
+	[ "$all_off" = $((0xFFFFFFFF - 1231)) ] && [ "$all_len" = $size ] ||
+		fail "CONTEXT_EX.All is {$all_off, $all_len}, want {-1232, $size}"
+	misc=$(grep -A1 'Type: *MiscInfo' "$O/xs/x.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ "$(u32at 832 "$misc")" = 528 ] || fail "MiscInfo XStateData.SizeOfInfo is $(u32at 832 "$misc"), want 528"
+	[ "$(u32at 836 "$misc")" = $size ] || fail "XStateData.ContextSize $(u32at 836 "$misc") is not the context size $size"
+	[ $(( $(u32at 840 "$misc") & 4 )) = 4 ] || fail "XStateData.EnabledFeatures lacks AVX (bit 2)"
+	avx=$(u32at $((848 + 16)) "$misc")
+	lo=$(echo "$ctx" | cut -c$((2 * (0x1A0 + 5 * 16) + 1))-$((2 * (0x1A0 + 6 * 16))))
+	# the XState chunk starts at the XSAVE header, 512 bytes into the XSAVE
+	# layout whose offsets Features[] gives (the legacy part is the CONTEXT's)
+	at=$((1232 + xs_off + avx - 512 + 5 * 16))
+	hi=$(echo "$ctx" | cut -c$((2 * at + 1))-$((2 * at + 32)))
+	[ "$lo$hi" = "$m" ] || fail "ymm5 in the dump is $lo$hi, the target holds $m"
+	lldb_do "$O/xs/x.dmp" "$O/xs/l" 'thread list'
+	grep -q 'load.exe`ymm_hold' "$O/xs/l" || fail "lldb does not read the XState context of thread $tid"
+}
+t 'writer: -mc 0x200000 writes XState contexts: the ymm5 a thread holds, XStateData in MiscInfo' writer_xstate
+
+writer_suspended_thread_count() {
+	wr_setup
+	# ThreadList count in obj2yaml equals the threads the target printed
+	n=$(grep -c '^      - Thread Id:' "$O/wr/mini.yaml")
+	[ "$n" = 5 ] || fail "ThreadList has $n threads, want 5"
+}
+t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
+
+writer_guard_page_untouched() {
+	wr_setup
+	g=0x$(field wr guard)
+	tail -n 1 "$O/wr.log" | grep -q 'guard=104 ' || fail "guard page lost PAGE_GUARD: $(tail -n 1 "$O/wr.log")"
+	alive wr || fail "the target stopped"
+	tail -n 1 "$O/wr.log" | grep -q 'guard=104 ' || fail "guard page lost PAGE_GUARD after the dumps"
+	lldb_do "$O/wr/full.dmp" "$O/wr/g.txt" "memory read --force -c 16 $g"
+	! grep -q '^0x[0-9a-f]*: ' "$O/wr/g.txt" || fail "the full dump holds bytes of the guard page"
+	# and the memory-info list describes it as committed guard memory
+	lldb_do "$O/wr/full.dmp" "$O/wr/gr.txt" "memory region $g"
+	grep -q "\[0x0*${g#0x}-" "$O/wr/gr.txt" || fail "lldb: no memory region at $g: $(tail -n 2 "$O/wr/gr.txt")"
+}
+t 'writer: the guard page keeps PAGE_GUARD and is not in the dump' writer_guard_page_untouched
+
+writer_memorylist_sane() {
+	wr_setup
+	# (start, size) of every MemoryList range from obj2yaml: ascending, no overlap, not empty
+	awk '/Type: *MemoryList/ { m = 1 } m && /Start of Memory Range:/ { s = $NF }
+	     m && /Content:/ { print s, length($NF) / 2 }' "$O/wr/mini.yaml" >"$O/wr/ml"
+	n=$(wc -l <"$O/wr/ml")
+	[ "$n" -ge 4 ] || fail "MemoryList has $n ranges"
+	[ "$n" -le 4096 ] || fail "MemoryList has $n ranges (Breakpad's cap is 4096)"
+	prev=0
+	while read -r s z; do
+		[ "$z" -gt 0 ] || fail "empty range at $s"
+		[ $((s)) -ge $prev ] || fail "range $s overlaps or is out of order"
+		prev=$((s + z))
+	done <"$O/wr/ml"
+}
+t 'writer: MemoryList ranges ascending, non-empty, no overlap, at most 4096' writer_memorylist_sane
+
+writer_version_info() {
+	wr_setup
+	grep -A12 "Module Name: *'.*target.exe'" "$O/wr/mini.yaml" >"$O/wr/vi"
+	grep -q 'File Version High: 0x10002$' "$O/wr/vi" || fail "FileVersion high is not 1.2: $(cat "$O/wr/vi")"
+	grep -q 'File Version Low: 0x30004$' "$O/wr/vi" || fail "FileVersion low is not 3.4"
+	grep -q 'Product Version High: 0x50006$' "$O/wr/vi" || fail "ProductVersion high is not 5.6"
+	grep -q 'Product Version Low: 0x70008$' "$O/wr/vi" || fail "ProductVersion low is not 7.8"
+}
+t 'writer: VersionInfo equals the image version resource (1.2.3.4 / 5.6.7.8)' writer_version_info
+
+writer_target_keeps_running() {
+	wr_setup
+	alive wr || fail "the target's heartbeat stopped after the dumps"
+	kill -0 "$(upid wr)" || fail "the target is gone"
+	grep -q 'Suspend Count' "$O/wr/mini.yaml" && fail "a thread had a non-zero suspend count before the dump"
+	for f in "$O"/wr/*; do case $f in *.tmp) fail "temporary file left: $f" ;; esac; done
+}
+t 'writer: the target runs on, unsuspended; no temporary file left' writer_target_keeps_running
+
+writer_cancel_mid_dump() {
+	[ $native = 1 ] && skip "Ctrl+C is sent with kill -INT under Wine"
+	wr_setup
+	mkdir -p "$O/wc"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg wc -ma "$(field wr pid)" "$(wpath "$O/wc/c.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/wc.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/wc.raw")"
+	ls "$O/wc" | grep -q '\.tmp$' || fail "no temporary file while writing: $(ls "$O/wc")"
+	kill -INT "$(cat "$O/wc.pdpid")"
+	pd_join wc 30
+	expect_rc 1
+	expect_out 'dump cancelled'
+	[ -z "$(ls "$O/wc")" ] || fail "files left behind: $(ls "$O/wc")"
+	alive wr || fail "the target was left suspended"
+}
+t 'writer: Ctrl+C mid-dump removes the partial file and resumes the target, exit 1' writer_cancel_mid_dump
