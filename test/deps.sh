@@ -22,7 +22,9 @@ command -v file >/dev/null 2>&1 || need="$need file"
 command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
 if [ -n "$need" ]; then
 	echo "deps: installing$need"
-	$sudo apt-get update -q
+	# a package list that fails to download (seen: bookworm-security's i386
+	# one) is left out by apt; what the others hold still installs
+	$sudo apt-get update -q || echo "deps: some package lists failed to download; going on with the others"
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $need
 fi
 

@@ -49,6 +49,31 @@ build_man_lists_every_switch() {
 }
 t 'build: man/procdump.1 documents every switch of -?' build_man_lists_every_switch
 
+# The -? synopsis is generated from the option table; the man page's is
+# written by hand: every switch -? lists must stand in both (in the man
+# page after Fl, or after | in a list of alternatives: Fl c | cl).  -?
+# itself is how the synopsis is shown, and needs not be in it.
+build_synopsis_lists_every_switch() {
+	pd -?
+	sed -n 's/^   -\([^ ]*\) .*/\1/p' "$O/pd.out" | grep -v '^$' >"$O/switches"
+	sed -n '/^Capture Usage:/,/^Options:/p' "$O/pd.out" | grep -o -- '-[a-z0-9]*' | cut -c2- | sort -u >"$O/usage.syn"
+	awk '/^\.Sh SYNOPSIS/ { on = 1; next } /^\.Sh/ { on = 0 } on' "$top/man/procdump.1" |
+		awk '{ for (i = 1; i <= NF; i++) if ($i == "Fl" || $i == ".Fl") { print $(++i)
+		           while ($(i + 1) == "|") { i += 2; if ($i == "Fl") i++; print $i } } }' |
+		sed 's/\\&$//' | sort -u >"$O/man.syn"
+	for s in $(cat "$O/switches"); do
+		[ "$s" = "?" ] || grep -qxF -- "$s" "$O/usage.syn" || fail "the -? synopsis lacks -$s"
+		grep -qxF -- "$s" "$O/man.syn" || fail "the man page's SYNOPSIS lacks -$s"
+	done
+}
+t 'build: the -? synopsis and the man SYNOPSIS name every switch of -?' build_synopsis_lists_every_switch
+
+build_man_lint() {
+	command -v mandoc >/dev/null 2>&1 || fail "mandoc is missing (sh test/deps.sh installs it)"
+	mandoc -Tlint -W warning "$top/man/procdump.1" >"$O/lint" 2>&1 || fail "mandoc -Tlint: $(head -n 3 "$O/lint")"
+}
+t 'build: mandoc -Tlint finds nothing of warning level in the man page' build_man_lint
+
 build_readme_commands() {
 	grep -q 'make demo' "$top/README.md" || fail "README lacks make demo"
 	grep -q 'make test' "$top/README.md" || fail "README lacks make test"

@@ -17,3 +17,24 @@ lib_pd_write_dump() {
 	alive lu || fail "target stopped"
 }
 t 'lib: pd_write_dump() from a program linked with procdump.c' lib_pd_write_dump
+
+# pd_main twice in one process: the first run (a series) is ended by a
+# Ctrl+C after its first dump; the second must still dump, which it cannot
+# if the first left its cancel flag, console handler or events behind.
+lib_pd_main_twice() {
+	[ -f "$O/libuse.exe" ] || x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -DPROCDUMP_NO_MAIN -municode \
+		-static "$top/procdump.c" "$T/libuse.c" -o "$O/libuse.exe" -ladvapi32 || fail "cannot link libuse.exe"
+	[ -f "$O/lu.log" ] || start_target lu "$T/target.exe" 1
+	mkdir -p "$O/lu2"
+	timeout 90 $WINE "$O/libuse.exe" twice "$(field lu pid)" "$(wpath "$O/lu2")" >"$O/lu2.out" 2>&1
+	tr -d '\r' <"$O/lu2.out" >"$O/lu2.txt"
+	grep -q '^rc1=1 rc2=0$' "$O/lu2.txt" || fail "want rc1=1 (cancelled) rc2=0: $(tail -n 4 "$O/lu2.txt")"
+	grep -q 'Dump count not reached' "$O/lu2.txt" || fail "the first run did not end cancelled"
+	[ "$(grep -c 'Dump count reached' "$O/lu2.txt")" = 1 ] || fail "the second run did not reach its count"
+	yaml "$O/lu2/second.dmp" "$O/lu2/y"
+	for tid in $(tids lu); do
+		grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/lu2/y" || fail "second.dmp lacks thread $tid"
+	done
+	alive lu || fail "target stopped"
+}
+t 'lib: pd_main runs twice in one process (the first ended by Ctrl+C): library mode resets its state' lib_pd_main_twice

@@ -69,3 +69,21 @@ series_kill() {
 	wait_gone "$(upid sk)" 10 || fail "-k did not end the target"
 }
 t 'series: -k kills the target after the dump' series_kill
+
+# The harness can tell a killed procdump from one that returned: pdrun.exe
+# records "killed" when procdump did not write its exit file (under Wine a
+# process killed with SIGKILL has exit code 0).
+series_killed_procdump() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	start_target sq "$T/target.exe" 1
+	mkdir -p "$O/sq"
+	pd_bg sq -n 5 -s 30 "$(field sq pid)" "$(wpath "$O/sq")"
+	wait_for "$O/sq.raw" 'Dump 1 complete' 30 || fail "first dump not written: $(cat "$O/sq.raw")"
+	p=$(pgrep -f "^[A-Za-z]:.*procdump64.exe -n 5 -s 30 $(field sq pid) ") || fail "no procdump process to kill"
+	kill -KILL $p
+	pd_join sq 30
+	[ "$RC" = killed ] || fail "pdrun recorded '$RC' for a procdump killed with SIGKILL"
+	alive sq || fail "the target stopped"
+	stop_target sq
+}
+t 'series: a procdump killed with SIGKILL is recorded as killed, not as exit 0; the target runs on' series_killed_procdump

@@ -775,3 +775,50 @@ writer_cancel_mid_dump() {
 	alive wr || fail "the target was left suspended"
 }
 t 'writer: Ctrl+C mid-dump removes the partial file and resumes the target, exit 1' writer_cancel_mid_dump
+
+# load.exe gostack: a thread runs on a 256 KiB heap block, as a goroutine
+# does (its stack pointer outside the TEB's StackLimit..StackBase), 20 KiB
+# deep in 4 KiB frames, and sleeps there; gostack_hold keeps a 16-byte local
+# at the top.  gs_setup dumps it once, -mm and -ma.
+gs_setup() {
+	[ -f "$O/gs.log" ] && return 0
+	start_target gs "$T/load.exe" gostack
+	mkdir -p "$O/gs"
+	for k in mm ma; do
+		pd -$k "$(field gs pid)" "$(wpath "$O/gs/$k.dmp")"
+		[ "$RC" = 0 ] || fail "-$k exited $RC: $(cat "$O/pd.err")"
+		yaml "$O/gs/$k.dmp" "$O/gs/$k.yaml"
+	done
+}
+writer_alt_stack_descriptor() {
+	gs_setup
+	tid=$(printf '0x%X' "$(sed -n 's/^tid=\([0-9]*\) local=.*/\1/p' "$O/gs.log" | tr -d '\r')")
+	block=$((0x$(sed -n 's/.* block=\([0-9a-f]*\).*/\1/p' "$O/gs.log" | tr -d '\r')))
+	for k in mm ma; do
+		# that thread's Stack (start, size) and its RSP (context offset 0x98)
+		awk -v t="$tid" '/Thread Id:/ { on = ($NF == t) } on && /Context:/ { ctx = $NF }
+		     on && /Start of Memory Range:/ { s = $NF }
+		     on && /Content:/ && s != "" { print s, length($NF) / 2, substr(ctx, 305, 16); exit }' \
+			"$O/gs/$k.yaml" >"$O/gs/$k.st"
+		read -r s len rsp <"$O/gs/$k.st" || fail "-$k: no stack for thread $tid"
+		rsp=$((0x$(le "$rsp")))
+		[ $rsp -ge $((s)) ] && [ $rsp -lt $((s + len)) ] ||
+			fail "-$k: the Stack [$s, +$len) does not hold RSP $(hexaddr $rsp)"
+		[ $((s)) -ge $block ] && [ $((s + len)) -le $((block + 262144)) ] ||
+			fail "-$k: the Stack [$s, +$len) is not in the heap block $(hexaddr $block)"
+	done
+}
+t 'writer: a thread on a heap-block stack (Go, fibers): its Stack descriptor holds RSP, in -mm and -ma' writer_alt_stack_descriptor
+
+writer_alt_stack_walks() {
+	gs_setup
+	local=0x$(sed -n 's/.* local=\([0-9a-f]*\).*/\1/p' "$O/gs.log" | tr -d '\r')
+	want=$(sed -n 's/.* local=[0-9a-f]* bytes=\([0-9a-f]*\).*/\1/p' "$O/gs.log" | tr -d '\r')
+	lldb_do "$O/gs/mm.dmp" "$O/gs/l" 'bt all'
+	grep -q 'load.exe`gostack_deep(depth=4)' "$O/gs/l" || fail "lldb does not walk the 5 frames of gostack_deep"
+	grep -q 'load.exe`gostack_hold' "$O/gs/l" || fail "lldb does not walk up to gostack_hold"
+	got=$(read16 "$O/gs/mm.dmp" "$local" "$O/gs/r.txt")
+	[ "$got" = "$want" ] || fail "-mm: gostack_hold's local at $local is '$got', the target says $want"
+	stop_target gs
+}
+t 'writer: -mm walks a heap-block stack to its outer frame and holds the local kept there' writer_alt_stack_walks
