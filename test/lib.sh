@@ -8,7 +8,7 @@
 #   procdump   pd, pd_exe, pd_in, pd_bg, pd_join, pd32, expect_*
 #   targets    start_target, field, upid, tids, stop_target, alive, crash,
 #              target_status, one_dump
-#   readers    lldb_do, le, u32at, yaml, need_bp, hexaddr, read16, peek64,
+#   readers    lldb_do, le, u32at, yaml, need_bp, bp_dump, hexaddr, read16, peek64,
 #              ex_field, unloaded_has
 #   builds     build_test_programs, w32_probe
 #
@@ -305,6 +305,13 @@ u32at() { echo $((0x$(le "$(echo "$2" | cut -c$((2 * $1 + 1))-$((2 * $1 + 8)))")
 yaml() { timeout 60 obj2yaml "$1" >"$2" 2>&1 || fail "obj2yaml rejects $1: $(head -n 3 "$2")"; }
 # need_bp: skip the test unless Breakpad's minidump_dump is installed
 need_bp() { [ -x "$BP" ] || skip "Breakpad readers missing (run make deps)"; }
+# bp_dump DUMP TXT ERR: Breakpad's minidump_dump of DUMP, its output in TXT
+# and its log in ERR; fail unless it exits 0
+bp_dump() {
+	_rc=0
+	"$BP" "$1" >"$2" 2>"$3" || _rc=$?
+	[ $_rc = 0 ] || fail "minidump_dump exited $_rc on $(basename "$1"): $(grep -m 3 -i error "$3")"
+}
 # hexaddr N: N as 0x... in lower case
 hexaddr() { printf '0x%x' "$1"; }
 # read16 DUMP ADDR OUT: the 16 bytes lldb reads at ADDR, as hex ('' if none)

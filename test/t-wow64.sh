@@ -130,9 +130,7 @@ t 'wow64: x86 -mt filters 4-byte stack words and still walks; x86 -mp keeps the 
 w32_breakpad() {
 	need_bp
 	w32_setup
-	rc=0
-	"$BP" "$O/w32/mini.dmp" >"$O/w32/bp.txt" 2>"$O/w32/bp.err" || rc=$?
-	[ $rc = 0 ] || fail "minidump_dump exited $rc on the x86 view: $(grep -m 3 -i error "$O/w32/bp.err")"
+	bp_dump "$O/w32/mini.dmp" "$O/w32/bp.txt" "$O/w32/bp.err"
 	grep -q "process_id *= $(field w32 pid)\$" "$O/w32/bp.txt" || fail "Breakpad: MiscInfo process_id is not the target's"
 	grep -q 'processor_architecture *= 0x0 (x86)$' "$O/w32/bp.txt" || fail "Breakpad: processor_architecture is not x86 (0)"
 	grep -q '(code_file) *= ".*target32.exe"' "$O/w32/bp.txt" || fail "Breakpad: no target32.exe module"

@@ -200,9 +200,7 @@ t 'writer: every module has a CodeView record exactly when its file has RSDS, an
 writer_breakpad_accepts_mini() {
 	need_bp
 	wr_setup
-	rc=0
-	"$BP" "$O/wr/mini.dmp" >"$O/wr/bp.txt" 2>"$O/wr/bp.err" || rc=$?
-	[ $rc = 0 ] || fail "minidump_dump exited $rc: $(grep -m 3 -i error "$O/wr/bp.err")"
+	bp_dump "$O/wr/mini.dmp" "$O/wr/bp.txt" "$O/wr/bp.err"
 	pid=$(field wr pid)
 	grep -q "process_id *= $pid\$" "$O/wr/bp.txt" || fail "Breakpad: MiscInfo process_id is not $pid"
 	grep -q "process_create_time *= 0x[0-9a-f]* $(date -u +%Y-%m-%d)" "$O/wr/bp.txt" ||
@@ -470,9 +468,7 @@ writer_breakpad_accepts_memorylist_types() {
 		# shellcheck disable=SC2086
 		pd $args "$pid" "$(wpath "$f")"
 		expect_rc 0
-		rc=0
-		"$BP" "$f" >"$f.txt" 2>"$f.err" || rc=$?
-		[ $rc = 0 ] || fail "minidump_dump exits $rc on $args: $(grep -m 2 ERROR "$f.err")"
+		bp_dump "$f" "$f.txt" "$f.err"
 		for tid in $(tids wr); do
 			grep -q "thread_id *= $(hexaddr "$tid")\$" "$f.txt" || fail "$args: Breakpad lacks thread $tid"
 		done
