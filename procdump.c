@@ -739,6 +739,15 @@ w32_is_wow64(HANDLE h)
 	return IsWow64Process(h, &w) && w;
 }
 
+/* A process's VM_COUNTERS_EX (ProcessVmCounters).  0 or -1. */
+static int
+w32_vm_counters(HANDLE h, struct pd_vm_counters *vm)
+{
+	memset(vm, 0, sizeof *vm);
+	return PD_NT_SUCCESS(w32.NtQueryInformationProcess(h, 3 /* ProcessVmCounters */, vm, sizeof *vm, NULL))
+	       ? 0 : -1;
+}
+
 /* The SystemProcessInformation snapshot of every process (free() it). */
 static struct pd_sys_process *
 w32_process_list(void)
@@ -2474,34 +2483,6 @@ live_regions(struct snap *s)
 	return 0;
 }
 
-/* Frees what a snapshot holds (after thaw). */
-static void
-snap_free(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nth_all; i++) {
-		_aligned_free(s->th[i].ctx);
-		free(s->th[i].xctx);
-		free(s->th[i].name);
-	}
-	free(s->th);
-	for (i = 0; i < s->nmod; i++) {
-		free(s->mod[i].name);
-		free(s->mod[i].cv);
-		free(s->mod[i].misc);
-	}
-	free(s->mod);
-	for (i = 0; i < s->nhdl; i++) {
-		free(s->hdl[i].type);
-		free(s->hdl[i].name);
-	}
-	free(s->hdl);
-	free(s->unl);
-	free(s->reg);
-	free(s->tok.p);
-	memset(s, 0, sizeof *s);
-}
-
 /* ============================ Writer: Threads =========================== */
 /* Each thread's context (with its XSAVE state for WithAvxXStateContext),
  * TEB, stack and ThreadInfo, read from the frozen live process; the stack
@@ -2871,6 +2852,20 @@ put_thread_names(struct dump_state *d, struct buf *b, struct md_dir *dir)
 			memcpy(b->p + ents + sizeof tn * k++, &tn, sizeof tn);
 	}
 	return b->oom ? -1 : 1;
+}
+
+static void
+dump_free_threads(struct snap *s)
+{
+	int i;
+	for (i = 0; i < s->nth_all; i++) {
+		_aligned_free(s->th[i].ctx);
+		free(s->th[i].xctx);
+		free(s->th[i].name);
+	}
+	free(s->th);
+	s->th = NULL;
+	s->nth = s->nth_all = 0;
 }
 
 /* ============================ Writer: Modules =========================== */
@@ -3317,6 +3312,22 @@ put_modules(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	return b->oom ? -1 : 1;
 }
 
+static void
+dump_free_modules(struct snap *s)
+{
+	int i;
+	for (i = 0; i < s->nmod; i++) {
+		free(s->mod[i].name);
+		free(s->mod[i].cv);
+		free(s->mod[i].misc);
+	}
+	free(s->mod);
+	free(s->unl);
+	s->mod = NULL;
+	s->unl = NULL;
+	s->nmod = s->nunl = 0;
+}
+
 /* ============================ Writer: Handles =========================== */
 /* The HandleData stream.  SystemExtendedHandleInformation lists the handles
  * (per-process handle queries are missing under Wine); each is duplicated
@@ -3524,6 +3535,19 @@ put_handles(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	return b->oom ? -1 : 1;
 }
 
+static void
+live_free_handles(struct snap *s)
+{
+	int i;
+	for (i = 0; i < s->nhdl; i++) {
+		free(s->hdl[i].type);
+		free(s->hdl[i].name);
+	}
+	free(s->hdl);
+	s->hdl = NULL;
+	s->nhdl = 0;
+}
+
 /* ============================ Writer: Tokens ============================ */
 /* TokenStream (WithTokenInformation, 0x40000).  Only the list header
  * (MINIDUMP_TOKEN_INFO_LIST) and each record's MINIDUMP_TOKEN_INFO_HEADER
@@ -3639,6 +3663,14 @@ live_token_record(struct snap *s, HANDLE tok, DWORD id)
 	return 0;
 }
 
+static void
+live_free_tokens(struct snap *s)
+{
+	free(s->tok.p);
+	memset(&s->tok, 0, sizeof s->tok);
+	s->ntok = 0;
+}
+
 /* The process token and every impersonating thread's, as one stream. */
 static void
 live_tokens(struct snap *s)
@@ -3657,9 +3689,7 @@ live_tokens(struct snap *s)
 			CloseHandle(tok);
 		}
 	if (s->tok.oom || !s->ntok) {
-		free(s->tok.p);
-		memset(&s->tok, 0, sizeof s->tok);
-		s->ntok = 0;
+		live_free_tokens(s);
 		return;
 	}
 	{
@@ -3710,8 +3740,7 @@ live_facts(struct snap *s)
 	                                                                     &p, sizeof p, NULL)) && p >= 0x10000)
 		s->peb = p;
 	s->prio_class = GetPriorityClass(h);
-	s->have_vm = PD_NT_SUCCESS(w32.NtQueryInformationProcess(h, 3 /* ProcessVmCounters */, &s->vm,
-	                                                         sizeof s->vm, NULL));
+	s->have_vm = w32_vm_counters(h, &s->vm) == 0;
 	if (OpenProcessToken(h, TOKEN_QUERY, &tok)) {
 		if (GetTokenInformation(tok, TokenIntegrityLevel, buf, sizeof buf, &got)) {
 			PSID sid = ((TOKEN_MANDATORY_LABEL *)buf)->Label.Sid;
@@ -4981,6 +5010,18 @@ dump_miniplus_clr(struct dump_state *d)
 		}
 }
 
+/* Frees what a snapshot holds (after thaw), each part by its section. */
+static void
+snap_free(struct snap *s)
+{
+	dump_free_threads(s);
+	dump_free_modules(s);
+	live_free_handles(s);
+	live_free_tokens(s);
+	free(s->reg);
+	memset(s, 0, sizeof *s);
+}
+
 /* Everything the streams show, read from the frozen target.  0 or -1. */
 static int
 dump_collect(struct dump_state *d)
@@ -5956,8 +5997,7 @@ static int
 trig_sample_commit(struct trig_mon *m, long long *v)
 {
 	struct pd_vm_counters vm;
-	memset(&vm, 0, sizeof vm);
-	if (!PD_NT_SUCCESS(w32.NtQueryInformationProcess(m->t->h, 3 /* ProcessVmCounters */, &vm, sizeof vm, NULL)))
+	if (w32_vm_counters(m->t->h, &vm) < 0)
 		return -1;
 	*v = (long long)((vm.PrivateUsage ? vm.PrivateUsage : vm.PagefileUsage) >> 20);
 	return 1;

@@ -299,12 +299,20 @@ writer_handle_data() {
 }
 t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' writer_handle_data
 
-# -mc 0 is MiniDumpNormal: stacks, no optional streams, Flags 0
-writer_mask_normal() {
+# mask_dump MASK NAME [FLAGS]: the -mc MASK dump of the writer target as
+# wm/NAME.dmp, exit 0; with FLAGS, the header Flags file(1) reads (0x...)
+mask_dump() {
 	wr_setup
 	mkdir -p "$O/wm"
-	pd -mc 0 "$(field wr pid)" "$(wpath "$O/wm/normal.dmp")"
+	pd -mc "$1" "$(field wr pid)" "$(wpath "$O/wm/$2.dmp")"
 	expect_rc 0
+	[ -z "${3:-}" ] || file "$O/wm/$2.dmp" | grep -q " $3 type" ||
+		fail "-mc $1: Flags not $3: $(file "$O/wm/$2.dmp")"
+}
+
+# -mc 0 is MiniDumpNormal: stacks, no optional streams, Flags 0
+writer_mask_normal() {
+	mask_dump 0 normal
 	expect_out 'Dump types: *Custom'
 	yaml "$O/wm/normal.dmp" "$O/wm/normal.yaml"
 	for s in MemoryInfoList ThreadInfoList HandleData UnloadedModuleList Memory64List; do
@@ -320,12 +328,8 @@ t 'writer: -mc 0 (MiniDumpNormal): Custom, Flags 0, the stacks, no optional stre
 
 # an unsupported bit is named on stderr and left out of Flags
 writer_mask_unsupported_bit() {
-	wr_setup
-	mkdir -p "$O/wm"
-	pd -mc 0x400004 "$(field wr pid)" "$(wpath "$O/wm/ipt.dmp")"
-	expect_rc 0
+	mask_dump 0x400004 ipt 0x4
 	expect_err '0x400000 WithIptTrace'
-	file "$O/wm/ipt.dmp" | grep -q ' 0x4 type' || fail "-mc 0x400004: Flags not 0x4: $(file "$O/wm/ipt.dmp")"
 	yaml "$O/wm/ipt.dmp" "$O/wm/ipt.yaml"
 	grep -q 'Type: *HandleData' "$O/wm/ipt.yaml" || fail "-mc 0x4 wrote no HandleData"
 }
@@ -334,11 +338,7 @@ t 'writer: -mc 0x400004: the unsupported bit is named (WithIptTrace) and left ou
 # FilterMemory: the stack local's bytes become the 0defaced marker; the
 # stacks still walk
 writer_mask_filter_memory() {
-	wr_setup
-	mkdir -p "$O/wm"
-	pd -mc 0x8 "$(field wr pid)" "$(wpath "$O/wm/filter.dmp")"
-	expect_rc 0
-	file "$O/wm/filter.dmp" | grep -q ' 0x8 type' || fail "-mc 0x8: Flags not 0x8: $(file "$O/wm/filter.dmp")"
+	mask_dump 0x8 filter 0x8
 	got=$(read16 "$O/wm/filter.dmp" "0x$(field wr stack)" "$O/wm/f.txt")
 	[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "-mc 0x8 stack local: '$got', want the 0defaced marker"
 	lldb_do "$O/wm/filter.dmp" "$O/wm/fl" 'bt all'
@@ -348,10 +348,7 @@ t 'writer: -mc 0x8 (FilterMemory): the stack local reads 0defaced, the stacks st
 
 # PrivateReadWrite: the 4 MiB private buffer, in a MemoryList
 writer_mask_private_rw() {
-	wr_setup
-	mkdir -p "$O/wm"
-	pd -mc 0x200 "$(field wr pid)" "$(wpath "$O/wm/prw.dmp")"
-	expect_rc 0
+	mask_dump 0x200 prw
 	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
 	got=$(read16 "$O/wm/prw.dmp" "0x$(field wr marker)" "$O/wm/m.txt")
 	[ "$got" = "$want" ] || fail "-mc 0x200 lacks the private read/write marker"
@@ -362,12 +359,7 @@ t 'writer: -mc 0x200 (PrivateReadWrite) holds the 4 MiB private marker' writer_m
 # before; again here if that one did not get so far)
 writer_mask_private_rw_breakpad() {
 	need_bp
-	wr_setup
-	if [ ! -f "$O/wm/prw.dmp" ]; then
-		mkdir -p "$O/wm"
-		pd -mc 0x200 "$(field wr pid)" "$(wpath "$O/wm/prw.dmp")"
-		expect_rc 0
-	fi
+	[ -f "$O/wm/prw.dmp" ] || mask_dump 0x200 prw
 	# (minidump_dump exits 1 for any dump without MemoryInfoList: read its log)
 	"$BP" "$O/wm/prw.dmp" >"$O/wm/bp.txt" 2>"$O/wm/bp.err" || true
 	! grep -Eq 'GetMemoryList|MinidumpMemoryList|memory region' "$O/wm/bp.err" ||
@@ -385,10 +377,7 @@ t 'writer: Breakpad minidump_dump takes the -mc 0x200 MemoryList and lists the r
 
 # FilterModulePaths: module names without their folders
 writer_mask_module_paths() {
-	wr_setup
-	mkdir -p "$O/wm"
-	pd -mc 0x80 "$(field wr pid)" "$(wpath "$O/wm/paths.dmp")"
-	expect_rc 0
+	mask_dump 0x80 paths
 	yaml "$O/wm/paths.dmp" "$O/wm/paths.yaml"
 	grep -q "Module Name: *'\\?target.exe'\\?\$" "$O/wm/paths.yaml" || fail "-mc 0x80 kept the module path"
 	! grep 'Module Name:' "$O/wm/paths.yaml" | grep -q '\\' || fail "-mc 0x80 left a path"
