@@ -142,10 +142,14 @@ struct pd_config {
 	int uninstall;          /* -u alone */
 	/* derived by Args from the option table */
 	unsigned char given[PD_MAXOPTS]; /* by row of opts[]: the switch was on the command line */
+	wchar_t *joined[2];     /* the -f/-fx lists args_join_list allocated (freed by args_free) */
 	int debug;              /* a debugger trigger (-e -l -t -ld -ud -ct -et) is armed */
 	int monitor;            /* a sampled monitor (-c -cl -m -ml -p -pl -h) is armed */
 };
 
+/* The library API.  One call at a time (not from two threads at once);
+ * each call leaves no process-wide state behind (handlers, events, DLLs),
+ * so either may be called again in the same process. */
 /* The whole tool: parses argv, runs, returns an exit code above. */
 PD_API int pd_main(int argc, wchar_t **argv);
 /* Write one dump of process pid to path (type PD_MINI or PD_FULL).
@@ -165,6 +169,7 @@ static struct pd_global {
 	HANDLE cancel_event;      /* set with cancel: wakes every wait */
 	int ctrl_handler;         /* trig_ctrl_handler is installed */
 	int xstate_warned;        /* the x86 XState warning was printed */
+	unsigned long test_dumps; /* dumps begun (PROCDUMP_TEST_CHUNK_DELAY_DUMPS) */
 } g;
 
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
@@ -458,7 +463,7 @@ all_digits(const wchar_t *s)
  * the mingw headers lack, and one table of the entry points an older
  * Windows or Wine may lack, resolved once (w32_load).  A wrapper that fails
  * warn()s, or vlog()s when the failure is expected, and returns NULL or -1;
- * GetLastError is read here and in warn() only. */
+ * GetLastError is read here and in warn() and vlog() only. */
 
 typedef LONG pd_ntstatus;
 #define PD_NT_SUCCESS(s) ((s) >= 0)
@@ -1219,17 +1224,17 @@ static const struct opt opts[] = {
 	{ L"et", OPT_FLAG, CO(et), 0, NULL, "With -e: write a dump when a thread exits.", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
 	{ L"l", OPT_FLAG, CO(l), 0, NULL, "Display the debug logging (OutputDebugString) of the process.", OF_DEBUG, SYN_LINE, U },
 	{ L"t", OPT_FLAG, CO(t), 0, NULL, "Write a dump when the process terminates.", OF_DEBUG, SYN_LINE, U },
-	{ L"f", OPT_LIST, CO(f), CO(f_set), "<Include_Filter>,...", "Include filter on exception, debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
-	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>,...", "Exclude filter on exception, debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
+	{ L"f", OPT_LIST, CO(f), CO(f_set), "<Include_Filter>, ...", "Include filter on exception, debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
+	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>, ...", "Exclude filter on exception, debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
 	{ L"dc", OPT_STR, CO(dc), 0, "<Comment>", "Add the comment to the dump (CommentStreamA/W).", 0, SYN_LINE, U },
 	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0, SYN_LINE, U },
 	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
 	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", OF_NOTYET, SYN_SUB, U },
 	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, U },
+	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
 	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
 	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
-	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
 	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
@@ -1486,9 +1491,10 @@ args_value(int argc, wchar_t **argv, int k)
 	return k + 1 < argc && !args_find(argv[k + 1]) ? argv[k + 1] : NULL;
 }
 
-/* -f a -f b: "a,b" (an empty list stays empty: -f "" shows, never dumps) */
+/* -f a -f b: "a,b" (an empty list stays empty: -f "" shows, never dumps).
+ * slot keeps the joined string, freed by args_free. */
 static int
-args_join_list(wchar_t **dst, wchar_t *v)
+args_join_list(wchar_t **dst, wchar_t *v, wchar_t **slot)
 {
 	wchar_t *old = *dst;
 	if (old && *old && *v) {
@@ -1497,11 +1503,20 @@ args_join_list(wchar_t **dst, wchar_t *v)
 		if (!j)
 			return -1;
 		swprintf(j, n, L"%ls,%ls", old, v);
-		v = j;  /* lives as long as the run, like argv */
+		free(*slot);    /* a list joined before: old, replaced */
+		*slot = v = j;
 	} else if (old && *old)
 		v = old;
 	*dst = v;
 	return 0;
+}
+
+static void
+args_free(struct pd_config *cfg)
+{
+	free(cfg->joined[0]);
+	free(cfg->joined[1]);
+	cfg->joined[0] = cfg->joined[1] = NULL;
 }
 
 /* Reads the value(s) of one switch at argv[*k] into cfg, by its kind, and
@@ -1535,7 +1550,8 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 		else if (o->kind == OPT_STR)
 			*(wchar_t **)(base + o->off) = argv[*k + 1];
 		else if (o->kind == OPT_LIST) {
-			if (args_join_list((wchar_t **)(base + o->off), argv[*k + 1]) < 0)
+			if (args_join_list((wchar_t **)(base + o->off), argv[*k + 1],
+			                   &cfg->joined[o->off == CO(fx)]) < 0)
 				return PD_EXIT_USAGE;
 			*(int *)(base + o->off2) = 1;
 		}
@@ -1628,17 +1644,24 @@ args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
 	return 0;
 }
 
-/* Values out of range.  0 or PD_EXIT_USAGE. */
+/* -n and -s out of range.  0 or PD_EXIT_USAGE. */
+static int
+args_check_counts(const struct pd_config *cfg)
+{
+	if (GIVEN(cfg, n) && cfg->n < 1)
+		return args_fail("-n: the dump count must be at least 1, not %lld", cfg->n);
+	if (GIVEN(cfg, s) && cfg->s < 1)
+		return args_fail("-s: seconds must be at least 1, not %lld", cfg->s);
+	return 0;
+}
+
+/* Thresholds and the other values out of range.  0 or PD_EXIT_USAGE. */
 static int
 args_check_values(const struct pd_config *cfg)
 {
 	SYSTEM_INFO si;
 	long long cpu = GIVEN(cfg, c) ? cfg->c : cfg->cl, max = 100;
 	GetSystemInfo(&si);
-	if (GIVEN(cfg, n) && cfg->n < 1)
-		return args_fail("-n: the dump count must be at least 1, not %lld", cfg->n);
-	if (GIVEN(cfg, s) && cfg->s < 1)
-		return args_fail("-s: seconds must be at least 1, not %lld", cfg->s);
 	/* -u makes the value relative to one core; the whole machine is then
 	 * ncpu*100 percent of one core */
 	if (cfg->u)
@@ -1659,17 +1682,25 @@ args_check_values(const struct pd_config *cfg)
 	return 0;
 }
 
-/* Switches that conflict or need another.  0 or PD_EXIT_USAGE. */
+/* Switches that exclude each other.  0 or PD_EXIT_USAGE. */
 static int
-args_check_pairs(const struct pd_config *cfg)
+args_check_exclusive(const struct pd_config *cfg)
 {
-	const struct opt *o;
 	if (GIVEN(cfg, c) && GIVEN(cfg, cl))
 		return args_fail("-c and -cl cannot be used together");
 	if (GIVEN(cfg, m) && GIVEN(cfg, ml))
 		return args_fail("-m and -ml cannot be used together");
 	if (cfg->p && cfg->pl)
 		return args_fail("-p and -pl cannot be used together");
+	return 0;
+}
+
+/* Switches that need another, or cannot be used with it.  0 or
+ * PD_EXIT_USAGE. */
+static int
+args_check_needs(const struct pd_config *cfg)
+{
+	const struct opt *o;
 	if (cfg->a && !cfg->r)
 		return args_fail("-a needs -r");
 	if (cfg->mk && cfg->r)
@@ -1692,9 +1723,10 @@ args_check_mode(struct pd_config *cfg)
 {
 	size_t i;
 	if (GIVEN(cfg, cancel)) {
-		if (cfg->target || cfg->ntypes || GIVEN(cfg, n) || cfg->x || cfg->i || cfg->u)
-			return args_fail("-cancel takes only a PID and no other switch or target");
-		return 0;
+		for (i = 0; i < NOPTS; i++)
+			if (cfg->given[i] && opts[i].off != CO(cancel) && opts[i].off != CO(v))
+				return args_fail("-cancel takes only a PID and no other switch or target");
+		return cfg->target ? args_fail("-cancel takes only a PID and no other switch or target") : 0;
 	}
 	if (cfg->u && !GIVEN(cfg, c) && !GIVEN(cfg, cl)) {
 		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || GIVEN(cfg, n))
@@ -1738,7 +1770,8 @@ args_validate(struct pd_config *cfg)
 	int rc;
 	if (cfg->help)
 		return 0;
-	if ((rc = args_check_values(cfg)) || (rc = args_check_pairs(cfg)) || (rc = args_check_mode(cfg)))
+	if ((rc = args_check_counts(cfg)) || (rc = args_check_exclusive(cfg)) || (rc = args_check_values(cfg)) ||
+	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)))
 		return rc;
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].kind == OPT_INT && !cfg->given[i] && opts[i].dflt != PD_UNSET)
@@ -2229,7 +2262,7 @@ struct dump_state {
 	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
 	u32 *stack_rvas;
 	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
-	DWORD chunk_delay;         /* PROCDUMP_TEST_CHUNK_DELAY_MS: slows the copy for tests */
+	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
 };
 
 /* A MINIDUMP_STRING (length, UTF-16, NUL) in the buffer; returns its RVA. */
@@ -5251,8 +5284,10 @@ dump_write_signature(HANDLE file)
 {
 	u32 sig = 0x504D444D; /* "MDMP" */
 	LARGE_INTEGER z = { .QuadPart = 0 };
-	DWORD e;
+	DWORD e = 0;
 	if (!SetFilePointerEx(file, z, NULL, FILE_BEGIN) || (e = w32_write_all(file, &sig, 4))) {
+		if (e)
+			SetLastError(e);
 		warn("writing the dump header:");
 		return -1;
 	}
@@ -5400,6 +5435,20 @@ snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_r
 #endif
 }
 
+/* Test hook: PROCDUMP_TEST_CHUNK_DELAY_MS slows each 4 MiB chunk of the
+ * Memory64 copy, so that the tests can cancel a dump in the middle or let
+ * -at time it out; with PROCDUMP_TEST_CHUNK_DELAY_DUMPS=N only the first N
+ * dumps of the process are slowed. */
+static DWORD
+dump_test_delay(void)
+{
+	unsigned long ms = w32_env_number(L"PROCDUMP_TEST_CHUNK_DELAY_MS");
+	unsigned long first = w32_env_number(L"PROCDUMP_TEST_CHUNK_DELAY_DUMPS");
+	if (ms)
+		g.test_dumps++;
+	return first && g.test_dumps > first ? 0 : (DWORD)ms;
+}
+
 /* The temporary file beside the final one: PATH.PID.tmp. */
 static HANDLE
 dump_create_temp(const wchar_t *path, wchar_t **tmp)
@@ -5437,7 +5486,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	snap_live_open(&s, t, req);
 	d.s = &s;
 	d.req = req;
-	d.chunk_delay = (DWORD)w32_env_number(L"PROCDUMP_TEST_CHUNK_DELAY_MS");
+	d.chunk_delay = dump_test_delay();
 	if (dump_type_mask(&d, req) < 0)
 		return PD_EXIT_USAGE;
 	if (!req->overwrite && w32_exists(req->path)) {
@@ -5755,9 +5804,10 @@ struct pd_run {
 	HANDLE named;              /* ProcDump-<PID>, set by -cancel */
 	int dumpno;                /* files written: Dump N */
 	long long fired;           /* triggers whose dumps were all written */
-	long long missed;          /* triggers whose collection -at cancelled */
+	long long missed;          /* triggers whose collection -at cancelled (not counted) */
 	int done;                  /* stop: count reached, a dump failed, or cancelled */
 	int rc;                    /* the exit code once done */
+	int ended;                 /* run_end said its line */
 };
 
 static void
@@ -5806,22 +5856,27 @@ run_wait(struct pd_run *r, DWORD ms)
 	return !r->done;
 }
 
-/* Closes the run: the summary line ProcDump prints, and its exit code. */
+/* Closes the run: the summary line ProcDump prints (once: the debugger
+ * says it before it detaches or kills), and the exit code.  A run whose
+ * loop ended before the count (the timed series with a trigger -at
+ * cancelled) did not reach it. */
 static int
 run_end(struct pd_run *r)
 {
-	int rc = r->done ? r->rc : PD_EXIT_NOTDONE;
-	if (rc == PD_EXIT_OK && r->missed)
-		rc = PD_EXIT_NOTDONE; /* -at cancelled some: the count was not reached */
-	if (rc == PD_EXIT_OK)
+	if (r->ended)
+		return r->rc;
+	r->ended = 1;
+	if (!r->done)
+		r->rc = PD_EXIT_NOTDONE;
+	if (r->rc == PD_EXIT_OK)
 		out("%s Dump count reached.\n", stamp());
-	else if (rc == PD_EXIT_NOTDONE)
+	else if (r->rc == PD_EXIT_NOTDONE)
 		out("%s Dump count not reached.\n", stamp());
 	if (r->named)
 		CloseHandle(r->named);
 	r->named = NULL;
 	trig_names_free(&r->names);
-	return rc;
+	return r->rc;
 }
 
 static void
@@ -5954,6 +6009,7 @@ struct trig_mon {
 	double prev_wall;
 	int have_prev;
 	struct w32_counter counter;
+	int cpu;                /* the CPU row is armed */
 	struct trig_row rows[4];
 	int nrows;
 	double next_tick;
@@ -6108,12 +6164,14 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 			continue;
 		r->k = k;
 		r->need = k->held ? 1 : (int)cfg->s;
+		m->cpu |= k->sample == trig_sample_cpu;
 		m->nrows++;
 		if (k->open && k->open(m) < 0)
 			return PD_EXIT_USAGE;
 	}
 	m->next_tick = now_sec() + 1.0;
-	trig_sample_cpu(m, &v); /* the baseline */
+	if (m->cpu)
+		trig_sample_cpu(m, &v); /* the baseline */
 	return 0;
 }
 
@@ -6171,7 +6229,8 @@ trig_mon_step(struct trig_mon *m, struct pd_run *r)
 	out("%s Trigger: %s\n", stamp(), m->why);
 	run_fire_tid(r, 0, 0);
 	m->have_prev = 0;
-	trig_sample_cpu(m, &v);
+	if (m->cpu)
+		trig_sample_cpu(m, &v); /* the target was suspended: measure afresh */
 	m->next_tick = now_sec() + 1.0;
 	return 1;
 }
@@ -6729,7 +6788,7 @@ dbg_kill(struct dbg *d)
 		out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
 	else
 		warn("TerminateProcess %lu:", d->t->pid);
-	while (GetTickCount() < end && w32_wait_debug_event(&ev, 200) > 0) {
+	while (GetTickCount() < end && WaitForDebugEvent(&ev, 200)) { /* silent: the target is going */
 		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
 		                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
 		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
@@ -6737,16 +6796,18 @@ dbg_kill(struct dbg *d)
 	}
 }
 
-/* Ends the debugging session: the target runs on (detached) unless -k. */
+/* Ends the debugging session: the target runs on (detached) unless -k
+ * (with debug triggers; -x alone detaches at the initial breakpoint, and
+ * Main kills after the timed series). */
 static void
 dbg_finish(struct dbg *d)
 {
 	int i;
 	if (d->attached && !d->exited) {
 		dbg_remove_exit_breakpoint(d, 0); /* a detached target must not hit it */
-		if (d->cfg->k)
+		if (d->cfg->k && d->triggers)
 			dbg_kill(d);
-		if (!DebugActiveProcessStop(d->t->pid) && !d->cfg->k)
+		if (!DebugActiveProcessStop(d->t->pid) && !(d->cfg->k && d->triggers))
 			warn("DebugActiveProcessStop %lu:", d->t->pid);
 	}
 	d->attached = 0;
@@ -6786,9 +6847,11 @@ dbg_run(struct pd_run *r, int launched, struct trig_mon *mon)
 	if (d.triggers)
 		out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
 	dbg_loop(&d, !d.triggers);
+	if (d.triggers)
+		run_end(r); /* the summary, before a -k kill */
 	dbg_finish(&d);
 	if (!d.triggers && !r->done)
-		trig_run_timed(r); /* -x alone: launched; now the timed series */
+		trig_run_timed(r); /* -x alone: launched, detached; now the timed series */
 }
 
 /* Quotes one argument the way CommandLineToArgvW reads it back. */
@@ -7122,20 +7185,21 @@ pd_write_dump(unsigned long pid, const wchar_t *path, int type, const wchar_t *c
 	struct pd_dump_result res;
 	wchar_t spec[16];
 	int rc;
-	if (!w32.NtQuerySystemInformation && w32_init() < 0)
-		return PD_EXIT_TARGET;
-	swprintf(spec, 16, L"%lu", pid);
-	if ((rc = tgt_resolve(&t, spec)) || (rc = tgt_open(&t, 0))) {
+	if (w32_init() < 0)
+		rc = PD_EXIT_TARGET;
+	else {
+		swprintf(spec, 16, L"%lu", pid);
+		if (!(rc = tgt_resolve(&t, spec)) && !(rc = tgt_open(&t, 0))) {
+			memset(&rq, 0, sizeof rq);
+			rq.type = type;
+			rq.path = path;
+			rq.comment = comment;
+			rq.overwrite = overwrite;
+			rc = dump_write(&t, &rq, &res);
+		}
 		tgt_close(&t);
-		return rc;
 	}
-	memset(&rq, 0, sizeof rq);
-	rq.type = type;
-	rq.path = path;
-	rq.comment = comment;
-	rq.overwrite = overwrite;
-	rc = dump_write(&t, &rq, &res);
-	tgt_close(&t);
+	w32_unload(); /* nothing left loaded between calls */
 	return rc;
 }
 
@@ -7153,25 +7217,23 @@ pd_main(int argc, wchar_t **argv)
 		args_usage(0);
 		return PD_EXIT_USAGE;
 	}
-	if ((rc = args_parse(&cfg, argc, argv)))
-		return rc;
-	if (cfg.help) {
+	rc = args_parse(&cfg, argc, argv);
+	if (!rc && cfg.help) {
 		main_banner();
 		args_usage(cfg.e);
-		return PD_EXIT_OK;
+	} else if (!rc && !(rc = args_validate(&cfg)) && !(rc = args_check_implemented(&cfg))) {
+		g.verbose = cfg.v;
+		g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+		g.ctrl_handler = SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
+		if (w32_init() < 0)
+			rc = PD_EXIT_TARGET;
+		else if (GIVEN(&cfg, cancel))
+			rc = trig_cancel_pid((DWORD)cfg.cancel);
+		else
+			rc = main_run(&cfg, &md_dll);
+		main_reset(md_dll);
 	}
-	if ((rc = args_validate(&cfg)) || (rc = args_check_implemented(&cfg)))
-		return rc;
-	g.verbose = cfg.v;
-	g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
-	g.ctrl_handler = SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
-	if (w32_init() < 0)
-		rc = PD_EXIT_TARGET;
-	else if (GIVEN(&cfg, cancel))
-		rc = trig_cancel_pid((DWORD)cfg.cancel);
-	else
-		rc = main_run(&cfg, &md_dll);
-	main_reset(md_dll);
+	args_free(&cfg);
 	return rc;
 }
 

@@ -13,6 +13,9 @@ export WINEPREFIX="${BENCH_PREFIX:-$tmp/pd-bench-prefix}"
 await() {
 	wait_for "$1" "$2" "${3:-30}" || { echo "no '$2' in $1 after ${3:-30} s" >&2; exit 1; }
 }
+# median: of the numbers on stdin, the middle one, or the mean of the two middle
+# ones (fulldump.sh keeps a run's own value instead: lower_median)
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # gone PID [SECONDS]: until process PID has ended (30 s deadline)
 gone() {
 	wait_gone "$1" "${2:-30}" || { echo "process $1 still there after ${2:-30} s" >&2; exit 1; }

@@ -19,9 +19,6 @@ trap 'wineserver -k' EXIT
 x86_64-w64-mingw32-gcc -O1 -g -Wall -Wextra -Werror "$top/test/crasher.c" -o "$work.crasher.exe"
 
 ms() { echo "$1 $2" | awk '{ printf "%.1f\n", ($2 - $1) / 10000 }'; }
-# median: of the numbers on stdin, the middle one, or the mean of the two middle
-# ones (fulldump.sh keeps a run's own value instead: lower_median)
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 for type in mm ma; do
 	: >"$work/$type.raise_event"

@@ -117,6 +117,9 @@ cli_conflicts() {
 	pd -u notepad
 	expect_rc 2
 	expect_err '-u needs -c or -cl'
+	pd -cancel 1234 -s 2
+	expect_rc 2
+	expect_err '-cancel takes only a PID'
 }
 t 'cli: conflicting or incomplete switches are refused, exit 2' cli_conflicts
 

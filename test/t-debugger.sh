@@ -263,9 +263,25 @@ debugger_kill_k() {
 	pd -e 1 -k "$(field kk pid)" "$(wpath "$O/dkk")"
 	expect_rc 0
 	expect_out 'Killed process'
+	[ "$(grep -n 'Dump count reached' "$O/pd.out" | cut -d: -f1)" -lt "$(grep -n 'Killed process' "$O/pd.out" | cut -d: -f1)" ] ||
+		fail "the summary line does not come before the kill"
 	wait_gone "$(upid kk)" 10 || fail "-k did not kill the target"
 }
-t 'debugger: -k kills the target after the dump' debugger_kill_k
+t 'debugger: -k kills the target after the dump, after the summary line' debugger_kill_k
+
+# -x with no debug trigger: launched, detached at the initial breakpoint,
+# the timed series, and only then -k
+debugger_launch_x_kill() {
+	mkdir -p "$O/dxk"
+	pd -k -x "$(wpath "$O/dxk")" "$(wpath "$T/target.exe")" 1
+	expect_rc 0
+	expect_out 'Launched: '
+	expect_out 'Dump 1 complete'
+	expect_out 'Dump count reached.'
+	expect_out 'Killed process'
+	one_dump "$O/dxk" >/dev/null
+}
+t 'debugger: -x with no trigger writes the timed dump, then -k kills the launched process' debugger_launch_x_kill
 
 debugger_attach_twice() {
 	crash at sleep

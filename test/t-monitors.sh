@@ -192,3 +192,21 @@ monitor_at_timeout() {
 	alive ta || fail "the target was left suspended"
 }
 t 'monitors: -at cancels a slow collection; target resumed, no file, exit 1' monitor_at_timeout
+
+# with a monitor, a collection that -at cancels is not counted and
+# monitoring goes on: the next trigger's dump reaches the count (only the
+# first dump is slowed)
+monitor_at_timeout_not_counted() {
+	[ -f "$O/ta.log" ] || start_target ta "$T/target.exe" 1 64
+	mkdir -p "$O/mat2"
+	PROCDUMP_TEST_CHUNK_DELAY_MS=500 PROCDUMP_TEST_CHUNK_DELAY_DUMPS=1 \
+		pd -ma -at 1 -m 1 -s 1 "$(field ta pid)" "$(wpath "$O/mat2")"
+	expect_rc 0
+	expect_out 'Dump 1 cancelled: the collection took longer than 1 seconds (-at)'
+	expect_out 'Dump 2 complete'
+	expect_out 'Dump count reached.'
+	! grep -q 'Dump count not reached' "$O/pd.out" || fail "a cancelled collection counted against -n"
+	[ "$(ls "$O/mat2" | grep -c '\.dmp$')" = 1 ] || fail "want the one dump of the second trigger: $(ls "$O/mat2")"
+	alive ta || fail "the target was left suspended"
+}
+t 'monitors: with -m, a collection -at cancels is not counted; the next trigger reaches -n, exit 0' monitor_at_timeout_not_counted
