@@ -2262,6 +2262,7 @@ struct dump_state {
 	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
 	u32 *stack_rvas;
 	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
+	u64 unread;                /* bytes that could not be read, written as zeros */
 	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
 };
 
@@ -2529,26 +2530,42 @@ live_regions(struct snap *s)
  * thread is written without a context (ThreadInfo INVALID_CONTEXT). */
 struct ctx_job {
 	CONTEXT ctx;               /* first: 16-byte aligned with the job */
-	HANDLE h;
-	int wow;                   /* a WOW64_CONTEXT, in ctx's first 716 bytes */
+	HANDLE h;                  /* our duplicate of the thread's handle */
+	BOOL (WINAPI *wow64_get)(HANDLE, WOW64_CONTEXT *); /* set: a WOW64_CONTEXT, in ctx's first bytes */
 	CONTEXT *xctx;             /* or an XState context (InitializeContext), in xbuf */
 	void *xbuf;
 	DWORD xbuf_len;
 	volatile LONG ok;
+	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED */
 };
 
+/* A worker job's life: the waiter abandons it at its deadline; whichever of
+ * the two comes last frees it (library mode: nothing is left behind, and
+ * the worker calls only what was copied into its job). */
+enum { JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
+
 #define PD_CONTEXT_DEADLINE_MS 1000
+
+static void
+live_ctx_free(struct ctx_job *j)
+{
+	CloseHandle(j->h);
+	free(j->xbuf);
+	_aligned_free(j);
+}
 
 static DWORD WINAPI
 live_ctx_worker(void *arg)
 {
 	struct ctx_job *j = arg;
-	if (j->wow)
-		j->ok = w32.Wow64GetThreadContext && w32.Wow64GetThreadContext(j->h, (WOW64_CONTEXT *)&j->ctx);
+	if (j->wow64_get)
+		j->ok = j->wow64_get(j->h, (WOW64_CONTEXT *)&j->ctx);
 	else if (j->xctx)
 		j->ok = GetThreadContext(j->h, j->xctx) != 0;
 	else
 		j->ok = GetThreadContext(j->h, &j->ctx) != 0;
+	if (InterlockedExchange(&j->state, JOB_DONE) == JOB_ABANDONED)
+		live_ctx_free(j);
 	return 0;
 }
 
@@ -2620,7 +2637,10 @@ live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 	if (!j)
 		return 0;
 	memset(j, 0, sizeof *j);
-	j->wow = wow;
+	if (wow && !(j->wow64_get = w32.Wow64GetThreadContext)) {
+		_aligned_free(j);
+		return 0;
+	}
 	memcpy(&j->ctx, out, sizeof j->ctx); /* its ContextFlags, wherever the layout keeps them */
 	if (xlen) {
 		*xlen = 0;
@@ -2638,9 +2658,11 @@ live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		_aligned_free(j);
 		return 0;
 	}
-	if (WaitForSingleObject(w, PD_CONTEXT_DEADLINE_MS) != WAIT_OBJECT_0) {
+	if (WaitForSingleObject(w, PD_CONTEXT_DEADLINE_MS) != WAIT_OBJECT_0 &&
+	    InterlockedExchange(&j->state, JOB_ABANDONED) == JOB_RUNNING) {
+		vlog("GetThreadContext did not return in %d ms", PD_CONTEXT_DEADLINE_MS);
 		CloseHandle(w);
-		return 0; /* the worker owns the job now */
+		return 0; /* the worker frees the job when (if) it returns */
 	}
 	ok = j->ok;
 	if (ok && j->xctx) {
@@ -2648,10 +2670,8 @@ live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		live_ctx_xstate_copy(j, xout, xlen);
 	} else if (ok)
 		memcpy(out, &j->ctx, sizeof *out);
-	CloseHandle(j->h);
 	CloseHandle(w);
-	free(j->xbuf);
-	_aligned_free(j);
+	live_ctx_free(j);
 	return ok;
 }
 
@@ -2716,8 +2736,7 @@ live_thread_info(struct snap *s, struct dthread *t)
 		t->info.start_address = start;
 	t->name = w32_thread_description(t->h);
 	if (!t->ctx_ok) {
-		vlog("thread %lu: written without a context (GetThreadContext did not return in %d ms)",
-		     (unsigned long)t->tid, PD_CONTEXT_DEADLINE_MS);
+		vlog("thread %lu: written without a context", (unsigned long)t->tid);
 		t->info.dump_flags |= 0x10; /* MINIDUMP_THREAD_INFO_INVALID_CONTEXT */
 	}
 	if (!PD_NT_SUCCESS(w32.NtQueryInformationThread(t->h, 0, &tbi, sizeof tbi, NULL)))
@@ -2838,7 +2857,7 @@ put_thread_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
 		mt.stack.start = t->stk_start;
 		mt.stack.mem.size = (u32)t->stk_size;
 		mt.ctx = dump_put_context(d, b, t);
-		xstate |= t->ctx_ok && t->xlen;
+		xstate |= t->ctx_ok && t->xlen && !(d->mask & MDT_FILTERTRIAGE); /* triage: no XStateData */
 		if (!b->oom)
 			memcpy(b->p + d->threads_off + i * sizeof mt, &mt, sizeof mt);
 	}
@@ -3378,16 +3397,22 @@ struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
 };
 
 struct name_job {
-	HANDLE h;
+	HANDLE h;                  /* our duplicate of the target's handle */
+	pd_ntstatus (NTAPI *query)(HANDLE, ULONG, PVOID, ULONG, PULONG); /* NtQueryObject */
 	u8 buf[2048];
 	pd_ntstatus st;
+	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED (see ctx_job) */
 };
 
 static DWORD WINAPI
 live_name_worker(void *arg)
 {
 	struct name_job *j = arg;
-	j->st = w32.NtQueryObject(j->h, 1 /* ObjectNameInformation */, j->buf, sizeof j->buf - 2, NULL);
+	j->st = j->query(j->h, 1 /* ObjectNameInformation */, j->buf, sizeof j->buf - 2, NULL);
+	if (InterlockedExchange(&j->state, JOB_DONE) == JOB_ABANDONED) {
+		CloseHandle(j->h);
+		free(j);
+	}
 	return 0;
 }
 
@@ -3404,18 +3429,19 @@ live_unicode_dup(const u8 *buf)
 	return w;
 }
 
-/* The name of a File handle (our duplicate dup), on a worker with a
- * 200 ms deadline.  On timeout the worker keeps its job and the duplicate,
- * and *file_names becomes 0.  Takes dup (it is closed or left to the
- * worker). */
+/* The name of a File handle (our duplicate dup, which this takes), on a
+ * worker with a 200 ms deadline.  On timeout the worker keeps the job and
+ * the duplicate (and frees them if it ever returns), and *file_names
+ * becomes 0. */
 static wchar_t *
-live_file_name(HANDLE dup, int *file_names)
+live_file_name(HANDLE dup, u64 value, int *file_names)
 {
 	struct name_job *j = xcalloc(1, sizeof *j);
 	HANDLE th = NULL;
 	wchar_t *name = NULL;
 	if (j) {
 		j->h = dup;
+		j->query = w32.NtQueryObject;
 		th = CreateThread(NULL, 0, live_name_worker, j, 0, NULL);
 	}
 	if (!th) {
@@ -3423,15 +3449,16 @@ live_file_name(HANDLE dup, int *file_names)
 		CloseHandle(dup);
 		return NULL;
 	}
-	if (WaitForSingleObject(th, 200) == WAIT_OBJECT_0) {
-		if (PD_NT_SUCCESS(j->st))
-			name = live_unicode_dup(j->buf);
-		free(j);
-		CloseHandle(dup);
-	} else {
+	if (WaitForSingleObject(th, 200) != WAIT_OBJECT_0 &&
+	    InterlockedExchange(&j->state, JOB_ABANDONED) == JOB_RUNNING) {
 		/* blocked (a synchronous pipe): ask no more File names */
 		*file_names = 0;
-		vlog("a File name query blocked; File names skipped");
+		vlog("handle 0x%llx: name query blocked; File names skipped", value);
+	} else {
+		if (PD_NT_SUCCESS(j->st))
+			name = live_unicode_dup(j->buf);
+		CloseHandle(dup);
+		free(j);
 	}
 	CloseHandle(th);
 	return name;
@@ -3457,7 +3484,7 @@ live_handle_detail(struct snap *s, struct dhandle *h, int names, int *file_names
 		h->type = live_unicode_dup(info);
 	if (names && h->type && !wcscmp(h->type, L"File")) {
 		if (*file_names)
-			h->name = live_file_name(dup, file_names);
+			h->name = live_file_name(dup, h->value, file_names);
 		else
 			CloseHandle(dup);
 		return;
@@ -3914,7 +3941,7 @@ dump_collect_misc(struct dump_state *d)
 {
 	const struct snap *s = d->s;
 	struct md_misc5 *mi = &d->misc;
-	int triage = (d->mask & MDT_FILTERTRIAGE) != 0, i;
+	int triage = (d->mask & MDT_FILTERTRIAGE) != 0;
 	u32 power[5];
 	memset(mi, 0, sizeof *mi);
 	mi->m1.size = triage ? 44 : sizeof *mi;
@@ -3927,14 +3954,8 @@ dump_collect_misc(struct dump_state *d)
 		mi->m1.flags1 |= 0x4; /* PROCESSOR_POWER_INFO */
 		memcpy(&mi->max_mhz, power, sizeof power);
 	}
-	if (triage)
-		return;
-	dump_misc_build(s, mi);
-	for (i = 0; i < s->nth; i++)
-		if (s->th[i].xlen) { /* XStateData: the machine's XSTATE_CONFIGURATION */
-			dump_misc_xstate(mi, s->th[i].xlen);
-			break;
-		}
+	if (!triage)
+		dump_misc_build(s, mi);
 }
 
 static int
@@ -3950,9 +3971,16 @@ put_system_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	return 1;
 }
 
+/* MiscInfo; XStateData (level 5) from the threads the dump keeps. */
 static int
 put_misc_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
 {
+	int i;
+	for (i = 0; i < d->s->nth && d->misc.m1.size == sizeof d->misc; i++)
+		if (d->s->th[i].ctx_ok && d->s->th[i].xlen) { /* the machine's XSTATE_CONFIGURATION */
+			dump_misc_xstate(&d->misc, d->s->th[i].xlen);
+			break;
+		}
 	dir->size = d->misc.m1.size;
 	dir->rva = (u32)buf_add(b, &d->misc, d->misc.m1.size, 4);
 	return b->oom ? -1 : 1;
@@ -4322,7 +4350,8 @@ dump_scan_pointers(struct dump_state *d, dump_word_fn fn, void *ctx)
 		const struct dthread *t = &s->th[i];
 		u8 *words = NULL;
 		size_t nw = 0, k, nreg;
-		u64 lo = t->stk_lo & ~(u64)(s->ps - 1), hi = t->stk_hi, regs[17];
+		u64 lo = (t->ctx_ok && t->sp > t->stk_lo && t->sp < t->stk_hi ? t->sp : t->stk_lo) & ~(u64)(s->ps - 1);
+		u64 hi = t->stk_hi, regs[17];
 		nreg = dump_context_registers(s, t, regs);
 		if (hi > lo && hi - lo <= (4u << 20)) {
 			nw = (size_t)((hi - lo) / s->ps);
@@ -4648,33 +4677,48 @@ dump_thread_stack(struct dump_state *d, struct dthread *t)
  * addresses); overwrite the rest with 0x0defaced.  Frames still walk; data
  * such as strings and keys on the stacks is gone. */
 static void
+dump_sanitize_range(const struct snap *s, const struct dthread *t, u64 lo, u64 hi, u64 addr, u8 *bytes, u64 n)
+{
+	const size_t ws = s->ps;
+	const u64 vmax = ws == 8 ? ~0ULL : 0xFFFFFFFFULL;
+	u64 a;
+	if (hi <= lo || hi <= addr || lo >= addr + n)
+		return;
+	lo = ((lo < addr ? addr : lo) + ws - 1) & ~(u64)(ws - 1);
+	if (hi > addr + n)
+		hi = addr + n;
+	for (a = lo; a + ws <= hi; a += ws) {
+		u64 v = 0;
+		const struct dregion *r;
+		memcpy(&v, bytes + (a - addr), ws); /* little-endian */
+		if (v <= 4096 || v >= vmax - 4095 || (v >= t->stk_lo && v < t->stk_hi) ||
+		    (v >= t->stack_limit && v < t->stack_base))
+			continue;
+		r = snap_region_of(s, v);
+		if (r && r->state == MEM_COMMIT && (r->protect & 0xF0)) /* PAGE_EXECUTE* */
+			continue;
+		v = 0x0defaced0defacedULL; /* its low 4 bytes in the x86 view */
+		memcpy(bytes + (a - addr), &v, ws);
+	}
+}
+
+/* FilterTriage (model: Breakpad's SanitizeStackCopy): in the stacks in
+ * [addr, addr+n) (each thread's captured stack, and for a thread on a
+ * stack of its own the TEB's stack too), keep a word only if it is a small
+ * integer (|v| <= 4096), points into that thread's stacks, or points into
+ * executable memory (return addresses); overwrite the rest with 0x0defaced.
+ * Frames still walk; data such as strings and keys on the stacks is gone. */
+static void
 dump_sanitize_stacks(struct dump_state *d, u64 addr, u8 *bytes, u64 n)
 {
 	const struct snap *s = d->s;
-	const size_t ws = s->ps;
-	const u64 vmax = ws == 8 ? ~0ULL : 0xFFFFFFFFULL;
 	int i;
 	for (i = 0; i < s->nth; i++) {
 		const struct dthread *t = &s->th[i];
-		u64 lo = t->stk_start, hi = t->stk_start + t->stk_size, a;
-		if (!t->stk_size || hi <= addr || lo >= addr + n)
-			continue;
-		lo = ((lo < addr ? addr : lo) + ws - 1) & ~(u64)(ws - 1);
-		if (hi > addr + n)
-			hi = addr + n;
-		for (a = lo; a + ws <= hi; a += ws) {
-			u64 v = 0;
-			const struct dregion *r;
-			memcpy(&v, bytes + (a - addr), ws); /* little-endian */
-			if (v <= 4096 || v >= vmax - 4095 || (v >= t->stk_lo && v < t->stk_hi) ||
-			    (v >= t->stack_limit && v < t->stack_base))
-				continue;
-			r = snap_region_of(s, v);
-			if (r && r->state == MEM_COMMIT && (r->protect & 0xF0)) /* PAGE_EXECUTE* */
-				continue;
-			v = 0x0defaced0defacedULL; /* its low 4 bytes in the x86 view */
-			memcpy(bytes + (a - addr), &v, ws);
-		}
+		if (t->stk_size)
+			dump_sanitize_range(s, t, t->stk_start, t->stk_start + t->stk_size, addr, bytes, n);
+		if (t->alt_stack)
+			dump_sanitize_range(s, t, t->stack_limit, t->stack_base, addr, bytes, n);
 	}
 }
 
@@ -4738,7 +4782,7 @@ dump_put_memory_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
 		at = buf_add(b, NULL, (size_t)d->rng[i].size, 16);
 		if (b->oom)
 			return -1;
-		snap_read_fill(d->s, d->rng[i].start, b->p + at, (size_t)d->rng[i].size);
+		d->unread += snap_read_fill(d->s, d->rng[i].start, b->p + at, (size_t)d->rng[i].size);
 		if (d->mask & (MDT_FILTERTRIAGE | MDT_FILTERMEMORY))
 			dump_sanitize_stacks(d, d->rng[i].start, b->p + at, d->rng[i].size);
 		md.start = d->rng[i].start;
@@ -4791,7 +4835,7 @@ dump_put_memory64(struct dump_state *d, struct buf *b, struct md_dir *dir)
 		at = buf_add(b, NULL, (size_t)t->stk_size, 16);
 		if (b->oom)
 			return -1;
-		snap_read_fill(s, t->stk_start, b->p + at, (size_t)t->stk_size);
+		d->unread += snap_read_fill(s, t->stk_start, b->p + at, (size_t)t->stk_size);
 		d->stack_rvas[i] = (u32)at;
 		t->stk_copied = 1;
 	}
@@ -5257,7 +5301,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 				break;
 			}
 			WaitForSingleObject(q.done[bi], INFINITE);
-			snap_read_fill(d->s, a, q.b[bi], n);
+			d->unread += snap_read_fill(d->s, a, q.b[bi], n);
 			if (d->chunk_delay)
 				Sleep(d->chunk_delay);
 			q.len[bi] = n;
@@ -5318,6 +5362,8 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		goto out;
 	if (dump_write_signature(file) < 0)
 		goto out;
+	if (d->unread)
+		vlog("%llu bytes could not be read and were written as zeros", d->unread);
 	res->bytes = b.len + d->blob_size;
 	rc = 0;
 out:
@@ -5369,13 +5415,19 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	HANDLE h;
 	int rc = -1;
 
-	if (w32_load(W32_DBGHELP) < 0 || !w32.MiniDumpWriteDump) {
-		warn("-dbghelp: dbghelp.dll with MiniDumpWriteDump is not available:");
+	if (w32_load(W32_DBGHELP) < 0) {
+		warn("-dbghelp: dbghelp.dll:");
+		return -1;
+	}
+	if (!w32.MiniDumpWriteDump) {
+		warn("-dbghelp: dbghelp.dll has no MiniDumpWriteDump");
 		return -1;
 	}
 	/* dbghelp reads threads and handles too: a handle of its own */
-	if (!(h = w32_open_process(s->pid, PROCESS_QUERY_INFORMATION | PROCESS_VM_READ | PROCESS_DUP_HANDLE)))
+	if (!(h = OpenProcess(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ | PROCESS_DUP_HANDLE, FALSE, s->pid))) {
+		warn("-dbghelp: OpenProcess %lu:", s->pid);
 		return -1;
+	}
 	if (req->ev && req->ev->has_exception && (ctx = _aligned_malloc(sizeof *ctx, 16))) {
 		rec = req->ev->rec;
 		*ctx = req->ev->ctx;

@@ -17,7 +17,8 @@
  *              (pause); prints "tid=<TID> ymm5=<hex of the 32 bytes>"
  *   gostack    a thread moves its stack pointer into a 256 KiB heap block, as
  *              Go's runtime does for a goroutine, and sleeps there with a
- *              16-byte local; prints "tid=<TID> local=<addr> bytes=<hex>
+ *              16-byte local; prints "oslocal=<addr> bytes=<hex>" (a local
+ *              on its own stack), then "tid=<TID> local=<addr> bytes=<hex>
  *              block=<addr>" (x86_64 only)
  * Prints "pid=<PID>", then "ready" once the load is in place, then
  * "heartbeat N" every 100 ms from the main thread (except in window mode,
@@ -135,13 +136,25 @@ gostack_hold(void *block)
 	local[0] = 0; /* keeps local alive across the call */
 }
 
+/* The thread's own (TEB) stack keeps a 16-byte local too, printed first:
+ * "oslocal=<addr> bytes=<hex>" */
 static DWORD WINAPI
 gostack(void *arg)
 {
 	unsigned char *block = VirtualAlloc(NULL, 256 << 10, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+	volatile unsigned char oslocal[16];
+	int i;
 	(void)arg;
+	for (i = 0; i < 16; i++)
+		oslocal[i] = (unsigned char)(0x70 + i) ^ (unsigned char)GetCurrentThreadId();
+	memcpy((void *)oslocal, "PDOS", 4);
+	printf("oslocal=%p bytes=", (void *)oslocal);
+	for (i = 0; i < 16; i++)
+		printf("%02x", oslocal[i]);
+	printf("\n");
 	if (block)
 		on_stack(block + (256 << 10) - 64, gostack_hold, block);
+	oslocal[0] = 0; /* keeps it alive across the call */
 	return 0;
 }
 #endif

@@ -764,7 +764,8 @@ t 'writer: Ctrl+C mid-dump removes the partial file and resumes the target, exit
 # load.exe gostack: a thread runs on a 256 KiB heap block, as a goroutine
 # does (its stack pointer outside the TEB's StackLimit..StackBase), 20 KiB
 # deep in 4 KiB frames, and sleeps there; gostack_hold keeps a 16-byte local
-# at the top.  gs_setup dumps it once, -mm and -ma.
+# at the top, and its own (TEB) stack another.  gs_setup dumps it once, -mm
+# and -ma.
 gs_setup() {
 	[ -f "$O/gs.log" ] && return 0
 	start_target gs "$T/load.exe" gostack
@@ -804,6 +805,30 @@ writer_alt_stack_walks() {
 	grep -q 'load.exe`gostack_hold' "$O/gs/l" || fail "lldb does not walk up to gostack_hold"
 	got=$(read16 "$O/gs/mm.dmp" "$local" "$O/gs/r.txt")
 	[ "$got" = "$want" ] || fail "-mm: gostack_hold's local at $local is '$got', the target says $want"
-	stop_target gs
 }
 t 'writer: -mm walks a heap-block stack to its outer frame and holds the local kept there' writer_alt_stack_walks
+
+# -mt sanitizes both stacks of such a thread: the locals on the heap stack
+# and on its TEB stack read 0defaced; the heap stack still walks
+writer_alt_stack_triage() {
+	gs_setup
+	pd -mt "$(field gs pid)" "$(wpath "$O/gs/mt.dmp")"
+	expect_rc 0
+	for f in local oslocal; do
+		case $f in # the line "tid=N local=A bytes=B ...", the line "oslocal=A bytes=B"
+		local) re='.* local' ;;
+		oslocal) re='^oslocal' ;;
+		esac
+		a=0x$(sed -n "s/$re=\\([0-9a-f]*\\).*/\\1/p" "$O/gs.log" | tr -d '\r' | head -n 1)
+		want=$(sed -n "s/$re=[0-9a-f]* bytes=\\([0-9a-f]*\\).*/\\1/p" "$O/gs.log" | tr -d '\r' | head -n 1)
+		[ "$a" != 0x ] && [ -n "$want" ] || fail "the target printed no $f"
+		got=$(read16 "$O/gs/mt.dmp" "$a" "$O/gs/t.txt")
+		[ -n "$got" ] || fail "-mt lacks the $f at $a"
+		[ "$got" != "$want" ] || fail "-mt kept the bytes of the $f at $a"
+		[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "-mt $f at $a: $got, want the 0defaced marker"
+	done
+	lldb_do "$O/gs/mt.dmp" "$O/gs/tl" 'bt all'
+	grep -q 'load.exe`gostack_hold' "$O/gs/tl" || fail "-mt: the heap stack no longer walks to gostack_hold"
+	stop_target gs # the last of the gostack cases
+}
+t 'writer: -mt overwrites the locals on both stacks of a heap-stack thread; it still walks' writer_alt_stack_triage
