@@ -6,9 +6,9 @@
 #   harness    t, fail, skip, t_summary: TAP lines and the closing count
 #   waits      wait_for, wait_gone, wait_count: each with a deadline
 #   procdump   pd, pd_exe, pd_in, pd_bg, pd_join, pd32, expect_*
-#   targets    start_target, field, upid, tids, stop_target, alive, crash,
+#   targets    start_target, field, bytes_of, upid, tids, stop_target, alive, crash,
 #              target_status, one_dump
-#   readers    lldb_do, le, u32at, yaml, need_bp, bp_dump, hexaddr, read16, peek64,
+#   readers    lldb_do, le, u32at, yaml, need_bp, bp_dump, hexaddr, read16, has_bytes, peek64,
 #              ex_field, unloaded_has
 #   builds     build_test_programs, w32_probe
 #
@@ -249,6 +249,9 @@ start_target() {
 	echo $! >>"$O/bg.list"
 	wait_for "$O/$_n.log" '^ready' 30 || fail "target $_n did not start: $(tail -n 3 "$O/$_n.log")"
 }
+# bytes_of NAME KEY: the hex bytes target NAME printed for KEY, from its
+# line "KEY=<addr> bytes=<hex>"
+bytes_of() { sed -n "s/^$2=[^ ]* bytes=\([0-9a-f]*\).*/\1/p" "$O/$1.log" | tr -d '\r' | head -n 1; }
 # field NAME KEY: a key=value the target printed (first match)
 field() { sed -n "s/^$2=\([^ ]*\).*/\1/p" "$O/$1.log" | tr -d '\r' | head -n 1; }
 # upid NAME: the Unix PID of target NAME (of wine, under Wine)
@@ -318,6 +321,15 @@ hexaddr() { printf '0x%x' "$1"; }
 read16() {
 	lldb_do "$1" "$3" "memory read --force -c 16 $2"
 	sed -n 's/^0x[0-9a-f]*: \(\([0-9a-f][0-9a-f] \)\{16\}\).*/\1/p' "$3" | tr -d ' '
+}
+# has_bytes DUMP NAME KEY WHAT: DUMP holds, at the address target NAME
+# printed for KEY, the bytes it printed ("KEY=<addr> bytes=<hex>"); fails
+# saying WHAT otherwise
+has_bytes() {
+	_want=$(bytes_of "$2" "$3") _at=0x$(field "$2" "$3")
+	[ -n "$_want" ] || fail "target $2 printed no $3 bytes"
+	_got=$(read16 "$1" "$_at" "$1.$3.txt")
+	[ "$_got" = "$_want" ] || fail "$4: $(basename "$1") has '$_got' at $_at, target $2 printed $_want"
 }
 # peek64 DUMP ADDR: the u64 at ADDR in DUMP, via lldb (little-endian bytes to
 # a number)

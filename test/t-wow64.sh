@@ -71,13 +71,9 @@ w32_procdump64_x86_view() {
 	# the bytes the target reported: its stack local and heap block (Mini),
 	# its 1 MiB private marker (Full)
 	for f in stack indirect; do
-		want=$(sed -n "s/^$f=[^ ]* bytes=\\([0-9a-f]*\\).*/\\1/p" "$O/w32.log" | tr -d '\r')
-		got=$(read16 "$O/w32/mini.dmp" "0x$(field w32 $f)" "$O/w32/$f.txt")
-		[ "$got" = "$want" ] || fail "x86 -mm: $f bytes '$got', the target says $want"
+		has_bytes "$O/w32/mini.dmp" w32 $f "x86 -mm: the $f"
 	done
-	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/w32.log" | tr -d '\r')
-	got=$(read16 "$O/w32/full.dmp" "0x$(field w32 marker)" "$O/w32/m.txt")
-	[ "$got" = "$want" ] || fail "x86 -ma: marker bytes '$got', the target says $want"
+	has_bytes "$O/w32/full.dmp" w32 marker "x86 -ma: the marker"
 	# the memory map stops at 4 GiB; the process and thread tokens are there
 	last=$(awk '/Base Address:/ { b = $NF } /Region Size:/ { s = $NF } END { print b, s }' "$O/w32/full.yaml")
 	[ $(( ${last% *} + ${last#* } )) -le 4294967296 ] || fail "x86 -ma: MemoryInfoList goes past 4 GiB ($last)"
@@ -120,9 +116,7 @@ w32_triage_and_miniplus() {
 	grep -Eq 'target32.exe`_?target_heartbeat' "$O/w32/t.lldb" || fail "x86 -mt stacks no longer walk"
 	pd -mp "$pid" "$(wpath "$O/w32/p.dmp")"
 	expect_rc 0
-	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/w32.log" | tr -d '\r')
-	got=$(read16 "$O/w32/p.dmp" "0x$(field w32 marker)" "$O/w32/pm.txt")
-	[ "$got" = "$want" ] || fail "x86 -mp lacks the private marker"
+	has_bytes "$O/w32/p.dmp" w32 marker "x86 -mp lacks the private marker"
 	[ "$(wc -c <"$O/w32/p.dmp")" -lt "$(wc -c <"$O/w32/full.dmp")" ] || fail "x86 -mp is not smaller than -ma"
 }
 t 'wow64: x86 -mt filters 4-byte stack words and still walks; x86 -mp keeps the marker, smaller than -ma' w32_triage_and_miniplus

@@ -65,10 +65,7 @@ t 'writer: lldb bt all names the target functions on every thread' writer_backtr
 writer_full_has_marker() {
 	wr_setup
 	addr=0x$(field wr marker)
-	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
-	lldb_do "$O/wr/full.dmp" "$O/wr/m.txt" "memory read --force -c 16 $addr"
-	got=$(sed -n 's/^0x[0-9a-f]*: \(\([0-9a-f][0-9a-f] \)\{16\}\).*/\1/p' "$O/wr/m.txt" | tr -d ' ')
-	[ "$got" = "$want" ] || fail "marker at $addr: wanted $want, lldb read '$got' ($(tail -n 2 "$O/wr/m.txt"))"
+	has_bytes "$O/wr/full.dmp" wr marker "-ma lacks the heap marker"
 	# the whole 4 MiB buffer is there: its last bytes too
 	end=$(printf '0x%x' $((addr + 4 * 1048576 - 16)))
 	lldb_do "$O/wr/full.dmp" "$O/wr/m2.txt" "memory read --force -c 16 $end"
@@ -78,11 +75,7 @@ t 'writer: -ma holds the heap marker bytes at their address (4 MiB, first and la
 
 writer_mini_has_stack_not_heap() {
 	wr_setup
-	addr=0x$(field wr stack)
-	want=$(sed -n 's/^stack=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
-	lldb_do "$O/wr/mini.dmp" "$O/wr/s.txt" "memory read --force -c 16 $addr"
-	got=$(sed -n 's/^0x[0-9a-f]*: \(\([0-9a-f][0-9a-f] \)\{16\}\).*/\1/p' "$O/wr/s.txt" | tr -d ' ')
-	[ "$got" = "$want" ] || fail "stack local at $addr: wanted $want, got '$got'"
+	has_bytes "$O/wr/mini.dmp" wr stack "-mm lacks the stack local"
 	lldb_do "$O/wr/mini.dmp" "$O/wr/h.txt" "memory read --force -c 16 0x$(field wr marker)"
 	! grep -q '^0x[0-9a-f]*: ' "$O/wr/h.txt" || fail "the mini dump holds the heap marker"
 }
@@ -91,16 +84,11 @@ t 'writer: -mm holds the stack local, not the heap marker' writer_mini_has_stack
 writer_mini_indirect_and_data() {
 	wr_setup
 	a=0x$(field wr indirect)
-	want=$(sed -n 's/^indirect=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
-	got=$(read16 "$O/wr/mini.dmp" "$a" "$O/wr/i.txt")
-	[ "$got" = "$want" ] || fail "the heap block a stack pointer refers to is not in -mm: '$got' != $want"
+	has_bytes "$O/wr/mini.dmp" wr indirect "the heap block a stack pointer refers to is not in -mm"
 	far=$(printf '0x%x' $((a + 32768)))
 	got=$(read16 "$O/wr/mini.dmp" "$far" "$O/wr/i2.txt")
 	[ -z "$got" ] || fail "-mm holds bytes 32 KiB into that block (no pointer refers there)"
-	d=0x$(field wr data)
-	want=$(sed -n 's/^data=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
-	got=$(read16 "$O/wr/mini.dmp" "$d" "$O/wr/d.txt")
-	[ "$got" = "$want" ] || fail "the .data global is not in -mm (DataSegs): '$got' != $want"
+	has_bytes "$O/wr/mini.dmp" wr data "the .data global is not in -mm (DataSegs)"
 }
 t 'writer: -mm holds indirectly referenced heap (not beyond its window) and .data globals' writer_mini_indirect_and_data
 
@@ -349,9 +337,7 @@ t 'writer: -mc 0x8 (FilterMemory): the stack local reads 0defaced, the stacks st
 # PrivateReadWrite: the 4 MiB private buffer, in a MemoryList
 writer_mask_private_rw() {
 	mask_dump 0x200 prw
-	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
-	got=$(read16 "$O/wm/prw.dmp" "0x$(field wr marker)" "$O/wm/m.txt")
-	[ "$got" = "$want" ] || fail "-mc 0x200 lacks the private read/write marker"
+	has_bytes "$O/wm/prw.dmp" wr marker "-mc 0x200 lacks the private read/write marker"
 }
 t 'writer: -mc 0x200 (PrivateReadWrite) holds the 4 MiB private marker' writer_mask_private_rw
 
@@ -408,12 +394,12 @@ writer_triage() {
 	# the secret bytes of the stack local are overwritten; the heap is absent
 	got=$(read16 "$O/wt/t.dmp" "0x$(field wr stack)" "$O/wt/s.txt")
 	[ -n "$got" ] || fail "-mt lacks the stack"
-	want=$(sed -n 's/^stack=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
+	want=$(bytes_of wr stack)
 	[ "$got" != "$want" ] || fail "-mt kept the stack local's bytes"
 	[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "-mt stack local: $got, want the 0defaced marker"
 	for f in marker indirect data; do
 		got=$(read16 "$O/wt/t.dmp" "0x$(field wr $f)" "$O/wt/h.txt")
-		want=$(sed -n "s/^$f=[^ ]* bytes=\\([0-9a-f]*\\).*/\\1/p" "$O/wr.log" | tr -d '\r')
+		want=$(bytes_of wr $f)
 		[ "$got" != "$want" ] || fail "-mt holds the $f bytes"
 	done
 	# return addresses and frame links survive: lldb still walks the stacks
@@ -437,9 +423,7 @@ writer_miniplus() {
 	size=$(wc -c <"$O/wp/p.dmp")
 	[ "$size" -lt $((256 << 20)) ] || fail "-mp is $size bytes: the 576 MB area was not left out"
 	for f in ref other; do
-		want=$(sed -n "s/^$f=[^ ]* bytes=\\([0-9a-f]*\\).*/\\1/p" "$O/ar.log" | tr -d '\r')
-		got=$(read16 "$O/wp/p.dmp" "0x$(field ar $f)" "$O/wp/$f.txt")
-		[ "$got" = "$want" ] || fail "-mp lacks the $f bytes ($got != $want)"
+		has_bytes "$O/wp/p.dmp" ar $f "-mp lacks the $f bytes"
 	done
 	got=$(read16 "$O/wp/p.dmp" "0x$(field ar block0)" "$O/wp/b0.txt")
 	[ -z "$got" ] || fail "-mp holds block 0 of the excluded area"
@@ -480,9 +464,7 @@ writer_dbghelp_switch() {
 	done
 	pd -dbghelp -ma "$pid" "$(wpath "$O/wd/f.dmp")"
 	expect_rc 0
-	got=$(read16 "$O/wd/f.dmp" "0x$(field wr marker)" "$O/wd/r.txt")
-	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
-	[ "$got" = "$want" ] || fail "-dbghelp -ma lacks the marker"
+	has_bytes "$O/wd/f.dmp" wr marker "-dbghelp -ma lacks the marker"
 	alive wr || fail "the target stopped"
 }
 t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' writer_dbghelp_switch
@@ -505,9 +487,7 @@ writer_callback_dll() {
 		[ "$tid" = "$drop" ] && continue
 		grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/wc2/y" || fail "thread $tid is missing"
 	done
-	want=$(sed -n 's/^marker=[^ ]* bytes=\([0-9a-f]*\).*/\1/p' "$O/wr.log" | tr -d '\r')
-	got=$(read16 "$O/wc2/c.dmp" "$mk" "$O/wc2/m.txt")
-	[ "$got" = "$want" ] || fail "the callback's memory range is not in the dump"
+	has_bytes "$O/wc2/c.dmp" wr marker "the callback's memory range is not in the dump"
 	tr -d '\r' <"$O/wc2/calls.txt" >"$O/wc2/calls"
 	grep -q '^type 3: 5$' "$O/wc2/calls" || fail "IncludeThread was not called once per thread: $(cat "$O/wc2/calls")"
 	grep -q '^type 4: ' "$O/wc2/calls" || fail "IncludeModule was not called"
