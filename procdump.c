@@ -1290,6 +1290,18 @@ args_first_with(const struct pd_config *cfg, int flags)
 	return NULL;
 }
 
+/* The first switch given that a mode does not take: not the mode's own
+ * (at off), not -v, and without any of flags.  NULL if none. */
+static const struct opt *
+args_stray(const struct pd_config *cfg, size_t off, int flags)
+{
+	size_t i;
+	for (i = 0; i < NOPTS; i++)
+		if (cfg->given[i] && opts[i].off != off && opts[i].off != CO(v) && !(opts[i].flags & flags))
+			return &opts[i];
+	return NULL;
+}
+
 /* One part of the synopsis, built from the rows' syn: lines of
  * "[-a|-b <arg> [-c]] [-d]", each after lead.  install: the rows allowed
  * with -i, without their optional arguments. */
@@ -1721,12 +1733,11 @@ args_check_needs(const struct pd_config *cfg)
 static int
 args_check_mode(struct pd_config *cfg)
 {
-	size_t i;
+	const struct opt *o;
 	if (GIVEN(cfg, cancel)) {
-		for (i = 0; i < NOPTS; i++)
-			if (cfg->given[i] && opts[i].off != CO(cancel) && opts[i].off != CO(v))
-				return args_fail("-cancel takes only a PID and no other switch or target");
-		return cfg->target ? args_fail("-cancel takes only a PID and no other switch or target") : 0;
+		if (args_stray(cfg, CO(cancel), 0) || cfg->target)
+			return args_fail("-cancel takes only a PID and no other switch or target");
+		return 0;
 	}
 	if (cfg->u && !GIVEN(cfg, c) && !GIVEN(cfg, cl)) {
 		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || GIVEN(cfg, n))
@@ -1735,10 +1746,8 @@ args_check_mode(struct pd_config *cfg)
 		return 0;
 	}
 	if (cfg->i) {
-		for (i = 0; i < NOPTS; i++)
-			if (cfg->given[i] && !(opts[i].flags & OF_INSTALL) && opts[i].off != CO(i) &&
-			    opts[i].off != CO(v))
-				return args_fail("-%s cannot be used with -i", u8s(opts[i].name));
+		if ((o = args_stray(cfg, CO(i), OF_INSTALL)))
+			return args_fail("-%s cannot be used with -i", u8s(o->name));
 		if (cfg->target)
 			return args_fail("-i takes a dump folder, not a target ('%s')", u8s(cfg->target));
 		return 0;
@@ -2264,6 +2273,7 @@ struct dump_state {
 	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
 	u64 unread;                /* bytes that could not be read, written as zeros */
 	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
+	struct pd_user_stream comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
 };
 
 /* A MINIDUMP_STRING (length, UTF-16, NUL) in the buffer; returns its RVA. */
@@ -4077,16 +4087,12 @@ dump_comment_streams(const wchar_t *comment, struct pd_user_stream us[2])
 static int
 dump_put_comment(struct dump_state *d, struct buf *b, struct md_dir *dir, int wide)
 {
-	struct pd_user_stream us[2];
-	if (!d->req->comment)
+	const struct pd_user_stream *us = &d->comment[wide];
+	if (!us->size)
 		return 0;
-	dump_comment_streams(d->req->comment, us);
-	if (us[wide].size) {
-		dir->size = us[wide].size;
-		dir->rva = (u32)buf_add(b, us[wide].buffer, us[wide].size, 4);
-	}
-	free(us[0].buffer);
-	return b->oom ? -1 : us[wide].size != 0;
+	dir->size = us->size;
+	dir->rva = (u32)buf_add(b, us->buffer, us->size, 4);
+	return b->oom ? -1 : 1;
 }
 
 static int
@@ -5121,6 +5127,8 @@ dump_collect(struct dump_state *d)
 		s->ops->tokens(s);
 	dump_collect_sysinfo(d);
 	dump_collect_misc(d);
+	if (d->req->comment)
+		dump_comment_streams(d->req->comment, d->comment);
 	return 0;
 }
 
@@ -5559,6 +5567,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	snap_free(&s);
 	free(d.rng);
 	free(d.stack_rvas);
+	free(d.comment[0].buffer);
 	CloseHandle(file);
 	if (rc == 0 && w32_rename(tmp, req->path, req->overwrite) < 0)
 		rc = PD_EXIT_WRITE;
