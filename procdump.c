@@ -904,20 +904,30 @@ w32_full_path(const wchar_t *path)
 	return p;
 }
 
+/* A variable from the environment (test hooks) into v[n]; 0 if unset or
+ * longer. */
+static int
+w32_env_string(const wchar_t *name, wchar_t *v, DWORD n)
+{
+	DWORD k = GetEnvironmentVariableW(name, v, n);
+	return k && k < n;
+}
+
 /* A number from the environment (test hooks), 0 if unset. */
 static unsigned long
 w32_env_number(const wchar_t *name)
 {
 	wchar_t v[16];
-	return GetEnvironmentVariableW(name, v, 16) && v[0] ? wcstoul(v, NULL, 10) : 0;
+	return w32_env_string(name, v, 16) && v[0] ? wcstoul(v, NULL, 10) : 0;
 }
 
-/* Renames a finished dump into place.  Returns 0, or -1 after a message
- * (an existing file that appeared meanwhile is kept unless overwrite). */
+/* Renames a finished (flushed) dump into place, the rename itself written
+ * through to the disk.  Returns 0, or -1 after a message (an existing file
+ * that appeared meanwhile is kept unless overwrite). */
 static int
 w32_rename(const wchar_t *from, const wchar_t *to, int overwrite)
 {
-	if (MoveFileExW(from, to, overwrite ? MOVEFILE_REPLACE_EXISTING : 0))
+	if (MoveFileExW(from, to, MOVEFILE_WRITE_THROUGH | (overwrite ? MOVEFILE_REPLACE_EXISTING : 0)))
 		return 0;
 	if (GetLastError() == ERROR_ALREADY_EXISTS || GetLastError() == ERROR_FILE_EXISTS)
 		warn("dump file '%s' appeared while writing; not replaced (use -o)", u8s(to));
@@ -2157,6 +2167,8 @@ struct pd_dump_req {
 	int overwrite;
 	const struct pd_event *ev; /* may be NULL */
 	volatile LONG *cancel;     /* set by Ctrl+C; may be NULL */
+	HANDLE cancel_event;       /* ProcDump-<PID>, set by -cancel or any program; may be NULL */
+	double event_checked;      /* when the writer last looked at cancel_event */
 	double deadline;           /* -at: now_sec() limit for the collection; 0 = none */
 	int timed_out;             /* set by the writer when the deadline passed */
 	int dbghelp;               /* -dbghelp: the system's MiniDumpWriteDump */
@@ -2236,6 +2248,7 @@ struct snap {
 	DWORD pid;
 	HANDLE process_handle;     /* the process, where there is one (-md callbacks get it) */
 	int at_exit;               /* stopped at EXIT_PROCESS: no threads left */
+	u64 fault_lo, fault_hi;    /* test hook: reads of [lo, hi) fail (snap_live_open) */
 	/* The view: native, or (procdump64, WOW64 target, no -64) x86: 32-bit
 	 * contexts, TEBs, PEB and modules, the address space below 4 GiB. */
 	int x86;
@@ -2255,6 +2268,17 @@ struct snap {
 	struct buf tok; u32 ntok; int have_tok; /* Token stream records */
 };
 
+/* Where the note on unreadable memory goes if there is one: after the -dc
+ * text, in its CommentStreamW, or else as a CommentStreamW of its own in a
+ * spare directory entry.  Room is kept at layout, filled at the end. */
+struct dump_note {
+	u32 rva;                   /* where the note's text starts (0: no room kept) */
+	u32 start;                 /* the stream's RVA: the -dc text, or the note */
+	u32 base;                  /* bytes of -dc text before the note, NUL left out */
+	size_t entry;              /* its directory entry's offset in the file */
+	int spare;                 /* the entry is the spare one: the header counts one more */
+};
+
 /* One dump being built: the snapshot, the plan, and the layout. */
 struct dump_state {
 	struct snap *s;
@@ -2272,6 +2296,11 @@ struct dump_state {
 	u32 *stack_rvas;
 	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
 	u64 unread;                /* bytes that could not be read, written as zeros */
+	u64 planned;               /* bytes of memory the dump takes (the ranges) */
+	int gone;                  /* the target vanished while it was read (dump_source_gone) */
+	size_t dir_off;            /* the stream directory in the buffer */
+	u32 nd;                    /* directory entries used */
+	struct dump_note note;     /* room for the unread-memory note (dump_reserve_note) */
 	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
 	struct pd_user_stream comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
 };
@@ -2286,15 +2315,24 @@ dump_add_string(struct buf *b, const wchar_t *s)
 	return (u32)off;
 }
 
-/* Ctrl+C, the named event, or (-at) the collection's deadline passed. */
+/* Ctrl+C, the named event, or (-at) the collection's deadline passed.
+ * The event is a system call: looked at every 20 ms at most. */
 static int
 dump_cancelled(const struct pd_dump_req *r)
 {
-	if (r->deadline > 0 && now_sec() > r->deadline) {
-		((struct pd_dump_req *)r)->timed_out = 1;
+	struct pd_dump_req *m = (struct pd_dump_req *)r;
+	double now = now_sec();
+	if (r->deadline > 0 && now > r->deadline) {
+		m->timed_out = 1;
 		return 1;
 	}
-	return r->cancel && *r->cancel;
+	if (r->cancel && *r->cancel)
+		return 1;
+	if (r->cancel_event && now - r->event_checked >= 0.02) {
+		m->event_checked = now;
+		return WaitForSingleObject(r->cancel_event, 0) == WAIT_OBJECT_0;
+	}
+	return 0;
 }
 
 /* ============================ Writer: Snapshot ========================== */
@@ -2315,6 +2353,7 @@ struct snap_ops {
 	void (*process)(struct snap *);     /* priority class, VM counters, integrity */
 	void (*handles)(struct snap *, int names);
 	void (*tokens)(struct snap *);
+	int (*gone)(struct snap *);         /* the source vanished while it was read */
 };
 
 /* Reads all of [addr, addr+n); 0, or -1 if any byte could not be read. */
@@ -2476,11 +2515,26 @@ live_thaw(struct snap *s)
 static u64
 live_read(struct snap *s, u64 addr, void *buf, size_t n)
 {
+	u64 lost, lo, hi;
 	if (addr + n < addr || addr + n - 1 > (u64)(ULONG_PTR)-1) {
 		memset(buf, 0, n);
 		return n;
 	}
-	return w32_read_fill(live_process(s), addr, buf, n);
+	lost = w32_read_fill(live_process(s), addr, buf, n);
+	if (s->fault_hi <= addr || s->fault_lo >= addr + n || lost)
+		return lost;
+	lo = s->fault_lo > addr ? s->fault_lo : addr; /* the test hook's bytes */
+	hi = s->fault_hi < addr + n ? s->fault_hi : addr + n;
+	memset((u8 *)buf + (lo - addr), 0, (size_t)(hi - lo));
+	return hi - lo;
+}
+
+/* The process exited (or was killed) after the freeze: what was read after
+ * that is zeros.  At EXIT_PROCESS (-t) it is ending by design. */
+static int
+live_gone(struct snap *s)
+{
+	return !s->at_exit && WaitForSingleObject(live_process(s), 0) == WAIT_OBJECT_0;
 }
 
 /* The memory map, VirtualQueryEx region by region (the x86 view ends at
@@ -4107,6 +4161,32 @@ put_comment_w(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	return dump_put_comment(d, b, dir, 1);
 }
 
+/* The note on memory that could not be read (dump_write_note) is known
+ * only once the memory is written; its room is kept now, inside 32-bit
+ * RVAs: right after the -dc text of CommentStreamW (the last stream
+ * written: the note extends it), or else with the spare directory entry.
+ * Triage dumps carry no text that was not asked for. */
+#define DUMP_NOTE_BYTES 512
+
+static void
+dump_reserve_note(struct dump_state *d, struct buf *b, const struct md_dir *dir, u32 nd, size_t dir_off)
+{
+	struct dump_note *n = &d->note;
+	memset(n, 0, sizeof *n);
+	if (d->mask & MDT_FILTERTRIAGE)
+		return;
+	if (nd && dir[nd - 1].type == MD_COMMENTW && dir[nd - 1].rva + dir[nd - 1].size == b->len) {
+		n->start = dir[nd - 1].rva;
+		n->base = dir[nd - 1].size - 2;
+		n->rva = n->start + n->base;
+		n->entry = dir_off + (nd - 1) * sizeof *dir;
+		buf_add(b, NULL, DUMP_NOTE_BYTES, 1);
+	} else {
+		n->rva = n->start = (u32)buf_add(b, NULL, DUMP_NOTE_BYTES, 4);
+		n->spare = 1; /* its entry comes after the memory list's (dump_layout) */
+	}
+}
+
 /* ============================ Writer: Memory ============================ */
 /* Which memory a dump holds (minidump-writer-spec.md section 1.4): ranges
  * added, clipped to readable regions, coalesced and cut; the plan of each
@@ -5161,7 +5241,7 @@ dump_plan(struct dump_state *d)
 static int
 dump_layout(struct dump_state *d, struct buf *b)
 {
-	struct md_dir dir[NSTREAMS + 1];
+	struct md_dir dir[NSTREAMS + 2]; /* + the memory list, + a spare for the note */
 	struct md_header hd;
 	size_t dir_off, i;
 	u32 nd = 0;
@@ -5183,8 +5263,10 @@ dump_layout(struct dump_state *d, struct buf *b)
 		else
 			d->dropped |= r->want;
 	}
+	dump_reserve_note(d, b, dir, nd, dir_off);
 	for (i = 0; i < (size_t)d->nrng; i++)
 		planned += d->rng[i].size;
+	d->planned = planned;
 	/* RVAs are 32-bit: a large custom selection goes to a Memory64List;
 	 * MiniPlus always does, as Full (rule 5 of the writer spec) */
 	d->full = (d->mask & MDT_FULLMEMORY) || planned > (7ULL << 29) || d->miniplus;
@@ -5195,7 +5277,11 @@ dump_layout(struct dump_state *d, struct buf *b)
 	if (w < 0 || b->oom)
 		return -1;
 	nd++;
+	if (d->note.spare)
+		d->note.entry = dir_off + nd * sizeof dir[0];
 	dump_patch_stacks(d, b);
+	d->dir_off = dir_off;
+	d->nd = nd;
 	hd.version = 0xA793;
 	hd.nstreams = nd;
 	hd.dir_rva = (u32)dir_off;
@@ -5212,6 +5298,15 @@ dump_layout(struct dump_state *d, struct buf *b)
  * queue), signature last, renamed into place only when complete; on any
  * failure the partial file is removed.  dump_write() is the writer's entry
  * point; -dbghelp hands the same request to the system's MiniDumpWriteDump. */
+
+/* Did the target vanish (killed, exited) after the freeze?  Remembered. */
+static int
+dump_source_gone(struct dump_state *d)
+{
+	if (!d->gone && d->s->ops->gone && d->s->ops->gone(d->s))
+		d->gone = 1;
+	return d->gone;
+}
 
 /* Double-buffered copy of target memory to the file: the worker thread
  * writes one buffer while the caller reads the next. */
@@ -5299,9 +5394,10 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 		wq_stop(&q);
 		return -1;
 	}
-	for (i = 0; i < d->nrng && !q.err; i++) {
+	for (i = 0; i < d->nrng && !q.err && !d->gone; i++) {
 		u64 a = d->rng[i].start, left = d->rng[i].size;
-		while (left && !q.err) {
+		while (left && !q.err && !d->gone) {
+			u64 lost;
 			int bi = k++ & 1;
 			DWORD n = left > WQ_CHUNK ? WQ_CHUNK : (DWORD)left;
 			if (dump_cancelled(d->req)) {
@@ -5309,13 +5405,15 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 				break;
 			}
 			WaitForSingleObject(q.done[bi], INFINITE);
-			d->unread += snap_read_fill(d->s, a, q.b[bi], n);
+			d->unread += lost = snap_read_fill(d->s, a, q.b[bi], n);
 			if (d->chunk_delay)
 				Sleep(d->chunk_delay);
 			q.len[bi] = n;
 			SetEvent(q.go[bi]);
 			a += n;
 			left -= n;
+			if (lost && dump_source_gone(d))
+				break; /* dump_judge says so */
 		}
 	}
 	wq_stop(&q);
@@ -5328,6 +5426,71 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 		warn("writing the dump:");
 	}
 	return -1;
+}
+
+/* Writes n bytes at offset off of the file.  0, or a Windows error. */
+static DWORD
+dump_write_at(HANDLE file, u64 off, const void *p, DWORD n)
+{
+	LARGE_INTEGER at = { .QuadPart = (LONGLONG)off };
+	if (!SetFilePointerEx(file, at, NULL, FILE_BEGIN))
+		return GetLastError();
+	return w32_write_all(file, p, n);
+}
+
+/* Share of the planned memory that may be unreadable in a dump that still
+ * counts (the man page, RELIABILITY): more, or a process that vanished
+ * while it was read, and there is no dump. */
+#define DUMP_UNREAD_MAX_PCT 1
+
+/* Is what was read a dump?  0, or -1 after one line naming the file. */
+static int
+dump_judge(struct dump_state *d)
+{
+	const char *path = u8s(d->req->path);
+	if (d->gone || dump_source_gone(d)) {
+		warn("no dump written to '%s': process %lu exited while it was being dumped", path, d->s->pid);
+		return -1;
+	}
+	if (d->unread && d->unread * 100 > d->planned * DUMP_UNREAD_MAX_PCT) {
+		warn("no dump written to '%s': %llu of %llu bytes of memory could not be read "
+		     "(more than %d%%)", path, d->unread, d->planned, DUMP_UNREAD_MAX_PCT);
+		return -1;
+	}
+	return 0;
+}
+
+/* The note that says how much memory could not be read, in the room
+ * dump_reserve_note kept: WinDbg shows it as the dump's comment.  0 or -1. */
+static int
+dump_write_note(struct dump_state *d, HANDLE file)
+{
+	struct dump_note *n = &d->note;
+	wchar_t text[DUMP_NOTE_BYTES / 2];
+	struct md_dir e;
+	DWORD err = 0;
+	int len;
+	if (!d->unread || !n->rva)
+		return 0;
+	len = swprintf(text, DUMP_NOTE_BYTES / 2, L"%lsprocdump.c: %llu of %llu bytes of memory could not be read; "
+	               L"they are zeros in this dump.", n->base ? L"\n" : L"", d->unread, d->planned);
+	if (len < 0)
+		return 0;
+	e.type = MD_COMMENTW;
+	e.size = n->base + (u32)(len + 1) * 2;
+	e.rva = n->start;
+	if ((err = dump_write_at(file, n->rva, text, (DWORD)(len + 1) * 2)) == 0 &&
+	    (err = dump_write_at(file, n->entry, &e, sizeof e)) == 0 && n->spare) {
+		u32 nd = d->nd + 1;
+		err = dump_write_at(file, offsetof(struct md_header, nstreams), &nd, 4);
+	}
+	if (err) {
+		SetLastError(err);
+		warn("writing the dump '%s':", u8s(d->req->path));
+		return -1;
+	}
+	vlog("%llu bytes could not be read and were written as zeros (noted in the dump)", d->unread);
+	return 0;
 }
 
 /* The signature, last: a file cut short is never taken for a dump. */
@@ -5368,10 +5531,8 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	}
 	if (d->full && dump_write_blob(d, file) < 0)
 		goto out;
-	if (dump_write_signature(file) < 0)
+	if (dump_judge(d) < 0 || dump_write_note(d, file) < 0 || dump_write_signature(file) < 0)
 		goto out;
-	if (d->unread)
-		vlog("%llu bytes could not be read and were written as zeros", d->unread);
 	res->bytes = b.len + d->blob_size;
 	rc = 0;
 out:
@@ -5472,9 +5633,24 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	return rc;
 }
 
+/* Test hook: PROCDUMP_TEST_UNREADABLE=<hex address>:<bytes> makes reads of
+ * that range fail, as memory that cannot be read would (Wine reads even
+ * PAGE_NOACCESS and decommitted pages, so the tests cannot make it so). */
+static void
+snap_test_fault(struct snap *s)
+{
+	wchar_t v[64], *e;
+	if (!w32_env_string(L"PROCDUMP_TEST_UNREADABLE", v, 64))
+		return;
+	s->fault_lo = wcstoull(v, &e, 16);
+	if (*e == L':')
+		s->fault_hi = s->fault_lo + wcstoull(e + 1, NULL, 10);
+}
+
 /* The live process, frozen by suspending its threads. */
 static const struct snap_ops snap_live = {
 	live_freeze, live_thaw, live_read, live_regions, live_threads, live_facts, live_handles, live_tokens,
+	live_gone,
 };
 
 static void
@@ -5487,6 +5663,7 @@ snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_r
 	s->pid = t->pid;
 	s->at_exit = req->ev && req->ev->at_exit;
 	s->ps = sizeof(void *);
+	snap_test_fault(s);
 #ifdef _WIN64
 	s->x86 = t->wow64 && !req->native_view;
 	s->wow_native = t->wow64 && req->native_view;
@@ -5529,6 +5706,18 @@ dump_create_temp(const wchar_t *path, wchar_t **tmp)
 	return f;
 }
 
+/* Durable before final: the data reaches the disk before the file takes
+ * its final name.  Test hook PROCDUMP_TEST_NO_FLUSH=1 leaves it out, for
+ * bench/durability.sh only.  0, or -1 after a message. */
+static int
+dump_flush(HANDLE file, const wchar_t *tmp)
+{
+	if (w32_env_number(L"PROCDUMP_TEST_NO_FLUSH") == 1 || FlushFileBuffers(file))
+		return 0;
+	warn("cannot flush '%s' to disk:", u8s(tmp));
+	return -1;
+}
+
 /* Writes one dump of target t as req says.  Returns 0, PD_EXIT_*, or
  * PD_TIMEOUT when -at cancelled the collection. */
 static int
@@ -5568,6 +5757,8 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	free(d.rng);
 	free(d.stack_rvas);
 	free(d.comment[0].buffer);
+	if (rc == 0 && dump_flush(file, tmp) < 0)
+		rc = PD_EXIT_WRITE;
 	CloseHandle(file);
 	if (rc == 0 && w32_rename(tmp, req->path, req->overwrite) < 0)
 		rc = PD_EXIT_WRITE;
@@ -5972,6 +6163,7 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	rq.native_view = cfg->x64;
 	rq.callback = type == PD_CALLBACK ? r->callback : NULL;
 	rq.cancel = &g.cancel;
+	rq.cancel_event = r->named;
 	rq.deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
 	rq.on_plan = run_on_plan;
 	rq.ctx = &num;

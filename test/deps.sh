@@ -20,6 +20,7 @@ command -v npm >/dev/null 2>&1 || need="$need npm"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v file >/dev/null 2>&1 || need="$need file"
 command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
+command -v strace >/dev/null 2>&1 || need="$need strace"
 if [ -n "$need" ]; then
 	echo "deps: installing$need"
 	# a package list that fails to download (seen: bookworm-security's i386

@@ -723,23 +723,168 @@ writer_target_keeps_running() {
 }
 t 'writer: the target runs on, unsuspended; no temporary file left' writer_target_keeps_running
 
+# slow_dump NAME ARGS...: a -ma of the wr target slowed to 200 ms per 4 MiB
+# chunk, in the background; returns once it is writing (a .tmp exists).
+slow_dump() {
+	wr_setup
+	_sd=$1
+	shift
+	rm -rf "$O/$_sd" "$O/$_sd.raw" # the last run's output would satisfy wait_for
+	mkdir -p "$O/$_sd"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg "$_sd" -ma "$@" "$(field wr pid)" "$(wpath "$O/$_sd/c.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/$_sd.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/$_sd.raw")"
+	ls "$O/$_sd" | grep -q '\.tmp$' || fail "no temporary file while writing: $(ls "$O/$_sd") $(cat "$O/$_sd.raw")"
+}
+
+# The three ways to cancel (Ctrl+C, -cancel PID, the event ProcDump-PID
+# that any program may set) stop a dump being written the same way.
+cancel_by() {
+	case $1 in
+	ctrlc) kill -INT "$(cat "$O/wc.pdpid")" ;;
+	pid) pd -cancel "$(field wr pid)"; expect_rc 0 ;;
+	event)
+		$WINE "$T/setevent.exe" "ProcDump-$(field wr pid)" >"$O/wc.set" 2>&1 || true
+		grep -q '^set ' "$O/wc.set" || fail "setevent: $(cat "$O/wc.set")" ;;
+	esac
+}
 writer_cancel_mid_dump() {
 	[ $native = 1 ] && skip "Ctrl+C is sent with kill -INT under Wine"
-	wr_setup
-	mkdir -p "$O/wc"
-	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
-	pd_bg wc -ma "$(field wr pid)" "$(wpath "$O/wc/c.dmp")"
-	unset PROCDUMP_TEST_CHUNK_DELAY_MS
-	wait_for "$O/wc.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/wc.raw")"
-	ls "$O/wc" | grep -q '\.tmp$' || fail "no temporary file while writing: $(ls "$O/wc")"
-	kill -INT "$(cat "$O/wc.pdpid")"
-	pd_join wc 30
-	expect_rc 1
-	expect_out 'dump cancelled'
-	[ -z "$(ls "$O/wc")" ] || fail "files left behind: $(ls "$O/wc")"
-	alive wr || fail "the target was left suspended"
+	for how in ctrlc pid event; do
+		echo "cancel by $how"
+		slow_dump wc
+		cancel_by $how
+		pd_join wc 30
+		expect_rc 1
+		expect_out 'dump cancelled'
+		expect_out 'Dump count not reached'
+		[ -z "$(ls "$O/wc")" ] || fail "cancel by $how: files left behind: $(ls "$O/wc")"
+		alive wr || fail "cancel by $how: the target was left suspended"
+	done
 }
-t 'writer: Ctrl+C mid-dump removes the partial file and resumes the target, exit 1' writer_cancel_mid_dump
+t 'writer: Ctrl+C, -cancel PID and the event ProcDump-PID each stop a dump mid-write: no file, target resumed, exit 1' writer_cancel_mid_dump
+
+# A target killed while its dump is written (the rest would be zeros): no
+# dump, one line naming the file and the cause, exit 4.
+writer_target_killed_mid_dump() {
+	start_target wk "$T/target.exe" 1 64
+	mkdir -p "$O/wk"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg wk -ma "$(field wk pid)" "$(wpath "$O/wk/k.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/wk.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/wk.raw")"
+	kill -KILL "$(upid wk)"
+	pd_join wk 30
+	expect_rc 4
+	[ "$(grep -c '^procdump: ' "$O/pd.out")" = 1 ] || fail "want one error line: $(cat "$O/pd.out")"
+	expect_out "no dump written to '.*k.dmp': process $(field wk pid) exited while it was being dumped"
+	expect_out 'Dump 1 failed'
+	! grep -q 'complete' "$O/pd.out" || fail "reported complete"
+	[ -z "$(ls "$O/wk")" ] || fail "files left behind: $(ls "$O/wk")"
+}
+t 'writer: the target killed mid-dump: no dump, one line naming the file, exit 4' writer_target_killed_mid_dump
+
+# comment_w YAML: the text of the CommentStreamW obj2yaml shows (ASCII),
+# a line for each NUL-ended string
+comment_w() {
+	grep -A1 'Type: *CommentW' "$1" | sed -n "s/.*Content: *'\{0,1\}\([0-9A-F]*\).*/\1/p" |
+		awk '{ for (i = 1; i + 3 <= length($0); i += 4) {
+			v = (index("0123456789ABCDEF", substr($0, i, 1)) - 1) * 16 + index("0123456789ABCDEF", substr($0, i + 1, 1)) - 1
+			printf (v == 0 || v == 10) ? "\n" : "%c", v } }' | sed '/^$/d'
+}
+
+# Memory that cannot be read (Wine reads any page, so a test hook fails the
+# reads of a range, at the snapshot seam): up to 1 % of the planned bytes,
+# the dump is written and says so in its comment, after the -dc text; more,
+# and there is no dump (exit 4).
+writer_unreadable_memory() {
+	wr_setup
+	mkdir -p "$O/wu"
+	m=$(field wr marker)
+	PROCDUMP_TEST_UNREADABLE="$m:65536" pd -ma -dc 'my comment' "$(field wr pid)" "$(wpath "$O/wu/a.dmp")"
+	expect_rc 0
+	yaml "$O/wu/a.dmp" "$O/wu/a.yaml"
+	comment_w "$O/wu/a.yaml" >"$O/wu/a.txt"
+	[ "$(sed -n 1p "$O/wu/a.txt")" = 'my comment' ] || fail "the -dc text is not first: $(cat "$O/wu/a.txt")"
+	grep -q '^procdump.c: 65536 of [0-9]* bytes of memory could not be read; they are zeros in this dump.$' \
+		"$O/wu/a.txt" || fail "no note in CommentStreamW: $(cat "$O/wu/a.txt")"
+	[ "$(read16 "$O/wu/a.dmp" "0x$m" "$O/wu/a.r16")" = 00000000000000000000000000000000 ] ||
+		fail "the unreadable bytes at 0x$m are not zeros: $(cat "$O/wu/a.r16")"
+	# without -dc the note is a CommentStreamW of its own; Breakpad sees it
+	st=$(field wr stack)
+	PROCDUMP_TEST_UNREADABLE="$st:16" pd -mm "$(field wr pid)" "$(wpath "$O/wu/b.dmp")"
+	expect_rc 0
+	yaml "$O/wu/b.dmp" "$O/wu/b.yaml"
+	comment_w "$O/wu/b.yaml" | grep -q '^procdump.c: 16 of [0-9]* bytes of memory could not be read' ||
+		fail "no note without -dc: $(comment_w "$O/wu/b.yaml")"
+	! grep -q 'Type: *CommentA' "$O/wu/b.yaml" || fail "a CommentStreamA appeared without -dc"
+	need_bp
+	bp_dump "$O/wu/b.dmp" "$O/wu/b.bp" "$O/wu/b.bperr"
+	grep -q 'MD_COMMENT_STREAM_W' "$O/wu/b.bp" || fail "Breakpad sees no CommentStreamW"
+	[ "$(read16 "$O/wu/b.dmp" "0x$st" "$O/wu/b.r16")" = 00000000000000000000000000000000 ] ||
+		fail "the unreadable stack bytes at 0x$st are not zeros: $(cat "$O/wu/b.r16")"
+	# a dump read whole has no note
+	grep -q 'Type: *CommentW' "$O/wr/mini.yaml" && fail "a note in a dump read whole"
+	# more than 1 %: no dump
+	PROCDUMP_TEST_UNREADABLE="$m:4194304" pd -ma "$(field wr pid)" "$(wpath "$O/wu/c.dmp")"
+	expect_rc 4
+	expect_err_one_line
+	expect_err "no dump written to '.*c.dmp': 4194304 of [0-9]* bytes of memory could not be read (more than 1%)"
+	[ ! -e "$O/wu/c.dmp" ] && ! ls "$O/wu" | grep -q tmp || fail "files left: $(ls "$O/wu")"
+	alive wr || fail "the target stopped"
+}
+t 'writer: unreadable memory up to 1% is noted in CommentStreamW (after -dc); more is no dump, exit 4' writer_unreadable_memory
+
+# wineserver_pid: the wineserver of $WINEPREFIX (its folder is named after
+# the prefix's device and inode)
+wineserver_pid() {
+	_sd=$(printf 'server-%x-%x' $(stat -c '%d %i' "$WINEPREFIX"))
+	for _p in $(pgrep -x wineserver64; pgrep -x wineserver); do
+		case "$(readlink "/proc/$_p/cwd")" in */"$_sd") echo "$_p"; return 0 ;; esac
+	done
+	return 1
+}
+# Durable before final: the data is flushed (fsync, by procdump's process
+# under Wine) before the temporary file is renamed to its final name (by
+# the wineserver); one strace watches each, with times.
+# PROCDUMP_TEST_NO_FLUSH=1 (the bench's baseline) shows that the check can fail.
+traced() { awk '/^TracerPid:/ { exit !($2 != 0) }' "/proc/$1/status"; }
+flush_order() { # flush_order PDLOG WSLOG FINAL: flush-rename if an fsync precedes the rename to FINAL
+	_r=$(awk -v f="$3" '/rename/ && index($0, f "\"") { print $1; exit }' "$2")
+	_f=$(awk '/fsync\(|fdatasync\(/ { print $2; exit }' "$1")
+	[ -n "$_r" ] || { echo no-rename; return; }
+	[ -n "$_f" ] && awk -v f="$_f" -v r="$_r" 'BEGIN { exit !(f < r) }' && echo flush-rename || echo rename-only
+}
+writer_durable_before_final() {
+	[ $native = 1 ] && skip "strace of Wine's processes"
+	command -v strace >/dev/null || fail "strace is missing (make deps installs it)"
+	wr_setup
+	ws=$(wineserver_pid) || fail "no wineserver for $WINEPREFIX"
+	mkdir -p "$O/wf"
+	: >"$O/wf/order"
+	for k in flush noflush; do
+		rm -f "$O/wf/$k.dmp"
+		strace -qq -ttt -e trace=rename,renameat,renameat2 -o "$O/wf/$k.ws" -p "$ws" &
+		sp=$!
+		_end=$(($(date +%s) + 10))
+		until traced "$ws"; do
+			[ "$(date +%s)" -lt $_end ] || { kill $sp; fail "strace did not attach to the wineserver"; }
+			sleep 0.05
+		done
+		[ $k = noflush ] && export PROCDUMP_TEST_NO_FLUSH=1
+		timeout 120 strace -f -qq -ttt -e trace=fsync,fdatasync -o "$O/wf/$k.pd" \
+			$WINE "$PD" -mm "$(field wr pid)" "$(wpath "$O/wf/$k.dmp")" >"$O/wf/$k.out" 2>&1 || true
+		unset PROCDUMP_TEST_NO_FLUSH
+		kill $sp
+		wait $sp 2>/dev/null || true
+		[ -s "$O/wf/$k.dmp" ] || fail "-mm wrote no $k.dmp: $(cat "$O/wf/$k.out")"
+		echo "$k $(flush_order "$O/wf/$k.pd" "$O/wf/$k.ws" "$k.dmp")" >>"$O/wf/order"
+	done
+	grep -q '^flush flush-rename$' "$O/wf/order" || fail "no flush before the rename: $(cat "$O/wf/order")"
+	grep -q '^noflush rename-only$' "$O/wf/order" || fail "the check cannot fail: $(cat "$O/wf/order")"
+}
+t 'writer: the dump is flushed to disk before it takes its final name (strace)' writer_durable_before_final
 
 # load.exe gostack: a thread runs on a 256 KiB heap block, as a goroutine
 # does (its stack pointer outside the TEB's StackLimit..StackBase), 20 KiB
