@@ -190,3 +190,14 @@ disk_holes() {
 	stop_target dz
 }
 t 'disk: -ma writes zero pages as holes; readers still read the zeros and the marker' disk_holes
+
+disk_bad_values() {
+	for a in "-minfree -1" "-minfree 1099511627777" "-minfree x" "-keep 0" "-keep -3"; do
+		# shellcheck disable=SC2086 # $a is the switch and its value
+		pd -mm $a 1234
+		expect_rc 2
+		expect_err_one_line
+		expect_err "^procdump: ${a%% *}: "
+	done
+}
+t 'disk: -minfree and -keep out of range are refused with one line naming the switch (exit 2)' disk_bad_values
