@@ -2448,9 +2448,7 @@ struct dump_state {
 	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
 	u64 unread;                /* bytes that could not be read, written as zeros */
 	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
-	wchar_t *dir;              /* the dump's folder, for the free-space checks */
-	u64 floor;                 /* bytes that must stay free on its volume; 0 = no guard */
-	int holes;                 /* zero pages of the blob are skipped (a sparse file) */
+	u64 floor;                 /* bytes that must stay free on its volume (-minfree); 0 = no guard */
 	struct pd_user_stream comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
 };
 
