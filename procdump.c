@@ -59,6 +59,9 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <tlhelp32.h>
+#include <winioctl.h>  /* FSCTL_SET_SPARSE */
+#include <aclapi.h>    /* GetSecurityInfo */
+#include <sddl.h>      /* ConvertSecurityDescriptorToStringSecurityDescriptorW */
 #include <dbghelp.h>   /* types only (MINIDUMP_CALLBACK_*): dbghelp.dll is loaded at run time */
 #include <stddef.h>
 #include <stdint.h>
@@ -100,6 +103,8 @@
 #define PD_EXIT_WRITE    4
 /* internal, never an exit code: a collection cancelled by -at; the run goes on */
 #define PD_TIMEOUT       100
+/* internal: a dump refused or stopped at the free-space floor (-minfree); a series goes on */
+#define PD_NOSPACE       101
 
 typedef unsigned long long u64;
 typedef unsigned int u32;
@@ -129,6 +134,9 @@ struct pd_config {
 	wchar_t *dc;            /* dump comment */
 	int o, r, r_n, a, wer, x64, w, k, v, accepteula, help;
 	int dbghelp;            /* -dbghelp: system MiniDumpWriteDump */
+	long long minfree;      /* -minfree MB to keep free; PD_UNSET = the default floor, 0 = no guard */
+	long long keep;         /* -keep N dumps of the process in the folder; PD_UNSET = all */
+	int inheritacl;         /* -inheritacl: the folder's inherited ACL, not a protected one */
 	wchar_t *y;             /* hidden -y activation id */
 	long long at;           /* -at seconds; PD_UNSET = not given */
 	wchar_t *x_folder, *x_image, **x_args;  /* -x folder image args... */
@@ -936,14 +944,79 @@ w32_rename(const wchar_t *from, const wchar_t *to, int overwrite)
 	return -1;
 }
 
-/* WriteFile of all n bytes; 0, or the Windows error code. */
+/* WriteFile of all n bytes; 0, or the Windows error code.  A short write
+ * is retried for the rest: Wine reports a disk that fills mid-write as
+ * success with fewer bytes (write(2) does), and only the next call fails
+ * with the true cause, ERROR_DISK_FULL; GetLastError after the short
+ * success would be a stale code. */
 static DWORD
 w32_write_all(HANDLE f, const void *p, DWORD n)
 {
-	DWORD put = 0;
-	if (WriteFile(f, p, n, &put, NULL) && put == n)
-		return 0;
-	return GetLastError() ? GetLastError() : ERROR_WRITE_FAULT;
+	const u8 *b = p;
+	while (n) {
+		DWORD put = 0;
+		SetLastError(0);
+		if (!WriteFile(f, b, n, &put, NULL))
+			return GetLastError() ? GetLastError() : ERROR_WRITE_FAULT;
+		if (!put)
+			return ERROR_WRITE_FAULT; /* success with nothing written: no cause to name */
+		b += put;
+		n -= put;
+	}
+	return 0;
+}
+
+/* n bytes at offset off of file f.  0, or -1 (short file, read error). */
+static int
+w32_read_at(HANDLE f, u64 off, void *p, DWORD n)
+{
+	LARGE_INTEGER o = { .QuadPart = (LONGLONG)off };
+	DWORD got = 0;
+	return SetFilePointerEx(f, o, NULL, FILE_BEGIN) && ReadFile(f, p, n, &got, NULL) && got == n ? 0 : -1;
+}
+
+/* Moves the file pointer n bytes forward without writing: the bytes
+ * between read as zeros, and on a sparse file (or a Linux filesystem under
+ * Wine) take no space.  0, or the Windows error code. */
+static DWORD
+w32_skip(HANDLE f, u64 n)
+{
+	LARGE_INTEGER d = { .QuadPart = (LONGLONG)n };
+	return SetFilePointerEx(f, d, NULL, FILE_CURRENT) ? 0 : GetLastError();
+}
+
+/* Ends the file at the file pointer (after a skipped tail).  0, or the
+ * Windows error code. */
+static DWORD
+w32_end_here(HANDLE f)
+{
+	return SetEndOfFile(f) ? 0 : GetLastError();
+}
+
+/* Marks a file sparse (FSCTL_SET_SPARSE), so that NTFS keeps skipped
+ * ranges as holes; without it NTFS fills them with zeros on disk, which is
+ * still correct.  0, or -1 where the filesystem has no sparse files (FAT,
+ * some network shares): nothing to report. */
+static int
+w32_set_sparse(HANDLE f)
+{
+	DWORD got = 0;
+	return DeviceIoControl(f, FSCTL_SET_SPARSE, NULL, 0, NULL, 0, &got, NULL) ? 0 : -1;
+}
+
+/* Free and total bytes of the volume of folder dir (the caller's free
+ * space, with quotas).  0, or -1 after a message. */
+static int
+w32_disk_space(const wchar_t *dir, u64 *avail, u64 *total)
+{
+	ULARGE_INTEGER a, t;
+	if (!GetDiskFreeSpaceExW(dir, &a, &t, NULL)) {
+		warn("cannot read the free space of '%s':", u8s(dir));
+		return -1;
+	}
+	*avail = a.QuadPart;
+	*total = t.QuadPart;
+	return 0;
 }
 
 /* GetTokenInformation into a malloc'd buffer (free() it); NULL if the
@@ -963,6 +1036,91 @@ w32_token_info(HANDLE tok, TOKEN_INFORMATION_CLASS c, DWORD *len)
 	}
 	*len = need;
 	return p;
+}
+
+/* The security attributes of a new dump file: a protected DACL (nothing
+ * inherited from the folder, which often grants Users read) giving full
+ * control to the current user (the token's user SID), Administrators and
+ * SYSTEM only.  Dumps hold the target's secrets.  The caller keeps a alive
+ * while it creates files with a->sa.  0, or -1 after a message. */
+struct w32_acl {
+	SECURITY_ATTRIBUTES sa;
+	SECURITY_DESCRIPTOR sd;
+	u8 *user;                  /* TOKEN_USER, malloc'd */
+	union { ACL acl; u8 b[3 * (sizeof(ACCESS_ALLOWED_ACE) + SECURITY_MAX_SID_SIZE)]; } dacl;
+};
+
+static int
+w32_private_acl(struct w32_acl *a)
+{
+	u8 admins[SECURITY_MAX_SID_SIZE], sys[SECURITY_MAX_SID_SIZE];
+	DWORD na = sizeof admins, ns = sizeof sys, len;
+	HANDLE tok;
+	memset(a, 0, sizeof *a);
+	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok)) {
+		warn("cannot build the dump's ACL: OpenProcessToken:");
+		return -1;
+	}
+	a->user = w32_token_info(tok, TokenUser, &len);
+	CloseHandle(tok);
+	if (!a->user) {
+		warn("cannot build the dump's ACL: the user SID of this process:");
+		return -1;
+	}
+	if (!CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, admins, &na) ||
+	    !CreateWellKnownSid(WinLocalSystemSid, NULL, sys, &ns) ||
+	    !InitializeAcl(&a->dacl.acl, sizeof a->dacl, ACL_REVISION) ||
+	    !AddAccessAllowedAce(&a->dacl.acl, ACL_REVISION, FILE_ALL_ACCESS, ((TOKEN_USER *)a->user)->User.Sid) ||
+	    !AddAccessAllowedAce(&a->dacl.acl, ACL_REVISION, FILE_ALL_ACCESS, admins) ||
+	    !AddAccessAllowedAce(&a->dacl.acl, ACL_REVISION, FILE_ALL_ACCESS, sys) ||
+	    !InitializeSecurityDescriptor(&a->sd, SECURITY_DESCRIPTOR_REVISION) ||
+	    !SetSecurityDescriptorDacl(&a->sd, TRUE, &a->dacl.acl, FALSE) ||
+	    !SetSecurityDescriptorControl(&a->sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED)) {
+		warn("cannot build the dump's ACL:");
+		free(a->user);
+		a->user = NULL;
+		return -1;
+	}
+	a->sa.nLength = sizeof a->sa;
+	a->sa.lpSecurityDescriptor = &a->sd;
+	a->sa.bInheritHandle = FALSE;
+	return 0;
+}
+
+/* The DACL of sd (with its protected flag) as SDDL, e.g. D:P(A;;FA;;;SY),
+ * malloc'd UTF-8; NULL if it cannot be converted. */
+static char *
+w32_dacl_text(PSECURITY_DESCRIPTOR sd)
+{
+	wchar_t *w = NULL;
+	char *r;
+	if (!ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &w,
+	                                                         NULL))
+		return NULL;
+	r = strdup(u8s(w));
+	LocalFree(w);
+	return r;
+}
+
+/* The DACL an open file has, read back through GetSecurityInfo, as SDDL
+ * (malloc'd); NULL if the file system does not say. */
+static char *
+w32_file_dacl_text(HANDLE f)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	char *r;
+	if (GetSecurityInfo(f, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, NULL, NULL, &sd))
+		return NULL;
+	r = w32_dacl_text(sd);
+	LocalFree(sd);
+	return r;
+}
+
+static void
+w32_acl_free(struct w32_acl *a)
+{
+	free(a->user);
+	a->user = NULL;
 }
 
 /* A thread's description (Windows 10 1607+, Wine), or NULL. */
@@ -1243,6 +1401,9 @@ static const struct opt opts[] = {
 	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, U },
 	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
 	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
+	{ L"minfree", OPT_INT, CO(minfree), 0, "<MB>", "Free space (MB) every dump must leave on its volume (default: the larger of 1 GB and 5%; 0: no check).", OF_INSTALL, SYN_LINE, U },
+	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, U },
+	{ L"inheritacl", OPT_FLAG, CO(inheritacl), 0, NULL, "Give dumps the folder's inherited ACL instead of owner, Administrators and SYSTEM only.", OF_INSTALL, SYN_SAME, U },
 	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
@@ -1704,6 +1865,17 @@ args_check_values(const struct pd_config *cfg)
 	return 0;
 }
 
+/* -minfree and -keep out of range.  0 or PD_EXIT_USAGE. */
+static int
+args_check_disk(const struct pd_config *cfg)
+{
+	if (GIVEN(cfg, minfree) && (cfg->minfree < 0 || cfg->minfree > (1LL << 40)))
+		return args_fail("-minfree: free space must be 0 to %lld MB, not %lld", 1LL << 40, cfg->minfree);
+	if (GIVEN(cfg, keep) && (cfg->keep < 1 || cfg->keep > 100000))
+		return args_fail("-keep: the dump count must be 1 to 100000, not %lld", cfg->keep);
+	return 0;
+}
+
 /* Switches that exclude each other.  0 or PD_EXIT_USAGE. */
 static int
 args_check_exclusive(const struct pd_config *cfg)
@@ -1790,7 +1962,7 @@ args_validate(struct pd_config *cfg)
 	if (cfg->help)
 		return 0;
 	if ((rc = args_check_counts(cfg)) || (rc = args_check_exclusive(cfg)) || (rc = args_check_values(cfg)) ||
-	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)))
+	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)) || (rc = args_check_disk(cfg)))
 		return rc;
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].kind == OPT_INT && !cfg->given[i] && opts[i].dflt != PD_UNSET)
@@ -2173,6 +2345,9 @@ struct pd_dump_req {
 	int timed_out;             /* set by the writer when the deadline passed */
 	int dbghelp;               /* -dbghelp: the system's MiniDumpWriteDump */
 	int native_view;           /* -64: a WOW64 target's 64-bit view, not its x86 one */
+	long long minfree_mb;      /* -minfree: MB that must stay free; PD_UNSET = default, 0 = no guard */
+	int inherit_acl;           /* -inheritacl: no protected DACL of our own */
+	int no_space;              /* set by the writer: refused or stopped at the free-space floor */
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
 	void *callback_param;
 	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
@@ -2302,6 +2477,7 @@ struct dump_state {
 	u32 nd;                    /* directory entries used */
 	struct dump_note note;     /* room for the unread-memory note (dump_reserve_note) */
 	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
+	u64 floor;                 /* bytes that must stay free on its volume (-minfree); 0 = no guard */
 	struct pd_user_stream comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
 };
 
@@ -5315,11 +5491,59 @@ struct wq {
 	HANDLE go[2], done[2], thread;
 	u8 *b[2];
 	DWORD len[2];
+	int holes;                 /* runs of zero pages are skipped, not written */
 	volatile LONG err;
 	volatile LONG quit;
 };
 
 #define WQ_CHUNK (4u << 20)
+#define WQ_PAGE 4096u          /* the unit of holes */
+#define WQ_GUARD_EVERY 4       /* chunks between two free-space checks (16 MiB) */
+
+/* The length of the page at off of an n-byte buffer. */
+static DWORD
+wq_page_len(DWORD n, DWORD off)
+{
+	return n - off < WQ_PAGE ? n - off : WQ_PAGE;
+}
+
+static int
+wq_zero(const u8 *p, DWORD n)
+{
+	DWORD i;
+	for (i = 0; i + 8 <= n; i += 8) {
+		u64 w;
+		memcpy(&w, p + i, 8);
+		if (w)
+			return 0;
+	}
+	for (; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/* One buffer to the file: with holes, each run of zero pages is skipped
+ * (the file pointer moves on) and each other run written.  0, or the
+ * Windows error code. */
+static DWORD
+wq_put(struct wq *q, const u8 *p, DWORD n)
+{
+	DWORD off = 0, e;
+	if (!q->holes)
+		return w32_write_all(q->file, p, n);
+	while (off < n) {
+		DWORD start = off;
+		int zero = wq_zero(p + off, wq_page_len(n, off));
+		do
+			off += wq_page_len(n, off);
+		while (off < n && wq_zero(p + off, wq_page_len(n, off)) == zero);
+		e = zero ? w32_skip(q->file, off - start) : w32_write_all(q->file, p + start, off - start);
+		if (e)
+			return e;
+	}
+	return 0;
+}
 
 static DWORD WINAPI
 wq_worker(void *arg)
@@ -5332,7 +5556,7 @@ wq_worker(void *arg)
 		WaitForSingleObject(q->go[i], INFINITE);
 		if (q->quit)
 			return 0;
-		if (!q->err && (e = w32_write_all(q->file, q->b[i], q->len[i])))
+		if (!q->err && (e = wq_put(q, q->b[i], q->len[i])))
 			q->err = (LONG)e;
 		SetEvent(q->done[i]);
 	}
@@ -5381,27 +5605,139 @@ wq_stop(struct wq *q)
 	}
 }
 
+/* A write to the dump failed: one line naming the file and the cause
+ * (ERROR_DISK_FULL, "There is not enough space on the disk", when the
+ * volume filled). */
+static void
+dump_write_error(const struct dump_state *d, DWORD e)
+{
+	SetLastError(e);
+	warn("cannot write '%s':", u8s(d->req->path));
+}
+
+/* Test hook: PROCDUMP_TEST_NO_HOLES=1 writes zero pages as bytes (for
+ * bench/holes.sh's comparison). */
+static int
+dump_holes_wanted(void)
+{
+	return !w32_env_number(L"PROCDUMP_TEST_NO_HOLES");
+}
+
+/* The folder of a dump path, with its trailing separator (what
+ * GetDiskFreeSpaceExW takes); "." for a bare name.  NULL if out of memory. */
+static wchar_t *
+dump_folder(const wchar_t *path)
+{
+	const wchar_t *a = wcsrchr(path, L'\\'), *b = wcsrchr(path, L'/');
+	const wchar_t *end = a > b ? a : b;
+	wchar_t *r;
+	if (!end)
+		return wdup(L".");
+	if (!(r = malloc(((size_t)(end - path) + 2) * sizeof *r)))
+		return NULL;
+	wmemcpy(r, path, (size_t)(end - path) + 1);
+	r[end - path + 1] = 0;
+	return r;
+}
+
+/* The free space of the dump's volume, and the floor to keep free: -minfree
+ * MB, or by default the larger of 1 GiB and 5 % of the volume.  0, or -1
+ * when there is no guard (-minfree 0) or the volume does not say (after a
+ * message: the dump goes on unguarded rather than fail for it). */
+static int
+dump_guard_space(const struct dump_state *d, u64 *avail, u64 *floor, wchar_t **dir)
+{
+	long long mb = d->req->minfree_mb;
+	u64 total;
+	*dir = NULL;
+	if (mb == 0 || !(*dir = dump_folder(d->req->path)))
+		return -1;
+	if (w32_disk_space(*dir, avail, &total) < 0) {
+		vlog("no free-space check for this dump");
+		return -1;
+	}
+	if (mb != PD_UNSET)
+		*floor = (u64)mb << 20;
+	else
+		*floor = total / 20 > (1ull << 30) ? total / 20 : 1ull << 30;
+	return 0;
+}
+
+static u64
+dump_mb(u64 bytes)
+{
+	return (bytes + (1 << 20) - 1) >> 20;
+}
+
+/* Before writing: refuses a dump whose estimated size would leave less
+ * than the floor free on its volume.  The estimate is the file's size; its
+ * holes may make it take less.  0, or -1 after one line (req->no_space). */
+static int
+dump_guard_before(struct dump_state *d, u64 estimate)
+{
+	u64 avail = 0, floor = 0;
+	wchar_t *dir;
+	int rc = 0;
+	if (dump_guard_space(d, &avail, &floor, &dir) == 0) {
+		d->floor = floor;
+		if (avail < floor || avail - floor < estimate) {
+			warn("not enough free space for '%s': the dump needs about %llu MB, '%s' has %llu MB free "
+			     "and %llu MB must stay free (-minfree)", u8s(d->req->path), dump_mb(estimate), u8s(dir),
+			     avail >> 20, floor >> 20);
+			((struct pd_dump_req *)d->req)->no_space = 1;
+			rc = -1;
+		}
+	}
+	free(dir);
+	return rc;
+}
+
+/* While writing: stops when the volume's free space fell to the floor
+ * (another writer filled it).  0, or -1 after one line (req->no_space). */
+static int
+dump_guard_during(struct dump_state *d)
+{
+	u64 avail = 0, floor = 0;
+	wchar_t *dir = NULL;
+	int rc = 0;
+	if (d->floor && dump_guard_space(d, &avail, &floor, &dir) == 0 && avail < floor) {
+		warn("stopped writing '%s': '%s' has %llu MB free, below the %llu MB that must stay free (-minfree)",
+		     u8s(d->req->path), u8s(dir), avail >> 20, floor >> 20);
+		((struct pd_dump_req *)d->req)->no_space = 1;
+		rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
 /* The Memory64 blob: every range in order, in 4 MiB chunks, reading the
- * next while the worker writes the last.  0 or -1 (after a message; a
- * cancellation by -at is reported by the caller). */
+ * next while the worker writes the last; zero pages become holes, and the
+ * free space is checked every WQ_GUARD_EVERY chunks.  0 or -1 (after a
+ * message; a cancellation by -at is reported by the caller). */
 static int
 dump_write_blob(struct dump_state *d, HANDLE file)
 {
 	struct wq q;
 	unsigned k = 0;
-	int i;
+	int i, low = 0;
 	if (wq_start(&q, file) < 0) {
 		wq_stop(&q);
 		return -1;
 	}
+	q.holes = dump_holes_wanted();
 	for (i = 0; i < d->nrng && !q.err && !d->gone; i++) {
 		u64 a = d->rng[i].start, left = d->rng[i].size;
 		while (left && !q.err && !d->gone) {
 			u64 lost;
-			int bi = k++ & 1;
+			int bi = k & 1;
 			DWORD n = left > WQ_CHUNK ? WQ_CHUNK : (DWORD)left;
 			if (dump_cancelled(d->req)) {
 				q.err = ERROR_CANCELLED;
+				break;
+			}
+			if (k++ % WQ_GUARD_EVERY == WQ_GUARD_EVERY - 1 && dump_guard_during(d) < 0) {
+				q.err = ERROR_DISK_FULL;
+				low = 1;
 				break;
 			}
 			WaitForSingleObject(q.done[bi], INFINITE);
@@ -5417,14 +5753,14 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 		}
 	}
 	wq_stop(&q);
+	if (!q.err && q.holes) /* a skipped tail: the file ends after it */
+		q.err = (LONG)w32_end_here(file);
 	if (!q.err)
 		return 0;
 	if (q.err == ERROR_CANCELLED && !d->req->timed_out)
 		warn("dump cancelled");
-	else if (q.err != ERROR_CANCELLED) {
-		SetLastError((DWORD)q.err);
-		warn("writing the dump:");
-	}
+	else if (q.err != ERROR_CANCELLED && !low)
+		dump_write_error(d, (DWORD)q.err);
 	return -1;
 }
 
@@ -5509,6 +5845,118 @@ dump_write_signature(HANDLE file)
 	return 0;
 }
 
+/* ---- -keep: after each dump, at most N dumps of the process in its
+ * folder.  A file counts only when procdump.c wrote it: its name is one of
+ * the default names (PROCESSNAME_YYMMDD_HHMMSS.dmp, or with -2, -3...) and
+ * it is a complete minidump whose MiscInfo build string (DbgBldStr) says
+ * procdump.c; any other file, even with such a name, is never removed. */
+
+/* name (without folder) is PROC_DDDDDD_DDDDDD.dmp or PROC_DDDDDD_DDDDDD-N.dmp. */
+static int
+dump_name_ours(const wchar_t *name, const wchar_t *proc)
+{
+	size_t n = wcslen(proc), i;
+	if (_wcsnicmp(name, proc, n) || name[n] != L'_')
+		return 0;
+	name += n + 1;
+	for (i = 0; i < 13; i++)
+		if (i == 6 ? name[i] != L'_' : !iswdigit(name[i]))
+			return 0;
+	name += 13;
+	if (*name == L'-' && iswdigit(name[1]))
+		for (name++; iswdigit(*name); name++)
+			;
+	return !_wcsicmp(name, L".dmp");
+}
+
+/* The file is a complete minidump that procdump.c wrote (MDMP signature,
+ * written last, and "procdump.c." in MiscInfo's DbgBldStr). */
+static int
+dump_file_ours(const wchar_t *path)
+{
+	static const wchar_t mark[] = L"procdump.c.";
+	u32 h[4], e[3], i;
+	wchar_t bld[sizeof mark / sizeof mark[0] - 1];
+	int ours = 0;
+	HANDLE f = CreateFileW(path, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+	if (f == INVALID_HANDLE_VALUE)
+		return 0;
+	if (!w32_read_at(f, 0, h, sizeof h) && h[0] == 0x504D444D && h[2] < 4096)
+		for (i = 0; i < h[2] && !ours; i++) {
+			if (w32_read_at(f, (u64)h[3] + 12 * i, e, sizeof e) < 0)
+				break;
+			if (e[0] == 15 /* MiscInfoStream */ && e[1] >= offsetof(struct md_misc5, dbg_bld) + sizeof bld)
+				ours = !w32_read_at(f, (u64)e[2] + offsetof(struct md_misc5, dbg_bld), bld, sizeof bld) &&
+				       !memcmp(bld, mark, sizeof bld);
+		}
+	CloseHandle(f);
+	return ours;
+}
+
+struct dump_old { wchar_t *path; u64 time; };
+
+static int
+dump_old_newer_first(const void *a, const void *b)
+{
+	const struct dump_old *x = a, *y = b;
+	if (x->time != y->time)
+		return x->time < y->time ? 1 : -1;
+	return -wcscmp(x->path, y->path);
+}
+
+/* After the dump at path of process proc: removes the oldest of our dumps
+ * of proc in its folder until keep remain (path itself always stays).
+ * Says on stdout which files it removed; a file it cannot remove is a
+ * warning, not a failed dump. */
+static void
+dump_retain(const wchar_t *path, const wchar_t *proc, long long keep)
+{
+	wchar_t *dir = dump_folder(path), *pat;
+	struct dump_old *old = NULL;
+	int n = 0, cap = 0, i;
+	WIN32_FIND_DATAW fd;
+	HANDLE fh;
+	size_t len;
+	if (!dir)
+		return;
+	len = wcslen(dir) + wcslen(proc) + 8;
+	if ((pat = malloc(len * sizeof *pat))) {
+		swprintf(pat, len, L"%ls%ls_*.dmp", dir, proc);
+		fh = FindFirstFileW(pat, &fd);
+		for (; fh != INVALID_HANDLE_VALUE;) {
+			wchar_t *full;
+			len = wcslen(dir) + wcslen(fd.cFileName) + 1;
+			if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_name_ours(fd.cFileName, proc) &&
+			    (full = malloc(len * sizeof *full))) {
+				swprintf(full, len, L"%ls%ls", dir, fd.cFileName);
+				if (_wcsicmp(full, path) && dump_file_ours(full) &&
+				    !vec_grow(&old, &cap, n, sizeof *old, 16)) {
+					old[n].path = full;
+					old[n++].time = (u64)fd.ftLastWriteTime.dwHighDateTime << 32 | fd.ftLastWriteTime.dwLowDateTime;
+				} else
+					free(full);
+			}
+			if (!FindNextFileW(fh, &fd)) {
+				FindClose(fh);
+				break;
+			}
+		}
+		free(pat);
+	}
+	qsort(old, (size_t)n, sizeof *old, dump_old_newer_first);
+	for (i = 0; i < n; i++) {
+		if (i >= keep - 1) {
+			if (DeleteFileW(old[i].path))
+				out("%s Removed the older dump %s (-keep %lld).\n", stamp(), u8s(old[i].path), keep);
+			else
+				warn("-keep: cannot remove '%s':", u8s(old[i].path));
+		}
+		free(old[i].path);
+	}
+	free(old);
+	free(dir);
+}
+
 /* Collect, plan, lay out and write a frozen snapshot to file.  0 or -1. */
 static int
 dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *res, double t0)
@@ -5524,9 +5972,10 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		goto out;
 	if (d->req->on_plan)
 		d->req->on_plan(d->req->ctx, b.len + d->blob_size);
+	if (dump_guard_before(d, b.len + d->blob_size) < 0)
+		goto out;
 	if ((e = w32_write_all(file, b.p, (DWORD)b.len))) {
-		SetLastError(e);
-		warn("writing the dump:");
+		dump_write_error(d, e);
 		goto out;
 	}
 	if (d->full && dump_write_blob(d, file) < 0)
@@ -5686,23 +6135,47 @@ dump_test_delay(void)
 	return first && g.test_dumps > first ? 0 : (DWORD)ms;
 }
 
-/* The temporary file beside the final one: PATH.PID.tmp. */
-static HANDLE
-dump_create_temp(const wchar_t *path, wchar_t **tmp)
+/* -v: the DACL asked for and the one the new file has (read back from the
+ * handle): under Wine the second is what the Unix mode maps back to. */
+static void
+dump_log_acl(struct w32_acl *acl, HANDLE f)
 {
-	size_t n = wcslen(path) + 32;
+	char *asked = w32_dacl_text(&acl->sd), *has = w32_file_dacl_text(f);
+	vlog("dump ACL asked: %s; the file has: %s", asked ? asked : "?", has ? has : "?");
+	free(asked);
+	free(has);
+}
+
+/* The temporary file beside the final one: PATH.PID.tmp, created with the
+ * protected ACL of w32_private_acl (unless -inheritacl), which the rename
+ * keeps, and marked sparse for the holes. */
+static HANDLE
+dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
+{
+	size_t n = wcslen(req->path) + 32;
+	struct w32_acl acl;
 	HANDLE f;
-	*tmp = malloc(n * sizeof **tmp);
-	if (!*tmp)
+	if (!req->inherit_acl && w32_private_acl(&acl) < 0)
 		return INVALID_HANDLE_VALUE;
-	swprintf(*tmp, n, L"%ls.%lu.tmp", path, GetCurrentProcessId());
-	f = CreateFileW(*tmp, GENERIC_WRITE | GENERIC_READ, 0, NULL, CREATE_ALWAYS,
-	                FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, NULL);
-	if (f == INVALID_HANDLE_VALUE) {
+	*tmp = malloc(n * sizeof **tmp);
+	if (*tmp) {
+		swprintf(*tmp, n, L"%ls.%lu.tmp", req->path, GetCurrentProcessId());
+		f = CreateFileW(*tmp, GENERIC_WRITE | GENERIC_READ, 0, req->inherit_acl ? NULL : &acl.sa, CREATE_ALWAYS,
+		                FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, NULL);
+	} else
+		f = INVALID_HANDLE_VALUE;
+	if (!req->inherit_acl) {
+		if (g.verbose && f != INVALID_HANDLE_VALUE)
+			dump_log_acl(&acl, f);
+		w32_acl_free(&acl);
+	}
+	if (f == INVALID_HANDLE_VALUE && *tmp) {
 		warn("cannot create '%s':", u8s(*tmp));
 		free(*tmp);
 		*tmp = NULL;
 	}
+	if (f != INVALID_HANDLE_VALUE && dump_holes_wanted() && w32_set_sparse(f) < 0)
+		vlog("'%s' cannot be sparse here: zero pages take disk space", u8s(*tmp));
 	return f;
 }
 
@@ -5742,7 +6215,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		warn("dump file '%s' already exists (use -o to overwrite)", u8s(req->path));
 		return PD_EXIT_WRITE;
 	}
-	if ((file = dump_create_temp(req->path, &tmp)) == INVALID_HANDLE_VALUE)
+	if ((file = dump_create_temp(req, &tmp)) == INVALID_HANDLE_VALUE)
 		return PD_EXIT_WRITE;
 	if (req->dbghelp)
 		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ? PD_EXIT_WRITE : 0;
@@ -6057,6 +6530,7 @@ struct pd_run {
 	int dumpno;                /* files written: Dump N */
 	long long fired;           /* triggers whose dumps were all written */
 	long long missed;          /* triggers whose collection -at cancelled (not counted) */
+	long long skipped;         /* triggers whose dump the free-space floor refused (not counted) */
 	int done;                  /* stop: count reached, a dump failed, or cancelled */
 	int rc;                    /* the exit code once done */
 	int ended;                 /* run_end said its line */
@@ -6119,10 +6593,10 @@ run_end(struct pd_run *r)
 		return r->rc;
 	r->ended = 1;
 	if (!r->done)
-		r->rc = PD_EXIT_NOTDONE;
+		r->rc = r->skipped ? PD_EXIT_WRITE : PD_EXIT_NOTDONE; /* 4: dumps were refused for space */
 	if (r->rc == PD_EXIT_OK)
 		out("%s Dump count reached.\n", stamp());
-	else if (r->rc == PD_EXIT_NOTDONE)
+	else if (r->rc == PD_EXIT_NOTDONE || (r->rc == PD_EXIT_WRITE && r->skipped))
 		out("%s Dump count not reached.\n", stamp());
 	if (r->named)
 		CloseHandle(r->named);
@@ -6161,6 +6635,8 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	rq.ev = ev;
 	rq.dbghelp = cfg->dbghelp;
 	rq.native_view = cfg->x64;
+	rq.minfree_mb = GIVEN(cfg, minfree) ? cfg->minfree : PD_UNSET;
+	rq.inherit_acl = cfg->inheritacl;
 	rq.callback = type == PD_CALLBACK ? r->callback : NULL;
 	rq.cancel = &g.cancel;
 	rq.cancel_event = r->named;
@@ -6170,7 +6646,11 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	out("%s Dump %d initiated: %s\n", stamp(), num, u8s(path));
 	vlog("dump type %s", trig_type_name(type));
 	rc = dump_write(r->t, &rq, &res);
-	if (rc == PD_TIMEOUT)
+	if (rc && rq.no_space) {
+		out("%s Dump %d skipped: not enough free disk space (-minfree); the process was resumed.\n",
+		    stamp(), num);
+		rc = PD_NOSPACE;
+	} else if (rc == PD_TIMEOUT)
 		out("%s Dump %d cancelled: the collection took longer than %lld seconds (-at); "
 		    "the process was resumed.\n", stamp(), num, cfg->at);
 	else if (rc)
@@ -6179,6 +6659,8 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), num,
 		    (res.bytes + (1 << 20) - 1) >> 20, res.seconds);
 		vlog("dump %d complete at %llu (FILETIME)", num, w32_precise_now());
+		if (GIVEN(cfg, keep))
+			dump_retain(path, r->t->name, cfg->keep);
 	}
 	free(path);
 	return rc;
@@ -6193,6 +6675,10 @@ run_fire(struct pd_run *r, const struct pd_event *ev)
 		rc = run_dump(r, r->cfg->types[i], ev);
 	if (rc == PD_TIMEOUT) {
 		r->missed++; /* not written, not counted; monitoring goes on */
+		return;
+	}
+	if (rc == PD_NOSPACE) {
+		r->skipped++; /* the same, and the run's exit code says so (run_end) */
 		return;
 	}
 	if (rc) {
@@ -7448,6 +7934,7 @@ pd_write_dump(unsigned long pid, const wchar_t *path, int type, const wchar_t *c
 			rq.path = path;
 			rq.comment = comment;
 			rq.overwrite = overwrite;
+			rq.minfree_mb = PD_UNSET; /* the default floor */
 			rc = dump_write(&t, &rq, &res);
 		}
 		tgt_close(&t);

@@ -173,6 +173,20 @@ main(int argc, char **argv)
 	memcpy(data_marker, "PDDATARUN", 9);
 	hex(data_marker, 16, h);
 	printf("data=%p bytes=%s\n", (void *)data_marker, h);
+	{ /* PDTEST_ZERO_MIB=N: N MiB of committed zeros with a marker page in
+	   the middle (the holes test of t-disk.sh) */
+		const char *z = getenv("PDTEST_ZERO_MIB");
+		size_t zn = z ? (size_t)atoi(z) << 20 : 0;
+		unsigned char *zero = zn ? VirtualAlloc(NULL, zn, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE) : NULL;
+		if (zero) {
+			unsigned char *mid = zero + zn / 2;
+			fill(mid, 4096, GetCurrentProcessId() ^ 0x2e70);
+			memcpy(mid, "PDZEROMID", 9);
+			hex(mid, 16, h);
+			printf("zeros=%p size=%lx\n", (void *)zero, (unsigned long)zn);
+			printf("zmark=%p bytes=%s\n", (void *)mid, h);
+		}
+	}
 	printf("ready\n");
 	target_heartbeat(stack_local, indirect);
 	return 0;

@@ -1,0 +1,203 @@
+# t-disk.sh - dump files on disk: their ACL, the free-space floor (-minfree),
+# the true cause of a failed write, retention (-keep) and holes for zero pages.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'disk: what must hold' function
+#
+# A full disk is a small tmpfs (root under Linux; Wine sees it as Z:\...),
+# unmounted when the test ends, also when it fails.
+
+# dk_mount NAME MB: a tmpfs of MB MiB at $O/NAME for this test only
+dk_mount() {
+	[ $native = 0 ] || skip "a small volume is a tmpfs under Linux"
+	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+	mkdir -p "$O/$1"
+	mount -t tmpfs -o "size=${2}m" tmpfs "$O/$1" || fail "cannot mount a tmpfs at $O/$1"
+	DK_MNT=$O/$1
+	trap 'umount "$DK_MNT" 2>/dev/null || umount -l "$DK_MNT"' EXIT
+}
+# dk_avail DIR: free KiB of the volume of DIR
+dk_avail() { df -Pk "$1" | awk 'NR == 2 { print $4 }'; }
+# dk_target: the target these tests dump (64 MiB of non-zero memory: a
+# full dump is about 100 MB, 25 chunks of the Memory64 copy)
+dk_target() { [ -f "$O/dk.log" ] || start_target dk "$T/target.exe" 2 64; }
+# dk_nothing_left DIR: neither a dump nor a temporary file in DIR
+dk_nothing_left() {
+	[ -z "$(ls "$1" | grep -E '\.(dmp|tmp)$')" ] || fail "files left in $(basename "$1"): $(ls "$1")"
+}
+
+disk_acl_protected() {
+	dk_target
+	mkdir -p "$O/acl"
+	pd -mm -v "$(field dk pid)" "$(wpath "$O/acl/p.dmp")"
+	expect_rc 0
+	# what procdump.c asked for: protected, the user, Administrators, SYSTEM, nothing else
+	grep -q 'dump ACL asked: D:P(A;;FA;;;S-1-5-[0-9-]*)(A;;FA;;;BA)(A;;FA;;;SY);' "$O/pd.err" ||
+		fail "the DACL asked for is not owner+Administrators+SYSTEM, protected: $(grep ACL "$O/pd.err")"
+	owner=$($WINE "$T/sdshow.exe" "$(wpath "$O/acl/p.dmp")" | tr -d '\r' | sed -n 's/^O:\(S-[0-9-]*\)D:.*/\1/p')
+	grep -q "dump ACL asked: D:P(A;;FA;;;$owner)" "$O/pd.err" || fail "the user ACE is not the owner $owner"
+	# what the finished file has: under Wine the Unix mode, no bits for others
+	sd=$($WINE "$T/sdshow.exe" "$(wpath "$O/acl/p.dmp")" | tr -d '\r')
+	case $sd in *";WD)"*) fail "Everyone can read the dump: $sd" ;; esac
+	[ $native = 1 ] || [ "$(($(stat -c %#a "$O/acl/p.dmp") & 7))" = 0 ] ||
+		fail "others have mode bits on the dump: $(stat -c %a "$O/acl/p.dmp")"
+	# -inheritacl: the folder's (under Wine the umask's 0644: Everyone reads)
+	pd -mm -inheritacl "$(field dk pid)" "$(wpath "$O/acl/i.dmp")"
+	expect_rc 0
+	sd=$($WINE "$T/sdshow.exe" "$(wpath "$O/acl/i.dmp")" | tr -d '\r')
+	[ $native = 1 ] || case $sd in *";WD)"*) ;; *) fail "-inheritacl: no inherited Everyone ACE: $sd" ;; esac
+	[ $native = 1 ] || [ "$(stat -c %a "$O/acl/i.dmp")" = 644 ] ||
+		fail "-inheritacl: mode $(stat -c %a "$O/acl/i.dmp"), not the umask's 644"
+}
+t 'disk: a dump gets a protected DACL (owner, Administrators, SYSTEM); -inheritacl keeps the inherited one' disk_acl_protected
+
+disk_acl_temp() {
+	dk_target
+	mkdir -p "$O/aclt"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg aclt -ma "$(field dk pid)" "$(wpath "$O/aclt/t.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/aclt.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/aclt.raw")"
+	tmp=$(ls "$O/aclt" | grep '\.tmp$' | head -n 1)
+	[ -n "$tmp" ] || fail "no temporary file while writing: $(ls "$O/aclt")"
+	[ $native = 1 ] || [ "$(($(stat -c %#a "$O/aclt/$tmp") & 7))" = 0 ] ||
+		fail "others have mode bits on the temporary file: $(stat -c %a "$O/aclt/$tmp")"
+	pd_join aclt 60
+	expect_rc 0
+	alive dk || fail "the target was left suspended"
+}
+t 'disk: the temporary file has the protected DACL while it is written' disk_acl_temp
+
+disk_refused_before() {
+	dk_target
+	dk_mount dkr 64
+	pd -ma -minfree 32 "$(field dk pid)" "$(wpath "$DK_MNT")"
+	expect_rc 4
+	expect_err_one_line
+	expect_err "not enough free space for '.*dkr.*': the dump needs about [0-9]* MB, '.*dkr\\\\' has [0-9]* MB free and 32 MB must stay free (-minfree)"
+	expect_out 'Dump 1 skipped'
+	dk_nothing_left "$DK_MNT"
+	alive dk || fail "the target was left suspended"
+}
+t 'disk: -minfree refuses a dump that would leave less free space, before writing (exit 4, nothing left)' disk_refused_before
+
+disk_stopped_while_writing() {
+	dk_target
+	dk_mount dks 200
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=300
+	pd_bg dks -ma -minfree 60 "$(field dk pid)" "$(wpath "$DK_MNT")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/dks.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/dks.raw")"
+	# another writer fills the volume to 40 MB free, below the 60 MB floor
+	fallocate -l $(($(dk_avail "$DK_MNT") * 1024 - (40 << 20))) "$DK_MNT/other" || fail "cannot fill the tmpfs"
+	pd_join dks 60
+	expect_rc 4
+	expect_out "stopped writing '.*dks.*': '.*dks\\\\' has [0-9]* MB free, below the 60 MB that must stay free (-minfree)"
+	expect_out 'Dump 1 skipped'
+	rm -f "$DK_MNT/other"
+	dk_nothing_left "$DK_MNT"
+	alive dk || fail "the target was left suspended"
+}
+t 'disk: a dump stops when another writer fills the volume to the floor (file removed, target resumed, exit 4)' disk_stopped_while_writing
+
+disk_series_skips() {
+	dk_target
+	dk_mount dkn 100
+	# 40 MB free: below the 50 MB floor for the first dump only
+	fallocate -l $(($(dk_avail "$DK_MNT") * 1024 - (40 << 20))) "$DK_MNT/other" || fail "cannot fill the tmpfs"
+	pd_bg dkn -mm -n 3 -s 2 -minfree 50 "$(field dk pid)" "$(wpath "$DK_MNT")"
+	wait_for "$O/dkn.raw" 'Dump 1 skipped' 30 || fail "dump 1 was not skipped: $(cat "$O/dkn.raw")"
+	rm -f "$DK_MNT/other"
+	pd_join dkn 60
+	expect_out 'Dump 2 complete'
+	expect_out 'Dump 3 complete'
+	expect_out 'Dump count not reached'
+	expect_rc 4
+	[ "$(ls "$DK_MNT" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$DK_MNT")"
+	[ -z "$(ls "$DK_MNT" | grep '\.tmp$')" ] || fail "temporary files left: $(ls "$DK_MNT")"
+	for f in "$DK_MNT"/*.dmp; do yaml "$f" "$O/dkn.yaml"; done
+	alive dk || fail "the target was left suspended"
+}
+t 'disk: a series reports a dump skipped for space and goes on (the others written, exit 4)' disk_series_skips
+
+# disk_full TYPE MB: a volume too small for the dump, no floor: the write fails
+disk_full() {
+	dk_target
+	dk_mount "dkf$1" "$2"
+	pd "-$1" -minfree 0 "$(field dk pid)" "$(wpath "$DK_MNT")"
+	expect_rc 4
+	expect_err_one_line
+	# the file and the cause: ERROR_DISK_FULL (Wine: "Disk full.", Windows:
+	# "There is not enough space on the disk.")
+	expect_err "cannot write '.*dkf$1\\\\target.exe_[0-9_]*.dmp': .*(112)"
+	dk_nothing_left "$DK_MNT"
+	alive dk || fail "the target was left suspended"
+}
+disk_full_mm() { disk_full mm 1; }
+t 'disk: -mm on a full volume names the file and ERROR_DISK_FULL, leaves nothing (exit 4)' disk_full_mm
+disk_full_ma() { disk_full ma 20; }
+t 'disk: -ma on a full volume names the file and ERROR_DISK_FULL, leaves nothing (exit 4)' disk_full_ma
+
+disk_keep() {
+	dk_target
+	d=$O/keep
+	mkdir -p "$d"
+	# not ours: another program's dump, a minidump of Wine's dbghelp and a
+	# text file under our naming scheme
+	pd -mm "$(field dk pid)" "$(wpath "$d/other.dmp")"
+	pd -mm -dbghelp "$(field dk pid)" "$(wpath "$d/dbg.dmp")"
+	expect_rc 0
+	mv "$d/dbg.dmp" "$d/target.exe_200101_000000.dmp"
+	echo "not a dump" >"$d/target.exe_200101_000001.dmp"
+	pd -n 4 -s 1 -keep 2 "$(field dk pid)" "$(wpath "$d")"
+	expect_rc 0
+	expect_out 'Removed the older dump'
+	[ "$(grep -c 'Removed the older dump' "$O/pd.out")" = 2 ] || fail "want 2 removals: $(grep Removed "$O/pd.out")"
+	for f in other.dmp target.exe_200101_000000.dmp target.exe_200101_000001.dmp; do
+		[ -f "$d/$f" ] || fail "-keep removed $f, which procdump.c did not write"
+	done
+	# the two newest of ours remain: the ones dumps 3 and 4 named
+	for k in 3 4; do
+		f=$(sed -n "s/.*Dump $k initiated: .*\\\\\\(target.exe_[0-9_]*\\.dmp\\)\$/\\1/p" "$O/pd.out")
+		[ -n "$f" ] && [ -f "$d/$f" ] || fail "dump $k ($f) was not kept: $(ls "$d")"
+	done
+	[ "$(ls "$d" | grep -c '^target.exe_2[0-9]*_[0-9]*.dmp$')" = 4 ] || fail "want 2 of ours + 2 foreign: $(ls "$d")"
+	alive dk || fail "the target was left suspended"
+}
+t 'disk: -keep 2 keeps the two newest of our dumps and never a file procdump.c did not write' disk_keep
+
+disk_holes() {
+	export PDTEST_ZERO_MIB=256
+	start_target dz "$T/target.exe" 1
+	unset PDTEST_ZERO_MIB
+	mkdir -p "$O/dz"
+	pd -ma "$(field dz pid)" "$(wpath "$O/dz/z.dmp")"
+	expect_rc 0
+	size=$(stat -c %s "$O/dz/z.dmp")
+	used=$(($(du -k "$O/dz/z.dmp" | cut -f1) * 1024))
+	[ "$size" -gt $((256 << 20)) ] || fail "the dump ($size bytes) cannot hold the 256 MiB of zeros"
+	[ $native = 1 ] || [ "$used" -lt $((size - (200 << 20))) ] ||
+		fail "the zero pages take disk space: $used bytes on disk for $size"
+	# readers see the marker in the middle and zeros around it
+	has_bytes "$O/dz/z.dmp" dz zmark "the marker among the zeros"
+	z=$((0x$(field dz zeros)))
+	for a in $((z + 4096)) $((z + (128 << 20) - 16)) $((z + (256 << 20) - 16)); do
+		got=$(read16 "$O/dz/z.dmp" "$(hexaddr $a)" "$O/dz/r.txt")
+		[ "$got" = 00000000000000000000000000000000 ] || fail "not zeros at $(hexaddr $a): '$got'"
+	done
+	yaml "$O/dz/z.dmp" "$O/dz/z.yaml"
+	rm -f "$O/dz/z.dmp"
+	stop_target dz
+}
+t 'disk: -ma writes zero pages as holes; readers still read the zeros and the marker' disk_holes
+
+disk_bad_values() {
+	for a in "-minfree -1" "-minfree 1099511627777" "-minfree x" "-keep 0" "-keep -3"; do
+		# shellcheck disable=SC2086 # $a is the switch and its value
+		pd -mm $a 1234
+		expect_rc 2
+		expect_err_one_line
+		expect_err "^procdump: ${a%% *}: "
+	done
+}
+t 'disk: -minfree and -keep out of range are refused with one line naming the switch (exit 2)' disk_bad_values
