@@ -1563,7 +1563,63 @@ args_free(struct pd_config *cfg)
 {
 	free(cfg->joined[0]);
 	free(cfg->joined[1]);
-	cfg->joined[0] = cfg->joined[1] = NULL;
+	free(cfg->mended[0]);
+	free(cfg->mended[1]);
+	cfg->joined[0] = cfg->joined[1] = cfg->mended[0] = cfg->mended[1] = NULL;
+}
+
+/* Windows' argv rules read \" as a quote that is text, so "c:\my dumps\"
+ * reaches procdump as c:\my dumps" and, if anything follows on the command
+ * line, as c:\my dumps" -n 2 (the quote stays open).  A '"' can never be
+ * part of a Windows path: at the end of one it is that \, inside one it
+ * says that the arguments after it were swallowed. */
+static int
+args_swallowed(const wchar_t *path)
+{
+	const wchar_t *q = wcschr(path, L'"');
+	return q && q[1];
+}
+
+/* The refusal of a swallowing path, with the two quotings that work. */
+static int
+args_quote_fail(const char *what, const wchar_t *path)
+{
+	wchar_t head[MAX_PATH];
+	size_t n = (size_t)(wcschr(path, L'"') - path);
+	if (n >= MAX_PATH)
+		n = MAX_PATH - 1;
+	memcpy(head, path, n * sizeof *head);
+	head[n] = 0;
+	return args_fail("%s '%s': a \\ before a closing quote makes the quote text, so the arguments after it "
+	                 "were read into this one; write \"%s\" or \"%s\\\\\"", what, u8s(path), u8s(head), u8s(head));
+}
+
+/* A folder or file name as Windows can hold it: no control character, and
+ * a '"' only at the end, where it is read as the \ it stood for (a mended
+ * copy in *slot replaces *p; -v says so).  0 or PD_EXIT_USAGE. */
+static int
+args_mend_path(const struct pd_config *cfg, const char *what, wchar_t **p, wchar_t **slot)
+{
+	const wchar_t *c;
+	if (!*p)
+		return 0;
+	for (c = *p; *c; c++)
+		if (*c < 0x20)
+			return args_fail("%s '%s': a Windows file name cannot hold a control character", what, u8s(*p));
+	if (args_swallowed(*p))
+		return args_quote_fail(what, *p);
+	if (!wcs_endswith_i(*p, L"\"")) 
+		return 0;
+	if (!(*slot = wdup(*p))) {
+		warn("out of memory");
+		return PD_EXIT_USAGE;
+	}
+	(*slot)[wcslen(*slot) - 1] = L'\\';
+	if (cfg->v) /* vlog would not print yet: -v takes effect once the command line is accepted */
+		warn("[v] %s '%s' ends in a quote, which no Windows path holds: read as the folder '%s' "
+		     "(\"folder\\\" passes folder\")", what, u8s(*p), u8s(*slot));
+	*p = *slot;
+	return 0;
 }
 
 /* Reads the value(s) of one switch at argv[*k] into cfg, by its kind, and
@@ -1630,6 +1686,8 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 			cfg->i_folder = argv[++*k];
 		return 0;
 	case OPT_X:
+		if (*k + 1 < argc && args_swallowed(argv[*k + 1]))
+			return args_quote_fail("-x: dump folder", argv[*k + 1]);
 		if (*k + 2 >= argc)
 			return args_fail("-x needs a dump folder and an image file");
 		cfg->x = 1;
@@ -1816,7 +1874,9 @@ args_validate(struct pd_config *cfg)
 	if (cfg->help)
 		return 0;
 	if ((rc = args_check_numbers(cfg)) || (rc = args_check_exclusive(cfg)) || (rc = args_check_values(cfg)) ||
-	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)))
+	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)) ||
+	    (rc = args_mend_path(cfg, "dump folder/file", &cfg->output, &cfg->mended[0])) ||
+	    (rc = args_mend_path(cfg, "-x: dump folder", &cfg->x_folder, &cfg->mended[1])))
 		return rc;
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].kind == OPT_INT && !cfg->given[i] && opts[i].dflt != PD_UNSET)
@@ -1905,8 +1965,11 @@ tgt_name_matches(const wchar_t *image, const wchar_t *want)
 	return !_wcsnicmp(image, want, n) && !_wcsicmp(image + n, L".exe");
 }
 
+/* The process of the service called name: 0, PD_EXIT_TARGET after a line
+ * when it is not running (quiet: -1, for -w to wait for it to start), or -1
+ * when there is no such service (or its process is not in list yet). */
 static int
-tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process *list)
+tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process *list, int quiet)
 {
 	SC_HANDLE scm, svc;
 	SERVICE_STATUS_PROCESS ss;
@@ -1921,8 +1984,9 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 	if (svc) {
 		if (QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&ss, sizeof ss, &need)) {
 			if (!ss.dwProcessId) {
-				warn("service '%s' is not running", u8s(name));
-				rc = PD_EXIT_TARGET;
+				if (!quiet)
+					warn("service '%s' is not running", u8s(name));
+				rc = quiet ? -1 : PD_EXIT_TARGET;
 			} else if ((p = w32_process_find(list, ss.dwProcessId))) {
 				tgt_fill(t, p);
 				rc = 0;
@@ -1934,7 +1998,9 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 	return rc;
 }
 
-/* Resolves spec; with quiet_missing, "not found" returns -1 silently (-w). */
+/* Resolves spec: a PID, else a process name, else a service name.  With
+ * quiet_missing, "not found" (and a service that is not running) returns
+ * -1 silently, so that -w waits for a process or a service alike. */
 static int
 tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 {
@@ -1985,15 +2051,14 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 			snprintf(lst + strlen(lst), sizeof lst - strlen(lst), "%s%lu", i ? ", " : "", pids[i]);
 		warn("Multiple processes match the specified name '%s' (PIDs %s%s); give a PID",
 		     u8s(spec), lst, n > 64 ? ", ..." : "");
-	} else if (quiet_missing) {
-		rc = -1;
 	} else {
-		int s = tgt_from_service(t, spec, list);
+		int s = tgt_from_service(t, spec, list, quiet_missing);
 		if (s == 0)
 			rc = 0;
-		else if (s < 0) {
+		else if (quiet_missing)
+			rc = -1;
+		else if (s < 0)
 			warn("no process or service named '%s'", u8s(spec));
-		}
 	}
 	free(list);
 	return rc;
@@ -7311,6 +7376,7 @@ pd_main(int argc, wchar_t **argv)
 	if (argc < 2) {
 		main_banner();
 		args_usage(0);
+		warn("no process given: name a PID, a process name or a service name (the usage is on standard output)");
 		return PD_EXIT_USAGE;
 	}
 	rc = args_parse(&cfg, argc, argv);
