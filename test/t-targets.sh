@@ -78,3 +78,68 @@ targets_service() {
 	rm -f "$O/svc.made"
 }
 t 'targets: by service name (wine sc), and a stopped service, exit 3' targets_service
+
+# svc_make: PdTestSvc created (again) and stopped; it writes its PID to
+# $O/svc.pid once it runs.  svc_start: started, $spid its PID.  svc_stop:
+# stopped (waited for, 20 s).  svc_drop: stopped and deleted.
+svc_make() {
+	[ $native = 1 ] && skip "service test needs Wine's sc (run as admin on Windows)"
+	svc_drop
+	wine sc create PdTestSvc binpath= "$(wpath "$T/svc.exe") $(wpath "$O/svc.pid")" >"$O/sc.log" 2>&1 ||
+		fail "sc create: $(tr -d '\r' <"$O/sc.log")"
+	echo PdTestSvc >"$O/svc.made"
+}
+svc_start() {
+	rm -f "$O/svc.pid"
+	wine sc start PdTestSvc >>"$O/sc.log" 2>&1 || fail "sc start: $(tr -d '\r' <"$O/sc.log")"
+	wait_for "$O/svc.pid" '^[0-9]' 30 || fail "the service did not write its PID"
+	spid=$(tr -d '\r\n' <"$O/svc.pid")
+}
+svc_stop() {
+	wine sc stop PdTestSvc >/dev/null 2>&1 || true
+	_end=$(($(date +%s) + 20))
+	until wine sc query PdTestSvc 2>/dev/null | grep -q 'STATE.*STOPPED'; do
+		wine sc query PdTestSvc >/dev/null 2>&1 || return 0 # gone
+		[ "$(date +%s)" -ge $_end ] && fail "PdTestSvc did not stop in 20 s"
+		sleep 0.1
+	done
+}
+svc_drop() {
+	svc_stop
+	wine sc delete PdTestSvc >/dev/null 2>&1 || true
+	rm -f "$O/svc.made"
+}
+# svc_dump_pid DUMP: the dump is of the service's process $spid (lldb)
+svc_dump_pid() {
+	lldb_do "$1" "$1.txt" 'thread list'
+	grep -q "Process $spid stopped" "$1.txt" || fail "lldb does not see PID $spid in $(basename "$1"): $(head -n 5 "$1.txt")"
+}
+
+targets_wait_service_running() {
+	svc_make
+	svc_start
+	rm -rf "$O/ws"
+	mkdir -p "$O/ws"
+	pd_bg ws -mm -w PdTestSvc "$(wpath "$O/ws")"
+	pd_join ws 30
+	expect_rc 0
+	expect_out "Process: *svc.exe ($spid)"
+	svc_dump_pid "$(one_dump "$O/ws")"
+	svc_drop
+}
+t 'targets: -w with the name of a running service finds it at once and dumps its process' targets_wait_service_running
+
+targets_wait_service_started() {
+	svc_make
+	rm -rf "$O/ws2"
+	mkdir -p "$O/ws2"
+	pd_bg ws2 -mm -w PdTestSvc "$(wpath "$O/ws2")"
+	wait_for "$O/ws2.raw" 'Waiting for process named PdTestSvc' 30 || fail "procdump does not wait: $(tail -n 3 "$O/ws2.raw")"
+	svc_start
+	pd_join ws2 30
+	expect_rc 0
+	expect_out "Process svc.exe ($spid) started"
+	svc_dump_pid "$(one_dump "$O/ws2")"
+	svc_drop
+}
+t 'targets: -w with the name of a stopped service waits, and dumps its process once it starts' targets_wait_service_started
