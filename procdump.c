@@ -1608,7 +1608,7 @@ args_mend_path(const struct pd_config *cfg, const char *what, wchar_t **p, wchar
 			return args_fail("%s '%s': a Windows file name cannot hold a control character", what, u8s(*p));
 	if (args_swallowed(*p))
 		return args_quote_fail(what, *p);
-	if (!wcs_endswith_i(*p, L"\"")) 
+	if (!wcs_endswith_i(*p, L"\""))
 		return 0;
 	if (!(*slot = wdup(*p))) {
 		warn("out of memory");
