@@ -220,7 +220,7 @@ cli_numbers_every_switch() {
 	[ "$(wc -l <"$O/numrows")" = "$(grep -Ec '^[[:space:]]*\{ L"[^"]*", OPT_(INT|HEX|COUNTER),' "$top/procdump.c")" ] ||
 		fail "could not read the range of every numeric row of opts[]: $(cat "$O/numrows")"
 	[ "$(wc -l <"$O/numrows")" -ge 10 ] || fail "only $(wc -l <"$O/numrows") numeric switches"
-	bad="" want=2
+	bad="" want=2 nbad=0 ngood=0
 	while read -r name kind lo hi; do
 		lo=$((lo)) hi=$((hi))
 		set -- -"$name"
@@ -238,6 +238,7 @@ cli_numbers_every_switch() {
 		for v in $vals; do
 			IFS=$_ifs
 			pd "$@" "$v" $tgt
+			nbad=$((nbad + 1))
 			cli_refused "-$name '$v'"
 			grep -qF -- "-$name: " "$O/pd.err" && grep -qF -- "'$v'" "$O/pd.err" ||
 				bad="$bad
@@ -247,11 +248,13 @@ cli_numbers_every_switch() {
 		for v in $lo $hi; do
 			[ "$kind" = HEX ] && v=$(printf '0x%x' "$v")
 			pd "$@" "$v" $tgt
+			ngood=$((ngood + 1))
 			[ "$RC" != 2 ] || bad="$bad
   -$name $v (in range) refused: $(cat "$O/pd.err")"
 		done
 	done <"$O/numrows"
 	[ -z "$bad" ] || fail "$(printf '%s\n' "$bad" | grep -c .) refusals wrong:$bad"
+	echo "$(wc -l <"$O/numrows") switches: $nbad values refused, $ngood in range taken"
 }
 t 'cli: every numeric switch (walked from opts[]) takes digits only, within its range; the rest is one line, exit 2' cli_numbers_every_switch
 
