@@ -150,6 +150,8 @@ struct pd_config {
 	int uninstall;          /* -u alone */
 	/* derived by Args from the option table */
 	unsigned char given[PD_MAXOPTS]; /* by row of opts[]: the switch was on the command line */
+	const wchar_t *typed[PD_MAXOPTS]; /* by row: a number as typed, read by args_check_numbers */
+	wchar_t *mended[2];     /* output and -x folder without the stray '"' (freed by args_free) */
 	wchar_t *joined[2];     /* the -f/-fx lists args_join_list allocated (freed by args_free) */
 	int debug;              /* a debugger trigger (-e -l -t -ld -ud -ct -et) is armed */
 	int monitor;            /* a sampled monitor (-c -cl -m -ml -p -pl -h) is armed */
@@ -211,17 +213,48 @@ out(const char *fmt, ...)
 	emit(stdout, buf);
 }
 
-/* Wide to UTF-8 in one of eight rotating buffers: for messages only. */
+/* A character that must not reach a terminal raw: C0 controls (newline,
+ * CR, ESC ...), DEL, C1 controls (0x9b is a CSI on some terminals), the line
+ * and paragraph separators, and the bidi controls that reorder a line. */
+static int
+unsafe_char(unsigned c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 || c == 0x200e ||
+	       c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Wide to UTF-8 in one of eight rotating buffers, for messages only.  It is
+ * the one way text from outside (switches, targets, file names, names the
+ * system gives) reaches a message, so it is where that text is made safe to
+ * print on one line: an unsafe_char shows as \xHH (\uHHHH above 0xff), a
+ * form that Windows path segments such as \new or \temp do not take.
+ * Text longer than the buffer is cut and ends in "...". */
 static const char *
 u8s(const wchar_t *w)
 {
 	static char ring[8][2048];
 	static int k;
-	char *b = ring[k++ & 7];
+	char *b = ring[k++ & 7], one[8];
+	size_t n = 0, cap = sizeof ring[0] - 4; /* room for "..." and the NUL */
+	int m, len;
 	if (!w)
 		w = L"(null)";
-	if (!WideCharToMultiByte(CP_UTF8, 0, w, -1, b, sizeof ring[0], NULL, NULL))
-		b[sizeof ring[0] - 1] = 0;
+	for (; *w; w += len) {
+		unsigned c = *w;
+		len = c >= 0xd800 && c <= 0xdbff && w[1] >= 0xdc00 && w[1] <= 0xdfff ? 2 : 1;
+		if (unsafe_char(c))
+			m = snprintf(one, sizeof one, c < 0x100 ? "\\x%02x" : "\\u%04x", c);
+		else
+			m = WideCharToMultiByte(CP_UTF8, 0, w, len, one, sizeof one, NULL, NULL);
+		if (n + (size_t)m > cap) {
+			memcpy(b + n, "...", 3);
+			n += 3;
+			break;
+		}
+		memcpy(b + n, one, (size_t)m);
+		n += (size_t)m;
+	}
+	b[n] = 0;
 	return b;
 }
 
@@ -239,10 +272,13 @@ vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 		buf[--len] = 0;
 	if (len && buf[len - 1] == ':') {
 		wchar_t w[400];
-		DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+		DWORD k, n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
 		                         NULL, err, 0, w, 400, NULL);
 		while (n && (w[n - 1] == L'\n' || w[n - 1] == L'\r' || w[n - 1] == L' '))
 			w[--n] = 0;
+		for (k = 0; k < n; k++) /* a text of two sentences has a line break inside */
+			if (w[k] == L'\r' || w[k] == L'\n')
+				w[k] = L' ';
 		snprintf(sys, sizeof sys, " %s (%lu)", n ? u8s(w) : "error", err);
 	}
 	snprintf(line, sizeof line, "%s%s%s\n", prefix, buf, sys);
@@ -424,35 +460,32 @@ wcs_endswith_i(const wchar_t *s, const wchar_t *suf)
 	return a >= b && !_wcsicmp(s + a - b, suf);
 }
 
-/* Parses a whole decimal integer; 0 on success. */
+/* A number as a user types it: digits only (with hex, 0-9 a-f A-F after an
+ * optional 0x), no sign, space, suffix or empty string, and at most max.
+ * So no typed value is negative, and none can equal PD_UNSET.  0, or -1. */
 static int
-parse_int(const wchar_t *s, long long *v)
+parse_num(const wchar_t *s, int hex, u64 max, u64 *v)
 {
-	wchar_t *end;
-	long long x;
-	if (!s || !*s)
+	u64 x = 0, base = hex ? 16 : 10, d;
+	if (!s)
 		return -1;
-	errno = 0;
-	x = wcstoll(s, &end, 10);
-	if (*end || errno)
-		return -1;
-	*v = x;
-	return 0;
-}
-
-static int
-parse_hex(const wchar_t *s, unsigned long long *v)
-{
-	wchar_t *end;
-	if (!s || !*s)
-		return -1;
-	if (s[0] == L'0' && (s[1] == L'x' || s[1] == L'X'))
+	if (hex && s[0] == L'0' && (s[1] == L'x' || s[1] == L'X'))
 		s += 2;
 	if (!*s)
 		return -1;
-	errno = 0;
-	*v = wcstoull(s, &end, 16);
-	return *end || errno ? -1 : 0;
+	for (; *s; s++) {
+		if (*s >= L'0' && *s <= L'9')
+			d = (u64)(*s - L'0');
+		else if (hex && ((*s >= L'a' && *s <= L'f') || (*s >= L'A' && *s <= L'F')))
+			d = (u64)((*s | 0x20) - L'a' + 10);
+		else
+			return -1;
+		if (d > max || x > (max - d) / base)
+			return -1;
+		x = x * base + d;
+	}
+	*v = x;
+	return 0;
 }
 
 static int
@@ -1345,6 +1378,7 @@ enum optkind {
 #define OF_DEBUG   0x10 /* a debugger trigger: procdump attaches */
 #define OF_MONITOR 0x20 /* a sampled monitor */
 #define OF_NEEDS_E 0x40 /* only with -e */
+#define OF_PERCORE 0x80 /* a percentage: with -u, hi is per core (times the cores) */
 
 /* Where a switch stands in the -? synopsis: not there, first on a line,
  * beside the previous one, an alternative to it (-c|-cl), or nested in
@@ -1361,27 +1395,28 @@ struct opt {
 	int flags;              /* OF_* */
 	enum optsyn syn;
 	long long dflt;         /* OPT_INT: the value when not given (PD_UNSET: none) */
+	long long lo, hi;       /* OPT_INT, OPT_HEX, OPT_COUNTER (its threshold): the range */
 };
 
 #define CO(f) offsetof(struct pd_config, f)
-#define U PD_UNSET
+#define U PD_UNSET, 0, 0 /* no default, no range (a numeric row without one takes 0 up) */
 static const struct opt opts[] = {
 	{ L"mm", OPT_FLAG, CO(mm), PD_MINI, NULL, "Write a 'Mini' dump file (default): stacks and the code around each thread.", OF_INSTALL | OF_TYPE, SYN_LINE, U },
 	{ L"ma", OPT_FLAG, CO(ma), PD_FULL, NULL, "Write a 'Full' dump file: all committed readable memory.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
 	{ L"mt", OPT_FLAG, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata, sensitive data removed.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
 	{ L"mp", OPT_FLAG, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory, less the largest area over 512 MB.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
-	{ L"mc", OPT_HEX, CO(mc_mask), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"mc", OPT_HEX, CO(mc_mask), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL | OF_TYPE, SYN_SAME, PD_UNSET, 0, 0xFFFFFFFF },
 	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
 	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_NOTYET | OF_INSTALL, SYN_SAME, U },
-	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0, SYN_LINE, 1 },
-	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0, SYN_LINE, 10 },
-	{ L"c", OPT_INT, CO(c), 0, "<CPU_Usage>", "CPU threshold (percent) above which to write a dump.", OF_MONITOR, SYN_LINE, U },
-	{ L"cl", OPT_INT, CO(cl), 0, "<CPU_Usage>", "CPU threshold (percent) below which to write a dump.", OF_MONITOR, SYN_ALT, U },
+	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0, SYN_LINE, 1, 1, 2147483647 },
+	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0, SYN_LINE, 10, 1, 4294967 },
+	{ L"c", OPT_INT, CO(c), 0, "<CPU_Usage>", "CPU threshold (percent) above which to write a dump.", OF_MONITOR | OF_PERCORE, SYN_LINE, PD_UNSET, 0, 100 },
+	{ L"cl", OPT_INT, CO(cl), 0, "<CPU_Usage>", "CPU threshold (percent) below which to write a dump.", OF_MONITOR | OF_PERCORE, SYN_ALT, PD_UNSET, 0, 100 },
 	{ L"u", OPT_FLAG, CO(u), 0, NULL, "With -c/-cl: CPU usage relative to one core. Alone: uninstall the postmortem debugger.", 0, SYN_SUB, U },
-	{ L"m", OPT_INT, CO(m), 0, "<Commit_Usage>", "Memory commit threshold in MB at which to write a dump.", OF_MONITOR, SYN_LINE, U },
-	{ L"ml", OPT_INT, CO(ml), 0, "<Commit_Usage>", "Write a dump when memory commit drops below this many MB.", OF_MONITOR, SYN_ALT, U },
-	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", OF_MONITOR, SYN_LINE, U },
-	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_MONITOR, SYN_ALT, U },
+	{ L"m", OPT_INT, CO(m), 0, "<Commit_Usage>", "Memory commit threshold in MB at which to write a dump.", OF_MONITOR, SYN_LINE, PD_UNSET, 1, 1073741824 },
+	{ L"ml", OPT_INT, CO(ml), 0, "<Commit_Usage>", "Write a dump when memory commit drops below this many MB.", OF_MONITOR, SYN_ALT, PD_UNSET, 1, 1073741824 },
+	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", OF_MONITOR, SYN_LINE, PD_UNSET, 0, 9007199254740992 },
+	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_MONITOR, SYN_ALT, PD_UNSET, 0, 9007199254740992 },
 	{ L"h", OPT_FLAG, CO(h), 0, NULL, "Write a dump when a window of the process does not respond for 5 seconds.", OF_MONITOR, SYN_LINE, U },
 	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", OF_DEBUG, SYN_LINE, U },
 	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop).", OF_NEEDS_E, SYN_SUB, U },
@@ -1398,11 +1433,11 @@ static const struct opt opts[] = {
 	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0, SYN_LINE, U },
 	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
 	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", OF_NOTYET, SYN_SUB, U },
-	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, U },
+	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
 	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
 	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
-	{ L"minfree", OPT_INT, CO(minfree), 0, "<MB>", "Free space (MB) every dump must leave on its volume (default: the larger of 1 GB and 5%; 0: no check).", OF_INSTALL, SYN_LINE, U },
-	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, U },
+	{ L"minfree", OPT_INT, CO(minfree), 0, "<MB>", "Free space (MB) every dump must leave on its volume (default: the larger of 1 GB and 5%; 0: no check).", OF_INSTALL, SYN_LINE, PD_UNSET, 0, 1LL << 40 },
+	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, PD_UNSET, 1, 100000 },
 	{ L"inheritacl", OPT_FLAG, CO(inheritacl), 0, NULL, "Give dumps the folder's inherited ACL instead of owner, Administrators and SYSTEM only.", OF_INSTALL, SYN_SAME, U },
 	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
@@ -1412,7 +1447,7 @@ static const struct opt opts[] = {
 	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", OF_NOTYET, SYN_NONE, U },
 	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
-	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, U },
+	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility; there is no EULA to accept.", OF_INSTALL, SYN_LINE, U },
 	{ L"?", OPT_FLAG, CO(help), 0, NULL, "Show this help; -? -e shows example command lines.", 0, SYN_NONE, U },
 };
@@ -1699,7 +1734,63 @@ args_free(struct pd_config *cfg)
 {
 	free(cfg->joined[0]);
 	free(cfg->joined[1]);
-	cfg->joined[0] = cfg->joined[1] = NULL;
+	free(cfg->mended[0]);
+	free(cfg->mended[1]);
+	cfg->joined[0] = cfg->joined[1] = cfg->mended[0] = cfg->mended[1] = NULL;
+}
+
+/* Windows' argv rules read \" as a quote that is text, so "c:\my dumps\"
+ * reaches procdump as c:\my dumps" and, if anything follows on the command
+ * line, as c:\my dumps" -n 2 (the quote stays open).  A '"' can never be
+ * part of a Windows path: at the end of one it is that \, inside one it
+ * says that the arguments after it were swallowed. */
+static int
+args_swallowed(const wchar_t *path)
+{
+	const wchar_t *q = wcschr(path, L'"');
+	return q && q[1];
+}
+
+/* The refusal of a swallowing path, with the two quotings that work. */
+static int
+args_quote_fail(const char *what, const wchar_t *path)
+{
+	wchar_t head[MAX_PATH];
+	size_t n = (size_t)(wcschr(path, L'"') - path);
+	if (n >= MAX_PATH)
+		n = MAX_PATH - 1;
+	memcpy(head, path, n * sizeof *head);
+	head[n] = 0;
+	return args_fail("%s '%s': a \\ before a closing quote makes the quote text, so the arguments after it "
+	                 "were read into this one; write \"%s\" or \"%s\\\\\"", what, u8s(path), u8s(head), u8s(head));
+}
+
+/* A folder or file name as Windows can hold it: no control character, and
+ * a '"' only at the end, where it is read as the \ it stood for (a mended
+ * copy in *slot replaces *p; -v says so).  0 or PD_EXIT_USAGE. */
+static int
+args_mend_path(const struct pd_config *cfg, const char *what, wchar_t **p, wchar_t **slot)
+{
+	const wchar_t *c;
+	if (!*p)
+		return 0;
+	for (c = *p; *c; c++)
+		if (*c < 0x20)
+			return args_fail("%s '%s': a Windows file name cannot hold a control character", what, u8s(*p));
+	if (args_swallowed(*p))
+		return args_quote_fail(what, *p);
+	if (!wcs_endswith_i(*p, L"\""))
+		return 0;
+	if (!(*slot = wdup(*p))) {
+		warn("out of memory");
+		return PD_EXIT_USAGE;
+	}
+	(*slot)[wcslen(*slot) - 1] = L'\\';
+	if (cfg->v) /* vlog would not print yet: -v takes effect once the command line is accepted */
+		warn("[v] %s '%s' ends in a quote, which no Windows path holds: read as the folder '%s' "
+		     "(\"folder\\\" passes folder\")", what, u8s(*p), u8s(*slot));
+	*p = *slot;
+	return 0;
 }
 
 /* Reads the value(s) of one switch at argv[*k] into cfg, by its kind, and
@@ -1710,7 +1801,6 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 	char *base = (char *)cfg;
 	const char *nm = u8s(o->name);
 	const wchar_t *v = args_value(argc, argv, *k);
-	long long n;
 	switch (o->kind) {
 	case OPT_FLAG:
 	case OPT_REST:
@@ -1724,12 +1814,8 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 	case OPT_LIST:
 		if (!v)
 			return args_fail("-%s needs a value (%s)", nm, o->arg);
-		if (o->kind == OPT_INT && parse_int(v, &n) < 0)
-			return args_fail("-%s: '%s' is not a whole number", nm, u8s(v));
-		if (o->kind == OPT_INT)
-			*(long long *)(base + o->off) = n;
-		else if (o->kind == OPT_HEX && parse_hex(v, (u64 *)(base + o->off)) < 0)
-			return args_fail("-%s: '%s' is not a hexadecimal mask", nm, u8s(v));
+		if (o->kind == OPT_INT || o->kind == OPT_HEX)
+			cfg->typed[o - opts] = v; /* read once -u is known */
 		else if (o->kind == OPT_STR)
 			*(wchar_t **)(base + o->off) = argv[*k + 1];
 		else if (o->kind == OPT_LIST) {
@@ -1743,10 +1829,8 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 	case OPT_COUNTER:
 		if (!v || *k + 2 >= argc)
 			return args_fail("-%s needs a counter path and a threshold", nm);
-		if (parse_int(argv[*k + 2], &n) < 0)
-			return args_fail("-%s: threshold '%s' is not a whole number", nm, u8s(argv[*k + 2]));
 		*(wchar_t **)(base + o->off) = argv[*k + 1];
-		*(long long *)(base + o->off2) = n;
+		cfg->typed[o - opts] = argv[*k + 2];
 		*k += 2;
 		return 0;
 	case OPT_E:
@@ -1773,6 +1857,8 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 			cfg->i_folder = argv[++*k];
 		return 0;
 	case OPT_X:
+		if (*k + 1 < argc && args_swallowed(argv[*k + 1]))
+			return args_quote_fail("-x: dump folder", argv[*k + 1]);
 		if (*k + 2 >= argc)
 			return args_fail("-x needs a dump folder and an image file");
 		cfg->x = 1;
@@ -1827,52 +1913,49 @@ args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
 	return 0;
 }
 
-/* -n and -s out of range.  0 or PD_EXIT_USAGE. */
+/* Every number given, read by its row of opts[]: digits only (OPT_HEX: hex,
+ * 0x optional), from lo to hi; a percentage with -u is per core, up to hi
+ * times the cores.  One rule and one message for every numeric switch, so
+ * that no spelling (" 2", +2, -1, 0x-2, a 20-digit number) slips through
+ * and no typed value equals PD_UNSET.  0 or PD_EXIT_USAGE. */
 static int
-args_check_counts(const struct pd_config *cfg)
+args_check_numbers(struct pd_config *cfg)
 {
-	if (GIVEN(cfg, n) && cfg->n < 1)
-		return args_fail("-n: the dump count must be at least 1, not %lld", cfg->n);
-	if (GIVEN(cfg, s) && cfg->s < 1)
-		return args_fail("-s: seconds must be at least 1, not %lld", cfg->s);
+	char *base = (char *)cfg;
+	size_t i;
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		const char *unit = "";
+		u64 v, hi = o->hi ? (u64)o->hi : (u64)LLONG_MAX; /* a row without a range: 0 up */
+		if (!cfg->given[i] || !cfg->typed[i])
+			continue;
+		if ((o->flags & OF_PERCORE) && cfg->u) {
+			SYSTEM_INFO si;
+			GetSystemInfo(&si);
+			hi *= si.dwNumberOfProcessors;
+			unit = " (percent of one core, -u)";
+		}
+		if (parse_num(cfg->typed[i], o->kind == OPT_HEX, hi, &v) < 0 || v < (u64)o->lo) {
+			if (o->kind == OPT_HEX)
+				return args_fail("-%s: '%s' is not a hexadecimal mask from 0 to 0x%llx", u8s(o->name),
+				                 u8s(cfg->typed[i]), hi);
+			return args_fail("-%s: %s'%s' is not a whole number from %lld to %llu%s", u8s(o->name),
+			                 o->kind == OPT_COUNTER ? "threshold " : "", u8s(cfg->typed[i]), o->lo, hi, unit);
+		}
+		if (o->kind == OPT_HEX)
+			*(u64 *)(base + o->off) = v;
+		else
+			*(long long *)(base + (o->kind == OPT_COUNTER ? o->off2 : o->off)) = (long long)v;
+	}
 	return 0;
 }
 
-/* Thresholds and the other values out of range.  0 or PD_EXIT_USAGE. */
+/* Values that are not numbers.  0 or PD_EXIT_USAGE. */
 static int
 args_check_values(const struct pd_config *cfg)
 {
-	SYSTEM_INFO si;
-	long long cpu = GIVEN(cfg, c) ? cfg->c : cfg->cl, max = 100;
-	GetSystemInfo(&si);
-	/* -u makes the value relative to one core; the whole machine is then
-	 * ncpu*100 percent of one core */
-	if (cfg->u)
-		max = 100LL * (long long)si.dwNumberOfProcessors;
-	if ((GIVEN(cfg, c) || GIVEN(cfg, cl)) && (cpu < 0 || cpu > max))
-		return args_fail("%s: CPU usage must be 0 to %lld%s, not %lld", GIVEN(cfg, c) ? "-c" : "-cl", max,
-		                 cfg->u ? " (percent of one core, -u)" : " percent", cpu);
-	if (GIVEN(cfg, m) && cfg->m < 1)
-		return args_fail("-m: commit must be at least 1 MB, not %lld", cfg->m);
-	if (GIVEN(cfg, ml) && cfg->ml < 1)
-		return args_fail("-ml: commit must be at least 1 MB, not %lld", cfg->ml);
-	if (GIVEN(cfg, at) && cfg->at < 1)
-		return args_fail("-at: the timeout must be at least 1 second, not %lld", cfg->at);
-	if (GIVEN(cfg, cancel) && (cfg->cancel < 1 || cfg->cancel > 0xFFFFFFFFLL))
-		return args_fail("-cancel: '%lld' is not a process id", cfg->cancel);
 	if ((cfg->p && !cfg->p[0]) || (cfg->pl && !cfg->pl[0]))
 		return args_fail("%s: the counter path is empty", cfg->p ? "-p" : "-pl");
-	return 0;
-}
-
-/* -minfree and -keep out of range.  0 or PD_EXIT_USAGE. */
-static int
-args_check_disk(const struct pd_config *cfg)
-{
-	if (GIVEN(cfg, minfree) && (cfg->minfree < 0 || cfg->minfree > (1LL << 40)))
-		return args_fail("-minfree: free space must be 0 to %lld MB, not %lld", 1LL << 40, cfg->minfree);
-	if (GIVEN(cfg, keep) && (cfg->keep < 1 || cfg->keep > 100000))
-		return args_fail("-keep: the dump count must be 1 to 100000, not %lld", cfg->keep);
 	return 0;
 }
 
@@ -1961,8 +2044,10 @@ args_validate(struct pd_config *cfg)
 	int rc;
 	if (cfg->help)
 		return 0;
-	if ((rc = args_check_counts(cfg)) || (rc = args_check_exclusive(cfg)) || (rc = args_check_values(cfg)) ||
-	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)) || (rc = args_check_disk(cfg)))
+	if ((rc = args_check_numbers(cfg)) || (rc = args_check_exclusive(cfg)) || (rc = args_check_values(cfg)) ||
+	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)) ||
+	    (rc = args_mend_path(cfg, "dump folder/file", &cfg->output, &cfg->mended[0])) ||
+	    (rc = args_mend_path(cfg, "-x: dump folder", &cfg->x_folder, &cfg->mended[1])))
 		return rc;
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].kind == OPT_INT && !cfg->given[i] && opts[i].dflt != PD_UNSET)
@@ -2051,8 +2136,11 @@ tgt_name_matches(const wchar_t *image, const wchar_t *want)
 	return !_wcsnicmp(image, want, n) && !_wcsicmp(image + n, L".exe");
 }
 
+/* The process of the service called name: 0, PD_EXIT_TARGET after a line
+ * when it is not running (quiet: -1, for -w to wait for it to start), or -1
+ * when there is no such service (or its process is not in list yet). */
 static int
-tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process *list)
+tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process *list, int quiet)
 {
 	SC_HANDLE scm, svc;
 	SERVICE_STATUS_PROCESS ss;
@@ -2067,8 +2155,9 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 	if (svc) {
 		if (QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&ss, sizeof ss, &need)) {
 			if (!ss.dwProcessId) {
-				warn("service '%s' is not running", u8s(name));
-				rc = PD_EXIT_TARGET;
+				if (!quiet)
+					warn("service '%s' is not running", u8s(name));
+				rc = quiet ? -1 : PD_EXIT_TARGET;
 			} else if ((p = w32_process_find(list, ss.dwProcessId))) {
 				tgt_fill(t, p);
 				rc = 0;
@@ -2080,7 +2169,9 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 	return rc;
 }
 
-/* Resolves spec; with quiet_missing, "not found" returns -1 silently (-w). */
+/* Resolves spec: a PID, else a process name, else a service name.  With
+ * quiet_missing, "not found" (and a service that is not running) returns
+ * -1 silently, so that -w waits for a process or a service alike. */
 static int
 tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 {
@@ -2094,10 +2185,9 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 	if (!list)
 		return PD_EXIT_TARGET;
 	if (all_digits(spec)) {
-		long long v;
-		parse_int(spec, &v);
-		p = v > 0 && v <= 0xFFFFFFFFLL ? w32_process_find(list, (DWORD)v) : NULL;
-		if (!p || !v) {
+		u64 v = 0; /* a PID is 32 bits: a longer number is no PID */
+		p = !parse_num(spec, 0, 0xFFFFFFFF, &v) && v ? w32_process_find(list, (DWORD)v) : NULL;
+		if (!p) {
 			warn("no process with PID %s", u8s(spec));
 		} else if ((DWORD)v == self) {
 			warn("PID %lu is procdump itself", (DWORD)v);
@@ -2132,15 +2222,14 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 			snprintf(lst + strlen(lst), sizeof lst - strlen(lst), "%s%lu", i ? ", " : "", pids[i]);
 		warn("Multiple processes match the specified name '%s' (PIDs %s%s); give a PID",
 		     u8s(spec), lst, n > 64 ? ", ..." : "");
-	} else if (quiet_missing) {
-		rc = -1;
 	} else {
-		int s = tgt_from_service(t, spec, list);
+		int s = tgt_from_service(t, spec, list, quiet_missing);
 		if (s == 0)
 			rc = 0;
-		else if (s < 0) {
+		else if (quiet_missing)
+			rc = -1;
+		else if (s < 0)
 			warn("no process or service named '%s'", u8s(spec));
-		}
 	}
 	free(list);
 	return rc;
@@ -7955,6 +8044,7 @@ pd_main(int argc, wchar_t **argv)
 	if (argc < 2) {
 		main_banner();
 		args_usage(0);
+		warn("no process given: name a PID, a process name or a service name (the usage is on standard output)");
 		return PD_EXIT_USAGE;
 	}
 	rc = args_parse(&cfg, argc, argv);

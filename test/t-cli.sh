@@ -26,8 +26,10 @@ cli_no_args() {
 	pd
 	expect_rc 2
 	expect_out 'Capture Usage:'
+	expect_err 'no process given'
+	expect_err_one_line
 }
-t 'cli: no arguments prints the usage and exits 2' cli_no_args
+t 'cli: no arguments prints the usage, says why in one line on stderr, exit 2' cli_no_args
 
 cli_unknown_switch() {
 	pd -zz 1234
@@ -63,20 +65,22 @@ t 'cli: a non-numeric value names the switch, exit 2' cli_not_numeric
 cli_out_of_range() {
 	pd -n 0 1234
 	expect_rc 2
-	expect_err '-n: the dump count must be at least 1'
+	expect_err "-n: '0' is not a whole number from 1 to "
 	pd -n -1 1234
 	expect_rc 2
-	expect_err '-n: the dump count must be at least 1, not -1'
+	expect_err "-n: '-1' is not a whole number from 1 to "
 	pd -s 0 1234
 	expect_rc 2
-	expect_err '-s: seconds must be at least 1'
+	expect_err "-s: '0' is not a whole number from 1 to "
 	pd -c 101 1234
 	expect_rc 2
-	expect_err '-c: CPU usage must be 0 to 100'
+	expect_err "-c: '101' is not a whole number from 0 to 100"
 	ncpu=$(nproc)
 	pd -c $((ncpu * 100 + 1)) -u 1234
 	expect_rc 2
-	expect_err "-c: CPU usage must be 0 to $((ncpu * 100))"
+	expect_err "-c: '$((ncpu * 100 + 1))' is not a whole number from 0 to $((ncpu * 100)) (percent of one core, -u)"
+	pd -c $((ncpu * 100)) -u 999996
+	expect_rc 3
 	pd -r 7 -ma 1234
 	expect_rc 2
 	expect_err '-r: the concurrent limit must be 1 to 5'
@@ -185,3 +189,241 @@ cli_switch_case_and_slash() {
 	stop_target cs
 }
 t 'cli: switches take / or - and any case' cli_switch_case_and_slash
+
+# cli_refused WHAT: the last procdump refused it as the tests want: exit 2
+# (or $want), one line on stderr, and none of the bytes that reach a
+# terminal raw (C0 controls but the line's CR LF, DEL, C1 controls, bidi
+# U+202E): user text is echoed with visible escapes.  A word in $bad.
+cli_refused() {
+	_w=${want:-2}
+	[ "$RC" = "$_w" ] || { bad="$bad
+  $1: exit $RC, wanted $_w: $(head -c 300 "$O/pd.err")"; return 0; }
+	[ "$(wc -l <"$O/pd.err")" = 1 ] && [ -n "$(tr -d '\r\n' <"$O/pd.err")" ] ||
+		{ bad="$bad
+  $1: stderr is not one line: $(head -c 300 "$O/pd.err" | od -c | head -n 3 | tr '\n' ' ')"; return 0; }
+	if sed 's/\r$//' "$O/pd.err" | LC_ALL=C grep -q '[[:cntrl:]]' ||
+		LC_ALL=C grep -q "$(printf '\302[\200-\237]')\|$(printf '\342\200\256')" "$O/pd.err"; then
+		bad="$bad
+  $1: raw control characters on stderr: $(od -c "$O/pd.err" | head -n 3 | tr '\n' ' ')"
+	fi
+	return 0
+}
+
+# The numeric switches, walked from the rows of opts[] in procdump.c: name,
+# kind, lo, hi ("U" rows: 0 up).  Each refuses every spelling that is not
+# plain digits (hex for OPT_HEX) from lo to hi, naming the switch and the
+# value, exit 2; lo and hi themselves pass.
+cli_numbers_every_switch() {
+	sed -n 's/^[[:space:]]*{ L"\([^"]*\)", OPT_\(INT\|HEX\|COUNTER\), .*, \([0-9A-Fx]*\), \([0-9A-Fx]*\) },$/\1 \2 \3 \4/p
+		s/^[[:space:]]*{ L"\([^"]*\)", OPT_\(INT\|HEX\|COUNTER\), .*, U },$/\1 \2 0 9223372036854775807/p' \
+		"$top/procdump.c" >"$O/numrows"
+	[ "$(wc -l <"$O/numrows")" = "$(grep -Ec '^[[:space:]]*\{ L"[^"]*", OPT_(INT|HEX|COUNTER),' "$top/procdump.c")" ] ||
+		fail "could not read the range of every numeric row of opts[]: $(cat "$O/numrows")"
+	[ "$(wc -l <"$O/numrows")" -ge 10 ] || fail "only $(wc -l <"$O/numrows") numeric switches"
+	bad="" want=2 nbad=0 ngood=0
+	while read -r name kind lo hi; do
+		lo=$((lo)) hi=$((hi))
+		set -- -"$name"
+		[ "$kind" = COUNTER ] && set -- -"$name" '\Process(x)\Handle Count'
+		tgt=999996
+		[ "$name" = cancel ] && tgt=""
+		vals="-9223372036854775808|-1|+1| 1|1 ||1x|1.0|99999999999999999999|$(printf '\331\241')|$(printf '\357\274\221')"
+		[ "$kind" = HEX ] && vals="$vals|0x-2|0x|g|0x 1|-0x1" || vals="$vals|0x1|1e3"
+		[ "$lo" -gt 0 ] && vals="$vals|$((lo - 1))"
+		if [ "$hi" != 9223372036854775807 ]; then
+			[ "$kind" = HEX ] && vals="$vals|$(printf '0x%x' $((hi + 1)))" || vals="$vals|$((hi + 1))"
+		fi
+		_ifs=$IFS
+		IFS='|'
+		for v in $vals; do
+			IFS=$_ifs
+			pd "$@" "$v" $tgt
+			nbad=$((nbad + 1))
+			cli_refused "-$name '$v'"
+			grep -qF -- "-$name: " "$O/pd.err" && grep -qF -- "'$v'" "$O/pd.err" ||
+				bad="$bad
+  -$name '$v': the line does not name the switch and the value: $(cat "$O/pd.err")"
+		done
+		IFS=$_ifs
+		for v in $lo $hi; do
+			[ "$kind" = HEX ] && v=$(printf '0x%x' "$v")
+			pd "$@" "$v" $tgt
+			ngood=$((ngood + 1))
+			[ "$RC" != 2 ] || bad="$bad
+  -$name $v (in range) refused: $(cat "$O/pd.err")"
+		done
+	done <"$O/numrows"
+	[ -z "$bad" ] || fail "$(printf '%s\n' "$bad" | grep -c .) refusals wrong:$bad"
+	echo "$(wc -l <"$O/numrows") switches: $nbad values refused, $ngood in range taken"
+}
+t 'cli: every numeric switch (walked from opts[]) takes digits only, within its range; the rest is one line, exit 2' cli_numbers_every_switch
+
+cli_control_chars_escaped() {
+	pd "-zz$(printf '\033[31m')" 1234
+	expect_rc 2
+	expect_err "unknown switch '-zz\\\\x1b\[31m'"
+	want=2 bad=""
+	cli_refused 'ESC in a switch'
+	pd -ma "$(printf 'no\nsuch\rname')"
+	expect_rc 3
+	expect_err "no process or service named 'no\\\\x0asuch\\\\x0dname'"
+	want=3
+	cli_refused 'LF and CR in a target'
+	pd -ma "$(printf 'a\342\200\256b\302\233c')"
+	expect_rc 3
+	expect_err "'a\\\\u202eb\\\\x9bc'"
+	cli_refused 'bidi override and C1 CSI in a target'
+	pd -ma 1234 "$(printf 'Z:\\tmp\\x\033]0;t\007.dmp')"
+	expect_rc 2
+	expect_err "'Z:\\\\tmp\\\\x\\\\x1b]0;t\\\\x07.dmp': a Windows file name cannot hold a control character"
+	want=2
+	cli_refused 'OSC in a file name'
+	[ -z "$bad" ] || fail "$bad"
+}
+t 'cli: control characters in a switch, target or file name are echoed as \xHH escapes, on one line' cli_control_chars_escaped
+
+# "c:\my dumps\" on a Windows command line reaches procdump as c:\my dumps"
+# (a \ before a quote escapes it): the shell passes that string as it is.
+cli_folder_trailing_quote() {
+	start_target fq "$T/target.exe" 1
+	pid=$(field fq pid)
+	dir="$O/fq/my dumps"
+	rm -rf "$O/fq"
+	mkdir -p "$dir"
+	pd -v -ma "$pid" "$(wpath "$dir")\""
+	expect_rc 0
+	expect_err "ends in a quote, which no Windows path holds: read as the folder '$(wpath "$dir" | sed 's/\\/\\\\/g')\\\\'"
+	d=$(one_dump "$dir")
+	yaml "$d" "$O/fq.yaml"
+	grep -q 'Type:            Memory64List' "$O/fq.yaml" || fail "-ma through the quoted folder is not a full dump"
+	[ "$(ls -A "$O/fq")" = "my dumps" ] || fail "files beside the folder: $(ls -A "$O/fq")"
+	# the quote swallowed what followed it: refused, with both quotings that work
+	pd -ma "$pid" "$(wpath "$dir")\" -n 2"
+	expect_rc 2
+	expect_err_one_line
+	expect_err "dump folder/file '.*my dumps\" -n 2': a \\\\ before a closing quote"
+	expect_err "write \"Z:.*my dumps\" or \"Z:.*my dumps\\\\\\\\\""
+	pd -ma -x "$(wpath "$dir")\" $(wpath "$T/target.exe")"
+	expect_rc 2
+	expect_err_one_line
+	expect_err "-x: dump folder '.*my dumps\" Z:"
+	# a folder that does not exist, named the same way
+	pd -ma "$pid" "$(wpath "$O/fq/none")\""
+	expect_rc 2
+	expect_err_one_line
+	expect_err "dump folder '.*none\\\\' does not exist"
+	[ "$(ls -A "$dir" | wc -l)" = 1 ] || fail "more than one file in the folder: $(ls -A "$dir")"
+	alive fq || fail "the target does not run on"
+	stop_target fq
+}
+t 'cli: a quoted folder with a trailing \ (passed as dir") is that folder (-v says so); one that swallowed arguments is refused with the quoting' cli_folder_trailing_quote
+
+# The hostile command lines: the exit code wanted, then the arguments as sh
+# words (eval'd, one procdump run each).  $PID is a live target, $DIR an
+# empty folder (Windows path), $LONG 30000 letters, $LONGNUM 5000 digits.
+cli_hostile_lines() {
+	cat <<'LINES'
+2 -c -9223372036854775808 $PID    # the value that was PD_UNSET: dumped at once
+2 -cl -9223372036854775808 $PID
+2 -n -9223372036854775808 $PID
+2 -s -9223372036854775808 $PID
+2 -at -9223372036854775808 $PID
+2 -m -9223372036854775808 $PID
+2 -ml -9223372036854775808 $PID
+2 -cancel -9223372036854775808
+2 -p "\Processor(_Total)\% Processor Time" -9223372036854775808 $PID
+2 -mc -1 $PID
+2 -mc 0x-2 $PID
+2 -mc " 2" $PID
+2 -mc +2 $PID
+2 -mc 0x $PID
+2 -mc 0x100000000 $PID
+2 -n " 3" $PID
+2 -n 3.0 $PID
+2 -n 99999999999999999999 $PID
+2 -n 9223372036854775808 $PID
+2 -n $LONGNUM $PID
+2 -s 4294968 $PID
+2 -c 1e2 $PID
+2 -c "$(printf '1\n2')" $PID
+2 -n "" $PID
+2 -mc "" $PID
+2 -ma ""                           # an empty target
+2 ""
+3 -                                # a lone '-' is a name, not a switch
+3 / $PID
+2 -zz $PID
+2 --ma $PID
+2 -ma -ma $PID
+2 -n
+2 $PID -n
+2 -s -ma $PID
+2 -mc $PID
+2 -md
+2 -dc
+2 -p
+2 -p "\Process(x)\Handle Count"
+2 -x
+2 -x $DIR
+2 -cancel
+2 -cancel 1 $PID
+2 -f x $PID
+2 -w $PID
+2 -c 10 -cl 5 $PID
+2 -n 0 -x $DIR $TEXE
+2 -r 9 $PID
+2 -e 1 -e $PID
+2 $PID $DIR extra
+3 $LONG
+2 -$LONG $PID
+4 -ma $PID "$DIR\\$LONG"         # Windows cannot create it: a write error
+2 "-$(printf 'z\033[2Jz')" $PID
+3 "$(printf 'app\r\nname')"
+3 "$(printf 'app\033]0;title\007')"
+3 "$(printf 'a\342\200\256b')"
+2 -ma $PID "$(printf 'x\ny.dmp')"
+2 -ma $PID "$DIR\\x\" -n 2"
+LINES
+}
+
+# our_procs PATTERN: processes of this Wine prefix (or, natively, of this
+# machine) whose command line matches PATTERN
+our_procs() {
+	if [ $native = 1 ]; then
+		tasklist //FO CSV 2>/dev/null | grep -i -- "$1" || true
+		return 0
+	fi
+	for _d in /proc/[0-9]*; do
+		tr '\0' '\n' 2>/dev/null <"$_d/environ" | grep -qx "WINEPREFIX=$WINEPREFIX" || continue
+		tr '\0' ' ' 2>/dev/null <"$_d/cmdline" | grep -q -- "$1" && echo "${_d#/proc/}"
+	done
+	return 0
+}
+
+cli_hostile() {
+	start_target hs "$T/target.exe" 1
+	PID=$(field hs pid)
+	rm -rf "$O/hs"
+	mkdir -p "$O/hs/cwd" "$O/hs/dir"
+	DIR=$(wpath "$O/hs/dir") TEXE=$(wpath "$T/target.exe")
+	LONG=$(printf '%30000s' '' | tr ' ' a) LONGNUM=$(printf '%5000s' '' | tr ' ' 9)
+	ntarget=$(our_procs 'target\.exe' | wc -l)
+	bad="" n=0 t0=$(date +%s)
+	cli_hostile_lines >"$O/hs/lines"
+	while read -r want line; do
+		n=$((n + 1))
+		eval "set -- $line"
+		pd_in "$O/hs/cwd" "$@"
+		cli_refused "line $n ($(printf '%s' "$line" | cut -c1-60))"
+	done <"$O/hs/lines"
+	[ $n -ge 50 ] || fail "only $n lines ran"
+	[ -z "$bad" ] || fail "$(printf '%s\n' "$bad" | grep -c .) of $n lines:$bad"
+	[ -z "$(ls -A "$O/hs/cwd" "$O/hs/dir" | grep -v '^$\|:$')" ] ||
+		fail "files were created: $(ls -A "$O/hs/cwd" "$O/hs/dir")"
+	[ -z "$(our_procs 'procdump64\.exe')" ] || fail "a procdump is left: $(our_procs 'procdump64\.exe')"
+	[ "$(our_procs 'target\.exe' | wc -l)" = "$ntarget" ] || fail "a target was started and left running"
+	alive hs || fail "the target stopped or is frozen"
+	stop_target hs
+	echo "$n hostile command lines in $(($(date +%s) - t0)) s"
+}
+t 'cli: hostile command lines: each exits 2 (3 for a name), one line on stderr, no file or process left' cli_hostile

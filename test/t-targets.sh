@@ -4,6 +4,42 @@
 # function followed by the line that titles and runs it:
 #   t 'targets: what must hold' function
 
+# svc_make: PdTestSvc created (again) and stopped; it writes its PID to
+# $O/svc.pid once it runs.  svc_start: started, $spid its PID.  svc_stop:
+# stopped (waited for, 20 s).  svc_drop: stopped and deleted.
+svc_make() {
+	[ $native = 1 ] && skip "service test needs Wine's sc (run as admin on Windows)"
+	svc_drop
+	wine sc create PdTestSvc binpath= "$(wpath "$T/svc.exe") $(wpath "$O/svc.pid")" >"$O/sc.log" 2>&1 ||
+		fail "sc create: $(tr -d '\r' <"$O/sc.log")"
+	echo PdTestSvc >"$O/svc.made"
+}
+svc_start() {
+	rm -f "$O/svc.pid"
+	wine sc start PdTestSvc >>"$O/sc.log" 2>&1 || fail "sc start: $(tr -d '\r' <"$O/sc.log")"
+	wait_for "$O/svc.pid" '^[0-9]' 30 || fail "the service did not write its PID"
+	spid=$(tr -d '\r\n' <"$O/svc.pid")
+}
+svc_stop() {
+	wine sc stop PdTestSvc >/dev/null 2>&1 || true
+	_end=$(($(date +%s) + 20))
+	until wine sc query PdTestSvc 2>/dev/null | grep -q 'STATE.*STOPPED'; do
+		wine sc query PdTestSvc >/dev/null 2>&1 || return 0 # gone
+		[ "$(date +%s)" -ge $_end ] && fail "PdTestSvc did not stop in 20 s"
+		sleep 0.1
+	done
+}
+svc_drop() {
+	svc_stop
+	wine sc delete PdTestSvc >/dev/null 2>&1 || true
+	rm -f "$O/svc.made"
+}
+# svc_dump_pid DUMP: the dump is of the service's process $spid (lldb)
+svc_dump_pid() {
+	lldb_do "$1" "$1.txt" 'thread list'
+	grep -q "Process $spid stopped" "$1.txt" || fail "lldb does not see PID $spid in $(basename "$1"): $(head -n 5 "$1.txt")"
+}
+
 targets_by_pid_name_case() {
 	start_target tg "$T/pdtgt.exe" 1
 	pid=$(field tg pid)
@@ -49,32 +85,49 @@ targets_not_found() {
 t 'targets: unknown name or PID, exit 3' targets_not_found
 
 targets_service() {
-	[ $native = 1 ] && skip "service test needs Wine's sc (run as admin on Windows)"
-	rm -f "$O/svc.pid"
-	wine sc delete PdTestSvc >/dev/null 2>&1 || true # left by an interrupted run
-	wine sc create PdTestSvc binpath= "$(wpath "$T/svc.exe") $(wpath "$O/svc.pid")" >"$O/sc.log" 2>&1 ||
-		fail "sc create: $(tr -d '\r' <"$O/sc.log")"
-	echo PdTestSvc >"$O/svc.made"
-	wine sc start PdTestSvc >>"$O/sc.log" 2>&1 || fail "sc start: $(tr -d '\r' <"$O/sc.log")"
-	wait_for "$O/svc.pid" '^[0-9]' 30 || fail "the service did not write its PID"
-	spid=$(tr -d '\r\n' <"$O/svc.pid")
+	svc_make
+	svc_start
 	mkdir -p "$O/svc"
 	pd -mm PdTestSvc "$(wpath "$O/svc/s.dmp")"
 	rc=$RC
-	wine sc stop PdTestSvc >/dev/null 2>&1 || true
+	svc_stop
 	[ "$rc" = 0 ] || fail "dump by service name exited $rc: $(cat "$O/pd.err")"
 	expect_out "Process: *svc.exe ($spid)"
-	lldb_do "$O/svc/s.dmp" "$O/svc/l.txt" 'thread list'
-	grep -q "Process $spid stopped" "$O/svc/l.txt" || fail "lldb does not see PID $spid: $(head -n 5 "$O/svc/l.txt")"
+	svc_dump_pid "$O/svc/s.dmp"
 	# stopped: a clear error
-	_end=$(($(date +%s) + 20))
-	while :; do
-		pd -mm PdTestSvc
-		[ "$RC" = 3 ] && grep -q 'is not running' "$O/pd.err" && break
-		[ "$(date +%s)" -ge $_end ] && fail "stopped service: exit $RC, $(cat "$O/pd.err")"
-		sleep 0.2
-	done
-	wine sc delete PdTestSvc >/dev/null 2>&1 || true
-	rm -f "$O/svc.made"
+	pd -mm PdTestSvc
+	expect_rc 3
+	expect_err "service 'PdTestSvc' is not running"
+	expect_err_one_line
+	svc_drop
 }
 t 'targets: by service name (wine sc), and a stopped service, exit 3' targets_service
+
+targets_wait_service_running() {
+	svc_make
+	svc_start
+	rm -rf "$O/ws"
+	mkdir -p "$O/ws"
+	pd_bg ws -mm -w PdTestSvc "$(wpath "$O/ws")"
+	pd_join ws 30
+	expect_rc 0
+	expect_out "Process: *svc.exe ($spid)"
+	svc_dump_pid "$(one_dump "$O/ws")"
+	svc_drop
+}
+t 'targets: -w with the name of a running service finds it at once and dumps its process' targets_wait_service_running
+
+targets_wait_service_started() {
+	svc_make
+	rm -rf "$O/ws2"
+	mkdir -p "$O/ws2"
+	pd_bg ws2 -mm -w PdTestSvc "$(wpath "$O/ws2")"
+	wait_for "$O/ws2.raw" 'Waiting for process named PdTestSvc' 30 || fail "procdump does not wait: $(tail -n 3 "$O/ws2.raw")"
+	svc_start
+	pd_join ws2 30
+	expect_rc 0
+	expect_out "Process svc.exe ($spid) started"
+	svc_dump_pid "$(one_dump "$O/ws2")"
+	svc_drop
+}
+t 'targets: -w with the name of a stopped service waits, and dumps its process once it starts' targets_wait_service_started
