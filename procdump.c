@@ -2447,6 +2447,7 @@ struct live {
 	DWORD ev_tid;              /* LIVE_ATTACH: the thread of the event held */
 	HANDLE guard, to_guard, from_guard; /* LIVE_SUSPEND: the guard and its pipes */
 	DWORD *before; int nbefore; /* LIVE_ATTACH: the thread ids before the attach */
+	u64 bd_at[2]; u8 bd_was[2]; int nbd; /* LIVE_ATTACH: PEB.BeingDebugged (native, WOW64) before it */
 };
 
 #define LIVE_ATTACH_DEADLINE_MS 2000
@@ -2506,6 +2507,26 @@ live_attach_thread(const struct live *l, DWORD tid, HANDLE th)
 	return 1;
 }
 
+/* The attach sets PEB.BeingDebugged (both PEBs of a WOW64 process): the
+ * bytes before it, which live_read puts back into what the dump shows, so
+ * that the dump does not claim a debugger the process never had. */
+static void
+live_being_debugged_save(struct live *l)
+{
+	struct pd_process_basic pbi;
+	ULONG_PTR wow = 0;
+	u64 at[2];
+	int i, n = 0;
+	if (PD_NT_SUCCESS(w32.NtQueryInformationProcess(l->h, 0, &pbi, sizeof pbi, NULL)) && pbi.PebBaseAddress)
+		at[n++] = (u64)(ULONG_PTR)pbi.PebBaseAddress + 2;
+	if (PD_NT_SUCCESS(w32.NtQueryInformationProcess(l->h, 26 /* ProcessWow64Information */, &wow, sizeof wow, NULL)) &&
+	    wow)
+		at[n++] = (u64)wow + 2;
+	for (i = 0; i < n; i++)
+		if (w32_read(l->h, at[i], &l->bd_was[l->nbd], 1) == 0)
+			l->bd_at[l->nbd++] = at[i];
+}
+
 /* LIVE_ATTACH: attaches and waits (with a deadline) for the first debug
  * event, CREATE_PROCESS, which stays pending until live_thaw.  0, or -1
  * (detached again, or never attached: the caller suspends instead). */
@@ -2521,6 +2542,7 @@ live_attach(struct snap *s)
 	if (w32_debugger_keep_alive() < 0)
 		return -1;
 	live_threads_before(l, s->pid);
+	live_being_debugged_save(l);
 	if (!DebugActiveProcess(s->pid)) {
 		vlog("cannot debug process %lu to hold it (its threads are suspended instead):", s->pid);
 		return -1;
@@ -2792,11 +2814,18 @@ live_thaw(struct snap *s)
 static u64
 live_read(struct snap *s, u64 addr, void *buf, size_t n)
 {
+	const struct live *l = s->impl;
+	u64 r;
+	int i;
 	if (addr + n < addr || addr + n - 1 > (u64)(ULONG_PTR)-1) {
 		memset(buf, 0, n);
 		return n;
 	}
-	return w32_read_fill(live_process(s), addr, buf, n);
+	r = w32_read_fill(l->h, addr, buf, n);
+	for (i = 0; i < l->nbd && l->hold == LIVE_ATTACH; i++)
+		if (l->bd_at[i] >= addr && l->bd_at[i] < addr + n)
+			((u8 *)buf)[l->bd_at[i] - addr] = l->bd_was[i];
+	return r;
 }
 
 /* The memory map, VirtualQueryEx region by region (the x86 view ends at
@@ -5870,14 +5899,20 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	d.s = &s;
 	d.req = req;
 	d.chunk_delay = dump_test_delay();
-	if (dump_type_mask(&d, req) < 0)
-		return s.ops->thaw(&s), PD_EXIT_USAGE; /* (thaw frees what snap_live_open allocated) */
+	/* (each early return thaws: that frees what snap_live_open allocated) */
+	if (dump_type_mask(&d, req) < 0) {
+		s.ops->thaw(&s);
+		return PD_EXIT_USAGE;
+	}
 	if (!req->overwrite && w32_exists(req->path)) {
 		warn("dump file '%s' already exists (use -o to overwrite)", u8s(req->path));
-		return s.ops->thaw(&s), PD_EXIT_WRITE;
+		s.ops->thaw(&s);
+		return PD_EXIT_WRITE;
 	}
-	if ((file = dump_create_temp(req->path, &tmp)) == INVALID_HANDLE_VALUE)
-		return s.ops->thaw(&s), PD_EXIT_WRITE;
+	if ((file = dump_create_temp(req->path, &tmp)) == INVALID_HANDLE_VALUE) {
+		s.ops->thaw(&s);
+		return PD_EXIT_WRITE;
+	}
 	if (req->dbghelp)
 		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ? PD_EXIT_WRITE : 0;
 	else if (s.ops->freeze(&s) < 0)
@@ -7609,9 +7644,10 @@ main_guard(DWORD pid)
 	int n = 0, cap = 0, held;
 	while (ReadFile(in, &tid, 4, &got, NULL) && got == 4) {
 		prev = (DWORD)-1;
-		if (!tid)
-			main_guard_resume(th, &n), prev = 0;
-		else if ((h = OpenThread(THREAD_SUSPEND_RESUME | THREAD_QUERY_LIMITED_INFORMATION, FALSE, tid))) {
+		if (!tid) {
+			main_guard_resume(th, &n);
+			prev = 0;
+		} else if ((h = OpenThread(THREAD_SUSPEND_RESUME | THREAD_QUERY_LIMITED_INFORMATION, FALSE, tid))) {
 			if (proc && GetProcessIdOfThread(h) == pid && vec_grow(&th, &cap, n, sizeof *th, 64) == 0 &&
 			    (prev = SuspendThread(h)) != (DWORD)-1)
 				th[n++] = h;

@@ -113,6 +113,13 @@ safety_hold_dump() {
 	grep -q 'target.exe`target_heartbeat' "$O/hd/h.lldb" || fail "no target_heartbeat frame"
 	has_bytes "$O/hd/h.dmp" hd marker "heap marker"
 	has_bytes "$O/hd/h.dmp" hd stack "stack marker"
+	# the attach sets PEB.BeingDebugged while it holds the target: the dump
+	# shows the byte as the process had it, 0
+	yaml "$O/hd/h.dmp" "$O/hd/h.yaml"
+	teb=$(sed -n 's/.*Environment Block: *\(0x[0-9A-Fa-f]*\).*/\1/p' "$O/hd/h.yaml" | head -n 1)
+	peb=$(peek64 "$O/hd/h.dmp" "$(hexaddr $((teb + 0x60)))")
+	bd=$(read16 "$O/hd/h.dmp" "$peb" "$O/hd/peb.txt" | cut -c5-6)
+	[ "$bd" = 00 ] || fail "PEB.BeingDebugged at $peb reads '$bd' in the dump, the process has 0"
 	alive hd || fail "the target stopped"
 	suspend_count_zero hd "$O/hd"
 	stop_target hd
@@ -143,3 +150,24 @@ safety_debugger_kill() {
 	stop_target dk
 }
 t 'safety: procdump -e SIGKILLed mid-dump or while attached leaves the target running' safety_debugger_kill
+
+# -e on a process another debugger holds: refused at once (no 5 s of
+# retries), exit 3, one line that says so; the target runs on.
+safety_attach_other_debugger() {
+	start_target ao "$T/target.exe" 1
+	pid=$(field ao pid)
+	mkdir -p "$O/ao"
+	pd_bg aoe -e "$pid" "$(wpath "$O/ao")"
+	wait_for "$O/aoe.raw" 'Press Ctrl-C' 30 || fail "the first procdump did not attach: $(cat "$O/aoe.raw")"
+	t0=$(date +%s)
+	pd -e "$pid" "$(wpath "$O/ao")"
+	expect_rc 3
+	expect_err "cannot attach to process $pid: another debugger is attached to it"
+	expect_err_one_line
+	[ $(($(date +%s) - t0)) -lt 4 ] || fail "the refusal took $(($(date +%s) - t0)) s"
+	kill -INT "$(cat "$O/aoe.pdpid")"
+	pd_join aoe 30
+	alive ao || fail "the target stopped"
+	stop_target ao
+}
+t 'safety: -e on a process another debugger holds says so at once, exit 3' safety_attach_other_debugger
