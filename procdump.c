@@ -2446,7 +2446,7 @@ struct live {
 	enum live_hold hold;
 	DWORD ev_tid;              /* LIVE_ATTACH: the thread of the event held */
 	HANDLE guard, to_guard, from_guard; /* LIVE_SUSPEND: the guard and its pipes */
-	DWORD *before; int nbefore; /* LIVE_ATTACH: the thread ids before the attach */
+	DWORD *before, *before_count; int nbefore; /* LIVE_ATTACH: thread ids and suspend counts before the attach */
 	u64 bd_at[2]; u8 bd_was[2]; int nbd; /* LIVE_ATTACH: PEB.BeingDebugged (native, WOW64) before it */
 };
 
@@ -2468,19 +2468,42 @@ live_hold_name(const struct live *l)
 	}
 }
 
-/* The ids of the target's threads before the attach (l->before). */
+/* The ids of the target's threads before the attach, and their suspend
+ * counts: on Windows the system suspends each thread while its attach
+ * event is pending, so the count read during the hold may be one more than
+ * the process's own (-1: unknown). */
 static void
 live_threads_before(struct live *l, DWORD pid)
 {
 	struct pd_sys_process *list = w32_process_list(), *p;
 	struct pd_sys_thread *st;
 	ULONG i;
-	if (list && (p = w32_process_find(list, pid)) && (l->before = xcalloc(p->NumberOfThreads + 1, sizeof *l->before))) {
+	HANDLE th;
+	if (list && (p = w32_process_find(list, pid)) && (l->before = xcalloc(p->NumberOfThreads + 1, sizeof *l->before)) &&
+	    (l->before_count = xcalloc(p->NumberOfThreads + 1, sizeof *l->before_count))) {
 		st = w32_process_threads(p);
-		for (i = 0; i < p->NumberOfThreads; i++)
-			l->before[l->nbefore++] = (DWORD)(ULONG_PTR)st[i].UniqueThread;
+		for (i = 0; i < p->NumberOfThreads; i++) {
+			l->before[l->nbefore] = (DWORD)(ULONG_PTR)st[i].UniqueThread;
+			l->before_count[l->nbefore] = (DWORD)-1;
+			if ((th = OpenThread(THREAD_QUERY_INFORMATION, FALSE, l->before[l->nbefore]))) {
+				l->before_count[l->nbefore] = w32_thread_suspend_count(th);
+				CloseHandle(th);
+			}
+			l->nbefore++;
+		}
 	}
 	free(list);
+}
+
+/* The suspend count of thread tid before the attach, or -1. */
+static DWORD
+live_count_before(const struct live *l, DWORD tid)
+{
+	int i;
+	for (i = 0; i < l->nbefore && l->before_count; i++)
+		if (l->before[i] == tid)
+			return l->before_count[i];
+	return (DWORD)-1;
 }
 
 /* Is th the thread DebugActiveProcess injected (on Windows and under Wine)
@@ -2662,8 +2685,9 @@ live_stop_thread(struct snap *s, DWORD tid, HANDLE th)
 	struct live *l = s->impl;
 	DWORD prev;
 	if (l->hold != LIVE_SUSPEND) {
-		/* already stopped: its own count (on Windows, while the attach
-		 * event is pending, the kernel's one too) */
+		/* already stopped: its count, read, not changed */
+		if (l->hold == LIVE_ATTACH && (prev = live_count_before(l, tid)) != (DWORD)-1)
+			return prev;
 		prev = w32_thread_suspend_count(th);
 		return prev == (DWORD)-1 ? 0 : prev;
 	}
@@ -2799,14 +2823,17 @@ live_thaw(struct snap *s)
 		s->th[i].suspended = 0;
 		CloseHandle(s->th[i].h);
 	}
-	if (l->hold == LIVE_ATTACH) {
+	/* detaching with the event pending releases the target (Windows: the
+	 * system wakes every pending event; Wine: the same), without the
+	 * moment a ContinueDebugEvent first would give it to run attached */
+	if (l->hold == LIVE_ATTACH && !DebugActiveProcessStop(s->pid)) {
+		warn("DebugActiveProcessStop %lu:", s->pid);
 		ContinueDebugEvent(s->pid, l->ev_tid, DBG_CONTINUE);
-		if (!DebugActiveProcessStop(s->pid))
-			warn("DebugActiveProcessStop %lu:", s->pid);
 	}
 	if (s->nth_all || l->hold == LIVE_ATTACH)
 		vlog("thawed %d threads in %.2f ms", s->nth_all, (now_sec() - t0) * 1e3);
 	free(l->before);
+	free(l->before_count);
 	free(l);
 	s->impl = NULL;
 }

@@ -171,3 +171,27 @@ safety_attach_other_debugger() {
 	stop_target ao
 }
 t 'safety: -e on a process another debugger holds says so at once, exit 3' safety_attach_other_debugger
+
+# A thread the process holds suspended itself keeps its count in the dump,
+# read under the debug hold as under the guarded suspension: 1 for it, none
+# for the others.
+safety_suspend_count_read() {
+	$CC64 $TCFLAGS "$T/suspend.c" -o "$O/suspend.exe" || fail "cannot build suspend.exe"
+	start_target sc "$T/target.exe" 2
+	tid=$(sed -n 's/^tid=\([0-9]*\) role=worker.*/\1/p' "$O/sc.log" | tr -d '\r' | head -n 1)
+	$WINE "$O/suspend.exe" s "$tid" | grep -q 'prev=0' || fail "cannot suspend thread $tid"
+	mkdir -p "$O/sc"
+	for mode in hold suspend; do
+		export PROCDUMP_TEST_FREEZE=$mode
+		pd -v -mm "$(field sc pid)" "$(wpath "$O/sc/$mode.dmp")"
+		unset PROCDUMP_TEST_FREEZE
+		expect_rc 0
+		yaml "$O/sc/$mode.dmp" "$O/sc/$mode.yaml"
+		got=$(awk -v t="$(printf '0x%X' "$tid")" '/Thread Id:/ { on = ($NF == t) } on && /Suspend Count:/ { print $NF }' "$O/sc/$mode.yaml")
+		[ "$got" = 0x1 ] || fail "$mode: thread $tid has suspend count '$got' in the dump, the process holds 1"
+		[ "$(grep -c 'Suspend Count' "$O/sc/$mode.yaml")" = 1 ] || fail "$mode: other threads show a suspend count"
+	done
+	$WINE "$O/suspend.exe" r "$tid" | grep -q 'prev=1' || fail "thread $tid was not left with its one suspension"
+	stop_target sc
+}
+t 'safety: a thread the process holds suspended keeps its count (1) in dumps under the hold and the guard' safety_suspend_count_read
