@@ -2350,8 +2350,8 @@ dump_cancelled(const struct pd_dump_req *r)
  * a snapshot is taken and read; everything after this section reads the
  * target only through snap_read() and the struct snap it filled, never
  * through a process handle.  Today's implementation is the live process,
- * frozen by suspending its threads (the live_* functions, gathered in the
- * table snap_live in Writer: File).  The clone (-r: an in-memory copy, or
+ * held still in a way that ends with procdump (enum live_hold; the live_*
+ * functions, gathered in the table snap_live in Writer: File).  The clone (-r: an in-memory copy, or
  * a PSS snapshot) and the postmortem target (-j) are further tables. */
 
 struct snap_ops {
