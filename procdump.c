@@ -145,6 +145,7 @@ struct pd_config {
 	wchar_t *i_folder;
 	int j;                  /* hidden AeDebug entry point */
 	long long cancel;       /* -cancel PID; PD_UNSET = not given */
+	long long freezeguard;  /* hidden -freezeguard PID: the guard of a suspension (Main) */
 	wchar_t *target;        /* PID, process name or service name */
 	wchar_t *output;        /* dump file or folder */
 	int uninstall;          /* -u alone */
@@ -619,6 +620,7 @@ static struct w32_fns {
 	void (NTAPI *RtlGetUnloadEventTraceEx)(PULONG *, PULONG *, PVOID *);
 	void (*RtlExitUserProcess)(void);   /* its address only: -t plants an int3 there */
 	void (*DbgUiRemoteBreakin)(void);   /* its address only: the attach thread starts there */
+	pd_ntstatus (NTAPI *DbgUiConnectToDbg)(void); /* the thread's debug object, before attaching */
 	/* kernel32 (kernelbase for GetThreadDescription on some builds) */
 	BOOL (WINAPI *Wow64GetThreadContext)(HANDLE, WOW64_CONTEXT *);       /* Windows 7 */
 	DWORD64 (WINAPI *GetEnabledXStateFeatures)(void);                    /* 7 SP1 */
@@ -662,6 +664,7 @@ static const struct w32_import {
 	W32_FN(W32_NTDLL, RtlGetUnloadEventTraceEx, NULL),
 	W32_FN(W32_NTDLL, RtlExitUserProcess, NULL),
 	W32_FN(W32_NTDLL, DbgUiRemoteBreakin, NULL),
+	W32_FN(W32_NTDLL, DbgUiConnectToDbg, NULL),
 	W32_FN(W32_KERNEL32, Wow64GetThreadContext, NULL),
 	W32_FN(W32_KERNEL32, GetEnabledXStateFeatures, NULL),
 	W32_FN(W32_KERNEL32, InitializeContext, NULL),
@@ -1217,6 +1220,42 @@ w32_wait_debug_event(DEBUG_EVENT *ev, DWORD ms)
 	return -1;
 }
 
+/* Makes this thread a debugger that leaves its debuggees running when it
+ * ends, whatever ends it: the debug object exists (DbgUiConnectToDbg) and
+ * has kill-on-close off BEFORE the attach or the launch, so that no instant
+ * of a killed procdump takes the target with it (DebugActiveProcess and
+ * CreateProcess reuse that object).  0 or -1 (vlog). */
+static int
+w32_debugger_keep_alive(void)
+{
+	if (w32.DbgUiConnectToDbg && !PD_NT_SUCCESS(w32.DbgUiConnectToDbg())) {
+		vlog("DbgUiConnectToDbg failed");
+		return -1;
+	}
+	if (!DebugSetProcessKillOnExit(FALSE)) {
+		vlog("DebugSetProcessKillOnExit:");
+		return -1;
+	}
+	return 0;
+}
+
+/* A thread's suspend count (ThreadSuspendCount, Windows 8.1, Wine), or -1. */
+static DWORD
+w32_thread_suspend_count(HANDLE th)
+{
+	ULONG n = 0;
+	return PD_NT_SUCCESS(w32.NtQueryInformationThread(th, 35 /* ThreadSuspendCount */, &n, sizeof n, NULL))
+	       ? (DWORD)n : (DWORD)-1;
+}
+
+/* A thread's start address (ThreadQuerySetWin32StartAddress), or 0. */
+static u64
+w32_thread_start(HANDLE th)
+{
+	PVOID a = NULL;
+	return PD_NT_SUCCESS(w32.NtQueryInformationThread(th, 9, &a, sizeof a, NULL)) ? (u64)(ULONG_PTR)a : 0;
+}
+
 /* A performance counter (-p/-pl) through pdh.dll. */
 struct w32_counter {
 	HANDLE query, counter;
@@ -1448,6 +1487,7 @@ static const struct opt opts[] = {
 	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
+	{ L"freezeguard", OPT_INT, CO(freezeguard), 0, "<PID>", "Guard of a suspension procdump started itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility; there is no EULA to accept.", OF_INSTALL, SYN_LINE, U },
 	{ L"?", OPT_FLAG, CO(help), 0, NULL, "Show this help; -? -e shows example command lines.", 0, SYN_NONE, U },
 };
@@ -2004,6 +2044,11 @@ args_check_mode(struct pd_config *cfg)
 			return args_fail("-cancel takes only a PID and no other switch or target");
 		return 0;
 	}
+	if (GIVEN(cfg, freezeguard)) {
+		if (args_stray(cfg, CO(freezeguard), 0) || cfg->target)
+			return args_fail("-freezeguard takes only a PID and no other switch or target");
+		return 0;
+	}
 	if (cfg->u && !GIVEN(cfg, c) && !GIVEN(cfg, cl)) {
 		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || GIVEN(cfg, n))
 			return args_fail("-u needs -c or -cl (or stands alone to uninstall)");
@@ -2084,6 +2129,7 @@ struct pd_target {
 	wchar_t name[MAX_PATH]; /* image name, e.g. app.exe */
 	HANDLE h;
 	int wow64;
+	int held;               /* stopped at a debug event of ours (Debugger): no freeze needed */
 };
 
 static const DWORD TGT_ACCESS = PROCESS_QUERY_INFORMATION | PROCESS_VM_READ |
@@ -2605,8 +2651,8 @@ dump_cancelled(const struct pd_dump_req *r)
  * a snapshot is taken and read; everything after this section reads the
  * target only through snap_read() and the struct snap it filled, never
  * through a process handle.  Today's implementation is the live process,
- * frozen by suspending its threads (the live_* functions, gathered in the
- * table snap_live in Writer: File).  The clone (-r: an in-memory copy, or
+ * held still in a way that ends with procdump (enum live_hold; the live_*
+ * functions, gathered in the table snap_live in Writer: File).  The clone (-r: an in-memory copy, or
  * a PSS snapshot) and the postmortem target (-j) are further tables. */
 
 struct snap_ops {
@@ -2678,17 +2724,286 @@ snap_region_of(const struct snap *s, u64 addr)
 	return i < s->nreg && s->reg[i].base <= addr ? &s->reg[i] : NULL;
 }
 
+/* How the live target is held still while it is read.  Each way ends with
+ * procdump, whatever ends procdump (DESIGN.md "A freeze that dies with
+ * procdump"):
+ *   LIVE_EVENT    procdump is its debugger and holds one of its debug
+ *                 events (Debugger): every thread is stopped already.
+ *   LIVE_ATTACH   attached for this dump (kill-on-exit off) and held at the
+ *                 first debug event, never continued while the dump is
+ *                 read: the system keeps every thread stopped, and lets
+ *                 them go when procdump's debug object closes, also when
+ *                 procdump is killed (WINE.md section 1).
+ *   LIVE_SUSPEND  the fallback, where the target cannot be debugged
+ *                 (another debugger, access denied): SuspendThread, done by
+ *                 the freeze guard (Main: main_guard), a second procdump
+ *                 that resumes what it suspended when this one ends
+ *                 without thawing.  Without a guard (library mode, or it
+ *                 did not start) procdump suspends them itself.
+ * PROCDUMP_TEST_FREEZE=suspend (tests, bench) forces the fallback. */
+enum live_hold { LIVE_SUSPEND, LIVE_ATTACH, LIVE_EVENT };
+
+struct live {
+	HANDLE h;                  /* the process */
+	enum live_hold hold;
+	DWORD ev_tid;              /* LIVE_ATTACH: the thread of the event held */
+	HANDLE guard, to_guard, from_guard; /* LIVE_SUSPEND: the guard and its pipes */
+	DWORD *before, *before_count; int nbefore; /* LIVE_ATTACH: thread ids and suspend counts before the attach */
+	u64 bd_at[2]; u8 bd_was[2]; int nbd; /* LIVE_ATTACH: PEB.BeingDebugged (native, WOW64) before it */
+};
+
+#define LIVE_ATTACH_DEADLINE_MS 2000
+
 static HANDLE
 live_process(const struct snap *s)
 {
-	return (HANDLE)s->impl;
+	return ((const struct live *)s->impl)->h;
 }
 
-/* Opens and suspends one thread not held yet.  1: added; 0: known, gone
- * or not ours to suspend; -1: no memory. */
+static const char *
+live_hold_name(const struct live *l)
+{
+	switch (l->hold) {
+	case LIVE_EVENT: return "held at procdump's debug event";
+	case LIVE_ATTACH: return "held at a debug event (attached)";
+	default: return l->guard ? "suspended, guarded" : "suspended, unguarded";
+	}
+}
+
+/* The ids of the target's threads before the attach, and their suspend
+ * counts: on Windows the system suspends each thread while its attach
+ * event is pending, so the count read during the hold may be one more than
+ * the process's own (-1: unknown). */
+static void
+live_threads_before(struct live *l, DWORD pid)
+{
+	struct pd_sys_process *list = w32_process_list(), *p;
+	struct pd_sys_thread *st;
+	ULONG i;
+	HANDLE th;
+	if (list && (p = w32_process_find(list, pid)) && (l->before = xcalloc(p->NumberOfThreads + 1, sizeof *l->before)) &&
+	    (l->before_count = xcalloc(p->NumberOfThreads + 1, sizeof *l->before_count))) {
+		st = w32_process_threads(p);
+		for (i = 0; i < p->NumberOfThreads; i++) {
+			l->before[l->nbefore] = (DWORD)(ULONG_PTR)st[i].UniqueThread;
+			l->before_count[l->nbefore] = (DWORD)-1;
+			if ((th = OpenThread(THREAD_QUERY_INFORMATION, FALSE, l->before[l->nbefore]))) {
+				l->before_count[l->nbefore] = w32_thread_suspend_count(th);
+				CloseHandle(th);
+			}
+			l->nbefore++;
+		}
+	}
+	free(list);
+}
+
+/* The suspend count of thread tid before the attach, or -1. */
+static DWORD
+live_count_before(const struct live *l, DWORD tid)
+{
+	int i;
+	for (i = 0; i < l->nbefore && l->before_count; i++)
+		if (l->before[i] == tid)
+			return l->before_count[i];
+	return (DWORD)-1;
+}
+
+/* Is th the thread DebugActiveProcess injected (on Windows and under Wine)
+ * to break in, not the target's?  It starts at ntdll!DbgUiRemoteBreakin
+ * and, held, has not run yet; under Wine its start address reads 0 until
+ * it has begun, so a thread that is new since the attach and has no start
+ * address yet is that one too (had it been the target's, it would have run
+ * none of its code either). */
+static int
+live_attach_thread(const struct live *l, DWORD tid, HANDLE th)
+{
+	u64 start;
+	int i;
+	if (l->hold == LIVE_SUSPEND)
+		return 0;
+	start = w32_thread_start(th);
+	if (w32.DbgUiRemoteBreakin && start == (u64)(ULONG_PTR)w32.DbgUiRemoteBreakin)
+		return 1;
+	if (l->hold != LIVE_ATTACH || start || !l->before)
+		return 0;
+	for (i = 0; i < l->nbefore; i++)
+		if (l->before[i] == tid)
+			return 0;
+	return 1;
+}
+
+/* The attach sets PEB.BeingDebugged (both PEBs of a WOW64 process): the
+ * bytes before it, which live_read puts back into what the dump shows, so
+ * that the dump does not claim a debugger the process never had. */
+static void
+live_being_debugged_save(struct live *l)
+{
+	struct pd_process_basic pbi;
+	ULONG_PTR wow = 0;
+	u64 at[2];
+	int i, n = 0;
+	if (PD_NT_SUCCESS(w32.NtQueryInformationProcess(l->h, 0, &pbi, sizeof pbi, NULL)) && pbi.PebBaseAddress)
+		at[n++] = (u64)(ULONG_PTR)pbi.PebBaseAddress + 2;
+	if (PD_NT_SUCCESS(w32.NtQueryInformationProcess(l->h, 26 /* ProcessWow64Information */, &wow, sizeof wow, NULL)) &&
+	    wow)
+		at[n++] = (u64)wow + 2;
+	for (i = 0; i < n; i++)
+		if (w32_read(l->h, at[i], &l->bd_was[l->nbd], 1) == 0)
+			l->bd_at[l->nbd++] = at[i];
+}
+
+/* LIVE_ATTACH: attaches and waits (with a deadline) for the first debug
+ * event, CREATE_PROCESS, which stays pending until live_thaw.  0, or -1
+ * (detached again, or never attached: the caller suspends instead). */
+static int
+live_attach(struct snap *s)
+{
+	struct live *l = s->impl;
+	DEBUG_EVENT ev;
+	DWORD t0 = GetTickCount();
+	wchar_t mode[16];
+	if (GetEnvironmentVariableW(L"PROCDUMP_TEST_FREEZE", mode, 16) && !wcscmp(mode, L"suspend"))
+		return -1;
+	if (w32_debugger_keep_alive() < 0)
+		return -1;
+	live_threads_before(l, s->pid);
+	live_being_debugged_save(l);
+	if (!DebugActiveProcess(s->pid)) {
+		vlog("cannot debug process %lu to hold it (its threads are suspended instead):", s->pid);
+		return -1;
+	}
+	for (;;) {
+		int got = w32_wait_debug_event(&ev, 100);
+		if (got > 0 && ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT && ev.dwProcessId == s->pid) {
+			if (ev.u.CreateProcessInfo.hFile)
+				CloseHandle(ev.u.CreateProcessInfo.hFile);
+			l->ev_tid = ev.dwThreadId;
+			return 0;
+		}
+		if (got > 0) { /* not expected first: let it go */
+			if (ev.dwDebugEventCode == LOAD_DLL_DEBUG_EVENT && ev.u.LoadDll.hFile)
+				CloseHandle(ev.u.LoadDll.hFile);
+			ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, DBG_CONTINUE);
+		}
+		if (got < 0 || GetTickCount() - t0 > LIVE_ATTACH_DEADLINE_MS) {
+			vlog("no first debug event from process %lu in %d ms: its threads are suspended instead",
+			     s->pid, LIVE_ATTACH_DEADLINE_MS);
+			DebugActiveProcessStop(s->pid);
+			return -1;
+		}
+	}
+}
+
+/* LIVE_SUSPEND: starts the freeze guard, this program with -freezeguard
+ * PID, on two inherited pipes: it reads thread ids on its stdin and
+ * answers each with the suspend count SuspendThread returned (-1: not
+ * suspended); thread id 0 asks it to resume them all.  It resumes them too
+ * at the end of its stdin, when procdump ends for whatever reason.  On
+ * failure, no guard (procdump suspends the threads itself). */
+static void
+live_guard_start(struct snap *s)
+{
+#ifdef PROCDUMP_NO_MAIN
+	(void)s; /* library mode: the program is not procdump and has no guard mode */
+#else
+	struct live *l = s->impl;
+	SECURITY_ATTRIBUTES sa = { sizeof sa, NULL, TRUE };
+	HANDLE in_r = NULL, out_w = NULL, err = NULL;
+	wchar_t exe[MAX_PATH], cmd[MAX_PATH + 48];
+	STARTUPINFOW si;
+	PROCESS_INFORMATION pi;
+	if (!GetModuleFileNameW(NULL, exe, MAX_PATH) || !CreatePipe(&in_r, &l->to_guard, &sa, 0) ||
+	    !CreatePipe(&l->from_guard, &out_w, &sa, 0)) {
+		vlog("cannot start the freeze guard:");
+		goto out;
+	}
+	/* only the child's ends are inherited */
+	SetHandleInformation(l->to_guard, HANDLE_FLAG_INHERIT, 0);
+	SetHandleInformation(l->from_guard, HANDLE_FLAG_INHERIT, 0);
+	DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0, TRUE,
+	                DUPLICATE_SAME_ACCESS);
+	swprintf(cmd, MAX_PATH + 48, L"\"%ls\" -freezeguard %lu", exe, s->pid);
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	si.dwFlags = STARTF_USESTDHANDLES;
+	si.hStdInput = in_r;
+	si.hStdOutput = out_w;
+	si.hStdError = err;
+	/* out of procdump's job where the job allows it, so that a job that
+	 * kills procdump (kill-on-close, a time limit) does not kill the guard */
+	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_BREAKAWAY_FROM_JOB, NULL, NULL, &si, &pi) &&
+	    !CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+		vlog("cannot start the freeze guard:");
+		goto out;
+	}
+	CloseHandle(pi.hThread);
+	l->guard = pi.hProcess;
+out:
+	if (in_r) CloseHandle(in_r);
+	if (out_w) CloseHandle(out_w);
+	if (err) CloseHandle(err);
+	if (!l->guard) {
+		if (l->to_guard) CloseHandle(l->to_guard);
+		if (l->from_guard) CloseHandle(l->from_guard);
+		l->to_guard = l->from_guard = NULL;
+	}
+#endif
+}
+
+static void
+live_guard_close(struct live *l)
+{
+	if (!l->guard)
+		return;
+	CloseHandle(l->to_guard); /* its stdin ends: it exits */
+	CloseHandle(l->from_guard);
+	CloseHandle(l->guard);
+	l->guard = l->to_guard = l->from_guard = NULL;
+}
+
+/* One exchange with the guard: a thread id, its answer.  0, or -1: the
+ * guard is gone (killed: it resumed nothing), and procdump takes over the
+ * suspensions it held. */
+static int
+live_guard_ask(struct snap *s, DWORD tid, DWORD *answer)
+{
+	struct live *l = s->impl;
+	DWORD got = 0;
+	int i;
+	if (!w32_write_all(l->to_guard, &tid, 4) && ReadFile(l->from_guard, answer, 4, &got, NULL) && got == 4)
+		return 0;
+	warn("the freeze guard of process %lu ended: procdump resumes the threads itself", s->pid);
+	live_guard_close(l);
+	for (i = 0; i < s->nth_all; i++)
+		s->th[i].suspended = 1;
+	return -1;
+}
+
+/* Stops one thread as the hold says; its suspend count before us, or -1 if
+ * it could not be suspended. */
+static DWORD
+live_stop_thread(struct snap *s, DWORD tid, HANDLE th)
+{
+	struct live *l = s->impl;
+	DWORD prev;
+	if (l->hold != LIVE_SUSPEND) {
+		/* already stopped: its count, read, not changed */
+		if (l->hold == LIVE_ATTACH && (prev = live_count_before(l, tid)) != (DWORD)-1)
+			return prev;
+		prev = w32_thread_suspend_count(th);
+		return prev == (DWORD)-1 ? 0 : prev;
+	}
+	if (l->guard && live_guard_ask(s, tid, &prev) == 0)
+		return prev;
+	return SuspendThread(th);
+}
+
+/* Opens and stops one thread not held yet.  1: added; 0: known, gone,
+ * the attach's own thread, or not ours to stop; -1: no memory. */
 static int
 live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 {
+	struct live *l = s->impl;
 	struct dthread *t;
 	HANDLE th;
 	DWORD prev;
@@ -2699,13 +3014,20 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 	th = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
 	if (!th)
 		return 0;
-	prev = SuspendThread(th);
-	if (prev == (DWORD)-1) {
+	/* DebugActiveProcess injects a thread at ntdll!DbgUiRemoteBreakin (on
+	 * Windows and under Wine); held, it has not run yet: not the target's */
+	if (live_attach_thread(l, tid, th)) {
+		vlog("thread %lu left out: the attach's own", tid);
+		CloseHandle(th);
+		return 0;
+	}
+	if ((prev = live_stop_thread(s, tid, th)) == (DWORD)-1) {
 		CloseHandle(th);
 		return 0;
 	}
 	if (vec_grow(&s->th, &s->cap_th, s->nth, sizeof *s->th, 64) < 0) {
-		ResumeThread(th);
+		if (l->hold == LIVE_SUSPEND && !l->guard)
+			ResumeThread(th);
 		CloseHandle(th);
 		return -1;
 	}
@@ -2713,18 +3035,18 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 	memset(t, 0, sizeof *t);
 	t->tid = tid;
 	t->h = th;
-	t->suspended = 1;
+	t->suspended = l->hold == LIVE_SUSPEND && !l->guard;
 	t->prev_suspend = prev;
 	t->prio = prio;
 	s->nth_all = s->nth;
 	return 1;
 }
 
-/* Suspends every thread, re-listing until no new thread appears, so nothing
- * runs while the dump is read.  The process times come from the first
- * listing. */
+/* Every thread of the target, re-listed until no new one appears (a
+ * suspension races with thread creation).  The process times come from
+ * the first listing. */
 static int
-live_freeze(struct snap *s)
+live_freeze_threads(struct snap *s)
 {
 	int pass;
 	for (pass = 0; pass < 16; pass++) {
@@ -2764,28 +3086,74 @@ live_freeze(struct snap *s)
 	return 0;
 }
 
-/* Resumes and closes every thread held, those a -md callback left out too. */
+/* Holds the target still: at procdump's own debug event if there is one,
+ * else at a debug event of an attach made for this dump, else by
+ * suspending its threads under the freeze guard. */
+static int
+live_freeze(struct snap *s)
+{
+	struct live *l = s->impl;
+	double t0 = now_sec();
+	int rc;
+	if (l->hold != LIVE_EVENT) {
+		if (live_attach(s) == 0)
+			l->hold = LIVE_ATTACH;
+		else
+			live_guard_start(s);
+	}
+	rc = live_freeze_threads(s);
+	vlog("froze %d threads in %.2f ms (%s)", s->nth, (now_sec() - t0) * 1e3, live_hold_name(l));
+	return rc;
+}
+
+/* Lets every thread go, those a -md callback left out too, and closes them. */
 static void
 live_thaw(struct snap *s)
 {
+	struct live *l = s->impl;
+	double t0 = now_sec();
+	DWORD done;
 	int i;
+	if (!l)
+		return;
+	/* the guard resumes what it suspended (thread id 0), then ends */
+	if (l->guard && (!s->nth_all || live_guard_ask(s, 0, &done) == 0))
+		live_guard_close(l);
 	for (i = 0; i < s->nth_all; i++) {
 		if (s->th[i].suspended)
 			ResumeThread(s->th[i].h);
 		s->th[i].suspended = 0;
 		CloseHandle(s->th[i].h);
 	}
+	/* detaching with the event pending releases the target (Windows: the
+	 * system wakes every pending event; Wine: the same), without the
+	 * moment a ContinueDebugEvent first would give it to run attached */
+	if (l->hold == LIVE_ATTACH && !DebugActiveProcessStop(s->pid)) {
+		warn("DebugActiveProcessStop %lu:", s->pid);
+		ContinueDebugEvent(s->pid, l->ev_tid, DBG_CONTINUE);
+	}
+	if (s->nth_all || l->hold == LIVE_ATTACH)
+		vlog("thawed %d threads in %.2f ms", s->nth_all, (now_sec() - t0) * 1e3);
+	free(l->before);
+	free(l->before_count);
+	free(l);
+	s->impl = NULL;
 }
 
 static u64
 live_read(struct snap *s, u64 addr, void *buf, size_t n)
 {
+	const struct live *l = s->impl;
 	u64 lost, lo, hi;
+	int i;
 	if (addr + n < addr || addr + n - 1 > (u64)(ULONG_PTR)-1) {
 		memset(buf, 0, n);
 		return n;
 	}
-	lost = w32_read_fill(live_process(s), addr, buf, n);
+	lost = w32_read_fill(l->h, addr, buf, n);
+	for (i = 0; i < l->nbd && l->hold == LIVE_ATTACH; i++)
+		if (l->bd_at[i] >= addr && l->bd_at[i] < addr + n)
+			((u8 *)buf)[l->bd_at[i] - addr] = l->bd_was[i];
 	if (s->fault_hi <= addr || s->fault_lo >= addr + n || lost)
 		return lost;
 	lo = s->fault_lo > addr ? s->fault_lo : addr; /* the test hook's bytes */
@@ -6185,18 +6553,23 @@ snap_test_fault(struct snap *s)
 		s->fault_hi = s->fault_lo + wcstoull(e + 1, NULL, 10);
 }
 
-/* The live process, frozen by suspending its threads. */
+/* The live process, held still as live_freeze says. */
 static const struct snap_ops snap_live = {
 	live_freeze, live_thaw, live_read, live_regions, live_threads, live_facts, live_handles, live_tokens,
 	live_gone,
 };
 
-static void
+static int
 snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_req *req)
 {
+	struct live *l = xcalloc(1, sizeof *l);
 	memset(s, 0, sizeof *s);
+	if (!l)
+		return -1;
+	l->h = t->h;
+	l->hold = t->held ? LIVE_EVENT : LIVE_SUSPEND;
 	s->ops = &snap_live;
-	s->impl = t->h;
+	s->impl = l;
 	s->process_handle = t->h;
 	s->pid = t->pid;
 	s->at_exit = req->ev && req->ev->at_exit;
@@ -6208,6 +6581,7 @@ snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_r
 	if (s->x86)
 		s->ps = 4;
 #endif
+	return 0;
 }
 
 /* Test hook: PROCDUMP_TEST_CHUNK_DELAY_MS slows each 4 MiB chunk of the
@@ -6294,24 +6668,30 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 
 	memset(&d, 0, sizeof d);
 	memset(res, 0, sizeof *res);
-	snap_live_open(&s, t, req);
+	if (snap_live_open(&s, t, req) < 0)
+		return PD_EXIT_WRITE;
 	d.s = &s;
 	d.req = req;
 	d.chunk_delay = dump_test_delay();
-	if (dump_type_mask(&d, req) < 0)
+	/* (each early return thaws: that frees what snap_live_open allocated) */
+	if (dump_type_mask(&d, req) < 0) {
+		s.ops->thaw(&s);
 		return PD_EXIT_USAGE;
+	}
 	if (!req->overwrite && w32_exists(req->path)) {
 		warn("dump file '%s' already exists (use -o to overwrite)", u8s(req->path));
+		s.ops->thaw(&s);
 		return PD_EXIT_WRITE;
 	}
-	if ((file = dump_create_temp(req, &tmp)) == INVALID_HANDLE_VALUE)
+	if ((file = dump_create_temp(req, &tmp)) == INVALID_HANDLE_VALUE) {
+		s.ops->thaw(&s);
 		return PD_EXIT_WRITE;
+	}
 	if (req->dbghelp)
 		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ? PD_EXIT_WRITE : 0;
 	else if (s.ops->freeze(&s) < 0)
 		rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
 	else {
-		vlog("suspended %d threads in %.1f ms", s.nth, (now_sec() - t0) * 1e3);
 		rc = dump_build_and_write(&d, file, res, t0) ? (req->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
 	}
 	s.ops->thaw(&s);
@@ -7595,7 +7975,12 @@ dbg_loop(struct dbg *d, int until_initial)
 		if ((got = w32_wait_debug_event(&ev, 100)) == 0)
 			continue;
 		if (got > 0) {
+			/* until it is continued, the event holds every thread of
+			 * the target: a dump taken meanwhile needs no freeze of its
+			 * own (and a SuspendThread would outlive a killed procdump) */
+			d->t->held = 1;
 			cont = dbg_on_event(d, &ev);
+			d->t->held = 0;
 			if (ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont))
 				continue;
 			warn("ContinueDebugEvent:");
@@ -7648,6 +8033,38 @@ dbg_finish(struct dbg *d)
 	d->ndll = d->nth = 0;
 }
 
+#define DBG_ATTACH_DEADLINE_MS 5000
+
+/* Attaches as the debugger of t, kill-on-exit off from the start.  A
+ * process seen the instant it starts (-w) cannot be debugged yet (Wine
+ * answers access denied until its start-up is done), so a refusal is
+ * retried until the deadline, unless another debugger holds it or it
+ * ended.  0, or -1 after a message that says which it was. */
+static int
+dbg_attach(const struct pd_target *t)
+{
+	DWORD t0 = GetTickCount(), e;
+	BOOL other = FALSE;
+	w32_debugger_keep_alive();
+	for (;;) {
+		if (DebugActiveProcess(t->pid))
+			return 0;
+		e = GetLastError();
+		if ((CheckRemoteDebuggerPresent(t->h, &other) && other) || !tgt_alive(t) ||
+		    GetTickCount() - t0 > DBG_ATTACH_DEADLINE_MS)
+			break;
+		Sleep(50);
+	}
+	SetLastError(e);
+	if (other)
+		warn("cannot attach to process %lu: another debugger is attached to it", t->pid);
+	else if (!tgt_alive(t))
+		warn("cannot attach to process %lu: it has exited", t->pid);
+	else
+		warn("cannot attach to process %lu (tried for %d s):", t->pid, DBG_ATTACH_DEADLINE_MS / 1000);
+	return -1;
+}
+
 /* Attaches to the run's target (or takes over the launched one) and runs
  * the triggers; the caller ends the run (run_end). */
 static void
@@ -7663,14 +8080,14 @@ dbg_run(struct pd_run *r, int launched, struct trig_mon *mon)
 	d.triggers = r->cfg->debug || mon;
 	if (launched)
 		d.attached = 2;
-	else if (!DebugActiveProcess(r->t->pid)) {
-		warn("cannot attach to process %lu (is another debugger attached?):", r->t->pid);
+	else if (dbg_attach(r->t) < 0) {
 		r->rc = PD_EXIT_TARGET;
 		r->done = 1;
 		return;
 	} else
 		d.attached = 1;
-	/* procdump ending, even killed, must not take the target with it */
+	/* procdump ending, even killed, must not take the target with it (set
+	 * before the attach or launch too: w32_debugger_keep_alive) */
 	DebugSetProcessKillOnExit(FALSE);
 	if (d.triggers)
 		out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
@@ -7751,6 +8168,7 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
 	si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
 	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+	w32_debugger_keep_alive(); /* as ProcDump: a launched process runs on when procdump ends */
 	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, DEBUG_ONLY_THIS_PROCESS, NULL, NULL, &si, &pi)) {
 		warn("cannot launch '%s':", u8s(cfg->x_image));
 		free(cmd);
@@ -7990,6 +8408,55 @@ main_run(struct pd_config *cfg, HMODULE *md_dll)
 	return rc;
 }
 
+/* The freeze guard, -freezeguard PID (hidden; Writer: Snapshot starts it
+ * where the target cannot be held at a debug event).  It suspends each
+ * thread of PID whose id arrives on stdin and answers with the count
+ * SuspendThread returned (-1: not suspended); id 0 resumes them all.  When
+ * stdin ends, procdump has thawed or ended, whatever ended it: the guard
+ * resumes what it still holds, once, and exits.  It holds a handle of the
+ * process and of each thread, so that no id is reused meanwhile, and
+ * checks that each thread is PID's.  Exit 0. */
+static void
+main_guard_resume(HANDLE *th, int *n)
+{
+	while (*n > 0) {
+		ResumeThread(th[--*n]);
+		CloseHandle(th[*n]);
+	}
+}
+
+static int
+main_guard(DWORD pid)
+{
+	HANDLE in = GetStdHandle(STD_INPUT_HANDLE), out = GetStdHandle(STD_OUTPUT_HANDLE);
+	HANDLE proc = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid), *th = NULL, h;
+	DWORD tid, got, prev;
+	int n = 0, cap = 0, held;
+	while (ReadFile(in, &tid, 4, &got, NULL) && got == 4) {
+		prev = (DWORD)-1;
+		if (!tid) {
+			main_guard_resume(th, &n);
+			prev = 0;
+		} else if ((h = OpenThread(THREAD_SUSPEND_RESUME | THREAD_QUERY_LIMITED_INFORMATION, FALSE, tid))) {
+			if (proc && GetProcessIdOfThread(h) == pid && vec_grow(&th, &cap, n, sizeof *th, 64) == 0 &&
+			    (prev = SuspendThread(h)) != (DWORD)-1)
+				th[n++] = h;
+			else
+				CloseHandle(h);
+		}
+		if (w32_write_all(out, &prev, 4))
+			break;
+	}
+	if ((held = n) > 0) {
+		main_guard_resume(th, &n);
+		warn("procdump ended while process %lu was frozen: the guard resumed its %d threads", pid, held);
+	}
+	free(th);
+	if (proc)
+		CloseHandle(proc);
+	return 0;
+}
+
 /* Undoes every process-wide change, so that a program linked with
  * procdump.c can call pd_main again (library mode). */
 static void
@@ -8059,6 +8526,8 @@ pd_main(int argc, wchar_t **argv)
 			rc = PD_EXIT_TARGET;
 		else if (GIVEN(&cfg, cancel))
 			rc = trig_cancel_pid((DWORD)cfg.cancel);
+		else if (GIVEN(&cfg, freezeguard))
+			rc = main_guard((DWORD)cfg.freezeguard);
 		else
 			rc = main_run(&cfg, &md_dll);
 		main_reset(md_dll);

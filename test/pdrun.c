@@ -134,9 +134,10 @@ wmain(int argc, wchar_t **argv)
 		}
 		Sleep(100);
 	}
-	/* if pdrun is killed, the program goes with it */
+	/* if pdrun is killed, the program goes with it; a process it starts
+	 * with CREATE_BREAKAWAY_FROM_JOB (procdump's freeze guard) may leave */
 	job = CreateJobObjectW(NULL, NULL);
-	lim.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+	lim.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_BREAKAWAY_OK;
 	if (job && SetInformationJobObject(job, JobObjectExtendedLimitInformation, &lim, sizeof lim))
 		AssignProcessToJobObject(job, pi.hProcess);
 	child = pi.hProcess;

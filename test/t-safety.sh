@@ -1,0 +1,197 @@
+# t-safety.sh - procdump never harms its target: whatever ends procdump,
+# the target runs on, unfrozen.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'safety: what must hold' function
+
+# kill_pd NAME PATTERN [ended-ok]: SIGKILL the procdump64.exe whose
+# command line matches PATTERN (the Wine process that runs it, found by its
+# own command line, as series_killed_procdump does), then join NAME; with
+# ended-ok, a procdump that has ended already is no failure
+kill_pd() {
+	if _p=$(pgrep -f "^[A-Za-z]:.*procdump64.exe $2"); then
+		kill -KILL $_p
+	elif [ "${3:-}" != ended-ok ]; then
+		fail "no procdump process to kill ($2)"
+	fi
+	pd_join "$1" 30
+}
+
+# wait_count_gone PATTERN SECONDS: until no process's command line matches
+wait_count_gone() {
+	_end=$(($(date +%s) + $2))
+	while pgrep -f "$1" >/dev/null; do
+		[ "$(date +%s)" -ge $_end ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# suspend_count_zero NAME DIR: a -mm of target NAME shows no thread with a
+# non-zero suspend count (obj2yaml omits a zero Suspend Count)
+suspend_count_zero() {
+	mkdir -p "$2"
+	pd -mm "$(field "$1" pid)" "$(wpath "$2/after.dmp")"
+	expect_rc 0
+	yaml "$2/after.dmp" "$2/after.yaml"
+	! grep -q 'Suspend Count' "$2/after.yaml" || fail "a thread is left suspended: $(grep 'Suspend Count' "$2/after.yaml" | head -n 1)"
+}
+
+# 20 SIGKILLs of a slowed -ma (about 1.4 s: 40 ms per 4 MiB chunk of about
+# 140 MiB) at random points of its first second; after each the heartbeat must
+# resume within 10 s; at the end no thread has a suspend count.  Most kills
+# land mid-dump (the temporary file is there): at least 12 must.
+safety_sigkill_20() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	start_target sk20 "$T/target.exe" 3 96
+	pid=$(field sk20 pid)
+	mkdir -p "$O/sk20"
+	mid=0 i=0
+	while [ $i -lt 20 ]; do
+		i=$((i + 1))
+		rm -f "$O/sk20"/*
+		export PROCDUMP_TEST_CHUNK_DELAY_MS=40
+		pd_bg sk20k -ma "$pid" "$(wpath "$O/sk20/d$i.dmp")"
+		unset PROCDUMP_TEST_CHUNK_DELAY_MS
+		wait_for "$O/sk20k.raw" 'Dump 1 initiated' 30 || fail "kill $i: the dump did not start: $(cat "$O/sk20k.raw")"
+		sleep "0.$(shuf -i 0-999 -n 1 | xargs printf '%03d')"
+		ls "$O/sk20" | grep -q '\.tmp$' && mid=$((mid + 1))
+		kill_pd sk20k "-ma $pid " ended-ok
+		alive sk20 || fail "kill $i: the target is left frozen (heartbeat stopped): $(tail -n 3 "$O/sk20k.out")"
+	done
+	echo "$mid of 20 kills landed mid-dump" | tee "$O/sk20/mid"
+	[ $mid -ge 12 ] || fail "only $mid of 20 kills landed while the dump was written"
+	suspend_count_zero sk20 "$O/sk20"
+	stop_target sk20
+}
+t 'safety: 20 SIGKILLs of procdump at random points of a -ma leave the target running, suspend count 0' safety_sigkill_20
+
+# The fallback: a first procdump is the target's debugger (-e), so the second
+# cannot hold it at a debug event; it suspends the threads under its guard.
+# SIGKILLed mid-dump, the guard resumes them; it exits too.
+safety_guard_fallback() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	start_target gf "$T/target.exe" 3 64
+	pid=$(field gf pid)
+	mkdir -p "$O/gf"
+	pd_bg gfe -e "$pid" "$(wpath "$O/gf")"
+	wait_for "$O/gfe.raw" 'Press Ctrl-C' 30 || fail "the first procdump did not attach: $(cat "$O/gfe.raw")"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg gfk -v -ma "$pid" "$(wpath "$O/gf/k.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/gfk.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/gfk.raw")"
+	grep -q 'froze .* (suspended, guarded)' "$O/gfk.raw" || fail "not the guarded suspension: $(grep froze "$O/gfk.raw")"
+	kill_pd gfk "-v -ma $pid "
+	alive gf || fail "the guard did not resume the target"
+	wait_for "$O/gfk.raw" 'the guard resumed its 5 threads' 10 || fail "the guard did not say what it resumed: $(tail -n 3 "$O/gfk.raw")"
+	wait_count_gone "freezeguard $pid" 10 || fail "the guard is still running"
+	suspend_count_zero gf "$O/gf"
+	kill -INT "$(cat "$O/gfe.pdpid")"
+	pd_join gfe 30
+	stop_target gf
+}
+t 'safety: under another debugger, the guarded suspension is undone when procdump is SIGKILLed' safety_guard_fallback
+
+# A dump taken under the debug hold is the same dump: the threads the
+# target printed and no other (not the attach's own), their stacks, the
+# marker bytes; the target then runs on.
+safety_hold_dump() {
+	start_target hd "$T/target.exe" 3 4
+	mkdir -p "$O/hd"
+	pd -v -ma "$(field hd pid)" "$(wpath "$O/hd/h.dmp")"
+	expect_rc 0
+	grep -q 'froze 5 threads .*(held at a debug event (attached))' "$O/pd.err" ||
+		fail "not held at a debug event: $(grep froze "$O/pd.err")"
+	grep -q 'thawed 5 threads' "$O/pd.err" || fail "no thaw line"
+	lldb_do "$O/hd/h.dmp" "$O/hd/h.lldb" 'thread list' 'bt all'
+	n=$(grep -c 'thread #[0-9]*: tid = ' "$O/hd/h.lldb")
+	[ "$n" = 5 ] || fail "lldb lists $n threads, the target has 5"
+	for tid in $(tids hd); do
+		grep -q "tid = $(printf '0x%04x' "$tid")," "$O/hd/h.lldb" || fail "thread $tid missing"
+	done
+	[ "$(grep -c 'target.exe`target_worker' "$O/hd/h.lldb")" -ge 3 ] || fail "bt all lacks target_worker on the workers"
+	grep -q 'target.exe`target_heartbeat' "$O/hd/h.lldb" || fail "no target_heartbeat frame"
+	has_bytes "$O/hd/h.dmp" hd marker "heap marker"
+	has_bytes "$O/hd/h.dmp" hd stack "stack marker"
+	# the attach sets PEB.BeingDebugged while it holds the target: the dump
+	# shows the byte as the process had it, 0
+	yaml "$O/hd/h.dmp" "$O/hd/h.yaml"
+	teb=$(sed -n 's/.*Environment Block: *\(0x[0-9A-Fa-f]*\).*/\1/p' "$O/hd/h.yaml" | head -n 1)
+	peb=$(peek64 "$O/hd/h.dmp" "$(hexaddr $((teb + 0x60)))")
+	bd=$(read16 "$O/hd/h.dmp" "$peb" "$O/hd/peb.txt" | cut -c5-6)
+	[ "$bd" = 00 ] || fail "PEB.BeingDebugged at $peb reads '$bd' in the dump, the process has 0"
+	alive hd || fail "the target stopped"
+	suspend_count_zero hd "$O/hd"
+	stop_target hd
+}
+t 'safety: a -ma under the debug hold has the target threads only, their stacks and the markers' safety_hold_dump
+
+# Debugger mode: the dump at a debug event needs no suspension of its own;
+# procdump SIGKILLed mid-dump leaves the target running (not killed, not
+# frozen), and SIGKILLed while merely attached too.
+safety_debugger_kill() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	crash dk caught E0005678
+	mkdir -p "$O/dk"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=300
+	pd_bg dkp -v -ma -e 1 "$(field dk pid)" "$(wpath "$O/dk")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/dkp.raw" 'Dump 1 writing' 30 || fail "no dump at the exception: $(cat "$O/dkp.raw")"
+	grep -q "froze .* (held at procdump's debug event)" "$O/dkp.raw" || fail "the debugger's dump froze the target itself"
+	kill_pd dkp "-v -ma -e 1 $(field dk pid) "
+	wait_for "$O/dk.log" '^survived' 20 || fail "the target did not go on past its exception"
+	alive dk || fail "the target is left frozen"
+	# merely attached: a killed procdump neither kills nor freezes it
+	pd_bg dka -e "$(field dk pid)" "$(wpath "$O/dk")"
+	wait_for "$O/dka.raw" 'Press Ctrl-C' 30 || fail "procdump did not attach again: $(cat "$O/dka.raw")"
+	kill_pd dka "-e $(field dk pid) "
+	alive dk || fail "the target did not survive its debugger's SIGKILL"
+	suspend_count_zero dk "$O/dk"
+	stop_target dk
+}
+t 'safety: procdump -e SIGKILLed mid-dump or while attached leaves the target running' safety_debugger_kill
+
+# -e on a process another debugger holds: refused at once (no 5 s of
+# retries), exit 3, one line that says so; the target runs on.
+safety_attach_other_debugger() {
+	start_target ao "$T/target.exe" 1
+	pid=$(field ao pid)
+	mkdir -p "$O/ao"
+	pd_bg aoe -e "$pid" "$(wpath "$O/ao")"
+	wait_for "$O/aoe.raw" 'Press Ctrl-C' 30 || fail "the first procdump did not attach: $(cat "$O/aoe.raw")"
+	t0=$(date +%s)
+	pd -e "$pid" "$(wpath "$O/ao")"
+	expect_rc 3
+	expect_err "cannot attach to process $pid: another debugger is attached to it"
+	expect_err_one_line
+	[ $(($(date +%s) - t0)) -lt 4 ] || fail "the refusal took $(($(date +%s) - t0)) s"
+	kill -INT "$(cat "$O/aoe.pdpid")"
+	pd_join aoe 30
+	alive ao || fail "the target stopped"
+	stop_target ao
+}
+t 'safety: -e on a process another debugger holds says so at once, exit 3' safety_attach_other_debugger
+
+# A thread the process holds suspended itself keeps its count in the dump,
+# read under the debug hold as under the guarded suspension: 1 for it, none
+# for the others.
+safety_suspend_count_read() {
+	$CC64 $TCFLAGS "$T/suspend.c" -o "$O/suspend.exe" || fail "cannot build suspend.exe"
+	start_target sc "$T/target.exe" 2
+	tid=$(sed -n 's/^tid=\([0-9]*\) role=worker.*/\1/p' "$O/sc.log" | tr -d '\r' | head -n 1)
+	$WINE "$O/suspend.exe" s "$tid" | grep -q 'prev=0' || fail "cannot suspend thread $tid"
+	mkdir -p "$O/sc"
+	for mode in hold suspend; do
+		export PROCDUMP_TEST_FREEZE=$mode
+		pd -v -mm "$(field sc pid)" "$(wpath "$O/sc/$mode.dmp")"
+		unset PROCDUMP_TEST_FREEZE
+		expect_rc 0
+		yaml "$O/sc/$mode.dmp" "$O/sc/$mode.yaml"
+		got=$(awk -v t="$(printf '0x%X' "$tid")" '/Thread Id:/ { on = ($NF == t) } on && /Suspend Count:/ { print $NF }' "$O/sc/$mode.yaml")
+		[ "$got" = 0x1 ] || fail "$mode: thread $tid has suspend count '$got' in the dump, the process holds 1"
+		[ "$(grep -c 'Suspend Count' "$O/sc/$mode.yaml")" = 1 ] || fail "$mode: other threads show a suspend count"
+	done
+	$WINE "$O/suspend.exe" r "$tid" | grep -q 'prev=1' || fail "thread $tid was not left with its one suspension"
+	stop_target sc
+}
+t 'safety: a thread the process holds suspended keeps its count (1) in dumps under the hold and the guard' safety_suspend_count_read
