@@ -621,6 +621,7 @@ static struct w32_fns {
 	void (*RtlExitUserProcess)(void);   /* its address only: -t plants an int3 there */
 	void (*DbgUiRemoteBreakin)(void);   /* its address only: the attach thread starts there */
 	pd_ntstatus (NTAPI *DbgUiConnectToDbg)(void); /* the thread's debug object, before attaching */
+	pd_ntstatus (NTAPI *NtSystemDebugControl)(ULONG, PVOID, ULONG, PVOID, ULONG, PULONG); /* -mk */
 	/* kernel32 (kernelbase for GetThreadDescription on some builds) */
 	BOOL (WINAPI *Wow64GetThreadContext)(HANDLE, WOW64_CONTEXT *);       /* Windows 7 */
 	DWORD64 (WINAPI *GetEnabledXStateFeatures)(void);                    /* 7 SP1 */
@@ -665,6 +666,7 @@ static const struct w32_import {
 	W32_FN(W32_NTDLL, RtlExitUserProcess, NULL),
 	W32_FN(W32_NTDLL, DbgUiRemoteBreakin, NULL),
 	W32_FN(W32_NTDLL, DbgUiConnectToDbg, NULL),
+	W32_FN(W32_NTDLL, NtSystemDebugControl, NULL),
 	W32_FN(W32_KERNEL32, Wow64GetThreadContext, NULL),
 	W32_FN(W32_KERNEL32, GetEnabledXStateFeatures, NULL),
 	W32_FN(W32_KERNEL32, InitializeContext, NULL),
@@ -1053,6 +1055,59 @@ w32_disk_space(const wchar_t *dir, u64 *avail, u64 *total)
 	*avail = a.QuadPart;
 	*total = t.QuadPart;
 	return 0;
+}
+
+/* The memory a clone may take: the smaller of the physical memory
+ * available and this process's free address space (a 32-bit procdump has
+ * 2 to 4 GiB of it, whatever the machine has).  0 if unknown. */
+static u64
+w32_memory_available(void)
+{
+	MEMORYSTATUSEX ms = { .dwLength = sizeof ms };
+	if (!GlobalMemoryStatusEx(&ms)) {
+		vlog("GlobalMemoryStatusEx:");
+		return 0;
+	}
+	return ms.ullAvailPhys < ms.ullAvailVirtual ? ms.ullAvailPhys : ms.ullAvailVirtual;
+}
+
+/* -mk: a live kernel dump holding the kernel stacks of every thread
+ * (NtSystemDebugControl, SysDbgGetLiveKernelDump = 37, Windows 8.1+, with
+ * SeDebugPrivilege), written to file.  The request is phnt's
+ * SYSDBG_LIVEDUMP_CONTROL, version 2 with a selective control asking for
+ * thread kernel stacks; it is not verified on Windows by this project's
+ * tests (Wine answers STATUS_NOT_IMPLEMENTED).  Returns the NTSTATUS, or
+ * STATUS_NOT_IMPLEMENTED where ntdll lacks the call. */
+struct pd_livedump_selective {
+	ULONG version, size;
+	ULONGLONG flags;           /* bit 0: ThreadKernelStacks */
+	ULONGLONG reserved[4];
+};
+struct pd_livedump_control {
+	ULONG version, bugcheck_code;
+	ULONG_PTR bugcheck_param[4];
+	HANDLE file, cancel_event;
+	ULONG flags;               /* bit 4: SelectiveDump */
+	ULONG add_pages;
+	struct pd_livedump_selective *selective;
+};
+#define PD_STATUS_NOT_IMPLEMENTED ((pd_ntstatus)0xC0000002L)
+
+static pd_ntstatus
+w32_live_kernel_dump(HANDLE file)
+{
+	struct pd_livedump_selective sel = { 1, sizeof sel, 1, { 0 } };
+	struct pd_livedump_control c;
+	ULONG got = 0;
+	if (!w32.NtSystemDebugControl)
+		return PD_STATUS_NOT_IMPLEMENTED;
+	memset(&c, 0, sizeof c);
+	c.version = 2;
+	c.bugcheck_code = 0x161; /* LIVE_SYSTEM_DUMP */
+	c.file = file;
+	c.flags = 1u << 4;
+	c.selective = &sel;
+	return w32.NtSystemDebugControl(37, &c, sizeof c, NULL, 0, &got);
 }
 
 /* GetTokenInformation into a malloc'd buffer (free() it); NULL if the
@@ -1446,7 +1501,7 @@ static const struct opt opts[] = {
 	{ L"mp", OPT_FLAG, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory, less the largest area over 512 MB.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
 	{ L"mc", OPT_HEX, CO(mc_mask), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL | OF_TYPE, SYN_SAME, PD_UNSET, 0, 0xFFFFFFFF },
 	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
-	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_NOTYET | OF_INSTALL, SYN_SAME, U },
+	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_INSTALL, SYN_SAME, U },
 	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0, SYN_LINE, 1, 1, 2147483647 },
 	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0, SYN_LINE, 10, 1, 4294967 },
 	{ L"c", OPT_INT, CO(c), 0, "<CPU_Usage>", "CPU threshold (percent) above which to write a dump.", OF_MONITOR | OF_PERCORE, SYN_LINE, PD_UNSET, 0, 100 },
@@ -1470,7 +1525,7 @@ static const struct opt opts[] = {
 	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>, ...", "Exclude filter on exception, debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
 	{ L"dc", OPT_STR, CO(dc), 0, "<Comment>", "Add the comment to the dump (CommentStreamA/W).", 0, SYN_LINE, U },
 	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0, SYN_LINE, U },
-	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
+	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_INSTALL, SYN_LINE, U },
 	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", OF_NOTYET, SYN_SUB, U },
 	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
 	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
@@ -2483,6 +2538,9 @@ struct pd_dump_req {
 	long long minfree_mb;      /* -minfree: MB that must stay free; PD_UNSET = default, 0 = no guard */
 	int inherit_acl;           /* -inheritacl: no protected DACL of our own */
 	int no_space;              /* set by the writer: refused or stopped at the free-space floor */
+	int clone;                 /* -r: freeze, copy into memory, release, write from the copy */
+	int no_memory;             /* set by the writer: the clone would not fit in memory */
+	void (*on_clone)(void *ctx); /* -r: the copy is taken and the target runs on */
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
 	void *callback_param;
 	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
@@ -2700,6 +2758,21 @@ snap_readable(const struct dregion *r)
 {
 	return r->state == MEM_COMMIT && r->protect &&
 	       !(r->protect & (PAGE_NOACCESS | PAGE_GUARD));
+}
+
+/* The test hook PROCDUMP_TEST_UNREADABLE (snap_test_fault): a read of a
+ * snapshot that lost nothing loses the hook's bytes.  Returns the bytes
+ * lost. */
+static u64
+snap_fault(const struct snap *s, u64 addr, void *buf, size_t n, u64 lost)
+{
+	u64 lo, hi;
+	if (s->fault_hi <= addr || s->fault_lo >= addr + n || lost)
+		return lost;
+	lo = s->fault_lo > addr ? s->fault_lo : addr;
+	hi = s->fault_hi < addr + n ? s->fault_hi : addr + n;
+	memset((u8 *)buf + (lo - addr), 0, (size_t)(hi - lo));
+	return hi - lo;
 }
 
 /* The index of the region holding addr, or of the first one after it. */
@@ -3144,7 +3217,7 @@ static u64
 live_read(struct snap *s, u64 addr, void *buf, size_t n)
 {
 	const struct live *l = s->impl;
-	u64 lost, lo, hi;
+	u64 lost;
 	int i;
 	if (addr + n < addr || addr + n - 1 > (u64)(ULONG_PTR)-1) {
 		memset(buf, 0, n);
@@ -3154,12 +3227,7 @@ live_read(struct snap *s, u64 addr, void *buf, size_t n)
 	for (i = 0; i < l->nbd && l->hold == LIVE_ATTACH; i++)
 		if (l->bd_at[i] >= addr && l->bd_at[i] < addr + n)
 			((u8 *)buf)[l->bd_at[i] - addr] = l->bd_was[i];
-	if (s->fault_hi <= addr || s->fault_lo >= addr + n || lost)
-		return lost;
-	lo = s->fault_lo > addr ? s->fault_lo : addr; /* the test hook's bytes */
-	hi = s->fault_hi < addr + n ? s->fault_hi : addr + n;
-	memset((u8 *)buf + (lo - addr), 0, (size_t)(hi - lo));
-	return hi - lo;
+	return snap_fault(s, addr, buf, n, lost);
 }
 
 /* The process exited (or was killed) after the freeze: what was read after
@@ -3211,6 +3279,254 @@ live_regions(struct snap *s)
 			warn("VirtualQueryEx %lu:", s->pid);
 		return -1;
 	}
+	return 0;
+}
+
+/* ---- The in-memory clone (-r where there is no PSS snapshot: Windows
+ * 7 and 8.0, Wine).  The live target is frozen, collected and planned as
+ * for any dump; then snap_clone copies the planned ranges into procdump's
+ * own memory in large reads, releases the target and takes the live
+ * table's place: the layout and the write read the copy while the target
+ * runs on.  Until the release the target is held as live_freeze holds
+ * it, so a procdump killed during the copy leaves it running (the hold
+ * ends with procdump). */
+
+struct clone_part { u64 start, size; u8 *p; };
+
+struct clone {
+	struct clone_part *part; int n; /* the copy: sorted, disjoint */
+	struct range *lost; int nlost, cap_lost; /* pages the copy could not read (zeros), sorted */
+	int gone;                  /* the target vanished before the copy was complete */
+	u64 bytes;                 /* the copy's size */
+};
+
+#define CLONE_READ (64u << 20)      /* bytes per read of the copy */
+#define CLONE_SPARE (64ull << 20)   /* memory left beside the clone, for the writer and the system */
+
+static int
+clone_cmp(const void *a, const void *b)
+{
+	const struct clone_part *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The planned ranges, sorted and merged (a -md callback may leave them
+ * unsorted or overlapping).  0 or -1. */
+static int
+clone_parts(struct clone *c, const struct range *rng, int nrng)
+{
+	int i, o = 0;
+	if (!(c->part = xcalloc((size_t)nrng + 1, sizeof *c->part)))
+		return -1;
+	for (i = 0; i < nrng; i++)
+		if (rng[i].size) {
+			c->part[o].start = rng[i].start;
+			c->part[o++].size = rng[i].size;
+		}
+	qsort(c->part, (size_t)o, sizeof *c->part, clone_cmp);
+	for (i = 0, c->n = 0; i < o; i++) {
+		struct clone_part *q = c->n ? &c->part[c->n - 1] : NULL;
+		if (q && c->part[i].start <= q->start + q->size) {
+			if (c->part[i].start + c->part[i].size > q->start + q->size)
+				q->size = c->part[i].start + c->part[i].size - q->start;
+		} else
+			c->part[c->n++] = c->part[i];
+	}
+	for (i = 0; i < c->n; i++)
+		c->bytes += c->part[i].size;
+	return 0;
+}
+
+/* Records [at, at+n) as not read; adjacent pages become one span. */
+static void
+clone_lost(struct clone *c, u64 at, u64 n)
+{
+	struct range *l = c->nlost ? &c->lost[c->nlost - 1] : NULL;
+	if (l && l->start + l->size == at) {
+		l->size += n;
+		return;
+	}
+	if (vec_grow(&c->lost, &c->cap_lost, c->nlost, sizeof *c->lost, 16) < 0)
+		return; /* (then the bytes read as copied zeros) */
+	c->lost[c->nlost].start = at;
+	c->lost[c->nlost++].size = n;
+}
+
+/* Copies one part through the live table in CLONE_READ reads; a read that
+ * lost bytes is done again page by page, to know which. */
+static void
+clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p)
+{
+	u64 off = 0;
+	while (off < p->size) {
+		size_t n = p->size - off > CLONE_READ ? CLONE_READ : (size_t)(p->size - off);
+		u64 a = p->start + off, end = a + n;
+		if (s->ops->read(s, a, p->p + off, n))
+			while (a < end) {
+				size_t step = 4096 - (size_t)(a & 4095);
+				if (step > end - a)
+					step = (size_t)(end - a);
+				if (s->ops->read(s, a, p->p + (a - p->start), step))
+					clone_lost(c, a, step);
+				a += step;
+			}
+		off += n;
+	}
+}
+
+/* The first part that ends after addr. */
+static int
+clone_part_index(const struct clone *c, u64 addr)
+{
+	int lo = 0, hi = c->n;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (c->part[mid].start + c->part[mid].size <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Bytes of [addr, addr+n) the copy could not read. */
+static u64
+clone_lost_in(const struct clone *c, u64 addr, u64 end)
+{
+	u64 lost = 0;
+	int i;
+	for (i = 0; i < c->nlost && c->lost[i].start < end; i++) {
+		u64 a = c->lost[i].start, b = a + c->lost[i].size;
+		if (b > addr)
+			lost += (b < end ? b : end) - (a > addr ? a : addr);
+	}
+	return lost;
+}
+
+/* Reads from the copy.  A byte outside it (no plan asked for it: a bug)
+ * counts as unread, as the copy's own lost pages do. */
+static u64
+clone_read(struct snap *s, u64 addr, void *buf, size_t n)
+{
+	const struct clone *c = s->impl;
+	u64 a = addr, end = addr + n, lost = 0;
+	int i;
+	if (end < addr) {
+		memset(buf, 0, n);
+		return n;
+	}
+	for (i = clone_part_index(c, addr); a < end;) {
+		const struct clone_part *p = i < c->n ? &c->part[i] : NULL;
+		u64 stop;
+		if (p && p->start <= a) {
+			stop = p->start + p->size < end ? p->start + p->size : end;
+			memcpy((u8 *)buf + (a - addr), p->p + (a - p->start), (size_t)(stop - a));
+			i++;
+		} else {
+			stop = p && p->start < end ? p->start : end;
+			memset((u8 *)buf + (a - addr), 0, (size_t)(stop - a));
+			lost += stop - a;
+		}
+		a = stop;
+	}
+	return snap_fault(s, addr, buf, n, lost + clone_lost_in(c, addr, end));
+}
+
+static void
+clone_thaw(struct snap *s)
+{
+	struct clone *c = s->impl;
+	int i;
+	if (!c)
+		return;
+	for (i = 0; i < c->n; i++)
+		if (c->part[i].p)
+			VirtualFree(c->part[i].p, 0, MEM_RELEASE);
+	free(c->part);
+	free(c->lost);
+	free(c);
+	s->impl = NULL;
+}
+
+/* The target vanished during the copy: the copy holds zeros. */
+static int
+clone_gone(struct snap *s)
+{
+	return ((const struct clone *)s->impl)->gone;
+}
+
+/* The copy.  Taken after collect and plan: its table has no freeze and no
+ * collection of its own. */
+static const struct snap_ops snap_clone_ops = {
+	NULL, clone_thaw, clone_read, NULL, NULL, NULL, NULL, NULL, clone_gone,
+};
+
+/* The memory a clone may take; PROCDUMP_TEST_CLONE_MEMORY_MB lowers it
+ * for the tests. */
+static u64
+clone_memory_available(void)
+{
+	unsigned long mb = w32_env_number(L"PROCDUMP_TEST_CLONE_MEMORY_MB");
+	return mb ? (u64)mb << 20 : w32_memory_available();
+}
+
+/* Fits and allocates the copy.  0, or -1 after one line (*no_memory). */
+static int
+clone_alloc(struct snap *s, struct clone *c, int *no_memory)
+{
+	u64 avail = clone_memory_available();
+	int i;
+	if (avail && c->bytes + CLONE_SPARE > avail) {
+		warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available",
+		     s->pid, (c->bytes + CLONE_SPARE) >> 20, avail >> 20);
+		*no_memory = 1;
+		return -1;
+	}
+	for (i = 0; i < c->n; i++) {
+		if (c->part[i].size > (SIZE_T)-1 ||
+		    !(c->part[i].p = VirtualAlloc(NULL, (SIZE_T)c->part[i].size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE))) {
+			warn("cannot clone process %lu: no memory for its %llu MB:", s->pid, c->bytes >> 20);
+			*no_memory = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* -r: copies the planned ranges of the frozen live snapshot s, releases
+ * the target, and makes s the copy.  0, or -1 (the target still frozen:
+ * the caller thaws it) after one line. */
+static int
+snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req *req)
+{
+	struct clone *c = xcalloc(1, sizeof *c);
+	u64 flo = s->fault_lo, fhi = s->fault_hi;
+	double t0 = now_sec(), t1;
+	int i;
+	if (!c || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &req->no_memory) < 0) {
+		if (c) {
+			struct snap tmp = { .impl = c };
+			clone_thaw(&tmp);
+		}
+		return -1;
+	}
+	vlog("copying %llu MB of process %lu in %d parts", c->bytes >> 20, s->pid, c->n);
+	s->fault_lo = s->fault_hi = 0; /* the hook applies to reads of the copy */
+	for (i = 0; i < c->n; i++)
+		clone_copy_part(s, c, &c->part[i]);
+	s->fault_lo = flo;
+	s->fault_hi = fhi;
+	/* test hook: the copy takes this much longer (a kill lands in it) */
+	Sleep((DWORD)w32_env_number(L"PROCDUMP_TEST_CLONE_HOLD_MS"));
+	c->gone = s->ops->gone && s->ops->gone(s);
+	s->ops->thaw(s);
+	s->ops = &snap_clone_ops;
+	s->impl = c;
+	t1 = now_sec();
+	vlog("cloned %llu MB in %.3f s (%.0f MB/s); process %lu runs on", c->bytes >> 20, t1 - t0,
+	     t1 > t0 ? (double)c->bytes / (1 << 20) / (t1 - t0) : 0.0, s->pid);
+	if (req->on_clone)
+		req->on_clone(req->ctx);
 	return 0;
 }
 
@@ -6425,6 +6741,8 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		return -1;
 	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms",
 	     d->s->nth, d->s->nmod, d->s->nreg, d->nrng, (now_sec() - t0) * 1e3);
+	if (d->req->clone && snap_clone(d->s, d->rng, d->nrng, (struct pd_dump_req *)d->req) < 0)
+		return -1;
 	if (dump_layout(d, &b) < 0)
 		goto out;
 	if (d->req->on_plan)
@@ -6709,6 +7027,51 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	free(tmp);
 	res->seconds = now_sec() - t0;
 	vlog("dump took %.3f s", res->seconds);
+	return rc;
+}
+
+/* -mk: beside the user dump at req->path, PATH_kernel.dmp (PATH without
+ * its .dmp), the system's live kernel dump of the threads' kernel stacks.
+ * Where the system cannot write one (Windows before 8.1, Wine) one line
+ * says so; the user dump stands either way.  0, or -1 after one line. */
+static int
+dump_write_kernel(const struct pd_dump_req *req)
+{
+	struct pd_dump_req k = *req;
+	size_t n = wcslen(req->path) + 16;
+	wchar_t *path = malloc(n * sizeof *path), *tmp = NULL;
+	HANDLE file;
+	pd_ntstatus st;
+	int rc = -1;
+	if (!path)
+		return -1;
+	swprintf(path, n, L"%ls", req->path);
+	if (wcs_endswith_i(path, L".dmp"))
+		path[wcslen(path) - 4] = 0;
+	wcscat(path, L"_kernel.dmp");
+	k.path = path;
+	if ((file = dump_create_temp(&k, &tmp)) == INVALID_HANDLE_VALUE) {
+		free(path);
+		return -1;
+	}
+	st = w32_live_kernel_dump(file);
+	if (st == PD_STATUS_NOT_IMPLEMENTED)
+		warn("-mk: this system cannot write a live kernel dump (NtSystemDebugControl: not implemented); "
+		     "no kernel dump beside '%s'", u8s(req->path));
+	else if (!PD_NT_SUCCESS(st))
+		warn("-mk: the live kernel dump failed (NtSystemDebugControl: NTSTATUS 0x%08lX); no '%s'",
+		     (unsigned long)st, u8s(path));
+	else if (dump_flush(file, tmp) == 0)
+		rc = 0;
+	CloseHandle(file);
+	if (rc == 0 && w32_rename(tmp, path, req->overwrite) < 0)
+		rc = -1;
+	if (rc == 0)
+		out("%s Kernel dump written: %s\n", stamp(), u8s(path));
+	else
+		DeleteFileW(tmp);
+	free(tmp);
+	free(path);
 	return rc;
 }
 
@@ -7003,6 +7366,13 @@ struct pd_run {
 	int done;                  /* stop: count reached, a dump failed, or cancelled */
 	int rc;                    /* the exit code once done */
 	int ended;                 /* run_end said its line */
+	int last;                  /* the dump being written is the run's last (-k after the clone) */
+};
+
+/* One dump in progress, for the writer's callbacks. */
+struct run_dump_ctx {
+	struct pd_run *r;
+	int num;                   /* Dump N */
 };
 
 static void
@@ -7077,8 +7447,25 @@ run_end(struct pd_run *r)
 static void
 run_on_plan(void *ctx, u64 bytes)
 {
-	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), *(int *)ctx,
-	    (bytes + (1 << 20) - 1) >> 20);
+	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(),
+	    ((struct run_dump_ctx *)ctx)->num, (bytes + (1 << 20) - 1) >> 20);
+}
+
+/* -r: the clone is taken.  With -k, the last clone of the run ends the
+ * target now, as ProcDump does, while its dump is written from the copy
+ * (the debugger kills at its own end: it holds the process's events). */
+static void
+run_on_clone(void *ctx)
+{
+	struct run_dump_ctx *c = ctx;
+	const struct pd_config *cfg = c->r->cfg;
+	out("%s Dump %d cloned: the process runs on while the dump is written.\n", stamp(), c->num);
+	if (!cfg->k || !c->r->last || cfg->x || cfg->debug)
+		return;
+	if (TerminateProcess(c->r->t->h, 1))
+		out("%s Killed process %lu (-k).\n", stamp(), c->r->t->pid);
+	else
+		warn("TerminateProcess %lu:", c->r->t->pid);
 }
 
 /* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, or
@@ -7090,7 +7477,8 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	struct pd_dump_req rq;
 	struct pd_dump_result res;
 	wchar_t *path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir);
-	int num = ++r->dumpno, rc;
+	struct run_dump_ctx dc = { r, ++r->dumpno };
+	int num = dc.num, rc;
 	if (!path) {
 		warn("cannot make a dump file name");
 		return PD_EXIT_WRITE;
@@ -7111,7 +7499,9 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	rq.cancel_event = r->named;
 	rq.deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
 	rq.on_plan = run_on_plan;
-	rq.ctx = &num;
+	rq.clone = cfg->r;
+	rq.on_clone = run_on_clone;
+	rq.ctx = &dc;
 	out("%s Dump %d initiated: %s\n", stamp(), num, u8s(path));
 	vlog("dump type %s", trig_type_name(type));
 	rc = dump_write(r->t, &rq, &res);
@@ -7128,6 +7518,8 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), num,
 		    (res.bytes + (1 << 20) - 1) >> 20, res.seconds);
 		vlog("dump %d complete at %llu (FILETIME)", num, w32_precise_now());
+		if (cfg->mk)
+			dump_write_kernel(&rq); /* a kernel dump that fails leaves the user dump standing */
 		if (GIVEN(cfg, keep))
 			dump_retain(path, r->t->name, cfg->keep);
 	}
@@ -7140,8 +7532,10 @@ static void
 run_fire(struct pd_run *r, const struct pd_event *ev)
 {
 	int i, rc = 0;
-	for (i = 0; i < r->cfg->ntypes && !rc; i++)
+	for (i = 0; i < r->cfg->ntypes && !rc; i++) {
+		r->last = i == r->cfg->ntypes - 1 && r->fired + 1 >= r->cfg->n;
 		rc = run_dump(r, r->cfg->types[i], ev);
+	}
 	if (rc == PD_TIMEOUT) {
 		r->missed++; /* not written, not counted; monitoring goes on */
 		return;

@@ -1,0 +1,206 @@
+# t-clone.sh - -r: the dump written from an in-memory clone (the target runs
+# on while the file is written), -k after the clone, -mk, a clone too big
+# for memory, and the freeze promise during the copy.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'clone: what must hold' function
+
+# cl_setup: one target (3 workers, a 4 MiB marker) and its -r -mm and -r -ma
+# dumps (cl/mini.dmp, cl/full.dmp) with lldb's and obj2yaml's readings; once
+cl_setup() {
+	[ -f "$O/cl.log" ] && return 0
+	start_target cl "$T/target.exe" 3 4
+	mkdir -p "$O/cl"
+	for k in mini full; do
+		[ $k = mini ] && ty=-mm || ty=-ma
+		pd -v -r $ty "$(field cl pid)" "$(wpath "$O/cl/$k.dmp")"
+		[ "$RC" = 0 ] || fail "-r $ty exited $RC: $(cat "$O/pd.err")"
+		cp "$O/pd.out" "$O/cl/$k.out"
+		cp "$O/pd.err" "$O/cl/$k.err"
+		lldb_do "$O/cl/$k.dmp" "$O/cl/$k.lldb" 'thread list' 'bt all' 'image list'
+		yaml "$O/cl/$k.dmp" "$O/cl/$k.yaml"
+	done
+}
+
+clone_said_so() {
+	cl_setup
+	for k in mini full; do
+		grep -q 'Dump 1 cloned: the process runs on' "$O/cl/$k.out" || fail "$k: no 'cloned' line: $(cat "$O/cl/$k.out")"
+		grep -q 'cloned [0-9]* MB in .* runs on' "$O/cl/$k.err" || fail "$k: -v says nothing of the clone"
+		grep -q 'Dump 1 complete' "$O/cl/$k.out" || fail "$k: not complete"
+		! grep -q 'could not be read' "$O/cl/$k.err" || fail "$k: bytes unread from the clone: $(cat "$O/cl/$k.err")"
+		# the clone is taken before the dump is laid out and written
+		c=$(grep -n 'cloned:' "$O/cl/$k.out" | cut -d: -f1) w=$(grep -n 'writing:' "$O/cl/$k.out" | cut -d: -f1)
+		[ "$c" -lt "$w" ] || fail "$k: 'cloned' after 'writing'"
+	done
+}
+t 'clone: -r -mm and -r -ma say the clone was taken, before writing; nothing unread' clone_said_so
+
+clone_threads_and_stacks() {
+	cl_setup
+	n=0
+	for tid in $(tids cl); do
+		n=$((n + 1))
+		for k in mini full; do
+			grep -q "tid = $(printf '0x%04x' "$tid")," "$O/cl/$k.lldb" || fail "lldb: thread $tid missing from $k.dmp"
+			grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/cl/$k.yaml" || fail "obj2yaml: thread $tid missing from $k.dmp"
+		done
+	done
+	[ $n = 5 ] || fail "the target printed $n thread ids, wanted 5"
+	for k in mini full; do
+		[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/cl/$k.lldb")" = 5 ] || fail "$k: lldb does not list exactly 5 threads"
+		[ "$(grep -c 'target.exe`target_worker' "$O/cl/$k.lldb")" -ge 3 ] || fail "$k: bt all lacks target_worker on the 3 workers"
+		grep -q 'target.exe`target_heartbeat' "$O/cl/$k.lldb" || fail "$k: no target_heartbeat frame"
+		grep -q 'target.exe`main' "$O/cl/$k.lldb" || fail "$k: no main frame"
+		grep -q 'kernel32.dll`BaseThreadInitThunk' "$O/cl/$k.lldb" || fail "$k: walk does not reach thread start"
+	done
+}
+t 'clone: -r dumps hold every thread id the target printed, and lldb walks their stacks' clone_threads_and_stacks
+
+clone_marker_bytes() {
+	cl_setup
+	has_bytes "$O/cl/full.dmp" cl marker "-r -ma lacks the heap marker"
+	end=$(printf '0x%x' $((0x$(field cl marker) + 4 * 1048576 - 16)))
+	lldb_do "$O/cl/full.dmp" "$O/cl/m2.txt" "memory read --force -c 16 $end"
+	grep -q "^0x0*${end#0x}: " "$O/cl/m2.txt" || fail "end of the marker buffer missing"
+	has_bytes "$O/cl/full.dmp" cl stack "-r -ma lacks the stack local"
+	has_bytes "$O/cl/mini.dmp" cl stack "-r -mm lacks the stack local"
+	has_bytes "$O/cl/mini.dmp" cl indirect "-r -mm lacks the indirectly referenced heap block"
+	has_bytes "$O/cl/mini.dmp" cl data "-r -mm lacks the .data global"
+}
+t 'clone: -r -ma holds the heap marker (first and last bytes), -r -mm the stack, indirect and .data bytes' clone_marker_bytes
+
+clone_codeview() {
+	cl_setup
+	sig=$(x86_64-w64-mingw32-objdump -p "$T/target.exe" | sed -n 's/.*format RSDS signature \([0-9a-f]*\) age \([0-9]*\).*/\1 \2/p')
+	[ -n "$sig" ] || fail "objdump finds no RSDS record in target.exe"
+	guid=${sig% *} age=${sig#* }
+	want=$(echo "$guid" | tr a-f A-F | sed 's/\(........\)\(....\)\(....\)\(....\)\(.*\)/\1-\2-\3-\4-\5/')-$(printf '%08X' "$age")
+	for k in mini full; do
+		grep -q "$want .*target.exe" "$O/cl/$k.lldb" || fail "$k: lldb: no module target.exe with UUID $want"
+	done
+}
+t 'clone: CodeView GUID and age of the -r dumps match the PE' clone_codeview
+
+clone_breakpad() {
+	need_bp
+	cl_setup
+	bp_dump "$O/cl/mini.dmp" "$O/cl/mini.bp" "$O/cl/mini.bperr"
+	grep -q "process_id *= $(field cl pid)\$" "$O/cl/mini.bp" || fail "Breakpad: MiscInfo process_id"
+	! grep -q ' ERROR: ' "$O/cl/mini.bperr" || fail "Breakpad: $(grep -m 1 ' ERROR: ' "$O/cl/mini.bperr")"
+	for tid in $(tids cl); do
+		grep -q "thread_id *= $(printf '0x%x' "$tid")\$" "$O/cl/mini.bp" || fail "Breakpad: thread $tid missing"
+	done
+}
+t 'clone: Breakpad reads the -r -mm dump (a MemoryList: its -ma has none) with every thread' clone_breakpad
+
+# The point of -r: the target runs while the file is written.  With each
+# 4 MiB chunk of the write slowed to 200 ms, the heartbeat advances after
+# "Dump 1 writing" and before "complete" (a frozen target's would not).
+clone_heartbeat_resumes() {
+	start_target hb "$T/target.exe" 1 64
+	mkdir -p "$O/hb"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg hbd -r -ma "$(field hb pid)" "$(wpath "$O/hb/h.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/hbd.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/hbd.raw")"
+	c0=$(grep -c '^heartbeat' "$O/hb.log")
+	wait_count "$O/hb.log" '^heartbeat' $((c0 + 3)) 10 || fail "no heartbeat while the dump was written"
+	! grep -q 'complete' "$O/hbd.raw" || fail "the dump was complete before the heartbeat resumed (too fast to tell)"
+	pd_join hbd 60
+	expect_rc 0
+	expect_out 'Dump 1 complete'
+	has_bytes "$(one_dump "$O/hb")" hb marker "the heap marker"
+	stop_target hb
+}
+t 'clone: with -r the heartbeat resumes after "Dump 1 writing", before "complete"' clone_heartbeat_resumes
+
+clone_too_big() {
+	start_target tb "$T/target.exe" 1 64
+	mkdir -p "$O/tb"
+	PROCDUMP_TEST_CLONE_MEMORY_MB=96 pd -r -ma "$(field tb pid)" "$(wpath "$O/tb/t.dmp")"
+	expect_rc 4
+	expect_err_one_line
+	expect_err "cannot clone process $(field tb pid): the clone needs [0-9]* MB of memory and 96 MB is available"
+	expect_out 'Dump 1 failed'
+	[ -z "$(ls "$O/tb")" ] || fail "files left behind: $(ls "$O/tb")"
+	alive tb || fail "the target was left frozen"
+	# a -r -mm of the same target fits
+	PROCDUMP_TEST_CLONE_MEMORY_MB=96 pd -r -mm "$(field tb pid)" "$(wpath "$O/tb/m.dmp")"
+	expect_rc 0
+	stop_target tb
+}
+t 'clone: a clone too big for the memory available is refused: one line, exit 4, no file, target running' clone_too_big
+
+# -k with -r: the target is killed once the clone is taken, and the dump
+# written from the copy is whole.
+clone_kill_after() {
+	start_target kc "$T/target.exe" 3 4
+	mkdir -p "$O/kc"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd -r -ma -k "$(field kc pid)" "$(wpath "$O/kc/k.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	expect_rc 0
+	expect_out "Killed process $(field kc pid) (-k)"
+	k=$(grep -n 'Killed process' "$O/pd.out" | cut -d: -f1) c=$(grep -n 'Dump 1 complete' "$O/pd.out" | cut -d: -f1)
+	[ -n "$c" ] && [ "$k" -lt "$c" ] || fail "not killed before the dump was complete: $(cat "$O/pd.out")"
+	wait_gone "$(upid kc)" 15 || fail "the target still runs"
+	has_bytes "$O/kc/k.dmp" kc marker "the heap marker"
+	has_bytes "$O/kc/k.dmp" kc stack "the stack local"
+}
+t 'clone: -r -k kills the target after the clone; the dump is still whole' clone_kill_after
+
+# -k without -r: after the dump
+clone_kill_plain() {
+	start_target kp "$T/target.exe" 1 4
+	mkdir -p "$O/kp"
+	pd -mm -k "$(field kp pid)" "$(wpath "$O/kp/k.dmp")"
+	expect_rc 0
+	c=$(grep -n 'Dump 1 complete' "$O/pd.out" | cut -d: -f1) k=$(grep -n 'Killed process' "$O/pd.out" | cut -d: -f1)
+	[ -n "$k" ] && [ "$c" -lt "$k" ] || fail "not killed after the dump: $(cat "$O/pd.out")"
+	wait_gone "$(upid kp)" 15 || fail "the target still runs"
+	has_bytes "$O/kp/k.dmp" kp stack "the stack local"
+}
+t 'clone: -k without -r kills the target after the dump' clone_kill_plain
+
+# -mk under Wine: NtSystemDebugControl is not implemented; one line says so
+# and the user dump is written (exit 0)
+clone_mk_wine() {
+	[ $native = 1 ] && skip "Wine's NtSystemDebugControl"
+	start_target mk "$T/target.exe" 1 4
+	mkdir -p "$O/mk"
+	pd -mm -mk "$(field mk pid)" "$(wpath "$O/mk/m.dmp")"
+	expect_rc 0
+	expect_err_one_line
+	expect_err '^procdump: -mk: this system cannot write a live kernel dump (NtSystemDebugControl: not implemented)'
+	expect_out 'Dump 1 complete'
+	[ "$(ls "$O/mk")" = m.dmp ] || fail "want m.dmp alone: $(ls "$O/mk")"
+	has_bytes "$O/mk/m.dmp" mk stack "the user dump's stack local"
+	pd -mm -mk -r "$(field mk pid)" "$(wpath "$O/mk/r.dmp")"
+	expect_rc 2
+	expect_err '-mk cannot be used with -r'
+	stop_target mk
+}
+t 'clone: -mk under Wine says in one line there is no kernel dump, and writes the user dump' clone_mk_wine
+
+# The freeze promise holds during the copy: procdump SIGKILLed while it
+# copies (a test hook holds the copy 5 s) leaves the target running.
+clone_sigkill_copy() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	start_target ck "$T/target.exe" 3 16
+	pid=$(field ck pid)
+	mkdir -p "$O/ck"
+	export PROCDUMP_TEST_CLONE_HOLD_MS=5000
+	pd_bg ckd -v -r -ma "$pid" "$(wpath "$O/ck/c.dmp")"
+	unset PROCDUMP_TEST_CLONE_HOLD_MS
+	wait_for "$O/ckd.raw" 'copying [0-9]* MB of process' 30 || fail "the copy did not start: $(cat "$O/ckd.raw")"
+	c0=$(grep -c '^heartbeat' "$O/ck.log")
+	sleep 0.5 # (the target is frozen now: its heartbeat stands)
+	[ "$(grep -c '^heartbeat' "$O/ck.log")" -le $((c0 + 1)) ] || fail "the target ran during the copy"
+	if _p=$(pgrep -f "^[A-Za-z]:.*procdump64.exe -v -r -ma $pid "); then kill -KILL $_p; else fail "no procdump to kill"; fi
+	pd_join ckd 30
+	! grep -q 'cloned' "$O/pd.out" || fail "the kill landed after the copy"
+	alive ck || fail "the target is left frozen after procdump was killed during the copy"
+	stop_target ck
+}
+t 'clone: procdump SIGKILLed during the copy leaves the target running' clone_sigkill_copy
