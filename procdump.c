@@ -105,6 +105,8 @@
 #define PD_TIMEOUT       100
 /* internal: a dump refused or stopped at the free-space floor (-minfree); a series goes on */
 #define PD_NOSPACE       101
+/* internal: -a skipped a trigger (the clones' limit, or no memory for one) */
+#define PD_SKIPPED       102
 
 typedef unsigned long long u64;
 typedef unsigned int u32;
@@ -1526,7 +1528,7 @@ static const struct opt opts[] = {
 	{ L"dc", OPT_STR, CO(dc), 0, "<Comment>", "Add the comment to the dump (CommentStreamA/W).", 0, SYN_LINE, U },
 	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0, SYN_LINE, U },
 	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_INSTALL, SYN_LINE, U },
-	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", OF_NOTYET, SYN_SUB, U },
+	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", 0, SYN_SUB, U },
 	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
 	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
 	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
@@ -7367,12 +7369,17 @@ struct pd_run {
 	int rc;                    /* the exit code once done */
 	int ended;                 /* run_end said its line */
 	int last;                  /* the dump being written is the run's last (-k after the clone) */
+	struct run_job **jobs; int njobs, cap_jobs; /* its dumps (-r: their threads) */
+	HANDLE slots;              /* -r N: a semaphore of N clones being written */
+	volatile LONG late_rc;     /* -r: the first failure of a dump written after its trigger went on */
 };
 
 /* One dump in progress, for the writer's callbacks. */
 struct run_dump_ctx {
 	struct pd_run *r;
 	int num;                   /* Dump N */
+	HANDLE on_cloned;          /* -r: set once the clone is taken */
+	volatile int cloned;
 };
 
 static void
@@ -7385,6 +7392,8 @@ run_begin(struct pd_run *r, const struct pd_config *cfg, struct pd_target *t, in
 	r->out_is_dir = out_is_dir;
 	r->callback = callback;
 	r->named = trig_cancel_event(t->pid);
+	if (cfg->r && !(r->slots = CreateSemaphoreW(NULL, (LONG)cfg->r_n, (LONG)cfg->r_n, NULL)))
+		warn("CreateSemaphore:"); /* (then run_slot cannot wait: the trigger is not done) */
 }
 
 static int
@@ -7421,29 +7430,6 @@ run_wait(struct pd_run *r, DWORD ms)
 	return !r->done;
 }
 
-/* Closes the run: the summary line ProcDump prints (once: the debugger
- * says it before it detaches or kills), and the exit code.  A run whose
- * loop ended before the count (the timed series with a trigger -at
- * cancelled) did not reach it. */
-static int
-run_end(struct pd_run *r)
-{
-	if (r->ended)
-		return r->rc;
-	r->ended = 1;
-	if (!r->done)
-		r->rc = r->skipped ? PD_EXIT_WRITE : PD_EXIT_NOTDONE; /* 4: dumps were refused for space */
-	if (r->rc == PD_EXIT_OK)
-		out("%s Dump count reached.\n", stamp());
-	else if (r->rc == PD_EXIT_NOTDONE || (r->rc == PD_EXIT_WRITE && r->skipped))
-		out("%s Dump count not reached.\n", stamp());
-	if (r->named)
-		CloseHandle(r->named);
-	r->named = NULL;
-	trig_names_free(&r->names);
-	return r->rc;
-}
-
 static void
 run_on_plan(void *ctx, u64 bytes)
 {
@@ -7460,55 +7446,58 @@ run_on_clone(void *ctx)
 	struct run_dump_ctx *c = ctx;
 	const struct pd_config *cfg = c->r->cfg;
 	out("%s Dump %d cloned: the process runs on while the dump is written.\n", stamp(), c->num);
-	if (!cfg->k || !c->r->last || cfg->x || cfg->debug)
-		return;
-	if (TerminateProcess(c->r->t->h, 1))
-		out("%s Killed process %lu (-k).\n", stamp(), c->r->t->pid);
-	else
-		warn("TerminateProcess %lu:", c->r->t->pid);
+	if (cfg->k && c->r->last && !cfg->x && !cfg->debug) {
+		if (TerminateProcess(c->r->t->h, 1))
+			out("%s Killed process %lu (-k).\n", stamp(), c->r->t->pid);
+		else
+			warn("TerminateProcess %lu:", c->r->t->pid);
+	}
+	c->cloned = 1;
+	if (c->on_cloned) /* the trigger goes on */
+		SetEvent(c->on_cloned);
 }
 
-/* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, or
- * PD_TIMEOUT (-at cancelled it). */
-static int
-run_dump(struct pd_run *r, int type, const struct pd_event *ev)
+/* The request for one dump of one type (the caller owns path and ev). */
+static void
+run_request(struct pd_run *r, struct pd_dump_req *rq, int type, const struct pd_event *ev, wchar_t *path,
+            struct run_dump_ctx *dc)
 {
 	const struct pd_config *cfg = r->cfg;
-	struct pd_dump_req rq;
-	struct pd_dump_result res;
-	wchar_t *path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir);
-	struct run_dump_ctx dc = { r, ++r->dumpno };
-	int num = dc.num, rc;
-	if (!path) {
-		warn("cannot make a dump file name");
-		return PD_EXIT_WRITE;
-	}
-	memset(&rq, 0, sizeof rq);
-	rq.type = type;
-	rq.mask = cfg->mc_mask;
-	rq.path = path;
-	rq.comment = cfg->dc;
-	rq.overwrite = cfg->o;
-	rq.ev = ev;
-	rq.dbghelp = cfg->dbghelp;
-	rq.native_view = cfg->x64;
-	rq.minfree_mb = GIVEN(cfg, minfree) ? cfg->minfree : PD_UNSET;
-	rq.inherit_acl = cfg->inheritacl;
-	rq.callback = type == PD_CALLBACK ? r->callback : NULL;
-	rq.cancel = &g.cancel;
-	rq.cancel_event = r->named;
-	rq.deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
-	rq.on_plan = run_on_plan;
-	rq.clone = cfg->r;
-	rq.on_clone = run_on_clone;
-	rq.ctx = &dc;
-	out("%s Dump %d initiated: %s\n", stamp(), num, u8s(path));
-	vlog("dump type %s", trig_type_name(type));
-	rc = dump_write(r->t, &rq, &res);
-	if (rc && rq.no_space) {
+	memset(rq, 0, sizeof *rq);
+	rq->type = type;
+	rq->mask = cfg->mc_mask;
+	rq->path = path;
+	rq->comment = cfg->dc;
+	rq->overwrite = cfg->o;
+	rq->ev = ev;
+	rq->dbghelp = cfg->dbghelp;
+	rq->native_view = cfg->x64;
+	rq->minfree_mb = GIVEN(cfg, minfree) ? cfg->minfree : PD_UNSET;
+	rq->inherit_acl = cfg->inheritacl;
+	rq->callback = type == PD_CALLBACK ? r->callback : NULL;
+	rq->cancel = &g.cancel;
+	rq->cancel_event = r->named;
+	rq->deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
+	rq->on_plan = run_on_plan;
+	rq->clone = cfg->r;
+	rq->on_clone = run_on_clone;
+	rq->ctx = dc;
+}
+
+/* ProcDump's line on how dump num ended, and what follows a complete one
+ * (-mk, -keep).  Returns rc, PD_NOSPACE for a dump refused for space, or
+ * PD_SKIPPED for a clone -a skipped for memory. */
+static int
+run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, const struct pd_dump_result *res)
+{
+	const struct pd_config *cfg = r->cfg;
+	if (rc && rq->no_space) {
 		out("%s Dump %d skipped: not enough free disk space (-minfree); the process was resumed.\n",
 		    stamp(), num);
 		rc = PD_NOSPACE;
+	} else if (rc && rq->no_memory && cfg->a) {
+		out("%s Dump %d skipped: the clone would not fit in memory (-a, avoid outage).\n", stamp(), num);
+		rc = PD_SKIPPED;
 	} else if (rc == PD_TIMEOUT)
 		out("%s Dump %d cancelled: the collection took longer than %lld seconds (-at); "
 		    "the process was resumed.\n", stamp(), num, cfg->at);
@@ -7516,15 +7505,166 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 		out("%s Dump %d failed.\n", stamp(), num);
 	else {
 		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), num,
-		    (res.bytes + (1 << 20) - 1) >> 20, res.seconds);
+		    (res->bytes + (1 << 20) - 1) >> 20, res->seconds);
 		vlog("dump %d complete at %llu (FILETIME)", num, w32_precise_now());
 		if (cfg->mk)
-			dump_write_kernel(&rq); /* a kernel dump that fails leaves the user dump standing */
+			dump_write_kernel(rq); /* a kernel dump that fails leaves the user dump standing */
 		if (GIVEN(cfg, keep))
-			dump_retain(path, r->t->name, cfg->keep);
+			dump_retain(rq->path, r->t->name, cfg->keep);
 	}
-	free(path);
 	return rc;
+}
+
+/* -r: one dump written by a thread of its own, so that the trigger goes
+ * on once the clone is taken; up to -r N of them at once (r->slots). */
+struct run_job {
+	struct run_dump_ctx dc;    /* (first: the writer's ctx) */
+	struct pd_dump_req rq;
+	struct pd_dump_result res;
+	struct pd_event ev;        /* a copy: the trigger's goes away */
+	wchar_t *path;
+	HANDLE thread;
+	int rc;                    /* the dump's end (run_report) */
+};
+
+static DWORD WINAPI
+run_job_main(void *arg)
+{
+	struct run_job *j = arg;
+	struct pd_run *r = j->dc.r;
+	j->rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
+	if (j->dc.cloned && j->rc) /* the trigger went on: its run learns of it at its end */
+		InterlockedCompareExchange(&r->late_rc, j->rc, 0);
+	ReleaseSemaphore(r->slots, 1, NULL);
+	return 0;
+}
+
+/* Waits for a free slot of -r N, or (-a) skips the trigger.  0, PD_SKIPPED,
+ * or PD_EXIT_NOTDONE (cancelled while waiting). */
+static int
+run_slot(struct pd_run *r, int num)
+{
+	HANDLE w[3];
+	DWORD n = 0, k;
+	if (WaitForSingleObject(r->slots, 0) == WAIT_OBJECT_0)
+		return 0;
+	if (r->cfg->a) {
+		out("%s Dump %d skipped: the limit of %lld clones being written is reached (-a, avoid outage).\n",
+		    stamp(), num, r->cfg->r_n);
+		return PD_SKIPPED;
+	}
+	out("%s Dump %d waits: the limit of %lld clones being written is reached (-r).\n", stamp(), num,
+	    r->cfg->r_n);
+	w[n++] = r->slots;
+	w[n++] = g.cancel_event;
+	if (r->named)
+		w[n++] = r->named;
+	k = WaitForMultipleObjects(n, w, FALSE, INFINITE);
+	return k == WAIT_OBJECT_0 ? 0 : PD_EXIT_NOTDONE;
+}
+
+/* -r: starts the dump's thread and returns once the clone is taken (0:
+ * the dump goes on), or with the dump's end if it ended first. */
+static int
+run_dump_cloned(struct pd_run *r, struct run_job *j)
+{
+	HANDLE w[2];
+	int rc;
+	if ((rc = run_slot(r, j->dc.num)))
+		return rc;
+	if (!(j->dc.on_cloned = CreateEventW(NULL, TRUE, FALSE, NULL)) ||
+	    !(j->thread = CreateThread(NULL, 0, run_job_main, j, 0, NULL))) {
+		warn("cannot start the dump's thread:");
+		ReleaseSemaphore(r->slots, 1, NULL);
+		return PD_EXIT_WRITE;
+	}
+	w[0] = j->dc.on_cloned;
+	w[1] = j->thread;
+	if (WaitForMultipleObjects(2, w, FALSE, INFINITE) == WAIT_OBJECT_0)
+		return 0;
+	return j->rc;
+}
+
+/* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, PD_TIMEOUT
+ * (-at cancelled it), PD_NOSPACE or PD_SKIPPED.  With -r, 0 once the clone
+ * is taken: the dump is written on (run_join waits for it). */
+static int
+run_dump(struct pd_run *r, int type, const struct pd_event *ev)
+{
+	const struct pd_config *cfg = r->cfg;
+	struct run_job *j = xcalloc(1, sizeof *j);
+	int rc;
+	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
+	    !(j->path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir))) {
+		warn("cannot make a dump file name");
+		free(j);
+		return PD_EXIT_WRITE;
+	}
+	r->jobs[r->njobs++] = j;
+	j->dc.r = r;
+	j->dc.num = ++r->dumpno;
+	if (ev)
+		j->ev = *ev;
+	run_request(r, &j->rq, type, ev ? &j->ev : NULL, j->path, &j->dc);
+	out("%s Dump %d initiated: %s\n", stamp(), j->dc.num, u8s(j->path));
+	vlog("dump type %s", trig_type_name(type));
+	if (cfg->r)
+		return run_dump_cloned(r, j);
+	rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
+	return rc;
+}
+
+/* Waits for the dumps still being written from their clones, and frees
+ * every job of the run. */
+static void
+run_join(struct pd_run *r)
+{
+	int i;
+	for (i = 0; i < r->njobs; i++) {
+		struct run_job *j = r->jobs[i];
+		if (j->thread) {
+			WaitForSingleObject(j->thread, INFINITE);
+			CloseHandle(j->thread);
+		}
+		if (j->dc.on_cloned)
+			CloseHandle(j->dc.on_cloned);
+		free(j->path);
+		free(j);
+	}
+	r->njobs = 0;
+}
+
+/* Closes the run: the summary line ProcDump prints (once: the debugger
+ * says it before it detaches or kills), and the exit code.  A run whose
+ * loop ended before the count (the timed series with a trigger -at
+ * cancelled) did not reach it. */
+static int
+run_end(struct pd_run *r)
+{
+	if (r->ended)
+		return r->rc;
+	r->ended = 1;
+	run_join(r);
+	if (r->late_rc) { /* a dump written from its clone failed after its trigger was counted */
+		r->rc = run_cancelled(r) ? PD_EXIT_NOTDONE : PD_EXIT_WRITE;
+		r->done = 1;
+	}
+	if (!r->done)
+		r->rc = r->skipped ? PD_EXIT_WRITE : PD_EXIT_NOTDONE; /* 4: dumps were refused for space */
+	if (r->rc == PD_EXIT_OK)
+		out("%s Dump count reached.\n", stamp());
+	else if (r->rc == PD_EXIT_NOTDONE || (r->rc == PD_EXIT_WRITE && (r->skipped || r->late_rc)))
+		out("%s Dump count not reached.\n", stamp());
+	if (r->named)
+		CloseHandle(r->named);
+	r->named = NULL;
+	if (r->slots)
+		CloseHandle(r->slots);
+	r->slots = NULL;
+	free(r->jobs);
+	r->jobs = NULL;
+	trig_names_free(&r->names);
+	return r->rc;
 }
 
 /* A trigger fired: one dump of each requested type, counted toward -n. */
@@ -7542,6 +7682,10 @@ run_fire(struct pd_run *r, const struct pd_event *ev)
 	}
 	if (rc == PD_NOSPACE) {
 		r->skipped++; /* the same, and the run's exit code says so (run_end) */
+		return;
+	}
+	if (rc == PD_SKIPPED) {
+		r->missed++; /* -a: not written, not counted; monitoring goes on */
 		return;
 	}
 	if (rc) {

@@ -204,3 +204,58 @@ clone_sigkill_copy() {
 	stop_target ck
 }
 t 'clone: procdump SIGKILLed during the copy leaves the target running' clone_sigkill_copy
+
+# cc_series NAME ARGS...: a series of 2 dumps 1 s apart of a 64 MiB target,
+# each write slowed to about 3.4 s (200 ms per 4 MiB chunk), so the second
+# trigger comes while the first dump is still being written
+cc_series() {
+	_n=$1
+	shift
+	start_target "$_n" "$T/target.exe" 1 64
+	mkdir -p "$O/$_n"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd "$@" -ma -n 2 -s 1 "$(field "$_n" pid)" "$(wpath "$O/$_n")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+}
+# line_no REGEX: the line of pd.out that matches first
+line_no() { grep -n -- "$1" "$O/pd.out" | head -n 1 | cut -d: -f1; }
+
+clone_two_at_once() {
+	cc_series c2 -r 2
+	expect_rc 0
+	expect_out 'Dump 2 complete'
+	[ "$(line_no 'Dump 2 cloned')" -lt "$(line_no 'Dump 1 complete')" ] ||
+		fail "the second clone did not come while the first dump was written: $(grep Dump "$O/pd.out")"
+	[ "$(ls "$O/c2" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/c2")"
+	for f in "$O"/c2/*.dmp; do has_bytes "$f" c2 marker "$(basename "$f"): the heap marker"; done
+	stop_target c2
+}
+t 'clone: -r 2 with two quick triggers writes two dumps at once' clone_two_at_once
+
+clone_limit_waits() {
+	cc_series c1 -r
+	expect_rc 0
+	expect_out 'Dump 2 waits: the limit of 1 clones being written is reached'
+	[ "$(line_no 'Dump 1 complete')" -lt "$(line_no 'Dump 2 cloned')" ] ||
+		fail "the second clone did not wait for the first dump: $(grep Dump "$O/pd.out")"
+	[ "$(ls "$O/c1" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/c1")"
+	stop_target c1
+}
+t 'clone: -r (limit 1): a trigger while a clone is being written waits, then dumps' clone_limit_waits
+
+clone_avoid_outage() {
+	cc_series ca -r -a
+	expect_rc 1
+	expect_out 'Dump 2 skipped: the limit of 1 clones being written is reached (-a, avoid outage)'
+	expect_out 'Dump 1 complete'
+	expect_out 'Dump count not reached'
+	[ "$(ls "$O/ca" | grep -c '\.dmp$')" = 1 ] || fail "want 1 dump: $(ls "$O/ca")"
+	alive ca || fail "the target stopped"
+	# a clone that would not fit in memory is skipped with -a too
+	PROCDUMP_TEST_CLONE_MEMORY_MB=96 pd -r -a -ma "$(field ca pid)" "$(wpath "$O/ca/big.dmp")"
+	expect_rc 1
+	expect_out 'Dump 1 skipped: the clone would not fit in memory (-a, avoid outage)'
+	[ ! -e "$O/ca/big.dmp" ] || fail "big.dmp written"
+	stop_target ca
+}
+t 'clone: -a skips a trigger at the limit (and a clone too big for memory), saying so' clone_avoid_outage
