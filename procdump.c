@@ -2710,10 +2710,12 @@ dump_cancelled(const struct pd_dump_req *r)
 /* The seam between the target and the writer.  A struct snap_ops says how
  * a snapshot is taken and read; everything after this section reads the
  * target only through snap_read() and the struct snap it filled, never
- * through a process handle.  Today's implementation is the live process,
+ * through a process handle.  The implementations: the live process,
  * held still in a way that ends with procdump (enum live_hold; the live_*
- * functions, gathered in the table snap_live in Writer: File).  The clone (-r: an in-memory copy, or
- * a PSS snapshot) and the postmortem target (-j) are further tables. */
+ * functions, gathered in the table snap_live in Writer: File), and the
+ * in-memory clone of -r (clone_*, snap_clone_ops), which takes the live
+ * one's place once the planned memory is copied.  A PSS snapshot and the
+ * postmortem target (-j) would be further tables. */
 
 struct snap_ops {
 	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 */
