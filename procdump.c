@@ -2636,6 +2636,7 @@ struct snap {
 	struct dunloaded *unl; int nunl; int have_unl;
 	struct dhandle *hdl; int nhdl; int have_hdl;
 	struct buf tok; u32 ntok; int have_tok; /* Token stream records */
+	u8 *pre; u64 pre_size;     /* -r: memory made ready for the clone before the freeze (clone_prepare) */
 };
 
 /* Where the note on unreadable memory goes if there is one: after the -dc
@@ -3299,12 +3300,16 @@ struct clone_part { u64 start, size; u8 *p; };
 
 struct clone {
 	struct clone_part *part; int n; /* the copy: sorted, disjoint */
+	u8 *pool;                  /* the parts' memory when clone_prepare made it ready; else one each */
 	struct range *lost; int nlost, cap_lost; /* pages the copy could not read (zeros), sorted */
 	int gone;                  /* the target vanished before the copy was complete */
 	u64 bytes;                 /* the copy's size */
 };
 
-#define CLONE_READ (64u << 20)      /* bytes per read of the copy */
+/* bytes per read of the copy: under Wine 4 MiB copied at 745 MB/s, 16 and
+ * 64 MiB at 330 and 200-250 MB/s (bench/outage.sh; wineserver allocates
+ * each reply, and above glibc's mmap threshold every read faults anew) */
+#define CLONE_READ (4u << 20)
 #define CLONE_SPARE (64ull << 20)   /* memory left beside the clone, for the writer and the system */
 
 static int
@@ -3443,9 +3448,11 @@ clone_thaw(struct snap *s)
 	int i;
 	if (!c)
 		return;
-	for (i = 0; i < c->n; i++)
+	for (i = 0; i < c->n && !c->pool; i++)
 		if (c->part[i].p)
 			VirtualFree(c->part[i].p, 0, MEM_RELEASE);
+	if (c->pool)
+		VirtualFree(c->pool, 0, MEM_RELEASE);
 	free(c->part);
 	free(c->lost);
 	free(c);
@@ -3474,6 +3481,65 @@ clone_memory_available(void)
 	return mb ? (u64)mb << 20 : w32_memory_available();
 }
 
+/* The parts laid end to end (page-aligned) in the memory clone_prepare
+ * made ready.  0, or -1 if they do not fit in it. */
+static int
+clone_carve(struct clone *c, u8 *pool, u64 size)
+{
+	u64 at = 0;
+	int i;
+	for (i = 0; i < c->n; i++)
+		at += (c->part[i].size + 4095) & ~(u64)4095;
+	if (at > size)
+		return -1;
+	for (i = 0, at = 0; i < c->n; i++) {
+		c->part[i].p = pool + at;
+		at += (c->part[i].size + 4095) & ~(u64)4095;
+	}
+	return 0;
+}
+
+/* Before the freeze of a full dump with -r: the memory the copy will take
+ * (all committed readable memory, from the live map), checked against the
+ * memory available and allocated with every page touched, so that neither
+ * the refusal nor the first-touch faults of the copy's pages fall inside
+ * the outage (under Wine those faults halved the copy's speed).  0, or -1
+ * after one line (*no_memory); no memory for it is no failure (the copy
+ * then allocates its own). */
+static int
+clone_prepare(struct snap *s, int *no_memory)
+{
+	MEMORY_BASIC_INFORMATION mbi;
+	u64 addr = 0, need = 0, avail = clone_memory_available(), i;
+	double t0 = now_sec();
+	while (VirtualQueryEx(s->process_handle, (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi)) {
+		struct dregion r = { 0 };
+		r.state = mbi.State;
+		r.protect = mbi.Protect;
+		if (snap_readable(&r))
+			need += mbi.RegionSize;
+		if ((u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize <= addr)
+			break;
+		addr = (u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize;
+		if (!addr || (s->x86 && addr >= (1ULL << 32)))
+			break;
+	}
+	need += need / 64 + (16 << 20); /* what the process commits between now and the freeze */
+	if (avail && need + CLONE_SPARE > avail) {
+		warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available",
+		     s->pid, (need + CLONE_SPARE) >> 20, avail >> 20);
+		*no_memory = 1;
+		return -1;
+	}
+	if (need > (SIZE_T)-1 || !(s->pre = VirtualAlloc(NULL, (SIZE_T)need, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)))
+		return 0;
+	for (i = 0; i < need; i += 4096)
+		s->pre[i] = 0;
+	s->pre_size = need;
+	vlog("made %llu MB ready for the clone in %.3f s", need >> 20, now_sec() - t0);
+	return 0;
+}
+
 /* Fits and allocates the copy.  0, or -1 after one line (*no_memory). */
 static int
 clone_alloc(struct snap *s, struct clone *c, int *no_memory)
@@ -3485,6 +3551,11 @@ clone_alloc(struct snap *s, struct clone *c, int *no_memory)
 		     s->pid, (c->bytes + CLONE_SPARE) >> 20, avail >> 20);
 		*no_memory = 1;
 		return -1;
+	}
+	if (s->pre && clone_carve(c, s->pre, s->pre_size) == 0) {
+		c->pool = s->pre;
+		s->pre = NULL;
+		return 0;
 	}
 	for (i = 0; i < c->n; i++) {
 		if (c->part[i].size > (SIZE_T)-1 ||
@@ -6135,6 +6206,8 @@ snap_free(struct snap *s)
 	live_free_handles(s);
 	live_free_tokens(s);
 	free(s->reg);
+	if (s->pre) /* (-r: made ready, not taken by a clone) */
+		VirtualFree(s->pre, 0, MEM_RELEASE);
 	memset(s, 0, sizeof *s);
 }
 
@@ -7011,6 +7084,8 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	}
 	if (req->dbghelp)
 		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ? PD_EXIT_WRITE : 0;
+	else if (req->clone && (d.mask & MDT_FULLMEMORY) && clone_prepare(&s, &((struct pd_dump_req *)req)->no_memory) < 0)
+		rc = PD_EXIT_WRITE;
 	else if (s.ops->freeze(&s) < 0)
 		rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
 	else {
