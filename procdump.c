@@ -181,6 +181,7 @@ static struct pd_global {
 	int ctrl_handler;         /* trig_ctrl_handler is installed */
 	int xstate_warned;        /* the x86 XState warning was printed */
 	unsigned long test_dumps; /* dumps begun (PROCDUMP_TEST_CHUNK_DELAY_DUMPS) */
+	unsigned long test_refused; /* attaches refused (PROCDUMP_TEST_ATTACH_REFUSE) */
 } g;
 
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
@@ -963,6 +964,21 @@ w32_env_number(const wchar_t *name)
 {
 	wchar_t v[16];
 	return w32_env_string(name, v, 16) && v[0] ? wcstoul(v, NULL, 10) : 0;
+}
+
+/* DebugActiveProcess.  Test hook: PROCDUMP_TEST_ATTACH_REFUSE=N refuses
+ * the first N attaches with "Access denied", as Windows does to a process
+ * seen the instant it starts (Wine does not), so that the debugger's retry
+ * can be tested. */
+static BOOL
+w32_debug_attach(DWORD pid)
+{
+	if (g.test_refused < w32_env_number(L"PROCDUMP_TEST_ATTACH_REFUSE")) {
+		g.test_refused++;
+		SetLastError(ERROR_ACCESS_DENIED);
+		return FALSE;
+	}
+	return DebugActiveProcess(pid);
 }
 
 /* Renames a finished (flushed) dump into place, the rename itself written
@@ -8085,7 +8101,7 @@ dbg_attach(const struct pd_target *t)
 	BOOL other = FALSE;
 	w32_debugger_keep_alive();
 	for (;;) {
-		if (DebugActiveProcess(t->pid))
+		if (w32_debug_attach(t->pid))
 			return 0;
 		e = GetLastError();
 		if ((CheckRemoteDebuggerPresent(t->h, &other) && other) || !tgt_alive(t) ||
