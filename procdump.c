@@ -183,6 +183,7 @@ static struct pd_global {
 	int ctrl_handler;         /* trig_ctrl_handler is installed */
 	int xstate_warned;        /* the x86 XState warning was printed */
 	unsigned long test_dumps; /* dumps begun (PROCDUMP_TEST_CHUNK_DELAY_DUMPS) */
+	unsigned long test_refused; /* attaches refused (PROCDUMP_TEST_ATTACH_REFUSE) */
 } g;
 
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
@@ -969,6 +970,21 @@ w32_env_number(const wchar_t *name)
 	return w32_env_string(name, v, 16) && v[0] ? wcstoul(v, NULL, 10) : 0;
 }
 
+/* DebugActiveProcess.  Test hook: PROCDUMP_TEST_ATTACH_REFUSE=N refuses
+ * the first N attaches with "Access denied", as Windows does to a process
+ * seen the instant it starts (Wine does not), so that the debugger's retry
+ * can be tested. */
+static BOOL
+w32_debug_attach(DWORD pid)
+{
+	if (g.test_refused < w32_env_number(L"PROCDUMP_TEST_ATTACH_REFUSE")) {
+		g.test_refused++;
+		SetLastError(ERROR_ACCESS_DENIED);
+		return FALSE;
+	}
+	return DebugActiveProcess(pid);
+}
+
 /* Renames a finished (flushed) dump into place, the rename itself written
  * through to the disk.  Returns 0, or -1 after a message (an existing file
  * that appeared meanwhile is kept unless overwrite). */
@@ -1135,7 +1151,7 @@ w32_token_info(HANDLE tok, TOKEN_INFORMATION_CLASS c, DWORD *len)
  * inherited from the folder, which often grants Users read) giving full
  * control to the current user (the token's user SID), Administrators and
  * SYSTEM only.  Dumps hold the target's secrets.  The caller keeps a alive
- * while it creates files with a->sa.  0, or -1 after a message. */
+ * while it creates files with a->sa.  0, or -1 (GetLastError says why). */
 struct w32_acl {
 	SECURITY_ATTRIBUTES sa;
 	SECURITY_DESCRIPTOR sd;
@@ -1150,16 +1166,12 @@ w32_private_acl(struct w32_acl *a)
 	DWORD na = sizeof admins, ns = sizeof sys, len;
 	HANDLE tok;
 	memset(a, 0, sizeof *a);
-	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok)) {
-		warn("cannot build the dump's ACL: OpenProcessToken:");
+	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &tok))
 		return -1;
-	}
 	a->user = w32_token_info(tok, TokenUser, &len);
 	CloseHandle(tok);
-	if (!a->user) {
-		warn("cannot build the dump's ACL: the user SID of this process:");
+	if (!a->user)
 		return -1;
-	}
 	if (!CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, admins, &na) ||
 	    !CreateWellKnownSid(WinLocalSystemSid, NULL, sys, &ns) ||
 	    !InitializeAcl(&a->dacl.acl, sizeof a->dacl, ACL_REVISION) ||
@@ -1169,7 +1181,6 @@ w32_private_acl(struct w32_acl *a)
 	    !InitializeSecurityDescriptor(&a->sd, SECURITY_DESCRIPTOR_REVISION) ||
 	    !SetSecurityDescriptorDacl(&a->sd, TRUE, &a->dacl.acl, FALSE) ||
 	    !SetSecurityDescriptorControl(&a->sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED)) {
-		warn("cannot build the dump's ACL:");
 		free(a->user);
 		a->user = NULL;
 		return -1;
@@ -2930,6 +2941,41 @@ live_being_debugged_save(struct live *l)
 			l->bd_at[l->nbd++] = at[i];
 }
 
+/* Ends the attach.  Detaching with the CREATE_PROCESS event pending
+ * releases the target (Windows: the system wakes every pending event;
+ * Wine: the same) without the moment a ContinueDebugEvent first would give
+ * it to run attached.  If the detach fails, every event is let go (the
+ * attach's queued CREATE_THREAD and LOAD_DLL events each stop a thread)
+ * and the detach retried, for 2 s at most: after that, procdump's end
+ * releases it (kill-on-exit is off).  0, or -1 after a message. */
+static int
+live_detach(DWORD pid, DWORD ev_tid)
+{
+	DWORD t0 = GetTickCount();
+	DEBUG_EVENT ev;
+	if (DebugActiveProcessStop(pid))
+		return 0;
+	ContinueDebugEvent(pid, ev_tid, DBG_CONTINUE);
+	while (!DebugActiveProcessStop(pid)) {
+		int got = w32_wait_debug_event(&ev, 100);
+		if (got > 0) {
+			if (ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT && ev.u.CreateProcessInfo.hFile)
+				CloseHandle(ev.u.CreateProcessInfo.hFile);
+			if (ev.dwDebugEventCode == LOAD_DLL_DEBUG_EVENT && ev.u.LoadDll.hFile)
+				CloseHandle(ev.u.LoadDll.hFile);
+			ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
+			                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
+			if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT && ev.dwProcessId == pid)
+				return 0;
+		}
+		if (got < 0 || GetTickCount() - t0 > 2000) {
+			warn("cannot detach from process %lu (it runs on; procdump's end releases it):", pid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* LIVE_ATTACH: attaches and waits (with a deadline) for the first debug
  * event, CREATE_PROCESS, which stays pending until live_thaw.  0, or -1
  * (detached again, or never attached: the caller suspends instead). */
@@ -2966,7 +3012,7 @@ live_attach(struct snap *s)
 		if (got < 0 || GetTickCount() - t0 > LIVE_ATTACH_DEADLINE_MS) {
 			vlog("no first debug event from process %lu in %d ms: its threads are suspended instead",
 			     s->pid, LIVE_ATTACH_DEADLINE_MS);
-			DebugActiveProcessStop(s->pid);
+			live_detach(s->pid, 0);
 			return -1;
 		}
 	}
@@ -3009,8 +3055,10 @@ live_guard_start(struct snap *s)
 	si.hStdError = err;
 	/* out of procdump's job where the job allows it, so that a job that
 	 * kills procdump (kill-on-close, a time limit) does not kill the guard */
-	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_BREAKAWAY_FROM_JOB, NULL, NULL, &si, &pi) &&
-	    !CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+	/* and without a console, so that closing procdump's (or a logoff)
+	 * does not end the guard with it; its stderr is procdump's */
+	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_BREAKAWAY_FROM_JOB | DETACHED_PROCESS, NULL, NULL, &si, &pi) &&
+	    !CreateProcessW(NULL, cmd, NULL, NULL, TRUE, DETACHED_PROCESS, NULL, NULL, &si, &pi)) {
 		vlog("cannot start the freeze guard:");
 		goto out;
 	}
@@ -3058,12 +3106,14 @@ live_guard_ask(struct snap *s, DWORD tid, DWORD *answer)
 }
 
 /* Stops one thread as the hold says; its suspend count before us, or -1 if
- * it could not be suspended. */
+ * it could not be suspended.  *own: procdump suspended it itself (no
+ * guard, or one that could not), and resumes it at the thaw. */
 static DWORD
-live_stop_thread(struct snap *s, DWORD tid, HANDLE th)
+live_stop_thread(struct snap *s, DWORD tid, HANDLE th, int *own)
 {
 	struct live *l = s->impl;
 	DWORD prev;
+	*own = 0;
 	if (l->hold != LIVE_SUSPEND) {
 		/* already stopped: its count, read, not changed */
 		if (l->hold == LIVE_ATTACH && (prev = live_count_before(l, tid)) != (DWORD)-1)
@@ -3071,9 +3121,13 @@ live_stop_thread(struct snap *s, DWORD tid, HANDLE th)
 		prev = w32_thread_suspend_count(th);
 		return prev == (DWORD)-1 ? 0 : prev;
 	}
-	if (l->guard && live_guard_ask(s, tid, &prev) == 0)
+	if (l->guard && live_guard_ask(s, tid, &prev) == 0 && prev != (DWORD)-1)
 		return prev;
-	return SuspendThread(th);
+	/* no guard, or one that could not (its own access): better held
+	 * unguarded than running, and missing from the dump */
+	if ((prev = SuspendThread(th)) != (DWORD)-1)
+		*own = 1;
+	return prev;
 }
 
 /* Opens and stops one thread not held yet.  1: added; 0: known, gone,
@@ -3085,7 +3139,7 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 	struct dthread *t;
 	HANDLE th;
 	DWORD prev;
-	int j;
+	int j, own;
 	for (j = 0; j < s->nth; j++)
 		if (s->th[j].tid == tid)
 			return 0;
@@ -3099,12 +3153,12 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 		CloseHandle(th);
 		return 0;
 	}
-	if ((prev = live_stop_thread(s, tid, th)) == (DWORD)-1) {
+	if ((prev = live_stop_thread(s, tid, th, &own)) == (DWORD)-1) {
 		CloseHandle(th);
 		return 0;
 	}
 	if (vec_grow(&s->th, &s->cap_th, s->nth, sizeof *s->th, 64) < 0) {
-		if (l->hold == LIVE_SUSPEND && !l->guard)
+		if (own)
 			ResumeThread(th);
 		CloseHandle(th);
 		return -1;
@@ -3113,7 +3167,7 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 	memset(t, 0, sizeof *t);
 	t->tid = tid;
 	t->h = th;
-	t->suspended = l->hold == LIVE_SUSPEND && !l->guard;
+	t->suspended = own;
 	t->prev_suspend = prev;
 	t->prio = prio;
 	s->nth_all = s->nth;
@@ -3203,13 +3257,8 @@ live_thaw(struct snap *s)
 		s->th[i].suspended = 0;
 		CloseHandle(s->th[i].h);
 	}
-	/* detaching with the event pending releases the target (Windows: the
-	 * system wakes every pending event; Wine: the same), without the
-	 * moment a ContinueDebugEvent first would give it to run attached */
-	if (l->hold == LIVE_ATTACH && !DebugActiveProcessStop(s->pid)) {
-		warn("DebugActiveProcessStop %lu:", s->pid);
-		ContinueDebugEvent(s->pid, l->ev_tid, DBG_CONTINUE);
-	}
+	if (l->hold == LIVE_ATTACH)
+		live_detach(s->pid, l->ev_tid);
 	if (s->nth_all || l->hold == LIVE_ATTACH)
 		vlog("thawed %d threads in %.2f ms", s->nth_all, (now_sec() - t0) * 1e3);
 	free(l->before);
@@ -6608,7 +6657,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 	if (!q.err)
 		return 0;
 	if (q.err == ERROR_CANCELLED && !d->req->timed_out)
-		warn("dump cancelled");
+		warn("dump cancelled: '%s' not written", u8s(d->req->path));
 	else if (q.err != ERROR_CANCELLED && !low)
 		dump_write_error(d, (DWORD)q.err);
 	return -1;
@@ -7013,8 +7062,11 @@ dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 	size_t n = wcslen(req->path) + 32;
 	struct w32_acl acl;
 	HANDLE f;
-	if (!req->inherit_acl && w32_private_acl(&acl) < 0)
+	if (!req->inherit_acl && w32_private_acl(&acl) < 0) {
+		warn("no dump written to '%s': its protected ACL could not be built (-inheritacl does without):",
+		     u8s(req->path));
 		return INVALID_HANDLE_VALUE;
+	}
 	*tmp = malloc(n * sizeof **tmp);
 	if (*tmp) {
 		swprintf(*tmp, n, L"%ls.%lu.tmp", req->path, GetCurrentProcessId());
@@ -7031,7 +7083,8 @@ dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 		warn("cannot create '%s':", u8s(*tmp));
 		free(*tmp);
 		*tmp = NULL;
-	}
+	} else if (!*tmp)
+		warn("no dump written to '%s': out of memory", u8s(req->path));
 	if (f != INVALID_HANDLE_VALUE && dump_holes_wanted() && w32_set_sparse(f) < 0)
 		vlog("'%s' cannot be sparse here: zero pages take disk space", u8s(*tmp));
 	return f;
@@ -7082,8 +7135,9 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		s.ops->thaw(&s);
 		return PD_EXIT_WRITE;
 	}
-	if (req->dbghelp)
-		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ? PD_EXIT_WRITE : 0;
+	if (req->dbghelp) /* dbghelp reads and writes itself: only the target's end is judged */
+		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ||
+		     dump_judge(&d) ? PD_EXIT_WRITE : 0;
 	else if (req->clone && (d.mask & MDT_FULLMEMORY) && clone_prepare(&s, &((struct pd_dump_req *)req)->no_memory) < 0)
 		rc = PD_EXIT_WRITE;
 	else if (s.ops->freeze(&s) < 0)
@@ -8662,7 +8716,7 @@ dbg_attach(const struct pd_target *t)
 	BOOL other = FALSE;
 	w32_debugger_keep_alive();
 	for (;;) {
-		if (DebugActiveProcess(t->pid))
+		if (w32_debug_attach(t->pid))
 			return 0;
 		e = GetLastError();
 		if ((CheckRemoteDebuggerPresent(t->h, &other) && other) || !tgt_alive(t) ||
@@ -9047,6 +9101,7 @@ main_guard(DWORD pid)
 	HANDLE proc = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid), *th = NULL, h;
 	DWORD tid, got, prev;
 	int n = 0, cap = 0, held;
+	SetEnvironmentVariableW(L"PROCDUMP_TEST_EXIT_FILE", NULL); /* procdump's own, not the guard's */
 	while (ReadFile(in, &tid, 4, &got, NULL) && got == 4) {
 		prev = (DWORD)-1;
 		if (!tid) {

@@ -82,6 +82,7 @@ safety_guard_fallback() {
 	wait_for "$O/gfk.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/gfk.raw")"
 	grep -q 'froze .* (suspended, guarded)' "$O/gfk.raw" || fail "not the guarded suspension: $(grep froze "$O/gfk.raw")"
 	kill_pd gfk "-v -ma $pid "
+	[ "$RC" = killed ] || fail "pdrun recorded '$RC' for the SIGKILLed procdump (the guard must not write procdump's exit file)"
 	alive gf || fail "the guard did not resume the target"
 	wait_for "$O/gfk.raw" 'the guard resumed its 5 threads' 10 || fail "the guard did not say what it resumed: $(tail -n 3 "$O/gfk.raw")"
 	wait_count_gone "freezeguard $pid" 10 || fail "the guard is still running"

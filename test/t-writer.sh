@@ -785,6 +785,26 @@ writer_target_killed_mid_dump() {
 }
 t 'writer: the target killed mid-dump: no dump, one line naming the file, exit 4' writer_target_killed_mid_dump
 
+# The same with -dbghelp, whose MiniDumpWriteDump reads and writes on its
+# own (under Wine 1 KiB at a time, so 64 MiB take seconds): killed once the
+# file has grown, no dump, exit 4.
+writer_dbghelp_target_killed() {
+	start_target wdk "$T/target.exe" 1 64
+	mkdir -p "$O/wdk"
+	pd_bg wdk -dbghelp -ma "$(field wdk pid)" "$(wpath "$O/wdk/k.dmp")"
+	_end=$(($(date +%s) + 30))
+	until [ "$(cat "$O"/wdk/*.tmp 2>/dev/null | head -c 2000000 | wc -c)" -ge 2000000 ]; do
+		[ "$(date +%s)" -lt $_end ] || fail "the dbghelp dump did not grow: $(ls -l "$O/wdk") $(cat "$O/wdk.raw")"
+		sleep 0.05
+	done
+	kill -KILL "$(upid wdk)"
+	pd_join wdk 60
+	expect_rc 4
+	expect_out "no dump written to '.*k.dmp': process $(field wdk pid) exited while it was being dumped"
+	[ -z "$(ls "$O/wdk")" ] || fail "files left behind: $(ls "$O/wdk")"
+}
+t 'writer: -dbghelp too: the target killed mid-dump is no dump, exit 4' writer_dbghelp_target_killed
+
 # comment_w YAML: the text of the CommentStreamW obj2yaml shows (ASCII),
 # a line for each NUL-ended string
 comment_w() {
