@@ -625,6 +625,8 @@ static struct w32_fns {
 	void (*DbgUiRemoteBreakin)(void);   /* its address only: the attach thread starts there */
 	pd_ntstatus (NTAPI *DbgUiConnectToDbg)(void); /* the thread's debug object, before attaching */
 	pd_ntstatus (NTAPI *NtSystemDebugControl)(ULONG, PVOID, ULONG, PVOID, ULONG, PULONG); /* -mk */
+	HANDLE (NTAPI *DbgUiGetThreadDebugObject)(void);   /* a thread's debug object (-r's dump threads) */
+	void (NTAPI *DbgUiSetThreadDebugObject)(HANDLE);
 	/* kernel32 (kernelbase for GetThreadDescription on some builds) */
 	BOOL (WINAPI *Wow64GetThreadContext)(HANDLE, WOW64_CONTEXT *);       /* Windows 7 */
 	DWORD64 (WINAPI *GetEnabledXStateFeatures)(void);                    /* 7 SP1 */
@@ -670,6 +672,8 @@ static const struct w32_import {
 	W32_FN(W32_NTDLL, DbgUiRemoteBreakin, NULL),
 	W32_FN(W32_NTDLL, DbgUiConnectToDbg, NULL),
 	W32_FN(W32_NTDLL, NtSystemDebugControl, NULL),
+	W32_FN(W32_NTDLL, DbgUiGetThreadDebugObject, NULL),
+	W32_FN(W32_NTDLL, DbgUiSetThreadDebugObject, NULL),
 	W32_FN(W32_KERNEL32, Wow64GetThreadContext, NULL),
 	W32_FN(W32_KERNEL32, GetEnabledXStateFeatures, NULL),
 	W32_FN(W32_KERNEL32, InitializeContext, NULL),
@@ -1305,6 +1309,20 @@ w32_debugger_keep_alive(void)
 		return -1;
 	}
 	return 0;
+}
+
+/* Closes the calling thread's debug object, if an attach made one: a
+ * thread that ends does not close it (the handle stays in the process).
+ * With kill-on-exit off, closing it releases anything still attached. */
+static void
+w32_debugger_release(void)
+{
+	HANDLE h;
+	if (!w32.DbgUiGetThreadDebugObject || !w32.DbgUiSetThreadDebugObject || !(h = w32.DbgUiGetThreadDebugObject()))
+		return;
+	CloseHandle(h);
+	w32.DbgUiSetThreadDebugObject(NULL);
+	vlog("closed the dump thread's debug object");
 }
 
 /* A thread's suspend count (ThreadSuspendCount, Windows 8.1, Wine), or -1. */
@@ -7666,6 +7684,7 @@ run_job_main(void *arg)
 	j->rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
 	if (j->dc.cloned && j->rc) /* the trigger went on: its run learns of it at its end */
 		InterlockedCompareExchange(&r->late_rc, j->rc, 0);
+	w32_debugger_release(); /* (the attach of this thread's dump) */
 	ReleaseSemaphore(r->slots, 1, NULL);
 	return 0;
 }

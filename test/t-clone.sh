@@ -27,6 +27,8 @@ clone_said_so() {
 	for k in mini full; do
 		grep -q 'Dump 1 cloned: the process runs on' "$O/cl/$k.out" || fail "$k: no 'cloned' line: $(cat "$O/cl/$k.out")"
 		grep -q 'cloned [0-9]* MB in .* runs on' "$O/cl/$k.err" || fail "$k: -v says nothing of the clone"
+		# the dump's thread attached for the freeze: its debug object is not left open
+		grep -q "closed the dump thread's debug object" "$O/cl/$k.err" || fail "$k: the dump thread's debug object left open"
 		grep -q 'Dump 1 complete' "$O/cl/$k.out" || fail "$k: not complete"
 		! grep -q 'could not be read' "$O/cl/$k.err" || fail "$k: bytes unread from the clone: $(cat "$O/cl/$k.err")"
 		# the clone is taken before the dump is laid out and written
@@ -34,7 +36,7 @@ clone_said_so() {
 		[ "$c" -lt "$w" ] || fail "$k: 'cloned' after 'writing'"
 	done
 }
-t 'clone: -r -mm and -r -ma say the clone was taken, before writing; nothing unread' clone_said_so
+t 'clone: -r -mm and -r -ma say the clone was taken, before writing; nothing unread; no debug object left' clone_said_so
 
 clone_threads_and_stacks() {
 	cl_setup
