@@ -261,3 +261,25 @@ clone_avoid_outage() {
 	stop_target ca
 }
 t 'clone: -a skips a trigger at the limit (and a clone too big for memory), saying so' clone_avoid_outage
+
+# -r in debugger mode: the dump of a second-chance AV is written from its
+# clone (the exception record and the faulting thread's context come with
+# it), and the event is passed on: the target dies of the AV.
+clone_debugger_av() {
+	crash rav av
+	mkdir -p "$O/rav"
+	pd -r -ma -e "$(field rav pid)" "$(wpath "$O/rav")"
+	expect_rc 0
+	expect_out 'Unhandled: C0000005.ACCESS_VIOLATION'
+	expect_out 'Dump 1 cloned'
+	expect_out 'Dump count reached.'
+	f=$(one_dump "$O/rav")
+	yaml "$f" "$O/rav/y"
+	[ "$(ex_field "$O/rav/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/rav/y" 'Exception Code')"
+	[ "$(ex_field "$O/rav/y" 'Thread ID')" = "$(printf '0x%X' "$(field rav tid)")" ] || fail "faulting thread is not $(field rav tid)"
+	lldb_do "$f" "$O/rav/l" 'thread list' 'bt'
+	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/rav/l" || fail "lldb: frame 0 is not crash_av"
+	target_status rav
+	[ "$TS" = 5 ] || fail "the target did not die of the AV (second chance passed on)"
+}
+t 'clone: -r -e dumps a second-chance AV from the clone: record, thread, frame; the target dies of it' clone_debugger_av
