@@ -7735,22 +7735,44 @@ run_dump_cloned(struct pd_run *r, struct run_job *j)
 	return j->rc;
 }
 
+/* Frees the jobs whose dumps have ended (all of them, waiting, with wait). */
+static void
+run_reap(struct pd_run *r, int wait)
+{
+	int i, o = 0;
+	for (i = 0; i < r->njobs; i++) {
+		struct run_job *j = r->jobs[i];
+		if (j->thread && WaitForSingleObject(j->thread, wait ? INFINITE : 0) != WAIT_OBJECT_0) {
+			r->jobs[o++] = j;
+			continue;
+		}
+		if (j->thread)
+			CloseHandle(j->thread);
+		if (j->dc.on_cloned)
+			CloseHandle(j->dc.on_cloned);
+		free(j->path);
+		free(j);
+	}
+	r->njobs = o;
+}
+
 /* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, PD_TIMEOUT
  * (-at cancelled it), PD_NOSPACE or PD_SKIPPED.  With -r, 0 once the clone
- * is taken: the dump is written on (run_join waits for it). */
+ * is taken: the dump is written on (run_reap at the run's end waits for it). */
 static int
 run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 {
 	const struct pd_config *cfg = r->cfg;
 	struct run_job *j = xcalloc(1, sizeof *j);
 	int rc;
+	run_reap(r, 0);
 	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
 	    !(j->path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir))) {
 		warn("cannot make a dump file name");
 		free(j);
 		return PD_EXIT_WRITE;
 	}
-	r->jobs[r->njobs++] = j;
+	r->jobs[r->njobs++] = j; /* (freed by run_reap) */
 	j->dc.r = r;
 	j->dc.num = ++r->dumpno;
 	if (ev)
@@ -7764,26 +7786,6 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	return rc;
 }
 
-/* Waits for the dumps still being written from their clones, and frees
- * every job of the run. */
-static void
-run_join(struct pd_run *r)
-{
-	int i;
-	for (i = 0; i < r->njobs; i++) {
-		struct run_job *j = r->jobs[i];
-		if (j->thread) {
-			WaitForSingleObject(j->thread, INFINITE);
-			CloseHandle(j->thread);
-		}
-		if (j->dc.on_cloned)
-			CloseHandle(j->dc.on_cloned);
-		free(j->path);
-		free(j);
-	}
-	r->njobs = 0;
-}
-
 /* Closes the run: the summary line ProcDump prints (once: the debugger
  * says it before it detaches or kills), and the exit code.  A run whose
  * loop ended before the count (the timed series with a trigger -at
@@ -7794,7 +7796,7 @@ run_end(struct pd_run *r)
 	if (r->ended)
 		return r->rc;
 	r->ended = 1;
-	run_join(r);
+	run_reap(r, 1); /* -r: the dumps still being written from their clones */
 	if (r->late_rc) { /* a dump written from its clone failed after its trigger was counted */
 		r->rc = run_cancelled(r) ? PD_EXIT_NOTDONE : PD_EXIT_WRITE;
 		r->done = 1;
