@@ -2857,6 +2857,7 @@ struct live {
 	HANDLE guard, to_guard, from_guard; /* LIVE_SUSPEND: the guard and its pipes */
 	DWORD *before, *before_count; int nbefore; /* LIVE_ATTACH: thread ids and suspend counts before the attach */
 	u64 bd_at[2]; u8 bd_was[2]; int nbd; /* LIVE_ATTACH: PEB.BeingDebugged (native, WOW64) before it */
+	int wow64;                 /* a 32-bit process: never attached for the hold (live_attach) */
 };
 
 #define LIVE_ATTACH_DEADLINE_MS 2000
@@ -3006,6 +3007,13 @@ live_attach(struct snap *s)
 	wchar_t mode[16];
 	if (GetEnvironmentVariableW(L"PROCDUMP_TEST_FREEZE", mode, 16) && !wcscmp(mode, L"suspend"))
 		return -1;
+	/* a 32-bit process is suspended under the guard instead: under Wine's
+	 * WoW64 mode the thread an attach injects faults once the debugger has
+	 * gone, and the process dies with it (t-wow64's last test) */
+	if (l->wow64) {
+		vlog("process %lu is 32-bit: its threads are suspended under the guard, not held at a debug event", s->pid);
+		return -1;
+	}
 	if (w32_debugger_keep_alive() < 0)
 		return -1;
 	live_threads_before(l, s->pid);
@@ -7030,6 +7038,7 @@ snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_r
 		return -1;
 	l->h = t->h;
 	l->hold = t->held ? LIVE_EVENT : LIVE_SUSPEND;
+	l->wow64 = t->wow64;
 	s->ops = &snap_live;
 	s->impl = l;
 	s->process_handle = t->h;

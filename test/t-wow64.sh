@@ -130,3 +130,20 @@ w32_breakpad() {
 	grep -q '(code_file) *= ".*target32.exe"' "$O/w32/bp.txt" || fail "Breakpad: no target32.exe module"
 }
 t 'wow64: Breakpad minidump_dump reads the x86 view' w32_breakpad
+
+# Every dump above held the 32-bit target still: it runs on afterwards, and
+# one more -mm (procdump64's hold, then procdump.exe's) leaves it running.
+# (Under Wine's new WoW64 mode a debugger's attach makes its injected
+# thread fault after the detach and the target dies: procdump holds a
+# WOW64 process by the guarded suspension instead.)
+w32_target_runs_on() {
+	w32_setup
+	pid=$(field w32 pid)
+	pd -mm "$pid" "$(wpath "$O/w32/again.dmp")"
+	expect_rc 0
+	pd32 -mm "$pid" "$(wpath "$O/w32/again32.dmp")"
+	expect_rc 0
+	alive w32 || fail "the 32-bit target stopped after the dumps: $(tail -n 3 "$O/w32.log")"
+	kill -0 "$(upid w32)" || fail "the 32-bit target is gone"
+}
+t 'wow64: the 32-bit target runs on after every dump' w32_target_runs_on
