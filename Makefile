@@ -17,8 +17,9 @@ all: procdump64.exe procdump.exe
 procdump64.exe: procdump.c
 	$(CC64) $(CFLAGS) $(PDFLAGS) procdump.c -o $@ $(PDLIBS)
 
+# large-address-aware: a 32-bit procdump copying a -r clone may use up to 4 GiB
 procdump.exe: procdump.c
-	$(CC32) $(CFLAGS) $(PDFLAGS) procdump.c -o $@ $(PDLIBS)
+	$(CC32) $(CFLAGS) $(PDFLAGS) -Wl,--large-address-aware procdump.c -o $@ $(PDLIBS)
 
 lib: procdump.c
 	$(CC64) $(CFLAGS) $(WARN) -DPROCDUMP_NO_MAIN -c procdump.c -o test/lib64.o

@@ -236,8 +236,8 @@ unsafe_char(unsigned c)
 static const char *
 u8s(const wchar_t *w)
 {
-	static char ring[8][2048];
-	static int k;
+	static __thread char ring[8][2048]; /* per thread: -r writes dumps on threads of their own */
+	static __thread int k;
 	char *b = ring[k++ & 7], one[8];
 	size_t n = 0, cap = sizeof ring[0] - 4; /* room for "..." and the NUL */
 	int m, len;
@@ -419,7 +419,7 @@ now_sec(void)
 static const char *
 stamp(void)
 {
-	static char s[16];
+	static __thread char s[16];
 	SYSTEMTIME t;
 	GetLocalTime(&t);
 	snprintf(s, sizeof s, "[%02u:%02u:%02u]", t.wHour, t.wMinute, t.wSecond);
@@ -2108,6 +2108,8 @@ args_check_needs(const struct pd_config *cfg)
 		return args_fail("-a needs -r");
 	if (cfg->mk && cfg->r)
 		return args_fail("-mk cannot be used with -r (the OS cannot write a kernel dump of a clone)");
+	if (cfg->r && cfg->dbghelp)
+		return args_fail("-dbghelp cannot be used with -r (dbghelp reads the live process, not a clone)");
 	if ((cfg->f_set || cfg->fx_set) && !cfg->e && !cfg->l)
 		return args_fail("%s needs -e or -l", cfg->f_set ? "-f" : "-fx");
 	if (!cfg->e && (o = args_first_with(cfg, OF_NEEDS_E)))
@@ -3437,12 +3439,15 @@ clone_lost(struct clone *c, u64 at, u64 n)
 }
 
 /* Copies one part through the live table in CLONE_READ reads; a read that
- * lost bytes is done again page by page, to know which. */
-static void
-clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p)
+ * lost bytes is done again page by page, to know which.  0, or -1: the
+ * dump was cancelled (Ctrl+C, the event, -at). */
+static int
+clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const struct pd_dump_req *req)
 {
 	u64 off = 0;
 	while (off < p->size) {
+		if (dump_cancelled(req))
+			return -1;
 		size_t n = p->size - off > CLONE_READ ? CLONE_READ : (size_t)(p->size - off);
 		u64 a = p->start + off, end = a + n;
 		if (s->ops->read(s, a, p->p + off, n))
@@ -3456,6 +3461,7 @@ clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p)
 			}
 		off += n;
 	}
+	return 0;
 }
 
 /* The first part that ends after addr. */
@@ -3619,18 +3625,25 @@ clone_prepare(struct snap *s, int *no_memory)
 static int
 clone_alloc(struct snap *s, struct clone *c, int *no_memory)
 {
-	u64 avail = clone_memory_available();
+	u64 avail;
 	int i;
+	/* the memory clone_prepare made ready is taken already: counted once */
+	if (s->pre && clone_carve(c, s->pre, s->pre_size) == 0) {
+		c->pool = s->pre;
+		s->pre = NULL;
+		return 0;
+	}
+	if (s->pre) { /* too small after all: given back before the count */
+		VirtualFree(s->pre, 0, MEM_RELEASE);
+		s->pre = NULL;
+		s->pre_size = 0;
+	}
+	avail = clone_memory_available();
 	if (avail && c->bytes + CLONE_SPARE > avail) {
 		warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available",
 		     s->pid, (c->bytes + CLONE_SPARE) >> 20, avail >> 20);
 		*no_memory = 1;
 		return -1;
-	}
-	if (s->pre && clone_carve(c, s->pre, s->pre_size) == 0) {
-		c->pool = s->pre;
-		s->pre = NULL;
-		return 0;
 	}
 	for (i = 0; i < c->n; i++) {
 		if (c->part[i].size > (SIZE_T)-1 ||
@@ -3652,7 +3665,8 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
 	struct clone *c = xcalloc(1, sizeof *c);
 	u64 flo = s->fault_lo, fhi = s->fault_hi;
 	double t0 = now_sec(), t1;
-	int i;
+	long hold;
+	int i, cancelled = 0;
 	if (!c || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &req->no_memory) < 0) {
 		if (c) {
 			struct snap tmp = { .impl = c };
@@ -3662,14 +3676,25 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
 	}
 	vlog("copying %llu MB of process %lu in %d parts", c->bytes >> 20, s->pid, c->n);
 	s->fault_lo = s->fault_hi = 0; /* the hook applies to reads of the copy */
-	for (i = 0; i < c->n; i++)
-		clone_copy_part(s, c, &c->part[i]);
+	for (i = 0; i < c->n && !cancelled; i++)
+		cancelled = clone_copy_part(s, c, &c->part[i], req) < 0;
 	s->fault_lo = flo;
 	s->fault_hi = fhi;
-	/* test hook: the copy takes this much longer (a kill lands in it) */
-	Sleep((DWORD)w32_env_number(L"PROCDUMP_TEST_CLONE_HOLD_MS"));
+	/* test hook: the copy takes this much longer (a kill or -at lands in it) */
+	for (hold = (long)w32_env_number(L"PROCDUMP_TEST_CLONE_HOLD_MS"); hold > 0 && !cancelled; hold -= 50) {
+		Sleep(50);
+		cancelled = dump_cancelled(req);
+	}
+	if (cancelled) {
+		struct snap tmp = { .impl = c };
+		if (!req->timed_out)
+			warn("dump cancelled: '%s' not written", u8s(req->path));
+		clone_thaw(&tmp);
+		return -1; /* the caller thaws the target */
+	}
 	c->gone = s->ops->gone && s->ops->gone(s);
 	s->ops->thaw(s);
+	req->deadline = 0; /* -at bounds the outage: once the clone is taken, the target runs */
 	s->ops = &snap_clone_ops;
 	s->impl = c;
 	t1 = now_sec();
@@ -6334,6 +6359,18 @@ dump_plan(struct dump_state *d)
 	return 0;
 }
 
+/* The bytes of memory the plan takes: with the metadata's megabyte, the
+ * estimate a clone is checked with before it is copied. */
+static u64
+dump_planned_bytes(const struct dump_state *d)
+{
+	u64 n = 0;
+	int i;
+	for (i = 0; i < d->nrng; i++)
+		n += d->rng[i].size;
+	return n;
+}
+
 /* Lays the whole dump out in b (offsets are file offsets): the header, a
  * directory with room for every row, the streams of the table, the memory
  * list (a Memory64List's bytes follow the buffer: d->blob_*), the stack
@@ -6365,9 +6402,7 @@ dump_layout(struct dump_state *d, struct buf *b)
 			d->dropped |= r->want;
 	}
 	dump_reserve_note(d, b, dir, nd, dir_off);
-	for (i = 0; i < (size_t)d->nrng; i++)
-		planned += d->rng[i].size;
-	d->planned = planned;
+	d->planned = planned = dump_planned_bytes(d);
 	/* RVAs are 32-bit: a large custom selection goes to a Memory64List;
 	 * MiniPlus always does, as Full (rule 5 of the writer spec) */
 	d->full = (d->mask & MDT_FULLMEMORY) || planned > (7ULL << 29) || d->miniplus;
@@ -6893,8 +6928,9 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		return -1;
 	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms",
 	     d->s->nth, d->s->nmod, d->s->nreg, d->nrng, (now_sec() - t0) * 1e3);
-	if (d->req->clone && snap_clone(d->s, d->rng, d->nrng, (struct pd_dump_req *)d->req) < 0)
-		return -1;
+	if (d->req->clone && (dump_guard_before(d, dump_planned_bytes(d) + (1 << 20)) < 0 ||
+	                      snap_clone(d->s, d->rng, d->nrng, (struct pd_dump_req *)d->req) < 0))
+		return -1; /* (a dump the disk cannot take is refused before its copy) */
 	if (dump_layout(d, &b) < 0)
 		goto out;
 	if (d->req->on_plan)
@@ -7741,6 +7777,7 @@ run_dump_cloned(struct pd_run *r, struct run_job *j)
 	w[1] = j->thread;
 	if (WaitForMultipleObjects(2, w, FALSE, INFINITE) == WAIT_OBJECT_0)
 		return 0;
+	WaitForSingleObject(j->thread, INFINITE); /* (ended, or the wait failed: its end is the answer) */
 	return j->rc;
 }
 

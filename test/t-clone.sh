@@ -207,6 +207,43 @@ clone_sigkill_copy() {
 }
 t 'clone: procdump SIGKILLed during the copy leaves the target running' clone_sigkill_copy
 
+# What bounds the outage bounds the copy: -at ends a copy that takes too
+# long (the test hook holds it 5 s) as it ends a slow plain collection (not
+# counted, exit 1, target resumed), and so does -cancel; a dump the disk
+# cannot take is refused before the copy (no "cloned" line); -dbghelp,
+# which reads the live process, is refused with -r.
+clone_bounded() {
+	start_target cb "$T/target.exe" 1 16
+	pid=$(field cb pid)
+	mkdir -p "$O/cb"
+	PROCDUMP_TEST_CLONE_HOLD_MS=5000 pd -r -ma -at 1 "$pid" "$(wpath "$O/cb/a.dmp")"
+	expect_rc 1
+	expect_out 'Dump 1 cancelled: the collection took longer than 1 seconds (-at)'
+	! grep -q 'cloned' "$O/pd.out" || fail "-at: the clone was taken"
+	alive cb || fail "-at: the target was left frozen"
+	export PROCDUMP_TEST_CLONE_HOLD_MS=5000
+	pd_bg cbc -v -r -ma "$pid" "$(wpath "$O/cb/c.dmp")"
+	unset PROCDUMP_TEST_CLONE_HOLD_MS
+	wait_for "$O/cbc.raw" 'copying [0-9]* MB of process' 30 || fail "the copy did not start: $(cat "$O/cbc.raw")"
+	pd -cancel "$pid"
+	pd_join cbc 30
+	expect_rc 1
+	expect_out "dump cancelled: '.*c.dmp' not written"
+	! grep -q 'cloned' "$O/pd.out" || fail "-cancel: the clone was taken"
+	alive cb || fail "-cancel: the target was left frozen"
+	pd -r -ma -minfree 1099511627776 "$pid" "$(wpath "$O/cb/m.dmp")"
+	expect_rc 4
+	expect_out 'Dump 1 skipped: not enough free disk space'
+	! grep -q 'cloned' "$O/pd.out" || fail "-minfree: the clone was taken before the refusal"
+	pd -r -dbghelp -ma "$pid" "$(wpath "$O/cb/d.dmp")"
+	expect_rc 2
+	expect_err_one_line
+	expect_err '-dbghelp cannot be used with -r'
+	[ -z "$(ls "$O/cb")" ] || fail "files left behind: $(ls "$O/cb")"
+	stop_target cb
+}
+t 'clone: -at and -cancel end a long copy (exit 1, target resumed); -minfree refuses before the copy; -r -dbghelp is refused' clone_bounded
+
 # cc_series NAME ARGS...: a series of 2 dumps 1 s apart of a 64 MiB target,
 # each write slowed to about 3.4 s (200 ms per 4 MiB chunk), so the second
 # trigger comes while the first dump is still being written
