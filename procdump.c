@@ -8763,6 +8763,12 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
 			cont = DBG_EXCEPTION_NOT_HANDLED;
 			t0 = GetTickCount();
 			limit = AED_EXIT_DEADLINE_MS;
+			/* -k: killed while the event holds it, so it ends with
+			 * the kill's code, not the exception's */
+			if (d->cfg->k && TerminateProcess(d->t->h, 1))
+				out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
+			else if (d->cfg->k)
+				warn("TerminateProcess %lu:", d->t->pid);
 		} else
 			cont = dbg_on_event(d, &ev);
 		d->t->held = 0;
@@ -8774,10 +8780,6 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
 		if (!ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont)) {
 			warn("ContinueDebugEvent:");
 			break;
-		}
-		if (fired && d->cfg->k && !d->exited) {
-			dbg_kill(d);
-			d->exited = 1;
 		}
 	}
 	if (!signalled)
