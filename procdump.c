@@ -609,7 +609,7 @@ _Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a C
  * (GetModuleHandle); the others are loaded on first use and freed by
  * w32_unload. */
 enum w32_dll { W32_NTDLL, W32_KERNEL32, W32_KERNELBASE, W32_POWRPROF, W32_PDH, W32_USER32,
-               W32_DBGHELP, W32_NDLL };
+               W32_DBGHELP, W32_WER, W32_NDLL };
 
 /* Every entry point resolved at run time; NULL where the system lacks it. */
 static struct w32_fns {
@@ -650,6 +650,11 @@ static struct w32_fns {
 	                                 struct pd_user_streams *, MINIDUMP_CALLBACK_INFORMATION *);
 	BOOL (WINAPI *SymInitializeW)(HANDLE, PCWSTR, BOOL);
 	BOOL (WINAPI *SymCleanup)(HANDLE);
+	/* wer (-wer; the mingw werapi.h does not compile in C: own prototypes) */
+	HRESULT (WINAPI *WerReportCreate)(PCWSTR, int, void *, HANDLE *);
+	HRESULT (WINAPI *WerReportAddDump)(HANDLE, HANDLE, HANDLE, int, void *, void *, DWORD);
+	HRESULT (WINAPI *WerReportSubmit)(HANDLE, int, DWORD, int *);
+	HRESULT (WINAPI *WerReportCloseHandle)(HANDLE);
 } w32;
 
 #define W32_FN(dll, name, alt) { dll, #name, alt, offsetof(struct w32_fns, name) }
@@ -690,11 +695,15 @@ static const struct w32_import {
 	W32_FN(W32_DBGHELP, MiniDumpWriteDump, NULL),
 	W32_FN(W32_DBGHELP, SymInitializeW, NULL),
 	W32_FN(W32_DBGHELP, SymCleanup, NULL),
+	W32_FN(W32_WER, WerReportCreate, NULL),
+	W32_FN(W32_WER, WerReportAddDump, NULL),
+	W32_FN(W32_WER, WerReportSubmit, NULL),
+	W32_FN(W32_WER, WerReportCloseHandle, NULL),
 };
 
 static const wchar_t *const w32_dll_names[W32_NDLL] = {
 	L"ntdll.dll", L"kernel32.dll", L"kernelbase.dll", L"powrprof.dll", L"pdh.dll", L"user32.dll",
-	L"dbghelp.dll" };
+	L"dbghelp.dll", L"wer.dll" };
 static HMODULE w32_dlls[W32_NDLL];   /* mapped or loaded; NULL: not yet, or missing */
 static unsigned char w32_tried[W32_NDLL];
 
@@ -1471,7 +1480,7 @@ static const struct opt opts[] = {
 	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", OF_NOTYET, SYN_SUB, U },
 	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
 	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
-	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
+	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_INSTALL, SYN_LINE, U },
 	{ L"minfree", OPT_INT, CO(minfree), 0, "<MB>", "Free space (MB) every dump must leave on its volume (default: the larger of 1 GB and 5%; 0: no check).", OF_INSTALL, SYN_LINE, PD_UNSET, 0, 1099511627776 },
 	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, PD_UNSET, 1, 100000 },
 	{ L"inheritacl", OPT_FLAG, CO(inheritacl), 0, NULL, "Give dumps the folder's inherited ACL instead of owner, Administrators and SYSTEM only.", OF_INSTALL, SYN_SAME, U },
@@ -2209,6 +2218,54 @@ w32_reg_delete_if_empty(HKEY k, const wchar_t *path, REGSAM view)
 	SetLastError((DWORD)r);
 	return r == ERROR_SUCCESS ? 0 : -1;
 }
+
+/* ---- Windows Error Reporting (-wer) */
+
+/* WER_REPORT_INFORMATION */
+struct pd_wer_info {
+	DWORD dwSize;
+	HANDLE hProcess;
+	WCHAR wzConsentKey[64], wzFriendlyEventName[128], wzApplicationName[128];
+	WCHAR wzApplicationPath[MAX_PATH], wzDescription[512];
+	HWND hwndParent;
+};
+
+/* Queues a report on process h (image name) to WER with a dump WER
+ * writes itself (heap: a full one, else a mini one).  0 and *result (a
+ * WER_SUBMIT_RESULT), or the failing HRESULT with *step naming the call
+ * (wer.dll missing: E_NOINTERFACE, "wer.dll"). */
+static HRESULT
+w32_wer_queue(HANDLE h, const wchar_t *name, int heap, const char **step, int *result)
+{
+	struct pd_wer_info info;
+	HANDLE rep = NULL;
+	HRESULT hr;
+	*result = 0;
+	*step = "wer.dll";
+	if (w32_load(W32_WER) < 0 || !w32.WerReportCreate || !w32.WerReportAddDump || !w32.WerReportSubmit ||
+	    !w32.WerReportCloseHandle)
+		return E_NOINTERFACE;
+	memset(&info, 0, sizeof info);
+	info.dwSize = sizeof info;
+	info.hProcess = h;
+	wcsncpy(info.wzApplicationName, name, 127);
+	wcscpy(info.wzDescription, L"Dump written by procdump.c");
+	*step = "WerReportCreate";
+	hr = w32.WerReportCreate(L"ProcDump", 1 /* WerReportNonCritical */, &info, &rep);
+	if (SUCCEEDED(hr)) {
+		*step = "WerReportAddDump";
+		hr = w32.WerReportAddDump(rep, h, NULL, heap ? 3 /* WerDumpTypeHeapDump */ : 2 /* MiniDump */, NULL,
+		                          NULL, 0);
+	}
+	if (SUCCEEDED(hr)) {
+		*step = "WerReportSubmit";
+		hr = w32.WerReportSubmit(rep, 1 /* WerConsentNotAsked */, 4 /* WER_SUBMIT_QUEUE */, result);
+	}
+	if (rep)
+		w32.WerReportCloseHandle(rep);
+	return hr;
+}
+
 
 /* ================================ Targets =============================== */
 /* Turns a PID, a process name (with or without .exe, any case) or a service
@@ -8658,6 +8715,31 @@ aed_uninstall(void)
 	return rc;
 }
 
+/* -wer: after a run that wrote its dumps, a report on the process is
+ * queued to Windows Error Reporting, with a dump WER writes of the largest
+ * type asked for.  Where WER refuses (Wine's WerReportAddDump is not
+ * implemented), one line says so: the dumps stay, the exit code is
+ * theirs. */
+static void
+aed_wer(const struct pd_config *cfg, const struct pd_target *t)
+{
+	static const char *results[] = { "?", "queued", "uploaded", "debug", "failed", "WER is disabled",
+	                                 "cancelled", "queueing is disabled", "asynchronous", "custom action",
+	                                 "throttled", "uploaded (cab)", "no storage location" };
+	const char *step;
+	int i, heap = 0, res;
+	HRESULT hr;
+	for (i = 0; i < cfg->ntypes; i++)
+		heap |= cfg->types[i] == PD_FULL;
+	hr = w32_wer_queue(t->h, t->name, heap, &step, &res);
+	if (FAILED(hr))
+		warn("-wer: %s failed (0x%08lX%s): nothing was queued to Windows Error Reporting; the dumps stay", step,
+		     (unsigned long)hr, hr == E_NOTIMPL ? ", not implemented" : hr == E_NOINTERFACE ? ", missing" : "");
+	else
+		out("%s Queued to Windows Error Reporting: %s.\n", stamp(),
+		    res > 0 && res < (int)(sizeof results / sizeof results[0]) ? results[res] : "?");
+}
+
 /* ---- -j: the postmortem debugger the system starts.  Windows passes the
  * PID, an event the crashed thread waits on (inherited) and the address of
  * a JIT_DEBUG_INFO in the crashed process; Wine passes garbage for the
@@ -8836,6 +8918,8 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 		aed_debug(&d, j.event, have_jit ? &jit : NULL);
 	}
 	rc = run_end(&run);
+	if (cfg->wer && run.fired)
+		aed_wer(cfg, &t);
 	dbg_finish(&d);
 	CloseHandle(j.event);
 	tgt_close(&t);
@@ -9045,6 +9129,8 @@ main_run(struct pd_config *cfg, HMODULE *md_dll)
 	else
 		trig_run_timed(&run);
 	rc = run_end(&run);
+	if (cfg->wer && run.fired)
+		aed_wer(cfg, &t);
 	if (cfg->monitor)
 		trig_mon_free(&mon);
 	if (cfg->k && tgt_alive(&t)) {

@@ -128,7 +128,7 @@ cli_conflicts() {
 t 'cli: conflicting or incomplete switches are refused, exit 2' cli_conflicts
 
 cli_not_implemented_says_so() {
-	for args in "-r -ma 1234" "-mk -ma 1234" "-wer 1234" \
+	for args in "-r -ma 1234" "-mk -ma 1234" \
 		"-y app 1234"; do
 		# shellcheck disable=SC2086
 		pd $args

@@ -195,3 +195,27 @@ install_j_bad_jit_address() {
 	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
 }
 t 'install: -j with an unreadable JIT_DEBUG_INFO address still dumps the crash (from the debug event)' install_j_bad_jit_address
+
+install_wer_refused() {
+	# Wine's WerReportAddDump returns E_NOTIMPL (WINE.md §10): one line, the dump stays, exit 0
+	start_target wr "$T/target.exe" 1
+	mkdir -p "$O/wr"
+	pd -wer "$(field wr pid)" "$(wpath "$O/wr")"
+	expect_rc 0
+	expect_out 'Dump count reached'
+	expect_err '-wer: WerReportAddDump failed (0x80004001, not implemented): nothing was queued to Windows Error Reporting; the dumps stay'
+	expect_err_one_line
+	yaml "$(one_dump "$O/wr")" "$O/wr/y"
+	stop_target wr
+}
+t 'install: -wer where WER refuses (Wine: AddDump E_NOTIMPL): one line, the dump stays, exit 0' install_wer_refused
+
+install_postmortem_wer() {
+	trap aed_restore EXIT
+	postmortem pw -wer
+	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-wer " "$O/pw")" ] || fail "-wer is not in the registered command"
+	grep -q 'procdump: -wer: WerReportAddDump failed (0x80004001' "$O/pw.log" || fail "-j -wer did not say WER refused"
+	one_dump "$O/pw" >/dev/null
+	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
+}
+t 'install: -wer -i: the crash is dumped, WER refusing says so in the postmortem output' install_postmortem_wer
