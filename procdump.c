@@ -609,7 +609,7 @@ _Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a C
  * (GetModuleHandle); the others are loaded on first use and freed by
  * w32_unload. */
 enum w32_dll { W32_NTDLL, W32_KERNEL32, W32_KERNELBASE, W32_POWRPROF, W32_PDH, W32_USER32,
-               W32_DBGHELP, W32_WER, W32_NDLL };
+               W32_DBGHELP, W32_WER, W32_OLE32, W32_NDLL };
 
 /* Every entry point resolved at run time; NULL where the system lacks it. */
 static struct w32_fns {
@@ -655,6 +655,10 @@ static struct w32_fns {
 	HRESULT (WINAPI *WerReportAddDump)(HANDLE, HANDLE, HANDLE, int, void *, void *, DWORD);
 	HRESULT (WINAPI *WerReportSubmit)(HANDLE, int, DWORD, int *);
 	HRESULT (WINAPI *WerReportCloseHandle)(HANDLE);
+	/* ole32 (Store activation with -x) */
+	HRESULT (WINAPI *CoInitializeEx)(void *, DWORD);
+	HRESULT (WINAPI *CoCreateInstance)(const GUID *, void *, DWORD, const GUID *, void **);
+	void (WINAPI *CoUninitialize)(void);
 } w32;
 
 #define W32_FN(dll, name, alt) { dll, #name, alt, offsetof(struct w32_fns, name) }
@@ -699,11 +703,14 @@ static const struct w32_import {
 	W32_FN(W32_WER, WerReportAddDump, NULL),
 	W32_FN(W32_WER, WerReportSubmit, NULL),
 	W32_FN(W32_WER, WerReportCloseHandle, NULL),
+	W32_FN(W32_OLE32, CoInitializeEx, NULL),
+	W32_FN(W32_OLE32, CoCreateInstance, NULL),
+	W32_FN(W32_OLE32, CoUninitialize, NULL),
 };
 
 static const wchar_t *const w32_dll_names[W32_NDLL] = {
 	L"ntdll.dll", L"kernel32.dll", L"kernelbase.dll", L"powrprof.dll", L"pdh.dll", L"user32.dll",
-	L"dbghelp.dll", L"wer.dll" };
+	L"dbghelp.dll", L"wer.dll", L"ole32.dll" };
 static HMODULE w32_dlls[W32_NDLL];   /* mapped or loaded; NULL: not yet, or missing */
 static unsigned char w32_tried[W32_NDLL];
 
@@ -2266,6 +2273,49 @@ w32_wer_queue(HANDLE h, const wchar_t *name, int heap, const char **step, int *r
 	return hr;
 }
 
+
+/* ---- Store applications and packages (-x) */
+
+/* The documented COM classes (shobjidl.h) and the IUnknown of any object. */
+static const GUID w32_clsid_debug_settings = { 0xb1aec16f, 0x2383, 0x4852, { 0xb0, 0xe9, 0x8f, 0x0b, 0x1d, 0xc6, 0x6b, 0x4d } };
+static const GUID w32_iid_debug_settings = { 0xf27c3930, 0x8029, 0x4ad1, { 0x94, 0xe3, 0x3d, 0xba, 0x41, 0x78, 0x10, 0xc1 } };
+static const GUID w32_clsid_activation = { 0x45ba127d, 0x10a8, 0x46ea, { 0x8a, 0xb7, 0x56, 0xea, 0x90, 0x78, 0x94, 0x3c } };
+static const GUID w32_iid_activation = { 0x2e941141, 0x7f97, 0x4756, { 0xba, 0x1d, 0x9d, 0xec, 0xde, 0x89, 0x4a, 0x3d } };
+struct w32_unknown {
+	const struct {
+		HRESULT (STDMETHODCALLTYPE *QueryInterface)(void *, const GUID *, void **);
+		ULONG (STDMETHODCALLTYPE *AddRef)(void *);
+		ULONG (STDMETHODCALLTYPE *Release)(void *);
+	} *v;
+};
+
+/* Can the objects Store activation needs be made: PackageDebugSettings
+ * (procdump started on the next activation) and, for an application,
+ * ApplicationActivationManager?  0, or the HRESULT with *which naming the
+ * class (ole32 missing: E_NOINTERFACE, "ole32.dll"). */
+static HRESULT
+w32_store_classes(int app, const char **which)
+{
+	const GUID *cls[2] = { &w32_clsid_debug_settings, &w32_clsid_activation };
+	const GUID *iid[2] = { &w32_iid_debug_settings, &w32_iid_activation };
+	static const char *names[2] = { "PackageDebugSettings", "ApplicationActivationManager" };
+	HRESULT hr = E_NOINTERFACE, init;
+	int i;
+	*which = "ole32.dll";
+	if (w32_load(W32_OLE32) < 0 || !w32.CoInitializeEx || !w32.CoCreateInstance || !w32.CoUninitialize)
+		return hr;
+	init = w32.CoInitializeEx(NULL, 0x2 /* COINIT_APARTMENTTHREADED */);
+	for (i = 0, hr = S_OK; i < 1 + !!app && SUCCEEDED(hr); i++) {
+		struct w32_unknown *o = NULL;
+		*which = names[i];
+		hr = w32.CoCreateInstance(cls[i], NULL, CLSCTX_ALL, iid[i], (void **)&o);
+		if (SUCCEEDED(hr) && o)
+			o->v->Release(o);
+	}
+	if (SUCCEEDED(init))
+		w32.CoUninitialize();
+	return hr;
+}
 
 /* ================================ Targets =============================== */
 /* Turns a PID, a process name (with or without .exe, any case) or a service
@@ -8327,6 +8377,24 @@ dbg_quote_arg(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a)
 #undef PUT
 }
 
+/* -x with a Store application (Name_Publisher!App) or package
+ * (Name_Version_Arch__Publisher): they are started by the package
+ * manager, through COM classes that Wine lacks (exit 3); where they exist,
+ * the activation itself is not built yet (exit 2). */
+static int
+dbg_launch_store(const wchar_t *id)
+{
+	const char *which, *what = wcschr(id, L'!') ? "application" : "package";
+	HRESULT hr = w32_store_classes(wcschr(id, L'!') != NULL, &which);
+	if (FAILED(hr)) {
+		warn("-x: cannot launch Store %s '%s': the COM class %s is not available (0x%08lX%s)", what, u8s(id),
+		     which, (unsigned long)hr, hr == REGDB_E_CLASSNOTREG ? ", class not registered" : "");
+		return PD_EXIT_TARGET;
+	}
+	warn("-x: Store %s activation is not implemented yet ('%s')", what, u8s(id));
+	return PD_EXIT_USAGE;
+}
+
 /* -x: starts the image under the debugger; fills t. */
 static int
 dbg_launch(const struct pd_config *cfg, struct pd_target *t)
@@ -8340,11 +8408,8 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 
 	/* Store applications (Name_Publisher!App) and packages (..._x64__Publisher)
 	 * are activated through the package manager, not CreateProcess. */
-	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__")) {
-		warn("-x: Store application and package activation is not implemented yet ('%s')",
-		     u8s(cfg->x_image));
-		return PD_EXIT_USAGE;
-	}
+	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__"))
+		return dbg_launch_store(cfg->x_image);
 	for (i = 0; i < cfg->x_nargs; i++)
 		cap += wcslen(cfg->x_args[i]) * 2 + 4;
 	cmd = xcalloc(cap, sizeof *cmd);

@@ -219,3 +219,17 @@ install_postmortem_wer() {
 	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
 }
 t 'install: -wer -i: the crash is dumped, WER refusing says so in the postmortem output' install_postmortem_wer
+
+install_store_missing() {
+	# seed 000's two forms; Wine has neither COM class (PackageDebugSettings,
+	# ApplicationActivationManager): one line, exit 3, nothing started
+	mkdir -p "$O/st"
+	for id in 'Microsoft.BingMaps_8wekyb3d8bbwe!AppexMaps' Microsoft.BingMaps_1.2.0.136_x64__8wekyb3d8bbwe; do
+		pd -e -x "$(wpath "$O/st")" "$id"
+		expect_rc 3
+		expect_err "-x: cannot launch Store .*'$id': the COM class PackageDebugSettings is not available (0x80040154, class not registered)"
+		expect_err_one_line
+	done
+	[ -z "$(ls "$O/st")" ] || fail "something was written: $(ls "$O/st")"
+}
+t 'install: -x with a Store application or package where the COM classes are missing (Wine): one line, exit 3' install_store_missing
