@@ -9073,6 +9073,8 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t)
 		out("Seconds between dumps: %lld\n", cfg->s);
 	if (cfg->output)
 		out("Dump folder/file:      %s\n", u8s(cfg->output));
+	if (cfg->wer)
+		out("Queue to WER:          Enabled\n");
 	if (cfg->k)
 		out("Kill after dump:       Enabled\n");
 	out("\n");

@@ -16,11 +16,11 @@ aed_cmd() { printf '"%s" -accepteula %s-j "%s" %%ld %%ld %%p' "$(wpath "$1")" "$
 install_writes_both_views() {
 	aed_save
 	trap aed_restore EXIT
-	mkdir -p "$O/ii"
-	pd -ma -k -i "$(wpath "$O/ii")"
+	mkdir -p "$O/aedii"
+	pd -ma -k -i "$(wpath "$O/aedii")"
 	expect_rc 0
-	want64=$(aed_cmd "$PD" "-ma -k " "$O/ii")
-	want32=$(aed_cmd "$top/procdump.exe" "-ma -k " "$O/ii")
+	want64=$(aed_cmd "$PD" "-ma -k " "$O/aedii")
+	want32=$(aed_cmd "$top/procdump.exe" "-ma -k " "$O/aedii")
 	[ "$(aed_value 64 Debugger)" = "$want64" ] || fail "Debugger (64-bit view) is '$(aed_value 64 Debugger)', not '$want64'"
 	[ "$(aed_value 64 Auto)" = 1 ] || fail "Auto (64-bit view) is not 1"
 	[ "$(aed_value 32 Debugger)" = "$want32" ] || fail "Debugger (WOW6432Node) is '$(aed_value 32 Debugger)', not '$want32'"
@@ -30,9 +30,9 @@ install_writes_both_views() {
 	expect_out 'HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug'
 	expect_out 'now set as the Just-in-time (AeDebug) debugger'
 	# the folder defaults to the current one
-	pd_in "$O/ii" -i
+	pd_in "$O/aedii" -i
 	expect_rc 0
-	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "" "$O/ii")" ] || fail "-i alone: '$(aed_value 64 Debugger)'"
+	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "" "$O/aedii")" ] || fail "-i alone: '$(aed_value 64 Debugger)'"
 }
 t 'install: -i writes Debugger (the exact command, switches kept) and Auto=1 in both views and prints them' install_writes_both_views
 
@@ -47,10 +47,10 @@ install_u_restores_bytes() {
 	aed_export 64 "$O/u64.before"
 	aed_export 32 "$O/u32.before"
 	grep -q absent "$O/u32.before" || fail "cannot delete the WOW6432Node AeDebug key"
-	mkdir -p "$O/iu"
-	pd -i "$(wpath "$O/iu")"
+	mkdir -p "$O/aediu"
+	pd -i "$(wpath "$O/aediu")"
 	expect_rc 0
-	pd -mm -i "$(wpath "$O/iu")" # a second -i keeps what the first saved
+	pd -mm -i "$(wpath "$O/aediu")" # a second -i keeps what the first saved
 	expect_rc 0
 	pd -u
 	expect_rc 0
@@ -75,8 +75,8 @@ t 'install: -u restores a Debugger set before -i byte for byte (two -i), removes
 install_u_after_change() {
 	aed_save
 	trap aed_restore EXIT
-	mkdir -p "$O/ic"
-	pd -i "$(wpath "$O/ic")"
+	mkdir -p "$O/aedic"
+	pd -i "$(wpath "$O/aedic")"
 	expect_rc 0
 	$WINE reg add "$AED_KEY" /v Debugger /d 'someone-else.exe %ld %ld' /f /reg:64 >/dev/null
 	pd -u
@@ -90,14 +90,14 @@ t 'install: -u leaves a Debugger that was changed after -i, and removes its own 
 install_not_elevated() {
 	aed_save
 	trap aed_restore EXIT
-	mkdir -p "$O/ie"
+	mkdir -p "$O/aedie"
 	$WINE "$T/regsd.exe" "$AED_SUB" | tr -d '\r' >"$O/aed.sd"
 	grep -q '^D:' "$O/aed.sd" || fail "regsd: $(cat "$O/aed.sd")"
 	aed_export 64 "$O/e64.before"
 	aed_export 32 "$O/e32.before"
 	# what a user who is not elevated meets: the key can be read, not written
 	$WINE "$T/regsd.exe" "$AED_SUB" 'D:(A;;KR;;;WD)' >/dev/null || fail "cannot set the DACL"
-	pd -ma -i "$(wpath "$O/ie")"
+	pd -ma -i "$(wpath "$O/aedie")"
 	expect_rc 3
 	expect_err '-i: cannot write HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug: run procdump from an elevated (administrator) prompt: .*(5)'
 	expect_err_one_line
@@ -152,20 +152,20 @@ postmortem() {
 
 install_postmortem_dump() {
 	trap aed_restore EXIT
-	postmortem pm -ma
+	postmortem aedpm -ma
 	[ "$TS" = 5 ] || fail "the crasher did not end with its AV (status $TS)"
-	grep -q 'Unhandled: C0000005.ACCESS_VIOLATION' "$O/pm.log" || fail "no Unhandled line"
-	grep -q 'Exception from: *the debug event' "$O/pm.log" || fail "Wine's %p was taken for a JIT_DEBUG_INFO"
-	f=$(one_dump "$O/pm")
+	grep -q 'Unhandled: C0000005.ACCESS_VIOLATION' "$O/aedpm.log" || fail "no Unhandled line"
+	grep -q 'Exception from: *the debug event' "$O/aedpm.log" || fail "Wine's %p was taken for a JIT_DEBUG_INFO"
+	f=$(one_dump "$O/aedpm")
 	case $(basename "$f") in crasher.exe_[0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9].dmp) ;;
 	*) fail "name is not PROCESSNAME_YYMMDD_HHMMSS.dmp: $(basename "$f")" ;; esac
-	yaml "$f" "$O/pm/y"
-	grep -q 'Type: *Memory64List' "$O/pm/y" || fail "-ma was not passed on: no full dump"
-	[ "$(ex_field "$O/pm/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/pm/y" 'Exception Code')"
-	[ "$(ex_field "$O/pm/y" 'Thread ID')" = "$(printf '0x%X' "$(field pm tid)")" ] || fail "faulting thread is not $(field pm tid)"
-	lldb_do "$f" "$O/pm/l" 'thread list' 'bt'
-	grep -q 'stop reason = Exception 0xc0000005' "$O/pm/l" || fail "lldb: no exception stop reason"
-	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/pm/l" || fail "lldb: frame 0 is not crash_av"
+	yaml "$f" "$O/aedpm/y"
+	grep -q 'Type: *Memory64List' "$O/aedpm/y" || fail "-ma was not passed on: no full dump"
+	[ "$(ex_field "$O/aedpm/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/aedpm/y" 'Exception Code')"
+	[ "$(ex_field "$O/aedpm/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpm tid)")" ] || fail "faulting thread is not $(field aedpm tid)"
+	lldb_do "$f" "$O/aedpm/l" 'thread list' 'bt'
+	grep -q 'stop reason = Exception 0xc0000005' "$O/aedpm/l" || fail "lldb: no exception stop reason"
+	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/aedpm/l" || fail "lldb: frame 0 is not crash_av"
 	pd -u
 	expect_rc 0
 }
@@ -173,10 +173,10 @@ t 'install: -ma -i, a crash: exactly one full dump, its exception stream names t
 
 install_postmortem_kill() {
 	trap aed_restore EXIT
-	postmortem pk -k
-	grep -q 'Killed process' "$O/pk.log" || fail "-k did not kill"
-	grep -q 'The process has exited. Exit code: 0x00000001' "$O/pk.log" || fail "the crasher did not end with -k's code 1"
-	one_dump "$O/pk" >/dev/null
+	postmortem aedpk -k
+	grep -q 'Killed process' "$O/aedpk.log" || fail "-k did not kill"
+	grep -q 'The process has exited. Exit code: 0x00000001' "$O/aedpk.log" || fail "the crasher did not end with -k's code 1"
+	one_dump "$O/aedpk" >/dev/null
 }
 t 'install: -k -i: the crashed process is dumped, then killed (exit 1, not its AV)' install_postmortem_kill
 
@@ -184,38 +184,39 @@ install_j_bad_jit_address() {
 	# the JIT_DEBUG_INFO address that -i registers as %p, replaced by one that cannot be read
 	trap aed_restore EXIT
 	aed_save
-	mkdir -p "$O/pj"
-	$WINE reg add "$AED_KEY" /v Debugger /d "$(aed_cmd "$PD" "" "$O/pj" | sed 's/%p$/10/')" /f /reg:64 >/dev/null
-	crash pj postmortem
-	target_status pj
-	wait_for "$O/pj.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/pj.log")"
-	grep -q 'no valid JIT_DEBUG_INFO' "$O/pj.log" || fail "address 0x10 was taken for a JIT_DEBUG_INFO"
-	yaml "$(one_dump "$O/pj")" "$O/pj/y"
-	[ "$(ex_field "$O/pj/y" 'Thread ID')" = "$(printf '0x%X' "$(field pj tid)")" ] || fail "faulting thread"
+	mkdir -p "$O/aedpj"
+	$WINE reg add "$AED_KEY" /v Debugger /d "$(aed_cmd "$PD" "" "$O/aedpj" | sed 's/%p$/10/')" /f /reg:64 >/dev/null
+	crash aedpj postmortem
+	target_status aedpj
+	wait_for "$O/aedpj.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/aedpj.log")"
+	grep -q 'no valid JIT_DEBUG_INFO' "$O/aedpj.log" || fail "address 0x10 was taken for a JIT_DEBUG_INFO"
+	yaml "$(one_dump "$O/aedpj")" "$O/aedpj/y"
+	[ "$(ex_field "$O/aedpj/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpj tid)")" ] || fail "faulting thread"
 	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
 }
 t 'install: -j with an unreadable JIT_DEBUG_INFO address still dumps the crash (from the debug event)' install_j_bad_jit_address
 
 install_wer_refused() {
 	# Wine's WerReportAddDump returns E_NOTIMPL (WINE.md §10): one line, the dump stays, exit 0
-	start_target wr "$T/target.exe" 1
-	mkdir -p "$O/wr"
-	pd -wer "$(field wr pid)" "$(wpath "$O/wr")"
+	start_target aedwr "$T/target.exe" 1
+	mkdir -p "$O/aedwr"
+	pd -wer "$(field aedwr pid)" "$(wpath "$O/aedwr")"
 	expect_rc 0
+	expect_out 'Queue to WER: *Enabled'
 	expect_out 'Dump count reached'
 	expect_err '-wer: WerReportAddDump failed (0x80004001, not implemented): nothing was queued to Windows Error Reporting; the dumps stay'
 	expect_err_one_line
-	yaml "$(one_dump "$O/wr")" "$O/wr/y"
-	stop_target wr
+	yaml "$(one_dump "$O/aedwr")" "$O/aedwr/y"
+	stop_target aedwr
 }
 t 'install: -wer where WER refuses (Wine: AddDump E_NOTIMPL): one line, the dump stays, exit 0' install_wer_refused
 
 install_postmortem_wer() {
 	trap aed_restore EXIT
-	postmortem pw -wer
-	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-wer " "$O/pw")" ] || fail "-wer is not in the registered command"
-	grep -q 'procdump: -wer: WerReportAddDump failed (0x80004001' "$O/pw.log" || fail "-j -wer did not say WER refused"
-	one_dump "$O/pw" >/dev/null
+	postmortem aedpw -wer
+	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-wer " "$O/aedpw")" ] || fail "-wer is not in the registered command"
+	grep -q 'procdump: -wer: WerReportAddDump failed (0x80004001' "$O/aedpw.log" || fail "-j -wer did not say WER refused"
+	one_dump "$O/aedpw" >/dev/null
 	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
 }
 t 'install: -wer -i: the crash is dumped, WER refusing says so in the postmortem output' install_postmortem_wer
@@ -223,13 +224,13 @@ t 'install: -wer -i: the crash is dumped, WER refusing says so in the postmortem
 install_store_missing() {
 	# seed 000's two forms; Wine has neither COM class (PackageDebugSettings,
 	# ApplicationActivationManager): one line, exit 3, nothing started
-	mkdir -p "$O/st"
+	mkdir -p "$O/aedst"
 	for id in 'Microsoft.BingMaps_8wekyb3d8bbwe!AppexMaps' Microsoft.BingMaps_1.2.0.136_x64__8wekyb3d8bbwe; do
-		pd -e -x "$(wpath "$O/st")" "$id"
+		pd -e -x "$(wpath "$O/aedst")" "$id"
 		expect_rc 3
 		expect_err "-x: cannot launch Store .*'$id': the COM class PackageDebugSettings is not available (0x80040154, class not registered)"
 		expect_err_one_line
 	done
-	[ -z "$(ls "$O/st")" ] || fail "something was written: $(ls "$O/st")"
+	[ -z "$(ls "$O/aedst")" ] || fail "something was written: $(ls "$O/aedst")"
 }
 t 'install: -x with a Store application or package where the COM classes are missing (Wine): one line, exit 3' install_store_missing
