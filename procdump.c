@@ -2137,14 +2137,14 @@ args_check_implemented(const struct pd_config *cfg)
 
 /* ---- Registry (Install: AeDebug).  Reg* return their error instead of
  * setting the last error: each wrapper sets it, so that warn("...:")
- * names it, and callers can tell ERROR_ACCESS_DENIED (not elevated). */
+ * names it; w32_reg_open also says which refusal it was. */
 
 /* Opens HKLM\path in a registry view (KEY_WOW64_64KEY, KEY_WOW64_32KEY or
  * 0) for reading and writing; with create, makes it if missing and sets
- * *created.  The key, or NULL with the last error set (ERROR_FILE_NOT_FOUND:
- * missing). */
+ * *created.  The key, or NULL with the last error set and *why: 1 missing,
+ * 2 access denied (not elevated), 3 another error. */
 static HKEY
-w32_reg_open(const wchar_t *path, REGSAM view, int create, int *created)
+w32_reg_open(const wchar_t *path, REGSAM view, int create, int *created, int *why)
 {
 	HKEY k = NULL;
 	DWORD disp = 0;
@@ -2153,6 +2153,7 @@ w32_reg_open(const wchar_t *path, REGSAM view, int create, int *created)
 	                : RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, sam, &k);
 	if (created)
 		*created = r == ERROR_SUCCESS && disp == REG_CREATED_NEW_KEY;
+	*why = r == ERROR_SUCCESS ? 0 : r == ERROR_FILE_NOT_FOUND ? 1 : r == ERROR_ACCESS_DENIED ? 2 : 3;
 	SetLastError((DWORD)r);
 	return r == ERROR_SUCCESS ? k : NULL;
 }
@@ -8591,13 +8592,13 @@ aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 static int
 aed_open_views(struct aed_view *v, int n, int install, const char *sw)
 {
-	int i, j;
+	int i, j, why;
 	for (i = 0; i < n; i++) {
-		if ((v[i].k = w32_reg_open(AED_KEY, v[i].sam, install, &v[i].created)))
+		if ((v[i].k = w32_reg_open(AED_KEY, v[i].sam, install, &v[i].created, &why)))
 			continue;
-		if (!install && GetLastError() == ERROR_FILE_NOT_FOUND)
+		if (!install && why == 1)
 			continue; /* -u: no key, nothing of ours in it */
-		if (GetLastError() == ERROR_ACCESS_DENIED)
+		if (why == 2)
 			warn("%s: cannot write %s: run procdump from an elevated (administrator) prompt:", sw, v[i].label);
 		else
 			warn("%s: cannot open %s:", sw, v[i].label);
