@@ -146,6 +146,8 @@ struct pd_config {
 	int i;                  /* -i [folder] */
 	wchar_t *i_folder;
 	int j;                  /* hidden AeDebug entry point */
+	wchar_t **j_args;       /* -j folder pid event jitinfo: the arguments after -j */
+	int j_nargs;
 	long long cancel;       /* -cancel PID; PD_UNSET = not given */
 	long long freezeguard;  /* hidden -freezeguard PID: the guard of a suspension (Main) */
 	wchar_t *target;        /* PID, process name or service name */
@@ -154,7 +156,7 @@ struct pd_config {
 	/* derived by Args from the option table */
 	unsigned char given[PD_MAXOPTS]; /* by row of opts[]: the switch was on the command line */
 	const wchar_t *typed[PD_MAXOPTS]; /* by row: a number as typed, read by args_check_numbers */
-	wchar_t *mended[2];     /* output and -x folder without the stray '"' (freed by args_free) */
+	wchar_t *mended[3];     /* output, -x folder and -i folder without the stray '"' (freed by args_free) */
 	wchar_t *joined[2];     /* the -f/-fx lists args_join_list allocated (freed by args_free) */
 	int debug;              /* a debugger trigger (-e -l -t -ld -ud -ct -et) is armed */
 	int monitor;            /* a sampled monitor (-c -cl -m -ml -p -pl -h) is armed */
@@ -610,7 +612,7 @@ _Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a C
  * (GetModuleHandle); the others are loaded on first use and freed by
  * w32_unload. */
 enum w32_dll { W32_NTDLL, W32_KERNEL32, W32_KERNELBASE, W32_POWRPROF, W32_PDH, W32_USER32,
-               W32_DBGHELP, W32_NDLL };
+               W32_DBGHELP, W32_WER, W32_OLE32, W32_NDLL };
 
 /* Every entry point resolved at run time; NULL where the system lacks it. */
 static struct w32_fns {
@@ -654,6 +656,15 @@ static struct w32_fns {
 	                                 struct pd_user_streams *, MINIDUMP_CALLBACK_INFORMATION *);
 	BOOL (WINAPI *SymInitializeW)(HANDLE, PCWSTR, BOOL);
 	BOOL (WINAPI *SymCleanup)(HANDLE);
+	/* wer (-wer; the mingw werapi.h does not compile in C: own prototypes) */
+	HRESULT (WINAPI *WerReportCreate)(PCWSTR, int, void *, HANDLE *);
+	HRESULT (WINAPI *WerReportAddDump)(HANDLE, HANDLE, HANDLE, int, void *, void *, DWORD);
+	HRESULT (WINAPI *WerReportSubmit)(HANDLE, int, DWORD, int *);
+	HRESULT (WINAPI *WerReportCloseHandle)(HANDLE);
+	/* ole32 (Store activation with -x) */
+	HRESULT (WINAPI *CoInitializeEx)(void *, DWORD);
+	HRESULT (WINAPI *CoCreateInstance)(const GUID *, void *, DWORD, const GUID *, void **);
+	void (WINAPI *CoUninitialize)(void);
 } w32;
 
 #define W32_FN(dll, name, alt) { dll, #name, alt, offsetof(struct w32_fns, name) }
@@ -697,11 +708,18 @@ static const struct w32_import {
 	W32_FN(W32_DBGHELP, MiniDumpWriteDump, NULL),
 	W32_FN(W32_DBGHELP, SymInitializeW, NULL),
 	W32_FN(W32_DBGHELP, SymCleanup, NULL),
+	W32_FN(W32_WER, WerReportCreate, NULL),
+	W32_FN(W32_WER, WerReportAddDump, NULL),
+	W32_FN(W32_WER, WerReportSubmit, NULL),
+	W32_FN(W32_WER, WerReportCloseHandle, NULL),
+	W32_FN(W32_OLE32, CoInitializeEx, NULL),
+	W32_FN(W32_OLE32, CoCreateInstance, NULL),
+	W32_FN(W32_OLE32, CoUninitialize, NULL),
 };
 
 static const wchar_t *const w32_dll_names[W32_NDLL] = {
 	L"ntdll.dll", L"kernel32.dll", L"kernelbase.dll", L"powrprof.dll", L"pdh.dll", L"user32.dll",
-	L"dbghelp.dll" };
+	L"dbghelp.dll", L"wer.dll", L"ole32.dll" };
 static HMODULE w32_dlls[W32_NDLL];   /* mapped or loaded; NULL: not yet, or missing */
 static unsigned char w32_tried[W32_NDLL];
 
@@ -1560,7 +1578,7 @@ static const struct opt opts[] = {
 	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", 0, SYN_SUB, U },
 	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
 	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
-	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_NOTYET | OF_INSTALL, SYN_LINE, U },
+	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_INSTALL, SYN_LINE, U },
 	{ L"minfree", OPT_INT, CO(minfree), 0, "<MB>", "Free space (MB) every dump must leave on its volume (default: the larger of 1 GB and 5%; 0: no check).", OF_INSTALL, SYN_LINE, PD_UNSET, 0, 1099511627776 },
 	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, PD_UNSET, 1, 100000 },
 	{ L"inheritacl", OPT_FLAG, CO(inheritacl), 0, NULL, "Give dumps the folder's inherited ACL instead of owner, Administrators and SYSTEM only.", OF_INSTALL, SYN_SAME, U },
@@ -1569,9 +1587,9 @@ static const struct opt opts[] = {
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
 	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
-	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", OF_NOTYET, SYN_NONE, U },
+	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", 0, SYN_NONE, U },
 	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
-	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
+	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"freezeguard", OPT_INT, CO(freezeguard), 0, "<PID>", "Guard of a suspension procdump started itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility; there is no EULA to accept.", OF_INSTALL, SYN_LINE, U },
@@ -1862,7 +1880,8 @@ args_free(struct pd_config *cfg)
 	free(cfg->joined[1]);
 	free(cfg->mended[0]);
 	free(cfg->mended[1]);
-	cfg->joined[0] = cfg->joined[1] = cfg->mended[0] = cfg->mended[1] = NULL;
+	free(cfg->mended[2]);
+	cfg->joined[0] = cfg->joined[1] = cfg->mended[0] = cfg->mended[1] = cfg->mended[2] = NULL;
 }
 
 /* Windows' argv rules read \" as a quote that is text, so "c:\my dumps\"
@@ -1929,10 +1948,13 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 	const wchar_t *v = args_value(argc, argv, *k);
 	switch (o->kind) {
 	case OPT_FLAG:
-	case OPT_REST:
 		*(int *)(base + o->off) = 1;
-		if (o->kind == OPT_REST)
-			*k = argc;
+		return 0;
+	case OPT_REST: /* -j: the rest is its */
+		cfg->j = 1;
+		cfg->j_args = argv + *k + 1;
+		cfg->j_nargs = argc - (*k + 1);
+		*k = argc;
 		return 0;
 	case OPT_INT:
 	case OPT_HEX:
@@ -2150,8 +2172,11 @@ args_check_mode(struct pd_config *cfg)
 			return args_fail("-i takes a dump folder, not a target ('%s')", u8s(cfg->target));
 		return 0;
 	}
-	if (cfg->j)
+	if (cfg->j) {
+		if ((o = args_stray(cfg, CO(j), OF_INSTALL)))
+			return args_fail("-%s cannot be used with -j", u8s(o->name));
 		return 0;
+	}
 	if (cfg->x) {
 		if (cfg->w)
 			return args_fail("-w cannot be used with -x");
@@ -2180,7 +2205,8 @@ args_validate(struct pd_config *cfg)
 	if ((rc = args_check_numbers(cfg)) || (rc = args_check_exclusive(cfg)) || (rc = args_check_values(cfg)) ||
 	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)) ||
 	    (rc = args_mend_path(cfg, "dump folder/file", &cfg->output, &cfg->mended[0])) ||
-	    (rc = args_mend_path(cfg, "-x: dump folder", &cfg->x_folder, &cfg->mended[1])))
+	    (rc = args_mend_path(cfg, "-x: dump folder", &cfg->x_folder, &cfg->mended[1])) ||
+	    (rc = args_mend_path(cfg, "-i: dump folder", &cfg->i_folder, &cfg->mended[2])))
 		return rc;
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].kind == OPT_INT && !cfg->given[i] && opts[i].dflt != PD_UNSET)
@@ -2199,11 +2225,190 @@ args_check_implemented(const struct pd_config *cfg)
 		warn("-%s is not implemented yet in procdump.c " PD_VERSION, u8s(o->name));
 		return PD_EXIT_USAGE;
 	}
-	if (cfg->uninstall) {
-		warn("-u (uninstall) is not implemented yet in procdump.c " PD_VERSION);
-		return PD_EXIT_USAGE;
-	}
 	return 0;
+}
+
+/* ---- Registry (Install: AeDebug).  Reg* return their error instead of
+ * setting the last error: each wrapper sets it, so that warn("...:")
+ * names it; w32_reg_open also says which refusal it was. */
+
+/* Opens HKLM\path in a registry view (KEY_WOW64_64KEY, KEY_WOW64_32KEY or
+ * 0) for reading and writing; with create, makes it if missing and sets
+ * *created.  The key, or NULL with the last error set and *why: 1 missing,
+ * 2 access denied (not elevated), 3 another error. */
+static HKEY
+w32_reg_open(const wchar_t *path, REGSAM view, int create, int *created, int *why)
+{
+	HKEY k = NULL;
+	DWORD disp = 0;
+	REGSAM sam = KEY_QUERY_VALUE | KEY_SET_VALUE | KEY_ENUMERATE_SUB_KEYS | view;
+	LONG r = create ? RegCreateKeyExW(HKEY_LOCAL_MACHINE, path, 0, NULL, 0, sam, NULL, &k, &disp)
+	                : RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, sam, &k);
+	if (created)
+		*created = r == ERROR_SUCCESS && disp == REG_CREATED_NEW_KEY;
+	*why = r == ERROR_SUCCESS ? 0 : r == ERROR_FILE_NOT_FOUND ? 1 : r == ERROR_ACCESS_DENIED ? 2 : 3;
+	SetLastError((DWORD)r);
+	return r == ERROR_SUCCESS ? k : NULL;
+}
+
+/* A value as stored: its type and bytes (malloc'd, plus a NUL wchar so
+ * that a string is terminated).  1 read, 0 absent, -1 error (set). */
+static int
+w32_reg_get(HKEY k, const wchar_t *name, DWORD *type, BYTE **data, DWORD *len)
+{
+	LONG r;
+	*data = NULL;
+	*len = 0;
+	for (;;) {
+		DWORD n = *len;
+		r = RegQueryValueExW(k, name, NULL, type, *data, &n);
+		if (r == ERROR_FILE_NOT_FOUND)
+			return 0;
+		if (r == ERROR_SUCCESS && *data) {
+			*len = n;
+			return 1;
+		}
+		if (r != ERROR_SUCCESS && r != ERROR_MORE_DATA)
+			break;
+		free(*data);
+		if (!(*data = calloc(n + sizeof(wchar_t), 1))) {
+			r = ERROR_NOT_ENOUGH_MEMORY;
+			break;
+		}
+		*len = n;
+	}
+	free(*data);
+	*data = NULL;
+	SetLastError((DWORD)r);
+	return -1;
+}
+
+/* Writes a value (type and bytes as given).  0, or -1 with the error set. */
+static int
+w32_reg_set(HKEY k, const wchar_t *name, DWORD type, const void *data, DWORD len)
+{
+	LONG r = RegSetValueExW(k, name, 0, type, data, len);
+	SetLastError((DWORD)r);
+	return r == ERROR_SUCCESS ? 0 : -1;
+}
+
+static int
+w32_reg_set_string(HKEY k, const wchar_t *name, const wchar_t *s)
+{
+	return w32_reg_set(k, name, REG_SZ, s, (DWORD)((wcslen(s) + 1) * sizeof *s));
+}
+
+/* Removes a value; one that is not there is no error.  0 or -1 (set). */
+static int
+w32_reg_delete_value(HKEY k, const wchar_t *name)
+{
+	LONG r = RegDeleteValueW(k, name);
+	SetLastError((DWORD)r);
+	return r == ERROR_SUCCESS || r == ERROR_FILE_NOT_FOUND ? 0 : -1;
+}
+
+/* Removes HKLM\path of a view if it holds no value and no subkey (a key
+ * -i made).  0 (removed or not empty), -1 (set). */
+static int
+w32_reg_delete_if_empty(HKEY k, const wchar_t *path, REGSAM view)
+{
+	DWORD nvals = 1, nkeys = 1;
+	LONG r = RegQueryInfoKeyW(k, NULL, NULL, NULL, &nkeys, NULL, NULL, &nvals, NULL, NULL, NULL, NULL);
+	if (r == ERROR_SUCCESS && !nvals && !nkeys)
+		r = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, path, view, 0);
+	SetLastError((DWORD)r);
+	return r == ERROR_SUCCESS ? 0 : -1;
+}
+
+/* ---- Windows Error Reporting (-wer) */
+
+/* WER_REPORT_INFORMATION */
+struct pd_wer_info {
+	DWORD dwSize;
+	HANDLE hProcess;
+	WCHAR wzConsentKey[64], wzFriendlyEventName[128], wzApplicationName[128];
+	WCHAR wzApplicationPath[MAX_PATH], wzDescription[512];
+	HWND hwndParent;
+};
+
+/* Queues a report on process h (image name) to WER with a dump WER
+ * writes itself (heap: a full one, else a mini one).  0 and *result (a
+ * WER_SUBMIT_RESULT), or the failing HRESULT with *step naming the call
+ * (wer.dll missing: E_NOINTERFACE, "wer.dll"). */
+static HRESULT
+w32_wer_queue(HANDLE h, const wchar_t *name, int heap, const char **step, int *result)
+{
+	struct pd_wer_info info;
+	HANDLE rep = NULL;
+	HRESULT hr;
+	*result = 0;
+	*step = "wer.dll";
+	if (w32_load(W32_WER) < 0 || !w32.WerReportCreate || !w32.WerReportAddDump || !w32.WerReportSubmit ||
+	    !w32.WerReportCloseHandle)
+		return E_NOINTERFACE;
+	memset(&info, 0, sizeof info);
+	info.dwSize = sizeof info;
+	info.hProcess = h;
+	wcsncpy(info.wzApplicationName, name, 127);
+	wcscpy(info.wzDescription, L"Dump written by procdump.c");
+	*step = "WerReportCreate";
+	hr = w32.WerReportCreate(L"ProcDump", 1 /* WerReportNonCritical */, &info, &rep);
+	if (SUCCEEDED(hr)) {
+		*step = "WerReportAddDump";
+		hr = w32.WerReportAddDump(rep, h, NULL, heap ? 3 /* WerDumpTypeHeapDump */ : 2 /* MiniDump */, NULL,
+		                          NULL, 0);
+	}
+	if (SUCCEEDED(hr)) {
+		*step = "WerReportSubmit";
+		hr = w32.WerReportSubmit(rep, 1 /* WerConsentNotAsked */, 4 /* WER_SUBMIT_QUEUE */, result);
+	}
+	if (rep)
+		w32.WerReportCloseHandle(rep);
+	return hr;
+}
+
+
+/* ---- Store applications and packages (-x) */
+
+/* The documented COM classes (shobjidl.h) and the IUnknown of any object. */
+static const GUID w32_clsid_debug_settings = { 0xb1aec16f, 0x2383, 0x4852, { 0xb0, 0xe9, 0x8f, 0x0b, 0x1d, 0xc6, 0x6b, 0x4d } };
+static const GUID w32_iid_debug_settings = { 0xf27c3930, 0x8029, 0x4ad1, { 0x94, 0xe3, 0x3d, 0xba, 0x41, 0x78, 0x10, 0xc1 } };
+static const GUID w32_clsid_activation = { 0x45ba127d, 0x10a8, 0x46ea, { 0x8a, 0xb7, 0x56, 0xea, 0x90, 0x78, 0x94, 0x3c } };
+static const GUID w32_iid_activation = { 0x2e941141, 0x7f97, 0x4756, { 0xba, 0x1d, 0x9d, 0xec, 0xde, 0x89, 0x4a, 0x3d } };
+struct w32_unknown {
+	const struct {
+		HRESULT (STDMETHODCALLTYPE *QueryInterface)(void *, const GUID *, void **);
+		ULONG (STDMETHODCALLTYPE *AddRef)(void *);
+		ULONG (STDMETHODCALLTYPE *Release)(void *);
+	} *v;
+};
+
+/* Can the objects Store activation needs be made: PackageDebugSettings
+ * (procdump started on the next activation) and, for an application,
+ * ApplicationActivationManager?  0, or the HRESULT with *which naming the
+ * class (ole32 missing: E_NOINTERFACE, "ole32.dll"). */
+static HRESULT
+w32_store_classes(int app, const char **which)
+{
+	const GUID *cls[2] = { &w32_clsid_debug_settings, &w32_clsid_activation };
+	const GUID *iid[2] = { &w32_iid_debug_settings, &w32_iid_activation };
+	static const char *names[2] = { "PackageDebugSettings", "ApplicationActivationManager" };
+	HRESULT hr = E_NOINTERFACE, init;
+	int i;
+	*which = "ole32.dll";
+	if (w32_load(W32_OLE32) < 0 || !w32.CoInitializeEx || !w32.CoCreateInstance || !w32.CoUninitialize)
+		return hr;
+	init = w32.CoInitializeEx(NULL, 0x2 /* COINIT_APARTMENTTHREADED */);
+	for (i = 0, hr = S_OK; i < 1 + !!app && SUCCEEDED(hr); i++) {
+		struct w32_unknown *o = NULL;
+		*which = names[i];
+		hr = w32.CoCreateInstance(cls[i], NULL, CLSCTX_ALL, iid[i], (void **)&o);
+		if (SUCCEEDED(hr) && o)
+			o->v->Release(o);
+	}
+	if (SUCCEEDED(init))
+		w32.CoUninitialize();
+	return hr;
 }
 
 /* ================================ Targets =============================== */
@@ -8871,6 +9076,24 @@ dbg_quote_arg(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a)
 #undef PUT
 }
 
+/* -x with a Store application (Name_Publisher!App) or package
+ * (Name_Version_Arch__Publisher): they are started by the package
+ * manager, through COM classes that Wine lacks (exit 3); where they exist,
+ * the activation itself is not built yet (exit 2). */
+static int
+dbg_launch_store(const wchar_t *id)
+{
+	const char *which, *what = wcschr(id, L'!') ? "application" : "package";
+	HRESULT hr = w32_store_classes(wcschr(id, L'!') != NULL, &which);
+	if (FAILED(hr)) {
+		warn("-x: cannot launch Store %s '%s': the COM class %s is not available (0x%08lX%s)", what, u8s(id),
+		     which, (unsigned long)hr, hr == REGDB_E_CLASSNOTREG ? ", class not registered" : "");
+		return PD_EXIT_TARGET;
+	}
+	warn("-x: Store %s activation is not implemented yet ('%s')", what, u8s(id));
+	return PD_EXIT_USAGE;
+}
+
 /* -x: starts the image under the debugger; fills t. */
 static int
 dbg_launch(const struct pd_config *cfg, struct pd_target *t)
@@ -8884,11 +9107,8 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 
 	/* Store applications (Name_Publisher!App) and packages (..._x64__Publisher)
 	 * are activated through the package manager, not CreateProcess. */
-	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__")) {
-		warn("-x: Store application and package activation is not implemented yet ('%s')",
-		     u8s(cfg->x_image));
-		return PD_EXIT_USAGE;
-	}
+	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__"))
+		return dbg_launch_store(cfg->x_image);
 	for (i = 0; i < cfg->x_nargs; i++)
 		cap += wcslen(cfg->x_args[i]) * 2 + 4;
 	cmd = xcalloc(cap, sizeof *cmd);
@@ -8926,8 +9146,549 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 }
 
 /* ================================ Install =============================== */
-/* AeDebug registration (-i, -u, -j) is parsed and validated by Args and
- * built in a later release; using it says so (args_check_implemented). */
+/* The postmortem (AeDebug) debugger: -i writes HKLM\...\AeDebug Debugger
+ * and Auto in each registry view that has a procdump to start (saving what
+ * was there beside them), -u puts back exactly what -i found, and -j is
+ * the command -i registers, which the system starts when a process
+ * crashes.  Touches no other key; uses the Debugger and Triggers sections
+ * for -j. */
+
+#define AED_KEY L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug"
+/* Beside Debugger and Auto: the command -i wrote (it is installed while
+ * Debugger still equals it), the values it replaced (absent if there were
+ * none: same type and bytes) and whether it made the key. */
+#define AED_MARK      L"procdump.c Debugger"
+#define AED_CREATED   L"procdump.c Created Key"
+static const wchar_t *const aed_names[2] = { L"Debugger", L"Auto" };
+static const wchar_t *const aed_saved[2] = { L"procdump.c Previous Debugger", L"procdump.c Previous Auto" };
+
+/* One registry view: 64-bit processes read the native key, 32-bit ones
+ * (on 64-bit Windows) the WOW6432Node one; each view starts the procdump
+ * of its bitness. */
+struct aed_view {
+	REGSAM sam;            /* KEY_WOW64_64KEY, KEY_WOW64_32KEY, or 0 on 32-bit Windows */
+	const char *label;     /* the key as printed */
+	wchar_t *exe;          /* -i: the procdump this view starts */
+	wchar_t *cmd;          /* -i: its command line */
+	HKEY k;
+	int created;           /* -i made the key */
+};
+
+/* The views to write: on 64-bit Windows the native one and, for -u or when
+ * the other build sits beside this exe, the other; on 32-bit Windows the
+ * one.  Returns how many (each view's exe set for -i). */
+static int
+aed_views(struct aed_view *v, int install)
+{
+	static const char *k64 = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug";
+	static const char *k32 = "HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug";
+	int own64 = sizeof(void *) == 8, os64 = own64 || w32_is_wow64(GetCurrentProcess()), n = 1;
+	wchar_t self[MAX_PATH], *dir, *other;
+	size_t len;
+	memset(v, 0, 2 * sizeof *v);
+	if (!GetModuleFileNameW(NULL, self, MAX_PATH))
+		self[0] = 0;
+	v[0].exe = wdup(self);
+	v[0].sam = os64 ? (own64 ? KEY_WOW64_64KEY : KEY_WOW64_32KEY) : 0;
+	v[0].label = os64 && !own64 ? k32 : k64;
+	if (!os64)
+		return 1;
+	dir = w32_dirname(self);
+	len = (dir ? wcslen(dir) : 0) + 20;
+	if (dir && (other = malloc(len * sizeof *other))) {
+		swprintf(other, len, L"%ls\\%ls", dir, own64 ? L"procdump.exe" : L"procdump64.exe");
+		if (!install || w32_exists(other)) {
+			v[1].exe = other;
+			v[1].sam = own64 ? KEY_WOW64_32KEY : KEY_WOW64_64KEY;
+			v[1].label = own64 ? k32 : k64;
+			n = 2;
+		} else
+			free(other);
+	}
+	free(dir);
+	return n;
+}
+
+static void
+aed_views_free(struct aed_view *v, int n)
+{
+	int i;
+	for (i = 0; i < n; i++) {
+		if (v[i].k)
+			RegCloseKey(v[i].k);
+		free(v[i].exe);
+		free(v[i].cmd);
+	}
+}
+
+/* Appends a to the command line, quoted when it must be (folder: always,
+ * as ProcDump writes it); a trailing \ is doubled inside quotes. */
+static void
+aed_append(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a, int quote)
+{
+	size_t n = wcslen(a), i;
+#define PUT(c) do { if (*o + 1 < cap) dst[(*o)++] = (c); } while (0)
+	if (!quote) {
+		dbg_quote_arg(dst, cap, o, a);
+		return;
+	}
+	if (*o)
+		PUT(L' ');
+	PUT(L'"');
+	for (i = 0; i < n; i++)
+		PUT(a[i]);
+	if (n && a[n - 1] == L'\\')
+		PUT(L'\\');
+	PUT(L'"');
+#undef PUT
+}
+
+/* The command registered for exe: "exe" -accepteula, the dump switches of
+ * this command line in their order (-md as a full path), -j "folder" and
+ * the three values the system fills in.  malloc'd, or NULL. */
+static wchar_t *
+aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
+{
+	size_t cap = wcslen(exe) + wcslen(folder) + 64, o = 0;
+	wchar_t *c, *full = NULL;
+	int k;
+	for (k = 1; k < argc; k++)
+		cap += wcslen(argv[k]) + MAX_PATH + 4;
+	if (!(c = xcalloc(cap, sizeof *c)))
+		return NULL;
+	aed_append(c, cap, &o, exe, 1);
+	aed_append(c, cap, &o, L"-accepteula", 0);
+	for (k = 1; k < argc; k++) {
+		const struct opt *sw = args_find(argv[k]);
+		wchar_t name[32];
+		if (!sw || !(sw->flags & OF_INSTALL) || sw->off == CO(accepteula))
+			continue;
+		swprintf(name, 32, L"-%ls", sw->name);
+		aed_append(c, cap, &o, name, 0);
+		if (sw->kind == OPT_INT || sw->kind == OPT_HEX || sw->kind == OPT_STR) {
+			if (sw->off == CO(md))
+				full = w32_full_path(argv[k + 1]);
+			aed_append(c, cap, &o, full ? full : argv[k + 1], 0);
+			free(full);
+			full = NULL;
+			k++;
+		} else if (sw->kind == OPT_R && k + 1 < argc && all_digits(argv[k + 1]) && wcslen(argv[k + 1]) == 1)
+			aed_append(c, cap, &o, argv[++k], 0);
+	}
+	aed_append(c, cap, &o, L"-j", 0);
+	aed_append(c, cap, &o, folder, 1);
+	aed_append(c, cap, &o, L"%ld", 0);
+	aed_append(c, cap, &o, L"%ld", 0);
+	aed_append(c, cap, &o, L"%p", 0);
+	c[o] = 0;
+	return c;
+}
+
+/* Opens (-i: creates) every view's key before anything is written, so
+ * that a refusal changes nothing.  0, or PD_EXIT_TARGET after one line
+ * (access denied: not elevated). */
+static int
+aed_open_views(struct aed_view *v, int n, int install, const char *sw)
+{
+	int i, j, why;
+	for (i = 0; i < n; i++) {
+		if ((v[i].k = w32_reg_open(AED_KEY, v[i].sam, install, &v[i].created, &why)))
+			continue;
+		if (!install && why == 1)
+			continue; /* -u: no key, nothing of ours in it */
+		if (why == 2)
+			warn("%s: cannot write %s: run procdump from an elevated (administrator) prompt:", sw, v[i].label);
+		else
+			warn("%s: cannot open %s:", sw, v[i].label);
+		for (j = 0; j < i; j++)
+			if (v[j].created) /* made by this -i a moment ago */
+				w32_reg_delete_if_empty(v[j].k, AED_KEY, v[j].sam);
+		return PD_EXIT_TARGET;
+	}
+	return 0;
+}
+
+/* A value for the console: (TYPE) text. */
+static void
+aed_print_value(const wchar_t *name, DWORD type, const BYTE *data, DWORD len, int present)
+{
+	static const char *types[] = { "REG_NONE", "REG_SZ", "REG_EXPAND_SZ", "REG_BINARY", "REG_DWORD" };
+	const char *tn = type < 5 ? types[type] : "REG_?";
+	if (!present)
+		out("    %-9ls = <deleted>\n", name);
+	else if ((type == REG_SZ || type == REG_EXPAND_SZ) && data)
+		out("    (%s) %-9ls = %s\n", tn, name, u8s((const wchar_t *)data));
+	else if (type == REG_DWORD && len == 4)
+		out("    (%s) %-9ls = %lu\n", tn, name, *(const DWORD *)data);
+	else
+		out("    (%s) %-9ls = <%lu bytes>\n", tn, name, len);
+}
+
+/* 1 if the view's Debugger is still the command -i wrote there. */
+static int
+aed_is_ours(HKEY k)
+{
+	DWORD t1, t2, n1, n2;
+	BYTE *mark = NULL, *cur = NULL;
+	int ours = w32_reg_get(k, AED_MARK, &t1, &mark, &n1) == 1 && w32_reg_get(k, L"Debugger", &t2, &cur, &n2) == 1 &&
+	           t1 == t2 && n1 == n2 && !memcmp(mark, cur, n1);
+	free(mark);
+	free(cur);
+	return ours;
+}
+
+/* -i in one view: the values there are saved unless they are ours already
+ * (a second -i keeps what the first saved), then Debugger, Auto and the
+ * mark are written.  0, or -1 after a message. */
+static int
+aed_install_view(struct aed_view *v)
+{
+	DWORD type, len, one = 1;
+	BYTE *data;
+	int i, r;
+	if (!aed_is_ours(v->k)) {
+		for (i = 0; i < 2; i++) {
+			if ((r = w32_reg_get(v->k, aed_names[i], &type, &data, &len)) < 0 ||
+			    (r == 1 ? w32_reg_set(v->k, aed_saved[i], type, data, len)
+			            : w32_reg_delete_value(v->k, aed_saved[i])) < 0) {
+				free(data);
+				warn("-i: cannot save %ls of %s:", aed_names[i], v->label);
+				return -1;
+			}
+			free(data);
+		}
+		if (v->created && w32_reg_set(v->k, AED_CREATED, REG_DWORD, &one, 4) < 0) {
+			warn("-i: cannot write %s:", v->label);
+			return -1;
+		}
+	}
+	if (w32_reg_set_string(v->k, L"Debugger", v->cmd) < 0 || w32_reg_set_string(v->k, L"Auto", L"1") < 0 ||
+	    w32_reg_set_string(v->k, AED_MARK, v->cmd) < 0) {
+		warn("-i: cannot write %s:", v->label);
+		return -1;
+	}
+	out("  %s\n", v->label);
+	aed_print_value(L"Auto", REG_SZ, (const BYTE *)L"1", 4, 1);
+	aed_print_value(L"Debugger", REG_SZ, (const BYTE *)v->cmd, 0, 1);
+	return 0;
+}
+
+/* -i [folder]: registers the command line in each view.  0, 2 (the folder
+ * does not exist), 3 (not elevated, or the registry refused). */
+static int
+aed_install(const struct pd_config *cfg, int argc, wchar_t **argv)
+{
+	struct aed_view v[2];
+	wchar_t *folder = w32_full_path(cfg->i_folder ? cfg->i_folder : L".");
+	int n, i, rc = 0;
+	if (!folder)
+		return PD_EXIT_USAGE;
+	if (!w32_is_dir(folder)) {
+		warn("-i: dump folder '%s' does not exist", u8s(folder));
+		free(folder);
+		return PD_EXIT_USAGE;
+	}
+	n = aed_views(v, 1);
+	for (i = 0; i < n && !rc; i++)
+		if (!v[i].exe || !(v[i].cmd = aed_command(v[i].exe, folder, argc, argv)))
+			rc = PD_EXIT_TARGET;
+	if (!rc && !(rc = aed_open_views(v, n, 1, "-i"))) {
+		out("Set to:\n");
+		for (i = 0; i < n && !rc; i++)
+			if (aed_install_view(&v[i]) < 0)
+				rc = PD_EXIT_TARGET;
+		if (!rc)
+			out("\nprocdump.c is now set as the Just-in-time (AeDebug) debugger.\n");
+	}
+	aed_views_free(v, n);
+	free(folder);
+	return rc;
+}
+
+/* -u in one view where -i left its mark: Debugger and Auto as -i found
+ * them (unless Debugger was changed since: then they stay), the saved
+ * values and the mark removed, and the key if -i made it.  0 or -1. */
+static int
+aed_uninstall_view(struct aed_view *v)
+{
+	DWORD type, len, made = 0, mlen;
+	BYTE *data, *m;
+	int i, r, ours = aed_is_ours(v->k), err = 0;
+	if (w32_reg_get(v->k, AED_CREATED, &type, &m, &mlen) == 1 && type == REG_DWORD && mlen == 4)
+		made = *(DWORD *)m;
+	free(m);
+	out("  %s\n", v->label);
+	for (i = 0; i < 2; i++) {
+		if ((r = w32_reg_get(v->k, aed_saved[i], &type, &data, &len)) < 0)
+			err = 1;
+		else if (!ours)
+			out("    %-9ls   left as it is: Debugger was changed after -i\n", aed_names[i]);
+		else if ((r == 1 ? w32_reg_set(v->k, aed_names[i], type, data, len)
+		                 : w32_reg_delete_value(v->k, aed_names[i])) < 0)
+			err = 1;
+		else
+			aed_print_value(aed_names[i], type, data, len, r == 1);
+		free(data);
+		if (err) {
+			warn("-u: cannot restore %ls of %s:", aed_names[i], v->label);
+			return -1;
+		}
+	}
+	if (w32_reg_delete_value(v->k, aed_saved[0]) < 0 || w32_reg_delete_value(v->k, aed_saved[1]) < 0 ||
+	    w32_reg_delete_value(v->k, AED_CREATED) < 0 || w32_reg_delete_value(v->k, AED_MARK) < 0 ||
+	    (made && w32_reg_delete_if_empty(v->k, AED_KEY, v->sam) < 0)) {
+		warn("-u: cannot clean up %s:", v->label);
+		return -1;
+	}
+	return 0;
+}
+
+/* -u: undoes -i in every view that has its mark.  0; 1 when -i was not
+ * installed anywhere (nothing changed); 3 (not elevated, or refused). */
+static int
+aed_uninstall(void)
+{
+	struct aed_view v[2];
+	DWORD type, len;
+	BYTE *data = NULL, *cur = NULL;
+	int n = aed_views(v, 0), i, rc, found = 0;
+	if (!(rc = aed_open_views(v, n, 0, "-u"))) {
+		for (i = 0; i < n && !rc; i++) {
+			if (!v[i].k || w32_reg_get(v[i].k, AED_MARK, &type, &data, &len) != 1) {
+				if (i == 0 && v[i].k)
+					w32_reg_get(v[i].k, L"Debugger", &type, &cur, &len);
+				continue;
+			}
+			free(data);
+			data = NULL;
+			if (!found++)
+				out("Reset to:\n");
+			if (aed_uninstall_view(&v[i]) < 0)
+				rc = PD_EXIT_TARGET;
+		}
+		if (!rc && found)
+			out("\nprocdump.c is no longer the Just-in-time (AeDebug) debugger.\n");
+		else if (!rc) {
+			warn("-u: procdump.c is not installed as the postmortem debugger (AeDebug Debugger is %s%s%s); "
+			     "nothing changed", cur ? "'" : "", cur ? u8s((wchar_t *)cur) : "not set", cur ? "'" : "");
+			rc = PD_EXIT_NOTDONE;
+		}
+	}
+	free(cur);
+	aed_views_free(v, n);
+	return rc;
+}
+
+/* -wer: after a run that wrote its dumps, a report on the process is
+ * queued to Windows Error Reporting, with a dump WER writes of the largest
+ * type asked for.  Where WER refuses (Wine's WerReportAddDump is not
+ * implemented), one line says so: the dumps stay, the exit code is
+ * theirs. */
+static void
+aed_wer(const struct pd_config *cfg, const struct pd_target *t)
+{
+	static const char *results[] = { "?", "queued", "uploaded", "debug", "failed", "WER is disabled",
+	                                 "cancelled", "queueing is disabled", "asynchronous", "custom action",
+	                                 "throttled", "uploaded (cab)", "no storage location" };
+	const char *step;
+	int i, heap = 0, res;
+	HRESULT hr;
+	for (i = 0; i < cfg->ntypes; i++)
+		heap |= cfg->types[i] == PD_FULL;
+	hr = w32_wer_queue(t->h, t->name, heap, &step, &res);
+	if (FAILED(hr))
+		warn("-wer: %s failed (0x%08lX%s): nothing was queued to Windows Error Reporting; the dumps stay", step,
+		     (unsigned long)hr, hr == E_NOTIMPL ? ", not implemented" : hr == E_NOINTERFACE ? ", missing" : "");
+	else
+		out("%s Queued to Windows Error Reporting: %s.\n", stamp(),
+		    res > 0 && res < (int)(sizeof results / sizeof results[0]) ? results[res] : "?");
+}
+
+/* ---- -j: the postmortem debugger the system starts.  Windows passes the
+ * PID, an event the crashed thread waits on (inherited) and the address of
+ * a JIT_DEBUG_INFO in the crashed process; Wine passes garbage for the
+ * last (WINE.md §8), so the exception comes from the debug event then. */
+
+#define AED_EVENT_DEADLINE_MS 30000 /* attach to the crash's second-chance exception */
+#define AED_EXIT_DEADLINE_MS  10000 /* the dump to the process's end */
+
+/* JIT_DEBUG_INFO as Windows lays it out (the mingw headers may lack it). */
+struct aed_jit_info {
+	DWORD dwSize, dwProcessorArchitecture, dwThreadID, dwReserved0;
+	u64 lpExceptionAddress, lpExceptionRecord, lpContextRecord;
+};
+
+struct aed_jit {
+	wchar_t *folder;
+	DWORD pid;
+	HANDLE event;          /* set once attached: the crashed thread goes on */
+	u64 info;              /* JIT_DEBUG_INFO address in the process, or 0 */
+};
+
+/* -j's values (as -i registers them: folder %ld %ld %p).  0 or
+ * PD_EXIT_USAGE. */
+static int
+aed_jit_args(const struct pd_config *cfg, struct aed_jit *j)
+{
+	u64 pid, ev, info = 0;
+	memset(j, 0, sizeof *j);
+	if (cfg->j_nargs < 3 || cfg->j_nargs > 4 || parse_num(cfg->j_args[1], 0, 0xFFFFFFFF, &pid) < 0 ||
+	    parse_num(cfg->j_args[2], 0, (u64)(ULONG_PTR)-1, &ev) < 0) {
+		warn("-j needs a dump folder, a PID, an event handle and a JIT_DEBUG_INFO address "
+		     "(the system passes them to the command -i registers)");
+		return PD_EXIT_USAGE;
+	}
+	if (cfg->j_nargs == 4 && parse_num(cfg->j_args[3], 1, (u64)(ULONG_PTR)-1, &info) < 0)
+		info = 0;
+	j->folder = cfg->j_args[0];
+	j->pid = (DWORD)pid;
+	j->event = (HANDLE)(ULONG_PTR)ev;
+	j->info = info;
+	return 0;
+}
+
+/* The exception from the JIT_DEBUG_INFO at addr in the target: 1 when it
+ * is there and valid (its size, a thread, a readable record and context),
+ * else 0.  A 32-bit target's is in its own layout: not read. */
+static int
+aed_jit_event(const struct pd_target *t, u64 addr, struct pd_event *pe)
+{
+	struct aed_jit_info ji;
+	memset(pe, 0, sizeof *pe);
+	if (!addr || t->wow64 || w32_read(t->h, addr, &ji, sizeof ji) < 0 || ji.dwSize != sizeof ji ||
+	    !ji.dwThreadID || w32_read(t->h, ji.lpExceptionRecord, &pe->rec, sizeof pe->rec) < 0 ||
+	    w32_read(t->h, ji.lpContextRecord, &pe->ctx, sizeof pe->ctx) < 0)
+		return 0;
+	pe->tid = ji.dwThreadID;
+	pe->has_exception = 1;
+	pe->exception_code = pe->rec.ExceptionCode;
+	return 1;
+}
+
+/* The crash's dump: its exception from JIT_DEBUG_INFO if valid, else from
+ * the second-chance event ev, else none. */
+static void
+aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
+{
+	struct pd_event pe;
+	if (jit)
+		pe = *jit;
+	else if (ev) {
+		pe = trig_event(ev->dwThreadId, 0);
+		pe.has_exception = 1;
+		pe.rec = ev->u.Exception.ExceptionRecord;
+		pe.exception_code = pe.rec.ExceptionCode;
+		dbg_event_context(d, ev->dwThreadId, &pe.ctx);
+	} else
+		pe = trig_event(0, 0);
+	if (pe.has_exception)
+		out("%s Unhandled: %08lX.%s (thread %lu)\n", stamp(), pe.exception_code,
+		    trig_exception_name(pe.exception_code), pe.tid);
+	run_fire(d->run, &pe);
+}
+
+/* Attached: lets the crashed thread go once the attach is done, dumps at
+ * the crash's second-chance exception, passes it on (the process ends as
+ * it would have; -k kills it) and waits for the end.  Every wait has a
+ * deadline: a postmortem debugger that hangs keeps a crashed process. */
+static void
+aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
+{
+	DEBUG_EVENT ev;
+	DWORD t0 = GetTickCount(), limit = AED_EVENT_DEADLINE_MS, cont;
+	int signalled = 0, fired = 0, got;
+	while (!d->exited && GetTickCount() - t0 < limit) {
+		if ((got = w32_wait_debug_event(&ev, 100)) == 0)
+			continue;
+		if (got < 0)
+			break;
+		d->t->held = 1; /* the event holds every thread: the dump needs no freeze */
+		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT && !ev.u.Exception.dwFirstChance && signalled && !fired) {
+			aed_fire(d, jit, &ev);
+			fired = 1;
+			cont = DBG_EXCEPTION_NOT_HANDLED;
+			t0 = GetTickCount();
+			limit = AED_EXIT_DEADLINE_MS;
+			/* -k: killed while the event holds it, so it ends with
+			 * the kill's code, not the exception's */
+			if (d->cfg->k && TerminateProcess(d->t->h, 1))
+				out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
+			else if (d->cfg->k)
+				warn("TerminateProcess %lu:", d->t->pid);
+		} else
+			cont = dbg_on_event(d, &ev);
+		d->t->held = 0;
+		if (!signalled && d->initial_done) {
+			SetEvent(event);
+			signalled = 1;
+			t0 = GetTickCount();
+		}
+		if (!ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont)) {
+			warn("ContinueDebugEvent:");
+			break;
+		}
+	}
+	if (!signalled)
+		SetEvent(event);
+	if (!fired) {
+		warn("-j: no exception event from process %lu within %d s; the dump %s", d->t->pid,
+		     AED_EVENT_DEADLINE_MS / 1000, jit ? "takes JIT_DEBUG_INFO's" : "has no exception");
+		aed_fire(d, jit, NULL);
+	}
+}
+
+/* -j folder pid event jitinfo: one dump of the crashed process, then it
+ * ends.  The exit code is the dump's. */
+static int
+aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
+{
+	struct aed_jit j;
+	struct pd_target t;
+	struct pd_run run;
+	struct dbg d;
+	struct pd_event jit;
+	wchar_t spec[16];
+	int rc, have_jit;
+	if ((rc = aed_jit_args(cfg, &j)))
+		return rc;
+	memset(&t, 0, sizeof t);
+	swprintf(spec, 16, L"%lu", j.pid);
+	if (!w32_is_dir(j.folder)) {
+		warn("-j: dump folder '%s' does not exist", u8s(j.folder));
+		rc = PD_EXIT_USAGE;
+	} else if (!(rc = tgt_resolve(&t, spec)))
+		rc = tgt_open(&t, cfg->k);
+	if (rc) {
+		SetEvent(j.event); /* the crashed process goes on to its end */
+		tgt_close(&t);
+		return rc;
+	}
+	cfg->output = j.folder;
+	have_jit = aed_jit_event(&t, j.info, &jit);
+	out("Process:               %s (%lu)\n", u8s(t.name), t.pid);
+	out("Exception from:        %s\n\n", have_jit ? "JIT_DEBUG_INFO" : "the debug event (no valid JIT_DEBUG_INFO)");
+	run_begin(&run, cfg, &t, 1, cb);
+	memset(&d, 0, sizeof d);
+	d.cfg = cfg;
+	d.t = &t;
+	d.run = &run;
+	if (dbg_attach(&t) < 0) {
+		/* its crashed thread waits for the event: dump it as it is */
+		aed_fire(&d, have_jit ? &jit : NULL, NULL);
+		SetEvent(j.event);
+	} else {
+		d.attached = 1;
+		DebugSetProcessKillOnExit(FALSE);
+		aed_debug(&d, j.event, have_jit ? &jit : NULL);
+	}
+	rc = run_end(&run);
+	if (cfg->wer && run.fired)
+		aed_wer(cfg, &t);
+	dbg_finish(&d);
+	CloseHandle(j.event);
+	tgt_close(&t);
+	return rc;
+}
 
 /* ================================= Main ================================= */
 /* pd_main(): parse, validate, resolve or launch the target, run the
@@ -9011,6 +9772,8 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t)
 		out("Seconds between dumps: %lld\n", cfg->s);
 	if (cfg->output)
 		out("Dump folder/file:      %s\n", u8s(cfg->output));
+	if (cfg->wer)
+		out("Queue to WER:          Enabled\n");
 	if (cfg->k)
 		out("Kill after dump:       Enabled\n");
 	out("\n");
@@ -9132,6 +9895,8 @@ main_run(struct pd_config *cfg, HMODULE *md_dll)
 	else
 		trig_run_timed(&run);
 	rc = run_end(&run);
+	if (cfg->wer && run.fired)
+		aed_wer(cfg, &t);
 	if (cfg->monitor)
 		trig_mon_free(&mon);
 	if (cfg->k && tgt_alive(&t)) {
@@ -9142,6 +9907,23 @@ main_run(struct pd_config *cfg, HMODULE *md_dll)
 	}
 	tgt_close(&t);
 	return rc;
+}
+
+/* -i, -u, -j: the banner, then the Install section (-j with the -md
+ * callback loaded as for a capture). */
+static int
+main_install(struct pd_config *cfg, int argc, wchar_t **argv, HMODULE *md_dll)
+{
+	MINIDUMP_CALLBACK_ROUTINE cb = NULL;
+	main_banner();
+	if (cfg->i)
+		return aed_install(cfg, argc, argv);
+	if (cfg->uninstall)
+		return aed_uninstall();
+	w32_enable_privilege(L"SeDebugPrivilege");
+	if (cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
+		return PD_EXIT_USAGE;
+	return aed_postmortem(cfg, cb);
 }
 
 /* The freeze guard, -freezeguard PID (hidden; Writer: Snapshot starts it
@@ -9265,6 +10047,8 @@ pd_main(int argc, wchar_t **argv)
 			rc = trig_cancel_pid((DWORD)cfg.cancel);
 		else if (GIVEN(&cfg, freezeguard))
 			rc = main_guard((DWORD)cfg.freezeguard);
+		else if (cfg.i || cfg.uninstall || cfg.j)
+			rc = main_install(&cfg, argc, argv, &md_dll);
 		else
 			rc = main_run(&cfg, &md_dll);
 		main_reset(md_dll);

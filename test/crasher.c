@@ -4,6 +4,8 @@
  * Prints "pid=<PID>", "tid=<TID>", "ready", then waits (30 s deadline) until
  * a debugger is attached, so that a test can attach procdump first.  Then:
  *   av             write to address 0x10 (unhandled access violation)
+ *   postmortem     the same at once, without waiting for a debugger (the
+ *                  AeDebug debugger, procdump -j, attaches after the crash)
  *   so             unbounded recursion (stack overflow)
  *   raise CODE     RaiseException(CODE) with no handler (second chance)
  *   caught CODE    RaiseException(CODE) caught by a vectored handler (first
@@ -91,7 +93,7 @@ main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	printf("pid=%lu\ntid=%lu\nready\n", GetCurrentProcessId(), GetCurrentThreadId());
-	for (i = 0; i < 3000 && !IsDebuggerPresent(); i++)
+	for (i = 0; i < 3000 && strcmp(mode, "postmortem") && !IsDebuggerPresent(); i++)
 		Sleep(10);
 	printf("debugger=%d\n", IsDebuggerPresent());
 	if (!strcmp(mode, "dll") || !strcmp(mode, "thread") || !strcmp(mode, "exit")) {
@@ -104,7 +106,7 @@ main(int argc, char **argv)
 	}
 	veh_handle = AddVectoredExceptionHandler(1, veh);
 	stamp_event();
-	if (!strcmp(mode, "av"))
+	if (!strcmp(mode, "av") || !strcmp(mode, "postmortem"))
 		crash_av();
 	else if (!strcmp(mode, "so"))
 		crash_recurse(&depth);

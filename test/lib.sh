@@ -11,6 +11,7 @@
 #   readers    lldb_do, le, u32at, yaml, need_bp, bp_dump, hexaddr, read16, has_bytes, peek64,
 #              ex_field, unloaded_has
 #   builds     build_test_programs, w32_probe
+#   aedebug    aed_save, aed_restore, aed_export, aed_value: the AeDebug keys -i and -u write
 #
 # What bench/ uses (wpath, wine_prefix, wait_for, wait_gone) is safe under
 # its `set -eu`: a command there that may fail is tested or followed by `|| :`.
@@ -380,6 +381,7 @@ build_test_programs() {
 	$CC64 $TCFLAGS -municode "$T/setevent.c" -o "$T/setevent.exe" || return 1
 	$CC64 $TCFLAGS -municode "$T/pdrun.c" -o "$T/pdrun.exe" || return 1
 	$CC64 $TCFLAGS -municode "$T/sdshow.c" -o "$T/sdshow.exe" -ladvapi32 || return 1
+	$CC64 $TCFLAGS -municode "$T/regsd.c" -o "$T/regsd.exe" -ladvapi32 || return 1
 	$CC64 $TCFLAGS -shared "$T/testdll.c" -o "$T/pdtestdll.dll" || return 1
 	cp "$T/crasher.exe" "$T/pdwait.exe"
 	# a second image name, so that only the tests' own processes match it
@@ -396,4 +398,47 @@ w32_probe() {
 	fi
 	echo "# 32-bit programs do not run under this Wine: the wow64 tests are skipped"
 	W32=0
+}
+
+# ----------------------------------------------------------------- aedebug --
+# -i and -u write HKLM\...\AeDebug in both registry views of the test
+# prefix.  A test that runs them calls aed_save first (once per run: the
+# first copy is the one to go back to) and aed_restore at its end, from a
+# trap, so that even a failure leaves the keys as they were; run.sh's
+# cleanup calls aed_restore too (Ctrl+C).  aed_restore also puts back the
+# DACL a test saved in $O/aed.sd (regsd.exe).
+
+AED_SUB='Software\Microsoft\Windows NT\CurrentVersion\AeDebug'
+AED_KEY="HKLM\\$AED_SUB"
+
+# aed_export VIEW FILE: the key of view 64 or 32 as `reg export` writes it
+# (the bytes of every value; "absent" if there is no key)
+aed_export() {
+	rm -f "$2"
+	$WINE reg export "$AED_KEY" "$(wpath "$2")" /reg:"$1" /y >/dev/null 2>&1 || echo absent >"$2"
+}
+# aed_value VIEW NAME: a value's data as reg query prints it (empty if none)
+aed_value() {
+	$WINE reg query "$AED_KEY" /v "$2" /reg:"$1" 2>/dev/null | tr -d '\r' |
+		sed -n "s/^    $2    REG_[A-Z_]*    //p"
+}
+aed_save() {
+	[ $native = 0 ] || skip "the install tests change the machine's AeDebug key: run under Wine only"
+	[ -f "$O/aed.saved" ] && return 0
+	aed_export 64 "$O/aed64.reg"
+	aed_export 32 "$O/aed32.reg"
+	: >"$O/aed.saved"
+}
+aed_restore() {
+	[ -f "$O/aed.sd" ] && { $WINE "$T/regsd.exe" "$AED_SUB" "$(cat "$O/aed.sd")" >/dev/null 2>&1 && rm -f "$O/aed.sd"; }
+	[ -f "$O/aed.saved" ] || return 0
+	for _v in 64 32; do
+		if grep -q '^absent' "$O/aed$_v.reg"; then
+			$WINE reg delete "$AED_KEY" /f /reg:$_v >/dev/null 2>&1 || :
+		else
+			$WINE reg delete "$AED_KEY" /va /f /reg:$_v >/dev/null 2>&1 || :
+			$WINE reg import "$(wpath "$O/aed$_v.reg")" /reg:$_v >/dev/null 2>&1 || :
+		fi
+	done
+	rm -f "$O/aed.saved"
 }

@@ -1,0 +1,236 @@
+# t-install.sh - procdump as the postmortem (AeDebug) debugger: -i, -u, -j.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'install: what must hold' function
+#
+# Every test that runs -i or -u saves the prefix's AeDebug keys (both
+# registry views) first and puts them back from a trap, failed or not
+# (aed_save, aed_restore).  Under Wine the AeDebug debugger gets a garbage
+# %p (no JIT_DEBUG_INFO) and a mangled environment (WINE.md §8): -j takes
+# the exception from the debug event, and nothing passes through the
+# environment here.
+
+# the command -i registers for EXE with the switches SW and folder DIR
+aed_cmd() { printf '"%s" -accepteula %s-j "%s" %%ld %%ld %%p' "$(wpath "$1")" "$2" "$(wpath "$3")"; }
+
+install_writes_both_views() {
+	aed_save
+	trap aed_restore EXIT
+	mkdir -p "$O/aedii"
+	pd -ma -k -i "$(wpath "$O/aedii")"
+	expect_rc 0
+	want64=$(aed_cmd "$PD" "-ma -k " "$O/aedii")
+	want32=$(aed_cmd "$top/procdump.exe" "-ma -k " "$O/aedii")
+	[ "$(aed_value 64 Debugger)" = "$want64" ] || fail "Debugger (64-bit view) is '$(aed_value 64 Debugger)', not '$want64'"
+	[ "$(aed_value 64 Auto)" = 1 ] || fail "Auto (64-bit view) is not 1"
+	[ "$(aed_value 32 Debugger)" = "$want32" ] || fail "Debugger (WOW6432Node) is '$(aed_value 32 Debugger)', not '$want32'"
+	[ "$(aed_value 32 Auto)" = 1 ] || fail "Auto (WOW6432Node) is not 1"
+	grep -qF "(REG_SZ) Debugger  = $want64" "$O/pd.out" || fail "the registered command is not printed"
+	grep -qF "(REG_SZ) Debugger  = $want32" "$O/pd.out" || fail "the WOW6432Node command is not printed"
+	expect_out 'HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug'
+	expect_out 'now set as the Just-in-time (AeDebug) debugger'
+	# the folder defaults to the current one
+	pd_in "$O/aedii" -i
+	expect_rc 0
+	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "" "$O/aedii")" ] || fail "-i alone: '$(aed_value 64 Debugger)'"
+}
+t 'install: -i writes Debugger (the exact command, switches kept) and Auto=1 in both views and prints them' install_writes_both_views
+
+install_u_restores_bytes() {
+	aed_save
+	trap aed_restore EXIT
+	# a previous debugger of another type, and an Auto of 0, to come back byte for byte
+	$WINE reg add "$AED_KEY" /v Debugger /t REG_EXPAND_SZ /d 'other.exe -p %ld -e %ld "%SystemRoot%"' /f /reg:64 >/dev/null
+	$WINE reg add "$AED_KEY" /v Auto /t REG_SZ /d 0 /f /reg:64 >/dev/null
+	# no WOW6432Node key (a prefix with 32-bit DLLs has one): -i makes it, -u removes it
+	$WINE reg delete "$AED_KEY" /f /reg:32 >/dev/null 2>&1 || :
+	aed_export 64 "$O/u64.before"
+	aed_export 32 "$O/u32.before"
+	grep -q absent "$O/u32.before" || fail "cannot delete the WOW6432Node AeDebug key"
+	mkdir -p "$O/aediu"
+	pd -i "$(wpath "$O/aediu")"
+	expect_rc 0
+	pd -mm -i "$(wpath "$O/aediu")" # a second -i keeps what the first saved
+	expect_rc 0
+	pd -u
+	expect_rc 0
+	expect_out 'Reset to:'
+	expect_out '(REG_EXPAND_SZ) Debugger  = other.exe -p %ld -e %ld "%SystemRoot%"'
+	expect_out 'no longer the Just-in-time (AeDebug) debugger'
+	aed_export 64 "$O/u64.after"
+	aed_export 32 "$O/u32.after"
+	cmp -s "$O/u64.before" "$O/u64.after" || fail "the 64-bit view differs after -u: $(diff "$O/u64.before" "$O/u64.after" | head -n 5)"
+	cmp -s "$O/u32.before" "$O/u32.after" || fail "the WOW6432Node key -i made is still there after -u"
+	# nothing installed now: -u says so in one line, exit 1, and changes nothing
+	pd -u
+	expect_rc 1
+	expect_err 'not installed as the postmortem debugger'
+	expect_err "Debugger is 'other.exe -p"
+	expect_err_one_line
+	aed_export 64 "$O/u64.again"
+	cmp -s "$O/u64.before" "$O/u64.again" || fail "-u with nothing installed changed the key"
+}
+t 'install: -u restores a Debugger set before -i byte for byte (two -i), removes the key -i made; again: says so, exit 1' install_u_restores_bytes
+
+install_u_after_change() {
+	aed_save
+	trap aed_restore EXIT
+	mkdir -p "$O/aedic"
+	pd -i "$(wpath "$O/aedic")"
+	expect_rc 0
+	$WINE reg add "$AED_KEY" /v Debugger /d 'someone-else.exe %ld %ld' /f /reg:64 >/dev/null
+	pd -u
+	expect_rc 0
+	expect_out 'left as it is: Debugger was changed after -i'
+	[ "$(aed_value 64 Debugger)" = 'someone-else.exe %ld %ld' ] || fail "-u replaced a Debugger set after -i"
+	[ -z "$(aed_value 64 'procdump.c Debugger')" ] || fail "-u left its mark"
+}
+t 'install: -u leaves a Debugger that was changed after -i, and removes its own values' install_u_after_change
+
+install_not_elevated() {
+	aed_save
+	trap aed_restore EXIT
+	mkdir -p "$O/aedie"
+	$WINE "$T/regsd.exe" "$AED_SUB" | tr -d '\r' >"$O/aed.sd"
+	grep -q '^D:' "$O/aed.sd" || fail "regsd: $(cat "$O/aed.sd")"
+	aed_export 64 "$O/e64.before"
+	aed_export 32 "$O/e32.before"
+	# what a user who is not elevated meets: the key can be read, not written
+	$WINE "$T/regsd.exe" "$AED_SUB" 'D:(A;;KR;;;WD)' >/dev/null || fail "cannot set the DACL"
+	pd -ma -i "$(wpath "$O/aedie")"
+	expect_rc 3
+	expect_err '-i: cannot write HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug: run procdump from an elevated (administrator) prompt: .*(5)'
+	expect_err_one_line
+	pd -u
+	expect_rc 3
+	expect_err '-u: cannot write .*elevated'
+	expect_err_one_line
+	aed_export 32 "$O/e32.after"
+	cmp -s "$O/e32.before" "$O/e32.after" || fail "a refused -i changed the WOW6432Node key"
+	aed_restore
+	aed_export 64 "$O/e64.after"
+	cmp -s "$O/e64.before" "$O/e64.after" || fail "a refused -i changed the key"
+}
+t 'install: -i and -u that may not write AeDebug (not elevated) say so in one line, exit 3, change nothing' install_not_elevated
+
+install_refusals() {
+	pd -i "$(wpath "$O/no-such-folder")"
+	expect_rc 2
+	expect_err "-i: dump folder '.*no-such-folder' does not exist"
+	expect_err_one_line
+	pd -ma -r -i "$(wpath "$O")"
+	expect_rc 2
+	expect_err '-r is not implemented yet'
+	expect_err_one_line
+	pd -i "$(wpath "$O")" -e
+	expect_rc 2
+	expect_err '-e cannot be used with -i'
+	pd -j
+	expect_rc 2
+	expect_err '-j needs a dump folder, a PID, an event handle'
+	expect_err_one_line
+	pd -e -j "$(wpath "$O")" 1 2 3
+	expect_rc 2
+	expect_err '-e cannot be used with -j'
+}
+t 'install: a missing folder, -r (not built yet), a capture switch with -i or -j, -j without its values: exit 2' install_refusals
+
+# postmortem NAME SWITCHES: -i into $O/NAME with SWITCHES, then crasher NAME
+# crashes (postmortem mode: at once, no debugger waited for); the system
+# starts procdump -j, whose lines land in the crasher's output
+postmortem() {
+	_n=$1
+	shift
+	aed_save
+	mkdir -p "$O/$_n"
+	pd "$@" -i "$(wpath "$O/$_n")"
+	expect_rc 0
+	crash "$_n" postmortem
+	target_status "$_n"
+	wait_for "$O/$_n.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/$_n.log")"
+}
+
+install_postmortem_dump() {
+	trap aed_restore EXIT
+	postmortem aedpm -ma
+	[ "$TS" = 5 ] || fail "the crasher did not end with its AV (status $TS)"
+	grep -q 'Unhandled: C0000005.ACCESS_VIOLATION' "$O/aedpm.log" || fail "no Unhandled line"
+	grep -q 'Exception from: *the debug event' "$O/aedpm.log" || fail "Wine's %p was taken for a JIT_DEBUG_INFO"
+	f=$(one_dump "$O/aedpm")
+	case $(basename "$f") in crasher.exe_[0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9].dmp) ;;
+	*) fail "name is not PROCESSNAME_YYMMDD_HHMMSS.dmp: $(basename "$f")" ;; esac
+	yaml "$f" "$O/aedpm/y"
+	grep -q 'Type: *Memory64List' "$O/aedpm/y" || fail "-ma was not passed on: no full dump"
+	[ "$(ex_field "$O/aedpm/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/aedpm/y" 'Exception Code')"
+	[ "$(ex_field "$O/aedpm/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpm tid)")" ] || fail "faulting thread is not $(field aedpm tid)"
+	lldb_do "$f" "$O/aedpm/l" 'thread list' 'bt'
+	grep -q 'stop reason = Exception 0xc0000005' "$O/aedpm/l" || fail "lldb: no exception stop reason"
+	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/aedpm/l" || fail "lldb: frame 0 is not crash_av"
+	pd -u
+	expect_rc 0
+}
+t 'install: -ma -i, a crash: exactly one full dump, its exception stream names the faulting thread and code (lldb), the process dies of it' install_postmortem_dump
+
+install_postmortem_kill() {
+	trap aed_restore EXIT
+	postmortem aedpk -k
+	grep -q 'Killed process' "$O/aedpk.log" || fail "-k did not kill"
+	grep -q 'The process has exited. Exit code: 0x00000001' "$O/aedpk.log" || fail "the crasher did not end with -k's code 1"
+	one_dump "$O/aedpk" >/dev/null
+}
+t 'install: -k -i: the crashed process is dumped, then killed (exit 1, not its AV)' install_postmortem_kill
+
+install_j_bad_jit_address() {
+	# the JIT_DEBUG_INFO address that -i registers as %p, replaced by one that cannot be read
+	trap aed_restore EXIT
+	aed_save
+	mkdir -p "$O/aedpj"
+	$WINE reg add "$AED_KEY" /v Debugger /d "$(aed_cmd "$PD" "" "$O/aedpj" | sed 's/%p$/10/')" /f /reg:64 >/dev/null
+	crash aedpj postmortem
+	target_status aedpj
+	wait_for "$O/aedpj.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/aedpj.log")"
+	grep -q 'no valid JIT_DEBUG_INFO' "$O/aedpj.log" || fail "address 0x10 was taken for a JIT_DEBUG_INFO"
+	yaml "$(one_dump "$O/aedpj")" "$O/aedpj/y"
+	[ "$(ex_field "$O/aedpj/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpj tid)")" ] || fail "faulting thread"
+	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
+}
+t 'install: -j with an unreadable JIT_DEBUG_INFO address still dumps the crash (from the debug event)' install_j_bad_jit_address
+
+install_wer_refused() {
+	# Wine's WerReportAddDump returns E_NOTIMPL (WINE.md §10): one line, the dump stays, exit 0
+	start_target aedwr "$T/target.exe" 1
+	mkdir -p "$O/aedwr"
+	pd -wer "$(field aedwr pid)" "$(wpath "$O/aedwr")"
+	expect_rc 0
+	expect_out 'Queue to WER: *Enabled'
+	expect_out 'Dump count reached'
+	expect_err '-wer: WerReportAddDump failed (0x80004001, not implemented): nothing was queued to Windows Error Reporting; the dumps stay'
+	expect_err_one_line
+	yaml "$(one_dump "$O/aedwr")" "$O/aedwr/y"
+	stop_target aedwr
+}
+t 'install: -wer where WER refuses (Wine: AddDump E_NOTIMPL): one line, the dump stays, exit 0' install_wer_refused
+
+install_postmortem_wer() {
+	trap aed_restore EXIT
+	postmortem aedpw -wer
+	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-wer " "$O/aedpw")" ] || fail "-wer is not in the registered command"
+	grep -q 'procdump: -wer: WerReportAddDump failed (0x80004001' "$O/aedpw.log" || fail "-j -wer did not say WER refused"
+	one_dump "$O/aedpw" >/dev/null
+	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
+}
+t 'install: -wer -i: the crash is dumped, WER refusing says so in the postmortem output' install_postmortem_wer
+
+install_store_missing() {
+	# seed 000's two forms; Wine has neither COM class (PackageDebugSettings,
+	# ApplicationActivationManager): one line, exit 3, nothing started
+	mkdir -p "$O/aedst"
+	for id in 'Microsoft.BingMaps_8wekyb3d8bbwe!AppexMaps' Microsoft.BingMaps_1.2.0.136_x64__8wekyb3d8bbwe; do
+		pd -e -x "$(wpath "$O/aedst")" "$id"
+		expect_rc 3
+		expect_err "-x: cannot launch Store .*'$id': the COM class PackageDebugSettings is not available (0x80040154, class not registered)"
+		expect_err_one_line
+	done
+	[ -z "$(ls "$O/aedst")" ] || fail "something was written: $(ls "$O/aedst")"
+}
+t 'install: -x with a Store application or package where the COM classes are missing (Wine): one line, exit 3' install_store_missing
