@@ -2165,6 +2165,8 @@ args_check_mode(struct pd_config *cfg)
 		cfg->uninstall = 1;
 		return 0;
 	}
+	if ((cfg->i || cfg->j) && (cfg->r || cfg->mk)) /* the postmortem dump: from the crashed process, held */
+		return args_fail("-%s is not implemented yet with -%s", cfg->r ? "r" : "mk", cfg->i ? "i" : "j");
 	if (cfg->i) {
 		if ((o = args_stray(cfg, CO(i), OF_INSTALL)))
 			return args_fail("-%s cannot be used with -i", u8s(o->name));
