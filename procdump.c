@@ -2160,8 +2160,12 @@ args_check_mode(struct pd_config *cfg)
 		return 0;
 	}
 	if (cfg->u && !GIVEN(cfg, c) && !GIVEN(cfg, cl)) {
+		size_t i;
 		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || GIVEN(cfg, n))
 			return args_fail("-u needs -c or -cl (or stands alone to uninstall)");
+		for (i = 0; i < NOPTS; i++) /* alone: -accepteula and -v at most */
+			if (cfg->given[i] && opts[i].off != CO(u) && opts[i].off != CO(v) && opts[i].off != CO(accepteula))
+				return args_fail("-%s cannot be used with -u (uninstall)", u8s(opts[i].name));
 		cfg->uninstall = 1;
 		return 0;
 	}
@@ -2273,7 +2277,7 @@ w32_reg_get(HKEY k, const wchar_t *name, DWORD *type, BYTE **data, DWORD *len)
 		if (r != ERROR_SUCCESS && r != ERROR_MORE_DATA)
 			break;
 		free(*data);
-		if (!(*data = calloc(n + sizeof(wchar_t), 1))) {
+		if (!(*data = calloc(n + 2 * sizeof(wchar_t), 1))) { /* a wide NUL even after odd-length data */
 			r = ERROR_NOT_ENOUGH_MEMORY;
 			break;
 		}
@@ -2289,7 +2293,18 @@ w32_reg_get(HKEY k, const wchar_t *name, DWORD *type, BYTE **data, DWORD *len)
 static int
 w32_reg_set(HKEY k, const wchar_t *name, DWORD type, const void *data, DWORD len)
 {
-	LONG r = RegSetValueExW(k, name, 0, type, data, len);
+	BYTE *copy = NULL;
+	LONG r;
+	/* RegSetValueExW counts one more wide NUL when a string's data lacks
+	 * one and a NUL follows it in memory: a non-NUL after the copy keeps
+	 * the bytes as given (-u restores a value exactly) */
+	if ((type == REG_SZ || type == REG_EXPAND_SZ || type == REG_MULTI_SZ) && len && (copy = malloc(len + 4))) {
+		memcpy(copy, data, len);
+		memset(copy + len, 0xFF, 4);
+		data = copy;
+	}
+	r = RegSetValueExW(k, name, 0, type, data, len);
+	free(copy);
 	SetLastError((DWORD)r);
 	return r == ERROR_SUCCESS ? 0 : -1;
 }
@@ -9228,21 +9243,38 @@ aed_views_free(struct aed_view *v, int n)
 static void
 aed_append(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a, int quote)
 {
-	size_t n = wcslen(a), i;
+	size_t n = wcslen(a), i, start = *o;
 #define PUT(c) do { if (*o + 1 < cap) dst[(*o)++] = (c); } while (0)
-	if (!quote) {
+	if (!quote)
 		dbg_quote_arg(dst, cap, o, a);
-		return;
+	else {
+		if (*o)
+			PUT(L' ');
+		PUT(L'"');
+		for (i = 0; i < n; i++)
+			PUT(a[i]);
+		if (n && a[n - 1] == L'\\')
+			PUT(L'\\');
+		PUT(L'"');
 	}
-	if (*o)
-		PUT(L' ');
-	PUT(L'"');
-	for (i = 0; i < n; i++)
-		PUT(a[i]);
-	if (n && a[n - 1] == L'\\')
-		PUT(L'\\');
-	PUT(L'"');
+	/* the system formats the value (swprintf with the PID, the event and
+	 * JIT_DEBUG_INFO): a % of a path or switch is written %% */
+	for (i = start; i < *o; i++)
+		if (dst[i] == L'%' && *o + 1 < cap) {
+			memmove(dst + i + 1, dst + i, (*o - i) * sizeof *dst);
+			(*o)++;
+			i++;
+		}
 #undef PUT
+}
+
+/* The three values the system fills in, as they are. */
+static void
+aed_append_placeholders(wchar_t *dst, size_t cap, size_t *o)
+{
+	const wchar_t *p = L" %ld %ld %p";
+	for (; *p && *o + 1 < cap; p++)
+		dst[(*o)++] = *p;
 }
 
 /* The command registered for exe: "exe" -accepteula, the dump switches of
@@ -9251,11 +9283,11 @@ aed_append(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a, int quote)
 static wchar_t *
 aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 {
-	size_t cap = wcslen(exe) + wcslen(folder) + 64, o = 0;
+	size_t cap = 2 * (wcslen(exe) + wcslen(folder)) + 64, o = 0; /* (x2: each % doubled) */
 	wchar_t *c, *full = NULL;
 	int k;
 	for (k = 1; k < argc; k++)
-		cap += wcslen(argv[k]) + MAX_PATH + 4;
+		cap += 2 * (wcslen(argv[k]) + MAX_PATH + 4);
 	if (!(c = xcalloc(cap, sizeof *c)))
 		return NULL;
 	aed_append(c, cap, &o, exe, 1);
@@ -9279,9 +9311,7 @@ aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 	}
 	aed_append(c, cap, &o, L"-j", 0);
 	aed_append(c, cap, &o, folder, 1);
-	aed_append(c, cap, &o, L"%ld", 0);
-	aed_append(c, cap, &o, L"%ld", 0);
-	aed_append(c, cap, &o, L"%p", 0);
+	aed_append_placeholders(c, cap, &o);
 	c[o] = 0;
 	return c;
 }

@@ -132,6 +132,10 @@ install_refusals() {
 	pd -e -j "$(wpath "$O")" 1 2 3
 	expect_rc 2
 	expect_err '-e cannot be used with -j'
+	pd -u -k
+	expect_rc 2
+	expect_err_one_line
+	expect_err '-k cannot be used with -u (uninstall)'
 }
 t 'install: a missing folder, -r (not built yet), a capture switch with -i or -j, -j without its values: exit 2' install_refusals
 
@@ -179,6 +183,20 @@ install_postmortem_kill() {
 	one_dump "$O/aedpk" >/dev/null
 }
 t 'install: -k -i: the crashed process is dumped, then killed (exit 1, not its AV)' install_postmortem_kill
+
+# The system formats the registered command (swprintf with the PID, the
+# event and JIT_DEBUG_INFO): a % in the folder is registered as %%, and
+# the crash is still dumped there (with a lone %s the crashed process hung)
+install_percent_folder() {
+	trap aed_restore EXIT
+	postmortem 'aed%sp' -mm
+	grep -qF 'aed%%sp" %ld %ld %p' "$O/pd.out" || fail "the % is not doubled: $(grep Debugger "$O/pd.out")"
+	aed_value 64 Debugger | grep -qF 'aed%%sp" %ld %ld %p' || fail "the registered value differs from the printed one"
+	one_dump "$O/aed%sp" >/dev/null
+	pd -u
+	expect_rc 0
+}
+t 'install: a % in the dump folder is registered as %%; the crash is dumped there' install_percent_folder
 
 install_j_bad_jit_address() {
 	# the JIT_DEBUG_INFO address that -i registers as %p, replaced by one that cannot be read
