@@ -9617,6 +9617,9 @@ aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
 		out("%s Unhandled: %08lX.%s (thread %lu)\n", stamp(), pe.exception_code,
 		    trig_exception_name(pe.exception_code), pe.tid);
 	run_fire(d->run, &pe);
+	/* -wer while the crashed process is still there to report on */
+	if (d->cfg->wer && d->run->fired)
+		aed_wer(d->cfg, d->t);
 }
 
 /* Attached: lets the crashed thread go once the attach is done, dumps at
@@ -9714,8 +9717,6 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 		aed_debug(&d, j.event, have_jit ? &jit : NULL);
 	}
 	rc = run_end(&run);
-	if (cfg->wer && run.fired)
-		aed_wer(cfg, &t);
 	dbg_finish(&d);
 	CloseHandle(j.event);
 	tgt_close(&t);
