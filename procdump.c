@@ -9587,7 +9587,10 @@ aed_jit_event(const struct pd_target *t, u64 addr, struct pd_event *pe)
 {
 	struct aed_jit_info ji;
 	memset(pe, 0, sizeof *pe);
-	if (!addr || t->wow64 || w32_read(t->h, addr, &ji, sizeof ji) < 0 || ji.dwSize != sizeof ji ||
+	/* its EXCEPTION_RECORD and CONTEXT are the crashed process's own: ours
+	 * when both are of one bitness (procdump.exe for a 32-bit process) */
+	if (!addr || t->wow64 != w32_is_wow64(GetCurrentProcess()) || w32_read(t->h, addr, &ji, sizeof ji) < 0 ||
+	    ji.dwSize != sizeof ji ||
 	    !ji.dwThreadID || w32_read(t->h, ji.lpExceptionRecord, &pe->rec, sizeof pe->rec) < 0 ||
 	    w32_read(t->h, ji.lpContextRecord, &pe->ctx, sizeof pe->ctx) < 0)
 		return 0;
@@ -9603,7 +9606,7 @@ static void
 aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
 {
 	struct pd_event pe;
-	if (jit)
+	if (jit && (!ev || jit->tid == ev->dwThreadId)) /* (a %p that only looks valid names another thread) */
 		pe = *jit;
 	else if (ev) {
 		pe = trig_event(ev->dwThreadId, 0);
