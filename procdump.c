@@ -7843,6 +7843,8 @@ run_wait(struct pd_run *r, DWORD ms)
 		run_stop(r, "The process has exited.");
 	else if (k != WAIT_TIMEOUT || run_cancelled(r))
 		run_stop(r, "Cancelled.");
+	else if (r->late_rc)
+		r->done = 1; /* -r: a dump failed after its trigger went on (run_end says so) */
 	return !r->done;
 }
 
@@ -8092,6 +8094,10 @@ static void
 run_fire(struct pd_run *r, const struct pd_event *ev)
 {
 	int i, rc = 0;
+	if (r->late_rc) { /* -r: a dump written from its clone failed: the run ends, as without -r */
+		r->done = 1;
+		return;
+	}
 	for (i = 0; i < r->cfg->ntypes && !rc; i++) {
 		r->last = i == r->cfg->ntypes - 1 && r->fired + 1 >= r->cfg->n;
 		rc = run_dump(r, r->cfg->types[i], ev);

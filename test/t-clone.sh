@@ -320,3 +320,20 @@ clone_debugger_av() {
 	[ "$TS" = 5 ] || fail "the target did not die of the AV (second chance passed on)"
 }
 t 'clone: -r -e dumps a second-chance AV from the clone: record, thread, frame; the target dies of it' clone_debugger_av
+
+# A dump written from its clone that fails after its trigger went on ends
+# the run as a failed dump does without -r: no later trigger is dumped, and
+# the exit code is 4 (more than 1% of the memory unread: test hook).
+clone_late_failure_ends_run() {
+	start_target lf "$T/target.exe" 1 16
+	mkdir -p "$O/lf"
+	PROCDUMP_TEST_UNREADABLE="$(field lf marker):8388608" pd -r -ma -n 3 -s 2 "$(field lf pid)" "$(wpath "$O/lf")"
+	expect_rc 4
+	expect_out 'Dump 1 failed'
+	! grep -q 'Dump 2 initiated' "$O/pd.out" || fail "the run went on after a failed dump: $(grep 'Dump' "$O/pd.out")"
+	expect_out 'Dump count not reached'
+	[ -z "$(ls "$O/lf")" ] || fail "files left: $(ls "$O/lf")"
+	alive lf || fail "the target stopped"
+	stop_target lf
+}
+t 'clone: a -r dump that fails after its trigger went on ends the run (exit 4, no later dump)' clone_late_failure_ends_run
