@@ -9940,6 +9940,10 @@ main_install(struct pd_config *cfg, int argc, wchar_t **argv, HMODULE *md_dll)
 	MINIDUMP_CALLBACK_ROUTINE cb = NULL;
 	if (cfg->j && cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
 		return PD_EXIT_USAGE; /* a usage error: no banner (see main_run) */
+	if (cfg->i && cfg->i_folder && !w32_is_dir(cfg->i_folder)) {
+		warn("-i: dump folder '%s' does not exist", u8s(cfg->i_folder));
+		return PD_EXIT_USAGE;
+	}
 	main_banner();
 	if (cfg->i)
 		return aed_install(cfg, argc, argv);
