@@ -7666,11 +7666,12 @@ trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, 
 }
 
 /* Full path of the next dump: folder + default name, or the given file name
- * with substitutions and .dmp; a name this run already wrote gets -2, -3...
- * so several dumps in one second never collide. */
+ * with substitutions and .dmp; with tag (the dump type, where a trigger
+ * writes several types) _TAG before .dmp; a name this run already wrote
+ * gets -2, -3... so several dumps in one second never collide. */
 static wchar_t *
 trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct trig_names *nm,
-               DWORD code, int out_is_dir)
+               DWORD code, int out_is_dir, const char *tag)
 {
 	SYSTEMTIME st;
 	wchar_t *name, *full, *cand;
@@ -7704,6 +7705,11 @@ trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct tr
 		}
 		swprintf(name, n, L"%ls%ls", s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
 		free(s);
+	}
+	if (tag && (cand = malloc((wcslen(name) + 32) * sizeof *cand))) {
+		swprintf(cand, wcslen(name) + 32, L"%.*ls_%hs.dmp", (int)(wcslen(name) - 4), name, tag);
+		free(name);
+		name = cand;
 	}
 	full = w32_full_path(name);
 	free(name);
@@ -7777,7 +7783,7 @@ struct pd_run {
 	struct trig_names names;   /* files this run wrote */
 	int out_is_dir;            /* the output is a folder */
 	HANDLE named;              /* ProcDump-<PID>, set by -cancel */
-	int dumpno;                /* files written: Dump N */
+	int trigno;                /* triggers so far: Dump N (all its types share N) */
 	long long fired;           /* triggers whose dumps were all written */
 	long long missed;          /* triggers whose collection -at cancelled (not counted) */
 	long long skipped;         /* triggers whose dump the free-space floor refused (not counted) */
@@ -8037,14 +8043,15 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	int rc;
 	run_reap(r, 0);
 	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
-	    !(j->path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir))) {
+	    !(j->path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir,
+	                                cfg->ntypes > 1 ? trig_type_name(type) : NULL))) {
 		warn("cannot make a dump file name");
 		free(j);
 		return PD_EXIT_WRITE;
 	}
 	r->jobs[r->njobs++] = j; /* (freed by run_reap) */
 	j->dc.r = r;
-	j->dc.num = ++r->dumpno;
+	j->dc.num = r->trigno;
 	if (ev)
 		j->ev = *ev;
 	run_request(r, &j->rq, type, ev ? &j->ev : NULL, j->path, &j->dc);
@@ -8098,6 +8105,7 @@ run_fire(struct pd_run *r, const struct pd_event *ev)
 		r->done = 1;
 		return;
 	}
+	r->trigno++; /* Dump N counts triggers, as ProcDump does */
 	for (i = 0; i < r->cfg->ntypes && !rc; i++) {
 		r->last = i == r->cfg->ntypes - 1 && r->fired + 1 >= r->cfg->n;
 		rc = run_dump(r, r->cfg->types[i], ev);
@@ -8295,19 +8303,6 @@ static const struct trig_kind trig_kinds[] = {
 	{ "Counter", "", 0, NULL, trig_armed_counter, trig_open_counter, trig_sample_counter },
 	{ "Hung Window", "", 0, "not responding for 5 seconds.", trig_armed_hung, trig_open_hung, trig_sample_hung },
 };
-
-/* Is a monitor armed that must hold for -s seconds (all but -h)? */
-static int
-trig_holds_seconds(const struct pd_config *cfg)
-{
-	size_t i;
-	long long thr;
-	int above;
-	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0]; i++)
-		if (!trig_kinds[i].held && trig_kinds[i].armed(cfg, &thr, &above))
-			return 1;
-	return 0;
-}
 
 static void
 trig_mon_free(struct trig_mon *m)
@@ -9772,52 +9767,77 @@ main_check_mask(u64 mask)
 	warn("-mc: not supported, left out of the dump and its Flags: %s", list);
 }
 
-/* The configuration table ProcDump prints before it monitors. */
+/* The configuration table ProcDump prints before it monitors: its rows,
+ * its names, in its order (n/a or Disabled where a switch was not given);
+ * then procdump.c's own rows for -at and the -ld/-ud/-ct/-et events. */
 static void
-main_print_config(const struct pd_config *cfg, const struct pd_target *t)
+main_print_folder(const struct pd_config *cfg, int out_is_dir)
 {
-	int i;
+	const wchar_t *o = cfg->output;
+	wchar_t *dir = NULL, *full;
+	int sep;
+	if (o && !out_is_dir)
+		dir = w32_dirname(o);
+	full = w32_full_path(dir ? dir : o ? o : L".");
+	sep = full && (wcs_endswith_i(full, L"\\") || wcs_endswith_i(full, L"/"));
+	out("Dump folder:           %s%s\n", full ? u8s(full) : "?", sep ? "" : "\\");
+	out("Dump filename/mask:    %s\n", o && !out_is_dir ? u8s(path_basename(o)) : "PROCESSNAME_YYMMDD_HHMMSS");
+	free(full);
+	free(dir);
+}
+
+static const char *
+main_onoff(int on)
+{
+	return on ? "Enabled" : "Disabled";
+}
+
+static void
+main_print_config(const struct pd_config *cfg, const struct pd_target *t, int out_is_dir)
+{
+	wchar_t image[MAX_PATH];
+	DWORD ilen = MAX_PATH;
 	out("Process:               %s (%lu)\n", u8s(t->name), t->pid);
-	out("Dump types:           ");
-	for (i = 0; i < cfg->ntypes; i++)
-		out(" %s", trig_type_name(cfg->types[i]));
-	out("\n");
-	if (cfg->e)
-		out("Exception monitor:     %s\n", cfg->e_first ? "First Chance+Unhandled" : "Unhandled");
-	if (cfg->f_set || cfg->fx_set)
-		out("Exception filter:      [Includes]%s%s [Excludes]%s%s\n",
-		    cfg->f_set ? " " : "", cfg->f_set ? u8s(cfg->f) : "",
-		    cfg->fx_set ? " " : "", cfg->fx_set ? u8s(cfg->fx) : "");
+	out("Process image:         %s\n", QueryFullProcessImageNameW(t->h, 0, image, &ilen) ? u8s(image) : "n/a");
 	if (GIVEN(cfg, c) || GIVEN(cfg, cl))
 		out("CPU threshold:         %s%lld%% of %s\n", GIVEN(cfg, c) ? ">" : "<",
 		    GIVEN(cfg, c) ? cfg->c : cfg->cl, cfg->u ? "one core" : "the machine");
-	if (GIVEN(cfg, m) || GIVEN(cfg, ml))
-		out("Commit threshold:      %s%lld MB\n", GIVEN(cfg, m) ? ">=" : "<", GIVEN(cfg, m) ? cfg->m : cfg->ml);
+	else
+		out("CPU threshold:         n/a\n");
 	if (cfg->p || cfg->pl)
 		out("Performance counter:   %s %s%lld\n", u8s(cfg->p ? cfg->p : cfg->pl), cfg->p ? ">=" : "<",
 		    cfg->p ? cfg->p_thr : cfg->pl_thr);
-	if (trig_holds_seconds(cfg))
-		out("Threshold seconds:     %lld\n", cfg->s);
-	if (cfg->h)
-		out("Hung window check:     Enabled\n");
+	else
+		out("Performance counter:   n/a\n");
+	if (GIVEN(cfg, m) || GIVEN(cfg, ml))
+		out("Commit threshold:      %s%lld MB\n", GIVEN(cfg, m) ? ">=" : "<", GIVEN(cfg, m) ? cfg->m : cfg->ml);
+	else
+		out("Commit threshold:      n/a\n");
+	out("Threshold seconds:     %lld\n", cfg->s);
+	out("Hung window check:     %s\n", main_onoff(cfg->h));
+	out("Log debug strings:     %s\n", main_onoff(cfg->l));
+	out("Exception monitor:     %s\n", !cfg->e ? "Disabled" : cfg->e_first ? "First Chance+Unhandled" : "Unhandled");
+	out("Exception filter:      [Includes]\n");
+	out("                       %s\n", cfg->f_set ? u8s(cfg->f) : "*");
+	out("                       [Excludes]\n");
+	if (cfg->fx_set)
+		out("                       %s\n", u8s(cfg->fx));
+	out("Terminate monitor:     %s\n", main_onoff(cfg->t));
+	out("Cloning type:          %s\n", main_onoff(cfg->r));
+	if (cfg->r)
+		out("Concurrent limit:      %d\n", cfg->r_n);
+	else
+		out("Concurrent limit:      n/a\n");
+	out("Avoid outage:          %s\n", cfg->r ? main_onoff(cfg->a) : "n/a");
+	out("Number of dumps:       %lld\n", cfg->n);
+	main_print_folder(cfg, out_is_dir);
+	out("Queue to WER:          %s\n", main_onoff(cfg->wer));
+	out("Kill after dump:       %s\n", main_onoff(cfg->k));
 	if (GIVEN(cfg, at))
 		out("Collection timeout:    %lld seconds (-at)\n", cfg->at);
-	if (cfg->l)
-		out("Log debug strings:     Enabled\n");
-	if (cfg->t)
-		out("Terminate monitor:     Enabled\n");
 	if (cfg->ld || cfg->ud || cfg->ct || cfg->et)
 		out("Events:               %s%s%s%s\n", cfg->ld ? " DLL-load" : "", cfg->ud ? " DLL-unload" : "",
 		    cfg->ct ? " thread-create" : "", cfg->et ? " thread-exit" : "");
-	out("Number of dumps:       %lld\n", cfg->n);
-	if (cfg->n > 1 && !cfg->debug && !cfg->monitor)
-		out("Seconds between dumps: %lld\n", cfg->s);
-	if (cfg->output)
-		out("Dump folder/file:      %s\n", u8s(cfg->output));
-	if (cfg->wer)
-		out("Queue to WER:          Enabled\n");
-	if (cfg->k)
-		out("Kill after dump:       Enabled\n");
 	out("\n");
 }
 
@@ -9850,6 +9870,10 @@ main_check_output(const struct pd_config *cfg, int *out_is_dir)
 	wchar_t *dir;
 	int ok;
 	*out_is_dir = 0;
+	if (cfg->x && !w32_is_dir(cfg->x_folder)) {
+		warn("-x: dump folder '%s' does not exist", u8s(cfg->x_folder));
+		return PD_EXIT_USAGE;
+	}
 	if (!cfg->output)
 		return 0;
 	if (w32_is_dir(cfg->output)) {
@@ -9882,10 +9906,6 @@ main_target(struct pd_config *cfg, struct pd_target *t, int *out_is_dir, int *la
 			return rc;
 		return tgt_open(t, cfg->k);
 	}
-	if (!w32_is_dir(cfg->x_folder)) {
-		warn("-x: dump folder '%s' does not exist", u8s(cfg->x_folder));
-		return PD_EXIT_USAGE;
-	}
 	cfg->output = cfg->x_folder;
 	*out_is_dir = 1;
 	if ((rc = dbg_launch(cfg, t)))
@@ -9905,15 +9925,16 @@ main_run(struct pd_config *cfg, HMODULE *md_dll)
 	struct pd_run run;
 	int rc, out_is_dir, launched;
 
+	/* the usage errors (exit 2) come without the banner, all else after it */
 	if ((rc = main_check_output(cfg, &out_is_dir)))
 		return rc;
+	if (cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
+		return PD_EXIT_USAGE;
 	main_banner();
 	w32_enable_privilege(L"SeDebugPrivilege");
 	/* before a target is opened or launched: nothing to undo on failure */
 	if (GIVEN(cfg, mc_mask) && !cfg->dbghelp)
 		main_check_mask(cfg->mc_mask);
-	if (cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
-		return PD_EXIT_USAGE;
 	memset(&t, 0, sizeof t);
 	if ((rc = main_target(cfg, &t, &out_is_dir, &launched))) {
 		tgt_close(&t);
@@ -9928,7 +9949,7 @@ main_run(struct pd_config *cfg, HMODULE *md_dll)
 		tgt_close(&t);
 		return rc;
 	}
-	main_print_config(cfg, &t);
+	main_print_config(cfg, &t, out_is_dir);
 	run_begin(&run, cfg, &t, out_is_dir, cb);
 	if (cfg->x || cfg->debug)
 		dbg_run(&run, launched, cfg->monitor ? &mon : NULL);
@@ -9957,14 +9978,18 @@ static int
 main_install(struct pd_config *cfg, int argc, wchar_t **argv, HMODULE *md_dll)
 {
 	MINIDUMP_CALLBACK_ROUTINE cb = NULL;
+	if (cfg->j && cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
+		return PD_EXIT_USAGE; /* a usage error: no banner (see main_run) */
+	if (cfg->i && cfg->i_folder && !w32_is_dir(cfg->i_folder)) {
+		warn("-i: dump folder '%s' does not exist", u8s(cfg->i_folder));
+		return PD_EXIT_USAGE;
+	}
 	main_banner();
 	if (cfg->i)
 		return aed_install(cfg, argc, argv);
 	if (cfg->uninstall)
 		return aed_uninstall();
 	w32_enable_privilege(L"SeDebugPrivilege");
-	if (cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
-		return PD_EXIT_USAGE;
 	return aed_postmortem(cfg, cb);
 }
 

@@ -31,6 +31,21 @@ cli_no_args() {
 }
 t 'cli: no arguments prints the usage, says why in one line on stderr, exit 2' cli_no_args
 
+# The banner: never before a usage error (exit 2), always before anything
+# else (here a target that is not there, exit 3)
+cli_banner() {
+	for args in "-zz 1234" "-x $(wpath "$O/no-such-folder") x.exe" "-ma 1234 $(wpath "$O/no-such-folder")\\" \
+		"-i $(wpath "$O/no-such-folder")"; do
+		pd $args
+		expect_rc 2
+		! grep -q 'procdump.c v' "$O/pd.out" || fail "banner before a usage error ($args): $(cat "$O/pd.out")"
+	done
+	pd -ma no-such-process-name
+	expect_rc 3
+	expect_out '^procdump.c v'
+}
+t 'cli: the banner is never printed before a usage error, always before a target error' cli_banner
+
 cli_unknown_switch() {
 	pd -zz 1234
 	expect_rc 2

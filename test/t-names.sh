@@ -81,15 +81,54 @@ names_two_types_one_trigger() {
 	mkdir -p "$O/nm7"
 	pd -mm -ma "$(field nm pid)" "$(wpath "$O/nm7/both.dmp")"
 	expect_rc 0
-	[ -f "$O/nm7/both.dmp" ] && [ -f "$O/nm7/both-2.dmp" ] || fail "want both.dmp and both-2.dmp: $(ls "$O/nm7")"
-	yaml "$O/nm7/both.dmp" "$O/nm7/a.yaml"
-	yaml "$O/nm7/both-2.dmp" "$O/nm7/b.yaml"
-	grep -q 'Type:            MemoryList' "$O/nm7/a.yaml" || fail "first (-mm) dump has no MemoryList"
-	grep -q 'Type:            Memory64List' "$O/nm7/b.yaml" || fail "second (-ma) dump has no Memory64List"
-	expect_out 'Dump 2 complete'
-	[ "$(grep -c 'initiated' "$O/pd.out")" = 2 ] || fail "want two dumps"
+	[ -f "$O/nm7/both_Mini.dmp" ] && [ -f "$O/nm7/both_Full.dmp" ] || fail "want both_Mini.dmp and both_Full.dmp: $(ls "$O/nm7")"
+	yaml "$O/nm7/both_Mini.dmp" "$O/nm7/a.yaml"
+	yaml "$O/nm7/both_Full.dmp" "$O/nm7/b.yaml"
+	grep -q 'Type:            MemoryList' "$O/nm7/a.yaml" || fail "the -mm dump has no MemoryList"
+	grep -q 'Type:            Memory64List' "$O/nm7/b.yaml" || fail "the -ma dump has no Memory64List"
+	# one trigger: both are Dump 1, as ProcDump counts them
+	[ "$(grep -c 'Dump 1 complete' "$O/pd.out")" = 2 ] || fail "want Dump 1 twice: $(cat "$O/pd.out")"
+	! grep -q 'Dump 2' "$O/pd.out" || fail "one trigger numbered as two dumps"
 }
-t 'names: -mm -ma writes two dumps with distinct names' names_two_types_one_trigger
+t 'names: -mm -ma: one trigger, Dump 1 twice, the type in each name' names_two_types_one_trigger
+
+# -mm -ma -n 2 -s 1: Dump 1 and Dump 2, each a Mini and a Full file
+names_two_types_two_triggers() {
+	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
+	mkdir -p "$O/nm8"
+	pd -mm -ma -n 2 -s 1 "$(field nm pid)" "$(wpath "$O/nm8")\\"
+	expect_rc 0
+	expect_out 'Number of dumps:       2'
+	for k in 1 2; do
+		[ "$(grep -c "Dump $k complete" "$O/pd.out")" = 2 ] || fail "want Dump $k twice: $(cat "$O/pd.out")"
+	done
+	! grep -q 'Dump [34]' "$O/pd.out" || fail "dumps numbered past the count: $(cat "$O/pd.out")"
+	[ "$(ls "$O/nm8" | grep -c '_Mini\.dmp$')" = 2 ] && [ "$(ls "$O/nm8" | grep -c '_Full\.dmp$')" = 2 ] ||
+		fail "want two _Mini and two _Full files: $(ls "$O/nm8")"
+}
+t 'names: -mm -ma -n 2: Dump 1 and Dump 2, a Mini and a Full file each' names_two_types_two_triggers
+
+# The configuration table: ProcDump's rows, names and order
+names_config_table() {
+	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
+	mkdir -p "$O/nm9"
+	pd -mm -n 1 "$(field nm pid)" "$(wpath "$O/nm9/PROCESSNAME_x.dmp")"
+	expect_rc 0
+	want='Process Process_image CPU_threshold Performance_counter Commit_threshold Threshold_seconds
+Hung_window_check Log_debug_strings Exception_monitor Exception_filter Terminate_monitor Cloning_type
+Concurrent_limit Avoid_outage Number_of_dumps Dump_folder Dump_filename/mask Queue_to_WER Kill_after_dump'
+	got=$(tr -d '\r' <"$O/pd.out" | sed -n 's/^\([A-Z][A-Za-z/ ]*\): .*/\1/p' | tr ' ' _ | tr '\n' ' ')
+	[ "$got" = "$(echo $want) " ] || fail "rows: $got"
+	expect_out "Process: *target.exe ($(field nm pid))"
+	expect_out 'Process image: *[A-Z]:\\.*\\target.exe'
+	expect_out 'Exception monitor: *Disabled'
+	expect_out 'Dump folder: *[A-Z]:.*nm9\\'
+	expect_out 'Dump filename/mask: *PROCESSNAME_x.dmp'
+	expect_out 'Kill after dump: *Disabled'
+	grep -q 'Dump folder/file' "$O/pd.out" && fail "the old row is still printed"
+	return 0
+}
+t 'names: the configuration table has ProcDump rows, names and order' names_config_table
 
 names_missing_folder() {
 	pd -mm 1234 "$(wpath "$O/no/such/dir/x.dmp")"

@@ -301,7 +301,7 @@ mask_dump() {
 # -mc 0 is MiniDumpNormal: stacks, no optional streams, Flags 0
 writer_mask_normal() {
 	mask_dump 0 normal
-	expect_out 'Dump types: *Custom'
+	expect_out 'Dump 1 complete'
 	yaml "$O/wm/normal.dmp" "$O/wm/normal.yaml"
 	for s in MemoryInfoList ThreadInfoList HandleData UnloadedModuleList Memory64List; do
 		! grep -q "Type: *$s\$" "$O/wm/normal.yaml" || fail "-mc 0 wrote $s"
@@ -375,7 +375,7 @@ writer_triage() {
 	mkdir -p "$O/wt"
 	pd -mt "$(field wr pid)" "$(wpath "$O/wt/t.dmp")"
 	expect_rc 0
-	expect_out 'Dump types: *Triage'
+	expect_out 'Dump 1 complete'
 	file "$O/wt/t.dmp" | grep -q ' 0x120804 type' || fail "Flags not 0x120804: $(file "$O/wt/t.dmp")"
 	yaml "$O/wt/t.dmp" "$O/wt/y"
 	for s in ThreadInfoList UnloadedModuleList Memory64List 0x18 Token ProcessVMCounters; do
@@ -415,7 +415,7 @@ writer_miniplus() {
 	mkdir -p "$O/wp"
 	pd -mp "$pid" "$(wpath "$O/wp/p.dmp")"
 	expect_rc 0
-	expect_out 'Dump types: *MiniPlus'
+	expect_out 'Dump 1 complete'
 	expect_out 'MiniPlus: left out 6 allocations of 96 MB (576 MB)'
 	file "$O/wp/p.dmp" | grep -q ' 0x71b65 type' || fail "Flags not 0x71b65: $(file "$O/wp/p.dmp")"
 	yaml "$O/wp/p.dmp" "$O/wp/y"
@@ -480,7 +480,7 @@ writer_callback_dll() {
 	PD_TEST_EXCLUDE_TID=$drop PD_TEST_ADD="${mk#0x}:1000" PD_TEST_LOG="$(wpath "$O/wc2/calls.txt")" \
 		pd -md "$(wpath "$O/mdcallback.dll")" "$pid" "$(wpath "$O/wc2/c.dmp")"
 	expect_rc 0
-	expect_out 'Dump types: *Callback'
+	expect_out 'Dump 1 complete'
 	yaml "$O/wc2/c.dmp" "$O/wc2/y"
 	! grep -q "Thread Id: *$(printf '0x%X' "$drop")\$" "$O/wc2/y" || fail "thread $drop was not left out"
 	for tid in $(tids wr); do
