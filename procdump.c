@@ -3229,7 +3229,7 @@ live_attach(struct snap *s)
 	DEBUG_EVENT ev;
 	DWORD t0 = GetTickCount();
 	wchar_t mode[16];
-	if (GetEnvironmentVariableW(L"PROCDUMP_TEST_FREEZE", mode, 16) && !wcscmp(mode, L"suspend"))
+	if (w32_env_string(L"PROCDUMP_TEST_FREEZE", mode, 16) && !wcscmp(mode, L"suspend"))
 		return -1;
 	/* a 32-bit process is suspended under the guard instead: under Wine's
 	 * WoW64 mode the thread an attach injects faults once the debugger has
@@ -7395,7 +7395,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	struct snap s;
 	struct dump_state d;
 	wchar_t *tmp = NULL;
-	HANDLE file;
+	HANDLE file = INVALID_HANDLE_VALUE;
 	int rc = PD_EXIT_WRITE;
 	double t0 = now_sec();
 
@@ -7406,19 +7406,15 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	d.s = &s;
 	d.req = req;
 	d.chunk_delay = dump_test_delay();
-	/* (each early return thaws: that frees what snap_live_open allocated) */
-	if (dump_type_mask(&d, req) < 0) {
-		s.ops->thaw(&s);
-		return PD_EXIT_USAGE;
-	}
-	if (!req->overwrite && w32_exists(req->path)) {
+	if (dump_type_mask(&d, req) < 0)
+		rc = PD_EXIT_USAGE;
+	else if (!req->overwrite && w32_exists(req->path))
 		warn("dump file '%s' already exists (use -o to overwrite)", u8s(req->path));
-		s.ops->thaw(&s);
-		return PD_EXIT_WRITE;
-	}
-	if ((file = dump_create_temp(req, &tmp)) == INVALID_HANDLE_VALUE) {
-		s.ops->thaw(&s);
-		return PD_EXIT_WRITE;
+	else
+		file = dump_create_temp(req, &tmp);
+	if (file == INVALID_HANDLE_VALUE) {
+		s.ops->thaw(&s); /* (frees what snap_live_open allocated) */
+		return rc;
 	}
 	if (req->dbghelp) /* dbghelp reads and writes itself: only the target's end is judged */
 		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ||
