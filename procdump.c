@@ -608,6 +608,88 @@ struct pd_user_streams { ULONG count; struct pd_user_stream *streams; };
 _Static_assert(sizeof(WOW64_CONTEXT) == 716, "WOW64_CONTEXT");
 _Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a CONTEXT");
 
+/* Process snapshots (PSS, kernel32 on Windows 8.1 and later; absent under
+ * Wine, WINE.md section 4).  mingw-w64 has no processsnapshot.h here: the
+ * few structures -r reads, as the SDK's processsnapshot.h lays them out
+ * (its enums are 4-byte ints).  The pointers in a walk's entry are valid
+ * until its walk marker is freed. */
+enum {
+	PD_PSS_CAPTURE_VA_CLONE = 0x1, PD_PSS_CAPTURE_HANDLES = 0x4, PD_PSS_CAPTURE_HANDLE_NAME_INFORMATION = 0x8,
+	PD_PSS_CAPTURE_HANDLE_BASIC_INFORMATION = 0x10, PD_PSS_CAPTURE_HANDLE_TYPE_SPECIFIC_INFORMATION = 0x20,
+	PD_PSS_CAPTURE_THREADS = 0x80, PD_PSS_CAPTURE_THREAD_CONTEXT = 0x100, PD_PSS_CAPTURE_VA_SPACE = 0x800,
+	PD_PSS_CREATE_BREAKAWAY_OPTIONAL = 0x04000000, PD_PSS_CREATE_BREAKAWAY = 0x08000000,
+	PD_PSS_CREATE_RELEASE_SECTION = (int)0x80000000
+};
+enum { PD_PSS_QUERY_PROCESS_INFORMATION = 0, PD_PSS_QUERY_VA_CLONE_INFORMATION = 1 };
+enum { PD_PSS_WALK_VA_SPACE = 1, PD_PSS_WALK_HANDLES = 2, PD_PSS_WALK_THREADS = 3 };
+#define PD_PSS_HANDLE_HAVE_BASIC_INFORMATION 0x4
+#define PD_PSS_THREAD_FLAGS_TERMINATED 0x1
+
+struct pd_pss_process {        /* PSS_PROCESS_INFORMATION */
+	DWORD ExitStatus;
+	void *PebBaseAddress;
+	ULONG_PTR AffinityMask;
+	LONG BasePriority;
+	DWORD ProcessId, ParentProcessId, Flags;
+	FILETIME CreateTime, ExitTime, KernelTime, UserTime;
+	DWORD PriorityClass;
+	ULONG_PTR PeakVirtualSize, VirtualSize;
+	DWORD PageFaultCount;
+	ULONG_PTR PeakWorkingSetSize, WorkingSetSize, QuotaPeakPagedPoolUsage, QuotaPagedPoolUsage,
+	          QuotaPeakNonPagedPoolUsage, QuotaNonPagedPoolUsage, PagefileUsage, PeakPagefileUsage, PrivateUsage;
+	DWORD ExecuteFlags;
+	wchar_t ImageFileName[MAX_PATH];
+};
+
+struct pd_pss_va_space {       /* PSS_VA_SPACE_ENTRY */
+	void *BaseAddress, *AllocationBase;
+	DWORD AllocationProtect;
+	ULONG_PTR RegionSize;
+	DWORD State, Protect, Type, TimeDateStamp, SizeOfImage;
+	void *ImageBase;
+	DWORD CheckSum;
+	WORD MappedFileNameLength;
+	const wchar_t *MappedFileName;
+};
+
+struct pd_pss_handle {         /* PSS_HANDLE_ENTRY */
+	HANDLE Handle;
+	DWORD Flags, ObjectType;
+	FILETIME CaptureTime;
+	DWORD Attributes, GrantedAccess, HandleCount, PointerCount, PagedPoolCharge, NonPagedPoolCharge;
+	FILETIME CreationTime;
+	WORD TypeNameLength;
+	const wchar_t *TypeName;
+	WORD ObjectNameLength;
+	const wchar_t *ObjectName;
+	union {                    /* TypeSpecificInformation: its largest member, Thread */
+		struct { DWORD ExitStatus; void *Teb; DWORD Pid, Tid; ULONG_PTR Affinity; int Prio, BasePrio; void *Start; } t;
+		struct { void *Base; DWORD Attributes; LARGE_INTEGER MaximumSize; } section;
+	} TypeSpecificInformation;
+};
+
+struct pd_pss_thread {         /* PSS_THREAD_ENTRY */
+	DWORD ExitStatus;
+	void *TebBaseAddress;
+	DWORD ProcessId, ThreadId;
+	ULONG_PTR AffinityMask;
+	int Priority, BasePriority;
+	void *LastSyscallFirstArgument;
+	WORD LastSyscallNumber;
+	FILETIME CreateTime, ExitTime, KernelTime, UserTime;
+	void *Win32StartAddress;
+	FILETIME CaptureTime;
+	DWORD Flags;
+	WORD SuspendCount, SizeOfContextRecord;
+	CONTEXT *ContextRecord;
+};
+
+#ifdef _WIN64
+_Static_assert(sizeof(struct pd_pss_thread) == 120 && offsetof(struct pd_pss_thread, CreateTime) == 52,
+               "PSS_THREAD_ENTRY x64");
+_Static_assert(offsetof(struct pd_pss_handle, TypeSpecificInformation) == 88, "PSS_HANDLE_ENTRY x64");
+#endif
+
 /* The DLLs of the table.  The first three are mapped in every process
  * (GetModuleHandle); the others are loaded on first use and freed by
  * w32_unload. */
@@ -637,6 +719,13 @@ static struct w32_fns {
 	HRESULT (WINAPI *GetThreadDescription)(HANDLE, PWSTR *);             /* 10 1607 */
 	void (WINAPI *GetSystemTimePreciseAsFileTime)(FILETIME *);           /* 8 */
 	BOOL (WINAPI *WaitForDebugEventEx)(LPDEBUG_EVENT, DWORD);            /* 10; not Wine 8 */
+	/* kernel32, Windows 8.1: process snapshots (-r); not Wine 8 */
+	DWORD (WINAPI *PssCaptureSnapshot)(HANDLE, DWORD, DWORD, void **);
+	DWORD (WINAPI *PssQuerySnapshot)(void *, int, void *, DWORD);
+	DWORD (WINAPI *PssWalkSnapshot)(void *, int, void *, void *, DWORD);
+	DWORD (WINAPI *PssWalkMarkerCreate)(const void *, void **);
+	DWORD (WINAPI *PssWalkMarkerFree)(void *);
+	DWORD (WINAPI *PssFreeSnapshot)(HANDLE, void *);
 	/* powrprof */
 	LONG (WINAPI *CallNtPowerInformation)(int, PVOID, ULONG, PVOID, ULONG);
 	/* pdh */
@@ -693,6 +782,12 @@ static const struct w32_import {
 	W32_FN(W32_KERNELBASE, GetThreadDescription, NULL),
 	W32_FN(W32_KERNEL32, GetSystemTimePreciseAsFileTime, NULL),
 	W32_FN(W32_KERNEL32, WaitForDebugEventEx, NULL),
+	W32_FN(W32_KERNEL32, PssCaptureSnapshot, NULL),
+	W32_FN(W32_KERNEL32, PssQuerySnapshot, NULL),
+	W32_FN(W32_KERNEL32, PssWalkSnapshot, NULL),
+	W32_FN(W32_KERNEL32, PssWalkMarkerCreate, NULL),
+	W32_FN(W32_KERNEL32, PssWalkMarkerFree, NULL),
+	W32_FN(W32_KERNEL32, PssFreeSnapshot, NULL),
 	W32_FN(W32_POWRPROF, CallNtPowerInformation, NULL),
 	W32_FN(W32_PDH, PdhOpenQueryW, NULL),
 	/* English names work on every UI language (Vista and later) */
@@ -3586,6 +3681,12 @@ live_regions(struct snap *s)
 	return 0;
 }
 
+/* Defined with the streams they read for (Writer: Tokens, System), used
+ * by the PSS snapshot below too; and the PSS snapshot's own test. */
+static void live_tokens(struct snap *s);
+static void live_facts(struct snap *s);
+static int pss_taken(const struct snap *s);
+
 /* ---- The in-memory clone (-r where there is no PSS snapshot: Windows
  * 7 and 8.0, Wine).  The live target is frozen, collected and planned as
  * for any dump; then snap_clone copies the planned ranges into procdump's
@@ -3884,12 +3985,18 @@ clone_alloc(struct snap *s, struct clone *c, int *no_memory)
 static int
 snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req *req)
 {
-	struct clone *c = xcalloc(1, sizeof *c);
+	struct clone *c;
 	u64 flo = s->fault_lo, fhi = s->fault_hi;
 	double t0 = now_sec(), t1;
 	long hold;
 	int i, cancelled = 0;
-	if (!c || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &req->no_memory) < 0) {
+	if (pss_taken(s)) { /* the clone was taken at the capture */
+		req->deadline = 0;
+		if (req->on_clone)
+			req->on_clone(req->ctx);
+		return 0;
+	}
+	if (!(c = xcalloc(1, sizeof *c)) || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &req->no_memory) < 0) {
 		if (c) {
 			struct snap tmp = { .impl = c };
 			clone_thaw(&tmp);
@@ -3925,6 +4032,452 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
 	if (req->on_clone)
 		req->on_clone(req->ctx);
 	return 0;
+}
+
+/* ---- The PSS snapshot (-r on Windows 8.1 and later).  PssCaptureSnapshot
+ * (the system suspends the process for the capture alone) takes a VA clone
+ * (a copy-on-write fork of the address space, in a process of its own),
+ * the threads with their contexts, the memory map and, for dump types with
+ * handles, the handle table; the target runs on as soon as it returns.
+ * The writer then reads memory from the clone and the rest from the
+ * snapshot; the process's own facts (token, PEB) from the target, which
+ * the snapshot names: the dump shows the target's PID and thread ids,
+ * never the clone's.  Where there is no PSS (Windows 7 and 8.0, Wine), a
+ * 32-bit view or XState is asked for (PSS gives 64-bit contexts without
+ * it), or the capture fails, -r falls back to the in-memory clone, and
+ * -v says why.  Built to Microsoft's documentation; not run here (Wine has
+ * no PSS): see the man page. */
+
+struct pss {
+	struct live l;             /* first: l.h is the clone for live_read and live_regions */
+	HANDLE target;             /* procdump's own handle on the target, with PROCESS_CREATE_PROCESS */
+	HANDLE clone;              /* the VA clone process; the snapshot owns it */
+	void *snap;                /* HPSS */
+	int cap_reg, cap_hdl, names;
+};
+
+/* The rights the capture needs: the VA clone is a process created from the
+ * target; threads, contexts and handles are read from it. */
+#define PSS_TARGET_ACCESS (PROCESS_CREATE_PROCESS | PROCESS_QUERY_INFORMATION | PROCESS_VM_READ | \
+	PROCESS_VM_OPERATION | PROCESS_DUP_HANDLE | 0x0800 /* PROCESS_SUSPEND_RESUME */ | SYNCHRONIZE)
+
+/* Test hook PROCDUMP_TEST_PSS=capture|query: stand-ins for the Pss
+ * functions (which Wine lacks) whose capture fails, or whose capture
+ * succeeds and the query of its VA clone then fails, so that the tests see
+ * the fallback, and the snapshot freed after a failure. */
+static int pss_fake_capture_fails;
+static int pss_fake_snapshot;
+
+static DWORD WINAPI
+pss_fake_capture(HANDLE h, DWORD flags, DWORD ctx_flags, void **snap)
+{
+	(void)h, (void)flags, (void)ctx_flags;
+	if (pss_fake_capture_fails)
+		return ERROR_ACCESS_DENIED;
+	*snap = &pss_fake_snapshot;
+	return 0;
+}
+
+static DWORD WINAPI
+pss_fake_query(void *snap, int cls, void *buf, DWORD len)
+{
+	(void)snap, (void)cls, (void)buf, (void)len;
+	return ERROR_NOT_FOUND;
+}
+
+static DWORD WINAPI
+pss_fake_free(HANDLE process, void *snap)
+{
+	(void)process;
+	return snap == &pss_fake_snapshot ? 0 : ERROR_INVALID_HANDLE;
+}
+
+static DWORD WINAPI
+pss_fake_walk(void *snap, int cls, void *marker, void *buf, DWORD len)
+{
+	(void)snap, (void)cls, (void)marker, (void)buf, (void)len;
+	return ERROR_NOT_FOUND;
+}
+
+static DWORD WINAPI
+pss_fake_marker(const void *allocator, void **marker)
+{
+	(void)allocator, (void)marker;
+	return ERROR_NOT_FOUND;
+}
+
+static DWORD WINAPI
+pss_fake_marker_free(void *marker)
+{
+	(void)marker;
+	return 0;
+}
+
+static void
+pss_test_hook(void)
+{
+	wchar_t v[16];
+	if (!w32_env_string(L"PROCDUMP_TEST_PSS", v, 16))
+		return;
+	pss_fake_capture_fails = !wcscmp(v, L"capture");
+	w32.PssCaptureSnapshot = pss_fake_capture;
+	w32.PssQuerySnapshot = pss_fake_query;
+	w32.PssWalkSnapshot = pss_fake_walk;
+	w32.PssWalkMarkerCreate = pss_fake_marker;
+	w32.PssWalkMarkerFree = pss_fake_marker_free;
+	w32.PssFreeSnapshot = pss_fake_free;
+}
+
+/* Frees the snapshot and what came with it.  PssFreeSnapshot's
+ * documentation does not say that it ends the VA clone; the clone is a
+ * process procdump made, ended here first so that it cannot outlive the
+ * dump whatever PssFreeSnapshot does (it then closes the handle). */
+static void
+pss_release(struct pss *p)
+{
+	DWORD e;
+	if (p->clone)
+		TerminateProcess(p->clone, 0);
+	if (p->snap) {
+		if ((e = w32.PssFreeSnapshot(GetCurrentProcess(), p->snap))) {
+			SetLastError(e);
+			vlog("PssFreeSnapshot:");
+		} else
+			vlog("freed the PSS snapshot");
+	}
+	if (p->target)
+		CloseHandle(p->target);
+	free(p);
+}
+
+/* Why the PSS snapshot cannot serve this dump, or NULL if it can. */
+static const char *
+pss_unfit(const struct snap *s, u64 mask)
+{
+	if (!w32.PssCaptureSnapshot || !w32.PssQuerySnapshot || !w32.PssWalkSnapshot || !w32.PssWalkMarkerCreate ||
+	    !w32.PssWalkMarkerFree || !w32.PssFreeSnapshot)
+		return "this system has no PSS: kernel32 lacks PssCaptureSnapshot (Windows before 8.1, or Wine)";
+	if (s->x86)
+		return "a 32-bit view: PSS captures the threads' 64-bit contexts";
+	if (mask & MDT_XSTATE)
+		return "WithAvxXStateContext: PSS's extended contexts are not read";
+	if (s->at_exit)
+		return "the process is exiting";
+	return NULL;
+}
+
+/* The capture and its VA clone.  0, or a Win32 error (p->snap set if the
+ * capture itself succeeded: the caller frees it). */
+static DWORD
+pss_capture(struct snap *s, struct pss *p, u64 mask)
+{
+	DWORD flags = PD_PSS_CAPTURE_VA_CLONE | PD_PSS_CAPTURE_THREADS | PD_PSS_CAPTURE_THREAD_CONTEXT |
+	              PD_PSS_CAPTURE_VA_SPACE | PD_PSS_CREATE_BREAKAWAY | PD_PSS_CREATE_BREAKAWAY_OPTIONAL |
+	              (DWORD)PD_PSS_CREATE_RELEASE_SECTION, e;
+	HANDLE clone = NULL;       /* PSS_VA_CLONE_INFORMATION */
+	if (mask & MDT_HANDLEDATA)
+		flags |= PD_PSS_CAPTURE_HANDLES | PD_PSS_CAPTURE_HANDLE_NAME_INFORMATION |
+		         PD_PSS_CAPTURE_HANDLE_BASIC_INFORMATION | PD_PSS_CAPTURE_HANDLE_TYPE_SPECIFIC_INFORMATION;
+	if (!p->target && !(p->target = OpenProcess(PSS_TARGET_ACCESS, FALSE, s->pid)))
+		return GetLastError();
+	if ((e = w32.PssCaptureSnapshot(p->target, flags, CONTEXT_ALL, &p->snap))) {
+		p->snap = NULL;
+		return e;
+	}
+	if ((e = w32.PssQuerySnapshot(p->snap, PD_PSS_QUERY_VA_CLONE_INFORMATION, &clone, sizeof clone)))
+		return e;
+	if (!clone)
+		return ERROR_NOT_FOUND;
+	p->clone = p->l.h = clone;
+	return 0;
+}
+
+/* Calls each(s, entry) for every entry of one PssWalkSnapshot class, in a
+ * buffer of size bytes.  0, or a Win32 error. */
+static DWORD
+pss_walk(struct snap *s, int cls, void *entry, DWORD size, void (*each)(struct snap *, const void *))
+{
+	struct pss *p = s->impl;
+	void *marker = NULL;
+	DWORD e;
+	if ((e = w32.PssWalkMarkerCreate(NULL, &marker)))
+		return e;
+	while (!(e = w32.PssWalkSnapshot(p->snap, cls, marker, entry, size)))
+		each(s, entry);
+	w32.PssWalkMarkerFree(marker);
+	return e == ERROR_NO_MORE_ITEMS ? 0 : e;
+}
+
+/* A counted string of the snapshot (bytes, maybe without a NUL), or NULL. */
+static wchar_t *
+pss_string(const wchar_t *w, WORD bytes)
+{
+	wchar_t *d;
+	if (!w || bytes < 2 || !(d = xcalloc(bytes / 2 + 1, sizeof *d)))
+		return NULL;
+	memcpy(d, w, bytes & ~1u);
+	return d;
+}
+
+/* The capture holds the target still: nothing to freeze. */
+static int
+pss_freeze(struct snap *s)
+{
+	(void)s;
+	return 0;
+}
+
+/* Frees the snapshot (on every path: dump_write thaws at its end). */
+static void
+pss_thaw(struct snap *s)
+{
+	int i;
+	if (!s->impl)
+		return;
+	for (i = 0; i < s->nth_all; i++)
+		if (s->th[i].h)
+			CloseHandle(s->th[i].h);
+	pss_release(s->impl);
+	s->impl = NULL;
+}
+
+static void
+pss_region(struct snap *s, const void *entry)
+{
+	const struct pd_pss_va_space *e = entry;
+	struct pss *p = s->impl;
+	struct dregion *r;
+	if (vec_grow(&s->reg, &p->cap_reg, s->nreg, sizeof *s->reg, 512) < 0)
+		return;
+	r = &s->reg[s->nreg++];
+	r->base = (u64)(ULONG_PTR)e->BaseAddress;
+	r->alloc_base = (u64)(ULONG_PTR)e->AllocationBase;
+	r->size = e->RegionSize;
+	r->alloc_protect = e->AllocationProtect;
+	r->state = e->State;
+	r->protect = e->Protect;
+	r->type = e->Type;
+}
+
+/* The memory map at the capture, in address order as the system lists it;
+ * else the clone's own (VirtualQueryEx). */
+static int
+pss_regions(struct snap *s)
+{
+	struct pd_pss_va_space e;
+	DWORD err = pss_walk(s, PD_PSS_WALK_VA_SPACE, &e, sizeof e, pss_region);
+	if (!err && s->nreg)
+		return 0;
+	SetLastError(err);
+	vlog("the PSS memory map (%d regions), the clone's instead:", s->nreg);
+	free(s->reg);
+	s->reg = NULL;
+	s->nreg = 0;
+	return live_regions(s);
+}
+
+/* One thread as captured: its context, TEB, times and ids; a handle on the
+ * real thread for its name and token, where it still runs. */
+static void
+pss_thread(struct snap *s, const void *entry)
+{
+	const struct pd_pss_thread *e = entry;
+	struct dthread *t;
+	if (e->Flags & PD_PSS_THREAD_FLAGS_TERMINATED)
+		return;
+	if (vec_grow(&s->th, &s->cap_th, s->nth, sizeof *s->th, 64) < 0)
+		return;
+	t = &s->th[s->nth++];
+	s->nth_all = s->nth;
+	memset(t, 0, sizeof *t);
+	t->tid = t->info.tid = e->ThreadId;
+	t->prev_suspend = e->SuspendCount;
+	t->prio = e->Priority;
+	t->teb = (u64)(ULONG_PTR)e->TebBaseAddress;
+	t->info.exit_status = e->ExitStatus;
+	t->info.affinity = e->AffinityMask;
+	t->info.start_address = (u64)(ULONG_PTR)e->Win32StartAddress;
+	t->info.create_time = (u64)e->CreateTime.dwHighDateTime << 32 | e->CreateTime.dwLowDateTime;
+	t->info.exit_time = (u64)e->ExitTime.dwHighDateTime << 32 | e->ExitTime.dwLowDateTime;
+	t->info.kernel_time = (u64)e->KernelTime.dwHighDateTime << 32 | e->KernelTime.dwLowDateTime;
+	t->info.user_time = (u64)e->UserTime.dwHighDateTime << 32 | e->UserTime.dwLowDateTime;
+	if (e->ContextRecord && e->SizeOfContextRecord && (t->ctx = _aligned_malloc(sizeof(CONTEXT), 16))) {
+		memset(t->ctx, 0, sizeof(CONTEXT));
+		memcpy(t->ctx, e->ContextRecord, e->SizeOfContextRecord < sizeof(CONTEXT) ? e->SizeOfContextRecord
+		                                                                          : sizeof(CONTEXT));
+		t->ctx_ok = 1;
+#ifdef _WIN64
+		t->sp = t->ctx->Rsp;
+		t->ip = t->ctx->Rip;
+#else
+		t->sp = t->ctx->Esp;
+		t->ip = t->ctx->Eip;
+#endif
+	}
+	t->h = OpenThread(THREAD_QUERY_INFORMATION | THREAD_QUERY_LIMITED_INFORMATION, FALSE, t->tid);
+}
+
+/* The threads from the snapshot; each stack's bounds from its TEB's NT_TIB,
+ * read in the clone. */
+static void
+pss_threads(struct snap *s, int xstate)
+{
+	struct pd_pss_thread e;
+	DWORD err;
+	int i, ok;
+	(void)xstate; /* (an XState dump never takes this path: pss_unfit) */
+	if ((err = pss_walk(s, PD_PSS_WALK_THREADS, &e, sizeof e, pss_thread))) {
+		SetLastError(err);
+		warn("the threads of the PSS snapshot of process %lu:", s->pid);
+	}
+	for (i = 0; i < s->nth; i++) {
+		struct dthread *t = &s->th[i];
+		if (t->h)
+			t->name = w32_thread_description(t->h);
+		if (!t->ctx_ok) {
+			vlog("thread %lu: written without a context", (unsigned long)t->tid);
+			t->info.dump_flags |= 0x10; /* MINIDUMP_THREAD_INFO_INVALID_CONTEXT */
+		}
+		ok = 1;
+		t->stack_base = snap_ptr(s, t->teb + s->ps, &ok);
+		t->stack_limit = snap_ptr(s, t->teb + 2 * s->ps, &ok);
+		if (!ok)
+			t->stack_base = t->stack_limit = 0;
+	}
+}
+
+/* The process's facts from the target itself (PEB, token), then those the
+ * snapshot took at the capture (priority class, times, VM counters). */
+static void
+pss_facts(struct snap *s)
+{
+	struct pss *p = s->impl;
+	struct pd_pss_process pi;
+	p->l.h = p->target;
+	live_facts(s);
+	p->l.h = p->clone;
+	if (w32.PssQuerySnapshot(p->snap, PD_PSS_QUERY_PROCESS_INFORMATION, &pi, sizeof pi))
+		return;
+	s->prio_class = pi.PriorityClass;
+	s->create_time = (u64)pi.CreateTime.dwHighDateTime << 32 | pi.CreateTime.dwLowDateTime;
+	s->user_time = (u64)pi.UserTime.dwHighDateTime << 32 | pi.UserTime.dwLowDateTime;
+	s->kernel_time = (u64)pi.KernelTime.dwHighDateTime << 32 | pi.KernelTime.dwLowDateTime;
+	s->vm.PeakVirtualSize = pi.PeakVirtualSize;
+	s->vm.VirtualSize = pi.VirtualSize;
+	s->vm.PageFaultCount = pi.PageFaultCount;
+	s->vm.PeakWorkingSetSize = pi.PeakWorkingSetSize;
+	s->vm.WorkingSetSize = pi.WorkingSetSize;
+	s->vm.QuotaPeakPagedPoolUsage = pi.QuotaPeakPagedPoolUsage;
+	s->vm.QuotaPagedPoolUsage = pi.QuotaPagedPoolUsage;
+	s->vm.QuotaPeakNonPagedPoolUsage = pi.QuotaPeakNonPagedPoolUsage;
+	s->vm.QuotaNonPagedPoolUsage = pi.QuotaNonPagedPoolUsage;
+	s->vm.PagefileUsage = pi.PagefileUsage;
+	s->vm.PeakPagefileUsage = pi.PeakPagefileUsage;
+	s->vm.PrivateUsage = pi.PrivateUsage;
+	s->have_vm = 1;
+}
+
+static void
+pss_handle(struct snap *s, const void *entry)
+{
+	const struct pd_pss_handle *e = entry;
+	struct pss *p = s->impl;
+	struct dhandle h;
+	memset(&h, 0, sizeof h);
+	h.value = (u64)(ULONG_PTR)e->Handle;
+	if (e->Flags & PD_PSS_HANDLE_HAVE_BASIC_INFORMATION) {
+		h.attributes = e->Attributes;
+		h.access = e->GrantedAccess;
+		h.handle_count = e->HandleCount;
+		h.pointer_count = e->PointerCount;
+	}
+	h.type = pss_string(e->TypeName, e->TypeNameLength);
+	h.name = p->names ? pss_string(e->ObjectName, e->ObjectNameLength) : NULL;
+	if (vec_grow(&s->hdl, &p->cap_hdl, s->nhdl, sizeof *s->hdl, 64) < 0) {
+		free(h.type);
+		free(h.name);
+		return;
+	}
+	s->hdl[s->nhdl++] = h;
+}
+
+/* The handle table as captured; names: with their names (not in triage). */
+static void
+pss_handles(struct snap *s, int names)
+{
+	struct pd_pss_handle e;
+	DWORD err;
+	((struct pss *)s->impl)->names = names;
+	if ((err = pss_walk(s, PD_PSS_WALK_HANDLES, &e, sizeof e, pss_handle))) {
+		SetLastError(err);
+		vlog("the handles of the PSS snapshot of process %lu:", s->pid);
+	}
+	s->have_hdl = !err || s->nhdl;
+}
+
+/* The target's tokens (the process's, and each impersonating thread's). */
+static void
+pss_tokens(struct snap *s)
+{
+	struct pss *p = s->impl;
+	p->l.h = p->target;
+	live_tokens(s);
+	p->l.h = p->clone;
+}
+
+/* The snapshot: memory from the clone, the rest from the capture. */
+static const struct snap_ops snap_pss = {
+	pss_freeze, pss_thaw, live_read, pss_regions, pss_threads, pss_facts, pss_handles, pss_tokens, NULL,
+};
+
+/* Is s a PSS snapshot (the clone taken at the capture)? */
+static int
+pss_taken(const struct snap *s)
+{
+	return s->ops == &snap_pss;
+}
+
+/* -r: takes the PSS snapshot and makes it s (its table, snap_pss).  0, or
+ * -1 with s still the live snapshot after -v said why. */
+static int
+pss_take(struct snap *s, u64 mask)
+{
+	const struct snap_ops *live = s->ops;
+	struct pss *p;
+	const char *why;
+	double t0 = now_sec();
+	DWORD e;
+	pss_test_hook();
+	if ((why = pss_unfit(s, mask))) {
+		vlog("-r: no PSS snapshot (%s): the in-memory clone instead", why);
+		return -1;
+	}
+	if (!(p = xcalloc(1, sizeof *p)))
+		return -1;
+	p->l.hold = LIVE_SUSPEND; /* (nothing held: live_read takes no bytes back) */
+	if ((e = pss_capture(s, p, mask))) {
+		pss_release(p); /* (a snapshot taken is freed before the fallback) */
+		SetLastError(e);
+		vlog("-r: the PSS snapshot of process %lu failed, the in-memory clone instead:", s->pid);
+		return -1;
+	}
+	live->thaw(s); /* (the live table's state: nothing was frozen) */
+	s->ops = &snap_pss;
+	s->impl = p;
+	s->process_handle = p->clone; /* -md callbacks read the snapshot */
+	vlog("-r: took a PSS snapshot of process %lu in %.3f s; process %lu runs on", s->pid, now_sec() - t0, s->pid);
+	return 0;
+}
+
+/* -r, before the freeze: the PSS snapshot where it serves, else the
+ * in-memory clone's preparation (clone_prepare, full dumps).  0, or -1
+ * after one line (req->no_memory). */
+static int
+snap_clone_begin(struct snap *s, u64 mask, struct pd_dump_req *req)
+{
+	if (pss_take(s, mask) == 0)
+		return 0;
+	return (mask & MDT_FULLMEMORY) ? clone_prepare(s, &req->no_memory) : 0;
 }
 
 /* ============================ Writer: Threads =========================== */
@@ -7419,7 +7972,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	if (req->dbghelp) /* dbghelp reads and writes itself: only the target's end is judged */
 		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ||
 		     dump_judge(&d) ? PD_EXIT_WRITE : 0;
-	else if (req->clone && (d.mask & MDT_FULLMEMORY) && clone_prepare(&s, &((struct pd_dump_req *)req)->no_memory) < 0)
+	else if (req->clone && snap_clone_begin(&s, d.mask, (struct pd_dump_req *)req) < 0)
 		rc = PD_EXIT_WRITE;
 	else if (s.ops->freeze(&s) < 0)
 		rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;

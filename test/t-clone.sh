@@ -337,3 +337,49 @@ clone_late_failure_ends_run() {
 	stop_target lf
 }
 t 'clone: a -r dump that fails after its trigger went on ends the run (exit 4, no later dump)' clone_late_failure_ends_run
+
+# Where the system has no PSS (Wine 8: WINE.md section 4), -r -v says so
+# and takes the in-memory clone: the dumps of cl_setup come from it, whole.
+clone_pss_absent() {
+	[ $native = 1 ] && skip "Windows 8.1+ has PSS"
+	cl_setup
+	for k in mini full; do
+		grep -q '\[v\] -r: no PSS snapshot (this system has no PSS: kernel32 lacks PssCaptureSnapshot' "$O/cl/$k.err" ||
+			fail "$k: -v does not say PSS is missing: $(head -n 5 "$O/cl/$k.err")"
+		! grep -q 'took a PSS snapshot' "$O/cl/$k.err" || fail "$k: a PSS snapshot under Wine?"
+		grep -q 'copying [0-9]* MB of process' "$O/cl/$k.err" || fail "$k: the in-memory clone copied nothing"
+		grep -q 'Dump 1 cloned' "$O/cl/$k.out" || fail "$k: no 'cloned' line"
+		[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/cl/$k.lldb")" = 5 ] || fail "$k: lldb does not list the 5 threads"
+	done
+	has_bytes "$O/cl/full.dmp" cl marker "-r -ma lacks the heap marker"
+}
+t 'clone: without PSS (Wine) -r -v says so and the in-memory clone writes the dumps' clone_pss_absent
+
+# A PSS capture that fails, or succeeds and then cannot give its VA clone
+# (test hook PROCDUMP_TEST_PSS: stand-ins for the Pss functions), falls back
+# to the in-memory clone; a snapshot taken is freed first.
+clone_pss_fails() {
+	start_target pf "$T/target.exe" 2 4
+	pid=$(field pf pid)
+	mkdir -p "$O/pf"
+	PROCDUMP_TEST_PSS=capture pd -v -r -ma "$pid" "$(wpath "$O/pf/c.dmp")"
+	expect_rc 0
+	expect_err "\[v\] -r: the PSS snapshot of process $pid failed, the in-memory clone instead: .* (5)"
+	! grep -q 'freed the PSS snapshot' "$O/pd.err" || fail "capture: freed a snapshot never taken"
+	expect_err 'copying [0-9]* MB of process'
+	expect_out 'Dump 1 complete'
+	PROCDUMP_TEST_PSS=query pd -v -r -mm "$pid" "$(wpath "$O/pf/q.dmp")"
+	expect_rc 0
+	expect_err "\[v\] -r: the PSS snapshot of process $pid failed, the in-memory clone instead: .* (1168)"
+	f=$(grep -n 'freed the PSS snapshot' "$O/pd.err" | cut -d: -f1) c=$(grep -n 'snapshot of process .* failed' "$O/pd.err" | cut -d: -f1)
+	[ -n "$f" ] && [ "$f" -lt "$c" ] || fail "query: the snapshot was not freed before the fallback: $(cat "$O/pd.err")"
+	expect_err 'cloned [0-9]* MB in .* runs on'
+	expect_out 'Dump 1 complete'
+	has_bytes "$O/pf/c.dmp" pf marker "capture: the heap marker"
+	has_bytes "$O/pf/q.dmp" pf stack "query: the stack local"
+	lldb_do "$O/pf/q.dmp" "$O/pf/q.lldb" 'thread list'
+	[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/pf/q.lldb")" = 4 ] || fail "query: lldb does not list the 4 threads"
+	alive pf || fail "the target stopped"
+	stop_target pf
+}
+t 'clone: a failed PSS capture (test hook) falls back to the in-memory clone, the snapshot freed first' clone_pss_fails
