@@ -3063,8 +3063,9 @@ dump_cancelled(const struct pd_dump_req *r)
  * held still in a way that ends with procdump (enum live_hold; the live_*
  * functions, gathered in the table snap_live in Writer: File), and the
  * in-memory clone of -r (clone_*, snap_clone_ops), which takes the live
- * one's place once the planned memory is copied.  A PSS snapshot and the
- * postmortem target (-j) would be further tables. */
+ * one's place once the planned memory is copied, and the PSS snapshot of
+ * -r (pss_*, snap_pss), which takes it before the freeze.  The postmortem
+ * target (-j) would be a further table. */
 
 struct snap_ops {
 	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 */
@@ -4042,10 +4043,10 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
  * The writer then reads memory from the clone and the rest from the
  * snapshot; the process's own facts (token, PEB) from the target, which
  * the snapshot names: the dump shows the target's PID and thread ids,
- * never the clone's.  Where there is no PSS (Windows 7 and 8.0, Wine), a
- * 32-bit view or XState is asked for (PSS gives 64-bit contexts without
- * it), or the capture fails, -r falls back to the in-memory clone, and
- * -v says why.  Built to Microsoft's documentation; not run here (Wine has
+ * never the clone's.  Where there is no PSS (Windows 7 and 8.0, Wine),
+ * for 32-bit contexts or XState (PSS gives 64-bit contexts without it), or
+ * when the capture fails, -r falls back to the in-memory clone (pss_unfit),
+ * and -v says why.  Built to Microsoft's documentation; not run here (Wine has
  * no PSS): see the man page. */
 
 struct pss {
@@ -4159,6 +4160,8 @@ pss_unfit(const struct snap *s, u64 mask)
 		return "this system has no PSS: kernel32 lacks PssCaptureSnapshot (Windows before 8.1, or Wine)";
 	if (s->x86)
 		return "a 32-bit view: PSS captures the threads' 64-bit contexts";
+	if (w32_is_wow64(GetCurrentProcess()))
+		return "a 32-bit procdump on 64-bit Windows: PSS captures 64-bit contexts";
 	if (mask & MDT_XSTATE)
 		return "WithAvxXStateContext: PSS's extended contexts are not read";
 	if (s->at_exit)
