@@ -3991,7 +3991,10 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
 	double t0 = now_sec(), t1;
 	long hold;
 	int i, cancelled = 0;
-	if (pss_taken(s)) { /* the clone was taken at the capture */
+	/* PSS: the clone was taken at the capture and the target runs on; the
+	 * trigger goes on only now, after the collection, which read the
+	 * target's token and thread names (-k would have ended it first) */
+	if (pss_taken(s)) {
 		req->deadline = 0;
 		if (req->on_clone)
 			req->on_clone(req->ctx);
