@@ -4175,7 +4175,7 @@ pss_unfit(const struct snap *s, u64 mask)
 /* The capture and its VA clone.  0, or a Win32 error (p->snap set if the
  * capture itself succeeded: the caller frees it). */
 static DWORD
-pss_capture(struct snap *s, struct pss *p, u64 mask)
+pss_capture(struct pss *p, u64 mask)
 {
 	DWORD flags = PD_PSS_CAPTURE_VA_CLONE | PD_PSS_CAPTURE_THREADS | PD_PSS_CAPTURE_THREAD_CONTEXT |
 	              PD_PSS_CAPTURE_VA_SPACE | PD_PSS_CREATE_BREAKAWAY | PD_PSS_CREATE_BREAKAWAY_OPTIONAL |
@@ -4184,8 +4184,6 @@ pss_capture(struct snap *s, struct pss *p, u64 mask)
 	if (mask & MDT_HANDLEDATA)
 		flags |= PD_PSS_CAPTURE_HANDLES | PD_PSS_CAPTURE_HANDLE_NAME_INFORMATION |
 		         PD_PSS_CAPTURE_HANDLE_BASIC_INFORMATION | PD_PSS_CAPTURE_HANDLE_TYPE_SPECIFIC_INFORMATION;
-	if (!p->target && !(p->target = OpenProcess(PSS_TARGET_ACCESS, FALSE, s->pid)))
-		return GetLastError();
 	if ((e = w32.PssCaptureSnapshot(p->target, flags, CONTEXT_ALL, &p->snap))) {
 		p->snap = NULL;
 		return e;
@@ -4461,7 +4459,12 @@ pss_take(struct snap *s, u64 mask)
 	if (!(p = xcalloc(1, sizeof *p)))
 		return -1;
 	p->l.hold = LIVE_SUSPEND; /* (nothing held: live_read takes no bytes back) */
-	if ((e = pss_capture(s, p, mask))) {
+	if (!(p->target = OpenProcess(PSS_TARGET_ACCESS, FALSE, s->pid))) {
+		vlog("-r: cannot open process %lu for a PSS snapshot, the in-memory clone instead:", s->pid);
+		pss_release(p);
+		return -1;
+	}
+	if ((e = pss_capture(p, mask))) {
 		pss_release(p); /* (a snapshot taken is freed before the fallback) */
 		SetLastError(e);
 		vlog("-r: the PSS snapshot of process %lu failed, the in-memory clone instead:", s->pid);
