@@ -4321,19 +4321,28 @@ pss_thread(struct snap *s, const void *entry)
 	t->h = OpenThread(THREAD_QUERY_INFORMATION | THREAD_QUERY_LIMITED_INFORMATION, FALSE, t->tid);
 }
 
-/* The threads from the snapshot; each stack's bounds from its TEB's NT_TIB,
- * read in the clone. */
+/* Undoes what pss_thread did, for the fallback. */
+static void
+pss_drop_threads(struct snap *s)
+{
+	int i;
+	for (i = 0; i < s->nth; i++) {
+		_aligned_free(s->th[i].ctx);
+		if (s->th[i].h)
+			CloseHandle(s->th[i].h);
+	}
+	free(s->th);
+	s->th = NULL;
+	s->nth = s->nth_all = s->cap_th = 0;
+}
+
+/* The threads' names and, from each TEB's NT_TIB read in the clone, their
+ * stacks' bounds (the threads themselves are walked at the capture). */
 static void
 pss_threads(struct snap *s, int xstate)
 {
-	struct pd_pss_thread e;
-	DWORD err;
 	int i, ok;
 	(void)xstate; /* (an XState dump never takes this path: pss_unfit) */
-	if ((err = pss_walk(s, PD_PSS_WALK_THREADS, &e, sizeof e, pss_thread))) {
-		SetLastError(err);
-		warn("the threads of the PSS snapshot of process %lu:", s->pid);
-	}
 	for (i = 0; i < s->nth; i++) {
 		struct dthread *t = &s->th[i];
 		if (t->h)
@@ -4447,6 +4456,9 @@ static int
 pss_take(struct snap *s, u64 mask)
 {
 	const struct snap_ops *live = s->ops;
+	void *live_impl = s->impl;
+	struct snap tmp;
+	struct pd_pss_thread te;
 	struct pss *p;
 	const char *why;
 	double t0 = now_sec();
@@ -4464,17 +4476,27 @@ pss_take(struct snap *s, u64 mask)
 		pss_release(p);
 		return -1;
 	}
-	if ((e = pss_capture(p, mask))) {
+	s->ops = &snap_pss;
+	s->impl = p;
+	/* a snapshot without its threads would make a dump without them: the
+	 * in-memory clone instead */
+	if ((e = pss_capture(p, mask)) ||
+	    (e = pss_walk(s, PD_PSS_WALK_THREADS, &te, sizeof te, pss_thread)) || (!s->nth && (e = ERROR_NOT_FOUND))) {
+		pss_drop_threads(s);
+		s->ops = live;
+		s->impl = live_impl;
 		pss_release(p); /* (a snapshot taken is freed before the fallback) */
 		SetLastError(e);
 		vlog("-r: the PSS snapshot of process %lu failed, the in-memory clone instead:", s->pid);
 		return -1;
 	}
-	live->thaw(s); /* (the live table's state: nothing was frozen) */
-	s->ops = &snap_pss;
-	s->impl = p;
+	memset(&tmp, 0, sizeof tmp);
+	tmp.impl = live_impl;
+	tmp.pid = s->pid;
+	live->thaw(&tmp); /* (the live table's state: nothing was frozen) */
 	s->process_handle = p->clone; /* -md callbacks read the snapshot */
-	vlog("-r: took a PSS snapshot of process %lu in %.3f s; process %lu runs on", s->pid, now_sec() - t0, s->pid);
+	vlog("-r: took a PSS snapshot of process %lu (%d threads) in %.3f s; process %lu runs on", s->pid, s->nth,
+	     now_sec() - t0, s->pid);
 	return 0;
 }
 
