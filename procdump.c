@@ -42,7 +42,8 @@
  *            -pl -h), -cancel
  *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
  *            -t -g), detach
- *   Install  AeDebug postmortem registration (-i -u -j: not yet)
+ *   Install  the postmortem debugger: AeDebug registration (-i -u), the
+ *            dump of a crash (-j), -wer
  *   Main     pd_main(): parse, resolve, run, choose the exit code
  *
  * SPDX-License-Identifier: MIT
@@ -2169,8 +2170,6 @@ args_check_mode(struct pd_config *cfg)
 		cfg->uninstall = 1;
 		return 0;
 	}
-	if ((cfg->i || cfg->j) && (cfg->r || cfg->mk)) /* the postmortem dump: from the crashed process, held */
-		return args_fail("-%s is not implemented yet with -%s", cfg->r ? "r" : "mk", cfg->i ? "i" : "j");
 	if (cfg->i) {
 		if ((o = args_stray(cfg, CO(i), OF_INSTALL)))
 			return args_fail("-%s cannot be used with -i", u8s(o->name));
@@ -7790,6 +7789,8 @@ struct pd_run {
 	struct run_job **jobs; int njobs, cap_jobs; /* its dumps (-r: their threads) */
 	HANDLE slots;              /* -r N: a semaphore of N clones being written */
 	volatile LONG late_rc;     /* -r: the first failure of a dump written after its trigger went on */
+	HANDLE write_after;        /* -j -r: a clone is written once this is set (the crashed process ended) */
+	DWORD write_after_ms;      /* ... or once this long has passed */
 };
 
 /* One dump in progress, for the writer's callbacks. */
@@ -7859,14 +7860,16 @@ run_on_plan(void *ctx, u64 bytes)
 
 /* -r: the clone is taken.  With -k, the last clone of the run ends the
  * target now, as ProcDump does, while its dump is written from the copy
- * (the debugger kills at its own end: it holds the process's events). */
+ * (the debugger kills at its own end: it holds the process's events; so
+ * does -j).  With r->write_after (-j), the write waits for it, with a
+ * deadline: the crashed process ends first, the file is written after. */
 static void
 run_on_clone(void *ctx)
 {
 	struct run_dump_ctx *c = ctx;
 	const struct pd_config *cfg = c->r->cfg;
 	out("%s Dump %d cloned: the process runs on while the dump is written.\n", stamp(), c->num);
-	if (cfg->k && c->r->last && !cfg->x && !cfg->debug) {
+	if (cfg->k && c->r->last && !cfg->x && !cfg->debug && !cfg->j) {
 		if (TerminateProcess(c->r->t->h, 1))
 			out("%s Killed process %lu (-k).\n", stamp(), c->r->t->pid);
 		else
@@ -7875,6 +7878,9 @@ run_on_clone(void *ctx)
 	c->cloned = 1;
 	if (c->on_cloned) /* the trigger goes on */
 		SetEvent(c->on_cloned);
+	if (c->r->write_after && WaitForSingleObject(c->r->write_after, c->r->write_after_ms) != WAIT_OBJECT_0)
+		vlog("process %lu has not ended within %lu ms of its clone: its dump is written now", c->r->t->pid,
+		     c->r->write_after_ms);
 }
 
 /* The request for one dump of one type (the caller owns path and ev). */
@@ -9703,6 +9709,10 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 	out("Process:               %s (%lu)\n", u8s(t.name), t.pid);
 	out("Exception from:        %s\n\n", have_jit ? "JIT_DEBUG_INFO" : "the debug event (no valid JIT_DEBUG_INFO)");
 	run_begin(&run, cfg, &t, 1, cb);
+	if (cfg->r) { /* the clone is written once the crashed process has ended (its outage: the copy) */
+		run.write_after = t.h;
+		run.write_after_ms = AED_EXIT_DEADLINE_MS;
+	}
 	memset(&d, 0, sizeof d);
 	d.cfg = cfg;
 	d.t = &t;
