@@ -7879,8 +7879,8 @@ run_on_clone(void *ctx)
 	if (c->on_cloned) /* the trigger goes on */
 		SetEvent(c->on_cloned);
 	if (c->r->write_after && WaitForSingleObject(c->r->write_after, c->r->write_after_ms) != WAIT_OBJECT_0)
-		vlog("process %lu has not ended within %lu ms of its clone: its dump is written now", c->r->t->pid,
-		     c->r->write_after_ms);
+		out("%s Process %lu has not ended within %lu s of the clone: Dump %d is written now.\n", stamp(),
+		    c->r->t->pid, c->r->write_after_ms / 1000, c->num);
 }
 
 /* The request for one dump of one type (the caller owns path and ev). */
@@ -9628,6 +9628,18 @@ aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
 		aed_wer(d->cfg, d->t);
 }
 
+/* -r: the crash's clone is written once the crashed process, released
+ * after the copy, has ended (or AED_EXIT_DEADLINE_MS has passed): its
+ * outage is the copy, and the write does not compete with its end. */
+static void
+aed_write_after_end(struct dbg *d)
+{
+	if (!d->cfg->r)
+		return;
+	d->run->write_after = d->t->h;
+	d->run->write_after_ms = AED_EXIT_DEADLINE_MS;
+}
+
 /* Attached: lets the crashed thread go once the attach is done, dumps at
  * the crash's second-chance exception, passes it on (the process ends as
  * it would have; -k kills it) and waits for the end.  Every wait has a
@@ -9645,6 +9657,7 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
 			break;
 		d->t->held = 1; /* the event holds every thread: the dump needs no freeze */
 		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT && !ev.u.Exception.dwFirstChance && signalled && !fired) {
+			aed_write_after_end(d);
 			aed_fire(d, jit, &ev);
 			fired = 1;
 			cont = DBG_EXCEPTION_NOT_HANDLED;
@@ -9709,16 +9722,13 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 	out("Process:               %s (%lu)\n", u8s(t.name), t.pid);
 	out("Exception from:        %s\n\n", have_jit ? "JIT_DEBUG_INFO" : "the debug event (no valid JIT_DEBUG_INFO)");
 	run_begin(&run, cfg, &t, 1, cb);
-	if (cfg->r) { /* the clone is written once the crashed process has ended (its outage: the copy) */
-		run.write_after = t.h;
-		run.write_after_ms = AED_EXIT_DEADLINE_MS;
-	}
 	memset(&d, 0, sizeof d);
 	d.cfg = cfg;
 	d.t = &t;
 	d.run = &run;
 	if (dbg_attach(&t) < 0) {
 		/* its crashed thread waits for the event: dump it as it is */
+		aed_write_after_end(&d);
 		aed_fire(&d, have_jit ? &jit : NULL, NULL);
 		SetEvent(j.event);
 	} else {
