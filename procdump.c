@@ -9629,23 +9629,26 @@ aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
 }
 
 /* -r: the crash's clone is written once the crashed process, released
- * after the copy, has ended (or AED_EXIT_DEADLINE_MS has passed): its
- * outage is the copy, and the write does not compete with its end. */
+ * after the copy, has ended (ended is set; or AED_EXIT_DEADLINE_MS has
+ * passed): its outage is the copy, and the write does not compete with
+ * its end. */
 static void
-aed_write_after_end(struct dbg *d)
+aed_write_after_end(struct dbg *d, HANDLE ended)
 {
-	if (!d->cfg->r)
+	if (!d->cfg->r || !ended)
 		return;
-	d->run->write_after = d->t->h;
+	d->run->write_after = ended;
 	d->run->write_after_ms = AED_EXIT_DEADLINE_MS;
 }
 
 /* Attached: lets the crashed thread go once the attach is done, dumps at
  * the crash's second-chance exception, passes it on (the process ends as
- * it would have; -k kills it) and waits for the end.  Every wait has a
- * deadline: a postmortem debugger that hangs keeps a crashed process. */
+ * it would have; -k kills it) and waits for the end, then sets ended (-r:
+ * the clone is written after the exit event, not merely after the kill).
+ * Every wait has a deadline: a postmortem debugger that hangs keeps a
+ * crashed process. */
 static void
-aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
+aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 {
 	DEBUG_EVENT ev;
 	DWORD t0 = GetTickCount(), limit = AED_EVENT_DEADLINE_MS, cont;
@@ -9657,7 +9660,7 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
 			break;
 		d->t->held = 1; /* the event holds every thread: the dump needs no freeze */
 		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT && !ev.u.Exception.dwFirstChance && signalled && !fired) {
-			aed_write_after_end(d);
+			aed_write_after_end(d, ended);
 			aed_fire(d, jit, &ev);
 			fired = 1;
 			cont = DBG_EXCEPTION_NOT_HANDLED;
@@ -9684,6 +9687,8 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
 	}
 	if (!signalled)
 		SetEvent(event);
+	if (ended) /* (the loop is over: exited, or given up) */
+		SetEvent(ended);
 	if (!fired) {
 		warn("-j: no exception event from process %lu within %d s; the dump %s", d->t->pid,
 		     AED_EVENT_DEADLINE_MS / 1000, jit ? "takes JIT_DEBUG_INFO's" : "has no exception");
@@ -9702,6 +9707,7 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 	struct dbg d;
 	struct pd_event jit;
 	wchar_t spec[16];
+	HANDLE ended = NULL;
 	int rc, have_jit;
 	if ((rc = aed_jit_args(cfg, &j)))
 		return rc;
@@ -9728,17 +9734,21 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 	d.run = &run;
 	if (dbg_attach(&t) < 0) {
 		/* its crashed thread waits for the event: dump it as it is */
-		aed_write_after_end(&d);
+		aed_write_after_end(&d, t.h);
 		aed_fire(&d, have_jit ? &jit : NULL, NULL);
 		SetEvent(j.event);
 	} else {
 		d.attached = 1;
 		DebugSetProcessKillOnExit(FALSE);
-		aed_debug(&d, j.event, have_jit ? &jit : NULL);
+		/* -r: set once the debugger has seen the process end */
+		ended = cfg->r ? CreateEventW(NULL, TRUE, FALSE, NULL) : NULL;
+		aed_debug(&d, j.event, have_jit ? &jit : NULL, ended);
 	}
 	rc = run_end(&run);
 	dbg_finish(&d);
 	CloseHandle(j.event);
+	if (ended)
+		CloseHandle(ended);
 	tgt_close(&t);
 	return rc;
 }
