@@ -42,7 +42,8 @@
  *            -pl -h), -cancel
  *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
  *            -t -g), detach
- *   Install  AeDebug postmortem registration (-i -u -j: not yet)
+ *   Install  the postmortem debugger: AeDebug registration (-i -u), the
+ *            dump of a crash (-j), -wer
  *   Main     pd_main(): parse, resolve, run, choose the exit code
  *
  * SPDX-License-Identifier: MIT
@@ -2264,8 +2265,6 @@ args_check_mode(struct pd_config *cfg)
 		cfg->uninstall = 1;
 		return 0;
 	}
-	if ((cfg->i || cfg->j) && (cfg->r || cfg->mk)) /* the postmortem dump: from the crashed process, held */
-		return args_fail("-%s is not implemented yet with -%s", cfg->r ? "r" : "mk", cfg->i ? "i" : "j");
 	if (cfg->i) {
 		if ((o = args_stray(cfg, CO(i), OF_INSTALL)))
 			return args_fail("-%s cannot be used with -i", u8s(o->name));
@@ -8374,6 +8373,8 @@ struct pd_run {
 	struct run_job **jobs; int njobs, cap_jobs; /* its dumps (-r: their threads) */
 	HANDLE slots;              /* -r N: a semaphore of N clones being written */
 	volatile LONG late_rc;     /* -r: the first failure of a dump written after its trigger went on */
+	HANDLE write_after;        /* -j -r: a clone is written once this is set (the crashed process ended) */
+	DWORD write_after_ms;      /* ... or once this long has passed */
 };
 
 /* One dump in progress, for the writer's callbacks. */
@@ -8443,14 +8444,16 @@ run_on_plan(void *ctx, u64 bytes)
 
 /* -r: the clone is taken.  With -k, the last clone of the run ends the
  * target now, as ProcDump does, while its dump is written from the copy
- * (the debugger kills at its own end: it holds the process's events). */
+ * (the debugger kills at its own end: it holds the process's events; so
+ * does -j).  With r->write_after (-j), the write waits for it, with a
+ * deadline: the crashed process ends first, the file is written after. */
 static void
 run_on_clone(void *ctx)
 {
 	struct run_dump_ctx *c = ctx;
 	const struct pd_config *cfg = c->r->cfg;
 	out("%s Dump %d cloned: the process runs on while the dump is written.\n", stamp(), c->num);
-	if (cfg->k && c->r->last && !cfg->x && !cfg->debug) {
+	if (cfg->k && c->r->last && !cfg->x && !cfg->debug && !cfg->j) {
 		if (TerminateProcess(c->r->t->h, 1))
 			out("%s Killed process %lu (-k).\n", stamp(), c->r->t->pid);
 		else
@@ -8459,6 +8462,9 @@ run_on_clone(void *ctx)
 	c->cloned = 1;
 	if (c->on_cloned) /* the trigger goes on */
 		SetEvent(c->on_cloned);
+	if (c->r->write_after && WaitForSingleObject(c->r->write_after, c->r->write_after_ms) != WAIT_OBJECT_0)
+		out("%s Process %lu has not ended within %lu s of the clone: Dump %d is written now.\n", stamp(),
+		    c->r->t->pid, c->r->write_after_ms / 1000, c->num);
 }
 
 /* The request for one dump of one type (the caller owns path and ev). */
@@ -10206,12 +10212,27 @@ aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
 		aed_wer(d->cfg, d->t);
 }
 
+/* -r: the crash's clone is written once the crashed process, released
+ * after the copy, has ended (ended is set; or AED_EXIT_DEADLINE_MS has
+ * passed): its outage is the copy, and the write does not compete with
+ * its end. */
+static void
+aed_write_after_end(struct dbg *d, HANDLE ended)
+{
+	if (!d->cfg->r || !ended)
+		return;
+	d->run->write_after = ended;
+	d->run->write_after_ms = AED_EXIT_DEADLINE_MS;
+}
+
 /* Attached: lets the crashed thread go once the attach is done, dumps at
  * the crash's second-chance exception, passes it on (the process ends as
- * it would have; -k kills it) and waits for the end.  Every wait has a
- * deadline: a postmortem debugger that hangs keeps a crashed process. */
+ * it would have; -k kills it) and waits for the end, then sets ended (-r:
+ * the clone is written after the exit event, not merely after the kill).
+ * Every wait has a deadline: a postmortem debugger that hangs keeps a
+ * crashed process. */
 static void
-aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
+aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 {
 	DEBUG_EVENT ev;
 	DWORD t0 = GetTickCount(), limit = AED_EVENT_DEADLINE_MS, cont;
@@ -10223,6 +10244,7 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
 			break;
 		d->t->held = 1; /* the event holds every thread: the dump needs no freeze */
 		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT && !ev.u.Exception.dwFirstChance && signalled && !fired) {
+			aed_write_after_end(d, ended);
 			aed_fire(d, jit, &ev);
 			fired = 1;
 			cont = DBG_EXCEPTION_NOT_HANDLED;
@@ -10249,6 +10271,8 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit)
 	}
 	if (!signalled)
 		SetEvent(event);
+	if (ended) /* (the loop is over: exited, or given up) */
+		SetEvent(ended);
 	if (!fired) {
 		warn("-j: no exception event from process %lu within %d s; the dump %s", d->t->pid,
 		     AED_EVENT_DEADLINE_MS / 1000, jit ? "takes JIT_DEBUG_INFO's" : "has no exception");
@@ -10267,6 +10291,7 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 	struct dbg d;
 	struct pd_event jit;
 	wchar_t spec[16];
+	HANDLE ended = NULL;
 	int rc, have_jit;
 	if ((rc = aed_jit_args(cfg, &j)))
 		return rc;
@@ -10293,16 +10318,21 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 	d.run = &run;
 	if (dbg_attach(&t) < 0) {
 		/* its crashed thread waits for the event: dump it as it is */
+		aed_write_after_end(&d, t.h);
 		aed_fire(&d, have_jit ? &jit : NULL, NULL);
 		SetEvent(j.event);
 	} else {
 		d.attached = 1;
 		DebugSetProcessKillOnExit(FALSE);
-		aed_debug(&d, j.event, have_jit ? &jit : NULL);
+		/* -r: set once the debugger has seen the process end */
+		ended = cfg->r ? CreateEventW(NULL, TRUE, FALSE, NULL) : NULL;
+		aed_debug(&d, j.event, have_jit ? &jit : NULL, ended);
 	}
 	rc = run_end(&run);
 	dbg_finish(&d);
 	CloseHandle(j.event);
+	if (ended)
+		CloseHandle(ended);
 	tgt_close(&t);
 	return rc;
 }

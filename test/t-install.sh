@@ -118,9 +118,9 @@ install_refusals() {
 	expect_rc 2
 	expect_err "-i: dump folder '.*no-such-folder' does not exist"
 	expect_err_one_line
-	pd -ma -r -i "$(wpath "$O")"
+	pd -mk -r -i "$(wpath "$O")"
 	expect_rc 2
-	expect_err '-r is not implemented yet'
+	expect_err '-mk cannot be used with -r'
 	expect_err_one_line
 	pd -i "$(wpath "$O")" -e
 	expect_rc 2
@@ -137,7 +137,7 @@ install_refusals() {
 	expect_err_one_line
 	expect_err '-k cannot be used with -u (uninstall)'
 }
-t 'install: a missing folder, -r (not built yet), a capture switch with -i or -j, -j without its values: exit 2' install_refusals
+t 'install: a missing folder, -mk with -r, a capture switch with -i or -j, -j without its values: exit 2' install_refusals
 
 # postmortem NAME SWITCHES: -i into $O/NAME with SWITCHES, then crasher NAME
 # crashes (postmortem mode: at once, no debugger waited for); the system
@@ -183,6 +183,65 @@ install_postmortem_kill() {
 	one_dump "$O/aedpk" >/dev/null
 }
 t 'install: -k -i: the crashed process is dumped, then killed (exit 1, not its AV)' install_postmortem_kill
+
+# line NAME PATTERN: the number of the first line of NAME's log matching PATTERN (0: none)
+line() { grep -n -m 1 -- "$2" "$O/$1.log" | cut -d: -f1 | grep . || echo 0; }
+# order NAME: the run's lines of NAME's log on one line, for a message
+order() { grep -E 'Dump 1 [cwf]|exited|Killed' "$O/$1.log" | sed 's/^\[[^]]*\] //' | tr -d '\r' | tr '\n' '|'; }
+
+# -r: the clone is taken while the event holds the crashed process, the
+# exception is passed on, and the file is written once the process has
+# ended: its end comes before "writing" and "complete" (without -r, after
+# both; with -r but no wait for the end, the two race)
+install_postmortem_clone() {
+	trap aed_restore EXIT
+	postmortem aedpr -ma -r
+	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-ma -r " "$O/aedpr")" ] || fail "-r is not in the registered command: $(aed_value 64 Debugger)"
+	[ "$TS" = 5 ] || fail "the crasher did not end with its AV (status $TS)"
+	cloned=$(line aedpr 'Dump 1 cloned') ended=$(line aedpr 'The process has exited. Exit code: 0xC0000005')
+	writing=$(line aedpr 'Dump 1 writing') complete=$(line aedpr 'Dump 1 complete')
+	[ "$cloned" -gt 0 ] || fail "no clone: $(grep Dump "$O/aedpr.log")"
+	[ "$ended" -gt "$cloned" ] || fail "the process did not end of its AV after the clone: $(order aedpr)"
+	[ "$writing" -gt "$ended" ] && [ "$complete" -gt "$writing" ] ||
+		fail "the dump was written before the crashed process ended: $(order aedpr)"
+	f=$(one_dump "$O/aedpr")
+	yaml "$f" "$O/aedpr/y"
+	grep -q 'Type: *Memory64List' "$O/aedpr/y" || fail "no full dump"
+	[ "$(ex_field "$O/aedpr/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/aedpr/y" 'Exception Code')"
+	[ "$(ex_field "$O/aedpr/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpr tid)")" ] || fail "faulting thread is not $(field aedpr tid)"
+	lldb_do "$f" "$O/aedpr/l" 'thread list' 'bt'
+	grep -q 'stop reason = Exception 0xc0000005' "$O/aedpr/l" || fail "lldb: no exception stop reason"
+	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/aedpr/l" || fail "lldb: frame 0 is not crash_av"
+	pd -u
+	expect_rc 0
+}
+t 'install: -ma -r -i, a crash: the clone is taken, the process ends of its AV, then the dump (thread and code in its exception stream) is complete' install_postmortem_clone
+
+install_postmortem_clone_kill() {
+	trap aed_restore EXIT
+	postmortem aedprk -r -k
+	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-r -k " "$O/aedprk")" ] || fail "registered: $(aed_value 64 Debugger)"
+	killed=$(line aedprk 'Killed process') ended=$(line aedprk 'The process has exited. Exit code: 0x00000001')
+	[ "$ended" -gt 0 ] || fail "the crasher did not end with -k's code 1: $(order aedprk)"
+	[ "$killed" -gt "$(line aedprk 'Dump 1 cloned')" ] || fail "not killed after the clone: $(order aedprk)"
+	[ "$(line aedprk 'Dump 1 writing')" -gt "$ended" ] ||
+		fail "the dump was written before the kill ended the process: $(order aedprk)"
+	yaml "$(one_dump "$O/aedprk")" "$O/aedprk/y"
+	[ "$(ex_field "$O/aedprk/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedprk tid)")" ] || fail "faulting thread"
+}
+t 'install: -r -k -i: the crash is cloned, the process killed (exit 1), then the dump is complete' install_postmortem_clone_kill
+
+install_postmortem_kernel() {
+	# -mk: the user dump, and the kernel dump Wine cannot write said in one line
+	trap aed_restore EXIT
+	postmortem aedpmk -mk
+	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-mk " "$O/aedpmk")" ] || fail "registered: $(aed_value 64 Debugger)"
+	grep -q 'procdump: -mk: this system cannot write a live kernel dump' "$O/aedpmk.log" || fail "-j -mk said nothing of the kernel dump"
+	yaml "$(one_dump "$O/aedpmk")" "$O/aedpmk/y"
+	[ "$(ex_field "$O/aedpmk/y" 'Exception Code')" = 0xC0000005 ] || fail "code"
+	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
+}
+t 'install: -mk -i: the crash is dumped, the kernel dump Wine cannot write is one line' install_postmortem_kernel
 
 # The system formats the registered command (swprintf with the PID, the
 # event and JIT_DEBUG_INFO): a % in the folder is registered as %%, and
