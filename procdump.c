@@ -10042,9 +10042,9 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t, int ou
 	else
 		out("Commit threshold:      n/a\n");
 	if (GIVEN(cfg, tc)) /* (not in ProcDump's table: only when given) */
-		out("Thread count:          %s\n", main_steps(&cfg->tc_steps, ">=", ""));
+		out("Thread threshold:      %s\n", main_steps(&cfg->tc_steps, ">=", ""));
 	if (GIVEN(cfg, hc))
-		out("Handle count:          %s\n", main_steps(&cfg->hc_steps, ">=", ""));
+		out("Handle threshold:      %s\n", main_steps(&cfg->hc_steps, ">=", ""));
 	out("Threshold seconds:     %lld\n", cfg->s);
 	if (cfg->h && cfg->h_secs != 5)
 		out("Hung window check:     Enabled (%lld seconds)\n", cfg->h_secs);

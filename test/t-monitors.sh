@@ -189,7 +189,7 @@ monitor_thread_handle_counts() {
 	wait_for "$O/gr.log" '^grown ' 30 || fail "the target did not grow"
 	pd_join mtc 30
 	expect_rc 0
-	expect_out 'Thread count: *>=40$'
+	expect_out 'Thread threshold: *>=40$'
 	expect_out 'Thread count: [0-9]* 2s'
 	expect_out 'Trigger: Thread count [0-9]* for 2 s'
 	v=$(sed -n 's/.*Trigger: Thread count \([0-9]*\) for.*/\1/p' "$O/pd.out")
@@ -199,7 +199,7 @@ monitor_thread_handle_counts() {
 	[ "$n" -ge $((tc0 + 60)) ] || fail "the dump's ThreadList has $n threads, the target $tc0 + 60"
 	pd_join mhc 30
 	expect_rc 0
-	expect_out 'Handle count: *>=300$'
+	expect_out 'Handle threshold: *>=300$'
 	expect_out 'Trigger: Handle count [0-9]* for 2 s'
 	v=$(sed -n 's/.*Trigger: Handle count \([0-9]*\) for.*/\1/p' "$O/pd.out")
 	[ "$v" -ge $((hc0 + 400)) ] || fail "$hc0 handles and 400 more, $v measured"
