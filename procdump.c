@@ -1463,7 +1463,7 @@ w32_windows_open(void)
 	return 0;
 }
 
-struct w32_hung { DWORD pid; int found; };
+struct w32_hung { DWORD pid; int probe, found; };
 
 #define W32_PROBE_MS 200 /* how long a window has to answer WM_NULL */
 
@@ -1479,19 +1479,21 @@ w32_hung_cb(HWND w, LPARAM lp)
 		return TRUE;
 	if (w32.IsHungAppWindow(w))
 		h->found = 2;
-	else if (!w32.SendMessageTimeoutW(w, WM_NULL, 0, 0, SMTO_ABORTIFHUNG | SMTO_BLOCK, W32_PROBE_MS, &res) &&
+	else if (h->probe &&
+	         !w32.SendMessageTimeoutW(w, WM_NULL, 0, 0, SMTO_ABORTIFHUNG | SMTO_BLOCK, W32_PROBE_MS, &res) &&
 	         GetLastError() == ERROR_TIMEOUT)
 		h->found = 1;
 	return !h->found;
 }
 
 /* Does a top-level window of pid not respond?  2: Windows calls it hung
- * (IsHungAppWindow: no message pumped for 5 s); 1: it did not answer
- * WM_NULL within W32_PROBE_MS (hung for less, or busy); 0: all answer. */
+ * (IsHungAppWindow: no message pumped for 5 s); 1 (with probe): it did
+ * not answer WM_NULL within W32_PROBE_MS (hung for less, or busy); 0: all
+ * answer. */
 static int
-w32_hung_window(DWORD pid)
+w32_hung_window(DWORD pid, int probe)
 {
-	struct w32_hung h = { pid, 0 };
+	struct w32_hung h = { pid, probe, 0 };
 	w32.EnumWindows(w32_hung_cb, (LPARAM)&h);
 	return h.found;
 }
@@ -8399,14 +8401,16 @@ trig_sample_counter(struct trig_mon *m, long long *v)
 	return w32_counter_read(&m->counter, v);
 }
 
-/* -h: the seconds a window of the target has not responded, counted from
- * the first sample that found one not answering; once Windows itself calls
- * it hung (IsHungAppWindow), that began 5 s ago at the latest, so that a
- * window hung before monitoring began fires at once with the default 5. */
+/* -h: the seconds a window of the target has not responded.  Once Windows
+ * itself calls it hung (IsHungAppWindow) that began 5 s ago at the latest:
+ * from 5 s up, as ProcDump, that alone counts (a window hung before
+ * monitoring began fires at once with the default 5; a slow pump is not a
+ * hang).  Below 5 s, WM_NULL probes: counted from the first sample that
+ * found a window not answering one. */
 static int
 trig_sample_hung(struct trig_mon *m, long long *v)
 {
-	int h = w32_hung_window(m->t->pid);
+	int h = w32_hung_window(m->t->pid, m->cfg->h_secs < 5);
 	double now = now_sec();
 	if (!h)
 		m->hung_since = 0;
