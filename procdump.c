@@ -8316,7 +8316,8 @@ struct trig_mon {
 	struct trig_row rows[TRIG_NKINDS];
 	int nrows;
 	int fired_row;          /* the row whose dump is wanted (trig_mon_tick returned 1) */
-	double hung_since;      /* -h: when a window was first seen not responding; 0: all respond */
+	int hung;               /* -h: a window does not respond (since hung_since) */
+	double hung_since;
 	double next_tick;
 	char why[160];          /* what fired, for the console */
 };
@@ -8412,10 +8413,9 @@ trig_sample_hung(struct trig_mon *m, long long *v)
 {
 	int h = w32_hung_window(m->t->pid, m->cfg->h_secs < 5);
 	double now = now_sec();
-	if (!h)
-		m->hung_since = 0;
-	else if (!m->hung_since || (h == 2 && m->hung_since > now - 5))
+	if (h && (!m->hung || (h == 2 && m->hung_since > now - 5)))
 		m->hung_since = h == 2 ? now - 5 : now;
+	m->hung = h != 0;
 	*v = h ? (long long)(now - m->hung_since + 0.5) : 0;
 	return 1;
 }
