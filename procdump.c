@@ -8300,6 +8300,7 @@ struct trig_row {
 	int step;               /* the one armed now; st.n: every one fired (a list's row stops) */
 	int need;               /* consecutive samples to fire */
 	int held;               /* consecutive samples so far */
+	long long last;         /* the last sample */
 };
 
 #define TRIG_NKINDS 6       /* rows of trig_kinds[] */
@@ -8315,7 +8316,7 @@ struct trig_mon {
 	int cpu;                /* the CPU row is armed */
 	struct trig_row rows[TRIG_NKINDS];
 	int nrows;
-	int fired_row;          /* the row whose dump is wanted (trig_mon_tick returned 1) */
+	int fired_row;          /* the row that fired last (-1: none yet); the next turn starts after it */
 	int hung;               /* -h: a window does not respond (since hung_since) */
 	double hung_since;
 	double next_tick;
@@ -8531,6 +8532,7 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 		if (k->open && k->open(m) < 0)
 			return PD_EXIT_USAGE;
 	}
+	m->fired_row = -1;
 	m->next_tick = now_sec() + 1.0;
 	if (m->cpu)
 		trig_sample_cpu(m, &v); /* the baseline */
@@ -8556,13 +8558,24 @@ trig_row_why(struct trig_mon *m, const struct trig_row *r, long long v, long lon
 		         trig_row_op(r), thr, r->k->unit);
 }
 
+/* Where row i stands in this tick's turn: the rows after the one that
+ * fired last come first, so that a row that keeps holding (-s 1) does not
+ * starve the others: monitors combine as ProcDump's, each firing. */
+static int
+trig_row_turn(const struct trig_mon *m, int i)
+{
+	return (i - m->fired_row - 1 + 2 * m->nrows) % m->nrows;
+}
+
 /* One sample of every row still armed.  Returns 1 when a row held long
- * enough (a dump is wanted; m->why and m->fired_row say which), 0
- * otherwise, -1 when the target is gone. */
+ * enough (a dump is wanted; m->why and m->fired_row say which; another
+ * that did too keeps its count and fires on the next tick), 0 otherwise,
+ * -1 when the target is gone. */
 static int
 trig_mon_tick(struct trig_mon *m)
 {
-	int i;
+	struct trig_row *f;
+	int i, fire = -1;
 	m->next_tick += 1.0;
 	if (m->next_tick < now_sec())
 		m->next_tick = now_sec() + 1.0;
@@ -8577,6 +8590,7 @@ trig_mon_tick(struct trig_mon *m)
 			return -1;
 		if (!got)
 			continue;
+		r->last = v;
 		hold = r->above ? (r->k->strict ? v > thr : v >= thr) : v < thr;
 		vlog("%s %lld%s (%s %lld%s)", r->k->name, v, r->k->unit, trig_row_op(r), thr, r->k->unit);
 		if (!hold) {
@@ -8588,14 +8602,16 @@ trig_mon_tick(struct trig_mon *m)
 			out("%s %s: %s %lld seconds.\n", stamp(), r->k->name, r->k->held, thr);
 		else
 			out("%s %s: %lld%s %ds\n", stamp(), r->k->name, v, r->k->unit, r->held);
-		if (r->held >= r->need) {
-			trig_row_why(m, r, v, thr);
-			r->held = 0;
-			m->fired_row = i;
-			return 1;
-		}
+		if (r->held >= r->need && (fire < 0 || trig_row_turn(m, i) < trig_row_turn(m, fire)))
+			fire = i;
 	}
-	return 0;
+	if (fire < 0)
+		return 0;
+	f = &m->rows[fire];
+	trig_row_why(m, f, f->last, f->st.v[f->step]);
+	f->held = 0;
+	m->fired_row = fire;
+	return 1;
 }
 
 /* A sample is due: fires the run when a row held long enough, then starts

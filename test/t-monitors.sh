@@ -212,6 +212,22 @@ monitor_thread_handle_counts() {
 }
 t 'monitors: -tc and -hc stay quiet below the count, fire once the target makes 60 threads and 400 events; the dumps hold them' monitor_thread_handle_counts
 
+# two monitors that both hold every second (-s 1) share -n as ProcDump's
+# do: each fires, in turn; the first row does not take every dump
+monitor_counts_combine() {
+	start_target gc "$T/load.exe" grow 60 400
+	set_event gc PdGrow
+	wait_for "$O/gc.log" '^grown ' 30 || fail "the target did not grow"
+	mkdir -p "$O/mcc"
+	pd -tc 40 -hc 300 -s 1 -n 2 "$(field gc pid)" "$(wpath "$O/mcc")"
+	expect_rc 0
+	[ "$(grep -c 'Trigger: Thread count' "$O/pd.out")" = 1 ] &&
+		[ "$(grep -c 'Trigger: Handle count' "$O/pd.out")" = 1 ] || fail "want one trigger each: $(grep Trigger: "$O/pd.out")"
+	[ "$(ls "$O/mcc" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/mcc")"
+	stop_target gc
+}
+t 'monitors: -tc and -hc together, both holding, -n 2: one dump each (monitors combine, none starves)' monitor_counts_combine
+
 # -h 2: quiet while the window answers; once the target stops pumping (it
 # says when, to the millisecond), the trigger's stamp (whole seconds) is 2
 # to 4 s later: not before 2, and well before the 5 s of the default
