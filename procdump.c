@@ -118,6 +118,14 @@ typedef unsigned char u8;
 enum pd_type { PD_MINI, PD_FULL, PD_TRIAGE, PD_MINIPLUS, PD_CUSTOM, PD_CALLBACK, PD_NTYPES };
 
 #define PD_MAXOPTS 64     /* room in pd_config.given for every switch */
+#define PD_MAXSTEPS 10    /* values in one threshold list (-c 50,70,90) */
+
+/* A monitor's thresholds in firing order: one value, or a list whose
+ * values each fire once (increasing above, decreasing below). */
+struct pd_steps {
+	int n;
+	long long v[PD_MAXSTEPS];
+};
 
 struct pd_config {
 	int types[PD_NTYPES];   /* dump types in command-line order */
@@ -129,6 +137,11 @@ struct pd_config {
 	long long c, cl;        /* CPU thresholds; PD_UNSET = not given */
 	int u;                  /* -u: per core with -c/-cl, uninstall alone */
 	long long m, ml;        /* commit thresholds in MB; PD_UNSET = not given */
+	long long tc, hc;       /* thread and handle count thresholds; PD_UNSET = not given */
+	/* every value of -c -cl -m -ml -tc -hc (the field above is the first) */
+	struct pd_steps c_steps, cl_steps, m_steps, ml_steps, tc_steps, hc_steps;
+	int lists;              /* one of them is a list: each value fires once, -n is their number */
+	long long h_secs;       /* -h [N]: seconds a window does not respond before a dump (5) */
 	wchar_t *p, *pl;        /* performance counter paths */
 	long long p_thr, pl_thr;
 	int h, e, e_first, g, b, ld, ud, ct, et, l, t;
@@ -160,7 +173,7 @@ struct pd_config {
 	wchar_t *mended[3];     /* output, -x folder and -i folder without the stray '"' (freed by args_free) */
 	wchar_t *joined[2];     /* the -f/-fx lists args_join_list allocated (freed by args_free) */
 	int debug;              /* a debugger trigger (-e -l -t -ld -ud -ct -et) is armed */
-	int monitor;            /* a sampled monitor (-c -cl -m -ml -p -pl -h) is armed */
+	int monitor;            /* a sampled monitor (-c -cl -m -ml -tc -hc -p -pl -h) is armed */
 };
 
 /* The library API.  One call at a time (not from two threads at once);
@@ -741,6 +754,7 @@ static struct w32_fns {
 	BOOL (WINAPI *IsWindowVisible)(HWND);
 	BOOL (WINAPI *IsHungAppWindow)(HWND);
 	HWND (WINAPI *GetWindow)(HWND, UINT);
+	LRESULT (WINAPI *SendMessageTimeoutW)(HWND, UINT, WPARAM, LPARAM, UINT, UINT, PDWORD_PTR);
 	/* dbghelp */
 	BOOL (WINAPI *MiniDumpWriteDump)(HANDLE, DWORD, HANDLE, DWORD, struct pd_mdei *,
 	                                 struct pd_user_streams *, MINIDUMP_CALLBACK_INFORMATION *);
@@ -801,6 +815,7 @@ static const struct w32_import {
 	W32_FN(W32_USER32, IsWindowVisible, NULL),
 	W32_FN(W32_USER32, IsHungAppWindow, NULL),
 	W32_FN(W32_USER32, GetWindow, NULL),
+	W32_FN(W32_USER32, SendMessageTimeoutW, NULL),
 	W32_FN(W32_DBGHELP, MiniDumpWriteDump, NULL),
 	W32_FN(W32_DBGHELP, SymInitializeW, NULL),
 	W32_FN(W32_DBGHELP, SymCleanup, NULL),
@@ -1537,32 +1552,44 @@ static int
 w32_windows_open(void)
 {
 	if (w32_load(W32_USER32) < 0 || !w32.EnumWindows || !w32.GetWindowThreadProcessId ||
-	    !w32.IsWindowVisible || !w32.IsHungAppWindow || !w32.GetWindow) {
+	    !w32.IsWindowVisible || !w32.IsHungAppWindow || !w32.GetWindow || !w32.SendMessageTimeoutW) {
 		warn("-h: user32.dll lacks the window functions");
 		return -1;
 	}
 	return 0;
 }
 
-struct w32_hung { DWORD pid; int found; };
+struct w32_hung { DWORD pid; int probe, found; };
+
+#define W32_PROBE_MS 200 /* how long a window has to answer WM_NULL */
 
 static BOOL CALLBACK
 w32_hung_cb(HWND w, LPARAM lp)
 {
 	struct w32_hung *h = (struct w32_hung *)lp;
 	DWORD pid = 0;
+	DWORD_PTR res;
 	w32.GetWindowThreadProcessId(w, &pid);
 	/* visible, unowned top-level windows only (not the IME window) */
-	if (pid == h->pid && w32.IsWindowVisible(w) && !w32.GetWindow(w, GW_OWNER) && w32.IsHungAppWindow(w))
+	if (pid != h->pid || !w32.IsWindowVisible(w) || w32.GetWindow(w, GW_OWNER))
+		return TRUE;
+	if (w32.IsHungAppWindow(w))
+		h->found = 2;
+	else if (h->probe &&
+	         !w32.SendMessageTimeoutW(w, WM_NULL, 0, 0, SMTO_ABORTIFHUNG | SMTO_BLOCK, W32_PROBE_MS, &res) &&
+	         GetLastError() == ERROR_TIMEOUT)
 		h->found = 1;
 	return !h->found;
 }
 
-/* Does a top-level window of pid not respond (IsHungAppWindow: 5 s)? */
+/* Does a top-level window of pid not respond?  2: Windows calls it hung
+ * (IsHungAppWindow: no message pumped for 5 s); 1 (with probe): it did
+ * not answer WM_NULL within W32_PROBE_MS (hung for less, or busy); 0: all
+ * answer. */
 static int
-w32_hung_window(DWORD pid)
+w32_hung_window(DWORD pid, int probe)
 {
-	struct w32_hung h = { pid, 0 };
+	struct w32_hung h = { pid, probe, 0 };
 	w32.EnumWindows(w32_hung_cb, (LPARAM)&h);
 	return h.found;
 }
@@ -1605,6 +1632,7 @@ enum optkind {
 	OPT_COUNTER, /* -x "\Object(Instance)\Counter" N */
 	OPT_E,       /* -e [1] */
 	OPT_R,       /* -r [1..5] */
+	OPT_DIGIT,   /* -x [N]: a flag whose value, when the next argument is one digit, is that digit (lo..hi) */
 	OPT_I,       /* -i [folder] */
 	OPT_X,       /* -x folder image [args...] */
 	OPT_REST     /* swallows the rest (hidden -j) */
@@ -1618,6 +1646,8 @@ enum optkind {
 #define OF_MONITOR 0x20 /* a sampled monitor */
 #define OF_NEEDS_E 0x40 /* only with -e */
 #define OF_PERCORE 0x80 /* a percentage: with -u, hi is per core (times the cores) */
+#define OF_STEPS   0x100 /* OPT_INT that takes a threshold list (off2 = struct pd_steps) */
+#define OF_BELOW   0x200 /* its list fires below each value: the values decrease */
 
 /* Where a switch stands in the -? synopsis: not there, first on a line,
  * beside the previous one, an alternative to it (-c|-cl), or nested in
@@ -1649,14 +1679,16 @@ static const struct opt opts[] = {
 	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_INSTALL, SYN_SAME, U },
 	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0, SYN_LINE, 1, 1, 2147483647 },
 	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0, SYN_LINE, 10, 1, 4294967 },
-	{ L"c", OPT_INT, CO(c), 0, "<CPU_Usage>", "CPU threshold (percent) above which to write a dump.", OF_MONITOR | OF_PERCORE, SYN_LINE, PD_UNSET, 0, 100 },
-	{ L"cl", OPT_INT, CO(cl), 0, "<CPU_Usage>", "CPU threshold (percent) below which to write a dump.", OF_MONITOR | OF_PERCORE, SYN_ALT, PD_UNSET, 0, 100 },
+	{ L"c", OPT_INT, CO(c), CO(c_steps), "<CPU_Usage>[,...]", "CPU threshold (percent) above which to write a dump; a list (50,70,90) writes one at each.", OF_MONITOR | OF_PERCORE | OF_STEPS, SYN_LINE, PD_UNSET, 0, 100 },
+	{ L"cl", OPT_INT, CO(cl), CO(cl_steps), "<CPU_Usage>[,...]", "CPU threshold (percent) below which to write a dump; a list decreases (30,20,10).", OF_MONITOR | OF_PERCORE | OF_STEPS | OF_BELOW, SYN_ALT, PD_UNSET, 0, 100 },
 	{ L"u", OPT_FLAG, CO(u), 0, NULL, "With -c/-cl: CPU usage relative to one core. Alone: uninstall the postmortem debugger.", 0, SYN_SUB, U },
-	{ L"m", OPT_INT, CO(m), 0, "<Commit_Usage>", "Memory commit threshold in MB at which to write a dump.", OF_MONITOR, SYN_LINE, PD_UNSET, 1, 1073741824 },
-	{ L"ml", OPT_INT, CO(ml), 0, "<Commit_Usage>", "Write a dump when memory commit drops below this many MB.", OF_MONITOR, SYN_ALT, PD_UNSET, 1, 1073741824 },
+	{ L"m", OPT_INT, CO(m), CO(m_steps), "<Commit_Usage>[,...]", "Memory commit threshold in MB at which to write a dump; a list (500,1000) writes one at each.", OF_MONITOR | OF_STEPS, SYN_LINE, PD_UNSET, 1, 1073741824 },
+	{ L"ml", OPT_INT, CO(ml), CO(ml_steps), "<Commit_Usage>[,...]", "Write a dump when memory commit drops below this many MB; a list decreases.", OF_MONITOR | OF_STEPS | OF_BELOW, SYN_ALT, PD_UNSET, 1, 1073741824 },
+	{ L"tc", OPT_INT, CO(tc), CO(tc_steps), "<Thread_Count>[,...]", "Write a dump when the process has at least this many threads; a list writes one at each.", OF_MONITOR | OF_STEPS, SYN_LINE, PD_UNSET, 1, 16777216 },
+	{ L"hc", OPT_INT, CO(hc), CO(hc_steps), "<Handle_Count>[,...]", "Write a dump when the process has at least this many handles open; a list writes one at each.", OF_MONITOR | OF_STEPS, SYN_SAME, PD_UNSET, 1, 16777216 },
 	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", OF_MONITOR, SYN_LINE, PD_UNSET, 0, 9007199254740992 },
 	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_MONITOR, SYN_ALT, PD_UNSET, 0, 9007199254740992 },
-	{ L"h", OPT_FLAG, CO(h), 0, NULL, "Write a dump when a window of the process does not respond for 5 seconds.", OF_MONITOR, SYN_LINE, U },
+	{ L"h", OPT_DIGIT, CO(h), CO(h_secs), "[1..9]", "Write a dump when a window of the process does not respond for 5 seconds (or 1 to 9).", OF_MONITOR, SYN_LINE, 5, 1, 9 },
 	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", OF_DEBUG, SYN_LINE, U },
 	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop).", OF_NEEDS_E, SYN_SUB, U },
 	{ L"b", OPT_FLAG, CO(b), 0, NULL, "Treat debug breakpoints as exceptions (otherwise ignore them).", OF_NEEDS_E, SYN_SUB, U },
@@ -2095,6 +2127,18 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 				return args_fail("-r: the concurrent limit must be 1 to 5, not %d", cfg->r_n);
 		}
 		return 0;
+	case OPT_DIGIT:
+		/* As -r: only one digit is taken as the value, so that `-h 1234`
+		 * still means PID 1234 (Windows PIDs below 10 are System's). */
+		*(int *)(base + o->off) = 1;
+		*(long long *)(base + o->off2) = o->dflt;
+		if (*k + 1 < argc && all_digits(argv[*k + 1]) && wcslen(argv[*k + 1]) == 1) {
+			long long d = argv[++*k][0] - L'0';
+			if (d < o->lo || d > o->hi)
+				return args_fail("-%s: %lld is not from %lld to %lld", nm, d, o->lo, o->hi);
+			*(long long *)(base + o->off2) = d;
+		}
+		return 0;
 	case OPT_I:
 		cfg->i = 1;
 		if (*k + 1 < argc && !args_is_switch(argv[*k + 1]))
@@ -2157,6 +2201,46 @@ args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
 	return 0;
 }
 
+/* A threshold list (-c 50,70,90) of row o as typed: each value read as the
+ * row's one number would be (lo to hi), at most PD_MAXSTEPS of them, none
+ * empty, increasing (decreasing for a "below" row, OF_BELOW) so that each
+ * fires once in order.  Fills the row's struct pd_steps and its field (the
+ * first value).  0, or PD_EXIT_USAGE after a one-line error naming the switch. */
+static int
+args_check_steps(struct pd_config *cfg, const struct opt *o, u64 hi, const char *unit)
+{
+	struct pd_steps *st = (struct pd_steps *)((char *)cfg + o->off2);
+	const wchar_t *s = cfg->typed[o - opts], *e;
+	const char *nm = u8s(o->name);
+	st->n = 0;
+	for (;; s = e + 1) {
+		wchar_t one[24];
+		size_t len;
+		u64 v;
+		e = wcschr(s, L',');
+		len = e ? (size_t)(e - s) : wcslen(s);
+		if (!len)
+			return args_fail("-%s: '%s' has an empty value", nm, u8s(cfg->typed[o - opts]));
+		if (st->n == PD_MAXSTEPS)
+			return args_fail("-%s: '%s' has more than %d values", nm, u8s(cfg->typed[o - opts]),
+			                 PD_MAXSTEPS);
+		swprintf(one, 24, L"%.*ls", (int)(len < 23 ? len : 23), s);
+		if (len > 22 || parse_num(one, 0, hi, &v) < 0 || v < (u64)o->lo)
+			return args_fail("-%s: '%s' is not a whole number from %lld to %llu%s", nm, u8s(one), o->lo,
+			                 hi, unit);
+		if (st->n && ((o->flags & OF_BELOW) ? (long long)v >= st->v[st->n - 1]
+		                                      : (long long)v <= st->v[st->n - 1]))
+			return args_fail("-%s: '%s': the values must %s (%lld after %lld)", nm,
+			                 u8s(cfg->typed[o - opts]), (o->flags & OF_BELOW) ? "decrease" : "increase",
+			                 (long long)v, st->v[st->n - 1]);
+		st->v[st->n++] = (long long)v;
+		if (!e)
+			break;
+	}
+	*(long long *)((char *)cfg + o->off) = st->v[0];
+	return 0;
+}
+
 /* Every number given, read by its row of opts[]: digits only (OPT_HEX: hex,
  * 0x optional), from lo to hi; a percentage with -u is per core, up to hi
  * times the cores.  One rule and one message for every numeric switch, so
@@ -2178,6 +2262,11 @@ args_check_numbers(struct pd_config *cfg)
 			GetSystemInfo(&si);
 			hi *= si.dwNumberOfProcessors;
 			unit = " (percent of one core, -u)";
+		}
+		if (o->flags & OF_STEPS) {
+			if (args_check_steps(cfg, o, hi, unit))
+				return PD_EXIT_USAGE;
+			continue;
 		}
 		if (parse_num(cfg->typed[i], o->kind == OPT_HEX, hi, &v) < 0 || v < (u64)o->lo) {
 			if (o->kind == OPT_HEX)
@@ -2293,6 +2382,36 @@ args_check_mode(struct pd_config *cfg)
 	return 0;
 }
 
+/* Threshold lists: once one has several values, each monitor fires once per
+ * value (once if it has no list) and then stops, so -n is their total and
+ * may not be given.  Runs after the defaults.  0 or PD_EXIT_USAGE. */
+static int
+args_check_lists(struct pd_config *cfg)
+{
+	const struct opt *list = NULL;
+	long long total = 0;
+	size_t i;
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		int n = 1;
+		if (!cfg->given[i] || !(o->flags & OF_MONITOR))
+			continue;
+		if (o->flags & OF_STEPS)
+			n = ((const struct pd_steps *)((const char *)cfg + o->off2))->n;
+		if (n > 1 && !list)
+			list = o;
+		total += n;
+	}
+	if (!list)
+		return 0;
+	if (GIVEN(cfg, n))
+		return args_fail("-n cannot be used with a threshold list: -%s %s writes one dump per value",
+		                 u8s(list->name), u8s(cfg->typed[list - opts]));
+	cfg->lists = 1;
+	cfg->n = total;
+	return 0;
+}
+
 /* Cross-option rules, then the defaults (-n 1, -s 10, a Mini dump) of what
  * was not given.  Returns 0 or PD_EXIT_USAGE after a one-line error. */
 static int
@@ -2311,6 +2430,8 @@ args_validate(struct pd_config *cfg)
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].kind == OPT_INT && !cfg->given[i] && opts[i].dflt != PD_UNSET)
 			*(long long *)((char *)cfg + opts[i].off) = opts[i].dflt;
+	if ((rc = args_check_lists(cfg)))
+		return rc;
 	if (!cfg->ntypes)
 		cfg->types[cfg->ntypes++] = PD_MINI;
 	return 0;
@@ -8074,7 +8195,7 @@ dump_write_kernel(const struct pd_dump_req *req)
 
 /* =============================== Triggers =============================== */
 /* Decides when to dump: the immediate dump and the timed series (-n -s),
- * the sampled monitors (-c -cl -m -ml -p -pl -h, rows of trig_kinds[]),
+ * the sampled monitors (-c -cl -m -ml -tc -hc -p -pl -h, rows of trig_kinds[]),
  * and, for the Debugger, what its events share.  Every loop runs inside a
  * struct pd_run (run_*: count, cancellation, file names, the summary), fills
  * a struct pd_event and calls run_fire(); only the writer touches files.
@@ -8742,19 +8863,22 @@ trig_run_timed(struct pd_run *r)
 	}
 }
 
-/* ---- Sampling monitors (-c -cl -m -ml -p -pl -h): rows of trig_kinds[],
- * sampled once a second by whichever loop owns the target (the debugger
- * loop when attached, trig_run_monitors otherwise).  A row's condition
- * must hold for -s consecutive seconds (-h: one sample, as IsHungAppWindow
- * already waits 5 s) before a dump is wanted. */
+/* ---- Sampling monitors (-c -cl -m -ml -tc -hc -p -pl -h): rows of
+ * trig_kinds[], sampled once a second by whichever loop owns the target
+ * (the debugger loop when attached, trig_run_monitors otherwise).  A row's
+ * condition must hold for -s consecutive seconds (-h: one sample, whose
+ * value is already the seconds the window has not responded) before a dump
+ * is wanted.  A row's thresholds are a list (struct pd_steps): without a
+ * list of several values (cfg->lists) its one value fires until -n; with
+ * one, each value fires once, in order, and the row then stops. */
 
 struct trig_mon;
 struct trig_kind {
 	const char *name, *unit;   /* as printed: CPU 45% */
 	int strict;                /* "above" means > rather than >= */
-	const char *held;          /* printed when it holds, instead of the value */
-	/* armed by the command line?  Its threshold, and above (1) or below (0) */
-	int (*armed)(const struct pd_config *, long long *thr, int *above);
+	const char *held;          /* printed when it holds ("... N seconds."), instead of the value */
+	/* armed by the command line?  Its thresholds, and above (1) or below (0) */
+	int (*armed)(const struct pd_config *, struct pd_steps *st, int *above);
 	int (*open)(struct trig_mon *);          /* NULL: nothing to open; 0 or -1 */
 	int (*sample)(struct trig_mon *, long long *v); /* 1 value, 0 none yet, -1 target gone */
 };
@@ -8762,10 +8886,14 @@ struct trig_kind {
 struct trig_row {
 	const struct trig_kind *k;
 	int above;
-	long long thr;
+	struct pd_steps st;     /* its thresholds, in firing order */
+	int step;               /* the one armed now; st.n: every one fired (a list's row stops) */
 	int need;               /* consecutive samples to fire */
 	int held;               /* consecutive samples so far */
+	long long last;         /* the last sample */
 };
+
+#define TRIG_NKINDS 6       /* rows of trig_kinds[] */
 
 struct trig_mon {
 	const struct pd_config *cfg;
@@ -8776,25 +8904,37 @@ struct trig_mon {
 	int have_prev;
 	struct w32_counter counter;
 	int cpu;                /* the CPU row is armed */
-	struct trig_row rows[4];
+	struct trig_row rows[TRIG_NKINDS];
 	int nrows;
+	int fired_row;          /* the row that fired last (-1: none yet); the next turn starts after it */
+	int hung;               /* -h: a window does not respond (since hung_since) */
+	double hung_since;
 	double next_tick;
-	char why[128];          /* what fired, for the console */
+	char why[160];          /* what fired, for the console */
 };
+
+/* The target's entry in a fresh process list (*list, to be freed), or
+ * NULL if it is gone (or its PID now names another process). */
+static struct pd_sys_process *
+trig_proc(struct trig_mon *m, struct pd_sys_process **list)
+{
+	struct pd_sys_process *p;
+	if (!(*list = w32_process_list()))
+		return NULL;
+	p = w32_process_find(*list, m->t->pid);
+	return p && (u64)p->CreateTime.QuadPart == m->t->create_time ? p : NULL;
+}
 
 /* CPU of the target in percent of the machine (of one core with -u), from
  * SystemProcessInformation: remote GetProcessTimes stays 0 under Wine. */
 static int
 trig_sample_cpu(struct trig_mon *m, long long *v)
 {
-	struct pd_sys_process *list = w32_process_list(), *p;
+	struct pd_sys_process *list, *p = trig_proc(m, &list);
 	double wall = now_sec();
 	u64 cpu;
 	int r = 0;
-	if (!list)
-		return -1;
-	p = w32_process_find(list, m->t->pid);
-	if (!p || (u64)p->CreateTime.QuadPart != m->t->create_time) {
+	if (!p) {
 		free(list);
 		return -1;
 	}
@@ -8825,16 +8965,49 @@ trig_sample_commit(struct trig_mon *m, long long *v)
 	return 1;
 }
 
+/* Threads and handles (-tc, -hc), from SystemProcessInformation: under
+ * Wine GetProcessHandleCount returns a count of 0 (WINE.md section 2). */
+static int
+trig_sample_threads(struct trig_mon *m, long long *v)
+{
+	struct pd_sys_process *list, *p = trig_proc(m, &list);
+	if (p)
+		*v = p->NumberOfThreads;
+	free(list);
+	return p ? 1 : -1;
+}
+
+static int
+trig_sample_handles(struct trig_mon *m, long long *v)
+{
+	struct pd_sys_process *list, *p = trig_proc(m, &list);
+	if (p)
+		*v = p->HandleCount;
+	free(list);
+	return p ? 1 : -1;
+}
+
 static int
 trig_sample_counter(struct trig_mon *m, long long *v)
 {
 	return w32_counter_read(&m->counter, v);
 }
 
+/* -h: the seconds a window of the target has not responded.  Once Windows
+ * itself calls it hung (IsHungAppWindow) that began 5 s ago at the latest:
+ * from 5 s up, as ProcDump, that alone counts (a window hung before
+ * monitoring began fires at once with the default 5; a slow pump is not a
+ * hang).  Below 5 s, WM_NULL probes: counted from the first sample that
+ * found a window not answering one. */
 static int
 trig_sample_hung(struct trig_mon *m, long long *v)
 {
-	*v = w32_hung_window(m->t->pid);
+	int h = w32_hung_window(m->t->pid, m->cfg->h_secs < 5);
+	double now = now_sec();
+	if (h && (!m->hung || (h == 2 && m->hung_since > now - 5)))
+		m->hung_since = h == 2 ? now - 5 : now;
+	m->hung = h != 0;
+	*v = h ? (long long)(now - m->hung_since + 0.5) : 0;
 	return 1;
 }
 
@@ -8851,44 +9024,71 @@ trig_open_hung(struct trig_mon *m)
 	return w32_windows_open();
 }
 
+/* A threshold without a list: a list of one. */
+static void
+trig_one_step(struct pd_steps *st, long long thr)
+{
+	st->n = 1;
+	st->v[0] = thr;
+}
+
 static int
-trig_armed_cpu(const struct pd_config *cfg, long long *thr, int *above)
+trig_armed_cpu(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
 	*above = GIVEN(cfg, c);
-	*thr = *above ? cfg->c : cfg->cl;
+	*st = *above ? cfg->c_steps : cfg->cl_steps;
 	return GIVEN(cfg, c) || GIVEN(cfg, cl);
 }
 
 static int
-trig_armed_commit(const struct pd_config *cfg, long long *thr, int *above)
+trig_armed_commit(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
 	*above = GIVEN(cfg, m);
-	*thr = *above ? cfg->m : cfg->ml;
+	*st = *above ? cfg->m_steps : cfg->ml_steps;
 	return GIVEN(cfg, m) || GIVEN(cfg, ml);
 }
 
 static int
-trig_armed_counter(const struct pd_config *cfg, long long *thr, int *above)
+trig_armed_threads(const struct pd_config *cfg, struct pd_steps *st, int *above)
+{
+	*above = 1;
+	*st = cfg->tc_steps;
+	return GIVEN(cfg, tc);
+}
+
+static int
+trig_armed_handles(const struct pd_config *cfg, struct pd_steps *st, int *above)
+{
+	*above = 1;
+	*st = cfg->hc_steps;
+	return GIVEN(cfg, hc);
+}
+
+static int
+trig_armed_counter(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
 	*above = cfg->p != NULL;
-	*thr = *above ? cfg->p_thr : cfg->pl_thr;
+	trig_one_step(st, *above ? cfg->p_thr : cfg->pl_thr);
 	return cfg->p || cfg->pl;
 }
 
 static int
-trig_armed_hung(const struct pd_config *cfg, long long *thr, int *above)
+trig_armed_hung(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
 	*above = 1;
-	*thr = 1;
+	trig_one_step(st, cfg->h_secs);
 	return cfg->h;
 }
 
 static const struct trig_kind trig_kinds[] = {
 	{ "CPU", "%", 1, NULL, trig_armed_cpu, NULL, trig_sample_cpu },
 	{ "Commit", " MB", 0, NULL, trig_armed_commit, NULL, trig_sample_commit },
+	{ "Thread count", "", 0, NULL, trig_armed_threads, NULL, trig_sample_threads },
+	{ "Handle count", "", 0, NULL, trig_armed_handles, NULL, trig_sample_handles },
 	{ "Counter", "", 0, NULL, trig_armed_counter, trig_open_counter, trig_sample_counter },
-	{ "Hung Window", "", 0, "not responding for 5 seconds.", trig_armed_hung, trig_open_hung, trig_sample_hung },
+	{ "Hung Window", "", 0, "not responding for", trig_armed_hung, trig_open_hung, trig_sample_hung },
 };
+_Static_assert(sizeof trig_kinds / sizeof trig_kinds[0] == TRIG_NKINDS, "trig_mon.rows has a slot per kind");
 
 static void
 trig_mon_free(struct trig_mon *m)
@@ -8913,7 +9113,7 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0]; i++) {
 		const struct trig_kind *k = &trig_kinds[i];
 		struct trig_row *r = &m->rows[m->nrows];
-		if (!k->armed(cfg, &r->thr, &r->above))
+		if (!k->armed(cfg, &r->st, &r->above))
 			continue;
 		r->k = k;
 		r->need = k->held ? 1 : (int)cfg->s;
@@ -8922,51 +9122,86 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 		if (k->open && k->open(m) < 0)
 			return PD_EXIT_USAGE;
 	}
+	m->fired_row = -1;
 	m->next_tick = now_sec() + 1.0;
 	if (m->cpu)
 		trig_sample_cpu(m, &v); /* the baseline */
 	return 0;
 }
 
-/* One sample of every row.  Returns 1 when a row held long enough (a dump
- * is wanted; m->why says which), 0 otherwise, -1 when the target is gone. */
+/* The comparison of a row: ">", ">=" or "<". */
+static const char *
+trig_row_op(const struct trig_row *r)
+{
+	return r->above ? (r->k->strict ? ">" : ">=") : "<";
+}
+
+/* What fired, for the console: the value and seconds held, and with a
+ * threshold list which of its values this was ("threshold 2 of 3: >70%"). */
+static void
+trig_row_why(struct trig_mon *m, const struct trig_row *r, long long v, long long thr)
+{
+	int n = r->k->held ? snprintf(m->why, sizeof m->why, "%s", r->k->name)
+	                   : snprintf(m->why, sizeof m->why, "%s %lld%s for %d s", r->k->name, v, r->k->unit, r->held);
+	if (m->cfg->lists && n > 0 && (size_t)n < sizeof m->why)
+		snprintf(m->why + n, sizeof m->why - (size_t)n, " (threshold %d of %d: %s%lld%s)", r->step + 1, r->st.n,
+		         trig_row_op(r), thr, r->k->unit);
+}
+
+/* Where row i stands in this tick's turn: the rows after the one that
+ * fired last come first, so that a row that keeps holding (-s 1) does not
+ * starve the others: monitors combine as ProcDump's, each firing. */
+static int
+trig_row_turn(const struct trig_mon *m, int i)
+{
+	return (i - m->fired_row - 1 + 2 * m->nrows) % m->nrows;
+}
+
+/* One sample of every row still armed.  Returns 1 when a row held long
+ * enough (a dump is wanted; m->why and m->fired_row say which; another
+ * that did too keeps its count and fires on the next tick), 0 otherwise,
+ * -1 when the target is gone. */
 static int
 trig_mon_tick(struct trig_mon *m)
 {
-	int i;
+	struct trig_row *f;
+	int i, fire = -1;
 	m->next_tick += 1.0;
 	if (m->next_tick < now_sec())
 		m->next_tick = now_sec() + 1.0;
 	for (i = 0; i < m->nrows; i++) {
 		struct trig_row *r = &m->rows[i];
-		long long v = 0;
-		int got = r->k->sample(m, &v), hold;
-		if (got < 0)
+		long long v = 0, thr;
+		int got, hold;
+		if (r->step >= r->st.n)
+			continue; /* a list whose every value fired */
+		thr = r->st.v[r->step];
+		if ((got = r->k->sample(m, &v)) < 0)
 			return -1;
 		if (!got)
 			continue;
-		hold = r->above ? (r->k->strict ? v > r->thr : v >= r->thr) : v < r->thr;
-		vlog("%s %lld%s (%s %lld%s)", r->k->name, v, r->k->unit,
-		     r->above ? (r->k->strict ? ">" : ">=") : "<", r->thr, r->k->unit);
+		r->last = v;
+		hold = r->above ? (r->k->strict ? v > thr : v >= thr) : v < thr;
+		vlog("%s %lld%s (%s %lld%s)", r->k->name, v, r->k->unit, trig_row_op(r), thr, r->k->unit);
 		if (!hold) {
 			r->held = 0;
 			continue;
 		}
 		r->held++;
 		if (r->k->held)
-			out("%s %s: %s\n", stamp(), r->k->name, r->k->held);
+			out("%s %s: %s %lld seconds.\n", stamp(), r->k->name, r->k->held, thr);
 		else
 			out("%s %s: %lld%s %ds\n", stamp(), r->k->name, v, r->k->unit, r->held);
-		if (r->held >= r->need) {
-			if (r->k->held)
-				snprintf(m->why, sizeof m->why, "%s", r->k->name);
-			else
-				snprintf(m->why, sizeof m->why, "%s %lld%s for %d s", r->k->name, v, r->k->unit, r->held);
-			r->held = 0;
-			return 1;
-		}
+		if (r->held >= r->need && (fire < 0 || trig_row_turn(m, i) < trig_row_turn(m, fire)))
+			fire = i;
 	}
-	return 0;
+	if (fire < 0)
+		return 0;
+	f = &m->rows[fire];
+	trig_row_why(m, f, f->last, f->st.v[f->step]);
+	f->held = 0;
+	m->fired_row = fire;
+	return 1;
 }
 
 /* A sample is due: fires the run when a row held long enough, then starts
@@ -8976,11 +9211,13 @@ static int
 trig_mon_step(struct trig_mon *m, struct pd_run *r)
 {
 	int f = trig_mon_tick(m);
-	long long v;
+	long long v, fired = r->fired;
 	if (f != 1)
 		return f;
 	out("%s Trigger: %s\n", stamp(), m->why);
 	run_fire_tid(r, 0, 0);
+	if (m->cfg->lists && r->fired > fired) /* a value fires once (one that -at cancelled: again) */
+		m->rows[m->fired_row].step++;
 	m->have_prev = 0;
 	if (m->cpu)
 		trig_sample_cpu(m, &v); /* the target was suspended: measure afresh */
@@ -10402,6 +10639,20 @@ main_onoff(int on)
 	return on ? "Enabled" : "Disabled";
 }
 
+/* A monitor's thresholds for the table: ">20%" or, a list, ">20%, >40%"
+ * (each fires once, in order). */
+static const char *
+main_steps(const struct pd_steps *st, const char *op, const char *unit)
+{
+	static char s[PD_MAXSTEPS * 32];
+	size_t n = 0;
+	int i;
+	s[0] = 0;
+	for (i = 0; i < st->n && n < sizeof s; i++)
+		n += (size_t)snprintf(s + n, sizeof s - n, "%s%s%lld%s", i ? ", " : "", op, st->v[i], unit);
+	return s;
+}
+
 static void
 main_print_config(const struct pd_config *cfg, const struct pd_target *t, int out_is_dir)
 {
@@ -10410,8 +10661,8 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t, int ou
 	out("Process:               %s (%lu)\n", u8s(t->name), t->pid);
 	out("Process image:         %s\n", QueryFullProcessImageNameW(t->h, 0, image, &ilen) ? u8s(image) : "n/a");
 	if (GIVEN(cfg, c) || GIVEN(cfg, cl))
-		out("CPU threshold:         %s%lld%% of %s\n", GIVEN(cfg, c) ? ">" : "<",
-		    GIVEN(cfg, c) ? cfg->c : cfg->cl, cfg->u ? "one core" : "the machine");
+		out("CPU threshold:         %s of %s\n", main_steps(GIVEN(cfg, c) ? &cfg->c_steps : &cfg->cl_steps,
+		    GIVEN(cfg, c) ? ">" : "<", "%"), cfg->u ? "one core" : "the machine");
 	else
 		out("CPU threshold:         n/a\n");
 	if (cfg->p || cfg->pl)
@@ -10420,11 +10671,19 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t, int ou
 	else
 		out("Performance counter:   n/a\n");
 	if (GIVEN(cfg, m) || GIVEN(cfg, ml))
-		out("Commit threshold:      %s%lld MB\n", GIVEN(cfg, m) ? ">=" : "<", GIVEN(cfg, m) ? cfg->m : cfg->ml);
+		out("Commit threshold:      %s\n", main_steps(GIVEN(cfg, m) ? &cfg->m_steps : &cfg->ml_steps,
+		    GIVEN(cfg, m) ? ">=" : "<", " MB"));
 	else
 		out("Commit threshold:      n/a\n");
+	if (GIVEN(cfg, tc)) /* (not in ProcDump's table: only when given) */
+		out("Thread threshold:      %s\n", main_steps(&cfg->tc_steps, ">=", ""));
+	if (GIVEN(cfg, hc))
+		out("Handle threshold:      %s\n", main_steps(&cfg->hc_steps, ">=", ""));
 	out("Threshold seconds:     %lld\n", cfg->s);
-	out("Hung window check:     %s\n", main_onoff(cfg->h));
+	if (cfg->h && cfg->h_secs != 5)
+		out("Hung window check:     Enabled (%lld seconds)\n", cfg->h_secs);
+	else
+		out("Hung window check:     %s\n", main_onoff(cfg->h));
 	out("Log debug strings:     %s\n", main_onoff(cfg->l));
 	out("Exception monitor:     %s\n", !cfg->e ? "Disabled" : cfg->e_first ? "First Chance+Unhandled" : "Unhandled");
 	out("Exception filter:      [Includes]\n");
@@ -10439,7 +10698,7 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t, int ou
 	else
 		out("Concurrent limit:      n/a\n");
 	out("Avoid outage:          %s\n", cfg->r ? main_onoff(cfg->a) : "n/a");
-	out("Number of dumps:       %lld\n", cfg->n);
+	out("Number of dumps:       %lld%s\n", cfg->n, cfg->lists ? " (one per threshold)" : "");
 	main_print_folder(cfg, out_is_dir);
 	out("Queue to WER:          %s\n", main_onoff(cfg->wer));
 	out("Kill after dump:       %s\n", main_onoff(cfg->k));

@@ -11,8 +11,14 @@
  *              "ref=<addr> bytes=<hex>", and a 4 MiB "other=<addr> bytes=<hex>"
  *   churn N    N threads that each start a short-lived thread, wait for
  *              it and start the next, forever (threads come and go all the time)
- *   window     creates a visible window and pumps messages for 1 s, then
- *              prints "hung" and stops pumping (a hung window after 5 s)
+ *   window [event]  creates a visible window and pumps messages for 1 s
+ *              (with "event": until the named event PdHang-<PID> is set),
+ *              then prints "hung at=HH:MM:SS.mmm" (local time, as
+ *              procdump's stamps) and stops pumping (a hung window after 5 s)
+ *   grow N M [K]  idles until the named event PdGrow-<PID> is set, then
+ *              starts N threads that sleep, opens M events and touches K
+ *              MiB, and prints "grown threads=N handles=M mib=K" (for -tc,
+ *              -hc and threshold lists)
  *   ymm        a thread holds 32 marker bytes in AVX register ymm5 and spins
  *              (pause); prints "tid=<TID> ymm5=<hex of the 32 bytes>"
  *   gostack    a thread moves its stack pointer into a 256 KiB heap block, as
@@ -159,6 +165,43 @@ gostack(void *arg)
 }
 #endif
 
+static DWORD WINAPI
+sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		Sleep(INFINITE);
+	return 0;
+}
+
+/* grow N M: nothing until PdGrow-<PID> is set, then N more threads and M
+ * more handles; the heartbeat goes on meanwhile */
+static void
+grow(int n, int m, int mib)
+{
+	char name[64];
+	HANDLE go;
+	unsigned char *p;
+	int i, k = 0;
+	snprintf(name, sizeof name, "PdGrow-%lu", GetCurrentProcessId());
+	go = CreateEventA(NULL, TRUE, FALSE, name);
+	printf("ready\n");
+	while (WaitForSingleObject(go, 100) == WAIT_TIMEOUT)
+		printf("heartbeat %d\n", k++);
+	for (i = 0; i < n; i++)
+		CloseHandle(CreateThread(NULL, 0, sleeper, NULL, 0, NULL));
+	for (i = 0; i < m; i++)
+		CreateEventA(NULL, TRUE, FALSE, NULL);
+	if (mib && (p = VirtualAlloc(NULL, (size_t)mib << 20, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)))
+		for (i = 0; (size_t)i < (size_t)mib << 20; i += 4096)
+			p[i] = (unsigned char)i;
+	printf("grown threads=%d handles=%d mib=%d\n", n, m, mib);
+	for (;; k++) {
+		printf("heartbeat %d\n", k);
+		Sleep(100);
+	}
+}
+
 static LRESULT CALLBACK
 wndproc(HWND w, UINT m, WPARAM wp, LPARAM lp)
 {
@@ -234,11 +277,15 @@ main(int argc, char **argv)
 		while (!gostack_ready)
 			Sleep(1);
 #endif
+	} else if (!strcmp(mode, "grow")) {
+		grow(n, argc > 3 ? atoi(argv[3]) : 0, argc > 4 ? atoi(argv[4]) : 0);
 	} else if (!strcmp(mode, "window")) {
 		WNDCLASSW wc;
 		HWND w;
 		MSG msg;
 		DWORD end;
+		char name[64];
+		HANDLE hang = NULL;
 		memset(&wc, 0, sizeof wc);
 		wc.lpfnWndProc = wndproc;
 		wc.hInstance = GetModuleHandleW(NULL);
@@ -250,16 +297,24 @@ main(int argc, char **argv)
 			printf("no window (%lu)\n", GetLastError());
 			return 1;
 		}
+		if (argc > 2 && !strcmp(argv[2], "event")) {
+			snprintf(name, sizeof name, "PdHang-%lu", GetCurrentProcessId());
+			hang = CreateEventA(NULL, TRUE, FALSE, name);
+		}
 		printf("ready\n");
 		end = GetTickCount() + 1000;
-		while (GetTickCount() < end) {
+		while (hang ? WaitForSingleObject(hang, 0) == WAIT_TIMEOUT : GetTickCount() < end) {
 			while (PeekMessageW(&msg, NULL, 0, 0, PM_REMOVE)) {
 				TranslateMessage(&msg);
 				DispatchMessageW(&msg);
 			}
 			Sleep(10);
 		}
-		printf("hung\n");
+		{
+			SYSTEMTIME t;
+			GetLocalTime(&t);
+			printf("hung at=%02u:%02u:%02u.%03u\n", t.wHour, t.wMinute, t.wSecond, t.wMilliseconds);
+		}
 		for (;;)
 			Sleep(1000);
 	}

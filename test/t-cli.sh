@@ -276,6 +276,56 @@ cli_numbers_every_switch() {
 }
 t 'cli: every numeric switch (walked from opts[]) takes digits only, within its range; the rest is one line, exit 2' cli_numbers_every_switch
 
+# threshold lists and -h [seconds]: each bad one is one line naming the
+# switch, exit 2; -h takes only one digit, so a PID after it stays the target
+cli_threshold_lists() {
+	bad="" want=2
+	while read -r sw val msg; do
+		pd "$sw" "$val" 999996
+		cli_refused "$sw $val"
+		grep -qF -- "$sw: " "$O/pd.err" && grep -qF -- "$msg" "$O/pd.err" ||
+			bad="$bad
+  $sw $val: wanted '$sw: ... $msg': $(cat "$O/pd.err")"
+	done <<'LISTS'
+-c 40,20 the values must increase (20 after 40)
+-c 20,20 the values must increase (20 after 20)
+-m 1000,500 the values must increase
+-tc 10,5 the values must increase
+-hc 300,300 the values must increase
+-cl 10,30 the values must decrease (30 after 10)
+-ml 500,500 the values must decrease
+-c 20,,40 '20,,40' has an empty value
+-m 500, '500,' has an empty value
+-tc ,5 ',5' has an empty value
+-hc 1,2,3,4,5,6,7,8,9,10,11 has more than 10 values
+-c 20,101 '101' is not a whole number from 0 to 100
+-m 500,1e3 '1e3' is not a whole number
+-tc 0,5 '0' is not a whole number from 1 to 16777216
+LISTS
+	pd -m 500,1000 -n 2 999996
+	cli_refused "-m 500,1000 -n 2"
+	grep -qF -- '-n cannot be used with a threshold list: -m 500,1000' "$O/pd.err" || bad="$bad
+  -n with a list: $(cat "$O/pd.err")"
+	pd -h 0 999996
+	cli_refused "-h 0"
+	grep -qF -- '-h: 0 is not from 1 to 9' "$O/pd.err" || bad="$bad
+  -h 0: $(cat "$O/pd.err")"
+	[ -z "$bad" ] || fail "$(printf '%s\n' "$bad" | grep -c .) refusals wrong:$bad"
+	# accepted: the target is looked up (exit 3), so the line parsed
+	for line in '-c 20,40' '-cl 30,20,10' '-m 1,2,3,4,5,6,7,8,9,10' '-ml 9,1' '-tc 5,10' '-hc 100' \
+		'-m 500 -n 2' '-c 20 -n 3' '-h' '-h 2' '-h 9 -c 5,6'; do
+		eval "set -- $line"
+		pd "$@" 999996
+		[ "$RC" = 3 ] || fail "'$line 999996' exited $RC, wanted 3: $(cat "$O/pd.err")"
+	done
+	# -h 1234: 1234 is the PID, not the seconds (no "no target" error)
+	pd -h 999996
+	expect_rc 3
+	pd -h 12
+	expect_rc 3
+}
+t 'cli: threshold lists out of order, with an empty or an 11th value, or with -n, and -h 0, are one line naming the switch, exit 2; -h takes one digit only' cli_threshold_lists
+
 cli_control_chars_escaped() {
 	pd "-zz$(printf '\033[31m')" 1234
 	expect_rc 2

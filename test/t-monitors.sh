@@ -155,6 +155,136 @@ monitor_hung_window() {
 }
 t 'monitors: -h fires on a window that stopped pumping' monitor_hung_window
 
+# set_event NAME EVENT: set the named event EVENT-<PID of target NAME>
+set_event() {
+	$WINE "$T/setevent.exe" "$2-$(field "$1" pid)" >"$O/$1.set" 2>&1 || true
+	grep -q '^set ' "$O/$1.set" || fail "setevent $2: $(cat "$O/$1.set")"
+}
+# samples RAW WHAT: the values of procdump -v's samples of WHAT, one a line
+samples() { tr -d '\r' <"$1" | sed -n "s/.*\[v\] $2 \([0-9]*\) .*/\1/p"; }
+# quiet DIR RAW: procdump has neither fired nor dumped so far
+quiet() {
+	[ -z "$(ls -A "$1")" ] || fail "it dumped too early: $(ls "$1")"
+	! grep -q 'Trigger:' "$2" || fail "it fired too early: $(grep Trigger: "$2")"
+}
+# hms_ms HH:MM:SS[.mmm]: milliseconds since midnight
+hms_ms() { echo "$1" | awk -F'[:.]' '{ printf "%d", (($1 * 60 + $2) * 60 + $3) * 1000 + $4 }'; }
+
+# -tc and -hc: samples below the thresholds, no dump, until the target
+# starts 60 threads and opens 400 events; then each fires, and its dump
+# holds what the target made (obj2yaml: ThreadList entries, HandleData count)
+monitor_thread_handle_counts() {
+	start_target gr "$T/load.exe" grow 60 400
+	mkdir -p "$O/mtc" "$O/mhc"
+	pd_bg mtc -v -tc 40 -s 2 "$(field gr pid)" "$(wpath "$O/mtc")"
+	pd_bg mhc -v -hc 300 -s 2 "$(field gr pid)" "$(wpath "$O/mhc")"
+	wait_count "$O/mtc.raw" '\[v\] Thread count ' 3 30 || fail "no thread samples: $(tail -n 3 "$O/mtc.raw")"
+	wait_count "$O/mhc.raw" '\[v\] Handle count ' 3 30 || fail "no handle samples: $(tail -n 3 "$O/mhc.raw")"
+	quiet "$O/mtc" "$O/mtc.raw"
+	quiet "$O/mhc" "$O/mhc.raw"
+	tc0=$(samples "$O/mtc.raw" 'Thread count' | head -n 1) hc0=$(samples "$O/mhc.raw" 'Handle count' | head -n 1)
+	[ "$tc0" -ge 1 ] && [ "$tc0" -lt 40 ] || fail "before: $tc0 threads measured"
+	[ "$hc0" -ge 1 ] && [ "$hc0" -lt 300 ] || fail "before: $hc0 handles measured"
+	set_event gr PdGrow
+	wait_for "$O/gr.log" '^grown ' 30 || fail "the target did not grow"
+	pd_join mtc 30
+	expect_rc 0
+	expect_out 'Thread threshold: *>=40$'
+	expect_out 'Thread count: [0-9]* 2s'
+	expect_out 'Trigger: Thread count [0-9]* for 2 s'
+	v=$(sed -n 's/.*Trigger: Thread count \([0-9]*\) for.*/\1/p' "$O/pd.out")
+	[ "$v" -ge $((tc0 + 60)) ] || fail "$tc0 threads and 60 more, $v measured"
+	yaml "$(one_dump "$O/mtc")" "$O/mtc/y"
+	n=$(awk '/Type: *ThreadList/ { on = 1; next } /- Type:/ { on = 0 } on && /Thread Id:/ { n++ } END { print n + 0 }' "$O/mtc/y")
+	[ "$n" -ge $((tc0 + 60)) ] || fail "the dump's ThreadList has $n threads, the target $tc0 + 60"
+	pd_join mhc 30
+	expect_rc 0
+	expect_out 'Handle threshold: *>=300$'
+	expect_out 'Trigger: Handle count [0-9]* for 2 s'
+	v=$(sed -n 's/.*Trigger: Handle count \([0-9]*\) for.*/\1/p' "$O/pd.out")
+	[ "$v" -ge $((hc0 + 400)) ] || fail "$hc0 handles and 400 more, $v measured"
+	yaml "$(one_dump "$O/mhc")" "$O/mhc/y"
+	hex=$(grep -A1 'Type: *HandleData' "$O/mhc/y" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
+	[ "$n" -ge 400 ] || fail "the dump's HandleData has $n handles, the target opened 400 events"
+	alive gr || fail "the target stopped"
+	stop_target gr
+}
+t 'monitors: -tc and -hc stay quiet below the count, fire once the target makes 60 threads and 400 events; the dumps hold them' monitor_thread_handle_counts
+
+# two monitors that both hold every second (-s 1) share -n as ProcDump's
+# do: each fires, in turn; the first row does not take every dump
+monitor_counts_combine() {
+	start_target gc "$T/load.exe" grow 60 400
+	set_event gc PdGrow
+	wait_for "$O/gc.log" '^grown ' 30 || fail "the target did not grow"
+	mkdir -p "$O/mcc"
+	pd -tc 40 -hc 300 -s 1 -n 2 "$(field gc pid)" "$(wpath "$O/mcc")"
+	expect_rc 0
+	[ "$(grep -c 'Trigger: Thread count' "$O/pd.out")" = 1 ] &&
+		[ "$(grep -c 'Trigger: Handle count' "$O/pd.out")" = 1 ] || fail "want one trigger each: $(grep Trigger: "$O/pd.out")"
+	[ "$(ls "$O/mcc" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/mcc")"
+	stop_target gc
+}
+t 'monitors: -tc and -hc together, both holding, -n 2: one dump each (monitors combine, none starves)' monitor_counts_combine
+
+# -h 2: quiet while the window answers; once the target stops pumping (it
+# says when, to the millisecond), the trigger's stamp (whole seconds) is 2
+# to 4 s later: not before 2, and well before the 5 s of the default
+monitor_hung_seconds() {
+	start_target h2 "$T/load.exe" window event
+	mkdir -p "$O/mh2"
+	pd_bg mh2 -v -h 2 "$(field h2 pid)" "$(wpath "$O/mh2")"
+	wait_count "$O/mh2.raw" '\[v\] Hung Window 0 ' 2 30 || fail "no samples: $(tail -n 3 "$O/mh2.raw")"
+	quiet "$O/mh2" "$O/mh2.raw"
+	set_event h2 PdHang
+	pd_join mh2 30
+	expect_rc 0
+	expect_out 'Hung window check: *Enabled (2 seconds)'
+	expect_out 'Hung Window: not responding for 2 seconds.'
+	hung=$(hms_ms "$(sed -n 's/^hung at=//p' "$O/h2.log" | tr -d '\r')")
+	fired=$(hms_ms "$(sed -n 's/^\[\(..:..:..\)\] Trigger: Hung Window$/\1/p' "$O/pd.out")")
+	[ "$fired" -ge "$hung" ] || fired=$((fired + 86400000)) # past midnight
+	d=$((fired - hung))
+	# the stamp is the whole second: the true delay is d to d + 999 ms
+	[ $((d + 999)) -ge 2000 ] && [ $d -le 4000 ] || fail "fired $d ms (to $((d + 999))) after the window stopped pumping"
+	[ "$(samples "$O/mh2.raw" 'Hung Window' | tail -n 1)" = 2 ] || fail "the last sample is not 2 seconds: $(samples "$O/mh2.raw" 'Hung Window' | tr '\n' ' ')"
+	yaml "$(one_dump "$O/mh2")" "$O/mh2/y"
+}
+t 'monitors: -h 2 stays quiet while the window answers and fires about 2 s after it stops' monitor_hung_seconds
+
+# -m 1,50: the first value fires at once, the second only once the target
+# has touched 64 MiB more; one dump each, in order, then the run ends
+monitor_threshold_list() {
+	start_target gl "$T/load.exe" grow 0 0 64
+	mkdir -p "$O/mlist"
+	pd_bg mlist -v -m 1,50 -s 1 "$(field gl pid)" "$(wpath "$O/mlist")"
+	wait_for "$O/mlist.raw" 'Dump 1 complete' 30 || fail "the first value did not fire: $(tail -n 3 "$O/mlist.raw")"
+	wait_count "$O/mlist.raw" '\[v\] Commit [0-9]* MB (>= 50 MB)' 2 30 || fail "no samples against 50: $(tail -n 3 "$O/mlist.raw")"
+	[ "$(ls "$O/mlist" | grep -c '\.dmp$')" = 1 ] || fail "want 1 dump before the target grows: $(ls "$O/mlist")"
+	[ "$(grep -c 'Trigger:' "$O/mlist.raw")" = 1 ] || fail "the first value fired again: $(grep Trigger: "$O/mlist.raw")"
+	[ "$(grep -c '\[v\] Commit [0-9]* MB (>= 1 MB)' "$O/mlist.raw")" = 1 ] ||
+		fail "the first value was sampled again after it fired"
+	set_event gl PdGrow
+	pd_join mlist 30
+	expect_rc 0
+	expect_out 'Commit threshold: *>=1 MB, >=50 MB$'
+	expect_out 'Number of dumps: *2 (one per threshold)'
+	expect_out 'Trigger: Commit [0-9]* MB for 1 s (threshold 1 of 2: >=1 MB)'
+	expect_out 'Trigger: Commit [0-9]* MB for 1 s (threshold 2 of 2: >=50 MB)'
+	expect_out 'Dump count reached.'
+	# in order: trigger 1, Dump 1 (its file), trigger 2, Dump 2 (its file, later)
+	grep -E 'Trigger:|initiated:' "$O/pd.out" | sed 's/.*\(threshold [0-9]\).*/\1/; s/.*\(Dump [0-9]\) initiated.*/\1/' | tr '\n' ' ' >"$O/mlist/order"
+	[ "$(cat "$O/mlist/order")" = "threshold 1 Dump 1 threshold 2 Dump 2 " ] || fail "order: $(cat "$O/mlist/order")"
+	f1=$(sed -n 's/.*Dump 1 initiated: .*\\//p' "$O/pd.out") f2=$(sed -n 's/.*Dump 2 initiated: .*\\//p' "$O/pd.out")
+	[ -f "$O/mlist/$f1" ] && [ -f "$O/mlist/$f2" ] || fail "the dumps named are not there: $f1 $f2: $(ls "$O/mlist")"
+	[ "$(ls "$O/mlist" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/mlist")"
+	v=$(sed -n 's/.*Trigger: Commit \([0-9]*\) MB for 1 s (threshold 2.*/\1/p' "$O/pd.out")
+	[ "$v" -ge 64 ] || fail "64 MiB touched, commit measured $v MB at the second value"
+	stop_target gl
+}
+t 'monitors: -m 1,50 writes one dump per value, in order: the second only once the target grows' monitor_threshold_list
+
 monitor_n_count() {
 	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
 	mkdir -p "$O/mn"
