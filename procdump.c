@@ -9637,7 +9637,7 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	si.cb = sizeof si;
 	si.dwFlags = STARTF_USESTDHANDLES;
 	si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
-	si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+	si.hStdOutput = GetStdHandle(g.json_stdout ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE); /* -json -: not in the JSON */
 	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
 	w32_debugger_keep_alive(); /* as ProcDump: a launched process runs on when procdump ends */
 	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, DEBUG_ONLY_THIS_PROCESS, NULL, NULL, &si, &pi)) {

@@ -234,3 +234,19 @@ json_monitor() {
 	stop_target jm
 }
 t 'json: a monitor trigger names its kind, value and the seconds it held' json_monitor
+
+json_launch_stdout() {
+	mkdir -p "$O/jl"
+	pd -e -json - -x "$(wpath "$O/jl")" "$(wpath "$T/crasher.exe")" raise E0004321
+	expect_rc 0
+	# the launched program's own lines (pid=, debugger=1) went to stderr
+	cp "$O/pd.out" "$O/jl.jsonl"
+	grep -q '^debugger=1' "$O/pd.err" || fail "the launched target's output is not on stderr"
+	[ "$(jl "$O/jl.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_end finish" ] ||
+		fail "events: $(head -c 600 "$O/jl.jsonl")"
+	[ "$(jl1 "$O/jl.jsonl" 'by("target_found")[0]["launched"], by("target_found")[0]["name"]')" = "(True, 'crasher.exe')" ] ||
+		fail "target_found: $(grep target_found "$O/jl.jsonl")"
+	[ "$(jl1 "$O/jl.jsonl" 'by("trigger")[0]["value"]')" = E0004321.UNKNOWN ] || fail "trigger.value"
+	[ "$(jl1 "$O/jl.jsonl" 'str(by("start")[0]["switches"]["x"]["args"])')" = "['raise', 'E0004321']" ] || fail "start.switches.x"
+}
+t 'json: -json - with -x: the launched program writes to stderr too, stdout holds only the events' json_launch_stdout
