@@ -7908,9 +7908,9 @@ ev_dump_begin(const struct pd_target *t, int num, const char *type, const wchar_
 		ev_end(&b);
 }
 
-/* Why a dump was not written, from its end (rc: 0, PD_EXIT_*, PD_TIMEOUT,
- * PD_NOSPACE, PD_SKIPPED) and its request; *code is the exit code it
- * stands for (-1: none, the run goes on without it). */
+/* Why a dump was not written, from its end as run_report judged it (rc:
+ * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED) and its request; *code
+ * is the exit code it stands for (-1: none, the run goes on without it). */
 static const char *
 ev_dump_reason(const struct pd_target *t, const struct pd_dump_req *rq, int rc, int cancelled, int *code)
 {
@@ -8386,7 +8386,6 @@ static int
 run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, const struct pd_dump_result *res)
 {
 	const struct pd_config *cfg = r->cfg;
-	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_cancelled(r));
 	if (rc && rq->no_space) {
 		out("%s Dump %d skipped: not enough free disk space (-minfree); the process was resumed.\n",
 		    stamp(), num);
@@ -8408,6 +8407,7 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 		if (GIVEN(cfg, keep))
 			dump_retain(rq->path, r->t->name, cfg->keep);
 	}
+	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_cancelled(r));
 	return rc;
 }
 

@@ -150,6 +150,12 @@ json_bad_path() {
 	expect_rc 2
 	expect_err '^procdump: -json needs a value'
 	[ -z "$(ls "$O/jb")" ] || fail "dumped: $(ls "$O/jb")"
+	# a target problem is no usage error: start, then finish with exit 3
+	rm -f "$O/jb.jsonl"
+	pd -json "$(wpath "$O/jb.jsonl")" 4294967295 "$(wpath "$O/jb")"
+	expect_rc 3
+	[ "$(jl "$O/jb.jsonl" '" ".join("%s" % e.get("exit_code", e["event"]) for e in ev)')" = "start 3" ] ||
+		fail "events: $(cat "$O/jb.jsonl")"
 	stop_target jb
 }
 t 'json: -json with a path that cannot be written (or without a value) is a usage error naming -json (exit 2)' json_bad_path
@@ -250,3 +256,22 @@ json_launch_stdout() {
 	[ "$(jl1 "$O/jl.jsonl" 'str(by("start")[0]["switches"]["x"]["args"])')" = "['raise', 'E0004321']" ] || fail "start.switches.x"
 }
 t 'json: -json - with -x: the launched program writes to stderr too, stdout holds only the events' json_launch_stdout
+
+json_no_space() {
+	[ $native = 0 ] || skip "a small volume is a tmpfs under Linux"
+	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+	start_target jn "$T/target.exe" 1 64
+	mkdir -p "$O/jn"
+	mount -t tmpfs -o size=64m tmpfs "$O/jn" || fail "cannot mount a tmpfs at $O/jn"
+	trap 'umount "$O/jn" 2>/dev/null || umount -l "$O/jn"' EXIT
+	rm -f "$O/jn.jsonl"
+	pd -ma -minfree 32 -json "$(wpath "$O/jn.jsonl")" "$(field jn pid)" "$(wpath "$O/jn")"
+	expect_rc 4
+	expect_out 'Dump 1 skipped'
+	[ "$(jl "$O/jn.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_failed finish" ] ||
+		fail "events: $(jl "$O/jn.jsonl" '" ".join(e["event"] for e in ev)')"
+	[ "$(jl1 "$O/jn.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = \
+		"('no_space', $RC, $RC)" ] || fail "dump_failed: $(grep dump_failed "$O/jn.jsonl")"
+	stop_target jn
+}
+t 'json: -minfree refuses the dump: dump_failed (no_space) with the exit code procdump returns' json_no_space
