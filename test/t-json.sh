@@ -275,3 +275,19 @@ json_no_space() {
 	stop_target jn
 }
 t 'json: -minfree refuses the dump: dump_failed (no_space) with the exit code procdump returns' json_no_space
+
+json_timeout() {
+	start_target jo "$T/target.exe" 1 64
+	mkdir -p "$O/jo"
+	rm -f "$O/jo.jsonl"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd -ma -at 1 -json "$(wpath "$O/jo.jsonl")" "$(field jo pid)" "$(wpath "$O/jo")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	expect_rc 1
+	expect_out 'Dump 1 cancelled'
+	# not written, not counted: no exit code of its own; the run's is 1
+	[ "$(jl1 "$O/jo.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = \
+		"('timeout', None, 1)" ] || fail "dump_failed: $(grep -e dump_failed -e finish "$O/jo.jsonl")"
+	stop_target jo
+}
+t 'json: -at cancels the collection: dump_failed (timeout, no exit code of its own), finish exit 1' json_timeout
