@@ -37,6 +37,7 @@
  *     Writer: Callbacks  -md (the MiniDumpCallbackRoutine protocol)
  *     Writer: Plan       the stream table; collect, plan, lay out
  *     Writer: File       temporary file, write, signature, rename; -dbghelp
+ *   Events   -json: the events as JSON Lines, each line written whole
  *   Triggers when to dump: the run (count, cancel, names, summary), the
  *            timed series (-n/-s), the sampled monitors (-c -cl -m -ml -p
  *            -pl -h), -cancel
@@ -7515,13 +7516,10 @@ dump_write_kernel(const struct pd_dump_req *req)
 }
 
 /* ================================ Events ================================ */
-/* -json: what happens, one JSON object a line (JSON Lines), for scripts
- * and fleets: start, target_found, target_exit, trigger, dump_begin,
- * dump_end, dump_failed, finish (the man page's JSON EVENTS).  Owns the
- * -json stream; each ev_* function is one line at its call site and does
- * nothing without -json.  A line is built whole, then written with one
- * WriteFile under a lock: -r writes dumps on threads of their own.  Reads
- * no trigger or writer state beyond what its callers pass. */
+/* -json: the events as JSON Lines (man page, JSON EVENTS).  Owns the
+ * -json stream and its lock; each ev_* call is one line at its call site,
+ * does nothing without -json and writes its line whole (-r dumps on
+ * threads).  Reads no trigger or writer state: its callers pass it. */
 
 static struct {
 	HANDLE h;                  /* the file (appended to) or stdout; NULL: no -json */
