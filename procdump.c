@@ -7547,7 +7547,8 @@ ev_fmt(struct buf *b, const char *fmt, ...)
 }
 
 /* One character as JSON wants it in a string: " and \ escaped, controls
- * (C0, DEL, C1) and the line separators as \u00XX, the rest as UTF-8. */
+ * (C0, DEL, C1), the line separators and lone surrogates as \uXXXX, the
+ * rest as UTF-8. */
 static void
 ev_char(struct buf *b, unsigned c)
 {
@@ -7709,7 +7710,12 @@ ev_switches(struct buf *b, const struct pd_config *cfg)
 			break;
 		case OPT_E: ev_put(b, cfg->e_first ? "1" : "true"); break;
 		case OPT_R: ev_fmt(b, "%d", cfg->r_n); break;
-		case OPT_I: if (cfg->i_folder) ev_wstr(b, cfg->i_folder); else ev_put(b, "true"); break;
+		case OPT_I:
+			if (cfg->i_folder)
+				ev_wstr(b, cfg->i_folder);
+			else
+				ev_put(b, "true");
+			break;
 		case OPT_X:
 			ev_put(b, "{\"folder\":");
 			ev_wstr(b, cfg->x_folder);
