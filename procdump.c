@@ -37,6 +37,7 @@
  *     Writer: Callbacks  -md (the MiniDumpCallbackRoutine protocol)
  *     Writer: Plan       the stream table; collect, plan, lay out
  *     Writer: File       temporary file, write, signature, rename; -dbghelp
+ *   Events   -json: the events as JSON Lines, each line written whole
  *   Triggers when to dump: the run (count, cancel, names, summary), the
  *            timed series (-n/-s), the sampled monitors (-c -cl -m -ml -p
  *            -pl -h), -cancel
@@ -166,6 +167,7 @@ struct pd_config {
 	long long freezeguard;  /* hidden -freezeguard PID: the guard of a suspension (Main) */
 	wchar_t *target;        /* PID, process name or service name */
 	wchar_t *output;        /* dump file or folder */
+	wchar_t *json;          /* -json: the events' file, or "-" for stdout (Events) */
 	int uninstall;          /* -u alone */
 	/* derived by Args from the option table */
 	unsigned char given[PD_MAXOPTS]; /* by row of opts[]: the switch was on the command line */
@@ -200,14 +202,18 @@ static struct pd_global {
 	int xstate_warned;        /* the x86 XState warning was printed */
 	unsigned long test_dumps; /* dumps begun (PROCDUMP_TEST_CHUNK_DELAY_DUMPS) */
 	unsigned long test_refused; /* attaches refused (PROCDUMP_TEST_ATTACH_REFUSE) */
+	int json_stdout;          /* -json -: stdout carries the JSON lines, console text goes to stderr */
 } g;
 
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
 static void
 emit(FILE *fp, const char *s)
 {
-	HANDLE h = GetStdHandle(fp == stderr ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
+	HANDLE h;
 	DWORD mode, n;
+	if (g.json_stdout) /* -json -: no console line reaches the JSON stream */
+		fp = stderr;
+	h = GetStdHandle(fp == stderr ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
 	if (h != INVALID_HANDLE_VALUE && h && GetConsoleMode(h, &mode)) {
 		int wn = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
 		wchar_t *w = wn > 0 ? malloc(wn * sizeof *w) : NULL;
@@ -1074,6 +1080,16 @@ w32_exists(const wchar_t *path)
 	return GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES;
 }
 
+/* A log file opened for appending (created if missing): every WriteFile
+ * lands at its end, also with another writer or a reader (tail) on it.
+ * The handle, or INVALID_HANDLE_VALUE with the error set. */
+static HANDLE
+w32_open_append(const wchar_t *path)
+{
+	return CreateFileW(path, FILE_APPEND_DATA | SYNCHRONIZE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_ALWAYS,
+	                   FILE_ATTRIBUTE_NORMAL, NULL);
+}
+
 static wchar_t *
 w32_full_path(const wchar_t *path)
 {
@@ -1713,6 +1729,7 @@ static const struct opt opts[] = {
 	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
+	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr).", 0, SYN_SAME, U },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
 	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
 	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", 0, SYN_NONE, U },
@@ -2655,6 +2672,7 @@ struct pd_target {
 	HANDLE h;
 	int wow64;
 	int held;               /* stopped at a debug event of ours (Debugger): no freeze needed */
+	int exit_said;          /* its target_exit event was written (Events) */
 };
 
 static const DWORD TGT_ACCESS = PROCESS_QUERY_INFORMATION | PROCESS_VM_READ |
@@ -3020,6 +3038,7 @@ struct pd_dump_req {
 struct pd_dump_result {
 	u64 bytes;
 	double seconds;
+	double outage;             /* seconds the target was held frozen for this dump (-r: the copy) */
 };
 
 /* A thread as captured, and where its stack goes in the dump. */
@@ -3105,6 +3124,7 @@ struct snap {
 	struct dhandle *hdl; int nhdl; int have_hdl;
 	struct buf tok; u32 ntok; int have_tok; /* Token stream records */
 	u8 *pre; u64 pre_size;     /* -r: memory made ready for the clone before the freeze (clone_prepare) */
+	double frozen_at, thawed_at; /* now_sec() of the freeze and of the thaw (0: not yet): the outage */
 };
 
 /* Where the note on unreadable memory goes if there is one: after the -dc
@@ -3693,6 +3713,7 @@ live_freeze(struct snap *s)
 	struct live *l = s->impl;
 	double t0 = now_sec();
 	int rc;
+	s->frozen_at = t0;
 	if (l->hold != LIVE_EVENT) {
 		if (live_attach(s) == 0)
 			l->hold = LIVE_ATTACH;
@@ -3725,6 +3746,8 @@ live_thaw(struct snap *s)
 	}
 	if (l->hold == LIVE_ATTACH)
 		live_detach(s->pid, l->ev_tid);
+	if (s->frozen_at && !s->thawed_at)
+		s->thawed_at = now_sec(); /* (-r: here, once the copy is taken) */
 	if (s->nth_all || l->hold == LIVE_ATTACH)
 		vlog("thawed %d threads in %.2f ms", s->nth_all, (now_sec() - t0) * 1e3);
 	free(l->before);
@@ -4614,6 +4637,8 @@ pss_take(struct snap *s, u64 mask)
 	tmp.impl = live_impl;
 	tmp.pid = s->pid;
 	live->thaw(&tmp); /* (the live table's state: nothing was frozen) */
+	s->frozen_at = t0; /* the outage (-json): the system suspends the target for the capture at most */
+	s->thawed_at = now_sec();
 	s->process_handle = p->clone; /* -md callbacks read the snapshot */
 	vlog("-r: took a PSS snapshot of process %lu (%d threads) in %.3f s; process %lu runs on", s->pid, s->nth,
 	     now_sec() - t0, s->pid);
@@ -8120,10 +8145,12 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		s.ops->thaw(&s); /* (frees what snap_live_open allocated) */
 		return rc;
 	}
-	if (req->dbghelp) /* dbghelp reads and writes itself: only the target's end is judged */
+	if (req->dbghelp) { /* dbghelp reads and writes itself: only the target's end is judged */
+		s.frozen_at = now_sec(); /* (it suspends the threads for the whole call) */
 		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ||
 		     dump_judge(&d) ? PD_EXIT_WRITE : 0;
-	else if (req->clone && snap_clone_begin(&s, d.mask, (struct pd_dump_req *)req) < 0)
+		s.thawed_at = now_sec();
+	} else if (req->clone && snap_clone_begin(&s, d.mask, (struct pd_dump_req *)req) < 0)
 		rc = PD_EXIT_WRITE;
 	else if (s.ops->freeze(&s) < 0)
 		rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
@@ -8131,6 +8158,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		rc = dump_build_and_write(&d, file, res, t0) ? (req->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
 	}
 	s.ops->thaw(&s);
+	res->outage = s.frozen_at && s.thawed_at ? s.thawed_at - s.frozen_at : 0;
 	snap_free(&s);
 	free(d.rng);
 	free(d.stack_rvas);
@@ -8191,6 +8219,459 @@ dump_write_kernel(const struct pd_dump_req *req)
 	free(tmp);
 	free(path);
 	return rc;
+}
+
+/* ================================ Events ================================ */
+/* -json: the events as JSON Lines (man page, JSON EVENTS).  Owns the
+ * -json stream and its lock; each ev_* call is one line at its call site,
+ * does nothing without -json and writes its line whole (-r dumps on
+ * threads).  Reads no trigger or writer state: its callers pass it. */
+
+static struct {
+	HANDLE h;                  /* the file (appended to) or stdout; NULL: no -json */
+	int console;               /* -json - on a console: WriteConsoleW, as emit() */
+	int failed;                /* a write failed: said once */
+	CRITICAL_SECTION lock;     /* one line at a time */
+	volatile LONG dumps;       /* dump_end lines so far (finish) */
+} ev;
+
+static void
+ev_put(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s), 1);
+}
+
+static void
+ev_fmt(struct buf *b, const char *fmt, ...)
+{
+	char t[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t, sizeof t, fmt, ap);
+	va_end(ap);
+	ev_put(b, t);
+}
+
+/* One character as JSON wants it in a string: " and \ escaped, controls
+ * (C0, DEL, C1), the line separators and lone surrogates as \uXXXX, the
+ * rest as UTF-8. */
+static void
+ev_char(struct buf *b, unsigned c)
+{
+	u8 u[4];
+	size_t n;
+	if (c == '"' || c == '\\')
+		ev_fmt(b, "\\%c", (int)c);
+	else if (c == '\n')
+		ev_put(b, "\\n");
+	else if (c == '\r')
+		ev_put(b, "\\r");
+	else if (c == '\t')
+		ev_put(b, "\\t");
+	else if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 || (c >= 0xd800 && c <= 0xdfff))
+		ev_fmt(b, "\\u%04x", c); /* (a lone surrogate too: JSON can carry it escaped) */
+	else {
+		if (c < 0x80)
+			u[0] = (u8)c, n = 1;
+		else if (c < 0x800)
+			u[0] = (u8)(0xc0 | c >> 6), u[1] = (u8)(0x80 | (c & 0x3f)), n = 2;
+		else if (c < 0x10000)
+			u[0] = (u8)(0xe0 | c >> 12), u[1] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[2] = (u8)(0x80 | (c & 0x3f)), n = 3;
+		else
+			u[0] = (u8)(0xf0 | c >> 18), u[1] = (u8)(0x80 | ((c >> 12) & 0x3f)),
+			u[2] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[3] = (u8)(0x80 | (c & 0x3f)), n = 4;
+		buf_add(b, u, n, 1);
+	}
+}
+
+/* A JSON string from UTF-16 (a Windows path, a name, a debug string);
+ * NULL is null. */
+static void
+ev_wstr(struct buf *b, const wchar_t *w)
+{
+	if (!w) {
+		ev_put(b, "null");
+		return;
+	}
+	ev_put(b, "\"");
+	for (; *w; w++) {
+		unsigned c = *w;
+		if (c >= 0xd800 && c <= 0xdbff && w[1] >= 0xdc00 && w[1] <= 0xdfff) {
+			c = 0x10000 + ((c - 0xd800) << 10) + (w[1] - 0xdc00);
+			w++;
+		}
+		ev_char(b, c);
+	}
+	ev_put(b, "\"");
+}
+
+/* A JSON string from procdump's own UTF-8 text (names, kinds); NULL is null. */
+static void
+ev_str(struct buf *b, const char *s)
+{
+	if (!s) {
+		ev_put(b, "null");
+		return;
+	}
+	ev_put(b, "\"");
+	for (; *s; s++) {
+		unsigned c = (u8)*s;
+		if (c >= 0x80)
+			buf_add(b, s, 1, 1); /* a UTF-8 byte: as it is */
+		else
+			ev_char(b, c);
+	}
+	ev_put(b, "\"");
+}
+
+/* ,"key": before a value */
+static void
+ev_key(struct buf *b, const char *key)
+{
+	ev_fmt(b, ",\"%s\":", key);
+}
+
+/* A FILETIME (100 ns since 1601, UTC) as ISO 8601 with milliseconds. */
+static void
+ev_time(struct buf *b, u64 ft)
+{
+	FILETIME f;
+	SYSTEMTIME t;
+	f.dwLowDateTime = (DWORD)ft;
+	f.dwHighDateTime = (DWORD)(ft >> 32);
+	if (!ft || !FileTimeToSystemTime(&f, &t)) {
+		ev_put(b, "null");
+		return;
+	}
+	ev_fmt(b, "\"%04u-%02u-%02uT%02u:%02u:%02u.%03uZ\"", t.wYear, t.wMonth, t.wDay, t.wHour, t.wMinute,
+	       t.wSecond, t.wMilliseconds);
+}
+
+/* Starts a line: {"ts":...,"event":name, and (pid) the target's PID.
+ * 0, or -1 without -json (nothing to do). */
+static int
+ev_begin(struct buf *b, const char *name, const struct pd_target *t)
+{
+	FILETIME now;
+	memset(b, 0, sizeof *b);
+	if (!ev.h)
+		return -1;
+	GetSystemTimeAsFileTime(&now);
+	ev_put(b, "{\"ts\":");
+	ev_time(b, (u64)now.dwHighDateTime << 32 | now.dwLowDateTime);
+	ev_key(b, "event");
+	ev_str(b, name);
+	if (t)
+		ev_fmt(b, ",\"pid\":%lu", t->pid);
+	return 0;
+}
+
+/* Ends the line and writes it whole.  A stream that cannot be written
+ * says so once on stderr; the run goes on (the console has it all). */
+static void
+ev_end(struct buf *b)
+{
+	DWORD e = 0, n;
+	ev_put(b, "}\n");
+	if (!b->oom) {
+		EnterCriticalSection(&ev.lock);
+		if (ev.console) {
+			int wn = MultiByteToWideChar(CP_UTF8, 0, (char *)b->p, (int)b->len, NULL, 0);
+			wchar_t *w = wn > 0 ? malloc((size_t)wn * sizeof *w) : NULL;
+			if (w && MultiByteToWideChar(CP_UTF8, 0, (char *)b->p, (int)b->len, w, wn))
+				WriteConsoleW(ev.h, w, (DWORD)wn, &n, NULL);
+			free(w);
+		} else if ((e = w32_write_all(ev.h, b->p, (DWORD)b->len)) && !ev.failed++) {
+			SetLastError(e);
+			warn("-json: cannot write an event:");
+		}
+		LeaveCriticalSection(&ev.lock);
+	}
+	free(b->p);
+}
+
+/* The switches given, by their rows: a flag is true, a number a number,
+ * text a string, the rest as its row reads it. */
+static void
+ev_switches(struct buf *b, const struct pd_config *cfg)
+{
+	const char *base = (const char *)cfg;
+	size_t i;
+	int k, n = 0;
+	ev_put(b, "{");
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		if (!cfg->given[i])
+			continue;
+		ev_fmt(b, "%s\"%s\":", n++ ? "," : "", u8s(o->name));
+		switch (o->kind) {
+		case OPT_INT: ev_fmt(b, "%lld", *(const long long *)(base + o->off)); break;
+		case OPT_HEX: ev_fmt(b, "%llu", *(const u64 *)(base + o->off)); break;
+		case OPT_STR:
+		case OPT_LIST: ev_wstr(b, *(wchar_t *const *)(base + o->off)); break;
+		case OPT_COUNTER:
+			ev_put(b, "{\"counter\":");
+			ev_wstr(b, *(wchar_t *const *)(base + o->off));
+			ev_fmt(b, ",\"threshold\":%lld}", *(const long long *)(base + o->off2));
+			break;
+		case OPT_E: ev_put(b, cfg->e_first ? "1" : "true"); break;
+		case OPT_R: ev_fmt(b, "%d", cfg->r_n); break;
+		case OPT_I:
+			if (cfg->i_folder)
+				ev_wstr(b, cfg->i_folder);
+			else
+				ev_put(b, "true");
+			break;
+		case OPT_X:
+			ev_put(b, "{\"folder\":");
+			ev_wstr(b, cfg->x_folder);
+			ev_put(b, ",\"image\":");
+			ev_wstr(b, cfg->x_image);
+			ev_put(b, ",\"args\":[");
+			for (k = 0; k < cfg->x_nargs; k++) {
+				ev_put(b, k ? "," : "");
+				ev_wstr(b, cfg->x_args[k]);
+			}
+			ev_put(b, "]}");
+			break;
+		default:
+			if (cfg->typed[i])
+				ev_wstr(b, cfg->typed[i]);
+			else
+				ev_put(b, "true");
+		}
+	}
+	ev_put(b, "}");
+}
+
+/* start: the version, procdump's PID, the command line and the switches. */
+static void
+ev_start(const struct pd_config *cfg, int argc, wchar_t **argv)
+{
+	struct buf b;
+	int k;
+	if (ev_begin(&b, "start", NULL) < 0)
+		return;
+	ev_put(&b, ",\"version\":\"" PD_VERSION "\"");
+	ev_fmt(&b, ",\"arch\":\"%s\",\"procdump_pid\":%lu", sizeof(void *) == 8 ? "amd64" : "x86", GetCurrentProcessId());
+	ev_key(&b, "argv");
+	ev_put(&b, "[");
+	for (k = 1; k < argc; k++) {
+		ev_put(&b, k > 1 ? "," : "");
+		ev_wstr(&b, argv[k]);
+	}
+	ev_put(&b, "]");
+	ev_key(&b, "target");
+	ev_wstr(&b, cfg->target);
+	ev_key(&b, "output");
+	ev_wstr(&b, cfg->output);
+	ev_fmt(&b, ",\"count\":%lld,\"seconds\":%lld", cfg->n, cfg->s);
+	ev_key(&b, "switches");
+	ev_switches(&b, cfg);
+	ev_end(&b);
+}
+
+/* Opens the -json stream (the file appended to, or stdout for -) and
+ * writes start.  0, or PD_EXIT_USAGE after a line naming -json. */
+static int
+ev_open(const struct pd_config *cfg, int argc, wchar_t **argv)
+{
+	DWORD mode;
+	if (!cfg->json)
+		return 0;
+	if (!wcscmp(cfg->json, L"-")) {
+		ev.h = GetStdHandle(STD_OUTPUT_HANDLE);
+		if (!ev.h || ev.h == INVALID_HANDLE_VALUE) {
+			ev.h = NULL;
+			warn("-json -: there is no standard output:");
+			return PD_EXIT_USAGE;
+		}
+		ev.console = GetConsoleMode(ev.h, &mode) != 0;
+		g.json_stdout = 1;
+	} else if ((ev.h = w32_open_append(cfg->json)) == INVALID_HANDLE_VALUE) {
+		ev.h = NULL;
+		warn("-json: cannot open '%s' for writing:", u8s(cfg->json));
+		return PD_EXIT_USAGE;
+	}
+	InitializeCriticalSection(&ev.lock);
+	ev_start(cfg, argc, argv);
+	return 0;
+}
+
+/* finish: the exit code and the dumps written; then the stream closes. */
+static void
+ev_finish(int rc)
+{
+	struct buf b;
+	if (ev_begin(&b, "finish", NULL) < 0)
+		return;
+	ev_fmt(&b, ",\"exit_code\":%d,\"dumps\":%ld", rc, ev.dumps);
+	ev_end(&b);
+}
+
+static void
+ev_close(void)
+{
+	if (!ev.h)
+		return;
+	if (!g.json_stdout)
+		CloseHandle(ev.h);
+	DeleteCriticalSection(&ev.lock);
+	memset(&ev, 0, sizeof ev);
+}
+
+/* The target's name, creation time and bitness, after its pid. */
+static void
+ev_target_fields(struct buf *b, const struct pd_target *t)
+{
+	ev_key(b, "name");
+	ev_wstr(b, t->name);
+	ev_key(b, "created");
+	ev_time(b, t->create_time);
+}
+
+/* target_found: the target is open (launched: started by -x). */
+static void
+ev_target_found(const struct pd_target *t, int launched)
+{
+	struct buf b;
+	if (ev_begin(&b, "target_found", t) < 0)
+		return;
+	ev_target_fields(&b, t);
+	ev_fmt(&b, ",\"wow64\":%s,\"launched\":%s", t->wow64 ? "true" : "false", launched ? "true" : "false");
+	ev_end(&b);
+}
+
+/* target_exit, once, when the target has ended: with its exit code (code
+ * < 0: read from the process, null where it cannot be). */
+static void
+ev_target_exit(struct pd_target *t, long long code)
+{
+	struct buf b;
+	DWORD c;
+	if (!ev.h || t->exit_said || !t->h || (code < 0 && WaitForSingleObject(t->h, 0) != WAIT_OBJECT_0))
+		return;
+	if (code < 0 && GetExitCodeProcess(t->h, &c) && c != STILL_ACTIVE)
+		code = c;
+	t->exit_said = 1;
+	if (ev_begin(&b, "target_exit", t) < 0)
+		return;
+	ev_target_fields(&b, t);
+	if (code >= 0)
+		ev_fmt(&b, ",\"exit_code\":%lld", code);
+	else
+		ev_put(&b, ",\"exit_code\":null");
+	ev_end(&b);
+}
+
+/* trigger: what fired (kind), its value (a number, num, or text, text;
+ * neither: null), the seconds it held (monitors), the thread it is about
+ * (0: none) and the console's words for it (detail). */
+static void
+ev_trigger(const struct pd_target *t, const char *kind, long long num, const wchar_t *text, const char *detail,
+           int held, DWORD tid)
+{
+	struct buf b;
+	char k[64];
+	size_t i;
+	if (ev_begin(&b, "trigger", t) < 0)
+		return;
+	for (i = 0; kind[i] && i < sizeof k - 1; i++) /* a monitor's row name: "Hung Window" is hung_window */
+		k[i] = kind[i] == ' ' ? '_' : kind[i] >= 'A' && kind[i] <= 'Z' ? (char)(kind[i] + 32) : kind[i];
+	k[i] = 0;
+	ev_key(&b, "kind");
+	ev_str(&b, k);
+	ev_key(&b, "value");
+	if (text)
+		ev_wstr(&b, text);
+	else if (num != PD_UNSET)
+		ev_fmt(&b, "%lld", num);
+	else
+		ev_put(&b, "null");
+	ev_fmt(&b, ",\"held\":%d,\"tid\":%lu", held, tid);
+	ev_key(&b, "detail");
+	ev_str(&b, detail);
+	ev_end(&b);
+}
+
+/* What dump_begin, dump_end and dump_failed share: Dump N, type, path. */
+static int
+ev_dump_line(struct buf *b, const char *name, const struct pd_target *t, int num, const char *type,
+             const wchar_t *path)
+{
+	if (ev_begin(b, name, t) < 0)
+		return -1;
+	ev_fmt(b, ",\"number\":%d", num);
+	ev_key(b, "type");
+	ev_str(b, type);
+	ev_key(b, "path");
+	ev_wstr(b, path);
+	return 0;
+}
+
+/* dump_begin: Dump N of this type is about to be written to path. */
+static void
+ev_dump_begin(const struct pd_target *t, int num, const char *type, const wchar_t *path)
+{
+	struct buf b;
+	if (ev_dump_line(&b, "dump_begin", t, num, type, path) == 0)
+		ev_end(&b);
+}
+
+/* Why a dump was not written, from its end as run_report judged it (rc:
+ * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED) and its request; *code
+ * is the exit code it stands for (-1: none, the run goes on without it). */
+static const char *
+ev_dump_reason(const struct pd_target *t, const struct pd_dump_req *rq, int rc, int cancelled, int *code)
+{
+	*code = -1;
+	if (rc == PD_TIMEOUT)
+		return "timeout";
+	if (rc == PD_SKIPPED)
+		return rq->no_memory ? "no_memory" : "clone_limit";
+	*code = PD_EXIT_WRITE;
+	if (rc == PD_NOSPACE)
+		return "no_space";
+	if (cancelled || rc == PD_EXIT_NOTDONE) {
+		*code = PD_EXIT_NOTDONE;
+		return "cancelled";
+	}
+	if (rc == PD_EXIT_USAGE || rc == PD_EXIT_TARGET)
+		*code = rc;
+	if (rc == PD_EXIT_USAGE)
+		return "usage";
+	if (t->h && WaitForSingleObject(t->h, 0) == WAIT_OBJECT_0)
+		return "target_exited";
+	return rq->no_memory ? "no_memory" : "write_error";
+}
+
+/* dump_end (rc 0) or dump_failed: how Dump N of this type ended.  res may
+ * be NULL (it never started); cancelled: the run was cancelled. */
+static void
+ev_dump_result(const struct pd_target *t, const struct pd_dump_req *rq, const char *type, int num, int rc,
+               const struct pd_dump_result *res, int cancelled)
+{
+	struct buf b;
+	const char *why;
+	int code;
+	if (ev_dump_line(&b, rc ? "dump_failed" : "dump_end", t, num, type, rq->path) < 0)
+		return;
+	if (!rc) {
+		InterlockedIncrement(&ev.dumps);
+		ev_fmt(&b, ",\"bytes\":%llu,\"ms\":%.0f,\"outage_ms\":%.0f", res->bytes, res->seconds * 1e3,
+		       res->outage * 1e3);
+	} else {
+		why = ev_dump_reason(t, rq, rc, cancelled, &code);
+		ev_key(&b, "reason");
+		ev_str(&b, why);
+		if (code >= 0)
+			ev_fmt(&b, ",\"exit_code\":%d", code);
+		else
+			ev_put(&b, ",\"exit_code\":null");
+		if (res)
+			ev_fmt(&b, ",\"ms\":%.0f,\"outage_ms\":%.0f", res->seconds * 1e3, res->outage * 1e3);
+	}
+	ev_end(&b);
 }
 
 /* =============================== Triggers =============================== */
@@ -8643,6 +9124,7 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 		if (GIVEN(cfg, keep))
 			dump_retain(rq->path, r->t->name, cfg->keep);
 	}
+	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_cancelled(r));
 	return rc;
 }
 
@@ -8702,12 +9184,15 @@ run_dump_cloned(struct pd_run *r, struct run_job *j)
 {
 	HANDLE w[2];
 	int rc;
-	if ((rc = run_slot(r, j->dc.num)))
+	if ((rc = run_slot(r, j->dc.num))) {
+		ev_dump_result(r->t, &j->rq, trig_type_name(j->rq.type), j->dc.num, rc, NULL, run_cancelled(r));
 		return rc;
+	}
 	if (!(j->dc.on_cloned = CreateEventW(NULL, TRUE, FALSE, NULL)) ||
 	    !(j->thread = CreateThread(NULL, 0, run_job_main, j, 0, NULL))) {
 		warn("cannot start the dump's thread:");
 		ReleaseSemaphore(r->slots, 1, NULL);
+		ev_dump_result(r->t, &j->rq, trig_type_name(j->rq.type), j->dc.num, PD_EXIT_WRITE, NULL, 0);
 		return PD_EXIT_WRITE;
 	}
 	w[0] = j->dc.on_cloned;
@@ -8763,6 +9248,7 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 		j->ev = *ev;
 	run_request(r, &j->rq, type, ev ? &j->ev : NULL, j->path, &j->dc);
 	out("%s Dump %d initiated: %s\n", stamp(), j->dc.num, u8s(j->path));
+	ev_dump_begin(r->t, j->dc.num, trig_type_name(type), j->path);
 	vlog("dump type %s", trig_type_name(type));
 	if (cfg->r)
 		return run_dump_cloned(r, j);
@@ -8781,6 +9267,7 @@ run_end(struct pd_run *r)
 		return r->rc;
 	r->ended = 1;
 	run_reap(r, 1); /* -r: the dumps still being written from their clones */
+	ev_target_exit(r->t, -1);
 	if (r->late_rc) { /* a dump written from its clone failed after its trigger was counted */
 		r->rc = run_cancelled(r) ? PD_EXIT_NOTDONE : PD_EXIT_WRITE;
 		r->done = 1;
@@ -8858,8 +9345,10 @@ trig_run_timed(struct pd_run *r)
 			run_stop(r, "Cancelled.");
 		else if (!tgt_alive(r->t))
 			run_stop(r, "The process has exited.");
-		else
+		else {
+			ev_trigger(r->t, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0);
 			run_fire_tid(r, 0, 0);
+		}
 	}
 }
 
@@ -8911,6 +9400,9 @@ struct trig_mon {
 	double hung_since;
 	double next_tick;
 	char why[160];          /* what fired, for the console */
+	const char *why_kind;   /* and for -json: its row's name, value (PD_UNSET: none) and seconds held */
+	long long why_value;
+	int why_held;
 };
 
 /* The target's entry in a fresh process list (*list, to be freed), or
@@ -9199,6 +9691,9 @@ trig_mon_tick(struct trig_mon *m)
 		return 0;
 	f = &m->rows[fire];
 	trig_row_why(m, f, f->last, f->st.v[f->step]);
+	m->why_kind = f->k->name;
+	m->why_value = f->k->held ? PD_UNSET : f->last;
+	m->why_held = f->held;
 	f->held = 0;
 	m->fired_row = fire;
 	return 1;
@@ -9215,6 +9710,7 @@ trig_mon_step(struct trig_mon *m, struct pd_run *r)
 	if (f != 1)
 		return f;
 	out("%s Trigger: %s\n", stamp(), m->why);
+	ev_trigger(r->t, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0);
 	run_fire_tid(r, 0, 0);
 	if (m->cfg->lists && r->fired > fired) /* a value fires once (one that -at cancelled: again) */
 		m->rows[m->fired_row].step++;
@@ -9499,6 +9995,7 @@ dbg_own_breakpoint(struct dbg *d, const DEBUG_EVENT *ev, DWORD code)
 		dbg_remove_exit_breakpoint(d, ev->dwThreadId);
 		if (!d->run->done) {
 			d->exit_fired = 1;
+			ev_trigger(d->t, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId);
 			run_fire_tid(d->run, ev->dwThreadId, 0);
 		}
 		return 1;
@@ -9545,6 +10042,7 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 		pe.rec = x->ExceptionRecord;
 		pe.exception_code = code;
 		dbg_event_context(d, ev->dwThreadId, &pe.ctx);
+		ev_trigger(d->t, "exception", PD_UNSET, both, first ? "first chance" : "unhandled", 0, ev->dwThreadId);
 		run_fire(d->run, &pe);
 	}
 	return DBG_EXCEPTION_NOT_HANDLED;
@@ -9589,8 +10087,10 @@ dbg_on_debug_string(struct dbg *d, const DEBUG_EVENT *ev)
 		w[--n] = 0;
 	out("%s Debug String: %s\n", stamp(), u8s(w));
 	texts[0] = w;
-	if (trig_filter_pass(d->cfg, texts, 1))
+	if (trig_filter_pass(d->cfg, texts, 1)) {
+		ev_trigger(d->t, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
+	}
 	free(w);
 }
 
@@ -9624,8 +10124,10 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 		out("%s DLL %s: %s\n", stamp(), load ? "Load" : "Unload", u8s(name));
 		texts[0] = name;
 		texts[1] = path_basename(name);
-		if (trig_filter_pass(d->cfg, texts, 2))
+		if (trig_filter_pass(d->cfg, texts, 2)) {
+			ev_trigger(d->t, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId);
 			run_fire_tid(d->run, ev->dwThreadId, 0);
+		}
 	}
 	for (i = 0; !load && i < d->ndll; i++)
 		if (d->dll[i].base == base) {
@@ -9687,6 +10189,7 @@ dbg_on_create_thread(struct dbg *d, const DEBUG_EVENT *ev)
 		d->breakin_tid = ev->dwThreadId;
 	if (d->initial_done && d->cfg->ct) {
 		out("%s Thread Create: %lu\n", stamp(), ev->dwThreadId);
+		ev_trigger(d->t, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 }
@@ -9696,6 +10199,7 @@ dbg_on_exit_thread(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	if (d->initial_done && d->cfg->et && ev->dwThreadId != d->breakin_tid) {
 		out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev->dwThreadId, ev->u.ExitThread.dwExitCode);
+		ev_trigger(d->t, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 	dbg_del_thread(d, ev->dwThreadId);
@@ -9705,8 +10209,11 @@ static void
 dbg_on_exit_process(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	out("%s The process has exited. Exit code: 0x%08lX\n", stamp(), ev->u.ExitProcess.dwExitCode);
-	if (d->cfg->t && !d->run->done && !d->exit_fired)
+	if (d->cfg->t && !d->run->done && !d->exit_fired) {
+		ev_trigger(d->t, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId);
 		run_fire_tid(d->run, ev->dwThreadId, 1); /* TerminateProcess or a crash: no ExitProcess breakpoint */
+	}
+	ev_target_exit(d->t, ev->u.ExitProcess.dwExitCode);
 	d->exited = 1;
 	if (!d->run->done) {
 		d->run->rc = PD_EXIT_NOTDONE;
@@ -9963,7 +10470,7 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	si.cb = sizeof si;
 	si.dwFlags = STARTF_USESTDHANDLES;
 	si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
-	si.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
+	si.hStdOutput = GetStdHandle(g.json_stdout ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE); /* -json -: not in the JSON */
 	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
 	w32_debugger_keep_alive(); /* as ProcDump: a launched process runs on when procdump ends */
 	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, DEBUG_ONLY_THIS_PROCESS, NULL, NULL, &si, &pi)) {
@@ -10809,6 +11316,7 @@ main_run(struct pd_config *cfg, HMODULE *md_dll)
 		tgt_close(&t);
 		return rc;
 	}
+	ev_target_found(&t, launched);
 	if (t.wow64 && sizeof(void *) == 8)
 		vlog("process %lu is 32-bit (WOW64): writing its %s view", t.pid, cfg->x64 ? "native 64-bit" : "x86");
 	if (cfg->monitor && (rc = trig_mon_init(&mon, cfg, &t))) {
@@ -10924,6 +11432,7 @@ main_reset(HMODULE md_dll)
 	if (md_dll)
 		FreeLibrary(md_dll);
 	w32_unload();
+	ev_close();
 	memset(&g, 0, sizeof g);
 }
 
@@ -10973,7 +11482,8 @@ pd_main(int argc, wchar_t **argv)
 	if (!rc && cfg.help) {
 		main_banner();
 		args_usage(cfg.e);
-	} else if (!rc && !(rc = args_validate(&cfg)) && !(rc = args_check_implemented(&cfg))) {
+	} else if (!rc && !(rc = args_validate(&cfg)) && !(rc = args_check_implemented(&cfg)) &&
+	           !(rc = ev_open(&cfg, argc, argv))) {
 		g.verbose = cfg.v;
 		g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 		g.ctrl_handler = SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
@@ -10987,6 +11497,7 @@ pd_main(int argc, wchar_t **argv)
 			rc = main_install(&cfg, argc, argv, &md_dll);
 		else
 			rc = main_run(&cfg, &md_dll);
+		ev_finish(rc);
 		main_reset(md_dll);
 	}
 	args_free(&cfg);

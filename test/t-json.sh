@@ -1,0 +1,293 @@
+# t-json.sh - -json: the events as JSON Lines (start, target_found,
+# target_exit, trigger, dump_begin, dump_end, dump_failed, finish).
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'json: what must hold' function
+#
+# Python's json module reads the lines: a line it rejects fails the test.
+
+# jl FILE EXPR: evaluates the Python expression EXPR with `ev` the list of
+# the events of FILE (each a dict, every line parsed by json.loads; a line
+# that does not parse fails) and `by(name)` the events of that name; prints
+# the result (a list: one item a line)
+jl() {
+	python3 - "$1" "$2" <<'PY' || fail "jl $2: $(tail -n 3 "$1")"
+import json, sys
+ev = []
+with open(sys.argv[1], "rb") as f:
+    for n, raw in enumerate(f.read().split(b"\n")[:-1], 1):
+        try:
+            ev.append(json.loads(raw.decode("utf-8")))
+        except Exception as e:
+            sys.exit("line %d is not JSON (%s): %r" % (n, e, raw[:200]))
+by = lambda name: [e for e in ev if e["event"] == name]
+r = eval(sys.argv[2])
+for x in (r if isinstance(r, list) else [r]):
+    print(x)
+PY
+}
+# jl1 FILE EXPR: the same, one value (fails on none)
+jl1() {
+	_v=$(jl "$1" "$2") || exit 1
+	[ -n "$_v" ] || fail "jl $2: nothing"
+	printf '%s\n' "$_v"
+}
+
+json_plain_dump() {
+	start_target jp "$T/target.exe" 1 4
+	mkdir -p "$O/jp"
+	rm -f "$O/jp.jsonl"
+	pd -ma -json "$(wpath "$O/jp.jsonl")" "$(field jp pid)" "$(wpath "$O/jp/d.dmp")"
+	expect_rc 0
+	[ "$(jl "$O/jp.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_end finish" ] ||
+		fail "events: $(jl "$O/jp.jsonl" '" ".join(e["event"] for e in ev)')"
+	[ "$(jl1 "$O/jp.jsonl" 'by("dump_end")[0]["bytes"]')" = "$(stat -c %s "$O/jp/d.dmp")" ] ||
+		fail "dump_end.bytes is not the file's size $(stat -c %s "$O/jp/d.dmp")"
+	[ "$(jl1 "$O/jp.jsonl" 'by("dump_end")[0]["path"]')" = "$(wpath "$O/jp/d.dmp")" ] || fail "dump_end.path"
+	[ "$(jl1 "$O/jp.jsonl" 'by("dump_end")[0]["type"]')" = Full ] || fail "dump_end.type"
+	[ "$(jl1 "$O/jp.jsonl" '[e["pid"] for e in ev if "pid" in e]' | sort -u)" = "$(field jp pid)" ] || fail "pids"
+	[ "$(jl1 "$O/jp.jsonl" 'by("finish")[0]["exit_code"], by("finish")[0]["dumps"]')" = "(0, 1)" ] || fail "finish"
+	[ "$(jl1 "$O/jp.jsonl" 'by("target_found")[0]["name"]')" = target.exe ] || fail "target_found.name"
+	[ "$(jl1 "$O/jp.jsonl" 'by("trigger")[0]["kind"]')" = timed ] || fail "trigger.kind"
+	[ "$(jl1 "$O/jp.jsonl" 'all(e["ts"].endswith("Z") and len(e["ts"]) == 24 for e in ev)')" = True ] || fail "ts"
+	stop_target jp
+}
+t 'json: a plain -ma dump: start, target_found, trigger, dump_begin, dump_end (bytes = the file size), finish' json_plain_dump
+
+json_stdout_escaped() {
+	start_target je "$T/target.exe" 1 1
+	d="$O/jé 日本😀 x"
+	mkdir -p "$d"
+	dc=$(printf 'q"b\\s\001t\tu')
+	pd -mm -dc "$dc" -json - "$(field je pid)" "$(wpath "$d/d.dmp")"
+	expect_rc 0
+	# stdout holds the JSON lines only; ProcDump's text went to stderr
+	cp "$O/pd.out" "$O/je.jsonl"
+	[ "$(jl "$O/je.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_end finish" ] ||
+		fail "events: $(cat "$O/je.jsonl")"
+	expect_err 'Dump 1 complete'
+	expect_err 'open-source process dump utility'
+	# the strings, as json.loads reads them back: backslashes, a quote,
+	# a control character, non-ASCII and a character beyond the BMP
+	want=$(wpath "$d/d.dmp")
+	[ "$(jl1 "$O/je.jsonl" 'by("dump_end")[0]["path"]')" = "$want" ] || fail "dump_end.path is not $want"
+	[ -f "$d/d.dmp" ] || fail "no dump at $d/d.dmp"
+	[ "$(jl1 "$O/je.jsonl" 'by("start")[0]["switches"]["dc"] == "q\"b\\s\x01t\tu"')" = True ] ||
+		fail "start.switches.dc: $(jl "$O/je.jsonl" 'repr(by("start")[0]["switches"]["dc"])')"
+	grep -q '"dc":"q\\"b\\\\s\\u0001t\\tu"' "$O/je.jsonl" || fail "the raw escapes: $(grep -o '"dc":"[^,]*' "$O/je.jsonl")"
+	grep -q 'jé 日本😀 x' "$O/je.jsonl" || fail "non-ASCII is not UTF-8 as it is"
+	stop_target je
+}
+t 'json: -json - writes the lines to stdout and the console text to stderr; strings escaped (\\ " controls) and UTF-8' json_stdout_escaped
+
+json_dump_failed() {
+	start_target jk "$T/target.exe" 1 64
+	mkdir -p "$O/jk"
+	rm -f "$O/jk.jsonl"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg jk -ma -json "$(wpath "$O/jk.jsonl")" "$(field jk pid)" "$(wpath "$O/jk/k.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/jk.jsonl" '"event":"dump_begin"' 30 || fail "no dump_begin: $(cat "$O/jk.raw")"
+	wait_for "$O/jk.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/jk.raw")"
+	kill -KILL "$(upid jk)"
+	pd_join jk 30
+	expect_rc 4
+	[ "$(jl "$O/jk.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_failed target_exit finish" ] ||
+		fail "events: $(jl "$O/jk.jsonl" '" ".join(e["event"] for e in ev)')"
+	[ "$(jl1 "$O/jk.jsonl" 'by("dump_failed")[0]["exit_code"]')" = "$RC" ] || fail "dump_failed.exit_code is not $RC"
+	[ "$(jl1 "$O/jk.jsonl" 'by("dump_failed")[0]["reason"]')" = target_exited ] || fail "dump_failed.reason"
+	[ "$(jl1 "$O/jk.jsonl" 'by("finish")[0]["exit_code"], by("finish")[0]["dumps"]')" = "($RC, 0)" ] || fail "finish"
+	[ "$(jl1 "$O/jk.jsonl" 'by("target_exit")[0]["pid"]')" = "$(field jk pid)" ] || fail "target_exit.pid"
+}
+t 'json: the target killed mid-dump: dump_failed (target_exited) with the exit code procdump returns, target_exit' json_dump_failed
+
+json_exception() {
+	crash jx av
+	mkdir -p "$O/jx"
+	rm -f "$O/jx.jsonl"
+	pd -e -json "$(wpath "$O/jx.jsonl")" "$(field jx pid)" "$(wpath "$O/jx")"
+	expect_rc 0
+	[ "$(jl "$O/jx.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_end finish" ] ||
+		fail "events: $(jl "$O/jx.jsonl" '" ".join(e["event"] for e in ev)')"
+	[ "$(jl1 "$O/jx.jsonl" 'by("trigger")[0]["kind"], by("trigger")[0]["value"], by("trigger")[0]["detail"]')" = \
+		"('exception', 'C0000005.ACCESS_VIOLATION', 'unhandled')" ] || fail "trigger: $(grep trigger "$O/jx.jsonl")"
+	[ "$(jl1 "$O/jx.jsonl" 'by("trigger")[0]["tid"]')" = "$(field jx tid)" ] || fail "trigger.tid is not the faulting thread"
+	[ "$(jl1 "$O/jx.jsonl" 'by("dump_end")[0]["path"]')" = "$(wpath "$(one_dump "$O/jx")")" ] || fail "dump_end.path"
+}
+t 'json: -e: a trigger of kind exception with the code, then the dump' json_exception
+
+json_target_exit() {
+	crash jy exit 7
+	rm -f "$O/jy.jsonl"
+	mkdir -p "$O/jy"
+	pd_bg jy -e -v -json "$(wpath "$O/jy.jsonl")" "$(field jy pid)" "$(wpath "$O/jy")"
+	wait_for "$O/jy.raw" 'attached: initial breakpoint' 30 || fail "procdump did not attach"
+	wait_for "$O/jy.log" '^waiting for PdGo' 30 || fail "the target does not wait"
+	$WINE "$T/setevent.exe" "PdGo-$(field jy pid)" >"$O/jy.set" 2>&1 || true
+	pd_join jy 30
+	expect_rc 1
+	[ "$(jl "$O/jy.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found target_exit finish" ] ||
+		fail "events: $(jl "$O/jy.jsonl" '" ".join(e["event"] for e in ev)')"
+	[ "$(jl1 "$O/jy.jsonl" 'by("target_exit")[0]["exit_code"], by("target_exit")[0]["name"]')" = "(7, 'crasher.exe')" ] ||
+		fail "target_exit: $(grep target_exit "$O/jy.jsonl")"
+	[ "$(jl1 "$O/jy.jsonl" 'by("target_exit")[0]["created"] == by("target_found")[0]["created"]')" = True ] ||
+		fail "created differs"
+	[ "$(jl1 "$O/jy.jsonl" 'by("finish")[0]["exit_code"], by("finish")[0]["dumps"]')" = "(1, 0)" ] || fail "finish"
+}
+t 'json: the target ends while monitored: target_exit with its exit code, finish with exit code 1' json_target_exit
+
+json_bad_path() {
+	start_target jb "$T/target.exe" 1 1
+	mkdir -p "$O/jb"
+	for j in "$(wpath "$O/jb/no/such/folder/e.jsonl")" "$(wpath "$O/jb")"; do
+		pd -json "$j" "$(field jb pid)" "$(wpath "$O/jb")"
+		expect_rc 2
+		expect_err_one_line
+		expect_err "^procdump: -json: cannot open '.*' for writing: "
+		[ ! -s "$O/pd.out" ] || fail "-json $j: stdout is not empty (no banner before a usage error): $(head -n 2 "$O/pd.out")"
+	done
+	pd "$(field jb pid)" -json
+	expect_rc 2
+	expect_err '^procdump: -json needs a value'
+	[ -z "$(ls "$O/jb")" ] || fail "dumped: $(ls "$O/jb")"
+	# a target problem is no usage error: start, then finish with exit 3
+	rm -f "$O/jb.jsonl"
+	pd -json "$(wpath "$O/jb.jsonl")" 4294967295 "$(wpath "$O/jb")"
+	expect_rc 3
+	[ "$(jl "$O/jb.jsonl" '" ".join("%s" % e.get("exit_code", e["event"]) for e in ev)')" = "start 3" ] ||
+		fail "events: $(cat "$O/jb.jsonl")"
+	stop_target jb
+}
+t 'json: -json with a path that cannot be written (or without a value) is a usage error naming -json (exit 2)' json_bad_path
+
+# jl_mask FILE: the console text without what changes from run to run
+# (times, sizes, durations)
+jl_mask() { sed -e 's/\[[0-9:]*\]/[T]/' -e 's/[0-9.]* seconds/S seconds/' -e 's/[0-9]* MB/N MB/g' "$1"; }
+json_console_unchanged() {
+	start_target jc "$T/target.exe" 1 4
+	mkdir -p "$O/jc"
+	rm -f "$O/jc.jsonl"
+	pd -ma -n 2 -s 1 -o "$(field jc pid)" "$(wpath "$O/jc/c.dmp")"
+	expect_rc 0
+	jl_mask "$O/pd.out" >"$O/jc.plain"
+	cp "$O/pd.err" "$O/jc.plain.err"
+	pd -ma -n 2 -s 1 -o -json "$(wpath "$O/jc.jsonl")" "$(field jc pid)" "$(wpath "$O/jc/c.dmp")"
+	expect_rc 0
+	jl_mask "$O/pd.out" >"$O/jc.json"
+	diff "$O/jc.plain" "$O/jc.json" >"$O/jc.diff" || fail "the console differs with -json: $(head -n 6 "$O/jc.diff")"
+	cmp -s "$O/jc.plain.err" "$O/pd.err" || fail "stderr differs with -json: $(cat "$O/pd.err")"
+	[ "$(jl "$O/jc.jsonl" 'len(by("dump_end"))')" = 2 ] || fail "want 2 dump_end"
+	# -json appends: a second run adds its lines after the first run's
+	pd -mm -o -json "$(wpath "$O/jc.jsonl")" "$(field jc pid)" "$(wpath "$O/jc/c.dmp")"
+	expect_rc 0
+	[ "$(jl "$O/jc.jsonl" '" ".join(e["event"] for e in ev if e["event"] in ("start", "finish"))')" = "start finish start finish" ] ||
+		fail "the second run did not append"
+	stop_target jc
+}
+t 'json: the console output with -json FILE is the same as without it (apart from times); the file is appended to' json_console_unchanged
+
+json_clone_outage() {
+	start_target jr "$T/target.exe" 1 64
+	mkdir -p "$O/jr"
+	rm -f "$O/jr.jsonl"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=100
+	pd -ma -json "$(wpath "$O/jr.jsonl")" "$(field jr pid)" "$(wpath "$O/jr/live.dmp")"
+	expect_rc 0
+	pd -ma -r -json "$(wpath "$O/jr.jsonl")" "$(field jr pid)" "$(wpath "$O/jr/clone.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	expect_rc 0
+	# frozen for the whole write without -r; with -r only for the copy
+	jl "$O/jr.jsonl" '["%s %d %d" % (e["path"].split("\\")[-1], e["ms"], e["outage_ms"]) for e in by("dump_end")]' >"$O/jr.ms"
+	read -r n1 ms1 out1 <<-EOF2
+	$(sed -n 1p "$O/jr.ms")
+	EOF2
+	read -r n2 ms2 out2 <<-EOF2
+	$(sed -n 2p "$O/jr.ms")
+	EOF2
+	[ "$n1 $n2" = "live.dmp clone.dmp" ] || fail "dump_end paths: $(cat "$O/jr.ms")"
+	[ "$ms1" -ge 2000 ] && [ $((out1 * 10)) -ge $((ms1 * 9)) ] || fail "live: outage $out1 ms of $ms1 ms"
+	[ "$ms2" -ge 2000 ] && [ $((out2 * 2)) -lt "$ms2" ] || fail "-r: outage $out2 ms of $ms2 ms"
+	stop_target jr
+}
+t 'json: outage_ms is the whole write without -r, only the copy with -r' json_clone_outage
+
+json_clone_threads() {
+	start_target jt "$T/target.exe" 2 16
+	mkdir -p "$O/jt"
+	rm -f "$O/jt.jsonl"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=100
+	pd -ma -mm -r 3 -n 3 -s 1 -json "$(wpath "$O/jt.jsonl")" "$(field jt pid)" "$(wpath "$O/jt")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	expect_rc 0
+	[ "$(jl "$O/jt.jsonl" 'len(by("dump_end")), len(by("dump_begin")), len(by("trigger")), by("finish")[0]["dumps"]')" = "(6, 6, 3, 6)" ] ||
+		fail "counts: $(jl "$O/jt.jsonl" '" ".join(e["event"] for e in ev)')"
+	for p in $(jl "$O/jt.jsonl" '["%s=%d" % (e["path"].split("\\")[-1], e["bytes"]) for e in by("dump_end")]'); do
+		[ "$(stat -c %s "$O/jt/${p%=*}")" = "${p#*=}" ] || fail "${p%=*}: bytes ${p#*=}, file $(stat -c %s "$O/jt/${p%=*}")"
+	done
+	stop_target jt
+}
+t 'json: -r 3 writes dumps on threads: every line whole, one dump_end per file with its size' json_clone_threads
+
+json_monitor() {
+	start_target jm "$T/target.exe" 1 64
+	mkdir -p "$O/jm"
+	rm -f "$O/jm.jsonl"
+	pd -m 20 -s 2 -json "$(wpath "$O/jm.jsonl")" "$(field jm pid)" "$(wpath "$O/jm")"
+	expect_rc 0
+	expect_out 'Trigger: Commit'
+	[ "$(jl1 "$O/jm.jsonl" 'by("trigger")[0]["kind"], by("trigger")[0]["held"], by("trigger")[0]["value"] >= 20')" = "('commit', 2, True)" ] ||
+		fail "trigger: $(grep trigger "$O/jm.jsonl")"
+	stop_target jm
+}
+t 'json: a monitor trigger names its kind, value and the seconds it held' json_monitor
+
+json_launch_stdout() {
+	mkdir -p "$O/jl"
+	pd -e -json - -x "$(wpath "$O/jl")" "$(wpath "$T/crasher.exe")" raise E0004321
+	expect_rc 0
+	# the launched program's own lines (pid=, debugger=1) went to stderr
+	cp "$O/pd.out" "$O/jl.jsonl"
+	grep -q '^debugger=1' "$O/pd.err" || fail "the launched target's output is not on stderr"
+	[ "$(jl "$O/jl.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_end finish" ] ||
+		fail "events: $(head -c 600 "$O/jl.jsonl")"
+	[ "$(jl1 "$O/jl.jsonl" 'by("target_found")[0]["launched"], by("target_found")[0]["name"]')" = "(True, 'crasher.exe')" ] ||
+		fail "target_found: $(grep target_found "$O/jl.jsonl")"
+	[ "$(jl1 "$O/jl.jsonl" 'by("trigger")[0]["value"]')" = E0004321.UNKNOWN ] || fail "trigger.value"
+	[ "$(jl1 "$O/jl.jsonl" 'str(by("start")[0]["switches"]["x"]["args"])')" = "['raise', 'E0004321']" ] || fail "start.switches.x"
+}
+t 'json: -json - with -x: the launched program writes to stderr too, stdout holds only the events' json_launch_stdout
+
+json_no_space() {
+	[ $native = 0 ] || skip "a small volume is a tmpfs under Linux"
+	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+	start_target jn "$T/target.exe" 1 64
+	mkdir -p "$O/jn"
+	mount -t tmpfs -o size=64m tmpfs "$O/jn" || fail "cannot mount a tmpfs at $O/jn"
+	trap 'umount "$O/jn" 2>/dev/null || umount -l "$O/jn"' EXIT
+	rm -f "$O/jn.jsonl"
+	pd -ma -minfree 32 -json "$(wpath "$O/jn.jsonl")" "$(field jn pid)" "$(wpath "$O/jn")"
+	expect_rc 4
+	expect_out 'Dump 1 skipped'
+	[ "$(jl "$O/jn.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_failed finish" ] ||
+		fail "events: $(jl "$O/jn.jsonl" '" ".join(e["event"] for e in ev)')"
+	[ "$(jl1 "$O/jn.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = \
+		"('no_space', $RC, $RC)" ] || fail "dump_failed: $(grep dump_failed "$O/jn.jsonl")"
+	stop_target jn
+}
+t 'json: -minfree refuses the dump: dump_failed (no_space) with the exit code procdump returns' json_no_space
+
+json_timeout() {
+	start_target jo "$T/target.exe" 1 64
+	mkdir -p "$O/jo"
+	rm -f "$O/jo.jsonl"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd -ma -at 1 -json "$(wpath "$O/jo.jsonl")" "$(field jo pid)" "$(wpath "$O/jo")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	expect_rc 1
+	expect_out 'Dump 1 cancelled'
+	# not written, not counted: no exit code of its own; the run's is 1
+	[ "$(jl1 "$O/jo.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = \
+		"('timeout', None, 1)" ] || fail "dump_failed: $(grep -e dump_failed -e finish "$O/jo.jsonl")"
+	stop_target jo
+}
+t 'json: -at cancels the collection: dump_failed (timeout, no exit code of its own), finish exit 1' json_timeout
