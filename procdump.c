@@ -8504,7 +8504,8 @@ trig_mon_step(struct trig_mon *m, struct pd_run *r)
 static void
 trig_run_monitors(struct trig_mon *m, struct pd_run *r)
 {
-	out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
+	if (!g.tagged) /* (several targets: Main said it once) */
+		out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
 	while (!r->done) {
 		double wait = m->next_tick - now_sec();
 		if (!run_wait(r, wait > 0 ? (DWORD)(wait * 1000) : 0))
@@ -9145,7 +9146,7 @@ dbg_run(struct pd_run *r, int launched, struct trig_mon *mon)
 	/* procdump ending, even killed, must not take the target with it (set
 	 * before the attach or launch too: w32_debugger_keep_alive) */
 	DebugSetProcessKillOnExit(FALSE);
-	if (d.triggers)
+	if (d.triggers && !g.tagged) /* (several targets: Main said it once) */
 		out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
 	dbg_loop(&d, !d.triggers);
 	if (d.triggers)
@@ -10209,17 +10210,13 @@ main_fleet_wanted(struct main_fleet *f, struct pd_sys_process *p, int names)
 	return parent && (u64)p->CreateTime.QuadPart >= parent->ctime;
 }
 
-/* One look at the process list: the known processes still there are
- * marked seen (those gone and reaped are forgotten), then each new one
- * that is wanted gets its instance. */
+/* A new process list: the known processes still in it are marked seen;
+ * those gone whose thread was reaped are forgotten. */
 static void
-main_fleet_scan(struct main_fleet *f, int names)
+main_fleet_mark(struct main_fleet *f, struct pd_sys_process *list)
 {
-	struct pd_sys_process *list = w32_process_list(), *p;
-	DWORD self = GetCurrentProcessId();
+	struct pd_sys_process *p;
 	int i, o;
-	if (!list)
-		return;
 	for (i = 0; i < f->nk; i++) {
 		p = w32_process_find(list, f->k[i].pid);
 		f->k[i].seen = p && (u64)p->CreateTime.QuadPart == f->k[i].ctime;
@@ -10228,18 +10225,40 @@ main_fleet_scan(struct main_fleet *f, int names)
 		if (f->k[i].seen || f->k[i].thread)
 			f->k[o++] = f->k[i];
 	f->nk = o;
-	for (p = list; p; p = w32_process_next(p)) {
-		struct pd_target t;
-		DWORD pid = (DWORD)(ULONG_PTR)p->UniqueProcessId;
-		int known = 0;
-		for (i = 0; i < f->nk && !known; i++)
-			known = f->k[i].pid == pid && f->k[i].ctime == (u64)p->CreateTime.QuadPart;
-		if (known || !pid || pid == self || !main_fleet_wanted(f, p, names))
-			continue;
-		memset(&t, 0, sizeof t);
-		tgt_fill(&t, p);
-		main_fleet_start(f, &t);
-	}
+}
+
+/* Is p, of a list main_fleet_mark has seen, a process to start watching:
+ * not known by its PID and creation time (a reused PID is a new process),
+ * not procdump, and wanted? */
+static int
+main_fleet_new(struct main_fleet *f, struct pd_sys_process *p, int names)
+{
+	DWORD pid = (DWORD)(ULONG_PTR)p->UniqueProcessId;
+	int i;
+	if (!pid || pid == GetCurrentProcessId())
+		return 0;
+	for (i = 0; i < f->nk; i++)
+		if (f->k[i].pid == pid && f->k[i].ctime == (u64)p->CreateTime.QuadPart)
+			return 0;
+	return main_fleet_wanted(f, p, names);
+}
+
+/* One look at the process list: each new process that is wanted gets
+ * its instance. */
+static void
+main_fleet_scan(struct main_fleet *f, int names)
+{
+	struct pd_sys_process *list = w32_process_list(), *p;
+	struct pd_target t;
+	if (!list)
+		return;
+	main_fleet_mark(f, list);
+	for (p = list; p; p = w32_process_next(p))
+		if (main_fleet_new(f, p, names)) {
+			memset(&t, 0, sizeof t);
+			tgt_fill(&t, p);
+			main_fleet_start(f, &t);
+		}
 	free(list);
 }
 
