@@ -10304,7 +10304,8 @@ main_fleet(const struct pd_config *cfg, int out_is_dir, MINIDUMP_CALLBACK_ROUTIN
 	f.cb = cb;
 	g.tagged = 1;
 	main_print_config(cfg, NULL, out_is_dir);
-	out("Press Ctrl-C to end monitoring without terminating the processes.\n\n");
+	out("Press Ctrl-C (or run procdump -cancel %lu) to end monitoring without terminating the processes.\n\n",
+	    GetCurrentProcessId());
 	w[0] = g.cancel_event;
 	w[1] = trig_cancel_event(GetCurrentProcessId()); /* procdump -cancel <this PID>: all of them */
 	if (!(rc = main_fleet_first(&f))) {
