@@ -12,7 +12,10 @@
  *
  * Exit codes (also in man/procdump.1 and `procdump -?`):
  *   0  every requested dump was written
- *   1  monitoring ended before the count was reached (target exited, cancelled)
+ *   1  monitoring ended before the count was reached (target exited, cancelled,
+ *      -duration)
+ *   With -all or -pt (several targets): 0 if every target reached its count,
+ *   else the first of 2, 4, 3, 1 that a target's run ended with.
  *   2  usage error (bad switch, bad value, conflicting switches, not implemented)
  *   3  target problem (not found, several match a name, access denied)
  *   4  a dump could not be written (I/O error, file exists without -o)
@@ -1766,10 +1769,13 @@ static const char usage_tail[] =
 "\n"
 "Exit codes:\n"
 "   0  every requested dump was written\n"
-"   1  monitoring ended before the count was reached (target exited, cancelled)\n"
+"   1  monitoring ended before the count was reached (target exited, cancelled,\n"
+"      -duration)\n"
 "   2  usage error (bad switch or value, conflicting switches, not implemented)\n"
 "   3  target problem (not found, several processes match, access denied)\n"
 "   4  a dump could not be written (I/O error, file exists without -o)\n"
+"   With -all or -pt: 0 if every process reached its count, else the first of\n"
+"   2, 4, 3, 1 that one of them ended with.\n"
 "\n"
 "Use -? -e to see example command lines.\n";
 
@@ -1832,6 +1838,14 @@ static const char examples_text[] =
 "\n"
 "   Wait for a process called 'notepad' (and monitor it for exceptions):\n"
 "      C:\\>procdump -e -w notepad\n"
+"\n"
+"   Write a Full dump of each w3wp.exe, running or started later, at its\n"
+"   unhandled exception, for one hour:\n"
+"      C:\\>procdump -ma -e -all -w -duration 3600 w3wp.exe c:\\dumps\n"
+"\n"
+"   Write a Mini dump of an unhandled exception in a service or in any\n"
+"   process it starts:\n"
+"      C:\\>procdump -e -pt MyService c:\\dumps\n"
 "\n"
 "   Launch a process called 'notepad' (and monitor it for exceptions):\n"
 "      C:\\>procdump -e -x c:\\dumps notepad\n"
