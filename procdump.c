@@ -792,7 +792,7 @@ static unsigned char w32_tried[W32_NDLL];
 /* Resolves the table's rows of one DLL, once.  Returns 0, or -1 when the
  * DLL is missing (its rows stay NULL). */
 static int
-w32_load(enum w32_dll dll)
+w32_load_locked(enum w32_dll dll)
 {
 	size_t i;
 	if (w32_tried[dll])
@@ -817,6 +817,21 @@ w32_load(enum w32_dll dll)
 		memcpy((char *)&w32 + r->off, &p, sizeof p);
 	}
 	return 0;
+}
+
+/* Several targets (-all, -pt) are watched by threads of their own, which
+ * may load the same DLL at once (-h, -p, -dbghelp): one at a time, so that
+ * none sees it tried but not yet loaded. */
+static SRWLOCK w32_load_lock = SRWLOCK_INIT;
+
+static int
+w32_load(enum w32_dll dll)
+{
+	int rc;
+	AcquireSRWLockExclusive(&w32_load_lock);
+	rc = w32_load_locked(dll);
+	ReleaseSRWLockExclusive(&w32_load_lock);
+	return rc;
 }
 
 /* Frees what w32_load loaded and forgets every entry point (library mode). */
@@ -7328,6 +7343,8 @@ dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
  * unloaded-module streams and writes full memory 1 KiB at a time (WINE.md
  * section 5).  The file is checked afterwards: Wine's can return TRUE
  * without writing.  0 or -1. */
+static SRWLOCK dump_dbghelp_lock = SRWLOCK_INIT;
+
 static int
 dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE file, u64 mask,
                    struct pd_dump_result *res)
@@ -7371,6 +7388,8 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 		uss.count = us[0].size ? 2 : 1; /* no ANSI text: the wide stream alone */
 		uss.streams = us[0].size ? us : us + 1;
 	}
+	/* dbghelp is single-threaded: one dump at a time (-all, -pt) */
+	AcquireSRWLockExclusive(&dump_dbghelp_lock);
 	/* SymInitialize without invading: dbghelp otherwise loads every
 	 * module's symbols first (seconds under Wine) */
 	if (w32.SymInitializeW)
@@ -7386,6 +7405,7 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	}
 	if (w32.SymCleanup)
 		w32.SymCleanup(h);
+	ReleaseSRWLockExclusive(&dump_dbghelp_lock);
 	CloseHandle(h);
 	_aligned_free(ctx);
 	free(us[0].buffer);
