@@ -2768,6 +2768,17 @@ tgt_name_fits(const wchar_t *image, const wchar_t *want)
 	return wcslen(want) < MAX_PATH && swprintf(exe, MAX_PATH + 8, L"%ls.exe", want) > 0 && wcs_glob(exe, image);
 }
 
+/* Has the listed process started: is its creation time set?  Wine lists a
+ * process that is still being created with a creation time of
+ * 0x5555555555555555 (the server's fill of new memory), set a moment
+ * later; a process keyed by it would be taken twice. */
+static int
+tgt_listed_started(const struct pd_sys_process *p)
+{
+	u64 t = (u64)p->CreateTime.QuadPart;
+	return t && t <= w32_precise_now() + 10000000ULL * 60; /* (a minute of clock skew) */
+}
+
 /* Opens a process found in a list (pid and create_time filled) and checks
  * that it is still that process: its PID may have been reused since the
  * list was taken (the handle now pins it).  0, PD_EXIT_TARGET after a
@@ -10310,8 +10321,8 @@ main_fleet_new(struct main_fleet *f, struct pd_sys_process *p, int names)
 {
 	DWORD pid = (DWORD)(ULONG_PTR)p->UniqueProcessId;
 	int i;
-	if (!pid || pid == GetCurrentProcessId())
-		return 0;
+	if (!pid || pid == GetCurrentProcessId() || !tgt_listed_started(p))
+		return 0; /* (one still being created: taken at the next look) */
 	for (i = 0; i < f->nk; i++)
 		if (f->k[i].pid == pid && f->k[i].ctime == (u64)p->CreateTime.QuadPart)
 			return 0;

@@ -72,6 +72,8 @@ main(void)
 	fk_entry(&l[3], 1, 302, 4, 20, L"APPLE.EXE");
 	fk_check("a name that fits app* is new (-all)", main_fleet_new(&f, &l[3], 1), 1);
 	fk_check("without names (-all without -w), a fitting name is not", main_fleet_new(&f, &l[3], 0), 0);
+	fk_entry(&l[3], 1, 304, 4, 0x5555555555555555ULL, L"app.exe");
+	fk_check("a process Wine still creates (its creation time not set yet) is not new yet", main_fleet_new(&f, &l[3], 1), 0);
 
 	/* PID 100 ended (its thread has not yet seen it) and came back as
 	 * another process; PID 200 too */
