@@ -46,7 +46,9 @@
  *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
  *            -t -g), detach
  *   Install  AeDebug postmortem registration (-i -u -j: not yet)
- *   Main     pd_main(): parse, resolve, run, choose the exit code
+ *   Main     pd_main(): parse, resolve, run, choose the exit code; the
+ *            watcher of several targets (-all, -pt), a thread each;
+ *            -duration
  *
  * SPDX-License-Identifier: MIT
  */
@@ -2572,9 +2574,9 @@ w32_store_classes(int app, const char **which)
 }
 
 /* ================================ Targets =============================== */
-/* Turns a PID, a process name (with or without .exe, any case) or a service
- * name into an open process.  Owns struct pd_target; prints nothing but
- * errors. */
+/* Turns a PID, a process name (with or without .exe, any case; -all: with
+ * * wildcards) or a service name into an open process.  Owns struct
+ * pd_target; prints nothing but errors. */
 
 struct pd_target {
 	DWORD pid;
@@ -2635,6 +2637,17 @@ tgt_name_matches(const wchar_t *image, const wchar_t *want)
 	return !_wcsnicmp(image, want, n) && !_wcsicmp(image + n, L".exe");
 }
 
+/* Has the listed process started: is its creation time set?  Wine lists a
+ * process that is still being created with a creation time of
+ * 0x5555555555555555 (the server's fill of new memory), set a moment
+ * later; a process keyed by it would be taken twice. */
+static int
+tgt_listed_started(const struct pd_sys_process *p)
+{
+	u64 t = (u64)p->CreateTime.QuadPart;
+	return t && t <= w32_precise_now() + 10000000ULL * 60; /* (a minute of clock skew) */
+}
+
 /* The process of the service called name: 0, PD_EXIT_TARGET after a line
  * when it is not running (quiet: -1, for -w to wait for it to start), or -1
  * when there is no such service (or its process is not in list yet). */
@@ -2657,7 +2670,7 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 				if (!quiet)
 					warn("service '%s' is not running", u8s(name));
 				rc = quiet ? -1 : PD_EXIT_TARGET;
-			} else if ((p = w32_process_find(list, ss.dwProcessId))) {
+			} else if ((p = w32_process_find(list, ss.dwProcessId)) && tgt_listed_started(p)) {
 				tgt_fill(t, p);
 				rc = 0;
 			}
@@ -2700,7 +2713,8 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 	for (p = list; p; p = w32_process_next(p)) {
 		wchar_t img[MAX_PATH];
 		size_t len = p->ImageName.Length / 2;
-		if (!p->ImageName.Buffer || len >= MAX_PATH || (DWORD)(ULONG_PTR)p->UniqueProcessId == self)
+		if (!p->ImageName.Buffer || len >= MAX_PATH || (DWORD)(ULONG_PTR)p->UniqueProcessId == self ||
+		    !tgt_listed_started(p)) /* (-w: taken at its next look) */
 			continue;
 		memcpy(img, p->ImageName.Buffer, len * 2);
 		img[len] = 0;
@@ -2766,17 +2780,6 @@ tgt_name_fits(const wchar_t *image, const wchar_t *want)
 	if (wcs_glob(want, image))
 		return 1;
 	return wcslen(want) < MAX_PATH && swprintf(exe, MAX_PATH + 8, L"%ls.exe", want) > 0 && wcs_glob(exe, image);
-}
-
-/* Has the listed process started: is its creation time set?  Wine lists a
- * process that is still being created with a creation time of
- * 0x5555555555555555 (the server's fill of new memory), set a moment
- * later; a process keyed by it would be taken twice. */
-static int
-tgt_listed_started(const struct pd_sys_process *p)
-{
-	u64 t = (u64)p->CreateTime.QuadPart;
-	return t && t <= w32_precise_now() + 10000000ULL * 60; /* (a minute of clock skew) */
 }
 
 /* Opens a process found in a list (pid and create_time filled) and checks
@@ -9915,7 +9918,9 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 /* pd_main(): parse, validate, resolve or launch the target, run the
  * triggers, choose the exit code; in library mode, reset every
  * process-wide state before returning.  Prints the banner and the
- * configuration table; the run's summary line is run_end's. */
+ * configuration table; the run's summary line is run_end's.  With -all or
+ * -pt, the watcher (main_fleet*) runs one target per thread and gathers
+ * their exit codes; -duration is a timer thread (main_timer*). */
 
 static void
 main_banner(void)
