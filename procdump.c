@@ -7915,6 +7915,10 @@ trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct tr
 		for (i = 0; i < nm->n; i++)
 			if (!_wcsicmp(nm->used[i], cand))
 				clash = 1;
+		/* several targets: another process may have had this PID, and
+		 * dumped, in the same second */
+		if (g.tagged && GetFileAttributesW(cand) != INVALID_FILE_ATTRIBUTES)
+			clash = 1;
 		if (!clash) {
 			free(full);
 			if (vec_grow(&nm->used, &nm->cap, nm->n, sizeof *nm->used, 16) < 0) {
