@@ -991,18 +991,33 @@ struct w32_sample {
  * time) is not in it. */
 #define W32_SHARED_AGE 0.5
 
+/* The shared list, read again if older than max_age seconds, with its
+ * lock held: w32_shared_release() when done.  NULL (lock held too) if it
+ * cannot be read. */
+static struct pd_sys_process *
+w32_shared_take(double max_age)
+{
+	AcquireSRWLockExclusive(&w32_shared.lock);
+	if (!w32_shared.list || now_sec() - w32_shared.at > max_age) {
+		free(w32_shared.list);
+		w32_shared.list = w32_process_list();
+		w32_shared.at = now_sec();
+	}
+	return w32_shared.list;
+}
+
+static void
+w32_shared_release(void)
+{
+	ReleaseSRWLockExclusive(&w32_shared.lock);
+}
+
 static int
 w32_process_sample(DWORD pid, u64 create_time, struct w32_sample *out)
 {
 	struct pd_sys_process *p;
 	int rc = -1;
-	AcquireSRWLockExclusive(&w32_shared.lock);
-	if (!w32_shared.list || now_sec() - w32_shared.at > W32_SHARED_AGE) {
-		free(w32_shared.list);
-		w32_shared.list = w32_process_list();
-		w32_shared.at = now_sec();
-	}
-	if (w32_shared.list && (p = w32_process_find(w32_shared.list, pid)) &&
+	if (w32_shared_take(W32_SHARED_AGE) && (p = w32_process_find(w32_shared.list, pid)) &&
 	    (u64)p->CreateTime.QuadPart == create_time) {
 		out->cpu = (u64)p->UserTime.QuadPart + (u64)p->KernelTime.QuadPart;
 		out->threads = p->NumberOfThreads;
@@ -1010,7 +1025,7 @@ w32_process_sample(DWORD pid, u64 create_time, struct w32_sample *out)
 		out->at = w32_shared.at;
 		rc = 0;
 	}
-	ReleaseSRWLockExclusive(&w32_shared.lock);
+	w32_shared_release();
 	return rc;
 }
 
@@ -10164,8 +10179,8 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
  * by a thread of its own running main_instance, with its own run, count,
  * monitors and, for the debugger triggers, its own attach: Windows (and
  * Wine) give a debugger thread the events of the processes it attached
- * itself.  The main thread lists the processes every 100 ms to find the
- * new ones (-w, -pt) and gathers the exit codes. */
+ * itself.  The main thread lists the processes four times a second to
+ * find the new ones (-w, -pt) and gathers the exit codes. */
 
 struct main_inst {
 	const struct pd_config *cfg;
@@ -10338,23 +10353,29 @@ main_fleet_new(struct main_fleet *f, struct pd_sys_process *p, int names)
 	return main_fleet_wanted(f, p, names);
 }
 
-/* One look at the process list: each new process that is wanted gets
- * its instance. */
+/* One look at the process list (the one the monitors share, read again
+ * if older than MAIN_SCAN_MS: one read serves both): each new process
+ * that is wanted gets its instance, started once the list is released. */
+#define MAIN_SCAN_MS 250
+
 static void
 main_fleet_scan(struct main_fleet *f, int names)
 {
-	struct pd_sys_process *list = w32_process_list(), *p;
-	struct pd_target t;
-	if (!list)
-		return;
-	main_fleet_mark(f, list);
-	for (p = list; p; p = w32_process_next(p))
-		if (main_fleet_new(f, p, names)) {
-			memset(&t, 0, sizeof t);
-			tgt_fill(&t, p);
-			main_fleet_start(f, &t);
-		}
-	free(list);
+	struct pd_sys_process *list = w32_shared_take(MAIN_SCAN_MS / 1000.0), *p;
+	struct pd_target *news = NULL;
+	int n = 0, cap = 0, i;
+	if (list) {
+		main_fleet_mark(f, list);
+		for (p = list; p; p = w32_process_next(p))
+			if (main_fleet_new(f, p, names) && vec_grow(&news, &cap, n, sizeof *news, 8) == 0) {
+				memset(&news[n], 0, sizeof news[n]);
+				tgt_fill(&news[n++], p);
+			}
+	}
+	w32_shared_release();
+	for (i = 0; i < n; i++)
+		main_fleet_start(f, &news[i]);
+	free(news);
 }
 
 /* The first targets: every match of the name (-all), or the one target
@@ -10382,8 +10403,8 @@ main_fleet_first(struct main_fleet *f)
 	return 0;
 }
 
-/* -all / -pt: the watcher's loop, until every instance ended (without
- * -w), or Ctrl+C, -cancel of procdump's own PID, -duration.  The exit code:
+/* -all / -pt: the watcher's loop, until every instance ended (but for
+ * -all -w), or Ctrl+C, -cancel of procdump's own PID, -duration.  The exit code:
  * 0 if every instance reached its count, else the worst of theirs (2, 4,
  * 3, 1); 1 if no process was monitored. */
 static int
@@ -10404,11 +10425,11 @@ main_fleet(const struct pd_config *cfg, int out_is_dir, MINIDUMP_CALLBACK_ROUTIN
 	w[0] = g.cancel_event;
 	w[1] = trig_cancel_event(GetCurrentProcessId()); /* procdump -cancel <this PID>: all of them */
 	if (!(rc = main_fleet_first(&f))) {
-		while (WaitForMultipleObjects(w[1] ? 2 : 1, w, FALSE, 100) == WAIT_TIMEOUT) {
+		while (WaitForMultipleObjects(w[1] ? 2 : 1, w, FALSE, MAIN_SCAN_MS) == WAIT_TIMEOUT) {
 			main_fleet_reap(&f, 0);
-			if (!cfg->w && !f.running)
-				break;
-			if (cfg->w ? cfg->all || cfg->pt : cfg->pt)
+			if (!(cfg->all && cfg->w) && !f.running)
+				break; /* (-pt -w waited for its one target) */
+			if (cfg->pt || (cfg->all && cfg->w))
 				main_fleet_scan(&f, cfg->all && cfg->w);
 		}
 		if (w[1] && WaitForSingleObject(w[1], 0) == WAIT_OBJECT_0) {

@@ -3,7 +3,7 @@
 #  1. CPU: procdump64.exe -all -c 90 -m 4000 over N idle targets for
 #     DURATION seconds: procdump's own CPU time and wineserver's, against a
 #     window of the same length without procdump.  Then the same with -w
-#     (the watcher also reads the process list ten times a second).
+#     (the watcher also reads the process list four times a second).
 #  2. Latency: under -all -w -c 20 -s 2, one more target starts and burns a
 #     core; the seconds from its "ready" to its "Dump 1 initiated" line.
 #

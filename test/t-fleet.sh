@@ -77,19 +77,23 @@ fleet_reused_pid() {
 t 'fleet: a reused PID is a new process; -pt adopts no process older than its parent (made-up lists, library build)' fleet_reused_pid
 
 fleet_pt_child() {
-	mkdir -p "$O/pt"
-	start_target tr "$O/pdtree.exe" spawn av
-	pd -pt -e pdtree "$(wpath "$O/pt")"
-	child=$(field tr child)
-	[ -n "$child" ] || fail "the parent started no child: $(cat "$O/tr.log")"
-	expect_rc 1 # the parent ended without a dump
-	expect_out "^\[pdtree.exe:$child\] \[[0-9:]*\] Monitoring pdtree.exe ($child)."
-	expect_out "^\[pdtree.exe:$child\] \[[0-9:]*\] Dump count reached."
-	expect_out '2 processes monitored, 1 reached the dump count.'
-	[ "$(ls "$O/pt" | grep -c '\.dmp$')" = 1 ] || fail "want 1 dump, found: $(ls "$O/pt" | tr '\n' ' ')"
-	crash_dump_of "$O/pt" pdtree.exe "$child"
+	for w in "" -w; do # (-w takes the running target, and the run still ends with its tree)
+		rm -rf "$O/pt"
+		mkdir -p "$O/pt"
+		start_target tr "$O/pdtree.exe" spawn av
+		pd -pt $w -e pdtree "$(wpath "$O/pt")"
+		child=$(field tr child)
+		[ -n "$child" ] || fail "the parent started no child: $(cat "$O/tr.log")"
+		expect_rc 1 # the parent ended without a dump
+		expect_out "^\[pdtree.exe:$child\] \[[0-9:]*\] Monitoring pdtree.exe ($child)."
+		expect_out "^\[pdtree.exe:$child\] \[[0-9:]*\] Dump count reached."
+		expect_out '2 processes monitored, 1 reached the dump count.'
+		[ "$(ls "$O/pt" | grep -c '\.dmp$')" = 1 ] || fail "want 1 dump, found: $(ls "$O/pt" | tr '\n' ' ')"
+		crash_dump_of "$O/pt" pdtree.exe "$child"
+		target_status tr
+	done
 }
-t 'fleet: -pt -e dumps the crash of a child the target starts while monitored, named by its image and PID' fleet_pt_child
+t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts while monitored, named by its image and PID' fleet_pt_child
 
 fleet_duration() {
 	mkdir -p "$O/du"
