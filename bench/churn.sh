@@ -14,7 +14,7 @@ name=churn
 trap 'wineserver -k' EXIT
 x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/crasher.c" -o "$work/pdchurn.exe"
 x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$here/hcount.c" -o "$work/hcount.exe"
-rm -rf "$work/dumps"
+rm -rf "$work/dumps" "$work"/c*.log
 mkdir -p "$work/dumps"
 
 handles() { wine "$work/hcount.exe" "$1" | tr -d '\r' | sed -n 's/^handles=//p'; }
@@ -51,4 +51,4 @@ echo "dumps: $dumps; crashers with a dump named by their PID: $named"
 grep 'processes monitored' "$work/pd.log" | tail -n 1
 echo "procdump's handles: $h0 at the start, $h1 after the last dump"
 echo "goal: every crash dumped, none missed, the handle count flat"
-rm -rf "$work/dumps"
+rm -rf "$work/dumps" "$work"/c*.log
