@@ -693,6 +693,7 @@ static struct w32_fns {
 	void (NTAPI *RtlGetUnloadEventTraceEx)(PULONG *, PULONG *, PVOID *);
 	void (*RtlExitUserProcess)(void);   /* its address only: -t plants an int3 there */
 	void (*DbgUiRemoteBreakin)(void);   /* its address only: the attach thread starts there */
+	const char *(__cdecl *wine_get_version)(void); /* present under Wine only (w32_debug_close_handle) */
 	pd_ntstatus (NTAPI *DbgUiConnectToDbg)(void); /* the thread's debug object, before attaching */
 	pd_ntstatus (NTAPI *NtSystemDebugControl)(ULONG, PVOID, ULONG, PVOID, ULONG, PULONG); /* -mk */
 	HANDLE (NTAPI *DbgUiGetThreadDebugObject)(void);   /* a thread's debug object (-r's dump threads) */
@@ -749,6 +750,7 @@ static const struct w32_import {
 	W32_FN(W32_NTDLL, RtlGetUnloadEventTraceEx, NULL),
 	W32_FN(W32_NTDLL, RtlExitUserProcess, NULL),
 	W32_FN(W32_NTDLL, DbgUiRemoteBreakin, NULL),
+	W32_FN(W32_NTDLL, wine_get_version, NULL),
 	W32_FN(W32_NTDLL, DbgUiConnectToDbg, NULL),
 	W32_FN(W32_NTDLL, NtSystemDebugControl, NULL),
 	W32_FN(W32_NTDLL, DbgUiGetThreadDebugObject, NULL),
@@ -1471,6 +1473,19 @@ w32_debugger_keep_alive(void)
 		return -1;
 	}
 	return 0;
+}
+
+/* The process and thread handles that debug events hand the debugger:
+ * Windows' kernelbase keeps them and closes them itself (at the
+ * continued EXIT_THREAD or EXIT_PROCESS, and at DebugActiveProcessStop),
+ * so the debugger must not; Wine's does not, and each attach would leak
+ * them (about 5 handles per target under -all -w -e).  Closes h under
+ * Wine only. */
+static void
+w32_debug_close_handle(HANDLE h)
+{
+	if (h && w32.wine_get_version)
+		CloseHandle(h);
 }
 
 /* Closes the calling thread's debug object, if an attach made one: a
@@ -3419,6 +3434,12 @@ live_detach(DWORD pid, DWORD ev_tid)
 		if (got > 0) {
 			if (ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT && ev.u.CreateProcessInfo.hFile)
 				CloseHandle(ev.u.CreateProcessInfo.hFile);
+			if (ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT) {
+				w32_debug_close_handle(ev.u.CreateProcessInfo.hProcess);
+				w32_debug_close_handle(ev.u.CreateProcessInfo.hThread);
+			}
+			if (ev.dwDebugEventCode == CREATE_THREAD_DEBUG_EVENT)
+				w32_debug_close_handle(ev.u.CreateThread.hThread);
 			if (ev.dwDebugEventCode == LOAD_DLL_DEBUG_EVENT && ev.u.LoadDll.hFile)
 				CloseHandle(ev.u.LoadDll.hFile);
 			ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
@@ -3466,6 +3487,8 @@ live_attach(struct snap *s)
 		if (got > 0 && ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT && ev.dwProcessId == s->pid) {
 			if (ev.u.CreateProcessInfo.hFile)
 				CloseHandle(ev.u.CreateProcessInfo.hFile);
+			w32_debug_close_handle(ev.u.CreateProcessInfo.hProcess); /* (not used: the snapshot has its own) */
+			w32_debug_close_handle(ev.u.CreateProcessInfo.hThread);
 			l->ev_tid = ev.dwThreadId;
 			return 0;
 		}
@@ -9081,6 +9104,7 @@ dbg_on_exit_thread(struct dbg *d, const DEBUG_EVENT *ev)
 		out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev->dwThreadId, ev->u.ExitThread.dwExitCode);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
+	w32_debug_close_handle(dbg_thread_handle(d, ev->dwThreadId));
 	dbg_del_thread(d, ev->dwThreadId);
 }
 
@@ -9189,6 +9213,10 @@ dbg_finish(struct dbg *d)
 			warn("DebugActiveProcessStop %lu:", d->t->pid);
 	}
 	d->attached = 0;
+	for (i = 0; i < d->nth; i++)
+		w32_debug_close_handle(d->th[i].h);
+	w32_debug_close_handle(d->hproc);
+	d->hproc = NULL;
 	for (i = 0; i < d->ndll; i++)
 		free(d->dll[i].name);
 	free(d->dll);

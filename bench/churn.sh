@@ -17,7 +17,7 @@ x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$here/hcount.c" -o "$work/hcou
 rm -rf "$work/dumps" "$work"/c*.log
 mkdir -p "$work/dumps"
 
-handles() { wine "$work/hcount.exe" "$1" | tr -d '\r' | sed -n 's/^handles=//p'; }
+handles() { wine "$work/hcount.exe" "$1" | tr -d "\r" | tee -a "$work/hcount.log" | sed -n "s/^handles=//p"; }
 
 wine "$top/procdump64.exe" -all -w -e pdchurn "$(wpath "$work/dumps")" >"$work/pd.log" 2>&1 &
 pdu=$!

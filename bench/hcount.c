@@ -15,8 +15,11 @@ main(int argc, char **argv)
 	ULONG size = 1 << 20, need = 0;
 	unsigned char *buf = malloc(size), *p;
 	DWORD pid = argc > 1 ? strtoul(argv[1], NULL, 10) : 0;
-	if (!q || !buf || q(5, buf, size, &need) < 0)
+	LONG st = q && buf ? q(5, buf, size, &need) : -1;
+	if (st < 0) {
+		printf("NtQuerySystemInformation: 0x%08lx\n", (unsigned long)st);
 		return 1;
+	}
 	for (p = buf;; p += *(ULONG *)p) {
 		/* SYSTEM_PROCESS_INFORMATION (x64): UniqueProcessId at 0x50, HandleCount at 0x60 */
 		if ((DWORD)*(ULONG_PTR *)(p + 0x50) == pid) {
