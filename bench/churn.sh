@@ -14,14 +14,14 @@ name=churn
 trap 'wineserver -k' EXIT
 x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/crasher.c" -o "$work/pdchurn.exe"
 x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$here/hcount.c" -o "$work/hcount.exe"
-rm -rf "$work/dumps" "$work"/c*.log
+rm -rf "$work/dumps" "$work"/c*.log "$work/pd.log" "$work/hcount.log"
 mkdir -p "$work/dumps"
 
 handles() { wine "$work/hcount.exe" "$1" | tr -d "\r" | tee -a "$work/hcount.log" | sed -n "s/^handles=//p"; }
 
 wine "$top/procdump64.exe" -all -w -e pdchurn "$(wpath "$work/dumps")" >"$work/pd.log" 2>&1 &
 pdu=$!
-await "$work/pd.log" 'procdump -cancel [0-9]'
+await "$work/pd.log" 'without terminating the processes'
 wpid=$(sed -n 's/.*procdump -cancel \([0-9]*\).*/\1/p' "$work/pd.log" | head -n 1)
 h0=$(handles "$wpid")
 echo "== $count crashers over $span s (procdump PID $wpid, $h0 handles)"
@@ -51,4 +51,4 @@ echo "dumps: $dumps; crashers with a dump named by their PID: $named"
 grep 'processes monitored' "$work/pd.log" | tail -n 1
 echo "procdump's handles: $h0 at the start, $h1 after the last dump"
 echo "goal: every crash dumped, none missed, the handle count flat"
-rm -rf "$work/dumps" "$work"/c*.log
+rm -rf "$work/dumps" "$work"/c*.log "$work/pd.log" "$work/hcount.log"
