@@ -12,7 +12,10 @@
  *
  * Exit codes (also in man/procdump.1 and `procdump -?`):
  *   0  every requested dump was written
- *   1  monitoring ended before the count was reached (target exited, cancelled)
+ *   1  monitoring ended before the count was reached (target exited, cancelled,
+ *      -duration)
+ *   With -all or -pt (several targets): 0 if every target reached its count,
+ *   else the first of 2, 4, 3, 1 that a target's run ended with.
  *   2  usage error (bad switch, bad value, conflicting switches, not implemented)
  *   3  target problem (not found, several match a name, access denied)
  *   4  a dump could not be written (I/O error, file exists without -o)
@@ -45,7 +48,9 @@
  *            -t -g), detach
  *   Install  the postmortem debugger: AeDebug registration (-i -u), the
  *            dump of a crash (-j), -wer
- *   Main     pd_main(): parse, resolve, run, choose the exit code
+ *   Main     pd_main(): parse, resolve, run, choose the exit code; the
+ *            watcher of several targets (-all, -pt), a thread each;
+ *            -duration
  *
  * SPDX-License-Identifier: MIT
  */
@@ -165,6 +170,9 @@ struct pd_config {
 	int j_nargs;
 	long long cancel;       /* -cancel PID; PD_UNSET = not given */
 	long long freezeguard;  /* hidden -freezeguard PID: the guard of a suspension (Main) */
+	int all;                /* -all: every process of the name (Main's watcher) */
+	int pt;                 /* -pt: the targets' child processes too, and theirs */
+	long long duration;     /* -duration seconds; PD_UNSET = not given */
 	wchar_t *target;        /* PID, process name or service name */
 	wchar_t *output;        /* dump file or folder */
 	wchar_t *json;          /* -json: the events' file, or "-" for stdout (Events) */
@@ -203,7 +211,14 @@ static struct pd_global {
 	unsigned long test_dumps; /* dumps begun (PROCDUMP_TEST_CHUNK_DELAY_DUMPS) */
 	unsigned long test_refused; /* attaches refused (PROCDUMP_TEST_ATTACH_REFUSE) */
 	int json_stdout;          /* -json -: stdout carries the JSON lines, console text goes to stderr */
+	int tagged;               /* -all/-pt: each target's lines start with its tag (out_tag_target) */
+	volatile LONG expired;    /* -duration: the deadline passed (it cancelled the run) */
 } g;
+
+/* The tag "[image:PID] " that starts each line a thread prints while it
+ * watches one target of several (-all, -pt); empty otherwise, so that a
+ * single target's output is ProcDump's. */
+static __thread char out_tag[MAX_PATH + 24];
 
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
 static void
@@ -228,15 +243,35 @@ emit(FILE *fp, const char *s)
 	fflush(fp);
 }
 
+/* Puts out_tag before each non-empty line of s (into dst, cap bytes). */
+static const char *
+out_tagged(char *dst, size_t cap, const char *s)
+{
+	size_t n = 0, tl = strlen(out_tag);
+	int bol = 1;
+	if (!tl)
+		return s;
+	for (; *s && n + tl + 2 < cap; s++) {
+		if (bol && *s != '\n') {
+			memcpy(dst + n, out_tag, tl);
+			n += tl;
+		}
+		dst[n++] = *s;
+		bol = *s == '\n';
+	}
+	dst[n] = 0;
+	return dst;
+}
+
 static void
 out(const char *fmt, ...)
 {
-	char buf[4096];
+	char buf[4096], tagged[8192];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	emit(stdout, buf);
+	emit(stdout, out_tagged(tagged, sizeof tagged, buf));
 }
 
 /* A character that must not reach a terminal raw: C0 controls (newline,
@@ -284,6 +319,14 @@ u8s(const wchar_t *w)
 	return b;
 }
 
+/* Sets this thread's out_tag to a target's image and PID (-all, -pt). */
+static void
+out_tag_target(const wchar_t *name, DWORD pid)
+{
+	if (g.tagged)
+		snprintf(out_tag, sizeof out_tag, "[%s:%lu] ", u8s(name), pid);
+}
+
 /* One diagnostic line on stderr: prefix, the message, and, when fmt ends
  * with ':', the system text and code of err.  Lines end with a newline
  * whether or not fmt has one. */
@@ -307,7 +350,7 @@ vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 				w[k] = L' ';
 		snprintf(sys, sizeof sys, " %s (%lu)", n ? u8s(w) : "error", err);
 	}
-	snprintf(line, sizeof line, "%s%s%s\n", prefix, buf, sys);
+	snprintf(line, sizeof line, "%s%s%s%s\n", prefix, out_tag, buf, sys);
 	emit(stderr, line);
 }
 
@@ -477,6 +520,31 @@ path_is_clr(const wchar_t *p)
 		if (!_wcsicmp(path_basename(p), clr[k]))
 			return 1;
 	return 0;
+}
+
+/* '*' matches any run of characters, case-insensitively; the whole of t
+ * must match (ProcDump's filters "contain" their text: trig_list_match
+ * puts * around them; -all names use it as it is). */
+static int
+wcs_glob(const wchar_t *p, const wchar_t *t)
+{
+	const wchar_t *star = NULL, *ts = NULL;
+	while (*t) {
+		if (*p == L'*') {
+			star = p++;
+			ts = t;
+		} else if (*p && towlower(*p) == towlower(*t)) {
+			p++;
+			t++;
+		} else if (star) {
+			p = star + 1;
+			t = ++ts;
+		} else
+			return 0;
+	}
+	while (*p == L'*')
+		p++;
+	return !*p;
 }
 
 static int
@@ -727,6 +795,7 @@ static struct w32_fns {
 	void (NTAPI *RtlGetUnloadEventTraceEx)(PULONG *, PULONG *, PVOID *);
 	void (*RtlExitUserProcess)(void);   /* its address only: -t plants an int3 there */
 	void (*DbgUiRemoteBreakin)(void);   /* its address only: the attach thread starts there */
+	const char *(__cdecl *wine_get_version)(void); /* present under Wine only (w32_debug_close_handle) */
 	pd_ntstatus (NTAPI *DbgUiConnectToDbg)(void); /* the thread's debug object, before attaching */
 	pd_ntstatus (NTAPI *NtSystemDebugControl)(ULONG, PVOID, ULONG, PVOID, ULONG, PULONG); /* -mk */
 	HANDLE (NTAPI *DbgUiGetThreadDebugObject)(void);   /* a thread's debug object (-r's dump threads) */
@@ -791,6 +860,7 @@ static const struct w32_import {
 	W32_FN(W32_NTDLL, RtlGetUnloadEventTraceEx, NULL),
 	W32_FN(W32_NTDLL, RtlExitUserProcess, NULL),
 	W32_FN(W32_NTDLL, DbgUiRemoteBreakin, NULL),
+	W32_FN(W32_NTDLL, wine_get_version, NULL),
 	W32_FN(W32_NTDLL, DbgUiConnectToDbg, NULL),
 	W32_FN(W32_NTDLL, NtSystemDebugControl, NULL),
 	W32_FN(W32_NTDLL, DbgUiGetThreadDebugObject, NULL),
@@ -843,7 +913,7 @@ static unsigned char w32_tried[W32_NDLL];
 /* Resolves the table's rows of one DLL, once.  Returns 0, or -1 when the
  * DLL is missing (its rows stay NULL). */
 static int
-w32_load(enum w32_dll dll)
+w32_load_locked(enum w32_dll dll)
 {
 	size_t i;
 	if (w32_tried[dll])
@@ -870,11 +940,35 @@ w32_load(enum w32_dll dll)
 	return 0;
 }
 
+/* Several targets (-all, -pt) are watched by threads of their own, which
+ * may load the same DLL at once (-h, -p, -dbghelp): one at a time, so that
+ * none sees it tried but not yet loaded. */
+static SRWLOCK w32_load_lock = SRWLOCK_INIT;
+
+static int
+w32_load(enum w32_dll dll)
+{
+	int rc;
+	AcquireSRWLockExclusive(&w32_load_lock);
+	rc = w32_load_locked(dll);
+	ReleaseSRWLockExclusive(&w32_load_lock);
+	return rc;
+}
+
 /* Frees what w32_load loaded and forgets every entry point (library mode). */
+/* The process list that samplers share (w32_process_sample). */
+static struct {
+	SRWLOCK lock;
+	struct pd_sys_process *list; /* NULL: none read yet */
+	double at;                   /* now_sec() when it was read */
+} w32_shared = { SRWLOCK_INIT, NULL, 0 };
+
 static void
 w32_unload(void)
 {
 	int k;
+	free(w32_shared.list);
+	w32_shared.list = NULL;
 	for (k = W32_KERNELBASE + 1; k < W32_NDLL; k++)
 		if (w32_dlls[k])
 			FreeLibrary(w32_dlls[k]);
@@ -1000,6 +1094,58 @@ w32_process_create_time(DWORD pid)
 		t = (u64)p->CreateTime.QuadPart;
 	free(list);
 	return t;
+}
+
+/* A process's counters from SystemProcessInformation, as sampled. */
+struct w32_sample {
+	u64 cpu;                /* user + kernel time, 100 ns */
+	ULONG threads, handles;
+	double at;              /* now_sec() when the list was read */
+};
+
+/* With several targets (-all, -pt), each samples its CPU once a second
+ * from the process list, and one list costs about 4 ms under Wine (32
+ * targets: 12 % of a core): they share one list, read again once it is
+ * older than W32_SHARED_AGE.  0, or -1 if the process (pid and creation
+ * time) is not in it. */
+#define W32_SHARED_AGE 0.5
+
+/* The shared list, read again if older than max_age seconds, with its
+ * lock held: w32_shared_release() when done.  NULL (lock held too) if it
+ * cannot be read. */
+static struct pd_sys_process *
+w32_shared_take(double max_age)
+{
+	AcquireSRWLockExclusive(&w32_shared.lock);
+	if (!w32_shared.list || now_sec() - w32_shared.at > max_age) {
+		free(w32_shared.list);
+		w32_shared.list = w32_process_list();
+		w32_shared.at = now_sec();
+	}
+	return w32_shared.list;
+}
+
+static void
+w32_shared_release(void)
+{
+	ReleaseSRWLockExclusive(&w32_shared.lock);
+}
+
+static int
+w32_process_sample(DWORD pid, u64 create_time, struct w32_sample *out)
+{
+	struct pd_sys_process *p;
+	int rc = -1;
+	if (w32_shared_take(W32_SHARED_AGE) && (p = w32_process_find(w32_shared.list, pid)) &&
+	    (u64)p->CreateTime.QuadPart == create_time) {
+		out->cpu = (u64)p->UserTime.QuadPart + (u64)p->KernelTime.QuadPart;
+		out->threads = p->NumberOfThreads;
+		out->handles = p->HandleCount;
+		out->at = w32_shared.at;
+		rc = 0;
+	}
+	w32_shared_release();
+	return rc;
 }
 
 static int
@@ -1456,6 +1602,19 @@ w32_debugger_keep_alive(void)
 	return 0;
 }
 
+/* The process and thread handles that debug events hand the debugger:
+ * Windows' kernelbase keeps them and closes them itself (at the
+ * continued EXIT_THREAD or EXIT_PROCESS, and at DebugActiveProcessStop),
+ * so the debugger must not; Wine's does not, and each attach would leak
+ * them (about 5 handles per target under -all -w -e).  Closes h under
+ * Wine only. */
+static void
+w32_debug_close_handle(HANDLE h)
+{
+	if (h && w32.wine_get_version)
+		CloseHandle(h);
+}
+
 /* Closes the calling thread's debug object, if an attach made one: a
  * thread that ends does not close it (the handle stays in the process).
  * With kill-on-exit off, closing it releases anything still attached. */
@@ -1731,6 +1890,9 @@ static const struct opt opts[] = {
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
 	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr).", 0, SYN_SAME, U },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
+	{ L"all", OPT_FLAG, CO(all), 0, NULL, "Monitor every process of the name (* wildcards); with -w, also each one started later.", 0, SYN_LINE, U },
+	{ L"pt", OPT_FLAG, CO(pt), 0, NULL, "Also monitor the target's child processes, and theirs, each as a target of its own.", 0, SYN_SAME, U },
+	{ L"duration", OPT_INT, CO(duration), 0, "<Seconds>", "Stop monitoring after that many seconds (exit 1 if a count was not reached).", 0, SYN_SAME, PD_UNSET, 1, 4294967 },
 	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
 	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", 0, SYN_NONE, U },
 	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
@@ -1845,10 +2007,13 @@ static const char usage_tail[] =
 "\n"
 "Exit codes:\n"
 "   0  every requested dump was written\n"
-"   1  monitoring ended before the count was reached (target exited, cancelled)\n"
+"   1  monitoring ended before the count was reached (target exited, cancelled,\n"
+"      -duration)\n"
 "   2  usage error (bad switch or value, conflicting switches, not implemented)\n"
 "   3  target problem (not found, several processes match, access denied)\n"
 "   4  a dump could not be written (I/O error, file exists without -o)\n"
+"   With -all or -pt: 0 if every process reached its count, else the first of\n"
+"   2, 4, 3, 1 that one of them ended with.\n"
 "\n"
 "Use -? -e to see example command lines.\n";
 
@@ -1911,6 +2076,14 @@ static const char examples_text[] =
 "\n"
 "   Wait for a process called 'notepad' (and monitor it for exceptions):\n"
 "      C:\\>procdump -e -w notepad\n"
+"\n"
+"   Write a Full dump of each w3wp.exe, running or started later, at its\n"
+"   unhandled exception, for one hour:\n"
+"      C:\\>procdump -ma -e -all -w -duration 3600 w3wp.exe c:\\dumps\n"
+"\n"
+"   Write a Mini dump of an unhandled exception in a service or in any\n"
+"   process it starts:\n"
+"      C:\\>procdump -e -pt MyService c:\\dumps\n"
 "\n"
 "   Launch a process called 'notepad' (and monitor it for exceptions):\n"
 "      C:\\>procdump -e -x c:\\dumps notepad\n"
@@ -2384,8 +2557,8 @@ args_check_mode(struct pd_config *cfg)
 		return 0;
 	}
 	if (cfg->x) {
-		if (cfg->w)
-			return args_fail("-w cannot be used with -x");
+		if (cfg->w || cfg->all || cfg->pt)
+			return args_fail("-%s cannot be used with -x", cfg->w ? "w" : cfg->all ? "all" : "pt");
 		if (cfg->target)
 			return args_fail("-x launches its own target; '%s' is extra", u8s(cfg->target));
 		return 0;
@@ -2394,6 +2567,8 @@ args_check_mode(struct pd_config *cfg)
 		return args_fail("no target: give a PID, a process name or a service name");
 	if (cfg->w && all_digits(cfg->target))
 		return args_fail("-w waits for a process name, not a PID (%s)", u8s(cfg->target));
+	if (cfg->all && all_digits(cfg->target))
+		return args_fail("-all monitors every process of a name, not a PID (%s)", u8s(cfg->target));
 	if (cfg->target[0] == 0)
 		return args_fail("the target is empty");
 	return 0;
@@ -2661,9 +2836,9 @@ w32_store_classes(int app, const char **which)
 }
 
 /* ================================ Targets =============================== */
-/* Turns a PID, a process name (with or without .exe, any case) or a service
- * name into an open process.  Owns struct pd_target; prints nothing but
- * errors. */
+/* Turns a PID, a process name (with or without .exe, any case; -all: with
+ * * wildcards) or a service name into an open process.  Owns struct
+ * pd_target; prints nothing but errors. */
 
 struct pd_target {
 	DWORD pid;
@@ -2725,6 +2900,17 @@ tgt_name_matches(const wchar_t *image, const wchar_t *want)
 	return !_wcsnicmp(image, want, n) && !_wcsicmp(image + n, L".exe");
 }
 
+/* Has the listed process started: is its creation time set?  Wine lists a
+ * process that is still being created with a creation time of
+ * 0x5555555555555555 (the server's fill of new memory), set a moment
+ * later; a process keyed by it would be taken twice. */
+static int
+tgt_listed_started(const struct pd_sys_process *p)
+{
+	u64 t = (u64)p->CreateTime.QuadPart;
+	return t && t <= w32_precise_now() + 10000000ULL * 60; /* (a minute of clock skew) */
+}
+
 /* The process of the service called name: 0, PD_EXIT_TARGET after a line
  * when it is not running (quiet: -1, for -w to wait for it to start), or -1
  * when there is no such service (or its process is not in list yet). */
@@ -2747,7 +2933,7 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 				if (!quiet)
 					warn("service '%s' is not running", u8s(name));
 				rc = quiet ? -1 : PD_EXIT_TARGET;
-			} else if ((p = w32_process_find(list, ss.dwProcessId))) {
+			} else if ((p = w32_process_find(list, ss.dwProcessId)) && tgt_listed_started(p)) {
 				tgt_fill(t, p);
 				rc = 0;
 			}
@@ -2790,7 +2976,8 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 	for (p = list; p; p = w32_process_next(p)) {
 		wchar_t img[MAX_PATH];
 		size_t len = p->ImageName.Length / 2;
-		if (!p->ImageName.Buffer || len >= MAX_PATH || (DWORD)(ULONG_PTR)p->UniqueProcessId == self)
+		if (!p->ImageName.Buffer || len >= MAX_PATH || (DWORD)(ULONG_PTR)p->UniqueProcessId == self ||
+		    !tgt_listed_started(p)) /* (-w: taken at its next look) */
 			continue;
 		memcpy(img, p->ImageName.Buffer, len * 2);
 		img[len] = 0;
@@ -2830,6 +3017,49 @@ static int
 tgt_resolve(struct pd_target *t, const wchar_t *spec)
 {
 	return tgt_resolve_ex(t, spec, 0);
+}
+
+/* The image name of a process-list entry, into img (MAX_PATH wide
+ * characters).  0, or -1 for an entry without one (the idle process). */
+static int
+tgt_image(const struct pd_sys_process *p, wchar_t *img)
+{
+	size_t len = p->ImageName.Length / 2;
+	if (!p->ImageName.Buffer || len >= MAX_PATH)
+		return -1;
+	memcpy(img, p->ImageName.Buffer, len * 2);
+	img[len] = 0;
+	return 0;
+}
+
+/* -all: does image fit the name, which may hold * wildcards?  As without
+ * -all, "app" also fits "app.exe"; case does not matter. */
+static int
+tgt_name_fits(const wchar_t *image, const wchar_t *want)
+{
+	wchar_t exe[MAX_PATH + 8];
+	if (!wcschr(want, L'*'))
+		return tgt_name_matches(image, want);
+	if (wcs_glob(want, image))
+		return 1;
+	return wcslen(want) < MAX_PATH && swprintf(exe, MAX_PATH + 8, L"%ls.exe", want) > 0 && wcs_glob(exe, image);
+}
+
+/* Opens a process found in a list (pid and create_time filled) and checks
+ * that it is still that process: its PID may have been reused since the
+ * list was taken (the handle now pins it).  0, PD_EXIT_TARGET after a
+ * message, or -1 (silently) when the process has ended. */
+static int
+tgt_open_listed(struct pd_target *t, int kill)
+{
+	u64 was = t->create_time;
+	int rc;
+	if (w32_process_create_time(t->pid) != was)
+		return -1;
+	rc = tgt_open(t, kill); /* (a process that ends this instant is named in a line) */
+	if (w32_process_create_time(t->pid) != was || (t->h && WaitForSingleObject(t->h, 0) != WAIT_TIMEOUT))
+		return -1;
+	return rc;
 }
 
 /* Is the process identified by pid and creation time still alive? */
@@ -3440,6 +3670,12 @@ live_detach(DWORD pid, DWORD ev_tid)
 		if (got > 0) {
 			if (ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT && ev.u.CreateProcessInfo.hFile)
 				CloseHandle(ev.u.CreateProcessInfo.hFile);
+			if (ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT) {
+				w32_debug_close_handle(ev.u.CreateProcessInfo.hProcess);
+				w32_debug_close_handle(ev.u.CreateProcessInfo.hThread);
+			}
+			if (ev.dwDebugEventCode == CREATE_THREAD_DEBUG_EVENT)
+				w32_debug_close_handle(ev.u.CreateThread.hThread);
 			if (ev.dwDebugEventCode == LOAD_DLL_DEBUG_EVENT && ev.u.LoadDll.hFile)
 				CloseHandle(ev.u.LoadDll.hFile);
 			ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
@@ -3487,6 +3723,8 @@ live_attach(struct snap *s)
 		if (got > 0 && ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT && ev.dwProcessId == s->pid) {
 			if (ev.u.CreateProcessInfo.hFile)
 				CloseHandle(ev.u.CreateProcessInfo.hFile);
+			w32_debug_close_handle(ev.u.CreateProcessInfo.hProcess); /* (not used: the snapshot has its own) */
+			w32_debug_close_handle(ev.u.CreateProcessInfo.hThread);
 			l->ev_tid = ev.dwThreadId;
 			return 0;
 		}
@@ -7932,6 +8170,8 @@ dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
  * unloaded-module streams and writes full memory 1 KiB at a time (WINE.md
  * section 5).  The file is checked afterwards: Wine's can return TRUE
  * without writing.  0 or -1. */
+static SRWLOCK dump_dbghelp_lock = SRWLOCK_INIT;
+
 static int
 dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE file, u64 mask,
                    struct pd_dump_result *res)
@@ -7975,6 +8215,8 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 		uss.count = us[0].size ? 2 : 1; /* no ANSI text: the wide stream alone */
 		uss.streams = us[0].size ? us : us + 1;
 	}
+	/* dbghelp is single-threaded: one dump at a time (-all, -pt) */
+	AcquireSRWLockExclusive(&dump_dbghelp_lock);
 	/* SymInitialize without invading: dbghelp otherwise loads every
 	 * module's symbols first (seconds under Wine) */
 	if (w32.SymInitializeW)
@@ -7990,6 +8232,7 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	}
 	if (w32.SymCleanup)
 		w32.SymCleanup(h);
+	ReleaseSRWLockExclusive(&dump_dbghelp_lock);
 	CloseHandle(h);
 	_aligned_free(ctx);
 	free(us[0].buffer);
@@ -8727,30 +8970,6 @@ trig_exception_name(DWORD code)
 	return "UNKNOWN";
 }
 
-/* '*' matches any run of characters, case-insensitively; the pattern may
- * match anywhere in text, as ProcDump's filters "contain" their text. */
-static int
-trig_glob(const wchar_t *p, const wchar_t *t)
-{
-	const wchar_t *star = NULL, *ts = NULL;
-	while (*t) {
-		if (*p == L'*') {
-			star = p++;
-			ts = t;
-		} else if (*p && towlower(*p) == towlower(*t)) {
-			p++;
-			t++;
-		} else if (star) {
-			p = star + 1;
-			t = ++ts;
-		} else
-			return 0;
-	}
-	while (*p == L'*')
-		p++;
-	return !*p;
-}
-
 /* Does one of the comma-separated patterns of list match one of texts? */
 static int
 trig_list_match(const wchar_t *list, const wchar_t *const *texts, int n)
@@ -8768,7 +8987,7 @@ trig_list_match(const wchar_t *list, const wchar_t *const *texts, int n)
 		if (len && len + 3 < sizeof pat / sizeof pat[0]) {
 			swprintf(pat, sizeof pat / sizeof pat[0], L"*%.*ls*", (int)len, s);
 			for (i = 0; i < n; i++)
-				if (texts[i] && trig_glob(pat, texts[i]))
+				if (texts[i] && wcs_glob(pat, texts[i]))
 					return 1;
 		}
 		s = e ? e + 1 : NULL;
@@ -8846,6 +9065,14 @@ trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, 
 	return r;
 }
 
+/* The default file name: with several targets (-all, -pt), one name
+ * may run in several processes at once, so the PID is part of it. */
+static const wchar_t *
+trig_default_name(const struct pd_config *cfg)
+{
+	return cfg->all || cfg->pt ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
+}
+
 /* Full path of the next dump: folder + default name, or the given file name
  * with substitutions and .dmp; with tag (the dump type, where a trigger
  * writes several types) _TAG before .dmp; a name this run already wrote
@@ -8861,7 +9088,7 @@ trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct tr
 
 	GetLocalTime(&st);
 	if (!cfg->output || out_is_dir) {
-		wchar_t *dflt = trig_subst(L"PROCESSNAME_YYMMDD_HHMMSS", t, &st, code);
+		wchar_t *dflt = trig_subst(trig_default_name(cfg), t, &st, code);
 		const wchar_t *dir = cfg->output ? cfg->output : L".";
 		if (!dflt)
 			return NULL;
@@ -8911,6 +9138,10 @@ trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct tr
 		for (i = 0; i < nm->n; i++)
 			if (!_wcsicmp(nm->used[i], cand))
 				clash = 1;
+		/* several targets: another process may have had this PID, and
+		 * dumped, in the same second */
+		if (g.tagged && GetFileAttributesW(cand) != INVALID_FILE_ATTRIBUTES)
+			clash = 1;
 		if (!clash) {
 			free(full);
 			if (vec_grow(&nm->used, &nm->cap, nm->n, sizeof *nm->used, 16) < 0) {
@@ -9001,17 +9232,22 @@ run_begin(struct pd_run *r, const struct pd_config *cfg, struct pd_target *t, in
 		warn("CreateSemaphore:"); /* (then run_slot cannot wait: the trigger is not done) */
 }
 
+/* What a run says when -duration ended it (instead of "Cancelled."). */
+static const char trig_expired[] = "Duration elapsed (-duration): monitoring ends.";
+
 static int
 run_cancelled(const struct pd_run *r)
 {
-	return g.cancel || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
+	return g.cancel || g.expired || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
 }
 
-/* Ends the run early (cancelled, the process exited): says why, exit 1. */
+/* Ends the run early (cancelled, -duration, the process exited): says why,
+ * exit 1.  (-duration wakes every wait as a cancel does, but lets a dump
+ * being written end: it sets g.expired, not g.cancel.) */
 static void
 run_stop(struct pd_run *r, const char *why)
 {
-	out("%s %s\n", stamp(), why);
+	out("%s %s\n", stamp(), g.expired ? trig_expired : why);
 	r->rc = PD_EXIT_NOTDONE;
 	r->done = 1;
 }
@@ -9145,6 +9381,7 @@ run_job_main(void *arg)
 {
 	struct run_job *j = arg;
 	struct pd_run *r = j->dc.r;
+	out_tag_target(r->t->name, r->t->pid); /* the lines of its target's thread */
 	j->rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
 	if (j->dc.cloned && j->rc) /* the trigger went on: its run learns of it at its end */
 		InterlockedCompareExchange(&r->late_rc, j->rc, 0);
@@ -9405,33 +9642,19 @@ struct trig_mon {
 	int why_held;
 };
 
-/* The target's entry in a fresh process list (*list, to be freed), or
- * NULL if it is gone (or its PID now names another process). */
-static struct pd_sys_process *
-trig_proc(struct trig_mon *m, struct pd_sys_process **list)
-{
-	struct pd_sys_process *p;
-	if (!(*list = w32_process_list()))
-		return NULL;
-	p = w32_process_find(*list, m->t->pid);
-	return p && (u64)p->CreateTime.QuadPart == m->t->create_time ? p : NULL;
-}
-
 /* CPU of the target in percent of the machine (of one core with -u), from
  * SystemProcessInformation: remote GetProcessTimes stays 0 under Wine. */
 static int
 trig_sample_cpu(struct trig_mon *m, long long *v)
 {
-	struct pd_sys_process *list, *p = trig_proc(m, &list);
-	double wall = now_sec();
+	struct w32_sample smp;
+	double wall;
 	u64 cpu;
 	int r = 0;
-	if (!p) {
-		free(list);
+	if (w32_process_sample(m->t->pid, m->t->create_time, &smp) < 0)
 		return -1;
-	}
-	cpu = (u64)p->UserTime.QuadPart + (u64)p->KernelTime.QuadPart;
-	free(list);
+	cpu = smp.cpu;
+	wall = smp.at; /* (the list's time: it may be shared, and up to W32_SHARED_AGE old) */
 	if (m->have_prev && wall > m->prev_wall) {
 		double pct = (double)(cpu - m->prev_cpu) / 1e5 / (wall - m->prev_wall);
 		if (!m->cfg->u)
@@ -9462,21 +9685,21 @@ trig_sample_commit(struct trig_mon *m, long long *v)
 static int
 trig_sample_threads(struct trig_mon *m, long long *v)
 {
-	struct pd_sys_process *list, *p = trig_proc(m, &list);
-	if (p)
-		*v = p->NumberOfThreads;
-	free(list);
-	return p ? 1 : -1;
+	struct w32_sample smp;
+	if (w32_process_sample(m->t->pid, m->t->create_time, &smp) < 0)
+		return -1;
+	*v = smp.threads;
+	return 1;
 }
 
 static int
 trig_sample_handles(struct trig_mon *m, long long *v)
 {
-	struct pd_sys_process *list, *p = trig_proc(m, &list);
-	if (p)
-		*v = p->HandleCount;
-	free(list);
-	return p ? 1 : -1;
+	struct w32_sample smp;
+	if (w32_process_sample(m->t->pid, m->t->create_time, &smp) < 0)
+		return -1;
+	*v = smp.handles;
+	return 1;
 }
 
 static int
@@ -9726,7 +9949,8 @@ trig_mon_step(struct trig_mon *m, struct pd_run *r)
 static void
 trig_run_monitors(struct trig_mon *m, struct pd_run *r)
 {
-	out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
+	if (!g.tagged) /* (several targets: Main said it once) */
+		out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
 	while (!r->done) {
 		double wait = m->next_tick - now_sec();
 		if (!run_wait(r, wait > 0 ? (DWORD)(wait * 1000) : 0))
@@ -10202,6 +10426,7 @@ dbg_on_exit_thread(struct dbg *d, const DEBUG_EVENT *ev)
 		ev_trigger(d->t, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
+	w32_debug_close_handle(dbg_thread_handle(d, ev->dwThreadId));
 	dbg_del_thread(d, ev->dwThreadId);
 }
 
@@ -10313,6 +10538,10 @@ dbg_finish(struct dbg *d)
 			warn("DebugActiveProcessStop %lu:", d->t->pid);
 	}
 	d->attached = 0;
+	for (i = 0; i < d->nth; i++)
+		w32_debug_close_handle(d->th[i].h);
+	w32_debug_close_handle(d->hproc);
+	d->hproc = NULL;
 	for (i = 0; i < d->ndll; i++)
 		free(d->dll[i].name);
 	free(d->dll);
@@ -10378,7 +10607,7 @@ dbg_run(struct pd_run *r, int launched, struct trig_mon *mon)
 	/* procdump ending, even killed, must not take the target with it (set
 	 * before the attach or launch too: w32_debugger_keep_alive) */
 	DebugSetProcessKillOnExit(FALSE);
-	if (d.triggers)
+	if (d.triggers && !g.tagged) /* (several targets: Main said it once) */
 		out("Press Ctrl-C to end monitoring without terminating the process.\n\n");
 	dbg_loop(&d, !d.triggers);
 	if (d.triggers)
@@ -11085,7 +11314,9 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 /* pd_main(): parse, validate, resolve or launch the target, run the
  * triggers, choose the exit code; in library mode, reset every
  * process-wide state before returning.  Prints the banner and the
- * configuration table; the run's summary line is run_end's. */
+ * configuration table; the run's summary line is run_end's.  With -all or
+ * -pt, the watcher (main_fleet*) runs one target per thread and gathers
+ * their exit codes; -duration is a timer thread (main_timer*). */
 
 static void
 main_banner(void)
@@ -11135,7 +11366,7 @@ main_print_folder(const struct pd_config *cfg, int out_is_dir)
 	full = w32_full_path(dir ? dir : o ? o : L".");
 	sep = full && (wcs_endswith_i(full, L"\\") || wcs_endswith_i(full, L"/"));
 	out("Dump folder:           %s%s\n", full ? u8s(full) : "?", sep ? "" : "\\");
-	out("Dump filename/mask:    %s\n", o && !out_is_dir ? u8s(path_basename(o)) : "PROCESSNAME_YYMMDD_HHMMSS");
+	out("Dump filename/mask:    %s\n", o && !out_is_dir ? u8s(path_basename(o)) : u8s(trig_default_name(cfg)));
 	free(full);
 	free(dir);
 }
@@ -11160,13 +11391,18 @@ main_steps(const struct pd_steps *st, const char *op, const char *unit)
 	return s;
 }
 
+/* (t NULL: several targets, -all or -pt; the table is printed once) */
 static void
 main_print_config(const struct pd_config *cfg, const struct pd_target *t, int out_is_dir)
 {
 	wchar_t image[MAX_PATH];
 	DWORD ilen = MAX_PATH;
-	out("Process:               %s (%lu)\n", u8s(t->name), t->pid);
-	out("Process image:         %s\n", QueryFullProcessImageNameW(t->h, 0, image, &ilen) ? u8s(image) : "n/a");
+	if (t)
+		out("Process:               %s (%lu)\n", u8s(t->name), t->pid);
+	else
+		out("Process:               %s (%s%s)\n", u8s(cfg->target), cfg->all ? "every match, -all" : "and",
+		    cfg->pt ? (cfg->all ? "; child processes, -pt" : " its child processes, -pt") : "");
+	out("Process image:         %s\n", t && QueryFullProcessImageNameW(t->h, 0, image, &ilen) ? u8s(image) : "n/a");
 	if (GIVEN(cfg, c) || GIVEN(cfg, cl))
 		out("CPU threshold:         %s of %s\n", main_steps(GIVEN(cfg, c) ? &cfg->c_steps : &cfg->cl_steps,
 		    GIVEN(cfg, c) ? ">" : "<", "%"), cfg->u ? "one core" : "the machine");
@@ -11211,6 +11447,8 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t, int ou
 	out("Kill after dump:       %s\n", main_onoff(cfg->k));
 	if (GIVEN(cfg, at))
 		out("Collection timeout:    %lld seconds (-at)\n", cfg->at);
+	if (GIVEN(cfg, duration))
+		out("Monitoring duration:   %lld seconds (-duration)\n", cfg->duration);
 	if (cfg->ld || cfg->ud || cfg->ct || cfg->et)
 		out("Events:               %s%s%s%s\n", cfg->ld ? " DLL-load" : "", cfg->ud ? " DLL-unload" : "",
 		    cfg->ct ? " thread-create" : "", cfg->et ? " thread-exit" : "");
@@ -11227,7 +11465,7 @@ main_wait(const struct pd_config *cfg, struct pd_target *t)
 	out("Waiting for process named %s...\n", u8s(cfg->target));
 	for (;;) {
 		if (WaitForSingleObject(g.cancel_event, 100) == WAIT_OBJECT_0) {
-			out("%s Cancelled.\n", stamp());
+			out("%s %s\n", stamp(), g.expired ? trig_expired : "Cancelled.");
 			return PD_EXIT_NOTDONE;
 		}
 		rc = tgt_resolve_ex(t, cfg->target, 1);
@@ -11290,44 +11528,32 @@ main_target(struct pd_config *cfg, struct pd_target *t, int *out_is_dir, int *la
 	return 0;
 }
 
-/* Everything after the command line was read: the target, the triggers,
- * -k.  Returns the exit code. */
+/* One target, opened: its monitors, the configuration table (one target
+ * only), the run of its triggers, -wer, -k.  Runs on the main thread for
+ * one target, on a thread of its own for each of several (-all, -pt).
+ * Returns its exit code; the caller closes t. */
 static int
-main_run(struct pd_config *cfg, HMODULE *md_dll)
+main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, MINIDUMP_CALLBACK_ROUTINE cb,
+              int launched)
 {
-	MINIDUMP_CALLBACK_ROUTINE cb = NULL;
-	struct pd_target t;
 	struct trig_mon mon;
 	struct pd_run run;
-	int rc, out_is_dir, launched;
+	int rc;
 
-	/* the usage errors (exit 2) come without the banner, all else after it */
-	if ((rc = main_check_output(cfg, &out_is_dir)))
-		return rc;
-	if (cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
-		return PD_EXIT_USAGE;
-	main_banner();
-	w32_enable_privilege(L"SeDebugPrivilege");
-	/* before a target is opened or launched: nothing to undo on failure */
-	if (GIVEN(cfg, mc_mask) && !cfg->dbghelp)
-		main_check_mask(cfg->mc_mask);
-	memset(&t, 0, sizeof t);
-	if ((rc = main_target(cfg, &t, &out_is_dir, &launched))) {
-		tgt_close(&t);
-		return rc;
-	}
-	ev_target_found(&t, launched);
-	if (t.wow64 && sizeof(void *) == 8)
-		vlog("process %lu is 32-bit (WOW64): writing its %s view", t.pid, cfg->x64 ? "native 64-bit" : "x86");
-	if (cfg->monitor && (rc = trig_mon_init(&mon, cfg, &t))) {
+	ev_target_found(t, launched);
+	if (t->wow64 && sizeof(void *) == 8)
+		vlog("process %lu is 32-bit (WOW64): writing its %s view", t->pid, cfg->x64 ? "native 64-bit" : "x86");
+	if (cfg->monitor && (rc = trig_mon_init(&mon, cfg, t))) {
 		trig_mon_free(&mon);
 		if (launched)
-			TerminateProcess(t.h, 1);
-		tgt_close(&t);
+			TerminateProcess(t->h, 1);
 		return rc;
 	}
-	main_print_config(cfg, &t, out_is_dir);
-	run_begin(&run, cfg, &t, out_is_dir, cb);
+	if (g.tagged)
+		out("%s Monitoring %s (%lu).\n", stamp(), u8s(t->name), t->pid);
+	else
+		main_print_config(cfg, t, out_is_dir);
+	run_begin(&run, cfg, t, out_is_dir, cb);
 	if (cfg->x || cfg->debug)
 		dbg_run(&run, launched, cfg->monitor ? &mon : NULL);
 	else if (cfg->monitor)
@@ -11336,16 +11562,383 @@ main_run(struct pd_config *cfg, HMODULE *md_dll)
 		trig_run_timed(&run);
 	rc = run_end(&run);
 	if (cfg->wer && run.fired)
-		aed_wer(cfg, &t);
+		aed_wer(cfg, t);
 	if (cfg->monitor)
 		trig_mon_free(&mon);
-	if (cfg->k && tgt_alive(&t)) {
-		if (TerminateProcess(t.h, 1))
-			out("%s Killed process %lu (-k).\n", stamp(), t.pid);
+	if (cfg->k && tgt_alive(t)) {
+		if (TerminateProcess(t->h, 1))
+			out("%s Killed process %lu (-k).\n", stamp(), t->pid);
 		else
-			warn("TerminateProcess %lu:", t.pid);
+			warn("TerminateProcess %lu:", t->pid);
 	}
-	tgt_close(&t);
+	return rc;
+}
+
+/* ---- Several targets (-all, -pt): the watcher.  Each process is known by
+ * its PID and creation time (a reused PID is another process) and watched
+ * by a thread of its own running main_instance, with its own run, count,
+ * monitors and, for the debugger triggers, its own attach: Windows (and
+ * Wine) give a debugger thread the events of the processes it attached
+ * itself.  The main thread lists the processes four times a second to
+ * find the new ones (-w, -pt) and gathers the exit codes. */
+
+struct main_inst {
+	const struct pd_config *cfg;
+	struct pd_target t;
+	int out_is_dir;
+	MINIDUMP_CALLBACK_ROUTINE cb;
+	int rc;                 /* its exit code, once its thread ended */
+};
+
+struct main_known {
+	DWORD pid;
+	u64 ctime;              /* with the PID, names the process */
+	HANDLE thread;          /* its instance's thread, NULL once reaped */
+	struct main_inst *inst;
+	int seen;               /* in the latest process list */
+};
+
+struct main_fleet {
+	const struct pd_config *cfg;
+	int out_is_dir;
+	MINIDUMP_CALLBACK_ROUTINE cb;
+	struct main_known *k;
+	int nk, capk;
+	int running;            /* instance threads not yet reaped */
+	int started, reached;   /* instances started; those that reached their count */
+	int rc;                 /* the worst exit code so far (main_fleet_worse) */
+};
+
+static DWORD WINAPI
+main_inst_thread(void *arg)
+{
+	struct main_inst *in = arg;
+	int rc;
+	out_tag_target(in->t.name, in->t.pid);
+	rc = tgt_open_listed(&in->t, in->cfg->k);
+	if (rc < 0) {
+		out("%s The process has exited.\n", stamp());
+		in->rc = PD_EXIT_NOTDONE;
+	} else
+		in->rc = rc ? rc : main_instance(in->cfg, &in->t, in->out_is_dir, in->cb, 0);
+	tgt_close(&in->t);
+	w32_debugger_release(); /* this thread's debug object, if it attached */
+	return 0;
+}
+
+/* Which of two exit codes of instances the fleet's is: a usage error, then
+ * a dump that failed, a target problem, a count not reached, all done. */
+static int
+main_fleet_worse(int a, int b)
+{
+	static const int rank[5] = { 0, 1, 4, 2, 3 }; /* by exit code 0..4 */
+	if (a < 0 || a > 4)
+		return b;
+	if (b < 0 || b > 4)
+		return a;
+	return rank[b] > rank[a] ? b : a;
+}
+
+/* Starts the thread that watches process t (found in a list).  0 or -1. */
+static int
+main_fleet_start(struct main_fleet *f, const struct pd_target *t)
+{
+	struct main_inst *in;
+	struct main_known *k;
+	HANDLE th;
+	if (vec_grow(&f->k, &f->capk, f->nk, sizeof *f->k, 16) < 0 || !(in = xcalloc(1, sizeof *in)))
+		return -1;
+	in->cfg = f->cfg;
+	in->t = *t;
+	in->out_is_dir = f->out_is_dir;
+	in->cb = f->cb;
+	if (!(th = CreateThread(NULL, 0, main_inst_thread, in, 0, NULL))) {
+		warn("cannot start the thread that monitors process %lu:", t->pid);
+		free(in);
+		f->rc = main_fleet_worse(f->rc, PD_EXIT_TARGET);
+		return -1;
+	}
+	k = &f->k[f->nk++];
+	k->pid = t->pid;
+	k->ctime = t->create_time;
+	k->thread = th;
+	k->inst = in;
+	k->seen = 1;
+	f->running++;
+	f->started++;
+	return 0;
+}
+
+/* Gathers the exit codes of the instances that ended (all of them, waiting
+ * for each, with wait). */
+static void
+main_fleet_reap(struct main_fleet *f, int wait)
+{
+	int i;
+	for (i = 0; i < f->nk; i++) {
+		struct main_known *k = &f->k[i];
+		if (!k->thread || WaitForSingleObject(k->thread, wait ? INFINITE : 0) != WAIT_OBJECT_0)
+			continue;
+		CloseHandle(k->thread);
+		k->thread = NULL;
+		f->running--;
+		f->reached += k->inst->rc == PD_EXIT_OK;
+		f->rc = main_fleet_worse(f->rc, k->inst->rc);
+		if (k->inst->rc == PD_EXIT_USAGE) { /* (a monitor that cannot be measured): every instance ends */
+			InterlockedExchange(&g.cancel, 1);
+			SetEvent(g.cancel_event);
+		}
+		free(k->inst);
+		k->inst = NULL;
+	}
+}
+
+static struct main_known *
+main_fleet_find(struct main_fleet *f, DWORD pid)
+{
+	int i;
+	for (i = 0; i < f->nk; i++)
+		if (f->k[i].pid == pid && f->k[i].seen)
+			return &f->k[i];
+	return NULL;
+}
+
+/* Does the listed process p join the watched set: a process of the name
+ * (names: -all at the start, and later with -w), or (-pt) a child of a
+ * watched process that is still running, created after it (so that a
+ * process whose parent's PID was reused is nobody's child here)? */
+static int
+main_fleet_wanted(struct main_fleet *f, struct pd_sys_process *p, int names)
+{
+	wchar_t img[MAX_PATH];
+	struct main_known *parent;
+	if (names && tgt_image(p, img) == 0 && tgt_name_fits(img, f->cfg->target))
+		return 1;
+	if (!f->cfg->pt)
+		return 0;
+	parent = main_fleet_find(f, (DWORD)(ULONG_PTR)p->InheritedFromUniqueProcessId);
+	return parent && (u64)p->CreateTime.QuadPart >= parent->ctime;
+}
+
+/* A new process list: the known processes still in it are marked seen;
+ * those gone whose thread was reaped are forgotten. */
+static void
+main_fleet_mark(struct main_fleet *f, struct pd_sys_process *list)
+{
+	struct pd_sys_process *p;
+	int i, o;
+	for (i = 0; i < f->nk; i++) {
+		p = w32_process_find(list, f->k[i].pid);
+		f->k[i].seen = p && (u64)p->CreateTime.QuadPart == f->k[i].ctime;
+	}
+	for (i = o = 0; i < f->nk; i++)
+		if (f->k[i].seen || f->k[i].thread)
+			f->k[o++] = f->k[i];
+	f->nk = o;
+}
+
+/* Is p, of a list main_fleet_mark has seen, a process to start watching:
+ * not known by its PID and creation time (a reused PID is a new process),
+ * not procdump, and wanted? */
+static int
+main_fleet_new(struct main_fleet *f, struct pd_sys_process *p, int names)
+{
+	DWORD pid = (DWORD)(ULONG_PTR)p->UniqueProcessId;
+	int i;
+	if (!pid || pid == GetCurrentProcessId() || !tgt_listed_started(p))
+		return 0; /* (one still being created: taken at the next look) */
+	for (i = 0; i < f->nk; i++)
+		if (f->k[i].pid == pid && f->k[i].ctime == (u64)p->CreateTime.QuadPart)
+			return 0;
+	return main_fleet_wanted(f, p, names);
+}
+
+/* One look at the process list (the one the monitors share, read again
+ * if older than MAIN_SCAN_MS: one read serves both): each new process
+ * that is wanted gets its instance, started once the list is released. */
+#define MAIN_SCAN_MS 250
+
+static void
+main_fleet_scan(struct main_fleet *f, int names)
+{
+	struct pd_sys_process *list = w32_shared_take(MAIN_SCAN_MS / 1000.0), *p;
+	struct pd_target *news = NULL;
+	int n = 0, cap = 0, i;
+	if (list) {
+		main_fleet_mark(f, list);
+		for (p = list; p; p = w32_process_next(p))
+			if (main_fleet_new(f, p, names) && vec_grow(&news, &cap, n, sizeof *news, 8) == 0) {
+				memset(&news[n], 0, sizeof news[n]);
+				tgt_fill(&news[n++], p);
+			}
+	}
+	w32_shared_release();
+	for (i = 0; i < n; i++)
+		main_fleet_start(f, &news[i]);
+	free(news);
+}
+
+/* The first targets: every match of the name (-all), or the one target
+ * (-pt), waited for with -w.  0 or an exit code. */
+static int
+main_fleet_first(struct main_fleet *f)
+{
+	const struct pd_config *cfg = f->cfg;
+	struct pd_target t;
+	int rc;
+	if (!cfg->all) {
+		memset(&t, 0, sizeof t);
+		if ((rc = cfg->w ? main_wait(cfg, &t) : tgt_resolve(&t, cfg->target)))
+			return rc;
+		return main_fleet_start(f, &t) < 0 ? PD_EXIT_TARGET : 0;
+	}
+	main_fleet_scan(f, 1);
+	if (f->started)
+		return 0;
+	if (!cfg->w) {
+		warn("no process named '%s'", u8s(cfg->target));
+		return PD_EXIT_TARGET;
+	}
+	out("Waiting for processes named %s...\n", u8s(cfg->target));
+	return 0;
+}
+
+/* -all / -pt: the watcher's loop, until every instance ended (but for
+ * -all -w), or Ctrl+C, -cancel of procdump's own PID, -duration.  The exit code:
+ * 0 if every instance reached its count, else the worst of theirs (2, 4,
+ * 3, 1); 1 if no process was monitored. */
+static int
+main_fleet(const struct pd_config *cfg, int out_is_dir, MINIDUMP_CALLBACK_ROUTINE cb)
+{
+	struct main_fleet f;
+	HANDLE w[2];
+	int rc;
+
+	memset(&f, 0, sizeof f);
+	f.cfg = cfg;
+	f.out_is_dir = out_is_dir;
+	f.cb = cb;
+	g.tagged = 1;
+	main_print_config(cfg, NULL, out_is_dir);
+	out("Press Ctrl-C (or run procdump -cancel %lu) to end monitoring without terminating the processes.\n\n",
+	    GetCurrentProcessId());
+	w[0] = g.cancel_event;
+	w[1] = trig_cancel_event(GetCurrentProcessId()); /* procdump -cancel <this PID>: all of them */
+	if (!(rc = main_fleet_first(&f))) {
+		while (WaitForMultipleObjects(w[1] ? 2 : 1, w, FALSE, MAIN_SCAN_MS) == WAIT_TIMEOUT) {
+			main_fleet_reap(&f, 0);
+			if (!(cfg->all && cfg->w) && !f.running)
+				break; /* (-pt -w waited for its one target) */
+			if (cfg->pt || (cfg->all && cfg->w))
+				main_fleet_scan(&f, cfg->all && cfg->w);
+		}
+		if (w[1] && WaitForSingleObject(w[1], 0) == WAIT_OBJECT_0) {
+			InterlockedExchange(&g.cancel, 1);
+			SetEvent(g.cancel_event);
+		}
+		main_fleet_reap(&f, 1);
+		rc = f.started ? f.rc : PD_EXIT_NOTDONE;
+		if (!f.started)
+			out("%s %s\n", stamp(), g.expired ? trig_expired : "Cancelled.");
+		out("%s %d process%s monitored, %d reached the dump count.\n", stamp(), f.started,
+		    f.started == 1 ? "" : "es", f.reached);
+	}
+	main_fleet_reap(&f, 1);
+	if (w[1])
+		CloseHandle(w[1]);
+	free(f.k);
+	return rc;
+}
+
+/* -duration: a thread that, at the deadline, wakes every wait as a cancel
+ * does (g.expired: a dump being written still ends). */
+struct main_timer {
+	HANDLE thread, stop;
+	DWORD ms;
+};
+
+static DWORD WINAPI
+main_timer_thread(void *arg)
+{
+	struct main_timer *tm = arg;
+	if (WaitForSingleObject(tm->stop, tm->ms) == WAIT_TIMEOUT) {
+		InterlockedExchange(&g.expired, 1);
+		SetEvent(g.cancel_event);
+	}
+	return 0;
+}
+
+static void
+main_timer_start(struct main_timer *tm, const struct pd_config *cfg)
+{
+	memset(tm, 0, sizeof *tm);
+	if (!GIVEN(cfg, duration))
+		return;
+	tm->ms = (DWORD)(cfg->duration * 1000);
+	if (!(tm->stop = CreateEventW(NULL, TRUE, FALSE, NULL)) ||
+	    !(tm->thread = CreateThread(NULL, 0, main_timer_thread, tm, 0, NULL)))
+		warn("-duration: cannot start its timer:");
+}
+
+static void
+main_timer_stop(struct main_timer *tm)
+{
+	if (tm->thread) {
+		SetEvent(tm->stop);
+		WaitForSingleObject(tm->thread, INFINITE);
+		CloseHandle(tm->thread);
+	}
+	if (tm->stop)
+		CloseHandle(tm->stop);
+}
+
+/* The checks of a capture before its banner.  With several targets, a
+ * dump file name must hold PID: each process writes its own.  0 or
+ * PD_EXIT_USAGE. */
+static int
+main_check_capture(struct pd_config *cfg, int *out_is_dir)
+{
+	int rc;
+	if ((rc = main_check_output(cfg, out_is_dir)))
+		return rc;
+	if ((cfg->all || cfg->pt) && cfg->output && !*out_is_dir && !wcsstr(cfg->output, L"PID")) {
+		warn("-%s: the dump file name '%s' must hold PID (several processes write dumps), or name a folder",
+		     cfg->all ? "all" : "pt", u8s(cfg->output));
+		return PD_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Everything after the command line was read: the target(s), the
+ * triggers, -k.  Returns the exit code. */
+static int
+main_run(struct pd_config *cfg, HMODULE *md_dll)
+{
+	MINIDUMP_CALLBACK_ROUTINE cb = NULL;
+	struct main_timer tm;
+	struct pd_target t;
+	int rc, out_is_dir, launched;
+
+	/* the usage errors (exit 2) come without the banner, all else after it */
+	if ((rc = main_check_capture(cfg, &out_is_dir)))
+		return rc;
+	if (cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
+		return PD_EXIT_USAGE;
+	main_banner();
+	w32_enable_privilege(L"SeDebugPrivilege");
+	/* before a target is opened or launched: nothing to undo on failure */
+	if (GIVEN(cfg, mc_mask) && !cfg->dbghelp)
+		main_check_mask(cfg->mc_mask);
+	main_timer_start(&tm, cfg); /* (-w waits until the deadline too) */
+	if (cfg->all || cfg->pt)
+		rc = main_fleet(cfg, out_is_dir, cb);
+	else {
+		memset(&t, 0, sizeof t);
+		if (!(rc = main_target(cfg, &t, &out_is_dir, &launched)))
+			rc = main_instance(cfg, &t, out_is_dir, cb, launched);
+		tgt_close(&t);
+	}
+	main_timer_stop(&tm);
 	return rc;
 }
 

@@ -16,6 +16,9 @@
  *   thread         starts a thread that exits at once
  *   exit CODE      returns CODE from main
  *   sleep          nothing: keeps running
+ *   spawn MODE     starts a child, this program with MODE (its lines go to the
+ *                  same output), prints "child=<PID>", waits for it to end,
+ *                  prints "child ended", and exits 0
  * The modes dll, thread and exit then also wait for the event PdGo-<PID>
  * (set by the test once procdump has finished attaching), because a DLL or
  * thread that appears during the attach is reported with the existing ones,
@@ -135,6 +138,21 @@ main(int argc, char **argv)
 		printf("thread done\n");
 	} else if (!strcmp(mode, "exit"))
 		return (int)code;
+	else if (!strcmp(mode, "spawn")) {
+		char self[MAX_PATH], cmd[MAX_PATH + 64];
+		STARTUPINFOA si;
+		PROCESS_INFORMATION pi;
+		memset(&si, 0, sizeof si);
+		si.cb = sizeof si;
+		GetModuleFileNameA(NULL, self, MAX_PATH);
+		snprintf(cmd, sizeof cmd, "\"%s\" %s", self, argc > 2 ? argv[2] : "sleep");
+		if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
+			return 2;
+		printf("child=%lu\n", pi.dwProcessId);
+		WaitForSingleObject(pi.hProcess, INFINITE);
+		printf("child ended\n");
+		return 0;
+	}
 	for (;;) {
 		printf("heartbeat %d\n", n++);
 		Sleep(100);

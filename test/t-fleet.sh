@@ -1,0 +1,167 @@
+# t-fleet.sh - several targets in one procdump: every process of a name
+# (-all; with -w also those started later), the process tree (-pt), and
+# -duration.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'fleet: what must hold' function
+#
+# The targets are copies of crasher.exe and target.exe under names of
+# their own (pdfleet, pdtree, pdlong), so that only this group's processes
+# match them.
+
+cp "$T/crasher.exe" "$O/pdfleet.exe"
+cp "$T/crasher.exe" "$O/pdtree.exe"
+cp "$T/target.exe" "$O/pdlong.exe"
+
+# le32 N: N as the 8 hex digits of a little-endian u32 (obj2yaml's Content)
+le32() { printf '%08X' "$1" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/'; }
+
+# crash_dump_of DIR IMAGE PID [TID]: DIR holds one dump named by PID
+# (IMAGE_PID_...), of process PID (MiscInfo), with the access violation
+# (on thread TID, if given) in its Exception stream
+crash_dump_of() {
+	_c=$(ls "$1" | grep -c "^$2_$3_.*\.dmp$" || true)
+	[ "$_c" = 1 ] || fail "want one dump named $2_$3_*.dmp in $(basename "$1"), found $_c: $(ls "$1" | tr '\n' ' ')"
+	_f="$1/$(ls "$1" | grep "^$2_$3_.*\.dmp$")"
+	yaml "$_f" "$_f.yaml"
+	_mi=$(grep -A1 'Type:            MiscInfo' "$_f.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ "$(echo "$_mi" | cut -c17-24)" = "$(le32 "$3")" ] || fail "$(basename "$_f"): MiscInfo does not carry PID $3"
+	[ "$(ex_field "$_f.yaml" 'Exception Code')" = 0xC0000005 ] ||
+		fail "$(basename "$_f"): exception code $(ex_field "$_f.yaml" 'Exception Code')"
+	[ -z "${4:-}" ] || [ "$(ex_field "$_f.yaml" 'Thread ID')" = "$(printf '0x%X' "$4")" ] ||
+		fail "$(basename "$_f"): the faulting thread is not $4"
+}
+
+# no_suspension NAME DIR: target NAME runs on (its heartbeat advances) and
+# a -mm dump of it shows no suspended thread (obj2yaml omits a count of 0)
+no_suspension() {
+	alive "$1" || fail "target $1 no longer runs"
+	mkdir -p "$2"
+	pd -mm -o "$(field "$1" pid)" "$(wpath "$2/after-$1.dmp")"
+	expect_rc 0
+	yaml "$2/after-$1.dmp" "$2/after-$1.yaml"
+	! grep -q 'Suspend Count' "$2/after-$1.yaml" || fail "$1: a thread is left suspended"
+}
+
+fleet_all_w_crashes() {
+	mkdir -p "$O/fl"
+	for i in 1 2 3; do start_target fl$i "$O/pdfleet.exe" av; done
+	pd_bg fl -all -w -e pdfleet "$(wpath "$O/fl")"
+	wait_count "$O/fl.raw" 'Dump count reached' 3 60 || fail "3 running instances: not 3 dumps: $(tail -n 5 "$O/fl.raw")"
+	for i in 4 5; do start_target fl$i "$O/pdfleet.exe" av; done
+	wait_count "$O/fl.raw" 'Dump count reached' 5 60 || fail "2 started later: not 5 dumps: $(tail -n 5 "$O/fl.raw")"
+	kill -INT "$(cat "$O/fl.pdpid")"
+	pd_join fl 30
+	expect_rc 0
+	expect_out '5 processes monitored, 5 reached the dump count.'
+	[ "$(ls "$O/fl" | grep -c '\.dmp$')" = 5 ] || fail "want 5 dumps, found: $(ls "$O/fl" | tr '\n' ' ')"
+	for i in 1 2 3 4 5; do
+		pid=$(field fl$i pid)
+		expect_out "^\[pdfleet.exe:$pid\] \[[0-9:]*\] Unhandled: C0000005.ACCESS_VIOLATION"
+		expect_out "^\[pdfleet.exe:$pid\] \[[0-9:]*\] Dump count reached."
+		crash_dump_of "$O/fl" pdfleet.exe "$pid" "$(field fl$i tid)"
+		target_status fl$i
+		[ "$TS" = 5 ] || fail "instance $pid did not die of its AV (exit $TS)"
+	done
+}
+t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump named by its PID, lines tagged, exit 0' fleet_all_w_crashes
+
+fleet_reused_pid() {
+	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -static "$T/fleetkey.c" -o "$O/fleetkey.exe" -ladvapi32 ||
+		fail "cannot build fleetkey.exe"
+	timeout 60 $WINE "$O/fleetkey.exe" >"$O/fleetkey.out" 2>&1 || fail "fleetkey: $(grep -v '^ok' "$O/fleetkey.out")"
+	tr -d '\r' <"$O/fleetkey.out" | grep -q '^done$' || fail "fleetkey did not finish: $(tail -n 3 "$O/fleetkey.out")"
+	! grep -q '^FAIL' "$O/fleetkey.out" || fail "$(grep '^FAIL' "$O/fleetkey.out")"
+	[ "$(grep -c "^ok" "$O/fleetkey.out")" = 9 ] || fail "not 9 checks: $(cat "$O/fleetkey.out")"
+}
+t 'fleet: a reused PID is a new process; -pt adopts no process older than its parent (made-up lists, library build)' fleet_reused_pid
+
+fleet_pt_child() {
+	for w in "" -w; do # (-w takes the running target, and the run still ends with its tree)
+		rm -rf "$O/pt"
+		mkdir -p "$O/pt"
+		start_target tr "$O/pdtree.exe" spawn av
+		pd -pt $w -e pdtree "$(wpath "$O/pt")"
+		child=$(field tr child)
+		[ -n "$child" ] || fail "the parent started no child: $(cat "$O/tr.log")"
+		expect_rc 1 # the parent ended without a dump
+		expect_out "^\[pdtree.exe:$child\] \[[0-9:]*\] Monitoring pdtree.exe ($child)."
+		expect_out "^\[pdtree.exe:$child\] \[[0-9:]*\] Dump count reached."
+		expect_out '2 processes monitored, 1 reached the dump count.'
+		[ "$(ls "$O/pt" | grep -c '\.dmp$')" = 1 ] || fail "want 1 dump, found: $(ls "$O/pt" | tr '\n' ' ')"
+		crash_dump_of "$O/pt" pdtree.exe "$child"
+		target_status tr
+	done
+}
+t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts while monitored, named by its image and PID' fleet_pt_child
+
+fleet_duration() {
+	mkdir -p "$O/du"
+	start_target du1 "$O/pdlong.exe" 1
+	start_target du2 "$O/pdlong.exe" 1
+	pd -all -e -duration 2 pdlong "$(wpath "$O/du")"
+	expect_rc 1
+	for n in du1 du2; do
+		expect_out "^\[pdlong.exe:$(field $n pid)\] \[[0-9:]*\] Duration elapsed (-duration): monitoring ends."
+	done
+	expect_out '2 processes monitored, 0 reached the dump count.'
+	no_suspension du1 "$O/du"
+	no_suspension du2 "$O/du"
+	pd -c 90 -duration 1 "$(field du1 pid)" "$(wpath "$O/du")"
+	expect_rc 1
+	expect_out '^\[[0-9:]*\] Duration elapsed (-duration): monitoring ends.'
+	expect_out '^\[[0-9:]*\] Dump count not reached.'
+	pd -w -duration 1 no_such_process_here
+	expect_rc 1
+	expect_out 'Duration elapsed'
+	no_suspension du1 "$O/du"
+	stop_target du1
+	stop_target du2
+}
+t 'fleet: -duration ends -all -e, one target and -w with exit 1; the targets run on, no thread suspended' fleet_duration
+
+fleet_cancel_own_pid() {
+	start_target fc "$O/pdlong.exe" 1
+	pd_bg fc -all -w -e pdlong
+	wait_for "$O/fc.raw" 'Monitoring pdlong.exe' 30 || fail "not monitoring: $(tail -n 3 "$O/fc.raw")"
+	own=$(sed -n 's/.*procdump -cancel \([0-9]*\).*/\1/p' "$O/fc.raw" | head -n 1)
+	[ -n "$own" ] || fail "the banner names no PID to cancel"
+	pd -cancel "$own"
+	expect_rc 0
+	pd_join fc 30
+	expect_rc 1
+	expect_out "^\[pdlong.exe:$(field fc pid)\] \[[0-9:]*\] Cancelled."
+	alive fc || fail "the target no longer runs"
+	stop_target fc
+}
+t 'fleet: -cancel with procdump'"'"'s own PID ends every instance (exit 1); the target runs on' fleet_cancel_own_pid
+
+fleet_usage() {
+	start_target us1 "$O/pdlong.exe" 1
+	start_target us2 "$O/pdlong.exe" 1
+	pd -all -e "$(field us1 pid)"
+	expect_rc 2
+	expect_err '-all monitors every process of a name, not a PID'
+	expect_err_one_line
+	pd -all -e pdlong "$(wpath "$O/one.dmp")"
+	expect_rc 2
+	expect_err 'must hold PID'
+	expect_err_one_line
+	pd -pt -e -x "$(wpath "$O")" "$O/pdlong.exe"
+	expect_rc 2
+	expect_err '-pt cannot be used with -x'
+	pd -all no_such_process_here
+	expect_rc 3
+	expect_err "no process named 'no_such_process_here'"
+	for sw in "" -pt; do
+		pd -mm $sw pdlong
+		expect_rc 3
+		expect_err 'Multiple processes match'
+		expect_err "$(field us1 pid)"
+		expect_err "$(field us2 pid)"
+		expect_err_one_line
+	done
+	stop_target us1
+	stop_target us2
+}
+t 'fleet: -all with a PID or a one-file name is exit 2; without -all two matches still list both PIDs (exit 3)' fleet_usage
