@@ -442,3 +442,30 @@ aed_restore() {
 	done
 	rm -f "$O/aed.saved"
 }
+
+# jl FILE EXPR: evaluates the Python expression EXPR with `ev` the list of
+# the events of FILE (each a dict, every line parsed by json.loads; a line
+# that does not parse fails) and `by(name)` the events of that name; prints
+# the result (a list: one item a line)
+jl() {
+	python3 - "$1" "$2" <<'PY' || fail "jl $2: $(tail -n 3 "$1")"
+import json, sys
+ev = []
+with open(sys.argv[1], "rb") as f:
+    for n, raw in enumerate(f.read().split(b"\n")[:-1], 1):
+        try:
+            ev.append(json.loads(raw.decode("utf-8")))
+        except Exception as e:
+            sys.exit("line %d is not JSON (%s): %r" % (n, e, raw[:200]))
+by = lambda name: [e for e in ev if e["event"] == name]
+r = eval(sys.argv[2])
+for x in (r if isinstance(r, list) else [r]):
+    print(x)
+PY
+}
+# jl1 FILE EXPR: the same, one value (fails on none)
+jl1() {
+	_v=$(jl "$1" "$2") || exit 1
+	[ -n "$_v" ] || fail "jl $2: nothing"
+	printf '%s\n' "$_v"
+}

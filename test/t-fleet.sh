@@ -46,7 +46,8 @@ no_suspension() {
 fleet_all_w_crashes() {
 	mkdir -p "$O/fl"
 	for i in 1 2 3; do start_target fl$i "$O/pdfleet.exe" av; done
-	pd_bg fl -all -w -e pdfleet "$(wpath "$O/fl")"
+	rm -f "$O/fl.jsonl"
+	pd_bg fl -all -w -e -json "$(wpath "$O/fl.jsonl")" pdfleet "$(wpath "$O/fl")"
 	wait_count "$O/fl.raw" 'Dump count reached' 3 60 || fail "3 running instances: not 3 dumps: $(tail -n 5 "$O/fl.raw")"
 	for i in 4 5; do start_target fl$i "$O/pdfleet.exe" av; done
 	wait_count "$O/fl.raw" 'Dump count reached' 5 60 || fail "2 started later: not 5 dumps: $(tail -n 5 "$O/fl.raw")"
@@ -62,9 +63,20 @@ fleet_all_w_crashes() {
 		crash_dump_of "$O/fl" pdfleet.exe "$pid" "$(field fl$i tid)"
 		target_status fl$i
 		[ "$TS" = 5 ] || fail "instance $pid did not die of its AV (exit $TS)"
+		# the JSON lines say the same: found, one exception, one dump of this file and size
+		[ "$(jl "$O/fl.jsonl" "len([e for e in by('target_found') if e['pid'] == $pid])")" = 1 ] ||
+			fail "json: not one target_found for $pid"
+		[ "$(jl "$O/fl.jsonl" "[e['kind'] for e in by('trigger') if e['pid'] == $pid]")" = exception ] ||
+			fail "json: not one exception trigger for $pid"
+		_f=$(ls "$O/fl" | grep "^pdfleet.exe_${pid}_.*\.dmp$")
+		[ "$(jl "$O/fl.jsonl" "[(e['path'], e['bytes']) for e in by('dump_end') if e['pid'] == $pid]")" = \
+		  "('$(wpath "$O/fl/$_f" | sed 's/\\/\\\\/g')', $(stat -c %s "$O/fl/$_f"))" ] ||
+			fail "json: dump_end of $pid is not $_f with its size: $(jl "$O/fl.jsonl" "by('dump_end')")"
 	done
+	[ "$(jl "$O/fl.jsonl" "(by('finish')[0]['exit_code'], by('finish')[0]['dumps'], len(by('dump_end')))")" = "(0, 5, 5)" ] ||
+		fail "json finish: $(jl "$O/fl.jsonl" "by('finish')")"
 }
-t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump named by its PID, lines tagged, exit 0' fleet_all_w_crashes
+t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump named by its PID, lines tagged, the -json lines say the same, exit 0' fleet_all_w_crashes
 
 fleet_reused_pid() {
 	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -static "$T/fleetkey.c" -o "$O/fleetkey.exe" -ladvapi32 ||
