@@ -1615,6 +1615,31 @@ w32_debug_close_handle(HANDLE h)
 		CloseHandle(h);
 }
 
+/* The handles a debug event hands over that nobody keeps: its files
+ * always, its process and thread handles where they are the debugger's
+ * (w32_debug_close_handle). */
+static void
+w32_debug_event_drop(const DEBUG_EVENT *ev)
+{
+	switch (ev->dwDebugEventCode) {
+	case CREATE_PROCESS_DEBUG_EVENT:
+		if (ev->u.CreateProcessInfo.hFile)
+			CloseHandle(ev->u.CreateProcessInfo.hFile);
+		w32_debug_close_handle(ev->u.CreateProcessInfo.hProcess);
+		w32_debug_close_handle(ev->u.CreateProcessInfo.hThread);
+		break;
+	case CREATE_THREAD_DEBUG_EVENT:
+		w32_debug_close_handle(ev->u.CreateThread.hThread);
+		break;
+	case LOAD_DLL_DEBUG_EVENT:
+		if (ev->u.LoadDll.hFile)
+			CloseHandle(ev->u.LoadDll.hFile);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Closes the calling thread's debug object, if an attach made one: a
  * thread that ends does not close it (the handle stays in the process).
  * With kill-on-exit off, closing it releases anything still attached. */
@@ -2908,7 +2933,7 @@ static int
 tgt_listed_started(const struct pd_sys_process *p)
 {
 	u64 t = (u64)p->CreateTime.QuadPart;
-	return t && t <= w32_precise_now() + 10000000ULL * 60; /* (a minute of clock skew) */
+	return t && t != 0x5555555555555555ULL; /* (a time window would drop processes when the clock goes back) */
 }
 
 /* The process of the service called name: 0, PD_EXIT_TARGET after a line
@@ -3668,16 +3693,7 @@ live_detach(DWORD pid, DWORD ev_tid)
 	while (!DebugActiveProcessStop(pid)) {
 		int got = w32_wait_debug_event(&ev, 100);
 		if (got > 0) {
-			if (ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT && ev.u.CreateProcessInfo.hFile)
-				CloseHandle(ev.u.CreateProcessInfo.hFile);
-			if (ev.dwDebugEventCode == CREATE_PROCESS_DEBUG_EVENT) {
-				w32_debug_close_handle(ev.u.CreateProcessInfo.hProcess);
-				w32_debug_close_handle(ev.u.CreateProcessInfo.hThread);
-			}
-			if (ev.dwDebugEventCode == CREATE_THREAD_DEBUG_EVENT)
-				w32_debug_close_handle(ev.u.CreateThread.hThread);
-			if (ev.dwDebugEventCode == LOAD_DLL_DEBUG_EVENT && ev.u.LoadDll.hFile)
-				CloseHandle(ev.u.LoadDll.hFile);
+			w32_debug_event_drop(&ev);
 			ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
 			                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
 			if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT && ev.dwProcessId == pid)
@@ -9140,7 +9156,7 @@ trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct tr
 				clash = 1;
 		/* several targets: another process may have had this PID, and
 		 * dumped, in the same second */
-		if (g.tagged && GetFileAttributesW(cand) != INVALID_FILE_ATTRIBUTES)
+		if (g.tagged && !cfg->o && GetFileAttributesW(cand) != INVALID_FILE_ATTRIBUTES)
 			clash = 1;
 		if (!clash) {
 			free(full);
@@ -10516,6 +10532,7 @@ dbg_kill(struct dbg *d)
 	else
 		warn("TerminateProcess %lu:", d->t->pid);
 	while (GetTickCount() < end && WaitForDebugEvent(&ev, 200)) { /* silent: the target is going */
+		w32_debug_event_drop(&ev);
 		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
 		                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
 		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
@@ -11758,7 +11775,7 @@ main_fleet_new(struct main_fleet *f, struct pd_sys_process *p, int names)
  * that is wanted gets its instance, started once the list is released. */
 #define MAIN_SCAN_MS 250
 
-static void
+static int
 main_fleet_scan(struct main_fleet *f, int names)
 {
 	struct pd_sys_process *list = w32_shared_take(MAIN_SCAN_MS / 1000.0), *p;
@@ -11776,6 +11793,17 @@ main_fleet_scan(struct main_fleet *f, int names)
 	for (i = 0; i < n; i++)
 		main_fleet_start(f, &news[i]);
 	free(news);
+	return n;
+}
+
+/* Looks again while a look found new processes and -pt is given: a child
+ * is adopted only once its parent is known, so each look takes one more
+ * generation of the tree (all of it at the first, not one a look apart). */
+static void
+main_fleet_scan_tree(struct main_fleet *f, int names)
+{
+	while (main_fleet_scan(f, names) > 0 && f->cfg->pt)
+		;
 }
 
 /* The first targets: every match of the name (-all), or the one target
@@ -11790,9 +11818,13 @@ main_fleet_first(struct main_fleet *f)
 		memset(&t, 0, sizeof t);
 		if ((rc = cfg->w ? main_wait(cfg, &t) : tgt_resolve(&t, cfg->target)))
 			return rc;
-		return main_fleet_start(f, &t) < 0 ? PD_EXIT_TARGET : 0;
+		if (main_fleet_start(f, &t) < 0)
+			return PD_EXIT_TARGET;
+		if (cfg->pt) /* its children now, before a quick dump of it ends the run */
+			main_fleet_scan_tree(f, 0);
+		return 0;
 	}
-	main_fleet_scan(f, 1);
+	main_fleet_scan_tree(f, 1);
 	if (f->started)
 		return 0;
 	if (!cfg->w) {
@@ -11827,10 +11859,10 @@ main_fleet(const struct pd_config *cfg, int out_is_dir, MINIDUMP_CALLBACK_ROUTIN
 	if (!(rc = main_fleet_first(&f))) {
 		while (WaitForMultipleObjects(w[1] ? 2 : 1, w, FALSE, MAIN_SCAN_MS) == WAIT_TIMEOUT) {
 			main_fleet_reap(&f, 0);
+			if (cfg->pt || (cfg->all && cfg->w))
+				main_fleet_scan_tree(&f, cfg->all && cfg->w);
 			if (!(cfg->all && cfg->w) && !f.running)
 				break; /* (-pt -w waited for its one target) */
-			if (cfg->pt || (cfg->all && cfg->w))
-				main_fleet_scan(&f, cfg->all && cfg->w);
 		}
 		if (w[1] && WaitForSingleObject(w[1], 0) == WAIT_OBJECT_0) {
 			InterlockedExchange(&g.cancel, 1);

@@ -19,6 +19,9 @@
  *   spawn MODE     starts a child, this program with MODE (its lines go to the
  *                  same output), prints "child=<PID>", waits for it to end,
  *                  prints "child ended", and exits 0
+ *   tree           at once (no wait for a debugger): starts a child, this
+ *                  program in mode sleep, prints "child=<PID>", then "ready"
+ *                  and heartbeats (a process tree that exists before procdump)
  * The modes dll, thread and exit then also wait for the event PdGo-<PID>
  * (set by the test once procdump has finished attaching), because a DLL or
  * thread that appears during the attach is reported with the existing ones,
@@ -85,6 +88,32 @@ short_thread(void *arg)
 	return 7;
 }
 
+/* tree: the child first, then "ready" */
+static int
+tree(void)
+{
+	char self[MAX_PATH], cmd[MAX_PATH + 16];
+	STARTUPINFOA si;
+	PROCESS_INFORMATION pi;
+	int n = 0;
+	SECURITY_ATTRIBUTES sa = { sizeof sa, NULL, TRUE };
+	HANDLE nul = CreateFileA("NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &sa,
+	                         OPEN_EXISTING, 0, NULL);
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	si.dwFlags = STARTF_USESTDHANDLES; /* its pid= would mix with ours */
+	si.hStdInput = si.hStdOutput = si.hStdError = nul;
+	GetModuleFileNameA(NULL, self, MAX_PATH);
+	snprintf(cmd, sizeof cmd, "\"%s\" sleep", self);
+	if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
+		return 2;
+	printf("pid=%lu\nchild=%lu\nready\n", GetCurrentProcessId(), pi.dwProcessId);
+	for (;;) {
+		printf("heartbeat %d\n", n++);
+		Sleep(100);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -95,6 +124,8 @@ main(int argc, char **argv)
 	void *veh_handle;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!strcmp(mode, "tree"))
+		return tree();
 	printf("pid=%lu\ntid=%lu\nready\n", GetCurrentProcessId(), GetCurrentThreadId());
 	for (i = 0; i < 3000 && strcmp(mode, "postmortem") && !IsDebuggerPresent(); i++)
 		Sleep(10);

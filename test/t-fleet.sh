@@ -107,6 +107,27 @@ fleet_pt_child() {
 }
 t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts while monitored, named by its image and PID' fleet_pt_child
 
+# -pt with no trigger: the immediate dump of the target and of each process
+# of its tree that exists already (a quick dump of the target must not end
+# the run before its children were looked for); -k then ends them all
+fleet_pt_immediate() {
+	rm -rf "$O/pti"
+	mkdir -p "$O/pti"
+	start_target pti "$O/pdtree.exe" tree
+	parent=$(field pti pid) child=$(field pti child)
+	[ -n "$child" ] || fail "the parent started no child: $(cat "$O/pti.log")"
+	pd -pt -k "$parent" "$(wpath "$O/pti")"
+	expect_rc 0
+	expect_out '2 processes monitored, 2 reached the dump count.'
+	for p in "$parent" "$child"; do
+		[ "$(ls "$O/pti" | grep -c "^pdtree.exe_${p}_.*\.dmp$")" = 1 ] ||
+			fail "no dump of $p: $(ls "$O/pti" | tr '\n' ' ')"
+		expect_out "^\[pdtree.exe:$p\] \[[0-9:]*\] Killed process $p (-k)."
+	done
+	wait_gone "$(upid pti)" 10 || fail "the parent runs on after -k"
+}
+t 'fleet: -pt with no trigger dumps the target and the child it already has (then -k ends both)' fleet_pt_immediate
+
 fleet_duration() {
 	mkdir -p "$O/du"
 	start_target du1 "$O/pdlong.exe" 1
@@ -173,7 +194,17 @@ fleet_usage() {
 		expect_err "$(field us2 pid)"
 		expect_err_one_line
 	done
+	# -o replaces each process's file; without it, an existing one is kept and the new gets -2
+	rm -rf "$O/fo"
+	mkdir -p "$O/fo"
+	for o in -o -o ""; do
+		pd -all $o pdlong "$(wpath "$O/fo/pdlong_PID.dmp")"
+		expect_rc 0
+	done
+	p1=$(field us1 pid) p2=$(field us2 pid)
+	[ "$(ls "$O/fo" | sort | tr '\n' ' ')" = "$(printf '%s\n' pdlong_$p1.dmp pdlong_$p1-2.dmp pdlong_$p2.dmp pdlong_$p2-2.dmp | sort | tr '\n' ' ')" ] ||
+		fail "-all -o twice, then without -o: $(ls "$O/fo" | tr '\n' ' ')"
 	stop_target us1
 	stop_target us2
 }
-t 'fleet: -all with a PID or a one-file name is exit 2; without -all two matches still list both PIDs (exit 3)' fleet_usage
+t 'fleet: -all with a PID or a one-file name is exit 2; without -all two matches still list both PIDs (exit 3); -o replaces, else -2' fleet_usage
