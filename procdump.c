@@ -8186,7 +8186,7 @@ dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
  * unloaded-module streams and writes full memory 1 KiB at a time (WINE.md
  * section 5).  The file is checked afterwards: Wine's can return TRUE
  * without writing.  0 or -1. */
-static SRWLOCK dump_dbghelp_lock = SRWLOCK_INIT;
+static SRWLOCK dump_serial_lock = SRWLOCK_INIT; /* (also the -md callbacks': dump_write) */
 
 static int
 dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE file, u64 mask,
@@ -8232,7 +8232,7 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 		uss.streams = us[0].size ? us : us + 1;
 	}
 	/* dbghelp is single-threaded: one dump at a time (-all, -pt) */
-	AcquireSRWLockExclusive(&dump_dbghelp_lock);
+	AcquireSRWLockExclusive(&dump_serial_lock);
 	/* SymInitialize without invading: dbghelp otherwise loads every
 	 * module's symbols first (seconds under Wine) */
 	if (w32.SymInitializeW)
@@ -8248,7 +8248,7 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	}
 	if (w32.SymCleanup)
 		w32.SymCleanup(h);
-	ReleaseSRWLockExclusive(&dump_dbghelp_lock);
+	ReleaseSRWLockExclusive(&dump_serial_lock);
 	CloseHandle(h);
 	_aligned_free(ctx);
 	free(us[0].buffer);
@@ -8409,14 +8409,21 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ||
 		     dump_judge(&d) ? PD_EXIT_WRITE : 0;
 		s.thawed_at = now_sec();
-	} else if (req->clone && snap_clone_begin(&s, d.mask, (struct pd_dump_req *)req) < 0)
-		rc = PD_EXIT_WRITE;
-	else if (s.ops->freeze(&s) < 0)
-		rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
-	else {
-		rc = dump_build_and_write(&d, file, res, t0) ? (req->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
+	} else {
+		/* a -md callback DLL written for ProcDump expects one dump at a
+		 * time: several targets (-all, -pt) and -r N take turns */
+		if (req->callback)
+			AcquireSRWLockExclusive(&dump_serial_lock);
+		if (req->clone && snap_clone_begin(&s, d.mask, (struct pd_dump_req *)req) < 0)
+			rc = PD_EXIT_WRITE;
+		else if (s.ops->freeze(&s) < 0)
+			rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
+		else
+			rc = dump_build_and_write(&d, file, res, t0) ? (req->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
 	}
 	s.ops->thaw(&s);
+	if (req->callback && !req->dbghelp)
+		ReleaseSRWLockExclusive(&dump_serial_lock);
 	res->outage = s.frozen_at && s.thawed_at ? s.thawed_at - s.frozen_at : 0;
 	snap_free(&s);
 	free(d.rng);
@@ -8820,6 +8827,20 @@ ev_target_exit(struct pd_target *t, long long code)
 		ev_fmt(&b, ",\"exit_code\":%lld", code);
 	else
 		ev_put(&b, ",\"exit_code\":null");
+	ev_end(&b);
+}
+
+/* target_failed: a process of several (-all, -pt) that was found but
+ * could not be monitored: gone before it could be opened (exit code 1),
+ * or refused (access denied, another debugger: 3). */
+static void
+ev_target_failed(const struct pd_target *t, const char *reason, int code)
+{
+	struct buf b;
+	if (ev_begin(&b, "target_failed", t) < 0)
+		return;
+	ev_target_fields(&b, t);
+	ev_fmt(&b, ",\"reason\":\"%s\",\"exit_code\":%d", reason, code);
 	ev_end(&b);
 }
 
@@ -9257,6 +9278,15 @@ run_cancelled(const struct pd_run *r)
 	return g.cancel || g.expired || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
 }
 
+/* Was a dump that failed stopped by the user (Ctrl+C, -cancel)?  Then the
+ * failure is a cancel, exit 1.  -duration lets a dump end, so a dump that
+ * failed after it failed for its own reason. */
+static int
+run_interrupted(const struct pd_run *r)
+{
+	return g.cancel || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
+}
+
 /* Ends the run early (cancelled, -duration, the process exited): says why,
  * exit 1.  (-duration wakes every wait as a cancel does, but lets a dump
  * being written end: it sets g.expired, not g.cancel.) */
@@ -9376,7 +9406,7 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 		if (GIVEN(cfg, keep))
 			dump_retain(rq->path, r->t->name, cfg->keep);
 	}
-	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_cancelled(r));
+	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_interrupted(r));
 	return rc;
 }
 
@@ -9438,7 +9468,7 @@ run_dump_cloned(struct pd_run *r, struct run_job *j)
 	HANDLE w[2];
 	int rc;
 	if ((rc = run_slot(r, j->dc.num))) {
-		ev_dump_result(r->t, &j->rq, trig_type_name(j->rq.type), j->dc.num, rc, NULL, run_cancelled(r));
+		ev_dump_result(r->t, &j->rq, trig_type_name(j->rq.type), j->dc.num, rc, NULL, run_interrupted(r));
 		return rc;
 	}
 	if (!(j->dc.on_cloned = CreateEventW(NULL, TRUE, FALSE, NULL)) ||
@@ -9522,7 +9552,7 @@ run_end(struct pd_run *r)
 	run_reap(r, 1); /* -r: the dumps still being written from their clones */
 	ev_target_exit(r->t, -1);
 	if (r->late_rc) { /* a dump written from its clone failed after its trigger was counted */
-		r->rc = run_cancelled(r) ? PD_EXIT_NOTDONE : PD_EXIT_WRITE;
+		r->rc = run_interrupted(r) ? PD_EXIT_NOTDONE : PD_EXIT_WRITE;
 		r->done = 1;
 	}
 	if (!r->done)
@@ -9570,7 +9600,7 @@ run_fire(struct pd_run *r, const struct pd_event *ev)
 		return;
 	}
 	if (rc) {
-		r->rc = run_cancelled(r) ? PD_EXIT_NOTDONE : rc;
+		r->rc = run_interrupted(r) ? PD_EXIT_NOTDONE : rc;
 		r->done = 1;
 	} else if (++r->fired >= r->cfg->n) {
 		r->rc = PD_EXIT_OK;
@@ -11636,8 +11666,12 @@ main_inst_thread(void *arg)
 	if (rc < 0) {
 		out("%s The process has exited.\n", stamp());
 		in->rc = PD_EXIT_NOTDONE;
+		ev_target_failed(&in->t, "exited", in->rc);
+	} else if (rc) {
+		in->rc = rc;
+		ev_target_failed(&in->t, "cannot_open", rc);
 	} else
-		in->rc = rc ? rc : main_instance(in->cfg, &in->t, in->out_is_dir, in->cb, 0);
+		in->rc = main_instance(in->cfg, &in->t, in->out_is_dir, in->cb, 0);
 	tgt_close(&in->t);
 	w32_debugger_release(); /* this thread's debug object, if it attached */
 	return 0;
