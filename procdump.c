@@ -9729,23 +9729,25 @@ trig_sample_commit(struct trig_mon *m, long long *v)
 /* Threads and handles (-tc, -hc), from SystemProcessInformation: under
  * Wine GetProcessHandleCount returns a count of 0 (WINE.md section 2). */
 static int
-trig_sample_threads(struct trig_mon *m, long long *v)
+trig_sample_count(struct trig_mon *m, long long *v, int handles)
 {
 	struct w32_sample smp;
 	if (w32_process_sample(m->t->pid, m->t->create_time, &smp) < 0)
 		return -1;
-	*v = smp.threads;
+	*v = handles ? smp.handles : smp.threads;
 	return 1;
+}
+
+static int
+trig_sample_threads(struct trig_mon *m, long long *v)
+{
+	return trig_sample_count(m, v, 0);
 }
 
 static int
 trig_sample_handles(struct trig_mon *m, long long *v)
 {
-	struct w32_sample smp;
-	if (w32_process_sample(m->t->pid, m->t->create_time, &smp) < 0)
-		return -1;
-	*v = smp.handles;
-	return 1;
+	return trig_sample_count(m, v, 1);
 }
 
 static int

@@ -154,6 +154,19 @@ postmortem() {
 	wait_for "$O/$_n.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/$_n.log")"
 }
 
+# crash_checked NAME FILE: FILE, the dump of crasher NAME, is a full dump
+# whose exception stream gives the AV and the faulting thread NAME printed,
+# and lldb stops at the exception in crash_av
+crash_checked() {
+	yaml "$2" "$O/$1/y"
+	grep -q 'Type: *Memory64List' "$O/$1/y" || fail "-ma was not passed on: no full dump"
+	[ "$(ex_field "$O/$1/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/$1/y" 'Exception Code')"
+	[ "$(ex_field "$O/$1/y" 'Thread ID')" = "$(printf '0x%X' "$(field "$1" tid)")" ] || fail "faulting thread is not $(field "$1" tid)"
+	lldb_do "$2" "$O/$1/l" 'thread list' 'bt'
+	grep -q 'stop reason = Exception 0xc0000005' "$O/$1/l" || fail "lldb: no exception stop reason"
+	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/$1/l" || fail "lldb: frame 0 is not crash_av"
+}
+
 install_postmortem_dump() {
 	trap aed_restore EXIT
 	postmortem aedpm -ma
@@ -163,13 +176,7 @@ install_postmortem_dump() {
 	f=$(one_dump "$O/aedpm")
 	case $(basename "$f") in crasher.exe_[0-9][0-9][0-9][0-9][0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9].dmp) ;;
 	*) fail "name is not PROCESSNAME_YYMMDD_HHMMSS.dmp: $(basename "$f")" ;; esac
-	yaml "$f" "$O/aedpm/y"
-	grep -q 'Type: *Memory64List' "$O/aedpm/y" || fail "-ma was not passed on: no full dump"
-	[ "$(ex_field "$O/aedpm/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/aedpm/y" 'Exception Code')"
-	[ "$(ex_field "$O/aedpm/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpm tid)")" ] || fail "faulting thread is not $(field aedpm tid)"
-	lldb_do "$f" "$O/aedpm/l" 'thread list' 'bt'
-	grep -q 'stop reason = Exception 0xc0000005' "$O/aedpm/l" || fail "lldb: no exception stop reason"
-	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/aedpm/l" || fail "lldb: frame 0 is not crash_av"
+	crash_checked aedpm "$f"
 	pd -u
 	expect_rc 0
 }
@@ -205,13 +212,7 @@ install_postmortem_clone() {
 	[ "$writing" -gt "$ended" ] && [ "$complete" -gt "$writing" ] ||
 		fail "the dump was written before the crashed process ended: $(order aedpr)"
 	f=$(one_dump "$O/aedpr")
-	yaml "$f" "$O/aedpr/y"
-	grep -q 'Type: *Memory64List' "$O/aedpr/y" || fail "no full dump"
-	[ "$(ex_field "$O/aedpr/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/aedpr/y" 'Exception Code')"
-	[ "$(ex_field "$O/aedpr/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpr tid)")" ] || fail "faulting thread is not $(field aedpr tid)"
-	lldb_do "$f" "$O/aedpr/l" 'thread list' 'bt'
-	grep -q 'stop reason = Exception 0xc0000005' "$O/aedpr/l" || fail "lldb: no exception stop reason"
-	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/aedpr/l" || fail "lldb: frame 0 is not crash_av"
+	crash_checked aedpr "$f"
 	pd -u
 	expect_rc 0
 }
