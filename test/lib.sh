@@ -194,10 +194,20 @@ pd_exe() { # pd_exe EXE ARGS...: run that procdump build, as pd does
 	_exe=$1
 	shift
 	printf '%s\n' "${_exe##*/} $*" >"$O/pd.cmd"
-	rm -f "$O/pd.code"
-	_rc=0
-	timeout 130 $WINE "$T/pdrun.exe" "$(wpath "$O/pd.code")" 120 "$(wpath "$_exe")" "$@" \
-		>"$O/pd.raw" 2>"$O/pd.err" || _rc=$?
+	_try=0
+	while :; do
+		rm -f "$O/pd.code"
+		_rc=0
+		timeout 130 $WINE "$T/pdrun.exe" "$(wpath "$O/pd.code")" 120 "$(wpath "$_exe")" "$@" \
+			>"$O/pd.raw" 2>"$O/pd.err" || _rc=$?
+		# pdrun writes the code file on every path of its own; none, no
+		# output and no timeout: pdrun itself did not start (twice in the cli
+		# group's 250-run walk, in many suites: exit 1, nothing printed, the
+		# reading of a hostile value wrong): nothing ran, so run it again
+		[ -s "$O/pd.code" ] || [ "$_rc" = 124 ] || [ -s "$O/pd.raw" ] || [ -s "$O/pd.err" ] ||
+			[ $((_try += 1)) -gt 2 ] || { echo "# pdrun did not start (exit $_rc, no output): again" >&2; continue; }
+		break
+	done
 	[ -s "$O/pd.code" ] && _rc=$(tr -d '\r' <"$O/pd.code")
 	echo $_rc >"$O/pd.rc"
 	tr -d '\r' <"$O/pd.raw" >"$O/pd.out"
