@@ -710,6 +710,8 @@ enum {
 };
 enum { PD_PSS_QUERY_PROCESS_INFORMATION = 0, PD_PSS_QUERY_VA_CLONE_INFORMATION = 1 };
 enum { PD_PSS_WALK_VA_SPACE = 1, PD_PSS_WALK_HANDLES = 2, PD_PSS_WALK_THREADS = 3 };
+#define PD_PSS_HANDLE_HAVE_TYPE 0x1
+#define PD_PSS_HANDLE_HAVE_NAME 0x2
 #define PD_PSS_HANDLE_HAVE_BASIC_INFORMATION 0x4
 #define PD_PSS_THREAD_FLAGS_TERMINATED 0x1
 
@@ -1106,8 +1108,8 @@ struct w32_sample {
 /* With several targets (-all, -pt), each samples its CPU once a second
  * from the process list, and one list costs about 4 ms under Wine (32
  * targets: 12 % of a core): they share one list, read again once it is
- * older than W32_SHARED_AGE.  0, or -1 if the process (pid and creation
- * time) is not in it. */
+ * older than W32_SHARED_AGE.  0, -1 if the process (pid and creation
+ * time) is not in it, -2 if no list could be read (no sample this time). */
 #define W32_SHARED_AGE 0.5
 
 /* The shared list, read again if older than max_age seconds, with its
@@ -1136,8 +1138,9 @@ w32_process_sample(DWORD pid, u64 create_time, struct w32_sample *out)
 {
 	struct pd_sys_process *p;
 	int rc = -1;
-	if (w32_shared_take(W32_SHARED_AGE) && (p = w32_process_find(w32_shared.list, pid)) &&
-	    (u64)p->CreateTime.QuadPart == create_time) {
+	if (!w32_shared_take(W32_SHARED_AGE))
+		rc = -2; /* (no list: no sample, the process is not known to be gone) */
+	else if ((p = w32_process_find(w32_shared.list, pid)) && (u64)p->CreateTime.QuadPart == create_time) {
 		out->cpu = (u64)p->UserTime.QuadPart + (u64)p->KernelTime.QuadPart;
 		out->threads = p->NumberOfThreads;
 		out->handles = p->HandleCount;
@@ -4801,8 +4804,10 @@ pss_handle(struct snap *s, const void *entry)
 		h.handle_count = e->HandleCount;
 		h.pointer_count = e->PointerCount;
 	}
-	h.type = pss_string(e->TypeName, e->TypeNameLength);
-	h.name = p->names ? pss_string(e->ObjectName, e->ObjectNameLength) : NULL;
+	/* (the strings only where the flags say the capture filled them) */
+	h.type = e->Flags & PD_PSS_HANDLE_HAVE_TYPE ? pss_string(e->TypeName, e->TypeNameLength) : NULL;
+	h.name = p->names && (e->Flags & PD_PSS_HANDLE_HAVE_NAME) ? pss_string(e->ObjectName, e->ObjectNameLength)
+	                                                         : NULL;
 	if (vec_grow(&s->hdl, &p->cap_hdl, s->nhdl, sizeof *s->hdl, 64) < 0) {
 		free(h.type);
 		free(h.name);
@@ -8671,7 +8676,16 @@ ev_switches(struct buf *b, const struct pd_config *cfg)
 			continue;
 		ev_fmt(b, "%s\"%s\":", n++ ? "," : "", u8s(o->name));
 		switch (o->kind) {
-		case OPT_INT: ev_fmt(b, "%lld", *(const long long *)(base + o->off)); break;
+		case OPT_INT:
+			if ((o->flags & OF_STEPS) && ((const struct pd_steps *)(base + o->off2))->n > 1) {
+				const struct pd_steps *st = (const struct pd_steps *)(base + o->off2);
+				for (k = 0; k < st->n; k++) /* a threshold list: an array */
+					ev_fmt(b, "%s%lld", k ? "," : "[", st->v[k]);
+				ev_put(b, "]");
+			} else
+				ev_fmt(b, "%lld", *(const long long *)(base + o->off));
+			break;
+		case OPT_DIGIT: ev_fmt(b, "%d", (int)*(const long long *)(base + o->off2)); break;
 		case OPT_HEX: ev_fmt(b, "%llu", *(const u64 *)(base + o->off)); break;
 		case OPT_STR:
 		case OPT_LIST: ev_wstr(b, *(wchar_t *const *)(base + o->off)); break;
@@ -9241,7 +9255,7 @@ struct pd_run {
 	int ended;                 /* run_end said its line */
 	int last;                  /* the dump being written is the run's last (-k after the clone) */
 	struct run_job **jobs; int njobs, cap_jobs; /* its dumps (-r: their threads) */
-	HANDLE slots;              /* -r N: a semaphore of N clones being written */
+	HANDLE slots;              /* -r N: a semaphore of N triggers' clones (N x the types) being written */
 	volatile LONG late_rc;     /* -r: the first failure of a dump written after its trigger went on */
 	HANDLE write_after;        /* -j -r: a clone is written once this is set (the crashed process ended) */
 	DWORD write_after_ms;      /* ... or once this long has passed */
@@ -9265,7 +9279,11 @@ run_begin(struct pd_run *r, const struct pd_config *cfg, struct pd_target *t, in
 	r->out_is_dir = out_is_dir;
 	r->callback = callback;
 	r->named = trig_cancel_event(t->pid);
-	if (cfg->r && !(r->slots = CreateSemaphoreW(NULL, (LONG)cfg->r_n, (LONG)cfg->r_n, NULL)))
+	/* the limit counts triggers: all the types of one trigger (-mm -ma) are
+	 * cloned together, else the second would wait for the first's write
+	 * while the target stays held at its debug event (-e, -j) */
+	if (cfg->r && !(r->slots = CreateSemaphoreW(NULL, (LONG)(cfg->r_n * cfg->ntypes),
+	                                            (LONG)(cfg->r_n * cfg->ntypes), NULL)))
 		warn("CreateSemaphore:"); /* (then run_slot cannot wait: the trigger is not done) */
 }
 
@@ -9697,8 +9715,8 @@ trig_sample_cpu(struct trig_mon *m, long long *v)
 	double wall;
 	u64 cpu;
 	int r = 0;
-	if (w32_process_sample(m->t->pid, m->t->create_time, &smp) < 0)
-		return -1;
+	if ((r = w32_process_sample(m->t->pid, m->t->create_time, &smp)) < 0)
+		return r == -2 ? 0 : -1;
 	cpu = smp.cpu;
 	wall = smp.at; /* (the list's time: it may be shared, and up to W32_SHARED_AGE old) */
 	if (m->have_prev && wall > m->prev_wall) {
@@ -9732,8 +9750,9 @@ static int
 trig_sample_count(struct trig_mon *m, long long *v, int handles)
 {
 	struct w32_sample smp;
-	if (w32_process_sample(m->t->pid, m->t->create_time, &smp) < 0)
-		return -1;
+	int r = w32_process_sample(m->t->pid, m->t->create_time, &smp);
+	if (r < 0)
+		return r == -2 ? 0 : -1; /* (-2: the list could not be read: no sample) */
 	*v = handles ? smp.handles : smp.threads;
 	return 1;
 }
@@ -11247,6 +11266,19 @@ aed_write_after_end(struct dbg *d, HANDLE ended)
 	d->run->write_after_ms = AED_EXIT_DEADLINE_MS;
 }
 
+/* -k: the crashed process is killed once its dump is taken (its clone,
+ * with -r), so that it ends with the kill's code, not the exception's. */
+static void
+aed_kill(struct dbg *d)
+{
+	if (!d->cfg->k)
+		return;
+	if (TerminateProcess(d->t->h, 1))
+		out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
+	else
+		warn("TerminateProcess %lu:", d->t->pid);
+}
+
 /* Attached: lets the crashed thread go once the attach is done, dumps at
  * the crash's second-chance exception, passes it on (the process ends as
  * it would have; -k kills it) and waits for the end, then sets ended (-r:
@@ -11272,12 +11304,7 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 			cont = DBG_EXCEPTION_NOT_HANDLED;
 			t0 = GetTickCount();
 			limit = AED_EXIT_DEADLINE_MS;
-			/* -k: killed while the event holds it, so it ends with
-			 * the kill's code, not the exception's */
-			if (d->cfg->k && TerminateProcess(d->t->h, 1))
-				out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
-			else if (d->cfg->k)
-				warn("TerminateProcess %lu:", d->t->pid);
+			aed_kill(d); /* (while the event holds it: it ends with the kill's code) */
 		} else
 			cont = dbg_on_event(d, &ev);
 		d->t->held = 0;
@@ -11299,6 +11326,8 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 		warn("-j: no exception event from process %lu within %d s; the dump %s", d->t->pid,
 		     AED_EVENT_DEADLINE_MS / 1000, jit ? "takes JIT_DEBUG_INFO's" : "has no exception");
 		aed_fire(d, jit, NULL);
+		if (!d->exited)
+			aed_kill(d);
 	}
 }
 
@@ -11342,6 +11371,7 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 		/* its crashed thread waits for the event: dump it as it is */
 		aed_write_after_end(&d, t.h);
 		aed_fire(&d, have_jit ? &jit : NULL, NULL);
+		aed_kill(&d);
 		SetEvent(j.event);
 	} else {
 		d.attached = 1;

@@ -218,6 +218,24 @@ install_postmortem_clone() {
 }
 t 'install: -ma -r -i, a crash: the clone is taken, the process ends of its AV, then the dump (thread and code in its exception stream) is complete' install_postmortem_clone
 
+# -r with two types: both clones are taken at the crash (the limit counts
+# triggers), so the process ends at once, not after the 10 s deadline
+install_postmortem_clone_types() {
+	trap aed_restore EXIT
+	postmortem aedpr2 -mm -ma -r
+	wait_count "$O/aedpr2.log" 'Dump 1 complete' 2 30 || fail "not two dumps: $(order aedpr2)"
+	! grep -q 'has not ended within\|waits: the limit' "$O/aedpr2.log" || fail "a clone waited for the other's write: $(order aedpr2)"
+	ended=$(line aedpr2 'The process has exited. Exit code: 0xC0000005')
+	[ "$ended" -gt 0 ] && [ "$(line aedpr2 'Dump 1 writing')" -gt "$ended" ] ||
+		fail "the process did not end before the writes: $(order aedpr2)"
+	[ "$(ls "$O/aedpr2" | grep -c '_Mini\.dmp$')" = 1 ] && [ "$(ls "$O/aedpr2" | grep -c '_Full\.dmp$')" = 1 ] ||
+		fail "want a Mini and a Full dump: $(ls "$O/aedpr2" | tr '\n' ' ')"
+	crash_checked aedpr2 "$O/aedpr2/$(ls "$O/aedpr2" | grep '_Full\.dmp$')"
+	pd -u
+	expect_rc 0
+}
+t 'install: -mm -ma -r -i, a crash: both clones at the crash, the process ends at once, then a Mini and a Full dump' install_postmortem_clone_types
+
 install_postmortem_clone_kill() {
 	trap aed_restore EXIT
 	postmortem aedprk -r -k

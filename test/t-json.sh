@@ -266,3 +266,13 @@ json_timeout() {
 	stop_target jo
 }
 t 'json: -at cancels the collection: dump_failed (timeout, no exit code of its own), finish exit 1' json_timeout
+
+json_switch_values() {
+	rm -f "$O/jsv.jsonl"
+	pd -json "$(wpath "$O/jsv.jsonl")" -h 3 -c 50,70 -m 9,8000 999996
+	expect_rc 3
+	sw='by("start")[0]["switches"]'
+	[ "$(jl "$O/jsv.jsonl" "($sw['c'], $sw['m'], $sw['h'])")" = "([50, 70], [9, 8000], 3)" ] ||
+		fail "start.switches: $(jl "$O/jsv.jsonl" "$sw")"
+}
+t 'json: start.switches gives a threshold list as an array and -h its seconds' json_switch_values
