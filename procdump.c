@@ -2041,7 +2041,8 @@ static const char usage_tail[] =
 "   3  target problem (not found, several processes match, access denied)\n"
 "   4  a dump could not be written (I/O error, file exists without -o)\n"
 "   With -all or -pt: 0 if every process reached its count, else the first of\n"
-"   2, 4, 3, 1 that one of them ended with.\n"
+"   2, 4, 3, 1 that one of them ended with; 1 if none was monitored (Ctrl+C or\n"
+"   -duration while waiting).\n"
 "\n"
 "Use -? -e to see example command lines.\n";
 
@@ -2168,7 +2169,8 @@ args_usage(int examples)
 	args_synopsis("                ", 1);
 	out("\nUninstall Usage:\n   procdump.exe -u\n\n"
 	    "Automated Termination:\n   procdump.exe -cancel <Target Process PID>\n"
-	    "   (or set the event named ProcDump-<PID>)\n\nOptions:\n");
+	    "   (or set the event named ProcDump-<PID>; with -all or -pt, procdump's own\n"
+	    "   PID ends the run of every process)\n\nOptions:\n");
 	for (i = 0; i < NOPTS; i++) {
 		char left[64];
 		if (opts[i].flags & OF_HIDDEN)
@@ -8637,6 +8639,21 @@ ev_begin(struct buf *b, const char *name, const struct pd_target *t)
 	return 0;
 }
 
+/* Sets the line's "ts" (ev_begin left its place, the first thing in the
+ * line) to now: taken under the lock, the times of the lines of several
+ * threads increase in the order they are written. */
+static void
+ev_stamp(struct buf *b)
+{
+	struct buf t = { 0 };
+	FILETIME now;
+	GetSystemTimeAsFileTime(&now);
+	ev_time(&t, (u64)now.dwHighDateTime << 32 | now.dwLowDateTime);
+	if (!t.oom && t.len == 26 && b->len > 6 + 26 && b->p[6] == '"')
+		memcpy(b->p + 6, t.p, 26);
+	free(t.p);
+}
+
 /* Ends the line and writes it whole.  A stream that cannot be written
  * says so once on stderr; the run goes on (the console has it all). */
 static void
@@ -8646,6 +8663,7 @@ ev_end(struct buf *b)
 	ev_put(b, "}\n");
 	if (!b->oom) {
 		EnterCriticalSection(&ev.lock);
+		ev_stamp(b); /* (under the lock: the lines' times increase down the file) */
 		if (ev.console) {
 			int wn = MultiByteToWideChar(CP_UTF8, 0, (char *)b->p, (int)b->len, NULL, 0);
 			wchar_t *w = wn > 0 ? malloc((size_t)wn * sizeof *w) : NULL;

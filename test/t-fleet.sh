@@ -43,7 +43,21 @@ no_suspension() {
 	! grep -q 'Suspend Count' "$2/after-$1.yaml" || fail "$1: a thread is left suspended"
 }
 
+# stop_at_exit NAME...: when the test ends, however it ends, the targets
+# NAME started (start_target) are stopped and a procdump NAME started
+# (pd_bg) that has not ended is killed: a failed test leaves nothing that
+# the next one, which picks its targets by name, would meet
+stop_at_exit() {
+	_stop="$*"
+	trap 'set +e # (a target already stopped: its kill fails, and that is all)
+	for _x in $_stop; do
+		[ ! -f "$O/$_x.upid" ] || stop_target "$_x"
+		[ ! -f "$O/$_x.pdpid" ] || [ -s "$O/$_x.code" ] || kill "$(cat "$O/$_x.pdpid")" 2>/dev/null
+	done' EXIT
+}
+
 fleet_all_w_crashes() {
+	stop_at_exit fl1 fl2 fl3 fl4 fl5 fl
 	mkdir -p "$O/fl"
 	for i in 1 2 3; do start_target fl$i "$O/pdfleet.exe" av; done
 	rm -f "$O/fl.jsonl"
@@ -89,6 +103,7 @@ fleet_reused_pid() {
 t 'fleet: a reused PID is a new process; -pt adopts no process older than its parent (made-up lists, library build)' fleet_reused_pid
 
 fleet_pt_child() {
+	stop_at_exit tr
 	for w in "" -w; do # (-w takes the running target, and the run still ends with its tree)
 		rm -rf "$O/pt"
 		mkdir -p "$O/pt"
@@ -103,6 +118,7 @@ fleet_pt_child() {
 		[ "$(ls "$O/pt" | grep -c '\.dmp$')" = 1 ] || fail "want 1 dump, found: $(ls "$O/pt" | tr '\n' ' ')"
 		crash_dump_of "$O/pt" pdtree.exe "$child"
 		target_status tr
+		[ "$TS" = 0 ] || fail "the parent did not end of itself once its child had (status $TS)"
 	done
 }
 t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts while monitored, named by its image and PID' fleet_pt_child
@@ -111,6 +127,7 @@ t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts wh
 # of its tree that exists already (a quick dump of the target must not end
 # the run before its children were looked for); -k then ends them all
 fleet_pt_immediate() {
+	stop_at_exit pti
 	rm -rf "$O/pti"
 	mkdir -p "$O/pti"
 	start_target pti "$O/pdtree.exe" tree
@@ -129,6 +146,7 @@ fleet_pt_immediate() {
 t 'fleet: -pt with no trigger dumps the target and the child it already has (then -k ends both)' fleet_pt_immediate
 
 fleet_duration() {
+	stop_at_exit du1 du2 du3 duw
 	mkdir -p "$O/du"
 	start_target du1 "$O/pdlong.exe" 1
 	start_target du2 "$O/pdlong.exe" 1
@@ -154,6 +172,7 @@ fleet_duration() {
 t 'fleet: -duration ends -all -e, one target and -w with exit 1; the targets run on, no thread suspended' fleet_duration
 
 fleet_cancel_own_pid() {
+	stop_at_exit fc
 	start_target fc "$O/pdlong.exe" 1
 	pd_bg fc -all -w -e pdlong
 	wait_for "$O/fc.raw" 'Monitoring pdlong.exe' 30 || fail "not monitoring: $(tail -n 3 "$O/fc.raw")"
@@ -170,6 +189,7 @@ fleet_cancel_own_pid() {
 t 'fleet: -cancel with procdump'"'"'s own PID ends every instance (exit 1); the target runs on' fleet_cancel_own_pid
 
 fleet_usage() {
+	stop_at_exit us1 us2
 	start_target us1 "$O/pdlong.exe" 1
 	start_target us2 "$O/pdlong.exe" 1
 	pd -all -e "$(field us1 pid)"
