@@ -1,4 +1,4 @@
-# common.sh - sourced by latency.sh, monitor.sh and types.sh after they set
+# common.sh - sourced by the bench scripts (latency, monitor, fleet, ...) after they set
 # `name` (their work folder): paths, the Wine prefix and its server, the build.
 # The prefix set-up and wpath are test/lib.sh's, shared with the tests.
 # The caller sets its own EXIT trap, which must end with `wineserver -k`.
@@ -16,6 +16,8 @@ await() {
 # median: of the numbers on stdin, the middle one, or the mean of the two middle
 # ones (fulldump.sh keeps a run's own value instead: lower_median)
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# ticks PID: the CPU time of Unix process PID so far (utime + stime, in clock ticks)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # gone PID [SECONDS]: until process PID has ended (30 s deadline)
 gone() {
 	wait_gone "$1" "${2:-30}" || { echo "process $1 still there after ${2:-30} s" >&2; exit 1; }

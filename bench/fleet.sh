@@ -21,7 +21,6 @@ name=fleet
 trap 'for p in $tgts; do kill $p 2>/dev/null; done; wineserver -k' EXIT
 x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/pdidle.exe" -luser32
 
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 server=$(pgrep -n wineserver)
 
 i=0

@@ -17,7 +17,6 @@ name=monitor
 trap 'kill $tgt 2>/dev/null; wineserver -k' EXIT
 x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/load.exe" -luser32
 
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 server=$(pgrep -n wineserver)
 
 wine "$work/load.exe" idle >"$work/load.log" 2>&1 &
