@@ -469,6 +469,24 @@ vec_grow(void *pp, int *cap, int n, size_t size, int first)
 	return 0;
 }
 
+/* In an array of n spans, sorted and disjoint, each element stride bytes
+ * with a u64 start at start_at and a u64 size at size_at: the index of the
+ * first span that ends after addr (n: none). */
+static int
+span_index(const void *a, int n, size_t stride, size_t start_at, size_t size_at, u64 addr)
+{
+	int lo = 0, hi = n;
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		const u8 *e = (const u8 *)a + (size_t)mid * stride;
+		if (*(const u64 *)(e + start_at) + *(const u64 *)(e + size_at) <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static double
 now_sec(void)
 {
@@ -3533,15 +3551,8 @@ snap_fault(const struct snap *s, u64 addr, void *buf, size_t n, u64 lost)
 static int
 snap_region_index(const struct snap *s, u64 addr)
 {
-	int lo = 0, hi = s->nreg;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		if (s->reg[mid].base + s->reg[mid].size <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return span_index(s->reg, s->nreg, sizeof *s->reg, offsetof(struct dregion, base), offsetof(struct dregion, size),
+	                  addr);
 }
 
 static const struct dregion *
@@ -4194,15 +4205,8 @@ clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const str
 static int
 clone_part_index(const struct clone *c, u64 addr)
 {
-	int lo = 0, hi = c->n;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		if (c->part[mid].start + c->part[mid].size <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return span_index(c->part, c->n, sizeof *c->part, offsetof(struct clone_part, start),
+	                  offsetof(struct clone_part, size), addr);
 }
 
 /* Bytes of [addr, addr+n) the copy could not read. */

@@ -16,8 +16,9 @@ await() {
 # median: of the numbers on stdin, the middle one, or the mean of the two middle
 # ones (fulldump.sh keeps a run's own value instead: lower_median)
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-# ticks PID: the CPU time of Unix process PID so far (utime + stime, in clock ticks)
+# ticks PID: the CPU time of Unix process PID so far (utime + stime, in clock ticks of 1/hz s)
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
 # gone PID [SECONDS]: until process PID has ended (30 s deadline)
 gone() {
 	wait_gone "$1" "${2:-30}" || { echo "process $1 still there after ${2:-30} s" >&2; exit 1; }

@@ -14,7 +14,6 @@
 set -eu
 n=${N:-32}
 dur=${DURATION:-60}
-hz=$(getconf CLK_TCK)
 tgts=
 name=fleet
 . "$(dirname "$0")/common.sh"

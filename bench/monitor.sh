@@ -10,7 +10,6 @@
 # CPU times come from /proc/<pid>/stat (utime+stime) of the Unix processes.
 set -eu
 dur=${DURATION:-60}
-hz=$(getconf CLK_TCK)
 tgt=
 name=monitor
 . "$(dirname "$0")/common.sh"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # outage.sh - how long the target stands still during a -ma, with and
 # without -r (the in-memory clone), at 512 MiB and 2 GiB, in one run,
-# alternating run by run.  The target (bench/gapper.c) stamps
+# alternating run by run.  The target (bench/filler.c gaps) stamps
 # QueryPerformanceCounter every millisecond and prints each gap over 20 ms:
 # the outage of a dump is the longest gap printed while it ran.  Also per
 # mode: the dump time (procdump -v "dump took"), and for -r the copy's
@@ -18,7 +18,7 @@ tgt=
 name=outage
 . "$(dirname "$0")/common.sh"
 trap 'kill $tgt 2>/dev/null || :; rm -f "$work"/*.dmp; wineserver -k' EXIT
-x86_64-w64-mingw32-gcc -O2 -static "$here/gapper.c" -o "$work/gapper.exe"
+x86_64-w64-mingw32-gcc -O2 -static -Wall -Wextra -Werror "$here/filler.c" -o "$work/filler.exe"
 
 once() { # once MODE(plain|clone) N: "outage_ms dump_s copy_MBps" of one -ma; keeps the dump as N.dmp
 	rm -f "$work/$1.dmp"
@@ -36,7 +36,7 @@ once() { # once MODE(plain|clone) N: "outage_ms dump_s copy_MBps" of one -ma; ke
 
 printf '%-6s %-6s %12s %10s %12s   (%s runs each, medians)\n' MiB mode outage_ms dump_s copy_MB/s "$runs"
 for mib in $sizes; do
-	wine "$work/gapper.exe" "$mib" >"$work/target.log" 2>&1 &
+	wine "$work/filler.exe" "$mib" gaps >"$work/target.log" 2>&1 &
 	tgt=$!
 	await "$work/target.log" '^ready' 300
 	pid=$(sed -n 's/^pid=//p' "$work/target.log" | tr -d '\r')

@@ -351,6 +351,22 @@ peek64() {
 }
 # ex_field YAML FIELD: a field of the Exception stream, from obj2yaml
 ex_field() { awk '/Type: *Exception/ { e = 1 } e && $0 ~ "'"$2"'" { sub(/.*: */, ""); print; exit }' "$1"; }
+# exception_is YAML CODE [TID]: the Exception stream of obj2yaml's YAML gives
+# CODE (0xC0000005) and, given TID (an empty one fails), that faulting thread
+exception_is() {
+	[ "$(ex_field "$1" 'Exception Code')" = "$2" ] || fail "$(basename "$1"): exception code $(ex_field "$1" 'Exception Code'), wanted $2"
+	[ $# -lt 3 ] || [ "$(ex_field "$1" 'Thread ID')" = "$(printf '0x%X' "$3")" ] ||
+		fail "$(basename "$1"): the faulting thread is not $3"
+}
+# walks_target_stacks LLDB LABEL: lldb's `bt all` of target.exe (in file
+# LLDB) names target_worker on its 3 workers, target_heartbeat and main,
+# and each walk reaches the thread's start
+walks_target_stacks() {
+	[ "$(grep -c 'target.exe`target_worker' "$1")" -ge 3 ] || fail "$2: bt all does not show target_worker on the 3 workers"
+	grep -q 'target.exe`target_heartbeat' "$1" || fail "$2: no target_heartbeat frame"
+	grep -q 'target.exe`main' "$1" || fail "$2: no main frame"
+	grep -q 'kernel32.dll`BaseThreadInitThunk' "$1" || fail "$2: walk does not reach thread start"
+}
 # unloaded_has TARGET DUMP (without .dmp; DUMP.yaml is obj2yaml's): the
 # entry for the DLL the target unloaded, from obj2yaml's bytes: header
 # 12/24/n, then base, size, ..., name RVA; base, size and name as the

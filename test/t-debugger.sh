@@ -23,8 +23,7 @@ debugger_av_second_chance() {
 	expect_out 'Dump count reached.'
 	f=$(one_dump "$O/dav")
 	yaml "$f" "$O/dav/y"
-	[ "$(ex_field "$O/dav/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/dav/y" 'Exception Code')"
-	[ "$(ex_field "$O/dav/y" 'Thread ID')" = "$(printf '0x%X' "$(field av tid)")" ] || fail "faulting thread is not $(field av tid)"
+	exception_is "$O/dav/y" 0xC0000005 "$(field av tid)"
 	[ "$(ex_field "$O/dav/y" 'Parameter 1')" = 0x10 ] || fail "the AV address (parameter 1) is not 0x10"
 	lldb_do "$f" "$O/dav/l" 'thread list' 'bt'
 	grep -q 'stop reason = Exception 0xc0000005' "$O/dav/l" || fail "lldb: no exception stop reason"

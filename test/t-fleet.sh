@@ -26,10 +26,7 @@ crash_dump_of() {
 	yaml "$_f" "$_f.yaml"
 	_mi=$(grep -A1 'Type:            MiscInfo' "$_f.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
 	[ "$(echo "$_mi" | cut -c17-24)" = "$(le32 "$3")" ] || fail "$(basename "$_f"): MiscInfo does not carry PID $3"
-	[ "$(ex_field "$_f.yaml" 'Exception Code')" = 0xC0000005 ] ||
-		fail "$(basename "$_f"): exception code $(ex_field "$_f.yaml" 'Exception Code')"
-	[ -z "${4:-}" ] || [ "$(ex_field "$_f.yaml" 'Thread ID')" = "$(printf '0x%X' "$4")" ] ||
-		fail "$(basename "$_f"): the faulting thread is not $4"
+	exception_is "$_f.yaml" 0xC0000005 ${4:+"$4"}
 }
 
 # no_suspension NAME DIR: target NAME runs on (its heartbeat advances) and

@@ -160,8 +160,7 @@ postmortem() {
 crash_checked() {
 	yaml "$2" "$O/$1/y"
 	grep -q 'Type: *Memory64List' "$O/$1/y" || fail "-ma was not passed on: no full dump"
-	[ "$(ex_field "$O/$1/y" 'Exception Code')" = 0xC0000005 ] || fail "code: $(ex_field "$O/$1/y" 'Exception Code')"
-	[ "$(ex_field "$O/$1/y" 'Thread ID')" = "$(printf '0x%X' "$(field "$1" tid)")" ] || fail "faulting thread is not $(field "$1" tid)"
+	exception_is "$O/$1/y" 0xC0000005 "$(field "$1" tid)"
 	lldb_do "$2" "$O/$1/l" 'thread list' 'bt'
 	grep -q 'stop reason = Exception 0xc0000005' "$O/$1/l" || fail "lldb: no exception stop reason"
 	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/$1/l" || fail "lldb: frame 0 is not crash_av"

@@ -53,11 +53,7 @@ t 'writer: every thread id the target printed is in both dumps' writer_thread_id
 writer_backtraces_name_target_functions() {
 	wr_setup
 	for k in mini full; do
-		[ "$(grep -c 'target.exe`target_worker' "$O/wr/$k.lldb")" -ge 3 ] ||
-			fail "$k: bt all does not show target_worker on the 3 workers"
-		grep -q 'target.exe`target_heartbeat' "$O/wr/$k.lldb" || fail "$k: no target_heartbeat frame"
-		grep -q 'target.exe`main' "$O/wr/$k.lldb" || fail "$k: no main frame"
-		grep -q 'kernel32.dll`BaseThreadInitThunk' "$O/wr/$k.lldb" || fail "$k: walk does not reach thread start"
+		walks_target_stacks "$O/wr/$k.lldb" "$k"
 	done
 }
 t 'writer: lldb bt all names the target functions on every thread' writer_backtraces_name_target_functions
