@@ -715,7 +715,7 @@ _Static_assert(sizeof(WOW64_CONTEXT) == 716, "WOW64_CONTEXT");
 _Static_assert(sizeof(WOW64_CONTEXT) <= sizeof(CONTEXT), "WOW64_CONTEXT fits a CONTEXT");
 
 /* Process snapshots (PSS, kernel32 on Windows 8.1 and later; absent under
- * Wine, WINE.md section 4).  mingw-w64 has no processsnapshot.h here: the
+ * Wine, doc/WINE.md section 4).  mingw-w64 has no processsnapshot.h here: the
  * few structures -r reads, as the SDK's processsnapshot.h lays them out
  * (its enums are 4-byte ints).  The pointers in a walk's entry are valid
  * until its walk marker is freed. */
@@ -3118,7 +3118,7 @@ tgt_alive(const struct pd_target *t)
 }
 
 /* ================================ Writer ================================ */
-/* The minidump writer (minidump-writer-spec.md), a pipeline:
+/* The minidump writer (doc/MINIDUMP.md), a pipeline:
  *   snapshot (freeze the target: Writer: Snapshot)
  *   -> collect (Threads, Modules, Handles, Tokens, System)
  *   -> plan (Memory: the ranges of the dump type; -md callbacks)
@@ -3563,7 +3563,7 @@ snap_region_of(const struct snap *s, u64 addr)
 }
 
 /* How the live target is held still while it is read.  Each way ends with
- * procdump, whatever ends procdump (DESIGN.md "A freeze that dies with
+ * procdump, whatever ends procdump (doc/DESIGN.md "A freeze that dies with
  * procdump"):
  *   LIVE_EVENT    procdump is its debugger and holds one of its debug
  *                 events (Debugger): every thread is stopped already.
@@ -3571,7 +3571,7 @@ snap_region_of(const struct snap *s, u64 addr)
  *                 first debug event, never continued while the dump is
  *                 read: the system keeps every thread stopped, and lets
  *                 them go when procdump's debug object closes, also when
- *                 procdump is killed (WINE.md section 1).
+ *                 procdump is killed (doc/WINE.md section 1).
  *   LIVE_SUSPEND  the fallback, where the target cannot be debugged
  *                 (another debugger, access denied): SuspendThread, done by
  *                 the freeze guard (Main: main_guard), a second procdump
@@ -6528,7 +6528,7 @@ dump_reserve_note(struct dump_state *d, struct buf *b, const struct md_dir *dir,
 }
 
 /* ============================ Writer: Memory ============================ */
-/* Which memory a dump holds (minidump-writer-spec.md section 1.4): ranges
+/* Which memory a dump holds (doc/MINIDUMP.md section 1): ranges
  * added, clipped to readable regions, coalesced and cut; the plan of each
  * dump type (Mini: stacks, code around each IP, data sections, PEB/TEBs,
  * indirectly referenced memory; Full; MiniPlus); the triage sanitizer; the
@@ -7620,7 +7620,7 @@ dump_layout(struct dump_state *d, struct buf *b)
 	dump_reserve_note(d, b, dir, nd, dir_off);
 	d->planned = planned = dump_planned_bytes(d);
 	/* RVAs are 32-bit: a large custom selection goes to a Memory64List;
-	 * MiniPlus always does, as Full (rule 5 of the writer spec) */
+	 * MiniPlus always does, as Full (doc/MINIDUMP.md rule 5) */
 	d->full = (d->mask & MDT_FULLMEMORY) || planned > (7ULL << 29) || d->miniplus;
 	d->stack_rvas = xcalloc(d->s->nth ? d->s->nth : 1, sizeof *d->stack_rvas);
 	if (!d->stack_rvas)
@@ -8194,7 +8194,7 @@ dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
 /* -dbghelp: the same dump type written by the system's dbghelp.dll
  * MiniDumpWriteDump, for Windows users who want it and as the baseline of
  * the benchmarks.  Under Wine it drops handle, thread-info, memory-info and
- * unloaded-module streams and writes full memory 1 KiB at a time (WINE.md
+ * unloaded-module streams and writes full memory 1 KiB at a time (doc/WINE.md
  * section 5).  The file is checked afterwards: Wine's can return TRUE
  * without writing.  0 or -1. */
 static SRWLOCK dump_serial_lock = SRWLOCK_INIT; /* (also the -md callbacks': dump_write) */
@@ -9755,7 +9755,7 @@ trig_sample_cpu(struct trig_mon *m, long long *v)
 }
 
 /* Commit (private bytes) in MB.  Under Wine this counter is resident
- * memory: only touched pages count (WINE.md section 2). */
+ * memory: only touched pages count (doc/WINE.md section 2). */
 static int
 trig_sample_commit(struct trig_mon *m, long long *v)
 {
@@ -9767,7 +9767,7 @@ trig_sample_commit(struct trig_mon *m, long long *v)
 }
 
 /* Threads and handles (-tc, -hc), from SystemProcessInformation: under
- * Wine GetProcessHandleCount returns a count of 0 (WINE.md section 2). */
+ * Wine GetProcessHandleCount returns a count of 0 (doc/WINE.md section 2). */
 static int
 trig_sample_count(struct trig_mon *m, long long *v, int handles)
 {
@@ -11189,7 +11189,7 @@ aed_wer(const struct pd_config *cfg, const struct pd_target *t)
 /* ---- -j: the postmortem debugger the system starts.  Windows passes the
  * PID, an event the crashed thread waits on (inherited) and the address of
  * a JIT_DEBUG_INFO in the crashed process; Wine passes garbage for the
- * last (WINE.md §8), so the exception comes from the debug event then. */
+ * last (doc/WINE.md §8), so the exception comes from the debug event then. */
 
 #define AED_EVENT_DEADLINE_MS 30000 /* attach to the crash's second-chance exception */
 #define AED_EXIT_DEADLINE_MS  10000 /* the dump to the process's end */

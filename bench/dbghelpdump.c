@@ -1,7 +1,7 @@
 /* dbghelpdump.c - dbghelp baseline for bench/fulldump.sh.
  *
  * Usage: dbghelpdump.exe <pid> <outfile> [type-hex]
- * OpenProcess(PROCESS_ALL_ACCESS), SymInitialize(h, NULL, FALSE) (WINE.md
+ * OpenProcess(PROCESS_ALL_ACCESS), SymInitialize(h, NULL, FALSE) (doc/WINE.md
  * fact 9), then MiniDumpWriteDump with the given MINIDUMP_TYPE (default 0x2,
  * MiniDumpWithFullMemory). Wine's dbghelp can return TRUE on failure, so the
  * file size is checked afterwards. Prints "bytes=<filesize> seconds=<S>"

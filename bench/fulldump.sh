@@ -67,7 +67,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # ---------------------------------------------------------------- prefix
-# Keep one server up for the whole run (WINE.md fact 3), replacing any that
+# Keep one server up for the whole run (doc/WINE.md fact 3), replacing any that
 # runs in this prefix; create the prefix on first use (about 10 s), with
 # Graphics=null and an empty AeDebug Debugger (test/lib.sh's wine_prefix).
 wine_prefix '== ' replace || die "cannot set up the Wine prefix $WINEPREFIX"

@@ -30,7 +30,7 @@ if [ -n "$need" ]; then
 fi
 
 # Breakpad's minidump_dump ships prebuilt in the npm package; its install
-# script needs yarn and a network build, so skip scripts (READERS.md).
+# script needs yarn and a network build, so skip scripts (doc/DESIGN.md, Readers).
 if [ ! -x "$top/.deps/node_modules/minidump/bin/linux-x64/minidump_dump" ]; then
 	echo "deps: installing Breakpad readers (npm minidump) into .deps/"
 	mkdir -p "$top/.deps"

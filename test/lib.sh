@@ -63,7 +63,7 @@ wpath() {
 }
 
 # wine_prefix LEADER [replace]: make $WINEPREFIX ready and keep one
-# wineserver up in it for the run (WINE.md fact 3): create the prefix once
+# wineserver up in it for the run (doc/WINE.md fact 3): create the prefix once
 # (wineboot -i, then a server restart), copy the 32-bit DLLs into syswow64
 # once they are there, no graphics driver (windows without X) and an empty
 # AeDebug debugger (fact 4: a crash ends the process at once, no winedbg).

@@ -334,7 +334,7 @@ clone_late_failure_ends_run() {
 }
 t 'clone: a -r dump that fails after its trigger went on ends the run (exit 4, no later dump)' clone_late_failure_ends_run
 
-# Where the system has no PSS (Wine 8: WINE.md section 4), -r -v says so
+# Where the system has no PSS (Wine 8: doc/WINE.md section 4), -r -v says so
 # and takes the in-memory clone: the dumps of cl_setup come from it, whole.
 clone_pss_absent() {
 	[ $native = 1 ] && skip "Windows 8.1+ has PSS"

@@ -6,7 +6,7 @@
 # Every test that runs -i or -u saves the prefix's AeDebug keys (both
 # registry views) first and puts them back from a trap, failed or not
 # (aed_save, aed_restore).  Under Wine the AeDebug debugger gets a garbage
-# %p (no JIT_DEBUG_INFO) and a mangled environment (WINE.md §8): -j takes
+# %p (no JIT_DEBUG_INFO) and a mangled environment (doc/WINE.md §8): -j takes
 # the exception from the debug event, and nothing passes through the
 # environment here.
 
@@ -294,7 +294,7 @@ install_j_bad_jit_address() {
 t 'install: -j with an unreadable JIT_DEBUG_INFO address still dumps the crash (from the debug event)' install_j_bad_jit_address
 
 install_wer_refused() {
-	# Wine's WerReportAddDump returns E_NOTIMPL (WINE.md §10): one line, the dump stays, exit 0
+	# Wine's WerReportAddDump returns E_NOTIMPL (doc/WINE.md §10): one line, the dump stays, exit 0
 	start_target aedwr "$T/target.exe" 1
 	mkdir -p "$O/aedwr"
 	pd -wer "$(field aedwr pid)" "$(wpath "$O/aedwr")"

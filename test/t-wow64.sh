@@ -5,7 +5,7 @@
 #   t 'wow64: what must hold' function
 #
 # Under Wine they run in its "new WoW64" mode, given the 32-bit PE DLLs that
-# test/deps.sh unpacks into .deps/wine32 (WINE.md: a 32-bit exe that cannot
+# test/deps.sh unpacks into .deps/wine32 (doc/WINE.md §0: a 32-bit exe that cannot
 # run exits 0 silently, so each test first checks that the 32-bit target
 # printed its PID).
 
