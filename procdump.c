@@ -8739,24 +8739,25 @@ ev_stamp(struct buf *b)
 }
 
 /* Writes one line whole or not at all.  On a short write (a full disk
- * takes what fits) the file is cut back to where the line began: with
- * -json FILE through a second handle (the first only appends, so that
- * several writers never overwrite each other's lines), with -json - on a
- * file through stdout itself.  Where it cannot be cut (a pipe), the next
+ * takes what fits) the file is cut back by the bytes of the line that went
+ * out: with -json FILE through a second handle (the first only appends, so
+ * that several writers never overwrite each other's lines), with -json -
+ * redirected to a file through stdout itself (appended to or not: the cut
+ * is from the end it grew to).  Where it cannot be cut (a pipe), the next
  * line starts with a line break, so that it is not glued to the half.
  * 0, or the error (the line is lost).  Under ev.lock. */
 static DWORD
 ev_write_line(const u8 *p, DWORD n)
 {
 	HANDLE cut = ev.cut ? ev.cut : ev.h;
-	LARGE_INTEGER at, zero = { 0 };
-	int known = 0;
-	DWORD e, wn;
+	LARGE_INTEGER before, end;
+	DWORD e = 0, put, done = 0;
+	int known;
 	if (ev.console) {
 		int m = MultiByteToWideChar(CP_UTF8, 0, (const char *)p, (int)n, NULL, 0);
 		wchar_t *w = m > 0 ? malloc((size_t)m * sizeof *w) : NULL;
 		e = w && MultiByteToWideChar(CP_UTF8, 0, (const char *)p, (int)n, w, m) &&
-		    WriteConsoleW(ev.h, w, (DWORD)m, &wn, NULL) ? 0 : ERROR_WRITE_FAULT;
+		    WriteConsoleW(ev.h, w, (DWORD)m, &put, NULL) ? 0 : ERROR_WRITE_FAULT;
 		free(w);
 		return e;
 	}
@@ -8764,13 +8765,25 @@ ev_write_line(const u8 *p, DWORD n)
 		ev.half = 0;
 	if (ev.half)
 		return ERROR_WRITE_FAULT; /* (not even the line break went out) */
-	/* where the line begins: the end of the file appended to, or stdout's position */
-	if (ev.disk)
-		known = ev.cut ? GetFileSizeEx(cut, &at) : SetFilePointerEx(cut, zero, &at, FILE_CURRENT);
-	if (!(e = w32_write_all(ev.h, p, n)))
-		return 0;
-	if (!known || !SetFilePointerEx(cut, at, NULL, FILE_BEGIN) || !SetEndOfFile(cut))
-		ev.half = 1;
+	known = ev.disk && GetFileSizeEx(cut, &before);
+	while (done < n) { /* (w32_write_all's loop, counting what went out) */
+		put = 0;
+		SetLastError(0);
+		if (!WriteFile(ev.h, p + done, n - done, &put, NULL) || !put) {
+			e = GetLastError() ? GetLastError() : ERROR_WRITE_FAULT;
+			done += put;
+			break;
+		}
+		done += put;
+	}
+	if (!e || !done)
+		return e;
+	if (known && GetFileSizeEx(cut, &end) && end.QuadPart - done >= before.QuadPart) {
+		end.QuadPart -= done;
+		if (SetFilePointerEx(cut, end, NULL, FILE_BEGIN) && SetEndOfFile(cut))
+			return e;
+	}
+	ev.half = 1;
 	return e;
 }
 
