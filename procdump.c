@@ -18,7 +18,8 @@
  *   else the first of 2, 4, 3, 1 that a target's run ended with.
  *   2  usage error (bad switch, bad value, conflicting switches, not implemented)
  *   3  target problem (not found, several match a name, access denied)
- *   4  a dump could not be written (I/O error, file exists without -o)
+ *   4  a dump could not be written (I/O error, file exists without -o), or
+ *      a -json event line (the file lacks it)
  *
  * Sections, callees before callers (grep -n '^/\* ===' procdump.c):
  *   Config   build settings, the configuration struct, the library API
@@ -2006,13 +2007,13 @@ static const struct opt opts[] = {
 	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
-	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr).", 0, SYN_SAME, U },
+	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr); each line whole or not at all (a lost line: exit 4).", 0, SYN_SAME, U },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
 	{ L"all", OPT_FLAG, CO(all), 0, NULL, "Monitor every process of the name (* wildcards); with -w, also each one started later.", 0, SYN_LINE, U },
 	{ L"pt", OPT_FLAG, CO(pt), 0, NULL, "Also monitor the target's child processes, and theirs, each as a target of its own.", 0, SYN_SAME, U },
 	{ L"duration", OPT_INT, CO(duration), 0, "<Seconds>", "Stop monitoring after that many seconds (exit 1 if a count was not reached).", 0, SYN_SAME, PD_UNSET, 1, 4294967 },
 	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
-	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", 0, SYN_NONE, U },
+	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger, once the folder takes a file and the -md DLL loads.", 0, SYN_NONE, U },
 	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
@@ -2129,7 +2130,8 @@ static const char usage_tail[] =
 "      -duration)\n"
 "   2  usage error (bad switch or value, conflicting switches, not implemented)\n"
 "   3  target problem (not found, several processes match, access denied)\n"
-"   4  a dump could not be written (I/O error, file exists without -o)\n"
+"   4  a dump could not be written (I/O error, file exists without -o), or a\n"
+"      -json event line (the file lacks it; said once on stderr)\n"
 "   With -all or -pt: 0 if every process reached its count, else the first of\n"
 "   2, 4, 3, 1 that one of them ended with; 1 if none was monitored (Ctrl+C or\n"
 "   -duration while waiting).\n"
