@@ -267,7 +267,11 @@ cli_every_example_parses() {
 		case $RC in
 		0) ;;
 		1) grep -q 'Cancelled' "$O/ex.txt" || fail "example '$line': exit 1 without a cancel" ;;
-		2) grep -q 'is not implemented yet' "$O/ex.txt" || fail "example '$line': $(tail -n 1 "$O/ex.txt")" ;;
+		2) grep -q 'is not implemented yet' "$O/ex.txt" ||
+			# (under Wine only \System\System Up Time is a counter: the others
+			# are refused, as usage errors, once the line has parsed)
+			{ [ $native = 0 ] && grep -Eq "^procdump: -pl?: counter '.*' cannot be read: PDH_CSTATUS_NO_(OBJECT|COUNTER)" "$O/ex.txt"; } ||
+			fail "example '$line': $(tail -n 1 "$O/ex.txt")" ;;
 		3) grep -Eq 'no process|not running|no procdump is monitoring|cannot launch' "$O/ex.txt" ||
 			fail "example '$line': $(tail -n 1 "$O/ex.txt")" ;;
 		*) fail "example '$line' exited $RC: $(tail -n 2 "$O/ex.txt")" ;;
@@ -324,7 +328,8 @@ cli_numbers_every_switch() {
 	while read -r name kind lo hi; do
 		lo=$((lo)) hi=$((hi))
 		set -- -"$name"
-		[ "$kind" = COUNTER ] && set -- -"$name" '\Process(x)\Handle Count'
+		# (a counter that can be read: one that cannot is refused before the target is looked up)
+		[ "$kind" = COUNTER ] && set -- -"$name" '\System\System Up Time'
 		tgt=999996
 		[ "$name" = cancel ] || [ "$name" = freezeguard ] && tgt=""
 		vals="-9223372036854775808|-1|+1| 1|1 ||1x|1.0|99999999999999999999|$(printf '\331\241')|$(printf '\357\274\221')"
