@@ -1389,26 +1389,75 @@ w32_rename(const wchar_t *from, const wchar_t *to, int overwrite)
 	return -1;
 }
 
-/* WriteFile of all n bytes; 0, or the Windows error code.  A short write
+/* WriteFile of all n bytes; 0, or the Windows error code, with *done the
+ * bytes that went out (a failed write may leave some).  A short write
  * is retried for the rest: Wine reports a disk that fills mid-write as
  * success with fewer bytes (write(2) does), and only the next call fails
  * with the true cause, ERROR_DISK_FULL; GetLastError after the short
  * success would be a stale code. */
 static DWORD
-w32_write_all(HANDLE f, const void *p, DWORD n)
+w32_write_counted(HANDLE f, const void *p, DWORD n, DWORD *done)
 {
 	const u8 *b = p;
-	while (n) {
+	*done = 0;
+	while (*done < n) {
 		DWORD put = 0;
 		SetLastError(0);
-		if (!WriteFile(f, b, n, &put, NULL))
+		if (!WriteFile(f, b + *done, n - *done, &put, NULL)) {
+			*done += put;
 			return GetLastError() ? GetLastError() : ERROR_WRITE_FAULT;
+		}
 		if (!put)
 			return ERROR_WRITE_FAULT; /* success with nothing written: no cause to name */
-		b += put;
-		n -= put;
+		*done += put;
 	}
 	return 0;
+}
+
+static DWORD
+w32_write_all(HANDLE f, const void *p, DWORD n)
+{
+	DWORD done;
+	return w32_write_counted(f, p, n, &done);
+}
+
+/* n bytes of UTF-8 to a console, as UTF-16 (WriteConsoleW).  0, or an
+ * error code. */
+static DWORD
+w32_console_write_utf8(HANDLE h, const char *s, DWORD n)
+{
+	int m = MultiByteToWideChar(CP_UTF8, 0, s, (int)n, NULL, 0);
+	wchar_t *w = m > 0 ? malloc((size_t)m * sizeof *w) : NULL;
+	DWORD put, e = 0;
+	if (!w || !MultiByteToWideChar(CP_UTF8, 0, s, (int)n, w, m) || !WriteConsoleW(h, w, (DWORD)m, &put, NULL))
+		e = w ? (GetLastError() ? GetLastError() : ERROR_WRITE_FAULT) : ERROR_NOT_ENOUGH_MEMORY;
+	free(w);
+	return e;
+}
+
+/* The size of an open file.  0, or -1. */
+static int
+w32_file_size(HANDLE f, u64 *size)
+{
+	LARGE_INTEGER z;
+	if (!GetFileSizeEx(f, &z))
+		return -1;
+	*size = (u64)z.QuadPart;
+	return 0;
+}
+
+/* Cuts off the n bytes a short write left at the end of file f, which was
+ * before bytes long before them (other writers may have appended since:
+ * then it is not cut).  Leaves f's position at the new end.  0, or -1. */
+static int
+w32_cut_tail(HANDLE f, u64 before, DWORD n)
+{
+	LARGE_INTEGER end;
+	u64 size;
+	if (w32_file_size(f, &size) < 0 || size < before + n)
+		return -1;
+	end.QuadPart = (LONGLONG)(size - n);
+	return SetFilePointerEx(f, end, NULL, FILE_BEGIN) && SetEndOfFile(f) ? 0 : -1;
 }
 
 /* n bytes at offset off of file f.  0, or -1 (short file, read error). */
@@ -8742,50 +8791,31 @@ ev_stamp(struct buf *b)
 
 /* Writes one line whole or not at all.  On a short write (a full disk
  * takes what fits) the file is cut back by the bytes of the line that went
- * out: with -json FILE through a second handle (the first only appends, so
- * that several writers never overwrite each other's lines), with -json -
- * redirected to a file through stdout itself (appended to or not: the cut
- * is from the end it grew to).  Where it cannot be cut (a pipe), the next
+ * out (w32_cut_tail): with -json FILE through a second handle (the first
+ * only appends, so that several writers never overwrite each other's
+ * lines), with -json - redirected to a file through stdout itself
+ * (appended to or not: the cut is from the end it grew to; Wine's stdout
+ * handle refuses it).  Where it cannot be cut (a pipe), the next
  * line starts with a line break, so that it is not glued to the half.
  * 0, or the error (the line is lost).  Under ev.lock. */
 static DWORD
 ev_write_line(const u8 *p, DWORD n)
 {
 	HANDLE cut = ev.cut ? ev.cut : ev.h;
-	LARGE_INTEGER before, end;
-	DWORD e = 0, put, done = 0;
+	DWORD e, done;
+	u64 before = 0;
 	int known;
-	if (ev.console) {
-		int m = MultiByteToWideChar(CP_UTF8, 0, (const char *)p, (int)n, NULL, 0);
-		wchar_t *w = m > 0 ? malloc((size_t)m * sizeof *w) : NULL;
-		e = w && MultiByteToWideChar(CP_UTF8, 0, (const char *)p, (int)n, w, m) &&
-		    WriteConsoleW(ev.h, w, (DWORD)m, &put, NULL) ? 0 : ERROR_WRITE_FAULT;
-		free(w);
-		return e;
-	}
+	if (ev.console)
+		return w32_console_write_utf8(ev.h, (const char *)p, n);
 	if (ev.half && w32_write_all(ev.h, "\n", 1) == 0)
 		ev.half = 0;
 	if (ev.half)
 		return ERROR_WRITE_FAULT; /* (not even the line break went out) */
-	known = ev.disk && GetFileSizeEx(cut, &before);
-	while (done < n) { /* (w32_write_all's loop, counting what went out) */
-		put = 0;
-		SetLastError(0);
-		if (!WriteFile(ev.h, p + done, n - done, &put, NULL) || !put) {
-			e = GetLastError() ? GetLastError() : ERROR_WRITE_FAULT;
-			done += put;
-			break;
-		}
-		done += put;
-	}
-	if (!e || !done)
+	known = ev.disk && w32_file_size(cut, &before) == 0;
+	if (!(e = w32_write_counted(ev.h, p, n, &done)) || !done)
 		return e;
-	if (known && GetFileSizeEx(cut, &end) && end.QuadPart - done >= before.QuadPart) {
-		end.QuadPart -= done;
-		if (SetFilePointerEx(cut, end, NULL, FILE_BEGIN) && SetEndOfFile(cut))
-			return e;
-	}
-	ev.half = 1;
+	if (!known || w32_cut_tail(cut, before, done) < 0)
+		ev.half = 1;
 	return e;
 }
 
