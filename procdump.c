@@ -18,7 +18,8 @@
  *   else the first of 2, 4, 3, 1 that a target's run ended with.
  *   2  usage error (bad switch, bad value, conflicting switches, not implemented)
  *   3  target problem (not found, several match a name, access denied)
- *   4  a dump could not be written (I/O error, file exists without -o)
+ *   4  a dump could not be written (I/O error, file exists without -o), or
+ *      a -json event line (the file lacks it)
  *
  * Sections, callees before callers (grep -n '^/\* ===' procdump.c):
  *   Config   build settings, the configuration struct, the library API
@@ -263,15 +264,42 @@ out_tagged(char *dst, size_t cap, const char *s)
 	return dst;
 }
 
+/* fmt's text in a malloc'd buffer of its own length (NULL: out of
+ * memory).  Messages are built in one, so that no fixed buffer cuts the
+ * words after a long echoed value (u8s cuts the value itself). */
+static char *
+vfmt(const char *fmt, va_list ap)
+{
+	va_list aq;
+	char *s;
+	int n;
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0 || !(s = malloc((size_t)n + 1)))
+		return NULL;
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
 static void
 out(const char *fmt, ...)
 {
-	char buf[4096], tagged[8192];
+	char *buf, *tagged = NULL;
+	size_t cap;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	buf = vfmt(fmt, ap);
 	va_end(ap);
-	emit(stdout, out_tagged(tagged, sizeof tagged, buf));
+	if (!buf)
+		return;
+	cap = strlen(out_tag) ? 2 * strlen(buf) + strlen(out_tag) * (strlen(buf) + 1) + 2 : 0;
+	if (cap && (tagged = malloc(cap)))
+		emit(stdout, out_tagged(tagged, cap, buf));
+	else
+		emit(stdout, buf);
+	free(tagged);
+	free(buf);
 }
 
 /* A character that must not reach a terminal raw: C0 controls (newline,
@@ -333,9 +361,10 @@ out_tag_target(const wchar_t *name, DWORD pid)
 static void
 vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 {
-	char buf[2048], sys[512] = "", line[2600];
+	char *buf = vfmt(fmt, ap), small[256], sys[512] = "", *line;
 	size_t len;
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	if (!buf) /* out of memory: what fits */
+		vsnprintf(buf = small, sizeof small, fmt, ap);
 	len = strlen(buf);
 	while (len && buf[len - 1] == '\n')
 		buf[--len] = 0;
@@ -350,8 +379,18 @@ vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 				w[k] = L' ';
 		snprintf(sys, sizeof sys, " %s (%lu)", n ? u8s(w) : "error", err);
 	}
-	snprintf(line, sizeof line, "%s%s%s%s\n", prefix, out_tag, buf, sys);
-	emit(stderr, line);
+	len = strlen(prefix) + strlen(out_tag) + strlen(buf) + strlen(sys) + 2;
+	if ((line = malloc(len))) {
+		snprintf(line, len, "%s%s%s%s\n", prefix, out_tag, buf, sys);
+		emit(stderr, line);
+	} else {
+		emit(stderr, prefix);
+		emit(stderr, buf);
+		emit(stderr, "\n");
+	}
+	free(line);
+	if (buf != small)
+		free(buf);
 }
 
 /* warn("OpenProcess %lu:", pid) -> "procdump: OpenProcess 1234: Access is
@@ -1257,6 +1296,40 @@ w32_open_append(const wchar_t *path)
 	                   FILE_ATTRIBUTE_NORMAL, NULL);
 }
 
+/* An existing file opened for writing anywhere in it (-json cuts a half
+ * line off the file it appends to).  NULL if it cannot be. */
+static HANDLE
+w32_open_rewrite(const wchar_t *path)
+{
+	HANDLE h = CreateFileW(path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+	                       OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+	return h == INVALID_HANDLE_VALUE ? NULL : h;
+}
+
+/* Can a new file be made in folder dir (the user's rights, a read-only
+ * volume)?  Makes a probe file there, which its closing deletes.  0, or
+ * -1 with the last error set. */
+static int
+w32_folder_writable(const wchar_t *dir)
+{
+	size_t n = wcslen(dir) + 48;
+	wchar_t *p = malloc(n * sizeof *p);
+	int sep = wcs_endswith_i(dir, L"\\") || wcs_endswith_i(dir, L"/");
+	HANDLE h;
+	if (!p) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return -1;
+	}
+	swprintf(p, n, L"%ls%lsprocdump.c-%lu.probe", dir, sep ? L"" : L"\\", GetCurrentProcessId());
+	h = CreateFileW(p, GENERIC_WRITE, 0, NULL, CREATE_NEW,
+	                FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_TEMPORARY | FILE_FLAG_DELETE_ON_CLOSE, NULL);
+	free(p);
+	if (h == INVALID_HANDLE_VALUE)
+		return -1;
+	CloseHandle(h);
+	return 0;
+}
+
 static wchar_t *
 w32_full_path(const wchar_t *path)
 {
@@ -1316,26 +1389,75 @@ w32_rename(const wchar_t *from, const wchar_t *to, int overwrite)
 	return -1;
 }
 
-/* WriteFile of all n bytes; 0, or the Windows error code.  A short write
+/* WriteFile of all n bytes; 0, or the Windows error code, with *done the
+ * bytes that went out (a failed write may leave some).  A short write
  * is retried for the rest: Wine reports a disk that fills mid-write as
  * success with fewer bytes (write(2) does), and only the next call fails
  * with the true cause, ERROR_DISK_FULL; GetLastError after the short
  * success would be a stale code. */
 static DWORD
-w32_write_all(HANDLE f, const void *p, DWORD n)
+w32_write_counted(HANDLE f, const void *p, DWORD n, DWORD *done)
 {
 	const u8 *b = p;
-	while (n) {
+	*done = 0;
+	while (*done < n) {
 		DWORD put = 0;
 		SetLastError(0);
-		if (!WriteFile(f, b, n, &put, NULL))
+		if (!WriteFile(f, b + *done, n - *done, &put, NULL)) {
+			*done += put;
 			return GetLastError() ? GetLastError() : ERROR_WRITE_FAULT;
+		}
 		if (!put)
 			return ERROR_WRITE_FAULT; /* success with nothing written: no cause to name */
-		b += put;
-		n -= put;
+		*done += put;
 	}
 	return 0;
+}
+
+static DWORD
+w32_write_all(HANDLE f, const void *p, DWORD n)
+{
+	DWORD done;
+	return w32_write_counted(f, p, n, &done);
+}
+
+/* n bytes of UTF-8 to a console, as UTF-16 (WriteConsoleW).  0, or an
+ * error code. */
+static DWORD
+w32_console_write_utf8(HANDLE h, const char *s, DWORD n)
+{
+	int m = MultiByteToWideChar(CP_UTF8, 0, s, (int)n, NULL, 0);
+	wchar_t *w = m > 0 ? malloc((size_t)m * sizeof *w) : NULL;
+	DWORD put, e = 0;
+	if (!w || !MultiByteToWideChar(CP_UTF8, 0, s, (int)n, w, m) || !WriteConsoleW(h, w, (DWORD)m, &put, NULL))
+		e = w ? (GetLastError() ? GetLastError() : ERROR_WRITE_FAULT) : ERROR_NOT_ENOUGH_MEMORY;
+	free(w);
+	return e;
+}
+
+/* The size of an open file.  0, or -1. */
+static int
+w32_file_size(HANDLE f, u64 *size)
+{
+	LARGE_INTEGER z;
+	if (!GetFileSizeEx(f, &z))
+		return -1;
+	*size = (u64)z.QuadPart;
+	return 0;
+}
+
+/* Cuts off the n bytes a short write left at the end of file f, which was
+ * before bytes long before them (other writers may have appended since:
+ * then it is not cut).  Leaves f's position at the new end.  0, or -1. */
+static int
+w32_cut_tail(HANDLE f, u64 before, DWORD n)
+{
+	LARGE_INTEGER end;
+	u64 size;
+	if (w32_file_size(f, &size) < 0 || size < before + n)
+		return -1;
+	end.QuadPart = (LONGLONG)(size - n);
+	return SetFilePointerEx(f, end, NULL, FILE_BEGIN) && SetEndOfFile(f) ? 0 : -1;
 }
 
 /* n bytes at offset off of file f.  0, or -1 (short file, read error). */
@@ -1934,13 +2056,13 @@ static const struct opt opts[] = {
 	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
-	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr).", 0, SYN_SAME, U },
+	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr); each line whole or not at all (a lost line: exit 4).", 0, SYN_SAME, U },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
 	{ L"all", OPT_FLAG, CO(all), 0, NULL, "Monitor every process of the name (* wildcards); with -w, also each one started later.", 0, SYN_LINE, U },
 	{ L"pt", OPT_FLAG, CO(pt), 0, NULL, "Also monitor the target's child processes, and theirs, each as a target of its own.", 0, SYN_SAME, U },
 	{ L"duration", OPT_INT, CO(duration), 0, "<Seconds>", "Stop monitoring after that many seconds (exit 1 if a count was not reached).", 0, SYN_SAME, PD_UNSET, 1, 4294967 },
 	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
-	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger.", 0, SYN_NONE, U },
+	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger, once the folder takes a file and the -md DLL loads.", 0, SYN_NONE, U },
 	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
@@ -2057,7 +2179,8 @@ static const char usage_tail[] =
 "      -duration)\n"
 "   2  usage error (bad switch or value, conflicting switches, not implemented)\n"
 "   3  target problem (not found, several processes match, access denied)\n"
-"   4  a dump could not be written (I/O error, file exists without -o)\n"
+"   4  a dump could not be written (I/O error, file exists without -o), or a\n"
+"      -json event line (the file lacks it; said once on stderr)\n"
 "   With -all or -pt: 0 if every process reached its count, else the first of\n"
 "   2, 4, 3, 1 that one of them ended with; 1 if none was monitored (Ctrl+C or\n"
 "   -duration while waiting).\n"
@@ -2203,12 +2326,13 @@ args_usage(int examples)
 static int
 args_fail(const char *fmt, ...)
 {
-	char buf[1024];
+	char *buf;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	buf = vfmt(fmt, ap); /* (no fixed buffer: the reason after a long value stays whole) */
 	va_end(ap);
-	warn("%s (see procdump -?)", buf);
+	warn("%s (see procdump -?)", buf ? buf : fmt);
+	free(buf);
 	return PD_EXIT_USAGE;
 }
 
@@ -2619,6 +2743,8 @@ args_check_mode(struct pd_config *cfg)
 		return args_fail("-all monitors every process of a name, not a PID (%s)", u8s(cfg->target));
 	if (cfg->target[0] == 0)
 		return args_fail("the target is empty");
+	if (cfg->output && !cfg->output[0]) /* ("" would be the hidden file .dmp in the current folder) */
+		return args_fail("the dump file name is empty: name a file or a folder, or give none");
 	return 0;
 }
 
@@ -8506,8 +8632,13 @@ dump_write_kernel(const struct pd_dump_req *req)
 
 static struct {
 	HANDLE h;                  /* the file (appended to) or stdout; NULL: no -json */
+	HANDLE cut;                /* the file again, for writing: truncates a half line (NULL: h itself) */
 	int console;               /* -json - on a console: WriteConsoleW, as emit() */
-	int failed;                /* a write failed: said once */
+	int disk;                  /* h is a file (-json FILE, or - redirected to one): a half line can be cut */
+	int failed;                /* a line could not be written: said once */
+	int lost;                  /* lines lost (the exit code says so: main_finish) */
+	int half;                  /* a half line could not be cut: the next line starts on a new one */
+	const wchar_t *name;       /* the file, for the message */
 	CRITICAL_SECTION lock;     /* one line at a time */
 	volatile LONG dumps;       /* dump_end lines so far (finish) */
 } ev;
@@ -8658,29 +8789,66 @@ ev_stamp(struct buf *b)
 	free(t.p);
 }
 
-/* Ends the line and writes it whole.  A stream that cannot be written
- * says so once on stderr; the run goes on (the console has it all). */
+/* Writes one line whole or not at all.  On a short write (a full disk
+ * takes what fits) the file is cut back by the bytes of the line that went
+ * out (w32_cut_tail): with -json FILE through a second handle (the first
+ * only appends, so that several writers never overwrite each other's
+ * lines), with -json - redirected to a file through stdout itself
+ * (appended to or not: the cut is from the end it grew to; Wine's stdout
+ * handle refuses it).  Where it cannot be cut (a pipe), the next
+ * line starts with a line break, so that it is not glued to the half.
+ * 0, or the error (the line is lost).  Under ev.lock. */
+static DWORD
+ev_write_line(const u8 *p, DWORD n)
+{
+	HANDLE cut = ev.cut ? ev.cut : ev.h;
+	DWORD e, done;
+	u64 before = 0;
+	int known;
+	if (ev.console)
+		return w32_console_write_utf8(ev.h, (const char *)p, n);
+	if (ev.half && w32_write_all(ev.h, "\n", 1) == 0)
+		ev.half = 0;
+	if (ev.half)
+		return ERROR_WRITE_FAULT; /* (not even the line break went out) */
+	known = ev.disk && w32_file_size(cut, &before) == 0;
+	if (!(e = w32_write_counted(ev.h, p, n, &done)) || !done)
+		return e;
+	if (!known || w32_cut_tail(cut, before, done) < 0)
+		ev.half = 1;
+	return e;
+}
+
+/* Ends the line and writes it whole (or not at all: ev_write_line).  A
+ * line that cannot be written is lost: said once on stderr, and the exit
+ * code says so (main_finish); the run goes on (the console has it all). */
 static void
 ev_end(struct buf *b)
 {
-	DWORD e = 0, n;
+	DWORD e;
 	ev_put(b, "}\n");
 	if (!b->oom) {
 		EnterCriticalSection(&ev.lock);
 		ev_stamp(b); /* (under the lock: the lines' times increase down the file) */
-		if (ev.console) {
-			int wn = MultiByteToWideChar(CP_UTF8, 0, (char *)b->p, (int)b->len, NULL, 0);
-			wchar_t *w = wn > 0 ? malloc((size_t)wn * sizeof *w) : NULL;
-			if (w && MultiByteToWideChar(CP_UTF8, 0, (char *)b->p, (int)b->len, w, wn))
-				WriteConsoleW(ev.h, w, (DWORD)wn, &n, NULL);
-			free(w);
-		} else if ((e = w32_write_all(ev.h, b->p, (DWORD)b->len)) && !ev.failed++) {
-			SetLastError(e);
-			warn("-json: cannot write an event:");
+		if ((e = ev_write_line(b->p, (DWORD)b->len))) {
+			ev.lost++;
+			if (!ev.failed++) {
+				SetLastError(e);
+				warn("-json: events are being lost: cannot write to %s%s%s:", ev.name ? "'" : "",
+				     ev.name ? u8s(ev.name) : "standard output", ev.name ? "'" : "");
+			}
 		}
 		LeaveCriticalSection(&ev.lock);
-	}
+	} else
+		ev.lost++;
 	free(b->p);
+}
+
+/* Were event lines lost (not written)? */
+static int
+ev_lost(void)
+{
+	return ev.lost > 0;
 }
 
 /* The switches given, by their rows: a flag is true, a number a number,
@@ -8789,11 +8957,16 @@ ev_open(const struct pd_config *cfg, int argc, wchar_t **argv)
 			return PD_EXIT_USAGE;
 		}
 		ev.console = GetConsoleMode(ev.h, &mode) != 0;
+		ev.disk = GetFileType(ev.h) == FILE_TYPE_DISK;
 		g.json_stdout = 1;
 	} else if ((ev.h = w32_open_append(cfg->json)) == INVALID_HANDLE_VALUE) {
 		ev.h = NULL;
 		warn("-json: cannot open '%s' for writing:", u8s(cfg->json));
 		return PD_EXIT_USAGE;
+	} else {
+		ev.name = cfg->json;
+		ev.disk = 1;
+		ev.cut = w32_open_rewrite(cfg->json); /* (NULL: a half line is ended, not cut) */
 	}
 	InitializeCriticalSection(&ev.lock);
 	ev_start(cfg, argc, argv);
@@ -8818,6 +8991,8 @@ ev_close(void)
 		return;
 	if (!g.json_stdout)
 		CloseHandle(ev.h);
+	if (ev.cut)
+		CloseHandle(ev.cut);
 	DeleteCriticalSection(&ev.lock);
 	memset(&ev, 0, sizeof ev);
 }
@@ -9931,6 +10106,28 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 	if (m->cpu)
 		trig_sample_cpu(m, &v); /* the baseline */
 	return 0;
+}
+
+/* What the rows the command line asks for open (a counter, -h's
+ * user32), opened and closed again before the run: a counter that cannot
+ * be read is a usage error before the banner, not a line after it.  0,
+ * or PD_EXIT_USAGE after a one-line error. */
+static int
+trig_mon_check(const struct pd_config *cfg)
+{
+	struct trig_mon m;
+	struct trig_row r;
+	size_t i;
+	int rc = 0;
+	memset(&m, 0, sizeof m);
+	m.cfg = cfg;
+	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0] && !rc; i++) {
+		memset(&r, 0, sizeof r);
+		if (trig_kinds[i].open && trig_kinds[i].armed(cfg, &r.st, &r.above) && trig_kinds[i].open(&m) < 0)
+			rc = PD_EXIT_USAGE;
+	}
+	trig_mon_free(&m);
+	return rc;
 }
 
 /* The comparison of a row: ">", ">=" or "<". */
@@ -11353,12 +11550,57 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 	}
 }
 
-/* -j folder pid event jitinfo: one dump of the crashed process, then it
- * ends.  The exit code is the dump's. */
+/* -j's values and its dump folder, checked before the banner (a usage
+ * error comes alone).  On a refusal the crashed thread, which waits for
+ * the event, is let go to its end.  0 or PD_EXIT_USAGE after one line. */
 static int
-aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
+aed_check_jit(const struct pd_config *cfg, struct aed_jit *j)
 {
-	struct aed_jit j;
+	int rc = aed_jit_args(cfg, j);
+	if (rc)
+		return rc;
+	if (!w32_is_dir(j->folder)) {
+		warn("-j: dump folder '%s' does not exist", u8s(j->folder));
+		SetEvent(j->event);
+		return PD_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* -i: what the -j it registers will need when a process crashes, checked
+ * before anything is written: the dump folder exists and a file can be
+ * made in it, and the -md DLL loads and exports MiniDumpCallbackRoutine
+ * (loaded by its full path, as -j will).  0 or PD_EXIT_USAGE after one
+ * line. */
+static int
+aed_check_install(const struct pd_config *cfg)
+{
+	wchar_t *folder = w32_full_path(cfg->i_folder ? cfg->i_folder : L"."), *md = NULL;
+	HMODULE dll = NULL;
+	int rc = PD_EXIT_USAGE;
+	if (!folder)
+		warn("out of memory");
+	else if (!w32_is_dir(folder))
+		warn("-i: dump folder '%s' does not exist", u8s(cfg->i_folder ? cfg->i_folder : folder));
+	else if (w32_folder_writable(folder) < 0)
+		warn("-i: no file can be made in dump folder '%s' (-j would write its dumps there):", u8s(folder));
+	else if (cfg->md && !(md = w32_full_path(cfg->md)))
+		warn("out of memory");
+	else if (!md || w32_load_callback(md, &dll))
+		rc = 0;
+	if (dll)
+		FreeLibrary(dll);
+	free(md);
+	free(folder);
+	return rc;
+}
+
+/* -j folder pid event jitinfo (j: as aed_check_jit read them): one dump
+ * of the crashed process, then it ends.  The exit code is the dump's. */
+static int
+aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBACK_ROUTINE cb)
+{
+	struct aed_jit j = *jv;
 	struct pd_target t;
 	struct pd_run run;
 	struct dbg d;
@@ -11366,14 +11608,9 @@ aed_postmortem(struct pd_config *cfg, MINIDUMP_CALLBACK_ROUTINE cb)
 	wchar_t spec[16];
 	HANDLE ended = NULL;
 	int rc, have_jit;
-	if ((rc = aed_jit_args(cfg, &j)))
-		return rc;
 	memset(&t, 0, sizeof t);
 	swprintf(spec, 16, L"%lu", j.pid);
-	if (!w32_is_dir(j.folder)) {
-		warn("-j: dump folder '%s' does not exist", u8s(j.folder));
-		rc = PD_EXIT_USAGE;
-	} else if (!(rc = tgt_resolve(&t, spec)))
+	if (!(rc = tgt_resolve(&t, spec)))
 		rc = tgt_open(&t, cfg->k);
 	if (rc) {
 		SetEvent(j.event); /* the crashed process goes on to its end */
@@ -12029,21 +12266,53 @@ main_check_capture(struct pd_config *cfg, int *out_is_dir)
 	return 0;
 }
 
-/* Everything after the command line was read: the target(s), the
- * triggers, -k.  Returns the exit code. */
+/* What main_check found out and loaded for the run. */
+struct main_prep {
+	int out_is_dir;                 /* the dump output names a folder */
+	HMODULE md_dll;                 /* -md, loaded (main_reset frees it) */
+	MINIDUMP_CALLBACK_ROUTINE cb;   /* its MiniDumpCallbackRoutine */
+	struct aed_jit jit;             /* -j's values */
+};
+
+/* Everything the run will need that the command line alone can show to be
+ * wrong, checked before the banner and before the -json file is opened,
+ * so that a usage error (exit 2) comes alone and leaves nothing: the dump
+ * folder or file, the -md DLL, the monitors (a counter that cannot be
+ * read), what -i's -j will need, -j's values.  0 or PD_EXIT_USAGE after
+ * one line. */
 static int
-main_run(struct pd_config *cfg, HMODULE *md_dll)
+main_check(struct pd_config *cfg, struct main_prep *p)
 {
-	MINIDUMP_CALLBACK_ROUTINE cb = NULL;
+	int rc;
+	memset(p, 0, sizeof *p);
+	if (GIVEN(cfg, cancel) || GIVEN(cfg, freezeguard) || cfg->uninstall)
+		return 0;
+	if (cfg->i)
+		return aed_check_install(cfg);
+	if (cfg->j)
+		rc = aed_check_jit(cfg, &p->jit);
+	else if (!(rc = main_check_capture(cfg, &p->out_is_dir)) && cfg->monitor)
+		rc = trig_mon_check(cfg);
+	if (rc)
+		return rc;
+	if (cfg->md && !(p->cb = w32_load_callback(cfg->md, &p->md_dll))) {
+		if (cfg->j)
+			SetEvent(p->jit.event); /* the crashed process goes on to its end */
+		return PD_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Everything after the command line was read and checked: the target(s),
+ * the triggers, -k.  Returns the exit code. */
+static int
+main_run(struct pd_config *cfg, const struct main_prep *p)
+{
+	MINIDUMP_CALLBACK_ROUTINE cb = p->cb;
 	struct main_timer tm;
 	struct pd_target t;
-	int rc, out_is_dir, launched;
+	int rc, out_is_dir = p->out_is_dir, launched;
 
-	/* the usage errors (exit 2) come without the banner, all else after it */
-	if ((rc = main_check_capture(cfg, &out_is_dir)))
-		return rc;
-	if (cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
-		return PD_EXIT_USAGE;
 	main_banner();
 	w32_enable_privilege(L"SeDebugPrivilege");
 	/* before a target is opened or launched: nothing to undo on failure */
@@ -12065,22 +12334,15 @@ main_run(struct pd_config *cfg, HMODULE *md_dll)
 /* -i, -u, -j: the banner, then the Install section (-j with the -md
  * callback loaded as for a capture). */
 static int
-main_install(struct pd_config *cfg, int argc, wchar_t **argv, HMODULE *md_dll)
+main_install(struct pd_config *cfg, int argc, wchar_t **argv, const struct main_prep *p)
 {
-	MINIDUMP_CALLBACK_ROUTINE cb = NULL;
-	if (cfg->j && cfg->md && !(cb = w32_load_callback(cfg->md, md_dll)))
-		return PD_EXIT_USAGE; /* a usage error: no banner (see main_run) */
-	if (cfg->i && cfg->i_folder && !w32_is_dir(cfg->i_folder)) {
-		warn("-i: dump folder '%s' does not exist", u8s(cfg->i_folder));
-		return PD_EXIT_USAGE;
-	}
 	main_banner();
 	if (cfg->i)
 		return aed_install(cfg, argc, argv);
 	if (cfg->uninstall)
 		return aed_uninstall();
 	w32_enable_privilege(L"SeDebugPrivilege");
-	return aed_postmortem(cfg, cb);
+	return aed_postmortem(cfg, &p->jit, p->cb);
 }
 
 /* The freeze guard, -freezeguard PID (hidden; Writer: Snapshot starts it
@@ -12133,6 +12395,21 @@ main_guard(DWORD pid)
 	return 0;
 }
 
+/* The finish line and the exit code: an event line that could not be
+ * written (the -json file lacks it) makes the code 4, as a failed dump
+ * does in the order 2, 4, 3, 1; finish gives the code procdump returns
+ * (if finish itself is lost, the code is 4 all the same). */
+static int
+main_finish(int rc)
+{
+	if (ev_lost())
+		rc = main_fleet_worse(rc, PD_EXIT_WRITE);
+	ev_finish(rc);
+	if (ev_lost())
+		rc = main_fleet_worse(rc, PD_EXIT_WRITE);
+	return rc;
+}
+
 /* Undoes every process-wide change, so that a program linked with
  * procdump.c can call pd_main again (library mode). */
 static void
@@ -12180,7 +12457,7 @@ PD_API int
 pd_main(int argc, wchar_t **argv)
 {
 	struct pd_config cfg;
-	HMODULE md_dll = NULL;
+	struct main_prep prep;
 	int rc;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -12195,23 +12472,26 @@ pd_main(int argc, wchar_t **argv)
 	if (!rc && cfg.help) {
 		main_banner();
 		args_usage(cfg.e);
-	} else if (!rc && !(rc = args_validate(&cfg)) && !(rc = args_check_implemented(&cfg)) &&
-	           !(rc = ev_open(&cfg, argc, argv))) {
-		g.verbose = cfg.v;
-		g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
-		g.ctrl_handler = SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
-		if (w32_init() < 0)
-			rc = PD_EXIT_TARGET;
-		else if (GIVEN(&cfg, cancel))
-			rc = trig_cancel_pid((DWORD)cfg.cancel);
-		else if (GIVEN(&cfg, freezeguard))
-			rc = main_guard((DWORD)cfg.freezeguard);
-		else if (cfg.i || cfg.uninstall || cfg.j)
-			rc = main_install(&cfg, argc, argv, &md_dll);
-		else
-			rc = main_run(&cfg, &md_dll);
-		ev_finish(rc);
-		main_reset(md_dll);
+	} else if (!rc && !(rc = args_validate(&cfg)) && !(rc = args_check_implemented(&cfg))) {
+		/* the -json file only once the command line is accepted: a usage
+		 * error leaves none (main_check) */
+		if (!(rc = main_check(&cfg, &prep)) && !(rc = ev_open(&cfg, argc, argv))) {
+			g.verbose = cfg.v;
+			g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+			g.ctrl_handler = SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
+			if (w32_init() < 0)
+				rc = PD_EXIT_TARGET;
+			else if (GIVEN(&cfg, cancel))
+				rc = trig_cancel_pid((DWORD)cfg.cancel);
+			else if (GIVEN(&cfg, freezeguard))
+				rc = main_guard((DWORD)cfg.freezeguard);
+			else if (cfg.i || cfg.uninstall || cfg.j)
+				rc = main_install(&cfg, argc, argv, &prep);
+			else
+				rc = main_run(&cfg, &prep);
+			rc = main_finish(rc);
+		}
+		main_reset(prep.md_dll);
 	}
 	args_free(&cfg);
 	return rc;

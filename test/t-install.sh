@@ -139,6 +139,62 @@ install_refusals() {
 }
 t 'install: a missing folder, -mk with -r, a capture switch with -i or -j, -j without its values: exit 2' install_refusals
 
+# aed_unchanged WHAT: both views of the AeDebug key are as $O/ck64.before
+# and $O/ck32.before have them
+aed_unchanged() {
+	aed_export 64 "$O/ck64.after"
+	aed_export 32 "$O/ck32.after"
+	cmp -s "$O/ck64.before" "$O/ck64.after" && cmp -s "$O/ck32.before" "$O/ck32.after" ||
+		fail "$1 changed the AeDebug key: $(aed_value 64 Debugger)"
+}
+install_checks_what_j_needs() {
+	aed_save
+	trap 'aed_restore; [ -z "$RO" ] || umount "$RO" 2>/dev/null || umount -l "$RO"' EXIT
+	RO=""
+	d=$O/aedck
+	mkdir -p "$d"
+	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -shared "$T/mdcallback.c" -o "$O/mdcallback.dll" ||
+		fail "cannot build mdcallback.dll"
+	aed_export 64 "$O/ck64.before"
+	aed_export 32 "$O/ck32.before"
+	# a DLL that does not load, one without the callback
+	pd -ma -md "$(wpath "$d/nope.dll")" -i "$(wpath "$d")"
+	expect_rc 2
+	expect_err_one_line
+	expect_err "^procdump: -md: cannot load '.*nope.dll': .*(126)"
+	[ ! -s "$O/pd.out" ] || fail "stdout is not empty: $(head -n 2 "$O/pd.out")"
+	aed_unchanged "-md nope.dll -i"
+	pd -md "$(wpath "$T/pdtestdll.dll")" -i "$(wpath "$d")"
+	expect_rc 2
+	expect_err_one_line
+	expect_err "^procdump: -md: '.*pdtestdll.dll' exports no MiniDumpCallbackRoutine"
+	aed_unchanged "-md pdtestdll.dll -i"
+	# a folder where no file can be made: a read-only volume (root can
+	# write anywhere else under Linux)
+	if [ $native = 0 ] && [ "$(id -u)" = 0 ]; then
+		mkdir -p "$O/aedro"
+		mount -t tmpfs -o ro,size=1m tmpfs "$O/aedro" || fail "cannot mount a read-only tmpfs"
+		RO=$O/aedro
+		pd -ma -i "$(wpath "$RO")"
+		expect_rc 2
+		expect_err_one_line
+		expect_err "^procdump: -i: no file can be made in dump folder '.*aedro' (-j would write its dumps there): .*([0-9]*)"
+		[ ! -s "$O/pd.out" ] || fail "stdout is not empty: $(head -n 2 "$O/pd.out")"
+		aed_unchanged "-i on a read-only folder"
+	else
+		echo "# the read-only folder is a tmpfs under Linux (root): not tried"
+	fi
+	# what -j will find is there: registered, -md by its full path, no probe file left
+	pd -ma -md "$(wpath "$O/mdcallback.dll")" -i "$(wpath "$d")"
+	expect_rc 0
+	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-ma -md $(wpath "$O/mdcallback.dll") " "$d")" ] ||
+		fail "Debugger is '$(aed_value 64 Debugger)'"
+	[ -z "$(ls -A "$d")" ] || fail "files left in the dump folder: $(ls -A "$d")"
+	pd -u
+	expect_rc 0
+}
+t 'install: -i checks what -j will need (the -md DLL loads and exports the callback, a file can be made in the folder): else exit 2, one line, no banner, AeDebug unchanged' install_checks_what_j_needs
+
 # postmortem NAME SWITCHES: -i into $O/NAME with SWITCHES, then crasher NAME
 # crashes (postmortem mode: at once, no debugger waited for); the system
 # starts procdump -j, whose lines land in the crasher's output

@@ -276,3 +276,115 @@ json_switch_values() {
 		fail "start.switches: $(jl "$O/jsv.jsonl" "$sw")"
 }
 t 'json: start.switches gives a threshold list as an array and -h its seconds' json_switch_values
+
+json_usage_no_file() {
+	start_target ju "$T/target.exe" 1 1
+	mkdir -p "$O/ju"
+	rm -f "$O/ju.jsonl"
+	# usage errors found once the command line is read: the folder, a
+	# counter, the -md DLL
+	for args in "$(field ju pid) $(wpath "$O/ju/none")\\" \
+		"-p \\Nope(x)\\Nothing 10 $(field ju pid) $(wpath "$O/ju")" \
+		"-pl \\Nope(x)\\Nothing 10 $(field ju pid) $(wpath "$O/ju")" \
+		"-md $(wpath "$O/ju/nope.dll") $(field ju pid) $(wpath "$O/ju")" \
+		"-e -t -md $(wpath "$O/ju/nope.dll") -x $(wpath "$O/ju") $(wpath "$T/target.exe")"; do
+		# shellcheck disable=SC2086 # the switches as separate words
+		pd -json "$(wpath "$O/ju.jsonl")" $args
+		expect_rc 2
+		expect_err_one_line
+		[ ! -e "$O/ju.jsonl" ] || fail "$args: a -json file was left: $(cat "$O/ju.jsonl")"
+		[ ! -s "$O/pd.out" ] || fail "$args: stdout is not empty: $(head -n 2 "$O/pd.out")"
+	done
+	[ -z "$(ls "$O/ju")" ] || fail "files were written: $(ls "$O/ju")"
+	stop_target ju
+}
+t 'json: a usage error found after parsing (missing folder, unreadable counter, -md that does not load) leaves no -json file' json_usage_no_file
+
+# jf_full NAME: a full 1 MiB tmpfs at $O/NAME (for this test only) holding
+# e.jsonl, one JSON line of 4086 bytes: 10 bytes left in its last page, so
+# that the next line is written in part (a short write), then nothing
+jf_full() {
+	[ $native = 0 ] || skip "a full volume is a tmpfs under Linux"
+	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+	JF=$O/$1
+	mkdir -p "$JF"
+	mount -t tmpfs -o size=1m tmpfs "$JF" || fail "cannot mount a tmpfs at $JF"
+	trap 'umount "$JF" 2>/dev/null || umount -l "$JF"' EXIT
+	python3 -c 'import sys; sys.stdout.write("{\"pad\":\"%s\"}\n" % ("x" * (4086 - 11)))' >"$JF/e.jsonl"
+	[ "$(stat -c %s "$JF/e.jsonl")" = 4086 ] || fail "the padding line is not 4086 bytes"
+	fallocate -l $(($(df -Pk "$JF" | awk 'NR == 2 { print $4 }') * 1024)) "$JF/fill" || fail "cannot fill the tmpfs"
+}
+# jf_lines FILE: python's reading of FILE's lines: "ok N" if every line is
+# an object and the file ends with a line break, else what is wrong; a
+# line that is only the start of an event (not cut back: -json - under
+# Wine) is allowed once, alone on its line
+jf_lines() {
+	python3 - "$1" <<'PY'
+import json, sys
+data = open(sys.argv[1], "rb").read()
+if not data.endswith(b"\n"):
+    sys.exit("the file does not end with a line break: %r" % data[-60:])
+half = 0
+lines = data.split(b"\n")[:-1]
+for n, raw in enumerate(lines, 1):
+    try:
+        json.loads(raw.decode("utf-8"))
+    except Exception:
+        if raw.count(b'{"ts"') == 1 and raw.startswith(b'{"ts"') and not half:
+            half = 1
+            continue
+        sys.exit("line %d is not JSON: %r" % (n, raw[:120]))
+print("ok %d%s" % (len(lines), " half" if half else ""))
+PY
+}
+json_full_disk() {
+	start_target jd "$T/target.exe" 1 1
+	jf_full jdf
+	rm -rf "$O/jd" "$O/jd.raw"
+	mkdir -p "$O/jd"
+	pd_bg jd -mm -n 3 -s 2 -json "$(wpath "$JF/e.jsonl")" "$(field jd pid)" "$(wpath "$O/jd")"
+	wait_for "$O/jd.raw" '^procdump: -json' 30 || fail "no line says events are lost: $(cat "$O/jd.raw")"
+	# the start line was written in part: cut back to where it began
+	[ "$(stat -c %s "$JF/e.jsonl")" = 4086 ] || fail "a half line was left: $(tail -c 40 "$JF/e.jsonl")"
+	rm -f "$JF/fill" # space again: the next lines are whole, none glued to a half
+	pd_join jd 60
+	expect_rc 4
+	[ "$(grep -c 'events are being lost' "$O/pd.out")" = 1 ] || fail "not said once: $(grep json "$O/pd.out")"
+	grep -q "^procdump: -json: events are being lost: cannot write to '.*e.jsonl': .*(112)" "$O/pd.out" ||
+		fail "the line: $(grep json "$O/pd.out")"
+	r=$(jf_lines "$JF/e.jsonl") || fail "$r"
+	case $r in "ok "*half) fail "a half line was left: $r" ;; esac
+	ev=$(jl "$JF/e.jsonl" '" ".join(e.get("event", "pad") for e in ev)')
+	case $ev in "pad "*"trigger dump_begin dump_end finish") ;; *) fail "events: $ev" ;; esac
+	case $ev in *start*) fail "the start line was written, the disk was not full: $ev" ;; esac
+	[ "$(jl1 "$JF/e.jsonl" '[e["exit_code"] for e in ev if e.get("event") == "finish"]')" = 4 ] ||
+		fail "finish.exit_code is not 4"
+	[ "$(ls "$O/jd" | grep -c '\.dmp$')" = 3 ] || fail "want 3 dumps: $(ls "$O/jd")"
+	stop_target jd
+}
+t 'json: on a full disk a line is written whole or not at all (cut back), one line says events are being lost, exit 4; with space again the lines are whole' json_full_disk
+
+json_stdout_full_disk() {
+	start_target jz "$T/target.exe" 1 1
+	jf_full jzf
+	rm -rf "$O/jz" "$O/jz.raw"
+	mkdir -p "$O/jz"
+	printf '%s\n' "procdump64.exe -mm -n 3 -s 2 -json - ... >>e.jsonl &" >"$O/pd.cmd"
+	rm -f "$O/jz.code"
+	$WINE "$T/pdrun.exe" "$(wpath "$O/jz.code")" 300 "$(wpath "$PD")" -mm -n 3 -s 2 -json - "$(field jz pid)" \
+		"$(wpath "$O/jz")" >>"$JF/e.jsonl" 2>"$O/jz.raw" &
+	echo $! >"$O/jz.pdpid"
+	echo $! >>"$O/bg.list"
+	wait_for "$O/jz.raw" '^procdump: -json' 30 || fail "no line says events are lost: $(cat "$O/jz.raw")"
+	rm -f "$JF/fill"
+	pd_join jz 60
+	expect_rc 4
+	[ "$(grep -c 'events are being lost' "$O/pd.out")" = 1 ] || fail "not said once: $(grep json "$O/pd.out")"
+	expect_out '^procdump: -json: events are being lost: cannot write to standard output: .*(112)'
+	# cut back where the system lets it (Windows); else (Wine: stdout's
+	# handle takes no SetEndOfFile) the half line ends with a line break
+	r=$(jf_lines "$JF/e.jsonl") || fail "$r"
+	tail -n 2 "$JF/e.jsonl" | grep -q '"event":"finish","exit_code":4' || fail "no finish line at the end: $(tail -c 200 "$JF/e.jsonl")"
+	stop_target jz
+}
+t 'json: -json - to a full disk: no event glued to a half line (cut back, or the half ended by a line break), exit 4' json_stdout_full_disk
