@@ -252,6 +252,9 @@ safety_t_sigkill() {
 		esac
 		[ "$RC" = killed ] && tried=$((tried + 1))
 		reaped $n 0000002A
+		[ "$RC" = killed ] && { wait_for "$O/${n}p.raw" 'procdump ended while attached .* the guard took out the exit breakpoint' 10 ||
+			fail "kill $i: the guard said nothing: $(tail -n 2 "$O/${n}p.raw")"; }
+		wait_count_gone "exitguard $(field $n pid)" 10 || fail "kill $i: the exit guard is still running"
 		[ "$RC" = killed ] && held=$((held + 1))
 		rm -f "$O/tk"/*
 	done
