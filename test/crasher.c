@@ -4,8 +4,9 @@
  * Prints "pid=<PID>", "tid=<TID>", "ready", then waits (30 s deadline) until
  * a debugger is attached, so that a test can attach procdump first.  Then:
  *   av             write to address 0x10 (unhandled access violation)
- *   postmortem     the same at once, without waiting for a debugger (the
- *                  AeDebug debugger, procdump -j, attaches after the crash)
+ *   postmortem [MS] the same at once, or MS milliseconds (decimal) after
+ *                  "ready", without waiting for a debugger (the AeDebug
+ *                  debugger, procdump -j, attaches after the crash)
  *   so             unbounded recursion (stack overflow)
  *   raise CODE     RaiseException(CODE) with no handler (second chance)
  *   caught CODE    RaiseException(CODE) caught by a vectored handler (first
@@ -196,6 +197,8 @@ main(int argc, char **argv)
 	}
 	veh_handle = AddVectoredExceptionHandler(1, veh);
 	stamp_event();
+	if (!strcmp(mode, "postmortem") && argc > 2)
+		Sleep((DWORD)strtoul(argv[2], NULL, 10));
 	if (!strcmp(mode, "av") || !strcmp(mode, "postmortem"))
 		crash_av();
 	else if (!strcmp(mode, "so"))
