@@ -334,7 +334,7 @@ safety_sigkill_launch() {
 		[ $sw = -e ] || wait_for "$O/kxp.raw" 'exit breakpoint at' 30 || fail "-t -x: no exit breakpoint"
 		tr -d '\r' <"$O/kxp.raw" >"$O/kx.log" # field reads the target's pid= from here
 		reap kx
-		p=$(pgrep -f "$(pd_re) -v $sw -x ") || fail "$sw -x: no procdump to kill"
+		p=$(pgrep -f "^$PD -v $sw -x ") || fail "$sw -x: no procdump to kill"
 		kill -KILL $p
 		let_go kx
 		wait_for "$O/kx.reap" '^exit=' 60 || fail "$sw -x: the target did not end"
