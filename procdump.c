@@ -10166,7 +10166,9 @@ trig_cancel_pid(DWORD pid)
  *   EXIT_PROCESS    -t dumps; the run ends
  *   RIP_INFO        ignored
  * The target keeps running when procdump ends (DebugSetProcessKillOnExit
- * FALSE, then DebugActiveProcessStop), unless -k asked to kill it. */
+ * FALSE, then DebugActiveProcessStop), unless -k asked to kill it.  -t's
+ * int3, the one change to the target's code, is planted under an exit
+ * guard that takes it out if procdump is killed (dbg_guard_start). */
 
 struct dbg_dll {
 	u64 base;
