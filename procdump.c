@@ -1765,7 +1765,7 @@ w32_start_guard(const wchar_t *sw, DWORD pid, HANDLE *to, HANDLE *from)
 	    (out_w && !SetHandleInformation(out_w, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT)) ||
 	    !DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0,
 	                     TRUE, DUPLICATE_SAME_ACCESS)) {
-		vlog("cannot start the %s guard:", u8s(sw));
+		vlog("cannot start the guard process (-%s):", u8s(sw));
 		goto out;
 	}
 	swprintf(cmd, MAX_PATH + 48, L"\"%ls\" -%ls %lu", exe, sw, pid);
@@ -1777,7 +1777,7 @@ w32_start_guard(const wchar_t *sw, DWORD pid, HANDLE *to, HANDLE *from)
 	si.hStdError = err;
 	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_BREAKAWAY_FROM_JOB | DETACHED_PROCESS, NULL, NULL, &si, &pi) &&
 	    !CreateProcessW(NULL, cmd, NULL, NULL, TRUE, DETACHED_PROCESS, NULL, NULL, &si, &pi)) {
-		vlog("cannot start the %s guard:", u8s(sw));
+		vlog("cannot start the guard process (-%s):", u8s(sw));
 		goto out;
 	}
 	CloseHandle(pi.hThread);
@@ -11101,6 +11101,7 @@ dbg_exit_guard(DWORD pid)
 	int removed = 0, done = 0;
 	memset(&arm, 0, sizeof arm);
 	SetEnvironmentVariableW(L"PROCDUMP_TEST_EXIT_FILE", NULL); /* procdump's own, not the guard's */
+	w32_enable_privilege(L"SeDebugPrivilege"); /* the target's threads, as procdump opened them */
 	while (!done && dbg_guard_read(in, &m)) {
 		if (m.kind == DBG_GUARD_ARMED)
 			arm = m;
