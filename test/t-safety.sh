@@ -269,6 +269,26 @@ safety_t_sigkill() {
 }
 t 'safety: -t SIGKILLed at random points (breakpoint armed, exit dump half written): the target exits with its own code, 8 of 8' safety_t_sigkill
 
+# -t -all: each target has its own breakpoint and its own guard; one kill
+# of procdump leaves both targets to end with their own code.
+safety_t_sigkill_all() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	mkdir -p "$O/ta"
+	start_target ta1 "$T/pdwait.exe" exit 2A
+	start_target ta2 "$T/pdwait.exe" exit 2B
+	reap ta1
+	reap ta2
+	pd_bg tap -v -t -all pdwait "$(wpath "$O/ta")"
+	wait_count "$O/tap.raw" 'exit breakpoint at' 2 30 || fail "not both breakpoints planted: $(grep -c 'exit breakpoint' "$O/tap.raw")"
+	kill_pd tap "-v -t -all pdwait "
+	let_go ta1
+	let_go ta2
+	reaped ta1 0000002A
+	reaped ta2 0000002B
+	wait_count "$O/tap.raw" 'the guard took out the exit breakpoint' 2 10 || fail "not both guards said what they did"
+}
+t 'safety: -t -all SIGKILLed: each target, under its own guard, exits with its own code' safety_t_sigkill_all
+
 # kill_mode NAME HOW SWITCHES...: crasher.exe every 2A under procdump
 # -v SWITCHES; HOW: attached (killed once attached, then let go) or held
 # (let go, killed while procdump writes its first dump, a -ma slowed to
