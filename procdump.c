@@ -171,6 +171,7 @@ struct pd_config {
 	int j_nargs;
 	long long cancel;       /* -cancel PID; PD_UNSET = not given */
 	long long freezeguard;  /* hidden -freezeguard PID: the guard of a suspension (Main) */
+	long long exitguard;    /* hidden -exitguard PID: the guard of -t's breakpoint (Debugger) */
 	int all;                /* -all: every process of the name (Main's watcher) */
 	int pt;                 /* -pt: the targets' child processes too, and theirs */
 	long long duration;     /* -duration seconds; PD_UNSET = not given */
@@ -1797,6 +1798,127 @@ w32_debugger_release(void)
 	vlog("closed the dump thread's debug object");
 }
 
+/* Gives the calling thread the debug object h (a handle another procdump
+ * passed on: Debugger, dbg_exit_guard), so that its WaitForDebugEvent,
+ * ContinueDebugEvent and DebugActiveProcessStop act on that object's
+ * debuggees.  0, or -1 where ntdll lacks the call. */
+static int
+w32_debugger_adopt(HANDLE h)
+{
+	if (!w32.DbgUiSetThreadDebugObject)
+		return -1;
+	w32.DbgUiSetThreadDebugObject(h);
+	return 0;
+}
+
+/* The instruction pointer of a thread (stopped: at a debug event, or
+ * suspended), or 0. */
+static u64
+w32_thread_ip(HANDLE th)
+{
+	CONTEXT *c = _aligned_malloc(sizeof *c, 16);
+	u64 ip = 0;
+	if (c) {
+		memset(c, 0, sizeof *c);
+		c->ContextFlags = CONTEXT_CONTROL;
+		if (GetThreadContext(th, c))
+#ifdef _WIN64
+			ip = c->Rip;
+#else
+			ip = c->Eip;
+#endif
+	}
+	_aligned_free(c);
+	return ip;
+}
+
+/* Puts a stopped thread's instruction pointer at ip.  0 or -1. */
+static int
+w32_thread_set_ip(HANDLE th, u64 ip)
+{
+	CONTEXT *c = _aligned_malloc(sizeof *c, 16);
+	int rc = -1;
+	if (c) {
+		memset(c, 0, sizeof *c);
+		c->ContextFlags = CONTEXT_CONTROL;
+		if (GetThreadContext(th, c)) {
+#ifdef _WIN64
+			c->Rip = ip;
+#else
+			c->Eip = (DWORD)ip;
+#endif
+			rc = SetThreadContext(th, c) ? 0 : -1;
+		}
+	}
+	_aligned_free(c);
+	return rc;
+}
+
+/* Starts a guard: this program with "-SW PID", detached from procdump so
+ * that it outlives it.  Its stdin is a pipe whose write end, *to, is
+ * procdump's: when procdump ends, however it ends, the guard reads the
+ * end of its input.  Its stdout, given from, is a pipe whose read end is
+ * *from; its stderr is procdump's.  Outside procdump's job where the job
+ * allows it, so that a job that kills procdump (kill-on-close, a time
+ * limit) does not kill the guard, and without a console, so that closing
+ * procdump's (or a logoff) does not end it.  procdump's ends are never
+ * inheritable and the guard's only during the CreateProcess: no other
+ * child holds a write end that would keep the guard's stdin open after
+ * procdump's death.  The guard's process handle, or NULL after a vlog
+ * (and always in library mode: the program is not procdump). */
+static HANDLE
+w32_start_guard(const wchar_t *sw, DWORD pid, HANDLE *to, HANDLE *from)
+{
+#ifdef PROCDUMP_NO_MAIN
+	(void)sw; (void)pid; (void)to; (void)from;
+	vlog("library mode: no guard process");
+	return NULL;
+#else
+	HANDLE in_r = NULL, out_w = NULL, err = NULL, guard = NULL;
+	wchar_t exe[MAX_PATH], cmd[MAX_PATH + 48];
+	STARTUPINFOW si;
+	PROCESS_INFORMATION pi;
+	*to = NULL;
+	if (from)
+		*from = NULL;
+	if (!GetModuleFileNameW(NULL, exe, MAX_PATH) || !CreatePipe(&in_r, to, NULL, 0) ||
+	    (from && !CreatePipe(from, &out_w, NULL, 0)) ||
+	    !SetHandleInformation(in_r, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT) ||
+	    (out_w && !SetHandleInformation(out_w, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT)) ||
+	    !DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0,
+	                     TRUE, DUPLICATE_SAME_ACCESS)) {
+		vlog("cannot start the guard process (-%s):", u8s(sw));
+		goto out;
+	}
+	swprintf(cmd, MAX_PATH + 48, L"\"%ls\" -%ls %lu", exe, sw, pid);
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	si.dwFlags = STARTF_USESTDHANDLES;
+	si.hStdInput = in_r;
+	si.hStdOutput = out_w;
+	si.hStdError = err;
+	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_BREAKAWAY_FROM_JOB | DETACHED_PROCESS, NULL, NULL, &si, &pi) &&
+	    !CreateProcessW(NULL, cmd, NULL, NULL, TRUE, DETACHED_PROCESS, NULL, NULL, &si, &pi)) {
+		vlog("cannot start the guard process (-%s):", u8s(sw));
+		goto out;
+	}
+	CloseHandle(pi.hThread);
+	guard = pi.hProcess;
+out:
+	if (in_r) CloseHandle(in_r);
+	if (out_w) CloseHandle(out_w);
+	if (err) CloseHandle(err);
+	if (!guard) {
+		if (*to) CloseHandle(*to);
+		if (from && *from) CloseHandle(*from);
+		*to = NULL;
+		if (from)
+			*from = NULL;
+	}
+	return guard;
+#endif
+}
+
 /* A thread's suspend count (ThreadSuspendCount, Windows 8.1, Wine), or -1. */
 static DWORD
 w32_thread_suspend_count(HANDLE th)
@@ -2067,6 +2189,7 @@ static const struct opt opts[] = {
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"freezeguard", OPT_INT, CO(freezeguard), 0, "<PID>", "Guard of a suspension procdump started itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
+	{ L"exitguard", OPT_INT, CO(exitguard), 0, "<PID>", "Guard of the exit breakpoint of -t, started by procdump itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility; there is no EULA to accept.", OF_INSTALL, SYN_LINE, U },
 	{ L"?", OPT_FLAG, CO(help), 0, NULL, "Show this help; -? -e shows example command lines.", 0, SYN_NONE, U },
 };
@@ -2704,6 +2827,11 @@ args_check_mode(struct pd_config *cfg)
 	if (GIVEN(cfg, freezeguard)) {
 		if (args_stray(cfg, CO(freezeguard), 0) || cfg->target)
 			return args_fail("-freezeguard takes only a PID and no other switch or target");
+		return 0;
+	}
+	if (GIVEN(cfg, exitguard)) {
+		if (args_stray(cfg, CO(exitguard), 0) || cfg->target)
+			return args_fail("-exitguard takes only a PID and no other switch or target");
 		return 0;
 	}
 	if (cfg->u && !GIVEN(cfg, c) && !GIVEN(cfg, cl)) {
@@ -3901,7 +4029,7 @@ live_attach(struct snap *s)
 }
 
 /* LIVE_SUSPEND: starts the freeze guard, this program with -freezeguard
- * PID, on two inherited pipes: it reads thread ids on its stdin and
+ * PID (w32_start_guard), on two pipes: it reads thread ids on its stdin and
  * answers each with the suspend count SuspendThread returned (-1: not
  * suspended); thread id 0 asks it to resume them all.  It resumes them too
  * at the end of its stdin, when procdump ends for whatever reason.  On
@@ -3909,53 +4037,8 @@ live_attach(struct snap *s)
 static void
 live_guard_start(struct snap *s)
 {
-#ifdef PROCDUMP_NO_MAIN
-	(void)s; /* library mode: the program is not procdump and has no guard mode */
-#else
 	struct live *l = s->impl;
-	SECURITY_ATTRIBUTES sa = { sizeof sa, NULL, TRUE };
-	HANDLE in_r = NULL, out_w = NULL, err = NULL;
-	wchar_t exe[MAX_PATH], cmd[MAX_PATH + 48];
-	STARTUPINFOW si;
-	PROCESS_INFORMATION pi;
-	if (!GetModuleFileNameW(NULL, exe, MAX_PATH) || !CreatePipe(&in_r, &l->to_guard, &sa, 0) ||
-	    !CreatePipe(&l->from_guard, &out_w, &sa, 0)) {
-		vlog("cannot start the freeze guard:");
-		goto out;
-	}
-	/* only the child's ends are inherited */
-	SetHandleInformation(l->to_guard, HANDLE_FLAG_INHERIT, 0);
-	SetHandleInformation(l->from_guard, HANDLE_FLAG_INHERIT, 0);
-	DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0, TRUE,
-	                DUPLICATE_SAME_ACCESS);
-	swprintf(cmd, MAX_PATH + 48, L"\"%ls\" -freezeguard %lu", exe, s->pid);
-	memset(&si, 0, sizeof si);
-	si.cb = sizeof si;
-	si.dwFlags = STARTF_USESTDHANDLES;
-	si.hStdInput = in_r;
-	si.hStdOutput = out_w;
-	si.hStdError = err;
-	/* out of procdump's job where the job allows it, so that a job that
-	 * kills procdump (kill-on-close, a time limit) does not kill the guard */
-	/* and without a console, so that closing procdump's (or a logoff)
-	 * does not end the guard with it; its stderr is procdump's */
-	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_BREAKAWAY_FROM_JOB | DETACHED_PROCESS, NULL, NULL, &si, &pi) &&
-	    !CreateProcessW(NULL, cmd, NULL, NULL, TRUE, DETACHED_PROCESS, NULL, NULL, &si, &pi)) {
-		vlog("cannot start the freeze guard:");
-		goto out;
-	}
-	CloseHandle(pi.hThread);
-	l->guard = pi.hProcess;
-out:
-	if (in_r) CloseHandle(in_r);
-	if (out_w) CloseHandle(out_w);
-	if (err) CloseHandle(err);
-	if (!l->guard) {
-		if (l->to_guard) CloseHandle(l->to_guard);
-		if (l->from_guard) CloseHandle(l->from_guard);
-		l->to_guard = l->from_guard = NULL;
-	}
-#endif
+	l->guard = w32_start_guard(L"freezeguard", s->pid, &l->to_guard, &l->from_guard);
 }
 
 static void
@@ -10280,7 +10363,9 @@ trig_cancel_pid(DWORD pid)
  *   EXIT_PROCESS    -t dumps; the run ends
  *   RIP_INFO        ignored
  * The target keeps running when procdump ends (DebugSetProcessKillOnExit
- * FALSE, then DebugActiveProcessStop), unless -k asked to kill it. */
+ * FALSE, then DebugActiveProcessStop), unless -k asked to kill it.  -t's
+ * int3, the one change to the target's code, is planted under an exit
+ * guard that takes it out if procdump is killed (dbg_guard_start). */
 
 struct dbg_dll {
 	u64 base;
@@ -10307,6 +10392,7 @@ struct dbg {
 	u8 exit_bp_orig;       /* the byte it replaced */
 	u64 exit_bp_was;       /* where it was, once removed */
 	int exit_fired;        /* -t fired at that breakpoint */
+	HANDLE guard, to_guard; /* -t: the exit guard while the breakpoint may be in (dbg_guard_start) */
 	struct dbg_dll *dll;
 	int ndll, capdll;
 	struct dbg_thread *th;
@@ -10413,12 +10499,97 @@ dbg_event_context(struct dbg *d, DWORD tid, CONTEXT *ctx)
 		CloseHandle(own);
 }
 
+/* -t's exit guard.  The int3 that -t plants in the target's code must not
+ * outlive procdump: a procdump killed while it is in would leave the
+ * target to die of it at its exit (C0000005 under Wine, 3 of 3 times).
+ * Before planting, procdump starts a guard, this program with -exitguard
+ * PID (w32_start_guard), and hands it duplicates of its debug object
+ * (DbgUiGetThreadDebugObject) and of the process handle, with the
+ * breakpoint's address and byte.  While the guard holds the object, the
+ * death of procdump does not detach the target: a debuggee is released
+ * when the last handle to its debug object closes, under Wine as on
+ * Windows, so an event (the int3 hit meanwhile too) waits in the object
+ * for a debugger, and no thread meets the int3 with none.  When procdump
+ * is gone, its pipe ended without DBG_GUARD_DONE, the guard adopts the
+ * object, puts the byte back, continues the event procdump held and those
+ * queued since, as procdump would have, and detaches.  No window is left
+ * in which the target runs with the int3 and no debugger. */
+enum dbg_guard_kind {
+	DBG_GUARD_ARMED = 1, /* the breakpoint is about to go in: what to undo */
+	DBG_GUARD_REMOVED,   /* procdump took it out (and rewound the thread at it) */
+	DBG_GUARD_DONE       /* procdump detached, or the target ended: nothing to do */
+};
+
+struct dbg_guard_msg {
+	u32 kind;              /* enum dbg_guard_kind */
+	u32 orig;              /* ARMED: the byte the int3 replaces */
+	u64 obj, proc;         /* ARMED: the debug object and the target, handles in the guard */
+	u64 bp;                /* ARMED: the int3's address */
+};
+
+static void
+dbg_guard_say(struct dbg *d, u32 kind)
+{
+	struct dbg_guard_msg m;
+	memset(&m, 0, sizeof m);
+	m.kind = kind;
+	if (d->to_guard && w32_write_all(d->to_guard, &m, sizeof m))
+		vlog("cannot write to the exit guard");
+}
+
+/* Once the target is detached or gone: the guard has nothing to do. */
+static void
+dbg_guard_end(struct dbg *d)
+{
+	if (!d->guard)
+		return;
+	dbg_guard_say(d, DBG_GUARD_DONE);
+	CloseHandle(d->to_guard);
+	CloseHandle(d->guard);
+	d->to_guard = d->guard = NULL;
+}
+
+/* Starts the exit guard of the int3 about to go in at bp over the byte
+ * orig.  0, or -1 (no guard: do not plant) after a vlog. */
+static int
+dbg_guard_start(struct dbg *d, u64 bp, u8 orig)
+{
+	struct dbg_guard_msg m;
+	HANDLE obj = w32.DbgUiGetThreadDebugObject ? w32.DbgUiGetThreadDebugObject() : NULL, gobj, gproc;
+	if (!obj || !w32.DbgUiSetThreadDebugObject) {
+		vlog("no debug object to hand to an exit guard");
+		return -1;
+	}
+	if (!(d->guard = w32_start_guard(L"exitguard", d->t->pid, &d->to_guard, NULL)))
+		return -1;
+	memset(&m, 0, sizeof m);
+	m.kind = DBG_GUARD_ARMED;
+	m.orig = orig;
+	m.bp = bp;
+	if (!DuplicateHandle(GetCurrentProcess(), obj, d->guard, &gobj, 0, FALSE, DUPLICATE_SAME_ACCESS) ||
+	    !DuplicateHandle(GetCurrentProcess(), d->hproc, d->guard, &gproc, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+		vlog("cannot hand the debug object to the exit guard:");
+		dbg_guard_end(d); /* it reads the end of its input, unarmed, and exits */
+		return -1;
+	}
+	m.obj = (u64)(ULONG_PTR)gobj;
+	m.proc = (u64)(ULONG_PTR)gproc;
+	if (w32_write_all(d->to_guard, &m, sizeof m)) {
+		vlog("cannot write to the exit guard");
+		dbg_guard_end(d);
+		return -1;
+	}
+	vlog("exit guard started (process %lu)", GetProcessId(d->guard));
+	return 0;
+}
+
 /* -t: at EXIT_PROCESS the address space may already be gone (it is under
  * Wine, and on Windows every thread is), so plant an int3 at the entry of
  * ntdll!RtlExitUserProcess, which ExitProcess calls first: the -t dump then
  * shows all threads and the caller of ExitProcess.  ntdll sits at the same
  * base in every process of a boot; if the target's differs, only the
- * EXIT_PROCESS fallback is left. */
+ * EXIT_PROCESS fallback is left.  The int3 goes in only under the exit
+ * guard (dbg_guard_start); without one, too, only the fallback is left. */
 static void
 dbg_plant_exit_breakpoint(struct dbg *d)
 {
@@ -10434,9 +10605,18 @@ dbg_plant_exit_breakpoint(struct dbg *d)
 			same = 1;
 	if (!same)
 		return;
-	if (!ReadProcessMemory(d->hproc, (LPCVOID)(ULONG_PTR)f, &d->exit_bp_orig, 1, &n) ||
-	    !WriteProcessMemory(d->hproc, (LPVOID)(ULONG_PTR)f, &cc, 1, &n)) {
+	if (!ReadProcessMemory(d->hproc, (LPCVOID)(ULONG_PTR)f, &d->exit_bp_orig, 1, &n)) {
 		vlog("cannot plant the exit breakpoint:");
+		return;
+	}
+	if (dbg_guard_start(d, f, d->exit_bp_orig) < 0) {
+		warn("-t: no guard process for the exit breakpoint, so none is planted: "
+		     "process %lu's exit is seen at its end, without its threads", d->t->pid);
+		return;
+	}
+	if (!WriteProcessMemory(d->hproc, (LPVOID)(ULONG_PTR)f, &cc, 1, &n)) {
+		vlog("cannot plant the exit breakpoint:");
+		dbg_guard_end(d);
 		return;
 	}
 	FlushInstructionCache(d->hproc, (LPCVOID)(ULONG_PTR)f, 1);
@@ -10450,20 +10630,8 @@ static void
 dbg_rewind(struct dbg *d, DWORD tid, u64 ip)
 {
 	HANDLE h = dbg_thread_handle(d, tid);
-	CONTEXT *c = _aligned_malloc(sizeof *c, 16);
-	if (h && c) {
-		memset(c, 0, sizeof *c);
-		c->ContextFlags = CONTEXT_CONTROL;
-		if (GetThreadContext(h, c)) {
-#ifdef _WIN64
-			c->Rip = ip;
-#else
-			c->Eip = (DWORD)ip;
-#endif
-			SetThreadContext(h, c);
-		}
-	}
-	_aligned_free(c);
+	if (h)
+		w32_thread_set_ip(h, ip);
 }
 
 /* Takes the planted int3 out and puts the thread back on the original
@@ -10480,6 +10648,7 @@ dbg_remove_exit_breakpoint(struct dbg *d, DWORD tid)
 		dbg_rewind(d, tid, d->exit_bp);
 	d->exit_bp_was = d->exit_bp;
 	d->exit_bp = 0;
+	dbg_guard_say(d, DBG_GUARD_REMOVED); /* from now on a thread may run past it */
 }
 
 /* The breakpoints that are the debugger's own: the initial one (attach or
@@ -10824,6 +10993,7 @@ dbg_finish(struct dbg *d)
 		if (!DebugActiveProcessStop(d->t->pid) && !(d->cfg->k && d->triggers))
 			warn("DebugActiveProcessStop %lu:", d->t->pid);
 	}
+	dbg_guard_end(d); /* detached or gone: the int3 is out */
 	d->attached = 0;
 	for (i = 0; i < d->nth; i++)
 		w32_debug_close_handle(d->th[i].h);
@@ -11006,6 +11176,143 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	t->wow64 = w32_is_wow64(pi.hProcess);
 	t->create_time = w32_process_create_time(t->pid);
 	out("Launched:              %s (%lu)\n", u8s(cfg->x_image), t->pid);
+	return 0;
+}
+
+/* The exit guard, -exitguard PID (hidden; dbg_guard_start starts it).  It
+ * reads dbg_guard_msg records until procdump's end of the pipe closes.
+ * After DBG_GUARD_DONE, or with nothing armed, it exits.  Otherwise
+ * procdump ended while its int3 may be in process PID: dbg_guard_takeover.
+ * Exit 0. */
+
+/* Reads one whole record; 0 at the end of the input. */
+static int
+dbg_guard_read(HANDLE in, struct dbg_guard_msg *m)
+{
+	DWORD got, have = 0;
+	while (have < sizeof *m) {
+		if (!ReadFile(in, (u8 *)m + have, sizeof *m - have, &got, NULL) || !got)
+			return 0;
+		have += got;
+	}
+	return 1;
+}
+
+/* The event procdump held when it died, if any: each thread of PID is
+ * offered a ContinueDebugEvent (only the one stopped at a fetched event
+ * takes it).  A thread at the breakpoint, or one byte past it while it may
+ * still be in (procdump died before rewinding it), is put back on it and
+ * continued as procdump's own; any other event is passed to the target,
+ * as procdump passes every exception. */
+static void
+dbg_guard_release_held(DWORD pid, u64 bp, int removed)
+{
+	struct pd_sys_process *list = w32_process_list(), *p;
+	struct pd_sys_thread *st;
+	ULONG i;
+	if (!list)
+		return;
+	if ((p = w32_process_find(list, pid)))
+		for (i = 0, st = w32_process_threads(p); i < p->NumberOfThreads; i++, st++) {
+			DWORD tid = (DWORD)(ULONG_PTR)st->UniqueThread;
+			HANDLE th = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_SET_CONTEXT, FALSE, tid);
+			u64 ip;
+			int at;
+			if (!th)
+				continue;
+			SuspendThread(th);
+			ip = w32_thread_ip(th);
+			at = ip == bp || (!removed && ip == bp + 1);
+			if (at && ip != bp)
+				w32_thread_set_ip(th, bp);
+			ResumeThread(th);
+			CloseHandle(th);
+			if (ContinueDebugEvent(pid, tid, at ? DBG_CONTINUE : DBG_EXCEPTION_NOT_HANDLED))
+				vlog("continued the event procdump held on thread %lu", tid);
+		}
+	free(list);
+}
+
+/* The events queued since procdump died, continued as procdump would (a
+ * thread at the breakpoint rewound onto it), until none comes for 50 ms
+ * (2 s at most: then the detach continues the rest).  1 if the process
+ * has exited. */
+static int
+dbg_guard_drain(u64 bp)
+{
+	DEBUG_EVENT ev;
+	DWORD end = GetTickCount() + 2000;
+	while (GetTickCount() < end && WaitForDebugEvent(&ev, 50)) {
+		DWORD cont = DBG_CONTINUE;
+		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT) {
+			const EXCEPTION_RECORD *r = &ev.u.Exception.ExceptionRecord;
+			HANDLE th;
+			if (r->ExceptionCode == EXCEPTION_BREAKPOINT && (u64)(ULONG_PTR)r->ExceptionAddress == bp &&
+			    (th = OpenThread(THREAD_GET_CONTEXT | THREAD_SET_CONTEXT, FALSE, ev.dwThreadId))) {
+				w32_thread_set_ip(th, bp);
+				CloseHandle(th);
+			} else
+				cont = DBG_EXCEPTION_NOT_HANDLED;
+		}
+		w32_debug_event_drop(&ev);
+		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont);
+		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
+			return 1;
+	}
+	return 0;
+}
+
+/* procdump ended while attached with its int3 perhaps in: the guard
+ * becomes the debugger (the object is the same), puts the byte back,
+ * releases the held and queued events and detaches. */
+static void
+dbg_guard_takeover(DWORD pid, const struct dbg_guard_msg *m, int removed)
+{
+	HANDLE proc = (HANDLE)(ULONG_PTR)m->proc;
+	u8 orig = (u8)m->orig;
+	SIZE_T n;
+	if (WaitForSingleObject(proc, 0) == WAIT_OBJECT_0)
+		return; /* it has ended: nothing to undo */
+	w32_debugger_adopt((HANDLE)(ULONG_PTR)m->obj);
+	if (!removed) {
+		if (!WriteProcessMemory(proc, (LPVOID)(ULONG_PTR)m->bp, &orig, 1, &n))
+			warn("procdump ended while attached to process %lu: cannot take out its exit breakpoint:", pid);
+		FlushInstructionCache(proc, (LPCVOID)(ULONG_PTR)m->bp, 1);
+	}
+	dbg_guard_release_held(pid, m->bp, removed);
+	if (dbg_guard_drain(m->bp))
+		warn("procdump ended while attached to process %lu: the guard took out the exit breakpoint (-t); "
+		     "the process has since exited", pid);
+	else if (!DebugActiveProcessStop(pid))
+		warn("procdump ended while attached to process %lu: the guard cannot detach:", pid);
+	else
+		warn("procdump ended while attached to process %lu: the guard took out the exit breakpoint (-t) and detached",
+		     pid);
+}
+
+static int
+dbg_exit_guard(DWORD pid)
+{
+	HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+	struct dbg_guard_msg m, arm;
+	int removed = 0, done = 0;
+	memset(&arm, 0, sizeof arm);
+	SetEnvironmentVariableW(L"PROCDUMP_TEST_EXIT_FILE", NULL); /* procdump's own, not the guard's */
+	w32_enable_privilege(L"SeDebugPrivilege"); /* the target's threads, as procdump opened them */
+	while (!done && dbg_guard_read(in, &m)) {
+		if (m.kind == DBG_GUARD_ARMED)
+			arm = m;
+		else if (m.kind == DBG_GUARD_REMOVED)
+			removed = 1;
+		else if (m.kind == DBG_GUARD_DONE)
+			done = 1;
+	}
+	if (arm.kind && !done)
+		dbg_guard_takeover(pid, &arm, removed);
+	if (arm.kind) {
+		CloseHandle((HANDLE)(ULONG_PTR)arm.proc);
+		CloseHandle((HANDLE)(ULONG_PTR)arm.obj);
+	}
 	return 0;
 }
 
@@ -12285,7 +12592,7 @@ main_check(struct pd_config *cfg, struct main_prep *p)
 {
 	int rc;
 	memset(p, 0, sizeof *p);
-	if (GIVEN(cfg, cancel) || GIVEN(cfg, freezeguard) || cfg->uninstall)
+	if (GIVEN(cfg, cancel) || GIVEN(cfg, freezeguard) || GIVEN(cfg, exitguard) || cfg->uninstall)
 		return 0;
 	if (cfg->i)
 		return aed_check_install(cfg);
@@ -12485,6 +12792,8 @@ pd_main(int argc, wchar_t **argv)
 				rc = trig_cancel_pid((DWORD)cfg.cancel);
 			else if (GIVEN(&cfg, freezeguard))
 				rc = main_guard((DWORD)cfg.freezeguard);
+			else if (GIVEN(&cfg, exitguard))
+				rc = dbg_exit_guard((DWORD)cfg.exitguard);
 			else if (cfg.i || cfg.uninstall || cfg.j)
 				rc = main_install(&cfg, argc, argv, &prep);
 			else

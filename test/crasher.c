@@ -4,8 +4,9 @@
  * Prints "pid=<PID>", "tid=<TID>", "ready", then waits (30 s deadline) until
  * a debugger is attached, so that a test can attach procdump first.  Then:
  *   av             write to address 0x10 (unhandled access violation)
- *   postmortem     the same at once, without waiting for a debugger (the
- *                  AeDebug debugger, procdump -j, attaches after the crash)
+ *   postmortem [MS] the same at once, or MS milliseconds (decimal) after
+ *                  "ready", without waiting for a debugger (the AeDebug
+ *                  debugger, procdump -j, attaches after the crash)
  *   so             unbounded recursion (stack overflow)
  *   raise CODE     RaiseException(CODE) with no handler (second chance)
  *   caught CODE    RaiseException(CODE) caught by a vectored handler (first
@@ -22,7 +23,17 @@
  *   tree           at once (no wait for a debugger): starts a child, this
  *                  program in mode sleep, prints "child=<PID>", then "ready"
  *                  and heartbeats (a process tree that exists before procdump)
- * The modes dll, thread and exit then also wait for the event PdGo-<PID>
+ *   every CODE     one event of each kind, in turn, each line printed once
+ *                  it is past: "ods" (two debug strings), "dll" (loads and
+ *                  frees pdtestdll.dll, found beside this program), "thread"
+ *                  (one that exits at once), "int3" (stepped over), "caught"
+ *                  (E0005678, handled); then "exiting" and ExitProcess(CODE)
+ *                  (every debugger mode has something to see, -t the exit)
+ *   reap PID       at once: waits (60 s deadline) for process PID to end and
+ *                  prints "exit=<its exit code, 8 hex digits>" (all 32 bits:
+ *                  a test tells its own code from C0000005), "exit=running"
+ *                  at the deadline, "exit=none" if it cannot open it
+ * The modes dll, thread, exit and every then also wait for the event PdGo-<PID>
  * (set by the test once procdump has finished attaching), because a DLL or
  * thread that appears during the attach is reported with the existing ones,
  * and -t can plant its breakpoint only once attached.
@@ -114,6 +125,50 @@ tree(void)
 	}
 }
 
+/* reap PID: the exit code of another process, all 32 bits */
+static int
+reap(DWORD pid)
+{
+	HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+	DWORD code = 0;
+	if (!h) {
+		printf("exit=none\n");
+		return 1;
+	}
+	printf("reaping=%lu\n", pid);
+	if (WaitForSingleObject(h, 60000) != WAIT_OBJECT_0 || !GetExitCodeProcess(h, &code)) {
+		printf("exit=running\n");
+		return 1;
+	}
+	printf("exit=%08lX\n", code);
+	return 0;
+}
+
+/* every CODE: each debug event in turn, then ExitProcess(CODE) */
+static void
+every(unsigned long code)
+{
+	ULONG_PTR args[2] = { 0x11, 0x22 };
+	HANDLE t;
+	HMODULE h;
+	OutputDebugStringA("procdump-test every ansi\n");
+	OutputDebugStringW(L"procdump-test every wide\n");
+	printf("ods\n");
+	if ((h = LoadLibraryA("pdtestdll.dll")))
+		FreeLibrary(h);
+	printf("dll=%d\n", h != NULL);
+	t = CreateThread(NULL, 0, short_thread, NULL, 0, NULL);
+	WaitForSingleObject(t, INFINITE);
+	CloseHandle(t);
+	printf("thread\n");
+	__debugbreak();
+	printf("int3\n");
+	RaiseException(0xE0005678, 0, 2, args);
+	printf("caught\n");
+	printf("exiting\n");
+	ExitProcess((UINT)code);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -126,11 +181,13 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (!strcmp(mode, "tree"))
 		return tree();
+	if (!strcmp(mode, "reap"))
+		return reap((DWORD)strtoul(argv[2], NULL, 10));
 	printf("pid=%lu\ntid=%lu\nready\n", GetCurrentProcessId(), GetCurrentThreadId());
 	for (i = 0; i < 3000 && strcmp(mode, "postmortem") && !IsDebuggerPresent(); i++)
 		Sleep(10);
 	printf("debugger=%d\n", IsDebuggerPresent());
-	if (!strcmp(mode, "dll") || !strcmp(mode, "thread") || !strcmp(mode, "exit")) {
+	if (!strcmp(mode, "dll") || !strcmp(mode, "thread") || !strcmp(mode, "exit") || !strcmp(mode, "every")) {
 		char name[64];
 		HANDLE go;
 		snprintf(name, sizeof name, "PdGo-%lu", GetCurrentProcessId());
@@ -140,6 +197,8 @@ main(int argc, char **argv)
 	}
 	veh_handle = AddVectoredExceptionHandler(1, veh);
 	stamp_event();
+	if (!strcmp(mode, "postmortem") && argc > 2)
+		Sleep((DWORD)strtoul(argv[2], NULL, 10));
 	if (!strcmp(mode, "av") || !strcmp(mode, "postmortem"))
 		crash_av();
 	else if (!strcmp(mode, "so"))
@@ -169,6 +228,8 @@ main(int argc, char **argv)
 		printf("thread done\n");
 	} else if (!strcmp(mode, "exit"))
 		return (int)code;
+	else if (!strcmp(mode, "every"))
+		every(code);
 	else if (!strcmp(mode, "spawn")) {
 		char self[MAX_PATH], cmd[MAX_PATH + 64];
 		STARTUPINFOA si;

@@ -331,7 +331,7 @@ cli_numbers_every_switch() {
 		# (a counter that can be read: one that cannot is refused before the target is looked up)
 		[ "$kind" = COUNTER ] && set -- -"$name" '\System\System Up Time'
 		tgt=999996
-		[ "$name" = cancel ] || [ "$name" = freezeguard ] && tgt=""
+		case $name in cancel | freezeguard | exitguard) tgt="" ;; esac
 		vals="-9223372036854775808|-1|+1| 1|1 ||1x|1.0|99999999999999999999|$(printf '\331\241')|$(printf '\357\274\221')"
 		[ "$kind" = HEX ] && vals="$vals|0x-2|0x|g|0x 1|-0x1" || vals="$vals|0x1|1e3"
 		[ "$lo" -gt 0 ] && vals="$vals|$((lo - 1))"
@@ -351,7 +351,7 @@ cli_numbers_every_switch() {
 		done
 		IFS=$_ifs
 		for v in $lo $hi; do
-			[ "$name" = freezeguard ] && continue # in range, it would guard PID v (hidden, internal)
+			case $name in freezeguard | exitguard) continue ;; esac # in range, it would guard PID v (hidden, internal)
 			[ "$kind" = HEX ] && v=$(printf '0x%x' "$v")
 			pd "$@" "$v" $tgt
 			ngood=$((ngood + 1))

@@ -4,12 +4,18 @@
 # function followed by the line that titles and runs it:
 #   t 'safety: what must hold' function
 
+# pd_re: a pattern for this checkout's procdump64.exe in a command line (its
+# Windows path, any character for a backslash): other checkouts' procdumps
+# on the machine, whose PIDs in their own Wine prefixes may be the same,
+# are never matched
+pd_re() { wpath "$PD" | sed 's/[\\.]/./g'; }
+
 # kill_pd NAME PATTERN [ended-ok]: SIGKILL the procdump64.exe whose
 # command line matches PATTERN (the Wine process that runs it, found by its
 # own command line, as series_killed_procdump does), then join NAME; with
 # ended-ok, a procdump that has ended already is no failure
 kill_pd() {
-	if _p=$(pgrep -f "^[A-Za-z]:.*procdump64.exe $2"); then
+	if _p=$(pgrep -f "^$(pd_re) $2"); then
 		kill -KILL $_p
 	elif [ "${3:-}" != ended-ok ]; then
 		fail "no procdump process to kill ($2)"
@@ -196,3 +202,193 @@ safety_suspend_count_read() {
 	stop_target sc
 }
 t 'safety: a thread the process holds suspended keeps its count (1) in dumps under the hold and the guard' safety_suspend_count_read
+
+# ------------------------------------------------- a killed debugger's target --
+# Whatever the debugger mode, procdump SIGKILLed while attached leaves the
+# target to run on and to end with its own exit code, all 32 bits, as
+# crasher.exe's reap mode reads it: -t's exit breakpoint (an int3 in
+# ntdll!RtlExitUserProcess) must not outlive procdump.
+
+# reap NAME: start reaping target NAME (its exit code in $O/NAME.reap)
+reap() {
+	$WINE "$T/crasher.exe" reap "$(field "$1" pid)" >"$O/$1.reap" 2>&1 &
+	echo $! >>"$O/bg.list"
+	wait_for "$O/$1.reap" '^reaping=' 30 || fail "cannot reap $1: $(cat "$O/$1.reap")"
+}
+# reaped NAME CODE [crash]: target NAME ended with CODE (8 hex digits)
+# and, unless it was to crash, with no unhandled exception in its output
+# (Wine's line for the page fault of an int3 left behind)
+reaped() {
+	wait_for "$O/$1.reap" '^exit=' 60 || fail "$1 did not end"
+	got=$(sed -n 's/^exit=//p' "$O/$1.reap" | tr -d '\r')
+	[ "$got" = "$2" ] || fail "$1 ended with exit code $got, its own is $2: $(grep -i unhandled "$O/$1.log" | head -n 1)"
+	[ "${3:-}" = crash ] || ! grep -q 'Unhandled [a-z]' "$O/$1.log" || fail "$1: $(grep 'Unhandled [a-z]' "$O/$1.log" | head -n 1)"
+}
+# let_go NAME: set PdGo-PID (crasher.exe's modes exit and every wait for it)
+let_go() {
+	$WINE "$T/setevent.exe" "PdGo-$(field "$1" pid)" >"$O/$1.set" 2>&1 || true
+	grep -q '^set ' "$O/$1.set" || fail "cannot set PdGo for $1: $(cat "$O/$1.set")"
+}
+# rand_sleep MS: sleep a random time from 0 to MS milliseconds
+rand_sleep() { sleep "$(shuf -i 0-"$1" -n 1 | awk '{ printf "%.3f", $1 / 1000 }')"; }
+
+# The issue's reproduction, 8 times at random points: -t attached to
+# crasher.exe, which then calls ExitProcess(0x2A).  In turn: killed with the
+# breakpoint armed, the target let go at once; killed, let go up to 0.5 s
+# later; let go first, killed up to 0.6 s later, while procdump writes the
+# slowed -t dump at the breakpoint (or after it finished).  Each time the
+# target ends with 0x2A, not with the page fault of the int3 (C0000005).
+safety_t_sigkill() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	mkdir -p "$O/tk"
+	tried=0 held=0 i=0
+	while [ $i -lt 8 ]; do
+		i=$((i + 1))
+		n=tk$i
+		crash $n exit 2A
+		reap $n
+		export PROCDUMP_TEST_CHUNK_DELAY_MS=60
+		pd_bg ${n}p -v -ma -t "$(field $n pid)" "$(wpath "$O/tk")"
+		unset PROCDUMP_TEST_CHUNK_DELAY_MS
+		wait_for "$O/${n}p.raw" 'exit breakpoint at' 30 || fail "kill $i: no exit breakpoint: $(tail -n 3 "$O/${n}p.raw")"
+		case $((i % 3)) in
+		1) kill_pd ${n}p "-v -ma -t $(field $n pid) "; let_go $n ;;
+		2) kill_pd ${n}p "-v -ma -t $(field $n pid) "; rand_sleep 500; let_go $n ;;
+		0) let_go $n; rand_sleep 600; kill_pd ${n}p "-v -ma -t $(field $n pid) " ended-ok ;;
+		esac
+		[ "$RC" = killed ] && tried=$((tried + 1))
+		reaped $n 0000002A
+		[ "$RC" = killed ] && { wait_for "$O/${n}p.raw" 'procdump ended while attached .* the guard took out the exit breakpoint' 10 ||
+			fail "kill $i: the guard said nothing: $(tail -n 2 "$O/${n}p.raw")"; }
+		wait_count_gone "$(pd_re)\"* -exitguard $(field $n pid)\$" 10 || fail "kill $i: the exit guard is still running"
+		[ "$RC" = killed ] && held=$((held + 1))
+		rm -f "$O/tk"/*
+	done
+	echo "-t: $tried kills while attached, the target ended with its own code after $held" | tee "$O/tk/figures"
+	[ $tried -ge 6 ] || fail "only $tried of 8 kills landed while procdump was attached"
+}
+t 'safety: -t SIGKILLed at random points (breakpoint armed, exit dump half written): the target exits with its own code, 8 of 8' safety_t_sigkill
+
+# -t -all: each target has its own breakpoint and its own guard; one kill
+# of procdump leaves both targets to end with their own code.
+safety_t_sigkill_all() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	mkdir -p "$O/ta"
+	start_target ta1 "$T/pdwait.exe" exit 2A
+	start_target ta2 "$T/pdwait.exe" exit 2B
+	reap ta1
+	reap ta2
+	pd_bg tap -v -t -all pdwait "$(wpath "$O/ta")"
+	wait_count "$O/tap.raw" 'exit breakpoint at' 2 30 || fail "not both breakpoints planted: $(grep -c 'exit breakpoint' "$O/tap.raw")"
+	kill_pd tap "-v -t -all pdwait "
+	let_go ta1
+	let_go ta2
+	reaped ta1 0000002A
+	reaped ta2 0000002B
+	wait_count "$O/tap.raw" 'the guard took out the exit breakpoint' 2 10 || fail "not both guards said what they did"
+}
+t 'safety: -t -all SIGKILLed: each target, under its own guard, exits with its own code' safety_t_sigkill_all
+
+# kill_mode NAME HOW SWITCHES...: crasher.exe every 2A under procdump
+# -v SWITCHES; HOW: attached (killed once attached, then let go) or held
+# (let go, killed while procdump writes its first dump, a -ma slowed to
+# 0.3 s a chunk, at an event of SWITCHES).  The target must do every step and end with 0x2A.
+kill_mode() {
+	kn=$1 kh=$2
+	shift 2
+	crash $kn every 2A
+	reap $kn
+	km_ma=""
+	[ $kh = held ] && export PROCDUMP_TEST_CHUNK_DELAY_MS=300 && km_ma=-ma
+	pd_bg ${kn}p -v $km_ma "$@" "$(field $kn pid)" "$(wpath "$O/km")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/${kn}p.raw" 'Press Ctrl-C' 30 || fail "$*: procdump did not attach: $(tail -n 3 "$O/${kn}p.raw")"
+	if [ $kh = attached ]; then
+		kill_pd ${kn}p "-v $* $(field $kn pid) "
+		let_go $kn
+	else
+		let_go $kn
+		wait_for "$O/${kn}p.raw" 'Dump 1 writing' 30 || fail "$*: no dump at an event: $(tail -n 3 "$O/${kn}p.raw")"
+		kill_pd ${kn}p "-v $km_ma $* $(field $kn pid) "
+	fi
+	[ "$RC" = killed ] || fail "$* ($kh): procdump was not killed but ended ($RC)"
+	reaped $kn 0000002A
+	for s in ods 'dll=1' thread int3 caught exiting; do
+		grep -q "^$s" "$O/$kn.log" || fail "$* ($kh): the target did not get past '$s'"
+	done
+}
+
+# Every other debugger mode: SIGKILLed once attached, and while it holds the
+# target at the event it dumps (-e has none: the target's exceptions are
+# first chance), the target does what it would have done and ends with its
+# own code.
+safety_sigkill_every_mode() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	mkdir -p "$O/km"
+	k=0 bad=""
+	for how in attached held; do
+		for sw in '-e' '-e 1' '-l' '-b -e 1' '-e -ld -ud' '-e -ct -et' '-t'; do
+			[ "$how $sw" = 'held -e' ] && continue
+			k=$((k + 1))
+			# shellcheck disable=SC2086 # the switches are words
+			(kill_mode km$k $how $sw) || bad="$bad, $sw ($how)"
+			rm -f "$O/km"/*
+		done
+	done
+	[ -z "$bad" ] || fail "the target did not end with its own code after a kill of:${bad#,}"
+	echo "$k kills, each target ended with its own code"
+}
+t 'safety: SIGKILL of -e, -e 1, -l, -b, -ld -ud, -ct -et, -t once attached and mid-dump: the target does every step and exits with its own code' safety_sigkill_every_mode
+
+# -x: the launched target outlives its killed debugger the same way.
+# (procdump runs here without pdrun.exe, whose job would end the launched
+# target with it.)
+safety_sigkill_launch() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	mkdir -p "$O/kx"
+	for sw in '-e' '-t'; do
+		$WINE "$PD" -v $sw -x "$(wpath "$O/kx")" "$(wpath "$T/crasher.exe")" every 2A >"$O/kxp.raw" 2>&1 &
+		echo $! >>"$O/bg.list"
+		wait_for "$O/kxp.raw" '^waiting for PdGo' 30 || fail "$sw -x: the target did not start: $(tail -n 3 "$O/kxp.raw")"
+		wait_for "$O/kxp.raw" 'Press Ctrl-C' 30 || fail "$sw -x: procdump did not attach"
+		[ $sw = -e ] || wait_for "$O/kxp.raw" 'exit breakpoint at' 30 || fail "-t -x: no exit breakpoint"
+		tr -d '\r' <"$O/kxp.raw" >"$O/kx.log" # field reads the target's pid= from here
+		reap kx
+		p=$(pgrep -f "^$PD -v $sw -x ") || fail "$sw -x: no procdump to kill"
+		kill -KILL $p
+		let_go kx
+		wait_for "$O/kx.reap" '^exit=' 60 || fail "$sw -x: the target did not end"
+		tr -d '\r' <"$O/kxp.raw" >"$O/kx.log"
+		reaped kx 0000002A
+		grep -q '^exiting' "$O/kx.log" || fail "$sw -x: the target did not get to its exit"
+	done
+}
+t 'safety: -e -x and -t -x SIGKILLed: the launched target exits with its own code' safety_sigkill_launch
+
+# -j: the postmortem procdump SIGKILLed as soon as it runs, wherever that
+# lands in its attach or dump (Wine's AeDebug start passes no test hook to
+# slow it), 3 times: each crashed process ends of its crash, C0000005, as
+# without procdump.
+safety_sigkill_postmortem() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	trap aed_restore EXIT
+	aed_save
+	mkdir -p "$O/kj"
+	pd -ma -i "$(wpath "$O/kj")"
+	expect_rc 0
+	landed=0
+	for i in 1 2 3; do
+		crash kj$i postmortem 1000
+		reap kj$i
+		end=$(($(date +%s) + 30))
+		until p=$(pgrep -f "$(pd_re)\"* -accepteula -ma -j .* $(field kj$i pid) "); do
+			[ "$(date +%s)" -lt $end ] || fail "no procdump -j for crash $i"
+		done
+		kill -KILL $p
+		reaped kj$i C0000005 crash
+		grep -q 'Dump count reached' "$O/kj$i.log" || landed=$((landed + 1))
+	done
+	echo "$landed of 3 kills landed before procdump -j finished"
+	[ $landed -ge 1 ] || fail "no kill landed while procdump -j ran"
+}
+t 'safety: -j SIGKILLed as it attaches or dumps: the crashed process ends of its own exception' safety_sigkill_postmortem
