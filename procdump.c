@@ -9655,13 +9655,28 @@ run_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
 	run_fire(r, &e);
 }
 
-/* The timed series: dump now, then every -s seconds, -n times.  Ends early
- * (exit 1) when the target exits or the run is cancelled. */
+/* Has the timed series made its last attempt?  With -n, a trigger whose
+ * dump -at cancelled or -a skipped (r->missed) does not count, as with the
+ * monitors: the series goes on until -n dumps are written; one refused for
+ * space (r->skipped) is an attempt (the disk will not free itself), and
+ * the run ends with exit 4.  Without -n, the immediate dump is one
+ * attempt. */
+static int
+trig_timed_over(const struct pd_run *r, long long k)
+{
+	if (!GIVEN(r->cfg, n))
+		return k >= 1;
+	return r->fired + r->skipped >= r->cfg->n;
+}
+
+/* The timed series: dump now, then every -s seconds until -n dumps are
+ * written.  Ends early (exit 1) when the target exits or the run is
+ * cancelled. */
 static void
 trig_run_timed(struct pd_run *r)
 {
 	long long k;
-	for (k = 0; k < r->cfg->n && !r->done; k++) {
+	for (k = 0; !trig_timed_over(r, k) && !r->done; k++) {
 		if (k > 0 && !run_wait(r, (DWORD)(r->cfg->s * 1000)))
 			break;
 		if (run_cancelled(r))
