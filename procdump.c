@@ -8021,28 +8021,65 @@ dump_write_signature(HANDLE file)
 	return 0;
 }
 
-/* ---- -keep: after each dump, at most N dumps of the process in its
- * folder.  A file counts only when procdump.c wrote it: its name is one of
- * the default names (PROCESSNAME_YYMMDD_HHMMSS.dmp, or with -2, -3...) and
- * it is a complete minidump whose MiscInfo build string (DbgBldStr) says
+/* ---- -keep: after each dump, at most N dumps of the process name in its
+ * folder.  A file counts only when procdump.c wrote it under the name the
+ * dump was written under: its name fits the same pattern (the default
+ * name, or the file name given, with PROCESSNAME the process name and the
+ * other keywords any value), with the same type suffix (_Mini, _Full ...:
+ * each type of -mm -ma is kept apart) and maybe -2, -3..., and it is a
+ * complete minidump whose MiscInfo build string (DbgBldStr) says
  * procdump.c; any other file, even with such a name, is never removed. */
 
-/* name (without folder) is PROC_DDDDDD_DDDDDD.dmp or PROC_DDDDDD_DDDDDD-N.dmp. */
-static int
-dump_name_ours(const wchar_t *name, const wchar_t *proc)
+/* How many leading characters of name are digits (hex: hex digits), up to most. */
+static size_t
+dump_digits(const wchar_t *name, int hex, size_t most)
 {
-	size_t n = wcslen(proc), i;
-	if (_wcsnicmp(name, proc, n) || name[n] != L'_')
-		return 0;
-	name += n + 1;
-	for (i = 0; i < 13; i++)
-		if (i == 6 ? name[i] != L'_' : !iswdigit(name[i]))
+	size_t n = 0;
+	while (n < most && (hex ? iswxdigit(name[n]) : iswdigit(name[n])))
+		n++;
+	return n;
+}
+
+/* Does name (without folder) fit the pattern pat (trig_subst's keywords,
+ * PROCESSNAME standing for proc), then _tag when tag is not empty, then
+ * maybe -N, then .dmp?  A PID is 1 to 10 digits (every length is tried, so
+ * that PIDYYMMDD fits too), EXCEPTIONCODE 0 or 8 hex digits, YYMMDD and
+ * HHMMSS 6 digits; the rest compares without case. */
+static int
+dump_name_fits(const wchar_t *name, const wchar_t *pat, const wchar_t *proc, const wchar_t *tag)
+{
+	static const wchar_t *keys[5] = { L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS" };
+	size_t kl = 0, n;
+	int k;
+	if (!*pat || !_wcsicmp(pat, L".dmp")) { /* (the pattern's own .dmp is the one below) */
+		if (*tag && (*name != L'_' || _wcsnicmp(name + 1, tag, wcslen(tag))))
 			return 0;
-	name += 13;
-	if (*name == L'-' && iswdigit(name[1]))
-		for (name++; iswdigit(*name); name++)
-			;
-	return !_wcsicmp(name, L".dmp");
+		name += *tag ? wcslen(tag) + 1 : 0;
+		if (*name == L'-' && iswdigit(name[1]))
+			for (name++; iswdigit(*name); name++)
+				;
+		return !_wcsicmp(name, L".dmp");
+	}
+	for (k = 0; k < 5; k++)
+		if (!wcsncmp(pat, keys[k], kl = wcslen(keys[k])))
+			break;
+	switch (k) {
+	case 0:
+		return !_wcsnicmp(name, proc, n = wcslen(proc)) && dump_name_fits(name + n, pat + kl, proc, tag);
+	case 1:
+		for (n = dump_digits(name, 0, 10); n > 0; n--)
+			if (dump_name_fits(name + n, pat + kl, proc, tag))
+				return 1;
+		return 0;
+	case 2:
+		return (dump_digits(name, 1, 8) == 8 && dump_name_fits(name + 8, pat + kl, proc, tag)) ||
+		       (*name == L'0' && dump_name_fits(name + 1, pat + kl, proc, tag));
+	case 3:
+	case 4:
+		return dump_digits(name, 0, 6) == 6 && dump_name_fits(name + 6, pat + kl, proc, tag);
+	default:
+		return *name && towlower(*name) == towlower(*pat) && dump_name_fits(name + 1, pat + 1, proc, tag);
+	}
 }
 
 /* The file is a complete minidump that procdump.c wrote (MDMP signature,
@@ -8080,55 +8117,85 @@ dump_old_newer_first(const void *a, const void *b)
 	return -wcscmp(x->path, y->path);
 }
 
-/* After the dump at path of process proc: removes the oldest of our dumps
- * of proc in its folder until keep remain (path itself always stays).
- * Says on stdout which files it removed; a file it cannot remove is a
- * warning, not a failed dump. */
-static void
-dump_retain(const wchar_t *path, const wchar_t *proc, long long keep)
+/* The file part of a path (after its last separator). */
+static const wchar_t *
+dump_base_name(const wchar_t *path)
 {
-	wchar_t *dir = dump_folder(path), *pat;
-	struct dump_old *old = NULL;
-	int n = 0, cap = 0, i;
+	const wchar_t *a = wcsrchr(path, L'\\'), *b = wcsrchr(path, L'/');
+	const wchar_t *end = a > b ? a : b;
+	return end ? end + 1 : path;
+}
+
+/* Our dumps in folder dir whose names fit pat, proc and tag
+ * (dump_name_fits), with their last-write times, into *old; the dump just
+ * written (path) is one of them whatever its content.  Their number. */
+static int
+dump_retain_list(const wchar_t *dir, const wchar_t *path, const wchar_t *pat, const wchar_t *proc,
+                 const wchar_t *tag, struct dump_old **old)
+{
+	int n = 0, cap = 0;
 	WIN32_FIND_DATAW fd;
-	HANDLE fh;
-	size_t len;
+	HANDLE fh = INVALID_HANDLE_VALUE;
+	size_t len = wcslen(dir) + 8;
+	wchar_t *all = malloc(len * sizeof *all), *full;
+	*old = NULL;
+	if (all) {
+		swprintf(all, len, L"%ls*.dmp", dir);
+		fh = FindFirstFileW(all, &fd);
+		free(all);
+	}
+	for (; fh != INVALID_HANDLE_VALUE;) {
+		len = wcslen(dir) + wcslen(fd.cFileName) + 1;
+		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_name_fits(fd.cFileName, pat, proc, tag) &&
+		    (full = malloc(len * sizeof *full))) {
+			swprintf(full, len, L"%ls%ls", dir, fd.cFileName);
+			if ((!_wcsicmp(full, path) || dump_file_ours(full)) && !vec_grow(old, &cap, n, sizeof **old, 16)) {
+				(*old)[n].path = full;
+				(*old)[n++].time = (u64)fd.ftLastWriteTime.dwHighDateTime << 32 | fd.ftLastWriteTime.dwLowDateTime;
+			} else
+				free(full);
+		}
+		if (!FindNextFileW(fh, &fd)) {
+			FindClose(fh);
+			break;
+		}
+	}
+	return n;
+}
+
+/* -keep: one at a time in this procdump (-all, -pt: several targets of one
+ * name dump into one folder; each sees the others' finished dumps). */
+static SRWLOCK dump_keep_lock = SRWLOCK_INIT;
+
+/* After the dump at path of process proc, written under the name pattern
+ * pat (the file part of the default name or of the one given) with the
+ * type suffix tag ("" for none): keeps the keep newest of our dumps that
+ * fit the same pattern and suffix in its folder, removing the others,
+ * never path itself.  Says on stdout which files it removed; a file it
+ * cannot remove is a warning, not a failed dump (one another procdump
+ * removed meanwhile, nothing). */
+static void
+dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const char *tag, long long keep)
+{
+	wchar_t *dir = dump_folder(path), wtag[32];
+	struct dump_old *old;
+	int n, i;
 	if (!dir)
 		return;
-	len = wcslen(dir) + wcslen(proc) + 8;
-	if ((pat = malloc(len * sizeof *pat))) {
-		swprintf(pat, len, L"%ls%ls_*.dmp", dir, proc);
-		fh = FindFirstFileW(pat, &fd);
-		for (; fh != INVALID_HANDLE_VALUE;) {
-			wchar_t *full;
-			len = wcslen(dir) + wcslen(fd.cFileName) + 1;
-			if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_name_ours(fd.cFileName, proc) &&
-			    (full = malloc(len * sizeof *full))) {
-				swprintf(full, len, L"%ls%ls", dir, fd.cFileName);
-				if (_wcsicmp(full, path) && dump_file_ours(full) &&
-				    !vec_grow(&old, &cap, n, sizeof *old, 16)) {
-					old[n].path = full;
-					old[n++].time = (u64)fd.ftLastWriteTime.dwHighDateTime << 32 | fd.ftLastWriteTime.dwLowDateTime;
-				} else
-					free(full);
-			}
-			if (!FindNextFileW(fh, &fd)) {
-				FindClose(fh);
-				break;
-			}
-		}
-		free(pat);
-	}
+	swprintf(wtag, 32, L"%hs", tag ? tag : "");
+	AcquireSRWLockExclusive(&dump_keep_lock);
+	n = dump_retain_list(dir, path, dump_base_name(pat), proc, wtag, &old);
 	qsort(old, (size_t)n, sizeof *old, dump_old_newer_first);
 	for (i = 0; i < n; i++) {
-		if (i >= keep - 1) {
+		if (i >= keep && _wcsicmp(old[i].path, path)) {
 			if (DeleteFileW(old[i].path))
 				out("%s Removed the older dump %s (-keep %lld).\n", stamp(), u8s(old[i].path), keep);
-			else
+			else if (GetLastError() != ERROR_FILE_NOT_FOUND)
 				warn("-keep: cannot remove '%s':", u8s(old[i].path));
 		}
 		free(old[i].path);
 	}
+	ReleaseSRWLockExclusive(&dump_keep_lock);
 	free(old);
 	free(dir);
 }
@@ -9146,6 +9213,15 @@ trig_default_name(const struct pd_config *cfg)
 	return cfg->all || cfg->pt ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
 }
 
+/* The name pattern a dump's file name is made from: the given file name
+ * (with its folder, as typed), or the default name when the output is a
+ * folder or none (-keep finds a dump's kin by it). */
+static const wchar_t *
+trig_name_pattern(const struct pd_config *cfg, int out_is_dir)
+{
+	return cfg->output && !out_is_dir ? cfg->output : trig_default_name(cfg);
+}
+
 /* Full path of the next dump: folder + default name, or the given file name
  * with substitutions and .dmp; with tag (the dump type, where a trigger
  * writes several types) _TAG before .dmp; a name this run already wrote
@@ -9246,6 +9322,14 @@ trig_type_name(int type)
 {
 	static const char *n[PD_NTYPES] = { "Mini", "Full", "Triage", "MiniPlus", "Custom", "Callback" };
 	return type >= 0 && type < PD_NTYPES ? n[type] : "?";
+}
+
+/* The type suffix of a dump's file name (_Mini, _Full ...), where a
+ * trigger writes several types; NULL otherwise. */
+static const char *
+trig_type_tag(const struct pd_config *cfg, int type)
+{
+	return cfg->ntypes > 1 ? trig_type_name(type) : NULL;
 }
 
 /* A trigger's event with no exception record: the thread it is about. */
@@ -9444,7 +9528,8 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 		if (cfg->mk)
 			dump_write_kernel(rq); /* a kernel dump that fails leaves the user dump standing */
 		if (GIVEN(cfg, keep))
-			dump_retain(rq->path, r->t->name, cfg->keep);
+			dump_retain(rq->path, trig_name_pattern(cfg, r->out_is_dir), r->t->name,
+			            trig_type_tag(cfg, rq->type), cfg->keep);
 	}
 	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_interrupted(r));
 	return rc;
@@ -9559,7 +9644,7 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	run_reap(r, 0);
 	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
 	    !(j->path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir,
-	                                cfg->ntypes > 1 ? trig_type_name(type) : NULL))) {
+	                                trig_type_tag(cfg, type)))) {
 		warn("cannot make a dump file name");
 		free(j);
 		return PD_EXIT_WRITE;

@@ -166,6 +166,81 @@ disk_keep() {
 }
 t 'disk: -keep 2 keeps the two newest of our dumps and never a file procdump.c did not write' disk_keep
 
+# dk_left DIR NAME...: DIR holds exactly the files NAME... (in any order)
+dk_left() {
+	_d=$1
+	shift
+	[ "$(ls "$_d" | sort | tr '\n' ' ')" = "$(printf '%s\n' "$@" | sort | tr '\n' ' ')" ] ||
+		fail "$(basename "$_d") holds: $(ls "$_d" | tr '\n' ' '); wanted: $*"
+}
+# dk_named K [TAG]: the file name the line "Dump K initiated" gave (with
+# -mm -ma, the one with that type suffix)
+dk_named() {
+	sed -n "s/.*Dump $1 initiated: .*\\\\\\([^\\\\]*${2:-}\\(-[0-9]*\\)\\{0,1\\}\\.dmp\\)\$/\\1/p" "$O/pd.out" | head -n 1
+}
+# dk_removed N: procdump said N times that -keep removed a dump
+dk_removed() {
+	[ "$(grep -c 'Removed the older dump .* (-keep [0-9]*)\.$' "$O/pd.out")" = "$1" ] ||
+		fail "want $1 removals: $(grep Removed "$O/pd.out")"
+}
+
+# -keep counts every name procdump.c writes: with -mm -ma the type
+# suffixes (each type kept apart: the Mini and the Full of the last
+# trigger stay); a given name with keywords and a prefix of its own, with
+# -2, -3 for the names of one run; a dump of the same process name (another
+# PID) counts, a dump of another process name under the same mask does not.
+disk_keep_every_name() {
+	start_target dkk "$T/target.exe" 1
+	start_target dko "$T/pdtgt.exe" 1
+	pid=$(field dkk pid)
+	d=$O/keept
+	mkdir -p "$d"
+	pd -mm -ma -n 3 -s 1 -keep 1 "$pid" "$(wpath "$d")"
+	expect_rc 0
+	dk_removed 4
+	dk_left "$d" "$(dk_named 3 _Mini)" "$(dk_named 3 _Full)"
+	d=$O/keepm
+	mkdir -p "$d"
+	pd -mm "$(field dko pid)" "$(wpath "$d/crash_PROCESSNAME_PID.dmp")"
+	expect_rc 0
+	pd -mm "$(field dk pid)" "$(wpath "$d/crash_PROCESSNAME_PID.dmp")"
+	expect_rc 0
+	pd -mm -n 3 -s 1 -keep 1 "$pid" "$(wpath "$d/crash_PROCESSNAME_PID.dmp")"
+	expect_rc 0
+	dk_removed 3
+	dk_left "$d" "crash_pdtgt.exe_$(field dko pid).dmp" "crash_target.exe_$pid-3.dmp"
+	stop_target dkk
+	stop_target dko
+}
+t 'disk: -keep counts every name procdump.c writes: -mm -ma suffixes (each type apart), a given name with keywords and -2, -3' disk_keep_every_name
+
+# -keep with several targets (-all, -pt: names carrying the PID) keeps the
+# newest dumps of the process name, whichever process they are of
+disk_keep_fleet() {
+	cp "$T/target.exe" "$O/pdkeep.exe"
+	cp "$T/crasher.exe" "$O/pdktree.exe"
+	start_target dka1 "$O/pdkeep.exe" 1
+	start_target dka2 "$O/pdkeep.exe" 1
+	trap 'set +e; stop_target dka1; stop_target dka2; [ ! -f "$O/dkt.upid" ] || stop_target dkt' EXIT # (-k ended dkt: its kill fails)
+	d=$O/keepa
+	mkdir -p "$d"
+	pd -mm -n 2 -s 1 -all -keep 1 pdkeep "$(wpath "$d")"
+	expect_rc 0
+	expect_out '2 processes monitored, 2 reached the dump count.'
+	dk_removed 3
+	[ "$(ls "$d" | grep -c '^pdkeep.exe_[0-9]*_[0-9]*_[0-9]*\.dmp$')" = 1 ] || fail "-all: want 1 dump left: $(ls "$d")"
+	start_target dkt "$O/pdktree.exe" tree
+	[ -n "$(field dkt child)" ] || fail "the parent started no child: $(cat "$O/dkt.log")"
+	d=$O/keepp
+	mkdir -p "$d"
+	pd -mm -n 2 -s 1 -pt -k -keep 1 "$(field dkt pid)" "$(wpath "$d")"
+	expect_rc 0
+	expect_out '2 processes monitored, 2 reached the dump count.'
+	dk_removed 3
+	[ "$(ls "$d" | grep -c '^pdktree.exe_[0-9]*_[0-9]*_[0-9]*\.dmp$')" = 1 ] || fail "-pt: want 1 dump left: $(ls "$d")"
+}
+t 'disk: -keep with -all and -pt (names carrying the PID) keeps the newest dumps of the process name' disk_keep_fleet
+
 disk_holes() {
 	export PDTEST_ZERO_MIB=256
 	start_target dz "$T/target.exe" 1
