@@ -8404,15 +8404,165 @@ dump_log_acl(struct w32_acl *acl, HANDLE f)
 	free(has);
 }
 
-/* The temporary file beside the final one: PATH.PID.tmp, created with the
- * protected ACL of w32_private_acl (unless -inheritacl), which the rename
- * keeps, and marked sparse for the holes. */
+/* ---- Temporary files of ended runs.  A dump is written as
+ * PATH.PID.TIME.tmp: the PID and the creation time (FILETIME, 16 hex
+ * digits) of the procdump writing it, which together tell a live writer's
+ * file (that PID runs, created at that time) from one whose procdump was
+ * killed (no such process, or the PID is another process's now).  The
+ * older form PATH.PID.tmp is taken as ended only when no process has the
+ * PID.  When a dump begins in a folder, the files of ended runs there are
+ * removed, before the free-space check (which then counts their space);
+ * a live writer's file also stays because it is open without sharing. */
+
+static SRWLOCK dump_self_lock = SRWLOCK_INIT;
+
+/* This procdump's creation time as the process list gives it (as others
+ * will read it); 0 if the list cannot be read. */
+static u64
+dump_self_time(void)
+{
+	static u64 t;
+	AcquireSRWLockExclusive(&dump_self_lock);
+	if (!t)
+		t = w32_process_create_time(GetCurrentProcessId());
+	ReleaseSRWLockExclusive(&dump_self_lock);
+	return t;
+}
+
+/* The digits (hex: hex digits) just before end, back to at most start. */
+static const wchar_t *
+dump_digits_before(const wchar_t *start, const wchar_t *end, int hex)
+{
+	while (end > start && (hex ? iswxdigit(end[-1]) : iswdigit(end[-1])))
+		end--;
+	return end;
+}
+
+/* Is name (without folder) a dump's temporary file, NAME.dmp.PID.TIME.tmp
+ * or NAME.dmp.PID.tmp?  Then its writer's PID and creation time (0 for the
+ * older form). */
+static int
+dump_temp_parse(const wchar_t *name, DWORD *pid, u64 *time)
+{
+	size_t n = wcslen(name);
+	const wchar_t *e = name + n - 4, *last, *id, *base;
+	u64 v;
+	if (n < 10 || _wcsicmp(e, L".tmp"))
+		return 0;
+	last = dump_digits_before(name, e, 1); /* TIME, or the PID of the older form */
+	if (last == e || last == name || last[-1] != L'.')
+		return 0;
+	if (e - last == 16) {
+		id = dump_digits_before(name, last - 1, 0);
+		if (id == last - 1 || id == name || id[-1] != L'.' || last - 1 - id > 10)
+			return 0;
+		*time = wcstoull(last, NULL, 16);
+	} else {
+		if (e - last > 10 || dump_digits_before(last, e, 0) != last)
+			return 0;
+		id = last;
+		*time = 0;
+	}
+	base = id - 1; /* (the dot after NAME.dmp) */
+	v = wcstoull(id, NULL, 10);
+	if (v > 0xFFFFFFFFull || base - name < 4 || _wcsnicmp(base - 4, L".dmp", 4))
+		return 0;
+	*pid = (DWORD)v;
+	return 1;
+}
+
+/* Has the procdump that wrote a temporary file ended?  Not while a
+ * process of the list has its PID and (when the name gives it) its
+ * creation time. */
+static int
+dump_temp_ended(struct pd_sys_process *list, DWORD pid, u64 time)
+{
+	struct pd_sys_process *p = w32_process_find(list, pid);
+	return !p || (time && (u64)p->CreateTime.QuadPart != time);
+}
+
+struct dump_stale { wchar_t *name; DWORD pid; u64 time, bytes; };
+
+/* The temporary dump files in folder dir (with its separator), into *st.
+ * Their number. */
+static int
+dump_temp_list(const wchar_t *dir, struct dump_stale **st)
+{
+	size_t len = wcslen(dir) + 8;
+	wchar_t *all = malloc(len * sizeof *all);
+	WIN32_FIND_DATAW fd;
+	HANDLE fh = INVALID_HANDLE_VALUE;
+	int n = 0, cap = 0;
+	*st = NULL;
+	if (all) {
+		swprintf(all, len, L"%ls*.tmp", dir);
+		fh = FindFirstFileW(all, &fd);
+		free(all);
+	}
+	for (; fh != INVALID_HANDLE_VALUE;) {
+		struct dump_stale x;
+		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_temp_parse(fd.cFileName, &x.pid, &x.time) &&
+		    (x.name = wdup(fd.cFileName)) && !vec_grow(st, &cap, n, sizeof **st, 8)) {
+			x.bytes = (u64)fd.nFileSizeHigh << 32 | fd.nFileSizeLow;
+			(*st)[n++] = x;
+		}
+		if (!FindNextFileW(fh, &fd)) {
+			FindClose(fh);
+			break;
+		}
+	}
+	return n;
+}
+
+/* A dump begins in the folder of path: removes there the temporary files
+ * whose procdump has ended (killed, or its machine went down), and says so
+ * in one line on stdout (-v: each file).  The process list is read after
+ * the folder, so that every writer of a file listed is in it unless it
+ * has ended; when it cannot be read, nothing is removed. */
+static void
+dump_sweep(const wchar_t *path)
+{
+	wchar_t *dir = dump_folder(path), *full;
+	struct dump_stale *st = NULL;
+	struct pd_sys_process *list = NULL;
+	int n = 0, i, gone = 0;
+	u64 bytes = 0;
+	if (dir && wcscmp(dir, L".") && (n = dump_temp_list(dir, &st)) > 0 && (list = w32_process_list()))
+		for (i = 0; i < n; i++) {
+			size_t len = wcslen(dir) + wcslen(st[i].name) + 1;
+			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = malloc(len * sizeof *full)))
+				continue;
+			swprintf(full, len, L"%ls%ls", dir, st[i].name);
+			if (DeleteFileW(full)) {
+				gone++;
+				bytes += st[i].bytes;
+				vlog("removed '%s': its procdump (PID %lu) has ended", u8s(full), st[i].pid);
+			} else if (GetLastError() != ERROR_FILE_NOT_FOUND) /* (another run removed it first) */
+				vlog("cannot remove the temporary file '%s', whose procdump (PID %lu) seems ended:", u8s(full),
+				     st[i].pid);
+			free(full);
+		}
+	if (gone)
+		out("%s Removed %d temporary file%s of ended procdump runs from %s (%llu MB).\n", stamp(), gone,
+		    gone > 1 ? "s" : "", u8s(dir), dump_mb(bytes));
+	for (i = 0; i < n; i++)
+		free(st[i].name);
+	free(st);
+	free(list);
+	free(dir);
+}
+
+/* The temporary file beside the final one: PATH.PID.TIME.tmp (above),
+ * created with the protected ACL of w32_private_acl (unless -inheritacl),
+ * which the rename keeps, and marked sparse for the holes.  The files of
+ * ended runs in the folder are removed first. */
 static HANDLE
 dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 {
-	size_t n = wcslen(req->path) + 32;
+	size_t n = wcslen(req->path) + 40;
 	struct w32_acl acl;
 	HANDLE f;
+	dump_sweep(req->path);
 	if (!req->inherit_acl && w32_private_acl(&acl) < 0) {
 		warn("no dump written to '%s': its protected ACL could not be built (-inheritacl does without):",
 		     u8s(req->path));
@@ -8420,7 +8570,11 @@ dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 	}
 	*tmp = malloc(n * sizeof **tmp);
 	if (*tmp) {
-		swprintf(*tmp, n, L"%ls.%lu.tmp", req->path, GetCurrentProcessId());
+		u64 self = dump_self_time();
+		if (self)
+			swprintf(*tmp, n, L"%ls.%lu.%016llX.tmp", req->path, GetCurrentProcessId(), self);
+		else /* (the list cannot be read: the older form, removed once the PID is gone) */
+			swprintf(*tmp, n, L"%ls.%lu.tmp", req->path, GetCurrentProcessId());
 		f = CreateFileW(*tmp, GENERIC_WRITE | GENERIC_READ, 0, req->inherit_acl ? NULL : &acl.sa, CREATE_ALWAYS,
 		                FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, NULL);
 	} else
