@@ -157,7 +157,7 @@ struct pd_config {
 	int o, r, r_n, a, wer, x64, w, k, v, accepteula, help;
 	int dbghelp;            /* -dbghelp: system MiniDumpWriteDump */
 	long long minfree;      /* -minfree MB to keep free; PD_UNSET = the default floor, 0 = no guard */
-	long long keep;         /* -keep N dumps of the process in the folder; PD_UNSET = all */
+	long long keep;         /* -keep N dumps of the process name (each type) in the folder; PD_UNSET = all */
 	int inheritacl;         /* -inheritacl: the folder's inherited ACL, not a protected one */
 	wchar_t *y;             /* hidden -y activation id */
 	long long at;           /* -at seconds; PD_UNSET = not given */
@@ -1925,11 +1925,11 @@ static const struct opt opts[] = {
 	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0, SYN_LINE, U },
 	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_INSTALL, SYN_LINE, U },
 	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", 0, SYN_SUB, U },
-	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
+	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds (not counted toward -n).", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
 	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
 	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_INSTALL, SYN_LINE, U },
 	{ L"minfree", OPT_INT, CO(minfree), 0, "<MB>", "Free space (MB) every dump must leave on its volume (default: the larger of 1 GB and 5%; 0: no check).", OF_INSTALL, SYN_LINE, PD_UNSET, 0, 1099511627776 },
-	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, PD_UNSET, 1, 100000 },
+	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process name (of each type) that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, PD_UNSET, 1, 100000 },
 	{ L"inheritacl", OPT_FLAG, CO(inheritacl), 0, NULL, "Give dumps the folder's inherited ACL instead of owner, Administrators and SYSTEM only.", OF_INSTALL, SYN_SAME, U },
 	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
@@ -8415,6 +8415,10 @@ dump_log_acl(struct w32_acl *acl, HANDLE f)
  * a live writer's file also stays because it is open without sharing. */
 
 static SRWLOCK dump_self_lock = SRWLOCK_INIT;
+/* One sweep at a time in this procdump: several targets (-all, -pt) begin
+ * dumps in one folder at once, and Wine lets two DeleteFileW of one file
+ * both succeed (each would count it). */
+static SRWLOCK dump_sweep_lock = SRWLOCK_INIT;
 
 /* This procdump's creation time as the process list gives it (as others
  * will read it); 0 if the list cannot be read. */
@@ -8527,6 +8531,7 @@ dump_sweep(const wchar_t *path)
 	struct pd_sys_process *list = NULL;
 	int n = 0, i, gone = 0;
 	u64 bytes = 0;
+	AcquireSRWLockExclusive(&dump_sweep_lock);
 	if (dir && wcscmp(dir, L".") && (n = dump_temp_list(dir, &st)) > 0 && (list = w32_process_list()))
 		for (i = 0; i < n; i++) {
 			size_t len = wcslen(dir) + wcslen(st[i].name) + 1;
@@ -8542,6 +8547,7 @@ dump_sweep(const wchar_t *path)
 				     st[i].pid);
 			free(full);
 		}
+	ReleaseSRWLockExclusive(&dump_sweep_lock);
 	if (gone)
 		out("%s Removed %d temporary file%s of ended procdump runs from %s (%llu MB).\n", stamp(), gone,
 		    gone > 1 ? "s" : "", u8s(dir), dump_mb(bytes));
