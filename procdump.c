@@ -1316,6 +1316,16 @@ w32_rename(const wchar_t *from, const wchar_t *to, int overwrite)
 	return -1;
 }
 
+/* Removes a file.  0; 1 when it was not there (another writer or run
+ * removed it first); -1 otherwise (GetLastError says why). */
+static int
+w32_delete_file(const wchar_t *path)
+{
+	if (DeleteFileW(path))
+		return 0;
+	return GetLastError() == ERROR_FILE_NOT_FOUND ? 1 : -1;
+}
+
 /* WriteFile of all n bytes; 0, or the Windows error code.  A short write
  * is retried for the rest: Wine reports a disk that fills mid-write as
  * success with fewer bytes (write(2) does), and only the next call fails
@@ -8187,12 +8197,11 @@ dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const 
 	n = dump_retain_list(dir, path, dump_base_name(pat), proc, wtag, &old);
 	qsort(old, (size_t)n, sizeof *old, dump_old_newer_first);
 	for (i = 0; i < n; i++) {
-		if (i >= keep && _wcsicmp(old[i].path, path)) {
-			if (DeleteFileW(old[i].path))
-				out("%s Removed the older dump %s (-keep %lld).\n", stamp(), u8s(old[i].path), keep);
-			else if (GetLastError() != ERROR_FILE_NOT_FOUND)
-				warn("-keep: cannot remove '%s':", u8s(old[i].path));
-		}
+		int rm = i >= keep && _wcsicmp(old[i].path, path) ? w32_delete_file(old[i].path) : 1;
+		if (rm == 0)
+			out("%s Removed the older dump %s (-keep %lld).\n", stamp(), u8s(old[i].path), keep);
+		else if (rm < 0)
+			warn("-keep: cannot remove '%s':", u8s(old[i].path));
 		free(old[i].path);
 	}
 	ReleaseSRWLockExclusive(&dump_keep_lock);
@@ -8506,7 +8515,7 @@ dump_temp_list(const wchar_t *dir, struct dump_stale **st)
 	for (; fh != INVALID_HANDLE_VALUE;) {
 		struct dump_stale x;
 		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_temp_parse(fd.cFileName, &x.pid, &x.time) &&
-		    (x.name = wdup(fd.cFileName)) && !vec_grow(st, &cap, n, sizeof **st, 8)) {
+		    !vec_grow(st, &cap, n, sizeof **st, 8) && (x.name = wdup(fd.cFileName))) {
 			x.bytes = (u64)fd.nFileSizeHigh << 32 | fd.nFileSizeLow;
 			(*st)[n++] = x;
 		}
@@ -8538,13 +8547,17 @@ dump_sweep(const wchar_t *path)
 			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = malloc(len * sizeof *full)))
 				continue;
 			swprintf(full, len, L"%ls%ls", dir, st[i].name);
-			if (DeleteFileW(full)) {
+			switch (w32_delete_file(full)) {
+			case 0:
 				gone++;
 				bytes += st[i].bytes;
 				vlog("removed '%s': its procdump (PID %lu) has ended", u8s(full), st[i].pid);
-			} else if (GetLastError() != ERROR_FILE_NOT_FOUND) /* (another run removed it first) */
-				vlog("cannot remove the temporary file '%s', whose procdump (PID %lu) seems ended:", u8s(full),
-				     st[i].pid);
+				break;
+			case -1: /* (open without sharing: a writer on another machine; or not ours to remove) */
+				vlog("cannot remove the temporary file '%s', whose procdump (PID %lu) has ended here:",
+				     u8s(full), st[i].pid);
+				break;
+			}
 			free(full);
 		}
 	ReleaseSRWLockExclusive(&dump_sweep_lock);
