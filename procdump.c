@@ -8179,11 +8179,14 @@ static SRWLOCK dump_keep_lock = SRWLOCK_INIT;
 
 /* After the dump at path of process proc, written under the name pattern
  * pat (the file part of the default name or of the one given) with the
- * type suffix tag ("" for none): keeps the keep newest of our dumps that
- * fit the same pattern and suffix in its folder, removing the others,
- * never path itself.  Says on stdout which files it removed; a file it
- * cannot remove is a warning, not a failed dump (one another procdump
- * removed meanwhile, nothing). */
+ * type suffix tag ("" for none): keeps path and the keep-1 newest others
+ * of our dumps that fit the same pattern and suffix in its folder,
+ * removing the rest.  path counts as the newest even when another
+ * target's dump was finished a moment later (-all, -pt), so that keep
+ * files remain; when path is gone already (that target's retention ran
+ * first and removed it), there is nothing to do.  Says on stdout which
+ * files it removed; a file it cannot remove is a warning, not a failed
+ * dump (one another procdump removed meanwhile, nothing). */
 static void
 dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const char *tag, long long keep)
 {
@@ -8195,15 +8198,21 @@ dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const 
 	swprintf(wtag, 32, L"%hs", tag ? tag : "");
 	AcquireSRWLockExclusive(&dump_keep_lock);
 	n = dump_retain_list(dir, path, dump_base_name(pat), proc, wtag, &old);
-	qsort(old, (size_t)n, sizeof *old, dump_old_newer_first);
-	for (i = 0; i < n; i++) {
-		int rm = i >= keep && _wcsicmp(old[i].path, path) ? w32_delete_file(old[i].path) : 1;
-		if (rm == 0)
-			out("%s Removed the older dump %s (-keep %lld).\n", stamp(), u8s(old[i].path), keep);
-		else if (rm < 0)
-			warn("-keep: cannot remove '%s':", u8s(old[i].path));
-		free(old[i].path);
+	for (i = 0; i < n && _wcsicmp(old[i].path, path); i++)
+		;
+	if (i < n) { /* (else path is gone: nothing to do) */
+		old[i].time = ~0ull; /* path first, then the newest others */
+		qsort(old, (size_t)n, sizeof *old, dump_old_newer_first);
+		for (i = (int)keep; i < n; i++) {
+			int rm = w32_delete_file(old[i].path);
+			if (rm == 0)
+				out("%s Removed the older dump %s (-keep %lld).\n", stamp(), u8s(old[i].path), keep);
+			else if (rm < 0)
+				warn("-keep: cannot remove '%s':", u8s(old[i].path));
+		}
 	}
+	for (i = 0; i < n; i++)
+		free(old[i].path);
 	ReleaseSRWLockExclusive(&dump_keep_lock);
 	free(old);
 	free(dir);
