@@ -158,7 +158,7 @@ struct pd_config {
 	int o, r, r_n, a, wer, x64, w, k, v, accepteula, help;
 	int dbghelp;            /* -dbghelp: system MiniDumpWriteDump */
 	long long minfree;      /* -minfree MB to keep free; PD_UNSET = the default floor, 0 = no guard */
-	long long keep;         /* -keep N dumps of the process in the folder; PD_UNSET = all */
+	long long keep;         /* -keep N dumps of the process name (each type) in the folder; PD_UNSET = all */
 	int inheritacl;         /* -inheritacl: the folder's inherited ACL, not a protected one */
 	wchar_t *y;             /* hidden -y activation id */
 	long long at;           /* -at seconds; PD_UNSET = not given */
@@ -1390,6 +1390,16 @@ w32_rename(const wchar_t *from, const wchar_t *to, int overwrite)
 	return -1;
 }
 
+/* Removes a file.  0; 1 when it was not there (another writer or run
+ * removed it first); -1 otherwise (GetLastError says why). */
+static int
+w32_delete_file(const wchar_t *path)
+{
+	if (DeleteFileW(path))
+		return 0;
+	return GetLastError() == ERROR_FILE_NOT_FOUND ? 1 : -1;
+}
+
 /* WriteFile of all n bytes; 0, or the Windows error code, with *done the
  * bytes that went out (a failed write may leave some).  A short write
  * is retried for the rest: Wine reports a disk that fills mid-write as
@@ -2169,11 +2179,11 @@ static const struct opt opts[] = {
 	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0, SYN_LINE, U },
 	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_INSTALL, SYN_LINE, U },
 	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", 0, SYN_SUB, U },
-	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds.", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
+	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds (not counted toward -n).", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
 	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
 	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_INSTALL, SYN_LINE, U },
 	{ L"minfree", OPT_INT, CO(minfree), 0, "<MB>", "Free space (MB) every dump must leave on its volume (default: the larger of 1 GB and 5%; 0: no check).", OF_INSTALL, SYN_LINE, PD_UNSET, 0, 1099511627776 },
-	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, PD_UNSET, 1, 100000 },
+	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process name (of each type) that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, PD_UNSET, 1, 100000 },
 	{ L"inheritacl", OPT_FLAG, CO(inheritacl), 0, NULL, "Give dumps the folder's inherited ACL instead of owner, Administrators and SYSTEM only.", OF_INSTALL, SYN_SAME, U },
 	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
@@ -8230,28 +8240,65 @@ dump_write_signature(HANDLE file)
 	return 0;
 }
 
-/* ---- -keep: after each dump, at most N dumps of the process in its
- * folder.  A file counts only when procdump.c wrote it: its name is one of
- * the default names (PROCESSNAME_YYMMDD_HHMMSS.dmp, or with -2, -3...) and
- * it is a complete minidump whose MiscInfo build string (DbgBldStr) says
+/* ---- -keep: after each dump, at most N dumps of the process name in its
+ * folder.  A file counts only when procdump.c wrote it under the name the
+ * dump was written under: its name fits the same pattern (the default
+ * name, or the file name given, with PROCESSNAME the process name and the
+ * other keywords any value), with the same type suffix (_Mini, _Full ...:
+ * each type of -mm -ma is kept apart) and maybe -2, -3..., and it is a
+ * complete minidump whose MiscInfo build string (DbgBldStr) says
  * procdump.c; any other file, even with such a name, is never removed. */
 
-/* name (without folder) is PROC_DDDDDD_DDDDDD.dmp or PROC_DDDDDD_DDDDDD-N.dmp. */
-static int
-dump_name_ours(const wchar_t *name, const wchar_t *proc)
+/* How many leading characters of name are digits (hex: hex digits), up to most. */
+static size_t
+dump_digits(const wchar_t *name, int hex, size_t most)
 {
-	size_t n = wcslen(proc), i;
-	if (_wcsnicmp(name, proc, n) || name[n] != L'_')
-		return 0;
-	name += n + 1;
-	for (i = 0; i < 13; i++)
-		if (i == 6 ? name[i] != L'_' : !iswdigit(name[i]))
+	size_t n = 0;
+	while (n < most && (hex ? iswxdigit(name[n]) : iswdigit(name[n])))
+		n++;
+	return n;
+}
+
+/* Does name (without folder) fit the pattern pat (trig_subst's keywords,
+ * PROCESSNAME standing for proc), then _tag when tag is not empty, then
+ * maybe -N, then .dmp?  A PID is 1 to 10 digits (every length is tried, so
+ * that PIDYYMMDD fits too), EXCEPTIONCODE 0 or 8 hex digits, YYMMDD and
+ * HHMMSS 6 digits; the rest compares without case. */
+static int
+dump_name_fits(const wchar_t *name, const wchar_t *pat, const wchar_t *proc, const wchar_t *tag)
+{
+	static const wchar_t *keys[5] = { L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS" };
+	size_t kl = 0, n;
+	int k;
+	if (!*pat || !_wcsicmp(pat, L".dmp")) { /* (the pattern's own .dmp is the one below) */
+		if (*tag && (*name != L'_' || _wcsnicmp(name + 1, tag, wcslen(tag))))
 			return 0;
-	name += 13;
-	if (*name == L'-' && iswdigit(name[1]))
-		for (name++; iswdigit(*name); name++)
-			;
-	return !_wcsicmp(name, L".dmp");
+		name += *tag ? wcslen(tag) + 1 : 0;
+		if (*name == L'-' && iswdigit(name[1]))
+			for (name++; iswdigit(*name); name++)
+				;
+		return !_wcsicmp(name, L".dmp");
+	}
+	for (k = 0; k < 5; k++)
+		if (!wcsncmp(pat, keys[k], kl = wcslen(keys[k])))
+			break;
+	switch (k) {
+	case 0:
+		return !_wcsnicmp(name, proc, n = wcslen(proc)) && dump_name_fits(name + n, pat + kl, proc, tag);
+	case 1:
+		for (n = dump_digits(name, 0, 10); n > 0; n--)
+			if (dump_name_fits(name + n, pat + kl, proc, tag))
+				return 1;
+		return 0;
+	case 2:
+		return (dump_digits(name, 1, 8) == 8 && dump_name_fits(name + 8, pat + kl, proc, tag)) ||
+		       (*name == L'0' && dump_name_fits(name + 1, pat + kl, proc, tag));
+	case 3:
+	case 4:
+		return dump_digits(name, 0, 6) == 6 && dump_name_fits(name + 6, pat + kl, proc, tag);
+	default:
+		return *name && towlower(*name) == towlower(*pat) && dump_name_fits(name + 1, pat + 1, proc, tag);
+	}
 }
 
 /* The file is a complete minidump that procdump.c wrote (MDMP signature,
@@ -8289,55 +8336,93 @@ dump_old_newer_first(const void *a, const void *b)
 	return -wcscmp(x->path, y->path);
 }
 
-/* After the dump at path of process proc: removes the oldest of our dumps
- * of proc in its folder until keep remain (path itself always stays).
- * Says on stdout which files it removed; a file it cannot remove is a
- * warning, not a failed dump. */
-static void
-dump_retain(const wchar_t *path, const wchar_t *proc, long long keep)
+/* The file part of a path (after its last separator). */
+static const wchar_t *
+dump_base_name(const wchar_t *path)
 {
-	wchar_t *dir = dump_folder(path), *pat;
-	struct dump_old *old = NULL;
-	int n = 0, cap = 0, i;
+	const wchar_t *a = wcsrchr(path, L'\\'), *b = wcsrchr(path, L'/');
+	const wchar_t *end = a > b ? a : b;
+	return end ? end + 1 : path;
+}
+
+/* Our dumps in folder dir whose names fit pat, proc and tag
+ * (dump_name_fits), with their last-write times, into *old; the dump just
+ * written (path) is one of them whatever its content.  Their number. */
+static int
+dump_retain_list(const wchar_t *dir, const wchar_t *path, const wchar_t *pat, const wchar_t *proc,
+                 const wchar_t *tag, struct dump_old **old)
+{
+	int n = 0, cap = 0;
 	WIN32_FIND_DATAW fd;
-	HANDLE fh;
-	size_t len;
+	HANDLE fh = INVALID_HANDLE_VALUE;
+	size_t len = wcslen(dir) + 8;
+	wchar_t *all = malloc(len * sizeof *all), *full;
+	*old = NULL;
+	if (all) {
+		swprintf(all, len, L"%ls*.dmp", dir);
+		fh = FindFirstFileW(all, &fd);
+		free(all);
+	}
+	for (; fh != INVALID_HANDLE_VALUE;) {
+		len = wcslen(dir) + wcslen(fd.cFileName) + 1;
+		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_name_fits(fd.cFileName, pat, proc, tag) &&
+		    (full = malloc(len * sizeof *full))) {
+			swprintf(full, len, L"%ls%ls", dir, fd.cFileName);
+			if ((!_wcsicmp(full, path) || dump_file_ours(full)) && !vec_grow(old, &cap, n, sizeof **old, 16)) {
+				(*old)[n].path = full;
+				(*old)[n++].time = (u64)fd.ftLastWriteTime.dwHighDateTime << 32 | fd.ftLastWriteTime.dwLowDateTime;
+			} else
+				free(full);
+		}
+		if (!FindNextFileW(fh, &fd)) {
+			FindClose(fh);
+			break;
+		}
+	}
+	return n;
+}
+
+/* -keep: one at a time in this procdump (-all, -pt: several targets of one
+ * name dump into one folder; each sees the others' finished dumps). */
+static SRWLOCK dump_keep_lock = SRWLOCK_INIT;
+
+/* After the dump at path of process proc, written under the name pattern
+ * pat (the file part of the default name or of the one given) with the
+ * type suffix tag ("" for none): keeps path and the keep-1 newest others
+ * of our dumps that fit the same pattern and suffix in its folder,
+ * removing the rest.  path counts as the newest even when another
+ * target's dump was finished a moment later (-all, -pt), so that keep
+ * files remain; when path is gone already (that target's retention ran
+ * first and removed it), there is nothing to do.  Says on stdout which
+ * files it removed; a file it cannot remove is a warning, not a failed
+ * dump (one another procdump removed meanwhile, nothing). */
+static void
+dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const char *tag, long long keep)
+{
+	wchar_t *dir = dump_folder(path), wtag[32];
+	struct dump_old *old;
+	int n, i;
 	if (!dir)
 		return;
-	len = wcslen(dir) + wcslen(proc) + 8;
-	if ((pat = malloc(len * sizeof *pat))) {
-		swprintf(pat, len, L"%ls%ls_*.dmp", dir, proc);
-		fh = FindFirstFileW(pat, &fd);
-		for (; fh != INVALID_HANDLE_VALUE;) {
-			wchar_t *full;
-			len = wcslen(dir) + wcslen(fd.cFileName) + 1;
-			if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_name_ours(fd.cFileName, proc) &&
-			    (full = malloc(len * sizeof *full))) {
-				swprintf(full, len, L"%ls%ls", dir, fd.cFileName);
-				if (_wcsicmp(full, path) && dump_file_ours(full) &&
-				    !vec_grow(&old, &cap, n, sizeof *old, 16)) {
-					old[n].path = full;
-					old[n++].time = (u64)fd.ftLastWriteTime.dwHighDateTime << 32 | fd.ftLastWriteTime.dwLowDateTime;
-				} else
-					free(full);
-			}
-			if (!FindNextFileW(fh, &fd)) {
-				FindClose(fh);
-				break;
-			}
-		}
-		free(pat);
-	}
-	qsort(old, (size_t)n, sizeof *old, dump_old_newer_first);
-	for (i = 0; i < n; i++) {
-		if (i >= keep - 1) {
-			if (DeleteFileW(old[i].path))
+	swprintf(wtag, 32, L"%hs", tag ? tag : "");
+	AcquireSRWLockExclusive(&dump_keep_lock);
+	n = dump_retain_list(dir, path, dump_base_name(pat), proc, wtag, &old);
+	for (i = 0; i < n && _wcsicmp(old[i].path, path); i++)
+		;
+	if (i < n) { /* (else path is gone: nothing to do) */
+		old[i].time = ~0ull; /* path first, then the newest others */
+		qsort(old, (size_t)n, sizeof *old, dump_old_newer_first);
+		for (i = (int)keep; i < n; i++) {
+			int rm = w32_delete_file(old[i].path);
+			if (rm == 0)
 				out("%s Removed the older dump %s (-keep %lld).\n", stamp(), u8s(old[i].path), keep);
-			else
+			else if (rm < 0)
 				warn("-keep: cannot remove '%s':", u8s(old[i].path));
 		}
-		free(old[i].path);
 	}
+	for (i = 0; i < n; i++)
+		free(old[i].path);
+	ReleaseSRWLockExclusive(&dump_keep_lock);
 	free(old);
 	free(dir);
 }
@@ -8546,15 +8631,175 @@ dump_log_acl(struct w32_acl *acl, HANDLE f)
 	free(has);
 }
 
-/* The temporary file beside the final one: PATH.PID.tmp, created with the
- * protected ACL of w32_private_acl (unless -inheritacl), which the rename
- * keeps, and marked sparse for the holes. */
+/* ---- Temporary files of ended runs.  A dump is written as
+ * PATH.PID.TIME.tmp: the PID and the creation time (FILETIME, 16 hex
+ * digits) of the procdump writing it, which together tell a live writer's
+ * file (that PID runs, created at that time) from one whose procdump was
+ * killed (no such process, or the PID is another process's now).  The
+ * older form PATH.PID.tmp is taken as ended only when no process has the
+ * PID.  When a dump begins in a folder, the files of ended runs there are
+ * removed, before the free-space check (which then counts their space);
+ * a live writer's file also stays because it is open without sharing. */
+
+static SRWLOCK dump_self_lock = SRWLOCK_INIT;
+/* One sweep at a time in this procdump: several targets (-all, -pt) begin
+ * dumps in one folder at once, and Wine lets two DeleteFileW of one file
+ * both succeed (each would count it). */
+static SRWLOCK dump_sweep_lock = SRWLOCK_INIT;
+
+/* This procdump's creation time as the process list gives it (as others
+ * will read it); 0 if the list cannot be read. */
+static u64
+dump_self_time(void)
+{
+	static u64 t;
+	AcquireSRWLockExclusive(&dump_self_lock);
+	if (!t)
+		t = w32_process_create_time(GetCurrentProcessId());
+	ReleaseSRWLockExclusive(&dump_self_lock);
+	return t;
+}
+
+/* The digits (hex: hex digits) just before end, back to at most start. */
+static const wchar_t *
+dump_digits_before(const wchar_t *start, const wchar_t *end, int hex)
+{
+	while (end > start && (hex ? iswxdigit(end[-1]) : iswdigit(end[-1])))
+		end--;
+	return end;
+}
+
+/* Is name (without folder) a dump's temporary file, NAME.dmp.PID.TIME.tmp
+ * or NAME.dmp.PID.tmp?  Then its writer's PID and creation time (0 for the
+ * older form). */
+static int
+dump_temp_parse(const wchar_t *name, DWORD *pid, u64 *time)
+{
+	size_t n = wcslen(name);
+	const wchar_t *e = name + n - 4, *last, *id, *base;
+	u64 v;
+	if (n < 10 || _wcsicmp(e, L".tmp"))
+		return 0;
+	last = dump_digits_before(name, e, 1); /* TIME, or the PID of the older form */
+	if (last == e || last == name || last[-1] != L'.')
+		return 0;
+	if (e - last == 16) {
+		id = dump_digits_before(name, last - 1, 0);
+		if (id == last - 1 || id == name || id[-1] != L'.' || last - 1 - id > 10)
+			return 0;
+		*time = wcstoull(last, NULL, 16);
+	} else {
+		if (e - last > 10 || dump_digits_before(last, e, 0) != last)
+			return 0;
+		id = last;
+		*time = 0;
+	}
+	base = id - 1; /* (the dot after NAME.dmp) */
+	v = wcstoull(id, NULL, 10);
+	if (v > 0xFFFFFFFFull || base - name < 4 || _wcsnicmp(base - 4, L".dmp", 4))
+		return 0;
+	*pid = (DWORD)v;
+	return 1;
+}
+
+/* Has the procdump that wrote a temporary file ended?  Not while a
+ * process of the list has its PID and (when the name gives it) its
+ * creation time. */
+static int
+dump_temp_ended(struct pd_sys_process *list, DWORD pid, u64 time)
+{
+	struct pd_sys_process *p = w32_process_find(list, pid);
+	return !p || (time && (u64)p->CreateTime.QuadPart != time);
+}
+
+struct dump_stale { wchar_t *name; DWORD pid; u64 time, bytes; };
+
+/* The temporary dump files in folder dir (with its separator), into *st.
+ * Their number. */
+static int
+dump_temp_list(const wchar_t *dir, struct dump_stale **st)
+{
+	size_t len = wcslen(dir) + 8;
+	wchar_t *all = malloc(len * sizeof *all);
+	WIN32_FIND_DATAW fd;
+	HANDLE fh = INVALID_HANDLE_VALUE;
+	int n = 0, cap = 0;
+	*st = NULL;
+	if (all) {
+		swprintf(all, len, L"%ls*.tmp", dir);
+		fh = FindFirstFileW(all, &fd);
+		free(all);
+	}
+	for (; fh != INVALID_HANDLE_VALUE;) {
+		struct dump_stale x;
+		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_temp_parse(fd.cFileName, &x.pid, &x.time) &&
+		    !vec_grow(st, &cap, n, sizeof **st, 8) && (x.name = wdup(fd.cFileName))) {
+			x.bytes = (u64)fd.nFileSizeHigh << 32 | fd.nFileSizeLow;
+			(*st)[n++] = x;
+		}
+		if (!FindNextFileW(fh, &fd)) {
+			FindClose(fh);
+			break;
+		}
+	}
+	return n;
+}
+
+/* A dump begins in the folder of path: removes there the temporary files
+ * whose procdump has ended (killed, or its machine went down), and says so
+ * in one line on stdout (-v: each file).  The process list is read after
+ * the folder, so that every writer of a file listed is in it unless it
+ * has ended; when it cannot be read, nothing is removed. */
+static void
+dump_sweep(const wchar_t *path)
+{
+	wchar_t *dir = dump_folder(path), *full;
+	struct dump_stale *st = NULL;
+	struct pd_sys_process *list = NULL;
+	int n = 0, i, gone = 0;
+	u64 bytes = 0;
+	AcquireSRWLockExclusive(&dump_sweep_lock);
+	if (dir && wcscmp(dir, L".") && (n = dump_temp_list(dir, &st)) > 0 && (list = w32_process_list()))
+		for (i = 0; i < n; i++) {
+			size_t len = wcslen(dir) + wcslen(st[i].name) + 1;
+			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = malloc(len * sizeof *full)))
+				continue;
+			swprintf(full, len, L"%ls%ls", dir, st[i].name);
+			switch (w32_delete_file(full)) {
+			case 0:
+				gone++;
+				bytes += st[i].bytes;
+				vlog("removed '%s': its procdump (PID %lu) has ended", u8s(full), st[i].pid);
+				break;
+			case -1: /* (open without sharing: a writer on another machine; or not ours to remove) */
+				vlog("cannot remove the temporary file '%s', whose procdump (PID %lu) has ended here:",
+				     u8s(full), st[i].pid);
+				break;
+			}
+			free(full);
+		}
+	ReleaseSRWLockExclusive(&dump_sweep_lock);
+	if (gone)
+		out("%s Removed %d temporary file%s of ended procdump runs from %s (%llu MB).\n", stamp(), gone,
+		    gone > 1 ? "s" : "", u8s(dir), dump_mb(bytes));
+	for (i = 0; i < n; i++)
+		free(st[i].name);
+	free(st);
+	free(list);
+	free(dir);
+}
+
+/* The temporary file beside the final one: PATH.PID.TIME.tmp (above),
+ * created with the protected ACL of w32_private_acl (unless -inheritacl),
+ * which the rename keeps, and marked sparse for the holes.  The files of
+ * ended runs in the folder are removed first. */
 static HANDLE
 dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 {
-	size_t n = wcslen(req->path) + 32;
+	size_t n = wcslen(req->path) + 40;
 	struct w32_acl acl;
 	HANDLE f;
+	dump_sweep(req->path);
 	if (!req->inherit_acl && w32_private_acl(&acl) < 0) {
 		warn("no dump written to '%s': its protected ACL could not be built (-inheritacl does without):",
 		     u8s(req->path));
@@ -8562,7 +8807,11 @@ dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 	}
 	*tmp = malloc(n * sizeof **tmp);
 	if (*tmp) {
-		swprintf(*tmp, n, L"%ls.%lu.tmp", req->path, GetCurrentProcessId());
+		u64 self = dump_self_time();
+		if (self)
+			swprintf(*tmp, n, L"%ls.%lu.%016llX.tmp", req->path, GetCurrentProcessId(), self);
+		else /* (the list cannot be read: the older form, removed once the PID is gone) */
+			swprintf(*tmp, n, L"%ls.%lu.tmp", req->path, GetCurrentProcessId());
 		f = CreateFileW(*tmp, GENERIC_WRITE | GENERIC_READ, 0, req->inherit_acl ? NULL : &acl.sa, CREATE_ALWAYS,
 		                FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, NULL);
 	} else
@@ -9404,6 +9653,15 @@ trig_default_name(const struct pd_config *cfg)
 	return cfg->all || cfg->pt ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
 }
 
+/* The name pattern a dump's file name is made from: the given file name
+ * (with its folder, as typed), or the default name when the output is a
+ * folder or none (-keep finds a dump's kin by it). */
+static const wchar_t *
+trig_name_pattern(const struct pd_config *cfg, int out_is_dir)
+{
+	return cfg->output && !out_is_dir ? cfg->output : trig_default_name(cfg);
+}
+
 /* Full path of the next dump: folder + default name, or the given file name
  * with substitutions and .dmp; with tag (the dump type, where a trigger
  * writes several types) _TAG before .dmp; a name this run already wrote
@@ -9504,6 +9762,14 @@ trig_type_name(int type)
 {
 	static const char *n[PD_NTYPES] = { "Mini", "Full", "Triage", "MiniPlus", "Custom", "Callback" };
 	return type >= 0 && type < PD_NTYPES ? n[type] : "?";
+}
+
+/* The type suffix of a dump's file name (_Mini, _Full ...), where a
+ * trigger writes several types; NULL otherwise. */
+static const char *
+trig_type_tag(const struct pd_config *cfg, int type)
+{
+	return cfg->ntypes > 1 ? trig_type_name(type) : NULL;
 }
 
 /* A trigger's event with no exception record: the thread it is about. */
@@ -9702,7 +9968,8 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 		if (cfg->mk)
 			dump_write_kernel(rq); /* a kernel dump that fails leaves the user dump standing */
 		if (GIVEN(cfg, keep))
-			dump_retain(rq->path, r->t->name, cfg->keep);
+			dump_retain(rq->path, trig_name_pattern(cfg, r->out_is_dir), r->t->name,
+			            trig_type_tag(cfg, rq->type), cfg->keep);
 	}
 	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_interrupted(r));
 	return rc;
@@ -9817,7 +10084,7 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	run_reap(r, 0);
 	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
 	    !(j->path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir,
-	                                cfg->ntypes > 1 ? trig_type_name(type) : NULL))) {
+	                                trig_type_tag(cfg, type)))) {
 		warn("cannot make a dump file name");
 		free(j);
 		return PD_EXIT_WRITE;
@@ -9913,13 +10180,28 @@ run_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
 	run_fire(r, &e);
 }
 
-/* The timed series: dump now, then every -s seconds, -n times.  Ends early
- * (exit 1) when the target exits or the run is cancelled. */
+/* Has the timed series made its last attempt?  With -n, a trigger whose
+ * dump -at cancelled or -a skipped (r->missed) does not count, as with the
+ * monitors: the series goes on until -n dumps are written; one refused for
+ * space (r->skipped) is an attempt (the disk will not free itself), and
+ * the run ends with exit 4.  Without -n, the immediate dump is one
+ * attempt. */
+static int
+trig_timed_over(const struct pd_run *r, long long k)
+{
+	if (!GIVEN(r->cfg, n))
+		return k >= 1;
+	return r->fired + r->skipped >= r->cfg->n;
+}
+
+/* The timed series: dump now, then every -s seconds until -n dumps are
+ * written.  Ends early (exit 1) when the target exits or the run is
+ * cancelled. */
 static void
 trig_run_timed(struct pd_run *r)
 {
 	long long k;
-	for (k = 0; k < r->cfg->n && !r->done; k++) {
+	for (k = 0; !trig_timed_over(r, k) && !r->done; k++) {
 		if (k > 0 && !run_wait(r, (DWORD)(r->cfg->s * 1000)))
 			break;
 		if (run_cancelled(r))

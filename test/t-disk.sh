@@ -166,6 +166,166 @@ disk_keep() {
 }
 t 'disk: -keep 2 keeps the two newest of our dumps and never a file procdump.c did not write' disk_keep
 
+# dk_kill NAME PATTERN: SIGKILL the procdump64.exe (the Wine process that
+# runs it) whose command line matches PATTERN, then join NAME
+dk_kill() {
+	_p=$(pgrep -f "^[A-Za-z]:.*procdump64.exe $2") || fail "no procdump process to kill ($2)"
+	kill -KILL $_p
+	pd_join "$1" 30
+}
+# dk_tmp_kib DIR: KiB that DIR's temporary files take on disk (0 if none)
+dk_tmp_kib() { du -ck "$1"/*.tmp 2>/dev/null | awk 'END { print $1 + 0 }'; }
+
+# A procdump SIGKILLed mid-dump leaves its temporary file; the next dump
+# begun in that folder removes it and every other one whose procdump has
+# ended, with one line, and none of a live writer: another procdump's
+# dump being written, a name whose PID runs (the older form, without the
+# start time, cannot tell a reused PID), and files of other forms.
+disk_stale_temp() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	dk_target
+	start_target dk2 "$T/target.exe" 1 64
+	d=$O/stale
+	mkdir -p "$d"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=400
+	pd_bg stl -ma "$(field dk pid)" "$(wpath "$d/live.dmp")"
+	wait_for "$O/stl.raw" 'Dump 1 writing' 30 || fail "the live writer did not start: $(cat "$O/stl.raw")"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg stk -ma "$(field dk2 pid)" "$(wpath "$d/killed.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/stk.raw" 'Dump 1 writing' 30 || fail "the dump to kill did not start: $(cat "$O/stk.raw")"
+	dk_kill stk "-ma $(field dk2 pid) "
+	[ "$RC" = killed ] || fail "pdrun recorded '$RC' for the SIGKILLed procdump"
+	killed=$(ls "$d" | grep '^killed\.dmp\..*\.tmp$') || fail "the SIGKILLed procdump left no temporary file: $(ls "$d")"
+	live=$(ls "$d" | grep '^live\.dmp\..*\.tmp$') || fail "the live writer has no temporary file: $(ls "$d")"
+	# by name: a PID that runs with another start time (reused), the older
+	# form with no such PID (4294967295 is none) and with one that runs
+	: >"$d/reused.dmp.$(field dk pid).01D0000000000000.tmp"
+	: >"$d/old.dmp.4294967295.tmp"
+	: >"$d/oldlive.dmp.$(field dk pid).tmp"
+	: >"$d/notes.tmp"
+	: >"$d/x.dmp.12ab.tmp"
+	pd -mm "$(field dk2 pid)" "$(wpath "$d/next.dmp")"
+	expect_rc 0
+	expect_out "Removed 3 temporary files of ended procdump runs from .*stale\\\\ ([0-9]* MB)\.$"
+	[ "$(grep -c 'Removed' "$O/pd.out")" = 1 ] || fail "not one line: $(grep Removed "$O/pd.out")"
+	for f in "$killed" reused.dmp.$(field dk pid).01D0000000000000.tmp old.dmp.4294967295.tmp; do
+		[ ! -e "$d/$f" ] || fail "$f, whose procdump has ended, is still there"
+	done
+	for f in "$live" oldlive.dmp.$(field dk pid).tmp notes.tmp x.dmp.12ab.tmp next.dmp; do
+		[ -e "$d/$f" ] || fail "$f was removed"
+	done
+	pd_join stl 90
+	expect_rc 0
+	[ -f "$d/live.dmp" ] || fail "the live writer's dump was not completed: $(ls "$d")"
+	alive dk || fail "the target was left suspended"
+	alive dk2 || fail "the target of the killed procdump was left suspended"
+	stop_target dk2
+}
+t 'disk: a temporary file left by a SIGKILLed procdump is removed by the next dump in its folder (one line); a live writer'"'"'s stays' disk_stale_temp
+
+# The space of the removed temporary files counts toward -minfree: on a
+# 100 MB volume where a killed procdump's file holds over 40 MB, a dump
+# with -minfree 70 is written (without the removal it would be refused).
+disk_stale_temp_minfree() {
+	[ $native = 1 ] && skip "SIGKILL of a Wine process"
+	dk_target
+	dk_mount dkst 100
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd_bg sts -ma -minfree 0 "$(field dk pid)" "$(wpath "$DK_MNT/k.dmp")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	wait_for "$O/sts.raw" 'Dump 1 writing' 30 || fail "the dump did not start: $(cat "$O/sts.raw")"
+	_end=$(($(date +%s) + 60))
+	until [ "$(dk_tmp_kib "$DK_MNT")" -ge $((40 << 10)) ]; do
+		[ "$(date +%s)" -lt $_end ] || fail "the temporary file did not reach 40 MB: $(ls -l "$DK_MNT")"
+		sleep 0.1
+	done
+	dk_kill sts "-ma -minfree 0 $(field dk pid) "
+	[ "$(dk_avail "$DK_MNT")" -lt $((70 << 10)) ] || fail "the killed dump's file leaves $(dk_avail "$DK_MNT") KiB free"
+	pd -mm -minfree 70 "$(field dk pid)" "$(wpath "$DK_MNT")"
+	expect_out 'Removed 1 temporary file of ended procdump runs'
+	expect_rc 0
+	[ -z "$(ls "$DK_MNT" | grep '\.tmp$')" ] || fail "temporary file left: $(ls "$DK_MNT")"
+	[ "$(ls "$DK_MNT" | grep -c '\.dmp$')" = 1 ] || fail "want the one dump: $(ls "$DK_MNT")"
+	alive dk || fail "the target was left suspended"
+}
+t 'disk: the space of a removed temporary file counts toward -minfree (the dump is written, exit 0)' disk_stale_temp_minfree
+
+# dk_left DIR NAME...: DIR holds exactly the files NAME... (in any order)
+dk_left() {
+	_d=$1
+	shift
+	[ "$(ls "$_d" | sort | tr '\n' ' ')" = "$(printf '%s\n' "$@" | sort | tr '\n' ' ')" ] ||
+		fail "$(basename "$_d") holds: $(ls "$_d" | tr '\n' ' '); wanted: $*"
+}
+# dk_named K [TAG]: the file name the line "Dump K initiated" gave (with
+# -mm -ma, the one with that type suffix)
+dk_named() {
+	sed -n "s/.*Dump $1 initiated: .*\\\\\\([^\\\\]*${2:-}\\(-[0-9]*\\)\\{0,1\\}\\.dmp\\)\$/\\1/p" "$O/pd.out" | head -n 1
+}
+# dk_removed N: procdump said N times that -keep removed a dump
+dk_removed() {
+	[ "$(grep -c 'Removed the older dump .* (-keep [0-9]*)\.$' "$O/pd.out")" = "$1" ] ||
+		fail "want $1 removals: $(grep Removed "$O/pd.out")"
+}
+
+# -keep counts every name procdump.c writes: with -mm -ma the type
+# suffixes (each type kept apart: the Mini and the Full of the last
+# trigger stay); a given name with keywords and a prefix of its own, with
+# -2, -3 for the names of one run; a dump of the same process name (another
+# PID) counts, a dump of another process name under the same mask does not.
+disk_keep_every_name() {
+	start_target dkk "$T/target.exe" 1
+	start_target dko "$T/pdtgt.exe" 1
+	pid=$(field dkk pid)
+	d=$O/keept
+	mkdir -p "$d"
+	pd -mm -ma -n 3 -s 1 -keep 1 "$pid" "$(wpath "$d")"
+	expect_rc 0
+	dk_removed 4
+	dk_left "$d" "$(dk_named 3 _Mini)" "$(dk_named 3 _Full)"
+	d=$O/keepm
+	mkdir -p "$d"
+	pd -mm "$(field dko pid)" "$(wpath "$d/crash_PROCESSNAME_PID.dmp")"
+	expect_rc 0
+	pd -mm "$(field dk pid)" "$(wpath "$d/crash_PROCESSNAME_PID.dmp")"
+	expect_rc 0
+	pd -mm -n 3 -s 1 -keep 1 "$pid" "$(wpath "$d/crash_PROCESSNAME_PID.dmp")"
+	expect_rc 0
+	dk_removed 3
+	dk_left "$d" "crash_pdtgt.exe_$(field dko pid).dmp" "crash_target.exe_$pid-3.dmp"
+	stop_target dkk
+	stop_target dko
+}
+t 'disk: -keep counts every name procdump.c writes: -mm -ma suffixes (each type apart), a given name with keywords and -2, -3' disk_keep_every_name
+
+# -keep with several targets (-all, -pt: names carrying the PID) keeps the
+# newest dumps of the process name, whichever process they are of
+disk_keep_fleet() {
+	cp "$T/target.exe" "$O/pdkeep.exe"
+	cp "$T/crasher.exe" "$O/pdktree.exe"
+	start_target dka1 "$O/pdkeep.exe" 1
+	start_target dka2 "$O/pdkeep.exe" 1
+	trap 'set +e; stop_target dka1; stop_target dka2; [ ! -f "$O/dkt.upid" ] || stop_target dkt' EXIT # (-k ended dkt: its kill fails)
+	d=$O/keepa
+	mkdir -p "$d"
+	pd -mm -n 2 -s 1 -all -keep 1 pdkeep "$(wpath "$d")"
+	expect_rc 0
+	expect_out '2 processes monitored, 2 reached the dump count.'
+	dk_removed 3
+	[ "$(ls "$d" | grep -c '^pdkeep.exe_[0-9]*_[0-9]*_[0-9]*\.dmp$')" = 1 ] || fail "-all: want 1 dump left: $(ls "$d")"
+	start_target dkt "$O/pdktree.exe" tree
+	[ -n "$(field dkt child)" ] || fail "the parent started no child: $(cat "$O/dkt.log")"
+	d=$O/keepp
+	mkdir -p "$d"
+	pd -mm -n 2 -s 1 -pt -k -keep 1 "$(field dkt pid)" "$(wpath "$d")"
+	expect_rc 0
+	expect_out '2 processes monitored, 2 reached the dump count.'
+	dk_removed 3
+	[ "$(ls "$d" | grep -c '^pdktree.exe_[0-9]*_[0-9]*_[0-9]*\.dmp$')" = 1 ] || fail "-pt: want 1 dump left: $(ls "$d")"
+}
+t 'disk: -keep with -all and -pt (names carrying the PID) keeps the newest dumps of the process name' disk_keep_fleet
+
 disk_holes() {
 	export PDTEST_ZERO_MIB=256
 	start_target dz "$T/target.exe" 1

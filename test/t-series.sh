@@ -87,3 +87,23 @@ series_killed_procdump() {
 	stop_target sq
 }
 t 'series: a procdump killed with SIGKILL is recorded as killed, not as exit 0; the target runs on' series_killed_procdump
+
+# A dump that -at cancels does not count toward -n (man page, -at): the
+# series goes on until -n dumps are written.  Only the first dump is slowed
+# (500 ms per 4 MiB chunk of a 64 MiB target: far past -at 1).
+series_at_not_counted() {
+	start_target sa "$T/target.exe" 1 64
+	mkdir -p "$O/sa"
+	PROCDUMP_TEST_CHUNK_DELAY_MS=500 PROCDUMP_TEST_CHUNK_DELAY_DUMPS=1 \
+		pd -ma -n 2 -s 1 -at 1 "$(field sa pid)" "$(wpath "$O/sa")"
+	expect_out 'Dump 1 cancelled: the collection took longer than 1 seconds (-at)'
+	expect_out 'Dump 2 complete'
+	expect_out 'Dump 3 complete'
+	expect_out 'Dump count reached.'
+	expect_rc 0
+	[ "$(ls "$O/sa" | grep -c '\.dmp$')" = 2 ] || fail "want the 2 dumps -n asked for: $(ls "$O/sa")"
+	[ -z "$(ls "$O/sa" | grep '\.tmp$')" ] || fail "temporary file left: $(ls "$O/sa")"
+	alive sa || fail "the target was left suspended"
+	stop_target sa
+}
+t 'series: -n 2 -s 1 -at 1: a dump -at cancelled does not count; two dumps written, exit 0' series_at_not_counted
