@@ -84,9 +84,82 @@
 #include <cpuid.h>
 #endif
 
+/* The one version: numbers for the version resource's FILEVERSION, text
+ * for the banner, -json and the resource's strings. */
+#define PD_VERSION_MAJOR 0
+#define PD_VERSION_MINOR 1
+#define PD_VERSION_PATCH 0
+#define PD_STR2(x) #x
+#define PD_STR(x) PD_STR2(x)
 #ifndef PD_VERSION
-#define PD_VERSION "0.1.0"
+#define PD_VERSION PD_STR(PD_VERSION_MAJOR) "." PD_STR(PD_VERSION_MINOR) "." PD_STR(PD_VERSION_PATCH)
 #endif
+
+/* The version resource and the application manifest, for windres: the
+ * Makefile feeds it this file up to the end of this block (windres cannot
+ * read C), so the one file stays one.  AppLocker, WDAC and inventories
+ * read ProductName, OriginalFilename and FileVersion.  The manifest runs
+ * procdump as the user who started it (no UAC prompt: an unelevated run
+ * dumps the user's own processes), declares Windows 7 to 11 (their true
+ * behaviour, not a compatibility shim) and long paths (dump folders past
+ * MAX_PATH, where the system allows them).  A compiler alone skips it:
+ * vendoring needs no windres. */
+#ifdef RC_INVOKED
+#ifdef _WIN64
+#define PD_RC_FILENAME "procdump64.exe"
+#define PD_RC_DESCRIPTION "procdump.c: process dump utility (x64)"
+#else
+#define PD_RC_FILENAME "procdump.exe"
+#define PD_RC_DESCRIPTION "procdump.c: process dump utility (x86)"
+#endif
+VS_VERSION_INFO VERSIONINFO
+FILEVERSION PD_VERSION_MAJOR, PD_VERSION_MINOR, PD_VERSION_PATCH, 0
+PRODUCTVERSION PD_VERSION_MAJOR, PD_VERSION_MINOR, PD_VERSION_PATCH, 0
+FILEFLAGSMASK VS_FFI_FILEFLAGSMASK
+FILEFLAGS 0
+FILEOS VOS_NT_WINDOWS32
+FILETYPE VFT_APP
+FILESUBTYPE VFT2_UNKNOWN
+BEGIN
+	BLOCK "StringFileInfo"
+	BEGIN
+		BLOCK "040904B0" /* U.S. English, UTF-16 */
+		BEGIN
+			VALUE "CompanyName", "the procdump.c authors"
+			VALUE "FileDescription", PD_RC_DESCRIPTION
+			VALUE "FileVersion", PD_VERSION
+			VALUE "InternalName", "procdump.c"
+			VALUE "LegalCopyright", "Copyright (c) 2026 the procdump.c authors. MIT License."
+			VALUE "OriginalFilename", PD_RC_FILENAME
+			VALUE "ProductName", "procdump.c"
+			VALUE "ProductVersion", PD_VERSION
+		END
+	END
+	BLOCK "VarFileInfo"
+	BEGIN
+		VALUE "Translation", 0x409, 1200
+	END
+END
+/* single-quoted XML attributes: no quote to escape in an RC string */
+CREATEPROCESS_MANIFEST_RESOURCE_ID RT_MANIFEST
+BEGIN
+	"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+	"<assembly xmlns='urn:schemas-microsoft-com:asm.v1' manifestVersion='1.0'>\n"
+	"<trustInfo xmlns='urn:schemas-microsoft-com:asm.v3'><security><requestedPrivileges>"
+	"<requestedExecutionLevel level='asInvoker' uiAccess='false'/>"
+	"</requestedPrivileges></security></trustInfo>\n"
+	"<compatibility xmlns='urn:schemas-microsoft-com:compatibility.v1'><application>\n"
+	"<supportedOS Id='{35138b9a-5d96-4fbd-8e2d-a2440225f93a}'/>\n" /* Windows 7 */
+	"<supportedOS Id='{4a2f28e3-53b9-4441-ba9c-d69d4a4a6e38}'/>\n" /* Windows 8 */
+	"<supportedOS Id='{1f676c76-80e1-4239-95bb-83d0f6d0da78}'/>\n" /* Windows 8.1 */
+	"<supportedOS Id='{8e0f7a12-bfb3-4fe8-b9a5-48fd50a15a9a}'/>\n" /* Windows 10 and 11 */
+	"</application></compatibility>\n"
+	"<application xmlns='urn:schemas-microsoft-com:asm.v3'><windowsSettings>"
+	"<longPathAware xmlns='http://schemas.microsoft.com/SMI/2016/WindowsSettings'>true</longPathAware>"
+	"</windowsSettings></application>\n"
+	"</assembly>\n"
+END
+#endif /* RC_INVOKED: the Makefile's windres reads up to here */
 #ifndef PD_API
 #define PD_API
 #endif
