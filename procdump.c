@@ -582,6 +582,15 @@ stamp(void)
 	return s;
 }
 
+/* Bytes as the whole MB (MiB) of ProcDump's "N MB" lines: rounded to the
+ * nearest, as Windows' StrFormatByteSizeEx does by default, never up
+ * (2,160,248 bytes is 2 MB, not 3). */
+static u64
+size_mb(u64 bytes)
+{
+	return (bytes + (1 << 19)) >> 20;
+}
+
 /* 100 ns ticks since 1601 to seconds since 1970. */
 static u32
 ticks_to_time_t(u64 t)
@@ -1942,6 +1951,8 @@ enum optkind {
 #define OF_PERCORE 0x80 /* a percentage: with -u, hi is per core (times the cores) */
 #define OF_STEPS   0x100 /* OPT_INT that takes a threshold list (off2 = struct pd_steps) */
 #define OF_BELOW   0x200 /* its list fires below each value: the values decrease */
+#define OF_ANY     0x400 /* taken with every form (-cancel -i -u -x -j -?), any number of times:
+                          * Sysinternals scripts prepend -accepteula to every line, wrappers add it again */
 
 /* Where a switch stands in the -? synopsis: not there, first on a line,
  * beside the previous one, an alternative to it (-c|-cl), or nested in
@@ -2018,7 +2029,7 @@ static const struct opt opts[] = {
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"freezeguard", OPT_INT, CO(freezeguard), 0, "<PID>", "Guard of a suspension procdump started itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
-	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility; there is no EULA to accept.", OF_INSTALL, SYN_LINE, U },
+	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility, anywhere and any number of times; there is no EULA to accept.", OF_INSTALL | OF_ANY, SYN_LINE, U },
 	{ L"?", OPT_FLAG, CO(help), 0, NULL, "Show this help; -? -e shows example command lines.", 0, SYN_NONE, U },
 };
 #undef U
@@ -2067,13 +2078,14 @@ args_first_with(const struct pd_config *cfg, int flags)
 }
 
 /* The first switch given that a mode does not take: not the mode's own
- * (at off), not -v, and without any of flags.  NULL if none. */
+ * (at off), not -v, not one every form takes (OF_ANY), and without any of
+ * flags.  NULL if none. */
 static const struct opt *
 args_stray(const struct pd_config *cfg, size_t off, int flags)
 {
 	size_t i;
 	for (i = 0; i < NOPTS; i++)
-		if (cfg->given[i] && opts[i].off != off && opts[i].off != CO(v) && !(opts[i].flags & flags))
+		if (cfg->given[i] && opts[i].off != off && opts[i].off != CO(v) && !(opts[i].flags & (flags | OF_ANY)))
 			return &opts[i];
 	return NULL;
 }
@@ -2499,7 +2511,7 @@ args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
 		o = args_find(a);
 		if (!o)
 			return args_fail("unknown switch '%s'", u8s(a));
-		if (cfg->given[o - opts] && o->kind != OPT_LIST)
+		if (cfg->given[o - opts] && o->kind != OPT_LIST && !(o->flags & OF_ANY))
 			return args_fail("-%s is given twice", u8s(o->name));
 		cfg->given[o - opts] = 1;
 		if ((rc = args_take(cfg, o, argc, argv, &k)))
@@ -2660,7 +2672,7 @@ args_check_mode(struct pd_config *cfg)
 		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || GIVEN(cfg, n))
 			return args_fail("-u needs -c or -cl (or stands alone to uninstall)");
 		for (i = 0; i < NOPTS; i++) /* alone: -accepteula and -v at most */
-			if (cfg->given[i] && opts[i].off != CO(u) && opts[i].off != CO(v) && opts[i].off != CO(accepteula))
+			if (cfg->given[i] && opts[i].off != CO(u) && opts[i].off != CO(v) && !(opts[i].flags & OF_ANY))
 				return args_fail("-%s cannot be used with -u (uninstall)", u8s(opts[i].name));
 		cfg->uninstall = 1;
 		return 0;
@@ -3662,6 +3674,7 @@ struct live {
 	DWORD *before, *before_count; int nbefore; /* LIVE_ATTACH: thread ids and suspend counts before the attach */
 	u64 bd_at[2]; u8 bd_was[2]; int nbd; /* LIVE_ATTACH: PEB.BeingDebugged (native, WOW64) before it */
 	int wow64;                 /* a 32-bit process: never attached for the hold (live_attach) */
+	DWORD attach_told;         /* the attach's thread -v named: the threads are re-listed till none is new */
 };
 
 #define LIVE_ATTACH_DEADLINE_MS 2000
@@ -3978,7 +3991,9 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 	/* DebugActiveProcess injects a thread at ntdll!DbgUiRemoteBreakin (on
 	 * Windows and under Wine); held, it has not run yet: not the target's */
 	if (live_attach_thread(l, tid, th)) {
-		vlog("thread %lu left out: the attach's own", tid);
+		if (l->attach_told != tid)
+			vlog("thread %lu left out: the attach's own", tid);
+		l->attach_told = tid;
 		CloseHandle(th);
 		return 0;
 	}
@@ -9436,7 +9451,7 @@ static void
 run_on_plan(void *ctx, u64 bytes)
 {
 	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(),
-	    ((struct run_dump_ctx *)ctx)->num, (bytes + (1 << 20) - 1) >> 20);
+	    ((struct run_dump_ctx *)ctx)->num, size_mb(bytes));
 }
 
 /* -r: the clone is taken.  With -k, the last clone of the run ends the
@@ -9512,7 +9527,7 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 		out("%s Dump %d failed.\n", stamp(), num);
 	else {
 		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), num,
-		    (res->bytes + (1 << 20) - 1) >> 20, res->seconds);
+		    size_mb(res->bytes), res->seconds);
 		vlog("dump %d complete at %llu (FILETIME)", num, w32_precise_now());
 		if (cfg->mk)
 			dump_write_kernel(rq); /* a kernel dump that fails leaves the user dump standing */
