@@ -7,6 +7,9 @@
  * Build (mingw-w64; the Makefile does this):
  *   x86_64-w64-mingw32-gcc -O2 -municode -static procdump.c -o procdump64.exe -ladvapi32
  *   i686-w64-mingw32-gcc   -O2 -municode -static procdump.c -o procdump.exe   -ladvapi32
+ * The Makefile also links the version resource and manifest (the
+ * RC_INVOKED block in Config, through windres) and passes
+ * -Wl,--no-insert-timestamp, so that a commit always gives the same bytes.
  * Library mode (no main, no exit; call pd_main() or pd_write_dump()):
  *   x86_64-w64-mingw32-gcc -c -DPROCDUMP_NO_MAIN procdump.c
  *
