@@ -76,7 +76,7 @@ sign: all
 	@[ -n "$(PFX)" ] || [ -n "$(KEY)" -a -n "$(CERT)" ] || \
 		{ echo "make sign: give PFX=file.pfx [PASSFILE=file], or KEY=key.pem CERT=chain.pem" >&2; exit 2; }
 	for e in procdump64.exe procdump.exe; do \
-		$(OSSLSIGN) -in $$e -out $$e.signed && mv $$e.signed $$e || { rm -f $$e.signed; exit 1; }; \
+		$(OSSLSIGN) -in $$e -out $$e.signed && cat $$e.signed >$$e && rm $$e.signed || { rm -f $$e.signed; exit 1; }; \
 	done
 
 deps:
