@@ -7,6 +7,9 @@
  * Build (mingw-w64; the Makefile does this):
  *   x86_64-w64-mingw32-gcc -O2 -municode -static procdump.c -o procdump64.exe -ladvapi32
  *   i686-w64-mingw32-gcc   -O2 -municode -static procdump.c -o procdump.exe   -ladvapi32
+ * The Makefile also links the version resource and manifest (the
+ * RC_INVOKED block in Config, through windres) and passes
+ * -Wl,--no-insert-timestamp, so that a commit always gives the same bytes.
  * Library mode (no main, no exit; call pd_main() or pd_write_dump()):
  *   x86_64-w64-mingw32-gcc -c -DPROCDUMP_NO_MAIN procdump.c
  *
@@ -85,9 +88,82 @@
 #include <cpuid.h>
 #endif
 
+/* The one version: numbers for the version resource's FILEVERSION, text
+ * for the banner, -json and the resource's strings. */
+#define PD_VERSION_MAJOR 0
+#define PD_VERSION_MINOR 1
+#define PD_VERSION_PATCH 0
+#define PD_STR2(x) #x
+#define PD_STR(x) PD_STR2(x)
 #ifndef PD_VERSION
-#define PD_VERSION "0.1.0"
+#define PD_VERSION PD_STR(PD_VERSION_MAJOR) "." PD_STR(PD_VERSION_MINOR) "." PD_STR(PD_VERSION_PATCH)
 #endif
+
+/* The version resource and the application manifest, for windres: the
+ * Makefile feeds it this file up to the end of this block (windres cannot
+ * read C), so the one file stays one.  AppLocker, WDAC and inventories
+ * read ProductName, OriginalFilename and FileVersion.  The manifest runs
+ * procdump as the user who started it (no UAC prompt: an unelevated run
+ * dumps the user's own processes), declares Windows 7 to 11 (their true
+ * behaviour, not a compatibility shim) and long paths (dump folders past
+ * MAX_PATH, where the system allows them).  A compiler alone skips it:
+ * vendoring needs no windres. */
+#ifdef RC_INVOKED
+#ifdef _WIN64
+#define PD_RC_FILENAME "procdump64.exe"
+#define PD_RC_DESCRIPTION "procdump.c: process dump utility (x64)"
+#else
+#define PD_RC_FILENAME "procdump.exe"
+#define PD_RC_DESCRIPTION "procdump.c: process dump utility (x86)"
+#endif
+VS_VERSION_INFO VERSIONINFO
+FILEVERSION PD_VERSION_MAJOR, PD_VERSION_MINOR, PD_VERSION_PATCH, 0
+PRODUCTVERSION PD_VERSION_MAJOR, PD_VERSION_MINOR, PD_VERSION_PATCH, 0
+FILEFLAGSMASK VS_FFI_FILEFLAGSMASK
+FILEFLAGS 0
+FILEOS VOS_NT_WINDOWS32
+FILETYPE VFT_APP
+FILESUBTYPE VFT2_UNKNOWN
+BEGIN
+	BLOCK "StringFileInfo"
+	BEGIN
+		BLOCK "040904B0" /* U.S. English, UTF-16 */
+		BEGIN
+			VALUE "CompanyName", "the procdump.c authors"
+			VALUE "FileDescription", PD_RC_DESCRIPTION
+			VALUE "FileVersion", PD_VERSION
+			VALUE "InternalName", "procdump.c"
+			VALUE "LegalCopyright", "Copyright (c) 2026 the procdump.c authors. MIT License."
+			VALUE "OriginalFilename", PD_RC_FILENAME
+			VALUE "ProductName", "procdump.c"
+			VALUE "ProductVersion", PD_VERSION
+		END
+	END
+	BLOCK "VarFileInfo"
+	BEGIN
+		VALUE "Translation", 0x409, 1200
+	END
+END
+/* single-quoted XML attributes: no quote to escape in an RC string */
+CREATEPROCESS_MANIFEST_RESOURCE_ID RT_MANIFEST
+BEGIN
+	"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+	"<assembly xmlns='urn:schemas-microsoft-com:asm.v1' manifestVersion='1.0'>\n"
+	"<trustInfo xmlns='urn:schemas-microsoft-com:asm.v3'><security><requestedPrivileges>"
+	"<requestedExecutionLevel level='asInvoker' uiAccess='false'/>"
+	"</requestedPrivileges></security></trustInfo>\n"
+	"<compatibility xmlns='urn:schemas-microsoft-com:compatibility.v1'><application>\n"
+	"<supportedOS Id='{35138b9a-5d96-4fbd-8e2d-a2440225f93a}'/>\n" /* Windows 7 */
+	"<supportedOS Id='{4a2f28e3-53b9-4441-ba9c-d69d4a4a6e38}'/>\n" /* Windows 8 */
+	"<supportedOS Id='{1f676c76-80e1-4239-95bb-83d0f6d0da78}'/>\n" /* Windows 8.1 */
+	"<supportedOS Id='{8e0f7a12-bfb3-4fe8-b9a5-48fd50a15a9a}'/>\n" /* Windows 10 and 11 */
+	"</application></compatibility>\n"
+	"<application xmlns='urn:schemas-microsoft-com:asm.v3'><windowsSettings>"
+	"<longPathAware xmlns='http://schemas.microsoft.com/SMI/2016/WindowsSettings'>true</longPathAware>"
+	"</windowsSettings></application>\n"
+	"</assembly>\n"
+END
+#endif /* RC_INVOKED: the Makefile's windres reads up to here */
 #ifndef PD_API
 #define PD_API
 #endif
@@ -547,6 +623,15 @@ stamp(void)
 	GetLocalTime(&t);
 	snprintf(s, sizeof s, "[%02u:%02u:%02u]", t.wHour, t.wMinute, t.wSecond);
 	return s;
+}
+
+/* Bytes as the whole MB (MiB) of ProcDump's "N MB" lines: rounded to the
+ * nearest, as Windows' StrFormatByteSizeEx does by default, never up
+ * (2,160,248 bytes is 2 MB, not 3). */
+static u64
+size_mb(u64 bytes)
+{
+	return (bytes + (1 << 19)) >> 20;
 }
 
 /* 100 ns ticks since 1601 to seconds since 1970. */
@@ -2123,6 +2208,8 @@ enum optkind {
 #define OF_PERCORE 0x80 /* a percentage: with -u, hi is per core (times the cores) */
 #define OF_STEPS   0x100 /* OPT_INT that takes a threshold list (off2 = struct pd_steps) */
 #define OF_BELOW   0x200 /* its list fires below each value: the values decrease */
+#define OF_ANY     0x400 /* taken with every form (-cancel -i -u -x -j -?), any number of times:
+                          * Sysinternals scripts prepend -accepteula to every line, wrappers add it again */
 
 /* Where a switch stands in the -? synopsis: not there, first on a line,
  * beside the previous one, an alternative to it (-c|-cl), or nested in
@@ -2200,7 +2287,7 @@ static const struct opt opts[] = {
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"freezeguard", OPT_INT, CO(freezeguard), 0, "<PID>", "Guard of a suspension procdump started itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"exitguard", OPT_INT, CO(exitguard), 0, "<PID>", "Guard of the exit breakpoint of -t, started by procdump itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
-	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility; there is no EULA to accept.", OF_INSTALL, SYN_LINE, U },
+	{ L"accepteula", OPT_FLAG, CO(accepteula), 0, NULL, "Accepted for compatibility, anywhere and any number of times; there is no EULA to accept.", OF_INSTALL | OF_ANY, SYN_LINE, U },
 	{ L"?", OPT_FLAG, CO(help), 0, NULL, "Show this help; -? -e shows example command lines.", 0, SYN_NONE, U },
 };
 #undef U
@@ -2249,13 +2336,14 @@ args_first_with(const struct pd_config *cfg, int flags)
 }
 
 /* The first switch given that a mode does not take: not the mode's own
- * (at off), not -v, and without any of flags.  NULL if none. */
+ * (at off), not -v, not one every form takes (OF_ANY), and without any of
+ * flags.  NULL if none. */
 static const struct opt *
 args_stray(const struct pd_config *cfg, size_t off, int flags)
 {
 	size_t i;
 	for (i = 0; i < NOPTS; i++)
-		if (cfg->given[i] && opts[i].off != off && opts[i].off != CO(v) && !(opts[i].flags & flags))
+		if (cfg->given[i] && opts[i].off != off && opts[i].off != CO(v) && !(opts[i].flags & (flags | OF_ANY)))
 			return &opts[i];
 	return NULL;
 }
@@ -2683,7 +2771,7 @@ args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
 		o = args_find(a);
 		if (!o)
 			return args_fail("unknown switch '%s'", u8s(a));
-		if (cfg->given[o - opts] && o->kind != OPT_LIST)
+		if (cfg->given[o - opts] && o->kind != OPT_LIST && !(o->flags & OF_ANY))
 			return args_fail("-%s is given twice", u8s(o->name));
 		cfg->given[o - opts] = 1;
 		if ((rc = args_take(cfg, o, argc, argv, &k)))
@@ -2849,7 +2937,7 @@ args_check_mode(struct pd_config *cfg)
 		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || GIVEN(cfg, n))
 			return args_fail("-u needs -c or -cl (or stands alone to uninstall)");
 		for (i = 0; i < NOPTS; i++) /* alone: -accepteula and -v at most */
-			if (cfg->given[i] && opts[i].off != CO(u) && opts[i].off != CO(v) && opts[i].off != CO(accepteula))
+			if (cfg->given[i] && opts[i].off != CO(u) && opts[i].off != CO(v) && !(opts[i].flags & OF_ANY))
 				return args_fail("-%s cannot be used with -u (uninstall)", u8s(opts[i].name));
 		cfg->uninstall = 1;
 		return 0;
@@ -3853,6 +3941,7 @@ struct live {
 	DWORD *before, *before_count; int nbefore; /* LIVE_ATTACH: thread ids and suspend counts before the attach */
 	u64 bd_at[2]; u8 bd_was[2]; int nbd; /* LIVE_ATTACH: PEB.BeingDebugged (native, WOW64) before it */
 	int wow64;                 /* a 32-bit process: never attached for the hold (live_attach) */
+	DWORD attach_told;         /* the attach's thread -v named: the threads are re-listed till none is new */
 };
 
 #define LIVE_ATTACH_DEADLINE_MS 2000
@@ -4124,7 +4213,9 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 	/* DebugActiveProcess injects a thread at ntdll!DbgUiRemoteBreakin (on
 	 * Windows and under Wine); held, it has not run yet: not the target's */
 	if (live_attach_thread(l, tid, th)) {
-		vlog("thread %lu left out: the attach's own", tid);
+		if (l->attach_told != tid)
+			vlog("thread %lu left out: the attach's own", tid);
+		l->attach_told = tid;
 		CloseHandle(th);
 		return 0;
 	}
@@ -9887,7 +9978,7 @@ static void
 run_on_plan(void *ctx, u64 bytes)
 {
 	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(),
-	    ((struct run_dump_ctx *)ctx)->num, (bytes + (1 << 20) - 1) >> 20);
+	    ((struct run_dump_ctx *)ctx)->num, size_mb(bytes));
 }
 
 /* -r: the clone is taken.  With -k, the last clone of the run ends the
@@ -9963,7 +10054,7 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 		out("%s Dump %d failed.\n", stamp(), num);
 	else {
 		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), num,
-		    (res->bytes + (1 << 20) - 1) >> 20, res->seconds);
+		    size_mb(res->bytes), res->seconds);
 		vlog("dump %d complete at %llu (FILETIME)", num, w32_precise_now());
 		if (cfg->mk)
 			dump_write_kernel(rq); /* a kernel dump that fails leaves the user dump standing */

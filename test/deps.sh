@@ -1,7 +1,9 @@
 #!/bin/sh
 # deps.sh - install what a fresh Debian/Ubuntu machine lacks to build procdump.c
 # and run its tests: mingw-w64 (both targets), Wine (64-bit), lldb and llvm
-# (obj2yaml), mandoc (the man page's lint), Breakpad's readers (npm package
+# (obj2yaml), mandoc (the man page's lint and its text/HTML in make release),
+# zip, unzip, openssl and osslsigncode (make release, make sign and their
+# tests), Breakpad's readers (npm package
 # `minidump`, into .deps/) and Wine's 32-bit DLLs (the i386 libwine package,
 # unpacked into .deps/wine32).  Everything comes by package name through
 # apt-get or npm.  Safe to run again: it installs only what is missing.
@@ -21,6 +23,11 @@ command -v make >/dev/null 2>&1 || need="$need make"
 command -v file >/dev/null 2>&1 || need="$need file"
 command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
 command -v strace >/dev/null 2>&1 || need="$need strace"
+# the release and signing tests (make release, make sign)
+command -v zip >/dev/null 2>&1 || need="$need zip"
+command -v unzip >/dev/null 2>&1 || need="$need unzip"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
+command -v osslsigncode >/dev/null 2>&1 || need="$need osslsigncode"
 if [ -n "$need" ]; then
 	echo "deps: installing$need"
 	# a package list that fails to download (seen: bookworm-security's i386

@@ -88,3 +88,152 @@ build_demo() {
 		fail "demo: the summary does not show charge_customer with c=NULL"
 }
 t 'build: make demo dumps the bundled crasher at its AV and summarises it' build_demo
+
+# ---- A release a locked-down server accepts: reproducible, versioned, signable
+
+# rsrc_size EXE: the size of its resource directory, as objdump prints it (hex)
+rsrc_size() { x86_64-w64-mingw32-objdump -p "$1" | sed -n 's/^Entry 2 [0-9a-f]* \([0-9a-f]*\) Resource Directory.*/\1/p'; }
+# build_copy DIR: procdump.c and the Makefile alone in DIR (a fresh checkout)
+build_copy() { mkdir -p "$1" && cp "$top/procdump.c" "$top/Makefile" "$1/"; }
+
+# Two builds in two folders (one with a space and a longer path), at two
+# times, in other time zones, locales and umasks: the same bytes, and a PE
+# TimeDateStamp of 0 (before: the build time, so no two builds matched).
+build_reproducible() {
+	rm -rf "$O/rb"
+	build_copy "$O/rb/one"
+	build_copy "$O/rb/a longer folder/two"
+	t1=$(date +%s)
+	(cd "$O/rb/one" && umask 022 && TZ=UTC LC_ALL=C make -s) >"$O/rb/one.log" 2>&1 ||
+		fail "make in folder one: $(tail -n 3 "$O/rb/one.log")"
+	(cd "$O/rb/a longer folder/two" && umask 077 && TZ=Pacific/Kiritimati LC_ALL=C.UTF-8 make -s) \
+		>"$O/rb/two.log" 2>&1 || fail "make in folder two: $(tail -n 3 "$O/rb/two.log")"
+	[ "$(date +%s)" -gt "$t1" ] || fail "the two builds ran within one second"
+	for e in procdump64.exe procdump.exe; do
+		a=$(sha256sum <"$O/rb/one/$e") b=$(sha256sum <"$O/rb/a longer folder/two/$e")
+		[ "$a" = "$b" ] || fail "$e differs between the two builds: ${a%% *} and ${b%% *}"
+		x86_64-w64-mingw32-objdump -p "$O/rb/one/$e" | grep -q '^Time/Date.*1970' ||
+			fail "$e: the PE TimeDateStamp is not 0: $(x86_64-w64-mingw32-objdump -p "$O/rb/one/$e" | grep Time/Date)"
+		echo "$e ${a%% *}"
+	done
+}
+t 'build: two builds in two folders at two times give bit-identical exes (PE timestamp 0)' build_reproducible
+
+# The version resource (FILEVERSION from procdump.c's version, the strings
+# AppLocker and inventories read) and the manifest, read back as Windows
+# reads them (GetFileVersionInfoW, VerQueryValueW, FindResourceW under
+# Wine: test/verinfo.c) and seen in the PE by objdump; and procdump.c
+# alone still compiles without windres (vendoring).
+build_version_resource() {
+	maj=$(sed -n 's/^#define PD_VERSION_MAJOR \([0-9]*\)$/\1/p' "$top/procdump.c")
+	min=$(sed -n 's/^#define PD_VERSION_MINOR \([0-9]*\)$/\1/p' "$top/procdump.c")
+	pat=$(sed -n 's/^#define PD_VERSION_PATCH \([0-9]*\)$/\1/p' "$top/procdump.c")
+	[ -n "$maj" ] && [ -n "$min" ] && [ -n "$pat" ] || fail "procdump.c has no PD_VERSION_MAJOR/MINOR/PATCH"
+	pd -?
+	head -n 1 "$O/pd.out" | grep -q "procdump.c v$maj.$min.$pat " || fail "the banner is not v$maj.$min.$pat: $(head -n 1 "$O/pd.out")"
+	for e in procdump64.exe procdump.exe; do
+		rsrc_size "$top/$e" | grep -qv '^00000000$' || fail "$e: objdump finds an empty resource directory"
+		$WINE "$T/verinfo.exe" "$(wpath "$top/$e")" 2>/dev/null | tr -d '\r' >"$O/ver-$e.txt" ||
+			fail "$e: $(tail -n 1 "$O/ver-$e.txt")"
+		v() { grep -qxF -- "$1" "$O/ver-$e.txt" || fail "$e: no '$1' in: $(head -n 9 "$O/ver-$e.txt" | tr '\n' ' ')"; }
+		v "fixed $maj.$min.$pat.0 $maj.$min.$pat.0"
+		v "FileVersion=$maj.$min.$pat"
+		v "ProductVersion=$maj.$min.$pat"
+		v "ProductName=procdump.c"
+		v "OriginalFilename=$e"
+		grep -q '^FileDescription=procdump.c' "$O/ver-$e.txt" || fail "$e: no FileDescription"
+		grep -q '^LegalCopyright=Copyright (c) 2026 the procdump.c authors. MIT License.$' "$O/ver-$e.txt" ||
+			fail "$e: no MIT LegalCopyright"
+		grep -q "requestedExecutionLevel level='asInvoker'" "$O/ver-$e.txt" || fail "$e: the manifest lacks asInvoker"
+		grep -q "<longPathAware[^>]*>true</longPathAware>" "$O/ver-$e.txt" || fail "$e: the manifest lacks longPathAware"
+		for id in 35138b9a-5d96-4fbd-8e2d-a2440225f93a 4a2f28e3-53b9-4441-ba9c-d69d4a4a6e38 \
+			1f676c76-80e1-4239-95bb-83d0f6d0da78 8e0f7a12-bfb3-4fe8-b9a5-48fd50a15a9a; do
+			grep -q "supportedOS Id='{$id}'" "$O/ver-$e.txt" || fail "$e: the manifest lacks supportedOS $id"
+		done
+	done
+	x86_64-w64-mingw32-gcc -O0 -municode -static "$top/procdump.c" -o "$O/vendored.exe" -ladvapi32 ||
+		fail "procdump.c alone does not build without windres"
+	[ "$(rsrc_size "$O/vendored.exe")" = 00000000 ] || fail "a build without windres has resources"
+}
+t 'build: both exes carry the version resource (procdump.c version, MIT) and the asInvoker/Windows 7-11/longPathAware manifest; procdump.c alone builds without windres' build_version_resource
+
+# make release twice (at two times, in other time zones): the same zip,
+# holding exactly the exes as built, the man page as text and HTML, README,
+# LICENSE and SHA256SUMS, whose sums check.
+build_release() {
+	command -v zip >/dev/null && command -v unzip >/dev/null && command -v mandoc >/dev/null ||
+		{ [ $native = 1 ] && skip "zip, unzip or mandoc missing"; fail "zip, unzip or mandoc missing (sh test/deps.sh installs them)"; }
+	rm -rf "$O/rel"
+	build_copy "$O/rel/src"
+	cp "$top/README.md" "$top/LICENSE" "$O/rel/src/"
+	mkdir -p "$O/rel/src/man" && cp "$top/man/procdump.1" "$O/rel/src/man/"
+	(cd "$O/rel/src" && TZ=UTC make -s release) >"$O/rel/1.log" 2>&1 || fail "make release: $(tail -n 3 "$O/rel/1.log")"
+	zip=$(cd "$O/rel/src" && ls procdump-*.zip)
+	[ -n "$zip" ] || fail "make release wrote no procdump-*.zip"
+	mv "$O/rel/src/$zip" "$O/rel/first.zip"
+	(cd "$O/rel/src" && TZ=Asia/Tokyo make -s release) >"$O/rel/2.log" 2>&1 || fail "make release (2): $(tail -n 3 "$O/rel/2.log")"
+	cmp -s "$O/rel/first.zip" "$O/rel/src/$zip" || fail "two make release give different zips"
+	mkdir "$O/rel/x" && (cd "$O/rel/x" && unzip -q "../src/$zip") || fail "unzip $zip"
+	[ "$(cd "$O/rel/x" && ls | tr '\n' ' ')" = "LICENSE README.md SHA256SUMS procdump.exe procdump.html procdump.txt procdump64.exe " ] ||
+		fail "$zip holds: $(cd "$O/rel/x" && ls | tr '\n' ' ')"
+	(cd "$O/rel/x" && sha256sum -c --quiet SHA256SUMS) || fail "SHA256SUMS does not check"
+	[ "$(wc -l <"$O/rel/x/SHA256SUMS")" = 6 ] || fail "SHA256SUMS has not the 6 other files"
+	cmp -s "$O/rel/x/procdump64.exe" "$O/rel/src/procdump64.exe" || fail "the zip's procdump64.exe is not the build's"
+	grep -q 'accepteula' "$O/rel/x/procdump.txt" && ! grep -q "$(printf '\b')" "$O/rel/x/procdump.txt" ||
+		fail "procdump.txt is not the man page as plain text"
+	grep -q '<html' "$O/rel/x/procdump.html" || fail "procdump.html is not HTML"
+	ver=$(sed -n 's/^#define PD_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$top/procdump.c" | paste -sd.)
+	[ "$zip" = "procdump-$ver.zip" ] || fail "the zip is $zip, not procdump-$ver.zip"
+}
+t 'build: make release gives the same procdump-VERSION.zip twice: both exes, man page as text and HTML, README, LICENSE, SHA256SUMS that check' build_release
+
+# make sign with a throwaway CA made here: a PFX (with a password file) or
+# a key and chain; osslsigncode verifies both exes against the CA (and not
+# against another), the signed procdump64.exe still dumps under Wine, and
+# removing the signature gives back the reproducible bytes.
+build_sign() {
+	command -v osslsigncode >/dev/null && command -v openssl >/dev/null ||
+		{ [ $native = 1 ] && skip "osslsigncode or openssl missing"; fail "osslsigncode/openssl missing (sh test/deps.sh installs them)"; }
+	S=$O/sign
+	rm -rf "$S" && mkdir -p "$S"
+	printf '[leaf]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >"$S/ext.cnf"
+	{ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$S/ca.key" -out "$S/ca.pem" -days 2 -subj "/CN=procdump.c test CA" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign &&
+		openssl req -newkey rsa:2048 -nodes -keyout "$S/leaf.key" -out "$S/leaf.csr" -subj "/CN=procdump.c test signer" &&
+		openssl x509 -req -in "$S/leaf.csr" -CA "$S/ca.pem" -CAkey "$S/ca.key" -CAcreateserial -out "$S/leaf.pem" -days 2 \
+			-extfile "$S/ext.cnf" -extensions leaf &&
+		cat "$S/leaf.pem" "$S/ca.pem" >"$S/chain.pem" && echo 'test pass' >"$S/pass.txt" &&
+		openssl pkcs12 -export -inkey "$S/leaf.key" -in "$S/leaf.pem" -certfile "$S/ca.pem" -out "$S/signer.pfx" \
+			-passout "file:$S/pass.txt" &&
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout "$S/other.key" -out "$S/other.pem" -days 2 -subj "/CN=other"
+	} >"$S/openssl.log" 2>&1 || fail "openssl: $(tail -n 3 "$S/openssl.log")"
+	for how in pfx key; do
+		mkdir "$S/$how"
+		cp -p "$top/procdump.c" "$top/Makefile" "$top"/*.res.o "$top/procdump64.exe" "$top/procdump.exe" "$S/$how/"
+		if [ $how = pfx ]; then set -- PFX="$S/signer.pfx" PASSFILE="$S/pass.txt"; else set -- KEY="$S/leaf.key" CERT="$S/chain.pem"; fi
+		(cd "$S/$how" && make -s sign "$@") >"$S/$how.log" 2>&1 || fail "make sign ($how): $(tail -n 3 "$S/$how.log")"
+		for e in procdump64.exe procdump.exe; do
+			! cmp -s "$S/$how/$e" "$top/$e" || fail "make sign ($how) left $e unsigned"
+			osslsigncode verify -CAfile "$S/ca.pem" -in "$S/$how/$e" >"$S/$how-$e.v" 2>&1 ||
+				fail "$how: $e does not verify against the test CA: $(tail -n 3 "$S/$how-$e.v")"
+			grep -q 'Signature verification: ok' "$S/$how-$e.v" || fail "$how: $e: no 'Signature verification: ok'"
+			! osslsigncode verify -CAfile "$S/other.pem" -in "$S/$how/$e" >/dev/null 2>&1 ||
+				fail "$how: $e verifies against an unrelated CA"
+			osslsigncode remove-signature -in "$S/$how/$e" -out "$S/$how/$e.bare" >/dev/null 2>&1 &&
+				cmp -s "$S/$how/$e.bare" "$top/$e" || fail "$how: $e without its signature is not the reproducible build"
+		done
+	done
+	(cd "$S/pfx" && make -s sign) >"$S/none.log" 2>&1 && fail "make sign without a certificate succeeded"
+	grep -q 'give PFX=' "$S/none.log" || fail "make sign without a certificate: $(tail -n 1 "$S/none.log")"
+	start_target sg "$T/target.exe" 1
+	pd_exe "$S/pfx/procdump64.exe" -accepteula -ma "$(field sg pid)" "$(wpath "$S/signed.dmp")"
+	expect_rc 0
+	yaml "$S/signed.dmp" "$S/signed.yaml"
+	grep -q 'Type:            Memory64List' "$S/signed.yaml" || fail "the signed exe's -ma dump has no Memory64List"
+	stop_target sg
+	if [ "$W32" = 1 ]; then
+		pd_exe "$S/key/procdump.exe" -?
+		expect_rc 0
+	fi
+}
+t 'build: make sign (PFX, or key and chain) signs both exes; they verify against the test CA, not another; the signed exe dumps under Wine' build_sign

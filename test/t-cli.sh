@@ -585,3 +585,88 @@ cli_hostile() {
 	echo "$n hostile command lines in $(($(date +%s) - t0)) s"
 }
 t 'cli: hostile command lines: each exits 2 (3 for a name), one line on stderr, no file or process left' cli_hostile
+
+# ---- Script lines written for ProcDump: -accepteula anywhere, any number of times
+
+# Sysinternals scripts prepend -accepteula to every command line, and a
+# wrapper may add it to a line that has it: with -cancel (before or after
+# the PID, once or twice) it stops the monitor as without it; -?, -? -e, a
+# dump, -x, -i and -u take it too.  (Before: -cancel refused it, exit 2,
+# and the monitor ran on; a second -accepteula was "given twice".)
+cli_accepteula_every_form() {
+	start_target ae "$T/target.exe" 1
+	pid=$(field ae pid)
+	mkdir -p "$O/ae"
+	k=0
+	for line in "-accepteula -cancel $pid" "-cancel $pid -accepteula -accepteula" "/AcceptEula -accepteula -cancel $pid -v"; do
+		k=$((k + 1))
+		pd_bg aem$k -accepteula -e "$pid" "$(wpath "$O/ae")"
+		wait_for "$O/aem$k.raw" 'Press Ctrl-C' 30 || fail "monitor $k did not start: $(tail -n 2 "$O/aem$k.raw")"
+		# shellcheck disable=SC2086
+		pd $line
+		expect_rc 0
+		pd_join aem$k 20
+		expect_rc 1
+		expect_out 'Dump count not reached.'
+	done
+	pd -accepteula -? -accepteula
+	expect_rc 0
+	expect_out '^Capture Usage:'
+	pd -accepteula -? -e
+	expect_rc 0
+	expect_out '^Examples:'
+	pd -accepteula -ma -accepteula "$pid" "$(wpath "$O/ae/a.dmp")"
+	expect_rc 0
+	[ -s "$O/ae/a.dmp" ] || fail "-accepteula twice with a dump: no dump"
+	alive ae || fail "the target stopped"
+	stop_target ae
+	mkdir -p "$O/aex"
+	pd -accepteula -k -accepteula -x "$(wpath "$O/aex")" "$(wpath "$T/target.exe")" 1
+	expect_rc 0
+	expect_out 'Dump count reached.'
+	one_dump "$O/aex" >/dev/null
+	if [ $native = 0 ]; then
+		aed_save
+		trap aed_restore EXIT
+		pd -accepteula -ma -i "$(wpath "$O/ae")" -accepteula
+		expect_rc 0
+		expect_out 'now set as the Just-in-time (AeDebug) debugger'
+		pd -accepteula -u -accepteula
+		expect_rc 0
+	fi
+}
+t 'cli: -accepteula anywhere, once or twice, with -cancel (the monitor stops), -?, -? -e, a dump, -x, -i and -u' cli_accepteula_every_form
+
+# "Dump N complete: N MB" (and the estimate) give whole MB as Windows
+# shows sizes, rounded to the nearest, not up: the Mini dump of target.exe
+# (about 2.04 MB under Wine) is "2 MB" (before: "3 MB").
+cli_sizes_rounded() {
+	start_target sz "$T/target.exe" 1
+	mkdir -p "$O/sz"
+	pd -mm -ma "$(field sz pid)" "$(wpath "$O/sz/s.dmp")"
+	expect_rc 0
+	for ty in Mini Full; do
+		b=$(wc -c <"$O/sz/s_$ty.dmp")
+		mb=$(((b + 524288) / 1048576))
+		sed -n "/Dump 1 initiated: .*s_$ty.dmp/,/complete/p" "$O/pd.out" >"$O/sz/mb.$ty"
+		grep -q "Dump 1 complete: $mb MB written" "$O/sz/mb.$ty" ||
+			fail "$ty: $b bytes is $mb MB, procdump says: $(grep complete "$O/sz/mb.$ty")"
+	done
+	stop_target sz
+}
+t 'cli: dump sizes are whole MB rounded to the nearest (2.04 MB is 2 MB, not 3)' cli_sizes_rounded
+
+# -v names the attach's own thread (left out of the dump) once per dump;
+# before, once per listing of the threads: twice.
+cli_verbose_once() {
+	start_target vo "$T/target.exe" 1
+	mkdir -p "$O/vo"
+	pd -v -mm -ma "$(field vo pid)" "$(wpath "$O/vo/v.dmp")"
+	expect_rc 0
+	n=$(grep -c "left out: the attach's own" "$O/pd.err" || true)
+	[ "$n" -ge 1 ] || skip "-v names no attach's own thread here (not held by an attach)"
+	[ -z "$(grep "left out: the attach's own" "$O/pd.err" | sort | uniq -d)" ] ||
+		fail "-v repeats a line: $(grep "left out: the attach's own" "$O/pd.err" | sort | uniq -d | head -n 1)"
+	stop_target vo
+}
+t "cli: -v names the attach's own thread once per dump" cli_verbose_once
