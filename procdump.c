@@ -12,8 +12,8 @@
  *
  * Exit codes (also in man/procdump.1 and `procdump -?`):
  *   0  every requested dump was written
- *   1  monitoring ended before the count was reached (target exited, cancelled,
- *      -duration)
+ *   1  monitoring ended before the count was reached (target exited, also
+ *      before it could be attached or its dump begun; cancelled, -duration)
  *   With -all or -pt (several targets): 0 if every target reached its count,
  *   else the first of 2, 4, 3, 1 that a target's run ended with.
  *   2  usage error (bad switch, bad value, conflicting switches, not implemented)
@@ -2068,8 +2068,8 @@ static const char usage_tail[] =
 "\n"
 "Exit codes:\n"
 "   0  every requested dump was written\n"
-"   1  monitoring ended before the count was reached (target exited, cancelled,\n"
-"      -duration)\n"
+"   1  monitoring ended before the count was reached (target exited, also\n"
+"      before it could be attached or its dump begun; cancelled, -duration)\n"
 "   2  usage error (bad switch or value, conflicting switches, not implemented)\n"
 "   3  target problem (not found, several processes match, access denied)\n"
 "   4  a dump could not be written (I/O error, file exists without -o)\n"

@@ -231,7 +231,7 @@ t 'fleet: -all with a PID or a one-file name is exit 2; without -all two matches
 # brood_go NAME PDNAME: once procdump (pd_bg PDNAME) watches target NAME
 # (pdbrood.exe), lets it start its children
 brood_go() {
-	wait_for "$O/$2.raw" "Monitoring pdbrood.exe ($(field "$1" pid))" 30 ||
+	wait_for "$O/$2.raw" " pdbrood.exe ($(field "$1" pid))" 30 ||
 		fail "procdump does not monitor the parent: $(tail -n 5 "$O/$2.raw")"
 	$WINE "$T/setevent.exe" "PdGo-$(field "$1" pid)" >"$O/$1.set" 2>&1 || true
 	grep -q '^set' "$O/$1.set" || fail "cannot set PdGo-$(field "$1" pid): $(cat "$O/$1.set")"
@@ -267,9 +267,23 @@ ended_once() {
 # process seen the instant it starts) and retried until the process has
 # ended: each process of the tree (-pt), or of the name (-all -w), ends
 # before procdump could attach to it.  That is its exit (1), said once;
-# not "cannot attach ... it has exited", exit 3.
+# not "cannot attach ... it has exited", exit 3.  And one target (no
+# children) the same.
 fleet_pt_gone_before_attach() {
 	stop_at_exit gb gbp
+	rm -rf "$O/gb.jsonl"
+	start_target gb "$O/pdbrood.exe" 0 0
+	export PROCDUMP_TEST_ATTACH_REFUSE=1000000
+	pd_bg gbp -e -json "$(wpath "$O/gb.jsonl")" "$(field gb pid)" "$(wpath "$O")"
+	unset PROCDUMP_TEST_ATTACH_REFUSE
+	brood_go gb gbp
+	pd_join gbp 60
+	expect_rc 1
+	expect_out '^\[[0-9:]*\] The process has exited\.$'
+	! grep -q 'cannot attach' "$O/pd.out" || fail "one target: $(grep 'cannot attach' "$O/pd.out")"
+	[ "$(jl "$O/gb.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found target_exit finish" ] ||
+		fail "one target: events $(jl "$O/gb.jsonl" '" ".join(e["event"] for e in ev)')"
+	target_status gb
 	for mode in pt all; do
 		rm -rf "$O/gb" "$O/gb.jsonl"
 		mkdir -p "$O/gb"
@@ -288,7 +302,7 @@ fleet_pt_gone_before_attach() {
 		echo "-$mode: children taken:$TAKEN of $(grep -c '^child=' "$O/gb.log")"
 	done
 }
-t 'fleet: -pt -e and -all -w -e: a process that ends before procdump could attach ends its run with 1 (not 3), one console line and one target_exit each' fleet_pt_gone_before_attach
+t 'fleet: -e, -pt -e and -all -w -e: a process that ends before procdump could attach ends its run with 1 (not 3), one console line and one target_exit each' fleet_pt_gone_before_attach
 
 # The hold of a dump waits 1.5 s (PROCDUMP_TEST_HOLD_DELAY_MS): each child
 # of -pt -ma (600 ms) has ended before its dump could freeze it.  Its run
