@@ -308,10 +308,27 @@ t 'fleet: -e, -pt -e and -all -w -e: a process that ends before procdump could a
 # of -pt -ma (600 ms) has ended before its dump could freeze it.  Its run
 # ends as at its exit (1): one line, dump_failed with reason "exited" and
 # exit code 1, no file.  The parent's dump is written (and ends its run).
+# One target (no children) that ends in that gap the same.
 fleet_pt_gone_before_dump() {
 	stop_at_exit gd gdp
 	rm -rf "$O/gd" "$O/gd.jsonl"
 	mkdir -p "$O/gd"
+	start_target gd "$O/pdbrood.exe" 0 0
+	export PROCDUMP_TEST_HOLD_DELAY_MS=1500
+	pd_bg gdp -ma -json "$(wpath "$O/gd.jsonl")" "$(field gd pid)" "$(wpath "$O/gd")"
+	unset PROCDUMP_TEST_HOLD_DELAY_MS
+	brood_go gd gdp
+	pd_join gdp 60
+	expect_rc 1
+	expect_out '^\[[0-9:]*\] The process has exited\.$'
+	! grep -q 'Dump 1 failed\|procdump: .*has exited' "$O/pd.out" || fail "one target: $(grep 'failed\|has exited' "$O/pd.out")"
+	[ "$(jl "$O/gd.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_failed target_exit finish" ] ||
+		fail "one target: events $(jl "$O/gd.jsonl" '" ".join(e["event"] for e in ev)')"
+	[ "$(jl1 "$O/gd.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = "('exited', 1, 1)" ] ||
+		fail "one target: $(grep -h 'dump_failed\|finish' "$O/gd.jsonl")"
+	[ -z "$(ls "$O/gd")" ] || fail "one target: files left: $(ls "$O/gd")"
+	target_status gd
+	rm -f "$O/gd.jsonl"
 	start_target gd "$O/pdbrood.exe" 3 600 100
 	parent=$(field gd pid)
 	export PROCDUMP_TEST_HOLD_DELAY_MS=1500
@@ -331,7 +348,7 @@ fleet_pt_gone_before_dump() {
 	expect_out "processes monitored, 1 reached the dump count."
 	echo "children taken:$TAKEN of $(grep -c '^child=' "$O/gd.log")"
 }
-t 'fleet: -pt -ma: a child that ends before its dump could freeze it ends its run with 1 (not 3): one line, dump_failed "exited" (exit code 1), no file' fleet_pt_gone_before_dump
+t 'fleet: -ma and -pt -ma: a process that ends before its dump could freeze it ends its run with 1 (not 3): one line, dump_failed "exited" (exit code 1), no file' fleet_pt_gone_before_dump
 
 # The campaign's form, no hook: children that live 10 ms, some listed and
 # gone before procdump opens, attaches or freezes them.  Whatever the
