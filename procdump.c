@@ -15,8 +15,8 @@
  *
  * Exit codes (also in man/procdump.1 and `procdump -?`):
  *   0  every requested dump was written
- *   1  monitoring ended before the count was reached (target exited, cancelled,
- *      -duration)
+ *   1  monitoring ended before the count was reached (target exited, also
+ *      before it could be attached or its dump begun; cancelled, -duration)
  *   With -all or -pt (several targets): 0 if every target reached its count,
  *   else the first of 2, 4, 3, 1 that a target's run ended with.
  *   2  usage error (bad switch, bad value, conflicting switches, not implemented)
@@ -191,6 +191,9 @@ END
 #define PD_NOSPACE       101
 /* internal: -a skipped a trigger (the clones' limit, or no memory for one) */
 #define PD_SKIPPED       102
+/* internal: the target had ended before its dump could begin (nothing was
+ * read); its run ends as at its exit, 1 */
+#define PD_GONE          103
 
 typedef unsigned long long u64;
 typedef unsigned int u32;
@@ -1445,6 +1448,18 @@ w32_env_number(const wchar_t *name)
 	return w32_env_string(name, v, 16) && v[0] ? wcstoul(v, NULL, 10) : 0;
 }
 
+/* Test hook: PROCDUMP_TEST_HOLD_DELAY_MS=N waits N ms before procdump
+ * takes hold of a process (the attach of the debug triggers, the freeze of
+ * a dump), so that a test can let the process end in that gap, as a child
+ * of -pt that lives a moment does. */
+static void
+w32_test_hold_delay(void)
+{
+	unsigned long ms = w32_env_number(L"PROCDUMP_TEST_HOLD_DELAY_MS");
+	if (ms)
+		Sleep(ms);
+}
+
 /* DebugActiveProcess.  Test hook: PROCDUMP_TEST_ATTACH_REFUSE=N refuses
  * the first N attaches with "Access denied", as Windows does to a process
  * seen the instant it starts (Wine does not), so that the debugger's retry
@@ -2396,8 +2411,8 @@ static const char usage_tail[] =
 "\n"
 "Exit codes:\n"
 "   0  every requested dump was written\n"
-"   1  monitoring ended before the count was reached (target exited, cancelled,\n"
-"      -duration)\n"
+"   1  monitoring ended before the count was reached (target exited, also\n"
+"      before it could be attached or its dump begun; cancelled, -duration)\n"
 "   2  usage error (bad switch or value, conflicting switches, not implemented)\n"
 "   3  target problem (not found, several processes match, access denied)\n"
 "   4  a dump could not be written (I/O error, file exists without -o), or a\n"
@@ -4242,7 +4257,8 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 
 /* Every thread of the target, re-listed until no new one appears (a
  * suspension races with thread creation).  The process times come from
- * the first listing. */
+ * the first listing.  A target gone from the list fails silently: the
+ * caller says it (a run ends as at the target's exit, PD_GONE). */
 static int
 live_freeze_threads(struct snap *s)
 {
@@ -4259,10 +4275,7 @@ live_freeze_threads(struct snap *s)
 			/* Gone from the list: at EXIT_PROCESS (-t) the address space
 			 * is still there to read, with no thread left. */
 			free(list);
-			if (pass == 0 && s->at_exit)
-				return 0;
-			warn("process %lu has exited", s->pid);
-			return -1;
+			return pass == 0 && s->at_exit ? 0 : -1;
 		}
 		if (pass == 0) {
 			s->create_time = (u64)p->CreateTime.QuadPart;
@@ -4291,9 +4304,11 @@ static int
 live_freeze(struct snap *s)
 {
 	struct live *l = s->impl;
-	double t0 = now_sec();
+	double t0;
 	int rc;
-	s->frozen_at = t0;
+	if (l->hold != LIVE_EVENT)
+		w32_test_hold_delay();
+	s->frozen_at = t0 = now_sec();
 	if (l->hold != LIVE_EVENT) {
 		if (live_attach(s) == 0)
 			l->hold = LIVE_ATTACH;
@@ -8936,7 +8951,9 @@ dump_flush(HANDLE file, const wchar_t *tmp)
 }
 
 /* Writes one dump of target t as req says.  Returns 0, PD_EXIT_*, or
- * PD_TIMEOUT when -at cancelled the collection. */
+ * PD_TIMEOUT when -at cancelled the collection; PD_EXIT_TARGET, with no
+ * message, when the target had ended before it could be held (the caller
+ * says it: nothing of it was read). */
 static int
 dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_result *res)
 {
@@ -8974,9 +8991,8 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		 * time: several targets (-all, -pt) and -r N take turns */
 		if (req->callback)
 			AcquireSRWLockExclusive(&dump_serial_lock);
-		if (req->clone && snap_clone_begin(&s, d.mask, (struct pd_dump_req *)req) < 0)
-			rc = PD_EXIT_WRITE;
-		else if (s.ops->freeze(&s) < 0)
+		if ((req->clone && snap_clone_begin(&s, d.mask, (struct pd_dump_req *)req) < 0) ||
+		    s.ops->freeze(&s) < 0)
 			rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
 		else
 			rc = dump_build_and_write(&d, file, res, t0) ? (req->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
@@ -9533,7 +9549,7 @@ ev_dump_begin(const struct pd_target *t, int num, const char *type, const wchar_
 }
 
 /* Why a dump was not written, from its end as run_report judged it (rc:
- * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED) and its request; *code
+ * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED, PD_GONE) and its request; *code
  * is the exit code it stands for (-1: none, the run goes on without it). */
 static const char *
 ev_dump_reason(const struct pd_target *t, const struct pd_dump_req *rq, int rc, int cancelled, int *code)
@@ -9543,6 +9559,10 @@ ev_dump_reason(const struct pd_target *t, const struct pd_dump_req *rq, int rc, 
 		return "timeout";
 	if (rc == PD_SKIPPED)
 		return rq->no_memory ? "no_memory" : "clone_limit";
+	if (rc == PD_GONE) { /* ended before it was held: its run ends as at its exit */
+		*code = PD_EXIT_NOTDONE;
+		return "exited";
+	}
 	*code = PD_EXIT_WRITE;
 	if (rc == PD_NOSPACE)
 		return "no_space";
@@ -10034,8 +10054,9 @@ run_request(struct pd_run *r, struct pd_dump_req *rq, int type, const struct pd_
 }
 
 /* ProcDump's line on how dump num ended, and what follows a complete one
- * (-mk, -keep).  Returns rc, PD_NOSPACE for a dump refused for space, or
- * PD_SKIPPED for a clone -a skipped for memory. */
+ * (-mk, -keep).  Returns rc, PD_NOSPACE for a dump refused for space,
+ * PD_SKIPPED for a clone -a skipped for memory, or PD_GONE for a target
+ * that had ended before its dump began. */
 static int
 run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, const struct pd_dump_result *res)
 {
@@ -10050,7 +10071,12 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 	} else if (rc == PD_TIMEOUT)
 		out("%s Dump %d cancelled: the collection took longer than %lld seconds (-at); "
 		    "the process was resumed.\n", stamp(), num, cfg->at);
-	else if (rc)
+	else if (rc == PD_EXIT_TARGET && !tgt_alive(r->t)) {
+		/* gone before it could be held: not a failed dump (nothing was
+		 * read) but the target's exit, as between two dumps of a series */
+		out("%s The process has exited.\n", stamp());
+		rc = PD_GONE;
+	} else if (rc)
 		out("%s Dump %d failed.\n", stamp(), num);
 	else {
 		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), num,
@@ -10256,7 +10282,7 @@ run_fire(struct pd_run *r, const struct pd_event *ev)
 		return;
 	}
 	if (rc) {
-		r->rc = run_interrupted(r) ? PD_EXIT_NOTDONE : rc;
+		r->rc = run_interrupted(r) || rc == PD_GONE ? PD_EXIT_NOTDONE : rc;
 		r->done = 1;
 	} else if (++r->fired >= r->cfg->n) {
 		r->rc = PD_EXIT_OK;
@@ -11387,12 +11413,15 @@ dbg_finish(struct dbg *d)
  * process seen the instant it starts (-w) cannot be debugged yet (Wine
  * answers access denied until its start-up is done), so a refusal is
  * retried until the deadline, unless another debugger holds it or it
- * ended.  0, or -1 after a message that says which it was. */
+ * ended.  0, or -1 after a message that says which it was; -1 with no
+ * message when it ended (the caller says it, as the target's exit). */
 static int
 dbg_attach(const struct pd_target *t)
 {
-	DWORD t0 = GetTickCount(), e;
+	DWORD t0, e;
 	BOOL other = FALSE;
+	w32_test_hold_delay();
+	t0 = GetTickCount();
 	w32_debugger_keep_alive();
 	for (;;) {
 		if (w32_debug_attach(t->pid))
@@ -11407,7 +11436,7 @@ dbg_attach(const struct pd_target *t)
 	if (other)
 		warn("cannot attach to process %lu: another debugger is attached to it", t->pid);
 	else if (!tgt_alive(t))
-		warn("cannot attach to process %lu: it has exited", t->pid);
+		return -1;
 	else
 		warn("cannot attach to process %lu (tried for %d s):", t->pid, DBG_ATTACH_DEADLINE_MS / 1000);
 	return -1;
@@ -11429,8 +11458,11 @@ dbg_run(struct pd_run *r, int launched, struct trig_mon *mon)
 	if (launched)
 		d.attached = 2;
 	else if (dbg_attach(r->t) < 0) {
-		r->rc = PD_EXIT_TARGET;
-		r->done = 1;
+		if (tgt_alive(r->t)) {
+			r->rc = PD_EXIT_TARGET;
+			r->done = 1;
+		} else /* ended before the attach (a child of -pt that lives a moment): its exit, 1 */
+			run_stop(r, "The process has exited.");
 		return;
 	} else
 		d.attached = 1;
@@ -13125,7 +13157,8 @@ pd_write_dump(unsigned long pid, const wchar_t *path, int type, const wchar_t *c
 			rq.comment = comment;
 			rq.overwrite = overwrite;
 			rq.minfree_mb = PD_UNSET; /* the default floor */
-			rc = dump_write(&t, &rq, &res);
+			if ((rc = dump_write(&t, &rq, &res)) == PD_EXIT_TARGET)
+				warn("process %lu has exited", t.pid);
 		}
 		tgt_close(&t);
 	}

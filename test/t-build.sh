@@ -237,3 +237,32 @@ build_sign() {
 	fi
 }
 t 'build: make sign (PFX, or key and chain) signs both exes; they verify against the test CA, not another; the signed exe dumps under Wine' build_sign
+
+# Debian's Wine 8.0 has no preloader: with address randomization the heap
+# (brk) of the wine64 loader lands anywhere in the 1 GiB above it, and a
+# start whose heap covers 0x7ffe0000 cannot map the shared user data there:
+# exit 1, nothing printed (the suites' rare "exit 1 with nothing printed").
+# lib.sh starts Wine under setarch -R, so the heap follows the loader: each
+# program of the suite starts with it right after wine64's image.  And what
+# a taken 0x7ffe0000 does, shown with a preloaded Linux library that takes it
+build_wine_start_heap() {
+	[ $native = 0 ] || skip "Wine only"
+	start_target bh "$T/target.exe" 1 1
+	_maps=/proc/$(upid bh)/maps
+	_img=$(grep '/wine64$' "$_maps" | tail -n 1 | sed 's/^[0-9a-f]*-\([0-9a-f]*\) .*/\1/')
+	_heap=$(grep '\[heap\]$' "$_maps" | sed 's/^\([0-9a-f]*\)-\([0-9a-f]*\) .*/\1 \2/')
+	stop_target bh
+	[ -n "$_img" ] && [ -n "$_heap" ] || fail "no wine64 image or heap in the maps: $_img / $_heap"
+	[ "${_heap% *}" = "$_img" ] || fail "the heap starts at ${_heap% *}, not after wine64 (0x$_img): randomized"
+	[ $((0x${_heap#* })) -lt $((0x7ffe0000)) ] || fail "the heap reaches 0x7ffe0000: ${_heap}"
+	command -v gcc >/dev/null 2>&1 || return 0
+	printf '%s\n' '#include <sys/mman.h>' \
+		'__attribute__((constructor)) static void take(void) { mmap((void *)0x7ffe0000, 4096, PROT_READ,' \
+		'	MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0); }' >"$O/take7ffe.c"
+	gcc -shared -fPIC "$O/take7ffe.c" -o "$O/take7ffe.so" || fail "cannot build take7ffe.so"
+	_rc=0
+	LD_PRELOAD=$O/take7ffe.so WINEDEBUG=-all,err+virtual $WINE "$T/setevent.exe" PdNoSuchEvent >"$O/bh.out" 2>"$O/bh.err" || _rc=$?
+	[ $_rc = 1 ] && [ ! -s "$O/bh.out" ] || fail "0x7ffe0000 taken: exit $_rc, output $(cat "$O/bh.out")"
+	grep -q 'failed to map the shared user data: c0000018' "$O/bh.err" || fail "0x7ffe0000 taken: $(cat "$O/bh.err")"
+}
+t 'build: Wine starts without address randomization (the loader heap right after wine64, below 0x7ffe0000): a taken 0x7ffe0000 is exit 1, nothing printed' build_wine_start_heap

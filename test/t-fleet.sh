@@ -12,6 +12,8 @@
 cp "$T/crasher.exe" "$O/pdfleet.exe"
 cp "$T/crasher.exe" "$O/pdtree.exe"
 cp "$T/target.exe" "$O/pdlong.exe"
+# a parent whose children live a moment (test/brood.c)
+$CC64 $TCFLAGS "$T/brood.c" -o "$O/pdbrood.exe" || echo "# cannot build brood.exe: the -pt tests of short-lived children fail"
 
 # le32 N: N as the 8 hex digits of a little-endian u32 (obj2yaml's Content)
 le32() { printf '%08X' "$1" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/'; }
@@ -225,3 +227,160 @@ fleet_usage() {
 	stop_target us2
 }
 t 'fleet: -all with a PID or a one-file name is exit 2; without -all two matches still list both PIDs (exit 3); -o replaces, else -2' fleet_usage
+
+# brood_go NAME PDNAME: once procdump (pd_bg PDNAME) watches target NAME
+# (pdbrood.exe), lets it start its children
+brood_go() {
+	wait_for "$O/$2.raw" " pdbrood.exe ($(field "$1" pid))" 30 ||
+		fail "procdump does not monitor the parent: $(tail -n 5 "$O/$2.raw")"
+	$WINE "$T/setevent.exe" "PdGo-$(field "$1" pid)" >"$O/$1.set" 2>&1 || true
+	grep -q '^set' "$O/$1.set" || fail "cannot set PdGo-$(field "$1" pid): $(cat "$O/$1.set")"
+}
+
+# ended_once JSONL NAME [EXCEPT]: each process procdump took (target_found;
+# but PID EXCEPT) ended once in the -json lines (one target_exit) and in
+# the console text (one line ending "The process has exited."); no line
+# calls an ended process a failure; no event stands for an exit code other
+# than 0 or 1; finish has $RC.  The children taken (at least one) are
+# children target NAME (pdbrood.exe) printed: TAKEN lists them
+ended_once() {
+	! grep -q 'cannot attach\|Dump [0-9]* failed\|procdump: .*has exited' "$O/pd.out" ||
+		fail "a process that ended is called a failure: $(grep 'cannot attach\|failed\|has exited' "$O/pd.out" | head -n 3)"
+	[ "$(jl "$1" '[e["event"] for e in ev if e.get("exit_code") not in (None, 0, 1)]')" = "" ] ||
+		fail "events with another exit code: $(jl "$1" '[e for e in ev if e.get("exit_code") not in (None, 0, 1)]' | head -n 3)"
+	[ "$(jl1 "$1" 'by("finish")[0]["exit_code"]')" = "$RC" ] || fail "finish.exit_code is not $RC"
+	TAKEN=""
+	for p in $(jl "$1" 'sorted(set(e["pid"] for e in by("target_found")))'); do
+		[ "$p" = "${3:-}" ] && continue
+		[ "$(jl1 "$1" "len([e for e in by('target_exit') if e['pid'] == $p])")" = 1 ] ||
+			fail "process $p: not one target_exit: $(grep "\"pid\":$p," "$1" | cut -c1-150)"
+		[ "$(grep -c "^\[pdbrood.exe:$p\] \[[0-9:]*\] The process has exited\.\( Exit code: 0x00000000\)\{0,1\}$" "$O/pd.out")" = 1 ] ||
+			fail "process $p: not one line saying it exited: $(grep "pdbrood.exe:$p\]" "$O/pd.out" | tail -n 4)"
+		[ "$p" = "$(field "$2" pid)" ] && continue
+		grep -q "^child=$p" "$O/$2.log" || fail "procdump took $p, which is no child of the parent: $(cat "$O/$2.log")"
+		TAKEN="$TAKEN $p"
+	done
+	[ -n "$TAKEN" ] || fail "procdump took none of the children: $(tr '\n' ' ' <"$O/$2.log")"
+}
+
+# Every attach refused (PROCDUMP_TEST_ATTACH_REFUSE, as Windows refuses a
+# process seen the instant it starts) and retried until the process has
+# ended: each process of the tree (-pt), or of the name (-all -w), ends
+# before procdump could attach to it.  That is its exit (1), said once;
+# not "cannot attach ... it has exited", exit 3.  And one target (no
+# children) the same.
+fleet_pt_gone_before_attach() {
+	stop_at_exit bra brap
+	rm -rf "$O/bra.jsonl"
+	start_target bra "$O/pdbrood.exe" 0 0
+	export PROCDUMP_TEST_ATTACH_REFUSE=1000000
+	pd_bg brap -e -json "$(wpath "$O/bra.jsonl")" "$(field bra pid)" "$(wpath "$O")"
+	unset PROCDUMP_TEST_ATTACH_REFUSE
+	brood_go bra brap
+	pd_join brap 60
+	expect_rc 1
+	expect_out '^\[[0-9:]*\] The process has exited\.$'
+	! grep -q 'cannot attach' "$O/pd.out" || fail "one target: $(grep 'cannot attach' "$O/pd.out")"
+	[ "$(jl "$O/bra.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found target_exit finish" ] ||
+		fail "one target: events $(jl "$O/bra.jsonl" '" ".join(e["event"] for e in ev)')"
+	target_status bra
+	for mode in pt all; do
+		rm -rf "$O/bra" "$O/bra.jsonl"
+		mkdir -p "$O/bra"
+		start_target bra "$O/pdbrood.exe" 3 500 100
+		if [ $mode = pt ]; then set -- -pt "$(field bra pid)"; else set -- -all -w -duration 6 pdbrood; fi
+		export PROCDUMP_TEST_ATTACH_REFUSE=1000000
+		pd_bg brap -e -json "$(wpath "$O/bra.jsonl")" "$@" "$(wpath "$O/bra")"
+		unset PROCDUMP_TEST_ATTACH_REFUSE
+		brood_go bra brap
+		pd_join brap 60
+		expect_rc 1
+		ended_once "$O/bra.jsonl" bra
+		expect_out "[0-9] process[es]* monitored, 0 reached the dump count."
+		target_status bra
+		[ "$TS" = 0 ] || fail "-$mode: the parent did not end of itself (status $TS)"
+		echo "-$mode: children taken:$TAKEN of $(grep -c '^child=' "$O/bra.log")"
+	done
+}
+t 'fleet: -e, -pt -e and -all -w -e: a process that ends before procdump could attach ends its run with 1 (not 3), one console line and one target_exit each' fleet_pt_gone_before_attach
+
+# The hold of a dump waits 1.5 s (PROCDUMP_TEST_HOLD_DELAY_MS): each child
+# of -pt -ma (600 ms) has ended before its dump could freeze it.  Its run
+# ends as at its exit (1): one line, dump_failed with reason "exited" and
+# exit code 1, no file.  The parent's dump is written (and ends its run).
+# One target (no children) that ends in that gap the same.
+fleet_pt_gone_before_dump() {
+	stop_at_exit brd brdp
+	rm -rf "$O/brd" "$O/brd.jsonl"
+	mkdir -p "$O/brd"
+	start_target brd "$O/pdbrood.exe" 0 0
+	export PROCDUMP_TEST_HOLD_DELAY_MS=1500
+	pd_bg brdp -ma -json "$(wpath "$O/brd.jsonl")" "$(field brd pid)" "$(wpath "$O/brd")"
+	unset PROCDUMP_TEST_HOLD_DELAY_MS
+	brood_go brd brdp
+	pd_join brdp 60
+	expect_rc 1
+	expect_out '^\[[0-9:]*\] The process has exited\.$'
+	! grep -q 'Dump 1 failed\|procdump: .*has exited' "$O/pd.out" || fail "one target: $(grep 'failed\|has exited' "$O/pd.out")"
+	[ "$(jl "$O/brd.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found trigger dump_begin dump_failed target_exit finish" ] ||
+		fail "one target: events $(jl "$O/brd.jsonl" '" ".join(e["event"] for e in ev)')"
+	[ "$(jl1 "$O/brd.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = "('exited', 1, 1)" ] ||
+		fail "one target: $(grep -h 'dump_failed\|finish' "$O/brd.jsonl")"
+	[ -z "$(ls "$O/brd")" ] || fail "one target: files left: $(ls "$O/brd")"
+	target_status brd
+	rm -f "$O/brd.jsonl"
+	start_target brd "$O/pdbrood.exe" 3 600 100
+	parent=$(field brd pid)
+	export PROCDUMP_TEST_HOLD_DELAY_MS=1500
+	pd_bg brdp -pt -ma -json "$(wpath "$O/brd.jsonl")" "$parent" "$(wpath "$O/brd")"
+	unset PROCDUMP_TEST_HOLD_DELAY_MS
+	brood_go brd brdp
+	pd_join brdp 60
+	expect_rc 1
+	ended_once "$O/brd.jsonl" brd "$parent"
+	for p in $TAKEN; do
+		[ "$(jl1 "$O/brd.jsonl" "[(e['reason'], e['exit_code']) for e in by('dump_failed') if e['pid'] == $p]")" = "('exited', 1)" ] ||
+			fail "child $p: not one dump_failed (exited, 1): $(grep "\"pid\":$p," "$O/brd.jsonl" | cut -c1-160)"
+	done
+	[ "$(ls "$O/brd" | tr '\n' ' ')" = "$(cd "$O/brd" && ls pdbrood.exe_"$parent"_*.dmp) " ] ||
+		fail "want the parent's dump only (no file of a child, no .tmp): $(ls "$O/brd" | tr '\n' ' ')"
+	[ "$(jl1 "$O/brd.jsonl" '[e["pid"] for e in by("dump_end")]')" = "$parent" ] || fail "dump_end: not the parent's only"
+	expect_out "processes monitored, 1 reached the dump count."
+	echo "children taken:$TAKEN of $(grep -c '^child=' "$O/brd.log")"
+}
+t 'fleet: -ma and -pt -ma: a process that ends before its dump could freeze it ends its run with 1 (not 3): one line, dump_failed "exited" (exit code 1), no file' fleet_pt_gone_before_dump
+
+# The campaign's form, no hook: children that live 10 ms, some listed and
+# gone before procdump opens, attaches or freezes them.  Whatever the
+# timing: no exit code 3 or 4, no event standing for one, each process
+# procdump opened ended once (target_exit), each it could not open said
+# once (target_failed, exited, 1); -e's parent ends without a dump: 1
+fleet_pt_short_children() {
+	stop_at_exit brs brsp
+	for sw in -e -ma; do
+		rm -rf "$O/brs" "$O/brs.jsonl"
+		mkdir -p "$O/brs"
+		start_target brs "$O/pdbrood.exe" 100 10
+		pd_bg brsp -pt $sw -json "$(wpath "$O/brs.jsonl")" "$(field brs pid)" "$(wpath "$O/brs")"
+		brood_go brs brsp
+		pd_join brsp 90
+		[ "$RC" = 1 ] || { [ "$sw" = -ma ] && [ "$RC" = 0 ]; } || fail "$sw: exit code $RC"
+		! grep -q 'cannot attach\|Dump [0-9]* failed\|procdump: .*has exited' "$O/pd.out" ||
+			fail "$sw: an ended process called a failure: $(grep 'cannot attach\|failed\|has exited' "$O/pd.out" | head -n 3)"
+		[ "$(jl "$O/brs.jsonl" '[e["event"] for e in ev if e.get("exit_code") not in (None, 0, 1)]')" = "" ] ||
+			fail "$sw: events with another exit code: $(jl "$O/brs.jsonl" '[e for e in ev if e.get("exit_code") not in (None, 0, 1)]' | head -n 3)"
+		[ "$(jl1 "$O/brs.jsonl" 'by("finish")[0]["exit_code"]')" = "$RC" ] || fail "$sw: finish.exit_code is not $RC"
+		[ "$(jl "$O/brs.jsonl" '[e["reason"] for e in by("dump_failed") + by("target_failed") if e["reason"] != "exited"]')" = "" ] ||
+			fail "$sw: a failure other than exited: $(jl "$O/brs.jsonl" 'by("dump_failed") + by("target_failed")' | head -n 3)"
+		[ "$(jl1 "$O/brs.jsonl" 'len(set(e["pid"] for e in by("target_failed"))) == len(by("target_failed")) and not set(e["pid"] for e in by("target_failed")) & set(e["pid"] for e in by("target_found"))')" = True ] ||
+			fail "$sw: a process said twice: $(jl "$O/brs.jsonl" 'by("target_failed")' | head -n 3)"
+		# (-e watches each to its end: one target_exit each; -ma's dumped ones may outlive their runs)
+		_n="== 1"
+		[ "$sw" = -e ] || _n="<= 1"
+		[ "$(jl1 "$O/brs.jsonl" 'all(len([x for x in by("target_exit") if x["pid"] == e["pid"]]) '"$_n"' for e in by("target_found"))')" = True ] ||
+			fail "$sw: not one target_exit ($_n) for each process opened: $(jl "$O/brs.jsonl" 'by("target_exit")' | head -n 3)"
+		echo "$sw: exit $RC; $(jl1 "$O/brs.jsonl" 'len(by("target_found"))') opened, $(jl1 "$O/brs.jsonl" 'len(by("target_failed"))') gone before, $(jl1 "$O/brs.jsonl" 'len(by("dump_failed"))') before its dump"
+		target_status brs
+	done
+}
+t 'fleet: -pt -e and -pt -ma over 100 children of 10 ms: exit 1 (-ma: 0 or 1), never 3 or 4; each process said once' fleet_pt_short_children
