@@ -5,7 +5,7 @@
 #   platform   native (Git Bash/MSYS2) or Wine, paths, wpath, wine_prefix
 #   harness    t, fail, skip, t_summary: TAP lines and the closing count
 #   waits      wait_for, wait_gone, wait_count: each with a deadline
-#   procdump   pd, pd_exe, pd_in, pd_bg, pd_join, pd32, expect_*
+#   procdump   pd, pd_exe, pd_in, pd_bg, pd_join, pd_re, pd32, expect_*
 #   targets    start_target, field, bytes_of, upid, tids, stop_target, alive, crash,
 #              target_status, one_dump
 #   readers    lldb_do, le, u32at, yaml, need_bp, bp_dump, hexaddr, read16, has_bytes, peek64,
@@ -252,6 +252,11 @@ pd_join() {
 	cp "$O/pd.out" "$O/$1.out"
 	: >"$O/pd.err"
 }
+# pd_re: a pattern for this checkout's procdump64.exe in a command line (its
+# Windows path, any character for a backslash): other checkouts' procdumps
+# on the machine, whose PIDs in their own Wine prefixes may be the same,
+# are never matched
+pd_re() { wpath "$PD" | sed 's/[\\.]/./g'; }
 pd32() { pd_exe "$top/procdump.exe" "$@"; } # the same as pd, with procdump.exe (i686)
 
 expect_rc() { [ "$RC" = "$1" ] || fail "exit code: wanted $1, got $RC"; }

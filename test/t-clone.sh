@@ -196,7 +196,7 @@ clone_sigkill_copy() {
 	c0=$(grep -c '^heartbeat' "$O/ck.log")
 	sleep 0.5 # (the target is frozen now: its heartbeat stands)
 	[ "$(grep -c '^heartbeat' "$O/ck.log")" -le $((c0 + 1)) ] || fail "the target ran during the copy"
-	if _p=$(pgrep -f "^[A-Za-z]:.*procdump64.exe -v -r -ma $pid "); then kill -KILL $_p; else fail "no procdump to kill"; fi
+	if _p=$(pgrep -f "^$(pd_re) -v -r -ma $pid "); then kill -KILL $_p; else fail "no procdump to kill"; fi
 	pd_join ckd 30
 	! grep -q 'cloned' "$O/pd.out" || fail "the kill landed after the copy"
 	alive ck || fail "the target is left frozen after procdump was killed during the copy"

@@ -169,7 +169,7 @@ t 'disk: -keep 2 keeps the two newest of our dumps and never a file procdump.c d
 # dk_kill NAME PATTERN: SIGKILL the procdump64.exe (the Wine process that
 # runs it) whose command line matches PATTERN, then join NAME
 dk_kill() {
-	_p=$(pgrep -f "^[A-Za-z]:.*procdump64.exe $2") || fail "no procdump process to kill ($2)"
+	_p=$(pgrep -f "^$(pd_re) $2") || fail "no procdump process to kill ($2)"
 	kill -KILL $_p
 	pd_join "$1" 30
 }

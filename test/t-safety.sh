@@ -4,12 +4,6 @@
 # function followed by the line that titles and runs it:
 #   t 'safety: what must hold' function
 
-# pd_re: a pattern for this checkout's procdump64.exe in a command line (its
-# Windows path, any character for a backslash): other checkouts' procdumps
-# on the machine, whose PIDs in their own Wine prefixes may be the same,
-# are never matched
-pd_re() { wpath "$PD" | sed 's/[\\.]/./g'; }
-
 # kill_pd NAME PATTERN [ended-ok]: SIGKILL the procdump64.exe whose
 # command line matches PATTERN (the Wine process that runs it, found by its
 # own command line, as series_killed_procdump does), then join NAME; with

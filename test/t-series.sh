@@ -79,7 +79,7 @@ series_killed_procdump() {
 	mkdir -p "$O/sq"
 	pd_bg sq -n 5 -s 30 "$(field sq pid)" "$(wpath "$O/sq")"
 	wait_for "$O/sq.raw" 'Dump 1 complete' 30 || fail "first dump not written: $(cat "$O/sq.raw")"
-	p=$(pgrep -f "^[A-Za-z]:.*procdump64.exe -n 5 -s 30 $(field sq pid) ") || fail "no procdump process to kill"
+	p=$(pgrep -f "^$(pd_re) -n 5 -s 30 $(field sq pid) ") || fail "no procdump process to kill"
 	kill -KILL $p
 	pd_join sq 30
 	[ "$RC" = killed ] || fail "pdrun recorded '$RC' for a procdump killed with SIGKILL"
