@@ -254,6 +254,8 @@ struct pd_config {
 	wchar_t *target;        /* PID, process name or service name */
 	wchar_t *output;        /* dump file or folder */
 	wchar_t *json;          /* -json: the events' file, or "-" for stdout (Events) */
+	wchar_t *ondump;        /* -ondump: the command line run after each complete dump (Actions) */
+	long long ondump_secs;  /* -ondumptimeout: seconds an action may run before it is killed */
 	int uninstall;          /* -u alone */
 	/* derived by Args from the option table */
 	unsigned char given[PD_MAXOPTS]; /* by row of opts[]: the switch was on the command line */
@@ -2177,6 +2179,94 @@ w32_load_callback(const wchar_t *path, HMODULE *dll)
 	return f;
 }
 
+/* A process of cmd (a command line, modified in place as CreateProcessW
+ * may) with env (an environment block; NULL: procdump's), without a
+ * window and without procdump's handles (its output pipes stay procdump's
+ * alone), in a job of its own where Windows allows one (*job; NULL where
+ * it does not: procdump is in a job that forbids nesting, Windows 7), so
+ * that a kill ends what it started too.  0, or -1 with the error set. */
+static int
+w32_spawn_hidden(wchar_t *cmd, wchar_t *env, PROCESS_INFORMATION *pi, HANDLE *job)
+{
+	STARTUPINFOW si;
+	JOBOBJECT_EXTENDED_LIMIT_INFORMATION lim;
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	si.dwFlags = STARTF_USESHOWWINDOW;
+	si.wShowWindow = SW_HIDE;
+	memset(pi, 0, sizeof *pi);
+	*job = CreateJobObjectW(NULL, NULL);
+	if (*job) {
+		memset(&lim, 0, sizeof lim);
+		lim.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+		SetInformationJobObject(*job, JobObjectExtendedLimitInformation, &lim, sizeof lim);
+	}
+	if (!CreateProcessW(NULL, cmd, NULL, NULL, FALSE, CREATE_NO_WINDOW | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT,
+	                    env, NULL, &si, pi)) {
+		DWORD e = GetLastError();
+		if (*job)
+			CloseHandle(*job);
+		*job = NULL;
+		SetLastError(e);
+		return -1;
+	}
+	if (*job && !AssignProcessToJobObject(*job, pi->hProcess)) {
+		CloseHandle(*job);
+		*job = NULL;
+	}
+	ResumeThread(pi->hThread);
+	CloseHandle(pi->hThread);
+	pi->hThread = NULL;
+	return 0;
+}
+
+/* Ends a process w32_spawn_hidden started, and what it started in its job. */
+static void
+w32_kill_spawned(HANDLE proc, HANDLE job)
+{
+	if (!job || !TerminateJobObject(job, 1))
+		TerminateProcess(proc, 1);
+}
+
+/* The process's environment block with name=value pairs added (pairs:
+ * "NAME=value" strings, n of them; a variable of the same name is
+ * replaced).  Freed by the caller; NULL if out of memory. */
+static wchar_t *
+w32_env_with(const wchar_t *const *pairs, int n)
+{
+	wchar_t *cur = GetEnvironmentStringsW(), *p, *r;
+	size_t len = 0, extra = 0, o = 0, l;
+	int k, skip;
+	if (!cur)
+		return NULL;
+	for (p = cur; *p; p += wcslen(p) + 1)
+		len += wcslen(p) + 1;
+	for (k = 0; k < n; k++)
+		extra += wcslen(pairs[k]) + 1;
+	if ((r = malloc((len + extra + 1) * sizeof *r))) {
+		for (p = cur; *p; p += l + 1) {
+			l = wcslen(p);
+			for (skip = k = 0; k < n; k++) {
+				size_t nl = wcscspn(pairs[k], L"=") + 1;
+				if (l >= nl && !_wcsnicmp(p, pairs[k], nl))
+					skip = 1;
+			}
+			if (!skip) {
+				wmemcpy(r + o, p, l + 1);
+				o += l + 1;
+			}
+		}
+		for (k = 0; k < n; k++) {
+			l = wcslen(pairs[k]);
+			wmemcpy(r + o, pairs[k], l + 1);
+			o += l + 1;
+		}
+		r[o] = 0;
+	}
+	FreeEnvironmentStringsW(cur);
+	return r;
+}
+
 /* ================================= Args ================================= */
 /* One table, opts[], is the only description of a switch: it drives the
  * parser, the defaults, the -? synopsis and option list, the checks that
@@ -2276,6 +2366,8 @@ static const struct opt opts[] = {
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
 	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr); each line whole or not at all (a lost line: exit 4).", 0, SYN_SAME, U },
+	{ L"ondump", OPT_STR, CO(ondump), 0, "<Command_Line>", "Run the command line after each complete dump, without a window; DUMPPATH, PROCESSNAME, PID, EXCEPTIONCODE, YYMMDD, HHMMSS each become one quoted argument.", 0, SYN_LINE, U },
+	{ L"ondumptimeout", OPT_INT, CO(ondump_secs), 0, "<Seconds>", "Kill an -ondump action still running after that many seconds (default 300); 2 run at once, the next ones wait.", 0, SYN_SUB, 300, 1, 86400 },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
 	{ L"all", OPT_FLAG, CO(all), 0, NULL, "Monitor every process of the name (* wildcards); with -w, also each one started later.", 0, SYN_LINE, U },
 	{ L"pt", OPT_FLAG, CO(pt), 0, NULL, "Also monitor the target's child processes, and theirs, each as a target of its own.", 0, SYN_SAME, U },
@@ -2896,6 +2988,10 @@ args_check_needs(const struct pd_config *cfg)
 	const struct opt *o;
 	if (cfg->a && !cfg->r)
 		return args_fail("-a needs -r");
+	if (GIVEN(cfg, ondump_secs) && !cfg->ondump)
+		return args_fail("-ondumptimeout needs -ondump");
+	if (cfg->ondump && !cfg->ondump[wcsspn(cfg->ondump, L" \t")])
+		return args_fail("-ondump: the command line is empty");
 	if (cfg->mk && cfg->r)
 		return args_fail("-mk cannot be used with -r (the OS cannot write a kernel dump of a clone)");
 	if (cfg->r && cfg->dbghelp)
@@ -9588,6 +9684,421 @@ ev_dump_result(const struct pd_target *t, const struct pd_dump_req *rq, const ch
 	ev_end(&b);
 }
 
+/* action_end: how the -ondump action of Dump N ended: result "exited"
+ * (with its exit code), "timeout" (killed at -ondumptimeout), "cancelled"
+ * (killed, or never started, by Ctrl+C or -cancel), "not_started" (the
+ * command could not be run), "refused" (cmd.exe would expand a value),
+ * "queue_full"; ms from its start (0: it never started). */
+static void
+ev_action_end(DWORD pid, int num, const wchar_t *path, const wchar_t *cmd, long long code, double ms,
+              const char *result)
+{
+	struct buf b;
+	if (ev_begin(&b, "action_end", NULL) < 0)
+		return;
+	ev_fmt(&b, ",\"pid\":%lu,\"number\":%d", pid, num);
+	ev_key(&b, "path");
+	ev_wstr(&b, path);
+	ev_key(&b, "command");
+	ev_wstr(&b, cmd);
+	if (code >= 0)
+		ev_fmt(&b, ",\"exit_code\":%lld", code);
+	else
+		ev_put(&b, ",\"exit_code\":null");
+	ev_fmt(&b, ",\"ms\":%.0f", ms);
+	ev_key(&b, "result");
+	ev_str(&b, result);
+	ev_end(&b);
+}
+
+/* ================================ Actions =============================== */
+/* -ondump: the command run after each complete dump (flushed and under its
+ * final name).  Owns the actions' threads, their slots and deadline; its
+ * caller (run_report) passes the dump's path, target and number, and it
+ * reads no trigger or writer state.  An action never changes a dump's
+ * result or the exit code, and never holds up monitoring: it runs on a
+ * thread of its own, at most ACT_SLOTS at once. */
+
+#define ACT_SLOTS 2    /* actions running at once; the next ones wait for a slot */
+#define ACT_QUEUE 16   /* actions running or waiting: past it, a dump's action is not run (said) */
+#define ACT_NKEYS 6
+
+/* The substitutions, in the order they are matched (DUMPPATH first: no
+ * other key is part of it), and the environment variables that carry the
+ * same values (cmd.exe reads "%PD_DUMP_FILE%" without reading the value
+ * again); no variable's name holds a key, which would be substituted. */
+static const wchar_t *const act_keys[ACT_NKEYS] = {
+	L"DUMPPATH", L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS"
+};
+static const wchar_t *const act_vars[ACT_NKEYS] = {
+	L"PD_DUMP_FILE", L"PD_PROCESS", L"PD_PROCESS_ID", L"PD_EXCEPTION", L"PD_DATE", L"PD_TIME"
+};
+
+struct act_job {
+	wchar_t *cmd;              /* the command line, its substitutions quoted */
+	wchar_t *env;              /* procdump's environment and the PD_* values */
+	wchar_t *path;             /* the dump */
+	DWORD pid;                 /* the target's, for -json */
+	int num;                   /* Dump N */
+	DWORD ms;                  /* the deadline (-ondumptimeout) */
+	char tag[MAX_PATH + 24];   /* the target's out_tag (-all, -pt) */
+};
+
+static struct {
+	HANDLE slots;              /* a semaphore of ACT_SLOTS; NULL: no -ondump */
+	HANDLE threads[ACT_QUEUE]; /* the actions' threads, running or waiting for a slot */
+	int n;
+	CRITICAL_SECTION lock;     /* threads[] and n (-r, -all: dumps end on several threads) */
+} act;
+
+/* One argument of a command line, by the rules the C runtime and
+ * CommandLineToArgvW read it with (the first, the program, without
+ * backslash escapes, as CreateProcess reads it).  *s moves past it; NULL at
+ * the end or out of memory. */
+static wchar_t *
+act_next_arg(const wchar_t **s, int first)
+{
+	const wchar_t *p = *s + wcsspn(*s, L" \t");
+	wchar_t *r = malloc((wcslen(p) + 1) * sizeof *r);
+	size_t o = 0, bs;
+	int inq = 0;
+	if (!r || !*p) {
+		free(r);
+		*s = p;
+		return NULL;
+	}
+	while (*p && (inq || (*p != L' ' && *p != L'\t'))) {
+		if (*p == L'\\' && !first) {
+			for (bs = 0; *p == L'\\'; p++)
+				bs++;
+			if (*p == L'"') {
+				while (bs >= 2)
+					r[o++] = L'\\', bs -= 2;
+				if (bs) {
+					r[o++] = L'"';
+					p++;
+				}
+			} else
+				while (bs--)
+					r[o++] = L'\\';
+		} else if (*p == L'"') {
+			if (inq && p[1] == L'"' && !first) /* "" inside quotes: one quote (msvcrt) */
+				r[o++] = *p++;
+			else
+				inq = !inq;
+			p++;
+		} else
+			r[o++] = *p++;
+	}
+	r[o] = 0;
+	*s = p;
+	return r;
+}
+
+/* One argument with the substitutions made; *hit: one was. */
+static wchar_t *
+act_subst(const wchar_t *a, const wchar_t *const vals[ACT_NKEYS], int *hit)
+{
+	size_t cap = wcslen(a) + 1, o = 0, kl, vl;
+	wchar_t *r;
+	int k;
+	for (k = 0; k < ACT_NKEYS; k++)
+		cap += wcslen(vals[k]) * (wcslen(a) / wcslen(act_keys[k]) + 1);
+	if (!(r = malloc(cap * sizeof *r)))
+		return NULL;
+	while (*a) {
+		for (k = 0; k < ACT_NKEYS; k++)
+			if (!wcsncmp(a, act_keys[k], kl = wcslen(act_keys[k])))
+				break;
+		if (k == ACT_NKEYS) {
+			r[o++] = *a++;
+			continue;
+		}
+		vl = wcslen(vals[k]);
+		wmemcpy(r + o, vals[k], vl);
+		o += vl;
+		a += kl;
+		*hit = 1;
+	}
+	r[o] = 0;
+	return r;
+}
+
+/* Appends a to the command line quoted so that the program reads it back
+ * as one argument, whatever it holds: a value with a blank, a quote or a
+ * character cmd.exe acts on outside quotes (& | < > ^ ( ) , ; =) is always
+ * in quotes, where cmd takes them as text; backslashes before a quote are
+ * doubled, a quote is \". */
+static void
+act_quote(struct buf *b, const wchar_t *a, int first)
+{
+	int need = !*a || wcspbrk(a, L" \t\"&|<>^%!(),;=") != NULL;
+	size_t bs = 0;
+	wchar_t c;
+	if (b->len)
+		buf_add(b, L" ", sizeof(wchar_t), 1);
+	if (need)
+		buf_add(b, L"\"", sizeof(wchar_t), 1);
+	for (; *a; a++) {
+		c = *a;
+		if (c == L'\\' && !first) {
+			bs++;
+			continue;
+		}
+		if (c == L'"')
+			bs = bs * 2 + 1;
+		for (; bs; bs--)
+			buf_add(b, L"\\", sizeof(wchar_t), 1);
+		buf_add(b, &c, sizeof c, 1);
+	}
+	if (need)
+		bs *= 2;
+	for (; bs; bs--)
+		buf_add(b, L"\\", sizeof(wchar_t), 1);
+	if (need)
+		buf_add(b, L"\"", sizeof(wchar_t), 1);
+}
+
+/* Is the program cmd.exe or a batch file?  cmd.exe reads its command line
+ * again: inside quotes it still expands %NAME% and (with /v:on) !NAME!. */
+static int
+act_is_cmd(const wchar_t *prog)
+{
+	const wchar_t *base = prog, *p;
+	for (p = prog; *p; p++)
+		if (*p == L'\\' || *p == L'/' || *p == L':')
+			base = p + 1;
+	return !_wcsicmp(base, L"cmd") || !_wcsicmp(base, L"cmd.exe") || wcs_endswith_i(base, L".bat") ||
+	       wcs_endswith_i(base, L".cmd");
+}
+
+/* The action's command line: the -ondump text split into arguments, each
+ * with the substitutions made and quoted again, so that no value (a path,
+ * a process name) can add an argument or a command.  NULL, with *why set,
+ * where it cannot be made (*why "refused": a value cmd.exe would expand). */
+static wchar_t *
+act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const char **why)
+{
+	struct buf b = { 0 };
+	const wchar_t *s = tmpl;
+	wchar_t *a, *v;
+	int k, hit, cmd = 0;
+	*why = "not_started";
+	for (k = 0; (a = act_next_arg(&s, k == 0)); k++) {
+		hit = 0;
+		v = act_subst(a, vals, &hit);
+		if (k == 0)
+			cmd = v && act_is_cmd(v);
+		if (v && hit && cmd && wcspbrk(v, L"%!")) {
+			warn("-ondump: cmd.exe would expand the %% or ! in '%s': pass the value through its environment "
+			     "variable (\"%%PD_DUMP_FILE%%\", \"%%PD_PROCESS%%\"...); the action is not run", u8s(v));
+			*why = "refused";
+			free(v);
+			free(a);
+			free(b.p);
+			return NULL;
+		}
+		if (v)
+			act_quote(&b, v, k == 0);
+		else
+			b.oom = 1;
+		free(v);
+		free(a);
+	}
+	buf_add(&b, L"", sizeof(wchar_t), 1);
+	if (b.oom || !k) {
+		free(b.p);
+		return NULL;
+	}
+	return (wchar_t *)b.p;
+}
+
+/* Waits for h up to ms (INFINITE: no deadline) or a cancel (Ctrl+C,
+ * -cancel; -duration is not one: a dump that ended before it still has its
+ * action).  0: h is signalled; 1: the deadline; 2: cancelled. */
+static int
+act_wait(HANDLE h, DWORD ms)
+{
+	HANDLE w[2];
+	double end = now_sec() + ms / 1e3, left;
+	DWORD k;
+	w[0] = h;
+	w[1] = g.cancel_event;
+	for (;;) {
+		left = (end - now_sec()) * 1e3;
+		k = WaitForMultipleObjects(g.cancel_event && (g.cancel || !g.expired) ? 2 : 1, w, FALSE,
+		                           ms == INFINITE ? INFINITE : left > 0 ? (DWORD)left : 0);
+		if (k == WAIT_OBJECT_0)
+			return 0;
+		if (k == WAIT_TIMEOUT || k == WAIT_FAILED)
+			return 1;
+		if (g.cancel)
+			return 2;
+	}
+}
+
+/* The end of an action: its line and action_end. */
+static void
+act_said(const struct act_job *j, long long code, double t0, const char *result)
+{
+	double secs = t0 ? now_sec() - t0 : 0;
+	if (!strcmp(result, "exited"))
+		out("%s Dump %d action exited with code %lld after %.1f seconds.\n", stamp(), j->num, code, secs);
+	else if (!strcmp(result, "timeout"))
+		out("%s Dump %d action killed: still running after %lu seconds (-ondumptimeout).\n", stamp(), j->num,
+		    j->ms / 1000);
+	else if (!strcmp(result, "cancelled"))
+		out("%s Dump %d action %s: monitoring was cancelled.\n", stamp(), j->num, t0 ? "killed" : "not run");
+	ev_action_end(j->pid, j->num, j->path, j->cmd, code, secs * 1e3, result);
+}
+
+static void
+act_free(struct act_job *j)
+{
+	free(j->cmd);
+	free(j->env);
+	free(j->path);
+	free(j);
+}
+
+/* One action: a slot, the process, its deadline. */
+static DWORD WINAPI
+act_main(void *arg)
+{
+	struct act_job *j = arg;
+	PROCESS_INFORMATION pi;
+	HANDLE job;
+	DWORD code = 0;
+	double t0;
+	int w;
+	memcpy(out_tag, j->tag, sizeof out_tag);
+	if (act_wait(act.slots, INFINITE)) {
+		act_said(j, -1, 0, "cancelled");
+		act_free(j);
+		return 0;
+	}
+	t0 = now_sec();
+	vlog("Dump %d action: %s", j->num, u8s(j->cmd));
+	if (w32_spawn_hidden(j->cmd, j->env, &pi, &job) < 0) {
+		warn("Dump %d action could not start: %s:", j->num, u8s(j->cmd));
+		act_said(j, -1, 0, "not_started");
+	} else {
+		if ((w = act_wait(pi.hProcess, j->ms))) {
+			w32_kill_spawned(pi.hProcess, job);
+			WaitForSingleObject(pi.hProcess, 5000);
+			act_said(j, -1, t0, w == 1 ? "timeout" : "cancelled");
+		} else {
+			GetExitCodeProcess(pi.hProcess, &code);
+			act_said(j, code, t0, "exited");
+		}
+		CloseHandle(pi.hProcess);
+		if (job)
+			CloseHandle(job);
+	}
+	ReleaseSemaphore(act.slots, 1, NULL);
+	act_free(j);
+	return 0;
+}
+
+/* Closes the threads of the actions that have ended (all: waits for them,
+ * each within its slot's wait and its deadline).  Under act.lock. */
+static void
+act_reap(int all)
+{
+	int i, o = 0;
+	for (i = 0; i < act.n; i++) {
+		if (WaitForSingleObject(act.threads[i], all ? INFINITE : 0) == WAIT_OBJECT_0)
+			CloseHandle(act.threads[i]);
+		else
+			act.threads[o++] = act.threads[i];
+	}
+	act.n = o;
+}
+
+/* Starts the action of a complete dump (path) of process name/pid, Dump
+ * num, exception code (0: none).  Returns at once: the action runs on its
+ * own thread. */
+static void
+act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name, DWORD pid, DWORD exc, int num)
+{
+	wchar_t num_pid[16], num_exc[16], ymd[16], hms[16], *pairs[ACT_NKEYS];
+	const wchar_t *vals[ACT_NKEYS];
+	struct act_job *j;
+	const char *why = "not_started";
+	SYSTEMTIME st;
+	HANDLE th;
+	int k;
+	if (!act.slots || !(j = xcalloc(1, sizeof *j)))
+		return;
+	GetLocalTime(&st); /* (the time the dump completed) */
+	swprintf(num_pid, 16, L"%lu", pid);
+	swprintf(num_exc, 16, exc ? L"%08lX" : L"0", exc);
+	swprintf(ymd, 16, L"%02u%02u%02u", st.wYear % 100, st.wMonth, st.wDay);
+	swprintf(hms, 16, L"%02u%02u%02u", st.wHour, st.wMinute, st.wSecond);
+	vals[0] = path, vals[1] = name, vals[2] = num_pid, vals[3] = num_exc, vals[4] = ymd, vals[5] = hms;
+	memset(pairs, 0, sizeof pairs);
+	for (k = 0; k < ACT_NKEYS; k++)
+		if ((pairs[k] = malloc((wcslen(vals[k]) + 32) * sizeof(wchar_t))))
+			swprintf(pairs[k], wcslen(vals[k]) + 32, L"%ls=%ls", act_vars[k], vals[k]);
+	j->path = wdup(path);
+	j->pid = pid;
+	j->num = num;
+	j->ms = (DWORD)cfg->ondump_secs * 1000;
+	memcpy(j->tag, out_tag, sizeof j->tag);
+	j->cmd = act_command(cfg->ondump, vals, &why);
+	for (k = 0; k < ACT_NKEYS && pairs[k]; k++)
+		;
+	j->env = k == ACT_NKEYS ? w32_env_with((const wchar_t *const *)pairs, ACT_NKEYS) : NULL;
+	for (k = 0; k < ACT_NKEYS; k++)
+		free(pairs[k]);
+	EnterCriticalSection(&act.lock);
+	act_reap(0);
+	if (!j->cmd || !j->env || !j->path) {
+		if (strcmp(why, "refused"))
+			warn("Dump %d action: out of memory", num);
+		act_said(j, -1, 0, why);
+		act_free(j);
+	} else if (act.n == ACT_QUEUE) {
+		out("%s Dump %d action not run: %d actions are running or waiting.\n", stamp(), num, ACT_QUEUE);
+		act_said(j, -1, 0, "queue_full");
+		act_free(j);
+	} else if (!(th = CreateThread(NULL, 0, act_main, j, 0, NULL))) {
+		warn("Dump %d action: cannot start its thread:", num);
+		act_said(j, -1, 0, "not_started");
+		act_free(j);
+	} else
+		act.threads[act.n++] = th;
+	LeaveCriticalSection(&act.lock);
+}
+
+/* -ondump given: the slots, before any dump. */
+static void
+act_open(const struct pd_config *cfg)
+{
+	if (!cfg->ondump || !(act.slots = CreateSemaphoreW(NULL, ACT_SLOTS, ACT_SLOTS, NULL)))
+		return;
+	InitializeCriticalSection(&act.lock);
+}
+
+/* Before procdump ends: waits for the actions still running (each ends by
+ * its deadline; Ctrl+C kills them), so that every action_end is written
+ * and none outlives procdump unseen. */
+static void
+act_close(void)
+{
+	if (!act.slots)
+		return;
+	EnterCriticalSection(&act.lock);
+	act_reap(0);
+	if (act.n)
+		out("%s Waiting for %d -ondump action%s to end.\n", stamp(), act.n, act.n == 1 ? "" : "s");
+	act_reap(1);
+	LeaveCriticalSection(&act.lock);
+	DeleteCriticalSection(&act.lock);
+	CloseHandle(act.slots);
+	memset(&act, 0, sizeof act);
+}
+
 /* =============================== Triggers =============================== */
 /* Decides when to dump: the immediate dump and the timed series (-n -s),
  * the sampled monitors (-c -cl -m -ml -tc -hc -p -pl -h, rows of trig_kinds[]),
@@ -10063,6 +10574,8 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 			            trig_type_tag(cfg, rq->type), cfg->keep);
 	}
 	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_interrupted(r));
+	if (!rc && cfg->ondump) /* (complete: flushed and under its final name) */
+		act_start(cfg, rq->path, r->t->name, r->t->pid, rq->ev ? rq->ev->exception_code : 0, num);
 	return rc;
 }
 
@@ -13082,6 +13595,7 @@ main_guard(DWORD pid)
 static int
 main_finish(int rc)
 {
+	act_close(); /* (their action_end lines before finish) */
 	if (ev_lost())
 		rc = main_fleet_worse(rc, PD_EXIT_WRITE);
 	ev_finish(rc);
@@ -13159,6 +13673,7 @@ pd_main(int argc, wchar_t **argv)
 			g.verbose = cfg.v;
 			g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 			g.ctrl_handler = SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
+			act_open(&cfg);
 			if (w32_init() < 0)
 				rc = PD_EXIT_TARGET;
 			else if (GIVEN(&cfg, cancel))

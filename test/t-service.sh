@@ -1,0 +1,135 @@
+# t-service.sh - leaving procdump running unattended: the action after
+# each dump (-ondump), the progress of a long dump, the service.
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'service: what must hold' function
+#
+# The action is test/pdargs.exe: it writes the arguments it received, its
+# PD_DUMP_FILE and the first bytes of the file its first argument names to
+# a file, then exits 0 (ok), 7 (fail) or hangs (hang).
+
+# pdargs_cmd OUT MODE ARGS: an -ondump command line that runs pdargs.exe
+pdargs_cmd() { _o=$1 _m=$2; shift 2; printf '"%s" "%s" %s %s' "$(wpath "$T/pdargs.exe")" "$(wpath "$_o")" "$_m" "$*"; }
+# pdargs_running: pdargs.exe processes of this tree still running
+pdargs_running() { pgrep -f 'wt-[^ ]*test.pdargs\.exe|test.pdargs\.exe' 2>/dev/null | grep -c . || true; }
+
+# A process whose name, and a folder whose path, hold blanks, % and &
+# (Windows names cannot hold a quote: the template's own quotes are tested)
+ondump_exact_args() {
+	d="$O/od a%PATH%&b ^x"
+	rm -rf "$d"
+	mkdir -p "$d"
+	cp "$T/crasher.exe" "$d/we ird %OS% & y.exe"
+	rm -f "$O/od.args" "$O/od.jsonl"
+	pd -ma -e -json "$(wpath "$O/od.jsonl")" \
+		-ondump "$(pdargs_cmd "$O/od.args" ok DUMPPATH PROCESSNAME PID EXCEPTIONCODE YYMMDD HHMMSS '"two words"' pre-PID-post)" \
+		-x "$(wpath "$d")" "$(wpath "$d/we ird %OS% & y.exe")" av
+	expect_rc 0
+	dump=$(one_dump "$d")
+	tr -d '\r' <"$O/od.args" >"$O/od.args.txt" || fail "the action did not run: $(tail -n 3 "$O/pd.out")"
+	pid=$(sed -n 's/^pid=//p' "$O/pd.out" | head -n 1)
+	stamp=$(basename "$dump" .dmp | sed 's/.*_\([0-9]\{6\}\)_\([0-9]\{6\}\)$/\1 \2/')
+	{
+		echo n=8
+		printf 'arg=%s\n' "$(wpath "$dump")" "we ird %OS% & y.exe" "$pid" C0000005
+		# (the time the dump completed: the file name's second, or the next)
+		sed -n 6,7p "$O/od.args.txt"
+		printf 'arg=%s\n' "two words" "pre-$pid-post"
+		printf 'env=%s\n' "$(wpath "$dump")"
+		echo "sig=MDMP"
+	} >"$O/od.want"
+	diff "$O/od.want" "$O/od.args.txt" >"$O/od.diff" || fail "the action's arguments: $(cat "$O/od.diff")"
+	got_ymd=$(sed -n 's/^arg=//; 6p' "$O/od.args.txt") got_hms=$(sed -n 's/^arg=//; 7p' "$O/od.args.txt")
+	[ "$got_ymd" = "${stamp% *}" ] || fail "YYMMDD $got_ymd, the file name has ${stamp% *}"
+	[ $((1$got_hms - 1${stamp#* })) -ge 0 ] && [ $((1$got_hms - 1${stamp#* })) -le 2 ] ||
+		fail "HHMMSS $got_hms, the file name has ${stamp#* }"
+	expect_out 'Dump 1 action exited with code 0 after'
+	n=$(jl1 "$O/od.jsonl" '" ".join(e["event"] for e in ev)')
+	case $n in
+	"start target_found trigger dump_begin dump_end "*"action_end "*finish) ;;
+	*) fail "events: $n" ;;
+	esac
+	[ "$(jl1 "$O/od.jsonl" 'by("action_end")[0]["exit_code"], by("action_end")[0]["result"], by("action_end")[0]["number"]')" = "(0, 'exited', 1)" ] ||
+		fail "action_end: $(jl "$O/od.jsonl" 'by("action_end")')"
+	[ "$(jl1 "$O/od.jsonl" 'by("action_end")[0]["path"]')" = "$(wpath "$dump")" ] || fail "action_end.path"
+	jl1 "$O/od.jsonl" 'by("action_end")[0]["command"]' | grep -qF '"we ird %OS% & y.exe"' ||
+		fail "action_end.command: $(jl "$O/od.jsonl" 'by("action_end")[0]["command"]')"
+	[ "$(jl1 "$O/od.jsonl" 'by("action_end")[0]["ms"] >= 0')" = True ] || fail "action_end.ms"
+}
+t 'service: -ondump gets the dump path, name, PID, exception code, date and time as one argument each (blanks, %, & in the name and folder); -json action_end' ondump_exact_args
+
+# cmd.exe reads its command line again: a value with & cannot add a
+# command; one with % (which cmd expands even in quotes) is refused, and
+# its environment variable carries it
+ondump_cmd_safe() {
+	d="$O/oc & mkdir injected & x"
+	rm -rf "$d" "$O/oc.run"
+	mkdir -p "$d" "$O/oc.run"
+	cp "$T/crasher.exe" "$d/oc.exe"
+	pd_in "$O/oc.run" -ma -e -ondump "cmd /c copy DUMPPATH copied.dmp" -x "$(wpath "$d")" "$(wpath "$d/oc.exe")" av
+	expect_rc 0
+	wait_for "$O/pd.out" 'Dump 1 action exited with code 0' 1 || fail "the copy did not run: $(grep action "$O/pd.out")"
+	[ "$(head -c 4 "$O/oc.run/copied.dmp" 2>/dev/null)" = MDMP ] || fail "cmd did not copy the dump"
+	[ ! -e "$O/oc.run/injected" ] && [ ! -e "$d/injected" ] || fail "the & in the folder's name ran a command"
+	# % in the value: refused, the dump stays and the exit code is 0
+	d2="$O/oc2 %OS%"
+	rm -rf "$d2"
+	mkdir -p "$d2"
+	cp "$T/crasher.exe" "$d2/oc2.exe"
+	pd_in "$O/oc.run" -ma -e -ondump "cmd /c copy DUMPPATH copied2.dmp" -x "$(wpath "$d2")" "$(wpath "$d2/oc2.exe")" av
+	expect_rc 0
+	one_dump "$d2" >/dev/null
+	expect_err "-ondump: cmd.exe would expand the % or ! in '.*oc2 %OS%.*': pass the value through its environment variable"
+	[ ! -e "$O/oc.run/copied2.dmp" ] || fail "the refused action ran"
+	# (the variable, "%PD_DUMP_FILE%", is what cmd should read: Windows' cmd
+	# expands it once; Wine 8's cmd expands the % in its value again, so
+	# only pdargs.exe checks it here: ondump_exact_args)
+}
+t 'service: -ondump with cmd.exe: an & in a path adds no command, a % is refused, the dump and exit code kept' ondump_cmd_safe
+
+# A hung action is killed at its deadline; monitoring goes on meanwhile;
+# a failing one leaves the dump and the exit code as they were
+ondump_hang_fail() {
+	start_target oh "$T/target.exe" 1 1
+	mkdir -p "$O/oh"
+	rm -f "$O/oh"/* "$O/oh.args" "$O/oh.jsonl"
+	pd -mm -n 2 -s 1 -ondumptimeout 3 -json "$(wpath "$O/oh.jsonl")" -ondump "$(pdargs_cmd "$O/oh.args" hang DUMPPATH)" \
+		"$(field oh pid)" "$(wpath "$O/oh")"
+	expect_rc 0
+	[ "$(ls "$O/oh" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/oh")"
+	[ "$(grep -c 'action killed: still running after 3 seconds (-ondumptimeout)' "$O/pd.out")" = 2 ] ||
+		fail "two actions killed at 3 s: $(grep action "$O/pd.out")"
+	# the second dump was written while the first action hung
+	awk '/Dump 2 complete/ { c = NR } /Dump 1 action killed/ { k = NR } END { exit !(c && k && c < k) }' "$O/pd.out" ||
+		fail "monitoring waited for the action: $(grep 'complete\|action' "$O/pd.out")"
+	[ "$(jl1 "$O/oh.jsonl" 'str([e["result"] for e in by("action_end")])')" = "['timeout', 'timeout']" ] ||
+		fail "action_end: $(jl "$O/oh.jsonl" 'by("action_end")')"
+	[ "$(jl1 "$O/oh.jsonl" 'all(2900 <= e["ms"] <= 8000 and e["exit_code"] is None for e in by("action_end"))')" = True ] ||
+		fail "action_end ms/exit_code: $(jl "$O/oh.jsonl" 'by("action_end")')"
+	[ "$(pdargs_running)" = 0 ] || fail "a killed action still runs"
+	# a failing action: the dump and the exit code stay
+	rm -f "$O/oh"/*
+	pd -mm -json "$(wpath "$O/oh.jsonl")" -ondump "$(pdargs_cmd "$O/oh.args" fail DUMPPATH)" "$(field oh pid)" "$(wpath "$O/oh")"
+	expect_rc 0
+	expect_out 'Dump 1 complete'
+	expect_out 'Dump 1 action exited with code 7 after'
+	[ "$(head -c 4 "$(one_dump "$O/oh")")" = MDMP ] || fail "the dump"
+	[ "$(jl1 "$O/oh.jsonl" 'by("action_end")[-1]["exit_code"], by("finish")[-1]["exit_code"], by("finish")[-1]["dumps"]')" = "(7, 0, 1)" ] ||
+		fail "action_end/finish: $(jl "$O/oh.jsonl" 'by("action_end")[-1], by("finish")[-1]')"
+	# an action that cannot start: said, the exit code stays
+	pd -mm -o -ondump 'Z:\no\such\program.exe DUMPPATH' "$(field oh pid)" "$(wpath "$O/oh/nosuch.dmp")"
+	expect_rc 0
+	expect_err 'Dump 1 action could not start: Z:\\no\\such\\program.exe '
+	stop_target oh
+}
+t 'service: -ondump: a hung action is killed at -ondumptimeout while monitoring goes on; a failing or missing one leaves the dump and exit code 0' ondump_hang_fail
+
+ondump_usage() {
+	pd -ondumptimeout 5 1234
+	expect_rc 2
+	expect_err '-ondumptimeout needs -ondump'
+	pd -ondump ' ' 1234
+	expect_rc 2
+	expect_err '-ondump: the command line is empty'
+}
+t 'service: -ondumptimeout without -ondump, an empty -ondump: one line, exit 2' ondump_usage
