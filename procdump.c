@@ -255,7 +255,7 @@ struct pd_config {
 	wchar_t *output;        /* dump file or folder */
 	wchar_t *json;          /* -json: the events' file, or "-" for stdout (Events) */
 	wchar_t *ondump;        /* -ondump: the command line run after each complete dump (Actions) */
-	long long ondump_secs;  /* -ondumptimeout: seconds an action may run before it is killed */
+	long long ondump_secs;  /* -ondumpat: seconds an action may run before it is killed */
 	int uninstall;          /* -u alone */
 	/* derived by Args from the option table */
 	unsigned char given[PD_MAXOPTS]; /* by row of opts[]: the switch was on the command line */
@@ -300,12 +300,62 @@ static struct pd_global {
  * single target's output is ProcDump's. */
 static __thread char out_tag[MAX_PATH + 24];
 
+/* The progress line of a dump being written (out_progress): shown on the
+ * console only, erased before any other line. */
+static struct {
+	SRWLOCK lock;
+	HANDLE h;                  /* the console it is on */
+	int len;                   /* its characters; 0: none shown */
+} prog = { SRWLOCK_INIT, NULL, 0 };
+
+/* Rewrites the progress line in place (\r, the text, blanks over the rest
+ * of the previous one), or erases it (line NULL).  A line longer than the
+ * console is cut: a wrapped one could not be taken back.  Only where
+ * console text goes to an interactive console: redirected output is
+ * never touched.  Returns 0, or -1 where there is no console. */
+static int
+out_progress(const char *line)
+{
+	HANDLE h = GetStdHandle(g.json_stdout ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
+	CONSOLE_SCREEN_BUFFER_INFO ci;
+	wchar_t w[256];
+	DWORD mode, n;
+	int len = 0, pad, width = 80;
+	if (!line && !prog.len)
+		return 0;
+	if (!h || h == INVALID_HANDLE_VALUE || !GetConsoleMode(h, &mode))
+		return -1;
+	if (GetConsoleScreenBufferInfo(h, &ci))
+		width = ci.dwSize.X;
+	if (width > 255)
+		width = 255;
+	w[len++] = L'\r';
+	if (line)
+		len += MultiByteToWideChar(CP_UTF8, 0, line, -1, w + 1, width - 1 > 0 ? width - 1 : 1) - 1;
+	if (len < 1)
+		len = 1;
+	for (pad = prog.len - (len - 1); pad > 0 && len < 255; pad--)
+		w[len++] = L' ';
+	if (!line && len < 255)
+		w[len++] = L'\r';
+	AcquireSRWLockExclusive(&prog.lock);
+	WriteConsoleW(h, w, (DWORD)len, &n, NULL);
+	prog.len = line ? (int)MultiByteToWideChar(CP_UTF8, 0, line, -1, NULL, 0) - 1 : 0;
+	if (prog.len > width - 1)
+		prog.len = width - 1;
+	prog.h = h;
+	ReleaseSRWLockExclusive(&prog.lock);
+	return 0;
+}
+
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
 static void
 emit(FILE *fp, const char *s)
 {
 	HANDLE h;
 	DWORD mode, n;
+	if (prog.len) /* a line of its own, not after the progress line */
+		out_progress(NULL);
 	if (g.json_stdout) /* -json -: no console line reaches the JSON stream */
 		fp = stderr;
 	h = GetStdHandle(fp == stderr ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
@@ -2367,7 +2417,7 @@ static const struct opt opts[] = {
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
 	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr); each line whole or not at all (a lost line: exit 4).", 0, SYN_SAME, U },
 	{ L"ondump", OPT_STR, CO(ondump), 0, "<Command_Line>", "Run the command line after each complete dump, without a window; DUMPPATH, PROCESSNAME, PID, EXCEPTIONCODE, YYMMDD, HHMMSS each become one quoted argument.", 0, SYN_LINE, U },
-	{ L"ondumptimeout", OPT_INT, CO(ondump_secs), 0, "<Seconds>", "Kill an -ondump action still running after that many seconds (default 300); 2 run at once, the next ones wait.", 0, SYN_SUB, 300, 1, 86400 },
+	{ L"ondumpat", OPT_INT, CO(ondump_secs), 0, "<Seconds>", "Kill an -ondump action still running after that many seconds (default 300); 2 run at once, the next ones wait.", 0, SYN_SUB, 300, 1, 86400 },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
 	{ L"all", OPT_FLAG, CO(all), 0, NULL, "Monitor every process of the name (* wildcards); with -w, also each one started later.", 0, SYN_LINE, U },
 	{ L"pt", OPT_FLAG, CO(pt), 0, NULL, "Also monitor the target's child processes, and theirs, each as a target of its own.", 0, SYN_SAME, U },
@@ -2989,7 +3039,7 @@ args_check_needs(const struct pd_config *cfg)
 	if (cfg->a && !cfg->r)
 		return args_fail("-a needs -r");
 	if (GIVEN(cfg, ondump_secs) && !cfg->ondump)
-		return args_fail("-ondumptimeout needs -ondump");
+		return args_fail("-ondumpat needs -ondump");
 	if (cfg->ondump && !cfg->ondump[wcsspn(cfg->ondump, L" \t")])
 		return args_fail("-ondump: the command line is empty");
 	if (cfg->mk && cfg->r)
@@ -3758,6 +3808,7 @@ struct pd_dump_req {
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
 	void *callback_param;
 	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
+	void (*on_progress)(void *ctx, u64 done, u64 total); /* the memory blob: after each chunk (may be NULL) */
 	void *ctx;
 };
 
@@ -3880,6 +3931,7 @@ struct dump_state {
 	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
 	u32 *stack_rvas;
 	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
+	u64 head_size;             /* the buffer's bytes, written before the blob (progress) */
 	u64 unread;                /* bytes that could not be read, written as zeros */
 	u64 planned;               /* bytes of memory the dump takes (the ranges) */
 	int gone;                  /* the target vanished while it was read (dump_source_gone) */
@@ -8302,6 +8354,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 	struct wq q;
 	unsigned k = 0;
 	int i, low = 0;
+	u64 done = 0;              /* blob bytes handed to the writer thread */
 	if (wq_start(&q, file) < 0) {
 		wq_stop(&q);
 		return -1;
@@ -8330,6 +8383,9 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 			SetEvent(q.go[bi]);
 			a += n;
 			left -= n;
+			done += n;
+			if (d->req->on_progress)
+				d->req->on_progress(d->req->ctx, d->head_size + done, d->head_size + d->blob_size);
 			if (lost && dump_source_gone(d))
 				break; /* dump_judge says so */
 		}
@@ -8638,6 +8694,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		dump_write_error(d, e);
 		goto out;
 	}
+	d->head_size = b.len;
 	if (d->full && dump_write_blob(d, file) < 0)
 		goto out;
 	if (dump_judge(d) < 0 || dump_write_note(d, file) < 0 || dump_write_signature(file) < 0)
@@ -9628,6 +9685,20 @@ ev_dump_begin(const struct pd_target *t, int num, const char *type, const wchar_
 		ev_end(&b);
 }
 
+/* dump_progress: Dump N is being written, every few seconds of a long
+ * one: bytes done of the estimate, the rate, the seconds left at it. */
+static void
+ev_dump_progress(const struct pd_target *t, int num, const char *type, const wchar_t *path, u64 done, u64 total,
+                 double rate, double left)
+{
+	struct buf b;
+	if (ev_dump_line(&b, "dump_progress", t, num, type, path) < 0)
+		return;
+	ev_fmt(&b, ",\"bytes\":%llu,\"estimate\":%llu,\"percent\":%d,\"mb_per_s\":%.1f,\"seconds_left\":%.0f", done,
+	       total, total ? (int)(done * 100 / total) : 0, rate / 1048576.0, left);
+	ev_end(&b);
+}
+
 /* Why a dump was not written, from its end as run_report judged it (rc:
  * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED) and its request; *code
  * is the exit code it stands for (-1: none, the run goes on without it). */
@@ -9685,7 +9756,7 @@ ev_dump_result(const struct pd_target *t, const struct pd_dump_req *rq, const ch
 }
 
 /* action_end: how the -ondump action of Dump N ended: result "exited"
- * (with its exit code), "timeout" (killed at -ondumptimeout), "cancelled"
+ * (with its exit code), "timeout" (killed at -ondumpat), "cancelled"
  * (killed, or never started, by Ctrl+C or -cancel), "not_started" (the
  * command could not be run), "refused" (cmd.exe would expand a value),
  * "queue_full"; ms from its start (0: it never started). */
@@ -9740,7 +9811,7 @@ struct act_job {
 	wchar_t *path;             /* the dump */
 	DWORD pid;                 /* the target's, for -json */
 	int num;                   /* Dump N */
-	DWORD ms;                  /* the deadline (-ondumptimeout) */
+	DWORD ms;                  /* the deadline (-ondumpat) */
 	char tag[MAX_PATH + 24];   /* the target's out_tag (-all, -pt) */
 };
 
@@ -9945,7 +10016,7 @@ act_said(const struct act_job *j, long long code, double t0, const char *result)
 	if (!strcmp(result, "exited"))
 		out("%s Dump %d action exited with code %lld after %.1f seconds.\n", stamp(), j->num, code, secs);
 	else if (!strcmp(result, "timeout"))
-		out("%s Dump %d action killed: still running after %lu seconds (-ondumptimeout).\n", stamp(), j->num,
+		out("%s Dump %d action killed: still running after %lu seconds (-ondumpat).\n", stamp(), j->num,
 		    j->ms / 1000);
 	else if (!strcmp(result, "cancelled"))
 		out("%s Dump %d action %s: monitoring was cancelled.\n", stamp(), j->num, t0 ? "killed" : "not run");
@@ -10415,6 +10486,10 @@ struct run_dump_ctx {
 	int num;                   /* Dump N */
 	HANDLE on_cloned;          /* -r: set once the clone is taken */
 	volatile int cloned;
+	const struct pd_dump_req *rq; /* its request (type, path: dump_progress) */
+	double t0;                 /* when its writing began (on_plan) */
+	double shown, evented;     /* when the progress line, the dump_progress event were last written */
+	int console;               /* its progress may go to the console (one target, no -r): 0, 1, -1 no console */
 };
 
 static void
@@ -10488,8 +10563,39 @@ run_wait(struct pd_run *r, DWORD ms)
 static void
 run_on_plan(void *ctx, u64 bytes)
 {
-	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(),
-	    ((struct run_dump_ctx *)ctx)->num, size_mb(bytes));
+	struct run_dump_ctx *c = ctx;
+	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), c->num, size_mb(bytes));
+	c->t0 = c->shown = c->evented = now_sec();
+}
+
+#define RUN_PROGRESS_AFTER 1.0  /* seconds of writing before the console's progress line */
+#define RUN_PROGRESS_EVERY 0.25 /* seconds between its updates */
+#define RUN_EVENT_EVERY 5.0     /* seconds between -json dump_progress events */
+
+/* The writer's progress through the memory of a dump: on an interactive
+ * console, one line rewritten in place at most 4 times a second once the
+ * dump has taken a second (erased before the next line: out_progress);
+ * with -json, a dump_progress event every 5 seconds.  Never on
+ * redirected output: what scripts parse stays as it was. */
+static void
+run_on_progress(void *ctx, u64 done, u64 total)
+{
+	struct run_dump_ctx *c = ctx;
+	double now = now_sec(), secs = now - c->t0, rate = secs > 0 ? (double)done / secs : 0;
+	double left = rate > 0 && total > done ? (double)(total - done) / rate : 0;
+	int pct = total ? (int)(done * 100 / total) : 0;
+	char line[160];
+	if (c->console > 0 && secs >= RUN_PROGRESS_AFTER && now - c->shown >= RUN_PROGRESS_EVERY) {
+		snprintf(line, sizeof line, "%s Dump %d writing: %d%% of %llu MB, %.0f MB/s, %.0f s left", stamp(),
+		         c->num, pct, size_mb(total), rate / 1048576.0, left);
+		if (out_progress(line) < 0)
+			c->console = -1;
+		c->shown = now;
+	}
+	if (now - c->evented >= RUN_EVENT_EVERY) {
+		ev_dump_progress(c->r->t, c->num, trig_type_name(c->rq->type), c->rq->path, done, total, rate, left);
+		c->evented = now;
+	}
 }
 
 /* -r: the clone is taken.  With -k, the last clone of the run ends the
@@ -10539,6 +10645,9 @@ run_request(struct pd_run *r, struct pd_dump_req *rq, int type, const struct pd_
 	rq->cancel_event = r->named;
 	rq->deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
 	rq->on_plan = run_on_plan;
+	rq->on_progress = run_on_progress;
+	dc->rq = rq;
+	dc->console = !cfg->r && !g.tagged; /* (one line in place: no other thread prints meanwhile) */
 	rq->clone = cfg->r;
 	rq->on_clone = run_on_clone;
 	rq->ctx = dc;

@@ -93,11 +93,11 @@ ondump_hang_fail() {
 	start_target oh "$T/target.exe" 1 1
 	mkdir -p "$O/oh"
 	rm -f "$O/oh"/* "$O/oh.args" "$O/oh.jsonl"
-	pd -mm -n 2 -s 1 -ondumptimeout 3 -json "$(wpath "$O/oh.jsonl")" -ondump "$(pdargs_cmd "$O/oh.args" hang DUMPPATH)" \
+	pd -mm -n 2 -s 1 -ondumpat 3 -json "$(wpath "$O/oh.jsonl")" -ondump "$(pdargs_cmd "$O/oh.args" hang DUMPPATH)" \
 		"$(field oh pid)" "$(wpath "$O/oh")"
 	expect_rc 0
 	[ "$(ls "$O/oh" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/oh")"
-	[ "$(grep -c 'action killed: still running after 3 seconds (-ondumptimeout)' "$O/pd.out")" = 2 ] ||
+	[ "$(grep -c 'action killed: still running after 3 seconds (-ondumpat)' "$O/pd.out")" = 2 ] ||
 		fail "two actions killed at 3 s: $(grep action "$O/pd.out")"
 	# the second dump was written while the first action hung
 	awk '/Dump 2 complete/ { c = NR } /Dump 1 action killed/ { k = NR } END { exit !(c && k && c < k) }' "$O/pd.out" ||
@@ -122,14 +122,64 @@ ondump_hang_fail() {
 	expect_err 'Dump 1 action could not start: Z:\\no\\such\\program.exe '
 	stop_target oh
 }
-t 'service: -ondump: a hung action is killed at -ondumptimeout while monitoring goes on; a failing or missing one leaves the dump and exit code 0' ondump_hang_fail
+t 'service: -ondump: a hung action is killed at -ondumpat while monitoring goes on; a failing or missing one leaves the dump and exit code 0' ondump_hang_fail
 
 ondump_usage() {
-	pd -ondumptimeout 5 1234
+	pd -ondumpat 5 1234
 	expect_rc 2
-	expect_err '-ondumptimeout needs -ondump'
+	expect_err '-ondumpat needs -ondump'
 	pd -ondump ' ' 1234
 	expect_rc 2
 	expect_err '-ondump: the command line is empty'
 }
-t 'service: -ondumptimeout without -ondump, an empty -ondump: one line, exit 2' ondump_usage
+t 'service: -ondumpat without -ondump, an empty -ondump: one line, exit 2' ondump_usage
+
+# Progress: test/conread.exe runs procdump on a console of its own and
+# reads the screen every 20 ms, as a user at the console sees it; the
+# chunk-delay hook makes the dump slow (27 chunks of 4 MiB).
+progress_console() {
+	start_target pc "$T/target.exe" 1 64
+	mkdir -p "$O/pc"
+	rm -f "$O/pc"/* "$O/pc.txt" "$O/pc.jsonl"
+	PROCDUMP_TEST_CHUNK_DELAY_MS=250 timeout 120 $WINE "$T/conread.exe" "$(wpath "$O/pc.txt")" \
+		"\"$(wpath "$PD")\" -ma -json \"$(wpath "$O/pc.jsonl")\" $(field pc pid) \"$(wpath "$O/pc/d.dmp")\"" ||
+		fail "conread: $(cat "$O/pc.txt" 2>/dev/null)"
+	tr -d '\r' <"$O/pc.txt" >"$O/pc.screen"
+	grep -qx 'exit=0' "$O/pc.screen" || fail "procdump on the console: $(tail -n 5 "$O/pc.screen")"
+	# the line updated in place: several texts, the percent rising
+	n=$(grep -c '^progress=\[[0-9:]*\] Dump 1 writing: [0-9]*% of [0-9]* MB, [0-9]* MB/s, [0-9]* s left$' "$O/pc.screen" || true)
+	[ "$n" -ge 3 ] || fail "want 3 or more texts of the progress line, got $n: $(grep progress "$O/pc.screen" | head -n 3)"
+	sed -n 's/^progress=.* \([0-9]*\)% of.*/\1/p' "$O/pc.screen" | sort -n -c || fail "the percent went down"
+	[ "$(sed -n 's/^progress=.* \([0-9]*\)% of.*/\1/p' "$O/pc.screen" | sort -un | wc -l)" -ge 3 ] || fail "the percent did not move"
+	# and gone: the row after the estimate is the complete line
+	grep -q '^screen=.*% of' "$O/pc.screen" && fail "the progress line stayed on the screen: $(grep '% of' "$O/pc.screen" | grep screen)"
+	grep -A1 '^screen=.*Dump 1 writing: Estimated' "$O/pc.screen" | tail -n 1 | grep -q '^screen=\[[0-9:]*\] Dump 1 complete: ' ||
+		fail "the screen: $(grep -A2 Estimated "$O/pc.screen")"
+	# -json: dump_progress every 5 s of a dump that takes longer, before dump_end
+	n=$(jl1 "$O/pc.jsonl" 'len(by("dump_progress"))')
+	[ "$n" -ge 1 ] || fail "no dump_progress"
+	[ "$(jl1 "$O/pc.jsonl" 'all(0 < e["bytes"] <= e["estimate"] and e["estimate"] == by("dump_end")[0]["bytes"] and e["number"] == 1 and e["type"] == "Full" for e in by("dump_progress"))')" = True ] ||
+		fail "dump_progress: $(jl "$O/pc.jsonl" 'by("dump_progress")')"
+	[ "$(jl1 "$O/pc.jsonl" '[e["event"] for e in ev].index("dump_progress") > [e["event"] for e in ev].index("dump_begin") and [e["event"] for e in ev].index("dump_end") > len(ev) - 3')" = True ] ||
+		fail "order: $(jl "$O/pc.jsonl" '" ".join(e["event"] for e in ev)')"
+	stop_target pc
+}
+t 'service: progress on a console: one line updated in place during a slow dump, erased before the complete line; -json dump_progress' progress_console
+
+# Redirected output is what it was: no progress text, the usual lines
+progress_redirected() {
+	start_target pr "$T/target.exe" 1 64
+	mkdir -p "$O/pr"
+	rm -f "$O/pr"/*
+	PROCDUMP_TEST_CHUNK_DELAY_MS=100 pd -ma "$(field pr pid)" "$(wpath "$O/pr/d.dmp")"
+	expect_rc 0
+	if grep -q '% of' "$O/pd.out" "$O/pd.err" || [ "$(tr -cd '\r' <"$O/pd.raw" | wc -c)" != "$(grep -c . "$O/pd.raw")" ]; then
+		fail "progress text in redirected output: $(grep -a '% of' "$O/pd.raw" | head -n 2)"
+	fi
+	sed -n '/Dump 1 initiated/,$p' "$O/pd.out" | sed 's/^\[[0-9:]*\] //; s/[0-9.]* MB/N MB/g; s/in [0-9.]* seconds/in S seconds/' >"$O/pr.tail"
+	printf '%s\n' "Dump 1 initiated: $(wpath "$O/pr/d.dmp")" "Dump 1 writing: Estimated dump file size is N MB." \
+		"Dump 1 complete: N MB written in S seconds" "Dump count reached." >"$O/pr.want"
+	diff "$O/pr.want" "$O/pr.tail" >"$O/pr.diff" || fail "the lines: $(cat "$O/pr.diff")"
+	stop_target pr
+}
+t 'service: progress: redirected output carries no progress text (a 3 s dump: the same lines as before)' progress_redirected
