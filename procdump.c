@@ -197,6 +197,9 @@ typedef unsigned int u32;
 typedef unsigned short u16;
 typedef unsigned char u8;
 
+/* -svc's verbs (Service); run is the service's own command line. */
+enum pd_svc { SVC_NONE, SVC_INSTALL, SVC_UNINSTALL, SVC_LIST, SVC_RUN };
+
 /* Dump types, in the order ProcDump lists them. */
 enum pd_type { PD_MINI, PD_FULL, PD_TRIAGE, PD_MINIPLUS, PD_CUSTOM, PD_CALLBACK, PD_NTYPES };
 
@@ -254,6 +257,9 @@ struct pd_config {
 	wchar_t *target;        /* PID, process name or service name */
 	wchar_t *output;        /* dump file or folder */
 	wchar_t *json;          /* -json: the events' file, or "-" for stdout (Events) */
+	int svc;                /* -svc: SVC_INSTALL, SVC_UNINSTALL, SVC_LIST, SVC_RUN (Service) */
+	wchar_t *svc_name;      /* -svc's NAME (the service is procdump.c-NAME) */
+	int svc_at;             /* argv index of -svc: install passes the rest of argv to the service */
 	wchar_t *ondump;        /* -ondump: the command line run after each complete dump (Actions) */
 	long long ondump_secs;  /* -ondumpat: seconds an action may run before it is killed */
 	int uninstall;          /* -u alone */
@@ -348,6 +354,9 @@ out_progress(const char *line)
 	return 0;
 }
 
+/* -svc run: the service's log file, where stdout and stderr text goes (Main). */
+static HANDLE out_log;
+
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
 static void
 emit(FILE *fp, const char *s)
@@ -356,6 +365,10 @@ emit(FILE *fp, const char *s)
 	DWORD mode, n;
 	if (prog.len) /* a line of its own, not after the progress line */
 		out_progress(NULL);
+	if (out_log) { /* -svc run: the service's log, appended to (the C runtime has no stdout there) */
+		WriteFile(out_log, s, (DWORD)strlen(s), &n, NULL);
+		return;
+	}
 	if (g.json_stdout) /* -json -: no console line reaches the JSON stream */
 		fp = stderr;
 	h = GetStdHandle(fp == stderr ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
@@ -2335,6 +2348,7 @@ enum optkind {
 	OPT_DIGIT,   /* -x [N]: a flag whose value, when the next argument is one digit, is that digit (lo..hi) */
 	OPT_I,       /* -i [folder] */
 	OPT_X,       /* -x folder image [args...] */
+	OPT_SVC,     /* -svc install|uninstall NAME, -svc list */
 	OPT_REST     /* swallows the rest (hidden -j) */
 };
 
@@ -2426,6 +2440,7 @@ static const struct opt opts[] = {
 	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger, once the folder takes a file and the -md DLL loads.", 0, SYN_NONE, U },
 	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
+	{ L"svc", OPT_SVC, CO(svc), 0, "install|uninstall <Name> | list", "Install the monitor given with it as a Windows service procdump.c-Name (elevated), uninstall it, or list them.", 0, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"freezeguard", OPT_INT, CO(freezeguard), 0, "<PID>", "Guard of a suspension procdump started itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"exitguard", OPT_INT, CO(exitguard), 0, "<PID>", "Guard of the exit breakpoint of -t, started by procdump itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
@@ -2672,6 +2687,8 @@ args_usage(int examples)
 	    "   procdump.exe -i [Dump_Folder]\n");
 	args_synopsis("                ", 1);
 	out("\nUninstall Usage:\n   procdump.exe -u\n\n"
+	    "Service Usage:\n   procdump.exe -svc install <Name> [options] <Process_Name> <Dump_Folder>\n"
+	    "   procdump.exe -svc uninstall <Name>\n   procdump.exe -svc list\n\n"
 	    "Automated Termination:\n   procdump.exe -cancel <Target Process PID>\n"
 	    "   (or set the event named ProcDump-<PID>; with -all or -pt, procdump's own\n"
 	    "   PID ends the run of every process)\n\nOptions:\n");
@@ -2791,6 +2808,34 @@ args_mend_path(const struct pd_config *cfg, const char *what, wchar_t **p, wchar
 	return 0;
 }
 
+/* -svc VERB [NAME]: install and uninstall take a NAME of letters, digits,
+ * - _ . (at most 64), the name of the service after procdump.c-; run
+ * (the service's own command line) too.  0 or PD_EXIT_USAGE. */
+static int
+args_take_svc(struct pd_config *cfg, int argc, wchar_t **argv, int *k)
+{
+	static const wchar_t *const verbs[] = { NULL, L"install", L"uninstall", L"list", L"run" };
+	const wchar_t *v = *k + 1 < argc ? argv[*k + 1] : NULL, *n;
+	int i;
+	if (cfg->svc)
+		return args_fail("-svc is given twice");
+	for (i = SVC_INSTALL; v && i <= SVC_RUN; i++)
+		if (!_wcsicmp(v, verbs[i]))
+			cfg->svc = i;
+	if (!cfg->svc)
+		return args_fail("-svc needs install, uninstall or list%s%s%s", v ? " ('" : "", v ? u8s(v) : "", v ? "' is none)" : "");
+	cfg->svc_at = (*k)++;
+	if (cfg->svc == SVC_LIST)
+		return 0;
+	n = *k + 1 < argc ? argv[*k + 1] : NULL;
+	if (!n || args_is_switch(n))
+		return args_fail("-svc %s needs a name (letters, digits, - _ .)", u8s(verbs[cfg->svc]));
+	if (!n[0] || wcslen(n) > 64 || n[wcsspn(n, L"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")])
+		return args_fail("-svc %s: '%s' is not a name of 1 to 64 letters, digits, - _ .", u8s(verbs[cfg->svc]), u8s(n));
+	cfg->svc_name = argv[++*k];
+	return 0;
+}
+
 /* Reads the value(s) of one switch at argv[*k] into cfg, by its kind, and
  * moves *k past them.  Returns 0 or PD_EXIT_USAGE. */
 static int
@@ -2869,6 +2914,8 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 		if (*k + 1 < argc && !args_is_switch(argv[*k + 1]))
 			cfg->i_folder = argv[++*k];
 		return 0;
+	case OPT_SVC:
+		return args_take_svc(cfg, argc, argv, k);
 	case OPT_X:
 		if (*k + 1 < argc && args_swallowed(argv[*k + 1]))
 			return args_quote_fail("-x: dump folder", argv[*k + 1]);
@@ -3063,6 +3110,23 @@ static int
 args_check_mode(struct pd_config *cfg)
 {
 	const struct opt *o;
+	if (cfg->svc == SVC_LIST || cfg->svc == SVC_UNINSTALL) {
+		if ((o = args_stray(cfg, CO(svc), 0)) || cfg->target)
+			return args_fail("-svc %s takes no other switch or target ('%s')", cfg->svc == SVC_LIST ? "list" : "uninstall",
+			                 o ? u8s(o->name) : u8s(cfg->target));
+		return 0;
+	}
+	if (cfg->svc) { /* install, run: a monitor of a process by name, into a folder */
+		if (cfg->i || cfg->j || cfg->x || GIVEN(cfg, cancel) || cfg->help)
+			return args_fail("-svc install takes a monitor (switches, a process name and a dump folder), "
+			                 "not -%s", cfg->i ? "i" : cfg->j ? "j" : cfg->x ? "x" : cfg->help ? "?" : "cancel");
+		if (!cfg->target || !cfg->output)
+			return args_fail("-svc install needs a process name and a dump folder (where the dumps and the "
+			                 "service's log go)");
+		if (all_digits(cfg->target))
+			return args_fail("-svc install monitors a process by name, not a PID (%s): a PID does not outlive a reboot",
+			                 u8s(cfg->target));
+	}
 	if (GIVEN(cfg, cancel)) {
 		if (args_stray(cfg, CO(cancel), 0) || cfg->target)
 			return args_fail("-cancel takes only a PID and no other switch or target");
@@ -10319,11 +10383,12 @@ trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, 
 }
 
 /* The default file name: with several targets (-all, -pt), one name
- * may run in several processes at once, so the PID is part of it. */
+ * may run in several processes at once, and a service's monitor (-svc)
+ * meets one process after another, so the PID is part of it. */
 static const wchar_t *
 trig_default_name(const struct pd_config *cfg)
 {
-	return cfg->all || cfg->pt ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
+	return cfg->all || cfg->pt || cfg->svc ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
 }
 
 /* The name pattern a dump's file name is made from: the given file name
@@ -12950,6 +13015,276 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 	return rc;
 }
 
+/* ================================ Service =============================== */
+/* -svc: procdump as a Windows service, registered with the service control
+ * manager (install, uninstall, list).  Owns the SCM calls; the service's
+ * own run (its control handler, the monitor re-armed until it is stopped,
+ * the log) is Main's (main_svc_*), which runs the monitor. */
+
+#define SVC_PREFIX L"procdump.c-"   /* every service of ours: its name is this and NAME */
+#define SVC_RESTART_MS 60000        /* failure actions: restart after a minute, */
+#define SVC_RESTARTS 3              /* ... this many times, */
+#define SVC_RESET_SECS 86400        /* ... counted over a day */
+#define SVC_STOP_WAIT_MS 30000      /* the wait hint of a stop, and how long uninstall waits for it */
+#define SVC_KEEP_DEFAULT 10         /* -keep when install is given none */
+
+/* The service control manager, with access.  Test hook:
+ * PROCDUMP_TEST_SCM_DENIED=1 answers as Windows does to a user who is not
+ * elevated (Wine's manager lets every user in).  NULL with the error set. */
+static SC_HANDLE
+w32_scm_open(DWORD access)
+{
+	if (w32_env_number(L"PROCDUMP_TEST_SCM_DENIED") && (access & SC_MANAGER_CREATE_SERVICE)) {
+		SetLastError(ERROR_ACCESS_DENIED);
+		return NULL;
+	}
+	return OpenSCManagerW(NULL, NULL, access);
+}
+
+/* SVC_PREFIX NAME into name (cap characters). */
+static void
+svc_full_name(wchar_t *name, size_t cap, const wchar_t *n)
+{
+	swprintf(name, cap, L"%ls%ls", SVC_PREFIX, n);
+}
+
+/* The service's command line: this exe, -svc run NAME, then every
+ * argument of the install line after -svc install NAME, the dump folder as
+ * a full path (a service starts in system32), and -keep when none was
+ * given.  NULL if out of memory. */
+static wchar_t *
+svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t *out_full)
+{
+	wchar_t exe[32768], *cmd;
+	size_t cap = 32768 + 64, o = 0;
+	int k;
+	if (!GetModuleFileNameW(NULL, exe, 32768))
+		return NULL;
+	for (k = 1; k < argc; k++)
+		cap += 2 * wcslen(argv[k]) + 4;
+	cap += 2 * wcslen(out_full);
+	if (!(cmd = malloc(cap * sizeof *cmd)))
+		return NULL;
+	dbg_quote_arg(cmd, cap, &o, exe);
+	dbg_quote_arg(cmd, cap, &o, L"-svc");
+	dbg_quote_arg(cmd, cap, &o, L"run");
+	dbg_quote_arg(cmd, cap, &o, cfg->svc_name);
+	for (k = 1; k < argc; k++)
+		if (k < cfg->svc_at || k > cfg->svc_at + 2)
+			dbg_quote_arg(cmd, cap, &o, argv[k] == cfg->output ? out_full : argv[k]);
+	if (!GIVEN(cfg, keep)) {
+		dbg_quote_arg(cmd, cap, &o, L"-keep");
+		dbg_quote_arg(cmd, cap, &o, PD_WIDEN(PD_STR(SVC_KEEP_DEFAULT)));
+	}
+	cmd[o] = 0;
+	return cmd;
+}
+
+/* Delayed automatic start, and the failure actions: restarted after a
+ * minute, SVC_RESTARTS times a day.  0, or -1 after a line. */
+static int
+svc_configure(SC_HANDLE h, const wchar_t *name)
+{
+	SC_ACTION act[SVC_RESTARTS];
+	SERVICE_FAILURE_ACTIONSW fa;
+	SERVICE_DELAYED_AUTO_START_INFO delayed = { TRUE };
+	SERVICE_DESCRIPTIONW desc = { (wchar_t *)L"procdump.c: a monitor that writes dumps (procdump -svc list)" };
+	int i;
+	for (i = 0; i < SVC_RESTARTS; i++)
+		act[i].Type = SC_ACTION_RESTART, act[i].Delay = SVC_RESTART_MS;
+	memset(&fa, 0, sizeof fa);
+	fa.dwResetPeriod = SVC_RESET_SECS;
+	fa.cActions = SVC_RESTARTS;
+	fa.lpsaActions = act;
+	ChangeServiceConfig2W(h, SERVICE_CONFIG_DESCRIPTION, &desc); /* (a description is a nicety) */
+	if (!ChangeServiceConfig2W(h, SERVICE_CONFIG_FAILURE_ACTIONS, &fa)) {
+		warn("-svc install: cannot set the failure actions of %s:", u8s(name));
+		return -1;
+	}
+	if (!ChangeServiceConfig2W(h, SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &delayed))
+		warn("-svc install: %s starts at boot, not delayed (the system refuses the delay):", u8s(name));
+	return 0;
+}
+
+/* The failure actions as the manager gives them back, for list. */
+static void
+svc_say_failure(SC_HANDLE h)
+{
+	union { SERVICE_FAILURE_ACTIONSW fa; u8 b[8192]; } u;
+	DWORD need = 0, i, restarts = 0, delay = 0;
+	if (!QueryServiceConfig2W(h, SERVICE_CONFIG_FAILURE_ACTIONS, u.b, sizeof u.b, &need)) {
+		out("    on failure:   (the manager does not say: %lu)\n", GetLastError());
+		return;
+	}
+	for (i = 0; i < u.fa.cActions; i++)
+		if (u.fa.lpsaActions[i].Type == SC_ACTION_RESTART)
+			restarts++, delay = u.fa.lpsaActions[i].Delay;
+	if (!restarts)
+		out("    on failure:   nothing (%lu actions)\n", u.fa.cActions);
+	else
+		out("    on failure:   restart after %lu s, %lu times in %lu s\n", delay / 1000, restarts, u.fa.dwResetPeriod);
+}
+
+static const char *
+svc_state_name(DWORD st)
+{
+	static const char *n[] = { "?", "stopped", "starting", "stopping", "running", "continuing", "pausing", "paused" };
+	return st < sizeof n / sizeof n[0] ? n[st] : "?";
+}
+
+/* -svc install NAME ...: 0; 2 for a name that exists without -o; 3 where
+ * the manager refuses (not elevated). */
+static int
+svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
+{
+	wchar_t name[128], disp[160], *cmd = NULL, *full = NULL;
+	SC_HANDLE scm, h = NULL;
+	int rc = PD_EXIT_TARGET;
+	svc_full_name(name, 128, cfg->svc_name);
+	swprintf(disp, 160, L"procdump.c monitor %ls", cfg->svc_name);
+	if (!(scm = w32_scm_open(SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE))) {
+		warn("-svc install: cannot open the service manager to create %s: run procdump from an elevated "
+		     "(administrator) prompt:", u8s(name));
+		return PD_EXIT_TARGET;
+	}
+	if (!(full = w32_full_path(cfg->output)) || !(cmd = svc_command(cfg, argc, argv, full))) {
+		warn("-svc install: out of memory");
+		goto out;
+	}
+	h = CreateServiceW(scm, name, disp, SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
+	                   SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, NULL, NULL);
+	if (!h && GetLastError() == ERROR_SERVICE_EXISTS) {
+		if (!cfg->o) {
+			warn("-svc install: the service %s exists (-o replaces its command line; -svc uninstall %s removes it)",
+			     u8s(name), u8s(cfg->svc_name));
+			rc = PD_EXIT_USAGE;
+			goto out;
+		}
+		if ((h = OpenServiceW(scm, name, SERVICE_ALL_ACCESS)) &&
+		    !ChangeServiceConfigW(h, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START, SERVICE_ERROR_NORMAL, cmd, NULL,
+		                          NULL, NULL, NULL, NULL, disp)) {
+			CloseServiceHandle(h);
+			h = NULL;
+		}
+	}
+	if (!h) {
+		warn("-svc install: cannot create the service %s:", u8s(name));
+		goto out;
+	}
+	if (svc_configure(h, name) < 0)
+		goto out;
+	if (!GIVEN(cfg, keep))
+		out("No -keep given: -keep %d applied (the %d newest dumps of the name stay in the folder).\n",
+		    SVC_KEEP_DEFAULT, SVC_KEEP_DEFAULT);
+	if (!GIVEN(cfg, minfree))
+		out("No -minfree given: every dump leaves the larger of 1 GB and 5%% of the volume free.\n");
+	out("Service %s installed: LocalSystem, automatic (delayed) start, restarted after %d s on failure "
+	    "(%d times a day).\n  %s\nIts log: %s\\%s.log\nStart it now with: sc start %s\n", u8s(name),
+	    SVC_RESTART_MS / 1000, SVC_RESTARTS, u8s(cmd), u8s(full), u8s(name), u8s(name));
+	rc = 0;
+out:
+	if (h)
+		CloseServiceHandle(h);
+	CloseServiceHandle(scm);
+	free(cmd);
+	free(full);
+	return rc;
+}
+
+/* Waits (SVC_STOP_WAIT_MS) for the service to report STOPPED.  0 or -1. */
+static int
+svc_wait_stopped(SC_HANDLE h)
+{
+	SERVICE_STATUS st;
+	double end = now_sec() + SVC_STOP_WAIT_MS / 1e3;
+	while (QueryServiceStatus(h, &st) && st.dwCurrentState != SERVICE_STOPPED) {
+		if (now_sec() > end)
+			return -1;
+		Sleep(100);
+	}
+	return 0;
+}
+
+/* -svc uninstall NAME: stopped (as Ctrl+C: targets resumed and detached),
+ * then deleted.  0; 3 if there is no such service or it cannot be. */
+static int
+svc_uninstall(const struct pd_config *cfg)
+{
+	wchar_t name[128];
+	SC_HANDLE scm, h;
+	SERVICE_STATUS st;
+	int rc = PD_EXIT_TARGET;
+	svc_full_name(name, 128, cfg->svc_name);
+	if (!(scm = w32_scm_open(SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE))) {
+		warn("-svc uninstall: cannot open the service manager: run procdump from an elevated (administrator) prompt:");
+		return PD_EXIT_TARGET;
+	}
+	if (!(h = OpenServiceW(scm, name, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE))) {
+		warn("-svc uninstall: %s:", u8s(name));
+		CloseServiceHandle(scm);
+		return PD_EXIT_TARGET;
+	}
+	if (ControlService(h, SERVICE_CONTROL_STOP, &st))
+		out("Stopping %s...\n", u8s(name));
+	if (svc_wait_stopped(h) < 0)
+		warn("-svc uninstall: %s did not stop within %d s; it is removed once it stops", u8s(name),
+		     SVC_STOP_WAIT_MS / 1000);
+	if (!DeleteService(h))
+		warn("-svc uninstall: cannot remove %s:", u8s(name));
+	else {
+		out("Service %s removed.\n", u8s(name));
+		rc = 0;
+	}
+	CloseServiceHandle(h);
+	CloseServiceHandle(scm);
+	return rc;
+}
+
+/* -svc list: every service of ours, its state, command line and failure
+ * actions.  0, or 3 if the manager cannot be read. */
+static int
+svc_list(void)
+{
+	SC_HANDLE scm, h;
+	ENUM_SERVICE_STATUS_PROCESSW *e = NULL;
+	union { QUERY_SERVICE_CONFIGW qc; u8 b[65536]; } *u = malloc(sizeof *u);
+	DWORD need = 0, n = 0, resume = 0, i, got;
+	int found = 0;
+	if (!u || !(scm = w32_scm_open(SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE))) {
+		warn("-svc list: cannot open the service manager:");
+		free(u);
+		return PD_EXIT_TARGET;
+	}
+	EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_STATE_ALL, NULL, 0, &need, &n, &resume, NULL);
+	if (need && (e = malloc(need + 4096))) {
+		resume = 0;
+		if (!EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_STATE_ALL, (u8 *)e, need + 4096,
+		                           &need, &n, &resume, NULL))
+			n = 0;
+	}
+	for (i = 0; e && i < n; i++) {
+		if (_wcsnicmp(e[i].lpServiceName, SVC_PREFIX, wcslen(SVC_PREFIX)))
+			continue;
+		found++;
+		out("%s  %s", u8s(e[i].lpServiceName), svc_state_name(e[i].ServiceStatusProcess.dwCurrentState));
+		if (e[i].ServiceStatusProcess.dwProcessId)
+			out(" (PID %lu)", e[i].ServiceStatusProcess.dwProcessId);
+		out("\n");
+		if ((h = OpenServiceW(scm, e[i].lpServiceName, SERVICE_QUERY_CONFIG))) {
+			if (QueryServiceConfigW(h, &u->qc, sizeof *u, &got))
+				out("    command line: %s\n", u8s(u->qc.lpBinaryPathName));
+			svc_say_failure(h);
+			CloseServiceHandle(h);
+		}
+	}
+	if (!found)
+		out("No procdump.c service is installed.\n");
+	free(e);
+	free(u);
+	CloseServiceHandle(scm);
+	return 0;
+}
+
 /* ================================= Main ================================= */
 /* pd_main(): parse, validate, resolve or launch the target, run the
  * triggers, choose the exit code; in library mode, reset every
@@ -13697,6 +14032,133 @@ main_guard(DWORD pid)
 	return 0;
 }
 
+/* -svc run NAME: procdump as the service the manager started (Service
+ * installed it).  The monitor runs again each time its run ends (count
+ * reached, target exited), waiting for the process by name (-w), until
+ * the service is stopped; a stop or the system's shutdown is Ctrl+C: a
+ * dump being written is cancelled (its file removed), every target is
+ * resumed and detached, and the service reports STOPPED.  Console text
+ * goes to NAME.log in the dump folder, moved to NAME.log.1 past
+ * MAIN_SVC_LOG_MAX. */
+#define MAIN_SVC_LOG_MAX (8u << 20)
+#define MAIN_SVC_RETRY_MS 2000 /* after a run that could not open its target (it may be the one that just crashed, ending) or write */
+
+static struct {
+	SERVICE_STATUS_HANDLE h;
+	SERVICE_STATUS st;
+	struct pd_config *cfg;
+	const struct main_prep *p;
+	wchar_t name[128];
+	wchar_t log[32768];
+} msvc;
+
+static void
+main_svc_report(DWORD state, DWORD hint)
+{
+	msvc.st.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+	msvc.st.dwCurrentState = state;
+	msvc.st.dwControlsAccepted = state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+	msvc.st.dwWaitHint = hint;
+	msvc.st.dwCheckPoint++;
+	SetServiceStatus(msvc.h, &msvc.st);
+}
+
+static DWORD WINAPI
+main_svc_control(DWORD ctl, DWORD type, void *data, void *ctx)
+{
+	(void)type, (void)data, (void)ctx;
+	if (ctl == SERVICE_CONTROL_STOP || ctl == SERVICE_CONTROL_SHUTDOWN) {
+		main_svc_report(SERVICE_STOP_PENDING, SVC_STOP_WAIT_MS);
+		InterlockedExchange(&g.cancel, 1); /* as Ctrl+C (trig_ctrl_handler) */
+		SetEvent(g.cancel_event);
+		return NO_ERROR;
+	}
+	return ctl == SERVICE_CONTROL_INTERROGATE ? NO_ERROR : ERROR_CALL_NOT_IMPLEMENTED;
+}
+
+/* Standard output and error to the log (appended), moved aside first if
+ * it has grown past MAIN_SVC_LOG_MAX.  A service has no console. */
+static void
+main_svc_log(void)
+{
+	wchar_t old[32768 + 4];
+	u64 size = 0;
+	HANDLE f = CreateFileW(msvc.log, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+	                       OPEN_EXISTING, 0, NULL);
+	if (f != INVALID_HANDLE_VALUE) {
+		w32_file_size(f, &size);
+		CloseHandle(f);
+	}
+	if (size > MAIN_SVC_LOG_MAX) {
+		swprintf(old, 32768 + 4, L"%ls.1", msvc.log);
+		if (out_log)
+			CloseHandle(out_log);
+		out_log = NULL;
+		MoveFileExW(msvc.log, old, MOVEFILE_REPLACE_EXISTING);
+	}
+	if (out_log)
+		CloseHandle(out_log);
+	out_log = w32_open_append(msvc.log);
+	if (out_log == INVALID_HANDLE_VALUE)
+		out_log = NULL;
+}
+
+static void WINAPI
+main_svc_main(DWORD argc, wchar_t **argv)
+{
+	struct pd_config *cfg = msvc.cfg;
+	DWORD attr;
+	int rc;
+	(void)argc, (void)argv;
+	if (!(msvc.h = RegisterServiceCtrlHandlerExW(msvc.name, main_svc_control, NULL)))
+		return;
+	attr = GetFileAttributesW(cfg->output);
+	swprintf(msvc.log, 32768, L"%ls%ls%ls.log", cfg->output,
+	         attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY) && !wcs_endswith_i(cfg->output, L"\\") ? L"\\" : L"",
+	         msvc.name);
+	main_svc_log();
+	main_svc_report(SERVICE_RUNNING, 0);
+	out("%s Service %s started (PID %lu): monitoring until it is stopped.\n", stamp(), u8s(msvc.name),
+	    GetCurrentProcessId());
+	cfg->w = 1; /* a target that ends is waited for again */
+	while (!g.cancel) {
+		rc = main_run(cfg, msvc.p);
+		if (g.cancel)
+			break;
+		main_svc_log();
+		out("%s Monitoring again (the run ended with exit code %d).\n", stamp(), rc);
+		if (rc == PD_EXIT_USAGE)
+			break; /* (a command line that cannot run: the manager's failure actions take it) */
+		if (rc == PD_EXIT_TARGET || rc == PD_EXIT_WRITE)
+			WaitForSingleObject(g.cancel_event, MAIN_SVC_RETRY_MS);
+	}
+	out("%s Service %s stopped.\n", stamp(), u8s(msvc.name));
+	msvc.st.dwWin32ExitCode = g.cancel ? NO_ERROR : ERROR_SERVICE_SPECIFIC_ERROR;
+	msvc.st.dwServiceSpecificExitCode = PD_EXIT_USAGE;
+	main_svc_report(SERVICE_STOPPED, 0);
+}
+
+/* -svc run NAME: hands the thread to the manager until the service stops.
+ * Run from a console instead: one line, exit 2. */
+static int
+main_svc_run(struct pd_config *cfg, const struct main_prep *p)
+{
+	SERVICE_TABLE_ENTRYW table[2];
+	msvc.cfg = cfg;
+	msvc.p = p;
+	svc_full_name(msvc.name, 128, cfg->svc_name);
+	table[0].lpServiceName = msvc.name;
+	table[0].lpServiceProc = main_svc_main;
+	table[1].lpServiceName = NULL;
+	table[1].lpServiceProc = NULL;
+	if (!StartServiceCtrlDispatcherW(table)) {
+		warn("-svc run is the command line of the service %s, which the service manager starts "
+		     "(sc start %s):", u8s(msvc.name), u8s(msvc.name));
+		return PD_EXIT_USAGE;
+	}
+	return PD_EXIT_OK;
+}
+
 /* The finish line and the exit code: an event line that could not be
  * written (the -json file lacks it) makes the code 4, as a failed dump
  * does in the order 2, 4, 3, 1; finish gives the code procdump returns
@@ -13793,6 +14255,13 @@ pd_main(int argc, wchar_t **argv)
 				rc = dbg_exit_guard((DWORD)cfg.exitguard);
 			else if (cfg.i || cfg.uninstall || cfg.j)
 				rc = main_install(&cfg, argc, argv, &prep);
+			else if (cfg.svc == SVC_RUN)
+				rc = main_svc_run(&cfg, &prep);
+			else if (cfg.svc) {
+				main_banner();
+				rc = cfg.svc == SVC_INSTALL ? svc_install(&cfg, argc, argv) :
+				     cfg.svc == SVC_UNINSTALL ? svc_uninstall(&cfg) : svc_list();
+			}
 			else
 				rc = main_run(&cfg, &prep);
 			rc = main_finish(rc);

@@ -39,6 +39,7 @@ cleanup() {
 	if [ $native = 0 ]; then
 		aed_restore # an install test that was interrupted
 		[ -f "$O/svc.made" ] && { wine sc stop PdTestSvc >/dev/null 2>&1; wine sc delete PdTestSvc >/dev/null 2>&1; }
+		[ -f "$O/pdsvc.made" ] && { wine sc stop procdump.c-PdT >/dev/null 2>&1; wine sc delete procdump.c-PdT >/dev/null 2>&1; }
 		wineserver -k 2>/dev/null
 	fi
 }
