@@ -298,3 +298,21 @@ service_cycle() {
 	expect_rc 3
 }
 t 'service: -svc install/list/uninstall: 3 crashes, 3 dumps; stop is Ctrl+C (STOPPED in time, target left running); started again after a kill; nothing left' service_cycle
+
+service_usage() {
+	for args in "-svc" "-svc start PdT" "-svc install" "-svc install a/b pdwait.exe C:\\" "-svc install PdT pdwait.exe" \
+		"-svc install PdT 1234 C:\\" "-svc list pdwait.exe" "-svc uninstall PdT -e" "-svc install PdT -x C:\\ a.exe"; do
+		# shellcheck disable=SC2086 # the words of args are the arguments
+		pd $args
+		[ "$RC" = 2 ] || fail "procdump $args: exit $RC, not 2"
+		expect_err_one_line
+		grep -q -- '-svc\|-x' "$O/pd.err" || fail "procdump $args: the line does not name -svc: $(cat "$O/pd.err")"
+		grep -q 'open-source process dump utility' "$O/pd.out" && fail "procdump $args: the banner before a usage error"
+	done
+	# the service's own command line, from a console: one line, exit 2
+	mkdir -p "$O/su"
+	pd -svc run PdT -e pdwait.exe "$(wpath "$O/su")"
+	expect_rc 2
+	expect_err '-svc run is the command line of the service procdump.c-PdT, which the service manager starts'
+}
+t 'service: -svc usage errors (no verb, a bad verb or name, no folder, a PID, extra switches, -svc run at a console): one line naming -svc, exit 2' service_usage
