@@ -45,6 +45,8 @@
  *     Writer: Plan       the stream table; collect, plan, lay out
  *     Writer: File       temporary file, write, signature, rename; -dbghelp
  *   Events   -json: the events as JSON Lines, each line written whole
+ *   Actions  -ondump: the command run after each complete dump, on threads
+ *            of its own, with a deadline
  *   Triggers when to dump: the run (count, cancel, names, summary), the
  *            timed series (-n/-s), the sampled monitors (-c -cl -m -ml -p
  *            -pl -h), -cancel
@@ -52,9 +54,10 @@
  *            -t -g), detach
  *   Install  the postmortem debugger: AeDebug registration (-i -u), the
  *            dump of a crash (-j), -wer
+ *   Service  -svc install, uninstall, list: the service control manager
  *   Main     pd_main(): parse, resolve, run, choose the exit code; the
  *            watcher of several targets (-all, -pt), a thread each;
- *            -duration
+ *            -duration; the service's run (-svc run)
  *
  * SPDX-License-Identifier: MIT
  */
