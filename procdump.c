@@ -45,6 +45,8 @@
  *     Writer: Plan       the stream table; collect, plan, lay out
  *     Writer: File       temporary file, write, signature, rename; -dbghelp
  *   Events   -json: the events as JSON Lines, each line written whole
+ *   Actions  -ondump: the command run after each complete dump, on threads
+ *            of its own, with a deadline
  *   Triggers when to dump: the run (count, cancel, names, summary), the
  *            timed series (-n/-s), the sampled monitors (-c -cl -m -ml -p
  *            -pl -h), -cancel
@@ -52,9 +54,10 @@
  *            -t -g), detach
  *   Install  the postmortem debugger: AeDebug registration (-i -u), the
  *            dump of a crash (-j), -wer
+ *   Service  -svc install, uninstall, list: the service control manager
  *   Main     pd_main(): parse, resolve, run, choose the exit code; the
  *            watcher of several targets (-all, -pt), a thread each;
- *            -duration
+ *            -duration; the service's run (-svc run)
  *
  * SPDX-License-Identifier: MIT
  */
@@ -200,6 +203,9 @@ typedef unsigned int u32;
 typedef unsigned short u16;
 typedef unsigned char u8;
 
+/* -svc's verbs (Service); run is the service's own command line. */
+enum pd_svc { SVC_NONE, SVC_INSTALL, SVC_UNINSTALL, SVC_LIST, SVC_RUN };
+
 /* Dump types, in the order ProcDump lists them. */
 enum pd_type { PD_MINI, PD_FULL, PD_TRIAGE, PD_MINIPLUS, PD_CUSTOM, PD_CALLBACK, PD_NTYPES };
 
@@ -257,6 +263,11 @@ struct pd_config {
 	wchar_t *target;        /* PID, process name or service name */
 	wchar_t *output;        /* dump file or folder */
 	wchar_t *json;          /* -json: the events' file, or "-" for stdout (Events) */
+	int svc;                /* -svc: SVC_INSTALL, SVC_UNINSTALL, SVC_LIST, SVC_RUN (Service) */
+	wchar_t *svc_name;      /* -svc's NAME (the service is procdump.c-NAME) */
+	int svc_at;             /* argv index of -svc: install passes the rest of argv to the service */
+	wchar_t *ondump;        /* -ondump: the command line run after each complete dump (Actions) */
+	long long ondump_secs;  /* -ondumpat: seconds an action may run before it is killed */
 	int uninstall;          /* -u alone */
 	/* derived by Args from the option table */
 	unsigned char given[PD_MAXOPTS]; /* by row of opts[]: the switch was on the command line */
@@ -301,12 +312,69 @@ static struct pd_global {
  * single target's output is ProcDump's. */
 static __thread char out_tag[MAX_PATH + 24];
 
+/* The progress line of a dump being written (out_progress): shown on the
+ * console only, erased before any other line. */
+static struct {
+	SRWLOCK lock;
+	HANDLE h;                  /* the console it is on */
+	int len;                   /* its characters; 0: none shown */
+} prog = { SRWLOCK_INIT, NULL, 0 };
+
+/* Rewrites the progress line in place (\r, the text, blanks over the rest
+ * of the previous one), or erases it (line NULL).  A line longer than the
+ * console is cut: a wrapped one could not be taken back.  Only where
+ * console text goes to an interactive console: redirected output is
+ * never touched.  Returns 0, or -1 where there is no console. */
+static int
+out_progress(const char *line)
+{
+	HANDLE h = GetStdHandle(g.json_stdout ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
+	CONSOLE_SCREEN_BUFFER_INFO ci;
+	wchar_t w[256];
+	DWORD mode, n;
+	int len = 0, pad, width = 80;
+	if (!line && !prog.len)
+		return 0;
+	if (!h || h == INVALID_HANDLE_VALUE || !GetConsoleMode(h, &mode))
+		return -1;
+	if (GetConsoleScreenBufferInfo(h, &ci))
+		width = ci.dwSize.X;
+	if (width > 255)
+		width = 255;
+	w[len++] = L'\r';
+	if (line)
+		len += MultiByteToWideChar(CP_UTF8, 0, line, -1, w + 1, width - 1 > 0 ? width - 1 : 1) - 1;
+	if (len < 1)
+		len = 1;
+	for (pad = prog.len - (len - 1); pad > 0 && len < 255; pad--)
+		w[len++] = L' ';
+	if (!line && len < 255)
+		w[len++] = L'\r';
+	AcquireSRWLockExclusive(&prog.lock);
+	WriteConsoleW(h, w, (DWORD)len, &n, NULL);
+	prog.len = line ? (int)MultiByteToWideChar(CP_UTF8, 0, line, -1, NULL, 0) - 1 : 0;
+	if (prog.len > width - 1)
+		prog.len = width - 1;
+	prog.h = h;
+	ReleaseSRWLockExclusive(&prog.lock);
+	return 0;
+}
+
+/* -svc run: the service's log file, where stdout and stderr text goes (Main). */
+static HANDLE out_log;
+
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
 static void
 emit(FILE *fp, const char *s)
 {
 	HANDLE h;
 	DWORD mode, n;
+	if (prog.len) /* a line of its own, not after the progress line */
+		out_progress(NULL);
+	if (out_log) { /* -svc run: the service's log, appended to (the C runtime has no stdout there) */
+		WriteFile(out_log, s, (DWORD)strlen(s), &n, NULL);
+		return;
+	}
 	if (g.json_stdout) /* -json -: no console line reaches the JSON stream */
 		fp = stderr;
 	h = GetStdHandle(fp == stderr ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
@@ -2192,6 +2260,94 @@ w32_load_callback(const wchar_t *path, HMODULE *dll)
 	return f;
 }
 
+/* A process of cmd (a command line, modified in place as CreateProcessW
+ * may) with env (an environment block; NULL: procdump's), without a
+ * window and without procdump's handles (its output pipes stay procdump's
+ * alone), in a job of its own where Windows allows one (*job; NULL where
+ * it does not: procdump is in a job that forbids nesting, Windows 7), so
+ * that a kill ends what it started too.  0, or -1 with the error set. */
+static int
+w32_spawn_hidden(wchar_t *cmd, wchar_t *env, PROCESS_INFORMATION *pi, HANDLE *job)
+{
+	STARTUPINFOW si;
+	JOBOBJECT_EXTENDED_LIMIT_INFORMATION lim;
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	si.dwFlags = STARTF_USESHOWWINDOW;
+	si.wShowWindow = SW_HIDE;
+	memset(pi, 0, sizeof *pi);
+	*job = CreateJobObjectW(NULL, NULL);
+	if (*job) {
+		memset(&lim, 0, sizeof lim);
+		lim.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+		SetInformationJobObject(*job, JobObjectExtendedLimitInformation, &lim, sizeof lim);
+	}
+	if (!CreateProcessW(NULL, cmd, NULL, NULL, FALSE, CREATE_NO_WINDOW | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT,
+	                    env, NULL, &si, pi)) {
+		DWORD e = GetLastError();
+		if (*job)
+			CloseHandle(*job);
+		*job = NULL;
+		SetLastError(e);
+		return -1;
+	}
+	if (*job && !AssignProcessToJobObject(*job, pi->hProcess)) {
+		CloseHandle(*job);
+		*job = NULL;
+	}
+	ResumeThread(pi->hThread);
+	CloseHandle(pi->hThread);
+	pi->hThread = NULL;
+	return 0;
+}
+
+/* Ends a process w32_spawn_hidden started, and what it started in its job. */
+static void
+w32_kill_spawned(HANDLE proc, HANDLE job)
+{
+	if (!job || !TerminateJobObject(job, 1))
+		TerminateProcess(proc, 1);
+}
+
+/* The process's environment block with name=value pairs added (pairs:
+ * "NAME=value" strings, n of them; a variable of the same name is
+ * replaced).  Freed by the caller; NULL if out of memory. */
+static wchar_t *
+w32_env_with(const wchar_t *const *pairs, int n)
+{
+	wchar_t *cur = GetEnvironmentStringsW(), *p, *r;
+	size_t len = 0, extra = 0, o = 0, l;
+	int k, skip;
+	if (!cur)
+		return NULL;
+	for (p = cur; *p; p += wcslen(p) + 1)
+		len += wcslen(p) + 1;
+	for (k = 0; k < n; k++)
+		extra += wcslen(pairs[k]) + 1;
+	if ((r = malloc((len + extra + 1) * sizeof *r))) {
+		for (p = cur; *p; p += l + 1) {
+			l = wcslen(p);
+			for (skip = k = 0; k < n; k++) {
+				size_t nl = wcscspn(pairs[k], L"=") + 1;
+				if (l >= nl && !_wcsnicmp(p, pairs[k], nl))
+					skip = 1;
+			}
+			if (!skip) {
+				wmemcpy(r + o, p, l + 1);
+				o += l + 1;
+			}
+		}
+		for (k = 0; k < n; k++) {
+			l = wcslen(pairs[k]);
+			wmemcpy(r + o, pairs[k], l + 1);
+			o += l + 1;
+		}
+		r[o] = 0;
+	}
+	FreeEnvironmentStringsW(cur);
+	return r;
+}
+
 /* ================================= Args ================================= */
 /* One table, opts[], is the only description of a switch: it drives the
  * parser, the defaults, the -? synopsis and option list, the checks that
@@ -2210,6 +2366,7 @@ enum optkind {
 	OPT_DIGIT,   /* -x [N]: a flag whose value, when the next argument is one digit, is that digit (lo..hi) */
 	OPT_I,       /* -i [folder] */
 	OPT_X,       /* -x folder image [args...] */
+	OPT_SVC,     /* -svc install|uninstall NAME, -svc list */
 	OPT_REST     /* swallows the rest (hidden -j) */
 };
 
@@ -2291,6 +2448,8 @@ static const struct opt opts[] = {
 	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
 	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
 	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr); each line whole or not at all (a lost line: exit 4).", 0, SYN_SAME, U },
+	{ L"ondump", OPT_STR, CO(ondump), 0, "<Command_Line>", "Run the command line after each complete dump, without a window; DUMPPATH, PROCESSNAME, PID, EXCEPTIONCODE, YYMMDD, HHMMSS each become one quoted argument.", 0, SYN_LINE, U },
+	{ L"ondumpat", OPT_INT, CO(ondump_secs), 0, "<Seconds>", "Kill an -ondump action still running after that many seconds (default 300); 2 run at once, the next ones wait.", 0, SYN_SUB, 300, 1, 86400 },
 	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
 	{ L"all", OPT_FLAG, CO(all), 0, NULL, "Monitor every process of the name (* wildcards); with -w, also each one started later.", 0, SYN_LINE, U },
 	{ L"pt", OPT_FLAG, CO(pt), 0, NULL, "Also monitor the target's child processes, and theirs, each as a target of its own.", 0, SYN_SAME, U },
@@ -2299,6 +2458,7 @@ static const struct opt opts[] = {
 	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger, once the folder takes a file and the -md DLL loads.", 0, SYN_NONE, U },
 	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
+	{ L"svc", OPT_SVC, CO(svc), 0, "install|uninstall <Name> | list", "Install the monitor given with it as a Windows service procdump.c-Name (elevated), uninstall it, or list them.", 0, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"freezeguard", OPT_INT, CO(freezeguard), 0, "<PID>", "Guard of a suspension procdump started itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"exitguard", OPT_INT, CO(exitguard), 0, "<PID>", "Guard of the exit breakpoint of -t, started by procdump itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
@@ -2545,6 +2705,8 @@ args_usage(int examples)
 	    "   procdump.exe -i [Dump_Folder]\n");
 	args_synopsis("                ", 1);
 	out("\nUninstall Usage:\n   procdump.exe -u\n\n"
+	    "Service Usage:\n   procdump.exe -svc install <Name> [options] <Process_Name> <Dump_Folder>\n"
+	    "   procdump.exe -svc uninstall <Name>\n   procdump.exe -svc list\n\n"
 	    "Automated Termination:\n   procdump.exe -cancel <Target Process PID>\n"
 	    "   (or set the event named ProcDump-<PID>; with -all or -pt, procdump's own\n"
 	    "   PID ends the run of every process)\n\nOptions:\n");
@@ -2664,6 +2826,34 @@ args_mend_path(const struct pd_config *cfg, const char *what, wchar_t **p, wchar
 	return 0;
 }
 
+/* -svc VERB [NAME]: install and uninstall take a NAME of letters, digits,
+ * - _ . (at most 64), the name of the service after procdump.c-; run
+ * (the service's own command line) too.  0 or PD_EXIT_USAGE. */
+static int
+args_take_svc(struct pd_config *cfg, int argc, wchar_t **argv, int *k)
+{
+	static const wchar_t *const verbs[] = { NULL, L"install", L"uninstall", L"list", L"run" };
+	const wchar_t *v = *k + 1 < argc ? argv[*k + 1] : NULL, *n;
+	int i;
+	if (cfg->svc)
+		return args_fail("-svc is given twice");
+	for (i = SVC_INSTALL; v && i <= SVC_RUN; i++)
+		if (!_wcsicmp(v, verbs[i]))
+			cfg->svc = i;
+	if (!cfg->svc)
+		return args_fail("-svc needs install, uninstall or list%s%s%s", v ? " ('" : "", v ? u8s(v) : "", v ? "' is none)" : "");
+	cfg->svc_at = (*k)++;
+	if (cfg->svc == SVC_LIST)
+		return 0;
+	n = *k + 1 < argc ? argv[*k + 1] : NULL;
+	if (!n || args_is_switch(n))
+		return args_fail("-svc %s needs a name (letters, digits, - _ .)", u8s(verbs[cfg->svc]));
+	if (!n[0] || wcslen(n) > 64 || n[wcsspn(n, L"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")])
+		return args_fail("-svc %s: '%s' is not a name of 1 to 64 letters, digits, - _ .", u8s(verbs[cfg->svc]), u8s(n));
+	cfg->svc_name = argv[++*k];
+	return 0;
+}
+
 /* Reads the value(s) of one switch at argv[*k] into cfg, by its kind, and
  * moves *k past them.  Returns 0 or PD_EXIT_USAGE. */
 static int
@@ -2742,6 +2932,8 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 		if (*k + 1 < argc && !args_is_switch(argv[*k + 1]))
 			cfg->i_folder = argv[++*k];
 		return 0;
+	case OPT_SVC:
+		return args_take_svc(cfg, argc, argv, k);
 	case OPT_X:
 		if (*k + 1 < argc && args_swallowed(argv[*k + 1]))
 			return args_quote_fail("-x: dump folder", argv[*k + 1]);
@@ -2911,6 +3103,10 @@ args_check_needs(const struct pd_config *cfg)
 	const struct opt *o;
 	if (cfg->a && !cfg->r)
 		return args_fail("-a needs -r");
+	if (GIVEN(cfg, ondump_secs) && !cfg->ondump)
+		return args_fail("-ondumpat needs -ondump");
+	if (cfg->ondump && !cfg->ondump[wcsspn(cfg->ondump, L" \t")])
+		return args_fail("-ondump: the command line is empty");
 	if (cfg->mk && cfg->r)
 		return args_fail("-mk cannot be used with -r (the OS cannot write a kernel dump of a clone)");
 	if (cfg->r && cfg->dbghelp)
@@ -2932,6 +3128,23 @@ static int
 args_check_mode(struct pd_config *cfg)
 {
 	const struct opt *o;
+	if (cfg->svc == SVC_LIST || cfg->svc == SVC_UNINSTALL) {
+		if ((o = args_stray(cfg, CO(svc), 0)) || cfg->target)
+			return args_fail("-svc %s takes no other switch or target ('%s')", cfg->svc == SVC_LIST ? "list" : "uninstall",
+			                 o ? u8s(o->name) : u8s(cfg->target));
+		return 0;
+	}
+	if (cfg->svc) { /* install, run: a monitor of a process by name, into a folder */
+		if (cfg->i || cfg->j || cfg->x || GIVEN(cfg, cancel) || cfg->help)
+			return args_fail("-svc install takes a monitor (switches, a process name and a dump folder), "
+			                 "not -%s", cfg->i ? "i" : cfg->j ? "j" : cfg->x ? "x" : cfg->help ? "?" : "cancel");
+		if (!cfg->target || !cfg->output)
+			return args_fail("-svc install needs a process name and a dump folder (where the dumps and the "
+			                 "service's log go)");
+		if (all_digits(cfg->target))
+			return args_fail("-svc install monitors a process by name, not a PID (%s): a PID does not outlive a reboot",
+			                 u8s(cfg->target));
+	}
 	if (GIVEN(cfg, cancel)) {
 		if (args_stray(cfg, CO(cancel), 0) || cfg->target)
 			return args_fail("-cancel takes only a PID and no other switch or target");
@@ -3677,6 +3890,7 @@ struct pd_dump_req {
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
 	void *callback_param;
 	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
+	void (*on_progress)(void *ctx, u64 done, u64 total); /* the memory blob: after each chunk (may be NULL) */
 	void *ctx;
 };
 
@@ -3799,6 +4013,7 @@ struct dump_state {
 	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
 	u32 *stack_rvas;
 	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
+	u64 head_size;             /* the buffer's bytes, written before the blob (progress) */
 	u64 unread;                /* bytes that could not be read, written as zeros */
 	u64 planned;               /* bytes of memory the dump takes (the ranges) */
 	int gone;                  /* the target vanished while it was read (dump_source_gone) */
@@ -8221,6 +8436,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 	struct wq q;
 	unsigned k = 0;
 	int i, low = 0;
+	u64 done = 0;              /* blob bytes handed to the writer thread */
 	if (wq_start(&q, file) < 0) {
 		wq_stop(&q);
 		return -1;
@@ -8249,6 +8465,9 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 			SetEvent(q.go[bi]);
 			a += n;
 			left -= n;
+			done += n;
+			if (d->req->on_progress)
+				d->req->on_progress(d->req->ctx, d->head_size + done, d->head_size + d->blob_size);
 			if (lost && dump_source_gone(d))
 				break; /* dump_judge says so */
 		}
@@ -8557,6 +8776,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		dump_write_error(d, e);
 		goto out;
 	}
+	d->head_size = b.len;
 	if (d->full && dump_write_blob(d, file) < 0)
 		goto out;
 	if (dump_judge(d) < 0 || dump_write_note(d, file) < 0 || dump_write_signature(file) < 0)
@@ -9548,6 +9768,20 @@ ev_dump_begin(const struct pd_target *t, int num, const char *type, const wchar_
 		ev_end(&b);
 }
 
+/* dump_progress: Dump N is being written, every few seconds of a long
+ * one: bytes done of the estimate, the rate, the seconds left at it. */
+static void
+ev_dump_progress(const struct pd_target *t, int num, const char *type, const wchar_t *path, u64 done, u64 total,
+                 double rate, double left)
+{
+	struct buf b;
+	if (ev_dump_line(&b, "dump_progress", t, num, type, path) < 0)
+		return;
+	ev_fmt(&b, ",\"bytes\":%llu,\"estimate\":%llu,\"percent\":%d,\"mb_per_s\":%.1f,\"seconds_left\":%.0f", done,
+	       total, total ? (int)(done * 100 / total) : 0, rate / 1048576.0, left);
+	ev_end(&b);
+}
+
 /* Why a dump was not written, from its end as run_report judged it (rc:
  * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED, PD_GONE) and its request; *code
  * is the exit code it stands for (-1: none, the run goes on without it). */
@@ -9606,6 +9840,421 @@ ev_dump_result(const struct pd_target *t, const struct pd_dump_req *rq, const ch
 			ev_fmt(&b, ",\"ms\":%.0f,\"outage_ms\":%.0f", res->seconds * 1e3, res->outage * 1e3);
 	}
 	ev_end(&b);
+}
+
+/* action_end: how the -ondump action of Dump N ended: result "exited"
+ * (with its exit code), "timeout" (killed at -ondumpat), "cancelled"
+ * (killed, or never started, by Ctrl+C or -cancel), "not_started" (the
+ * command could not be run), "refused" (cmd.exe would expand a value),
+ * "queue_full"; ms from its start (0: it never started). */
+static void
+ev_action_end(DWORD pid, int num, const wchar_t *path, const wchar_t *cmd, long long code, double ms,
+              const char *result)
+{
+	struct buf b;
+	if (ev_begin(&b, "action_end", NULL) < 0)
+		return;
+	ev_fmt(&b, ",\"pid\":%lu,\"number\":%d", pid, num);
+	ev_key(&b, "path");
+	ev_wstr(&b, path);
+	ev_key(&b, "command");
+	ev_wstr(&b, cmd);
+	if (code >= 0)
+		ev_fmt(&b, ",\"exit_code\":%lld", code);
+	else
+		ev_put(&b, ",\"exit_code\":null");
+	ev_fmt(&b, ",\"ms\":%.0f", ms);
+	ev_key(&b, "result");
+	ev_str(&b, result);
+	ev_end(&b);
+}
+
+/* ================================ Actions =============================== */
+/* -ondump: the command run after each complete dump (flushed and under its
+ * final name).  Owns the actions' threads, their slots and deadline; its
+ * caller (run_report) passes the dump's path, target and number, and it
+ * reads no trigger or writer state.  An action never changes a dump's
+ * result or the exit code, and never holds up monitoring: it runs on a
+ * thread of its own, at most ACT_SLOTS at once. */
+
+#define ACT_SLOTS 2    /* actions running at once; the next ones wait for a slot */
+#define ACT_QUEUE 16   /* actions running or waiting: past it, a dump's action is not run (said) */
+#define ACT_NKEYS 6
+
+/* The substitutions, in the order they are matched (DUMPPATH first: no
+ * other key is part of it), and the environment variables that carry the
+ * same values (cmd.exe reads "%PD_DUMP_FILE%" without reading the value
+ * again); no variable's name holds a key, which would be substituted. */
+static const wchar_t *const act_keys[ACT_NKEYS] = {
+	L"DUMPPATH", L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS"
+};
+static const wchar_t *const act_vars[ACT_NKEYS] = {
+	L"PD_DUMP_FILE", L"PD_PROCESS", L"PD_PROCESS_ID", L"PD_EXCEPTION", L"PD_DATE", L"PD_TIME"
+};
+
+struct act_job {
+	wchar_t *cmd;              /* the command line, its substitutions quoted */
+	wchar_t *env;              /* procdump's environment and the PD_* values */
+	wchar_t *path;             /* the dump */
+	DWORD pid;                 /* the target's, for -json */
+	int num;                   /* Dump N */
+	DWORD ms;                  /* the deadline (-ondumpat) */
+	char tag[MAX_PATH + 24];   /* the target's out_tag (-all, -pt) */
+};
+
+static struct {
+	HANDLE slots;              /* a semaphore of ACT_SLOTS; NULL: no -ondump */
+	HANDLE threads[ACT_QUEUE]; /* the actions' threads, running or waiting for a slot */
+	int n;
+	CRITICAL_SECTION lock;     /* threads[] and n (-r, -all: dumps end on several threads) */
+} act;
+
+/* One argument of a command line, by the rules the C runtime and
+ * CommandLineToArgvW read it with (the first, the program, without
+ * backslash escapes, as CreateProcess reads it).  *s moves past it; NULL at
+ * the end or out of memory. */
+static wchar_t *
+act_next_arg(const wchar_t **s, int first)
+{
+	const wchar_t *p = *s + wcsspn(*s, L" \t");
+	wchar_t *r = malloc((wcslen(p) + 1) * sizeof *r);
+	size_t o = 0, bs;
+	int inq = 0;
+	if (!r || !*p) {
+		free(r);
+		*s = p;
+		return NULL;
+	}
+	while (*p && (inq || (*p != L' ' && *p != L'\t'))) {
+		if (*p == L'\\' && !first) {
+			for (bs = 0; *p == L'\\'; p++)
+				bs++;
+			if (*p == L'"') {
+				while (bs >= 2)
+					r[o++] = L'\\', bs -= 2;
+				if (bs) {
+					r[o++] = L'"';
+					p++;
+				}
+			} else
+				while (bs--)
+					r[o++] = L'\\';
+		} else if (*p == L'"') {
+			if (inq && p[1] == L'"' && !first) /* "" inside quotes: one quote (msvcrt) */
+				r[o++] = *p++;
+			else
+				inq = !inq;
+			p++;
+		} else
+			r[o++] = *p++;
+	}
+	r[o] = 0;
+	*s = p;
+	return r;
+}
+
+/* One argument with the substitutions made; *hit: one was. */
+static wchar_t *
+act_subst(const wchar_t *a, const wchar_t *const vals[ACT_NKEYS], int *hit)
+{
+	size_t cap = wcslen(a) + 1, o = 0, kl, vl;
+	wchar_t *r;
+	int k;
+	for (k = 0; k < ACT_NKEYS; k++)
+		cap += wcslen(vals[k]) * (wcslen(a) / wcslen(act_keys[k]) + 1);
+	if (!(r = malloc(cap * sizeof *r)))
+		return NULL;
+	while (*a) {
+		for (k = 0; k < ACT_NKEYS; k++)
+			if (!wcsncmp(a, act_keys[k], kl = wcslen(act_keys[k])))
+				break;
+		if (k == ACT_NKEYS) {
+			r[o++] = *a++;
+			continue;
+		}
+		vl = wcslen(vals[k]);
+		wmemcpy(r + o, vals[k], vl);
+		o += vl;
+		a += kl;
+		*hit = 1;
+	}
+	r[o] = 0;
+	return r;
+}
+
+/* Appends a to the command line quoted so that the program reads it back
+ * as one argument, whatever it holds: a value with a blank, a quote or a
+ * character cmd.exe acts on outside quotes (& | < > ^ ( ) , ; =) is always
+ * in quotes, where cmd takes them as text; backslashes before a quote are
+ * doubled, a quote is \". */
+static void
+act_quote(struct buf *b, const wchar_t *a, int first)
+{
+	int need = !*a || wcspbrk(a, L" \t\"&|<>^%!(),;=") != NULL;
+	size_t bs = 0;
+	wchar_t c;
+	if (b->len)
+		buf_add(b, L" ", sizeof(wchar_t), 1);
+	if (need)
+		buf_add(b, L"\"", sizeof(wchar_t), 1);
+	for (; *a; a++) {
+		c = *a;
+		if (c == L'\\' && !first) {
+			bs++;
+			continue;
+		}
+		if (c == L'"')
+			bs = bs * 2 + 1;
+		for (; bs; bs--)
+			buf_add(b, L"\\", sizeof(wchar_t), 1);
+		buf_add(b, &c, sizeof c, 1);
+	}
+	if (need)
+		bs *= 2;
+	for (; bs; bs--)
+		buf_add(b, L"\\", sizeof(wchar_t), 1);
+	if (need)
+		buf_add(b, L"\"", sizeof(wchar_t), 1);
+}
+
+/* Is the program cmd.exe or a batch file?  cmd.exe reads its command line
+ * again: inside quotes it still expands %NAME% and (with /v:on) !NAME!. */
+static int
+act_is_cmd(const wchar_t *prog)
+{
+	const wchar_t *base = prog, *p;
+	for (p = prog; *p; p++)
+		if (*p == L'\\' || *p == L'/' || *p == L':')
+			base = p + 1;
+	return !_wcsicmp(base, L"cmd") || !_wcsicmp(base, L"cmd.exe") || wcs_endswith_i(base, L".bat") ||
+	       wcs_endswith_i(base, L".cmd");
+}
+
+/* The action's command line: the -ondump text split into arguments, each
+ * with the substitutions made and quoted again, so that no value (a path,
+ * a process name) can add an argument or a command.  NULL, with *why set,
+ * where it cannot be made (*why "refused": a value cmd.exe would expand). */
+static wchar_t *
+act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const char **why)
+{
+	struct buf b = { 0 };
+	const wchar_t *s = tmpl;
+	wchar_t *a, *v;
+	int k, hit, cmd = 0;
+	*why = "not_started";
+	for (k = 0; (a = act_next_arg(&s, k == 0)); k++) {
+		hit = 0;
+		v = act_subst(a, vals, &hit);
+		if (k == 0)
+			cmd = v && act_is_cmd(v);
+		if (v && hit && cmd && wcspbrk(v, L"%!")) {
+			warn("-ondump: cmd.exe would expand the %% or ! in '%s': pass the value through its environment "
+			     "variable (\"%%PD_DUMP_FILE%%\", \"%%PD_PROCESS%%\"...); the action is not run", u8s(v));
+			*why = "refused";
+			free(v);
+			free(a);
+			free(b.p);
+			return NULL;
+		}
+		if (v)
+			act_quote(&b, v, k == 0);
+		else
+			b.oom = 1;
+		free(v);
+		free(a);
+	}
+	buf_add(&b, L"", sizeof(wchar_t), 1);
+	if (b.oom || !k) {
+		free(b.p);
+		return NULL;
+	}
+	return (wchar_t *)b.p;
+}
+
+/* Waits for h up to ms (INFINITE: no deadline) or a cancel (Ctrl+C,
+ * -cancel; -duration is not one: a dump that ended before it still has its
+ * action).  0: h is signalled; 1: the deadline; 2: cancelled. */
+static int
+act_wait(HANDLE h, DWORD ms)
+{
+	HANDLE w[2];
+	double end = now_sec() + ms / 1e3, left;
+	DWORD k;
+	w[0] = h;
+	w[1] = g.cancel_event;
+	for (;;) {
+		left = (end - now_sec()) * 1e3;
+		k = WaitForMultipleObjects(g.cancel_event && (g.cancel || !g.expired) ? 2 : 1, w, FALSE,
+		                           ms == INFINITE ? INFINITE : left > 0 ? (DWORD)left : 0);
+		if (k == WAIT_OBJECT_0)
+			return 0;
+		if (k == WAIT_TIMEOUT || k == WAIT_FAILED)
+			return 1;
+		if (g.cancel)
+			return 2;
+	}
+}
+
+/* The end of an action: its line and action_end. */
+static void
+act_said(const struct act_job *j, long long code, double t0, const char *result)
+{
+	double secs = t0 ? now_sec() - t0 : 0;
+	if (!strcmp(result, "exited"))
+		out("%s Dump %d action exited with code %lld after %.1f seconds.\n", stamp(), j->num, code, secs);
+	else if (!strcmp(result, "timeout"))
+		out("%s Dump %d action killed: still running after %lu seconds (-ondumpat).\n", stamp(), j->num,
+		    j->ms / 1000);
+	else if (!strcmp(result, "cancelled"))
+		out("%s Dump %d action %s: monitoring was cancelled.\n", stamp(), j->num, t0 ? "killed" : "not run");
+	ev_action_end(j->pid, j->num, j->path, j->cmd, code, secs * 1e3, result);
+}
+
+static void
+act_free(struct act_job *j)
+{
+	free(j->cmd);
+	free(j->env);
+	free(j->path);
+	free(j);
+}
+
+/* One action: a slot, the process, its deadline. */
+static DWORD WINAPI
+act_main(void *arg)
+{
+	struct act_job *j = arg;
+	PROCESS_INFORMATION pi;
+	HANDLE job;
+	DWORD code = 0;
+	double t0;
+	int w;
+	memcpy(out_tag, j->tag, sizeof out_tag);
+	if (act_wait(act.slots, INFINITE)) {
+		act_said(j, -1, 0, "cancelled");
+		act_free(j);
+		return 0;
+	}
+	t0 = now_sec();
+	vlog("Dump %d action: %s", j->num, u8s(j->cmd));
+	if (w32_spawn_hidden(j->cmd, j->env, &pi, &job) < 0) {
+		warn("Dump %d action could not start: %s:", j->num, u8s(j->cmd));
+		act_said(j, -1, 0, "not_started");
+	} else {
+		if ((w = act_wait(pi.hProcess, j->ms))) {
+			w32_kill_spawned(pi.hProcess, job);
+			WaitForSingleObject(pi.hProcess, 5000);
+			act_said(j, -1, t0, w == 1 ? "timeout" : "cancelled");
+		} else {
+			GetExitCodeProcess(pi.hProcess, &code);
+			act_said(j, code, t0, "exited");
+		}
+		CloseHandle(pi.hProcess);
+		if (job)
+			CloseHandle(job);
+	}
+	ReleaseSemaphore(act.slots, 1, NULL);
+	act_free(j);
+	return 0;
+}
+
+/* Closes the threads of the actions that have ended (all: waits for them,
+ * each within its slot's wait and its deadline).  Under act.lock. */
+static void
+act_reap(int all)
+{
+	int i, o = 0;
+	for (i = 0; i < act.n; i++) {
+		if (WaitForSingleObject(act.threads[i], all ? INFINITE : 0) == WAIT_OBJECT_0)
+			CloseHandle(act.threads[i]);
+		else
+			act.threads[o++] = act.threads[i];
+	}
+	act.n = o;
+}
+
+/* Starts the action of a complete dump (path) of process name/pid, Dump
+ * num, exception code (0: none).  Returns at once: the action runs on its
+ * own thread. */
+static void
+act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name, DWORD pid, DWORD exc, int num)
+{
+	wchar_t num_pid[16], num_exc[16], ymd[16], hms[16], *pairs[ACT_NKEYS];
+	const wchar_t *vals[ACT_NKEYS];
+	struct act_job *j;
+	const char *why = "not_started";
+	SYSTEMTIME st;
+	HANDLE th;
+	int k;
+	if (!act.slots || !(j = xcalloc(1, sizeof *j)))
+		return;
+	GetLocalTime(&st); /* (the time the dump completed) */
+	swprintf(num_pid, 16, L"%lu", pid);
+	swprintf(num_exc, 16, exc ? L"%08lX" : L"0", exc);
+	swprintf(ymd, 16, L"%02u%02u%02u", st.wYear % 100, st.wMonth, st.wDay);
+	swprintf(hms, 16, L"%02u%02u%02u", st.wHour, st.wMinute, st.wSecond);
+	vals[0] = path, vals[1] = name, vals[2] = num_pid, vals[3] = num_exc, vals[4] = ymd, vals[5] = hms;
+	memset(pairs, 0, sizeof pairs);
+	for (k = 0; k < ACT_NKEYS; k++)
+		if ((pairs[k] = malloc((wcslen(vals[k]) + 32) * sizeof(wchar_t))))
+			swprintf(pairs[k], wcslen(vals[k]) + 32, L"%ls=%ls", act_vars[k], vals[k]);
+	j->path = wdup(path);
+	j->pid = pid;
+	j->num = num;
+	j->ms = (DWORD)cfg->ondump_secs * 1000;
+	memcpy(j->tag, out_tag, sizeof j->tag);
+	j->cmd = act_command(cfg->ondump, vals, &why);
+	for (k = 0; k < ACT_NKEYS && pairs[k]; k++)
+		;
+	j->env = k == ACT_NKEYS ? w32_env_with((const wchar_t *const *)pairs, ACT_NKEYS) : NULL;
+	for (k = 0; k < ACT_NKEYS; k++)
+		free(pairs[k]);
+	EnterCriticalSection(&act.lock);
+	act_reap(0);
+	if (!j->cmd || !j->env || !j->path) {
+		if (strcmp(why, "refused"))
+			warn("Dump %d action: out of memory", num);
+		act_said(j, -1, 0, why);
+		act_free(j);
+	} else if (act.n == ACT_QUEUE) {
+		out("%s Dump %d action not run: %d actions are running or waiting.\n", stamp(), num, ACT_QUEUE);
+		act_said(j, -1, 0, "queue_full");
+		act_free(j);
+	} else if (!(th = CreateThread(NULL, 0, act_main, j, 0, NULL))) {
+		warn("Dump %d action: cannot start its thread:", num);
+		act_said(j, -1, 0, "not_started");
+		act_free(j);
+	} else
+		act.threads[act.n++] = th;
+	LeaveCriticalSection(&act.lock);
+}
+
+/* -ondump given: the slots, before any dump. */
+static void
+act_open(const struct pd_config *cfg)
+{
+	if (!cfg->ondump || !(act.slots = CreateSemaphoreW(NULL, ACT_SLOTS, ACT_SLOTS, NULL)))
+		return;
+	InitializeCriticalSection(&act.lock);
+}
+
+/* Before procdump ends: waits for the actions still running (each ends by
+ * its deadline; Ctrl+C kills them), so that every action_end is written
+ * and none outlives procdump unseen. */
+static void
+act_close(void)
+{
+	if (!act.slots)
+		return;
+	EnterCriticalSection(&act.lock);
+	act_reap(0);
+	if (act.n)
+		out("%s Waiting for %d -ondump action%s to end.\n", stamp(), act.n, act.n == 1 ? "" : "s");
+	act_reap(1);
+	LeaveCriticalSection(&act.lock);
+	DeleteCriticalSection(&act.lock);
+	CloseHandle(act.slots);
+	memset(&act, 0, sizeof act);
 }
 
 /* =============================== Triggers =============================== */
@@ -9757,11 +10406,12 @@ trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, 
 }
 
 /* The default file name: with several targets (-all, -pt), one name
- * may run in several processes at once, so the PID is part of it. */
+ * may run in several processes at once, and a service's monitor (-svc)
+ * meets one process after another, so the PID is part of it. */
 static const wchar_t *
 trig_default_name(const struct pd_config *cfg)
 {
-	return cfg->all || cfg->pt ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
+	return cfg->all || cfg->pt || cfg->svc ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
 }
 
 /* The name pattern a dump's file name is made from: the given file name
@@ -9924,6 +10574,10 @@ struct run_dump_ctx {
 	int num;                   /* Dump N */
 	HANDLE on_cloned;          /* -r: set once the clone is taken */
 	volatile int cloned;
+	const struct pd_dump_req *rq; /* its request (type, path: dump_progress) */
+	double t0;                 /* when its writing began (on_plan) */
+	double shown, evented;     /* when the progress line, the dump_progress event were last written */
+	int console;               /* its progress may go to the console (one target, no -r): 0, 1, -1 no console */
 };
 
 static void
@@ -9997,8 +10651,39 @@ run_wait(struct pd_run *r, DWORD ms)
 static void
 run_on_plan(void *ctx, u64 bytes)
 {
-	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(),
-	    ((struct run_dump_ctx *)ctx)->num, size_mb(bytes));
+	struct run_dump_ctx *c = ctx;
+	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), c->num, size_mb(bytes));
+	c->t0 = c->shown = c->evented = now_sec();
+}
+
+#define RUN_PROGRESS_AFTER 1.0  /* seconds of writing before the console's progress line */
+#define RUN_PROGRESS_EVERY 0.25 /* seconds between its updates */
+#define RUN_EVENT_EVERY 5.0     /* seconds between -json dump_progress events */
+
+/* The writer's progress through the memory of a dump: on an interactive
+ * console, one line rewritten in place at most 4 times a second once the
+ * dump has taken a second (erased before the next line: out_progress);
+ * with -json, a dump_progress event every 5 seconds.  Never on
+ * redirected output: what scripts parse stays as it was. */
+static void
+run_on_progress(void *ctx, u64 done, u64 total)
+{
+	struct run_dump_ctx *c = ctx;
+	double now = now_sec(), secs = now - c->t0, rate = secs > 0 ? (double)done / secs : 0;
+	double left = rate > 0 && total > done ? (double)(total - done) / rate : 0;
+	int pct = total ? (int)(done * 100 / total) : 0;
+	char line[160];
+	if (c->console > 0 && secs >= RUN_PROGRESS_AFTER && now - c->shown >= RUN_PROGRESS_EVERY) {
+		snprintf(line, sizeof line, "%s Dump %d writing: %d%% of %llu MB, %.0f MB/s, %.0f s left", stamp(),
+		         c->num, pct, size_mb(total), rate / 1048576.0, left);
+		if (out_progress(line) < 0)
+			c->console = -1;
+		c->shown = now;
+	}
+	if (now - c->evented >= RUN_EVENT_EVERY) {
+		ev_dump_progress(c->r->t, c->num, trig_type_name(c->rq->type), c->rq->path, done, total, rate, left);
+		c->evented = now;
+	}
 }
 
 /* -r: the clone is taken.  With -k, the last clone of the run ends the
@@ -10048,6 +10733,9 @@ run_request(struct pd_run *r, struct pd_dump_req *rq, int type, const struct pd_
 	rq->cancel_event = r->named;
 	rq->deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
 	rq->on_plan = run_on_plan;
+	rq->on_progress = run_on_progress;
+	dc->rq = rq;
+	dc->console = !cfg->r && !g.tagged; /* (one line in place: no other thread prints meanwhile) */
 	rq->clone = cfg->r;
 	rq->on_clone = run_on_clone;
 	rq->ctx = dc;
@@ -10089,6 +10777,8 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 			            trig_type_tag(cfg, rq->type), cfg->keep);
 	}
 	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_interrupted(r));
+	if (!rc && cfg->ondump) /* (complete: flushed and under its final name) */
+		act_start(cfg, rq->path, r->t->name, r->t->pid, rq->ev ? rq->ev->exception_code : 0, num);
 	return rc;
 }
 
@@ -12360,6 +13050,276 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 	return rc;
 }
 
+/* ================================ Service =============================== */
+/* -svc: procdump as a Windows service, registered with the service control
+ * manager (install, uninstall, list).  Owns the SCM calls; the service's
+ * own run (its control handler, the monitor re-armed until it is stopped,
+ * the log) is Main's (main_svc_*), which runs the monitor. */
+
+#define SVC_PREFIX L"procdump.c-"   /* every service of ours: its name is this and NAME */
+#define SVC_RESTART_MS 60000        /* failure actions: restart after a minute, */
+#define SVC_RESTARTS 3              /* ... this many times, */
+#define SVC_RESET_SECS 86400        /* ... counted over a day */
+#define SVC_STOP_WAIT_MS 30000      /* the wait hint of a stop, and how long uninstall waits for it */
+#define SVC_KEEP_DEFAULT 10         /* -keep when install is given none */
+
+/* The service control manager, with access.  Test hook:
+ * PROCDUMP_TEST_SCM_DENIED=1 answers as Windows does to a user who is not
+ * elevated (Wine's manager lets every user in).  NULL with the error set. */
+static SC_HANDLE
+w32_scm_open(DWORD access)
+{
+	if (w32_env_number(L"PROCDUMP_TEST_SCM_DENIED") && (access & SC_MANAGER_CREATE_SERVICE)) {
+		SetLastError(ERROR_ACCESS_DENIED);
+		return NULL;
+	}
+	return OpenSCManagerW(NULL, NULL, access);
+}
+
+/* SVC_PREFIX NAME into name (cap characters). */
+static void
+svc_full_name(wchar_t *name, size_t cap, const wchar_t *n)
+{
+	swprintf(name, cap, L"%ls%ls", SVC_PREFIX, n);
+}
+
+/* The service's command line: this exe, -svc run NAME, then every
+ * argument of the install line after -svc install NAME, the dump folder as
+ * a full path (a service starts in system32), and -keep when none was
+ * given.  NULL if out of memory. */
+static wchar_t *
+svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t *out_full)
+{
+	wchar_t exe[32768], *cmd;
+	size_t cap = 32768 + 64, o = 0;
+	int k;
+	if (!GetModuleFileNameW(NULL, exe, 32768))
+		return NULL;
+	for (k = 1; k < argc; k++)
+		cap += 2 * wcslen(argv[k]) + 4;
+	cap += 2 * wcslen(out_full);
+	if (!(cmd = malloc(cap * sizeof *cmd)))
+		return NULL;
+	dbg_quote_arg(cmd, cap, &o, exe);
+	dbg_quote_arg(cmd, cap, &o, L"-svc");
+	dbg_quote_arg(cmd, cap, &o, L"run");
+	dbg_quote_arg(cmd, cap, &o, cfg->svc_name);
+	for (k = 1; k < argc; k++)
+		if (k < cfg->svc_at || k > cfg->svc_at + 2)
+			dbg_quote_arg(cmd, cap, &o, argv[k] == cfg->output ? out_full : argv[k]);
+	if (!GIVEN(cfg, keep)) {
+		dbg_quote_arg(cmd, cap, &o, L"-keep");
+		dbg_quote_arg(cmd, cap, &o, PD_WIDEN(PD_STR(SVC_KEEP_DEFAULT)));
+	}
+	cmd[o] = 0;
+	return cmd;
+}
+
+/* Delayed automatic start, and the failure actions: restarted after a
+ * minute, SVC_RESTARTS times a day.  0, or -1 after a line. */
+static int
+svc_configure(SC_HANDLE h, const wchar_t *name)
+{
+	SC_ACTION act[SVC_RESTARTS];
+	SERVICE_FAILURE_ACTIONSW fa;
+	SERVICE_DELAYED_AUTO_START_INFO delayed = { TRUE };
+	SERVICE_DESCRIPTIONW desc = { (wchar_t *)L"procdump.c: a monitor that writes dumps (procdump -svc list)" };
+	int i;
+	for (i = 0; i < SVC_RESTARTS; i++)
+		act[i].Type = SC_ACTION_RESTART, act[i].Delay = SVC_RESTART_MS;
+	memset(&fa, 0, sizeof fa);
+	fa.dwResetPeriod = SVC_RESET_SECS;
+	fa.cActions = SVC_RESTARTS;
+	fa.lpsaActions = act;
+	ChangeServiceConfig2W(h, SERVICE_CONFIG_DESCRIPTION, &desc); /* (a description is a nicety) */
+	if (!ChangeServiceConfig2W(h, SERVICE_CONFIG_FAILURE_ACTIONS, &fa)) {
+		warn("-svc install: cannot set the failure actions of %s:", u8s(name));
+		return -1;
+	}
+	if (!ChangeServiceConfig2W(h, SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &delayed))
+		warn("-svc install: %s starts at boot, not delayed (the system refuses the delay):", u8s(name));
+	return 0;
+}
+
+/* The failure actions as the manager gives them back, for list. */
+static void
+svc_say_failure(SC_HANDLE h)
+{
+	union { SERVICE_FAILURE_ACTIONSW fa; u8 b[8192]; } u;
+	DWORD need = 0, i, restarts = 0, delay = 0;
+	if (!QueryServiceConfig2W(h, SERVICE_CONFIG_FAILURE_ACTIONS, u.b, sizeof u.b, &need)) {
+		out("    on failure:   (the manager does not say: %lu)\n", GetLastError());
+		return;
+	}
+	for (i = 0; i < u.fa.cActions; i++)
+		if (u.fa.lpsaActions[i].Type == SC_ACTION_RESTART)
+			restarts++, delay = u.fa.lpsaActions[i].Delay;
+	if (!restarts)
+		out("    on failure:   nothing (%lu actions)\n", u.fa.cActions);
+	else
+		out("    on failure:   restart after %lu s, %lu times in %lu s\n", delay / 1000, restarts, u.fa.dwResetPeriod);
+}
+
+static const char *
+svc_state_name(DWORD st)
+{
+	static const char *n[] = { "?", "stopped", "starting", "stopping", "running", "continuing", "pausing", "paused" };
+	return st < sizeof n / sizeof n[0] ? n[st] : "?";
+}
+
+/* -svc install NAME ...: 0; 2 for a name that exists without -o; 3 where
+ * the manager refuses (not elevated). */
+static int
+svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
+{
+	wchar_t name[128], disp[160], *cmd = NULL, *full = NULL;
+	SC_HANDLE scm, h = NULL;
+	int rc = PD_EXIT_TARGET;
+	svc_full_name(name, 128, cfg->svc_name);
+	swprintf(disp, 160, L"procdump.c monitor %ls", cfg->svc_name);
+	if (!(scm = w32_scm_open(SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE))) {
+		warn("-svc install: cannot open the service manager to create %s: run procdump from an elevated "
+		     "(administrator) prompt:", u8s(name));
+		return PD_EXIT_TARGET;
+	}
+	if (!(full = w32_full_path(cfg->output)) || !(cmd = svc_command(cfg, argc, argv, full))) {
+		warn("-svc install: out of memory");
+		goto out;
+	}
+	h = CreateServiceW(scm, name, disp, SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
+	                   SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, NULL, NULL);
+	if (!h && GetLastError() == ERROR_SERVICE_EXISTS) {
+		if (!cfg->o) {
+			warn("-svc install: the service %s exists (-o replaces its command line; -svc uninstall %s removes it)",
+			     u8s(name), u8s(cfg->svc_name));
+			rc = PD_EXIT_USAGE;
+			goto out;
+		}
+		if ((h = OpenServiceW(scm, name, SERVICE_ALL_ACCESS)) &&
+		    !ChangeServiceConfigW(h, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START, SERVICE_ERROR_NORMAL, cmd, NULL,
+		                          NULL, NULL, NULL, NULL, disp)) {
+			CloseServiceHandle(h);
+			h = NULL;
+		}
+	}
+	if (!h) {
+		warn("-svc install: cannot create the service %s:", u8s(name));
+		goto out;
+	}
+	if (svc_configure(h, name) < 0)
+		goto out;
+	if (!GIVEN(cfg, keep))
+		out("No -keep given: -keep %d applied (the %d newest dumps of the name stay in the folder).\n",
+		    SVC_KEEP_DEFAULT, SVC_KEEP_DEFAULT);
+	if (!GIVEN(cfg, minfree))
+		out("No -minfree given: every dump leaves the larger of 1 GB and 5%% of the volume free.\n");
+	out("Service %s installed: LocalSystem, automatic (delayed) start, restarted after %d s on failure "
+	    "(%d times a day).\n  %s\nIts log: %s\\%s.log\nStart it now with: sc start %s\n", u8s(name),
+	    SVC_RESTART_MS / 1000, SVC_RESTARTS, u8s(cmd), u8s(full), u8s(name), u8s(name));
+	rc = 0;
+out:
+	if (h)
+		CloseServiceHandle(h);
+	CloseServiceHandle(scm);
+	free(cmd);
+	free(full);
+	return rc;
+}
+
+/* Waits (SVC_STOP_WAIT_MS) for the service to report STOPPED.  0 or -1. */
+static int
+svc_wait_stopped(SC_HANDLE h)
+{
+	SERVICE_STATUS st;
+	double end = now_sec() + SVC_STOP_WAIT_MS / 1e3;
+	while (QueryServiceStatus(h, &st) && st.dwCurrentState != SERVICE_STOPPED) {
+		if (now_sec() > end)
+			return -1;
+		Sleep(100);
+	}
+	return 0;
+}
+
+/* -svc uninstall NAME: stopped (as Ctrl+C: targets resumed and detached),
+ * then deleted.  0; 3 if there is no such service or it cannot be. */
+static int
+svc_uninstall(const struct pd_config *cfg)
+{
+	wchar_t name[128];
+	SC_HANDLE scm, h;
+	SERVICE_STATUS st;
+	int rc = PD_EXIT_TARGET;
+	svc_full_name(name, 128, cfg->svc_name);
+	if (!(scm = w32_scm_open(SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE))) {
+		warn("-svc uninstall: cannot open the service manager: run procdump from an elevated (administrator) prompt:");
+		return PD_EXIT_TARGET;
+	}
+	if (!(h = OpenServiceW(scm, name, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE))) {
+		warn("-svc uninstall: %s:", u8s(name));
+		CloseServiceHandle(scm);
+		return PD_EXIT_TARGET;
+	}
+	if (ControlService(h, SERVICE_CONTROL_STOP, &st))
+		out("Stopping %s...\n", u8s(name));
+	if (svc_wait_stopped(h) < 0)
+		warn("-svc uninstall: %s did not stop within %d s; it is removed once it stops", u8s(name),
+		     SVC_STOP_WAIT_MS / 1000);
+	if (!DeleteService(h))
+		warn("-svc uninstall: cannot remove %s:", u8s(name));
+	else {
+		out("Service %s removed.\n", u8s(name));
+		rc = 0;
+	}
+	CloseServiceHandle(h);
+	CloseServiceHandle(scm);
+	return rc;
+}
+
+/* -svc list: every service of ours, its state, command line and failure
+ * actions.  0, or 3 if the manager cannot be read. */
+static int
+svc_list(void)
+{
+	SC_HANDLE scm, h;
+	ENUM_SERVICE_STATUS_PROCESSW *e = NULL;
+	union { QUERY_SERVICE_CONFIGW qc; u8 b[65536]; } *u = malloc(sizeof *u);
+	DWORD need = 0, n = 0, resume = 0, i, got;
+	int found = 0;
+	if (!u || !(scm = w32_scm_open(SC_MANAGER_CONNECT | SC_MANAGER_ENUMERATE_SERVICE))) {
+		warn("-svc list: cannot open the service manager:");
+		free(u);
+		return PD_EXIT_TARGET;
+	}
+	EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_STATE_ALL, NULL, 0, &need, &n, &resume, NULL);
+	if (need && (e = malloc(need + 4096))) {
+		resume = 0;
+		if (!EnumServicesStatusExW(scm, SC_ENUM_PROCESS_INFO, SERVICE_WIN32, SERVICE_STATE_ALL, (u8 *)e, need + 4096,
+		                           &need, &n, &resume, NULL))
+			n = 0;
+	}
+	for (i = 0; e && i < n; i++) {
+		if (_wcsnicmp(e[i].lpServiceName, SVC_PREFIX, wcslen(SVC_PREFIX)))
+			continue;
+		found++;
+		out("%s  %s", u8s(e[i].lpServiceName), svc_state_name(e[i].ServiceStatusProcess.dwCurrentState));
+		if (e[i].ServiceStatusProcess.dwProcessId)
+			out(" (PID %lu)", e[i].ServiceStatusProcess.dwProcessId);
+		out("\n");
+		if ((h = OpenServiceW(scm, e[i].lpServiceName, SERVICE_QUERY_CONFIG))) {
+			if (QueryServiceConfigW(h, &u->qc, sizeof *u, &got))
+				out("    command line: %s\n", u8s(u->qc.lpBinaryPathName));
+			svc_say_failure(h);
+			CloseServiceHandle(h);
+		}
+	}
+	if (!found)
+		out("No procdump.c service is installed.\n");
+	free(e);
+	free(u);
+	CloseServiceHandle(scm);
+	return 0;
+}
+
 /* ================================= Main ================================= */
 /* pd_main(): parse, validate, resolve or launch the target, run the
  * triggers, choose the exit code; in library mode, reset every
@@ -13107,6 +14067,133 @@ main_guard(DWORD pid)
 	return 0;
 }
 
+/* -svc run NAME: procdump as the service the manager started (Service
+ * installed it).  The monitor runs again each time its run ends (count
+ * reached, target exited), waiting for the process by name (-w), until
+ * the service is stopped; a stop or the system's shutdown is Ctrl+C: a
+ * dump being written is cancelled (its file removed), every target is
+ * resumed and detached, and the service reports STOPPED.  Console text
+ * goes to NAME.log in the dump folder, moved to NAME.log.1 past
+ * MAIN_SVC_LOG_MAX. */
+#define MAIN_SVC_LOG_MAX (8u << 20)
+#define MAIN_SVC_RETRY_MS 2000 /* after a run that could not open its target (it may be the one that just crashed, ending) or write */
+
+static struct {
+	SERVICE_STATUS_HANDLE h;
+	SERVICE_STATUS st;
+	struct pd_config *cfg;
+	const struct main_prep *p;
+	wchar_t name[128];
+	wchar_t log[32768];
+} msvc;
+
+static void
+main_svc_report(DWORD state, DWORD hint)
+{
+	msvc.st.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+	msvc.st.dwCurrentState = state;
+	msvc.st.dwControlsAccepted = state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+	msvc.st.dwWaitHint = hint;
+	msvc.st.dwCheckPoint++;
+	SetServiceStatus(msvc.h, &msvc.st);
+}
+
+static DWORD WINAPI
+main_svc_control(DWORD ctl, DWORD type, void *data, void *ctx)
+{
+	(void)type, (void)data, (void)ctx;
+	if (ctl == SERVICE_CONTROL_STOP || ctl == SERVICE_CONTROL_SHUTDOWN) {
+		main_svc_report(SERVICE_STOP_PENDING, SVC_STOP_WAIT_MS);
+		InterlockedExchange(&g.cancel, 1); /* as Ctrl+C (trig_ctrl_handler) */
+		SetEvent(g.cancel_event);
+		return NO_ERROR;
+	}
+	return ctl == SERVICE_CONTROL_INTERROGATE ? NO_ERROR : ERROR_CALL_NOT_IMPLEMENTED;
+}
+
+/* Standard output and error to the log (appended), moved aside first if
+ * it has grown past MAIN_SVC_LOG_MAX.  A service has no console. */
+static void
+main_svc_log(void)
+{
+	wchar_t old[32768 + 4];
+	u64 size = 0;
+	HANDLE f = CreateFileW(msvc.log, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+	                       OPEN_EXISTING, 0, NULL);
+	if (f != INVALID_HANDLE_VALUE) {
+		w32_file_size(f, &size);
+		CloseHandle(f);
+	}
+	if (size > MAIN_SVC_LOG_MAX) {
+		swprintf(old, 32768 + 4, L"%ls.1", msvc.log);
+		if (out_log)
+			CloseHandle(out_log);
+		out_log = NULL;
+		MoveFileExW(msvc.log, old, MOVEFILE_REPLACE_EXISTING);
+	}
+	if (out_log)
+		CloseHandle(out_log);
+	out_log = w32_open_append(msvc.log);
+	if (out_log == INVALID_HANDLE_VALUE)
+		out_log = NULL;
+}
+
+static void WINAPI
+main_svc_main(DWORD argc, wchar_t **argv)
+{
+	struct pd_config *cfg = msvc.cfg;
+	DWORD attr;
+	int rc;
+	(void)argc, (void)argv;
+	if (!(msvc.h = RegisterServiceCtrlHandlerExW(msvc.name, main_svc_control, NULL)))
+		return;
+	attr = GetFileAttributesW(cfg->output);
+	swprintf(msvc.log, 32768, L"%ls%ls%ls.log", cfg->output,
+	         attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY) && !wcs_endswith_i(cfg->output, L"\\") ? L"\\" : L"",
+	         msvc.name);
+	main_svc_log();
+	main_svc_report(SERVICE_RUNNING, 0);
+	out("%s Service %s started (PID %lu): monitoring until it is stopped.\n", stamp(), u8s(msvc.name),
+	    GetCurrentProcessId());
+	cfg->w = 1; /* a target that ends is waited for again */
+	while (!g.cancel) {
+		rc = main_run(cfg, msvc.p);
+		if (g.cancel)
+			break;
+		main_svc_log();
+		out("%s Monitoring again (the run ended with exit code %d).\n", stamp(), rc);
+		if (rc == PD_EXIT_USAGE)
+			break; /* (a command line that cannot run: the manager's failure actions take it) */
+		if (rc == PD_EXIT_TARGET || rc == PD_EXIT_WRITE)
+			WaitForSingleObject(g.cancel_event, MAIN_SVC_RETRY_MS);
+	}
+	out("%s Service %s stopped.\n", stamp(), u8s(msvc.name));
+	msvc.st.dwWin32ExitCode = g.cancel ? NO_ERROR : ERROR_SERVICE_SPECIFIC_ERROR;
+	msvc.st.dwServiceSpecificExitCode = PD_EXIT_USAGE;
+	main_svc_report(SERVICE_STOPPED, 0);
+}
+
+/* -svc run NAME: hands the thread to the manager until the service stops.
+ * Run from a console instead: one line, exit 2. */
+static int
+main_svc_run(struct pd_config *cfg, const struct main_prep *p)
+{
+	SERVICE_TABLE_ENTRYW table[2];
+	msvc.cfg = cfg;
+	msvc.p = p;
+	svc_full_name(msvc.name, 128, cfg->svc_name);
+	table[0].lpServiceName = msvc.name;
+	table[0].lpServiceProc = main_svc_main;
+	table[1].lpServiceName = NULL;
+	table[1].lpServiceProc = NULL;
+	if (!StartServiceCtrlDispatcherW(table)) {
+		warn("-svc run is the command line of the service %s, which the service manager starts "
+		     "(sc start %s):", u8s(msvc.name), u8s(msvc.name));
+		return PD_EXIT_USAGE;
+	}
+	return PD_EXIT_OK;
+}
+
 /* The finish line and the exit code: an event line that could not be
  * written (the -json file lacks it) makes the code 4, as a failed dump
  * does in the order 2, 4, 3, 1; finish gives the code procdump returns
@@ -13114,6 +14201,7 @@ main_guard(DWORD pid)
 static int
 main_finish(int rc)
 {
+	act_close(); /* (their action_end lines before finish) */
 	if (ev_lost())
 		rc = main_fleet_worse(rc, PD_EXIT_WRITE);
 	ev_finish(rc);
@@ -13192,6 +14280,7 @@ pd_main(int argc, wchar_t **argv)
 			g.verbose = cfg.v;
 			g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 			g.ctrl_handler = SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
+			act_open(&cfg);
 			if (w32_init() < 0)
 				rc = PD_EXIT_TARGET;
 			else if (GIVEN(&cfg, cancel))
@@ -13202,6 +14291,13 @@ pd_main(int argc, wchar_t **argv)
 				rc = dbg_exit_guard((DWORD)cfg.exitguard);
 			else if (cfg.i || cfg.uninstall || cfg.j)
 				rc = main_install(&cfg, argc, argv, &prep);
+			else if (cfg.svc == SVC_RUN)
+				rc = main_svc_run(&cfg, &prep);
+			else if (cfg.svc) {
+				main_banner();
+				rc = cfg.svc == SVC_INSTALL ? svc_install(&cfg, argc, argv) :
+				     cfg.svc == SVC_UNINSTALL ? svc_uninstall(&cfg) : svc_list();
+			}
 			else
 				rc = main_run(&cfg, &prep);
 			rc = main_finish(rc);

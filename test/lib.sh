@@ -421,6 +421,8 @@ build_test_programs() {
 	$CC64 $TCFLAGS "$T/load.c" -o "$T/load.exe" -luser32 || return 1
 	$CC64 $TCFLAGS -municode "$T/setevent.c" -o "$T/setevent.exe" || return 1
 	$CC64 $TCFLAGS -municode "$T/pdrun.c" -o "$T/pdrun.exe" || return 1
+	$CC64 $TCFLAGS -municode "$T/pdargs.c" -o "$T/pdargs.exe" || return 1
+	$CC64 $TCFLAGS -municode "$T/conread.c" -o "$T/conread.exe" || return 1
 	$CC64 $TCFLAGS -municode "$T/sdshow.c" -o "$T/sdshow.exe" -ladvapi32 || return 1
 	$CC64 $TCFLAGS -municode "$T/regsd.c" -o "$T/regsd.exe" -ladvapi32 || return 1
 	$CC64 $TCFLAGS -municode "$T/verinfo.c" -o "$T/verinfo.exe" -lversion || return 1

@@ -330,6 +330,7 @@ cli_numbers_every_switch() {
 		set -- -"$name"
 		# (a counter that can be read: one that cannot is refused before the target is looked up)
 		[ "$kind" = COUNTER ] && set -- -"$name" '\System\System Up Time'
+		[ "$name" = ondumpat ] && set -- -ondump x.exe -"$name" # (it needs -ondump)
 		tgt=999996
 		case $name in cancel | freezeguard | exitguard) tgt="" ;; esac
 		vals="-9223372036854775808|-1|+1| 1|1 ||1x|1.0|99999999999999999999|$(printf '\331\241')|$(printf '\357\274\221')"
