@@ -266,6 +266,7 @@ struct pd_config {
 	int svc;                /* -svc: SVC_INSTALL, SVC_UNINSTALL, SVC_LIST, SVC_RUN (Service) */
 	wchar_t *svc_name;      /* -svc's NAME (the service is procdump.c-NAME) */
 	int svc_at;             /* argv index of -svc: install passes the rest of argv to the service */
+	wchar_t *svc_user;      /* -svcuser: the account the service runs as; NULL: LocalSystem (Service) */
 	wchar_t *ondump;        /* -ondump: the command line run after each complete dump (Actions) */
 	long long ondump_secs;  /* -ondumpat: seconds an action may run before it is killed */
 	int uninstall;          /* -u alone */
@@ -2458,6 +2459,7 @@ static const struct opt opts[] = {
 	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger, once the folder takes a file and the -md DLL loads.", 0, SYN_NONE, U },
 	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
+	{ L"svcuser", OPT_STR, CO(svc_user), 0, "<Account>", "With -svc install: the account the service runs as, one that needs no password (NT AUTHORITY\\LocalService, NT AUTHORITY\\NetworkService, NT SERVICE\\Name, a gMSA DOMAIN\\Name$); default LocalSystem.", 0, SYN_NONE, U },
 	{ L"svc", OPT_SVC, CO(svc), 0, "install|uninstall <Name> | list", "Install the monitor given with it as a Windows service procdump.c-Name (elevated), uninstall it, or list them.", 0, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
 	{ L"freezeguard", OPT_INT, CO(freezeguard), 0, "<PID>", "Guard of a suspension procdump started itself (hidden).", OF_HIDDEN, SYN_NONE, PD_UNSET, 1, 4294967295 },
@@ -2705,7 +2707,7 @@ args_usage(int examples)
 	    "   procdump.exe -i [Dump_Folder]\n");
 	args_synopsis("                ", 1);
 	out("\nUninstall Usage:\n   procdump.exe -u\n\n"
-	    "Service Usage:\n   procdump.exe -svc install <Name> [options] <Process_Name> <Dump_Folder>\n"
+	    "Service Usage:\n   procdump.exe -svc install <Name> [-svcuser <Account>] [options] <Process_Name> <Dump_Folder>\n"
 	    "   procdump.exe -svc uninstall <Name>\n   procdump.exe -svc list\n\n"
 	    "Automated Termination:\n   procdump.exe -cancel <Target Process PID>\n"
 	    "   (or set the event named ProcDump-<PID>; with -all or -pt, procdump's own\n"
@@ -3145,6 +3147,9 @@ args_check_mode(struct pd_config *cfg)
 			return args_fail("-svc install monitors a process by name, not a PID (%s): a PID does not outlive a reboot",
 			                 u8s(cfg->target));
 	}
+	if (cfg->svc_user && (cfg->svc != SVC_INSTALL || !cfg->svc_user[0]))
+		return args_fail(cfg->svc_user[0] ? "-svcuser goes with -svc install (the account the service runs as)"
+		                                  : "-svcuser needs an account name");
 	if (GIVEN(cfg, cancel)) {
 		if (args_stray(cfg, CO(cancel), 0) || cfg->target)
 			return args_fail("-cancel takes only a PID and no other switch or target");
@@ -13084,11 +13089,11 @@ svc_full_name(wchar_t *name, size_t cap, const wchar_t *n)
 }
 
 /* The service's command line: this exe, -svc run NAME, then every
- * argument of the install line after -svc install NAME, the dump folder as
- * a full path (a service starts in system32), and -keep when none was
- * given.  NULL if out of memory. */
+ * argument of the install line after -svc install NAME but -svcuser, the
+ * dump folder and the -json file as full paths (a service starts in
+ * system32), and -keep when none was given.  NULL if out of memory. */
 static wchar_t *
-svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t *out_full)
+svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t *out_full, const wchar_t *json_full)
 {
 	wchar_t exe[32768], *cmd;
 	size_t cap = 32768 + 64, o = 0;
@@ -13097,16 +13102,22 @@ svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t
 		return NULL;
 	for (k = 1; k < argc; k++)
 		cap += 2 * wcslen(argv[k]) + 4;
-	cap += 2 * wcslen(out_full);
+	cap += 2 * wcslen(out_full) + (json_full ? 2 * wcslen(json_full) : 0);
 	if (!(cmd = malloc(cap * sizeof *cmd)))
 		return NULL;
 	dbg_quote_arg(cmd, cap, &o, exe);
 	dbg_quote_arg(cmd, cap, &o, L"-svc");
 	dbg_quote_arg(cmd, cap, &o, L"run");
 	dbg_quote_arg(cmd, cap, &o, cfg->svc_name);
-	for (k = 1; k < argc; k++)
-		if (k < cfg->svc_at || k > cfg->svc_at + 2)
-			dbg_quote_arg(cmd, cap, &o, argv[k] == cfg->output ? out_full : argv[k]);
+	for (k = 1; k < argc; k++) {
+		if (k >= cfg->svc_at && k <= cfg->svc_at + 2)
+			continue;
+		if (k + 1 < argc && argv[k + 1] == cfg->svc_user) {
+			k++; /* -svcuser ACCOUNT: the service's, not its monitor's */
+			continue;
+		}
+		dbg_quote_arg(cmd, cap, &o, argv[k] == cfg->output ? out_full : json_full && argv[k] == cfg->json ? json_full : argv[k]);
+	}
 	if (!GIVEN(cfg, keep)) {
 		dbg_quote_arg(cmd, cap, &o, L"-keep");
 		dbg_quote_arg(cmd, cap, &o, PD_WIDEN(PD_STR(SVC_KEEP_DEFAULT)));
@@ -13172,7 +13183,8 @@ svc_state_name(DWORD st)
 static int
 svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 {
-	wchar_t name[128], disp[160], *cmd = NULL, *full = NULL;
+	wchar_t name[128], disp[160], *cmd = NULL, *full = NULL, *json_full = NULL;
+	const wchar_t *user = cfg->svc_user ? cfg->svc_user : L"LocalSystem";
 	SC_HANDLE scm, h = NULL;
 	int rc = PD_EXIT_TARGET;
 	svc_full_name(name, 128, cfg->svc_name);
@@ -13182,12 +13194,14 @@ svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 		     "(administrator) prompt:", u8s(name));
 		return PD_EXIT_TARGET;
 	}
-	if (!(full = w32_full_path(cfg->output)) || !(cmd = svc_command(cfg, argc, argv, full))) {
+	if (!(full = w32_full_path(cfg->output)) ||
+	    (cfg->json && wcscmp(cfg->json, L"-") && !(json_full = w32_full_path(cfg->json))) ||
+	    !(cmd = svc_command(cfg, argc, argv, full, json_full))) {
 		warn("-svc install: out of memory");
 		goto out;
 	}
 	h = CreateServiceW(scm, name, disp, SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
-	                   SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, NULL, NULL);
+	                   SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, cfg->svc_user, NULL);
 	if (!h && GetLastError() == ERROR_SERVICE_EXISTS) {
 		if (!cfg->o) {
 			warn("-svc install: the service %s exists (-o replaces its command line; -svc uninstall %s removes it)",
@@ -13197,7 +13211,7 @@ svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 		}
 		if ((h = OpenServiceW(scm, name, SERVICE_ALL_ACCESS)) &&
 		    !ChangeServiceConfigW(h, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START, SERVICE_ERROR_NORMAL, cmd, NULL,
-		                          NULL, NULL, NULL, NULL, disp)) {
+		                          NULL, NULL, user, NULL, disp)) {
 			CloseServiceHandle(h);
 			h = NULL;
 		}
@@ -13213,8 +13227,8 @@ svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 		    SVC_KEEP_DEFAULT, SVC_KEEP_DEFAULT);
 	if (!GIVEN(cfg, minfree))
 		out("No -minfree given: every dump leaves the larger of 1 GB and 5%% of the volume free.\n");
-	out("Service %s installed: LocalSystem, automatic (delayed) start, restarted after %d s on failure "
-	    "(%d times a day).\n  %s\nIts log: %s\\%s.log\nStart it now with: sc start %s\n", u8s(name),
+	out("Service %s installed: %s, automatic (delayed) start, restarted after %d s on failure "
+	    "(%d times a day).\n  %s\nIts log: %s\\%s.log\nStart it now with: sc start %s\n", u8s(name), u8s(user),
 	    SVC_RESTART_MS / 1000, SVC_RESTARTS, u8s(cmd), u8s(full), u8s(name), u8s(name));
 	rc = 0;
 out:
@@ -13223,6 +13237,7 @@ out:
 	CloseServiceHandle(scm);
 	free(cmd);
 	free(full);
+	free(json_full);
 	return rc;
 }
 
@@ -13306,8 +13321,10 @@ svc_list(void)
 			out(" (PID %lu)", e[i].ServiceStatusProcess.dwProcessId);
 		out("\n");
 		if ((h = OpenServiceW(scm, e[i].lpServiceName, SERVICE_QUERY_CONFIG))) {
-			if (QueryServiceConfigW(h, &u->qc, sizeof *u, &got))
+			if (QueryServiceConfigW(h, &u->qc, sizeof *u, &got)) {
 				out("    command line: %s\n", u8s(u->qc.lpBinaryPathName));
+				out("    account:      %s\n", u->qc.lpServiceStartName ? u8s(u->qc.lpServiceStartName) : "LocalSystem");
+			}
 			svc_say_failure(h);
 			CloseServiceHandle(h);
 		}

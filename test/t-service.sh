@@ -220,7 +220,7 @@ service_cycle() {
 	expect_err "-svc install: cannot open the service manager to create $PDSVC: run procdump from an elevated (administrator) prompt: .*(5)"
 	[ -z "$(pdsvc_state)" ] || fail "a refused install made the service"
 	: >"$O/pdsvc.made"
-	pd -svc install PdT -e pdwait.exe "$(wpath "$d")"
+	pd -svc install PdT -e -json "$(wpath "$d/ev.jsonl")" pdwait.exe "$(wpath "$d")"
 	expect_rc 0
 	expect_out 'No -keep given: -keep 10 applied'
 	expect_out "Service $PDSVC installed"
@@ -230,7 +230,7 @@ service_cycle() {
 	pd -svc list
 	expect_rc 0
 	expect_out "^$PDSVC  stopped"
-	grep -qF "command line: $(wpath "$PD") -svc run PdT -e pdwait.exe \"$(wpath "$d")\" -keep 10" "$O/pd.out" ||
+	grep -qF "command line: $(wpath "$PD") -svc run PdT -e -json \"$(wpath "$d/ev.jsonl")\" pdwait.exe \"$(wpath "$d")\" -keep 10" "$O/pd.out" ||
 		fail "the command line: $(grep 'command line' "$O/pd.out")"
 	# the failure actions as QueryServiceConfig2 reads them back: Wine 8
 	# stores none and answers ERROR_INVALID_LEVEL (124), the evidence kept
@@ -250,6 +250,8 @@ service_cycle() {
 		done
 		target_status pw$i
 	done
+	# its events go to the -json file too: a dump_end for each dump
+	wait_count "$d/ev.jsonl" '"event":"dump_end"' 3 10 || fail "-json: $(grep -c dump_end "$d/ev.jsonl") dump_end lines, not 3"
 	# a live target when the service stops: resumed and detached, not killed
 	wait_last "$log" 'Waiting for process named pdwait.exe' 30 || fail "not re-armed: $(tail -n 5 "$log")"
 	start_target live "$T/pdwait.exe" sleep
@@ -298,6 +300,49 @@ service_cycle() {
 	expect_rc 3
 }
 t 'service: -svc install/list/uninstall: 3 crashes, 3 dumps; stop is Ctrl+C (STOPPED in time, target left running); started again after a kill; nothing left' service_cycle
+
+# -svcuser: the account the service runs as, read back by -svc list (and
+# LocalSystem again when -o reinstalls without it); -svcuser itself stays
+# out of the service's command line, and a relative -json file goes in as
+# a full path (a service starts in system32).  Not started: Wine's manager
+# does not log on as another account.
+service_account() {
+	[ $native = 0 ] || skip "installs a service: run under Wine only"
+	trap pdsvc_drop EXIT
+	pdsvc_drop
+	d="$O/svc acct"
+	rm -rf "$d"
+	mkdir -p "$d"
+	: >"$O/pdsvc.made"
+	pd_in "$d" -svc install PdT -svcuser 'NT AUTHORITY\LocalService' -e -json ev.jsonl pdwait.exe "$(wpath "$d")"
+	expect_rc 0
+	expect_out "Service $PDSVC installed: NT AUTHORITY.LocalService,"
+	pd -svc list
+	expect_rc 0
+	grep -A3 "^$PDSVC " "$O/pd.out" | grep -q '^    account: *NT AUTHORITY.LocalService$' ||
+		fail "the account: $(grep -A3 "^$PDSVC " "$O/pd.out")"
+	grep -qF "command line: $(wpath "$PD") -svc run PdT -e -json \"$(wpath "$d/ev.jsonl")\" pdwait.exe \"$(wpath "$d")\" -keep 10" "$O/pd.out" ||
+		fail "the command line: $(grep 'command line' "$O/pd.out")"
+	grep -q 'svcuser' "$O/pd.out" && fail "-svcuser went into the service's command line"
+	pd -svc install PdT -o -e pdwait.exe "$(wpath "$d")"
+	expect_rc 0
+	expect_out "Service $PDSVC installed: LocalSystem,"
+	pd -svc list
+	grep -A3 "^$PDSVC " "$O/pd.out" | grep -q '^    account: *LocalSystem$' ||
+		fail "-o without -svcuser: $(grep -A3 "^$PDSVC " "$O/pd.out")"
+	pd -svc uninstall PdT
+	expect_rc 0
+	[ -z "$(pdsvc_state)" ] || fail "the service is still there"
+	rm -f "$O/pdsvc.made"
+	for args in "-svcuser x -e pdwait.exe C:\\" "-svc list -svcuser x" "-svc install PdT -svcuser pdwait.exe C:\\"; do
+		# shellcheck disable=SC2086 # the words of args are the arguments
+		pd $args
+		[ "$RC" = 2 ] || fail "procdump $args: exit $RC, not 2"
+		expect_err_one_line
+		expect_err 'svc'
+	done
+}
+t 'service: -svcuser installs the service under that account (-svc list reads it back; -o without it: LocalSystem); -json goes in as a full path; -svcuser elsewhere is exit 2' service_account
 
 service_usage() {
 	for args in "-svc" "-svc start PdT" "-svc install" "-svc install a/b pdwait.exe C:\\" "-svc install PdT pdwait.exe" \
