@@ -1294,6 +1294,14 @@ w32_process_sample(DWORD pid, u64 create_time, struct w32_sample *out)
 	return rc;
 }
 
+/* A DLL of the target's (the CLR's DAC) loaded by its full path, its
+ * dependencies looked for beside it first; NULL after SetLastError. */
+static HMODULE
+w32_load_beside(const wchar_t *path)
+{
+	return LoadLibraryExW(path, NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
+}
+
 static int
 w32_read(HANDLE h, u64 addr, void *buf, size_t n)
 {
@@ -9508,6 +9516,30 @@ ev_trigger(const struct pd_target *t, const char *kind, long long num, const wch
 	ev_end(&b);
 }
 
+/* trigger of kind exception: as ev_trigger, with the managed exception's
+ * type and message (CLR), or null for both when it is not one or was not
+ * named. */
+static void
+ev_trigger_managed(const struct pd_target *t, const char *kind, const wchar_t *text, const char *detail, DWORD tid,
+                   const wchar_t *type, const wchar_t *msg)
+{
+	struct buf b;
+	if (ev_begin(&b, "trigger", t) < 0)
+		return;
+	ev_key(&b, "kind");
+	ev_str(&b, kind);
+	ev_key(&b, "value");
+	ev_wstr(&b, text);
+	ev_fmt(&b, ",\"held\":0,\"tid\":%lu", tid);
+	ev_key(&b, "detail");
+	ev_str(&b, detail);
+	ev_key(&b, "managed_type");
+	ev_wstr(&b, type);
+	ev_key(&b, "managed_message");
+	ev_wstr(&b, msg);
+	ev_end(&b);
+}
+
 /* What dump_begin, dump_end and dump_failed share: Dump N, type, path. */
 static int
 ev_dump_line(struct buf *b, const char *name, const struct pd_target *t, int num, const char *type,
@@ -10720,6 +10752,364 @@ trig_cancel_pid(DWORD pid)
 	return 0;
 }
 
+/* ================================== CLR ================================= */
+/* Names managed exceptions for the Debugger: at a CLR exception event
+ * (E0434352: CLR 4 and .NET Core; E0434F4D: CLR 2) the runtime's own data
+ * access library, the DAC (mscordaccore.dll beside coreclr.dll,
+ * mscordacwks.dll beside clr.dll), reads the throwing thread's exception
+ * object through an ICLRDataTarget of ours over the held target.  The DAC
+ * is loaded at run time from the target's own runtime folder, never
+ * another version; a DAC that cannot be had is one -v line and the code
+ * alone, as before.  The target is only read: WriteVirtual, SetThreadContext
+ * and SetTLSValue are refused, so that naming never changes the process.
+ * Owns the DAC's module and interfaces; knows nothing of dumps or triggers. */
+
+typedef u64 clr_addr; /* CLRDATA_ADDRESS: a target address, sign-extended from 32 bits */
+
+/* ICLRDataTarget (clrdata.idl), the one interface we implement: our
+ * declaration of its vtable, in the IDL's order. */
+struct clr_target;
+struct clr_target_vt {
+	HRESULT (STDMETHODCALLTYPE *QueryInterface)(struct clr_target *, REFIID, void **);
+	ULONG (STDMETHODCALLTYPE *AddRef)(struct clr_target *);
+	ULONG (STDMETHODCALLTYPE *Release)(struct clr_target *);
+	HRESULT (STDMETHODCALLTYPE *GetMachineType)(struct clr_target *, ULONG32 *);
+	HRESULT (STDMETHODCALLTYPE *GetPointerSize)(struct clr_target *, ULONG32 *);
+	HRESULT (STDMETHODCALLTYPE *GetImageBase)(struct clr_target *, LPCWSTR, clr_addr *);
+	HRESULT (STDMETHODCALLTYPE *ReadVirtual)(struct clr_target *, clr_addr, BYTE *, ULONG32, ULONG32 *);
+	HRESULT (STDMETHODCALLTYPE *WriteVirtual)(struct clr_target *, clr_addr, BYTE *, ULONG32, ULONG32 *);
+	HRESULT (STDMETHODCALLTYPE *GetTLSValue)(struct clr_target *, ULONG32, ULONG32, clr_addr *);
+	HRESULT (STDMETHODCALLTYPE *SetTLSValue)(struct clr_target *, ULONG32, ULONG32, clr_addr);
+	HRESULT (STDMETHODCALLTYPE *GetCurrentThreadID)(struct clr_target *, ULONG32 *);
+	HRESULT (STDMETHODCALLTYPE *GetThreadContext)(struct clr_target *, ULONG32, ULONG32, ULONG32, BYTE *);
+	HRESULT (STDMETHODCALLTYPE *SetThreadContext)(struct clr_target *, ULONG32, ULONG32, BYTE *);
+	HRESULT (STDMETHODCALLTYPE *Request)(struct clr_target *, ULONG32, ULONG32, BYTE *, ULONG32, BYTE *);
+};
+
+/* Where the DAC finds a module's base: the Debugger's list (LOAD_DLL). */
+typedef int (*clr_base_fn)(void *ctx, const wchar_t *name, u64 *base);
+
+struct clr_target {
+	const struct clr_target_vt *vt; /* first: this is the COM object */
+	HANDLE h;              /* the target (PROCESS_VM_READ) */
+	DWORD tid;             /* the event's thread (GetCurrentThreadID) */
+	HANDLE th;             /* its handle from the debug event, or NULL */
+	clr_base_fn base;      /* GetImageBase */
+	void *ctx;             /* base's */
+};
+
+/* The slots of the DAC's interfaces that we call, counted in xclrdata.idl
+ * (0-2 are IUnknown's QueryInterface, AddRef, Release). */
+enum {
+	CLR_RELEASE = 2,
+	/* IXCLRDataProcess: Flush, StartEnumTasks, EnumTask, EndEnumTasks,
+	 * GetTaskByOSThreadID */
+	CLR_PROCESS_FLUSH = 3,
+	CLR_PROCESS_TASK_BY_OS_THREAD = 7,
+	/* IXCLRDataTask: GetProcess, GetCurrentAppDomain, GetUniqueID, GetFlags,
+	 * IsSameObject, GetManagedObject, GetDesiredExecutionState,
+	 * SetDesiredExecutionState, CreateStackWalk, GetOSThreadID, GetContext,
+	 * SetContext, GetCurrentExceptionState, Request, GetName,
+	 * GetLastExceptionState */
+	CLR_TASK_CURRENT_EXCEPTION = 15,
+	CLR_TASK_LAST_EXCEPTION = 18,
+	/* IXCLRDataExceptionState: GetFlags, GetPrevious, GetManagedObject,
+	 * GetBaseType, GetCode, GetString */
+	CLR_EXSTATE_OBJECT = 5,
+	CLR_EXSTATE_STRING = 8,
+	/* IXCLRDataValue: GetFlags, GetAddress, GetSize, GetBytes, SetBytes, GetType */
+	CLR_VALUE_TYPE = 8,
+	/* IXCLRDataTypeInstance: StartEnumMethodInstances, EnumMethodInstance,
+	 * EndEnumMethodInstances, StartEnumMethodInstancesByName,
+	 * EnumMethodInstanceByName, EndEnumMethodInstancesByName,
+	 * GetNumStaticFields, GetStaticFieldByIndex, StartEnumStaticFieldsByName,
+	 * EnumStaticFieldByName, EndEnumStaticFieldsByName, GetNumTypeArguments,
+	 * GetTypeArgumentByIndex, GetName */
+	CLR_TYPE_NAME = 16,
+};
+
+typedef HRESULT (STDMETHODCALLTYPE *clr_fn_void)(void *);
+typedef HRESULT (STDMETHODCALLTYPE *clr_fn_out)(void *, void **);
+typedef HRESULT (STDMETHODCALLTYPE *clr_fn_u32_out)(void *, ULONG32, void **);
+typedef HRESULT (STDMETHODCALLTYPE *clr_fn_str)(void *, ULONG32, ULONG32 *, WCHAR *);
+typedef HRESULT (STDMETHODCALLTYPE *clr_fn_name)(void *, ULONG32, ULONG32, ULONG32 *, WCHAR *);
+typedef HRESULT (STDAPICALLTYPE *clr_create_fn)(REFIID, void *, void **);
+
+/* slot n of a COM object's vtable */
+#define CLR_SLOT(obj, n, type) ((type)(*(void *const *const *)(obj))[n])
+
+static const GUID clr_iid_unknown = { 0x00000000, 0x0000, 0x0000, { 0xC0, 0, 0, 0, 0, 0, 0, 0x46 } };
+static const GUID clr_iid_data_target = { 0x3E11CCEE, 0xD08B, 0x43e5, { 0xAF, 0x01, 0x32, 0x71, 0x7A, 0x64, 0xDA, 0x03 } };
+static const GUID clr_iid_process = { 0x5c552ab6, 0xfc09, 0x4cb3, { 0x8e, 0x36, 0x22, 0xfa, 0x03, 0xc7, 0x98, 0xb7 } };
+
+/* The state of one debugging session (struct dbg holds it). */
+struct clr {
+	HMODULE dac;           /* the DAC, loaded from the runtime's folder */
+	void *process;         /* its IXCLRDataProcess */
+	u64 runtime;           /* the base of the runtime it serves */
+	int failed;            /* it could not be had: said once (-v), not tried again */
+	struct clr_target target;
+};
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_query(struct clr_target *self, REFIID iid, void **out)
+{
+	if (!memcmp(iid, &clr_iid_unknown, sizeof(GUID)) || !memcmp(iid, &clr_iid_data_target, sizeof(GUID))) {
+		*out = self;
+		return S_OK;
+	}
+	*out = NULL; /* ICLRDataTarget2/3, ICLRMetadataLocator: the DAC does without */
+	return E_NOINTERFACE;
+}
+
+/* the object lives in struct clr, as long as the DAC: no counting */
+static ULONG STDMETHODCALLTYPE
+clr_t_ref(struct clr_target *self)
+{
+	(void)self;
+	return 1;
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_machine(struct clr_target *self, ULONG32 *m)
+{
+	(void)self;
+	*m = sizeof(void *) == 8 ? IMAGE_FILE_MACHINE_AMD64 : IMAGE_FILE_MACHINE_I386;
+	return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_pointer_size(struct clr_target *self, ULONG32 *n)
+{
+	(void)self;
+	*n = sizeof(void *);
+	return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_image_base(struct clr_target *self, LPCWSTR name, clr_addr *base)
+{
+	u64 b;
+	if (!name || self->base(self->ctx, name, &b) < 0)
+		return E_FAIL;
+	*base = b;
+	return S_OK;
+}
+
+/* A read that stops at an unreadable page gives what it got. */
+static HRESULT STDMETHODCALLTYPE
+clr_t_read(struct clr_target *self, clr_addr at, BYTE *buf, ULONG32 n, ULONG32 *got)
+{
+	SIZE_T k = 0;
+	BOOL ok = ReadProcessMemory(self->h, (void *)(ULONG_PTR)at, buf, n, &k);
+	*got = (ULONG32)k;
+	return ok || k ? S_OK : HRESULT_FROM_WIN32(GetLastError());
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_write(struct clr_target *self, clr_addr at, BYTE *buf, ULONG32 n, ULONG32 *done)
+{
+	(void)self, (void)at, (void)buf, (void)n;
+	*done = 0;
+	return E_NOTIMPL; /* read-only, by design */
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_get_tls(struct clr_target *self, ULONG32 tid, ULONG32 index, clr_addr *v)
+{
+	(void)self, (void)tid, (void)index, (void)v;
+	return E_NOTIMPL;
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_set_tls(struct clr_target *self, ULONG32 tid, ULONG32 index, clr_addr v)
+{
+	(void)self, (void)tid, (void)index, (void)v;
+	return E_NOTIMPL;
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_thread(struct clr_target *self, ULONG32 *tid)
+{
+	*tid = self->tid;
+	return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_context(struct clr_target *self, ULONG32 tid, ULONG32 flags, ULONG32 size, BYTE *out)
+{
+	CONTEXT ctx;
+	HANDLE h = tid == self->tid ? self->th : NULL, own = NULL;
+	BOOL ok;
+	if (!h)
+		h = own = OpenThread(THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
+	memset(&ctx, 0, sizeof ctx);
+	ctx.ContextFlags = flags;
+	ok = h && GetThreadContext(h, &ctx);
+	if (own)
+		CloseHandle(own);
+	if (!ok)
+		return E_FAIL;
+	memcpy(out, &ctx, size < sizeof ctx ? size : sizeof ctx);
+	return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_set_context(struct clr_target *self, ULONG32 tid, ULONG32 size, BYTE *ctx)
+{
+	(void)self, (void)tid, (void)size, (void)ctx;
+	return E_NOTIMPL; /* read-only, by design */
+}
+
+static HRESULT STDMETHODCALLTYPE
+clr_t_request(struct clr_target *self, ULONG32 code, ULONG32 nin, BYTE *in, ULONG32 nout, BYTE *out)
+{
+	(void)self, (void)code, (void)nin, (void)in, (void)nout, (void)out;
+	return E_NOTIMPL;
+}
+
+static const struct clr_target_vt clr_target_vt = {
+	clr_t_query, clr_t_ref, clr_t_ref, clr_t_machine, clr_t_pointer_size, clr_t_image_base,
+	clr_t_read, clr_t_write, clr_t_get_tls, clr_t_set_tls, clr_t_thread, clr_t_context,
+	clr_t_set_context, clr_t_request,
+};
+
+static void
+clr_release(void *obj)
+{
+	if (obj)
+		CLR_SLOT(obj, CLR_RELEASE, clr_fn_void)(obj);
+}
+
+/* The DAC that serves the runtime at path: its file beside it. */
+static void
+clr_dac_path(const wchar_t *runtime, wchar_t *out, size_t cap)
+{
+	const wchar_t *base = path_basename(runtime);
+	swprintf(out, cap, L"%.*ls%ls", (int)(base - runtime), runtime,
+	         !_wcsicmp(base, L"coreclr.dll") ? L"mscordaccore.dll" : L"mscordacwks.dll");
+}
+
+/* Loads the DAC beside the runtime (path, at base) and makes its process
+ * interface; 0, or -1 after one -v line that says why. */
+static int
+clr_open(struct clr *c, const wchar_t *runtime, u64 base, int other_bitness)
+{
+	wchar_t dac[MAX_PATH + 32];
+	clr_create_fn create;
+	HRESULT hr;
+
+	clr_dac_path(runtime, dac, sizeof dac / sizeof dac[0]);
+	if (other_bitness) {
+		vlog("managed exceptions are shown by code: the runtime %s is not %d-bit like procdump (use %s)",
+		     u8s(runtime), (int)sizeof(void *) * 8, sizeof(void *) == 8 ? "procdump.exe" : "procdump64.exe");
+		return -1;
+	}
+	if (!(c->dac = w32_load_beside(dac))) {
+		vlog("managed exceptions are shown by code: cannot load the DAC %s:", u8s(dac));
+		return -1;
+	}
+	if (!(create = (clr_create_fn)(void (*)(void))GetProcAddress(c->dac, "CLRDataCreateInstance"))) {
+		vlog("managed exceptions are shown by code: %s has no CLRDataCreateInstance", u8s(dac));
+		return -1;
+	}
+	c->target.vt = &clr_target_vt;
+	hr = create(&clr_iid_process, &c->target, &c->process);
+	if (FAILED(hr) || !c->process) {
+		vlog("managed exceptions are shown by code: the DAC %s cannot serve this runtime (HRESULT 0x%08lX)",
+		     u8s(dac), (unsigned long)hr);
+		c->process = NULL;
+		return -1;
+	}
+	c->runtime = base;
+	vlog("managed exceptions are named by %s", u8s(dac));
+	return 0;
+}
+
+/* A name the DAC wrote into buf (n characters): terminated, and the
+ * message cut to its first line (the console shows one line). */
+static void
+clr_one_line(wchar_t *buf, size_t n)
+{
+	wchar_t *e;
+	buf[n - 1] = 0;
+	if ((e = wcspbrk(buf, L"\r\n")))
+		*e = 0;
+}
+
+/* The exception state of the thread, its type's full name and message. */
+static int
+clr_read_state(void *state, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
+{
+	void *value = NULL, *ti = NULL;
+	ULONG32 len = 0;
+	int rc = -1;
+	msg[0] = type[0] = 0;
+	if (SUCCEEDED(CLR_SLOT(state, CLR_EXSTATE_OBJECT, clr_fn_out)(state, &value)) && value &&
+	    SUCCEEDED(CLR_SLOT(value, CLR_VALUE_TYPE, clr_fn_out)(value, &ti)) && ti &&
+	    SUCCEEDED(CLR_SLOT(ti, CLR_TYPE_NAME, clr_fn_name)(ti, 0, (ULONG32)ntype, &len, type)) && type[0]) {
+		clr_one_line(type, ntype);
+		if (FAILED(CLR_SLOT(state, CLR_EXSTATE_STRING, clr_fn_str)(state, (ULONG32)nmsg, &len, msg)))
+			msg[0] = 0;
+		clr_one_line(msg, nmsg);
+		rc = 0;
+	}
+	clr_release(ti);
+	clr_release(value);
+	return rc;
+}
+
+/* The managed exception being thrown on thread tid (its handle th) of the
+ * held process h (first: at its first chance), whose runtime (path, base)
+ * raised it: type and message.
+ * 0, or -1: not named (the caller shows the code). */
+static int
+clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t *runtime, u64 base,
+         int other_bitness, clr_base_fn bases, void *ctx, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
+{
+	void *task = NULL;
+	int rc = -1, i;
+	c->target.h = h;
+	c->target.tid = tid;
+	c->target.th = th;
+	c->target.base = bases;
+	c->target.ctx = ctx;
+	if (!c->process && (c->failed || (c->failed = clr_open(c, runtime, base, other_bitness) < 0)))
+		return -1;
+	/* the target ran since the last event: what the DAC cached is old */
+	CLR_SLOT(c->process, CLR_PROCESS_FLUSH, clr_fn_void)(c->process);
+	if (FAILED(CLR_SLOT(c->process, CLR_PROCESS_TASK_BY_OS_THREAD, clr_fn_u32_out)(c->process, tid, &task)) ||
+	    !task) {
+		vlog("managed exception on thread %lu: the DAC knows no managed thread there", tid);
+		return -1;
+	}
+	/* at first chance only the last exception state is there (the current
+	 * one answers E_NOINTERFACE until the search for a handler is done);
+	 * at second chance the current one is the exception */
+	for (i = 0; i < 2 && rc < 0; i++) {
+		int slot = (i == 0) == first ? CLR_TASK_LAST_EXCEPTION : CLR_TASK_CURRENT_EXCEPTION;
+		void *state = NULL;
+		if (SUCCEEDED(CLR_SLOT(task, slot, clr_fn_out)(task, &state)) && state &&
+		    !clr_read_state(state, type, ntype, msg, nmsg))
+			rc = 0;
+		clr_release(state);
+	}
+	if (rc < 0)
+		vlog("managed exception on thread %lu: the DAC gives no exception object", tid);
+	clr_release(task);
+	return rc;
+}
+
+/* End of the session: the DAC's interfaces and module go. */
+static void
+clr_close(struct clr *c)
+{
+	clr_release(c->process);
+	if (c->dac)
+		FreeLibrary(c->dac);
+	memset(c, 0, sizeof *c);
+}
+
 /* =============================== Debugger =============================== */
 /* Attaches (or launches with -x) as a debugger and turns debug events into
  * triggers.  Events handled:
@@ -10771,6 +11161,7 @@ struct dbg {
 	struct dbg_thread *th;
 	int nth, capth;
 	struct trig_mon *mon;  /* sampling monitors, or NULL */
+	struct clr clr;        /* the DAC that names managed exceptions (CLR) */
 };
 
 static void
@@ -11065,8 +11456,44 @@ dbg_own_breakpoint(struct dbg *d, const DEBUG_EVENT *ev, DWORD code)
 	return 0;
 }
 
-/* -e: shows the exception; dumps it when its chance is wanted and the
- * filters let it through.  Every exception goes back to the target. */
+/* The base of a loaded module by its name (the DAC's GetImageBase). */
+static int
+dbg_image_base(void *ctx, const wchar_t *name, u64 *base)
+{
+	struct dbg *d = ctx;
+	int i;
+	for (i = 0; i < d->ndll; i++)
+		if (d->dll[i].name && !_wcsicmp(path_basename(d->dll[i].name), path_basename(name))) {
+			*base = d->dll[i].base;
+			return 0;
+		}
+	return -1;
+}
+
+/* A CLR exception's type and message (CLR), or -1.  The runtime that
+ * raised it: E0434352's fifth parameter is the base of coreclr.dll (or
+ * clr.dll); else the first runtime loaded. */
+static int
+dbg_clr_name(struct dbg *d, const DEBUG_EVENT *ev, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
+{
+	const EXCEPTION_RECORD *r = &ev->u.Exception.ExceptionRecord;
+	u64 at = r->NumberParameters >= 5 ? (u64)r->ExceptionInformation[4] : 0;
+	int i, k = -1;
+	for (i = 0; i < d->ndll; i++)
+		if (d->dll[i].name && path_is_clr(d->dll[i].name) && (k < 0 || d->dll[i].base == at))
+			k = i;
+	if (k < 0)
+		return -1;
+	return clr_name(&d->clr, d->hproc ? d->hproc : d->t->h, ev->dwThreadId, dbg_thread_handle(d, ev->dwThreadId),
+	                ev->u.Exception.dwFirstChance != 0, d->dll[k].name, d->dll[k].base,
+	                sizeof(void *) == 8 && d->t->wow64, dbg_image_base, d, type, ntype, msg, nmsg);
+}
+
+/* -e: shows the exception (a managed one by its type and message, as
+ * E0434352.System.Net.WebException ("...")); dumps it when its chance is
+ * wanted and the filters let it through: they see the code, its name, the
+ * managed type and message, and the whole line.  Every exception goes
+ * back to the target. */
 static DWORD
 dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 {
@@ -11074,8 +11501,9 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 	DWORD code = x->ExceptionRecord.ExceptionCode;
 	int first = x->dwFirstChance != 0;
 	int bp = code == EXCEPTION_BREAKPOINT || code == 0x4000001F /* STATUS_WX86_BREAKPOINT */;
-	wchar_t hex[16], hex0x[16], name[64], both[96];
-	const wchar_t *texts[4] = { hex, hex0x, name, both };
+	int managed = 0;
+	wchar_t hex[16], hex0x[16], name[64], both[96], type[512], msg[1024], *line = NULL;
+	const wchar_t *texts[7] = { hex, hex0x, name, both, NULL, NULL, NULL };
 	const char *nm = trig_exception_name(code);
 
 	if (bp && first && dbg_own_breakpoint(d, ev, code))
@@ -11083,20 +11511,35 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 	if (!d->cfg->e || (bp && first && !d->cfg->b))
 		return DBG_EXCEPTION_NOT_HANDLED; /* breakpoints are passed over without -b */
 	vlog("exception %08lX on thread %lu at %llu (FILETIME)", code, ev->dwThreadId, w32_precise_now());
-	out("%s %s: %08lX.%s\n", stamp(), first ? "Exception" : "Unhandled", code, nm);
 	swprintf(hex, 16, L"%08lX", code);
 	swprintf(hex0x, 16, L"0x%08lX", code);
 	MultiByteToWideChar(CP_ACP, 0, nm, -1, name, 64);
 	swprintf(both, 96, L"%ls.%ls", hex, name);
-	if ((!first || d->cfg->e_first) && trig_filter_pass(d->cfg, texts, 4)) {
+	if ((code == 0xE0434352 || code == 0xE0434F4D) &&
+	    dbg_clr_name(d, ev, type, sizeof type / sizeof type[0], msg, sizeof msg / sizeof msg[0]) == 0) {
+		size_t n = wcslen(type) + wcslen(msg) + 32;
+		managed = 1;
+		if ((line = malloc(n * sizeof *line)))
+			swprintf(line, n, L"%ls.%ls (\"%ls\")", hex, type, msg);
+		texts[4] = type;
+		texts[5] = msg;
+		texts[6] = line;
+	}
+	if (managed && line)
+		out("%s %s: %s\n", stamp(), first ? "Exception" : "Unhandled", u8s(line));
+	else
+		out("%s %s: %08lX.%s\n", stamp(), first ? "Exception" : "Unhandled", code, nm);
+	if ((!first || d->cfg->e_first) && trig_filter_pass(d->cfg, texts, 7)) {
 		struct pd_event pe = trig_event(ev->dwThreadId, 0);
 		pe.has_exception = 1;
 		pe.rec = x->ExceptionRecord;
 		pe.exception_code = code;
 		dbg_event_context(d, ev->dwThreadId, &pe.ctx);
-		ev_trigger(d->t, "exception", PD_UNSET, both, first ? "first chance" : "unhandled", 0, ev->dwThreadId);
+		ev_trigger_managed(d->t, "exception", line ? line : both, first ? "first chance" : "unhandled",
+		                   ev->dwThreadId, managed ? type : NULL, managed ? msg : NULL);
 		run_fire(d->run, &pe);
 	}
+	free(line);
 	return DBG_EXCEPTION_NOT_HANDLED;
 }
 
@@ -11368,6 +11811,7 @@ dbg_finish(struct dbg *d)
 	}
 	dbg_guard_end(d); /* detached or gone: the int3 is out */
 	d->attached = 0;
+	clr_close(&d->clr);
 	for (i = 0; i < d->nth; i++)
 		w32_debug_close_handle(d->th[i].h);
 	w32_debug_close_handle(d->hproc);
