@@ -2,7 +2,8 @@
 // csc.dll, run as `dotnet.exe clrapp.dll MODE`).  Prints pid=, ready, then
 // heartbeat lines from a thread of its own.  Modes:
 //   loop   throws and catches, in a loop: a System.Net.WebException, a
-//          PdTest.PdTestException (a custom type) and a NullReferenceException
+//          PdTest.PdTestException (a custom type, its message on two lines),
+//          a System.IO.FileNotFoundException and a NullReferenceException
 //          that starts as an access violation; prints "round N" after each
 //   crash  waits for a debugger (IsDebuggerPresent), then throws an
 //          InvalidOperationException that nothing catches
@@ -41,6 +42,9 @@ namespace PdTest
 			try {
 				throw new PdTestException("custom failure \"" + n + "\"\nsecond line");
 			} catch (PdTestException) { }
+			try {
+				throw new System.IO.FileNotFoundException("pd test: no such file", "pd.missing");
+			} catch (System.IO.FileNotFoundException) { }
 			try {
 				Console.WriteLine(nothing.ToString());
 			} catch (NullReferenceException) { }
