@@ -11474,26 +11474,53 @@ dbg_image_base(void *ctx, const wchar_t *name, u64 *base)
  * raised it: E0434352's fifth parameter is the base of coreclr.dll (or
  * clr.dll); else the first runtime loaded. */
 static int
-dbg_clr_name(struct dbg *d, const DEBUG_EVENT *ev, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
+dbg_clr_name(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wchar_t *type, size_t ntype,
+             wchar_t *msg, size_t nmsg)
 {
-	const EXCEPTION_RECORD *r = &ev->u.Exception.ExceptionRecord;
 	u64 at = r->NumberParameters >= 5 ? (u64)r->ExceptionInformation[4] : 0;
 	int i, k = -1;
+	if (r->ExceptionCode != 0xE0434352 && r->ExceptionCode != 0xE0434F4D)
+		return -1;
 	for (i = 0; i < d->ndll; i++)
 		if (d->dll[i].name && path_is_clr(d->dll[i].name) && (k < 0 || d->dll[i].base == at))
 			k = i;
 	if (k < 0)
 		return -1;
-	return clr_name(&d->clr, d->hproc ? d->hproc : d->t->h, ev->dwThreadId, dbg_thread_handle(d, ev->dwThreadId),
-	                ev->u.Exception.dwFirstChance != 0, d->dll[k].name, d->dll[k].base,
-	                sizeof(void *) == 8 && d->t->wow64, dbg_image_base, d, type, ntype, msg, nmsg);
+	return clr_name(&d->clr, d->hproc ? d->hproc : d->t->h, tid, dbg_thread_handle(d, tid), first,
+	                d->dll[k].name, d->dll[k].base, sizeof(void *) == 8 && d->t->wow64, dbg_image_base, d, type,
+	                ntype, msg, nmsg);
+}
+
+/* What an exception's line shows after "Exception: " or "Unhandled: ": the
+ * code and its name (C0000005.ACCESS_VIOLATION), or, for a managed one the
+ * DAC named, the code, type and message (E0434352.System.Net.WebException
+ * ("...")).  malloc'd, or NULL; type and msg are set (else "") for the
+ * filters and -json. */
+static wchar_t *
+dbg_exception_text(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wchar_t *type, size_t ntype,
+                   wchar_t *msg, size_t nmsg)
+{
+	DWORD code = r->ExceptionCode;
+	size_t n;
+	wchar_t *line;
+	if (dbg_clr_name(d, tid, r, first, type, ntype, msg, nmsg) < 0)
+		type[0] = msg[0] = 0;
+	n = wcslen(type) + wcslen(msg) + 96;
+	if (!(line = malloc(n * sizeof *line)))
+		return NULL;
+	if (type[0])
+		swprintf(line, n, L"%08lX.%ls (\"%ls\")", code, type, msg);
+	else
+		swprintf(line, n, L"%08lX.%hs", code, trig_exception_name(code));
+	return line;
 }
 
 /* -e: shows the exception (a managed one by its type and message, as
  * E0434352.System.Net.WebException ("...")); dumps it when its chance is
  * wanted and the filters let it through: they see the code, its name, the
- * managed type and message, and the whole line.  Every exception goes
- * back to the target. */
+ * managed type and message, and the whole line.  -t alone shows a managed
+ * crash by name, so that the exit it dumps has its cause.  Every
+ * exception goes back to the target. */
 static DWORD
 dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 {
@@ -11501,13 +11528,18 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 	DWORD code = x->ExceptionRecord.ExceptionCode;
 	int first = x->dwFirstChance != 0;
 	int bp = code == EXCEPTION_BREAKPOINT || code == 0x4000001F /* STATUS_WX86_BREAKPOINT */;
-	int managed = 0;
-	wchar_t hex[16], hex0x[16], name[64], both[96], type[512], msg[1024], *line = NULL;
+	wchar_t hex[16], hex0x[16], name[64], both[96], type[512], msg[1024], *line;
 	const wchar_t *texts[7] = { hex, hex0x, name, both, NULL, NULL, NULL };
 	const char *nm = trig_exception_name(code);
 
 	if (bp && first && dbg_own_breakpoint(d, ev, code))
 		return DBG_CONTINUE;
+	if (!d->cfg->e && d->cfg->t && !first && (code == 0xE0434352 || code == 0xE0434F4D)) {
+		if ((line = dbg_exception_text(d, ev->dwThreadId, &x->ExceptionRecord, 0, type, 512, msg, 1024)))
+			out("%s Unhandled: %s\n", stamp(), u8s(line));
+		free(line);
+		return DBG_EXCEPTION_NOT_HANDLED;
+	}
 	if (!d->cfg->e || (bp && first && !d->cfg->b))
 		return DBG_EXCEPTION_NOT_HANDLED; /* breakpoints are passed over without -b */
 	vlog("exception %08lX on thread %lu at %llu (FILETIME)", code, ev->dwThreadId, w32_precise_now());
@@ -11515,20 +11547,13 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 	swprintf(hex0x, 16, L"0x%08lX", code);
 	MultiByteToWideChar(CP_ACP, 0, nm, -1, name, 64);
 	swprintf(both, 96, L"%ls.%ls", hex, name);
-	if ((code == 0xE0434352 || code == 0xE0434F4D) &&
-	    dbg_clr_name(d, ev, type, sizeof type / sizeof type[0], msg, sizeof msg / sizeof msg[0]) == 0) {
-		size_t n = wcslen(type) + wcslen(msg) + 32;
-		managed = 1;
-		if ((line = malloc(n * sizeof *line)))
-			swprintf(line, n, L"%ls.%ls (\"%ls\")", hex, type, msg);
+	line = dbg_exception_text(d, ev->dwThreadId, &x->ExceptionRecord, first, type, 512, msg, 1024);
+	if (type[0]) {
 		texts[4] = type;
 		texts[5] = msg;
 		texts[6] = line;
 	}
-	if (managed && line)
-		out("%s %s: %s\n", stamp(), first ? "Exception" : "Unhandled", u8s(line));
-	else
-		out("%s %s: %08lX.%s\n", stamp(), first ? "Exception" : "Unhandled", code, nm);
+	out("%s %s: %s\n", stamp(), first ? "Exception" : "Unhandled", line ? u8s(line) : u8s(both));
 	if ((!first || d->cfg->e_first) && trig_filter_pass(d->cfg, texts, 7)) {
 		struct pd_event pe = trig_event(ev->dwThreadId, 0);
 		pe.has_exception = 1;
@@ -11536,7 +11561,7 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 		pe.exception_code = code;
 		dbg_event_context(d, ev->dwThreadId, &pe.ctx);
 		ev_trigger_managed(d->t, "exception", line ? line : both, first ? "first chance" : "unhandled",
-		                   ev->dwThreadId, managed ? type : NULL, managed ? msg : NULL);
+		                   ev->dwThreadId, type[0] ? type : NULL, type[0] ? msg : NULL);
 		run_fire(d->run, &pe);
 	}
 	free(line);
@@ -12630,9 +12655,15 @@ aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
 		dbg_event_context(d, ev->dwThreadId, &pe.ctx);
 	} else
 		pe = trig_event(0, 0);
-	if (pe.has_exception)
-		out("%s Unhandled: %08lX.%s (thread %lu)\n", stamp(), pe.exception_code,
-		    trig_exception_name(pe.exception_code), pe.tid);
+	if (pe.has_exception) { /* a managed crash by its type and message (CLR) */
+		wchar_t type[512], msg[1024], *line = dbg_exception_text(d, pe.tid, &pe.rec, 0, type, 512, msg, 1024);
+		if (line)
+			out("%s Unhandled: %s (thread %lu)\n", stamp(), u8s(line), pe.tid);
+		else
+			out("%s Unhandled: %08lX.%s (thread %lu)\n", stamp(), pe.exception_code,
+			    trig_exception_name(pe.exception_code), pe.tid);
+		free(line);
+	}
 	run_fire(d->run, &pe);
 	/* -wer while the crashed process is still there to report on */
 	if (d->cfg->wer && d->run->fired)

@@ -189,3 +189,17 @@ clr_no_dac() {
 	stop_target nd
 }
 t 'clr: without a DAC that loads (mscordaccore.dll not a DLL) one -v line says so, exceptions show by code, the monitor goes on' clr_no_dac
+
+clr_exit_names_crash() {
+	clr_need
+	clr_app tx crash
+	mkdir -p "$O/ctx"
+	pd -mm -t "$(field tx pid)" "$(wpath "$O/ctx")"
+	# (the exit's dump is -t's as for any crash: under Wine a process that
+	# dies of an exception may release its memory first, exit code 4)
+	expect_out 'Unhandled: E0434352.System.InvalidOperationException ("pd test: nobody catches this")$'
+	expect_out 'The process has exited. Exit code: 0xE0434352'
+	target_status tx
+	[ "$TS" = 82 ] || fail "the app did not die of its unhandled exception (exit status $TS)"
+}
+t 'clr: -t alone names the managed crash that ends the app before its exit line' clr_exit_names_crash
