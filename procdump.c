@@ -2260,7 +2260,7 @@ static const struct opt opts[] = {
 	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_MONITOR, SYN_ALT, PD_UNSET, 0, 9007199254740992 },
 	{ L"h", OPT_DIGIT, CO(h), CO(h_secs), "[1..9]", "Write a dump when a window of the process does not respond for 5 seconds (or 1 to 9).", OF_MONITOR, SYN_LINE, 5, 1, 9 },
 	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", OF_DEBUG, SYN_LINE, U },
-	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop).", OF_NEEDS_E, SYN_SUB, U },
+	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop): CLR exceptions by code only.", OF_NEEDS_E, SYN_SUB, U },
 	{ L"b", OPT_FLAG, CO(b), 0, NULL, "Treat debug breakpoints as exceptions (otherwise ignore them).", OF_NEEDS_E, SYN_SUB, U },
 	{ L"ld", OPT_FLAG, CO(ld), 0, NULL, "With -e: write a dump when a DLL is loaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
 	{ L"ud", OPT_FLAG, CO(ud), 0, NULL, "With -e: write a dump when a DLL is unloaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
@@ -11481,6 +11481,12 @@ dbg_clr_name(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wch
 	int i, k = -1;
 	if (r->ExceptionCode != 0xE0434352 && r->ExceptionCode != 0xE0434F4D)
 		return -1;
+	if (d->cfg->g) { /* native only: the DAC is not loaded */
+		if (!d->clr.failed)
+			vlog("-g: managed exceptions are shown by code (the runtime's DAC is not used)");
+		d->clr.failed = 1;
+		return -1;
+	}
 	for (i = 0; i < d->ndll; i++)
 		if (d->dll[i].name && path_is_clr(d->dll[i].name) && (k < 0 || d->dll[i].base == at))
 			k = i;
@@ -11657,34 +11663,12 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 		}
 }
 
-static int
-dbg_has_clr(const struct dbg *d)
-{
-	int i;
-	for (i = 0; i < d->ndll; i++)
-		if (path_is_clr(d->dll[i].name))
-			return 1;
-	return 0;
-}
-
-/* Right after the initial breakpoint: -t plants its breakpoint; -g checks
- * for a CLR (managed-only debugging is not built yet). */
+/* Right after the initial breakpoint: -t plants its breakpoint. */
 static void
 dbg_after_initial(struct dbg *d)
 {
 	if (d->cfg->t)
 		dbg_plant_exit_breakpoint(d);
-	if (!d->cfg->g)
-		return;
-	if (!dbg_has_clr(d)) {
-		warn("-g: process %lu has no CLR loaded (clr.dll or coreclr.dll); managed debugging needs one",
-		     d->t->pid);
-		d->run->rc = PD_EXIT_TARGET;
-	} else {
-		warn("-g: managed-only debugging of a CLR process is not implemented yet");
-		d->run->rc = PD_EXIT_USAGE;
-	}
-	d->run->done = 1;
 }
 
 static void

@@ -203,3 +203,18 @@ clr_exit_names_crash() {
 	[ "$TS" = 82 ] || fail "the app did not die of its unhandled exception (exit status $TS)"
 }
 t 'clr: -t alone names the managed crash that ends the app before its exit line' clr_exit_names_crash
+
+clr_g_native_only() {
+	clr_need
+	clr_app gn loop
+	pd_bg gn -v -e 1 -g -f "" "$(field gn pid)"
+	wait_count "$O/gn.raw" 'Exception: E0434352.CLR_EXCEPTION' 3 60 || fail "-g: not shown by code: $(tail -n 5 "$O/gn.raw")"
+	pd -cancel "$(field gn pid)"
+	pd_join gn 30
+	expect_rc 1
+	[ "$(grep -c -- '-g: managed exceptions are shown by code' "$O/pd.out")" = 1 ] || fail "not one -v line for -g"
+	! grep -q 'E0434352\\.[A-Z][a-z]\\|DAC .*named' "$O/pd.out" || fail "-g loaded the DAC"
+	clr_lives gn
+	stop_target gn
+}
+t 'clr: -g (native only) attaches to a .NET app, shows CLR exceptions by code without the DAC; the app lives on' clr_g_native_only
