@@ -213,7 +213,7 @@ clr_g_native_only() {
 	pd_join gn 30
 	expect_rc 1
 	[ "$(grep -c -- '-g: managed exceptions are shown by code' "$O/pd.out")" = 1 ] || fail "not one -v line for -g"
-	! grep -q 'E0434352\\.[A-Z][a-z]\\|DAC .*named' "$O/pd.out" || fail "-g loaded the DAC"
+	! grep -q 'E0434352\.[A-Z][a-z]\|DAC .*named' "$O/pd.out" || fail "-g loaded the DAC"
 	clr_lives gn
 	stop_target gn
 }
