@@ -9661,6 +9661,7 @@ static const struct { DWORD code; const char *name; } trig_exc_names[] = {
 	{ 0xE06D7363, "CPP_EH_EXCEPTION" }, { 0xE0434F4D, "CLR_EXCEPTION" },
 	{ 0xE0434352, "CLR_EXCEPTION" }, { 0x20474343, "GCC_EXCEPTION" },
 	{ 0xC06D007E, "DELAYLOAD_MODULE_NOT_FOUND" }, { 0xC06D007F, "DELAYLOAD_PROC_NOT_FOUND" },
+	{ 0x04242420, "CLRDBG_NOTIFICATION" }, /* the CLR's message to a managed debugger */
 };
 
 static const char *
