@@ -48,6 +48,8 @@
  *   Triggers when to dump: the run (count, cancel, names, summary), the
  *            timed series (-n/-s), the sampled monitors (-c -cl -m -ml -p
  *            -pl -h), -cancel
+ *   CLR      managed exceptions' type and message, through the runtime's
+ *            own DAC over the held target (read-only)
  *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
  *            -t -g), detach
  *   Install  the postmortem debugger: AeDebug registration (-i -u), the
