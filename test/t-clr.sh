@@ -218,3 +218,19 @@ clr_g_native_only() {
 	stop_target gn
 }
 t 'clr: -g (native only) attaches to a .NET app, shows CLR exceptions by code without the DAC; the app lives on' clr_g_native_only
+
+clr_detach_cycles() {
+	clr_need
+	clr_app dc loop
+	mkdir -p "$O/cdc"
+	i=0
+	while [ $i -lt 6 ]; do
+		i=$((i + 1))
+		pd -mm -e 1 -f E0434352 "$(field dc pid)" "$(wpath "$O/cdc/d$i.dmp")"
+		expect_rc 0
+		alive dc || fail "the app stopped after detach $i of 6"
+	done
+	clr_lives dc
+	stop_target dc
+}
+t 'clr: 6 times attach, dump at a first-chance CLR exception, detach: the throwing app lives on after each' clr_detach_cycles
