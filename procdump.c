@@ -11814,8 +11814,20 @@ dbg_kill(struct dbg *d)
  * a CLR exception (E0434352, raised by RaiseException) so continued
  * returns into the runtime, which ends the process (2 and 5 of 8 detaches
  * from a throwing .NET app, test/t-clr.sh); draining alone left a window
- * in which the next throw came (1 of 4).  The threads are stopped for
- * milliseconds, between two lines of code. */
+ * in which the next throw came (1 of 4).  Only for a process with a CLR:
+ * the threads stay stopped if procdump dies in those 20-odd ms, a window
+ * the hold by debug event otherwise never has, so it is taken only where
+ * a detach without it would end the process. */
+static int
+dbg_has_clr(const struct dbg *d)
+{
+	int i;
+	for (i = 0; i < d->ndll; i++)
+		if (d->dll[i].name && path_is_clr(d->dll[i].name))
+			return 1;
+	return 0;
+}
+
 static void
 dbg_suspend_all(struct dbg *d, int resume)
 {
@@ -11850,18 +11862,18 @@ dbg_drain(struct dbg *d)
 static void
 dbg_finish(struct dbg *d)
 {
-	int i;
+	int i, clr = 0;
 	if (d->attached && !d->exited) {
 		dbg_remove_exit_breakpoint(d, 0); /* a detached target must not hit it */
 		if (d->cfg->k && d->triggers)
 			dbg_kill(d);
-		else {
+		else if ((clr = dbg_has_clr(d))) {
 			dbg_suspend_all(d, 0);
 			dbg_drain(d);
 		}
 		if (!d->exited && !DebugActiveProcessStop(d->t->pid) && !(d->cfg->k && d->triggers))
 			warn("DebugActiveProcessStop %lu:", d->t->pid);
-		if (!(d->cfg->k && d->triggers) && !d->exited)
+		if (clr && !d->exited)
 			dbg_suspend_all(d, 1);
 	}
 	dbg_guard_end(d); /* detached or gone: the int3 is out */
