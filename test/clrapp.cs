@@ -7,6 +7,7 @@
 //          that starts as an access violation; prints "round N" after each
 //   crash  waits for a debugger (IsDebuggerPresent), then throws an
 //          InvalidOperationException that nothing catches
+//   postmortem  throws it at once (the postmortem debugger, -j, sees it)
 using System;
 using System.Net;
 using System.Runtime.InteropServices;
@@ -56,8 +57,8 @@ namespace PdTest
 			Console.WriteLine("pid=" + System.Diagnostics.Process.GetCurrentProcess().Id);
 			new Thread(Beat) { IsBackground = true }.Start();
 			Console.WriteLine("ready");
-			if (mode == "crash") {
-				while (!IsDebuggerPresent())
+			if (mode == "crash" || mode == "postmortem") {
+				while (mode == "crash" && !IsDebuggerPresent())
 					Thread.Sleep(20);
 				throw new InvalidOperationException("pd test: nobody catches this");
 			}

@@ -234,3 +234,23 @@ clr_detach_cycles() {
 	stop_target dc
 }
 t 'clr: 6 times attach, dump at a first-chance CLR exception, detach: the throwing app lives on after each' clr_detach_cycles
+
+clr_postmortem_named() {
+	clr_need
+	trap aed_restore EXIT
+	aed_save
+	mkdir -p "$O/cpm"
+	pd -mm -i "$(wpath "$O/cpm")"
+	expect_rc 0
+	start_target pm "$DOTNET" "$(wpath "$CLRD/clrapp.dll")" postmortem
+	target_status pm
+	wait_for "$O/pm.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/pm.log")"
+	grep -q 'Unhandled: E0434352.System.InvalidOperationException ("pd test: nobody catches this") (thread [0-9]*)' "$O/pm.log" ||
+		fail "-j did not name the crash: $(grep 'Unhandled' "$O/pm.log")"
+	f=$(one_dump "$O/cpm")
+	yaml "$f" "$O/cpm/y"
+	exception_is "$O/cpm/y" 0xE0434352
+	pd -u
+	expect_rc 0
+}
+t 'clr: -j (postmortem, -i) names an unhandled managed crash in its Unhandled line; the dump has E0434352' clr_postmortem_named
