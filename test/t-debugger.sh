@@ -326,11 +326,11 @@ debugger_attach_twice() {
 t 'debugger: a second procdump cannot attach, exit 3, one line' debugger_attach_twice
 
 debugger_g_without_clr() {
-	crash gc sleep
-	pd -e -g "$(field gc pid)"
-	expect_rc 3
-	expect_err 'has no CLR loaded'
-	# (attach and detach can be quicker than the target's IsDebuggerPresent poll)
-	kill -0 "$(upid gc)" || fail "the target is gone"
+	crash gc av
+	mkdir -p "$O/dgc"
+	pd -e -g "$(field gc pid)" "$(wpath "$O/dgc")"
+	expect_rc 0
+	expect_out 'Unhandled: C0000005.ACCESS_VIOLATION'
+	one_dump "$O/dgc" >/dev/null
 }
-t 'debugger: -g on a process without a CLR says so, exit 3' debugger_g_without_clr
+t 'debugger: -g (native only) monitors a process without a CLR as -e does: the AV is dumped, exit 0' debugger_g_without_clr

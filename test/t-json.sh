@@ -87,6 +87,8 @@ json_exception() {
 	[ "$(jl1 "$O/jx.jsonl" 'by("trigger")[0]["kind"], by("trigger")[0]["value"], by("trigger")[0]["detail"]')" = \
 		"('exception', 'C0000005.ACCESS_VIOLATION', 'unhandled')" ] || fail "trigger: $(grep trigger "$O/jx.jsonl")"
 	[ "$(jl1 "$O/jx.jsonl" 'by("trigger")[0]["tid"]')" = "$(field jx tid)" ] || fail "trigger.tid is not the faulting thread"
+	[ "$(jl1 "$O/jx.jsonl" 'by("trigger")[0]["managed_type"], by("trigger")[0]["managed_message"]')" = "(None, None)" ] ||
+		fail "a native exception's managed_type/managed_message are not null"
 	[ "$(jl1 "$O/jx.jsonl" 'by("dump_end")[0]["path"]')" = "$(wpath "$(one_dump "$O/jx")")" ] || fail "dump_end.path"
 }
 t 'json: -e: a trigger of kind exception with the code, then the dump' json_exception
