@@ -12536,10 +12536,12 @@ dbg_kill(struct dbg *d)
  * returns into the runtime, which ends the process (a .NET app throwing in
  * a loop died within 6 detaches in each of 6 runs: test/t-clr.sh, 6
  * detaches); draining alone left a window in which the next throw came
- * (died at detach 1, then 4).  Only for a process with a CLR:
- * the threads stay stopped if procdump dies in those 20-odd ms, a window
- * the hold by debug event otherwise never has, so it is taken only where
- * a detach without it would end the process. */
+ * (died at detach 1, then 4).  Only for a process with a CLR, where a
+ * detach without it would end the process.  The threads are stopped by a
+ * freeze guard (-freezeguard, the Snapshot's), so that a procdump that
+ * dies in those 20-odd ms leaves them running (the guard resumes them at
+ * the end of its input); only where no guard can start (library mode) or
+ * it cannot stop a thread does procdump stop it itself. */
 static int
 dbg_has_clr(const struct dbg *d)
 {
@@ -12550,13 +12552,65 @@ dbg_has_clr(const struct dbg *d)
 	return 0;
 }
 
+struct dbg_stop {
+	HANDLE guard, to, from; /* the freeze guard and its pipes, or NULL */
+	u8 *own;                /* per thread of d->th: procdump stopped it itself */
+};
+
+/* One thread id to the guard, its answer back: 0 if the guard stopped it;
+ * -1 if it could not, or the guard is gone (then it resumed nothing:
+ * procdump takes its threads over, as live_guard_ask does). */
+static int
+dbg_stop_ask(struct dbg_stop *st, DWORD tid)
+{
+	DWORD answer = (DWORD)-1, got = 0;
+	if (st->guard && !w32_write_all(st->to, &tid, 4) && ReadFile(st->from, &answer, 4, &got, NULL) && got == 4)
+		return answer == (DWORD)-1 ? -1 : 0;
+	if (st->guard) {
+		warn("the freeze guard ended: procdump stops the threads itself");
+		CloseHandle(st->to);
+		CloseHandle(st->from);
+		CloseHandle(st->guard);
+		st->guard = st->to = st->from = NULL;
+	}
+	return -1;
+}
+
 static void
-dbg_suspend_all(struct dbg *d, int resume)
+dbg_stop_threads(struct dbg *d, struct dbg_stop *st)
+{
+	int i, j;
+	memset(st, 0, sizeof *st);
+	st->own = calloc(d->nth ? d->nth : 1, 1);
+	st->guard = w32_start_guard(L"freezeguard", d->t->pid, &st->to, &st->from);
+	for (i = 0; i < d->nth; i++) {
+		if (!d->th[i].h || d->th[i].tid == d->breakin_tid || dbg_stop_ask(st, d->th[i].tid) == 0)
+			continue;
+		if (!st->guard) /* gone: what it held is procdump's to stop */
+			for (j = 0; j < i; j++)
+				if (st->own && !st->own[j] && d->th[j].h && d->th[j].tid != d->breakin_tid &&
+				    SuspendThread(d->th[j].h) != (DWORD)-1)
+					st->own[j] = 1;
+		if (st->own && !st->own[i] && SuspendThread(d->th[i].h) != (DWORD)-1)
+			st->own[i] = 1;
+	}
+}
+
+static void
+dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 {
 	int i;
-	for (i = 0; i < d->nth; i++)
-		if (d->th[i].h && d->th[i].tid != d->breakin_tid)
-			(resume ? ResumeThread : SuspendThread)(d->th[i].h);
+	if (st->guard) {
+		dbg_stop_ask(st, 0); /* 0: resume them all */
+		CloseHandle(st->to); /* its input ends: it exits */
+		CloseHandle(st->from);
+		CloseHandle(st->guard);
+	}
+	for (i = 0; st->own && i < d->nth; i++)
+		if (st->own[i])
+			ResumeThread(d->th[i].h);
+	free(st->own);
+	memset(st, 0, sizeof *st);
 }
 
 static void
@@ -12585,18 +12639,19 @@ static void
 dbg_finish(struct dbg *d)
 {
 	int i, clr = 0;
+	struct dbg_stop st;
 	if (d->attached && !d->exited) {
 		dbg_remove_exit_breakpoint(d, 0); /* a detached target must not hit it */
 		if (d->cfg->k && d->triggers)
 			dbg_kill(d);
 		else if ((clr = dbg_has_clr(d))) {
-			dbg_suspend_all(d, 0);
+			dbg_stop_threads(d, &st);
 			dbg_drain(d);
 		}
 		if (!d->exited && !DebugActiveProcessStop(d->t->pid) && !(d->cfg->k && d->triggers))
 			warn("DebugActiveProcessStop %lu:", d->t->pid);
-		if (clr && !d->exited)
-			dbg_suspend_all(d, 1);
+		if (clr)
+			dbg_resume_threads(d, &st);
 	}
 	dbg_guard_end(d); /* detached or gone: the int3 is out */
 	d->attached = 0;
