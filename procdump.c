@@ -1644,7 +1644,7 @@ w32_cut_tail(HANDLE f, u64 before, DWORD n)
 {
 	LARGE_INTEGER end;
 	u64 size;
-	if (w32_file_size(f, &size) < 0 || size < before + n)
+	if (w32_file_size(f, &size) < 0 || size != before + n) /* another writer appended: not ours to cut */
 		return -1;
 	end.QuadPart = (LONGLONG)(size - n);
 	return SetFilePointerEx(f, end, NULL, FILE_BEGIN) && SetEndOfFile(f) ? 0 : -1;
@@ -2073,12 +2073,15 @@ w32_start_guard(const wchar_t *sw, DWORD pid, HANDLE *to, HANDLE *from)
 	if (!GetModuleFileNameW(NULL, exe, MAX_PATH) || !CreatePipe(&in_r, to, NULL, 0) ||
 	    (from && !CreatePipe(from, &out_w, NULL, 0)) ||
 	    !SetHandleInformation(in_r, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT) ||
-	    (out_w && !SetHandleInformation(out_w, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT)) ||
-	    !DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0,
-	                     TRUE, DUPLICATE_SAME_ACCESS)) {
+	    (out_w && !SetHandleInformation(out_w, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT))) {
 		vlog("cannot start the guard process (-%s):", u8s(sw));
 		goto out;
 	}
+	/* its stderr is procdump's, where procdump has one (a service has none:
+	 * the guard then goes without) */
+	if (!DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0, TRUE,
+	                     DUPLICATE_SAME_ACCESS))
+		err = NULL;
 	swprintf(cmd, MAX_PATH + 48, L"\"%ls\" -%ls %lu", exe, sw, pid);
 	memset(&si, 0, sizeof si);
 	si.cb = sizeof si;
@@ -3176,12 +3179,10 @@ args_check_mode(struct pd_config *cfg)
 		return 0;
 	}
 	if (cfg->u && !GIVEN(cfg, c) && !GIVEN(cfg, cl)) {
-		size_t i;
 		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || GIVEN(cfg, n))
 			return args_fail("-u needs -c or -cl (or stands alone to uninstall)");
-		for (i = 0; i < NOPTS; i++) /* alone: -accepteula and -v at most */
-			if (cfg->given[i] && opts[i].off != CO(u) && opts[i].off != CO(v) && !(opts[i].flags & OF_ANY))
-				return args_fail("-%s cannot be used with -u (uninstall)", u8s(opts[i].name));
+		if ((o = args_stray(cfg, CO(u), 0))) /* alone: -accepteula and -v at most */
+			return args_fail("-%s cannot be used with -u (uninstall)", u8s(o->name));
 		cfg->uninstall = 1;
 		return 0;
 	}
@@ -9055,6 +9056,19 @@ dump_temp_ended(struct pd_sys_process *list, DWORD pid, u64 time)
 
 struct dump_stale { wchar_t *name; DWORD pid; u64 time, bytes; };
 
+/* Whether any of the n temporary files may be another procdump's: this
+ * one's own (being written, under -all, -pt or -r) need no process list
+ * to be left alone. */
+static int
+dump_temp_others(const struct dump_stale *st, int n)
+{
+	int i;
+	for (i = 0; i < n; i++)
+		if (st[i].pid != GetCurrentProcessId() || st[i].time != dump_self_time())
+			return 1;
+	return 0;
+}
+
 /* The temporary dump files in folder dir (with its separator), into *st.
  * Their number. */
 static int
@@ -9100,7 +9114,8 @@ dump_sweep(const wchar_t *path)
 	int n = 0, i, gone = 0;
 	u64 bytes = 0;
 	AcquireSRWLockExclusive(&dump_sweep_lock);
-	if (dir && wcscmp(dir, L".") && (n = dump_temp_list(dir, &st)) > 0 && (list = w32_process_list()))
+	if (dir && wcscmp(dir, L".") && (n = dump_temp_list(dir, &st)) > 0 && dump_temp_others(st, n) &&
+	    (list = w32_process_list()))
 		for (i = 0; i < n; i++) {
 			size_t len = wcslen(dir) + wcslen(st[i].name) + 1;
 			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = malloc(len * sizeof *full)))
@@ -12554,24 +12569,48 @@ dbg_has_clr(const struct dbg *d)
 
 struct dbg_stop {
 	HANDLE guard, to, from; /* the freeze guard and its pipes, or NULL */
-	u8 *own;                /* per thread of d->th: procdump stopped it itself */
+	u8 *held;               /* per thread of d->th: the guard stopped it */
+	HANDLE *own;            /* per thread: procdump stopped it, through this copy of
+	                         * its handle (Windows closes the debug event's own at
+	                         * the detach, before the resume) */
 };
 
+/* Thread i is procdump's to resume: through a copy of its handle. */
+static void
+dbg_stop_own(struct dbg *d, struct dbg_stop *st, int i, int suspend)
+{
+	HANDLE h = NULL;
+	if (st->own[i] || !DuplicateHandle(GetCurrentProcess(), d->th[i].h, GetCurrentProcess(), &h,
+	                                   THREAD_SUSPEND_RESUME, FALSE, 0))
+		return;
+	if (suspend && SuspendThread(h) == (DWORD)-1) {
+		CloseHandle(h);
+		return;
+	}
+	st->own[i] = h;
+}
+
 /* One thread id to the guard, its answer back: 0 if the guard stopped it;
- * -1 if it could not, or the guard is gone (then it resumed nothing:
- * procdump takes its threads over, as live_guard_ask does). */
+ * -1 if it could not, or the guard is gone: a guard that died resumed
+ * nothing, so procdump takes over what it held (as live_guard_ask does). */
 static int
-dbg_stop_ask(struct dbg_stop *st, DWORD tid)
+dbg_stop_ask(struct dbg *d, struct dbg_stop *st, DWORD tid)
 {
 	DWORD answer = (DWORD)-1, got = 0;
+	int i;
 	if (st->guard && !w32_write_all(st->to, &tid, 4) && ReadFile(st->from, &answer, 4, &got, NULL) && got == 4)
 		return answer == (DWORD)-1 ? -1 : 0;
 	if (st->guard) {
-		warn("the freeze guard ended: procdump stops the threads itself");
+		warn("the freeze guard of process %lu ended: procdump resumes the threads itself", d->t->pid);
 		CloseHandle(st->to);
 		CloseHandle(st->from);
 		CloseHandle(st->guard);
 		st->guard = st->to = st->from = NULL;
+		for (i = 0; i < d->nth; i++)
+			if (st->held[i]) {
+				dbg_stop_own(d, st, i, 0);
+				st->held[i] = 0;
+			}
 	}
 	return -1;
 }
@@ -12579,20 +12618,20 @@ dbg_stop_ask(struct dbg_stop *st, DWORD tid)
 static void
 dbg_stop_threads(struct dbg *d, struct dbg_stop *st)
 {
-	int i, j;
+	int i;
 	memset(st, 0, sizeof *st);
-	st->own = calloc(d->nth ? d->nth : 1, 1);
+	st->held = calloc(d->nth + 1, 1);
+	st->own = calloc(d->nth + 1, sizeof *st->own);
+	if (!st->held || !st->own)
+		return;
 	st->guard = w32_start_guard(L"freezeguard", d->t->pid, &st->to, &st->from);
 	for (i = 0; i < d->nth; i++) {
-		if (!d->th[i].h || d->th[i].tid == d->breakin_tid || dbg_stop_ask(st, d->th[i].tid) == 0)
+		if (!d->th[i].h || d->th[i].tid == d->breakin_tid)
 			continue;
-		if (!st->guard) /* gone: what it held is procdump's to stop */
-			for (j = 0; j < i; j++)
-				if (st->own && !st->own[j] && d->th[j].h && d->th[j].tid != d->breakin_tid &&
-				    SuspendThread(d->th[j].h) != (DWORD)-1)
-					st->own[j] = 1;
-		if (st->own && !st->own[i] && SuspendThread(d->th[i].h) != (DWORD)-1)
-			st->own[i] = 1;
+		if (dbg_stop_ask(d, st, d->th[i].tid) == 0)
+			st->held[i] = 1;
+		else
+			dbg_stop_own(d, st, i, 1);
 	}
 }
 
@@ -12600,15 +12639,17 @@ static void
 dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 {
 	int i;
-	if (st->guard) {
-		dbg_stop_ask(st, 0); /* 0: resume them all */
+	if (st->guard && dbg_stop_ask(d, st, 0) == 0) { /* 0: resume them all */
 		CloseHandle(st->to); /* its input ends: it exits */
 		CloseHandle(st->from);
 		CloseHandle(st->guard);
 	}
 	for (i = 0; st->own && i < d->nth; i++)
-		if (st->own[i])
-			ResumeThread(d->th[i].h);
+		if (st->own[i]) {
+			ResumeThread(st->own[i]);
+			CloseHandle(st->own[i]);
+		}
+	free(st->held);
 	free(st->own);
 	memset(st, 0, sizeof *st);
 }
@@ -13759,7 +13800,7 @@ svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 	wchar_t name[128], disp[160], *cmd = NULL, *full = NULL, *json_full = NULL;
 	const wchar_t *user = cfg->svc_user ? cfg->svc_user : L"LocalSystem";
 	SC_HANDLE scm, h = NULL;
-	int rc = PD_EXIT_TARGET;
+	int rc = PD_EXIT_TARGET, replaced = 0;
 	svc_full_name(name, 128, cfg->svc_name);
 	swprintf(disp, 160, L"procdump.c monitor %ls", cfg->svc_name);
 	if (!(scm = w32_scm_open(SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE))) {
@@ -13776,6 +13817,7 @@ svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 	h = CreateServiceW(scm, name, disp, SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
 	                   SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, cfg->svc_user, NULL);
 	if (!h && GetLastError() == ERROR_SERVICE_EXISTS) {
+		replaced = 1;
 		if (!cfg->o) {
 			warn("-svc install: the service %s exists (-o replaces its command line; -svc uninstall %s removes it)",
 			     u8s(name), u8s(cfg->svc_name));
@@ -13793,8 +13835,11 @@ svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 		warn("-svc install: cannot create the service %s:", u8s(name));
 		goto out;
 	}
-	if (svc_configure(h, name) < 0)
+	if (svc_configure(h, name) < 0) {
+		if (!replaced && !DeleteService(h)) /* made here: not left half configured */
+			warn("-svc install: cannot remove the half-made service %s:", u8s(name));
 		goto out;
+	}
 	if (!GIVEN(cfg, keep))
 		out("No -keep given: -keep %d applied (the %d newest dumps of the name stay in the folder).\n",
 		    SVC_KEEP_DEFAULT, SVC_KEEP_DEFAULT);
