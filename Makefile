@@ -15,7 +15,7 @@ CC32    ?= i686-w64-mingw32-gcc
 RC64    ?= x86_64-w64-mingw32-windres
 RC32    ?= i686-w64-mingw32-windres
 CFLAGS  ?= -O2
-WARN     = -Wall -Wextra -Werror
+WARN     = -Wall -Wextra -Wformat=2 -Werror
 # --no-insert-timestamp: the PE header's TimeDateStamp is 0, not the build
 # time, so the same commit gives the same bytes from any folder at any time
 # (nothing else in the build depends on the path or the clock; -s drops the

@@ -184,6 +184,9 @@ END
 /* "not given" for numeric options, so that any value a user types
  * (even -1) is seen and range-checked. */
 #define PD_UNSET LLONG_MIN
+/* printf-style checking for the message functions (-Wformat=2 in the
+ * Makefile): gnu_printf, as __USE_MINGW_ANSI_STDIO gives C99 formats */
+#define PD_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
 
 #define PD_EXIT_OK       0
 #define PD_EXIT_NOTDONE  1
@@ -418,7 +421,7 @@ out_tagged(char *dst, size_t cap, const char *s)
 /* fmt's text in a malloc'd buffer of its own length (NULL: out of
  * memory).  Messages are built in one, so that no fixed buffer cuts the
  * words after a long echoed value (u8s cuts the value itself). */
-static char *
+static char * PD_PRINTF(1, 0)
 vfmt(const char *fmt, va_list ap)
 {
 	va_list aq;
@@ -433,7 +436,7 @@ vfmt(const char *fmt, va_list ap)
 	return s;
 }
 
-static void
+static void PD_PRINTF(1, 2)
 out(const char *fmt, ...)
 {
 	char *buf, *tagged = NULL;
@@ -509,7 +512,7 @@ out_tag_target(const wchar_t *name, DWORD pid)
 /* One diagnostic line on stderr: prefix, the message, and, when fmt ends
  * with ':', the system text and code of err.  Lines end with a newline
  * whether or not fmt has one. */
-static void
+static void PD_PRINTF(3, 0)
 vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 {
 	char *buf = vfmt(fmt, ap), small[256], sys[512] = "", *line;
@@ -547,7 +550,7 @@ vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 /* warn("OpenProcess %lu:", pid) -> "procdump: OpenProcess 1234: Access is
  * denied. (5)".  A trailing ':' appends the system text of GetLastError(),
  * which is read before anything else can change it (and kept). */
-static void
+static void PD_PRINTF(1, 2)
 warn(const char *fmt, ...)
 {
 	DWORD err = GetLastError();
@@ -559,7 +562,7 @@ warn(const char *fmt, ...)
 }
 
 /* -v: the same, on stderr, only when verbose. */
-static void
+static void PD_PRINTF(1, 2)
 vlog(const char *fmt, ...)
 {
 	DWORD err = GetLastError();
@@ -2736,7 +2739,7 @@ args_usage(int examples)
 	out("%s", usage_tail);
 }
 
-static int
+static int PD_PRINTF(1, 2)
 args_fail(const char *fmt, ...)
 {
 	char *buf;
@@ -9338,7 +9341,7 @@ ev_put(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s), 1);
 }
 
-static void
+static void PD_PRINTF(2, 3)
 ev_fmt(struct buf *b, const char *fmt, ...)
 {
 	char t[512];
@@ -10873,11 +10876,11 @@ run_slot(struct pd_run *r, int num)
 	if (WaitForSingleObject(r->slots, 0) == WAIT_OBJECT_0)
 		return 0;
 	if (r->cfg->a) {
-		out("%s Dump %d skipped: the limit of %lld clones being written is reached (-a, avoid outage).\n",
+		out("%s Dump %d skipped: the limit of %d clones being written is reached (-a, avoid outage).\n",
 		    stamp(), num, r->cfg->r_n);
 		return PD_SKIPPED;
 	}
-	out("%s Dump %d waits: the limit of %lld clones being written is reached (-r).\n", stamp(), num,
+	out("%s Dump %d waits: the limit of %d clones being written is reached (-r).\n", stamp(), num,
 	    r->cfg->r_n);
 	w[n++] = r->slots;
 	w[n++] = g.cancel_event;

@@ -131,6 +131,21 @@ w32_breakpad() {
 }
 t 'wow64: Breakpad minidump_dump reads the x86 view' w32_breakpad
 
+# The -r limit message through the i686 build, where a %lld given an int
+# once printed "the limit of 55242745534480385 clones"; a slow dump makes
+# the second trigger of the series wait for the first.
+w32_clone_limit_message() {
+	w32_setup
+	mkdir -p "$O/w32r"
+	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
+	pd32 -r -ma -n 2 -s 1 "$(field w32 pid)" "$(wpath "$O/w32r")"
+	unset PROCDUMP_TEST_CHUNK_DELAY_MS
+	expect_rc 0
+	expect_out 'Dump 2 waits: the limit of 1 clones being written is reached (-r)'
+	[ "$(ls "$O/w32r" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/w32r")"
+}
+t 'wow64: procdump.exe (i686) prints the -r limit as its number' w32_clone_limit_message
+
 # Every dump above held the 32-bit target still: it runs on afterwards, and
 # one more -mm (procdump64's hold, then procdump.exe's) leaves it running.
 # (Under Wine's new WoW64 mode a debugger's attach makes its injected
