@@ -17,9 +17,9 @@ x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$here/hcount.c" -o "$work/hcou
 rm -rf "$work/dumps" "$work"/c*.log "$work/pd.log" "$work/hcount.log"
 mkdir -p "$work/dumps"
 
-handles() { wine "$work/hcount.exe" "$1" | tr -d "\r" | tee -a "$work/hcount.log" | sed -n "s/^handles=//p"; }
+handles() { $WINE "$work/hcount.exe" "$1" | tr -d "\r" | tee -a "$work/hcount.log" | sed -n "s/^handles=//p"; }
 
-wine "$top/procdump64.exe" -all -w -e pdchurn "$(wpath "$work/dumps")" >"$work/pd.log" 2>&1 &
+$WINE "$top/procdump64.exe" -all -w -e pdchurn "$(wpath "$work/dumps")" >"$work/pd.log" 2>&1 &
 pdu=$!
 await "$work/pd.log" 'without terminating the processes'
 wpid=$(sed -n 's/.*procdump -cancel \([0-9]*\).*/\1/p' "$work/pd.log" | head -n 1)
@@ -29,7 +29,7 @@ gap=$(awk -v s="$span" -v c="$count" 'BEGIN { printf "%.3f", s / c }')
 i=0
 while [ $i -lt "$count" ]; do
 	i=$((i + 1))
-	wine "$work/pdchurn.exe" av >"$work/c$i.log" 2>&1 &
+	$WINE "$work/pdchurn.exe" av >"$work/c$i.log" 2>&1 &
 	sleep "$gap"
 done
 wait_count "$work/pd.log" 'Dump count reached' "$count" 180 || :

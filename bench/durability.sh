@@ -18,7 +18,7 @@ case $mib$runs in *[!0-9]*) echo "durability.sh: MiB and RUNS are numbers" >&2; 
 trap 'kill $tgt 2>/dev/null; rm -f "$work"/*.dmp; wineserver -k' EXIT
 x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror "$here/filler.c" -o "$work/filler.exe"
 
-wine "$work/filler.exe" "$mib" >"$work/filler.log" 2>&1 &
+$WINE "$work/filler.exe" "$mib" >"$work/filler.log" 2>&1 &
 tgt=$!
 await "$work/filler.log" '^ready' 120
 pid=$(sed -n 's/^pid=//p' "$work/filler.log" | tr -d '\r')
@@ -27,9 +27,9 @@ one() { # one flush|noflush: seconds of one -ma, appended to $work/$1.t
 	rm -f "$work/x.dmp"
 	t0=$(date +%s.%N)
 	if [ "$1" = noflush ]; then
-		PROCDUMP_TEST_NO_FLUSH=1 wine "$top/procdump64.exe" -ma "$pid" "$(wpath "$work/x.dmp")" >/dev/null 2>&1
+		PROCDUMP_TEST_NO_FLUSH=1 $WINE "$top/procdump64.exe" -ma "$pid" "$(wpath "$work/x.dmp")" >/dev/null 2>&1
 	else
-		wine "$top/procdump64.exe" -ma "$pid" "$(wpath "$work/x.dmp")" >/dev/null 2>&1
+		$WINE "$top/procdump64.exe" -ma "$pid" "$(wpath "$work/x.dmp")" >/dev/null 2>&1
 	fi
 	t1=$(date +%s.%N)
 	echo "$t0 $t1" | awk '{ printf "%.3f\n", $2 - $1 }' >>"$work/$1.t"

@@ -25,7 +25,7 @@ server=$(pgrep -n wineserver)
 i=0
 while [ $i -lt "$n" ]; do
 	i=$((i + 1))
-	wine "$work/pdidle.exe" idle >"$work/idle$i.log" 2>&1 &
+	$WINE "$work/pdidle.exe" idle >"$work/idle$i.log" 2>&1 &
 	tgts="$tgts $!"
 done
 i=0
@@ -38,7 +38,7 @@ s1=$(ticks "$server")
 
 # cpu ARGS...: procdump with ARGS for $dur s; prints "procdump wineserver" ticks
 cpu() {
-	wine "$top/procdump64.exe" "$@" >"$work/pd.log" 2>&1 &
+	$WINE "$top/procdump64.exe" "$@" >"$work/pd.log" 2>&1 &
 	pdu=$!
 	wait_count "$work/pd.log" 'Monitoring pdidle.exe' "$n" 60 || { echo "not $n monitored" >&2; exit 1; }
 	p0=$(ticks "$pdu")
@@ -59,10 +59,10 @@ set -- $(cpu -all -w -c 90 -m 4000 pdidle)
 w_p=$1 w_w=$2
 
 echo "== latency: -all -w -c 20 -s 2, one more target spins a core"
-wine "$top/procdump64.exe" -all -w -c 20 -s 2 pdidle "$(wpath "$work")" >"$work/lat.log" 2>&1 &
+$WINE "$top/procdump64.exe" -all -w -c 20 -s 2 pdidle "$(wpath "$work")" >"$work/lat.log" 2>&1 &
 pdu=$!
 wait_count "$work/lat.log" 'Monitoring pdidle.exe' "$n" 60 || { echo "not $n monitored" >&2; exit 1; }
-wine "$work/pdidle.exe" spin 1 >"$work/spin.log" 2>&1 &
+$WINE "$work/pdidle.exe" spin 1 >"$work/spin.log" 2>&1 &
 tgts="$tgts $!"
 await "$work/spin.log" '^ready'
 t0=$(date +%s.%N)

@@ -20,7 +20,7 @@ x86_64-w64-mingw32-gcc -O1 "$top/test/target.c" -o "$work/target.exe"
 
 once() { # once MODE: "freeze thaw" milliseconds of one -mm dump
 	rm -f "$work/x.dmp"
-	PROCDUMP_TEST_FREEZE=$1 wine "$top/procdump64.exe" -v -mm "$pid" "$(wpath "$work/x.dmp")" \
+	PROCDUMP_TEST_FREEZE=$1 $WINE "$top/procdump64.exe" -v -mm "$pid" "$(wpath "$work/x.dmp")" \
 		>"$work/out.txt" 2>&1 || { echo "dump failed ($1): $(tail -n 3 "$work/out.txt")" >&2; exit 1; }
 	f=$(sed -n 's/.*froze [0-9]* threads in \([0-9.]*\) ms.*/\1/p' "$work/out.txt")
 	t=$(sed -n 's/.*thawed [0-9]* threads in \([0-9.]*\) ms.*/\1/p' "$work/out.txt")
@@ -30,7 +30,7 @@ once() { # once MODE: "freeze thaw" milliseconds of one -mm dump
 
 printf '%-8s %-6s %10s %10s %8s   (%s runs each, medians in ms)\n' threads phase hold suspend ratio "$runs"
 for n in $counts; do
-	wine "$work/target.exe" "$n" 1 >"$work/target.log" 2>&1 &
+	$WINE "$work/target.exe" "$n" 1 >"$work/target.log" 2>&1 &
 	tgt=$!
 	await "$work/target.log" '^ready' 60
 	pid=$(sed -n 's/^pid=//p' "$work/target.log" | tr -d '\r')

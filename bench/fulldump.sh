@@ -52,7 +52,7 @@ filler_job=
 filler_pid=
 cleanup() {
 	if [ -n "$filler_pid" ]; then
-		wine taskkill /f /pid "$filler_pid" >/dev/null 2>&1 || :
+		$WINE taskkill /f /pid "$filler_pid" >/dev/null 2>&1 || :
 	fi
 	if [ -n "$filler_job" ]; then
 		kill "$filler_job" 2>/dev/null || :
@@ -76,7 +76,7 @@ wine_prefix '== ' replace || die "cannot set up the Wine prefix $WINEPREFIX"
 log="$work/out/filler.log"
 : > "$log"
 echo "== starting filler.exe $mib (commits and fills $mib MiB)"
-wine "$work/bin/filler.exe" "$mib" > "$log" 2>&1 &
+$WINE "$work/bin/filler.exe" "$mib" > "$log" 2>&1 &
 filler_job=$!
 deadline=$(( $(date +%s) + 60 ))
 until tr -d '\r' < "$log" | grep -qx ready; do
@@ -118,7 +118,7 @@ limit_out="$work/out/limit.bin"
 run_limit() {
 	rm -f "$limit_out"
 	t0=$(now)
-	r=$(wine "$work/bin/rpmlimit.exe" "$filler_pid" "$(wpath "$limit_out")") || return 1
+	r=$($WINE "$work/bin/rpmlimit.exe" "$filler_pid" "$(wpath "$limit_out")") || return 1
 	wall=$(elapsed "$t0")
 	secs=$(echo "$r" | reported seconds)
 	bytes=$(fsize "$limit_out")
@@ -127,12 +127,12 @@ run_limit() {
 
 # (b) ours: wall time of the whole wine call, measured here.
 ours_out="$work/out/ours.dmp"
-ours_cmd="wine $pd -accepteula -ma $filler_pid $(wpath "$ours_out")"
+ours_cmd="$WINE $pd -accepteula -ma $filler_pid $(wpath "$ours_out")"
 run_ours() {
 	rm -f "$work/out/"ours*.dmp "$work/out/"ours*.tmp
 	rc=0
 	t0=$(now)
-	wine "$pd" -accepteula -ma "$filler_pid" "$(wpath "$ours_out")" \
+	$WINE "$pd" -accepteula -ma "$filler_pid" "$(wpath "$ours_out")" \
 		> "$work/out/ours.stdout" 2>&1 || rc=$?
 	secs=$(elapsed "$t0")
 	wall=$secs
@@ -155,7 +155,7 @@ dbghelp_out="$work/out/dbghelp.dmp"
 run_dbghelp() {
 	rm -f "$dbghelp_out"
 	t0=$(now)
-	r=$(wine "$work/bin/dbghelpdump.exe" "$filler_pid" "$(wpath "$dbghelp_out")" 2) || return 1
+	r=$($WINE "$work/bin/dbghelpdump.exe" "$filler_pid" "$(wpath "$dbghelp_out")" 2) || return 1
 	wall=$(elapsed "$t0")
 	secs=$(echo "$r" | reported seconds)
 	bytes=$(fsize "$dbghelp_out")
@@ -169,7 +169,7 @@ run_dbghelp() {
 : > "$work/out/limit.times"
 : > "$work/out/ours.times"
 echo "== warm-up: rpmlimit.exe to NUL (not timed)"
-wine "$work/bin/rpmlimit.exe" "$filler_pid" NUL >/dev/null || die "rpmlimit.exe warm-up failed"
+$WINE "$work/bin/rpmlimit.exe" "$filler_pid" NUL >/dev/null || die "rpmlimit.exe warm-up failed"
 echo "== (a) limit: rpmlimit.exe and (b) ours: procdump64.exe -ma, alternating, $runs runs each"
 i=1
 while [ "$i" -le "$runs" ]; do

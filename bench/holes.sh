@@ -17,7 +17,7 @@ mib=${1:-512}
 case $mib in ''|*[!0-9]*|0) echo "holes.sh: size must be a positive number of MiB, got '$mib'" >&2; exit 1;; esac
 x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/target.c" -o "$work/target.exe"
 
-PDTEST_ZERO_MIB=$mib wine "$work/target.exe" 1 64 >"$work/target.log" 2>&1 &
+PDTEST_ZERO_MIB=$mib $WINE "$work/target.exe" 1 64 >"$work/target.log" 2>&1 &
 tgt=$!
 await "$work/target.log" '^ready' 60
 pid=$(sed -n 's/^pid=//p' "$work/target.log" | tr -d '\r')

@@ -28,14 +28,14 @@ for type in mm ma; do
 	while [ $i -lt "$runs" ]; do
 		i=$((i + 1))
 		rm -f "$work"/*.dmp "$work/c.log" "$work/p.log"
-		wine "$work.crasher.exe" av >"$work/c.log" 2>&1 &
+		$WINE "$work.crasher.exe" av >"$work/c.log" 2>&1 &
 		k=0
 		until grep -q '^ready' "$work/c.log" 2>/dev/null; do
 			k=$((k + 1)); [ $k -gt 600 ] && { echo "crasher did not start"; exit 1; }
 			sleep 0.05
 		done
 		pid=$(sed -n 's/^pid=//p' "$work/c.log" | tr -d '\r')
-		wine "$top/procdump64.exe" -$type -e -v "$pid" "$(wpath "$work")" >"$work/p.log" 2>&1
+		$WINE "$top/procdump64.exe" -$type -e -v "$pid" "$(wpath "$work")" >"$work/p.log" 2>&1
 		wait
 		raise=$(sed -n 's/^event=//p' "$work/c.log" | tr -d '\r')
 		event=$(sed -n 's/.*exception C0000005 on thread .* at \([0-9]*\) .*/\1/p' "$work/p.log" | tail -n 1)

@@ -18,7 +18,7 @@ x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/lo
 
 server=$(pgrep -n wineserver)
 
-wine "$work/load.exe" idle >"$work/load.log" 2>&1 &
+$WINE "$work/load.exe" idle >"$work/load.log" 2>&1 &
 tgt=$!
 await "$work/load.log" '^ready'
 pid=$(sed -n 's/^pid=//p' "$work/load.log" | tr -d '\r')
@@ -29,7 +29,7 @@ sleep "$dur"
 s1=$(ticks "$server")
 
 echo "== procdump64.exe -c 95 -m 100000 -s 10 $pid, $dur s"
-wine "$top/procdump64.exe" -c 95 -m 100000 -s 10 "$pid" >"$work/pd.log" 2>&1 &
+$WINE "$top/procdump64.exe" -c 95 -m 100000 -s 10 "$pid" >"$work/pd.log" 2>&1 &
 pdu=$!
 await "$work/pd.log" 'Press Ctrl-C'
 p0=$(ticks "$pdu")

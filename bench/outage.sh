@@ -24,7 +24,7 @@ once() { # once MODE(plain|clone) N: "outage_ms dump_s copy_MBps" of one -ma; ke
 	rm -f "$work/$1.dmp"
 	before=$(grep -c '^gap=' "$work/target.log" || :)
 	[ "$1" = clone ] && r=-r || r=
-	wine "$top/procdump64.exe" -v $r -ma "$pid" "$(wpath "$work/$1.dmp")" >"$work/out.txt" 2>&1 ||
+	$WINE "$top/procdump64.exe" -v $r -ma "$pid" "$(wpath "$work/$1.dmp")" >"$work/out.txt" 2>&1 ||
 		{ echo "dump failed ($1): $(tail -n 3 "$work/out.txt")" >&2; exit 1; }
 	sleep 0.5 # (the last gap is printed once the target runs again)
 	gap=$(tr -d '\r' <"$work/target.log" | grep '^gap=' | tail -n +"$((before + 1))" |
@@ -36,7 +36,7 @@ once() { # once MODE(plain|clone) N: "outage_ms dump_s copy_MBps" of one -ma; ke
 
 printf '%-6s %-6s %12s %10s %12s   (%s runs each, medians)\n' MiB mode outage_ms dump_s copy_MB/s "$runs"
 for mib in $sizes; do
-	wine "$work/filler.exe" "$mib" gaps >"$work/target.log" 2>&1 &
+	$WINE "$work/filler.exe" "$mib" gaps >"$work/target.log" 2>&1 &
 	tgt=$!
 	await "$work/target.log" '^ready' 300
 	pid=$(sed -n 's/^pid=//p' "$work/target.log" | tr -d '\r')

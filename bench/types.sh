@@ -13,7 +13,7 @@ name=types
 trap 'kill $tgt 2>/dev/null; rm -f "$work"/*.dmp; wineserver -k' EXIT
 x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/load.exe" -luser32
 
-wine "$work/load.exe" area 6 96 >"$work/load.log" 2>&1 &
+$WINE "$work/load.exe" area 6 96 >"$work/load.log" 2>&1 &
 tgt=$!
 await "$work/load.log" '^ready' 60
 pid=$(sed -n 's/^pid=//p' "$work/load.log" | tr -d '\r')

@@ -18,7 +18,7 @@ git -C "$top" show "$rev:procdump.c" >"$work/base.c"
 x86_64-w64-mingw32-gcc -O2 -municode -static "$work/base.c" -o "$work/base.exe" -ladvapi32
 x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror "$top/test/load.c" -o "$work/load.exe" -luser32
 
-wine "$work/load.exe" area 2 96 >"$work/load.log" 2>&1 &
+$WINE "$work/load.exe" area 2 96 >"$work/load.log" 2>&1 &
 tgt=$!
 await "$work/load.log" '^ready' 60
 pid=$(sed -n 's/^pid=//p' "$work/load.log" | tr -d '\r')

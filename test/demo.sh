@@ -17,7 +17,7 @@ wine_prefix 'demo: '
 
 # printf, not echo: dash's echo turns the \t of Z:\tmp\... into a tab
 printf '%s\n' "\$ wine procdump64.exe -ma -e -x $(wpath "$out") sample.exe"
-wine "$top/procdump64.exe" -ma -e -x "$(wpath "$out")" "$(wpath "$T/sample.exe")" | tr -d '\r'
+$WINE "$top/procdump64.exe" -ma -e -x "$(wpath "$out")" "$(wpath "$T/sample.exe")" | tr -d '\r'
 dump=$(ls "$out"/*.dmp)
 
 echo
