@@ -10,7 +10,7 @@
 # Usage: sh bench/freeze.sh [RUNS] [THREADS...]   (default 7 runs; 3 50 200 threads)
 set -eu
 runs=${1:-7}
-shift 2>/dev/null || :
+[ $# = 0 ] || shift # (dash exits on a shift past the end)
 counts=${*:-3 50 200}
 tgt=
 name=freeze

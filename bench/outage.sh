@@ -12,7 +12,7 @@
 # Usage: sh bench/outage.sh [RUNS] [MiB...]   (default 3 runs; 512 2048 MiB)
 set -eu
 runs=${1:-3}
-shift 2>/dev/null || :
+[ $# = 0 ] || shift # (dash exits on a shift past the end)
 sizes=${*:-512 2048}
 tgt=
 name=outage
