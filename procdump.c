@@ -2441,13 +2441,13 @@ static const struct opt opts[] = {
 	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_MONITOR, SYN_ALT, PD_UNSET, 0, 9007199254740992 },
 	{ L"h", OPT_DIGIT, CO(h), CO(h_secs), "[1..9]", "Write a dump when a window of the process does not respond for 5 seconds (or 1 to 9).", OF_MONITOR, SYN_LINE, 5, 1, 9 },
 	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", OF_DEBUG, SYN_LINE, U },
-	{ L"g", OPT_FLAG, CO(g), 0, NULL, "Run as a native debugger in a managed process (no interop): CLR exceptions by code only.", OF_NEEDS_E, SYN_SUB, U },
-	{ L"b", OPT_FLAG, CO(b), 0, NULL, "Treat debug breakpoints as exceptions (otherwise ignore them).", OF_NEEDS_E, SYN_SUB, U },
+	{ L"g", OPT_FLAG, CO(g), 0, NULL, "With -e: run as a native debugger in a managed process (no interop): CLR exceptions by code only.", OF_NEEDS_E, SYN_SUB, U },
+	{ L"b", OPT_FLAG, CO(b), 0, NULL, "With -e: treat debug breakpoints as exceptions (otherwise ignore them).", OF_NEEDS_E, SYN_SUB, U },
 	{ L"ld", OPT_FLAG, CO(ld), 0, NULL, "With -e: write a dump when a DLL is loaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
 	{ L"ud", OPT_FLAG, CO(ud), 0, NULL, "With -e: write a dump when a DLL is unloaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
 	{ L"ct", OPT_FLAG, CO(ct), 0, NULL, "With -e: write a dump when a thread is created.", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
 	{ L"et", OPT_FLAG, CO(et), 0, NULL, "With -e: write a dump when a thread exits.", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
-	{ L"l", OPT_FLAG, CO(l), 0, NULL, "Display the debug logging (OutputDebugString) of the process.", OF_DEBUG, SYN_LINE, U },
+	{ L"l", OPT_FLAG, CO(l), 0, NULL, "Display the debug logging (OutputDebugString) of the process, and dump at each string (with -f: those that match).", OF_DEBUG, SYN_LINE, U },
 	{ L"t", OPT_FLAG, CO(t), 0, NULL, "Write a dump when the process terminates.", OF_DEBUG, SYN_LINE, U },
 	{ L"f", OPT_LIST, CO(f), CO(f_set), "<Include_Filter>, ...", "Include filter on exception (code, name; .NET: type, message), debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
 	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>, ...", "Exclude filter on exception (code, name; .NET: type, message), debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
@@ -2590,11 +2590,14 @@ static const char usage_tail[] =
 "Exit codes:\n"
 "   0  every requested dump was written\n"
 "   1  monitoring ended before the count was reached (target exited, also\n"
-"      before it could be attached or its dump begun; cancelled, -duration)\n"
+"      before it could be attached or its dump begun; cancelled, -duration);\n"
+"      -u found nothing installed\n"
 "   2  usage error (bad switch or value, conflicting switches, not implemented)\n"
-"   3  target problem (not found, several processes match, access denied)\n"
-"   4  a dump could not be written (I/O error, file exists without -o), or a\n"
-"      -json event line (the file lacks it; said once on stderr)\n"
+"   3  target problem (not found, several processes match, access denied,\n"
+"      service not running); -i, -u or -svc not elevated\n"
+"   4  a dump could not be written (I/O error, disk full, the -minfree floor,\n"
+"      file exists without -o, target gone while read), or a -json event line\n"
+"      (the file lacks it; said once on stderr)\n"
 "   With -all or -pt: 0 if every process reached its count, else the first of\n"
 "   2, 4, 3, 1 that one of them ended with; 1 if none was monitored (Ctrl+C or\n"
 "   -duration while waiting).\n"
