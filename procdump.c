@@ -13,16 +13,19 @@
  * Library mode (no main, no exit; call pd_main() or pd_write_dump()):
  *   x86_64-w64-mingw32-gcc -c -DPROCDUMP_NO_MAIN procdump.c
  *
- * Exit codes (also in man/procdump.1 and `procdump -?`):
+ * Exit codes (man/procdump.1 EXIT STATUS, README, doc/DESIGN.md "Exit codes"):
  *   0  every requested dump was written
  *   1  monitoring ended before the count was reached (target exited, also
- *      before it could be attached or its dump begun; cancelled, -duration)
- *   With -all or -pt (several targets): 0 if every target reached its count,
- *   else the first of 2, 4, 3, 1 that a target's run ended with.
- *   2  usage error (bad switch, bad value, conflicting switches, not implemented)
- *   3  target problem (not found, several match a name, access denied)
- *   4  a dump could not be written (I/O error, file exists without -o), or
- *      a -json event line (the file lacks it)
+ *      before it could be attached or its dump begun; cancelled, -duration);
+ *      -u found nothing installed
+ *   2  usage error (bad switch or value, conflicting switches, not implemented)
+ *   3  target problem (not found, several match a name, access denied,
+ *      service not running); -i or -u may not write the AeDebug key
+ *   4  a dump could not be written (I/O error, disk full, the -minfree floor,
+ *      file exists without -o, the target vanished while read, too much of
+ *      its memory unreadable), or a -json event line could not be written
+ *   With -all or -pt: 0 if every target reached its count, else the first
+ *   of 2, 4, 3, 1 that a target's run ended with; 1 if none was monitored.
  *
  * Sections, callees before callers (grep -n '^/\* ===' procdump.c):
  *   Config   build settings, the configuration struct, the library API
@@ -104,15 +107,12 @@
 #define PD_VERSION PD_STR(PD_VERSION_MAJOR) "." PD_STR(PD_VERSION_MINOR) "." PD_STR(PD_VERSION_PATCH)
 #endif
 
-/* The version resource and the application manifest, for windres: the
- * Makefile feeds it this file up to the end of this block (windres cannot
- * read C), so the one file stays one.  AppLocker, WDAC and inventories
- * read ProductName, OriginalFilename and FileVersion.  The manifest runs
- * procdump as the user who started it (no UAC prompt: an unelevated run
- * dumps the user's own processes), declares Windows 7 to 11 (their true
- * behaviour, not a compatibility shim) and long paths (dump folders past
- * MAX_PATH, where the system allows them).  A compiler alone skips it:
- * vendoring needs no windres. */
+/* The version resource and manifest, for windres: the Makefile feeds it
+ * this file up to the end of this block, so the one file stays one (a
+ * compiler alone skips it).  AppLocker, WDAC and inventories read
+ * ProductName, OriginalFilename and FileVersion.  The manifest: asInvoker
+ * (no UAC prompt; unelevated, procdump dumps the user's own processes),
+ * Windows 7 to 11 (no compatibility shims), long paths. */
 #ifdef RC_INVOKED
 #ifdef _WIN64
 #define PD_RC_FILENAME "procdump64.exe"
@@ -814,11 +814,10 @@ all_digits(const wchar_t *s)
 }
 
 /* ================================= Win32 ================================ */
-/* Windows and ntdll calls: small wrappers named by intent, the NT structures
- * the mingw headers lack, and one table of the entry points an older
- * Windows or Wine may lack, resolved once (w32_load).  A wrapper that fails
- * warn()s, or vlog()s when the failure is expected, and returns NULL or -1;
- * GetLastError is read here and in warn() and vlog() only. */
+/* Owns every Windows and ntdll call: wrappers named by intent, the NT
+ * structures mingw lacks, the run-time entry-point table (w32_load).  A
+ * wrapper that fails warn()s (vlog()s if expected) and returns NULL or
+ * -1.  No policy here: callers decide what a failure means. */
 
 typedef LONG pd_ntstatus;
 #define PD_NT_SUCCESS(s) ((s) >= 0)
@@ -1177,7 +1176,6 @@ w32_load(enum w32_dll dll)
 	return rc;
 }
 
-/* Frees what w32_load loaded and forgets every entry point (library mode). */
 /* The process list that samplers share (w32_process_sample). */
 static struct {
 	SRWLOCK lock;
@@ -1185,6 +1183,8 @@ static struct {
 	double at;                   /* now_sec() when it was read */
 } w32_shared = { SRWLOCK_INIT, NULL, 0 };
 
+/* Frees what w32_load loaded and the shared process list, and forgets
+ * every entry point (library mode). */
 static void
 w32_unload(void)
 {
@@ -1325,11 +1325,9 @@ struct w32_sample {
 	double at;              /* now_sec() when the list was read */
 };
 
-/* With several targets (-all, -pt), each samples its CPU once a second
- * from the process list, and one list costs about 4 ms under Wine (32
- * targets: 12 % of a core): they share one list, read again once it is
- * older than W32_SHARED_AGE.  0, -1 if the process (pid and creation
- * time) is not in it, -2 if no list could be read (no sample this time). */
+/* Each target of -all/-pt samples once a second, and one process list
+ * costs about 4 ms under Wine (32 targets: 12 % of a core): they share
+ * one, read again once older than this. */
 #define W32_SHARED_AGE 0.5
 
 /* The shared list, read again if older than max_age seconds, with its
@@ -1353,13 +1351,16 @@ w32_shared_release(void)
 	ReleaseSRWLockExclusive(&w32_shared.lock);
 }
 
+/* The counters of pid (with that creation time) from the shared list.  0,
+ * -1 if the process is not in it, -2 if no list could be read (no sample
+ * this time, the process is not known to be gone). */
 static int
 w32_process_sample(DWORD pid, u64 create_time, struct w32_sample *out)
 {
 	struct pd_sys_process *p;
 	int rc = -1;
 	if (!w32_shared_take(W32_SHARED_AGE))
-		rc = -2; /* (no list: no sample, the process is not known to be gone) */
+		rc = -2;
 	else if ((p = w32_process_find(w32_shared.list, pid)) && (u64)p->CreateTime.QuadPart == create_time) {
 		out->cpu = (u64)p->UserTime.QuadPart + (u64)p->KernelTime.QuadPart;
 		out->threads = p->NumberOfThreads;
@@ -1720,13 +1721,11 @@ w32_memory_available(void)
 	return ms.ullAvailPhys < ms.ullAvailVirtual ? ms.ullAvailPhys : ms.ullAvailVirtual;
 }
 
-/* -mk: a live kernel dump holding the kernel stacks of every thread
- * (NtSystemDebugControl, SysDbgGetLiveKernelDump = 37, Windows 8.1+, with
- * SeDebugPrivilege), written to file.  The request is phnt's
- * SYSDBG_LIVEDUMP_CONTROL, version 2 with a selective control asking for
- * thread kernel stacks; it is not verified on Windows by this project's
- * tests (Wine answers STATUS_NOT_IMPLEMENTED).  Returns the NTSTATUS, or
- * STATUS_NOT_IMPLEMENTED where ntdll lacks the call. */
+/* -mk: a live kernel dump with every thread's kernel stack
+ * (NtSystemDebugControl SysDbgGetLiveKernelDump = 37, Windows 8.1+,
+ * SeDebugPrivilege).  The request is phnt's SYSDBG_LIVEDUMP_CONTROL
+ * version 2 with a selective control; unverified on Windows (Wine answers
+ * STATUS_NOT_IMPLEMENTED, also returned where ntdll lacks the call). */
 struct pd_livedump_selective {
 	ULONG version, size;
 	ULONGLONG flags;           /* bit 0: ThreadKernelStacks */
@@ -2046,18 +2045,14 @@ w32_thread_set_ip(HANDLE th, u64 ip)
 	return rc;
 }
 
-/* Starts a guard: this program with "-SW PID", detached from procdump so
- * that it outlives it.  Its stdin is a pipe whose write end, *to, is
- * procdump's: when procdump ends, however it ends, the guard reads the
- * end of its input.  Its stdout, given from, is a pipe whose read end is
- * *from; its stderr is procdump's.  Outside procdump's job where the job
- * allows it, so that a job that kills procdump (kill-on-close, a time
- * limit) does not kill the guard, and without a console, so that closing
- * procdump's (or a logoff) does not end it.  procdump's ends are never
- * inheritable and the guard's only during the CreateProcess: no other
- * child holds a write end that would keep the guard's stdin open after
- * procdump's death.  The guard's process handle, or NULL after a vlog
- * (and always in library mode: the program is not procdump). */
+/* Starts a guard, this program with "-SW PID" (doc/DESIGN.md "A freeze
+ * that dies with procdump"): its stdin is a pipe whose write end *to is
+ * procdump's, so it reads end-of-input however procdump ends; its stdout
+ * is the pipe *from (if from).  Out of procdump's job where allowed (a
+ * kill-on-close job must not take it along) and detached from the console
+ * (a logoff must not end it).  Only the guard's ends are inheritable, and
+ * only during CreateProcess: no other child may keep its stdin open.  The
+ * guard's process handle, or NULL after a vlog (always in library mode). */
 static HANDLE
 w32_start_guard(const wchar_t *sw, DWORD pid, HANDLE *to, HANDLE *from)
 {
@@ -3717,17 +3712,10 @@ tgt_alive(const struct pd_target *t)
 }
 
 /* ================================ Writer ================================ */
-/* The minidump writer (doc/MINIDUMP.md), a pipeline:
- *   snapshot (freeze the target: Writer: Snapshot)
- *   -> collect (Threads, Modules, Handles, Tokens, System)
- *   -> plan (Memory: the ranges of the dump type; -md callbacks)
- *   -> lay out (Plan: one row of dump_streams[] per stream, then the memory)
- *   -> write sequentially, signature last, rename into place (File).
- * It never reads trigger state: what it needs arrives in struct
- * pd_dump_req, and it reads the target only through struct snap.  Its
- * sub-sections each keep a stream's collect, put and free code together;
- * a new stream is a row of dump_streams[] and a put function.  The target
- * is thawed on every path. */
+/* The minidump writer (doc/DESIGN.md "The writer pipeline", doc/MINIDUMP.md):
+ * snapshot, collect, plan, lay out, write, rename.  Its input is a struct
+ * pd_dump_req and the target through struct snap; it never reads trigger
+ * state, and thaws the target on every path.  Here: the minidump structures. */
 
 #pragma pack(push, 4)
 struct md_header {
@@ -4075,16 +4063,10 @@ dump_cancelled(const struct pd_dump_req *r)
 }
 
 /* ============================ Writer: Snapshot ========================== */
-/* The seam between the target and the writer.  A struct snap_ops says how
- * a snapshot is taken and read; everything after this section reads the
- * target only through snap_read() and the struct snap it filled, never
- * through a process handle.  The implementations: the live process,
- * held still in a way that ends with procdump (enum live_hold; the live_*
- * functions, gathered in the table snap_live in Writer: File), and the
- * in-memory clone of -r (clone_*, snap_clone_ops), which takes the live
- * one's place once the planned memory is copied, and the PSS snapshot of
- * -r (pss_*, snap_pss), which takes it before the freeze.  The postmortem
- * target (-j) would be a further table. */
+/* How a target is held and read (doc/DESIGN.md "The snapshot seam"):
+ * struct snap_ops and its tables, live_* (the live process), clone_* and
+ * pss_* (-r).  After this section the writer reads the target only through
+ * snap_read() and struct snap, never through a process handle. */
 
 struct snap_ops {
 	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 */
@@ -4163,23 +4145,12 @@ snap_region_of(const struct snap *s, u64 addr)
 	return i < s->nreg && s->reg[i].base <= addr ? &s->reg[i] : NULL;
 }
 
-/* How the live target is held still while it is read.  Each way ends with
- * procdump, whatever ends procdump (doc/DESIGN.md "A freeze that dies with
- * procdump"):
- *   LIVE_EVENT    procdump is its debugger and holds one of its debug
- *                 events (Debugger): every thread is stopped already.
- *   LIVE_ATTACH   attached for this dump (kill-on-exit off) and held at the
- *                 first debug event, never continued while the dump is
- *                 read: the system keeps every thread stopped, and lets
- *                 them go when procdump's debug object closes, also when
- *                 procdump is killed (doc/WINE.md section 1).
- *   LIVE_SUSPEND  the fallback, where the target cannot be debugged
- *                 (another debugger, access denied): SuspendThread, done by
- *                 the freeze guard (Main: main_guard), a second procdump
- *                 that resumes what it suspended when this one ends
- *                 without thawing.  Without a guard (library mode, or it
- *                 did not start) procdump suspends them itself.
- * PROCDUMP_TEST_FREEZE=suspend (tests, bench) forces the fallback. */
+/* How the live target is held still; each hold ends with procdump,
+ * whatever ends it (doc/DESIGN.md "A freeze that dies with procdump"):
+ *   LIVE_EVENT    procdump is its debugger and holds a debug event
+ *   LIVE_ATTACH   attached for this dump, its first event never continued
+ *   LIVE_SUSPEND  SuspendThread through the freeze guard (main_guard);
+ *                 forced by PROCDUMP_TEST_FREEZE=suspend */
 enum live_hold { LIVE_SUSPEND, LIVE_ATTACH, LIVE_EVENT };
 
 struct live {
@@ -4294,12 +4265,11 @@ live_being_debugged_save(struct live *l)
 }
 
 /* Ends the attach.  Detaching with the CREATE_PROCESS event pending
- * releases the target (Windows: the system wakes every pending event;
- * Wine: the same) without the moment a ContinueDebugEvent first would give
- * it to run attached.  If the detach fails, every event is let go (the
- * attach's queued CREATE_THREAD and LOAD_DLL events each stop a thread)
- * and the detach retried, for 2 s at most: after that, procdump's end
- * releases it (kill-on-exit is off).  0, or -1 after a message. */
+ * releases every thread (Windows and Wine) without the moment a
+ * ContinueDebugEvent would give the target to run attached.  If the detach
+ * fails, the queued events (each stops a thread) are let go and the detach
+ * retried for 2 s; after that procdump's end releases it (kill-on-exit is
+ * off).  0, or -1 after a message. */
 static int
 live_detach(DWORD pid, DWORD ev_tid)
 {
@@ -4376,12 +4346,10 @@ live_attach(struct snap *s)
 	}
 }
 
-/* LIVE_SUSPEND: starts the freeze guard, this program with -freezeguard
- * PID (w32_start_guard), on two pipes: it reads thread ids on its stdin and
- * answers each with the suspend count SuspendThread returned (-1: not
- * suspended); thread id 0 asks it to resume them all.  It resumes them too
- * at the end of its stdin, when procdump ends for whatever reason.  On
- * failure, no guard (procdump suspends the threads itself). */
+/* LIVE_SUSPEND: starts the freeze guard (-freezeguard PID).  Protocol: a
+ * thread id on its stdin, the previous suspend count back (-1: not
+ * suspended); id 0 or end of input resumes all (main_guard).  On failure,
+ * no guard: procdump suspends the threads itself. */
 static void
 live_guard_start(struct snap *s)
 {
@@ -4660,14 +4628,10 @@ static void live_tokens(struct snap *s);
 static void live_facts(struct snap *s);
 static int pss_taken(const struct snap *s);
 
-/* ---- The in-memory clone (-r where there is no PSS snapshot: Windows
- * 7 and 8.0, Wine).  The live target is frozen, collected and planned as
- * for any dump; then snap_clone copies the planned ranges into procdump's
- * own memory in large reads, releases the target and takes the live
- * table's place: the layout and the write read the copy while the target
- * runs on.  Until the release the target is held as live_freeze holds
- * it, so a procdump killed during the copy leaves it running (the hold
- * ends with procdump). */
+/* ---- The in-memory clone (-r without PSS; doc/DESIGN.md "The clone
+ * (-r)"): snap_clone copies the planned ranges, releases the target and
+ * takes the live table's place.  Until the release the live hold applies,
+ * so a procdump killed during the copy leaves the target running. */
 
 struct clone_part { u64 start, size; u8 *p; };
 
@@ -4869,13 +4833,12 @@ clone_carve(struct clone *c, u8 *pool, u64 size)
 	return 0;
 }
 
-/* Before the freeze of a full dump with -r: the memory the copy will take
- * (all committed readable memory, from the live map), checked against the
- * memory available and allocated with every page touched, so that neither
- * the refusal nor the first-touch faults of the copy's pages fall inside
- * the outage (under Wine those faults halved the copy's speed).  0, or -1
- * after one line (*no_memory); no memory for it is no failure (the copy
- * then allocates its own). */
+/* Before the freeze of a full dump with -r: allocates the copy (all
+ * committed readable memory) and touches every page, so that neither a
+ * refusal nor the first-touch faults fall inside the outage (under Wine
+ * those faults halved the copy's speed).  0, or -1 after one line
+ * (*no_memory) when it would not fit; an allocation that fails here is no
+ * failure (the copy then allocates its own). */
 static int
 clone_prepare(struct snap *s, int *no_memory)
 {
