@@ -6307,12 +6307,9 @@ dump_free_modules(struct snap *s)
 }
 
 /* ============================ Writer: Handles =========================== */
-/* The HandleData stream.  SystemExtendedHandleInformation lists the handles
- * (per-process handle queries are missing under Wine); each is duplicated
- * to read its type, counts and name.  Name queries can block for ever on
- * synchronous pipes, so File names are read on a worker thread with a
- * deadline, and after one timeout no more File names are asked for in this
- * dump. */
+/* The HandleData stream: the target's handles from the system-wide list
+ * (Wine lacks the per-process query), each duplicated to read its type,
+ * counts and name.  Reads the target only through the live snapshot. */
 
 struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
 	PVOID Object;
@@ -6356,9 +6353,10 @@ live_unicode_dup(const u8 *buf)
 }
 
 /* The name of a File handle (our duplicate dup, which this takes), on a
- * worker with a 200 ms deadline.  On timeout the worker keeps the job and
- * the duplicate (and frees them if it ever returns), and *file_names
- * becomes 0. */
+ * worker with a 200 ms deadline: NtQueryObject blocks for ever on a
+ * synchronous pipe.  On timeout the worker keeps the job and the duplicate
+ * (freed if it ever returns) and *file_names becomes 0: no more File names
+ * in this dump. */
 static wchar_t *
 live_file_name(HANDLE dup, u64 value, int *file_names)
 {
@@ -6535,17 +6533,18 @@ live_free_handles(struct snap *s)
 }
 
 /* ============================ Writer: Tokens ============================ */
-/* TokenStream (WithTokenInformation, 0x40000).  Only the list header
- * (MINIDUMP_TOKEN_INFO_LIST) and each record's MINIDUMP_TOKEN_INFO_HEADER
- * are in minidumpapiset.h; the data after them is undocumented.  We write
- * the layout of a reverse-engineered account of dbghelp's: after the header,
- * seven {offset, size} pairs (offsets from the record's start) for
+/* The TokenStream (WithTokenInformation, 0x40000): one record for the
+ * process token (TokenId = PID) and one per impersonating thread (TokenId
+ * = TID).  Reads tokens only through the snapshot's tokens op. */
+
+/* Only MINIDUMP_TOKEN_INFO_LIST and MINIDUMP_TOKEN_INFO_HEADER are
+ * documented; the data after a header follows a reverse-engineered account
+ * of dbghelp's: seven {offset, size} pairs (from the record's start) for
  * TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
  * TokenPrivileges, TokenStatistics and TokenRestrictedSids, each field
- * 8-aligned, with every SID pointer replaced by its offset from the start
- * of its field.  ElementHeaderSize is therefore 16 + 7 * 8.  One record for
- * the process token (TokenId = PID) and one per impersonating thread
- * (TokenId = TID); a class the token does not answer has size 0. */
+ * 8-aligned, every SID pointer replaced by its offset from its field's
+ * start; so ElementHeaderSize is 16 + 7 * 8.  A class the token does not
+ * answer has size 0. */
 #define TOK_NFIELDS 7
 
 /* A SID pointed to from inside a GetTokenInformation buffer, checked */
@@ -7619,11 +7618,8 @@ dump_thread_stack(struct dump_state *d, struct dthread *t)
 	}
 }
 
-/* FilterTriage (model: Breakpad's SanitizeStackCopy): in the stack part of
- * [addr, addr+n), keep a word only if it is a small integer (|v| <= 4096),
- * points into that thread's stack, or points into executable memory (return
- * addresses); overwrite the rest with 0x0defaced.  Frames still walk; data
- * such as strings and keys on the stacks is gone. */
+/* FilterTriage on one stack [lo, hi) of thread t within [addr, addr+n)
+ * (the rule: dump_sanitize_stacks). */
 static void
 dump_sanitize_range(const struct snap *s, const struct dthread *t, u64 lo, u64 hi, u64 addr, u8 *bytes, u64 n)
 {
@@ -7989,15 +7985,17 @@ dump_callbacks_memory(struct dump_state *d)
 }
 
 /* ============================= Writer: Plan ============================= */
-/* Collect, plan and lay out one dump.  dump_streams[] has one row per
- * stream, in file order: its type, the MINIDUMP_TYPE bits that ask for it
- * (0: every dump), the bits that leave it out, and its put function, which
- * appends the stream to the buffer and fills its directory entry (1), has
- * nothing to write (0: a wanted stream that wrote nothing takes its bits
- * out of the header's Flags), or ran out of memory (-1).  The memory list
- * comes after them, then the header. */
+/* Collect, plan and lay out one dump in memory: the stream table and the
+ * file's layout.  Writes no file (Writer: File does). */
 
+/* Appends a stream to the buffer and fills its directory entry: 1; 0 if
+ * it has nothing to write (a wanted stream that wrote nothing takes its
+ * bits out of the header's Flags); -1 if out of memory. */
 typedef int (*dump_put_fn)(struct dump_state *, struct buf *, struct md_dir *);
+
+/* One row per stream, in file order: its type, the MINIDUMP_TYPE bits that
+ * ask for it (0: every dump), the bits that leave it out, its put.  A new
+ * stream is a row and a put function.  The memory list follows them. */
 
 static const struct dump_stream {
 	u32 type;
@@ -8097,8 +8095,8 @@ dump_plan(struct dump_state *d)
 	return 0;
 }
 
-/* The bytes of memory the plan takes: with the metadata's megabyte, the
- * estimate a clone is checked with before it is copied. */
+/* The bytes of memory the plan takes, which a clone is checked against
+ * before it is copied. */
 static u64
 dump_planned_bytes(const struct dump_state *d)
 {
@@ -8167,11 +8165,10 @@ dump_layout(struct dump_state *d, struct buf *b)
 }
 
 /* ============================= Writer: File ============================= */
-/* One dump file: created under a temporary name in the target folder,
- * written sequentially (the Memory64 blob through a double-buffered write
- * queue), signature last, renamed into place only when complete; on any
- * failure the partial file is removed.  dump_write() is the writer's entry
- * point; -dbghelp hands the same request to the system's MiniDumpWriteDump. */
+/* One dump file: a temporary name in the target folder, sequential writes
+ * (the Memory64 blob through a double-buffered queue), signature last,
+ * rename when complete; the partial file removed on any failure.  Here is
+ * dump_write(), the writer's entry point, and -dbghelp's. */
 
 /* Did the target vanish (killed, exited) after the freeze?  Remembered. */
 static int
@@ -8548,13 +8545,9 @@ dump_write_signature(HANDLE file)
 }
 
 /* ---- -keep: after each dump, at most N dumps of the process name in its
- * folder.  A file counts only when procdump.c wrote it under the name the
- * dump was written under: its name fits the same pattern (the default
- * name, or the file name given, with PROCESSNAME the process name and the
- * other keywords any value), with the same type suffix (_Mini, _Full ...:
- * each type of -mm -ma is kept apart) and maybe -2, -3..., and it is a
- * complete minidump whose MiscInfo build string (DbgBldStr) says
- * procdump.c; any other file, even with such a name, is never removed. */
+ * folder.  Only our own files count: a name that fits the dump's pattern
+ * and type suffix (dump_name_fits), and a complete minidump whose MiscInfo
+ * DbgBldStr says procdump.c.  No other file is ever removed. */
 
 /* How many leading characters of name are digits (hex: hex digits), up to most. */
 static size_t
@@ -8693,16 +8686,12 @@ dump_retain_list(const wchar_t *dir, const wchar_t *path, const wchar_t *pat, co
  * name dump into one folder; each sees the others' finished dumps). */
 static SRWLOCK dump_keep_lock = SRWLOCK_INIT;
 
-/* After the dump at path of process proc, written under the name pattern
- * pat (the file part of the default name or of the one given) with the
- * type suffix tag ("" for none): keeps path and the keep-1 newest others
- * of our dumps that fit the same pattern and suffix in its folder,
- * removing the rest.  path counts as the newest even when another
- * target's dump was finished a moment later (-all, -pt), so that keep
- * files remain; when path is gone already (that target's retention ran
- * first and removed it), there is nothing to do.  Says on stdout which
- * files it removed; a file it cannot remove is a warning, not a failed
- * dump (one another procdump removed meanwhile, nothing). */
+/* Keeps path and the keep-1 newest of our other dumps that fit pattern
+ * pat and type suffix tag ("": none) in its folder; removes the rest and
+ * says so on stdout.  path counts as the newest even if another target's
+ * dump finished a moment later (-all, -pt); if path is gone already (that
+ * target's retention removed it), nothing to do.  A file that cannot be
+ * removed is a warning, not a failed dump. */
 static void
 dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const char *tag, long long keep)
 {
@@ -8793,12 +8782,10 @@ dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
 	return 0;
 }
 
-/* -dbghelp: the same dump type written by the system's dbghelp.dll
- * MiniDumpWriteDump, for Windows users who want it and as the baseline of
- * the benchmarks.  Under Wine it drops handle, thread-info, memory-info and
- * unloaded-module streams and writes full memory 1 KiB at a time (doc/WINE.md
- * section 5).  The file is checked afterwards: Wine's can return TRUE
- * without writing.  0 or -1. */
+/* -dbghelp: the same dump type through the system's MiniDumpWriteDump (the
+ * benchmarks' baseline).  Wine's drops several streams and can return
+ * TRUE without writing (doc/WINE.md section 5): the file is checked
+ * afterwards.  0 or -1. */
 static SRWLOCK dump_serial_lock = SRWLOCK_INIT; /* (also the -md callbacks': dump_write) */
 
 static int
@@ -8940,14 +8927,12 @@ dump_log_acl(struct w32_acl *acl, HANDLE f)
 }
 
 /* ---- Temporary files of ended runs.  A dump is written as
- * PATH.PID.TIME.tmp: the PID and the creation time (FILETIME, 16 hex
- * digits) of the procdump writing it, which together tell a live writer's
- * file (that PID runs, created at that time) from one whose procdump was
- * killed (no such process, or the PID is another process's now).  The
- * older form PATH.PID.tmp is taken as ended only when no process has the
- * PID.  When a dump begins in a folder, the files of ended runs there are
- * removed, before the free-space check (which then counts their space);
- * a live writer's file also stays because it is open without sharing. */
+ * PATH.PID.TIME.tmp, the writer's PID and creation time (16 hex digits):
+ * a file whose writer no longer runs (no such PID, or another process's
+ * now) is a killed procdump's.  The older PATH.PID.tmp counts as ended
+ * only when no process has the PID.  A sweep runs when a dump begins in a
+ * folder, before the free-space check; a live writer's file is also kept
+ * by its open without sharing. */
 
 static SRWLOCK dump_self_lock = SRWLOCK_INIT;
 /* One sweep at a time in this procdump: several targets (-all, -pt) begin
@@ -9281,9 +9266,8 @@ dump_write_kernel(const struct pd_dump_req *req)
 
 /* ================================ Events ================================ */
 /* -json: the events as JSON Lines (man page, JSON EVENTS).  Owns the
- * -json stream and its lock; each ev_* call is one line at its call site,
- * does nothing without -json and writes its line whole (-r dumps on
- * threads).  Reads no trigger or writer state: its callers pass it. */
+ * stream and its lock; each ev_* call writes one whole line, or nothing
+ * without -json.  Reads no trigger or writer state: callers pass it. */
 
 static struct {
 	HANDLE h;                  /* the file (appended to) or stdout; NULL: no -json */
@@ -9444,15 +9428,13 @@ ev_stamp(struct buf *b)
 	free(t.p);
 }
 
-/* Writes one line whole or not at all.  On a short write (a full disk
- * takes what fits) the file is cut back by the bytes of the line that went
- * out (w32_cut_tail): with -json FILE through a second handle (the first
- * only appends, so that several writers never overwrite each other's
- * lines), with -json - redirected to a file through stdout itself
- * (appended to or not: the cut is from the end it grew to; Wine's stdout
- * handle refuses it).  Where it cannot be cut (a pipe), the next
- * line starts with a line break, so that it is not glued to the half.
- * 0, or the error (the line is lost).  Under ev.lock. */
+/* Writes one line whole or not at all: after a short write (a full disk
+ * takes what fits) the part that went out is cut off again (w32_cut_tail),
+ * through a second handle for -json FILE (the first only appends, so no
+ * writer overwrites another's lines), through stdout itself for a
+ * redirected -json - (Wine's stdout handle refuses it).  Where nothing can
+ * be cut (a pipe), the next line starts with a line break.  0, or the
+ * error (the line is lost).  Under ev.lock. */
 static DWORD
 ev_write_line(const u8 *p, DWORD n)
 {
@@ -9652,7 +9634,7 @@ ev_close(void)
 	memset(&ev, 0, sizeof ev);
 }
 
-/* The target's name, creation time and bitness, after its pid. */
+/* The target's name and creation time, after its pid. */
 static void
 ev_target_fields(struct buf *b, const struct pd_target *t)
 {
@@ -9890,12 +9872,10 @@ ev_action_end(DWORD pid, int num, const wchar_t *path, const wchar_t *cmd, long 
 }
 
 /* ================================ Actions =============================== */
-/* -ondump: the command run after each complete dump (flushed and under its
- * final name).  Owns the actions' threads, their slots and deadline; its
- * caller (run_report) passes the dump's path, target and number, and it
- * reads no trigger or writer state.  An action never changes a dump's
- * result or the exit code, and never holds up monitoring: it runs on a
- * thread of its own, at most ACT_SLOTS at once. */
+/* -ondump: the command run after each complete dump, on a thread of its
+ * own with a deadline.  Owns the actions' threads and slots; reads no
+ * trigger or writer state, and never changes a dump's result or the exit
+ * code. */
 
 #define ACT_SLOTS 2    /* actions running at once; the next ones wait for a slot */
 #define ACT_QUEUE 16   /* actions running or waiting: past it, a dump's action is not run (said) */
