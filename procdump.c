@@ -10258,13 +10258,11 @@ act_close(void)
 }
 
 /* =============================== Triggers =============================== */
-/* Decides when to dump: the immediate dump and the timed series (-n -s),
- * the sampled monitors (-c -cl -m -ml -tc -hc -p -pl -h, rows of trig_kinds[]),
- * and, for the Debugger, what its events share.  Every loop runs inside a
- * struct pd_run (run_*: count, cancellation, file names, the summary), fills
- * a struct pd_event and calls run_fire(); only the writer touches files.
- * Cancellation comes from Ctrl+C, `procdump -cancel PID` or the named event
- * ProcDump-<PID>. */
+/* When to dump: the timed series (-n -s) and the sampled monitors (rows of
+ * trig_kinds[]), and the run every trigger loop shares (struct pd_run,
+ * run_*: count, cancellation, names, summary, exit code; doc/DESIGN.md
+ * "Flow of one run").  A loop fills a struct pd_event and calls
+ * run_fire(); only the writer touches dump files. */
 
 static BOOL WINAPI
 trig_ctrl_handler(DWORD type)
@@ -10988,12 +10986,10 @@ run_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
 	run_fire(r, &e);
 }
 
-/* Has the timed series made its last attempt?  With -n, a trigger whose
- * dump -at cancelled or -a skipped (r->missed) does not count, as with the
- * monitors: the series goes on until -n dumps are written; one refused for
- * space (r->skipped) is an attempt (the disk will not free itself), and
- * the run ends with exit 4.  Without -n, the immediate dump is one
- * attempt. */
+/* Has the timed series made its last attempt?  With -n it goes on until
+ * -n dumps are written (a dump -at cancelled or -a skipped is not one) or
+ * refused for space (the disk will not free itself: exit 4).  Without -n,
+ * the immediate dump is the one attempt. */
 static int
 trig_timed_over(const struct pd_run *r, long long k)
 {
@@ -11025,12 +11021,10 @@ trig_run_timed(struct pd_run *r)
 
 /* ---- Sampling monitors (-c -cl -m -ml -tc -hc -p -pl -h): rows of
  * trig_kinds[], sampled once a second by whichever loop owns the target
- * (the debugger loop when attached, trig_run_monitors otherwise).  A row's
- * condition must hold for -s consecutive seconds (-h: one sample, whose
- * value is already the seconds the window has not responded) before a dump
- * is wanted.  A row's thresholds are a list (struct pd_steps): without a
- * list of several values (cfg->lists) its one value fires until -n; with
- * one, each value fires once, in order, and the row then stops. */
+ * (the debugger loop when attached: only the thread that attached may wait
+ * for its events).  A condition must hold -s consecutive seconds (-h: its
+ * value is already seconds).  With threshold lists (cfg->lists) each value
+ * fires once, in order; otherwise a row fires until -n. */
 
 struct trig_mon;
 struct trig_kind {
@@ -11438,16 +11432,11 @@ trig_cancel_pid(DWORD pid)
 }
 
 /* ================================== CLR ================================= */
-/* Names managed exceptions for the Debugger: at a CLR exception event
- * (E0434352: CLR 4 and .NET Core; E0434F4D: CLR 2) the runtime's own data
- * access library, the DAC (mscordaccore.dll beside coreclr.dll,
- * mscordacwks.dll beside clr.dll), reads the throwing thread's exception
- * object through an ICLRDataTarget of ours over the held target.  The DAC
- * is loaded at run time from the target's own runtime folder, never
- * another version; a DAC that cannot be had is one -v line and the code
- * alone, as before.  The target is only read: WriteVirtual, SetThreadContext
- * and SetTLSValue are refused, so that naming never changes the process.
- * Owns the DAC's module and interfaces; knows nothing of dumps or triggers. */
+/* Names a managed exception (E0434352: CLR 4 and .NET Core; E0434F4D:
+ * CLR 2) for the Debugger through the target's own runtime's DAC, over an
+ * ICLRDataTarget of ours on the held target.  Owns the DAC and its
+ * interfaces; only reads the target (writes, SetThreadContext and
+ * SetTLSValue are refused); knows nothing of dumps or triggers. */
 
 typedef u64 clr_addr; /* CLRDATA_ADDRESS: a target address, sign-extended from 32 bits */
 
@@ -11666,7 +11655,9 @@ clr_release(void *obj)
 		CLR_SLOT(obj, CLR_RELEASE, clr_fn_void)(obj);
 }
 
-/* The DAC that serves the runtime at path: its file beside it. */
+/* The DAC that serves the runtime at path, the file beside it
+ * (mscordaccore.dll beside coreclr.dll, mscordacwks.dll beside clr.dll):
+ * never another version's. */
 static void
 clr_dac_path(const wchar_t *runtime, wchar_t *out, size_t cap)
 {
@@ -11676,7 +11667,8 @@ clr_dac_path(const wchar_t *runtime, wchar_t *out, size_t cap)
 }
 
 /* Loads the DAC beside the runtime (path, at base) and makes its process
- * interface; 0, or -1 after one -v line that says why. */
+ * interface; 0, or -1 after one -v line that says why (the exception is
+ * then shown by its code alone). */
 static int
 clr_open(struct clr *c, const wchar_t *runtime, u64 base, int other_bitness)
 {
@@ -11810,10 +11802,8 @@ clr_close(struct clr *c)
  *                   every exception is passed to the target unchanged
  *   EXIT_PROCESS    -t dumps; the run ends
  *   RIP_INFO        ignored
- * The target keeps running when procdump ends (DebugSetProcessKillOnExit
- * FALSE, then DebugActiveProcessStop), unless -k asked to kill it.  -t's
- * int3, the one change to the target's code, is planted under an exit
- * guard that takes it out if procdump is killed (dbg_guard_start). */
+ * The target runs on when procdump ends (kill-on-exit off), unless -k.
+ * Touches no dump file: dumps go through run_fire. */
 
 struct dbg_dll {
 	u64 base;
