@@ -11938,21 +11938,15 @@ dbg_event_context(struct dbg *d, DWORD tid, CONTEXT *ctx)
 		CloseHandle(own);
 }
 
-/* -t's exit guard.  The int3 that -t plants in the target's code must not
- * outlive procdump: a procdump killed while it is in would leave the
- * target to die of it at its exit (C0000005 under Wine, 3 of 3 times).
- * Before planting, procdump starts a guard, this program with -exitguard
- * PID (w32_start_guard), and hands it duplicates of its debug object
- * (DbgUiGetThreadDebugObject) and of the process handle, with the
- * breakpoint's address and byte.  While the guard holds the object, the
- * death of procdump does not detach the target: a debuggee is released
- * when the last handle to its debug object closes, under Wine as on
- * Windows, so an event (the int3 hit meanwhile too) waits in the object
- * for a debugger, and no thread meets the int3 with none.  When procdump
- * is gone, its pipe ended without DBG_GUARD_DONE, the guard adopts the
- * object, puts the byte back, continues the event procdump held and those
- * queued since, as procdump would have, and detaches.  No window is left
- * in which the target runs with the int3 and no debugger. */
+/* -t's exit guard.  The int3 that -t plants must not outlive procdump: a
+ * target left with it dies of it at its exit (C0000005 under Wine, 3 of 3
+ * times).  Before planting, procdump starts a guard (-exitguard PID) and
+ * hands it duplicates of its debug object and of the process handle, with
+ * the breakpoint's address and byte.  A debuggee is released only when the
+ * last handle to its debug object closes (Wine as Windows), so while the
+ * guard holds one, events wait for a debugger.  If procdump's pipe ends
+ * without DBG_GUARD_DONE, the guard adopts the object, puts the byte back,
+ * continues the held and queued events as procdump would, and detaches. */
 enum dbg_guard_kind {
 	DBG_GUARD_ARMED = 1, /* the breakpoint is about to go in: what to undo */
 	DBG_GUARD_REMOVED,   /* procdump took it out (and rewound the thread at it) */
@@ -12479,20 +12473,8 @@ dbg_kill(struct dbg *d)
 	}
 }
 
-/* Before a detach: the target's threads are stopped, and the events it
- * queued since the last one are taken and passed on (an exception as not
- * handled), as the loop would; after it, the threads go on.  Wine
- * continues an event still queued at the detach as handled (DBG_CONTINUE):
- * a CLR exception (E0434352, raised by RaiseException) so continued
- * returns into the runtime, which ends the process (a .NET app throwing in
- * a loop died within 6 detaches in each of 6 runs: test/t-clr.sh, 6
- * detaches); draining alone left a window in which the next throw came
- * (died at detach 1, then 4).  Only for a process with a CLR, where a
- * detach without it would end the process.  The threads are stopped by a
- * freeze guard (-freezeguard, the Snapshot's), so that a procdump that
- * dies in those 20-odd ms leaves them running (the guard resumes them at
- * the end of its input); only where no guard can start (library mode) or
- * it cannot stop a thread does procdump stop it itself. */
+/* Has the target loaded a CLR?  Then dbg_finish stops its threads and
+ * drains its events before the detach (dbg_drain). */
 static int
 dbg_has_clr(const struct dbg *d)
 {
@@ -12503,6 +12485,10 @@ dbg_has_clr(const struct dbg *d)
 	return 0;
 }
 
+/* The threads stopped around a detach.  A freeze guard (-freezeguard, as
+ * for a dump) stops them, so that a procdump that dies in those 20-odd ms
+ * leaves them running; procdump stops a thread itself only where no guard
+ * starts (library mode) or the guard cannot. */
 struct dbg_stop {
 	HANDLE guard, to, from; /* the freeze guard and its pipes, or NULL */
 	u8 *held;               /* per thread of d->th: the guard stopped it */
@@ -12590,6 +12576,12 @@ dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 	memset(st, 0, sizeof *st);
 }
 
+/* With the threads stopped: takes the events queued since the last one and
+ * passes them on (an exception as not handled), as the loop would.  Wine
+ * continues an event still queued at a detach as handled, and a CLR
+ * exception so continued ends the process (doc/WINE.md section 11; a .NET
+ * app throwing in a loop died within 6 detaches in each of 6 runs, and
+ * draining without stopping the threads left a window for the next throw). */
 static void
 dbg_drain(struct dbg *d)
 {
