@@ -12953,12 +12953,10 @@ dbg_exit_guard(DWORD pid)
 }
 
 /* ================================ Install =============================== */
-/* The postmortem (AeDebug) debugger: -i writes HKLM\...\AeDebug Debugger
- * and Auto in each registry view that has a procdump to start (saving what
- * was there beside them), -u puts back exactly what -i found, and -j is
- * the command -i registers, which the system starts when a process
- * crashes.  Touches no other key; uses the Debugger and Triggers sections
- * for -j. */
+/* The postmortem debugger (doc/DESIGN.md "Install: AeDebug (-i, -u, -j)"):
+ * -i writes AeDebug's Debugger and Auto in each registry view (saving what
+ * was there), -u puts back exactly what -i found, -j is the command the
+ * system starts at a crash; -wer.  Touches no other registry key. */
 
 #define AED_KEY L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug"
 /* Beside Debugger and Auto: the command -i wrote (it is installed while
@@ -13329,7 +13327,7 @@ aed_wer(const struct pd_config *cfg, const struct pd_target *t)
 /* ---- -j: the postmortem debugger the system starts.  Windows passes the
  * PID, an event the crashed thread waits on (inherited) and the address of
  * a JIT_DEBUG_INFO in the crashed process; Wine passes garbage for the
- * last (doc/WINE.md §8), so the exception comes from the debug event then. */
+ * last (doc/WINE.md section 8): then the exception comes from the debug event. */
 
 #define AED_EVENT_DEADLINE_MS 30000 /* attach to the crash's second-chance exception */
 #define AED_EXIT_DEADLINE_MS  10000 /* the dump to the process's end */
@@ -13598,10 +13596,9 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 }
 
 /* ================================ Service =============================== */
-/* -svc: procdump as a Windows service, registered with the service control
- * manager (install, uninstall, list).  Owns the SCM calls; the service's
- * own run (its control handler, the monitor re-armed until it is stopped,
- * the log) is Main's (main_svc_*), which runs the monitor. */
+/* -svc install, uninstall, list: the service control manager's calls.  The
+ * service's own run (control handler, log, the monitor re-armed) is Main's
+ * (main_svc_*); nothing here runs a monitor. */
 
 #define SVC_PREFIX L"procdump.c-"   /* every service of ours: its name is this and NAME */
 #define SVC_RESTART_MS 60000        /* failure actions: restart after a minute, */
@@ -13884,12 +13881,10 @@ svc_list(void)
 }
 
 /* ================================= Main ================================= */
-/* pd_main(): parse, validate, resolve or launch the target, run the
- * triggers, choose the exit code; in library mode, reset every
- * process-wide state before returning.  Prints the banner and the
- * configuration table; the run's summary line is run_end's.  With -all or
- * -pt, the watcher (main_fleet*) runs one target per thread and gathers
- * their exit codes; -duration is a timer thread (main_timer*). */
+/* pd_main(): parse, check, find or launch the target, run, choose the exit
+ * code; the banner and configuration table, the watcher of several targets
+ * (main_fleet*), -duration, the guards' and the service's entry points.
+ * Library mode: every process-wide state reset before returning. */
 
 static void
 main_banner(void)
@@ -13925,9 +13920,7 @@ main_check_mask(u64 mask)
 	warn("-mc: not supported, left out of the dump and its Flags: %s", list);
 }
 
-/* The configuration table ProcDump prints before it monitors: its rows,
- * its names, in its order (n/a or Disabled where a switch was not given);
- * then procdump.c's own rows for -at and the -ld/-ud/-ct/-et events. */
+/* The table's "Dump folder" and "Dump filename/mask" rows. */
 static void
 main_print_folder(const struct pd_config *cfg, int out_is_dir)
 {
@@ -13964,7 +13957,10 @@ main_steps(const struct pd_steps *st, const char *op, const char *unit)
 	return s;
 }
 
-/* (t NULL: several targets, -all or -pt; the table is printed once) */
+/* The configuration table ProcDump prints before it monitors: its rows,
+ * names and order (n/a or Disabled where a switch was not given), then
+ * procdump.c's own rows for -at and the -ld/-ud/-ct/-et events.  t NULL:
+ * several targets (-all, -pt), the table printed once. */
 static void
 main_print_config(const struct pd_config *cfg, const struct pd_target *t, int out_is_dir)
 {
@@ -14147,13 +14143,11 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
 	return rc;
 }
 
-/* ---- Several targets (-all, -pt): the watcher.  Each process is known by
- * its PID and creation time (a reused PID is another process) and watched
- * by a thread of its own running main_instance, with its own run, count,
- * monitors and, for the debugger triggers, its own attach: Windows (and
- * Wine) give a debugger thread the events of the processes it attached
- * itself.  The main thread lists the processes four times a second to
- * find the new ones (-w, -pt) and gathers the exit codes. */
+/* ---- Several targets (doc/DESIGN.md "Several targets (-all, -pt): the
+ * watcher").  Each process, known by PID and creation time, gets a thread
+ * running main_instance: a debugger thread receives the events only of the
+ * processes it attached itself.  The main thread lists the processes four
+ * times a second and gathers the exit codes. */
 
 struct main_inst {
 	const struct pd_config *cfg;
@@ -14509,12 +14503,11 @@ struct main_prep {
 	struct aed_jit jit;             /* -j's values */
 };
 
-/* Everything the run will need that the command line alone can show to be
- * wrong, checked before the banner and before the -json file is opened,
- * so that a usage error (exit 2) comes alone and leaves nothing: the dump
- * folder or file, the -md DLL, the monitors (a counter that cannot be
- * read), what -i's -j will need, -j's values.  0 or PD_EXIT_USAGE after
- * one line. */
+/* What the command line alone can show to be wrong (the dump folder or
+ * file, the -md DLL, a counter that cannot be read, what -i's -j will
+ * need, -j's values), checked before the banner and the -json file, so
+ * that a usage error (exit 2) comes alone and leaves nothing.  0 or
+ * PD_EXIT_USAGE after one line. */
 static int
 main_check(struct pd_config *cfg, struct main_prep *p)
 {
@@ -14580,14 +14573,6 @@ main_install(struct pd_config *cfg, int argc, wchar_t **argv, const struct main_
 	return aed_postmortem(cfg, &p->jit, p->cb);
 }
 
-/* The freeze guard, -freezeguard PID (hidden; Writer: Snapshot starts it
- * where the target cannot be held at a debug event).  It suspends each
- * thread of PID whose id arrives on stdin and answers with the count
- * SuspendThread returned (-1: not suspended); id 0 resumes them all.  When
- * stdin ends, procdump has thawed or ended, whatever ended it: the guard
- * resumes what it still holds, once, and exits.  It holds a handle of the
- * process and of each thread, so that no id is reused meanwhile, and
- * checks that each thread is PID's.  Exit 0. */
 static void
 main_guard_resume(HANDLE *th, int *n)
 {
@@ -14597,6 +14582,10 @@ main_guard_resume(HANDLE *th, int *n)
 	}
 }
 
+/* The freeze guard, hidden -freezeguard PID (protocol: live_guard_start).
+ * When stdin ends, procdump has thawed or died: the guard resumes what it
+ * still holds and exits 0.  It keeps a handle of the process and of each
+ * thread, so that no id is reused meanwhile, and checks each is PID's. */
 static int
 main_guard(DWORD pid)
 {
@@ -14630,14 +14619,11 @@ main_guard(DWORD pid)
 	return 0;
 }
 
-/* -svc run NAME: procdump as the service the manager started (Service
- * installed it).  The monitor runs again each time its run ends (count
- * reached, target exited), waiting for the process by name (-w), until
- * the service is stopped; a stop or the system's shutdown is Ctrl+C: a
- * dump being written is cancelled (its file removed), every target is
- * resumed and detached, and the service reports STOPPED.  Console text
- * goes to NAME.log in the dump folder, moved to NAME.log.1 past
- * MAIN_SVC_LOG_MAX. */
+/* -svc run NAME: the service the manager started.  The monitor runs again
+ * each time its run ends, waiting for the process by name (-w), until the
+ * service is stopped; a stop or shutdown is Ctrl+C (a dump being written
+ * is cancelled, every target resumed and detached).  Console text goes to
+ * NAME.log in the dump folder, moved to NAME.log.1 past MAIN_SVC_LOG_MAX. */
 #define MAIN_SVC_LOG_MAX (8u << 20)
 #define MAIN_SVC_RETRY_MS 2000 /* after a run that could not open its target (it may be the one that just crashed, ending) or write */
 
