@@ -68,8 +68,9 @@
  */
 
 /* ================================ Config ================================ */
-/* Build-time settings, the parsed command line (struct pd_config) and the
- * functions exported in library mode.  No Windows calls here. */
+/* Build settings, the version resource, exit codes, the parsed command
+ * line (struct pd_config) and the library API.  Declarations only: no
+ * code runs here. */
 
 #define __USE_MINGW_ANSI_STDIO 1
 #ifndef _WIN32_WINNT
@@ -284,9 +285,8 @@ struct pd_config {
 	int monitor;            /* a sampled monitor (-c -cl -m -ml -tc -hc -p -pl -h) is armed */
 };
 
-/* The library API.  One call at a time (not from two threads at once);
- * each call leaves no process-wide state behind (handlers, events, DLLs),
- * so either may be called again in the same process. */
+/* The library API.  One call at a time; each call leaves no process-wide
+ * state behind (handlers, events, DLLs), so it may be called again. */
 /* The whole tool: parses argv, runs, returns an exit code above. */
 PD_API int pd_main(int argc, wchar_t **argv);
 /* Write one dump of process pid to path (type PD_MINI or PD_FULL).
@@ -295,8 +295,9 @@ PD_API int pd_write_dump(unsigned long pid, const wchar_t *path, int type,
                          const wchar_t *comment, int overwrite);
 
 /* ================================= Util ================================= */
-/* Messages, strings, growable buffers and time.  Everything that prints goes
- * through out()/warn() so that UTF-8, consoles and pipes behave the same. */
+/* Messages, strings, buffers, time and the process-wide state g.  Every
+ * line printed goes through out(), warn() or vlog(), so UTF-8, consoles,
+ * pipes and -all's tags behave the same.  Knows no target or dump. */
 
 /* Process-wide state, kept in one place so that library mode can reset it
  * (main_reset) and pd_main can run again in the same process. */
@@ -326,11 +327,10 @@ static struct {
 	int len;                   /* its characters; 0: none shown */
 } prog = { SRWLOCK_INIT, NULL, 0 };
 
-/* Rewrites the progress line in place (\r, the text, blanks over the rest
- * of the previous one), or erases it (line NULL).  A line longer than the
- * console is cut: a wrapped one could not be taken back.  Only where
- * console text goes to an interactive console: redirected output is
- * never touched.  Returns 0, or -1 where there is no console. */
+/* Rewrites the progress line in place, or erases it (line NULL); on an
+ * interactive console only, so redirected output never changes.  A line
+ * longer than the console is cut: a wrapped one could not be taken back.
+ * 0, or -1 where there is no console. */
 static int
 out_progress(const char *line)
 {
@@ -466,12 +466,10 @@ unsafe_char(unsigned c)
 	       c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
-/* Wide to UTF-8 in one of eight rotating buffers, for messages only.  It is
- * the one way text from outside (switches, targets, file names, names the
- * system gives) reaches a message, so it is where that text is made safe to
- * print on one line: an unsafe_char shows as \xHH (\uHHHH above 0xff), a
- * form that Windows path segments such as \new or \temp do not take.
- * Text longer than the buffer is cut and ends in "...". */
+/* Wide to UTF-8 in one of eight rotating buffers, for messages only: the
+ * one way outside text reaches a message, so where it is made safe to
+ * print on one line.  An unsafe_char shows as \xHH (\uHHHH above 0xff), a
+ * form path segments such as \new do not take; text too long ends "...". */
 static const char *
 u8s(const wchar_t *w)
 {
@@ -702,9 +700,8 @@ stamp(void)
 	return s;
 }
 
-/* Bytes as the whole MB (MiB) of ProcDump's "N MB" lines: rounded to the
- * nearest, as Windows' StrFormatByteSizeEx does by default, never up
- * (2,160,248 bytes is 2 MB, not 3). */
+/* Bytes as the whole MB (MiB) of ProcDump's "N MB" lines, rounded to the
+ * nearest as StrFormatByteSizeEx does (2,160,248 bytes is 2 MB, not 3). */
 static u64
 size_mb(u64 bytes)
 {
@@ -2361,10 +2358,10 @@ w32_env_with(const wchar_t *const *pairs, int n)
 }
 
 /* ================================= Args ================================= */
-/* One table, opts[], is the only description of a switch: it drives the
- * parser, the defaults, the -? synopsis and option list, the checks that
- * span switches (flags on the rows) and the man-page test.  Args speaks in
- * plain C types; the rules between switches live in args_validate(). */
+/* One table, opts[], describes every switch: parser, defaults, -? text,
+ * numeric ranges; args_validate() holds the rules between switches.  Plain
+ * C types; opens no process.  At its end, the registry, WER and COM
+ * wrappers that Install and -x use. */
 
 enum optkind {
 	OPT_FLAG,    /* -x */
@@ -2785,11 +2782,10 @@ args_free(struct pd_config *cfg)
 	cfg->joined[0] = cfg->joined[1] = cfg->mended[0] = cfg->mended[1] = cfg->mended[2] = NULL;
 }
 
-/* Windows' argv rules read \" as a quote that is text, so "c:\my dumps\"
- * reaches procdump as c:\my dumps" and, if anything follows on the command
- * line, as c:\my dumps" -n 2 (the quote stays open).  A '"' can never be
- * part of a Windows path: at the end of one it is that \, inside one it
- * says that the arguments after it were swallowed. */
+/* Windows' argv rules read \" as a literal quote, so "c:\my dumps\" reaches
+ * procdump as c:\my dumps" and, if more follows, as c:\my dumps" -n 2.  A
+ * '"' is never part of a Windows path: at the end it stood for \, inside
+ * it means the arguments after it were swallowed. */
 static int
 args_swallowed(const wchar_t *path)
 {
@@ -3044,11 +3040,9 @@ args_check_steps(struct pd_config *cfg, const struct opt *o, u64 hi, const char 
 	return 0;
 }
 
-/* Every number given, read by its row of opts[]: digits only (OPT_HEX: hex,
- * 0x optional), from lo to hi; a percentage with -u is per core, up to hi
- * times the cores.  One rule and one message for every numeric switch, so
- * that no spelling (" 2", +2, -1, 0x-2, a 20-digit number) slips through
- * and no typed value equals PD_UNSET.  0 or PD_EXIT_USAGE. */
+/* Every number given, read by its row of opts[] (parse_num), from lo to
+ * hi; a percentage with -u is per core, up to hi times the cores.  One
+ * rule and one message for every numeric switch.  0 or PD_EXIT_USAGE. */
 static int
 args_check_numbers(struct pd_config *cfg)
 {
@@ -3283,9 +3277,8 @@ args_check_implemented(const struct pd_config *cfg)
 	return 0;
 }
 
-/* ---- Registry (Install: AeDebug).  Reg* return their error instead of
- * setting the last error: each wrapper sets it, so that warn("...:")
- * names it; w32_reg_open also says which refusal it was. */
+/* ---- Registry (Install: AeDebug).  Reg* return their error rather than
+ * set the last error: each wrapper sets it, so that warn("...:") names it. */
 
 /* Opens HKLM\path in a registry view (KEY_WOW64_64KEY, KEY_WOW64_32KEY or
  * 0) for reading and writing; with create, makes it if missing and sets
@@ -3478,9 +3471,9 @@ w32_store_classes(int app, const char **which)
 }
 
 /* ================================ Targets =============================== */
-/* Turns a PID, a process name (with or without .exe, any case; -all: with
- * * wildcards) or a service name into an open process.  Owns struct
- * pd_target; prints nothing but errors. */
+/* Owns struct pd_target: a PID, a process name (-all: with * wildcards) or
+ * a service name to an open process, known by PID and creation time.
+ * Prints nothing but errors; never holds the target still or reads it. */
 
 struct pd_target {
 	DWORD pid;
