@@ -3859,7 +3859,7 @@ enum {
 
 /* What caused a dump (filled by a trigger, read by the writer). */
 struct pd_event {
-	int has_exception;
+	int has_exception;         /* rec and ctx hold an exception */
 	int at_exit;               /* the process is exiting (-t) */
 	DWORD tid;                 /* faulting thread */
 	EXCEPTION_RECORD rec;
@@ -8177,10 +8177,10 @@ dump_source_gone(struct dump_state *d)
 struct wq {
 	HANDLE file;
 	HANDLE go[2], done[2], thread;
-	u8 *b[2];
+	u8 *b[2];                  /* the two buffers: caller fills one, worker writes the other */
 	DWORD len[2];
 	int holes;                 /* runs of zero pages are skipped, not written */
-	volatile LONG err;
+	volatile LONG err;         /* the worker's first write error (Windows code) */
 	volatile LONG quit;
 };
 
@@ -11047,16 +11047,16 @@ struct trig_mon {
 	struct pd_target *t;
 	int ncpu;
 	u64 prev_cpu;           /* user+kernel 100 ns of the target */
-	double prev_wall;
-	int have_prev;
-	struct w32_counter counter;
+	double prev_wall;       /* now_sec() of prev_cpu */
+	int have_prev;          /* prev_* hold a sample (CPU needs two) */
+	struct w32_counter counter; /* -p/-pl */
 	int cpu;                /* the CPU row is armed */
 	struct trig_row rows[TRIG_NKINDS];
 	int nrows;
 	int fired_row;          /* the row that fired last (-1: none yet); the next turn starts after it */
 	int hung;               /* -h: a window does not respond (since hung_since) */
-	double hung_since;
-	double next_tick;
+	double hung_since;      /* now_sec() when the hang began */
+	double next_tick;       /* now_sec() of the next sample */
 	char why[160];          /* what fired, for the console */
 	const char *why_kind;   /* and for -json: its row's name, value (PD_UNSET: none) and seconds held */
 	long long why_value;
