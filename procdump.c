@@ -4213,12 +4213,11 @@ live_count_before(const struct live *l, DWORD tid)
 	return (DWORD)-1;
 }
 
-/* Is th the thread DebugActiveProcess injected (on Windows and under Wine)
- * to break in, not the target's?  It starts at ntdll!DbgUiRemoteBreakin
- * and, held, has not run yet; under Wine its start address reads 0 until
- * it has begun, so a thread that is new since the attach and has no start
- * address yet is that one too (had it been the target's, it would have run
- * none of its code either). */
+/* Is th the thread DebugActiveProcess injected to break in (Windows and
+ * Wine), not the target's?  It starts at ntdll!DbgUiRemoteBreakin; under
+ * Wine its start address reads 0 until it has run, so a thread new since
+ * the attach with no start address yet is taken for it (a thread of the
+ * target's in that state has run none of its code either). */
 static int
 live_attach_thread(const struct live *l, DWORD tid, HANDLE th)
 {
@@ -4301,8 +4300,7 @@ live_attach(struct snap *s)
 	if (w32_env_string(L"PROCDUMP_TEST_FREEZE", mode, 16) && !wcscmp(mode, L"suspend"))
 		return -1;
 	/* a 32-bit process is suspended under the guard instead: under Wine's
-	 * WoW64 mode the thread an attach injects faults once the debugger has
-	 * gone, and the process dies with it (t-wow64's last test) */
+	 * WoW64 mode it dies after an attach and detach (doc/WINE.md section 11) */
 	if (l->wow64) {
 		vlog("process %lu is 32-bit: its threads are suspended under the guard, not held at a debug event", s->pid);
 		return -1;
@@ -4420,8 +4418,7 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 	th = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
 	if (!th)
 		return 0;
-	/* DebugActiveProcess injects a thread at ntdll!DbgUiRemoteBreakin (on
-	 * Windows and under Wine); held, it has not run yet: not the target's */
+	/* the attach's break-in thread is not the target's */
 	if (live_attach_thread(l, tid, th)) {
 		if (l->attach_told != tid)
 			vlog("thread %lu left out: the attach's own", tid);
@@ -5437,16 +5434,15 @@ snap_clone_begin(struct snap *s, u64 mask, struct pd_dump_req *req)
 }
 
 /* ============================ Writer: Threads =========================== */
-/* Each thread's context (with its XSAVE state for WithAvxXStateContext),
- * TEB, stack and ThreadInfo, read from the frozen live process; the stack
- * to capture; and the ThreadList, ThreadInfoList and ThreadNames streams. */
+/* Each thread's context (with XSAVE state for WithAvxXStateContext), TEB,
+ * stack bounds and ThreadInfo from the held live process; the ThreadList,
+ * ThreadInfoList and ThreadNames streams. */
 
-/* GetThreadContext can block for ever under Wine on a thread that was
- * suspended before it first ran (its context is never saved: seen with a
- * process whose threads start and exit all the time).  So the context is
- * asked for on a worker thread with a deadline; on timeout the worker and
- * its job are abandoned (it finishes when the target resumes) and the
- * thread is written without a context (ThreadInfo INVALID_CONTEXT). */
+/* GetThreadContext can block for ever under Wine on a thread suspended
+ * before it first ran (doc/WINE.md section 11): the context is read on a
+ * worker with a deadline; on timeout the worker and its job are abandoned
+ * (it finishes when the target resumes) and the thread is written without
+ * a context (ThreadInfo INVALID_CONTEXT). */
 struct ctx_job {
 	CONTEXT ctx;               /* first: 16-byte aligned with the job */
 	HANDLE h;                  /* our duplicate of the thread's handle */
@@ -5841,10 +5837,8 @@ dump_free_threads(struct snap *s)
 
 /* ============================ Writer: Modules =========================== */
 /* Modules from the PEB's loader list, each one's PE headers read from
- * target memory (the image really loaded, not the file on disk): size,
- * checksum, timestamp, sections, the CodeView and Misc debug records and
- * the fixed version resource; the unloaded modules from ntdll's unload
- * trace; the ModuleList and UnloadedModuleList streams. */
+ * target memory (the image loaded, not the file on disk); unloaded modules
+ * from ntdll's unload trace; the ModuleList and UnloadedModuleList streams. */
 
 /* The data directories a module's headers point to. */
 struct pe_dirs { u32 rsrc_rva, rsrc_size, dbg_rva, dbg_size; };
@@ -6300,9 +6294,9 @@ dump_free_modules(struct snap *s)
 }
 
 /* ============================ Writer: Handles =========================== */
-/* The HandleData stream: the target's handles from the system-wide list
- * (Wine lacks the per-process query), each duplicated to read its type,
- * counts and name.  Reads the target only through the live snapshot. */
+/* The HandleData stream, and the live snapshot's handle walk: the target's
+ * handles from the system-wide list (Wine lacks the per-process query),
+ * each duplicated to read its type, counts and name. */
 
 struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
 	PVOID Object;
@@ -6528,7 +6522,7 @@ live_free_handles(struct snap *s)
 /* ============================ Writer: Tokens ============================ */
 /* The TokenStream (WithTokenInformation, 0x40000): one record for the
  * process token (TokenId = PID) and one per impersonating thread (TokenId
- * = TID).  Reads tokens only through the snapshot's tokens op. */
+ * = TID), built by the snapshot's tokens op (live_tokens, pss_tokens). */
 
 /* Only MINIDUMP_TOKEN_INFO_LIST and MINIDUMP_TOKEN_INFO_HEADER are
  * documented; the data after a header follows a reverse-engineered account
@@ -7015,11 +7009,9 @@ put_comment_w(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	return dump_put_comment(d, b, dir, 1);
 }
 
-/* The note on memory that could not be read (dump_write_note) is known
- * only once the memory is written; its room is kept now, inside 32-bit
- * RVAs: right after the -dc text of CommentStreamW (the last stream
- * written: the note extends it), or else with the spare directory entry.
- * Triage dumps carry no text that was not asked for. */
+/* Room kept at layout for the note on unreadable memory (struct dump_note),
+ * inside 32-bit RVAs; CommentStreamW is the last stream so the note can
+ * extend it.  Triage dumps carry no text that was not asked for. */
 #define DUMP_NOTE_BYTES 512
 
 static void
