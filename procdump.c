@@ -7034,11 +7034,9 @@ dump_reserve_note(struct dump_state *d, struct buf *b, const struct md_dir *dir,
 }
 
 /* ============================ Writer: Memory ============================ */
-/* Which memory a dump holds (doc/MINIDUMP.md section 1): ranges
- * added, clipped to readable regions, coalesced and cut; the plan of each
- * dump type (Mini: stacks, code around each IP, data sections, PEB/TEBs,
- * indirectly referenced memory; Full; MiniPlus); the triage sanitizer; the
- * MemoryInfoList stream and the MemoryList or Memory64List. */
+/* Which memory a dump holds (doc/MINIDUMP.md section 1): the ranges each
+ * dump type plans, the triage sanitizer, and the MemoryInfoList and
+ * MemoryList or Memory64List streams.  Reads memory only through snap. */
 
 static int
 dump_add_range(struct dump_state *d, u64 start, u64 size)
@@ -7797,11 +7795,14 @@ dump_patch_stacks(struct dump_state *d, struct buf *b)
 }
 
 /* =========================== Writer: Callbacks ========================== */
-/* -md: MiniDumpWriteDump's callback protocol, called as dbghelp calls it:
- * IncludeThread and Thread for each thread, IncludeModule and Module for
- * each module (FALSE leaves it out; the write flags it leaves out parts),
- * then Memory until it returns FALSE or size 0 (ranges to add),
- * RemoveMemory likewise (ranges to cut), and Cancel before writing. */
+/* -md: a MiniDumpCallbackRoutine DLL written for ProcDump, called as
+ * dbghelp calls it, edits the threads, modules and ranges of the plan.
+ * Owns nothing else; the DLL is loaded by Main. */
+
+/* The order dbghelp calls in: IncludeThread and Thread for each thread,
+ * IncludeModule and Module for each module (FALSE leaves it out; the write
+ * flags leave out parts), then Memory until FALSE or size 0 (ranges to
+ * add), RemoveMemory likewise (ranges to cut), and Cancel before writing. */
 
 /* Clears both blocks for the next call; flags is the Thread/ModuleWriteFlags
  * default (the same union slot). */
@@ -8125,7 +8126,7 @@ dump_layout(struct dump_state *d, struct buf *b)
 	dump_reserve_note(d, b, dir, nd, dir_off);
 	d->planned = planned = dump_planned_bytes(d);
 	/* RVAs are 32-bit: a large custom selection goes to a Memory64List;
-	 * MiniPlus always does, as Full (doc/MINIDUMP.md rule 5) */
+	 * MiniPlus always does, as Full (doc/MINIDUMP.md section 2) */
 	d->full = (d->mask & MDT_FULLMEMORY) || planned > (7ULL << 29) || d->miniplus;
 	d->stack_rvas = xcalloc(d->s->nth ? d->s->nth : 1, sizeof *d->stack_rvas);
 	if (!d->stack_rvas)
