@@ -8391,10 +8391,9 @@ dump_guard_during(struct dump_state *d)
 	return rc;
 }
 
-/* The Memory64 blob: every range in order, in 4 MiB chunks, reading the
- * next while the worker writes the last; zero pages become holes, and the
- * free space is checked every WQ_GUARD_EVERY chunks.  0 or -1 (after a
- * message; a cancellation by -at is reported by the caller). */
+/* The Memory64 blob, every range in order in 4 MiB chunks through the
+ * write queue; the free space checked every WQ_GUARD_EVERY chunks.  0 or
+ * -1 (after a message; the caller reports an -at cancellation). */
 static int
 dump_write_blob(struct dump_state *d, HANDLE file)
 {
@@ -8768,12 +8767,14 @@ dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
 	return 0;
 }
 
+/* One dump at a time where the other side expects it: dbghelp, and a -md
+ * callback DLL (dump_write). */
+static SRWLOCK dump_serial_lock = SRWLOCK_INIT;
+
 /* -dbghelp: the same dump type through the system's MiniDumpWriteDump (the
  * benchmarks' baseline).  Wine's drops several streams and can return
  * TRUE without writing (doc/WINE.md section 5): the file is checked
  * afterwards.  0 or -1. */
-static SRWLOCK dump_serial_lock = SRWLOCK_INIT; /* (also the -md callbacks': dump_write) */
-
 static int
 dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE file, u64 mask,
                    struct pd_dump_result *res)
@@ -9037,11 +9038,10 @@ dump_temp_list(const wchar_t *dir, struct dump_stale **st)
 	return n;
 }
 
-/* A dump begins in the folder of path: removes there the temporary files
- * whose procdump has ended (killed, or its machine went down), and says so
- * in one line on stdout (-v: each file).  The process list is read after
- * the folder, so that every writer of a file listed is in it unless it
- * has ended; when it cannot be read, nothing is removed. */
+/* Removes the temporary files in path's folder whose procdump has ended,
+ * and says so in one line (-v: each file).  The process list is read after
+ * the folder, so every live writer of a listed file is in it; without a
+ * list nothing is removed. */
 static void
 dump_sweep(const wchar_t *path)
 {
@@ -9082,10 +9082,9 @@ dump_sweep(const wchar_t *path)
 	free(dir);
 }
 
-/* The temporary file beside the final one: PATH.PID.TIME.tmp (above),
- * created with the protected ACL of w32_private_acl (unless -inheritacl),
- * which the rename keeps, and marked sparse for the holes.  The files of
- * ended runs in the folder are removed first. */
+/* The temporary file PATH.PID.TIME.tmp beside the final one, with the
+ * protected ACL of w32_private_acl (unless -inheritacl), which the rename
+ * keeps, and sparse for the holes; the folder swept first. */
 static HANDLE
 dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 {
