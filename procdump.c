@@ -1223,8 +1223,7 @@ w32_enable_privilege(const wchar_t *name)
 	CloseHandle(tok);
 }
 
-/* OpenProcess with a message that says which of "no such PID" and "not
- * allowed" it was. */
+/* OpenProcess, with a message that tells "no such PID" from "not allowed". */
 static HANDLE
 w32_open_process(DWORD pid, DWORD access)
 {
@@ -1369,8 +1368,8 @@ w32_process_sample(DWORD pid, u64 create_time, struct w32_sample *out)
 	return rc;
 }
 
-/* A DLL of the target's (the CLR's DAC) loaded by its full path, its
- * dependencies looked for beside it first; NULL after SetLastError. */
+/* A DLL of the target's (the CLR's DAC) by its full path, its dependencies
+ * looked for beside it first; NULL after SetLastError. */
 static HMODULE
 w32_load_beside(const wchar_t *path)
 {
@@ -1455,9 +1454,9 @@ w32_exists(const wchar_t *path)
 	return GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES;
 }
 
-/* A log file opened for appending (created if missing): every WriteFile
- * lands at its end, also with another writer or a reader (tail) on it.
- * The handle, or INVALID_HANDLE_VALUE with the error set. */
+/* A log file opened for appending (created if missing): every write lands
+ * at its end, whoever else writes or reads it.  INVALID_HANDLE_VALUE with
+ * the error set on failure. */
 static HANDLE
 w32_open_append(const wchar_t *path)
 {
@@ -1475,9 +1474,8 @@ w32_open_rewrite(const wchar_t *path)
 	return h == INVALID_HANDLE_VALUE ? NULL : h;
 }
 
-/* Can a new file be made in folder dir (the user's rights, a read-only
- * volume)?  Makes a probe file there, which its closing deletes.  0, or
- * -1 with the last error set. */
+/* Can a new file be made in folder dir?  A probe file, deleted on close.
+ * 0, or -1 with the last error set. */
 static int
 w32_folder_writable(const wchar_t *dir)
 {
@@ -1528,10 +1526,9 @@ w32_env_number(const wchar_t *name)
 	return w32_env_string(name, v, 16) && v[0] ? wcstoul(v, NULL, 10) : 0;
 }
 
-/* Test hook: PROCDUMP_TEST_HOLD_DELAY_MS=N waits N ms before procdump
- * takes hold of a process (the attach of the debug triggers, the freeze of
- * a dump), so that a test can let the process end in that gap, as a child
- * of -pt that lives a moment does. */
+/* Test hook PROCDUMP_TEST_HOLD_DELAY_MS=N: waits N ms before procdump takes
+ * hold of a process (attach or freeze), so that a test can let it end in
+ * that gap, as a short-lived child of -pt does. */
 static void
 w32_test_hold_delay(void)
 {
@@ -1540,10 +1537,9 @@ w32_test_hold_delay(void)
 		Sleep(ms);
 }
 
-/* DebugActiveProcess.  Test hook: PROCDUMP_TEST_ATTACH_REFUSE=N refuses
- * the first N attaches with "Access denied", as Windows does to a process
- * seen the instant it starts (Wine does not), so that the debugger's retry
- * can be tested. */
+/* DebugActiveProcess.  Test hook PROCDUMP_TEST_ATTACH_REFUSE=N refuses the
+ * first N attaches with "Access denied", as Windows does to a process seen
+ * the instant it starts (Wine does not), to test the debugger's retry. */
 static BOOL
 w32_debug_attach(DWORD pid)
 {
@@ -1555,9 +1551,9 @@ w32_debug_attach(DWORD pid)
 	return DebugActiveProcess(pid);
 }
 
-/* Renames a finished (flushed) dump into place, the rename itself written
- * through to the disk.  Returns 0, or -1 after a message (an existing file
- * that appeared meanwhile is kept unless overwrite). */
+/* Renames a flushed dump into place, the rename written through to disk.
+ * 0, or -1 after a message (a file that appeared meanwhile is kept unless
+ * overwrite). */
 static int
 w32_rename(const wchar_t *from, const wchar_t *to, int overwrite)
 {
@@ -1580,12 +1576,10 @@ w32_delete_file(const wchar_t *path)
 	return GetLastError() == ERROR_FILE_NOT_FOUND ? 1 : -1;
 }
 
-/* WriteFile of all n bytes; 0, or the Windows error code, with *done the
- * bytes that went out (a failed write may leave some).  A short write
- * is retried for the rest: Wine reports a disk that fills mid-write as
- * success with fewer bytes (write(2) does), and only the next call fails
- * with the true cause, ERROR_DISK_FULL; GetLastError after the short
- * success would be a stale code. */
+/* WriteFile of all n bytes; 0 or the Windows error, *done the bytes that
+ * went out.  A short write is retried for the rest: Wine reports a disk
+ * that fills mid-write as success with fewer bytes, and only the next call
+ * fails with ERROR_DISK_FULL (GetLastError after the short one is stale). */
 static DWORD
 w32_write_counted(HANDLE f, const void *p, DWORD n, DWORD *done)
 {
@@ -1637,9 +1631,9 @@ w32_file_size(HANDLE f, u64 *size)
 	return 0;
 }
 
-/* Cuts off the n bytes a short write left at the end of file f, which was
- * before bytes long before them (other writers may have appended since:
- * then it is not cut).  Leaves f's position at the new end.  0, or -1. */
+/* Cuts off the n bytes a short write left at the end of f, which was
+ * before bytes long before them (unless others appended since).  Leaves
+ * f's position at the new end.  0, or -1. */
 static int
 w32_cut_tail(HANDLE f, u64 before, DWORD n)
 {
@@ -1660,9 +1654,9 @@ w32_read_at(HANDLE f, u64 off, void *p, DWORD n)
 	return SetFilePointerEx(f, o, NULL, FILE_BEGIN) && ReadFile(f, p, n, &got, NULL) && got == n ? 0 : -1;
 }
 
-/* Moves the file pointer n bytes forward without writing: the bytes
- * between read as zeros, and on a sparse file (or a Linux filesystem under
- * Wine) take no space.  0, or the Windows error code. */
+/* Moves the file pointer n bytes on without writing: the bytes between
+ * read as zeros and, on a sparse file (or under Wine), take no space.  0,
+ * or the Windows error code. */
 static DWORD
 w32_skip(HANDLE f, u64 n)
 {
@@ -1678,10 +1672,9 @@ w32_end_here(HANDLE f)
 	return SetEndOfFile(f) ? 0 : GetLastError();
 }
 
-/* Marks a file sparse (FSCTL_SET_SPARSE), so that NTFS keeps skipped
- * ranges as holes; without it NTFS fills them with zeros on disk, which is
- * still correct.  0, or -1 where the filesystem has no sparse files (FAT,
- * some network shares): nothing to report. */
+/* Marks a file sparse, so that NTFS keeps skipped ranges as holes (without
+ * it they are zeros on disk, still correct).  0, or -1 where the file
+ * system has no sparse files (FAT, some shares): nothing to report. */
 static int
 w32_set_sparse(HANDLE f)
 {
@@ -1704,9 +1697,9 @@ w32_disk_space(const wchar_t *dir, u64 *avail, u64 *total)
 	return 0;
 }
 
-/* The memory a clone may take: the smaller of the physical memory
- * available and this process's free address space (a 32-bit procdump has
- * 2 to 4 GiB of it, whatever the machine has).  0 if unknown. */
+/* The memory a clone may take: the smaller of the physical memory available
+ * and this process's free address space (2 to 4 GiB for a 32-bit
+ * procdump).  0 if unknown. */
 static u64
 w32_memory_available(void)
 {
@@ -1774,11 +1767,10 @@ w32_token_info(HANDLE tok, TOKEN_INFORMATION_CLASS c, DWORD *len)
 	return p;
 }
 
-/* The security attributes of a new dump file: a protected DACL (nothing
- * inherited from the folder, which often grants Users read) giving full
- * control to the current user (the token's user SID), Administrators and
- * SYSTEM only.  Dumps hold the target's secrets.  The caller keeps a alive
- * while it creates files with a->sa.  0, or -1 (GetLastError says why). */
+/* A new dump file's security: a protected DACL (nothing inherited from the
+ * folder, which often grants Users read; dumps hold the target's secrets)
+ * with full control for the current user, Administrators and SYSTEM only.
+ * Keep a alive while creating files with a->sa.  0, or -1 (GetLastError). */
 struct w32_acl {
 	SECURITY_ATTRIBUTES sa;
 	SECURITY_DESCRIPTOR sd;
@@ -1915,11 +1907,10 @@ w32_wait_debug_event(DEBUG_EVENT *ev, DWORD ms)
 	return -1;
 }
 
-/* Makes this thread a debugger that leaves its debuggees running when it
- * ends, whatever ends it: the debug object exists (DbgUiConnectToDbg) and
- * has kill-on-close off BEFORE the attach or the launch, so that no instant
- * of a killed procdump takes the target with it (DebugActiveProcess and
- * CreateProcess reuse that object).  0 or -1 (vlog). */
+/* Makes this thread a debugger whose debuggees outlive it, whatever ends
+ * it: the debug object is made (DbgUiConnectToDbg) with kill-on-close off
+ * BEFORE the attach or launch, which reuse it, so no instant of a killed
+ * procdump takes the target along.  0 or -1 (vlog). */
 static int
 w32_debugger_keep_alive(void)
 {
@@ -1934,12 +1925,10 @@ w32_debugger_keep_alive(void)
 	return 0;
 }
 
-/* The process and thread handles that debug events hand the debugger:
- * Windows' kernelbase keeps them and closes them itself (at the
- * continued EXIT_THREAD or EXIT_PROCESS, and at DebugActiveProcessStop),
- * so the debugger must not; Wine's does not, and each attach would leak
- * them (about 5 handles per target under -all -w -e).  Closes h under
- * Wine only. */
+/* The process and thread handles of debug events: Windows' kernelbase
+ * keeps and closes them itself, so the debugger must not; Wine's does not,
+ * and each attach would leak about 5 (doc/WINE.md section 11).  Closes h
+ * under Wine only. */
 static void
 w32_debug_close_handle(HANDLE h)
 {
@@ -1972,9 +1961,9 @@ w32_debug_event_drop(const DEBUG_EVENT *ev)
 	}
 }
 
-/* Closes the calling thread's debug object, if an attach made one: a
- * thread that ends does not close it (the handle stays in the process).
- * With kill-on-exit off, closing it releases anything still attached. */
+/* Closes the calling thread's debug object, if an attach made one (a
+ * thread's end does not).  With kill-on-exit off, that releases anything
+ * still attached. */
 static void
 w32_debugger_release(void)
 {
@@ -1986,9 +1975,8 @@ w32_debugger_release(void)
 	vlog("closed the dump thread's debug object");
 }
 
-/* Gives the calling thread the debug object h (a handle another procdump
- * passed on: Debugger, dbg_exit_guard), so that its WaitForDebugEvent,
- * ContinueDebugEvent and DebugActiveProcessStop act on that object's
+/* Gives the calling thread the debug object h (passed on by another
+ * procdump: dbg_exit_guard), so that its debug calls act on that object's
  * debuggees.  0, or -1 where ntdll lacks the call. */
 static int
 w32_debugger_adopt(HANDLE h)
@@ -2235,9 +2223,8 @@ w32_hung_cb(HWND w, LPARAM lp)
 }
 
 /* Does a top-level window of pid not respond?  2: Windows calls it hung
- * (IsHungAppWindow: no message pumped for 5 s); 1 (with probe): it did
- * not answer WM_NULL within W32_PROBE_MS (hung for less, or busy); 0: all
- * answer. */
+ * (IsHungAppWindow: no message pumped for 5 s); 1 (with probe): no answer
+ * to WM_NULL within W32_PROBE_MS; 0: all answer. */
 static int
 w32_hung_window(DWORD pid, int probe)
 {
@@ -2269,12 +2256,10 @@ w32_load_callback(const wchar_t *path, HMODULE *dll)
 	return f;
 }
 
-/* A process of cmd (a command line, modified in place as CreateProcessW
- * may) with env (an environment block; NULL: procdump's), without a
- * window and without procdump's handles (its output pipes stay procdump's
- * alone), in a job of its own where Windows allows one (*job; NULL where
- * it does not: procdump is in a job that forbids nesting, Windows 7), so
- * that a kill ends what it started too.  0, or -1 with the error set. */
+/* Starts cmd (modified in place, as CreateProcessW may) with env (NULL:
+ * procdump's) without a window or procdump's handles, in a job of its own
+ * where Windows allows one (*job; NULL where procdump's job forbids
+ * nesting), so that a kill ends what it started too.  0, or -1 (error set). */
 static int
 w32_spawn_hidden(wchar_t *cmd, wchar_t *env, PROCESS_INFORMATION *pi, HANDLE *job)
 {
@@ -2318,9 +2303,8 @@ w32_kill_spawned(HANDLE proc, HANDLE job)
 		TerminateProcess(proc, 1);
 }
 
-/* The process's environment block with name=value pairs added (pairs:
- * "NAME=value" strings, n of them; a variable of the same name is
- * replaced).  Freed by the caller; NULL if out of memory. */
+/* The process's environment with the "NAME=value" pairs added or
+ * replaced; malloc'd, NULL if out of memory. */
 static wchar_t *
 w32_env_with(const wchar_t *const *pairs, int n)
 {
