@@ -1539,7 +1539,7 @@ w32_test_hold_delay(void)
 
 /* DebugActiveProcess.  Test hook PROCDUMP_TEST_ATTACH_REFUSE=N refuses the
  * first N attaches with "Access denied", as Windows does to a process seen
- * the instant it starts (Wine does not), to test the debugger's retry. */
+ * the instant it starts (doc/WINE.md section 1), to test dbg_attach's retry. */
 static BOOL
 w32_debug_attach(DWORD pid)
 {
@@ -11211,9 +11211,9 @@ trig_mon_free(struct trig_mon *m)
 	w32_counter_close(&m->counter);
 }
 
-/* Arms the rows the command line asks for and checks that each can be
- * measured now, so that a bad counter fails at once, not in the loop.
- * Returns 0, or PD_EXIT_USAGE after a one-line error. */
+/* Arms the rows the command line asks for, opening what they read (checked
+ * already by trig_mon_check) and taking the CPU baseline.  0, or
+ * PD_EXIT_USAGE after a one-line error. */
 static int
 trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target *t)
 {
@@ -11244,10 +11244,9 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 	return 0;
 }
 
-/* What the rows the command line asks for open (a counter, -h's
- * user32), opened and closed again before the run: a counter that cannot
- * be read is a usage error before the banner, not a line after it.  0,
- * or PD_EXIT_USAGE after a one-line error. */
+/* Opens and closes again what the armed rows read (a counter, -h's
+ * user32), so that one that cannot be read is a usage error before the
+ * banner.  0, or PD_EXIT_USAGE after a one-line error. */
 static int
 trig_mon_check(const struct pd_config *cfg)
 {
@@ -12609,12 +12608,11 @@ dbg_finish(struct dbg *d)
 
 #define DBG_ATTACH_DEADLINE_MS 5000
 
-/* Attaches as the debugger of t, kill-on-exit off from the start.  A
- * process seen the instant it starts (-w) cannot be debugged yet (Wine
- * answers access denied until its start-up is done), so a refusal is
- * retried until the deadline, unless another debugger holds it or it
- * ended.  0, or -1 after a message that says which it was; -1 with no
- * message when it ended (the caller says it, as the target's exit). */
+/* Attaches as the debugger of t, kill-on-exit off from the start.  Windows
+ * refuses a process seen the instant it starts (-w) with access denied
+ * (doc/WINE.md section 1), so a refusal is retried until the deadline,
+ * unless another debugger holds it or it ended.  0, or -1 after a message
+ * saying which; -1 with no message when it ended (the caller says it). */
 static int
 dbg_attach(const struct pd_target *t)
 {
