@@ -11984,13 +11984,11 @@ dbg_guard_start(struct dbg *d, u64 bp, u8 orig)
 	return 0;
 }
 
-/* -t: at EXIT_PROCESS the address space may already be gone (it is under
- * Wine, and on Windows every thread is), so plant an int3 at the entry of
- * ntdll!RtlExitUserProcess, which ExitProcess calls first: the -t dump then
- * shows all threads and the caller of ExitProcess.  ntdll sits at the same
- * base in every process of a boot; if the target's differs, only the
- * EXIT_PROCESS fallback is left.  The int3 goes in only under the exit
- * guard (dbg_guard_start); without one, too, only the fallback is left. */
+/* -t: at EXIT_PROCESS the address space may be gone (it is under Wine; on
+ * Windows every thread is), so an int3 goes at ntdll!RtlExitUserProcess,
+ * which ExitProcess calls first: the dump shows all threads and the caller.
+ * Only where the target's ntdll is at our base (as every process's is in a
+ * boot) and under the exit guard; else only the EXIT_PROCESS fallback. */
 static void
 dbg_plant_exit_breakpoint(struct dbg *d)
 {
@@ -12134,11 +12132,10 @@ dbg_clr_name(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wch
 	                ntype, msg, nmsg);
 }
 
-/* What an exception's line shows after "Exception: " or "Unhandled: ": the
- * code and its name (C0000005.ACCESS_VIOLATION), or, for a managed one the
- * DAC named, the code, type and message (E0434352.System.Net.WebException
- * ("...")).  malloc'd, or NULL; type and msg are set (else "") for the
- * filters and -json. */
+/* What an exception's line shows after "Exception: " or "Unhandled: ":
+ * C0000005.ACCESS_VIOLATION, or for a managed one the DAC named,
+ * E0434352.System.Net.WebException ("...").  malloc'd, or NULL; type and
+ * msg are set (else "") for the filters and -json. */
 static wchar_t *
 dbg_exception_text(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wchar_t *type, size_t ntype,
                    wchar_t *msg, size_t nmsg)
@@ -12158,12 +12155,11 @@ dbg_exception_text(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int firs
 	return line;
 }
 
-/* -e: shows the exception (a managed one by its type and message, as
- * E0434352.System.Net.WebException ("...")); dumps it when its chance is
- * wanted and the filters let it through: they see the code, its name, the
- * managed type and message, and the whole line.  -t alone shows a managed
- * crash by name, so that the exit it dumps has its cause.  Every
- * exception goes back to the target. */
+/* -e: shows the exception (a managed one by type and message) and dumps it
+ * when its chance is wanted and the filters pass it (they see the code,
+ * its name, the managed type and message, and the whole line).  -t alone
+ * also names a managed crash, so that the exit it dumps has its cause.
+ * Every exception goes back to the target. */
 static DWORD
 dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 {
@@ -12782,11 +12778,7 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	return 0;
 }
 
-/* The exit guard, -exitguard PID (hidden; dbg_guard_start starts it).  It
- * reads dbg_guard_msg records until procdump's end of the pipe closes.
- * After DBG_GUARD_DONE, or with nothing armed, it exits.  Otherwise
- * procdump ended while its int3 may be in process PID: dbg_guard_takeover.
- * Exit 0. */
+/* ---- The exit guard's own side (-exitguard PID). */
 
 /* Reads one whole record; 0 at the end of the input. */
 static int
@@ -12802,11 +12794,10 @@ dbg_guard_read(HANDLE in, struct dbg_guard_msg *m)
 }
 
 /* The event procdump held when it died, if any: each thread of PID is
- * offered a ContinueDebugEvent (only the one stopped at a fetched event
- * takes it).  A thread at the breakpoint, or one byte past it while it may
- * still be in (procdump died before rewinding it), is put back on it and
- * continued as procdump's own; any other event is passed to the target,
- * as procdump passes every exception. */
+ * offered a ContinueDebugEvent (only one stopped at a fetched event takes
+ * it).  A thread at the breakpoint, or one byte past it while it may still
+ * be in, is put back on it and continued as procdump's own; any other
+ * event is passed on, as procdump passes every exception. */
 static void
 dbg_guard_release_held(DWORD pid, u64 bp, int removed)
 {
@@ -12893,6 +12884,10 @@ dbg_guard_takeover(DWORD pid, const struct dbg_guard_msg *m, int removed)
 		     pid);
 }
 
+/* The exit guard, hidden -exitguard PID (started by dbg_guard_start):
+ * reads dbg_guard_msg records until procdump's end of the pipe closes.
+ * After DBG_GUARD_DONE, or with nothing armed, it exits; otherwise
+ * procdump died with its int3 perhaps in: dbg_guard_takeover.  Exit 0. */
 static int
 dbg_exit_guard(DWORD pid)
 {
