@@ -13262,10 +13262,9 @@ aed_uninstall(void)
 }
 
 /* -wer: after a run that wrote its dumps, a report on the process is
- * queued to Windows Error Reporting, with a dump WER writes of the largest
- * type asked for.  Where WER refuses (Wine's WerReportAddDump is not
- * implemented), one line says so: the dumps stay, the exit code is
- * theirs. */
+ * queued to Windows Error Reporting with a dump WER writes (the largest
+ * type asked for).  Where WER refuses (Wine lacks WerReportAddDump), one
+ * line says so; the dumps and the exit code stand. */
 static void
 aed_wer(const struct pd_config *cfg, const struct pd_target *t)
 {
@@ -13407,12 +13406,11 @@ aed_kill(struct dbg *d)
 		warn("TerminateProcess %lu:", d->t->pid);
 }
 
-/* Attached: lets the crashed thread go once the attach is done, dumps at
- * the crash's second-chance exception, passes it on (the process ends as
- * it would have; -k kills it) and waits for the end, then sets ended (-r:
- * the clone is written after the exit event, not merely after the kill).
- * Every wait has a deadline: a postmortem debugger that hangs keeps a
- * crashed process. */
+/* Attached: lets the crashed thread go, dumps at the crash's second-chance
+ * exception, passes it on (the process ends as it would have; -k kills
+ * it), waits for the end and sets ended (-r writes the clone after the
+ * exit event).  Every wait has a deadline: a hung postmortem debugger
+ * would keep a crashed process. */
 static void
 aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 {
@@ -13476,11 +13474,10 @@ aed_check_jit(const struct pd_config *cfg, struct aed_jit *j)
 	return 0;
 }
 
-/* -i: what the -j it registers will need when a process crashes, checked
- * before anything is written: the dump folder exists and a file can be
- * made in it, and the -md DLL loads and exports MiniDumpCallbackRoutine
- * (loaded by its full path, as -j will).  0 or PD_EXIT_USAGE after one
- * line. */
+/* -i: what the registered -j will need, checked before anything is
+ * written: the dump folder takes a new file, and the -md DLL loads by its
+ * full path and exports MiniDumpCallbackRoutine.  0 or PD_EXIT_USAGE after
+ * one line. */
 static int
 aed_check_install(const struct pd_config *cfg)
 {
@@ -14351,10 +14348,10 @@ main_fleet_first(struct main_fleet *f)
 	return 0;
 }
 
-/* -all / -pt: the watcher's loop, until every instance ended (but for
- * -all -w), or Ctrl+C, -cancel of procdump's own PID, -duration.  The exit code:
- * 0 if every instance reached its count, else the worst of theirs (2, 4,
- * 3, 1); 1 if no process was monitored. */
+/* -all / -pt: the watcher's loop, until every instance ended (but for -all
+ * -w), Ctrl+C, -cancel of procdump's own PID or -duration.  0 if every
+ * instance reached its count, else the worst of theirs (main_fleet_worse);
+ * 1 if no process was monitored. */
 static int
 main_fleet(const struct pd_config *cfg, int out_is_dir, MINIDUMP_CALLBACK_ROUTINE cb)
 {
@@ -14705,10 +14702,9 @@ main_svc_run(struct pd_config *cfg, const struct main_prep *p)
 	return PD_EXIT_OK;
 }
 
-/* The finish line and the exit code: an event line that could not be
- * written (the -json file lacks it) makes the code 4, as a failed dump
- * does in the order 2, 4, 3, 1; finish gives the code procdump returns
- * (if finish itself is lost, the code is 4 all the same). */
+/* The finish line and the exit code: a lost event line (the -json file
+ * lacks it) makes the code 4, as a failed dump would in the order 2, 4,
+ * 3, 1; so does a lost finish line itself. */
 static int
 main_finish(int rc)
 {
