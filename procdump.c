@@ -1526,9 +1526,7 @@ w32_env_number(const wchar_t *name)
 	return w32_env_string(name, v, 16) && v[0] ? wcstoul(v, NULL, 10) : 0;
 }
 
-/* Test hook PROCDUMP_TEST_HOLD_DELAY_MS=N: waits N ms before procdump takes
- * hold of a process (attach or freeze), so that a test can let it end in
- * that gap, as a short-lived child of -pt does. */
+/* Test hook PROCDUMP_TEST_HOLD_DELAY_MS (doc/DESIGN.md "Test hooks"). */
 static void
 w32_test_hold_delay(void)
 {
@@ -1537,9 +1535,8 @@ w32_test_hold_delay(void)
 		Sleep(ms);
 }
 
-/* DebugActiveProcess.  Test hook PROCDUMP_TEST_ATTACH_REFUSE=N refuses the
- * first N attaches with "Access denied", as Windows does to a process seen
- * the instant it starts (doc/WINE.md section 1), to test dbg_attach's retry. */
+/* DebugActiveProcess, or the refusal of test hook
+ * PROCDUMP_TEST_ATTACH_REFUSE (doc/DESIGN.md "Test hooks"). */
 static BOOL
 w32_debug_attach(DWORD pid)
 {
@@ -8280,8 +8277,7 @@ dump_write_error(const struct dump_state *d, DWORD e)
 	warn("cannot write '%s':", u8s(d->req->path));
 }
 
-/* Test hook: PROCDUMP_TEST_NO_HOLES=1 writes zero pages as bytes (for
- * bench/holes.sh's comparison). */
+/* Holes, unless test hook PROCDUMP_TEST_NO_HOLES (doc/DESIGN.md "Test hooks"). */
 static int
 dump_holes_wanted(void)
 {
@@ -8826,9 +8822,8 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	return rc;
 }
 
-/* Test hook: PROCDUMP_TEST_UNREADABLE=<hex address>:<bytes> makes reads of
- * that range fail, as memory that cannot be read would (Wine reads even
- * PAGE_NOACCESS and decommitted pages, so the tests cannot make it so). */
+/* Test hook PROCDUMP_TEST_UNREADABLE=<hex address>:<bytes> (doc/DESIGN.md
+ * "Test hooks"). */
 static void
 snap_test_fault(struct snap *s)
 {
@@ -8872,10 +8867,8 @@ snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_r
 	return 0;
 }
 
-/* Test hook: PROCDUMP_TEST_CHUNK_DELAY_MS slows each 4 MiB chunk of the
- * Memory64 copy, so that the tests can cancel a dump in the middle or let
- * -at time it out; with PROCDUMP_TEST_CHUNK_DELAY_DUMPS=N only the first N
- * dumps of the process are slowed. */
+/* Test hooks PROCDUMP_TEST_CHUNK_DELAY_MS and _DUMPS (doc/DESIGN.md "Test
+ * hooks"): the ms to sleep per Memory64 chunk of this dump, or 0. */
 static DWORD
 dump_test_delay(void)
 {
@@ -9109,8 +9102,8 @@ dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 }
 
 /* Durable before final: the data reaches the disk before the file takes
- * its final name.  Test hook PROCDUMP_TEST_NO_FLUSH=1 leaves it out, for
- * bench/durability.sh only.  0, or -1 after a message. */
+ * its final name (not with test hook PROCDUMP_TEST_NO_FLUSH).  0, or -1
+ * after a message. */
 static int
 dump_flush(HANDLE file, const wchar_t *tmp)
 {
@@ -13566,9 +13559,9 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 #define SVC_STOP_WAIT_MS 30000      /* the wait hint of a stop, and how long uninstall waits for it */
 #define SVC_KEEP_DEFAULT 10         /* -keep when install is given none */
 
-/* The service control manager, with access.  Test hook:
- * PROCDUMP_TEST_SCM_DENIED=1 answers as Windows does to a user who is not
- * elevated (Wine's manager lets every user in).  NULL with the error set. */
+/* The service control manager, with access, or the refusal of test hook
+ * PROCDUMP_TEST_SCM_DENIED (doc/DESIGN.md "Test hooks").  NULL with the
+ * error set. */
 static SC_HANDLE
 w32_scm_open(DWORD access)
 {
@@ -14816,9 +14809,7 @@ pd_main(int argc, wchar_t **argv)
 }
 
 #ifndef PROCDUMP_NO_MAIN
-/* PROCDUMP_TEST_EXIT_FILE (tests): the exit code, written at a clean exit
- * only, so that a harness can tell a killed procdump from one that
- * returned. */
+/* Test hook PROCDUMP_TEST_EXIT_FILE (doc/DESIGN.md "Test hooks"). */
 static void
 main_test_exit_file(int rc)
 {
