@@ -1574,9 +1574,9 @@ w32_delete_file(const wchar_t *path)
 }
 
 /* WriteFile of all n bytes; 0 or the Windows error, *done the bytes that
- * went out.  A short write is retried for the rest: Wine reports a disk
- * that fills mid-write as success with fewer bytes, and only the next call
- * fails with ERROR_DISK_FULL (GetLastError after the short one is stale). */
+ * went out.  A short write is retried for the rest: Wine reports a full
+ * disk as a successful short write, and only the next call says
+ * ERROR_DISK_FULL (doc/WINE.md section 10). */
 static DWORD
 w32_write_counted(HANDLE f, const void *p, DWORD n, DWORD *done)
 {
@@ -3517,9 +3517,8 @@ tgt_name_matches(const wchar_t *image, const wchar_t *want)
 }
 
 /* Has the listed process started: is its creation time set?  Wine lists a
- * process that is still being created with a creation time of
- * 0x5555555555555555 (the server's fill of new memory), set a moment
- * later; a process keyed by it would be taken twice. */
+ * process being created with 0x5555555555555555 for a moment (doc/WINE.md
+ * "Facts a maintainer must know", 5); keyed by it, it would be taken twice. */
 static int
 tgt_listed_started(const struct pd_sys_process *p)
 {
