@@ -9870,10 +9870,9 @@ static struct {
 	CRITICAL_SECTION lock;     /* threads[] and n (-r, -all: dumps end on several threads) */
 } act;
 
-/* One argument of a command line, by the rules the C runtime and
- * CommandLineToArgvW read it with (the first, the program, without
- * backslash escapes, as CreateProcess reads it).  *s moves past it; NULL at
- * the end or out of memory. */
+/* One argument of a command line, by the C runtime's rules (the first, the
+ * program, without backslash escapes, as CreateProcess reads it).  *s
+ * moves past it; NULL at the end or out of memory. */
 static wchar_t *
 act_next_arg(const wchar_t **s, int first)
 {
@@ -9943,11 +9942,10 @@ act_subst(const wchar_t *a, const wchar_t *const vals[ACT_NKEYS], int *hit)
 	return r;
 }
 
-/* Appends a to the command line quoted so that the program reads it back
- * as one argument, whatever it holds: a value with a blank, a quote or a
- * character cmd.exe acts on outside quotes (& | < > ^ ( ) , ; =) is always
- * in quotes, where cmd takes them as text; backslashes before a quote are
- * doubled, a quote is \". */
+/* Appends a, quoted so that the program reads it back as one argument: a
+ * value with a blank, a quote or a character cmd.exe acts on (& | < > ^ (
+ * ) , ; =) is always in quotes, where cmd takes them as text; backslashes
+ * before a quote are doubled, a quote is \". */
 static void
 act_quote(struct buf *b, const wchar_t *a, int first)
 {
@@ -10033,8 +10031,8 @@ act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const cha
 }
 
 /* Waits for h up to ms (INFINITE: no deadline) or a cancel (Ctrl+C,
- * -cancel; -duration is not one: a dump that ended before it still has its
- * action).  0: h is signalled; 1: the deadline; 2: cancelled. */
+ * -cancel; not -duration: a dump finished before it keeps its action).
+ * 0: h is signalled; 1: the deadline; 2: cancelled. */
 static int
 act_wait(HANDLE h, DWORD ms)
 {
@@ -10200,8 +10198,7 @@ act_open(const struct pd_config *cfg)
 }
 
 /* Before procdump ends: waits for the actions still running (each ends by
- * its deadline; Ctrl+C kills them), so that every action_end is written
- * and none outlives procdump unseen. */
+ * its deadline; Ctrl+C kills them), so that every action_end is written. */
 static void
 act_close(void)
 {
@@ -10365,28 +10362,27 @@ trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, 
 	return r;
 }
 
-/* The default file name: with several targets (-all, -pt), one name
- * may run in several processes at once, and a service's monitor (-svc)
- * meets one process after another, so the PID is part of it. */
+/* The default file name.  It holds the PID with several targets (-all,
+ * -pt: one name, several processes at once) and for a service (-svc: one
+ * process after another). */
 static const wchar_t *
 trig_default_name(const struct pd_config *cfg)
 {
 	return cfg->all || cfg->pt || cfg->svc ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
 }
 
-/* The name pattern a dump's file name is made from: the given file name
- * (with its folder, as typed), or the default name when the output is a
- * folder or none (-keep finds a dump's kin by it). */
+/* The pattern a dump's file name is made from: the given file name (with
+ * its folder, as typed), or the default name (-keep finds a dump's kin by
+ * it). */
 static const wchar_t *
 trig_name_pattern(const struct pd_config *cfg, int out_is_dir)
 {
 	return cfg->output && !out_is_dir ? cfg->output : trig_default_name(cfg);
 }
 
-/* Full path of the next dump: folder + default name, or the given file name
- * with substitutions and .dmp; with tag (the dump type, where a trigger
- * writes several types) _TAG before .dmp; a name this run already wrote
- * gets -2, -3... so several dumps in one second never collide. */
+/* Full path of the next dump: folder + default name, or the given name
+ * with substitutions and .dmp; _TAG before .dmp where a trigger writes
+ * several types; a name this run already wrote gets -2, -3... */
 static wchar_t *
 trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct trig_names *nm,
                DWORD code, int out_is_dir, const char *tag)
@@ -10567,9 +10563,9 @@ run_cancelled(const struct pd_run *r)
 	return g.cancel || g.expired || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
 }
 
-/* Was a dump that failed stopped by the user (Ctrl+C, -cancel)?  Then the
- * failure is a cancel, exit 1.  -duration lets a dump end, so a dump that
- * failed after it failed for its own reason. */
+/* Was a failed dump stopped by the user (Ctrl+C, -cancel)?  Then it is a
+ * cancel, exit 1.  -duration lets a dump end: one that failed after it
+ * failed for its own reason. */
 static int
 run_interrupted(const struct pd_run *r)
 {
@@ -10577,8 +10573,7 @@ run_interrupted(const struct pd_run *r)
 }
 
 /* Ends the run early (cancelled, -duration, the process exited): says why,
- * exit 1.  (-duration wakes every wait as a cancel does, but lets a dump
- * being written end: it sets g.expired, not g.cancel.) */
+ * exit 1. */
 static void
 run_stop(struct pd_run *r, const char *why)
 {
@@ -10620,11 +10615,10 @@ run_on_plan(void *ctx, u64 bytes)
 #define RUN_PROGRESS_EVERY 0.25 /* seconds between its updates */
 #define RUN_EVENT_EVERY 5.0     /* seconds between -json dump_progress events */
 
-/* The writer's progress through the memory of a dump: on an interactive
- * console, one line rewritten in place at most 4 times a second once the
- * dump has taken a second (erased before the next line: out_progress);
- * with -json, a dump_progress event every 5 seconds.  Never on
- * redirected output: what scripts parse stays as it was. */
+/* The writer's progress through a dump's memory: on an interactive
+ * console, one line rewritten at most 4 times a second once the dump has
+ * taken a second (out_progress); with -json, dump_progress every 5 s.
+ * Redirected output never gets it: what scripts parse stays the same. */
 static void
 run_on_progress(void *ctx, u64 done, u64 total)
 {
@@ -10646,11 +10640,11 @@ run_on_progress(void *ctx, u64 done, u64 total)
 	}
 }
 
-/* -r: the clone is taken.  With -k, the last clone of the run ends the
- * target now, as ProcDump does, while its dump is written from the copy
- * (the debugger kills at its own end: it holds the process's events; so
- * does -j).  With r->write_after (-j), the write waits for it, with a
- * deadline: the crashed process ends first, the file is written after. */
+/* -r: the clone is taken.  With -k, the run's last clone ends the target
+ * now, as ProcDump does, while the dump is written from the copy (with
+ * -x, debug triggers or -j the debugger kills at its own end).  With
+ * r->write_after (-j -r) the write waits, with a deadline, for the crashed
+ * process to end first. */
 static void
 run_on_clone(void *ctx)
 {
@@ -10871,10 +10865,10 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	return rc;
 }
 
-/* Closes the run: the summary line ProcDump prints (once: the debugger
- * says it before it detaches or kills), and the exit code.  A run whose
- * loop ended before the count (the timed series with a trigger -at
- * cancelled) did not reach it. */
+/* Closes the run: ProcDump's summary line (once: the debugger says it
+ * before it detaches or kills) and the exit code.  A loop that ended
+ * before the count (a timed series whose trigger -at cancelled) did not
+ * reach it. */
 static int
 run_end(struct pd_run *r)
 {
@@ -11100,12 +11094,11 @@ trig_sample_counter(struct trig_mon *m, long long *v)
 	return w32_counter_read(&m->counter, v);
 }
 
-/* -h: the seconds a window of the target has not responded.  Once Windows
- * itself calls it hung (IsHungAppWindow) that began 5 s ago at the latest:
- * from 5 s up, as ProcDump, that alone counts (a window hung before
- * monitoring began fires at once with the default 5; a slow pump is not a
+/* -h: the seconds a window of the target has not responded.  Once
+ * IsHungAppWindow says hung, the hang began 5 s ago at the latest, and
+ * from 5 s up that alone counts, as in ProcDump (a slow pump is not a
  * hang).  Below 5 s, WM_NULL probes: counted from the first sample that
- * found a window not answering one. */
+ * found a window not answering. */
 static int
 trig_sample_hung(struct trig_mon *m, long long *v)
 {
@@ -11278,17 +11271,16 @@ trig_row_why(struct trig_mon *m, const struct trig_row *r, long long v, long lon
 
 /* Where row i stands in this tick's turn: the rows after the one that
  * fired last come first, so that a row that keeps holding (-s 1) does not
- * starve the others: monitors combine as ProcDump's, each firing. */
+ * starve the others. */
 static int
 trig_row_turn(const struct trig_mon *m, int i)
 {
 	return (i - m->fired_row - 1 + 2 * m->nrows) % m->nrows;
 }
 
-/* One sample of every row still armed.  Returns 1 when a row held long
- * enough (a dump is wanted; m->why and m->fired_row say which; another
- * that did too keeps its count and fires on the next tick), 0 otherwise,
- * -1 when the target is gone. */
+/* One sample of every row still armed.  1 when a row held long enough (a
+ * dump is wanted; m->why and m->fired_row say which; another that did too
+ * fires on the next tick), 0 otherwise, -1 when the target is gone. */
 static int
 trig_mon_tick(struct trig_mon *m)
 {
@@ -11336,8 +11328,8 @@ trig_mon_tick(struct trig_mon *m)
 }
 
 /* A sample is due: fires the run when a row held long enough, then starts
- * the CPU measure afresh (the target was suspended).  Returns -1 when the
- * target is gone. */
+ * the CPU measure afresh (the dump held the target).  -1 when the target
+ * is gone. */
 static int
 trig_mon_step(struct trig_mon *m, struct pd_run *r)
 {
@@ -11696,10 +11688,10 @@ clr_read_state(void *state, wchar_t *type, size_t ntype, wchar_t *msg, size_t nm
 	return rc;
 }
 
-/* The managed exception being thrown on thread tid (its handle th) of the
- * held process h (first: at its first chance), whose runtime (path, base)
- * raised it: type and message.
- * 0, or -1: not named (the caller shows the code). */
+/* The managed exception being thrown on thread tid (handle th) of the held
+ * process h (first: at its first chance), raised by the runtime at path
+ * and base: its type and message.  0, or -1: not named (the caller shows
+ * the code). */
 static int
 clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t *runtime, u64 base,
          int other_bitness, clr_base_fn bases, void *ctx, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
