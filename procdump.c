@@ -50,9 +50,9 @@
  *   Events   -json: the events as JSON Lines, each line written whole
  *   Actions  -ondump: the command run after each complete dump, on threads
  *            of its own, with a deadline
- *   Triggers when to dump: the run (count, cancel, names, summary), the
- *            timed series (-n/-s), the sampled monitors (-c -cl -m -ml -p
- *            -pl -h), -cancel
+ *   Triggers when to dump: the run (count, cancel, names, summary, exit
+ *            code), the timed series (-n/-s), the sampled monitors (-c -cl
+ *            -m -ml -tc -hc -p -pl -h), -cancel
  *   CLR      managed exceptions' type and message, through the runtime's
  *            own DAC over the held target (read-only)
  *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
