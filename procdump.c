@@ -811,10 +811,9 @@ all_digits(const wchar_t *s)
 }
 
 /* ================================= Win32 ================================ */
-/* Owns every Windows and ntdll call: wrappers named by intent, the NT
- * structures mingw lacks, the run-time entry-point table (w32_load).  A
- * wrapper that fails warn()s (vlog()s if expected) and returns NULL or
- * -1.  No policy here: callers decide what a failure means. */
+/* Windows and ntdll calls: wrappers named by intent, the NT structures
+ * mingw lacks, the run-time entry-point table (w32_load).  A failing
+ * wrapper warn()s (vlog()s if expected) and returns NULL or -1; no policy. */
 
 typedef LONG pd_ntstatus;
 #define PD_NT_SUCCESS(s) ((s) >= 0)
@@ -8131,10 +8130,9 @@ dump_layout(struct dump_state *d, struct buf *b)
 }
 
 /* ============================= Writer: File ============================= */
-/* One dump file: a temporary name in the target folder, sequential writes
- * (the Memory64 blob through a double-buffered queue), signature last,
- * rename when complete; the partial file removed on any failure.  Here is
- * dump_write(), the writer's entry point, and -dbghelp's. */
+/* One dump file: temporary name, sequential writes, signature last, rename
+ * when complete, the partial file removed on any failure; -keep and the
+ * sweep of dead runs' files.  dump_write() is the writer's entry point. */
 
 /* Did the target vanish (killed, exited) after the freeze?  Remembered. */
 static int
@@ -9835,8 +9833,7 @@ ev_action_end(DWORD pid, int num, const wchar_t *path, const wchar_t *cmd, long 
 /* ================================ Actions =============================== */
 /* -ondump: the command run after each complete dump, on a thread of its
  * own with a deadline.  Owns the actions' threads and slots; reads no
- * trigger or writer state, and never changes a dump's result or the exit
- * code. */
+ * trigger or writer state; never changes a dump's result or exit code. */
 
 #define ACT_SLOTS 2    /* actions running at once; the next ones wait for a slot */
 #define ACT_QUEUE 16   /* actions running or waiting: past it, a dump's action is not run (said) */
@@ -10216,10 +10213,9 @@ act_close(void)
 }
 
 /* =============================== Triggers =============================== */
-/* When to dump: the timed series (-n -s) and the sampled monitors (rows of
- * trig_kinds[]), and the run every trigger loop shares (struct pd_run,
- * run_*: count, cancellation, names, summary, exit code; doc/DESIGN.md
- * "Flow of one run").  A loop fills a struct pd_event and calls
+/* When to dump: the timed series, the sampled monitors (trig_kinds[]) and
+ * the run every trigger loop shares (struct pd_run, run_*: count, cancel,
+ * names, summary, exit code).  A loop fills a struct pd_event and calls
  * run_fire(); only the writer touches dump files. */
 
 static BOOL WINAPI
@@ -11384,11 +11380,10 @@ trig_cancel_pid(DWORD pid)
 }
 
 /* ================================== CLR ================================= */
-/* Names a managed exception (E0434352: CLR 4 and .NET Core; E0434F4D:
- * CLR 2) for the Debugger through the target's own runtime's DAC, over an
- * ICLRDataTarget of ours on the held target.  Owns the DAC and its
- * interfaces; only reads the target (writes, SetThreadContext and
- * SetTLSValue are refused); knows nothing of dumps or triggers. */
+/* Names a managed exception (E0434352: CLR 4, .NET Core; E0434F4D: CLR 2)
+ * for the Debugger through the target's own runtime's DAC.  Owns the DAC;
+ * only reads the target (clr_t_write and the other setters refuse); knows
+ * nothing of dumps or triggers. */
 
 typedef u64 clr_addr; /* CLRDATA_ADDRESS: a target address, sign-extended from 32 bits */
 
