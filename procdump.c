@@ -12298,8 +12298,7 @@ static void
 dbg_on_create_thread(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	dbg_add_thread(d, ev->dwThreadId, ev->u.CreateThread.hThread);
-	/* DebugActiveProcess injects a thread that starts at
-	 * ntdll!DbgUiRemoteBreakin: its breakpoint is the attach one */
+	/* the attach's break-in thread: its breakpoint is the attach one */
 	if (!d->initial_done && d->attached == 1 && w32.DbgUiRemoteBreakin &&
 	    (ULONG_PTR)ev->u.CreateThread.lpStartAddress == (ULONG_PTR)w32.DbgUiRemoteBreakin)
 		d->breakin_tid = ev->dwThreadId;
@@ -12381,9 +12380,8 @@ dbg_loop(struct dbg *d, int until_initial)
 		if ((got = w32_wait_debug_event(&ev, 100)) == 0)
 			continue;
 		if (got > 0) {
-			/* until it is continued, the event holds every thread of
-			 * the target: a dump taken meanwhile needs no freeze of its
-			 * own (and a SuspendThread would outlive a killed procdump) */
+			/* the event holds every thread until it is continued: a
+			 * dump meanwhile needs no freeze of its own (LIVE_EVENT) */
 			d->t->held = 1;
 			cont = dbg_on_event(d, &ev);
 			d->t->held = 0;
@@ -12717,8 +12715,7 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	DWORD plen = MAX_PATH;
 	int i;
 
-	/* Store applications (Name_Publisher!App) and packages (..._x64__Publisher)
-	 * are activated through the package manager, not CreateProcess. */
+	/* a Store application or package (dbg_launch_store) */
 	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__"))
 		return dbg_launch_store(cfg->x_image);
 	for (i = 0; i < cfg->x_nargs; i++)
