@@ -4613,8 +4613,7 @@ struct clone {
 };
 
 /* bytes per read of the copy: under Wine 4 MiB copied at 745 MB/s, 16 and
- * 64 MiB at 330 and 200-250 MB/s (bench/outage.sh; wineserver allocates
- * each reply, and above glibc's mmap threshold every read faults anew) */
+ * 64 MiB at 330 and 200-250 MB/s (bench/outage.sh; doc/WINE.md section 3) */
 #define CLONE_READ (4u << 20)
 #define CLONE_SPARE (64ull << 20)   /* memory left beside the clone, for the writer and the system */
 
@@ -4804,8 +4803,8 @@ clone_carve(struct clone *c, u8 *pool, u64 size)
 
 /* Before the freeze of a full dump with -r: allocates the copy (all
  * committed readable memory) and touches every page, so that neither a
- * refusal nor the first-touch faults fall inside the outage (under Wine
- * those faults halved the copy's speed).  0, or -1 after one line
+ * refusal nor the first-touch faults fall inside the outage (doc/WINE.md
+ * section 3).  0, or -1 after one line
  * (*no_memory) when it would not fit; an allocation that fails here is no
  * failure (the copy then allocates its own). */
 static int
