@@ -9371,9 +9371,8 @@ ev_begin(struct buf *b, const char *name, const struct pd_target *t)
 	return 0;
 }
 
-/* Sets the line's "ts" (ev_begin left its place, the first thing in the
- * line) to now: taken under the lock, the times of the lines of several
- * threads increase in the order they are written. */
+/* Sets the line's "ts" (ev_begin left its place) to now, under the lock,
+ * so that the times of several threads' lines increase down the file. */
 static void
 ev_stamp(struct buf *b)
 {
@@ -9650,9 +9649,9 @@ ev_target_failed(const struct pd_target *t, const char *reason, int code)
 	ev_end(&b);
 }
 
-/* trigger: what fired (kind), its value (a number, num, or text, text;
- * neither: null), the seconds it held (monitors), the thread it is about
- * (0: none) and the console's words for it (detail). */
+/* trigger: what fired (kind), its value (num, or text; neither: null),
+ * the seconds it held (monitors), the thread (0: none) and the console's
+ * words for it (detail). */
 static void
 ev_trigger(const struct pd_target *t, const char *kind, long long num, const wchar_t *text, const char *detail,
            int held, DWORD tid)
@@ -9681,8 +9680,7 @@ ev_trigger(const struct pd_target *t, const char *kind, long long num, const wch
 }
 
 /* trigger of kind exception: as ev_trigger, with the managed exception's
- * type and message (CLR), or null for both when it is not one or was not
- * named. */
+ * type and message (null unless the CLR named one). */
 static void
 ev_trigger_managed(const struct pd_target *t, const char *kind, const wchar_t *text, const char *detail, DWORD tid,
                    const wchar_t *type, const wchar_t *msg)
@@ -9802,11 +9800,8 @@ ev_dump_result(const struct pd_target *t, const struct pd_dump_req *rq, const ch
 	ev_end(&b);
 }
 
-/* action_end: how the -ondump action of Dump N ended: result "exited"
- * (with its exit code), "timeout" (killed at -ondumpat), "cancelled"
- * (killed, or never started, by Ctrl+C or -cancel), "not_started" (the
- * command could not be run), "refused" (cmd.exe would expand a value),
- * "queue_full"; ms from its start (0: it never started). */
+/* action_end: how the -ondump action of Dump N ended (the results: man
+ * page, JSON EVENTS) and ms from its start (0: it never started). */
 static void
 ev_action_end(DWORD pid, int num, const wchar_t *path, const wchar_t *cmd, long long code, double ms,
               const char *result)
