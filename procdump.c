@@ -314,9 +314,8 @@ static struct pd_global {
 	volatile LONG expired;    /* -duration: the deadline passed (it cancelled the run) */
 } g;
 
-/* The tag "[image:PID] " that starts each line a thread prints while it
- * watches one target of several (-all, -pt); empty otherwise, so that a
- * single target's output is ProcDump's. */
+/* "[image:PID] " before each line a thread prints while it watches one
+ * target of several (-all, -pt); empty otherwise (ProcDump's output). */
 static __thread char out_tag[MAX_PATH + 24];
 
 /* The progress line of a dump being written (out_progress): shown on the
@@ -418,9 +417,8 @@ out_tagged(char *dst, size_t cap, const char *s)
 	return dst;
 }
 
-/* fmt's text in a malloc'd buffer of its own length (NULL: out of
- * memory).  Messages are built in one, so that no fixed buffer cuts the
- * words after a long echoed value (u8s cuts the value itself). */
+/* fmt's text in a malloc'd buffer of its own length (NULL: out of memory),
+ * so that no fixed buffer cuts a message after a long echoed value. */
 static char * PD_PRINTF(1, 0)
 vfmt(const char *fmt, va_list ap)
 {
@@ -546,8 +544,8 @@ vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 }
 
 /* warn("OpenProcess %lu:", pid) -> "procdump: OpenProcess 1234: Access is
- * denied. (5)".  A trailing ':' appends the system text of GetLastError(),
- * which is read before anything else can change it (and kept). */
+ * denied. (5)": a trailing ':' appends the text of GetLastError(), read
+ * first thing (and kept). */
 static void PD_PRINTF(1, 2)
 warn(const char *fmt, ...)
 {
@@ -995,9 +993,8 @@ _Static_assert(sizeof(struct pd_pss_thread) == 120 && offsetof(struct pd_pss_thr
 _Static_assert(offsetof(struct pd_pss_handle, TypeSpecificInformation) == 88, "PSS_HANDLE_ENTRY x64");
 #endif
 
-/* The DLLs of the table.  The first three are mapped in every process
- * (GetModuleHandle); the others are loaded on first use and freed by
- * w32_unload. */
+/* The DLLs of the table: the first three are in every process
+ * (GetModuleHandle), the others loaded on first use, freed by w32_unload. */
 enum w32_dll { W32_NTDLL, W32_KERNEL32, W32_KERNELBASE, W32_POWRPROF, W32_PDH, W32_USER32,
                W32_DBGHELP, W32_WER, W32_OLE32, W32_NDLL };
 
@@ -1157,9 +1154,9 @@ w32_load_locked(enum w32_dll dll)
 	return 0;
 }
 
-/* Several targets (-all, -pt) are watched by threads of their own, which
- * may load the same DLL at once (-h, -p, -dbghelp): one at a time, so that
- * none sees it tried but not yet loaded. */
+/* One load at a time: the threads of several targets (-all, -pt) may load
+ * one DLL at once (-h, -p, -dbghelp), and none may see it tried but not
+ * yet loaded. */
 static SRWLOCK w32_load_lock = SRWLOCK_INIT;
 
 static int
@@ -1888,8 +1885,8 @@ w32_power_info(u32 out[5])
 }
 
 /* Waits up to ms for a debug event.  1: got one; 0: none yet; -1: error
- * (after a message).  WaitForDebugEventEx (Windows 10) delivers wide debug
- * strings as wide. */
+ * (after a message).  WaitForDebugEventEx (Windows 10) keeps wide debug
+ * strings wide. */
 static int
 w32_wait_debug_event(DEBUG_EVENT *ev, DWORD ms)
 {
@@ -3190,9 +3187,9 @@ args_check_mode(struct pd_config *cfg)
 	return 0;
 }
 
-/* Threshold lists: once one has several values, each monitor fires once per
- * value (once if it has no list) and then stops, so -n is their total and
- * may not be given.  Runs after the defaults.  0 or PD_EXIT_USAGE. */
+/* Threshold lists: once one has several values, each monitor fires once
+ * per value and stops, so -n is their total and may not be given.  After
+ * the defaults.  0 or PD_EXIT_USAGE. */
 static int
 args_check_lists(struct pd_config *cfg)
 {
@@ -3660,9 +3657,9 @@ tgt_name_fits(const wchar_t *image, const wchar_t *want)
 }
 
 /* Opens a process found in a list (pid and create_time filled) and checks
- * that it is still that process: its PID may have been reused since the
- * list was taken (the handle now pins it).  0, PD_EXIT_TARGET after a
- * message, or -1 (silently) when the process has ended. */
+ * that it is still that process (its PID may have been reused; the handle
+ * now pins it).  0, PD_EXIT_TARGET after a message, or -1 (silently) when
+ * it has ended. */
 static int
 tgt_open_listed(struct pd_target *t, int kill)
 {
@@ -4216,8 +4213,8 @@ live_attach_thread(const struct live *l, DWORD tid, HANDLE th)
 }
 
 /* The attach sets PEB.BeingDebugged (both PEBs of a WOW64 process): the
- * bytes before it, which live_read puts back into what the dump shows, so
- * that the dump does not claim a debugger the process never had. */
+ * bytes before it, which live_read shows instead, so that the dump claims
+ * no debugger the process never had. */
 static void
 live_being_debugged_save(struct live *l)
 {
@@ -4468,9 +4465,8 @@ live_freeze_threads(struct snap *s)
 	return 0;
 }
 
-/* Holds the target still: at procdump's own debug event if there is one,
- * else at a debug event of an attach made for this dump, else by
- * suspending its threads under the freeze guard. */
+/* Holds the target still: LIVE_EVENT if procdump holds a debug event, else
+ * LIVE_ATTACH, else LIVE_SUSPEND (enum live_hold). */
 static int
 live_freeze(struct snap *s)
 {
@@ -5432,9 +5428,9 @@ struct ctx_job {
 	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED */
 };
 
-/* A worker job's life: the waiter abandons it at its deadline; whichever of
- * the two comes last frees it (library mode: nothing is left behind, and
- * the worker calls only what was copied into its job). */
+/* A worker job's life: the waiter abandons it at its deadline, and
+ * whichever of the two comes last frees it (library mode leaves nothing
+ * behind; the worker calls only what was copied into its job). */
 enum { JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
 
 #define PD_CONTEXT_DEADLINE_MS 1000
@@ -6158,10 +6154,9 @@ dump_unload_trace32(struct snap *s, u64 out[3])
 }
 
 /* Unloaded modules from ntdll's unload event trace.  RtlGetUnloadEventTraceEx
- * answers with addresses inside our own ntdll; ntdll sits at the same base
- * in every process of a boot, so the same addresses hold the target's ring
- * (Crashpad does the same).  Skipped when the bases differ.  The x86 view
- * reads the 32-bit ntdll's trace instead (dump_unload_trace32). */
+ * answers with addresses in our own ntdll, which is at the same base in
+ * every process of a boot (as Crashpad relies on); skipped when the bases
+ * differ.  The x86 view reads the 32-bit ntdll's (dump_unload_trace32). */
 static void
 dump_collect_unloaded(struct snap *s)
 {
@@ -6945,10 +6940,9 @@ put_exception(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	return b->oom ? -1 : 1;
 }
 
-/* CommentStreamA and CommentStreamW of a comment (-dc), NUL included, as
- * MiniDumpWriteDump user streams: us[0] the ANSI text (malloc'd: free
- * us[0].buffer; size 0 if it cannot be converted), us[1] the wide one.
- * Our writer and -dbghelp both take them from here. */
+/* CommentStreamA and CommentStreamW of a -dc comment, NUL included, as
+ * MiniDumpWriteDump user streams (our writer's and -dbghelp's): us[0] the
+ * ANSI text (malloc'd; size 0 if it cannot be converted), us[1] the wide. */
 static void
 dump_comment_streams(const wchar_t *comment, struct pd_user_stream us[2])
 {
@@ -7468,10 +7462,9 @@ dump_plan_wow64_thread(struct dump_state *d, const struct dthread *t)
 		dump_add_readable(d, eip - 128, 256);
 }
 
-/* Every stack (dump_stack_bounds; a stack pointer outside the TEB's stack
- * adds the TEB's committed stack too, where the thread's OS frames are),
- * 256 bytes around every instruction pointer and the exception address, as
- * the -md write flags allow. */
+/* Every stack (dump_stack_bounds; for an SP outside the TEB's stack, the
+ * TEB's committed stack too, where the OS frames are), 256 bytes around
+ * every IP and the exception address, as the -md write flags allow. */
 static void
 dump_plan_threads(struct dump_state *d)
 {
@@ -8071,10 +8064,9 @@ dump_planned_bytes(const struct dump_state *d)
 	return n;
 }
 
-/* Lays the whole dump out in b (offsets are file offsets): the header, a
- * directory with room for every row, the streams of the table, the memory
- * list (a Memory64List's bytes follow the buffer: d->blob_*), the stack
- * RVAs and the header.  The signature stays 0: it is written last, after
+/* Lays the whole dump out in b (offsets are file offsets): header,
+ * directory, the table's streams, the memory list (a Memory64List's bytes
+ * follow the buffer: d->blob_*), stack RVAs.  The signature stays 0 until
  * everything else is on disk.  0 or -1. */
 static int
 dump_layout(struct dump_state *d, struct buf *b)
@@ -8264,8 +8256,7 @@ wq_stop(struct wq *q)
 }
 
 /* A write to the dump failed: one line naming the file and the cause
- * (ERROR_DISK_FULL, "There is not enough space on the disk", when the
- * volume filled). */
+ * (ERROR_DISK_FULL when the volume filled). */
 static void
 dump_write_error(const struct dump_state *d, DWORD e)
 {
@@ -8297,10 +8288,10 @@ dump_folder(const wchar_t *path)
 	return r;
 }
 
-/* The free space of the dump's volume, and the floor to keep free: -minfree
- * MB, or by default the larger of 1 GiB and 5 % of the volume.  0, or -1
- * when there is no guard (-minfree 0) or the volume does not say (after a
- * message: the dump goes on unguarded rather than fail for it). */
+/* The free space of the dump's volume and the floor to keep: -minfree MB,
+ * by default the larger of 1 GiB and 5 % of the volume.  0, or -1 with no
+ * guard (-minfree 0) or when the volume does not say (after a message:
+ * the dump goes on unguarded). */
 static int
 dump_guard_space(const struct dump_state *d, u64 *avail, u64 *floor, wchar_t **dir)
 {
@@ -8435,8 +8426,7 @@ dump_write_at(HANDLE file, u64 off, const void *p, DWORD n)
 }
 
 /* Share of the planned memory that may be unreadable in a dump that still
- * counts (the man page, RELIABILITY): more, or a process that vanished
- * while it was read, and there is no dump. */
+ * counts (man page, RELIABILITY). */
 #define DUMP_UNREAD_MAX_PCT 1
 
 /* Is what was read a dump?  0, or -1 after one line naming the file. */
@@ -8955,9 +8945,8 @@ dump_temp_parse(const wchar_t *name, DWORD *pid, u64 *time)
 	return 1;
 }
 
-/* Has the procdump that wrote a temporary file ended?  Not while a
- * process of the list has its PID and (when the name gives it) its
- * creation time. */
+/* Has the writer of a temporary file ended: no process of the list has its
+ * PID and (when the name gives it) its creation time? */
 static int
 dump_temp_ended(struct pd_sys_process *list, DWORD pid, u64 time)
 {
@@ -8967,9 +8956,8 @@ dump_temp_ended(struct pd_sys_process *list, DWORD pid, u64 time)
 
 struct dump_stale { wchar_t *name; DWORD pid; u64 time, bytes; };
 
-/* Whether any of the n temporary files may be another procdump's: this
- * one's own (being written, under -all, -pt or -r) need no process list
- * to be left alone. */
+/* May any of the n temporary files be another procdump's?  This one's own
+ * (-all, -pt, -r) need no process list to be left alone. */
 static int
 dump_temp_others(const struct dump_stale *st, int n)
 {
@@ -9413,9 +9401,9 @@ ev_write_line(const u8 *p, DWORD n)
 	return e;
 }
 
-/* Ends the line and writes it whole (or not at all: ev_write_line).  A
- * line that cannot be written is lost: said once on stderr, and the exit
- * code says so (main_finish); the run goes on (the console has it all). */
+/* Ends the line and writes it whole, or not at all (ev_write_line).  A
+ * lost line is said once on stderr and makes the exit code 4 (main_finish);
+ * the run goes on. */
 static void
 ev_end(struct buf *b)
 {
@@ -10124,8 +10112,7 @@ act_reap(int all)
 }
 
 /* Starts the action of a complete dump (path) of process name/pid, Dump
- * num, exception code (0: none).  Returns at once: the action runs on its
- * own thread. */
+ * num, exception code (0: none), on its own thread; returns at once. */
 static void
 act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name, DWORD pid, DWORD exc, int num)
 {
