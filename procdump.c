@@ -8429,7 +8429,9 @@ dump_write_at(HANDLE file, u64 off, const void *p, DWORD n)
  * counts (man page, RELIABILITY). */
 #define DUMP_UNREAD_MAX_PCT 1
 
-/* Is what was read a dump?  0, or -1 after one line naming the file. */
+/* Is what was read a dump?  Not if more than DUMP_UNREAD_MAX_PCT was
+ * unreadable or the target vanished while read.  0, or -1 after one line
+ * naming the file. */
 static int
 dump_judge(struct dump_state *d)
 {
