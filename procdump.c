@@ -10813,8 +10813,8 @@ run_reap(struct pd_run *r, int wait)
 }
 
 /* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, PD_TIMEOUT
- * (-at cancelled it), PD_NOSPACE or PD_SKIPPED.  With -r, 0 once the clone
- * is taken: the dump is written on (run_reap at the run's end waits for it). */
+ * (-at cancelled it), PD_NOSPACE or PD_SKIPPED; with -r, 0 once the clone
+ * is taken (run_reap waits for the write at the run's end). */
 static int
 run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 {
@@ -11800,9 +11800,9 @@ dbg_del_thread(struct dbg *d, DWORD tid)
 		}
 }
 
-/* A module's name at LOAD_DLL: lpImageName (a pointer, in the target, to
- * the name) when the loader filled it, else the file handle's final path
- * (Wine gives NULL names for ntdll, and Unix paths for builtin DLLs). */
+/* A module's name at LOAD_DLL: lpImageName when the loader filled it, else
+ * the file handle's final path (Wine gives NULL names for ntdll, and Unix
+ * paths for builtin DLLs: doc/WINE.md section 1). */
 static wchar_t *
 dbg_dll_name(struct dbg *d, HANDLE file, void *image_name, WORD unicode)
 {
@@ -12343,9 +12343,8 @@ dbg_on_event(struct dbg *d, const DEBUG_EVENT *ev)
 }
 
 /* Runs the event loop until the run is done (count reached, a dump failed,
- * cancelled, the target exited).  With until_initial, stops after the
- * initial breakpoint (-x with no debug trigger: launch, then the timed
- * series). */
+ * cancelled, the target exited); with until_initial, only to the initial
+ * breakpoint (-x without a debug trigger, then the timed series). */
 static void
 dbg_loop(struct dbg *d, int until_initial)
 {
@@ -12437,8 +12436,8 @@ dbg_stop_own(struct dbg *d, struct dbg_stop *st, int i, int suspend)
 }
 
 /* One thread id to the guard, its answer back: 0 if the guard stopped it;
- * -1 if it could not, or the guard is gone: a guard that died resumed
- * nothing, so procdump takes over what it held (as live_guard_ask does). */
+ * -1 if it could not, or the guard is gone (a dead guard resumed nothing:
+ * procdump takes over what it held, as live_guard_ask does). */
 static int
 dbg_stop_ask(struct dbg *d, struct dbg_stop *st, DWORD tid)
 {
@@ -12670,9 +12669,9 @@ dbg_quote_arg(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a)
 }
 
 /* -x with a Store application (Name_Publisher!App) or package
- * (Name_Version_Arch__Publisher): they are started by the package
- * manager, through COM classes that Wine lacks (exit 3); where they exist,
- * the activation itself is not built yet (exit 2). */
+ * (Name_Version_Arch__Publisher), started by the package manager through
+ * COM classes that Wine lacks (exit 3); where they exist, the activation
+ * itself is not built yet (exit 2). */
 static int
 dbg_launch_store(const wchar_t *id)
 {
@@ -13340,9 +13339,8 @@ aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
 }
 
 /* -r: the crash's clone is written once the crashed process, released
- * after the copy, has ended (ended is set; or AED_EXIT_DEADLINE_MS has
- * passed): its outage is the copy, and the write does not compete with
- * its end. */
+ * after the copy, has ended (or AED_EXIT_DEADLINE_MS has passed): the
+ * outage is the copy, and the write does not compete with the end. */
 static void
 aed_write_after_end(struct dbg *d, HANDLE ended)
 {
@@ -13545,10 +13543,10 @@ svc_full_name(wchar_t *name, size_t cap, const wchar_t *n)
 	swprintf(name, cap, L"%ls%ls", SVC_PREFIX, n);
 }
 
-/* The service's command line: this exe, -svc run NAME, then every
- * argument of the install line after -svc install NAME but -svcuser, the
- * dump folder and the -json file as full paths (a service starts in
- * system32), and -keep when none was given.  NULL if out of memory. */
+/* The service's command line: this exe, -svc run NAME, then the install
+ * line's arguments after NAME but -svcuser, the dump folder and -json file
+ * as full paths (a service starts in system32), and -keep if none was
+ * given.  NULL if out of memory. */
 static wchar_t *
 svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t *out_full, const wchar_t *json_full)
 {
@@ -14015,10 +14013,10 @@ main_target(struct pd_config *cfg, struct pd_target *t, int *out_is_dir, int *la
 	return 0;
 }
 
-/* One target, opened: its monitors, the configuration table (one target
- * only), the run of its triggers, -wer, -k.  Runs on the main thread for
- * one target, on a thread of its own for each of several (-all, -pt).
- * Returns its exit code; the caller closes t. */
+/* One opened target: its monitors, the configuration table (one target
+ * only), the run of its triggers, -wer, -k.  On the main thread for one
+ * target, on a thread of its own for each of several.  Its exit code; the
+ * caller closes t. */
 static int
 main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, MINIDUMP_CALLBACK_ROUTINE cb,
               int launched)
@@ -14192,10 +14190,10 @@ main_fleet_find(struct main_fleet *f, DWORD pid)
 	return NULL;
 }
 
-/* Does the listed process p join the watched set: a process of the name
- * (names: -all at the start, and later with -w), or (-pt) a child of a
- * watched process that is still running, created after it (so that a
- * process whose parent's PID was reused is nobody's child here)? */
+/* Does listed process p join the watched set: a process of the name
+ * (names: -all at the start, later with -w), or (-pt) a child, created
+ * after it, of a watched process still running (so a parent whose PID was
+ * reused adopts nobody)? */
 static int
 main_fleet_wanted(struct main_fleet *f, struct pd_sys_process *p, int names)
 {
@@ -14242,11 +14240,11 @@ main_fleet_new(struct main_fleet *f, struct pd_sys_process *p, int names)
 	return main_fleet_wanted(f, p, names);
 }
 
-/* One look at the process list (the one the monitors share, read again
- * if older than MAIN_SCAN_MS: one read serves both): each new process
- * that is wanted gets its instance, started once the list is released. */
-#define MAIN_SCAN_MS 250
+#define MAIN_SCAN_MS 250 /* the watcher's look at the process list: four times a second */
 
+/* One look at the process list (the monitors' shared one, read again if
+ * older than MAIN_SCAN_MS): each new wanted process gets its instance,
+ * started once the list is released.  How many. */
 static int
 main_fleet_scan(struct main_fleet *f, int names)
 {
