@@ -28,41 +28,30 @@
  *   of 2, 4, 3, 1 that a target's run ended with; 1 if none was monitored.
  *
  * Sections, callees before callers (grep -n '^/\* ===' procdump.c):
- *   Config   build settings, the configuration struct, the library API
- *   Util     messages, strings, buffers, time; the process-wide state (g)
- *   Win32    wrappers around Windows and ntdll calls, the table of entry
- *            points resolved at run time, NT structures
- *   Args     the option table (parser, defaults, -? text), cross-option rules
- *   Targets  PID / process name / service name to a process
- *   Writer   the minidump writer, in sub-sections:
- *     Writer: Snapshot   the seam: how the target is frozen and read
- *     Writer: Threads    contexts, TEBs, stacks; ThreadList, -InfoList, -Names
- *     Writer: Modules    loader list, PE headers; ModuleList, UnloadedModuleList
- *     Writer: Handles    HandleData
- *     Writer: Tokens     Token
- *     Writer: System     process facts; SystemInfo, MiscInfo, VmCounters,
- *                        Exception, Comments
- *     Writer: Memory     which memory each dump type holds; MemoryInfoList,
- *                        MemoryList, Memory64List
- *     Writer: Callbacks  -md (the MiniDumpCallbackRoutine protocol)
- *     Writer: Plan       the stream table; collect, plan, lay out
- *     Writer: File       temporary file, write, signature, rename; -dbghelp
- *   Events   -json: the events as JSON Lines, each line written whole
- *   Actions  -ondump: the command run after each complete dump, on threads
- *            of its own, with a deadline
- *   Triggers when to dump: the run (count, cancel, names, summary, exit
- *            code), the timed series (-n/-s), the sampled monitors (-c -cl
- *            -m -ml -tc -hc -p -pl -h), -cancel
- *   CLR      managed exceptions' type and message, through the runtime's
- *            own DAC over the held target (read-only)
- *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
- *            -t -g), detach
- *   Install  the postmortem debugger: AeDebug registration (-i -u), the
- *            dump of a crash (-j), -wer
- *   Service  -svc install, uninstall, list: the service control manager
- *   Main     pd_main(): parse, resolve, run, choose the exit code; the
- *            watcher of several targets (-all, -pt), a thread each;
- *            -duration; the service's run (-svc run)
+ *   Config             build settings, struct pd_config, the library API
+ *   Util               messages, strings, buffers, time; process-wide state g
+ *   Win32              Windows and ntdll wrappers, run-time entry points
+ *   Args               the option table, parser, -? text, cross-option rules
+ *   Targets            PID, process name or service name to a process
+ *   Writer             the minidump writer and its structures
+ *   Writer: Snapshot   how a target is held and read (live, clone, PSS)
+ *   Writer: Threads    ThreadList, ThreadInfoList, ThreadNames
+ *   Writer: Modules    ModuleList, UnloadedModuleList
+ *   Writer: Handles    HandleData
+ *   Writer: Tokens     Token
+ *   Writer: System     SystemInfo, MiscInfo, VmCounters, Exception, Comments
+ *   Writer: Memory     which memory each dump type holds; the memory streams
+ *   Writer: Callbacks  -md (MiniDumpCallbackRoutine)
+ *   Writer: Plan       the stream table; collect, plan, lay out
+ *   Writer: File       write, signature, rename; -keep; -dbghelp; dump_write
+ *   Events             -json: JSON Lines, each written whole
+ *   Actions            -ondump: a command after each complete dump
+ *   Triggers           the run; the timed series; the sampled monitors
+ *   CLR                managed exceptions named through the runtime's DAC
+ *   Debugger           attach or launch, debug events, detach; -t's guard
+ *   Install            AeDebug (-i -u), the postmortem dump (-j), -wer
+ *   Service            -svc install, uninstall, list
+ *   Main               pd_main(); several targets; -duration; guards; -svc run
  *
  * SPDX-License-Identifier: MIT
  */
