@@ -3503,7 +3503,7 @@ tgt_name_matches(const wchar_t *image, const wchar_t *want)
 
 /* Has the listed process started: is its creation time set?  Wine lists a
  * process being created with 0x5555555555555555 for a moment (doc/WINE.md
- * "Facts a maintainer must know", 5); keyed by it, it would be taken twice. */
+ * fact 5); keyed by it, it would be taken twice. */
 static int
 tgt_listed_started(const struct pd_sys_process *p)
 {
