@@ -10479,7 +10479,7 @@ struct pd_run {
 	HANDLE named;              /* ProcDump-<PID>, set by -cancel */
 	int trigno;                /* triggers so far: Dump N (all its types share N) */
 	long long fired;           /* triggers whose dumps were all written */
-	long long missed;          /* triggers whose collection -at cancelled (not counted) */
+	long long missed;          /* triggers whose dump -at cancelled or -a skipped (not counted) */
 	long long skipped;         /* triggers whose dump the free-space floor refused (not counted) */
 	int done;                  /* stop: count reached, a dump failed, or cancelled */
 	int rc;                    /* the exit code once done */
