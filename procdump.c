@@ -4789,9 +4789,8 @@ clone_carve(struct clone *c, u8 *pool, u64 size)
 /* Before the freeze of a full dump with -r: allocates the copy (all
  * committed readable memory) and touches every page, so that neither a
  * refusal nor the first-touch faults fall inside the outage (doc/WINE.md
- * section 3).  0, or -1 after one line
- * (*no_memory) when it would not fit; an allocation that fails here is no
- * failure (the copy then allocates its own). */
+ * section 3).  0, or -1 after one line (*no_memory) when it would not fit;
+ * an allocation that fails here is no failure (the copy makes its own). */
 static int
 clone_prepare(struct snap *s, int *no_memory)
 {
