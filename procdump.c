@@ -8252,7 +8252,8 @@ dump_write_error(const struct dump_state *d, DWORD e)
 	warn("cannot write '%s':", u8s(d->req->path));
 }
 
-/* Holes, unless test hook PROCDUMP_TEST_NO_HOLES (doc/DESIGN.md "Test hooks"). */
+/* Holes, unless test hook PROCDUMP_TEST_NO_HOLES (doc/DESIGN.md "Test
+ * hooks"). */
 static int
 dump_holes_wanted(void)
 {
@@ -13234,7 +13235,8 @@ aed_wer(const struct pd_config *cfg, const struct pd_target *t)
 /* ---- -j: the postmortem debugger the system starts.  Windows passes the
  * PID, an event the crashed thread waits on (inherited) and the address of
  * a JIT_DEBUG_INFO in the crashed process; Wine passes garbage for the
- * last (doc/WINE.md section 8): then the exception comes from the debug event. */
+ * last (doc/WINE.md section 8): then the exception comes from the debug
+ * event. */
 
 #define AED_EVENT_DEADLINE_MS 30000 /* attach to the crash's second-chance exception */
 #define AED_EXIT_DEADLINE_MS  10000 /* the dump to the process's end */
@@ -14228,7 +14230,7 @@ main_fleet_new(struct main_fleet *f, struct pd_sys_process *p, int names)
 	return main_fleet_wanted(f, p, names);
 }
 
-#define MAIN_SCAN_MS 250 /* the watcher's look at the process list: four times a second */
+#define MAIN_SCAN_MS 250 /* the watcher lists the processes 4 times a second */
 
 /* One look at the process list (the monitors' shared one, read again if
  * older than MAIN_SCAN_MS): each new wanted process gets its instance,
