@@ -3970,13 +3970,13 @@ struct dump_state {
 	u64 dropped;               /* bits of mask the dump could not honour (not in Flags) */
 	int miniplus;              /* -mp: MiniPlus selection, Memory64List */
 	u64 mp_excluded, mp_excluded_size; /* the area left out, and its allocation size */
-	int mp_excluded_count;
-	struct range *rng; int nrng, cap_rng;
+	int mp_excluded_count;      /* its allocations */
+	struct range *rng; int nrng, cap_rng; /* the planned memory, sorted and merged once planned */
 	int full;                  /* memory as a Memory64List blob */
-	struct md_sysinfo sysinfo; wchar_t csd[128];
+	struct md_sysinfo sysinfo; wchar_t csd[128]; /* csd: the CSDVersion string */
 	struct md_misc5 misc;
 	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
-	u32 *stack_rvas;
+	u32 *stack_rvas;           /* per thread, where its stack bytes lie (dump_patch_stacks) */
 	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
 	u64 head_size;             /* the buffer's bytes, written before the blob (progress) */
 	u64 unread;                /* bytes that could not be read, written as zeros */
@@ -4113,7 +4113,7 @@ enum live_hold { LIVE_SUSPEND, LIVE_ATTACH, LIVE_EVENT };
 
 struct live {
 	HANDLE h;                  /* the process */
-	enum live_hold hold;
+	enum live_hold hold;       /* how it is held (live_freeze chose) */
 	DWORD ev_tid;              /* LIVE_ATTACH: the thread of the event held */
 	HANDLE guard, to_guard, from_guard; /* LIVE_SUSPEND: the guard and its pipes */
 	DWORD *before, *before_count; int nbefore; /* LIVE_ATTACH: thread ids and suspend counts before the attach */
