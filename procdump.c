@@ -13,60 +13,53 @@
  * Library mode (no main, no exit; call pd_main() or pd_write_dump()):
  *   x86_64-w64-mingw32-gcc -c -DPROCDUMP_NO_MAIN procdump.c
  *
- * Exit codes (also in man/procdump.1 and `procdump -?`):
+ * Exit codes (man/procdump.1 EXIT STATUS, README, doc/DESIGN.md "Exit codes"):
  *   0  every requested dump was written
  *   1  monitoring ended before the count was reached (target exited, also
- *      before it could be attached or its dump begun; cancelled, -duration)
- *   With -all or -pt (several targets): 0 if every target reached its count,
- *   else the first of 2, 4, 3, 1 that a target's run ended with.
- *   2  usage error (bad switch, bad value, conflicting switches, not implemented)
- *   3  target problem (not found, several match a name, access denied)
- *   4  a dump could not be written (I/O error, file exists without -o), or
- *      a -json event line (the file lacks it)
+ *      before it could be attached or its dump begun; cancelled, -duration);
+ *      -u found nothing installed
+ *   2  usage error (bad switch or value, conflicting switches, not implemented)
+ *   3  target problem (not found, several match a name, access denied,
+ *      service not running); -i or -u may not write the AeDebug key
+ *   4  a dump could not be written (I/O error, disk full, the -minfree floor,
+ *      file exists without -o, the target vanished while read, too much of
+ *      its memory unreadable), or a -json event line could not be written
+ *   With -all or -pt: 0 if every target reached its count, else the first
+ *   of 2, 4, 3, 1 that a target's run ended with; 1 if none was monitored.
  *
  * Sections, callees before callers (grep -n '^/\* ===' procdump.c):
- *   Config   build settings, the configuration struct, the library API
- *   Util     messages, strings, buffers, time; the process-wide state (g)
- *   Win32    wrappers around Windows and ntdll calls, the table of entry
- *            points resolved at run time, NT structures
- *   Args     the option table (parser, defaults, -? text), cross-option rules
- *   Targets  PID / process name / service name to a process
- *   Writer   the minidump writer, in sub-sections:
- *     Writer: Snapshot   the seam: how the target is frozen and read
- *     Writer: Threads    contexts, TEBs, stacks; ThreadList, -InfoList, -Names
- *     Writer: Modules    loader list, PE headers; ModuleList, UnloadedModuleList
- *     Writer: Handles    HandleData
- *     Writer: Tokens     Token
- *     Writer: System     process facts; SystemInfo, MiscInfo, VmCounters,
- *                        Exception, Comments
- *     Writer: Memory     which memory each dump type holds; MemoryInfoList,
- *                        MemoryList, Memory64List
- *     Writer: Callbacks  -md (the MiniDumpCallbackRoutine protocol)
- *     Writer: Plan       the stream table; collect, plan, lay out
- *     Writer: File       temporary file, write, signature, rename; -dbghelp
- *   Events   -json: the events as JSON Lines, each line written whole
- *   Actions  -ondump: the command run after each complete dump, on threads
- *            of its own, with a deadline
- *   Triggers when to dump: the run (count, cancel, names, summary), the
- *            timed series (-n/-s), the sampled monitors (-c -cl -m -ml -p
- *            -pl -h), -cancel
- *   CLR      managed exceptions' type and message, through the runtime's
- *            own DAC over the held target (read-only)
- *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
- *            -t -g), detach
- *   Install  the postmortem debugger: AeDebug registration (-i -u), the
- *            dump of a crash (-j), -wer
- *   Service  -svc install, uninstall, list: the service control manager
- *   Main     pd_main(): parse, resolve, run, choose the exit code; the
- *            watcher of several targets (-all, -pt), a thread each;
- *            -duration; the service's run (-svc run)
+ *   Config             build settings, struct pd_config, the library API
+ *   Util               messages, strings, buffers, time; process-wide state g
+ *   Win32              Windows and ntdll wrappers, run-time entry points
+ *   Args               the option table, parser, -? text, cross-option rules
+ *   Targets            PID, process name or service name to a process
+ *   Writer             the minidump writer and its structures
+ *   Writer: Snapshot   how a target is held and read (live, clone, PSS)
+ *   Writer: Threads    ThreadList, ThreadInfoList, ThreadNames
+ *   Writer: Modules    ModuleList, UnloadedModuleList
+ *   Writer: Handles    HandleData
+ *   Writer: Tokens     Token
+ *   Writer: System     SystemInfo, MiscInfo, VmCounters, Exception, Comments
+ *   Writer: Memory     which memory each dump type holds; the memory streams
+ *   Writer: Callbacks  -md (MiniDumpCallbackRoutine)
+ *   Writer: Plan       the stream table; collect, plan, lay out
+ *   Writer: File       write, signature, rename; -keep; -dbghelp; dump_write
+ *   Events             -json: JSON Lines, each written whole
+ *   Actions            -ondump: a command after each complete dump
+ *   Triggers           the run; the timed series; the sampled monitors
+ *   CLR                managed exceptions named through the runtime's DAC
+ *   Debugger           attach or launch, debug events, detach; -t's guard
+ *   Install            AeDebug (-i -u), the postmortem dump (-j), -wer
+ *   Service            -svc install, uninstall, list
+ *   Main               pd_main(); several targets; -duration; guards; -svc run
  *
  * SPDX-License-Identifier: MIT
  */
 
 /* ================================ Config ================================ */
-/* Build-time settings, the parsed command line (struct pd_config) and the
- * functions exported in library mode.  No Windows calls here. */
+/* Build settings, the version resource, exit codes, the parsed command
+ * line (struct pd_config) and the library API.  Declarations only: no
+ * code runs here. */
 
 #define __USE_MINGW_ANSI_STDIO 1
 #ifndef _WIN32_WINNT
@@ -104,15 +97,12 @@
 #define PD_VERSION PD_STR(PD_VERSION_MAJOR) "." PD_STR(PD_VERSION_MINOR) "." PD_STR(PD_VERSION_PATCH)
 #endif
 
-/* The version resource and the application manifest, for windres: the
- * Makefile feeds it this file up to the end of this block (windres cannot
- * read C), so the one file stays one.  AppLocker, WDAC and inventories
- * read ProductName, OriginalFilename and FileVersion.  The manifest runs
- * procdump as the user who started it (no UAC prompt: an unelevated run
- * dumps the user's own processes), declares Windows 7 to 11 (their true
- * behaviour, not a compatibility shim) and long paths (dump folders past
- * MAX_PATH, where the system allows them).  A compiler alone skips it:
- * vendoring needs no windres. */
+/* The version resource and manifest, for windres: the Makefile feeds it
+ * this file up to the end of this block, so the one file stays one (a
+ * compiler alone skips it).  AppLocker, WDAC and inventories read
+ * ProductName, OriginalFilename and FileVersion.  The manifest: asInvoker
+ * (no UAC prompt; unelevated, procdump dumps the user's own processes),
+ * Windows 7 to 11 (no compatibility shims), long paths. */
 #ifdef RC_INVOKED
 #ifdef _WIN64
 #define PD_RC_FILENAME "procdump64.exe"
@@ -284,9 +274,8 @@ struct pd_config {
 	int monitor;            /* a sampled monitor (-c -cl -m -ml -tc -hc -p -pl -h) is armed */
 };
 
-/* The library API.  One call at a time (not from two threads at once);
- * each call leaves no process-wide state behind (handlers, events, DLLs),
- * so either may be called again in the same process. */
+/* The library API.  One call at a time; each call leaves no process-wide
+ * state behind (handlers, events, DLLs), so it may be called again. */
 /* The whole tool: parses argv, runs, returns an exit code above. */
 PD_API int pd_main(int argc, wchar_t **argv);
 /* Write one dump of process pid to path (type PD_MINI or PD_FULL).
@@ -295,8 +284,9 @@ PD_API int pd_write_dump(unsigned long pid, const wchar_t *path, int type,
                          const wchar_t *comment, int overwrite);
 
 /* ================================= Util ================================= */
-/* Messages, strings, growable buffers and time.  Everything that prints goes
- * through out()/warn() so that UTF-8, consoles and pipes behave the same. */
+/* Messages, strings, buffers, time and the process-wide state g.  Every
+ * line printed goes through out(), warn() or vlog(), so UTF-8, consoles,
+ * pipes and -all's tags behave the same.  Knows no target or dump. */
 
 /* Process-wide state, kept in one place so that library mode can reset it
  * (main_reset) and pd_main can run again in the same process. */
@@ -313,9 +303,8 @@ static struct pd_global {
 	volatile LONG expired;    /* -duration: the deadline passed (it cancelled the run) */
 } g;
 
-/* The tag "[image:PID] " that starts each line a thread prints while it
- * watches one target of several (-all, -pt); empty otherwise, so that a
- * single target's output is ProcDump's. */
+/* "[image:PID] " before each line a thread prints while it watches one
+ * target of several (-all, -pt); empty otherwise (ProcDump's output). */
 static __thread char out_tag[MAX_PATH + 24];
 
 /* The progress line of a dump being written (out_progress): shown on the
@@ -326,11 +315,10 @@ static struct {
 	int len;                   /* its characters; 0: none shown */
 } prog = { SRWLOCK_INIT, NULL, 0 };
 
-/* Rewrites the progress line in place (\r, the text, blanks over the rest
- * of the previous one), or erases it (line NULL).  A line longer than the
- * console is cut: a wrapped one could not be taken back.  Only where
- * console text goes to an interactive console: redirected output is
- * never touched.  Returns 0, or -1 where there is no console. */
+/* Rewrites the progress line in place, or erases it (line NULL); on an
+ * interactive console only, so redirected output never changes.  A line
+ * longer than the console is cut: a wrapped one could not be taken back.
+ * 0, or -1 where there is no console. */
 static int
 out_progress(const char *line)
 {
@@ -418,9 +406,8 @@ out_tagged(char *dst, size_t cap, const char *s)
 	return dst;
 }
 
-/* fmt's text in a malloc'd buffer of its own length (NULL: out of
- * memory).  Messages are built in one, so that no fixed buffer cuts the
- * words after a long echoed value (u8s cuts the value itself). */
+/* fmt's text in a malloc'd buffer of its own length (NULL: out of memory),
+ * so that no fixed buffer cuts a message after a long echoed value. */
 static char * PD_PRINTF(1, 0)
 vfmt(const char *fmt, va_list ap)
 {
@@ -466,12 +453,10 @@ unsafe_char(unsigned c)
 	       c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
-/* Wide to UTF-8 in one of eight rotating buffers, for messages only.  It is
- * the one way text from outside (switches, targets, file names, names the
- * system gives) reaches a message, so it is where that text is made safe to
- * print on one line: an unsafe_char shows as \xHH (\uHHHH above 0xff), a
- * form that Windows path segments such as \new or \temp do not take.
- * Text longer than the buffer is cut and ends in "...". */
+/* Wide to UTF-8 in one of eight rotating buffers, for messages only: the
+ * one way outside text reaches a message, so where it is made safe to
+ * print on one line.  An unsafe_char shows as \xHH (\uHHHH above 0xff), a
+ * form path segments such as \new do not take; text too long ends "...". */
 static const char *
 u8s(const wchar_t *w)
 {
@@ -548,8 +533,8 @@ vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 }
 
 /* warn("OpenProcess %lu:", pid) -> "procdump: OpenProcess 1234: Access is
- * denied. (5)".  A trailing ':' appends the system text of GetLastError(),
- * which is read before anything else can change it (and kept). */
+ * denied. (5)": a trailing ':' appends the text of GetLastError(), read
+ * first thing (and kept). */
 static void PD_PRINTF(1, 2)
 warn(const char *fmt, ...)
 {
@@ -702,9 +687,8 @@ stamp(void)
 	return s;
 }
 
-/* Bytes as the whole MB (MiB) of ProcDump's "N MB" lines: rounded to the
- * nearest, as Windows' StrFormatByteSizeEx does by default, never up
- * (2,160,248 bytes is 2 MB, not 3). */
+/* Bytes as the whole MB (MiB) of ProcDump's "N MB" lines, rounded to the
+ * nearest as StrFormatByteSizeEx does (2,160,248 bytes is 2 MB, not 3). */
 static u64
 size_mb(u64 bytes)
 {
@@ -814,11 +798,9 @@ all_digits(const wchar_t *s)
 }
 
 /* ================================= Win32 ================================ */
-/* Windows and ntdll calls: small wrappers named by intent, the NT structures
- * the mingw headers lack, and one table of the entry points an older
- * Windows or Wine may lack, resolved once (w32_load).  A wrapper that fails
- * warn()s, or vlog()s when the failure is expected, and returns NULL or -1;
- * GetLastError is read here and in warn() and vlog() only. */
+/* Windows and ntdll calls: wrappers named by intent, the NT structures
+ * mingw lacks, the run-time entry-point table (w32_load).  A failing
+ * wrapper warn()s (vlog()s if expected) and returns NULL or -1; no policy. */
 
 typedef LONG pd_ntstatus;
 #define PD_NT_SUCCESS(s) ((s) >= 0)
@@ -1000,9 +982,8 @@ _Static_assert(sizeof(struct pd_pss_thread) == 120 && offsetof(struct pd_pss_thr
 _Static_assert(offsetof(struct pd_pss_handle, TypeSpecificInformation) == 88, "PSS_HANDLE_ENTRY x64");
 #endif
 
-/* The DLLs of the table.  The first three are mapped in every process
- * (GetModuleHandle); the others are loaded on first use and freed by
- * w32_unload. */
+/* The DLLs of the table: the first three are in every process
+ * (GetModuleHandle), the others loaded on first use, freed by w32_unload. */
 enum w32_dll { W32_NTDLL, W32_KERNEL32, W32_KERNELBASE, W32_POWRPROF, W32_PDH, W32_USER32,
                W32_DBGHELP, W32_WER, W32_OLE32, W32_NDLL };
 
@@ -1162,9 +1143,9 @@ w32_load_locked(enum w32_dll dll)
 	return 0;
 }
 
-/* Several targets (-all, -pt) are watched by threads of their own, which
- * may load the same DLL at once (-h, -p, -dbghelp): one at a time, so that
- * none sees it tried but not yet loaded. */
+/* One load at a time: the threads of several targets (-all, -pt) may load
+ * one DLL at once (-h, -p, -dbghelp), and none may see it tried but not
+ * yet loaded. */
 static SRWLOCK w32_load_lock = SRWLOCK_INIT;
 
 static int
@@ -1177,7 +1158,6 @@ w32_load(enum w32_dll dll)
 	return rc;
 }
 
-/* Frees what w32_load loaded and forgets every entry point (library mode). */
 /* The process list that samplers share (w32_process_sample). */
 static struct {
 	SRWLOCK lock;
@@ -1185,6 +1165,8 @@ static struct {
 	double at;                   /* now_sec() when it was read */
 } w32_shared = { SRWLOCK_INIT, NULL, 0 };
 
+/* Frees what w32_load loaded and the shared process list, and forgets
+ * every entry point (library mode). */
 static void
 w32_unload(void)
 {
@@ -1226,8 +1208,7 @@ w32_enable_privilege(const wchar_t *name)
 	CloseHandle(tok);
 }
 
-/* OpenProcess with a message that says which of "no such PID" and "not
- * allowed" it was. */
+/* OpenProcess, with a message that tells "no such PID" from "not allowed". */
 static HANDLE
 w32_open_process(DWORD pid, DWORD access)
 {
@@ -1325,11 +1306,9 @@ struct w32_sample {
 	double at;              /* now_sec() when the list was read */
 };
 
-/* With several targets (-all, -pt), each samples its CPU once a second
- * from the process list, and one list costs about 4 ms under Wine (32
- * targets: 12 % of a core): they share one list, read again once it is
- * older than W32_SHARED_AGE.  0, -1 if the process (pid and creation
- * time) is not in it, -2 if no list could be read (no sample this time). */
+/* Each target of -all/-pt samples once a second, and one process list
+ * costs about 4 ms under Wine (32 targets: 12 % of a core): they share
+ * one, read again once older than this. */
 #define W32_SHARED_AGE 0.5
 
 /* The shared list, read again if older than max_age seconds, with its
@@ -1353,13 +1332,16 @@ w32_shared_release(void)
 	ReleaseSRWLockExclusive(&w32_shared.lock);
 }
 
+/* The counters of pid (with that creation time) from the shared list.  0,
+ * -1 if the process is not in it, -2 if no list could be read (no sample
+ * this time, the process is not known to be gone). */
 static int
 w32_process_sample(DWORD pid, u64 create_time, struct w32_sample *out)
 {
 	struct pd_sys_process *p;
 	int rc = -1;
 	if (!w32_shared_take(W32_SHARED_AGE))
-		rc = -2; /* (no list: no sample, the process is not known to be gone) */
+		rc = -2;
 	else if ((p = w32_process_find(w32_shared.list, pid)) && (u64)p->CreateTime.QuadPart == create_time) {
 		out->cpu = (u64)p->UserTime.QuadPart + (u64)p->KernelTime.QuadPart;
 		out->threads = p->NumberOfThreads;
@@ -1371,8 +1353,8 @@ w32_process_sample(DWORD pid, u64 create_time, struct w32_sample *out)
 	return rc;
 }
 
-/* A DLL of the target's (the CLR's DAC) loaded by its full path, its
- * dependencies looked for beside it first; NULL after SetLastError. */
+/* A DLL of the target's (the CLR's DAC) by its full path, its dependencies
+ * looked for beside it first; NULL after SetLastError. */
 static HMODULE
 w32_load_beside(const wchar_t *path)
 {
@@ -1457,9 +1439,9 @@ w32_exists(const wchar_t *path)
 	return GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES;
 }
 
-/* A log file opened for appending (created if missing): every WriteFile
- * lands at its end, also with another writer or a reader (tail) on it.
- * The handle, or INVALID_HANDLE_VALUE with the error set. */
+/* A log file opened for appending (created if missing): every write lands
+ * at its end, whoever else writes or reads it.  INVALID_HANDLE_VALUE with
+ * the error set on failure. */
 static HANDLE
 w32_open_append(const wchar_t *path)
 {
@@ -1477,9 +1459,8 @@ w32_open_rewrite(const wchar_t *path)
 	return h == INVALID_HANDLE_VALUE ? NULL : h;
 }
 
-/* Can a new file be made in folder dir (the user's rights, a read-only
- * volume)?  Makes a probe file there, which its closing deletes.  0, or
- * -1 with the last error set. */
+/* Can a new file be made in folder dir?  A probe file, deleted on close.
+ * 0, or -1 with the last error set. */
 static int
 w32_folder_writable(const wchar_t *dir)
 {
@@ -1530,10 +1511,7 @@ w32_env_number(const wchar_t *name)
 	return w32_env_string(name, v, 16) && v[0] ? wcstoul(v, NULL, 10) : 0;
 }
 
-/* Test hook: PROCDUMP_TEST_HOLD_DELAY_MS=N waits N ms before procdump
- * takes hold of a process (the attach of the debug triggers, the freeze of
- * a dump), so that a test can let the process end in that gap, as a child
- * of -pt that lives a moment does. */
+/* Test hook PROCDUMP_TEST_HOLD_DELAY_MS (test/README.md "Test hooks"). */
 static void
 w32_test_hold_delay(void)
 {
@@ -1542,10 +1520,8 @@ w32_test_hold_delay(void)
 		Sleep(ms);
 }
 
-/* DebugActiveProcess.  Test hook: PROCDUMP_TEST_ATTACH_REFUSE=N refuses
- * the first N attaches with "Access denied", as Windows does to a process
- * seen the instant it starts (Wine does not), so that the debugger's retry
- * can be tested. */
+/* DebugActiveProcess, or the refusal of test hook
+ * PROCDUMP_TEST_ATTACH_REFUSE (test/README.md "Test hooks"). */
 static BOOL
 w32_debug_attach(DWORD pid)
 {
@@ -1557,9 +1533,9 @@ w32_debug_attach(DWORD pid)
 	return DebugActiveProcess(pid);
 }
 
-/* Renames a finished (flushed) dump into place, the rename itself written
- * through to the disk.  Returns 0, or -1 after a message (an existing file
- * that appeared meanwhile is kept unless overwrite). */
+/* Renames a flushed dump into place, the rename written through to disk.
+ * 0, or -1 after a message (a file that appeared meanwhile is kept unless
+ * overwrite). */
 static int
 w32_rename(const wchar_t *from, const wchar_t *to, int overwrite)
 {
@@ -1582,12 +1558,10 @@ w32_delete_file(const wchar_t *path)
 	return GetLastError() == ERROR_FILE_NOT_FOUND ? 1 : -1;
 }
 
-/* WriteFile of all n bytes; 0, or the Windows error code, with *done the
- * bytes that went out (a failed write may leave some).  A short write
- * is retried for the rest: Wine reports a disk that fills mid-write as
- * success with fewer bytes (write(2) does), and only the next call fails
- * with the true cause, ERROR_DISK_FULL; GetLastError after the short
- * success would be a stale code. */
+/* WriteFile of all n bytes; 0 or the Windows error, *done the bytes that
+ * went out.  A short write is retried for the rest: Wine reports a full
+ * disk as a successful short write, and only the next call says
+ * ERROR_DISK_FULL (doc/WINE.md section 10). */
 static DWORD
 w32_write_counted(HANDLE f, const void *p, DWORD n, DWORD *done)
 {
@@ -1639,9 +1613,9 @@ w32_file_size(HANDLE f, u64 *size)
 	return 0;
 }
 
-/* Cuts off the n bytes a short write left at the end of file f, which was
- * before bytes long before them (other writers may have appended since:
- * then it is not cut).  Leaves f's position at the new end.  0, or -1. */
+/* Cuts off the n bytes a short write left at the end of f, which was
+ * before bytes long before them (unless others appended since).  Leaves
+ * f's position at the new end.  0, or -1. */
 static int
 w32_cut_tail(HANDLE f, u64 before, DWORD n)
 {
@@ -1662,9 +1636,9 @@ w32_read_at(HANDLE f, u64 off, void *p, DWORD n)
 	return SetFilePointerEx(f, o, NULL, FILE_BEGIN) && ReadFile(f, p, n, &got, NULL) && got == n ? 0 : -1;
 }
 
-/* Moves the file pointer n bytes forward without writing: the bytes
- * between read as zeros, and on a sparse file (or a Linux filesystem under
- * Wine) take no space.  0, or the Windows error code. */
+/* Moves the file pointer n bytes on without writing: the bytes between
+ * read as zeros and, on a sparse file (or under Wine), take no space.  0,
+ * or the Windows error code. */
 static DWORD
 w32_skip(HANDLE f, u64 n)
 {
@@ -1680,10 +1654,9 @@ w32_end_here(HANDLE f)
 	return SetEndOfFile(f) ? 0 : GetLastError();
 }
 
-/* Marks a file sparse (FSCTL_SET_SPARSE), so that NTFS keeps skipped
- * ranges as holes; without it NTFS fills them with zeros on disk, which is
- * still correct.  0, or -1 where the filesystem has no sparse files (FAT,
- * some network shares): nothing to report. */
+/* Marks a file sparse, so that NTFS keeps skipped ranges as holes (without
+ * it they are zeros on disk, still correct).  0, or -1 where the file
+ * system has no sparse files (FAT, some shares): nothing to report. */
 static int
 w32_set_sparse(HANDLE f)
 {
@@ -1706,9 +1679,9 @@ w32_disk_space(const wchar_t *dir, u64 *avail, u64 *total)
 	return 0;
 }
 
-/* The memory a clone may take: the smaller of the physical memory
- * available and this process's free address space (a 32-bit procdump has
- * 2 to 4 GiB of it, whatever the machine has).  0 if unknown. */
+/* The memory a clone may take: the smaller of the physical memory available
+ * and this process's free address space (2 to 4 GiB for a 32-bit
+ * procdump).  0 if unknown. */
 static u64
 w32_memory_available(void)
 {
@@ -1720,13 +1693,11 @@ w32_memory_available(void)
 	return ms.ullAvailPhys < ms.ullAvailVirtual ? ms.ullAvailPhys : ms.ullAvailVirtual;
 }
 
-/* -mk: a live kernel dump holding the kernel stacks of every thread
- * (NtSystemDebugControl, SysDbgGetLiveKernelDump = 37, Windows 8.1+, with
- * SeDebugPrivilege), written to file.  The request is phnt's
- * SYSDBG_LIVEDUMP_CONTROL, version 2 with a selective control asking for
- * thread kernel stacks; it is not verified on Windows by this project's
- * tests (Wine answers STATUS_NOT_IMPLEMENTED).  Returns the NTSTATUS, or
- * STATUS_NOT_IMPLEMENTED where ntdll lacks the call. */
+/* -mk: a live kernel dump with every thread's kernel stack
+ * (NtSystemDebugControl SysDbgGetLiveKernelDump = 37, Windows 8.1+,
+ * SeDebugPrivilege).  The request is phnt's SYSDBG_LIVEDUMP_CONTROL
+ * version 2 with a selective control; unverified on Windows (Wine answers
+ * STATUS_NOT_IMPLEMENTED, also returned where ntdll lacks the call). */
 struct pd_livedump_selective {
 	ULONG version, size;
 	ULONGLONG flags;           /* bit 0: ThreadKernelStacks */
@@ -1778,11 +1749,10 @@ w32_token_info(HANDLE tok, TOKEN_INFORMATION_CLASS c, DWORD *len)
 	return p;
 }
 
-/* The security attributes of a new dump file: a protected DACL (nothing
- * inherited from the folder, which often grants Users read) giving full
- * control to the current user (the token's user SID), Administrators and
- * SYSTEM only.  Dumps hold the target's secrets.  The caller keeps a alive
- * while it creates files with a->sa.  0, or -1 (GetLastError says why). */
+/* A new dump file's security: a protected DACL (nothing inherited from the
+ * folder, which often grants Users read; dumps hold the target's secrets)
+ * with full control for the current user, Administrators and SYSTEM only.
+ * Keep a alive while creating files with a->sa.  0, or -1 (GetLastError). */
 struct w32_acl {
 	SECURITY_ATTRIBUTES sa;
 	SECURITY_DESCRIPTOR sd;
@@ -1904,8 +1874,8 @@ w32_power_info(u32 out[5])
 }
 
 /* Waits up to ms for a debug event.  1: got one; 0: none yet; -1: error
- * (after a message).  WaitForDebugEventEx (Windows 10) delivers wide debug
- * strings as wide. */
+ * (after a message).  WaitForDebugEventEx (Windows 10) keeps wide debug
+ * strings wide. */
 static int
 w32_wait_debug_event(DEBUG_EVENT *ev, DWORD ms)
 {
@@ -1919,11 +1889,10 @@ w32_wait_debug_event(DEBUG_EVENT *ev, DWORD ms)
 	return -1;
 }
 
-/* Makes this thread a debugger that leaves its debuggees running when it
- * ends, whatever ends it: the debug object exists (DbgUiConnectToDbg) and
- * has kill-on-close off BEFORE the attach or the launch, so that no instant
- * of a killed procdump takes the target with it (DebugActiveProcess and
- * CreateProcess reuse that object).  0 or -1 (vlog). */
+/* Makes this thread a debugger whose debuggees outlive it, whatever ends
+ * it: the debug object is made (DbgUiConnectToDbg) with kill-on-close off
+ * BEFORE the attach or launch, which reuse it, so no instant of a killed
+ * procdump takes the target along.  0 or -1 (vlog). */
 static int
 w32_debugger_keep_alive(void)
 {
@@ -1938,12 +1907,10 @@ w32_debugger_keep_alive(void)
 	return 0;
 }
 
-/* The process and thread handles that debug events hand the debugger:
- * Windows' kernelbase keeps them and closes them itself (at the
- * continued EXIT_THREAD or EXIT_PROCESS, and at DebugActiveProcessStop),
- * so the debugger must not; Wine's does not, and each attach would leak
- * them (about 5 handles per target under -all -w -e).  Closes h under
- * Wine only. */
+/* The process and thread handles of debug events: Windows' kernelbase
+ * keeps and closes them itself, so the debugger must not; Wine's does not,
+ * and each attach would leak about 5 (doc/WINE.md section 11).  Closes h
+ * under Wine only. */
 static void
 w32_debug_close_handle(HANDLE h)
 {
@@ -1976,9 +1943,9 @@ w32_debug_event_drop(const DEBUG_EVENT *ev)
 	}
 }
 
-/* Closes the calling thread's debug object, if an attach made one: a
- * thread that ends does not close it (the handle stays in the process).
- * With kill-on-exit off, closing it releases anything still attached. */
+/* Closes the calling thread's debug object, if an attach made one (a
+ * thread's end does not).  With kill-on-exit off, that releases anything
+ * still attached. */
 static void
 w32_debugger_release(void)
 {
@@ -1990,9 +1957,8 @@ w32_debugger_release(void)
 	vlog("closed the dump thread's debug object");
 }
 
-/* Gives the calling thread the debug object h (a handle another procdump
- * passed on: Debugger, dbg_exit_guard), so that its WaitForDebugEvent,
- * ContinueDebugEvent and DebugActiveProcessStop act on that object's
+/* Gives the calling thread the debug object h (passed on by another
+ * procdump: dbg_exit_guard), so that its debug calls act on that object's
  * debuggees.  0, or -1 where ntdll lacks the call. */
 static int
 w32_debugger_adopt(HANDLE h)
@@ -2046,18 +2012,14 @@ w32_thread_set_ip(HANDLE th, u64 ip)
 	return rc;
 }
 
-/* Starts a guard: this program with "-SW PID", detached from procdump so
- * that it outlives it.  Its stdin is a pipe whose write end, *to, is
- * procdump's: when procdump ends, however it ends, the guard reads the
- * end of its input.  Its stdout, given from, is a pipe whose read end is
- * *from; its stderr is procdump's.  Outside procdump's job where the job
- * allows it, so that a job that kills procdump (kill-on-close, a time
- * limit) does not kill the guard, and without a console, so that closing
- * procdump's (or a logoff) does not end it.  procdump's ends are never
- * inheritable and the guard's only during the CreateProcess: no other
- * child holds a write end that would keep the guard's stdin open after
- * procdump's death.  The guard's process handle, or NULL after a vlog
- * (and always in library mode: the program is not procdump). */
+/* Starts a guard, this program with "-SW PID" (doc/DESIGN.md "A freeze
+ * that dies with procdump"): its stdin is a pipe whose write end *to is
+ * procdump's, so it reads end-of-input however procdump ends; its stdout
+ * is the pipe *from (if from).  Out of procdump's job where allowed (a
+ * kill-on-close job must not take it along) and detached from the console
+ * (a logoff must not end it).  Only the guard's ends are inheritable, and
+ * only during CreateProcess: no other child may keep its stdin open.  The
+ * guard's process handle, or NULL after a vlog (always in library mode). */
 static HANDLE
 w32_start_guard(const wchar_t *sw, DWORD pid, HANDLE *to, HANDLE *from)
 {
@@ -2243,9 +2205,8 @@ w32_hung_cb(HWND w, LPARAM lp)
 }
 
 /* Does a top-level window of pid not respond?  2: Windows calls it hung
- * (IsHungAppWindow: no message pumped for 5 s); 1 (with probe): it did
- * not answer WM_NULL within W32_PROBE_MS (hung for less, or busy); 0: all
- * answer. */
+ * (IsHungAppWindow: no message pumped for 5 s); 1 (with probe): no answer
+ * to WM_NULL within W32_PROBE_MS; 0: all answer. */
 static int
 w32_hung_window(DWORD pid, int probe)
 {
@@ -2277,12 +2238,10 @@ w32_load_callback(const wchar_t *path, HMODULE *dll)
 	return f;
 }
 
-/* A process of cmd (a command line, modified in place as CreateProcessW
- * may) with env (an environment block; NULL: procdump's), without a
- * window and without procdump's handles (its output pipes stay procdump's
- * alone), in a job of its own where Windows allows one (*job; NULL where
- * it does not: procdump is in a job that forbids nesting, Windows 7), so
- * that a kill ends what it started too.  0, or -1 with the error set. */
+/* Starts cmd (modified in place, as CreateProcessW may) with env (NULL:
+ * procdump's) without a window or procdump's handles, in a job of its own
+ * where Windows allows one (*job; NULL where procdump's job forbids
+ * nesting), so that a kill ends what it started too.  0, or -1 (error set). */
 static int
 w32_spawn_hidden(wchar_t *cmd, wchar_t *env, PROCESS_INFORMATION *pi, HANDLE *job)
 {
@@ -2326,9 +2285,8 @@ w32_kill_spawned(HANDLE proc, HANDLE job)
 		TerminateProcess(proc, 1);
 }
 
-/* The process's environment block with name=value pairs added (pairs:
- * "NAME=value" strings, n of them; a variable of the same name is
- * replaced).  Freed by the caller; NULL if out of memory. */
+/* The process's environment with the "NAME=value" pairs added or
+ * replaced; malloc'd, NULL if out of memory. */
 static wchar_t *
 w32_env_with(const wchar_t *const *pairs, int n)
 {
@@ -2366,10 +2324,10 @@ w32_env_with(const wchar_t *const *pairs, int n)
 }
 
 /* ================================= Args ================================= */
-/* One table, opts[], is the only description of a switch: it drives the
- * parser, the defaults, the -? synopsis and option list, the checks that
- * span switches (flags on the rows) and the man-page test.  Args speaks in
- * plain C types; the rules between switches live in args_validate(). */
+/* One table, opts[], describes every switch: parser, defaults, -? text,
+ * numeric ranges; args_validate() holds the rules between switches.  Plain
+ * C types; opens no process.  At its end, the registry, WER and COM
+ * wrappers that Install and -x use. */
 
 enum optkind {
 	OPT_FLAG,    /* -x */
@@ -2793,11 +2751,10 @@ args_free(struct pd_config *cfg)
 	cfg->joined[0] = cfg->joined[1] = cfg->mended[0] = cfg->mended[1] = cfg->mended[2] = NULL;
 }
 
-/* Windows' argv rules read \" as a quote that is text, so "c:\my dumps\"
- * reaches procdump as c:\my dumps" and, if anything follows on the command
- * line, as c:\my dumps" -n 2 (the quote stays open).  A '"' can never be
- * part of a Windows path: at the end of one it is that \, inside one it
- * says that the arguments after it were swallowed. */
+/* Windows' argv rules read \" as a literal quote, so "c:\my dumps\" reaches
+ * procdump as c:\my dumps" and, if more follows, as c:\my dumps" -n 2.  A
+ * '"' is never part of a Windows path: at the end it stood for \, inside
+ * it means the arguments after it were swallowed. */
 static int
 args_swallowed(const wchar_t *path)
 {
@@ -3052,11 +3009,9 @@ args_check_steps(struct pd_config *cfg, const struct opt *o, u64 hi, const char 
 	return 0;
 }
 
-/* Every number given, read by its row of opts[]: digits only (OPT_HEX: hex,
- * 0x optional), from lo to hi; a percentage with -u is per core, up to hi
- * times the cores.  One rule and one message for every numeric switch, so
- * that no spelling (" 2", +2, -1, 0x-2, a 20-digit number) slips through
- * and no typed value equals PD_UNSET.  0 or PD_EXIT_USAGE. */
+/* Every number given, read by its row of opts[] (parse_num), from lo to
+ * hi; a percentage with -u is per core, up to hi times the cores.  One
+ * rule and one message for every numeric switch.  0 or PD_EXIT_USAGE. */
 static int
 args_check_numbers(struct pd_config *cfg)
 {
@@ -3224,9 +3179,9 @@ args_check_mode(struct pd_config *cfg)
 	return 0;
 }
 
-/* Threshold lists: once one has several values, each monitor fires once per
- * value (once if it has no list) and then stops, so -n is their total and
- * may not be given.  Runs after the defaults.  0 or PD_EXIT_USAGE. */
+/* Threshold lists: once one has several values, each monitor fires once
+ * per value and stops, so -n is their total and may not be given.  After
+ * the defaults.  0 or PD_EXIT_USAGE. */
 static int
 args_check_lists(struct pd_config *cfg)
 {
@@ -3291,9 +3246,8 @@ args_check_implemented(const struct pd_config *cfg)
 	return 0;
 }
 
-/* ---- Registry (Install: AeDebug).  Reg* return their error instead of
- * setting the last error: each wrapper sets it, so that warn("...:")
- * names it; w32_reg_open also says which refusal it was. */
+/* ---- Registry (Install: AeDebug).  Reg* return their error rather than
+ * set the last error: each wrapper sets it, so that warn("...:") names it. */
 
 /* Opens HKLM\path in a registry view (KEY_WOW64_64KEY, KEY_WOW64_32KEY or
  * 0) for reading and writing; with create, makes it if missing and sets
@@ -3486,9 +3440,9 @@ w32_store_classes(int app, const char **which)
 }
 
 /* ================================ Targets =============================== */
-/* Turns a PID, a process name (with or without .exe, any case; -all: with
- * * wildcards) or a service name into an open process.  Owns struct
- * pd_target; prints nothing but errors. */
+/* Owns struct pd_target: a PID, a process name (-all: with * wildcards) or
+ * a service name to an open process, known by PID and creation time.
+ * Prints nothing but errors; never holds the target still or reads it. */
 
 struct pd_target {
 	DWORD pid;
@@ -3551,9 +3505,8 @@ tgt_name_matches(const wchar_t *image, const wchar_t *want)
 }
 
 /* Has the listed process started: is its creation time set?  Wine lists a
- * process that is still being created with a creation time of
- * 0x5555555555555555 (the server's fill of new memory), set a moment
- * later; a process keyed by it would be taken twice. */
+ * process being created with 0x5555555555555555 for a moment (doc/WINE.md
+ * fact 5); keyed by it, it would be taken twice. */
 static int
 tgt_listed_started(const struct pd_sys_process *p)
 {
@@ -3696,9 +3649,9 @@ tgt_name_fits(const wchar_t *image, const wchar_t *want)
 }
 
 /* Opens a process found in a list (pid and create_time filled) and checks
- * that it is still that process: its PID may have been reused since the
- * list was taken (the handle now pins it).  0, PD_EXIT_TARGET after a
- * message, or -1 (silently) when the process has ended. */
+ * that it is still that process (its PID may have been reused; the handle
+ * now pins it).  0, PD_EXIT_TARGET after a message, or -1 (silently) when
+ * it has ended. */
 static int
 tgt_open_listed(struct pd_target *t, int kill)
 {
@@ -3720,17 +3673,10 @@ tgt_alive(const struct pd_target *t)
 }
 
 /* ================================ Writer ================================ */
-/* The minidump writer (doc/MINIDUMP.md), a pipeline:
- *   snapshot (freeze the target: Writer: Snapshot)
- *   -> collect (Threads, Modules, Handles, Tokens, System)
- *   -> plan (Memory: the ranges of the dump type; -md callbacks)
- *   -> lay out (Plan: one row of dump_streams[] per stream, then the memory)
- *   -> write sequentially, signature last, rename into place (File).
- * It never reads trigger state: what it needs arrives in struct
- * pd_dump_req, and it reads the target only through struct snap.  Its
- * sub-sections each keep a stream's collect, put and free code together;
- * a new stream is a row of dump_streams[] and a put function.  The target
- * is thawed on every path. */
+/* The minidump writer (doc/DESIGN.md "The writer pipeline", doc/MINIDUMP.md):
+ * snapshot, collect, plan, lay out, write, rename.  Its input is a struct
+ * pd_dump_req and the target through struct snap; it never reads trigger
+ * state, and thaws the target on every path.  Here: the minidump structures. */
 
 #pragma pack(push, 4)
 struct md_header {
@@ -3881,7 +3827,7 @@ enum {
 
 /* What caused a dump (filled by a trigger, read by the writer). */
 struct pd_event {
-	int has_exception;
+	int has_exception;         /* rec and ctx hold an exception */
 	int at_exit;               /* the process is exiting (-t) */
 	DWORD tid;                 /* faulting thread */
 	EXCEPTION_RECORD rec;
@@ -4027,13 +3973,13 @@ struct dump_state {
 	u64 dropped;               /* bits of mask the dump could not honour (not in Flags) */
 	int miniplus;              /* -mp: MiniPlus selection, Memory64List */
 	u64 mp_excluded, mp_excluded_size; /* the area left out, and its allocation size */
-	int mp_excluded_count;
-	struct range *rng; int nrng, cap_rng;
+	int mp_excluded_count;      /* its allocations */
+	struct range *rng; int nrng, cap_rng; /* the planned memory, sorted and merged once planned */
 	int full;                  /* memory as a Memory64List blob */
-	struct md_sysinfo sysinfo; wchar_t csd[128];
+	struct md_sysinfo sysinfo; wchar_t csd[128]; /* csd: the CSDVersion string */
 	struct md_misc5 misc;
 	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
-	u32 *stack_rvas;
+	u32 *stack_rvas;           /* per thread, where its stack bytes lie (dump_patch_stacks) */
 	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
 	u64 head_size;             /* the buffer's bytes, written before the blob (progress) */
 	u64 unread;                /* bytes that could not be read, written as zeros */
@@ -4078,16 +4024,10 @@ dump_cancelled(const struct pd_dump_req *r)
 }
 
 /* ============================ Writer: Snapshot ========================== */
-/* The seam between the target and the writer.  A struct snap_ops says how
- * a snapshot is taken and read; everything after this section reads the
- * target only through snap_read() and the struct snap it filled, never
- * through a process handle.  The implementations: the live process,
- * held still in a way that ends with procdump (enum live_hold; the live_*
- * functions, gathered in the table snap_live in Writer: File), and the
- * in-memory clone of -r (clone_*, snap_clone_ops), which takes the live
- * one's place once the planned memory is copied, and the PSS snapshot of
- * -r (pss_*, snap_pss), which takes it before the freeze.  The postmortem
- * target (-j) would be a further table. */
+/* How a target is held and read (doc/DESIGN.md "The snapshot seam"):
+ * struct snap_ops and its tables, live_* (the live process), clone_* and
+ * pss_* (-r).  After this section the writer reads the target only through
+ * snap_read() and struct snap, never through a process handle. */
 
 struct snap_ops {
 	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 */
@@ -4166,28 +4106,17 @@ snap_region_of(const struct snap *s, u64 addr)
 	return i < s->nreg && s->reg[i].base <= addr ? &s->reg[i] : NULL;
 }
 
-/* How the live target is held still while it is read.  Each way ends with
- * procdump, whatever ends procdump (doc/DESIGN.md "A freeze that dies with
- * procdump"):
- *   LIVE_EVENT    procdump is its debugger and holds one of its debug
- *                 events (Debugger): every thread is stopped already.
- *   LIVE_ATTACH   attached for this dump (kill-on-exit off) and held at the
- *                 first debug event, never continued while the dump is
- *                 read: the system keeps every thread stopped, and lets
- *                 them go when procdump's debug object closes, also when
- *                 procdump is killed (doc/WINE.md section 1).
- *   LIVE_SUSPEND  the fallback, where the target cannot be debugged
- *                 (another debugger, access denied): SuspendThread, done by
- *                 the freeze guard (Main: main_guard), a second procdump
- *                 that resumes what it suspended when this one ends
- *                 without thawing.  Without a guard (library mode, or it
- *                 did not start) procdump suspends them itself.
- * PROCDUMP_TEST_FREEZE=suspend (tests, bench) forces the fallback. */
+/* How the live target is held still; each hold ends with procdump,
+ * whatever ends it (doc/DESIGN.md "A freeze that dies with procdump"):
+ *   LIVE_EVENT    procdump is its debugger and holds a debug event
+ *   LIVE_ATTACH   attached for this dump, its first event never continued
+ *   LIVE_SUSPEND  SuspendThread through the freeze guard (main_guard);
+ *                 forced by PROCDUMP_TEST_FREEZE=suspend */
 enum live_hold { LIVE_SUSPEND, LIVE_ATTACH, LIVE_EVENT };
 
 struct live {
 	HANDLE h;                  /* the process */
-	enum live_hold hold;
+	enum live_hold hold;       /* how it is held (live_freeze chose) */
 	DWORD ev_tid;              /* LIVE_ATTACH: the thread of the event held */
 	HANDLE guard, to_guard, from_guard; /* LIVE_SUSPEND: the guard and its pipes */
 	DWORD *before, *before_count; int nbefore; /* LIVE_ATTACH: thread ids and suspend counts before the attach */
@@ -4252,12 +4181,11 @@ live_count_before(const struct live *l, DWORD tid)
 	return (DWORD)-1;
 }
 
-/* Is th the thread DebugActiveProcess injected (on Windows and under Wine)
- * to break in, not the target's?  It starts at ntdll!DbgUiRemoteBreakin
- * and, held, has not run yet; under Wine its start address reads 0 until
- * it has begun, so a thread that is new since the attach and has no start
- * address yet is that one too (had it been the target's, it would have run
- * none of its code either). */
+/* Is th the thread DebugActiveProcess injected to break in (Windows and
+ * Wine), not the target's?  It starts at ntdll!DbgUiRemoteBreakin; under
+ * Wine its start address reads 0 until it has run, so a thread new since
+ * the attach with no start address yet is taken for it (a thread of the
+ * target's in that state has run none of its code either). */
 static int
 live_attach_thread(const struct live *l, DWORD tid, HANDLE th)
 {
@@ -4277,8 +4205,8 @@ live_attach_thread(const struct live *l, DWORD tid, HANDLE th)
 }
 
 /* The attach sets PEB.BeingDebugged (both PEBs of a WOW64 process): the
- * bytes before it, which live_read puts back into what the dump shows, so
- * that the dump does not claim a debugger the process never had. */
+ * bytes before it, which live_read shows instead, so that the dump claims
+ * no debugger the process never had. */
 static void
 live_being_debugged_save(struct live *l)
 {
@@ -4297,12 +4225,11 @@ live_being_debugged_save(struct live *l)
 }
 
 /* Ends the attach.  Detaching with the CREATE_PROCESS event pending
- * releases the target (Windows: the system wakes every pending event;
- * Wine: the same) without the moment a ContinueDebugEvent first would give
- * it to run attached.  If the detach fails, every event is let go (the
- * attach's queued CREATE_THREAD and LOAD_DLL events each stop a thread)
- * and the detach retried, for 2 s at most: after that, procdump's end
- * releases it (kill-on-exit is off).  0, or -1 after a message. */
+ * releases every thread (Windows and Wine) without the moment a
+ * ContinueDebugEvent would give the target to run attached.  If the detach
+ * fails, the queued events (each stops a thread) are let go and the detach
+ * retried for 2 s; after that procdump's end releases it (kill-on-exit is
+ * off).  0, or -1 after a message. */
 static int
 live_detach(DWORD pid, DWORD ev_tid)
 {
@@ -4341,8 +4268,7 @@ live_attach(struct snap *s)
 	if (w32_env_string(L"PROCDUMP_TEST_FREEZE", mode, 16) && !wcscmp(mode, L"suspend"))
 		return -1;
 	/* a 32-bit process is suspended under the guard instead: under Wine's
-	 * WoW64 mode the thread an attach injects faults once the debugger has
-	 * gone, and the process dies with it (t-wow64's last test) */
+	 * WoW64 mode it dies after an attach and detach (doc/WINE.md section 11) */
 	if (l->wow64) {
 		vlog("process %lu is 32-bit: its threads are suspended under the guard, not held at a debug event", s->pid);
 		return -1;
@@ -4379,12 +4305,10 @@ live_attach(struct snap *s)
 	}
 }
 
-/* LIVE_SUSPEND: starts the freeze guard, this program with -freezeguard
- * PID (w32_start_guard), on two pipes: it reads thread ids on its stdin and
- * answers each with the suspend count SuspendThread returned (-1: not
- * suspended); thread id 0 asks it to resume them all.  It resumes them too
- * at the end of its stdin, when procdump ends for whatever reason.  On
- * failure, no guard (procdump suspends the threads itself). */
+/* LIVE_SUSPEND: starts the freeze guard (-freezeguard PID).  Protocol: a
+ * thread id on its stdin, the previous suspend count back (-1: not
+ * suspended); id 0 or end of input resumes all (main_guard).  On failure,
+ * no guard: procdump suspends the threads itself. */
 static void
 live_guard_start(struct snap *s)
 {
@@ -4462,8 +4386,7 @@ live_freeze_thread(struct snap *s, DWORD tid, LONG prio)
 	th = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
 	if (!th)
 		return 0;
-	/* DebugActiveProcess injects a thread at ntdll!DbgUiRemoteBreakin (on
-	 * Windows and under Wine); held, it has not run yet: not the target's */
+	/* the attach's break-in thread is not the target's */
 	if (live_attach_thread(l, tid, th)) {
 		if (l->attach_told != tid)
 			vlog("thread %lu left out: the attach's own", tid);
@@ -4534,9 +4457,8 @@ live_freeze_threads(struct snap *s)
 	return 0;
 }
 
-/* Holds the target still: at procdump's own debug event if there is one,
- * else at a debug event of an attach made for this dump, else by
- * suspending its threads under the freeze guard. */
+/* Holds the target still: LIVE_EVENT if procdump holds a debug event, else
+ * LIVE_ATTACH, else LIVE_SUSPEND (enum live_hold). */
 static int
 live_freeze(struct snap *s)
 {
@@ -4663,14 +4585,10 @@ static void live_tokens(struct snap *s);
 static void live_facts(struct snap *s);
 static int pss_taken(const struct snap *s);
 
-/* ---- The in-memory clone (-r where there is no PSS snapshot: Windows
- * 7 and 8.0, Wine).  The live target is frozen, collected and planned as
- * for any dump; then snap_clone copies the planned ranges into procdump's
- * own memory in large reads, releases the target and takes the live
- * table's place: the layout and the write read the copy while the target
- * runs on.  Until the release the target is held as live_freeze holds
- * it, so a procdump killed during the copy leaves it running (the hold
- * ends with procdump). */
+/* ---- The in-memory clone (-r without PSS; doc/DESIGN.md "The clone
+ * (-r)"): snap_clone copies the planned ranges, releases the target and
+ * takes the live table's place.  Until the release the live hold applies,
+ * so a procdump killed during the copy leaves the target running. */
 
 struct clone_part { u64 start, size; u8 *p; };
 
@@ -4683,8 +4601,7 @@ struct clone {
 };
 
 /* bytes per read of the copy: under Wine 4 MiB copied at 745 MB/s, 16 and
- * 64 MiB at 330 and 200-250 MB/s (bench/outage.sh; wineserver allocates
- * each reply, and above glibc's mmap threshold every read faults anew) */
+ * 64 MiB at 330 and 200-250 MB/s (bench/outage.sh; doc/WINE.md section 3) */
 #define CLONE_READ (4u << 20)
 #define CLONE_SPARE (64ull << 20)   /* memory left beside the clone, for the writer and the system */
 
@@ -4872,13 +4789,11 @@ clone_carve(struct clone *c, u8 *pool, u64 size)
 	return 0;
 }
 
-/* Before the freeze of a full dump with -r: the memory the copy will take
- * (all committed readable memory, from the live map), checked against the
- * memory available and allocated with every page touched, so that neither
- * the refusal nor the first-touch faults of the copy's pages fall inside
- * the outage (under Wine those faults halved the copy's speed).  0, or -1
- * after one line (*no_memory); no memory for it is no failure (the copy
- * then allocates its own). */
+/* Before the freeze of a full dump with -r: allocates the copy (all
+ * committed readable memory) and touches every page, so that neither a
+ * refusal nor the first-touch faults fall inside the outage (doc/WINE.md
+ * section 3).  0, or -1 after one line (*no_memory) when it would not fit;
+ * an allocation that fails here is no failure (the copy makes its own). */
 static int
 clone_prepare(struct snap *s, int *no_memory)
 {
@@ -5484,16 +5399,15 @@ snap_clone_begin(struct snap *s, u64 mask, struct pd_dump_req *req)
 }
 
 /* ============================ Writer: Threads =========================== */
-/* Each thread's context (with its XSAVE state for WithAvxXStateContext),
- * TEB, stack and ThreadInfo, read from the frozen live process; the stack
- * to capture; and the ThreadList, ThreadInfoList and ThreadNames streams. */
+/* Each thread's context (with XSAVE state for WithAvxXStateContext), TEB,
+ * stack bounds and ThreadInfo from the held live process; the ThreadList,
+ * ThreadInfoList and ThreadNames streams. */
 
-/* GetThreadContext can block for ever under Wine on a thread that was
- * suspended before it first ran (its context is never saved: seen with a
- * process whose threads start and exit all the time).  So the context is
- * asked for on a worker thread with a deadline; on timeout the worker and
- * its job are abandoned (it finishes when the target resumes) and the
- * thread is written without a context (ThreadInfo INVALID_CONTEXT). */
+/* GetThreadContext can block for ever under Wine on a thread suspended
+ * before it first ran (doc/WINE.md section 11): the context is read on a
+ * worker with a deadline; on timeout the worker and its job are abandoned
+ * (it finishes when the target resumes) and the thread is written without
+ * a context (ThreadInfo INVALID_CONTEXT). */
 struct ctx_job {
 	CONTEXT ctx;               /* first: 16-byte aligned with the job */
 	HANDLE h;                  /* our duplicate of the thread's handle */
@@ -5505,9 +5419,9 @@ struct ctx_job {
 	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED */
 };
 
-/* A worker job's life: the waiter abandons it at its deadline; whichever of
- * the two comes last frees it (library mode: nothing is left behind, and
- * the worker calls only what was copied into its job). */
+/* A worker job's life: the waiter abandons it at its deadline, and
+ * whichever of the two comes last frees it (library mode leaves nothing
+ * behind; the worker calls only what was copied into its job). */
 enum { JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
 
 #define PD_CONTEXT_DEADLINE_MS 1000
@@ -5888,10 +5802,8 @@ dump_free_threads(struct snap *s)
 
 /* ============================ Writer: Modules =========================== */
 /* Modules from the PEB's loader list, each one's PE headers read from
- * target memory (the image really loaded, not the file on disk): size,
- * checksum, timestamp, sections, the CodeView and Misc debug records and
- * the fixed version resource; the unloaded modules from ntdll's unload
- * trace; the ModuleList and UnloadedModuleList streams. */
+ * target memory (the image loaded, not the file on disk); unloaded modules
+ * from ntdll's unload trace; the ModuleList and UnloadedModuleList streams. */
 
 /* The data directories a module's headers point to. */
 struct pe_dirs { u32 rsrc_rva, rsrc_size, dbg_rva, dbg_size; };
@@ -6233,10 +6145,9 @@ dump_unload_trace32(struct snap *s, u64 out[3])
 }
 
 /* Unloaded modules from ntdll's unload event trace.  RtlGetUnloadEventTraceEx
- * answers with addresses inside our own ntdll; ntdll sits at the same base
- * in every process of a boot, so the same addresses hold the target's ring
- * (Crashpad does the same).  Skipped when the bases differ.  The x86 view
- * reads the 32-bit ntdll's trace instead (dump_unload_trace32). */
+ * answers with addresses in our own ntdll, which is at the same base in
+ * every process of a boot (as Crashpad relies on); skipped when the bases
+ * differ.  The x86 view reads the 32-bit ntdll's (dump_unload_trace32). */
 static void
 dump_collect_unloaded(struct snap *s)
 {
@@ -6347,12 +6258,9 @@ dump_free_modules(struct snap *s)
 }
 
 /* ============================ Writer: Handles =========================== */
-/* The HandleData stream.  SystemExtendedHandleInformation lists the handles
- * (per-process handle queries are missing under Wine); each is duplicated
- * to read its type, counts and name.  Name queries can block for ever on
- * synchronous pipes, so File names are read on a worker thread with a
- * deadline, and after one timeout no more File names are asked for in this
- * dump. */
+/* The HandleData stream, and the live snapshot's handle walk: the target's
+ * handles from the system-wide list (Wine lacks the per-process query),
+ * each duplicated to read its type, counts and name. */
 
 struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
 	PVOID Object;
@@ -6396,9 +6304,10 @@ live_unicode_dup(const u8 *buf)
 }
 
 /* The name of a File handle (our duplicate dup, which this takes), on a
- * worker with a 200 ms deadline.  On timeout the worker keeps the job and
- * the duplicate (and frees them if it ever returns), and *file_names
- * becomes 0. */
+ * worker with a 200 ms deadline: NtQueryObject blocks for ever on a
+ * synchronous pipe.  On timeout the worker keeps the job and the duplicate
+ * (freed if it ever returns) and *file_names becomes 0: no more File names
+ * in this dump. */
 static wchar_t *
 live_file_name(HANDLE dup, u64 value, int *file_names)
 {
@@ -6575,17 +6484,18 @@ live_free_handles(struct snap *s)
 }
 
 /* ============================ Writer: Tokens ============================ */
-/* TokenStream (WithTokenInformation, 0x40000).  Only the list header
- * (MINIDUMP_TOKEN_INFO_LIST) and each record's MINIDUMP_TOKEN_INFO_HEADER
- * are in minidumpapiset.h; the data after them is undocumented.  We write
- * the layout of a reverse-engineered account of dbghelp's: after the header,
- * seven {offset, size} pairs (offsets from the record's start) for
+/* The TokenStream (WithTokenInformation, 0x40000): one record for the
+ * process token (TokenId = PID) and one per impersonating thread (TokenId
+ * = TID), built by the snapshot's tokens op (live_tokens, pss_tokens). */
+
+/* Only MINIDUMP_TOKEN_INFO_LIST and MINIDUMP_TOKEN_INFO_HEADER are
+ * documented; the data after a header follows a reverse-engineered account
+ * of dbghelp's: seven {offset, size} pairs (from the record's start) for
  * TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
  * TokenPrivileges, TokenStatistics and TokenRestrictedSids, each field
- * 8-aligned, with every SID pointer replaced by its offset from the start
- * of its field.  ElementHeaderSize is therefore 16 + 7 * 8.  One record for
- * the process token (TokenId = PID) and one per impersonating thread
- * (TokenId = TID); a class the token does not answer has size 0. */
+ * 8-aligned, every SID pointer replaced by its offset from its field's
+ * start; so ElementHeaderSize is 16 + 7 * 8.  A class the token does not
+ * answer has size 0. */
 #define TOK_NFIELDS 7
 
 /* A SID pointed to from inside a GetTokenInformation buffer, checked */
@@ -7021,10 +6931,9 @@ put_exception(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	return b->oom ? -1 : 1;
 }
 
-/* CommentStreamA and CommentStreamW of a comment (-dc), NUL included, as
- * MiniDumpWriteDump user streams: us[0] the ANSI text (malloc'd: free
- * us[0].buffer; size 0 if it cannot be converted), us[1] the wide one.
- * Our writer and -dbghelp both take them from here. */
+/* CommentStreamA and CommentStreamW of a -dc comment, NUL included, as
+ * MiniDumpWriteDump user streams (our writer's and -dbghelp's): us[0] the
+ * ANSI text (malloc'd; size 0 if it cannot be converted), us[1] the wide. */
 static void
 dump_comment_streams(const wchar_t *comment, struct pd_user_stream us[2])
 {
@@ -7063,11 +6972,9 @@ put_comment_w(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	return dump_put_comment(d, b, dir, 1);
 }
 
-/* The note on memory that could not be read (dump_write_note) is known
- * only once the memory is written; its room is kept now, inside 32-bit
- * RVAs: right after the -dc text of CommentStreamW (the last stream
- * written: the note extends it), or else with the spare directory entry.
- * Triage dumps carry no text that was not asked for. */
+/* Room kept at layout for the note on unreadable memory (struct dump_note),
+ * inside 32-bit RVAs; CommentStreamW is the last stream so the note can
+ * extend it.  Triage dumps carry no text that was not asked for. */
 #define DUMP_NOTE_BYTES 512
 
 static void
@@ -7090,11 +6997,9 @@ dump_reserve_note(struct dump_state *d, struct buf *b, const struct md_dir *dir,
 }
 
 /* ============================ Writer: Memory ============================ */
-/* Which memory a dump holds (doc/MINIDUMP.md section 1): ranges
- * added, clipped to readable regions, coalesced and cut; the plan of each
- * dump type (Mini: stacks, code around each IP, data sections, PEB/TEBs,
- * indirectly referenced memory; Full; MiniPlus); the triage sanitizer; the
- * MemoryInfoList stream and the MemoryList or Memory64List. */
+/* Which memory a dump holds (doc/MINIDUMP.md section 1): the ranges each
+ * dump type plans, the triage sanitizer, and the MemoryInfoList and
+ * MemoryList or Memory64List streams.  Reads memory only through snap. */
 
 static int
 dump_add_range(struct dump_state *d, u64 start, u64 size)
@@ -7548,10 +7453,9 @@ dump_plan_wow64_thread(struct dump_state *d, const struct dthread *t)
 		dump_add_readable(d, eip - 128, 256);
 }
 
-/* Every stack (dump_stack_bounds; a stack pointer outside the TEB's stack
- * adds the TEB's committed stack too, where the thread's OS frames are),
- * 256 bytes around every instruction pointer and the exception address, as
- * the -md write flags allow. */
+/* Every stack (dump_stack_bounds; for an SP outside the TEB's stack, the
+ * TEB's committed stack too, where the OS frames are), 256 bytes around
+ * every IP and the exception address, as the -md write flags allow. */
 static void
 dump_plan_threads(struct dump_state *d)
 {
@@ -7659,11 +7563,8 @@ dump_thread_stack(struct dump_state *d, struct dthread *t)
 	}
 }
 
-/* FilterTriage (model: Breakpad's SanitizeStackCopy): in the stack part of
- * [addr, addr+n), keep a word only if it is a small integer (|v| <= 4096),
- * points into that thread's stack, or points into executable memory (return
- * addresses); overwrite the rest with 0x0defaced.  Frames still walk; data
- * such as strings and keys on the stacks is gone. */
+/* FilterTriage on one stack [lo, hi) of thread t within [addr, addr+n)
+ * (the rule: dump_sanitize_stacks). */
 static void
 dump_sanitize_range(const struct snap *s, const struct dthread *t, u64 lo, u64 hi, u64 addr, u8 *bytes, u64 n)
 {
@@ -7856,11 +7757,14 @@ dump_patch_stacks(struct dump_state *d, struct buf *b)
 }
 
 /* =========================== Writer: Callbacks ========================== */
-/* -md: MiniDumpWriteDump's callback protocol, called as dbghelp calls it:
- * IncludeThread and Thread for each thread, IncludeModule and Module for
- * each module (FALSE leaves it out; the write flags it leaves out parts),
- * then Memory until it returns FALSE or size 0 (ranges to add),
- * RemoveMemory likewise (ranges to cut), and Cancel before writing. */
+/* -md: a MiniDumpCallbackRoutine DLL written for ProcDump, called as
+ * dbghelp calls it, edits the threads, modules and ranges of the plan.
+ * Owns nothing else; the DLL is loaded by Main. */
+
+/* The order dbghelp calls in: IncludeThread and Thread for each thread,
+ * IncludeModule and Module for each module (FALSE leaves it out; the write
+ * flags leave out parts), then Memory until FALSE or size 0 (ranges to
+ * add), RemoveMemory likewise (ranges to cut), and Cancel before writing. */
 
 /* Clears both blocks for the next call; flags is the Thread/ModuleWriteFlags
  * default (the same union slot). */
@@ -8029,15 +7933,17 @@ dump_callbacks_memory(struct dump_state *d)
 }
 
 /* ============================= Writer: Plan ============================= */
-/* Collect, plan and lay out one dump.  dump_streams[] has one row per
- * stream, in file order: its type, the MINIDUMP_TYPE bits that ask for it
- * (0: every dump), the bits that leave it out, and its put function, which
- * appends the stream to the buffer and fills its directory entry (1), has
- * nothing to write (0: a wanted stream that wrote nothing takes its bits
- * out of the header's Flags), or ran out of memory (-1).  The memory list
- * comes after them, then the header. */
+/* Collect, plan and lay out one dump in memory: the stream table and the
+ * file's layout.  Writes no file (Writer: File does). */
 
+/* Appends a stream to the buffer and fills its directory entry: 1; 0 if
+ * it has nothing to write (a wanted stream that wrote nothing takes its
+ * bits out of the header's Flags); -1 if out of memory. */
 typedef int (*dump_put_fn)(struct dump_state *, struct buf *, struct md_dir *);
+
+/* One row per stream, in file order: its type, the MINIDUMP_TYPE bits that
+ * ask for it (0: every dump), the bits that leave it out, its put.  A new
+ * stream is a row and a put function.  The memory list follows them. */
 
 static const struct dump_stream {
 	u32 type;
@@ -8137,8 +8043,8 @@ dump_plan(struct dump_state *d)
 	return 0;
 }
 
-/* The bytes of memory the plan takes: with the metadata's megabyte, the
- * estimate a clone is checked with before it is copied. */
+/* The bytes of memory the plan takes, which a clone is checked against
+ * before it is copied. */
 static u64
 dump_planned_bytes(const struct dump_state *d)
 {
@@ -8149,10 +8055,9 @@ dump_planned_bytes(const struct dump_state *d)
 	return n;
 }
 
-/* Lays the whole dump out in b (offsets are file offsets): the header, a
- * directory with room for every row, the streams of the table, the memory
- * list (a Memory64List's bytes follow the buffer: d->blob_*), the stack
- * RVAs and the header.  The signature stays 0: it is written last, after
+/* Lays the whole dump out in b (offsets are file offsets): header,
+ * directory, the table's streams, the memory list (a Memory64List's bytes
+ * follow the buffer: d->blob_*), stack RVAs.  The signature stays 0 until
  * everything else is on disk.  0 or -1. */
 static int
 dump_layout(struct dump_state *d, struct buf *b)
@@ -8182,7 +8087,7 @@ dump_layout(struct dump_state *d, struct buf *b)
 	dump_reserve_note(d, b, dir, nd, dir_off);
 	d->planned = planned = dump_planned_bytes(d);
 	/* RVAs are 32-bit: a large custom selection goes to a Memory64List;
-	 * MiniPlus always does, as Full (doc/MINIDUMP.md rule 5) */
+	 * MiniPlus always does, as Full (doc/MINIDUMP.md section 2) */
 	d->full = (d->mask & MDT_FULLMEMORY) || planned > (7ULL << 29) || d->miniplus;
 	d->stack_rvas = xcalloc(d->s->nth ? d->s->nth : 1, sizeof *d->stack_rvas);
 	if (!d->stack_rvas)
@@ -8207,11 +8112,9 @@ dump_layout(struct dump_state *d, struct buf *b)
 }
 
 /* ============================= Writer: File ============================= */
-/* One dump file: created under a temporary name in the target folder,
- * written sequentially (the Memory64 blob through a double-buffered write
- * queue), signature last, renamed into place only when complete; on any
- * failure the partial file is removed.  dump_write() is the writer's entry
- * point; -dbghelp hands the same request to the system's MiniDumpWriteDump. */
+/* One dump file: temporary name, sequential writes, signature last, rename
+ * when complete, the partial file removed on any failure; -keep and the
+ * sweep of dead runs' files.  dump_write() is the writer's entry point. */
 
 /* Did the target vanish (killed, exited) after the freeze?  Remembered. */
 static int
@@ -8227,10 +8130,10 @@ dump_source_gone(struct dump_state *d)
 struct wq {
 	HANDLE file;
 	HANDLE go[2], done[2], thread;
-	u8 *b[2];
+	u8 *b[2];                  /* the two buffers: caller fills one, worker writes the other */
 	DWORD len[2];
 	int holes;                 /* runs of zero pages are skipped, not written */
-	volatile LONG err;
+	volatile LONG err;         /* the worker's first write error (Windows code) */
 	volatile LONG quit;
 };
 
@@ -8344,8 +8247,7 @@ wq_stop(struct wq *q)
 }
 
 /* A write to the dump failed: one line naming the file and the cause
- * (ERROR_DISK_FULL, "There is not enough space on the disk", when the
- * volume filled). */
+ * (ERROR_DISK_FULL when the volume filled). */
 static void
 dump_write_error(const struct dump_state *d, DWORD e)
 {
@@ -8353,8 +8255,8 @@ dump_write_error(const struct dump_state *d, DWORD e)
 	warn("cannot write '%s':", u8s(d->req->path));
 }
 
-/* Test hook: PROCDUMP_TEST_NO_HOLES=1 writes zero pages as bytes (for
- * bench/holes.sh's comparison). */
+/* Holes, unless test hook PROCDUMP_TEST_NO_HOLES (doc/DESIGN.md "Test
+ * hooks"). */
 static int
 dump_holes_wanted(void)
 {
@@ -8378,10 +8280,10 @@ dump_folder(const wchar_t *path)
 	return r;
 }
 
-/* The free space of the dump's volume, and the floor to keep free: -minfree
- * MB, or by default the larger of 1 GiB and 5 % of the volume.  0, or -1
- * when there is no guard (-minfree 0) or the volume does not say (after a
- * message: the dump goes on unguarded rather than fail for it). */
+/* The free space of the dump's volume and the floor to keep: -minfree MB,
+ * by default the larger of 1 GiB and 5 % of the volume.  0, or -1 with no
+ * guard (-minfree 0) or when the volume does not say (after a message:
+ * the dump goes on unguarded). */
 static int
 dump_guard_space(const struct dump_state *d, u64 *avail, u64 *floor, wchar_t **dir)
 {
@@ -8448,10 +8350,9 @@ dump_guard_during(struct dump_state *d)
 	return rc;
 }
 
-/* The Memory64 blob: every range in order, in 4 MiB chunks, reading the
- * next while the worker writes the last; zero pages become holes, and the
- * free space is checked every WQ_GUARD_EVERY chunks.  0 or -1 (after a
- * message; a cancellation by -at is reported by the caller). */
+/* The Memory64 blob, every range in order in 4 MiB chunks through the
+ * write queue; the free space checked every WQ_GUARD_EVERY chunks.  0 or
+ * -1 (after a message; the caller reports an -at cancellation). */
 static int
 dump_write_blob(struct dump_state *d, HANDLE file)
 {
@@ -8517,11 +8418,12 @@ dump_write_at(HANDLE file, u64 off, const void *p, DWORD n)
 }
 
 /* Share of the planned memory that may be unreadable in a dump that still
- * counts (the man page, RELIABILITY): more, or a process that vanished
- * while it was read, and there is no dump. */
+ * counts (man page, RELIABILITY). */
 #define DUMP_UNREAD_MAX_PCT 1
 
-/* Is what was read a dump?  0, or -1 after one line naming the file. */
+/* Is what was read a dump?  Not if more than DUMP_UNREAD_MAX_PCT was
+ * unreadable or the target vanished while read.  0, or -1 after one line
+ * naming the file. */
 static int
 dump_judge(struct dump_state *d)
 {
@@ -8588,13 +8490,9 @@ dump_write_signature(HANDLE file)
 }
 
 /* ---- -keep: after each dump, at most N dumps of the process name in its
- * folder.  A file counts only when procdump.c wrote it under the name the
- * dump was written under: its name fits the same pattern (the default
- * name, or the file name given, with PROCESSNAME the process name and the
- * other keywords any value), with the same type suffix (_Mini, _Full ...:
- * each type of -mm -ma is kept apart) and maybe -2, -3..., and it is a
- * complete minidump whose MiscInfo build string (DbgBldStr) says
- * procdump.c; any other file, even with such a name, is never removed. */
+ * folder.  Only our own files count: a name that fits the dump's pattern
+ * and type suffix (dump_name_fits), and a complete minidump whose MiscInfo
+ * DbgBldStr says procdump.c.  No other file is ever removed. */
 
 /* How many leading characters of name are digits (hex: hex digits), up to most. */
 static size_t
@@ -8733,16 +8631,12 @@ dump_retain_list(const wchar_t *dir, const wchar_t *path, const wchar_t *pat, co
  * name dump into one folder; each sees the others' finished dumps). */
 static SRWLOCK dump_keep_lock = SRWLOCK_INIT;
 
-/* After the dump at path of process proc, written under the name pattern
- * pat (the file part of the default name or of the one given) with the
- * type suffix tag ("" for none): keeps path and the keep-1 newest others
- * of our dumps that fit the same pattern and suffix in its folder,
- * removing the rest.  path counts as the newest even when another
- * target's dump was finished a moment later (-all, -pt), so that keep
- * files remain; when path is gone already (that target's retention ran
- * first and removed it), there is nothing to do.  Says on stdout which
- * files it removed; a file it cannot remove is a warning, not a failed
- * dump (one another procdump removed meanwhile, nothing). */
+/* Keeps path and the keep-1 newest of our other dumps that fit pattern
+ * pat and type suffix tag ("": none) in its folder; removes the rest and
+ * says so on stdout.  path counts as the newest even if another target's
+ * dump finished a moment later (-all, -pt); if path is gone already (that
+ * target's retention removed it), nothing to do.  A file that cannot be
+ * removed is a warning, not a failed dump. */
 static void
 dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const char *tag, long long keep)
 {
@@ -8833,14 +8727,14 @@ dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
 	return 0;
 }
 
-/* -dbghelp: the same dump type written by the system's dbghelp.dll
- * MiniDumpWriteDump, for Windows users who want it and as the baseline of
- * the benchmarks.  Under Wine it drops handle, thread-info, memory-info and
- * unloaded-module streams and writes full memory 1 KiB at a time (doc/WINE.md
- * section 5).  The file is checked afterwards: Wine's can return TRUE
- * without writing.  0 or -1. */
-static SRWLOCK dump_serial_lock = SRWLOCK_INIT; /* (also the -md callbacks': dump_write) */
+/* One dump at a time where the other side expects it: dbghelp, and a -md
+ * callback DLL (dump_write). */
+static SRWLOCK dump_serial_lock = SRWLOCK_INIT;
 
+/* -dbghelp: the same dump type through the system's MiniDumpWriteDump (the
+ * benchmarks' baseline).  Wine's drops several streams and can return
+ * TRUE without writing (doc/WINE.md section 5): the file is checked
+ * afterwards.  0 or -1. */
 static int
 dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE file, u64 mask,
                    struct pd_dump_result *res)
@@ -8908,9 +8802,8 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	return rc;
 }
 
-/* Test hook: PROCDUMP_TEST_UNREADABLE=<hex address>:<bytes> makes reads of
- * that range fail, as memory that cannot be read would (Wine reads even
- * PAGE_NOACCESS and decommitted pages, so the tests cannot make it so). */
+/* Test hook PROCDUMP_TEST_UNREADABLE=<hex address>:<bytes> (test/README.md
+ * "Test hooks"). */
 static void
 snap_test_fault(struct snap *s)
 {
@@ -8954,10 +8847,8 @@ snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_r
 	return 0;
 }
 
-/* Test hook: PROCDUMP_TEST_CHUNK_DELAY_MS slows each 4 MiB chunk of the
- * Memory64 copy, so that the tests can cancel a dump in the middle or let
- * -at time it out; with PROCDUMP_TEST_CHUNK_DELAY_DUMPS=N only the first N
- * dumps of the process are slowed. */
+/* Test hooks PROCDUMP_TEST_CHUNK_DELAY_MS and _DUMPS (test/README.md "Test
+ * hooks"): the ms to sleep per Memory64 chunk of this dump, or 0. */
 static DWORD
 dump_test_delay(void)
 {
@@ -8980,14 +8871,12 @@ dump_log_acl(struct w32_acl *acl, HANDLE f)
 }
 
 /* ---- Temporary files of ended runs.  A dump is written as
- * PATH.PID.TIME.tmp: the PID and the creation time (FILETIME, 16 hex
- * digits) of the procdump writing it, which together tell a live writer's
- * file (that PID runs, created at that time) from one whose procdump was
- * killed (no such process, or the PID is another process's now).  The
- * older form PATH.PID.tmp is taken as ended only when no process has the
- * PID.  When a dump begins in a folder, the files of ended runs there are
- * removed, before the free-space check (which then counts their space);
- * a live writer's file also stays because it is open without sharing. */
+ * PATH.PID.TIME.tmp, the writer's PID and creation time (16 hex digits):
+ * a file whose writer no longer runs (no such PID, or another process's
+ * now) is a killed procdump's.  The older PATH.PID.tmp counts as ended
+ * only when no process has the PID.  A sweep runs when a dump begins in a
+ * folder, before the free-space check; a live writer's file is also kept
+ * by its open without sharing. */
 
 static SRWLOCK dump_self_lock = SRWLOCK_INIT;
 /* One sweep at a time in this procdump: several targets (-all, -pt) begin
@@ -9050,9 +8939,8 @@ dump_temp_parse(const wchar_t *name, DWORD *pid, u64 *time)
 	return 1;
 }
 
-/* Has the procdump that wrote a temporary file ended?  Not while a
- * process of the list has its PID and (when the name gives it) its
- * creation time. */
+/* Has the writer of a temporary file ended: no process of the list has its
+ * PID and (when the name gives it) its creation time? */
 static int
 dump_temp_ended(struct pd_sys_process *list, DWORD pid, u64 time)
 {
@@ -9062,9 +8950,8 @@ dump_temp_ended(struct pd_sys_process *list, DWORD pid, u64 time)
 
 struct dump_stale { wchar_t *name; DWORD pid; u64 time, bytes; };
 
-/* Whether any of the n temporary files may be another procdump's: this
- * one's own (being written, under -all, -pt or -r) need no process list
- * to be left alone. */
+/* May any of the n temporary files be another procdump's?  This one's own
+ * (-all, -pt, -r) need no process list to be left alone. */
 static int
 dump_temp_others(const struct dump_stale *st, int n)
 {
@@ -9106,11 +8993,10 @@ dump_temp_list(const wchar_t *dir, struct dump_stale **st)
 	return n;
 }
 
-/* A dump begins in the folder of path: removes there the temporary files
- * whose procdump has ended (killed, or its machine went down), and says so
- * in one line on stdout (-v: each file).  The process list is read after
- * the folder, so that every writer of a file listed is in it unless it
- * has ended; when it cannot be read, nothing is removed. */
+/* Removes the temporary files in path's folder whose procdump has ended,
+ * and says so in one line (-v: each file).  The process list is read after
+ * the folder, so every live writer of a listed file is in it; without a
+ * list nothing is removed. */
 static void
 dump_sweep(const wchar_t *path)
 {
@@ -9151,10 +9037,9 @@ dump_sweep(const wchar_t *path)
 	free(dir);
 }
 
-/* The temporary file beside the final one: PATH.PID.TIME.tmp (above),
- * created with the protected ACL of w32_private_acl (unless -inheritacl),
- * which the rename keeps, and marked sparse for the holes.  The files of
- * ended runs in the folder are removed first. */
+/* The temporary file PATH.PID.TIME.tmp beside the final one, with the
+ * protected ACL of w32_private_acl (unless -inheritacl), which the rename
+ * keeps, and sparse for the holes; the folder swept first. */
 static HANDLE
 dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 {
@@ -9195,8 +9080,8 @@ dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp)
 }
 
 /* Durable before final: the data reaches the disk before the file takes
- * its final name.  Test hook PROCDUMP_TEST_NO_FLUSH=1 leaves it out, for
- * bench/durability.sh only.  0, or -1 after a message. */
+ * its final name (not with test hook PROCDUMP_TEST_NO_FLUSH).  0, or -1
+ * after a message. */
 static int
 dump_flush(HANDLE file, const wchar_t *tmp)
 {
@@ -9321,9 +9206,8 @@ dump_write_kernel(const struct pd_dump_req *req)
 
 /* ================================ Events ================================ */
 /* -json: the events as JSON Lines (man page, JSON EVENTS).  Owns the
- * -json stream and its lock; each ev_* call is one line at its call site,
- * does nothing without -json and writes its line whole (-r dumps on
- * threads).  Reads no trigger or writer state: its callers pass it. */
+ * stream and its lock; each ev_* call writes one whole line, or nothing
+ * without -json.  Reads no trigger or writer state: callers pass it. */
 
 static struct {
 	HANDLE h;                  /* the file (appended to) or stdout; NULL: no -json */
@@ -9469,9 +9353,8 @@ ev_begin(struct buf *b, const char *name, const struct pd_target *t)
 	return 0;
 }
 
-/* Sets the line's "ts" (ev_begin left its place, the first thing in the
- * line) to now: taken under the lock, the times of the lines of several
- * threads increase in the order they are written. */
+/* Sets the line's "ts" (ev_begin left its place) to now, under the lock,
+ * so that the times of several threads' lines increase down the file. */
 static void
 ev_stamp(struct buf *b)
 {
@@ -9484,15 +9367,13 @@ ev_stamp(struct buf *b)
 	free(t.p);
 }
 
-/* Writes one line whole or not at all.  On a short write (a full disk
- * takes what fits) the file is cut back by the bytes of the line that went
- * out (w32_cut_tail): with -json FILE through a second handle (the first
- * only appends, so that several writers never overwrite each other's
- * lines), with -json - redirected to a file through stdout itself
- * (appended to or not: the cut is from the end it grew to; Wine's stdout
- * handle refuses it).  Where it cannot be cut (a pipe), the next
- * line starts with a line break, so that it is not glued to the half.
- * 0, or the error (the line is lost).  Under ev.lock. */
+/* Writes one line whole or not at all: after a short write (a full disk
+ * takes what fits) the part that went out is cut off again (w32_cut_tail),
+ * through a second handle for -json FILE (the first only appends, so no
+ * writer overwrites another's lines), through stdout itself for a
+ * redirected -json - (Wine's stdout handle refuses it).  Where nothing can
+ * be cut (a pipe), the next line starts with a line break.  0, or the
+ * error (the line is lost).  Under ev.lock. */
 static DWORD
 ev_write_line(const u8 *p, DWORD n)
 {
@@ -9514,9 +9395,9 @@ ev_write_line(const u8 *p, DWORD n)
 	return e;
 }
 
-/* Ends the line and writes it whole (or not at all: ev_write_line).  A
- * line that cannot be written is lost: said once on stderr, and the exit
- * code says so (main_finish); the run goes on (the console has it all). */
+/* Ends the line and writes it whole, or not at all (ev_write_line).  A
+ * lost line is said once on stderr and makes the exit code 4 (main_finish);
+ * the run goes on. */
 static void
 ev_end(struct buf *b)
 {
@@ -9692,7 +9573,7 @@ ev_close(void)
 	memset(&ev, 0, sizeof ev);
 }
 
-/* The target's name, creation time and bitness, after its pid. */
+/* The target's name and creation time, after its pid. */
 static void
 ev_target_fields(struct buf *b, const struct pd_target *t)
 {
@@ -9750,9 +9631,9 @@ ev_target_failed(const struct pd_target *t, const char *reason, int code)
 	ev_end(&b);
 }
 
-/* trigger: what fired (kind), its value (a number, num, or text, text;
- * neither: null), the seconds it held (monitors), the thread it is about
- * (0: none) and the console's words for it (detail). */
+/* trigger: what fired (kind), its value (num, or text; neither: null),
+ * the seconds it held (monitors), the thread (0: none) and the console's
+ * words for it (detail). */
 static void
 ev_trigger(const struct pd_target *t, const char *kind, long long num, const wchar_t *text, const char *detail,
            int held, DWORD tid)
@@ -9781,8 +9662,7 @@ ev_trigger(const struct pd_target *t, const char *kind, long long num, const wch
 }
 
 /* trigger of kind exception: as ev_trigger, with the managed exception's
- * type and message (CLR), or null for both when it is not one or was not
- * named. */
+ * type and message (null unless the CLR named one). */
 static void
 ev_trigger_managed(const struct pd_target *t, const char *kind, const wchar_t *text, const char *detail, DWORD tid,
                    const wchar_t *type, const wchar_t *msg)
@@ -9902,11 +9782,8 @@ ev_dump_result(const struct pd_target *t, const struct pd_dump_req *rq, const ch
 	ev_end(&b);
 }
 
-/* action_end: how the -ondump action of Dump N ended: result "exited"
- * (with its exit code), "timeout" (killed at -ondumpat), "cancelled"
- * (killed, or never started, by Ctrl+C or -cancel), "not_started" (the
- * command could not be run), "refused" (cmd.exe would expand a value),
- * "queue_full"; ms from its start (0: it never started). */
+/* action_end: how the -ondump action of Dump N ended (the results: man
+ * page, JSON EVENTS) and ms from its start (0: it never started). */
 static void
 ev_action_end(DWORD pid, int num, const wchar_t *path, const wchar_t *cmd, long long code, double ms,
               const char *result)
@@ -9930,12 +9807,9 @@ ev_action_end(DWORD pid, int num, const wchar_t *path, const wchar_t *cmd, long 
 }
 
 /* ================================ Actions =============================== */
-/* -ondump: the command run after each complete dump (flushed and under its
- * final name).  Owns the actions' threads, their slots and deadline; its
- * caller (run_report) passes the dump's path, target and number, and it
- * reads no trigger or writer state.  An action never changes a dump's
- * result or the exit code, and never holds up monitoring: it runs on a
- * thread of its own, at most ACT_SLOTS at once. */
+/* -ondump: the command run after each complete dump, on a thread of its
+ * own with a deadline.  Owns the actions' threads and slots; reads no
+ * trigger or writer state; never changes a dump's result or exit code. */
 
 #define ACT_SLOTS 2    /* actions running at once; the next ones wait for a slot */
 #define ACT_QUEUE 16   /* actions running or waiting: past it, a dump's action is not run (said) */
@@ -9969,10 +9843,9 @@ static struct {
 	CRITICAL_SECTION lock;     /* threads[] and n (-r, -all: dumps end on several threads) */
 } act;
 
-/* One argument of a command line, by the rules the C runtime and
- * CommandLineToArgvW read it with (the first, the program, without
- * backslash escapes, as CreateProcess reads it).  *s moves past it; NULL at
- * the end or out of memory. */
+/* One argument of a command line, by the C runtime's rules (the first, the
+ * program, without backslash escapes, as CreateProcess reads it).  *s
+ * moves past it; NULL at the end or out of memory. */
 static wchar_t *
 act_next_arg(const wchar_t **s, int first)
 {
@@ -10042,11 +9915,10 @@ act_subst(const wchar_t *a, const wchar_t *const vals[ACT_NKEYS], int *hit)
 	return r;
 }
 
-/* Appends a to the command line quoted so that the program reads it back
- * as one argument, whatever it holds: a value with a blank, a quote or a
- * character cmd.exe acts on outside quotes (& | < > ^ ( ) , ; =) is always
- * in quotes, where cmd takes them as text; backslashes before a quote are
- * doubled, a quote is \". */
+/* Appends a, quoted so that the program reads it back as one argument: a
+ * value with a blank, a quote or a character cmd.exe acts on (& | < > ^ (
+ * ) , ; =) is always in quotes, where cmd takes them as text; backslashes
+ * before a quote are doubled, a quote is \". */
 static void
 act_quote(struct buf *b, const wchar_t *a, int first)
 {
@@ -10132,8 +10004,8 @@ act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const cha
 }
 
 /* Waits for h up to ms (INFINITE: no deadline) or a cancel (Ctrl+C,
- * -cancel; -duration is not one: a dump that ended before it still has its
- * action).  0: h is signalled; 1: the deadline; 2: cancelled. */
+ * -cancel; not -duration: a dump finished before it keeps its action).
+ * 0: h is signalled; 1: the deadline; 2: cancelled. */
 static int
 act_wait(HANDLE h, DWORD ms)
 {
@@ -10234,8 +10106,7 @@ act_reap(int all)
 }
 
 /* Starts the action of a complete dump (path) of process name/pid, Dump
- * num, exception code (0: none).  Returns at once: the action runs on its
- * own thread. */
+ * num, exception code (0: none), on its own thread; returns at once. */
 static void
 act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name, DWORD pid, DWORD exc, int num)
 {
@@ -10299,8 +10170,7 @@ act_open(const struct pd_config *cfg)
 }
 
 /* Before procdump ends: waits for the actions still running (each ends by
- * its deadline; Ctrl+C kills them), so that every action_end is written
- * and none outlives procdump unseen. */
+ * its deadline; Ctrl+C kills them), so that every action_end is written. */
 static void
 act_close(void)
 {
@@ -10318,13 +10188,10 @@ act_close(void)
 }
 
 /* =============================== Triggers =============================== */
-/* Decides when to dump: the immediate dump and the timed series (-n -s),
- * the sampled monitors (-c -cl -m -ml -tc -hc -p -pl -h, rows of trig_kinds[]),
- * and, for the Debugger, what its events share.  Every loop runs inside a
- * struct pd_run (run_*: count, cancellation, file names, the summary), fills
- * a struct pd_event and calls run_fire(); only the writer touches files.
- * Cancellation comes from Ctrl+C, `procdump -cancel PID` or the named event
- * ProcDump-<PID>. */
+/* When to dump: the timed series, the sampled monitors (trig_kinds[]) and
+ * the run every trigger loop shares (struct pd_run, run_*: count, cancel,
+ * names, summary, exit code).  A loop fills a struct pd_event and calls
+ * run_fire(); only the writer touches dump files. */
 
 static BOOL WINAPI
 trig_ctrl_handler(DWORD type)
@@ -10466,28 +10333,27 @@ trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, 
 	return r;
 }
 
-/* The default file name: with several targets (-all, -pt), one name
- * may run in several processes at once, and a service's monitor (-svc)
- * meets one process after another, so the PID is part of it. */
+/* The default file name.  It holds the PID with several targets (-all,
+ * -pt: one name, several processes at once) and for a service (-svc: one
+ * process after another). */
 static const wchar_t *
 trig_default_name(const struct pd_config *cfg)
 {
 	return cfg->all || cfg->pt || cfg->svc ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
 }
 
-/* The name pattern a dump's file name is made from: the given file name
- * (with its folder, as typed), or the default name when the output is a
- * folder or none (-keep finds a dump's kin by it). */
+/* The pattern a dump's file name is made from: the given file name (with
+ * its folder, as typed), or the default name (-keep finds a dump's kin by
+ * it). */
 static const wchar_t *
 trig_name_pattern(const struct pd_config *cfg, int out_is_dir)
 {
 	return cfg->output && !out_is_dir ? cfg->output : trig_default_name(cfg);
 }
 
-/* Full path of the next dump: folder + default name, or the given file name
- * with substitutions and .dmp; with tag (the dump type, where a trigger
- * writes several types) _TAG before .dmp; a name this run already wrote
- * gets -2, -3... so several dumps in one second never collide. */
+/* Full path of the next dump: folder + default name, or the given name
+ * with substitutions and .dmp; _TAG before .dmp where a trigger writes
+ * several types; a name this run already wrote gets -2, -3... */
 static wchar_t *
 trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct trig_names *nm,
                DWORD code, int out_is_dir, const char *tag)
@@ -10616,7 +10482,7 @@ struct pd_run {
 	HANDLE named;              /* ProcDump-<PID>, set by -cancel */
 	int trigno;                /* triggers so far: Dump N (all its types share N) */
 	long long fired;           /* triggers whose dumps were all written */
-	long long missed;          /* triggers whose collection -at cancelled (not counted) */
+	long long missed;          /* triggers whose dump -at cancelled or -a skipped (not counted) */
 	long long skipped;         /* triggers whose dump the free-space floor refused (not counted) */
 	int done;                  /* stop: count reached, a dump failed, or cancelled */
 	int rc;                    /* the exit code once done */
@@ -10668,9 +10534,9 @@ run_cancelled(const struct pd_run *r)
 	return g.cancel || g.expired || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
 }
 
-/* Was a dump that failed stopped by the user (Ctrl+C, -cancel)?  Then the
- * failure is a cancel, exit 1.  -duration lets a dump end, so a dump that
- * failed after it failed for its own reason. */
+/* Was a failed dump stopped by the user (Ctrl+C, -cancel)?  Then it is a
+ * cancel, exit 1.  -duration lets a dump end: one that failed after it
+ * failed for its own reason. */
 static int
 run_interrupted(const struct pd_run *r)
 {
@@ -10678,8 +10544,7 @@ run_interrupted(const struct pd_run *r)
 }
 
 /* Ends the run early (cancelled, -duration, the process exited): says why,
- * exit 1.  (-duration wakes every wait as a cancel does, but lets a dump
- * being written end: it sets g.expired, not g.cancel.) */
+ * exit 1. */
 static void
 run_stop(struct pd_run *r, const char *why)
 {
@@ -10721,11 +10586,10 @@ run_on_plan(void *ctx, u64 bytes)
 #define RUN_PROGRESS_EVERY 0.25 /* seconds between its updates */
 #define RUN_EVENT_EVERY 5.0     /* seconds between -json dump_progress events */
 
-/* The writer's progress through the memory of a dump: on an interactive
- * console, one line rewritten in place at most 4 times a second once the
- * dump has taken a second (erased before the next line: out_progress);
- * with -json, a dump_progress event every 5 seconds.  Never on
- * redirected output: what scripts parse stays as it was. */
+/* The writer's progress through a dump's memory: on an interactive
+ * console, one line rewritten at most 4 times a second once the dump has
+ * taken a second (out_progress); with -json, dump_progress every 5 s.
+ * Redirected output never gets it: what scripts parse stays the same. */
 static void
 run_on_progress(void *ctx, u64 done, u64 total)
 {
@@ -10747,11 +10611,11 @@ run_on_progress(void *ctx, u64 done, u64 total)
 	}
 }
 
-/* -r: the clone is taken.  With -k, the last clone of the run ends the
- * target now, as ProcDump does, while its dump is written from the copy
- * (the debugger kills at its own end: it holds the process's events; so
- * does -j).  With r->write_after (-j), the write waits for it, with a
- * deadline: the crashed process ends first, the file is written after. */
+/* -r: the clone is taken.  With -k, the run's last clone ends the target
+ * now, as ProcDump does, while the dump is written from the copy (with
+ * -x, debug triggers or -j the debugger kills at its own end).  With
+ * r->write_after (-j -r) the write waits, with a deadline, for the crashed
+ * process to end first. */
 static void
 run_on_clone(void *ctx)
 {
@@ -10941,8 +10805,8 @@ run_reap(struct pd_run *r, int wait)
 }
 
 /* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, PD_TIMEOUT
- * (-at cancelled it), PD_NOSPACE or PD_SKIPPED.  With -r, 0 once the clone
- * is taken: the dump is written on (run_reap at the run's end waits for it). */
+ * (-at cancelled it), PD_NOSPACE or PD_SKIPPED; with -r, 0 once the clone
+ * is taken (run_reap waits for the write at the run's end). */
 static int
 run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 {
@@ -10972,10 +10836,10 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	return rc;
 }
 
-/* Closes the run: the summary line ProcDump prints (once: the debugger
- * says it before it detaches or kills), and the exit code.  A run whose
- * loop ended before the count (the timed series with a trigger -at
- * cancelled) did not reach it. */
+/* Closes the run: ProcDump's summary line (once: the debugger says it
+ * before it detaches or kills) and the exit code.  A loop that ended
+ * before the count (a timed series whose trigger -at cancelled) did not
+ * reach it. */
 static int
 run_end(struct pd_run *r)
 {
@@ -11048,12 +10912,10 @@ run_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
 	run_fire(r, &e);
 }
 
-/* Has the timed series made its last attempt?  With -n, a trigger whose
- * dump -at cancelled or -a skipped (r->missed) does not count, as with the
- * monitors: the series goes on until -n dumps are written; one refused for
- * space (r->skipped) is an attempt (the disk will not free itself), and
- * the run ends with exit 4.  Without -n, the immediate dump is one
- * attempt. */
+/* Has the timed series made its last attempt?  With -n it goes on until
+ * -n dumps are written (a dump -at cancelled or -a skipped is not one) or
+ * refused for space (the disk will not free itself: exit 4).  Without -n,
+ * the immediate dump is the one attempt. */
 static int
 trig_timed_over(const struct pd_run *r, long long k)
 {
@@ -11085,12 +10947,10 @@ trig_run_timed(struct pd_run *r)
 
 /* ---- Sampling monitors (-c -cl -m -ml -tc -hc -p -pl -h): rows of
  * trig_kinds[], sampled once a second by whichever loop owns the target
- * (the debugger loop when attached, trig_run_monitors otherwise).  A row's
- * condition must hold for -s consecutive seconds (-h: one sample, whose
- * value is already the seconds the window has not responded) before a dump
- * is wanted.  A row's thresholds are a list (struct pd_steps): without a
- * list of several values (cfg->lists) its one value fires until -n; with
- * one, each value fires once, in order, and the row then stops. */
+ * (the debugger loop when attached: only the thread that attached may wait
+ * for its events).  A condition must hold -s consecutive seconds (-h: its
+ * value is already seconds).  With threshold lists (cfg->lists) each value
+ * fires once, in order; otherwise a row fires until -n. */
 
 struct trig_mon;
 struct trig_kind {
@@ -11120,16 +10980,16 @@ struct trig_mon {
 	struct pd_target *t;
 	int ncpu;
 	u64 prev_cpu;           /* user+kernel 100 ns of the target */
-	double prev_wall;
-	int have_prev;
-	struct w32_counter counter;
+	double prev_wall;       /* now_sec() of prev_cpu */
+	int have_prev;          /* prev_* hold a sample (CPU needs two) */
+	struct w32_counter counter; /* -p/-pl */
 	int cpu;                /* the CPU row is armed */
 	struct trig_row rows[TRIG_NKINDS];
 	int nrows;
 	int fired_row;          /* the row that fired last (-1: none yet); the next turn starts after it */
 	int hung;               /* -h: a window does not respond (since hung_since) */
-	double hung_since;
-	double next_tick;
+	double hung_since;      /* now_sec() when the hang began */
+	double next_tick;       /* now_sec() of the next sample */
 	char why[160];          /* what fired, for the console */
 	const char *why_kind;   /* and for -json: its row's name, value (PD_UNSET: none) and seconds held */
 	long long why_value;
@@ -11205,12 +11065,11 @@ trig_sample_counter(struct trig_mon *m, long long *v)
 	return w32_counter_read(&m->counter, v);
 }
 
-/* -h: the seconds a window of the target has not responded.  Once Windows
- * itself calls it hung (IsHungAppWindow) that began 5 s ago at the latest:
- * from 5 s up, as ProcDump, that alone counts (a window hung before
- * monitoring began fires at once with the default 5; a slow pump is not a
+/* -h: the seconds a window of the target has not responded.  Once
+ * IsHungAppWindow says hung, the hang began 5 s ago at the latest, and
+ * from 5 s up that alone counts, as in ProcDump (a slow pump is not a
  * hang).  Below 5 s, WM_NULL probes: counted from the first sample that
- * found a window not answering one. */
+ * found a window not answering. */
 static int
 trig_sample_hung(struct trig_mon *m, long long *v)
 {
@@ -11308,9 +11167,9 @@ trig_mon_free(struct trig_mon *m)
 	w32_counter_close(&m->counter);
 }
 
-/* Arms the rows the command line asks for and checks that each can be
- * measured now, so that a bad counter fails at once, not in the loop.
- * Returns 0, or PD_EXIT_USAGE after a one-line error. */
+/* Arms the rows the command line asks for, opening what they read (checked
+ * already by trig_mon_check) and taking the CPU baseline.  0, or
+ * PD_EXIT_USAGE after a one-line error. */
 static int
 trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target *t)
 {
@@ -11341,10 +11200,9 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 	return 0;
 }
 
-/* What the rows the command line asks for open (a counter, -h's
- * user32), opened and closed again before the run: a counter that cannot
- * be read is a usage error before the banner, not a line after it.  0,
- * or PD_EXIT_USAGE after a one-line error. */
+/* Opens and closes again what the armed rows read (a counter, -h's
+ * user32), so that one that cannot be read is a usage error before the
+ * banner.  0, or PD_EXIT_USAGE after a one-line error. */
 static int
 trig_mon_check(const struct pd_config *cfg)
 {
@@ -11384,17 +11242,16 @@ trig_row_why(struct trig_mon *m, const struct trig_row *r, long long v, long lon
 
 /* Where row i stands in this tick's turn: the rows after the one that
  * fired last come first, so that a row that keeps holding (-s 1) does not
- * starve the others: monitors combine as ProcDump's, each firing. */
+ * starve the others. */
 static int
 trig_row_turn(const struct trig_mon *m, int i)
 {
 	return (i - m->fired_row - 1 + 2 * m->nrows) % m->nrows;
 }
 
-/* One sample of every row still armed.  Returns 1 when a row held long
- * enough (a dump is wanted; m->why and m->fired_row say which; another
- * that did too keeps its count and fires on the next tick), 0 otherwise,
- * -1 when the target is gone. */
+/* One sample of every row still armed.  1 when a row held long enough (a
+ * dump is wanted; m->why and m->fired_row say which; another that did too
+ * fires on the next tick), 0 otherwise, -1 when the target is gone. */
 static int
 trig_mon_tick(struct trig_mon *m)
 {
@@ -11442,8 +11299,8 @@ trig_mon_tick(struct trig_mon *m)
 }
 
 /* A sample is due: fires the run when a row held long enough, then starts
- * the CPU measure afresh (the target was suspended).  Returns -1 when the
- * target is gone. */
+ * the CPU measure afresh (the dump held the target).  -1 when the target
+ * is gone. */
 static int
 trig_mon_step(struct trig_mon *m, struct pd_run *r)
 {
@@ -11498,16 +11355,10 @@ trig_cancel_pid(DWORD pid)
 }
 
 /* ================================== CLR ================================= */
-/* Names managed exceptions for the Debugger: at a CLR exception event
- * (E0434352: CLR 4 and .NET Core; E0434F4D: CLR 2) the runtime's own data
- * access library, the DAC (mscordaccore.dll beside coreclr.dll,
- * mscordacwks.dll beside clr.dll), reads the throwing thread's exception
- * object through an ICLRDataTarget of ours over the held target.  The DAC
- * is loaded at run time from the target's own runtime folder, never
- * another version; a DAC that cannot be had is one -v line and the code
- * alone, as before.  The target is only read: WriteVirtual, SetThreadContext
- * and SetTLSValue are refused, so that naming never changes the process.
- * Owns the DAC's module and interfaces; knows nothing of dumps or triggers. */
+/* Names a managed exception (E0434352: CLR 4, .NET Core; E0434F4D: CLR 2)
+ * for the Debugger through the target's own runtime's DAC.  Owns the DAC;
+ * only reads the target (clr_t_write and the other setters refuse); knows
+ * nothing of dumps or triggers. */
 
 typedef u64 clr_addr; /* CLRDATA_ADDRESS: a target address, sign-extended from 32 bits */
 
@@ -11726,7 +11577,9 @@ clr_release(void *obj)
 		CLR_SLOT(obj, CLR_RELEASE, clr_fn_void)(obj);
 }
 
-/* The DAC that serves the runtime at path: its file beside it. */
+/* The DAC that serves the runtime at path, the file beside it
+ * (mscordaccore.dll beside coreclr.dll, mscordacwks.dll beside clr.dll):
+ * never another version's. */
 static void
 clr_dac_path(const wchar_t *runtime, wchar_t *out, size_t cap)
 {
@@ -11736,7 +11589,8 @@ clr_dac_path(const wchar_t *runtime, wchar_t *out, size_t cap)
 }
 
 /* Loads the DAC beside the runtime (path, at base) and makes its process
- * interface; 0, or -1 after one -v line that says why. */
+ * interface; 0, or -1 after one -v line that says why (the exception is
+ * then shown by its code alone). */
 static int
 clr_open(struct clr *c, const wchar_t *runtime, u64 base, int other_bitness)
 {
@@ -11804,10 +11658,10 @@ clr_read_state(void *state, wchar_t *type, size_t ntype, wchar_t *msg, size_t nm
 	return rc;
 }
 
-/* The managed exception being thrown on thread tid (its handle th) of the
- * held process h (first: at its first chance), whose runtime (path, base)
- * raised it: type and message.
- * 0, or -1: not named (the caller shows the code). */
+/* The managed exception being thrown on thread tid (handle th) of the held
+ * process h (first: at its first chance), raised by the runtime at path
+ * and base: its type and message.  0, or -1: not named (the caller shows
+ * the code). */
 static int
 clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t *runtime, u64 base,
          int other_bitness, clr_base_fn bases, void *ctx, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
@@ -11870,10 +11724,8 @@ clr_close(struct clr *c)
  *                   every exception is passed to the target unchanged
  *   EXIT_PROCESS    -t dumps; the run ends
  *   RIP_INFO        ignored
- * The target keeps running when procdump ends (DebugSetProcessKillOnExit
- * FALSE, then DebugActiveProcessStop), unless -k asked to kill it.  -t's
- * int3, the one change to the target's code, is planted under an exit
- * guard that takes it out if procdump is killed (dbg_guard_start). */
+ * The target runs on when procdump ends (kill-on-exit off), unless -k.
+ * Touches no dump file: dumps go through run_fire. */
 
 struct dbg_dll {
 	u64 base;
@@ -11940,9 +11792,9 @@ dbg_del_thread(struct dbg *d, DWORD tid)
 		}
 }
 
-/* A module's name at LOAD_DLL: lpImageName (a pointer, in the target, to
- * the name) when the loader filled it, else the file handle's final path
- * (Wine gives NULL names for ntdll, and Unix paths for builtin DLLs). */
+/* A module's name at LOAD_DLL: lpImageName when the loader filled it, else
+ * the file handle's final path (Wine gives NULL names for ntdll, and Unix
+ * paths for builtin DLLs: doc/WINE.md section 1). */
 static wchar_t *
 dbg_dll_name(struct dbg *d, HANDLE file, void *image_name, WORD unicode)
 {
@@ -12008,21 +11860,15 @@ dbg_event_context(struct dbg *d, DWORD tid, CONTEXT *ctx)
 		CloseHandle(own);
 }
 
-/* -t's exit guard.  The int3 that -t plants in the target's code must not
- * outlive procdump: a procdump killed while it is in would leave the
- * target to die of it at its exit (C0000005 under Wine, 3 of 3 times).
- * Before planting, procdump starts a guard, this program with -exitguard
- * PID (w32_start_guard), and hands it duplicates of its debug object
- * (DbgUiGetThreadDebugObject) and of the process handle, with the
- * breakpoint's address and byte.  While the guard holds the object, the
- * death of procdump does not detach the target: a debuggee is released
- * when the last handle to its debug object closes, under Wine as on
- * Windows, so an event (the int3 hit meanwhile too) waits in the object
- * for a debugger, and no thread meets the int3 with none.  When procdump
- * is gone, its pipe ended without DBG_GUARD_DONE, the guard adopts the
- * object, puts the byte back, continues the event procdump held and those
- * queued since, as procdump would have, and detaches.  No window is left
- * in which the target runs with the int3 and no debugger. */
+/* -t's exit guard.  The int3 that -t plants must not outlive procdump: a
+ * target left with it dies of it at its exit (C0000005 under Wine, 3 of 3
+ * times).  Before planting, procdump starts a guard (-exitguard PID) and
+ * hands it duplicates of its debug object and of the process handle, with
+ * the breakpoint's address and byte.  A debuggee is released only when the
+ * last handle to its debug object closes (Wine as Windows), so while the
+ * guard holds one, events wait for a debugger.  If procdump's pipe ends
+ * without DBG_GUARD_DONE, the guard adopts the object, puts the byte back,
+ * continues the held and queued events as procdump would, and detaches. */
 enum dbg_guard_kind {
 	DBG_GUARD_ARMED = 1, /* the breakpoint is about to go in: what to undo */
 	DBG_GUARD_REMOVED,   /* procdump took it out (and rewound the thread at it) */
@@ -12092,13 +11938,11 @@ dbg_guard_start(struct dbg *d, u64 bp, u8 orig)
 	return 0;
 }
 
-/* -t: at EXIT_PROCESS the address space may already be gone (it is under
- * Wine, and on Windows every thread is), so plant an int3 at the entry of
- * ntdll!RtlExitUserProcess, which ExitProcess calls first: the -t dump then
- * shows all threads and the caller of ExitProcess.  ntdll sits at the same
- * base in every process of a boot; if the target's differs, only the
- * EXIT_PROCESS fallback is left.  The int3 goes in only under the exit
- * guard (dbg_guard_start); without one, too, only the fallback is left. */
+/* -t: at EXIT_PROCESS the address space may be gone (it is under Wine; on
+ * Windows every thread is), so an int3 goes at ntdll!RtlExitUserProcess,
+ * which ExitProcess calls first: the dump shows all threads and the caller.
+ * Only where the target's ntdll is at our base (as every process's is in a
+ * boot) and under the exit guard; else only the EXIT_PROCESS fallback. */
 static void
 dbg_plant_exit_breakpoint(struct dbg *d)
 {
@@ -12242,11 +12086,10 @@ dbg_clr_name(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wch
 	                ntype, msg, nmsg);
 }
 
-/* What an exception's line shows after "Exception: " or "Unhandled: ": the
- * code and its name (C0000005.ACCESS_VIOLATION), or, for a managed one the
- * DAC named, the code, type and message (E0434352.System.Net.WebException
- * ("...")).  malloc'd, or NULL; type and msg are set (else "") for the
- * filters and -json. */
+/* What an exception's line shows after "Exception: " or "Unhandled: ":
+ * C0000005.ACCESS_VIOLATION, or for a managed one the DAC named,
+ * E0434352.System.Net.WebException ("...").  malloc'd, or NULL; type and
+ * msg are set (else "") for the filters and -json. */
 static wchar_t *
 dbg_exception_text(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wchar_t *type, size_t ntype,
                    wchar_t *msg, size_t nmsg)
@@ -12266,12 +12109,11 @@ dbg_exception_text(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int firs
 	return line;
 }
 
-/* -e: shows the exception (a managed one by its type and message, as
- * E0434352.System.Net.WebException ("...")); dumps it when its chance is
- * wanted and the filters let it through: they see the code, its name, the
- * managed type and message, and the whole line.  -t alone shows a managed
- * crash by name, so that the exit it dumps has its cause.  Every
- * exception goes back to the target. */
+/* -e: shows the exception (a managed one by type and message) and dumps it
+ * when its chance is wanted and the filters pass it (they see the code,
+ * its name, the managed type and message, and the whole line).  -t alone
+ * also names a managed crash, so that the exit it dumps has its cause.
+ * Every exception goes back to the target. */
 static DWORD
 dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 {
@@ -12431,8 +12273,7 @@ static void
 dbg_on_create_thread(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	dbg_add_thread(d, ev->dwThreadId, ev->u.CreateThread.hThread);
-	/* DebugActiveProcess injects a thread that starts at
-	 * ntdll!DbgUiRemoteBreakin: its breakpoint is the attach one */
+	/* the attach's break-in thread: its breakpoint is the attach one */
 	if (!d->initial_done && d->attached == 1 && w32.DbgUiRemoteBreakin &&
 	    (ULONG_PTR)ev->u.CreateThread.lpStartAddress == (ULONG_PTR)w32.DbgUiRemoteBreakin)
 		d->breakin_tid = ev->dwThreadId;
@@ -12494,9 +12335,8 @@ dbg_on_event(struct dbg *d, const DEBUG_EVENT *ev)
 }
 
 /* Runs the event loop until the run is done (count reached, a dump failed,
- * cancelled, the target exited).  With until_initial, stops after the
- * initial breakpoint (-x with no debug trigger: launch, then the timed
- * series). */
+ * cancelled, the target exited); with until_initial, only to the initial
+ * breakpoint (-x without a debug trigger, then the timed series). */
 static void
 dbg_loop(struct dbg *d, int until_initial)
 {
@@ -12514,9 +12354,8 @@ dbg_loop(struct dbg *d, int until_initial)
 		if ((got = w32_wait_debug_event(&ev, 100)) == 0)
 			continue;
 		if (got > 0) {
-			/* until it is continued, the event holds every thread of
-			 * the target: a dump taken meanwhile needs no freeze of its
-			 * own (and a SuspendThread would outlive a killed procdump) */
+			/* the event holds every thread until it is continued: a
+			 * dump meanwhile needs no freeze of its own (LIVE_EVENT) */
 			d->t->held = 1;
 			cont = dbg_on_event(d, &ev);
 			d->t->held = 0;
@@ -12549,20 +12388,8 @@ dbg_kill(struct dbg *d)
 	}
 }
 
-/* Before a detach: the target's threads are stopped, and the events it
- * queued since the last one are taken and passed on (an exception as not
- * handled), as the loop would; after it, the threads go on.  Wine
- * continues an event still queued at the detach as handled (DBG_CONTINUE):
- * a CLR exception (E0434352, raised by RaiseException) so continued
- * returns into the runtime, which ends the process (a .NET app throwing in
- * a loop died within 6 detaches in each of 6 runs: test/t-clr.sh, 6
- * detaches); draining alone left a window in which the next throw came
- * (died at detach 1, then 4).  Only for a process with a CLR, where a
- * detach without it would end the process.  The threads are stopped by a
- * freeze guard (-freezeguard, the Snapshot's), so that a procdump that
- * dies in those 20-odd ms leaves them running (the guard resumes them at
- * the end of its input); only where no guard can start (library mode) or
- * it cannot stop a thread does procdump stop it itself. */
+/* Has the target loaded a CLR?  Then dbg_finish stops its threads and
+ * drains its events before the detach (dbg_drain). */
 static int
 dbg_has_clr(const struct dbg *d)
 {
@@ -12573,6 +12400,10 @@ dbg_has_clr(const struct dbg *d)
 	return 0;
 }
 
+/* The threads stopped around a detach.  A freeze guard (-freezeguard, as
+ * for a dump) stops them, so that a procdump that dies in those 20-odd ms
+ * leaves them running; procdump stops a thread itself only where no guard
+ * starts (library mode) or the guard cannot. */
 struct dbg_stop {
 	HANDLE guard, to, from; /* the freeze guard and its pipes, or NULL */
 	u8 *held;               /* per thread of d->th: the guard stopped it */
@@ -12597,8 +12428,8 @@ dbg_stop_own(struct dbg *d, struct dbg_stop *st, int i, int suspend)
 }
 
 /* One thread id to the guard, its answer back: 0 if the guard stopped it;
- * -1 if it could not, or the guard is gone: a guard that died resumed
- * nothing, so procdump takes over what it held (as live_guard_ask does). */
+ * -1 if it could not, or the guard is gone (a dead guard resumed nothing:
+ * procdump takes over what it held, as live_guard_ask does). */
 static int
 dbg_stop_ask(struct dbg *d, struct dbg_stop *st, DWORD tid)
 {
@@ -12660,6 +12491,12 @@ dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 	memset(st, 0, sizeof *st);
 }
 
+/* With the threads stopped: takes the events queued since the last one and
+ * passes them on (an exception as not handled), as the loop would.  Wine
+ * continues an event still queued at a detach as handled, and a CLR
+ * exception so continued ends the process (doc/WINE.md section 11; a .NET
+ * app throwing in a loop died within 6 detaches in each of 6 runs, and
+ * draining without stopping the threads left a window for the next throw). */
 static void
 dbg_drain(struct dbg *d)
 {
@@ -12718,12 +12555,11 @@ dbg_finish(struct dbg *d)
 
 #define DBG_ATTACH_DEADLINE_MS 5000
 
-/* Attaches as the debugger of t, kill-on-exit off from the start.  A
- * process seen the instant it starts (-w) cannot be debugged yet (Wine
- * answers access denied until its start-up is done), so a refusal is
- * retried until the deadline, unless another debugger holds it or it
- * ended.  0, or -1 after a message that says which it was; -1 with no
- * message when it ended (the caller says it, as the target's exit). */
+/* Attaches as the debugger of t, kill-on-exit off from the start.  Windows
+ * refuses a process seen the instant it starts (-w) with access denied
+ * (doc/WINE.md section 1), so a refusal is retried until the deadline,
+ * unless another debugger holds it or it ended.  0, or -1 after a message
+ * saying which; -1 with no message when it ended (the caller says it). */
 static int
 dbg_attach(const struct pd_target *t)
 {
@@ -12825,9 +12661,9 @@ dbg_quote_arg(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a)
 }
 
 /* -x with a Store application (Name_Publisher!App) or package
- * (Name_Version_Arch__Publisher): they are started by the package
- * manager, through COM classes that Wine lacks (exit 3); where they exist,
- * the activation itself is not built yet (exit 2). */
+ * (Name_Version_Arch__Publisher), started by the package manager through
+ * COM classes that Wine lacks (exit 3); where they exist, the activation
+ * itself is not built yet (exit 2). */
 static int
 dbg_launch_store(const wchar_t *id)
 {
@@ -12853,8 +12689,7 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	DWORD plen = MAX_PATH;
 	int i;
 
-	/* Store applications (Name_Publisher!App) and packages (..._x64__Publisher)
-	 * are activated through the package manager, not CreateProcess. */
+	/* a Store application or package (dbg_launch_store) */
 	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__"))
 		return dbg_launch_store(cfg->x_image);
 	for (i = 0; i < cfg->x_nargs; i++)
@@ -12893,11 +12728,7 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	return 0;
 }
 
-/* The exit guard, -exitguard PID (hidden; dbg_guard_start starts it).  It
- * reads dbg_guard_msg records until procdump's end of the pipe closes.
- * After DBG_GUARD_DONE, or with nothing armed, it exits.  Otherwise
- * procdump ended while its int3 may be in process PID: dbg_guard_takeover.
- * Exit 0. */
+/* ---- The exit guard's own side (-exitguard PID). */
 
 /* Reads one whole record; 0 at the end of the input. */
 static int
@@ -12913,11 +12744,10 @@ dbg_guard_read(HANDLE in, struct dbg_guard_msg *m)
 }
 
 /* The event procdump held when it died, if any: each thread of PID is
- * offered a ContinueDebugEvent (only the one stopped at a fetched event
- * takes it).  A thread at the breakpoint, or one byte past it while it may
- * still be in (procdump died before rewinding it), is put back on it and
- * continued as procdump's own; any other event is passed to the target,
- * as procdump passes every exception. */
+ * offered a ContinueDebugEvent (only one stopped at a fetched event takes
+ * it).  A thread at the breakpoint, or one byte past it while it may still
+ * be in, is put back on it and continued as procdump's own; any other
+ * event is passed on, as procdump passes every exception. */
 static void
 dbg_guard_release_held(DWORD pid, u64 bp, int removed)
 {
@@ -13004,6 +12834,10 @@ dbg_guard_takeover(DWORD pid, const struct dbg_guard_msg *m, int removed)
 		     pid);
 }
 
+/* The exit guard, hidden -exitguard PID (started by dbg_guard_start):
+ * reads dbg_guard_msg records until procdump's end of the pipe closes.
+ * After DBG_GUARD_DONE, or with nothing armed, it exits; otherwise
+ * procdump died with its int3 perhaps in: dbg_guard_takeover.  Exit 0. */
 static int
 dbg_exit_guard(DWORD pid)
 {
@@ -13031,12 +12865,10 @@ dbg_exit_guard(DWORD pid)
 }
 
 /* ================================ Install =============================== */
-/* The postmortem (AeDebug) debugger: -i writes HKLM\...\AeDebug Debugger
- * and Auto in each registry view that has a procdump to start (saving what
- * was there beside them), -u puts back exactly what -i found, and -j is
- * the command -i registers, which the system starts when a process
- * crashes.  Touches no other key; uses the Debugger and Triggers sections
- * for -j. */
+/* The postmortem debugger (doc/DESIGN.md "Install: AeDebug (-i, -u, -j)"):
+ * -i writes AeDebug's Debugger and Auto in each registry view (saving what
+ * was there), -u puts back exactly what -i found, -j is the command the
+ * system starts at a crash; -wer.  Touches no other registry key. */
 
 #define AED_KEY L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug"
 /* Beside Debugger and Auto: the command -i wrote (it is installed while
@@ -13380,10 +13212,9 @@ aed_uninstall(void)
 }
 
 /* -wer: after a run that wrote its dumps, a report on the process is
- * queued to Windows Error Reporting, with a dump WER writes of the largest
- * type asked for.  Where WER refuses (Wine's WerReportAddDump is not
- * implemented), one line says so: the dumps stay, the exit code is
- * theirs. */
+ * queued to Windows Error Reporting with a dump WER writes (the largest
+ * type asked for).  Where WER refuses (Wine lacks WerReportAddDump), one
+ * line says so; the dumps and the exit code stand. */
 static void
 aed_wer(const struct pd_config *cfg, const struct pd_target *t)
 {
@@ -13407,7 +13238,8 @@ aed_wer(const struct pd_config *cfg, const struct pd_target *t)
 /* ---- -j: the postmortem debugger the system starts.  Windows passes the
  * PID, an event the crashed thread waits on (inherited) and the address of
  * a JIT_DEBUG_INFO in the crashed process; Wine passes garbage for the
- * last (doc/WINE.md §8), so the exception comes from the debug event then. */
+ * last (doc/WINE.md section 8): then the exception comes from the debug
+ * event. */
 
 #define AED_EVENT_DEADLINE_MS 30000 /* attach to the crash's second-chance exception */
 #define AED_EXIT_DEADLINE_MS  10000 /* the dump to the process's end */
@@ -13500,9 +13332,8 @@ aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
 }
 
 /* -r: the crash's clone is written once the crashed process, released
- * after the copy, has ended (ended is set; or AED_EXIT_DEADLINE_MS has
- * passed): its outage is the copy, and the write does not compete with
- * its end. */
+ * after the copy, has ended (or AED_EXIT_DEADLINE_MS has passed): the
+ * outage is the copy, and the write does not compete with the end. */
 static void
 aed_write_after_end(struct dbg *d, HANDLE ended)
 {
@@ -13525,12 +13356,11 @@ aed_kill(struct dbg *d)
 		warn("TerminateProcess %lu:", d->t->pid);
 }
 
-/* Attached: lets the crashed thread go once the attach is done, dumps at
- * the crash's second-chance exception, passes it on (the process ends as
- * it would have; -k kills it) and waits for the end, then sets ended (-r:
- * the clone is written after the exit event, not merely after the kill).
- * Every wait has a deadline: a postmortem debugger that hangs keeps a
- * crashed process. */
+/* Attached: lets the crashed thread go, dumps at the crash's second-chance
+ * exception, passes it on (the process ends as it would have; -k kills
+ * it), waits for the end and sets ended (-r writes the clone after the
+ * exit event).  Every wait has a deadline: a hung postmortem debugger
+ * would keep a crashed process. */
 static void
 aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 {
@@ -13594,11 +13424,10 @@ aed_check_jit(const struct pd_config *cfg, struct aed_jit *j)
 	return 0;
 }
 
-/* -i: what the -j it registers will need when a process crashes, checked
- * before anything is written: the dump folder exists and a file can be
- * made in it, and the -md DLL loads and exports MiniDumpCallbackRoutine
- * (loaded by its full path, as -j will).  0 or PD_EXIT_USAGE after one
- * line. */
+/* -i: what the registered -j will need, checked before anything is
+ * written: the dump folder takes a new file, and the -md DLL loads by its
+ * full path and exports MiniDumpCallbackRoutine.  0 or PD_EXIT_USAGE after
+ * one line. */
 static int
 aed_check_install(const struct pd_config *cfg)
 {
@@ -13676,10 +13505,9 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 }
 
 /* ================================ Service =============================== */
-/* -svc: procdump as a Windows service, registered with the service control
- * manager (install, uninstall, list).  Owns the SCM calls; the service's
- * own run (its control handler, the monitor re-armed until it is stopped,
- * the log) is Main's (main_svc_*), which runs the monitor. */
+/* -svc install, uninstall, list: the service control manager's calls.  The
+ * service's own run (control handler, log, the monitor re-armed) is Main's
+ * (main_svc_*); nothing here runs a monitor. */
 
 #define SVC_PREFIX L"procdump.c-"   /* every service of ours: its name is this and NAME */
 #define SVC_RESTART_MS 60000        /* failure actions: restart after a minute, */
@@ -13688,9 +13516,9 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 #define SVC_STOP_WAIT_MS 30000      /* the wait hint of a stop, and how long uninstall waits for it */
 #define SVC_KEEP_DEFAULT 10         /* -keep when install is given none */
 
-/* The service control manager, with access.  Test hook:
- * PROCDUMP_TEST_SCM_DENIED=1 answers as Windows does to a user who is not
- * elevated (Wine's manager lets every user in).  NULL with the error set. */
+/* The service control manager, with access, or the refusal of test hook
+ * PROCDUMP_TEST_SCM_DENIED (test/README.md "Test hooks").  NULL with the
+ * error set. */
 static SC_HANDLE
 w32_scm_open(DWORD access)
 {
@@ -13708,10 +13536,10 @@ svc_full_name(wchar_t *name, size_t cap, const wchar_t *n)
 	swprintf(name, cap, L"%ls%ls", SVC_PREFIX, n);
 }
 
-/* The service's command line: this exe, -svc run NAME, then every
- * argument of the install line after -svc install NAME but -svcuser, the
- * dump folder and the -json file as full paths (a service starts in
- * system32), and -keep when none was given.  NULL if out of memory. */
+/* The service's command line: this exe, -svc run NAME, then the install
+ * line's arguments after NAME but -svcuser, the dump folder and -json file
+ * as full paths (a service starts in system32), and -keep if none was
+ * given.  NULL if out of memory. */
 static wchar_t *
 svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t *out_full, const wchar_t *json_full)
 {
@@ -13962,12 +13790,10 @@ svc_list(void)
 }
 
 /* ================================= Main ================================= */
-/* pd_main(): parse, validate, resolve or launch the target, run the
- * triggers, choose the exit code; in library mode, reset every
- * process-wide state before returning.  Prints the banner and the
- * configuration table; the run's summary line is run_end's.  With -all or
- * -pt, the watcher (main_fleet*) runs one target per thread and gathers
- * their exit codes; -duration is a timer thread (main_timer*). */
+/* pd_main(): parse, check, find or launch the target, run, choose the exit
+ * code; the banner and configuration table, the watcher of several targets
+ * (main_fleet*), -duration, the guards' and the service's entry points.
+ * Library mode: every process-wide state reset before returning. */
 
 static void
 main_banner(void)
@@ -14003,9 +13829,7 @@ main_check_mask(u64 mask)
 	warn("-mc: not supported, left out of the dump and its Flags: %s", list);
 }
 
-/* The configuration table ProcDump prints before it monitors: its rows,
- * its names, in its order (n/a or Disabled where a switch was not given);
- * then procdump.c's own rows for -at and the -ld/-ud/-ct/-et events. */
+/* The table's "Dump folder" and "Dump filename/mask" rows. */
 static void
 main_print_folder(const struct pd_config *cfg, int out_is_dir)
 {
@@ -14042,7 +13866,10 @@ main_steps(const struct pd_steps *st, const char *op, const char *unit)
 	return s;
 }
 
-/* (t NULL: several targets, -all or -pt; the table is printed once) */
+/* The configuration table ProcDump prints before it monitors: its rows,
+ * names and order (n/a or Disabled where a switch was not given), then
+ * procdump.c's own rows for -at and the -ld/-ud/-ct/-et events.  t NULL:
+ * several targets (-all, -pt), the table printed once. */
 static void
 main_print_config(const struct pd_config *cfg, const struct pd_target *t, int out_is_dir)
 {
@@ -14179,10 +14006,10 @@ main_target(struct pd_config *cfg, struct pd_target *t, int *out_is_dir, int *la
 	return 0;
 }
 
-/* One target, opened: its monitors, the configuration table (one target
- * only), the run of its triggers, -wer, -k.  Runs on the main thread for
- * one target, on a thread of its own for each of several (-all, -pt).
- * Returns its exit code; the caller closes t. */
+/* One opened target: its monitors, the configuration table (one target
+ * only), the run of its triggers, -wer, -k.  On the main thread for one
+ * target, on a thread of its own for each of several.  Its exit code; the
+ * caller closes t. */
 static int
 main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, MINIDUMP_CALLBACK_ROUTINE cb,
               int launched)
@@ -14225,13 +14052,11 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
 	return rc;
 }
 
-/* ---- Several targets (-all, -pt): the watcher.  Each process is known by
- * its PID and creation time (a reused PID is another process) and watched
- * by a thread of its own running main_instance, with its own run, count,
- * monitors and, for the debugger triggers, its own attach: Windows (and
- * Wine) give a debugger thread the events of the processes it attached
- * itself.  The main thread lists the processes four times a second to
- * find the new ones (-w, -pt) and gathers the exit codes. */
+/* ---- Several targets (doc/DESIGN.md "Several targets (-all, -pt): the
+ * watcher").  Each process, known by PID and creation time, gets a thread
+ * running main_instance: a debugger thread receives the events only of the
+ * processes it attached itself.  The main thread lists the processes four
+ * times a second and gathers the exit codes. */
 
 struct main_inst {
 	const struct pd_config *cfg;
@@ -14358,10 +14183,10 @@ main_fleet_find(struct main_fleet *f, DWORD pid)
 	return NULL;
 }
 
-/* Does the listed process p join the watched set: a process of the name
- * (names: -all at the start, and later with -w), or (-pt) a child of a
- * watched process that is still running, created after it (so that a
- * process whose parent's PID was reused is nobody's child here)? */
+/* Does listed process p join the watched set: a process of the name
+ * (names: -all at the start, later with -w), or (-pt) a child, created
+ * after it, of a watched process still running (so a parent whose PID was
+ * reused adopts nobody)? */
 static int
 main_fleet_wanted(struct main_fleet *f, struct pd_sys_process *p, int names)
 {
@@ -14408,11 +14233,11 @@ main_fleet_new(struct main_fleet *f, struct pd_sys_process *p, int names)
 	return main_fleet_wanted(f, p, names);
 }
 
-/* One look at the process list (the one the monitors share, read again
- * if older than MAIN_SCAN_MS: one read serves both): each new process
- * that is wanted gets its instance, started once the list is released. */
-#define MAIN_SCAN_MS 250
+#define MAIN_SCAN_MS 250 /* the watcher lists the processes 4 times a second */
 
+/* One look at the process list (the monitors' shared one, read again if
+ * older than MAIN_SCAN_MS): each new wanted process gets its instance,
+ * started once the list is released.  How many. */
 static int
 main_fleet_scan(struct main_fleet *f, int names)
 {
@@ -14473,10 +14298,10 @@ main_fleet_first(struct main_fleet *f)
 	return 0;
 }
 
-/* -all / -pt: the watcher's loop, until every instance ended (but for
- * -all -w), or Ctrl+C, -cancel of procdump's own PID, -duration.  The exit code:
- * 0 if every instance reached its count, else the worst of theirs (2, 4,
- * 3, 1); 1 if no process was monitored. */
+/* -all / -pt: the watcher's loop, until every instance ended (but for -all
+ * -w), Ctrl+C, -cancel of procdump's own PID or -duration.  0 if every
+ * instance reached its count, else the worst of theirs (main_fleet_worse);
+ * 1 if no process was monitored. */
 static int
 main_fleet(const struct pd_config *cfg, int out_is_dir, MINIDUMP_CALLBACK_ROUTINE cb)
 {
@@ -14587,12 +14412,11 @@ struct main_prep {
 	struct aed_jit jit;             /* -j's values */
 };
 
-/* Everything the run will need that the command line alone can show to be
- * wrong, checked before the banner and before the -json file is opened,
- * so that a usage error (exit 2) comes alone and leaves nothing: the dump
- * folder or file, the -md DLL, the monitors (a counter that cannot be
- * read), what -i's -j will need, -j's values.  0 or PD_EXIT_USAGE after
- * one line. */
+/* What the command line alone can show to be wrong (the dump folder or
+ * file, the -md DLL, a counter that cannot be read, what -i's -j will
+ * need, -j's values), checked before the banner and the -json file, so
+ * that a usage error (exit 2) comes alone and leaves nothing.  0 or
+ * PD_EXIT_USAGE after one line. */
 static int
 main_check(struct pd_config *cfg, struct main_prep *p)
 {
@@ -14658,14 +14482,6 @@ main_install(struct pd_config *cfg, int argc, wchar_t **argv, const struct main_
 	return aed_postmortem(cfg, &p->jit, p->cb);
 }
 
-/* The freeze guard, -freezeguard PID (hidden; Writer: Snapshot starts it
- * where the target cannot be held at a debug event).  It suspends each
- * thread of PID whose id arrives on stdin and answers with the count
- * SuspendThread returned (-1: not suspended); id 0 resumes them all.  When
- * stdin ends, procdump has thawed or ended, whatever ended it: the guard
- * resumes what it still holds, once, and exits.  It holds a handle of the
- * process and of each thread, so that no id is reused meanwhile, and
- * checks that each thread is PID's.  Exit 0. */
 static void
 main_guard_resume(HANDLE *th, int *n)
 {
@@ -14675,6 +14491,10 @@ main_guard_resume(HANDLE *th, int *n)
 	}
 }
 
+/* The freeze guard, hidden -freezeguard PID (protocol: live_guard_start).
+ * When stdin ends, procdump has thawed or died: the guard resumes what it
+ * still holds and exits 0.  It keeps a handle of the process and of each
+ * thread, so that no id is reused meanwhile, and checks each is PID's. */
 static int
 main_guard(DWORD pid)
 {
@@ -14708,14 +14528,11 @@ main_guard(DWORD pid)
 	return 0;
 }
 
-/* -svc run NAME: procdump as the service the manager started (Service
- * installed it).  The monitor runs again each time its run ends (count
- * reached, target exited), waiting for the process by name (-w), until
- * the service is stopped; a stop or the system's shutdown is Ctrl+C: a
- * dump being written is cancelled (its file removed), every target is
- * resumed and detached, and the service reports STOPPED.  Console text
- * goes to NAME.log in the dump folder, moved to NAME.log.1 past
- * MAIN_SVC_LOG_MAX. */
+/* -svc run NAME: the service the manager started.  The monitor runs again
+ * each time its run ends, waiting for the process by name (-w), until the
+ * service is stopped; a stop or shutdown is Ctrl+C (a dump being written
+ * is cancelled, every target resumed and detached).  Console text goes to
+ * NAME.log in the dump folder, moved to NAME.log.1 past MAIN_SVC_LOG_MAX. */
 #define MAIN_SVC_LOG_MAX (8u << 20)
 #define MAIN_SVC_RETRY_MS 2000 /* after a run that could not open its target (it may be the one that just crashed, ending) or write */
 
@@ -14835,10 +14652,9 @@ main_svc_run(struct pd_config *cfg, const struct main_prep *p)
 	return PD_EXIT_OK;
 }
 
-/* The finish line and the exit code: an event line that could not be
- * written (the -json file lacks it) makes the code 4, as a failed dump
- * does in the order 2, 4, 3, 1; finish gives the code procdump returns
- * (if finish itself is lost, the code is 4 all the same). */
+/* The finish line and the exit code: a lost event line (the -json file
+ * lacks it) makes the code 4, as a failed dump would in the order 2, 4,
+ * 3, 1; so does a lost finish line itself. */
 static int
 main_finish(int rc)
 {
@@ -14950,9 +14766,7 @@ pd_main(int argc, wchar_t **argv)
 }
 
 #ifndef PROCDUMP_NO_MAIN
-/* PROCDUMP_TEST_EXIT_FILE (tests): the exit code, written at a clean exit
- * only, so that a harness can tell a killed procdump from one that
- * returned. */
+/* Test hook PROCDUMP_TEST_EXIT_FILE (test/README.md "Test hooks"). */
 static void
 main_test_exit_file(int rc)
 {
