@@ -8255,7 +8255,7 @@ dump_write_error(const struct dump_state *d, DWORD e)
 	warn("cannot write '%s':", u8s(d->req->path));
 }
 
-/* Holes, unless test hook PROCDUMP_TEST_NO_HOLES (doc/DESIGN.md "Test
+/* Holes, unless test hook PROCDUMP_TEST_NO_HOLES (test/README.md "Test
  * hooks"). */
 static int
 dump_holes_wanted(void)
