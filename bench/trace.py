@@ -88,14 +88,16 @@ def main():
           '(first entries of each function, Util and Win32 left out)' % first)
     print('section changes on every entry %d, %d between Writer sections' % every)
     if '-v' in sys.argv:
+        seen = set()
         for tid, seq in per.items():
             prev = None
-            print('thread %d' % tid)
+            print('thread %d (first entries; * a section change)' % tid)
             for name in seq:
                 s = where.get(name)
-                if s is None or s in HELPERS or s == prev:
+                if s is None or s in HELPERS or name in seen:
                     continue
-                print('   %-22s %s' % (s, name))
+                seen.add(name)
+                print(' %s %-22s %s' % ('*' if prev and s != prev else ' ', s, name))
                 prev = s
 
 main()
