@@ -115,9 +115,20 @@ wine_prefix() {
 }
 
 # ----------------------------------------------------------------- harness --
-# A test is a function run by t in a subshell under set -e.  Exit 0 passes,
-# 77 (skip) skips with its last output line as the reason, anything else
-# fails and prints the output's tail and the last procdump command.
+# A test is its title, then its body as a here-document with a quoted
+# delimiter (nothing in it is expanded before it runs):
+#
+#   t 'group: what must hold' <<'END'
+#   	commands
+#   END
+#
+# t reads the body only when the group is selected, makes it the body of a
+# function (so `return` ends the test) and runs that in a subshell under
+# set -e, with run.sh's stdin (fd 9) as its stdin.  The older form
+# `t 'group: what must hold' FUNCTION` runs FUNCTION the same way.  Exit 0
+# passes, 77 (skip) skips with its last output line as the reason, anything
+# else (a command that fails, a body that does not parse) fails and prints
+# the output's tail and the last procdump command.
 
 N=0 PASS=0 FAIL=0 SKIP=0
 GROUPS_WANTED="" # run.sh's arguments: the groups to run, all if empty
@@ -127,13 +138,25 @@ selected() {
 	for g in $GROUPS_WANTED; do [ "$g" = "$1" ] && return 0; done
 	return 1
 }
-# t 'group: what must hold' function
 t() {
-	desc=$1 fn=$2 grp=${1%%:*}
+	desc=$1 grp=${1%%:*}
 	selected "$grp" || return 0
+	if [ $# -ge 2 ]; then
+		t_fn=$2 t_src=""
+	else
+		t_fn=t_body t_src=$(cat)
+	fi
 	N=$((N + 1))
 	: >"$O/pd.cmd"
-	(set -e; $fn) >"$O/case.log" 2>&1
+	# (the eval in the subshell: a body that does not parse fails its test
+	# and does not end the suite)
+	(
+		set -e
+		[ -z "$t_src" ] || eval "t_body() {
+$t_src
+}"
+		$t_fn
+	) <&9 >"$O/case.log" 2>&1
 	rc=$?
 	if [ $rc = 0 ]; then
 		PASS=$((PASS + 1))

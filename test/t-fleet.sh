@@ -1,9 +1,11 @@
 # t-fleet.sh - several targets in one procdump: every process of a name
 # (-all; with -w also those started later), the process tree (-pt), and
 # -duration.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'fleet: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'fleet: what must hold' <<'END'
+#   	commands
+#   END
 #
 # The targets are copies of crasher.exe and target.exe under names of
 # their own (pdfleet, pdtree, pdlong), so that only this group's processes
@@ -55,7 +57,7 @@ stop_at_exit() {
 	done' EXIT
 }
 
-fleet_all_w_crashes() {
+t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump named by its PID, lines tagged, the -json lines say the same, exit 0' <<'END'
 	stop_at_exit fl1 fl2 fl3 fl4 fl5 fl
 	mkdir -p "$O/fl"
 	for i in 1 2 3; do start_target fl$i "$O/pdfleet.exe" av; done
@@ -88,20 +90,18 @@ fleet_all_w_crashes() {
 	done
 	[ "$(jl "$O/fl.jsonl" "(by('finish')[0]['exit_code'], by('finish')[0]['dumps'], len(by('dump_end')))")" = "(0, 5, 5)" ] ||
 		fail "json finish: $(jl "$O/fl.jsonl" "by('finish')")"
-}
-t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump named by its PID, lines tagged, the -json lines say the same, exit 0' fleet_all_w_crashes
+END
 
-fleet_reused_pid() {
+t 'fleet: a reused PID is a new process; -pt adopts no process older than its parent (made-up lists, library build)' <<'END'
 	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -static "$T/fleetkey.c" -o "$O/fleetkey.exe" -ladvapi32 ||
 		fail "cannot build fleetkey.exe"
 	timeout 60 $WINE "$O/fleetkey.exe" >"$O/fleetkey.out" 2>&1 || fail "fleetkey: $(grep -v '^ok' "$O/fleetkey.out")"
 	tr -d '\r' <"$O/fleetkey.out" | grep -q '^done$' || fail "fleetkey did not finish: $(tail -n 3 "$O/fleetkey.out")"
 	! grep -q '^FAIL' "$O/fleetkey.out" || fail "$(grep '^FAIL' "$O/fleetkey.out")"
 	[ "$(grep -c "^ok" "$O/fleetkey.out")" = 9 ] || fail "not 9 checks: $(cat "$O/fleetkey.out")"
-}
-t 'fleet: a reused PID is a new process; -pt adopts no process older than its parent (made-up lists, library build)' fleet_reused_pid
+END
 
-fleet_pt_child() {
+t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts while monitored, named by its image and PID' <<'END'
 	stop_at_exit tr
 	for w in "" -w; do # (-w takes the running target, and the run still ends with its tree)
 		rm -rf "$O/pt"
@@ -119,13 +119,12 @@ fleet_pt_child() {
 		target_status tr
 		[ "$TS" = 0 ] || fail "the parent did not end of itself once its child had (status $TS)"
 	done
-}
-t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts while monitored, named by its image and PID' fleet_pt_child
+END
 
 # -pt with no trigger: the immediate dump of the target and of each process
 # of its tree that exists already (a quick dump of the target must not end
 # the run before its children were looked for); -k then ends them all
-fleet_pt_immediate() {
+t 'fleet: -pt with no trigger dumps the target and the child it already has (then -k ends both)' <<'END'
 	stop_at_exit pti
 	rm -rf "$O/pti"
 	mkdir -p "$O/pti"
@@ -141,10 +140,9 @@ fleet_pt_immediate() {
 		expect_out "^\[pdtree.exe:$p\] \[[0-9:]*\] Killed process $p (-k)."
 	done
 	wait_gone "$(upid pti)" 10 || fail "the parent runs on after -k"
-}
-t 'fleet: -pt with no trigger dumps the target and the child it already has (then -k ends both)' fleet_pt_immediate
+END
 
-fleet_duration() {
+t 'fleet: -duration ends -all -e, one target and -w with exit 1; the targets run on, no thread suspended' <<'END'
 	stop_at_exit du1 du2 du3 duw
 	mkdir -p "$O/du"
 	start_target du1 "$O/pdlong.exe" 1
@@ -167,10 +165,9 @@ fleet_duration() {
 	no_suspension du1 "$O/du"
 	stop_target du1
 	stop_target du2
-}
-t 'fleet: -duration ends -all -e, one target and -w with exit 1; the targets run on, no thread suspended' fleet_duration
+END
 
-fleet_cancel_own_pid() {
+t 'fleet: -cancel with procdump'"'"'s own PID ends every instance (exit 1); the target runs on' <<'END'
 	stop_at_exit fc
 	start_target fc "$O/pdlong.exe" 1
 	pd_bg fc -all -w -e pdlong
@@ -184,10 +181,9 @@ fleet_cancel_own_pid() {
 	expect_out "^\[pdlong.exe:$(field fc pid)\] \[[0-9:]*\] Cancelled."
 	alive fc || fail "the target no longer runs"
 	stop_target fc
-}
-t 'fleet: -cancel with procdump'"'"'s own PID ends every instance (exit 1); the target runs on' fleet_cancel_own_pid
+END
 
-fleet_usage() {
+t 'fleet: -all with a PID or a one-file name is exit 2; without -all two matches still list both PIDs (exit 3); -o replaces, else -2' <<'END'
 	stop_at_exit us1 us2
 	start_target us1 "$O/pdlong.exe" 1
 	start_target us2 "$O/pdlong.exe" 1
@@ -225,8 +221,7 @@ fleet_usage() {
 		fail "-all -o twice, then without -o: $(ls "$O/fo" | tr '\n' ' ')"
 	stop_target us1
 	stop_target us2
-}
-t 'fleet: -all with a PID or a one-file name is exit 2; without -all two matches still list both PIDs (exit 3); -o replaces, else -2' fleet_usage
+END
 
 # brood_go NAME PDNAME: once procdump (pd_bg PDNAME) watches target NAME
 # (pdbrood.exe), lets it start its children
@@ -269,7 +264,7 @@ ended_once() {
 # before procdump could attach to it.  That is its exit (1), said once;
 # not "cannot attach ... it has exited", exit 3.  And one target (no
 # children) the same.
-fleet_pt_gone_before_attach() {
+t 'fleet: -e, -pt -e and -all -w -e: a process that ends before procdump could attach ends its run with 1 (not 3), one console line and one target_exit each' <<'END'
 	stop_at_exit bra brap
 	rm -rf "$O/bra.jsonl"
 	start_target bra "$O/pdbrood.exe" 0 0
@@ -301,15 +296,14 @@ fleet_pt_gone_before_attach() {
 		[ "$TS" = 0 ] || fail "-$mode: the parent did not end of itself (status $TS)"
 		echo "-$mode: children taken:$TAKEN of $(grep -c '^child=' "$O/bra.log")"
 	done
-}
-t 'fleet: -e, -pt -e and -all -w -e: a process that ends before procdump could attach ends its run with 1 (not 3), one console line and one target_exit each' fleet_pt_gone_before_attach
+END
 
 # The hold of a dump waits 1.5 s (PROCDUMP_TEST_HOLD_DELAY_MS): each child
 # of -pt -ma (600 ms) has ended before its dump could freeze it.  Its run
 # ends as at its exit (1): one line, dump_failed with reason "exited" and
 # exit code 1, no file.  The parent's dump is written (and ends its run).
 # One target (no children) that ends in that gap the same.
-fleet_pt_gone_before_dump() {
+t 'fleet: -ma and -pt -ma: a process that ends before its dump could freeze it ends its run with 1 (not 3): one line, dump_failed "exited" (exit code 1), no file' <<'END'
 	stop_at_exit brd brdp
 	rm -rf "$O/brd" "$O/brd.jsonl"
 	mkdir -p "$O/brd"
@@ -347,15 +341,14 @@ fleet_pt_gone_before_dump() {
 	[ "$(jl1 "$O/brd.jsonl" '[e["pid"] for e in by("dump_end")]')" = "$parent" ] || fail "dump_end: not the parent's only"
 	expect_out "processes monitored, 1 reached the dump count."
 	echo "children taken:$TAKEN of $(grep -c '^child=' "$O/brd.log")"
-}
-t 'fleet: -ma and -pt -ma: a process that ends before its dump could freeze it ends its run with 1 (not 3): one line, dump_failed "exited" (exit code 1), no file' fleet_pt_gone_before_dump
+END
 
 # The campaign's form, no hook: children that live 10 ms, some listed and
 # gone before procdump opens, attaches or freezes them.  Whatever the
 # timing: no exit code 3 or 4, no event standing for one, each process
 # procdump opened ended once (target_exit), each it could not open said
 # once (target_failed, exited, 1); -e's parent ends without a dump: 1
-fleet_pt_short_children() {
+t 'fleet: -pt -e and -pt -ma over 100 children of 10 ms: exit 1 (-ma: 0 or 1), never 3 or 4; each process said once' <<'END'
 	stop_at_exit brs brsp
 	for sw in -e -ma; do
 		rm -rf "$O/brs" "$O/brs.jsonl"
@@ -382,5 +375,4 @@ fleet_pt_short_children() {
 		echo "$sw: exit $RC; $(jl1 "$O/brs.jsonl" 'len(by("target_found"))') opened, $(jl1 "$O/brs.jsonl" 'len(by("target_failed"))') gone before, $(jl1 "$O/brs.jsonl" 'len(by("dump_failed"))') before its dump"
 		target_status brs
 	done
-}
-t 'fleet: -pt -e and -pt -ma over 100 children of 10 ms: exit 1 (-ma: 0 or 1), never 3 or 4; each process said once' fleet_pt_short_children
+END

@@ -1,8 +1,12 @@
 # t-writer.sh - the dump writer: what each dump type holds, checked by lldb,
 # obj2yaml and Breakpad.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'writer: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'writer: what must hold' <<'END'
+#   	commands
+#   END
+# or, for a test that a document cites by its name, a function followed by
+# the line that titles and runs it: t 'writer: what must hold' function
 #
 # One target (3 workers, a heap marker, a stack marker) and one dump of each
 # type, checked by lldb, obj2yaml and Breakpad.
@@ -445,7 +449,7 @@ writer_breakpad_accepts_memorylist_types() {
 }
 t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' writer_breakpad_accepts_memorylist_types
 
-writer_dbghelp_switch() {
+t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' <<'END'
 	wr_setup
 	pid=$(field wr pid)
 	mkdir -p "$O/wd"
@@ -462,10 +466,9 @@ writer_dbghelp_switch() {
 	expect_rc 0
 	has_bytes "$O/wd/f.dmp" wr marker "-dbghelp -ma lacks the marker"
 	alive wr || fail "the target stopped"
-}
-t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' writer_dbghelp_switch
+END
 
-writer_callback_dll() {
+t 'writer: -md: the callback DLL leaves a thread out and adds a memory range' <<'END'
 	wr_setup
 	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -shared "$T/mdcallback.c" -o "$O/mdcallback.dll" ||
 		fail "cannot build the callback DLL"
@@ -491,8 +494,7 @@ writer_callback_dll() {
 	pd -md "$(wpath "$O/no-such.dll")" "$pid"
 	expect_rc 2
 	expect_err '-md: cannot load'
-}
-t 'writer: -md: the callback DLL leaves a thread out and adds a memory range' writer_callback_dll
+END
 
 writer_thread_churn() {
 	start_target ch "$T/load.exe" churn 2
@@ -784,7 +786,7 @@ t 'writer: the target killed mid-dump: no dump, one line naming the file, exit 4
 # The same with -dbghelp, whose MiniDumpWriteDump reads and writes on its
 # own (under Wine 1 KiB at a time, so 64 MiB take seconds): killed once the
 # file has grown, no dump, exit 4.
-writer_dbghelp_target_killed() {
+t 'writer: -dbghelp too: the target killed mid-dump is no dump, exit 4' <<'END'
 	start_target wdk "$T/target.exe" 1 64
 	mkdir -p "$O/wdk"
 	pd_bg wdk -dbghelp -ma "$(field wdk pid)" "$(wpath "$O/wdk/k.dmp")"
@@ -798,8 +800,7 @@ writer_dbghelp_target_killed() {
 	expect_rc 4
 	expect_out "no dump written to '.*k.dmp': process $(field wdk pid) exited while it was being dumped"
 	[ -z "$(ls "$O/wdk")" ] || fail "files left behind: $(ls "$O/wdk")"
-}
-t 'writer: -dbghelp too: the target killed mid-dump is no dump, exit 4' writer_dbghelp_target_killed
+END
 
 # comment_w YAML: the text of the CommentStreamW obj2yaml shows (ASCII),
 # a line for each NUL-ended string
