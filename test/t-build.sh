@@ -120,20 +120,19 @@ END
 # Wine: test/verinfo.c) and seen in the PE by objdump; and procdump.c
 # alone still compiles without windres (vendoring).
 t 'build: both exes carry the version resource (procdump.c version, MIT) and the asInvoker/Windows 7-11/longPathAware manifest; procdump.c alone builds without windres' <<'END'
-	maj=$(sed -n 's/^#define PD_VERSION_MAJOR \([0-9]*\)$/\1/p' "$top/procdump.c")
-	min=$(sed -n 's/^#define PD_VERSION_MINOR \([0-9]*\)$/\1/p' "$top/procdump.c")
-	pat=$(sed -n 's/^#define PD_VERSION_PATCH \([0-9]*\)$/\1/p' "$top/procdump.c")
-	[ -n "$maj" ] && [ -n "$min" ] && [ -n "$pat" ] || fail "procdump.c has no PD_VERSION_MAJOR/MINOR/PATCH"
+	optdump
+	ver=$(sed -n 's/^version \([0-9]*\.[0-9]*\.[0-9]*\)$/\1/p' "$O/optdump.txt")
+	[ -n "$ver" ] || fail "optdump.exe gives no version MAJOR.MINOR.PATCH: $(head -n 1 "$O/optdump.txt")"
 	pd -?
-	head -n 1 "$O/pd.out" | grep -q "procdump.c v$maj.$min.$pat " || fail "the banner is not v$maj.$min.$pat: $(head -n 1 "$O/pd.out")"
+	head -n 1 "$O/pd.out" | grep -q "procdump.c v$ver " || fail "the banner is not v$ver: $(head -n 1 "$O/pd.out")"
 	for e in procdump64.exe procdump.exe; do
 		rsrc_size "$top/$e" | grep -qv '^00000000$' || fail "$e: objdump finds an empty resource directory"
 		$WINE "$T/verinfo.exe" "$(wpath "$top/$e")" 2>/dev/null | tr -d '\r' >"$O/ver-$e.txt" ||
 			fail "$e: $(tail -n 1 "$O/ver-$e.txt")"
 		v() { grep -qxF -- "$1" "$O/ver-$e.txt" || fail "$e: no '$1' in: $(head -n 9 "$O/ver-$e.txt" | tr '\n' ' ')"; }
-		v "fixed $maj.$min.$pat.0 $maj.$min.$pat.0"
-		v "FileVersion=$maj.$min.$pat"
-		v "ProductVersion=$maj.$min.$pat"
+		v "fixed $ver.0 $ver.0"
+		v "FileVersion=$ver"
+		v "ProductVersion=$ver"
 		v "ProductName=procdump.c"
 		v "OriginalFilename=$e"
 		grep -q '^FileDescription=procdump.c' "$O/ver-$e.txt" || fail "$e: no FileDescription"
@@ -176,7 +175,8 @@ t 'build: make release gives the same procdump-VERSION.zip twice: both exes, man
 	grep -q 'accepteula' "$O/rel/x/procdump.txt" && ! grep -q "$(printf '\b')" "$O/rel/x/procdump.txt" ||
 		fail "procdump.txt is not the man page as plain text"
 	grep -q '<html' "$O/rel/x/procdump.html" || fail "procdump.html is not HTML"
-	ver=$(sed -n 's/^#define PD_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$top/procdump.c" | paste -sd.)
+	optdump
+	ver=$(sed -n 's/^version \([0-9]*\.[0-9]*\.[0-9]*\)$/\1/p' "$O/optdump.txt")
 	[ "$zip" = "procdump-$ver.zip" ] || fail "the zip is $zip, not procdump-$ver.zip"
 END
 
@@ -252,6 +252,7 @@ build_wine_start_heap() {
 		'__attribute__((constructor)) static void take(void) { mmap((void *)0x7ffe0000, 4096, PROT_READ,' \
 		'	MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0); }' >"$O/take7ffe.c"
 	gcc -shared -fPIC "$O/take7ffe.c" -o "$O/take7ffe.so" || fail "cannot build take7ffe.so"
+	# (the exit status of wine itself, a Unix process: no Windows program starts)
 	_rc=0
 	LD_PRELOAD=$O/take7ffe.so WINEDEBUG=-all,err+virtual $WINE "$T/setevent.exe" PdNoSuchEvent >"$O/bh.out" 2>"$O/bh.err" || _rc=$?
 	[ $_rc = 1 ] && [ ! -s "$O/bh.out" ] || fail "0x7ffe0000 taken: exit $_rc, output $(cat "$O/bh.out")"

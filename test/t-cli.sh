@@ -300,16 +300,15 @@ cli_refused() {
 	return 0
 }
 
-# The numeric switches, walked from the rows of opts[] in procdump.c: name,
-# kind, lo, hi ("U" rows: 0 up).  Each refuses every spelling that is not
+# The numeric switches, walked from the rows of procdump.c's opts[] as
+# test/optdump.c prints them: name, kind, lo, hi (a row without a range:
+# 0 up).  Each refuses every spelling that is not
 # plain digits (hex for OPT_HEX) from lo to hi, naming the switch and the
 # value, exit 2; lo and hi themselves pass.
 t 'cli: every numeric switch (walked from opts[]) takes digits only, within its range; the rest is one line, exit 2' <<'END'
-	sed -n 's/^[[:space:]]*{ L"\([^"]*\)", OPT_\(INT\|HEX\|COUNTER\), .*, \([0-9A-Fx]*\), \([0-9A-Fx]*\) },$/\1 \2 \3 \4/p
-		s/^[[:space:]]*{ L"\([^"]*\)", OPT_\(INT\|HEX\|COUNTER\), .*, U },$/\1 \2 0 9223372036854775807/p' \
-		"$top/procdump.c" >"$O/numrows"
-	[ "$(wc -l <"$O/numrows")" = "$(grep -Ec '^[[:space:]]*\{ L"[^"]*", OPT_(INT|HEX|COUNTER),' "$top/procdump.c")" ] ||
-		fail "could not read the range of every numeric row of opts[]: $(cat "$O/numrows")"
+	optdump
+	awk '$1 == "opt" && ($3 == "INT" || $3 == "HEX" || $3 == "COUNTER") { print $2, $3, $4, $5 }' \
+		"$O/optdump.txt" >"$O/numrows"
 	[ "$(wc -l <"$O/numrows")" -ge 10 ] || fail "only $(wc -l <"$O/numrows") numeric switches"
 	bad="" want=2 nbad=0 ngood=0
 	while read -r name kind lo hi; do

@@ -298,6 +298,7 @@ END
 # it), and the event is passed on: the target dies of the AV.
 clone_debugger_av() {
 	crash rav av
+	reap rav
 	mkdir -p "$O/rav"
 	pd -r -ma -e "$(field rav pid)" "$(wpath "$O/rav")"
 	expect_rc 0
@@ -310,7 +311,7 @@ clone_debugger_av() {
 	lldb_do "$f" "$O/rav/l" 'thread list' 'bt'
 	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/rav/l" || fail "lldb: frame 0 is not crash_av"
 	target_status rav
-	[ "$TS" = 5 ] || fail "the target did not die of the AV (second chance passed on)"
+	[ "$TS" = C0000005 ] || fail "the target did not die of the AV (second chance passed on): exit code $TS"
 }
 t 'clone: -r -e dumps a second-chance AV from the clone: record, thread, frame; the target dies of it' clone_debugger_av
 

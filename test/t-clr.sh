@@ -146,6 +146,7 @@ END
 t 'clr: -e names an unhandled managed crash in its Unhandled line and dumps it (E0434352); the crash goes on to end the app' <<'END'
 	clr_need
 	clr_app un crash
+	reap un
 	mkdir -p "$O/cun"
 	pd -mm -e "$(field un pid)" "$(wpath "$O/cun")"
 	expect_rc 0
@@ -154,7 +155,7 @@ t 'clr: -e names an unhandled managed crash in its Unhandled line and dumps it (
 	yaml "$f" "$O/cun/y"
 	exception_is "$O/cun/y" 0xE0434352
 	target_status un
-	[ "$TS" = 82 ] || fail "the app did not die of its unhandled exception (exit status $TS, wanted 0x52 of 0xE0434352)"
+	[ "$TS" = E0434352 ] || fail "the app did not die of its unhandled exception (exit code $TS)"
 END
 
 t 'clr: without a DAC that loads (mscordaccore.dll not a DLL) one -v line says so, exceptions show by code, the monitor goes on' <<'END'
@@ -188,6 +189,7 @@ END
 t 'clr: -t alone names the managed crash that ends the app before its exit line' <<'END'
 	clr_need
 	clr_app tx crash
+	reap tx
 	mkdir -p "$O/ctx"
 	pd -mm -t "$(field tx pid)" "$(wpath "$O/ctx")"
 	# (the exit's dump is -t's as for any crash: under Wine a process that
@@ -195,7 +197,7 @@ t 'clr: -t alone names the managed crash that ends the app before its exit line'
 	expect_out 'Unhandled: E0434352.System.InvalidOperationException ("pd test: nobody catches this")$'
 	expect_out 'The process has exited. Exit code: 0xE0434352'
 	target_status tx
-	[ "$TS" = 82 ] || fail "the app did not die of its unhandled exception (exit status $TS)"
+	[ "$TS" = E0434352 ] || fail "the app did not die of its unhandled exception (exit code $TS)"
 END
 
 t 'clr: -g (native only) attaches to a .NET app, shows CLR exceptions by code without the DAC; the app lives on' <<'END'
@@ -235,7 +237,7 @@ t 'clr: -j (postmortem, -i) names an unhandled managed crash in its Unhandled li
 	pd -mm -i "$(wpath "$O/cpm")"
 	expect_rc 0
 	start_target pm "$DOTNET" "$(wpath "$CLRD/clrapp.dll")" postmortem
-	target_status pm
+	target_gone pm
 	wait_for "$O/pm.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/pm.log")"
 	grep -q 'Unhandled: E0434352.System.InvalidOperationException ("pd test: nobody catches this") (thread [0-9]*)' "$O/pm.log" ||
 		fail "-j did not name the crash: $(grep 'Unhandled' "$O/pm.log")"

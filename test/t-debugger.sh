@@ -20,6 +20,7 @@ go() {
 
 debugger_av_second_chance() {
 	crash av av
+	reap av
 	mkdir -p "$O/dav"
 	pd -e "$(field av pid)" "$(wpath "$O/dav")"
 	expect_rc 0
@@ -34,12 +35,13 @@ debugger_av_second_chance() {
 	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/dav/l" || fail "lldb: frame 0 is not crash_av"
 	grep -q 'crasher.exe`main' "$O/dav/l" || fail "lldb: no main frame"
 	target_status av
-	[ "$TS" = 5 ] || fail "the target did not die of the AV (second chance passed on)"
+	[ "$TS" = C0000005 ] || fail "the target did not die of the AV (second chance passed on): exit code $TS"
 }
 t 'debugger: -e dumps a second-chance AV: record, thread, lldb frame; the target dies of it' debugger_av_second_chance
 
 debugger_stack_overflow() {
 	crash so so
+	reap so
 	mkdir -p "$O/dso"
 	pd -e "$(field so pid)" "$(wpath "$O/dso")"
 	expect_rc 0
@@ -47,7 +49,7 @@ debugger_stack_overflow() {
 	yaml "$(one_dump "$O/dso")" "$O/dso/y"
 	[ "$(ex_field "$O/dso/y" 'Exception Code')" = 0xC00000FD ] || fail "code is not C00000FD"
 	target_status so
-	[ "$TS" = 253 ] || fail "the target did not die of the stack overflow"
+	[ "$TS" = C00000FD ] || fail "the target did not die of the stack overflow: exit code $TS"
 }
 t 'debugger: -e dumps a stack overflow (C00000FD)' debugger_stack_overflow
 
@@ -65,6 +67,7 @@ END
 
 debugger_custom_code_name() {
 	crash rz raise E0001234
+	reap rz
 	mkdir -p "$O/drz"
 	pd -e "$(field rz pid)" "$(wpath "$O/drz/PROCESSNAME_EXCEPTIONCODE.dmp")"
 	expect_rc 0
@@ -73,7 +76,7 @@ debugger_custom_code_name() {
 	yaml "$O/drz/crasher.exe_E0001234.dmp" "$O/drz/y"
 	[ "$(ex_field "$O/drz/y" 'Exception Code')" = 0xE0001234 ] || fail "code is not E0001234"
 	target_status rz
-	[ "$TS" = 52 ] || fail "the target did not exit with 0xE0001234"
+	[ "$TS" = E0001234 ] || fail "the target did not exit with 0xE0001234: exit code $TS"
 }
 t 'debugger: a custom code (E0001234), EXCEPTIONCODE in the file name' debugger_custom_code_name
 
@@ -202,6 +205,7 @@ END
 
 t 'debugger: -t dumps at process exit; -e on a clean exit ends with exit 1' <<'END'
 	crash tx exit 3
+	reap tx
 	mkdir -p "$O/dtx"
 	pd_bg tx -v -t "$(field tx pid)" "$(wpath "$O/dtx")"
 	go tx
@@ -215,7 +219,7 @@ t 'debugger: -t dumps at process exit; -e on a clean exit ends with exit 1' <<'E
 	grep -q 'kernel32.dll`ExitProcess(status=3)' "$O/dtx/l" || fail "no ExitProcess(status=3) frame"
 	grep -q 'crasher.exe`__tmainCRTStartup' "$O/dtx/l" || fail "the walk does not reach the exe"
 	target_status tx
-	[ "$TS" = 3 ] || fail "the target's exit code became $TS, want 3"
+	[ "$TS" = 00000003 ] || fail "the target's exit code became $TS, want 00000003"
 	rm -f "$f"
 	crash tn exit 4
 	pd_bg tn -v -e "$(field tn pid)" "$(wpath "$O/dtx")"

@@ -28,7 +28,7 @@ crash_dump_of() {
 	[ "$_c" = 1 ] || fail "want one dump named $2_$3_*.dmp in $(basename "$1"), found $_c: $(ls "$1" | tr '\n' ' ')"
 	_f="$1/$(ls "$1" | grep "^$2_$3_.*\.dmp$")"
 	yaml "$_f" "$_f.yaml"
-	_mi=$(grep -A1 'Type:            MiscInfo' "$_f.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	_mi=$(stream_bytes "$_f.yaml" MiscInfo)
 	[ "$(echo "$_mi" | cut -c17-24)" = "$(le32 "$3")" ] || fail "$(basename "$_f"): MiscInfo does not carry PID $3"
 	exception_is "$_f.yaml" 0xC0000005 ${4:+"$4"}
 }
@@ -60,10 +60,11 @@ stop_at_exit() {
 t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump named by its PID, lines tagged, the -json lines say the same, exit 0' <<'END'
 	stop_at_exit fl1 fl2 fl3 fl4 fl5 fl
 	mkdir -p "$O/fl"
-	for i in 1 2 3; do start_target fl$i "$O/pdfleet.exe" av; done
+	for i in 1 2 3; do start_target fl$i "$O/pdfleet.exe" av && reap fl$i; done
 	rm -f "$O/fl.jsonl"
 	pd_bg fl -all -w -e -json "$(wpath "$O/fl.jsonl")" pdfleet "$(wpath "$O/fl")"
 	wait_count "$O/fl.raw" 'Dump count reached' 3 60 || fail "3 running instances: not 3 dumps: $(tail -n 5 "$O/fl.raw")"
+	reap_new fl45 pdfleet.exe 2
 	for i in 4 5; do start_target fl$i "$O/pdfleet.exe" av; done
 	wait_count "$O/fl.raw" 'Dump count reached' 5 60 || fail "2 started later: not 5 dumps: $(tail -n 5 "$O/fl.raw")"
 	kill -INT "$(cat "$O/fl.pdpid")"
@@ -76,8 +77,9 @@ t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump n
 		expect_out "^\[pdfleet.exe:$pid\] \[[0-9:]*\] Unhandled: C0000005.ACCESS_VIOLATION"
 		expect_out "^\[pdfleet.exe:$pid\] \[[0-9:]*\] Dump count reached."
 		crash_dump_of "$O/fl" pdfleet.exe "$pid" "$(field fl$i tid)"
-		target_status fl$i
-		[ "$TS" = 5 ] || fail "instance $pid did not die of its AV (exit $TS)"
+		# (4 and 5 start under -w's watch: reaped as they appear)
+		if [ $i -le 3 ]; then target_status fl$i; else target_status fl$i fl45; fi
+		[ "$TS" = C0000005 ] || fail "instance $pid did not die of its AV (exit code $TS)"
 		# the JSON lines say the same: found, one exception, one dump of this file and size
 		[ "$(jl "$O/fl.jsonl" "len([e for e in by('target_found') if e['pid'] == $pid])")" = 1 ] ||
 			fail "json: not one target_found for $pid"
@@ -107,6 +109,7 @@ t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts wh
 		rm -rf "$O/pt"
 		mkdir -p "$O/pt"
 		start_target tr "$O/pdtree.exe" spawn av
+		reap tr
 		pd -pt $w -e pdtree "$(wpath "$O/pt")"
 		child=$(field tr child)
 		[ -n "$child" ] || fail "the parent started no child: $(cat "$O/tr.log")"
@@ -117,7 +120,7 @@ t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts wh
 		[ "$(ls "$O/pt" | grep -c '\.dmp$')" = 1 ] || fail "want 1 dump, found: $(ls "$O/pt" | tr '\n' ' ')"
 		crash_dump_of "$O/pt" pdtree.exe "$child"
 		target_status tr
-		[ "$TS" = 0 ] || fail "the parent did not end of itself once its child had (status $TS)"
+		[ "$TS" = 00000000 ] || fail "the parent did not end of itself once its child had (exit code $TS)"
 	done
 END
 
@@ -278,11 +281,12 @@ t 'fleet: -e, -pt -e and -all -w -e: a process that ends before procdump could a
 	! grep -q 'cannot attach' "$O/pd.out" || fail "one target: $(grep 'cannot attach' "$O/pd.out")"
 	[ "$(jl "$O/bra.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found target_exit finish" ] ||
 		fail "one target: events $(jl "$O/bra.jsonl" '" ".join(e["event"] for e in ev)')"
-	target_status bra
+	target_gone bra
 	for mode in pt all; do
 		rm -rf "$O/bra" "$O/bra.jsonl"
 		mkdir -p "$O/bra"
 		start_target bra "$O/pdbrood.exe" 3 500 100
+		reap bra
 		if [ $mode = pt ]; then set -- -pt "$(field bra pid)"; else set -- -all -w -duration 6 pdbrood; fi
 		export PROCDUMP_TEST_ATTACH_REFUSE=1000000
 		pd_bg brap -e -json "$(wpath "$O/bra.jsonl")" "$@" "$(wpath "$O/bra")"
@@ -293,7 +297,7 @@ t 'fleet: -e, -pt -e and -all -w -e: a process that ends before procdump could a
 		ended_once "$O/bra.jsonl" bra
 		expect_out "[0-9] process[es]* monitored, 0 reached the dump count."
 		target_status bra
-		[ "$TS" = 0 ] || fail "-$mode: the parent did not end of itself (status $TS)"
+		[ "$TS" = 00000000 ] || fail "-$mode: the parent did not end of itself (exit code $TS)"
 		echo "-$mode: children taken:$TAKEN of $(grep -c '^child=' "$O/bra.log")"
 	done
 END
@@ -321,7 +325,7 @@ t 'fleet: -ma and -pt -ma: a process that ends before its dump could freeze it e
 	[ "$(jl1 "$O/brd.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = "('exited', 1, 1)" ] ||
 		fail "one target: $(grep -h 'dump_failed\|finish' "$O/brd.jsonl")"
 	[ -z "$(ls "$O/brd")" ] || fail "one target: files left: $(ls "$O/brd")"
-	target_status brd
+	target_gone brd
 	rm -f "$O/brd.jsonl"
 	start_target brd "$O/pdbrood.exe" 3 600 100
 	parent=$(field brd pid)
@@ -373,6 +377,6 @@ t 'fleet: -pt -e and -pt -ma over 100 children of 10 ms: exit 1 (-ma: 0 or 1), n
 		[ "$(jl1 "$O/brs.jsonl" 'all(len([x for x in by("target_exit") if x["pid"] == e["pid"]]) '"$_n"' for e in by("target_found"))')" = True ] ||
 			fail "$sw: not one target_exit ($_n) for each process opened: $(jl "$O/brs.jsonl" 'by("target_exit")' | head -n 3)"
 		echo "$sw: exit $RC; $(jl1 "$O/brs.jsonl" 'len(by("target_found"))') opened, $(jl1 "$O/brs.jsonl" 'len(by("target_failed"))') gone before, $(jl1 "$O/brs.jsonl" 'len(by("dump_failed"))') before its dump"
-		target_status brs
+		target_gone brs
 	done
 END

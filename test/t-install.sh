@@ -194,8 +194,9 @@ t 'install: -i checks what -j will need (the -md DLL loads and exports the callb
 END
 
 # postmortem NAME SWITCHES: -i into $O/NAME with SWITCHES, then crasher NAME
-# crashes (postmortem mode: at once, no debugger waited for); the system
-# starts procdump -j, whose lines land in the crasher's output
+# crashes (postmortem mode: no debugger waited for; 1 s after "ready", so
+# that a reaper holds it first); the system starts procdump -j, whose lines
+# land in the crasher's output.  TS: the crasher's exit code (target_status).
 postmortem() {
 	_n=$1
 	shift
@@ -203,7 +204,8 @@ postmortem() {
 	mkdir -p "$O/$_n"
 	pd "$@" -i "$(wpath "$O/$_n")"
 	expect_rc 0
-	crash "$_n" postmortem
+	crash "$_n" postmortem 1000
+	reap "$_n"
 	target_status "$_n"
 	wait_for "$O/$_n.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/$_n.log")"
 }
@@ -223,7 +225,7 @@ crash_checked() {
 install_postmortem_dump() {
 	trap aed_restore EXIT
 	postmortem aedpm -ma
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV (status $TS)"
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
 	grep -q 'Unhandled: C0000005.ACCESS_VIOLATION' "$O/aedpm.log" || fail "no Unhandled line"
 	grep -q 'Exception from: *the debug event' "$O/aedpm.log" || fail "Wine's %p was taken for a JIT_DEBUG_INFO"
 	f=$(one_dump "$O/aedpm")
@@ -256,7 +258,7 @@ install_postmortem_clone() {
 	trap aed_restore EXIT
 	postmortem aedpr -ma -r
 	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-ma -r " "$O/aedpr")" ] || fail "-r is not in the registered command: $(aed_value 64 Debugger)"
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV (status $TS)"
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
 	cloned=$(line aedpr 'Dump 1 cloned') ended=$(line aedpr 'The process has exited. Exit code: 0xC0000005')
 	writing=$(line aedpr 'Dump 1 writing') complete=$(line aedpr 'Dump 1 complete')
 	[ "$cloned" -gt 0 ] || fail "no clone: $(grep Dump "$O/aedpr.log")"
@@ -310,7 +312,7 @@ t 'install: -mk -i: the crash is dumped, the kernel dump Wine cannot write is on
 	grep -q 'procdump: -mk: this system cannot write a live kernel dump' "$O/aedpmk.log" || fail "-j -mk said nothing of the kernel dump"
 	yaml "$(one_dump "$O/aedpmk")" "$O/aedpmk/y"
 	[ "$(ex_field "$O/aedpmk/y" 'Exception Code')" = 0xC0000005 ] || fail "code"
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
 END
 
 # The system formats the registered command (swprintf with the PID, the
@@ -332,13 +334,14 @@ install_j_bad_jit_address() {
 	aed_save
 	mkdir -p "$O/aedpj"
 	$WINE reg add "$AED_KEY" /v Debugger /d "$(aed_cmd "$PD" "" "$O/aedpj" | sed 's/%p$/10/')" /f /reg:64 >/dev/null
-	crash aedpj postmortem
+	crash aedpj postmortem 1000
+	reap aedpj
 	target_status aedpj
 	wait_for "$O/aedpj.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/aedpj.log")"
 	grep -q 'no valid JIT_DEBUG_INFO' "$O/aedpj.log" || fail "address 0x10 was taken for a JIT_DEBUG_INFO"
 	yaml "$(one_dump "$O/aedpj")" "$O/aedpj/y"
 	[ "$(ex_field "$O/aedpj/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpj tid)")" ] || fail "faulting thread"
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
 }
 t 'install: -j with an unreadable JIT_DEBUG_INFO address still dumps the crash (from the debug event)' install_j_bad_jit_address
 
@@ -362,7 +365,7 @@ t 'install: -wer -i: the crash is dumped, WER refusing says so in the postmortem
 	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-wer " "$O/aedpw")" ] || fail "-wer is not in the registered command"
 	grep -q 'procdump: -wer: WerReportAddDump failed (0x80004001' "$O/aedpw.log" || fail "-j -wer did not say WER refused"
 	one_dump "$O/aedpw" >/dev/null
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
 END
 
 t 'install: -x with a Store application or package where the COM classes are missing (Wine): one line, exit 3' <<'END'

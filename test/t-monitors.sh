@@ -200,7 +200,7 @@ t 'monitors: -tc and -hc stay quiet below the count, fire once the target makes 
 	v=$(sed -n 's/.*Trigger: Handle count \([0-9]*\) for.*/\1/p' "$O/pd.out")
 	[ "$v" -ge $((hc0 + 400)) ] || fail "$hc0 handles and 400 more, $v measured"
 	yaml "$(one_dump "$O/mhc")" "$O/mhc/y"
-	hex=$(grep -A1 'Type: *HandleData' "$O/mhc/y" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	hex=$(stream_bytes "$O/mhc/y" HandleData)
 	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
 	[ "$n" -ge 400 ] || fail "the dump's HandleData has $n handles, the target opened 400 events"
 	alive gr || fail "the target stopped"

@@ -200,15 +200,9 @@ t 'safety: a thread the process holds suspended keeps its count (1) in dumps und
 # ------------------------------------------------- a killed debugger's target --
 # Whatever the debugger mode, procdump SIGKILLed while attached leaves the
 # target to run on and to end with its own exit code, all 32 bits, as
-# crasher.exe's reap mode reads it: -t's exit breakpoint (an int3 in
+# reap (lib.sh) reads it: -t's exit breakpoint (an int3 in
 # ntdll!RtlExitUserProcess) must not outlive procdump.
 
-# reap NAME: start reaping target NAME (its exit code in $O/NAME.reap)
-reap() {
-	$WINE "$T/crasher.exe" reap "$(field "$1" pid)" >"$O/$1.reap" 2>&1 &
-	echo $! >>"$O/bg.list"
-	wait_for "$O/$1.reap" '^reaping=' 30 || fail "cannot reap $1: $(cat "$O/$1.reap")"
-}
 # reaped NAME CODE [crash]: target NAME ended with CODE (8 hex digits)
 # and, unless it was to crash, with no unhandled exception in its output
 # (Wine's line for the page fault of an int3 left behind)

@@ -244,7 +244,7 @@ t 'service: -svc install/list/uninstall: 3 crashes, 3 dumps; stop is Ctrl+C (STO
 			[ "$(date +%s)" -ge $_end ] && fail "crash $i: no dump $i: $(tail -n 5 "$log")"
 			sleep 0.1
 		done
-		target_status pw$i
+		target_gone pw$i
 	done
 	# its events go to the -json file too: a dump_end for each dump
 	wait_count "$d/ev.jsonl" '"event":"dump_end"' 3 10 || fail "-json: $(grep -c dump_end "$d/ev.jsonl") dump_end lines, not 3"
@@ -283,7 +283,7 @@ t 'service: -svc install/list/uninstall: 3 crashes, 3 dumps; stop is Ctrl+C (STO
 		[ "$(date +%s)" -ge $_end ] && fail "after the kill: no fourth dump: $(tail -n 5 "$log")"
 		sleep 0.1
 	done
-	target_status pw4
+	target_gone pw4
 	# uninstall: stopped and gone, no key, no process
 	pd -svc uninstall PdT
 	expect_rc 0

@@ -55,7 +55,7 @@ t 'targets: by PID, by name with or without .exe, any case' <<'END'
 		yaml "$O/tg/$k.dmp" "$O/tg/$k.yaml"
 		# MiscInfo: SizeOfInfo, Flags1, ProcessId (little-endian)
 		want=$(printf '%08X' "$pid" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
-		mi=$(grep -A1 'Type:            MiscInfo' "$O/tg/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		mi=$(stream_bytes "$O/tg/$k.yaml" MiscInfo)
 		[ "$(echo "$mi" | cut -c17-24)" = "$want" ] ||
 			fail "MiscInfo of the dump of '$spec' does not carry PID $pid: $(echo "$mi" | cut -c1-32)"
 	done
