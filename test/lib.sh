@@ -209,7 +209,7 @@ wait_gone() {
 # wait_count FILE REGEX N SECONDS: until N lines match (deadline)
 wait_count() {
 	_end=$(($(date +%s) + $4))
-	while [ "$(tr -d '\r' <"$1" 2>/dev/null | grep -c -- "$2" || true)" -lt "$3" ]; do
+	while [ "$(tr -d '\r' 2>/dev/null <"$1" | grep -c -- "$2" || true)" -lt "$3" ]; do
 		[ "$(date +%s)" -ge $_end ] && return 1
 		sleep 0.05
 	done
@@ -512,8 +512,8 @@ build_test_programs() {
 	$CC64 $TCFLAGS -municode "$T/regsd.c" -o "$T/regsd.exe" -ladvapi32 || return 1
 	$CC64 $TCFLAGS -municode "$T/verinfo.c" -o "$T/verinfo.exe" -lversion || return 1
 	$CC64 $TCFLAGS -shared "$T/testdll.c" -o "$T/pdtestdll.dll" || return 1
-	cp "$T/crasher.exe" "$T/pdwait.exe"
 	$CC64 $TCFLAGS -municode "$T/reap.c" -o "$T/pdreap.exe" || return 1
+	cp "$T/crasher.exe" "$T/pdwait.exe"
 	# a second image name, so that only the tests' own processes match it
 	cp "$T/target.exe" "$T/pdtgt.exe"
 }

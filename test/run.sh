@@ -57,8 +57,8 @@ wine_prefix '# ' || { echo "Bail out! cannot set up the Wine prefix $WINEPREFIX"
 w32_probe
 
 # t reads each body from its own stdin (the here-document) and runs it with
-# this stdin, kept here as fd 9
-exec 9<&0
+# this stdin, kept here as fd 9 (/dev/null if there is none)
+if (exec 9<&0) 2>/dev/null; then exec 9<&0; else exec 9</dev/null; fi
 for g in $ALL_GROUPS; do
 	selected "$g" && . "$T/t-$g.sh"
 done
