@@ -29,10 +29,6 @@
  *                  (one that exits at once), "int3" (stepped over), "caught"
  *                  (E0005678, handled); then "exiting" and ExitProcess(CODE)
  *                  (every debugger mode has something to see, -t the exit)
- *   reap PID       at once: waits (60 s deadline) for process PID to end and
- *                  prints "exit=<its exit code, 8 hex digits>" (all 32 bits:
- *                  a test tells its own code from C0000005), "exit=running"
- *                  at the deadline, "exit=none" if it cannot open it
  * The modes dll, thread, exit and every then also wait for the event PdGo-<PID>
  * (set by the test once procdump has finished attaching), because a DLL or
  * thread that appears during the attach is reported with the existing ones,
@@ -125,25 +121,6 @@ tree(void)
 	}
 }
 
-/* reap PID: the exit code of another process, all 32 bits */
-static int
-reap(DWORD pid)
-{
-	HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
-	DWORD code = 0;
-	if (!h) {
-		printf("exit=none\n");
-		return 1;
-	}
-	printf("reaping=%lu\n", pid);
-	if (WaitForSingleObject(h, 60000) != WAIT_OBJECT_0 || !GetExitCodeProcess(h, &code)) {
-		printf("exit=running\n");
-		return 1;
-	}
-	printf("exit=%08lX\n", code);
-	return 0;
-}
-
 /* every CODE: each debug event in turn, then ExitProcess(CODE) */
 static void
 every(unsigned long code)
@@ -181,8 +158,6 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (!strcmp(mode, "tree"))
 		return tree();
-	if (!strcmp(mode, "reap"))
-		return reap((DWORD)strtoul(argv[2], NULL, 10));
 	printf("pid=%lu\ntid=%lu\nready\n", GetCurrentProcessId(), GetCurrentThreadId());
 	for (i = 0; i < 3000 && strcmp(mode, "postmortem") && !IsDebuggerPresent(); i++)
 		Sleep(10);

@@ -7,10 +7,10 @@
 #   waits      wait_for, wait_gone, wait_count: each with a deadline
 #   procdump   pd, pd_exe, pd_in, pd_bg, pd_join, pd_re, pd32, expect_*
 #   targets    start_target, field, bytes_of, upid, tids, stop_target, alive, crash,
-#              target_status, one_dump
-#   readers    lldb_do, le, u32at, yaml, need_bp, bp_dump, hexaddr, read16, has_bytes, peek64,
-#              ex_field, unloaded_has
-#   builds     build_test_programs, w32_probe
+#              reap, target_status, target_gone, one_dump
+#   readers    lldb_do, le, u32at, yaml, stream_bytes, need_bp, bp_dump, hexaddr, read16,
+#              has_bytes, peek64, ex_field, unloaded_has
+#   builds     optdump, build_test_programs, w32_probe
 #   aedebug    aed_save, aed_restore, aed_export, aed_value: the AeDebug keys -i and -u write
 #
 # What bench/ uses (wpath, wine_prefix, wait_for, wait_gone) is safe under
@@ -115,9 +115,20 @@ wine_prefix() {
 }
 
 # ----------------------------------------------------------------- harness --
-# A test is a function run by t in a subshell under set -e.  Exit 0 passes,
-# 77 (skip) skips with its last output line as the reason, anything else
-# fails and prints the output's tail and the last procdump command.
+# A test is its title, then its body as a here-document with a quoted
+# delimiter (nothing in it is expanded before it runs):
+#
+#   t 'group: what must hold' <<'END'
+#   	commands
+#   END
+#
+# t reads the body only when the group is selected, makes it the body of a
+# function (so `return` ends the test) and runs that in a subshell under
+# set -e, with run.sh's stdin (fd 9) as its stdin.  The older form
+# `t 'group: what must hold' FUNCTION` runs FUNCTION the same way.  Exit 0
+# passes, 77 (skip) skips with its last output line as the reason, anything
+# else (a command that fails, a body that does not parse) fails and prints
+# the output's tail and the last procdump command.
 
 N=0 PASS=0 FAIL=0 SKIP=0
 GROUPS_WANTED="" # run.sh's arguments: the groups to run, all if empty
@@ -127,13 +138,25 @@ selected() {
 	for g in $GROUPS_WANTED; do [ "$g" = "$1" ] && return 0; done
 	return 1
 }
-# t 'group: what must hold' function
 t() {
-	desc=$1 fn=$2 grp=${1%%:*}
+	desc=$1 grp=${1%%:*}
 	selected "$grp" || return 0
+	if [ $# -ge 2 ]; then
+		t_fn=$2 t_src=""
+	else
+		t_fn=t_body t_src=$(cat)
+	fi
 	N=$((N + 1))
 	: >"$O/pd.cmd"
-	(set -e; $fn) >"$O/case.log" 2>&1
+	# (the eval in the subshell: a body that does not parse fails its test
+	# and does not end the suite)
+	(
+		set -e
+		[ -z "$t_src" ] || eval "t_body() {
+$t_src
+}"
+		$t_fn
+	) <&9 >"$O/case.log" 2>&1
 	rc=$?
 	if [ $rc = 0 ]; then
 		PASS=$((PASS + 1))
@@ -186,7 +209,7 @@ wait_gone() {
 # wait_count FILE REGEX N SECONDS: until N lines match (deadline)
 wait_count() {
 	_end=$(($(date +%s) + $4))
-	while [ "$(tr -d '\r' <"$1" 2>/dev/null | grep -c -- "$2" || true)" -lt "$3" ]; do
+	while [ "$(tr -d '\r' 2>/dev/null <"$1" | grep -c -- "$2" || true)" -lt "$3" ]; do
 		[ "$(date +%s)" -ge $_end ] && return 1
 		sleep 0.05
 	done
@@ -218,8 +241,14 @@ pd_exe() { # pd_exe EXE ARGS...: run that procdump build, as pd does
 			[ $((_try += 1)) -gt 2 ] || { echo "# pdrun did not start (exit $_rc, no output): again" >&2; continue; }
 		break
 	done
-	[ -s "$O/pd.code" ] && _rc=$(tr -d '\r' <"$O/pd.code")
-	echo $_rc >"$O/pd.rc"
+	# the code pdrun recorded; without one, no code at all (never the
+	# shell's 8 bits: 137 can be a clean exit, 5 a crash)
+	if [ -s "$O/pd.code" ]; then
+		_rc=$(tr -d '\r' <"$O/pd.code")
+	else
+		_rc="none (pdrun recorded nothing; shell status $_rc)"
+	fi
+	echo "$_rc" >"$O/pd.rc"
 	tr -d '\r' <"$O/pd.raw" >"$O/pd.out"
 	RC=$(cat "$O/pd.rc")
 }
@@ -245,8 +274,9 @@ pd_bg() {
 pd_join() {
 	_p=$(cat "$O/$1.pdpid")
 	wait_gone "$_p" "$2" || { kill "$_p"; fail "procdump did not end within $2 s: $(tail -n 5 "$O/$1.raw")"; }
-	RC=0
-	wait "$_p" || RC=$?
+	_rc=0
+	wait "$_p" || _rc=$?
+	RC="none (pdrun recorded nothing; shell status $_rc)" # (as pd_exe)
 	[ -s "$O/$1.code" ] && RC=$(tr -d '\r' <"$O/$1.code")
 	tr -d '\r' <"$O/$1.raw" >"$O/pd.out"
 	cp "$O/pd.out" "$O/$1.out"
@@ -270,6 +300,7 @@ expect_err_one_line() { [ "$(grep -c . "$O/pd.err")" = 1 ] || fail "stderr is no
 start_target() {
 	_n=$1 _exe=$2
 	shift 2
+	rm -f "$O/$_n.log" # (a name used again: not the last one's "ready")
 	$WINE "$_exe" "$@" >"$O/$_n.log" 2>&1 &
 	echo $! >"$O/$_n.upid"
 	echo $! >>"$O/bg.list"
@@ -302,13 +333,47 @@ crash() {
 	shift
 	start_target "$_n" "$T/crasher.exe" "$@"
 }
-# target_status NAME: TS = exit status of the finished target (8 bits under
-# Wine: 0xC0000005 -> 5).  Not in $(...): wait needs the shell that started it.
+# reap NAME: start reading target NAME's exit code, all 32 bits, into
+# $O/NAME.reap: pdreap.exe (test/reap.c) opens the process and, at its
+# end, prints "exit=" and the code as 8 hex digits (120 s deadline).  Call
+# it while the target runs and before what ends it: the code of a process
+# nobody holds open is gone with it.  (The shell's status of a Windows
+# program is 8 bits under Wine, 0xC0000005 reads 5: no test reads a
+# target's end from it.)
+reap() {
+	rm -f "$O/$1.reap"
+	$WINE "$T/pdreap.exe" "$(field "$1" pid)" >"$O/$1.reap" 2>&1 &
+	echo $! >>"$O/bg.list"
+	wait_for "$O/$1.reap" '^reaping=\|^exit=' 30 || fail "cannot reap $1: $(cat "$O/$1.reap")"
+	grep -q '^reaping=' "$O/$1.reap" || fail "cannot reap $1 (ended already?): $(cat "$O/$1.reap")"
+}
+# reap_new TAG IMAGE COUNT: the same for the next COUNT processes named
+# IMAGE, started after this (pdreap.exe -new, into $O/TAG.reap), for
+# targets a procdump may take at once (-w); target_status NAME TAG reads one
+reap_new() {
+	rm -f "$O/$1.reap"
+	$WINE "$T/pdreap.exe" -new "$2" "$3" >"$O/$1.reap" 2>&1 &
+	echo $! >>"$O/bg.list"
+	wait_for "$O/$1.reap" '^watching' 30 || fail "cannot watch for $2: $(cat "$O/$1.reap")"
+}
+# target_status NAME [TAG]: TS = the exit code target NAME ended with, as
+# reap NAME (or reap_new TAG) read it: 8 hex digits (C0000005); then
+# target_gone NAME
 target_status() {
+	_f=$O/${2:-$1}.reap _p=""
+	[ -z "${2:-}" ] || _p=" pid=$(field "$1" pid)"
+	[ -f "$_f" ] || fail "target $1 was not reaped"
+	wait_for "$_f" "^exit=[^ ]*$_p[[:space:]]*\$" 120 || fail "target $1 still runs, or was not reaped: $(tr -d '\r' <"$_f")"
+	TS=$(tr -d '\r' <"$_f" | sed -n "s/^exit=\([^ ]*\)$_p\$/\1/p")
+	target_gone "$1"
+}
+# target_gone NAME: wait until target NAME has ended (15 s deadline) and
+# collect its Unix process.  Not in $(...): wait needs the shell that
+# started it.
+target_gone() {
 	_u=$(upid "$1")
 	wait_gone "$_u" 15 || fail "target $1 still runs"
-	TS=0
-	wait "$_u" || TS=$?
+	wait "$_u" || :
 }
 one_dump() { # one_dump DIR: the path of the only dump in DIR
 	_c=$(ls "$1" | grep -c '\.dmp$' || true)
@@ -364,6 +429,15 @@ peek64() {
 	[ -n "$_h" ] || fail "nothing at $2 in $(basename "$1")"
 	echo "0x$(le "$(printf '%s' "$_h" | cut -c1-16)")"
 }
+# stream_bytes YAML TYPE: the bytes of stream TYPE (obj2yaml's name for it:
+# MiscInfo, HandleData, Token, 0x18, ...) as upper-case hex, from YAML,
+# obj2yaml's reading of a dump; nothing if the dump has no such stream.  For
+# a stream obj2yaml shows as raw bytes: its "Content:" line right under the
+# "- Type:" line (quoted when the hex could be read as a number).
+stream_bytes() {
+	awk -v t="$2" -v q="'" '/^  - Type:/ { on = ($3 == t); next }
+		on && /^    Content:/ { c = $2; gsub(q, "", c); print c; exit }' "$1"
+}
 # ex_field YAML FIELD: a field of the Exception stream, from obj2yaml
 ex_field() { awk '/Type: *Exception/ { e = 1 } e && $0 ~ "'"$2"'" { sub(/.*: */, ""); print; exit }' "$1"; }
 # exception_is YAML CODE [TID]: the Exception stream of obj2yaml's YAML gives
@@ -390,7 +464,7 @@ unloaded_has() {
 	grep -q '^unloaded=' "$O/$1.log" || fail "the target did not unload its DLL"
 	base=$((0x$(field "$1" unloaded)))
 	size=$((0x$(sed -n 's/^unloaded=[^ ]* size=\([0-9a-f]*\).*/\1/p' "$O/$1.log" | tr -d '\r')))
-	hex=$(grep -A1 'Type: *UnloadedModuleList' "$2.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	hex=$(stream_bytes "$2.yaml" UnloadedModuleList)
 	[ -n "$hex" ] || fail "$2: no UnloadedModuleList"
 	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
 	found=0 i=0
@@ -411,6 +485,17 @@ unloaded_has() {
 
 # ------------------------------------------------------------------ builds --
 
+# optdump: $O/optdump.txt, procdump.c's version and opts[] rows as
+# test/optdump.c prints them (it includes procdump.c in library mode: no
+# test parses procdump.c's source); built and run once a run
+optdump() {
+	[ -f "$O/optdump.txt" ] && return 0
+	$CC64 $TCFLAGS -static "$T/optdump.c" -o "$O/optdump.exe" -ladvapi32 || fail "cannot build optdump.exe"
+	timeout 60 $WINE "$O/optdump.exe" 2>&1 | tr -d '\r' >"$O/optdump.tmp"
+	[ "$(tail -n 1 "$O/optdump.tmp")" = end ] || fail "optdump.exe did not finish: $(tail -n 3 "$O/optdump.tmp")"
+	mv "$O/optdump.tmp" "$O/optdump.txt"
+}
+
 # build_test_programs: the targets, helpers and the test DLL, from test/*.c
 build_test_programs() {
 	x86_64-w64-mingw32-windres "$T/target.rc" -O coff -o "$O/target.res" || return 1
@@ -427,6 +512,7 @@ build_test_programs() {
 	$CC64 $TCFLAGS -municode "$T/regsd.c" -o "$T/regsd.exe" -ladvapi32 || return 1
 	$CC64 $TCFLAGS -municode "$T/verinfo.c" -o "$T/verinfo.exe" -lversion || return 1
 	$CC64 $TCFLAGS -shared "$T/testdll.c" -o "$T/pdtestdll.dll" || return 1
+	$CC64 $TCFLAGS -municode "$T/reap.c" -o "$T/pdreap.exe" || return 1
 	cp "$T/crasher.exe" "$T/pdwait.exe"
 	# a second image name, so that only the tests' own processes match it
 	cp "$T/target.exe" "$T/pdtgt.exe"

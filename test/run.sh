@@ -10,8 +10,13 @@
 # minidump_dump, against what the target printed about itself.
 #
 # Each group is a file, test/t-GROUP.sh, sourced in the order above; in it
-# every test is a function followed by the line `t 'group: title' function`,
-# which runs it.  test/lib.sh has the platform, the harness and the helpers.
+# every test is its title, then its body as a here-document, which t runs:
+#
+#   t 'group: what must hold' <<'END'
+#   	commands
+#   END
+#
+# test/lib.sh has the platform, the harness (t) and the helpers.
 # PD_WINEPREFIX chooses the Wine prefix (default ~/.cache/procdump-test-wine).
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +56,9 @@ build_test_programs || { echo "Bail out! cannot build the test programs"; echo "
 wine_prefix '# ' || { echo "Bail out! cannot set up the Wine prefix $WINEPREFIX"; echo "0 passed, 1 failed"; exit 1; }
 w32_probe
 
+# t reads each body from its own stdin (the here-document) and runs it with
+# this stdin, kept here as fd 9 (/dev/null if there is none)
+if (exec 9<&0) 2>/dev/null; then exec 9<&0; else exec 9</dev/null; fi
 for g in $ALL_GROUPS; do
 	selected "$g" && . "$T/t-$g.sh"
 done

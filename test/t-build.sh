@@ -1,17 +1,20 @@
 # t-build.sh - the build: both exes, their imports, library mode, the man page,
 # the README and the demo.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'build: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'build: what must hold' <<'END'
+#   	commands
+#   END
+# or, for a test that a document cites by its name, a function followed by
+# the line that titles and runs it: t 'build: what must hold' function
 
-build_exes_exist() {
+t 'build: make builds procdump64.exe (x86-64) and procdump.exe (i386)' <<'END'
 	[ -f "$top/procdump64.exe" ] && [ -f "$top/procdump.exe" ] || fail "make did not build both exes"
 	file "$top/procdump64.exe" | grep -q 'x86-64' || fail "procdump64.exe is not x86-64"
 	file "$top/procdump.exe" | grep -q 'Intel 80386' || fail "procdump.exe is not i386"
-}
-t 'build: make builds procdump64.exe (x86-64) and procdump.exe (i386)' build_exes_exist
+END
 
-build_imports_system_only() {
+t 'build: both exes import only Windows system DLLs' <<'END'
 	for e in procdump64.exe procdump.exe; do
 		x86_64-w64-mingw32-objdump -p "$top/$e" | sed -n 's/.*DLL Name: //p' | tr 'A-Z' 'a-z' >"$O/dlls"
 		[ -s "$O/dlls" ] || fail "$e: no imports found"
@@ -22,10 +25,9 @@ build_imports_system_only() {
 			esac
 		done <"$O/dlls"
 	done
-}
-t 'build: both exes import only Windows system DLLs' build_imports_system_only
+END
 
-build_library_mode() {
+t 'build: -DPROCDUMP_NO_MAIN compiles for both targets, exports pd_*, no main, no exit' <<'END'
 	for cc in x86_64-w64-mingw32-gcc i686-w64-mingw32-gcc; do
 		$cc -O2 -Wall -Wextra -Werror -DPROCDUMP_NO_MAIN -c "$top/procdump.c" -o "$O/lib-$cc.o" ||
 			fail "$cc -DPROCDUMP_NO_MAIN failed"
@@ -35,10 +37,9 @@ build_library_mode() {
 		! grep -Eq ' T _?w?main$' "$O/nm" || fail "$cc: library mode still defines main"
 		! grep -Eq ' U _?exit$' "$O/nm" || fail "$cc: library mode can reach exit()"
 	done
-}
-t 'build: -DPROCDUMP_NO_MAIN compiles for both targets, exports pd_*, no main, no exit' build_library_mode
+END
 
-build_man_lists_every_switch() {
+t 'build: man/procdump.1 documents every switch of -?' <<'END'
 	pd -?
 	sed -n 's/^   -\([^ ]*\) .*/\1/p' "$O/pd.out" | grep -v '^$' >"$O/switches"
 	[ "$(wc -l <"$O/switches")" -ge 40 ] || fail "-? lists only $(wc -l <"$O/switches") switches"
@@ -46,14 +47,13 @@ build_man_lists_every_switch() {
 		awk -v s="$s" '$1 == ".It" && $2 == "Fl" && ($3 == s || $3 == s "\\&") { f = 1 } END { exit !f }' \
 			"$top/man/procdump.1" || fail "man/procdump.1 lacks -$s"
 	done
-}
-t 'build: man/procdump.1 documents every switch of -?' build_man_lists_every_switch
+END
 
 # The -? synopsis is generated from the option table; the man page's is
 # written by hand: every switch -? lists must stand in both (in the man
 # page after Fl, or after | in a list of alternatives: Fl c | cl).  -?
 # itself is how the synopsis is shown, and needs not be in it.
-build_synopsis_lists_every_switch() {
+t 'build: the -? synopsis and the man SYNOPSIS name every switch of -?' <<'END'
 	pd -?
 	sed -n 's/^   -\([^ ]*\) .*/\1/p' "$O/pd.out" | grep -v '^$' >"$O/switches"
 	sed -n '/^Capture Usage:/,/^Options:/p' "$O/pd.out" | grep -o -- '-[a-z0-9]*' | cut -c2- | sort -u >"$O/usage.syn"
@@ -65,29 +65,25 @@ build_synopsis_lists_every_switch() {
 		[ "$s" = "?" ] || grep -qxF -- "$s" "$O/usage.syn" || fail "the -? synopsis lacks -$s"
 		grep -qxF -- "$s" "$O/man.syn" || fail "the man page's SYNOPSIS lacks -$s"
 	done
-}
-t 'build: the -? synopsis and the man SYNOPSIS name every switch of -?' build_synopsis_lists_every_switch
+END
 
-build_man_lint() {
+t 'build: mandoc -Tlint finds nothing of warning level in the man page' <<'END'
 	command -v mandoc >/dev/null 2>&1 || fail "mandoc is missing (sh test/deps.sh installs it)"
 	mandoc -Tlint -W warning "$top/man/procdump.1" >"$O/lint" 2>&1 || fail "mandoc -Tlint: $(head -n 3 "$O/lint")"
-}
-t 'build: mandoc -Tlint finds nothing of warning level in the man page' build_man_lint
+END
 
-build_readme_commands() {
+t 'build: README gives make demo and make test' <<'END'
 	grep -q 'make demo' "$top/README.md" || fail "README lacks make demo"
 	grep -q 'make test' "$top/README.md" || fail "README lacks make test"
-}
-t 'build: README gives make demo and make test' build_readme_commands
+END
 
-build_demo() {
+t 'build: make demo dumps the bundled crasher at its AV and summarises it' <<'END'
 	[ $native = 1 ] && skip "the demo runs under Wine"
 	timeout 300 sh "$T/demo.sh" >"$O/demo.txt" 2>&1 || fail "demo failed: $(tail -n 5 "$O/demo.txt")"
 	grep -q 'Unhandled: C0000005.ACCESS_VIOLATION' "$O/demo.txt" || fail "demo: no crash caught"
 	grep -q 'frame #0: .*sample.exe`charge_customer(c=0x0000000000000000' "$O/demo.txt" ||
 		fail "demo: the summary does not show charge_customer with c=NULL"
-}
-t 'build: make demo dumps the bundled crasher at its AV and summarises it' build_demo
+END
 
 # ---- A release a locked-down server accepts: reproducible, versioned, signable
 
@@ -99,7 +95,7 @@ build_copy() { mkdir -p "$1" && cp "$top/procdump.c" "$top/Makefile" "$1/"; }
 # Two builds in two folders (one with a space and a longer path), at two
 # times, in other time zones, locales and umasks: the same bytes, and a PE
 # TimeDateStamp of 0 (before: the build time, so no two builds matched).
-build_reproducible() {
+t 'build: two builds in two folders at two times give bit-identical exes (PE timestamp 0)' <<'END'
 	rm -rf "$O/rb"
 	build_copy "$O/rb/one"
 	build_copy "$O/rb/a longer folder/two"
@@ -116,29 +112,27 @@ build_reproducible() {
 			fail "$e: the PE TimeDateStamp is not 0: $(x86_64-w64-mingw32-objdump -p "$O/rb/one/$e" | grep Time/Date)"
 		echo "$e ${a%% *}"
 	done
-}
-t 'build: two builds in two folders at two times give bit-identical exes (PE timestamp 0)' build_reproducible
+END
 
 # The version resource (FILEVERSION from procdump.c's version, the strings
 # AppLocker and inventories read) and the manifest, read back as Windows
 # reads them (GetFileVersionInfoW, VerQueryValueW, FindResourceW under
 # Wine: test/verinfo.c) and seen in the PE by objdump; and procdump.c
 # alone still compiles without windres (vendoring).
-build_version_resource() {
-	maj=$(sed -n 's/^#define PD_VERSION_MAJOR \([0-9]*\)$/\1/p' "$top/procdump.c")
-	min=$(sed -n 's/^#define PD_VERSION_MINOR \([0-9]*\)$/\1/p' "$top/procdump.c")
-	pat=$(sed -n 's/^#define PD_VERSION_PATCH \([0-9]*\)$/\1/p' "$top/procdump.c")
-	[ -n "$maj" ] && [ -n "$min" ] && [ -n "$pat" ] || fail "procdump.c has no PD_VERSION_MAJOR/MINOR/PATCH"
+t 'build: both exes carry the version resource (procdump.c version, MIT) and the asInvoker/Windows 7-11/longPathAware manifest; procdump.c alone builds without windres' <<'END'
+	optdump
+	ver=$(sed -n 's/^version \([0-9]*\.[0-9]*\.[0-9]*\)$/\1/p' "$O/optdump.txt")
+	[ -n "$ver" ] || fail "optdump.exe gives no version MAJOR.MINOR.PATCH: $(head -n 1 "$O/optdump.txt")"
 	pd -?
-	head -n 1 "$O/pd.out" | grep -q "procdump.c v$maj.$min.$pat " || fail "the banner is not v$maj.$min.$pat: $(head -n 1 "$O/pd.out")"
+	head -n 1 "$O/pd.out" | grep -q "procdump.c v$ver " || fail "the banner is not v$ver: $(head -n 1 "$O/pd.out")"
 	for e in procdump64.exe procdump.exe; do
 		rsrc_size "$top/$e" | grep -qv '^00000000$' || fail "$e: objdump finds an empty resource directory"
 		$WINE "$T/verinfo.exe" "$(wpath "$top/$e")" 2>/dev/null | tr -d '\r' >"$O/ver-$e.txt" ||
 			fail "$e: $(tail -n 1 "$O/ver-$e.txt")"
 		v() { grep -qxF -- "$1" "$O/ver-$e.txt" || fail "$e: no '$1' in: $(head -n 9 "$O/ver-$e.txt" | tr '\n' ' ')"; }
-		v "fixed $maj.$min.$pat.0 $maj.$min.$pat.0"
-		v "FileVersion=$maj.$min.$pat"
-		v "ProductVersion=$maj.$min.$pat"
+		v "fixed $ver.0 $ver.0"
+		v "FileVersion=$ver"
+		v "ProductVersion=$ver"
 		v "ProductName=procdump.c"
 		v "OriginalFilename=$e"
 		grep -q '^FileDescription=procdump.c' "$O/ver-$e.txt" || fail "$e: no FileDescription"
@@ -154,13 +148,12 @@ build_version_resource() {
 	x86_64-w64-mingw32-gcc -O0 -municode -static "$top/procdump.c" -o "$O/vendored.exe" -ladvapi32 ||
 		fail "procdump.c alone does not build without windres"
 	[ "$(rsrc_size "$O/vendored.exe")" = 00000000 ] || fail "a build without windres has resources"
-}
-t 'build: both exes carry the version resource (procdump.c version, MIT) and the asInvoker/Windows 7-11/longPathAware manifest; procdump.c alone builds without windres' build_version_resource
+END
 
 # make release twice (at two times, in other time zones): the same zip,
 # holding exactly the exes as built, the man page as text and HTML, README,
 # LICENSE and SHA256SUMS, whose sums check.
-build_release() {
+t 'build: make release gives the same procdump-VERSION.zip twice: both exes, man page as text and HTML, README, LICENSE, SHA256SUMS that check' <<'END'
 	command -v zip >/dev/null && command -v unzip >/dev/null && command -v mandoc >/dev/null ||
 		{ [ $native = 1 ] && skip "zip, unzip or mandoc missing"; fail "zip, unzip or mandoc missing (sh test/deps.sh installs them)"; }
 	rm -rf "$O/rel"
@@ -182,16 +175,16 @@ build_release() {
 	grep -q 'accepteula' "$O/rel/x/procdump.txt" && ! grep -q "$(printf '\b')" "$O/rel/x/procdump.txt" ||
 		fail "procdump.txt is not the man page as plain text"
 	grep -q '<html' "$O/rel/x/procdump.html" || fail "procdump.html is not HTML"
-	ver=$(sed -n 's/^#define PD_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$top/procdump.c" | paste -sd.)
+	optdump
+	ver=$(sed -n 's/^version \([0-9]*\.[0-9]*\.[0-9]*\)$/\1/p' "$O/optdump.txt")
 	[ "$zip" = "procdump-$ver.zip" ] || fail "the zip is $zip, not procdump-$ver.zip"
-}
-t 'build: make release gives the same procdump-VERSION.zip twice: both exes, man page as text and HTML, README, LICENSE, SHA256SUMS that check' build_release
+END
 
 # make sign with a throwaway CA made here: a PFX (with a password file) or
 # a key and chain; osslsigncode verifies both exes against the CA (and not
 # against another), the signed procdump64.exe still dumps under Wine, and
 # removing the signature gives back the reproducible bytes.
-build_sign() {
+t 'build: make sign (PFX, or key and chain) signs both exes; they verify against the test CA, not another; the signed exe dumps under Wine' <<'END'
 	command -v osslsigncode >/dev/null && command -v openssl >/dev/null ||
 		{ [ $native = 1 ] && skip "osslsigncode or openssl missing"; fail "osslsigncode/openssl missing (sh test/deps.sh installs them)"; }
 	S=$O/sign
@@ -235,8 +228,7 @@ build_sign() {
 		pd_exe "$S/key/procdump.exe" -?
 		expect_rc 0
 	fi
-}
-t 'build: make sign (PFX, or key and chain) signs both exes; they verify against the test CA, not another; the signed exe dumps under Wine' build_sign
+END
 
 # Debian's Wine 8.0 has no preloader: with address randomization the heap
 # (brk) of the wine64 loader lands anywhere in the 1 GiB above it, and a
@@ -260,9 +252,79 @@ build_wine_start_heap() {
 		'__attribute__((constructor)) static void take(void) { mmap((void *)0x7ffe0000, 4096, PROT_READ,' \
 		'	MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0); }' >"$O/take7ffe.c"
 	gcc -shared -fPIC "$O/take7ffe.c" -o "$O/take7ffe.so" || fail "cannot build take7ffe.so"
+	# (the exit status of wine itself, a Unix process: no Windows program starts)
 	_rc=0
 	LD_PRELOAD=$O/take7ffe.so WINEDEBUG=-all,err+virtual $WINE "$T/setevent.exe" PdNoSuchEvent >"$O/bh.out" 2>"$O/bh.err" || _rc=$?
 	[ $_rc = 1 ] && [ ! -s "$O/bh.out" ] || fail "0x7ffe0000 taken: exit $_rc, output $(cat "$O/bh.out")"
 	grep -q 'failed to map the shared user data: c0000018' "$O/bh.err" || fail "0x7ffe0000 taken: $(cat "$O/bh.err")"
 }
 t 'build: Wine starts without address randomization (the loader heap right after wine64, below 0x7ffe0000): a taken 0x7ffe0000 is exit 1, nothing printed' build_wine_start_heap
+
+# The harness itself (t in test/lib.sh) on bodies of its own, in a shell of
+# its own: set -e ends a body at a failing command in its middle (also one
+# inside a helper it calls), and only there (not in a condition); `return`
+# ends a test; skip skips with its reason; a body that does not parse fails
+# and the run goes on; the function form still runs; the body's stdin is
+# run.sh's (fd 9); a test of a group not selected is counted nowhere and
+# its body is not read.
+t 'build: the harness runs a body under set -e as a function body: a failing middle command fails it; return, skip, a parse error, the function form, stdin; an unselected body is not read' <<'END'
+	h=$O/harness
+	mkdir -p "$h"
+	cat >"$h/t.sh" <<'SH'
+top=$1
+. "$top/test/lib.sh"
+O=$2
+GROUPS_WANTED=h
+echo fromnine >"$O/stdin"
+exec 9<"$O/stdin"
+t 'h: a plain body passes' <<'B'
+	true
+	echo done
+B
+t 'h: a failing middle command fails the body' <<'B'
+	true
+	false
+	echo reached >"$O/reached1"
+B
+hf() { false; echo reached >"$O/reached2"; }
+t 'h: a failing command inside a helper fails the body' <<'B'
+	hf
+	echo reached >"$O/reached3"
+B
+t 'h: failures in conditions and || lists do not' <<'B'
+	if false; then exit 1; fi
+	false || true
+	! false
+	[ -n "" ] && exit 1
+	echo fine
+B
+t 'h: return 0 ends the test as passed' <<'B'
+	return 0
+	exit 1
+B
+t 'h: skip skips with its reason' <<'B'
+	skip "the reason"
+B
+t 'h: a body that does not parse fails' <<'B'
+	if then fi
+B
+hfn() { false; echo reached >"$O/reached4"; }
+t 'h: the function form runs' hfn
+t 'h: the body reads run.sh stdin' <<'B'
+	read -r line
+	[ "$line" = fromnine ]
+B
+printf 'exit 1\n' | { t 'other: not selected'; cat >"$O/unread"; }
+t_summary
+SH
+	sh "$h/t.sh" "$top" "$h" >"$h/out" 2>&1 || :
+	cat "$h/out"
+	for want in 'ok 1 - h: a plain body passes' 'not ok 2 - h: a failing middle' 'not ok 3 - h: a failing command inside' \
+		'ok 4 - h: failures in conditions' 'ok 5 - h: return 0' 'ok 6 - h: skip skips with its reason # SKIP the reason' \
+		'not ok 7 - h: a body that does not parse' 'not ok 8 - h: the function form' 'ok 9 - h: the body reads' \
+		'1\.\.9' '4 passed, 4 failed, 1 skipped'; do
+		grep -q "^$want" "$h/out" || fail "the harness did not print '$want'"
+	done
+	for n in 1 2 3 4; do [ ! -e "$h/reached$n" ] || fail "a body ran on after its failing command (reached$n)"; done
+	[ "$(cat "$h/unread")" = "exit 1" ] || fail "t read the body of a test whose group is not selected"
+END

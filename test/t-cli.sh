@@ -1,39 +1,38 @@
 # t-cli.sh - the command line: usage, examples, and every refusal (exit 2) as
 # one line naming the switch.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'cli: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'cli: what must hold' <<'END'
+#   	commands
+#   END
 
-cli_help() {
+t 'cli: -? prints the usage and exits 0' <<'END'
 	pd -?
 	expect_rc 0
 	expect_out 'Capture Usage:'
 	expect_out 'Install Usage:'
 	expect_out '-ma '
 	expect_out 'Exit codes:'
-}
-t 'cli: -? prints the usage and exits 0' cli_help
+END
 
-cli_help_examples() {
+t 'cli: -? -e prints the examples' <<'END'
 	pd -? -e
 	expect_rc 0
 	expect_out 'procdump -ma 4572'
 	expect_out 'procdump -e 1 -f "" w3wp.exe'
-}
-t 'cli: -? -e prints the examples' cli_help_examples
+END
 
-cli_no_args() {
+t 'cli: no arguments prints the usage, says why in one line on stderr, exit 2' <<'END'
 	pd
 	expect_rc 2
 	expect_out 'Capture Usage:'
 	expect_err 'no process given'
 	expect_err_one_line
-}
-t 'cli: no arguments prints the usage, says why in one line on stderr, exit 2' cli_no_args
+END
 
 # The banner: never before a usage error (exit 2), always before anything
 # else (here a target that is not there, exit 3)
-cli_banner() {
+t 'cli: the banner is never printed before a usage error, always before a target error' <<'END'
 	for args in "-zz 1234" "-x $(wpath "$O/no-such-folder") x.exe" "-ma 1234 $(wpath "$O/no-such-folder")\\" \
 		"-i $(wpath "$O/no-such-folder")"; do
 		pd $args
@@ -43,8 +42,7 @@ cli_banner() {
 	pd -ma no-such-process-name
 	expect_rc 3
 	expect_out '^procdump.c v'
-}
-t 'cli: the banner is never printed before a usage error, always before a target error' cli_banner
+END
 
 # refused_alone WHAT: the last procdump refused its line as a usage error
 # should be: exit 2, one line on stderr, nothing on stdout (no banner)
@@ -53,7 +51,7 @@ refused_alone() {
 	[ "$(grep -c . "$O/pd.err")" = 1 ] || fail "$1: stderr is not one line: $(head -c 400 "$O/pd.err")"
 	[ ! -s "$O/pd.out" ] || fail "$1: stdout is not empty (the banner before a usage error): $(head -n 2 "$O/pd.out")"
 }
-cli_banner_late_checks() {
+t 'cli: a counter that cannot be read (-p, -pl) and every refusal of -j are usage errors without the banner (exit 2, one line, stdout empty)' <<'END'
 	start_target bl "$T/target.exe" 1
 	pid=$(field bl pid)
 	mkdir -p "$O/bl"
@@ -81,10 +79,9 @@ cli_banner_late_checks() {
 	[ -z "$(ls "$O/bl")" ] || fail "files were written: $(ls "$O/bl")"
 	alive bl || fail "the target does not run on"
 	stop_target bl
-}
-t 'cli: a counter that cannot be read (-p, -pl) and every refusal of -j are usage errors without the banner (exit 2, one line, stdout empty)' cli_banner_late_checks
+END
 
-cli_empty_dump_name() {
+t 'cli: an empty dump file name is refused like an empty target: exit 2, one line, no file (not a hidden .dmp)' <<'END'
 	start_target en "$T/target.exe" 1
 	mkdir -p "$O/en"
 	for args in "$(field en pid) ''" "-ma $(field en pid) ''" "-n 2 -s 1 $(field en pid) ''"; do
@@ -96,8 +93,7 @@ cli_empty_dump_name() {
 	[ -z "$(ls -A "$O/en")" ] || fail "a file was written: $(ls -A "$O/en")"
 	alive en || fail "the target does not run on"
 	stop_target en
-}
-t 'cli: an empty dump file name is refused like an empty target: exit 2, one line, no file (not a hidden .dmp)' cli_empty_dump_name
+END
 
 # long_reason WHAT REASON: the last procdump's one stderr line echoes a
 # value cut with "..." (the line stays under 3 KB), then REASON, whole, at the end
@@ -107,7 +103,7 @@ long_reason() {
 	[ "$(wc -c <"$O/pd.err")" -lt 3000 ] || fail "$1: the line is $(wc -c <"$O/pd.err") bytes"
 	tr -d '\r' <"$O/pd.err" | grep -q -- "$2\$" || fail "$1: the line does not end in /$2/: $(tail -c 300 "$O/pd.err")"
 }
-cli_long_text_keeps_reason() {
+t 'cli: a 5000-digit number, a 30000-character counter, DLL or dump path: the echoed value is cut with ..., the reason stays whole at the end of the one line' <<'END'
 	start_target lr "$T/target.exe" 1
 	pid=$(field lr pid)
 	mkdir -p "$O/lr"
@@ -126,28 +122,25 @@ cli_long_text_keeps_reason() {
 	long_reason "dump file 30000 characters" "^procdump: .*'.*a\.\.\.': .* ([0-9]*)"
 	[ -z "$(ls -A "$O/lr")" ] || fail "a file was written: $(ls -A "$O/lr")"
 	stop_target lr
-}
-t 'cli: a 5000-digit number, a 30000-character counter, DLL or dump path: the echoed value is cut with ..., the reason stays whole at the end of the one line' cli_long_text_keeps_reason
+END
 
-cli_unknown_switch() {
+t 'cli: an unknown switch is one line naming it, exit 2' <<'END'
 	pd -zz 1234
 	expect_rc 2
 	expect_err "unknown switch '-zz'"
 	expect_err_one_line
-}
-t 'cli: an unknown switch is one line naming it, exit 2' cli_unknown_switch
+END
 
-cli_missing_value() {
+t 'cli: a missing value names the switch, exit 2' <<'END'
 	pd -ma 1234 -n
 	expect_rc 2
 	expect_err '-n needs a value'
 	pd -n -ma 1234
 	expect_rc 2
 	expect_err '-n needs a value'
-}
-t 'cli: a missing value names the switch, exit 2' cli_missing_value
+END
 
-cli_not_numeric() {
+t 'cli: a non-numeric value names the switch, exit 2' <<'END'
 	pd -n three 1234
 	expect_rc 2
 	expect_err "-n: 'three' is not a whole number"
@@ -157,10 +150,9 @@ cli_not_numeric() {
 	pd -mc xyz 1234
 	expect_rc 2
 	expect_err '-mc:'
-}
-t 'cli: a non-numeric value names the switch, exit 2' cli_not_numeric
+END
 
-cli_out_of_range() {
+t 'cli: out-of-range -n -s -c (-u per core) -r are refused, exit 2' <<'END'
 	pd -n 0 1234
 	expect_rc 2
 	expect_err "-n: '0' is not a whole number from 1 to "
@@ -182,10 +174,9 @@ cli_out_of_range() {
 	pd -r 7 -ma 1234
 	expect_rc 2
 	expect_err '-r: the concurrent limit must be 1 to 5'
-}
-t 'cli: out-of-range -n -s -c (-u per core) -r are refused, exit 2' cli_out_of_range
+END
 
-cli_conflicts() {
+t 'cli: conflicting or incomplete switches are refused, exit 2' <<'END'
 	pd -a -ma 1234
 	expect_rc 2
 	expect_err '-a needs -r'
@@ -222,10 +213,9 @@ cli_conflicts() {
 	pd -cancel 1234 -s 2
 	expect_rc 2
 	expect_err '-cancel takes only a PID'
-}
-t 'cli: conflicting or incomplete switches are refused, exit 2' cli_conflicts
+END
 
-cli_not_implemented_says_so() {
+t 'cli: a switch not built yet says so in one line, exit 2' <<'END'
 	for args in \
 		"-y app 1234"; do
 		# shellcheck disable=SC2086
@@ -234,13 +224,12 @@ cli_not_implemented_says_so() {
 		grep -q 'is not implemented yet' "$O/pd.err" || fail "'$args': no 'not implemented yet' message"
 		expect_err_one_line
 	done
-}
-t 'cli: a switch not built yet says so in one line, exit 2' cli_not_implemented_says_so
+END
 
 # Every example of ProcDump's reference page parses: it runs, says "not
 # implemented yet", fails on the (absent) target, or starts monitoring (then
 # Ctrl+C ends it); never a usage error.
-cli_every_example_parses() {
+t 'cli: every example command line of the reference page parses' <<'END'
 	# the examples -ma -i c:\dumps, -ma -i and -u write the prefix's AeDebug key
 	[ $native = 0 ] && { aed_save; trap aed_restore EXIT; }
 	pd -? -e
@@ -277,10 +266,9 @@ cli_every_example_parses() {
 		*) fail "example '$line' exited $RC: $(tail -n 2 "$O/ex.txt")" ;;
 		esac
 	done <"$O/examples"
-}
-t 'cli: every example command line of the reference page parses' cli_every_example_parses
+END
 
-cli_switch_case_and_slash() {
+t 'cli: switches take / or - and any case' <<'END'
 	start_target cs "$T/target.exe" 1
 	pid=$(field cs pid)
 	mkdir -p "$O/cs"
@@ -291,8 +279,7 @@ cli_switch_case_and_slash() {
 	yaml "$O/cs/a.dmp" "$O/cs/a.yaml"
 	grep -q 'Type:            Memory64List' "$O/cs/a.yaml" || fail "/MA did not write a full dump"
 	stop_target cs
-}
-t 'cli: switches take / or - and any case' cli_switch_case_and_slash
+END
 
 # cli_refused WHAT: the last procdump refused it as the tests want: exit 2
 # (or $want), one line on stderr, and none of the bytes that reach a
@@ -313,16 +300,15 @@ cli_refused() {
 	return 0
 }
 
-# The numeric switches, walked from the rows of opts[] in procdump.c: name,
-# kind, lo, hi ("U" rows: 0 up).  Each refuses every spelling that is not
+# The numeric switches, walked from the rows of procdump.c's opts[] as
+# test/optdump.c prints them: name, kind, lo, hi (a row without a range:
+# 0 up).  Each refuses every spelling that is not
 # plain digits (hex for OPT_HEX) from lo to hi, naming the switch and the
 # value, exit 2; lo and hi themselves pass.
-cli_numbers_every_switch() {
-	sed -n 's/^[[:space:]]*{ L"\([^"]*\)", OPT_\(INT\|HEX\|COUNTER\), .*, \([0-9A-Fx]*\), \([0-9A-Fx]*\) },$/\1 \2 \3 \4/p
-		s/^[[:space:]]*{ L"\([^"]*\)", OPT_\(INT\|HEX\|COUNTER\), .*, U },$/\1 \2 0 9223372036854775807/p' \
-		"$top/procdump.c" >"$O/numrows"
-	[ "$(wc -l <"$O/numrows")" = "$(grep -Ec '^[[:space:]]*\{ L"[^"]*", OPT_(INT|HEX|COUNTER),' "$top/procdump.c")" ] ||
-		fail "could not read the range of every numeric row of opts[]: $(cat "$O/numrows")"
+t 'cli: every numeric switch (walked from opts[]) takes digits only, within its range; the rest is one line, exit 2' <<'END'
+	optdump
+	awk '$1 == "opt" && ($3 == "INT" || $3 == "HEX" || $3 == "COUNTER") { print $2, $3, $4, $5 }' \
+		"$O/optdump.txt" >"$O/numrows"
 	[ "$(wc -l <"$O/numrows")" -ge 10 ] || fail "only $(wc -l <"$O/numrows") numeric switches"
 	bad="" want=2 nbad=0 ngood=0
 	while read -r name kind lo hi; do
@@ -362,12 +348,11 @@ cli_numbers_every_switch() {
 	done <"$O/numrows"
 	[ -z "$bad" ] || fail "$(printf '%s\n' "$bad" | grep -c .) refusals wrong:$bad"
 	echo "$(wc -l <"$O/numrows") switches: $nbad values refused, $ngood in range taken"
-}
-t 'cli: every numeric switch (walked from opts[]) takes digits only, within its range; the rest is one line, exit 2' cli_numbers_every_switch
+END
 
 # threshold lists and -h [seconds]: each bad one is one line naming the
 # switch, exit 2; -h takes only one digit, so a PID after it stays the target
-cli_threshold_lists() {
+t 'cli: threshold lists out of order, with an empty or an 11th value, or with -n, and -h 0, are one line naming the switch, exit 2; -h takes one digit only' <<'END'
 	bad="" want=2
 	while read -r sw val msg; do
 		pd "$sw" "$val" 999996
@@ -412,10 +397,9 @@ LISTS
 	expect_rc 3
 	pd -h 12
 	expect_rc 3
-}
-t 'cli: threshold lists out of order, with an empty or an 11th value, or with -n, and -h 0, are one line naming the switch, exit 2; -h takes one digit only' cli_threshold_lists
+END
 
-cli_control_chars_escaped() {
+t 'cli: control characters in a switch, target or file name are echoed as \xHH escapes, on one line' <<'END'
 	pd "-zz$(printf '\033[31m')" 1234
 	expect_rc 2
 	expect_err "unknown switch '-zz\\\\x1b\[31m'"
@@ -436,12 +420,11 @@ cli_control_chars_escaped() {
 	want=2
 	cli_refused 'OSC in a file name'
 	[ -z "$bad" ] || fail "$bad"
-}
-t 'cli: control characters in a switch, target or file name are echoed as \xHH escapes, on one line' cli_control_chars_escaped
+END
 
 # "c:\my dumps\" on a Windows command line reaches procdump as c:\my dumps"
 # (a \ before a quote escapes it): the shell passes that string as it is.
-cli_folder_trailing_quote() {
+t 'cli: a quoted folder with a trailing \ (passed as dir") is that folder (-v says so); one that swallowed arguments is refused with the quoting' <<'END'
 	start_target fq "$T/target.exe" 1
 	pid=$(field fq pid)
 	dir="$O/fq/my dumps"
@@ -472,8 +455,7 @@ cli_folder_trailing_quote() {
 	[ "$(ls -A "$dir" | wc -l)" = 1 ] || fail "more than one file in the folder: $(ls -A "$dir")"
 	alive fq || fail "the target does not run on"
 	stop_target fq
-}
-t 'cli: a quoted folder with a trailing \ (passed as dir") is that folder (-v says so); one that swallowed arguments is refused with the quoting' cli_folder_trailing_quote
+END
 
 # The hostile command lines: the exit code wanted, then the arguments as sh
 # words (eval'd, one procdump run each).  $PID is a live target, $DIR an
@@ -559,7 +541,7 @@ our_procs() {
 	return 0
 }
 
-cli_hostile() {
+t 'cli: hostile command lines: each exits 2 (3 for a name), one line on stderr, no file or process left' <<'END'
 	start_target hs "$T/target.exe" 1
 	PID=$(field hs pid)
 	rm -rf "$O/hs"
@@ -584,8 +566,7 @@ cli_hostile() {
 	alive hs || fail "the target stopped or is frozen"
 	stop_target hs
 	echo "$n hostile command lines in $(($(date +%s) - t0)) s"
-}
-t 'cli: hostile command lines: each exits 2 (3 for a name), one line on stderr, no file or process left' cli_hostile
+END
 
 # ---- Script lines written for ProcDump: -accepteula anywhere, any number of times
 
@@ -594,7 +575,7 @@ t 'cli: hostile command lines: each exits 2 (3 for a name), one line on stderr, 
 # the PID, once or twice) it stops the monitor as without it; -?, -? -e, a
 # dump, -x, -i and -u take it too.  (Before: -cancel refused it, exit 2,
 # and the monitor ran on; a second -accepteula was "given twice".)
-cli_accepteula_every_form() {
+t 'cli: -accepteula anywhere, once or twice, with -cancel (the monitor stops), -?, -? -e, a dump, -x, -i and -u' <<'END'
 	start_target ae "$T/target.exe" 1
 	pid=$(field ae pid)
 	mkdir -p "$O/ae"
@@ -635,13 +616,12 @@ cli_accepteula_every_form() {
 		pd -accepteula -u -accepteula
 		expect_rc 0
 	fi
-}
-t 'cli: -accepteula anywhere, once or twice, with -cancel (the monitor stops), -?, -? -e, a dump, -x, -i and -u' cli_accepteula_every_form
+END
 
 # "Dump N complete: N MB" (and the estimate) give whole MB as Windows
 # shows sizes, rounded to the nearest, not up: the Mini dump of target.exe
 # (about 2.04 MB under Wine) is "2 MB" (before: "3 MB").
-cli_sizes_rounded() {
+t 'cli: dump sizes are whole MB rounded to the nearest (2.04 MB is 2 MB, not 3)' <<'END'
 	start_target sz "$T/target.exe" 1
 	mkdir -p "$O/sz"
 	pd -mm -ma "$(field sz pid)" "$(wpath "$O/sz/s.dmp")"
@@ -654,12 +634,11 @@ cli_sizes_rounded() {
 			fail "$ty: $b bytes is $mb MB, procdump says: $(grep complete "$O/sz/mb.$ty")"
 	done
 	stop_target sz
-}
-t 'cli: dump sizes are whole MB rounded to the nearest (2.04 MB is 2 MB, not 3)' cli_sizes_rounded
+END
 
 # -v names the attach's own thread (left out of the dump) once per dump;
 # before, once per listing of the threads: twice.
-cli_verbose_once() {
+t "cli: -v names the attach's own thread once per dump" <<'END'
 	start_target vo "$T/target.exe" 1
 	mkdir -p "$O/vo"
 	pd -v -mm -ma "$(field vo pid)" "$(wpath "$O/vo/v.dmp")"
@@ -669,5 +648,4 @@ cli_verbose_once() {
 	[ -z "$(grep "left out: the attach's own" "$O/pd.err" | sort | uniq -d)" ] ||
 		fail "-v repeats a line: $(grep "left out: the attach's own" "$O/pd.err" | sort | uniq -d | head -n 1)"
 	stop_target vo
-}
-t "cli: -v names the attach's own thread once per dump" cli_verbose_once
+END

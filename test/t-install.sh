@@ -1,7 +1,11 @@
 # t-install.sh - procdump as the postmortem (AeDebug) debugger: -i, -u, -j.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'install: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'install: what must hold' <<'END'
+#   	commands
+#   END
+# or, for a test that a document cites by its name, a function followed by
+# the line that titles and runs it: t 'install: what must hold' function
 #
 # Every test that runs -i or -u saves the prefix's AeDebug keys (both
 # registry views) first and puts them back from a trap, failed or not
@@ -13,7 +17,7 @@
 # the command -i registers for EXE with the switches SW and folder DIR
 aed_cmd() { printf '"%s" -accepteula %s-j "%s" %%ld %%ld %%p' "$(wpath "$1")" "$2" "$(wpath "$3")"; }
 
-install_writes_both_views() {
+t 'install: -i writes Debugger (the exact command, switches kept) and Auto=1 in both views and prints them' <<'END'
 	aed_save
 	trap aed_restore EXIT
 	mkdir -p "$O/aedii"
@@ -33,10 +37,9 @@ install_writes_both_views() {
 	pd_in "$O/aedii" -i
 	expect_rc 0
 	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "" "$O/aedii")" ] || fail "-i alone: '$(aed_value 64 Debugger)'"
-}
-t 'install: -i writes Debugger (the exact command, switches kept) and Auto=1 in both views and prints them' install_writes_both_views
+END
 
-install_u_restores_bytes() {
+t 'install: -u restores a Debugger set before -i byte for byte (two -i), removes the key -i made; again: says so, exit 1' <<'END'
 	aed_save
 	trap aed_restore EXIT
 	# a previous debugger of another type, and an Auto of 0, to come back byte for byte
@@ -69,10 +72,9 @@ install_u_restores_bytes() {
 	expect_err_one_line
 	aed_export 64 "$O/u64.again"
 	cmp -s "$O/u64.before" "$O/u64.again" || fail "-u with nothing installed changed the key"
-}
-t 'install: -u restores a Debugger set before -i byte for byte (two -i), removes the key -i made; again: says so, exit 1' install_u_restores_bytes
+END
 
-install_u_after_change() {
+t 'install: -u leaves a Debugger that was changed after -i, and removes its own values' <<'END'
 	aed_save
 	trap aed_restore EXIT
 	mkdir -p "$O/aedic"
@@ -84,10 +86,9 @@ install_u_after_change() {
 	expect_out 'left as it is: Debugger was changed after -i'
 	[ "$(aed_value 64 Debugger)" = 'someone-else.exe %ld %ld' ] || fail "-u replaced a Debugger set after -i"
 	[ -z "$(aed_value 64 'procdump.c Debugger')" ] || fail "-u left its mark"
-}
-t 'install: -u leaves a Debugger that was changed after -i, and removes its own values' install_u_after_change
+END
 
-install_not_elevated() {
+t 'install: -i and -u that may not write AeDebug (not elevated) say so in one line, exit 3, change nothing' <<'END'
 	aed_save
 	trap aed_restore EXIT
 	mkdir -p "$O/aedie"
@@ -110,10 +111,9 @@ install_not_elevated() {
 	aed_restore
 	aed_export 64 "$O/e64.after"
 	cmp -s "$O/e64.before" "$O/e64.after" || fail "a refused -i changed the key"
-}
-t 'install: -i and -u that may not write AeDebug (not elevated) say so in one line, exit 3, change nothing' install_not_elevated
+END
 
-install_refusals() {
+t 'install: a missing folder, -mk with -r, a capture switch with -i or -j, -j without its values: exit 2' <<'END'
 	pd -i "$(wpath "$O/no-such-folder")"
 	expect_rc 2
 	expect_err "-i: dump folder '.*no-such-folder' does not exist"
@@ -136,8 +136,7 @@ install_refusals() {
 	expect_rc 2
 	expect_err_one_line
 	expect_err '-k cannot be used with -u (uninstall)'
-}
-t 'install: a missing folder, -mk with -r, a capture switch with -i or -j, -j without its values: exit 2' install_refusals
+END
 
 # aed_unchanged WHAT: both views of the AeDebug key are as $O/ck64.before
 # and $O/ck32.before have them
@@ -147,7 +146,7 @@ aed_unchanged() {
 	cmp -s "$O/ck64.before" "$O/ck64.after" && cmp -s "$O/ck32.before" "$O/ck32.after" ||
 		fail "$1 changed the AeDebug key: $(aed_value 64 Debugger)"
 }
-install_checks_what_j_needs() {
+t 'install: -i checks what -j will need (the -md DLL loads and exports the callback, a file can be made in the folder): else exit 2, one line, no banner, AeDebug unchanged' <<'END'
 	aed_save
 	trap 'aed_restore; [ -z "$RO" ] || umount "$RO" 2>/dev/null || umount -l "$RO"' EXIT
 	RO=""
@@ -192,12 +191,12 @@ install_checks_what_j_needs() {
 	[ -z "$(ls -A "$d")" ] || fail "files left in the dump folder: $(ls -A "$d")"
 	pd -u
 	expect_rc 0
-}
-t 'install: -i checks what -j will need (the -md DLL loads and exports the callback, a file can be made in the folder): else exit 2, one line, no banner, AeDebug unchanged' install_checks_what_j_needs
+END
 
 # postmortem NAME SWITCHES: -i into $O/NAME with SWITCHES, then crasher NAME
-# crashes (postmortem mode: at once, no debugger waited for); the system
-# starts procdump -j, whose lines land in the crasher's output
+# crashes (postmortem mode: no debugger waited for; 1 s after "ready", so
+# that a reaper holds it first); the system starts procdump -j, whose lines
+# land in the crasher's output.  TS: the crasher's exit code (target_status).
 postmortem() {
 	_n=$1
 	shift
@@ -205,7 +204,8 @@ postmortem() {
 	mkdir -p "$O/$_n"
 	pd "$@" -i "$(wpath "$O/$_n")"
 	expect_rc 0
-	crash "$_n" postmortem
+	crash "$_n" postmortem 1000
+	reap "$_n"
 	target_status "$_n"
 	wait_for "$O/$_n.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/$_n.log")"
 }
@@ -225,7 +225,7 @@ crash_checked() {
 install_postmortem_dump() {
 	trap aed_restore EXIT
 	postmortem aedpm -ma
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV (status $TS)"
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
 	grep -q 'Unhandled: C0000005.ACCESS_VIOLATION' "$O/aedpm.log" || fail "no Unhandled line"
 	grep -q 'Exception from: *the debug event' "$O/aedpm.log" || fail "Wine's %p was taken for a JIT_DEBUG_INFO"
 	f=$(one_dump "$O/aedpm")
@@ -237,14 +237,13 @@ install_postmortem_dump() {
 }
 t 'install: -ma -i, a crash: exactly one full dump, its exception stream names the faulting thread and code (lldb), the process dies of it' install_postmortem_dump
 
-install_postmortem_kill() {
+t 'install: -k -i: the crashed process is dumped, then killed (exit 1, not its AV)' <<'END'
 	trap aed_restore EXIT
 	postmortem aedpk -k
 	grep -q 'Killed process' "$O/aedpk.log" || fail "-k did not kill"
 	grep -q 'The process has exited. Exit code: 0x00000001' "$O/aedpk.log" || fail "the crasher did not end with -k's code 1"
 	one_dump "$O/aedpk" >/dev/null
-}
-t 'install: -k -i: the crashed process is dumped, then killed (exit 1, not its AV)' install_postmortem_kill
+END
 
 # line NAME PATTERN: the number of the first line of NAME's log matching PATTERN (0: none)
 line() { grep -n -m 1 -- "$2" "$O/$1.log" | cut -d: -f1 | grep . || echo 0; }
@@ -259,7 +258,7 @@ install_postmortem_clone() {
 	trap aed_restore EXIT
 	postmortem aedpr -ma -r
 	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-ma -r " "$O/aedpr")" ] || fail "-r is not in the registered command: $(aed_value 64 Debugger)"
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV (status $TS)"
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
 	cloned=$(line aedpr 'Dump 1 cloned') ended=$(line aedpr 'The process has exited. Exit code: 0xC0000005')
 	writing=$(line aedpr 'Dump 1 writing') complete=$(line aedpr 'Dump 1 complete')
 	[ "$cloned" -gt 0 ] || fail "no clone: $(grep Dump "$O/aedpr.log")"
@@ -275,7 +274,7 @@ t 'install: -ma -r -i, a crash: the clone is taken, the process ends of its AV, 
 
 # -r with two types: both clones are taken at the crash (the limit counts
 # triggers), so the process ends at once, not after the 10 s deadline
-install_postmortem_clone_types() {
+t 'install: -mm -ma -r -i, a crash: both clones at the crash, the process ends at once, then a Mini and a Full dump' <<'END'
 	trap aed_restore EXIT
 	postmortem aedpr2 -mm -ma -r
 	wait_count "$O/aedpr2.log" 'Dump 1 complete' 2 30 || fail "not two dumps: $(order aedpr2)"
@@ -288,10 +287,9 @@ install_postmortem_clone_types() {
 	crash_checked aedpr2 "$O/aedpr2/$(ls "$O/aedpr2" | grep '_Full\.dmp$')"
 	pd -u
 	expect_rc 0
-}
-t 'install: -mm -ma -r -i, a crash: both clones at the crash, the process ends at once, then a Mini and a Full dump' install_postmortem_clone_types
+END
 
-install_postmortem_clone_kill() {
+t 'install: -r -k -i: the crash is cloned, the process killed (exit 1), then the dump is complete' <<'END'
 	trap aed_restore EXIT
 	postmortem aedprk -r -k
 	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-r -k " "$O/aedprk")" ] || fail "registered: $(aed_value 64 Debugger)"
@@ -303,10 +301,9 @@ install_postmortem_clone_kill() {
 		fail "the dump was written before the kill ended the process: $(order aedprk)"
 	yaml "$(one_dump "$O/aedprk")" "$O/aedprk/y"
 	[ "$(ex_field "$O/aedprk/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedprk tid)")" ] || fail "faulting thread"
-}
-t 'install: -r -k -i: the crash is cloned, the process killed (exit 1), then the dump is complete' install_postmortem_clone_kill
+END
 
-install_postmortem_kernel() {
+t 'install: -mk -i: the crash is dumped, the kernel dump Wine cannot write is one line' <<'END'
 	# -mk: the user dump, and the kernel dump Wine cannot write said in one line
 	[ $native = 0 ] || skip "-mk's kernel dump is asked of Windows itself here: its line is Wine's"
 	trap aed_restore EXIT
@@ -315,14 +312,13 @@ install_postmortem_kernel() {
 	grep -q 'procdump: -mk: this system cannot write a live kernel dump' "$O/aedpmk.log" || fail "-j -mk said nothing of the kernel dump"
 	yaml "$(one_dump "$O/aedpmk")" "$O/aedpmk/y"
 	[ "$(ex_field "$O/aedpmk/y" 'Exception Code')" = 0xC0000005 ] || fail "code"
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
-}
-t 'install: -mk -i: the crash is dumped, the kernel dump Wine cannot write is one line' install_postmortem_kernel
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
+END
 
 # The system formats the registered command (swprintf with the PID, the
 # event and JIT_DEBUG_INFO): a % in the folder is registered as %%, and
 # the crash is still dumped there (with a lone %s the crashed process hung)
-install_percent_folder() {
+t 'install: a % in the dump folder is registered as %%; the crash is dumped there' <<'END'
 	trap aed_restore EXIT
 	postmortem 'aed%sp' -mm
 	grep -qF 'aed%%sp" %ld %ld %p' "$O/pd.out" || fail "the % is not doubled: $(grep Debugger "$O/pd.out")"
@@ -330,8 +326,7 @@ install_percent_folder() {
 	one_dump "$O/aed%sp" >/dev/null
 	pd -u
 	expect_rc 0
-}
-t 'install: a % in the dump folder is registered as %%; the crash is dumped there' install_percent_folder
+END
 
 install_j_bad_jit_address() {
 	# the JIT_DEBUG_INFO address that -i registers as %p, replaced by one that cannot be read
@@ -339,17 +334,18 @@ install_j_bad_jit_address() {
 	aed_save
 	mkdir -p "$O/aedpj"
 	$WINE reg add "$AED_KEY" /v Debugger /d "$(aed_cmd "$PD" "" "$O/aedpj" | sed 's/%p$/10/')" /f /reg:64 >/dev/null
-	crash aedpj postmortem
+	crash aedpj postmortem 1000
+	reap aedpj
 	target_status aedpj
 	wait_for "$O/aedpj.log" 'Dump count reached' 30 || fail "procdump -j did not finish: $(tail -n 5 "$O/aedpj.log")"
 	grep -q 'no valid JIT_DEBUG_INFO' "$O/aedpj.log" || fail "address 0x10 was taken for a JIT_DEBUG_INFO"
 	yaml "$(one_dump "$O/aedpj")" "$O/aedpj/y"
 	[ "$(ex_field "$O/aedpj/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpj tid)")" ] || fail "faulting thread"
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
 }
 t 'install: -j with an unreadable JIT_DEBUG_INFO address still dumps the crash (from the debug event)' install_j_bad_jit_address
 
-install_wer_refused() {
+t 'install: -wer where WER refuses (Wine: AddDump E_NOTIMPL): one line, the dump stays, exit 0' <<'END'
 	# Wine's WerReportAddDump returns E_NOTIMPL (doc/WINE.md §10): one line, the dump stays, exit 0
 	start_target aedwr "$T/target.exe" 1
 	mkdir -p "$O/aedwr"
@@ -361,20 +357,18 @@ install_wer_refused() {
 	expect_err_one_line
 	yaml "$(one_dump "$O/aedwr")" "$O/aedwr/y"
 	stop_target aedwr
-}
-t 'install: -wer where WER refuses (Wine: AddDump E_NOTIMPL): one line, the dump stays, exit 0' install_wer_refused
+END
 
-install_postmortem_wer() {
+t 'install: -wer -i: the crash is dumped, WER refusing says so in the postmortem output' <<'END'
 	trap aed_restore EXIT
 	postmortem aedpw -wer
 	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-wer " "$O/aedpw")" ] || fail "-wer is not in the registered command"
 	grep -q 'procdump: -wer: WerReportAddDump failed (0x80004001' "$O/aedpw.log" || fail "-j -wer did not say WER refused"
 	one_dump "$O/aedpw" >/dev/null
-	[ "$TS" = 5 ] || fail "the crasher did not end with its AV"
-}
-t 'install: -wer -i: the crash is dumped, WER refusing says so in the postmortem output' install_postmortem_wer
+	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
+END
 
-install_store_missing() {
+t 'install: -x with a Store application or package where the COM classes are missing (Wine): one line, exit 3' <<'END'
 	# seed 000's two forms; Wine has neither COM class (PackageDebugSettings,
 	# ApplicationActivationManager): one line, exit 3, nothing started
 	mkdir -p "$O/aedst"
@@ -385,5 +379,4 @@ install_store_missing() {
 		expect_err_one_line
 	done
 	[ -z "$(ls "$O/aedst")" ] || fail "something was written: $(ls "$O/aedst")"
-}
-t 'install: -x with a Store application or package where the COM classes are missing (Wine): one line, exit 3' install_store_missing
+END

@@ -1,14 +1,16 @@
 # t-json.sh - -json: the events as JSON Lines (start, target_found,
 # target_exit, trigger, dump_begin, dump_end, dump_failed, finish).
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'json: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'json: what must hold' <<'END'
+#   	commands
+#   END
 #
 # Python's json module reads the lines: a line it rejects fails the test.
 
 # (jl and jl1, the readers of the lines, are in lib.sh: t-fleet uses them too)
 
-json_plain_dump() {
+t 'json: a plain -ma dump: start, target_found, trigger, dump_begin, dump_end (bytes = the file size), finish' <<'END'
 	start_target jp "$T/target.exe" 1 4
 	mkdir -p "$O/jp"
 	rm -f "$O/jp.jsonl"
@@ -26,10 +28,9 @@ json_plain_dump() {
 	[ "$(jl1 "$O/jp.jsonl" 'by("trigger")[0]["kind"]')" = timed ] || fail "trigger.kind"
 	[ "$(jl1 "$O/jp.jsonl" 'all(e["ts"].endswith("Z") and len(e["ts"]) == 24 for e in ev)')" = True ] || fail "ts"
 	stop_target jp
-}
-t 'json: a plain -ma dump: start, target_found, trigger, dump_begin, dump_end (bytes = the file size), finish' json_plain_dump
+END
 
-json_stdout_escaped() {
+t 'json: -json - writes the lines to stdout and the console text to stderr; strings escaped (\\ " controls) and UTF-8' <<'END'
 	start_target je "$T/target.exe" 1 1
 	d="$O/jé 日本😀 x"
 	mkdir -p "$d"
@@ -52,10 +53,9 @@ json_stdout_escaped() {
 	grep -q '"dc":"q\\"b\\\\s\\u0001t\\tu"' "$O/je.jsonl" || fail "the raw escapes: $(grep -o '"dc":"[^,]*' "$O/je.jsonl")"
 	grep -q 'jé 日本😀 x' "$O/je.jsonl" || fail "non-ASCII is not UTF-8 as it is"
 	stop_target je
-}
-t 'json: -json - writes the lines to stdout and the console text to stderr; strings escaped (\\ " controls) and UTF-8' json_stdout_escaped
+END
 
-json_dump_failed() {
+t 'json: the target killed mid-dump: dump_failed (target_exited) with the exit code procdump returns, target_exit' <<'END'
 	start_target jk "$T/target.exe" 1 64
 	mkdir -p "$O/jk"
 	rm -f "$O/jk.jsonl"
@@ -73,10 +73,9 @@ json_dump_failed() {
 	[ "$(jl1 "$O/jk.jsonl" 'by("dump_failed")[0]["reason"]')" = target_exited ] || fail "dump_failed.reason"
 	[ "$(jl1 "$O/jk.jsonl" 'by("finish")[0]["exit_code"], by("finish")[0]["dumps"]')" = "($RC, 0)" ] || fail "finish"
 	[ "$(jl1 "$O/jk.jsonl" 'by("target_exit")[0]["pid"]')" = "$(field jk pid)" ] || fail "target_exit.pid"
-}
-t 'json: the target killed mid-dump: dump_failed (target_exited) with the exit code procdump returns, target_exit' json_dump_failed
+END
 
-json_exception() {
+t 'json: -e: a trigger of kind exception with the code, then the dump' <<'END'
 	crash jx av
 	mkdir -p "$O/jx"
 	rm -f "$O/jx.jsonl"
@@ -90,10 +89,9 @@ json_exception() {
 	[ "$(jl1 "$O/jx.jsonl" 'by("trigger")[0]["managed_type"], by("trigger")[0]["managed_message"]')" = "(None, None)" ] ||
 		fail "a native exception's managed_type/managed_message are not null"
 	[ "$(jl1 "$O/jx.jsonl" 'by("dump_end")[0]["path"]')" = "$(wpath "$(one_dump "$O/jx")")" ] || fail "dump_end.path"
-}
-t 'json: -e: a trigger of kind exception with the code, then the dump' json_exception
+END
 
-json_target_exit() {
+t 'json: the target ends while monitored: target_exit with its exit code, finish with exit code 1' <<'END'
 	crash jy exit 7
 	rm -f "$O/jy.jsonl"
 	mkdir -p "$O/jy"
@@ -110,10 +108,9 @@ json_target_exit() {
 	[ "$(jl1 "$O/jy.jsonl" 'by("target_exit")[0]["created"] == by("target_found")[0]["created"]')" = True ] ||
 		fail "created differs"
 	[ "$(jl1 "$O/jy.jsonl" 'by("finish")[0]["exit_code"], by("finish")[0]["dumps"]')" = "(1, 0)" ] || fail "finish"
-}
-t 'json: the target ends while monitored: target_exit with its exit code, finish with exit code 1' json_target_exit
+END
 
-json_bad_path() {
+t 'json: -json with a path that cannot be written (or without a value) is a usage error naming -json (exit 2)' <<'END'
 	start_target jb "$T/target.exe" 1 1
 	mkdir -p "$O/jb"
 	for j in "$(wpath "$O/jb/no/such/folder/e.jsonl")" "$(wpath "$O/jb")"; do
@@ -134,13 +131,12 @@ json_bad_path() {
 	[ "$(jl "$O/jb.jsonl" '" ".join("%s" % e.get("exit_code", e["event"]) for e in ev)')" = "start 3" ] ||
 		fail "events: $(cat "$O/jb.jsonl")"
 	stop_target jb
-}
-t 'json: -json with a path that cannot be written (or without a value) is a usage error naming -json (exit 2)' json_bad_path
+END
 
 # jl_mask FILE: the console text without what changes from run to run
 # (times, sizes, durations)
 jl_mask() { sed -e 's/\[[0-9:]*\]/[T]/' -e 's/[0-9.]* seconds/S seconds/' -e 's/[0-9]* MB/N MB/g' "$1"; }
-json_console_unchanged() {
+t 'json: the console output with -json FILE is the same as without it (apart from times); the file is appended to' <<'END'
 	start_target jc "$T/target.exe" 1 4
 	mkdir -p "$O/jc"
 	rm -f "$O/jc.jsonl"
@@ -160,10 +156,9 @@ json_console_unchanged() {
 	[ "$(jl "$O/jc.jsonl" '" ".join(e["event"] for e in ev if e["event"] in ("start", "finish"))')" = "start finish start finish" ] ||
 		fail "the second run did not append"
 	stop_target jc
-}
-t 'json: the console output with -json FILE is the same as without it (apart from times); the file is appended to' json_console_unchanged
+END
 
-json_clone_outage() {
+t 'json: outage_ms is the whole write without -r, only the copy with -r' <<'END'
 	start_target jr "$T/target.exe" 1 64
 	mkdir -p "$O/jr"
 	rm -f "$O/jr.jsonl"
@@ -185,10 +180,9 @@ json_clone_outage() {
 	[ "$ms1" -ge 2000 ] && [ $((out1 * 10)) -ge $((ms1 * 9)) ] || fail "live: outage $out1 ms of $ms1 ms"
 	[ "$ms2" -ge 2000 ] && [ $((out2 * 2)) -lt "$ms2" ] || fail "-r: outage $out2 ms of $ms2 ms"
 	stop_target jr
-}
-t 'json: outage_ms is the whole write without -r, only the copy with -r' json_clone_outage
+END
 
-json_clone_threads() {
+t 'json: -r 3 writes dumps on threads: every line whole, one dump_end per file with its size' <<'END'
 	start_target jt "$T/target.exe" 2 16
 	mkdir -p "$O/jt"
 	rm -f "$O/jt.jsonl"
@@ -202,10 +196,9 @@ json_clone_threads() {
 		[ "$(stat -c %s "$O/jt/${p%=*}")" = "${p#*=}" ] || fail "${p%=*}: bytes ${p#*=}, file $(stat -c %s "$O/jt/${p%=*}")"
 	done
 	stop_target jt
-}
-t 'json: -r 3 writes dumps on threads: every line whole, one dump_end per file with its size' json_clone_threads
+END
 
-json_monitor() {
+t 'json: a monitor trigger names its kind, value and the seconds it held' <<'END'
 	start_target jm "$T/target.exe" 1 64
 	mkdir -p "$O/jm"
 	rm -f "$O/jm.jsonl"
@@ -215,10 +208,9 @@ json_monitor() {
 	[ "$(jl1 "$O/jm.jsonl" 'by("trigger")[0]["kind"], by("trigger")[0]["held"], by("trigger")[0]["value"] >= 20')" = "('commit', 2, True)" ] ||
 		fail "trigger: $(grep trigger "$O/jm.jsonl")"
 	stop_target jm
-}
-t 'json: a monitor trigger names its kind, value and the seconds it held' json_monitor
+END
 
-json_launch_stdout() {
+t 'json: -json - with -x: the launched program writes to stderr too, stdout holds only the events' <<'END'
 	mkdir -p "$O/jl"
 	pd -e -json - -x "$(wpath "$O/jl")" "$(wpath "$T/crasher.exe")" raise E0004321
 	expect_rc 0
@@ -231,10 +223,9 @@ json_launch_stdout() {
 		fail "target_found: $(grep target_found "$O/jl.jsonl")"
 	[ "$(jl1 "$O/jl.jsonl" 'by("trigger")[0]["value"]')" = E0004321.UNKNOWN ] || fail "trigger.value"
 	[ "$(jl1 "$O/jl.jsonl" 'str(by("start")[0]["switches"]["x"]["args"])')" = "['raise', 'E0004321']" ] || fail "start.switches.x"
-}
-t 'json: -json - with -x: the launched program writes to stderr too, stdout holds only the events' json_launch_stdout
+END
 
-json_no_space() {
+t 'json: -minfree refuses the dump: dump_failed (no_space) with the exit code procdump returns' <<'END'
 	[ $native = 0 ] || skip "a small volume is a tmpfs under Linux"
 	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
 	start_target jn "$T/target.exe" 1 64
@@ -250,10 +241,9 @@ json_no_space() {
 	[ "$(jl1 "$O/jn.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = \
 		"('no_space', $RC, $RC)" ] || fail "dump_failed: $(grep dump_failed "$O/jn.jsonl")"
 	stop_target jn
-}
-t 'json: -minfree refuses the dump: dump_failed (no_space) with the exit code procdump returns' json_no_space
+END
 
-json_timeout() {
+t 'json: -at cancels the collection: dump_failed (timeout, no exit code of its own), finish exit 1' <<'END'
 	start_target jo "$T/target.exe" 1 64
 	mkdir -p "$O/jo"
 	rm -f "$O/jo.jsonl"
@@ -266,20 +256,18 @@ json_timeout() {
 	[ "$(jl1 "$O/jo.jsonl" 'by("dump_failed")[0]["reason"], by("dump_failed")[0]["exit_code"], by("finish")[0]["exit_code"]')" = \
 		"('timeout', None, 1)" ] || fail "dump_failed: $(grep -e dump_failed -e finish "$O/jo.jsonl")"
 	stop_target jo
-}
-t 'json: -at cancels the collection: dump_failed (timeout, no exit code of its own), finish exit 1' json_timeout
+END
 
-json_switch_values() {
+t 'json: start.switches gives a threshold list as an array and -h its seconds' <<'END'
 	rm -f "$O/jsv.jsonl"
 	pd -json "$(wpath "$O/jsv.jsonl")" -h 3 -c 50,70 -m 9,8000 999996
 	expect_rc 3
 	sw='by("start")[0]["switches"]'
 	[ "$(jl "$O/jsv.jsonl" "($sw['c'], $sw['m'], $sw['h'])")" = "([50, 70], [9, 8000], 3)" ] ||
 		fail "start.switches: $(jl "$O/jsv.jsonl" "$sw")"
-}
-t 'json: start.switches gives a threshold list as an array and -h its seconds' json_switch_values
+END
 
-json_usage_no_file() {
+t 'json: a usage error found after parsing (missing folder, unreadable counter, -md that does not load) leaves no -json file' <<'END'
 	start_target ju "$T/target.exe" 1 1
 	mkdir -p "$O/ju"
 	rm -f "$O/ju.jsonl"
@@ -299,8 +287,7 @@ json_usage_no_file() {
 	done
 	[ -z "$(ls "$O/ju")" ] || fail "files were written: $(ls "$O/ju")"
 	stop_target ju
-}
-t 'json: a usage error found after parsing (missing folder, unreadable counter, -md that does not load) leaves no -json file' json_usage_no_file
+END
 
 # jf_full NAME: a full 1 MiB tmpfs at $O/NAME (for this test only) holding
 # e.jsonl, one JSON line of 4086 bytes: 10 bytes left in its last page, so
@@ -339,7 +326,7 @@ for n, raw in enumerate(lines, 1):
 print("ok %d%s" % (len(lines), " half" if half else ""))
 PY
 }
-json_full_disk() {
+t 'json: on a full disk a line is written whole or not at all (cut back), one line says events are being lost, exit 4; with space again the lines are whole' <<'END'
 	start_target jd "$T/target.exe" 1 1
 	jf_full jdf
 	rm -rf "$O/jd" "$O/jd.raw"
@@ -363,10 +350,9 @@ json_full_disk() {
 		fail "finish.exit_code is not 4"
 	[ "$(ls "$O/jd" | grep -c '\.dmp$')" = 3 ] || fail "want 3 dumps: $(ls "$O/jd")"
 	stop_target jd
-}
-t 'json: on a full disk a line is written whole or not at all (cut back), one line says events are being lost, exit 4; with space again the lines are whole' json_full_disk
+END
 
-json_stdout_full_disk() {
+t 'json: -json - to a full disk: no event glued to a half line (cut back, or the half ended by a line break), exit 4' <<'END'
 	start_target jz "$T/target.exe" 1 1
 	jf_full jzf
 	rm -rf "$O/jz" "$O/jz.raw"
@@ -388,5 +374,4 @@ json_stdout_full_disk() {
 	r=$(jf_lines "$JF/e.jsonl") || fail "$r"
 	tail -n 2 "$JF/e.jsonl" | grep -q '"event":"finish","exit_code":4' || fail "no finish line at the end: $(tail -c 200 "$JF/e.jsonl")"
 	stop_target jz
-}
-t 'json: -json - to a full disk: no event glued to a half line (cut back, or the half ended by a line break), exit 4' json_stdout_full_disk
+END

@@ -1,10 +1,12 @@
 # t-lib.sh - library mode: pd_write_dump() from a program linked with
 # procdump.c.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'lib: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'lib: what must hold' <<'END'
+#   	commands
+#   END
 
-lib_pd_write_dump() {
+t 'lib: pd_write_dump() from a program linked with procdump.c' <<'END'
 	x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -DPROCDUMP_NO_MAIN -municode -static \
 		"$top/procdump.c" "$T/libuse.c" -o "$O/libuse.exe" -ladvapi32 || fail "cannot link libuse.exe"
 	start_target lu "$T/target.exe" 1
@@ -15,13 +17,12 @@ lib_pd_write_dump() {
 		grep -q "tid = $(printf '0x%04x' "$tid")," "$O/lu.lldb" || fail "thread $tid missing"
 	done
 	alive lu || fail "target stopped"
-}
-t 'lib: pd_write_dump() from a program linked with procdump.c' lib_pd_write_dump
+END
 
 # pd_main twice in one process: the first run (a series) is ended by a
 # Ctrl+C after its first dump; the second must still dump, which it cannot
 # if the first left its cancel flag, console handler or events behind.
-lib_pd_main_twice() {
+t 'lib: pd_main runs twice in one process (the first ended by Ctrl+C): library mode resets its state' <<'END'
 	[ -f "$O/libuse.exe" ] || x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -DPROCDUMP_NO_MAIN -municode \
 		-static "$top/procdump.c" "$T/libuse.c" -o "$O/libuse.exe" -ladvapi32 || fail "cannot link libuse.exe"
 	[ -f "$O/lu.log" ] || start_target lu "$T/target.exe" 1
@@ -36,5 +37,4 @@ lib_pd_main_twice() {
 		grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/lu2/y" || fail "second.dmp lacks thread $tid"
 	done
 	alive lu || fail "target stopped"
-}
-t 'lib: pd_main runs twice in one process (the first ended by Ctrl+C): library mode resets its state' lib_pd_main_twice
+END

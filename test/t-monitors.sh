@@ -1,8 +1,10 @@
 # t-monitors.sh - the monitors: CPU, commit, performance counters, hung
 # windows.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'monitors: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'monitors: what must hold' <<'END'
+#   	commands
+#   END
 #
 # load.exe spins, allocates or hangs a window; procdump -v prints every sample,
 # which is what "does not fire" waits for (three samples, then cancel).
@@ -52,7 +54,7 @@ near() {
 spin_share() { _s=$((${1:-40} / $(nproc))); [ $_s -ge 1 ] || _s=1; echo $_s; }
 alive_pid() { kill -0 "$(upid "$1")" || fail "target $1 is gone"; }
 
-monitor_cpu_above() {
+t 'monitors: -c fires after -s seconds above the threshold; its figure (share of all cores) is what Linux counts' <<'END'
 	start_target sp "$T/load.exe" spin 1
 	mkdir -p "$O/mcpu"
 	th=$(spin_share)
@@ -69,10 +71,9 @@ monitor_cpu_above() {
 	near "$PDV" "$LXV" 10 "one spinning thread of $(nproc) cores, over 3 s"
 	yaml "$(one_dump "$O/mcpu")" "$O/mcpu/y"
 	alive_pid sp
-}
-t 'monitors: -c fires after -s seconds above the threshold; its figure (share of all cores) is what Linux counts' monitor_cpu_above
+END
 
-monitor_cpu_per_core() {
+t 'monitors: -c -u measures against one core, as Linux counts it' <<'END'
 	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
 	mkdir -p "$O/mcpu1"
 	pd_bg mcpu1 -v -c 40 -u -s 4 "$(field sp pid)" "$(wpath "$O/mcpu1")"
@@ -84,17 +85,15 @@ monitor_cpu_per_core() {
 	[ "$v" -gt 40 ] || fail "one spinning thread is $v% of one core"
 	near "$PDV" "$LXV" 12 "one spinning thread, per core, over 3 s"
 	one_dump "$O/mcpu1" >/dev/null
-}
-t 'monitors: -c -u measures against one core, as Linux counts it' monitor_cpu_per_core
+END
 
-monitor_cpu_not_below_threshold() {
+t 'monitors: -c does not fire below the threshold' <<'END'
 	start_target id "$T/load.exe" idle
 	no_fire nf1 -c 50 -s 1 "$(field id pid)"
 	grep -q '\[v\] CPU [0-9]*% (> 50%)' "$O/pd.out" || fail "no CPU samples shown"
-}
-t 'monitors: -c does not fire below the threshold' monitor_cpu_not_below_threshold
+END
 
-monitor_cpu_below() {
+t 'monitors: -cl fires when CPU stays low, not when it is high' <<'END'
 	[ -f "$O/id.log" ] || start_target id "$T/load.exe" idle
 	mkdir -p "$O/mcl"
 	pd -cl 10 -s 2 "$(field id pid)" "$(wpath "$O/mcl")"
@@ -103,10 +102,9 @@ monitor_cpu_below() {
 	one_dump "$O/mcl" >/dev/null
 	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
 	no_fire nf2 -cl "$(spin_share 25)" -s 1 "$(field sp pid)"
-}
-t 'monitors: -cl fires when CPU stays low, not when it is high' monitor_cpu_below
+END
 
-monitor_commit() {
+t 'monitors: -m / -ml on touched memory, and their opposites do not fire' <<'END'
 	start_target al "$T/load.exe" alloc 64
 	mkdir -p "$O/mm"
 	pd -m 50 -s 1 "$(field al pid)" "$(wpath "$O/mm")"
@@ -120,10 +118,9 @@ monitor_commit() {
 	expect_rc 0
 	expect_out 'Commit: [0-9]* MB 2s'
 	no_fire nf4 -ml 50 -s 1 "$(field al pid)"
-}
-t 'monitors: -m / -ml on touched memory, and their opposites do not fire' monitor_commit
+END
 
-monitor_counter() {
+t 'monitors: -p / -pl on \\System\\System Up Time; unknown counter and bad threshold, exit 2' <<'END'
 	[ -f "$O/id.log" ] || start_target id "$T/load.exe" idle
 	mkdir -p "$O/mp"
 	pd -p '\System\System Up Time' 1 -s 2 "$(field id pid)" "$(wpath "$O/mp")"
@@ -139,10 +136,9 @@ monitor_counter() {
 	pd -p '\System\System Up Time' lots "$(field id pid)"
 	expect_rc 2
 	expect_err "-p: threshold 'lots' is not a whole number"
-}
-t 'monitors: -p / -pl on \\System\\System Up Time; unknown counter and bad threshold, exit 2' monitor_counter
+END
 
-monitor_hung_window() {
+t 'monitors: -h fires on a window that stopped pumping' <<'END'
 	trap 'set +e; stop_target hw' EXIT # (its window stays hung)
 	start_target hw "$T/load.exe" window
 	mkdir -p "$O/mh"
@@ -153,8 +149,7 @@ monitor_hung_window() {
 	expect_out 'Hung Window: not responding for 5 seconds.'
 	lldb_do "$(one_dump "$O/mh")" "$O/mh/l" 'bt all'
 	grep -q 'load.exe`main' "$O/mh/l" || fail "the hung thread (main) is not in the dump"
-}
-t 'monitors: -h fires on a window that stopped pumping' monitor_hung_window
+END
 
 # set_event NAME EVENT: set the named event EVENT-<PID of target NAME>
 set_event() {
@@ -174,7 +169,7 @@ hms_ms() { echo "$1" | awk -F'[:.]' '{ printf "%d", (($1 * 60 + $2) * 60 + $3) *
 # -tc and -hc: samples below the thresholds, no dump, until the target
 # starts 60 threads and opens 400 events; then each fires, and its dump
 # holds what the target made (obj2yaml: ThreadList entries, HandleData count)
-monitor_thread_handle_counts() {
+t 'monitors: -tc and -hc stay quiet below the count, fire once the target makes 60 threads and 400 events; the dumps hold them' <<'END'
 	start_target gr "$T/load.exe" grow 60 400
 	mkdir -p "$O/mtc" "$O/mhc"
 	pd_bg mtc -v -tc 40 -s 2 "$(field gr pid)" "$(wpath "$O/mtc")"
@@ -205,17 +200,16 @@ monitor_thread_handle_counts() {
 	v=$(sed -n 's/.*Trigger: Handle count \([0-9]*\) for.*/\1/p' "$O/pd.out")
 	[ "$v" -ge $((hc0 + 400)) ] || fail "$hc0 handles and 400 more, $v measured"
 	yaml "$(one_dump "$O/mhc")" "$O/mhc/y"
-	hex=$(grep -A1 'Type: *HandleData' "$O/mhc/y" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	hex=$(stream_bytes "$O/mhc/y" HandleData)
 	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
 	[ "$n" -ge 400 ] || fail "the dump's HandleData has $n handles, the target opened 400 events"
 	alive gr || fail "the target stopped"
 	stop_target gr
-}
-t 'monitors: -tc and -hc stay quiet below the count, fire once the target makes 60 threads and 400 events; the dumps hold them' monitor_thread_handle_counts
+END
 
 # two monitors that both hold every second (-s 1) share -n as ProcDump's
 # do: each fires, in turn; the first row does not take every dump
-monitor_counts_combine() {
+t 'monitors: -tc and -hc together, both holding, -n 2: one dump each (monitors combine, none starves)' <<'END'
 	start_target gc "$T/load.exe" grow 60 400
 	set_event gc PdGrow
 	wait_for "$O/gc.log" '^grown ' 30 || fail "the target did not grow"
@@ -226,13 +220,12 @@ monitor_counts_combine() {
 		[ "$(grep -c 'Trigger: Handle count' "$O/pd.out")" = 1 ] || fail "want one trigger each: $(grep Trigger: "$O/pd.out")"
 	[ "$(ls "$O/mcc" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/mcc")"
 	stop_target gc
-}
-t 'monitors: -tc and -hc together, both holding, -n 2: one dump each (monitors combine, none starves)' monitor_counts_combine
+END
 
 # -h 2: quiet while the window answers; once the target stops pumping (it
 # says when, to the millisecond), the trigger's stamp (whole seconds) is 2
 # to 4 s later: not before 2, and well before the 5 s of the default
-monitor_hung_seconds() {
+t 'monitors: -h 2 stays quiet while the window answers and fires about 2 s after it stops' <<'END'
 	trap 'set +e; stop_target h2' EXIT # (its window stays hung)
 	start_target h2 "$T/load.exe" window event
 	mkdir -p "$O/mh2"
@@ -252,12 +245,11 @@ monitor_hung_seconds() {
 	[ $((d + 999)) -ge 2000 ] && [ $d -le 6000 ] || fail "fired $d ms (to $((d + 999))) after the window stopped pumping"
 	[ "$(samples "$O/mh2.raw" 'Hung Window' | tail -n 1)" = 2 ] || fail "the last sample is not 2 seconds: $(samples "$O/mh2.raw" 'Hung Window' | tr '\n' ' ')"
 	yaml "$(one_dump "$O/mh2")" "$O/mh2/y"
-}
-t 'monitors: -h 2 stays quiet while the window answers and fires about 2 s after it stops' monitor_hung_seconds
+END
 
 # -m 1,50: the first value fires at once, the second only once the target
 # has touched 64 MiB more; one dump each, in order, then the run ends
-monitor_threshold_list() {
+t 'monitors: -m 1,50 writes one dump per value, in order: the second only once the target grows' <<'END'
 	start_target gl "$T/load.exe" grow 0 0 64
 	mkdir -p "$O/mlist"
 	pd_bg mlist -v -m 1,50 -s 1 "$(field gl pid)" "$(wpath "$O/mlist")"
@@ -284,10 +276,9 @@ monitor_threshold_list() {
 	v=$(sed -n 's/.*Trigger: Commit \([0-9]*\) MB for 1 s (threshold 2.*/\1/p' "$O/pd.out")
 	[ "$v" -ge 64 ] || fail "64 MiB touched, commit measured $v MB at the second value"
 	stop_target gl
-}
-t 'monitors: -m 1,50 writes one dump per value, in order: the second only once the target grows' monitor_threshold_list
+END
 
-monitor_n_count() {
+t 'monitors: -n 2 with -c writes two dumps, monitoring resumes between' <<'END'
 	[ -f "$O/sp.log" ] || start_target sp "$T/load.exe" spin 1
 	mkdir -p "$O/mn"
 	pd -c "$(spin_share)" -s 1 -n 2 "$(field sp pid)" "$(wpath "$O/mn")"
@@ -298,10 +289,9 @@ monitor_n_count() {
 	# the spinner's last test: it would hold a core through the rest
 	stop_target sp
 	rm -f "$O/sp.log"
-}
-t 'monitors: -n 2 with -c writes two dumps, monitoring resumes between' monitor_n_count
+END
 
-monitor_with_debugger() {
+t 'monitors: -e and -m together: the monitor fires while attached' <<'END'
 	start_target ae "$T/load.exe" alloc 64
 	mkdir -p "$O/mae"
 	pd -e -m 50 -s 1 "$(field ae pid)" "$(wpath "$O/mae")"
@@ -310,10 +300,9 @@ monitor_with_debugger() {
 	expect_out 'Trigger: Commit'
 	one_dump "$O/mae" >/dev/null
 	alive ae || fail "the target did not run on after the detach"
-}
-t 'monitors: -e and -m together: the monitor fires while attached' monitor_with_debugger
+END
 
-monitor_at_timeout() {
+t 'monitors: -at cancels a slow collection; target resumed, no file, exit 1' <<'END'
 	start_target ta "$T/target.exe" 1 64
 	mkdir -p "$O/mat"
 	PROCDUMP_TEST_CHUNK_DELAY_MS=500 pd -ma -at 1 "$(field ta pid)" "$(wpath "$O/mat")"
@@ -322,13 +311,12 @@ monitor_at_timeout() {
 	expect_out 'Dump count not reached.'
 	[ -z "$(ls "$O/mat")" ] || fail "files left behind: $(ls "$O/mat")"
 	alive ta || fail "the target was left suspended"
-}
-t 'monitors: -at cancels a slow collection; target resumed, no file, exit 1' monitor_at_timeout
+END
 
 # with a monitor, a collection that -at cancels is not counted and
 # monitoring goes on: the next trigger's dump reaches the count (only the
 # first dump is slowed)
-monitor_at_timeout_not_counted() {
+t 'monitors: with -m, a collection -at cancels is not counted; the next trigger reaches -n, exit 0' <<'END'
 	[ -f "$O/ta.log" ] || start_target ta "$T/target.exe" 1 64
 	mkdir -p "$O/mat2"
 	PROCDUMP_TEST_CHUNK_DELAY_MS=500 PROCDUMP_TEST_CHUNK_DELAY_DUMPS=1 \
@@ -340,5 +328,4 @@ monitor_at_timeout_not_counted() {
 	! grep -q 'Dump count not reached' "$O/pd.out" || fail "a cancelled collection counted against -n"
 	[ "$(ls "$O/mat2" | grep -c '\.dmp$')" = 1 ] || fail "want the one dump of the second trigger: $(ls "$O/mat2")"
 	alive ta || fail "the target was left suspended"
-}
-t 'monitors: with -m, a collection -at cancels is not counted; the next trigger reaches -n, exit 0' monitor_at_timeout_not_counted
+END

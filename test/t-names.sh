@@ -1,10 +1,12 @@
 # t-names.sh - dump file names: the default, folders, substitutions,
 # overwriting.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'names: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'names: what must hold' <<'END'
+#   	commands
+#   END
 
-names_default_in_cwd() {
+t 'names: no output: PROCESSNAME_YYMMDD_HHMMSS.dmp in the current folder, ProcDump lines' <<'END'
 	start_target nm "$T/target.exe" 1
 	mkdir -p "$O/nm1"
 	pd_in "$O/nm1" -ma "$(field nm pid)"
@@ -19,28 +21,25 @@ names_default_in_cwd() {
 	expect_out 'Dump 1 writing: Estimated dump file size is [0-9]* MB\.'
 	expect_out 'Dump 1 complete: [0-9]* MB written in [0-9.]* seconds'
 	expect_out 'Dump count reached\.'
-}
-t 'names: no output: PROCESSNAME_YYMMDD_HHMMSS.dmp in the current folder, ProcDump lines' names_default_in_cwd
+END
 
-names_folder() {
+t 'names: a folder gets the default name' <<'END'
 	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
 	mkdir -p "$O/nm2"
 	pd -mm "$(field nm pid)" "$(wpath "$O/nm2")"
 	expect_rc 0
 	ls "$O/nm2" | grep -Eq '^target\.exe_[0-9]{6}_[0-9]{6}\.dmp$' || fail "nothing in the folder: $(ls "$O/nm2")"
-}
-t 'names: a folder gets the default name' names_folder
+END
 
-names_file_gets_dmp() {
+t 'names: a file name without .dmp gets .dmp' <<'END'
 	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
 	mkdir -p "$O/nm3"
 	pd -mm "$(field nm pid)" "$(wpath "$O/nm3/crash")"
 	expect_rc 0
 	[ -f "$O/nm3/crash.dmp" ] || fail "no crash.dmp: $(ls "$O/nm3")"
-}
-t 'names: a file name without .dmp gets .dmp' names_file_gets_dmp
+END
 
-names_substitutions() {
+t 'names: PROCESSNAME PID YYMMDD HHMMSS EXCEPTIONCODE are substituted' <<'END'
 	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
 	pid=$(field nm pid)
 	mkdir -p "$O/nm4"
@@ -48,10 +47,9 @@ names_substitutions() {
 	expect_rc 0
 	ls "$O/nm4" >"$O/nm4.ls"
 	grep -Eq "^target\.exe-$pid-[0-9]{6}-[0-9]{6}-0\.dmp\$" "$O/nm4.ls" || fail "got $(cat "$O/nm4.ls")"
-}
-t 'names: PROCESSNAME PID YYMMDD HHMMSS EXCEPTIONCODE are substituted' names_substitutions
+END
 
-names_no_overwrite_without_o() {
+t 'names: an existing file is not replaced without -o, exit 4' <<'END'
 	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
 	mkdir -p "$O/nm5"
 	echo "precious" >"$O/nm5/x.dmp"
@@ -61,10 +59,9 @@ names_no_overwrite_without_o() {
 	expect_err_one_line
 	[ "$(cat "$O/nm5/x.dmp")" = precious ] || fail "x.dmp was changed"
 	[ "$(ls "$O/nm5")" = x.dmp ] || fail "left files behind: $(ls "$O/nm5")"
-}
-t 'names: an existing file is not replaced without -o, exit 4' names_no_overwrite_without_o
+END
 
-names_overwrite_with_o() {
+t 'names: -o replaces an existing file' <<'END'
 	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
 	mkdir -p "$O/nm6"
 	echo "old" >"$O/nm6/x.dmp"
@@ -73,10 +70,9 @@ names_overwrite_with_o() {
 	yaml "$O/nm6/x.dmp" "$O/nm6/x.yaml"
 	[ "$(ls "$O/nm6")" = "x.dmp
 x.yaml" ] || fail "left files behind: $(ls "$O/nm6")"
-}
-t 'names: -o replaces an existing file' names_overwrite_with_o
+END
 
-names_two_types_one_trigger() {
+t 'names: -mm -ma: one trigger, Dump 1 twice, the type in each name' <<'END'
 	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
 	mkdir -p "$O/nm7"
 	pd -mm -ma "$(field nm pid)" "$(wpath "$O/nm7/both.dmp")"
@@ -89,11 +85,10 @@ names_two_types_one_trigger() {
 	# one trigger: both are Dump 1, as ProcDump counts them
 	[ "$(grep -c 'Dump 1 complete' "$O/pd.out")" = 2 ] || fail "want Dump 1 twice: $(cat "$O/pd.out")"
 	! grep -q 'Dump 2' "$O/pd.out" || fail "one trigger numbered as two dumps"
-}
-t 'names: -mm -ma: one trigger, Dump 1 twice, the type in each name' names_two_types_one_trigger
+END
 
 # -mm -ma -n 2 -s 1: Dump 1 and Dump 2, each a Mini and a Full file
-names_two_types_two_triggers() {
+t 'names: -mm -ma -n 2: Dump 1 and Dump 2, a Mini and a Full file each' <<'END'
 	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
 	mkdir -p "$O/nm8"
 	pd -mm -ma -n 2 -s 1 "$(field nm pid)" "$(wpath "$O/nm8")\\"
@@ -105,11 +100,10 @@ names_two_types_two_triggers() {
 	! grep -q 'Dump [34]' "$O/pd.out" || fail "dumps numbered past the count: $(cat "$O/pd.out")"
 	[ "$(ls "$O/nm8" | grep -c '_Mini\.dmp$')" = 2 ] && [ "$(ls "$O/nm8" | grep -c '_Full\.dmp$')" = 2 ] ||
 		fail "want two _Mini and two _Full files: $(ls "$O/nm8")"
-}
-t 'names: -mm -ma -n 2: Dump 1 and Dump 2, a Mini and a Full file each' names_two_types_two_triggers
+END
 
 # The configuration table: ProcDump's rows, names and order
-names_config_table() {
+t 'names: the configuration table has ProcDump rows, names and order' <<'END'
 	[ -f "$O/nm.log" ] || start_target nm "$T/target.exe" 1
 	mkdir -p "$O/nm9"
 	pd -mm -n 1 "$(field nm pid)" "$(wpath "$O/nm9/PROCESSNAME_x.dmp")"
@@ -127,12 +121,10 @@ Concurrent_limit Avoid_outage Number_of_dumps Dump_folder Dump_filename/mask Que
 	expect_out 'Kill after dump: *Disabled'
 	grep -q 'Dump folder/file' "$O/pd.out" && fail "the old row is still printed"
 	return 0
-}
-t 'names: the configuration table has ProcDump rows, names and order' names_config_table
+END
 
-names_missing_folder() {
+t 'names: a missing folder is refused, exit 2' <<'END'
 	pd -mm 1234 "$(wpath "$O/no/such/dir/x.dmp")"
 	expect_rc 2
 	expect_err 'does not exist'
-}
-t 'names: a missing folder is refused, exit 2' names_missing_folder
+END

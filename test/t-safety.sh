@@ -1,13 +1,17 @@
 # t-safety.sh - procdump never harms its target: whatever ends procdump,
 # the target runs on, unfrozen.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'safety: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'safety: what must hold' <<'END'
+#   	commands
+#   END
+# or, for a test that a document cites by its name, a function followed by
+# the line that titles and runs it: t 'safety: what must hold' function
 
 # kill_pd NAME PATTERN [ended-ok]: SIGKILL the procdump64.exe whose
 # command line matches PATTERN (the Wine process that runs it, found by its
-# own command line, as series_killed_procdump does), then join NAME; with
-# ended-ok, a procdump that has ended already is no failure
+# own command line, as the series test of a killed procdump does), then
+# join NAME; with ended-ok, a procdump that has ended already is no failure
 kill_pd() {
 	if _p=$(pgrep -f "^$(pd_re) $2"); then
 		kill -KILL $_p
@@ -41,7 +45,7 @@ suspend_count_zero() {
 # 140 MiB) at random points of its first second; after each the heartbeat must
 # resume within 10 s; at the end no thread has a suspend count.  Most kills
 # land mid-dump (the temporary file is there): at least 12 must.
-safety_sigkill_20() {
+t 'safety: 20 SIGKILLs of procdump at random points of a -ma leave the target running, suspend count 0' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	start_target sk20 "$T/target.exe" 3 96
 	pid=$(field sk20 pid)
@@ -63,13 +67,12 @@ safety_sigkill_20() {
 	[ $mid -ge 12 ] || fail "only $mid of 20 kills landed while the dump was written"
 	suspend_count_zero sk20 "$O/sk20"
 	stop_target sk20
-}
-t 'safety: 20 SIGKILLs of procdump at random points of a -ma leave the target running, suspend count 0' safety_sigkill_20
+END
 
 # The fallback: a first procdump is the target's debugger (-e), so the second
 # cannot hold it at a debug event; it suspends the threads under its guard.
 # SIGKILLed mid-dump, the guard resumes them; it exits too.
-safety_guard_fallback() {
+t 'safety: under another debugger, the guarded suspension is undone when procdump is SIGKILLed' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	start_target gf "$T/target.exe" 3 64
 	pid=$(field gf pid)
@@ -90,8 +93,7 @@ safety_guard_fallback() {
 	kill -INT "$(cat "$O/gfe.pdpid")"
 	pd_join gfe 30
 	stop_target gf
-}
-t 'safety: under another debugger, the guarded suspension is undone when procdump is SIGKILLed' safety_guard_fallback
+END
 
 # A dump taken under the debug hold is the same dump: the threads the
 # target printed and no other (not the attach's own), their stacks, the
@@ -130,7 +132,7 @@ t 'safety: a -ma under the debug hold has the target threads only, their stacks 
 # Debugger mode: the dump at a debug event needs no suspension of its own;
 # procdump SIGKILLed mid-dump leaves the target running (not killed, not
 # frozen), and SIGKILLed while merely attached too.
-safety_debugger_kill() {
+t 'safety: procdump -e SIGKILLed mid-dump or while attached leaves the target running' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	crash dk caught E0005678
 	mkdir -p "$O/dk"
@@ -149,12 +151,11 @@ safety_debugger_kill() {
 	alive dk || fail "the target did not survive its debugger's SIGKILL"
 	suspend_count_zero dk "$O/dk"
 	stop_target dk
-}
-t 'safety: procdump -e SIGKILLed mid-dump or while attached leaves the target running' safety_debugger_kill
+END
 
 # -e on a process another debugger holds: refused at once (no 5 s of
 # retries), exit 3, one line that says so; the target runs on.
-safety_attach_other_debugger() {
+t 'safety: -e on a process another debugger holds says so at once, exit 3' <<'END'
 	start_target ao "$T/target.exe" 1
 	pid=$(field ao pid)
 	mkdir -p "$O/ao"
@@ -170,8 +171,7 @@ safety_attach_other_debugger() {
 	pd_join aoe 30
 	alive ao || fail "the target stopped"
 	stop_target ao
-}
-t 'safety: -e on a process another debugger holds says so at once, exit 3' safety_attach_other_debugger
+END
 
 # A thread the process holds suspended itself keeps its count in the dump,
 # read under the debug hold as under the guarded suspension: 1 for it, none
@@ -200,15 +200,9 @@ t 'safety: a thread the process holds suspended keeps its count (1) in dumps und
 # ------------------------------------------------- a killed debugger's target --
 # Whatever the debugger mode, procdump SIGKILLed while attached leaves the
 # target to run on and to end with its own exit code, all 32 bits, as
-# crasher.exe's reap mode reads it: -t's exit breakpoint (an int3 in
+# reap (lib.sh) reads it: -t's exit breakpoint (an int3 in
 # ntdll!RtlExitUserProcess) must not outlive procdump.
 
-# reap NAME: start reaping target NAME (its exit code in $O/NAME.reap)
-reap() {
-	$WINE "$T/crasher.exe" reap "$(field "$1" pid)" >"$O/$1.reap" 2>&1 &
-	echo $! >>"$O/bg.list"
-	wait_for "$O/$1.reap" '^reaping=' 30 || fail "cannot reap $1: $(cat "$O/$1.reap")"
-}
 # reaped NAME CODE [crash]: target NAME ended with CODE (8 hex digits)
 # and, unless it was to crash, with no unhandled exception in its output
 # (Wine's line for the page fault of an int3 left behind)
@@ -232,7 +226,7 @@ rand_sleep() { sleep "$(shuf -i 0-"$1" -n 1 | awk '{ printf "%.3f", $1 / 1000 }'
 # later; let go first, killed up to 0.6 s later, while procdump writes the
 # slowed -t dump at the breakpoint (or after it finished).  Each time the
 # target ends with 0x2A, not with the page fault of the int3 (C0000005).
-safety_t_sigkill() {
+t 'safety: -t SIGKILLed at random points (breakpoint armed, exit dump half written): the target exits with its own code, 8 of 8' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	mkdir -p "$O/tk"
 	tried=0 held=0 i=0
@@ -260,12 +254,11 @@ safety_t_sigkill() {
 	done
 	echo "-t: $tried kills while attached, the target ended with its own code after $held" | tee "$O/tk/figures"
 	[ $tried -ge 6 ] || fail "only $tried of 8 kills landed while procdump was attached"
-}
-t 'safety: -t SIGKILLed at random points (breakpoint armed, exit dump half written): the target exits with its own code, 8 of 8' safety_t_sigkill
+END
 
 # -t -all: each target has its own breakpoint and its own guard; one kill
 # of procdump leaves both targets to end with their own code.
-safety_t_sigkill_all() {
+t 'safety: -t -all SIGKILLed: each target, under its own guard, exits with its own code' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	mkdir -p "$O/ta"
 	start_target ta1 "$T/pdwait.exe" exit 2A
@@ -280,8 +273,7 @@ safety_t_sigkill_all() {
 	reaped ta1 0000002A
 	reaped ta2 0000002B
 	wait_count "$O/tap.raw" 'the guard took out the exit breakpoint' 2 10 || fail "not both guards said what they did"
-}
-t 'safety: -t -all SIGKILLed: each target, under its own guard, exits with its own code' safety_t_sigkill_all
+END
 
 # kill_mode NAME HOW SWITCHES...: crasher.exe every 2A under procdump
 # -v SWITCHES; HOW: attached (killed once attached, then let go) or held
@@ -316,7 +308,7 @@ kill_mode() {
 # target at the event it dumps (-e has none: the target's exceptions are
 # first chance), the target does what it would have done and ends with its
 # own code.
-safety_sigkill_every_mode() {
+t 'safety: SIGKILL of -e, -e 1, -l, -b, -ld -ud, -ct -et, -t once attached and mid-dump: the target does every step and exits with its own code' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	mkdir -p "$O/km"
 	k=0 bad=""
@@ -331,13 +323,12 @@ safety_sigkill_every_mode() {
 	done
 	[ -z "$bad" ] || fail "the target did not end with its own code after a kill of:${bad#,}"
 	echo "$k kills, each target ended with its own code"
-}
-t 'safety: SIGKILL of -e, -e 1, -l, -b, -ld -ud, -ct -et, -t once attached and mid-dump: the target does every step and exits with its own code' safety_sigkill_every_mode
+END
 
 # -x: the launched target outlives its killed debugger the same way.
 # (procdump runs here without pdrun.exe, whose job would end the launched
 # target with it.)
-safety_sigkill_launch() {
+t 'safety: -e -x and -t -x SIGKILLed: the launched target exits with its own code' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	mkdir -p "$O/kx"
 	for sw in '-e' '-t'; do
@@ -356,15 +347,14 @@ safety_sigkill_launch() {
 		reaped kx 0000002A
 		grep -q '^exiting' "$O/kx.log" || fail "$sw -x: the target did not get to its exit"
 	done
-}
-t 'safety: -e -x and -t -x SIGKILLed: the launched target exits with its own code' safety_sigkill_launch
+END
 
 # -j: the postmortem procdump SIGKILLed as soon as it runs, wherever that
 # lands in its attach or dump (Wine's AeDebug start passes no test hook to
 # slow it), up to 5 times until two kills landed: each crashed process ends
 # of its crash, C0000005, as
 # without procdump.
-safety_sigkill_postmortem() {
+t 'safety: -j SIGKILLed as it attaches or dumps: the crashed process ends of its own exception' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	trap aed_restore EXIT
 	aed_save
@@ -389,5 +379,4 @@ safety_sigkill_postmortem() {
 	done
 	echo "$landed of $i kills landed before procdump -j finished"
 	[ $landed -ge 1 ] || fail "no kill landed while procdump -j ran"
-}
-t 'safety: -j SIGKILLed as it attaches or dumps: the crashed process ends of its own exception' safety_sigkill_postmortem
+END

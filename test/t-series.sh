@@ -1,9 +1,11 @@
 # t-series.sh - series of dumps (-n, -s) and how they end.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'series: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'series: what must hold' <<'END'
+#   	commands
+#   END
 
-series_n_s() {
+t 'series: -n 3 -s 1 writes three dumps and exits 0' <<'END'
 	start_target se "$T/target.exe" 1
 	mkdir -p "$O/se"
 	pd -n 3 -s 1 "$(field se pid)" "$(wpath "$O/se")"
@@ -13,10 +15,9 @@ series_n_s() {
 	expect_out 'Dump count reached.'
 	for f in "$O"/se/*.dmp; do yaml "$f" "$O/se/y"; done
 	alive se || fail "target stopped"
-}
-t 'series: -n 3 -s 1 writes three dumps and exits 0' series_n_s
+END
 
-series_cancel_by_pid() {
+t 'series: -cancel PID stops a series (exit 1), target runs on' <<'END'
 	[ -f "$O/se.log" ] || start_target se "$T/target.exe" 1
 	pid=$(field se pid)
 	mkdir -p "$O/sc"
@@ -31,10 +32,9 @@ series_cancel_by_pid() {
 	pd -cancel "$pid"
 	expect_rc 3
 	expect_err "no procdump is monitoring PID $pid"
-}
-t 'series: -cancel PID stops a series (exit 1), target runs on' series_cancel_by_pid
+END
 
-series_ctrl_c() {
+t 'series: Ctrl+C stops a series (exit 1), target runs on' <<'END'
 	[ $native = 1 ] && skip "Ctrl+C is sent with kill -INT under Wine"
 	[ -f "$O/se.log" ] || start_target se "$T/target.exe" 1
 	mkdir -p "$O/cc"
@@ -45,10 +45,9 @@ series_ctrl_c() {
 	expect_rc 1
 	expect_out 'Dump count not reached'
 	alive se || fail "the target stopped"
-}
-t 'series: Ctrl+C stops a series (exit 1), target runs on' series_ctrl_c
+END
 
-series_target_exits() {
+t 'series: the target exiting ends the series, exit 1' <<'END'
 	start_target sx "$T/target.exe" 1
 	mkdir -p "$O/sx"
 	pd_bg sx -n 3 -s 2 "$(field sx pid)" "$(wpath "$O/sx")"
@@ -57,23 +56,21 @@ series_target_exits() {
 	pd_join sx 30
 	expect_rc 1
 	expect_out 'The process has exited'
-}
-t 'series: the target exiting ends the series, exit 1' series_target_exits
+END
 
-series_kill() {
+t 'series: -k kills the target after the dump' <<'END'
 	start_target sk "$T/target.exe" 1
 	mkdir -p "$O/sk"
 	pd -k -mm "$(field sk pid)" "$(wpath "$O/sk")"
 	expect_rc 0
 	expect_out 'Killed process'
 	wait_gone "$(upid sk)" 10 || fail "-k did not end the target"
-}
-t 'series: -k kills the target after the dump' series_kill
+END
 
 # The harness can tell a killed procdump from one that returned: pdrun.exe
 # records "killed" when procdump did not write its exit file (under Wine a
 # process killed with SIGKILL has exit code 0).
-series_killed_procdump() {
+t 'series: a procdump killed with SIGKILL is recorded as killed, not as exit 0; the target runs on' <<'END'
 	[ $native = 1 ] && skip "SIGKILL of a Wine process"
 	start_target sq "$T/target.exe" 1
 	mkdir -p "$O/sq"
@@ -85,13 +82,12 @@ series_killed_procdump() {
 	[ "$RC" = killed ] || fail "pdrun recorded '$RC' for a procdump killed with SIGKILL"
 	alive sq || fail "the target stopped"
 	stop_target sq
-}
-t 'series: a procdump killed with SIGKILL is recorded as killed, not as exit 0; the target runs on' series_killed_procdump
+END
 
 # A dump that -at cancels does not count toward -n (man page, -at): the
 # series goes on until -n dumps are written.  Only the first dump is slowed
 # (500 ms per 4 MiB chunk of a 64 MiB target: far past -at 1).
-series_at_not_counted() {
+t 'series: -n 2 -s 1 -at 1: a dump -at cancelled does not count; two dumps written, exit 0' <<'END'
 	start_target sa "$T/target.exe" 1 64
 	mkdir -p "$O/sa"
 	PROCDUMP_TEST_CHUNK_DELAY_MS=500 PROCDUMP_TEST_CHUNK_DELAY_DUMPS=1 \
@@ -105,5 +101,4 @@ series_at_not_counted() {
 	[ -z "$(ls "$O/sa" | grep '\.tmp$')" ] || fail "temporary file left: $(ls "$O/sa")"
 	alive sa || fail "the target was left suspended"
 	stop_target sa
-}
-t 'series: -n 2 -s 1 -at 1: a dump -at cancelled does not count; two dumps written, exit 0' series_at_not_counted
+END

@@ -1,8 +1,10 @@
 # t-service.sh - leaving procdump running unattended: the action after
 # each dump (-ondump), the progress of a long dump, the service.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'service: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'service: what must hold' <<'END'
+#   	commands
+#   END
 #
 # The action is test/pdargs.exe: it writes the arguments it received, its
 # PD_DUMP_FILE and the first bytes of the file its first argument names to
@@ -15,7 +17,7 @@ pdargs_running() { pgrep -f 'wt-[^ ]*test.pdargs\.exe|test.pdargs\.exe' 2>/dev/n
 
 # A process whose name, and a folder whose path, hold blanks, % and &
 # (Windows names cannot hold a quote: the template's own quotes are tested)
-ondump_exact_args() {
+t 'service: -ondump gets the dump path, name, PID, exception code, date and time as one argument each (blanks, %, & in the name and folder); -json action_end' <<'END'
 	d="$O/od a%PATH%&b ^x"
 	rm -rf "$d"
 	mkdir -p "$d"
@@ -55,13 +57,12 @@ ondump_exact_args() {
 	jl1 "$O/od.jsonl" 'by("action_end")[0]["command"]' | grep -qF '"we ird %OS% & y.exe"' ||
 		fail "action_end.command: $(jl "$O/od.jsonl" 'by("action_end")[0]["command"]')"
 	[ "$(jl1 "$O/od.jsonl" 'by("action_end")[0]["ms"] >= 0')" = True ] || fail "action_end.ms"
-}
-t 'service: -ondump gets the dump path, name, PID, exception code, date and time as one argument each (blanks, %, & in the name and folder); -json action_end' ondump_exact_args
+END
 
 # cmd.exe reads its command line again: a value with & cannot add a
 # command; one with % (which cmd expands even in quotes) is refused, and
 # its environment variable carries it
-ondump_cmd_safe() {
+t 'service: -ondump with cmd.exe: an & in a path adds no command, a % is refused, the dump and exit code kept' <<'END'
 	d="$O/oc & mkdir injected & x"
 	rm -rf "$d" "$O/oc.run"
 	mkdir -p "$d" "$O/oc.run"
@@ -83,13 +84,12 @@ ondump_cmd_safe() {
 	[ ! -e "$O/oc.run/copied2.dmp" ] || fail "the refused action ran"
 	# (the variable, "%PD_DUMP_FILE%", is what cmd should read: Windows' cmd
 	# expands it once; Wine 8's cmd expands the % in its value again, so
-	# only pdargs.exe checks it here: ondump_exact_args)
-}
-t 'service: -ondump with cmd.exe: an & in a path adds no command, a % is refused, the dump and exit code kept' ondump_cmd_safe
+	# only pdargs.exe checks it here: the -ondump exact-arguments test)
+END
 
 # A hung action is killed at its deadline; monitoring goes on meanwhile;
 # a failing one leaves the dump and the exit code as they were
-ondump_hang_fail() {
+t 'service: -ondump: a hung action is killed at -ondumpat while monitoring goes on; a failing or missing one leaves the dump and exit code 0' <<'END'
 	start_target oh "$T/target.exe" 1 1
 	mkdir -p "$O/oh"
 	rm -f "$O/oh"/* "$O/oh.args" "$O/oh.jsonl"
@@ -121,23 +121,21 @@ ondump_hang_fail() {
 	expect_rc 0
 	expect_err 'Dump 1 action could not start: Z:\\no\\such\\program.exe '
 	stop_target oh
-}
-t 'service: -ondump: a hung action is killed at -ondumpat while monitoring goes on; a failing or missing one leaves the dump and exit code 0' ondump_hang_fail
+END
 
-ondump_usage() {
+t 'service: -ondumpat without -ondump, an empty -ondump: one line, exit 2' <<'END'
 	pd -ondumpat 5 1234
 	expect_rc 2
 	expect_err '-ondumpat needs -ondump'
 	pd -ondump ' ' 1234
 	expect_rc 2
 	expect_err '-ondump: the command line is empty'
-}
-t 'service: -ondumpat without -ondump, an empty -ondump: one line, exit 2' ondump_usage
+END
 
 # Progress: test/conread.exe runs procdump on a console of its own and
 # reads the screen every 20 ms, as a user at the console sees it; the
 # chunk-delay hook makes the dump slow (27 chunks of 4 MiB).
-progress_console() {
+t 'service: progress on a console: one line updated in place during a slow dump, erased before the complete line; -json dump_progress' <<'END'
 	start_target pc "$T/target.exe" 1 64
 	mkdir -p "$O/pc"
 	rm -f "$O/pc"/* "$O/pc.txt" "$O/pc.jsonl"
@@ -163,11 +161,10 @@ progress_console() {
 	[ "$(jl1 "$O/pc.jsonl" '[e["event"] for e in ev].index("dump_progress") > [e["event"] for e in ev].index("dump_begin") and [e["event"] for e in ev].index("dump_end") > len(ev) - 3')" = True ] ||
 		fail "order: $(jl "$O/pc.jsonl" '" ".join(e["event"] for e in ev)')"
 	stop_target pc
-}
-t 'service: progress on a console: one line updated in place during a slow dump, erased before the complete line; -json dump_progress' progress_console
+END
 
 # Redirected output is what it was: no progress text, the usual lines
-progress_redirected() {
+t 'service: progress: redirected output carries no progress text (a 3 s dump: the same lines as before)' <<'END'
 	start_target pr "$T/target.exe" 1 64
 	mkdir -p "$O/pr"
 	rm -f "$O/pr"/*
@@ -181,8 +178,7 @@ progress_redirected() {
 		"Dump 1 complete: N MB written in S seconds" "Dump count reached." >"$O/pr.want"
 	diff "$O/pr.want" "$O/pr.tail" >"$O/pr.diff" || fail "the lines: $(cat "$O/pr.diff")"
 	stop_target pr
-}
-t 'service: progress: redirected output carries no progress text (a 3 s dump: the same lines as before)' progress_redirected
+END
 
 # The service: procdump.c-PdT, a monitor of pdwait.exe (crasher.exe under
 # another name).  run.sh's cleanup stops and deletes it (pdsvc.made), also
@@ -206,7 +202,7 @@ wait_last() {
 }
 pdsvc_procs() { pgrep -f 'procdump64.exe -svc run PdT' 2>/dev/null | grep -c . || true; }
 
-service_cycle() {
+t 'service: -svc install/list/uninstall: 3 crashes, 3 dumps; stop is Ctrl+C (STOPPED in time, target left running); started again after a kill; nothing left' <<'END'
 	[ $native = 0 ] || skip "the service test installs a service: run under Wine only"
 	trap pdsvc_drop EXIT
 	pdsvc_drop
@@ -248,7 +244,7 @@ service_cycle() {
 			[ "$(date +%s)" -ge $_end ] && fail "crash $i: no dump $i: $(tail -n 5 "$log")"
 			sleep 0.1
 		done
-		target_status pw$i
+		target_gone pw$i
 	done
 	# its events go to the -json file too: a dump_end for each dump
 	wait_count "$d/ev.jsonl" '"event":"dump_end"' 3 10 || fail "-json: $(grep -c dump_end "$d/ev.jsonl") dump_end lines, not 3"
@@ -287,7 +283,7 @@ service_cycle() {
 		[ "$(date +%s)" -ge $_end ] && fail "after the kill: no fourth dump: $(tail -n 5 "$log")"
 		sleep 0.1
 	done
-	target_status pw4
+	target_gone pw4
 	# uninstall: stopped and gone, no key, no process
 	pd -svc uninstall PdT
 	expect_rc 0
@@ -298,15 +294,14 @@ service_cycle() {
 	rm -f "$O/pdsvc.made"
 	pd -svc uninstall PdT
 	expect_rc 3
-}
-t 'service: -svc install/list/uninstall: 3 crashes, 3 dumps; stop is Ctrl+C (STOPPED in time, target left running); started again after a kill; nothing left' service_cycle
+END
 
 # -svcuser: the account the service runs as, read back by -svc list (and
 # LocalSystem again when -o reinstalls without it); -svcuser itself stays
 # out of the service's command line, and a relative -json file goes in as
 # a full path (a service starts in system32).  Not started: Wine's manager
 # does not log on as another account.
-service_account() {
+t 'service: -svcuser installs the service under that account (-svc list reads it back; -o without it: LocalSystem); -json goes in as a full path; -svcuser elsewhere is exit 2' <<'END'
 	[ $native = 0 ] || skip "installs a service: run under Wine only"
 	trap pdsvc_drop EXIT
 	pdsvc_drop
@@ -341,10 +336,9 @@ service_account() {
 		expect_err_one_line
 		expect_err 'svc'
 	done
-}
-t 'service: -svcuser installs the service under that account (-svc list reads it back; -o without it: LocalSystem); -json goes in as a full path; -svcuser elsewhere is exit 2' service_account
+END
 
-service_usage() {
+t 'service: -svc usage errors (no verb, a bad verb or name, no folder, a PID, extra switches, -svc run at a console): one line naming -svc, exit 2' <<'END'
 	for args in "-svc" "-svc start PdT" "-svc install" "-svc install a/b pdwait.exe C:\\" "-svc install PdT pdwait.exe" \
 		"-svc install PdT 1234 C:\\" "-svc list pdwait.exe" "-svc uninstall PdT -e" "-svc install PdT -x C:\\ a.exe"; do
 		# shellcheck disable=SC2086 # the words of args are the arguments
@@ -359,5 +353,4 @@ service_usage() {
 	pd -svc run PdT -e pdwait.exe "$(wpath "$O/su")"
 	expect_rc 2
 	expect_err '-svc run is the command line of the service procdump.c-PdT, which the service manager starts'
-}
-t 'service: -svc usage errors (no verb, a bad verb or name, no folder, a PID, extra switches, -svc run at a console): one line naming -svc, exit 2' service_usage
+END

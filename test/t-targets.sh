@@ -1,8 +1,10 @@
 # t-targets.sh - finding the target: by PID, by name, by service name; none or
 # several.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'targets: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'targets: what must hold' <<'END'
+#   	commands
+#   END
 
 # svc_make: PdTestSvc created (again) and stopped; it writes its PID to
 # $O/svc.pid once it runs.  svc_start: started, $spid its PID.  svc_stop:
@@ -40,7 +42,7 @@ svc_dump_pid() {
 	grep -q "Process $spid stopped" "$1.txt" || fail "lldb does not see PID $spid in $(basename "$1"): $(head -n 5 "$1.txt")"
 }
 
-targets_by_pid_name_case() {
+t 'targets: by PID, by name with or without .exe, any case' <<'END'
 	start_target tg "$T/pdtgt.exe" 1
 	pid=$(field tg pid)
 	mkdir -p "$O/tg"
@@ -53,14 +55,13 @@ targets_by_pid_name_case() {
 		yaml "$O/tg/$k.dmp" "$O/tg/$k.yaml"
 		# MiscInfo: SizeOfInfo, Flags1, ProcessId (little-endian)
 		want=$(printf '%08X' "$pid" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
-		mi=$(grep -A1 'Type:            MiscInfo' "$O/tg/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		mi=$(stream_bytes "$O/tg/$k.yaml" MiscInfo)
 		[ "$(echo "$mi" | cut -c17-24)" = "$want" ] ||
 			fail "MiscInfo of the dump of '$spec' does not carry PID $pid: $(echo "$mi" | cut -c1-32)"
 	done
-}
-t 'targets: by PID, by name with or without .exe, any case' targets_by_pid_name_case
+END
 
-targets_several_match() {
+t 'targets: a name that several processes match lists their PIDs, exit 3' <<'END'
 	[ -f "$O/tg.log" ] || start_target tg "$T/pdtgt.exe" 1
 	start_target tg2 "$T/pdtgt.exe" 1
 	pd -mm pdtgt
@@ -70,10 +71,9 @@ targets_several_match() {
 	expect_err "$(field tg2 pid)"
 	expect_err_one_line
 	stop_target tg2
-}
-t 'targets: a name that several processes match lists their PIDs, exit 3' targets_several_match
+END
 
-targets_not_found() {
+t 'targets: unknown name or PID, exit 3' <<'END'
 	pd -mm no_such_process_here
 	expect_rc 3
 	expect_err "no process or service named 'no_such_process_here'"
@@ -81,10 +81,9 @@ targets_not_found() {
 	pd -mm 999996
 	expect_rc 3
 	expect_err 'no process with PID 999996'
-}
-t 'targets: unknown name or PID, exit 3' targets_not_found
+END
 
-targets_service() {
+t 'targets: by service name (wine sc), and a stopped service, exit 3' <<'END'
 	svc_make
 	svc_start
 	mkdir -p "$O/svc"
@@ -100,10 +99,9 @@ targets_service() {
 	expect_err "service 'PdTestSvc' is not running"
 	expect_err_one_line
 	svc_drop
-}
-t 'targets: by service name (wine sc), and a stopped service, exit 3' targets_service
+END
 
-targets_wait_service_running() {
+t 'targets: -w with the name of a running service finds it at once and dumps its process' <<'END'
 	svc_make
 	svc_start
 	rm -rf "$O/ws"
@@ -114,10 +112,9 @@ targets_wait_service_running() {
 	expect_out "Process: *svc.exe ($spid)"
 	svc_dump_pid "$(one_dump "$O/ws")"
 	svc_drop
-}
-t 'targets: -w with the name of a running service finds it at once and dumps its process' targets_wait_service_running
+END
 
-targets_wait_service_started() {
+t 'targets: -w with the name of a stopped service waits, and dumps its process once it starts' <<'END'
 	svc_make
 	rm -rf "$O/ws2"
 	mkdir -p "$O/ws2"
@@ -129,5 +126,4 @@ targets_wait_service_started() {
 	expect_out "Process svc.exe ($spid) started"
 	svc_dump_pid "$(one_dump "$O/ws2")"
 	svc_drop
-}
-t 'targets: -w with the name of a stopped service waits, and dumps its process once it starts' targets_wait_service_started
+END

@@ -1,8 +1,12 @@
 # t-wow64.sh - 32-bit targets: procdump.exe (i686) and procdump64's x86 and
 # native views.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'wow64: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'wow64: what must hold' <<'END'
+#   	commands
+#   END
+# or, for a test that a document cites by its name, a function followed by
+# the line that titles and runs it: t 'wow64: what must hold' function
 #
 # Under Wine they run in its "new WoW64" mode, given the 32-bit PE DLLs that
 # test/deps.sh unpacks into .deps/wine32 (doc/WINE.md §0: a 32-bit exe that cannot
@@ -134,7 +138,7 @@ t 'wow64: Breakpad minidump_dump reads the x86 view' w32_breakpad
 # The -r limit message through the i686 build, where a %lld given an int
 # once printed "the limit of 55242745534480385 clones"; a slow dump makes
 # the second trigger of the series wait for the first.
-w32_clone_limit_message() {
+t 'wow64: procdump.exe (i686) prints the -r limit as its number' <<'END'
 	w32_setup
 	mkdir -p "$O/w32r"
 	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
@@ -143,8 +147,7 @@ w32_clone_limit_message() {
 	expect_rc 0
 	expect_out 'Dump 2 waits: the limit of 1 clones being written is reached (-r)'
 	[ "$(ls "$O/w32r" | grep -c '\.dmp$')" = 2 ] || fail "want 2 dumps: $(ls "$O/w32r")"
-}
-t 'wow64: procdump.exe (i686) prints the -r limit as its number' w32_clone_limit_message
+END
 
 # Every dump above held the 32-bit target still: it runs on afterwards, and
 # one more -mm (procdump64's hold, then procdump.exe's) leaves it running.

@@ -1,8 +1,12 @@
 # t-writer.sh - the dump writer: what each dump type holds, checked by lldb,
 # obj2yaml and Breakpad.
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'writer: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'writer: what must hold' <<'END'
+#   	commands
+#   END
+# or, for a test that a document cites by its name, a function followed by
+# the line that titles and runs it: t 'writer: what must hold' function
 #
 # One target (3 workers, a heap marker, a stack marker) and one dump of each
 # type, checked by lldb, obj2yaml and Breakpad.
@@ -119,7 +123,7 @@ writer_streams() {
 	# flags 7; private usage holds the 4 MiB marker the target touched
 	for k in mini full; do
 		grep -qx ProcessVMCounters "$O/wr/$k.types" || fail "$k lacks ProcessVMCounters"
-		vm=$(grep -A1 'Type: *ProcessVMCounters' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		vm=$(stream_bytes "$O/wr/$k.yaml" ProcessVMCounters)
 		[ ${#vm} = 304 ] || fail "$k: ProcessVMCounters is $(( ${#vm} / 2 )) bytes, want 152"
 		[ "$(echo "$vm" | cut -c1-8)" = 02000700 ] || fail "$k: ProcessVMCounters revision/flags $(echo "$vm" | cut -c1-8)"
 		priv=$((0x$(le "$(echo "$vm" | cut -c177-192)"))) virt=$((0x$(le "$(echo "$vm" | cut -c161-176)")))
@@ -132,10 +136,10 @@ writer_streams() {
 		[ -z "$d" ] || fail "$k: duplicate streams $d"
 	done
 	want=$(printf '%s' 'written by the test suite' | od -An -tx1 | tr -d ' \n' | tr a-f A-F)00
-	grep -A1 'Type:            CommentA' "$O/wr/full.yaml" | grep -q "Content: *'$want'" ||
+	[ "$(stream_bytes "$O/wr/full.yaml" CommentA)" = "$want" ] ||
 		fail "the -dc comment is not in CommentStreamA (want $want)"
 	wantw=$(printf '%s' 'written by the test suite' | od -An -tx1 | tr -d ' \n' | sed 's/\(..\)/\100/g' | tr a-f A-F)0000
-	grep -A1 'Type:            CommentW' "$O/wr/full.yaml" | grep -q "Content: *'$wantw'" ||
+	[ "$(stream_bytes "$O/wr/full.yaml" CommentW)" = "$wantw" ] ||
 		fail "the -dc comment is not in CommentStreamW"
 }
 t 'writer: streams per type, one memory list, no duplicates, -dc comment, ProcessVMCounters' writer_streams
@@ -233,7 +237,7 @@ writer_thread_info_list() {
 	wr_setup
 	# MINIDUMP_THREAD_INFO_LIST from obj2yaml's raw bytes: header 12/64/n, then
 	# per thread: id, flags, error, exit status (0x103 = running), times, start
-	hex=$(grep -A1 'Type: *ThreadInfoList' "$O/wr/mini.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	hex=$(stream_bytes "$O/wr/mini.yaml" ThreadInfoList)
 	[ -n "$hex" ] || fail "no ThreadInfoList (stream 17)"
 	[ "$(u32at 0 "$hex")" = 12 ] || fail "header size is not 12"
 	[ "$(u32at 4 "$hex")" = 64 ] || fail "entry size is not 64"
@@ -258,7 +262,7 @@ writer_handle_data() {
 	for k in mini full; do
 		# obj2yaml gives the stream's bytes: header 16/40/n/0, descriptors of
 		# 40 bytes; the names are MINIDUMP_STRINGs at their RVAs in the file
-		hex=$(grep -A1 'Type: *HandleData' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		hex=$(stream_bytes "$O/wr/$k.yaml" HandleData)
 		[ -n "$hex" ] || fail "$k: no HandleData stream (12)"
 		[ "$(le "$(echo "$hex" | cut -c1-8)")" = 00000010 ] || fail "$k: header size is not 16"
 		[ "$(le "$(echo "$hex" | cut -c9-16)")" = 00000028 ] || fail "$k: descriptor size is not 40"
@@ -379,7 +383,7 @@ writer_triage() {
 	done
 	grep -q 'Type: *HandleData' "$O/wt/y" || fail "-mt has no HandleData"
 	# handle names are gone: every descriptor's ObjectName RVA is 0
-	hex=$(grep -A1 'Type: *HandleData' "$O/wt/y" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	hex=$(stream_bytes "$O/wt/y" HandleData)
 	n=$(( $(echo "$hex" | wc -c) / 80 ))
 	i=0
 	while [ $i -lt "$n" ]; do
@@ -445,7 +449,7 @@ writer_breakpad_accepts_memorylist_types() {
 }
 t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' writer_breakpad_accepts_memorylist_types
 
-writer_dbghelp_switch() {
+t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' <<'END'
 	wr_setup
 	pid=$(field wr pid)
 	mkdir -p "$O/wd"
@@ -462,10 +466,9 @@ writer_dbghelp_switch() {
 	expect_rc 0
 	has_bytes "$O/wd/f.dmp" wr marker "-dbghelp -ma lacks the marker"
 	alive wr || fail "the target stopped"
-}
-t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' writer_dbghelp_switch
+END
 
-writer_callback_dll() {
+t 'writer: -md: the callback DLL leaves a thread out and adds a memory range' <<'END'
 	wr_setup
 	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -shared "$T/mdcallback.c" -o "$O/mdcallback.dll" ||
 		fail "cannot build the callback DLL"
@@ -491,8 +494,7 @@ writer_callback_dll() {
 	pd -md "$(wpath "$O/no-such.dll")" "$pid"
 	expect_rc 2
 	expect_err '-md: cannot load'
-}
-t 'writer: -md: the callback DLL leaves a thread out and adds a memory range' writer_callback_dll
+END
 
 writer_thread_churn() {
 	start_target ch "$T/load.exe" churn 2
@@ -554,7 +556,7 @@ t 'writer: MemoryInfoList covers the address space; stacks hold RSP and end at S
 writer_memory64_layout() {
 	wr_setup
 	# Decode the Memory64List from obj2yaml's raw hex: count, BaseRva, (start,size)*
-	hex=$(grep -A1 'Type:            Memory64List' "$O/wr/full.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	hex=$(stream_bytes "$O/wr/full.yaml" Memory64List)
 	[ -n "$hex" ] || fail "no Memory64List content"
 	n=$((0x$(le "$(echo "$hex" | cut -c1-16)")))
 	base=$((0x$(le "$(echo "$hex" | cut -c17-32)")))
@@ -597,7 +599,7 @@ writer_token() {
 	sid=$(field wr usersid | tr a-f A-F)
 	[ -n "$imp" ] && [ -n "$sid" ] || fail "the target did not report its SID and impersonating thread"
 	for k in mini full; do
-		hex=$(grep -A1 'Type: *Token$' "$O/wr/$k.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+		hex=$(stream_bytes "$O/wr/$k.yaml" Token)
 		[ -n "$hex" ] || fail "$k: no Token stream (19)"
 		[ "$(u32at 0 "$hex")" = $(( ${#hex} / 2 )) ] || fail "$k: TokenListSize $(u32at 0 "$hex") is not the stream size $(( ${#hex} / 2 ))"
 		n=$(u32at 4 "$hex")
@@ -645,7 +647,7 @@ writer_xstate() {
 	all_off=$(u32at 1232 "$ctx") all_len=$(u32at 1236 "$ctx") xs_off=$(u32at 1248 "$ctx")
 	[ "$all_off" = $((0xFFFFFFFF - 1231)) ] && [ "$all_len" = $size ] ||
 		fail "CONTEXT_EX.All is {$all_off, $all_len}, want {-1232, $size}"
-	misc=$(grep -A1 'Type: *MiscInfo' "$O/xs/x.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	misc=$(stream_bytes "$O/xs/x.yaml" MiscInfo)
 	[ "$(u32at 832 "$misc")" = 528 ] || fail "MiscInfo XStateData.SizeOfInfo is $(u32at 832 "$misc"), want 528"
 	[ "$(u32at 836 "$misc")" = $size ] || fail "XStateData.ContextSize $(u32at 836 "$misc") is not the context size $size"
 	[ $(( $(u32at 840 "$misc") & 4 )) = 4 ] || fail "XStateData.EnabledFeatures lacks AVX (bit 2)"
@@ -784,7 +786,7 @@ t 'writer: the target killed mid-dump: no dump, one line naming the file, exit 4
 # The same with -dbghelp, whose MiniDumpWriteDump reads and writes on its
 # own (under Wine 1 KiB at a time, so 64 MiB take seconds): killed once the
 # file has grown, no dump, exit 4.
-writer_dbghelp_target_killed() {
+t 'writer: -dbghelp too: the target killed mid-dump is no dump, exit 4' <<'END'
 	start_target wdk "$T/target.exe" 1 64
 	mkdir -p "$O/wdk"
 	pd_bg wdk -dbghelp -ma "$(field wdk pid)" "$(wpath "$O/wdk/k.dmp")"
@@ -798,13 +800,12 @@ writer_dbghelp_target_killed() {
 	expect_rc 4
 	expect_out "no dump written to '.*k.dmp': process $(field wdk pid) exited while it was being dumped"
 	[ -z "$(ls "$O/wdk")" ] || fail "files left behind: $(ls "$O/wdk")"
-}
-t 'writer: -dbghelp too: the target killed mid-dump is no dump, exit 4' writer_dbghelp_target_killed
+END
 
 # comment_w YAML: the text of the CommentStreamW obj2yaml shows (ASCII),
 # a line for each NUL-ended string
 comment_w() {
-	grep -A1 'Type: *CommentW' "$1" | sed -n "s/.*Content: *'\{0,1\}\([0-9A-F]*\).*/\1/p" |
+	stream_bytes "$1" CommentW |
 		awk '{ for (i = 1; i + 3 <= length($0); i += 4) {
 			v = (index("0123456789ABCDEF", substr($0, i, 1)) - 1) * 16 + index("0123456789ABCDEF", substr($0, i + 1, 1)) - 1
 			printf (v == 0 || v == 10) ? "\n" : "%c", v } }' | sed '/^$/d'
