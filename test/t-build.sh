@@ -237,7 +237,7 @@ END
 # lib.sh starts Wine under setarch -R, so the heap follows the loader: each
 # program of the suite starts with it right after wine64's image.  And what
 # a taken 0x7ffe0000 does, shown with a preloaded Linux library that takes it
-build_wine_start_heap() {
+t 'build: Wine starts without address randomization (the loader heap right after wine64, below 0x7ffe0000): a taken 0x7ffe0000 is exit 1, nothing printed' <<'END'
 	[ $native = 0 ] || skip "Wine only"
 	start_target bh "$T/target.exe" 1 1
 	_maps=/proc/$(upid bh)/maps
@@ -257,8 +257,7 @@ build_wine_start_heap() {
 	LD_PRELOAD=$O/take7ffe.so WINEDEBUG=-all,err+virtual $WINE "$T/setevent.exe" PdNoSuchEvent >"$O/bh.out" 2>"$O/bh.err" || _rc=$?
 	[ $_rc = 1 ] && [ ! -s "$O/bh.out" ] || fail "0x7ffe0000 taken: exit $_rc, output $(cat "$O/bh.out")"
 	grep -q 'failed to map the shared user data: c0000018' "$O/bh.err" || fail "0x7ffe0000 taken: $(cat "$O/bh.err")"
-}
-t 'build: Wine starts without address randomization (the loader heap right after wine64, below 0x7ffe0000): a taken 0x7ffe0000 is exit 1, nothing printed' build_wine_start_heap
+END
 
 # The harness itself (t in test/lib.sh) on bodies of its own, in a shell of
 # its own: set -e ends a body at a failing command in its middle (also one

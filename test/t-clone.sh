@@ -6,8 +6,6 @@
 #   t 'clone: what must hold' <<'END'
 #   	commands
 #   END
-# or, for a test that a document cites by its name, a function followed by
-# the line that titles and runs it: t 'clone: what must hold' function
 
 # cl_setup: one target (3 workers, a 4 MiB marker) and its -r -mm and -r -ma
 # dumps (cl/mini.dmp, cl/full.dmp) with lldb's and obj2yaml's readings; once
@@ -41,7 +39,7 @@ t 'clone: -r -mm and -r -ma say the clone was taken, before writing; nothing unr
 	done
 END
 
-clone_threads_and_stacks() {
+t 'clone: -r dumps hold every thread id the target printed, and lldb walks their stacks' <<'END'
 	cl_setup
 	n=0
 	for tid in $(tids cl); do
@@ -56,10 +54,9 @@ clone_threads_and_stacks() {
 		[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/cl/$k.lldb")" = 5 ] || fail "$k: lldb does not list exactly 5 threads"
 		walks_target_stacks "$O/cl/$k.lldb" "$k"
 	done
-}
-t 'clone: -r dumps hold every thread id the target printed, and lldb walks their stacks' clone_threads_and_stacks
+END
 
-clone_marker_bytes() {
+t 'clone: -r -ma holds the heap marker (first and last bytes), -r -mm the stack, indirect and .data bytes' <<'END'
 	cl_setup
 	has_bytes "$O/cl/full.dmp" cl marker "-r -ma lacks the heap marker"
 	end=$(printf '0x%x' $((0x$(field cl marker) + 4 * 1048576 - 16)))
@@ -69,10 +66,9 @@ clone_marker_bytes() {
 	has_bytes "$O/cl/mini.dmp" cl stack "-r -mm lacks the stack local"
 	has_bytes "$O/cl/mini.dmp" cl indirect "-r -mm lacks the indirectly referenced heap block"
 	has_bytes "$O/cl/mini.dmp" cl data "-r -mm lacks the .data global"
-}
-t 'clone: -r -ma holds the heap marker (first and last bytes), -r -mm the stack, indirect and .data bytes' clone_marker_bytes
+END
 
-clone_codeview() {
+t 'clone: CodeView GUID and age of the -r dumps match the PE' <<'END'
 	cl_setup
 	sig=$(x86_64-w64-mingw32-objdump -p "$T/target.exe" | sed -n 's/.*format RSDS signature \([0-9a-f]*\) age \([0-9]*\).*/\1 \2/p')
 	[ -n "$sig" ] || fail "objdump finds no RSDS record in target.exe"
@@ -81,8 +77,7 @@ clone_codeview() {
 	for k in mini full; do
 		grep -q "$want .*target.exe" "$O/cl/$k.lldb" || fail "$k: lldb: no module target.exe with UUID $want"
 	done
-}
-t 'clone: CodeView GUID and age of the -r dumps match the PE' clone_codeview
+END
 
 t 'clone: Breakpad reads the -r -mm dump (a MemoryList: its -ma has none) with every thread' <<'END'
 	need_bp
@@ -296,7 +291,7 @@ END
 # -r in debugger mode: the dump of a second-chance AV is written from its
 # clone (the exception record and the faulting thread's context come with
 # it), and the event is passed on: the target dies of the AV.
-clone_debugger_av() {
+t 'clone: -r -e dumps a second-chance AV from the clone: record, thread, frame; the target dies of it' <<'END'
 	crash rav av
 	reap rav
 	mkdir -p "$O/rav"
@@ -312,8 +307,7 @@ clone_debugger_av() {
 	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/rav/l" || fail "lldb: frame 0 is not crash_av"
 	target_status rav
 	[ "$TS" = C0000005 ] || fail "the target did not die of the AV (second chance passed on): exit code $TS"
-}
-t 'clone: -r -e dumps a second-chance AV from the clone: record, thread, frame; the target dies of it' clone_debugger_av
+END
 
 # A dump written from its clone that fails after its trigger went on ends
 # the run as a failed dump does without -r: no later trigger is dumped, and

@@ -5,8 +5,6 @@
 #   t 'debugger: what must hold' <<'END'
 #   	commands
 #   END
-# or, for a test that a document cites by its name, a function followed by
-# the line that titles and runs it: t 'debugger: what must hold' function
 #
 # crasher.exe waits until a debugger is attached, then raises one event.
 
@@ -18,7 +16,7 @@ go() {
 	grep -q '^set ' "$O/$1.set" || fail "cannot set PdGo: $(cat "$O/$1.set")"
 }
 
-debugger_av_second_chance() {
+t 'debugger: -e dumps a second-chance AV: record, thread, lldb frame; the target dies of it' <<'END'
 	crash av av
 	reap av
 	mkdir -p "$O/dav"
@@ -36,10 +34,9 @@ debugger_av_second_chance() {
 	grep -q 'crasher.exe`main' "$O/dav/l" || fail "lldb: no main frame"
 	target_status av
 	[ "$TS" = C0000005 ] || fail "the target did not die of the AV (second chance passed on): exit code $TS"
-}
-t 'debugger: -e dumps a second-chance AV: record, thread, lldb frame; the target dies of it' debugger_av_second_chance
+END
 
-debugger_stack_overflow() {
+t 'debugger: -e dumps a stack overflow (C00000FD)' <<'END'
 	crash so so
 	reap so
 	mkdir -p "$O/dso"
@@ -50,8 +47,7 @@ debugger_stack_overflow() {
 	[ "$(ex_field "$O/dso/y" 'Exception Code')" = 0xC00000FD ] || fail "code is not C00000FD"
 	target_status so
 	[ "$TS" = C00000FD ] || fail "the target did not die of the stack overflow: exit code $TS"
-}
-t 'debugger: -e dumps a stack overflow (C00000FD)' debugger_stack_overflow
+END
 
 t 'debugger: -ma -e 1 -f "0xc00000fd" (quick reference) dumps the first chance' <<'END'
 	# 002's "procdump -ma -e 1 -f "0xc00000fd" <PID>": a hex code in any case
@@ -65,7 +61,7 @@ t 'debugger: -ma -e 1 -f "0xc00000fd" (quick reference) dumps the first chance' 
 	[ "$(ex_field "$O/dsf/y" 'Exception Code')" = 0xC00000FD ] || fail "code"
 END
 
-debugger_custom_code_name() {
+t 'debugger: a custom code (E0001234), EXCEPTIONCODE in the file name' <<'END'
 	crash rz raise E0001234
 	reap rz
 	mkdir -p "$O/drz"
@@ -77,8 +73,7 @@ debugger_custom_code_name() {
 	[ "$(ex_field "$O/drz/y" 'Exception Code')" = 0xE0001234 ] || fail "code is not E0001234"
 	target_status rz
 	[ "$TS" = E0001234 ] || fail "the target did not exit with 0xE0001234: exit code $TS"
-}
-t 'debugger: a custom code (E0001234), EXCEPTIONCODE in the file name' debugger_custom_code_name
+END
 
 t 'debugger: -e ignores a caught first-chance exception; -cancel ends it, exit 1' <<'END'
 	crash c1 caught E0005678

@@ -5,8 +5,6 @@
 #   t 'disk: what must hold' <<'END'
 #   	commands
 #   END
-# or, for a test that a document cites by its name, a function followed by
-# the line that titles and runs it: t 'disk: what must hold' function
 #
 # A full disk is a small tmpfs (root under Linux; Wine sees it as Z:\...),
 # unmounted when the test ends, also when it fails.
@@ -82,7 +80,7 @@ t 'disk: -minfree refuses a dump that would leave less free space, before writin
 	alive dk || fail "the target was left suspended"
 END
 
-disk_stopped_while_writing() {
+t 'disk: a dump stops when another writer fills the volume to the floor (file removed, target resumed, exit 4)' <<'END'
 	dk_target
 	dk_mount dks 200
 	export PROCDUMP_TEST_CHUNK_DELAY_MS=300
@@ -98,8 +96,7 @@ disk_stopped_while_writing() {
 	rm -f "$DK_MNT/other"
 	dk_nothing_left "$DK_MNT"
 	alive dk || fail "the target was left suspended"
-}
-t 'disk: a dump stops when another writer fills the volume to the floor (file removed, target resumed, exit 4)' disk_stopped_while_writing
+END
 
 t 'disk: a series reports a dump skipped for space and goes on (the others written, exit 4)' <<'END'
 	dk_target
@@ -133,10 +130,12 @@ disk_full() {
 	dk_nothing_left "$DK_MNT"
 	alive dk || fail "the target was left suspended"
 }
-disk_full_mm() { disk_full mm 1; }
-t 'disk: -mm on a full volume names the file and ERROR_DISK_FULL, leaves nothing (exit 4)' disk_full_mm
-disk_full_ma() { disk_full ma 20; }
-t 'disk: -ma on a full volume names the file and ERROR_DISK_FULL, leaves nothing (exit 4)' disk_full_ma
+t 'disk: -mm on a full volume names the file and ERROR_DISK_FULL, leaves nothing (exit 4)' <<'END'
+	disk_full mm 1
+END
+t 'disk: -ma on a full volume names the file and ERROR_DISK_FULL, leaves nothing (exit 4)' <<'END'
+	disk_full ma 20
+END
 
 t 'disk: -keep 2 keeps the two newest of our dumps and never a file procdump.c did not write' <<'END'
 	dk_target
@@ -321,7 +320,7 @@ t 'disk: -keep with -all and -pt (names carrying the PID) keeps the newest dumps
 	[ "$(ls "$d" | grep -c '^pdktree.exe_[0-9]*_[0-9]*_[0-9]*\.dmp$')" = 1 ] || fail "-pt: want 1 dump left: $(ls "$d")"
 END
 
-disk_holes() {
+t 'disk: -ma writes zero pages as holes; readers still read the zeros and the marker' <<'END'
 	export PDTEST_ZERO_MIB=256
 	start_target dz "$T/target.exe" 1
 	unset PDTEST_ZERO_MIB
@@ -343,8 +342,7 @@ disk_holes() {
 	yaml "$O/dz/z.dmp" "$O/dz/z.yaml"
 	rm -f "$O/dz/z.dmp"
 	stop_target dz
-}
-t 'disk: -ma writes zero pages as holes; readers still read the zeros and the marker' disk_holes
+END
 
 t 'disk: -minfree and -keep out of range are refused with one line naming the switch (exit 2)' <<'END'
 	for a in "-minfree -1" "-minfree 1099511627777" "-minfree x" "-keep 0" "-keep -3"; do

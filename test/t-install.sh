@@ -4,8 +4,6 @@
 #   t 'install: what must hold' <<'END'
 #   	commands
 #   END
-# or, for a test that a document cites by its name, a function followed by
-# the line that titles and runs it: t 'install: what must hold' function
 #
 # Every test that runs -i or -u saves the prefix's AeDebug keys (both
 # registry views) first and puts them back from a trap, failed or not
@@ -222,7 +220,7 @@ crash_checked() {
 	grep -q 'frame #0: .*crasher.exe`crash_av' "$O/$1/l" || fail "lldb: frame 0 is not crash_av"
 }
 
-install_postmortem_dump() {
+t 'install: -ma -i, a crash: exactly one full dump, its exception stream names the faulting thread and code (lldb), the process dies of it' <<'END'
 	trap aed_restore EXIT
 	postmortem aedpm -ma
 	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
@@ -234,8 +232,7 @@ install_postmortem_dump() {
 	crash_checked aedpm "$f"
 	pd -u
 	expect_rc 0
-}
-t 'install: -ma -i, a crash: exactly one full dump, its exception stream names the faulting thread and code (lldb), the process dies of it' install_postmortem_dump
+END
 
 t 'install: -k -i: the crashed process is dumped, then killed (exit 1, not its AV)' <<'END'
 	trap aed_restore EXIT
@@ -254,7 +251,7 @@ order() { grep -E 'Dump 1 [cwf]|exited|Killed' "$O/$1.log" | sed 's/^\[[^]]*\] /
 # exception is passed on, and the file is written once the process has
 # ended: its end comes before "writing" and "complete" (without -r, after
 # both; with -r but no wait for the end, the two race)
-install_postmortem_clone() {
+t 'install: -ma -r -i, a crash: the clone is taken, the process ends of its AV, then the dump (thread and code in its exception stream) is complete' <<'END'
 	trap aed_restore EXIT
 	postmortem aedpr -ma -r
 	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-ma -r " "$O/aedpr")" ] || fail "-r is not in the registered command: $(aed_value 64 Debugger)"
@@ -269,8 +266,7 @@ install_postmortem_clone() {
 	crash_checked aedpr "$f"
 	pd -u
 	expect_rc 0
-}
-t 'install: -ma -r -i, a crash: the clone is taken, the process ends of its AV, then the dump (thread and code in its exception stream) is complete' install_postmortem_clone
+END
 
 # -r with two types: both clones are taken at the crash (the limit counts
 # triggers), so the process ends at once, not after the 10 s deadline
@@ -328,7 +324,7 @@ t 'install: a % in the dump folder is registered as %%; the crash is dumped ther
 	expect_rc 0
 END
 
-install_j_bad_jit_address() {
+t 'install: -j with an unreadable JIT_DEBUG_INFO address still dumps the crash (from the debug event)' <<'END'
 	# the JIT_DEBUG_INFO address that -i registers as %p, replaced by one that cannot be read
 	trap aed_restore EXIT
 	aed_save
@@ -342,8 +338,7 @@ install_j_bad_jit_address() {
 	yaml "$(one_dump "$O/aedpj")" "$O/aedpj/y"
 	[ "$(ex_field "$O/aedpj/y" 'Thread ID')" = "$(printf '0x%X' "$(field aedpj tid)")" ] || fail "faulting thread"
 	[ "$TS" = C0000005 ] || fail "the crasher did not end with its AV (exit code $TS)"
-}
-t 'install: -j with an unreadable JIT_DEBUG_INFO address still dumps the crash (from the debug event)' install_j_bad_jit_address
+END
 
 t 'install: -wer where WER refuses (Wine: AddDump E_NOTIMPL): one line, the dump stays, exit 0' <<'END'
 	# Wine's WerReportAddDump returns E_NOTIMPL (doc/WINE.md §10): one line, the dump stays, exit 0

@@ -5,8 +5,6 @@
 #   t 'safety: what must hold' <<'END'
 #   	commands
 #   END
-# or, for a test that a document cites by its name, a function followed by
-# the line that titles and runs it: t 'safety: what must hold' function
 
 # kill_pd NAME PATTERN [ended-ok]: SIGKILL the procdump64.exe whose
 # command line matches PATTERN (the Wine process that runs it, found by its
@@ -98,7 +96,7 @@ END
 # A dump taken under the debug hold is the same dump: the threads the
 # target printed and no other (not the attach's own), their stacks, the
 # marker bytes; the target then runs on.
-safety_hold_dump() {
+t 'safety: a -ma under the debug hold has the target threads only, their stacks and the markers' <<'END'
 	start_target hd "$T/target.exe" 3 4
 	mkdir -p "$O/hd"
 	pd -v -ma "$(field hd pid)" "$(wpath "$O/hd/h.dmp")"
@@ -126,8 +124,7 @@ safety_hold_dump() {
 	alive hd || fail "the target stopped"
 	suspend_count_zero hd "$O/hd"
 	stop_target hd
-}
-t 'safety: a -ma under the debug hold has the target threads only, their stacks and the markers' safety_hold_dump
+END
 
 # Debugger mode: the dump at a debug event needs no suspension of its own;
 # procdump SIGKILLed mid-dump leaves the target running (not killed, not
@@ -176,7 +173,7 @@ END
 # A thread the process holds suspended itself keeps its count in the dump,
 # read under the debug hold as under the guarded suspension: 1 for it, none
 # for the others.
-safety_suspend_count_read() {
+t 'safety: a thread the process holds suspended keeps its count (1) in dumps under the hold and the guard' <<'END'
 	$CC64 $TCFLAGS "$T/suspend.c" -o "$O/suspend.exe" || fail "cannot build suspend.exe"
 	start_target sc "$T/target.exe" 2
 	tid=$(sed -n 's/^tid=\([0-9]*\) role=worker.*/\1/p' "$O/sc.log" | tr -d '\r' | head -n 1)
@@ -194,8 +191,7 @@ safety_suspend_count_read() {
 	done
 	$WINE "$O/suspend.exe" r "$tid" | grep -q 'prev=1' || fail "thread $tid was not left with its one suspension"
 	stop_target sc
-}
-t 'safety: a thread the process holds suspended keeps its count (1) in dumps under the hold and the guard' safety_suspend_count_read
+END
 
 # ------------------------------------------------- a killed debugger's target --
 # Whatever the debugger mode, procdump SIGKILLed while attached leaves the

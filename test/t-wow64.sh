@@ -5,8 +5,6 @@
 #   t 'wow64: what must hold' <<'END'
 #   	commands
 #   END
-# or, for a test that a document cites by its name, a function followed by
-# the line that titles and runs it: t 'wow64: what must hold' function
 #
 # Under Wine they run in its "new WoW64" mode, given the 32-bit PE DLLs that
 # test/deps.sh unpacks into .deps/wine32 (doc/WINE.md §0: a 32-bit exe that cannot
@@ -62,13 +60,12 @@ w32_x86_dump() {
 	! grep -q 'Base of Image: *0x[0-9A-Fa-f]\{9,\}' "$y" || fail "$1: a module above 4 GiB"
 }
 
-w32_i686_build() {
+t 'wow64: procdump.exe (i686) dumps a 32-bit process: i386, its threads, backtraces' <<'END'
 	w32_setup
 	w32_x86_dump i686-mini
-}
-t 'wow64: procdump.exe (i686) dumps a 32-bit process: i386, its threads, backtraces' w32_i686_build
+END
 
-w32_procdump64_x86_view() {
+t 'wow64: procdump64 writes the x86 view: 716-byte contexts, 32-bit modules, the target bytes, below 4 GiB, 32-bit unload trace' <<'END'
 	w32_setup
 	w32_x86_dump mini
 	w32_x86_dump full
@@ -85,10 +82,9 @@ w32_procdump64_x86_view() {
 	# the unload trace of the 32-bit ntdll, with the DLL the target unloaded
 	unloaded_has w32 "$O/w32/mini"
 	unloaded_has w32 "$O/w32/i686-mini"
-}
-t 'wow64: procdump64 writes the x86 view: 716-byte contexts, 32-bit modules, the target bytes, below 4 GiB, 32-bit unload trace' w32_procdump64_x86_view
+END
 
-w32_native_view() {
+t 'wow64: -64 writes the native view: AMD64 contexts, wow64.dll listed, x86 registers recoverable (lldb)' <<'END'
 	w32_setup
 	y=$O/w32/native.yaml
 	grep -q 'Core file .* (x86_64) was loaded' "$O/w32/native.lldb" || fail "-64: lldb does not load an x86_64 core"
@@ -106,10 +102,9 @@ w32_native_view() {
 		[ "$(echo "$pc" | sed 's/^0x0*/0x/')" = "$w" ] && n=$((n + 1))
 	done
 	[ $n -ge 3 ] || fail "-64: lldb finds the x86 PC $w on $n threads, want 3 (no WOW64 CPU area in the dump?)"
-}
-t 'wow64: -64 writes the native view: AMD64 contexts, wow64.dll listed, x86 registers recoverable (lldb)' w32_native_view
+END
 
-w32_triage_and_miniplus() {
+t 'wow64: x86 -mt filters 4-byte stack words and still walks; x86 -mp keeps the marker, smaller than -ma' <<'END'
 	w32_setup
 	pid=$(field w32 pid)
 	pd -mt "$pid" "$(wpath "$O/w32/t.dmp")"
@@ -122,18 +117,16 @@ w32_triage_and_miniplus() {
 	expect_rc 0
 	has_bytes "$O/w32/p.dmp" w32 marker "x86 -mp lacks the private marker"
 	[ "$(wc -c <"$O/w32/p.dmp")" -lt "$(wc -c <"$O/w32/full.dmp")" ] || fail "x86 -mp is not smaller than -ma"
-}
-t 'wow64: x86 -mt filters 4-byte stack words and still walks; x86 -mp keeps the marker, smaller than -ma' w32_triage_and_miniplus
+END
 
-w32_breakpad() {
+t 'wow64: Breakpad minidump_dump reads the x86 view' <<'END'
 	need_bp
 	w32_setup
 	bp_dump "$O/w32/mini.dmp" "$O/w32/bp.txt" "$O/w32/bp.err"
 	grep -q "process_id *= $(field w32 pid)\$" "$O/w32/bp.txt" || fail "Breakpad: MiscInfo process_id is not the target's"
 	grep -q 'processor_architecture *= 0x0 (x86)$' "$O/w32/bp.txt" || fail "Breakpad: processor_architecture is not x86 (0)"
 	grep -q '(code_file) *= ".*target32.exe"' "$O/w32/bp.txt" || fail "Breakpad: no target32.exe module"
-}
-t 'wow64: Breakpad minidump_dump reads the x86 view' w32_breakpad
+END
 
 # The -r limit message through the i686 build, where a %lld given an int
 # once printed "the limit of 55242745534480385 clones"; a slow dump makes
@@ -154,7 +147,7 @@ END
 # (Under Wine's new WoW64 mode a debugger's attach makes its injected
 # thread fault after the detach and the target dies: procdump holds a
 # WOW64 process by the guarded suspension instead.)
-w32_target_runs_on() {
+t 'wow64: the 32-bit target runs on after every dump' <<'END'
 	w32_setup
 	pid=$(field w32 pid)
 	pd -mm "$pid" "$(wpath "$O/w32/again.dmp")"
@@ -163,5 +156,4 @@ w32_target_runs_on() {
 	expect_rc 0
 	alive w32 || fail "the 32-bit target stopped after the dumps: $(tail -n 3 "$O/w32.log")"
 	kill -0 "$(upid w32)" || fail "the 32-bit target is gone"
-}
-t 'wow64: the 32-bit target runs on after every dump' w32_target_runs_on
+END

@@ -5,8 +5,6 @@
 #   t 'writer: what must hold' <<'END'
 #   	commands
 #   END
-# or, for a test that a document cites by its name, a function followed by
-# the line that titles and runs it: t 'writer: what must hold' function
 #
 # One target (3 workers, a heap marker, a stack marker) and one dump of each
 # type, checked by lldb, obj2yaml and Breakpad.
@@ -29,16 +27,15 @@ wr_setup() {
 	done
 }
 
-writer_readers_load() {
+t 'writer: lldb and obj2yaml load the -mm and -ma dumps' <<'END'
 	wr_setup
 	for k in mini full; do
 		grep -q "Core file .* was loaded" "$O/wr/$k.lldb" || fail "lldb did not load $k.dmp"
 		[ "$(cat "$O/wr/$k.yamlrc")" = 0 ] || fail "obj2yaml rejects $k.dmp: $(head -n 3 "$O/wr/$k.yaml")"
 	done
-}
-t 'writer: lldb and obj2yaml load the -mm and -ma dumps' writer_readers_load
+END
 
-writer_thread_ids() {
+t 'writer: every thread id the target printed is in both dumps' <<'END'
 	wr_setup
 	n=0
 	for tid in $(tids wr); do
@@ -51,18 +48,16 @@ writer_thread_ids() {
 		done
 	done
 	[ $n = 5 ] || fail "the target printed $n thread ids, wanted 5"
-}
-t 'writer: every thread id the target printed is in both dumps' writer_thread_ids
+END
 
-writer_backtraces_name_target_functions() {
+t 'writer: lldb bt all names the target functions on every thread' <<'END'
 	wr_setup
 	for k in mini full; do
 		walks_target_stacks "$O/wr/$k.lldb" "$k"
 	done
-}
-t 'writer: lldb bt all names the target functions on every thread' writer_backtraces_name_target_functions
+END
 
-writer_full_has_marker() {
+t 'writer: -ma holds the heap marker bytes at their address (4 MiB, first and last bytes)' <<'END'
 	wr_setup
 	addr=0x$(field wr marker)
 	has_bytes "$O/wr/full.dmp" wr marker "-ma lacks the heap marker"
@@ -70,18 +65,16 @@ writer_full_has_marker() {
 	end=$(printf '0x%x' $((addr + 4 * 1048576 - 16)))
 	lldb_do "$O/wr/full.dmp" "$O/wr/m2.txt" "memory read --force -c 16 $end"
 	grep -q "^0x0*${end#0x}: " "$O/wr/m2.txt" || fail "end of the marker buffer missing: $(tail -n 2 "$O/wr/m2.txt")"
-}
-t 'writer: -ma holds the heap marker bytes at their address (4 MiB, first and last bytes)' writer_full_has_marker
+END
 
-writer_mini_has_stack_not_heap() {
+t 'writer: -mm holds the stack local, not the heap marker' <<'END'
 	wr_setup
 	has_bytes "$O/wr/mini.dmp" wr stack "-mm lacks the stack local"
 	lldb_do "$O/wr/mini.dmp" "$O/wr/h.txt" "memory read --force -c 16 0x$(field wr marker)"
 	! grep -q '^0x[0-9a-f]*: ' "$O/wr/h.txt" || fail "the mini dump holds the heap marker"
-}
-t 'writer: -mm holds the stack local, not the heap marker' writer_mini_has_stack_not_heap
+END
 
-writer_mini_indirect_and_data() {
+t 'writer: -mm holds indirectly referenced heap (not beyond its window) and .data globals' <<'END'
 	wr_setup
 	a=0x$(field wr indirect)
 	has_bytes "$O/wr/mini.dmp" wr indirect "the heap block a stack pointer refers to is not in -mm"
@@ -89,10 +82,9 @@ writer_mini_indirect_and_data() {
 	got=$(read16 "$O/wr/mini.dmp" "$far" "$O/wr/i2.txt")
 	[ -z "$got" ] || fail "-mm holds bytes 32 KiB into that block (no pointer refers there)"
 	has_bytes "$O/wr/mini.dmp" wr data "the .data global is not in -mm (DataSegs)"
-}
-t 'writer: -mm holds indirectly referenced heap (not beyond its window) and .data globals' writer_mini_indirect_and_data
+END
 
-writer_mini_peb_teb_cmdline() {
+t 'writer: -mm holds the TEBs, the PEB and the command line (NtTib.Self, PEB chain)' <<'END'
 	wr_setup
 	m="$O/wr/mini.dmp"
 	teb=$(awk '/Thread Id: *0x/ { n++ } n == 1 && /Environment Block:/ { print $NF; exit }' "$O/wr/mini.yaml")
@@ -106,10 +98,9 @@ writer_mini_peb_teb_cmdline() {
 	# UTF-16: lldb shows "t.a.r.g.e.t...e.x.e"; drop the dots and the line breaks
 	sed -n 's/^0x[0-9a-f]*: [0-9a-f ]*  //p' "$O/wr/c.txt" | tr -d '.\n' | grep -q 'targetexe' ||
 		fail "the command line (at $cmd) does not read back: $(tail -n 3 "$O/wr/c.txt")"
-}
-t 'writer: -mm holds the TEBs, the PEB and the command line (NtTib.Self, PEB chain)' writer_mini_peb_teb_cmdline
+END
 
-writer_streams() {
+t 'writer: streams per type, one memory list, no duplicates, -dc comment, ProcessVMCounters' <<'END'
 	wr_setup
 	grep '^  - Type:' "$O/wr/mini.yaml" | awk '{print $3}' >"$O/wr/mini.types"
 	grep '^  - Type:' "$O/wr/full.yaml" | awk '{print $3}' >"$O/wr/full.types"
@@ -141,10 +132,9 @@ writer_streams() {
 	wantw=$(printf '%s' 'written by the test suite' | od -An -tx1 | tr -d ' \n' | sed 's/\(..\)/\100/g' | tr a-f A-F)0000
 	[ "$(stream_bytes "$O/wr/full.yaml" CommentW)" = "$wantw" ] ||
 		fail "the -dc comment is not in CommentStreamW"
-}
-t 'writer: streams per type, one memory list, no duplicates, -dc comment, ProcessVMCounters' writer_streams
+END
 
-writer_codeview_matches_pe() {
+t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' <<'END'
 	wr_setup
 	sig=$(x86_64-w64-mingw32-objdump -p "$T/target.exe" | sed -n 's/.*format RSDS signature \([0-9a-f]*\) age \([0-9]*\).*/\1 \2/p')
 	[ -n "$sig" ] || fail "objdump finds no RSDS record in target.exe"
@@ -157,10 +147,9 @@ writer_codeview_matches_pe() {
 	raw=$(echo "$guid" | tr a-f A-F | sed 's/\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(..\)\(.*\)/\4\3\2\1\6\5\8\7\9/')
 	agele=$(printf '%08X' "$age" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
 	case $cv in 52534453"$raw$agele"*00) ;; *) fail "CodeView record $cv != RSDS $raw $agele" ;; esac
-}
-t 'writer: CodeView GUID and age match the PE (lldb UUID and obj2yaml bytes)' writer_codeview_matches_pe
+END
 
-writer_codeview_every_module() {
+t 'writer: every module has a CodeView record exactly when its file has RSDS, and they match' <<'END'
 	wr_setup
 	# each module of the dump against its file: RSDS there <=> the same record here
 	awk '/Module Name:/ { sub(/.*Module Name: */, ""); gsub(/\x27/, ""); name = $0 }
@@ -182,10 +171,9 @@ writer_codeview_every_module() {
 			case $cv in 52534453"$raw"*) ;; *) fail "$name: CodeView $cv does not match the file's RSDS" ;; esac
 		fi
 	done <"$O/wr/cv"
-}
-t 'writer: every module has a CodeView record exactly when its file has RSDS, and they match' writer_codeview_every_module
+END
 
-writer_breakpad_accepts_mini() {
+t 'writer: Breakpad minidump_dump accepts -mm (exit 0): PID, threads, CodeView id, MiscInfo level 5' <<'END'
 	need_bp
 	wr_setup
 	bp_dump "$O/wr/mini.dmp" "$O/wr/bp.txt" "$O/wr/bp.err"
@@ -207,10 +195,9 @@ writer_breakpad_accepts_mini() {
 	want=$(echo "${sig% *}" | tr a-f A-F)$(printf '%X' "${sig#* }")
 	grep -q "(debug_identifier) *= \"$want\"" "$O/wr/bp.txt" || fail "Breakpad: no debug identifier $want"
 	grep -q '(code_file) *= ".*target.exe"' "$O/wr/bp.txt" || fail "Breakpad: no target.exe module"
-}
-t 'writer: Breakpad minidump_dump accepts -mm (exit 0): PID, threads, CodeView id, MiscInfo level 5' writer_breakpad_accepts_mini
+END
 
-writer_thread_names_breakpad() {
+t 'writer: thread names and the unloaded-module stream, as Breakpad reads them' <<'END'
 	need_bp
 	wr_setup
 	for k in mini full; do
@@ -224,16 +211,14 @@ writer_thread_names_breakpad() {
 		! grep -q 'MinidumpUnloadedModule' "$O/wr/bp-$k.err" ||
 			fail "$k: Breakpad: $(grep -m 1 MinidumpUnloaded "$O/wr/bp-$k.err")"
 	done
-}
-t 'writer: thread names and the unloaded-module stream, as Breakpad reads them' writer_thread_names_breakpad
+END
 
-writer_unloaded_module() {
+t 'writer: UnloadedModuleList holds the test DLL the target unloaded: base, size, name (obj2yaml)' <<'END'
 	wr_setup
 	unloaded_has wr "$O/wr/mini"
-}
-t 'writer: UnloadedModuleList holds the test DLL the target unloaded: base, size, name (obj2yaml)' writer_unloaded_module
+END
 
-writer_thread_info_list() {
+t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' <<'END'
 	wr_setup
 	# MINIDUMP_THREAD_INFO_LIST from obj2yaml's raw bytes: header 12/64/n, then
 	# per thread: id, flags, error, exit status (0x103 = running), times, start
@@ -253,10 +238,9 @@ writer_thread_info_list() {
 		[ "$(echo "$e" | cut -c97-112)" != 0000000000000000 ] || fail "thread $tid: no start address"
 		i=$((i + 1))
 	done
-}
-t 'writer: ThreadInfoList: 12/64 header, every thread, running, times and start address' writer_thread_info_list
+END
 
-writer_handle_data() {
+t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' <<'END'
 	wr_setup
 	pid=$(field wr pid)
 	for k in mini full; do
@@ -284,8 +268,7 @@ writer_handle_data() {
 		done
 		[ $found = 1 ] || fail "$k: no Event handle named PdTestEvent-$pid among $n"
 	done
-}
-t 'writer: HandleData lists the named event with its type (dump done despite a blocked pipe)' writer_handle_data
+END
 
 # mask_dump MASK NAME [FLAGS]: the -mc MASK dump of the writer target as
 # wm/NAME.dmp, exit 0; with FLAGS, the header Flags file(1) reads (0x...)
@@ -299,7 +282,7 @@ mask_dump() {
 }
 
 # -mc 0 is MiniDumpNormal: stacks, no optional streams, Flags 0
-writer_mask_normal() {
+t 'writer: -mc 0 (MiniDumpNormal): Custom, Flags 0, the stacks, no optional streams, no indirect memory' <<'END'
 	mask_dump 0 normal
 	expect_out 'Dump 1 complete'
 	yaml "$O/wm/normal.dmp" "$O/wm/normal.yaml"
@@ -311,39 +294,35 @@ writer_mask_normal() {
 	[ -n "$got" ] || fail "-mc 0 lacks the stack"
 	got=$(read16 "$O/wm/normal.dmp" "0x$(field wr indirect)" "$O/wm/i.txt")
 	[ -z "$got" ] || fail "-mc 0 holds indirectly referenced memory"
-}
-t 'writer: -mc 0 (MiniDumpNormal): Custom, Flags 0, the stacks, no optional streams, no indirect memory' writer_mask_normal
+END
 
 # an unsupported bit is named on stderr and left out of Flags
-writer_mask_unsupported_bit() {
+t 'writer: -mc 0x400004: the unsupported bit is named (WithIptTrace) and left out of Flags, HandleData written' <<'END'
 	mask_dump 0x400004 ipt 0x4
 	expect_err '0x400000 WithIptTrace'
 	yaml "$O/wm/ipt.dmp" "$O/wm/ipt.yaml"
 	grep -q 'Type: *HandleData' "$O/wm/ipt.yaml" || fail "-mc 0x4 wrote no HandleData"
-}
-t 'writer: -mc 0x400004: the unsupported bit is named (WithIptTrace) and left out of Flags, HandleData written' writer_mask_unsupported_bit
+END
 
 # FilterMemory: the stack local's bytes become the 0defaced marker; the
 # stacks still walk
-writer_mask_filter_memory() {
+t 'writer: -mc 0x8 (FilterMemory): the stack local reads 0defaced, the stacks still walk' <<'END'
 	mask_dump 0x8 filter 0x8
 	got=$(read16 "$O/wm/filter.dmp" "0x$(field wr stack)" "$O/wm/f.txt")
 	[ "$got" = edacef0dedacef0dedacef0dedacef0d ] || fail "-mc 0x8 stack local: '$got', want the 0defaced marker"
 	lldb_do "$O/wm/filter.dmp" "$O/wm/fl" 'bt all'
 	grep -q 'target.exe`main' "$O/wm/fl" || fail "-mc 0x8 stacks no longer walk to main"
-}
-t 'writer: -mc 0x8 (FilterMemory): the stack local reads 0defaced, the stacks still walk' writer_mask_filter_memory
+END
 
 # PrivateReadWrite: the 4 MiB private buffer, in a MemoryList
-writer_mask_private_rw() {
+t 'writer: -mc 0x200 (PrivateReadWrite) holds the 4 MiB private marker' <<'END'
 	mask_dump 0x200 prw
 	has_bytes "$O/wm/prw.dmp" wr marker "-mc 0x200 lacks the private read/write marker"
-}
-t 'writer: -mc 0x200 (PrivateReadWrite) holds the 4 MiB private marker' writer_mask_private_rw
+END
 
 # Breakpad reads the MemoryList of that -mc 0x200 dump (written by the case
 # before; again here if that one did not get so far)
-writer_mask_private_rw_breakpad() {
+t 'writer: Breakpad minidump_dump takes the -mc 0x200 MemoryList and lists the region of the marker' <<'END'
 	need_bp
 	[ -f "$O/wm/prw.dmp" ] || mask_dump 0x200 prw
 	# (minidump_dump exits 1 for any dump without MemoryInfoList: read its log)
@@ -358,19 +337,17 @@ writer_mask_private_rw_breakpad() {
 		[ $m -ge $((b)) ] && [ $m -lt $((b + n)) ] && in=1
 	done <"$O/wm/bp.regions"
 	[ $in = 1 ] || fail "Breakpad lists no MemoryList region holding the marker $(field wr marker)"
-}
-t 'writer: Breakpad minidump_dump takes the -mc 0x200 MemoryList and lists the region of the marker' writer_mask_private_rw_breakpad
+END
 
 # FilterModulePaths: module names without their folders
-writer_mask_module_paths() {
+t 'writer: -mc 0x80 (FilterModulePaths): module names without their folders' <<'END'
 	mask_dump 0x80 paths
 	yaml "$O/wm/paths.dmp" "$O/wm/paths.yaml"
 	grep -q "Module Name: *'\\?target.exe'\\?\$" "$O/wm/paths.yaml" || fail "-mc 0x80 kept the module path"
 	! grep 'Module Name:' "$O/wm/paths.yaml" | grep -q '\\' || fail "-mc 0x80 left a path"
-}
-t 'writer: -mc 0x80 (FilterModulePaths): module names without their folders' writer_mask_module_paths
+END
 
-writer_triage() {
+t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optional streams' <<'END'
 	wr_setup
 	mkdir -p "$O/wt"
 	pd -mt "$(field wr pid)" "$(wpath "$O/wt/t.dmp")"
@@ -406,10 +383,9 @@ writer_triage() {
 	lldb_do "$O/wt/t.dmp" "$O/wt/l" 'bt all'
 	[ "$(grep -c 'target.exe`target_worker' "$O/wt/l")" -ge 3 ] || fail "-mt stacks no longer walk to target_worker"
 	grep -q 'target.exe`main' "$O/wt/l" || fail "-mt stacks no longer walk to main"
-}
-t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optional streams' writer_triage
+END
 
-writer_miniplus() {
+t 'writer: -mp leaves out the 576 MB area but keeps the chunk a stack points into' <<'END'
 	start_target ar "$T/load.exe" area 6 96
 	pid=$(field ar pid)
 	mkdir -p "$O/wp"
@@ -428,10 +404,9 @@ writer_miniplus() {
 	got=$(read16 "$O/wp/p.dmp" "0x$(field ar block0)" "$O/wp/b0.txt")
 	[ -z "$got" ] || fail "-mp holds block 0 of the excluded area"
 	stop_target ar
-}
-t 'writer: -mp leaves out the 576 MB area but keeps the chunk a stack points into' writer_miniplus
+END
 
-writer_breakpad_accepts_memorylist_types() {
+t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' <<'END'
 	need_bp
 	wr_setup
 	pid=$(field wr pid)
@@ -446,8 +421,7 @@ writer_breakpad_accepts_memorylist_types() {
 			grep -q "thread_id *= $(hexaddr "$tid")\$" "$f.txt" || fail "$args: Breakpad lacks thread $tid"
 		done
 	done
-}
-t 'writer: Breakpad minidump_dump exits 0 on -mt and on -mc dumps with a MemoryList' writer_breakpad_accepts_memorylist_types
+END
 
 t 'writer: -dbghelp writes -mm and -ma with the system MiniDumpWriteDump' <<'END'
 	wr_setup
@@ -496,7 +470,7 @@ t 'writer: -md: the callback DLL leaves a thread out and adds a memory range' <<
 	expect_err '-md: cannot load'
 END
 
-writer_thread_churn() {
+t 'writer: a target whose threads come and go is dumped whole, six times' <<'END'
 	start_target ch "$T/load.exe" churn 2
 	mkdir -p "$O/wch"
 	for k in 1 2 3; do
@@ -514,10 +488,9 @@ writer_thread_churn() {
 	done
 	alive ch || fail "the churning target stopped"
 	stop_target ch
-}
-t 'writer: a target whose threads come and go is dumped whole, six times' writer_thread_churn
+END
 
-writer_memory_info_and_stacks() {
+t 'writer: MemoryInfoList covers the address space; stacks hold RSP and end at StackBase' <<'END'
 	wr_setup
 	# MemoryInfoList as obj2yaml decodes it: from 0, ascending and contiguous,
 	# free regions included, the guard page described as such
@@ -550,10 +523,9 @@ writer_memory_info_and_stacks() {
 	base=$(peek64 "$O/wr/mini.dmp" "$(printf '0x%x' $((teb + 8)))")
 	read -r id s len rsp <"$O/wr/st"
 	[ $((s + len)) = $((base)) ] || fail "main stack ends at $(printf '0x%x' $((s + len))), StackBase is $base"
-}
-t 'writer: MemoryInfoList covers the address space; stacks hold RSP and end at StackBase' writer_memory_info_and_stacks
+END
 
-writer_memory64_layout() {
+t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' <<'END'
 	wr_setup
 	# Decode the Memory64List from obj2yaml's raw hex: count, BaseRva, (start,size)*
 	hex=$(stream_bytes "$O/wr/full.yaml" Memory64List)
@@ -575,10 +547,9 @@ writer_memory64_layout() {
 	size=$(wc -c <"$O/wr/full.dmp")
 	[ $((base + total)) = "$size" ] || fail "BaseRva $base + $total bytes != file size $size"
 	[ $((base % 4096)) = 0 ] || fail "BaseRva $base is not page-aligned"
-}
-t 'writer: Memory64List ascending, no overlap, blob last and page-aligned' writer_memory64_layout
+END
 
-writer_header_and_flags() {
+t 'writer: header signature and Flags describe the content' <<'END'
 	wr_setup
 	# obj2yaml prints the header fields it knows; file(1) reads the signature
 	for k in mini full; do
@@ -586,13 +557,12 @@ writer_header_and_flags() {
 	done
 	file "$O/wr/full.dmp" | grep -q '0x61826 type' || fail "full: header Flags not 0x61826: $(file "$O/wr/full.dmp")"
 	file "$O/wr/mini.dmp" | grep -q '0x61965 type' || fail "mini: header Flags not 0x61965: $(file "$O/wr/mini.dmp")"
-}
-t 'writer: header signature and Flags describe the content' writer_header_and_flags
+END
 
 # TokenStream (19): obj2yaml gives its bytes; the layout after each record's
 # MINIDUMP_TOKEN_INFO_HEADER is the one procdump.c documents (seven
 # {offset, size} pairs, the TokenUser field being {8, attributes, SID})
-writer_token() {
+t 'writer: Token stream: the process token and the impersonating thread, with the user SID' <<'END'
 	wr_setup
 	pid=$(field wr pid)
 	imp=$(field wr impersonating)
@@ -620,15 +590,14 @@ writer_token() {
 		[ $seen_pid = 1 ] || fail "$k: no token record for the process ($pid)"
 		[ $seen_imp = 1 ] || fail "$k: no token record for impersonating thread $imp"
 	done
-}
-t 'writer: Token stream: the process token and the impersonating thread, with the user SID' writer_token
+END
 
 # WithAvxXStateContext (-mc 0x200000): a thread holds 32 marker bytes in
 # ymm5; its context in the dump (obj2yaml's bytes) is CONTEXT, CONTEXT_EX and
 # the XSAVE header and extended state, MiscInfo's XStateData gives that size
 # and the AVX offset, and ymm5's low half is in the CONTEXT, its high half in
 # the AVX area
-writer_xstate() {
+t 'writer: -mc 0x200000 writes XState contexts: the ymm5 a thread holds, XStateData in MiscInfo' <<'END'
 	start_target ym "$T/load.exe" ymm
 	pid=$(field ym pid)
 	tid=$(sed -n 's/^tid=\([0-9]*\) ymm5=.*/\1/p' "$O/ym.log" | tr -d '\r')
@@ -660,18 +629,16 @@ writer_xstate() {
 	[ "$lo$hi" = "$m" ] || fail "ymm5 in the dump is $lo$hi, the target holds $m"
 	lldb_do "$O/xs/x.dmp" "$O/xs/l" 'thread list'
 	grep -q 'load.exe`ymm_hold' "$O/xs/l" || fail "lldb does not read the XState context of thread $tid"
-}
-t 'writer: -mc 0x200000 writes XState contexts: the ymm5 a thread holds, XStateData in MiscInfo' writer_xstate
+END
 
-writer_suspended_thread_count() {
+t 'writer: ThreadList holds all 5 threads' <<'END'
 	wr_setup
 	# ThreadList count in obj2yaml equals the threads the target printed
 	n=$(grep -c '^      - Thread Id:' "$O/wr/mini.yaml")
 	[ "$n" = 5 ] || fail "ThreadList has $n threads, want 5"
-}
-t 'writer: ThreadList holds all 5 threads' writer_suspended_thread_count
+END
 
-writer_guard_page_untouched() {
+t 'writer: the guard page keeps PAGE_GUARD and is not in the dump' <<'END'
 	wr_setup
 	g=0x$(field wr guard)
 	tail -n 1 "$O/wr.log" | grep -q 'guard=104 ' || fail "guard page lost PAGE_GUARD: $(tail -n 1 "$O/wr.log")"
@@ -682,10 +649,9 @@ writer_guard_page_untouched() {
 	# and the memory-info list describes it as committed guard memory
 	lldb_do "$O/wr/full.dmp" "$O/wr/gr.txt" "memory region $g"
 	grep -q "\[0x0*${g#0x}-" "$O/wr/gr.txt" || fail "lldb: no memory region at $g: $(tail -n 2 "$O/wr/gr.txt")"
-}
-t 'writer: the guard page keeps PAGE_GUARD and is not in the dump' writer_guard_page_untouched
+END
 
-writer_memorylist_sane() {
+t 'writer: MemoryList ranges ascending, non-empty, no overlap, at most 4096' <<'END'
 	wr_setup
 	# (start, size) of every MemoryList range from obj2yaml: ascending, no overlap, not empty
 	awk '/Type: *MemoryList/ { m = 1 } m && /Start of Memory Range:/ { s = $NF }
@@ -699,27 +665,24 @@ writer_memorylist_sane() {
 		[ $((s)) -ge $prev ] || fail "range $s overlaps or is out of order"
 		prev=$((s + z))
 	done <"$O/wr/ml"
-}
-t 'writer: MemoryList ranges ascending, non-empty, no overlap, at most 4096' writer_memorylist_sane
+END
 
-writer_version_info() {
+t 'writer: VersionInfo equals the image version resource (1.2.3.4 / 5.6.7.8)' <<'END'
 	wr_setup
 	grep -A12 "Module Name: *'.*target.exe'" "$O/wr/mini.yaml" >"$O/wr/vi"
 	grep -q 'File Version High: 0x10002$' "$O/wr/vi" || fail "FileVersion high is not 1.2: $(cat "$O/wr/vi")"
 	grep -q 'File Version Low: 0x30004$' "$O/wr/vi" || fail "FileVersion low is not 3.4"
 	grep -q 'Product Version High: 0x50006$' "$O/wr/vi" || fail "ProductVersion high is not 5.6"
 	grep -q 'Product Version Low: 0x70008$' "$O/wr/vi" || fail "ProductVersion low is not 7.8"
-}
-t 'writer: VersionInfo equals the image version resource (1.2.3.4 / 5.6.7.8)' writer_version_info
+END
 
-writer_target_keeps_running() {
+t 'writer: the target runs on, unsuspended; no temporary file left' <<'END'
 	wr_setup
 	alive wr || fail "the target's heartbeat stopped after the dumps"
 	kill -0 "$(upid wr)" || fail "the target is gone"
 	grep -q 'Suspend Count' "$O/wr/mini.yaml" && fail "a thread had a non-zero suspend count before the dump"
 	for f in "$O"/wr/*; do case $f in *.tmp) fail "temporary file left: $f" ;; esac; done
-}
-t 'writer: the target runs on, unsuspended; no temporary file left' writer_target_keeps_running
+END
 
 # slow_dump NAME ARGS...: a -ma of the wr target slowed to 200 ms per 4 MiB
 # chunk, in the background; returns once it is writing (a .tmp exists).
@@ -747,7 +710,7 @@ cancel_by() {
 		grep -q '^set ' "$O/wc.set" || fail "setevent: $(cat "$O/wc.set")" ;;
 	esac
 }
-writer_cancel_mid_dump() {
+t 'writer: Ctrl+C, -cancel PID and the event ProcDump-PID each stop a dump mid-write: no file, target resumed, exit 1' <<'END'
 	[ $native = 1 ] && skip "Ctrl+C is sent with kill -INT under Wine"
 	for how in ctrlc pid event; do
 		echo "cancel by $how"
@@ -760,12 +723,11 @@ writer_cancel_mid_dump() {
 		[ -z "$(ls "$O/wc")" ] || fail "cancel by $how: files left behind: $(ls "$O/wc")"
 		alive wr || fail "cancel by $how: the target was left suspended"
 	done
-}
-t 'writer: Ctrl+C, -cancel PID and the event ProcDump-PID each stop a dump mid-write: no file, target resumed, exit 1' writer_cancel_mid_dump
+END
 
 # A target killed while its dump is written (the rest would be zeros): no
 # dump, one line naming the file and the cause, exit 4.
-writer_target_killed_mid_dump() {
+t 'writer: the target killed mid-dump: no dump, one line naming the file, exit 4' <<'END'
 	start_target wk "$T/target.exe" 1 64
 	mkdir -p "$O/wk"
 	export PROCDUMP_TEST_CHUNK_DELAY_MS=200
@@ -780,8 +742,7 @@ writer_target_killed_mid_dump() {
 	expect_out 'Dump 1 failed'
 	! grep -q 'complete' "$O/pd.out" || fail "reported complete"
 	[ -z "$(ls "$O/wk")" ] || fail "files left behind: $(ls "$O/wk")"
-}
-t 'writer: the target killed mid-dump: no dump, one line naming the file, exit 4' writer_target_killed_mid_dump
+END
 
 # The same with -dbghelp, whose MiniDumpWriteDump reads and writes on its
 # own (under Wine 1 KiB at a time, so 64 MiB take seconds): killed once the
@@ -815,7 +776,7 @@ comment_w() {
 # reads of a range, at the snapshot seam): up to 1 % of the planned bytes,
 # the dump is written and says so in its comment, after the -dc text; more,
 # and there is no dump (exit 4).
-writer_unreadable_memory() {
+t 'writer: unreadable memory up to 1% is noted in CommentStreamW (after -dc); more is no dump, exit 4' <<'END'
 	wr_setup
 	mkdir -p "$O/wu"
 	m=$(field wr marker)
@@ -850,8 +811,7 @@ writer_unreadable_memory() {
 	expect_err "no dump written to '.*c.dmp': 4194304 of [0-9]* bytes of memory could not be read (more than 1%)"
 	[ ! -e "$O/wu/c.dmp" ] && ! ls "$O/wu" | grep -q tmp || fail "files left: $(ls "$O/wu")"
 	alive wr || fail "the target stopped"
-}
-t 'writer: unreadable memory up to 1% is noted in CommentStreamW (after -dc); more is no dump, exit 4' writer_unreadable_memory
+END
 
 # wineserver_pid: the wineserver of $WINEPREFIX (its folder is named after
 # the prefix's device and inode)
@@ -873,7 +833,7 @@ flush_order() { # flush_order PDLOG WSLOG FINAL: flush-rename if an fsync preced
 	[ -n "$_r" ] || { echo no-rename; return; }
 	[ -n "$_f" ] && awk -v f="$_f" -v r="$_r" 'BEGIN { exit !(f < r) }' && echo flush-rename || echo rename-only
 }
-writer_durable_before_final() {
+t 'writer: the dump is flushed to disk before it takes its final name (strace)' <<'END'
 	[ $native = 1 ] && skip "strace of Wine's processes"
 	command -v strace >/dev/null || fail "strace is missing (make deps installs it)"
 	wr_setup
@@ -900,8 +860,7 @@ writer_durable_before_final() {
 	done
 	grep -q '^flush flush-rename$' "$O/wf/order" || fail "no flush before the rename: $(cat "$O/wf/order")"
 	grep -q '^noflush rename-only$' "$O/wf/order" || fail "the check cannot fail: $(cat "$O/wf/order")"
-}
-t 'writer: the dump is flushed to disk before it takes its final name (strace)' writer_durable_before_final
+END
 
 # load.exe gostack: a thread runs on a 256 KiB heap block, as a goroutine
 # does (its stack pointer outside the TEB's StackLimit..StackBase), 20 KiB
@@ -918,7 +877,7 @@ gs_setup() {
 		yaml "$O/gs/$k.dmp" "$O/gs/$k.yaml"
 	done
 }
-writer_alt_stack_descriptor() {
+t 'writer: a thread on a heap-block stack (Go, fibers): its Stack descriptor holds RSP, in -mm and -ma' <<'END'
 	gs_setup
 	tid=$(printf '0x%X' "$(sed -n 's/^tid=\([0-9]*\) local=.*/\1/p' "$O/gs.log" | tr -d '\r')")
 	block=$((0x$(sed -n 's/.* block=\([0-9a-f]*\).*/\1/p' "$O/gs.log" | tr -d '\r')))
@@ -935,10 +894,9 @@ writer_alt_stack_descriptor() {
 		[ $((s)) -ge $block ] && [ $((s + len)) -le $((block + 262144)) ] ||
 			fail "-$k: the Stack [$s, +$len) is not in the heap block $(hexaddr $block)"
 	done
-}
-t 'writer: a thread on a heap-block stack (Go, fibers): its Stack descriptor holds RSP, in -mm and -ma' writer_alt_stack_descriptor
+END
 
-writer_alt_stack_walks() {
+t 'writer: -mm walks a heap-block stack to its outer frame and holds the local kept there' <<'END'
 	gs_setup
 	local=0x$(sed -n 's/.* local=\([0-9a-f]*\).*/\1/p' "$O/gs.log" | tr -d '\r')
 	want=$(sed -n 's/.* local=[0-9a-f]* bytes=\([0-9a-f]*\).*/\1/p' "$O/gs.log" | tr -d '\r')
@@ -947,12 +905,11 @@ writer_alt_stack_walks() {
 	grep -q 'load.exe`gostack_hold' "$O/gs/l" || fail "lldb does not walk up to gostack_hold"
 	got=$(read16 "$O/gs/mm.dmp" "$local" "$O/gs/r.txt")
 	[ "$got" = "$want" ] || fail "-mm: gostack_hold's local at $local is '$got', the target says $want"
-}
-t 'writer: -mm walks a heap-block stack to its outer frame and holds the local kept there' writer_alt_stack_walks
+END
 
 # -mt sanitizes both stacks of such a thread: the locals on the heap stack
 # and on its TEB stack read 0defaced; the heap stack still walks
-writer_alt_stack_triage() {
+t 'writer: -mt overwrites the locals on both stacks of a heap-stack thread; it still walks' <<'END'
 	gs_setup
 	pd -mt "$(field gs pid)" "$(wpath "$O/gs/mt.dmp")"
 	expect_rc 0
@@ -972,5 +929,4 @@ writer_alt_stack_triage() {
 	lldb_do "$O/gs/mt.dmp" "$O/gs/tl" 'bt all'
 	grep -q 'load.exe`gostack_hold' "$O/gs/tl" || fail "-mt: the heap stack no longer walks to gostack_hold"
 	stop_target gs # the last of the gostack cases
-}
-t 'writer: -mt overwrites the locals on both stacks of a heap-stack thread; it still walks' writer_alt_stack_triage
+END
