@@ -5030,71 +5030,27 @@ struct pss {
 #define PSS_TARGET_ACCESS (PROCESS_CREATE_PROCESS | PROCESS_QUERY_INFORMATION | PROCESS_VM_READ | \
 	PROCESS_VM_OPERATION | PROCESS_DUP_HANDLE | 0x0800 /* PROCESS_SUSPEND_RESUME */ | SYNCHRONIZE)
 
-/* Test hook PROCDUMP_TEST_PSS=capture|query: stand-ins for the Pss
- * functions (which Wine lacks) whose capture fails, or whose capture
- * succeeds and the query of its VA clone then fails, so that the tests see
- * the fallback, and the snapshot freed after a failure. */
-static int pss_fake_capture_fails;
-static int pss_fake_snapshot;
-
-static DWORD WINAPI
-pss_fake_capture(HANDLE h, DWORD flags, DWORD ctx_flags, void **snap)
-{
-	(void)h, (void)flags, (void)ctx_flags;
-	if (pss_fake_capture_fails)
-		return ERROR_ACCESS_DENIED;
-	*snap = &pss_fake_snapshot;
-	return 0;
-}
-
-static DWORD WINAPI
-pss_fake_query(void *snap, int cls, void *buf, DWORD len)
-{
-	(void)snap, (void)cls, (void)buf, (void)len;
-	return ERROR_NOT_FOUND;
-}
-
-static DWORD WINAPI
-pss_fake_free(HANDLE process, void *snap)
-{
-	(void)process;
-	return snap == &pss_fake_snapshot ? 0 : ERROR_INVALID_HANDLE;
-}
-
-static DWORD WINAPI
-pss_fake_walk(void *snap, int cls, void *marker, void *buf, DWORD len)
-{
-	(void)snap, (void)cls, (void)marker, (void)buf, (void)len;
-	return ERROR_NOT_FOUND;
-}
-
-static DWORD WINAPI
-pss_fake_marker(const void *allocator, void **marker)
-{
-	(void)allocator, (void)marker;
-	return ERROR_NOT_FOUND;
-}
-
-static DWORD WINAPI
-pss_fake_marker_free(void *marker)
-{
-	(void)marker;
-	return 0;
-}
-
+/* Test hook PROCDUMP_TEST_PSS_DLL=path: the Pss functions from that DLL
+ * instead of kernel32's (test/pssprov.c: the documented contract over a
+ * live process, with faults on demand), so that the tests run this path
+ * under Wine, which has no PSS.  Loaded once and kept: a test hook. */
 static void
-pss_test_hook(void)
+pss_test_provider(void)
 {
-	wchar_t v[16];
-	if (!w32_env_string(L"PROCDUMP_TEST_PSS", v, 16))
+	static HMODULE dll;
+	wchar_t path[MAX_PATH];
+	size_t i;
+	if (!w32_env_string(L"PROCDUMP_TEST_PSS_DLL", path, MAX_PATH))
 		return;
-	pss_fake_capture_fails = !wcscmp(v, L"capture");
-	w32.PssCaptureSnapshot = pss_fake_capture;
-	w32.PssQuerySnapshot = pss_fake_query;
-	w32.PssWalkSnapshot = pss_fake_walk;
-	w32.PssWalkMarkerCreate = pss_fake_marker;
-	w32.PssWalkMarkerFree = pss_fake_marker_free;
-	w32.PssFreeSnapshot = pss_fake_free;
+	AcquireSRWLockExclusive(&w32_load_lock);
+	if (!dll && !(dll = LoadLibraryW(path)))
+		vlog("PROCDUMP_TEST_PSS_DLL: cannot load '%s':", u8s(path));
+	for (i = 0; dll && i < sizeof w32_imports / sizeof w32_imports[0]; i++)
+		if (!strncmp(w32_imports[i].name, "Pss", 3)) {
+			FARPROC f = GetProcAddress(dll, w32_imports[i].name);
+			memcpy((char *)&w32 + w32_imports[i].off, &f, sizeof f);
+		}
+	ReleaseSRWLockExclusive(&w32_load_lock);
 }
 
 /* Frees the snapshot and what came with it.  PssFreeSnapshot's
@@ -5155,8 +5111,6 @@ pss_capture(struct pss *p, u64 mask)
 	}
 	if ((e = w32.PssQuerySnapshot(p->snap, PD_PSS_QUERY_VA_CLONE_INFORMATION, &clone, sizeof clone)))
 		return e;
-	if (!clone)
-		return ERROR_NOT_FOUND;
 	p->clone = p->l.h = clone;
 	return 0;
 }
@@ -5201,8 +5155,6 @@ static void
 pss_thaw(struct snap *s)
 {
 	int i;
-	if (!s->impl)
-		return;
 	for (i = 0; i < s->nth_all; i++)
 		if (s->th[i].h)
 			CloseHandle(s->th[i].h);
@@ -5430,7 +5382,7 @@ pss_take(struct snap *s, u64 mask)
 	const char *why;
 	double t0 = now_sec();
 	DWORD e;
-	pss_test_hook();
+	pss_test_provider();
 	if ((why = pss_unfit(s, mask))) {
 		vlog("-r: no PSS snapshot (%s): the in-memory clone instead", why);
 		return -1;

@@ -1,0 +1,262 @@
+# t-pss.sh - -r through a PSS snapshot (pss_* in procdump.c).  Wine has no
+# PSS, so procdump takes the Pss functions from test/pssprov.c, a test
+# provider of the documented contract over the live process, loaded under
+# the test hook PROCDUMP_TEST_PSS_DLL; its faults on demand (PSSPROV_MODE)
+# drive the fallbacks.  These tests prove procdump's use of the contract,
+# not Windows's PSS (the man page says PSS is unverified on Windows).
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
+# function followed by the line that titles and runs it:
+#   t 'pss: what must hold' function
+
+PSSDLL=$T/pssprov.dll
+
+# ps_pd LOG ARGS...: pd with the provider, its calls logged in $O/ps/LOG
+ps_pd() {
+	_log=$O/ps/$1
+	shift
+	mkdir -p "$O/ps"
+	rm -f "$_log"
+	PROCDUMP_TEST_PSS_DLL=$(wpath "$PSSDLL") PSSPROV_LOG=$(wpath "$_log") pd "$@"
+}
+
+# ps_fell_back LOG CODE: -v said the snapshot failed with CODE and the
+# in-memory clone wrote the dump; the provider freed all it made
+ps_fell_back() {
+	expect_rc 0
+	expect_err "\[v\] -r: the PSS snapshot of process $pid failed, the in-memory clone instead: .* ($2)"
+	expect_err 'cloned [0-9]* MB in .* runs on'
+	expect_out 'Dump 1 complete'
+	! grep -q 'took a PSS snapshot' "$O/pd.err" || fail "$1: a PSS snapshot was taken"
+	! grep -q 'left' "$O/ps/$1" || grep -q 'free: 0 snapshots and 0 walk markers left' "$O/ps/$1" ||
+		fail "$1: the provider has something left: $(cat "$O/ps/$1")"
+}
+
+# ps_setup: one target (3 workers, a 4 MiB marker) and its -r -mm and -r -ma
+# dumps through the provider (ps/mini.dmp, ps/full.dmp), with lldb's and
+# obj2yaml's readings; once
+ps_setup() {
+	[ -f "$O/ps.log" ] && return 0
+	start_target ps "$T/target.exe" 3 4
+	for k in mini full; do
+		[ $k = mini ] && ty=-mm || ty=-ma
+		ps_pd "$k.calls" -v -r $ty "$(field ps pid)" "$(wpath "$O/ps/$k.dmp")"
+		[ "$RC" = 0 ] || fail "-r $ty exited $RC: $(cat "$O/pd.err")"
+		cp "$O/pd.out" "$O/ps/$k.out"
+		cp "$O/pd.err" "$O/ps/$k.err"
+		lldb_do "$O/ps/$k.dmp" "$O/ps/$k.lldb" 'thread list' 'bt all' 'image list'
+		yaml "$O/ps/$k.dmp" "$O/ps/$k.yaml"
+	done
+}
+
+# The snapshot is taken (no in-memory copy), asked for what each dump type
+# needs, and freed with every walk marker; the target runs on.
+pss_taken() {
+	ps_setup
+	pid=$(field ps pid)
+	for k in mini full; do
+		grep -q "\[v\] -r: took a PSS snapshot of process $pid (5 threads) in .* s; process $pid runs on" "$O/ps/$k.err" ||
+			fail "$k: -v does not say the snapshot was taken: $(head -n 5 "$O/ps/$k.err")"
+		! grep -q 'copying [0-9]* MB\|cloned [0-9]* MB' "$O/ps/$k.err" || fail "$k: the in-memory clone was taken too"
+		grep -q 'Dump 1 cloned: the process runs on' "$O/ps/$k.out" || fail "$k: no 'cloned' line"
+		grep -q 'Dump 1 complete' "$O/ps/$k.out" || fail "$k: not complete"
+		grep -q 'freed the PSS snapshot' "$O/ps/$k.err" || fail "$k: -v does not say the snapshot was freed"
+		! grep -q 'could not be read\|written without a context' "$O/ps/$k.err" || fail "$k: $(cat "$O/ps/$k.err")"
+		# VA clone, threads, contexts (CONTEXT_ALL), VA space; breakaway
+		# (optional), release section; the handle classes (-mm and -ma
+		# both have HandleData)
+		grep -q "^capture pid=$pid flags=0x8c0009bd context=0x0010001f\$" "$O/ps/$k.calls" ||
+			fail "$k: the capture asked for $(grep '^capture' "$O/ps/$k.calls")"
+		grep -q '^captured 5 threads [0-9]* regions [0-9]* handles clone=yes$' "$O/ps/$k.calls" ||
+			fail "$k: $(grep '^captured' "$O/ps/$k.calls")"
+		for w in 1 2 3; do
+			grep -q "^walk $w ends: 259 after" "$O/ps/$k.calls" || fail "$k: walk $w did not run to its end"
+		done
+		grep -q '^free: 0 snapshots and 0 walk markers left$' "$O/ps/$k.calls" ||
+			fail "$k: not all freed: $(grep '^free' "$O/ps/$k.calls")"
+	done
+	alive ps || fail "the target does not run on"
+}
+t 'pss: with the test provider -r -mm and -r -ma take a PSS snapshot (no copy), ask for what they need, free it all' pss_taken
+
+pss_threads_and_stacks() {
+	ps_setup
+	n=0
+	for tid in $(tids ps); do
+		n=$((n + 1))
+		for k in mini full; do
+			grep -q "tid = $(printf '0x%04x' "$tid")," "$O/ps/$k.lldb" || fail "lldb: thread $tid missing from $k.dmp"
+			grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/ps/$k.yaml" || fail "obj2yaml: thread $tid missing from $k.dmp"
+		done
+	done
+	[ $n = 5 ] || fail "the target printed $n thread ids, wanted 5"
+	for k in mini full; do
+		[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/ps/$k.lldb")" = 5 ] || fail "$k: lldb does not list exactly 5 threads"
+		walks_target_stacks "$O/ps/$k.lldb" "$k"
+	done
+}
+t 'pss: the snapshot dumps hold every thread id the target printed, and lldb walks their stacks from the captured contexts' pss_threads_and_stacks
+
+pss_marker_bytes() {
+	ps_setup
+	has_bytes "$O/ps/full.dmp" ps marker "-r -ma lacks the heap marker"
+	end=$(printf '0x%x' $((0x$(field ps marker) + 4 * 1048576 - 16)))
+	lldb_do "$O/ps/full.dmp" "$O/ps/m2.txt" "memory read --force -c 16 $end"
+	grep -q "^0x0*${end#0x}: " "$O/ps/m2.txt" || fail "end of the marker buffer missing"
+	has_bytes "$O/ps/full.dmp" ps stack "-r -ma lacks the stack local"
+	has_bytes "$O/ps/mini.dmp" ps stack "-r -mm lacks the stack local"
+	has_bytes "$O/ps/mini.dmp" ps indirect "-r -mm lacks the indirectly referenced heap block"
+	has_bytes "$O/ps/mini.dmp" ps data "-r -mm lacks the .data global"
+}
+t 'pss: the snapshot -r -ma holds the heap marker (first and last bytes), -r -mm the stack, indirect and .data bytes' pss_marker_bytes
+
+# Breakpad: the target's PID (not the clone's), every thread with its name
+# (read from the real thread: the snapshot has no names)
+pss_breakpad() {
+	need_bp
+	ps_setup
+	bp_dump "$O/ps/mini.dmp" "$O/ps/mini.bp" "$O/ps/mini.bperr"
+	grep -q "process_id *= $(field ps pid)\$" "$O/ps/mini.bp" || fail "Breakpad: MiscInfo process_id"
+	! grep -q ' ERROR: ' "$O/ps/mini.bperr" || fail "Breakpad: $(grep -m 1 ' ERROR: ' "$O/ps/mini.bperr")"
+	for tid in $(tids ps); do
+		grep -q "thread_id *= $(printf '0x%x' "$tid")\$" "$O/ps/mini.bp" || fail "Breakpad: thread $tid missing"
+	done
+	grep -q 'thread_name *= "pd-main"' "$O/ps/mini.bp" || fail "Breakpad: no thread named pd-main"
+	for w in 1 2 3; do
+		grep -q "thread_name *= \"pd-worker-$w\"" "$O/ps/mini.bp" || fail "Breakpad: no thread named pd-worker-$w"
+	done
+}
+t 'pss: Breakpad reads the snapshot -r -mm dump: the target PID, every thread, their names' pss_breakpad
+
+# ps_handle_named DUMP YAML NAME TYPE: the HandleData stream of DUMP holds a
+# handle whose name ends in NAME, of type TYPE
+ps_handle_named() {
+	hex=$(grep -A1 'Type: *HandleData' "$2" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ -n "$hex" ] || fail "$(basename "$1"): no HandleData stream"
+	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
+	i=0
+	while [ $i -lt "$n" ]; do
+		e=$(echo "$hex" | cut -c$((33 + 80 * i))-$((32 + 80 * (i + 1))))
+		tr=$((0x$(le "$(echo "$e" | cut -c17-24)"))) nr=$((0x$(le "$(echo "$e" | cut -c25-32)")))
+		if [ $nr != 0 ] && ps_string "$1" $nr | grep -q "$3\$"; then
+			[ $tr != 0 ] && [ "$(ps_string "$1" $tr)" = "$4" ] || fail "$3 has type '$(ps_string "$1" $tr)', want $4"
+			return 0
+		fi
+		i=$((i + 1))
+	done
+	fail "$(basename "$1"): no $4 handle named $3 among $n"
+}
+# ps_string DUMP RVA: the MINIDUMP_STRING at RVA, as ASCII
+ps_string() {
+	_len=$((0x$(od -An -tx1 -j "$2" -N 4 "$1" | tr -d ' \n' | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')))
+	od -An -c -j $(($2 + 4)) -N "$_len" "$1" | tr -d ' \n' | sed 's/\\0//g'
+}
+
+pss_handles() {
+	ps_setup
+	for k in mini full; do
+		ps_handle_named "$O/ps/$k.dmp" "$O/ps/$k.yaml" "PdTestEvent-$(field ps pid)" Event
+	done
+}
+t 'pss: HandleData from the snapshot names the target event with its type' pss_handles
+
+# A capture that fails, or succeeds and then cannot give its VA clone, a
+# walk that cannot start, a snapshot without threads or with none running:
+# each falls back to the in-memory clone, which writes the dump; a snapshot
+# taken is freed first.
+pss_fallbacks() {
+	start_target pf "$T/target.exe" 2 4
+	pid=$(field pf pid)
+	PSSPROV_MODE=capture ps_pd capture -v -r -ma "$pid" "$(wpath "$O/ps/c.dmp")"
+	ps_fell_back capture 5
+	! grep -q 'freed the PSS snapshot' "$O/pd.err" || fail "capture: freed a snapshot never taken"
+	expect_err 'copying [0-9]* MB of process'
+	has_bytes "$O/ps/c.dmp" pf marker "capture: the heap marker"
+	PSSPROV_MODE=query ps_pd query -v -r -mm "$pid" "$(wpath "$O/ps/q.dmp")"
+	ps_fell_back query 1168
+	f=$(grep -n 'freed the PSS snapshot' "$O/pd.err" | cut -d: -f1) c=$(grep -n 'snapshot of process .* failed' "$O/pd.err" | cut -d: -f1)
+	[ -n "$f" ] && [ "$f" -lt "$c" ] || fail "query: the snapshot was not freed before the fallback: $(cat "$O/pd.err")"
+	has_bytes "$O/ps/q.dmp" pf stack "query: the stack local"
+	lldb_do "$O/ps/q.dmp" "$O/ps/q.lldb" 'thread list'
+	[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/ps/q.lldb")" = 4 ] || fail "query: lldb does not list the 4 threads"
+	for m in marker:8 nothreads:1168 allgone:1168; do
+		PSSPROV_MODE=${m%:*} ps_pd "${m%:*}" -v -r -mm "$pid" "$(wpath "$O/ps/${m%:*}.dmp")"
+		ps_fell_back "${m%:*}" "${m#*:}"
+		grep -q 'freed the PSS snapshot' "$O/pd.err" || fail "${m%:*}: the snapshot was not freed"
+		has_bytes "$O/ps/${m%:*}.dmp" pf stack "${m%:*}: the stack local"
+	done
+	alive pf || fail "the target stopped"
+	stop_target pf
+}
+t 'pss: a failed capture, clone query, walk marker, or a snapshot without running threads falls back to the in-memory clone, freed first' pss_fallbacks
+
+# What the snapshot lacks is read elsewhere or left out, and the dump is
+# written: a thread captured as terminated is not in it; without the VA
+# space the clone's own map serves; without handles no HandleData; without
+# the process information the target's own facts; a failed free is said.
+pss_partial_snapshot() {
+	start_target pp "$T/target.exe" 3 4
+	pid=$(field pp pid)
+	PSSPROV_MODE=firstgone,novaspace,nohandles,noprocinfo,free ps_pd part -v -r -ma "$pid" "$(wpath "$O/ps/p.dmp")"
+	expect_rc 0
+	expect_err "took a PSS snapshot of process $pid (4 threads)"
+	expect_err '\[v\] the PSS memory map (0 regions), the clone.s instead: .* (1168)'
+	expect_err "\[v\] the handles of the PSS snapshot of process $pid: .* (1168)"
+	expect_err '\[v\] PssFreeSnapshot: .* (6)'
+	expect_out 'Dump 1 complete'
+	yaml "$O/ps/p.dmp" "$O/ps/p.yaml"
+	lldb_do "$O/ps/p.dmp" "$O/ps/p.lldb" 'thread list'
+	main=$(tids pp | head -n 1)
+	! grep -q "tid = $(printf '0x%04x' "$main")," "$O/ps/p.lldb" || fail "the thread captured as terminated is in the dump"
+	[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/ps/p.lldb")" = 4 ] || fail "lldb does not list the 4 running threads"
+	! grep -q 'Type: *HandleData' "$O/ps/p.yaml" || fail "a HandleData stream without captured handles"
+	grep -q 'Type: *MemoryInfoList' "$O/ps/p.yaml" || fail "no MemoryInfoList from the clone's map"
+	has_bytes "$O/ps/p.dmp" pp marker "the heap marker, by the clone's map"
+	# the threads without contexts or TEBs: written, flagged
+	PSSPROV_MODE=nocontext,noteb ps_pd thin -v -r -mm "$pid" "$(wpath "$O/ps/t.dmp")"
+	expect_rc 0
+	for tid in $(tids pp); do
+		expect_err "\[v\] thread $tid: written without a context"
+	done
+	expect_out 'Dump 1 complete'
+	yaml "$O/ps/t.dmp" "$O/ps/t.yaml"
+	hex=$(grep -A1 'Type: *ThreadInfoList' "$O/ps/t.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	[ "$(u32at 8 "$hex")" = 5 ] || fail "ThreadInfoList: $(u32at 8 "$hex") entries, want 5"
+	[ "$(u32at 4 "$(echo "$hex" | cut -c25-)")" = 16 ] || fail "ThreadInfoList: the first thread's flags are not INVALID_CONTEXT (0x10)"
+	alive pp || fail "the target stopped"
+	stop_target pp
+}
+t 'pss: a partial snapshot (a thread gone, no VA space, handles, process information or context; a failed free) still gives a dump' pss_partial_snapshot
+
+# Where the snapshot cannot serve -v says why and the in-memory clone
+# writes the dump: a DLL that does not load, WithAvxXStateContext, the x86
+# view of a 32-bit target, the 32-bit procdump (32-bit provider).
+pss_unfit() {
+	start_target pu "$T/target.exe" 1 4
+	pid=$(field pu pid)
+	mkdir -p "$O/ps"
+	PROCDUMP_TEST_PSS_DLL='Z:\nonexistent\pssprov.dll' pd -v -r -mm "$pid" "$(wpath "$O/ps/u1.dmp")"
+	expect_rc 0
+	expect_err "\[v\] PROCDUMP_TEST_PSS_DLL: cannot load '.*nonexistent.pssprov.dll':"
+	expect_err '\[v\] -r: no PSS snapshot (this system has no PSS'
+	ps_pd xstate -v -r -mc 0x200002 "$pid" "$(wpath "$O/ps/u2.dmp")"
+	expect_rc 0
+	expect_err '\[v\] -r: no PSS snapshot (WithAvxXStateContext'
+	[ ! -s "$O/ps/xstate" ] || fail "the provider was called: $(cat "$O/ps/xstate")"
+	stop_target pu
+	[ "$W32" = 1 ] || skip "32-bit programs do not run here: the x86 cases"
+	[ -f "$T/target32.exe" ] || i686-w64-mingw32-gcc $TCFLAGS "$T/target.c" -o "$T/target32.exe" -ladvapi32 ||
+		fail "cannot build target32.exe"
+	i686-w64-mingw32-gcc $TCFLAGS -shared -Wl,--kill-at "$T/pssprov.c" -o "$O/ps/pssprov32.dll" -lpsapi ||
+		fail "cannot build the 32-bit provider"
+	start_target pw "$T/target32.exe" 1 4
+	pid=$(field pw pid)
+	ps_pd x86 -v -r -mm "$pid" "$(wpath "$O/ps/u3.dmp")"
+	expect_rc 0
+	expect_err '\[v\] -r: no PSS snapshot (a 32-bit view'
+	PROCDUMP_TEST_PSS_DLL=$(wpath "$O/ps/pssprov32.dll") pd32 -v -r -mm "$pid" "$(wpath "$O/ps/u4.dmp")"
+	expect_rc 0
+	expect_err '\[v\] -r: no PSS snapshot (a 32-bit procdump on 64-bit Windows'
+	expect_out 'Dump 1 complete'
+	stop_target pw
+}
+t 'pss: where the snapshot cannot serve (no DLL, XState, an x86 view, the 32-bit procdump) -v says why and the clone writes the dump' pss_unfit
