@@ -5312,25 +5312,22 @@ pss_handle(struct snap *s, const void *entry)
 {
 	const struct pd_pss_handle *e = entry;
 	struct pss *p = s->impl;
-	struct dhandle h;
-	memset(&h, 0, sizeof h);
-	h.value = (u64)(ULONG_PTR)e->Handle;
+	struct dhandle *h;
+	if (vec_grow(&s->hdl, &p->cap_hdl, s->nhdl, sizeof *s->hdl, 64) < 0)
+		return;
+	h = &s->hdl[s->nhdl++];
+	memset(h, 0, sizeof *h);
+	h->value = (u64)(ULONG_PTR)e->Handle;
 	if (e->Flags & PD_PSS_HANDLE_HAVE_BASIC_INFORMATION) {
-		h.attributes = e->Attributes;
-		h.access = e->GrantedAccess;
-		h.handle_count = e->HandleCount;
-		h.pointer_count = e->PointerCount;
+		h->attributes = e->Attributes;
+		h->access = e->GrantedAccess;
+		h->handle_count = e->HandleCount;
+		h->pointer_count = e->PointerCount;
 	}
 	/* (the strings only where the flags say the capture filled them) */
-	h.type = e->Flags & PD_PSS_HANDLE_HAVE_TYPE ? pss_string(e->TypeName, e->TypeNameLength) : NULL;
-	h.name = p->names && (e->Flags & PD_PSS_HANDLE_HAVE_NAME) ? pss_string(e->ObjectName, e->ObjectNameLength)
-	                                                         : NULL;
-	if (vec_grow(&s->hdl, &p->cap_hdl, s->nhdl, sizeof *s->hdl, 64) < 0) {
-		free(h.type);
-		free(h.name);
-		return;
-	}
-	s->hdl[s->nhdl++] = h;
+	h->type = e->Flags & PD_PSS_HANDLE_HAVE_TYPE ? pss_string(e->TypeName, e->TypeNameLength) : NULL;
+	h->name = p->names && (e->Flags & PD_PSS_HANDLE_HAVE_NAME) ? pss_string(e->ObjectName, e->ObjectNameLength)
+	                                                          : NULL;
 }
 
 /* The handle table as captured; names: with their names (not in triage). */

@@ -53,6 +53,8 @@
  *   nothreads   the threads are not captured (their walk: ERROR_NOT_FOUND)
  *   allgone     every thread is captured as terminated
  *   firstgone   the first thread listed is captured as terminated
+ *   walkfail    the walk of the threads fails after the first one
+ *               (ERROR_NOT_ENOUGH_MEMORY)
  *   nocontext   the threads are captured without their contexts
  *   noteb       the threads are captured with a TEB address of 0
  *   novaspace   the VA space is not captured
@@ -846,6 +848,8 @@ walk_thread(struct snapshot *s, struct marker *m, void *buf, DWORD len)
 		return ERROR_BAD_LENGTH;
 	if (m->pos >= s->nth)
 		return ERROR_NO_MORE_ITEMS;
+	if (m->pos == 1 && mode("walkfail"))
+		return ERROR_NOT_ENOUGH_MEMORY;
 	c = &s->th[m->pos++];
 	e = c->e;
 	if (c->ctx) {

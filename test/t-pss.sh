@@ -159,14 +159,14 @@ pss_handles() {
 }
 t 'pss: HandleData from the snapshot names the target event with its type' pss_handles
 
-# A walk that cannot start, a snapshot without threads or with none
-# running: each falls back to the in-memory clone, which writes the dump,
+# A walk that cannot start or fails half-way, a snapshot without threads
+# or with none running: each falls back to the in-memory clone, which writes the dump,
 # the snapshot freed first (a failed capture or clone query: the clone
 # group's clone_pss_fails).
 pss_fallbacks() {
 	start_target pf "$T/target.exe" 2 4
 	pid=$(field pf pid)
-	for m in marker:8 nothreads:1168 allgone:1168; do
+	for m in marker:8 walkfail:8 nothreads:1168 allgone:1168; do
 		PSSPROV_MODE=${m%:*} ps_pd "${m%:*}" -v -r -mm "$pid" "$(wpath "$O/ps/${m%:*}.dmp")"
 		ps_fell_back "${m%:*}" "${m#*:}"
 		f=$(grep -n 'freed the PSS snapshot' "$O/pd.err" | cut -d: -f1) c=$(grep -n 'snapshot of process .* failed' "$O/pd.err" | cut -d: -f1)
@@ -178,7 +178,7 @@ pss_fallbacks() {
 	alive pf || fail "the target stopped"
 	stop_target pf
 }
-t 'pss: a walk marker that cannot be made, or a snapshot without running threads, falls back to the in-memory clone, freed first' pss_fallbacks
+t 'pss: a walk marker that cannot be made, a walk that fails, or a snapshot without running threads, falls back to the in-memory clone, freed first' pss_fallbacks
 
 # What the snapshot lacks is read elsewhere or left out, and the dump is
 # written: a thread captured as terminated is not in it; without the VA
@@ -251,3 +251,22 @@ pss_unfit() {
 	stop_target pw
 }
 t 'pss: where the snapshot cannot serve (no DLL, XState, an x86 view, the 32-bit procdump) -v says why and the clone writes the dump' pss_unfit
+
+# A dump at the process's exit (-t, the target ended by TerminateProcess:
+# no ExitProcess breakpoint) is no case for a snapshot: -v says so.
+pss_at_exit() {
+	start_target px "$T/target.exe" 1 4
+	pid=$(field px pid)
+	mkdir -p "$O/ps/px"
+	export PROCDUMP_TEST_PSS_DLL="$(wpath "$PSSDLL")"
+	pd_bg pxd -v -r -t "$pid" "$(wpath "$O/ps/px")"
+	unset PROCDUMP_TEST_PSS_DLL
+	wait_for "$O/pxd.raw" 'attached: initial breakpoint\|Press Ctrl-C' 30 || fail "procdump did not attach: $(cat "$O/pxd.raw")"
+	sleep 1
+	$WINE taskkill /F /PID "$pid" >"$O/ps/px.kill" 2>&1 || true
+	pd_join pxd 60
+	grep -q '\[v\] -r: no PSS snapshot (the process is exiting)' "$O/pd.out" ||
+		fail "-v does not say the exiting process is no case for a snapshot: $(tail -n 8 "$O/pd.out")"
+	! grep -q 'took a PSS snapshot' "$O/pd.out" || fail "a snapshot of an exiting process"
+}
+t 'pss: at the exit event of a terminated process (-t) -v says a snapshot cannot serve' pss_at_exit
