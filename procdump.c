@@ -1030,7 +1030,7 @@ static struct w32_fns {
 	HRESULT (WINAPI *GetThreadDescription)(HANDLE, PWSTR *);             /* 10 1607 */
 	void (WINAPI *GetSystemTimePreciseAsFileTime)(FILETIME *);           /* 8 */
 	BOOL (WINAPI *WaitForDebugEventEx)(LPDEBUG_EVENT, DWORD);            /* 10; not Wine 8 */
-	/* kernel32, Windows 8.1: process snapshots (-r); not Wine 8 */
+	/* kernel32, Windows 8.1: process snapshots (-r); not Wine 8 (the tests: pss_test_provider) */
 	DWORD (WINAPI *PssCaptureSnapshot)(HANDLE, DWORD, DWORD, void **);
 	DWORD (WINAPI *PssQuerySnapshot)(void *, int, void *, DWORD);
 	DWORD (WINAPI *PssWalkSnapshot)(void *, int, void *, void *, DWORD);
@@ -5014,8 +5014,9 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
  * never the clone's.  Where there is no PSS (Windows 7 and 8.0, Wine),
  * for 32-bit contexts or XState (PSS gives 64-bit contexts without it), or
  * when the capture fails, -r falls back to the in-memory clone (pss_unfit),
- * and -v says why.  Built to Microsoft's documentation; not run here (Wine has
- * no PSS): see the man page. */
+ * and -v says why.  Built to Microsoft's documentation and unverified on
+ * Windows; the tests run it through a provider of that contract over a
+ * live process (pss_test_provider; doc/DESIGN.md, the clone). */
 
 struct pss {
 	struct live l;             /* first: l.h is the clone for live_read and live_regions */
