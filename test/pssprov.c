@@ -588,8 +588,10 @@ capture_handle(struct snapshot *s, HANDLE process, const struct handle_row *row)
 		return;
 	if ((s->flags & PSS_CAPTURE_HANDLE_BASIC_INFORMATION) &&
 	    nt_query_object(dup, 0 /* ObjectBasicInformation */, basic, sizeof basic, NULL) >= 0) {
-		c->e.HandleCount = basic[2] ? basic[2] - 1 : 0;   /* less our duplicate */
-		c->e.PointerCount = basic[3] > 1 ? basic[3] - 1 : 0;
+		/* less our duplicate's references: a handle, and under Wine two
+		 * pointer references (the handle's and the query's) */
+		c->e.HandleCount = basic[2] ? basic[2] - 1 : 0;
+		c->e.PointerCount = basic[3] > 1 ? basic[3] - 2 : 0;
 	}
 	c->type = object_string(dup, 2 /* ObjectTypeInformation */);
 	c->e.ObjectType = object_type(c->type);
@@ -638,7 +640,13 @@ capture_process(struct snapshot *s, HANDLE process, DWORD pid)
 {
 	PSS_PROCESS_INFORMATION *pi = &s->pi;
 	struct basic_process bp;
-	PROCESS_MEMORY_COUNTERS_EX vm;
+	struct {                   /* VM_COUNTERS_EX (ProcessVmCounters) */
+		SIZE_T PeakVirtualSize, VirtualSize;
+		ULONG PageFaultCount;
+		SIZE_T PeakWorkingSetSize, WorkingSetSize, QuotaPeakPagedPoolUsage, QuotaPagedPoolUsage,
+		       QuotaPeakNonPagedPoolUsage, QuotaNonPagedPoolUsage, PagefileUsage, PeakPagefileUsage,
+		       PrivateUsage;
+	} vm;
 	DWORD n = MAX_PATH;
 	BOOL wow64 = FALSE;
 	pi->ProcessId = pid;
@@ -654,7 +662,9 @@ capture_process(struct snapshot *s, HANDLE process, DWORD pid)
 	GetProcessTimes(process, &pi->CreateTime, &pi->ExitTime, &pi->KernelTime, &pi->UserTime);
 	pi->PriorityClass = GetPriorityClass(process);
 	memset(&vm, 0, sizeof vm);
-	if (GetProcessMemoryInfo(process, (PROCESS_MEMORY_COUNTERS *)&vm, sizeof vm)) {
+	if (nt_query_process(process, 3 /* ProcessVmCounters */, &vm, sizeof vm, NULL) >= 0) {
+		pi->PeakVirtualSize = vm.PeakVirtualSize;
+		pi->VirtualSize = vm.VirtualSize;
 		pi->PageFaultCount = vm.PageFaultCount;
 		pi->PeakWorkingSetSize = vm.PeakWorkingSetSize;
 		pi->WorkingSetSize = vm.WorkingSetSize;

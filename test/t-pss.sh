@@ -127,6 +127,37 @@ pss_breakpad() {
 }
 t 'pss: Breakpad reads the snapshot -r -mm dump: the target PID, every thread, their names' pss_breakpad
 
+# The snapshot's -r -mm and a plain (live) -mm of the same still target
+# read alike: obj2yaml gives the same threads (ids, TEBs, priority class,
+# suspend counts, stack ranges), thread names, modules, memory regions and
+# handles (value, type, attributes, access).
+pss_same_as_live() {
+	ps_setup
+	# (held by suspension, not by a debug attach, whose thread would add
+	# its stack to the map)
+	PROCDUMP_TEST_FREEZE=suspend pd -mm "$(field ps pid)" "$(wpath "$O/ps/live.dmp")"
+	expect_rc 0
+	yaml "$O/ps/live.dmp" "$O/ps/live.yaml"
+	# the bytes that change with time or with the reading process: memory,
+	# contexts, times, VM counters, procdump's own token handle; of each
+	# handle (40 bytes) its counts (procdump's own handles add to them) and
+	# name (the provider asks no pipe for its name)
+	for k in mini live; do
+		awk '/^  - Type:/ { t = $3 }
+			/Content:|Context:/ && t ~ /^(ThreadList|MemoryList|MiscInfo|ProcessVMCounters|Token|ThreadInfoList)$/ { next }
+			/Content:/ && t == "HandleData" {
+				h = $2; o = substr(h, 1, 32)
+				for (i = 33; i + 79 <= length(h); i += 80)
+					o = o " " substr(h, i, 24) substr(h, i + 32, 16) substr(h, i + 64, 16)
+				print "    handles: " o; next
+			}
+			{ print }' "$O/ps/$k.yaml" >"$O/ps/$k.same"
+	done
+	diff "$O/ps/live.same" "$O/ps/mini.same" >"$O/ps/same.diff" || fail "the snapshot dump reads otherwise: $(head -c 600 "$O/ps/same.diff")"
+	[ "$(grep -c '^    handles: ' "$O/ps/mini.same")" = 1 ] || fail "no HandleData compared"
+}
+t 'pss: the snapshot -r -mm and a live -mm of the same target agree on threads, modules, regions and handles (obj2yaml)' pss_same_as_live
+
 # ps_handle_named DUMP YAML NAME TYPE: the HandleData stream of DUMP holds a
 # handle whose name ends in NAME, of type TYPE
 ps_handle_named() {
