@@ -301,3 +301,28 @@ pss_at_exit() {
 	! grep -q 'took a PSS snapshot' "$O/pd.out" || fail "a snapshot of an exiting process"
 }
 t 'pss: at the exit event of a terminated process (-t) -v says a snapshot cannot serve' pss_at_exit
+
+# -r in debugger mode through the snapshot, the target held at its debug
+# event: the dump of a caught first-chance exception (-e 1) holds its
+# record and the faulting thread, whose captured context lldb walks back to
+# main; the target survives.  (A second-chance one is passed on once the
+# snapshot is taken and the target dies: the provider's clone, the target
+# itself, dies with it; a real VA clone would not.)
+pss_debugger_first_chance() {
+	crash pfc caught E0005678
+	mkdir -p "$O/ps/fc"
+	ps_pd fc.calls -v -r -ma -e 1 "$(field pfc pid)" "$(wpath "$O/ps/fc")"
+	expect_rc 0
+	expect_out 'Exception: E0005678.UNKNOWN'
+	expect_out 'Dump 1 cloned'
+	expect_err "took a PSS snapshot of process $(field pfc pid)"
+	grep -q '^free: 0 snapshots and 0 walk markers left$' "$O/ps/fc.calls" || fail "not all freed: $(cat "$O/ps/fc.calls")"
+	f=$(one_dump "$O/ps/fc")
+	yaml "$f" "$O/ps/fc/y"
+	exception_is "$O/ps/fc/y" 0xE0005678 "$(field pfc tid)"
+	[ "$(ex_field "$O/ps/fc/y" 'Parameter 1')" = 0x22 ] || fail "parameter 1 is not 0x22"
+	lldb_do "$f" "$O/ps/fc/l" 'thread list' 'bt'
+	grep -q 'crasher.exe`main' "$O/ps/fc/l" || fail "lldb: the faulting thread's walk does not reach main"
+	wait_for "$O/pfc.log" '^survived' 20 || fail "the target did not survive its caught exception"
+}
+t 'pss: -r -e 1 dumps a caught first-chance exception through the snapshot: record, thread, its walk; the target survives' pss_debugger_first_chance
