@@ -326,3 +326,21 @@ pss_debugger_first_chance() {
 	wait_for "$O/pfc.log" '^survived' 20 || fail "the target did not survive its caught exception"
 }
 t 'pss: -r -e 1 dumps a caught first-chance exception through the snapshot: record, thread, its walk; the target survives' pss_debugger_first_chance
+
+# A target whose DACL grants all but PROCESS_CREATE_PROCESS (which the
+# capture's VA clone needs): procdump cannot open it for a snapshot, -v
+# says so, and the in-memory clone writes the dump.
+pss_no_rights() {
+	start_target pr "$T/target.exe" 1 4
+	pid=$(field pr pid)
+	$WINE "$T/procdacl.exe" "$pid" 'D:(A;;0x1FFF7F;;;WD)' >"$O/ps-dacl.txt" 2>&1 || true
+	grep -q '^set 0' "$O/ps-dacl.txt" || fail "cannot set the target's DACL: $(cat "$O/ps-dacl.txt")"
+	ps_pd rights -v -r -mm "$pid" "$(wpath "$O/ps/r.dmp")"
+	expect_rc 0
+	expect_err "\[v\] -r: cannot open process $pid for a PSS snapshot, the in-memory clone instead: .* (5)"
+	expect_err 'cloned [0-9]* MB in .* runs on'
+	[ ! -s "$O/ps/rights" ] || fail "the provider was called: $(cat "$O/ps/rights")"
+	has_bytes "$O/ps/r.dmp" pr stack "the stack local"
+	stop_target pr
+}
+t 'pss: a target that denies PROCESS_CREATE_PROCESS gets the in-memory clone, -v says why' pss_no_rights
