@@ -249,6 +249,12 @@ pss_partial_snapshot() {
 }
 t 'pss: a partial snapshot (a thread gone, no VA space, handles, process information or context; a failed free) still gives a dump' pss_partial_snapshot
 
+# ps_target32: test/target32.exe, built unless the wow64 group did
+ps_target32() {
+	[ -f "$T/target32.exe" ] || i686-w64-mingw32-gcc $TCFLAGS "$T/target.c" -o "$T/target32.exe" -ladvapi32 ||
+		fail "cannot build target32.exe"
+}
+
 # Where the snapshot cannot serve -v says why and the in-memory clone
 # writes the dump: a DLL that does not load, WithAvxXStateContext, the x86
 # view of a 32-bit target, the 32-bit procdump (32-bit provider).
@@ -266,8 +272,7 @@ pss_unfit() {
 	[ ! -s "$O/ps/xstate" ] || fail "the provider was called: $(cat "$O/ps/xstate")"
 	stop_target pu
 	[ "$W32" = 1 ] || skip "32-bit programs do not run here: the x86 cases"
-	[ -f "$T/target32.exe" ] || i686-w64-mingw32-gcc $TCFLAGS "$T/target.c" -o "$T/target32.exe" -ladvapi32 ||
-		fail "cannot build target32.exe"
+	ps_target32
 	i686-w64-mingw32-gcc $TCFLAGS -shared -Wl,--kill-at "$T/pssprov.c" -o "$O/ps/pssprov32.dll" -lpsapi ||
 		fail "cannot build the 32-bit provider"
 	start_target pw "$T/target32.exe" 1 4
@@ -344,3 +349,26 @@ pss_no_rights() {
 	stop_target pr
 }
 t 'pss: a target that denies PROCESS_CREATE_PROCESS gets the in-memory clone, -v says why' pss_no_rights
+
+# The native view of a 32-bit target (-64) is the snapshot's to take (its
+# contexts are the 64-bit ones): AMD64 contexts, wow64.dll listed, every
+# thread the target printed.
+pss_wow64_native() {
+	[ "$W32" = 1 ] || skip "32-bit programs do not run here"
+	ps_target32
+	start_target pn "$T/target32.exe" 3 4
+	pid=$(field pn pid)
+	ps_pd native -v -r -64 -mm "$pid" "$(wpath "$O/ps/n.dmp")"
+	expect_rc 0
+	expect_err "took a PSS snapshot of process $pid (5 threads)"
+	yaml "$O/ps/n.dmp" "$O/ps/n.yaml"
+	grep -q 'Processor Arch: *AMD64$' "$O/ps/n.yaml" || fail "SystemInfo is not AMD64"
+	n=$(awk '/^ *Context: /{ c = $2; gsub(/\047/, "", c); print length(c) / 2 }' "$O/ps/n.yaml" | sort -u)
+	[ "$n" = 1232 ] || fail "context sizes '$n', want 1232"
+	grep -qi "Module Name:.*wow64.dll" "$O/ps/n.yaml" || fail "wow64.dll is not in the module list"
+	for tid in $(tids pn); do
+		grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/ps/n.yaml" || fail "thread $tid missing"
+	done
+	stop_target pn
+}
+t 'pss: -r -64 of a 32-bit target takes the snapshot: AMD64 contexts, wow64.dll, every thread' pss_wow64_native
