@@ -725,7 +725,7 @@ PssCaptureSnapshot(HANDLE process, DWORD flags, DWORD ctx_flags, void **out)
 {
 	struct snapshot *s;
 	struct held *held = NULL;
-	DWORD pid = GetProcessId(process);
+	DWORD pid = GetProcessId(process), err = pid ? 0 : GetLastError();
 	int n, i;
 	say("capture pid=%lu flags=0x%08lx context=0x%08lx", pid, flags, ctx_flags);
 	if (!out)
@@ -733,7 +733,7 @@ PssCaptureSnapshot(HANDLE process, DWORD flags, DWORD ctx_flags, void **out)
 	if (mode("capture"))
 		return ERROR_ACCESS_DENIED;
 	if (!pid)
-		return GetLastError();
+		return err;
 	if (!has_rights(process, flags))
 		return ERROR_ACCESS_DENIED;
 	if (!(s = calloc(1, sizeof *s)))
