@@ -27,7 +27,7 @@
  *                       walk marker owns, which PssWalkMarkerFree overwrites
  *                       and frees ("valid for the lifetime of the walk
  *                       marker"): a caller that keeps one reads 0xDD bytes.
- *   PssWalkMarkerCreate / PssWalkMarkerFree (no custom allocator).
+ *   PssWalkMarkerCreate / PssWalkMarkerFree (a custom allocator is refused).
  *   PssFreeSnapshot     frees the snapshot and closes the VA clone handle;
  *                       only GetCurrentProcess() (a local snapshot).
  *
@@ -36,7 +36,9 @@
  * it is a second handle on the target itself, with PROCESS_VM_READ and
  * PROCESS_QUERY_INFORMATION only.  So memory read through it is the
  * target's memory at the time of the read, not at the capture (the tests
- * check bytes the target never changes), it has the target's PID, and
+ * check bytes the target never changes), what ends the target after the
+ * capture (-r -k, a second-chance exception passed on) leaves nothing to
+ * read, it has the target's PID, and
  * having no PROCESS_TERMINATE it cannot be ended (procdump ends the clone
  * before freeing the snapshot: here that call fails and the target runs
  * on, as a real clone's end would leave it).  Not modelled either: the
@@ -62,8 +64,9 @@
  *   noprocinfo  the process information query fails
  *   free        PssFreeSnapshot fails (ERROR_INVALID_HANDLE; it frees all
  *               the same)
- * and PSSPROV_LOG=<file> appends one line per call (the tests read it:
- * what procdump asked for, that it freed what it took). */
+ * and PSSPROV_LOG=<file> appends a line for each capture, query, end of a
+ * walk and free (the tests read it: what procdump asked for, that every
+ * walk ran to its end, that it freed every snapshot and walk marker). */
 #include <windows.h>
 #include <tlhelp32.h>
 #include <psapi.h>
