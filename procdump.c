@@ -1011,7 +1011,7 @@ static struct w32_fns {
 	HRESULT (WINAPI *GetThreadDescription)(HANDLE, PWSTR *);             /* 10 1607 */
 	void (WINAPI *GetSystemTimePreciseAsFileTime)(FILETIME *);           /* 8 */
 	BOOL (WINAPI *WaitForDebugEventEx)(LPDEBUG_EVENT, DWORD);            /* 10; not Wine 8 */
-	/* kernel32, Windows 8.1: process snapshots (-r); not Wine 8 */
+	/* kernel32, Windows 8.1: process snapshots (-r); not Wine 8 (the tests: pss_test_provider) */
 	DWORD (WINAPI *PssCaptureSnapshot)(HANDLE, DWORD, DWORD, void **);
 	DWORD (WINAPI *PssQuerySnapshot)(void *, int, void *, DWORD);
 	DWORD (WINAPI *PssWalkSnapshot)(void *, int, void *, void *, DWORD);
@@ -4932,8 +4932,9 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
  * never the clone's.  Where there is no PSS (Windows 7 and 8.0, Wine),
  * for 32-bit contexts or XState (PSS gives 64-bit contexts without it), or
  * when the capture fails, -r falls back to the in-memory clone (pss_unfit),
- * and -v says why.  Built to Microsoft's documentation; not run here (Wine has
- * no PSS): see the man page. */
+ * and -v says why.  Built to Microsoft's documentation and unverified on
+ * Windows; the tests run it through a provider of that contract over a
+ * live process (pss_test_provider; doc/DESIGN.md, the clone). */
 
 struct pss {
 	struct live l;             /* first: l.h is the clone for live_read and live_regions */
@@ -4948,71 +4949,27 @@ struct pss {
 #define PSS_TARGET_ACCESS (PROCESS_CREATE_PROCESS | PROCESS_QUERY_INFORMATION | PROCESS_VM_READ | \
 	PROCESS_VM_OPERATION | PROCESS_DUP_HANDLE | 0x0800 /* PROCESS_SUSPEND_RESUME */ | SYNCHRONIZE)
 
-/* Test hook PROCDUMP_TEST_PSS=capture|query: stand-ins for the Pss
- * functions (which Wine lacks) whose capture fails, or whose capture
- * succeeds and the query of its VA clone then fails, so that the tests see
- * the fallback, and the snapshot freed after a failure. */
-static int pss_fake_capture_fails;
-static int pss_fake_snapshot;
-
-static DWORD WINAPI
-pss_fake_capture(HANDLE h, DWORD flags, DWORD ctx_flags, void **snap)
-{
-	(void)h, (void)flags, (void)ctx_flags;
-	if (pss_fake_capture_fails)
-		return ERROR_ACCESS_DENIED;
-	*snap = &pss_fake_snapshot;
-	return 0;
-}
-
-static DWORD WINAPI
-pss_fake_query(void *snap, int cls, void *buf, DWORD len)
-{
-	(void)snap, (void)cls, (void)buf, (void)len;
-	return ERROR_NOT_FOUND;
-}
-
-static DWORD WINAPI
-pss_fake_free(HANDLE process, void *snap)
-{
-	(void)process;
-	return snap == &pss_fake_snapshot ? 0 : ERROR_INVALID_HANDLE;
-}
-
-static DWORD WINAPI
-pss_fake_walk(void *snap, int cls, void *marker, void *buf, DWORD len)
-{
-	(void)snap, (void)cls, (void)marker, (void)buf, (void)len;
-	return ERROR_NOT_FOUND;
-}
-
-static DWORD WINAPI
-pss_fake_marker(const void *allocator, void **marker)
-{
-	(void)allocator, (void)marker;
-	return ERROR_NOT_FOUND;
-}
-
-static DWORD WINAPI
-pss_fake_marker_free(void *marker)
-{
-	(void)marker;
-	return 0;
-}
-
+/* Test hook PROCDUMP_TEST_PSS_DLL=path: the Pss functions from that DLL
+ * instead of kernel32's (test/pssprov.c: the documented contract over a
+ * live process, with faults on demand), so that the tests run this path
+ * under Wine, which has no PSS.  Loaded once and kept: a test hook. */
 static void
-pss_test_hook(void)
+pss_test_provider(void)
 {
-	wchar_t v[16];
-	if (!w32_env_string(L"PROCDUMP_TEST_PSS", v, 16))
+	static HMODULE dll;
+	wchar_t path[MAX_PATH];
+	size_t i;
+	if (!w32_env_string(L"PROCDUMP_TEST_PSS_DLL", path, MAX_PATH))
 		return;
-	pss_fake_capture_fails = !wcscmp(v, L"capture");
-	w32.PssCaptureSnapshot = pss_fake_capture;
-	w32.PssQuerySnapshot = pss_fake_query;
-	w32.PssWalkSnapshot = pss_fake_walk;
-	w32.PssWalkMarkerCreate = pss_fake_marker;
-	w32.PssWalkMarkerFree = pss_fake_marker_free;
-	w32.PssFreeSnapshot = pss_fake_free;
+	AcquireSRWLockExclusive(&w32_load_lock);
+	if (!dll && !(dll = LoadLibraryW(path)))
+		vlog("PROCDUMP_TEST_PSS_DLL: cannot load '%s':", u8s(path));
+	for (i = 0; dll && i < sizeof w32_imports / sizeof w32_imports[0]; i++)
+		if (!strncmp(w32_imports[i].name, "Pss", 3)) {
+			FARPROC f = GetProcAddress(dll, w32_imports[i].name);
+			memcpy((char *)&w32 + w32_imports[i].off, &f, sizeof f);
+		}
+	ReleaseSRWLockExclusive(&w32_load_lock);
 }
 
 /* Frees the snapshot and what came with it.  PssFreeSnapshot's
@@ -5073,8 +5030,6 @@ pss_capture(struct pss *p, u64 mask)
 	}
 	if ((e = w32.PssQuerySnapshot(p->snap, PD_PSS_QUERY_VA_CLONE_INFORMATION, &clone, sizeof clone)))
 		return e;
-	if (!clone)
-		return ERROR_NOT_FOUND;
 	p->clone = p->l.h = clone;
 	return 0;
 }
@@ -5119,8 +5074,6 @@ static void
 pss_thaw(struct snap *s)
 {
 	int i;
-	if (!s->impl)
-		return;
 	for (i = 0; i < s->nth_all; i++)
 		if (s->th[i].h)
 			CloseHandle(s->th[i].h);
@@ -5278,25 +5231,22 @@ pss_handle(struct snap *s, const void *entry)
 {
 	const struct pd_pss_handle *e = entry;
 	struct pss *p = s->impl;
-	struct dhandle h;
-	memset(&h, 0, sizeof h);
-	h.value = (u64)(ULONG_PTR)e->Handle;
+	struct dhandle *h;
+	if (vec_grow(&s->hdl, &p->cap_hdl, s->nhdl, sizeof *s->hdl, 64) < 0)
+		return;
+	h = &s->hdl[s->nhdl++];
+	memset(h, 0, sizeof *h);
+	h->value = (u64)(ULONG_PTR)e->Handle;
 	if (e->Flags & PD_PSS_HANDLE_HAVE_BASIC_INFORMATION) {
-		h.attributes = e->Attributes;
-		h.access = e->GrantedAccess;
-		h.handle_count = e->HandleCount;
-		h.pointer_count = e->PointerCount;
+		h->attributes = e->Attributes;
+		h->access = e->GrantedAccess;
+		h->handle_count = e->HandleCount;
+		h->pointer_count = e->PointerCount;
 	}
 	/* (the strings only where the flags say the capture filled them) */
-	h.type = e->Flags & PD_PSS_HANDLE_HAVE_TYPE ? pss_string(e->TypeName, e->TypeNameLength) : NULL;
-	h.name = p->names && (e->Flags & PD_PSS_HANDLE_HAVE_NAME) ? pss_string(e->ObjectName, e->ObjectNameLength)
-	                                                         : NULL;
-	if (vec_grow(&s->hdl, &p->cap_hdl, s->nhdl, sizeof *s->hdl, 64) < 0) {
-		free(h.type);
-		free(h.name);
-		return;
-	}
-	s->hdl[s->nhdl++] = h;
+	h->type = e->Flags & PD_PSS_HANDLE_HAVE_TYPE ? pss_string(e->TypeName, e->TypeNameLength) : NULL;
+	h->name = p->names && (e->Flags & PD_PSS_HANDLE_HAVE_NAME) ? pss_string(e->ObjectName, e->ObjectNameLength)
+	                                                          : NULL;
 }
 
 /* The handle table as captured; names: with their names (not in triage). */
@@ -5348,7 +5298,7 @@ pss_take(struct snap *s, u64 mask)
 	const char *why;
 	double t0 = now_sec();
 	DWORD e;
-	pss_test_hook();
+	pss_test_provider();
 	if ((why = pss_unfit(s, mask))) {
 		vlog("-r: no PSS snapshot (%s): the in-memory clone instead", why);
 		return -1;

@@ -510,9 +510,11 @@ build_test_programs() {
 	$CC64 $TCFLAGS -municode "$T/conread.c" -o "$T/conread.exe" || return 1
 	$CC64 $TCFLAGS -municode "$T/sdshow.c" -o "$T/sdshow.exe" -ladvapi32 || return 1
 	$CC64 $TCFLAGS -municode "$T/regsd.c" -o "$T/regsd.exe" -ladvapi32 || return 1
+	$CC64 $TCFLAGS -municode "$T/procdacl.c" -o "$T/procdacl.exe" -ladvapi32 || return 1
 	$CC64 $TCFLAGS -municode "$T/verinfo.c" -o "$T/verinfo.exe" -lversion || return 1
 	$CC64 $TCFLAGS -shared "$T/testdll.c" -o "$T/pdtestdll.dll" || return 1
 	$CC64 $TCFLAGS -municode "$T/reap.c" -o "$T/pdreap.exe" || return 1
+	$CC64 $TCFLAGS -shared "$T/pssprov.c" -o "$T/pssprov.dll" -lpsapi || return 1
 	cp "$T/crasher.exe" "$T/pdwait.exe"
 	# a second image name, so that only the tests' own processes match it
 	cp "$T/target.exe" "$T/pdtgt.exe"

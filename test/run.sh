@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh - procdump.c's test suite.
 #
-#   sh test/run.sh [group ...]     groups: build cli names targets fleet writer series disk debugger install monitors json safety clone wow64 lib service clr
+#   sh test/run.sh [group ...]     groups: build cli names targets fleet writer series disk debugger install monitors json safety clone pss wow64 lib service clr
 #
 # Prints TAP lines and closes with "N passed, N failed, N skipped".  Under
 # Linux every Windows program runs under Wine in a prefix of its own; under
@@ -22,7 +22,7 @@
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/test/lib.sh"
 
-ALL_GROUPS="build cli names targets fleet writer series disk debugger install monitors json safety clone wow64 lib service clr"
+ALL_GROUPS="build cli names targets fleet writer series disk debugger install monitors json safety clone pss wow64 lib service clr"
 GROUPS_WANTED="$*"
 for g in $GROUPS_WANTED; do
 	case " $ALL_GROUPS " in

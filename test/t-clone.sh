@@ -342,19 +342,20 @@ t 'clone: without PSS (Wine) -r -v says so and the in-memory clone writes the du
 END
 
 # A PSS capture that fails, or succeeds and then cannot give its VA clone
-# (test hook PROCDUMP_TEST_PSS: stand-ins for the Pss functions), falls back
-# to the in-memory clone; a snapshot taken is freed first.
-t 'clone: a failed PSS capture (test hook) falls back to the in-memory clone, the snapshot freed first' <<'END'
+# (the test provider test/pssprov.c, loaded by the test hook
+# PROCDUMP_TEST_PSS_DLL, with its faults PSSPROV_MODE), falls back to the
+# in-memory clone; a snapshot taken is freed first.
+t 'clone: a failed PSS capture (test provider) falls back to the in-memory clone, the snapshot freed first' <<'END'
 	start_target pf "$T/target.exe" 2 4
 	pid=$(field pf pid)
 	mkdir -p "$O/pf"
-	PROCDUMP_TEST_PSS=capture pd -v -r -ma "$pid" "$(wpath "$O/pf/c.dmp")"
+	PROCDUMP_TEST_PSS_DLL=$(wpath "$T/pssprov.dll") PSSPROV_MODE=capture pd -v -r -ma "$pid" "$(wpath "$O/pf/c.dmp")"
 	expect_rc 0
 	expect_err "\[v\] -r: the PSS snapshot of process $pid failed, the in-memory clone instead: .* (5)"
 	! grep -q 'freed the PSS snapshot' "$O/pd.err" || fail "capture: freed a snapshot never taken"
 	expect_err 'copying [0-9]* MB of process'
 	expect_out 'Dump 1 complete'
-	PROCDUMP_TEST_PSS=query pd -v -r -mm "$pid" "$(wpath "$O/pf/q.dmp")"
+	PROCDUMP_TEST_PSS_DLL=$(wpath "$T/pssprov.dll") PSSPROV_MODE=query pd -v -r -mm "$pid" "$(wpath "$O/pf/q.dmp")"
 	expect_rc 0
 	expect_err "\[v\] -r: the PSS snapshot of process $pid failed, the in-memory clone instead: .* (1168)"
 	f=$(grep -n 'freed the PSS snapshot' "$O/pd.err" | cut -d: -f1) c=$(grep -n 'snapshot of process .* failed' "$O/pd.err" | cut -d: -f1)
