@@ -4,9 +4,11 @@
 # the test hook PROCDUMP_TEST_PSS_DLL; its faults on demand (PSSPROV_MODE)
 # drive the fallbacks.  These tests prove procdump's use of the contract,
 # not Windows's PSS (the man page says PSS is unverified on Windows).
-# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is a
-# function followed by the line that titles and runs it:
-#   t 'pss: what must hold' function
+# Sourced by test/run.sh; the helpers are in test/lib.sh.  Each test is its
+# title, then its body as a here-document, which t runs:
+#   t 'pss: what must hold' <<'END'
+#   	commands
+#   END
 
 PSSDLL=$T/pssprov.dll
 
@@ -50,7 +52,7 @@ ps_setup() {
 
 # The snapshot is taken (no in-memory copy), asked for what each dump type
 # needs, and freed with every walk marker; the target runs on.
-pss_taken() {
+t 'pss: with the test provider -r -mm and -r -ma take a PSS snapshot (no copy), ask for what they need, free it all' <<'END'
 	ps_setup
 	pid=$(field ps pid)
 	for k in mini full; do
@@ -75,10 +77,9 @@ pss_taken() {
 			fail "$k: not all freed: $(grep '^free' "$O/ps/$k.calls")"
 	done
 	alive ps || fail "the target does not run on"
-}
-t 'pss: with the test provider -r -mm and -r -ma take a PSS snapshot (no copy), ask for what they need, free it all' pss_taken
+END
 
-pss_threads_and_stacks() {
+t 'pss: the snapshot dumps hold every thread id the target printed, and lldb walks their stacks from the captured contexts' <<'END'
 	ps_setup
 	n=0
 	for tid in $(tids ps); do
@@ -93,10 +94,9 @@ pss_threads_and_stacks() {
 		[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/ps/$k.lldb")" = 5 ] || fail "$k: lldb does not list exactly 5 threads"
 		walks_target_stacks "$O/ps/$k.lldb" "$k"
 	done
-}
-t 'pss: the snapshot dumps hold every thread id the target printed, and lldb walks their stacks from the captured contexts' pss_threads_and_stacks
+END
 
-pss_marker_bytes() {
+t 'pss: the snapshot -r -ma holds the heap marker (first and last bytes), -r -mm the stack, indirect and .data bytes' <<'END'
 	ps_setup
 	has_bytes "$O/ps/full.dmp" ps marker "-r -ma lacks the heap marker"
 	end=$(printf '0x%x' $((0x$(field ps marker) + 4 * 1048576 - 16)))
@@ -106,12 +106,11 @@ pss_marker_bytes() {
 	has_bytes "$O/ps/mini.dmp" ps stack "-r -mm lacks the stack local"
 	has_bytes "$O/ps/mini.dmp" ps indirect "-r -mm lacks the indirectly referenced heap block"
 	has_bytes "$O/ps/mini.dmp" ps data "-r -mm lacks the .data global"
-}
-t 'pss: the snapshot -r -ma holds the heap marker (first and last bytes), -r -mm the stack, indirect and .data bytes' pss_marker_bytes
+END
 
 # Breakpad: the target's PID (not the clone's), every thread with its name
 # (read from the real thread: the snapshot has no names)
-pss_breakpad() {
+t 'pss: Breakpad reads the snapshot -r -mm dump: the target PID, every thread, their names' <<'END'
 	need_bp
 	ps_setup
 	bp_dump "$O/ps/mini.dmp" "$O/ps/mini.bp" "$O/ps/mini.bperr"
@@ -124,14 +123,13 @@ pss_breakpad() {
 	for w in 1 2 3; do
 		grep -q "thread_name *= \"pd-worker-$w\"" "$O/ps/mini.bp" || fail "Breakpad: no thread named pd-worker-$w"
 	done
-}
-t 'pss: Breakpad reads the snapshot -r -mm dump: the target PID, every thread, their names' pss_breakpad
+END
 
 # The snapshot's -r -mm and a plain (live) -mm of the same still target
 # read alike: obj2yaml gives the same threads (ids, TEBs, priority class,
 # suspend counts, stack ranges), thread names, modules, memory regions and
 # handles (value, type, attributes, access).
-pss_same_as_live() {
+t 'pss: the snapshot -r -mm and a live -mm of the same target agree on threads, modules, regions and handles (obj2yaml)' <<'END'
 	ps_setup
 	# (held by suspension, not by a debug attach, whose thread would add
 	# its stack to the map)
@@ -155,13 +153,12 @@ pss_same_as_live() {
 	done
 	diff "$O/ps/live.same" "$O/ps/mini.same" >"$O/ps/same.diff" || fail "the snapshot dump reads otherwise: $(head -c 600 "$O/ps/same.diff")"
 	[ "$(grep -c '^    handles: ' "$O/ps/mini.same")" = 1 ] || fail "no HandleData compared"
-}
-t 'pss: the snapshot -r -mm and a live -mm of the same target agree on threads, modules, regions and handles (obj2yaml)' pss_same_as_live
+END
 
 # ps_handle_named DUMP YAML NAME TYPE: the HandleData stream of DUMP holds a
 # handle whose name ends in NAME, of type TYPE
 ps_handle_named() {
-	hex=$(grep -A1 'Type: *HandleData' "$2" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	hex=$(stream_bytes "$2" HandleData)
 	[ -n "$hex" ] || fail "$(basename "$1"): no HandleData stream"
 	n=$((0x$(le "$(echo "$hex" | cut -c17-24)")))
 	i=0
@@ -182,19 +179,18 @@ ps_string() {
 	od -An -c -j $(($2 + 4)) -N "$_len" "$1" | tr -d ' \n' | sed 's/\\0//g'
 }
 
-pss_handles() {
+t 'pss: HandleData from the snapshot names the target event with its type' <<'END'
 	ps_setup
 	for k in mini full; do
 		ps_handle_named "$O/ps/$k.dmp" "$O/ps/$k.yaml" "PdTestEvent-$(field ps pid)" Event
 	done
-}
-t 'pss: HandleData from the snapshot names the target event with its type' pss_handles
+END
 
 # A walk that cannot start or fails half-way, a snapshot without threads
 # or with none running: each falls back to the in-memory clone, which writes the dump,
 # the snapshot freed first (a failed capture or clone query: the clone
 # group's clone_pss_fails).
-pss_fallbacks() {
+t 'pss: a walk marker that cannot be made, a walk that fails, or a snapshot without running threads, falls back to the in-memory clone, freed first' <<'END'
 	start_target pf "$T/target.exe" 2 4
 	pid=$(field pf pid)
 	for m in marker:8 walkfail:8 nothreads:1168 allgone:1168; do
@@ -208,14 +204,13 @@ pss_fallbacks() {
 	done
 	alive pf || fail "the target stopped"
 	stop_target pf
-}
-t 'pss: a walk marker that cannot be made, a walk that fails, or a snapshot without running threads, falls back to the in-memory clone, freed first' pss_fallbacks
+END
 
 # What the snapshot lacks is read elsewhere or left out, and the dump is
 # written: a thread captured as terminated is not in it; without the VA
 # space the clone's own map serves; without handles no HandleData; without
 # the process information the target's own facts; a failed free is said.
-pss_partial_snapshot() {
+t 'pss: a partial snapshot (a thread gone, no VA space, handles, process information or context; a failed free) still gives a dump' <<'END'
 	start_target pp "$T/target.exe" 3 4
 	pid=$(field pp pid)
 	PSSPROV_MODE=firstgone,novaspace,nohandles,noprocinfo,free ps_pd part -v -r -ma "$pid" "$(wpath "$O/ps/p.dmp")"
@@ -241,13 +236,12 @@ pss_partial_snapshot() {
 	done
 	expect_out 'Dump 1 complete'
 	yaml "$O/ps/t.dmp" "$O/ps/t.yaml"
-	hex=$(grep -A1 'Type: *ThreadInfoList' "$O/ps/t.yaml" | sed -n 's/.*Content: *\([0-9A-F]*\).*/\1/p')
+	hex=$(stream_bytes "$O/ps/t.yaml" ThreadInfoList)
 	[ "$(u32at 8 "$hex")" = 5 ] || fail "ThreadInfoList: $(u32at 8 "$hex") entries, want 5"
 	[ "$(u32at 4 "$(echo "$hex" | cut -c25-)")" = 16 ] || fail "ThreadInfoList: the first thread's flags are not INVALID_CONTEXT (0x10)"
 	alive pp || fail "the target stopped"
 	stop_target pp
-}
-t 'pss: a partial snapshot (a thread gone, no VA space, handles, process information or context; a failed free) still gives a dump' pss_partial_snapshot
+END
 
 # ps_target32: test/target32.exe, built unless the wow64 group did
 ps_target32() {
@@ -258,7 +252,7 @@ ps_target32() {
 # Where the snapshot cannot serve -v says why and the in-memory clone
 # writes the dump: a DLL that does not load, WithAvxXStateContext, the x86
 # view of a 32-bit target, the 32-bit procdump (32-bit provider).
-pss_unfit() {
+t 'pss: where the snapshot cannot serve (no DLL, XState, an x86 view, the 32-bit procdump) -v says why and the clone writes the dump' <<'END'
 	start_target pu "$T/target.exe" 1 4
 	pid=$(field pu pid)
 	mkdir -p "$O/ps"
@@ -285,12 +279,11 @@ pss_unfit() {
 	expect_err '\[v\] -r: no PSS snapshot (a 32-bit procdump on 64-bit Windows'
 	expect_out 'Dump 1 complete'
 	stop_target pw
-}
-t 'pss: where the snapshot cannot serve (no DLL, XState, an x86 view, the 32-bit procdump) -v says why and the clone writes the dump' pss_unfit
+END
 
 # A dump at the process's exit (-t, the target ended by TerminateProcess:
 # no ExitProcess breakpoint) is no case for a snapshot: -v says so.
-pss_at_exit() {
+t 'pss: at the exit event of a terminated process (-t) -v says a snapshot cannot serve' <<'END'
 	start_target px "$T/target.exe" 1 4
 	pid=$(field px pid)
 	mkdir -p "$O/ps/px"
@@ -304,8 +297,7 @@ pss_at_exit() {
 	grep -q '\[v\] -r: no PSS snapshot (the process is exiting)' "$O/pd.out" ||
 		fail "-v does not say the exiting process is no case for a snapshot: $(tail -n 8 "$O/pd.out")"
 	! grep -q 'took a PSS snapshot' "$O/pd.out" || fail "a snapshot of an exiting process"
-}
-t 'pss: at the exit event of a terminated process (-t) -v says a snapshot cannot serve' pss_at_exit
+END
 
 # -r in debugger mode through the snapshot, the target held at its debug
 # event: the dump of a caught first-chance exception (-e 1) holds its
@@ -313,7 +305,7 @@ t 'pss: at the exit event of a terminated process (-t) -v says a snapshot cannot
 # main; the target survives.  (A second-chance one is passed on once the
 # snapshot is taken and the target dies: the provider's clone, the target
 # itself, dies with it; a real VA clone would not.)
-pss_debugger_first_chance() {
+t 'pss: -r -e 1 dumps a caught first-chance exception through the snapshot: record, thread, its walk; the target survives' <<'END'
 	crash pfc caught E0005678
 	mkdir -p "$O/ps/fc"
 	ps_pd fc.calls -v -r -ma -e 1 "$(field pfc pid)" "$(wpath "$O/ps/fc")"
@@ -329,13 +321,12 @@ pss_debugger_first_chance() {
 	lldb_do "$f" "$O/ps/fc/l" 'thread list' 'bt'
 	grep -q 'crasher.exe`main' "$O/ps/fc/l" || fail "lldb: the faulting thread's walk does not reach main"
 	wait_for "$O/pfc.log" '^survived' 20 || fail "the target did not survive its caught exception"
-}
-t 'pss: -r -e 1 dumps a caught first-chance exception through the snapshot: record, thread, its walk; the target survives' pss_debugger_first_chance
+END
 
 # A target whose DACL grants all but PROCESS_CREATE_PROCESS (which the
 # capture's VA clone needs): procdump cannot open it for a snapshot, -v
 # says so, and the in-memory clone writes the dump.
-pss_no_rights() {
+t 'pss: a target that denies PROCESS_CREATE_PROCESS gets the in-memory clone, -v says why' <<'END'
 	start_target pr "$T/target.exe" 1 4
 	pid=$(field pr pid)
 	$WINE "$T/procdacl.exe" "$pid" 'D:(A;;0x1FFF7F;;;WD)' >"$O/ps-dacl.txt" 2>&1 || true
@@ -347,13 +338,12 @@ pss_no_rights() {
 	[ ! -s "$O/ps/rights" ] || fail "the provider was called: $(cat "$O/ps/rights")"
 	has_bytes "$O/ps/r.dmp" pr stack "the stack local"
 	stop_target pr
-}
-t 'pss: a target that denies PROCESS_CREATE_PROCESS gets the in-memory clone, -v says why' pss_no_rights
+END
 
 # The native view of a 32-bit target (-64) is the snapshot's to take (its
 # contexts are the 64-bit ones): AMD64 contexts, wow64.dll listed, every
 # thread the target printed.
-pss_wow64_native() {
+t 'pss: -r -64 of a 32-bit target takes the snapshot: AMD64 contexts, wow64.dll, every thread' <<'END'
 	[ "$W32" = 1 ] || skip "32-bit programs do not run here"
 	ps_target32
 	start_target pn "$T/target32.exe" 3 4
@@ -370,5 +360,4 @@ pss_wow64_native() {
 		grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/ps/n.yaml" || fail "thread $tid missing"
 	done
 	stop_target pn
-}
-t 'pss: -r -64 of a 32-bit target takes the snapshot: AMD64 contexts, wow64.dll, every thread' pss_wow64_native
+END
