@@ -711,6 +711,13 @@ size_mb(u64 bytes)
 	return (bytes + (1 << 19)) >> 20;
 }
 
+/* A FILETIME as one number: 100 ns ticks since 1601. */
+static u64
+ft_u64(FILETIME f)
+{
+	return (u64)f.dwHighDateTime << 32 | f.dwLowDateTime;
+}
+
 /* 100 ns ticks since 1601 to seconds since 1970. */
 static u32
 ticks_to_time_t(u64 t)
@@ -1880,7 +1887,7 @@ w32_precise_now(void)
 		w32.GetSystemTimePreciseAsFileTime(&ft);
 	else
 		GetSystemTimeAsFileTime(&ft);
-	return ((u64)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+	return ft_u64(ft);
 }
 
 /* Processor power of CPU 0 (CallNtPowerInformation ProcessorInformation):
@@ -3714,6 +3721,16 @@ static int
 tgt_alive(const struct pd_target *t)
 {
 	return WaitForSingleObject(t->h, 0) == WAIT_TIMEOUT;
+}
+
+/* -k: ends the target with exit code 1 and says so. */
+static void
+tgt_kill(const struct pd_target *t)
+{
+	if (TerminateProcess(t->h, 1))
+		out("%s Killed process %lu (-k).\n", stamp(), t->pid);
+	else
+		warn("TerminateProcess %lu:", t->pid);
 }
 
 /* ================================ Writer ================================ */
@@ -5688,10 +5705,10 @@ live_thread_info(struct snap *s, struct dthread *t)
 	t->info.tid = t->tid;
 	t->info.exit_status = STILL_ACTIVE;
 	if (GetThreadTimes(t->h, &c, &e, &k, &u)) {
-		t->info.create_time = ((u64)c.dwHighDateTime << 32) | c.dwLowDateTime;
-		t->info.exit_time = ((u64)e.dwHighDateTime << 32) | e.dwLowDateTime;
-		t->info.kernel_time = ((u64)k.dwHighDateTime << 32) | k.dwLowDateTime;
-		t->info.user_time = ((u64)u.dwHighDateTime << 32) | u.dwLowDateTime;
+		t->info.create_time = ft_u64(c);
+		t->info.exit_time = ft_u64(e);
+		t->info.kernel_time = ft_u64(k);
+		t->info.user_time = ft_u64(u);
 	} else
 		t->info.dump_flags |= 0x8; /* MINIDUMP_THREAD_INFO_INVALID_INFO */
 	if (PD_NT_SUCCESS(w32.NtQueryInformationThread(t->h, 9 /* ThreadQuerySetWin32StartAddress */,
@@ -8714,7 +8731,7 @@ dump_retain_list(const wchar_t *dir, const wchar_t *path, const wchar_t *pat, co
 			swprintf(full, len, L"%ls%ls", dir, fd.cFileName);
 			if ((!_wcsicmp(full, path) || dump_file_ours(full)) && !vec_grow(old, &cap, n, sizeof **old, 16)) {
 				(*old)[n].path = full;
-				(*old)[n++].time = (u64)fd.ftLastWriteTime.dwHighDateTime << 32 | fd.ftLastWriteTime.dwLowDateTime;
+				(*old)[n++].time = ft_u64(fd.ftLastWriteTime);
 			} else
 				free(full);
 		}
@@ -9458,7 +9475,7 @@ ev_begin(struct buf *b, const char *name, const struct pd_target *t)
 		return -1;
 	GetSystemTimeAsFileTime(&now);
 	ev_put(b, "{\"ts\":");
-	ev_time(b, (u64)now.dwHighDateTime << 32 | now.dwLowDateTime);
+	ev_time(b, ft_u64(now));
 	ev_key(b, "event");
 	ev_str(b, name);
 	if (t)
@@ -9475,7 +9492,7 @@ ev_stamp(struct buf *b)
 	struct buf t = { 0 };
 	FILETIME now;
 	GetSystemTimeAsFileTime(&now);
-	ev_time(&t, (u64)now.dwHighDateTime << 32 | now.dwLowDateTime);
+	ev_time(&t, ft_u64(now));
 	if (!t.oom && t.len == 26 && b->len > 6 + 26 && b->p[6] == '"')
 		memcpy(b->p + 6, t.p, 26);
 	free(t.p);
@@ -10755,12 +10772,8 @@ run_on_clone(void *ctx)
 	struct run_dump_ctx *c = ctx;
 	const struct pd_config *cfg = c->r->cfg;
 	out("%s Dump %d cloned: the process runs on while the dump is written.\n", stamp(), c->num);
-	if (cfg->k && c->r->last && !cfg->x && !cfg->debug && !cfg->j) {
-		if (TerminateProcess(c->r->t->h, 1))
-			out("%s Killed process %lu (-k).\n", stamp(), c->r->t->pid);
-		else
-			warn("TerminateProcess %lu:", c->r->t->pid);
-	}
+	if (cfg->k && c->r->last && !cfg->x && !cfg->debug && !cfg->j)
+		tgt_kill(c->r->t);
 	c->cloned = 1;
 	if (c->on_cloned) /* the trigger goes on */
 		SetEvent(c->on_cloned);
@@ -12533,10 +12546,7 @@ dbg_kill(struct dbg *d)
 {
 	DEBUG_EVENT ev;
 	DWORD end = GetTickCount() + 5000;
-	if (TerminateProcess(d->t->h, 1))
-		out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
-	else
-		warn("TerminateProcess %lu:", d->t->pid);
+	tgt_kill(d->t);
 	while (GetTickCount() < end && WaitForDebugEvent(&ev, 200)) { /* silent: the target is going */
 		w32_debug_event_drop(&ev);
 		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
@@ -13514,12 +13524,8 @@ aed_write_after_end(struct dbg *d, HANDLE ended)
 static void
 aed_kill(struct dbg *d)
 {
-	if (!d->cfg->k)
-		return;
-	if (TerminateProcess(d->t->h, 1))
-		out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
-	else
-		warn("TerminateProcess %lu:", d->t->pid);
+	if (d->cfg->k)
+		tgt_kill(d->t);
 }
 
 /* Attached: lets the crashed thread go once the attach is done, dumps at
@@ -14213,12 +14219,8 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
 		aed_wer(cfg, t);
 	if (cfg->monitor)
 		trig_mon_free(&mon);
-	if (cfg->k && tgt_alive(t)) {
-		if (TerminateProcess(t->h, 1))
-			out("%s Killed process %lu (-k).\n", stamp(), t->pid);
-		else
-			warn("TerminateProcess %lu:", t->pid);
-	}
+	if (cfg->k && tgt_alive(t))
+		tgt_kill(t);
 	return rc;
 }
 
