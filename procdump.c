@@ -8415,12 +8415,6 @@ dump_guard_space(const struct dump_state *d, u64 *avail, u64 *floor, wchar_t **d
 	return 0;
 }
 
-static u64
-dump_mb(u64 bytes)
-{
-	return (bytes + (1 << 20) - 1) >> 20;
-}
-
 /* Before writing: refuses a dump whose estimated size would leave less
  * than the floor free on its volume.  The estimate is the file's size; its
  * holes may make it take less.  0, or -1 after one line (req->no_space). */
@@ -8434,7 +8428,7 @@ dump_guard_before(struct dump_state *d, u64 estimate)
 		d->floor = floor;
 		if (avail < floor || avail - floor < estimate) {
 			warn("not enough free space for '%s': the dump needs about %llu MB, '%s' has %llu MB free "
-			     "and %llu MB must stay free (-minfree)", u8s(d->req->path), dump_mb(estimate), u8s(dir),
+			     "and %llu MB must stay free (-minfree)", u8s(d->req->path), size_mb(estimate), u8s(dir),
 			     avail >> 20, floor >> 20);
 			((struct pd_dump_req *)d->req)->no_space = 1;
 			rc = -1;
@@ -9157,7 +9151,7 @@ dump_sweep(const wchar_t *path)
 	ReleaseSRWLockExclusive(&dump_sweep_lock);
 	if (gone)
 		out("%s Removed %d temporary file%s of ended procdump runs from %s (%llu MB).\n", stamp(), gone,
-		    gone > 1 ? "s" : "", u8s(dir), dump_mb(bytes));
+		    gone > 1 ? "s" : "", u8s(dir), size_mb(bytes));
 	for (i = 0; i < n; i++)
 		free(st[i].name);
 	free(st);
