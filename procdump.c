@@ -2394,7 +2394,6 @@ enum optkind {
 	OPT_REST     /* swallows the rest (hidden -j) */
 };
 
-#define OF_NOTYET  0x01 /* parsed and validated, but not implemented yet */
 #define OF_HIDDEN  0x02 /* not in -? (documented in the man page) */
 #define OF_INSTALL 0x04 /* allowed with -i */
 #define OF_TYPE    0x08 /* asks for a dump type (off2 = enum pd_type) */
@@ -2480,7 +2479,7 @@ static const struct opt opts[] = {
 	{ L"duration", OPT_INT, CO(duration), 0, "<Seconds>", "Stop monitoring after that many seconds (exit 1 if a count was not reached).", 0, SYN_SAME, PD_UNSET, 1, 4294967 },
 	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
 	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger, once the folder takes a file and the -md DLL loads.", 0, SYN_NONE, U },
-	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
+	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"svcuser", OPT_STR, CO(svc_user), 0, "<Account>", "With -svc install: the account the service runs as, one that needs no password (NT AUTHORITY\\LocalService, NT AUTHORITY\\NetworkService, NT SERVICE\\Name, a gMSA DOMAIN\\Name$); default LocalSystem.", 0, SYN_NONE, U },
 	{ L"svc", OPT_SVC, CO(svc), 0, "install|uninstall <Name> | list", "Install the monitor given with it as a Windows service procdump.c-Name (elevated), uninstall it, or list them.", 0, SYN_NONE, U },
@@ -2740,8 +2739,7 @@ args_usage(int examples)
 		if (opts[i].flags & OF_HIDDEN)
 			continue;
 		snprintf(left, sizeof left, "-%s", u8s(opts[i].name));
-		out("   %-12s%s%s\n", left, opts[i].help,
-		    (opts[i].flags & OF_NOTYET) ? " [not implemented yet]" : "");
+		out("   %-12s%s\n", left, opts[i].help);
 	}
 	out("%s", usage_tail);
 }
@@ -3278,20 +3276,12 @@ args_validate(struct pd_config *cfg)
 			*(long long *)((char *)cfg + opts[i].off) = opts[i].dflt;
 	if ((rc = args_check_lists(cfg)))
 		return rc;
-	if (!cfg->ntypes)
-		cfg->types[cfg->ntypes++] = PD_MINI;
-	return 0;
-}
-
-/* A switch that is parsed but not built yet says so and exits 2. */
-static int
-args_check_implemented(const struct pd_config *cfg)
-{
-	const struct opt *o = args_first_with(cfg, OF_NOTYET);
-	if (o) {
-		warn("-%s is not implemented yet in procdump.c " PD_VERSION, u8s(o->name));
+	if (cfg->y) { /* -y (hidden): a Store activation is parsed, not built */
+		warn("-y is not implemented yet in procdump.c " PD_VERSION);
 		return PD_EXIT_USAGE;
 	}
+	if (!cfg->ntypes)
+		cfg->types[cfg->ntypes++] = PD_MINI;
 	return 0;
 }
 
@@ -4053,7 +4043,6 @@ struct dump_state {
 	u64 unread;                /* bytes that could not be read, written as zeros */
 	u64 planned;               /* bytes of memory the dump takes (the ranges) */
 	int gone;                  /* the target vanished while it was read (dump_source_gone) */
-	size_t dir_off;            /* the stream directory in the buffer */
 	u32 nd;                    /* directory entries used */
 	struct dump_note note;     /* room for the unread-memory note (dump_reserve_note) */
 	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
@@ -8208,7 +8197,6 @@ dump_layout(struct dump_state *d, struct buf *b)
 	if (d->note.spare)
 		d->note.entry = dir_off + nd * sizeof dir[0];
 	dump_patch_stacks(d, b);
-	d->dir_off = dir_off;
 	d->nd = nd;
 	hd.version = 0xA793;
 	hd.nstreams = nd;
@@ -10624,7 +10612,6 @@ struct pd_run {
 	HANDLE named;              /* ProcDump-<PID>, set by -cancel */
 	int trigno;                /* triggers so far: Dump N (all its types share N) */
 	long long fired;           /* triggers whose dumps were all written */
-	long long missed;          /* triggers whose collection -at cancelled (not counted) */
 	long long skipped;         /* triggers whose dump the free-space floor refused (not counted) */
 	int done;                  /* stop: count reached, a dump failed, or cancelled */
 	int rc;                    /* the exit code once done */
@@ -11024,16 +11011,10 @@ run_fire(struct pd_run *r, const struct pd_event *ev)
 		r->last = i == r->cfg->ntypes - 1 && r->fired + 1 >= r->cfg->n;
 		rc = run_dump(r, r->cfg->types[i], ev);
 	}
-	if (rc == PD_TIMEOUT) {
-		r->missed++; /* not written, not counted; monitoring goes on */
+	if (rc == PD_TIMEOUT || rc == PD_SKIPPED) /* (-at, -a) not written, not counted; monitoring goes on */
 		return;
-	}
 	if (rc == PD_NOSPACE) {
 		r->skipped++; /* the same, and the run's exit code says so (run_end) */
-		return;
-	}
-	if (rc == PD_SKIPPED) {
-		r->missed++; /* -a: not written, not counted; monitoring goes on */
 		return;
 	}
 	if (rc) {
@@ -11053,7 +11034,7 @@ run_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
 }
 
 /* Has the timed series made its last attempt?  With -n, a trigger whose
- * dump -at cancelled or -a skipped (r->missed) does not count, as with the
+ * dump -at cancelled or -a skipped does not count, as with the
  * monitors: the series goes on until -n dumps are written; one refused for
  * space (r->skipped) is an attempt (the disk will not free itself), and
  * the run ends with exit 4.  Without -n, the immediate dump is one
@@ -11595,7 +11576,6 @@ static const GUID clr_iid_process = { 0x5c552ab6, 0xfc09, 0x4cb3, { 0x8e, 0x36, 
 struct clr {
 	HMODULE dac;           /* the DAC, loaded from the runtime's folder */
 	void *process;         /* its IXCLRDataProcess */
-	u64 runtime;           /* the base of the runtime it serves */
 	int failed;            /* it could not be had: said once (-v), not tried again */
 	struct clr_target target;
 };
@@ -11770,7 +11750,6 @@ clr_open(struct clr *c, const wchar_t *runtime, u64 base, int other_bitness)
 		c->process = NULL;
 		return -1;
 	}
-	c->runtime = base;
 	vlog("managed exceptions are named by %s", u8s(dac));
 	return 0;
 }
@@ -13980,7 +13959,6 @@ main_check_mask(u64 mask)
 {
 	static const struct { u64 bit; const char *name; } names[] = {
 		{ 0x8000, "WithFullAuxiliaryState" },
-		{ 0x100000, "FilterTriage" },
 		{ 0x400000, "WithIptTrace" } };
 	u64 bad = mask & ~(u64)MDT_HONOURED, rest = bad;
 	size_t i, n = 0;
@@ -14907,7 +14885,7 @@ pd_main(int argc, wchar_t **argv)
 	if (!rc && cfg.help) {
 		main_banner();
 		args_usage(cfg.e);
-	} else if (!rc && !(rc = args_validate(&cfg)) && !(rc = args_check_implemented(&cfg))) {
+	} else if (!rc && !(rc = args_validate(&cfg))) {
 		/* the -json file only once the command line is accepted: a usage
 		 * error leaves none (main_check) */
 		if (!(rc = main_check(&cfg, &prep)) && !(rc = ev_open(&cfg, argc, argv))) {
