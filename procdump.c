@@ -11719,10 +11719,10 @@ clr_dac_path(const wchar_t *runtime, wchar_t *out, size_t cap)
 	         !_wcsicmp(base, L"coreclr.dll") ? L"mscordaccore.dll" : L"mscordacwks.dll");
 }
 
-/* Loads the DAC beside the runtime (path, at base) and makes its process
+/* Loads the DAC beside the runtime (path) and makes its process
  * interface; 0, or -1 after one -v line that says why. */
 static int
-clr_open(struct clr *c, const wchar_t *runtime, u64 base, int other_bitness)
+clr_open(struct clr *c, const wchar_t *runtime, int other_bitness)
 {
 	wchar_t dac[MAX_PATH + 32];
 	clr_create_fn create;
@@ -11788,11 +11788,11 @@ clr_read_state(void *state, wchar_t *type, size_t ntype, wchar_t *msg, size_t nm
 }
 
 /* The managed exception being thrown on thread tid (its handle th) of the
- * held process h (first: at its first chance), whose runtime (path, base)
+ * held process h (first: at its first chance), whose runtime (path)
  * raised it: type and message.
  * 0, or -1: not named (the caller shows the code). */
 static int
-clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t *runtime, u64 base,
+clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t *runtime,
          int other_bitness, clr_base_fn bases, void *ctx, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
 {
 	void *task = NULL;
@@ -11802,7 +11802,7 @@ clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t
 	c->target.th = th;
 	c->target.base = bases;
 	c->target.ctx = ctx;
-	if (!c->process && (c->failed || (c->failed = clr_open(c, runtime, base, other_bitness) < 0)))
+	if (!c->process && (c->failed || (c->failed = clr_open(c, runtime, other_bitness) < 0)))
 		return -1;
 	/* the target ran since the last event: what the DAC cached is old */
 	CLR_SLOT(c->process, CLR_PROCESS_FLUSH, clr_fn_void)(c->process);
@@ -12221,7 +12221,7 @@ dbg_clr_name(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wch
 	if (k < 0)
 		return -1;
 	return clr_name(&d->clr, d->hproc ? d->hproc : d->t->h, tid, dbg_thread_handle(d, tid), first,
-	                d->dll[k].name, d->dll[k].base, sizeof(void *) == 8 && d->t->wow64, dbg_image_base, d, type,
+	                d->dll[k].name, sizeof(void *) == 8 && d->t->wow64, dbg_image_base, d, type,
 	                ntype, msg, nmsg);
 }
 
