@@ -1878,6 +1878,48 @@ w32_thread_description(HANDLE th)
 	return r;
 }
 
+/* A call that can block for ever (GetThreadContext under Wine, a name
+ * query on a synchronous pipe) runs on a worker thread with a deadline.
+ * The job, on the heap, begins with struct w32_job: run makes the call,
+ * done frees the job.  At the deadline the waiter abandons the job, and
+ * whichever of the two comes last frees it (library mode: nothing is left
+ * behind; the worker calls only what was copied into its job). */
+struct w32_job {
+	void (*run)(struct w32_job *);
+	void (*done)(struct w32_job *);
+	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED */
+};
+enum { JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
+
+static DWORD WINAPI
+w32_job_worker(void *arg)
+{
+	struct w32_job *j = arg;
+	j->run(j);
+	if (InterlockedExchange(&j->state, JOB_DONE) == JOB_ABANDONED)
+		j->done(j);
+	return 0;
+}
+
+/* Runs job j on a worker (stack bytes, 0: the default) for at most ms.
+ * 0: it returned in time, the caller reads it and calls j->done; 1: it
+ * was abandoned; -1: no worker (j is freed).  After 1 and -1 the caller
+ * must not touch j. */
+static int
+w32_job_run(struct w32_job *j, DWORD ms, SIZE_T stack)
+{
+	HANDLE th = CreateThread(NULL, stack, w32_job_worker, j, 0, NULL);
+	int late;
+	if (!th) {
+		j->done(j);
+		return -1;
+	}
+	late = WaitForSingleObject(th, ms) != WAIT_OBJECT_0 &&
+	       InterlockedExchange(&j->state, JOB_ABANDONED) == JOB_RUNNING;
+	CloseHandle(th);
+	return late;
+}
+
 /* 100 ns ticks since 1601, as precise as the system offers (for -v). */
 static u64
 w32_precise_now(void)
@@ -5498,44 +5540,37 @@ snap_clone_begin(struct snap *s, u64 mask, struct pd_dump_req *req)
  * its job are abandoned (it finishes when the target resumes) and the
  * thread is written without a context (ThreadInfo INVALID_CONTEXT). */
 struct ctx_job {
-	CONTEXT ctx;               /* first: 16-byte aligned with the job */
+	struct w32_job job;        /* first (w32_job_run) */
+	CONTEXT ctx;               /* 16-byte aligned by its type, in a 16-byte aligned job */
 	HANDLE h;                  /* our duplicate of the thread's handle */
 	BOOL (WINAPI *wow64_get)(HANDLE, WOW64_CONTEXT *); /* set: a WOW64_CONTEXT, in ctx's first bytes */
 	CONTEXT *xctx;             /* or an XState context (InitializeContext), in xbuf */
 	void *xbuf;
 	DWORD xbuf_len;
 	volatile LONG ok;
-	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED */
 };
-
-/* A worker job's life: the waiter abandons it at its deadline; whichever of
- * the two comes last frees it (library mode: nothing is left behind, and
- * the worker calls only what was copied into its job). */
-enum { JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
 
 #define PD_CONTEXT_DEADLINE_MS 1000
 
 static void
-live_ctx_free(struct ctx_job *j)
+live_ctx_free(struct w32_job *job)
 {
+	struct ctx_job *j = (struct ctx_job *)job;
 	CloseHandle(j->h);
 	free(j->xbuf);
 	_aligned_free(j);
 }
 
-static DWORD WINAPI
-live_ctx_worker(void *arg)
+static void
+live_ctx_call(struct w32_job *job)
 {
-	struct ctx_job *j = arg;
+	struct ctx_job *j = (struct ctx_job *)job;
 	if (j->wow64_get)
 		j->ok = j->wow64_get(j->h, (WOW64_CONTEXT *)&j->ctx);
 	else if (j->xctx)
 		j->ok = GetThreadContext(j->h, j->xctx) != 0;
 	else
 		j->ok = GetThreadContext(j->h, &j->ctx) != 0;
-	if (InterlockedExchange(&j->state, JOB_DONE) == JOB_ABANDONED)
-		live_ctx_free(j);
-	return 0;
 }
 
 /* Prepares an XState context buffer in the job (InitializeContext with
@@ -5601,11 +5636,12 @@ static int
 live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 {
 	struct ctx_job *j = _aligned_malloc(sizeof *j, 16);
-	HANDLE w;
-	int ok = 0;
+	int ok = 0, late;
 	if (!j)
 		return 0;
 	memset(j, 0, sizeof *j);
+	j->job.run = live_ctx_call;
+	j->job.done = live_ctx_free;
 	if (wow && !(j->wow64_get = w32.Wow64GetThreadContext)) {
 		_aligned_free(j);
 		return 0;
@@ -5620,17 +5656,9 @@ live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		_aligned_free(j);
 		return 0;
 	}
-	w = CreateThread(NULL, 64 * 1024, live_ctx_worker, j, 0, NULL);
-	if (!w) {
-		CloseHandle(j->h);
-		free(j->xbuf);
-		_aligned_free(j);
-		return 0;
-	}
-	if (WaitForSingleObject(w, PD_CONTEXT_DEADLINE_MS) != WAIT_OBJECT_0 &&
-	    InterlockedExchange(&j->state, JOB_ABANDONED) == JOB_RUNNING) {
-		vlog("GetThreadContext did not return in %d ms", PD_CONTEXT_DEADLINE_MS);
-		CloseHandle(w);
+	if ((late = w32_job_run(&j->job, PD_CONTEXT_DEADLINE_MS, 64 * 1024))) {
+		if (late > 0)
+			vlog("GetThreadContext did not return in %d ms", PD_CONTEXT_DEADLINE_MS);
 		return 0; /* the worker frees the job when (if) it returns */
 	}
 	ok = j->ok;
@@ -5639,8 +5667,7 @@ live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		live_ctx_xstate_copy(j, xout, xlen);
 	} else if (ok)
 		memcpy(out, &j->ctx, sizeof *out);
-	CloseHandle(w);
-	live_ctx_free(j);
+	live_ctx_free(&j->job);
 	return ok;
 }
 
@@ -6366,23 +6393,25 @@ struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
 };
 
 struct name_job {
+	struct w32_job job;        /* first (w32_job_run) */
 	HANDLE h;                  /* our duplicate of the target's handle */
 	pd_ntstatus (NTAPI *query)(HANDLE, ULONG, PVOID, ULONG, PULONG); /* NtQueryObject */
 	u8 buf[2048];
 	pd_ntstatus st;
-	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED (see ctx_job) */
 };
 
-static DWORD WINAPI
-live_name_worker(void *arg)
+static void
+live_name_call(struct w32_job *job)
 {
-	struct name_job *j = arg;
+	struct name_job *j = (struct name_job *)job;
 	j->st = j->query(j->h, 1 /* ObjectNameInformation */, j->buf, sizeof j->buf - 2, NULL);
-	if (InterlockedExchange(&j->state, JOB_DONE) == JOB_ABANDONED) {
-		CloseHandle(j->h);
-		free(j);
-	}
-	return 0;
+}
+
+static void
+live_name_free(struct w32_job *job)
+{
+	CloseHandle(((struct name_job *)job)->h);
+	free(job);
 }
 
 static wchar_t *
@@ -6406,30 +6435,25 @@ static wchar_t *
 live_file_name(HANDLE dup, u64 value, int *file_names)
 {
 	struct name_job *j = xcalloc(1, sizeof *j);
-	HANDLE th = NULL;
 	wchar_t *name = NULL;
-	if (j) {
-		j->h = dup;
-		j->query = w32.NtQueryObject;
-		th = CreateThread(NULL, 0, live_name_worker, j, 0, NULL);
-	}
-	if (!th) {
-		free(j);
+	int late;
+	if (!j) {
 		CloseHandle(dup);
 		return NULL;
 	}
-	if (WaitForSingleObject(th, 200) != WAIT_OBJECT_0 &&
-	    InterlockedExchange(&j->state, JOB_ABANDONED) == JOB_RUNNING) {
+	j->job.run = live_name_call;
+	j->job.done = live_name_free;
+	j->h = dup;
+	j->query = w32.NtQueryObject;
+	if ((late = w32_job_run(&j->job, 200, 0)) > 0) {
 		/* blocked (a synchronous pipe): ask no more File names */
 		*file_names = 0;
 		vlog("handle 0x%llx: name query blocked; File names skipped", value);
-	} else {
+	} else if (!late) {
 		if (PD_NT_SUCCESS(j->st))
 			name = live_unicode_dup(j->buf);
-		CloseHandle(dup);
-		free(j);
+		live_name_free(&j->job);
 	}
-	CloseHandle(th);
 	return name;
 }
 
