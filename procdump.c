@@ -2025,6 +2025,27 @@ w32_debug_event_drop(const DEBUG_EVENT *ev)
 	}
 }
 
+/* Takes the queued debug events and passes each on as the loop would (an
+ * exception as not handled, anything else continued), its handles dropped,
+ * until none comes for wait_ms, the process exits, or ms have passed.
+ * on, if given, sees each event first and returns its continue status
+ * (0: that default).  1 if the process exited. */
+static int
+w32_debug_drain(DWORD ms, DWORD wait_ms, DWORD (*on)(const DEBUG_EVENT *, void *), void *arg)
+{
+	DWORD t0 = GetTickCount(), cont;
+	DEBUG_EVENT ev;
+	while (GetTickCount() - t0 < ms && WaitForDebugEvent(&ev, wait_ms)) {
+		if (!on || !(cont = on(&ev, arg)))
+			cont = ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE;
+		w32_debug_event_drop(&ev);
+		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont);
+		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
+			return 1;
+	}
+	return 0;
+}
+
 /* Closes the calling thread's debug object, if an attach made one: a
  * thread that ends does not close it (the handle stays in the process).
  * With kill-on-exit off, closing it releases anything still attached. */
@@ -4352,20 +4373,13 @@ static int
 live_detach(DWORD pid, DWORD ev_tid)
 {
 	DWORD t0 = GetTickCount();
-	DEBUG_EVENT ev;
 	if (DebugActiveProcessStop(pid))
 		return 0;
 	ContinueDebugEvent(pid, ev_tid, DBG_CONTINUE);
 	while (!DebugActiveProcessStop(pid)) {
-		int got = w32_wait_debug_event(&ev, 100);
-		if (got > 0) {
-			w32_debug_event_drop(&ev);
-			ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
-			                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
-			if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT && ev.dwProcessId == pid)
-				return 0;
-		}
-		if (got < 0 || GetTickCount() - t0 > 2000) {
+		if (w32_debug_drain(100, 100, NULL, NULL))
+			return 0;
+		if (GetTickCount() - t0 > 2000) {
 			warn("cannot detach from process %lu (it runs on; procdump's end releases it):", pid);
 			return -1;
 		}
@@ -12541,16 +12555,8 @@ dbg_loop(struct dbg *d, int until_initial)
 static void
 dbg_kill(struct dbg *d)
 {
-	DEBUG_EVENT ev;
-	DWORD end = GetTickCount() + 5000;
 	tgt_kill(d->t);
-	while (GetTickCount() < end && WaitForDebugEvent(&ev, 200)) { /* silent: the target is going */
-		w32_debug_event_drop(&ev);
-		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
-		                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
-		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
-			break;
-	}
+	w32_debug_drain(5000, 200, NULL, NULL); /* silent: the target is going */
 }
 
 /* Before a detach: the target's threads are stopped, and the events it
@@ -12664,23 +12670,22 @@ dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 	memset(st, 0, sizeof *st);
 }
 
+static DWORD
+dbg_drain_note(const DEBUG_EVENT *ev, void *arg)
+{
+	(void)arg;
+	if (ev->dwDebugEventCode == EXCEPTION_DEBUG_EVENT)
+		vlog("detach: exception %08lX on thread %lu passed on", ev->u.Exception.ExceptionRecord.ExceptionCode,
+		     ev->dwThreadId);
+	return 0;
+}
+
+/* (an event on its way when the threads stopped: a little time for it) */
 static void
 dbg_drain(struct dbg *d)
 {
-	DEBUG_EVENT ev;
-	int n = 0;
-	/* an event on its way when the threads stopped: a little time for it */
-	while (n++ < 1000 && !d->exited && WaitForDebugEvent(&ev, 20)) {
-		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT)
-			vlog("detach: exception %08lX on thread %lu passed on", ev.u.Exception.ExceptionRecord.ExceptionCode,
-			     ev.dwThreadId);
-		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
-			d->exited = 1;
-		if (ev.dwDebugEventCode == CREATE_THREAD_DEBUG_EVENT || ev.dwDebugEventCode == LOAD_DLL_DEBUG_EVENT)
-			w32_debug_event_drop(&ev);
-		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
-		                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
-	}
+	if (!d->exited && w32_debug_drain(5000, 20, dbg_drain_note, NULL))
+		d->exited = 1;
 }
 
 /* Ends the debugging session: the target runs on (detached) unless -k
@@ -12951,33 +12956,21 @@ dbg_guard_release_held(DWORD pid, u64 bp, int removed)
 	free(list);
 }
 
-/* The events queued since procdump died, continued as procdump would (a
- * thread at the breakpoint rewound onto it), until none comes for 50 ms
- * (2 s at most: then the detach continues the rest).  1 if the process
- * has exited. */
-static int
-dbg_guard_drain(u64 bp)
+/* The guard's drain (dbg_guard_takeover): a thread at the breakpoint
+ * (arg: its address) is rewound onto it and continued as handled. */
+static DWORD
+dbg_guard_rewind(const DEBUG_EVENT *ev, void *arg)
 {
-	DEBUG_EVENT ev;
-	DWORD end = GetTickCount() + 2000;
-	while (GetTickCount() < end && WaitForDebugEvent(&ev, 50)) {
-		DWORD cont = DBG_CONTINUE;
-		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT) {
-			const EXCEPTION_RECORD *r = &ev.u.Exception.ExceptionRecord;
-			HANDLE th;
-			if (r->ExceptionCode == EXCEPTION_BREAKPOINT && (u64)(ULONG_PTR)r->ExceptionAddress == bp &&
-			    (th = OpenThread(THREAD_GET_CONTEXT | THREAD_SET_CONTEXT, FALSE, ev.dwThreadId))) {
-				w32_thread_set_ip(th, bp);
-				CloseHandle(th);
-			} else
-				cont = DBG_EXCEPTION_NOT_HANDLED;
-		}
-		w32_debug_event_drop(&ev);
-		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont);
-		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
-			return 1;
-	}
-	return 0;
+	const EXCEPTION_RECORD *r = &ev->u.Exception.ExceptionRecord;
+	u64 bp = *(const u64 *)arg;
+	HANDLE th;
+	if (ev->dwDebugEventCode != EXCEPTION_DEBUG_EVENT || r->ExceptionCode != EXCEPTION_BREAKPOINT ||
+	    (u64)(ULONG_PTR)r->ExceptionAddress != bp ||
+	    !(th = OpenThread(THREAD_GET_CONTEXT | THREAD_SET_CONTEXT, FALSE, ev->dwThreadId)))
+		return 0;
+	w32_thread_set_ip(th, bp);
+	CloseHandle(th);
+	return DBG_CONTINUE;
 }
 
 /* procdump ended while attached with its int3 perhaps in: the guard
@@ -12991,14 +12984,20 @@ dbg_guard_takeover(DWORD pid, const struct dbg_guard_msg *m, int removed)
 	SIZE_T n;
 	if (WaitForSingleObject(proc, 0) == WAIT_OBJECT_0)
 		return; /* it has ended: nothing to undo */
-	w32_debugger_adopt((HANDLE)(ULONG_PTR)m->obj);
 	if (!removed) {
 		if (!WriteProcessMemory(proc, (LPVOID)(ULONG_PTR)m->bp, &orig, 1, &n))
 			warn("procdump ended while attached to process %lu: cannot take out its exit breakpoint:", pid);
 		FlushInstructionCache(proc, (LPCVOID)(ULONG_PTR)m->bp, 1);
 	}
+	if (w32_debugger_adopt((HANDLE)(ULONG_PTR)m->obj) < 0) {
+		warn("procdump ended while attached to process %lu: the guard cannot take over its debug object "
+		     "(no DbgUiSetThreadDebugObject); the guard's end releases it", pid);
+		return;
+	}
 	dbg_guard_release_held(pid, m->bp, removed);
-	if (dbg_guard_drain(m->bp))
+	/* the events queued since procdump died, until none comes for 50 ms (2 s
+	 * at most: then the detach continues the rest) */
+	if (w32_debug_drain(2000, 50, dbg_guard_rewind, (void *)&m->bp))
 		warn("procdump ended while attached to process %lu: the guard took out the exit breakpoint (-t); "
 		     "the process has since exited", pid);
 	else if (!DebugActiveProcessStop(pid))
