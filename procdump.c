@@ -2184,6 +2184,41 @@ out:
 #endif
 }
 
+/* A guard (w32_start_guard) and procdump's ends of its pipes. */
+struct w32_guard {
+	HANDLE proc, to, from;
+};
+
+/* Lets a guard go: its stdin ends, so it exits (it resumes whatever it
+ * still holds). */
+static void
+w32_guard_close(struct w32_guard *g)
+{
+	if (g->to)
+		CloseHandle(g->to);
+	if (g->from)
+		CloseHandle(g->from);
+	if (g->proc)
+		CloseHandle(g->proc);
+	memset(g, 0, sizeof *g);
+}
+
+/* One exchange with the freeze guard of process pid: a thread id, its
+ * answer (the suspend count SuspendThread returned, -1: not suspended;
+ * thread id 0: resume them all).  0, or -1: the guard is gone (killed: it
+ * resumed nothing); then it is closed, after a message, and the caller
+ * takes over the suspensions it held. */
+static int
+w32_guard_ask(struct w32_guard *g, DWORD pid, DWORD tid, DWORD *answer)
+{
+	DWORD got = 0;
+	if (!w32_write_all(g->to, &tid, 4) && ReadFile(g->from, answer, 4, &got, NULL) && got == 4)
+		return 0;
+	warn("the freeze guard of process %lu ended: procdump resumes the threads itself", pid);
+	w32_guard_close(g);
+	return -1;
+}
+
 /* A thread's suspend count (ThreadSuspendCount, Windows 8.1, Wine), or -1. */
 static DWORD
 w32_thread_suspend_count(HANDLE th)
@@ -4255,7 +4290,7 @@ struct live {
 	HANDLE h;                  /* the process */
 	enum live_hold hold;
 	DWORD ev_tid;              /* LIVE_ATTACH: the thread of the event held */
-	HANDLE guard, to_guard, from_guard; /* LIVE_SUSPEND: the guard and its pipes */
+	struct w32_guard guard;    /* LIVE_SUSPEND: the freeze guard */
 	DWORD *before, *before_count; int nbefore; /* LIVE_ATTACH: thread ids and suspend counts before the attach */
 	u64 bd_at[2]; u8 bd_was[2]; int nbd; /* LIVE_ATTACH: PEB.BeingDebugged (native, WOW64) before it */
 	int wow64;                 /* a 32-bit process: never attached for the hold (live_attach) */
@@ -4276,7 +4311,7 @@ live_hold_name(const struct live *l)
 	switch (l->hold) {
 	case LIVE_EVENT: return "held at procdump's debug event";
 	case LIVE_ATTACH: return "held at a debug event (attached)";
-	default: return l->guard ? "suspended, guarded" : "suspended, unguarded";
+	default: return l->guard.proc ? "suspended, guarded" : "suspended, unguarded";
 	}
 }
 
@@ -4448,33 +4483,18 @@ static void
 live_guard_start(struct snap *s)
 {
 	struct live *l = s->impl;
-	l->guard = w32_start_guard(L"freezeguard", s->pid, &l->to_guard, &l->from_guard);
+	l->guard.proc = w32_start_guard(L"freezeguard", s->pid, &l->guard.to, &l->guard.from);
 }
 
-static void
-live_guard_close(struct live *l)
-{
-	if (!l->guard)
-		return;
-	CloseHandle(l->to_guard); /* its stdin ends: it exits */
-	CloseHandle(l->from_guard);
-	CloseHandle(l->guard);
-	l->guard = l->to_guard = l->from_guard = NULL;
-}
-
-/* One exchange with the guard: a thread id, its answer.  0, or -1: the
- * guard is gone (killed: it resumed nothing), and procdump takes over the
- * suspensions it held. */
+/* One exchange with the guard (w32_guard_ask); if it is gone, procdump
+ * takes over the suspensions it held. */
 static int
 live_guard_ask(struct snap *s, DWORD tid, DWORD *answer)
 {
 	struct live *l = s->impl;
-	DWORD got = 0;
 	int i;
-	if (!w32_write_all(l->to_guard, &tid, 4) && ReadFile(l->from_guard, answer, 4, &got, NULL) && got == 4)
+	if (w32_guard_ask(&l->guard, s->pid, tid, answer) == 0)
 		return 0;
-	warn("the freeze guard of process %lu ended: procdump resumes the threads itself", s->pid);
-	live_guard_close(l);
 	for (i = 0; i < s->nth_all; i++)
 		s->th[i].suspended = 1;
 	return -1;
@@ -4496,7 +4516,7 @@ live_stop_thread(struct snap *s, DWORD tid, HANDLE th, int *own)
 		prev = w32_thread_suspend_count(th);
 		return prev == (DWORD)-1 ? 0 : prev;
 	}
-	if (l->guard && live_guard_ask(s, tid, &prev) == 0 && prev != (DWORD)-1)
+	if (l->guard.proc && live_guard_ask(s, tid, &prev) == 0 && prev != (DWORD)-1)
 		return prev;
 	/* no guard, or one that could not (its own access): better held
 	 * unguarded than running, and missing from the dump */
@@ -4627,8 +4647,9 @@ live_thaw(struct snap *s)
 	if (!l)
 		return;
 	/* the guard resumes what it suspended (thread id 0), then ends */
-	if (l->guard && (!s->nth_all || live_guard_ask(s, 0, &done) == 0))
-		live_guard_close(l);
+	if (l->guard.proc && s->nth_all)
+		live_guard_ask(s, 0, &done);
+	w32_guard_close(&l->guard);
 	for (i = 0; i < s->nth_all; i++) {
 		if (s->th[i].suspended)
 			ResumeThread(s->th[i].h);
@@ -11921,7 +11942,7 @@ struct dbg {
 	u8 exit_bp_orig;       /* the byte it replaced */
 	u64 exit_bp_was;       /* where it was, once removed */
 	int exit_fired;        /* -t fired at that breakpoint */
-	HANDLE guard, to_guard; /* -t: the exit guard while the breakpoint may be in (dbg_guard_start) */
+	struct w32_guard guard; /* -t: the exit guard while the breakpoint may be in (dbg_guard_start) */
 	struct dbg_dll *dll;
 	int ndll, capdll;
 	struct dbg_thread *th;
@@ -12063,7 +12084,7 @@ dbg_guard_say(struct dbg *d, u32 kind)
 	struct dbg_guard_msg m;
 	memset(&m, 0, sizeof m);
 	m.kind = kind;
-	if (d->to_guard && w32_write_all(d->to_guard, &m, sizeof m))
+	if (d->guard.to && w32_write_all(d->guard.to, &m, sizeof m))
 		vlog("cannot write to the exit guard");
 }
 
@@ -12071,12 +12092,10 @@ dbg_guard_say(struct dbg *d, u32 kind)
 static void
 dbg_guard_end(struct dbg *d)
 {
-	if (!d->guard)
+	if (!d->guard.proc)
 		return;
 	dbg_guard_say(d, DBG_GUARD_DONE);
-	CloseHandle(d->to_guard);
-	CloseHandle(d->guard);
-	d->to_guard = d->guard = NULL;
+	w32_guard_close(&d->guard);
 }
 
 /* Starts the exit guard of the int3 about to go in at bp over the byte
@@ -12090,26 +12109,26 @@ dbg_guard_start(struct dbg *d, u64 bp, u8 orig)
 		vlog("no debug object to hand to an exit guard");
 		return -1;
 	}
-	if (!(d->guard = w32_start_guard(L"exitguard", d->t->pid, &d->to_guard, NULL)))
+	if (!(d->guard.proc = w32_start_guard(L"exitguard", d->t->pid, &d->guard.to, NULL)))
 		return -1;
 	memset(&m, 0, sizeof m);
 	m.kind = DBG_GUARD_ARMED;
 	m.orig = orig;
 	m.bp = bp;
-	if (!DuplicateHandle(GetCurrentProcess(), obj, d->guard, &gobj, 0, FALSE, DUPLICATE_SAME_ACCESS) ||
-	    !DuplicateHandle(GetCurrentProcess(), d->hproc, d->guard, &gproc, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+	if (!DuplicateHandle(GetCurrentProcess(), obj, d->guard.proc, &gobj, 0, FALSE, DUPLICATE_SAME_ACCESS) ||
+	    !DuplicateHandle(GetCurrentProcess(), d->hproc, d->guard.proc, &gproc, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
 		vlog("cannot hand the debug object to the exit guard:");
 		dbg_guard_end(d); /* it reads the end of its input, unarmed, and exits */
 		return -1;
 	}
 	m.obj = (u64)(ULONG_PTR)gobj;
 	m.proc = (u64)(ULONG_PTR)gproc;
-	if (w32_write_all(d->to_guard, &m, sizeof m)) {
+	if (w32_write_all(d->guard.to, &m, sizeof m)) {
 		vlog("cannot write to the exit guard");
 		dbg_guard_end(d);
 		return -1;
 	}
-	vlog("exit guard started (process %lu)", GetProcessId(d->guard));
+	vlog("exit guard started (process %lu)", GetProcessId(d->guard.proc));
 	return 0;
 }
 
@@ -12584,7 +12603,7 @@ dbg_has_clr(const struct dbg *d)
 }
 
 struct dbg_stop {
-	HANDLE guard, to, from; /* the freeze guard and its pipes, or NULL */
+	struct w32_guard guard; /* the freeze guard, or none */
 	u8 *held;               /* per thread of d->th: the guard stopped it */
 	HANDLE *own;            /* per thread: procdump stopped it, through this copy of
 	                         * its handle (Windows closes the debug event's own at
@@ -12612,22 +12631,17 @@ dbg_stop_own(struct dbg *d, struct dbg_stop *st, int i, int suspend)
 static int
 dbg_stop_ask(struct dbg *d, struct dbg_stop *st, DWORD tid)
 {
-	DWORD answer = (DWORD)-1, got = 0;
+	DWORD answer = (DWORD)-1;
 	int i;
-	if (st->guard && !w32_write_all(st->to, &tid, 4) && ReadFile(st->from, &answer, 4, &got, NULL) && got == 4)
+	if (!st->guard.proc)
+		return -1;
+	if (w32_guard_ask(&st->guard, d->t->pid, tid, &answer) == 0)
 		return answer == (DWORD)-1 ? -1 : 0;
-	if (st->guard) {
-		warn("the freeze guard of process %lu ended: procdump resumes the threads itself", d->t->pid);
-		CloseHandle(st->to);
-		CloseHandle(st->from);
-		CloseHandle(st->guard);
-		st->guard = st->to = st->from = NULL;
-		for (i = 0; i < d->nth; i++)
-			if (st->held[i]) {
-				dbg_stop_own(d, st, i, 0);
-				st->held[i] = 0;
-			}
-	}
+	for (i = 0; i < d->nth; i++)
+		if (st->held[i]) {
+			dbg_stop_own(d, st, i, 0);
+			st->held[i] = 0;
+		}
 	return -1;
 }
 
@@ -12640,7 +12654,7 @@ dbg_stop_threads(struct dbg *d, struct dbg_stop *st)
 	st->own = calloc(d->nth + 1, sizeof *st->own);
 	if (!st->held || !st->own)
 		return;
-	st->guard = w32_start_guard(L"freezeguard", d->t->pid, &st->to, &st->from);
+	st->guard.proc = w32_start_guard(L"freezeguard", d->t->pid, &st->guard.to, &st->guard.from);
 	for (i = 0; i < d->nth; i++) {
 		if (!d->th[i].h || d->th[i].tid == d->breakin_tid)
 			continue;
@@ -12655,11 +12669,8 @@ static void
 dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 {
 	int i;
-	if (st->guard && dbg_stop_ask(d, st, 0) == 0) { /* 0: resume them all */
-		CloseHandle(st->to); /* its input ends: it exits */
-		CloseHandle(st->from);
-		CloseHandle(st->guard);
-	}
+	dbg_stop_ask(d, st, 0); /* 0: resume them all */
+	w32_guard_close(&st->guard);
 	for (i = 0; st->own && i < d->nth; i++)
 		if (st->own[i]) {
 			ResumeThread(st->own[i]);
