@@ -4066,6 +4066,35 @@ struct dregion {
 
 struct range { u64 start, size; };
 
+static int
+range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Sorts r[0..n) and merges overlapping and touching ranges (no reader of
+ * a dump accepts overlaps, and a read that straddles two descriptors gets
+ * truncated); a merge grows to max_size at most (a range inside another
+ * always merges).  Returns the new count. */
+static int
+range_merge(struct range *r, int n, u64 max_size)
+{
+	int i, o = 0;
+	if (!n)
+		return 0;
+	qsort(r, (size_t)n, sizeof *r, range_cmp);
+	for (i = 1; i < n; i++) {
+		u64 cend = r[o].start + r[o].size, nend = r[i].start + r[i].size;
+		if (r[i].start <= cend && (nend <= cend || nend - r[o].start <= max_size)) {
+			if (nend > cend)
+				r[o].size = nend - r[o].start;
+		} else
+			r[++o] = r[i];
+	}
+	return o + 1;
+}
+
 struct dunloaded {
 	u64 base;
 	u32 size, checksum, timestamp;
@@ -4768,38 +4797,26 @@ struct clone {
 #define CLONE_READ (4u << 20)
 #define CLONE_SPARE (64ull << 20)   /* memory left beside the clone, for the writer and the system */
 
-static int
-clone_cmp(const void *a, const void *b)
-{
-	const struct clone_part *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
 /* The planned ranges, sorted and merged (a -md callback may leave them
  * unsorted or overlapping).  0 or -1. */
 static int
 clone_parts(struct clone *c, const struct range *rng, int nrng)
 {
-	int i, o = 0;
-	if (!(c->part = xcalloc((size_t)nrng + 1, sizeof *c->part)))
+	struct range *m = xcalloc((size_t)nrng + 1, sizeof *m);
+	int i, n = 0;
+	if (!m)
 		return -1;
 	for (i = 0; i < nrng; i++)
-		if (rng[i].size) {
-			c->part[o].start = rng[i].start;
-			c->part[o++].size = rng[i].size;
+		if (rng[i].size)
+			m[n++] = rng[i];
+	n = range_merge(m, n, ~0ULL);
+	if ((c->part = xcalloc((size_t)n + 1, sizeof *c->part)))
+		for (c->n = n, i = 0; i < n; i++) {
+			c->part[i].start = m[i].start;
+			c->bytes += c->part[i].size = m[i].size;
 		}
-	qsort(c->part, (size_t)o, sizeof *c->part, clone_cmp);
-	for (i = 0, c->n = 0; i < o; i++) {
-		struct clone_part *q = c->n ? &c->part[c->n - 1] : NULL;
-		if (q && c->part[i].start <= q->start + q->size) {
-			if (c->part[i].start + c->part[i].size > q->start + q->size)
-				q->size = c->part[i].start + c->part[i].size - q->start;
-		} else
-			c->part[c->n++] = c->part[i];
-	}
-	for (i = 0; i < c->n; i++)
-		c->bytes += c->part[i].size;
-	return 0;
+	free(m);
+	return c->part ? 0 : -1;
 }
 
 /* Records [at, at+n) as not read; adjacent pages become one span. */
@@ -7189,34 +7206,6 @@ dump_add_readable(struct dump_state *d, u64 start, u64 size)
 	}
 }
 
-static int
-range_cmp(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* Sorts, then merges overlapping and touching ranges: no reader accepts
- * overlaps, and a read that straddles two descriptors gets truncated. */
-static void
-dump_coalesce(struct dump_state *d, u64 max_size)
-{
-	int i, o = 0;
-	if (!d->nrng)
-		return;
-	qsort(d->rng, d->nrng, sizeof *d->rng, range_cmp);
-	for (i = 1; i < d->nrng; i++) {
-		struct range *c = &d->rng[o];
-		u64 cend = c->start + c->size, nend = d->rng[i].start + d->rng[i].size;
-		if (d->rng[i].start <= cend && (nend <= cend || nend - c->start <= max_size)) {
-			if (nend > cend)
-				c->size = nend - c->start;
-		} else
-			d->rng[++o] = d->rng[i];
-	}
-	d->nrng = o + 1;
-}
-
 /* Breakpad rejects a MemoryList of more than 4096 ranges: merge ranges
  * across small gaps (within one readable region) until few enough. */
 static void
@@ -7668,7 +7657,7 @@ dump_plan_memory(struct dump_state *d)
 		for (i = 0; i < s->nreg; i++)
 			if (snap_readable(&s->reg[i]))
 				dump_add_range(d, s->reg[i].base, s->reg[i].size);
-		dump_coalesce(d, ~0ULL);
+		d->nrng = range_merge(d->rng, d->nrng, ~0ULL);
 		return;
 	}
 	dump_plan_threads(d);
@@ -7689,7 +7678,7 @@ dump_plan_memory(struct dump_state *d)
 	if (d->miniplus)
 		dump_plan_miniplus(d);
 	/* Keep descriptors under 4 GiB each (DataSize is 32-bit). */
-	dump_coalesce(d, 0xFFFFF000ULL);
+	d->nrng = range_merge(d->rng, d->nrng, 0xFFFFF000ULL);
 	dump_limit_ranges(d, 4000);
 }
 
@@ -8073,7 +8062,7 @@ dump_callbacks_memory(struct dump_state *d)
 		added = 1;
 	}
 	if (added)
-		dump_coalesce(d, 0xFFFFF000ULL);
+		d->nrng = range_merge(d->rng, d->nrng, 0xFFFFF000ULL);
 	for (k = 0; k < 100000; k++) {
 		dump_call_reset(in, &out, 0);
 		if (!dump_call(d, RemoveMemoryCallback, in, &out) || !out.MemorySize)
