@@ -1409,6 +1409,33 @@ w32_read_ptr(HANDLE h, u64 addr, int *ok)
 	return v;
 }
 
+/* Walks the memory map of process h, VirtualQueryEx region by region,
+ * calling each(region, arg) until it returns nonzero, which is returned.
+ * x86: the 32-bit view, which ends at 4 GiB (a region is cut there). */
+static int
+w32_region_walk(HANDLE h, int x86, int (*each)(const MEMORY_BASIC_INFORMATION *, void *), void *arg)
+{
+	MEMORY_BASIC_INFORMATION mbi;
+	u64 addr = 0, base, end;
+	int rc;
+	while (VirtualQueryEx(h, (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi)) {
+		base = (u64)(ULONG_PTR)mbi.BaseAddress;
+		end = base + mbi.RegionSize;
+		if (x86 && end > (1ULL << 32)) {
+			if (base >= (1ULL << 32))
+				break;
+			mbi.RegionSize = (SIZE_T)((1ULL << 32) - base);
+			end = 1ULL << 32;
+		}
+		if ((rc = each(&mbi, arg)))
+			return rc;
+		if (end <= addr || end > (u64)(ULONG_PTR)-1 || (x86 && end >= (1ULL << 32)))
+			break;
+		addr = end;
+	}
+	return 0;
+}
+
 /* Reads n bytes, zero-filling the pages that cannot be read; returns how
  * many bytes were zero-filled. */
 static u64
@@ -4130,7 +4157,7 @@ struct snap {
 	u32 integrity; int have_integrity;
 	struct dthread *th; int nth, cap_th;
 	int nth_all;               /* threads held; the first nth of them are written */
-	struct dregion *reg; int nreg;
+	struct dregion *reg; int nreg, cap_reg;
 	struct dmodule *mod; int nmod;
 	struct dunloaded *unl; int nunl; int have_unl;
 	struct dhandle *hdl; int nhdl; int have_hdl;
@@ -4264,6 +4291,26 @@ snap_readable(const struct dregion *r)
 {
 	return r->state == MEM_COMMIT && r->protect &&
 	       !(r->protect & (PAGE_NOACCESS | PAGE_GUARD));
+}
+
+/* Adds a region to the memory map of snapshot s (a w32_region_walk
+ * callback; a PSS entry has the same fields).  0, or -1: no memory. */
+static int
+snap_region_add(const MEMORY_BASIC_INFORMATION *m, void *snapshot)
+{
+	struct snap *s = snapshot;
+	struct dregion *r;
+	if (vec_grow(&s->reg, &s->cap_reg, s->nreg, sizeof *s->reg, 512) < 0)
+		return -1;
+	r = &s->reg[s->nreg++];
+	r->base = (u64)(ULONG_PTR)m->BaseAddress;
+	r->alloc_base = (u64)(ULONG_PTR)m->AllocationBase;
+	r->size = m->RegionSize;
+	r->alloc_protect = m->AllocationProtect;
+	r->state = m->State;
+	r->protect = m->Protect;
+	r->type = m->Type;
+	return 0;
 }
 
 /* The test hook PROCDUMP_TEST_UNREADABLE (snap_test_fault): a read of a
@@ -4727,34 +4774,8 @@ live_gone(struct snap *s)
 static int
 live_regions(struct snap *s)
 {
-	u64 addr = 0;
-	int cap = 0;
-	MEMORY_BASIC_INFORMATION mbi;
-	while (VirtualQueryEx(live_process(s), (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi)) {
-		struct dregion *r;
-		if (vec_grow(&s->reg, &cap, s->nreg, sizeof *s->reg, 512) < 0)
-			return -1;
-		r = &s->reg[s->nreg++];
-		r->base = (u64)(ULONG_PTR)mbi.BaseAddress;
-		r->alloc_base = (u64)(ULONG_PTR)mbi.AllocationBase;
-		r->size = mbi.RegionSize;
-		r->alloc_protect = mbi.AllocationProtect;
-		r->state = mbi.State;
-		r->protect = mbi.Protect;
-		r->type = mbi.Type;
-		if (r->base + r->size <= addr)
-			break;
-		addr = r->base + r->size;
-		if (s->x86 && addr >= (1ULL << 32)) {
-			if (r->base >= (1ULL << 32))
-				s->nreg--;
-			else
-				r->size = (1ULL << 32) - r->base;
-			break;
-		}
-		if (addr == 0 || addr > (u64)(ULONG_PTR)-1)
-			break;
-	}
+	if (w32_region_walk(live_process(s), s->x86, snap_region_add, s) < 0)
+		return -1;
 	if (!s->nreg) {
 		if (s->at_exit)
 			warn("process %lu released its memory before its exit event could be dumped "
@@ -4977,23 +4998,22 @@ clone_carve(struct clone *c, u8 *pool, u64 size)
  * after one line (*no_memory); no memory for it is no failure (the copy
  * then allocates its own). */
 static int
+clone_need_add(const MEMORY_BASIC_INFORMATION *m, void *need)
+{
+	struct dregion r = { 0 };
+	r.state = m->State;
+	r.protect = m->Protect;
+	if (snap_readable(&r))
+		*(u64 *)need += m->RegionSize;
+	return 0;
+}
+
+static int
 clone_prepare(struct snap *s, int *no_memory)
 {
-	MEMORY_BASIC_INFORMATION mbi;
-	u64 addr = 0, need = 0, avail = clone_memory_available(), i;
+	u64 need = 0, avail = clone_memory_available(), i;
 	double t0 = now_sec();
-	while (VirtualQueryEx(s->process_handle, (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi)) {
-		struct dregion r = { 0 };
-		r.state = mbi.State;
-		r.protect = mbi.Protect;
-		if (snap_readable(&r))
-			need += mbi.RegionSize;
-		if ((u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize <= addr)
-			break;
-		addr = (u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize;
-		if (!addr || (s->x86 && addr >= (1ULL << 32)))
-			break;
-	}
+	w32_region_walk(s->process_handle, s->x86, clone_need_add, &need);
 	need += need / 64 + (16 << 20); /* what the process commits between now and the freeze */
 	if (avail && need + CLONE_SPARE > avail) {
 		warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available",
