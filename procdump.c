@@ -5998,6 +5998,43 @@ dump_free_threads(struct snap *s)
 /* The data directories a module's headers point to. */
 struct pe_dirs { u32 rsrc_rva, rsrc_size, dbg_rva, dbg_size; };
 
+/* A PE image's first page, read from target memory, and where its parts
+ * are in it. */
+struct pe_hdr {
+	u8 b[4096];
+	u32 lfanew, opt, dd, ndirs; /* offsets of the PE signature, optional header, data directories; their count */
+	u16 magic;                 /* 0x10B PE32, 0x20B PE32+ */
+};
+
+/* Reads the headers of the image at base.  0, or -1: not a PE image. */
+static int
+dump_pe_read(struct snap *s, u64 base, struct pe_hdr *h)
+{
+	if (snap_read(s, base, h->b, sizeof h->b) < 0)
+		return -1;
+	memcpy(&h->lfanew, h->b + 0x3C, 4);
+	if (h->b[0] != 'M' || h->b[1] != 'Z' || h->lfanew > sizeof h->b - 264 || memcmp(h->b + h->lfanew, "PE\0\0", 4))
+		return -1;
+	h->opt = h->lfanew + 24;
+	memcpy(&h->magic, h->b + h->opt, 2);
+	if (h->magic != 0x20B && h->magic != 0x10B)
+		return -1;
+	memcpy(&h->ndirs, h->b + h->opt + (h->magic == 0x20B ? 108 : 92), 4);
+	h->dd = h->opt + (h->magic == 0x20B ? 112 : 96);
+	return 0;
+}
+
+/* Data directory k: its RVA and size, or 0 and 0. */
+static void
+dump_pe_dir(const struct pe_hdr *h, u32 k, u32 *rva, u32 *size)
+{
+	*rva = *size = 0;
+	if (k < h->ndirs && h->dd + 8 * (k + 1) <= sizeof h->b) {
+		memcpy(rva, h->b + h->dd + 8 * k, 4);
+		memcpy(size, h->b + h->dd + 8 * k + 4, 4);
+	}
+}
+
 /* Records a section: writable ones are DataSegs, code ones CodeSegs. */
 static void
 dump_pe_section(struct dmodule *m, const u8 *sec)
@@ -6023,41 +6060,24 @@ dump_pe_section(struct dmodule *m, const u8 *sec)
 static int
 dump_pe_headers(struct snap *s, struct dmodule *m, struct pe_dirs *pd)
 {
-	u8 hdr[4096];
-	u32 lfanew, opt, ndirs, dd, sec, k;
-	u16 magic, nsec, optsize;
+	struct pe_hdr h;
+	u32 sec, k;
+	u16 nsec, optsize;
 	memset(pd, 0, sizeof *pd);
-	if (snap_read(s, m->base, hdr, sizeof hdr) < 0)
+	if (dump_pe_read(s, m->base, &h) < 0)
 		return -1;
-	memcpy(&lfanew, hdr + 0x3C, 4);
-	if (hdr[0] != 'M' || hdr[1] != 'Z' || lfanew > sizeof hdr - 264 || memcmp(hdr + lfanew, "PE\0\0", 4))
-		return -1;
-	memcpy(&m->timestamp, hdr + lfanew + 8, 4);
-	opt = lfanew + 24;
-	memcpy(&magic, hdr + opt, 2);
-	if (magic != 0x20B && magic != 0x10B)
-		return -1;
-	memcpy(&ndirs, hdr + opt + (magic == 0x20B ? 108 : 92), 4);
-	dd = opt + (magic == 0x20B ? 112 : 96);
-	memcpy(&m->checksum, hdr + opt + 64, 4);
+	memcpy(&m->timestamp, h.b + h.lfanew + 8, 4);
+	memcpy(&m->checksum, h.b + h.opt + 64, 4);
 	if (!m->size)
-		memcpy(&m->size, hdr + opt + 56, 4);
-	memcpy(&m->header_size, hdr + opt + 60, 4);
-	memcpy(&nsec, hdr + lfanew + 6, 2);
-	memcpy(&optsize, hdr + lfanew + 20, 2);
-	sec = opt + optsize;
-	for (k = 0; k < nsec && sec + 40 * (k + 1) <= sizeof hdr; k++)
-		dump_pe_section(m, hdr + sec + 40 * k);
-	if (dd + 8 * 7 > sizeof hdr)
-		return 0;
-	if (ndirs > 2) {
-		memcpy(&pd->rsrc_rva, hdr + dd + 8 * 2, 4);
-		memcpy(&pd->rsrc_size, hdr + dd + 8 * 2 + 4, 4);
-	}
-	if (ndirs > 6) {
-		memcpy(&pd->dbg_rva, hdr + dd + 8 * 6, 4);
-		memcpy(&pd->dbg_size, hdr + dd + 8 * 6 + 4, 4);
-	}
+		memcpy(&m->size, h.b + h.opt + 56, 4);
+	memcpy(&m->header_size, h.b + h.opt + 60, 4);
+	memcpy(&nsec, h.b + h.lfanew + 6, 2);
+	memcpy(&optsize, h.b + h.lfanew + 20, 2);
+	sec = h.opt + optsize;
+	for (k = 0; k < nsec && sec + 40 * (k + 1) <= sizeof h.b; k++)
+		dump_pe_section(m, h.b + sec + 40 * k);
+	dump_pe_dir(&h, 2, &pd->rsrc_rva, &pd->rsrc_size);
+	dump_pe_dir(&h, 6, &pd->dbg_rva, &pd->dbg_size);
 	return 0;
 }
 
@@ -6261,20 +6281,17 @@ dump_read_unload_ring(struct snap *s, u64 addr, u32 esize, u32 count)
 	return s->nunl;
 }
 
-/* The RVA of an export of a PE32 image in target memory, or 0. */
+/* The RVA of an export of an image in target memory, or 0. */
 static u32
-dump_export32(struct snap *s, const struct dmodule *m, const char *want)
+dump_export(struct snap *s, const struct dmodule *m, const char *want)
 {
-	u8 hdr[1024], *ex = NULL;
-	u32 lfanew, erva = 0, esz = 0, nnames, afun, anames, aords, i, fn = 0;
+	struct pe_hdr h;
+	u8 *ex = NULL;
+	u32 erva = 0, esz = 0, nnames, afun, anames, aords, i, fn = 0;
 	size_t wl = strlen(want) + 1;
-	if (snap_read(s, m->base, hdr, sizeof hdr) < 0)
+	if (dump_pe_read(s, m->base, &h) < 0)
 		return 0;
-	memcpy(&lfanew, hdr + 0x3C, 4);
-	if (lfanew > sizeof hdr - 128 || memcmp(hdr + lfanew, "PE\0\0", 4))
-		return 0;
-	memcpy(&erva, hdr + lfanew + 24 + 96, 4); /* PE32: DataDirectory[0] */
-	memcpy(&esz, hdr + lfanew + 24 + 100, 4);
+	dump_pe_dir(&h, 0, &erva, &esz);
 	if (!erva || esz < 40 || esz > (16u << 20) || (u64)erva + esz > m->size || !(ex = malloc(esz)) ||
 	    snap_read(s, m->base + erva, ex, esz) < 0) {
 		free(ex);
@@ -6317,7 +6334,7 @@ dump_unload_trace32(struct snap *s, u64 out[3])
 	u8 code[64];
 	u32 fn, i;
 	int k;
-	if (!nt || !(fn = dump_export32(s, nt, "RtlGetUnloadEventTraceEx")) ||
+	if (!nt || !(fn = dump_export(s, nt, "RtlGetUnloadEventTraceEx")) ||
 	    snap_read(s, nt->base + fn, code, sizeof code) < 0)
 		return -1;
 	for (i = 0, k = 0; i + 6 <= sizeof code && k < 3; i++) {
