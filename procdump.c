@@ -642,6 +642,56 @@ buf_add(struct buf *b, const void *data, size_t n, size_t align)
 	return off;
 }
 
+/* How cmd_add quotes: always; also a character cmd.exe acts on outside
+ * quotes; the program's name (its backslashes are read as they are). */
+enum { QUOTE_ALWAYS = 1, QUOTE_CMD = 2, QUOTE_PROGRAM = 4 };
+
+/* Appends a to the wide command line b (after a blank, but first) so that
+ * the C runtime and CommandLineToArgvW read it back as one argument: in
+ * quotes when it is empty or holds a blank or a quote (or as how says),
+ * where backslashes before a quote are doubled and a quote is \". */
+static void
+cmd_add(struct buf *b, const wchar_t *a, int how)
+{
+	int need = (how & QUOTE_ALWAYS) || !*a || wcspbrk(a, how & QUOTE_CMD ? L" \t\"&|<>^%!(),;=" : L" \t\"");
+	size_t bs = 0;
+	wchar_t c;
+	if (b->len)
+		buf_add(b, L" ", sizeof(wchar_t), 1);
+	if (need)
+		buf_add(b, L"\"", sizeof(wchar_t), 1);
+	for (; *a; a++) {
+		c = *a;
+		if (c == L'\\' && !(how & QUOTE_PROGRAM)) {
+			bs++;
+			continue;
+		}
+		if (c == L'"')
+			bs = bs * 2 + 1;
+		for (; bs; bs--)
+			buf_add(b, L"\\", sizeof(wchar_t), 1);
+		buf_add(b, &c, sizeof c, 1);
+	}
+	if (need)
+		bs *= 2;
+	for (; bs; bs--)
+		buf_add(b, L"\\", sizeof(wchar_t), 1);
+	if (need)
+		buf_add(b, L"\"", sizeof(wchar_t), 1);
+}
+
+/* Ends command line b: its NUL.  The line (malloc'd), or NULL: no memory. */
+static wchar_t *
+cmd_end(struct buf *b)
+{
+	buf_add(b, L"", sizeof(wchar_t), 1);
+	if (b->oom) {
+		free(b->p);
+		return NULL;
+	}
+	return (wchar_t *)b->p;
+}
+
 /* Makes room for one more element in a malloc'd array: *pp holds n of
  * *cap elements of size bytes.  Returns 0, or -1 (array unchanged). */
 static int
@@ -10123,41 +10173,6 @@ act_subst(const wchar_t *a, const wchar_t *const vals[ACT_NKEYS], int *hit)
 	return r;
 }
 
-/* Appends a to the command line quoted so that the program reads it back
- * as one argument, whatever it holds: a value with a blank, a quote or a
- * character cmd.exe acts on outside quotes (& | < > ^ ( ) , ; =) is always
- * in quotes, where cmd takes them as text; backslashes before a quote are
- * doubled, a quote is \". */
-static void
-act_quote(struct buf *b, const wchar_t *a, int first)
-{
-	int need = !*a || wcspbrk(a, L" \t\"&|<>^%!(),;=") != NULL;
-	size_t bs = 0;
-	wchar_t c;
-	if (b->len)
-		buf_add(b, L" ", sizeof(wchar_t), 1);
-	if (need)
-		buf_add(b, L"\"", sizeof(wchar_t), 1);
-	for (; *a; a++) {
-		c = *a;
-		if (c == L'\\' && !first) {
-			bs++;
-			continue;
-		}
-		if (c == L'"')
-			bs = bs * 2 + 1;
-		for (; bs; bs--)
-			buf_add(b, L"\\", sizeof(wchar_t), 1);
-		buf_add(b, &c, sizeof c, 1);
-	}
-	if (need)
-		bs *= 2;
-	for (; bs; bs--)
-		buf_add(b, L"\\", sizeof(wchar_t), 1);
-	if (need)
-		buf_add(b, L"\"", sizeof(wchar_t), 1);
-}
-
 /* Is the program cmd.exe or a batch file?  cmd.exe reads its command line
  * again: inside quotes it still expands %NAME% and (with /v:on) !NAME!. */
 static int
@@ -10197,19 +10212,16 @@ act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const cha
 			free(b.p);
 			return NULL;
 		}
-		if (v)
-			act_quote(&b, v, k == 0);
+		if (v) /* (a blank, a quote or a character cmd.exe acts on: in quotes, where cmd takes it as text) */
+			cmd_add(&b, v, k == 0 ? QUOTE_CMD | QUOTE_PROGRAM : QUOTE_CMD);
 		else
 			b.oom = 1;
 		free(v);
 		free(a);
 	}
-	buf_add(&b, L"", sizeof(wchar_t), 1);
-	if (b.oom || !k) {
-		free(b.p);
-		return NULL;
-	}
-	return (wchar_t *)b.p;
+	if (!k)
+		b.oom = 1;
+	return cmd_end(&b);
 }
 
 /* Waits for h up to ms (INFINITE: no deadline) or a cancel (Ctrl+C,
@@ -12834,42 +12846,6 @@ dbg_run(struct pd_run *r, int launched, struct trig_mon *mon)
 		trig_run_timed(r); /* -x alone: launched, detached; now the timed series */
 }
 
-/* Quotes one argument the way CommandLineToArgvW reads it back. */
-static void
-dbg_quote_arg(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a)
-{
-	int need = !*a || wcspbrk(a, L" \t\"") != NULL;
-	size_t bs = 0;
-#define PUT(c) do { if (*o + 1 < cap) dst[(*o)++] = (c); } while (0)
-	if (*o)
-		PUT(L' ');
-	if (!need) {
-		while (*a)
-			PUT(*a++);
-		return;
-	}
-	PUT(L'"');
-	for (; *a; a++) {
-		if (*a == L'\\') {
-			bs++;
-			continue;
-		}
-		if (*a == L'"') {
-			bs = bs * 2 + 1;
-		}
-		while (bs) {
-			PUT(L'\\');
-			bs--;
-		}
-		PUT(*a);
-	}
-	bs *= 2;
-	while (bs--)
-		PUT(L'\\');
-	PUT(L'"');
-#undef PUT
-}
-
 /* -x with a Store application (Name_Publisher!App) or package
  * (Name_Version_Arch__Publisher): they are started by the package
  * manager, through COM classes that Wine lacks (exit 3); where they exist,
@@ -12892,7 +12868,7 @@ dbg_launch_store(const wchar_t *id)
 static int
 dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 {
-	size_t cap = wcslen(cfg->x_image) * 2 + 8, o = 0;
+	struct buf b = { 0 };
 	wchar_t *cmd, path[MAX_PATH];
 	STARTUPINFOW si;
 	PROCESS_INFORMATION pi;
@@ -12903,15 +12879,11 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	 * are activated through the package manager, not CreateProcess. */
 	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__"))
 		return dbg_launch_store(cfg->x_image);
+	cmd_add(&b, cfg->x_image, QUOTE_PROGRAM);
 	for (i = 0; i < cfg->x_nargs; i++)
-		cap += wcslen(cfg->x_args[i]) * 2 + 4;
-	cmd = xcalloc(cap, sizeof *cmd);
-	if (!cmd)
+		cmd_add(&b, cfg->x_args[i], 0);
+	if (!(cmd = cmd_end(&b)))
 		return PD_EXIT_TARGET;
-	dbg_quote_arg(cmd, cap, &o, cfg->x_image);
-	for (i = 0; i < cfg->x_nargs; i++)
-		dbg_quote_arg(cmd, cap, &o, cfg->x_args[i]);
-	cmd[o] = 0;
 	memset(&si, 0, sizeof si);
 	si.cb = sizeof si;
 	si.dwFlags = STARTF_USESTDHANDLES;
@@ -13146,82 +13118,50 @@ aed_views_free(struct aed_view *v, int n)
 	}
 }
 
-/* Appends a to the command line, quoted when it must be (folder: always,
- * as ProcDump writes it); a trailing \ is doubled inside quotes. */
-static void
-aed_append(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a, int quote)
-{
-	size_t n = wcslen(a), i, start = *o;
-#define PUT(c) do { if (*o + 1 < cap) dst[(*o)++] = (c); } while (0)
-	if (!quote)
-		dbg_quote_arg(dst, cap, o, a);
-	else {
-		if (*o)
-			PUT(L' ');
-		PUT(L'"');
-		for (i = 0; i < n; i++)
-			PUT(a[i]);
-		if (n && a[n - 1] == L'\\')
-			PUT(L'\\');
-		PUT(L'"');
-	}
-	/* the system formats the value (swprintf with the PID, the event and
-	 * JIT_DEBUG_INFO): a % of a path or switch is written %% */
-	for (i = start; i < *o; i++)
-		if (dst[i] == L'%' && *o + 1 < cap) {
-			memmove(dst + i + 1, dst + i, (*o - i) * sizeof *dst);
-			(*o)++;
-			i++;
-		}
-#undef PUT
-}
-
-/* The three values the system fills in, as they are. */
-static void
-aed_append_placeholders(wchar_t *dst, size_t cap, size_t *o)
-{
-	const wchar_t *p = L" %ld %ld %p";
-	for (; *p && *o + 1 < cap; p++)
-		dst[(*o)++] = *p;
-}
-
 /* The command registered for exe: "exe" -accepteula, the dump switches of
  * this command line in their order (-md as a full path), -j "folder" and
  * the three values the system fills in.  malloc'd, or NULL. */
 static wchar_t *
 aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 {
-	size_t cap = 2 * (wcslen(exe) + wcslen(folder)) + 64, o = 0; /* (x2: each % doubled) */
+	struct buf b = { 0 }, r = { 0 };
 	wchar_t *c, *full = NULL;
 	int k;
-	for (k = 1; k < argc; k++)
-		cap += 2 * (wcslen(argv[k]) + MAX_PATH + 4);
-	if (!(c = xcalloc(cap, sizeof *c)))
-		return NULL;
-	aed_append(c, cap, &o, exe, 1);
-	aed_append(c, cap, &o, L"-accepteula", 0);
+	cmd_add(&b, exe, QUOTE_ALWAYS | QUOTE_PROGRAM);
+	cmd_add(&b, L"-accepteula", 0);
 	for (k = 1; k < argc; k++) {
 		const struct opt *sw = args_find(argv[k]);
 		wchar_t name[32];
 		if (!sw || !(sw->flags & OF_INSTALL) || sw->off == CO(accepteula))
 			continue;
 		swprintf(name, 32, L"-%ls", sw->name);
-		aed_append(c, cap, &o, name, 0);
+		cmd_add(&b, name, 0);
 		if (sw->kind == OPT_INT || sw->kind == OPT_HEX || sw->kind == OPT_STR) {
 			if (sw->off == CO(md))
 				full = w32_full_path(argv[k + 1]);
-			aed_append(c, cap, &o, full ? full : argv[k + 1], 0);
+			cmd_add(&b, full ? full : argv[k + 1], 0);
 			free(full);
 			full = NULL;
 			k++;
 		} else if (sw->kind == OPT_R && k + 1 < argc && all_digits(argv[k + 1]) && wcslen(argv[k + 1]) == 1)
-			aed_append(c, cap, &o, argv[++k], 0);
+			cmd_add(&b, argv[++k], 0);
 	}
-	aed_append(c, cap, &o, L"-j", 0);
-	aed_append(c, cap, &o, folder, 1);
-	aed_append_placeholders(c, cap, &o);
-	c[o] = 0;
-	return c;
+	cmd_add(&b, L"-j", 0);
+	cmd_add(&b, folder, QUOTE_ALWAYS); /* (as ProcDump writes it) */
+	if (!(c = cmd_end(&b)))
+		return NULL;
+	/* the system formats the value (swprintf with the PID, the event and
+	 * JIT_DEBUG_INFO): a % of a path or switch is written %%; then the
+	 * three values it fills in */
+	for (k = 0; c[k]; k++)
+		buf_add(&r, c[k] == L'%' ? L"%%" : &c[k], (c[k] == L'%' ? 2 : 1) * sizeof(wchar_t), 1);
+	free(c);
+	buf_add(&r, L" %ld %ld %p", sizeof L" %ld %ld %p", 1);
+	if (r.oom) {
+		free(r.p);
+		return NULL;
+	}
+	return (wchar_t *)r.p;
 }
 
 /* Opens (-i: creates) every view's key before anything is written, so
@@ -13751,20 +13691,15 @@ svc_full_name(wchar_t *name, size_t cap, const wchar_t *n)
 static wchar_t *
 svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t *out_full, const wchar_t *json_full)
 {
-	wchar_t exe[32768], *cmd;
-	size_t cap = 32768 + 64, o = 0;
+	wchar_t exe[32768];
+	struct buf b = { 0 };
 	int k;
 	if (!GetModuleFileNameW(NULL, exe, 32768))
 		return NULL;
-	for (k = 1; k < argc; k++)
-		cap += 2 * wcslen(argv[k]) + 4;
-	cap += 2 * wcslen(out_full) + (json_full ? 2 * wcslen(json_full) : 0);
-	if (!(cmd = malloc(cap * sizeof *cmd)))
-		return NULL;
-	dbg_quote_arg(cmd, cap, &o, exe);
-	dbg_quote_arg(cmd, cap, &o, L"-svc");
-	dbg_quote_arg(cmd, cap, &o, L"run");
-	dbg_quote_arg(cmd, cap, &o, cfg->svc_name);
+	cmd_add(&b, exe, QUOTE_PROGRAM);
+	cmd_add(&b, L"-svc", 0);
+	cmd_add(&b, L"run", 0);
+	cmd_add(&b, cfg->svc_name, 0);
 	for (k = 1; k < argc; k++) {
 		if (k >= cfg->svc_at && k <= cfg->svc_at + 2)
 			continue;
@@ -13772,14 +13707,13 @@ svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t
 			k++; /* -svcuser ACCOUNT: the service's, not its monitor's */
 			continue;
 		}
-		dbg_quote_arg(cmd, cap, &o, argv[k] == cfg->output ? out_full : json_full && argv[k] == cfg->json ? json_full : argv[k]);
+		cmd_add(&b, argv[k] == cfg->output ? out_full : json_full && argv[k] == cfg->json ? json_full : argv[k], 0);
 	}
 	if (!GIVEN(cfg, keep)) {
-		dbg_quote_arg(cmd, cap, &o, L"-keep");
-		dbg_quote_arg(cmd, cap, &o, PD_WIDEN(PD_STR(SVC_KEEP_DEFAULT)));
+		cmd_add(&b, L"-keep", 0);
+		cmd_add(&b, PD_WIDEN(PD_STR(SVC_KEEP_DEFAULT)), 0);
 	}
-	cmd[o] = 0;
-	return cmd;
+	return cmd_end(&b);
 }
 
 /* Delayed automatic start, and the failure actions: restarted after a
