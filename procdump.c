@@ -466,6 +466,37 @@ unsafe_char(unsigned c)
 	       c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
+/* The code point at *w, a surrogate pair read as one (a lone surrogate
+ * as itself); advances *w past it. */
+static unsigned
+wcs_next(const wchar_t **w)
+{
+	unsigned c = **w;
+	if (c >= 0xd800 && c <= 0xdbff && (*w)[1] >= 0xdc00 && (*w)[1] <= 0xdfff) {
+		c = 0x10000 + ((c - 0xd800) << 10) + ((*w)[1] - 0xdc00);
+		(*w)++;
+	}
+	(*w)++;
+	return c;
+}
+
+/* Code point c in UTF-8 (a lone surrogate as U+FFFD); its length. */
+static int
+utf8_put(unsigned c, u8 u[4])
+{
+	if (c >= 0xd800 && c <= 0xdfff)
+		c = 0xfffd;
+	if (c < 0x80)
+		return u[0] = (u8)c, 1;
+	if (c < 0x800)
+		return u[0] = (u8)(0xc0 | c >> 6), u[1] = (u8)(0x80 | (c & 0x3f)), 2;
+	if (c < 0x10000)
+		return u[0] = (u8)(0xe0 | c >> 12), u[1] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[2] = (u8)(0x80 | (c & 0x3f)), 3;
+	u[0] = (u8)(0xf0 | c >> 18), u[1] = (u8)(0x80 | ((c >> 12) & 0x3f));
+	u[2] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[3] = (u8)(0x80 | (c & 0x3f));
+	return 4;
+}
+
 /* Wide to UTF-8 in one of eight rotating buffers, for messages only.  It is
  * the one way text from outside (switches, targets, file names, names the
  * system gives) reaches a message, so it is where that text is made safe to
@@ -479,16 +510,15 @@ u8s(const wchar_t *w)
 	static __thread int k;
 	char *b = ring[k++ & 7], one[8];
 	size_t n = 0, cap = sizeof ring[0] - 4; /* room for "..." and the NUL */
-	int m, len;
+	int m;
 	if (!w)
 		w = L"(null)";
-	for (; *w; w += len) {
-		unsigned c = *w;
-		len = c >= 0xd800 && c <= 0xdbff && w[1] >= 0xdc00 && w[1] <= 0xdfff ? 2 : 1;
+	while (*w) {
+		unsigned c = wcs_next(&w);
 		if (unsafe_char(c))
 			m = snprintf(one, sizeof one, c < 0x100 ? "\\x%02x" : "\\u%04x", c);
 		else
-			m = WideCharToMultiByte(CP_UTF8, 0, w, len, one, sizeof one, NULL, NULL);
+			m = utf8_put(c, (u8 *)one);
 		if (n + (size_t)m > cap) {
 			memcpy(b + n, "...", 3);
 			n += 3;
@@ -9493,7 +9523,6 @@ static void
 ev_char(struct buf *b, unsigned c)
 {
 	u8 u[4];
-	size_t n;
 	if (c == '"' || c == '\\')
 		ev_fmt(b, "\\%c", (int)c);
 	else if (c == '\n')
@@ -9504,18 +9533,8 @@ ev_char(struct buf *b, unsigned c)
 		ev_put(b, "\\t");
 	else if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 || (c >= 0xd800 && c <= 0xdfff))
 		ev_fmt(b, "\\u%04x", c); /* (a lone surrogate too: JSON can carry it escaped) */
-	else {
-		if (c < 0x80)
-			u[0] = (u8)c, n = 1;
-		else if (c < 0x800)
-			u[0] = (u8)(0xc0 | c >> 6), u[1] = (u8)(0x80 | (c & 0x3f)), n = 2;
-		else if (c < 0x10000)
-			u[0] = (u8)(0xe0 | c >> 12), u[1] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[2] = (u8)(0x80 | (c & 0x3f)), n = 3;
-		else
-			u[0] = (u8)(0xf0 | c >> 18), u[1] = (u8)(0x80 | ((c >> 12) & 0x3f)),
-			u[2] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[3] = (u8)(0x80 | (c & 0x3f)), n = 4;
-		buf_add(b, u, n, 1);
-	}
+	else
+		buf_add(b, u, (size_t)utf8_put(c, u), 1);
 }
 
 /* A JSON string from UTF-16 (a Windows path, a name, a debug string);
@@ -9528,14 +9547,8 @@ ev_wstr(struct buf *b, const wchar_t *w)
 		return;
 	}
 	ev_put(b, "\"");
-	for (; *w; w++) {
-		unsigned c = *w;
-		if (c >= 0xd800 && c <= 0xdbff && w[1] >= 0xdc00 && w[1] <= 0xdfff) {
-			c = 0x10000 + ((c - 0xd800) << 10) + (w[1] - 0xdc00);
-			w++;
-		}
-		ev_char(b, c);
-	}
+	while (*w)
+		ev_char(b, wcs_next(&w));
 	ev_put(b, "\"");
 }
 
