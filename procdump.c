@@ -807,6 +807,66 @@ ticks_to_time_t(u64 t)
 	return (u32)((t - 116444736000000000ULL) / 10000000ULL);
 }
 
+/* The keywords of a dump's file name (all but DUMPPATH) and of -ondump's
+ * command line, in the order they are matched (DUMPPATH first: no other
+ * is part of it). */
+enum { KEY_DUMPPATH, KEY_PROCESSNAME, KEY_PID, KEY_EXCEPTIONCODE, KEY_YYMMDD, KEY_HHMMSS, NKEYS };
+static const wchar_t *const name_keys[NKEYS] = {
+	L"DUMPPATH", L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS"
+};
+
+/* The keyword s starts with, of those with a value (vals NULL: all), or NKEYS. */
+static int
+name_key_at(const wchar_t *s, const wchar_t *const vals[NKEYS])
+{
+	int k;
+	for (k = 0; k < NKEYS; k++)
+		if ((!vals || vals[k]) && !wcsncmp(s, name_keys[k], wcslen(name_keys[k])))
+			break;
+	return k;
+}
+
+/* The keywords' numbers as text: the PID, the exception code (0: none),
+ * the date and the time. */
+struct name_nums { wchar_t pid[16], exc[16], ymd[16], hms[16]; };
+
+static void
+name_nums(struct name_nums *n, DWORD pid, DWORD code, const SYSTEMTIME *st)
+{
+	swprintf(n->pid, 16, L"%lu", pid);
+	swprintf(n->exc, 16, code ? L"%08lX" : L"0", code);
+	swprintf(n->ymd, 16, L"%02u%02u%02u", st->wYear % 100, st->wMonth, st->wDay);
+	swprintf(n->hms, 16, L"%02u%02u%02u", st->wHour, st->wMinute, st->wSecond);
+}
+
+/* s with each keyword that has a value in vals (by KEY_*) replaced by it;
+ * *hit: one was.  malloc'd, or NULL. */
+static wchar_t *
+name_subst(const wchar_t *s, const wchar_t *const vals[NKEYS], int *hit)
+{
+	size_t cap = wcslen(s) + 1, o = 0, vl;
+	wchar_t *r;
+	int k;
+	for (k = 0; k < NKEYS; k++)
+		if (vals[k])
+			cap += wcslen(vals[k]) * (wcslen(s) / wcslen(name_keys[k]) + 1);
+	if (!(r = malloc(cap * sizeof *r)))
+		return NULL;
+	while (*s) {
+		if ((k = name_key_at(s, vals)) == NKEYS) {
+			r[o++] = *s++;
+			continue;
+		}
+		vl = wcslen(vals[k]);
+		wmemcpy(r + o, vals[k], vl);
+		o += vl;
+		s += wcslen(name_keys[k]);
+		*hit = 1;
+	}
+	r[o] = 0;
+	return r;
+}
+
 static const wchar_t *
 path_basename(const wchar_t *p)
 {
@@ -8775,7 +8835,6 @@ dump_digits(const wchar_t *name, int hex, size_t most)
 static int
 dump_name_fits(const wchar_t *name, const wchar_t *pat, const wchar_t *proc, const wchar_t *tag)
 {
-	static const wchar_t *keys[5] = { L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS" };
 	size_t kl = 0, n;
 	int k;
 	if (!*pat || !_wcsicmp(pat, L".dmp")) { /* (the pattern's own .dmp is the one below) */
@@ -8787,24 +8846,23 @@ dump_name_fits(const wchar_t *name, const wchar_t *pat, const wchar_t *proc, con
 				;
 		return !_wcsicmp(name, L".dmp");
 	}
-	for (k = 0; k < 5; k++)
-		if (!wcsncmp(pat, keys[k], kl = wcslen(keys[k])))
-			break;
+	if ((k = name_key_at(pat, NULL)) < NKEYS)
+		kl = wcslen(name_keys[k]);
 	switch (k) {
-	case 0:
+	case KEY_PROCESSNAME:
 		return !_wcsnicmp(name, proc, n = wcslen(proc)) && dump_name_fits(name + n, pat + kl, proc, tag);
-	case 1:
+	case KEY_PID:
 		for (n = dump_digits(name, 0, 10); n > 0; n--)
 			if (dump_name_fits(name + n, pat + kl, proc, tag))
 				return 1;
 		return 0;
-	case 2:
+	case KEY_EXCEPTIONCODE:
 		return (dump_digits(name, 1, 8) == 8 && dump_name_fits(name + 8, pat + kl, proc, tag)) ||
 		       (*name == L'0' && dump_name_fits(name + 1, pat + kl, proc, tag));
-	case 3:
-	case 4:
+	case KEY_YYMMDD:
+	case KEY_HHMMSS:
 		return dump_digits(name, 0, 6) == 6 && dump_name_fits(name + 6, pat + kl, proc, tag);
-	default:
+	default: /* (DUMPPATH is text here) */
 		return *name && towlower(*name) == towlower(*pat) && dump_name_fits(name + 1, pat + 1, proc, tag);
 	}
 }
@@ -10083,16 +10141,11 @@ ev_action_end(DWORD pid, int num, const wchar_t *path, const wchar_t *cmd, long 
 
 #define ACT_SLOTS 2    /* actions running at once; the next ones wait for a slot */
 #define ACT_QUEUE 16   /* actions running or waiting: past it, a dump's action is not run (said) */
-#define ACT_NKEYS 6
 
-/* The substitutions, in the order they are matched (DUMPPATH first: no
- * other key is part of it), and the environment variables that carry the
- * same values (cmd.exe reads "%PD_DUMP_FILE%" without reading the value
- * again); no variable's name holds a key, which would be substituted. */
-static const wchar_t *const act_keys[ACT_NKEYS] = {
-	L"DUMPPATH", L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS"
-};
-static const wchar_t *const act_vars[ACT_NKEYS] = {
+/* The environment variables that carry the keywords' values (name_keys),
+ * by KEY_*: cmd.exe reads "%PD_DUMP_FILE%" without reading the value
+ * again; no variable's name holds a keyword, which would be substituted. */
+static const wchar_t *const act_vars[NKEYS] = {
 	L"PD_DUMP_FILE", L"PD_PROCESS", L"PD_PROCESS_ID", L"PD_EXCEPTION", L"PD_DATE", L"PD_TIME"
 };
 
@@ -10157,35 +10210,6 @@ act_next_arg(const wchar_t **s, int first)
 	return r;
 }
 
-/* One argument with the substitutions made; *hit: one was. */
-static wchar_t *
-act_subst(const wchar_t *a, const wchar_t *const vals[ACT_NKEYS], int *hit)
-{
-	size_t cap = wcslen(a) + 1, o = 0, kl, vl;
-	wchar_t *r;
-	int k;
-	for (k = 0; k < ACT_NKEYS; k++)
-		cap += wcslen(vals[k]) * (wcslen(a) / wcslen(act_keys[k]) + 1);
-	if (!(r = malloc(cap * sizeof *r)))
-		return NULL;
-	while (*a) {
-		for (k = 0; k < ACT_NKEYS; k++)
-			if (!wcsncmp(a, act_keys[k], kl = wcslen(act_keys[k])))
-				break;
-		if (k == ACT_NKEYS) {
-			r[o++] = *a++;
-			continue;
-		}
-		vl = wcslen(vals[k]);
-		wmemcpy(r + o, vals[k], vl);
-		o += vl;
-		a += kl;
-		*hit = 1;
-	}
-	r[o] = 0;
-	return r;
-}
-
 /* Is the program cmd.exe or a batch file?  cmd.exe reads its command line
  * again: inside quotes it still expands %NAME% and (with /v:on) !NAME!. */
 static int
@@ -10204,7 +10228,7 @@ act_is_cmd(const wchar_t *prog)
  * a process name) can add an argument or a command.  NULL, with *why set,
  * where it cannot be made (*why "refused": a value cmd.exe would expand). */
 static wchar_t *
-act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const char **why)
+act_command(const wchar_t *tmpl, const wchar_t *const vals[NKEYS], const char **why)
 {
 	struct buf b = { 0 };
 	const wchar_t *s = tmpl;
@@ -10213,7 +10237,7 @@ act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const cha
 	*why = "not_started";
 	for (k = 0; (a = act_next_arg(&s, k == 0)); k++) {
 		hit = 0;
-		v = act_subst(a, vals, &hit);
+		v = name_subst(a, vals, &hit);
 		if (k == 0)
 			cmd = v && act_is_cmd(v);
 		if (v && hit && cmd && wcspbrk(v, L"%!")) {
@@ -10345,8 +10369,9 @@ act_reap(int all)
 static void
 act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name, DWORD pid, DWORD exc, int num)
 {
-	wchar_t num_pid[16], num_exc[16], ymd[16], hms[16], *pairs[ACT_NKEYS];
-	const wchar_t *vals[ACT_NKEYS];
+	struct name_nums n;
+	const wchar_t *vals[NKEYS] = { path, name, n.pid, n.exc, n.ymd, n.hms };
+	wchar_t *pairs[NKEYS];
 	struct act_job *j;
 	const char *why = "not_started";
 	SYSTEMTIME st;
@@ -10355,13 +10380,9 @@ act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name,
 	if (!act.slots || !(j = xcalloc(1, sizeof *j)))
 		return;
 	GetLocalTime(&st); /* (the time the dump completed) */
-	swprintf(num_pid, 16, L"%lu", pid);
-	swprintf(num_exc, 16, exc ? L"%08lX" : L"0", exc);
-	swprintf(ymd, 16, L"%02u%02u%02u", st.wYear % 100, st.wMonth, st.wDay);
-	swprintf(hms, 16, L"%02u%02u%02u", st.wHour, st.wMinute, st.wSecond);
-	vals[0] = path, vals[1] = name, vals[2] = num_pid, vals[3] = num_exc, vals[4] = ymd, vals[5] = hms;
+	name_nums(&n, pid, exc, &st);
 	memset(pairs, 0, sizeof pairs);
-	for (k = 0; k < ACT_NKEYS; k++)
+	for (k = 0; k < NKEYS; k++)
 		if ((pairs[k] = malloc((wcslen(vals[k]) + 32) * sizeof(wchar_t))))
 			swprintf(pairs[k], wcslen(vals[k]) + 32, L"%ls=%ls", act_vars[k], vals[k]);
 	j->path = wdup(path);
@@ -10370,10 +10391,10 @@ act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name,
 	j->ms = (DWORD)cfg->ondump_secs * 1000;
 	memcpy(j->tag, out_tag, sizeof j->tag);
 	j->cmd = act_command(cfg->ondump, vals, &why);
-	for (k = 0; k < ACT_NKEYS && pairs[k]; k++)
+	for (k = 0; k < NKEYS && pairs[k]; k++)
 		;
-	j->env = k == ACT_NKEYS ? w32_env_with((const wchar_t *const *)pairs, ACT_NKEYS) : NULL;
-	for (k = 0; k < ACT_NKEYS; k++)
+	j->env = k == NKEYS ? w32_env_with((const wchar_t *const *)pairs, NKEYS) : NULL;
+	for (k = 0; k < NKEYS; k++)
 		free(pairs[k]);
 	EnterCriticalSection(&act.lock);
 	act_reap(0);
@@ -10533,43 +10554,11 @@ struct trig_names {
 static wchar_t *
 trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, DWORD code)
 {
-	wchar_t val[5][64];
-	static const wchar_t *keys[5] = { L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS" };
-	size_t cap = wcslen(pat) * 4 + MAX_PATH + 64, o = 0;
-	wchar_t *r = malloc(cap * sizeof *r);
-	const wchar_t *s = pat;
-	if (!r)
-		return NULL;
-	swprintf(val[0], 64, L"%ls", t->name);
-	swprintf(val[1], 64, L"%lu", t->pid);
-	swprintf(val[2], 64, L"%08lX", code);
-	swprintf(val[3], 64, L"%02u%02u%02u", st->wYear % 100, st->wMonth, st->wDay);
-	swprintf(val[4], 64, L"%02u%02u%02u", st->wHour, st->wMinute, st->wSecond);
-	if (!code)
-		wcscpy(val[2], L"0");
-	while (*s) {
-		int k, hit = 0;
-		for (k = 0; k < 5; k++) {
-			size_t kl = wcslen(keys[k]);
-			if (!wcsncmp(s, keys[k], kl)) {
-				size_t vl = wcslen(val[k]);
-				if (o + vl + 1 >= cap)
-					break;
-				wmemcpy(r + o, val[k], vl);
-				o += vl;
-				s += kl;
-				hit = 1;
-				break;
-			}
-		}
-		if (!hit) {
-			if (o + 2 >= cap)
-				break;
-			r[o++] = *s++;
-		}
-	}
-	r[o] = 0;
-	return r;
+	struct name_nums n;
+	const wchar_t *vals[NKEYS] = { NULL, t->name, n.pid, n.exc, n.ymd, n.hms };
+	int hit = 0;
+	name_nums(&n, t->pid, code, st);
+	return name_subst(pat, vals, &hit);
 }
 
 /* The default file name: with several targets (-all, -pt), one name
