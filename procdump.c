@@ -1599,6 +1599,29 @@ w32_read_fill(HANDLE h, u64 addr, u8 *buf, size_t n)
 	return bad;
 }
 
+/* Calls each(file, arg) for every file (not folder) of folder dir (with
+ * its separator) whose name fits the wildcard pattern glob. */
+static void
+w32_folder_walk(const wchar_t *dir, const wchar_t *glob, void (*each)(const WIN32_FIND_DATAW *, void *), void *arg)
+{
+	size_t len = wcslen(dir) + wcslen(glob) + 1;
+	wchar_t *all = malloc(len * sizeof *all);
+	WIN32_FIND_DATAW fd;
+	HANDLE fh;
+	if (!all)
+		return;
+	swprintf(all, len, L"%ls%ls", dir, glob);
+	fh = FindFirstFileW(all, &fd);
+	free(all);
+	if (fh == INVALID_HANDLE_VALUE)
+		return;
+	do
+		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+			each(&fd, arg);
+	while (FindNextFileW(fh, &fd));
+	FindClose(fh);
+}
+
 /* The directory part of a path, with its trailing separator removed. */
 static wchar_t *
 w32_dirname(const wchar_t *path)
@@ -8902,13 +8925,26 @@ dump_old_newer_first(const void *a, const void *b)
 	return -wcscmp(x->path, y->path);
 }
 
-/* The file part of a path (after its last separator). */
-static const wchar_t *
-dump_base_name(const wchar_t *path)
+struct dump_retain {
+	const wchar_t *dir, *path, *pat, *proc, *tag; /* (dump_retain_list's) */
+	struct dump_old *old;
+	int n, cap;
+};
+
+static void
+dump_retain_one(const WIN32_FIND_DATAW *fd, void *arg)
 {
-	const wchar_t *a = wcsrchr(path, L'\\'), *b = wcsrchr(path, L'/');
-	const wchar_t *end = a > b ? a : b;
-	return end ? end + 1 : path;
+	struct dump_retain *r = arg;
+	size_t len = wcslen(r->dir) + wcslen(fd->cFileName) + 1;
+	wchar_t *full;
+	if (!dump_name_fits(fd->cFileName, r->pat, r->proc, r->tag) || !(full = malloc(len * sizeof *full)))
+		return;
+	swprintf(full, len, L"%ls%ls", r->dir, fd->cFileName);
+	if ((!_wcsicmp(full, r->path) || dump_file_ours(full)) && !vec_grow(&r->old, &r->cap, r->n, sizeof *r->old, 16)) {
+		r->old[r->n].path = full;
+		r->old[r->n++].time = ft_u64(fd->ftLastWriteTime);
+	} else
+		free(full);
 }
 
 /* Our dumps in folder dir whose names fit pat, proc and tag
@@ -8918,34 +8954,10 @@ static int
 dump_retain_list(const wchar_t *dir, const wchar_t *path, const wchar_t *pat, const wchar_t *proc,
                  const wchar_t *tag, struct dump_old **old)
 {
-	int n = 0, cap = 0;
-	WIN32_FIND_DATAW fd;
-	HANDLE fh = INVALID_HANDLE_VALUE;
-	size_t len = wcslen(dir) + 8;
-	wchar_t *all = malloc(len * sizeof *all), *full;
-	*old = NULL;
-	if (all) {
-		swprintf(all, len, L"%ls*.dmp", dir);
-		fh = FindFirstFileW(all, &fd);
-		free(all);
-	}
-	for (; fh != INVALID_HANDLE_VALUE;) {
-		len = wcslen(dir) + wcslen(fd.cFileName) + 1;
-		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_name_fits(fd.cFileName, pat, proc, tag) &&
-		    (full = malloc(len * sizeof *full))) {
-			swprintf(full, len, L"%ls%ls", dir, fd.cFileName);
-			if ((!_wcsicmp(full, path) || dump_file_ours(full)) && !vec_grow(old, &cap, n, sizeof **old, 16)) {
-				(*old)[n].path = full;
-				(*old)[n++].time = ft_u64(fd.ftLastWriteTime);
-			} else
-				free(full);
-		}
-		if (!FindNextFileW(fh, &fd)) {
-			FindClose(fh);
-			break;
-		}
-	}
-	return n;
+	struct dump_retain r = { dir, path, pat, proc, tag, NULL, 0, 0 };
+	w32_folder_walk(dir, L"*.dmp", dump_retain_one, &r);
+	*old = r.old;
+	return r.n;
 }
 
 /* -keep: one at a time in this procdump (-all, -pt: several targets of one
@@ -8972,7 +8984,7 @@ dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const 
 		return;
 	swprintf(wtag, 32, L"%hs", tag ? tag : "");
 	AcquireSRWLockExclusive(&dump_keep_lock);
-	n = dump_retain_list(dir, path, dump_base_name(pat), proc, wtag, &old);
+	n = dump_retain_list(dir, path, path_basename(pat), proc, wtag, &old);
 	for (i = 0; i < n && _wcsicmp(old[i].path, path); i++)
 		;
 	if (i < n) { /* (else path is gone: nothing to do) */
@@ -9294,35 +9306,29 @@ dump_temp_others(const struct dump_stale *st, int n)
 	return 0;
 }
 
+struct dump_temps { struct dump_stale *st; int n, cap; };
+
+static void
+dump_temp_one(const WIN32_FIND_DATAW *fd, void *arg)
+{
+	struct dump_temps *t = arg;
+	struct dump_stale x;
+	if (dump_temp_parse(fd->cFileName, &x.pid, &x.time) && !vec_grow(&t->st, &t->cap, t->n, sizeof *t->st, 8) &&
+	    (x.name = wdup(fd->cFileName))) {
+		x.bytes = (u64)fd->nFileSizeHigh << 32 | fd->nFileSizeLow;
+		t->st[t->n++] = x;
+	}
+}
+
 /* The temporary dump files in folder dir (with its separator), into *st.
  * Their number. */
 static int
 dump_temp_list(const wchar_t *dir, struct dump_stale **st)
 {
-	size_t len = wcslen(dir) + 8;
-	wchar_t *all = malloc(len * sizeof *all);
-	WIN32_FIND_DATAW fd;
-	HANDLE fh = INVALID_HANDLE_VALUE;
-	int n = 0, cap = 0;
-	*st = NULL;
-	if (all) {
-		swprintf(all, len, L"%ls*.tmp", dir);
-		fh = FindFirstFileW(all, &fd);
-		free(all);
-	}
-	for (; fh != INVALID_HANDLE_VALUE;) {
-		struct dump_stale x;
-		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_temp_parse(fd.cFileName, &x.pid, &x.time) &&
-		    !vec_grow(st, &cap, n, sizeof **st, 8) && (x.name = wdup(fd.cFileName))) {
-			x.bytes = (u64)fd.nFileSizeHigh << 32 | fd.nFileSizeLow;
-			(*st)[n++] = x;
-		}
-		if (!FindNextFileW(fh, &fd)) {
-			FindClose(fh);
-			break;
-		}
-	}
-	return n;
+	struct dump_temps t = { NULL, 0, 0 };
+	w32_folder_walk(dir, L"*.tmp", dump_temp_one, &t);
+	*st = t.st;
+	return t.n;
 }
 
 /* A dump begins in the folder of path: removes there the temporary files
