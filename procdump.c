@@ -4190,16 +4190,12 @@ struct pd_dump_req {
 	const struct pd_event *ev; /* may be NULL */
 	volatile LONG *cancel;     /* set by Ctrl+C; may be NULL */
 	HANDLE cancel_event;       /* ProcDump-<PID>, set by -cancel or any program; may be NULL */
-	double event_checked;      /* when the writer last looked at cancel_event */
 	double deadline;           /* -at: now_sec() limit for the collection; 0 = none */
-	int timed_out;             /* set by the writer when the deadline passed */
 	int dbghelp;               /* -dbghelp: the system's MiniDumpWriteDump */
 	int native_view;           /* -64: a WOW64 target's 64-bit view, not its x86 one */
 	long long minfree_mb;      /* -minfree: MB that must stay free; PD_UNSET = default, 0 = no guard */
 	int inherit_acl;           /* -inheritacl: no protected DACL of our own */
-	int no_space;              /* set by the writer: refused or stopped at the free-space floor */
 	int clone;                 /* -r: freeze, copy into memory, release, write from the copy */
-	int no_memory;             /* set by the writer: the clone would not fit in memory */
 	void (*on_clone)(void *ctx); /* -r: the copy is taken and the target runs on */
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
 	void *callback_param;
@@ -4208,10 +4204,16 @@ struct pd_dump_req {
 	void *ctx;
 };
 
+/* What the writer says of a dump (the request stays as the caller made it). */
 struct pd_dump_result {
 	u64 bytes;
 	double seconds;
 	double outage;             /* seconds the target was held frozen for this dump (-r: the copy) */
+	int timed_out;             /* -at: the deadline passed */
+	int no_space;              /* refused or stopped at the free-space floor (-minfree) */
+	int no_memory;             /* -r: the clone would not fit in memory */
+	int released;              /* -r: the copy is taken: -at's deadline no longer applies */
+	double event_checked;      /* when the writer last looked at the request's cancel_event */
 };
 
 /* A thread as captured, and where its stack goes in the dump. */
@@ -4344,6 +4346,7 @@ struct dump_note {
 struct dump_state {
 	struct snap *s;
 	const struct pd_dump_req *req;
+	struct pd_dump_result *res; /* what the writer says back (dump_write's caller's) */
 	u64 mask;                  /* MINIDUMP_TYPE bits this dump honours */
 	u64 dropped;               /* bits of mask the dump could not honour (not in Flags) */
 	int miniplus;              /* -mp: MiniPlus selection, Memory64List */
@@ -4380,18 +4383,17 @@ dump_add_string(struct buf *b, const wchar_t *s)
 /* Ctrl+C, the named event, or (-at) the collection's deadline passed.
  * The event is a system call: looked at every 20 ms at most. */
 static int
-dump_cancelled(const struct pd_dump_req *r)
+dump_cancelled(const struct pd_dump_req *r, struct pd_dump_result *res)
 {
-	struct pd_dump_req *m = (struct pd_dump_req *)r;
 	double now = now_sec();
-	if (r->deadline > 0 && now > r->deadline) {
-		m->timed_out = 1;
+	if (r->deadline > 0 && !res->released && now > r->deadline) {
+		res->timed_out = 1;
 		return 1;
 	}
 	if (r->cancel && *r->cancel)
 		return 1;
-	if (r->cancel_event && now - r->event_checked >= 0.02) {
-		m->event_checked = now;
+	if (r->cancel_event && now - res->event_checked >= 0.02) {
+		res->event_checked = now;
 		return WaitForSingleObject(r->cancel_event, 0) == WAIT_OBJECT_0;
 	}
 	return 0;
@@ -5022,11 +5024,12 @@ clone_lost(struct clone *c, u64 at, u64 n)
  * lost bytes is done again page by page, to know which.  0, or -1: the
  * dump was cancelled (Ctrl+C, the event, -at). */
 static int
-clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const struct pd_dump_req *req)
+clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const struct pd_dump_req *req,
+                struct pd_dump_result *res)
 {
 	u64 off = 0;
 	while (off < p->size) {
-		if (dump_cancelled(req))
+		if (dump_cancelled(req, res))
 			return -1;
 		size_t n = p->size - off > CLONE_READ ? CLONE_READ : (size_t)(p->size - off);
 		u64 a = p->start + off, end = a + n;
@@ -5232,7 +5235,7 @@ clone_alloc(struct snap *s, struct clone *c, int *no_memory)
  * the target, and makes s the copy.  0, or -1 (the target still frozen:
  * the caller thaws it) after one line. */
 static int
-snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req *req)
+snap_clone(struct snap *s, const struct range *rng, int nrng, const struct pd_dump_req *req, struct pd_dump_result *res)
 {
 	struct clone *c;
 	u64 flo = s->fault_lo, fhi = s->fault_hi;
@@ -5243,12 +5246,12 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
 	 * trigger goes on only now, after the collection, which read the
 	 * target's token and thread names (-k would have ended it first) */
 	if (pss_taken(s)) {
-		req->deadline = 0;
+		res->released = 1;
 		if (req->on_clone)
 			req->on_clone(req->ctx);
 		return 0;
 	}
-	if (!(c = xcalloc(1, sizeof *c)) || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &req->no_memory) < 0) {
+	if (!(c = xcalloc(1, sizeof *c)) || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &res->no_memory) < 0) {
 		if (c) {
 			struct snap tmp = { .impl = c };
 			clone_thaw(&tmp);
@@ -5258,24 +5261,24 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
 	vlog("copying %llu MB of process %lu in %d parts", c->bytes >> 20, s->pid, c->n);
 	s->fault_lo = s->fault_hi = 0; /* the hook applies to reads of the copy */
 	for (i = 0; i < c->n && !cancelled; i++)
-		cancelled = clone_copy_part(s, c, &c->part[i], req) < 0;
+		cancelled = clone_copy_part(s, c, &c->part[i], req, res) < 0;
 	s->fault_lo = flo;
 	s->fault_hi = fhi;
 	/* test hook: the copy takes this much longer (a kill or -at lands in it) */
 	for (hold = (long)w32_env_number(L"PROCDUMP_TEST_CLONE_HOLD_MS"); hold > 0 && !cancelled; hold -= 50) {
 		Sleep(50);
-		cancelled = dump_cancelled(req);
+		cancelled = dump_cancelled(req, res);
 	}
 	if (cancelled) {
 		struct snap tmp = { .impl = c };
-		if (!req->timed_out)
+		if (!res->timed_out)
 			warn("dump cancelled: '%s' not written", u8s(req->path));
 		clone_thaw(&tmp);
 		return -1; /* the caller thaws the target */
 	}
 	c->gone = s->ops->gone && s->ops->gone(s);
 	s->ops->thaw(s);
-	req->deadline = 0; /* -at bounds the outage: once the clone is taken, the target runs */
+	res->released = 1; /* -at bounds the outage: once the clone is taken, the target runs */
 	s->ops = &snap_clone_ops;
 	s->impl = c;
 	t1 = now_sec();
@@ -5754,13 +5757,13 @@ pss_take(struct snap *s, u64 mask)
 
 /* -r, before the freeze: the PSS snapshot where it serves, else the
  * in-memory clone's preparation (clone_prepare, full dumps).  0, or -1
- * after one line (req->no_memory). */
+ * after one line (*no_memory). */
 static int
-snap_clone_begin(struct snap *s, u64 mask, struct pd_dump_req *req)
+snap_clone_begin(struct snap *s, u64 mask, int *no_memory)
 {
 	if (pss_take(s, mask) == 0)
 		return 0;
-	return (mask & MDT_FULLMEMORY) ? clone_prepare(s, &req->no_memory) : 0;
+	return (mask & MDT_FULLMEMORY) ? clone_prepare(s, no_memory) : 0;
 }
 
 /* ============================ Writer: Threads =========================== */
@@ -8016,7 +8019,7 @@ dump_put_memory_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	for (i = 0; i < d->nrng; i++) {
 		struct md_memdesc md;
 		size_t at;
-		if (b->oom || dump_cancelled(d->req))
+		if (b->oom || dump_cancelled(d->req, d->res))
 			return -1;
 		at = buf_add(b, NULL, (size_t)d->rng[i].size, 16);
 		if (b->oom)
@@ -8653,7 +8656,7 @@ dump_guard_space(const struct dump_state *d, u64 *avail, u64 *floor, wchar_t **d
 
 /* Before writing: refuses a dump whose estimated size would leave less
  * than the floor free on its volume.  The estimate is the file's size; its
- * holes may make it take less.  0, or -1 after one line (req->no_space). */
+ * holes may make it take less.  0, or -1 after one line (res->no_space). */
 static int
 dump_guard_before(struct dump_state *d, u64 estimate)
 {
@@ -8666,7 +8669,7 @@ dump_guard_before(struct dump_state *d, u64 estimate)
 			warn("not enough free space for '%s': the dump needs about %llu MB, '%s' has %llu MB free "
 			     "and %llu MB must stay free (-minfree)", u8s(d->req->path), size_mb(estimate), u8s(dir),
 			     avail >> 20, floor >> 20);
-			((struct pd_dump_req *)d->req)->no_space = 1;
+			d->res->no_space = 1;
 			rc = -1;
 		}
 	}
@@ -8675,7 +8678,7 @@ dump_guard_before(struct dump_state *d, u64 estimate)
 }
 
 /* While writing: stops when the volume's free space fell to the floor
- * (another writer filled it).  0, or -1 after one line (req->no_space). */
+ * (another writer filled it).  0, or -1 after one line (res->no_space). */
 static int
 dump_guard_during(struct dump_state *d)
 {
@@ -8685,7 +8688,7 @@ dump_guard_during(struct dump_state *d)
 	if (d->floor && dump_guard_space(d, &avail, &floor, &dir) == 0 && avail < floor) {
 		warn("stopped writing '%s': '%s' has %llu MB free, below the %llu MB that must stay free (-minfree)",
 		     u8s(d->req->path), u8s(dir), avail >> 20, floor >> 20);
-		((struct pd_dump_req *)d->req)->no_space = 1;
+		d->res->no_space = 1;
 		rc = -1;
 	}
 	free(dir);
@@ -8714,7 +8717,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 			u64 lost;
 			int bi = k & 1;
 			DWORD n = left > WQ_CHUNK ? WQ_CHUNK : (DWORD)left;
-			if (dump_cancelled(d->req)) {
+			if (dump_cancelled(d->req, d->res)) {
 				q.err = ERROR_CANCELLED;
 				break;
 			}
@@ -8743,7 +8746,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 		q.err = (LONG)w32_end_here(file);
 	if (!q.err)
 		return 0;
-	if (q.err == ERROR_CANCELLED && !d->req->timed_out)
+	if (q.err == ERROR_CANCELLED && !d->res->timed_out)
 		warn("dump cancelled: '%s' not written", u8s(d->req->path));
 	else if (q.err != ERROR_CANCELLED && !low)
 		dump_write_error(d, (DWORD)q.err);
@@ -9017,7 +9020,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms",
 	     d->s->nth, d->s->nmod, d->s->nreg, d->nrng, (now_sec() - t0) * 1e3);
 	if (d->req->clone && (dump_guard_before(d, dump_planned_bytes(d) + (1 << 20)) < 0 ||
-	                      snap_clone(d->s, d->rng, d->nrng, (struct pd_dump_req *)d->req) < 0))
+	                      snap_clone(d->s, d->rng, d->nrng, d->req, d->res) < 0))
 		return -1; /* (a dump the disk cannot take is refused before its copy) */
 	if (dump_layout(d, &b) < 0)
 		goto out;
@@ -9451,6 +9454,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		return PD_EXIT_WRITE;
 	d.s = &s;
 	d.req = req;
+	d.res = res;
 	d.chunk_delay = dump_test_delay();
 	if (dump_type_mask(&d, req) < 0)
 		rc = PD_EXIT_USAGE;
@@ -9472,11 +9476,11 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		 * time: several targets (-all, -pt) and -r N take turns */
 		if (req->callback)
 			AcquireSRWLockExclusive(&dump_serial_lock);
-		if ((req->clone && snap_clone_begin(&s, d.mask, (struct pd_dump_req *)req) < 0) ||
+		if ((req->clone && snap_clone_begin(&s, d.mask, &res->no_memory) < 0) ||
 		    s.ops->freeze(&s) < 0)
 			rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
 		else
-			rc = dump_build_and_write(&d, file, res, t0) ? (req->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
+			rc = dump_build_and_write(&d, file, res, t0) ? (res->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
 	}
 	s.ops->thaw(&s);
 	if (req->callback && !req->dbghelp)
@@ -10051,16 +10055,17 @@ ev_dump_progress(const struct pd_target *t, int num, const char *type, const wch
 }
 
 /* Why a dump was not written, from its end as run_report judged it (rc:
- * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED, PD_GONE) and its request; *code
+ * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED, PD_GONE) and the writer's
+ * result (NULL: it never started); *code
  * is the exit code it stands for (-1: none, the run goes on without it). */
 static const char *
-ev_dump_reason(const struct pd_target *t, const struct pd_dump_req *rq, int rc, int cancelled, int *code)
+ev_dump_reason(const struct pd_target *t, const struct pd_dump_result *res, int rc, int cancelled, int *code)
 {
 	*code = -1;
 	if (rc == PD_TIMEOUT)
 		return "timeout";
 	if (rc == PD_SKIPPED)
-		return rq->no_memory ? "no_memory" : "clone_limit";
+		return res && res->no_memory ? "no_memory" : "clone_limit";
 	if (rc == PD_GONE) { /* ended before it was held: its run ends as at its exit */
 		*code = PD_EXIT_NOTDONE;
 		return "exited";
@@ -10078,7 +10083,7 @@ ev_dump_reason(const struct pd_target *t, const struct pd_dump_req *rq, int rc, 
 		return "usage";
 	if (t->h && WaitForSingleObject(t->h, 0) == WAIT_OBJECT_0)
 		return "target_exited";
-	return rq->no_memory ? "no_memory" : "write_error";
+	return res && res->no_memory ? "no_memory" : "write_error";
 }
 
 /* dump_end (rc 0) or dump_failed: how Dump N of this type ended.  res may
@@ -10097,7 +10102,7 @@ ev_dump_result(const struct pd_target *t, const struct pd_dump_req *rq, const ch
 		ev_fmt(&b, ",\"bytes\":%llu,\"ms\":%.0f,\"outage_ms\":%.0f", res->bytes, res->seconds * 1e3,
 		       res->outage * 1e3);
 	} else {
-		why = ev_dump_reason(t, rq, rc, cancelled, &code);
+		why = ev_dump_reason(t, res, rc, cancelled, &code);
 		ev_key(&b, "reason");
 		ev_str(&b, why);
 		if (code >= 0)
@@ -10906,11 +10911,11 @@ static int
 run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, const struct pd_dump_result *res)
 {
 	const struct pd_config *cfg = r->cfg;
-	if (rc && rq->no_space) {
+	if (rc && res->no_space) {
 		out("%s Dump %d skipped: not enough free disk space (-minfree); the process was resumed.\n",
 		    stamp(), num);
 		rc = PD_NOSPACE;
-	} else if (rc && rq->no_memory && cfg->a) {
+	} else if (rc && res->no_memory && cfg->a) {
 		out("%s Dump %d skipped: the clone would not fit in memory (-a, avoid outage).\n", stamp(), num);
 		rc = PD_SKIPPED;
 	} else if (rc == PD_TIMEOUT)
