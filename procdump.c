@@ -3778,7 +3778,6 @@ struct pd_target {
 	wchar_t name[MAX_PATH]; /* image name, e.g. app.exe */
 	HANDLE h;
 	int wow64;
-	int held;               /* stopped at a debug event of ours (Debugger): no freeze needed */
 	int exit_said;          /* its target_exit event was written (Events) */
 };
 
@@ -4195,6 +4194,7 @@ struct pd_dump_req {
 	int native_view;           /* -64: a WOW64 target's 64-bit view, not its x86 one */
 	long long minfree_mb;      /* -minfree: MB that must stay free; PD_UNSET = default, 0 = no guard */
 	int inherit_acl;           /* -inheritacl: no protected DACL of our own */
+	int held;                  /* the target is stopped at a debug event of ours (Debugger): no freeze needed */
 	int clone;                 /* -r: freeze, copy into memory, release, write from the copy */
 	void (*on_clone)(void *ctx); /* -r: the copy is taken and the target runs on */
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
@@ -9170,7 +9170,7 @@ snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_r
 	if (!l)
 		return -1;
 	l->h = t->h;
-	l->hold = t->held ? LIVE_EVENT : LIVE_SUSPEND;
+	l->hold = req->held ? LIVE_EVENT : LIVE_SUSPEND;
 	l->wow64 = t->wow64;
 	s->ops = &snap_live;
 	s->impl = l;
@@ -10727,6 +10727,7 @@ struct pd_run {
 	int rc;                    /* the exit code once done */
 	int ended;                 /* run_end said its line */
 	int last;                  /* the dump being written is the run's last (-k after the clone) */
+	int held;                  /* the Debugger holds the target at a debug event (pd_dump_req.held) */
 	struct run_job **jobs; int njobs, cap_jobs; /* its dumps (-r: their threads) */
 	HANDLE slots;              /* -r N: a semaphore of N triggers' clones (N x the types) being written */
 	volatile LONG late_rc;     /* -r: the first failure of a dump written after its trigger went on */
@@ -10898,6 +10899,7 @@ run_request(struct pd_run *r, struct pd_dump_req *rq, int type, const struct pd_
 	rq->on_progress = run_on_progress;
 	dc->rq = rq;
 	dc->console = !cfg->r && !g.tagged; /* (one line in place: no other thread prints meanwhile) */
+	rq->held = r->held;
 	rq->clone = cfg->r;
 	rq->on_clone = run_on_clone;
 	rq->ctx = dc;
@@ -12608,9 +12610,9 @@ dbg_loop(struct dbg *d, int until_initial)
 			/* until it is continued, the event holds every thread of
 			 * the target: a dump taken meanwhile needs no freeze of its
 			 * own (and a SuspendThread would outlive a killed procdump) */
-			d->t->held = 1;
+			d->run->held = 1;
 			cont = dbg_on_event(d, &ev);
-			d->t->held = 0;
+			d->run->held = 0;
 			if (ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont))
 				continue;
 			warn("ContinueDebugEvent:");
@@ -13531,7 +13533,7 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 			continue;
 		if (got < 0)
 			break;
-		d->t->held = 1; /* the event holds every thread: the dump needs no freeze */
+		d->run->held = 1; /* the event holds every thread: the dump needs no freeze */
 		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT && !ev.u.Exception.dwFirstChance && signalled && !fired) {
 			aed_write_after_end(d, ended);
 			aed_fire(d, jit, &ev);
@@ -13542,7 +13544,7 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 			aed_kill(d); /* (while the event holds it: it ends with the kill's code) */
 		} else
 			cont = dbg_on_event(d, &ev);
-		d->t->held = 0;
+		d->run->held = 0;
 		if (!signalled && d->initial_done) {
 			SetEvent(event);
 			signalled = 1;
