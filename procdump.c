@@ -4199,8 +4199,10 @@ struct pd_dump_req {
 	void (*on_clone)(void *ctx); /* -r: the copy is taken and the target runs on */
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
 	void *callback_param;
-	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
-	void (*on_progress)(void *ctx, u64 done, u64 total); /* the memory blob: after each chunk (may be NULL) */
+	int num;                   /* Dump N: the writer says its estimated size (0: silent) */
+	/* the memory blob: after each chunk, bytes of the file written, its size
+	 * and the seconds since its writing began (may be NULL) */
+	void (*on_progress)(void *ctx, u64 done, u64 total, double secs);
 	void *ctx;
 };
 
@@ -4362,6 +4364,7 @@ struct dump_state {
 	u64 head_size;             /* the buffer's bytes, written before the blob (progress) */
 	u64 unread;                /* bytes that could not be read, written as zeros */
 	u64 planned;               /* bytes of memory the dump takes (the ranges) */
+	double write_t0;           /* now_sec() when its writing began (on_progress) */
 	int gone;                  /* the target vanished while it was read (dump_source_gone) */
 	u32 nd;                    /* directory entries used */
 	struct dump_note note;     /* room for the unread-memory note (dump_reserve_note) */
@@ -8736,7 +8739,8 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 			left -= n;
 			done += n;
 			if (d->req->on_progress)
-				d->req->on_progress(d->req->ctx, d->head_size + done, d->head_size + d->blob_size);
+				d->req->on_progress(d->req->ctx, d->head_size + done, d->head_size + d->blob_size,
+				                    now_sec() - d->write_t0);
 			if (lost && dump_source_gone(d))
 				break; /* dump_judge says so */
 		}
@@ -9024,8 +9028,10 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 		return -1; /* (a dump the disk cannot take is refused before its copy) */
 	if (dump_layout(d, &b) < 0)
 		goto out;
-	if (d->req->on_plan)
-		d->req->on_plan(d->req->ctx, b.len + d->blob_size);
+	if (d->req->num)
+		out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), d->req->num,
+		    size_mb(b.len + d->blob_size));
+	d->write_t0 = now_sec();
 	if (dump_guard_before(d, b.len + d->blob_size) < 0)
 		goto out;
 	if ((e = w32_write_all(file, b.p, (DWORD)b.len))) {
@@ -10742,8 +10748,8 @@ struct run_dump_ctx {
 	HANDLE on_cloned;          /* -r: set once the clone is taken */
 	volatile int cloned;
 	const struct pd_dump_req *rq; /* its request (type, path: dump_progress) */
-	double t0;                 /* when its writing began (on_plan) */
-	double shown, evented;     /* when the progress line, the dump_progress event were last written */
+	double shown, evented;     /* seconds into the writing when the progress line, the dump_progress
+	                            * event were last written */
 	int console;               /* its progress may go to the console (one target, no -r): 0, 1, -1 no console */
 };
 
@@ -10815,14 +10821,6 @@ run_wait(struct pd_run *r, DWORD ms)
 	return !r->done;
 }
 
-static void
-run_on_plan(void *ctx, u64 bytes)
-{
-	struct run_dump_ctx *c = ctx;
-	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), c->num, size_mb(bytes));
-	c->t0 = c->shown = c->evented = now_sec();
-}
-
 #define RUN_PROGRESS_AFTER 1.0  /* seconds of writing before the console's progress line */
 #define RUN_PROGRESS_EVERY 0.25 /* seconds between its updates */
 #define RUN_EVENT_EVERY 5.0     /* seconds between -json dump_progress events */
@@ -10833,23 +10831,23 @@ run_on_plan(void *ctx, u64 bytes)
  * with -json, a dump_progress event every 5 seconds.  Never on
  * redirected output: what scripts parse stays as it was. */
 static void
-run_on_progress(void *ctx, u64 done, u64 total)
+run_on_progress(void *ctx, u64 done, u64 total, double secs)
 {
 	struct run_dump_ctx *c = ctx;
-	double now = now_sec(), secs = now - c->t0, rate = secs > 0 ? (double)done / secs : 0;
+	double rate = secs > 0 ? (double)done / secs : 0;
 	double left = rate > 0 && total > done ? (double)(total - done) / rate : 0;
 	int pct = total ? (int)(done * 100 / total) : 0;
 	char line[160];
-	if (c->console > 0 && secs >= RUN_PROGRESS_AFTER && now - c->shown >= RUN_PROGRESS_EVERY) {
+	if (c->console > 0 && secs >= RUN_PROGRESS_AFTER && secs - c->shown >= RUN_PROGRESS_EVERY) {
 		snprintf(line, sizeof line, "%s Dump %d writing: %d%% of %llu MB, %.0f MB/s, %.0f s left", stamp(),
 		         c->num, pct, size_mb(total), rate / 1048576.0, left);
 		if (out_progress(line) < 0)
 			c->console = -1;
-		c->shown = now;
+		c->shown = secs;
 	}
-	if (now - c->evented >= RUN_EVENT_EVERY) {
+	if (secs - c->evented >= RUN_EVENT_EVERY) {
 		ev_dump_progress(c->r->t, c->num, trig_type_name(c->rq->type), c->rq->path, done, total, rate, left);
-		c->evented = now;
+		c->evented = secs;
 	}
 }
 
@@ -10895,7 +10893,7 @@ run_request(struct pd_run *r, struct pd_dump_req *rq, int type, const struct pd_
 	rq->cancel = &g.cancel;
 	rq->cancel_event = r->named;
 	rq->deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
-	rq->on_plan = run_on_plan;
+	rq->num = dc->num;
 	rq->on_progress = run_on_progress;
 	dc->rq = rq;
 	dc->console = !cfg->r && !g.tagged; /* (one line in place: no other thread prints meanwhile) */
