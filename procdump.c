@@ -12242,7 +12242,9 @@ dbg_remove_exit_breakpoint(struct dbg *d, DWORD tid)
 	SIZE_T n;
 	if (!d->exit_bp)
 		return;
-	WriteProcessMemory(d->hproc, (LPVOID)(ULONG_PTR)d->exit_bp, &d->exit_bp_orig, 1, &n);
+	if (!WriteProcessMemory(d->hproc, (LPVOID)(ULONG_PTR)d->exit_bp, &d->exit_bp_orig, 1, &n) &&
+	    WaitForSingleObject(d->hproc, 0) == WAIT_TIMEOUT) /* (one that has ended has no code left to run) */
+		warn("cannot take out the exit breakpoint (-t) of process %lu:", d->t->pid);
 	FlushInstructionCache(d->hproc, (LPCVOID)(ULONG_PTR)d->exit_bp, 1);
 	if (tid)
 		dbg_rewind(d, tid, d->exit_bp);
