@@ -321,10 +321,9 @@ static __thread char out_tag[MAX_PATH + 24];
 /* The progress line of a dump being written (out_progress): shown on the
  * console only, erased before any other line. */
 static struct {
-	SRWLOCK lock;
-	HANDLE h;                  /* the console it is on */
+	SRWLOCK lock;              /* len, and the line's writes */
 	int len;                   /* its characters; 0: none shown */
-} prog = { SRWLOCK_INIT, NULL, 0 };
+} prog = { SRWLOCK_INIT, 0 };
 
 /* Rewrites the progress line in place (\r, the text, blanks over the rest
  * of the previous one), or erases it (line NULL).  A line longer than the
@@ -334,36 +333,38 @@ static struct {
 static int
 out_progress(const char *line)
 {
-	HANDLE h = GetStdHandle(g.json_stdout ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
+	HANDLE h;
 	CONSOLE_SCREEN_BUFFER_INFO ci;
 	wchar_t w[256];
 	DWORD mode, n;
-	int len = 0, pad, width = 80;
+	int len, text = 0, pad, width = 80, rc = 0;
+	AcquireSRWLockExclusive(&prog.lock);
 	if (!line && !prog.len)
-		return 0;
-	if (!h || h == INVALID_HANDLE_VALUE || !GetConsoleMode(h, &mode))
-		return -1;
+		goto out;
+	h = GetStdHandle(g.json_stdout ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
+	if (!h || h == INVALID_HANDLE_VALUE || !GetConsoleMode(h, &mode)) {
+		rc = -1;
+		goto out;
+	}
 	if (GetConsoleScreenBufferInfo(h, &ci))
 		width = ci.dwSize.X;
-	if (width > 255)
-		width = 255;
-	w[len++] = L'\r';
-	if (line)
-		len += MultiByteToWideChar(CP_UTF8, 0, line, -1, w + 1, width - 1 > 0 ? width - 1 : 1) - 1;
-	if (len < 1)
-		len = 1;
-	for (pad = prog.len - (len - 1); pad > 0 && len < 255; pad--)
+	width = width > 255 ? 255 : width < 2 ? 2 : width;
+	/* (converted whole, then cut: a buffer too small fails the conversion) */
+	if (line && (text = MultiByteToWideChar(CP_UTF8, 0, line, -1, w + 1, 255) - 1) < 0)
+		text = 0;
+	if (text > width - 1)
+		text = width - 1;
+	w[0] = L'\r';
+	len = 1 + text;
+	for (pad = prog.len - text; pad > 0 && len < 255; pad--)
 		w[len++] = L' ';
 	if (!line && len < 255)
 		w[len++] = L'\r';
-	AcquireSRWLockExclusive(&prog.lock);
 	WriteConsoleW(h, w, (DWORD)len, &n, NULL);
-	prog.len = line ? (int)MultiByteToWideChar(CP_UTF8, 0, line, -1, NULL, 0) - 1 : 0;
-	if (prog.len > width - 1)
-		prog.len = width - 1;
-	prog.h = h;
+	prog.len = text;
+out:
 	ReleaseSRWLockExclusive(&prog.lock);
-	return 0;
+	return rc;
 }
 
 /* -svc run: the service's log file, where stdout and stderr text goes (Main). */
@@ -375,8 +376,7 @@ emit(FILE *fp, const char *s)
 {
 	HANDLE h;
 	DWORD mode, n;
-	if (prog.len) /* a line of its own, not after the progress line */
-		out_progress(NULL);
+	out_progress(NULL); /* a line of its own, not after the progress line */
 	if (out_log) { /* -svc run: the service's log, appended to (the C runtime has no stdout there) */
 		WriteFile(out_log, s, (DWORD)strlen(s), &n, NULL);
 		return;
