@@ -78,7 +78,7 @@
 #include <winioctl.h>  /* FSCTL_SET_SPARSE */
 #include <aclapi.h>    /* GetSecurityInfo */
 #include <sddl.h>      /* ConvertSecurityDescriptorToStringSecurityDescriptorW */
-#include <dbghelp.h>   /* types only (MINIDUMP_CALLBACK_*): dbghelp.dll is loaded at run time */
+#include <dbghelp.h>   /* types only (the minidump structures, MINIDUMP_CALLBACK_*): dbghelp.dll is loaded at run time */
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
@@ -4024,43 +4024,10 @@ tgt_kill(const struct pd_target *t)
  * is thawed on every path. */
 
 #pragma pack(push, 4)
-struct md_header {
-	u32 sig, version, nstreams, dir_rva, checksum, timestamp;
-	u64 flags;
-};
-struct md_dir { u32 type, size, rva; };
-struct md_loc { u32 size, rva; };
-struct md_memdesc { u64 start; struct md_loc mem; };
-struct md_memdesc64 { u64 start, size; };
-struct md_thread {
-	u32 id, suspend, prio_class, prio;
-	u64 teb;
-	struct md_memdesc stack;
-	struct md_loc ctx;
-};
-struct md_vsfixed { u32 v[13]; };
-struct md_module {
-	u64 base;
-	u32 size, checksum, timestamp, name_rva;
-	struct md_vsfixed ver;
-	struct md_loc cv, misc;
-	u64 r0, r1;
-};
-struct md_sysinfo {
-	u16 arch, level, revision;
-	u8 nproc, product_type;
-	u32 major, minor, build, platform, csd_rva;
-	u16 suite, reserved2;
-	union {
-		struct { u32 vendor[3], version, features, amd_ext; } x86;
-		struct { u64 features[2]; } other;
-	} cpu;
-};
-struct md_misc1 { u32 size, flags1, pid, create, user, kernel; };
 /* MINIDUMP_MISC_INFO_5: level 1 + processor power (2) + integrity, execute
  * flags, protection, time zone (3) + build strings (4) + XState, cookie (5) */
 struct md_misc5 {
-	struct md_misc1 m1;
+	MINIDUMP_MISC_INFO m1;
 	u32 max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle;
 	u32 integrity, execute_flags, protected_process, tz_id;
 	u8 tz[172];                /* TIME_ZONE_INFORMATION */
@@ -4070,69 +4037,30 @@ struct md_misc5 {
 	struct { u32 offset, size; } xs_features[64];
 	u32 cookie;
 };
-struct md_meminfo_list { u32 hdr_size, entry_size; u64 n; };
-struct md_meminfo {
-	u64 base, alloc_base;
-	u32 alloc_protect, pad1;
-	u64 size;
-	u32 state, protect, type, pad2;
-};
-struct md_threadinfo_list { u32 hdr_size, entry_size, n; };
 struct md_threadinfo {
 	u32 tid, dump_flags, dump_error, exit_status;
 	u64 create_time, exit_time, kernel_time, user_time, start_address, affinity;
 };
 struct md_threadname { u32 tid; u64 name_rva; };
-struct md_unloaded_list { u32 hdr_size, entry_size, n; };
-struct md_unloaded { u64 base; u32 size, checksum, timestamp, name_rva; };
-struct md_handle_stream { u32 hdr_size, desc_size, n, reserved; };
 struct md_handle {
 	u64 handle;
 	u32 type_rva, name_rva, attributes, granted_access, handle_count, pointer_count, info_rva, reserved0;
 };
-struct md_exception {
-	u32 tid, pad;
-	u32 code, flags;
-	u64 record, address;
-	u32 nparams, pad2;
-	u64 info[15];
-	struct md_loc ctx;
-};
 #pragma pack(pop)
 
-_Static_assert(sizeof(struct md_header) == 32, "MINIDUMP_HEADER");
-_Static_assert(sizeof(struct md_dir) == 12, "MINIDUMP_DIRECTORY");
-_Static_assert(sizeof(struct md_memdesc) == 16, "MINIDUMP_MEMORY_DESCRIPTOR");
-_Static_assert(sizeof(struct md_thread) == 48, "MINIDUMP_THREAD");
-_Static_assert(sizeof(struct md_vsfixed) == 52, "VS_FIXEDFILEINFO");
-_Static_assert(sizeof(struct md_module) == 108, "MINIDUMP_MODULE");
-_Static_assert(sizeof(struct md_sysinfo) == 56, "MINIDUMP_SYSTEM_INFO");
-_Static_assert(sizeof(struct md_misc1) == 24, "MINIDUMP_MISC_INFO");
+_Static_assert(sizeof(MINIDUMP_HEADER) == 32 && sizeof(MINIDUMP_DIRECTORY) == 12 &&
+               sizeof(MINIDUMP_THREAD) == 48 && sizeof(MINIDUMP_MODULE) == 108, "<dbghelp.h>'s layouts");
 _Static_assert(sizeof(struct md_misc5) == 1364, "MINIDUMP_MISC_INFO_5");
 _Static_assert(offsetof(struct md_misc5, tz) == 60 && offsetof(struct md_misc5, build) == 232 &&
                offsetof(struct md_misc5, xs_size) == 832, "MINIDUMP_MISC_INFO_5 layout");
-_Static_assert(sizeof(struct md_meminfo_list) == 16, "MINIDUMP_MEMORY_INFO_LIST");
-_Static_assert(sizeof(struct md_meminfo) == 48, "MINIDUMP_MEMORY_INFO");
-_Static_assert(sizeof(struct md_exception) == 168, "MINIDUMP_EXCEPTION_STREAM");
-_Static_assert(sizeof(struct md_threadinfo_list) == 12, "MINIDUMP_THREAD_INFO_LIST");
-_Static_assert(sizeof(struct md_handle_stream) == 16, "MINIDUMP_HANDLE_DATA_STREAM");
 _Static_assert(sizeof(struct md_handle) == 40, "MINIDUMP_HANDLE_DESCRIPTOR_2");
 _Static_assert(sizeof(struct md_threadinfo) == 64, "MINIDUMP_THREAD_INFO");
 _Static_assert(sizeof(struct md_threadname) == 12, "MINIDUMP_THREAD_NAME");
-_Static_assert(sizeof(struct md_unloaded_list) == 12, "MINIDUMP_UNLOADED_MODULE_LIST");
-_Static_assert(sizeof(struct md_unloaded) == 24, "MINIDUMP_UNLOADED_MODULE");
 #ifdef _WIN64
 _Static_assert(sizeof(CONTEXT) == 1232, "CONTEXT AMD64");
 #else
 _Static_assert(sizeof(CONTEXT) == 716, "CONTEXT x86");
 #endif
-
-enum {
-	MD_THREADLIST = 3, MD_MODULELIST = 4, MD_MEMORYLIST = 5, MD_EXCEPTION = 6,
-	MD_SYSTEMINFO = 7, MD_MEMORY64LIST = 9, MD_COMMENTA = 10, MD_COMMENTW = 11, MD_HANDLEDATA = 12,
-	MD_UNLOADEDMODULELIST = 14, MD_MISCINFO = 15, MD_MEMORYINFOLIST = 16, MD_THREADINFOLIST = 17,
-	MD_TOKEN = 19, MD_PROCESSVMCOUNTERS = 22, MD_THREADNAMES = 24
-};
 
 /* MINIDUMP_TYPE bits this writer honours, by dump type. */
 #define MDT_DATASEGS          0x00001
@@ -4244,7 +4172,7 @@ struct dmodule {
 	wchar_t *name;
 	u8 *cv;  u32 cv_len;
 	u8 *misc; u32 misc_len;
-	struct md_vsfixed ver;
+	VS_FIXEDFILEINFO ver;
 	struct { u32 rva, size; } wsec[16]; /* writable sections (DataSegs) */
 	int nwsec;
 	struct { u32 rva, size; } csec[16]; /* code sections (CodeSegs) */
@@ -4356,7 +4284,7 @@ struct dump_state {
 	int mp_excluded_count;
 	struct range *rng; int nrng, cap_rng;
 	int full;                  /* memory as a Memory64List blob */
-	struct md_sysinfo sysinfo; wchar_t csd[128];
+	MINIDUMP_SYSTEM_INFO sysinfo; wchar_t csd[128];
 	struct md_misc5 misc;
 	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
 	u32 *stack_rvas;
@@ -6053,20 +5981,20 @@ dump_context_size(const struct snap *s)
 
 /* A thread's context into the buffer: its XState context, its CONTEXT, or
  * a zeroed one naming the CPU (ThreadInfo says INVALID_CONTEXT). */
-static struct md_loc
+static MINIDUMP_LOCATION_DESCRIPTOR
 dump_put_context(struct dump_state *d, struct buf *b, const struct dthread *t)
 {
-	struct md_loc l;
-	l.size = dump_context_size(d->s);
+	MINIDUMP_LOCATION_DESCRIPTOR l;
+	l.DataSize = dump_context_size(d->s);
 	if (t->ctx_ok && t->xlen) {
-		l.size = t->xlen;
-		l.rva = (u32)buf_add(b, t->xctx, t->xlen, 64);
+		l.DataSize = t->xlen;
+		l.Rva = (u32)buf_add(b, t->xctx, t->xlen, 64);
 	} else if (t->ctx_ok && t->ctx)
-		l.rva = (u32)buf_add(b, t->ctx, l.size, 16);
+		l.Rva = (u32)buf_add(b, t->ctx, l.DataSize, 16);
 	else {
-		l.rva = (u32)buf_add(b, NULL, l.size, 16);
+		l.Rva = (u32)buf_add(b, NULL, l.DataSize, 16);
 		if (!b->oom)
-			dump_context_cpu(d->s, b->p + l.rva);
+			dump_context_cpu(d->s, b->p + l.Rva);
 	}
 	return l;
 }
@@ -6074,26 +6002,26 @@ dump_put_context(struct dump_state *d, struct buf *b, const struct dthread *t)
 /* ThreadList: entries now, their stack RVAs once the memory is laid out
  * (dump_patch_stacks). */
 static int
-put_thread_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_thread_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
 	u32 n = (u32)s->nth;
 	int i, xstate = 0;
-	dir->rva = (u32)buf_add(b, &n, 4, 4);
-	dir->size = 4 + sizeof(struct md_thread) * n;
-	d->threads_off = buf_add(b, NULL, sizeof(struct md_thread) * n, 4);
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + sizeof(MINIDUMP_THREAD) * n;
+	d->threads_off = buf_add(b, NULL, sizeof(MINIDUMP_THREAD) * n, 4);
 	for (i = 0; i < s->nth && !b->oom; i++) {
 		const struct dthread *t = &s->th[i];
-		struct md_thread mt;
+		MINIDUMP_THREAD mt;
 		memset(&mt, 0, sizeof mt);
-		mt.id = t->tid;
-		mt.suspend = t->prev_suspend;
-		mt.prio_class = s->prio_class;
-		mt.prio = (u32)t->prio;
-		mt.teb = t->teb;
-		mt.stack.start = t->stk_start;
-		mt.stack.mem.size = (u32)t->stk_size;
-		mt.ctx = dump_put_context(d, b, t);
+		mt.ThreadId = t->tid;
+		mt.SuspendCount = t->prev_suspend;
+		mt.PriorityClass = s->prio_class;
+		mt.Priority = (u32)t->prio;
+		mt.Teb = t->teb;
+		mt.Stack.StartOfMemoryRange = t->stk_start;
+		mt.Stack.Memory.DataSize = (u32)t->stk_size;
+		mt.ThreadContext = dump_put_context(d, b, t);
 		xstate |= t->ctx_ok && t->xlen && !(d->mask & MDT_FILTERTRIAGE); /* triage: no XStateData */
 		if (!b->oom)
 			memcpy(b->p + d->threads_off + i * sizeof mt, &mt, sizeof mt);
@@ -6105,12 +6033,12 @@ put_thread_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
 
 /* ThreadInfoList: times, start address, affinity, exit status. */
 static int
-put_thread_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_thread_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
-	struct md_threadinfo_list hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->s->nth };
+	MINIDUMP_THREAD_INFO_LIST hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->s->nth };
 	int i;
-	dir->rva = (u32)buf_add(b, &hl, sizeof hl, 4);
-	dir->size = (u32)(sizeof hl + sizeof(struct md_threadinfo) * d->s->nth);
+	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 4);
+	dir->Location.DataSize = (u32)(sizeof hl + sizeof(struct md_threadinfo) * d->s->nth);
 	for (i = 0; i < d->s->nth; i++)
 		buf_add(b, &d->s->th[i].info, sizeof d->s->th[i].info, 1);
 	return b->oom ? -1 : 1;
@@ -6118,7 +6046,7 @@ put_thread_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
 
 /* ThreadNames, when some thread has a description. */
 static int
-put_thread_names(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_thread_names(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
 	u32 n = 0, k = 0;
@@ -6128,8 +6056,8 @@ put_thread_names(struct dump_state *d, struct buf *b, struct md_dir *dir)
 		n += s->th[i].name != NULL;
 	if (!n)
 		return 0;
-	dir->rva = (u32)buf_add(b, &n, 4, 4);
-	dir->size = 4 + sizeof(struct md_threadname) * n;
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + sizeof(struct md_threadname) * n;
 	ents = buf_add(b, NULL, sizeof(struct md_threadname) * n, 1);
 	for (i = 0; i < s->nth && !b->oom; i++) {
 		struct md_threadname tn;
@@ -6339,7 +6267,7 @@ dump_pe_version(struct snap *s, struct dmodule *m, const struct pe_dirs *pd)
 	memcpy(&sig, vi + 40, 4);
 	if (vlen == 52 && sig == 0xFEEF04BDu && !memcmp(vi + 6, L"VS_VERSION_INFO", 30)) {
 		memcpy(&m->ver, vi + 40, 52);
-		m->ver.v[10] &= m->ver.v[9]; /* FileFlags &= FileFlagsMask */
+		m->ver.dwFileFlags &= m->ver.dwFileFlagsMask;
 	}
 }
 
@@ -6556,24 +6484,24 @@ dump_collect_unloaded(struct snap *s)
 }
 
 static int
-put_unloaded(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_unloaded(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
-	struct md_unloaded_list hl = { sizeof hl, sizeof(struct md_unloaded), (u32)s->nunl };
+	MINIDUMP_UNLOADED_MODULE_LIST hl = { sizeof hl, sizeof(MINIDUMP_UNLOADED_MODULE), (u32)s->nunl };
 	size_t ents;
 	int i;
 	if (!s->have_unl)
 		return 0;
-	dir->rva = (u32)buf_add(b, &hl, sizeof hl, 4);
-	dir->size = (u32)(sizeof hl + sizeof(struct md_unloaded) * s->nunl);
-	ents = buf_add(b, NULL, sizeof(struct md_unloaded) * s->nunl, 1);
+	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 4);
+	dir->Location.DataSize = (u32)(sizeof hl + sizeof(MINIDUMP_UNLOADED_MODULE) * s->nunl);
+	ents = buf_add(b, NULL, sizeof(MINIDUMP_UNLOADED_MODULE) * s->nunl, 1);
 	for (i = 0; i < s->nunl && !b->oom; i++) {
-		struct md_unloaded u;
-		u.base = s->unl[i].base;
-		u.size = s->unl[i].size;
-		u.checksum = s->unl[i].checksum;
-		u.timestamp = s->unl[i].timestamp;
-		u.name_rva = dump_add_string(b, s->unl[i].name);
+		MINIDUMP_UNLOADED_MODULE u;
+		u.BaseOfImage = s->unl[i].base;
+		u.SizeOfImage = s->unl[i].size;
+		u.CheckSum = s->unl[i].checksum;
+		u.TimeDateStamp = s->unl[i].timestamp;
+		u.ModuleNameRva = dump_add_string(b, s->unl[i].name);
 		if (!b->oom)
 			memcpy(b->p + ents + sizeof u * i, &u, sizeof u);
 	}
@@ -6581,36 +6509,36 @@ put_unloaded(struct dump_state *d, struct buf *b, struct md_dir *dir)
 }
 
 static int
-put_modules(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_modules(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
 	u32 n = (u32)s->nmod;
 	size_t mods;
 	int i;
-	dir->rva = (u32)buf_add(b, &n, 4, 4);
-	dir->size = 4 + sizeof(struct md_module) * n;
-	mods = buf_add(b, NULL, sizeof(struct md_module) * n, 4);
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + sizeof(MINIDUMP_MODULE) * n;
+	mods = buf_add(b, NULL, sizeof(MINIDUMP_MODULE) * n, 4);
 	for (i = 0; i < s->nmod && !b->oom; i++) {
 		const struct dmodule *m = &s->mod[i];
-		struct md_module mm;
+		MINIDUMP_MODULE mm;
 		memset(&mm, 0, sizeof mm);
-		mm.base = m->base;
-		mm.size = m->size;
-		mm.checksum = m->checksum;
-		mm.timestamp = m->timestamp;
-		mm.name_rva = dump_add_string(b, !m->name ? L"" :
+		mm.BaseOfImage = m->base;
+		mm.SizeOfImage = m->size;
+		mm.CheckSum = m->checksum;
+		mm.TimeDateStamp = m->timestamp;
+		mm.ModuleNameRva = dump_add_string(b, !m->name ? L"" :
 		                              (d->mask & MDT_FILTERMODULEPATHS) ? path_basename(m->name) : m->name);
-		mm.ver = m->ver;
-		mm.ver.v[0] = 0xFEEF04BDu;
-		if (!mm.ver.v[1])
-			mm.ver.v[1] = 0x10000;
+		mm.VersionInfo = m->ver;
+		mm.VersionInfo.dwSignature = VS_FFI_SIGNATURE;
+		if (!mm.VersionInfo.dwStrucVersion)
+			mm.VersionInfo.dwStrucVersion = 0x10000;
 		if (m->cv) {
-			mm.cv.size = m->cv_len;
-			mm.cv.rva = (u32)buf_add(b, m->cv, m->cv_len, 4);
+			mm.CvRecord.DataSize = m->cv_len;
+			mm.CvRecord.Rva = (u32)buf_add(b, m->cv, m->cv_len, 4);
 		}
 		if (m->misc) {
-			mm.misc.size = m->misc_len;
-			mm.misc.rva = (u32)buf_add(b, m->misc, m->misc_len, 4);
+			mm.MiscRecord.DataSize = m->misc_len;
+			mm.MiscRecord.Rva = (u32)buf_add(b, m->misc, m->misc_len, 4);
 		}
 		if (!b->oom)
 			memcpy(b->p + mods + i * sizeof mm, &mm, sizeof mm);
@@ -6805,17 +6733,17 @@ live_handles(struct snap *s, int names)
 /* HandleData, descriptor v2; each distinct type name written once (a table
  * past its size only costs repeated strings). */
 static int
-put_handles(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_handles(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
-	struct md_handle_stream hs = { sizeof hs, sizeof(struct md_handle), (u32)s->nhdl, 0 };
+	MINIDUMP_HANDLE_DATA_STREAM hs = { sizeof hs, sizeof(struct md_handle), (u32)s->nhdl, 0 };
 	struct { const wchar_t *name; u32 rva; } types[128];
 	int ntypes = 0, i, k;
 	size_t ents;
 	if (!s->have_hdl)
 		return 0;
-	dir->rva = (u32)buf_add(b, &hs, sizeof hs, 4);
-	dir->size = (u32)(sizeof hs + sizeof(struct md_handle) * s->nhdl);
+	dir->Location.Rva = (u32)buf_add(b, &hs, sizeof hs, 4);
+	dir->Location.DataSize = (u32)(sizeof hs + sizeof(struct md_handle) * s->nhdl);
 	ents = buf_add(b, NULL, sizeof(struct md_handle) * s->nhdl, 1);
 	for (i = 0; i < s->nhdl && !b->oom; i++) {
 		const struct dhandle *h = &s->hdl[i];
@@ -7012,12 +6940,12 @@ live_tokens(struct snap *s)
 
 /* Token: built whole by live_tokens. */
 static int
-put_tokens(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_tokens(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	if (!d->s->have_tok)
 		return 0;
-	dir->size = (u32)d->s->tok.len;
-	dir->rva = (u32)buf_add(b, d->s->tok.p, d->s->tok.len, 8);
+	dir->Location.DataSize = (u32)d->s->tok.len;
+	dir->Location.Rva = (u32)buf_add(b, d->s->tok.p, d->s->tok.len, 8);
 	return b->oom ? -1 : 1;
 }
 
@@ -7081,7 +7009,7 @@ dump_os_version(OSVERSIONINFOEXW *v)
 static void
 dump_collect_sysinfo(struct dump_state *d)
 {
-	struct md_sysinfo *si = &d->sysinfo;
+	MINIDUMP_SYSTEM_INFO *si = &d->sysinfo;
 	SYSTEM_INFO ns;
 	OSVERSIONINFOEXW v;
 	int i;
@@ -7089,34 +7017,34 @@ dump_collect_sysinfo(struct dump_state *d)
 	GetNativeSystemInfo(&ns);
 	dump_os_version(&v);
 	if (!d->s->x86 && sizeof(void *) == 8) {
-		si->arch = PROCESSOR_ARCHITECTURE_AMD64;
+		si->ProcessorArchitecture = PROCESSOR_ARCHITECTURE_AMD64;
 		for (i = 0; i < 128; i++)
 			if (IsProcessorFeaturePresent(i))
-				si->cpu.other.features[i / 64] |= 1ULL << (i % 64);
+				si->Cpu.OtherCpuInfo.ProcessorFeatures[i / 64] |= 1ULL << (i % 64);
 	} else {
 		unsigned a, bx, c, dx;
-		si->arch = PROCESSOR_ARCHITECTURE_INTEL;
+		si->ProcessorArchitecture = PROCESSOR_ARCHITECTURE_INTEL;
 		if (__get_cpuid(0, &a, &bx, &c, &dx)) {
-			si->cpu.x86.vendor[0] = bx;
-			si->cpu.x86.vendor[1] = dx;
-			si->cpu.x86.vendor[2] = c;
+			si->Cpu.X86CpuInfo.VendorId[0] = bx;
+			si->Cpu.X86CpuInfo.VendorId[1] = dx;
+			si->Cpu.X86CpuInfo.VendorId[2] = c;
 			if (__get_cpuid(1, &a, &bx, &c, &dx)) {
-				si->cpu.x86.version = a;
-				si->cpu.x86.features = dx;
+				si->Cpu.X86CpuInfo.VersionInformation = a;
+				si->Cpu.X86CpuInfo.FeatureInformation = dx;
 			}
-			if (si->cpu.x86.vendor[0] == 0x68747541 /* "Auth" */ && __get_cpuid(0x80000001, &a, &bx, &c, &dx))
-				si->cpu.x86.amd_ext = dx;
+			if (si->Cpu.X86CpuInfo.VendorId[0] == 0x68747541 /* "Auth" */ && __get_cpuid(0x80000001, &a, &bx, &c, &dx))
+				si->Cpu.X86CpuInfo.AMDExtendedCpuFeatures = dx;
 		}
 	}
-	si->level = ns.wProcessorLevel;
-	si->revision = ns.wProcessorRevision;
-	si->nproc = (u8)(ns.dwNumberOfProcessors > 255 ? 255 : ns.dwNumberOfProcessors);
-	si->product_type = v.wProductType;
-	si->major = v.dwMajorVersion;
-	si->minor = v.dwMinorVersion;
-	si->build = v.dwBuildNumber;
-	si->platform = VER_PLATFORM_WIN32_NT;
-	si->suite = v.wSuiteMask;
+	si->ProcessorLevel = ns.wProcessorLevel;
+	si->ProcessorRevision = ns.wProcessorRevision;
+	si->NumberOfProcessors = (u8)(ns.dwNumberOfProcessors > 255 ? 255 : ns.dwNumberOfProcessors);
+	si->ProductType = v.wProductType;
+	si->MajorVersion = v.dwMajorVersion;
+	si->MinorVersion = v.dwMinorVersion;
+	si->BuildNumber = v.dwBuildNumber;
+	si->PlatformId = VER_PLATFORM_WIN32_NT;
+	si->SuiteMask = v.wSuiteMask;
 	wcsncpy(d->csd, v.szCSDVersion, sizeof d->csd / sizeof d->csd[0] - 1);
 }
 
@@ -7156,13 +7084,13 @@ dump_misc_build(const struct snap *s, struct md_misc5 *mi)
 	wchar_t lab[128] = L"", w[260];
 	if (s->have_integrity) {
 		mi->integrity = s->integrity;
-		mi->m1.flags1 |= 0x10; /* PROCESS_INTEGRITY */
+		mi->m1.Flags1 |= 0x10; /* PROCESS_INTEGRITY */
 	}
 	if (id != TIME_ZONE_ID_INVALID) {
 		_Static_assert(sizeof tz == 172, "TIME_ZONE_INFORMATION");
 		memcpy(mi->tz, &tz, sizeof tz);
 		mi->tz_id = id;
-		mi->m1.flags1 |= 0x40; /* TIMEZONE */
+		mi->m1.Flags1 |= 0x40; /* TIMEZONE */
 	}
 	dump_os_version(&v);
 	if (!RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", 0,
@@ -7182,7 +7110,7 @@ dump_misc_build(const struct snap *s, struct md_misc5 *mi)
 	memcpy(mi->build, w, (wcslen(w) + 1) * 2);
 	swprintf(w, 40, L"procdump.c." PD_ARCH "," PD_VERSION_W);
 	memcpy(mi->dbg_bld, w, (wcslen(w) + 1) * 2);
-	mi->m1.flags1 |= 0x100; /* BUILDSTRING */
+	mi->m1.Flags1 |= 0x100; /* BUILDSTRING */
 }
 
 /* MiscInfo: level 5, or level 2 for triage (no build strings): PID,
@@ -7195,14 +7123,14 @@ dump_collect_misc(struct dump_state *d)
 	int triage = (d->mask & MDT_FILTERTRIAGE) != 0;
 	u32 power[5];
 	memset(mi, 0, sizeof *mi);
-	mi->m1.size = triage ? 44 : sizeof *mi;
-	mi->m1.flags1 = 0x1 | 0x2; /* PROCESS_ID, PROCESS_TIMES */
-	mi->m1.pid = s->pid;
-	mi->m1.create = ticks_to_time_t(s->create_time);
-	mi->m1.user = (u32)((s->user_time + 5000000) / 10000000);
-	mi->m1.kernel = (u32)((s->kernel_time + 5000000) / 10000000);
+	mi->m1.SizeOfInfo = triage ? 44 : sizeof *mi;
+	mi->m1.Flags1 = 0x1 | 0x2; /* PROCESS_ID, PROCESS_TIMES */
+	mi->m1.ProcessId = s->pid;
+	mi->m1.ProcessCreateTime = ticks_to_time_t(s->create_time);
+	mi->m1.ProcessUserTime = (u32)((s->user_time + 5000000) / 10000000);
+	mi->m1.ProcessKernelTime = (u32)((s->kernel_time + 5000000) / 10000000);
 	if (w32_power_info(power) == 0) {
-		mi->m1.flags1 |= 0x4; /* PROCESSOR_POWER_INFO */
+		mi->m1.Flags1 |= 0x4; /* PROCESSOR_POWER_INFO */
 		memcpy(&mi->max_mhz, power, sizeof power);
 	}
 	if (!triage)
@@ -7210,37 +7138,37 @@ dump_collect_misc(struct dump_state *d)
 }
 
 static int
-put_system_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_system_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	size_t off = buf_add(b, &d->sysinfo, sizeof d->sysinfo, 4);
 	u32 csd = dump_add_string(b, d->csd);
 	if (b->oom)
 		return -1;
-	memcpy(b->p + off + offsetof(struct md_sysinfo, csd_rva), &csd, 4);
-	dir->size = sizeof d->sysinfo;
-	dir->rva = (u32)off;
+	memcpy(b->p + off + offsetof(MINIDUMP_SYSTEM_INFO, CSDVersionRva), &csd, 4);
+	dir->Location.DataSize = sizeof d->sysinfo;
+	dir->Location.Rva = (u32)off;
 	return 1;
 }
 
 /* MiscInfo; XStateData (level 5) from the threads the dump keeps. */
 static int
-put_misc_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_misc_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	int i;
-	for (i = 0; i < d->s->nth && d->misc.m1.size == sizeof d->misc; i++)
+	for (i = 0; i < d->s->nth && d->misc.m1.SizeOfInfo == sizeof d->misc; i++)
 		if (d->s->th[i].ctx_ok && d->s->th[i].xlen) { /* the machine's XSTATE_CONFIGURATION */
 			dump_misc_xstate(&d->misc, d->s->th[i].xlen);
 			break;
 		}
-	dir->size = d->misc.m1.size;
-	dir->rva = (u32)buf_add(b, &d->misc, d->misc.m1.size, 4);
+	dir->Location.DataSize = d->misc.m1.SizeOfInfo;
+	dir->Location.Rva = (u32)buf_add(b, &d->misc, d->misc.m1.SizeOfInfo, 4);
 	return b->oom ? -1 : 1;
 }
 
 /* ProcessVmCounters (22): MINIDUMP_PROCESS_VM_COUNTERS_2, as recent dbghelp
  * writes by default. */
 static int
-put_vm_counters(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_vm_counters(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	const struct pd_vm_counters *vm = &d->s->vm;
 	u8 v[152];
@@ -7258,19 +7186,19 @@ put_vm_counters(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	memcpy(v + 2, &flags, 2);
 	memcpy(v + 4, &vm->PageFaultCount, 4);
 	memcpy(v + 8, f, sizeof f);
-	dir->size = sizeof v;
-	dir->rva = (u32)buf_add(b, v, sizeof v, 8);
+	dir->Location.DataSize = sizeof v;
+	dir->Location.Rva = (u32)buf_add(b, v, sizeof v, 8);
 	return b->oom ? -1 : 1;
 }
 
 /* Exception: the record, and the faulting thread's context (in the x86
  * view, its WOW64 context, read while it is stopped). */
 static int
-put_exception(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_exception(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	const struct pd_event *ev = d->req->ev;
 	const EXCEPTION_RECORD *er;
-	struct md_exception ex;
+	MINIDUMP_EXCEPTION_STREAM ex;
 	const struct dthread *et = NULL;
 	DWORD k;
 	int i;
@@ -7278,31 +7206,31 @@ put_exception(struct dump_state *d, struct buf *b, struct md_dir *dir)
 		return 0;
 	er = &ev->rec;
 	memset(&ex, 0, sizeof ex);
-	ex.tid = ev->tid;
-	ex.code = er->ExceptionCode;
-	if (d->s->x86 && ex.code == 0x4000001F) /* STATUS_WX86_BREAKPOINT, as x86 sees it */
-		ex.code = EXCEPTION_BREAKPOINT;
-	if (d->s->x86 && ex.code == 0x4000001E) /* STATUS_WX86_SINGLE_STEP */
-		ex.code = EXCEPTION_SINGLE_STEP;
-	ex.flags = er->ExceptionFlags;
-	ex.record = (u64)(ULONG_PTR)er->ExceptionRecord;
-	ex.address = (u64)(ULONG_PTR)er->ExceptionAddress;
-	ex.nparams = er->NumberParameters > 15 ? 15 : er->NumberParameters;
-	for (k = 0; k < ex.nparams; k++)
-		ex.info[k] = (u64)er->ExceptionInformation[k];
-	ex.ctx.size = dump_context_size(d->s);
+	ex.ThreadId = ev->tid;
+	ex.ExceptionRecord.ExceptionCode = er->ExceptionCode;
+	if (d->s->x86 && ex.ExceptionRecord.ExceptionCode == 0x4000001F) /* STATUS_WX86_BREAKPOINT, as x86 sees it */
+		ex.ExceptionRecord.ExceptionCode = EXCEPTION_BREAKPOINT;
+	if (d->s->x86 && ex.ExceptionRecord.ExceptionCode == 0x4000001E) /* STATUS_WX86_SINGLE_STEP */
+		ex.ExceptionRecord.ExceptionCode = EXCEPTION_SINGLE_STEP;
+	ex.ExceptionRecord.ExceptionFlags = er->ExceptionFlags;
+	ex.ExceptionRecord.ExceptionRecord = (u64)(ULONG_PTR)er->ExceptionRecord;
+	ex.ExceptionRecord.ExceptionAddress = (u64)(ULONG_PTR)er->ExceptionAddress;
+	ex.ExceptionRecord.NumberParameters = er->NumberParameters > 15 ? 15 : er->NumberParameters;
+	for (k = 0; k < ex.ExceptionRecord.NumberParameters; k++)
+		ex.ExceptionRecord.ExceptionInformation[k] = (u64)er->ExceptionInformation[k];
+	ex.ThreadContext.DataSize = dump_context_size(d->s);
 	if (!d->s->x86)
-		ex.ctx.rva = (u32)buf_add(b, &ev->ctx, sizeof(CONTEXT), 16);
+		ex.ThreadContext.Rva = (u32)buf_add(b, &ev->ctx, sizeof(CONTEXT), 16);
 	else {
 		for (i = 0; i < d->s->nth; i++)
-			if (d->s->th[i].tid == ex.tid && d->s->th[i].ctx_ok)
+			if (d->s->th[i].tid == ex.ThreadId && d->s->th[i].ctx_ok)
 				et = &d->s->th[i];
-		ex.ctx.rva = (u32)buf_add(b, et ? (const void *)et->ctx : NULL, ex.ctx.size, 16);
+		ex.ThreadContext.Rva = (u32)buf_add(b, et ? (const void *)et->ctx : NULL, ex.ThreadContext.DataSize, 16);
 		if (!et && !b->oom)
-			dump_context_cpu(d->s, b->p + ex.ctx.rva);
+			dump_context_cpu(d->s, b->p + ex.ThreadContext.Rva);
 	}
-	dir->size = sizeof ex;
-	dir->rva = (u32)buf_add(b, &ex, sizeof ex, 4);
+	dir->Location.DataSize = sizeof ex;
+	dir->Location.Rva = (u32)buf_add(b, &ex, sizeof ex, 4);
 	return b->oom ? -1 : 1;
 }
 
@@ -7315,35 +7243,35 @@ dump_comment_streams(const wchar_t *comment, struct pd_user_stream us[2])
 {
 	int na = WideCharToMultiByte(CP_ACP, 0, comment, -1, NULL, 0, NULL, NULL);
 	char *a = na > 0 ? xcalloc(na, 1) : NULL;
-	us[0].type = MD_COMMENTA;
+	us[0].type = CommentStreamA;
 	us[0].size = 0;
 	us[0].buffer = a;
 	if (a && WideCharToMultiByte(CP_ACP, 0, comment, -1, a, na, NULL, NULL))
 		us[0].size = (ULONG)na;
-	us[1].type = MD_COMMENTW;
+	us[1].type = CommentStreamW;
 	us[1].size = (ULONG)((wcslen(comment) + 1) * 2);
 	us[1].buffer = (void *)comment;
 }
 
 static int
-dump_put_comment(struct dump_state *d, struct buf *b, struct md_dir *dir, int wide)
+dump_put_comment(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir, int wide)
 {
 	const struct pd_user_stream *us = &d->comment[wide];
 	if (!us->size)
 		return 0;
-	dir->size = us->size;
-	dir->rva = (u32)buf_add(b, us->buffer, us->size, 4);
+	dir->Location.DataSize = us->size;
+	dir->Location.Rva = (u32)buf_add(b, us->buffer, us->size, 4);
 	return b->oom ? -1 : 1;
 }
 
 static int
-put_comment_a(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_comment_a(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	return dump_put_comment(d, b, dir, 0);
 }
 
 static int
-put_comment_w(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_comment_w(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	return dump_put_comment(d, b, dir, 1);
 }
@@ -7356,15 +7284,15 @@ put_comment_w(struct dump_state *d, struct buf *b, struct md_dir *dir)
 #define DUMP_NOTE_BYTES 512
 
 static void
-dump_reserve_note(struct dump_state *d, struct buf *b, const struct md_dir *dir, u32 nd, size_t dir_off)
+dump_reserve_note(struct dump_state *d, struct buf *b, const MINIDUMP_DIRECTORY *dir, u32 nd, size_t dir_off)
 {
 	struct dump_note *n = &d->note;
 	memset(n, 0, sizeof *n);
 	if (d->mask & MDT_FILTERTRIAGE)
 		return;
-	if (nd && dir[nd - 1].type == MD_COMMENTW && dir[nd - 1].rva + dir[nd - 1].size == b->len) {
-		n->start = dir[nd - 1].rva;
-		n->base = dir[nd - 1].size - 2;
+	if (nd && dir[nd - 1].StreamType == CommentStreamW && dir[nd - 1].Location.Rva + dir[nd - 1].Location.DataSize == b->len) {
+		n->start = dir[nd - 1].Location.Rva;
+		n->base = dir[nd - 1].Location.DataSize - 2;
 		n->rva = n->start + n->base;
 		n->entry = dir_off + (nd - 1) * sizeof *dir;
 		buf_add(b, NULL, DUMP_NOTE_BYTES, 1);
@@ -7969,24 +7897,24 @@ dump_sanitize_stacks(struct dump_state *d, u64 addr, u8 *bytes, u64 n)
 
 /* MemoryInfoList: every region, free ones included. */
 static int
-put_memory_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_memory_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	const struct snap *s = d->s;
-	struct md_meminfo_list hl = { sizeof hl, sizeof(struct md_meminfo), (u64)s->nreg };
+	MINIDUMP_MEMORY_INFO_LIST hl = { sizeof hl, sizeof(MINIDUMP_MEMORY_INFO), (u64)s->nreg };
 	int i;
-	dir->rva = (u32)buf_add(b, &hl, sizeof hl, 8);
-	dir->size = (u32)(sizeof hl + sizeof(struct md_meminfo) * s->nreg);
+	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 8);
+	dir->Location.DataSize = (u32)(sizeof hl + sizeof(MINIDUMP_MEMORY_INFO) * s->nreg);
 	for (i = 0; i < s->nreg; i++) {
-		struct md_meminfo mi;
+		MINIDUMP_MEMORY_INFO mi;
 		const struct dregion *r = &s->reg[i];
 		memset(&mi, 0, sizeof mi);
-		mi.base = r->base;
-		mi.size = r->size;
-		mi.state = r->state;
-		mi.alloc_base = r->alloc_base;
-		mi.alloc_protect = r->alloc_protect;
-		mi.protect = r->protect;
-		mi.type = r->type;
+		mi.BaseAddress = r->base;
+		mi.RegionSize = r->size;
+		mi.State = r->state;
+		mi.AllocationBase = r->alloc_base;
+		mi.AllocationProtect = r->alloc_protect;
+		mi.Protect = r->protect;
+		mi.Type = r->type;
 		buf_add(b, &mi, sizeof mi, 1);
 	}
 	return b->oom ? -1 : 1;
@@ -8010,17 +7938,17 @@ dump_stacks_at(struct dump_state *d, u64 start, u64 size, u64 rva)
 /* MemoryList, with the bytes right after it (Mini and custom dumps whose
  * memory fits 32-bit RVAs).  Returns 1, or -1 (no memory, cancelled). */
 static int
-dump_put_memory_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
+dump_put_memory_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	u32 n = (u32)d->nrng;
 	size_t descs;
 	int i;
-	dir->type = MD_MEMORYLIST;
-	dir->rva = (u32)buf_add(b, &n, 4, 4);
-	dir->size = 4 + 16 * n;
+	dir->StreamType = MemoryListStream;
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + 16 * n;
 	descs = buf_add(b, NULL, 16 * (size_t)n, 4);
 	for (i = 0; i < d->nrng; i++) {
-		struct md_memdesc md;
+		MINIDUMP_MEMORY_DESCRIPTOR md;
 		size_t at;
 		if (b->oom || dump_cancelled(d->req, d->res))
 			return -1;
@@ -8030,11 +7958,11 @@ dump_put_memory_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
 		d->unread += snap_read_fill(d->s, d->rng[i].start, b->p + at, (size_t)d->rng[i].size);
 		if (d->mask & (MDT_FILTERTRIAGE | MDT_FILTERMEMORY))
 			dump_sanitize_stacks(d, d->rng[i].start, b->p + at, d->rng[i].size);
-		md.start = d->rng[i].start;
-		md.mem.size = (u32)d->rng[i].size;
-		md.mem.rva = (u32)at;
+		md.StartOfMemoryRange = d->rng[i].start;
+		md.Memory.DataSize = (u32)d->rng[i].size;
+		md.Memory.Rva = (u32)at;
 		memcpy(b->p + descs + 16 * (size_t)i, &md, 16);
-		dump_stacks_at(d, md.start, md.mem.size, at);
+		dump_stacks_at(d, md.StartOfMemoryRange, md.Memory.DataSize, at);
 	}
 #ifdef _WIN64
 	if (b->len > 0xFFFFFFFFULL) {
@@ -8050,20 +7978,20 @@ dump_put_memory_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
  * copy in the buffer, because a thread's stack RVA is 32-bit.  Stacks in
  * a blob are not filtered (FilterMemory is dropped from Flags). */
 static int
-dump_put_memory64(struct dump_state *d, struct buf *b, struct md_dir *dir)
+dump_put_memory64(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
 	u64 n = (u64)d->nrng, acc, guess;
 	size_t base_at;
 	int i;
-	dir->type = MD_MEMORY64LIST;
-	dir->rva = (u32)buf_add(b, &n, 8, 8);
-	dir->size = (u32)(16 + 16 * n);
+	dir->StreamType = Memory64ListStream;
+	dir->Location.Rva = (u32)buf_add(b, &n, 8, 8);
+	dir->Location.DataSize = (u32)(16 + 16 * n);
 	base_at = buf_add(b, NULL, 8, 1);
 	for (i = 0; i < d->nrng; i++) {
-		struct md_memdesc64 m = { d->rng[i].start, d->rng[i].size };
+		MINIDUMP_MEMORY_DESCRIPTOR64 m = { d->rng[i].start, d->rng[i].size };
 		buf_add(b, &m, sizeof m, 1);
-		d->blob_size += m.size;
+		d->blob_size += m.DataSize;
 	}
 	d->dropped |= MDT_FILTERMEMORY;
 	/* the blob starts at most here, after a copy of every stack */
@@ -8102,13 +8030,13 @@ dump_patch_stacks(struct dump_state *d, struct buf *b)
 {
 	int i;
 	for (i = 0; i < d->s->nth; i++) {
-		struct md_thread *mt = (struct md_thread *)(b->p + d->threads_off + i * sizeof *mt);
-		struct md_memdesc sd;
-		memcpy(&sd, &mt->stack, sizeof sd);
-		sd.mem.rva = d->stack_rvas[i];
-		if (!sd.mem.rva)
-			sd.mem.size = 0;
-		memcpy(&mt->stack, &sd, sizeof sd);
+		u8 *at = b->p + d->threads_off + i * sizeof(MINIDUMP_THREAD) + offsetof(MINIDUMP_THREAD, Stack);
+		MINIDUMP_MEMORY_DESCRIPTOR sd;
+		memcpy(&sd, at, sizeof sd);
+		sd.Memory.Rva = d->stack_rvas[i];
+		if (!sd.Memory.Rva)
+			sd.Memory.DataSize = 0;
+		memcpy(at, &sd, sizeof sd);
 	}
 }
 
@@ -8294,27 +8222,27 @@ dump_callbacks_memory(struct dump_state *d)
  * out of the header's Flags), or ran out of memory (-1).  The memory list
  * comes after them, then the header. */
 
-typedef int (*dump_put_fn)(struct dump_state *, struct buf *, struct md_dir *);
+typedef int (*dump_put_fn)(struct dump_state *, struct buf *, MINIDUMP_DIRECTORY *);
 
 static const struct dump_stream {
 	u32 type;
 	u64 want, unless;
 	dump_put_fn put;
 } dump_streams[] = {
-	{ MD_SYSTEMINFO, 0, 0, put_system_info },
-	{ MD_MISCINFO, 0, 0, put_misc_info },
-	{ MD_THREADLIST, 0, 0, put_thread_list },
-	{ MD_THREADINFOLIST, MDT_THREADINFO, 0, put_thread_info },
-	{ MD_THREADNAMES, 0, MDT_FILTERTRIAGE, put_thread_names },
-	{ MD_UNLOADEDMODULELIST, MDT_UNLOADEDMODULES, 0, put_unloaded },
-	{ MD_MODULELIST, 0, 0, put_modules },
-	{ MD_EXCEPTION, 0, 0, put_exception },
-	{ MD_MEMORYINFOLIST, MDT_FULLMEMORYINFO, 0, put_memory_info },
-	{ MD_HANDLEDATA, MDT_HANDLEDATA, 0, put_handles },
-	{ MD_PROCESSVMCOUNTERS, 0, MDT_FILTERTRIAGE, put_vm_counters },
-	{ MD_TOKEN, MDT_TOKEN, 0, put_tokens },
-	{ MD_COMMENTA, 0, 0, put_comment_a },
-	{ MD_COMMENTW, 0, 0, put_comment_w },
+	{ SystemInfoStream, 0, 0, put_system_info },
+	{ MiscInfoStream, 0, 0, put_misc_info },
+	{ ThreadListStream, 0, 0, put_thread_list },
+	{ ThreadInfoListStream, MDT_THREADINFO, 0, put_thread_info },
+	{ ThreadNamesStream, 0, MDT_FILTERTRIAGE, put_thread_names },
+	{ UnloadedModuleListStream, MDT_UNLOADEDMODULES, 0, put_unloaded },
+	{ ModuleListStream, 0, 0, put_modules },
+	{ ExceptionStream, 0, 0, put_exception },
+	{ MemoryInfoListStream, MDT_FULLMEMORYINFO, 0, put_memory_info },
+	{ HandleDataStream, MDT_HANDLEDATA, 0, put_handles },
+	{ ProcessVmCountersStream, 0, MDT_FILTERTRIAGE, put_vm_counters },
+	{ TokenStream, MDT_TOKEN, 0, put_tokens },
+	{ CommentStreamA, 0, 0, put_comment_a },
+	{ CommentStreamW, 0, 0, put_comment_w },
 };
 #define NSTREAMS (sizeof dump_streams / sizeof dump_streams[0])
 
@@ -8414,8 +8342,8 @@ dump_planned_bytes(const struct dump_state *d)
 static int
 dump_layout(struct dump_state *d, struct buf *b)
 {
-	struct md_dir dir[NSTREAMS + 2]; /* + the memory list, + a spare for the note */
-	struct md_header hd;
+	MINIDUMP_DIRECTORY dir[NSTREAMS + 2]; /* + the memory list, + a spare for the note */
+	MINIDUMP_HEADER hd;
 	size_t dir_off, i;
 	u32 nd = 0;
 	u64 planned = 0;
@@ -8432,7 +8360,7 @@ dump_layout(struct dump_state *d, struct buf *b)
 		if ((w = r->put(d, b, &dir[nd])) < 0 || b->oom)
 			return -1;
 		if (w)
-			dir[nd++].type = r->type;
+			dir[nd++].StreamType = r->type;
 		else
 			d->dropped |= r->want;
 	}
@@ -8452,11 +8380,11 @@ dump_layout(struct dump_state *d, struct buf *b)
 		d->note.entry = dir_off + nd * sizeof dir[0];
 	dump_patch_stacks(d, b);
 	d->nd = nd;
-	hd.version = 0xA793;
-	hd.nstreams = nd;
-	hd.dir_rva = (u32)dir_off;
-	hd.timestamp = (u32)time(NULL);
-	hd.flags = d->mask & ~d->dropped; /* what was asked and could be honoured */
+	hd.Version = MINIDUMP_VERSION;
+	hd.NumberOfStreams = nd;
+	hd.StreamDirectoryRva = (u32)dir_off;
+	hd.TimeDateStamp = (u32)time(NULL);
+	hd.Flags = d->mask & ~d->dropped; /* what was asked and could be honoured */
 	memcpy(b->p, &hd, sizeof hd);
 	memcpy(b->p + dir_off, dir, sizeof dir);
 	return 0;
@@ -8796,7 +8724,7 @@ dump_write_note(struct dump_state *d, HANDLE file)
 {
 	struct dump_note *n = &d->note;
 	wchar_t text[DUMP_NOTE_BYTES / 2];
-	struct md_dir e;
+	MINIDUMP_DIRECTORY e;
 	DWORD err = 0;
 	int len;
 	if (!d->unread || !n->rva)
@@ -8805,13 +8733,13 @@ dump_write_note(struct dump_state *d, HANDLE file)
 	               L"they are zeros in this dump.", n->base ? L"\n" : L"", d->unread, d->planned);
 	if (len < 0)
 		return 0;
-	e.type = MD_COMMENTW;
-	e.size = n->base + (u32)(len + 1) * 2;
-	e.rva = n->start;
+	e.StreamType = CommentStreamW;
+	e.Location.DataSize = n->base + (u32)(len + 1) * 2;
+	e.Location.Rva = n->start;
 	if ((err = dump_write_at(file, n->rva, text, (DWORD)(len + 1) * 2)) == 0 &&
 	    (err = dump_write_at(file, n->entry, &e, sizeof e)) == 0 && n->spare) {
 		u32 nd = d->nd + 1;
-		err = dump_write_at(file, offsetof(struct md_header, nstreams), &nd, 4);
+		err = dump_write_at(file, offsetof(MINIDUMP_HEADER, NumberOfStreams), &nd, 4);
 	}
 	if (err) {
 		SetLastError(err);
@@ -8913,7 +8841,7 @@ dump_file_ours(const wchar_t *path)
 		for (i = 0; i < h[2] && !ours; i++) {
 			if (w32_read_at(f, (u64)h[3] + 12 * i, e, sizeof e) < 0)
 				break;
-			if (e[0] == 15 /* MiscInfoStream */ && e[1] >= offsetof(struct md_misc5, dbg_bld) + sizeof bld)
+			if (e[0] == MiscInfoStream && e[1] >= offsetof(struct md_misc5, dbg_bld) + sizeof bld)
 				ours = !w32_read_at(f, (u64)e[2] + offsetof(struct md_misc5, dbg_bld), bld, sizeof bld) &&
 				       !memcmp(bld, mark, sizeof bld);
 		}
