@@ -1050,13 +1050,6 @@ struct pd_pdh_value {          /* PDH_FMT_COUNTERVALUE */
 #define PD_PDH_FMT_LARGE 0x00000400
 #define PD_PDH_FMT_NOCAP100 0x00008000
 
-/* MiniDumpWriteDump's exception and user-stream arguments (-dbghelp) */
-#pragma pack(push, 4)
-struct pd_mdei { DWORD tid; EXCEPTION_POINTERS *ep; BOOL client_pointers; };
-struct pd_user_stream { ULONG type, size; void *buffer; };
-struct pd_user_streams { ULONG count; struct pd_user_stream *streams; };
-#pragma pack(pop)
-
 #ifndef CONTEXT_XSTATE
 #define CONTEXT_XSTATE (CONTEXT_AMD64 | 0x40)
 #endif
@@ -1200,8 +1193,8 @@ static struct w32_fns {
 	HWND (WINAPI *GetWindow)(HWND, UINT);
 	LRESULT (WINAPI *SendMessageTimeoutW)(HWND, UINT, WPARAM, LPARAM, UINT, UINT, PDWORD_PTR);
 	/* dbghelp */
-	BOOL (WINAPI *MiniDumpWriteDump)(HANDLE, DWORD, HANDLE, DWORD, struct pd_mdei *,
-	                                 struct pd_user_streams *, MINIDUMP_CALLBACK_INFORMATION *);
+	BOOL (WINAPI *MiniDumpWriteDump)(HANDLE, DWORD, HANDLE, DWORD, MINIDUMP_EXCEPTION_INFORMATION *,
+	                                 MINIDUMP_USER_STREAM_INFORMATION *, MINIDUMP_CALLBACK_INFORMATION *);
 	BOOL (WINAPI *SymInitializeW)(HANDLE, PCWSTR, BOOL);
 	BOOL (WINAPI *SymCleanup)(HANDLE);
 	/* wer (-wer; the mingw werapi.h does not compile in C: own prototypes) */
@@ -4298,7 +4291,7 @@ struct dump_state {
 	struct dump_note note;     /* room for the unread-memory note (dump_reserve_note) */
 	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
 	u64 floor;                 /* bytes that must stay free on its volume (-minfree); 0 = no guard */
-	struct pd_user_stream comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
+	MINIDUMP_USER_STREAM comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
 };
 
 /* A MINIDUMP_STRING (length, UTF-16, NUL) in the buffer; returns its RVA. */
@@ -7236,31 +7229,31 @@ put_exception(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 
 /* CommentStreamA and CommentStreamW of a comment (-dc), NUL included, as
  * MiniDumpWriteDump user streams: us[0] the ANSI text (malloc'd: free
- * us[0].buffer; size 0 if it cannot be converted), us[1] the wide one.
+ * us[0].Buffer; size 0 if it cannot be converted), us[1] the wide one.
  * Our writer and -dbghelp both take them from here. */
 static void
-dump_comment_streams(const wchar_t *comment, struct pd_user_stream us[2])
+dump_comment_streams(const wchar_t *comment, MINIDUMP_USER_STREAM us[2])
 {
 	int na = WideCharToMultiByte(CP_ACP, 0, comment, -1, NULL, 0, NULL, NULL);
 	char *a = na > 0 ? xcalloc(na, 1) : NULL;
-	us[0].type = CommentStreamA;
-	us[0].size = 0;
-	us[0].buffer = a;
+	us[0].Type = CommentStreamA;
+	us[0].BufferSize = 0;
+	us[0].Buffer = a;
 	if (a && WideCharToMultiByte(CP_ACP, 0, comment, -1, a, na, NULL, NULL))
-		us[0].size = (ULONG)na;
-	us[1].type = CommentStreamW;
-	us[1].size = (ULONG)((wcslen(comment) + 1) * 2);
-	us[1].buffer = (void *)comment;
+		us[0].BufferSize = (ULONG)na;
+	us[1].Type = CommentStreamW;
+	us[1].BufferSize = (ULONG)((wcslen(comment) + 1) * 2);
+	us[1].Buffer = (void *)comment;
 }
 
 static int
 dump_put_comment(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir, int wide)
 {
-	const struct pd_user_stream *us = &d->comment[wide];
-	if (!us->size)
+	const MINIDUMP_USER_STREAM *us = &d->comment[wide];
+	if (!us->BufferSize)
 		return 0;
-	dir->Location.DataSize = us->size;
-	dir->Location.Rva = (u32)buf_add(b, us->buffer, us->size, 4);
+	dir->Location.DataSize = us->BufferSize;
+	dir->Location.Rva = (u32)buf_add(b, us->Buffer, us->BufferSize, 4);
 	return b->oom ? -1 : 1;
 }
 
@@ -9013,12 +9006,12 @@ static int
 dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE file, u64 mask,
                    struct pd_dump_result *res)
 {
-	struct pd_mdei ei;
+	MINIDUMP_EXCEPTION_INFORMATION ei;
 	EXCEPTION_POINTERS ep;
 	EXCEPTION_RECORD rec;
 	CONTEXT *ctx = NULL;
-	struct pd_user_stream us[2];
-	struct pd_user_streams uss = { 0, us };
+	MINIDUMP_USER_STREAM us[2];
+	MINIDUMP_USER_STREAM_INFORMATION uss = { 0, us };
 	LARGE_INTEGER size = { .QuadPart = 0 };
 	MINIDUMP_CALLBACK_INFORMATION cbi = { req->callback, req->callback_param };
 	HANDLE h;
@@ -9042,15 +9035,15 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 		*ctx = req->ev->ctx;
 		ep.ExceptionRecord = &rec;
 		ep.ContextRecord = ctx;
-		ei.tid = req->ev->tid;
-		ei.ep = &ep;
-		ei.client_pointers = FALSE; /* the record and context are ours */
+		ei.ThreadId = req->ev->tid;
+		ei.ExceptionPointers = &ep;
+		ei.ClientPointers = FALSE; /* the record and context are ours */
 	}
 	memset(us, 0, sizeof us);
 	if (req->comment) {
 		dump_comment_streams(req->comment, us);
-		uss.count = us[0].size ? 2 : 1; /* no ANSI text: the wide stream alone */
-		uss.streams = us[0].size ? us : us + 1;
+		uss.UserStreamCount = us[0].BufferSize ? 2 : 1; /* no ANSI text: the wide stream alone */
+		uss.UserStreamArray = us[0].BufferSize ? us : us + 1;
 	}
 	/* dbghelp is single-threaded: one dump at a time (-all, -pt) */
 	AcquireSRWLockExclusive(&dump_serial_lock);
@@ -9058,7 +9051,7 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	 * module's symbols first (seconds under Wine) */
 	if (w32.SymInitializeW)
 		w32.SymInitializeW(h, NULL, FALSE);
-	if (!w32.MiniDumpWriteDump(h, s->pid, file, (DWORD)mask, ctx ? &ei : NULL, uss.count ? &uss : NULL,
+	if (!w32.MiniDumpWriteDump(h, s->pid, file, (DWORD)mask, ctx ? &ei : NULL, uss.UserStreamCount ? &uss : NULL,
 	                           req->callback ? &cbi : NULL))
 		warn("-dbghelp: MiniDumpWriteDump:");
 	else if (!GetFileSizeEx(file, &size) || size.QuadPart <= 32)
@@ -9072,7 +9065,7 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	ReleaseSRWLockExclusive(&dump_serial_lock);
 	CloseHandle(h);
 	_aligned_free(ctx);
-	free(us[0].buffer);
+	free(us[0].Buffer);
 	return rc;
 }
 
@@ -9423,7 +9416,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	snap_free(&s);
 	free(d.rng);
 	free(d.stack_rvas);
-	free(d.comment[0].buffer);
+	free(d.comment[0].Buffer);
 	if (rc == 0 && dump_flush(file, tmp) < 0)
 		rc = PD_EXIT_WRITE;
 	CloseHandle(file);
