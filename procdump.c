@@ -624,6 +624,17 @@ wdup(const wchar_t *s)
 	return d;
 }
 
+/* a then b, malloc'd (NULL: no memory). */
+static wchar_t *
+wcs_cat(const wchar_t *a, const wchar_t *b)
+{
+	size_t len = wcslen(a) + wcslen(b) + 1;
+	wchar_t *r = malloc(len * sizeof *r);
+	if (r)
+		swprintf(r, len, L"%ls%ls", a, b);
+	return r;
+}
+
 /* A growable byte buffer; offsets into it are file offsets (RVAs). */
 struct buf {
 	u8 *p;
@@ -1597,13 +1608,11 @@ w32_read_fill(HANDLE h, u64 addr, u8 *buf, size_t n)
 static void
 w32_folder_walk(const wchar_t *dir, const wchar_t *glob, void (*each)(const WIN32_FIND_DATAW *, void *), void *arg)
 {
-	size_t len = wcslen(dir) + wcslen(glob) + 1;
-	wchar_t *all = malloc(len * sizeof *all);
+	wchar_t *all = wcs_cat(dir, glob);
 	WIN32_FIND_DATAW fd;
 	HANDLE fh;
 	if (!all)
 		return;
-	swprintf(all, len, L"%ls%ls", dir, glob);
 	fh = FindFirstFileW(all, &fd);
 	free(all);
 	if (fh == INVALID_HANDLE_VALUE)
@@ -8863,11 +8872,9 @@ static void
 dump_retain_one(const WIN32_FIND_DATAW *fd, void *arg)
 {
 	struct dump_retain *r = arg;
-	size_t len = wcslen(r->dir) + wcslen(fd->cFileName) + 1;
 	wchar_t *full;
-	if (!dump_name_fits(fd->cFileName, r->pat, r->proc, r->tag) || !(full = malloc(len * sizeof *full)))
+	if (!dump_name_fits(fd->cFileName, r->pat, r->proc, r->tag) || !(full = wcs_cat(r->dir, fd->cFileName)))
 		return;
-	swprintf(full, len, L"%ls%ls", r->dir, fd->cFileName);
 	if ((!_wcsicmp(full, r->path) || dump_file_ours(full)) && !vec_grow(&r->old, &r->cap, r->n, sizeof *r->old, 16)) {
 		r->old[r->n].path = full;
 		r->old[r->n++].time = ft_u64(fd->ftLastWriteTime);
@@ -9278,10 +9285,8 @@ dump_sweep(const wchar_t *path)
 	if (dir && wcscmp(dir, L".") && (n = dump_temp_list(dir, &st)) > 0 && dump_temp_others(st, n) &&
 	    (list = w32_process_list()))
 		for (i = 0; i < n; i++) {
-			size_t len = wcslen(dir) + wcslen(st[i].name) + 1;
-			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = malloc(len * sizeof *full)))
+			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = wcs_cat(dir, st[i].name)))
 				continue;
-			swprintf(full, len, L"%ls%ls", dir, st[i].name);
 			switch (w32_delete_file(full)) {
 			case 0:
 				gone++;
@@ -10549,14 +10554,10 @@ trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct tr
 		wchar_t *s = trig_subst(cfg->output, t, &st, code);
 		if (!s)
 			return NULL;
-		n = wcslen(s) + 8;
-		name = malloc(n * sizeof *name);
-		if (!name) {
-			free(s);
-			return NULL;
-		}
-		swprintf(name, n, L"%ls%ls", s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
+		name = wcs_cat(s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
 		free(s);
+		if (!name)
+			return NULL;
 	}
 	if (tag && (cand = malloc((wcslen(name) + 32) * sizeof *cand))) {
 		swprintf(cand, wcslen(name) + 32, L"%.*ls_%hs.dmp", (int)(wcslen(name) - 4), name, tag);
