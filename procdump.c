@@ -5062,13 +5062,20 @@ static const struct snap_ops snap_clone_ops = {
 	NULL, clone_thaw, clone_read, NULL, NULL, NULL, NULL, NULL, clone_gone,
 };
 
-/* The memory a clone may take; PROCDUMP_TEST_CLONE_MEMORY_MB lowers it
- * for the tests. */
-static u64
-clone_memory_available(void)
+/* Does a clone of bytes fit in the memory available, with CLONE_SPARE
+ * beside it (PROCDUMP_TEST_CLONE_MEMORY_MB lowers it for the tests)?  0,
+ * or -1 after one line (*no_memory). */
+static int
+clone_fits(const struct snap *s, u64 bytes, int *no_memory)
 {
 	unsigned long mb = w32_env_number(L"PROCDUMP_TEST_CLONE_MEMORY_MB");
-	return mb ? (u64)mb << 20 : w32_memory_available();
+	u64 avail = mb ? (u64)mb << 20 : w32_memory_available();
+	if (!avail || bytes + CLONE_SPARE <= avail)
+		return 0;
+	warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available", s->pid,
+	     (bytes + CLONE_SPARE) >> 20, avail >> 20);
+	*no_memory = 1;
+	return -1;
 }
 
 /* The parts laid end to end (page-aligned) in the memory clone_prepare
@@ -5110,16 +5117,12 @@ clone_need_add(const MEMORY_BASIC_INFORMATION *m, void *need)
 static int
 clone_prepare(struct snap *s, int *no_memory)
 {
-	u64 need = 0, avail = clone_memory_available(), i;
+	u64 need = 0, i;
 	double t0 = now_sec();
 	w32_region_walk(s->process_handle, s->x86, clone_need_add, &need);
 	need += need / 64 + (16 << 20); /* what the process commits between now and the freeze */
-	if (avail && need + CLONE_SPARE > avail) {
-		warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available",
-		     s->pid, (need + CLONE_SPARE) >> 20, avail >> 20);
-		*no_memory = 1;
+	if (clone_fits(s, need, no_memory) < 0)
 		return -1;
-	}
 	if (need > (SIZE_T)-1 || !(s->pre = VirtualAlloc(NULL, (SIZE_T)need, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)))
 		return 0;
 	for (i = 0; i < need; i += 4096)
@@ -5133,7 +5136,6 @@ clone_prepare(struct snap *s, int *no_memory)
 static int
 clone_alloc(struct snap *s, struct clone *c, int *no_memory)
 {
-	u64 avail;
 	int i;
 	/* the memory clone_prepare made ready is taken already: counted once */
 	if (s->pre && clone_carve(c, s->pre, s->pre_size) == 0) {
@@ -5146,13 +5148,8 @@ clone_alloc(struct snap *s, struct clone *c, int *no_memory)
 		s->pre = NULL;
 		s->pre_size = 0;
 	}
-	avail = clone_memory_available();
-	if (avail && c->bytes + CLONE_SPARE > avail) {
-		warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available",
-		     s->pid, (c->bytes + CLONE_SPARE) >> 20, avail >> 20);
-		*no_memory = 1;
+	if (clone_fits(s, c->bytes, no_memory) < 0)
 		return -1;
-	}
 	for (i = 0; i < c->n; i++) {
 		if (c->part[i].size > (SIZE_T)-1 ||
 		    !(c->part[i].p = VirtualAlloc(NULL, (SIZE_T)c->part[i].size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE))) {
