@@ -9893,10 +9893,12 @@ ev_target_failed(const struct pd_target *t, const char *reason, int code)
 
 /* trigger: what fired (kind), its value (a number, num, or text, text;
  * neither: null), the seconds it held (monitors), the thread it is about
- * (0: none) and the console's words for it (detail). */
+ * (0: none), the console's words for it (detail) and, for an exception
+ * (managed not NULL), the managed exception's type and message (CLR), or
+ * null for both when it is not one or was not named. */
 static void
 ev_trigger(const struct pd_target *t, const char *kind, long long num, const wchar_t *text, const char *detail,
-           int held, DWORD tid)
+           int held, DWORD tid, const wchar_t *const managed[2])
 {
 	struct buf b;
 	char k[64];
@@ -9918,30 +9920,12 @@ ev_trigger(const struct pd_target *t, const char *kind, long long num, const wch
 	ev_fmt(&b, ",\"held\":%d,\"tid\":%lu", held, tid);
 	ev_key(&b, "detail");
 	ev_str(&b, detail);
-	ev_end(&b);
-}
-
-/* trigger of kind exception: as ev_trigger, with the managed exception's
- * type and message (CLR), or null for both when it is not one or was not
- * named. */
-static void
-ev_trigger_managed(const struct pd_target *t, const char *kind, const wchar_t *text, const char *detail, DWORD tid,
-                   const wchar_t *type, const wchar_t *msg)
-{
-	struct buf b;
-	if (ev_begin(&b, "trigger", t) < 0)
-		return;
-	ev_key(&b, "kind");
-	ev_str(&b, kind);
-	ev_key(&b, "value");
-	ev_wstr(&b, text);
-	ev_fmt(&b, ",\"held\":0,\"tid\":%lu", tid);
-	ev_key(&b, "detail");
-	ev_str(&b, detail);
-	ev_key(&b, "managed_type");
-	ev_wstr(&b, type);
-	ev_key(&b, "managed_message");
-	ev_wstr(&b, msg);
+	if (managed) {
+		ev_key(&b, "managed_type");
+		ev_wstr(&b, managed[0]);
+		ev_key(&b, "managed_message");
+		ev_wstr(&b, managed[1]);
+	}
 	ev_end(&b);
 }
 
@@ -11091,7 +11075,7 @@ trig_run_timed(struct pd_run *r)
 		else if (!tgt_alive(r->t))
 			run_stop(r, "The process has exited.");
 		else {
-			ev_trigger(r->t, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0);
+			ev_trigger(r->t, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0, NULL);
 			run_fire_tid(r, 0, 0);
 		}
 	}
@@ -11466,7 +11450,7 @@ trig_mon_step(struct trig_mon *m, struct pd_run *r)
 	if (f != 1)
 		return f;
 	out("%s Trigger: %s\n", stamp(), m->why);
-	ev_trigger(r->t, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0);
+	ev_trigger(r->t, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0, NULL);
 	run_fire_tid(r, 0, 0);
 	if (m->cfg->lists && r->fired > fired) /* a value fires once (one that -at cancelled: again) */
 		m->rows[m->fired_row].step++;
@@ -12195,7 +12179,7 @@ dbg_own_breakpoint(struct dbg *d, const DEBUG_EVENT *ev, DWORD code)
 		dbg_remove_exit_breakpoint(d, ev->dwThreadId);
 		if (!d->run->done) {
 			d->exit_fired = 1;
-			ev_trigger(d->t, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId);
+			ev_trigger(d->t, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId, NULL);
 			run_fire_tid(d->run, ev->dwThreadId, 0);
 		}
 		return 1;
@@ -12323,8 +12307,9 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 		pe.rec = x->ExceptionRecord;
 		pe.exception_code = code;
 		dbg_event_context(d, ev->dwThreadId, &pe.ctx);
-		ev_trigger_managed(d->t, "exception", line ? line : both, first ? "first chance" : "unhandled",
-		                   ev->dwThreadId, type[0] ? type : NULL, type[0] ? msg : NULL);
+		const wchar_t *managed[2] = { type[0] ? type : NULL, type[0] ? msg : NULL };
+		ev_trigger(d->t, "exception", PD_UNSET, line ? line : both, first ? "first chance" : "unhandled", 0,
+		           ev->dwThreadId, managed);
 		run_fire(d->run, &pe);
 	}
 	free(line);
@@ -12371,7 +12356,7 @@ dbg_on_debug_string(struct dbg *d, const DEBUG_EVENT *ev)
 	out("%s Debug String: %s\n", stamp(), u8s(w));
 	texts[0] = w;
 	if (trig_filter_pass(d->cfg, texts, 1)) {
-		ev_trigger(d->t, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId);
+		ev_trigger(d->t, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId, NULL);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 	free(w);
@@ -12408,7 +12393,7 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 		texts[0] = name;
 		texts[1] = path_basename(name);
 		if (trig_filter_pass(d->cfg, texts, 2)) {
-			ev_trigger(d->t, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId);
+			ev_trigger(d->t, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId, NULL);
 			run_fire_tid(d->run, ev->dwThreadId, 0);
 		}
 	}
@@ -12450,7 +12435,7 @@ dbg_on_create_thread(struct dbg *d, const DEBUG_EVENT *ev)
 		d->breakin_tid = ev->dwThreadId;
 	if (d->initial_done && d->cfg->ct) {
 		out("%s Thread Create: %lu\n", stamp(), ev->dwThreadId);
-		ev_trigger(d->t, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId);
+		ev_trigger(d->t, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId, NULL);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 }
@@ -12460,7 +12445,7 @@ dbg_on_exit_thread(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	if (d->initial_done && d->cfg->et && ev->dwThreadId != d->breakin_tid) {
 		out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev->dwThreadId, ev->u.ExitThread.dwExitCode);
-		ev_trigger(d->t, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId);
+		ev_trigger(d->t, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId, NULL);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 	w32_debug_close_handle(dbg_thread_handle(d, ev->dwThreadId));
@@ -12472,7 +12457,7 @@ dbg_on_exit_process(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	out("%s The process has exited. Exit code: 0x%08lX\n", stamp(), ev->u.ExitProcess.dwExitCode);
 	if (d->cfg->t && !d->run->done && !d->exit_fired) {
-		ev_trigger(d->t, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId);
+		ev_trigger(d->t, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId, NULL);
 		run_fire_tid(d->run, ev->dwThreadId, 1); /* TerminateProcess or a crash: no ExitProcess breakpoint */
 	}
 	ev_target_exit(d->t, ev->u.ExitProcess.dwExitCode);
