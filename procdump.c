@@ -71,7 +71,7 @@
 #include <winioctl.h>  /* FSCTL_SET_SPARSE */
 #include <aclapi.h>    /* GetSecurityInfo */
 #include <sddl.h>      /* ConvertSecurityDescriptorToStringSecurityDescriptorW */
-#include <dbghelp.h>   /* types only (MINIDUMP_CALLBACK_*): dbghelp.dll is loaded at run time */
+#include <dbghelp.h>   /* types only (the minidump structures, MINIDUMP_CALLBACK_*): dbghelp.dll is loaded at run time */
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
@@ -310,10 +310,9 @@ static __thread char out_tag[MAX_PATH + 24];
 /* The progress line of a dump being written (out_progress): shown on the
  * console only, erased before any other line. */
 static struct {
-	SRWLOCK lock;
-	HANDLE h;                  /* the console it is on */
+	SRWLOCK lock;              /* len, and the line's writes */
 	int len;                   /* its characters; 0: none shown */
-} prog = { SRWLOCK_INIT, NULL, 0 };
+} prog = { SRWLOCK_INIT, 0 };
 
 /* Rewrites the progress line in place, or erases it (line NULL); on an
  * interactive console only, so redirected output never changes.  A line
@@ -322,36 +321,38 @@ static struct {
 static int
 out_progress(const char *line)
 {
-	HANDLE h = GetStdHandle(g.json_stdout ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
+	HANDLE h;
 	CONSOLE_SCREEN_BUFFER_INFO ci;
 	wchar_t w[256];
 	DWORD mode, n;
-	int len = 0, pad, width = 80;
+	int len, text = 0, pad, width = 80, rc = 0;
+	AcquireSRWLockExclusive(&prog.lock);
 	if (!line && !prog.len)
-		return 0;
-	if (!h || h == INVALID_HANDLE_VALUE || !GetConsoleMode(h, &mode))
-		return -1;
+		goto out;
+	h = GetStdHandle(g.json_stdout ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
+	if (!h || h == INVALID_HANDLE_VALUE || !GetConsoleMode(h, &mode)) {
+		rc = -1;
+		goto out;
+	}
 	if (GetConsoleScreenBufferInfo(h, &ci))
 		width = ci.dwSize.X;
-	if (width > 255)
-		width = 255;
-	w[len++] = L'\r';
-	if (line)
-		len += MultiByteToWideChar(CP_UTF8, 0, line, -1, w + 1, width - 1 > 0 ? width - 1 : 1) - 1;
-	if (len < 1)
-		len = 1;
-	for (pad = prog.len - (len - 1); pad > 0 && len < 255; pad--)
+	width = width > 255 ? 255 : width < 2 ? 2 : width;
+	/* (converted whole, then cut: a buffer too small fails the conversion) */
+	if (line && (text = MultiByteToWideChar(CP_UTF8, 0, line, -1, w + 1, 255) - 1) < 0)
+		text = 0;
+	if (text > width - 1)
+		text = width - 1;
+	w[0] = L'\r';
+	len = 1 + text;
+	for (pad = prog.len - text; pad > 0 && len < 255; pad--)
 		w[len++] = L' ';
 	if (!line && len < 255)
 		w[len++] = L'\r';
-	AcquireSRWLockExclusive(&prog.lock);
 	WriteConsoleW(h, w, (DWORD)len, &n, NULL);
-	prog.len = line ? (int)MultiByteToWideChar(CP_UTF8, 0, line, -1, NULL, 0) - 1 : 0;
-	if (prog.len > width - 1)
-		prog.len = width - 1;
-	prog.h = h;
+	prog.len = text;
+out:
 	ReleaseSRWLockExclusive(&prog.lock);
-	return 0;
+	return rc;
 }
 
 /* -svc run: the service's log file, where stdout and stderr text goes (Main). */
@@ -363,8 +364,7 @@ emit(FILE *fp, const char *s)
 {
 	HANDLE h;
 	DWORD mode, n;
-	if (prog.len) /* a line of its own, not after the progress line */
-		out_progress(NULL);
+	out_progress(NULL); /* a line of its own, not after the progress line */
 	if (out_log) { /* -svc run: the service's log, appended to (the C runtime has no stdout there) */
 		WriteFile(out_log, s, (DWORD)strlen(s), &n, NULL);
 		return;
@@ -453,6 +453,37 @@ unsafe_char(unsigned c)
 	       c == 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
 }
 
+/* The code point at *w, a surrogate pair read as one (a lone surrogate
+ * as itself); advances *w past it. */
+static unsigned
+wcs_next(const wchar_t **w)
+{
+	unsigned c = **w;
+	if (c >= 0xd800 && c <= 0xdbff && (*w)[1] >= 0xdc00 && (*w)[1] <= 0xdfff) {
+		c = 0x10000 + ((c - 0xd800) << 10) + ((*w)[1] - 0xdc00);
+		(*w)++;
+	}
+	(*w)++;
+	return c;
+}
+
+/* Code point c in UTF-8 (a lone surrogate as U+FFFD); its length. */
+static int
+utf8_put(unsigned c, u8 u[4])
+{
+	if (c >= 0xd800 && c <= 0xdfff)
+		c = 0xfffd;
+	if (c < 0x80)
+		return u[0] = (u8)c, 1;
+	if (c < 0x800)
+		return u[0] = (u8)(0xc0 | c >> 6), u[1] = (u8)(0x80 | (c & 0x3f)), 2;
+	if (c < 0x10000)
+		return u[0] = (u8)(0xe0 | c >> 12), u[1] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[2] = (u8)(0x80 | (c & 0x3f)), 3;
+	u[0] = (u8)(0xf0 | c >> 18), u[1] = (u8)(0x80 | ((c >> 12) & 0x3f));
+	u[2] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[3] = (u8)(0x80 | (c & 0x3f));
+	return 4;
+}
+
 /* Wide to UTF-8 in one of eight rotating buffers, for messages only: the
  * one way outside text reaches a message, so where it is made safe to
  * print on one line.  An unsafe_char shows as \xHH (\uHHHH above 0xff), a
@@ -464,16 +495,15 @@ u8s(const wchar_t *w)
 	static __thread int k;
 	char *b = ring[k++ & 7], one[8];
 	size_t n = 0, cap = sizeof ring[0] - 4; /* room for "..." and the NUL */
-	int m, len;
+	int m;
 	if (!w)
 		w = L"(null)";
-	for (; *w; w += len) {
-		unsigned c = *w;
-		len = c >= 0xd800 && c <= 0xdbff && w[1] >= 0xdc00 && w[1] <= 0xdfff ? 2 : 1;
+	while (*w) {
+		unsigned c = wcs_next(&w);
 		if (unsafe_char(c))
 			m = snprintf(one, sizeof one, c < 0x100 ? "\\x%02x" : "\\u%04x", c);
 		else
-			m = WideCharToMultiByte(CP_UTF8, 0, w, len, one, sizeof one, NULL, NULL);
+			m = utf8_put(c, (u8 *)one);
 		if (n + (size_t)m > cap) {
 			memcpy(b + n, "...", 3);
 			n += 3;
@@ -579,6 +609,17 @@ wdup(const wchar_t *s)
 	return d;
 }
 
+/* a then b, malloc'd (NULL: no memory). */
+static wchar_t *
+wcs_cat(const wchar_t *a, const wchar_t *b)
+{
+	size_t len = wcslen(a) + wcslen(b) + 1;
+	wchar_t *r = malloc(len * sizeof *r);
+	if (r)
+		swprintf(r, len, L"%ls%ls", a, b);
+	return r;
+}
+
 /* A growable byte buffer; offsets into it are file offsets (RVAs). */
 struct buf {
 	u8 *p;
@@ -625,6 +666,56 @@ buf_add(struct buf *b, const void *data, size_t n, size_t align)
 		memset(b->p + off, 0, n);
 	b->len += n;
 	return off;
+}
+
+/* How cmd_add quotes: always; also a character cmd.exe acts on outside
+ * quotes; the program's name (its backslashes are read as they are). */
+enum { QUOTE_ALWAYS = 1, QUOTE_CMD = 2, QUOTE_PROGRAM = 4 };
+
+/* Appends a to the wide command line b (after a blank, but first) so that
+ * the C runtime and CommandLineToArgvW read it back as one argument: in
+ * quotes when it is empty or holds a blank or a quote (or as how says),
+ * where backslashes before a quote are doubled and a quote is \". */
+static void
+cmd_add(struct buf *b, const wchar_t *a, int how)
+{
+	int need = (how & QUOTE_ALWAYS) || !*a || wcspbrk(a, how & QUOTE_CMD ? L" \t\"&|<>^%!(),;=" : L" \t\"");
+	size_t bs = 0;
+	wchar_t c;
+	if (b->len)
+		buf_add(b, L" ", sizeof(wchar_t), 1);
+	if (need)
+		buf_add(b, L"\"", sizeof(wchar_t), 1);
+	for (; *a; a++) {
+		c = *a;
+		if (c == L'\\' && !(how & QUOTE_PROGRAM)) {
+			bs++;
+			continue;
+		}
+		if (c == L'"')
+			bs = bs * 2 + 1;
+		for (; bs; bs--)
+			buf_add(b, L"\\", sizeof(wchar_t), 1);
+		buf_add(b, &c, sizeof c, 1);
+	}
+	if (need)
+		bs *= 2;
+	for (; bs; bs--)
+		buf_add(b, L"\\", sizeof(wchar_t), 1);
+	if (need)
+		buf_add(b, L"\"", sizeof(wchar_t), 1);
+}
+
+/* Ends command line b: its NUL.  The line (malloc'd), or NULL: no memory. */
+static wchar_t *
+cmd_end(struct buf *b)
+{
+	buf_add(b, L"", sizeof(wchar_t), 1);
+	if (b->oom) {
+		free(b->p);
+		return NULL;
+	}
+	return (wchar_t *)b->p;
 }
 
 /* Makes room for one more element in a malloc'd array: *pp holds n of
@@ -695,6 +786,13 @@ size_mb(u64 bytes)
 	return (bytes + (1 << 19)) >> 20;
 }
 
+/* A FILETIME as one number: 100 ns ticks since 1601. */
+static u64
+ft_u64(FILETIME f)
+{
+	return (u64)f.dwHighDateTime << 32 | f.dwLowDateTime;
+}
+
 /* 100 ns ticks since 1601 to seconds since 1970. */
 static u32
 ticks_to_time_t(u64 t)
@@ -702,6 +800,66 @@ ticks_to_time_t(u64 t)
 	if (t < 116444736000000000ULL)
 		return 0;
 	return (u32)((t - 116444736000000000ULL) / 10000000ULL);
+}
+
+/* The keywords of a dump's file name (all but DUMPPATH) and of -ondump's
+ * command line, in the order they are matched (DUMPPATH first: no other
+ * is part of it). */
+enum { KEY_DUMPPATH, KEY_PROCESSNAME, KEY_PID, KEY_EXCEPTIONCODE, KEY_YYMMDD, KEY_HHMMSS, NKEYS };
+static const wchar_t *const name_keys[NKEYS] = {
+	L"DUMPPATH", L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS"
+};
+
+/* The keyword s starts with, of those with a value (vals NULL: all), or NKEYS. */
+static int
+name_key_at(const wchar_t *s, const wchar_t *const vals[NKEYS])
+{
+	int k;
+	for (k = 0; k < NKEYS; k++)
+		if ((!vals || vals[k]) && !wcsncmp(s, name_keys[k], wcslen(name_keys[k])))
+			break;
+	return k;
+}
+
+/* The keywords' numbers as text: the PID, the exception code (0: none),
+ * the date and the time. */
+struct name_nums { wchar_t pid[16], exc[16], ymd[16], hms[16]; };
+
+static void
+name_nums(struct name_nums *n, DWORD pid, DWORD code, const SYSTEMTIME *st)
+{
+	swprintf(n->pid, 16, L"%lu", pid);
+	swprintf(n->exc, 16, code ? L"%08lX" : L"0", code);
+	swprintf(n->ymd, 16, L"%02u%02u%02u", st->wYear % 100, st->wMonth, st->wDay);
+	swprintf(n->hms, 16, L"%02u%02u%02u", st->wHour, st->wMinute, st->wSecond);
+}
+
+/* s with each keyword that has a value in vals (by KEY_*) replaced by it;
+ * *hit: one was.  malloc'd, or NULL. */
+static wchar_t *
+name_subst(const wchar_t *s, const wchar_t *const vals[NKEYS], int *hit)
+{
+	size_t cap = wcslen(s) + 1, o = 0, vl;
+	wchar_t *r;
+	int k;
+	for (k = 0; k < NKEYS; k++)
+		if (vals[k])
+			cap += wcslen(vals[k]) * (wcslen(s) / wcslen(name_keys[k]) + 1);
+	if (!(r = malloc(cap * sizeof *r)))
+		return NULL;
+	while (*s) {
+		if ((k = name_key_at(s, vals)) == NKEYS) {
+			r[o++] = *s++;
+			continue;
+		}
+		vl = wcslen(vals[k]);
+		wmemcpy(r + o, vals[k], vl);
+		o += vl;
+		s += wcslen(name_keys[k]);
+		*hit = 1;
+	}
+	r[o] = 0;
+	return r;
 }
 
 static const wchar_t *
@@ -885,13 +1043,6 @@ struct pd_pdh_value {          /* PDH_FMT_COUNTERVALUE */
 #define PD_PDH_FMT_LARGE 0x00000400
 #define PD_PDH_FMT_NOCAP100 0x00008000
 
-/* MiniDumpWriteDump's exception and user-stream arguments (-dbghelp) */
-#pragma pack(push, 4)
-struct pd_mdei { DWORD tid; EXCEPTION_POINTERS *ep; BOOL client_pointers; };
-struct pd_user_stream { ULONG type, size; void *buffer; };
-struct pd_user_streams { ULONG count; struct pd_user_stream *streams; };
-#pragma pack(pop)
-
 #ifndef CONTEXT_XSTATE
 #define CONTEXT_XSTATE (CONTEXT_AMD64 | 0x40)
 #endif
@@ -1034,8 +1185,8 @@ static struct w32_fns {
 	HWND (WINAPI *GetWindow)(HWND, UINT);
 	LRESULT (WINAPI *SendMessageTimeoutW)(HWND, UINT, WPARAM, LPARAM, UINT, UINT, PDWORD_PTR);
 	/* dbghelp */
-	BOOL (WINAPI *MiniDumpWriteDump)(HANDLE, DWORD, HANDLE, DWORD, struct pd_mdei *,
-	                                 struct pd_user_streams *, MINIDUMP_CALLBACK_INFORMATION *);
+	BOOL (WINAPI *MiniDumpWriteDump)(HANDLE, DWORD, HANDLE, DWORD, MINIDUMP_EXCEPTION_INFORMATION *,
+	                                 MINIDUMP_USER_STREAM_INFORMATION *, MINIDUMP_CALLBACK_INFORMATION *);
 	BOOL (WINAPI *SymInitializeW)(HANDLE, PCWSTR, BOOL);
 	BOOL (WINAPI *SymCleanup)(HANDLE);
 	/* wer (-wer; the mingw werapi.h does not compile in C: own prototypes) */
@@ -1384,6 +1535,33 @@ w32_read_ptr(HANDLE h, u64 addr, int *ok)
 	return v;
 }
 
+/* Walks the memory map of process h, VirtualQueryEx region by region,
+ * calling each(region, arg) until it returns nonzero, which is returned.
+ * x86: the 32-bit view, which ends at 4 GiB (a region is cut there). */
+static int
+w32_region_walk(HANDLE h, int x86, int (*each)(const MEMORY_BASIC_INFORMATION *, void *), void *arg)
+{
+	MEMORY_BASIC_INFORMATION mbi;
+	u64 addr = 0, base, end;
+	int rc;
+	while (VirtualQueryEx(h, (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi)) {
+		base = (u64)(ULONG_PTR)mbi.BaseAddress;
+		end = base + mbi.RegionSize;
+		if (x86 && end > (1ULL << 32)) {
+			if (base >= (1ULL << 32))
+				break;
+			mbi.RegionSize = (SIZE_T)((1ULL << 32) - base);
+			end = 1ULL << 32;
+		}
+		if ((rc = each(&mbi, arg)))
+			return rc;
+		if (end <= addr || end > (u64)(ULONG_PTR)-1 || (x86 && end >= (1ULL << 32)))
+			break;
+		addr = end;
+	}
+	return 0;
+}
+
 /* Reads n bytes, zero-filling the pages that cannot be read; returns how
  * many bytes were zero-filled. */
 static u64
@@ -1405,6 +1583,27 @@ w32_read_fill(HANDLE h, u64 addr, u8 *buf, size_t n)
 		off += step;
 	}
 	return bad;
+}
+
+/* Calls each(file, arg) for every file (not folder) of folder dir (with
+ * its separator) whose name fits the wildcard pattern glob. */
+static void
+w32_folder_walk(const wchar_t *dir, const wchar_t *glob, void (*each)(const WIN32_FIND_DATAW *, void *), void *arg)
+{
+	wchar_t *all = wcs_cat(dir, glob);
+	WIN32_FIND_DATAW fd;
+	HANDLE fh;
+	if (!all)
+		return;
+	fh = FindFirstFileW(all, &fd);
+	free(all);
+	if (fh == INVALID_HANDLE_VALUE)
+		return;
+	do
+		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+			each(&fd, arg);
+	while (FindNextFileW(fh, &fd));
+	FindClose(fh);
 }
 
 /* The directory part of a path, with its trailing separator removed. */
@@ -1841,6 +2040,48 @@ w32_thread_description(HANDLE th)
 	return r;
 }
 
+/* A call that can block for ever (GetThreadContext under Wine, a name
+ * query on a synchronous pipe) runs on a worker thread with a deadline.
+ * The job, on the heap, begins with struct w32_job: run makes the call,
+ * done frees the job.  At the deadline the waiter abandons the job, and
+ * whichever of the two comes last frees it (library mode: nothing is left
+ * behind; the worker calls only what was copied into its job). */
+struct w32_job {
+	void (*run)(struct w32_job *);
+	void (*done)(struct w32_job *);
+	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED */
+};
+enum { JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
+
+static DWORD WINAPI
+w32_job_worker(void *arg)
+{
+	struct w32_job *j = arg;
+	j->run(j);
+	if (InterlockedExchange(&j->state, JOB_DONE) == JOB_ABANDONED)
+		j->done(j);
+	return 0;
+}
+
+/* Runs job j on a worker (stack bytes, 0: the default) for at most ms.
+ * 0: it returned in time, the caller reads it and calls j->done; 1: it
+ * was abandoned; -1: no worker (j is freed).  After 1 and -1 the caller
+ * must not touch j. */
+static int
+w32_job_run(struct w32_job *j, DWORD ms, SIZE_T stack)
+{
+	HANDLE th = CreateThread(NULL, stack, w32_job_worker, j, 0, NULL);
+	int late;
+	if (!th) {
+		j->done(j);
+		return -1;
+	}
+	late = WaitForSingleObject(th, ms) != WAIT_OBJECT_0 &&
+	       InterlockedExchange(&j->state, JOB_ABANDONED) == JOB_RUNNING;
+	CloseHandle(th);
+	return late;
+}
+
 /* 100 ns ticks since 1601, as precise as the system offers (for -v). */
 static u64
 w32_precise_now(void)
@@ -1850,7 +2091,7 @@ w32_precise_now(void)
 		w32.GetSystemTimePreciseAsFileTime(&ft);
 	else
 		GetSystemTimeAsFileTime(&ft);
-	return ((u64)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+	return ft_u64(ft);
 }
 
 /* Processor power of CPU 0 (CallNtPowerInformation ProcessorInformation):
@@ -1941,6 +2182,27 @@ w32_debug_event_drop(const DEBUG_EVENT *ev)
 	default:
 		break;
 	}
+}
+
+/* Takes the queued debug events and passes each on as the loop would (an
+ * exception as not handled, anything else continued), its handles dropped,
+ * until none comes for wait_ms, the process exits, or ms have passed.
+ * on, if given, sees each event first and returns its continue status
+ * (0: that default).  1 if the process exited. */
+static int
+w32_debug_drain(DWORD ms, DWORD wait_ms, DWORD (*on)(const DEBUG_EVENT *, void *), void *arg)
+{
+	DWORD t0 = GetTickCount(), cont;
+	DEBUG_EVENT ev;
+	while (GetTickCount() - t0 < ms && WaitForDebugEvent(&ev, wait_ms)) {
+		if (!on || !(cont = on(&ev, arg)))
+			cont = ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE;
+		w32_debug_event_drop(&ev);
+		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont);
+		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
+			return 1;
+	}
+	return 0;
 }
 
 /* Closes the calling thread's debug object, if an attach made one (a
@@ -2074,6 +2336,41 @@ out:
 	}
 	return guard;
 #endif
+}
+
+/* A guard (w32_start_guard) and procdump's ends of its pipes. */
+struct w32_guard {
+	HANDLE proc, to, from;
+};
+
+/* Lets a guard go: its stdin ends, so it exits (it resumes whatever it
+ * still holds). */
+static void
+w32_guard_close(struct w32_guard *g)
+{
+	if (g->to)
+		CloseHandle(g->to);
+	if (g->from)
+		CloseHandle(g->from);
+	if (g->proc)
+		CloseHandle(g->proc);
+	memset(g, 0, sizeof *g);
+}
+
+/* One exchange with the freeze guard of process pid: a thread id, its
+ * answer (the suspend count SuspendThread returned, -1: not suspended;
+ * thread id 0: resume them all).  0, or -1: the guard is gone (killed: it
+ * resumed nothing); then it is closed, after a message, and the caller
+ * takes over the suspensions it held. */
+static int
+w32_guard_ask(struct w32_guard *g, DWORD pid, DWORD tid, DWORD *answer)
+{
+	DWORD got = 0;
+	if (!w32_write_all(g->to, &tid, 4) && ReadFile(g->from, answer, 4, &got, NULL) && got == 4)
+		return 0;
+	warn("the freeze guard of process %lu ended: procdump resumes the threads itself", pid);
+	w32_guard_close(g);
+	return -1;
 }
 
 /* A thread's suspend count (ThreadSuspendCount, Windows 8.1, Wine), or -1. */
@@ -2345,7 +2642,6 @@ enum optkind {
 	OPT_REST     /* swallows the rest (hidden -j) */
 };
 
-#define OF_NOTYET  0x01 /* parsed and validated, but not implemented yet */
 #define OF_HIDDEN  0x02 /* not in -? (documented in the man page) */
 #define OF_INSTALL 0x04 /* allowed with -i */
 #define OF_TYPE    0x08 /* asks for a dump type (off2 = enum pd_type) */
@@ -2431,7 +2727,7 @@ static const struct opt opts[] = {
 	{ L"duration", OPT_INT, CO(duration), 0, "<Seconds>", "Stop monitoring after that many seconds (exit 1 if a count was not reached).", 0, SYN_SAME, PD_UNSET, 1, 4294967 },
 	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
 	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger, once the folder takes a file and the -md DLL loads.", 0, SYN_NONE, U },
-	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_NOTYET | OF_HIDDEN, SYN_NONE, U },
+	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"svcuser", OPT_STR, CO(svc_user), 0, "<Account>", "With -svc install: the account the service runs as, one that needs no password (NT AUTHORITY\\LocalService, NT AUTHORITY\\NetworkService, NT SERVICE\\Name, a gMSA DOMAIN\\Name$); default LocalSystem.", 0, SYN_NONE, U },
 	{ L"svc", OPT_SVC, CO(svc), 0, "install|uninstall <Name> | list", "Install the monitor given with it as a Windows service procdump.c-Name (elevated), uninstall it, or list them.", 0, SYN_NONE, U },
@@ -2694,8 +2990,7 @@ args_usage(int examples)
 		if (opts[i].flags & OF_HIDDEN)
 			continue;
 		snprintf(left, sizeof left, "-%s", u8s(opts[i].name));
-		out("   %-12s%s%s\n", left, opts[i].help,
-		    (opts[i].flags & OF_NOTYET) ? " [not implemented yet]" : "");
+		out("   %-12s%s\n", left, opts[i].help);
 	}
 	out("%s", usage_tail);
 }
@@ -3229,20 +3524,12 @@ args_validate(struct pd_config *cfg)
 			*(long long *)((char *)cfg + opts[i].off) = opts[i].dflt;
 	if ((rc = args_check_lists(cfg)))
 		return rc;
-	if (!cfg->ntypes)
-		cfg->types[cfg->ntypes++] = PD_MINI;
-	return 0;
-}
-
-/* A switch that is parsed but not built yet says so and exits 2. */
-static int
-args_check_implemented(const struct pd_config *cfg)
-{
-	const struct opt *o = args_first_with(cfg, OF_NOTYET);
-	if (o) {
-		warn("-%s is not implemented yet in procdump.c " PD_VERSION, u8s(o->name));
+	if (cfg->y) { /* -y (hidden): a Store activation is parsed, not built */
+		warn("-y is not implemented yet in procdump.c " PD_VERSION);
 		return PD_EXIT_USAGE;
 	}
+	if (!cfg->ntypes)
+		cfg->types[cfg->ntypes++] = PD_MINI;
 	return 0;
 }
 
@@ -3450,7 +3737,6 @@ struct pd_target {
 	wchar_t name[MAX_PATH]; /* image name, e.g. app.exe */
 	HANDLE h;
 	int wow64;
-	int held;               /* stopped at a debug event of ours (Debugger): no freeze needed */
 	int exit_said;          /* its target_exit event was written (Events) */
 };
 
@@ -3672,6 +3958,16 @@ tgt_alive(const struct pd_target *t)
 	return WaitForSingleObject(t->h, 0) == WAIT_TIMEOUT;
 }
 
+/* -k: ends the target with exit code 1 and says so. */
+static void
+tgt_kill(const struct pd_target *t)
+{
+	if (TerminateProcess(t->h, 1))
+		out("%s Killed process %lu (-k).\n", stamp(), t->pid);
+	else
+		warn("TerminateProcess %lu:", t->pid);
+}
+
 /* ================================ Writer ================================ */
 /* The minidump writer (doc/DESIGN.md "The writer pipeline", doc/MINIDUMP.md):
  * snapshot, collect, plan, lay out, write, rename.  Its input is a struct
@@ -3679,43 +3975,10 @@ tgt_alive(const struct pd_target *t)
  * state, and thaws the target on every path.  Here: the minidump structures. */
 
 #pragma pack(push, 4)
-struct md_header {
-	u32 sig, version, nstreams, dir_rva, checksum, timestamp;
-	u64 flags;
-};
-struct md_dir { u32 type, size, rva; };
-struct md_loc { u32 size, rva; };
-struct md_memdesc { u64 start; struct md_loc mem; };
-struct md_memdesc64 { u64 start, size; };
-struct md_thread {
-	u32 id, suspend, prio_class, prio;
-	u64 teb;
-	struct md_memdesc stack;
-	struct md_loc ctx;
-};
-struct md_vsfixed { u32 v[13]; };
-struct md_module {
-	u64 base;
-	u32 size, checksum, timestamp, name_rva;
-	struct md_vsfixed ver;
-	struct md_loc cv, misc;
-	u64 r0, r1;
-};
-struct md_sysinfo {
-	u16 arch, level, revision;
-	u8 nproc, product_type;
-	u32 major, minor, build, platform, csd_rva;
-	u16 suite, reserved2;
-	union {
-		struct { u32 vendor[3], version, features, amd_ext; } x86;
-		struct { u64 features[2]; } other;
-	} cpu;
-};
-struct md_misc1 { u32 size, flags1, pid, create, user, kernel; };
 /* MINIDUMP_MISC_INFO_5: level 1 + processor power (2) + integrity, execute
  * flags, protection, time zone (3) + build strings (4) + XState, cookie (5) */
 struct md_misc5 {
-	struct md_misc1 m1;
+	MINIDUMP_MISC_INFO m1;
 	u32 max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle;
 	u32 integrity, execute_flags, protected_process, tz_id;
 	u8 tz[172];                /* TIME_ZONE_INFORMATION */
@@ -3725,69 +3988,30 @@ struct md_misc5 {
 	struct { u32 offset, size; } xs_features[64];
 	u32 cookie;
 };
-struct md_meminfo_list { u32 hdr_size, entry_size; u64 n; };
-struct md_meminfo {
-	u64 base, alloc_base;
-	u32 alloc_protect, pad1;
-	u64 size;
-	u32 state, protect, type, pad2;
-};
-struct md_threadinfo_list { u32 hdr_size, entry_size, n; };
 struct md_threadinfo {
 	u32 tid, dump_flags, dump_error, exit_status;
 	u64 create_time, exit_time, kernel_time, user_time, start_address, affinity;
 };
 struct md_threadname { u32 tid; u64 name_rva; };
-struct md_unloaded_list { u32 hdr_size, entry_size, n; };
-struct md_unloaded { u64 base; u32 size, checksum, timestamp, name_rva; };
-struct md_handle_stream { u32 hdr_size, desc_size, n, reserved; };
 struct md_handle {
 	u64 handle;
 	u32 type_rva, name_rva, attributes, granted_access, handle_count, pointer_count, info_rva, reserved0;
 };
-struct md_exception {
-	u32 tid, pad;
-	u32 code, flags;
-	u64 record, address;
-	u32 nparams, pad2;
-	u64 info[15];
-	struct md_loc ctx;
-};
 #pragma pack(pop)
 
-_Static_assert(sizeof(struct md_header) == 32, "MINIDUMP_HEADER");
-_Static_assert(sizeof(struct md_dir) == 12, "MINIDUMP_DIRECTORY");
-_Static_assert(sizeof(struct md_memdesc) == 16, "MINIDUMP_MEMORY_DESCRIPTOR");
-_Static_assert(sizeof(struct md_thread) == 48, "MINIDUMP_THREAD");
-_Static_assert(sizeof(struct md_vsfixed) == 52, "VS_FIXEDFILEINFO");
-_Static_assert(sizeof(struct md_module) == 108, "MINIDUMP_MODULE");
-_Static_assert(sizeof(struct md_sysinfo) == 56, "MINIDUMP_SYSTEM_INFO");
-_Static_assert(sizeof(struct md_misc1) == 24, "MINIDUMP_MISC_INFO");
+_Static_assert(sizeof(MINIDUMP_HEADER) == 32 && sizeof(MINIDUMP_DIRECTORY) == 12 &&
+               sizeof(MINIDUMP_THREAD) == 48 && sizeof(MINIDUMP_MODULE) == 108, "<dbghelp.h>'s layouts");
 _Static_assert(sizeof(struct md_misc5) == 1364, "MINIDUMP_MISC_INFO_5");
 _Static_assert(offsetof(struct md_misc5, tz) == 60 && offsetof(struct md_misc5, build) == 232 &&
                offsetof(struct md_misc5, xs_size) == 832, "MINIDUMP_MISC_INFO_5 layout");
-_Static_assert(sizeof(struct md_meminfo_list) == 16, "MINIDUMP_MEMORY_INFO_LIST");
-_Static_assert(sizeof(struct md_meminfo) == 48, "MINIDUMP_MEMORY_INFO");
-_Static_assert(sizeof(struct md_exception) == 168, "MINIDUMP_EXCEPTION_STREAM");
-_Static_assert(sizeof(struct md_threadinfo_list) == 12, "MINIDUMP_THREAD_INFO_LIST");
-_Static_assert(sizeof(struct md_handle_stream) == 16, "MINIDUMP_HANDLE_DATA_STREAM");
 _Static_assert(sizeof(struct md_handle) == 40, "MINIDUMP_HANDLE_DESCRIPTOR_2");
 _Static_assert(sizeof(struct md_threadinfo) == 64, "MINIDUMP_THREAD_INFO");
 _Static_assert(sizeof(struct md_threadname) == 12, "MINIDUMP_THREAD_NAME");
-_Static_assert(sizeof(struct md_unloaded_list) == 12, "MINIDUMP_UNLOADED_MODULE_LIST");
-_Static_assert(sizeof(struct md_unloaded) == 24, "MINIDUMP_UNLOADED_MODULE");
 #ifdef _WIN64
 _Static_assert(sizeof(CONTEXT) == 1232, "CONTEXT AMD64");
 #else
 _Static_assert(sizeof(CONTEXT) == 716, "CONTEXT x86");
 #endif
-
-enum {
-	MD_THREADLIST = 3, MD_MODULELIST = 4, MD_MEMORYLIST = 5, MD_EXCEPTION = 6,
-	MD_SYSTEMINFO = 7, MD_MEMORY64LIST = 9, MD_COMMENTA = 10, MD_COMMENTW = 11, MD_HANDLEDATA = 12,
-	MD_UNLOADEDMODULELIST = 14, MD_MISCINFO = 15, MD_MEMORYINFOLIST = 16, MD_THREADINFOLIST = 17,
-	MD_TOKEN = 19, MD_PROCESSVMCOUNTERS = 22, MD_THREADNAMES = 24
-};
 
 /* MINIDUMP_TYPE bits this writer honours, by dump type. */
 #define MDT_DATASEGS          0x00001
@@ -3844,28 +4068,33 @@ struct pd_dump_req {
 	const struct pd_event *ev; /* may be NULL */
 	volatile LONG *cancel;     /* set by Ctrl+C; may be NULL */
 	HANDLE cancel_event;       /* ProcDump-<PID>, set by -cancel or any program; may be NULL */
-	double event_checked;      /* when the writer last looked at cancel_event */
 	double deadline;           /* -at: now_sec() limit for the collection; 0 = none */
-	int timed_out;             /* set by the writer when the deadline passed */
 	int dbghelp;               /* -dbghelp: the system's MiniDumpWriteDump */
 	int native_view;           /* -64: a WOW64 target's 64-bit view, not its x86 one */
 	long long minfree_mb;      /* -minfree: MB that must stay free; PD_UNSET = default, 0 = no guard */
 	int inherit_acl;           /* -inheritacl: no protected DACL of our own */
-	int no_space;              /* set by the writer: refused or stopped at the free-space floor */
+	int held;                  /* the target is stopped at a debug event of ours (Debugger): no freeze needed */
 	int clone;                 /* -r: freeze, copy into memory, release, write from the copy */
-	int no_memory;             /* set by the writer: the clone would not fit in memory */
 	void (*on_clone)(void *ctx); /* -r: the copy is taken and the target runs on */
 	MINIDUMP_CALLBACK_ROUTINE callback; /* -md: the DLL's MiniDumpCallbackRoutine */
 	void *callback_param;
-	void (*on_plan)(void *ctx, u64 bytes); /* size known, before writing */
-	void (*on_progress)(void *ctx, u64 done, u64 total); /* the memory blob: after each chunk (may be NULL) */
+	int num;                   /* Dump N: the writer says its estimated size (0: silent) */
+	/* the memory blob: after each chunk, bytes of the file written, its size
+	 * and the seconds since its writing began (may be NULL) */
+	void (*on_progress)(void *ctx, u64 done, u64 total, double secs);
 	void *ctx;
 };
 
+/* What the writer says of a dump (the request stays as the caller made it). */
 struct pd_dump_result {
 	u64 bytes;
 	double seconds;
 	double outage;             /* seconds the target was held frozen for this dump (-r: the copy) */
+	int timed_out;             /* -at: the deadline passed */
+	int no_space;              /* refused or stopped at the free-space floor (-minfree) */
+	int no_memory;             /* -r: the clone would not fit in memory */
+	int released;              /* -r: the copy is taken: -at's deadline no longer applies */
+	double event_checked;      /* when the writer last looked at the request's cancel_event */
 };
 
 /* A thread as captured, and where its stack goes in the dump. */
@@ -3894,7 +4123,7 @@ struct dmodule {
 	wchar_t *name;
 	u8 *cv;  u32 cv_len;
 	u8 *misc; u32 misc_len;
-	struct md_vsfixed ver;
+	VS_FIXEDFILEINFO ver;
 	struct { u32 rva, size; } wsec[16]; /* writable sections (DataSegs) */
 	int nwsec;
 	struct { u32 rva, size; } csec[16]; /* code sections (CodeSegs) */
@@ -3909,6 +4138,35 @@ struct dregion {
 };
 
 struct range { u64 start, size; };
+
+static int
+range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Sorts r[0..n) and merges overlapping and touching ranges (no reader of
+ * a dump accepts overlaps, and a read that straddles two descriptors gets
+ * truncated); a merge grows to max_size at most (a range inside another
+ * always merges).  Returns the new count. */
+static int
+range_merge(struct range *r, int n, u64 max_size)
+{
+	int i, o = 0;
+	if (!n)
+		return 0;
+	qsort(r, (size_t)n, sizeof *r, range_cmp);
+	for (i = 1; i < n; i++) {
+		u64 cend = r[o].start + r[o].size, nend = r[i].start + r[i].size;
+		if (r[i].start <= cend && (nend <= cend || nend - r[o].start <= max_size)) {
+			if (nend > cend)
+				r[o].size = nend - r[o].start;
+		} else
+			r[++o] = r[i];
+	}
+	return o + 1;
+}
 
 struct dunloaded {
 	u64 base;
@@ -3945,7 +4203,7 @@ struct snap {
 	u32 integrity; int have_integrity;
 	struct dthread *th; int nth, cap_th;
 	int nth_all;               /* threads held; the first nth of them are written */
-	struct dregion *reg; int nreg;
+	struct dregion *reg; int nreg, cap_reg;
 	struct dmodule *mod; int nmod;
 	struct dunloaded *unl; int nunl; int have_unl;
 	struct dhandle *hdl; int nhdl; int have_hdl;
@@ -3969,6 +4227,7 @@ struct dump_note {
 struct dump_state {
 	struct snap *s;
 	const struct pd_dump_req *req;
+	struct pd_dump_result *res; /* what the writer says back (dump_write's caller's) */
 	u64 mask;                  /* MINIDUMP_TYPE bits this dump honours */
 	u64 dropped;               /* bits of mask the dump could not honour (not in Flags) */
 	int miniplus;              /* -mp: MiniPlus selection, Memory64List */
@@ -3976,7 +4235,7 @@ struct dump_state {
 	int mp_excluded_count;      /* its allocations */
 	struct range *rng; int nrng, cap_rng; /* the planned memory, sorted and merged once planned */
 	int full;                  /* memory as a Memory64List blob */
-	struct md_sysinfo sysinfo; wchar_t csd[128]; /* csd: the CSDVersion string */
+	MINIDUMP_SYSTEM_INFO sysinfo; wchar_t csd[128]; /* csd: the CSDVersion string */
 	struct md_misc5 misc;
 	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
 	u32 *stack_rvas;           /* per thread, where its stack bytes lie (dump_patch_stacks) */
@@ -3984,13 +4243,13 @@ struct dump_state {
 	u64 head_size;             /* the buffer's bytes, written before the blob (progress) */
 	u64 unread;                /* bytes that could not be read, written as zeros */
 	u64 planned;               /* bytes of memory the dump takes (the ranges) */
+	double write_t0;           /* now_sec() when its writing began (on_progress) */
 	int gone;                  /* the target vanished while it was read (dump_source_gone) */
-	size_t dir_off;            /* the stream directory in the buffer */
 	u32 nd;                    /* directory entries used */
 	struct dump_note note;     /* room for the unread-memory note (dump_reserve_note) */
 	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
 	u64 floor;                 /* bytes that must stay free on its volume (-minfree); 0 = no guard */
-	struct pd_user_stream comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
+	MINIDUMP_USER_STREAM comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
 };
 
 /* A MINIDUMP_STRING (length, UTF-16, NUL) in the buffer; returns its RVA. */
@@ -4006,18 +4265,17 @@ dump_add_string(struct buf *b, const wchar_t *s)
 /* Ctrl+C, the named event, or (-at) the collection's deadline passed.
  * The event is a system call: looked at every 20 ms at most. */
 static int
-dump_cancelled(const struct pd_dump_req *r)
+dump_cancelled(const struct pd_dump_req *r, struct pd_dump_result *res)
 {
-	struct pd_dump_req *m = (struct pd_dump_req *)r;
 	double now = now_sec();
-	if (r->deadline > 0 && now > r->deadline) {
-		m->timed_out = 1;
+	if (r->deadline > 0 && !res->released && now > r->deadline) {
+		res->timed_out = 1;
 		return 1;
 	}
 	if (r->cancel && *r->cancel)
 		return 1;
-	if (r->cancel_event && now - r->event_checked >= 0.02) {
-		m->event_checked = now;
+	if (r->cancel_event && now - res->event_checked >= 0.02) {
+		res->event_checked = now;
 		return WaitForSingleObject(r->cancel_event, 0) == WAIT_OBJECT_0;
 	}
 	return 0;
@@ -4076,6 +4334,26 @@ snap_readable(const struct dregion *r)
 	       !(r->protect & (PAGE_NOACCESS | PAGE_GUARD));
 }
 
+/* Adds a region to the memory map of snapshot s (a w32_region_walk
+ * callback; a PSS entry has the same fields).  0, or -1: no memory. */
+static int
+snap_region_add(const MEMORY_BASIC_INFORMATION *m, void *snapshot)
+{
+	struct snap *s = snapshot;
+	struct dregion *r;
+	if (vec_grow(&s->reg, &s->cap_reg, s->nreg, sizeof *s->reg, 512) < 0)
+		return -1;
+	r = &s->reg[s->nreg++];
+	r->base = (u64)(ULONG_PTR)m->BaseAddress;
+	r->alloc_base = (u64)(ULONG_PTR)m->AllocationBase;
+	r->size = m->RegionSize;
+	r->alloc_protect = m->AllocationProtect;
+	r->state = m->State;
+	r->protect = m->Protect;
+	r->type = m->Type;
+	return 0;
+}
+
 /* The test hook PROCDUMP_TEST_UNREADABLE (snap_test_fault): a read of a
  * snapshot that lost nothing loses the hook's bytes.  Returns the bytes
  * lost. */
@@ -4118,7 +4396,7 @@ struct live {
 	HANDLE h;                  /* the process */
 	enum live_hold hold;       /* how it is held (live_freeze chose) */
 	DWORD ev_tid;              /* LIVE_ATTACH: the thread of the event held */
-	HANDLE guard, to_guard, from_guard; /* LIVE_SUSPEND: the guard and its pipes */
+	struct w32_guard guard;    /* LIVE_SUSPEND: the freeze guard */
 	DWORD *before, *before_count; int nbefore; /* LIVE_ATTACH: thread ids and suspend counts before the attach */
 	u64 bd_at[2]; u8 bd_was[2]; int nbd; /* LIVE_ATTACH: PEB.BeingDebugged (native, WOW64) before it */
 	int wow64;                 /* a 32-bit process: never attached for the hold (live_attach) */
@@ -4139,7 +4417,7 @@ live_hold_name(const struct live *l)
 	switch (l->hold) {
 	case LIVE_EVENT: return "held at procdump's debug event";
 	case LIVE_ATTACH: return "held at a debug event (attached)";
-	default: return l->guard ? "suspended, guarded" : "suspended, unguarded";
+	default: return l->guard.proc ? "suspended, guarded" : "suspended, unguarded";
 	}
 }
 
@@ -4234,20 +4512,13 @@ static int
 live_detach(DWORD pid, DWORD ev_tid)
 {
 	DWORD t0 = GetTickCount();
-	DEBUG_EVENT ev;
 	if (DebugActiveProcessStop(pid))
 		return 0;
 	ContinueDebugEvent(pid, ev_tid, DBG_CONTINUE);
 	while (!DebugActiveProcessStop(pid)) {
-		int got = w32_wait_debug_event(&ev, 100);
-		if (got > 0) {
-			w32_debug_event_drop(&ev);
-			ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
-			                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
-			if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT && ev.dwProcessId == pid)
-				return 0;
-		}
-		if (got < 0 || GetTickCount() - t0 > 2000) {
+		if (w32_debug_drain(100, 100, NULL, NULL))
+			return 0;
+		if (GetTickCount() - t0 > 2000) {
 			warn("cannot detach from process %lu (it runs on; procdump's end releases it):", pid);
 			return -1;
 		}
@@ -4313,33 +4584,18 @@ static void
 live_guard_start(struct snap *s)
 {
 	struct live *l = s->impl;
-	l->guard = w32_start_guard(L"freezeguard", s->pid, &l->to_guard, &l->from_guard);
+	l->guard.proc = w32_start_guard(L"freezeguard", s->pid, &l->guard.to, &l->guard.from);
 }
 
-static void
-live_guard_close(struct live *l)
-{
-	if (!l->guard)
-		return;
-	CloseHandle(l->to_guard); /* its stdin ends: it exits */
-	CloseHandle(l->from_guard);
-	CloseHandle(l->guard);
-	l->guard = l->to_guard = l->from_guard = NULL;
-}
-
-/* One exchange with the guard: a thread id, its answer.  0, or -1: the
- * guard is gone (killed: it resumed nothing), and procdump takes over the
- * suspensions it held. */
+/* One exchange with the guard (w32_guard_ask); if it is gone, procdump
+ * takes over the suspensions it held. */
 static int
 live_guard_ask(struct snap *s, DWORD tid, DWORD *answer)
 {
 	struct live *l = s->impl;
-	DWORD got = 0;
 	int i;
-	if (!w32_write_all(l->to_guard, &tid, 4) && ReadFile(l->from_guard, answer, 4, &got, NULL) && got == 4)
+	if (w32_guard_ask(&l->guard, s->pid, tid, answer) == 0)
 		return 0;
-	warn("the freeze guard of process %lu ended: procdump resumes the threads itself", s->pid);
-	live_guard_close(l);
 	for (i = 0; i < s->nth_all; i++)
 		s->th[i].suspended = 1;
 	return -1;
@@ -4361,7 +4617,7 @@ live_stop_thread(struct snap *s, DWORD tid, HANDLE th, int *own)
 		prev = w32_thread_suspend_count(th);
 		return prev == (DWORD)-1 ? 0 : prev;
 	}
-	if (l->guard && live_guard_ask(s, tid, &prev) == 0 && prev != (DWORD)-1)
+	if (l->guard.proc && live_guard_ask(s, tid, &prev) == 0 && prev != (DWORD)-1)
 		return prev;
 	/* no guard, or one that could not (its own access): better held
 	 * unguarded than running, and missing from the dump */
@@ -4490,8 +4746,9 @@ live_thaw(struct snap *s)
 	if (!l)
 		return;
 	/* the guard resumes what it suspended (thread id 0), then ends */
-	if (l->guard && (!s->nth_all || live_guard_ask(s, 0, &done) == 0))
-		live_guard_close(l);
+	if (l->guard.proc && s->nth_all)
+		live_guard_ask(s, 0, &done);
+	w32_guard_close(&l->guard);
 	for (i = 0; i < s->nth_all; i++) {
 		if (s->th[i].suspended)
 			ResumeThread(s->th[i].h);
@@ -4540,34 +4797,8 @@ live_gone(struct snap *s)
 static int
 live_regions(struct snap *s)
 {
-	u64 addr = 0;
-	int cap = 0;
-	MEMORY_BASIC_INFORMATION mbi;
-	while (VirtualQueryEx(live_process(s), (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi)) {
-		struct dregion *r;
-		if (vec_grow(&s->reg, &cap, s->nreg, sizeof *s->reg, 512) < 0)
-			return -1;
-		r = &s->reg[s->nreg++];
-		r->base = (u64)(ULONG_PTR)mbi.BaseAddress;
-		r->alloc_base = (u64)(ULONG_PTR)mbi.AllocationBase;
-		r->size = mbi.RegionSize;
-		r->alloc_protect = mbi.AllocationProtect;
-		r->state = mbi.State;
-		r->protect = mbi.Protect;
-		r->type = mbi.Type;
-		if (r->base + r->size <= addr)
-			break;
-		addr = r->base + r->size;
-		if (s->x86 && addr >= (1ULL << 32)) {
-			if (r->base >= (1ULL << 32))
-				s->nreg--;
-			else
-				r->size = (1ULL << 32) - r->base;
-			break;
-		}
-		if (addr == 0 || addr > (u64)(ULONG_PTR)-1)
-			break;
-	}
+	if (w32_region_walk(live_process(s), s->x86, snap_region_add, s) < 0)
+		return -1;
 	if (!s->nreg) {
 		if (s->at_exit)
 			warn("process %lu released its memory before its exit event could be dumped "
@@ -4605,38 +4836,26 @@ struct clone {
 #define CLONE_READ (4u << 20)
 #define CLONE_SPARE (64ull << 20)   /* memory left beside the clone, for the writer and the system */
 
-static int
-clone_cmp(const void *a, const void *b)
-{
-	const struct clone_part *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
 /* The planned ranges, sorted and merged (a -md callback may leave them
  * unsorted or overlapping).  0 or -1. */
 static int
 clone_parts(struct clone *c, const struct range *rng, int nrng)
 {
-	int i, o = 0;
-	if (!(c->part = xcalloc((size_t)nrng + 1, sizeof *c->part)))
+	struct range *m = xcalloc((size_t)nrng + 1, sizeof *m);
+	int i, n = 0;
+	if (!m)
 		return -1;
 	for (i = 0; i < nrng; i++)
-		if (rng[i].size) {
-			c->part[o].start = rng[i].start;
-			c->part[o++].size = rng[i].size;
+		if (rng[i].size)
+			m[n++] = rng[i];
+	n = range_merge(m, n, ~0ULL);
+	if ((c->part = xcalloc((size_t)n + 1, sizeof *c->part)))
+		for (c->n = n, i = 0; i < n; i++) {
+			c->part[i].start = m[i].start;
+			c->bytes += c->part[i].size = m[i].size;
 		}
-	qsort(c->part, (size_t)o, sizeof *c->part, clone_cmp);
-	for (i = 0, c->n = 0; i < o; i++) {
-		struct clone_part *q = c->n ? &c->part[c->n - 1] : NULL;
-		if (q && c->part[i].start <= q->start + q->size) {
-			if (c->part[i].start + c->part[i].size > q->start + q->size)
-				q->size = c->part[i].start + c->part[i].size - q->start;
-		} else
-			c->part[c->n++] = c->part[i];
-	}
-	for (i = 0; i < c->n; i++)
-		c->bytes += c->part[i].size;
-	return 0;
+	free(m);
+	return c->part ? 0 : -1;
 }
 
 /* Records [at, at+n) as not read; adjacent pages become one span. */
@@ -4658,11 +4877,12 @@ clone_lost(struct clone *c, u64 at, u64 n)
  * lost bytes is done again page by page, to know which.  0, or -1: the
  * dump was cancelled (Ctrl+C, the event, -at). */
 static int
-clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const struct pd_dump_req *req)
+clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const struct pd_dump_req *req,
+                struct pd_dump_result *res)
 {
 	u64 off = 0;
 	while (off < p->size) {
-		if (dump_cancelled(req))
+		if (dump_cancelled(req, res))
 			return -1;
 		size_t n = p->size - off > CLONE_READ ? CLONE_READ : (size_t)(p->size - off);
 		u64 a = p->start + off, end = a + n;
@@ -4762,13 +4982,20 @@ static const struct snap_ops snap_clone_ops = {
 	NULL, clone_thaw, clone_read, NULL, NULL, NULL, NULL, NULL, clone_gone,
 };
 
-/* The memory a clone may take; PROCDUMP_TEST_CLONE_MEMORY_MB lowers it
- * for the tests. */
-static u64
-clone_memory_available(void)
+/* Does a clone of bytes fit in the memory available, with CLONE_SPARE
+ * beside it (PROCDUMP_TEST_CLONE_MEMORY_MB lowers it for the tests)?  0,
+ * or -1 after one line (*no_memory). */
+static int
+clone_fits(const struct snap *s, u64 bytes, int *no_memory)
 {
 	unsigned long mb = w32_env_number(L"PROCDUMP_TEST_CLONE_MEMORY_MB");
-	return mb ? (u64)mb << 20 : w32_memory_available();
+	u64 avail = mb ? (u64)mb << 20 : w32_memory_available();
+	if (!avail || bytes + CLONE_SPARE <= avail)
+		return 0;
+	warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available", s->pid,
+	     (bytes + CLONE_SPARE) >> 20, avail >> 20);
+	*no_memory = 1;
+	return -1;
 }
 
 /* The parts laid end to end (page-aligned) in the memory clone_prepare
@@ -4795,30 +5022,25 @@ clone_carve(struct clone *c, u8 *pool, u64 size)
  * section 3).  0, or -1 after one line (*no_memory) when it would not fit;
  * an allocation that fails here is no failure (the copy makes its own). */
 static int
+clone_need_add(const MEMORY_BASIC_INFORMATION *m, void *need)
+{
+	struct dregion r = { 0 };
+	r.state = m->State;
+	r.protect = m->Protect;
+	if (snap_readable(&r))
+		*(u64 *)need += m->RegionSize;
+	return 0;
+}
+
+static int
 clone_prepare(struct snap *s, int *no_memory)
 {
-	MEMORY_BASIC_INFORMATION mbi;
-	u64 addr = 0, need = 0, avail = clone_memory_available(), i;
+	u64 need = 0, i;
 	double t0 = now_sec();
-	while (VirtualQueryEx(s->process_handle, (LPCVOID)(ULONG_PTR)addr, &mbi, sizeof mbi)) {
-		struct dregion r = { 0 };
-		r.state = mbi.State;
-		r.protect = mbi.Protect;
-		if (snap_readable(&r))
-			need += mbi.RegionSize;
-		if ((u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize <= addr)
-			break;
-		addr = (u64)(ULONG_PTR)mbi.BaseAddress + mbi.RegionSize;
-		if (!addr || (s->x86 && addr >= (1ULL << 32)))
-			break;
-	}
+	w32_region_walk(s->process_handle, s->x86, clone_need_add, &need);
 	need += need / 64 + (16 << 20); /* what the process commits between now and the freeze */
-	if (avail && need + CLONE_SPARE > avail) {
-		warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available",
-		     s->pid, (need + CLONE_SPARE) >> 20, avail >> 20);
-		*no_memory = 1;
+	if (clone_fits(s, need, no_memory) < 0)
 		return -1;
-	}
 	if (need > (SIZE_T)-1 || !(s->pre = VirtualAlloc(NULL, (SIZE_T)need, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)))
 		return 0;
 	for (i = 0; i < need; i += 4096)
@@ -4832,7 +5054,6 @@ clone_prepare(struct snap *s, int *no_memory)
 static int
 clone_alloc(struct snap *s, struct clone *c, int *no_memory)
 {
-	u64 avail;
 	int i;
 	/* the memory clone_prepare made ready is taken already: counted once */
 	if (s->pre && clone_carve(c, s->pre, s->pre_size) == 0) {
@@ -4845,13 +5066,8 @@ clone_alloc(struct snap *s, struct clone *c, int *no_memory)
 		s->pre = NULL;
 		s->pre_size = 0;
 	}
-	avail = clone_memory_available();
-	if (avail && c->bytes + CLONE_SPARE > avail) {
-		warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available",
-		     s->pid, (c->bytes + CLONE_SPARE) >> 20, avail >> 20);
-		*no_memory = 1;
+	if (clone_fits(s, c->bytes, no_memory) < 0)
 		return -1;
-	}
 	for (i = 0; i < c->n; i++) {
 		if (c->part[i].size > (SIZE_T)-1 ||
 		    !(c->part[i].p = VirtualAlloc(NULL, (SIZE_T)c->part[i].size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE))) {
@@ -4867,7 +5083,7 @@ clone_alloc(struct snap *s, struct clone *c, int *no_memory)
  * the target, and makes s the copy.  0, or -1 (the target still frozen:
  * the caller thaws it) after one line. */
 static int
-snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req *req)
+snap_clone(struct snap *s, const struct range *rng, int nrng, const struct pd_dump_req *req, struct pd_dump_result *res)
 {
 	struct clone *c;
 	u64 flo = s->fault_lo, fhi = s->fault_hi;
@@ -4878,12 +5094,12 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
 	 * trigger goes on only now, after the collection, which read the
 	 * target's token and thread names (-k would have ended it first) */
 	if (pss_taken(s)) {
-		req->deadline = 0;
+		res->released = 1;
 		if (req->on_clone)
 			req->on_clone(req->ctx);
 		return 0;
 	}
-	if (!(c = xcalloc(1, sizeof *c)) || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &req->no_memory) < 0) {
+	if (!(c = xcalloc(1, sizeof *c)) || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &res->no_memory) < 0) {
 		if (c) {
 			struct snap tmp = { .impl = c };
 			clone_thaw(&tmp);
@@ -4893,24 +5109,24 @@ snap_clone(struct snap *s, const struct range *rng, int nrng, struct pd_dump_req
 	vlog("copying %llu MB of process %lu in %d parts", c->bytes >> 20, s->pid, c->n);
 	s->fault_lo = s->fault_hi = 0; /* the hook applies to reads of the copy */
 	for (i = 0; i < c->n && !cancelled; i++)
-		cancelled = clone_copy_part(s, c, &c->part[i], req) < 0;
+		cancelled = clone_copy_part(s, c, &c->part[i], req, res) < 0;
 	s->fault_lo = flo;
 	s->fault_hi = fhi;
 	/* test hook: the copy takes this much longer (a kill or -at lands in it) */
 	for (hold = (long)w32_env_number(L"PROCDUMP_TEST_CLONE_HOLD_MS"); hold > 0 && !cancelled; hold -= 50) {
 		Sleep(50);
-		cancelled = dump_cancelled(req);
+		cancelled = dump_cancelled(req, res);
 	}
 	if (cancelled) {
 		struct snap tmp = { .impl = c };
-		if (!req->timed_out)
+		if (!res->timed_out)
 			warn("dump cancelled: '%s' not written", u8s(req->path));
 		clone_thaw(&tmp);
 		return -1; /* the caller thaws the target */
 	}
 	c->gone = s->ops->gone && s->ops->gone(s);
 	s->ops->thaw(s);
-	req->deadline = 0; /* -at bounds the outage: once the clone is taken, the target runs */
+	res->released = 1; /* -at bounds the outage: once the clone is taken, the target runs */
 	s->ops = &snap_clone_ops;
 	s->impl = c;
 	t1 = now_sec();
@@ -4941,7 +5157,7 @@ struct pss {
 	HANDLE target;             /* procdump's own handle on the target, with PROCESS_CREATE_PROCESS */
 	HANDLE clone;              /* the VA clone process; the snapshot owns it */
 	void *snap;                /* HPSS */
-	int cap_reg, cap_hdl, names;
+	int cap_hdl, names;
 };
 
 /* The rights the capture needs: the VA clone is a process created from the
@@ -5085,9 +5301,8 @@ static void
 pss_region(struct snap *s, const void *entry)
 {
 	const struct pd_pss_va_space *e = entry;
-	struct pss *p = s->impl;
 	struct dregion *r;
-	if (vec_grow(&s->reg, &p->cap_reg, s->nreg, sizeof *s->reg, 512) < 0)
+	if (vec_grow(&s->reg, &s->cap_reg, s->nreg, sizeof *s->reg, 512) < 0)
 		return;
 	r = &s->reg[s->nreg++];
 	r->base = (u64)(ULONG_PTR)e->BaseAddress;
@@ -5112,7 +5327,7 @@ pss_regions(struct snap *s)
 	vlog("the PSS memory map (%d regions), the clone's instead:", s->nreg);
 	free(s->reg);
 	s->reg = NULL;
-	s->nreg = 0;
+	s->nreg = s->cap_reg = 0;
 	return live_regions(s);
 }
 
@@ -5137,10 +5352,10 @@ pss_thread(struct snap *s, const void *entry)
 	t->info.exit_status = e->ExitStatus;
 	t->info.affinity = e->AffinityMask;
 	t->info.start_address = (u64)(ULONG_PTR)e->Win32StartAddress;
-	t->info.create_time = (u64)e->CreateTime.dwHighDateTime << 32 | e->CreateTime.dwLowDateTime;
-	t->info.exit_time = (u64)e->ExitTime.dwHighDateTime << 32 | e->ExitTime.dwLowDateTime;
-	t->info.kernel_time = (u64)e->KernelTime.dwHighDateTime << 32 | e->KernelTime.dwLowDateTime;
-	t->info.user_time = (u64)e->UserTime.dwHighDateTime << 32 | e->UserTime.dwLowDateTime;
+	t->info.create_time = ft_u64(e->CreateTime);
+	t->info.exit_time = ft_u64(e->ExitTime);
+	t->info.kernel_time = ft_u64(e->KernelTime);
+	t->info.user_time = ft_u64(e->UserTime);
 	if (e->ContextRecord && e->SizeOfContextRecord && (t->ctx = _aligned_malloc(sizeof(CONTEXT), 16))) {
 		memset(t->ctx, 0, sizeof(CONTEXT));
 		memcpy(t->ctx, e->ContextRecord, e->SizeOfContextRecord < sizeof(CONTEXT) ? e->SizeOfContextRecord
@@ -5208,9 +5423,9 @@ pss_facts(struct snap *s)
 	if (w32.PssQuerySnapshot(p->snap, PD_PSS_QUERY_PROCESS_INFORMATION, &pi, sizeof pi))
 		return;
 	s->prio_class = pi.PriorityClass;
-	s->create_time = (u64)pi.CreateTime.dwHighDateTime << 32 | pi.CreateTime.dwLowDateTime;
-	s->user_time = (u64)pi.UserTime.dwHighDateTime << 32 | pi.UserTime.dwLowDateTime;
-	s->kernel_time = (u64)pi.KernelTime.dwHighDateTime << 32 | pi.KernelTime.dwLowDateTime;
+	s->create_time = ft_u64(pi.CreateTime);
+	s->user_time = ft_u64(pi.UserTime);
+	s->kernel_time = ft_u64(pi.KernelTime);
 	s->vm.PeakVirtualSize = pi.PeakVirtualSize;
 	s->vm.VirtualSize = pi.VirtualSize;
 	s->vm.PageFaultCount = pi.PageFaultCount;
@@ -5339,13 +5554,13 @@ pss_take(struct snap *s, u64 mask)
 
 /* -r, before the freeze: the PSS snapshot where it serves, else the
  * in-memory clone's preparation (clone_prepare, full dumps).  0, or -1
- * after one line (req->no_memory). */
+ * after one line (*no_memory). */
 static int
-snap_clone_begin(struct snap *s, u64 mask, struct pd_dump_req *req)
+snap_clone_begin(struct snap *s, u64 mask, int *no_memory)
 {
 	if (pss_take(s, mask) == 0)
 		return 0;
-	return (mask & MDT_FULLMEMORY) ? clone_prepare(s, &req->no_memory) : 0;
+	return (mask & MDT_FULLMEMORY) ? clone_prepare(s, no_memory) : 0;
 }
 
 /* ============================ Writer: Threads =========================== */
@@ -5359,44 +5574,37 @@ snap_clone_begin(struct snap *s, u64 mask, struct pd_dump_req *req)
  * (it finishes when the target resumes) and the thread is written without
  * a context (ThreadInfo INVALID_CONTEXT). */
 struct ctx_job {
-	CONTEXT ctx;               /* first: 16-byte aligned with the job */
+	struct w32_job job;        /* first (w32_job_run) */
+	CONTEXT ctx;               /* 16-byte aligned by its type, in a 16-byte aligned job */
 	HANDLE h;                  /* our duplicate of the thread's handle */
 	BOOL (WINAPI *wow64_get)(HANDLE, WOW64_CONTEXT *); /* set: a WOW64_CONTEXT, in ctx's first bytes */
 	CONTEXT *xctx;             /* or an XState context (InitializeContext), in xbuf */
 	void *xbuf;
 	DWORD xbuf_len;
 	volatile LONG ok;
-	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED */
 };
-
-/* A worker job's life: the waiter abandons it at its deadline, and
- * whichever of the two comes last frees it (library mode leaves nothing
- * behind; the worker calls only what was copied into its job). */
-enum { JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
 
 #define PD_CONTEXT_DEADLINE_MS 1000
 
 static void
-live_ctx_free(struct ctx_job *j)
+live_ctx_free(struct w32_job *job)
 {
+	struct ctx_job *j = (struct ctx_job *)job;
 	CloseHandle(j->h);
 	free(j->xbuf);
 	_aligned_free(j);
 }
 
-static DWORD WINAPI
-live_ctx_worker(void *arg)
+static void
+live_ctx_call(struct w32_job *job)
 {
-	struct ctx_job *j = arg;
+	struct ctx_job *j = (struct ctx_job *)job;
 	if (j->wow64_get)
 		j->ok = j->wow64_get(j->h, (WOW64_CONTEXT *)&j->ctx);
 	else if (j->xctx)
 		j->ok = GetThreadContext(j->h, j->xctx) != 0;
 	else
 		j->ok = GetThreadContext(j->h, &j->ctx) != 0;
-	if (InterlockedExchange(&j->state, JOB_DONE) == JOB_ABANDONED)
-		live_ctx_free(j);
-	return 0;
 }
 
 /* Prepares an XState context buffer in the job (InitializeContext with
@@ -5462,11 +5670,12 @@ static int
 live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 {
 	struct ctx_job *j = _aligned_malloc(sizeof *j, 16);
-	HANDLE w;
-	int ok = 0;
+	int ok = 0, late;
 	if (!j)
 		return 0;
 	memset(j, 0, sizeof *j);
+	j->job.run = live_ctx_call;
+	j->job.done = live_ctx_free;
 	if (wow && !(j->wow64_get = w32.Wow64GetThreadContext)) {
 		_aligned_free(j);
 		return 0;
@@ -5481,17 +5690,9 @@ live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		_aligned_free(j);
 		return 0;
 	}
-	w = CreateThread(NULL, 64 * 1024, live_ctx_worker, j, 0, NULL);
-	if (!w) {
-		CloseHandle(j->h);
-		free(j->xbuf);
-		_aligned_free(j);
-		return 0;
-	}
-	if (WaitForSingleObject(w, PD_CONTEXT_DEADLINE_MS) != WAIT_OBJECT_0 &&
-	    InterlockedExchange(&j->state, JOB_ABANDONED) == JOB_RUNNING) {
-		vlog("GetThreadContext did not return in %d ms", PD_CONTEXT_DEADLINE_MS);
-		CloseHandle(w);
+	if ((late = w32_job_run(&j->job, PD_CONTEXT_DEADLINE_MS, 64 * 1024))) {
+		if (late > 0)
+			vlog("GetThreadContext did not return in %d ms", PD_CONTEXT_DEADLINE_MS);
 		return 0; /* the worker frees the job when (if) it returns */
 	}
 	ok = j->ok;
@@ -5500,8 +5701,7 @@ live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
 		live_ctx_xstate_copy(j, xout, xlen);
 	} else if (ok)
 		memcpy(out, &j->ctx, sizeof *out);
-	CloseHandle(w);
-	live_ctx_free(j);
+	live_ctx_free(&j->job);
 	return ok;
 }
 
@@ -5555,10 +5755,10 @@ live_thread_info(struct snap *s, struct dthread *t)
 	t->info.tid = t->tid;
 	t->info.exit_status = STILL_ACTIVE;
 	if (GetThreadTimes(t->h, &c, &e, &k, &u)) {
-		t->info.create_time = ((u64)c.dwHighDateTime << 32) | c.dwLowDateTime;
-		t->info.exit_time = ((u64)e.dwHighDateTime << 32) | e.dwLowDateTime;
-		t->info.kernel_time = ((u64)k.dwHighDateTime << 32) | k.dwLowDateTime;
-		t->info.user_time = ((u64)u.dwHighDateTime << 32) | u.dwLowDateTime;
+		t->info.create_time = ft_u64(c);
+		t->info.exit_time = ft_u64(e);
+		t->info.kernel_time = ft_u64(k);
+		t->info.user_time = ft_u64(u);
 	} else
 		t->info.dump_flags |= 0x8; /* MINIDUMP_THREAD_INFO_INVALID_INFO */
 	if (PD_NT_SUCCESS(w32.NtQueryInformationThread(t->h, 9 /* ThreadQuerySetWin32StartAddress */,
@@ -5646,20 +5846,20 @@ dump_context_size(const struct snap *s)
 
 /* A thread's context into the buffer: its XState context, its CONTEXT, or
  * a zeroed one naming the CPU (ThreadInfo says INVALID_CONTEXT). */
-static struct md_loc
+static MINIDUMP_LOCATION_DESCRIPTOR
 dump_put_context(struct dump_state *d, struct buf *b, const struct dthread *t)
 {
-	struct md_loc l;
-	l.size = dump_context_size(d->s);
+	MINIDUMP_LOCATION_DESCRIPTOR l;
+	l.DataSize = dump_context_size(d->s);
 	if (t->ctx_ok && t->xlen) {
-		l.size = t->xlen;
-		l.rva = (u32)buf_add(b, t->xctx, t->xlen, 64);
+		l.DataSize = t->xlen;
+		l.Rva = (u32)buf_add(b, t->xctx, t->xlen, 64);
 	} else if (t->ctx_ok && t->ctx)
-		l.rva = (u32)buf_add(b, t->ctx, l.size, 16);
+		l.Rva = (u32)buf_add(b, t->ctx, l.DataSize, 16);
 	else {
-		l.rva = (u32)buf_add(b, NULL, l.size, 16);
+		l.Rva = (u32)buf_add(b, NULL, l.DataSize, 16);
 		if (!b->oom)
-			dump_context_cpu(d->s, b->p + l.rva);
+			dump_context_cpu(d->s, b->p + l.Rva);
 	}
 	return l;
 }
@@ -5667,26 +5867,26 @@ dump_put_context(struct dump_state *d, struct buf *b, const struct dthread *t)
 /* ThreadList: entries now, their stack RVAs once the memory is laid out
  * (dump_patch_stacks). */
 static int
-put_thread_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_thread_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
 	u32 n = (u32)s->nth;
 	int i, xstate = 0;
-	dir->rva = (u32)buf_add(b, &n, 4, 4);
-	dir->size = 4 + sizeof(struct md_thread) * n;
-	d->threads_off = buf_add(b, NULL, sizeof(struct md_thread) * n, 4);
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + sizeof(MINIDUMP_THREAD) * n;
+	d->threads_off = buf_add(b, NULL, sizeof(MINIDUMP_THREAD) * n, 4);
 	for (i = 0; i < s->nth && !b->oom; i++) {
 		const struct dthread *t = &s->th[i];
-		struct md_thread mt;
+		MINIDUMP_THREAD mt;
 		memset(&mt, 0, sizeof mt);
-		mt.id = t->tid;
-		mt.suspend = t->prev_suspend;
-		mt.prio_class = s->prio_class;
-		mt.prio = (u32)t->prio;
-		mt.teb = t->teb;
-		mt.stack.start = t->stk_start;
-		mt.stack.mem.size = (u32)t->stk_size;
-		mt.ctx = dump_put_context(d, b, t);
+		mt.ThreadId = t->tid;
+		mt.SuspendCount = t->prev_suspend;
+		mt.PriorityClass = s->prio_class;
+		mt.Priority = (u32)t->prio;
+		mt.Teb = t->teb;
+		mt.Stack.StartOfMemoryRange = t->stk_start;
+		mt.Stack.Memory.DataSize = (u32)t->stk_size;
+		mt.ThreadContext = dump_put_context(d, b, t);
 		xstate |= t->ctx_ok && t->xlen && !(d->mask & MDT_FILTERTRIAGE); /* triage: no XStateData */
 		if (!b->oom)
 			memcpy(b->p + d->threads_off + i * sizeof mt, &mt, sizeof mt);
@@ -5698,12 +5898,12 @@ put_thread_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
 
 /* ThreadInfoList: times, start address, affinity, exit status. */
 static int
-put_thread_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_thread_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
-	struct md_threadinfo_list hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->s->nth };
+	MINIDUMP_THREAD_INFO_LIST hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->s->nth };
 	int i;
-	dir->rva = (u32)buf_add(b, &hl, sizeof hl, 4);
-	dir->size = (u32)(sizeof hl + sizeof(struct md_threadinfo) * d->s->nth);
+	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 4);
+	dir->Location.DataSize = (u32)(sizeof hl + sizeof(struct md_threadinfo) * d->s->nth);
 	for (i = 0; i < d->s->nth; i++)
 		buf_add(b, &d->s->th[i].info, sizeof d->s->th[i].info, 1);
 	return b->oom ? -1 : 1;
@@ -5711,7 +5911,7 @@ put_thread_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
 
 /* ThreadNames, when some thread has a description. */
 static int
-put_thread_names(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_thread_names(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
 	u32 n = 0, k = 0;
@@ -5721,8 +5921,8 @@ put_thread_names(struct dump_state *d, struct buf *b, struct md_dir *dir)
 		n += s->th[i].name != NULL;
 	if (!n)
 		return 0;
-	dir->rva = (u32)buf_add(b, &n, 4, 4);
-	dir->size = 4 + sizeof(struct md_threadname) * n;
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + sizeof(struct md_threadname) * n;
 	ents = buf_add(b, NULL, sizeof(struct md_threadname) * n, 1);
 	for (i = 0; i < s->nth && !b->oom; i++) {
 		struct md_threadname tn;
@@ -5758,6 +5958,43 @@ dump_free_threads(struct snap *s)
 /* The data directories a module's headers point to. */
 struct pe_dirs { u32 rsrc_rva, rsrc_size, dbg_rva, dbg_size; };
 
+/* A PE image's first page, read from target memory, and where its parts
+ * are in it. */
+struct pe_hdr {
+	u8 b[4096];
+	u32 lfanew, opt, dd, ndirs; /* offsets of the PE signature, optional header, data directories; their count */
+	u16 magic;                 /* 0x10B PE32, 0x20B PE32+ */
+};
+
+/* Reads the headers of the image at base.  0, or -1: not a PE image. */
+static int
+dump_pe_read(struct snap *s, u64 base, struct pe_hdr *h)
+{
+	if (snap_read(s, base, h->b, sizeof h->b) < 0)
+		return -1;
+	memcpy(&h->lfanew, h->b + 0x3C, 4);
+	if (h->b[0] != 'M' || h->b[1] != 'Z' || h->lfanew > sizeof h->b - 264 || memcmp(h->b + h->lfanew, "PE\0\0", 4))
+		return -1;
+	h->opt = h->lfanew + 24;
+	memcpy(&h->magic, h->b + h->opt, 2);
+	if (h->magic != 0x20B && h->magic != 0x10B)
+		return -1;
+	memcpy(&h->ndirs, h->b + h->opt + (h->magic == 0x20B ? 108 : 92), 4);
+	h->dd = h->opt + (h->magic == 0x20B ? 112 : 96);
+	return 0;
+}
+
+/* Data directory k: its RVA and size, or 0 and 0. */
+static void
+dump_pe_dir(const struct pe_hdr *h, u32 k, u32 *rva, u32 *size)
+{
+	*rva = *size = 0;
+	if (k < h->ndirs && h->dd + 8 * (k + 1) <= sizeof h->b) {
+		memcpy(rva, h->b + h->dd + 8 * k, 4);
+		memcpy(size, h->b + h->dd + 8 * k + 4, 4);
+	}
+}
+
 /* Records a section: writable ones are DataSegs, code ones CodeSegs. */
 static void
 dump_pe_section(struct dmodule *m, const u8 *sec)
@@ -5783,41 +6020,24 @@ dump_pe_section(struct dmodule *m, const u8 *sec)
 static int
 dump_pe_headers(struct snap *s, struct dmodule *m, struct pe_dirs *pd)
 {
-	u8 hdr[4096];
-	u32 lfanew, opt, ndirs, dd, sec, k;
-	u16 magic, nsec, optsize;
+	struct pe_hdr h;
+	u32 sec, k;
+	u16 nsec, optsize;
 	memset(pd, 0, sizeof *pd);
-	if (snap_read(s, m->base, hdr, sizeof hdr) < 0)
+	if (dump_pe_read(s, m->base, &h) < 0)
 		return -1;
-	memcpy(&lfanew, hdr + 0x3C, 4);
-	if (hdr[0] != 'M' || hdr[1] != 'Z' || lfanew > sizeof hdr - 264 || memcmp(hdr + lfanew, "PE\0\0", 4))
-		return -1;
-	memcpy(&m->timestamp, hdr + lfanew + 8, 4);
-	opt = lfanew + 24;
-	memcpy(&magic, hdr + opt, 2);
-	if (magic != 0x20B && magic != 0x10B)
-		return -1;
-	memcpy(&ndirs, hdr + opt + (magic == 0x20B ? 108 : 92), 4);
-	dd = opt + (magic == 0x20B ? 112 : 96);
-	memcpy(&m->checksum, hdr + opt + 64, 4);
+	memcpy(&m->timestamp, h.b + h.lfanew + 8, 4);
+	memcpy(&m->checksum, h.b + h.opt + 64, 4);
 	if (!m->size)
-		memcpy(&m->size, hdr + opt + 56, 4);
-	memcpy(&m->header_size, hdr + opt + 60, 4);
-	memcpy(&nsec, hdr + lfanew + 6, 2);
-	memcpy(&optsize, hdr + lfanew + 20, 2);
-	sec = opt + optsize;
-	for (k = 0; k < nsec && sec + 40 * (k + 1) <= sizeof hdr; k++)
-		dump_pe_section(m, hdr + sec + 40 * k);
-	if (dd + 8 * 7 > sizeof hdr)
-		return 0;
-	if (ndirs > 2) {
-		memcpy(&pd->rsrc_rva, hdr + dd + 8 * 2, 4);
-		memcpy(&pd->rsrc_size, hdr + dd + 8 * 2 + 4, 4);
-	}
-	if (ndirs > 6) {
-		memcpy(&pd->dbg_rva, hdr + dd + 8 * 6, 4);
-		memcpy(&pd->dbg_size, hdr + dd + 8 * 6 + 4, 4);
-	}
+		memcpy(&m->size, h.b + h.opt + 56, 4);
+	memcpy(&m->header_size, h.b + h.opt + 60, 4);
+	memcpy(&nsec, h.b + h.lfanew + 6, 2);
+	memcpy(&optsize, h.b + h.lfanew + 20, 2);
+	sec = h.opt + optsize;
+	for (k = 0; k < nsec && sec + 40 * (k + 1) <= sizeof h.b; k++)
+		dump_pe_section(m, h.b + sec + 40 * k);
+	dump_pe_dir(&h, 2, &pd->rsrc_rva, &pd->rsrc_size);
+	dump_pe_dir(&h, 6, &pd->dbg_rva, &pd->dbg_size);
 	return 0;
 }
 
@@ -5910,7 +6130,7 @@ dump_pe_version(struct snap *s, struct dmodule *m, const struct pe_dirs *pd)
 	memcpy(&sig, vi + 40, 4);
 	if (vlen == 52 && sig == 0xFEEF04BDu && !memcmp(vi + 6, L"VS_VERSION_INFO", 30)) {
 		memcpy(&m->ver, vi + 40, 52);
-		m->ver.v[10] &= m->ver.v[9]; /* FileFlags &= FileFlagsMask */
+		m->ver.dwFileFlags &= m->ver.dwFileFlagsMask;
 	}
 }
 
@@ -6021,20 +6241,17 @@ dump_read_unload_ring(struct snap *s, u64 addr, u32 esize, u32 count)
 	return s->nunl;
 }
 
-/* The RVA of an export of a PE32 image in target memory, or 0. */
+/* The RVA of an export of an image in target memory, or 0. */
 static u32
-dump_export32(struct snap *s, const struct dmodule *m, const char *want)
+dump_export(struct snap *s, const struct dmodule *m, const char *want)
 {
-	u8 hdr[1024], *ex = NULL;
-	u32 lfanew, erva = 0, esz = 0, nnames, afun, anames, aords, i, fn = 0;
+	struct pe_hdr h;
+	u8 *ex = NULL;
+	u32 erva = 0, esz = 0, nnames, afun, anames, aords, i, fn = 0;
 	size_t wl = strlen(want) + 1;
-	if (snap_read(s, m->base, hdr, sizeof hdr) < 0)
+	if (dump_pe_read(s, m->base, &h) < 0)
 		return 0;
-	memcpy(&lfanew, hdr + 0x3C, 4);
-	if (lfanew > sizeof hdr - 128 || memcmp(hdr + lfanew, "PE\0\0", 4))
-		return 0;
-	memcpy(&erva, hdr + lfanew + 24 + 96, 4); /* PE32: DataDirectory[0] */
-	memcpy(&esz, hdr + lfanew + 24 + 100, 4);
+	dump_pe_dir(&h, 0, &erva, &esz);
 	if (!erva || esz < 40 || esz > (16u << 20) || (u64)erva + esz > m->size || !(ex = malloc(esz)) ||
 	    snap_read(s, m->base + erva, ex, esz) < 0) {
 		free(ex);
@@ -6077,7 +6294,7 @@ dump_unload_trace32(struct snap *s, u64 out[3])
 	u8 code[64];
 	u32 fn, i;
 	int k;
-	if (!nt || !(fn = dump_export32(s, nt, "RtlGetUnloadEventTraceEx")) ||
+	if (!nt || !(fn = dump_export(s, nt, "RtlGetUnloadEventTraceEx")) ||
 	    snap_read(s, nt->base + fn, code, sizeof code) < 0)
 		return -1;
 	for (i = 0, k = 0; i + 6 <= sizeof code && k < 3; i++) {
@@ -6129,24 +6346,24 @@ dump_collect_unloaded(struct snap *s)
 }
 
 static int
-put_unloaded(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_unloaded(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
-	struct md_unloaded_list hl = { sizeof hl, sizeof(struct md_unloaded), (u32)s->nunl };
+	MINIDUMP_UNLOADED_MODULE_LIST hl = { sizeof hl, sizeof(MINIDUMP_UNLOADED_MODULE), (u32)s->nunl };
 	size_t ents;
 	int i;
 	if (!s->have_unl)
 		return 0;
-	dir->rva = (u32)buf_add(b, &hl, sizeof hl, 4);
-	dir->size = (u32)(sizeof hl + sizeof(struct md_unloaded) * s->nunl);
-	ents = buf_add(b, NULL, sizeof(struct md_unloaded) * s->nunl, 1);
+	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 4);
+	dir->Location.DataSize = (u32)(sizeof hl + sizeof(MINIDUMP_UNLOADED_MODULE) * s->nunl);
+	ents = buf_add(b, NULL, sizeof(MINIDUMP_UNLOADED_MODULE) * s->nunl, 1);
 	for (i = 0; i < s->nunl && !b->oom; i++) {
-		struct md_unloaded u;
-		u.base = s->unl[i].base;
-		u.size = s->unl[i].size;
-		u.checksum = s->unl[i].checksum;
-		u.timestamp = s->unl[i].timestamp;
-		u.name_rva = dump_add_string(b, s->unl[i].name);
+		MINIDUMP_UNLOADED_MODULE u;
+		u.BaseOfImage = s->unl[i].base;
+		u.SizeOfImage = s->unl[i].size;
+		u.CheckSum = s->unl[i].checksum;
+		u.TimeDateStamp = s->unl[i].timestamp;
+		u.ModuleNameRva = dump_add_string(b, s->unl[i].name);
 		if (!b->oom)
 			memcpy(b->p + ents + sizeof u * i, &u, sizeof u);
 	}
@@ -6154,36 +6371,36 @@ put_unloaded(struct dump_state *d, struct buf *b, struct md_dir *dir)
 }
 
 static int
-put_modules(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_modules(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
 	u32 n = (u32)s->nmod;
 	size_t mods;
 	int i;
-	dir->rva = (u32)buf_add(b, &n, 4, 4);
-	dir->size = 4 + sizeof(struct md_module) * n;
-	mods = buf_add(b, NULL, sizeof(struct md_module) * n, 4);
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + sizeof(MINIDUMP_MODULE) * n;
+	mods = buf_add(b, NULL, sizeof(MINIDUMP_MODULE) * n, 4);
 	for (i = 0; i < s->nmod && !b->oom; i++) {
 		const struct dmodule *m = &s->mod[i];
-		struct md_module mm;
+		MINIDUMP_MODULE mm;
 		memset(&mm, 0, sizeof mm);
-		mm.base = m->base;
-		mm.size = m->size;
-		mm.checksum = m->checksum;
-		mm.timestamp = m->timestamp;
-		mm.name_rva = dump_add_string(b, !m->name ? L"" :
+		mm.BaseOfImage = m->base;
+		mm.SizeOfImage = m->size;
+		mm.CheckSum = m->checksum;
+		mm.TimeDateStamp = m->timestamp;
+		mm.ModuleNameRva = dump_add_string(b, !m->name ? L"" :
 		                              (d->mask & MDT_FILTERMODULEPATHS) ? path_basename(m->name) : m->name);
-		mm.ver = m->ver;
-		mm.ver.v[0] = 0xFEEF04BDu;
-		if (!mm.ver.v[1])
-			mm.ver.v[1] = 0x10000;
+		mm.VersionInfo = m->ver;
+		mm.VersionInfo.dwSignature = VS_FFI_SIGNATURE;
+		if (!mm.VersionInfo.dwStrucVersion)
+			mm.VersionInfo.dwStrucVersion = 0x10000;
 		if (m->cv) {
-			mm.cv.size = m->cv_len;
-			mm.cv.rva = (u32)buf_add(b, m->cv, m->cv_len, 4);
+			mm.CvRecord.DataSize = m->cv_len;
+			mm.CvRecord.Rva = (u32)buf_add(b, m->cv, m->cv_len, 4);
 		}
 		if (m->misc) {
-			mm.misc.size = m->misc_len;
-			mm.misc.rva = (u32)buf_add(b, m->misc, m->misc_len, 4);
+			mm.MiscRecord.DataSize = m->misc_len;
+			mm.MiscRecord.Rva = (u32)buf_add(b, m->misc, m->misc_len, 4);
 		}
 		if (!b->oom)
 			memcpy(b->p + mods + i * sizeof mm, &mm, sizeof mm);
@@ -6221,23 +6438,25 @@ struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
 };
 
 struct name_job {
+	struct w32_job job;        /* first (w32_job_run) */
 	HANDLE h;                  /* our duplicate of the target's handle */
 	pd_ntstatus (NTAPI *query)(HANDLE, ULONG, PVOID, ULONG, PULONG); /* NtQueryObject */
 	u8 buf[2048];
 	pd_ntstatus st;
-	volatile LONG state;       /* JOB_RUNNING, JOB_DONE, JOB_ABANDONED (see ctx_job) */
 };
 
-static DWORD WINAPI
-live_name_worker(void *arg)
+static void
+live_name_call(struct w32_job *job)
 {
-	struct name_job *j = arg;
+	struct name_job *j = (struct name_job *)job;
 	j->st = j->query(j->h, 1 /* ObjectNameInformation */, j->buf, sizeof j->buf - 2, NULL);
-	if (InterlockedExchange(&j->state, JOB_DONE) == JOB_ABANDONED) {
-		CloseHandle(j->h);
-		free(j);
-	}
-	return 0;
+}
+
+static void
+live_name_free(struct w32_job *job)
+{
+	CloseHandle(((struct name_job *)job)->h);
+	free(job);
 }
 
 static wchar_t *
@@ -6262,30 +6481,25 @@ static wchar_t *
 live_file_name(HANDLE dup, u64 value, int *file_names)
 {
 	struct name_job *j = xcalloc(1, sizeof *j);
-	HANDLE th = NULL;
 	wchar_t *name = NULL;
-	if (j) {
-		j->h = dup;
-		j->query = w32.NtQueryObject;
-		th = CreateThread(NULL, 0, live_name_worker, j, 0, NULL);
-	}
-	if (!th) {
-		free(j);
+	int late;
+	if (!j) {
 		CloseHandle(dup);
 		return NULL;
 	}
-	if (WaitForSingleObject(th, 200) != WAIT_OBJECT_0 &&
-	    InterlockedExchange(&j->state, JOB_ABANDONED) == JOB_RUNNING) {
+	j->job.run = live_name_call;
+	j->job.done = live_name_free;
+	j->h = dup;
+	j->query = w32.NtQueryObject;
+	if ((late = w32_job_run(&j->job, 200, 0)) > 0) {
 		/* blocked (a synchronous pipe): ask no more File names */
 		*file_names = 0;
 		vlog("handle 0x%llx: name query blocked; File names skipped", value);
-	} else {
+	} else if (!late) {
 		if (PD_NT_SUCCESS(j->st))
 			name = live_unicode_dup(j->buf);
-		CloseHandle(dup);
-		free(j);
+		live_name_free(&j->job);
 	}
-	CloseHandle(th);
 	return name;
 }
 
@@ -6379,17 +6593,17 @@ live_handles(struct snap *s, int names)
 /* HandleData, descriptor v2; each distinct type name written once (a table
  * past its size only costs repeated strings). */
 static int
-put_handles(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_handles(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
-	struct md_handle_stream hs = { sizeof hs, sizeof(struct md_handle), (u32)s->nhdl, 0 };
+	MINIDUMP_HANDLE_DATA_STREAM hs = { sizeof hs, sizeof(struct md_handle), (u32)s->nhdl, 0 };
 	struct { const wchar_t *name; u32 rva; } types[128];
 	int ntypes = 0, i, k;
 	size_t ents;
 	if (!s->have_hdl)
 		return 0;
-	dir->rva = (u32)buf_add(b, &hs, sizeof hs, 4);
-	dir->size = (u32)(sizeof hs + sizeof(struct md_handle) * s->nhdl);
+	dir->Location.Rva = (u32)buf_add(b, &hs, sizeof hs, 4);
+	dir->Location.DataSize = (u32)(sizeof hs + sizeof(struct md_handle) * s->nhdl);
 	ents = buf_add(b, NULL, sizeof(struct md_handle) * s->nhdl, 1);
 	for (i = 0; i < s->nhdl && !b->oom; i++) {
 		const struct dhandle *h = &s->hdl[i];
@@ -6587,12 +6801,12 @@ live_tokens(struct snap *s)
 
 /* Token: built whole by live_tokens. */
 static int
-put_tokens(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_tokens(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	if (!d->s->have_tok)
 		return 0;
-	dir->size = (u32)d->s->tok.len;
-	dir->rva = (u32)buf_add(b, d->s->tok.p, d->s->tok.len, 8);
+	dir->Location.DataSize = (u32)d->s->tok.len;
+	dir->Location.Rva = (u32)buf_add(b, d->s->tok.p, d->s->tok.len, 8);
 	return b->oom ? -1 : 1;
 }
 
@@ -6656,7 +6870,7 @@ dump_os_version(OSVERSIONINFOEXW *v)
 static void
 dump_collect_sysinfo(struct dump_state *d)
 {
-	struct md_sysinfo *si = &d->sysinfo;
+	MINIDUMP_SYSTEM_INFO *si = &d->sysinfo;
 	SYSTEM_INFO ns;
 	OSVERSIONINFOEXW v;
 	int i;
@@ -6664,34 +6878,34 @@ dump_collect_sysinfo(struct dump_state *d)
 	GetNativeSystemInfo(&ns);
 	dump_os_version(&v);
 	if (!d->s->x86 && sizeof(void *) == 8) {
-		si->arch = PROCESSOR_ARCHITECTURE_AMD64;
+		si->ProcessorArchitecture = PROCESSOR_ARCHITECTURE_AMD64;
 		for (i = 0; i < 128; i++)
 			if (IsProcessorFeaturePresent(i))
-				si->cpu.other.features[i / 64] |= 1ULL << (i % 64);
+				si->Cpu.OtherCpuInfo.ProcessorFeatures[i / 64] |= 1ULL << (i % 64);
 	} else {
 		unsigned a, bx, c, dx;
-		si->arch = PROCESSOR_ARCHITECTURE_INTEL;
+		si->ProcessorArchitecture = PROCESSOR_ARCHITECTURE_INTEL;
 		if (__get_cpuid(0, &a, &bx, &c, &dx)) {
-			si->cpu.x86.vendor[0] = bx;
-			si->cpu.x86.vendor[1] = dx;
-			si->cpu.x86.vendor[2] = c;
+			si->Cpu.X86CpuInfo.VendorId[0] = bx;
+			si->Cpu.X86CpuInfo.VendorId[1] = dx;
+			si->Cpu.X86CpuInfo.VendorId[2] = c;
 			if (__get_cpuid(1, &a, &bx, &c, &dx)) {
-				si->cpu.x86.version = a;
-				si->cpu.x86.features = dx;
+				si->Cpu.X86CpuInfo.VersionInformation = a;
+				si->Cpu.X86CpuInfo.FeatureInformation = dx;
 			}
-			if (si->cpu.x86.vendor[0] == 0x68747541 /* "Auth" */ && __get_cpuid(0x80000001, &a, &bx, &c, &dx))
-				si->cpu.x86.amd_ext = dx;
+			if (si->Cpu.X86CpuInfo.VendorId[0] == 0x68747541 /* "Auth" */ && __get_cpuid(0x80000001, &a, &bx, &c, &dx))
+				si->Cpu.X86CpuInfo.AMDExtendedCpuFeatures = dx;
 		}
 	}
-	si->level = ns.wProcessorLevel;
-	si->revision = ns.wProcessorRevision;
-	si->nproc = (u8)(ns.dwNumberOfProcessors > 255 ? 255 : ns.dwNumberOfProcessors);
-	si->product_type = v.wProductType;
-	si->major = v.dwMajorVersion;
-	si->minor = v.dwMinorVersion;
-	si->build = v.dwBuildNumber;
-	si->platform = VER_PLATFORM_WIN32_NT;
-	si->suite = v.wSuiteMask;
+	si->ProcessorLevel = ns.wProcessorLevel;
+	si->ProcessorRevision = ns.wProcessorRevision;
+	si->NumberOfProcessors = (u8)(ns.dwNumberOfProcessors > 255 ? 255 : ns.dwNumberOfProcessors);
+	si->ProductType = v.wProductType;
+	si->MajorVersion = v.dwMajorVersion;
+	si->MinorVersion = v.dwMinorVersion;
+	si->BuildNumber = v.dwBuildNumber;
+	si->PlatformId = VER_PLATFORM_WIN32_NT;
+	si->SuiteMask = v.wSuiteMask;
 	wcsncpy(d->csd, v.szCSDVersion, sizeof d->csd / sizeof d->csd[0] - 1);
 }
 
@@ -6731,13 +6945,13 @@ dump_misc_build(const struct snap *s, struct md_misc5 *mi)
 	wchar_t lab[128] = L"", w[260];
 	if (s->have_integrity) {
 		mi->integrity = s->integrity;
-		mi->m1.flags1 |= 0x10; /* PROCESS_INTEGRITY */
+		mi->m1.Flags1 |= 0x10; /* PROCESS_INTEGRITY */
 	}
 	if (id != TIME_ZONE_ID_INVALID) {
 		_Static_assert(sizeof tz == 172, "TIME_ZONE_INFORMATION");
 		memcpy(mi->tz, &tz, sizeof tz);
 		mi->tz_id = id;
-		mi->m1.flags1 |= 0x40; /* TIMEZONE */
+		mi->m1.Flags1 |= 0x40; /* TIMEZONE */
 	}
 	dump_os_version(&v);
 	if (!RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", 0,
@@ -6757,7 +6971,7 @@ dump_misc_build(const struct snap *s, struct md_misc5 *mi)
 	memcpy(mi->build, w, (wcslen(w) + 1) * 2);
 	swprintf(w, 40, L"procdump.c." PD_ARCH "," PD_VERSION_W);
 	memcpy(mi->dbg_bld, w, (wcslen(w) + 1) * 2);
-	mi->m1.flags1 |= 0x100; /* BUILDSTRING */
+	mi->m1.Flags1 |= 0x100; /* BUILDSTRING */
 }
 
 /* MiscInfo: level 5, or level 2 for triage (no build strings): PID,
@@ -6770,14 +6984,14 @@ dump_collect_misc(struct dump_state *d)
 	int triage = (d->mask & MDT_FILTERTRIAGE) != 0;
 	u32 power[5];
 	memset(mi, 0, sizeof *mi);
-	mi->m1.size = triage ? 44 : sizeof *mi;
-	mi->m1.flags1 = 0x1 | 0x2; /* PROCESS_ID, PROCESS_TIMES */
-	mi->m1.pid = s->pid;
-	mi->m1.create = ticks_to_time_t(s->create_time);
-	mi->m1.user = (u32)((s->user_time + 5000000) / 10000000);
-	mi->m1.kernel = (u32)((s->kernel_time + 5000000) / 10000000);
+	mi->m1.SizeOfInfo = triage ? 44 : sizeof *mi;
+	mi->m1.Flags1 = 0x1 | 0x2; /* PROCESS_ID, PROCESS_TIMES */
+	mi->m1.ProcessId = s->pid;
+	mi->m1.ProcessCreateTime = ticks_to_time_t(s->create_time);
+	mi->m1.ProcessUserTime = (u32)((s->user_time + 5000000) / 10000000);
+	mi->m1.ProcessKernelTime = (u32)((s->kernel_time + 5000000) / 10000000);
 	if (w32_power_info(power) == 0) {
-		mi->m1.flags1 |= 0x4; /* PROCESSOR_POWER_INFO */
+		mi->m1.Flags1 |= 0x4; /* PROCESSOR_POWER_INFO */
 		memcpy(&mi->max_mhz, power, sizeof power);
 	}
 	if (!triage)
@@ -6785,37 +6999,37 @@ dump_collect_misc(struct dump_state *d)
 }
 
 static int
-put_system_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_system_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	size_t off = buf_add(b, &d->sysinfo, sizeof d->sysinfo, 4);
 	u32 csd = dump_add_string(b, d->csd);
 	if (b->oom)
 		return -1;
-	memcpy(b->p + off + offsetof(struct md_sysinfo, csd_rva), &csd, 4);
-	dir->size = sizeof d->sysinfo;
-	dir->rva = (u32)off;
+	memcpy(b->p + off + offsetof(MINIDUMP_SYSTEM_INFO, CSDVersionRva), &csd, 4);
+	dir->Location.DataSize = sizeof d->sysinfo;
+	dir->Location.Rva = (u32)off;
 	return 1;
 }
 
 /* MiscInfo; XStateData (level 5) from the threads the dump keeps. */
 static int
-put_misc_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_misc_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	int i;
-	for (i = 0; i < d->s->nth && d->misc.m1.size == sizeof d->misc; i++)
+	for (i = 0; i < d->s->nth && d->misc.m1.SizeOfInfo == sizeof d->misc; i++)
 		if (d->s->th[i].ctx_ok && d->s->th[i].xlen) { /* the machine's XSTATE_CONFIGURATION */
 			dump_misc_xstate(&d->misc, d->s->th[i].xlen);
 			break;
 		}
-	dir->size = d->misc.m1.size;
-	dir->rva = (u32)buf_add(b, &d->misc, d->misc.m1.size, 4);
+	dir->Location.DataSize = d->misc.m1.SizeOfInfo;
+	dir->Location.Rva = (u32)buf_add(b, &d->misc, d->misc.m1.SizeOfInfo, 4);
 	return b->oom ? -1 : 1;
 }
 
 /* ProcessVmCounters (22): MINIDUMP_PROCESS_VM_COUNTERS_2, as recent dbghelp
  * writes by default. */
 static int
-put_vm_counters(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_vm_counters(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	const struct pd_vm_counters *vm = &d->s->vm;
 	u8 v[152];
@@ -6833,19 +7047,19 @@ put_vm_counters(struct dump_state *d, struct buf *b, struct md_dir *dir)
 	memcpy(v + 2, &flags, 2);
 	memcpy(v + 4, &vm->PageFaultCount, 4);
 	memcpy(v + 8, f, sizeof f);
-	dir->size = sizeof v;
-	dir->rva = (u32)buf_add(b, v, sizeof v, 8);
+	dir->Location.DataSize = sizeof v;
+	dir->Location.Rva = (u32)buf_add(b, v, sizeof v, 8);
 	return b->oom ? -1 : 1;
 }
 
 /* Exception: the record, and the faulting thread's context (in the x86
  * view, its WOW64 context, read while it is stopped). */
 static int
-put_exception(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_exception(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	const struct pd_event *ev = d->req->ev;
 	const EXCEPTION_RECORD *er;
-	struct md_exception ex;
+	MINIDUMP_EXCEPTION_STREAM ex;
 	const struct dthread *et = NULL;
 	DWORD k;
 	int i;
@@ -6853,31 +7067,31 @@ put_exception(struct dump_state *d, struct buf *b, struct md_dir *dir)
 		return 0;
 	er = &ev->rec;
 	memset(&ex, 0, sizeof ex);
-	ex.tid = ev->tid;
-	ex.code = er->ExceptionCode;
-	if (d->s->x86 && ex.code == 0x4000001F) /* STATUS_WX86_BREAKPOINT, as x86 sees it */
-		ex.code = EXCEPTION_BREAKPOINT;
-	if (d->s->x86 && ex.code == 0x4000001E) /* STATUS_WX86_SINGLE_STEP */
-		ex.code = EXCEPTION_SINGLE_STEP;
-	ex.flags = er->ExceptionFlags;
-	ex.record = (u64)(ULONG_PTR)er->ExceptionRecord;
-	ex.address = (u64)(ULONG_PTR)er->ExceptionAddress;
-	ex.nparams = er->NumberParameters > 15 ? 15 : er->NumberParameters;
-	for (k = 0; k < ex.nparams; k++)
-		ex.info[k] = (u64)er->ExceptionInformation[k];
-	ex.ctx.size = dump_context_size(d->s);
+	ex.ThreadId = ev->tid;
+	ex.ExceptionRecord.ExceptionCode = er->ExceptionCode;
+	if (d->s->x86 && ex.ExceptionRecord.ExceptionCode == 0x4000001F) /* STATUS_WX86_BREAKPOINT, as x86 sees it */
+		ex.ExceptionRecord.ExceptionCode = EXCEPTION_BREAKPOINT;
+	if (d->s->x86 && ex.ExceptionRecord.ExceptionCode == 0x4000001E) /* STATUS_WX86_SINGLE_STEP */
+		ex.ExceptionRecord.ExceptionCode = EXCEPTION_SINGLE_STEP;
+	ex.ExceptionRecord.ExceptionFlags = er->ExceptionFlags;
+	ex.ExceptionRecord.ExceptionRecord = (u64)(ULONG_PTR)er->ExceptionRecord;
+	ex.ExceptionRecord.ExceptionAddress = (u64)(ULONG_PTR)er->ExceptionAddress;
+	ex.ExceptionRecord.NumberParameters = er->NumberParameters > 15 ? 15 : er->NumberParameters;
+	for (k = 0; k < ex.ExceptionRecord.NumberParameters; k++)
+		ex.ExceptionRecord.ExceptionInformation[k] = (u64)er->ExceptionInformation[k];
+	ex.ThreadContext.DataSize = dump_context_size(d->s);
 	if (!d->s->x86)
-		ex.ctx.rva = (u32)buf_add(b, &ev->ctx, sizeof(CONTEXT), 16);
+		ex.ThreadContext.Rva = (u32)buf_add(b, &ev->ctx, sizeof(CONTEXT), 16);
 	else {
 		for (i = 0; i < d->s->nth; i++)
-			if (d->s->th[i].tid == ex.tid && d->s->th[i].ctx_ok)
+			if (d->s->th[i].tid == ex.ThreadId && d->s->th[i].ctx_ok)
 				et = &d->s->th[i];
-		ex.ctx.rva = (u32)buf_add(b, et ? (const void *)et->ctx : NULL, ex.ctx.size, 16);
+		ex.ThreadContext.Rva = (u32)buf_add(b, et ? (const void *)et->ctx : NULL, ex.ThreadContext.DataSize, 16);
 		if (!et && !b->oom)
-			dump_context_cpu(d->s, b->p + ex.ctx.rva);
+			dump_context_cpu(d->s, b->p + ex.ThreadContext.Rva);
 	}
-	dir->size = sizeof ex;
-	dir->rva = (u32)buf_add(b, &ex, sizeof ex, 4);
+	dir->Location.DataSize = sizeof ex;
+	dir->Location.Rva = (u32)buf_add(b, &ex, sizeof ex, 4);
 	return b->oom ? -1 : 1;
 }
 
@@ -6885,39 +7099,39 @@ put_exception(struct dump_state *d, struct buf *b, struct md_dir *dir)
  * MiniDumpWriteDump user streams (our writer's and -dbghelp's): us[0] the
  * ANSI text (malloc'd; size 0 if it cannot be converted), us[1] the wide. */
 static void
-dump_comment_streams(const wchar_t *comment, struct pd_user_stream us[2])
+dump_comment_streams(const wchar_t *comment, MINIDUMP_USER_STREAM us[2])
 {
 	int na = WideCharToMultiByte(CP_ACP, 0, comment, -1, NULL, 0, NULL, NULL);
 	char *a = na > 0 ? xcalloc(na, 1) : NULL;
-	us[0].type = MD_COMMENTA;
-	us[0].size = 0;
-	us[0].buffer = a;
+	us[0].Type = CommentStreamA;
+	us[0].BufferSize = 0;
+	us[0].Buffer = a;
 	if (a && WideCharToMultiByte(CP_ACP, 0, comment, -1, a, na, NULL, NULL))
-		us[0].size = (ULONG)na;
-	us[1].type = MD_COMMENTW;
-	us[1].size = (ULONG)((wcslen(comment) + 1) * 2);
-	us[1].buffer = (void *)comment;
+		us[0].BufferSize = (ULONG)na;
+	us[1].Type = CommentStreamW;
+	us[1].BufferSize = (ULONG)((wcslen(comment) + 1) * 2);
+	us[1].Buffer = (void *)comment;
 }
 
 static int
-dump_put_comment(struct dump_state *d, struct buf *b, struct md_dir *dir, int wide)
+dump_put_comment(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir, int wide)
 {
-	const struct pd_user_stream *us = &d->comment[wide];
-	if (!us->size)
+	const MINIDUMP_USER_STREAM *us = &d->comment[wide];
+	if (!us->BufferSize)
 		return 0;
-	dir->size = us->size;
-	dir->rva = (u32)buf_add(b, us->buffer, us->size, 4);
+	dir->Location.DataSize = us->BufferSize;
+	dir->Location.Rva = (u32)buf_add(b, us->Buffer, us->BufferSize, 4);
 	return b->oom ? -1 : 1;
 }
 
 static int
-put_comment_a(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_comment_a(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	return dump_put_comment(d, b, dir, 0);
 }
 
 static int
-put_comment_w(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_comment_w(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	return dump_put_comment(d, b, dir, 1);
 }
@@ -6928,15 +7142,15 @@ put_comment_w(struct dump_state *d, struct buf *b, struct md_dir *dir)
 #define DUMP_NOTE_BYTES 512
 
 static void
-dump_reserve_note(struct dump_state *d, struct buf *b, const struct md_dir *dir, u32 nd, size_t dir_off)
+dump_reserve_note(struct dump_state *d, struct buf *b, const MINIDUMP_DIRECTORY *dir, u32 nd, size_t dir_off)
 {
 	struct dump_note *n = &d->note;
 	memset(n, 0, sizeof *n);
 	if (d->mask & MDT_FILTERTRIAGE)
 		return;
-	if (nd && dir[nd - 1].type == MD_COMMENTW && dir[nd - 1].rva + dir[nd - 1].size == b->len) {
-		n->start = dir[nd - 1].rva;
-		n->base = dir[nd - 1].size - 2;
+	if (nd && dir[nd - 1].StreamType == CommentStreamW && dir[nd - 1].Location.Rva + dir[nd - 1].Location.DataSize == b->len) {
+		n->start = dir[nd - 1].Location.Rva;
+		n->base = dir[nd - 1].Location.DataSize - 2;
 		n->rva = n->start + n->base;
 		n->entry = dir_off + (nd - 1) * sizeof *dir;
 		buf_add(b, NULL, DUMP_NOTE_BYTES, 1);
@@ -6980,34 +7194,6 @@ dump_add_readable(struct dump_state *d, u64 start, u64 size)
 			continue;
 		dump_add_range(d, a < start ? start : a, (b > end ? end : b) - (a < start ? start : a));
 	}
-}
-
-static int
-range_cmp(const void *a, const void *b)
-{
-	const struct range *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* Sorts, then merges overlapping and touching ranges: no reader accepts
- * overlaps, and a read that straddles two descriptors gets truncated. */
-static void
-dump_coalesce(struct dump_state *d, u64 max_size)
-{
-	int i, o = 0;
-	if (!d->nrng)
-		return;
-	qsort(d->rng, d->nrng, sizeof *d->rng, range_cmp);
-	for (i = 1; i < d->nrng; i++) {
-		struct range *c = &d->rng[o];
-		u64 cend = c->start + c->size, nend = d->rng[i].start + d->rng[i].size;
-		if (d->rng[i].start <= cend && (nend <= cend || nend - c->start <= max_size)) {
-			if (nend > cend)
-				c->size = nend - c->start;
-		} else
-			d->rng[++o] = d->rng[i];
-	}
-	d->nrng = o + 1;
 }
 
 /* Breakpad rejects a MemoryList of more than 4096 ranges: merge ranges
@@ -7460,7 +7646,7 @@ dump_plan_memory(struct dump_state *d)
 		for (i = 0; i < s->nreg; i++)
 			if (snap_readable(&s->reg[i]))
 				dump_add_range(d, s->reg[i].base, s->reg[i].size);
-		dump_coalesce(d, ~0ULL);
+		d->nrng = range_merge(d->rng, d->nrng, ~0ULL);
 		return;
 	}
 	dump_plan_threads(d);
@@ -7481,7 +7667,7 @@ dump_plan_memory(struct dump_state *d)
 	if (d->miniplus)
 		dump_plan_miniplus(d);
 	/* Keep descriptors under 4 GiB each (DataSize is 32-bit). */
-	dump_coalesce(d, 0xFFFFF000ULL);
+	d->nrng = range_merge(d->rng, d->nrng, 0xFFFFF000ULL);
 	dump_limit_ranges(d, 4000);
 }
 
@@ -7563,24 +7749,24 @@ dump_sanitize_stacks(struct dump_state *d, u64 addr, u8 *bytes, u64 n)
 
 /* MemoryInfoList: every region, free ones included. */
 static int
-put_memory_info(struct dump_state *d, struct buf *b, struct md_dir *dir)
+put_memory_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	const struct snap *s = d->s;
-	struct md_meminfo_list hl = { sizeof hl, sizeof(struct md_meminfo), (u64)s->nreg };
+	MINIDUMP_MEMORY_INFO_LIST hl = { sizeof hl, sizeof(MINIDUMP_MEMORY_INFO), (u64)s->nreg };
 	int i;
-	dir->rva = (u32)buf_add(b, &hl, sizeof hl, 8);
-	dir->size = (u32)(sizeof hl + sizeof(struct md_meminfo) * s->nreg);
+	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 8);
+	dir->Location.DataSize = (u32)(sizeof hl + sizeof(MINIDUMP_MEMORY_INFO) * s->nreg);
 	for (i = 0; i < s->nreg; i++) {
-		struct md_meminfo mi;
+		MINIDUMP_MEMORY_INFO mi;
 		const struct dregion *r = &s->reg[i];
 		memset(&mi, 0, sizeof mi);
-		mi.base = r->base;
-		mi.size = r->size;
-		mi.state = r->state;
-		mi.alloc_base = r->alloc_base;
-		mi.alloc_protect = r->alloc_protect;
-		mi.protect = r->protect;
-		mi.type = r->type;
+		mi.BaseAddress = r->base;
+		mi.RegionSize = r->size;
+		mi.State = r->state;
+		mi.AllocationBase = r->alloc_base;
+		mi.AllocationProtect = r->alloc_protect;
+		mi.Protect = r->protect;
+		mi.Type = r->type;
 		buf_add(b, &mi, sizeof mi, 1);
 	}
 	return b->oom ? -1 : 1;
@@ -7604,19 +7790,19 @@ dump_stacks_at(struct dump_state *d, u64 start, u64 size, u64 rva)
 /* MemoryList, with the bytes right after it (Mini and custom dumps whose
  * memory fits 32-bit RVAs).  Returns 1, or -1 (no memory, cancelled). */
 static int
-dump_put_memory_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
+dump_put_memory_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	u32 n = (u32)d->nrng;
 	size_t descs;
 	int i;
-	dir->type = MD_MEMORYLIST;
-	dir->rva = (u32)buf_add(b, &n, 4, 4);
-	dir->size = 4 + 16 * n;
+	dir->StreamType = MemoryListStream;
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + 16 * n;
 	descs = buf_add(b, NULL, 16 * (size_t)n, 4);
 	for (i = 0; i < d->nrng; i++) {
-		struct md_memdesc md;
+		MINIDUMP_MEMORY_DESCRIPTOR md;
 		size_t at;
-		if (b->oom || dump_cancelled(d->req))
+		if (b->oom || dump_cancelled(d->req, d->res))
 			return -1;
 		at = buf_add(b, NULL, (size_t)d->rng[i].size, 16);
 		if (b->oom)
@@ -7624,11 +7810,11 @@ dump_put_memory_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
 		d->unread += snap_read_fill(d->s, d->rng[i].start, b->p + at, (size_t)d->rng[i].size);
 		if (d->mask & (MDT_FILTERTRIAGE | MDT_FILTERMEMORY))
 			dump_sanitize_stacks(d, d->rng[i].start, b->p + at, d->rng[i].size);
-		md.start = d->rng[i].start;
-		md.mem.size = (u32)d->rng[i].size;
-		md.mem.rva = (u32)at;
+		md.StartOfMemoryRange = d->rng[i].start;
+		md.Memory.DataSize = (u32)d->rng[i].size;
+		md.Memory.Rva = (u32)at;
 		memcpy(b->p + descs + 16 * (size_t)i, &md, 16);
-		dump_stacks_at(d, md.start, md.mem.size, at);
+		dump_stacks_at(d, md.StartOfMemoryRange, md.Memory.DataSize, at);
 	}
 #ifdef _WIN64
 	if (b->len > 0xFFFFFFFFULL) {
@@ -7644,20 +7830,20 @@ dump_put_memory_list(struct dump_state *d, struct buf *b, struct md_dir *dir)
  * copy in the buffer, because a thread's stack RVA is 32-bit.  Stacks in
  * a blob are not filtered (FilterMemory is dropped from Flags). */
 static int
-dump_put_memory64(struct dump_state *d, struct buf *b, struct md_dir *dir)
+dump_put_memory64(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
 	struct snap *s = d->s;
 	u64 n = (u64)d->nrng, acc, guess;
 	size_t base_at;
 	int i;
-	dir->type = MD_MEMORY64LIST;
-	dir->rva = (u32)buf_add(b, &n, 8, 8);
-	dir->size = (u32)(16 + 16 * n);
+	dir->StreamType = Memory64ListStream;
+	dir->Location.Rva = (u32)buf_add(b, &n, 8, 8);
+	dir->Location.DataSize = (u32)(16 + 16 * n);
 	base_at = buf_add(b, NULL, 8, 1);
 	for (i = 0; i < d->nrng; i++) {
-		struct md_memdesc64 m = { d->rng[i].start, d->rng[i].size };
+		MINIDUMP_MEMORY_DESCRIPTOR64 m = { d->rng[i].start, d->rng[i].size };
 		buf_add(b, &m, sizeof m, 1);
-		d->blob_size += m.size;
+		d->blob_size += m.DataSize;
 	}
 	d->dropped |= MDT_FILTERMEMORY;
 	/* the blob starts at most here, after a copy of every stack */
@@ -7696,13 +7882,13 @@ dump_patch_stacks(struct dump_state *d, struct buf *b)
 {
 	int i;
 	for (i = 0; i < d->s->nth; i++) {
-		struct md_thread *mt = (struct md_thread *)(b->p + d->threads_off + i * sizeof *mt);
-		struct md_memdesc sd;
-		memcpy(&sd, &mt->stack, sizeof sd);
-		sd.mem.rva = d->stack_rvas[i];
-		if (!sd.mem.rva)
-			sd.mem.size = 0;
-		memcpy(&mt->stack, &sd, sizeof sd);
+		u8 *at = b->p + d->threads_off + i * sizeof(MINIDUMP_THREAD) + offsetof(MINIDUMP_THREAD, Stack);
+		MINIDUMP_MEMORY_DESCRIPTOR sd;
+		memcpy(&sd, at, sizeof sd);
+		sd.Memory.Rva = d->stack_rvas[i];
+		if (!sd.Memory.Rva)
+			sd.Memory.DataSize = 0;
+		memcpy(at, &sd, sizeof sd);
 	}
 }
 
@@ -7865,7 +8051,7 @@ dump_callbacks_memory(struct dump_state *d)
 		added = 1;
 	}
 	if (added)
-		dump_coalesce(d, 0xFFFFF000ULL);
+		d->nrng = range_merge(d->rng, d->nrng, 0xFFFFF000ULL);
 	for (k = 0; k < 100000; k++) {
 		dump_call_reset(in, &out, 0);
 		if (!dump_call(d, RemoveMemoryCallback, in, &out) || !out.MemorySize)
@@ -7889,7 +8075,7 @@ dump_callbacks_memory(struct dump_state *d)
 /* Appends a stream to the buffer and fills its directory entry: 1; 0 if
  * it has nothing to write (a wanted stream that wrote nothing takes its
  * bits out of the header's Flags); -1 if out of memory. */
-typedef int (*dump_put_fn)(struct dump_state *, struct buf *, struct md_dir *);
+typedef int (*dump_put_fn)(struct dump_state *, struct buf *, MINIDUMP_DIRECTORY *);
 
 /* One row per stream, in file order: its type, the MINIDUMP_TYPE bits that
  * ask for it (0: every dump), the bits that leave it out, its put.  A new
@@ -7900,20 +8086,20 @@ static const struct dump_stream {
 	u64 want, unless;
 	dump_put_fn put;
 } dump_streams[] = {
-	{ MD_SYSTEMINFO, 0, 0, put_system_info },
-	{ MD_MISCINFO, 0, 0, put_misc_info },
-	{ MD_THREADLIST, 0, 0, put_thread_list },
-	{ MD_THREADINFOLIST, MDT_THREADINFO, 0, put_thread_info },
-	{ MD_THREADNAMES, 0, MDT_FILTERTRIAGE, put_thread_names },
-	{ MD_UNLOADEDMODULELIST, MDT_UNLOADEDMODULES, 0, put_unloaded },
-	{ MD_MODULELIST, 0, 0, put_modules },
-	{ MD_EXCEPTION, 0, 0, put_exception },
-	{ MD_MEMORYINFOLIST, MDT_FULLMEMORYINFO, 0, put_memory_info },
-	{ MD_HANDLEDATA, MDT_HANDLEDATA, 0, put_handles },
-	{ MD_PROCESSVMCOUNTERS, 0, MDT_FILTERTRIAGE, put_vm_counters },
-	{ MD_TOKEN, MDT_TOKEN, 0, put_tokens },
-	{ MD_COMMENTA, 0, 0, put_comment_a },
-	{ MD_COMMENTW, 0, 0, put_comment_w },
+	{ SystemInfoStream, 0, 0, put_system_info },
+	{ MiscInfoStream, 0, 0, put_misc_info },
+	{ ThreadListStream, 0, 0, put_thread_list },
+	{ ThreadInfoListStream, MDT_THREADINFO, 0, put_thread_info },
+	{ ThreadNamesStream, 0, MDT_FILTERTRIAGE, put_thread_names },
+	{ UnloadedModuleListStream, MDT_UNLOADEDMODULES, 0, put_unloaded },
+	{ ModuleListStream, 0, 0, put_modules },
+	{ ExceptionStream, 0, 0, put_exception },
+	{ MemoryInfoListStream, MDT_FULLMEMORYINFO, 0, put_memory_info },
+	{ HandleDataStream, MDT_HANDLEDATA, 0, put_handles },
+	{ ProcessVmCountersStream, 0, MDT_FILTERTRIAGE, put_vm_counters },
+	{ TokenStream, MDT_TOKEN, 0, put_tokens },
+	{ CommentStreamA, 0, 0, put_comment_a },
+	{ CommentStreamW, 0, 0, put_comment_w },
 };
 #define NSTREAMS (sizeof dump_streams / sizeof dump_streams[0])
 
@@ -8012,8 +8198,8 @@ dump_planned_bytes(const struct dump_state *d)
 static int
 dump_layout(struct dump_state *d, struct buf *b)
 {
-	struct md_dir dir[NSTREAMS + 2]; /* + the memory list, + a spare for the note */
-	struct md_header hd;
+	MINIDUMP_DIRECTORY dir[NSTREAMS + 2]; /* + the memory list, + a spare for the note */
+	MINIDUMP_HEADER hd;
 	size_t dir_off, i;
 	u32 nd = 0;
 	u64 planned = 0;
@@ -8030,7 +8216,7 @@ dump_layout(struct dump_state *d, struct buf *b)
 		if ((w = r->put(d, b, &dir[nd])) < 0 || b->oom)
 			return -1;
 		if (w)
-			dir[nd++].type = r->type;
+			dir[nd++].StreamType = r->type;
 		else
 			d->dropped |= r->want;
 	}
@@ -8049,13 +8235,12 @@ dump_layout(struct dump_state *d, struct buf *b)
 	if (d->note.spare)
 		d->note.entry = dir_off + nd * sizeof dir[0];
 	dump_patch_stacks(d, b);
-	d->dir_off = dir_off;
 	d->nd = nd;
-	hd.version = 0xA793;
-	hd.nstreams = nd;
-	hd.dir_rva = (u32)dir_off;
-	hd.timestamp = (u32)time(NULL);
-	hd.flags = d->mask & ~d->dropped; /* what was asked and could be honoured */
+	hd.Version = MINIDUMP_VERSION;
+	hd.NumberOfStreams = nd;
+	hd.StreamDirectoryRva = (u32)dir_off;
+	hd.TimeDateStamp = (u32)time(NULL);
+	hd.Flags = d->mask & ~d->dropped; /* what was asked and could be honoured */
 	memcpy(b->p, &hd, sizeof hd);
 	memcpy(b->p + dir_off, dir, sizeof dir);
 	return 0;
@@ -8253,15 +8438,9 @@ dump_guard_space(const struct dump_state *d, u64 *avail, u64 *floor, wchar_t **d
 	return 0;
 }
 
-static u64
-dump_mb(u64 bytes)
-{
-	return (bytes + (1 << 20) - 1) >> 20;
-}
-
 /* Before writing: refuses a dump whose estimated size would leave less
  * than the floor free on its volume.  The estimate is the file's size; its
- * holes may make it take less.  0, or -1 after one line (req->no_space). */
+ * holes may make it take less.  0, or -1 after one line (res->no_space). */
 static int
 dump_guard_before(struct dump_state *d, u64 estimate)
 {
@@ -8272,9 +8451,9 @@ dump_guard_before(struct dump_state *d, u64 estimate)
 		d->floor = floor;
 		if (avail < floor || avail - floor < estimate) {
 			warn("not enough free space for '%s': the dump needs about %llu MB, '%s' has %llu MB free "
-			     "and %llu MB must stay free (-minfree)", u8s(d->req->path), dump_mb(estimate), u8s(dir),
+			     "and %llu MB must stay free (-minfree)", u8s(d->req->path), size_mb(estimate), u8s(dir),
 			     avail >> 20, floor >> 20);
-			((struct pd_dump_req *)d->req)->no_space = 1;
+			d->res->no_space = 1;
 			rc = -1;
 		}
 	}
@@ -8283,7 +8462,7 @@ dump_guard_before(struct dump_state *d, u64 estimate)
 }
 
 /* While writing: stops when the volume's free space fell to the floor
- * (another writer filled it).  0, or -1 after one line (req->no_space). */
+ * (another writer filled it).  0, or -1 after one line (res->no_space). */
 static int
 dump_guard_during(struct dump_state *d)
 {
@@ -8293,7 +8472,7 @@ dump_guard_during(struct dump_state *d)
 	if (d->floor && dump_guard_space(d, &avail, &floor, &dir) == 0 && avail < floor) {
 		warn("stopped writing '%s': '%s' has %llu MB free, below the %llu MB that must stay free (-minfree)",
 		     u8s(d->req->path), u8s(dir), avail >> 20, floor >> 20);
-		((struct pd_dump_req *)d->req)->no_space = 1;
+		d->res->no_space = 1;
 		rc = -1;
 	}
 	free(dir);
@@ -8321,7 +8500,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 			u64 lost;
 			int bi = k & 1;
 			DWORD n = left > WQ_CHUNK ? WQ_CHUNK : (DWORD)left;
-			if (dump_cancelled(d->req)) {
+			if (dump_cancelled(d->req, d->res)) {
 				q.err = ERROR_CANCELLED;
 				break;
 			}
@@ -8340,7 +8519,8 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 			left -= n;
 			done += n;
 			if (d->req->on_progress)
-				d->req->on_progress(d->req->ctx, d->head_size + done, d->head_size + d->blob_size);
+				d->req->on_progress(d->req->ctx, d->head_size + done, d->head_size + d->blob_size,
+				                    now_sec() - d->write_t0);
 			if (lost && dump_source_gone(d))
 				break; /* dump_judge says so */
 		}
@@ -8350,7 +8530,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 		q.err = (LONG)w32_end_here(file);
 	if (!q.err)
 		return 0;
-	if (q.err == ERROR_CANCELLED && !d->req->timed_out)
+	if (q.err == ERROR_CANCELLED && !d->res->timed_out)
 		warn("dump cancelled: '%s' not written", u8s(d->req->path));
 	else if (q.err != ERROR_CANCELLED && !low)
 		dump_write_error(d, (DWORD)q.err);
@@ -8397,7 +8577,7 @@ dump_write_note(struct dump_state *d, HANDLE file)
 {
 	struct dump_note *n = &d->note;
 	wchar_t text[DUMP_NOTE_BYTES / 2];
-	struct md_dir e;
+	MINIDUMP_DIRECTORY e;
 	DWORD err = 0;
 	int len;
 	if (!d->unread || !n->rva)
@@ -8406,13 +8586,13 @@ dump_write_note(struct dump_state *d, HANDLE file)
 	               L"they are zeros in this dump.", n->base ? L"\n" : L"", d->unread, d->planned);
 	if (len < 0)
 		return 0;
-	e.type = MD_COMMENTW;
-	e.size = n->base + (u32)(len + 1) * 2;
-	e.rva = n->start;
+	e.StreamType = CommentStreamW;
+	e.Location.DataSize = n->base + (u32)(len + 1) * 2;
+	e.Location.Rva = n->start;
 	if ((err = dump_write_at(file, n->rva, text, (DWORD)(len + 1) * 2)) == 0 &&
 	    (err = dump_write_at(file, n->entry, &e, sizeof e)) == 0 && n->spare) {
 		u32 nd = d->nd + 1;
-		err = dump_write_at(file, offsetof(struct md_header, nstreams), &nd, 4);
+		err = dump_write_at(file, offsetof(MINIDUMP_HEADER, NumberOfStreams), &nd, 4);
 	}
 	if (err) {
 		SetLastError(err);
@@ -8462,7 +8642,6 @@ dump_digits(const wchar_t *name, int hex, size_t most)
 static int
 dump_name_fits(const wchar_t *name, const wchar_t *pat, const wchar_t *proc, const wchar_t *tag)
 {
-	static const wchar_t *keys[5] = { L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS" };
 	size_t kl = 0, n;
 	int k;
 	if (!*pat || !_wcsicmp(pat, L".dmp")) { /* (the pattern's own .dmp is the one below) */
@@ -8474,24 +8653,23 @@ dump_name_fits(const wchar_t *name, const wchar_t *pat, const wchar_t *proc, con
 				;
 		return !_wcsicmp(name, L".dmp");
 	}
-	for (k = 0; k < 5; k++)
-		if (!wcsncmp(pat, keys[k], kl = wcslen(keys[k])))
-			break;
+	if ((k = name_key_at(pat, NULL)) < NKEYS)
+		kl = wcslen(name_keys[k]);
 	switch (k) {
-	case 0:
+	case KEY_PROCESSNAME:
 		return !_wcsnicmp(name, proc, n = wcslen(proc)) && dump_name_fits(name + n, pat + kl, proc, tag);
-	case 1:
+	case KEY_PID:
 		for (n = dump_digits(name, 0, 10); n > 0; n--)
 			if (dump_name_fits(name + n, pat + kl, proc, tag))
 				return 1;
 		return 0;
-	case 2:
+	case KEY_EXCEPTIONCODE:
 		return (dump_digits(name, 1, 8) == 8 && dump_name_fits(name + 8, pat + kl, proc, tag)) ||
 		       (*name == L'0' && dump_name_fits(name + 1, pat + kl, proc, tag));
-	case 3:
-	case 4:
+	case KEY_YYMMDD:
+	case KEY_HHMMSS:
 		return dump_digits(name, 0, 6) == 6 && dump_name_fits(name + 6, pat + kl, proc, tag);
-	default:
+	default: /* (DUMPPATH is text here) */
 		return *name && towlower(*name) == towlower(*pat) && dump_name_fits(name + 1, pat + 1, proc, tag);
 	}
 }
@@ -8512,7 +8690,7 @@ dump_file_ours(const wchar_t *path)
 		for (i = 0; i < h[2] && !ours; i++) {
 			if (w32_read_at(f, (u64)h[3] + 12 * i, e, sizeof e) < 0)
 				break;
-			if (e[0] == 15 /* MiscInfoStream */ && e[1] >= offsetof(struct md_misc5, dbg_bld) + sizeof bld)
+			if (e[0] == MiscInfoStream && e[1] >= offsetof(struct md_misc5, dbg_bld) + sizeof bld)
 				ours = !w32_read_at(f, (u64)e[2] + offsetof(struct md_misc5, dbg_bld), bld, sizeof bld) &&
 				       !memcmp(bld, mark, sizeof bld);
 		}
@@ -8531,13 +8709,24 @@ dump_old_newer_first(const void *a, const void *b)
 	return -wcscmp(x->path, y->path);
 }
 
-/* The file part of a path (after its last separator). */
-static const wchar_t *
-dump_base_name(const wchar_t *path)
+struct dump_retain {
+	const wchar_t *dir, *path, *pat, *proc, *tag; /* (dump_retain_list's) */
+	struct dump_old *old;
+	int n, cap;
+};
+
+static void
+dump_retain_one(const WIN32_FIND_DATAW *fd, void *arg)
 {
-	const wchar_t *a = wcsrchr(path, L'\\'), *b = wcsrchr(path, L'/');
-	const wchar_t *end = a > b ? a : b;
-	return end ? end + 1 : path;
+	struct dump_retain *r = arg;
+	wchar_t *full;
+	if (!dump_name_fits(fd->cFileName, r->pat, r->proc, r->tag) || !(full = wcs_cat(r->dir, fd->cFileName)))
+		return;
+	if ((!_wcsicmp(full, r->path) || dump_file_ours(full)) && !vec_grow(&r->old, &r->cap, r->n, sizeof *r->old, 16)) {
+		r->old[r->n].path = full;
+		r->old[r->n++].time = ft_u64(fd->ftLastWriteTime);
+	} else
+		free(full);
 }
 
 /* Our dumps in folder dir whose names fit pat, proc and tag
@@ -8547,34 +8736,10 @@ static int
 dump_retain_list(const wchar_t *dir, const wchar_t *path, const wchar_t *pat, const wchar_t *proc,
                  const wchar_t *tag, struct dump_old **old)
 {
-	int n = 0, cap = 0;
-	WIN32_FIND_DATAW fd;
-	HANDLE fh = INVALID_HANDLE_VALUE;
-	size_t len = wcslen(dir) + 8;
-	wchar_t *all = malloc(len * sizeof *all), *full;
-	*old = NULL;
-	if (all) {
-		swprintf(all, len, L"%ls*.dmp", dir);
-		fh = FindFirstFileW(all, &fd);
-		free(all);
-	}
-	for (; fh != INVALID_HANDLE_VALUE;) {
-		len = wcslen(dir) + wcslen(fd.cFileName) + 1;
-		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_name_fits(fd.cFileName, pat, proc, tag) &&
-		    (full = malloc(len * sizeof *full))) {
-			swprintf(full, len, L"%ls%ls", dir, fd.cFileName);
-			if ((!_wcsicmp(full, path) || dump_file_ours(full)) && !vec_grow(old, &cap, n, sizeof **old, 16)) {
-				(*old)[n].path = full;
-				(*old)[n++].time = (u64)fd.ftLastWriteTime.dwHighDateTime << 32 | fd.ftLastWriteTime.dwLowDateTime;
-			} else
-				free(full);
-		}
-		if (!FindNextFileW(fh, &fd)) {
-			FindClose(fh);
-			break;
-		}
-	}
-	return n;
+	struct dump_retain r = { dir, path, pat, proc, tag, NULL, 0, 0 };
+	w32_folder_walk(dir, L"*.dmp", dump_retain_one, &r);
+	*old = r.old;
+	return r.n;
 }
 
 /* -keep: one at a time in this procdump (-all, -pt: several targets of one
@@ -8597,7 +8762,7 @@ dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const 
 		return;
 	swprintf(wtag, 32, L"%hs", tag ? tag : "");
 	AcquireSRWLockExclusive(&dump_keep_lock);
-	n = dump_retain_list(dir, path, dump_base_name(pat), proc, wtag, &old);
+	n = dump_retain_list(dir, path, path_basename(pat), proc, wtag, &old);
 	for (i = 0; i < n && _wcsicmp(old[i].path, path); i++)
 		;
 	if (i < n) { /* (else path is gone: nothing to do) */
@@ -8630,12 +8795,14 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms",
 	     d->s->nth, d->s->nmod, d->s->nreg, d->nrng, (now_sec() - t0) * 1e3);
 	if (d->req->clone && (dump_guard_before(d, dump_planned_bytes(d) + (1 << 20)) < 0 ||
-	                      snap_clone(d->s, d->rng, d->nrng, (struct pd_dump_req *)d->req) < 0))
+	                      snap_clone(d->s, d->rng, d->nrng, d->req, d->res) < 0))
 		return -1; /* (a dump the disk cannot take is refused before its copy) */
 	if (dump_layout(d, &b) < 0)
 		goto out;
-	if (d->req->on_plan)
-		d->req->on_plan(d->req->ctx, b.len + d->blob_size);
+	if (d->req->num)
+		out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), d->req->num,
+		    size_mb(b.len + d->blob_size));
+	d->write_t0 = now_sec();
 	if (dump_guard_before(d, b.len + d->blob_size) < 0)
 		goto out;
 	if ((e = w32_write_all(file, b.p, (DWORD)b.len))) {
@@ -8689,12 +8856,12 @@ static int
 dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE file, u64 mask,
                    struct pd_dump_result *res)
 {
-	struct pd_mdei ei;
+	MINIDUMP_EXCEPTION_INFORMATION ei;
 	EXCEPTION_POINTERS ep;
 	EXCEPTION_RECORD rec;
 	CONTEXT *ctx = NULL;
-	struct pd_user_stream us[2];
-	struct pd_user_streams uss = { 0, us };
+	MINIDUMP_USER_STREAM us[2];
+	MINIDUMP_USER_STREAM_INFORMATION uss = { 0, us };
 	LARGE_INTEGER size = { .QuadPart = 0 };
 	MINIDUMP_CALLBACK_INFORMATION cbi = { req->callback, req->callback_param };
 	HANDLE h;
@@ -8718,15 +8885,15 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 		*ctx = req->ev->ctx;
 		ep.ExceptionRecord = &rec;
 		ep.ContextRecord = ctx;
-		ei.tid = req->ev->tid;
-		ei.ep = &ep;
-		ei.client_pointers = FALSE; /* the record and context are ours */
+		ei.ThreadId = req->ev->tid;
+		ei.ExceptionPointers = &ep;
+		ei.ClientPointers = FALSE; /* the record and context are ours */
 	}
 	memset(us, 0, sizeof us);
 	if (req->comment) {
 		dump_comment_streams(req->comment, us);
-		uss.count = us[0].size ? 2 : 1; /* no ANSI text: the wide stream alone */
-		uss.streams = us[0].size ? us : us + 1;
+		uss.UserStreamCount = us[0].BufferSize ? 2 : 1; /* no ANSI text: the wide stream alone */
+		uss.UserStreamArray = us[0].BufferSize ? us : us + 1;
 	}
 	/* dbghelp is single-threaded: one dump at a time (-all, -pt) */
 	AcquireSRWLockExclusive(&dump_serial_lock);
@@ -8734,7 +8901,7 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	 * module's symbols first (seconds under Wine) */
 	if (w32.SymInitializeW)
 		w32.SymInitializeW(h, NULL, FALSE);
-	if (!w32.MiniDumpWriteDump(h, s->pid, file, (DWORD)mask, ctx ? &ei : NULL, uss.count ? &uss : NULL,
+	if (!w32.MiniDumpWriteDump(h, s->pid, file, (DWORD)mask, ctx ? &ei : NULL, uss.UserStreamCount ? &uss : NULL,
 	                           req->callback ? &cbi : NULL))
 		warn("-dbghelp: MiniDumpWriteDump:");
 	else if (!GetFileSizeEx(file, &size) || size.QuadPart <= 32)
@@ -8748,7 +8915,7 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	ReleaseSRWLockExclusive(&dump_serial_lock);
 	CloseHandle(h);
 	_aligned_free(ctx);
-	free(us[0].buffer);
+	free(us[0].Buffer);
 	return rc;
 }
 
@@ -8779,7 +8946,7 @@ snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_r
 	if (!l)
 		return -1;
 	l->h = t->h;
-	l->hold = t->held ? LIVE_EVENT : LIVE_SUSPEND;
+	l->hold = req->held ? LIVE_EVENT : LIVE_SUSPEND;
 	l->wow64 = t->wow64;
 	s->ops = &snap_live;
 	s->impl = l;
@@ -8912,35 +9079,29 @@ dump_temp_others(const struct dump_stale *st, int n)
 	return 0;
 }
 
+struct dump_temps { struct dump_stale *st; int n, cap; };
+
+static void
+dump_temp_one(const WIN32_FIND_DATAW *fd, void *arg)
+{
+	struct dump_temps *t = arg;
+	struct dump_stale x;
+	if (dump_temp_parse(fd->cFileName, &x.pid, &x.time) && !vec_grow(&t->st, &t->cap, t->n, sizeof *t->st, 8) &&
+	    (x.name = wdup(fd->cFileName))) {
+		x.bytes = (u64)fd->nFileSizeHigh << 32 | fd->nFileSizeLow;
+		t->st[t->n++] = x;
+	}
+}
+
 /* The temporary dump files in folder dir (with its separator), into *st.
  * Their number. */
 static int
 dump_temp_list(const wchar_t *dir, struct dump_stale **st)
 {
-	size_t len = wcslen(dir) + 8;
-	wchar_t *all = malloc(len * sizeof *all);
-	WIN32_FIND_DATAW fd;
-	HANDLE fh = INVALID_HANDLE_VALUE;
-	int n = 0, cap = 0;
-	*st = NULL;
-	if (all) {
-		swprintf(all, len, L"%ls*.tmp", dir);
-		fh = FindFirstFileW(all, &fd);
-		free(all);
-	}
-	for (; fh != INVALID_HANDLE_VALUE;) {
-		struct dump_stale x;
-		if (!(fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) && dump_temp_parse(fd.cFileName, &x.pid, &x.time) &&
-		    !vec_grow(st, &cap, n, sizeof **st, 8) && (x.name = wdup(fd.cFileName))) {
-			x.bytes = (u64)fd.nFileSizeHigh << 32 | fd.nFileSizeLow;
-			(*st)[n++] = x;
-		}
-		if (!FindNextFileW(fh, &fd)) {
-			FindClose(fh);
-			break;
-		}
-	}
-	return n;
+	struct dump_temps t = { NULL, 0, 0 };
+	w32_folder_walk(dir, L"*.tmp", dump_temp_one, &t);
+	*st = t.st;
+	return t.n;
 }
 
 /* Removes the temporary files in path's folder whose procdump has ended,
@@ -8959,10 +9120,8 @@ dump_sweep(const wchar_t *path)
 	if (dir && wcscmp(dir, L".") && (n = dump_temp_list(dir, &st)) > 0 && dump_temp_others(st, n) &&
 	    (list = w32_process_list()))
 		for (i = 0; i < n; i++) {
-			size_t len = wcslen(dir) + wcslen(st[i].name) + 1;
-			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = malloc(len * sizeof *full)))
+			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = wcs_cat(dir, st[i].name)))
 				continue;
-			swprintf(full, len, L"%ls%ls", dir, st[i].name);
 			switch (w32_delete_file(full)) {
 			case 0:
 				gone++;
@@ -8979,7 +9138,7 @@ dump_sweep(const wchar_t *path)
 	ReleaseSRWLockExclusive(&dump_sweep_lock);
 	if (gone)
 		out("%s Removed %d temporary file%s of ended procdump runs from %s (%llu MB).\n", stamp(), gone,
-		    gone > 1 ? "s" : "", u8s(dir), dump_mb(bytes));
+		    gone > 1 ? "s" : "", u8s(dir), size_mb(bytes));
 	for (i = 0; i < n; i++)
 		free(st[i].name);
 	free(st);
@@ -9061,6 +9220,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		return PD_EXIT_WRITE;
 	d.s = &s;
 	d.req = req;
+	d.res = res;
 	d.chunk_delay = dump_test_delay();
 	if (dump_type_mask(&d, req) < 0)
 		rc = PD_EXIT_USAGE;
@@ -9082,11 +9242,11 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		 * time: several targets (-all, -pt) and -r N take turns */
 		if (req->callback)
 			AcquireSRWLockExclusive(&dump_serial_lock);
-		if ((req->clone && snap_clone_begin(&s, d.mask, (struct pd_dump_req *)req) < 0) ||
+		if ((req->clone && snap_clone_begin(&s, d.mask, &res->no_memory) < 0) ||
 		    s.ops->freeze(&s) < 0)
 			rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
 		else
-			rc = dump_build_and_write(&d, file, res, t0) ? (req->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
+			rc = dump_build_and_write(&d, file, res, t0) ? (res->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
 	}
 	s.ops->thaw(&s);
 	if (req->callback && !req->dbghelp)
@@ -9095,7 +9255,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	snap_free(&s);
 	free(d.rng);
 	free(d.stack_rvas);
-	free(d.comment[0].buffer);
+	free(d.comment[0].Buffer);
 	if (rc == 0 && dump_flush(file, tmp) < 0)
 		rc = PD_EXIT_WRITE;
 	CloseHandle(file);
@@ -9196,7 +9356,6 @@ static void
 ev_char(struct buf *b, unsigned c)
 {
 	u8 u[4];
-	size_t n;
 	if (c == '"' || c == '\\')
 		ev_fmt(b, "\\%c", (int)c);
 	else if (c == '\n')
@@ -9207,18 +9366,8 @@ ev_char(struct buf *b, unsigned c)
 		ev_put(b, "\\t");
 	else if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 || (c >= 0xd800 && c <= 0xdfff))
 		ev_fmt(b, "\\u%04x", c); /* (a lone surrogate too: JSON can carry it escaped) */
-	else {
-		if (c < 0x80)
-			u[0] = (u8)c, n = 1;
-		else if (c < 0x800)
-			u[0] = (u8)(0xc0 | c >> 6), u[1] = (u8)(0x80 | (c & 0x3f)), n = 2;
-		else if (c < 0x10000)
-			u[0] = (u8)(0xe0 | c >> 12), u[1] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[2] = (u8)(0x80 | (c & 0x3f)), n = 3;
-		else
-			u[0] = (u8)(0xf0 | c >> 18), u[1] = (u8)(0x80 | ((c >> 12) & 0x3f)),
-			u[2] = (u8)(0x80 | ((c >> 6) & 0x3f)), u[3] = (u8)(0x80 | (c & 0x3f)), n = 4;
-		buf_add(b, u, n, 1);
-	}
+	else
+		buf_add(b, u, (size_t)utf8_put(c, u), 1);
 }
 
 /* A JSON string from UTF-16 (a Windows path, a name, a debug string);
@@ -9231,14 +9380,8 @@ ev_wstr(struct buf *b, const wchar_t *w)
 		return;
 	}
 	ev_put(b, "\"");
-	for (; *w; w++) {
-		unsigned c = *w;
-		if (c >= 0xd800 && c <= 0xdbff && w[1] >= 0xdc00 && w[1] <= 0xdfff) {
-			c = 0x10000 + ((c - 0xd800) << 10) + (w[1] - 0xdc00);
-			w++;
-		}
-		ev_char(b, c);
-	}
+	while (*w)
+		ev_char(b, wcs_next(&w));
 	ev_put(b, "\"");
 }
 
@@ -9295,7 +9438,7 @@ ev_begin(struct buf *b, const char *name, const struct pd_target *t)
 		return -1;
 	GetSystemTimeAsFileTime(&now);
 	ev_put(b, "{\"ts\":");
-	ev_time(b, (u64)now.dwHighDateTime << 32 | now.dwLowDateTime);
+	ev_time(b, ft_u64(now));
 	ev_key(b, "event");
 	ev_str(b, name);
 	if (t)
@@ -9311,7 +9454,7 @@ ev_stamp(struct buf *b)
 	struct buf t = { 0 };
 	FILETIME now;
 	GetSystemTimeAsFileTime(&now);
-	ev_time(&t, (u64)now.dwHighDateTime << 32 | now.dwLowDateTime);
+	ev_time(&t, ft_u64(now));
 	if (!t.oom && t.len == 26 && b->len > 6 + 26 && b->p[6] == '"')
 		memcpy(b->p + 6, t.p, 26);
 	free(t.p);
@@ -9581,12 +9724,14 @@ ev_target_failed(const struct pd_target *t, const char *reason, int code)
 	ev_end(&b);
 }
 
-/* trigger: what fired (kind), its value (num, or text; neither: null),
- * the seconds it held (monitors), the thread (0: none) and the console's
- * words for it (detail). */
+/* trigger: what fired (kind), its value (a number, num, or text, text;
+ * neither: null), the seconds it held (monitors), the thread it is about
+ * (0: none), the console's words for it (detail) and, for an exception
+ * (managed not NULL), the managed exception's type and message (CLR), or
+ * null for both when it is not one or was not named. */
 static void
 ev_trigger(const struct pd_target *t, const char *kind, long long num, const wchar_t *text, const char *detail,
-           int held, DWORD tid)
+           int held, DWORD tid, const wchar_t *const managed[2])
 {
 	struct buf b;
 	char k[64];
@@ -9608,29 +9753,12 @@ ev_trigger(const struct pd_target *t, const char *kind, long long num, const wch
 	ev_fmt(&b, ",\"held\":%d,\"tid\":%lu", held, tid);
 	ev_key(&b, "detail");
 	ev_str(&b, detail);
-	ev_end(&b);
-}
-
-/* trigger of kind exception: as ev_trigger, with the managed exception's
- * type and message (null unless the CLR named one). */
-static void
-ev_trigger_managed(const struct pd_target *t, const char *kind, const wchar_t *text, const char *detail, DWORD tid,
-                   const wchar_t *type, const wchar_t *msg)
-{
-	struct buf b;
-	if (ev_begin(&b, "trigger", t) < 0)
-		return;
-	ev_key(&b, "kind");
-	ev_str(&b, kind);
-	ev_key(&b, "value");
-	ev_wstr(&b, text);
-	ev_fmt(&b, ",\"held\":0,\"tid\":%lu", tid);
-	ev_key(&b, "detail");
-	ev_str(&b, detail);
-	ev_key(&b, "managed_type");
-	ev_wstr(&b, type);
-	ev_key(&b, "managed_message");
-	ev_wstr(&b, msg);
+	if (managed) {
+		ev_key(&b, "managed_type");
+		ev_wstr(&b, managed[0]);
+		ev_key(&b, "managed_message");
+		ev_wstr(&b, managed[1]);
+	}
 	ev_end(&b);
 }
 
@@ -9673,16 +9801,17 @@ ev_dump_progress(const struct pd_target *t, int num, const char *type, const wch
 }
 
 /* Why a dump was not written, from its end as run_report judged it (rc:
- * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED, PD_GONE) and its request; *code
+ * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED, PD_GONE) and the writer's
+ * result (NULL: it never started); *code
  * is the exit code it stands for (-1: none, the run goes on without it). */
 static const char *
-ev_dump_reason(const struct pd_target *t, const struct pd_dump_req *rq, int rc, int cancelled, int *code)
+ev_dump_reason(const struct pd_target *t, const struct pd_dump_result *res, int rc, int cancelled, int *code)
 {
 	*code = -1;
 	if (rc == PD_TIMEOUT)
 		return "timeout";
 	if (rc == PD_SKIPPED)
-		return rq->no_memory ? "no_memory" : "clone_limit";
+		return res && res->no_memory ? "no_memory" : "clone_limit";
 	if (rc == PD_GONE) { /* ended before it was held: its run ends as at its exit */
 		*code = PD_EXIT_NOTDONE;
 		return "exited";
@@ -9700,7 +9829,7 @@ ev_dump_reason(const struct pd_target *t, const struct pd_dump_req *rq, int rc, 
 		return "usage";
 	if (t->h && WaitForSingleObject(t->h, 0) == WAIT_OBJECT_0)
 		return "target_exited";
-	return rq->no_memory ? "no_memory" : "write_error";
+	return res && res->no_memory ? "no_memory" : "write_error";
 }
 
 /* dump_end (rc 0) or dump_failed: how Dump N of this type ended.  res may
@@ -9719,7 +9848,7 @@ ev_dump_result(const struct pd_target *t, const struct pd_dump_req *rq, const ch
 		ev_fmt(&b, ",\"bytes\":%llu,\"ms\":%.0f,\"outage_ms\":%.0f", res->bytes, res->seconds * 1e3,
 		       res->outage * 1e3);
 	} else {
-		why = ev_dump_reason(t, rq, rc, cancelled, &code);
+		why = ev_dump_reason(t, res, rc, cancelled, &code);
 		ev_key(&b, "reason");
 		ev_str(&b, why);
 		if (code >= 0)
@@ -9763,16 +9892,11 @@ ev_action_end(DWORD pid, int num, const wchar_t *path, const wchar_t *cmd, long 
 
 #define ACT_SLOTS 2    /* actions running at once; the next ones wait for a slot */
 #define ACT_QUEUE 16   /* actions running or waiting: past it, a dump's action is not run (said) */
-#define ACT_NKEYS 6
 
-/* The substitutions, in the order they are matched (DUMPPATH first: no
- * other key is part of it), and the environment variables that carry the
- * same values (cmd.exe reads "%PD_DUMP_FILE%" without reading the value
- * again); no variable's name holds a key, which would be substituted. */
-static const wchar_t *const act_keys[ACT_NKEYS] = {
-	L"DUMPPATH", L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS"
-};
-static const wchar_t *const act_vars[ACT_NKEYS] = {
+/* The environment variables that carry the keywords' values (name_keys),
+ * by KEY_*: cmd.exe reads "%PD_DUMP_FILE%" without reading the value
+ * again; no variable's name holds a keyword, which would be substituted. */
+static const wchar_t *const act_vars[NKEYS] = {
 	L"PD_DUMP_FILE", L"PD_PROCESS", L"PD_PROCESS_ID", L"PD_EXCEPTION", L"PD_DATE", L"PD_TIME"
 };
 
@@ -9836,69 +9960,6 @@ act_next_arg(const wchar_t **s, int first)
 	return r;
 }
 
-/* One argument with the substitutions made; *hit: one was. */
-static wchar_t *
-act_subst(const wchar_t *a, const wchar_t *const vals[ACT_NKEYS], int *hit)
-{
-	size_t cap = wcslen(a) + 1, o = 0, kl, vl;
-	wchar_t *r;
-	int k;
-	for (k = 0; k < ACT_NKEYS; k++)
-		cap += wcslen(vals[k]) * (wcslen(a) / wcslen(act_keys[k]) + 1);
-	if (!(r = malloc(cap * sizeof *r)))
-		return NULL;
-	while (*a) {
-		for (k = 0; k < ACT_NKEYS; k++)
-			if (!wcsncmp(a, act_keys[k], kl = wcslen(act_keys[k])))
-				break;
-		if (k == ACT_NKEYS) {
-			r[o++] = *a++;
-			continue;
-		}
-		vl = wcslen(vals[k]);
-		wmemcpy(r + o, vals[k], vl);
-		o += vl;
-		a += kl;
-		*hit = 1;
-	}
-	r[o] = 0;
-	return r;
-}
-
-/* Appends a, quoted so that the program reads it back as one argument: a
- * value with a blank, a quote or a character cmd.exe acts on (& | < > ^ (
- * ) , ; =) is always in quotes, where cmd takes them as text; backslashes
- * before a quote are doubled, a quote is \". */
-static void
-act_quote(struct buf *b, const wchar_t *a, int first)
-{
-	int need = !*a || wcspbrk(a, L" \t\"&|<>^%!(),;=") != NULL;
-	size_t bs = 0;
-	wchar_t c;
-	if (b->len)
-		buf_add(b, L" ", sizeof(wchar_t), 1);
-	if (need)
-		buf_add(b, L"\"", sizeof(wchar_t), 1);
-	for (; *a; a++) {
-		c = *a;
-		if (c == L'\\' && !first) {
-			bs++;
-			continue;
-		}
-		if (c == L'"')
-			bs = bs * 2 + 1;
-		for (; bs; bs--)
-			buf_add(b, L"\\", sizeof(wchar_t), 1);
-		buf_add(b, &c, sizeof c, 1);
-	}
-	if (need)
-		bs *= 2;
-	for (; bs; bs--)
-		buf_add(b, L"\\", sizeof(wchar_t), 1);
-	if (need)
-		buf_add(b, L"\"", sizeof(wchar_t), 1);
-}
-
 /* Is the program cmd.exe or a batch file?  cmd.exe reads its command line
  * again: inside quotes it still expands %NAME% and (with /v:on) !NAME!. */
 static int
@@ -9917,7 +9978,7 @@ act_is_cmd(const wchar_t *prog)
  * a process name) can add an argument or a command.  NULL, with *why set,
  * where it cannot be made (*why "refused": a value cmd.exe would expand). */
 static wchar_t *
-act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const char **why)
+act_command(const wchar_t *tmpl, const wchar_t *const vals[NKEYS], const char **why)
 {
 	struct buf b = { 0 };
 	const wchar_t *s = tmpl;
@@ -9926,7 +9987,7 @@ act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const cha
 	*why = "not_started";
 	for (k = 0; (a = act_next_arg(&s, k == 0)); k++) {
 		hit = 0;
-		v = act_subst(a, vals, &hit);
+		v = name_subst(a, vals, &hit);
 		if (k == 0)
 			cmd = v && act_is_cmd(v);
 		if (v && hit && cmd && wcspbrk(v, L"%!")) {
@@ -9938,19 +9999,16 @@ act_command(const wchar_t *tmpl, const wchar_t *const vals[ACT_NKEYS], const cha
 			free(b.p);
 			return NULL;
 		}
-		if (v)
-			act_quote(&b, v, k == 0);
+		if (v) /* (a blank, a quote or a character cmd.exe acts on: in quotes, where cmd takes it as text) */
+			cmd_add(&b, v, k == 0 ? QUOTE_CMD | QUOTE_PROGRAM : QUOTE_CMD);
 		else
 			b.oom = 1;
 		free(v);
 		free(a);
 	}
-	buf_add(&b, L"", sizeof(wchar_t), 1);
-	if (b.oom || !k) {
-		free(b.p);
-		return NULL;
-	}
-	return (wchar_t *)b.p;
+	if (!k)
+		b.oom = 1;
+	return cmd_end(&b);
 }
 
 /* Waits for h up to ms (INFINITE: no deadline) or a cancel (Ctrl+C,
@@ -10060,8 +10118,9 @@ act_reap(int all)
 static void
 act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name, DWORD pid, DWORD exc, int num)
 {
-	wchar_t num_pid[16], num_exc[16], ymd[16], hms[16], *pairs[ACT_NKEYS];
-	const wchar_t *vals[ACT_NKEYS];
+	struct name_nums n;
+	const wchar_t *vals[NKEYS] = { path, name, n.pid, n.exc, n.ymd, n.hms };
+	wchar_t *pairs[NKEYS];
 	struct act_job *j;
 	const char *why = "not_started";
 	SYSTEMTIME st;
@@ -10070,13 +10129,9 @@ act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name,
 	if (!act.slots || !(j = xcalloc(1, sizeof *j)))
 		return;
 	GetLocalTime(&st); /* (the time the dump completed) */
-	swprintf(num_pid, 16, L"%lu", pid);
-	swprintf(num_exc, 16, exc ? L"%08lX" : L"0", exc);
-	swprintf(ymd, 16, L"%02u%02u%02u", st.wYear % 100, st.wMonth, st.wDay);
-	swprintf(hms, 16, L"%02u%02u%02u", st.wHour, st.wMinute, st.wSecond);
-	vals[0] = path, vals[1] = name, vals[2] = num_pid, vals[3] = num_exc, vals[4] = ymd, vals[5] = hms;
+	name_nums(&n, pid, exc, &st);
 	memset(pairs, 0, sizeof pairs);
-	for (k = 0; k < ACT_NKEYS; k++)
+	for (k = 0; k < NKEYS; k++)
 		if ((pairs[k] = malloc((wcslen(vals[k]) + 32) * sizeof(wchar_t))))
 			swprintf(pairs[k], wcslen(vals[k]) + 32, L"%ls=%ls", act_vars[k], vals[k]);
 	j->path = wdup(path);
@@ -10085,10 +10140,10 @@ act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name,
 	j->ms = (DWORD)cfg->ondump_secs * 1000;
 	memcpy(j->tag, out_tag, sizeof j->tag);
 	j->cmd = act_command(cfg->ondump, vals, &why);
-	for (k = 0; k < ACT_NKEYS && pairs[k]; k++)
+	for (k = 0; k < NKEYS && pairs[k]; k++)
 		;
-	j->env = k == ACT_NKEYS ? w32_env_with((const wchar_t *const *)pairs, ACT_NKEYS) : NULL;
-	for (k = 0; k < ACT_NKEYS; k++)
+	j->env = k == NKEYS ? w32_env_with((const wchar_t *const *)pairs, NKEYS) : NULL;
+	for (k = 0; k < NKEYS; k++)
 		free(pairs[k]);
 	EnterCriticalSection(&act.lock);
 	act_reap(0);
@@ -10244,43 +10299,11 @@ struct trig_names {
 static wchar_t *
 trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, DWORD code)
 {
-	wchar_t val[5][64];
-	static const wchar_t *keys[5] = { L"PROCESSNAME", L"PID", L"EXCEPTIONCODE", L"YYMMDD", L"HHMMSS" };
-	size_t cap = wcslen(pat) * 4 + MAX_PATH + 64, o = 0;
-	wchar_t *r = malloc(cap * sizeof *r);
-	const wchar_t *s = pat;
-	if (!r)
-		return NULL;
-	swprintf(val[0], 64, L"%ls", t->name);
-	swprintf(val[1], 64, L"%lu", t->pid);
-	swprintf(val[2], 64, L"%08lX", code);
-	swprintf(val[3], 64, L"%02u%02u%02u", st->wYear % 100, st->wMonth, st->wDay);
-	swprintf(val[4], 64, L"%02u%02u%02u", st->wHour, st->wMinute, st->wSecond);
-	if (!code)
-		wcscpy(val[2], L"0");
-	while (*s) {
-		int k, hit = 0;
-		for (k = 0; k < 5; k++) {
-			size_t kl = wcslen(keys[k]);
-			if (!wcsncmp(s, keys[k], kl)) {
-				size_t vl = wcslen(val[k]);
-				if (o + vl + 1 >= cap)
-					break;
-				wmemcpy(r + o, val[k], vl);
-				o += vl;
-				s += kl;
-				hit = 1;
-				break;
-			}
-		}
-		if (!hit) {
-			if (o + 2 >= cap)
-				break;
-			r[o++] = *s++;
-		}
-	}
-	r[o] = 0;
-	return r;
+	struct name_nums n;
+	const wchar_t *vals[NKEYS] = { NULL, t->name, n.pid, n.exc, n.ymd, n.hms };
+	int hit = 0;
+	name_nums(&n, t->pid, code, st);
+	return name_subst(pat, vals, &hit);
 }
 
 /* The default file name.  It holds the PID with several targets (-all,
@@ -10332,14 +10355,10 @@ trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct tr
 		wchar_t *s = trig_subst(cfg->output, t, &st, code);
 		if (!s)
 			return NULL;
-		n = wcslen(s) + 8;
-		name = malloc(n * sizeof *name);
-		if (!name) {
-			free(s);
-			return NULL;
-		}
-		swprintf(name, n, L"%ls%ls", s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
+		name = wcs_cat(s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
 		free(s);
+		if (!name)
+			return NULL;
 	}
 	if (tag && (cand = malloc((wcslen(name) + 32) * sizeof *cand))) {
 		swprintf(cand, wcslen(name) + 32, L"%.*ls_%hs.dmp", (int)(wcslen(name) - 4), name, tag);
@@ -10432,12 +10451,12 @@ struct pd_run {
 	HANDLE named;              /* ProcDump-<PID>, set by -cancel */
 	int trigno;                /* triggers so far: Dump N (all its types share N) */
 	long long fired;           /* triggers whose dumps were all written */
-	long long missed;          /* triggers whose dump -at cancelled or -a skipped (not counted) */
 	long long skipped;         /* triggers whose dump the free-space floor refused (not counted) */
 	int done;                  /* stop: count reached, a dump failed, or cancelled */
 	int rc;                    /* the exit code once done */
 	int ended;                 /* run_end said its line */
 	int last;                  /* the dump being written is the run's last (-k after the clone) */
+	int held;                  /* the Debugger holds the target at a debug event (pd_dump_req.held) */
 	struct run_job **jobs; int njobs, cap_jobs; /* its dumps (-r: their threads) */
 	HANDLE slots;              /* -r N: a semaphore of N triggers' clones (N x the types) being written */
 	volatile LONG late_rc;     /* -r: the first failure of a dump written after its trigger went on */
@@ -10452,8 +10471,8 @@ struct run_dump_ctx {
 	HANDLE on_cloned;          /* -r: set once the clone is taken */
 	volatile int cloned;
 	const struct pd_dump_req *rq; /* its request (type, path: dump_progress) */
-	double t0;                 /* when its writing began (on_plan) */
-	double shown, evented;     /* when the progress line, the dump_progress event were last written */
+	double shown, evented;     /* seconds into the writing when the progress line, the dump_progress
+	                            * event were last written */
 	int console;               /* its progress may go to the console (one target, no -r): 0, 1, -1 no console */
 };
 
@@ -10524,14 +10543,6 @@ run_wait(struct pd_run *r, DWORD ms)
 	return !r->done;
 }
 
-static void
-run_on_plan(void *ctx, u64 bytes)
-{
-	struct run_dump_ctx *c = ctx;
-	out("%s Dump %d writing: Estimated dump file size is %llu MB.\n", stamp(), c->num, size_mb(bytes));
-	c->t0 = c->shown = c->evented = now_sec();
-}
-
 #define RUN_PROGRESS_AFTER 1.0  /* seconds of writing before the console's progress line */
 #define RUN_PROGRESS_EVERY 0.25 /* seconds between its updates */
 #define RUN_EVENT_EVERY 5.0     /* seconds between -json dump_progress events */
@@ -10541,23 +10552,23 @@ run_on_plan(void *ctx, u64 bytes)
  * taken a second (out_progress); with -json, dump_progress every 5 s.
  * Redirected output never gets it: what scripts parse stays the same. */
 static void
-run_on_progress(void *ctx, u64 done, u64 total)
+run_on_progress(void *ctx, u64 done, u64 total, double secs)
 {
 	struct run_dump_ctx *c = ctx;
-	double now = now_sec(), secs = now - c->t0, rate = secs > 0 ? (double)done / secs : 0;
+	double rate = secs > 0 ? (double)done / secs : 0;
 	double left = rate > 0 && total > done ? (double)(total - done) / rate : 0;
 	int pct = total ? (int)(done * 100 / total) : 0;
 	char line[160];
-	if (c->console > 0 && secs >= RUN_PROGRESS_AFTER && now - c->shown >= RUN_PROGRESS_EVERY) {
+	if (c->console > 0 && secs >= RUN_PROGRESS_AFTER && secs - c->shown >= RUN_PROGRESS_EVERY) {
 		snprintf(line, sizeof line, "%s Dump %d writing: %d%% of %llu MB, %.0f MB/s, %.0f s left", stamp(),
 		         c->num, pct, size_mb(total), rate / 1048576.0, left);
 		if (out_progress(line) < 0)
 			c->console = -1;
-		c->shown = now;
+		c->shown = secs;
 	}
-	if (now - c->evented >= RUN_EVENT_EVERY) {
+	if (secs - c->evented >= RUN_EVENT_EVERY) {
 		ev_dump_progress(c->r->t, c->num, trig_type_name(c->rq->type), c->rq->path, done, total, rate, left);
-		c->evented = now;
+		c->evented = secs;
 	}
 }
 
@@ -10572,12 +10583,8 @@ run_on_clone(void *ctx)
 	struct run_dump_ctx *c = ctx;
 	const struct pd_config *cfg = c->r->cfg;
 	out("%s Dump %d cloned: the process runs on while the dump is written.\n", stamp(), c->num);
-	if (cfg->k && c->r->last && !cfg->x && !cfg->debug && !cfg->j) {
-		if (TerminateProcess(c->r->t->h, 1))
-			out("%s Killed process %lu (-k).\n", stamp(), c->r->t->pid);
-		else
-			warn("TerminateProcess %lu:", c->r->t->pid);
-	}
+	if (cfg->k && c->r->last && !cfg->x && !cfg->debug && !cfg->j)
+		tgt_kill(c->r->t);
 	c->cloned = 1;
 	if (c->on_cloned) /* the trigger goes on */
 		SetEvent(c->on_cloned);
@@ -10607,10 +10614,11 @@ run_request(struct pd_run *r, struct pd_dump_req *rq, int type, const struct pd_
 	rq->cancel = &g.cancel;
 	rq->cancel_event = r->named;
 	rq->deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
-	rq->on_plan = run_on_plan;
+	rq->num = dc->num;
 	rq->on_progress = run_on_progress;
 	dc->rq = rq;
 	dc->console = !cfg->r && !g.tagged; /* (one line in place: no other thread prints meanwhile) */
+	rq->held = r->held;
 	rq->clone = cfg->r;
 	rq->on_clone = run_on_clone;
 	rq->ctx = dc;
@@ -10624,11 +10632,11 @@ static int
 run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, const struct pd_dump_result *res)
 {
 	const struct pd_config *cfg = r->cfg;
-	if (rc && rq->no_space) {
+	if (rc && res->no_space) {
 		out("%s Dump %d skipped: not enough free disk space (-minfree); the process was resumed.\n",
 		    stamp(), num);
 		rc = PD_NOSPACE;
-	} else if (rc && rq->no_memory && cfg->a) {
+	} else if (rc && res->no_memory && cfg->a) {
 		out("%s Dump %d skipped: the clone would not fit in memory (-a, avoid outage).\n", stamp(), num);
 		rc = PD_SKIPPED;
 	} else if (rc == PD_TIMEOUT)
@@ -10834,16 +10842,10 @@ run_fire(struct pd_run *r, const struct pd_event *ev)
 		r->last = i == r->cfg->ntypes - 1 && r->fired + 1 >= r->cfg->n;
 		rc = run_dump(r, r->cfg->types[i], ev);
 	}
-	if (rc == PD_TIMEOUT) {
-		r->missed++; /* not written, not counted; monitoring goes on */
+	if (rc == PD_TIMEOUT || rc == PD_SKIPPED) /* (-at, -a) not written, not counted; monitoring goes on */
 		return;
-	}
 	if (rc == PD_NOSPACE) {
 		r->skipped++; /* the same, and the run's exit code says so (run_end) */
-		return;
-	}
-	if (rc == PD_SKIPPED) {
-		r->missed++; /* -a: not written, not counted; monitoring goes on */
 		return;
 	}
 	if (rc) {
@@ -10889,7 +10891,7 @@ trig_run_timed(struct pd_run *r)
 		else if (!tgt_alive(r->t))
 			run_stop(r, "The process has exited.");
 		else {
-			ev_trigger(r->t, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0);
+			ev_trigger(r->t, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0, NULL);
 			run_fire_tid(r, 0, 0);
 		}
 	}
@@ -11259,7 +11261,7 @@ trig_mon_step(struct trig_mon *m, struct pd_run *r)
 	if (f != 1)
 		return f;
 	out("%s Trigger: %s\n", stamp(), m->why);
-	ev_trigger(r->t, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0);
+	ev_trigger(r->t, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0, NULL);
 	run_fire_tid(r, 0, 0);
 	if (m->cfg->lists && r->fired > fired) /* a value fires once (one that -at cancelled: again) */
 		m->rows[m->fired_row].step++;
@@ -11392,7 +11394,6 @@ static const GUID clr_iid_process = { 0x5c552ab6, 0xfc09, 0x4cb3, { 0x8e, 0x36, 
 struct clr {
 	HMODULE dac;           /* the DAC, loaded from the runtime's folder */
 	void *process;         /* its IXCLRDataProcess */
-	u64 runtime;           /* the base of the runtime it serves */
 	int failed;            /* it could not be had: said once (-v), not tried again */
 	struct clr_target target;
 };
@@ -11538,11 +11539,11 @@ clr_dac_path(const wchar_t *runtime, wchar_t *out, size_t cap)
 	         !_wcsicmp(base, L"coreclr.dll") ? L"mscordaccore.dll" : L"mscordacwks.dll");
 }
 
-/* Loads the DAC beside the runtime (path, at base) and makes its process
+/* Loads the DAC beside the runtime (path) and makes its process
  * interface; 0, or -1 after one -v line that says why (the exception is
  * then shown by its code alone). */
 static int
-clr_open(struct clr *c, const wchar_t *runtime, u64 base, int other_bitness)
+clr_open(struct clr *c, const wchar_t *runtime, int other_bitness)
 {
 	wchar_t dac[MAX_PATH + 32];
 	clr_create_fn create;
@@ -11570,7 +11571,6 @@ clr_open(struct clr *c, const wchar_t *runtime, u64 base, int other_bitness)
 		c->process = NULL;
 		return -1;
 	}
-	c->runtime = base;
 	vlog("managed exceptions are named by %s", u8s(dac));
 	return 0;
 }
@@ -11608,12 +11608,12 @@ clr_read_state(void *state, wchar_t *type, size_t ntype, wchar_t *msg, size_t nm
 	return rc;
 }
 
-/* The managed exception being thrown on thread tid (handle th) of the held
- * process h (first: at its first chance), raised by the runtime at path
- * and base: its type and message.  0, or -1: not named (the caller shows
- * the code). */
+/* The managed exception being thrown on thread tid (its handle th) of the
+ * held process h (first: at its first chance), whose runtime (path)
+ * raised it: type and message.
+ * 0, or -1: not named (the caller shows the code). */
 static int
-clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t *runtime, u64 base,
+clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t *runtime,
          int other_bitness, clr_base_fn bases, void *ctx, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
 {
 	void *task = NULL;
@@ -11623,7 +11623,7 @@ clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t
 	c->target.th = th;
 	c->target.base = bases;
 	c->target.ctx = ctx;
-	if (!c->process && (c->failed || (c->failed = clr_open(c, runtime, base, other_bitness) < 0)))
+	if (!c->process && (c->failed || (c->failed = clr_open(c, runtime, other_bitness) < 0)))
 		return -1;
 	/* the target ran since the last event: what the DAC cached is old */
 	CLR_SLOT(c->process, CLR_PROCESS_FLUSH, clr_fn_void)(c->process);
@@ -11702,7 +11702,7 @@ struct dbg {
 	u8 exit_bp_orig;       /* the byte it replaced */
 	u64 exit_bp_was;       /* where it was, once removed */
 	int exit_fired;        /* -t fired at that breakpoint */
-	HANDLE guard, to_guard; /* -t: the exit guard while the breakpoint may be in (dbg_guard_start) */
+	struct w32_guard guard; /* -t: the exit guard while the breakpoint may be in (dbg_guard_start) */
 	struct dbg_dll *dll;
 	int ndll, capdll;
 	struct dbg_thread *th;
@@ -11838,7 +11838,7 @@ dbg_guard_say(struct dbg *d, u32 kind)
 	struct dbg_guard_msg m;
 	memset(&m, 0, sizeof m);
 	m.kind = kind;
-	if (d->to_guard && w32_write_all(d->to_guard, &m, sizeof m))
+	if (d->guard.to && w32_write_all(d->guard.to, &m, sizeof m))
 		vlog("cannot write to the exit guard");
 }
 
@@ -11846,12 +11846,10 @@ dbg_guard_say(struct dbg *d, u32 kind)
 static void
 dbg_guard_end(struct dbg *d)
 {
-	if (!d->guard)
+	if (!d->guard.proc)
 		return;
 	dbg_guard_say(d, DBG_GUARD_DONE);
-	CloseHandle(d->to_guard);
-	CloseHandle(d->guard);
-	d->to_guard = d->guard = NULL;
+	w32_guard_close(&d->guard);
 }
 
 /* Starts the exit guard of the int3 about to go in at bp over the byte
@@ -11865,26 +11863,26 @@ dbg_guard_start(struct dbg *d, u64 bp, u8 orig)
 		vlog("no debug object to hand to an exit guard");
 		return -1;
 	}
-	if (!(d->guard = w32_start_guard(L"exitguard", d->t->pid, &d->to_guard, NULL)))
+	if (!(d->guard.proc = w32_start_guard(L"exitguard", d->t->pid, &d->guard.to, NULL)))
 		return -1;
 	memset(&m, 0, sizeof m);
 	m.kind = DBG_GUARD_ARMED;
 	m.orig = orig;
 	m.bp = bp;
-	if (!DuplicateHandle(GetCurrentProcess(), obj, d->guard, &gobj, 0, FALSE, DUPLICATE_SAME_ACCESS) ||
-	    !DuplicateHandle(GetCurrentProcess(), d->hproc, d->guard, &gproc, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+	if (!DuplicateHandle(GetCurrentProcess(), obj, d->guard.proc, &gobj, 0, FALSE, DUPLICATE_SAME_ACCESS) ||
+	    !DuplicateHandle(GetCurrentProcess(), d->hproc, d->guard.proc, &gproc, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
 		vlog("cannot hand the debug object to the exit guard:");
 		dbg_guard_end(d); /* it reads the end of its input, unarmed, and exits */
 		return -1;
 	}
 	m.obj = (u64)(ULONG_PTR)gobj;
 	m.proc = (u64)(ULONG_PTR)gproc;
-	if (w32_write_all(d->to_guard, &m, sizeof m)) {
+	if (w32_write_all(d->guard.to, &m, sizeof m)) {
 		vlog("cannot write to the exit guard");
 		dbg_guard_end(d);
 		return -1;
 	}
-	vlog("exit guard started (process %lu)", GetProcessId(d->guard));
+	vlog("exit guard started (process %lu)", GetProcessId(d->guard.proc));
 	return 0;
 }
 
@@ -11945,7 +11943,9 @@ dbg_remove_exit_breakpoint(struct dbg *d, DWORD tid)
 	SIZE_T n;
 	if (!d->exit_bp)
 		return;
-	WriteProcessMemory(d->hproc, (LPVOID)(ULONG_PTR)d->exit_bp, &d->exit_bp_orig, 1, &n);
+	if (!WriteProcessMemory(d->hproc, (LPVOID)(ULONG_PTR)d->exit_bp, &d->exit_bp_orig, 1, &n) &&
+	    WaitForSingleObject(d->hproc, 0) == WAIT_TIMEOUT) /* (one that has ended has no code left to run) */
+		warn("cannot take out the exit breakpoint (-t) of process %lu:", d->t->pid);
 	FlushInstructionCache(d->hproc, (LPCVOID)(ULONG_PTR)d->exit_bp, 1);
 	if (tid)
 		dbg_rewind(d, tid, d->exit_bp);
@@ -11977,7 +11977,7 @@ dbg_own_breakpoint(struct dbg *d, const DEBUG_EVENT *ev, DWORD code)
 		dbg_remove_exit_breakpoint(d, ev->dwThreadId);
 		if (!d->run->done) {
 			d->exit_fired = 1;
-			ev_trigger(d->t, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId);
+			ev_trigger(d->t, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId, NULL);
 			run_fire_tid(d->run, ev->dwThreadId, 0);
 		}
 		return 1;
@@ -12032,7 +12032,7 @@ dbg_clr_name(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wch
 	if (k < 0)
 		return -1;
 	return clr_name(&d->clr, d->hproc ? d->hproc : d->t->h, tid, dbg_thread_handle(d, tid), first,
-	                d->dll[k].name, d->dll[k].base, sizeof(void *) == 8 && d->t->wow64, dbg_image_base, d, type,
+	                d->dll[k].name, sizeof(void *) == 8 && d->t->wow64, dbg_image_base, d, type,
 	                ntype, msg, nmsg);
 }
 
@@ -12103,8 +12103,9 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 		pe.rec = x->ExceptionRecord;
 		pe.exception_code = code;
 		dbg_event_context(d, ev->dwThreadId, &pe.ctx);
-		ev_trigger_managed(d->t, "exception", line ? line : both, first ? "first chance" : "unhandled",
-		                   ev->dwThreadId, type[0] ? type : NULL, type[0] ? msg : NULL);
+		const wchar_t *managed[2] = { type[0] ? type : NULL, type[0] ? msg : NULL };
+		ev_trigger(d->t, "exception", PD_UNSET, line ? line : both, first ? "first chance" : "unhandled", 0,
+		           ev->dwThreadId, managed);
 		run_fire(d->run, &pe);
 	}
 	free(line);
@@ -12151,7 +12152,7 @@ dbg_on_debug_string(struct dbg *d, const DEBUG_EVENT *ev)
 	out("%s Debug String: %s\n", stamp(), u8s(w));
 	texts[0] = w;
 	if (trig_filter_pass(d->cfg, texts, 1)) {
-		ev_trigger(d->t, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId);
+		ev_trigger(d->t, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId, NULL);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 	free(w);
@@ -12188,7 +12189,7 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 		texts[0] = name;
 		texts[1] = path_basename(name);
 		if (trig_filter_pass(d->cfg, texts, 2)) {
-			ev_trigger(d->t, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId);
+			ev_trigger(d->t, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId, NULL);
 			run_fire_tid(d->run, ev->dwThreadId, 0);
 		}
 	}
@@ -12229,7 +12230,7 @@ dbg_on_create_thread(struct dbg *d, const DEBUG_EVENT *ev)
 		d->breakin_tid = ev->dwThreadId;
 	if (d->initial_done && d->cfg->ct) {
 		out("%s Thread Create: %lu\n", stamp(), ev->dwThreadId);
-		ev_trigger(d->t, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId);
+		ev_trigger(d->t, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId, NULL);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 }
@@ -12239,7 +12240,7 @@ dbg_on_exit_thread(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	if (d->initial_done && d->cfg->et && ev->dwThreadId != d->breakin_tid) {
 		out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev->dwThreadId, ev->u.ExitThread.dwExitCode);
-		ev_trigger(d->t, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId);
+		ev_trigger(d->t, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId, NULL);
 		run_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 	w32_debug_close_handle(dbg_thread_handle(d, ev->dwThreadId));
@@ -12251,7 +12252,7 @@ dbg_on_exit_process(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	out("%s The process has exited. Exit code: 0x%08lX\n", stamp(), ev->u.ExitProcess.dwExitCode);
 	if (d->cfg->t && !d->run->done && !d->exit_fired) {
-		ev_trigger(d->t, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId);
+		ev_trigger(d->t, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId, NULL);
 		run_fire_tid(d->run, ev->dwThreadId, 1); /* TerminateProcess or a crash: no ExitProcess breakpoint */
 	}
 	ev_target_exit(d->t, ev->u.ExitProcess.dwExitCode);
@@ -12306,9 +12307,9 @@ dbg_loop(struct dbg *d, int until_initial)
 		if (got > 0) {
 			/* the event holds every thread until it is continued: a
 			 * dump meanwhile needs no freeze of its own (LIVE_EVENT) */
-			d->t->held = 1;
+			d->run->held = 1;
 			cont = dbg_on_event(d, &ev);
-			d->t->held = 0;
+			d->run->held = 0;
 			if (ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont))
 				continue;
 			warn("ContinueDebugEvent:");
@@ -12323,19 +12324,8 @@ dbg_loop(struct dbg *d, int until_initial)
 static void
 dbg_kill(struct dbg *d)
 {
-	DEBUG_EVENT ev;
-	DWORD end = GetTickCount() + 5000;
-	if (TerminateProcess(d->t->h, 1))
-		out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
-	else
-		warn("TerminateProcess %lu:", d->t->pid);
-	while (GetTickCount() < end && WaitForDebugEvent(&ev, 200)) { /* silent: the target is going */
-		w32_debug_event_drop(&ev);
-		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
-		                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
-		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
-			break;
-	}
+	tgt_kill(d->t);
+	w32_debug_drain(5000, 200, NULL, NULL); /* silent: the target is going */
 }
 
 /* Has the target loaded a CLR?  Then dbg_finish stops its threads and
@@ -12355,7 +12345,7 @@ dbg_has_clr(const struct dbg *d)
  * leaves them running; procdump stops a thread itself only where no guard
  * starts (library mode) or the guard cannot. */
 struct dbg_stop {
-	HANDLE guard, to, from; /* the freeze guard and its pipes, or NULL */
+	struct w32_guard guard; /* the freeze guard, or none */
 	u8 *held;               /* per thread of d->th: the guard stopped it */
 	HANDLE *own;            /* per thread: procdump stopped it, through this copy of
 	                         * its handle (Windows closes the debug event's own at
@@ -12383,22 +12373,17 @@ dbg_stop_own(struct dbg *d, struct dbg_stop *st, int i, int suspend)
 static int
 dbg_stop_ask(struct dbg *d, struct dbg_stop *st, DWORD tid)
 {
-	DWORD answer = (DWORD)-1, got = 0;
+	DWORD answer = (DWORD)-1;
 	int i;
-	if (st->guard && !w32_write_all(st->to, &tid, 4) && ReadFile(st->from, &answer, 4, &got, NULL) && got == 4)
+	if (!st->guard.proc)
+		return -1;
+	if (w32_guard_ask(&st->guard, d->t->pid, tid, &answer) == 0)
 		return answer == (DWORD)-1 ? -1 : 0;
-	if (st->guard) {
-		warn("the freeze guard of process %lu ended: procdump resumes the threads itself", d->t->pid);
-		CloseHandle(st->to);
-		CloseHandle(st->from);
-		CloseHandle(st->guard);
-		st->guard = st->to = st->from = NULL;
-		for (i = 0; i < d->nth; i++)
-			if (st->held[i]) {
-				dbg_stop_own(d, st, i, 0);
-				st->held[i] = 0;
-			}
-	}
+	for (i = 0; i < d->nth; i++)
+		if (st->held[i]) {
+			dbg_stop_own(d, st, i, 0);
+			st->held[i] = 0;
+		}
 	return -1;
 }
 
@@ -12411,7 +12396,7 @@ dbg_stop_threads(struct dbg *d, struct dbg_stop *st)
 	st->own = calloc(d->nth + 1, sizeof *st->own);
 	if (!st->held || !st->own)
 		return;
-	st->guard = w32_start_guard(L"freezeguard", d->t->pid, &st->to, &st->from);
+	st->guard.proc = w32_start_guard(L"freezeguard", d->t->pid, &st->guard.to, &st->guard.from);
 	for (i = 0; i < d->nth; i++) {
 		if (!d->th[i].h || d->th[i].tid == d->breakin_tid)
 			continue;
@@ -12426,11 +12411,8 @@ static void
 dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 {
 	int i;
-	if (st->guard && dbg_stop_ask(d, st, 0) == 0) { /* 0: resume them all */
-		CloseHandle(st->to); /* its input ends: it exits */
-		CloseHandle(st->from);
-		CloseHandle(st->guard);
-	}
+	dbg_stop_ask(d, st, 0); /* 0: resume them all */
+	w32_guard_close(&st->guard);
 	for (i = 0; st->own && i < d->nth; i++)
 		if (st->own[i]) {
 			ResumeThread(st->own[i]);
@@ -12441,29 +12423,28 @@ dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 	memset(st, 0, sizeof *st);
 }
 
+static DWORD
+dbg_drain_note(const DEBUG_EVENT *ev, void *arg)
+{
+	(void)arg;
+	if (ev->dwDebugEventCode == EXCEPTION_DEBUG_EVENT)
+		vlog("detach: exception %08lX on thread %lu passed on", ev->u.Exception.ExceptionRecord.ExceptionCode,
+		     ev->dwThreadId);
+	return 0;
+}
+
 /* With the threads stopped: takes the events queued since the last one and
  * passes them on (an exception as not handled), as the loop would.  Wine
  * continues an event still queued at a detach as handled, and a CLR
  * exception so continued ends the process (doc/WINE.md section 11; a .NET
  * app throwing in a loop died within 6 detaches in each of 6 runs, and
- * draining without stopping the threads left a window for the next throw). */
+ * draining without stopping the threads left a window for the next throw).
+ * (an event on its way when the threads stopped gets a little time). */
 static void
 dbg_drain(struct dbg *d)
 {
-	DEBUG_EVENT ev;
-	int n = 0;
-	/* an event on its way when the threads stopped: a little time for it */
-	while (n++ < 1000 && !d->exited && WaitForDebugEvent(&ev, 20)) {
-		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT)
-			vlog("detach: exception %08lX on thread %lu passed on", ev.u.Exception.ExceptionRecord.ExceptionCode,
-			     ev.dwThreadId);
-		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
-			d->exited = 1;
-		if (ev.dwDebugEventCode == CREATE_THREAD_DEBUG_EVENT || ev.dwDebugEventCode == LOAD_DLL_DEBUG_EVENT)
-			w32_debug_event_drop(&ev);
-		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId,
-		                   ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT ? DBG_EXCEPTION_NOT_HANDLED : DBG_CONTINUE);
-	}
+	if (!d->exited && w32_debug_drain(5000, 20, dbg_drain_note, NULL))
+		d->exited = 1;
 }
 
 /* Ends the debugging session: the target runs on (detached) unless -k
@@ -12574,42 +12555,6 @@ dbg_run(struct pd_run *r, int launched, struct trig_mon *mon)
 		trig_run_timed(r); /* -x alone: launched, detached; now the timed series */
 }
 
-/* Quotes one argument the way CommandLineToArgvW reads it back. */
-static void
-dbg_quote_arg(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a)
-{
-	int need = !*a || wcspbrk(a, L" \t\"") != NULL;
-	size_t bs = 0;
-#define PUT(c) do { if (*o + 1 < cap) dst[(*o)++] = (c); } while (0)
-	if (*o)
-		PUT(L' ');
-	if (!need) {
-		while (*a)
-			PUT(*a++);
-		return;
-	}
-	PUT(L'"');
-	for (; *a; a++) {
-		if (*a == L'\\') {
-			bs++;
-			continue;
-		}
-		if (*a == L'"') {
-			bs = bs * 2 + 1;
-		}
-		while (bs) {
-			PUT(L'\\');
-			bs--;
-		}
-		PUT(*a);
-	}
-	bs *= 2;
-	while (bs--)
-		PUT(L'\\');
-	PUT(L'"');
-#undef PUT
-}
-
 /* -x with a Store application (Name_Publisher!App) or package
  * (Name_Version_Arch__Publisher), started by the package manager through
  * COM classes that Wine lacks (exit 3); where they exist, the activation
@@ -12632,7 +12577,7 @@ dbg_launch_store(const wchar_t *id)
 static int
 dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 {
-	size_t cap = wcslen(cfg->x_image) * 2 + 8, o = 0;
+	struct buf b = { 0 };
 	wchar_t *cmd, path[MAX_PATH];
 	STARTUPINFOW si;
 	PROCESS_INFORMATION pi;
@@ -12642,15 +12587,11 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	/* a Store application or package (dbg_launch_store) */
 	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__"))
 		return dbg_launch_store(cfg->x_image);
+	cmd_add(&b, cfg->x_image, QUOTE_PROGRAM);
 	for (i = 0; i < cfg->x_nargs; i++)
-		cap += wcslen(cfg->x_args[i]) * 2 + 4;
-	cmd = xcalloc(cap, sizeof *cmd);
-	if (!cmd)
+		cmd_add(&b, cfg->x_args[i], 0);
+	if (!(cmd = cmd_end(&b)))
 		return PD_EXIT_TARGET;
-	dbg_quote_arg(cmd, cap, &o, cfg->x_image);
-	for (i = 0; i < cfg->x_nargs; i++)
-		dbg_quote_arg(cmd, cap, &o, cfg->x_args[i]);
-	cmd[o] = 0;
 	memset(&si, 0, sizeof si);
 	si.cb = sizeof si;
 	si.dwFlags = STARTF_USESTDHANDLES;
@@ -12727,33 +12668,21 @@ dbg_guard_release_held(DWORD pid, u64 bp, int removed)
 	free(list);
 }
 
-/* The events queued since procdump died, continued as procdump would (a
- * thread at the breakpoint rewound onto it), until none comes for 50 ms
- * (2 s at most: then the detach continues the rest).  1 if the process
- * has exited. */
-static int
-dbg_guard_drain(u64 bp)
+/* The guard's drain (dbg_guard_takeover): a thread at the breakpoint
+ * (arg: its address) is rewound onto it and continued as handled. */
+static DWORD
+dbg_guard_rewind(const DEBUG_EVENT *ev, void *arg)
 {
-	DEBUG_EVENT ev;
-	DWORD end = GetTickCount() + 2000;
-	while (GetTickCount() < end && WaitForDebugEvent(&ev, 50)) {
-		DWORD cont = DBG_CONTINUE;
-		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT) {
-			const EXCEPTION_RECORD *r = &ev.u.Exception.ExceptionRecord;
-			HANDLE th;
-			if (r->ExceptionCode == EXCEPTION_BREAKPOINT && (u64)(ULONG_PTR)r->ExceptionAddress == bp &&
-			    (th = OpenThread(THREAD_GET_CONTEXT | THREAD_SET_CONTEXT, FALSE, ev.dwThreadId))) {
-				w32_thread_set_ip(th, bp);
-				CloseHandle(th);
-			} else
-				cont = DBG_EXCEPTION_NOT_HANDLED;
-		}
-		w32_debug_event_drop(&ev);
-		ContinueDebugEvent(ev.dwProcessId, ev.dwThreadId, cont);
-		if (ev.dwDebugEventCode == EXIT_PROCESS_DEBUG_EVENT)
-			return 1;
-	}
-	return 0;
+	const EXCEPTION_RECORD *r = &ev->u.Exception.ExceptionRecord;
+	u64 bp = *(const u64 *)arg;
+	HANDLE th;
+	if (ev->dwDebugEventCode != EXCEPTION_DEBUG_EVENT || r->ExceptionCode != EXCEPTION_BREAKPOINT ||
+	    (u64)(ULONG_PTR)r->ExceptionAddress != bp ||
+	    !(th = OpenThread(THREAD_GET_CONTEXT | THREAD_SET_CONTEXT, FALSE, ev->dwThreadId)))
+		return 0;
+	w32_thread_set_ip(th, bp);
+	CloseHandle(th);
+	return DBG_CONTINUE;
 }
 
 /* procdump ended while attached with its int3 perhaps in: the guard
@@ -12767,14 +12696,20 @@ dbg_guard_takeover(DWORD pid, const struct dbg_guard_msg *m, int removed)
 	SIZE_T n;
 	if (WaitForSingleObject(proc, 0) == WAIT_OBJECT_0)
 		return; /* it has ended: nothing to undo */
-	w32_debugger_adopt((HANDLE)(ULONG_PTR)m->obj);
 	if (!removed) {
 		if (!WriteProcessMemory(proc, (LPVOID)(ULONG_PTR)m->bp, &orig, 1, &n))
 			warn("procdump ended while attached to process %lu: cannot take out its exit breakpoint:", pid);
 		FlushInstructionCache(proc, (LPCVOID)(ULONG_PTR)m->bp, 1);
 	}
+	if (w32_debugger_adopt((HANDLE)(ULONG_PTR)m->obj) < 0) {
+		warn("procdump ended while attached to process %lu: the guard cannot take over its debug object "
+		     "(no DbgUiSetThreadDebugObject); the guard's end releases it", pid);
+		return;
+	}
 	dbg_guard_release_held(pid, m->bp, removed);
-	if (dbg_guard_drain(m->bp))
+	/* the events queued since procdump died, until none comes for 50 ms (2 s
+	 * at most: then the detach continues the rest) */
+	if (w32_debug_drain(2000, 50, dbg_guard_rewind, (void *)&m->bp))
 		warn("procdump ended while attached to process %lu: the guard took out the exit breakpoint (-t); "
 		     "the process has since exited", pid);
 	else if (!DebugActiveProcessStop(pid))
@@ -12888,82 +12823,50 @@ aed_views_free(struct aed_view *v, int n)
 	}
 }
 
-/* Appends a to the command line, quoted when it must be (folder: always,
- * as ProcDump writes it); a trailing \ is doubled inside quotes. */
-static void
-aed_append(wchar_t *dst, size_t cap, size_t *o, const wchar_t *a, int quote)
-{
-	size_t n = wcslen(a), i, start = *o;
-#define PUT(c) do { if (*o + 1 < cap) dst[(*o)++] = (c); } while (0)
-	if (!quote)
-		dbg_quote_arg(dst, cap, o, a);
-	else {
-		if (*o)
-			PUT(L' ');
-		PUT(L'"');
-		for (i = 0; i < n; i++)
-			PUT(a[i]);
-		if (n && a[n - 1] == L'\\')
-			PUT(L'\\');
-		PUT(L'"');
-	}
-	/* the system formats the value (swprintf with the PID, the event and
-	 * JIT_DEBUG_INFO): a % of a path or switch is written %% */
-	for (i = start; i < *o; i++)
-		if (dst[i] == L'%' && *o + 1 < cap) {
-			memmove(dst + i + 1, dst + i, (*o - i) * sizeof *dst);
-			(*o)++;
-			i++;
-		}
-#undef PUT
-}
-
-/* The three values the system fills in, as they are. */
-static void
-aed_append_placeholders(wchar_t *dst, size_t cap, size_t *o)
-{
-	const wchar_t *p = L" %ld %ld %p";
-	for (; *p && *o + 1 < cap; p++)
-		dst[(*o)++] = *p;
-}
-
 /* The command registered for exe: "exe" -accepteula, the dump switches of
  * this command line in their order (-md as a full path), -j "folder" and
  * the three values the system fills in.  malloc'd, or NULL. */
 static wchar_t *
 aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 {
-	size_t cap = 2 * (wcslen(exe) + wcslen(folder)) + 64, o = 0; /* (x2: each % doubled) */
+	struct buf b = { 0 }, r = { 0 };
 	wchar_t *c, *full = NULL;
 	int k;
-	for (k = 1; k < argc; k++)
-		cap += 2 * (wcslen(argv[k]) + MAX_PATH + 4);
-	if (!(c = xcalloc(cap, sizeof *c)))
-		return NULL;
-	aed_append(c, cap, &o, exe, 1);
-	aed_append(c, cap, &o, L"-accepteula", 0);
+	cmd_add(&b, exe, QUOTE_ALWAYS | QUOTE_PROGRAM);
+	cmd_add(&b, L"-accepteula", 0);
 	for (k = 1; k < argc; k++) {
 		const struct opt *sw = args_find(argv[k]);
 		wchar_t name[32];
 		if (!sw || !(sw->flags & OF_INSTALL) || sw->off == CO(accepteula))
 			continue;
 		swprintf(name, 32, L"-%ls", sw->name);
-		aed_append(c, cap, &o, name, 0);
+		cmd_add(&b, name, 0);
 		if (sw->kind == OPT_INT || sw->kind == OPT_HEX || sw->kind == OPT_STR) {
 			if (sw->off == CO(md))
 				full = w32_full_path(argv[k + 1]);
-			aed_append(c, cap, &o, full ? full : argv[k + 1], 0);
+			cmd_add(&b, full ? full : argv[k + 1], 0);
 			free(full);
 			full = NULL;
 			k++;
 		} else if (sw->kind == OPT_R && k + 1 < argc && all_digits(argv[k + 1]) && wcslen(argv[k + 1]) == 1)
-			aed_append(c, cap, &o, argv[++k], 0);
+			cmd_add(&b, argv[++k], 0);
 	}
-	aed_append(c, cap, &o, L"-j", 0);
-	aed_append(c, cap, &o, folder, 1);
-	aed_append_placeholders(c, cap, &o);
-	c[o] = 0;
-	return c;
+	cmd_add(&b, L"-j", 0);
+	cmd_add(&b, folder, QUOTE_ALWAYS); /* (as ProcDump writes it) */
+	if (!(c = cmd_end(&b)))
+		return NULL;
+	/* the system formats the value (swprintf with the PID, the event and
+	 * JIT_DEBUG_INFO): a % of a path or switch is written %%; then the
+	 * three values it fills in */
+	for (k = 0; c[k]; k++)
+		buf_add(&r, c[k] == L'%' ? L"%%" : &c[k], (c[k] == L'%' ? 2 : 1) * sizeof(wchar_t), 1);
+	free(c);
+	buf_add(&r, L" %ld %ld %p", sizeof L" %ld %ld %p", 1);
+	if (r.oom) {
+		free(r.p);
+		return NULL;
+	}
+	return (wchar_t *)r.p;
 }
 
 /* Opens (-i: creates) every view's key before anything is written, so
@@ -13298,12 +13201,8 @@ aed_write_after_end(struct dbg *d, HANDLE ended)
 static void
 aed_kill(struct dbg *d)
 {
-	if (!d->cfg->k)
-		return;
-	if (TerminateProcess(d->t->h, 1))
-		out("%s Killed process %lu (-k).\n", stamp(), d->t->pid);
-	else
-		warn("TerminateProcess %lu:", d->t->pid);
+	if (d->cfg->k)
+		tgt_kill(d->t);
 }
 
 /* Attached: lets the crashed thread go, dumps at the crash's second-chance
@@ -13322,7 +13221,7 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 			continue;
 		if (got < 0)
 			break;
-		d->t->held = 1; /* the event holds every thread: the dump needs no freeze */
+		d->run->held = 1; /* the event holds every thread: the dump needs no freeze */
 		if (ev.dwDebugEventCode == EXCEPTION_DEBUG_EVENT && !ev.u.Exception.dwFirstChance && signalled && !fired) {
 			aed_write_after_end(d, ended);
 			aed_fire(d, jit, &ev);
@@ -13333,7 +13232,7 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 			aed_kill(d); /* (while the event holds it: it ends with the kill's code) */
 		} else
 			cont = dbg_on_event(d, &ev);
-		d->t->held = 0;
+		d->run->held = 0;
 		if (!signalled && d->initial_done) {
 			SetEvent(event);
 			signalled = 1;
@@ -13493,20 +13392,15 @@ svc_full_name(wchar_t *name, size_t cap, const wchar_t *n)
 static wchar_t *
 svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t *out_full, const wchar_t *json_full)
 {
-	wchar_t exe[32768], *cmd;
-	size_t cap = 32768 + 64, o = 0;
+	wchar_t exe[32768];
+	struct buf b = { 0 };
 	int k;
 	if (!GetModuleFileNameW(NULL, exe, 32768))
 		return NULL;
-	for (k = 1; k < argc; k++)
-		cap += 2 * wcslen(argv[k]) + 4;
-	cap += 2 * wcslen(out_full) + (json_full ? 2 * wcslen(json_full) : 0);
-	if (!(cmd = malloc(cap * sizeof *cmd)))
-		return NULL;
-	dbg_quote_arg(cmd, cap, &o, exe);
-	dbg_quote_arg(cmd, cap, &o, L"-svc");
-	dbg_quote_arg(cmd, cap, &o, L"run");
-	dbg_quote_arg(cmd, cap, &o, cfg->svc_name);
+	cmd_add(&b, exe, QUOTE_PROGRAM);
+	cmd_add(&b, L"-svc", 0);
+	cmd_add(&b, L"run", 0);
+	cmd_add(&b, cfg->svc_name, 0);
 	for (k = 1; k < argc; k++) {
 		if (k >= cfg->svc_at && k <= cfg->svc_at + 2)
 			continue;
@@ -13514,14 +13408,13 @@ svc_command(const struct pd_config *cfg, int argc, wchar_t **argv, const wchar_t
 			k++; /* -svcuser ACCOUNT: the service's, not its monitor's */
 			continue;
 		}
-		dbg_quote_arg(cmd, cap, &o, argv[k] == cfg->output ? out_full : json_full && argv[k] == cfg->json ? json_full : argv[k]);
+		cmd_add(&b, argv[k] == cfg->output ? out_full : json_full && argv[k] == cfg->json ? json_full : argv[k], 0);
 	}
 	if (!GIVEN(cfg, keep)) {
-		dbg_quote_arg(cmd, cap, &o, L"-keep");
-		dbg_quote_arg(cmd, cap, &o, PD_WIDEN(PD_STR(SVC_KEEP_DEFAULT)));
+		cmd_add(&b, L"-keep", 0);
+		cmd_add(&b, PD_WIDEN(PD_STR(SVC_KEEP_DEFAULT)), 0);
 	}
-	cmd[o] = 0;
-	return cmd;
+	return cmd_end(&b);
 }
 
 /* Delayed automatic start, and the failure actions: restarted after a
@@ -13759,7 +13652,6 @@ main_check_mask(u64 mask)
 {
 	static const struct { u64 bit; const char *name; } names[] = {
 		{ 0x8000, "WithFullAuxiliaryState" },
-		{ 0x100000, "FilterTriage" },
 		{ 0x400000, "WithIptTrace" } };
 	u64 bad = mask & ~(u64)MDT_HONOURED, rest = bad;
 	size_t i, n = 0;
@@ -13993,12 +13885,8 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
 		aed_wer(cfg, t);
 	if (cfg->monitor)
 		trig_mon_free(&mon);
-	if (cfg->k && tgt_alive(t)) {
-		if (TerminateProcess(t->h, 1))
-			out("%s Killed process %lu (-k).\n", stamp(), t->pid);
-		else
-			warn("TerminateProcess %lu:", t->pid);
-	}
+	if (cfg->k && tgt_alive(t))
+		tgt_kill(t);
 	return rc;
 }
 
@@ -14680,7 +14568,7 @@ pd_main(int argc, wchar_t **argv)
 	if (!rc && cfg.help) {
 		main_banner();
 		args_usage(cfg.e);
-	} else if (!rc && !(rc = args_validate(&cfg)) && !(rc = args_check_implemented(&cfg))) {
+	} else if (!rc && !(rc = args_validate(&cfg))) {
 		/* the -json file only once the command line is accepted: a usage
 		 * error leaves none (main_check) */
 		if (!(rc = main_check(&cfg, &prep)) && !(rc = ev_open(&cfg, argc, argv))) {
