@@ -28,30 +28,40 @@
  *   of 2, 4, 3, 1 that a target's run ended with; 1 if none was monitored.
  *
  * Sections, callees before callers (grep -n '^/\* ===' procdump.c):
- *   Config             build settings, struct pd_config, the library API
- *   Util               messages, strings, buffers, time; process-wide state g
- *   Win32              Windows and ntdll wrappers, run-time entry points
- *   Args               the option table, parser, -? text, cross-option rules
- *   Targets            PID, process name or service name to a process
- *   Writer             the minidump writer and its structures
- *   Writer: Snapshot   how a target is held and read (live, clone, PSS)
- *   Writer: Threads    ThreadList, ThreadInfoList, ThreadNames
- *   Writer: Modules    ModuleList, UnloadedModuleList
- *   Writer: Handles    HandleData
- *   Writer: Tokens     Token
- *   Writer: System     SystemInfo, MiscInfo, VmCounters, Exception, Comments
- *   Writer: Memory     which memory each dump type holds; the memory streams
- *   Writer: Callbacks  -md (MiniDumpCallbackRoutine)
- *   Writer: Plan       the stream table; collect, plan, lay out
- *   Writer: File       write, signature, rename; -keep; -dbghelp; dump_write
- *   Events             -json: JSON Lines, each written whole
- *   Actions            -ondump: a command after each complete dump
- *   Triggers           the run; the timed series; the sampled monitors
- *   CLR                managed exceptions named through the runtime's DAC
- *   Debugger           attach or launch, debug events, detach; -t's guard
- *   Install            AeDebug (-i -u), the postmortem dump (-j), -wer
- *   Service            -svc install, uninstall, list
- *   Main               pd_main(); several targets; -duration; guards; -svc run
+ *   Config   build settings, the configuration struct, the library API
+ *   Util     messages, strings, buffers, time; the process-wide state (g)
+ *   Win32    wrappers around Windows and ntdll calls (processes, files,
+ *            debugging, registry, WER, COM), the table of entry points
+ *            resolved at run time, NT and minidump structures
+ *   Args     the option table (parser, defaults, -? text), cross-option rules
+ *   Targets  PID / process name / service name to a process
+ *   Snapshot how a target is held and read (struct snap, snap_ops); a dump's
+ *            request and result (pd_dump_req, pd_dump_result), in sub-sections:
+ *     Snapshot: Live   the live process held still (live_*, live_ops)
+ *     Snapshot: PSS    the PSS snapshot of -r (pss_*, pss_ops)
+ *     Snapshot: Clone  the in-memory clone of -r (clone_*, clone_ops)
+ *   Writer   the minidump writer: dump_write(), then its pipeline:
+ *     Writer: Collect    what the streams show beyond the snapshot
+ *     Writer: Memory     which memory each dump type holds; -md callbacks
+ *     Writer: Streams    one put function per stream; the layout
+ *     Writer: File       temporary file, write, signature, rename; -dbghelp
+ *   Events   -json: the events as JSON Lines, each line written whole
+ *   Actions  -ondump: the command run after each complete dump, on threads
+ *            of its own, with a deadline
+ *   Run      one run of a target's triggers: count, cancel (-cancel), file
+ *            names, requests, -r job threads, reports, summary, exit code
+ *   Triggers when to dump: the timed series (-n/-s), the sampled monitors
+ *            (-c -cl -m -ml -tc -hc -p -pl -h), the filters (-f -fx)
+ *   CLR      managed exceptions' type and message, through the runtime's
+ *            own DAC over the held target (read-only)
+ *   Debugger attach or launch (-x), debug events (-e -b -l -ld -ud -ct -et
+ *            -t -g), detach
+ *   Install  the postmortem debugger: AeDebug registration (-i -u), the
+ *            dump of a crash (-j), -wer
+ *   Service  -svc install, uninstall, list: the service control manager
+ *   Main     pd_main(): parse, resolve, run, choose the exit code; the
+ *            watcher of several targets (-all, -pt), a thread each;
+ *            -duration; the service's run (-svc run)
  *
  * SPDX-License-Identifier: MIT
  */
@@ -217,43 +227,46 @@ struct pd_steps {
 struct pd_config {
 	int types[PD_NTYPES];   /* dump types in command-line order */
 	int ntypes;
-	int mm, ma, mt, mp, mk; /* dump type switches seen */
-	u64 mc_mask;            /* -mc: the MINIDUMP_TYPE bits asked for */
-	wchar_t *md;            /* -md callback DLL */
-	long long n, s;         /* -n count (default 1), -s seconds (default 10) */
-	long long c, cl;        /* CPU thresholds; PD_UNSET = not given */
-	int u;                  /* -u: per core with -c/-cl, uninstall alone */
-	long long m, ml;        /* commit thresholds in MB; PD_UNSET = not given */
-	long long tc, hc;       /* thread and handle count thresholds; PD_UNSET = not given */
+	int type_mini, type_full, type_triage, type_miniplus, kernel_dump; /* dump type switches seen */
+	u64 custom_mask;        /* -mc: the MINIDUMP_TYPE bits asked for */
+	wchar_t *callback_dll;  /* -md callback DLL */
+	long long count, interval_secs; /* -n count (default 1), -s seconds (default 10) */
+	long long cpu_above, cpu_below; /* CPU thresholds; PD_UNSET = not given */
+	int per_core;           /* -u: per core with -c/-cl, uninstall alone */
+	long long commit_above, commit_below; /* commit thresholds in MB; PD_UNSET = not given */
+	long long threads_above, handles_above; /* thread and handle count thresholds; PD_UNSET = not given */
 	/* every value of -c -cl -m -ml -tc -hc (the field above is the first) */
-	struct pd_steps c_steps, cl_steps, m_steps, ml_steps, tc_steps, hc_steps;
+	struct pd_steps cpu_above_steps, cpu_below_steps, commit_above_steps, commit_below_steps,
+	    threads_above_steps, handles_above_steps;
 	int lists;              /* one of them is a list: each value fires once, -n is their number */
-	long long h_secs;       /* -h [N]: seconds a window does not respond before a dump (5) */
-	wchar_t *p, *pl;        /* performance counter paths */
-	long long p_thr, pl_thr;
-	int h, e, e_first, g, b, ld, ud, ct, et, l, t;
-	wchar_t *f, *fx;        /* comma-separated filter lists (may be "") */
-	int f_set, fx_set;
-	wchar_t *dc;            /* dump comment */
-	int o, r, r_n, a, wer, x64, w, k, v, accepteula, help;
+	long long hung_secs;    /* -h [N]: seconds a window does not respond before a dump (5) */
+	wchar_t *counter_above, *counter_below; /* performance counter paths */
+	long long counter_above_value, counter_below_value;
+	int hung, on_exception, first_chance, native_only, breakpoints, on_dll_load,
+	    on_dll_unload, on_thread_create, on_thread_exit, debug_log, on_terminate;
+	wchar_t *include, *exclude; /* comma-separated filter lists (may be "") */
+	int include_set, exclude_set;
+	wchar_t *comment;       /* dump comment */
+	int overwrite, clone, clone_limit, avoid_outage, wer, native_view, wait, kill_after,
+	    verbose, accepteula, help;
 	int dbghelp;            /* -dbghelp: system MiniDumpWriteDump */
 	long long minfree;      /* -minfree MB to keep free; PD_UNSET = the default floor, 0 = no guard */
 	long long keep;         /* -keep N dumps of the process name (each type) in the folder; PD_UNSET = all */
 	int inheritacl;         /* -inheritacl: the folder's inherited ACL, not a protected one */
-	wchar_t *y;             /* hidden -y activation id */
-	long long at;           /* -at seconds; PD_UNSET = not given */
-	wchar_t *x_folder, *x_image, **x_args;  /* -x folder image args... */
-	int x, x_nargs;
-	int i;                  /* -i [folder] */
-	wchar_t *i_folder;
-	int j;                  /* hidden AeDebug entry point */
-	wchar_t **j_args;       /* -j folder pid event jitinfo: the arguments after -j */
-	int j_nargs;
+	wchar_t *activation;    /* hidden -y activation id */
+	long long timeout_secs; /* -at seconds; PD_UNSET = not given */
+	wchar_t *launch_folder, *launch_image, **launch_args; /* -x folder image args... */
+	int launch, launch_nargs;
+	int install;            /* -i [folder] */
+	wchar_t *install_folder;
+	int postmortem;         /* hidden AeDebug entry point */
+	wchar_t **postmortem_args; /* -j folder pid event jitinfo: the arguments after -j */
+	int postmortem_nargs;
 	long long cancel;       /* -cancel PID; PD_UNSET = not given */
 	long long freezeguard;  /* hidden -freezeguard PID: the guard of a suspension (Main) */
 	long long exitguard;    /* hidden -exitguard PID: the guard of -t's breakpoint (Debugger) */
 	int all;                /* -all: every process of the name (Main's watcher) */
-	int pt;                 /* -pt: the targets' child processes too, and theirs */
+	int children;           /* -pt: the targets' child processes too, and theirs */
 	long long duration;     /* -duration seconds; PD_UNSET = not given */
 	wchar_t *target;        /* PID, process name or service name */
 	wchar_t *output;        /* dump file or folder */
@@ -294,7 +307,7 @@ static struct pd_global {
 	int verbose;              /* -v */
 	volatile LONG cancel;     /* Ctrl+C (or Break, or the console closing) */
 	HANDLE cancel_event;      /* set with cancel: wakes every wait */
-	int ctrl_handler;         /* trig_ctrl_handler is installed */
+	int ctrl_handler;         /* run_ctrl_handler is installed */
 	int xstate_warned;        /* the x86 XState warning was printed */
 	unsigned long test_dumps; /* dumps begun (PROCDUMP_TEST_CHUNK_DELAY_DUMPS) */
 	unsigned long test_refused; /* attaches refused (PROCDUMP_TEST_ATTACH_REFUSE) */
@@ -2620,6 +2633,289 @@ w32_env_with(const wchar_t *const *pairs, int n)
 	return r;
 }
 
+/* ---- Registry (Install: AeDebug).  Reg* return their error rather than
+ * set the last error: each wrapper sets it, so that warn("...:") names it. */
+
+/* Opens HKLM\path in a registry view (KEY_WOW64_64KEY, KEY_WOW64_32KEY or
+ * 0) for reading and writing; with create, makes it if missing and sets
+ * *created.  The key, or NULL with the last error set and *why: 1 missing,
+ * 2 access denied (not elevated), 3 another error. */
+static HKEY
+w32_reg_open(const wchar_t *path, REGSAM view, int create, int *created, int *why)
+{
+	HKEY k = NULL;
+	DWORD disp = 0;
+	REGSAM sam = KEY_QUERY_VALUE | KEY_SET_VALUE | KEY_ENUMERATE_SUB_KEYS | view;
+	LONG r = create ? RegCreateKeyExW(HKEY_LOCAL_MACHINE, path, 0, NULL, 0, sam, NULL, &k, &disp)
+	                : RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, sam, &k);
+	if (created)
+		*created = r == ERROR_SUCCESS && disp == REG_CREATED_NEW_KEY;
+	*why = r == ERROR_SUCCESS ? 0 : r == ERROR_FILE_NOT_FOUND ? 1 : r == ERROR_ACCESS_DENIED ? 2 : 3;
+	SetLastError((DWORD)r);
+	return r == ERROR_SUCCESS ? k : NULL;
+}
+
+/* A value as stored: its type and bytes (malloc'd, plus a NUL wchar so
+ * that a string is terminated).  1 read, 0 absent, -1 error (set). */
+static int
+w32_reg_get(HKEY k, const wchar_t *name, DWORD *type, BYTE **data, DWORD *len)
+{
+	LONG r;
+	*data = NULL;
+	*len = 0;
+	for (;;) {
+		DWORD n = *len;
+		r = RegQueryValueExW(k, name, NULL, type, *data, &n);
+		if (r == ERROR_FILE_NOT_FOUND)
+			return 0;
+		if (r == ERROR_SUCCESS && *data) {
+			*len = n;
+			return 1;
+		}
+		if (r != ERROR_SUCCESS && r != ERROR_MORE_DATA)
+			break;
+		free(*data);
+		if (!(*data = calloc(n + 2 * sizeof(wchar_t), 1))) { /* a wide NUL even after odd-length data */
+			r = ERROR_NOT_ENOUGH_MEMORY;
+			break;
+		}
+		*len = n;
+	}
+	free(*data);
+	*data = NULL;
+	SetLastError((DWORD)r);
+	return -1;
+}
+
+/* Writes a value (type and bytes as given).  0, or -1 with the error set. */
+static int
+w32_reg_set(HKEY k, const wchar_t *name, DWORD type, const void *data, DWORD len)
+{
+	BYTE *copy = NULL;
+	LONG r;
+	/* RegSetValueExW counts one more wide NUL when a string's data lacks
+	 * one and a NUL follows it in memory: a non-NUL after the copy keeps
+	 * the bytes as given (-u restores a value exactly) */
+	if ((type == REG_SZ || type == REG_EXPAND_SZ || type == REG_MULTI_SZ) && len && (copy = malloc(len + 4))) {
+		memcpy(copy, data, len);
+		memset(copy + len, 0xFF, 4);
+		data = copy;
+	}
+	r = RegSetValueExW(k, name, 0, type, data, len);
+	free(copy);
+	SetLastError((DWORD)r);
+	return r == ERROR_SUCCESS ? 0 : -1;
+}
+
+static int
+w32_reg_set_string(HKEY k, const wchar_t *name, const wchar_t *s)
+{
+	return w32_reg_set(k, name, REG_SZ, s, (DWORD)((wcslen(s) + 1) * sizeof *s));
+}
+
+/* Removes a value; one that is not there is no error.  0 or -1 (set). */
+static int
+w32_reg_delete_value(HKEY k, const wchar_t *name)
+{
+	LONG r = RegDeleteValueW(k, name);
+	SetLastError((DWORD)r);
+	return r == ERROR_SUCCESS || r == ERROR_FILE_NOT_FOUND ? 0 : -1;
+}
+
+/* Removes HKLM\path of a view if it holds no value and no subkey (a key
+ * -i made).  0 (removed or not empty), -1 (set). */
+static int
+w32_reg_delete_if_empty(HKEY k, const wchar_t *path, REGSAM view)
+{
+	DWORD nvals = 1, nkeys = 1;
+	LONG r = RegQueryInfoKeyW(k, NULL, NULL, NULL, &nkeys, NULL, NULL, &nvals, NULL, NULL, NULL, NULL);
+	if (r == ERROR_SUCCESS && !nvals && !nkeys)
+		r = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, path, view, 0);
+	SetLastError((DWORD)r);
+	return r == ERROR_SUCCESS ? 0 : -1;
+}
+
+/* ---- Windows Error Reporting (-wer) */
+
+/* WER_REPORT_INFORMATION */
+struct pd_wer_info {
+	DWORD dwSize;
+	HANDLE hProcess;
+	WCHAR wzConsentKey[64], wzFriendlyEventName[128], wzApplicationName[128];
+	WCHAR wzApplicationPath[MAX_PATH], wzDescription[512];
+	HWND hwndParent;
+};
+
+/* Queues a report on process h (image name) to WER with a dump WER
+ * writes itself (heap: a full one, else a mini one).  0 and *result (a
+ * WER_SUBMIT_RESULT), or the failing HRESULT with *step naming the call
+ * (wer.dll missing: E_NOINTERFACE, "wer.dll"). */
+static HRESULT
+w32_wer_queue(HANDLE h, const wchar_t *name, int heap, const char **step, int *result)
+{
+	struct pd_wer_info info;
+	HANDLE rep = NULL;
+	HRESULT hr;
+	*result = 0;
+	*step = "wer.dll";
+	if (w32_load(W32_WER) < 0 || !w32.WerReportCreate || !w32.WerReportAddDump || !w32.WerReportSubmit ||
+	    !w32.WerReportCloseHandle)
+		return E_NOINTERFACE;
+	memset(&info, 0, sizeof info);
+	info.dwSize = sizeof info;
+	info.hProcess = h;
+	wcsncpy(info.wzApplicationName, name, 127);
+	wcscpy(info.wzDescription, L"Dump written by procdump.c");
+	*step = "WerReportCreate";
+	hr = w32.WerReportCreate(L"ProcDump", 1 /* WerReportNonCritical */, &info, &rep);
+	if (SUCCEEDED(hr)) {
+		*step = "WerReportAddDump";
+		hr = w32.WerReportAddDump(rep, h, NULL, heap ? 3 /* WerDumpTypeHeapDump */ : 2 /* MiniDump */, NULL,
+		                          NULL, 0);
+	}
+	if (SUCCEEDED(hr)) {
+		*step = "WerReportSubmit";
+		hr = w32.WerReportSubmit(rep, 1 /* WerConsentNotAsked */, 4 /* WER_SUBMIT_QUEUE */, result);
+	}
+	if (rep)
+		w32.WerReportCloseHandle(rep);
+	return hr;
+}
+
+
+/* ---- Store applications and packages (-x) */
+
+/* The documented COM classes (shobjidl.h) and the IUnknown of any object. */
+static const GUID w32_clsid_debug_settings = { 0xb1aec16f, 0x2383, 0x4852, { 0xb0, 0xe9, 0x8f, 0x0b, 0x1d, 0xc6, 0x6b, 0x4d } };
+static const GUID w32_iid_debug_settings = { 0xf27c3930, 0x8029, 0x4ad1, { 0x94, 0xe3, 0x3d, 0xba, 0x41, 0x78, 0x10, 0xc1 } };
+static const GUID w32_clsid_activation = { 0x45ba127d, 0x10a8, 0x46ea, { 0x8a, 0xb7, 0x56, 0xea, 0x90, 0x78, 0x94, 0x3c } };
+static const GUID w32_iid_activation = { 0x2e941141, 0x7f97, 0x4756, { 0xba, 0x1d, 0x9d, 0xec, 0xde, 0x89, 0x4a, 0x3d } };
+struct w32_unknown {
+	const struct {
+		HRESULT (STDMETHODCALLTYPE *QueryInterface)(void *, const GUID *, void **);
+		ULONG (STDMETHODCALLTYPE *AddRef)(void *);
+		ULONG (STDMETHODCALLTYPE *Release)(void *);
+	} *v;
+};
+
+/* Can the objects Store activation needs be made: PackageDebugSettings
+ * (procdump started on the next activation) and, for an application,
+ * ApplicationActivationManager?  0, or the HRESULT with *which naming the
+ * class (ole32 missing: E_NOINTERFACE, "ole32.dll"). */
+static HRESULT
+w32_store_classes(int app, const char **which)
+{
+	const GUID *cls[2] = { &w32_clsid_debug_settings, &w32_clsid_activation };
+	const GUID *iid[2] = { &w32_iid_debug_settings, &w32_iid_activation };
+	static const char *names[2] = { "PackageDebugSettings", "ApplicationActivationManager" };
+	HRESULT hr = E_NOINTERFACE, init;
+	int i;
+	*which = "ole32.dll";
+	if (w32_load(W32_OLE32) < 0 || !w32.CoInitializeEx || !w32.CoCreateInstance || !w32.CoUninitialize)
+		return hr;
+	init = w32.CoInitializeEx(NULL, 0x2 /* COINIT_APARTMENTTHREADED */);
+	for (i = 0, hr = S_OK; i < 1 + !!app && SUCCEEDED(hr); i++) {
+		struct w32_unknown *o = NULL;
+		*which = names[i];
+		hr = w32.CoCreateInstance(cls[i], NULL, CLSCTX_ALL, iid[i], (void **)&o);
+		if (SUCCEEDED(hr) && o)
+			o->v->Release(o);
+	}
+	if (SUCCEEDED(init))
+		w32.CoUninitialize();
+	return hr;
+}
+
+/* ---- The minidump file format (doc/MINIDUMP.md): the structures,
+ * stream numbers and MINIDUMP_TYPE bits the writer uses. */
+#pragma pack(push, 4)
+/* MINIDUMP_MISC_INFO_5: level 1 + processor power (2) + integrity, execute
+ * flags, protection, time zone (3) + build strings (4) + XState, cookie (5) */
+struct md_misc5 {
+	MINIDUMP_MISC_INFO m1;
+	u32 max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle;
+	u32 integrity, execute_flags, protected_process, tz_id;
+	u8 tz[172];                /* TIME_ZONE_INFORMATION */
+	u16 build[260], dbg_bld[40];
+	u32 xs_size, xs_context_size;
+	u64 xs_enabled;
+	struct { u32 offset, size; } xs_features[64];
+	u32 cookie;
+};
+struct md_threadinfo {
+	u32 tid, dump_flags, dump_error, exit_status;
+	u64 create_time, exit_time, kernel_time, user_time, start_address, affinity;
+};
+struct md_threadname { u32 tid; u64 name_rva; };
+struct md_handle {
+	u64 handle;
+	u32 type_rva, name_rva, attributes, granted_access, handle_count, pointer_count, info_rva, reserved0;
+};
+#pragma pack(pop)
+
+_Static_assert(sizeof(MINIDUMP_HEADER) == 32 && sizeof(MINIDUMP_DIRECTORY) == 12 &&
+               sizeof(MINIDUMP_THREAD) == 48 && sizeof(MINIDUMP_MODULE) == 108, "<dbghelp.h>'s layouts");
+_Static_assert(sizeof(struct md_misc5) == 1364, "MINIDUMP_MISC_INFO_5");
+_Static_assert(offsetof(struct md_misc5, tz) == 60 && offsetof(struct md_misc5, build) == 232 &&
+               offsetof(struct md_misc5, xs_size) == 832, "MINIDUMP_MISC_INFO_5 layout");
+_Static_assert(sizeof(struct md_handle) == 40, "MINIDUMP_HANDLE_DESCRIPTOR_2");
+_Static_assert(sizeof(struct md_threadinfo) == 64, "MINIDUMP_THREAD_INFO");
+_Static_assert(sizeof(struct md_threadname) == 12, "MINIDUMP_THREAD_NAME");
+#ifdef _WIN64
+_Static_assert(sizeof(CONTEXT) == 1232, "CONTEXT AMD64");
+#else
+_Static_assert(sizeof(CONTEXT) == 716, "CONTEXT x86");
+#endif
+
+/* MINIDUMP_TYPE bits this writer honours, by dump type. */
+#define MDT_DATASEGS          0x00001
+#define MDT_FULLMEMORY        0x00002
+#define MDT_HANDLEDATA        0x00004
+#define MDT_FILTERMEMORY      0x00008
+#define MDT_SCANMEMORY        0x00010
+#define MDT_UNLOADEDMODULES   0x00020
+#define MDT_INDIRECT          0x00040
+#define MDT_FILTERMODULEPATHS 0x00080
+#define MDT_PROCESSTHREADDATA 0x00100
+#define MDT_PRIVATERW         0x00200
+#define MDT_WITHOUTOPTIONAL   0x00400
+#define MDT_FULLMEMORYINFO    0x00800
+#define MDT_THREADINFO        0x01000
+#define MDT_CODESEGS          0x02000
+#define MDT_WITHOUTAUXSTATE   0x04000 /* honoured by nature: no auxiliary providers */
+#define MDT_PRIVATEWC         0x10000
+#define MDT_IGNOREINACCESSIBLE 0x20000
+#define MDT_TOKEN             0x40000
+#define MDT_MODULEHEADERS     0x80000
+#define MDT_FILTERTRIAGE      0x100000
+#define MDT_XSTATE            0x200000 /* native 64-bit view only */
+/* what this writer honours; any other bit of -mc is named and dropped */
+#define MDT_HONOURED (MDT_DATASEGS | MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_SCANMEMORY | \
+	MDT_UNLOADEDMODULES | MDT_INDIRECT | MDT_FILTERMODULEPATHS | MDT_PROCESSTHREADDATA | \
+	MDT_PRIVATERW | MDT_WITHOUTOPTIONAL | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_CODESEGS | \
+	MDT_PRIVATEWC | MDT_IGNOREINACCESSIBLE | MDT_MODULEHEADERS | MDT_FILTERTRIAGE | MDT_TOKEN | \
+	MDT_FILTERMEMORY | MDT_WITHOUTAUXSTATE | MDT_XSTATE)
+/* Triage keeps the memory map (addresses, no contents): Breakpad's readers
+ * reject a dump without one. */
+#define MDT_TRIAGE (MDT_HANDLEDATA | MDT_FILTERTRIAGE | MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE)
+#define MDT_MINI  (MDT_DATASEGS | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_INDIRECT | \
+	MDT_PROCESSTHREADDATA | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_IGNOREINACCESSIBLE | MDT_TOKEN)
+#define MDT_FULL  (MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_FULLMEMORYINFO | \
+	MDT_THREADINFO | MDT_IGNOREINACCESSIBLE | MDT_TOKEN)
+
+/* The service control manager, with access, or the refusal of test hook
+ * PROCDUMP_TEST_SCM_DENIED (test/README.md "Test hooks").  NULL with the
+ * error set. */
+static SC_HANDLE
+w32_scm_open(DWORD access)
+{
+	if (w32_env_number(L"PROCDUMP_TEST_SCM_DENIED") && (access & SC_MANAGER_CREATE_SERVICE)) {
+		SetLastError(ERROR_ACCESS_DENIED);
+		return NULL;
+	}
+	return OpenSCManagerW(NULL, NULL, access);
+}
+
 /* ================================= Args ================================= */
 /* One table, opts[], describes every switch: parser, defaults, -? text,
  * numeric ranges; args_validate() holds the rules between switches.  Plain
@@ -2672,63 +2968,63 @@ struct opt {
 	long long lo, hi;       /* OPT_INT, OPT_HEX, OPT_COUNTER (its threshold): the range */
 };
 
-#define CO(f) offsetof(struct pd_config, f)
+#define CO(include) offsetof(struct pd_config, include)
 #define U PD_UNSET, 0, 0 /* no default, no range (a numeric row without one takes 0 up) */
 static const struct opt opts[] = {
-	{ L"mm", OPT_FLAG, CO(mm), PD_MINI, NULL, "Write a 'Mini' dump file (default): stacks and the code around each thread.", OF_INSTALL | OF_TYPE, SYN_LINE, U },
-	{ L"ma", OPT_FLAG, CO(ma), PD_FULL, NULL, "Write a 'Full' dump file: all committed readable memory.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
-	{ L"mt", OPT_FLAG, CO(mt), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata, sensitive data removed.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
-	{ L"mp", OPT_FLAG, CO(mp), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory, less the largest area over 512 MB.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
-	{ L"mc", OPT_HEX, CO(mc_mask), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL | OF_TYPE, SYN_SAME, PD_UNSET, 0, 0xFFFFFFFF },
-	{ L"md", OPT_STR, CO(md), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
-	{ L"mk", OPT_FLAG, CO(mk), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_INSTALL, SYN_SAME, U },
-	{ L"n", OPT_INT, CO(n), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0, SYN_LINE, 1, 1, 2147483647 },
-	{ L"s", OPT_INT, CO(s), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0, SYN_LINE, 10, 1, 4294967 },
-	{ L"c", OPT_INT, CO(c), CO(c_steps), "<CPU_Usage>[,...]", "CPU threshold (percent) above which to write a dump; a list (50,70,90) writes one at each.", OF_MONITOR | OF_PERCORE | OF_STEPS, SYN_LINE, PD_UNSET, 0, 100 },
-	{ L"cl", OPT_INT, CO(cl), CO(cl_steps), "<CPU_Usage>[,...]", "CPU threshold (percent) below which to write a dump; a list decreases (30,20,10).", OF_MONITOR | OF_PERCORE | OF_STEPS | OF_BELOW, SYN_ALT, PD_UNSET, 0, 100 },
-	{ L"u", OPT_FLAG, CO(u), 0, NULL, "With -c/-cl: CPU usage relative to one core. Alone: uninstall the postmortem debugger.", 0, SYN_SUB, U },
-	{ L"m", OPT_INT, CO(m), CO(m_steps), "<Commit_Usage>[,...]", "Memory commit threshold in MB at which to write a dump; a list (500,1000) writes one at each.", OF_MONITOR | OF_STEPS, SYN_LINE, PD_UNSET, 1, 1073741824 },
-	{ L"ml", OPT_INT, CO(ml), CO(ml_steps), "<Commit_Usage>[,...]", "Write a dump when memory commit drops below this many MB; a list decreases.", OF_MONITOR | OF_STEPS | OF_BELOW, SYN_ALT, PD_UNSET, 1, 1073741824 },
-	{ L"tc", OPT_INT, CO(tc), CO(tc_steps), "<Thread_Count>[,...]", "Write a dump when the process has at least this many threads; a list writes one at each.", OF_MONITOR | OF_STEPS, SYN_LINE, PD_UNSET, 1, 16777216 },
-	{ L"hc", OPT_INT, CO(hc), CO(hc_steps), "<Handle_Count>[,...]", "Write a dump when the process has at least this many handles open; a list writes one at each.", OF_MONITOR | OF_STEPS, SYN_SAME, PD_UNSET, 1, 16777216 },
-	{ L"p", OPT_COUNTER, CO(p), CO(p_thr), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", OF_MONITOR, SYN_LINE, PD_UNSET, 0, 9007199254740992 },
-	{ L"pl", OPT_COUNTER, CO(pl), CO(pl_thr), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_MONITOR, SYN_ALT, PD_UNSET, 0, 9007199254740992 },
-	{ L"h", OPT_DIGIT, CO(h), CO(h_secs), "[1..9]", "Write a dump when a window of the process does not respond for 5 seconds (or 1 to 9).", OF_MONITOR, SYN_LINE, 5, 1, 9 },
-	{ L"e", OPT_E, CO(e), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", OF_DEBUG, SYN_LINE, U },
-	{ L"g", OPT_FLAG, CO(g), 0, NULL, "With -e: run as a native debugger in a managed process (no interop): CLR exceptions by code only.", OF_NEEDS_E, SYN_SUB, U },
-	{ L"b", OPT_FLAG, CO(b), 0, NULL, "With -e: treat debug breakpoints as exceptions (otherwise ignore them).", OF_NEEDS_E, SYN_SUB, U },
-	{ L"ld", OPT_FLAG, CO(ld), 0, NULL, "With -e: write a dump when a DLL is loaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
-	{ L"ud", OPT_FLAG, CO(ud), 0, NULL, "With -e: write a dump when a DLL is unloaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
-	{ L"ct", OPT_FLAG, CO(ct), 0, NULL, "With -e: write a dump when a thread is created.", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
-	{ L"et", OPT_FLAG, CO(et), 0, NULL, "With -e: write a dump when a thread exits.", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
-	{ L"l", OPT_FLAG, CO(l), 0, NULL, "Display the debug logging (OutputDebugString) of the process, and dump at each string (with -f: those that match).", OF_DEBUG, SYN_LINE, U },
-	{ L"t", OPT_FLAG, CO(t), 0, NULL, "Write a dump when the process terminates.", OF_DEBUG, SYN_LINE, U },
-	{ L"f", OPT_LIST, CO(f), CO(f_set), "<Include_Filter>, ...", "Include filter on exception (code, name; .NET: type, message), debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
-	{ L"fx", OPT_LIST, CO(fx), CO(fx_set), "<Exclude_Filter>, ...", "Exclude filter on exception (code, name; .NET: type, message), debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
-	{ L"dc", OPT_STR, CO(dc), 0, "<Comment>", "Add the comment to the dump (CommentStreamA/W).", 0, SYN_LINE, U },
-	{ L"o", OPT_FLAG, CO(o), 0, NULL, "Overwrite an existing dump file.", 0, SYN_LINE, U },
-	{ L"r", OPT_R, CO(r), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_INSTALL, SYN_LINE, U },
-	{ L"a", OPT_FLAG, CO(a), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", 0, SYN_SUB, U },
-	{ L"at", OPT_INT, CO(at), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds (not counted toward -n).", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
-	{ L"k", OPT_FLAG, CO(k), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
+	{ L"mm", OPT_FLAG, CO(type_mini), PD_MINI, NULL, "Write a 'Mini' dump file (default): stacks and the code around each thread.", OF_INSTALL | OF_TYPE, SYN_LINE, U },
+	{ L"ma", OPT_FLAG, CO(type_full), PD_FULL, NULL, "Write a 'Full' dump file: all committed readable memory.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"mt", OPT_FLAG, CO(type_triage), PD_TRIAGE, NULL, "Write a 'Triage' dump file: stacks, limited metadata, sensitive data removed.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"mp", OPT_FLAG, CO(type_miniplus), PD_MINIPLUS, NULL, "Write a 'MiniPlus' dump file: private and writable memory, less the largest area over 512 MB.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"mc", OPT_HEX, CO(custom_mask), PD_CUSTOM, "<Mask>", "Write a 'Custom' dump file from a MINIDUMP_TYPE mask (hex).", OF_INSTALL | OF_TYPE, SYN_SAME, PD_UNSET, 0, 0xFFFFFFFF },
+	{ L"md", OPT_STR, CO(callback_dll), PD_CALLBACK, "<Callback_DLL>", "Write a 'Callback' dump file shaped by the DLL's MiniDumpCallbackRoutine.", OF_INSTALL | OF_TYPE, SYN_SAME, U },
+	{ L"mk", OPT_FLAG, CO(kernel_dump), 0, NULL, "Also write a 'Kernel' dump file of the threads' kernel stacks.", OF_INSTALL, SYN_SAME, U },
+	{ L"n", OPT_INT, CO(count), 0, "<Count>", "Number of dumps to write before exiting (default 1).", 0, SYN_LINE, 1, 1, 2147483647 },
+	{ L"s", OPT_INT, CO(interval_secs), 0, "<Seconds>", "Consecutive seconds before a dump is written; with no trigger, seconds between dumps (default 10).", 0, SYN_LINE, 10, 1, 4294967 },
+	{ L"c", OPT_INT, CO(cpu_above), CO(cpu_above_steps), "<CPU_Usage>[,...]", "CPU threshold (percent) above which to write a dump; a list (50,70,90) writes one at each.", OF_MONITOR | OF_PERCORE | OF_STEPS, SYN_LINE, PD_UNSET, 0, 100 },
+	{ L"cl", OPT_INT, CO(cpu_below), CO(cpu_below_steps), "<CPU_Usage>[,...]", "CPU threshold (percent) below which to write a dump; a list decreases (30,20,10).", OF_MONITOR | OF_PERCORE | OF_STEPS | OF_BELOW, SYN_ALT, PD_UNSET, 0, 100 },
+	{ L"u", OPT_FLAG, CO(per_core), 0, NULL, "With -c/-cl: CPU usage relative to one core. Alone: uninstall the postmortem debugger.", 0, SYN_SUB, U },
+	{ L"m", OPT_INT, CO(commit_above), CO(commit_above_steps), "<Commit_Usage>[,...]", "Memory commit threshold in MB at which to write a dump; a list (500,1000) writes one at each.", OF_MONITOR | OF_STEPS, SYN_LINE, PD_UNSET, 1, 1073741824 },
+	{ L"ml", OPT_INT, CO(commit_below), CO(commit_below_steps), "<Commit_Usage>[,...]", "Write a dump when memory commit drops below this many MB; a list decreases.", OF_MONITOR | OF_STEPS | OF_BELOW, SYN_ALT, PD_UNSET, 1, 1073741824 },
+	{ L"tc", OPT_INT, CO(threads_above), CO(threads_above_steps), "<Thread_Count>[,...]", "Write a dump when the process has at least this many threads; a list writes one at each.", OF_MONITOR | OF_STEPS, SYN_LINE, PD_UNSET, 1, 16777216 },
+	{ L"hc", OPT_INT, CO(handles_above), CO(handles_above_steps), "<Handle_Count>[,...]", "Write a dump when the process has at least this many handles open; a list writes one at each.", OF_MONITOR | OF_STEPS, SYN_SAME, PD_UNSET, 1, 16777216 },
+	{ L"p", OPT_COUNTER, CO(counter_above), CO(counter_above_value), "<Counter> <Threshold>", "Write a dump when the performance counter is at or above the threshold.", OF_MONITOR, SYN_LINE, PD_UNSET, 0, 9007199254740992 },
+	{ L"pl", OPT_COUNTER, CO(counter_below), CO(counter_below_value), "<Counter> <Threshold>", "Write a dump when the performance counter falls below the threshold.", OF_MONITOR, SYN_ALT, PD_UNSET, 0, 9007199254740992 },
+	{ L"h", OPT_DIGIT, CO(hung), CO(hung_secs), "[1..9]", "Write a dump when a window of the process does not respond for 5 seconds (or 1 to 9).", OF_MONITOR, SYN_LINE, 5, 1, 9 },
+	{ L"e", OPT_E, CO(on_exception), 0, "[1]", "Write a dump on an unhandled exception; with 1, also on first-chance exceptions.", OF_DEBUG, SYN_LINE, U },
+	{ L"g", OPT_FLAG, CO(native_only), 0, NULL, "With -e: run as a native debugger in a managed process (no interop): CLR exceptions by code only.", OF_NEEDS_E, SYN_SUB, U },
+	{ L"b", OPT_FLAG, CO(breakpoints), 0, NULL, "With -e: treat debug breakpoints as exceptions (otherwise ignore them).", OF_NEEDS_E, SYN_SUB, U },
+	{ L"ld", OPT_FLAG, CO(on_dll_load), 0, NULL, "With -e: write a dump when a DLL is loaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
+	{ L"ud", OPT_FLAG, CO(on_dll_unload), 0, NULL, "With -e: write a dump when a DLL is unloaded (filters apply).", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
+	{ L"ct", OPT_FLAG, CO(on_thread_create), 0, NULL, "With -e: write a dump when a thread is created.", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
+	{ L"et", OPT_FLAG, CO(on_thread_exit), 0, NULL, "With -e: write a dump when a thread exits.", OF_NEEDS_E | OF_DEBUG, SYN_SUB, U },
+	{ L"l", OPT_FLAG, CO(debug_log), 0, NULL, "Display the debug logging (OutputDebugString) of the process, and dump at each string (with -f: those that match).", OF_DEBUG, SYN_LINE, U },
+	{ L"t", OPT_FLAG, CO(on_terminate), 0, NULL, "Write a dump when the process terminates.", OF_DEBUG, SYN_LINE, U },
+	{ L"f", OPT_LIST, CO(include), CO(include_set), "<Include_Filter>, ...", "Include filter on exception (code, name; .NET: type, message), debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
+	{ L"fx", OPT_LIST, CO(exclude), CO(exclude_set), "<Exclude_Filter>, ...", "Exclude filter on exception (code, name; .NET: type, message), debug string or DLL name; * wildcards.", 0, SYN_LINE, U },
+	{ L"dc", OPT_STR, CO(comment), 0, "<Comment>", "Add the comment to the dump (CommentStreamA/W).", 0, SYN_LINE, U },
+	{ L"o", OPT_FLAG, CO(overwrite), 0, NULL, "Overwrite an existing dump file.", 0, SYN_LINE, U },
+	{ L"r", OPT_R, CO(clone), 0, "[1..5]", "Dump using a clone; optional concurrent limit (default 1, max 5).", OF_INSTALL, SYN_LINE, U },
+	{ L"a", OPT_FLAG, CO(avoid_outage), 0, NULL, "Avoid outage: skip a trigger that would wait for the concurrent limit (needs -r).", 0, SYN_SUB, U },
+	{ L"at", OPT_INT, CO(timeout_secs), 0, "<Timeout>", "Cancel a collection that takes longer than Timeout seconds (not counted toward -n).", OF_INSTALL, SYN_LINE, PD_UNSET, 1, 4294967 },
+	{ L"k", OPT_FLAG, CO(kill_after), 0, NULL, "Kill the process at the end of dump collection.", OF_INSTALL, SYN_LINE, U },
 	{ L"wer", OPT_FLAG, CO(wer), 0, NULL, "Queue the (largest) dump to Windows Error Reporting.", OF_INSTALL, SYN_LINE, U },
 	{ L"minfree", OPT_INT, CO(minfree), 0, "<MB>", "Free space (MB) every dump must leave on its volume (default: the larger of 1 GB and 5%; 0: no check).", OF_INSTALL, SYN_LINE, PD_UNSET, 0, 1099511627776 },
 	{ L"keep", OPT_INT, CO(keep), 0, "<Count>", "Keep at most Count dumps of the process name (of each type) that procdump.c wrote in the folder; older ones are removed.", OF_INSTALL, SYN_SAME, PD_UNSET, 1, 100000 },
 	{ L"inheritacl", OPT_FLAG, CO(inheritacl), 0, NULL, "Give dumps the folder's inherited ACL instead of owner, Administrators and SYSTEM only.", OF_INSTALL, SYN_SAME, U },
 	{ L"dbghelp", OPT_FLAG, CO(dbghelp), 0, NULL, "Write the dumps with the system's dbghelp MiniDumpWriteDump instead of procdump.c's writer.", 0, SYN_LINE, U },
-	{ L"64", OPT_FLAG, CO(x64), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
-	{ L"v", OPT_FLAG, CO(v), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
+	{ L"64", OPT_FLAG, CO(native_view), 0, NULL, "Write a 64-bit (native) dump of a 32-bit (WOW64) process.", 0, SYN_LINE, U },
+	{ L"v", OPT_FLAG, CO(verbose), 0, NULL, "Verbose: timings and details on stderr.", 0, SYN_LINE, U },
 	{ L"json", OPT_STR, CO(json), 0, "<File|->", "Write events as JSON Lines, appended to File, or with - to stdout (console text then goes to stderr); each line whole or not at all (a lost line: exit 4).", 0, SYN_SAME, U },
 	{ L"ondump", OPT_STR, CO(ondump), 0, "<Command_Line>", "Run the command line after each complete dump, without a window; DUMPPATH, PROCESSNAME, PID, EXCEPTIONCODE, YYMMDD, HHMMSS each become one quoted argument.", 0, SYN_LINE, U },
 	{ L"ondumpat", OPT_INT, CO(ondump_secs), 0, "<Seconds>", "Kill an -ondump action still running after that many seconds (default 300); 2 run at once, the next ones wait.", 0, SYN_SUB, 300, 1, 86400 },
-	{ L"w", OPT_FLAG, CO(w), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
+	{ L"w", OPT_FLAG, CO(wait), 0, NULL, "Wait for the named process to launch if it is not running.", 0, SYN_NONE, U },
 	{ L"all", OPT_FLAG, CO(all), 0, NULL, "Monitor every process of the name (* wildcards); with -w, also each one started later.", 0, SYN_LINE, U },
-	{ L"pt", OPT_FLAG, CO(pt), 0, NULL, "Also monitor the target's child processes, and theirs, each as a target of its own.", 0, SYN_SAME, U },
+	{ L"pt", OPT_FLAG, CO(children), 0, NULL, "Also monitor the target's child processes, and theirs, each as a target of its own.", 0, SYN_SAME, U },
 	{ L"duration", OPT_INT, CO(duration), 0, "<Seconds>", "Stop monitoring after that many seconds (exit 1 if a count was not reached).", 0, SYN_SAME, PD_UNSET, 1, 4294967 },
-	{ L"x", OPT_X, CO(x), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
-	{ L"i", OPT_I, CO(i), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger, once the folder takes a file and the -md DLL loads.", 0, SYN_NONE, U },
-	{ L"y", OPT_STR, CO(y), 0, "<Activation>", "Store application activation (hidden).", OF_HIDDEN, SYN_NONE, U },
-	{ L"j", OPT_REST, CO(j), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
+	{ L"x", OPT_X, CO(launch), 0, "<Dump_Folder> <Image_File> [Argument, ...]", "Launch the image with its arguments and monitor it.", 0, SYN_NONE, U },
+	{ L"i", OPT_I, CO(install), 0, "[Dump_Folder]", "Install as the (AeDebug) postmortem debugger, once the folder takes a file and the -md DLL loads.", 0, SYN_NONE, U },
+	{ L"y", OPT_STR, CO(activation), 0, "<Activation>", "Store application activation (hidden).", OF_HIDDEN, SYN_NONE, U },
+	{ L"j", OPT_REST, CO(postmortem), 0, "<Dump_Folder> <PID> <Event> <JIT_DEBUG_INFO>", "AeDebug entry point written by -i (hidden).", OF_HIDDEN, SYN_NONE, U },
 	{ L"svcuser", OPT_STR, CO(svc_user), 0, "<Account>", "With -svc install: the account the service runs as, one that needs no password (NT AUTHORITY\\LocalService, NT AUTHORITY\\NetworkService, NT SERVICE\\Name, a gMSA DOMAIN\\Name$); default LocalSystem.", 0, SYN_NONE, U },
 	{ L"svc", OPT_SVC, CO(svc), 0, "install|uninstall <Name> | list", "Install the monitor given with it as a Windows service procdump.c-Name (elevated), uninstall it, or list them.", 0, SYN_NONE, U },
 	{ L"cancel", OPT_INT, CO(cancel), 0, "<PID>", "Gracefully stop every procdump monitoring PID (as Ctrl+C).", 0, SYN_NONE, PD_UNSET, 1, 4294967295 },
@@ -2769,7 +3065,7 @@ args_given(const struct pd_config *cfg, size_t off)
 			return cfg->given[i];
 	return 0;
 }
-#define GIVEN(cfg, f) args_given(cfg, CO(f))
+#define GIVEN(cfg, include) args_given(cfg, CO(include))
 
 /* The first switch given whose row has one of flags, or NULL. */
 static const struct opt *
@@ -2790,7 +3086,7 @@ args_stray(const struct pd_config *cfg, size_t off, int flags)
 {
 	size_t i;
 	for (i = 0; i < NOPTS; i++)
-		if (cfg->given[i] && opts[i].off != off && opts[i].off != CO(v) && !(opts[i].flags & (flags | OF_ANY)))
+		if (cfg->given[i] && opts[i].off != off && opts[i].off != CO(verbose) && !(opts[i].flags & (flags | OF_ANY)))
 			return &opts[i];
 	return NULL;
 }
@@ -3092,7 +3388,7 @@ args_mend_path(const struct pd_config *cfg, const char *what, wchar_t **p, wchar
 		return PD_EXIT_USAGE;
 	}
 	(*slot)[wcslen(*slot) - 1] = L'\\';
-	if (cfg->v) /* vlog would not print yet: -v takes effect once the command line is accepted */
+	if (cfg->verbose) /* vlog would not print yet: -v takes effect once the command line is accepted */
 		warn("[v] %s '%s' ends in a quote, which no Windows path holds: read as the folder '%s' "
 		     "(\"folder\\\" passes folder\")", what, u8s(*p), u8s(*slot));
 	*p = *slot;
@@ -3140,9 +3436,9 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 		*(int *)(base + o->off) = 1;
 		return 0;
 	case OPT_REST: /* -j: the rest is its */
-		cfg->j = 1;
-		cfg->j_args = argv + *k + 1;
-		cfg->j_nargs = argc - (*k + 1);
+		cfg->postmortem = 1;
+		cfg->postmortem_args = argv + *k + 1;
+		cfg->postmortem_nargs = argc - (*k + 1);
 		*k = argc;
 		return 0;
 	case OPT_INT:
@@ -3157,7 +3453,7 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 			*(wchar_t **)(base + o->off) = argv[*k + 1];
 		else if (o->kind == OPT_LIST) {
 			if (args_join_list((wchar_t **)(base + o->off), argv[*k + 1],
-			                   &cfg->joined[o->off == CO(fx)]) < 0)
+			                   &cfg->joined[o->off == CO(exclude)]) < 0)
 				return PD_EXIT_USAGE;
 			*(int *)(base + o->off2) = 1;
 		}
@@ -3171,21 +3467,21 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 		*k += 2;
 		return 0;
 	case OPT_E:
-		cfg->e = 1;
+		cfg->on_exception = 1;
 		if (*k + 1 < argc && !wcscmp(argv[*k + 1], L"1")) {
-			cfg->e_first = 1;
+			cfg->first_chance = 1;
 			++*k;
 		}
 		return 0;
 	case OPT_R:
 		/* Only a single digit is taken as the limit, so `-r 1234`
 		 * still means PID 1234 (Windows PIDs below 10 are System). */
-		cfg->r = 1;
-		cfg->r_n = 1;
+		cfg->clone = 1;
+		cfg->clone_limit = 1;
 		if (*k + 1 < argc && all_digits(argv[*k + 1]) && wcslen(argv[*k + 1]) == 1) {
-			cfg->r_n = argv[++*k][0] - L'0';
-			if (cfg->r_n < 1 || cfg->r_n > 5)
-				return args_fail("-r: the concurrent limit must be 1 to 5, not %d", cfg->r_n);
+			cfg->clone_limit = argv[++*k][0] - L'0';
+			if (cfg->clone_limit < 1 || cfg->clone_limit > 5)
+				return args_fail("-r: the concurrent limit must be 1 to 5, not %d", cfg->clone_limit);
 		}
 		return 0;
 	case OPT_DIGIT:
@@ -3201,9 +3497,9 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 		}
 		return 0;
 	case OPT_I:
-		cfg->i = 1;
+		cfg->install = 1;
 		if (*k + 1 < argc && !args_is_switch(argv[*k + 1]))
-			cfg->i_folder = argv[++*k];
+			cfg->install_folder = argv[++*k];
 		return 0;
 	case OPT_SVC:
 		return args_take_svc(cfg, argc, argv, k);
@@ -3212,11 +3508,11 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 			return args_quote_fail("-x: dump folder", argv[*k + 1]);
 		if (*k + 2 >= argc)
 			return args_fail("-x needs a dump folder and an image file");
-		cfg->x = 1;
-		cfg->x_folder = argv[*k + 1];
-		cfg->x_image = argv[*k + 2];
-		cfg->x_args = argv + *k + 3;
-		cfg->x_nargs = argc - (*k + 3);
+		cfg->launch = 1;
+		cfg->launch_folder = argv[*k + 1];
+		cfg->launch_image = argv[*k + 2];
+		cfg->launch_args = argv + *k + 3;
+		cfg->launch_nargs = argc - (*k + 3);
 		*k = argc;
 		return 0;
 	}
@@ -3318,7 +3614,7 @@ args_check_numbers(struct pd_config *cfg)
 		u64 v, hi = o->hi ? (u64)o->hi : (u64)LLONG_MAX; /* a row without a range: 0 up */
 		if (!cfg->given[i] || !cfg->typed[i])
 			continue;
-		if ((o->flags & OF_PERCORE) && cfg->u) {
+		if ((o->flags & OF_PERCORE) && cfg->per_core) {
 			SYSTEM_INFO si;
 			GetSystemInfo(&si);
 			hi *= si.dwNumberOfProcessors;
@@ -3348,8 +3644,8 @@ args_check_numbers(struct pd_config *cfg)
 static int
 args_check_values(const struct pd_config *cfg)
 {
-	if ((cfg->p && !cfg->p[0]) || (cfg->pl && !cfg->pl[0]))
-		return args_fail("%s: the counter path is empty", cfg->p ? "-p" : "-pl");
+	if ((cfg->counter_above && !cfg->counter_above[0]) || (cfg->counter_below && !cfg->counter_below[0]))
+		return args_fail("%s: the counter path is empty", cfg->counter_above ? "-p" : "-pl");
 	return 0;
 }
 
@@ -3357,11 +3653,11 @@ args_check_values(const struct pd_config *cfg)
 static int
 args_check_exclusive(const struct pd_config *cfg)
 {
-	if (GIVEN(cfg, c) && GIVEN(cfg, cl))
+	if (GIVEN(cfg, cpu_above) && GIVEN(cfg, cpu_below))
 		return args_fail("-c and -cl cannot be used together");
-	if (GIVEN(cfg, m) && GIVEN(cfg, ml))
+	if (GIVEN(cfg, commit_above) && GIVEN(cfg, commit_below))
 		return args_fail("-m and -ml cannot be used together");
-	if (cfg->p && cfg->pl)
+	if (cfg->counter_above && cfg->counter_below)
 		return args_fail("-p and -pl cannot be used together");
 	return 0;
 }
@@ -3372,22 +3668,22 @@ static int
 args_check_needs(const struct pd_config *cfg)
 {
 	const struct opt *o;
-	if (cfg->a && !cfg->r)
+	if (cfg->avoid_outage && !cfg->clone)
 		return args_fail("-a needs -r");
 	if (GIVEN(cfg, ondump_secs) && !cfg->ondump)
 		return args_fail("-ondumpat needs -ondump");
 	if (cfg->ondump && !cfg->ondump[wcsspn(cfg->ondump, L" \t")])
 		return args_fail("-ondump: the command line is empty");
-	if (cfg->mk && cfg->r)
+	if (cfg->kernel_dump && cfg->clone)
 		return args_fail("-mk cannot be used with -r (the OS cannot write a kernel dump of a clone)");
-	if (cfg->r && cfg->dbghelp)
+	if (cfg->clone && cfg->dbghelp)
 		return args_fail("-dbghelp cannot be used with -r (dbghelp reads the live process, not a clone)");
-	if ((cfg->f_set || cfg->fx_set) && !cfg->e && !cfg->l)
-		return args_fail("%s needs -e or -l", cfg->f_set ? "-f" : "-fx");
-	if (!cfg->e && (o = args_first_with(cfg, OF_NEEDS_E)))
+	if ((cfg->include_set || cfg->exclude_set) && !cfg->on_exception && !cfg->debug_log)
+		return args_fail("%s needs -e or -l", cfg->include_set ? "-f" : "-fx");
+	if (!cfg->on_exception && (o = args_first_with(cfg, OF_NEEDS_E)))
 		return args_fail("-%s needs -e", u8s(o->name));
 #ifndef _WIN64
-	if (cfg->x64)
+	if (cfg->native_view)
 		return args_fail("-64 needs procdump64.exe (this is the 32-bit procdump.exe)");
 #endif
 	return 0;
@@ -3406,9 +3702,9 @@ args_check_mode(struct pd_config *cfg)
 		return 0;
 	}
 	if (cfg->svc) { /* install, run: a monitor of a process by name, into a folder */
-		if (cfg->i || cfg->j || cfg->x || GIVEN(cfg, cancel) || cfg->help)
+		if (cfg->install || cfg->postmortem || cfg->launch || GIVEN(cfg, cancel) || cfg->help)
 			return args_fail("-svc install takes a monitor (switches, a process name and a dump folder), "
-			                 "not -%s", cfg->i ? "i" : cfg->j ? "j" : cfg->x ? "x" : cfg->help ? "?" : "cancel");
+			                 "not -%s", cfg->install ? "i" : cfg->postmortem ? "j" : cfg->launch ? "x" : cfg->help ? "?" : "cancel");
 		if (!cfg->target || !cfg->output)
 			return args_fail("-svc install needs a process name and a dump folder (where the dumps and the "
 			                 "service's log go)");
@@ -3434,36 +3730,36 @@ args_check_mode(struct pd_config *cfg)
 			return args_fail("-exitguard takes only a PID and no other switch or target");
 		return 0;
 	}
-	if (cfg->u && !GIVEN(cfg, c) && !GIVEN(cfg, cl)) {
-		if (cfg->target || cfg->ntypes || cfg->i || cfg->x || GIVEN(cfg, n))
+	if (cfg->per_core && !GIVEN(cfg, cpu_above) && !GIVEN(cfg, cpu_below)) {
+		if (cfg->target || cfg->ntypes || cfg->install || cfg->launch || GIVEN(cfg, count))
 			return args_fail("-u needs -c or -cl (or stands alone to uninstall)");
-		if ((o = args_stray(cfg, CO(u), 0))) /* alone: -accepteula and -v at most */
+		if ((o = args_stray(cfg, CO(per_core), 0))) /* alone: -accepteula and -v at most */
 			return args_fail("-%s cannot be used with -u (uninstall)", u8s(o->name));
 		cfg->uninstall = 1;
 		return 0;
 	}
-	if (cfg->i) {
-		if ((o = args_stray(cfg, CO(i), OF_INSTALL)))
+	if (cfg->install) {
+		if ((o = args_stray(cfg, CO(install), OF_INSTALL)))
 			return args_fail("-%s cannot be used with -i", u8s(o->name));
 		if (cfg->target)
 			return args_fail("-i takes a dump folder, not a target ('%s')", u8s(cfg->target));
 		return 0;
 	}
-	if (cfg->j) {
-		if ((o = args_stray(cfg, CO(j), OF_INSTALL)))
+	if (cfg->postmortem) {
+		if ((o = args_stray(cfg, CO(postmortem), OF_INSTALL)))
 			return args_fail("-%s cannot be used with -j", u8s(o->name));
 		return 0;
 	}
-	if (cfg->x) {
-		if (cfg->w || cfg->all || cfg->pt)
-			return args_fail("-%s cannot be used with -x", cfg->w ? "w" : cfg->all ? "all" : "pt");
+	if (cfg->launch) {
+		if (cfg->wait || cfg->all || cfg->children)
+			return args_fail("-%s cannot be used with -x", cfg->wait ? "w" : cfg->all ? "all" : "pt");
 		if (cfg->target)
 			return args_fail("-x launches its own target; '%s' is extra", u8s(cfg->target));
 		return 0;
 	}
 	if (!cfg->target)
 		return args_fail("no target: give a PID, a process name or a service name");
-	if (cfg->w && all_digits(cfg->target))
+	if (cfg->wait && all_digits(cfg->target))
 		return args_fail("-w waits for a process name, not a PID (%s)", u8s(cfg->target));
 	if (cfg->all && all_digits(cfg->target))
 		return args_fail("-all monitors every process of a name, not a PID (%s)", u8s(cfg->target));
@@ -3496,11 +3792,11 @@ args_check_lists(struct pd_config *cfg)
 	}
 	if (!list)
 		return 0;
-	if (GIVEN(cfg, n))
+	if (GIVEN(cfg, count))
 		return args_fail("-n cannot be used with a threshold list: -%s %s writes one dump per value",
 		                 u8s(list->name), u8s(cfg->typed[list - opts]));
 	cfg->lists = 1;
-	cfg->n = total;
+	cfg->count = total;
 	return 0;
 }
 
@@ -3516,214 +3812,21 @@ args_validate(struct pd_config *cfg)
 	if ((rc = args_check_numbers(cfg)) || (rc = args_check_exclusive(cfg)) || (rc = args_check_values(cfg)) ||
 	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)) ||
 	    (rc = args_mend_path(cfg, "dump folder/file", &cfg->output, &cfg->mended[0])) ||
-	    (rc = args_mend_path(cfg, "-x: dump folder", &cfg->x_folder, &cfg->mended[1])) ||
-	    (rc = args_mend_path(cfg, "-i: dump folder", &cfg->i_folder, &cfg->mended[2])))
+	    (rc = args_mend_path(cfg, "-x: dump folder", &cfg->launch_folder, &cfg->mended[1])) ||
+	    (rc = args_mend_path(cfg, "-i: dump folder", &cfg->install_folder, &cfg->mended[2])))
 		return rc;
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].kind == OPT_INT && !cfg->given[i] && opts[i].dflt != PD_UNSET)
 			*(long long *)((char *)cfg + opts[i].off) = opts[i].dflt;
 	if ((rc = args_check_lists(cfg)))
 		return rc;
-	if (cfg->y) { /* -y (hidden): a Store activation is parsed, not built */
+	if (cfg->activation) { /* -y (hidden): a Store activation is parsed, not built */
 		warn("-y is not implemented yet in procdump.c " PD_VERSION);
 		return PD_EXIT_USAGE;
 	}
 	if (!cfg->ntypes)
 		cfg->types[cfg->ntypes++] = PD_MINI;
 	return 0;
-}
-
-/* ---- Registry (Install: AeDebug).  Reg* return their error rather than
- * set the last error: each wrapper sets it, so that warn("...:") names it. */
-
-/* Opens HKLM\path in a registry view (KEY_WOW64_64KEY, KEY_WOW64_32KEY or
- * 0) for reading and writing; with create, makes it if missing and sets
- * *created.  The key, or NULL with the last error set and *why: 1 missing,
- * 2 access denied (not elevated), 3 another error. */
-static HKEY
-w32_reg_open(const wchar_t *path, REGSAM view, int create, int *created, int *why)
-{
-	HKEY k = NULL;
-	DWORD disp = 0;
-	REGSAM sam = KEY_QUERY_VALUE | KEY_SET_VALUE | KEY_ENUMERATE_SUB_KEYS | view;
-	LONG r = create ? RegCreateKeyExW(HKEY_LOCAL_MACHINE, path, 0, NULL, 0, sam, NULL, &k, &disp)
-	                : RegOpenKeyExW(HKEY_LOCAL_MACHINE, path, 0, sam, &k);
-	if (created)
-		*created = r == ERROR_SUCCESS && disp == REG_CREATED_NEW_KEY;
-	*why = r == ERROR_SUCCESS ? 0 : r == ERROR_FILE_NOT_FOUND ? 1 : r == ERROR_ACCESS_DENIED ? 2 : 3;
-	SetLastError((DWORD)r);
-	return r == ERROR_SUCCESS ? k : NULL;
-}
-
-/* A value as stored: its type and bytes (malloc'd, plus a NUL wchar so
- * that a string is terminated).  1 read, 0 absent, -1 error (set). */
-static int
-w32_reg_get(HKEY k, const wchar_t *name, DWORD *type, BYTE **data, DWORD *len)
-{
-	LONG r;
-	*data = NULL;
-	*len = 0;
-	for (;;) {
-		DWORD n = *len;
-		r = RegQueryValueExW(k, name, NULL, type, *data, &n);
-		if (r == ERROR_FILE_NOT_FOUND)
-			return 0;
-		if (r == ERROR_SUCCESS && *data) {
-			*len = n;
-			return 1;
-		}
-		if (r != ERROR_SUCCESS && r != ERROR_MORE_DATA)
-			break;
-		free(*data);
-		if (!(*data = calloc(n + 2 * sizeof(wchar_t), 1))) { /* a wide NUL even after odd-length data */
-			r = ERROR_NOT_ENOUGH_MEMORY;
-			break;
-		}
-		*len = n;
-	}
-	free(*data);
-	*data = NULL;
-	SetLastError((DWORD)r);
-	return -1;
-}
-
-/* Writes a value (type and bytes as given).  0, or -1 with the error set. */
-static int
-w32_reg_set(HKEY k, const wchar_t *name, DWORD type, const void *data, DWORD len)
-{
-	BYTE *copy = NULL;
-	LONG r;
-	/* RegSetValueExW counts one more wide NUL when a string's data lacks
-	 * one and a NUL follows it in memory: a non-NUL after the copy keeps
-	 * the bytes as given (-u restores a value exactly) */
-	if ((type == REG_SZ || type == REG_EXPAND_SZ || type == REG_MULTI_SZ) && len && (copy = malloc(len + 4))) {
-		memcpy(copy, data, len);
-		memset(copy + len, 0xFF, 4);
-		data = copy;
-	}
-	r = RegSetValueExW(k, name, 0, type, data, len);
-	free(copy);
-	SetLastError((DWORD)r);
-	return r == ERROR_SUCCESS ? 0 : -1;
-}
-
-static int
-w32_reg_set_string(HKEY k, const wchar_t *name, const wchar_t *s)
-{
-	return w32_reg_set(k, name, REG_SZ, s, (DWORD)((wcslen(s) + 1) * sizeof *s));
-}
-
-/* Removes a value; one that is not there is no error.  0 or -1 (set). */
-static int
-w32_reg_delete_value(HKEY k, const wchar_t *name)
-{
-	LONG r = RegDeleteValueW(k, name);
-	SetLastError((DWORD)r);
-	return r == ERROR_SUCCESS || r == ERROR_FILE_NOT_FOUND ? 0 : -1;
-}
-
-/* Removes HKLM\path of a view if it holds no value and no subkey (a key
- * -i made).  0 (removed or not empty), -1 (set). */
-static int
-w32_reg_delete_if_empty(HKEY k, const wchar_t *path, REGSAM view)
-{
-	DWORD nvals = 1, nkeys = 1;
-	LONG r = RegQueryInfoKeyW(k, NULL, NULL, NULL, &nkeys, NULL, NULL, &nvals, NULL, NULL, NULL, NULL);
-	if (r == ERROR_SUCCESS && !nvals && !nkeys)
-		r = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, path, view, 0);
-	SetLastError((DWORD)r);
-	return r == ERROR_SUCCESS ? 0 : -1;
-}
-
-/* ---- Windows Error Reporting (-wer) */
-
-/* WER_REPORT_INFORMATION */
-struct pd_wer_info {
-	DWORD dwSize;
-	HANDLE hProcess;
-	WCHAR wzConsentKey[64], wzFriendlyEventName[128], wzApplicationName[128];
-	WCHAR wzApplicationPath[MAX_PATH], wzDescription[512];
-	HWND hwndParent;
-};
-
-/* Queues a report on process h (image name) to WER with a dump WER
- * writes itself (heap: a full one, else a mini one).  0 and *result (a
- * WER_SUBMIT_RESULT), or the failing HRESULT with *step naming the call
- * (wer.dll missing: E_NOINTERFACE, "wer.dll"). */
-static HRESULT
-w32_wer_queue(HANDLE h, const wchar_t *name, int heap, const char **step, int *result)
-{
-	struct pd_wer_info info;
-	HANDLE rep = NULL;
-	HRESULT hr;
-	*result = 0;
-	*step = "wer.dll";
-	if (w32_load(W32_WER) < 0 || !w32.WerReportCreate || !w32.WerReportAddDump || !w32.WerReportSubmit ||
-	    !w32.WerReportCloseHandle)
-		return E_NOINTERFACE;
-	memset(&info, 0, sizeof info);
-	info.dwSize = sizeof info;
-	info.hProcess = h;
-	wcsncpy(info.wzApplicationName, name, 127);
-	wcscpy(info.wzDescription, L"Dump written by procdump.c");
-	*step = "WerReportCreate";
-	hr = w32.WerReportCreate(L"ProcDump", 1 /* WerReportNonCritical */, &info, &rep);
-	if (SUCCEEDED(hr)) {
-		*step = "WerReportAddDump";
-		hr = w32.WerReportAddDump(rep, h, NULL, heap ? 3 /* WerDumpTypeHeapDump */ : 2 /* MiniDump */, NULL,
-		                          NULL, 0);
-	}
-	if (SUCCEEDED(hr)) {
-		*step = "WerReportSubmit";
-		hr = w32.WerReportSubmit(rep, 1 /* WerConsentNotAsked */, 4 /* WER_SUBMIT_QUEUE */, result);
-	}
-	if (rep)
-		w32.WerReportCloseHandle(rep);
-	return hr;
-}
-
-
-/* ---- Store applications and packages (-x) */
-
-/* The documented COM classes (shobjidl.h) and the IUnknown of any object. */
-static const GUID w32_clsid_debug_settings = { 0xb1aec16f, 0x2383, 0x4852, { 0xb0, 0xe9, 0x8f, 0x0b, 0x1d, 0xc6, 0x6b, 0x4d } };
-static const GUID w32_iid_debug_settings = { 0xf27c3930, 0x8029, 0x4ad1, { 0x94, 0xe3, 0x3d, 0xba, 0x41, 0x78, 0x10, 0xc1 } };
-static const GUID w32_clsid_activation = { 0x45ba127d, 0x10a8, 0x46ea, { 0x8a, 0xb7, 0x56, 0xea, 0x90, 0x78, 0x94, 0x3c } };
-static const GUID w32_iid_activation = { 0x2e941141, 0x7f97, 0x4756, { 0xba, 0x1d, 0x9d, 0xec, 0xde, 0x89, 0x4a, 0x3d } };
-struct w32_unknown {
-	const struct {
-		HRESULT (STDMETHODCALLTYPE *QueryInterface)(void *, const GUID *, void **);
-		ULONG (STDMETHODCALLTYPE *AddRef)(void *);
-		ULONG (STDMETHODCALLTYPE *Release)(void *);
-	} *v;
-};
-
-/* Can the objects Store activation needs be made: PackageDebugSettings
- * (procdump started on the next activation) and, for an application,
- * ApplicationActivationManager?  0, or the HRESULT with *which naming the
- * class (ole32 missing: E_NOINTERFACE, "ole32.dll"). */
-static HRESULT
-w32_store_classes(int app, const char **which)
-{
-	const GUID *cls[2] = { &w32_clsid_debug_settings, &w32_clsid_activation };
-	const GUID *iid[2] = { &w32_iid_debug_settings, &w32_iid_activation };
-	static const char *names[2] = { "PackageDebugSettings", "ApplicationActivationManager" };
-	HRESULT hr = E_NOINTERFACE, init;
-	int i;
-	*which = "ole32.dll";
-	if (w32_load(W32_OLE32) < 0 || !w32.CoInitializeEx || !w32.CoCreateInstance || !w32.CoUninitialize)
-		return hr;
-	init = w32.CoInitializeEx(NULL, 0x2 /* COINIT_APARTMENTTHREADED */);
-	for (i = 0, hr = S_OK; i < 1 + !!app && SUCCEEDED(hr); i++) {
-		struct w32_unknown *o = NULL;
-		*which = names[i];
-		hr = w32.CoCreateInstance(cls[i], NULL, CLSCTX_ALL, iid[i], (void **)&o);
-		if (SUCCEEDED(hr) && o)
-			o->v->Release(o);
-	}
-	if (SUCCEEDED(init))
-		w32.CoUninitialize();
-	return hr;
 }
 
 /* ================================ Targets =============================== */
@@ -3968,86 +4071,15 @@ tgt_kill(const struct pd_target *t)
 		warn("TerminateProcess %lu:", t->pid);
 }
 
-/* ================================ Writer ================================ */
-/* The minidump writer (doc/DESIGN.md "The writer pipeline", doc/MINIDUMP.md):
- * snapshot, collect, plan, lay out, write, rename.  Its input is a struct
- * pd_dump_req and the target through struct snap; it never reads trigger
- * state, and thaws the target on every path.  Here: the minidump structures. */
-
-#pragma pack(push, 4)
-/* MINIDUMP_MISC_INFO_5: level 1 + processor power (2) + integrity, execute
- * flags, protection, time zone (3) + build strings (4) + XState, cookie (5) */
-struct md_misc5 {
-	MINIDUMP_MISC_INFO m1;
-	u32 max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle;
-	u32 integrity, execute_flags, protected_process, tz_id;
-	u8 tz[172];                /* TIME_ZONE_INFORMATION */
-	u16 build[260], dbg_bld[40];
-	u32 xs_size, xs_context_size;
-	u64 xs_enabled;
-	struct { u32 offset, size; } xs_features[64];
-	u32 cookie;
-};
-struct md_threadinfo {
-	u32 tid, dump_flags, dump_error, exit_status;
-	u64 create_time, exit_time, kernel_time, user_time, start_address, affinity;
-};
-struct md_threadname { u32 tid; u64 name_rva; };
-struct md_handle {
-	u64 handle;
-	u32 type_rva, name_rva, attributes, granted_access, handle_count, pointer_count, info_rva, reserved0;
-};
-#pragma pack(pop)
-
-_Static_assert(sizeof(MINIDUMP_HEADER) == 32 && sizeof(MINIDUMP_DIRECTORY) == 12 &&
-               sizeof(MINIDUMP_THREAD) == 48 && sizeof(MINIDUMP_MODULE) == 108, "<dbghelp.h>'s layouts");
-_Static_assert(sizeof(struct md_misc5) == 1364, "MINIDUMP_MISC_INFO_5");
-_Static_assert(offsetof(struct md_misc5, tz) == 60 && offsetof(struct md_misc5, build) == 232 &&
-               offsetof(struct md_misc5, xs_size) == 832, "MINIDUMP_MISC_INFO_5 layout");
-_Static_assert(sizeof(struct md_handle) == 40, "MINIDUMP_HANDLE_DESCRIPTOR_2");
-_Static_assert(sizeof(struct md_threadinfo) == 64, "MINIDUMP_THREAD_INFO");
-_Static_assert(sizeof(struct md_threadname) == 12, "MINIDUMP_THREAD_NAME");
-#ifdef _WIN64
-_Static_assert(sizeof(CONTEXT) == 1232, "CONTEXT AMD64");
-#else
-_Static_assert(sizeof(CONTEXT) == 716, "CONTEXT x86");
-#endif
-
-/* MINIDUMP_TYPE bits this writer honours, by dump type. */
-#define MDT_DATASEGS          0x00001
-#define MDT_FULLMEMORY        0x00002
-#define MDT_HANDLEDATA        0x00004
-#define MDT_FILTERMEMORY      0x00008
-#define MDT_SCANMEMORY        0x00010
-#define MDT_UNLOADEDMODULES   0x00020
-#define MDT_INDIRECT          0x00040
-#define MDT_FILTERMODULEPATHS 0x00080
-#define MDT_PROCESSTHREADDATA 0x00100
-#define MDT_PRIVATERW         0x00200
-#define MDT_WITHOUTOPTIONAL   0x00400
-#define MDT_FULLMEMORYINFO    0x00800
-#define MDT_THREADINFO        0x01000
-#define MDT_CODESEGS          0x02000
-#define MDT_WITHOUTAUXSTATE   0x04000 /* honoured by nature: no auxiliary providers */
-#define MDT_PRIVATEWC         0x10000
-#define MDT_IGNOREINACCESSIBLE 0x20000
-#define MDT_TOKEN             0x40000
-#define MDT_MODULEHEADERS     0x80000
-#define MDT_FILTERTRIAGE      0x100000
-#define MDT_XSTATE            0x200000 /* native 64-bit view only */
-/* what this writer honours; any other bit of -mc is named and dropped */
-#define MDT_HONOURED (MDT_DATASEGS | MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_SCANMEMORY | \
-	MDT_UNLOADEDMODULES | MDT_INDIRECT | MDT_FILTERMODULEPATHS | MDT_PROCESSTHREADDATA | \
-	MDT_PRIVATERW | MDT_WITHOUTOPTIONAL | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_CODESEGS | \
-	MDT_PRIVATEWC | MDT_IGNOREINACCESSIBLE | MDT_MODULEHEADERS | MDT_FILTERTRIAGE | MDT_TOKEN | \
-	MDT_FILTERMEMORY | MDT_WITHOUTAUXSTATE | MDT_XSTATE)
-/* Triage keeps the memory map (addresses, no contents): Breakpad's readers
- * reject a dump without one. */
-#define MDT_TRIAGE (MDT_HANDLEDATA | MDT_FILTERTRIAGE | MDT_FULLMEMORYINFO | MDT_IGNOREINACCESSIBLE)
-#define MDT_MINI  (MDT_DATASEGS | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_INDIRECT | \
-	MDT_PROCESSTHREADDATA | MDT_FULLMEMORYINFO | MDT_THREADINFO | MDT_IGNOREINACCESSIBLE | MDT_TOKEN)
-#define MDT_FULL  (MDT_FULLMEMORY | MDT_HANDLEDATA | MDT_UNLOADEDMODULES | MDT_FULLMEMORYINFO | \
-	MDT_THREADINFO | MDT_IGNOREINACCESSIBLE | MDT_TOKEN)
+/* =============================== Snapshot =============================== */
+/* How a target is held and read.  struct snap is everything the writer
+ * knows of the target; struct snap_ops says how a snapshot is taken and
+ * read, and its implementations follow, each beside its table: the live
+ * process (Snapshot: Live, live_ops), the PSS snapshot (Snapshot: PSS,
+ * pss_ops) and the in-memory clone of -r (Snapshot: Clone, clone_ops).
+ * The request a dump is taken for (struct pd_dump_req) and its result
+ * (struct pd_dump_result) are declared here.  Nothing here lays out or
+ * writes a dump file. */
 
 /* What caused a dump (filled by a trigger, read by the writer). */
 struct pd_event {
@@ -4140,7 +4172,7 @@ struct dregion {
 struct range { u64 start, size; };
 
 static int
-range_cmp(const void *a, const void *b)
+snap_range_cmp(const void *a, const void *b)
 {
 	const struct range *x = a, *y = b;
 	return x->start < y->start ? -1 : x->start > y->start;
@@ -4151,12 +4183,12 @@ range_cmp(const void *a, const void *b)
  * truncated); a merge grows to max_size at most (a range inside another
  * always merges).  Returns the new count. */
 static int
-range_merge(struct range *r, int n, u64 max_size)
+snap_range_merge(struct range *r, int n, u64 max_size)
 {
 	int i, o = 0;
 	if (!n)
 		return 0;
-	qsort(r, (size_t)n, sizeof *r, range_cmp);
+	qsort(r, (size_t)n, sizeof *r, snap_range_cmp);
 	for (i = 1; i < n; i++) {
 		u64 cend = r[o].start + r[o].size, nend = r[i].start + r[i].size;
 		if (r[i].start <= cend && (nend <= cend || nend - r[o].start <= max_size)) {
@@ -4182,7 +4214,7 @@ struct dhandle {
 
 /* The snapshot: everything the writer knows of the target, and the one
  * way it reads the target's memory.  Filled through a struct snap_ops
- * (Writer: Snapshot); the rest of the writer reads only this. */
+ * (Snapshot); the rest of the writer reads only this. */
 struct snap_ops;
 struct snap {
 	const struct snap_ops *ops;
@@ -4190,7 +4222,7 @@ struct snap {
 	DWORD pid;
 	HANDLE process_handle;     /* the process, where there is one (-md callbacks get it) */
 	int at_exit;               /* stopped at EXIT_PROCESS: no threads left */
-	u64 fault_lo, fault_hi;    /* test hook: reads of [lo, hi) fail (snap_live_open) */
+	u64 fault_lo, fault_hi;    /* test hook: reads of [lo, hi) fail (live_open) */
 	/* The view: native, or (procdump64, WOW64 target, no -64) x86: 32-bit
 	 * contexts, TEBs, PEB and modules, the address space below 4 GiB. */
 	int x86;
@@ -4212,60 +4244,10 @@ struct snap {
 	double frozen_at, thawed_at; /* now_sec() of the freeze and of the thaw (0: not yet): the outage */
 };
 
-/* Where the note on unreadable memory goes if there is one: after the -dc
- * text, in its CommentStreamW, or else as a CommentStreamW of its own in a
- * spare directory entry.  Room is kept at layout, filled at the end. */
-struct dump_note {
-	u32 rva;                   /* where the note's text starts (0: no room kept) */
-	u32 start;                 /* the stream's RVA: the -dc text, or the note */
-	u32 base;                  /* bytes of -dc text before the note, NUL left out */
-	size_t entry;              /* its directory entry's offset in the file */
-	int spare;                 /* the entry is the spare one: the header counts one more */
-};
-
-/* One dump being built: the snapshot, the plan, and the layout. */
-struct dump_state {
-	struct snap *s;
-	const struct pd_dump_req *req;
-	struct pd_dump_result *res; /* what the writer says back (dump_write's caller's) */
-	u64 mask;                  /* MINIDUMP_TYPE bits this dump honours */
-	u64 dropped;               /* bits of mask the dump could not honour (not in Flags) */
-	int miniplus;              /* -mp: MiniPlus selection, Memory64List */
-	u64 mp_excluded, mp_excluded_size; /* the area left out, and its allocation size */
-	int mp_excluded_count;      /* its allocations */
-	struct range *rng; int nrng, cap_rng; /* the planned memory, sorted and merged once planned */
-	int full;                  /* memory as a Memory64List blob */
-	MINIDUMP_SYSTEM_INFO sysinfo; wchar_t csd[128]; /* csd: the CSDVersion string */
-	struct md_misc5 misc;
-	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
-	u32 *stack_rvas;           /* per thread, where its stack bytes lie (dump_patch_stacks) */
-	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
-	u64 head_size;             /* the buffer's bytes, written before the blob (progress) */
-	u64 unread;                /* bytes that could not be read, written as zeros */
-	u64 planned;               /* bytes of memory the dump takes (the ranges) */
-	double write_t0;           /* now_sec() when its writing began (on_progress) */
-	int gone;                  /* the target vanished while it was read (dump_source_gone) */
-	u32 nd;                    /* directory entries used */
-	struct dump_note note;     /* room for the unread-memory note (dump_reserve_note) */
-	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
-	u64 floor;                 /* bytes that must stay free on its volume (-minfree); 0 = no guard */
-	MINIDUMP_USER_STREAM comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
-};
-
-/* A MINIDUMP_STRING (length, UTF-16, NUL) in the buffer; returns its RVA. */
-static u32
-dump_add_string(struct buf *b, const wchar_t *s)
-{
-	u32 len = (u32)(wcslen(s) * 2);
-	size_t off = buf_add(b, &len, 4, 4);
-	buf_add(b, s, len + 2, 1);
-	return (u32)off;
-}
-
 /* Ctrl+C, the named event, or (-at) the collection's deadline passed.
  * The event is a system call: looked at every 20 ms at most. */
 static int
-dump_cancelled(const struct pd_dump_req *r, struct pd_dump_result *res)
+snap_cancelled(const struct pd_dump_req *r, struct pd_dump_result *res)
 {
 	double now = now_sec();
 	if (r->deadline > 0 && !res->released && now > r->deadline) {
@@ -4280,12 +4262,6 @@ dump_cancelled(const struct pd_dump_req *r, struct pd_dump_result *res)
 	}
 	return 0;
 }
-
-/* ============================ Writer: Snapshot ========================== */
-/* How a target is held and read (doc/DESIGN.md "The snapshot seam"):
- * struct snap_ops and its tables, live_* (the live process), clone_* and
- * pss_* (-r).  After this section the writer reads the target only through
- * snap_read() and struct snap, never through a process handle. */
 
 struct snap_ops {
 	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 */
@@ -4354,21 +4330,6 @@ snap_region_add(const MEMORY_BASIC_INFORMATION *m, void *snapshot)
 	return 0;
 }
 
-/* The test hook PROCDUMP_TEST_UNREADABLE (snap_test_fault): a read of a
- * snapshot that lost nothing loses the hook's bytes.  Returns the bytes
- * lost. */
-static u64
-snap_fault(const struct snap *s, u64 addr, void *buf, size_t n, u64 lost)
-{
-	u64 lo, hi;
-	if (s->fault_hi <= addr || s->fault_lo >= addr + n || lost)
-		return lost;
-	lo = s->fault_lo > addr ? s->fault_lo : addr;
-	hi = s->fault_hi < addr + n ? s->fault_hi : addr + n;
-	memset((u8 *)buf + (lo - addr), 0, (size_t)(hi - lo));
-	return hi - lo;
-}
-
 /* The index of the region holding addr, or of the first one after it. */
 static int
 snap_region_index(const struct snap *s, u64 addr)
@@ -4382,6 +4343,125 @@ snap_region_of(const struct snap *s, u64 addr)
 {
 	int i = snap_region_index(s, addr);
 	return i < s->nreg && s->reg[i].base <= addr ? &s->reg[i] : NULL;
+}
+
+/* The 32-bit TEB of a WOW64 thread, from its 64-bit one: TEB64.WowTebOffset
+ * (Windows 10+, Wine), else the fixed two pages of earlier WOW64 */
+static u64
+snap_teb32(struct snap *s, u64 teb64)
+{
+	LONG off = 0;
+	if (snap_read(s, teb64 + 0x180C, &off, 4) < 0 || off <= 0 || off > 0x10000)
+		off = 0x2000;
+	return teb64 + (u64)off;
+}
+
+/* A zeroed context that still names the CPU (ContextFlags), for a thread
+ * whose context could not be read: readers expect one per thread. */
+static void
+snap_context_cpu(const struct snap *s, u8 *ctx)
+{
+#ifdef _WIN64
+	DWORD cpu = s->x86 ? WOW64_CONTEXT_i386 : CONTEXT_AMD64;
+	memcpy(ctx + (s->x86 ? offsetof(WOW64_CONTEXT, ContextFlags) : offsetof(CONTEXT, ContextFlags)), &cpu, 4);
+#else
+	DWORD cpu = CONTEXT_i386;
+	(void)s;
+	memcpy(ctx + offsetof(CONTEXT, ContextFlags), &cpu, 4);
+#endif
+}
+
+static u32
+snap_context_size(const struct snap *s)
+{
+	return s->x86 ? (u32)sizeof(WOW64_CONTEXT) : (u32)sizeof(CONTEXT);
+}
+
+static void
+snap_free_threads(struct snap *s)
+{
+	int i;
+	for (i = 0; i < s->nth_all; i++) {
+		_aligned_free(s->th[i].ctx);
+		free(s->th[i].xctx);
+		free(s->th[i].name);
+	}
+	free(s->th);
+	s->th = NULL;
+	s->nth = s->nth_all = 0;
+}
+
+static void
+snap_free_modules(struct snap *s)
+{
+	int i;
+	for (i = 0; i < s->nmod; i++) {
+		free(s->mod[i].name);
+		free(s->mod[i].cv);
+		free(s->mod[i].misc);
+	}
+	free(s->mod);
+	free(s->unl);
+	s->mod = NULL;
+	s->unl = NULL;
+	s->nmod = s->nunl = 0;
+}
+
+static void
+snap_free_handles(struct snap *s)
+{
+	int i;
+	for (i = 0; i < s->nhdl; i++) {
+		free(s->hdl[i].type);
+		free(s->hdl[i].name);
+	}
+	free(s->hdl);
+	s->hdl = NULL;
+	s->nhdl = 0;
+}
+
+static void
+snap_free_tokens(struct snap *s)
+{
+	free(s->tok.p);
+	memset(&s->tok, 0, sizeof s->tok);
+	s->ntok = 0;
+}
+
+/* Frees what a snapshot holds (after thaw), each part by its section. */
+static void
+snap_free(struct snap *s)
+{
+	snap_free_threads(s);
+	snap_free_modules(s);
+	snap_free_handles(s);
+	snap_free_tokens(s);
+	free(s->reg);
+	if (s->pre) /* (-r: made ready, not taken by a clone) */
+		VirtualFree(s->pre, 0, MEM_RELEASE);
+	memset(s, 0, sizeof *s);
+}
+
+/* ============================ Snapshot: Live ============================ */
+/* The live process, read while it is held still (enum live_hold) in a way
+ * that ends with procdump: freeze and thaw, memory, the memory map, thread
+ * contexts and TEBs, handles, tokens and the process facts, gathered in
+ * the table live_ops that live_open() installs.  Reads through Win32; lays
+ * out nothing. */
+
+/* The test hook PROCDUMP_TEST_UNREADABLE (live_test_fault): a read of a
+ * snapshot that lost nothing loses the hook's bytes.  Returns the bytes
+ * lost. */
+static u64
+live_fault(const struct snap *s, u64 addr, void *buf, size_t n, u64 lost)
+{
+	u64 lo, hi;
+	if (s->fault_hi <= addr || s->fault_lo >= addr + n || lost)
+		return lost;
+	lo = s->fault_lo > addr ? s->fault_lo : addr;
+	hi = s->fault_hi < addr + n ? s->fault_hi : addr + n;
+	memset((u8 *)buf + (lo - addr), 0, (size_t)(hi - lo));
+	return hi - lo;
 }
 
 /* How the live target is held still; each hold ends with procdump,
@@ -4781,7 +4861,7 @@ live_read(struct snap *s, u64 addr, void *buf, size_t n)
 	for (i = 0; i < l->nbd && l->hold == LIVE_ATTACH; i++)
 		if (l->bd_at[i] >= addr && l->bd_at[i] < addr + n)
 			((u8 *)buf)[l->bd_at[i] - addr] = l->bd_was[i];
-	return snap_fault(s, addr, buf, n, lost);
+	return live_fault(s, addr, buf, n, lost);
 }
 
 /* The process exited (or was killed) after the freeze: what was read after
@@ -4810,334 +4890,610 @@ live_regions(struct snap *s)
 	return 0;
 }
 
-/* Defined with the streams they read for (Writer: Tokens, System), used
- * by the PSS snapshot below too; and the PSS snapshot's own test. */
-static void live_tokens(struct snap *s);
-static void live_facts(struct snap *s);
-static int pss_taken(const struct snap *s);
-
-/* ---- The in-memory clone (-r without PSS; doc/DESIGN.md "The clone
- * (-r)"): snap_clone copies the planned ranges, releases the target and
- * takes the live table's place.  Until the release the live hold applies,
- * so a procdump killed during the copy leaves the target running. */
-
-struct clone_part { u64 start, size; u8 *p; };
-
-struct clone {
-	struct clone_part *part; int n; /* the copy: sorted, disjoint */
-	u8 *pool;                  /* the parts' memory when clone_prepare made it ready; else one each */
-	struct range *lost; int nlost, cap_lost; /* pages the copy could not read (zeros), sorted */
-	int gone;                  /* the target vanished before the copy was complete */
-	u64 bytes;                 /* the copy's size */
+/* GetThreadContext can block for ever under Wine on a thread suspended
+ * before it first ran (doc/WINE.md section 11): the context is read on a
+ * worker with a deadline; on timeout the worker and its job are abandoned
+ * (it finishes when the target resumes) and the thread is written without
+ * a context (ThreadInfo INVALID_CONTEXT). */
+struct live_ctx_job {
+	struct w32_job job;        /* first (w32_job_run) */
+	CONTEXT ctx;               /* 16-byte aligned by its type, in a 16-byte aligned job */
+	HANDLE h;                  /* our duplicate of the thread's handle */
+	BOOL (WINAPI *wow64_get)(HANDLE, WOW64_CONTEXT *); /* set: a WOW64_CONTEXT, in ctx's first bytes */
+	CONTEXT *xctx;             /* or an XState context (InitializeContext), in xbuf */
+	void *xbuf;
+	DWORD xbuf_len;
+	volatile LONG ok;
 };
 
-/* bytes per read of the copy: under Wine 4 MiB copied at 745 MB/s, 16 and
- * 64 MiB at 330 and 200-250 MB/s (bench/outage.sh; doc/WINE.md section 3) */
-#define CLONE_READ (4u << 20)
-#define CLONE_SPARE (64ull << 20)   /* memory left beside the clone, for the writer and the system */
+#define PD_CONTEXT_DEADLINE_MS 1000
 
-/* The planned ranges, sorted and merged (a -md callback may leave them
- * unsorted or overlapping).  0 or -1. */
-static int
-clone_parts(struct clone *c, const struct range *rng, int nrng)
+static void
+live_ctx_free(struct w32_job *job)
 {
-	struct range *m = xcalloc((size_t)nrng + 1, sizeof *m);
-	int i, n = 0;
-	if (!m)
-		return -1;
-	for (i = 0; i < nrng; i++)
-		if (rng[i].size)
-			m[n++] = rng[i];
-	n = range_merge(m, n, ~0ULL);
-	if ((c->part = xcalloc((size_t)n + 1, sizeof *c->part)))
-		for (c->n = n, i = 0; i < n; i++) {
-			c->part[i].start = m[i].start;
-			c->bytes += c->part[i].size = m[i].size;
-		}
-	free(m);
-	return c->part ? 0 : -1;
+	struct live_ctx_job *j = (struct live_ctx_job *)job;
+	CloseHandle(j->h);
+	free(j->xbuf);
+	_aligned_free(j);
 }
 
-/* Records [at, at+n) as not read; adjacent pages become one span. */
 static void
-clone_lost(struct clone *c, u64 at, u64 n)
+live_ctx_call(struct w32_job *job)
 {
-	struct range *l = c->nlost ? &c->lost[c->nlost - 1] : NULL;
-	if (l && l->start + l->size == at) {
-		l->size += n;
+	struct live_ctx_job *j = (struct live_ctx_job *)job;
+	if (j->wow64_get)
+		j->ok = j->wow64_get(j->h, (WOW64_CONTEXT *)&j->ctx);
+	else if (j->xctx)
+		j->ok = GetThreadContext(j->h, j->xctx) != 0;
+	else
+		j->ok = GetThreadContext(j->h, &j->ctx) != 0;
+}
+
+/* Prepares an XState context buffer in the job (InitializeContext with
+ * every enabled feature), if the machine has more than x87 and SSE. */
+static void
+live_ctx_xstate_buffer(struct live_ctx_job *j)
+{
+#ifdef _WIN64
+	DWORD len = 0;
+	u64 features = w32.GetEnabledXStateFeatures && w32.InitializeContext && w32.SetXStateFeaturesMask
+	             ? w32.GetEnabledXStateFeatures() : 0;
+	if (!(features & ~3ULL)) /* x87 and SSE are in the CONTEXT */
+		return;
+	w32.InitializeContext(NULL, CONTEXT_ALL | CONTEXT_XSTATE, NULL, &len);
+	j->xbuf = len ? malloc(len) : NULL;
+	j->xbuf_len = len;
+	if (j->xbuf && (!w32.InitializeContext(j->xbuf, CONTEXT_ALL | CONTEXT_XSTATE, &j->xctx, &len) ||
+	                !w32.SetXStateFeaturesMask(j->xctx, features))) {
+		free(j->xbuf);
+		j->xbuf = NULL;
+		j->xctx = NULL;
+	}
+#else
+	(void)j;
+#endif
+}
+
+/* The dump's XState context: the CONTEXT, a CONTEXT_EX {All, Legacy,
+ * XState}, each {LONG Offset (from CONTEXT_EX), DWORD Length}, and the
+ * XSAVE area.  Where Windows puts the XSAVE area depends on the buffer's
+ * address (64-byte alignment); the dump gets one layout for every thread:
+ * the XSAVE area at 1280 (64-aligned from the CONTEXT's start). */
+static void
+live_ctx_xstate_copy(const struct live_ctx_job *j, u8 **xout, u32 *xlen)
+{
+	const u32 at = (sizeof(CONTEXT) + 24 + 63) & ~63u;
+	const u8 *cx = (const u8 *)j->xctx + sizeof(CONTEXT);
+	LONG xs_off;
+	DWORD xs_len;
+	memcpy(&xs_off, cx + 16, 4);
+	memcpy(&xs_len, cx + 20, 4);
+	if (xs_off <= 0 || xs_len < 64 ||
+	    (size_t)(cx - (const u8 *)j->xbuf) + (size_t)xs_off + xs_len > j->xbuf_len ||
+	    !(*xout = calloc(1, at + xs_len)))
+		return;
+	{
+		LONG ex[6] = { -(LONG)sizeof(CONTEXT), (LONG)(at + xs_len),     /* All */
+		               -(LONG)sizeof(CONTEXT), (LONG)sizeof(CONTEXT),   /* Legacy */
+		               (LONG)(at - sizeof(CONTEXT)), (LONG)xs_len };     /* XState */
+		memcpy(*xout, j->xctx, sizeof(CONTEXT));
+		memcpy(*xout + sizeof(CONTEXT), ex, sizeof ex);
+		memcpy(*xout + at, cx + xs_off, xs_len);
+		*xlen = at + xs_len;
+	}
+}
+
+/* out: a CONTEXT, or (wow) a WOW64_CONTEXT in its first bytes; its
+ * ContextFlags say what to read.  With xlen (the native 64-bit view,
+ * WithAvxXStateContext), the context is read with its XSAVE state into
+ * *xout (live_ctx_xstate_copy), *xlen its size; out gets its CONTEXT part.
+ * Returns 1 when read within the deadline. */
+static int
+live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
+{
+	struct live_ctx_job *j = _aligned_malloc(sizeof *j, 16);
+	int ok = 0, late;
+	if (!j)
+		return 0;
+	memset(j, 0, sizeof *j);
+	j->job.run = live_ctx_call;
+	j->job.done = live_ctx_free;
+	if (wow && !(j->wow64_get = w32.Wow64GetThreadContext)) {
+		_aligned_free(j);
+		return 0;
+	}
+	memcpy(&j->ctx, out, sizeof j->ctx); /* its ContextFlags, wherever the layout keeps them */
+	if (xlen) {
+		*xlen = 0;
+		live_ctx_xstate_buffer(j);
+	}
+	if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &j->h, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+		free(j->xbuf);
+		_aligned_free(j);
+		return 0;
+	}
+	if ((late = w32_job_run(&j->job, PD_CONTEXT_DEADLINE_MS, 64 * 1024))) {
+		if (late > 0)
+			vlog("GetThreadContext did not return in %d ms", PD_CONTEXT_DEADLINE_MS);
+		return 0; /* the worker frees the job when (if) it returns */
+	}
+	ok = j->ok;
+	if (ok && j->xctx) {
+		memcpy(out, j->xctx, sizeof *out);
+		live_ctx_xstate_copy(j, xout, xlen);
+	} else if (ok)
+		memcpy(out, &j->ctx, sizeof *out);
+	live_ctx_free(&j->job);
+	return ok;
+}
+
+/* The thread's context in the view: sp and ip from it. */
+static void
+live_thread_context(struct snap *s, struct dthread *t, int xstate)
+{
+	t->ctx = _aligned_malloc(sizeof(CONTEXT), 16);
+	if (!t->ctx)
+		return;
+	memset(t->ctx, 0, sizeof(CONTEXT));
+	if (s->x86) {
+		WOW64_CONTEXT *w = (WOW64_CONTEXT *)t->ctx;
+		w->ContextFlags = WOW64_CONTEXT_ALL;
+		t->ctx_ok = live_get_context(t->h, t->ctx, 1, NULL, NULL);
+		t->sp = w->Esp;
+		t->ip = w->Eip;
 		return;
 	}
-	if (vec_grow(&c->lost, &c->cap_lost, c->nlost, sizeof *c->lost, 16) < 0)
-		return; /* (then the bytes read as copied zeros) */
-	c->lost[c->nlost].start = at;
-	c->lost[c->nlost++].size = n;
+	t->ctx->ContextFlags = CONTEXT_ALL;
+	t->ctx_ok = live_get_context(t->h, t->ctx, 0, &t->xctx, xstate ? &t->xlen : NULL);
+#ifdef _WIN64
+	t->sp = t->ctx->Rsp;
+	t->ip = t->ctx->Rip;
+#else
+	t->sp = t->ctx->Esp;
+	t->ip = t->ctx->Eip;
+#endif
 }
 
-/* Copies one part through the live table in CLONE_READ reads; a read that
- * lost bytes is done again page by page, to know which.  0, or -1: the
- * dump was cancelled (Ctrl+C, the event, -at). */
-static int
-clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const struct pd_dump_req *req,
-                struct pd_dump_result *res)
+/* ThreadInfo (times, start address, affinity, exit status), the name, the
+ * TEB and, from its NT_TIB, the stack's base and limit. */
+static void
+live_thread_info(struct snap *s, struct dthread *t)
 {
-	u64 off = 0;
-	while (off < p->size) {
-		if (dump_cancelled(req, res))
+	struct pd_thread_basic tbi;
+	FILETIME c, e, k, u;
+	ULONG_PTR start = 0;
+	int ok = 1;
+	t->info.tid = t->tid;
+	t->info.exit_status = STILL_ACTIVE;
+	if (GetThreadTimes(t->h, &c, &e, &k, &u)) {
+		t->info.create_time = ft_u64(c);
+		t->info.exit_time = ft_u64(e);
+		t->info.kernel_time = ft_u64(k);
+		t->info.user_time = ft_u64(u);
+	} else
+		t->info.dump_flags |= 0x8; /* MINIDUMP_THREAD_INFO_INVALID_INFO */
+	if (PD_NT_SUCCESS(w32.NtQueryInformationThread(t->h, 9 /* ThreadQuerySetWin32StartAddress */,
+	                                               &start, sizeof start, NULL)))
+		t->info.start_address = start;
+	t->name = w32_thread_description(t->h);
+	if (!t->ctx_ok) {
+		vlog("thread %lu: written without a context", (unsigned long)t->tid);
+		t->info.dump_flags |= 0x10; /* MINIDUMP_THREAD_INFO_INVALID_CONTEXT */
+	}
+	if (!PD_NT_SUCCESS(w32.NtQueryInformationThread(t->h, 0, &tbi, sizeof tbi, NULL)))
+		return;
+	t->info.exit_status = (u32)tbi.ExitStatus;
+	t->info.affinity = tbi.AffinityMask;
+	t->teb = (u64)(ULONG_PTR)tbi.TebBaseAddress;
+	if (s->x86 && t->teb)
+		t->teb = snap_teb32(s, t->teb);
+	/* NT_TIB: ExceptionList, StackBase, StackLimit */
+	t->stack_base = snap_ptr(s, t->teb + s->ps, &ok);
+	t->stack_limit = snap_ptr(s, t->teb + 2 * s->ps, &ok);
+	if (!ok)
+		t->stack_base = t->stack_limit = 0;
+}
+
+static void
+live_threads(struct snap *s, int xstate)
+{
+	int i;
+	for (i = 0; i < s->nth; i++) {
+		live_thread_context(s, &s->th[i], xstate);
+		live_thread_info(s, &s->th[i]);
+	}
+}
+
+/* The HandleData stream, and the live snapshot's handle walk: the target's
+ * handles from the system-wide list (Wine lacks the per-process query),
+ * each duplicated to read its type, counts and name. */
+
+struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
+	PVOID Object;
+	ULONG_PTR UniqueProcessId, HandleValue;
+	ULONG GrantedAccess;
+	USHORT CreatorBackTraceIndex, ObjectTypeIndex;
+	ULONG HandleAttributes, Reserved;
+};
+
+struct live_name_job {
+	struct w32_job job;        /* first (w32_job_run) */
+	HANDLE h;                  /* our duplicate of the target's handle */
+	pd_ntstatus (NTAPI *query)(HANDLE, ULONG, PVOID, ULONG, PULONG); /* NtQueryObject */
+	u8 buf[2048];
+	pd_ntstatus st;
+};
+
+static void
+live_name_call(struct w32_job *job)
+{
+	struct live_name_job *j = (struct live_name_job *)job;
+	j->st = j->query(j->h, 1 /* ObjectNameInformation */, j->buf, sizeof j->buf - 2, NULL);
+}
+
+static void
+live_name_free(struct w32_job *job)
+{
+	CloseHandle(((struct live_name_job *)job)->h);
+	free(job);
+}
+
+static wchar_t *
+live_unicode_dup(const u8 *buf)
+{
+	const struct pd_unicode_string *us = (const struct pd_unicode_string *)buf;
+	wchar_t *w;
+	if (!us->Buffer || !us->Length)
+		return NULL;
+	w = xcalloc(us->Length / 2 + 1, sizeof *w);
+	if (w)
+		memcpy(w, us->Buffer, us->Length & ~1u);
+	return w;
+}
+
+/* The name of a File handle (our duplicate dup, which this takes), on a
+ * worker with a 200 ms deadline: NtQueryObject blocks for ever on a
+ * synchronous pipe.  On timeout the worker keeps the job and the duplicate
+ * (freed if it ever returns) and *file_names becomes 0: no more File names
+ * in this dump. */
+static wchar_t *
+live_file_name(HANDLE dup, u64 value, int *file_names)
+{
+	struct live_name_job *j = xcalloc(1, sizeof *j);
+	wchar_t *name = NULL;
+	int late;
+	if (!j) {
+		CloseHandle(dup);
+		return NULL;
+	}
+	j->job.run = live_name_call;
+	j->job.done = live_name_free;
+	j->h = dup;
+	j->query = w32.NtQueryObject;
+	if ((late = w32_job_run(&j->job, 200, 0)) > 0) {
+		/* blocked (a synchronous pipe): ask no more File names */
+		*file_names = 0;
+		vlog("handle 0x%llx: name query blocked; File names skipped", value);
+	} else if (!late) {
+		if (PD_NT_SUCCESS(j->st))
+			name = live_unicode_dup(j->buf);
+		live_name_free(&j->job);
+	}
+	return name;
+}
+
+/* Type, counts and (unless names is 0) name of one handle of the target. */
+static void
+live_handle_detail(struct snap *s, struct dhandle *h, int names, int *file_names)
+{
+	HANDLE dup = NULL;
+	u8 info[1024];
+	ULONG basic[14];
+	if (!DuplicateHandle(live_process(s), (HANDLE)(ULONG_PTR)h->value, GetCurrentProcess(), &dup, 0,
+	                     FALSE, DUPLICATE_SAME_ACCESS))
+		return;
+	if (PD_NT_SUCCESS(w32.NtQueryObject(dup, 0 /* ObjectBasicInformation */, basic, sizeof basic, NULL))) {
+		/* less the references our duplicate adds */
+		h->handle_count = basic[2] ? basic[2] - 1 : 0;
+		h->pointer_count = basic[3] >= 2 ? basic[3] - 2 : 0;
+	}
+	memset(info, 0, sizeof info);
+	if (PD_NT_SUCCESS(w32.NtQueryObject(dup, 2 /* ObjectTypeInformation */, info, sizeof info - 2, NULL)))
+		h->type = live_unicode_dup(info);
+	if (names && h->type && !wcscmp(h->type, L"File")) {
+		if (*file_names)
+			h->name = live_file_name(dup, h->value, file_names);
+		else
+			CloseHandle(dup);
+		return;
+	}
+	memset(info, 0, sizeof info);
+	if (names && PD_NT_SUCCESS(w32.NtQueryObject(dup, 1 /* ObjectNameInformation */, info, sizeof info - 2, NULL)))
+		h->name = live_unicode_dup(info);
+	CloseHandle(dup);
+}
+
+/* The system's handle table (free() it), or NULL. */
+static u8 *
+live_handle_table(void)
+{
+	ULONG size = 2u << 20;
+	u8 *buf = NULL;
+	pd_ntstatus st;
+	for (;;) {
+		free(buf);
+		if (!(buf = malloc(size)))
+			return NULL;
+		st = w32.NtQuerySystemInformation(64 /* SystemExtendedHandleInformation */, buf, size, NULL);
+		if (st != PD_STATUS_INFO_LENGTH_MISMATCH || size >= (256u << 20))
+			break;
+		size *= 2; /* the length it reports is not what it needs */
+	}
+	if (!PD_NT_SUCCESS(st)) {
+		vlog("SystemExtendedHandleInformation failed (0x%08lX)", (unsigned long)st);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Every handle of the target; names: with their names (not in triage). */
+static void
+live_handles(struct snap *s, int names)
+{
+	u8 *buf = w32.NtQueryObject ? live_handle_table() : NULL;
+	ULONG_PTR n, i;
+	struct pd_handle_entry *e;
+	int file_names = 1, cap = 0;
+	if (!buf)
+		return;
+	s->have_hdl = 1;
+	n = *(ULONG_PTR *)buf;
+	e = (struct pd_handle_entry *)(buf + 2 * sizeof(ULONG_PTR));
+	for (i = 0; i < n; i++) {
+		struct dhandle h;
+		if (e[i].UniqueProcessId != s->pid)
+			continue;
+		memset(&h, 0, sizeof h);
+		h.value = e[i].HandleValue;
+		h.attributes = e[i].HandleAttributes;
+		h.access = e[i].GrantedAccess;
+		live_handle_detail(s, &h, names, &file_names);
+		if (vec_grow(&s->hdl, &cap, s->nhdl, sizeof *s->hdl, 64) < 0) {
+			free(h.type);
+			free(h.name);
+			break;
+		}
+		s->hdl[s->nhdl++] = h;
+	}
+	free(buf);
+}
+
+/* Only MINIDUMP_TOKEN_INFO_LIST and MINIDUMP_TOKEN_INFO_HEADER are
+ * documented; the data after a header follows a reverse-engineered account
+ * of dbghelp's: seven {offset, size} pairs (from the record's start) for
+ * TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
+ * TokenPrivileges, TokenStatistics and TokenRestrictedSids, each field
+ * 8-aligned, every SID pointer replaced by its offset from its field's
+ * start; so ElementHeaderSize is 16 + 7 * 8.  A class the token does not
+ * answer has size 0. */
+#define TOK_NFIELDS 7
+
+/* A SID pointed to from inside a GetTokenInformation buffer, checked */
+static DWORD
+live_token_sid(const u8 *info, DWORD len, PSID sid)
+{
+	if (!sid || (const u8 *)sid < info || (const u8 *)sid + 8 > info + len || !IsValidSid(sid))
+		return 0;
+	if ((const u8 *)sid + GetLengthSid(sid) > info + len)
+		return 0;
+	return GetLengthSid(sid);
+}
+
+/* {u32 count, count x {u32 sid_offset, u32 attributes}}, 8-aligned, SIDs */
+static int
+live_token_groups(struct buf *b, const u8 *info, DWORD len)
+{
+	const TOKEN_GROUPS *g = (const TOKEN_GROUPS *)info;
+	size_t start = b->len;
+	u32 i;
+	if (len < sizeof(DWORD) || g->GroupCount > (len - offsetof(TOKEN_GROUPS, Groups)) / sizeof(SID_AND_ATTRIBUTES))
+		return -1;
+	buf_add(b, &g->GroupCount, 4, 1);
+	buf_add(b, NULL, 8 * (size_t)g->GroupCount, 1);
+	for (i = 0; i < g->GroupCount && !b->oom; i++) {
+		DWORD n = live_token_sid(info, len, g->Groups[i].Sid);
+		u32 pair[2];
+		size_t at;
+		if (!n)
 			return -1;
-		size_t n = p->size - off > CLONE_READ ? CLONE_READ : (size_t)(p->size - off);
-		u64 a = p->start + off, end = a + n;
-		if (s->ops->read(s, a, p->p + off, n))
-			while (a < end) {
-				size_t step = 4096 - (size_t)(a & 4095);
-				if (step > end - a)
-					step = (size_t)(end - a);
-				if (s->ops->read(s, a, p->p + (a - p->start), step))
-					clone_lost(c, a, step);
-				a += step;
+		at = buf_add(b, g->Groups[i].Sid, n, i ? 1 : 8);
+		pair[0] = (u32)(at - start);
+		pair[1] = g->Groups[i].Attributes;
+		if (!b->oom)
+			memcpy(b->p + start + 4 + 8 * (size_t)i, pair, 8);
+	}
+	return b->oom ? -1 : 0;
+}
+
+/* TokenUser or TokenPrimaryGroup: {u32 sid_offset = 8, u32 attributes},
+ * SID.  Returns 1 if written. */
+static int
+live_token_sid_field(struct buf *b, TOKEN_INFORMATION_CLASS c, const u8 *info, DWORD len)
+{
+	PSID sid = c == TokenUser ? ((const TOKEN_USER *)info)->User.Sid
+	                          : ((const TOKEN_PRIMARY_GROUP *)info)->PrimaryGroup;
+	DWORD n = len >= sizeof(void *) ? live_token_sid(info, len, sid) : 0;
+	u32 two[2] = { 8, c == TokenUser ? ((const TOKEN_USER *)info)->User.Attributes : 0 };
+	if (!n)
+		return 0;
+	buf_add(b, two, 8, 1);
+	buf_add(b, sid, n, 1);
+	return 1;
+}
+
+/* One record in s->tok; 0, or -1 if the token says too little (no user) */
+static int
+live_token_record(struct snap *s, HANDLE tok, DWORD id)
+{
+	static const TOKEN_INFORMATION_CLASS cls[TOK_NFIELDS] = {
+		TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
+		TokenPrivileges, TokenStatistics, TokenRestrictedSids };
+	struct buf *b = &s->tok;
+	u32 pairs[2 * TOK_NFIELDS], h[4];
+	u64 hv = (u64)(ULONG_PTR)tok;
+	int i, user = 0;
+	size_t start;
+
+	memset(pairs, 0, sizeof pairs);
+	start = buf_add(b, NULL, 16 + sizeof pairs, 8); /* header and pairs, filled in last */
+	for (i = 0; i < TOK_NFIELDS && !b->oom; i++) {
+		DWORD len;
+		u8 *info = w32_token_info(tok, cls[i], &len);
+		size_t at;
+		buf_add(b, NULL, 0, 8);
+		at = b->len;
+		if (!info)
+			;
+		else if (cls[i] == TokenUser || cls[i] == TokenPrimaryGroup)
+			user |= live_token_sid_field(b, cls[i], info, len) && cls[i] == TokenUser;
+		else if (cls[i] == TokenGroups || cls[i] == TokenRestrictedSids) {
+			if (live_token_groups(b, info, len) < 0)
+				b->len = at; /* a malformed answer: left out */
+		} else
+			buf_add(b, info, len, 1); /* no pointers inside */
+		free(info);
+		pairs[2 * i] = (u32)(at - start);
+		pairs[2 * i + 1] = (u32)(b->len - at);
+	}
+	buf_add(b, NULL, 0, 8);
+	if (b->oom || !user) {
+		b->len = start;
+		return -1;
+	}
+	h[0] = (u32)(b->len - start);
+	h[1] = id;
+	memcpy(&h[2], &hv, 8);
+	memcpy(b->p + start, h, 16);
+	memcpy(b->p + start + 16, pairs, sizeof pairs);
+	s->ntok++;
+	return 0;
+}
+
+/* The process token and every impersonating thread's, as one stream. */
+static void
+live_tokens(struct snap *s)
+{
+	HANDLE tok;
+	int i;
+	buf_add(&s->tok, NULL, 16, 1); /* MINIDUMP_TOKEN_INFO_LIST, filled in at the end */
+	if (OpenProcessToken(live_process(s), TOKEN_QUERY, &tok)) {
+		live_token_record(s, tok, s->pid);
+		CloseHandle(tok);
+	} else
+		vlog("token of process %lu:", s->pid);
+	for (i = 0; i < s->nth; i++)
+		if (OpenThreadToken(s->th[i].h, TOKEN_QUERY, TRUE, &tok)) { /* impersonating */
+			live_token_record(s, tok, s->th[i].tid);
+			CloseHandle(tok);
+		}
+	if (s->tok.oom || !s->ntok) {
+		snap_free_tokens(s);
+		return;
+	}
+	{
+		u32 h[4] = { (u32)s->tok.len, s->ntok, 16, 16 + 8 * TOK_NFIELDS };
+		memcpy(s->tok.p, h, 16);
+	}
+	s->have_tok = 1;
+}
+
+/* The view's PEB (the native one, or the 32-bit one that a 32-bit TEB
+ * names: TEB32.ProcessEnvironmentBlock, else ProcessWow64Information), the
+ * priority class, the VM counters and the integrity level. */
+static void
+live_facts(struct snap *s)
+{
+	HANDLE h = live_process(s), tok;
+	struct pd_process_basic pbi;
+	ULONG_PTR p = 0;
+	int i, ok;
+	u8 buf[64];
+	DWORD got;
+	if (!s->x86 && PD_NT_SUCCESS(w32.NtQueryInformationProcess(h, 0, &pbi, sizeof pbi, NULL)))
+		s->peb = (u64)(ULONG_PTR)pbi.PebBaseAddress;
+	for (i = 0; s->x86 && i < s->nth && !s->peb; i++) {
+		ok = 1;
+		if (s->th[i].teb)
+			s->peb = snap_ptr(s, s->th[i].teb + 0x30, &ok);
+		if (!ok || s->peb < 0x10000)
+			s->peb = 0;
+	}
+	if (s->x86 && !s->peb && PD_NT_SUCCESS(w32.NtQueryInformationProcess(h, 26 /* ProcessWow64Information */,
+	                                                                     &p, sizeof p, NULL)) && p >= 0x10000)
+		s->peb = p;
+	s->prio_class = GetPriorityClass(h);
+	s->have_vm = w32_vm_counters(h, &s->vm) == 0;
+	if (OpenProcessToken(h, TOKEN_QUERY, &tok)) {
+		if (GetTokenInformation(tok, TokenIntegrityLevel, buf, sizeof buf, &got)) {
+			PSID sid = ((TOKEN_MANDATORY_LABEL *)buf)->Label.Sid;
+			UCHAR cnt = *GetSidSubAuthorityCount(sid);
+			if (cnt) {
+				s->integrity = *GetSidSubAuthority(sid, cnt - 1);
+				s->have_integrity = 1;
 			}
-		off += n;
-	}
-	return 0;
-}
-
-/* The first part that ends after addr. */
-static int
-clone_part_index(const struct clone *c, u64 addr)
-{
-	return span_index(c->part, c->n, sizeof *c->part, offsetof(struct clone_part, start),
-	                  offsetof(struct clone_part, size), addr);
-}
-
-/* Bytes of [addr, addr+n) the copy could not read. */
-static u64
-clone_lost_in(const struct clone *c, u64 addr, u64 end)
-{
-	u64 lost = 0;
-	int i;
-	for (i = 0; i < c->nlost && c->lost[i].start < end; i++) {
-		u64 a = c->lost[i].start, b = a + c->lost[i].size;
-		if (b > addr)
-			lost += (b < end ? b : end) - (a > addr ? a : addr);
-	}
-	return lost;
-}
-
-/* Reads from the copy.  A byte outside it (no plan asked for it: a bug)
- * counts as unread, as the copy's own lost pages do. */
-static u64
-clone_read(struct snap *s, u64 addr, void *buf, size_t n)
-{
-	const struct clone *c = s->impl;
-	u64 a = addr, end = addr + n, lost = 0;
-	int i;
-	if (end < addr) {
-		memset(buf, 0, n);
-		return n;
-	}
-	for (i = clone_part_index(c, addr); a < end;) {
-		const struct clone_part *p = i < c->n ? &c->part[i] : NULL;
-		u64 stop;
-		if (p && p->start <= a) {
-			stop = p->start + p->size < end ? p->start + p->size : end;
-			memcpy((u8 *)buf + (a - addr), p->p + (a - p->start), (size_t)(stop - a));
-			i++;
-		} else {
-			stop = p && p->start < end ? p->start : end;
-			memset((u8 *)buf + (a - addr), 0, (size_t)(stop - a));
-			lost += stop - a;
 		}
-		a = stop;
+		CloseHandle(tok);
 	}
-	return snap_fault(s, addr, buf, n, lost + clone_lost_in(c, addr, end));
 }
 
+/* Test hook PROCDUMP_TEST_UNREADABLE=<hex address>:<bytes> (test/README.md
+ * "Test hooks"). */
 static void
-clone_thaw(struct snap *s)
+live_test_fault(struct snap *s)
 {
-	struct clone *c = s->impl;
-	int i;
-	if (!c)
+	wchar_t v[64], *e;
+	if (!w32_env_string(L"PROCDUMP_TEST_UNREADABLE", v, 64))
 		return;
-	for (i = 0; i < c->n && !c->pool; i++)
-		if (c->part[i].p)
-			VirtualFree(c->part[i].p, 0, MEM_RELEASE);
-	if (c->pool)
-		VirtualFree(c->pool, 0, MEM_RELEASE);
-	free(c->part);
-	free(c->lost);
-	free(c);
-	s->impl = NULL;
+	s->fault_lo = wcstoull(v, &e, 16);
+	if (*e == L':')
+		s->fault_hi = s->fault_lo + wcstoull(e + 1, NULL, 10);
 }
 
-/* The target vanished during the copy: the copy holds zeros. */
-static int
-clone_gone(struct snap *s)
-{
-	return ((const struct clone *)s->impl)->gone;
-}
-
-/* The copy.  Taken after collect and plan: its table has no freeze and no
- * collection of its own. */
-static const struct snap_ops snap_clone_ops = {
-	NULL, clone_thaw, clone_read, NULL, NULL, NULL, NULL, NULL, clone_gone,
+/* The live process, held still as live_freeze says. */
+static const struct snap_ops live_ops = {
+	live_freeze, live_thaw, live_read, live_regions, live_threads, live_facts, live_handles, live_tokens,
+	live_gone,
 };
 
-/* Does a clone of bytes fit in the memory available, with CLONE_SPARE
- * beside it (PROCDUMP_TEST_CLONE_MEMORY_MB lowers it for the tests)?  0,
- * or -1 after one line (*no_memory). */
 static int
-clone_fits(const struct snap *s, u64 bytes, int *no_memory)
+live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_req *req)
 {
-	unsigned long mb = w32_env_number(L"PROCDUMP_TEST_CLONE_MEMORY_MB");
-	u64 avail = mb ? (u64)mb << 20 : w32_memory_available();
-	if (!avail || bytes + CLONE_SPARE <= avail)
-		return 0;
-	warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available", s->pid,
-	     (bytes + CLONE_SPARE) >> 20, avail >> 20);
-	*no_memory = 1;
-	return -1;
-}
-
-/* The parts laid end to end (page-aligned) in the memory clone_prepare
- * made ready.  0, or -1 if they do not fit in it. */
-static int
-clone_carve(struct clone *c, u8 *pool, u64 size)
-{
-	u64 at = 0;
-	int i;
-	for (i = 0; i < c->n; i++)
-		at += (c->part[i].size + 4095) & ~(u64)4095;
-	if (at > size)
+	struct live *l = xcalloc(1, sizeof *l);
+	memset(s, 0, sizeof *s);
+	if (!l)
 		return -1;
-	for (i = 0, at = 0; i < c->n; i++) {
-		c->part[i].p = pool + at;
-		at += (c->part[i].size + 4095) & ~(u64)4095;
-	}
+	l->h = t->h;
+	l->hold = req->held ? LIVE_EVENT : LIVE_SUSPEND;
+	l->wow64 = t->wow64;
+	s->ops = &live_ops;
+	s->impl = l;
+	s->process_handle = t->h;
+	s->pid = t->pid;
+	s->at_exit = req->ev && req->ev->at_exit;
+	s->ps = sizeof(void *);
+	live_test_fault(s);
+#ifdef _WIN64
+	s->x86 = t->wow64 && !req->native_view;
+	s->wow_native = t->wow64 && req->native_view;
+	if (s->x86)
+		s->ps = 4;
+#endif
 	return 0;
 }
 
-/* Before the freeze of a full dump with -r: allocates the copy (all
- * committed readable memory) and touches every page, so that neither a
- * refusal nor the first-touch faults fall inside the outage (doc/WINE.md
- * section 3).  0, or -1 after one line (*no_memory) when it would not fit;
- * an allocation that fails here is no failure (the copy makes its own). */
-static int
-clone_need_add(const MEMORY_BASIC_INFORMATION *m, void *need)
-{
-	struct dregion r = { 0 };
-	r.state = m->State;
-	r.protect = m->Protect;
-	if (snap_readable(&r))
-		*(u64 *)need += m->RegionSize;
-	return 0;
-}
-
-static int
-clone_prepare(struct snap *s, int *no_memory)
-{
-	u64 need = 0, i;
-	double t0 = now_sec();
-	w32_region_walk(s->process_handle, s->x86, clone_need_add, &need);
-	need += need / 64 + (16 << 20); /* what the process commits between now and the freeze */
-	if (clone_fits(s, need, no_memory) < 0)
-		return -1;
-	if (need > (SIZE_T)-1 || !(s->pre = VirtualAlloc(NULL, (SIZE_T)need, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)))
-		return 0;
-	for (i = 0; i < need; i += 4096)
-		s->pre[i] = 0;
-	s->pre_size = need;
-	vlog("made %llu MB ready for the clone in %.3f s", need >> 20, now_sec() - t0);
-	return 0;
-}
-
-/* Fits and allocates the copy.  0, or -1 after one line (*no_memory). */
-static int
-clone_alloc(struct snap *s, struct clone *c, int *no_memory)
-{
-	int i;
-	/* the memory clone_prepare made ready is taken already: counted once */
-	if (s->pre && clone_carve(c, s->pre, s->pre_size) == 0) {
-		c->pool = s->pre;
-		s->pre = NULL;
-		return 0;
-	}
-	if (s->pre) { /* too small after all: given back before the count */
-		VirtualFree(s->pre, 0, MEM_RELEASE);
-		s->pre = NULL;
-		s->pre_size = 0;
-	}
-	if (clone_fits(s, c->bytes, no_memory) < 0)
-		return -1;
-	for (i = 0; i < c->n; i++) {
-		if (c->part[i].size > (SIZE_T)-1 ||
-		    !(c->part[i].p = VirtualAlloc(NULL, (SIZE_T)c->part[i].size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE))) {
-			warn("cannot clone process %lu: no memory for its %llu MB:", s->pid, c->bytes >> 20);
-			*no_memory = 1;
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* -r: copies the planned ranges of the frozen live snapshot s, releases
- * the target, and makes s the copy.  0, or -1 (the target still frozen:
- * the caller thaws it) after one line. */
-static int
-snap_clone(struct snap *s, const struct range *rng, int nrng, const struct pd_dump_req *req, struct pd_dump_result *res)
-{
-	struct clone *c;
-	u64 flo = s->fault_lo, fhi = s->fault_hi;
-	double t0 = now_sec(), t1;
-	long hold;
-	int i, cancelled = 0;
-	/* PSS: the clone was taken at the capture and the target runs on; the
-	 * trigger goes on only now, after the collection, which read the
-	 * target's token and thread names (-k would have ended it first) */
-	if (pss_taken(s)) {
-		res->released = 1;
-		if (req->on_clone)
-			req->on_clone(req->ctx);
-		return 0;
-	}
-	if (!(c = xcalloc(1, sizeof *c)) || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &res->no_memory) < 0) {
-		if (c) {
-			struct snap tmp = { .impl = c };
-			clone_thaw(&tmp);
-		}
-		return -1;
-	}
-	vlog("copying %llu MB of process %lu in %d parts", c->bytes >> 20, s->pid, c->n);
-	s->fault_lo = s->fault_hi = 0; /* the hook applies to reads of the copy */
-	for (i = 0; i < c->n && !cancelled; i++)
-		cancelled = clone_copy_part(s, c, &c->part[i], req, res) < 0;
-	s->fault_lo = flo;
-	s->fault_hi = fhi;
-	/* test hook: the copy takes this much longer (a kill or -at lands in it) */
-	for (hold = (long)w32_env_number(L"PROCDUMP_TEST_CLONE_HOLD_MS"); hold > 0 && !cancelled; hold -= 50) {
-		Sleep(50);
-		cancelled = dump_cancelled(req, res);
-	}
-	if (cancelled) {
-		struct snap tmp = { .impl = c };
-		if (!res->timed_out)
-			warn("dump cancelled: '%s' not written", u8s(req->path));
-		clone_thaw(&tmp);
-		return -1; /* the caller thaws the target */
-	}
-	c->gone = s->ops->gone && s->ops->gone(s);
-	s->ops->thaw(s);
-	res->released = 1; /* -at bounds the outage: once the clone is taken, the target runs */
-	s->ops = &snap_clone_ops;
-	s->impl = c;
-	t1 = now_sec();
-	vlog("cloned %llu MB in %.3f s (%.0f MB/s); process %lu runs on", c->bytes >> 20, t1 - t0,
-	     t1 > t0 ? (double)c->bytes / (1 << 20) / (t1 - t0) : 0.0, s->pid);
-	if (req->on_clone)
-		req->on_clone(req->ctx);
-	return 0;
-}
-
-/* ---- The PSS snapshot (-r on Windows 8.1 and later).  PssCaptureSnapshot
+/* ============================= Snapshot: PSS ============================ */
+/* The PSS snapshot (-r on Windows 8.1 and later).  PssCaptureSnapshot
  * (the system suspends the process for the capture alone) takes a VA clone
  * (a copy-on-write fork of the address space, in a process of its own),
  * the threads with their contexts, the memory map and, for dump types with
@@ -5489,7 +5845,7 @@ pss_tokens(struct snap *s)
 }
 
 /* The snapshot: memory from the clone, the rest from the capture. */
-static const struct snap_ops snap_pss = {
+static const struct snap_ops pss_ops = {
 	pss_freeze, pss_thaw, live_read, pss_regions, pss_threads, pss_facts, pss_handles, pss_tokens, NULL,
 };
 
@@ -5497,10 +5853,10 @@ static const struct snap_ops snap_pss = {
 static int
 pss_taken(const struct snap *s)
 {
-	return s->ops == &snap_pss;
+	return s->ops == &pss_ops;
 }
 
-/* -r: takes the PSS snapshot and makes it s (its table, snap_pss).  0, or
+/* -r: takes the PSS snapshot and makes it s (its table, pss_ops).  0, or
  * -1 with s still the live snapshot after -v said why. */
 static int
 pss_take(struct snap *s, u64 mask)
@@ -5526,7 +5882,7 @@ pss_take(struct snap *s, u64 mask)
 		pss_release(p);
 		return -1;
 	}
-	s->ops = &snap_pss;
+	s->ops = &pss_ops;
 	s->impl = p;
 	/* a snapshot without its threads would make a dump without them: the
 	 * in-memory clone instead */
@@ -5552,246 +5908,558 @@ pss_take(struct snap *s, u64 mask)
 	return 0;
 }
 
+/* ============================ Snapshot: Clone =========================== */
+/* The in-memory clone (-r without PSS; doc/DESIGN.md "The clone
+ * (-r)"): clone_take copies the planned ranges, releases the target and
+ * takes the live table's place.  Until the release the live hold applies,
+ * so a procdump killed during the copy leaves the target running. */
+
+struct clone_part { u64 start, size; u8 *p; };
+
+struct clone {
+	struct clone_part *part; int n; /* the copy: sorted, disjoint */
+	u8 *pool;                  /* the parts' memory when clone_prepare made it ready; else one each */
+	struct range *lost; int nlost, cap_lost; /* pages the copy could not read (zeros), sorted */
+	int gone;                  /* the target vanished before the copy was complete */
+	u64 bytes;                 /* the copy's size */
+};
+
+/* bytes per read of the copy: under Wine 4 MiB copied at 745 MB/s, 16 and
+ * 64 MiB at 330 and 200-250 MB/s (bench/outage.sh; doc/WINE.md section 3) */
+#define CLONE_READ (4u << 20)
+#define CLONE_SPARE (64ull << 20)   /* memory left beside the clone, for the writer and the system */
+
+/* The planned ranges, sorted and merged (a -md callback may leave them
+ * unsorted or overlapping).  0 or -1. */
+static int
+clone_parts(struct clone *c, const struct range *rng, int nrng)
+{
+	struct range *m = xcalloc((size_t)nrng + 1, sizeof *m);
+	int i, n = 0;
+	if (!m)
+		return -1;
+	for (i = 0; i < nrng; i++)
+		if (rng[i].size)
+			m[n++] = rng[i];
+	n = snap_range_merge(m, n, ~0ULL);
+	if ((c->part = xcalloc((size_t)n + 1, sizeof *c->part)))
+		for (c->n = n, i = 0; i < n; i++) {
+			c->part[i].start = m[i].start;
+			c->bytes += c->part[i].size = m[i].size;
+		}
+	free(m);
+	return c->part ? 0 : -1;
+}
+
+/* Records [at, at+n) as not read; adjacent pages become one span. */
+static void
+clone_lost(struct clone *c, u64 at, u64 n)
+{
+	struct range *l = c->nlost ? &c->lost[c->nlost - 1] : NULL;
+	if (l && l->start + l->size == at) {
+		l->size += n;
+		return;
+	}
+	if (vec_grow(&c->lost, &c->cap_lost, c->nlost, sizeof *c->lost, 16) < 0)
+		return; /* (then the bytes read as copied zeros) */
+	c->lost[c->nlost].start = at;
+	c->lost[c->nlost++].size = n;
+}
+
+/* Copies one part through the live table in CLONE_READ reads; a read that
+ * lost bytes is done again page by page, to know which.  0, or -1: the
+ * dump was cancelled (Ctrl+C, the event, -at). */
+static int
+clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const struct pd_dump_req *req,
+                struct pd_dump_result *res)
+{
+	u64 off = 0;
+	while (off < p->size) {
+		if (snap_cancelled(req, res))
+			return -1;
+		size_t n = p->size - off > CLONE_READ ? CLONE_READ : (size_t)(p->size - off);
+		u64 a = p->start + off, end = a + n;
+		if (s->ops->read(s, a, p->p + off, n))
+			while (a < end) {
+				size_t step = 4096 - (size_t)(a & 4095);
+				if (step > end - a)
+					step = (size_t)(end - a);
+				if (s->ops->read(s, a, p->p + (a - p->start), step))
+					clone_lost(c, a, step);
+				a += step;
+			}
+		off += n;
+	}
+	return 0;
+}
+
+/* The first part that ends after addr. */
+static int
+clone_part_index(const struct clone *c, u64 addr)
+{
+	return span_index(c->part, c->n, sizeof *c->part, offsetof(struct clone_part, start),
+	                  offsetof(struct clone_part, size), addr);
+}
+
+/* Bytes of [addr, addr+n) the copy could not read. */
+static u64
+clone_lost_in(const struct clone *c, u64 addr, u64 end)
+{
+	u64 lost = 0;
+	int i;
+	for (i = 0; i < c->nlost && c->lost[i].start < end; i++) {
+		u64 a = c->lost[i].start, b = a + c->lost[i].size;
+		if (b > addr)
+			lost += (b < end ? b : end) - (a > addr ? a : addr);
+	}
+	return lost;
+}
+
+/* Reads from the copy.  A byte outside it (no plan asked for it: a bug)
+ * counts as unread, as the copy's own lost pages do. */
+static u64
+clone_read(struct snap *s, u64 addr, void *buf, size_t n)
+{
+	const struct clone *c = s->impl;
+	u64 a = addr, end = addr + n, lost = 0;
+	int i;
+	if (end < addr) {
+		memset(buf, 0, n);
+		return n;
+	}
+	for (i = clone_part_index(c, addr); a < end;) {
+		const struct clone_part *p = i < c->n ? &c->part[i] : NULL;
+		u64 stop;
+		if (p && p->start <= a) {
+			stop = p->start + p->size < end ? p->start + p->size : end;
+			memcpy((u8 *)buf + (a - addr), p->p + (a - p->start), (size_t)(stop - a));
+			i++;
+		} else {
+			stop = p && p->start < end ? p->start : end;
+			memset((u8 *)buf + (a - addr), 0, (size_t)(stop - a));
+			lost += stop - a;
+		}
+		a = stop;
+	}
+	return live_fault(s, addr, buf, n, lost + clone_lost_in(c, addr, end));
+}
+
+static void
+clone_thaw(struct snap *s)
+{
+	struct clone *c = s->impl;
+	int i;
+	if (!c)
+		return;
+	for (i = 0; i < c->n && !c->pool; i++)
+		if (c->part[i].p)
+			VirtualFree(c->part[i].p, 0, MEM_RELEASE);
+	if (c->pool)
+		VirtualFree(c->pool, 0, MEM_RELEASE);
+	free(c->part);
+	free(c->lost);
+	free(c);
+	s->impl = NULL;
+}
+
+/* The target vanished during the copy: the copy holds zeros. */
+static int
+clone_gone(struct snap *s)
+{
+	return ((const struct clone *)s->impl)->gone;
+}
+
+/* The copy.  Taken after collect and plan: its table has no freeze and no
+ * collection of its own. */
+static const struct snap_ops clone_ops = {
+	NULL, clone_thaw, clone_read, NULL, NULL, NULL, NULL, NULL, clone_gone,
+};
+
+/* Does a clone of bytes fit in the memory available, with CLONE_SPARE
+ * beside it (PROCDUMP_TEST_CLONE_MEMORY_MB lowers it for the tests)?  0,
+ * or -1 after one line (*no_memory). */
+static int
+clone_fits(const struct snap *s, u64 bytes, int *no_memory)
+{
+	unsigned long mb = w32_env_number(L"PROCDUMP_TEST_CLONE_MEMORY_MB");
+	u64 avail = mb ? (u64)mb << 20 : w32_memory_available();
+	if (!avail || bytes + CLONE_SPARE <= avail)
+		return 0;
+	warn("cannot clone process %lu: the clone needs %llu MB of memory and %llu MB is available", s->pid,
+	     (bytes + CLONE_SPARE) >> 20, avail >> 20);
+	*no_memory = 1;
+	return -1;
+}
+
+/* The parts laid end to end (page-aligned) in the memory clone_prepare
+ * made ready.  0, or -1 if they do not fit in it. */
+static int
+clone_carve(struct clone *c, u8 *pool, u64 size)
+{
+	u64 at = 0;
+	int i;
+	for (i = 0; i < c->n; i++)
+		at += (c->part[i].size + 4095) & ~(u64)4095;
+	if (at > size)
+		return -1;
+	for (i = 0, at = 0; i < c->n; i++) {
+		c->part[i].p = pool + at;
+		at += (c->part[i].size + 4095) & ~(u64)4095;
+	}
+	return 0;
+}
+
+/* Before the freeze of a full dump with -r: allocates the copy (all
+ * committed readable memory) and touches every page, so that neither a
+ * refusal nor the first-touch faults fall inside the outage (doc/WINE.md
+ * section 3).  0, or -1 after one line (*no_memory) when it would not fit;
+ * an allocation that fails here is no failure (the copy makes its own). */
+static int
+clone_need_add(const MEMORY_BASIC_INFORMATION *m, void *need)
+{
+	struct dregion r = { 0 };
+	r.state = m->State;
+	r.protect = m->Protect;
+	if (snap_readable(&r))
+		*(u64 *)need += m->RegionSize;
+	return 0;
+}
+
+static int
+clone_prepare(struct snap *s, int *no_memory)
+{
+	u64 need = 0, i;
+	double t0 = now_sec();
+	w32_region_walk(s->process_handle, s->x86, clone_need_add, &need);
+	need += need / 64 + (16 << 20); /* what the process commits between now and the freeze */
+	if (clone_fits(s, need, no_memory) < 0)
+		return -1;
+	if (need > (SIZE_T)-1 || !(s->pre = VirtualAlloc(NULL, (SIZE_T)need, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE)))
+		return 0;
+	for (i = 0; i < need; i += 4096)
+		s->pre[i] = 0;
+	s->pre_size = need;
+	vlog("made %llu MB ready for the clone in %.3f s", need >> 20, now_sec() - t0);
+	return 0;
+}
+
+/* Fits and allocates the copy.  0, or -1 after one line (*no_memory). */
+static int
+clone_alloc(struct snap *s, struct clone *c, int *no_memory)
+{
+	int i;
+	/* the memory clone_prepare made ready is taken already: counted once */
+	if (s->pre && clone_carve(c, s->pre, s->pre_size) == 0) {
+		c->pool = s->pre;
+		s->pre = NULL;
+		return 0;
+	}
+	if (s->pre) { /* too small after all: given back before the count */
+		VirtualFree(s->pre, 0, MEM_RELEASE);
+		s->pre = NULL;
+		s->pre_size = 0;
+	}
+	if (clone_fits(s, c->bytes, no_memory) < 0)
+		return -1;
+	for (i = 0; i < c->n; i++) {
+		if (c->part[i].size > (SIZE_T)-1 ||
+		    !(c->part[i].p = VirtualAlloc(NULL, (SIZE_T)c->part[i].size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE))) {
+			warn("cannot clone process %lu: no memory for its %llu MB:", s->pid, c->bytes >> 20);
+			*no_memory = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* -r: copies the planned ranges of the frozen live snapshot s, releases
+ * the target, and makes s the copy.  0, or -1 (the target still frozen:
+ * the caller thaws it) after one line. */
+static int
+clone_take(struct snap *s, const struct range *rng, int nrng, const struct pd_dump_req *req, struct pd_dump_result *res)
+{
+	struct clone *c;
+	u64 flo = s->fault_lo, fhi = s->fault_hi;
+	double t0 = now_sec(), t1;
+	long hold;
+	int i, cancelled = 0;
+	/* PSS: the clone was taken at the capture and the target runs on; the
+	 * trigger goes on only now, after the collection, which read the
+	 * target's token and thread names (-k would have ended it first) */
+	if (pss_taken(s)) {
+		res->released = 1;
+		if (req->on_clone)
+			req->on_clone(req->ctx);
+		return 0;
+	}
+	if (!(c = xcalloc(1, sizeof *c)) || clone_parts(c, rng, nrng) < 0 || clone_alloc(s, c, &res->no_memory) < 0) {
+		if (c) {
+			struct snap tmp = { .impl = c };
+			clone_thaw(&tmp);
+		}
+		return -1;
+	}
+	vlog("copying %llu MB of process %lu in %d parts", c->bytes >> 20, s->pid, c->n);
+	s->fault_lo = s->fault_hi = 0; /* the hook applies to reads of the copy */
+	for (i = 0; i < c->n && !cancelled; i++)
+		cancelled = clone_copy_part(s, c, &c->part[i], req, res) < 0;
+	s->fault_lo = flo;
+	s->fault_hi = fhi;
+	/* test hook: the copy takes this much longer (a kill or -at lands in it) */
+	for (hold = (long)w32_env_number(L"PROCDUMP_TEST_CLONE_HOLD_MS"); hold > 0 && !cancelled; hold -= 50) {
+		Sleep(50);
+		cancelled = snap_cancelled(req, res);
+	}
+	if (cancelled) {
+		struct snap tmp = { .impl = c };
+		if (!res->timed_out)
+			warn("dump cancelled: '%s' not written", u8s(req->path));
+		clone_thaw(&tmp);
+		return -1; /* the caller thaws the target */
+	}
+	c->gone = s->ops->gone && s->ops->gone(s);
+	s->ops->thaw(s);
+	res->released = 1; /* -at bounds the outage: once the clone is taken, the target runs */
+	s->ops = &clone_ops;
+	s->impl = c;
+	t1 = now_sec();
+	vlog("cloned %llu MB in %.3f s (%.0f MB/s); process %lu runs on", c->bytes >> 20, t1 - t0,
+	     t1 > t0 ? (double)c->bytes / (1 << 20) / (t1 - t0) : 0.0, s->pid);
+	if (req->on_clone)
+		req->on_clone(req->ctx);
+	return 0;
+}
+
 /* -r, before the freeze: the PSS snapshot where it serves, else the
  * in-memory clone's preparation (clone_prepare, full dumps).  0, or -1
  * after one line (*no_memory). */
 static int
-snap_clone_begin(struct snap *s, u64 mask, int *no_memory)
+clone_begin(struct snap *s, u64 mask, int *no_memory)
 {
 	if (pss_take(s, mask) == 0)
 		return 0;
 	return (mask & MDT_FULLMEMORY) ? clone_prepare(s, no_memory) : 0;
 }
 
-/* ============================ Writer: Threads =========================== */
-/* Each thread's context (with XSAVE state for WithAvxXStateContext), TEB,
- * stack bounds and ThreadInfo from the held live process; the ThreadList,
- * ThreadInfoList and ThreadNames streams. */
+/* ================================ Writer ================================ */
+/* The minidump writer (doc/MINIDUMP.md).  Its entries, dump_write() and
+ * dump_write_kernel(), come first; the pipeline runs down the sub-sections:
+ *   snapshot (Snapshot: live_open, then freeze through its table)
+ *   -> collect (Writer: Collect: modules, PE headers, system facts)
+ *   -> plan (Writer: Memory: the ranges of the type, the -md callbacks)
+ *   -> lay out (Writer: Streams: one row of dump_streams[] per stream)
+ *   -> write sequentially, signature last, rename into place (Writer: File).
+ * It never reads trigger state: what it needs arrives in struct
+ * pd_dump_req, and it reads the target only through struct snap.  The
+ * target is thawed on every path.  One prefix: dump_. */
 
-/* GetThreadContext can block for ever under Wine on a thread suspended
- * before it first ran (doc/WINE.md section 11): the context is read on a
- * worker with a deadline; on timeout the worker and its job are abandoned
- * (it finishes when the target resumes) and the thread is written without
- * a context (ThreadInfo INVALID_CONTEXT). */
-struct ctx_job {
-	struct w32_job job;        /* first (w32_job_run) */
-	CONTEXT ctx;               /* 16-byte aligned by its type, in a 16-byte aligned job */
-	HANDLE h;                  /* our duplicate of the thread's handle */
-	BOOL (WINAPI *wow64_get)(HANDLE, WOW64_CONTEXT *); /* set: a WOW64_CONTEXT, in ctx's first bytes */
-	CONTEXT *xctx;             /* or an XState context (InitializeContext), in xbuf */
-	void *xbuf;
-	DWORD xbuf_len;
-	volatile LONG ok;
+/* Where the note on unreadable memory goes if there is one: after the -dc
+ * text, in its CommentStreamW, or else as a CommentStreamW of its own in a
+ * spare directory entry.  Room is kept at layout, filled at the end. */
+struct dump_note {
+	u32 rva;                   /* where the note's text starts (0: no room kept) */
+	u32 start;                 /* the stream's RVA: the -dc text, or the note */
+	u32 base;                  /* bytes of -dc text before the note, NUL left out */
+	size_t entry;              /* its directory entry's offset in the file */
+	int spare;                 /* the entry is the spare one: the header counts one more */
 };
 
-#define PD_CONTEXT_DEADLINE_MS 1000
+/* One dump being built: the snapshot, the plan, and the layout. */
+struct dump_state {
+	struct snap *s;
+	const struct pd_dump_req *req;
+	struct pd_dump_result *res; /* what the writer says back (dump_write's caller's) */
+	u64 mask;                  /* MINIDUMP_TYPE bits this dump honours */
+	u64 dropped;               /* bits of mask the dump could not honour (not in Flags) */
+	int miniplus;              /* -mp: MiniPlus selection, Memory64List */
+	u64 mp_excluded, mp_excluded_size; /* the area left out, and its allocation size */
+	int mp_excluded_count;      /* its allocations */
+	struct range *rng; int nrng, cap_rng; /* the planned memory, sorted and merged once planned */
+	int full;                  /* memory as a Memory64List blob */
+	MINIDUMP_SYSTEM_INFO sysinfo; wchar_t csd[128]; /* csd: the CSDVersion string */
+	struct md_misc5 misc;
+	size_t threads_off;        /* the ThreadList entries in the buffer (stack RVAs patched last) */
+	u32 *stack_rvas;           /* per thread, where its stack bytes lie (dump_patch_stacks) */
+	u64 blob_rva, blob_size;   /* Memory64 bytes, streamed after the buffer */
+	u64 head_size;             /* the buffer's bytes, written before the blob (progress) */
+	u64 unread;                /* bytes that could not be read, written as zeros */
+	u64 planned;               /* bytes of memory the dump takes (the ranges) */
+	double write_t0;           /* now_sec() when its writing began (on_progress) */
+	int gone;                  /* the target vanished while it was read (dump_source_gone) */
+	u32 nd;                    /* directory entries used */
+	struct dump_note note;     /* room for the unread-memory note (dump_reserve_note) */
+	DWORD chunk_delay;         /* test hook: ms of sleep per Memory64 chunk (dump_test_delay) */
+	u64 floor;                 /* bytes that must stay free on its volume (-minfree); 0 = no guard */
+	MINIDUMP_USER_STREAM comment[2]; /* -dc as CommentStreamA and W (dump_comment_streams) */
+};
 
-static void
-live_ctx_free(struct w32_job *job)
+/* Test hooks PROCDUMP_TEST_CHUNK_DELAY_MS and _DUMPS (test/README.md "Test
+ * hooks"): the ms to sleep per Memory64 chunk of this dump, or 0. */
+static DWORD
+dump_test_delay(void)
 {
-	struct ctx_job *j = (struct ctx_job *)job;
-	CloseHandle(j->h);
-	free(j->xbuf);
-	_aligned_free(j);
+	unsigned long ms = w32_env_number(L"PROCDUMP_TEST_CHUNK_DELAY_MS");
+	unsigned long first = w32_env_number(L"PROCDUMP_TEST_CHUNK_DELAY_DUMPS");
+	if (ms)
+		g.test_dumps++;
+	return first && g.test_dumps > first ? 0 : (DWORD)ms;
 }
 
-static void
-live_ctx_call(struct w32_job *job)
-{
-	struct ctx_job *j = (struct ctx_job *)job;
-	if (j->wow64_get)
-		j->ok = j->wow64_get(j->h, (WOW64_CONTEXT *)&j->ctx);
-	else if (j->xctx)
-		j->ok = GetThreadContext(j->h, j->xctx) != 0;
-	else
-		j->ok = GetThreadContext(j->h, &j->ctx) != 0;
-}
-
-/* Prepares an XState context buffer in the job (InitializeContext with
- * every enabled feature), if the machine has more than x87 and SSE. */
-static void
-live_ctx_xstate_buffer(struct ctx_job *j)
-{
-#ifdef _WIN64
-	DWORD len = 0;
-	u64 features = w32.GetEnabledXStateFeatures && w32.InitializeContext && w32.SetXStateFeaturesMask
-	             ? w32.GetEnabledXStateFeatures() : 0;
-	if (!(features & ~3ULL)) /* x87 and SSE are in the CONTEXT */
-		return;
-	w32.InitializeContext(NULL, CONTEXT_ALL | CONTEXT_XSTATE, NULL, &len);
-	j->xbuf = len ? malloc(len) : NULL;
-	j->xbuf_len = len;
-	if (j->xbuf && (!w32.InitializeContext(j->xbuf, CONTEXT_ALL | CONTEXT_XSTATE, &j->xctx, &len) ||
-	                !w32.SetXStateFeaturesMask(j->xctx, features))) {
-		free(j->xbuf);
-		j->xbuf = NULL;
-		j->xctx = NULL;
-	}
-#else
-	(void)j;
-#endif
-}
-
-/* The dump's XState context: the CONTEXT, a CONTEXT_EX {All, Legacy,
- * XState}, each {LONG Offset (from CONTEXT_EX), DWORD Length}, and the
- * XSAVE area.  Where Windows puts the XSAVE area depends on the buffer's
- * address (64-byte alignment); the dump gets one layout for every thread:
- * the XSAVE area at 1280 (64-aligned from the CONTEXT's start). */
-static void
-live_ctx_xstate_copy(const struct ctx_job *j, u8 **xout, u32 *xlen)
-{
-	const u32 at = (sizeof(CONTEXT) + 24 + 63) & ~63u;
-	const u8 *cx = (const u8 *)j->xctx + sizeof(CONTEXT);
-	LONG xs_off;
-	DWORD xs_len;
-	memcpy(&xs_off, cx + 16, 4);
-	memcpy(&xs_len, cx + 20, 4);
-	if (xs_off <= 0 || xs_len < 64 ||
-	    (size_t)(cx - (const u8 *)j->xbuf) + (size_t)xs_off + xs_len > j->xbuf_len ||
-	    !(*xout = calloc(1, at + xs_len)))
-		return;
-	{
-		LONG ex[6] = { -(LONG)sizeof(CONTEXT), (LONG)(at + xs_len),     /* All */
-		               -(LONG)sizeof(CONTEXT), (LONG)sizeof(CONTEXT),   /* Legacy */
-		               (LONG)(at - sizeof(CONTEXT)), (LONG)xs_len };     /* XState */
-		memcpy(*xout, j->xctx, sizeof(CONTEXT));
-		memcpy(*xout + sizeof(CONTEXT), ex, sizeof ex);
-		memcpy(*xout + at, cx + xs_off, xs_len);
-		*xlen = at + xs_len;
-	}
-}
-
-/* out: a CONTEXT, or (wow) a WOW64_CONTEXT in its first bytes; its
- * ContextFlags say what to read.  With xlen (the native 64-bit view,
- * WithAvxXStateContext), the context is read with its XSAVE state into
- * *xout (live_ctx_xstate_copy), *xlen its size; out gets its CONTEXT part.
- * Returns 1 when read within the deadline. */
+/* The MINIDUMP_TYPE bits of the requested dump type.  0, or -1. */
 static int
-live_get_context(HANDLE h, CONTEXT *out, int wow, u8 **xout, u32 *xlen)
+dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
 {
-	struct ctx_job *j = _aligned_malloc(sizeof *j, 16);
-	int ok = 0, late;
-	if (!j)
-		return 0;
-	memset(j, 0, sizeof *j);
-	j->job.run = live_ctx_call;
-	j->job.done = live_ctx_free;
-	if (wow && !(j->wow64_get = w32.Wow64GetThreadContext)) {
-		_aligned_free(j);
-		return 0;
+	switch (req->type) {
+	case PD_MINI: d->mask = MDT_MINI; break;
+	case PD_FULL: d->mask = MDT_FULL; break;
+	case PD_CUSTOM: d->mask = req->mask & MDT_HONOURED; break;
+	case PD_TRIAGE: d->mask = MDT_TRIAGE; break;
+	case PD_MINIPLUS: d->mask = MDT_MINI | MDT_PRIVATERW | MDT_PRIVATEWC; d->miniplus = 1; break;
+	case PD_CALLBACK: d->mask = MDT_MINI; break; /* all metadata; memory as the callback says */
+	default:
+		warn("this dump type is not implemented yet");
+		return -1;
 	}
-	memcpy(&j->ctx, out, sizeof j->ctx); /* its ContextFlags, wherever the layout keeps them */
-	if (xlen) {
-		*xlen = 0;
-		live_ctx_xstate_buffer(j);
+	if ((d->mask & MDT_XSTATE) && d->s->ps == 4) {
+		if (!g.xstate_warned++) /* once, not at every dump of a series */
+			warn("-mc: 0x200000 WithAvxXStateContext is written for 64-bit views only; left out of x86 dumps");
+		d->mask &= ~(u64)MDT_XSTATE;
 	}
-	if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &j->h, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
-		free(j->xbuf);
-		_aligned_free(j);
-		return 0;
-	}
-	if ((late = w32_job_run(&j->job, PD_CONTEXT_DEADLINE_MS, 64 * 1024))) {
-		if (late > 0)
-			vlog("GetThreadContext did not return in %d ms", PD_CONTEXT_DEADLINE_MS);
-		return 0; /* the worker frees the job when (if) it returns */
-	}
-	ok = j->ok;
-	if (ok && j->xctx) {
-		memcpy(out, j->xctx, sizeof *out);
-		live_ctx_xstate_copy(j, xout, xlen);
-	} else if (ok)
-		memcpy(out, &j->ctx, sizeof *out);
-	live_ctx_free(&j->job);
-	return ok;
+	return 0;
 }
 
-/* The 32-bit TEB of a WOW64 thread, from its 64-bit one: TEB64.WowTebOffset
- * (Windows 10+, Wine), else the fixed two pages of earlier WOW64 */
-static u64
-dump_teb32(struct snap *s, u64 teb64)
+/* One dump at a time where the other side expects it: dbghelp, and a -md
+ * callback DLL (dump_write). */
+static SRWLOCK dump_serial_lock = SRWLOCK_INIT;
+
+/* The pipeline's stages that dump_write() calls, defined in Writer: File. */
+static HANDLE dump_create_temp(const struct pd_dump_req *req, wchar_t **tmp);
+static int dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE file, u64 mask,
+                              struct pd_dump_result *res);
+static int dump_judge(struct dump_state *d);
+static int dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *res, double t0);
+static int dump_flush(HANDLE file, const wchar_t *tmp);
+
+/* Writes one dump of target t as req says.  Returns 0, PD_EXIT_*, or
+ * PD_TIMEOUT when -at cancelled the collection; PD_EXIT_TARGET, with no
+ * message, when the target had ended before it could be held (the caller
+ * says it: nothing of it was read). */
+static int
+dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_result *res)
 {
-	LONG off = 0;
-	if (snap_read(s, teb64 + 0x180C, &off, 4) < 0 || off <= 0 || off > 0x10000)
-		off = 0x2000;
-	return teb64 + (u64)off;
+	struct snap s;
+	struct dump_state d;
+	wchar_t *tmp = NULL;
+	HANDLE file = INVALID_HANDLE_VALUE;
+	int rc = PD_EXIT_WRITE;
+	double t0 = now_sec();
+
+	memset(&d, 0, sizeof d);
+	memset(res, 0, sizeof *res);
+	if (live_open(&s, t, req) < 0)
+		return PD_EXIT_WRITE;
+	d.s = &s;
+	d.req = req;
+	d.res = res;
+	d.chunk_delay = dump_test_delay();
+	if (dump_type_mask(&d, req) < 0)
+		rc = PD_EXIT_USAGE;
+	else if (!req->overwrite && w32_exists(req->path))
+		warn("dump file '%s' already exists (use -o to overwrite)", u8s(req->path));
+	else
+		file = dump_create_temp(req, &tmp);
+	if (file == INVALID_HANDLE_VALUE) {
+		s.ops->thaw(&s); /* (frees what live_open allocated) */
+		return rc;
+	}
+	if (req->dbghelp) { /* dbghelp reads and writes itself: only the target's end is judged */
+		s.frozen_at = now_sec(); /* (it suspends the threads for the whole call) */
+		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ||
+		     dump_judge(&d) ? PD_EXIT_WRITE : 0;
+		s.thawed_at = now_sec();
+	} else {
+		/* a -md callback DLL written for ProcDump expects one dump at a
+		 * time: several targets (-all, -pt) and -r N take turns */
+		if (req->callback)
+			AcquireSRWLockExclusive(&dump_serial_lock);
+		if ((req->clone && clone_begin(&s, d.mask, &res->no_memory) < 0) ||
+		    s.ops->freeze(&s) < 0)
+			rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
+		else
+			rc = dump_build_and_write(&d, file, res, t0) ? (res->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
+	}
+	s.ops->thaw(&s);
+	if (req->callback && !req->dbghelp)
+		ReleaseSRWLockExclusive(&dump_serial_lock);
+	res->outage = s.frozen_at && s.thawed_at ? s.thawed_at - s.frozen_at : 0;
+	snap_free(&s);
+	free(d.rng);
+	free(d.stack_rvas);
+	free(d.comment[0].Buffer);
+	if (rc == 0 && dump_flush(file, tmp) < 0)
+		rc = PD_EXIT_WRITE;
+	CloseHandle(file);
+	if (rc == 0 && w32_rename(tmp, req->path, req->overwrite) < 0)
+		rc = PD_EXIT_WRITE;
+	if (rc != 0)
+		DeleteFileW(tmp);
+	free(tmp);
+	res->seconds = now_sec() - t0;
+	vlog("dump took %.3f s", res->seconds);
+	return rc;
 }
 
-/* The thread's context in the view: sp and ip from it. */
-static void
-live_thread_context(struct snap *s, struct dthread *t, int xstate)
+/* -mk: beside the user dump at req->path, PATH_kernel.dmp (PATH without
+ * its .dmp), the system's live kernel dump of the threads' kernel stacks.
+ * Where the system cannot write one (Windows before 8.1, Wine) one line
+ * says so; the user dump stands either way.  0, or -1 after one line. */
+static int
+dump_write_kernel(const struct pd_dump_req *req)
 {
-	t->ctx = _aligned_malloc(sizeof(CONTEXT), 16);
-	if (!t->ctx)
-		return;
-	memset(t->ctx, 0, sizeof(CONTEXT));
-	if (s->x86) {
-		WOW64_CONTEXT *w = (WOW64_CONTEXT *)t->ctx;
-		w->ContextFlags = WOW64_CONTEXT_ALL;
-		t->ctx_ok = live_get_context(t->h, t->ctx, 1, NULL, NULL);
-		t->sp = w->Esp;
-		t->ip = w->Eip;
-		return;
+	struct pd_dump_req k = *req;
+	size_t n = wcslen(req->path) + 16;
+	wchar_t *path = malloc(n * sizeof *path), *tmp = NULL;
+	HANDLE file;
+	pd_ntstatus st;
+	int rc = -1;
+	if (!path)
+		return -1;
+	swprintf(path, n, L"%ls", req->path);
+	if (wcs_endswith_i(path, L".dmp"))
+		path[wcslen(path) - 4] = 0;
+	wcscat(path, L"_kernel.dmp");
+	k.path = path;
+	if ((file = dump_create_temp(&k, &tmp)) == INVALID_HANDLE_VALUE) {
+		free(path);
+		return -1;
 	}
-	t->ctx->ContextFlags = CONTEXT_ALL;
-	t->ctx_ok = live_get_context(t->h, t->ctx, 0, &t->xctx, xstate ? &t->xlen : NULL);
-#ifdef _WIN64
-	t->sp = t->ctx->Rsp;
-	t->ip = t->ctx->Rip;
-#else
-	t->sp = t->ctx->Esp;
-	t->ip = t->ctx->Eip;
-#endif
+	st = w32_live_kernel_dump(file);
+	if (st == PD_STATUS_NOT_IMPLEMENTED)
+		warn("-mk: this system cannot write a live kernel dump (NtSystemDebugControl: not implemented); "
+		     "no kernel dump beside '%s'", u8s(req->path));
+	else if (!PD_NT_SUCCESS(st))
+		warn("-mk: the live kernel dump failed (NtSystemDebugControl: NTSTATUS 0x%08lX); no '%s'",
+		     (unsigned long)st, u8s(path));
+	else if (dump_flush(file, tmp) == 0)
+		rc = 0;
+	CloseHandle(file);
+	if (rc == 0 && w32_rename(tmp, path, req->overwrite) < 0)
+		rc = -1;
+	if (rc == 0)
+		out("%s Kernel dump written: %s\n", stamp(), u8s(path));
+	else
+		DeleteFileW(tmp);
+	free(tmp);
+	free(path);
+	return rc;
 }
 
-/* ThreadInfo (times, start address, affinity, exit status), the name, the
- * TEB and, from its NT_TIB, the stack's base and limit. */
-static void
-live_thread_info(struct snap *s, struct dthread *t)
-{
-	struct pd_thread_basic tbi;
-	FILETIME c, e, k, u;
-	ULONG_PTR start = 0;
-	int ok = 1;
-	t->info.tid = t->tid;
-	t->info.exit_status = STILL_ACTIVE;
-	if (GetThreadTimes(t->h, &c, &e, &k, &u)) {
-		t->info.create_time = ft_u64(c);
-		t->info.exit_time = ft_u64(e);
-		t->info.kernel_time = ft_u64(k);
-		t->info.user_time = ft_u64(u);
-	} else
-		t->info.dump_flags |= 0x8; /* MINIDUMP_THREAD_INFO_INVALID_INFO */
-	if (PD_NT_SUCCESS(w32.NtQueryInformationThread(t->h, 9 /* ThreadQuerySetWin32StartAddress */,
-	                                               &start, sizeof start, NULL)))
-		t->info.start_address = start;
-	t->name = w32_thread_description(t->h);
-	if (!t->ctx_ok) {
-		vlog("thread %lu: written without a context", (unsigned long)t->tid);
-		t->info.dump_flags |= 0x10; /* MINIDUMP_THREAD_INFO_INVALID_CONTEXT */
-	}
-	if (!PD_NT_SUCCESS(w32.NtQueryInformationThread(t->h, 0, &tbi, sizeof tbi, NULL)))
-		return;
-	t->info.exit_status = (u32)tbi.ExitStatus;
-	t->info.affinity = tbi.AffinityMask;
-	t->teb = (u64)(ULONG_PTR)tbi.TebBaseAddress;
-	if (s->x86 && t->teb)
-		t->teb = dump_teb32(s, t->teb);
-	/* NT_TIB: ExceptionList, StackBase, StackLimit */
-	t->stack_base = snap_ptr(s, t->teb + s->ps, &ok);
-	t->stack_limit = snap_ptr(s, t->teb + 2 * s->ps, &ok);
-	if (!ok)
-		t->stack_base = t->stack_limit = 0;
-}
-
-static void
-live_threads(struct snap *s, int xstate)
-{
-	int i;
-	for (i = 0; i < s->nth; i++) {
-		live_thread_context(s, &s->th[i], xstate);
-		live_thread_info(s, &s->th[i]);
-	}
-}
+/* ============================ Writer: Collect =========================== */
+/* What the streams show beyond the snapshot's own lists, read from the
+ * frozen snapshot through snap_read(): each thread's stack bounds, the
+ * modules and their PE headers, the unloaded modules, the system and
+ * process facts, the -dc comment.  dump_collect() runs it all; nothing
+ * here lays out or writes. */
 
 /* A stack pointer outside the TEB's stack (Go's goroutines, fibers,
  * coroutines) gets at most this much of its region. */
@@ -5823,137 +6491,9 @@ dump_stack_bounds(const struct snap *s, struct dthread *t)
 		t->stk_hi = t->sp + PD_ALT_STACK_MAX;
 }
 
-/* A zeroed context that still names the CPU (ContextFlags), for a thread
- * whose context could not be read: readers expect one per thread. */
-static void
-dump_context_cpu(const struct snap *s, u8 *ctx)
-{
-#ifdef _WIN64
-	DWORD cpu = s->x86 ? WOW64_CONTEXT_i386 : CONTEXT_AMD64;
-	memcpy(ctx + (s->x86 ? offsetof(WOW64_CONTEXT, ContextFlags) : offsetof(CONTEXT, ContextFlags)), &cpu, 4);
-#else
-	DWORD cpu = CONTEXT_i386;
-	(void)s;
-	memcpy(ctx + offsetof(CONTEXT, ContextFlags), &cpu, 4);
-#endif
-}
-
-static u32
-dump_context_size(const struct snap *s)
-{
-	return s->x86 ? (u32)sizeof(WOW64_CONTEXT) : (u32)sizeof(CONTEXT);
-}
-
-/* A thread's context into the buffer: its XState context, its CONTEXT, or
- * a zeroed one naming the CPU (ThreadInfo says INVALID_CONTEXT). */
-static MINIDUMP_LOCATION_DESCRIPTOR
-dump_put_context(struct dump_state *d, struct buf *b, const struct dthread *t)
-{
-	MINIDUMP_LOCATION_DESCRIPTOR l;
-	l.DataSize = dump_context_size(d->s);
-	if (t->ctx_ok && t->xlen) {
-		l.DataSize = t->xlen;
-		l.Rva = (u32)buf_add(b, t->xctx, t->xlen, 64);
-	} else if (t->ctx_ok && t->ctx)
-		l.Rva = (u32)buf_add(b, t->ctx, l.DataSize, 16);
-	else {
-		l.Rva = (u32)buf_add(b, NULL, l.DataSize, 16);
-		if (!b->oom)
-			dump_context_cpu(d->s, b->p + l.Rva);
-	}
-	return l;
-}
-
-/* ThreadList: entries now, their stack RVAs once the memory is laid out
- * (dump_patch_stacks). */
-static int
-put_thread_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	struct snap *s = d->s;
-	u32 n = (u32)s->nth;
-	int i, xstate = 0;
-	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
-	dir->Location.DataSize = 4 + sizeof(MINIDUMP_THREAD) * n;
-	d->threads_off = buf_add(b, NULL, sizeof(MINIDUMP_THREAD) * n, 4);
-	for (i = 0; i < s->nth && !b->oom; i++) {
-		const struct dthread *t = &s->th[i];
-		MINIDUMP_THREAD mt;
-		memset(&mt, 0, sizeof mt);
-		mt.ThreadId = t->tid;
-		mt.SuspendCount = t->prev_suspend;
-		mt.PriorityClass = s->prio_class;
-		mt.Priority = (u32)t->prio;
-		mt.Teb = t->teb;
-		mt.Stack.StartOfMemoryRange = t->stk_start;
-		mt.Stack.Memory.DataSize = (u32)t->stk_size;
-		mt.ThreadContext = dump_put_context(d, b, t);
-		xstate |= t->ctx_ok && t->xlen && !(d->mask & MDT_FILTERTRIAGE); /* triage: no XStateData */
-		if (!b->oom)
-			memcpy(b->p + d->threads_off + i * sizeof mt, &mt, sizeof mt);
-	}
-	if (!xstate)
-		d->dropped |= MDT_XSTATE;
-	return b->oom ? -1 : 1;
-}
-
-/* ThreadInfoList: times, start address, affinity, exit status. */
-static int
-put_thread_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	MINIDUMP_THREAD_INFO_LIST hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->s->nth };
-	int i;
-	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 4);
-	dir->Location.DataSize = (u32)(sizeof hl + sizeof(struct md_threadinfo) * d->s->nth);
-	for (i = 0; i < d->s->nth; i++)
-		buf_add(b, &d->s->th[i].info, sizeof d->s->th[i].info, 1);
-	return b->oom ? -1 : 1;
-}
-
-/* ThreadNames, when some thread has a description. */
-static int
-put_thread_names(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	struct snap *s = d->s;
-	u32 n = 0, k = 0;
-	size_t ents;
-	int i;
-	for (i = 0; i < s->nth; i++)
-		n += s->th[i].name != NULL;
-	if (!n)
-		return 0;
-	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
-	dir->Location.DataSize = 4 + sizeof(struct md_threadname) * n;
-	ents = buf_add(b, NULL, sizeof(struct md_threadname) * n, 1);
-	for (i = 0; i < s->nth && !b->oom; i++) {
-		struct md_threadname tn;
-		if (!s->th[i].name)
-			continue;
-		tn.tid = s->th[i].tid;
-		tn.name_rva = dump_add_string(b, s->th[i].name);
-		if (!b->oom)
-			memcpy(b->p + ents + sizeof tn * k++, &tn, sizeof tn);
-	}
-	return b->oom ? -1 : 1;
-}
-
-static void
-dump_free_threads(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nth_all; i++) {
-		_aligned_free(s->th[i].ctx);
-		free(s->th[i].xctx);
-		free(s->th[i].name);
-	}
-	free(s->th);
-	s->th = NULL;
-	s->nth = s->nth_all = 0;
-}
-
-/* ============================ Writer: Modules =========================== */
 /* Modules from the PEB's loader list, each one's PE headers read from
  * target memory (the image loaded, not the file on disk); unloaded modules
- * from ntdll's unload trace; the ModuleList and UnloadedModuleList streams. */
+ * from ntdll's unload trace. */
 
 /* The data directories a module's headers point to. */
 struct pe_dirs { u32 rsrc_rva, rsrc_size, dbg_rva, dbg_size; };
@@ -6345,515 +6885,6 @@ dump_collect_unloaded(struct snap *s)
 		dump_read_unload_ring(s, a[2], esize, count);
 }
 
-static int
-put_unloaded(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	struct snap *s = d->s;
-	MINIDUMP_UNLOADED_MODULE_LIST hl = { sizeof hl, sizeof(MINIDUMP_UNLOADED_MODULE), (u32)s->nunl };
-	size_t ents;
-	int i;
-	if (!s->have_unl)
-		return 0;
-	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 4);
-	dir->Location.DataSize = (u32)(sizeof hl + sizeof(MINIDUMP_UNLOADED_MODULE) * s->nunl);
-	ents = buf_add(b, NULL, sizeof(MINIDUMP_UNLOADED_MODULE) * s->nunl, 1);
-	for (i = 0; i < s->nunl && !b->oom; i++) {
-		MINIDUMP_UNLOADED_MODULE u;
-		u.BaseOfImage = s->unl[i].base;
-		u.SizeOfImage = s->unl[i].size;
-		u.CheckSum = s->unl[i].checksum;
-		u.TimeDateStamp = s->unl[i].timestamp;
-		u.ModuleNameRva = dump_add_string(b, s->unl[i].name);
-		if (!b->oom)
-			memcpy(b->p + ents + sizeof u * i, &u, sizeof u);
-	}
-	return b->oom ? -1 : 1;
-}
-
-static int
-put_modules(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	struct snap *s = d->s;
-	u32 n = (u32)s->nmod;
-	size_t mods;
-	int i;
-	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
-	dir->Location.DataSize = 4 + sizeof(MINIDUMP_MODULE) * n;
-	mods = buf_add(b, NULL, sizeof(MINIDUMP_MODULE) * n, 4);
-	for (i = 0; i < s->nmod && !b->oom; i++) {
-		const struct dmodule *m = &s->mod[i];
-		MINIDUMP_MODULE mm;
-		memset(&mm, 0, sizeof mm);
-		mm.BaseOfImage = m->base;
-		mm.SizeOfImage = m->size;
-		mm.CheckSum = m->checksum;
-		mm.TimeDateStamp = m->timestamp;
-		mm.ModuleNameRva = dump_add_string(b, !m->name ? L"" :
-		                              (d->mask & MDT_FILTERMODULEPATHS) ? path_basename(m->name) : m->name);
-		mm.VersionInfo = m->ver;
-		mm.VersionInfo.dwSignature = VS_FFI_SIGNATURE;
-		if (!mm.VersionInfo.dwStrucVersion)
-			mm.VersionInfo.dwStrucVersion = 0x10000;
-		if (m->cv) {
-			mm.CvRecord.DataSize = m->cv_len;
-			mm.CvRecord.Rva = (u32)buf_add(b, m->cv, m->cv_len, 4);
-		}
-		if (m->misc) {
-			mm.MiscRecord.DataSize = m->misc_len;
-			mm.MiscRecord.Rva = (u32)buf_add(b, m->misc, m->misc_len, 4);
-		}
-		if (!b->oom)
-			memcpy(b->p + mods + i * sizeof mm, &mm, sizeof mm);
-	}
-	return b->oom ? -1 : 1;
-}
-
-static void
-dump_free_modules(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nmod; i++) {
-		free(s->mod[i].name);
-		free(s->mod[i].cv);
-		free(s->mod[i].misc);
-	}
-	free(s->mod);
-	free(s->unl);
-	s->mod = NULL;
-	s->unl = NULL;
-	s->nmod = s->nunl = 0;
-}
-
-/* ============================ Writer: Handles =========================== */
-/* The HandleData stream, and the live snapshot's handle walk: the target's
- * handles from the system-wide list (Wine lacks the per-process query),
- * each duplicated to read its type, counts and name. */
-
-struct pd_handle_entry {       /* SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX */
-	PVOID Object;
-	ULONG_PTR UniqueProcessId, HandleValue;
-	ULONG GrantedAccess;
-	USHORT CreatorBackTraceIndex, ObjectTypeIndex;
-	ULONG HandleAttributes, Reserved;
-};
-
-struct name_job {
-	struct w32_job job;        /* first (w32_job_run) */
-	HANDLE h;                  /* our duplicate of the target's handle */
-	pd_ntstatus (NTAPI *query)(HANDLE, ULONG, PVOID, ULONG, PULONG); /* NtQueryObject */
-	u8 buf[2048];
-	pd_ntstatus st;
-};
-
-static void
-live_name_call(struct w32_job *job)
-{
-	struct name_job *j = (struct name_job *)job;
-	j->st = j->query(j->h, 1 /* ObjectNameInformation */, j->buf, sizeof j->buf - 2, NULL);
-}
-
-static void
-live_name_free(struct w32_job *job)
-{
-	CloseHandle(((struct name_job *)job)->h);
-	free(job);
-}
-
-static wchar_t *
-live_unicode_dup(const u8 *buf)
-{
-	const struct pd_unicode_string *us = (const struct pd_unicode_string *)buf;
-	wchar_t *w;
-	if (!us->Buffer || !us->Length)
-		return NULL;
-	w = xcalloc(us->Length / 2 + 1, sizeof *w);
-	if (w)
-		memcpy(w, us->Buffer, us->Length & ~1u);
-	return w;
-}
-
-/* The name of a File handle (our duplicate dup, which this takes), on a
- * worker with a 200 ms deadline: NtQueryObject blocks for ever on a
- * synchronous pipe.  On timeout the worker keeps the job and the duplicate
- * (freed if it ever returns) and *file_names becomes 0: no more File names
- * in this dump. */
-static wchar_t *
-live_file_name(HANDLE dup, u64 value, int *file_names)
-{
-	struct name_job *j = xcalloc(1, sizeof *j);
-	wchar_t *name = NULL;
-	int late;
-	if (!j) {
-		CloseHandle(dup);
-		return NULL;
-	}
-	j->job.run = live_name_call;
-	j->job.done = live_name_free;
-	j->h = dup;
-	j->query = w32.NtQueryObject;
-	if ((late = w32_job_run(&j->job, 200, 0)) > 0) {
-		/* blocked (a synchronous pipe): ask no more File names */
-		*file_names = 0;
-		vlog("handle 0x%llx: name query blocked; File names skipped", value);
-	} else if (!late) {
-		if (PD_NT_SUCCESS(j->st))
-			name = live_unicode_dup(j->buf);
-		live_name_free(&j->job);
-	}
-	return name;
-}
-
-/* Type, counts and (unless names is 0) name of one handle of the target. */
-static void
-live_handle_detail(struct snap *s, struct dhandle *h, int names, int *file_names)
-{
-	HANDLE dup = NULL;
-	u8 info[1024];
-	ULONG basic[14];
-	if (!DuplicateHandle(live_process(s), (HANDLE)(ULONG_PTR)h->value, GetCurrentProcess(), &dup, 0,
-	                     FALSE, DUPLICATE_SAME_ACCESS))
-		return;
-	if (PD_NT_SUCCESS(w32.NtQueryObject(dup, 0 /* ObjectBasicInformation */, basic, sizeof basic, NULL))) {
-		/* less the references our duplicate adds */
-		h->handle_count = basic[2] ? basic[2] - 1 : 0;
-		h->pointer_count = basic[3] >= 2 ? basic[3] - 2 : 0;
-	}
-	memset(info, 0, sizeof info);
-	if (PD_NT_SUCCESS(w32.NtQueryObject(dup, 2 /* ObjectTypeInformation */, info, sizeof info - 2, NULL)))
-		h->type = live_unicode_dup(info);
-	if (names && h->type && !wcscmp(h->type, L"File")) {
-		if (*file_names)
-			h->name = live_file_name(dup, h->value, file_names);
-		else
-			CloseHandle(dup);
-		return;
-	}
-	memset(info, 0, sizeof info);
-	if (names && PD_NT_SUCCESS(w32.NtQueryObject(dup, 1 /* ObjectNameInformation */, info, sizeof info - 2, NULL)))
-		h->name = live_unicode_dup(info);
-	CloseHandle(dup);
-}
-
-/* The system's handle table (free() it), or NULL. */
-static u8 *
-live_handle_table(void)
-{
-	ULONG size = 2u << 20;
-	u8 *buf = NULL;
-	pd_ntstatus st;
-	for (;;) {
-		free(buf);
-		if (!(buf = malloc(size)))
-			return NULL;
-		st = w32.NtQuerySystemInformation(64 /* SystemExtendedHandleInformation */, buf, size, NULL);
-		if (st != PD_STATUS_INFO_LENGTH_MISMATCH || size >= (256u << 20))
-			break;
-		size *= 2; /* the length it reports is not what it needs */
-	}
-	if (!PD_NT_SUCCESS(st)) {
-		vlog("SystemExtendedHandleInformation failed (0x%08lX)", (unsigned long)st);
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-/* Every handle of the target; names: with their names (not in triage). */
-static void
-live_handles(struct snap *s, int names)
-{
-	u8 *buf = w32.NtQueryObject ? live_handle_table() : NULL;
-	ULONG_PTR n, i;
-	struct pd_handle_entry *e;
-	int file_names = 1, cap = 0;
-	if (!buf)
-		return;
-	s->have_hdl = 1;
-	n = *(ULONG_PTR *)buf;
-	e = (struct pd_handle_entry *)(buf + 2 * sizeof(ULONG_PTR));
-	for (i = 0; i < n; i++) {
-		struct dhandle h;
-		if (e[i].UniqueProcessId != s->pid)
-			continue;
-		memset(&h, 0, sizeof h);
-		h.value = e[i].HandleValue;
-		h.attributes = e[i].HandleAttributes;
-		h.access = e[i].GrantedAccess;
-		live_handle_detail(s, &h, names, &file_names);
-		if (vec_grow(&s->hdl, &cap, s->nhdl, sizeof *s->hdl, 64) < 0) {
-			free(h.type);
-			free(h.name);
-			break;
-		}
-		s->hdl[s->nhdl++] = h;
-	}
-	free(buf);
-}
-
-/* HandleData, descriptor v2; each distinct type name written once (a table
- * past its size only costs repeated strings). */
-static int
-put_handles(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	struct snap *s = d->s;
-	MINIDUMP_HANDLE_DATA_STREAM hs = { sizeof hs, sizeof(struct md_handle), (u32)s->nhdl, 0 };
-	struct { const wchar_t *name; u32 rva; } types[128];
-	int ntypes = 0, i, k;
-	size_t ents;
-	if (!s->have_hdl)
-		return 0;
-	dir->Location.Rva = (u32)buf_add(b, &hs, sizeof hs, 4);
-	dir->Location.DataSize = (u32)(sizeof hs + sizeof(struct md_handle) * s->nhdl);
-	ents = buf_add(b, NULL, sizeof(struct md_handle) * s->nhdl, 1);
-	for (i = 0; i < s->nhdl && !b->oom; i++) {
-		const struct dhandle *h = &s->hdl[i];
-		struct md_handle mh;
-		memset(&mh, 0, sizeof mh);
-		mh.handle = h->value;
-		mh.attributes = h->attributes;
-		mh.granted_access = h->access;
-		mh.handle_count = h->handle_count;
-		mh.pointer_count = h->pointer_count;
-		for (k = 0; k < ntypes && h->type; k++)
-			if (!wcscmp(types[k].name, h->type)) {
-				mh.type_rva = types[k].rva;
-				break;
-			}
-		if (h->type && !mh.type_rva) {
-			mh.type_rva = dump_add_string(b, h->type);
-			if (ntypes < (int)(sizeof types / sizeof types[0])) {
-				types[ntypes].name = h->type;
-				types[ntypes++].rva = mh.type_rva;
-			}
-		}
-		if (h->name)
-			mh.name_rva = dump_add_string(b, h->name);
-		if (!b->oom)
-			memcpy(b->p + ents + sizeof mh * i, &mh, sizeof mh);
-	}
-	return b->oom ? -1 : 1;
-}
-
-static void
-live_free_handles(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nhdl; i++) {
-		free(s->hdl[i].type);
-		free(s->hdl[i].name);
-	}
-	free(s->hdl);
-	s->hdl = NULL;
-	s->nhdl = 0;
-}
-
-/* ============================ Writer: Tokens ============================ */
-/* The TokenStream (WithTokenInformation, 0x40000): one record for the
- * process token (TokenId = PID) and one per impersonating thread (TokenId
- * = TID), built by the snapshot's tokens op (live_tokens, pss_tokens). */
-
-/* Only MINIDUMP_TOKEN_INFO_LIST and MINIDUMP_TOKEN_INFO_HEADER are
- * documented; the data after a header follows a reverse-engineered account
- * of dbghelp's: seven {offset, size} pairs (from the record's start) for
- * TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
- * TokenPrivileges, TokenStatistics and TokenRestrictedSids, each field
- * 8-aligned, every SID pointer replaced by its offset from its field's
- * start; so ElementHeaderSize is 16 + 7 * 8.  A class the token does not
- * answer has size 0. */
-#define TOK_NFIELDS 7
-
-/* A SID pointed to from inside a GetTokenInformation buffer, checked */
-static DWORD
-live_token_sid(const u8 *info, DWORD len, PSID sid)
-{
-	if (!sid || (const u8 *)sid < info || (const u8 *)sid + 8 > info + len || !IsValidSid(sid))
-		return 0;
-	if ((const u8 *)sid + GetLengthSid(sid) > info + len)
-		return 0;
-	return GetLengthSid(sid);
-}
-
-/* {u32 count, count x {u32 sid_offset, u32 attributes}}, 8-aligned, SIDs */
-static int
-live_token_groups(struct buf *b, const u8 *info, DWORD len)
-{
-	const TOKEN_GROUPS *g = (const TOKEN_GROUPS *)info;
-	size_t start = b->len;
-	u32 i;
-	if (len < sizeof(DWORD) || g->GroupCount > (len - offsetof(TOKEN_GROUPS, Groups)) / sizeof(SID_AND_ATTRIBUTES))
-		return -1;
-	buf_add(b, &g->GroupCount, 4, 1);
-	buf_add(b, NULL, 8 * (size_t)g->GroupCount, 1);
-	for (i = 0; i < g->GroupCount && !b->oom; i++) {
-		DWORD n = live_token_sid(info, len, g->Groups[i].Sid);
-		u32 pair[2];
-		size_t at;
-		if (!n)
-			return -1;
-		at = buf_add(b, g->Groups[i].Sid, n, i ? 1 : 8);
-		pair[0] = (u32)(at - start);
-		pair[1] = g->Groups[i].Attributes;
-		if (!b->oom)
-			memcpy(b->p + start + 4 + 8 * (size_t)i, pair, 8);
-	}
-	return b->oom ? -1 : 0;
-}
-
-/* TokenUser or TokenPrimaryGroup: {u32 sid_offset = 8, u32 attributes},
- * SID.  Returns 1 if written. */
-static int
-live_token_sid_field(struct buf *b, TOKEN_INFORMATION_CLASS c, const u8 *info, DWORD len)
-{
-	PSID sid = c == TokenUser ? ((const TOKEN_USER *)info)->User.Sid
-	                          : ((const TOKEN_PRIMARY_GROUP *)info)->PrimaryGroup;
-	DWORD n = len >= sizeof(void *) ? live_token_sid(info, len, sid) : 0;
-	u32 two[2] = { 8, c == TokenUser ? ((const TOKEN_USER *)info)->User.Attributes : 0 };
-	if (!n)
-		return 0;
-	buf_add(b, two, 8, 1);
-	buf_add(b, sid, n, 1);
-	return 1;
-}
-
-/* One record in s->tok; 0, or -1 if the token says too little (no user) */
-static int
-live_token_record(struct snap *s, HANDLE tok, DWORD id)
-{
-	static const TOKEN_INFORMATION_CLASS cls[TOK_NFIELDS] = {
-		TokenSessionId, TokenUser, TokenGroups, TokenPrimaryGroup,
-		TokenPrivileges, TokenStatistics, TokenRestrictedSids };
-	struct buf *b = &s->tok;
-	u32 pairs[2 * TOK_NFIELDS], h[4];
-	u64 hv = (u64)(ULONG_PTR)tok;
-	int i, user = 0;
-	size_t start;
-
-	memset(pairs, 0, sizeof pairs);
-	start = buf_add(b, NULL, 16 + sizeof pairs, 8); /* header and pairs, filled in last */
-	for (i = 0; i < TOK_NFIELDS && !b->oom; i++) {
-		DWORD len;
-		u8 *info = w32_token_info(tok, cls[i], &len);
-		size_t at;
-		buf_add(b, NULL, 0, 8);
-		at = b->len;
-		if (!info)
-			;
-		else if (cls[i] == TokenUser || cls[i] == TokenPrimaryGroup)
-			user |= live_token_sid_field(b, cls[i], info, len) && cls[i] == TokenUser;
-		else if (cls[i] == TokenGroups || cls[i] == TokenRestrictedSids) {
-			if (live_token_groups(b, info, len) < 0)
-				b->len = at; /* a malformed answer: left out */
-		} else
-			buf_add(b, info, len, 1); /* no pointers inside */
-		free(info);
-		pairs[2 * i] = (u32)(at - start);
-		pairs[2 * i + 1] = (u32)(b->len - at);
-	}
-	buf_add(b, NULL, 0, 8);
-	if (b->oom || !user) {
-		b->len = start;
-		return -1;
-	}
-	h[0] = (u32)(b->len - start);
-	h[1] = id;
-	memcpy(&h[2], &hv, 8);
-	memcpy(b->p + start, h, 16);
-	memcpy(b->p + start + 16, pairs, sizeof pairs);
-	s->ntok++;
-	return 0;
-}
-
-static void
-live_free_tokens(struct snap *s)
-{
-	free(s->tok.p);
-	memset(&s->tok, 0, sizeof s->tok);
-	s->ntok = 0;
-}
-
-/* The process token and every impersonating thread's, as one stream. */
-static void
-live_tokens(struct snap *s)
-{
-	HANDLE tok;
-	int i;
-	buf_add(&s->tok, NULL, 16, 1); /* MINIDUMP_TOKEN_INFO_LIST, filled in at the end */
-	if (OpenProcessToken(live_process(s), TOKEN_QUERY, &tok)) {
-		live_token_record(s, tok, s->pid);
-		CloseHandle(tok);
-	} else
-		vlog("token of process %lu:", s->pid);
-	for (i = 0; i < s->nth; i++)
-		if (OpenThreadToken(s->th[i].h, TOKEN_QUERY, TRUE, &tok)) { /* impersonating */
-			live_token_record(s, tok, s->th[i].tid);
-			CloseHandle(tok);
-		}
-	if (s->tok.oom || !s->ntok) {
-		live_free_tokens(s);
-		return;
-	}
-	{
-		u32 h[4] = { (u32)s->tok.len, s->ntok, 16, 16 + 8 * TOK_NFIELDS };
-		memcpy(s->tok.p, h, 16);
-	}
-	s->have_tok = 1;
-}
-
-/* Token: built whole by live_tokens. */
-static int
-put_tokens(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	if (!d->s->have_tok)
-		return 0;
-	dir->Location.DataSize = (u32)d->s->tok.len;
-	dir->Location.Rva = (u32)buf_add(b, d->s->tok.p, d->s->tok.len, 8);
-	return b->oom ? -1 : 1;
-}
-
-/* ============================ Writer: System ============================ */
-/* What the dump says of the process and the machine: the process facts the
- * live snapshot takes (PEB, priority class, VM counters, integrity), the
- * SystemInfo, MiscInfo, ProcessVmCounters, Exception and Comment streams. */
-
-/* The view's PEB (the native one, or the 32-bit one that a 32-bit TEB
- * names: TEB32.ProcessEnvironmentBlock, else ProcessWow64Information), the
- * priority class, the VM counters and the integrity level. */
-static void
-live_facts(struct snap *s)
-{
-	HANDLE h = live_process(s), tok;
-	struct pd_process_basic pbi;
-	ULONG_PTR p = 0;
-	int i, ok;
-	u8 buf[64];
-	DWORD got;
-	if (!s->x86 && PD_NT_SUCCESS(w32.NtQueryInformationProcess(h, 0, &pbi, sizeof pbi, NULL)))
-		s->peb = (u64)(ULONG_PTR)pbi.PebBaseAddress;
-	for (i = 0; s->x86 && i < s->nth && !s->peb; i++) {
-		ok = 1;
-		if (s->th[i].teb)
-			s->peb = snap_ptr(s, s->th[i].teb + 0x30, &ok);
-		if (!ok || s->peb < 0x10000)
-			s->peb = 0;
-	}
-	if (s->x86 && !s->peb && PD_NT_SUCCESS(w32.NtQueryInformationProcess(h, 26 /* ProcessWow64Information */,
-	                                                                     &p, sizeof p, NULL)) && p >= 0x10000)
-		s->peb = p;
-	s->prio_class = GetPriorityClass(h);
-	s->have_vm = w32_vm_counters(h, &s->vm) == 0;
-	if (OpenProcessToken(h, TOKEN_QUERY, &tok)) {
-		if (GetTokenInformation(tok, TokenIntegrityLevel, buf, sizeof buf, &got)) {
-			PSID sid = ((TOKEN_MANDATORY_LABEL *)buf)->Label.Sid;
-			UCHAR cnt = *GetSidSubAuthorityCount(sid);
-			if (cnt) {
-				s->integrity = *GetSidSubAuthority(sid, cnt - 1);
-				s->have_integrity = 1;
-			}
-		}
-		CloseHandle(tok);
-	}
-}
-
 static void
 dump_os_version(OSVERSIONINFOEXW *v)
 {
@@ -6998,103 +7029,6 @@ dump_collect_misc(struct dump_state *d)
 		dump_misc_build(s, mi);
 }
 
-static int
-put_system_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	size_t off = buf_add(b, &d->sysinfo, sizeof d->sysinfo, 4);
-	u32 csd = dump_add_string(b, d->csd);
-	if (b->oom)
-		return -1;
-	memcpy(b->p + off + offsetof(MINIDUMP_SYSTEM_INFO, CSDVersionRva), &csd, 4);
-	dir->Location.DataSize = sizeof d->sysinfo;
-	dir->Location.Rva = (u32)off;
-	return 1;
-}
-
-/* MiscInfo; XStateData (level 5) from the threads the dump keeps. */
-static int
-put_misc_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	int i;
-	for (i = 0; i < d->s->nth && d->misc.m1.SizeOfInfo == sizeof d->misc; i++)
-		if (d->s->th[i].ctx_ok && d->s->th[i].xlen) { /* the machine's XSTATE_CONFIGURATION */
-			dump_misc_xstate(&d->misc, d->s->th[i].xlen);
-			break;
-		}
-	dir->Location.DataSize = d->misc.m1.SizeOfInfo;
-	dir->Location.Rva = (u32)buf_add(b, &d->misc, d->misc.m1.SizeOfInfo, 4);
-	return b->oom ? -1 : 1;
-}
-
-/* ProcessVmCounters (22): MINIDUMP_PROCESS_VM_COUNTERS_2, as recent dbghelp
- * writes by default. */
-static int
-put_vm_counters(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	const struct pd_vm_counters *vm = &d->s->vm;
-	u8 v[152];
-	u16 rev = 2, flags = 0x1 | 0x2 | 0x4; /* VM_COUNTERS, VIRTUALSIZE, EX */
-	u64 f[11];
-	if (!d->s->have_vm)
-		return 0;
-	memset(v, 0, sizeof v);
-	f[0] = vm->PeakWorkingSetSize; f[1] = vm->WorkingSetSize;
-	f[2] = vm->QuotaPeakPagedPoolUsage; f[3] = vm->QuotaPagedPoolUsage;
-	f[4] = vm->QuotaPeakNonPagedPoolUsage; f[5] = vm->QuotaNonPagedPoolUsage;
-	f[6] = vm->PagefileUsage; f[7] = vm->PeakPagefileUsage;
-	f[8] = vm->PeakVirtualSize; f[9] = vm->VirtualSize; f[10] = vm->PrivateUsage;
-	memcpy(v, &rev, 2);
-	memcpy(v + 2, &flags, 2);
-	memcpy(v + 4, &vm->PageFaultCount, 4);
-	memcpy(v + 8, f, sizeof f);
-	dir->Location.DataSize = sizeof v;
-	dir->Location.Rva = (u32)buf_add(b, v, sizeof v, 8);
-	return b->oom ? -1 : 1;
-}
-
-/* Exception: the record, and the faulting thread's context (in the x86
- * view, its WOW64 context, read while it is stopped). */
-static int
-put_exception(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	const struct pd_event *ev = d->req->ev;
-	const EXCEPTION_RECORD *er;
-	MINIDUMP_EXCEPTION_STREAM ex;
-	const struct dthread *et = NULL;
-	DWORD k;
-	int i;
-	if (!ev || !ev->has_exception)
-		return 0;
-	er = &ev->rec;
-	memset(&ex, 0, sizeof ex);
-	ex.ThreadId = ev->tid;
-	ex.ExceptionRecord.ExceptionCode = er->ExceptionCode;
-	if (d->s->x86 && ex.ExceptionRecord.ExceptionCode == 0x4000001F) /* STATUS_WX86_BREAKPOINT, as x86 sees it */
-		ex.ExceptionRecord.ExceptionCode = EXCEPTION_BREAKPOINT;
-	if (d->s->x86 && ex.ExceptionRecord.ExceptionCode == 0x4000001E) /* STATUS_WX86_SINGLE_STEP */
-		ex.ExceptionRecord.ExceptionCode = EXCEPTION_SINGLE_STEP;
-	ex.ExceptionRecord.ExceptionFlags = er->ExceptionFlags;
-	ex.ExceptionRecord.ExceptionRecord = (u64)(ULONG_PTR)er->ExceptionRecord;
-	ex.ExceptionRecord.ExceptionAddress = (u64)(ULONG_PTR)er->ExceptionAddress;
-	ex.ExceptionRecord.NumberParameters = er->NumberParameters > 15 ? 15 : er->NumberParameters;
-	for (k = 0; k < ex.ExceptionRecord.NumberParameters; k++)
-		ex.ExceptionRecord.ExceptionInformation[k] = (u64)er->ExceptionInformation[k];
-	ex.ThreadContext.DataSize = dump_context_size(d->s);
-	if (!d->s->x86)
-		ex.ThreadContext.Rva = (u32)buf_add(b, &ev->ctx, sizeof(CONTEXT), 16);
-	else {
-		for (i = 0; i < d->s->nth; i++)
-			if (d->s->th[i].tid == ex.ThreadId && d->s->th[i].ctx_ok)
-				et = &d->s->th[i];
-		ex.ThreadContext.Rva = (u32)buf_add(b, et ? (const void *)et->ctx : NULL, ex.ThreadContext.DataSize, 16);
-		if (!et && !b->oom)
-			dump_context_cpu(d->s, b->p + ex.ThreadContext.Rva);
-	}
-	dir->Location.DataSize = sizeof ex;
-	dir->Location.Rva = (u32)buf_add(b, &ex, sizeof ex, 4);
-	return b->oom ? -1 : 1;
-}
-
 /* CommentStreamA and CommentStreamW of a -dc comment, NUL included, as
  * MiniDumpWriteDump user streams (our writer's and -dbghelp's): us[0] the
  * ANSI text (malloc'd; size 0 if it cannot be converted), us[1] the wide. */
@@ -7113,57 +7047,54 @@ dump_comment_streams(const wchar_t *comment, MINIDUMP_USER_STREAM us[2])
 	us[1].Buffer = (void *)comment;
 }
 
-static int
-dump_put_comment(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir, int wide)
-{
-	const MINIDUMP_USER_STREAM *us = &d->comment[wide];
-	if (!us->BufferSize)
-		return 0;
-	dir->Location.DataSize = us->BufferSize;
-	dir->Location.Rva = (u32)buf_add(b, us->Buffer, us->BufferSize, 4);
-	return b->oom ? -1 : 1;
-}
-
-static int
-put_comment_a(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	return dump_put_comment(d, b, dir, 0);
-}
-
-static int
-put_comment_w(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	return dump_put_comment(d, b, dir, 1);
-}
-
-/* Room kept at layout for the note on unreadable memory (struct dump_note),
- * inside 32-bit RVAs; CommentStreamW is the last stream so the note can
- * extend it.  Triage dumps carry no text that was not asked for. */
-#define DUMP_NOTE_BYTES 512
-
+/* ProcDump: "CLR processes are dumped as Full (-ma)" when MiniPlus is asked. */
 static void
-dump_reserve_note(struct dump_state *d, struct buf *b, const MINIDUMP_DIRECTORY *dir, u32 nd, size_t dir_off)
+dump_miniplus_clr(struct dump_state *d)
 {
-	struct dump_note *n = &d->note;
-	memset(n, 0, sizeof *n);
-	if (d->mask & MDT_FILTERTRIAGE)
-		return;
-	if (nd && dir[nd - 1].StreamType == CommentStreamW && dir[nd - 1].Location.Rva + dir[nd - 1].Location.DataSize == b->len) {
-		n->start = dir[nd - 1].Location.Rva;
-		n->base = dir[nd - 1].Location.DataSize - 2;
-		n->rva = n->start + n->base;
-		n->entry = dir_off + (nd - 1) * sizeof *dir;
-		buf_add(b, NULL, DUMP_NOTE_BYTES, 1);
-	} else {
-		n->rva = n->start = (u32)buf_add(b, NULL, DUMP_NOTE_BYTES, 4);
-		n->spare = 1; /* its entry comes after the memory list's (dump_layout) */
-	}
+	int i;
+	for (i = 0; i < d->s->nmod && d->miniplus; i++)
+		if (d->s->mod[i].name && path_is_clr(d->s->mod[i].name)) {
+			out("%s MiniPlus: %s is loaded; writing a Full dump instead.\n", stamp(),
+			    u8s(path_basename(d->s->mod[i].name)));
+			d->mask = MDT_FULL;
+			d->miniplus = 0;
+		}
+}
+
+/* Everything the streams show, read from the frozen target.  0 or -1. */
+static int
+dump_collect(struct dump_state *d)
+{
+	struct snap *s = d->s;
+	int i;
+	s->ops->threads(s, (d->mask & MDT_XSTATE) != 0);
+	if (s->ops->regions(s) < 0)
+		return -1;
+	s->ops->process(s);
+	for (i = 0; i < s->nth; i++)
+		dump_stack_bounds(s, &s->th[i]);
+	dump_collect_modules(s);
+	dump_miniplus_clr(d);
+	if (d->mask & MDT_UNLOADEDMODULES)
+		dump_collect_unloaded(s);
+	if (d->mask & MDT_HANDLEDATA)
+		s->ops->handles(s, !(d->mask & MDT_FILTERTRIAGE)); /* triage: types only */
+	if (d->mask & MDT_TOKEN)
+		s->ops->tokens(s);
+	dump_collect_sysinfo(d);
+	dump_collect_misc(d);
+	if (d->req->comment)
+		dump_comment_streams(d->req->comment, d->comment);
+	return 0;
 }
 
 /* ============================ Writer: Memory ============================ */
-/* Which memory a dump holds (doc/MINIDUMP.md section 1): the ranges each
- * dump type plans, the triage sanitizer, and the MemoryInfoList and
- * MemoryList or Memory64List streams.  Reads memory only through snap. */
+/* Which memory a dump holds (doc/MINIDUMP.md section 1): ranges added,
+ * clipped to readable regions, coalesced and cut; the plan of each dump
+ * type (Mini: stacks, code around each IP, data sections, PEB/TEBs,
+ * indirectly referenced memory; Full; MiniPlus); the triage sanitizer; and
+ * with -md, the callback DLL's say over threads, modules and memory.
+ * dump_plan(), last, makes the plan.  Lays out and writes nothing. */
 
 static int
 dump_add_range(struct dump_state *d, u64 start, u64 size)
@@ -7456,7 +7387,7 @@ dump_mp_word(struct dump_state *d, u64 lo, u64 hi, u64 v, void *ctx)
 }
 
 static int
-mp_alloc_cmp(const void *x, const void *y)
+dump_mp_alloc_cmp(const void *x, const void *y)
 {
 	const struct mp_alloc *a = x, *b = y;
 	return a->size < b->size ? -1 : a->size > b->size;
@@ -7465,7 +7396,7 @@ mp_alloc_cmp(const void *x, const void *y)
 /* Private allocations (by AllocationBase) and their committed readable
  * sizes, in address order.  Returns how many, or -1. */
 static int
-mp_allocations(const struct snap *s, struct mp_alloc **out)
+dump_mp_allocations(const struct snap *s, struct mp_alloc **out)
 {
 	struct mp_alloc *a = NULL;
 	int n = 0, cap = 0, i;
@@ -7493,7 +7424,7 @@ mp_allocations(const struct snap *s, struct mp_alloc **out)
 /* Marks the heaviest area over 512 MB excluded (sort by size, weigh runs
  * of equal sizes) and records it in d. */
 static void
-mp_exclude_heaviest(struct dump_state *d, struct mp_alloc *a, int n)
+dump_mp_exclude_heaviest(struct dump_state *d, struct mp_alloc *a, int n)
 {
 	struct mp_alloc *s = n ? malloc(n * sizeof *s) : NULL;
 	u64 best_size = 0, best_weight = 0;
@@ -7501,7 +7432,7 @@ mp_exclude_heaviest(struct dump_state *d, struct mp_alloc *a, int n)
 	if (!s)
 		return;
 	memcpy(s, a, n * sizeof *s);
-	qsort(s, n, sizeof *s, mp_alloc_cmp);
+	qsort(s, n, sizeof *s, dump_mp_alloc_cmp);
 	for (i = 0; i < n; i = j) {
 		for (j = i; j < n && s[j].size == s[i].size; j++)
 			;
@@ -7527,10 +7458,10 @@ dump_plan_miniplus(struct dump_state *d)
 	const struct snap *s = d->s;
 	struct mp_alloc *a = NULL;
 	struct mp_ctx c;
-	int n = mp_allocations(s, &a), i, j;
+	int n = dump_mp_allocations(s, &a), i, j;
 	if (n < 0)
 		return;
-	mp_exclude_heaviest(d, a, n);
+	dump_mp_exclude_heaviest(d, a, n);
 	/* candidates: private memory not excluded, writable image/mapped pages */
 	for (i = 0; i < s->nreg; i++) {
 		const struct dregion *r = &s->reg[i];
@@ -7574,7 +7505,7 @@ dump_plan_wow64_thread(struct dump_state *d, const struct dthread *t)
 		snap_read(s, cpu + 4 + offsetof(WOW64_CONTEXT, Esp), &esp, 4);
 		snap_read(s, cpu + 4 + offsetof(WOW64_CONTEXT, Eip), &eip, 4);
 	}
-	teb32 = dump_teb32(s, t->teb);
+	teb32 = snap_teb32(s, t->teb);
 	dump_add_readable(d, teb32, 0xFE4);
 	if (snap_read(s, teb32 + 4, &v, 4) < 0)
 		return;
@@ -7646,7 +7577,7 @@ dump_plan_memory(struct dump_state *d)
 		for (i = 0; i < s->nreg; i++)
 			if (snap_readable(&s->reg[i]))
 				dump_add_range(d, s->reg[i].base, s->reg[i].size);
-		d->nrng = range_merge(d->rng, d->nrng, ~0ULL);
+		d->nrng = snap_range_merge(d->rng, d->nrng, ~0ULL);
 		return;
 	}
 	dump_plan_threads(d);
@@ -7667,7 +7598,7 @@ dump_plan_memory(struct dump_state *d)
 	if (d->miniplus)
 		dump_plan_miniplus(d);
 	/* Keep descriptors under 4 GiB each (DataSize is 32-bit). */
-	d->nrng = range_merge(d->rng, d->nrng, 0xFFFFF000ULL);
+	d->nrng = snap_range_merge(d->rng, d->nrng, 0xFFFFF000ULL);
 	dump_limit_ranges(d, 4000);
 }
 
@@ -7747,152 +7678,6 @@ dump_sanitize_stacks(struct dump_state *d, u64 addr, u8 *bytes, u64 n)
 	}
 }
 
-/* MemoryInfoList: every region, free ones included. */
-static int
-put_memory_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	const struct snap *s = d->s;
-	MINIDUMP_MEMORY_INFO_LIST hl = { sizeof hl, sizeof(MINIDUMP_MEMORY_INFO), (u64)s->nreg };
-	int i;
-	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 8);
-	dir->Location.DataSize = (u32)(sizeof hl + sizeof(MINIDUMP_MEMORY_INFO) * s->nreg);
-	for (i = 0; i < s->nreg; i++) {
-		MINIDUMP_MEMORY_INFO mi;
-		const struct dregion *r = &s->reg[i];
-		memset(&mi, 0, sizeof mi);
-		mi.BaseAddress = r->base;
-		mi.RegionSize = r->size;
-		mi.State = r->state;
-		mi.AllocationBase = r->alloc_base;
-		mi.AllocationProtect = r->alloc_protect;
-		mi.Protect = r->protect;
-		mi.Type = r->type;
-		buf_add(b, &mi, sizeof mi, 1);
-	}
-	return b->oom ? -1 : 1;
-}
-
-/* The stacks whose captured part starts in [start, start+size), laid at
- * rva: their RVAs, where they end below 4 GiB (a stack RVA is 32-bit).
- * Stacks copied into the metadata keep theirs. */
-static void
-dump_stacks_at(struct dump_state *d, u64 start, u64 size, u64 rva)
-{
-	int j;
-	for (j = 0; j < d->s->nth; j++) {
-		const struct dthread *t = &d->s->th[j];
-		if (t->stk_size && !t->stk_copied && t->stk_start >= start && t->stk_start < start + size &&
-		    rva + (t->stk_start - start) + t->stk_size < 0xFFFFFFFFULL)
-			d->stack_rvas[j] = (u32)(rva + (t->stk_start - start));
-	}
-}
-
-/* MemoryList, with the bytes right after it (Mini and custom dumps whose
- * memory fits 32-bit RVAs).  Returns 1, or -1 (no memory, cancelled). */
-static int
-dump_put_memory_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	u32 n = (u32)d->nrng;
-	size_t descs;
-	int i;
-	dir->StreamType = MemoryListStream;
-	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
-	dir->Location.DataSize = 4 + 16 * n;
-	descs = buf_add(b, NULL, 16 * (size_t)n, 4);
-	for (i = 0; i < d->nrng; i++) {
-		MINIDUMP_MEMORY_DESCRIPTOR md;
-		size_t at;
-		if (b->oom || dump_cancelled(d->req, d->res))
-			return -1;
-		at = buf_add(b, NULL, (size_t)d->rng[i].size, 16);
-		if (b->oom)
-			return -1;
-		d->unread += snap_read_fill(d->s, d->rng[i].start, b->p + at, (size_t)d->rng[i].size);
-		if (d->mask & (MDT_FILTERTRIAGE | MDT_FILTERMEMORY))
-			dump_sanitize_stacks(d, d->rng[i].start, b->p + at, d->rng[i].size);
-		md.StartOfMemoryRange = d->rng[i].start;
-		md.Memory.DataSize = (u32)d->rng[i].size;
-		md.Memory.Rva = (u32)at;
-		memcpy(b->p + descs + 16 * (size_t)i, &md, 16);
-		dump_stacks_at(d, md.StartOfMemoryRange, md.Memory.DataSize, at);
-	}
-#ifdef _WIN64
-	if (b->len > 0xFFFFFFFFULL) {
-		warn("a mini dump over 4 GiB cannot be written");
-		return -1;
-	}
-#endif
-	return 1;
-}
-
-/* Memory64List: descriptors here, the blob last and gap-free (written by
- * dump_write_blob).  A stack that would end past 4 GiB in the blob gets a
- * copy in the buffer, because a thread's stack RVA is 32-bit.  Stacks in
- * a blob are not filtered (FilterMemory is dropped from Flags). */
-static int
-dump_put_memory64(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	struct snap *s = d->s;
-	u64 n = (u64)d->nrng, acc, guess;
-	size_t base_at;
-	int i;
-	dir->StreamType = Memory64ListStream;
-	dir->Location.Rva = (u32)buf_add(b, &n, 8, 8);
-	dir->Location.DataSize = (u32)(16 + 16 * n);
-	base_at = buf_add(b, NULL, 8, 1);
-	for (i = 0; i < d->nrng; i++) {
-		MINIDUMP_MEMORY_DESCRIPTOR64 m = { d->rng[i].start, d->rng[i].size };
-		buf_add(b, &m, sizeof m, 1);
-		d->blob_size += m.DataSize;
-	}
-	d->dropped |= MDT_FILTERMEMORY;
-	/* the blob starts at most here, after a copy of every stack */
-	guess = b->len + 4096;
-	for (i = 0; i < s->nth; i++)
-		guess += s->th[i].stk_size;
-	for (i = 0, acc = 0; i < d->nrng; acc += d->rng[i++].size)
-		dump_stacks_at(d, d->rng[i].start, d->rng[i].size, guess + acc);
-	for (i = 0; i < s->nth; i++) {
-		struct dthread *t = &s->th[i];
-		size_t at;
-		if (!t->stk_size || d->stack_rvas[i])
-			continue;
-		at = buf_add(b, NULL, (size_t)t->stk_size, 16);
-		if (b->oom)
-			return -1;
-		d->unread += snap_read_fill(s, t->stk_start, b->p + at, (size_t)t->stk_size);
-		d->stack_rvas[i] = (u32)at;
-		t->stk_copied = 1;
-	}
-	d->blob_rva = (b->len + 4095) & ~(u64)4095;
-	memcpy(b->p + base_at, &d->blob_rva, 8);
-	for (i = 0; i < s->nth; i++) /* from the guess to where the blob really starts */
-		if (!s->th[i].stk_copied)
-			d->stack_rvas[i] = 0;
-	for (i = 0, acc = 0; i < d->nrng; acc += d->rng[i++].size)
-		dump_stacks_at(d, d->rng[i].start, d->rng[i].size, d->blob_rva + acc);
-	buf_add(b, NULL, (size_t)(d->blob_rva - b->len), 1);
-	return b->oom ? -1 : 1;
-}
-
-/* Each thread's Stack descriptor, now that its bytes have an RVA (none:
- * an empty stack). */
-static void
-dump_patch_stacks(struct dump_state *d, struct buf *b)
-{
-	int i;
-	for (i = 0; i < d->s->nth; i++) {
-		u8 *at = b->p + d->threads_off + i * sizeof(MINIDUMP_THREAD) + offsetof(MINIDUMP_THREAD, Stack);
-		MINIDUMP_MEMORY_DESCRIPTOR sd;
-		memcpy(&sd, at, sizeof sd);
-		sd.Memory.Rva = d->stack_rvas[i];
-		if (!sd.Memory.Rva)
-			sd.Memory.DataSize = 0;
-		memcpy(at, &sd, sizeof sd);
-	}
-}
-
-/* =========================== Writer: Callbacks ========================== */
 /* -md: a MiniDumpCallbackRoutine DLL written for ProcDump, called as
  * dbghelp calls it, edits the threads, modules and ranges of the plan.
  * Owns nothing else; the DLL is loaded by Main. */
@@ -7938,7 +7723,7 @@ dump_callback_thread(struct dump_state *d, MINIDUMP_CALLBACK_INPUT *in, struct d
 		in->Thread.ThreadHandle = t->h;
 		if (t->ctx)
 			memcpy(&in->Thread.Context, t->ctx, sizeof(CONTEXT));
-		in->Thread.SizeOfContext = dump_context_size(d->s);
+		in->Thread.SizeOfContext = snap_context_size(d->s);
 		in->Thread.StackBase = t->stack_base;
 		in->Thread.StackEnd = t->stack_limit;
 		ok = dump_call(d, ThreadCallback, in, &out);
@@ -8051,7 +7836,7 @@ dump_callbacks_memory(struct dump_state *d)
 		added = 1;
 	}
 	if (added)
-		d->nrng = range_merge(d->rng, d->nrng, 0xFFFFF000ULL);
+		d->nrng = snap_range_merge(d->rng, d->nrng, 0xFFFFF000ULL);
 	for (k = 0; k < 100000; k++) {
 		dump_call_reset(in, &out, 0);
 		if (!dump_call(d, RemoveMemoryCallback, in, &out) || !out.MemorySize)
@@ -8060,102 +7845,12 @@ dump_callbacks_memory(struct dump_state *d)
 		removed = 1;
 	}
 	if (removed)
-		qsort(d->rng, d->nrng, sizeof *d->rng, range_cmp);
+		qsort(d->rng, d->nrng, sizeof *d->rng, snap_range_cmp);
 	dump_call_reset(in, &out, 0);
 	if (dump_call(d, CancelCallback, in, &out) && out.Cancel)
 		cancel = 1;
 	_aligned_free(in);
 	return cancel;
-}
-
-/* ============================= Writer: Plan ============================= */
-/* Collect, plan and lay out one dump in memory: the stream table and the
- * file's layout.  Writes no file (Writer: File does). */
-
-/* Appends a stream to the buffer and fills its directory entry: 1; 0 if
- * it has nothing to write (a wanted stream that wrote nothing takes its
- * bits out of the header's Flags); -1 if out of memory. */
-typedef int (*dump_put_fn)(struct dump_state *, struct buf *, MINIDUMP_DIRECTORY *);
-
-/* One row per stream, in file order: its type, the MINIDUMP_TYPE bits that
- * ask for it (0: every dump), the bits that leave it out, its put.  A new
- * stream is a row and a put function.  The memory list follows them. */
-
-static const struct dump_stream {
-	u32 type;
-	u64 want, unless;
-	dump_put_fn put;
-} dump_streams[] = {
-	{ SystemInfoStream, 0, 0, put_system_info },
-	{ MiscInfoStream, 0, 0, put_misc_info },
-	{ ThreadListStream, 0, 0, put_thread_list },
-	{ ThreadInfoListStream, MDT_THREADINFO, 0, put_thread_info },
-	{ ThreadNamesStream, 0, MDT_FILTERTRIAGE, put_thread_names },
-	{ UnloadedModuleListStream, MDT_UNLOADEDMODULES, 0, put_unloaded },
-	{ ModuleListStream, 0, 0, put_modules },
-	{ ExceptionStream, 0, 0, put_exception },
-	{ MemoryInfoListStream, MDT_FULLMEMORYINFO, 0, put_memory_info },
-	{ HandleDataStream, MDT_HANDLEDATA, 0, put_handles },
-	{ ProcessVmCountersStream, 0, MDT_FILTERTRIAGE, put_vm_counters },
-	{ TokenStream, MDT_TOKEN, 0, put_tokens },
-	{ CommentStreamA, 0, 0, put_comment_a },
-	{ CommentStreamW, 0, 0, put_comment_w },
-};
-#define NSTREAMS (sizeof dump_streams / sizeof dump_streams[0])
-
-/* ProcDump: "CLR processes are dumped as Full (-ma)" when MiniPlus is asked. */
-static void
-dump_miniplus_clr(struct dump_state *d)
-{
-	int i;
-	for (i = 0; i < d->s->nmod && d->miniplus; i++)
-		if (d->s->mod[i].name && path_is_clr(d->s->mod[i].name)) {
-			out("%s MiniPlus: %s is loaded; writing a Full dump instead.\n", stamp(),
-			    u8s(path_basename(d->s->mod[i].name)));
-			d->mask = MDT_FULL;
-			d->miniplus = 0;
-		}
-}
-
-/* Frees what a snapshot holds (after thaw), each part by its section. */
-static void
-snap_free(struct snap *s)
-{
-	dump_free_threads(s);
-	dump_free_modules(s);
-	live_free_handles(s);
-	live_free_tokens(s);
-	free(s->reg);
-	if (s->pre) /* (-r: made ready, not taken by a clone) */
-		VirtualFree(s->pre, 0, MEM_RELEASE);
-	memset(s, 0, sizeof *s);
-}
-
-/* Everything the streams show, read from the frozen target.  0 or -1. */
-static int
-dump_collect(struct dump_state *d)
-{
-	struct snap *s = d->s;
-	int i;
-	s->ops->threads(s, (d->mask & MDT_XSTATE) != 0);
-	if (s->ops->regions(s) < 0)
-		return -1;
-	s->ops->process(s);
-	for (i = 0; i < s->nth; i++)
-		dump_stack_bounds(s, &s->th[i]);
-	dump_collect_modules(s);
-	dump_miniplus_clr(d);
-	if (d->mask & MDT_UNLOADEDMODULES)
-		dump_collect_unloaded(s);
-	if (d->mask & MDT_HANDLEDATA)
-		s->ops->handles(s, !(d->mask & MDT_FILTERTRIAGE)); /* triage: types only */
-	if (d->mask & MDT_TOKEN)
-		s->ops->tokens(s);
-	dump_collect_sysinfo(d);
-	dump_collect_misc(d);
-	if (d->req->comment)
-		dump_comment_streams(d->req->comment, d->comment);
-	return 0;
 }
 
 /* The memory ranges and the captured stacks, the -md callbacks having
@@ -8178,6 +7873,555 @@ dump_plan(struct dump_state *d)
 		    stamp(), d->mp_excluded_count, d->mp_excluded_size >> 20, d->mp_excluded >> 20);
 	return 0;
 }
+
+/* ============================ Writer: Streams =========================== */
+/* The streams, one dump_put_* each, in the order of dump_streams[] below,
+ * then the MemoryList or Memory64List; dump_layout() lays the whole dump
+ * out in one buffer.  Reads only the snapshot and the plan; writes nothing
+ * to the file. */
+
+/* A MINIDUMP_STRING (length, UTF-16, NUL) in the buffer; returns its RVA. */
+static u32
+dump_add_string(struct buf *b, const wchar_t *s)
+{
+	u32 len = (u32)(wcslen(s) * 2);
+	size_t off = buf_add(b, &len, 4, 4);
+	buf_add(b, s, len + 2, 1);
+	return (u32)off;
+}
+
+/* A thread's context into the buffer: its XState context, its CONTEXT, or
+ * a zeroed one naming the CPU (ThreadInfo says INVALID_CONTEXT). */
+static MINIDUMP_LOCATION_DESCRIPTOR
+dump_put_context(struct dump_state *d, struct buf *b, const struct dthread *t)
+{
+	MINIDUMP_LOCATION_DESCRIPTOR l;
+	l.DataSize = snap_context_size(d->s);
+	if (t->ctx_ok && t->xlen) {
+		l.DataSize = t->xlen;
+		l.Rva = (u32)buf_add(b, t->xctx, t->xlen, 64);
+	} else if (t->ctx_ok && t->ctx)
+		l.Rva = (u32)buf_add(b, t->ctx, l.DataSize, 16);
+	else {
+		l.Rva = (u32)buf_add(b, NULL, l.DataSize, 16);
+		if (!b->oom)
+			snap_context_cpu(d->s, b->p + l.Rva);
+	}
+	return l;
+}
+
+/* ThreadList: entries now, their stack RVAs once the memory is laid out
+ * (dump_patch_stacks). */
+static int
+dump_put_thread_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	struct snap *s = d->s;
+	u32 n = (u32)s->nth;
+	int i, xstate = 0;
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + sizeof(MINIDUMP_THREAD) * n;
+	d->threads_off = buf_add(b, NULL, sizeof(MINIDUMP_THREAD) * n, 4);
+	for (i = 0; i < s->nth && !b->oom; i++) {
+		const struct dthread *t = &s->th[i];
+		MINIDUMP_THREAD mt;
+		memset(&mt, 0, sizeof mt);
+		mt.ThreadId = t->tid;
+		mt.SuspendCount = t->prev_suspend;
+		mt.PriorityClass = s->prio_class;
+		mt.Priority = (u32)t->prio;
+		mt.Teb = t->teb;
+		mt.Stack.StartOfMemoryRange = t->stk_start;
+		mt.Stack.Memory.DataSize = (u32)t->stk_size;
+		mt.ThreadContext = dump_put_context(d, b, t);
+		xstate |= t->ctx_ok && t->xlen && !(d->mask & MDT_FILTERTRIAGE); /* triage: no XStateData */
+		if (!b->oom)
+			memcpy(b->p + d->threads_off + i * sizeof mt, &mt, sizeof mt);
+	}
+	if (!xstate)
+		d->dropped |= MDT_XSTATE;
+	return b->oom ? -1 : 1;
+}
+
+/* ThreadInfoList: times, start address, affinity, exit status. */
+static int
+dump_put_thread_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	MINIDUMP_THREAD_INFO_LIST hl = { sizeof hl, sizeof(struct md_threadinfo), (u32)d->s->nth };
+	int i;
+	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 4);
+	dir->Location.DataSize = (u32)(sizeof hl + sizeof(struct md_threadinfo) * d->s->nth);
+	for (i = 0; i < d->s->nth; i++)
+		buf_add(b, &d->s->th[i].info, sizeof d->s->th[i].info, 1);
+	return b->oom ? -1 : 1;
+}
+
+/* ThreadNames, when some thread has a description. */
+static int
+dump_put_thread_names(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	struct snap *s = d->s;
+	u32 n = 0, k = 0;
+	size_t ents;
+	int i;
+	for (i = 0; i < s->nth; i++)
+		n += s->th[i].name != NULL;
+	if (!n)
+		return 0;
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + sizeof(struct md_threadname) * n;
+	ents = buf_add(b, NULL, sizeof(struct md_threadname) * n, 1);
+	for (i = 0; i < s->nth && !b->oom; i++) {
+		struct md_threadname tn;
+		if (!s->th[i].name)
+			continue;
+		tn.tid = s->th[i].tid;
+		tn.name_rva = dump_add_string(b, s->th[i].name);
+		if (!b->oom)
+			memcpy(b->p + ents + sizeof tn * k++, &tn, sizeof tn);
+	}
+	return b->oom ? -1 : 1;
+}
+
+static int
+dump_put_unloaded(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	struct snap *s = d->s;
+	MINIDUMP_UNLOADED_MODULE_LIST hl = { sizeof hl, sizeof(MINIDUMP_UNLOADED_MODULE), (u32)s->nunl };
+	size_t ents;
+	int i;
+	if (!s->have_unl)
+		return 0;
+	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 4);
+	dir->Location.DataSize = (u32)(sizeof hl + sizeof(MINIDUMP_UNLOADED_MODULE) * s->nunl);
+	ents = buf_add(b, NULL, sizeof(MINIDUMP_UNLOADED_MODULE) * s->nunl, 1);
+	for (i = 0; i < s->nunl && !b->oom; i++) {
+		MINIDUMP_UNLOADED_MODULE u;
+		u.BaseOfImage = s->unl[i].base;
+		u.SizeOfImage = s->unl[i].size;
+		u.CheckSum = s->unl[i].checksum;
+		u.TimeDateStamp = s->unl[i].timestamp;
+		u.ModuleNameRva = dump_add_string(b, s->unl[i].name);
+		if (!b->oom)
+			memcpy(b->p + ents + sizeof u * i, &u, sizeof u);
+	}
+	return b->oom ? -1 : 1;
+}
+
+static int
+dump_put_modules(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	struct snap *s = d->s;
+	u32 n = (u32)s->nmod;
+	size_t mods;
+	int i;
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + sizeof(MINIDUMP_MODULE) * n;
+	mods = buf_add(b, NULL, sizeof(MINIDUMP_MODULE) * n, 4);
+	for (i = 0; i < s->nmod && !b->oom; i++) {
+		const struct dmodule *m = &s->mod[i];
+		MINIDUMP_MODULE mm;
+		memset(&mm, 0, sizeof mm);
+		mm.BaseOfImage = m->base;
+		mm.SizeOfImage = m->size;
+		mm.CheckSum = m->checksum;
+		mm.TimeDateStamp = m->timestamp;
+		mm.ModuleNameRva = dump_add_string(b, !m->name ? L"" :
+		                              (d->mask & MDT_FILTERMODULEPATHS) ? path_basename(m->name) : m->name);
+		mm.VersionInfo = m->ver;
+		mm.VersionInfo.dwSignature = VS_FFI_SIGNATURE;
+		if (!mm.VersionInfo.dwStrucVersion)
+			mm.VersionInfo.dwStrucVersion = 0x10000;
+		if (m->cv) {
+			mm.CvRecord.DataSize = m->cv_len;
+			mm.CvRecord.Rva = (u32)buf_add(b, m->cv, m->cv_len, 4);
+		}
+		if (m->misc) {
+			mm.MiscRecord.DataSize = m->misc_len;
+			mm.MiscRecord.Rva = (u32)buf_add(b, m->misc, m->misc_len, 4);
+		}
+		if (!b->oom)
+			memcpy(b->p + mods + i * sizeof mm, &mm, sizeof mm);
+	}
+	return b->oom ? -1 : 1;
+}
+
+/* HandleData, descriptor v2; each distinct type name written once (a table
+ * past its size only costs repeated strings). */
+static int
+dump_put_handles(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	struct snap *s = d->s;
+	MINIDUMP_HANDLE_DATA_STREAM hs = { sizeof hs, sizeof(struct md_handle), (u32)s->nhdl, 0 };
+	struct { const wchar_t *name; u32 rva; } types[128];
+	int ntypes = 0, i, k;
+	size_t ents;
+	if (!s->have_hdl)
+		return 0;
+	dir->Location.Rva = (u32)buf_add(b, &hs, sizeof hs, 4);
+	dir->Location.DataSize = (u32)(sizeof hs + sizeof(struct md_handle) * s->nhdl);
+	ents = buf_add(b, NULL, sizeof(struct md_handle) * s->nhdl, 1);
+	for (i = 0; i < s->nhdl && !b->oom; i++) {
+		const struct dhandle *h = &s->hdl[i];
+		struct md_handle mh;
+		memset(&mh, 0, sizeof mh);
+		mh.handle = h->value;
+		mh.attributes = h->attributes;
+		mh.granted_access = h->access;
+		mh.handle_count = h->handle_count;
+		mh.pointer_count = h->pointer_count;
+		for (k = 0; k < ntypes && h->type; k++)
+			if (!wcscmp(types[k].name, h->type)) {
+				mh.type_rva = types[k].rva;
+				break;
+			}
+		if (h->type && !mh.type_rva) {
+			mh.type_rva = dump_add_string(b, h->type);
+			if (ntypes < (int)(sizeof types / sizeof types[0])) {
+				types[ntypes].name = h->type;
+				types[ntypes++].rva = mh.type_rva;
+			}
+		}
+		if (h->name)
+			mh.name_rva = dump_add_string(b, h->name);
+		if (!b->oom)
+			memcpy(b->p + ents + sizeof mh * i, &mh, sizeof mh);
+	}
+	return b->oom ? -1 : 1;
+}
+
+/* Token: built whole by live_tokens. */
+static int
+dump_put_tokens(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	if (!d->s->have_tok)
+		return 0;
+	dir->Location.DataSize = (u32)d->s->tok.len;
+	dir->Location.Rva = (u32)buf_add(b, d->s->tok.p, d->s->tok.len, 8);
+	return b->oom ? -1 : 1;
+}
+
+static int
+dump_put_system_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	size_t off = buf_add(b, &d->sysinfo, sizeof d->sysinfo, 4);
+	u32 csd = dump_add_string(b, d->csd);
+	if (b->oom)
+		return -1;
+	memcpy(b->p + off + offsetof(MINIDUMP_SYSTEM_INFO, CSDVersionRva), &csd, 4);
+	dir->Location.DataSize = sizeof d->sysinfo;
+	dir->Location.Rva = (u32)off;
+	return 1;
+}
+
+/* MiscInfo; XStateData (level 5) from the threads the dump keeps. */
+static int
+dump_put_misc_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	int i;
+	for (i = 0; i < d->s->nth && d->misc.m1.SizeOfInfo == sizeof d->misc; i++)
+		if (d->s->th[i].ctx_ok && d->s->th[i].xlen) { /* the machine's XSTATE_CONFIGURATION */
+			dump_misc_xstate(&d->misc, d->s->th[i].xlen);
+			break;
+		}
+	dir->Location.DataSize = d->misc.m1.SizeOfInfo;
+	dir->Location.Rva = (u32)buf_add(b, &d->misc, d->misc.m1.SizeOfInfo, 4);
+	return b->oom ? -1 : 1;
+}
+
+/* ProcessVmCounters (22): MINIDUMP_PROCESS_VM_COUNTERS_2, as recent dbghelp
+ * writes by default. */
+static int
+dump_put_vm_counters(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	const struct pd_vm_counters *vm = &d->s->vm;
+	u8 v[152];
+	u16 rev = 2, flags = 0x1 | 0x2 | 0x4; /* VM_COUNTERS, VIRTUALSIZE, EX */
+	u64 f[11];
+	if (!d->s->have_vm)
+		return 0;
+	memset(v, 0, sizeof v);
+	f[0] = vm->PeakWorkingSetSize; f[1] = vm->WorkingSetSize;
+	f[2] = vm->QuotaPeakPagedPoolUsage; f[3] = vm->QuotaPagedPoolUsage;
+	f[4] = vm->QuotaPeakNonPagedPoolUsage; f[5] = vm->QuotaNonPagedPoolUsage;
+	f[6] = vm->PagefileUsage; f[7] = vm->PeakPagefileUsage;
+	f[8] = vm->PeakVirtualSize; f[9] = vm->VirtualSize; f[10] = vm->PrivateUsage;
+	memcpy(v, &rev, 2);
+	memcpy(v + 2, &flags, 2);
+	memcpy(v + 4, &vm->PageFaultCount, 4);
+	memcpy(v + 8, f, sizeof f);
+	dir->Location.DataSize = sizeof v;
+	dir->Location.Rva = (u32)buf_add(b, v, sizeof v, 8);
+	return b->oom ? -1 : 1;
+}
+
+/* Exception: the record, and the faulting thread's context (in the x86
+ * view, its WOW64 context, read while it is stopped). */
+static int
+dump_put_exception(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	const struct pd_event *ev = d->req->ev;
+	const EXCEPTION_RECORD *er;
+	MINIDUMP_EXCEPTION_STREAM ex;
+	const struct dthread *et = NULL;
+	DWORD k;
+	int i;
+	if (!ev || !ev->has_exception)
+		return 0;
+	er = &ev->rec;
+	memset(&ex, 0, sizeof ex);
+	ex.ThreadId = ev->tid;
+	ex.ExceptionRecord.ExceptionCode = er->ExceptionCode;
+	if (d->s->x86 && ex.ExceptionRecord.ExceptionCode == 0x4000001F) /* STATUS_WX86_BREAKPOINT, as x86 sees it */
+		ex.ExceptionRecord.ExceptionCode = EXCEPTION_BREAKPOINT;
+	if (d->s->x86 && ex.ExceptionRecord.ExceptionCode == 0x4000001E) /* STATUS_WX86_SINGLE_STEP */
+		ex.ExceptionRecord.ExceptionCode = EXCEPTION_SINGLE_STEP;
+	ex.ExceptionRecord.ExceptionFlags = er->ExceptionFlags;
+	ex.ExceptionRecord.ExceptionRecord = (u64)(ULONG_PTR)er->ExceptionRecord;
+	ex.ExceptionRecord.ExceptionAddress = (u64)(ULONG_PTR)er->ExceptionAddress;
+	ex.ExceptionRecord.NumberParameters = er->NumberParameters > 15 ? 15 : er->NumberParameters;
+	for (k = 0; k < ex.ExceptionRecord.NumberParameters; k++)
+		ex.ExceptionRecord.ExceptionInformation[k] = (u64)er->ExceptionInformation[k];
+	ex.ThreadContext.DataSize = snap_context_size(d->s);
+	if (!d->s->x86)
+		ex.ThreadContext.Rva = (u32)buf_add(b, &ev->ctx, sizeof(CONTEXT), 16);
+	else {
+		for (i = 0; i < d->s->nth; i++)
+			if (d->s->th[i].tid == ex.ThreadId && d->s->th[i].ctx_ok)
+				et = &d->s->th[i];
+		ex.ThreadContext.Rva = (u32)buf_add(b, et ? (const void *)et->ctx : NULL, ex.ThreadContext.DataSize, 16);
+		if (!et && !b->oom)
+			snap_context_cpu(d->s, b->p + ex.ThreadContext.Rva);
+	}
+	dir->Location.DataSize = sizeof ex;
+	dir->Location.Rva = (u32)buf_add(b, &ex, sizeof ex, 4);
+	return b->oom ? -1 : 1;
+}
+
+static int
+dump_put_comment(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir, int wide)
+{
+	const MINIDUMP_USER_STREAM *us = &d->comment[wide];
+	if (!us->BufferSize)
+		return 0;
+	dir->Location.DataSize = us->BufferSize;
+	dir->Location.Rva = (u32)buf_add(b, us->Buffer, us->BufferSize, 4);
+	return b->oom ? -1 : 1;
+}
+
+static int
+dump_put_comment_a(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	return dump_put_comment(d, b, dir, 0);
+}
+
+static int
+dump_put_comment_w(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	return dump_put_comment(d, b, dir, 1);
+}
+
+/* Room kept at layout for the note on unreadable memory (struct dump_note),
+ * inside 32-bit RVAs; CommentStreamW is the last stream so the note can
+ * extend it.  Triage dumps carry no text that was not asked for. */
+#define DUMP_NOTE_BYTES 512
+
+static void
+dump_reserve_note(struct dump_state *d, struct buf *b, const MINIDUMP_DIRECTORY *dir, u32 nd, size_t dir_off)
+{
+	struct dump_note *n = &d->note;
+	memset(n, 0, sizeof *n);
+	if (d->mask & MDT_FILTERTRIAGE)
+		return;
+	if (nd && dir[nd - 1].StreamType == CommentStreamW && dir[nd - 1].Location.Rva + dir[nd - 1].Location.DataSize == b->len) {
+		n->start = dir[nd - 1].Location.Rva;
+		n->base = dir[nd - 1].Location.DataSize - 2;
+		n->rva = n->start + n->base;
+		n->entry = dir_off + (nd - 1) * sizeof *dir;
+		buf_add(b, NULL, DUMP_NOTE_BYTES, 1);
+	} else {
+		n->rva = n->start = (u32)buf_add(b, NULL, DUMP_NOTE_BYTES, 4);
+		n->spare = 1; /* its entry comes after the memory list's (dump_layout) */
+	}
+}
+
+/* MemoryInfoList: every region, free ones included. */
+static int
+dump_put_memory_info(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	const struct snap *s = d->s;
+	MINIDUMP_MEMORY_INFO_LIST hl = { sizeof hl, sizeof(MINIDUMP_MEMORY_INFO), (u64)s->nreg };
+	int i;
+	dir->Location.Rva = (u32)buf_add(b, &hl, sizeof hl, 8);
+	dir->Location.DataSize = (u32)(sizeof hl + sizeof(MINIDUMP_MEMORY_INFO) * s->nreg);
+	for (i = 0; i < s->nreg; i++) {
+		MINIDUMP_MEMORY_INFO mi;
+		const struct dregion *r = &s->reg[i];
+		memset(&mi, 0, sizeof mi);
+		mi.BaseAddress = r->base;
+		mi.RegionSize = r->size;
+		mi.State = r->state;
+		mi.AllocationBase = r->alloc_base;
+		mi.AllocationProtect = r->alloc_protect;
+		mi.Protect = r->protect;
+		mi.Type = r->type;
+		buf_add(b, &mi, sizeof mi, 1);
+	}
+	return b->oom ? -1 : 1;
+}
+
+/* The stacks whose captured part starts in [start, start+size), laid at
+ * rva: their RVAs, where they end below 4 GiB (a stack RVA is 32-bit).
+ * Stacks copied into the metadata keep theirs. */
+static void
+dump_stacks_at(struct dump_state *d, u64 start, u64 size, u64 rva)
+{
+	int j;
+	for (j = 0; j < d->s->nth; j++) {
+		const struct dthread *t = &d->s->th[j];
+		if (t->stk_size && !t->stk_copied && t->stk_start >= start && t->stk_start < start + size &&
+		    rva + (t->stk_start - start) + t->stk_size < 0xFFFFFFFFULL)
+			d->stack_rvas[j] = (u32)(rva + (t->stk_start - start));
+	}
+}
+
+/* MemoryList, with the bytes right after it (Mini and custom dumps whose
+ * memory fits 32-bit RVAs).  Returns 1, or -1 (no memory, cancelled). */
+static int
+dump_put_memory_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	u32 n = (u32)d->nrng;
+	size_t descs;
+	int i;
+	dir->StreamType = MemoryListStream;
+	dir->Location.Rva = (u32)buf_add(b, &n, 4, 4);
+	dir->Location.DataSize = 4 + 16 * n;
+	descs = buf_add(b, NULL, 16 * (size_t)n, 4);
+	for (i = 0; i < d->nrng; i++) {
+		MINIDUMP_MEMORY_DESCRIPTOR md;
+		size_t at;
+		if (b->oom || snap_cancelled(d->req, d->res))
+			return -1;
+		at = buf_add(b, NULL, (size_t)d->rng[i].size, 16);
+		if (b->oom)
+			return -1;
+		d->unread += snap_read_fill(d->s, d->rng[i].start, b->p + at, (size_t)d->rng[i].size);
+		if (d->mask & (MDT_FILTERTRIAGE | MDT_FILTERMEMORY))
+			dump_sanitize_stacks(d, d->rng[i].start, b->p + at, d->rng[i].size);
+		md.StartOfMemoryRange = d->rng[i].start;
+		md.Memory.DataSize = (u32)d->rng[i].size;
+		md.Memory.Rva = (u32)at;
+		memcpy(b->p + descs + 16 * (size_t)i, &md, 16);
+		dump_stacks_at(d, md.StartOfMemoryRange, md.Memory.DataSize, at);
+	}
+#ifdef _WIN64
+	if (b->len > 0xFFFFFFFFULL) {
+		warn("a mini dump over 4 GiB cannot be written");
+		return -1;
+	}
+#endif
+	return 1;
+}
+
+/* Memory64List: descriptors here, the blob last and gap-free (written by
+ * dump_write_blob).  A stack that would end past 4 GiB in the blob gets a
+ * copy in the buffer, because a thread's stack RVA is 32-bit.  Stacks in
+ * a blob are not filtered (FilterMemory is dropped from Flags). */
+static int
+dump_put_memory64(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
+{
+	struct snap *s = d->s;
+	u64 n = (u64)d->nrng, acc, guess;
+	size_t base_at;
+	int i;
+	dir->StreamType = Memory64ListStream;
+	dir->Location.Rva = (u32)buf_add(b, &n, 8, 8);
+	dir->Location.DataSize = (u32)(16 + 16 * n);
+	base_at = buf_add(b, NULL, 8, 1);
+	for (i = 0; i < d->nrng; i++) {
+		MINIDUMP_MEMORY_DESCRIPTOR64 m = { d->rng[i].start, d->rng[i].size };
+		buf_add(b, &m, sizeof m, 1);
+		d->blob_size += m.DataSize;
+	}
+	d->dropped |= MDT_FILTERMEMORY;
+	/* the blob starts at most here, after a copy of every stack */
+	guess = b->len + 4096;
+	for (i = 0; i < s->nth; i++)
+		guess += s->th[i].stk_size;
+	for (i = 0, acc = 0; i < d->nrng; acc += d->rng[i++].size)
+		dump_stacks_at(d, d->rng[i].start, d->rng[i].size, guess + acc);
+	for (i = 0; i < s->nth; i++) {
+		struct dthread *t = &s->th[i];
+		size_t at;
+		if (!t->stk_size || d->stack_rvas[i])
+			continue;
+		at = buf_add(b, NULL, (size_t)t->stk_size, 16);
+		if (b->oom)
+			return -1;
+		d->unread += snap_read_fill(s, t->stk_start, b->p + at, (size_t)t->stk_size);
+		d->stack_rvas[i] = (u32)at;
+		t->stk_copied = 1;
+	}
+	d->blob_rva = (b->len + 4095) & ~(u64)4095;
+	memcpy(b->p + base_at, &d->blob_rva, 8);
+	for (i = 0; i < s->nth; i++) /* from the guess to where the blob really starts */
+		if (!s->th[i].stk_copied)
+			d->stack_rvas[i] = 0;
+	for (i = 0, acc = 0; i < d->nrng; acc += d->rng[i++].size)
+		dump_stacks_at(d, d->rng[i].start, d->rng[i].size, d->blob_rva + acc);
+	buf_add(b, NULL, (size_t)(d->blob_rva - b->len), 1);
+	return b->oom ? -1 : 1;
+}
+
+/* Each thread's Stack descriptor, now that its bytes have an RVA (none:
+ * an empty stack). */
+static void
+dump_patch_stacks(struct dump_state *d, struct buf *b)
+{
+	int i;
+	for (i = 0; i < d->s->nth; i++) {
+		u8 *at = b->p + d->threads_off + i * sizeof(MINIDUMP_THREAD) + offsetof(MINIDUMP_THREAD, Stack);
+		MINIDUMP_MEMORY_DESCRIPTOR sd;
+		memcpy(&sd, at, sizeof sd);
+		sd.Memory.Rva = d->stack_rvas[i];
+		if (!sd.Memory.Rva)
+			sd.Memory.DataSize = 0;
+		memcpy(at, &sd, sizeof sd);
+	}
+}
+
+/* Collect, plan and lay out one dump in memory: the stream table and the
+ * file's layout.  Writes no file (Writer: File does). */
+
+/* Appends a stream to the buffer and fills its directory entry: 1; 0 if
+ * it has nothing to write (a wanted stream that wrote nothing takes its
+ * bits out of the header's Flags); -1 if out of memory. */
+typedef int (*dump_put_fn)(struct dump_state *, struct buf *, MINIDUMP_DIRECTORY *);
+
+/* One row per stream, in file order: its type, the MINIDUMP_TYPE bits that
+ * ask for it (0: every dump), the bits that leave it out, its put.  A new
+ * stream is a row and a put function.  The memory list follows them. */
+
+static const struct dump_stream {
+	u32 type;
+	u64 want, unless;
+	dump_put_fn put;
+} dump_streams[] = {
+	{ SystemInfoStream, 0, 0, dump_put_system_info },
+	{ MiscInfoStream, 0, 0, dump_put_misc_info },
+	{ ThreadListStream, 0, 0, dump_put_thread_list },
+	{ ThreadInfoListStream, MDT_THREADINFO, 0, dump_put_thread_info },
+	{ ThreadNamesStream, 0, MDT_FILTERTRIAGE, dump_put_thread_names },
+	{ UnloadedModuleListStream, MDT_UNLOADEDMODULES, 0, dump_put_unloaded },
+	{ ModuleListStream, 0, 0, dump_put_modules },
+	{ ExceptionStream, 0, 0, dump_put_exception },
+	{ MemoryInfoListStream, MDT_FULLMEMORYINFO, 0, dump_put_memory_info },
+	{ HandleDataStream, MDT_HANDLEDATA, 0, dump_put_handles },
+	{ ProcessVmCountersStream, 0, MDT_FILTERTRIAGE, dump_put_vm_counters },
+	{ TokenStream, MDT_TOKEN, 0, dump_put_tokens },
+	{ CommentStreamA, 0, 0, dump_put_comment_a },
+	{ CommentStreamW, 0, 0, dump_put_comment_w },
+};
+#define NSTREAMS (sizeof dump_streams / sizeof dump_streams[0])
 
 /* The bytes of memory the plan takes, which a clone is checked against
  * before it is copied. */
@@ -8247,9 +8491,12 @@ dump_layout(struct dump_state *d, struct buf *b)
 }
 
 /* ============================= Writer: File ============================= */
-/* One dump file: temporary name, sequential writes, signature last, rename
- * when complete, the partial file removed on any failure; -keep and the
- * sweep of dead runs' files.  dump_write() is the writer's entry point. */
+/* One dump file: created under a temporary name beside the final one,
+ * written sequentially (the Memory64 blob through a double-buffered write
+ * queue), signature last, renamed into place only when complete; on any
+ * failure the partial file is removed.  dump_build_and_write() runs the
+ * pipeline; -dbghelp hands the request to the system's MiniDumpWriteDump;
+ * -keep, and the sweep of ended runs' temporary files. */
 
 /* Did the target vanish (killed, exited) after the freeze?  Remembered. */
 static int
@@ -8278,13 +8525,13 @@ struct wq {
 
 /* The length of the page at off of an n-byte buffer. */
 static DWORD
-wq_page_len(DWORD n, DWORD off)
+dump_wq_page_len(DWORD n, DWORD off)
 {
 	return n - off < WQ_PAGE ? n - off : WQ_PAGE;
 }
 
 static int
-wq_zero(const u8 *p, DWORD n)
+dump_wq_zero(const u8 *p, DWORD n)
 {
 	DWORD i;
 	for (i = 0; i + 8 <= n; i += 8) {
@@ -8303,17 +8550,17 @@ wq_zero(const u8 *p, DWORD n)
  * (the file pointer moves on) and each other run written.  0, or the
  * Windows error code. */
 static DWORD
-wq_put(struct wq *q, const u8 *p, DWORD n)
+dump_wq_put(struct wq *q, const u8 *p, DWORD n)
 {
 	DWORD off = 0, e;
 	if (!q->holes)
 		return w32_write_all(q->file, p, n);
 	while (off < n) {
 		DWORD start = off;
-		int zero = wq_zero(p + off, wq_page_len(n, off));
+		int zero = dump_wq_zero(p + off, dump_wq_page_len(n, off));
 		do
-			off += wq_page_len(n, off);
-		while (off < n && wq_zero(p + off, wq_page_len(n, off)) == zero);
+			off += dump_wq_page_len(n, off);
+		while (off < n && dump_wq_zero(p + off, dump_wq_page_len(n, off)) == zero);
 		e = zero ? w32_skip(q->file, off - start) : w32_write_all(q->file, p + start, off - start);
 		if (e)
 			return e;
@@ -8322,7 +8569,7 @@ wq_put(struct wq *q, const u8 *p, DWORD n)
 }
 
 static DWORD WINAPI
-wq_worker(void *arg)
+dump_wq_worker(void *arg)
 {
 	struct wq *q = arg;
 	unsigned k;
@@ -8332,14 +8579,14 @@ wq_worker(void *arg)
 		WaitForSingleObject(q->go[i], INFINITE);
 		if (q->quit)
 			return 0;
-		if (!q->err && (e = wq_put(q, q->b[i], q->len[i])))
+		if (!q->err && (e = dump_wq_put(q, q->b[i], q->len[i])))
 			q->err = (LONG)e;
 		SetEvent(q->done[i]);
 	}
 }
 
 static int
-wq_start(struct wq *q, HANDLE file)
+dump_wq_start(struct wq *q, HANDLE file)
 {
 	int i;
 	memset(q, 0, sizeof *q);
@@ -8353,7 +8600,7 @@ wq_start(struct wq *q, HANDLE file)
 			return -1;
 		}
 	}
-	q->thread = CreateThread(NULL, 0, wq_worker, q, 0, NULL);
+	q->thread = CreateThread(NULL, 0, dump_wq_worker, q, 0, NULL);
 	if (!q->thread) {
 		warn("CreateThread:");
 		return -1;
@@ -8362,7 +8609,7 @@ wq_start(struct wq *q, HANDLE file)
 }
 
 static void
-wq_stop(struct wq *q)
+dump_wq_stop(struct wq *q)
 {
 	int i;
 	if (q->thread) {
@@ -8489,8 +8736,8 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 	unsigned k = 0;
 	int i, low = 0;
 	u64 done = 0;              /* blob bytes handed to the writer thread */
-	if (wq_start(&q, file) < 0) {
-		wq_stop(&q);
+	if (dump_wq_start(&q, file) < 0) {
+		dump_wq_stop(&q);
 		return -1;
 	}
 	q.holes = dump_holes_wanted();
@@ -8500,7 +8747,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 			u64 lost;
 			int bi = k & 1;
 			DWORD n = left > WQ_CHUNK ? WQ_CHUNK : (DWORD)left;
-			if (dump_cancelled(d->req, d->res)) {
+			if (snap_cancelled(d->req, d->res)) {
 				q.err = ERROR_CANCELLED;
 				break;
 			}
@@ -8525,7 +8772,7 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 				break; /* dump_judge says so */
 		}
 	}
-	wq_stop(&q);
+	dump_wq_stop(&q);
 	if (!q.err && q.holes) /* a skipped tail: the file ends after it */
 		q.err = (LONG)w32_end_here(file);
 	if (!q.err)
@@ -8634,7 +8881,7 @@ dump_digits(const wchar_t *name, int hex, size_t most)
 	return n;
 }
 
-/* Does name (without folder) fit the pattern pat (trig_subst's keywords,
+/* Does name (without folder) fit the pattern pat (run_subst's keywords,
  * PROCESSNAME standing for proc), then _tag when tag is not empty, then
  * maybe -N, then .dmp?  A PID is 1 to 10 digits (every length is tried, so
  * that PIDYYMMDD fits too), EXCEPTIONCODE 0 or 8 hex digits, YYMMDD and
@@ -8795,7 +9042,7 @@ dump_build_and_write(struct dump_state *d, HANDLE file, struct pd_dump_result *r
 	vlog("collected %d threads, %d modules, %d regions, %d ranges in %.1f ms",
 	     d->s->nth, d->s->nmod, d->s->nreg, d->nrng, (now_sec() - t0) * 1e3);
 	if (d->req->clone && (dump_guard_before(d, dump_planned_bytes(d) + (1 << 20)) < 0 ||
-	                      snap_clone(d->s, d->rng, d->nrng, d->req, d->res) < 0))
+	                      clone_take(d->s, d->rng, d->nrng, d->req, d->res) < 0))
 		return -1; /* (a dump the disk cannot take is refused before its copy) */
 	if (dump_layout(d, &b) < 0)
 		goto out;
@@ -8820,33 +9067,6 @@ out:
 	free(b.p);
 	return rc;
 }
-
-/* The MINIDUMP_TYPE bits of the requested dump type.  0, or -1. */
-static int
-dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
-{
-	switch (req->type) {
-	case PD_MINI: d->mask = MDT_MINI; break;
-	case PD_FULL: d->mask = MDT_FULL; break;
-	case PD_CUSTOM: d->mask = req->mask & MDT_HONOURED; break;
-	case PD_TRIAGE: d->mask = MDT_TRIAGE; break;
-	case PD_MINIPLUS: d->mask = MDT_MINI | MDT_PRIVATERW | MDT_PRIVATEWC; d->miniplus = 1; break;
-	case PD_CALLBACK: d->mask = MDT_MINI; break; /* all metadata; memory as the callback says */
-	default:
-		warn("this dump type is not implemented yet");
-		return -1;
-	}
-	if ((d->mask & MDT_XSTATE) && d->s->ps == 4) {
-		if (!g.xstate_warned++) /* once, not at every dump of a series */
-			warn("-mc: 0x200000 WithAvxXStateContext is written for 64-bit views only; left out of x86 dumps");
-		d->mask &= ~(u64)MDT_XSTATE;
-	}
-	return 0;
-}
-
-/* One dump at a time where the other side expects it: dbghelp, and a -md
- * callback DLL (dump_write). */
-static SRWLOCK dump_serial_lock = SRWLOCK_INIT;
 
 /* -dbghelp: the same dump type through the system's MiniDumpWriteDump (the
  * benchmarks' baseline).  Wine's drops several streams and can return
@@ -8917,63 +9137,6 @@ dump_write_dbghelp(const struct snap *s, const struct pd_dump_req *req, HANDLE f
 	_aligned_free(ctx);
 	free(us[0].Buffer);
 	return rc;
-}
-
-/* Test hook PROCDUMP_TEST_UNREADABLE=<hex address>:<bytes> (test/README.md
- * "Test hooks"). */
-static void
-snap_test_fault(struct snap *s)
-{
-	wchar_t v[64], *e;
-	if (!w32_env_string(L"PROCDUMP_TEST_UNREADABLE", v, 64))
-		return;
-	s->fault_lo = wcstoull(v, &e, 16);
-	if (*e == L':')
-		s->fault_hi = s->fault_lo + wcstoull(e + 1, NULL, 10);
-}
-
-/* The live process, held still as live_freeze says. */
-static const struct snap_ops snap_live = {
-	live_freeze, live_thaw, live_read, live_regions, live_threads, live_facts, live_handles, live_tokens,
-	live_gone,
-};
-
-static int
-snap_live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_req *req)
-{
-	struct live *l = xcalloc(1, sizeof *l);
-	memset(s, 0, sizeof *s);
-	if (!l)
-		return -1;
-	l->h = t->h;
-	l->hold = req->held ? LIVE_EVENT : LIVE_SUSPEND;
-	l->wow64 = t->wow64;
-	s->ops = &snap_live;
-	s->impl = l;
-	s->process_handle = t->h;
-	s->pid = t->pid;
-	s->at_exit = req->ev && req->ev->at_exit;
-	s->ps = sizeof(void *);
-	snap_test_fault(s);
-#ifdef _WIN64
-	s->x86 = t->wow64 && !req->native_view;
-	s->wow_native = t->wow64 && req->native_view;
-	if (s->x86)
-		s->ps = 4;
-#endif
-	return 0;
-}
-
-/* Test hooks PROCDUMP_TEST_CHUNK_DELAY_MS and _DUMPS (test/README.md "Test
- * hooks"): the ms to sleep per Memory64 chunk of this dump, or 0. */
-static DWORD
-dump_test_delay(void)
-{
-	unsigned long ms = w32_env_number(L"PROCDUMP_TEST_CHUNK_DELAY_MS");
-	unsigned long first = w32_env_number(L"PROCDUMP_TEST_CHUNK_DELAY_DUMPS");
-	if (ms)
-		g.test_dumps++;
-	return first && g.test_dumps > first ? 0 : (DWORD)ms;
 }
 
 /* -v: the DACL asked for and the one the new file has (read back from the
@@ -9198,120 +9361,6 @@ dump_flush(HANDLE file, const wchar_t *tmp)
 		return 0;
 	warn("cannot flush '%s' to disk:", u8s(tmp));
 	return -1;
-}
-
-/* Writes one dump of target t as req says.  Returns 0, PD_EXIT_*, or
- * PD_TIMEOUT when -at cancelled the collection; PD_EXIT_TARGET, with no
- * message, when the target had ended before it could be held (the caller
- * says it: nothing of it was read). */
-static int
-dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_result *res)
-{
-	struct snap s;
-	struct dump_state d;
-	wchar_t *tmp = NULL;
-	HANDLE file = INVALID_HANDLE_VALUE;
-	int rc = PD_EXIT_WRITE;
-	double t0 = now_sec();
-
-	memset(&d, 0, sizeof d);
-	memset(res, 0, sizeof *res);
-	if (snap_live_open(&s, t, req) < 0)
-		return PD_EXIT_WRITE;
-	d.s = &s;
-	d.req = req;
-	d.res = res;
-	d.chunk_delay = dump_test_delay();
-	if (dump_type_mask(&d, req) < 0)
-		rc = PD_EXIT_USAGE;
-	else if (!req->overwrite && w32_exists(req->path))
-		warn("dump file '%s' already exists (use -o to overwrite)", u8s(req->path));
-	else
-		file = dump_create_temp(req, &tmp);
-	if (file == INVALID_HANDLE_VALUE) {
-		s.ops->thaw(&s); /* (frees what snap_live_open allocated) */
-		return rc;
-	}
-	if (req->dbghelp) { /* dbghelp reads and writes itself: only the target's end is judged */
-		s.frozen_at = now_sec(); /* (it suspends the threads for the whole call) */
-		rc = dump_write_dbghelp(&s, req, file, req->type == PD_CUSTOM ? req->mask : d.mask, res) ||
-		     dump_judge(&d) ? PD_EXIT_WRITE : 0;
-		s.thawed_at = now_sec();
-	} else {
-		/* a -md callback DLL written for ProcDump expects one dump at a
-		 * time: several targets (-all, -pt) and -r N take turns */
-		if (req->callback)
-			AcquireSRWLockExclusive(&dump_serial_lock);
-		if ((req->clone && snap_clone_begin(&s, d.mask, &res->no_memory) < 0) ||
-		    s.ops->freeze(&s) < 0)
-			rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
-		else
-			rc = dump_build_and_write(&d, file, res, t0) ? (res->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
-	}
-	s.ops->thaw(&s);
-	if (req->callback && !req->dbghelp)
-		ReleaseSRWLockExclusive(&dump_serial_lock);
-	res->outage = s.frozen_at && s.thawed_at ? s.thawed_at - s.frozen_at : 0;
-	snap_free(&s);
-	free(d.rng);
-	free(d.stack_rvas);
-	free(d.comment[0].Buffer);
-	if (rc == 0 && dump_flush(file, tmp) < 0)
-		rc = PD_EXIT_WRITE;
-	CloseHandle(file);
-	if (rc == 0 && w32_rename(tmp, req->path, req->overwrite) < 0)
-		rc = PD_EXIT_WRITE;
-	if (rc != 0)
-		DeleteFileW(tmp);
-	free(tmp);
-	res->seconds = now_sec() - t0;
-	vlog("dump took %.3f s", res->seconds);
-	return rc;
-}
-
-/* -mk: beside the user dump at req->path, PATH_kernel.dmp (PATH without
- * its .dmp), the system's live kernel dump of the threads' kernel stacks.
- * Where the system cannot write one (Windows before 8.1, Wine) one line
- * says so; the user dump stands either way.  0, or -1 after one line. */
-static int
-dump_write_kernel(const struct pd_dump_req *req)
-{
-	struct pd_dump_req k = *req;
-	size_t n = wcslen(req->path) + 16;
-	wchar_t *path = malloc(n * sizeof *path), *tmp = NULL;
-	HANDLE file;
-	pd_ntstatus st;
-	int rc = -1;
-	if (!path)
-		return -1;
-	swprintf(path, n, L"%ls", req->path);
-	if (wcs_endswith_i(path, L".dmp"))
-		path[wcslen(path) - 4] = 0;
-	wcscat(path, L"_kernel.dmp");
-	k.path = path;
-	if ((file = dump_create_temp(&k, &tmp)) == INVALID_HANDLE_VALUE) {
-		free(path);
-		return -1;
-	}
-	st = w32_live_kernel_dump(file);
-	if (st == PD_STATUS_NOT_IMPLEMENTED)
-		warn("-mk: this system cannot write a live kernel dump (NtSystemDebugControl: not implemented); "
-		     "no kernel dump beside '%s'", u8s(req->path));
-	else if (!PD_NT_SUCCESS(st))
-		warn("-mk: the live kernel dump failed (NtSystemDebugControl: NTSTATUS 0x%08lX); no '%s'",
-		     (unsigned long)st, u8s(path));
-	else if (dump_flush(file, tmp) == 0)
-		rc = 0;
-	CloseHandle(file);
-	if (rc == 0 && w32_rename(tmp, path, req->overwrite) < 0)
-		rc = -1;
-	if (rc == 0)
-		out("%s Kernel dump written: %s\n", stamp(), u8s(path));
-	else
-		DeleteFileW(tmp);
-	free(tmp);
-	free(path);
-	return rc;
 }
 
 /* ================================ Events ================================ */
@@ -9553,23 +9602,23 @@ ev_switches(struct buf *b, const struct pd_config *cfg)
 			ev_wstr(b, *(wchar_t *const *)(base + o->off));
 			ev_fmt(b, ",\"threshold\":%lld}", *(const long long *)(base + o->off2));
 			break;
-		case OPT_E: ev_put(b, cfg->e_first ? "1" : "true"); break;
-		case OPT_R: ev_fmt(b, "%d", cfg->r_n); break;
+		case OPT_E: ev_put(b, cfg->first_chance ? "1" : "true"); break;
+		case OPT_R: ev_fmt(b, "%d", cfg->clone_limit); break;
 		case OPT_I:
-			if (cfg->i_folder)
-				ev_wstr(b, cfg->i_folder);
+			if (cfg->install_folder)
+				ev_wstr(b, cfg->install_folder);
 			else
 				ev_put(b, "true");
 			break;
 		case OPT_X:
 			ev_put(b, "{\"folder\":");
-			ev_wstr(b, cfg->x_folder);
+			ev_wstr(b, cfg->launch_folder);
 			ev_put(b, ",\"image\":");
-			ev_wstr(b, cfg->x_image);
+			ev_wstr(b, cfg->launch_image);
 			ev_put(b, ",\"args\":[");
-			for (k = 0; k < cfg->x_nargs; k++) {
+			for (k = 0; k < cfg->launch_nargs; k++) {
 				ev_put(b, k ? "," : "");
-				ev_wstr(b, cfg->x_args[k]);
+				ev_wstr(b, cfg->launch_args[k]);
 			}
 			ev_put(b, "]}");
 			break;
@@ -9604,7 +9653,7 @@ ev_start(const struct pd_config *cfg, int argc, wchar_t **argv)
 	ev_wstr(&b, cfg->target);
 	ev_key(&b, "output");
 	ev_wstr(&b, cfg->output);
-	ev_fmt(&b, ",\"count\":%lld,\"seconds\":%lld", cfg->n, cfg->s);
+	ev_fmt(&b, ",\"count\":%lld,\"seconds\":%lld", cfg->count, cfg->interval_secs);
 	ev_key(&b, "switches");
 	ev_switches(&b, cfg);
 	ev_end(&b);
@@ -10192,14 +10241,16 @@ act_close(void)
 	memset(&act, 0, sizeof act);
 }
 
-/* =============================== Triggers =============================== */
-/* When to dump: the timed series, the sampled monitors (trig_kinds[]) and
- * the run every trigger loop shares (struct pd_run, run_*: count, cancel,
- * names, summary, exit code).  A loop fills a struct pd_event and calls
- * run_fire(); only the writer touches dump files. */
+/* ================================== Run ================================= */
+/* One run of a target's triggers (struct pd_run, run_*): the count,
+ * cancellation (Ctrl+C, -cancel, the named event ProcDump-<PID>), the dump
+ * file names, each dump's request, progress and report line (-r: on job
+ * threads of their own), the summary and the exit code.  Triggers, the
+ * Debugger and Install decide when and call run_fire(); the run never
+ * decides when, and only the writer touches dump files. */
 
 static BOOL WINAPI
-trig_ctrl_handler(DWORD type)
+run_ctrl_handler(DWORD type)
 {
 	if (type == CTRL_C_EVENT || type == CTRL_BREAK_EVENT || type == CTRL_CLOSE_EVENT) {
 		InterlockedExchange(&g.cancel, 1);
@@ -10209,6 +10260,597 @@ trig_ctrl_handler(DWORD type)
 	}
 	return FALSE;
 }
+
+/* ProcDump-<PID>: the named event that -cancel (or any program) sets to
+ * stop every procdump monitoring PID; manual-reset, so all of them see it. */
+static HANDLE
+run_cancel_event(DWORD pid)
+{
+	wchar_t name[64];
+	swprintf(name, 64, L"ProcDump-%lu", pid);
+	return CreateEventW(NULL, TRUE, FALSE, name);
+}
+
+/* The file name of one dump (see "Filename" in the man page). */
+struct run_names {
+	wchar_t **used;
+	int n, cap;
+};
+
+static wchar_t *
+run_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, DWORD code)
+{
+	struct name_nums n;
+	const wchar_t *vals[NKEYS] = { NULL, t->name, n.pid, n.exc, n.ymd, n.hms };
+	int hit = 0;
+	name_nums(&n, t->pid, code, st);
+	return name_subst(pat, vals, &hit);
+}
+
+/* The default file name.  It holds the PID with several targets (-all,
+ * -pt: one name, several processes at once) and for a service (-svc: one
+ * process after another). */
+static const wchar_t *
+run_default_name(const struct pd_config *cfg)
+{
+	return cfg->all || cfg->children || cfg->svc ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
+}
+
+/* The pattern a dump's file name is made from: the given file name (with
+ * its folder, as typed), or the default name (-keep finds a dump's kin by
+ * it). */
+static const wchar_t *
+run_name_pattern(const struct pd_config *cfg, int out_is_dir)
+{
+	return cfg->output && !out_is_dir ? cfg->output : run_default_name(cfg);
+}
+
+/* Full path of the next dump: folder + default name, or the given name
+ * with substitutions and .dmp; _TAG before .dmp where a trigger writes
+ * several types; a name this run already wrote gets -2, -3... */
+static wchar_t *
+run_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct run_names *nm,
+               DWORD code, int out_is_dir, const char *tag)
+{
+	SYSTEMTIME st;
+	wchar_t *name, *full, *cand;
+	size_t n;
+	int k, i;
+
+	GetLocalTime(&st);
+	if (!cfg->output || out_is_dir) {
+		wchar_t *dflt = run_subst(run_default_name(cfg), t, &st, code);
+		const wchar_t *dir = cfg->output ? cfg->output : L".";
+		if (!dflt)
+			return NULL;
+		n = wcslen(dir) + wcslen(dflt) + 8;
+		name = malloc(n * sizeof *name);
+		if (!name) {
+			free(dflt);
+			return NULL;
+		}
+		swprintf(name, n, L"%ls%ls%ls.dmp", dir,
+		         (wcs_endswith_i(dir, L"\\") || wcs_endswith_i(dir, L"/")) ? L"" : L"\\", dflt);
+		free(dflt);
+	} else {
+		wchar_t *s = run_subst(cfg->output, t, &st, code);
+		if (!s)
+			return NULL;
+		name = wcs_cat(s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
+		free(s);
+		if (!name)
+			return NULL;
+	}
+	if (tag && (cand = malloc((wcslen(name) + 32) * sizeof *cand))) {
+		swprintf(cand, wcslen(name) + 32, L"%.*ls_%hs.dmp", (int)(wcslen(name) - 4), name, tag);
+		free(name);
+		name = cand;
+	}
+	full = w32_full_path(name);
+	free(name);
+	if (!full)
+		return NULL;
+	for (k = 1; k < 10000; k++) {
+		int clash = 0;
+		if (k == 1)
+			cand = wdup(full);
+		else {
+			n = wcslen(full) + 16;
+			cand = malloc(n * sizeof *cand);
+			if (cand)
+				swprintf(cand, n, L"%.*ls-%d.dmp", (int)(wcslen(full) - 4), full, k);
+		}
+		if (!cand)
+			break;
+		for (i = 0; i < nm->n; i++)
+			if (!_wcsicmp(nm->used[i], cand))
+				clash = 1;
+		/* several targets: another process may have had this PID, and
+		 * dumped, in the same second */
+		if (g.tagged && !cfg->overwrite && GetFileAttributesW(cand) != INVALID_FILE_ATTRIBUTES)
+			clash = 1;
+		if (!clash) {
+			free(full);
+			if (vec_grow(&nm->used, &nm->cap, nm->n, sizeof *nm->used, 16) < 0) {
+				free(cand);
+				return NULL;
+			}
+			nm->used[nm->n++] = wdup(cand);
+			return cand;
+		}
+		free(cand);
+	}
+	free(full);
+	return NULL;
+}
+
+static void
+run_names_free(struct run_names *nm)
+{
+	int i;
+	for (i = 0; i < nm->n; i++)
+		free(nm->used[i]);
+	free(nm->used);
+	nm->used = NULL;
+	nm->n = nm->cap = 0;
+}
+
+static const char *
+run_type_name(int type)
+{
+	static const char *n[PD_NTYPES] = { "Mini", "Full", "Triage", "MiniPlus", "Custom", "Callback" };
+	return type >= 0 && type < PD_NTYPES ? n[type] : "?";
+}
+
+/* The type suffix of a dump's file name (_Mini, _Full ...), where a
+ * trigger writes several types; NULL otherwise. */
+static const char *
+run_type_tag(const struct pd_config *cfg, int type)
+{
+	return cfg->ntypes > 1 ? run_type_name(type) : NULL;
+}
+
+/* One run of triggers (the timed series, the monitors, the debugger):
+ * what every loop shares, so that a loop only decides when. */
+struct pd_run {
+	const struct pd_config *cfg;
+	struct pd_target *t;
+	MINIDUMP_CALLBACK_ROUTINE callback; /* -md, loaded by Main */
+	struct run_names names;   /* files this run wrote */
+	int out_is_dir;            /* the output is a folder */
+	HANDLE named;              /* ProcDump-<PID>, set by -cancel */
+	int trigno;                /* triggers so far: Dump N (all its types share N) */
+	long long fired;           /* triggers whose dumps were all written */
+	long long skipped;         /* triggers whose dump the free-space floor refused (not counted) */
+	int done;                  /* stop: count reached, a dump failed, or cancelled */
+	int rc;                    /* the exit code once done */
+	int ended;                 /* run_end said its line */
+	int last;                  /* the dump being written is the run's last (-k after the clone) */
+	int held;                  /* the Debugger holds the target at a debug event (pd_dump_req.held) */
+	struct run_job **jobs; int njobs, cap_jobs; /* its dumps (-r: their threads) */
+	HANDLE slots;              /* -r N: a semaphore of N triggers' clones (N x the types) being written */
+	volatile LONG late_rc;     /* -r: the first failure of a dump written after its trigger went on */
+	HANDLE write_after;        /* -j -r: a clone is written once this is set (the crashed process ended) */
+	DWORD write_after_ms;      /* ... or once this long has passed */
+};
+
+/* One dump in progress, for the writer's callbacks. */
+struct run_dump_ctx {
+	struct pd_run *r;
+	int num;                   /* Dump N */
+	HANDLE on_cloned;          /* -r: set once the clone is taken */
+	volatile int cloned;
+	const struct pd_dump_req *rq; /* its request (type, path: dump_progress) */
+	double shown, evented;     /* seconds into the writing when the progress line, the dump_progress
+	                            * event were last written */
+	int console;               /* its progress may go to the console (one target, no -r): 0, 1, -1 no console */
+};
+
+static void
+run_begin(struct pd_run *r, const struct pd_config *cfg, struct pd_target *t, int out_is_dir,
+          MINIDUMP_CALLBACK_ROUTINE callback)
+{
+	memset(r, 0, sizeof *r);
+	r->cfg = cfg;
+	r->t = t;
+	r->out_is_dir = out_is_dir;
+	r->callback = callback;
+	r->named = run_cancel_event(t->pid);
+	/* the limit counts triggers: all the types of one trigger (-mm -ma) are
+	 * cloned together, else the second would wait for the first's write
+	 * while the target stays held at its debug event (-e, -j) */
+	if (cfg->clone && !(r->slots = CreateSemaphoreW(NULL, (LONG)(cfg->clone_limit * cfg->ntypes),
+	                                            (LONG)(cfg->clone_limit * cfg->ntypes), NULL)))
+		warn("CreateSemaphore:"); /* (then run_slot cannot wait: the trigger is not done) */
+}
+
+/* What a run says when -duration ended it (instead of "Cancelled."). */
+static const char run_expired[] = "Duration elapsed (-duration): monitoring ends.";
+
+static int
+run_cancelled(const struct pd_run *r)
+{
+	return g.cancel || g.expired || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
+}
+
+/* Was a failed dump stopped by the user (Ctrl+C, -cancel)?  Then it is a
+ * cancel, exit 1.  -duration lets a dump end: one that failed after it
+ * failed for its own reason. */
+static int
+run_interrupted(const struct pd_run *r)
+{
+	return g.cancel || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
+}
+
+/* Ends the run early (cancelled, -duration, the process exited): says why,
+ * exit 1. */
+static void
+run_stop(struct pd_run *r, const char *why)
+{
+	out("%s %s\n", stamp(), g.expired ? run_expired : why);
+	r->rc = PD_EXIT_NOTDONE;
+	r->done = 1;
+}
+
+/* Waits up to ms for the target's exit or a cancel; stops the run on
+ * either.  Returns 1 if the run goes on. */
+static int
+run_wait(struct pd_run *r, DWORD ms)
+{
+	HANDLE w[3];
+	DWORD n = 0, k;
+	w[n++] = g.cancel_event;
+	w[n++] = r->t->h;
+	if (r->named)
+		w[n++] = r->named;
+	k = WaitForMultipleObjects(n, w, FALSE, ms);
+	if (k == WAIT_OBJECT_0 + 1)
+		run_stop(r, "The process has exited.");
+	else if (k != WAIT_TIMEOUT || run_cancelled(r))
+		run_stop(r, "Cancelled.");
+	else if (r->late_rc)
+		r->done = 1; /* -r: a dump failed after its trigger went on (run_end says so) */
+	return !r->done;
+}
+
+#define RUN_PROGRESS_AFTER 1.0  /* seconds of writing before the console's progress line */
+#define RUN_PROGRESS_EVERY 0.25 /* seconds between its updates */
+#define RUN_EVENT_EVERY 5.0     /* seconds between -json dump_progress events */
+
+/* The writer's progress through a dump's memory: on an interactive
+ * console, one line rewritten at most 4 times a second once the dump has
+ * taken a second (out_progress); with -json, dump_progress every 5 s.
+ * Redirected output never gets it: what scripts parse stays the same. */
+static void
+run_on_progress(void *ctx, u64 done, u64 total, double secs)
+{
+	struct run_dump_ctx *c = ctx;
+	double rate = secs > 0 ? (double)done / secs : 0;
+	double left = rate > 0 && total > done ? (double)(total - done) / rate : 0;
+	int pct = total ? (int)(done * 100 / total) : 0;
+	char line[160];
+	if (c->console > 0 && secs >= RUN_PROGRESS_AFTER && secs - c->shown >= RUN_PROGRESS_EVERY) {
+		snprintf(line, sizeof line, "%s Dump %d writing: %d%% of %llu MB, %.0f MB/s, %.0f s left", stamp(),
+		         c->num, pct, size_mb(total), rate / 1048576.0, left);
+		if (out_progress(line) < 0)
+			c->console = -1;
+		c->shown = secs;
+	}
+	if (secs - c->evented >= RUN_EVENT_EVERY) {
+		ev_dump_progress(c->r->t, c->num, run_type_name(c->rq->type), c->rq->path, done, total, rate, left);
+		c->evented = secs;
+	}
+}
+
+/* -r: the clone is taken.  With -k, the run's last clone ends the target
+ * now, as ProcDump does, while the dump is written from the copy (with
+ * -x, debug triggers or -j the debugger kills at its own end).  With
+ * r->write_after (-j -r) the write waits, with a deadline, for the crashed
+ * process to end first. */
+static void
+run_on_clone(void *ctx)
+{
+	struct run_dump_ctx *c = ctx;
+	const struct pd_config *cfg = c->r->cfg;
+	out("%s Dump %d cloned: the process runs on while the dump is written.\n", stamp(), c->num);
+	if (cfg->kill_after && c->r->last && !cfg->launch && !cfg->debug && !cfg->postmortem)
+		tgt_kill(c->r->t);
+	c->cloned = 1;
+	if (c->on_cloned) /* the trigger goes on */
+		SetEvent(c->on_cloned);
+	if (c->r->write_after && WaitForSingleObject(c->r->write_after, c->r->write_after_ms) != WAIT_OBJECT_0)
+		out("%s Process %lu has not ended within %lu s of the clone: Dump %d is written now.\n", stamp(),
+		    c->r->t->pid, c->r->write_after_ms / 1000, c->num);
+}
+
+/* The request for one dump of one type (the caller owns path and ev). */
+static void
+run_request(struct pd_run *r, struct pd_dump_req *rq, int type, const struct pd_event *ev, wchar_t *path,
+            struct run_dump_ctx *dc)
+{
+	const struct pd_config *cfg = r->cfg;
+	memset(rq, 0, sizeof *rq);
+	rq->type = type;
+	rq->mask = cfg->custom_mask;
+	rq->path = path;
+	rq->comment = cfg->comment;
+	rq->overwrite = cfg->overwrite;
+	rq->ev = ev;
+	rq->dbghelp = cfg->dbghelp;
+	rq->native_view = cfg->native_view;
+	rq->minfree_mb = GIVEN(cfg, minfree) ? cfg->minfree : PD_UNSET;
+	rq->inherit_acl = cfg->inheritacl;
+	rq->callback = type == PD_CALLBACK ? r->callback : NULL;
+	rq->cancel = &g.cancel;
+	rq->cancel_event = r->named;
+	rq->deadline = GIVEN(cfg, timeout_secs) ? now_sec() + (double)cfg->timeout_secs : 0;
+	rq->num = dc->num;
+	rq->on_progress = run_on_progress;
+	dc->rq = rq;
+	dc->console = !cfg->clone && !g.tagged; /* (one line in place: no other thread prints meanwhile) */
+	rq->held = r->held;
+	rq->clone = cfg->clone;
+	rq->on_clone = run_on_clone;
+	rq->ctx = dc;
+}
+
+/* ProcDump's line on how dump num ended, and what follows a complete one
+ * (-mk, -keep).  Returns rc, PD_NOSPACE for a dump refused for space,
+ * PD_SKIPPED for a clone -a skipped for memory, or PD_GONE for a target
+ * that had ended before its dump began. */
+static int
+run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, const struct pd_dump_result *res)
+{
+	const struct pd_config *cfg = r->cfg;
+	if (rc && res->no_space) {
+		out("%s Dump %d skipped: not enough free disk space (-minfree); the process was resumed.\n",
+		    stamp(), num);
+		rc = PD_NOSPACE;
+	} else if (rc && res->no_memory && cfg->avoid_outage) {
+		out("%s Dump %d skipped: the clone would not fit in memory (-a, avoid outage).\n", stamp(), num);
+		rc = PD_SKIPPED;
+	} else if (rc == PD_TIMEOUT)
+		out("%s Dump %d cancelled: the collection took longer than %lld seconds (-at); "
+		    "the process was resumed.\n", stamp(), num, cfg->timeout_secs);
+	else if (rc == PD_EXIT_TARGET && !tgt_alive(r->t)) {
+		/* gone before it could be held: not a failed dump (nothing was
+		 * read) but the target's exit, as between two dumps of a series */
+		out("%s The process has exited.\n", stamp());
+		rc = PD_GONE;
+	} else if (rc)
+		out("%s Dump %d failed.\n", stamp(), num);
+	else {
+		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), num,
+		    size_mb(res->bytes), res->seconds);
+		vlog("dump %d complete at %llu (FILETIME)", num, w32_precise_now());
+		if (cfg->kernel_dump)
+			dump_write_kernel(rq); /* a kernel dump that fails leaves the user dump standing */
+		if (GIVEN(cfg, keep))
+			dump_retain(rq->path, run_name_pattern(cfg, r->out_is_dir), r->t->name,
+			            run_type_tag(cfg, rq->type), cfg->keep);
+	}
+	ev_dump_result(r->t, rq, run_type_name(rq->type), num, rc, res, run_interrupted(r));
+	if (!rc && cfg->ondump) /* (complete: flushed and under its final name) */
+		act_start(cfg, rq->path, r->t->name, r->t->pid, rq->ev ? rq->ev->exception_code : 0, num);
+	return rc;
+}
+
+/* -r: one dump written by a thread of its own, so that the trigger goes
+ * on once the clone is taken; up to -r N of them at once (r->slots). */
+struct run_job {
+	struct run_dump_ctx dc;    /* (first: the writer's ctx) */
+	struct pd_dump_req rq;
+	struct pd_dump_result res;
+	struct pd_event ev;        /* a copy: the trigger's goes away */
+	wchar_t *path;
+	HANDLE thread;
+	int rc;                    /* the dump's end (run_report) */
+};
+
+static DWORD WINAPI
+run_job_main(void *arg)
+{
+	struct run_job *j = arg;
+	struct pd_run *r = j->dc.r;
+	out_tag_target(r->t->name, r->t->pid); /* the lines of its target's thread */
+	j->rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
+	if (j->dc.cloned && j->rc) /* the trigger went on: its run learns of it at its end */
+		InterlockedCompareExchange(&r->late_rc, j->rc, 0);
+	w32_debugger_release(); /* (the attach of this thread's dump) */
+	ReleaseSemaphore(r->slots, 1, NULL);
+	return 0;
+}
+
+/* Waits for a free slot of -r N, or (-a) skips the trigger.  0, PD_SKIPPED,
+ * or PD_EXIT_NOTDONE (cancelled while waiting). */
+static int
+run_slot(struct pd_run *r, int num)
+{
+	HANDLE w[3];
+	DWORD n = 0, k;
+	if (WaitForSingleObject(r->slots, 0) == WAIT_OBJECT_0)
+		return 0;
+	if (r->cfg->avoid_outage) {
+		out("%s Dump %d skipped: the limit of %d clones being written is reached (-a, avoid outage).\n",
+		    stamp(), num, r->cfg->clone_limit);
+		return PD_SKIPPED;
+	}
+	out("%s Dump %d waits: the limit of %d clones being written is reached (-r).\n", stamp(), num,
+	    r->cfg->clone_limit);
+	w[n++] = r->slots;
+	w[n++] = g.cancel_event;
+	if (r->named)
+		w[n++] = r->named;
+	k = WaitForMultipleObjects(n, w, FALSE, INFINITE);
+	return k == WAIT_OBJECT_0 ? 0 : PD_EXIT_NOTDONE;
+}
+
+/* -r: starts the dump's thread and returns once the clone is taken (0:
+ * the dump goes on), or with the dump's end if it ended first. */
+static int
+run_dump_cloned(struct pd_run *r, struct run_job *j)
+{
+	HANDLE w[2];
+	int rc;
+	if ((rc = run_slot(r, j->dc.num))) {
+		ev_dump_result(r->t, &j->rq, run_type_name(j->rq.type), j->dc.num, rc, NULL, run_interrupted(r));
+		return rc;
+	}
+	if (!(j->dc.on_cloned = CreateEventW(NULL, TRUE, FALSE, NULL)) ||
+	    !(j->thread = CreateThread(NULL, 0, run_job_main, j, 0, NULL))) {
+		warn("cannot start the dump's thread:");
+		ReleaseSemaphore(r->slots, 1, NULL);
+		ev_dump_result(r->t, &j->rq, run_type_name(j->rq.type), j->dc.num, PD_EXIT_WRITE, NULL, 0);
+		return PD_EXIT_WRITE;
+	}
+	w[0] = j->dc.on_cloned;
+	w[1] = j->thread;
+	if (WaitForMultipleObjects(2, w, FALSE, INFINITE) == WAIT_OBJECT_0)
+		return 0;
+	WaitForSingleObject(j->thread, INFINITE); /* (ended, or the wait failed: its end is the answer) */
+	return j->rc;
+}
+
+/* Frees the jobs whose dumps have ended (all of them, waiting, with wait). */
+static void
+run_reap(struct pd_run *r, int wait)
+{
+	int i, o = 0;
+	for (i = 0; i < r->njobs; i++) {
+		struct run_job *j = r->jobs[i];
+		if (j->thread && WaitForSingleObject(j->thread, wait ? INFINITE : 0) != WAIT_OBJECT_0) {
+			r->jobs[o++] = j;
+			continue;
+		}
+		if (j->thread)
+			CloseHandle(j->thread);
+		if (j->dc.on_cloned)
+			CloseHandle(j->dc.on_cloned);
+		free(j->path);
+		free(j);
+	}
+	r->njobs = o;
+}
+
+/* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, PD_TIMEOUT
+ * (-at cancelled it), PD_NOSPACE or PD_SKIPPED; with -r, 0 once the clone
+ * is taken (run_reap waits for the write at the run's end). */
+static int
+run_dump(struct pd_run *r, int type, const struct pd_event *ev)
+{
+	const struct pd_config *cfg = r->cfg;
+	struct run_job *j = xcalloc(1, sizeof *j);
+	int rc;
+	run_reap(r, 0);
+	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
+	    !(j->path = run_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir,
+	                                run_type_tag(cfg, type)))) {
+		warn("cannot make a dump file name");
+		free(j);
+		return PD_EXIT_WRITE;
+	}
+	r->jobs[r->njobs++] = j; /* (freed by run_reap) */
+	j->dc.r = r;
+	j->dc.num = r->trigno;
+	if (ev)
+		j->ev = *ev;
+	run_request(r, &j->rq, type, ev ? &j->ev : NULL, j->path, &j->dc);
+	out("%s Dump %d initiated: %s\n", stamp(), j->dc.num, u8s(j->path));
+	ev_dump_begin(r->t, j->dc.num, run_type_name(type), j->path);
+	vlog("dump type %s", run_type_name(type));
+	if (cfg->clone)
+		return run_dump_cloned(r, j);
+	rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
+	return rc;
+}
+
+/* Closes the run: ProcDump's summary line (once: the debugger says it
+ * before it detaches or kills) and the exit code.  A loop that ended
+ * before the count (a timed series whose trigger -at cancelled) did not
+ * reach it. */
+static int
+run_end(struct pd_run *r)
+{
+	if (r->ended)
+		return r->rc;
+	r->ended = 1;
+	run_reap(r, 1); /* -r: the dumps still being written from their clones */
+	ev_target_exit(r->t, -1);
+	if (r->late_rc) { /* a dump written from its clone failed after its trigger was counted */
+		r->rc = run_interrupted(r) ? PD_EXIT_NOTDONE : PD_EXIT_WRITE;
+		r->done = 1;
+	}
+	if (!r->done)
+		r->rc = r->skipped ? PD_EXIT_WRITE : PD_EXIT_NOTDONE; /* 4: dumps were refused for space */
+	if (r->rc == PD_EXIT_OK)
+		out("%s Dump count reached.\n", stamp());
+	else if (r->rc == PD_EXIT_NOTDONE || (r->rc == PD_EXIT_WRITE && (r->skipped || r->late_rc)))
+		out("%s Dump count not reached.\n", stamp());
+	if (r->named)
+		CloseHandle(r->named);
+	r->named = NULL;
+	if (r->slots)
+		CloseHandle(r->slots);
+	r->slots = NULL;
+	free(r->jobs);
+	r->jobs = NULL;
+	run_names_free(&r->names);
+	return r->rc;
+}
+
+/* A trigger fired: one dump of each requested type, counted toward -n. */
+static void
+run_fire(struct pd_run *r, const struct pd_event *ev)
+{
+	int i, rc = 0;
+	if (r->late_rc) { /* -r: a dump written from its clone failed: the run ends, as without -r */
+		r->done = 1;
+		return;
+	}
+	r->trigno++; /* Dump N counts triggers, as ProcDump does */
+	for (i = 0; i < r->cfg->ntypes && !rc; i++) {
+		r->last = i == r->cfg->ntypes - 1 && r->fired + 1 >= r->cfg->count;
+		rc = run_dump(r, r->cfg->types[i], ev);
+	}
+	if (rc == PD_TIMEOUT || rc == PD_SKIPPED) /* (-at, -a) not written, not counted; monitoring goes on */
+		return;
+	if (rc == PD_NOSPACE) {
+		r->skipped++; /* the same, and the run's exit code says so (run_end) */
+		return;
+	}
+	if (rc) {
+		r->rc = run_interrupted(r) || rc == PD_GONE ? PD_EXIT_NOTDONE : rc;
+		r->done = 1;
+	} else if (++r->fired >= r->cfg->count) {
+		r->rc = PD_EXIT_OK;
+		r->done = 1;
+	}
+}
+
+/* -cancel PID: set ProcDump-<PID>, which every instance monitoring PID waits on. */
+static int
+run_cancel_pid(DWORD pid)
+{
+	wchar_t name[64];
+	HANDLE e;
+	swprintf(name, 64, L"ProcDump-%lu", pid);
+	e = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
+	if (!e) {
+		warn("no procdump is monitoring PID %lu", pid);
+		return PD_EXIT_TARGET;
+	}
+	SetEvent(e);
+	CloseHandle(e);
+	out("Cancel signalled to every procdump monitoring PID %lu.\n", pid);
+	return 0;
+}
+
+/* =============================== Triggers =============================== */
+/* Decides when to dump: the immediate dump and the timed series (-n -s),
+ * the sampled monitors (-c -cl -m -ml -tc -hc -p -pl -h, rows of
+ * trig_kinds[]), and, for the Debugger, the filters (-f -fx) and
+ * exception names its events share.  A trigger fills a struct pd_event
+ * and calls run_fire() (Run); it never writes a file. */
 
 /* Names ProcDump shows after an exception code (C0000005.ACCESS_VIOLATION). */
 static const struct { DWORD code; const char *name; } trig_exc_names[] = {
@@ -10273,160 +10915,11 @@ trig_list_match(const wchar_t *list, const wchar_t *const *texts, int n)
 static int
 trig_filter_pass(const struct pd_config *cfg, const wchar_t *const *texts, int n)
 {
-	if (cfg->f_set && !trig_list_match(cfg->f, texts, n))
+	if (cfg->include_set && !trig_list_match(cfg->include, texts, n))
 		return 0;
-	if (cfg->fx_set && trig_list_match(cfg->fx, texts, n))
+	if (cfg->exclude_set && trig_list_match(cfg->exclude, texts, n))
 		return 0;
 	return 1;
-}
-
-/* ProcDump-<PID>: the named event that -cancel (or any program) sets to
- * stop every procdump monitoring PID; manual-reset, so all of them see it. */
-static HANDLE
-trig_cancel_event(DWORD pid)
-{
-	wchar_t name[64];
-	swprintf(name, 64, L"ProcDump-%lu", pid);
-	return CreateEventW(NULL, TRUE, FALSE, name);
-}
-
-/* The file name of one dump (see "Filename" in the man page). */
-struct trig_names {
-	wchar_t **used;
-	int n, cap;
-};
-
-static wchar_t *
-trig_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, DWORD code)
-{
-	struct name_nums n;
-	const wchar_t *vals[NKEYS] = { NULL, t->name, n.pid, n.exc, n.ymd, n.hms };
-	int hit = 0;
-	name_nums(&n, t->pid, code, st);
-	return name_subst(pat, vals, &hit);
-}
-
-/* The default file name.  It holds the PID with several targets (-all,
- * -pt: one name, several processes at once) and for a service (-svc: one
- * process after another). */
-static const wchar_t *
-trig_default_name(const struct pd_config *cfg)
-{
-	return cfg->all || cfg->pt || cfg->svc ? L"PROCESSNAME_PID_YYMMDD_HHMMSS" : L"PROCESSNAME_YYMMDD_HHMMSS";
-}
-
-/* The pattern a dump's file name is made from: the given file name (with
- * its folder, as typed), or the default name (-keep finds a dump's kin by
- * it). */
-static const wchar_t *
-trig_name_pattern(const struct pd_config *cfg, int out_is_dir)
-{
-	return cfg->output && !out_is_dir ? cfg->output : trig_default_name(cfg);
-}
-
-/* Full path of the next dump: folder + default name, or the given name
- * with substitutions and .dmp; _TAG before .dmp where a trigger writes
- * several types; a name this run already wrote gets -2, -3... */
-static wchar_t *
-trig_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct trig_names *nm,
-               DWORD code, int out_is_dir, const char *tag)
-{
-	SYSTEMTIME st;
-	wchar_t *name, *full, *cand;
-	size_t n;
-	int k, i;
-
-	GetLocalTime(&st);
-	if (!cfg->output || out_is_dir) {
-		wchar_t *dflt = trig_subst(trig_default_name(cfg), t, &st, code);
-		const wchar_t *dir = cfg->output ? cfg->output : L".";
-		if (!dflt)
-			return NULL;
-		n = wcslen(dir) + wcslen(dflt) + 8;
-		name = malloc(n * sizeof *name);
-		if (!name) {
-			free(dflt);
-			return NULL;
-		}
-		swprintf(name, n, L"%ls%ls%ls.dmp", dir,
-		         (wcs_endswith_i(dir, L"\\") || wcs_endswith_i(dir, L"/")) ? L"" : L"\\", dflt);
-		free(dflt);
-	} else {
-		wchar_t *s = trig_subst(cfg->output, t, &st, code);
-		if (!s)
-			return NULL;
-		name = wcs_cat(s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
-		free(s);
-		if (!name)
-			return NULL;
-	}
-	if (tag && (cand = malloc((wcslen(name) + 32) * sizeof *cand))) {
-		swprintf(cand, wcslen(name) + 32, L"%.*ls_%hs.dmp", (int)(wcslen(name) - 4), name, tag);
-		free(name);
-		name = cand;
-	}
-	full = w32_full_path(name);
-	free(name);
-	if (!full)
-		return NULL;
-	for (k = 1; k < 10000; k++) {
-		int clash = 0;
-		if (k == 1)
-			cand = wdup(full);
-		else {
-			n = wcslen(full) + 16;
-			cand = malloc(n * sizeof *cand);
-			if (cand)
-				swprintf(cand, n, L"%.*ls-%d.dmp", (int)(wcslen(full) - 4), full, k);
-		}
-		if (!cand)
-			break;
-		for (i = 0; i < nm->n; i++)
-			if (!_wcsicmp(nm->used[i], cand))
-				clash = 1;
-		/* several targets: another process may have had this PID, and
-		 * dumped, in the same second */
-		if (g.tagged && !cfg->o && GetFileAttributesW(cand) != INVALID_FILE_ATTRIBUTES)
-			clash = 1;
-		if (!clash) {
-			free(full);
-			if (vec_grow(&nm->used, &nm->cap, nm->n, sizeof *nm->used, 16) < 0) {
-				free(cand);
-				return NULL;
-			}
-			nm->used[nm->n++] = wdup(cand);
-			return cand;
-		}
-		free(cand);
-	}
-	free(full);
-	return NULL;
-}
-
-static void
-trig_names_free(struct trig_names *nm)
-{
-	int i;
-	for (i = 0; i < nm->n; i++)
-		free(nm->used[i]);
-	free(nm->used);
-	nm->used = NULL;
-	nm->n = nm->cap = 0;
-}
-
-static const char *
-trig_type_name(int type)
-{
-	static const char *n[PD_NTYPES] = { "Mini", "Full", "Triage", "MiniPlus", "Custom", "Callback" };
-	return type >= 0 && type < PD_NTYPES ? n[type] : "?";
-}
-
-/* The type suffix of a dump's file name (_Mini, _Full ...), where a
- * trigger writes several types; NULL otherwise. */
-static const char *
-trig_type_tag(const struct pd_config *cfg, int type)
-{
-	return cfg->ntypes > 1 ? trig_type_name(type) : NULL;
 }
 
 /* A trigger's event with no exception record: the thread it is about. */
@@ -10440,425 +10933,8 @@ trig_event(DWORD tid, int at_exit)
 	return e;
 }
 
-/* One run of triggers (the timed series, the monitors, the debugger):
- * what every loop shares, so that a loop only decides when. */
-struct pd_run {
-	const struct pd_config *cfg;
-	struct pd_target *t;
-	MINIDUMP_CALLBACK_ROUTINE callback; /* -md, loaded by Main */
-	struct trig_names names;   /* files this run wrote */
-	int out_is_dir;            /* the output is a folder */
-	HANDLE named;              /* ProcDump-<PID>, set by -cancel */
-	int trigno;                /* triggers so far: Dump N (all its types share N) */
-	long long fired;           /* triggers whose dumps were all written */
-	long long skipped;         /* triggers whose dump the free-space floor refused (not counted) */
-	int done;                  /* stop: count reached, a dump failed, or cancelled */
-	int rc;                    /* the exit code once done */
-	int ended;                 /* run_end said its line */
-	int last;                  /* the dump being written is the run's last (-k after the clone) */
-	int held;                  /* the Debugger holds the target at a debug event (pd_dump_req.held) */
-	struct run_job **jobs; int njobs, cap_jobs; /* its dumps (-r: their threads) */
-	HANDLE slots;              /* -r N: a semaphore of N triggers' clones (N x the types) being written */
-	volatile LONG late_rc;     /* -r: the first failure of a dump written after its trigger went on */
-	HANDLE write_after;        /* -j -r: a clone is written once this is set (the crashed process ended) */
-	DWORD write_after_ms;      /* ... or once this long has passed */
-};
-
-/* One dump in progress, for the writer's callbacks. */
-struct run_dump_ctx {
-	struct pd_run *r;
-	int num;                   /* Dump N */
-	HANDLE on_cloned;          /* -r: set once the clone is taken */
-	volatile int cloned;
-	const struct pd_dump_req *rq; /* its request (type, path: dump_progress) */
-	double shown, evented;     /* seconds into the writing when the progress line, the dump_progress
-	                            * event were last written */
-	int console;               /* its progress may go to the console (one target, no -r): 0, 1, -1 no console */
-};
-
 static void
-run_begin(struct pd_run *r, const struct pd_config *cfg, struct pd_target *t, int out_is_dir,
-          MINIDUMP_CALLBACK_ROUTINE callback)
-{
-	memset(r, 0, sizeof *r);
-	r->cfg = cfg;
-	r->t = t;
-	r->out_is_dir = out_is_dir;
-	r->callback = callback;
-	r->named = trig_cancel_event(t->pid);
-	/* the limit counts triggers: all the types of one trigger (-mm -ma) are
-	 * cloned together, else the second would wait for the first's write
-	 * while the target stays held at its debug event (-e, -j) */
-	if (cfg->r && !(r->slots = CreateSemaphoreW(NULL, (LONG)(cfg->r_n * cfg->ntypes),
-	                                            (LONG)(cfg->r_n * cfg->ntypes), NULL)))
-		warn("CreateSemaphore:"); /* (then run_slot cannot wait: the trigger is not done) */
-}
-
-/* What a run says when -duration ended it (instead of "Cancelled."). */
-static const char trig_expired[] = "Duration elapsed (-duration): monitoring ends.";
-
-static int
-run_cancelled(const struct pd_run *r)
-{
-	return g.cancel || g.expired || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
-}
-
-/* Was a failed dump stopped by the user (Ctrl+C, -cancel)?  Then it is a
- * cancel, exit 1.  -duration lets a dump end: one that failed after it
- * failed for its own reason. */
-static int
-run_interrupted(const struct pd_run *r)
-{
-	return g.cancel || (r->named && WaitForSingleObject(r->named, 0) == WAIT_OBJECT_0);
-}
-
-/* Ends the run early (cancelled, -duration, the process exited): says why,
- * exit 1. */
-static void
-run_stop(struct pd_run *r, const char *why)
-{
-	out("%s %s\n", stamp(), g.expired ? trig_expired : why);
-	r->rc = PD_EXIT_NOTDONE;
-	r->done = 1;
-}
-
-/* Waits up to ms for the target's exit or a cancel; stops the run on
- * either.  Returns 1 if the run goes on. */
-static int
-run_wait(struct pd_run *r, DWORD ms)
-{
-	HANDLE w[3];
-	DWORD n = 0, k;
-	w[n++] = g.cancel_event;
-	w[n++] = r->t->h;
-	if (r->named)
-		w[n++] = r->named;
-	k = WaitForMultipleObjects(n, w, FALSE, ms);
-	if (k == WAIT_OBJECT_0 + 1)
-		run_stop(r, "The process has exited.");
-	else if (k != WAIT_TIMEOUT || run_cancelled(r))
-		run_stop(r, "Cancelled.");
-	else if (r->late_rc)
-		r->done = 1; /* -r: a dump failed after its trigger went on (run_end says so) */
-	return !r->done;
-}
-
-#define RUN_PROGRESS_AFTER 1.0  /* seconds of writing before the console's progress line */
-#define RUN_PROGRESS_EVERY 0.25 /* seconds between its updates */
-#define RUN_EVENT_EVERY 5.0     /* seconds between -json dump_progress events */
-
-/* The writer's progress through a dump's memory: on an interactive
- * console, one line rewritten at most 4 times a second once the dump has
- * taken a second (out_progress); with -json, dump_progress every 5 s.
- * Redirected output never gets it: what scripts parse stays the same. */
-static void
-run_on_progress(void *ctx, u64 done, u64 total, double secs)
-{
-	struct run_dump_ctx *c = ctx;
-	double rate = secs > 0 ? (double)done / secs : 0;
-	double left = rate > 0 && total > done ? (double)(total - done) / rate : 0;
-	int pct = total ? (int)(done * 100 / total) : 0;
-	char line[160];
-	if (c->console > 0 && secs >= RUN_PROGRESS_AFTER && secs - c->shown >= RUN_PROGRESS_EVERY) {
-		snprintf(line, sizeof line, "%s Dump %d writing: %d%% of %llu MB, %.0f MB/s, %.0f s left", stamp(),
-		         c->num, pct, size_mb(total), rate / 1048576.0, left);
-		if (out_progress(line) < 0)
-			c->console = -1;
-		c->shown = secs;
-	}
-	if (secs - c->evented >= RUN_EVENT_EVERY) {
-		ev_dump_progress(c->r->t, c->num, trig_type_name(c->rq->type), c->rq->path, done, total, rate, left);
-		c->evented = secs;
-	}
-}
-
-/* -r: the clone is taken.  With -k, the run's last clone ends the target
- * now, as ProcDump does, while the dump is written from the copy (with
- * -x, debug triggers or -j the debugger kills at its own end).  With
- * r->write_after (-j -r) the write waits, with a deadline, for the crashed
- * process to end first. */
-static void
-run_on_clone(void *ctx)
-{
-	struct run_dump_ctx *c = ctx;
-	const struct pd_config *cfg = c->r->cfg;
-	out("%s Dump %d cloned: the process runs on while the dump is written.\n", stamp(), c->num);
-	if (cfg->k && c->r->last && !cfg->x && !cfg->debug && !cfg->j)
-		tgt_kill(c->r->t);
-	c->cloned = 1;
-	if (c->on_cloned) /* the trigger goes on */
-		SetEvent(c->on_cloned);
-	if (c->r->write_after && WaitForSingleObject(c->r->write_after, c->r->write_after_ms) != WAIT_OBJECT_0)
-		out("%s Process %lu has not ended within %lu s of the clone: Dump %d is written now.\n", stamp(),
-		    c->r->t->pid, c->r->write_after_ms / 1000, c->num);
-}
-
-/* The request for one dump of one type (the caller owns path and ev). */
-static void
-run_request(struct pd_run *r, struct pd_dump_req *rq, int type, const struct pd_event *ev, wchar_t *path,
-            struct run_dump_ctx *dc)
-{
-	const struct pd_config *cfg = r->cfg;
-	memset(rq, 0, sizeof *rq);
-	rq->type = type;
-	rq->mask = cfg->mc_mask;
-	rq->path = path;
-	rq->comment = cfg->dc;
-	rq->overwrite = cfg->o;
-	rq->ev = ev;
-	rq->dbghelp = cfg->dbghelp;
-	rq->native_view = cfg->x64;
-	rq->minfree_mb = GIVEN(cfg, minfree) ? cfg->minfree : PD_UNSET;
-	rq->inherit_acl = cfg->inheritacl;
-	rq->callback = type == PD_CALLBACK ? r->callback : NULL;
-	rq->cancel = &g.cancel;
-	rq->cancel_event = r->named;
-	rq->deadline = GIVEN(cfg, at) ? now_sec() + (double)cfg->at : 0;
-	rq->num = dc->num;
-	rq->on_progress = run_on_progress;
-	dc->rq = rq;
-	dc->console = !cfg->r && !g.tagged; /* (one line in place: no other thread prints meanwhile) */
-	rq->held = r->held;
-	rq->clone = cfg->r;
-	rq->on_clone = run_on_clone;
-	rq->ctx = dc;
-}
-
-/* ProcDump's line on how dump num ended, and what follows a complete one
- * (-mk, -keep).  Returns rc, PD_NOSPACE for a dump refused for space,
- * PD_SKIPPED for a clone -a skipped for memory, or PD_GONE for a target
- * that had ended before its dump began. */
-static int
-run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, const struct pd_dump_result *res)
-{
-	const struct pd_config *cfg = r->cfg;
-	if (rc && res->no_space) {
-		out("%s Dump %d skipped: not enough free disk space (-minfree); the process was resumed.\n",
-		    stamp(), num);
-		rc = PD_NOSPACE;
-	} else if (rc && res->no_memory && cfg->a) {
-		out("%s Dump %d skipped: the clone would not fit in memory (-a, avoid outage).\n", stamp(), num);
-		rc = PD_SKIPPED;
-	} else if (rc == PD_TIMEOUT)
-		out("%s Dump %d cancelled: the collection took longer than %lld seconds (-at); "
-		    "the process was resumed.\n", stamp(), num, cfg->at);
-	else if (rc == PD_EXIT_TARGET && !tgt_alive(r->t)) {
-		/* gone before it could be held: not a failed dump (nothing was
-		 * read) but the target's exit, as between two dumps of a series */
-		out("%s The process has exited.\n", stamp());
-		rc = PD_GONE;
-	} else if (rc)
-		out("%s Dump %d failed.\n", stamp(), num);
-	else {
-		out("%s Dump %d complete: %llu MB written in %.1f seconds\n", stamp(), num,
-		    size_mb(res->bytes), res->seconds);
-		vlog("dump %d complete at %llu (FILETIME)", num, w32_precise_now());
-		if (cfg->mk)
-			dump_write_kernel(rq); /* a kernel dump that fails leaves the user dump standing */
-		if (GIVEN(cfg, keep))
-			dump_retain(rq->path, trig_name_pattern(cfg, r->out_is_dir), r->t->name,
-			            trig_type_tag(cfg, rq->type), cfg->keep);
-	}
-	ev_dump_result(r->t, rq, trig_type_name(rq->type), num, rc, res, run_interrupted(r));
-	if (!rc && cfg->ondump) /* (complete: flushed and under its final name) */
-		act_start(cfg, rq->path, r->t->name, r->t->pid, rq->ev ? rq->ev->exception_code : 0, num);
-	return rc;
-}
-
-/* -r: one dump written by a thread of its own, so that the trigger goes
- * on once the clone is taken; up to -r N of them at once (r->slots). */
-struct run_job {
-	struct run_dump_ctx dc;    /* (first: the writer's ctx) */
-	struct pd_dump_req rq;
-	struct pd_dump_result res;
-	struct pd_event ev;        /* a copy: the trigger's goes away */
-	wchar_t *path;
-	HANDLE thread;
-	int rc;                    /* the dump's end (run_report) */
-};
-
-static DWORD WINAPI
-run_job_main(void *arg)
-{
-	struct run_job *j = arg;
-	struct pd_run *r = j->dc.r;
-	out_tag_target(r->t->name, r->t->pid); /* the lines of its target's thread */
-	j->rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
-	if (j->dc.cloned && j->rc) /* the trigger went on: its run learns of it at its end */
-		InterlockedCompareExchange(&r->late_rc, j->rc, 0);
-	w32_debugger_release(); /* (the attach of this thread's dump) */
-	ReleaseSemaphore(r->slots, 1, NULL);
-	return 0;
-}
-
-/* Waits for a free slot of -r N, or (-a) skips the trigger.  0, PD_SKIPPED,
- * or PD_EXIT_NOTDONE (cancelled while waiting). */
-static int
-run_slot(struct pd_run *r, int num)
-{
-	HANDLE w[3];
-	DWORD n = 0, k;
-	if (WaitForSingleObject(r->slots, 0) == WAIT_OBJECT_0)
-		return 0;
-	if (r->cfg->a) {
-		out("%s Dump %d skipped: the limit of %d clones being written is reached (-a, avoid outage).\n",
-		    stamp(), num, r->cfg->r_n);
-		return PD_SKIPPED;
-	}
-	out("%s Dump %d waits: the limit of %d clones being written is reached (-r).\n", stamp(), num,
-	    r->cfg->r_n);
-	w[n++] = r->slots;
-	w[n++] = g.cancel_event;
-	if (r->named)
-		w[n++] = r->named;
-	k = WaitForMultipleObjects(n, w, FALSE, INFINITE);
-	return k == WAIT_OBJECT_0 ? 0 : PD_EXIT_NOTDONE;
-}
-
-/* -r: starts the dump's thread and returns once the clone is taken (0:
- * the dump goes on), or with the dump's end if it ended first. */
-static int
-run_dump_cloned(struct pd_run *r, struct run_job *j)
-{
-	HANDLE w[2];
-	int rc;
-	if ((rc = run_slot(r, j->dc.num))) {
-		ev_dump_result(r->t, &j->rq, trig_type_name(j->rq.type), j->dc.num, rc, NULL, run_interrupted(r));
-		return rc;
-	}
-	if (!(j->dc.on_cloned = CreateEventW(NULL, TRUE, FALSE, NULL)) ||
-	    !(j->thread = CreateThread(NULL, 0, run_job_main, j, 0, NULL))) {
-		warn("cannot start the dump's thread:");
-		ReleaseSemaphore(r->slots, 1, NULL);
-		ev_dump_result(r->t, &j->rq, trig_type_name(j->rq.type), j->dc.num, PD_EXIT_WRITE, NULL, 0);
-		return PD_EXIT_WRITE;
-	}
-	w[0] = j->dc.on_cloned;
-	w[1] = j->thread;
-	if (WaitForMultipleObjects(2, w, FALSE, INFINITE) == WAIT_OBJECT_0)
-		return 0;
-	WaitForSingleObject(j->thread, INFINITE); /* (ended, or the wait failed: its end is the answer) */
-	return j->rc;
-}
-
-/* Frees the jobs whose dumps have ended (all of them, waiting, with wait). */
-static void
-run_reap(struct pd_run *r, int wait)
-{
-	int i, o = 0;
-	for (i = 0; i < r->njobs; i++) {
-		struct run_job *j = r->jobs[i];
-		if (j->thread && WaitForSingleObject(j->thread, wait ? INFINITE : 0) != WAIT_OBJECT_0) {
-			r->jobs[o++] = j;
-			continue;
-		}
-		if (j->thread)
-			CloseHandle(j->thread);
-		if (j->dc.on_cloned)
-			CloseHandle(j->dc.on_cloned);
-		free(j->path);
-		free(j);
-	}
-	r->njobs = o;
-}
-
-/* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, PD_TIMEOUT
- * (-at cancelled it), PD_NOSPACE or PD_SKIPPED; with -r, 0 once the clone
- * is taken (run_reap waits for the write at the run's end). */
-static int
-run_dump(struct pd_run *r, int type, const struct pd_event *ev)
-{
-	const struct pd_config *cfg = r->cfg;
-	struct run_job *j = xcalloc(1, sizeof *j);
-	int rc;
-	run_reap(r, 0);
-	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
-	    !(j->path = trig_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir,
-	                                trig_type_tag(cfg, type)))) {
-		warn("cannot make a dump file name");
-		free(j);
-		return PD_EXIT_WRITE;
-	}
-	r->jobs[r->njobs++] = j; /* (freed by run_reap) */
-	j->dc.r = r;
-	j->dc.num = r->trigno;
-	if (ev)
-		j->ev = *ev;
-	run_request(r, &j->rq, type, ev ? &j->ev : NULL, j->path, &j->dc);
-	out("%s Dump %d initiated: %s\n", stamp(), j->dc.num, u8s(j->path));
-	ev_dump_begin(r->t, j->dc.num, trig_type_name(type), j->path);
-	vlog("dump type %s", trig_type_name(type));
-	if (cfg->r)
-		return run_dump_cloned(r, j);
-	rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
-	return rc;
-}
-
-/* Closes the run: ProcDump's summary line (once: the debugger says it
- * before it detaches or kills) and the exit code.  A loop that ended
- * before the count (a timed series whose trigger -at cancelled) did not
- * reach it. */
-static int
-run_end(struct pd_run *r)
-{
-	if (r->ended)
-		return r->rc;
-	r->ended = 1;
-	run_reap(r, 1); /* -r: the dumps still being written from their clones */
-	ev_target_exit(r->t, -1);
-	if (r->late_rc) { /* a dump written from its clone failed after its trigger was counted */
-		r->rc = run_interrupted(r) ? PD_EXIT_NOTDONE : PD_EXIT_WRITE;
-		r->done = 1;
-	}
-	if (!r->done)
-		r->rc = r->skipped ? PD_EXIT_WRITE : PD_EXIT_NOTDONE; /* 4: dumps were refused for space */
-	if (r->rc == PD_EXIT_OK)
-		out("%s Dump count reached.\n", stamp());
-	else if (r->rc == PD_EXIT_NOTDONE || (r->rc == PD_EXIT_WRITE && (r->skipped || r->late_rc)))
-		out("%s Dump count not reached.\n", stamp());
-	if (r->named)
-		CloseHandle(r->named);
-	r->named = NULL;
-	if (r->slots)
-		CloseHandle(r->slots);
-	r->slots = NULL;
-	free(r->jobs);
-	r->jobs = NULL;
-	trig_names_free(&r->names);
-	return r->rc;
-}
-
-/* A trigger fired: one dump of each requested type, counted toward -n. */
-static void
-run_fire(struct pd_run *r, const struct pd_event *ev)
-{
-	int i, rc = 0;
-	if (r->late_rc) { /* -r: a dump written from its clone failed: the run ends, as without -r */
-		r->done = 1;
-		return;
-	}
-	r->trigno++; /* Dump N counts triggers, as ProcDump does */
-	for (i = 0; i < r->cfg->ntypes && !rc; i++) {
-		r->last = i == r->cfg->ntypes - 1 && r->fired + 1 >= r->cfg->n;
-		rc = run_dump(r, r->cfg->types[i], ev);
-	}
-	if (rc == PD_TIMEOUT || rc == PD_SKIPPED) /* (-at, -a) not written, not counted; monitoring goes on */
-		return;
-	if (rc == PD_NOSPACE) {
-		r->skipped++; /* the same, and the run's exit code says so (run_end) */
-		return;
-	}
-	if (rc) {
-		r->rc = run_interrupted(r) || rc == PD_GONE ? PD_EXIT_NOTDONE : rc;
-		r->done = 1;
-	} else if (++r->fired >= r->cfg->n) {
-		r->rc = PD_EXIT_OK;
-		r->done = 1;
-	}
-}
-
-static void
-run_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
+trig_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
 {
 	struct pd_event e = trig_event(tid, at_exit);
 	run_fire(r, &e);
@@ -10871,9 +10947,9 @@ run_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
 static int
 trig_timed_over(const struct pd_run *r, long long k)
 {
-	if (!GIVEN(r->cfg, n))
+	if (!GIVEN(r->cfg, count))
 		return k >= 1;
-	return r->fired + r->skipped >= r->cfg->n;
+	return r->fired + r->skipped >= r->cfg->count;
 }
 
 /* The timed series: dump now, then every -s seconds until -n dumps are
@@ -10884,7 +10960,7 @@ trig_run_timed(struct pd_run *r)
 {
 	long long k;
 	for (k = 0; !trig_timed_over(r, k) && !r->done; k++) {
-		if (k > 0 && !run_wait(r, (DWORD)(r->cfg->s * 1000)))
+		if (k > 0 && !run_wait(r, (DWORD)(r->cfg->interval_secs * 1000)))
 			break;
 		if (run_cancelled(r))
 			run_stop(r, "Cancelled.");
@@ -10892,7 +10968,7 @@ trig_run_timed(struct pd_run *r)
 			run_stop(r, "The process has exited.");
 		else {
 			ev_trigger(r->t, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0, NULL);
-			run_fire_tid(r, 0, 0);
+			trig_fire_tid(r, 0, 0);
 		}
 	}
 }
@@ -10963,7 +11039,7 @@ trig_sample_cpu(struct trig_mon *m, long long *v)
 	wall = smp.at; /* (the list's time: it may be shared, and up to W32_SHARED_AGE old) */
 	if (m->have_prev && wall > m->prev_wall) {
 		double pct = (double)(cpu - m->prev_cpu) / 1e5 / (wall - m->prev_wall);
-		if (!m->cfg->u)
+		if (!m->cfg->per_core)
 			pct /= m->ncpu;
 		*v = (long long)(pct + 0.5);
 		r = 1;
@@ -11025,7 +11101,7 @@ trig_sample_counter(struct trig_mon *m, long long *v)
 static int
 trig_sample_hung(struct trig_mon *m, long long *v)
 {
-	int h = w32_hung_window(m->t->pid, m->cfg->h_secs < 5);
+	int h = w32_hung_window(m->t->pid, m->cfg->hung_secs < 5);
 	double now = now_sec();
 	if (h && (!m->hung || (h == 2 && m->hung_since > now - 5)))
 		m->hung_since = h == 2 ? now - 5 : now;
@@ -11037,7 +11113,7 @@ trig_sample_hung(struct trig_mon *m, long long *v)
 static int
 trig_open_counter(struct trig_mon *m)
 {
-	return w32_counter_open(&m->counter, m->cfg->p ? m->cfg->p : m->cfg->pl, m->cfg->p ? "-p" : "-pl");
+	return w32_counter_open(&m->counter, m->cfg->counter_above ? m->cfg->counter_above : m->cfg->counter_below, m->cfg->counter_above ? "-p" : "-pl");
 }
 
 static int
@@ -11058,49 +11134,49 @@ trig_one_step(struct pd_steps *st, long long thr)
 static int
 trig_armed_cpu(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
-	*above = GIVEN(cfg, c);
-	*st = *above ? cfg->c_steps : cfg->cl_steps;
-	return GIVEN(cfg, c) || GIVEN(cfg, cl);
+	*above = GIVEN(cfg, cpu_above);
+	*st = *above ? cfg->cpu_above_steps : cfg->cpu_below_steps;
+	return GIVEN(cfg, cpu_above) || GIVEN(cfg, cpu_below);
 }
 
 static int
 trig_armed_commit(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
-	*above = GIVEN(cfg, m);
-	*st = *above ? cfg->m_steps : cfg->ml_steps;
-	return GIVEN(cfg, m) || GIVEN(cfg, ml);
+	*above = GIVEN(cfg, commit_above);
+	*st = *above ? cfg->commit_above_steps : cfg->commit_below_steps;
+	return GIVEN(cfg, commit_above) || GIVEN(cfg, commit_below);
 }
 
 static int
 trig_armed_threads(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
 	*above = 1;
-	*st = cfg->tc_steps;
-	return GIVEN(cfg, tc);
+	*st = cfg->threads_above_steps;
+	return GIVEN(cfg, threads_above);
 }
 
 static int
 trig_armed_handles(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
 	*above = 1;
-	*st = cfg->hc_steps;
-	return GIVEN(cfg, hc);
+	*st = cfg->handles_above_steps;
+	return GIVEN(cfg, handles_above);
 }
 
 static int
 trig_armed_counter(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
-	*above = cfg->p != NULL;
-	trig_one_step(st, *above ? cfg->p_thr : cfg->pl_thr);
-	return cfg->p || cfg->pl;
+	*above = cfg->counter_above != NULL;
+	trig_one_step(st, *above ? cfg->counter_above_value : cfg->counter_below_value);
+	return cfg->counter_above || cfg->counter_below;
 }
 
 static int
 trig_armed_hung(const struct pd_config *cfg, struct pd_steps *st, int *above)
 {
 	*above = 1;
-	trig_one_step(st, cfg->h_secs);
-	return cfg->h;
+	trig_one_step(st, cfg->hung_secs);
+	return cfg->hung;
 }
 
 static const struct trig_kind trig_kinds[] = {
@@ -11139,7 +11215,7 @@ trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target 
 		if (!k->armed(cfg, &r->st, &r->above))
 			continue;
 		r->k = k;
-		r->need = k->held ? 1 : (int)cfg->s;
+		r->need = k->held ? 1 : (int)cfg->interval_secs;
 		m->cpu |= k->sample == trig_sample_cpu;
 		m->nrows++;
 		if (k->open && k->open(m) < 0)
@@ -11262,7 +11338,7 @@ trig_mon_step(struct trig_mon *m, struct pd_run *r)
 		return f;
 	out("%s Trigger: %s\n", stamp(), m->why);
 	ev_trigger(r->t, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0, NULL);
-	run_fire_tid(r, 0, 0);
+	trig_fire_tid(r, 0, 0);
 	if (m->cfg->lists && r->fired > fired) /* a value fires once (one that -at cancelled: again) */
 		m->rows[m->fired_row].step++;
 	m->have_prev = 0;
@@ -11286,24 +11362,6 @@ trig_run_monitors(struct trig_mon *m, struct pd_run *r)
 		if (trig_mon_step(m, r) < 0)
 			run_stop(r, "The process has exited.");
 	}
-}
-
-/* -cancel PID: set ProcDump-<PID>, which every instance monitoring PID waits on. */
-static int
-trig_cancel_pid(DWORD pid)
-{
-	wchar_t name[64];
-	HANDLE e;
-	swprintf(name, 64, L"ProcDump-%lu", pid);
-	e = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
-	if (!e) {
-		warn("no procdump is monitoring PID %lu", pid);
-		return PD_EXIT_TARGET;
-	}
-	SetEvent(e);
-	CloseHandle(e);
-	out("Cancel signalled to every procdump monitoring PID %lu.\n", pid);
-	return 0;
 }
 
 /* ================================== CLR ================================= */
@@ -11978,7 +12036,7 @@ dbg_own_breakpoint(struct dbg *d, const DEBUG_EVENT *ev, DWORD code)
 		if (!d->run->done) {
 			d->exit_fired = 1;
 			ev_trigger(d->t, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId, NULL);
-			run_fire_tid(d->run, ev->dwThreadId, 0);
+			trig_fire_tid(d->run, ev->dwThreadId, 0);
 		}
 		return 1;
 	}
@@ -12020,7 +12078,7 @@ dbg_clr_name(struct dbg *d, DWORD tid, const EXCEPTION_RECORD *r, int first, wch
 	int i, k = -1;
 	if (r->ExceptionCode != 0xE0434352 && r->ExceptionCode != 0xE0434F4D)
 		return -1;
-	if (d->cfg->g) { /* native only: the DAC is not loaded */
+	if (d->cfg->native_only) { /* native only: the DAC is not loaded */
 		if (!d->clr.failed)
 			vlog("-g: managed exceptions are shown by code (the runtime's DAC is not used)");
 		d->clr.failed = 1;
@@ -12077,13 +12135,13 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 
 	if (bp && first && dbg_own_breakpoint(d, ev, code))
 		return DBG_CONTINUE;
-	if (!d->cfg->e && d->cfg->t && !first && (code == 0xE0434352 || code == 0xE0434F4D)) {
+	if (!d->cfg->on_exception && d->cfg->on_terminate && !first && (code == 0xE0434352 || code == 0xE0434F4D)) {
 		if ((line = dbg_exception_text(d, ev->dwThreadId, &x->ExceptionRecord, 0, type, 512, msg, 1024)))
 			out("%s Unhandled: %s\n", stamp(), u8s(line));
 		free(line);
 		return DBG_EXCEPTION_NOT_HANDLED;
 	}
-	if (!d->cfg->e || (bp && first && !d->cfg->b))
+	if (!d->cfg->on_exception || (bp && first && !d->cfg->breakpoints))
 		return DBG_EXCEPTION_NOT_HANDLED; /* breakpoints are passed over without -b */
 	vlog("exception %08lX on thread %lu at %llu (FILETIME)", code, ev->dwThreadId, w32_precise_now());
 	swprintf(hex, 16, L"%08lX", code);
@@ -12097,7 +12155,7 @@ dbg_on_exception(struct dbg *d, const DEBUG_EVENT *ev)
 		texts[6] = line;
 	}
 	out("%s %s: %s\n", stamp(), first ? "Exception" : "Unhandled", line ? u8s(line) : u8s(both));
-	if ((!first || d->cfg->e_first) && trig_filter_pass(d->cfg, texts, 7)) {
+	if ((!first || d->cfg->first_chance) && trig_filter_pass(d->cfg, texts, 7)) {
 		struct pd_event pe = trig_event(ev->dwThreadId, 0);
 		pe.has_exception = 1;
 		pe.rec = x->ExceptionRecord;
@@ -12144,7 +12202,7 @@ dbg_on_debug_string(struct dbg *d, const DEBUG_EVENT *ev)
 	wchar_t *w;
 	const wchar_t *texts[1];
 	size_t n;
-	if (!d->cfg->l || !ev->u.DebugString.nDebugStringLength || !(w = dbg_debug_string(d, &ev->u.DebugString)))
+	if (!d->cfg->debug_log || !ev->u.DebugString.nDebugStringLength || !(w = dbg_debug_string(d, &ev->u.DebugString)))
 		return;
 	n = wcslen(w);
 	while (n && (w[n - 1] == L'\n' || w[n - 1] == L'\r'))
@@ -12153,7 +12211,7 @@ dbg_on_debug_string(struct dbg *d, const DEBUG_EVENT *ev)
 	texts[0] = w;
 	if (trig_filter_pass(d->cfg, texts, 1)) {
 		ev_trigger(d->t, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId, NULL);
-		run_fire_tid(d->run, ev->dwThreadId, 0);
+		trig_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 	free(w);
 }
@@ -12184,13 +12242,13 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 			if (d->dll[i].base == base)
 				name = d->dll[i].name;
 	}
-	if (d->initial_done && (load ? d->cfg->ld : d->cfg->ud)) {
+	if (d->initial_done && (load ? d->cfg->on_dll_load : d->cfg->on_dll_unload)) {
 		out("%s DLL %s: %s\n", stamp(), load ? "Load" : "Unload", u8s(name));
 		texts[0] = name;
 		texts[1] = path_basename(name);
 		if (trig_filter_pass(d->cfg, texts, 2)) {
 			ev_trigger(d->t, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId, NULL);
-			run_fire_tid(d->run, ev->dwThreadId, 0);
+			trig_fire_tid(d->run, ev->dwThreadId, 0);
 		}
 	}
 	for (i = 0; !load && i < d->ndll; i++)
@@ -12205,7 +12263,7 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 static void
 dbg_after_initial(struct dbg *d)
 {
-	if (d->cfg->t)
+	if (d->cfg->on_terminate)
 		dbg_plant_exit_breakpoint(d);
 }
 
@@ -12228,20 +12286,20 @@ dbg_on_create_thread(struct dbg *d, const DEBUG_EVENT *ev)
 	if (!d->initial_done && d->attached == 1 && w32.DbgUiRemoteBreakin &&
 	    (ULONG_PTR)ev->u.CreateThread.lpStartAddress == (ULONG_PTR)w32.DbgUiRemoteBreakin)
 		d->breakin_tid = ev->dwThreadId;
-	if (d->initial_done && d->cfg->ct) {
+	if (d->initial_done && d->cfg->on_thread_create) {
 		out("%s Thread Create: %lu\n", stamp(), ev->dwThreadId);
 		ev_trigger(d->t, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId, NULL);
-		run_fire_tid(d->run, ev->dwThreadId, 0);
+		trig_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 }
 
 static void
 dbg_on_exit_thread(struct dbg *d, const DEBUG_EVENT *ev)
 {
-	if (d->initial_done && d->cfg->et && ev->dwThreadId != d->breakin_tid) {
+	if (d->initial_done && d->cfg->on_thread_exit && ev->dwThreadId != d->breakin_tid) {
 		out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev->dwThreadId, ev->u.ExitThread.dwExitCode);
 		ev_trigger(d->t, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId, NULL);
-		run_fire_tid(d->run, ev->dwThreadId, 0);
+		trig_fire_tid(d->run, ev->dwThreadId, 0);
 	}
 	w32_debug_close_handle(dbg_thread_handle(d, ev->dwThreadId));
 	dbg_del_thread(d, ev->dwThreadId);
@@ -12251,9 +12309,9 @@ static void
 dbg_on_exit_process(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	out("%s The process has exited. Exit code: 0x%08lX\n", stamp(), ev->u.ExitProcess.dwExitCode);
-	if (d->cfg->t && !d->run->done && !d->exit_fired) {
+	if (d->cfg->on_terminate && !d->run->done && !d->exit_fired) {
 		ev_trigger(d->t, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId, NULL);
-		run_fire_tid(d->run, ev->dwThreadId, 1); /* TerminateProcess or a crash: no ExitProcess breakpoint */
+		trig_fire_tid(d->run, ev->dwThreadId, 1); /* TerminateProcess or a crash: no ExitProcess breakpoint */
 	}
 	ev_target_exit(d->t, ev->u.ExitProcess.dwExitCode);
 	d->exited = 1;
@@ -12457,13 +12515,13 @@ dbg_finish(struct dbg *d)
 	struct dbg_stop st;
 	if (d->attached && !d->exited) {
 		dbg_remove_exit_breakpoint(d, 0); /* a detached target must not hit it */
-		if (d->cfg->k && d->triggers)
+		if (d->cfg->kill_after && d->triggers)
 			dbg_kill(d);
 		else if ((clr = dbg_has_clr(d))) {
 			dbg_stop_threads(d, &st);
 			dbg_drain(d);
 		}
-		if (!d->exited && !DebugActiveProcessStop(d->t->pid) && !(d->cfg->k && d->triggers))
+		if (!d->exited && !DebugActiveProcessStop(d->t->pid) && !(d->cfg->kill_after && d->triggers))
 			warn("DebugActiveProcessStop %lu:", d->t->pid);
 		if (clr)
 			dbg_resume_threads(d, &st);
@@ -12585,11 +12643,11 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	int i;
 
 	/* a Store application or package (dbg_launch_store) */
-	if (wcschr(cfg->x_image, L'!') || wcsstr(cfg->x_image, L"__"))
-		return dbg_launch_store(cfg->x_image);
-	cmd_add(&b, cfg->x_image, QUOTE_PROGRAM);
-	for (i = 0; i < cfg->x_nargs; i++)
-		cmd_add(&b, cfg->x_args[i], 0);
+	if (wcschr(cfg->launch_image, L'!') || wcsstr(cfg->launch_image, L"__"))
+		return dbg_launch_store(cfg->launch_image);
+	cmd_add(&b, cfg->launch_image, QUOTE_PROGRAM);
+	for (i = 0; i < cfg->launch_nargs; i++)
+		cmd_add(&b, cfg->launch_args[i], 0);
 	if (!(cmd = cmd_end(&b)))
 		return PD_EXIT_TARGET;
 	memset(&si, 0, sizeof si);
@@ -12600,7 +12658,7 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
 	w32_debugger_keep_alive(); /* as ProcDump: a launched process runs on when procdump ends */
 	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, DEBUG_ONLY_THIS_PROCESS, NULL, NULL, &si, &pi)) {
-		warn("cannot launch '%s':", u8s(cfg->x_image));
+		warn("cannot launch '%s':", u8s(cfg->launch_image));
 		free(cmd);
 		return PD_EXIT_TARGET;
 	}
@@ -12612,10 +12670,10 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	if (QueryFullProcessImageNameW(pi.hProcess, 0, path, &plen))
 		wcsncpy(t->name, path_basename(path), MAX_PATH - 1);
 	else
-		wcsncpy(t->name, path_basename(cfg->x_image), MAX_PATH - 1);
+		wcsncpy(t->name, path_basename(cfg->launch_image), MAX_PATH - 1);
 	t->wow64 = w32_is_wow64(pi.hProcess);
 	t->create_time = w32_process_create_time(t->pid);
-	out("Launched:              %s (%lu)\n", u8s(cfg->x_image), t->pid);
+	out("Launched:              %s (%lu)\n", u8s(cfg->launch_image), t->pid);
 	return 0;
 }
 
@@ -12842,7 +12900,7 @@ aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 		swprintf(name, 32, L"-%ls", sw->name);
 		cmd_add(&b, name, 0);
 		if (sw->kind == OPT_INT || sw->kind == OPT_HEX || sw->kind == OPT_STR) {
-			if (sw->off == CO(md))
+			if (sw->off == CO(callback_dll))
 				full = w32_full_path(argv[k + 1]);
 			cmd_add(&b, full ? full : argv[k + 1], 0);
 			free(full);
@@ -12964,7 +13022,7 @@ static int
 aed_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 {
 	struct aed_view v[2];
-	wchar_t *folder = w32_full_path(cfg->i_folder ? cfg->i_folder : L".");
+	wchar_t *folder = w32_full_path(cfg->install_folder ? cfg->install_folder : L".");
 	int n, i, rc = 0;
 	if (!folder)
 		return PD_EXIT_USAGE;
@@ -13117,15 +13175,15 @@ aed_jit_args(const struct pd_config *cfg, struct aed_jit *j)
 {
 	u64 pid, ev, info = 0;
 	memset(j, 0, sizeof *j);
-	if (cfg->j_nargs < 3 || cfg->j_nargs > 4 || parse_num(cfg->j_args[1], 0, 0xFFFFFFFF, &pid) < 0 ||
-	    parse_num(cfg->j_args[2], 0, (u64)(ULONG_PTR)-1, &ev) < 0) {
+	if (cfg->postmortem_nargs < 3 || cfg->postmortem_nargs > 4 || parse_num(cfg->postmortem_args[1], 0, 0xFFFFFFFF, &pid) < 0 ||
+	    parse_num(cfg->postmortem_args[2], 0, (u64)(ULONG_PTR)-1, &ev) < 0) {
 		warn("-j needs a dump folder, a PID, an event handle and a JIT_DEBUG_INFO address "
 		     "(the system passes them to the command -i registers)");
 		return PD_EXIT_USAGE;
 	}
-	if (cfg->j_nargs == 4 && parse_num(cfg->j_args[3], 1, (u64)(ULONG_PTR)-1, &info) < 0)
+	if (cfg->postmortem_nargs == 4 && parse_num(cfg->postmortem_args[3], 1, (u64)(ULONG_PTR)-1, &info) < 0)
 		info = 0;
-	j->folder = cfg->j_args[0];
+	j->folder = cfg->postmortem_args[0];
 	j->pid = (DWORD)pid;
 	j->event = (HANDLE)(ULONG_PTR)ev;
 	j->info = info;
@@ -13190,7 +13248,7 @@ aed_fire(struct dbg *d, const struct pd_event *jit, const DEBUG_EVENT *ev)
 static void
 aed_write_after_end(struct dbg *d, HANDLE ended)
 {
-	if (!d->cfg->r || !ended)
+	if (!d->cfg->clone || !ended)
 		return;
 	d->run->write_after = ended;
 	d->run->write_after_ms = AED_EXIT_DEADLINE_MS;
@@ -13201,7 +13259,7 @@ aed_write_after_end(struct dbg *d, HANDLE ended)
 static void
 aed_kill(struct dbg *d)
 {
-	if (d->cfg->k)
+	if (d->cfg->kill_after)
 		tgt_kill(d->t);
 }
 
@@ -13280,16 +13338,16 @@ aed_check_jit(const struct pd_config *cfg, struct aed_jit *j)
 static int
 aed_check_install(const struct pd_config *cfg)
 {
-	wchar_t *folder = w32_full_path(cfg->i_folder ? cfg->i_folder : L"."), *md = NULL;
+	wchar_t *folder = w32_full_path(cfg->install_folder ? cfg->install_folder : L"."), *md = NULL;
 	HMODULE dll = NULL;
 	int rc = PD_EXIT_USAGE;
 	if (!folder)
 		warn("out of memory");
 	else if (!w32_is_dir(folder))
-		warn("-i: dump folder '%s' does not exist", u8s(cfg->i_folder ? cfg->i_folder : folder));
+		warn("-i: dump folder '%s' does not exist", u8s(cfg->install_folder ? cfg->install_folder : folder));
 	else if (w32_folder_writable(folder) < 0)
 		warn("-i: no file can be made in dump folder '%s' (-j would write its dumps there):", u8s(folder));
-	else if (cfg->md && !(md = w32_full_path(cfg->md)))
+	else if (cfg->callback_dll && !(md = w32_full_path(cfg->callback_dll)))
 		warn("out of memory");
 	else if (!md || w32_load_callback(md, &dll))
 		rc = 0;
@@ -13316,7 +13374,7 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 	memset(&t, 0, sizeof t);
 	swprintf(spec, 16, L"%lu", j.pid);
 	if (!(rc = tgt_resolve(&t, spec)))
-		rc = tgt_open(&t, cfg->k);
+		rc = tgt_open(&t, cfg->kill_after);
 	if (rc) {
 		SetEvent(j.event); /* the crashed process goes on to its end */
 		tgt_close(&t);
@@ -13341,7 +13399,7 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 		d.attached = 1;
 		DebugSetProcessKillOnExit(FALSE);
 		/* -r: set once the debugger has seen the process end */
-		ended = cfg->r ? CreateEventW(NULL, TRUE, FALSE, NULL) : NULL;
+		ended = cfg->clone ? CreateEventW(NULL, TRUE, FALSE, NULL) : NULL;
 		aed_debug(&d, j.event, have_jit ? &jit : NULL, ended);
 	}
 	rc = run_end(&run);
@@ -13364,19 +13422,6 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 #define SVC_RESET_SECS 86400        /* ... counted over a day */
 #define SVC_STOP_WAIT_MS 30000      /* the wait hint of a stop, and how long uninstall waits for it */
 #define SVC_KEEP_DEFAULT 10         /* -keep when install is given none */
-
-/* The service control manager, with access, or the refusal of test hook
- * PROCDUMP_TEST_SCM_DENIED (test/README.md "Test hooks").  NULL with the
- * error set. */
-static SC_HANDLE
-w32_scm_open(DWORD access)
-{
-	if (w32_env_number(L"PROCDUMP_TEST_SCM_DENIED") && (access & SC_MANAGER_CREATE_SERVICE)) {
-		SetLastError(ERROR_ACCESS_DENIED);
-		return NULL;
-	}
-	return OpenSCManagerW(NULL, NULL, access);
-}
 
 /* SVC_PREFIX NAME into name (cap characters). */
 static void
@@ -13495,7 +13540,7 @@ svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 	                   SERVICE_ERROR_NORMAL, cmd, NULL, NULL, NULL, cfg->svc_user, NULL);
 	if (!h && GetLastError() == ERROR_SERVICE_EXISTS) {
 		replaced = 1;
-		if (!cfg->o) {
+		if (!cfg->overwrite) {
 			warn("-svc install: the service %s exists (-o replaces its command line; -svc uninstall %s removes it)",
 			     u8s(name), u8s(cfg->svc_name));
 			rc = PD_EXIT_USAGE;
@@ -13683,7 +13728,7 @@ main_print_folder(const struct pd_config *cfg, int out_is_dir)
 	full = w32_full_path(dir ? dir : o ? o : L".");
 	sep = full && (wcs_endswith_i(full, L"\\") || wcs_endswith_i(full, L"/"));
 	out("Dump folder:           %s%s\n", full ? u8s(full) : "?", sep ? "" : "\\");
-	out("Dump filename/mask:    %s\n", o && !out_is_dir ? u8s(path_basename(o)) : u8s(trig_default_name(cfg)));
+	out("Dump filename/mask:    %s\n", o && !out_is_dir ? u8s(path_basename(o)) : u8s(run_default_name(cfg)));
 	free(full);
 	free(dir);
 }
@@ -13721,57 +13766,57 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t, int ou
 		out("Process:               %s (%lu)\n", u8s(t->name), t->pid);
 	else
 		out("Process:               %s (%s%s)\n", u8s(cfg->target), cfg->all ? "every match, -all" : "and",
-		    cfg->pt ? (cfg->all ? "; child processes, -pt" : " its child processes, -pt") : "");
+		    cfg->children ? (cfg->all ? "; child processes, -pt" : " its child processes, -pt") : "");
 	out("Process image:         %s\n", t && QueryFullProcessImageNameW(t->h, 0, image, &ilen) ? u8s(image) : "n/a");
-	if (GIVEN(cfg, c) || GIVEN(cfg, cl))
-		out("CPU threshold:         %s of %s\n", main_steps(GIVEN(cfg, c) ? &cfg->c_steps : &cfg->cl_steps,
-		    GIVEN(cfg, c) ? ">" : "<", "%"), cfg->u ? "one core" : "the machine");
+	if (GIVEN(cfg, cpu_above) || GIVEN(cfg, cpu_below))
+		out("CPU threshold:         %s of %s\n", main_steps(GIVEN(cfg, cpu_above) ? &cfg->cpu_above_steps : &cfg->cpu_below_steps,
+		    GIVEN(cfg, cpu_above) ? ">" : "<", "%"), cfg->per_core ? "one core" : "the machine");
 	else
 		out("CPU threshold:         n/a\n");
-	if (cfg->p || cfg->pl)
-		out("Performance counter:   %s %s%lld\n", u8s(cfg->p ? cfg->p : cfg->pl), cfg->p ? ">=" : "<",
-		    cfg->p ? cfg->p_thr : cfg->pl_thr);
+	if (cfg->counter_above || cfg->counter_below)
+		out("Performance counter:   %s %s%lld\n", u8s(cfg->counter_above ? cfg->counter_above : cfg->counter_below), cfg->counter_above ? ">=" : "<",
+		    cfg->counter_above ? cfg->counter_above_value : cfg->counter_below_value);
 	else
 		out("Performance counter:   n/a\n");
-	if (GIVEN(cfg, m) || GIVEN(cfg, ml))
-		out("Commit threshold:      %s\n", main_steps(GIVEN(cfg, m) ? &cfg->m_steps : &cfg->ml_steps,
-		    GIVEN(cfg, m) ? ">=" : "<", " MB"));
+	if (GIVEN(cfg, commit_above) || GIVEN(cfg, commit_below))
+		out("Commit threshold:      %s\n", main_steps(GIVEN(cfg, commit_above) ? &cfg->commit_above_steps : &cfg->commit_below_steps,
+		    GIVEN(cfg, commit_above) ? ">=" : "<", " MB"));
 	else
 		out("Commit threshold:      n/a\n");
-	if (GIVEN(cfg, tc)) /* (not in ProcDump's table: only when given) */
-		out("Thread threshold:      %s\n", main_steps(&cfg->tc_steps, ">=", ""));
-	if (GIVEN(cfg, hc))
-		out("Handle threshold:      %s\n", main_steps(&cfg->hc_steps, ">=", ""));
-	out("Threshold seconds:     %lld\n", cfg->s);
-	if (cfg->h && cfg->h_secs != 5)
-		out("Hung window check:     Enabled (%lld seconds)\n", cfg->h_secs);
+	if (GIVEN(cfg, threads_above)) /* (not in ProcDump's table: only when given) */
+		out("Thread threshold:      %s\n", main_steps(&cfg->threads_above_steps, ">=", ""));
+	if (GIVEN(cfg, handles_above))
+		out("Handle threshold:      %s\n", main_steps(&cfg->handles_above_steps, ">=", ""));
+	out("Threshold seconds:     %lld\n", cfg->interval_secs);
+	if (cfg->hung && cfg->hung_secs != 5)
+		out("Hung window check:     Enabled (%lld seconds)\n", cfg->hung_secs);
 	else
-		out("Hung window check:     %s\n", main_onoff(cfg->h));
-	out("Log debug strings:     %s\n", main_onoff(cfg->l));
-	out("Exception monitor:     %s\n", !cfg->e ? "Disabled" : cfg->e_first ? "First Chance+Unhandled" : "Unhandled");
+		out("Hung window check:     %s\n", main_onoff(cfg->hung));
+	out("Log debug strings:     %s\n", main_onoff(cfg->debug_log));
+	out("Exception monitor:     %s\n", !cfg->on_exception ? "Disabled" : cfg->first_chance ? "First Chance+Unhandled" : "Unhandled");
 	out("Exception filter:      [Includes]\n");
-	out("                       %s\n", cfg->f_set ? u8s(cfg->f) : "*");
+	out("                       %s\n", cfg->include_set ? u8s(cfg->include) : "*");
 	out("                       [Excludes]\n");
-	if (cfg->fx_set)
-		out("                       %s\n", u8s(cfg->fx));
-	out("Terminate monitor:     %s\n", main_onoff(cfg->t));
-	out("Cloning type:          %s\n", main_onoff(cfg->r));
-	if (cfg->r)
-		out("Concurrent limit:      %d\n", cfg->r_n);
+	if (cfg->exclude_set)
+		out("                       %s\n", u8s(cfg->exclude));
+	out("Terminate monitor:     %s\n", main_onoff(cfg->on_terminate));
+	out("Cloning type:          %s\n", main_onoff(cfg->clone));
+	if (cfg->clone)
+		out("Concurrent limit:      %d\n", cfg->clone_limit);
 	else
 		out("Concurrent limit:      n/a\n");
-	out("Avoid outage:          %s\n", cfg->r ? main_onoff(cfg->a) : "n/a");
-	out("Number of dumps:       %lld%s\n", cfg->n, cfg->lists ? " (one per threshold)" : "");
+	out("Avoid outage:          %s\n", cfg->clone ? main_onoff(cfg->avoid_outage) : "n/a");
+	out("Number of dumps:       %lld%s\n", cfg->count, cfg->lists ? " (one per threshold)" : "");
 	main_print_folder(cfg, out_is_dir);
 	out("Queue to WER:          %s\n", main_onoff(cfg->wer));
-	out("Kill after dump:       %s\n", main_onoff(cfg->k));
-	if (GIVEN(cfg, at))
-		out("Collection timeout:    %lld seconds (-at)\n", cfg->at);
+	out("Kill after dump:       %s\n", main_onoff(cfg->kill_after));
+	if (GIVEN(cfg, timeout_secs))
+		out("Collection timeout:    %lld seconds (-at)\n", cfg->timeout_secs);
 	if (GIVEN(cfg, duration))
 		out("Monitoring duration:   %lld seconds (-duration)\n", cfg->duration);
-	if (cfg->ld || cfg->ud || cfg->ct || cfg->et)
-		out("Events:               %s%s%s%s\n", cfg->ld ? " DLL-load" : "", cfg->ud ? " DLL-unload" : "",
-		    cfg->ct ? " thread-create" : "", cfg->et ? " thread-exit" : "");
+	if (cfg->on_dll_load || cfg->on_dll_unload || cfg->on_thread_create || cfg->on_thread_exit)
+		out("Events:               %s%s%s%s\n", cfg->on_dll_load ? " DLL-load" : "", cfg->on_dll_unload ? " DLL-unload" : "",
+		    cfg->on_thread_create ? " thread-create" : "", cfg->on_thread_exit ? " thread-exit" : "");
 	out("\n");
 }
 
@@ -13785,7 +13830,7 @@ main_wait(const struct pd_config *cfg, struct pd_target *t)
 	out("Waiting for process named %s...\n", u8s(cfg->target));
 	for (;;) {
 		if (WaitForSingleObject(g.cancel_event, 100) == WAIT_OBJECT_0) {
-			out("%s %s\n", stamp(), g.expired ? trig_expired : "Cancelled.");
+			out("%s %s\n", stamp(), g.expired ? run_expired : "Cancelled.");
 			return PD_EXIT_NOTDONE;
 		}
 		rc = tgt_resolve_ex(t, cfg->target, 1);
@@ -13804,8 +13849,8 @@ main_check_output(const struct pd_config *cfg, int *out_is_dir)
 	wchar_t *dir;
 	int ok;
 	*out_is_dir = 0;
-	if (cfg->x && !w32_is_dir(cfg->x_folder)) {
-		warn("-x: dump folder '%s' does not exist", u8s(cfg->x_folder));
+	if (cfg->launch && !w32_is_dir(cfg->launch_folder)) {
+		warn("-x: dump folder '%s' does not exist", u8s(cfg->launch_folder));
 		return PD_EXIT_USAGE;
 	}
 	if (!cfg->output)
@@ -13835,12 +13880,12 @@ main_target(struct pd_config *cfg, struct pd_target *t, int *out_is_dir, int *la
 {
 	int rc;
 	*launched = 0;
-	if (!cfg->x) {
-		if ((rc = cfg->w ? main_wait(cfg, t) : tgt_resolve(t, cfg->target)))
+	if (!cfg->launch) {
+		if ((rc = cfg->wait ? main_wait(cfg, t) : tgt_resolve(t, cfg->target)))
 			return rc;
-		return tgt_open(t, cfg->k);
+		return tgt_open(t, cfg->kill_after);
 	}
-	cfg->output = cfg->x_folder;
+	cfg->output = cfg->launch_folder;
 	*out_is_dir = 1;
 	if ((rc = dbg_launch(cfg, t)))
 		return rc;
@@ -13862,7 +13907,7 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
 
 	ev_target_found(t, launched);
 	if (t->wow64 && sizeof(void *) == 8)
-		vlog("process %lu is 32-bit (WOW64): writing its %s view", t->pid, cfg->x64 ? "native 64-bit" : "x86");
+		vlog("process %lu is 32-bit (WOW64): writing its %s view", t->pid, cfg->native_view ? "native 64-bit" : "x86");
 	if (cfg->monitor && (rc = trig_mon_init(&mon, cfg, t))) {
 		trig_mon_free(&mon);
 		if (launched)
@@ -13874,7 +13919,7 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
 	else
 		main_print_config(cfg, t, out_is_dir);
 	run_begin(&run, cfg, t, out_is_dir, cb);
-	if (cfg->x || cfg->debug)
+	if (cfg->launch || cfg->debug)
 		dbg_run(&run, launched, cfg->monitor ? &mon : NULL);
 	else if (cfg->monitor)
 		trig_run_monitors(&mon, &run);
@@ -13885,7 +13930,7 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
 		aed_wer(cfg, t);
 	if (cfg->monitor)
 		trig_mon_free(&mon);
-	if (cfg->k && tgt_alive(t))
+	if (cfg->kill_after && tgt_alive(t))
 		tgt_kill(t);
 	return rc;
 }
@@ -13929,7 +13974,7 @@ main_inst_thread(void *arg)
 	struct main_inst *in = arg;
 	int rc;
 	out_tag_target(in->t.name, in->t.pid);
-	rc = tgt_open_listed(&in->t, in->cfg->k);
+	rc = tgt_open_listed(&in->t, in->cfg->kill_after);
 	if (rc < 0) {
 		out("%s The process has exited.\n", stamp());
 		in->rc = PD_EXIT_NOTDONE;
@@ -14032,7 +14077,7 @@ main_fleet_wanted(struct main_fleet *f, struct pd_sys_process *p, int names)
 	struct main_known *parent;
 	if (names && tgt_image(p, img) == 0 && tgt_name_fits(img, f->cfg->target))
 		return 1;
-	if (!f->cfg->pt)
+	if (!f->cfg->children)
 		return 0;
 	parent = main_fleet_find(f, (DWORD)(ULONG_PTR)p->InheritedFromUniqueProcessId);
 	return parent && (u64)p->CreateTime.QuadPart >= parent->ctime;
@@ -14103,7 +14148,7 @@ main_fleet_scan(struct main_fleet *f, int names)
 static void
 main_fleet_scan_tree(struct main_fleet *f, int names)
 {
-	while (main_fleet_scan(f, names) > 0 && f->cfg->pt)
+	while (main_fleet_scan(f, names) > 0 && f->cfg->children)
 		;
 }
 
@@ -14117,18 +14162,18 @@ main_fleet_first(struct main_fleet *f)
 	int rc;
 	if (!cfg->all) {
 		memset(&t, 0, sizeof t);
-		if ((rc = cfg->w ? main_wait(cfg, &t) : tgt_resolve(&t, cfg->target)))
+		if ((rc = cfg->wait ? main_wait(cfg, &t) : tgt_resolve(&t, cfg->target)))
 			return rc;
 		if (main_fleet_start(f, &t) < 0)
 			return PD_EXIT_TARGET;
-		if (cfg->pt) /* its children now, before a quick dump of it ends the run */
+		if (cfg->children) /* its children now, before a quick dump of it ends the run */
 			main_fleet_scan_tree(f, 0);
 		return 0;
 	}
 	main_fleet_scan_tree(f, 1);
 	if (f->started)
 		return 0;
-	if (!cfg->w) {
+	if (!cfg->wait) {
 		warn("no process named '%s'", u8s(cfg->target));
 		return PD_EXIT_TARGET;
 	}
@@ -14156,13 +14201,13 @@ main_fleet(const struct pd_config *cfg, int out_is_dir, MINIDUMP_CALLBACK_ROUTIN
 	out("Press Ctrl-C (or run procdump -cancel %lu) to end monitoring without terminating the processes.\n\n",
 	    GetCurrentProcessId());
 	w[0] = g.cancel_event;
-	w[1] = trig_cancel_event(GetCurrentProcessId()); /* procdump -cancel <this PID>: all of them */
+	w[1] = run_cancel_event(GetCurrentProcessId()); /* procdump -cancel <this PID>: all of them */
 	if (!(rc = main_fleet_first(&f))) {
 		while (WaitForMultipleObjects(w[1] ? 2 : 1, w, FALSE, MAIN_SCAN_MS) == WAIT_TIMEOUT) {
 			main_fleet_reap(&f, 0);
-			if (cfg->pt || (cfg->all && cfg->w))
-				main_fleet_scan_tree(&f, cfg->all && cfg->w);
-			if (!(cfg->all && cfg->w) && !f.running)
+			if (cfg->children || (cfg->all && cfg->wait))
+				main_fleet_scan_tree(&f, cfg->all && cfg->wait);
+			if (!(cfg->all && cfg->wait) && !f.running)
 				break; /* (-pt -w waited for its one target) */
 		}
 		if (w[1] && WaitForSingleObject(w[1], 0) == WAIT_OBJECT_0) {
@@ -14172,7 +14217,7 @@ main_fleet(const struct pd_config *cfg, int out_is_dir, MINIDUMP_CALLBACK_ROUTIN
 		main_fleet_reap(&f, 1);
 		rc = f.started ? f.rc : PD_EXIT_NOTDONE;
 		if (!f.started)
-			out("%s %s\n", stamp(), g.expired ? trig_expired : "Cancelled.");
+			out("%s %s\n", stamp(), g.expired ? run_expired : "Cancelled.");
 		out("%s %d process%s monitored, %d reached the dump count.\n", stamp(), f.started,
 		    f.started == 1 ? "" : "es", f.reached);
 	}
@@ -14234,7 +14279,7 @@ main_check_capture(struct pd_config *cfg, int *out_is_dir)
 	int rc;
 	if ((rc = main_check_output(cfg, out_is_dir)))
 		return rc;
-	if ((cfg->all || cfg->pt) && cfg->output && !*out_is_dir && !wcsstr(cfg->output, L"PID")) {
+	if ((cfg->all || cfg->children) && cfg->output && !*out_is_dir && !wcsstr(cfg->output, L"PID")) {
 		warn("-%s: the dump file name '%s' must hold PID (several processes write dumps), or name a folder",
 		     cfg->all ? "all" : "pt", u8s(cfg->output));
 		return PD_EXIT_USAGE;
@@ -14262,16 +14307,16 @@ main_check(struct pd_config *cfg, struct main_prep *p)
 	memset(p, 0, sizeof *p);
 	if (GIVEN(cfg, cancel) || GIVEN(cfg, freezeguard) || GIVEN(cfg, exitguard) || cfg->uninstall)
 		return 0;
-	if (cfg->i)
+	if (cfg->install)
 		return aed_check_install(cfg);
-	if (cfg->j)
+	if (cfg->postmortem)
 		rc = aed_check_jit(cfg, &p->jit);
 	else if (!(rc = main_check_capture(cfg, &p->out_is_dir)) && cfg->monitor)
 		rc = trig_mon_check(cfg);
 	if (rc)
 		return rc;
-	if (cfg->md && !(p->cb = w32_load_callback(cfg->md, &p->md_dll))) {
-		if (cfg->j)
+	if (cfg->callback_dll && !(p->cb = w32_load_callback(cfg->callback_dll, &p->md_dll))) {
+		if (cfg->postmortem)
 			SetEvent(p->jit.event); /* the crashed process goes on to its end */
 		return PD_EXIT_USAGE;
 	}
@@ -14291,10 +14336,10 @@ main_run(struct pd_config *cfg, const struct main_prep *p)
 	main_banner();
 	w32_enable_privilege(L"SeDebugPrivilege");
 	/* before a target is opened or launched: nothing to undo on failure */
-	if (GIVEN(cfg, mc_mask) && !cfg->dbghelp)
-		main_check_mask(cfg->mc_mask);
+	if (GIVEN(cfg, custom_mask) && !cfg->dbghelp)
+		main_check_mask(cfg->custom_mask);
 	main_timer_start(&tm, cfg); /* (-w waits until the deadline too) */
-	if (cfg->all || cfg->pt)
+	if (cfg->all || cfg->children)
 		rc = main_fleet(cfg, out_is_dir, cb);
 	else {
 		memset(&t, 0, sizeof t);
@@ -14312,7 +14357,7 @@ static int
 main_install(struct pd_config *cfg, int argc, wchar_t **argv, const struct main_prep *p)
 {
 	main_banner();
-	if (cfg->i)
+	if (cfg->install)
 		return aed_install(cfg, argc, argv);
 	if (cfg->uninstall)
 		return aed_uninstall();
@@ -14400,7 +14445,7 @@ main_svc_control(DWORD ctl, DWORD type, void *data, void *ctx)
 	(void)type, (void)data, (void)ctx;
 	if (ctl == SERVICE_CONTROL_STOP || ctl == SERVICE_CONTROL_SHUTDOWN) {
 		main_svc_report(SERVICE_STOP_PENDING, SVC_STOP_WAIT_MS);
-		InterlockedExchange(&g.cancel, 1); /* as Ctrl+C (trig_ctrl_handler) */
+		InterlockedExchange(&g.cancel, 1); /* as Ctrl+C (run_ctrl_handler) */
 		SetEvent(g.cancel_event);
 		return NO_ERROR;
 	}
@@ -14451,7 +14496,7 @@ main_svc_main(DWORD argc, wchar_t **argv)
 	main_svc_report(SERVICE_RUNNING, 0);
 	out("%s Service %s started (PID %lu): monitoring until it is stopped.\n", stamp(), u8s(msvc.name),
 	    GetCurrentProcessId());
-	cfg->w = 1; /* a target that ends is waited for again */
+	cfg->wait = 1; /* a target that ends is waited for again */
 	while (!g.cancel) {
 		rc = main_run(cfg, msvc.p);
 		if (g.cancel)
@@ -14511,7 +14556,7 @@ static void
 main_reset(HMODULE md_dll)
 {
 	if (g.ctrl_handler)
-		SetConsoleCtrlHandler(trig_ctrl_handler, FALSE);
+		SetConsoleCtrlHandler(run_ctrl_handler, FALSE);
 	if (g.cancel_event)
 		CloseHandle(g.cancel_event);
 	if (md_dll)
@@ -14567,24 +14612,24 @@ pd_main(int argc, wchar_t **argv)
 	rc = args_parse(&cfg, argc, argv);
 	if (!rc && cfg.help) {
 		main_banner();
-		args_usage(cfg.e);
+		args_usage(cfg.on_exception);
 	} else if (!rc && !(rc = args_validate(&cfg))) {
 		/* the -json file only once the command line is accepted: a usage
 		 * error leaves none (main_check) */
 		if (!(rc = main_check(&cfg, &prep)) && !(rc = ev_open(&cfg, argc, argv))) {
-			g.verbose = cfg.v;
+			g.verbose = cfg.verbose;
 			g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
-			g.ctrl_handler = SetConsoleCtrlHandler(trig_ctrl_handler, TRUE);
+			g.ctrl_handler = SetConsoleCtrlHandler(run_ctrl_handler, TRUE);
 			act_open(&cfg);
 			if (w32_init() < 0)
 				rc = PD_EXIT_TARGET;
 			else if (GIVEN(&cfg, cancel))
-				rc = trig_cancel_pid((DWORD)cfg.cancel);
+				rc = run_cancel_pid((DWORD)cfg.cancel);
 			else if (GIVEN(&cfg, freezeguard))
 				rc = main_guard((DWORD)cfg.freezeguard);
 			else if (GIVEN(&cfg, exitguard))
 				rc = dbg_exit_guard((DWORD)cfg.exitguard);
-			else if (cfg.i || cfg.uninstall || cfg.j)
+			else if (cfg.install || cfg.uninstall || cfg.postmortem)
 				rc = main_install(&cfg, argc, argv, &prep);
 			else if (cfg.svc == SVC_RUN)
 				rc = main_svc_run(&cfg, &prep);

@@ -55,7 +55,7 @@ main(void)
 	memset(&cfg, 0, sizeof cfg);
 	memset(&f, 0, sizeof f);
 	cfg.target = L"app*";
-	cfg.all = cfg.pt = 1;
+	cfg.all = cfg.children = 1;
 	f.cfg = &cfg;
 	fk_know(&f, 100, 5);   /* app.exe, watched */
 	f.k[0].thread = GetCurrentThread(); /* its instance's thread runs (not called here) */
