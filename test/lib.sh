@@ -456,6 +456,37 @@ walks_target_stacks() {
 	grep -q 'target.exe`main' "$1" || fail "$2: no main frame"
 	grep -q 'kernel32.dll`BaseThreadInitThunk' "$1" || fail "$2: walk does not reach thread start"
 }
+# dumps_hold_threads NAME: $O/NAME/mini.dmp and full.dmp of target NAME
+# (test/target.exe with 3 workers), read into K.lldb (bt all) and K.yaml,
+# hold every thread id the target printed (5) and lldb walks their stacks
+dumps_hold_threads() {
+	n=0
+	for tid in $(tids "$1"); do
+		n=$((n + 1))
+		for k in mini full; do
+			grep -q "tid = $(printf '0x%04x' "$tid")," "$O/$1/$k.lldb" || fail "lldb: thread $tid missing from $k.dmp"
+			grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/$1/$k.yaml" || fail "obj2yaml: thread $tid missing from $k.dmp"
+		done
+	done
+	[ $n = 5 ] || fail "the target printed $n thread ids, wanted 5"
+	for k in mini full; do
+		[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/$1/$k.lldb")" = 5 ] || fail "$k: lldb does not list exactly 5 threads"
+		walks_target_stacks "$O/$1/$k.lldb" "$k"
+	done
+}
+# dumps_hold_markers NAME: of the same dumps, full.dmp holds the 4 MiB heap
+# marker (its first and last bytes) and the stack local, mini.dmp the stack
+# local, the indirectly referenced heap block and the .data global
+dumps_hold_markers() {
+	has_bytes "$O/$1/full.dmp" "$1" marker "full.dmp lacks the heap marker"
+	end=$(printf '0x%x' $((0x$(field "$1" marker) + 4 * 1048576 - 16)))
+	lldb_do "$O/$1/full.dmp" "$O/$1/m2.txt" "memory read --force -c 16 $end"
+	grep -q "^0x0*${end#0x}: " "$O/$1/m2.txt" || fail "end of the marker buffer missing"
+	has_bytes "$O/$1/full.dmp" "$1" stack "full.dmp lacks the stack local"
+	has_bytes "$O/$1/mini.dmp" "$1" stack "mini.dmp lacks the stack local"
+	has_bytes "$O/$1/mini.dmp" "$1" indirect "mini.dmp lacks the indirectly referenced heap block"
+	has_bytes "$O/$1/mini.dmp" "$1" data "mini.dmp lacks the .data global"
+}
 # unloaded_has TARGET DUMP (without .dmp; DUMP.yaml is obj2yaml's): the
 # entry for the DLL the target unloaded, from obj2yaml's bytes: header
 # 12/24/n, then base, size, ..., name RVA; base, size and name as the

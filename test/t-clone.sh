@@ -41,31 +41,12 @@ END
 
 t 'clone: -r dumps hold every thread id the target printed, and lldb walks their stacks' <<'END'
 	cl_setup
-	n=0
-	for tid in $(tids cl); do
-		n=$((n + 1))
-		for k in mini full; do
-			grep -q "tid = $(printf '0x%04x' "$tid")," "$O/cl/$k.lldb" || fail "lldb: thread $tid missing from $k.dmp"
-			grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/cl/$k.yaml" || fail "obj2yaml: thread $tid missing from $k.dmp"
-		done
-	done
-	[ $n = 5 ] || fail "the target printed $n thread ids, wanted 5"
-	for k in mini full; do
-		[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/cl/$k.lldb")" = 5 ] || fail "$k: lldb does not list exactly 5 threads"
-		walks_target_stacks "$O/cl/$k.lldb" "$k"
-	done
+	dumps_hold_threads cl
 END
 
 t 'clone: -r -ma holds the heap marker (first and last bytes), -r -mm the stack, indirect and .data bytes' <<'END'
 	cl_setup
-	has_bytes "$O/cl/full.dmp" cl marker "-r -ma lacks the heap marker"
-	end=$(printf '0x%x' $((0x$(field cl marker) + 4 * 1048576 - 16)))
-	lldb_do "$O/cl/full.dmp" "$O/cl/m2.txt" "memory read --force -c 16 $end"
-	grep -q "^0x0*${end#0x}: " "$O/cl/m2.txt" || fail "end of the marker buffer missing"
-	has_bytes "$O/cl/full.dmp" cl stack "-r -ma lacks the stack local"
-	has_bytes "$O/cl/mini.dmp" cl stack "-r -mm lacks the stack local"
-	has_bytes "$O/cl/mini.dmp" cl indirect "-r -mm lacks the indirectly referenced heap block"
-	has_bytes "$O/cl/mini.dmp" cl data "-r -mm lacks the .data global"
+	dumps_hold_markers cl
 END
 
 t 'clone: CodeView GUID and age of the -r dumps match the PE' <<'END'

@@ -81,31 +81,12 @@ END
 
 t 'pss: the snapshot dumps hold every thread id the target printed, and lldb walks their stacks from the captured contexts' <<'END'
 	ps_setup
-	n=0
-	for tid in $(tids ps); do
-		n=$((n + 1))
-		for k in mini full; do
-			grep -q "tid = $(printf '0x%04x' "$tid")," "$O/ps/$k.lldb" || fail "lldb: thread $tid missing from $k.dmp"
-			grep -q "Thread Id: *$(printf '0x%X' "$tid")\$" "$O/ps/$k.yaml" || fail "obj2yaml: thread $tid missing from $k.dmp"
-		done
-	done
-	[ $n = 5 ] || fail "the target printed $n thread ids, wanted 5"
-	for k in mini full; do
-		[ "$(grep -c 'thread #[0-9]*: tid = ' "$O/ps/$k.lldb")" = 5 ] || fail "$k: lldb does not list exactly 5 threads"
-		walks_target_stacks "$O/ps/$k.lldb" "$k"
-	done
+	dumps_hold_threads ps
 END
 
 t 'pss: the snapshot -r -ma holds the heap marker (first and last bytes), -r -mm the stack, indirect and .data bytes' <<'END'
 	ps_setup
-	has_bytes "$O/ps/full.dmp" ps marker "-r -ma lacks the heap marker"
-	end=$(printf '0x%x' $((0x$(field ps marker) + 4 * 1048576 - 16)))
-	lldb_do "$O/ps/full.dmp" "$O/ps/m2.txt" "memory read --force -c 16 $end"
-	grep -q "^0x0*${end#0x}: " "$O/ps/m2.txt" || fail "end of the marker buffer missing"
-	has_bytes "$O/ps/full.dmp" ps stack "-r -ma lacks the stack local"
-	has_bytes "$O/ps/mini.dmp" ps stack "-r -mm lacks the stack local"
-	has_bytes "$O/ps/mini.dmp" ps indirect "-r -mm lacks the indirectly referenced heap block"
-	has_bytes "$O/ps/mini.dmp" ps data "-r -mm lacks the .data global"
+	dumps_hold_markers ps
 END
 
 # Breakpad: the target's PID (not the clone's), every thread with its name
