@@ -371,6 +371,8 @@ out:
 /* -svc run: the service's log file, where stdout and stderr text goes (Main). */
 static HANDLE out_log;
 
+static DWORD w32_console_write_utf8(HANDLE h, const char *s, DWORD n); /* (Win32) */
+
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
 static void
 emit(FILE *fp, const char *s)
@@ -385,16 +387,8 @@ emit(FILE *fp, const char *s)
 	if (g.json_stdout) /* -json -: no console line reaches the JSON stream */
 		fp = stderr;
 	h = GetStdHandle(fp == stderr ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
-	if (h != INVALID_HANDLE_VALUE && h && GetConsoleMode(h, &mode)) {
-		int wn = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-		wchar_t *w = wn > 0 ? malloc(wn * sizeof *w) : NULL;
-		if (w) {
-			MultiByteToWideChar(CP_UTF8, 0, s, -1, w, wn);
-			WriteConsoleW(h, w, wn - 1, &n, NULL);
-			free(w);
-			return;
-		}
-	}
+	if (h != INVALID_HANDLE_VALUE && h && GetConsoleMode(h, &mode) && !w32_console_write_utf8(h, s, (DWORD)strlen(s)))
+		return;
 	fputs(s, fp);
 	fflush(fp);
 }
@@ -2171,8 +2165,6 @@ w32_debug_event_drop(const DEBUG_EVENT *ev)
 	case LOAD_DLL_DEBUG_EVENT:
 		if (ev->u.LoadDll.hFile)
 			CloseHandle(ev->u.LoadDll.hFile);
-		break;
-	default:
 		break;
 	}
 }
