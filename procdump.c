@@ -532,11 +532,12 @@ out_tag_target(const wchar_t *name, DWORD pid)
 }
 
 /* One diagnostic line on stderr: prefix, the message, and, when fmt ends
- * with ':', the system text and code of err.  Lines end with a newline
- * whether or not fmt has one. */
-static void PD_PRINTF(3, 0)
-vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
+ * with ':', the system text and code of GetLastError() (read first, and
+ * kept).  Lines end with a newline whether or not fmt has one. */
+static void PD_PRINTF(2, 0)
+vmsg(const char *prefix, const char *fmt, va_list ap)
 {
+	DWORD err = GetLastError();
 	char *buf = vfmt(fmt, ap), small[256], sys[512] = "", *line;
 	size_t len;
 	if (!buf) /* out of memory: what fits */
@@ -567,34 +568,30 @@ vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 	free(line);
 	if (buf != small)
 		free(buf);
+	SetLastError(err);
 }
 
 /* warn("OpenProcess %lu:", pid) -> "procdump: OpenProcess 1234: Access is
- * denied. (5)": a trailing ':' appends the text of GetLastError(), read
- * first thing (and kept). */
+ * denied. (5)": a trailing ':' appends the text of GetLastError(). */
 static void PD_PRINTF(1, 2)
 warn(const char *fmt, ...)
 {
-	DWORD err = GetLastError();
 	va_list ap;
 	va_start(ap, fmt);
-	vmsg("procdump: ", err, fmt, ap);
+	vmsg("procdump: ", fmt, ap);
 	va_end(ap);
-	SetLastError(err);
 }
 
 /* -v: the same, on stderr, only when verbose. */
 static void PD_PRINTF(1, 2)
 vlog(const char *fmt, ...)
 {
-	DWORD err = GetLastError();
 	va_list ap;
 	if (!g.verbose)
 		return;
 	va_start(ap, fmt);
-	vmsg("procdump: [v] ", err, fmt, ap);
+	vmsg("procdump: [v] ", fmt, ap);
 	va_end(ap);
-	SetLastError(err);
 }
 
 static void *
