@@ -371,6 +371,8 @@ out:
 /* -svc run: the service's log file, where stdout and stderr text goes (Main). */
 static HANDLE out_log;
 
+static DWORD w32_console_write_utf8(HANDLE h, const char *s, DWORD n); /* (Win32) */
+
 /* Writes UTF-8 text: WriteConsoleW on a console, bytes on a pipe or file. */
 static void
 emit(FILE *fp, const char *s)
@@ -385,16 +387,8 @@ emit(FILE *fp, const char *s)
 	if (g.json_stdout) /* -json -: no console line reaches the JSON stream */
 		fp = stderr;
 	h = GetStdHandle(fp == stderr ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
-	if (h != INVALID_HANDLE_VALUE && h && GetConsoleMode(h, &mode)) {
-		int wn = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-		wchar_t *w = wn > 0 ? malloc(wn * sizeof *w) : NULL;
-		if (w) {
-			MultiByteToWideChar(CP_UTF8, 0, s, -1, w, wn);
-			WriteConsoleW(h, w, wn - 1, &n, NULL);
-			free(w);
-			return;
-		}
-	}
+	if (h != INVALID_HANDLE_VALUE && h && GetConsoleMode(h, &mode) && !w32_console_write_utf8(h, s, (DWORD)strlen(s)))
+		return;
 	fputs(s, fp);
 	fflush(fp);
 }
@@ -538,11 +532,12 @@ out_tag_target(const wchar_t *name, DWORD pid)
 }
 
 /* One diagnostic line on stderr: prefix, the message, and, when fmt ends
- * with ':', the system text and code of err.  Lines end with a newline
- * whether or not fmt has one. */
-static void PD_PRINTF(3, 0)
-vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
+ * with ':', the system text and code of GetLastError() (read first, and
+ * kept).  Lines end with a newline whether or not fmt has one. */
+static void PD_PRINTF(2, 0)
+vmsg(const char *prefix, const char *fmt, va_list ap)
 {
+	DWORD err = GetLastError();
 	char *buf = vfmt(fmt, ap), small[256], sys[512] = "", *line;
 	size_t len;
 	if (!buf) /* out of memory: what fits */
@@ -573,34 +568,30 @@ vmsg(const char *prefix, DWORD err, const char *fmt, va_list ap)
 	free(line);
 	if (buf != small)
 		free(buf);
+	SetLastError(err);
 }
 
 /* warn("OpenProcess %lu:", pid) -> "procdump: OpenProcess 1234: Access is
- * denied. (5)": a trailing ':' appends the text of GetLastError(), read
- * first thing (and kept). */
+ * denied. (5)": a trailing ':' appends the text of GetLastError(). */
 static void PD_PRINTF(1, 2)
 warn(const char *fmt, ...)
 {
-	DWORD err = GetLastError();
 	va_list ap;
 	va_start(ap, fmt);
-	vmsg("procdump: ", err, fmt, ap);
+	vmsg("procdump: ", fmt, ap);
 	va_end(ap);
-	SetLastError(err);
 }
 
 /* -v: the same, on stderr, only when verbose. */
 static void PD_PRINTF(1, 2)
 vlog(const char *fmt, ...)
 {
-	DWORD err = GetLastError();
 	va_list ap;
 	if (!g.verbose)
 		return;
 	va_start(ap, fmt);
-	vmsg("procdump: [v] ", err, fmt, ap);
+	vmsg("procdump: [v] ", fmt, ap);
 	va_end(ap);
-	SetLastError(err);
 }
 
 static void *
@@ -612,16 +603,6 @@ xcalloc(size_t n, size_t sz)
 	return p;
 }
 
-static wchar_t *
-wdup(const wchar_t *s)
-{
-	size_t n = wcslen(s) + 1;
-	wchar_t *d = malloc(n * sizeof *d);
-	if (d)
-		memcpy(d, s, n * sizeof *d);
-	return d;
-}
-
 /* a then b, malloc'd (NULL: no memory). */
 static wchar_t *
 wcs_cat(const wchar_t *a, const wchar_t *b)
@@ -631,6 +612,12 @@ wcs_cat(const wchar_t *a, const wchar_t *b)
 	if (r)
 		swprintf(r, len, L"%ls%ls", a, b);
 	return r;
+}
+
+static wchar_t *
+wdup(const wchar_t *s)
+{
+	return wcs_cat(s, L"");
 }
 
 /* A growable byte buffer; offsets into it are file offsets (RVAs). */
@@ -960,12 +947,7 @@ parse_num(const wchar_t *s, int hex, u64 max, u64 *v)
 static int
 all_digits(const wchar_t *s)
 {
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (*s < L'0' || *s > L'9')
-			return 0;
-	return 1;
+	return *s && !s[wcsspn(s, L"0123456789")];
 }
 
 /* ================================= Win32 ================================ */
@@ -1929,16 +1911,11 @@ static pd_ntstatus
 w32_live_kernel_dump(HANDLE file)
 {
 	struct pd_livedump_selective sel = { 1, sizeof sel, 1, { 0 } };
-	struct pd_livedump_control c;
+	struct pd_livedump_control c = { .version = 2, .bugcheck_code = 0x161 /* LIVE_SYSTEM_DUMP */, .file = file,
+	                                 .flags = 1u << 4, .selective = &sel };
 	ULONG got = 0;
 	if (!w32.NtSystemDebugControl)
 		return PD_STATUS_NOT_IMPLEMENTED;
-	memset(&c, 0, sizeof c);
-	c.version = 2;
-	c.bugcheck_code = 0x161; /* LIVE_SYSTEM_DUMP */
-	c.file = file;
-	c.flags = 1u << 4;
-	c.selective = &sel;
 	return w32.NtSystemDebugControl(37, &c, sizeof c, NULL, 0, &got);
 }
 
@@ -1998,9 +1975,7 @@ w32_private_acl(struct w32_acl *a)
 		a->user = NULL;
 		return -1;
 	}
-	a->sa.nLength = sizeof a->sa;
-	a->sa.lpSecurityDescriptor = &a->sd;
-	a->sa.bInheritHandle = FALSE;
+	a->sa = (SECURITY_ATTRIBUTES){ .nLength = sizeof a->sa, .lpSecurityDescriptor = &a->sd };
 	return 0;
 }
 
@@ -2112,18 +2087,14 @@ w32_precise_now(void)
 static int
 w32_power_info(u32 out[5])
 {
-	struct { ULONG number, max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle; } ppi[64];
+	struct { ULONG number, v[5]; } ppi[64]; /* max_mhz, cur_mhz, mhz_limit, max_idle, cur_idle */
 	SYSTEM_INFO si;
 	GetSystemInfo(&si);
 	if (w32_load(W32_POWRPROF) < 0 || !w32.CallNtPowerInformation || si.dwNumberOfProcessors > 64 ||
 	    w32.CallNtPowerInformation(11, NULL, 0, ppi, sizeof ppi[0] * si.dwNumberOfProcessors) != 0 ||
-	    !ppi[0].max_mhz)
+	    !ppi[0].v[0])
 		return -1;
-	out[0] = ppi[0].max_mhz;
-	out[1] = ppi[0].cur_mhz;
-	out[2] = ppi[0].mhz_limit;
-	out[3] = ppi[0].max_idle;
-	out[4] = ppi[0].cur_idle;
+	memcpy(out, ppi[0].v, sizeof ppi[0].v);
 	return 0;
 }
 
@@ -2191,8 +2162,6 @@ w32_debug_event_drop(const DEBUG_EVENT *ev)
 	case LOAD_DLL_DEBUG_EVENT:
 		if (ev->u.LoadDll.hFile)
 			CloseHandle(ev->u.LoadDll.hFile);
-		break;
-	default:
 		break;
 	}
 }
@@ -2457,12 +2426,11 @@ w32_counter_open(struct w32_counter *c, const wchar_t *path, const char *sw)
 static int
 w32_counter_read(struct w32_counter *c, long long *v)
 {
-	struct pd_pdh_value val;
+	struct pd_pdh_value val = { 0 };
 	DWORD type = 0;
 	LONG st;
 	if (w32.PdhCollectQueryData(c->query))
 		return 0;
-	memset(&val, 0, sizeof val);
 	/* integers as integers: PDH_FMT_DOUBLE gives 0 for them under Wine */
 	st = w32.PdhGetFormattedCounterValue(c->counter, PD_PDH_FMT_LARGE | PD_PDH_FMT_NOCAP100, &type, &val);
 	if (st || (val.status != 0 && val.status != 1 /* PDH_CSTATUS_VALID_DATA, NEW_DATA */))
@@ -2555,19 +2523,11 @@ w32_load_callback(const wchar_t *path, HMODULE *dll)
 static int
 w32_spawn_hidden(wchar_t *cmd, wchar_t *env, PROCESS_INFORMATION *pi, HANDLE *job)
 {
-	STARTUPINFOW si;
-	JOBOBJECT_EXTENDED_LIMIT_INFORMATION lim;
-	memset(&si, 0, sizeof si);
-	si.cb = sizeof si;
-	si.dwFlags = STARTF_USESHOWWINDOW;
-	si.wShowWindow = SW_HIDE;
+	STARTUPINFOW si = { .cb = sizeof si, .dwFlags = STARTF_USESHOWWINDOW, .wShowWindow = SW_HIDE };
+	JOBOBJECT_EXTENDED_LIMIT_INFORMATION lim = { .BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE };
 	memset(pi, 0, sizeof *pi);
-	*job = CreateJobObjectW(NULL, NULL);
-	if (*job) {
-		memset(&lim, 0, sizeof lim);
-		lim.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+	if ((*job = CreateJobObjectW(NULL, NULL)))
 		SetInformationJobObject(*job, JobObjectExtendedLimitInformation, &lim, sizeof lim);
-	}
 	if (!CreateProcessW(NULL, cmd, NULL, NULL, FALSE, CREATE_NO_WINDOW | CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT,
 	                    env, NULL, &si, pi)) {
 		DWORD e = GetLastError();
@@ -2753,7 +2713,7 @@ struct pd_wer_info {
 static HRESULT
 w32_wer_queue(HANDLE h, const wchar_t *name, int heap, const char **step, int *result)
 {
-	struct pd_wer_info info;
+	struct pd_wer_info info = { .dwSize = sizeof info, .hProcess = h };
 	HANDLE rep = NULL;
 	HRESULT hr;
 	*result = 0;
@@ -2761,9 +2721,6 @@ w32_wer_queue(HANDLE h, const wchar_t *name, int heap, const char **step, int *r
 	if (w32_load(W32_WER) < 0 || !w32.WerReportCreate || !w32.WerReportAddDump || !w32.WerReportSubmit ||
 	    !w32.WerReportCloseHandle)
 		return E_NOINTERFACE;
-	memset(&info, 0, sizeof info);
-	info.dwSize = sizeof info;
-	info.hProcess = h;
 	wcsncpy(info.wzApplicationName, name, 127);
 	wcscpy(info.wzDescription, L"Dump written by procdump.c");
 	*step = "WerReportCreate";
