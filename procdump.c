@@ -3339,7 +3339,6 @@ args_free(struct pd_config *cfg)
 	free(cfg->mended[0]);
 	free(cfg->mended[1]);
 	free(cfg->mended[2]);
-	cfg->joined[0] = cfg->joined[1] = cfg->mended[0] = cfg->mended[1] = cfg->mended[2] = NULL;
 }
 
 /* Windows' argv rules read \" as a literal quote, so "c:\my dumps\" reaches
@@ -3640,18 +3639,10 @@ args_check_numbers(struct pd_config *cfg)
 	return 0;
 }
 
-/* Values that are not numbers.  0 or PD_EXIT_USAGE. */
+/* Switches that exclude each other, then values that are not numbers.
+ * 0 or PD_EXIT_USAGE. */
 static int
 args_check_values(const struct pd_config *cfg)
-{
-	if ((cfg->counter_above && !cfg->counter_above[0]) || (cfg->counter_below && !cfg->counter_below[0]))
-		return args_fail("%s: the counter path is empty", cfg->counter_above ? "-p" : "-pl");
-	return 0;
-}
-
-/* Switches that exclude each other.  0 or PD_EXIT_USAGE. */
-static int
-args_check_exclusive(const struct pd_config *cfg)
 {
 	if (GIVEN(cfg, cpu_above) && GIVEN(cfg, cpu_below))
 		return args_fail("-c and -cl cannot be used together");
@@ -3659,6 +3650,8 @@ args_check_exclusive(const struct pd_config *cfg)
 		return args_fail("-m and -ml cannot be used together");
 	if (cfg->counter_above && cfg->counter_below)
 		return args_fail("-p and -pl cannot be used together");
+	if ((cfg->counter_above && !cfg->counter_above[0]) || (cfg->counter_below && !cfg->counter_below[0]))
+		return args_fail("%s: the counter path is empty", cfg->counter_above ? "-p" : "-pl");
 	return 0;
 }
 
@@ -3695,6 +3688,7 @@ static int
 args_check_mode(struct pd_config *cfg)
 {
 	const struct opt *o;
+	size_t i;
 	if (cfg->svc == SVC_LIST || cfg->svc == SVC_UNINSTALL) {
 		if ((o = args_stray(cfg, CO(svc), 0)) || cfg->target)
 			return args_fail("-svc %s takes no other switch or target ('%s')", cfg->svc == SVC_LIST ? "list" : "uninstall",
@@ -3715,19 +3709,12 @@ args_check_mode(struct pd_config *cfg)
 	if (cfg->svc_user && (cfg->svc != SVC_INSTALL || !cfg->svc_user[0]))
 		return args_fail(cfg->svc_user[0] ? "-svcuser goes with -svc install (the account the service runs as)"
 		                                  : "-svcuser needs an account name");
-	if (GIVEN(cfg, cancel)) {
-		if (args_stray(cfg, CO(cancel), 0) || cfg->target)
-			return args_fail("-cancel takes only a PID and no other switch or target");
-		return 0;
-	}
-	if (GIVEN(cfg, freezeguard)) {
-		if (args_stray(cfg, CO(freezeguard), 0) || cfg->target)
-			return args_fail("-freezeguard takes only a PID and no other switch or target");
-		return 0;
-	}
-	if (GIVEN(cfg, exitguard)) {
-		if (args_stray(cfg, CO(exitguard), 0) || cfg->target)
-			return args_fail("-exitguard takes only a PID and no other switch or target");
+	for (i = 0; i < NOPTS; i++) {
+		o = &opts[i];
+		if (!cfg->given[i] || (o->off != CO(cancel) && o->off != CO(freezeguard) && o->off != CO(exitguard)))
+			continue;
+		if (args_stray(cfg, o->off, 0) || cfg->target)
+			return args_fail("-%s takes only a PID and no other switch or target", u8s(o->name));
 		return 0;
 	}
 	if (cfg->per_core && !GIVEN(cfg, cpu_above) && !GIVEN(cfg, cpu_below)) {
@@ -3809,7 +3796,7 @@ args_validate(struct pd_config *cfg)
 	int rc;
 	if (cfg->help)
 		return 0;
-	if ((rc = args_check_numbers(cfg)) || (rc = args_check_exclusive(cfg)) || (rc = args_check_values(cfg)) ||
+	if ((rc = args_check_numbers(cfg)) || (rc = args_check_values(cfg)) ||
 	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)) ||
 	    (rc = args_mend_path(cfg, "dump folder/file", &cfg->output, &cfg->mended[0])) ||
 	    (rc = args_mend_path(cfg, "-x: dump folder", &cfg->launch_folder, &cfg->mended[1])) ||
@@ -3903,6 +3890,19 @@ tgt_listed_started(const struct pd_sys_process *p)
 	return t && t != 0x5555555555555555ULL; /* (a time window would drop processes when the clock goes back) */
 }
 
+/* The image name of a process-list entry, into img (MAX_PATH wide
+ * characters).  0, or -1 for an entry without one (the idle process). */
+static int
+tgt_image(const struct pd_sys_process *p, wchar_t *img)
+{
+	size_t len = p->ImageName.Length / 2;
+	if (!p->ImageName.Buffer || len >= MAX_PATH)
+		return -1;
+	memcpy(img, p->ImageName.Buffer, len * 2);
+	img[len] = 0;
+	return 0;
+}
+
 /* The process of the service called name: 0, PD_EXIT_TARGET after a line
  * when it is not running (quiet: -1, for -w to wait for it to start), or -1
  * when there is no such service (or its process is not in list yet). */
@@ -3936,11 +3936,12 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 	return rc;
 }
 
-/* Resolves spec: a PID, else a process name, else a service name.  With
- * quiet_missing, "not found" (and a service that is not running) returns
- * -1 silently, so that -w waits for a process or a service alike. */
+/* Resolves spec: a PID, else a process name, else a service name; 0 or
+ * PD_EXIT_TARGET after an error line.  With quiet_missing, "not found"
+ * (and a service that is not running) returns -1 silently, so that -w
+ * waits for a process or a service alike. */
 static int
-tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
+tgt_resolve(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 {
 	struct pd_sys_process *list, *p;
 	DWORD self = GetCurrentProcessId();
@@ -3967,12 +3968,9 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 	}
 	for (p = list; p; p = w32_process_next(p)) {
 		wchar_t img[MAX_PATH];
-		size_t len = p->ImageName.Length / 2;
-		if (!p->ImageName.Buffer || len >= MAX_PATH || (DWORD)(ULONG_PTR)p->UniqueProcessId == self ||
+		if (tgt_image(p, img) < 0 || (DWORD)(ULONG_PTR)p->UniqueProcessId == self ||
 		    !tgt_listed_started(p)) /* (-w: taken at its next look) */
 			continue;
-		memcpy(img, p->ImageName.Buffer, len * 2);
-		img[len] = 0;
 		if (tgt_name_matches(img, spec)) {
 			if (n == 0)
 				tgt_fill(t, p);
@@ -4001,27 +3999,6 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 	}
 	free(list);
 	return rc;
-}
-
-/* Resolves a PID, process name or service name; 0 or PD_EXIT_TARGET after
- * an error line. */
-static int
-tgt_resolve(struct pd_target *t, const wchar_t *spec)
-{
-	return tgt_resolve_ex(t, spec, 0);
-}
-
-/* The image name of a process-list entry, into img (MAX_PATH wide
- * characters).  0, or -1 for an entry without one (the idle process). */
-static int
-tgt_image(const struct pd_sys_process *p, wchar_t *img)
-{
-	size_t len = p->ImageName.Length / 2;
-	if (!p->ImageName.Buffer || len >= MAX_PATH)
-		return -1;
-	memcpy(img, p->ImageName.Buffer, len * 2);
-	img[len] = 0;
-	return 0;
 }
 
 /* -all: does image fit the name, which may hold * wildcards?  As without
@@ -12844,7 +12821,6 @@ aed_views(struct aed_view *v, int install)
 	static const char *k32 = "HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug";
 	int own64 = sizeof(void *) == 8, os64 = own64 || w32_is_wow64(GetCurrentProcess()), n = 1;
 	wchar_t self[MAX_PATH], *dir, *other;
-	size_t len;
 	memset(v, 0, 2 * sizeof *v);
 	if (!GetModuleFileNameW(NULL, self, MAX_PATH))
 		self[0] = 0;
@@ -12854,18 +12830,15 @@ aed_views(struct aed_view *v, int install)
 	if (!os64)
 		return 1;
 	dir = w32_dirname(self);
-	len = (dir ? wcslen(dir) : 0) + 20;
-	if (dir && (other = malloc(len * sizeof *other))) {
-		swprintf(other, len, L"%ls\\%ls", dir, own64 ? L"procdump.exe" : L"procdump64.exe");
-		if (!install || w32_exists(other)) {
-			v[1].exe = other;
-			v[1].sam = own64 ? KEY_WOW64_32KEY : KEY_WOW64_64KEY;
-			v[1].label = own64 ? k32 : k64;
-			n = 2;
-		} else
-			free(other);
-	}
+	other = dir ? wcs_cat(dir, own64 ? L"\\procdump.exe" : L"\\procdump64.exe") : NULL;
 	free(dir);
+	if (other && (!install || w32_exists(other))) {
+		v[1].exe = other;
+		v[1].sam = own64 ? KEY_WOW64_32KEY : KEY_WOW64_64KEY;
+		v[1].label = own64 ? k32 : k64;
+		n = 2;
+	} else
+		free(other);
 	return n;
 }
 
@@ -13168,10 +13141,12 @@ struct aed_jit {
 	u64 info;              /* JIT_DEBUG_INFO address in the process, or 0 */
 };
 
-/* -j's values (as -i registers them: folder %ld %ld %p).  0 or
- * PD_EXIT_USAGE. */
+/* -j's values (as -i registers them: folder %ld %ld %p) and its dump
+ * folder, checked before the banner (a usage error comes alone).  On a
+ * missing folder the crashed thread, which waits for the event, is let go
+ * to its end.  0 or PD_EXIT_USAGE after one line. */
 static int
-aed_jit_args(const struct pd_config *cfg, struct aed_jit *j)
+aed_check_jit(const struct pd_config *cfg, struct aed_jit *j)
 {
 	u64 pid, ev, info = 0;
 	memset(j, 0, sizeof *j);
@@ -13187,6 +13162,11 @@ aed_jit_args(const struct pd_config *cfg, struct aed_jit *j)
 	j->pid = (DWORD)pid;
 	j->event = (HANDLE)(ULONG_PTR)ev;
 	j->info = info;
+	if (!w32_is_dir(j->folder)) {
+		warn("-j: dump folder '%s' does not exist", u8s(j->folder));
+		SetEvent(j->event);
+		return PD_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -13314,23 +13294,6 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 	}
 }
 
-/* -j's values and its dump folder, checked before the banner (a usage
- * error comes alone).  On a refusal the crashed thread, which waits for
- * the event, is let go to its end.  0 or PD_EXIT_USAGE after one line. */
-static int
-aed_check_jit(const struct pd_config *cfg, struct aed_jit *j)
-{
-	int rc = aed_jit_args(cfg, j);
-	if (rc)
-		return rc;
-	if (!w32_is_dir(j->folder)) {
-		warn("-j: dump folder '%s' does not exist", u8s(j->folder));
-		SetEvent(j->event);
-		return PD_EXIT_USAGE;
-	}
-	return 0;
-}
-
 /* -i: what the registered -j will need, checked before anything is
  * written: the dump folder takes a new file, and the -md DLL loads by its
  * full path and exports MiniDumpCallbackRoutine.  0 or PD_EXIT_USAGE after
@@ -13373,7 +13336,7 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 	int rc, have_jit;
 	memset(&t, 0, sizeof t);
 	swprintf(spec, 16, L"%lu", j.pid);
-	if (!(rc = tgt_resolve(&t, spec)))
+	if (!(rc = tgt_resolve(&t, spec, 0)))
 		rc = tgt_open(&t, cfg->kill_after);
 	if (rc) {
 		SetEvent(j.event); /* the crashed process goes on to its end */
@@ -13824,7 +13787,7 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t, int ou
 static int
 main_wait(const struct pd_config *cfg, struct pd_target *t)
 {
-	int rc = tgt_resolve_ex(t, cfg->target, 1);
+	int rc = tgt_resolve(t, cfg->target, 1);
 	if (rc != -1)
 		return rc;
 	out("Waiting for process named %s...\n", u8s(cfg->target));
@@ -13833,7 +13796,7 @@ main_wait(const struct pd_config *cfg, struct pd_target *t)
 			out("%s %s\n", stamp(), g.expired ? run_expired : "Cancelled.");
 			return PD_EXIT_NOTDONE;
 		}
-		rc = tgt_resolve_ex(t, cfg->target, 1);
+		rc = tgt_resolve(t, cfg->target, 1);
 		if (rc == 0)
 			out("%s Process %s (%lu) started.\n", stamp(), u8s(t->name), t->pid);
 		if (rc != -1)
@@ -13881,7 +13844,7 @@ main_target(struct pd_config *cfg, struct pd_target *t, int *out_is_dir, int *la
 	int rc;
 	*launched = 0;
 	if (!cfg->launch) {
-		if ((rc = cfg->wait ? main_wait(cfg, t) : tgt_resolve(t, cfg->target)))
+		if ((rc = cfg->wait ? main_wait(cfg, t) : tgt_resolve(t, cfg->target, 0)))
 			return rc;
 		return tgt_open(t, cfg->kill_after);
 	}
@@ -14162,7 +14125,7 @@ main_fleet_first(struct main_fleet *f)
 	int rc;
 	if (!cfg->all) {
 		memset(&t, 0, sizeof t);
-		if ((rc = cfg->wait ? main_wait(cfg, &t) : tgt_resolve(&t, cfg->target)))
+		if ((rc = cfg->wait ? main_wait(cfg, &t) : tgt_resolve(&t, cfg->target, 0)))
 			return rc;
 		if (main_fleet_start(f, &t) < 0)
 			return PD_EXIT_TARGET;
@@ -14465,15 +14428,13 @@ main_svc_log(void)
 		w32_file_size(f, &size);
 		CloseHandle(f);
 	}
-	if (size > MAIN_SVC_LOG_MAX) {
-		swprintf(old, 32768 + 4, L"%ls.1", msvc.log);
-		if (out_log)
-			CloseHandle(out_log);
-		out_log = NULL;
-		MoveFileExW(msvc.log, old, MOVEFILE_REPLACE_EXISTING);
-	}
 	if (out_log)
 		CloseHandle(out_log);
+	out_log = NULL;
+	if (size > MAIN_SVC_LOG_MAX) {
+		swprintf(old, 32768 + 4, L"%ls.1", msvc.log);
+		MoveFileExW(msvc.log, old, MOVEFILE_REPLACE_EXISTING);
+	}
 	out_log = w32_open_append(msvc.log);
 	if (out_log == INVALID_HANDLE_VALUE)
 		out_log = NULL;
@@ -14483,15 +14444,12 @@ static void WINAPI
 main_svc_main(DWORD argc, wchar_t **argv)
 {
 	struct pd_config *cfg = msvc.cfg;
-	DWORD attr;
 	int rc;
 	(void)argc, (void)argv;
 	if (!(msvc.h = RegisterServiceCtrlHandlerExW(msvc.name, main_svc_control, NULL)))
 		return;
-	attr = GetFileAttributesW(cfg->output);
 	swprintf(msvc.log, 32768, L"%ls%ls%ls.log", cfg->output,
-	         attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY) && !wcs_endswith_i(cfg->output, L"\\") ? L"\\" : L"",
-	         msvc.name);
+	         w32_is_dir(cfg->output) && !wcs_endswith_i(cfg->output, L"\\") ? L"\\" : L"", msvc.name);
 	main_svc_log();
 	main_svc_report(SERVICE_RUNNING, 0);
 	out("%s Service %s started (PID %lu): monitoring until it is stopped.\n", stamp(), u8s(msvc.name),
@@ -14519,14 +14477,10 @@ main_svc_main(DWORD argc, wchar_t **argv)
 static int
 main_svc_run(struct pd_config *cfg, const struct main_prep *p)
 {
-	SERVICE_TABLE_ENTRYW table[2];
+	SERVICE_TABLE_ENTRYW table[2] = { { msvc.name, main_svc_main }, { NULL, NULL } };
 	msvc.cfg = cfg;
 	msvc.p = p;
 	svc_full_name(msvc.name, 128, cfg->svc_name);
-	table[0].lpServiceName = msvc.name;
-	table[0].lpServiceProc = main_svc_main;
-	table[1].lpServiceName = NULL;
-	table[1].lpServiceProc = NULL;
 	if (!StartServiceCtrlDispatcherW(table)) {
 		warn("-svc run is the command line of the service %s, which the service manager starts "
 		     "(sc start %s):", u8s(msvc.name), u8s(msvc.name));
@@ -14578,7 +14532,7 @@ pd_write_dump(unsigned long pid, const wchar_t *path, int type, const wchar_t *c
 		rc = PD_EXIT_TARGET;
 	else {
 		swprintf(spec, 16, L"%lu", pid);
-		if (!(rc = tgt_resolve(&t, spec)) && !(rc = tgt_open(&t, 0))) {
+		if (!(rc = tgt_resolve(&t, spec, 0)) && !(rc = tgt_open(&t, 0))) {
 			memset(&rq, 0, sizeof rq);
 			rq.type = type;
 			rq.path = path;
