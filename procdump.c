@@ -3484,8 +3484,7 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 		}
 		return 0;
 	case OPT_DIGIT:
-		/* As -r: only one digit is taken as the value, so that `-h 1234`
-		 * still means PID 1234 (Windows PIDs below 10 are System's). */
+		/* As -r: one digit only (`-h 1234` means PID 1234). */
 		*(int *)(base + o->off) = 1;
 		*(long long *)(base + o->off2) = o->dflt;
 		if (*k + 1 < argc && all_digits(argv[*k + 1]) && wcslen(argv[*k + 1]) == 1) {
@@ -13324,9 +13323,8 @@ aed_check_install(const struct pd_config *cfg)
 /* -j folder pid event jitinfo (j: as aed_check_jit read them): one dump
  * of the crashed process, then it ends.  The exit code is the dump's. */
 static int
-aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBACK_ROUTINE cb)
+aed_postmortem(struct pd_config *cfg, const struct aed_jit *j, MINIDUMP_CALLBACK_ROUTINE cb)
 {
-	struct aed_jit j = *jv;
 	struct pd_target t;
 	struct pd_run run;
 	struct dbg d;
@@ -13335,16 +13333,16 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 	HANDLE ended = NULL;
 	int rc, have_jit;
 	memset(&t, 0, sizeof t);
-	swprintf(spec, 16, L"%lu", j.pid);
+	swprintf(spec, 16, L"%lu", j->pid);
 	if (!(rc = tgt_resolve(&t, spec, 0)))
 		rc = tgt_open(&t, cfg->kill_after);
 	if (rc) {
-		SetEvent(j.event); /* the crashed process goes on to its end */
+		SetEvent(j->event); /* the crashed process goes on to its end */
 		tgt_close(&t);
 		return rc;
 	}
-	cfg->output = j.folder;
-	have_jit = aed_jit_event(&t, j.info, &jit);
+	cfg->output = j->folder;
+	have_jit = aed_jit_event(&t, j->info, &jit);
 	out("Process:               %s (%lu)\n", u8s(t.name), t.pid);
 	out("Exception from:        %s\n\n", have_jit ? "JIT_DEBUG_INFO" : "the debug event (no valid JIT_DEBUG_INFO)");
 	run_begin(&run, cfg, &t, 1, cb);
@@ -13357,17 +13355,17 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 		aed_write_after_end(&d, t.h);
 		aed_fire(&d, have_jit ? &jit : NULL, NULL);
 		aed_kill(&d);
-		SetEvent(j.event);
+		SetEvent(j->event);
 	} else {
 		d.attached = 1;
 		DebugSetProcessKillOnExit(FALSE);
 		/* -r: set once the debugger has seen the process end */
 		ended = cfg->clone ? CreateEventW(NULL, TRUE, FALSE, NULL) : NULL;
-		aed_debug(&d, j.event, have_jit ? &jit : NULL, ended);
+		aed_debug(&d, j->event, have_jit ? &jit : NULL, ended);
 	}
 	rc = run_end(&run);
 	dbg_finish(&d);
-	CloseHandle(j.event);
+	CloseHandle(j->event);
 	if (ended)
 		CloseHandle(ended);
 	tgt_close(&t);
@@ -13804,8 +13802,10 @@ main_wait(const struct pd_config *cfg, struct pd_target *t)
 	}
 }
 
-/* The output: a folder (existing, or named with a trailing separator) or
- * a file name whose folder must exist.  0 or PD_EXIT_USAGE. */
+/* The output of a capture, checked before its banner: a folder (existing,
+ * or named with a trailing separator) or a file name whose folder must
+ * exist; with several targets, a name that holds PID (each process writes
+ * its own).  0 or PD_EXIT_USAGE. */
 static int
 main_check_output(const struct pd_config *cfg, int *out_is_dir)
 {
@@ -13833,6 +13833,11 @@ main_check_output(const struct pd_config *cfg, int *out_is_dir)
 		warn("the folder of dump file '%s' does not exist", u8s(cfg->output));
 		return PD_EXIT_USAGE;
 	}
+	if ((cfg->all || cfg->children) && !wcsstr(cfg->output, L"PID")) {
+		warn("-%s: the dump file name '%s' must hold PID (several processes write dumps), or name a folder",
+		     cfg->all ? "all" : "pt", u8s(cfg->output));
+		return PD_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -13844,16 +13849,14 @@ main_target(struct pd_config *cfg, struct pd_target *t, int *out_is_dir, int *la
 	int rc;
 	*launched = 0;
 	if (!cfg->launch) {
-		if ((rc = cfg->wait ? main_wait(cfg, t) : tgt_resolve(t, cfg->target, 0)))
-			return rc;
-		return tgt_open(t, cfg->kill_after);
+		rc = cfg->wait ? main_wait(cfg, t) : tgt_resolve(t, cfg->target, 0);
+		return rc ? rc : tgt_open(t, cfg->kill_after);
 	}
 	cfg->output = cfg->launch_folder;
 	*out_is_dir = 1;
-	if ((rc = dbg_launch(cfg, t)))
-		return rc;
-	*launched = 1;
-	return 0;
+	rc = dbg_launch(cfg, t);
+	*launched = !rc;
+	return rc;
 }
 
 /* One opened target: its monitors, the configuration table (one target
@@ -13905,10 +13908,8 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
  * times a second and gathers the exit codes. */
 
 struct main_inst {
-	const struct pd_config *cfg;
+	const struct main_fleet *f; /* its cfg, out_is_dir and cb */
 	struct pd_target t;
-	int out_is_dir;
-	MINIDUMP_CALLBACK_ROUTINE cb;
 	int rc;                 /* its exit code, once its thread ended */
 };
 
@@ -13937,7 +13938,7 @@ main_inst_thread(void *arg)
 	struct main_inst *in = arg;
 	int rc;
 	out_tag_target(in->t.name, in->t.pid);
-	rc = tgt_open_listed(&in->t, in->cfg->kill_after);
+	rc = tgt_open_listed(&in->t, in->f->cfg->kill_after);
 	if (rc < 0) {
 		out("%s The process has exited.\n", stamp());
 		in->rc = PD_EXIT_NOTDONE;
@@ -13946,7 +13947,7 @@ main_inst_thread(void *arg)
 		in->rc = rc;
 		ev_target_failed(&in->t, "cannot_open", rc);
 	} else
-		in->rc = main_instance(in->cfg, &in->t, in->out_is_dir, in->cb, 0);
+		in->rc = main_instance(in->f->cfg, &in->t, in->f->out_is_dir, in->f->cb, 0);
 	tgt_close(&in->t);
 	w32_debugger_release(); /* this thread's debug object, if it attached */
 	return 0;
@@ -13974,10 +13975,8 @@ main_fleet_start(struct main_fleet *f, const struct pd_target *t)
 	HANDLE th;
 	if (vec_grow(&f->k, &f->capk, f->nk, sizeof *f->k, 16) < 0 || !(in = xcalloc(1, sizeof *in)))
 		return -1;
-	in->cfg = f->cfg;
+	in->f = f;
 	in->t = *t;
-	in->out_is_dir = f->out_is_dir;
-	in->cb = f->cb;
 	if (!(th = CreateThread(NULL, 0, main_inst_thread, in, 0, NULL))) {
 		warn("cannot start the thread that monitors process %lu:", t->pid);
 		free(in);
@@ -14233,23 +14232,6 @@ main_timer_stop(struct main_timer *tm)
 		CloseHandle(tm->stop);
 }
 
-/* The checks of a capture before its banner.  With several targets, a
- * dump file name must hold PID: each process writes its own.  0 or
- * PD_EXIT_USAGE. */
-static int
-main_check_capture(struct pd_config *cfg, int *out_is_dir)
-{
-	int rc;
-	if ((rc = main_check_output(cfg, out_is_dir)))
-		return rc;
-	if ((cfg->all || cfg->children) && cfg->output && !*out_is_dir && !wcsstr(cfg->output, L"PID")) {
-		warn("-%s: the dump file name '%s' must hold PID (several processes write dumps), or name a folder",
-		     cfg->all ? "all" : "pt", u8s(cfg->output));
-		return PD_EXIT_USAGE;
-	}
-	return 0;
-}
-
 /* What main_check found out and loaded for the run. */
 struct main_prep {
 	int out_is_dir;                 /* the dump output names a folder */
@@ -14274,7 +14256,7 @@ main_check(struct pd_config *cfg, struct main_prep *p)
 		return aed_check_install(cfg);
 	if (cfg->postmortem)
 		rc = aed_check_jit(cfg, &p->jit);
-	else if (!(rc = main_check_capture(cfg, &p->out_is_dir)) && cfg->monitor)
+	else if (!(rc = main_check_output(cfg, &p->out_is_dir)) && cfg->monitor)
 		rc = trig_mon_check(cfg);
 	if (rc)
 		return rc;
