@@ -2919,8 +2919,7 @@ w32_scm_open(DWORD access)
 /* ================================= Args ================================= */
 /* One table, opts[], describes every switch: parser, defaults, -? text,
  * numeric ranges; args_validate() holds the rules between switches.  Plain
- * C types; opens no process.  At its end, the registry, WER and COM
- * wrappers that Install and -x use. */
+ * C types; opens no process. */
 
 enum optkind {
 	OPT_FLAG,    /* -x */
@@ -3856,15 +3855,24 @@ tgt_close(struct pd_target *t)
 	t->h = NULL;
 }
 
+/* The image name of a process-list entry, into img (MAX_PATH wide
+ * characters).  0, or -1 for an entry without one (the idle process). */
+static int
+tgt_image(const struct pd_sys_process *p, wchar_t *img)
+{
+	size_t len = p->ImageName.Length / 2;
+	if (!p->ImageName.Buffer || len >= MAX_PATH)
+		return -1;
+	memcpy(img, p->ImageName.Buffer, len * 2);
+	img[len] = 0;
+	return 0;
+}
+
 static void
 tgt_fill(struct pd_target *t, struct pd_sys_process *p)
 {
-	size_t n = p->ImageName.Length / 2;
-	if (n >= MAX_PATH)
-		n = MAX_PATH - 1;
-	if (p->ImageName.Buffer)
-		memcpy(t->name, p->ImageName.Buffer, n * 2);
-	t->name[n] = 0;
+	if (tgt_image(p, t->name) < 0) /* (a file name is at most 255 characters) */
+		t->name[0] = 0;
 	t->pid = (DWORD)(ULONG_PTR)p->UniqueProcessId;
 	t->create_time = (u64)p->CreateTime.QuadPart;
 }
@@ -3887,19 +3895,6 @@ tgt_listed_started(const struct pd_sys_process *p)
 {
 	u64 t = (u64)p->CreateTime.QuadPart;
 	return t && t != 0x5555555555555555ULL; /* (a time window would drop processes when the clock goes back) */
-}
-
-/* The image name of a process-list entry, into img (MAX_PATH wide
- * characters).  0, or -1 for an entry without one (the idle process). */
-static int
-tgt_image(const struct pd_sys_process *p, wchar_t *img)
-{
-	size_t len = p->ImageName.Length / 2;
-	if (!p->ImageName.Buffer || len >= MAX_PATH)
-		return -1;
-	memcpy(img, p->ImageName.Buffer, len * 2);
-	img[len] = 0;
-	return 0;
 }
 
 /* The process of the service called name: 0, PD_EXIT_TARGET after a line
@@ -12860,7 +12855,7 @@ static wchar_t *
 aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 {
 	struct buf b = { 0 }, r = { 0 };
-	wchar_t *c, *full = NULL;
+	wchar_t *c;
 	int k;
 	cmd_add(&b, exe, QUOTE_ALWAYS | QUOTE_PROGRAM);
 	cmd_add(&b, L"-accepteula", 0);
@@ -12872,11 +12867,9 @@ aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 		swprintf(name, 32, L"-%ls", sw->name);
 		cmd_add(&b, name, 0);
 		if (sw->kind == OPT_INT || sw->kind == OPT_HEX || sw->kind == OPT_STR) {
-			if (sw->off == CO(callback_dll))
-				full = w32_full_path(argv[k + 1]);
+			wchar_t *full = sw->off == CO(callback_dll) ? w32_full_path(argv[k + 1]) : NULL;
 			cmd_add(&b, full ? full : argv[k + 1], 0);
 			free(full);
-			full = NULL;
 			k++;
 		} else if (sw->kind == OPT_R && k + 1 < argc && all_digits(argv[k + 1]) && wcslen(argv[k + 1]) == 1)
 			cmd_add(&b, argv[++k], 0);
@@ -13332,7 +13325,6 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *j, MINIDUMP_CALLBACK
 	wchar_t spec[16];
 	HANDLE ended = NULL;
 	int rc, have_jit;
-	memset(&t, 0, sizeof t);
 	swprintf(spec, 16, L"%lu", j->pid);
 	if (!(rc = tgt_resolve(&t, spec, 0)))
 		rc = tgt_open(&t, cfg->kill_after);
@@ -14123,7 +14115,6 @@ main_fleet_first(struct main_fleet *f)
 	struct pd_target t;
 	int rc;
 	if (!cfg->all) {
-		memset(&t, 0, sizeof t);
 		if ((rc = cfg->wait ? main_wait(cfg, &t) : tgt_resolve(&t, cfg->target, 0)))
 			return rc;
 		if (main_fleet_start(f, &t) < 0)
