@@ -2876,8 +2876,7 @@ w32_scm_open(DWORD access)
 /* ================================= Args ================================= */
 /* One table, opts[], describes every switch: parser, defaults, -? text,
  * numeric ranges; args_validate() holds the rules between switches.  Plain
- * C types; opens no process.  At its end, the registry, WER and COM
- * wrappers that Install and -x use. */
+ * C types; opens no process. */
 
 enum optkind {
 	OPT_FLAG,    /* -x */
@@ -3296,7 +3295,6 @@ args_free(struct pd_config *cfg)
 	free(cfg->mended[0]);
 	free(cfg->mended[1]);
 	free(cfg->mended[2]);
-	cfg->joined[0] = cfg->joined[1] = cfg->mended[0] = cfg->mended[1] = cfg->mended[2] = NULL;
 }
 
 /* Windows' argv rules read \" as a literal quote, so "c:\my dumps\" reaches
@@ -3442,8 +3440,7 @@ args_take(struct pd_config *cfg, const struct opt *o, int argc, wchar_t **argv, 
 		}
 		return 0;
 	case OPT_DIGIT:
-		/* As -r: only one digit is taken as the value, so that `-h 1234`
-		 * still means PID 1234 (Windows PIDs below 10 are System's). */
+		/* As -r: one digit only (`-h 1234` means PID 1234). */
 		*(int *)(base + o->off) = 1;
 		*(long long *)(base + o->off2) = o->dflt;
 		if (*k + 1 < argc && all_digits(argv[*k + 1]) && wcslen(argv[*k + 1]) == 1) {
@@ -3597,18 +3594,10 @@ args_check_numbers(struct pd_config *cfg)
 	return 0;
 }
 
-/* Values that are not numbers.  0 or PD_EXIT_USAGE. */
+/* Switches that exclude each other, then values that are not numbers.
+ * 0 or PD_EXIT_USAGE. */
 static int
 args_check_values(const struct pd_config *cfg)
-{
-	if ((cfg->counter_above && !cfg->counter_above[0]) || (cfg->counter_below && !cfg->counter_below[0]))
-		return args_fail("%s: the counter path is empty", cfg->counter_above ? "-p" : "-pl");
-	return 0;
-}
-
-/* Switches that exclude each other.  0 or PD_EXIT_USAGE. */
-static int
-args_check_exclusive(const struct pd_config *cfg)
 {
 	if (GIVEN(cfg, cpu_above) && GIVEN(cfg, cpu_below))
 		return args_fail("-c and -cl cannot be used together");
@@ -3616,6 +3605,8 @@ args_check_exclusive(const struct pd_config *cfg)
 		return args_fail("-m and -ml cannot be used together");
 	if (cfg->counter_above && cfg->counter_below)
 		return args_fail("-p and -pl cannot be used together");
+	if ((cfg->counter_above && !cfg->counter_above[0]) || (cfg->counter_below && !cfg->counter_below[0]))
+		return args_fail("%s: the counter path is empty", cfg->counter_above ? "-p" : "-pl");
 	return 0;
 }
 
@@ -3652,6 +3643,7 @@ static int
 args_check_mode(struct pd_config *cfg)
 {
 	const struct opt *o;
+	size_t i;
 	if (cfg->svc == SVC_LIST || cfg->svc == SVC_UNINSTALL) {
 		if ((o = args_stray(cfg, CO(svc), 0)) || cfg->target)
 			return args_fail("-svc %s takes no other switch or target ('%s')", cfg->svc == SVC_LIST ? "list" : "uninstall",
@@ -3672,19 +3664,12 @@ args_check_mode(struct pd_config *cfg)
 	if (cfg->svc_user && (cfg->svc != SVC_INSTALL || !cfg->svc_user[0]))
 		return args_fail(cfg->svc_user[0] ? "-svcuser goes with -svc install (the account the service runs as)"
 		                                  : "-svcuser needs an account name");
-	if (GIVEN(cfg, cancel)) {
-		if (args_stray(cfg, CO(cancel), 0) || cfg->target)
-			return args_fail("-cancel takes only a PID and no other switch or target");
-		return 0;
-	}
-	if (GIVEN(cfg, freezeguard)) {
-		if (args_stray(cfg, CO(freezeguard), 0) || cfg->target)
-			return args_fail("-freezeguard takes only a PID and no other switch or target");
-		return 0;
-	}
-	if (GIVEN(cfg, exitguard)) {
-		if (args_stray(cfg, CO(exitguard), 0) || cfg->target)
-			return args_fail("-exitguard takes only a PID and no other switch or target");
+	for (i = 0; i < NOPTS; i++) {
+		o = &opts[i];
+		if (!cfg->given[i] || (o->off != CO(cancel) && o->off != CO(freezeguard) && o->off != CO(exitguard)))
+			continue;
+		if (args_stray(cfg, o->off, 0) || cfg->target)
+			return args_fail("-%s takes only a PID and no other switch or target", u8s(o->name));
 		return 0;
 	}
 	if (cfg->per_core && !GIVEN(cfg, cpu_above) && !GIVEN(cfg, cpu_below)) {
@@ -3766,7 +3751,7 @@ args_validate(struct pd_config *cfg)
 	int rc;
 	if (cfg->help)
 		return 0;
-	if ((rc = args_check_numbers(cfg)) || (rc = args_check_exclusive(cfg)) || (rc = args_check_values(cfg)) ||
+	if ((rc = args_check_numbers(cfg)) || (rc = args_check_values(cfg)) ||
 	    (rc = args_check_needs(cfg)) || (rc = args_check_mode(cfg)) ||
 	    (rc = args_mend_path(cfg, "dump folder/file", &cfg->output, &cfg->mended[0])) ||
 	    (rc = args_mend_path(cfg, "-x: dump folder", &cfg->launch_folder, &cfg->mended[1])) ||
@@ -3827,15 +3812,24 @@ tgt_close(struct pd_target *t)
 	t->h = NULL;
 }
 
+/* The image name of a process-list entry, into img (MAX_PATH wide
+ * characters).  0, or -1 for an entry without one (the idle process). */
+static int
+tgt_image(const struct pd_sys_process *p, wchar_t *img)
+{
+	size_t len = p->ImageName.Length / 2;
+	if (!p->ImageName.Buffer || len >= MAX_PATH)
+		return -1;
+	memcpy(img, p->ImageName.Buffer, len * 2);
+	img[len] = 0;
+	return 0;
+}
+
 static void
 tgt_fill(struct pd_target *t, struct pd_sys_process *p)
 {
-	size_t n = p->ImageName.Length / 2;
-	if (n >= MAX_PATH)
-		n = MAX_PATH - 1;
-	if (p->ImageName.Buffer)
-		memcpy(t->name, p->ImageName.Buffer, n * 2);
-	t->name[n] = 0;
+	if (tgt_image(p, t->name) < 0) /* (a file name is at most 255 characters) */
+		t->name[0] = 0;
 	t->pid = (DWORD)(ULONG_PTR)p->UniqueProcessId;
 	t->create_time = (u64)p->CreateTime.QuadPart;
 }
@@ -3893,11 +3887,12 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 	return rc;
 }
 
-/* Resolves spec: a PID, else a process name, else a service name.  With
- * quiet_missing, "not found" (and a service that is not running) returns
- * -1 silently, so that -w waits for a process or a service alike. */
+/* Resolves spec: a PID, else a process name, else a service name; 0 or
+ * PD_EXIT_TARGET after an error line.  With quiet_missing, "not found"
+ * (and a service that is not running) returns -1 silently, so that -w
+ * waits for a process or a service alike. */
 static int
-tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
+tgt_resolve(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 {
 	struct pd_sys_process *list, *p;
 	DWORD self = GetCurrentProcessId();
@@ -3924,12 +3919,9 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 	}
 	for (p = list; p; p = w32_process_next(p)) {
 		wchar_t img[MAX_PATH];
-		size_t len = p->ImageName.Length / 2;
-		if (!p->ImageName.Buffer || len >= MAX_PATH || (DWORD)(ULONG_PTR)p->UniqueProcessId == self ||
+		if (tgt_image(p, img) < 0 || (DWORD)(ULONG_PTR)p->UniqueProcessId == self ||
 		    !tgt_listed_started(p)) /* (-w: taken at its next look) */
 			continue;
-		memcpy(img, p->ImageName.Buffer, len * 2);
-		img[len] = 0;
 		if (tgt_name_matches(img, spec)) {
 			if (n == 0)
 				tgt_fill(t, p);
@@ -3958,27 +3950,6 @@ tgt_resolve_ex(struct pd_target *t, const wchar_t *spec, int quiet_missing)
 	}
 	free(list);
 	return rc;
-}
-
-/* Resolves a PID, process name or service name; 0 or PD_EXIT_TARGET after
- * an error line. */
-static int
-tgt_resolve(struct pd_target *t, const wchar_t *spec)
-{
-	return tgt_resolve_ex(t, spec, 0);
-}
-
-/* The image name of a process-list entry, into img (MAX_PATH wide
- * characters).  0, or -1 for an entry without one (the idle process). */
-static int
-tgt_image(const struct pd_sys_process *p, wchar_t *img)
-{
-	size_t len = p->ImageName.Length / 2;
-	if (!p->ImageName.Buffer || len >= MAX_PATH)
-		return -1;
-	memcpy(img, p->ImageName.Buffer, len * 2);
-	img[len] = 0;
-	return 0;
 }
 
 /* -all: does image fit the name, which may hold * wildcards?  As without
@@ -12801,7 +12772,6 @@ aed_views(struct aed_view *v, int install)
 	static const char *k32 = "HKLM\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows NT\\CurrentVersion\\AeDebug";
 	int own64 = sizeof(void *) == 8, os64 = own64 || w32_is_wow64(GetCurrentProcess()), n = 1;
 	wchar_t self[MAX_PATH], *dir, *other;
-	size_t len;
 	memset(v, 0, 2 * sizeof *v);
 	if (!GetModuleFileNameW(NULL, self, MAX_PATH))
 		self[0] = 0;
@@ -12811,18 +12781,15 @@ aed_views(struct aed_view *v, int install)
 	if (!os64)
 		return 1;
 	dir = w32_dirname(self);
-	len = (dir ? wcslen(dir) : 0) + 20;
-	if (dir && (other = malloc(len * sizeof *other))) {
-		swprintf(other, len, L"%ls\\%ls", dir, own64 ? L"procdump.exe" : L"procdump64.exe");
-		if (!install || w32_exists(other)) {
-			v[1].exe = other;
-			v[1].sam = own64 ? KEY_WOW64_32KEY : KEY_WOW64_64KEY;
-			v[1].label = own64 ? k32 : k64;
-			n = 2;
-		} else
-			free(other);
-	}
+	other = dir ? wcs_cat(dir, own64 ? L"\\procdump.exe" : L"\\procdump64.exe") : NULL;
 	free(dir);
+	if (other && (!install || w32_exists(other))) {
+		v[1].exe = other;
+		v[1].sam = own64 ? KEY_WOW64_32KEY : KEY_WOW64_64KEY;
+		v[1].label = own64 ? k32 : k64;
+		n = 2;
+	} else
+		free(other);
 	return n;
 }
 
@@ -12845,7 +12812,7 @@ static wchar_t *
 aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 {
 	struct buf b = { 0 }, r = { 0 };
-	wchar_t *c, *full = NULL;
+	wchar_t *c;
 	int k;
 	cmd_add(&b, exe, QUOTE_ALWAYS | QUOTE_PROGRAM);
 	cmd_add(&b, L"-accepteula", 0);
@@ -12857,11 +12824,9 @@ aed_command(const wchar_t *exe, const wchar_t *folder, int argc, wchar_t **argv)
 		swprintf(name, 32, L"-%ls", sw->name);
 		cmd_add(&b, name, 0);
 		if (sw->kind == OPT_INT || sw->kind == OPT_HEX || sw->kind == OPT_STR) {
-			if (sw->off == CO(callback_dll))
-				full = w32_full_path(argv[k + 1]);
+			wchar_t *full = sw->off == CO(callback_dll) ? w32_full_path(argv[k + 1]) : NULL;
 			cmd_add(&b, full ? full : argv[k + 1], 0);
 			free(full);
-			full = NULL;
 			k++;
 		} else if (sw->kind == OPT_R && k + 1 < argc && all_digits(argv[k + 1]) && wcslen(argv[k + 1]) == 1)
 			cmd_add(&b, argv[++k], 0);
@@ -13125,10 +13090,12 @@ struct aed_jit {
 	u64 info;              /* JIT_DEBUG_INFO address in the process, or 0 */
 };
 
-/* -j's values (as -i registers them: folder %ld %ld %p).  0 or
- * PD_EXIT_USAGE. */
+/* -j's values (as -i registers them: folder %ld %ld %p) and its dump
+ * folder, checked before the banner (a usage error comes alone).  On a
+ * missing folder the crashed thread, which waits for the event, is let go
+ * to its end.  0 or PD_EXIT_USAGE after one line. */
 static int
-aed_jit_args(const struct pd_config *cfg, struct aed_jit *j)
+aed_check_jit(const struct pd_config *cfg, struct aed_jit *j)
 {
 	u64 pid, ev, info = 0;
 	memset(j, 0, sizeof *j);
@@ -13144,6 +13111,11 @@ aed_jit_args(const struct pd_config *cfg, struct aed_jit *j)
 	j->pid = (DWORD)pid;
 	j->event = (HANDLE)(ULONG_PTR)ev;
 	j->info = info;
+	if (!w32_is_dir(j->folder)) {
+		warn("-j: dump folder '%s' does not exist", u8s(j->folder));
+		SetEvent(j->event);
+		return PD_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -13271,23 +13243,6 @@ aed_debug(struct dbg *d, HANDLE event, const struct pd_event *jit, HANDLE ended)
 	}
 }
 
-/* -j's values and its dump folder, checked before the banner (a usage
- * error comes alone).  On a refusal the crashed thread, which waits for
- * the event, is let go to its end.  0 or PD_EXIT_USAGE after one line. */
-static int
-aed_check_jit(const struct pd_config *cfg, struct aed_jit *j)
-{
-	int rc = aed_jit_args(cfg, j);
-	if (rc)
-		return rc;
-	if (!w32_is_dir(j->folder)) {
-		warn("-j: dump folder '%s' does not exist", u8s(j->folder));
-		SetEvent(j->event);
-		return PD_EXIT_USAGE;
-	}
-	return 0;
-}
-
 /* -i: what the registered -j will need, checked before anything is
  * written: the dump folder takes a new file, and the -md DLL loads by its
  * full path and exports MiniDumpCallbackRoutine.  0 or PD_EXIT_USAGE after
@@ -13318,9 +13273,8 @@ aed_check_install(const struct pd_config *cfg)
 /* -j folder pid event jitinfo (j: as aed_check_jit read them): one dump
  * of the crashed process, then it ends.  The exit code is the dump's. */
 static int
-aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBACK_ROUTINE cb)
+aed_postmortem(struct pd_config *cfg, const struct aed_jit *j, MINIDUMP_CALLBACK_ROUTINE cb)
 {
-	struct aed_jit j = *jv;
 	struct pd_target t;
 	struct pd_run run;
 	struct dbg d;
@@ -13328,17 +13282,16 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 	wchar_t spec[16];
 	HANDLE ended = NULL;
 	int rc, have_jit;
-	memset(&t, 0, sizeof t);
-	swprintf(spec, 16, L"%lu", j.pid);
-	if (!(rc = tgt_resolve(&t, spec)))
+	swprintf(spec, 16, L"%lu", j->pid);
+	if (!(rc = tgt_resolve(&t, spec, 0)))
 		rc = tgt_open(&t, cfg->kill_after);
 	if (rc) {
-		SetEvent(j.event); /* the crashed process goes on to its end */
+		SetEvent(j->event); /* the crashed process goes on to its end */
 		tgt_close(&t);
 		return rc;
 	}
-	cfg->output = j.folder;
-	have_jit = aed_jit_event(&t, j.info, &jit);
+	cfg->output = j->folder;
+	have_jit = aed_jit_event(&t, j->info, &jit);
 	out("Process:               %s (%lu)\n", u8s(t.name), t.pid);
 	out("Exception from:        %s\n\n", have_jit ? "JIT_DEBUG_INFO" : "the debug event (no valid JIT_DEBUG_INFO)");
 	run_begin(&run, cfg, &t, 1, cb);
@@ -13351,17 +13304,17 @@ aed_postmortem(struct pd_config *cfg, const struct aed_jit *jv, MINIDUMP_CALLBAC
 		aed_write_after_end(&d, t.h);
 		aed_fire(&d, have_jit ? &jit : NULL, NULL);
 		aed_kill(&d);
-		SetEvent(j.event);
+		SetEvent(j->event);
 	} else {
 		d.attached = 1;
 		DebugSetProcessKillOnExit(FALSE);
 		/* -r: set once the debugger has seen the process end */
 		ended = cfg->clone ? CreateEventW(NULL, TRUE, FALSE, NULL) : NULL;
-		aed_debug(&d, j.event, have_jit ? &jit : NULL, ended);
+		aed_debug(&d, j->event, have_jit ? &jit : NULL, ended);
 	}
 	rc = run_end(&run);
 	dbg_finish(&d);
-	CloseHandle(j.event);
+	CloseHandle(j->event);
 	if (ended)
 		CloseHandle(ended);
 	tgt_close(&t);
@@ -13781,7 +13734,7 @@ main_print_config(const struct pd_config *cfg, const struct pd_target *t, int ou
 static int
 main_wait(const struct pd_config *cfg, struct pd_target *t)
 {
-	int rc = tgt_resolve_ex(t, cfg->target, 1);
+	int rc = tgt_resolve(t, cfg->target, 1);
 	if (rc != -1)
 		return rc;
 	out("Waiting for process named %s...\n", u8s(cfg->target));
@@ -13790,7 +13743,7 @@ main_wait(const struct pd_config *cfg, struct pd_target *t)
 			out("%s %s\n", stamp(), g.expired ? run_expired : "Cancelled.");
 			return PD_EXIT_NOTDONE;
 		}
-		rc = tgt_resolve_ex(t, cfg->target, 1);
+		rc = tgt_resolve(t, cfg->target, 1);
 		if (rc == 0)
 			out("%s Process %s (%lu) started.\n", stamp(), u8s(t->name), t->pid);
 		if (rc != -1)
@@ -13798,8 +13751,10 @@ main_wait(const struct pd_config *cfg, struct pd_target *t)
 	}
 }
 
-/* The output: a folder (existing, or named with a trailing separator) or
- * a file name whose folder must exist.  0 or PD_EXIT_USAGE. */
+/* The output of a capture, checked before its banner: a folder (existing,
+ * or named with a trailing separator) or a file name whose folder must
+ * exist; with several targets, a name that holds PID (each process writes
+ * its own).  0 or PD_EXIT_USAGE. */
 static int
 main_check_output(const struct pd_config *cfg, int *out_is_dir)
 {
@@ -13827,6 +13782,11 @@ main_check_output(const struct pd_config *cfg, int *out_is_dir)
 		warn("the folder of dump file '%s' does not exist", u8s(cfg->output));
 		return PD_EXIT_USAGE;
 	}
+	if ((cfg->all || cfg->children) && !wcsstr(cfg->output, L"PID")) {
+		warn("-%s: the dump file name '%s' must hold PID (several processes write dumps), or name a folder",
+		     cfg->all ? "all" : "pt", u8s(cfg->output));
+		return PD_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -13838,16 +13798,14 @@ main_target(struct pd_config *cfg, struct pd_target *t, int *out_is_dir, int *la
 	int rc;
 	*launched = 0;
 	if (!cfg->launch) {
-		if ((rc = cfg->wait ? main_wait(cfg, t) : tgt_resolve(t, cfg->target)))
-			return rc;
-		return tgt_open(t, cfg->kill_after);
+		rc = cfg->wait ? main_wait(cfg, t) : tgt_resolve(t, cfg->target, 0);
+		return rc ? rc : tgt_open(t, cfg->kill_after);
 	}
 	cfg->output = cfg->launch_folder;
 	*out_is_dir = 1;
-	if ((rc = dbg_launch(cfg, t)))
-		return rc;
-	*launched = 1;
-	return 0;
+	rc = dbg_launch(cfg, t);
+	*launched = !rc;
+	return rc;
 }
 
 /* One opened target: its monitors, the configuration table (one target
@@ -13899,10 +13857,8 @@ main_instance(const struct pd_config *cfg, struct pd_target *t, int out_is_dir, 
  * times a second and gathers the exit codes. */
 
 struct main_inst {
-	const struct pd_config *cfg;
+	const struct main_fleet *f; /* its cfg, out_is_dir and cb */
 	struct pd_target t;
-	int out_is_dir;
-	MINIDUMP_CALLBACK_ROUTINE cb;
 	int rc;                 /* its exit code, once its thread ended */
 };
 
@@ -13931,7 +13887,7 @@ main_inst_thread(void *arg)
 	struct main_inst *in = arg;
 	int rc;
 	out_tag_target(in->t.name, in->t.pid);
-	rc = tgt_open_listed(&in->t, in->cfg->kill_after);
+	rc = tgt_open_listed(&in->t, in->f->cfg->kill_after);
 	if (rc < 0) {
 		out("%s The process has exited.\n", stamp());
 		in->rc = PD_EXIT_NOTDONE;
@@ -13940,7 +13896,7 @@ main_inst_thread(void *arg)
 		in->rc = rc;
 		ev_target_failed(&in->t, "cannot_open", rc);
 	} else
-		in->rc = main_instance(in->cfg, &in->t, in->out_is_dir, in->cb, 0);
+		in->rc = main_instance(in->f->cfg, &in->t, in->f->out_is_dir, in->f->cb, 0);
 	tgt_close(&in->t);
 	w32_debugger_release(); /* this thread's debug object, if it attached */
 	return 0;
@@ -13968,10 +13924,8 @@ main_fleet_start(struct main_fleet *f, const struct pd_target *t)
 	HANDLE th;
 	if (vec_grow(&f->k, &f->capk, f->nk, sizeof *f->k, 16) < 0 || !(in = xcalloc(1, sizeof *in)))
 		return -1;
-	in->cfg = f->cfg;
+	in->f = f;
 	in->t = *t;
-	in->out_is_dir = f->out_is_dir;
-	in->cb = f->cb;
 	if (!(th = CreateThread(NULL, 0, main_inst_thread, in, 0, NULL))) {
 		warn("cannot start the thread that monitors process %lu:", t->pid);
 		free(in);
@@ -14118,8 +14072,7 @@ main_fleet_first(struct main_fleet *f)
 	struct pd_target t;
 	int rc;
 	if (!cfg->all) {
-		memset(&t, 0, sizeof t);
-		if ((rc = cfg->wait ? main_wait(cfg, &t) : tgt_resolve(&t, cfg->target)))
+		if ((rc = cfg->wait ? main_wait(cfg, &t) : tgt_resolve(&t, cfg->target, 0)))
 			return rc;
 		if (main_fleet_start(f, &t) < 0)
 			return PD_EXIT_TARGET;
@@ -14227,23 +14180,6 @@ main_timer_stop(struct main_timer *tm)
 		CloseHandle(tm->stop);
 }
 
-/* The checks of a capture before its banner.  With several targets, a
- * dump file name must hold PID: each process writes its own.  0 or
- * PD_EXIT_USAGE. */
-static int
-main_check_capture(struct pd_config *cfg, int *out_is_dir)
-{
-	int rc;
-	if ((rc = main_check_output(cfg, out_is_dir)))
-		return rc;
-	if ((cfg->all || cfg->children) && cfg->output && !*out_is_dir && !wcsstr(cfg->output, L"PID")) {
-		warn("-%s: the dump file name '%s' must hold PID (several processes write dumps), or name a folder",
-		     cfg->all ? "all" : "pt", u8s(cfg->output));
-		return PD_EXIT_USAGE;
-	}
-	return 0;
-}
-
 /* What main_check found out and loaded for the run. */
 struct main_prep {
 	int out_is_dir;                 /* the dump output names a folder */
@@ -14268,7 +14204,7 @@ main_check(struct pd_config *cfg, struct main_prep *p)
 		return aed_check_install(cfg);
 	if (cfg->postmortem)
 		rc = aed_check_jit(cfg, &p->jit);
-	else if (!(rc = main_check_capture(cfg, &p->out_is_dir)) && cfg->monitor)
+	else if (!(rc = main_check_output(cfg, &p->out_is_dir)) && cfg->monitor)
 		rc = trig_mon_check(cfg);
 	if (rc)
 		return rc;
@@ -14422,15 +14358,13 @@ main_svc_log(void)
 		w32_file_size(f, &size);
 		CloseHandle(f);
 	}
-	if (size > MAIN_SVC_LOG_MAX) {
-		swprintf(old, 32768 + 4, L"%ls.1", msvc.log);
-		if (out_log)
-			CloseHandle(out_log);
-		out_log = NULL;
-		MoveFileExW(msvc.log, old, MOVEFILE_REPLACE_EXISTING);
-	}
 	if (out_log)
 		CloseHandle(out_log);
+	out_log = NULL;
+	if (size > MAIN_SVC_LOG_MAX) {
+		swprintf(old, 32768 + 4, L"%ls.1", msvc.log);
+		MoveFileExW(msvc.log, old, MOVEFILE_REPLACE_EXISTING);
+	}
 	out_log = w32_open_append(msvc.log);
 	if (out_log == INVALID_HANDLE_VALUE)
 		out_log = NULL;
@@ -14440,15 +14374,12 @@ static void WINAPI
 main_svc_main(DWORD argc, wchar_t **argv)
 {
 	struct pd_config *cfg = msvc.cfg;
-	DWORD attr;
 	int rc;
 	(void)argc, (void)argv;
 	if (!(msvc.h = RegisterServiceCtrlHandlerExW(msvc.name, main_svc_control, NULL)))
 		return;
-	attr = GetFileAttributesW(cfg->output);
 	swprintf(msvc.log, 32768, L"%ls%ls%ls.log", cfg->output,
-	         attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY) && !wcs_endswith_i(cfg->output, L"\\") ? L"\\" : L"",
-	         msvc.name);
+	         w32_is_dir(cfg->output) && !wcs_endswith_i(cfg->output, L"\\") ? L"\\" : L"", msvc.name);
 	main_svc_log();
 	main_svc_report(SERVICE_RUNNING, 0);
 	out("%s Service %s started (PID %lu): monitoring until it is stopped.\n", stamp(), u8s(msvc.name),
@@ -14476,14 +14407,10 @@ main_svc_main(DWORD argc, wchar_t **argv)
 static int
 main_svc_run(struct pd_config *cfg, const struct main_prep *p)
 {
-	SERVICE_TABLE_ENTRYW table[2];
+	SERVICE_TABLE_ENTRYW table[2] = { { msvc.name, main_svc_main }, { NULL, NULL } };
 	msvc.cfg = cfg;
 	msvc.p = p;
 	svc_full_name(msvc.name, 128, cfg->svc_name);
-	table[0].lpServiceName = msvc.name;
-	table[0].lpServiceProc = main_svc_main;
-	table[1].lpServiceName = NULL;
-	table[1].lpServiceProc = NULL;
 	if (!StartServiceCtrlDispatcherW(table)) {
 		warn("-svc run is the command line of the service %s, which the service manager starts "
 		     "(sc start %s):", u8s(msvc.name), u8s(msvc.name));
@@ -14535,7 +14462,7 @@ pd_write_dump(unsigned long pid, const wchar_t *path, int type, const wchar_t *c
 		rc = PD_EXIT_TARGET;
 	else {
 		swprintf(spec, 16, L"%lu", pid);
-		if (!(rc = tgt_resolve(&t, spec)) && !(rc = tgt_open(&t, 0))) {
+		if (!(rc = tgt_resolve(&t, spec, 0)) && !(rc = tgt_open(&t, 0))) {
 			memset(&rq, 0, sizeof rq);
 			rq.type = type;
 			rq.path = path;
