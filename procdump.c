@@ -10313,34 +10313,22 @@ run_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct run
                DWORD code, int out_is_dir, const char *tag)
 {
 	SYSTEMTIME st;
-	wchar_t *name, *full, *cand;
+	wchar_t *s, *name, *full, *cand;
+	const wchar_t *dir = !cfg->output ? L"." : out_is_dir ? cfg->output : L""; /* a given name has its own */
 	size_t n;
 	int k, i;
 
 	GetLocalTime(&st);
-	if (!cfg->output || out_is_dir) {
-		wchar_t *dflt = run_subst(run_default_name(cfg), t, &st, code);
-		const wchar_t *dir = cfg->output ? cfg->output : L".";
-		if (!dflt)
-			return NULL;
-		n = wcslen(dir) + wcslen(dflt) + 8;
-		name = malloc(n * sizeof *name);
-		if (!name) {
-			free(dflt);
-			return NULL;
-		}
-		swprintf(name, n, L"%ls%ls%ls.dmp", dir,
-		         (wcs_endswith_i(dir, L"\\") || wcs_endswith_i(dir, L"/")) ? L"" : L"\\", dflt);
-		free(dflt);
-	} else {
-		wchar_t *s = run_subst(cfg->output, t, &st, code);
-		if (!s)
-			return NULL;
-		name = wcs_cat(s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
-		free(s);
-		if (!name)
-			return NULL;
-	}
+	if (!(s = run_subst(run_name_pattern(cfg, out_is_dir), t, &st, code)))
+		return NULL;
+	n = wcslen(dir) + wcslen(s) + 8;
+	if ((name = malloc(n * sizeof *name)))
+		swprintf(name, n, L"%ls%ls%ls%ls", dir,
+		         !*dir || wcs_endswith_i(dir, L"\\") || wcs_endswith_i(dir, L"/") ? L"" : L"\\", s,
+		         wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
+	free(s);
+	if (!name)
+		return NULL;
 	if (tag && (cand = malloc((wcslen(name) + 32) * sizeof *cand))) {
 		swprintf(cand, wcslen(name) + 32, L"%.*ls_%hs.dmp", (int)(wcslen(name) - 4), name, tag);
 		free(name);
@@ -10740,7 +10728,6 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 {
 	const struct pd_config *cfg = r->cfg;
 	struct run_job *j = xcalloc(1, sizeof *j);
-	int rc;
 	run_reap(r, 0);
 	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
 	    !(j->path = run_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir,
@@ -10760,8 +10747,7 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	vlog("dump type %s", run_type_name(type));
 	if (cfg->clone)
 		return run_dump_cloned(r, j);
-	rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
-	return rc;
+	return run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
 }
 
 /* Closes the run: ProcDump's summary line (once: the debugger says it
@@ -11030,22 +11016,19 @@ static int
 trig_sample_cpu(struct trig_mon *m, long long *v)
 {
 	struct w32_sample smp;
-	double wall;
-	u64 cpu;
-	int r = 0;
+	int r;
 	if ((r = w32_process_sample(m->t->pid, m->t->create_time, &smp)) < 0)
 		return r == -2 ? 0 : -1;
-	cpu = smp.cpu;
-	wall = smp.at; /* (the list's time: it may be shared, and up to W32_SHARED_AGE old) */
-	if (m->have_prev && wall > m->prev_wall) {
-		double pct = (double)(cpu - m->prev_cpu) / 1e5 / (wall - m->prev_wall);
+	/* smp.at: the list's time (it may be shared, and up to W32_SHARED_AGE old) */
+	if (m->have_prev && smp.at > m->prev_wall) {
+		double pct = (double)(smp.cpu - m->prev_cpu) / 1e5 / (smp.at - m->prev_wall);
 		if (!m->cfg->per_core)
 			pct /= m->ncpu;
 		*v = (long long)(pct + 0.5);
 		r = 1;
 	}
-	m->prev_cpu = cpu;
-	m->prev_wall = wall;
+	m->prev_cpu = smp.cpu;
+	m->prev_wall = smp.at;
 	m->have_prev = 1;
 	return r;
 }
@@ -11240,11 +11223,9 @@ trig_mon_check(const struct pd_config *cfg)
 	int rc = 0;
 	memset(&m, 0, sizeof m);
 	m.cfg = cfg;
-	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0] && !rc; i++) {
-		memset(&r, 0, sizeof r);
+	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0] && !rc; i++)
 		if (trig_kinds[i].open && trig_kinds[i].armed(cfg, &r.st, &r.above) && trig_kinds[i].open(&m) < 0)
 			rc = PD_EXIT_USAGE;
-	}
 	trig_mon_free(&m);
 	return rc;
 }
@@ -12259,14 +12240,6 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 		}
 }
 
-/* Right after the initial breakpoint: -t plants its breakpoint. */
-static void
-dbg_after_initial(struct dbg *d)
-{
-	if (d->cfg->on_terminate)
-		dbg_plant_exit_breakpoint(d);
-}
-
 static void
 dbg_on_create_process(struct dbg *d, const DEBUG_EVENT *ev)
 {
@@ -12338,8 +12311,8 @@ dbg_on_event(struct dbg *d, const DEBUG_EVENT *ev)
 	case EXIT_PROCESS_DEBUG_EVENT: dbg_on_exit_process(d, ev); break;
 	default: break; /* RIP_INFO */
 	}
-	if (!was && d->initial_done)
-		dbg_after_initial(d);
+	if (!was && d->initial_done && d->cfg->on_terminate)
+		dbg_plant_exit_breakpoint(d); /* right after the initial breakpoint */
 	return cont;
 }
 
@@ -12375,15 +12348,6 @@ dbg_loop(struct dbg *d, int until_initial)
 		d->run->rc = PD_EXIT_TARGET;
 		d->run->done = 1;
 	}
-}
-
-/* -k while attached: kill, then drain the events until the exit, so
- * nothing is left pending (at most 5 s). */
-static void
-dbg_kill(struct dbg *d)
-{
-	tgt_kill(d->t);
-	w32_debug_drain(5000, 200, NULL, NULL); /* silent: the target is going */
 }
 
 /* Has the target loaded a CLR?  Then dbg_finish stops its threads and
@@ -12515,9 +12479,11 @@ dbg_finish(struct dbg *d)
 	struct dbg_stop st;
 	if (d->attached && !d->exited) {
 		dbg_remove_exit_breakpoint(d, 0); /* a detached target must not hit it */
-		if (d->cfg->kill_after && d->triggers)
-			dbg_kill(d);
-		else if ((clr = dbg_has_clr(d))) {
+		if (d->cfg->kill_after && d->triggers) {
+			tgt_kill(d->t);
+			/* drained, silently, until the exit: nothing left pending (at most 5 s) */
+			w32_debug_drain(5000, 200, NULL, NULL);
+		} else if ((clr = dbg_has_clr(d))) {
 			dbg_stop_threads(d, &st);
 			dbg_drain(d);
 		}
@@ -12527,19 +12493,14 @@ dbg_finish(struct dbg *d)
 			dbg_resume_threads(d, &st);
 	}
 	dbg_guard_end(d); /* detached or gone: the int3 is out */
-	d->attached = 0;
 	clr_close(&d->clr);
 	for (i = 0; i < d->nth; i++)
 		w32_debug_close_handle(d->th[i].h);
 	w32_debug_close_handle(d->hproc);
-	d->hproc = NULL;
 	for (i = 0; i < d->ndll; i++)
 		free(d->dll[i].name);
 	free(d->dll);
 	free(d->th);
-	d->dll = NULL;
-	d->th = NULL;
-	d->ndll = d->nth = 0;
 }
 
 #define DBG_ATTACH_DEADLINE_MS 5000
@@ -12642,7 +12603,6 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	DWORD plen = MAX_PATH;
 	int i;
 
-	/* a Store application or package (dbg_launch_store) */
 	if (wcschr(cfg->launch_image, L'!') || wcsstr(cfg->launch_image, L"__"))
 		return dbg_launch_store(cfg->launch_image);
 	cmd_add(&b, cfg->launch_image, QUOTE_PROGRAM);
@@ -12667,10 +12627,8 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	memset(t, 0, sizeof *t);
 	t->pid = pi.dwProcessId;
 	t->h = pi.hProcess;
-	if (QueryFullProcessImageNameW(pi.hProcess, 0, path, &plen))
-		wcsncpy(t->name, path_basename(path), MAX_PATH - 1);
-	else
-		wcsncpy(t->name, path_basename(cfg->launch_image), MAX_PATH - 1);
+	wcsncpy(t->name, path_basename(QueryFullProcessImageNameW(pi.hProcess, 0, path, &plen) ? path : cfg->launch_image),
+	        MAX_PATH - 1);
 	t->wow64 = w32_is_wow64(pi.hProcess);
 	t->create_time = w32_process_create_time(t->pid);
 	out("Launched:              %s (%lu)\n", u8s(cfg->launch_image), t->pid);
