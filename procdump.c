@@ -10271,21 +10271,11 @@ run_cancel_event(DWORD pid)
 	return CreateEventW(NULL, TRUE, FALSE, name);
 }
 
-/* The file name of one dump (see "Filename" in the man page). */
+/* The dump file names a run has made (see "Filename" in the man page). */
 struct run_names {
 	wchar_t **used;
 	int n, cap;
 };
-
-static wchar_t *
-run_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, DWORD code)
-{
-	struct name_nums n;
-	const wchar_t *vals[NKEYS] = { NULL, t->name, n.pid, n.exc, n.ymd, n.hms };
-	int hit = 0;
-	name_nums(&n, t->pid, code, st);
-	return name_subst(pat, vals, &hit);
-}
 
 /* The default file name.  It holds the PID with several targets (-all,
  * -pt: one name, several processes at once) and for a service (-svc: one
@@ -10313,13 +10303,16 @@ run_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct run
                DWORD code, int out_is_dir, const char *tag)
 {
 	SYSTEMTIME st;
+	struct name_nums nn;
+	const wchar_t *vals[NKEYS] = { NULL, t->name, nn.pid, nn.exc, nn.ymd, nn.hms };
 	wchar_t *s, *name, *full, *cand;
 	const wchar_t *dir = !cfg->output ? L"." : out_is_dir ? cfg->output : L""; /* a given name has its own */
 	size_t n;
-	int k, i;
+	int k, i, hit = 0;
 
 	GetLocalTime(&st);
-	if (!(s = run_subst(run_name_pattern(cfg, out_is_dir), t, &st, code)))
+	name_nums(&nn, t->pid, code, &st);
+	if (!(s = name_subst(run_name_pattern(cfg, out_is_dir), vals, &hit)))
 		return NULL;
 	n = wcslen(dir) + wcslen(s) + 8;
 	if ((name = malloc(n * sizeof *name)))
@@ -11230,7 +11223,6 @@ trig_mon_check(const struct pd_config *cfg)
 	return rc;
 }
 
-/* The comparison of a row: ">", ">=" or "<". */
 static const char *
 trig_row_op(const struct trig_row *r)
 {
@@ -12351,7 +12343,7 @@ dbg_loop(struct dbg *d, int until_initial)
 }
 
 /* Has the target loaded a CLR?  Then dbg_finish stops its threads and
- * drains its events before the detach (dbg_drain). */
+ * drains its events before the detach. */
 static int
 dbg_has_clr(const struct dbg *d)
 {
@@ -12455,20 +12447,6 @@ dbg_drain_note(const DEBUG_EVENT *ev, void *arg)
 	return 0;
 }
 
-/* With the threads stopped: takes the events queued since the last one and
- * passes them on (an exception as not handled), as the loop would.  Wine
- * continues an event still queued at a detach as handled, and a CLR
- * exception so continued ends the process (doc/WINE.md section 11; a .NET
- * app throwing in a loop died within 6 detaches in each of 6 runs, and
- * draining without stopping the threads left a window for the next throw).
- * (an event on its way when the threads stopped gets a little time). */
-static void
-dbg_drain(struct dbg *d)
-{
-	if (!d->exited && w32_debug_drain(5000, 20, dbg_drain_note, NULL))
-		d->exited = 1;
-}
-
 /* Ends the debugging session: the target runs on (detached) unless -k
  * (with debug triggers; -x alone detaches at the initial breakpoint, and
  * Main kills after the timed series). */
@@ -12485,7 +12463,16 @@ dbg_finish(struct dbg *d)
 			w32_debug_drain(5000, 200, NULL, NULL);
 		} else if ((clr = dbg_has_clr(d))) {
 			dbg_stop_threads(d, &st);
-			dbg_drain(d);
+			/* with the threads stopped: the events queued since the last one
+			 * are passed on (an exception as not handled), as the loop would.
+			 * Wine continues an event still queued at a detach as handled, and
+			 * a CLR exception so continued ends the process (doc/WINE.md
+			 * section 11; a .NET app throwing in a loop died within 6 detaches
+			 * in each of 6 runs, and draining without stopping the threads
+			 * left a window for the next throw).  An event on its way when
+			 * the threads stopped gets a little time. */
+			if (w32_debug_drain(5000, 20, dbg_drain_note, NULL))
+				d->exited = 1;
 		}
 		if (!d->exited && !DebugActiveProcessStop(d->t->pid) && !(d->cfg->kill_after && d->triggers))
 			warn("DebugActiveProcessStop %lu:", d->t->pid);
