@@ -9851,8 +9851,8 @@ ev_dump_progress(const struct pd_target *t, int num, const char *type, const wch
 
 /* Why a dump was not written, from its end as run_report judged it (rc:
  * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED, PD_GONE) and the writer's
- * result (NULL: it never started); *code
- * is the exit code it stands for (-1: none, the run goes on without it). */
+ * result (NULL: it never started); *code is the exit code it stands for
+ * (-1: none, the run goes on without it). */
 static const char *
 ev_dump_reason(const struct pd_target *t, const struct pd_dump_result *res, int rc, int cancelled, int *code)
 {
@@ -10179,7 +10179,6 @@ act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name,
 		return;
 	GetLocalTime(&st); /* (the time the dump completed) */
 	name_nums(&n, pid, exc, &st);
-	memset(pairs, 0, sizeof pairs);
 	for (k = 0; k < NKEYS; k++)
 		if ((pairs[k] = malloc((wcslen(vals[k]) + 32) * sizeof(wchar_t))))
 			swprintf(pairs[k], wcslen(vals[k]) + 32, L"%ls=%ls", act_vars[k], vals[k]);
@@ -10363,17 +10362,6 @@ run_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct run
 	}
 	free(full);
 	return NULL;
-}
-
-static void
-run_names_free(struct run_names *nm)
-{
-	int i;
-	for (i = 0; i < nm->n; i++)
-		free(nm->used[i]);
-	free(nm->used);
-	nm->used = NULL;
-	nm->n = nm->cap = 0;
 }
 
 static const char *
@@ -10750,6 +10738,7 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 static int
 run_end(struct pd_run *r)
 {
+	int i;
 	if (r->ended)
 		return r->rc;
 	r->ended = 1;
@@ -10767,13 +10756,12 @@ run_end(struct pd_run *r)
 		out("%s Dump count not reached.\n", stamp());
 	if (r->named)
 		CloseHandle(r->named);
-	r->named = NULL;
 	if (r->slots)
 		CloseHandle(r->slots);
-	r->slots = NULL;
 	free(r->jobs);
-	r->jobs = NULL;
-	run_names_free(&r->names);
+	for (i = 0; i < r->names.n; i++)
+		free(r->names.used[i]);
+	free(r->names.used);
 	return r->rc;
 }
 
@@ -10912,10 +10900,14 @@ trig_event(DWORD tid, int at_exit)
 	return e;
 }
 
+/* A trigger without an exception fired: its -json line (ev_trigger), then
+ * its dumps. */
 static void
-trig_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
+trig_fire(struct pd_run *r, const char *kind, long long num, const wchar_t *text, const char *detail, int held,
+          DWORD tid, int at_exit)
 {
 	struct pd_event e = trig_event(tid, at_exit);
+	ev_trigger(r->t, kind, num, text, detail, held, tid, NULL);
 	run_fire(r, &e);
 }
 
@@ -10945,10 +10937,8 @@ trig_run_timed(struct pd_run *r)
 			run_stop(r, "Cancelled.");
 		else if (!tgt_alive(r->t))
 			run_stop(r, "The process has exited.");
-		else {
-			ev_trigger(r->t, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0, NULL);
-			trig_fire_tid(r, 0, 0);
-		}
+		else
+			trig_fire(r, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0, 0);
 	}
 }
 
@@ -11310,8 +11300,7 @@ trig_mon_step(struct trig_mon *m, struct pd_run *r)
 	if (f != 1)
 		return f;
 	out("%s Trigger: %s\n", stamp(), m->why);
-	ev_trigger(r->t, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0, NULL);
-	trig_fire_tid(r, 0, 0);
+	trig_fire(r, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0, 0);
 	if (m->cfg->lists && r->fired > fired) /* a value fires once (one that -at cancelled: again) */
 		m->rows[m->fired_row].step++;
 	m->have_prev = 0;
@@ -11640,9 +11629,8 @@ clr_read_state(void *state, wchar_t *type, size_t ntype, wchar_t *msg, size_t nm
 }
 
 /* The managed exception being thrown on thread tid (its handle th) of the
- * held process h (first: at its first chance), whose runtime (path)
- * raised it: type and message.
- * 0, or -1: not named (the caller shows the code). */
+ * held process h (first: at its first chance), whose runtime (path) raised
+ * it: type and message.  0, or -1: not named (the caller shows the code). */
 static int
 clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t *runtime,
          int other_bitness, clr_base_fn bases, void *ctx, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
@@ -12008,8 +11996,7 @@ dbg_own_breakpoint(struct dbg *d, const DEBUG_EVENT *ev, DWORD code)
 		dbg_remove_exit_breakpoint(d, ev->dwThreadId);
 		if (!d->run->done) {
 			d->exit_fired = 1;
-			ev_trigger(d->t, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId, NULL);
-			trig_fire_tid(d->run, ev->dwThreadId, 0);
+			trig_fire(d->run, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId, 0);
 		}
 		return 1;
 	}
@@ -12182,10 +12169,8 @@ dbg_on_debug_string(struct dbg *d, const DEBUG_EVENT *ev)
 		w[--n] = 0;
 	out("%s Debug String: %s\n", stamp(), u8s(w));
 	texts[0] = w;
-	if (trig_filter_pass(d->cfg, texts, 1)) {
-		ev_trigger(d->t, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId, NULL);
-		trig_fire_tid(d->run, ev->dwThreadId, 0);
-	}
+	if (trig_filter_pass(d->cfg, texts, 1))
+		trig_fire(d->run, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId, 0);
 	free(w);
 }
 
@@ -12219,10 +12204,8 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 		out("%s DLL %s: %s\n", stamp(), load ? "Load" : "Unload", u8s(name));
 		texts[0] = name;
 		texts[1] = path_basename(name);
-		if (trig_filter_pass(d->cfg, texts, 2)) {
-			ev_trigger(d->t, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId, NULL);
-			trig_fire_tid(d->run, ev->dwThreadId, 0);
-		}
+		if (trig_filter_pass(d->cfg, texts, 2))
+			trig_fire(d->run, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId, 0);
 	}
 	for (i = 0; !load && i < d->ndll; i++)
 		if (d->dll[i].base == base) {
@@ -12253,8 +12236,7 @@ dbg_on_create_thread(struct dbg *d, const DEBUG_EVENT *ev)
 		d->breakin_tid = ev->dwThreadId;
 	if (d->initial_done && d->cfg->on_thread_create) {
 		out("%s Thread Create: %lu\n", stamp(), ev->dwThreadId);
-		ev_trigger(d->t, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId, NULL);
-		trig_fire_tid(d->run, ev->dwThreadId, 0);
+		trig_fire(d->run, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId, 0);
 	}
 }
 
@@ -12263,8 +12245,7 @@ dbg_on_exit_thread(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	if (d->initial_done && d->cfg->on_thread_exit && ev->dwThreadId != d->breakin_tid) {
 		out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev->dwThreadId, ev->u.ExitThread.dwExitCode);
-		ev_trigger(d->t, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId, NULL);
-		trig_fire_tid(d->run, ev->dwThreadId, 0);
+		trig_fire(d->run, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId, 0);
 	}
 	w32_debug_close_handle(dbg_thread_handle(d, ev->dwThreadId));
 	dbg_del_thread(d, ev->dwThreadId);
@@ -12274,10 +12255,9 @@ static void
 dbg_on_exit_process(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	out("%s The process has exited. Exit code: 0x%08lX\n", stamp(), ev->u.ExitProcess.dwExitCode);
-	if (d->cfg->on_terminate && !d->run->done && !d->exit_fired) {
-		ev_trigger(d->t, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId, NULL);
-		trig_fire_tid(d->run, ev->dwThreadId, 1); /* TerminateProcess or a crash: no ExitProcess breakpoint */
-	}
+	/* at_exit 1: TerminateProcess or a crash, no ExitProcess breakpoint */
+	if (d->cfg->on_terminate && !d->run->done && !d->exit_fired)
+		trig_fire(d->run, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId, 1);
 	ev_target_exit(d->t, ev->u.ExitProcess.dwExitCode);
 	d->exited = 1;
 	if (!d->run->done) {
@@ -12434,7 +12414,6 @@ dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 		}
 	free(st->held);
 	free(st->own);
-	memset(st, 0, sizeof *st);
 }
 
 static DWORD
