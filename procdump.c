@@ -10295,8 +10295,8 @@ run_name_pattern(const struct pd_config *cfg, int out_is_dir)
 }
 
 /* Full path of the next dump: folder + default name, or the given name
- * with substitutions and .dmp; _TAG before .dmp where a trigger writes
- * several types; a name this run already wrote gets -2, -3... */
+ * with substitutions and .dmp; _TAG (_Mini...) before .dmp where a trigger
+ * writes several types; a name this run already wrote gets -2, -3... */
 static wchar_t *
 run_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct run_names *nm,
                DWORD code, int out_is_dir, const char *tag)
@@ -10369,14 +10369,6 @@ run_type_name(int type)
 {
 	static const char *n[PD_NTYPES] = { "Mini", "Full", "Triage", "MiniPlus", "Custom", "Callback" };
 	return type >= 0 && type < PD_NTYPES ? n[type] : "?";
-}
-
-/* The type suffix of a dump's file name (_Mini, _Full ...), where a
- * trigger writes several types; NULL otherwise. */
-static const char *
-run_type_tag(const struct pd_config *cfg, int type)
-{
-	return cfg->ntypes > 1 ? run_type_name(type) : NULL;
 }
 
 /* One run of triggers (the timed series, the monitors, the debugger):
@@ -10596,7 +10588,7 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 			dump_write_kernel(rq); /* a kernel dump that fails leaves the user dump standing */
 		if (GIVEN(cfg, keep))
 			dump_retain(rq->path, run_name_pattern(cfg, r->out_is_dir), r->t->name,
-			            run_type_tag(cfg, rq->type), cfg->keep);
+			            cfg->ntypes > 1 ? run_type_name(rq->type) : NULL, cfg->keep);
 	}
 	ev_dump_result(r->t, rq, run_type_name(rq->type), num, rc, res, run_interrupted(r));
 	if (!rc && cfg->ondump) /* (complete: flushed and under its final name) */
@@ -10712,7 +10704,7 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	run_reap(r, 0);
 	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
 	    !(j->path = run_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir,
-	                                run_type_tag(cfg, type)))) {
+	                                cfg->ntypes > 1 ? run_type_name(type) : NULL))) {
 		warn("cannot make a dump file name");
 		free(j);
 		return PD_EXIT_WRITE;
