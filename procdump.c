@@ -9779,8 +9779,8 @@ ev_dump_progress(const struct pd_target *t, int num, const char *type, const wch
 
 /* Why a dump was not written, from its end as run_report judged it (rc:
  * PD_EXIT_*, PD_TIMEOUT, PD_NOSPACE, PD_SKIPPED, PD_GONE) and the writer's
- * result (NULL: it never started); *code
- * is the exit code it stands for (-1: none, the run goes on without it). */
+ * result (NULL: it never started); *code is the exit code it stands for
+ * (-1: none, the run goes on without it). */
 static const char *
 ev_dump_reason(const struct pd_target *t, const struct pd_dump_result *res, int rc, int cancelled, int *code)
 {
@@ -10107,7 +10107,6 @@ act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name,
 		return;
 	GetLocalTime(&st); /* (the time the dump completed) */
 	name_nums(&n, pid, exc, &st);
-	memset(pairs, 0, sizeof pairs);
 	for (k = 0; k < NKEYS; k++)
 		if ((pairs[k] = malloc((wcslen(vals[k]) + 32) * sizeof(wchar_t))))
 			swprintf(pairs[k], wcslen(vals[k]) + 32, L"%ls=%ls", act_vars[k], vals[k]);
@@ -10199,21 +10198,11 @@ run_cancel_event(DWORD pid)
 	return CreateEventW(NULL, TRUE, FALSE, name);
 }
 
-/* The file name of one dump (see "Filename" in the man page). */
+/* The dump file names a run has made (see "Filename" in the man page). */
 struct run_names {
 	wchar_t **used;
 	int n, cap;
 };
-
-static wchar_t *
-run_subst(const wchar_t *pat, const struct pd_target *t, const SYSTEMTIME *st, DWORD code)
-{
-	struct name_nums n;
-	const wchar_t *vals[NKEYS] = { NULL, t->name, n.pid, n.exc, n.ymd, n.hms };
-	int hit = 0;
-	name_nums(&n, t->pid, code, st);
-	return name_subst(pat, vals, &hit);
-}
 
 /* The default file name.  It holds the PID with several targets (-all,
  * -pt: one name, several processes at once) and for a service (-svc: one
@@ -10234,41 +10223,32 @@ run_name_pattern(const struct pd_config *cfg, int out_is_dir)
 }
 
 /* Full path of the next dump: folder + default name, or the given name
- * with substitutions and .dmp; _TAG before .dmp where a trigger writes
- * several types; a name this run already wrote gets -2, -3... */
+ * with substitutions and .dmp; _TAG (_Mini...) before .dmp where a trigger
+ * writes several types; a name this run already wrote gets -2, -3... */
 static wchar_t *
 run_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct run_names *nm,
                DWORD code, int out_is_dir, const char *tag)
 {
 	SYSTEMTIME st;
-	wchar_t *name, *full, *cand;
+	struct name_nums nn;
+	const wchar_t *vals[NKEYS] = { NULL, t->name, nn.pid, nn.exc, nn.ymd, nn.hms };
+	wchar_t *s, *name, *full, *cand;
+	const wchar_t *dir = !cfg->output ? L"." : out_is_dir ? cfg->output : L""; /* a given name has its own */
 	size_t n;
-	int k, i;
+	int k, i, hit = 0;
 
 	GetLocalTime(&st);
-	if (!cfg->output || out_is_dir) {
-		wchar_t *dflt = run_subst(run_default_name(cfg), t, &st, code);
-		const wchar_t *dir = cfg->output ? cfg->output : L".";
-		if (!dflt)
-			return NULL;
-		n = wcslen(dir) + wcslen(dflt) + 8;
-		name = malloc(n * sizeof *name);
-		if (!name) {
-			free(dflt);
-			return NULL;
-		}
-		swprintf(name, n, L"%ls%ls%ls.dmp", dir,
-		         (wcs_endswith_i(dir, L"\\") || wcs_endswith_i(dir, L"/")) ? L"" : L"\\", dflt);
-		free(dflt);
-	} else {
-		wchar_t *s = run_subst(cfg->output, t, &st, code);
-		if (!s)
-			return NULL;
-		name = wcs_cat(s, wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
-		free(s);
-		if (!name)
-			return NULL;
-	}
+	name_nums(&nn, t->pid, code, &st);
+	if (!(s = name_subst(run_name_pattern(cfg, out_is_dir), vals, &hit)))
+		return NULL;
+	n = wcslen(dir) + wcslen(s) + 8;
+	if ((name = malloc(n * sizeof *name)))
+		swprintf(name, n, L"%ls%ls%ls%ls", dir,
+		         !*dir || wcs_endswith_i(dir, L"\\") || wcs_endswith_i(dir, L"/") ? L"" : L"\\", s,
+		         wcs_endswith_i(s, L".dmp") ? L"" : L".dmp");
+	free(s);
+	if (!name)
+		return NULL;
 	if (tag && (cand = malloc((wcslen(name) + 32) * sizeof *cand))) {
 		swprintf(cand, wcslen(name) + 32, L"%.*ls_%hs.dmp", (int)(wcslen(name) - 4), name, tag);
 		free(name);
@@ -10312,30 +10292,11 @@ run_dump_path(const struct pd_config *cfg, const struct pd_target *t, struct run
 	return NULL;
 }
 
-static void
-run_names_free(struct run_names *nm)
-{
-	int i;
-	for (i = 0; i < nm->n; i++)
-		free(nm->used[i]);
-	free(nm->used);
-	nm->used = NULL;
-	nm->n = nm->cap = 0;
-}
-
 static const char *
 run_type_name(int type)
 {
 	static const char *n[PD_NTYPES] = { "Mini", "Full", "Triage", "MiniPlus", "Custom", "Callback" };
 	return type >= 0 && type < PD_NTYPES ? n[type] : "?";
-}
-
-/* The type suffix of a dump's file name (_Mini, _Full ...), where a
- * trigger writes several types; NULL otherwise. */
-static const char *
-run_type_tag(const struct pd_config *cfg, int type)
-{
-	return cfg->ntypes > 1 ? run_type_name(type) : NULL;
 }
 
 /* One run of triggers (the timed series, the monitors, the debugger):
@@ -10555,7 +10516,7 @@ run_report(struct pd_run *r, const struct pd_dump_req *rq, int num, int rc, cons
 			dump_write_kernel(rq); /* a kernel dump that fails leaves the user dump standing */
 		if (GIVEN(cfg, keep))
 			dump_retain(rq->path, run_name_pattern(cfg, r->out_is_dir), r->t->name,
-			            run_type_tag(cfg, rq->type), cfg->keep);
+			            cfg->ntypes > 1 ? run_type_name(rq->type) : NULL, cfg->keep);
 	}
 	ev_dump_result(r->t, rq, run_type_name(rq->type), num, rc, res, run_interrupted(r));
 	if (!rc && cfg->ondump) /* (complete: flushed and under its final name) */
@@ -10668,11 +10629,10 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 {
 	const struct pd_config *cfg = r->cfg;
 	struct run_job *j = xcalloc(1, sizeof *j);
-	int rc;
 	run_reap(r, 0);
 	if (!j || vec_grow(&r->jobs, &r->cap_jobs, r->njobs, sizeof *r->jobs, 8) < 0 ||
 	    !(j->path = run_dump_path(cfg, r->t, &r->names, ev ? ev->exception_code : 0, r->out_is_dir,
-	                                run_type_tag(cfg, type)))) {
+	                                cfg->ntypes > 1 ? run_type_name(type) : NULL))) {
 		warn("cannot make a dump file name");
 		free(j);
 		return PD_EXIT_WRITE;
@@ -10688,8 +10648,7 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 	vlog("dump type %s", run_type_name(type));
 	if (cfg->clone)
 		return run_dump_cloned(r, j);
-	rc = run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
-	return rc;
+	return run_report(r, &j->rq, j->dc.num, dump_write(r->t, &j->rq, &j->res), &j->res);
 }
 
 /* Closes the run: ProcDump's summary line (once: the debugger says it
@@ -10699,6 +10658,7 @@ run_dump(struct pd_run *r, int type, const struct pd_event *ev)
 static int
 run_end(struct pd_run *r)
 {
+	int i;
 	if (r->ended)
 		return r->rc;
 	r->ended = 1;
@@ -10716,13 +10676,12 @@ run_end(struct pd_run *r)
 		out("%s Dump count not reached.\n", stamp());
 	if (r->named)
 		CloseHandle(r->named);
-	r->named = NULL;
 	if (r->slots)
 		CloseHandle(r->slots);
-	r->slots = NULL;
 	free(r->jobs);
-	r->jobs = NULL;
-	run_names_free(&r->names);
+	for (i = 0; i < r->names.n; i++)
+		free(r->names.used[i]);
+	free(r->names.used);
 	return r->rc;
 }
 
@@ -10861,10 +10820,14 @@ trig_event(DWORD tid, int at_exit)
 	return e;
 }
 
+/* A trigger without an exception fired: its -json line (ev_trigger), then
+ * its dumps. */
 static void
-trig_fire_tid(struct pd_run *r, DWORD tid, int at_exit)
+trig_fire(struct pd_run *r, const char *kind, long long num, const wchar_t *text, const char *detail, int held,
+          DWORD tid, int at_exit)
 {
 	struct pd_event e = trig_event(tid, at_exit);
+	ev_trigger(r->t, kind, num, text, detail, held, tid, NULL);
 	run_fire(r, &e);
 }
 
@@ -10894,10 +10857,8 @@ trig_run_timed(struct pd_run *r)
 			run_stop(r, "Cancelled.");
 		else if (!tgt_alive(r->t))
 			run_stop(r, "The process has exited.");
-		else {
-			ev_trigger(r->t, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0, NULL);
-			trig_fire_tid(r, 0, 0);
-		}
+		else
+			trig_fire(r, "timed", PD_UNSET, NULL, k ? "-s seconds passed" : "immediate", 0, 0, 0);
 	}
 }
 
@@ -10958,22 +10919,19 @@ static int
 trig_sample_cpu(struct trig_mon *m, long long *v)
 {
 	struct w32_sample smp;
-	double wall;
-	u64 cpu;
-	int r = 0;
+	int r;
 	if ((r = w32_process_sample(m->t->pid, m->t->create_time, &smp)) < 0)
 		return r == -2 ? 0 : -1;
-	cpu = smp.cpu;
-	wall = smp.at; /* (the list's time: it may be shared, and up to W32_SHARED_AGE old) */
-	if (m->have_prev && wall > m->prev_wall) {
-		double pct = (double)(cpu - m->prev_cpu) / 1e5 / (wall - m->prev_wall);
+	/* smp.at: the list's time (it may be shared, and up to W32_SHARED_AGE old) */
+	if (m->have_prev && smp.at > m->prev_wall) {
+		double pct = (double)(smp.cpu - m->prev_cpu) / 1e5 / (smp.at - m->prev_wall);
 		if (!m->cfg->per_core)
 			pct /= m->ncpu;
 		*v = (long long)(pct + 0.5);
 		r = 1;
 	}
-	m->prev_cpu = cpu;
-	m->prev_wall = wall;
+	m->prev_cpu = smp.cpu;
+	m->prev_wall = smp.at;
 	m->have_prev = 1;
 	return r;
 }
@@ -11168,16 +11126,13 @@ trig_mon_check(const struct pd_config *cfg)
 	int rc = 0;
 	memset(&m, 0, sizeof m);
 	m.cfg = cfg;
-	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0] && !rc; i++) {
-		memset(&r, 0, sizeof r);
+	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0] && !rc; i++)
 		if (trig_kinds[i].open && trig_kinds[i].armed(cfg, &r.st, &r.above) && trig_kinds[i].open(&m) < 0)
 			rc = PD_EXIT_USAGE;
-	}
 	trig_mon_free(&m);
 	return rc;
 }
 
-/* The comparison of a row: ">", ">=" or "<". */
 static const char *
 trig_row_op(const struct trig_row *r)
 {
@@ -11265,8 +11220,7 @@ trig_mon_step(struct trig_mon *m, struct pd_run *r)
 	if (f != 1)
 		return f;
 	out("%s Trigger: %s\n", stamp(), m->why);
-	ev_trigger(r->t, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0, NULL);
-	trig_fire_tid(r, 0, 0);
+	trig_fire(r, m->why_kind, m->why_value, NULL, m->why, m->why_held, 0, 0);
 	if (m->cfg->lists && r->fired > fired) /* a value fires once (one that -at cancelled: again) */
 		m->rows[m->fired_row].step++;
 	m->have_prev = 0;
@@ -11595,9 +11549,8 @@ clr_read_state(void *state, wchar_t *type, size_t ntype, wchar_t *msg, size_t nm
 }
 
 /* The managed exception being thrown on thread tid (its handle th) of the
- * held process h (first: at its first chance), whose runtime (path)
- * raised it: type and message.
- * 0, or -1: not named (the caller shows the code). */
+ * held process h (first: at its first chance), whose runtime (path) raised
+ * it: type and message.  0, or -1: not named (the caller shows the code). */
 static int
 clr_name(struct clr *c, HANDLE h, DWORD tid, HANDLE th, int first, const wchar_t *runtime,
          int other_bitness, clr_base_fn bases, void *ctx, wchar_t *type, size_t ntype, wchar_t *msg, size_t nmsg)
@@ -11963,8 +11916,7 @@ dbg_own_breakpoint(struct dbg *d, const DEBUG_EVENT *ev, DWORD code)
 		dbg_remove_exit_breakpoint(d, ev->dwThreadId);
 		if (!d->run->done) {
 			d->exit_fired = 1;
-			ev_trigger(d->t, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId, NULL);
-			trig_fire_tid(d->run, ev->dwThreadId, 0);
+			trig_fire(d->run, "exit", PD_UNSET, NULL, "ExitProcess called", 0, ev->dwThreadId, 0);
 		}
 		return 1;
 	}
@@ -12137,10 +12089,8 @@ dbg_on_debug_string(struct dbg *d, const DEBUG_EVENT *ev)
 		w[--n] = 0;
 	out("%s Debug String: %s\n", stamp(), u8s(w));
 	texts[0] = w;
-	if (trig_filter_pass(d->cfg, texts, 1)) {
-		ev_trigger(d->t, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId, NULL);
-		trig_fire_tid(d->run, ev->dwThreadId, 0);
-	}
+	if (trig_filter_pass(d->cfg, texts, 1))
+		trig_fire(d->run, "debug_string", PD_UNSET, w, NULL, 0, ev->dwThreadId, 0);
 	free(w);
 }
 
@@ -12174,10 +12124,8 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 		out("%s DLL %s: %s\n", stamp(), load ? "Load" : "Unload", u8s(name));
 		texts[0] = name;
 		texts[1] = path_basename(name);
-		if (trig_filter_pass(d->cfg, texts, 2)) {
-			ev_trigger(d->t, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId, NULL);
-			trig_fire_tid(d->run, ev->dwThreadId, 0);
-		}
+		if (trig_filter_pass(d->cfg, texts, 2))
+			trig_fire(d->run, load ? "dll_load" : "dll_unload", PD_UNSET, name, NULL, 0, ev->dwThreadId, 0);
 	}
 	for (i = 0; !load && i < d->ndll; i++)
 		if (d->dll[i].base == base) {
@@ -12185,14 +12133,6 @@ dbg_on_dll(struct dbg *d, const DEBUG_EVENT *ev, int load)
 			d->dll[i] = d->dll[--d->ndll];
 			break;
 		}
-}
-
-/* Right after the initial breakpoint: -t plants its breakpoint. */
-static void
-dbg_after_initial(struct dbg *d)
-{
-	if (d->cfg->on_terminate)
-		dbg_plant_exit_breakpoint(d);
 }
 
 static void
@@ -12216,8 +12156,7 @@ dbg_on_create_thread(struct dbg *d, const DEBUG_EVENT *ev)
 		d->breakin_tid = ev->dwThreadId;
 	if (d->initial_done && d->cfg->on_thread_create) {
 		out("%s Thread Create: %lu\n", stamp(), ev->dwThreadId);
-		ev_trigger(d->t, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId, NULL);
-		trig_fire_tid(d->run, ev->dwThreadId, 0);
+		trig_fire(d->run, "thread_create", PD_UNSET, NULL, NULL, 0, ev->dwThreadId, 0);
 	}
 }
 
@@ -12226,8 +12165,7 @@ dbg_on_exit_thread(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	if (d->initial_done && d->cfg->on_thread_exit && ev->dwThreadId != d->breakin_tid) {
 		out("%s Thread Exit: %lu (exit code %lu)\n", stamp(), ev->dwThreadId, ev->u.ExitThread.dwExitCode);
-		ev_trigger(d->t, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId, NULL);
-		trig_fire_tid(d->run, ev->dwThreadId, 0);
+		trig_fire(d->run, "thread_exit", ev->u.ExitThread.dwExitCode, NULL, NULL, 0, ev->dwThreadId, 0);
 	}
 	w32_debug_close_handle(dbg_thread_handle(d, ev->dwThreadId));
 	dbg_del_thread(d, ev->dwThreadId);
@@ -12237,10 +12175,9 @@ static void
 dbg_on_exit_process(struct dbg *d, const DEBUG_EVENT *ev)
 {
 	out("%s The process has exited. Exit code: 0x%08lX\n", stamp(), ev->u.ExitProcess.dwExitCode);
-	if (d->cfg->on_terminate && !d->run->done && !d->exit_fired) {
-		ev_trigger(d->t, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId, NULL);
-		trig_fire_tid(d->run, ev->dwThreadId, 1); /* TerminateProcess or a crash: no ExitProcess breakpoint */
-	}
+	/* at_exit 1: TerminateProcess or a crash, no ExitProcess breakpoint */
+	if (d->cfg->on_terminate && !d->run->done && !d->exit_fired)
+		trig_fire(d->run, "exit", ev->u.ExitProcess.dwExitCode, NULL, "process exited", 0, ev->dwThreadId, 1);
 	ev_target_exit(d->t, ev->u.ExitProcess.dwExitCode);
 	d->exited = 1;
 	if (!d->run->done) {
@@ -12266,8 +12203,8 @@ dbg_on_event(struct dbg *d, const DEBUG_EVENT *ev)
 	case EXIT_PROCESS_DEBUG_EVENT: dbg_on_exit_process(d, ev); break;
 	default: break; /* RIP_INFO */
 	}
-	if (!was && d->initial_done)
-		dbg_after_initial(d);
+	if (!was && d->initial_done && d->cfg->on_terminate)
+		dbg_plant_exit_breakpoint(d); /* right after the initial breakpoint */
 	return cont;
 }
 
@@ -12305,17 +12242,8 @@ dbg_loop(struct dbg *d, int until_initial)
 	}
 }
 
-/* -k while attached: kill, then drain the events until the exit, so
- * nothing is left pending (at most 5 s). */
-static void
-dbg_kill(struct dbg *d)
-{
-	tgt_kill(d->t);
-	w32_debug_drain(5000, 200, NULL, NULL); /* silent: the target is going */
-}
-
 /* Has the target loaded a CLR?  Then dbg_finish stops its threads and
- * drains its events before the detach (dbg_drain). */
+ * drains its events before the detach. */
 static int
 dbg_has_clr(const struct dbg *d)
 {
@@ -12406,7 +12334,6 @@ dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 		}
 	free(st->held);
 	free(st->own);
-	memset(st, 0, sizeof *st);
 }
 
 static DWORD
@@ -12419,20 +12346,6 @@ dbg_drain_note(const DEBUG_EVENT *ev, void *arg)
 	return 0;
 }
 
-/* With the threads stopped: takes the events queued since the last one and
- * passes them on (an exception as not handled), as the loop would.  Wine
- * continues an event still queued at a detach as handled, and a CLR
- * exception so continued ends the process (doc/WINE.md section 11; a .NET
- * app throwing in a loop died within 6 detaches in each of 6 runs, and
- * draining without stopping the threads left a window for the next throw).
- * (an event on its way when the threads stopped gets a little time). */
-static void
-dbg_drain(struct dbg *d)
-{
-	if (!d->exited && w32_debug_drain(5000, 20, dbg_drain_note, NULL))
-		d->exited = 1;
-}
-
 /* Ends the debugging session: the target runs on (detached) unless -k
  * (with debug triggers; -x alone detaches at the initial breakpoint, and
  * Main kills after the timed series). */
@@ -12443,11 +12356,22 @@ dbg_finish(struct dbg *d)
 	struct dbg_stop st;
 	if (d->attached && !d->exited) {
 		dbg_remove_exit_breakpoint(d, 0); /* a detached target must not hit it */
-		if (d->cfg->kill_after && d->triggers)
-			dbg_kill(d);
-		else if ((clr = dbg_has_clr(d))) {
+		if (d->cfg->kill_after && d->triggers) {
+			tgt_kill(d->t);
+			/* drained, silently, until the exit: nothing left pending (at most 5 s) */
+			w32_debug_drain(5000, 200, NULL, NULL);
+		} else if ((clr = dbg_has_clr(d))) {
 			dbg_stop_threads(d, &st);
-			dbg_drain(d);
+			/* with the threads stopped: the events queued since the last one
+			 * are passed on (an exception as not handled), as the loop would.
+			 * Wine continues an event still queued at a detach as handled, and
+			 * a CLR exception so continued ends the process (doc/WINE.md
+			 * section 11; a .NET app throwing in a loop died within 6 detaches
+			 * in each of 6 runs, and draining without stopping the threads
+			 * left a window for the next throw).  An event on its way when
+			 * the threads stopped gets a little time. */
+			if (w32_debug_drain(5000, 20, dbg_drain_note, NULL))
+				d->exited = 1;
 		}
 		if (!d->exited && !DebugActiveProcessStop(d->t->pid) && !(d->cfg->kill_after && d->triggers))
 			warn("DebugActiveProcessStop %lu:", d->t->pid);
@@ -12455,19 +12379,14 @@ dbg_finish(struct dbg *d)
 			dbg_resume_threads(d, &st);
 	}
 	dbg_guard_end(d); /* detached or gone: the int3 is out */
-	d->attached = 0;
 	clr_close(&d->clr);
 	for (i = 0; i < d->nth; i++)
 		w32_debug_close_handle(d->th[i].h);
 	w32_debug_close_handle(d->hproc);
-	d->hproc = NULL;
 	for (i = 0; i < d->ndll; i++)
 		free(d->dll[i].name);
 	free(d->dll);
 	free(d->th);
-	d->dll = NULL;
-	d->th = NULL;
-	d->ndll = d->nth = 0;
 }
 
 #define DBG_ATTACH_DEADLINE_MS 5000
@@ -12570,7 +12489,6 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	DWORD plen = MAX_PATH;
 	int i;
 
-	/* a Store application or package (dbg_launch_store) */
 	if (wcschr(cfg->launch_image, L'!') || wcsstr(cfg->launch_image, L"__"))
 		return dbg_launch_store(cfg->launch_image);
 	cmd_add(&b, cfg->launch_image, QUOTE_PROGRAM);
@@ -12595,10 +12513,8 @@ dbg_launch(const struct pd_config *cfg, struct pd_target *t)
 	memset(t, 0, sizeof *t);
 	t->pid = pi.dwProcessId;
 	t->h = pi.hProcess;
-	if (QueryFullProcessImageNameW(pi.hProcess, 0, path, &plen))
-		wcsncpy(t->name, path_basename(path), MAX_PATH - 1);
-	else
-		wcsncpy(t->name, path_basename(cfg->launch_image), MAX_PATH - 1);
+	wcsncpy(t->name, path_basename(QueryFullProcessImageNameW(pi.hProcess, 0, path, &plen) ? path : cfg->launch_image),
+	        MAX_PATH - 1);
 	t->wow64 = w32_is_wow64(pi.hProcess);
 	t->create_time = w32_process_create_time(t->pid);
 	out("Launched:              %s (%lu)\n", u8s(cfg->launch_image), t->pid);
