@@ -8809,7 +8809,7 @@ dump_digits(const wchar_t *name, int hex, size_t most)
 	return n;
 }
 
-/* Does name (without folder) fit the pattern pat (run_subst's keywords,
+/* Does name (without folder) fit the pattern pat (name_keys' keywords,
  * PROCESSNAME standing for proc), then _tag when tag is not empty, then
  * maybe -N, then .dmp?  A PID is 1 to 10 digits (every length is tried, so
  * that PIDYYMMDD fits too), EXCEPTIONCODE 0 or 8 hex digits, YYMMDD and
