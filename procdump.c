@@ -4378,49 +4378,6 @@ snap_context_size(const struct snap *s)
 }
 
 static void
-snap_free_threads(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nth_all; i++) {
-		_aligned_free(s->th[i].ctx);
-		free(s->th[i].xctx);
-		free(s->th[i].name);
-	}
-	free(s->th);
-	s->th = NULL;
-	s->nth = s->nth_all = 0;
-}
-
-static void
-snap_free_modules(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nmod; i++) {
-		free(s->mod[i].name);
-		free(s->mod[i].cv);
-		free(s->mod[i].misc);
-	}
-	free(s->mod);
-	free(s->unl);
-	s->mod = NULL;
-	s->unl = NULL;
-	s->nmod = s->nunl = 0;
-}
-
-static void
-snap_free_handles(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nhdl; i++) {
-		free(s->hdl[i].type);
-		free(s->hdl[i].name);
-	}
-	free(s->hdl);
-	s->hdl = NULL;
-	s->nhdl = 0;
-}
-
-static void
 snap_free_tokens(struct snap *s)
 {
 	free(s->tok.p);
@@ -4428,14 +4385,30 @@ snap_free_tokens(struct snap *s)
 	s->ntok = 0;
 }
 
-/* Frees what a snapshot holds (after thaw), each part by its section. */
+/* Frees what a snapshot holds (after thaw). */
 static void
 snap_free(struct snap *s)
 {
-	snap_free_threads(s);
-	snap_free_modules(s);
-	snap_free_handles(s);
-	snap_free_tokens(s);
+	int i;
+	for (i = 0; i < s->nth_all; i++) {
+		_aligned_free(s->th[i].ctx);
+		free(s->th[i].xctx);
+		free(s->th[i].name);
+	}
+	for (i = 0; i < s->nmod; i++) {
+		free(s->mod[i].name);
+		free(s->mod[i].cv);
+		free(s->mod[i].misc);
+	}
+	for (i = 0; i < s->nhdl; i++) {
+		free(s->hdl[i].type);
+		free(s->hdl[i].name);
+	}
+	free(s->th);
+	free(s->mod);
+	free(s->unl);
+	free(s->hdl);
+	free(s->tok.p);
 	free(s->reg);
 	if (s->pre) /* (-r: made ready, not taken by a clone) */
 		VirtualFree(s->pre, 0, MEM_RELEASE);
@@ -5849,13 +5822,6 @@ static const struct snap_ops pss_ops = {
 	pss_freeze, pss_thaw, live_read, pss_regions, pss_threads, pss_facts, pss_handles, pss_tokens, NULL,
 };
 
-/* Is s a PSS snapshot (the clone taken at the capture)? */
-static int
-pss_taken(const struct snap *s)
-{
-	return s->ops == &pss_ops;
-}
-
 /* -r: takes the PSS snapshot and makes it s (its table, pss_ops).  0, or
  * -1 with s still the live snapshot after -v said why. */
 static int
@@ -5993,14 +5959,6 @@ clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const str
 	return 0;
 }
 
-/* The first part that ends after addr. */
-static int
-clone_part_index(const struct clone *c, u64 addr)
-{
-	return span_index(c->part, c->n, sizeof *c->part, offsetof(struct clone_part, start),
-	                  offsetof(struct clone_part, size), addr);
-}
-
 /* Bytes of [addr, addr+n) the copy could not read. */
 static u64
 clone_lost_in(const struct clone *c, u64 addr, u64 end)
@@ -6027,7 +5985,9 @@ clone_read(struct snap *s, u64 addr, void *buf, size_t n)
 		memset(buf, 0, n);
 		return n;
 	}
-	for (i = clone_part_index(c, addr); a < end;) {
+	i = span_index(c->part, c->n, sizeof *c->part, offsetof(struct clone_part, start), offsetof(struct clone_part, size),
+	               addr);
+	while (a < end) {
 		const struct clone_part *p = i < c->n ? &c->part[i] : NULL;
 		u64 stop;
 		if (p && p->start <= a) {
@@ -6109,11 +6069,7 @@ clone_carve(struct clone *c, u8 *pool, u64 size)
 	return 0;
 }
 
-/* Before the freeze of a full dump with -r: allocates the copy (all
- * committed readable memory) and touches every page, so that neither a
- * refusal nor the first-touch faults fall inside the outage (doc/WINE.md
- * section 3).  0, or -1 after one line (*no_memory) when it would not fit;
- * an allocation that fails here is no failure (the copy makes its own). */
+/* Adds a readable region's size to *need (a w32_region_walk callback). */
 static int
 clone_need_add(const MEMORY_BASIC_INFORMATION *m, void *need)
 {
@@ -6125,6 +6081,11 @@ clone_need_add(const MEMORY_BASIC_INFORMATION *m, void *need)
 	return 0;
 }
 
+/* Before the freeze of a full dump with -r: allocates the copy (all
+ * committed readable memory) and touches every page, so that neither a
+ * refusal nor the first-touch faults fall inside the outage (doc/WINE.md
+ * section 3).  0, or -1 after one line (*no_memory) when it would not fit;
+ * an allocation that fails here is no failure (the copy makes its own). */
 static int
 clone_prepare(struct snap *s, int *no_memory)
 {
@@ -6186,7 +6147,7 @@ clone_take(struct snap *s, const struct range *rng, int nrng, const struct pd_du
 	/* PSS: the clone was taken at the capture and the target runs on; the
 	 * trigger goes on only now, after the collection, which read the
 	 * target's token and thread names (-k would have ended it first) */
-	if (pss_taken(s)) {
+	if (s->ops == &pss_ops) {
 		res->released = 1;
 		if (req->on_clone)
 			req->on_clone(req->ctx);
@@ -6674,16 +6635,6 @@ dump_pe_version(struct snap *s, struct dmodule *m, const struct pe_dirs *pd)
 	}
 }
 
-static void
-dump_module_pe(struct snap *s, struct dmodule *m)
-{
-	struct pe_dirs pd;
-	if (dump_pe_headers(s, m, &pd) < 0)
-		return;
-	dump_pe_debug(s, m, &pd);
-	dump_pe_version(s, m, &pd);
-}
-
 /* Modules in load order from the PEB's loader list (main executable first). */
 static int
 dump_collect_modules(struct snap *s)
@@ -6705,6 +6656,7 @@ dump_collect_modules(struct snap *s)
 	cur = ok ? snap_ptr(s, head, &ok) : 0;
 	while (ok && cur && cur != head && guard++ < 4096) {
 		struct dmodule m;
+		struct pe_dirs pd;
 		u16 len = 0;
 		u64 nbuf;
 		memset(&m, 0, sizeof m);
@@ -6718,7 +6670,10 @@ dump_collect_modules(struct snap *s)
 			m.name = xcalloc(len / 2 + 1, sizeof(wchar_t));
 			if (m.name && len && snap_read(s, nbuf, m.name, len & ~1u) < 0)
 				m.name[0] = 0;
-			dump_module_pe(s, &m);
+			if (dump_pe_headers(s, &m, &pd) == 0) {
+				dump_pe_debug(s, &m, &pd);
+				dump_pe_version(s, &m, &pd);
+			}
 			if (vec_grow(&s->mod, &cap, s->nmod, sizeof *s->mod, 64) < 0) {
 				free(m.name);
 				free(m.cv);
@@ -8197,27 +8152,16 @@ dump_put_exception(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 	return b->oom ? -1 : 1;
 }
 
+/* CommentStreamA or W (dump_layout set dir->StreamType before the call). */
 static int
-dump_put_comment(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir, int wide)
+dump_put_comment(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
-	const MINIDUMP_USER_STREAM *us = &d->comment[wide];
+	const MINIDUMP_USER_STREAM *us = &d->comment[dir->StreamType == CommentStreamW];
 	if (!us->BufferSize)
 		return 0;
 	dir->Location.DataSize = us->BufferSize;
 	dir->Location.Rva = (u32)buf_add(b, us->Buffer, us->BufferSize, 4);
 	return b->oom ? -1 : 1;
-}
-
-static int
-dump_put_comment_a(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	return dump_put_comment(d, b, dir, 0);
-}
-
-static int
-dump_put_comment_w(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	return dump_put_comment(d, b, dir, 1);
 }
 
 /* Room kept at layout for the note on unreadable memory (struct dump_note),
@@ -8418,8 +8362,8 @@ static const struct dump_stream {
 	{ HandleDataStream, MDT_HANDLEDATA, 0, dump_put_handles },
 	{ ProcessVmCountersStream, 0, MDT_FILTERTRIAGE, dump_put_vm_counters },
 	{ TokenStream, MDT_TOKEN, 0, dump_put_tokens },
-	{ CommentStreamA, 0, 0, dump_put_comment_a },
-	{ CommentStreamW, 0, 0, dump_put_comment_w },
+	{ CommentStreamA, 0, 0, dump_put_comment },
+	{ CommentStreamW, 0, 0, dump_put_comment },
 };
 #define NSTREAMS (sizeof dump_streams / sizeof dump_streams[0])
 
@@ -8446,7 +8390,6 @@ dump_layout(struct dump_state *d, struct buf *b)
 	MINIDUMP_HEADER hd;
 	size_t dir_off, i;
 	u32 nd = 0;
-	u64 planned = 0;
 	int w;
 
 	memset(dir, 0, sizeof dir);
@@ -8457,18 +8400,19 @@ dump_layout(struct dump_state *d, struct buf *b)
 		const struct dump_stream *r = &dump_streams[i];
 		if ((r->want && !(d->mask & r->want)) || (d->mask & r->unless))
 			continue;
+		dir[nd].StreamType = r->type; /* (kept by the next put if this one writes nothing) */
 		if ((w = r->put(d, b, &dir[nd])) < 0 || b->oom)
 			return -1;
 		if (w)
-			dir[nd++].StreamType = r->type;
+			nd++;
 		else
 			d->dropped |= r->want;
 	}
 	dump_reserve_note(d, b, dir, nd, dir_off);
-	d->planned = planned = dump_planned_bytes(d);
+	d->planned = dump_planned_bytes(d);
 	/* RVAs are 32-bit: a large custom selection goes to a Memory64List;
 	 * MiniPlus always does, as Full (doc/MINIDUMP.md section 2) */
-	d->full = (d->mask & MDT_FULLMEMORY) || planned > (7ULL << 29) || d->miniplus;
+	d->full = (d->mask & MDT_FULLMEMORY) || d->planned > (7ULL << 29) || d->miniplus;
 	d->stack_rvas = xcalloc(d->s->nth ? d->s->nth : 1, sizeof *d->stack_rvas);
 	if (!d->stack_rvas)
 		return -1;
@@ -8855,11 +8799,9 @@ static int
 dump_write_signature(HANDLE file)
 {
 	u32 sig = 0x504D444D; /* "MDMP" */
-	LARGE_INTEGER z = { .QuadPart = 0 };
-	DWORD e = 0;
-	if (!SetFilePointerEx(file, z, NULL, FILE_BEGIN) || (e = w32_write_all(file, &sig, 4))) {
-		if (e)
-			SetLastError(e);
+	DWORD e = dump_write_at(file, 0, &sig, 4);
+	if (e) {
+		SetLastError(e);
 		warn("writing the dump header:");
 		return -1;
 	}
@@ -8956,12 +8898,16 @@ dump_old_newer_first(const void *a, const void *b)
 	return -wcscmp(x->path, y->path);
 }
 
+/* Our dumps in folder dir whose names fit pat, proc and tag
+ * (dump_name_fits), with their last-write times; the dump just written
+ * (path) is one of them whatever its content. */
 struct dump_retain {
-	const wchar_t *dir, *path, *pat, *proc, *tag; /* (dump_retain_list's) */
+	const wchar_t *dir, *path, *pat, *proc, *tag;
 	struct dump_old *old;
 	int n, cap;
 };
 
+/* A w32_folder_walk callback: adds one file to a struct dump_retain. */
 static void
 dump_retain_one(const WIN32_FIND_DATAW *fd, void *arg)
 {
@@ -8974,19 +8920,6 @@ dump_retain_one(const WIN32_FIND_DATAW *fd, void *arg)
 		r->old[r->n++].time = ft_u64(fd->ftLastWriteTime);
 	} else
 		free(full);
-}
-
-/* Our dumps in folder dir whose names fit pat, proc and tag
- * (dump_name_fits), with their last-write times, into *old; the dump just
- * written (path) is one of them whatever its content.  Their number. */
-static int
-dump_retain_list(const wchar_t *dir, const wchar_t *path, const wchar_t *pat, const wchar_t *proc,
-                 const wchar_t *tag, struct dump_old **old)
-{
-	struct dump_retain r = { dir, path, pat, proc, tag, NULL, 0, 0 };
-	w32_folder_walk(dir, L"*.dmp", dump_retain_one, &r);
-	*old = r.old;
-	return r.n;
 }
 
 /* -keep: one at a time in this procdump (-all, -pt: several targets of one
@@ -9003,13 +8936,16 @@ static void
 dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const char *tag, long long keep)
 {
 	wchar_t *dir = dump_folder(path), wtag[32];
+	struct dump_retain r = { dir, path, path_basename(pat), proc, wtag, NULL, 0, 0 };
 	struct dump_old *old;
 	int n, i;
 	if (!dir)
 		return;
 	swprintf(wtag, 32, L"%hs", tag ? tag : "");
 	AcquireSRWLockExclusive(&dump_keep_lock);
-	n = dump_retain_list(dir, path, path_basename(pat), proc, wtag, &old);
+	w32_folder_walk(dir, L"*.dmp", dump_retain_one, &r);
+	old = r.old;
+	n = r.n;
 	for (i = 0; i < n && _wcsicmp(old[i].path, path); i++)
 		;
 	if (i < n) { /* (else path is gone: nothing to do) */
@@ -9242,6 +9178,7 @@ dump_temp_others(const struct dump_stale *st, int n)
 	return 0;
 }
 
+/* The temporary dump files of a folder (a w32_folder_walk with dump_temp_one). */
 struct dump_temps { struct dump_stale *st; int n, cap; };
 
 static void
@@ -9256,17 +9193,6 @@ dump_temp_one(const WIN32_FIND_DATAW *fd, void *arg)
 	}
 }
 
-/* The temporary dump files in folder dir (with its separator), into *st.
- * Their number. */
-static int
-dump_temp_list(const wchar_t *dir, struct dump_stale **st)
-{
-	struct dump_temps t = { NULL, 0, 0 };
-	w32_folder_walk(dir, L"*.tmp", dump_temp_one, &t);
-	*st = t.st;
-	return t.n;
-}
-
 /* Removes the temporary files in path's folder whose procdump has ended,
  * and says so in one line (-v: each file).  The process list is read after
  * the folder, so every live writer of a listed file is in it; without a
@@ -9275,14 +9201,17 @@ static void
 dump_sweep(const wchar_t *path)
 {
 	wchar_t *dir = dump_folder(path), *full;
-	struct dump_stale *st = NULL;
+	struct dump_temps t = { NULL, 0, 0 };
+	struct dump_stale *st;
 	struct pd_sys_process *list = NULL;
-	int n = 0, i, gone = 0;
+	int i, gone = 0;
 	u64 bytes = 0;
 	AcquireSRWLockExclusive(&dump_sweep_lock);
-	if (dir && wcscmp(dir, L".") && (n = dump_temp_list(dir, &st)) > 0 && dump_temp_others(st, n) &&
-	    (list = w32_process_list()))
-		for (i = 0; i < n; i++) {
+	if (dir && wcscmp(dir, L"."))
+		w32_folder_walk(dir, L"*.tmp", dump_temp_one, &t);
+	st = t.st;
+	if (t.n > 0 && dump_temp_others(st, t.n) && (list = w32_process_list()))
+		for (i = 0; i < t.n; i++) {
 			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = wcs_cat(dir, st[i].name)))
 				continue;
 			switch (w32_delete_file(full)) {
@@ -9302,7 +9231,7 @@ dump_sweep(const wchar_t *path)
 	if (gone)
 		out("%s Removed %d temporary file%s of ended procdump runs from %s (%llu MB).\n", stamp(), gone,
 		    gone > 1 ? "s" : "", u8s(dir), size_mb(bytes));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < t.n; i++)
 		free(st[i].name);
 	free(st);
 	free(list);
