@@ -4264,7 +4264,7 @@ snap_cancelled(const struct pd_dump_req *r, struct pd_dump_result *res)
 }
 
 struct snap_ops {
-	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 */
+	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 (NULL: held already) */
 	void (*thaw)(struct snap *);        /* undo freeze, on every path */
 	u64 (*read)(struct snap *, u64 addr, void *buf, size_t n); /* bytes not read (zero-filled) */
 	int (*regions)(struct snap *);      /* the memory map, s->reg; 0 or -1 */
@@ -4311,7 +4311,7 @@ snap_readable(const struct dregion *r)
 }
 
 /* Adds a region to the memory map of snapshot s (a w32_region_walk
- * callback; a PSS entry has the same fields).  0, or -1: no memory. */
+ * callback; pss_region passes a PSS entry's fields).  0, or -1: no memory. */
 static int
 snap_region_add(const MEMORY_BASIC_INFORMATION *m, void *snapshot)
 {
@@ -5256,9 +5256,8 @@ live_handles(struct snap *s, int names)
 static DWORD
 live_token_sid(const u8 *info, DWORD len, PSID sid)
 {
-	if (!sid || (const u8 *)sid < info || (const u8 *)sid + 8 > info + len || !IsValidSid(sid))
-		return 0;
-	if ((const u8 *)sid + GetLengthSid(sid) > info + len)
+	if (!sid || (const u8 *)sid < info || (const u8 *)sid + 8 > info + len || !IsValidSid(sid) ||
+	    (const u8 *)sid + GetLengthSid(sid) > info + len)
 		return 0;
 	return GetLengthSid(sid);
 }
@@ -5606,14 +5605,6 @@ pss_string(const wchar_t *w, WORD bytes)
 	return d;
 }
 
-/* The capture holds the target still: nothing to freeze. */
-static int
-pss_freeze(struct snap *s)
-{
-	(void)s;
-	return 0;
-}
-
 /* Frees the snapshot (on every path: dump_write thaws at its end). */
 static void
 pss_thaw(struct snap *s)
@@ -5630,17 +5621,10 @@ static void
 pss_region(struct snap *s, const void *entry)
 {
 	const struct pd_pss_va_space *e = entry;
-	struct dregion *r;
-	if (vec_grow(&s->reg, &s->cap_reg, s->nreg, sizeof *s->reg, 512) < 0)
-		return;
-	r = &s->reg[s->nreg++];
-	r->base = (u64)(ULONG_PTR)e->BaseAddress;
-	r->alloc_base = (u64)(ULONG_PTR)e->AllocationBase;
-	r->size = e->RegionSize;
-	r->alloc_protect = e->AllocationProtect;
-	r->state = e->State;
-	r->protect = e->Protect;
-	r->type = e->Type;
+	MEMORY_BASIC_INFORMATION m = { .BaseAddress = e->BaseAddress, .AllocationBase = e->AllocationBase,
+	                               .AllocationProtect = e->AllocationProtect, .RegionSize = e->RegionSize,
+	                               .State = e->State, .Protect = e->Protect, .Type = e->Type };
+	snap_region_add(&m, s);
 }
 
 /* The memory map at the capture, in address order as the system lists it;
@@ -5817,9 +5801,10 @@ pss_tokens(struct snap *s)
 	p->l.h = p->clone;
 }
 
-/* The snapshot: memory from the clone, the rest from the capture. */
+/* The snapshot: memory from the clone, the rest from the capture; no
+ * freeze (the capture holds the target still). */
 static const struct snap_ops pss_ops = {
-	pss_freeze, pss_thaw, live_read, pss_regions, pss_threads, pss_facts, pss_handles, pss_tokens, NULL,
+	NULL, pss_thaw, live_read, pss_regions, pss_threads, pss_facts, pss_handles, pss_tokens, NULL,
 };
 
 /* -r: takes the PSS snapshot and makes it s (its table, pss_ops).  0, or
@@ -6344,7 +6329,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		if (req->callback)
 			AcquireSRWLockExclusive(&dump_serial_lock);
 		if ((req->clone && clone_begin(&s, d.mask, &res->no_memory) < 0) ||
-		    s.ops->freeze(&s) < 0)
+		    (s.ops->freeze && s.ops->freeze(&s) < 0))
 			rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
 		else
 			rc = dump_build_and_write(&d, file, res, t0) ? (res->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
@@ -8333,22 +8318,16 @@ dump_patch_stacks(struct dump_state *d, struct buf *b)
 	}
 }
 
-/* Collect, plan and lay out one dump in memory: the stream table and the
- * file's layout.  Writes no file (Writer: File does). */
-
-/* Appends a stream to the buffer and fills its directory entry: 1; 0 if
- * it has nothing to write (a wanted stream that wrote nothing takes its
- * bits out of the header's Flags); -1 if out of memory. */
-typedef int (*dump_put_fn)(struct dump_state *, struct buf *, MINIDUMP_DIRECTORY *);
-
 /* One row per stream, in file order: its type, the MINIDUMP_TYPE bits that
- * ask for it (0: every dump), the bits that leave it out, its put.  A new
- * stream is a row and a put function.  The memory list follows them. */
-
+ * ask for it (0: every dump), the bits that leave it out, its put.  A put
+ * appends the stream to the buffer and fills its directory entry: 1; 0 if
+ * it has nothing to write (a wanted stream that wrote nothing takes its
+ * bits out of the header's Flags); -1 if out of memory.  A new stream is a
+ * row and a put function.  The memory list follows them. */
 static const struct dump_stream {
 	u32 type;
 	u64 want, unless;
-	dump_put_fn put;
+	int (*put)(struct dump_state *, struct buf *, MINIDUMP_DIRECTORY *);
 } dump_streams[] = {
 	{ SystemInfoStream, 0, 0, dump_put_system_info },
 	{ MiscInfoStream, 0, 0, dump_put_misc_info },
