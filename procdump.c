@@ -5739,18 +5739,10 @@ pss_facts(struct snap *s)
 	s->create_time = ft_u64(pi.CreateTime);
 	s->user_time = ft_u64(pi.UserTime);
 	s->kernel_time = ft_u64(pi.KernelTime);
-	s->vm.PeakVirtualSize = pi.PeakVirtualSize;
-	s->vm.VirtualSize = pi.VirtualSize;
-	s->vm.PageFaultCount = pi.PageFaultCount;
-	s->vm.PeakWorkingSetSize = pi.PeakWorkingSetSize;
-	s->vm.WorkingSetSize = pi.WorkingSetSize;
-	s->vm.QuotaPeakPagedPoolUsage = pi.QuotaPeakPagedPoolUsage;
-	s->vm.QuotaPagedPoolUsage = pi.QuotaPagedPoolUsage;
-	s->vm.QuotaPeakNonPagedPoolUsage = pi.QuotaPeakNonPagedPoolUsage;
-	s->vm.QuotaNonPagedPoolUsage = pi.QuotaNonPagedPoolUsage;
-	s->vm.PagefileUsage = pi.PagefileUsage;
-	s->vm.PeakPagefileUsage = pi.PeakPagefileUsage;
-	s->vm.PrivateUsage = pi.PrivateUsage;
+	/* PeakVirtualSize to PrivateUsage: VM_COUNTERS_EX's fields, in its order */
+	_Static_assert(offsetof(struct pd_pss_process, PrivateUsage) - offsetof(struct pd_pss_process, PeakVirtualSize) ==
+	               offsetof(struct pd_vm_counters, PrivateUsage), "PSS_PROCESS_INFORMATION's VM counters");
+	memcpy(&s->vm, &pi.PeakVirtualSize, sizeof s->vm);
 	s->have_vm = 1;
 }
 
