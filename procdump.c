@@ -4192,7 +4192,7 @@ snap_cancelled(const struct pd_dump_req *r, struct pd_dump_result *res)
 }
 
 struct snap_ops {
-	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 */
+	int (*freeze)(struct snap *);       /* stop the target changing: s->th; 0 or -1 (NULL: held already) */
 	void (*thaw)(struct snap *);        /* undo freeze, on every path */
 	u64 (*read)(struct snap *, u64 addr, void *buf, size_t n); /* bytes not read (zero-filled) */
 	int (*regions)(struct snap *);      /* the memory map, s->reg; 0 or -1 */
@@ -4239,7 +4239,7 @@ snap_readable(const struct dregion *r)
 }
 
 /* Adds a region to the memory map of snapshot s (a w32_region_walk
- * callback; a PSS entry has the same fields).  0, or -1: no memory. */
+ * callback; pss_region passes a PSS entry's fields).  0, or -1: no memory. */
 static int
 snap_region_add(const MEMORY_BASIC_INFORMATION *m, void *snapshot)
 {
@@ -4306,49 +4306,6 @@ snap_context_size(const struct snap *s)
 }
 
 static void
-snap_free_threads(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nth_all; i++) {
-		_aligned_free(s->th[i].ctx);
-		free(s->th[i].xctx);
-		free(s->th[i].name);
-	}
-	free(s->th);
-	s->th = NULL;
-	s->nth = s->nth_all = 0;
-}
-
-static void
-snap_free_modules(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nmod; i++) {
-		free(s->mod[i].name);
-		free(s->mod[i].cv);
-		free(s->mod[i].misc);
-	}
-	free(s->mod);
-	free(s->unl);
-	s->mod = NULL;
-	s->unl = NULL;
-	s->nmod = s->nunl = 0;
-}
-
-static void
-snap_free_handles(struct snap *s)
-{
-	int i;
-	for (i = 0; i < s->nhdl; i++) {
-		free(s->hdl[i].type);
-		free(s->hdl[i].name);
-	}
-	free(s->hdl);
-	s->hdl = NULL;
-	s->nhdl = 0;
-}
-
-static void
 snap_free_tokens(struct snap *s)
 {
 	free(s->tok.p);
@@ -4356,14 +4313,30 @@ snap_free_tokens(struct snap *s)
 	s->ntok = 0;
 }
 
-/* Frees what a snapshot holds (after thaw), each part by its section. */
+/* Frees what a snapshot holds (after thaw). */
 static void
 snap_free(struct snap *s)
 {
-	snap_free_threads(s);
-	snap_free_modules(s);
-	snap_free_handles(s);
-	snap_free_tokens(s);
+	int i;
+	for (i = 0; i < s->nth_all; i++) {
+		_aligned_free(s->th[i].ctx);
+		free(s->th[i].xctx);
+		free(s->th[i].name);
+	}
+	for (i = 0; i < s->nmod; i++) {
+		free(s->mod[i].name);
+		free(s->mod[i].cv);
+		free(s->mod[i].misc);
+	}
+	for (i = 0; i < s->nhdl; i++) {
+		free(s->hdl[i].type);
+		free(s->hdl[i].name);
+	}
+	free(s->th);
+	free(s->mod);
+	free(s->unl);
+	free(s->hdl);
+	free(s->tok.p);
 	free(s->reg);
 	if (s->pre) /* (-r: made ready, not taken by a clone) */
 		VirtualFree(s->pre, 0, MEM_RELEASE);
@@ -5211,9 +5184,8 @@ live_handles(struct snap *s, int names)
 static DWORD
 live_token_sid(const u8 *info, DWORD len, PSID sid)
 {
-	if (!sid || (const u8 *)sid < info || (const u8 *)sid + 8 > info + len || !IsValidSid(sid))
-		return 0;
-	if ((const u8 *)sid + GetLengthSid(sid) > info + len)
+	if (!sid || (const u8 *)sid < info || (const u8 *)sid + 8 > info + len || !IsValidSid(sid) ||
+	    (const u8 *)sid + GetLengthSid(sid) > info + len)
 		return 0;
 	return GetLengthSid(sid);
 }
@@ -5561,14 +5533,6 @@ pss_string(const wchar_t *w, WORD bytes)
 	return d;
 }
 
-/* The capture holds the target still: nothing to freeze. */
-static int
-pss_freeze(struct snap *s)
-{
-	(void)s;
-	return 0;
-}
-
 /* Frees the snapshot (on every path: dump_write thaws at its end). */
 static void
 pss_thaw(struct snap *s)
@@ -5585,17 +5549,10 @@ static void
 pss_region(struct snap *s, const void *entry)
 {
 	const struct pd_pss_va_space *e = entry;
-	struct dregion *r;
-	if (vec_grow(&s->reg, &s->cap_reg, s->nreg, sizeof *s->reg, 512) < 0)
-		return;
-	r = &s->reg[s->nreg++];
-	r->base = (u64)(ULONG_PTR)e->BaseAddress;
-	r->alloc_base = (u64)(ULONG_PTR)e->AllocationBase;
-	r->size = e->RegionSize;
-	r->alloc_protect = e->AllocationProtect;
-	r->state = e->State;
-	r->protect = e->Protect;
-	r->type = e->Type;
+	MEMORY_BASIC_INFORMATION m = { .BaseAddress = e->BaseAddress, .AllocationBase = e->AllocationBase,
+	                               .AllocationProtect = e->AllocationProtect, .RegionSize = e->RegionSize,
+	                               .State = e->State, .Protect = e->Protect, .Type = e->Type };
+	snap_region_add(&m, s);
 }
 
 /* The memory map at the capture, in address order as the system lists it;
@@ -5710,18 +5667,10 @@ pss_facts(struct snap *s)
 	s->create_time = ft_u64(pi.CreateTime);
 	s->user_time = ft_u64(pi.UserTime);
 	s->kernel_time = ft_u64(pi.KernelTime);
-	s->vm.PeakVirtualSize = pi.PeakVirtualSize;
-	s->vm.VirtualSize = pi.VirtualSize;
-	s->vm.PageFaultCount = pi.PageFaultCount;
-	s->vm.PeakWorkingSetSize = pi.PeakWorkingSetSize;
-	s->vm.WorkingSetSize = pi.WorkingSetSize;
-	s->vm.QuotaPeakPagedPoolUsage = pi.QuotaPeakPagedPoolUsage;
-	s->vm.QuotaPagedPoolUsage = pi.QuotaPagedPoolUsage;
-	s->vm.QuotaPeakNonPagedPoolUsage = pi.QuotaPeakNonPagedPoolUsage;
-	s->vm.QuotaNonPagedPoolUsage = pi.QuotaNonPagedPoolUsage;
-	s->vm.PagefileUsage = pi.PagefileUsage;
-	s->vm.PeakPagefileUsage = pi.PeakPagefileUsage;
-	s->vm.PrivateUsage = pi.PrivateUsage;
+	/* PeakVirtualSize to PrivateUsage: VM_COUNTERS_EX's fields, in its order */
+	_Static_assert(offsetof(struct pd_pss_process, PrivateUsage) - offsetof(struct pd_pss_process, PeakVirtualSize) ==
+	               offsetof(struct pd_vm_counters, PrivateUsage), "PSS_PROCESS_INFORMATION's VM counters");
+	memcpy(&s->vm, &pi.PeakVirtualSize, sizeof s->vm);
 	s->have_vm = 1;
 }
 
@@ -5772,17 +5721,11 @@ pss_tokens(struct snap *s)
 	p->l.h = p->clone;
 }
 
-/* The snapshot: memory from the clone, the rest from the capture. */
+/* The snapshot: memory from the clone, the rest from the capture; no
+ * freeze (the capture holds the target still). */
 static const struct snap_ops pss_ops = {
-	pss_freeze, pss_thaw, live_read, pss_regions, pss_threads, pss_facts, pss_handles, pss_tokens, NULL,
+	NULL, pss_thaw, live_read, pss_regions, pss_threads, pss_facts, pss_handles, pss_tokens, NULL,
 };
-
-/* Is s a PSS snapshot (the clone taken at the capture)? */
-static int
-pss_taken(const struct snap *s)
-{
-	return s->ops == &pss_ops;
-}
 
 /* -r: takes the PSS snapshot and makes it s (its table, pss_ops).  0, or
  * -1 with s still the live snapshot after -v said why. */
@@ -5921,14 +5864,6 @@ clone_copy_part(struct snap *s, struct clone *c, struct clone_part *p, const str
 	return 0;
 }
 
-/* The first part that ends after addr. */
-static int
-clone_part_index(const struct clone *c, u64 addr)
-{
-	return span_index(c->part, c->n, sizeof *c->part, offsetof(struct clone_part, start),
-	                  offsetof(struct clone_part, size), addr);
-}
-
 /* Bytes of [addr, addr+n) the copy could not read. */
 static u64
 clone_lost_in(const struct clone *c, u64 addr, u64 end)
@@ -5955,7 +5890,9 @@ clone_read(struct snap *s, u64 addr, void *buf, size_t n)
 		memset(buf, 0, n);
 		return n;
 	}
-	for (i = clone_part_index(c, addr); a < end;) {
+	i = span_index(c->part, c->n, sizeof *c->part, offsetof(struct clone_part, start), offsetof(struct clone_part, size),
+	               addr);
+	while (a < end) {
 		const struct clone_part *p = i < c->n ? &c->part[i] : NULL;
 		u64 stop;
 		if (p && p->start <= a) {
@@ -6037,11 +5974,7 @@ clone_carve(struct clone *c, u8 *pool, u64 size)
 	return 0;
 }
 
-/* Before the freeze of a full dump with -r: allocates the copy (all
- * committed readable memory) and touches every page, so that neither a
- * refusal nor the first-touch faults fall inside the outage (doc/WINE.md
- * section 3).  0, or -1 after one line (*no_memory) when it would not fit;
- * an allocation that fails here is no failure (the copy makes its own). */
+/* Adds a readable region's size to *need (a w32_region_walk callback). */
 static int
 clone_need_add(const MEMORY_BASIC_INFORMATION *m, void *need)
 {
@@ -6053,6 +5986,11 @@ clone_need_add(const MEMORY_BASIC_INFORMATION *m, void *need)
 	return 0;
 }
 
+/* Before the freeze of a full dump with -r: allocates the copy (all
+ * committed readable memory) and touches every page, so that neither a
+ * refusal nor the first-touch faults fall inside the outage (doc/WINE.md
+ * section 3).  0, or -1 after one line (*no_memory) when it would not fit;
+ * an allocation that fails here is no failure (the copy makes its own). */
 static int
 clone_prepare(struct snap *s, int *no_memory)
 {
@@ -6114,7 +6052,7 @@ clone_take(struct snap *s, const struct range *rng, int nrng, const struct pd_du
 	/* PSS: the clone was taken at the capture and the target runs on; the
 	 * trigger goes on only now, after the collection, which read the
 	 * target's token and thread names (-k would have ended it first) */
-	if (pss_taken(s)) {
+	if (s->ops == &pss_ops) {
 		res->released = 1;
 		if (req->on_clone)
 			req->on_clone(req->ctx);
@@ -6311,7 +6249,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 		if (req->callback)
 			AcquireSRWLockExclusive(&dump_serial_lock);
 		if ((req->clone && clone_begin(&s, d.mask, &res->no_memory) < 0) ||
-		    s.ops->freeze(&s) < 0)
+		    (s.ops->freeze && s.ops->freeze(&s) < 0))
 			rc = tgt_alive(t) ? PD_EXIT_WRITE : PD_EXIT_TARGET;
 		else
 			rc = dump_build_and_write(&d, file, res, t0) ? (res->timed_out ? PD_TIMEOUT : PD_EXIT_WRITE) : 0;
@@ -6602,16 +6540,6 @@ dump_pe_version(struct snap *s, struct dmodule *m, const struct pe_dirs *pd)
 	}
 }
 
-static void
-dump_module_pe(struct snap *s, struct dmodule *m)
-{
-	struct pe_dirs pd;
-	if (dump_pe_headers(s, m, &pd) < 0)
-		return;
-	dump_pe_debug(s, m, &pd);
-	dump_pe_version(s, m, &pd);
-}
-
 /* Modules in load order from the PEB's loader list (main executable first). */
 static int
 dump_collect_modules(struct snap *s)
@@ -6633,6 +6561,7 @@ dump_collect_modules(struct snap *s)
 	cur = ok ? snap_ptr(s, head, &ok) : 0;
 	while (ok && cur && cur != head && guard++ < 4096) {
 		struct dmodule m;
+		struct pe_dirs pd;
 		u16 len = 0;
 		u64 nbuf;
 		memset(&m, 0, sizeof m);
@@ -6646,7 +6575,10 @@ dump_collect_modules(struct snap *s)
 			m.name = xcalloc(len / 2 + 1, sizeof(wchar_t));
 			if (m.name && len && snap_read(s, nbuf, m.name, len & ~1u) < 0)
 				m.name[0] = 0;
-			dump_module_pe(s, &m);
+			if (dump_pe_headers(s, &m, &pd) == 0) {
+				dump_pe_debug(s, &m, &pd);
+				dump_pe_version(s, &m, &pd);
+			}
 			if (vec_grow(&s->mod, &cap, s->nmod, sizeof *s->mod, 64) < 0) {
 				free(m.name);
 				free(m.cv);
@@ -8125,27 +8057,16 @@ dump_put_exception(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 	return b->oom ? -1 : 1;
 }
 
+/* CommentStreamA or W (dump_layout set dir->StreamType before the call). */
 static int
-dump_put_comment(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir, int wide)
+dump_put_comment(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
-	const MINIDUMP_USER_STREAM *us = &d->comment[wide];
+	const MINIDUMP_USER_STREAM *us = &d->comment[dir->StreamType == CommentStreamW];
 	if (!us->BufferSize)
 		return 0;
 	dir->Location.DataSize = us->BufferSize;
 	dir->Location.Rva = (u32)buf_add(b, us->Buffer, us->BufferSize, 4);
 	return b->oom ? -1 : 1;
-}
-
-static int
-dump_put_comment_a(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	return dump_put_comment(d, b, dir, 0);
-}
-
-static int
-dump_put_comment_w(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
-{
-	return dump_put_comment(d, b, dir, 1);
 }
 
 /* Room kept at layout for the note on unreadable memory (struct dump_note),
@@ -8317,22 +8238,16 @@ dump_patch_stacks(struct dump_state *d, struct buf *b)
 	}
 }
 
-/* Collect, plan and lay out one dump in memory: the stream table and the
- * file's layout.  Writes no file (Writer: File does). */
-
-/* Appends a stream to the buffer and fills its directory entry: 1; 0 if
- * it has nothing to write (a wanted stream that wrote nothing takes its
- * bits out of the header's Flags); -1 if out of memory. */
-typedef int (*dump_put_fn)(struct dump_state *, struct buf *, MINIDUMP_DIRECTORY *);
-
 /* One row per stream, in file order: its type, the MINIDUMP_TYPE bits that
- * ask for it (0: every dump), the bits that leave it out, its put.  A new
- * stream is a row and a put function.  The memory list follows them. */
-
+ * ask for it (0: every dump), the bits that leave it out, its put.  A put
+ * appends the stream to the buffer and fills its directory entry: 1; 0 if
+ * it has nothing to write (a wanted stream that wrote nothing takes its
+ * bits out of the header's Flags); -1 if out of memory.  A new stream is a
+ * row and a put function.  The memory list follows them. */
 static const struct dump_stream {
 	u32 type;
 	u64 want, unless;
-	dump_put_fn put;
+	int (*put)(struct dump_state *, struct buf *, MINIDUMP_DIRECTORY *);
 } dump_streams[] = {
 	{ SystemInfoStream, 0, 0, dump_put_system_info },
 	{ MiscInfoStream, 0, 0, dump_put_misc_info },
@@ -8346,8 +8261,8 @@ static const struct dump_stream {
 	{ HandleDataStream, MDT_HANDLEDATA, 0, dump_put_handles },
 	{ ProcessVmCountersStream, 0, MDT_FILTERTRIAGE, dump_put_vm_counters },
 	{ TokenStream, MDT_TOKEN, 0, dump_put_tokens },
-	{ CommentStreamA, 0, 0, dump_put_comment_a },
-	{ CommentStreamW, 0, 0, dump_put_comment_w },
+	{ CommentStreamA, 0, 0, dump_put_comment },
+	{ CommentStreamW, 0, 0, dump_put_comment },
 };
 #define NSTREAMS (sizeof dump_streams / sizeof dump_streams[0])
 
@@ -8374,7 +8289,6 @@ dump_layout(struct dump_state *d, struct buf *b)
 	MINIDUMP_HEADER hd;
 	size_t dir_off, i;
 	u32 nd = 0;
-	u64 planned = 0;
 	int w;
 
 	memset(dir, 0, sizeof dir);
@@ -8385,18 +8299,19 @@ dump_layout(struct dump_state *d, struct buf *b)
 		const struct dump_stream *r = &dump_streams[i];
 		if ((r->want && !(d->mask & r->want)) || (d->mask & r->unless))
 			continue;
+		dir[nd].StreamType = r->type; /* (kept by the next put if this one writes nothing) */
 		if ((w = r->put(d, b, &dir[nd])) < 0 || b->oom)
 			return -1;
 		if (w)
-			dir[nd++].StreamType = r->type;
+			nd++;
 		else
 			d->dropped |= r->want;
 	}
 	dump_reserve_note(d, b, dir, nd, dir_off);
-	d->planned = planned = dump_planned_bytes(d);
+	d->planned = dump_planned_bytes(d);
 	/* RVAs are 32-bit: a large custom selection goes to a Memory64List;
 	 * MiniPlus always does, as Full (doc/MINIDUMP.md section 2) */
-	d->full = (d->mask & MDT_FULLMEMORY) || planned > (7ULL << 29) || d->miniplus;
+	d->full = (d->mask & MDT_FULLMEMORY) || d->planned > (7ULL << 29) || d->miniplus;
 	d->stack_rvas = xcalloc(d->s->nth ? d->s->nth : 1, sizeof *d->stack_rvas);
 	if (!d->stack_rvas)
 		return -1;
@@ -8783,11 +8698,9 @@ static int
 dump_write_signature(HANDLE file)
 {
 	u32 sig = 0x504D444D; /* "MDMP" */
-	LARGE_INTEGER z = { .QuadPart = 0 };
-	DWORD e = 0;
-	if (!SetFilePointerEx(file, z, NULL, FILE_BEGIN) || (e = w32_write_all(file, &sig, 4))) {
-		if (e)
-			SetLastError(e);
+	DWORD e = dump_write_at(file, 0, &sig, 4);
+	if (e) {
+		SetLastError(e);
 		warn("writing the dump header:");
 		return -1;
 	}
@@ -8884,12 +8797,16 @@ dump_old_newer_first(const void *a, const void *b)
 	return -wcscmp(x->path, y->path);
 }
 
+/* Our dumps in folder dir whose names fit pat, proc and tag
+ * (dump_name_fits), with their last-write times; the dump just written
+ * (path) is one of them whatever its content. */
 struct dump_retain {
-	const wchar_t *dir, *path, *pat, *proc, *tag; /* (dump_retain_list's) */
+	const wchar_t *dir, *path, *pat, *proc, *tag;
 	struct dump_old *old;
 	int n, cap;
 };
 
+/* A w32_folder_walk callback: adds one file to a struct dump_retain. */
 static void
 dump_retain_one(const WIN32_FIND_DATAW *fd, void *arg)
 {
@@ -8902,19 +8819,6 @@ dump_retain_one(const WIN32_FIND_DATAW *fd, void *arg)
 		r->old[r->n++].time = ft_u64(fd->ftLastWriteTime);
 	} else
 		free(full);
-}
-
-/* Our dumps in folder dir whose names fit pat, proc and tag
- * (dump_name_fits), with their last-write times, into *old; the dump just
- * written (path) is one of them whatever its content.  Their number. */
-static int
-dump_retain_list(const wchar_t *dir, const wchar_t *path, const wchar_t *pat, const wchar_t *proc,
-                 const wchar_t *tag, struct dump_old **old)
-{
-	struct dump_retain r = { dir, path, pat, proc, tag, NULL, 0, 0 };
-	w32_folder_walk(dir, L"*.dmp", dump_retain_one, &r);
-	*old = r.old;
-	return r.n;
 }
 
 /* -keep: one at a time in this procdump (-all, -pt: several targets of one
@@ -8931,13 +8835,16 @@ static void
 dump_retain(const wchar_t *path, const wchar_t *pat, const wchar_t *proc, const char *tag, long long keep)
 {
 	wchar_t *dir = dump_folder(path), wtag[32];
+	struct dump_retain r = { dir, path, path_basename(pat), proc, wtag, NULL, 0, 0 };
 	struct dump_old *old;
 	int n, i;
 	if (!dir)
 		return;
 	swprintf(wtag, 32, L"%hs", tag ? tag : "");
 	AcquireSRWLockExclusive(&dump_keep_lock);
-	n = dump_retain_list(dir, path, path_basename(pat), proc, wtag, &old);
+	w32_folder_walk(dir, L"*.dmp", dump_retain_one, &r);
+	old = r.old;
+	n = r.n;
 	for (i = 0; i < n && _wcsicmp(old[i].path, path); i++)
 		;
 	if (i < n) { /* (else path is gone: nothing to do) */
@@ -9170,6 +9077,7 @@ dump_temp_others(const struct dump_stale *st, int n)
 	return 0;
 }
 
+/* The temporary dump files of a folder (a w32_folder_walk with dump_temp_one). */
 struct dump_temps { struct dump_stale *st; int n, cap; };
 
 static void
@@ -9184,17 +9092,6 @@ dump_temp_one(const WIN32_FIND_DATAW *fd, void *arg)
 	}
 }
 
-/* The temporary dump files in folder dir (with its separator), into *st.
- * Their number. */
-static int
-dump_temp_list(const wchar_t *dir, struct dump_stale **st)
-{
-	struct dump_temps t = { NULL, 0, 0 };
-	w32_folder_walk(dir, L"*.tmp", dump_temp_one, &t);
-	*st = t.st;
-	return t.n;
-}
-
 /* Removes the temporary files in path's folder whose procdump has ended,
  * and says so in one line (-v: each file).  The process list is read after
  * the folder, so every live writer of a listed file is in it; without a
@@ -9203,14 +9100,17 @@ static void
 dump_sweep(const wchar_t *path)
 {
 	wchar_t *dir = dump_folder(path), *full;
-	struct dump_stale *st = NULL;
+	struct dump_temps t = { NULL, 0, 0 };
+	struct dump_stale *st;
 	struct pd_sys_process *list = NULL;
-	int n = 0, i, gone = 0;
+	int i, gone = 0;
 	u64 bytes = 0;
 	AcquireSRWLockExclusive(&dump_sweep_lock);
-	if (dir && wcscmp(dir, L".") && (n = dump_temp_list(dir, &st)) > 0 && dump_temp_others(st, n) &&
-	    (list = w32_process_list()))
-		for (i = 0; i < n; i++) {
+	if (dir && wcscmp(dir, L"."))
+		w32_folder_walk(dir, L"*.tmp", dump_temp_one, &t);
+	st = t.st;
+	if (t.n > 0 && dump_temp_others(st, t.n) && (list = w32_process_list()))
+		for (i = 0; i < t.n; i++) {
 			if (!dump_temp_ended(list, st[i].pid, st[i].time) || !(full = wcs_cat(dir, st[i].name)))
 				continue;
 			switch (w32_delete_file(full)) {
@@ -9230,7 +9130,7 @@ dump_sweep(const wchar_t *path)
 	if (gone)
 		out("%s Removed %d temporary file%s of ended procdump runs from %s (%llu MB).\n", stamp(), gone,
 		    gone > 1 ? "s" : "", u8s(dir), size_mb(bytes));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < t.n; i++)
 		free(st[i].name);
 	free(st);
 	free(list);
