@@ -216,6 +216,19 @@ wait_count() {
 	return 0
 }
 
+# set_named_event NAME OUT: set the named event with setevent.exe, its line in
+# OUT ("set NAME", or why not); a run that printed nothing at all did not
+# start (as pd_exe sees of pdrun, once on a quiet machine): run it again,
+# three times at most
+set_named_event() {
+	_try=0
+	while :; do
+		$WINE "$T/setevent.exe" "$1" >"$2" 2>&1 || true
+		[ -s "$2" ] || [ $((_try += 1)) -ge 3 ] || continue
+		break
+	done
+}
+
 # ---------------------------------------------------------------- procdump --
 
 # pd ARGS...: run procdump64.exe; stdout/stderr/exit code in $O/pd.{out,err,rc}.

@@ -12,7 +12,7 @@
 go() {
 	wait_for "$O/$1.raw" 'attached: initial breakpoint' 30 || fail "procdump did not attach"
 	wait_for "$O/$1.log" '^waiting for PdGo' 30 || fail "the target does not wait"
-	$WINE "$T/setevent.exe" "PdGo-$(field "$1" pid)" >"$O/$1.set" 2>&1 || true
+	set_named_event "PdGo-$(field "$1" pid)" "$O/$1.set"
 	grep -q '^set ' "$O/$1.set" || fail "cannot set PdGo: $(cat "$O/$1.set")"
 }
 
@@ -110,7 +110,7 @@ t 'debugger: -e 1 -f "" only displays; the named event ProcDump-PID ends it' <<'
 	pd_bg fd -e 1 -f "" "$(field fd pid)" "$(wpath "$O/dfd")"
 	wait_for "$O/fd.raw" 'Exception: E0005678' 30 || fail "no exception line"
 	wait_for "$O/fd.log" '^survived' 10 || fail "target did not go on"
-	$WINE "$T/setevent.exe" "ProcDump-$(field fd pid)" >"$O/fd.set" 2>&1 || true
+	set_named_event "ProcDump-$(field fd pid)" "$O/fd.set"
 	grep -q '^set ' "$O/fd.set" || fail "setevent: $(cat "$O/fd.set")"
 	pd_join fd 20
 	expect_rc 1

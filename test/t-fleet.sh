@@ -231,7 +231,7 @@ END
 brood_go() {
 	wait_for "$O/$2.raw" " pdbrood.exe ($(field "$1" pid))" 30 ||
 		fail "procdump does not monitor the parent: $(tail -n 5 "$O/$2.raw")"
-	$WINE "$T/setevent.exe" "PdGo-$(field "$1" pid)" >"$O/$1.set" 2>&1 || true
+	set_named_event "PdGo-$(field "$1" pid)" "$O/$1.set"
 	grep -q '^set' "$O/$1.set" || fail "cannot set PdGo-$(field "$1" pid): $(cat "$O/$1.set")"
 }
 

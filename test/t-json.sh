@@ -105,7 +105,7 @@ t 'json: the target ends while monitored: target_exit with its exit code, finish
 	pd_bg jy -e -v -json "$(wpath "$O/jy.jsonl")" "$(field jy pid)" "$(wpath "$O/jy")"
 	wait_for "$O/jy.raw" 'attached: initial breakpoint' 30 || fail "procdump did not attach"
 	wait_for "$O/jy.log" '^waiting for PdGo' 30 || fail "the target does not wait"
-	$WINE "$T/setevent.exe" "PdGo-$(field jy pid)" >"$O/jy.set" 2>&1 || true
+	set_named_event "PdGo-$(field jy pid)" "$O/jy.set"
 	pd_join jy 30
 	expect_rc 1
 	[ "$(jl "$O/jy.jsonl" '" ".join(e["event"] for e in ev)')" = "start target_found target_exit finish" ] ||

@@ -153,7 +153,7 @@ END
 
 # set_event NAME EVENT: set the named event EVENT-<PID of target NAME>
 set_event() {
-	$WINE "$T/setevent.exe" "$2-$(field "$1" pid)" >"$O/$1.set" 2>&1 || true
+	set_named_event "$2-$(field "$1" pid)" "$O/$1.set"
 	grep -q '^set ' "$O/$1.set" || fail "setevent $2: $(cat "$O/$1.set")"
 }
 # samples RAW WHAT: the values of procdump -v's samples of WHAT, one a line

@@ -210,7 +210,7 @@ reaped() {
 }
 # let_go NAME: set PdGo-PID (crasher.exe's modes exit and every wait for it)
 let_go() {
-	$WINE "$T/setevent.exe" "PdGo-$(field "$1" pid)" >"$O/$1.set" 2>&1 || true
+	set_named_event "PdGo-$(field "$1" pid)" "$O/$1.set"
 	grep -q '^set ' "$O/$1.set" || fail "cannot set PdGo for $1: $(cat "$O/$1.set")"
 }
 # rand_sleep MS: sleep a random time from 0 to MS milliseconds

@@ -706,7 +706,7 @@ cancel_by() {
 	ctrlc) kill -INT "$(cat "$O/wc.pdpid")" ;;
 	pid) pd -cancel "$(field wr pid)"; expect_rc 0 ;;
 	event)
-		$WINE "$T/setevent.exe" "ProcDump-$(field wr pid)" >"$O/wc.set" 2>&1 || true
+		set_named_event "ProcDump-$(field wr pid)" "$O/wc.set"
 		grep -q '^set ' "$O/wc.set" || fail "setevent: $(cat "$O/wc.set")" ;;
 	esac
 }
