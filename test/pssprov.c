@@ -850,17 +850,27 @@ marker_copy(struct marker *m, const void *p, size_t n)
 	return c;
 }
 
+/* The walk's contract before an entry: NOT_FOUND if the capture did not
+ * take this class, BAD_LENGTH for a buffer not of the entry's size,
+ * NO_MORE_ITEMS past the last of n; else 0. */
+static DWORD
+walk_check(const struct snapshot *s, const struct marker *m, DWORD flag, DWORD len, DWORD size, int n)
+{
+	if (!(s->flags & flag))
+		return ERROR_NOT_FOUND;
+	if (len != size)
+		return ERROR_BAD_LENGTH;
+	return m->pos >= n ? ERROR_NO_MORE_ITEMS : ERROR_SUCCESS;
+}
+
 static DWORD
 walk_thread(struct snapshot *s, struct marker *m, void *buf, DWORD len)
 {
 	PSS_THREAD_ENTRY e;
 	const struct thread_copy *c;
-	if (!(s->flags & PSS_CAPTURE_THREADS))
-		return ERROR_NOT_FOUND;
-	if (len != sizeof e)
-		return ERROR_BAD_LENGTH;
-	if (m->pos >= s->nth)
-		return ERROR_NO_MORE_ITEMS;
+	DWORD err;
+	if ((err = walk_check(s, m, PSS_CAPTURE_THREADS, len, sizeof e, s->nth)))
+		return err;
 	if (m->pos == 1 && mode("walkfail"))
 		return ERROR_NOT_ENOUGH_MEMORY;
 	c = &s->th[m->pos++];
@@ -879,12 +889,9 @@ walk_region(struct snapshot *s, struct marker *m, void *buf, DWORD len)
 {
 	PSS_VA_SPACE_ENTRY e;
 	const struct region_copy *c;
-	if (!(s->flags & PSS_CAPTURE_VA_SPACE))
-		return ERROR_NOT_FOUND;
-	if (len != sizeof e)
-		return ERROR_BAD_LENGTH;
-	if (m->pos >= s->nreg)
-		return ERROR_NO_MORE_ITEMS;
+	DWORD err;
+	if ((err = walk_check(s, m, PSS_CAPTURE_VA_SPACE, len, sizeof e, s->nreg)))
+		return err;
 	c = &s->reg[m->pos++];
 	e = c->e;
 	if (c->file) {
@@ -901,12 +908,9 @@ walk_handle(struct snapshot *s, struct marker *m, void *buf, DWORD len)
 {
 	PSS_HANDLE_ENTRY e;
 	const struct handle_copy *c;
-	if (!(s->flags & PSS_CAPTURE_HANDLES))
-		return ERROR_NOT_FOUND;
-	if (len != sizeof e)
-		return ERROR_BAD_LENGTH;
-	if (m->pos >= s->nhdl)
-		return ERROR_NO_MORE_ITEMS;
+	DWORD err;
+	if ((err = walk_check(s, m, PSS_CAPTURE_HANDLES, len, sizeof e, s->nhdl)))
+		return err;
 	c = &s->hdl[m->pos++];
 	e = c->e;
 	if (c->type) {
