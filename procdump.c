@@ -15,17 +15,19 @@
  *
  * Exit codes (man/procdump.1 EXIT STATUS, README, doc/DESIGN.md "Exit codes"):
  *   0  every requested dump was written
- *   1  monitoring ended before the count was reached (target exited, also
- *      before it could be attached or its dump begun; cancelled, -duration);
- *      -u found nothing installed
- *   2  usage error (bad switch or value, conflicting switches, not implemented)
+ *   1  monitoring ended before the count was reached (the target exited,
+ *      also before it could be attached or its dump begun; Ctrl+C, -cancel,
+ *      -duration); -u found nothing installed
+ *   2  usage error (bad switch or value, conflicting switches, not
+ *      implemented yet)
  *   3  target problem (not found, several match a name, access denied,
- *      service not running); -i or -u may not write the AeDebug key
+ *      another debugger, service not running); -i, -u or -svc not elevated
  *   4  a dump could not be written (I/O error, disk full, the -minfree floor,
- *      file exists without -o, the target vanished while read, too much of
- *      its memory unreadable), or a -json event line could not be written
- *   With -all or -pt: 0 if every target reached its count, else the first
- *   of 2, 4, 3, 1 that a target's run ended with; 1 if none was monitored.
+ *      clone refused, file exists without -o, the target vanished while
+ *      read, too much of its memory unreadable), or a -json event line
+ *      could not be written
+ *   With -all or -pt: 0 if every process reached its count, else the first
+ *   of 2, 4, 3, 1 that a run ended with; 1 if none was monitored.
  *
  * Sections, callees before callers (grep -n '^/\* ===' procdump.c):
  *   Config   build settings, the configuration struct, the library API
@@ -3095,17 +3097,19 @@ static const char usage_tail[] =
 "\n"
 "Exit codes:\n"
 "   0  every requested dump was written\n"
-"   1  monitoring ended before the count was reached (target exited, also\n"
-"      before it could be attached or its dump begun; cancelled, -duration);\n"
-"      -u found nothing installed\n"
-"   2  usage error (bad switch or value, conflicting switches, not implemented)\n"
-"   3  target problem (not found, several processes match, access denied,\n"
-"      service not running); -i, -u or -svc not elevated\n"
+"   1  monitoring ended before the count was reached (the target exited,\n"
+"      also before it could be attached or its dump begun; Ctrl+C, -cancel,\n"
+"      -duration); -u found nothing installed\n"
+"   2  usage error (bad switch or value, conflicting switches, not\n"
+"      implemented yet)\n"
+"   3  target problem (not found, several match a name, access denied,\n"
+"      another debugger, service not running); -i, -u or -svc not elevated\n"
 "   4  a dump could not be written (I/O error, disk full, the -minfree floor,\n"
-"      file exists without -o, target gone while read), or a -json event line\n"
-"      (the file lacks it; said once on stderr)\n"
-"   With -all or -pt: 0 if every process reached its count, else the first of\n"
-"   2, 4, 3, 1 that one of them ended with; 1 if none was monitored (Ctrl+C or\n"
+"      clone refused, file exists without -o, the target vanished while\n"
+"      read, too much of its memory unreadable), or a -json event line could\n"
+"      not be written (the file lacks it; said once on stderr)\n"
+"   With -all or -pt: 0 if every process reached its count, else the first\n"
+"   of 2, 4, 3, 1 that a run ended with; 1 if none was monitored (Ctrl+C or\n"
 "   -duration while waiting).\n"
 "\n"
 "Use -? -e to see example command lines.\n";

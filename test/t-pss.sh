@@ -271,8 +271,7 @@ t 'pss: at the exit event of a terminated process (-t) -v says a snapshot cannot
 	export PROCDUMP_TEST_PSS_DLL="$(wpath "$PSSDLL")"
 	pd_bg pxd -v -r -t "$pid" "$(wpath "$O/ps/px")"
 	unset PROCDUMP_TEST_PSS_DLL
-	wait_for "$O/pxd.raw" 'attached: initial breakpoint\|Press Ctrl-C' 30 || fail "procdump did not attach: $(cat "$O/pxd.raw")"
-	sleep 1
+	wait_for "$O/pxd.raw" 'attached: initial breakpoint' 30 || fail "procdump did not attach: $(cat "$O/pxd.raw")"
 	$WINE taskkill /F /PID "$pid" >"$O/ps/px.kill" 2>&1 || true
 	pd_join pxd 60
 	grep -q '\[v\] -r: no PSS snapshot (the process is exiting)' "$O/pd.out" ||
