@@ -2726,7 +2726,7 @@ w32_wer_queue(HANDLE h, const wchar_t *name, int heap, const char **step, int *r
 	wcsncpy(info.wzApplicationName, name, 127);
 	wcscpy(info.wzDescription, L"Dump written by procdump.c");
 	*step = "WerReportCreate";
-	hr = w32.WerReportCreate(L"ProcDump", 1 /* WerReportNonCritical */, &info, &rep);
+	hr = w32.WerReportCreate(L"ProcDump", 0 /* WerReportNonCritical */, &info, &rep);
 	if (SUCCEEDED(hr)) {
 		*step = "WerReportAddDump";
 		hr = w32.WerReportAddDump(rep, h, NULL, heap ? 3 /* WerDumpTypeHeapDump */ : 2 /* MiniDump */, NULL,
@@ -8178,7 +8178,8 @@ dump_put_memory_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *di
 /* Memory64List: descriptors here, the blob last and gap-free (written by
  * dump_write_blob).  A stack that would end past 4 GiB in the blob gets a
  * copy in the buffer, because a thread's stack RVA is 32-bit.  Stacks in
- * a blob are not filtered (FilterMemory is dropped from Flags). */
+ * a blob are not sanitized: FilterMemory and FilterTriage are dropped from
+ * Flags, so that no reader trusts them to be. */
 static int
 dump_put_memory64(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 {
@@ -8195,11 +8196,12 @@ dump_put_memory64(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *dir)
 		buf_add(b, &m, sizeof m, 1);
 		d->blob_size += m.DataSize;
 	}
-	d->dropped |= MDT_FILTERMEMORY;
-	/* the blob starts at most here, after a copy of every stack */
+	d->dropped |= d->mask & (MDT_FILTERMEMORY | MDT_FILTERTRIAGE);
+	/* the blob starts at most here, after a copy of every stack (each
+	 * 16-byte aligned) and the rounding to a page */
 	guess = b->len + 4096;
 	for (i = 0; i < s->nth; i++)
-		guess += s->th[i].stk_size;
+		guess += s->th[i].stk_size + 15;
 	for (i = 0, acc = 0; i < d->nrng; acc += d->rng[i++].size)
 		dump_stacks_at(d, d->rng[i].start, d->rng[i].size, guess + acc);
 	for (i = 0; i < s->nth; i++) {
@@ -13431,9 +13433,9 @@ main_check_mask(u64 mask)
 	u64 bad = mask & ~(u64)MDT_HONOURED, rest = bad;
 	size_t i, n = 0;
 	char list[512] = "";
-	if ((mask & MDT_FILTERMEMORY) && (mask & MDT_FULLMEMORY))
-		warn("-mc: 0x8 FilterMemory applies to stacks in a MemoryList; with 0x2 FullMemory it is "
-		     "left out of the dump and its Flags");
+	if ((mask & (MDT_FILTERMEMORY | MDT_FILTERTRIAGE)) && (mask & MDT_FULLMEMORY))
+		warn("-mc: 0x8 FilterMemory and 0x100000 FilterTriage sanitize stacks in a MemoryList; with "
+		     "0x2 FullMemory the stacks are not sanitized and the bits are left out of its Flags");
 	if (!bad)
 		return;
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)

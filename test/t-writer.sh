@@ -314,6 +314,14 @@ t 'writer: -mc 0x8 (FilterMemory): the stack local reads 0defaced, the stacks st
 	grep -q 'target.exe`main' "$O/wm/fl" || fail "-mc 0x8 stacks no longer walk to main"
 END
 
+# FilterTriage with FullMemory: the stacks are in the Memory64 blob, which
+# is not sanitized; the Flags must not claim it is
+t 'writer: -mc 0x100002 (FilterTriage, FullMemory): a line says the stacks are not sanitized; Flags 0x2; the stack local is intact' <<'END'
+	mask_dump 0x100002 trfull 0x2
+	expect_err '0x100000 FilterTriage'
+	has_bytes "$O/wm/trfull.dmp" wr stack "-mc 0x100002 lacks the stack local's own bytes"
+END
+
 # PrivateReadWrite: the 4 MiB private buffer, in a MemoryList
 t 'writer: -mc 0x200 (PrivateReadWrite) holds the 4 MiB private marker' <<'END'
 	mask_dump 0x200 prw
