@@ -13246,12 +13246,20 @@ svc_state_name(DWORD st)
 	return st < sizeof n / sizeof n[0] ? n[st] : "?";
 }
 
+/* The service's log: NAME.log in its dump folder (main_check_output
+ * checked that it is one). */
+static void
+svc_log_path(wchar_t *log, size_t n, const wchar_t *folder, const wchar_t *name)
+{
+	swprintf(log, n, L"%ls%ls%ls.log", folder, wcs_endswith_i(folder, L"\\") ? L"" : L"\\", name);
+}
+
 /* -svc install NAME ...: 0; 2 for a name that exists without -o; 3 where
  * the manager refuses (not elevated). */
 static int
 svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 {
-	wchar_t name[128], disp[160], *cmd = NULL, *full = NULL, *json_full = NULL;
+	wchar_t name[128], disp[160], log[32768], *cmd = NULL, *full = NULL, *json_full = NULL;
 	const wchar_t *user = cfg->svc_user ? cfg->svc_user : L"LocalSystem";
 	SC_HANDLE scm, h = NULL;
 	int rc = PD_EXIT_TARGET, replaced = 0;
@@ -13299,9 +13307,10 @@ svc_install(const struct pd_config *cfg, int argc, wchar_t **argv)
 		    SVC_KEEP_DEFAULT, SVC_KEEP_DEFAULT);
 	if (!GIVEN(cfg, minfree))
 		out("No -minfree given: every dump leaves the larger of 1 GB and 5%% of the volume free.\n");
+	svc_log_path(log, 32768, full, name);
 	out("Service %s installed: %s, automatic (delayed) start, restarted after %d s on failure "
-	    "(%d times a day).\n  %s\nIts log: %s\\%s.log\nStart it now with: sc start %s\n", u8s(name), u8s(user),
-	    SVC_RESTART_MS / 1000, SVC_RESTARTS, u8s(cmd), u8s(full), u8s(name), u8s(name));
+	    "(%d times a day).\n  %s\nIts log: %s\nStart it now with: sc start %s\n", u8s(name), u8s(user),
+	    SVC_RESTART_MS / 1000, SVC_RESTARTS, u8s(cmd), u8s(log), u8s(name));
 	rc = 0;
 out:
 	if (h)
@@ -13592,6 +13601,11 @@ main_check_output(const struct pd_config *cfg, int *out_is_dir)
 	if (w32_is_dir(cfg->output)) {
 		*out_is_dir = 1;
 		return 0;
+	}
+	if (cfg->svc == SVC_INSTALL) {
+		warn("-svc install: '%s' is not a folder (the service writes its dumps and its log there)",
+		     u8s(cfg->output));
+		return PD_EXIT_USAGE;
 	}
 	if (wcs_endswith_i(cfg->output, L"\\") || wcs_endswith_i(cfg->output, L"/")) {
 		warn("dump folder '%s' does not exist", u8s(cfg->output));
@@ -14200,8 +14214,7 @@ main_svc_main(DWORD argc, wchar_t **argv)
 	(void)argc, (void)argv;
 	if (!(msvc.h = RegisterServiceCtrlHandlerExW(msvc.name, main_svc_control, NULL)))
 		return;
-	swprintf(msvc.log, 32768, L"%ls%ls%ls.log", cfg->output,
-	         w32_is_dir(cfg->output) && !wcs_endswith_i(cfg->output, L"\\") ? L"\\" : L"", msvc.name);
+	svc_log_path(msvc.log, 32768, cfg->output, msvc.name);
 	main_svc_log();
 	main_svc_report(SERVICE_RUNNING, 0);
 	out("%s Service %s started (PID %lu): monitoring until it is stopped.\n", stamp(), u8s(msvc.name),

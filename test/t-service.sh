@@ -220,6 +220,7 @@ t 'service: -svc install/list/uninstall: 3 crashes, 3 dumps; stop is Ctrl+C (STO
 	expect_rc 0
 	expect_out 'No -keep given: -keep 10 applied'
 	expect_out "Service $PDSVC installed"
+	grep -qF "Its log: $(wpath "$d")\\$PDSVC.log" "$O/pd.out" || fail "the log is not announced where it goes: $(grep 'Its log' "$O/pd.out")"
 	pd -svc install PdT -e pdwait.exe "$(wpath "$d")"
 	expect_rc 2
 	expect_err "the service $PDSVC exists (-o replaces"
@@ -340,7 +341,8 @@ END
 
 t 'service: -svc usage errors (no verb, a bad verb or name, no folder, a PID, extra switches, -svc run at a console): one line naming -svc, exit 2' <<'END'
 	for args in "-svc" "-svc start PdT" "-svc install" "-svc install a/b pdwait.exe C:\\" "-svc install PdT pdwait.exe" \
-		"-svc install PdT 1234 C:\\" "-svc list pdwait.exe" "-svc uninstall PdT -e" "-svc install PdT -x C:\\ a.exe"; do
+		"-svc install PdT 1234 C:\\" "-svc list pdwait.exe" "-svc uninstall PdT -e" "-svc install PdT -x C:\\ a.exe" \
+		"-svc install PdT pdwait.exe C:\\pd-no-such-folder"; do
 		# shellcheck disable=SC2086 # the words of args are the arguments
 		pd $args
 		[ "$RC" = 2 ] || fail "procdump $args: exit $RC, not 2"
