@@ -8,8 +8,10 @@
  *   x86_64-w64-mingw32-gcc -O2 -municode -static procdump.c -o procdump64.exe -ladvapi32
  *   i686-w64-mingw32-gcc   -O2 -municode -static procdump.c -o procdump.exe   -ladvapi32
  * The Makefile also links the version resource and manifest (the
- * RC_INVOKED block in Config, through windres) and passes
- * -Wl,--no-insert-timestamp, so that a commit always gives the same bytes.
+ * RC_INVOKED block in Config, through windres), passes
+ * -Wl,--no-insert-timestamp, so that a commit always gives the same bytes,
+ * and -Wl,--large-address-aware to the i686 build (up to 4 GiB for a -r
+ * clone's copy).
  * Library mode (no main, no exit; call pd_main() or pd_write_dump()):
  *   x86_64-w64-mingw32-gcc -c -DPROCDUMP_NO_MAIN procdump.c
  *
@@ -289,8 +291,9 @@ struct pd_config {
 	int monitor;            /* a sampled monitor (-c -cl -m -ml -tc -hc -p -pl -h) is armed */
 };
 
-/* The library API.  One call at a time; each call leaves no process-wide
- * state behind (handlers, events, DLLs), so it may be called again. */
+/* The library API.  One call at a time; each call undoes the process-wide
+ * state it set up (handlers, events, DLLs; SeDebugPrivilege stays), so it
+ * may be called again. */
 /* The whole tool: parses argv, runs, returns an exit code above. */
 PD_API int pd_main(int argc, wchar_t **argv);
 /* Write one dump of process pid to path (type PD_MINI or PD_FULL).
@@ -301,7 +304,9 @@ PD_API int pd_write_dump(unsigned long pid, const wchar_t *path, int type,
 /* ================================= Util ================================= */
 /* Messages, strings, buffers, time and the process-wide state g.  Every
  * line printed goes through out(), warn() or vlog(), so UTF-8, consoles,
- * pipes and -all's tags behave the same.  Knows no target or dump. */
+ * pipes and -all's tags behave the same.  Holds no target or dump: the
+ * string rules it keeps for them (a line's [image:PID] tag, the dump-name
+ * keywords of name_keys) take plain values. */
 
 /* Process-wide state, kept in one place so that library mode can reset it
  * (main_reset) and pd_main can run again in the same process. */
@@ -769,7 +774,8 @@ now_sec(void)
 	return (double)c.QuadPart / (double)f.QuadPart;
 }
 
-/* "[HH:MM:SS] " prefix of ProcDump's event lines. */
+/* "[HH:MM:SS]", the prefix of ProcDump's event lines (the caller adds the
+ * space). */
 static const char *
 stamp(void)
 {
@@ -955,7 +961,9 @@ all_digits(const wchar_t *s)
 /* ================================= Win32 ================================ */
 /* Windows and ntdll calls: wrappers named by intent, the NT structures
  * mingw lacks, the run-time entry-point table (w32_load).  A failing
- * wrapper warn()s (vlog()s if expected) and returns NULL or -1; no policy. */
+ * wrapper says so (warn(), or vlog() if expected) or leaves the last error
+ * to its caller, as its comment says, and returns NULL, -1 or the error's
+ * code; it decides nothing for the caller. */
 
 typedef LONG pd_ntstatus;
 #define PD_NT_SUCCESS(s) ((s) >= 0)
@@ -2034,8 +2042,9 @@ w32_thread_description(HANDLE th)
  * query on a synchronous pipe) runs on a worker thread with a deadline.
  * The job, on the heap, begins with struct w32_job: run makes the call,
  * done frees the job.  At the deadline the waiter abandons the job, and
- * whichever of the two comes last frees it (library mode: nothing is left
- * behind; the worker calls only what was copied into its job). */
+ * whichever of the two comes last frees it (library mode: no memory is
+ * left behind, though a worker still blocked stays in the host process;
+ * the worker calls only what was copied into its job). */
 struct w32_job {
 	void (*run)(struct w32_job *);
 	void (*done)(struct w32_job *);
@@ -2785,8 +2794,8 @@ w32_store_classes(int app, const char **which)
 	return hr;
 }
 
-/* ---- The minidump file format (doc/MINIDUMP.md): the structures,
- * stream numbers and MINIDUMP_TYPE bits the writer uses. */
+/* ---- The minidump file format (doc/MINIDUMP.md): the structures
+ * <dbghelp.h> lacks, and the MINIDUMP_TYPE bits the writer uses. */
 #pragma pack(push, 4)
 /* MINIDUMP_MISC_INFO_5: level 1 + processor power (2) + integrity, execute
  * flags, protection, time zone (3) + build strings (4) + XState, cookie (5) */
@@ -3598,7 +3607,7 @@ args_check_numbers(struct pd_config *cfg)
 	return 0;
 }
 
-/* Switches that exclude each other, then values that are not numbers.
+/* Switches that exclude each other, then an empty -p or -pl counter path.
  * 0 or PD_EXIT_USAGE. */
 static int
 args_check_values(const struct pd_config *cfg)
@@ -3641,8 +3650,8 @@ args_check_needs(const struct pd_config *cfg)
 	return 0;
 }
 
-/* The mode (cancel, uninstall, install, launch, capture) and what each
- * takes.  0 or PD_EXIT_USAGE. */
+/* The mode (cancel, uninstall, install, launch, capture, -svc's verbs and
+ * -svcuser, -j and the guards) and what each takes.  0 or PD_EXIT_USAGE. */
 static int
 args_check_mode(struct pd_config *cfg)
 {
@@ -3778,7 +3787,8 @@ args_validate(struct pd_config *cfg)
 /* ================================ Targets =============================== */
 /* Owns struct pd_target: a PID, a process name (-all: with * wildcards) or
  * a service name to an open process, known by PID and creation time.
- * Prints nothing but errors; never holds the target still or reads it. */
+ * Prints errors, and -k's kill line (tgt_kill); never holds the target
+ * still or reads its memory. */
 
 struct pd_target {
 	DWORD pid;
@@ -4146,7 +4156,8 @@ struct dhandle {
 
 /* The snapshot: everything the writer knows of the target, and the one
  * way it reads the target's memory.  Filled through a struct snap_ops
- * (Snapshot); the rest of the writer reads only this. */
+ * (Snapshot), but for the modules and unloaded modules, which Writer:
+ * Collect reads through it; the rest of the writer reads only this. */
 struct snap_ops;
 struct snap {
 	const struct snap_ops *ops;
@@ -4351,8 +4362,9 @@ snap_free(struct snap *s)
 /* The live process, read while it is held still (enum live_hold) in a way
  * that ends with procdump: freeze and thaw, memory, the memory map, thread
  * contexts and TEBs, handles, tokens and the process facts, gathered in
- * the table live_ops that live_open() installs.  Reads through Win32; lays
- * out nothing. */
+ * the table live_ops that live_open() installs.  Reads through Win32; the
+ * one layout it makes is the token records (s->tok, the Token stream's
+ * bytes, since only a live process has a token to read). */
 
 /* The test hook PROCDUMP_TEST_UNREADABLE (live_test_fault): a read of a
  * snapshot that lost nothing loses the hook's bytes.  Returns the bytes
@@ -4374,7 +4386,10 @@ live_fault(const struct snap *s, u64 addr, void *buf, size_t n, u64 lost)
  *   LIVE_EVENT    procdump is its debugger and holds a debug event
  *   LIVE_ATTACH   attached for this dump, its first event never continued
  *   LIVE_SUSPEND  SuspendThread through the freeze guard (main_guard);
- *                 forced by PROCDUMP_TEST_FREEZE=suspend */
+ *                 forced by PROCDUMP_TEST_FREEZE=suspend.  Without a
+ *                 guard (library mode, or it could not start) procdump
+ *                 suspends the threads itself: that hold alone does not
+ *                 end with a procdump that is killed. */
 enum live_hold { LIVE_SUSPEND, LIVE_ATTACH, LIVE_EVENT };
 
 struct live {
@@ -5201,7 +5216,8 @@ live_token_groups(struct buf *b, const u8 *info, DWORD len)
 	const TOKEN_GROUPS *g = (const TOKEN_GROUPS *)info;
 	size_t start = b->len;
 	u32 i;
-	if (len < sizeof(DWORD) || g->GroupCount > (len - offsetof(TOKEN_GROUPS, Groups)) / sizeof(SID_AND_ATTRIBUTES))
+	if (len < offsetof(TOKEN_GROUPS, Groups) ||
+	    g->GroupCount > (len - offsetof(TOKEN_GROUPS, Groups)) / sizeof(SID_AND_ATTRIBUTES))
 		return -1;
 	buf_add(b, &g->GroupCount, 4, 1);
 	buf_add(b, NULL, 8 * (size_t)g->GroupCount, 1);
@@ -5225,11 +5241,15 @@ live_token_groups(struct buf *b, const u8 *info, DWORD len)
 static int
 live_token_sid_field(struct buf *b, TOKEN_INFORMATION_CLASS c, const u8 *info, DWORD len)
 {
-	PSID sid = c == TokenUser ? ((const TOKEN_USER *)info)->User.Sid
-	                          : ((const TOKEN_PRIMARY_GROUP *)info)->PrimaryGroup;
-	DWORD n = len >= sizeof(void *) ? live_token_sid(info, len, sid) : 0;
-	u32 two[2] = { 8, c == TokenUser ? ((const TOKEN_USER *)info)->User.Attributes : 0 };
-	if (!n)
+	PSID sid;
+	DWORD n;
+	u32 two[2] = { 8, 0 };
+	if (len < (c == TokenUser ? sizeof(TOKEN_USER) : sizeof(TOKEN_PRIMARY_GROUP)))
+		return 0;
+	sid = c == TokenUser ? ((const TOKEN_USER *)info)->User.Sid : ((const TOKEN_PRIMARY_GROUP *)info)->PrimaryGroup;
+	if (c == TokenUser)
+		two[1] = ((const TOKEN_USER *)info)->User.Attributes;
+	if (!(n = live_token_sid(info, len, sid)))
 		return 0;
 	buf_add(b, two, 8, 1);
 	buf_add(b, sid, n, 1);
@@ -7683,7 +7703,7 @@ dump_callbacks_select(struct dump_state *d)
 }
 
 /* Memory and RemoveMemory callbacks, after the plan; then Cancel.
- * Returns 1 when the callback cancels the dump. */
+ * Returns 1 when the callback cancels the dump, -1 on no memory. */
 static int
 dump_callbacks_memory(struct dump_state *d)
 {
@@ -7691,7 +7711,7 @@ dump_callbacks_memory(struct dump_state *d)
 	MINIDUMP_CALLBACK_OUTPUT out;
 	int k, cancel = 0, added = 0, removed = 0;
 	if (!in)
-		return 0;
+		return -1;
 	for (k = 0; k < 100000; k++) {
 		dump_call_reset(in, &out, 0);
 		if (!dump_call(d, MemoryCallback, in, &out) || !out.MemorySize)
@@ -7722,12 +7742,13 @@ dump_callbacks_memory(struct dump_state *d)
 static int
 dump_plan(struct dump_state *d)
 {
-	int i;
+	int i, rc;
 	if (d->req->callback && dump_callbacks_select(d) < 0)
 		return -1;
 	dump_plan_memory(d);
-	if (d->req->callback && dump_callbacks_memory(d)) {
-		warn("the -md callback DLL cancelled the dump");
+	if (d->req->callback && (rc = dump_callbacks_memory(d))) {
+		if (rc > 0)
+			warn("the -md callback DLL cancelled the dump");
 		return -1;
 	}
 	for (i = 0; i < d->s->nth; i++) /* from the final ranges: a callback may have cut into a stack */
@@ -7740,9 +7761,10 @@ dump_plan(struct dump_state *d)
 
 /* ============================ Writer: Streams =========================== */
 /* The streams, one dump_put_* each, in the order of dump_streams[] below,
- * then the MemoryList or Memory64List; dump_layout() lays the whole dump
- * out in one buffer.  Reads only the snapshot and the plan; writes nothing
- * to the file. */
+ * then the MemoryList or Memory64List; dump_layout() lays the dump out in
+ * one buffer, all but a Memory64 blob (which follows it in the file).
+ * Reads the snapshot, the plan and the request (its exception, its cancel
+ * event); writes nothing to the file. */
 
 /* A MINIDUMP_STRING (length, UTF-16, NUL) in the buffer; returns its RVA. */
 static u32
@@ -9595,7 +9617,7 @@ ev_target_exit(struct pd_target *t, long long code)
 
 /* target_failed: a process of several (-all, -pt) that was found but
  * could not be monitored: gone before it could be opened (exit code 1),
- * or refused (access denied, another debugger: 3). */
+ * or refused (access denied: 3). */
 static void
 ev_target_failed(const struct pd_target *t, const char *reason, int code)
 {
@@ -10051,8 +10073,12 @@ act_start(const struct pd_config *cfg, const wchar_t *path, const wchar_t *name,
 static void
 act_open(const struct pd_config *cfg)
 {
-	if (!cfg->ondump || !(act.slots = CreateSemaphoreW(NULL, ACT_SLOTS, ACT_SLOTS, NULL)))
+	if (!cfg->ondump)
 		return;
+	if (!(act.slots = CreateSemaphoreW(NULL, ACT_SLOTS, ACT_SLOTS, NULL))) {
+		warn("-ondump: no action will run (cannot create its semaphore):");
+		return;
+	}
 	InitializeCriticalSection(&act.lock);
 }
 
@@ -10104,7 +10130,7 @@ run_cancel_event(DWORD pid)
 	return CreateEventW(NULL, TRUE, FALSE, name);
 }
 
-/* The dump file names a run has made (see "Filename" in the man page). */
+/* The dump file names a run has made (the man page's DUMP FILES). */
 struct run_names {
 	wchar_t **used;
 	int n, cap;
@@ -10528,7 +10554,7 @@ run_reap(struct pd_run *r, int wait)
 }
 
 /* One dump of one type, with ProcDump's lines.  0, PD_EXIT_*, PD_TIMEOUT
- * (-at cancelled it), PD_NOSPACE or PD_SKIPPED; with -r, 0 once the clone
+ * (-at cancelled it), PD_NOSPACE, PD_SKIPPED or PD_GONE; with -r, 0 once the clone
  * is taken (run_reap waits for the write at the run's end). */
 static int
 run_dump(struct pd_run *r, int type, const struct pd_event *ev)
@@ -11513,14 +11539,20 @@ clr_close(struct clr *c)
  *   LOAD_DLL        remember base and name; -ld dumps (filtered by name)
  *   UNLOAD_DLL      -ud dumps (filtered by name)
  *   OUTPUT_DEBUG_STRING  -l shows it and dumps (filtered by text)
- *   EXCEPTION       the first breakpoint is the debugger's own (continued);
- *                   other breakpoints count only with -b; -e dumps second
- *                   chance, -e 1 first chance too (filtered by code/name);
- *                   every exception is passed to the target unchanged
- *   EXIT_PROCESS    -t dumps; the run ends
+ *   EXCEPTION       the debugger's own breakpoints are continued
+ *                   (dbg_own_breakpoint: the initial one, WOW64's x86
+ *                   one, -t's int3 at RtlExitUserProcess, where -t
+ *                   dumps); other breakpoints count only with -b; -e
+ *                   dumps second chance, -e 1 first chance too (filtered
+ *                   by code/name); every other exception is passed to the
+ *                   target unchanged
+ *   EXIT_PROCESS    -t dumps here when its int3 was not reached; the run
+ *                   ends
  *   RIP_INFO        ignored
  * The target runs on when procdump ends (kill-on-exit off), unless -k.
- * Touches no dump file: dumps go through run_fire. */
+ * Also the -exitguard process (dbg_exit_guard), which keeps a -t target
+ * from staying stopped at that int3 if procdump dies.  Touches no dump
+ * file: dumps go through run_fire. */
 
 struct dbg_dll {
 	u64 base;
@@ -12330,7 +12362,7 @@ dbg_attach(const struct pd_target *t)
 }
 
 /* Attaches to the run's target (or takes over the launched one) and runs
- * the triggers; the caller ends the run (run_end). */
+ * the triggers; with triggers, ends the run (run_end) before a -k kill. */
 static void
 dbg_run(struct pd_run *r, int launched, struct trig_mon *mon)
 {
@@ -12943,14 +12975,13 @@ aed_check_jit(const struct pd_config *cfg, struct aed_jit *j)
 
 /* The exception from the JIT_DEBUG_INFO at addr in the target: 1 when it
  * is there and valid (its size, a thread, a readable record and context),
- * else 0.  A 32-bit target's is in its own layout: not read. */
+ * else 0.  Read only when procdump and the target are of one bitness: the
+ * record and context it points to are in the crashed process's layout. */
 static int
 aed_jit_event(const struct pd_target *t, u64 addr, struct pd_event *pe)
 {
 	struct aed_jit_info ji;
 	memset(pe, 0, sizeof *pe);
-	/* its EXCEPTION_RECORD and CONTEXT are the crashed process's own: ours
-	 * when both are of one bitness (procdump.exe for a 32-bit process) */
 	if (!addr || t->wow64 != w32_is_wow64(GetCurrentProcess()) || w32_read(t->h, addr, &ji, sizeof ji) < 0 ||
 	    ji.dwSize != sizeof ji ||
 	    !ji.dwThreadID || w32_read(t->h, ji.lpExceptionRecord, &pe->rec, sizeof pe->rec) < 0 ||
@@ -13162,8 +13193,8 @@ svc_full_name(wchar_t *name, size_t cap, const wchar_t *n)
 	swprintf(name, cap, L"%ls%ls", SVC_PREFIX, n);
 }
 
-/* The service's command line: this exe, -svc run NAME, then the install
- * line's arguments after NAME but -svcuser, the dump folder and -json file
+/* The service's command line: this exe, -svc run NAME, then every other
+ * argument of the install line but -svcuser, the dump folder and -json file
  * as full paths (a service starts in system32), and -keep if none was
  * given.  NULL if out of memory. */
 static wchar_t *
@@ -13421,8 +13452,9 @@ svc_list(void)
 /* ================================= Main ================================= */
 /* pd_main(): parse, check, find or launch the target, run, choose the exit
  * code; the banner and configuration table, the watcher of several targets
- * (main_fleet*), -duration, the guards' and the service's entry points.
- * Library mode: every process-wide state reset before returning. */
+ * (main_fleet*), -duration, the freeze guard process (main_guard; the exit
+ * guard is the Debugger's), the service's entry points.  Library mode:
+ * process-wide state reset before returning (main_reset). */
 
 static void
 main_banner(void)
@@ -13867,13 +13899,14 @@ main_fleet_new(struct main_fleet *f, struct pd_sys_process *p, int names)
 
 /* One look at the process list (the monitors' shared one, read again if
  * older than MAIN_SCAN_MS): each new wanted process gets its instance,
- * started once the list is released.  How many. */
+ * started once the list is released.  How many started (one that could
+ * not start is looked at again, and a -pt tree's walk must still end). */
 static int
 main_fleet_scan(struct main_fleet *f, int names)
 {
 	struct pd_sys_process *list = w32_shared_take(MAIN_SCAN_MS / 1000.0), *p;
 	struct pd_target *news = NULL;
-	int n = 0, cap = 0, i;
+	int n = 0, cap = 0, i, started = 0;
 	if (list) {
 		main_fleet_mark(f, list);
 		for (p = list; p; p = w32_process_next(p))
@@ -13884,9 +13917,9 @@ main_fleet_scan(struct main_fleet *f, int names)
 	}
 	w32_shared_release();
 	for (i = 0; i < n; i++)
-		main_fleet_start(f, &news[i]);
+		started += main_fleet_start(f, &news[i]) == 0;
 	free(news);
-	return n;
+	return started;
 }
 
 /* Looks again while a look found new processes and -pt is given: a child
@@ -13930,7 +13963,8 @@ main_fleet_first(struct main_fleet *f)
 /* -all / -pt: the watcher's loop, until every instance ended (but for -all
  * -w), Ctrl+C, -cancel of procdump's own PID or -duration.  0 if every
  * instance reached its count, else the worst of theirs (main_fleet_worse);
- * 1 if no process was monitored. */
+ * 1 if a wait ended with no process monitored; main_fleet_first's code if
+ * the first look failed (3: no process of the name, without -w). */
 static int
 main_fleet(const struct pd_config *cfg, int out_is_dir, MINIDUMP_CALLBACK_ROUTINE cb)
 {
@@ -14269,8 +14303,10 @@ main_finish(int rc)
 	return rc;
 }
 
-/* Undoes every process-wide change, so that a program linked with
- * procdump.c can call pd_main again (library mode). */
+/* Undoes pd_main's process-wide changes (the Ctrl+C handler, the cancel
+ * event, loaded DLLs, the -json file, the global state), so that a program
+ * linked with procdump.c can call pd_main again (library mode).
+ * SeDebugPrivilege, once enabled, stays enabled. */
 static void
 main_reset(HMODULE md_dll)
 {
@@ -14340,7 +14376,9 @@ pd_main(int argc, wchar_t **argv)
 			g.cancel_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 			g.ctrl_handler = SetConsoleCtrlHandler(run_ctrl_handler, TRUE);
 			act_open(&cfg);
-			if (w32_init() < 0)
+			if (!g.cancel_event) /* (every wait takes it: without it each would fail at once) */
+				warn("cannot create the cancel event:");
+			if (!g.cancel_event || w32_init() < 0)
 				rc = PD_EXIT_TARGET;
 			else if (GIVEN(&cfg, cancel))
 				rc = run_cancel_pid((DWORD)cfg.cancel);
