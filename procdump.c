@@ -880,6 +880,25 @@ path_basename(const wchar_t *p)
 	return b;
 }
 
+/* The directory part of a path, with its trailing separator removed. */
+static wchar_t *
+path_dirname(const wchar_t *path)
+{
+	wchar_t *d = wdup(path), *s;
+	if (!d)
+		return NULL;
+	s = wcsrchr(d, L'\\');
+	if (!s || (wcsrchr(d, L'/') && wcsrchr(d, L'/') > s))
+		s = wcsrchr(d, L'/');
+	if (!s)
+		wcscpy(d, L".");
+	else if (s == d || (s == d + 2 && d[1] == L':'))
+		s[1] = 0;
+	else
+		*s = 0;
+	return d;
+}
+
 /* the runtime of .NET: CLR 2 (workstation, server), 4, and Core */
 static int
 path_is_clr(const wchar_t *p)
@@ -1421,6 +1440,30 @@ w32_process_list(void)
 	return NULL;
 }
 
+/* The system's handle table (free() it), or NULL. */
+static u8 *
+w32_handle_table(void)
+{
+	ULONG size = 2u << 20;
+	u8 *buf = NULL;
+	pd_ntstatus st;
+	for (;;) {
+		free(buf);
+		if (!(buf = malloc(size)))
+			return NULL;
+		st = w32.NtQuerySystemInformation(64 /* SystemExtendedHandleInformation */, buf, size, NULL);
+		if (st != PD_STATUS_INFO_LENGTH_MISMATCH || size >= (256u << 20))
+			break;
+		size *= 2; /* the length it reports is not what it needs */
+	}
+	if (!PD_NT_SUCCESS(st)) {
+		vlog("SystemExtendedHandleInformation failed (0x%08lX)", (unsigned long)st);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static struct pd_sys_process *
 w32_process_next(struct pd_sys_process *p)
 {
@@ -1609,25 +1652,6 @@ w32_folder_walk(const wchar_t *dir, const wchar_t *glob, void (*each)(const WIN3
 			each(&fd, arg);
 	while (FindNextFileW(fh, &fd));
 	FindClose(fh);
-}
-
-/* The directory part of a path, with its trailing separator removed. */
-static wchar_t *
-w32_dirname(const wchar_t *path)
-{
-	wchar_t *d = wdup(path), *s;
-	if (!d)
-		return NULL;
-	s = wcsrchr(d, L'\\');
-	if (!s || (wcsrchr(d, L'/') && wcsrchr(d, L'/') > s))
-		s = wcsrchr(d, L'/');
-	if (!s)
-		wcscpy(d, L".");
-	else if (s == d || (s == d + 2 && d[1] == L':'))
-		s[1] = 0;
-	else
-		*s = 0;
-	return d;
 }
 
 static int
@@ -1838,6 +1862,16 @@ w32_read_at(HANDLE f, u64 off, void *p, DWORD n)
 	LARGE_INTEGER o = { .QuadPart = (LONGLONG)off };
 	DWORD got = 0;
 	return SetFilePointerEx(f, o, NULL, FILE_BEGIN) && ReadFile(f, p, n, &got, NULL) && got == n ? 0 : -1;
+}
+
+/* Writes n bytes at offset off of the file.  0, or a Windows error. */
+static DWORD
+w32_write_at(HANDLE file, u64 off, const void *p, DWORD n)
+{
+	LARGE_INTEGER at = { .QuadPart = (LONGLONG)off };
+	if (!SetFilePointerEx(file, at, NULL, FILE_BEGIN))
+		return GetLastError();
+	return w32_write_all(file, p, n);
 }
 
 /* Moves the file pointer n bytes on without writing: the bytes between
@@ -4385,7 +4419,7 @@ live_fault(const struct snap *s, u64 addr, void *buf, size_t n, u64 lost)
  * whatever ends it (doc/DESIGN.md "A freeze that dies with procdump"):
  *   LIVE_EVENT    procdump is its debugger and holds a debug event
  *   LIVE_ATTACH   attached for this dump, its first event never continued
- *   LIVE_SUSPEND  SuspendThread through the freeze guard (main_guard);
+ *   LIVE_SUSPEND  SuspendThread through the freeze guard (live_guard_serve);
  *                 forced by PROCDUMP_TEST_FREEZE=suspend.  Without a
  *                 guard (library mode, or it could not start) procdump
  *                 suspends the threads itself: that hold alone does not
@@ -4578,8 +4612,9 @@ live_attach(struct snap *s)
 
 /* LIVE_SUSPEND: starts the freeze guard (-freezeguard PID).  Protocol: a
  * thread id on its stdin, the previous suspend count back (-1: not
- * suspended); id 0 or end of input resumes all (main_guard).  On failure,
- * no guard: procdump suspends the threads itself. */
+ * suspended); id 0 or end of input resumes all (live_guard_serve, the
+ * guard's side).  On failure, no guard: procdump suspends the threads
+ * itself. */
 static void
 live_guard_start(struct snap *s)
 {
@@ -4599,6 +4634,53 @@ live_guard_ask(struct snap *s, DWORD tid, DWORD *answer)
 	for (i = 0; i < s->nth_all; i++)
 		s->th[i].suspended = 1;
 	return -1;
+}
+
+/* The guard's side: resumes and closes the *n threads it holds. */
+static void
+live_guard_resume(HANDLE *th, int *n)
+{
+	while (*n > 0) {
+		ResumeThread(th[--*n]);
+		CloseHandle(th[*n]);
+	}
+}
+
+/* The freeze guard, hidden -freezeguard PID (protocol: live_guard_start).
+ * When stdin ends, procdump has thawed or died: the guard resumes what it
+ * still holds and exits 0.  It keeps a handle of the process and of each
+ * thread, so that no id is reused meanwhile, and checks each is PID's. */
+static int
+live_guard_serve(DWORD pid)
+{
+	HANDLE in = GetStdHandle(STD_INPUT_HANDLE), out = GetStdHandle(STD_OUTPUT_HANDLE);
+	HANDLE proc = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid), *th = NULL, h;
+	DWORD tid, got, prev;
+	int n = 0, cap = 0, held;
+	SetEnvironmentVariableW(L"PROCDUMP_TEST_EXIT_FILE", NULL); /* procdump's own, not the guard's */
+	while (ReadFile(in, &tid, 4, &got, NULL) && got == 4) {
+		prev = (DWORD)-1;
+		if (!tid) {
+			live_guard_resume(th, &n);
+			prev = 0;
+		} else if ((h = OpenThread(THREAD_SUSPEND_RESUME | THREAD_QUERY_LIMITED_INFORMATION, FALSE, tid))) {
+			if (proc && GetProcessIdOfThread(h) == pid && vec_grow(&th, &cap, n, sizeof *th, 64) == 0 &&
+			    (prev = SuspendThread(h)) != (DWORD)-1)
+				th[n++] = h;
+			else
+				CloseHandle(h);
+		}
+		if (w32_write_all(out, &prev, 4))
+			break;
+	}
+	if ((held = n) > 0) {
+		live_guard_resume(th, &n);
+		warn("procdump ended while process %lu was frozen: the guard resumed its %d threads", pid, held);
+	}
+	free(th);
+	if (proc)
+		CloseHandle(proc);
+	return 0;
 }
 
 /* Stops one thread as the hold says; its suspend count before us, or -1 if
@@ -5133,35 +5215,11 @@ live_handle_detail(struct snap *s, struct dhandle *h, int names, int *file_names
 	CloseHandle(dup);
 }
 
-/* The system's handle table (free() it), or NULL. */
-static u8 *
-live_handle_table(void)
-{
-	ULONG size = 2u << 20;
-	u8 *buf = NULL;
-	pd_ntstatus st;
-	for (;;) {
-		free(buf);
-		if (!(buf = malloc(size)))
-			return NULL;
-		st = w32.NtQuerySystemInformation(64 /* SystemExtendedHandleInformation */, buf, size, NULL);
-		if (st != PD_STATUS_INFO_LENGTH_MISMATCH || size >= (256u << 20))
-			break;
-		size *= 2; /* the length it reports is not what it needs */
-	}
-	if (!PD_NT_SUCCESS(st)) {
-		vlog("SystemExtendedHandleInformation failed (0x%08lX)", (unsigned long)st);
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 /* Every handle of the target; names: with their names (not in triage). */
 static void
 live_handles(struct snap *s, int names)
 {
-	u8 *buf = w32.NtQueryObject ? live_handle_table() : NULL;
+	u8 *buf = w32.NtQueryObject ? w32_handle_table() : NULL;
 	ULONG_PTR n, i;
 	struct pd_handle_entry *e;
 	int file_names = 1, cap = 0;
@@ -6216,6 +6274,32 @@ dump_type_mask(struct dump_state *d, const struct pd_dump_req *req)
 		d->mask &= ~(u64)MDT_XSTATE;
 	}
 	return 0;
+}
+
+/* -mc: names the MINIDUMP_TYPE bits this writer cannot honour; they are
+ * left out of the dump and of its header Flags. */
+static void
+dump_check_mask(u64 mask)
+{
+	static const struct { u64 bit; const char *name; } names[] = {
+		{ 0x8000, "WithFullAuxiliaryState" },
+		{ 0x400000, "WithIptTrace" } };
+	u64 bad = mask & ~(u64)MDT_HONOURED, rest = bad;
+	size_t i, n = 0;
+	char list[512] = "";
+	if ((mask & (MDT_FILTERMEMORY | MDT_FILTERTRIAGE)) && (mask & MDT_FULLMEMORY))
+		warn("-mc: 0x8 FilterMemory and 0x100000 FilterTriage sanitize stacks in a MemoryList; with "
+		     "0x2 FullMemory the stacks are not sanitized and the bits are left out of its Flags");
+	if (!bad)
+		return;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (bad & names[i].bit) {
+			n += snprintf(list + n, sizeof list - n, "%s0x%llx %s", n ? ", " : "", names[i].bit, names[i].name);
+			rest &= ~names[i].bit;
+		}
+	if (rest)
+		snprintf(list + n, sizeof list - n, "%s0x%llx (unknown)", n ? ", " : "", rest);
+	warn("-mc: not supported, left out of the dump and its Flags: %s", list);
 }
 
 /* One dump at a time where the other side expects it: dbghelp, and a -md
@@ -7759,6 +7843,18 @@ dump_plan(struct dump_state *d)
 	return 0;
 }
 
+/* The bytes of memory the plan takes, which a clone is checked against
+ * before it is copied. */
+static u64
+dump_planned_bytes(const struct dump_state *d)
+{
+	u64 n = 0;
+	int i;
+	for (i = 0; i < d->nrng; i++)
+		n += d->rng[i].size;
+	return n;
+}
+
 /* ============================ Writer: Streams =========================== */
 /* The streams, one dump_put_* each, in the order of dump_streams[] below,
  * then the MemoryList or Memory64List; dump_layout() lays the dump out in
@@ -8294,18 +8390,6 @@ static const struct dump_stream {
 };
 #define NSTREAMS (sizeof dump_streams / sizeof dump_streams[0])
 
-/* The bytes of memory the plan takes, which a clone is checked against
- * before it is copied. */
-static u64
-dump_planned_bytes(const struct dump_state *d)
-{
-	u64 n = 0;
-	int i;
-	for (i = 0; i < d->nrng; i++)
-		n += d->rng[i].size;
-	return n;
-}
-
 /* Lays the whole dump out in b (offsets are file offsets): header,
  * directory, the table's streams, the memory list (a Memory64List's bytes
  * follow the buffer: d->blob_*), stack RVAs.  The signature stays 0 until
@@ -8655,16 +8739,6 @@ dump_write_blob(struct dump_state *d, HANDLE file)
 	return -1;
 }
 
-/* Writes n bytes at offset off of the file.  0, or a Windows error. */
-static DWORD
-dump_write_at(HANDLE file, u64 off, const void *p, DWORD n)
-{
-	LARGE_INTEGER at = { .QuadPart = (LONGLONG)off };
-	if (!SetFilePointerEx(file, at, NULL, FILE_BEGIN))
-		return GetLastError();
-	return w32_write_all(file, p, n);
-}
-
 /* Share of the planned memory that may be unreadable in a dump that still
  * counts (man page, RELIABILITY). */
 #define DUMP_UNREAD_MAX_PCT 1
@@ -8707,10 +8781,10 @@ dump_write_note(struct dump_state *d, HANDLE file)
 	e.StreamType = CommentStreamW;
 	e.Location.DataSize = n->base + (u32)(len + 1) * 2;
 	e.Location.Rva = n->start;
-	if ((err = dump_write_at(file, n->rva, text, (DWORD)(len + 1) * 2)) == 0 &&
-	    (err = dump_write_at(file, n->entry, &e, sizeof e)) == 0 && n->spare) {
+	if ((err = w32_write_at(file, n->rva, text, (DWORD)(len + 1) * 2)) == 0 &&
+	    (err = w32_write_at(file, n->entry, &e, sizeof e)) == 0 && n->spare) {
 		u32 nd = d->nd + 1;
-		err = dump_write_at(file, offsetof(MINIDUMP_HEADER, NumberOfStreams), &nd, 4);
+		err = w32_write_at(file, offsetof(MINIDUMP_HEADER, NumberOfStreams), &nd, 4);
 	}
 	if (err) {
 		SetLastError(err);
@@ -8726,7 +8800,7 @@ static int
 dump_write_signature(HANDLE file)
 {
 	u32 sig = 0x504D444D; /* "MDMP" */
-	DWORD e = dump_write_at(file, 0, &sig, 4);
+	DWORD e = w32_write_at(file, 0, &sig, 4);
 	if (e) {
 		SetLastError(e);
 		warn("writing the dump header:");
@@ -12634,7 +12708,7 @@ aed_views(struct aed_view *v, int install)
 	v[0].label = os64 && !own64 ? k32 : k64;
 	if (!os64)
 		return 1;
-	dir = w32_dirname(self);
+	dir = path_dirname(self);
 	other = dir ? wcs_cat(dir, own64 ? L"\\procdump.exe" : L"\\procdump64.exe") : NULL;
 	free(dir);
 	if (other && (!install || w32_exists(other))) {
@@ -13452,41 +13526,16 @@ svc_list(void)
 /* ================================= Main ================================= */
 /* pd_main(): parse, check, find or launch the target, run, choose the exit
  * code; the banner and configuration table, the watcher of several targets
- * (main_fleet*), -duration, the freeze guard process (main_guard; the exit
- * guard is the Debugger's), the service's entry points.  Library mode:
- * process-wide state reset before returning (main_reset). */
+ * (main_fleet*), -duration, the service's entry points; the hidden guard
+ * modes are dispatched to their sections (live_guard_serve,
+ * dbg_exit_guard).  Library mode: process-wide state reset before
+ * returning (main_reset). */
 
 static void
 main_banner(void)
 {
 	out("procdump.c v" PD_VERSION " - open-source process dump utility (ProcDump-compatible)\n");
 	out("Free software (MIT). Exit codes are documented: procdump -?\n\n");
-}
-
-/* -mc: names the MINIDUMP_TYPE bits this writer cannot honour; they are
- * left out of the dump and of its header Flags. */
-static void
-main_check_mask(u64 mask)
-{
-	static const struct { u64 bit; const char *name; } names[] = {
-		{ 0x8000, "WithFullAuxiliaryState" },
-		{ 0x400000, "WithIptTrace" } };
-	u64 bad = mask & ~(u64)MDT_HONOURED, rest = bad;
-	size_t i, n = 0;
-	char list[512] = "";
-	if ((mask & (MDT_FILTERMEMORY | MDT_FILTERTRIAGE)) && (mask & MDT_FULLMEMORY))
-		warn("-mc: 0x8 FilterMemory and 0x100000 FilterTriage sanitize stacks in a MemoryList; with "
-		     "0x2 FullMemory the stacks are not sanitized and the bits are left out of its Flags");
-	if (!bad)
-		return;
-	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (bad & names[i].bit) {
-			n += snprintf(list + n, sizeof list - n, "%s0x%llx %s", n ? ", " : "", names[i].bit, names[i].name);
-			rest &= ~names[i].bit;
-		}
-	if (rest)
-		snprintf(list + n, sizeof list - n, "%s0x%llx (unknown)", n ? ", " : "", rest);
-	warn("-mc: not supported, left out of the dump and its Flags: %s", list);
 }
 
 /* The table's "Dump folder" and "Dump filename/mask" rows. */
@@ -13497,7 +13546,7 @@ main_print_folder(const struct pd_config *cfg, int out_is_dir)
 	wchar_t *dir = NULL, *full;
 	int sep;
 	if (o && !out_is_dir)
-		dir = w32_dirname(o);
+		dir = path_dirname(o);
 	full = w32_full_path(dir ? dir : o ? o : L".");
 	sep = full && (wcs_endswith_i(full, L"\\") || wcs_endswith_i(full, L"/"));
 	out("Dump folder:           %s%s\n", full ? u8s(full) : "?", sep ? "" : "\\");
@@ -13643,7 +13692,7 @@ main_check_output(const struct pd_config *cfg, int *out_is_dir)
 		warn("dump folder '%s' does not exist", u8s(cfg->output));
 		return PD_EXIT_USAGE;
 	}
-	dir = w32_dirname(cfg->output);
+	dir = path_dirname(cfg->output);
 	ok = dir && w32_is_dir(dir);
 	free(dir);
 	if (!ok) {
@@ -14100,7 +14149,7 @@ main_run(struct pd_config *cfg, const struct main_prep *p)
 	w32_enable_privilege(L"SeDebugPrivilege");
 	/* before a target is opened or launched: nothing to undo on failure */
 	if (GIVEN(cfg, custom_mask) && !cfg->dbghelp)
-		main_check_mask(cfg->custom_mask);
+		dump_check_mask(cfg->custom_mask);
 	main_timer_start(&tm, cfg); /* (-w waits until the deadline too) */
 	if (cfg->all || cfg->children)
 		rc = main_fleet(cfg, out_is_dir, cb);
@@ -14126,52 +14175,6 @@ main_install(struct pd_config *cfg, int argc, wchar_t **argv, const struct main_
 		return aed_uninstall();
 	w32_enable_privilege(L"SeDebugPrivilege");
 	return aed_postmortem(cfg, &p->jit, p->cb);
-}
-
-static void
-main_guard_resume(HANDLE *th, int *n)
-{
-	while (*n > 0) {
-		ResumeThread(th[--*n]);
-		CloseHandle(th[*n]);
-	}
-}
-
-/* The freeze guard, hidden -freezeguard PID (protocol: live_guard_start).
- * When stdin ends, procdump has thawed or died: the guard resumes what it
- * still holds and exits 0.  It keeps a handle of the process and of each
- * thread, so that no id is reused meanwhile, and checks each is PID's. */
-static int
-main_guard(DWORD pid)
-{
-	HANDLE in = GetStdHandle(STD_INPUT_HANDLE), out = GetStdHandle(STD_OUTPUT_HANDLE);
-	HANDLE proc = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid), *th = NULL, h;
-	DWORD tid, got, prev;
-	int n = 0, cap = 0, held;
-	SetEnvironmentVariableW(L"PROCDUMP_TEST_EXIT_FILE", NULL); /* procdump's own, not the guard's */
-	while (ReadFile(in, &tid, 4, &got, NULL) && got == 4) {
-		prev = (DWORD)-1;
-		if (!tid) {
-			main_guard_resume(th, &n);
-			prev = 0;
-		} else if ((h = OpenThread(THREAD_SUSPEND_RESUME | THREAD_QUERY_LIMITED_INFORMATION, FALSE, tid))) {
-			if (proc && GetProcessIdOfThread(h) == pid && vec_grow(&th, &cap, n, sizeof *th, 64) == 0 &&
-			    (prev = SuspendThread(h)) != (DWORD)-1)
-				th[n++] = h;
-			else
-				CloseHandle(h);
-		}
-		if (w32_write_all(out, &prev, 4))
-			break;
-	}
-	if ((held = n) > 0) {
-		main_guard_resume(th, &n);
-		warn("procdump ended while process %lu was frozen: the guard resumed its %d threads", pid, held);
-	}
-	free(th);
-	if (proc)
-		CloseHandle(proc);
-	return 0;
 }
 
 /* -svc run NAME: the service the manager started.  The monitor runs again
@@ -14383,7 +14386,7 @@ pd_main(int argc, wchar_t **argv)
 			else if (GIVEN(&cfg, cancel))
 				rc = run_cancel_pid((DWORD)cfg.cancel);
 			else if (GIVEN(&cfg, freezeguard))
-				rc = main_guard((DWORD)cfg.freezeguard);
+				rc = live_guard_serve((DWORD)cfg.freezeguard);
 			else if (GIVEN(&cfg, exitguard))
 				rc = dbg_exit_guard((DWORD)cfg.exitguard);
 			else if (cfg.install || cfg.uninstall || cfg.postmortem)
