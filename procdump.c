@@ -179,10 +179,24 @@ END
 #define PD_WIDEN2(x) L ## x
 #define PD_WIDEN(x) PD_WIDEN2(x)
 #define PD_VERSION_W PD_WIDEN(PD_VERSION)
+/* The build's bitness, for code outside Config and Win32 (a plain if):
+ * PD_WIN64, a CONTEXT's CPU flag, its stack and instruction pointers and
+ * its general registers (dump_context_registers). */
 #ifdef _WIN64
 #define PD_ARCH L"amd64"
+#define PD_WIN64 1
+#define PD_CONTEXT_CPU CONTEXT_AMD64
+#define PD_CTX_SP(c) ((c)->Rsp)
+#define PD_CTX_IP(c) ((c)->Rip)
+#define PD_CTX_GPRS(c) { (c)->Rax, (c)->Rbx, (c)->Rcx, (c)->Rdx, (c)->Rsi, (c)->Rdi, (c)->Rbp, (c)->R8, \
+                         (c)->R9, (c)->R10, (c)->R11, (c)->R12, (c)->R13, (c)->R14, (c)->R15 }
 #else
 #define PD_ARCH L"x86"
+#define PD_WIN64 0
+#define PD_CONTEXT_CPU CONTEXT_i386
+#define PD_CTX_SP(c) ((c)->Esp)
+#define PD_CTX_IP(c) ((c)->Eip)
+#define PD_CTX_GPRS(c) { (c)->Eax, (c)->Ebx, (c)->Ecx, (c)->Edx, (c)->Esi, (c)->Edi, (c)->Ebp }
 #endif
 
 /* "not given" for numeric options, so that any value a user types
@@ -2127,6 +2141,15 @@ w32_precise_now(void)
 	return ft_u64(ft);
 }
 
+/* The number of logical processors (at least 1). */
+static int
+w32_cpu_count(void)
+{
+	SYSTEM_INFO si;
+	GetSystemInfo(&si);
+	return si.dwNumberOfProcessors ? (int)si.dwNumberOfProcessors : 1;
+}
+
 /* Processor power of CPU 0 (CallNtPowerInformation ProcessorInformation):
  * max, current and limit MHz, max and current idle state.  0 or -1. */
 static int
@@ -2738,6 +2761,26 @@ w32_reg_delete_if_empty(HKEY k, const wchar_t *path, REGSAM view)
 		r = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, path, view, 0);
 	SetLastError((DWORD)r);
 	return r == ERROR_SUCCESS ? 0 : -1;
+}
+
+/* Windows' build string (BuildLabEx, else BuildLab) into lab (n wide
+ * characters); empty if neither can be read. */
+static void
+w32_build_lab(wchar_t *lab, DWORD n)
+{
+	HKEY key;
+	DWORD bytes = n * sizeof(wchar_t);
+	lab[0] = 0;
+	if (RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", 0, KEY_QUERY_VALUE,
+	                  &key))
+		return;
+	if (RegQueryValueExW(key, L"BuildLabEx", NULL, NULL, (BYTE *)lab, &bytes) != 0) {
+		bytes = n * sizeof(wchar_t);
+		if (RegQueryValueExW(key, L"BuildLab", NULL, NULL, (BYTE *)lab, &bytes) != 0)
+			lab[0] = 0;
+	}
+	lab[n - 1] = 0;
+	RegCloseKey(key);
 }
 
 /* ---- Windows Error Reporting (-wer) */
@@ -3616,9 +3659,7 @@ args_check_numbers(struct pd_config *cfg)
 		if (!cfg->given[i] || !cfg->typed[i])
 			continue;
 		if ((o->flags & OF_PERCORE) && cfg->per_core) {
-			SYSTEM_INFO si;
-			GetSystemInfo(&si);
-			hi *= si.dwNumberOfProcessors;
+			hi *= (u64)w32_cpu_count();
 			unit = " (percent of one core, -u)";
 		}
 		if (o->flags & OF_STEPS) {
@@ -3677,10 +3718,8 @@ args_check_needs(const struct pd_config *cfg)
 		return args_fail("%s needs -e or -l", cfg->include_set ? "-f" : "-fx");
 	if (!cfg->on_exception && (o = args_first_with(cfg, OF_NEEDS_E)))
 		return args_fail("-%s needs -e", u8s(o->name));
-#ifndef _WIN64
-	if (cfg->native_view)
+	if (!PD_WIN64 && cfg->native_view)
 		return args_fail("-64 needs procdump64.exe (this is the 32-bit procdump.exe)");
-#endif
 	return 0;
 }
 
@@ -3843,12 +3882,10 @@ tgt_open(struct pd_target *t, int kill)
 	if (!t->h)
 		return PD_EXIT_TARGET;
 	t->wow64 = w32_is_wow64(t->h);
-#ifndef _WIN64
-	if (w32_is_wow64(GetCurrentProcess()) && !t->wow64) {
+	if (!PD_WIN64 && w32_is_wow64(GetCurrentProcess()) && !t->wow64) {
 		warn("process %lu is 64-bit: use procdump64.exe", t->pid);
 		return PD_EXIT_TARGET;
 	}
-#endif
 	return 0;
 }
 
@@ -3914,7 +3951,7 @@ tgt_from_service(struct pd_target *t, const wchar_t *name, struct pd_sys_process
 	struct pd_sys_process *p;
 	int rc = -1;
 
-	scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT);
+	scm = w32_scm_open(SC_MANAGER_CONNECT);
 	if (!scm)
 		return -1;
 	svc = OpenServiceW(scm, name, SERVICE_QUERY_STATUS);
@@ -4338,14 +4375,8 @@ snap_teb32(struct snap *s, u64 teb64)
 static void
 snap_context_cpu(const struct snap *s, u8 *ctx)
 {
-#ifdef _WIN64
-	DWORD cpu = s->x86 ? WOW64_CONTEXT_i386 : CONTEXT_AMD64;
+	DWORD cpu = s->x86 ? WOW64_CONTEXT_i386 : PD_CONTEXT_CPU;
 	memcpy(ctx + (s->x86 ? offsetof(WOW64_CONTEXT, ContextFlags) : offsetof(CONTEXT, ContextFlags)), &cpu, 4);
-#else
-	DWORD cpu = CONTEXT_i386;
-	(void)s;
-	memcpy(ctx + offsetof(CONTEXT, ContextFlags), &cpu, 4);
-#endif
 }
 
 static u32
@@ -5047,13 +5078,8 @@ live_thread_context(struct snap *s, struct dthread *t, int xstate)
 	}
 	t->ctx->ContextFlags = CONTEXT_ALL;
 	t->ctx_ok = live_get_context(t->h, t->ctx, 0, &t->xctx, xstate ? &t->xlen : NULL);
-#ifdef _WIN64
-	t->sp = t->ctx->Rsp;
-	t->ip = t->ctx->Rip;
-#else
-	t->sp = t->ctx->Esp;
-	t->ip = t->ctx->Eip;
-#endif
+	t->sp = PD_CTX_SP(t->ctx);
+	t->ip = PD_CTX_IP(t->ctx);
 }
 
 /* ThreadInfo (times, start address, affinity, exit status), the name, the
@@ -5465,12 +5491,12 @@ live_open(struct snap *s, const struct pd_target *t, const struct pd_dump_req *r
 	s->at_exit = req->ev && req->ev->at_exit;
 	s->ps = sizeof(void *);
 	live_test_fault(s);
-#ifdef _WIN64
-	s->x86 = t->wow64 && !req->native_view;
-	s->wow_native = t->wow64 && req->native_view;
-	if (s->x86)
-		s->ps = 4;
-#endif
+	if (PD_WIN64) { /* (a 32-bit procdump sees only 32-bit processes, natively) */
+		s->x86 = t->wow64 && !req->native_view;
+		s->wow_native = t->wow64 && req->native_view;
+		if (s->x86)
+			s->ps = 4;
+	}
 	return 0;
 }
 
@@ -5684,13 +5710,8 @@ pss_thread(struct snap *s, const void *entry)
 		memcpy(t->ctx, e->ContextRecord, e->SizeOfContextRecord < sizeof(CONTEXT) ? e->SizeOfContextRecord
 		                                                                          : sizeof(CONTEXT));
 		t->ctx_ok = 1;
-#ifdef _WIN64
-		t->sp = t->ctx->Rsp;
-		t->ip = t->ctx->Rip;
-#else
-		t->sp = t->ctx->Esp;
-		t->ip = t->ctx->Eip;
-#endif
+		t->sp = PD_CTX_SP(t->ctx);
+		t->ip = PD_CTX_IP(t->ctx);
 	}
 	t->h = OpenThread(THREAD_QUERY_INFORMATION | THREAD_QUERY_LIMITED_INFORMATION, FALSE, t->tid);
 }
@@ -6376,7 +6397,7 @@ dump_write(struct pd_target *t, const struct pd_dump_req *req, struct pd_dump_re
 	if (rc == 0 && w32_rename(tmp, req->path, req->overwrite) < 0)
 		rc = PD_EXIT_WRITE;
 	if (rc != 0)
-		DeleteFileW(tmp);
+		w32_delete_file(tmp);
 	free(tmp);
 	res->seconds = now_sec() - t0;
 	vlog("dump took %.3f s", res->seconds);
@@ -6422,7 +6443,7 @@ dump_write_kernel(const struct pd_dump_req *req)
 	if (rc == 0)
 		out("%s Kernel dump written: %s\n", stamp(), u8s(path));
 	else
-		DeleteFileW(tmp);
+		w32_delete_file(tmp);
 	free(tmp);
 	free(path);
 	return rc;
@@ -6938,10 +6959,9 @@ static void
 dump_misc_build(const struct snap *s, struct md_misc5 *mi)
 {
 	TIME_ZONE_INFORMATION tz;
-	DWORD id = GetTimeZoneInformation(&tz), n = sizeof(wchar_t) * 128;
+	DWORD id = GetTimeZoneInformation(&tz);
 	OSVERSIONINFOEXW v;
-	HKEY key;
-	wchar_t lab[128] = L"", w[260];
+	wchar_t lab[128], w[260];
 	if (s->have_integrity) {
 		mi->integrity = s->integrity;
 		mi->m1.Flags1 |= 0x10; /* PROCESS_INTEGRITY */
@@ -6953,16 +6973,7 @@ dump_misc_build(const struct snap *s, struct md_misc5 *mi)
 		mi->m1.Flags1 |= 0x40; /* TIMEZONE */
 	}
 	dump_os_version(&v);
-	if (!RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion", 0,
-	                   KEY_QUERY_VALUE, &key)) {
-		if (RegQueryValueExW(key, L"BuildLabEx", NULL, NULL, (BYTE *)lab, &n) != 0) {
-			n = sizeof lab;
-			if (RegQueryValueExW(key, L"BuildLab", NULL, NULL, (BYTE *)lab, &n) != 0)
-				lab[0] = 0;
-		}
-		lab[127] = 0;
-		RegCloseKey(key);
-	}
+	w32_build_lab(lab, 128);
 	if (lab[0])
 		swprintf(w, 260, L"%ls", lab);
 	else
@@ -7248,14 +7259,8 @@ dump_context_registers(const struct snap *s, const struct dthread *t, u64 regs[1
 		for (n = 0; n < sizeof r / sizeof r[0]; n++)
 			regs[n] = r[n];
 	} else {
-#ifdef _WIN64
 		const CONTEXT *c = t->ctx;
-		u64 r[] = { c->Rax, c->Rbx, c->Rcx, c->Rdx, c->Rsi, c->Rdi, c->Rbp, c->R8, c->R9,
-		            c->R10, c->R11, c->R12, c->R13, c->R14, c->R15 };
-#else
-		const CONTEXT *c = t->ctx;
-		u64 r[] = { c->Eax, c->Ebx, c->Ecx, c->Edx, c->Esi, c->Edi, c->Ebp };
-#endif
+		u64 r[] = PD_CTX_GPRS(c);
 		for (n = 0; n < sizeof r / sizeof r[0]; n++)
 			regs[n] = r[n];
 	}
@@ -8284,12 +8289,10 @@ dump_put_memory_list(struct dump_state *d, struct buf *b, MINIDUMP_DIRECTORY *di
 		memcpy(b->p + descs + 16 * (size_t)i, &md, 16);
 		dump_stacks_at(d, md.StartOfMemoryRange, md.Memory.DataSize, at);
 	}
-#ifdef _WIN64
-	if (b->len > 0xFFFFFFFFULL) {
+	if ((u64)b->len >> 32) { /* (never in a 32-bit procdump) */
 		warn("a mini dump over 4 GiB cannot be written");
 		return -1;
 	}
-#endif
 	return 1;
 }
 
@@ -11093,14 +11096,12 @@ trig_mon_free(struct trig_mon *m)
 static int
 trig_mon_init(struct trig_mon *m, const struct pd_config *cfg, struct pd_target *t)
 {
-	SYSTEM_INFO si;
 	size_t i;
 	long long v;
 	memset(m, 0, sizeof *m);
 	m->cfg = cfg;
 	m->t = t;
-	GetSystemInfo(&si);
-	m->ncpu = si.dwNumberOfProcessors ? (int)si.dwNumberOfProcessors : 1;
+	m->ncpu = w32_cpu_count();
 	for (i = 0; i < sizeof trig_kinds / sizeof trig_kinds[0]; i++) {
 		const struct trig_kind *k = &trig_kinds[i];
 		struct trig_row *r = &m->rows[m->nrows];
