@@ -4194,7 +4194,8 @@ snap_range_cmp(const void *a, const void *b)
 /* Sorts r[0..n) and merges overlapping and touching ranges (no reader of
  * a dump accepts overlaps, and a read that straddles two descriptors gets
  * truncated); a merge grows to max_size at most (a range inside another
- * always merges).  Returns the new count. */
+ * always merges): past it, the next range starts where this one ends.
+ * Returns the new count. */
 static int
 snap_range_merge(struct range *r, int n, u64 max_size)
 {
@@ -4207,8 +4208,13 @@ snap_range_merge(struct range *r, int n, u64 max_size)
 		if (r[i].start <= cend && (nend <= cend || nend - r[o].start <= max_size)) {
 			if (nend > cend)
 				r[o].size = nend - r[o].start;
-		} else
+		} else {
 			r[++o] = r[i];
+			if (r[o].start < cend) { /* overlapping, too long to merge: the rest only */
+				r[o].start = cend;
+				r[o].size = nend - cend;
+			}
+		}
 	}
 	return o + 1;
 }
