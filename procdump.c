@@ -2240,7 +2240,7 @@ w32_debug_event_drop(const DEBUG_EVENT *ev)
  * on, if given, sees each event first and returns its continue status
  * (0: that default).  1 if the process exited. */
 static int
-w32_debug_drain(DWORD ms, DWORD wait_ms, DWORD (*on)(const DEBUG_EVENT *, void *), void *arg)
+w32_debug_drain(DWORD ms, DWORD wait_ms, DWORD (*on)(const DEBUG_EVENT *, const void *), const void *arg)
 {
 	DWORD t0 = GetTickCount(), cont;
 	DEBUG_EVENT ev;
@@ -3575,13 +3575,13 @@ args_parse(struct pd_config *cfg, int argc, wchar_t **argv)
 		if (opts[i].kind == OPT_INT)
 			*(long long *)((char *)cfg + opts[i].off) = PD_UNSET;
 	for (k = 1; k < argc; k++) {
-		const wchar_t *a = argv[k];
+		wchar_t *a = argv[k];
 		const struct opt *o;
 		if (!args_is_switch(a)) {
 			if (npos == 0)
-				cfg->target = (wchar_t *)a;
+				cfg->target = a;
 			else if (npos == 1)
-				cfg->output = (wchar_t *)a;
+				cfg->output = a;
 			else
 				return args_fail("unexpected argument '%s': the target and the dump file are already given",
 				                 u8s(a));
@@ -12356,7 +12356,7 @@ dbg_resume_threads(struct dbg *d, struct dbg_stop *st)
 }
 
 static DWORD
-dbg_drain_note(const DEBUG_EVENT *ev, void *arg)
+dbg_drain_note(const DEBUG_EVENT *ev, const void *arg)
 {
 	(void)arg;
 	if (ev->dwDebugEventCode == EXCEPTION_DEBUG_EVENT)
@@ -12592,7 +12592,7 @@ dbg_guard_release_held(DWORD pid, u64 bp, int removed)
 /* The guard's drain (dbg_guard_takeover): a thread at the breakpoint
  * (arg: its address) is rewound onto it and continued as handled. */
 static DWORD
-dbg_guard_rewind(const DEBUG_EVENT *ev, void *arg)
+dbg_guard_rewind(const DEBUG_EVENT *ev, const void *arg)
 {
 	const EXCEPTION_RECORD *r = &ev->u.Exception.ExceptionRecord;
 	u64 bp = *(const u64 *)arg;
@@ -12630,7 +12630,7 @@ dbg_guard_takeover(DWORD pid, const struct dbg_guard_msg *m, int removed)
 	dbg_guard_release_held(pid, m->bp, removed);
 	/* the events queued since procdump died, until none comes for 50 ms (2 s
 	 * at most: then the detach continues the rest) */
-	if (w32_debug_drain(2000, 50, dbg_guard_rewind, (void *)&m->bp))
+	if (w32_debug_drain(2000, 50, dbg_guard_rewind, &m->bp))
 		warn("procdump ended while attached to process %lu: the guard took out the exit breakpoint (-t); "
 		     "the process has since exited", pid);
 	else if (!DebugActiveProcessStop(pid))
