@@ -7854,18 +7854,6 @@ dump_plan(struct dump_state *d)
 	return 0;
 }
 
-/* The bytes of memory the plan takes, which a clone is checked against
- * before it is copied. */
-static u64
-dump_planned_bytes(const struct dump_state *d)
-{
-	u64 n = 0;
-	int i;
-	for (i = 0; i < d->nrng; i++)
-		n += d->rng[i].size;
-	return n;
-}
-
 /* ============================ Writer: Streams =========================== */
 /* The streams, one dump_put_* each, in the order of dump_streams[] below,
  * then the MemoryList or Memory64List; dump_layout() lays the dump out in
@@ -8398,6 +8386,18 @@ static const struct dump_stream {
 	{ CommentStreamW, 0, 0, dump_put_comment },
 };
 #define NSTREAMS (sizeof dump_streams / sizeof dump_streams[0])
+
+/* The bytes of memory the plan takes, which a clone is checked against
+ * before it is copied. */
+static u64
+dump_planned_bytes(const struct dump_state *d)
+{
+	u64 n = 0;
+	int i;
+	for (i = 0; i < d->nrng; i++)
+		n += d->rng[i].size;
+	return n;
+}
 
 /* Lays the whole dump out in b (offsets are file offsets): header,
  * directory, the table's streams, the memory list (a Memory64List's bytes
