@@ -71,6 +71,16 @@ wpath() {
 	fi
 }
 
+# wine_processes: the PIDs of the Wine programs (wine64 or wine) running in
+# $WINEPREFIX
+wine_processes() {
+	for _p in /proc/[0-9]*; do
+		case $(readlink "$_p/exe" 2>/dev/null) in */wine64 | */wine | */wine64-preloader | */wine-preloader) ;; *) continue ;; esac
+		tr '\0' '\n' <"$_p/environ" 2>/dev/null | grep -qxF "WINEPREFIX=$WINEPREFIX" && echo "${_p#/proc/}"
+	done
+	return 0
+}
+
 # wine_prefix LEADER [replace]: make $WINEPREFIX ready and keep one
 # wineserver up in it for the run (doc/WINE.md fact 3): create the prefix once
 # (wineboot -i, then a server restart), copy the 32-bit DLLs into syswow64
@@ -79,12 +89,17 @@ wpath() {
 # A server already up in the prefix is used, or with `replace` stopped first
 # (bench/ owns its prefix).  Progress lines start with LEADER.  Sets
 # WINE_STARTED=1 when this call started the server: the caller stops it
-# (wineserver -k) at its end.  Non-zero, with a message on stderr, if a step
-# that matters fails.  Nothing to do on Windows.
+# (wineserver -k) at its end.  Wine programs of the prefix still there when
+# this call starts the server are orphans of an earlier run whose server
+# was killed under them (-k does not always take them along): they wait
+# for ever on a server reply and would count as a procdump left; they are
+# killed.  Non-zero, with a message on stderr, if a step that matters
+# fails.  Nothing to do on Windows.
 wine_prefix() {
 	WINE_STARTED=0
 	[ $native = 1 ] && return 0
 	mkdir -p "$WINEPREFIX" || return 1
+	_orphans=$(wine_processes)
 	if [ "${2:-}" = replace ]; then
 		wineserver -k 2>/dev/null || :
 		wineserver -w 2>/dev/null || :
@@ -92,6 +107,10 @@ wine_prefix() {
 		WINE_STARTED=1
 	elif wineserver -p 2>/dev/null; then
 		WINE_STARTED=1
+		if [ -n "$_orphans" ]; then # (no server was up: none of them can run)
+			echo "${1}killing Wine processes an earlier run left without a server: $(echo $_orphans)"
+			kill -KILL $_orphans 2>/dev/null || :
+		fi
 	fi
 	if [ ! -f "$WINEPREFIX/system.reg" ]; then
 		echo "${1}creating the Wine prefix $WINEPREFIX (once, about 10 s)"

@@ -46,7 +46,12 @@ cleanup() {
 		[ -f "$O/svc.made" ] && { wine sc stop PdTestSvc >/dev/null 2>&1; wine sc delete PdTestSvc >/dev/null 2>&1; }
 		[ -f "$O/pdsvc.made" ] && { wine sc stop procdump.c-PdT >/dev/null 2>&1; wine sc delete procdump.c-PdT >/dev/null 2>&1; }
 		wineserver -k 2>/dev/null
+		# its programs die with it, but not always (one waiting for a
+		# server reply then waits for ever): kill what is left
+		_left=$(wine_processes)
+		[ -z "$_left" ] || kill -KILL $_left 2>/dev/null
 	fi
+	return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP PIPE # (PIPE: sh test/run.sh | head)
