@@ -157,12 +157,18 @@ t 'debugger: breakpoints count only with -b' <<'END'
 END
 
 t 'debugger: -l shows ANSI and wide debug strings; -f selects; -n 2' <<'END'
+	# the ANSI string comes first: -f wide shows it, dumps at the wide one
 	crash ds ods
 	mkdir -p "$O/dds"
-	pd -l -f NotFound "$(field ds pid)" "$(wpath "$O/dds")"
+	pd -l -f wide "$(field ds pid)" "$(wpath "$O/dds")"
 	expect_rc 0
 	expect_out 'Debug String: procdump-test ansi NotFound'
+	expect_out 'Debug String: procdump-test wide'
 	one_dump "$O/dds" >/dev/null
+	_w=$(grep -n 'Debug String: procdump-test wide' "$O/pd.out" | cut -d: -f1)
+	_d=$(grep -n 'Dump 1 writing' "$O/pd.out" | cut -d: -f1)
+	[ -n "$_w" ] && [ -n "$_d" ] && [ "$_w" -lt "$_d" ] ||
+		fail "-f wide: the dump is not taken at the wide string: $(grep 'Debug String\|Dump 1' "$O/pd.out")"
 	crash ds2 ods
 	mkdir -p "$O/dds2"
 	pd -l -n 2 "$(field ds2 pid)" "$(wpath "$O/dds2")"

@@ -239,6 +239,7 @@ t 'install: -k -i: the crashed process is dumped, then killed (exit 1, not its A
 	postmortem aedpk -k
 	grep -q 'Killed process' "$O/aedpk.log" || fail "-k did not kill"
 	grep -q 'The process has exited. Exit code: 0x00000001' "$O/aedpk.log" || fail "the crasher did not end with -k's code 1"
+	[ "$TS" = 00000001 ] || fail "the crasher's exit code is $TS, not -k's 1"
 	one_dump "$O/aedpk" >/dev/null
 END
 
@@ -291,6 +292,7 @@ t 'install: -r -k -i: the crash is cloned, the process killed (exit 1), then the
 	[ "$(aed_value 64 Debugger)" = "$(aed_cmd "$PD" "-r -k " "$O/aedprk")" ] || fail "registered: $(aed_value 64 Debugger)"
 	killed=$(line aedprk 'Killed process') ended=$(line aedprk 'The process has exited. Exit code: 0x00000001')
 	[ "$ended" -gt 0 ] || fail "the crasher did not end with -k's code 1: $(order aedprk)"
+	[ "$TS" = 00000001 ] || fail "the crasher's exit code is $TS, not -k's 1"
 	[ "$(line aedprk 'Dump 1 cloned')" -gt 0 ] || fail "no clone: $(order aedprk)"
 	[ "$killed" -gt "$(line aedprk 'Dump 1 cloned')" ] || fail "not killed after the clone: $(order aedprk)"
 	[ "$(line aedprk 'Dump 1 writing')" -gt "$ended" ] ||

@@ -283,8 +283,13 @@ mask_dump() {
 
 # -mc 0 is MiniDumpNormal: stacks, no optional streams, Flags 0
 t 'writer: -mc 0 (MiniDumpNormal): Custom, Flags 0, the stacks, no optional streams, no indirect memory' <<'END'
-	mask_dump 0 normal
+	wr_setup
+	mkdir -p "$O/wm"
+	pd -mc 0 -json "$(wpath "$O/wm/normal.jsonl")" "$(field wr pid)" "$(wpath "$O/wm/normal.dmp")"
+	expect_rc 0
 	expect_out 'Dump 1 complete'
+	[ "$(jl1 "$O/wm/normal.jsonl" 'by("dump_end")[0]["type"]')" = Custom ] ||
+		fail "-mc 0: the dump's type is not Custom: $(jl "$O/wm/normal.jsonl" 'by("dump_end")')"
 	yaml "$O/wm/normal.dmp" "$O/wm/normal.yaml"
 	for s in MemoryInfoList ThreadInfoList HandleData UnloadedModuleList Memory64List; do
 		! grep -q "Type: *$s\$" "$O/wm/normal.yaml" || fail "-mc 0 wrote $s"
@@ -369,7 +374,9 @@ t 'writer: -mt: stacks sanitized (0defaced), still walk; no heap, names or optio
 	grep -q 'Type: *HandleData' "$O/wt/y" || fail "-mt has no HandleData"
 	# handle names are gone: every descriptor's ObjectName RVA is 0
 	hex=$(stream_bytes "$O/wt/y" HandleData)
-	n=$(( $(echo "$hex" | wc -c) / 80 ))
+	# (NumberOfDescriptors: the header's third u32, little-endian)
+	n=$((0x$(echo "$hex" | cut -c17-24 | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')))
+	[ "$n" -gt 0 ] && [ "${#hex}" -ge $((32 + 80 * n)) ] || fail "-mt HandleData: $n descriptors in ${#hex} hex digits"
 	i=0
 	while [ $i -lt "$n" ]; do
 		e=$(echo "$hex" | cut -c$((33 + 80 * i))-$((32 + 80 * (i + 1))))
@@ -797,7 +804,8 @@ t 'writer: unreadable memory up to 1% is noted in CommentStreamW (after -dc); mo
 		"$O/wu/a.txt" || fail "no note in CommentStreamW: $(cat "$O/wu/a.txt")"
 	[ "$(read16 "$O/wu/a.dmp" "0x$m" "$O/wu/a.r16")" = 00000000000000000000000000000000 ] ||
 		fail "the unreadable bytes at 0x$m are not zeros: $(cat "$O/wu/a.r16")"
-	# without -dc the note is a CommentStreamW of its own; Breakpad sees it
+	# without -dc the note is a CommentStreamW of its own (Breakpad sees it:
+	# at the end)
 	st=$(field wr stack)
 	PROCDUMP_TEST_UNREADABLE="$st:16" pd -mm "$(field wr pid)" "$(wpath "$O/wu/b.dmp")"
 	expect_rc 0
@@ -805,9 +813,6 @@ t 'writer: unreadable memory up to 1% is noted in CommentStreamW (after -dc); mo
 	comment_w "$O/wu/b.yaml" | grep -q '^procdump.c: 16 of [0-9]* bytes of memory could not be read' ||
 		fail "no note without -dc: $(comment_w "$O/wu/b.yaml")"
 	! grep -q 'Type: *CommentA' "$O/wu/b.yaml" || fail "a CommentStreamA appeared without -dc"
-	need_bp
-	bp_dump "$O/wu/b.dmp" "$O/wu/b.bp" "$O/wu/b.bperr"
-	grep -q 'MD_COMMENT_STREAM_W' "$O/wu/b.bp" || fail "Breakpad sees no CommentStreamW"
 	[ "$(read16 "$O/wu/b.dmp" "0x$st" "$O/wu/b.r16")" = 00000000000000000000000000000000 ] ||
 		fail "the unreadable stack bytes at 0x$st are not zeros: $(cat "$O/wu/b.r16")"
 	# a dump read whole has no note
@@ -819,6 +824,9 @@ t 'writer: unreadable memory up to 1% is noted in CommentStreamW (after -dc); mo
 	expect_err "no dump written to '.*c.dmp': 4194304 of [0-9]* bytes of memory could not be read (more than 1%)"
 	[ ! -e "$O/wu/c.dmp" ] && ! ls "$O/wu" | grep -q tmp || fail "files left: $(ls "$O/wu")"
 	alive wr || fail "the target stopped"
+	need_bp
+	bp_dump "$O/wu/b.dmp" "$O/wu/b.bp" "$O/wu/b.bperr"
+	grep -q 'MD_COMMENT_STREAM_W' "$O/wu/b.bp" || fail "Breakpad sees no CommentStreamW"
 END
 
 # wineserver_pid: the wineserver of $WINEPREFIX (its folder is named after
