@@ -156,4 +156,9 @@ t 'wow64: the 32-bit target runs on after every dump' <<'END'
 	expect_rc 0
 	alive w32 || fail "the 32-bit target stopped after the dumps: $(tail -n 3 "$O/w32.log")"
 	kill -0 "$(upid w32)" || fail "the 32-bit target is gone"
+	# (the heartbeat is one thread's: a last dump shows every suspend count)
+	pd32 -mm -o "$pid" "$(wpath "$O/w32/after32.dmp")"
+	expect_rc 0
+	yaml "$O/w32/after32.dmp" "$O/w32/after32.yaml"
+	! grep -q 'Suspend Count' "$O/w32/after32.yaml" || fail "a thread of the 32-bit target is left suspended"
 END
