@@ -413,6 +413,18 @@ one_dump() { # one_dump DIR: the path of the only dump in DIR
 	echo "$1/$(ls "$1" | grep '\.dmp$')"
 }
 
+# unit_run NAME N: build test/NAME.c, a unit test that includes procdump.c
+# in library mode, and run it (60 s deadline): N lines "ok ...", no
+# "FAIL ...", then "done"
+unit_run() {
+	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -static "$T/$1.c" -o "$O/$1.exe" -ladvapi32 ||
+		fail "cannot build $1.exe"
+	timeout 60 $WINE "$O/$1.exe" >"$O/$1.out" 2>&1 || fail "$1: $(grep -v '^ok' "$O/$1.out")"
+	tr -d '\r' <"$O/$1.out" | grep -q '^done$' || fail "$1 did not finish: $(tail -n 3 "$O/$1.out")"
+	! grep -q '^FAIL' "$O/$1.out" || fail "$1: $(grep '^FAIL' "$O/$1.out")"
+	[ "$(grep -c '^ok' "$O/$1.out")" = "$2" ] || fail "$1: not $2 checks: $(cat "$O/$1.out")"
+}
+
 # ----------------------------------------------------------------- readers --
 
 lldb_do() { # lldb_do DUMP OUTFILE CMD...: lldb batch, with Wine's DLLs and test/ as search paths

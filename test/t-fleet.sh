@@ -95,12 +95,7 @@ t 'fleet: -all -w -e over 3 running and 2 later instances: each crash one dump n
 END
 
 t 'fleet: a reused PID is a new process; -pt adopts no process older than its parent (made-up lists, library build)' <<'END'
-	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -static "$T/fleetkey.c" -o "$O/fleetkey.exe" -ladvapi32 ||
-		fail "cannot build fleetkey.exe"
-	timeout 60 $WINE "$O/fleetkey.exe" >"$O/fleetkey.out" 2>&1 || fail "fleetkey: $(grep -v '^ok' "$O/fleetkey.out")"
-	tr -d '\r' <"$O/fleetkey.out" | grep -q '^done$' || fail "fleetkey did not finish: $(tail -n 3 "$O/fleetkey.out")"
-	! grep -q '^FAIL' "$O/fleetkey.out" || fail "$(grep '^FAIL' "$O/fleetkey.out")"
-	[ "$(grep -c "^ok" "$O/fleetkey.out")" = 9 ] || fail "not 9 checks: $(cat "$O/fleetkey.out")"
+	unit_run fleetkey 9
 END
 
 t 'fleet: -pt -e (and -pt -w -e) dumps the crash of a child the target starts while monitored, named by its image and PID' <<'END'

@@ -959,9 +959,5 @@ END
 
 # snap_range_merge, on made-up ranges (test/rangeunit.c includes procdump.c)
 t 'writer: merged memory ranges are sorted, never overlap, cover what was asked and stop at the cap (made-up ranges, library build)' <<'END'
-	x86_64-w64-mingw32-gcc -O1 -Wall -Wextra -Werror -static "$T/rangeunit.c" -o "$O/rangeunit.exe" -ladvapi32 ||
-		fail "cannot build rangeunit.exe"
-	timeout 60 $WINE "$O/rangeunit.exe" >"$O/rangeunit.out" 2>&1 || fail "rangeunit: $(grep -v '^ok' "$O/rangeunit.out")"
-	tr -d '\r' <"$O/rangeunit.out" | grep -q '^done$' || fail "rangeunit did not finish: $(tail -n 3 "$O/rangeunit.out")"
-	[ "$(grep -c "^ok" "$O/rangeunit.out")" = 4 ] || fail "not 4 checks: $(cat "$O/rangeunit.out")"
+	unit_run rangeunit 4
 END
