@@ -6018,6 +6018,7 @@ clone_read(struct snap *s, u64 addr, void *buf, size_t n)
 	return live_fault(s, addr, buf, n, lost + clone_lost_in(c, addr, end));
 }
 
+/* A copy holds no process still: its thaw frees the copy. */
 static void
 clone_thaw(struct snap *s)
 {

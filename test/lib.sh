@@ -450,6 +450,17 @@ bp_dump() {
 	"$BP" "$1" >"$2" 2>"$3" || _rc=$?
 	[ $_rc = 0 ] || fail "minidump_dump exited $_rc on $(basename "$1"): $(grep -m 3 -i error "$3")"
 }
+# bp_holds_target DUMP NAME: Breakpad reads DUMP (exit 0, no ERROR line)
+# with target NAME's PID in MiscInfo and every thread id NAME printed;
+# its reading in DUMP.bp
+bp_holds_target() {
+	bp_dump "$1" "$1.bp" "$1.bperr"
+	grep -q "process_id *= $(field "$2" pid)\$" "$1.bp" || fail "Breakpad: MiscInfo process_id is not $2's"
+	! grep -q ' ERROR: ' "$1.bperr" || fail "Breakpad: $(grep -m 1 ' ERROR: ' "$1.bperr")"
+	for _tid in $(tids "$2"); do
+		grep -q "thread_id *= $(hexaddr "$_tid")\$" "$1.bp" || fail "Breakpad: thread $_tid missing"
+	done
+}
 # hexaddr N: N as 0x... in lower case
 hexaddr() { printf '0x%x' "$1"; }
 # read16 DUMP ADDR OUT: the 16 bytes lldb reads at ADDR, as hex ('' if none)

@@ -95,15 +95,10 @@ END
 t 'pss: Breakpad reads the snapshot -r -mm dump: the target PID, every thread, their names' <<'END'
 	need_bp
 	ps_setup
-	bp_dump "$O/ps/mini.dmp" "$O/ps/mini.bp" "$O/ps/mini.bperr"
-	grep -q "process_id *= $(field ps pid)\$" "$O/ps/mini.bp" || fail "Breakpad: MiscInfo process_id"
-	! grep -q ' ERROR: ' "$O/ps/mini.bperr" || fail "Breakpad: $(grep -m 1 ' ERROR: ' "$O/ps/mini.bperr")"
-	for tid in $(tids ps); do
-		grep -q "thread_id *= $(printf '0x%x' "$tid")\$" "$O/ps/mini.bp" || fail "Breakpad: thread $tid missing"
-	done
-	grep -q 'thread_name *= "pd-main"' "$O/ps/mini.bp" || fail "Breakpad: no thread named pd-main"
+	bp_holds_target "$O/ps/mini.dmp" ps
+	grep -q 'thread_name *= "pd-main"' "$O/ps/mini.dmp.bp" || fail "Breakpad: no thread named pd-main"
 	for w in 1 2 3; do
-		grep -q "thread_name *= \"pd-worker-$w\"" "$O/ps/mini.bp" || fail "Breakpad: no thread named pd-worker-$w"
+		grep -q "thread_name *= \"pd-worker-$w\"" "$O/ps/mini.dmp.bp" || fail "Breakpad: no thread named pd-worker-$w"
 	done
 END
 
